@@ -1,0 +1,18 @@
+# Per-target build settings shared by every Onramp target. Only target_*
+# commands: nothing here changes global flags.
+
+# onr_target_defaults(<target>): warnings, -Werror and sanitizers as configured.
+function(onr_target_defaults target)
+  target_compile_options(${target} PRIVATE
+    -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
+    -Wvla -Wpointer-arith -Wcast-qual -fno-common)
+  target_compile_definitions(${target} PRIVATE _POSIX_C_SOURCE=200809L)
+  if(ONR_WERROR)
+    target_compile_options(${target} PRIVATE -Werror)
+  endif()
+  if(ONR_SANITIZE)
+    target_compile_options(${target} PRIVATE
+      -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
+    target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+  endif()
+endfunction()

@@ -1,0 +1,256 @@
+/*
+ * The messages of the onboarding journey: types, senders, bodies.
+ *
+ * A body is a msgpack map with short string keys; proto/SPEC.md lists every
+ * field with its type and bounds. Decoded bodies borrow: every struct
+ * onr_bytes points into the buffer that was decoded and lives as long as it.
+ * An optional string or binary that is absent has ptr == NULL; every uint
+ * field is required.
+ */
+#ifndef ONRAMP_MSG_H
+#define ONRAMP_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "onramp/bytes.h"
+
+#define ONR_PROTOCOL_VERSION 1
+#define ONR_MSG_ID_LEN 16
+#define ONR_NONCE_LEN 16
+#define ONR_SERVICE_ID_MAX 32
+
+/* Who sends: the envelope's sender role. */
+enum onr_role {
+    ONR_ROLE_DEVICE = 1,
+    ONR_ROLE_MANUFACTURER = 2,
+    ONR_ROLE_OPERATOR = 3,
+    ONR_ROLE_PROVIDER = 4,
+    ONR_ROLE_CONTROL = 5, /* onrampctl and other operator tools */
+};
+
+/* How an envelope of a given type is authenticated. */
+enum onr_auth_kind {
+    ONR_AUTH_NONE = 0, /* bound to its sender by the broker; see SPEC.md */
+    ONR_AUTH_SIG = 1,  /* ECDSA P-256, 64 bytes */
+    ONR_AUTH_MAC = 2,  /* HMAC-SHA256, 32 bytes */
+};
+
+enum onr_msg_type {
+    ONR_MSG_HELLO = 1,
+    ONR_MSG_VOUCHER = 2,
+    ONR_MSG_PENDING = 3,
+    ONR_MSG_ERROR = 4,
+    ONR_MSG_PROFILE_REQUEST = 5,
+    ONR_MSG_PROFILE = 6,
+    ONR_MSG_ATTACH_REQUEST = 7,
+    ONR_MSG_ATTACH_CHALLENGE = 8,
+    ONR_MSG_ATTACH_RESPONSE = 9,
+    ONR_MSG_ATTACH_RESULT = 10,
+    ONR_MSG_ENROLL_REQUEST = 11,
+    ONR_MSG_ENROLL_RESPONSE = 12,
+    ONR_MSG_REGISTRATION = 13,
+    ONR_MSG_REGISTERED = 14,
+    ONR_MSG_PAIRING = 15,
+    ONR_MSG_PAIRED = 16,
+    ONR_MSG_ALIGNMENT = 17,
+    ONR_MSG_ALIGNED = 18,
+    ONR_MSG_VOUCHER_TOKEN = 19,
+    /* Bodies that only travel sealed inside another message, never as an
+     * envelope of their own. */
+    ONR_MSG_PROFILE_CONTENT = 100,
+};
+
+/* Outcome a device reports in an attach response (TS 33.102 6.3.3). */
+enum onr_attach_result {
+    ONR_ATTACH_RES = 0,          /* res present */
+    ONR_ATTACH_SYNC_FAILURE = 1, /* auts present */
+    ONR_ATTACH_MAC_FAILURE = 2,  /* neither */
+};
+
+struct onr_msg_hello {
+    struct onr_bytes nonce; /* 16 random bytes, echoed in the voucher */
+    struct onr_bytes cert;  /* optional: DER identity certificate */
+};
+
+struct onr_msg_voucher {
+    struct onr_bytes re;      /* id of the hello answered */
+    struct onr_bytes voucher; /* an encoded VOUCHER_TOKEN envelope */
+};
+
+struct onr_msg_pending {
+    struct onr_bytes re;
+    uint64_t retry_after; /* seconds, 1..86400 */
+    struct onr_bytes reason; /* optional text */
+};
+
+struct onr_msg_error {
+    struct onr_bytes re;
+    uint64_t code;           /* positive ONR_E number (<onramp/error.h>) */
+    struct onr_bytes reason; /* optional text */
+};
+
+struct onr_msg_profile_request {
+    struct onr_bytes voucher; /* the VOUCHER_TOKEN the device holds */
+    struct onr_bytes nonce;   /* fresh; the answer's HPKE aad */
+};
+
+struct onr_msg_profile {
+    struct onr_bytes re;
+    struct onr_bytes sealed; /* enc (32) || ct of a PROFILE_CONTENT body */
+};
+
+struct onr_msg_attach_request {
+    struct onr_bytes imsi;
+};
+
+struct onr_msg_attach_challenge {
+    struct onr_bytes re;
+    struct onr_bytes rand; /* 16 */
+    struct onr_bytes autn; /* 16: SQN xor AK || AMF || MAC-A */
+};
+
+struct onr_msg_attach_response {
+    struct onr_bytes rand;  /* the challenge answered */
+    uint64_t result;        /* enum onr_attach_result */
+    struct onr_bytes res;   /* 8, iff result == ONR_ATTACH_RES */
+    struct onr_bytes auts;  /* 14, iff result == ONR_ATTACH_SYNC_FAILURE */
+};
+
+struct onr_msg_attach_result {
+    struct onr_bytes re;
+    struct onr_bytes kid; /* 16: the AKMA-style key identifier */
+};
+
+struct onr_msg_enroll_request {
+    struct onr_bytes kid; /* 16 */
+    struct onr_bytes csr; /* DER PKCS#10 */
+};
+
+struct onr_msg_enroll_response {
+    struct onr_bytes re;
+    struct onr_bytes chain;    /* DER certificates, leaf first, concatenated */
+    struct onr_bytes ca;       /* DER CA of the service broker */
+    struct onr_bytes endpoint; /* e.g. mqtts://host:8883 */
+};
+
+struct onr_msg_registration {
+    struct onr_bytes dev;
+    struct onr_bytes claim;  /* enc || ct: the claim secret sealed to the manufacturer */
+    struct onr_bytes op;     /* operator chosen for the device */
+    struct onr_bytes op_key; /* its P-256 signing key, 65 bytes */
+};
+
+struct onr_msg_registered {
+    struct onr_bytes re;
+    struct onr_bytes dev;
+};
+
+struct onr_msg_pairing {
+    struct onr_bytes label;   /* the label payload as printed */
+    struct onr_bytes account; /* text */
+    struct onr_bytes op;      /* optional: the user's operator */
+};
+
+struct onr_msg_paired {
+    struct onr_bytes re;
+    struct onr_bytes dev;
+    struct onr_bytes mfr;
+    struct onr_bytes op;
+};
+
+struct onr_msg_alignment {
+    struct onr_bytes dev;
+    struct onr_bytes imsi;
+    struct onr_bytes iccid;
+    uint64_t qos;              /* QoS class, 0..255 */
+    struct onr_bytes charging; /* charging group id */
+    uint64_t cap;              /* data cap, bytes per month; 0 = none */
+};
+
+struct onr_msg_aligned {
+    struct onr_bytes re;
+    struct onr_bytes dev;
+};
+
+struct onr_msg_voucher_token {
+    struct onr_bytes dev;
+    struct onr_bytes seal_key; /* the device's X25519 key, 32 */
+    struct onr_bytes nonce;    /* the hello's nonce */
+    struct onr_bytes prov;
+    struct onr_bytes prov_key; /* 65 */
+    struct onr_bytes op;
+    struct onr_bytes op_key;   /* 65 */
+    uint64_t expires;          /* seconds since the epoch */
+};
+
+struct onr_msg_profile_content {
+    struct onr_bytes iccid; /* 19..20 digits */
+    struct onr_bytes imsi;  /* 6..15 digits */
+    struct onr_bytes ki;    /* 16 */
+    struct onr_bytes opc;   /* 16 */
+    struct onr_bytes amf;   /* 2 */
+    struct onr_bytes plmn;  /* MCC || MNC, 5..6 digits */
+    struct onr_bytes apn;
+};
+
+struct onr_msg {
+    enum onr_msg_type type;
+    union {
+        struct onr_msg_hello hello;
+        struct onr_msg_voucher voucher;
+        struct onr_msg_pending pending;
+        struct onr_msg_error error;
+        struct onr_msg_profile_request profile_request;
+        struct onr_msg_profile profile;
+        struct onr_msg_attach_request attach_request;
+        struct onr_msg_attach_challenge attach_challenge;
+        struct onr_msg_attach_response attach_response;
+        struct onr_msg_attach_result attach_result;
+        struct onr_msg_enroll_request enroll_request;
+        struct onr_msg_enroll_response enroll_response;
+        struct onr_msg_registration registration;
+        struct onr_msg_registered registered;
+        struct onr_msg_pairing pairing;
+        struct onr_msg_paired paired;
+        struct onr_msg_alignment alignment;
+        struct onr_msg_aligned aligned;
+        struct onr_msg_voucher_token voucher_token;
+        struct onr_msg_profile_content profile_content;
+    } body;
+};
+
+/* onr_msg_type_name: "hello", "voucher", ...; NULL for an unknown type.
+ * Static storage. */
+const char *onr_msg_type_name(int type);
+
+/* onr_role_name: "device", "manufacturer", ...; NULL if unknown. */
+const char *onr_role_name(int role);
+
+/*
+ * onr_msg_type_rules: how envelopes of `type` are authenticated and which
+ * roles may send them (bit (1 << role) set in *roles).
+ * Returns ONR_OK, or ONR_EMSGTYPE for an unknown type or an inner-only one.
+ */
+int onr_msg_type_rules(int type, enum onr_auth_kind *auth, unsigned *roles);
+
+/*
+ * onr_msg_body_encode: `msg`'s body as a msgpack map into `out` (caller's
+ * buffer of `cap` bytes); *out_len gets its length. Used on its own for
+ * bodies that travel sealed (PROFILE_CONTENT); envelopes embed it.
+ * Returns ONR_OK, ONR_EINVAL, ONR_EMSGTYPE, ONR_ESPACE, or the bound
+ * violations of decoding (ONR_EMISSING, ONR_ELENGTH, ONR_ERANGE,
+ * ONR_ECHARSET, ONR_ESCHEMA): Onramp never sends what it would refuse.
+ */
+int onr_msg_body_encode(const struct onr_msg *msg, uint8_t *out, size_t cap, size_t *out_len);
+
+/*
+ * onr_msg_body_decode: decode untrusted `buf` (borrowed; must outlive `msg`)
+ * as the body of `type`. Returns ONR_OK or the errors of onr_codec_check and
+ * ONR_ETYPE, ONR_EUNKNOWNKEY, ONR_EDUPKEY, ONR_EMISSING, ONR_ELENGTH,
+ * ONR_ERANGE, ONR_ECHARSET, ONR_ESCHEMA (fields inconsistent with each
+ * other), ONR_EMSGTYPE.
+ */
+int onr_msg_body_decode(int type, const uint8_t *buf, size_t len, struct onr_msg *msg);
+
+#endif /* ONRAMP_MSG_H */

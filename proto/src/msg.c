@@ -1,0 +1,320 @@
+#include "msg_internal.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "internal.h"
+#include "onramp/devid.h"
+#include "onramp/error.h"
+#include "onramp/p256.h"
+#include "onramp/x25519.h"
+#include "schema.h"
+
+/*
+ * The catalogue: one table per body, one row per type. proto/SPEC.md is
+ * written from these tables; change both together.
+ */
+
+#define BODY(m) struct onr_msg_##m
+/* F(body, member, kind, required, min, max); min and max may come from one
+ * of the size macros below, hence the variadic tail. */
+#define F(m, member, kind, req, ...)                                              \
+    {#member, ONR_FIELD_##kind, req, (uint16_t)offsetof(BODY(m), member), __VA_ARGS__}
+#define REQ 1
+#define OPT 0
+
+/* Sizes shared by many fields. */
+#define ID16 ONR_MSG_ID_LEN, ONR_MSG_ID_LEN
+#define DEVID ONR_DEVID_LEN, ONR_DEVID_LEN
+#define SVCID 1, ONR_SERVICE_ID_MAX
+#define P256 ONR_P256_PUB_LEN, ONR_P256_PUB_LEN
+/* A sealed secret: enc (32) || ciphertext || tag (16). */
+#define SEALED(max) (32 + 16), (max)
+#define REASON 0, 128
+
+static const struct onr_field hello_fields[] = {
+    F(hello, nonce, BIN, REQ, ONR_NONCE_LEN, ONR_NONCE_LEN),
+    F(hello, cert, BIN, OPT, 64, 2048),
+};
+static const struct onr_field voucher_fields[] = {
+    F(voucher, re, BIN, REQ, ID16),
+    F(voucher, voucher, BIN, REQ, 1, 2048),
+};
+static const struct onr_field pending_fields[] = {
+    F(pending, re, BIN, REQ, ID16),
+    F(pending, retry_after, UINT, REQ, 1, 86400),
+    F(pending, reason, TEXT, OPT, REASON),
+};
+static const struct onr_field error_fields[] = {
+    F(error, re, BIN, REQ, ID16),
+    F(error, code, UINT, REQ, 1, 65535),
+    F(error, reason, TEXT, OPT, REASON),
+};
+static const struct onr_field profile_request_fields[] = {
+    F(profile_request, voucher, BIN, REQ, 1, 2048),
+    F(profile_request, nonce, BIN, REQ, ONR_NONCE_LEN, ONR_NONCE_LEN),
+};
+static const struct onr_field profile_fields[] = {
+    F(profile, re, BIN, REQ, ID16),
+    F(profile, sealed, BIN, REQ, SEALED(1024)),
+};
+static const struct onr_field attach_request_fields[] = {
+    F(attach_request, imsi, DIGITS, REQ, 6, 15),
+};
+static const struct onr_field attach_challenge_fields[] = {
+    F(attach_challenge, re, BIN, REQ, ID16),
+    F(attach_challenge, rand, BIN, REQ, 16, 16),
+    F(attach_challenge, autn, BIN, REQ, 16, 16),
+};
+static const struct onr_field attach_response_fields[] = {
+    F(attach_response, rand, BIN, REQ, 16, 16),
+    F(attach_response, result, UINT, REQ, 0, ONR_ATTACH_MAC_FAILURE),
+    F(attach_response, res, BIN, OPT, 8, 8),
+    F(attach_response, auts, BIN, OPT, 14, 14),
+};
+static const struct onr_field attach_result_fields[] = {
+    F(attach_result, re, BIN, REQ, ID16),
+    F(attach_result, kid, BIN, REQ, 16, 16),
+};
+static const struct onr_field enroll_request_fields[] = {
+    F(enroll_request, kid, BIN, REQ, 16, 16),
+    F(enroll_request, csr, BIN, REQ, 64, 2048),
+};
+static const struct onr_field enroll_response_fields[] = {
+    F(enroll_response, re, BIN, REQ, ID16),
+    F(enroll_response, chain, BIN, REQ, 64, 8192),
+    F(enroll_response, ca, BIN, REQ, 64, 2048),
+    F(enroll_response, endpoint, PRINTABLE, REQ, 1, 256),
+};
+static const struct onr_field registration_fields[] = {
+    F(registration, dev, DEVID, REQ, DEVID),
+    F(registration, claim, BIN, REQ, SEALED(128)),
+    F(registration, op, ID, REQ, SVCID),
+    F(registration, op_key, BIN, REQ, P256),
+};
+static const struct onr_field registered_fields[] = {
+    F(registered, re, BIN, REQ, ID16),
+    F(registered, dev, DEVID, REQ, DEVID),
+};
+static const struct onr_field pairing_fields[] = {
+    F(pairing, label, PRINTABLE, REQ, 1, 256),
+    F(pairing, account, TEXT, REQ, 1, 64),
+    F(pairing, op, ID, OPT, SVCID),
+};
+static const struct onr_field paired_fields[] = {
+    F(paired, re, BIN, REQ, ID16),
+    F(paired, dev, DEVID, REQ, DEVID),
+    F(paired, mfr, ID, REQ, SVCID),
+    F(paired, op, ID, REQ, SVCID),
+};
+static const struct onr_field alignment_fields[] = {
+    F(alignment, dev, DEVID, REQ, DEVID),
+    F(alignment, imsi, DIGITS, REQ, 6, 15),
+    F(alignment, iccid, DIGITS, REQ, 19, 20),
+    F(alignment, qos, UINT, REQ, 0, 255),
+    F(alignment, charging, ID, REQ, SVCID),
+    F(alignment, cap, UINT, REQ, 0, INT64_MAX),
+};
+static const struct onr_field aligned_fields[] = {
+    F(aligned, re, BIN, REQ, ID16),
+    F(aligned, dev, DEVID, REQ, DEVID),
+};
+static const struct onr_field voucher_token_fields[] = {
+    F(voucher_token, dev, DEVID, REQ, DEVID),
+    F(voucher_token, seal_key, BIN, REQ, ONR_X25519_KEY_LEN, ONR_X25519_KEY_LEN),
+    F(voucher_token, nonce, BIN, REQ, ONR_NONCE_LEN, ONR_NONCE_LEN),
+    F(voucher_token, prov, ID, REQ, SVCID),
+    F(voucher_token, prov_key, BIN, REQ, P256),
+    F(voucher_token, op, ID, REQ, SVCID),
+    F(voucher_token, op_key, BIN, REQ, P256),
+    F(voucher_token, expires, UINT, REQ, 1, INT64_MAX),
+};
+static const struct onr_field profile_content_fields[] = {
+    F(profile_content, iccid, DIGITS, REQ, 19, 20),
+    F(profile_content, imsi, DIGITS, REQ, 6, 15),
+    F(profile_content, ki, BIN, REQ, 16, 16),
+    F(profile_content, opc, BIN, REQ, 16, 16),
+    F(profile_content, amf, BIN, REQ, 2, 2),
+    F(profile_content, plmn, DIGITS, REQ, 5, 6),
+    F(profile_content, apn, PRINTABLE, REQ, 1, 100),
+};
+
+/* Fields that must agree with each other, beyond each one's own bounds. */
+static int attach_response_consistent(const struct onr_msg *m)
+{
+    const struct onr_msg_attach_response *r = &m->body.attach_response;
+    int has_res = r->res.ptr != NULL;
+    int has_auts = r->auts.ptr != NULL;
+
+    switch (r->result) {
+    case ONR_ATTACH_RES:
+        return has_res && !has_auts ? ONR_OK : ONR_ESCHEMA;
+    case ONR_ATTACH_SYNC_FAILURE:
+        return has_auts && !has_res ? ONR_OK : ONR_ESCHEMA;
+    default:
+        return !has_res && !has_auts ? ONR_OK : ONR_ESCHEMA;
+    }
+}
+
+#define ROLE(r) (1u << ONR_ROLE_##r)
+#define SERVICES (ROLE(MANUFACTURER) | ROLE(OPERATOR) | ROLE(PROVIDER))
+
+struct msg_rule {
+    int type;
+    const char *name;
+    enum onr_auth_kind auth;
+    unsigned roles; /* 0: travels sealed only, never as an envelope */
+    const struct onr_field *fields;
+    size_t n_fields;
+    int (*consistent)(const struct onr_msg *m);
+};
+
+#define RULE(t, name, auth, roles, consistent)                                   \
+    {ONR_MSG_##t, #name, ONR_AUTH_##auth, roles, name##_fields,                  \
+     ONR_ARRAY_LEN(name##_fields), consistent}
+
+static const struct msg_rule rules[] = {
+    RULE(HELLO, hello, SIG, ROLE(DEVICE), NULL),
+    RULE(VOUCHER, voucher, SIG, ROLE(MANUFACTURER), NULL),
+    RULE(PENDING, pending, SIG, SERVICES, NULL),
+    RULE(ERROR, error, SIG, SERVICES, NULL),
+    RULE(PROFILE_REQUEST, profile_request, NONE, ROLE(DEVICE), NULL),
+    RULE(PROFILE, profile, SIG, ROLE(OPERATOR), NULL),
+    RULE(ATTACH_REQUEST, attach_request, NONE, ROLE(DEVICE), NULL),
+    RULE(ATTACH_CHALLENGE, attach_challenge, SIG, ROLE(OPERATOR), NULL),
+    RULE(ATTACH_RESPONSE, attach_response, NONE, ROLE(DEVICE), attach_response_consistent),
+    RULE(ATTACH_RESULT, attach_result, SIG, ROLE(OPERATOR), NULL),
+    RULE(ENROLL_REQUEST, enroll_request, MAC, ROLE(DEVICE), NULL),
+    RULE(ENROLL_RESPONSE, enroll_response, SIG, ROLE(PROVIDER), NULL),
+    RULE(REGISTRATION, registration, SIG, ROLE(PROVIDER), NULL),
+    RULE(REGISTERED, registered, SIG, ROLE(MANUFACTURER), NULL),
+    RULE(PAIRING, pairing, SIG, ROLE(CONTROL), NULL),
+    RULE(PAIRED, paired, SIG, ROLE(PROVIDER), NULL),
+    RULE(ALIGNMENT, alignment, SIG, ROLE(PROVIDER), NULL),
+    RULE(ALIGNED, aligned, SIG, ROLE(OPERATOR), NULL),
+    RULE(VOUCHER_TOKEN, voucher_token, SIG, ROLE(MANUFACTURER), NULL),
+    RULE(PROFILE_CONTENT, profile_content, NONE, 0, NULL),
+};
+
+static const struct msg_rule *rule_for(int type)
+{
+    for (size_t i = 0; i < ONR_ARRAY_LEN(rules); i++)
+        if (rules[i].type == type)
+            return &rules[i];
+    return NULL;
+}
+
+const char *onr_msg_type_name(int type)
+{
+    const struct msg_rule *r = rule_for(type);
+
+    return r ? r->name : NULL;
+}
+
+const char *onr_role_name(int role)
+{
+    switch (role) {
+    case ONR_ROLE_DEVICE: return "device";
+    case ONR_ROLE_MANUFACTURER: return "manufacturer";
+    case ONR_ROLE_OPERATOR: return "operator";
+    case ONR_ROLE_PROVIDER: return "provider";
+    case ONR_ROLE_CONTROL: return "control";
+    default: return NULL;
+    }
+}
+
+int onr_msg_type_rules(int type, enum onr_auth_kind *auth, unsigned *roles)
+{
+    const struct msg_rule *r = rule_for(type);
+
+    if (r == NULL || r->roles == 0)
+        return ONR_EMSGTYPE;
+    if (auth != NULL)
+        *auth = r->auth;
+    if (roles != NULL)
+        *roles = r->roles;
+    return ONR_OK;
+}
+
+int onr_msg_fields(int type, const struct onr_field **fields, size_t *n)
+{
+    const struct msg_rule *r = rule_for(type);
+
+    if (r == NULL || fields == NULL || n == NULL)
+        return r == NULL ? ONR_EMSGTYPE : ONR_EINVAL;
+    *fields = r->fields;
+    *n = r->n_fields;
+    return ONR_OK;
+}
+
+int onr_msg_body_write(const struct onr_msg *msg, struct onr_writer *w)
+{
+    const struct msg_rule *r;
+    int rc;
+
+    if (msg == NULL || w == NULL)
+        return ONR_EINVAL;
+    r = rule_for((int)msg->type);
+    if (r == NULL)
+        return ONR_EMSGTYPE;
+    if (r->consistent != NULL) {
+        rc = r->consistent(msg);
+        if (rc != ONR_OK)
+            return rc;
+    }
+    return onr_schema_encode(r->fields, r->n_fields, &msg->body, w);
+}
+
+int onr_msg_body_read(int type, const msgpack_object *obj, struct onr_msg *msg)
+{
+    const struct msg_rule *r = rule_for(type);
+    int rc;
+
+    if (obj == NULL || msg == NULL)
+        return ONR_EINVAL;
+    memset(msg, 0, sizeof(*msg));
+    if (r == NULL)
+        return ONR_EMSGTYPE;
+    msg->type = (enum onr_msg_type)type;
+    rc = onr_schema_decode(r->fields, r->n_fields, obj, &msg->body);
+    if (rc == ONR_OK && r->consistent != NULL)
+        rc = r->consistent(msg);
+    if (rc != ONR_OK)
+        memset(msg, 0, sizeof(*msg));
+    return rc;
+}
+
+int onr_msg_body_encode(const struct onr_msg *msg, uint8_t *out, size_t cap, size_t *out_len)
+{
+    struct onr_writer w;
+    int rc;
+
+    if (out == NULL || out_len == NULL)
+        return ONR_EINVAL;
+    onr_writer_init(&w, out, cap);
+    rc = onr_msg_body_write(msg, &w);
+    if (rc == ONR_OK)
+        rc = onr_writer_finish(&w);
+    *out_len = rc == ONR_OK ? w.len : 0;
+    return rc;
+}
+
+int onr_msg_body_decode(int type, const uint8_t *buf, size_t len, struct onr_msg *msg)
+{
+    struct onr_codec_limits lim = onr_codec_default_limits;
+    msgpack_unpacked obj;
+    int rc;
+
+    if (buf == NULL || msg == NULL)
+        return ONR_EINVAL;
+    memset(msg, 0, sizeof(*msg));
+    if (rule_for(type) == NULL)
+        return ONR_EMSGTYPE;
+    lim.max_depth = 1; /* a body is one map of scalars */
+    rc = onr_codec_unpack(buf, len, &lim, &obj, NULL, 0, NULL);
+    if (rc != ONR_OK)
+        return rc;
+    rc = onr_msg_body_read(type, &obj.data, msg);
+    msgpack_unpacked_destroy(&obj);
+    return rc;
+}

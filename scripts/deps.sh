@@ -1,0 +1,44 @@
+#!/bin/sh
+# Install the Debian 12 packages Onramp needs that are not installed yet.
+#
+#   scripts/deps.sh          build, run and test dependencies
+#
+# Runs apt-get as root (directly, or through sudo when run by another user).
+# Prints what it installs; does nothing when everything is present.
+set -eu
+
+packages="
+  gcc make libc6-dev cmake pkg-config
+  libwolfssl-dev libmsgpack-dev libevent-dev libsqlite3-dev libqrencode-dev
+  mosquitto mosquitto-dev libmosquitto-dev mosquitto-clients
+  libcmocka-dev openssl
+"
+
+missing=""
+for p in $packages; do
+    status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    case "$status" in
+        "install ok installed") ;;
+        *) missing="$missing $p" ;;
+    esac
+done
+
+if [ -z "$missing" ]; then
+    exit 0
+fi
+
+echo "onramp: installing missing packages:$missing"
+if [ "$(id -u)" -eq 0 ]; then
+    as_root=""
+elif command -v sudo >/dev/null 2>&1; then
+    as_root="sudo"
+else
+    echo "onramp: need root to install:$missing" >&2
+    echo "onramp: run as root: apt-get install -y$missing" >&2
+    exit 1
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+$as_root apt-get update -q
+# shellcheck disable=SC2086 # word splitting of the package list is intended
+$as_root apt-get install -y -q --no-install-recommends $missing

@@ -1,0 +1,25 @@
+# Configure, build and run the unit tests with -fsanitize=address,undefined.
+# Called by the ctest entry "sanitizers.unit" with SOURCE_DIR, BINARY_DIR and
+# C_COMPILER set. Any sanitizer report fails the test (-fno-sanitize-recover).
+
+include(ProcessorCount)
+ProcessorCount(jobs)
+if(jobs EQUAL 0)
+  set(jobs 2)
+endif()
+
+function(run)
+  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc)
+  if(NOT rc EQUAL 0)
+    message(FATAL_ERROR "sanitizer run: '${ARGN}' failed (${rc})")
+  endif()
+endfunction()
+
+run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${BINARY_DIR}
+    -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=${C_COMPILER}
+    -DONR_SANITIZE=ON -DONR_UNIT_TESTS_ONLY=ON -DONR_WERROR=ON)
+run(${CMAKE_COMMAND} --build ${BINARY_DIR} --parallel ${jobs})
+set(ENV{ASAN_OPTIONS} "detect_leaks=1:abort_on_error=1:strict_string_checks=1")
+set(ENV{UBSAN_OPTIONS} "print_stacktrace=1:halt_on_error=1")
+run(${CMAKE_CTEST_COMMAND} --test-dir ${BINARY_DIR} -L unit --output-on-failure
+    --parallel ${jobs})

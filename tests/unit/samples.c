@@ -1,0 +1,139 @@
+#include "samples.h"
+
+#include "testutil.h"
+
+#include <string.h>
+
+static const uint8_t id16[16] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16};
+static const uint8_t key32[32] = {0x20};
+static const uint8_t key65[65] = {0x04, 1, 2, 3};
+static const uint8_t blob[200] = {0x30, 0x82};
+static const uint8_t sealed[80] = {0xaa};
+
+#define B(x) ((struct onr_bytes){(const uint8_t *)(x), sizeof(x)})
+#define S(x) ONR_BYTES_STR(x)
+#define BN(x, n) ((struct onr_bytes){(const uint8_t *)(x), (n)})
+
+const int onr_sample_types[] = {
+    ONR_MSG_HELLO, ONR_MSG_VOUCHER, ONR_MSG_PENDING, ONR_MSG_ERROR,
+    ONR_MSG_PROFILE_REQUEST, ONR_MSG_PROFILE, ONR_MSG_ATTACH_REQUEST,
+    ONR_MSG_ATTACH_CHALLENGE, ONR_MSG_ATTACH_RESPONSE, ONR_MSG_ATTACH_RESULT,
+    ONR_MSG_ENROLL_REQUEST, ONR_MSG_ENROLL_RESPONSE, ONR_MSG_REGISTRATION,
+    ONR_MSG_REGISTERED, ONR_MSG_PAIRING, ONR_MSG_PAIRED, ONR_MSG_ALIGNMENT,
+    ONR_MSG_ALIGNED, ONR_MSG_VOUCHER_TOKEN, ONR_MSG_PROFILE_CONTENT, 0,
+};
+
+void onr_sample_msg(int type, struct onr_msg *m)
+{
+    memset(m, 0, sizeof(*m));
+    m->type = (enum onr_msg_type)type;
+    switch (type) {
+    case ONR_MSG_HELLO:
+        m->body.hello.nonce = B(id16);
+        m->body.hello.cert = B(blob);
+        break;
+    case ONR_MSG_VOUCHER:
+        m->body.voucher.re = B(id16);
+        m->body.voucher.voucher = B(blob);
+        break;
+    case ONR_MSG_PENDING:
+        m->body.pending.re = B(id16);
+        m->body.pending.retry_after = 30;
+        m->body.pending.reason = S("not registered yet");
+        break;
+    case ONR_MSG_ERROR:
+        m->body.error.re = B(id16);
+        m->body.error.code = 40;
+        m->body.error.reason = S("signature does not verify");
+        break;
+    case ONR_MSG_PROFILE_REQUEST:
+        m->body.profile_request.voucher = B(blob);
+        m->body.profile_request.nonce = B(id16);
+        break;
+    case ONR_MSG_PROFILE:
+        m->body.profile.re = B(id16);
+        m->body.profile.sealed = B(sealed);
+        break;
+    case ONR_MSG_ATTACH_REQUEST:
+        m->body.attach_request.imsi = S("001010000000001");
+        break;
+    case ONR_MSG_ATTACH_CHALLENGE:
+        m->body.attach_challenge.re = B(id16);
+        m->body.attach_challenge.rand = B(id16);
+        m->body.attach_challenge.autn = B(id16);
+        break;
+    case ONR_MSG_ATTACH_RESPONSE:
+        m->body.attach_response.rand = B(id16);
+        m->body.attach_response.result = ONR_ATTACH_RES;
+        m->body.attach_response.res = BN(id16, 8);
+        break;
+    case ONR_MSG_ATTACH_RESULT:
+        m->body.attach_result.re = B(id16);
+        m->body.attach_result.kid = B(id16);
+        break;
+    case ONR_MSG_ENROLL_REQUEST:
+        m->body.enroll_request.kid = B(id16);
+        m->body.enroll_request.csr = B(blob);
+        break;
+    case ONR_MSG_ENROLL_RESPONSE:
+        m->body.enroll_response.re = B(id16);
+        m->body.enroll_response.chain = B(blob);
+        m->body.enroll_response.ca = B(blob);
+        m->body.enroll_response.endpoint = S("mqtts://provider.example:8883");
+        break;
+    case ONR_MSG_REGISTRATION:
+        m->body.registration.dev = S(ONR_SAMPLE_DEVID);
+        m->body.registration.claim = B(sealed);
+        m->body.registration.op = S("op-1");
+        m->body.registration.op_key = B(key65);
+        break;
+    case ONR_MSG_REGISTERED:
+        m->body.registered.re = B(id16);
+        m->body.registered.dev = S(ONR_SAMPLE_DEVID);
+        break;
+    case ONR_MSG_PAIRING:
+        m->body.pairing.label = S("ONR1:ACME:RGUIB733FA2XFYRZDWEHZSOHU743ONT4:K7:Q");
+        m->body.pairing.account = S("Zoë's garden");
+        m->body.pairing.op = S("op-1");
+        break;
+    case ONR_MSG_PAIRED:
+        m->body.paired.re = B(id16);
+        m->body.paired.dev = S(ONR_SAMPLE_DEVID);
+        m->body.paired.mfr = S("acme");
+        m->body.paired.op = S("op-1");
+        break;
+    case ONR_MSG_ALIGNMENT:
+        m->body.alignment.dev = S(ONR_SAMPLE_DEVID);
+        m->body.alignment.imsi = S("001010000000001");
+        m->body.alignment.iccid = S("8901010000000000019");
+        m->body.alignment.qos = 9;
+        m->body.alignment.charging = S("iot-basic");
+        m->body.alignment.cap = 1000000;
+        break;
+    case ONR_MSG_ALIGNED:
+        m->body.aligned.re = B(id16);
+        m->body.aligned.dev = S(ONR_SAMPLE_DEVID);
+        break;
+    case ONR_MSG_VOUCHER_TOKEN:
+        m->body.voucher_token.dev = S(ONR_SAMPLE_DEVID);
+        m->body.voucher_token.seal_key = B(key32);
+        m->body.voucher_token.nonce = B(id16);
+        m->body.voucher_token.prov = S("prov-1");
+        m->body.voucher_token.prov_key = B(key65);
+        m->body.voucher_token.op = S("op-1");
+        m->body.voucher_token.op_key = B(key65);
+        m->body.voucher_token.expires = 1900000000;
+        break;
+    case ONR_MSG_PROFILE_CONTENT:
+        m->body.profile_content.iccid = S("8901010000000000019");
+        m->body.profile_content.imsi = S("001010000000001");
+        m->body.profile_content.ki = B(id16);
+        m->body.profile_content.opc = B(id16);
+        m->body.profile_content.amf = BN(id16, 2);
+        m->body.profile_content.plmn = S("00101");
+        m->body.profile_content.apn = S("iot.example");
+        break;
+    default:
+        fail_msg("no sample for type %d", type);
+    }
+}

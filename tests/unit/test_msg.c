@@ -1,0 +1,332 @@
+#include "testutil.h"
+
+#include <string.h>
+
+#include "codec_internal.h"
+#include "onramp/codec.h"
+#include "onramp/error.h"
+#include "onramp/msg.h"
+#include "samples.h"
+
+static void test_msg_every_type_round_trips(void **state)
+{
+    uint8_t a[ONR_CODEC_MAX_MESSAGE];
+    uint8_t b[ONR_CODEC_MAX_MESSAGE];
+    size_t a_len = 0;
+    size_t b_len = 0;
+    struct onr_msg m;
+    struct onr_msg back;
+
+    (void)state;
+    for (const int *t = onr_sample_types; *t != 0; t++) {
+        onr_sample_msg(*t, &m);
+        assert_onr(ONR_OK, onr_msg_body_encode(&m, a, sizeof(a), &a_len));
+        assert_onr(ONR_OK, onr_msg_body_decode(*t, a, a_len, &back));
+        assert_int_equal(back.type, *t);
+        assert_onr(ONR_OK, onr_msg_body_encode(&back, b, sizeof(b), &b_len));
+        assert_int_equal(a_len, b_len);
+        assert_memory_equal(a, b, a_len);
+        assert_non_null(onr_msg_type_name(*t));
+    }
+}
+
+static void test_msg_decoded_fields_point_into_input(void **state)
+{
+    uint8_t buf[512];
+    size_t len = 0;
+    struct onr_msg m;
+    struct onr_msg back;
+
+    (void)state;
+    onr_sample_msg(ONR_MSG_PENDING, &m);
+    assert_onr(ONR_OK, onr_msg_body_encode(&m, buf, sizeof(buf), &len));
+    assert_onr(ONR_OK, onr_msg_body_decode(ONR_MSG_PENDING, buf, len, &back));
+    assert_int_equal(back.body.pending.retry_after, 30);
+    assert_true(back.body.pending.reason.ptr >= buf &&
+                back.body.pending.reason.ptr < buf + len);
+    assert_int_equal(back.body.pending.reason.len, strlen("not registered yet"));
+}
+
+static void test_msg_optional_field_may_be_absent(void **state)
+{
+    uint8_t buf[512];
+    size_t len = 0;
+    struct onr_msg m;
+    struct onr_msg back;
+
+    (void)state;
+    onr_sample_msg(ONR_MSG_HELLO, &m);
+    m.body.hello.cert = (struct onr_bytes){NULL, 0};
+    assert_onr(ONR_OK, onr_msg_body_encode(&m, buf, sizeof(buf), &len));
+    assert_onr(ONR_OK, onr_msg_body_decode(ONR_MSG_HELLO, buf, len, &back));
+    assert_null(back.body.hello.cert.ptr);
+}
+
+/* Write a map body from key/value pairs given as a tiny script. */
+enum op { END, KEY, UINT, BIN, STR, NIL, RAWKEY };
+
+struct item {
+    enum op op;
+    const char *s;
+    size_t n;
+};
+
+static size_t build(uint8_t *buf, size_t cap, size_t pairs, const struct item *items)
+{
+    struct onr_writer w;
+
+    onr_writer_init(&w, buf, cap);
+    onr_write_map(&w, pairs);
+    for (const struct item *it = items; it->op != END; it++) {
+        switch (it->op) {
+        case KEY: onr_write_cstr(&w, it->s); break;
+        case UINT: onr_write_uint(&w, it->n); break;
+        case BIN: onr_write_bin(&w, (struct onr_bytes){(const uint8_t *)it->s, it->n}); break;
+        case STR: onr_write_bytes_str(&w, (struct onr_bytes){(const uint8_t *)it->s, it->n}); break;
+        case NIL: onr_write_nil(&w); break;
+        case RAWKEY: onr_write_uint(&w, it->n); break;
+        default: break;
+        }
+    }
+    assert_onr(ONR_OK, onr_writer_finish(&w));
+    return w.len;
+}
+
+#define NONCE "0123456789abcdef"
+#define CERT64 NONCE NONCE NONCE NONCE
+#define DECODE(expected, type, pairs, ...)                                            \
+    do {                                                                              \
+        const struct item items_[] = {__VA_ARGS__, {END, NULL, 0}};                  \
+        uint8_t buf_[1024];                                                           \
+        size_t len_ = build(buf_, sizeof(buf_), pairs, items_);                      \
+        struct onr_msg m_;                                                            \
+        assert_onr(expected, onr_msg_body_decode(type, buf_, len_, &m_));            \
+    } while (0)
+
+static void test_msg_rejects_duplicate_key(void **state)
+{
+    (void)state;
+    DECODE(ONR_EDUPKEY, ONR_MSG_HELLO, 2, {KEY, "nonce", 0}, {BIN, NONCE, 16}, {KEY, "nonce", 0},
+           {BIN, NONCE, 16});
+}
+
+static void test_msg_rejects_unknown_key(void **state)
+{
+    (void)state;
+    DECODE(ONR_EUNKNOWNKEY, ONR_MSG_HELLO, 2, {KEY, "nonce", 0}, {BIN, NONCE, 16},
+           {KEY, "admin", 0}, {UINT, NULL, 1});
+}
+
+static void test_msg_rejects_missing_required(void **state)
+{
+    (void)state;
+    DECODE(ONR_EMISSING, ONR_MSG_HELLO, 1, {KEY, "cert", 0}, {BIN, CERT64, 64});
+    /* an empty map */
+    {
+        static const uint8_t empty[] = {0x80};
+        struct onr_msg m;
+
+        assert_onr(ONR_EMISSING, onr_msg_body_decode(ONR_MSG_HELLO, empty, 1, &m));
+    }
+}
+
+static void test_msg_rejects_wrong_types(void **state)
+{
+    (void)state;
+    /* nonce as a string instead of binary */
+    DECODE(ONR_ETYPE, ONR_MSG_HELLO, 1, {KEY, "nonce", 0}, {STR, NONCE, 16});
+    /* retry_after as binary */
+    DECODE(ONR_ETYPE, ONR_MSG_PENDING, 2, {KEY, "re", 0}, {BIN, NONCE, 16},
+           {KEY, "retry_after", 0}, {BIN, "x", 1});
+    /* a non-string key */
+    DECODE(ONR_ETYPE, ONR_MSG_HELLO, 1, {RAWKEY, NULL, 7}, {BIN, NONCE, 16});
+    /* nil where a value is due */
+    DECODE(ONR_ETYPE, ONR_MSG_HELLO, 1, {KEY, "nonce", 0}, {NIL, NULL, 0});
+    /* the body is not a map */
+    {
+        static const uint8_t arr[] = {0x91, 0x01};
+        struct onr_msg m;
+
+        assert_onr(ONR_ETYPE, onr_msg_body_decode(ONR_MSG_HELLO, arr, sizeof(arr), &m));
+    }
+}
+
+static void test_msg_rejects_negative_integer(void **state)
+{
+    /* {"re": bin16, "retry_after": -1} */
+    uint8_t buf[64];
+    size_t n = 0;
+    struct onr_msg m;
+
+    (void)state;
+    buf[n++] = 0x82;
+    buf[n++] = 0xa2;
+    buf[n++] = 'r';
+    buf[n++] = 'e';
+    buf[n++] = 0xc4;
+    buf[n++] = 16;
+    memcpy(buf + n, NONCE, 16);
+    n += 16;
+    buf[n++] = 0xab;
+    memcpy(buf + n, "retry_after", 11);
+    n += 11;
+    buf[n++] = 0xff;
+    assert_onr(ONR_ETYPE, onr_msg_body_decode(ONR_MSG_PENDING, buf, n, &m));
+}
+
+static void test_msg_rejects_lengths_out_of_bounds(void **state)
+{
+    (void)state;
+    DECODE(ONR_ELENGTH, ONR_MSG_HELLO, 1, {KEY, "nonce", 0}, {BIN, NONCE, 15});
+    DECODE(ONR_ELENGTH, ONR_MSG_ATTACH_REQUEST, 1, {KEY, "imsi", 0}, {STR, "12345", 5});
+    DECODE(ONR_ELENGTH, ONR_MSG_ATTACH_REQUEST, 1, {KEY, "imsi", 0},
+           {STR, "1234567890123456", 16});
+}
+
+static void test_msg_rejects_values_out_of_range(void **state)
+{
+    (void)state;
+    DECODE(ONR_ERANGE, ONR_MSG_PENDING, 2, {KEY, "re", 0}, {BIN, NONCE, 16},
+           {KEY, "retry_after", 0}, {UINT, NULL, 0});
+    DECODE(ONR_ERANGE, ONR_MSG_PENDING, 2, {KEY, "re", 0}, {BIN, NONCE, 16},
+           {KEY, "retry_after", 0}, {UINT, NULL, 86401});
+}
+
+static void test_msg_rejects_bad_characters(void **state)
+{
+    (void)state;
+    /* digits only */
+    DECODE(ONR_ECHARSET, ONR_MSG_ATTACH_REQUEST, 1, {KEY, "imsi", 0}, {STR, "00101000000000a", 15});
+    /* a device id with a topic separator */
+    DECODE(ONR_ECHARSET, ONR_MSG_ALIGNED, 2, {KEY, "re", 0}, {BIN, NONCE, 16}, {KEY, "dev", 0},
+           {STR, "rguib733fa2xfyrzdwehzsohu743on/#", 32});
+    /* text with a control character (log injection) */
+    DECODE(ONR_ECHARSET, ONR_MSG_PENDING, 3, {KEY, "re", 0}, {BIN, NONCE, 16},
+           {KEY, "retry_after", 0}, {UINT, NULL, 5}, {KEY, "reason", 0}, {STR, "ok\nFAKE", 7});
+    /* overlong UTF-8 for '/' */
+    DECODE(ONR_ECHARSET, ONR_MSG_PENDING, 3, {KEY, "re", 0}, {BIN, NONCE, 16},
+           {KEY, "retry_after", 0}, {UINT, NULL, 5}, {KEY, "reason", 0}, {STR, "a\xc0\xaf", 3});
+    /* a UTF-16 surrogate encoded in UTF-8 */
+    DECODE(ONR_ECHARSET, ONR_MSG_PENDING, 3, {KEY, "re", 0}, {BIN, NONCE, 16},
+           {KEY, "retry_after", 0}, {UINT, NULL, 5}, {KEY, "reason", 0}, {STR, "\xed\xa0\x80", 3});
+    /* a service id starting with a dash, and one with uppercase */
+    DECODE(ONR_ECHARSET, ONR_MSG_PAIRING, 3, {KEY, "label", 0}, {STR, "L", 1},
+           {KEY, "account", 0}, {STR, "a", 1}, {KEY, "op", 0}, {STR, "-op", 3});
+    DECODE(ONR_ECHARSET, ONR_MSG_PAIRING, 3, {KEY, "label", 0}, {STR, "L", 1},
+           {KEY, "account", 0}, {STR, "a", 1}, {KEY, "op", 0}, {STR, "Op", 2});
+    /* valid multi-byte text passes */
+    DECODE(ONR_OK, ONR_MSG_PENDING, 3, {KEY, "re", 0}, {BIN, NONCE, 16}, {KEY, "retry_after", 0},
+           {UINT, NULL, 5}, {KEY, "reason", 0}, {STR, "Zo\xc3\xab \xe2\x82\xac \xf0\x9f\x99\x82", 13});
+}
+
+static void test_msg_rejects_inconsistent_attach_response(void **state)
+{
+    (void)state;
+    /* result says RES but auts is sent */
+    DECODE(ONR_ESCHEMA, ONR_MSG_ATTACH_RESPONSE, 3, {KEY, "rand", 0}, {BIN, NONCE, 16},
+           {KEY, "result", 0}, {UINT, NULL, 0}, {KEY, "auts", 0}, {BIN, "abcdefghijklmn", 14});
+    /* sync failure without auts */
+    DECODE(ONR_ESCHEMA, ONR_MSG_ATTACH_RESPONSE, 2, {KEY, "rand", 0}, {BIN, NONCE, 16},
+           {KEY, "result", 0}, {UINT, NULL, 1});
+    /* MAC failure carrying a res */
+    DECODE(ONR_ESCHEMA, ONR_MSG_ATTACH_RESPONSE, 3, {KEY, "rand", 0}, {BIN, NONCE, 16},
+           {KEY, "result", 0}, {UINT, NULL, 2}, {KEY, "res", 0}, {BIN, "12345678", 8});
+    /* and the consistent forms pass */
+    DECODE(ONR_OK, ONR_MSG_ATTACH_RESPONSE, 3, {KEY, "rand", 0}, {BIN, NONCE, 16},
+           {KEY, "result", 0}, {UINT, NULL, 1}, {KEY, "auts", 0}, {BIN, "abcdefghijklmn", 14});
+    DECODE(ONR_OK, ONR_MSG_ATTACH_RESPONSE, 2, {KEY, "rand", 0}, {BIN, NONCE, 16},
+           {KEY, "result", 0}, {UINT, NULL, 2});
+}
+
+static void test_msg_rejects_unknown_type(void **state)
+{
+    static const uint8_t empty[] = {0x80};
+    struct onr_msg m;
+
+    (void)state;
+    assert_onr(ONR_EMSGTYPE, onr_msg_body_decode(77, empty, 1, &m));
+    assert_null(onr_msg_type_name(77));
+    assert_onr(ONR_EMSGTYPE, onr_msg_type_rules(77, NULL, NULL));
+    /* inner-only bodies have no envelope rules */
+    assert_onr(ONR_EMSGTYPE, onr_msg_type_rules(ONR_MSG_PROFILE_CONTENT, NULL, NULL));
+}
+
+static void test_msg_body_rejects_nesting(void **state)
+{
+    /* {"nonce": [..]} is a depth-2 object: refused before the schema */
+    static const uint8_t nested[] = {0x81, 0xa5, 'n', 'o', 'n', 'c', 'e', 0x91, 0x01};
+    struct onr_msg m;
+
+    (void)state;
+    assert_onr(ONR_EDEPTH, onr_msg_body_decode(ONR_MSG_HELLO, nested, sizeof(nested), &m));
+}
+
+static void test_msg_encode_refuses_what_decode_would(void **state)
+{
+    uint8_t buf[1024];
+    size_t len = 0;
+    struct onr_msg m;
+
+    (void)state;
+    onr_sample_msg(ONR_MSG_HELLO, &m);
+    m.body.hello.nonce.len = 15;
+    assert_onr(ONR_ELENGTH, onr_msg_body_encode(&m, buf, sizeof(buf), &len));
+    onr_sample_msg(ONR_MSG_HELLO, &m);
+    m.body.hello.nonce = (struct onr_bytes){NULL, 0};
+    assert_onr(ONR_EMISSING, onr_msg_body_encode(&m, buf, sizeof(buf), &len));
+    onr_sample_msg(ONR_MSG_PENDING, &m);
+    m.body.pending.retry_after = 0;
+    assert_onr(ONR_ERANGE, onr_msg_body_encode(&m, buf, sizeof(buf), &len));
+    onr_sample_msg(ONR_MSG_ATTACH_RESPONSE, &m);
+    m.body.attach_response.result = ONR_ATTACH_SYNC_FAILURE;
+    assert_onr(ONR_ESCHEMA, onr_msg_body_encode(&m, buf, sizeof(buf), &len));
+    onr_sample_msg(ONR_MSG_HELLO, &m);
+    assert_onr(ONR_ESPACE, onr_msg_body_encode(&m, buf, 20, &len));
+    m.type = 77;
+    assert_onr(ONR_EMSGTYPE, onr_msg_body_encode(&m, buf, sizeof(buf), &len));
+}
+
+static void test_msg_type_rules_match_design(void **state)
+{
+    enum onr_auth_kind auth;
+    unsigned roles;
+
+    (void)state;
+    assert_onr(ONR_OK, onr_msg_type_rules(ONR_MSG_HELLO, &auth, &roles));
+    assert_int_equal(auth, ONR_AUTH_SIG);
+    assert_int_equal(roles, 1u << ONR_ROLE_DEVICE);
+    /* the operator verifies no fresh device key for a profile request */
+    assert_onr(ONR_OK, onr_msg_type_rules(ONR_MSG_PROFILE_REQUEST, &auth, &roles));
+    assert_int_equal(auth, ONR_AUTH_NONE);
+    /* enrollment is vouched for by the network: a MAC */
+    assert_onr(ONR_OK, onr_msg_type_rules(ONR_MSG_ENROLL_REQUEST, &auth, &roles));
+    assert_int_equal(auth, ONR_AUTH_MAC);
+    /* only the manufacturer issues vouchers */
+    assert_onr(ONR_OK, onr_msg_type_rules(ONR_MSG_VOUCHER_TOKEN, &auth, &roles));
+    assert_int_equal(roles, 1u << ONR_ROLE_MANUFACTURER);
+    assert_string_equal(onr_role_name(ONR_ROLE_OPERATOR), "operator");
+    assert_null(onr_role_name(9));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_msg_every_type_round_trips),
+        cmocka_unit_test(test_msg_decoded_fields_point_into_input),
+        cmocka_unit_test(test_msg_optional_field_may_be_absent),
+        cmocka_unit_test(test_msg_rejects_duplicate_key),
+        cmocka_unit_test(test_msg_rejects_unknown_key),
+        cmocka_unit_test(test_msg_rejects_missing_required),
+        cmocka_unit_test(test_msg_rejects_wrong_types),
+        cmocka_unit_test(test_msg_rejects_negative_integer),
+        cmocka_unit_test(test_msg_rejects_lengths_out_of_bounds),
+        cmocka_unit_test(test_msg_rejects_values_out_of_range),
+        cmocka_unit_test(test_msg_rejects_bad_characters),
+        cmocka_unit_test(test_msg_rejects_inconsistent_attach_response),
+        cmocka_unit_test(test_msg_rejects_unknown_type),
+        cmocka_unit_test(test_msg_body_rejects_nesting),
+        cmocka_unit_test(test_msg_encode_refuses_what_decode_would),
+        cmocka_unit_test(test_msg_type_rules_match_design),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
