@@ -606,8 +606,6 @@ int main(int argc, char **argv)
         free_device(&d);
     }
 
-    if (!quiet)
-        putchar('\n');
     printf("\n%-16s %12s %14s\n", "step", "total ms", "per device us");
     for (int s = 0; s < STEPS; s++) {
         printf("%-16s %12.1f %14.0f\n", step_names[s], step_us[s] / 1e3, step_us[s] / devices);
