@@ -139,62 +139,53 @@ static int check_info(const uint8_t *info, size_t info_len)
     return info_len > ONR_HPKE_MAX_INFO ? ONR_ELENGTH : ONR_OK;
 }
 
-int onr_hpke_setup_sender(const uint8_t skE[32], const uint8_t pkR[32], const uint8_t *info,
-                          size_t info_len, uint8_t enc[32], struct onr_hpke_context *ctx)
+/*
+ * Both sides of SetupBase: dh = X25519(sk, peer), then the KEM's shared
+ * secret over kem_context = enc || pkR, then the key schedule. The sender
+ * passes (skE, pkR) and gets enc = pkE; the recipient passes (skR, enc)
+ * and gets pkR = its own public key; `own_pub` is that derived public key.
+ */
+static int setup(const uint8_t sk[DH_LEN], const uint8_t peer[DH_LEN], int sender,
+                 const uint8_t *info, size_t info_len, uint8_t own_pub[DH_LEN],
+                 struct onr_hpke_context *ctx)
 {
     uint8_t dh[DH_LEN];
     int rc;
 
-    if (skE == NULL || pkR == NULL || enc == NULL || ctx == NULL)
-        return ONR_EINVAL;
     rc = check_info(info, info_len);
     if (rc != ONR_OK)
         return rc;
-    rc = onr_x25519_public(skE, enc);
-    if (rc != ONR_OK)
-        goto out;
-    rc = onr_x25519_shared(skE, pkR, dh);
-    if (rc != ONR_OK)
-        goto out;
-    rc = extract_and_expand(dh, enc, pkR, ctx->shared_secret);
-    if (rc != ONR_OK)
-        goto out;
-    rc = key_schedule(info, info_len, ctx);
-out:
+    rc = onr_x25519_public(sk, own_pub);
+    if (rc == ONR_OK)
+        rc = onr_x25519_shared(sk, peer, dh);
+    if (rc == ONR_OK)
+        rc = sender ? extract_and_expand(dh, own_pub, peer, ctx->shared_secret)
+                    : extract_and_expand(dh, peer, own_pub, ctx->shared_secret);
+    if (rc == ONR_OK)
+        rc = key_schedule(info, info_len, ctx);
     onr_wipe(dh, sizeof(dh));
     if (rc != ONR_OK)
         onr_wipe(ctx, sizeof(*ctx));
     return rc;
 }
 
+int onr_hpke_setup_sender(const uint8_t skE[32], const uint8_t pkR[32], const uint8_t *info,
+                          size_t info_len, uint8_t enc[32], struct onr_hpke_context *ctx)
+{
+    if (skE == NULL || pkR == NULL || enc == NULL || ctx == NULL)
+        return ONR_EINVAL;
+    return setup(skE, pkR, 1, info, info_len, enc, ctx);
+}
+
 int onr_hpke_setup_recipient(const uint8_t enc[32], const uint8_t skR[32],
                              const uint8_t *info, size_t info_len,
                              struct onr_hpke_context *ctx)
 {
-    uint8_t dh[DH_LEN];
     uint8_t pkR[DH_LEN];
-    int rc;
 
     if (enc == NULL || skR == NULL || ctx == NULL)
         return ONR_EINVAL;
-    rc = check_info(info, info_len);
-    if (rc != ONR_OK)
-        return rc;
-    rc = onr_x25519_public(skR, pkR);
-    if (rc != ONR_OK)
-        goto out;
-    rc = onr_x25519_shared(skR, enc, dh);
-    if (rc != ONR_OK)
-        goto out;
-    rc = extract_and_expand(dh, enc, pkR, ctx->shared_secret);
-    if (rc != ONR_OK)
-        goto out;
-    rc = key_schedule(info, info_len, ctx);
-out:
-    onr_wipe(dh, sizeof(dh));
-    if (rc != ONR_OK)
-        onr_wipe(ctx, sizeof(*ctx));
-    return rc;
+    return setup(skR, enc, 0, info, info_len, pkR, ctx);
 }
 
 /* AES-128-GCM Seal(key, base_nonce, aad, pt): ct = ciphertext || tag. */

@@ -143,9 +143,7 @@ int onr_p256_load(const char *path, struct onr_p256_key **out)
     if (path == NULL || out == NULL)
         return ONR_EINVAL;
     *out = NULL;
-    rc = onr_pem_load(path, PRIVATEKEY_TYPE, 1, der, &der_len);
-    if (rc == ONR_ESPACE)
-        rc = ONR_EBADKEY; /* larger than any P-256 key: another algorithm */
+    rc = onr_pem_load_key(path, PRIVATEKEY_TYPE, 1, der, &der_len);
     if (rc != ONR_OK)
         goto out;
     key = key_alloc();
@@ -390,9 +388,7 @@ int onr_p256_public_load(const char *path, uint8_t pub[ONR_P256_PUB_LEN])
 
     if (path == NULL || pub == NULL)
         return ONR_EINVAL;
-    rc = onr_pem_load(path, PUBLICKEY_TYPE, 0, der, &der_len);
-    if (rc == ONR_ESPACE)
-        return ONR_EBADKEY;
+    rc = onr_pem_load_key(path, PUBLICKEY_TYPE, 0, der, &der_len);
     if (rc != ONR_OK)
         return rc;
     if (wc_ecc_init(&key) != 0)

@@ -91,3 +91,10 @@ int onr_pem_load(const char *path, int type, int secret, uint8_t *der, size_t *d
     free(pem);
     return rc;
 }
+
+int onr_pem_load_key(const char *path, int type, int secret, uint8_t *der, size_t *der_len)
+{
+    int rc = onr_pem_load(path, type, secret, der, der_len);
+
+    return rc == ONR_ESPACE ? ONR_EBADKEY : rc;
+}

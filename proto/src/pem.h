@@ -46,4 +46,11 @@ int onr_pem_decode(int type, const uint8_t *pem, size_t pem_len, uint8_t *der,
  */
 int onr_pem_load(const char *path, int type, int secret, uint8_t *der, size_t *der_len);
 
+/*
+ * onr_pem_load_key: onr_pem_load for a key file, where a block larger than
+ * `der` can only be another algorithm's key: ONR_EBADKEY instead of
+ * ONR_ESPACE.
+ */
+int onr_pem_load_key(const char *path, int type, int secret, uint8_t *der, size_t *der_len);
+
 #endif /* ONRAMP_PROTO_PEM_H */

@@ -209,9 +209,7 @@ int onr_x25519_public_load(const char *path, uint8_t pk[KEY_LEN])
 
     if (path == NULL || pk == NULL)
         return ONR_EINVAL;
-    rc = onr_pem_load(path, PUBLICKEY_TYPE, 0, der, &der_len);
-    if (rc == ONR_ESPACE)
-        return ONR_EBADKEY;
+    rc = onr_pem_load_key(path, PUBLICKEY_TYPE, 0, der, &der_len);
     if (rc != ONR_OK)
         return rc;
     return unwrap(der, der_len, pub_prefix, sizeof(pub_prefix), pk);

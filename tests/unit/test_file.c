@@ -9,18 +9,8 @@
 #include "onramp/error.h"
 #include "onramp/file.h"
 
-static int setup(void **state)
-{
-    *state = onr_test_tmpdir();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    onr_test_rmtree(*state);
-    free(*state);
-    return 0;
-}
+#define setup onr_test_setup_tmpdir
+#define teardown onr_test_teardown_tmpdir
 
 static size_t entries_in(const char *dir)
 {

@@ -220,18 +220,8 @@ static void test_p256_der_rejects_malformed(void **state)
     }
 }
 
-static int setup(void **state)
-{
-    *state = onr_test_tmpdir();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    onr_test_rmtree(*state);
-    free(*state);
-    return 0;
-}
+#define setup onr_test_setup_tmpdir
+#define teardown onr_test_teardown_tmpdir
 
 static void test_p256_save_load_round_trip_with_mode_0600(void **state)
 {

@@ -20,18 +20,8 @@
 #define BOB_PK "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f"
 #define SHARED_K "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742"
 
-static int setup(void **state)
-{
-    *state = onr_test_tmpdir();
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    onr_test_rmtree(*state);
-    free(*state);
-    return 0;
-}
+#define setup onr_test_setup_tmpdir
+#define teardown onr_test_teardown_tmpdir
 
 static void hex32(const char *hex, uint8_t out[32])
 {

@@ -241,6 +241,39 @@ static size_t read_file(const char *path, uint8_t *buf, size_t cap)
     return len;
 }
 
+/*
+ * Have the openssl CLI's `ca` command sign a fresh P-256 request for
+ * /CN=`cn` with the issuer certificate and key files in f->dir, with the
+ * validity options `validity`, and read the result (DER) into `out`.
+ * openssl, unlike onr_x509_issue, signs with any certificate and any
+ * dates: the way to make certificates Onramp itself refuses to make.
+ */
+static size_t openssl_ca_sign(struct fixture *f, const char *issuer_cert, const char *issuer_key,
+                              const char *cn, const char *validity, uint8_t *out, size_t cap)
+{
+    char cmd[8192];
+    FILE *cnf;
+
+    snprintf(cmd, sizeof(cmd), "%s/ca.cnf", f->dir);
+    cnf = fopen(cmd, "w");
+    assert_non_null(cnf);
+    fputs("[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\n"
+          "serial = serial\ndefault_md = sha256\npolicy = p\nunique_subject = no\n"
+          "[p]\ncommonName = supplied\n",
+          cnf);
+    fclose(cnf);
+    snprintf(cmd, sizeof(cmd),
+             "cd %s && touch index.txt && echo 01 > serial && "
+             "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=%s "
+             "-keyout %s.key -out %s.csr && "
+             "openssl ca -batch -config ca.cnf -cert %s -keyfile %s -in %s.csr -out %s.pem %s "
+             "-notext && openssl x509 -in %s.pem -outform DER -out %s.der",
+             f->dir, cn, cn, cn, issuer_cert, issuer_key, cn, cn, validity, cn, cn);
+    assert_int_equal(run(cmd, NULL, 0), 0);
+    snprintf(cmd, sizeof(cmd), "%s/%s.der", f->dir, cn);
+    return read_file(cmd, out, cap);
+}
+
 static void test_x509_csr_verify_accepts_openssl_request(void **state)
 {
     struct fixture *f = *state;
@@ -456,39 +489,19 @@ static void test_x509_non_ca_cannot_issue(void **state)
 static void test_x509_chain_through_a_leaf_is_refused(void **state)
 {
     struct fixture *f = *state;
-    char cmd[8192];
-    char ca_key_path[1024];
-    char ca_path[1024];
+    char path[1024];
     uint8_t leaf[ONR_X509_MAX_DER];
     size_t leaf_len = issue_leaf(f, f->ca_key, f->ca, f->ca_len, leaf);
     uint8_t sub[ONR_X509_MAX_DER];
     struct onr_bytes chain[2];
-    FILE *cnf;
 
-    /* openssl, unlike onr_x509_issue, will sign with a leaf: make such a
-     * certificate and check the chain is refused */
-    snprintf(ca_key_path, sizeof(ca_key_path), "%s/leaf.key", f->dir);
-    snprintf(ca_path, sizeof(ca_path), "%s/leaf.pem", f->dir);
-    assert_onr(ONR_OK, onr_p256_save(f->leaf_key, ca_key_path));
-    save_one(ca_path, leaf, leaf_len);
-    snprintf(cmd, sizeof(cmd), "%s/ca.cnf", f->dir);
-    cnf = fopen(cmd, "w");
-    assert_non_null(cnf);
-    fputs("[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\n"
-          "serial = serial\ndefault_md = sha256\npolicy = p\nunique_subject = no\n"
-          "[p]\ncommonName = supplied\n",
-          cnf);
-    fclose(cnf);
-    snprintf(cmd, sizeof(cmd),
-             "cd %s && touch index.txt && echo 01 > serial && "
-             "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=sub "
-             "-keyout sub.key -out sub.csr && "
-             "openssl ca -batch -config ca.cnf -cert leaf.pem -keyfile leaf.key -in sub.csr "
-             "-outdir . -out sub.pem -days 1 -notext && openssl x509 -in sub.pem -outform DER -out sub.der",
-             f->dir);
-    assert_int_equal(run(cmd, NULL, 0), 0);
-    snprintf(cmd, sizeof(cmd), "%s/sub.der", f->dir);
-    chain[0] = (struct onr_bytes){sub, read_file(cmd, sub, sizeof(sub))};
+    /* a certificate signed by our leaf (which is not a CA) */
+    snprintf(path, sizeof(path), "%s/leaf.key", f->dir);
+    assert_onr(ONR_OK, onr_p256_save(f->leaf_key, path));
+    snprintf(path, sizeof(path), "%s/leaf.pem", f->dir);
+    save_one(path, leaf, leaf_len);
+    chain[0] = (struct onr_bytes){sub, openssl_ca_sign(f, "leaf.pem", "leaf.key", "sub",
+                                                       "-days 1", sub, sizeof(sub))};
     chain[1] = (struct onr_bytes){leaf, leaf_len};
     assert_onr(ONR_ECHAIN, onr_x509_verify_chain(f->ca, f->ca_len, chain, 2, NULL));
 }
@@ -496,36 +509,19 @@ static void test_x509_chain_through_a_leaf_is_refused(void **state)
 static void test_x509_verify_chain_rejects_expired(void **state)
 {
     struct fixture *f = *state;
-    char cmd[8192];
     char path[1024];
     uint8_t expired[ONR_X509_MAX_DER];
     struct onr_bytes chain;
-    FILE *cnf;
 
     snprintf(path, sizeof(path), "%s/ca.key", f->dir);
     assert_onr(ONR_OK, onr_p256_save(f->ca_key, path));
     snprintf(path, sizeof(path), "%s/ca.pem", f->dir);
     save_one(path, f->ca, f->ca_len);
-    snprintf(cmd, sizeof(cmd), "%s/ca.cnf", f->dir);
-    cnf = fopen(cmd, "w");
-    assert_non_null(cnf);
-    fputs("[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\n"
-          "serial = serial\ndefault_md = sha256\npolicy = p\nunique_subject = no\n"
-          "[p]\ncommonName = supplied\n",
-          cnf);
-    fclose(cnf);
     /* signed by our CA, valid for one day in 2020 */
-    snprintf(cmd, sizeof(cmd),
-             "cd %s && touch index.txt && echo 01 > serial && "
-             "openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=old "
-             "-keyout old.key -out old.csr && "
-             "openssl ca -batch -config ca.cnf -cert ca.pem -keyfile ca.key -in old.csr "
-             "-out old.pem -startdate 20200101000000Z -enddate 20200102000000Z -notext && "
-             "openssl x509 -in old.pem -outform DER -out old.der",
-             f->dir);
-    assert_int_equal(run(cmd, NULL, 0), 0);
-    snprintf(path, sizeof(path), "%s/old.der", f->dir);
-    chain = (struct onr_bytes){expired, read_file(path, expired, sizeof(expired))};
+    chain = (struct onr_bytes){expired, 0};
+    chain.len = openssl_ca_sign(f, "ca.pem", "ca.key", "old",
+                                "-startdate 20200101000000Z -enddate 20200102000000Z", expired,
+                                sizeof(expired));
     assert_onr(ONR_EEXPIRED, onr_x509_verify_chain(f->ca, f->ca_len, &chain, 1, NULL));
 }
 

@@ -112,6 +112,19 @@ void onr_test_rmtree(const char *path)
         nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+int onr_test_setup_tmpdir(void **state)
+{
+    *state = onr_test_tmpdir();
+    return 0;
+}
+
+int onr_test_teardown_tmpdir(void **state)
+{
+    onr_test_rmtree(*state);
+    free(*state);
+    return 0;
+}
+
 const char *onr_test_path(const char *dir, const char *name)
 {
     static char buf[4096];

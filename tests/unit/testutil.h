@@ -32,6 +32,10 @@ size_t onr_test_json_hex(const char *json, const char *key, size_t nth, uint8_t 
 char *onr_test_tmpdir(void);
 void onr_test_rmtree(const char *path);
 
+/* cmocka setup/teardown: *state is a fresh scratch directory's path. */
+int onr_test_setup_tmpdir(void **state);
+int onr_test_teardown_tmpdir(void **state);
+
 /* path = dir + "/" + name in a static buffer (valid until the next call). */
 const char *onr_test_path(const char *dir, const char *name);
 
