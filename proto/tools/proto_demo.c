@@ -10,18 +10,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "onramp/crypto.h"
-#include "onramp/devid.h"
-#include "onramp/envelope.h"
-#include "onramp/error.h"
-#include "onramp/hash.h"
-#include "onramp/hpke.h"
-#include "onramp/milenage.h"
-#include "onramp/p256.h"
-#include "onramp/replay.h"
-#include "onramp/version.h"
-#include "onramp/x25519.h"
-#include "onramp/x509.h"
+#include "onramp/onramp.h"
 
 #define MFR_ID "acme"
 #define PROV_ID "prov-1"

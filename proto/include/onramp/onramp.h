@@ -1,0 +1,25 @@
+/*
+ * Onramp's protocol layer in one include. Each header documents its own
+ * API; proto/SPEC.md is the wire format.
+ */
+#ifndef ONRAMP_ONRAMP_H
+#define ONRAMP_ONRAMP_H
+
+#include "onramp/bytes.h"
+#include "onramp/codec.h"
+#include "onramp/crypto.h"
+#include "onramp/devid.h"
+#include "onramp/envelope.h"
+#include "onramp/error.h"
+#include "onramp/file.h"
+#include "onramp/hash.h"
+#include "onramp/hpke.h"
+#include "onramp/milenage.h"
+#include "onramp/msg.h"
+#include "onramp/p256.h"
+#include "onramp/replay.h"
+#include "onramp/version.h"
+#include "onramp/x25519.h"
+#include "onramp/x509.h"
+
+#endif /* ONRAMP_ONRAMP_H */
