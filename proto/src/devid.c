@@ -4,6 +4,7 @@
 
 #include "onramp/error.h"
 #include "onramp/hash.h"
+#include "onramp/text.h"
 
 #define DEVID_CONTEXT "onramp/1 device-id"
 #define DEVID_HASH_BYTES 20
@@ -47,10 +48,7 @@ int onr_devid_check(const char *id, size_t len)
         return ONR_EINVAL;
     if (len != ONR_DEVID_LEN)
         return ONR_ELENGTH;
-    for (size_t i = 0; i < len; i++)
-        if (memchr(alphabet, id[i], sizeof(alphabet) - 1) == NULL || id[i] == '\0')
-            return ONR_ECHARSET;
-    return ONR_OK;
+    return onr_text_check(ONR_TEXT_DEVID, (struct onr_bytes){(const uint8_t *)id, len});
 }
 
 int onr_devid_matches(const char *id, size_t len, const uint8_t pub[ONR_P256_PUB_LEN])

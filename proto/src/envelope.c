@@ -9,7 +9,7 @@
 #include "onramp/error.h"
 #include "onramp/hash.h"
 #include "onramp/replay.h"
-#include "schema.h"
+#include "onramp/text.h"
 
 /* The context string, sent with its terminating NUL as the separator. */
 #define ENVELOPE_CONTEXT "onramp/1 envelope"
@@ -28,7 +28,7 @@ static const struct onr_codec_limits *envelope_limits(void)
 
 static int role_known(uint64_t role)
 {
-    return role >= ONR_ROLE_DEVICE && role <= ONR_ROLE_CONTROL;
+    return role >= ONR_ROLE_DEVICE && role <= ONR_ROLE_BROKER;
 }
 
 /* Device senders are device ids; services and tools are short ids. */
@@ -38,7 +38,7 @@ static int check_sender(enum onr_role role, struct onr_bytes sender)
         return onr_devid_check((const char *)sender.ptr, sender.len);
     if (sender.len == 0 || sender.len > ONR_SERVICE_ID_MAX)
         return ONR_ELENGTH;
-    return onr_text_check(ONR_FIELD_ID, sender);
+    return onr_text_check(ONR_TEXT_ID, sender);
 }
 
 static size_t auth_len(enum onr_auth_kind kind)

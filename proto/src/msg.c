@@ -129,6 +129,29 @@ static const struct onr_field voucher_token_fields[] = {
     F(voucher_token, op_key, BIN, REQ, P256),
     F(voucher_token, expires, UINT, REQ, 1, INT64_MAX),
 };
+static const struct onr_field grant_fields[] = {
+    F(grant, dev, DEVID, REQ, DEVID),
+    F(grant, prov, ID, REQ, SVCID),
+};
+static const struct onr_field revoke_fields[] = {
+    F(revoke, dev, DEVID, REQ, DEVID),
+};
+static const struct onr_field control_result_fields[] = {
+    F(control_result, re, BIN, REQ, ID16),
+    F(control_result, code, UINT, REQ, 0, 65535),
+    F(control_result, reason, TEXT, OPT, REASON),
+};
+#define COUNTER(name) F(broker_stats, name, UINT, REQ, 0, UINT64_MAX)
+static const struct onr_field broker_stats_fields[] = {
+    COUNTER(uptime),        COUNTER(connects),         COUNTER(refused),
+    COUNTER(pop_malformed), COUNTER(pop_wrong_id),     COUNTER(pop_bad_sig),
+    COUNTER(pop_stale),     COUNTER(pop_replayed),     COUNTER(no_credentials),
+    COUNTER(bad_cert),      COUNTER(connect_rate),     COUNTER(denied_publish),
+    COUNTER(denied_subscribe), COUNTER(denied_read),   COUNTER(denied_retain),
+    COUNTER(denied_will),   COUNTER(denied_size),      COUNTER(rate_limited),
+    COUNTER(kicked),        COUNTER(grants),           COUNTER(revocations),
+    COUNTER(control_refused), COUNTER(devices),        COUNTER(services),
+};
 static const struct onr_field profile_content_fields[] = {
     F(profile_content, iccid, DIGITS, REQ, 19, 20),
     F(profile_content, imsi, DIGITS, REQ, 6, 15),
@@ -193,6 +216,10 @@ static const struct msg_rule rules[] = {
     RULE(ALIGNMENT, alignment, SIG, ROLE(PROVIDER), NULL),
     RULE(ALIGNED, aligned, SIG, ROLE(OPERATOR), NULL),
     RULE(VOUCHER_TOKEN, voucher_token, SIG, ROLE(MANUFACTURER), NULL),
+    RULE(GRANT, grant, NONE, ROLE(OPERATOR), NULL),
+    RULE(REVOKE, revoke, NONE, ROLE(OPERATOR), NULL),
+    RULE(CONTROL_RESULT, control_result, NONE, ROLE(BROKER), NULL),
+    RULE(BROKER_STATS, broker_stats, NONE, ROLE(BROKER), NULL),
     RULE(PROFILE_CONTENT, profile_content, NONE, 0, NULL),
 };
 
@@ -219,6 +246,7 @@ const char *onr_role_name(int role)
     case ONR_ROLE_OPERATOR: return "operator";
     case ONR_ROLE_PROVIDER: return "provider";
     case ONR_ROLE_CONTROL: return "control";
+    case ONR_ROLE_BROKER: return "broker";
     default: return NULL;
     }
 }

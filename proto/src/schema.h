@@ -57,8 +57,4 @@ int onr_schema_decode(const struct onr_field *fields, size_t n, const msgpack_ob
 int onr_schema_encode(const struct onr_field *fields, size_t n, const void *in,
                       struct onr_writer *w);
 
-/* onr_text_check: ONR_OK if `s` is in the character class of `kind` (one of
- * the string kinds above), else ONR_ECHARSET. */
-int onr_text_check(enum onr_field_kind kind, struct onr_bytes s);
-
 #endif /* ONRAMP_PROTO_SCHEMA_H */

@@ -20,7 +20,8 @@ const int onr_sample_types[] = {
     ONR_MSG_ATTACH_CHALLENGE, ONR_MSG_ATTACH_RESPONSE, ONR_MSG_ATTACH_RESULT,
     ONR_MSG_ENROLL_REQUEST, ONR_MSG_ENROLL_RESPONSE, ONR_MSG_REGISTRATION,
     ONR_MSG_REGISTERED, ONR_MSG_PAIRING, ONR_MSG_PAIRED, ONR_MSG_ALIGNMENT,
-    ONR_MSG_ALIGNED, ONR_MSG_VOUCHER_TOKEN, ONR_MSG_PROFILE_CONTENT, 0,
+    ONR_MSG_ALIGNED, ONR_MSG_VOUCHER_TOKEN, ONR_MSG_GRANT, ONR_MSG_REVOKE,
+    ONR_MSG_CONTROL_RESULT, ONR_MSG_BROKER_STATS, ONR_MSG_PROFILE_CONTENT, 0,
 };
 
 void onr_sample_msg(int type, struct onr_msg *m)
@@ -123,6 +124,22 @@ void onr_sample_msg(int type, struct onr_msg *m)
         m->body.voucher_token.op = S("op-1");
         m->body.voucher_token.op_key = B(key65);
         m->body.voucher_token.expires = 1900000000;
+        break;
+    case ONR_MSG_GRANT:
+        m->body.grant.dev = S(ONR_SAMPLE_DEVID);
+        m->body.grant.prov = S("prov-1");
+        break;
+    case ONR_MSG_REVOKE:
+        m->body.revoke.dev = S(ONR_SAMPLE_DEVID);
+        break;
+    case ONR_MSG_CONTROL_RESULT:
+        m->body.control_result.re = B(id16);
+        m->body.control_result.code = 0;
+        break;
+    case ONR_MSG_BROKER_STATS:
+        m->body.broker_stats.uptime = 60;
+        m->body.broker_stats.connects = UINT64_MAX;
+        m->body.broker_stats.devices = 3;
         break;
     case ONR_MSG_PROFILE_CONTENT:
         m->body.profile_content.iccid = S("8901010000000000019");

@@ -30,6 +30,20 @@ static void test_msg_every_type_round_trips(void **state)
     }
 }
 
+static void test_msg_every_type_has_a_sample(void **state)
+{
+    int in_code = 0;
+    int sampled = 0;
+
+    (void)state;
+    for (int t = 1; t <= 200; t++)
+        if (onr_msg_type_name(t) != NULL)
+            in_code++;
+    for (const int *t = onr_sample_types; *t != 0; t++)
+        sampled++;
+    assert_int_equal(sampled, in_code);
+}
+
 static void test_msg_decoded_fields_point_into_input(void **state)
 {
     uint8_t buf[512];
@@ -312,6 +326,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_msg_every_type_round_trips),
+        cmocka_unit_test(test_msg_every_type_has_a_sample),
         cmocka_unit_test(test_msg_decoded_fields_point_into_input),
         cmocka_unit_test(test_msg_optional_field_may_be_absent),
         cmocka_unit_test(test_msg_rejects_duplicate_key),

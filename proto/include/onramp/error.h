@@ -25,6 +25,7 @@
     X(ERANDOM, 9, "random generator failure")                                \
     X(EBUSY, 10, "busy, retry later")                                        \
     X(EFORMAT, 11, "file or text format invalid")                            \
+    X(EDENIED, 12, "not allowed")                                            \
     /* decoding untrusted bytes */                                           \
     X(ETOOBIG, 20, "input larger than allowed")                              \
     X(ETRUNCATED, 21, "input truncated")                                     \

@@ -27,6 +27,7 @@ enum onr_role {
     ONR_ROLE_OPERATOR = 3,
     ONR_ROLE_PROVIDER = 4,
     ONR_ROLE_CONTROL = 5, /* onrampctl and other operator tools */
+    ONR_ROLE_BROKER = 6,  /* the broker plugin: control answers, counters */
 };
 
 /* How an envelope of a given type is authenticated. */
@@ -56,6 +57,10 @@ enum onr_msg_type {
     ONR_MSG_ALIGNMENT = 17,
     ONR_MSG_ALIGNED = 18,
     ONR_MSG_VOUCHER_TOKEN = 19,
+    ONR_MSG_GRANT = 20,
+    ONR_MSG_REVOKE = 21,
+    ONR_MSG_CONTROL_RESULT = 22,
+    ONR_MSG_BROKER_STATS = 23,
     /* Bodies that only travel sealed inside another message, never as an
      * envelope of their own. */
     ONR_MSG_PROFILE_CONTENT = 100,
@@ -184,6 +189,49 @@ struct onr_msg_voucher_token {
     uint64_t expires;          /* seconds since the epoch */
 };
 
+struct onr_msg_grant {
+    struct onr_bytes dev;
+    struct onr_bytes prov; /* the provider whose topic the device may reach */
+};
+
+struct onr_msg_revoke {
+    struct onr_bytes dev;
+};
+
+struct onr_msg_control_result {
+    struct onr_bytes re;
+    uint64_t code;           /* 0, or a positive ONR_E number */
+    struct onr_bytes reason; /* optional text */
+};
+
+/* The broker plugin's counters (proto/SPEC.md, type 23). */
+struct onr_msg_broker_stats {
+    uint64_t uptime;            /* seconds since the plugin started */
+    uint64_t connects;          /* clients admitted */
+    uint64_t refused;           /* connections refused, all reasons */
+    uint64_t pop_malformed;     /* proof of the wrong length or version */
+    uint64_t pop_wrong_id;      /* client id is not the key's device id */
+    uint64_t pop_bad_sig;
+    uint64_t pop_stale;
+    uint64_t pop_replayed;
+    uint64_t no_credentials;    /* neither a proof nor a services certificate */
+    uint64_t bad_cert;          /* certificate not from the services CA, or no role */
+    uint64_t connect_rate;      /* refused by the connection rate limit */
+    uint64_t denied_publish;
+    uint64_t denied_subscribe;
+    uint64_t denied_read;
+    uint64_t denied_retain;
+    uint64_t denied_will;
+    uint64_t denied_size;
+    uint64_t rate_limited;      /* device messages over the per-device rate */
+    uint64_t kicked;            /* devices disconnected for flooding */
+    uint64_t grants;
+    uint64_t revocations;
+    uint64_t control_refused;
+    uint64_t devices;           /* devices connected now */
+    uint64_t services;          /* services and monitors connected now */
+};
+
 struct onr_msg_profile_content {
     struct onr_bytes iccid; /* 19..20 digits */
     struct onr_bytes imsi;  /* 6..15 digits */
@@ -216,6 +264,10 @@ struct onr_msg {
         struct onr_msg_alignment alignment;
         struct onr_msg_aligned aligned;
         struct onr_msg_voucher_token voucher_token;
+        struct onr_msg_grant grant;
+        struct onr_msg_revoke revoke;
+        struct onr_msg_control_result control_result;
+        struct onr_msg_broker_stats broker_stats;
         struct onr_msg_profile_content profile_content;
     } body;
 };

@@ -1,0 +1,91 @@
+#include "onramp/text.h"
+
+#include <stdint.h>
+
+#include "onramp/error.h"
+
+static int is_id_char(uint8_t c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
+           c == '-';
+}
+
+/* Strict UTF-8 (no overlong forms, surrogates or values above U+10FFFF)
+ * without C0/C1 control characters or DEL, so text is safe in logs. */
+static int utf8_text_ok(struct onr_bytes s)
+{
+    size_t i = 0;
+
+    while (i < s.len) {
+        uint8_t c = s.ptr[i];
+        uint32_t cp;
+        size_t extra;
+
+        if (c < 0x80) {
+            if (c < 0x20 || c == 0x7f)
+                return 0;
+            i++;
+            continue;
+        }
+        if (c >= 0xc2 && c <= 0xdf) {
+            extra = 1;
+            cp = c & 0x1fu;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            extra = 2;
+            cp = c & 0x0fu;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            extra = 3;
+            cp = c & 0x07u;
+        } else {
+            return 0;
+        }
+        if (s.len - i - 1 < extra)
+            return 0;
+        for (size_t k = 1; k <= extra; k++) {
+            uint8_t cc = s.ptr[i + k];
+
+            if ((cc & 0xc0) != 0x80)
+                return 0;
+            cp = cp << 6 | (cc & 0x3fu);
+        }
+        if ((extra == 2 && cp < 0x800) || (extra == 3 && (cp < 0x10000 || cp > 0x10ffff)) ||
+            (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp <= 0x9f))
+            return 0;
+        i += extra + 1;
+    }
+    return 1;
+}
+
+int onr_text_check(enum onr_text_class cls, struct onr_bytes s)
+{
+    if (s.ptr == NULL && s.len > 0)
+        return ONR_EINVAL;
+    switch (cls) {
+    case ONR_TEXT_ID:
+        if (s.len > 0 && (s.ptr[0] == '.' || s.ptr[0] == '_' || s.ptr[0] == '-'))
+            return ONR_ECHARSET;
+        for (size_t i = 0; i < s.len; i++)
+            if (!is_id_char(s.ptr[i]))
+                return ONR_ECHARSET;
+        return ONR_OK;
+    case ONR_TEXT_DIGITS:
+        for (size_t i = 0; i < s.len; i++)
+            if (s.ptr[i] < '0' || s.ptr[i] > '9')
+                return ONR_ECHARSET;
+        return ONR_OK;
+    case ONR_TEXT_PRINTABLE:
+        for (size_t i = 0; i < s.len; i++)
+            if (s.ptr[i] < 0x21 || s.ptr[i] > 0x7e)
+                return ONR_ECHARSET;
+        return ONR_OK;
+    case ONR_TEXT_UTF8:
+        return utf8_text_ok(s) ? ONR_OK : ONR_ECHARSET;
+    case ONR_TEXT_DEVID:
+        for (size_t i = 0; i < s.len; i++)
+            if (!((s.ptr[i] >= 'a' && s.ptr[i] <= 'z') || (s.ptr[i] >= '2' && s.ptr[i] <= '7')))
+                return ONR_ECHARSET;
+        return ONR_OK;
+    default:
+        return ONR_EINVAL;
+    }
+}
