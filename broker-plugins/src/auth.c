@@ -1,0 +1,116 @@
+/*
+ * Who a client is. A device proves possession of its identity key in
+ * CONNECT (proto/SPEC.md section 10); a service or monitor presents a
+ * certificate from the services CA. Nothing else admits anyone: usernames
+ * and passwords are never credentials.
+ */
+#include "plugin.h"
+
+#include <openssl/x509.h>
+#include <string.h>
+#include <time.h>
+
+#include "onramp/error.h"
+#include "onramp/pop.h"
+#include "onramp/text.h"
+
+/* The counter a failed proof goes to. */
+static uint64_t *pop_counter(struct plugin *p, int rc)
+{
+    switch (rc) {
+    case ONR_EBADKEY: return &p->stats.pop_wrong_id;
+    case ONR_ESTALE: return &p->stats.pop_stale;
+    case ONR_EBADSIG: return &p->stats.pop_bad_sig;
+    case ONR_EREPLAY:
+    case ONR_EREPLAYFULL: return &p->stats.pop_replayed;
+    default: return &p->stats.pop_malformed;
+    }
+}
+
+static int refuse(struct plugin *p, const struct mosquitto *client, uint64_t *counter,
+                  const char *why)
+{
+    p->stats.refused++;
+    counters_deny(p, NULL, client, counter, "connect", NULL, why);
+    return MOSQ_ERR_AUTH;
+}
+
+int auth_on_ext_start(int event, void *event_data, void *userdata)
+{
+    struct mosquitto_evt_extended_auth *ed = event_data;
+    struct plugin *p = userdata;
+    const char *client_id = mosquitto_client_id(ed->client);
+    const char *broker = p->cfg.broker_name;
+    int rc;
+
+    (void)event;
+    if (ed->auth_method == NULL || strcmp(ed->auth_method, ONR_POP_METHOD) != 0)
+        return refuse(p, ed->client, &p->stats.no_credentials, "unknown auth method");
+    if (!limits_connect_allowed(p))
+        return refuse(p, ed->client, &p->stats.connect_rate, "connection rate");
+    if (client_id == NULL || client_id[0] == '\0' || ed->data_in == NULL)
+        return refuse(p, ed->client, &p->stats.pop_malformed, "no client id or no proof");
+    rc = onr_pop_verify(ed->data_in, ed->data_in_len,
+                        (struct onr_bytes){(const uint8_t *)client_id,
+                                           strnlen(client_id, ONR_POP_MAX_NAME + 1)},
+                        (struct onr_bytes){(const uint8_t *)broker, strlen(broker)},
+                        (uint64_t)time(NULL), p->cfg.pop_window, p->replay, NULL);
+    if (rc != ONR_OK)
+        return refuse(p, ed->client, pop_counter(p, rc), onr_strerror(rc));
+    if (conns_add(p, ed->client, PRINCIPAL_DEVICE, NULL, client_id) == NULL)
+        return refuse(p, ed->client, &p->stats.refused, "out of memory");
+    p->stats.connects++;
+    return MOSQ_ERR_SUCCESS;
+}
+
+/*
+ * A service's client id is "{role}.{id}" or "{role}.{id}.{suffix}": it can
+ * never be a device id (which has no dot) nor another service's.
+ */
+static bool service_client_id_ok(const char *client_id, const char *role, const char *id)
+{
+    size_t role_len = strlen(role);
+    size_t id_len = strlen(id);
+    const char *suffix;
+
+    if (client_id == NULL || strncmp(client_id, role, role_len) != 0 ||
+        client_id[role_len] != '.' || strncmp(client_id + role_len + 1, id, id_len) != 0)
+        return false;
+    suffix = client_id + role_len + 1 + id_len;
+    if (*suffix == '\0')
+        return true;
+    if (*suffix != '.' || suffix[1] == '\0' || strlen(suffix + 1) > ONR_SERVICE_ID_MAX)
+        return false;
+    return onr_text_check(ONR_TEXT_ID, (struct onr_bytes){(const uint8_t *)suffix + 1,
+                                                         strlen(suffix + 1)}) == ONR_OK;
+}
+
+int auth_on_basic(int event, void *event_data, void *userdata)
+{
+    struct mosquitto_evt_basic_auth *ed = event_data;
+    struct plugin *p = userdata;
+    const char *client_id = mosquitto_client_id(ed->client);
+    char role[8];
+    char id[ONR_SERVICE_ID_MAX + 1];
+    X509 *cert;
+    int rc;
+
+    (void)event;
+    cert = mosquitto_client_certificate(ed->client);
+    if (cert == NULL)
+        return refuse(p, ed->client, &p->stats.no_credentials, "no proof and no certificate");
+    rc = cert_identify(p, cert, role, id);
+    X509_free(cert);
+    if (rc != ONR_OK)
+        return refuse(p, ed->client, &p->stats.bad_cert, "certificate not from the services CA");
+    if (!limits_connect_allowed(p))
+        return refuse(p, ed->client, &p->stats.connect_rate, "connection rate");
+    if (!service_client_id_ok(client_id, role, id))
+        return refuse(p, ed->client, &p->stats.bad_cert, "client id is not {role}.{id}[.x]");
+    if (conns_add(p, ed->client,
+                  strcmp(role, "monitor") == 0 ? PRINCIPAL_MONITOR : PRINCIPAL_SERVICE, role,
+                  id) == NULL)
+        return refuse(p, ed->client, &p->stats.refused, "out of memory");
+    p->stats.connects++;
+    return MOSQ_ERR_SUCCESS;
+}

@@ -1,0 +1,155 @@
+/*
+ * Connections: the principal behind each client handle, recorded when the
+ * client is admitted. Mosquitto reports a disconnect before it sends the
+ * client's will, so a will finds no record (a device's is forgotten) or an
+ * offline one (a service's is kept for its persistent session), and is
+ * refused (acl.c).
+ */
+#include "plugin.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "map.h"
+
+static struct conn *lookup(const struct plugin *p, const struct mosquitto *client)
+{
+    return map_get(p->conns, &client, sizeof(client));
+}
+
+struct conn *conns_get(const struct plugin *p, const struct mosquitto *client)
+{
+    return client == NULL ? NULL : lookup(p, client);
+}
+
+/* The patterns a principal's checks compare with, built once. */
+static void build_patterns(struct conn *c)
+{
+    if (c->kind == PRINCIPAL_DEVICE) {
+        snprintf(c->down, sizeof(c->down), "onr/1/d/%s/down", c->id);
+        snprintf(c->up_prefix, sizeof(c->up_prefix), "onr/1/d/%s/up/", c->id);
+    } else if (c->kind == PRINCIPAL_SERVICE) {
+        snprintf(c->service_up, sizeof(c->service_up), "onr/1/d/+/up/%s/%s", c->role, c->id);
+        snprintf(c->service_in, sizeof(c->service_in), "onr/1/s/%s/%s/in", c->role, c->id);
+        snprintf(c->service_ev, sizeof(c->service_ev), "onr/1/s/%s/%s/ev", c->role, c->id);
+    }
+}
+
+/* Forget a record entirely: from both tables, and free it. */
+static void forget(struct plugin *p, struct conn *c)
+{
+    if (c == NULL)
+        return;
+    map_remove(p->conns, &c->handle, sizeof(c->handle));
+    if (c->client_id[0] != '\0' &&
+        map_get(p->services, c->client_id, strlen(c->client_id)) == c)
+        map_remove(p->services, c->client_id, strlen(c->client_id));
+    free(c);
+}
+
+struct conn *conns_add(struct plugin *p, const struct mosquitto *client, enum principal kind,
+                       const char *role, const char *id)
+{
+    const char *client_id = mosquitto_client_id(client);
+    struct conn *c = calloc(1, sizeof(*c));
+
+    if (c == NULL || strlen(id) >= sizeof(c->id) ||
+        (role != NULL && strlen(role) >= sizeof(c->role)) || client_id == NULL ||
+        (kind != PRINCIPAL_DEVICE && strlen(client_id) >= sizeof(c->client_id))) {
+        free(c);
+        return NULL;
+    }
+    c->kind = kind;
+    c->handle = client;
+    c->online = true;
+    strcpy(c->id, id);
+    if (role != NULL)
+        strcpy(c->role, role);
+    if (kind != PRINCIPAL_DEVICE)
+        strcpy(c->client_id, client_id);
+    c->rate.tokens = p->cfg.device_burst;
+    build_patterns(c);
+
+    /* Stale records: one for a reused handle, one for this service id. */
+    forget(p, map_get(p->conns, &client, sizeof(client)));
+    if (kind != PRINCIPAL_DEVICE)
+        forget(p, map_get(p->services, c->client_id, strlen(c->client_id)));
+    if (map_put(p->conns, &client, sizeof(client), c, NULL) != 0) {
+        free(c);
+        return NULL;
+    }
+    if (kind != PRINCIPAL_DEVICE &&
+        map_put(p->services, c->client_id, strlen(c->client_id), c, NULL) != 0) {
+        forget(p, c);
+        return NULL;
+    }
+    return c;
+}
+
+int conns_on_disconnect(int event, void *event_data, void *userdata)
+{
+    struct mosquitto_evt_disconnect *ed = event_data;
+    struct plugin *p = userdata;
+    struct conn *c = conns_get(p, ed->client);
+
+    (void)event;
+    if (c == NULL)
+        return MOSQ_ERR_SUCCESS;
+    if (c->denials_logged > ONR_LOG_BUDGET)
+        plugin_log(MOSQ_LOG_NOTICE, "onramp: client %s gone; %u refusals not logged", c->id,
+                   c->denials_logged - ONR_LOG_BUDGET);
+    c->denials_logged = 0;
+    if (c->kind == PRINCIPAL_DEVICE)
+        forget(p, c);
+    else
+        c->online = false;
+    return MOSQ_ERR_SUCCESS;
+}
+
+struct count_ctx {
+    uint64_t devices;
+    uint64_t services;
+};
+
+static void count_one(const void *key, size_t key_len, void *value, void *arg)
+{
+    const struct conn *c = value;
+    struct count_ctx *ctx = arg;
+
+    (void)key;
+    (void)key_len;
+    if (!c->online)
+        return;
+    if (c->kind == PRINCIPAL_DEVICE)
+        ctx->devices++;
+    else
+        ctx->services++;
+}
+
+void conns_count(const struct plugin *p, uint64_t *devices, uint64_t *services)
+{
+    struct count_ctx ctx = {0, 0};
+
+    map_each(p->conns, count_one, &ctx);
+    *devices = ctx.devices;
+    *services = ctx.services;
+}
+
+static void free_one(const void *key, size_t key_len, void *value, void *arg)
+{
+    (void)key;
+    (void)key_len;
+    (void)arg;
+    free(value);
+}
+
+void conns_free_all(struct plugin *p)
+{
+    if (p->conns != NULL)
+        map_each(p->conns, free_one, NULL);
+    map_free(p->conns);
+    map_free(p->services);
+    p->conns = NULL;
+    p->services = NULL;
+}

@@ -1,0 +1,166 @@
+/*
+ * $CONTROL/onramp/v1: operators grant and revoke devices' access to their
+ * provider's topic (proto/SPEC.md section 11). The sender is the operator
+ * the TLS certificate names, never what the envelope says. A change is
+ * appended to the grants journal at once and applies to live connections at
+ * once; the answer waits until the journal is synced on the next tick, so
+ * an operator never hears "done" for a grant a crash could lose.
+ */
+#include "plugin.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "grants.h"
+#include "onramp/envelope.h"
+#include "onramp/error.h"
+
+#define RESPONSE_TOPIC "$CONTROL/onramp/v1/response"
+
+struct reply {
+    struct reply *next;
+    char client_id[128];
+    uint8_t re[ONR_MSG_ID_LEN];
+    int code;          /* ONR_OK or a negative ONR_E code */
+    bool after_sync;   /* a change: answer once it is durable */
+};
+
+static void send_reply(struct plugin *p, const struct reply *r)
+{
+    uint8_t buf[512];
+    size_t len = 0;
+    const char *reason = r->code == ONR_OK ? NULL : onr_strerror(r->code);
+    struct onr_msg msg = {.type = ONR_MSG_CONTROL_RESULT};
+    struct onr_envelope_signer self = {
+        .role = ONR_ROLE_BROKER,
+        .sender = {(const uint8_t *)p->cfg.broker_name, strlen(p->cfg.broker_name)},
+    };
+    const struct onr_bytes topic = {(const uint8_t *)RESPONSE_TOPIC,
+                                    sizeof(RESPONSE_TOPIC) - 1};
+
+    msg.body.control_result.re = (struct onr_bytes){r->re, sizeof(r->re)};
+    msg.body.control_result.code = (uint64_t)(-r->code);
+    if (reason != NULL)
+        msg.body.control_result.reason = (struct onr_bytes){(const uint8_t *)reason,
+                                                            strlen(reason)};
+    if (onr_envelope_encode(&msg, &self, topic, (uint64_t)time(NULL), buf, sizeof(buf), &len,
+                            NULL) != ONR_OK)
+        return;
+    /* To the asking client only: no subscription needed, no READ check. */
+    mosquitto_broker_publish_copy(r->client_id, RESPONSE_TOPIC, (int)len, buf, 1, false, NULL);
+}
+
+/* Queue an answer (FIFO); answers that need no sync go out on the next
+ * tick too, keeping the order an operator sent its requests in. */
+static void queue_reply(struct plugin *p, const char *client_id, const uint8_t *re, int code,
+                        bool after_sync)
+{
+    struct reply *r = calloc(1, sizeof(*r));
+    struct reply **tail = &p->replies;
+
+    if (r == NULL || client_id == NULL || strlen(client_id) >= sizeof(r->client_id)) {
+        free(r);
+        return; /* the operator times out and retries: grants are idempotent */
+    }
+    strcpy(r->client_id, client_id);
+    if (re != NULL)
+        memcpy(r->re, re, sizeof(r->re));
+    r->code = code;
+    r->after_sync = after_sync;
+    while (*tail != NULL)
+        tail = &(*tail)->next;
+    *tail = r;
+}
+
+/* Apply one decoded request from operator `c`; ONR_OK or why not. */
+static int apply(struct plugin *p, const struct conn *c, const struct onr_envelope *env)
+{
+    char dev[ONR_DEVID_LEN + 1];
+    char prov[ONR_SERVICE_ID_MAX + 1];
+    int rc;
+
+    if (env->sender_role != ONR_ROLE_OPERATOR || env->sender.len != strlen(c->id) ||
+        memcmp(env->sender.ptr, c->id, env->sender.len) != 0)
+        return ONR_EDENIED; /* an envelope speaking for someone else */
+    switch (env->msg.type) {
+    case ONR_MSG_GRANT:
+        memcpy(dev, env->msg.body.grant.dev.ptr, ONR_DEVID_LEN);
+        dev[ONR_DEVID_LEN] = '\0';
+        memcpy(prov, env->msg.body.grant.prov.ptr, env->msg.body.grant.prov.len);
+        prov[env->msg.body.grant.prov.len] = '\0';
+        rc = grants_set(p->grants, dev, prov, c->id);
+        if (rc == ONR_OK) {
+            p->stats.grants++;
+            plugin_log(MOSQ_LOG_NOTICE, "onramp: grant device=%s provider=%s operator=%s", dev,
+                       prov, c->id);
+        }
+        return rc;
+    case ONR_MSG_REVOKE:
+        memcpy(dev, env->msg.body.revoke.dev.ptr, ONR_DEVID_LEN);
+        dev[ONR_DEVID_LEN] = '\0';
+        rc = grants_revoke(p->grants, dev, c->id);
+        if (rc == ONR_OK) {
+            p->stats.revocations++;
+            plugin_log(MOSQ_LOG_NOTICE, "onramp: revoke device=%s operator=%s", dev, c->id);
+        }
+        return rc;
+    default:
+        return ONR_EMSGTYPE;
+    }
+}
+
+int control_on_message(int event, void *event_data, void *userdata)
+{
+    struct mosquitto_evt_control *ed = event_data;
+    struct plugin *p = userdata;
+    const char *client_id = mosquitto_client_id(ed->client);
+    struct conn *c = conns_get(p, ed->client);
+    struct onr_envelope env;
+    int rc;
+
+    (void)event;
+    memset(&env, 0, sizeof(env));
+    if (c == NULL || c->kind != PRINCIPAL_SERVICE || strcmp(c->role, "op") != 0) {
+        rc = ONR_EDENIED; /* the ACL refuses this first; checked again here */
+    } else {
+        rc = onr_envelope_decode(ed->payload, ed->payloadlen, &env);
+        if (rc == ONR_OK)
+            rc = apply(p, c, &env);
+    }
+    if (rc != ONR_OK)
+        counters_deny(p, c, ed->client, &p->stats.control_refused, "control", ed->topic,
+                      onr_strerror(rc));
+    queue_reply(p, client_id, env.id, rc, rc == ONR_OK);
+    return MOSQ_ERR_SUCCESS;
+}
+
+void control_flush(struct plugin *p)
+{
+    int synced = ONR_OK;
+    bool needs_sync = false;
+
+    if (p->replies == NULL)
+        return;
+    for (struct reply *r = p->replies; r != NULL; r = r->next)
+        needs_sync |= r->after_sync;
+    if (needs_sync) {
+        synced = grants_sync(p->grants);
+        if (synced != ONR_OK)
+            plugin_log(MOSQ_LOG_ERR, "onramp: grants file %s: sync failed; changes not "
+                                     "confirmed", p->cfg.grants_path);
+    }
+    while (p->replies != NULL) {
+        struct reply *r = p->replies;
+
+        p->replies = r->next;
+        if (r->after_sync && synced != ONR_OK)
+            r->code = synced; /* not durable: the operator retries */
+        send_reply(p, r);
+        free(r);
+    }
+}
+
+void control_free(struct plugin *p)
+{
+    control_flush(p);
+}

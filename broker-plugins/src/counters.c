@@ -1,0 +1,76 @@
+/*
+ * Counting and logging refusals, and publishing the counters. The counters
+ * are kept in the very struct that is published (proto/SPEC.md type 23).
+ */
+#include "plugin.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "grants.h"
+#include "onramp/envelope.h"
+#include "onramp/error.h"
+#include "topic.h"
+
+void plugin_log(int level, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    mosquitto_log_printf(level, "%s", line);
+}
+
+void counters_deny(struct plugin *p, struct conn *c, const struct mosquitto *client,
+                   uint64_t *counter, const char *what, const char *topic, const char *why)
+{
+    char safe_id[80];
+    char safe_topic[200];
+    const char *address;
+
+    (void)p;
+    (*counter)++;
+    if (c != NULL && c->denials_logged++ >= ONR_LOG_BUDGET)
+        return;
+    /* Client ids and topics come from the client: escape before logging. */
+    topic_escape(c != NULL ? c->id : mosquitto_client_id(client), safe_id, sizeof(safe_id));
+    topic_escape(topic, safe_topic, sizeof(safe_topic));
+    address = mosquitto_client_address(client);
+    plugin_log(MOSQ_LOG_NOTICE, "onramp: denied %s client=%s address=%s%s%s reason=%s", what,
+               safe_id, address != NULL ? address : "?", topic != NULL ? " topic=" : "",
+               topic != NULL ? safe_topic : "", why);
+    if (c != NULL && c->denials_logged == ONR_LOG_BUDGET)
+        plugin_log(MOSQ_LOG_NOTICE, "onramp: client %s: further refusals counted, not logged",
+                   safe_id);
+}
+
+void counters_publish(struct plugin *p)
+{
+    uint8_t buf[ONR_ENVELOPE_MAX];
+    size_t len = 0;
+    char topic[128];
+    struct onr_msg msg = {.type = ONR_MSG_BROKER_STATS};
+    struct onr_envelope_signer self = {
+        .role = ONR_ROLE_BROKER,
+        .sender = {(const uint8_t *)p->cfg.broker_name, strlen(p->cfg.broker_name)},
+    };
+    time_t now = time(NULL);
+    int rc;
+
+    p->stats.uptime = (uint64_t)(now - p->started);
+    conns_count(p, &p->stats.devices, &p->stats.services);
+    msg.body.broker_stats = p->stats;
+    snprintf(topic, sizeof(topic), "onr/1/s/broker/%s/ev", p->cfg.broker_name);
+    rc = onr_envelope_encode(&msg, &self, (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},
+                             (uint64_t)now, buf, sizeof(buf), &len, NULL);
+    if (rc != ONR_OK) {
+        plugin_log(MOSQ_LOG_WARNING, "onramp: counters not published: %s", onr_strerror(rc));
+        return;
+    }
+    /* Retained, so `onrampctl stats` sees the latest at once. */
+    mosquitto_broker_publish_copy(NULL, topic, (int)len, buf, 0, true, NULL);
+}

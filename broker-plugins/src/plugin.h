@@ -1,0 +1,165 @@
+/*
+ * The onramp plugin's state and the interfaces between its files. One
+ * instance per broker; every callback runs on the broker's single thread.
+ *
+ *   plugin.c    options, registration, tick, cleanup
+ *   auth.c      who a client is: proof of possession or services certificate
+ *   cert.c      the services certificate (OpenSSL object from Mosquitto)
+ *   conns.c     the live connections and what each may do
+ *   acl.c       the confinement table
+ *   limits.c    token buckets, flood kicks
+ *   control.c   grants and revocations on $CONTROL/onramp/v1
+ *   counters.c  counting, logging refusals, publishing the counters
+ *   grants.c, topic.c, map.c: no Mosquitto inside (unit-tested alone)
+ */
+#ifndef ONRAMP_PLUGIN_H
+#define ONRAMP_PLUGIN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <mosquitto.h>
+#include <mosquitto_broker.h>
+#include <mosquitto_plugin.h>
+
+#include "onramp/devid.h"
+#include "onramp/msg.h"
+#include "onramp/x509.h"
+
+struct grants;
+struct map;
+struct onr_replay;
+
+/* ---- configuration (plugin_opt_*) ---- */
+
+struct plugin_config {
+    char broker_name[ONR_SERVICE_ID_MAX + 1];
+    char services_ca_path[512];
+    char grants_path[512];
+    uint32_t pop_window;
+    uint32_t replay_capacity;
+    uint32_t max_payload;
+    uint32_t device_rate;
+    uint32_t device_burst;
+    uint32_t flood_kick;
+    uint32_t max_connects_per_sec;
+    uint32_t stats_interval;
+};
+
+/* ---- token buckets ---- */
+
+struct bucket {
+    double tokens;
+    uint64_t last_ns;
+};
+
+/* bucket_take: refill at `rate`/s up to `burst`, then take one token if
+ * there is one. true if taken. */
+bool bucket_take(struct bucket *b, double rate, double burst, uint64_t now_ns);
+
+/* ---- connections ---- */
+
+enum principal {
+    PRINCIPAL_DEVICE = 1,
+    PRINCIPAL_SERVICE,
+    PRINCIPAL_MONITOR,
+};
+
+/* Topic patterns are built once, when the client is admitted. */
+#define PATTERN_MAX 96
+
+struct conn {
+    enum principal kind;
+    const struct mosquitto *handle;    /* Mosquitto's client, the table key */
+    bool online;                       /* false once Mosquitto reported it gone */
+    char client_id[2 * ONR_SERVICE_ID_MAX + 16]; /* services: to replace a stale record */
+    char id[ONR_DEVID_LEN + 1];        /* device id or service id */
+    char role[8];                      /* service: "mfr", "op", "prov" */
+    char down[PATTERN_MAX];            /* device: its down topic */
+    char up_prefix[PATTERN_MAX];       /* device: "onr/1/d/{dev}/up/" */
+    char service_up[PATTERN_MAX];      /* service: "onr/1/d/+/up/{role}/{svc}" */
+    char service_in[PATTERN_MAX];      /* service: "onr/1/s/{role}/{svc}/in" */
+    char service_ev[PATTERN_MAX];      /* service: "onr/1/s/{role}/{svc}/ev" */
+    struct bucket rate;                /* device messages */
+    uint32_t rate_denials;
+    uint32_t denials_logged;
+    bool kick_queued;
+};
+
+/* ---- the plugin ---- */
+
+struct plugin {
+    mosquitto_plugin_id_t *id;
+    struct plugin_config cfg;
+    uint8_t services_ca[ONR_X509_MAX_DER];
+    size_t services_ca_len;
+    struct onr_replay *replay;
+    struct map *conns;                 /* client handle -> struct conn */
+    struct map *services;              /* service client id -> struct conn */
+    struct grants *grants;
+    struct onr_msg_broker_stats stats; /* the counters, as published */
+    struct bucket connects;
+    struct kick *kicks;                /* device ids to disconnect on tick */
+    struct reply *replies;             /* control answers waiting for a sync */
+    time_t started;
+    time_t next_stats;
+};
+
+/* auth.c: MOSQ_EVT_EXT_AUTH_START and MOSQ_EVT_BASIC_AUTH. */
+int auth_on_ext_start(int event, void *event_data, void *userdata);
+int auth_on_basic(int event, void *event_data, void *userdata);
+
+/*
+ * cert.c: who the services certificate `x509` (an OpenSSL X509 from
+ * mosquitto_client_certificate) says the client is. ONR_OK with the role
+ * ("mfr", "op", "prov" or "monitor") and the id; ONR_ECERT if it does not
+ * verify against the services CA or names no known role or a bad id.
+ */
+int cert_identify(const struct plugin *p, void *x509, char role[8],
+                  char id[ONR_SERVICE_ID_MAX + 1]);
+
+/* conns.c */
+struct conn *conns_get(const struct plugin *p, const struct mosquitto *client);
+/*
+ * Admit a client: a new record, replacing any left for the same handle or,
+ * for a service, for the same client id. A device's record goes when it
+ * disconnects. A service's stays, offline, while Mosquitto may still queue
+ * messages for its persistent session (it checks READ for them).
+ */
+struct conn *conns_add(struct plugin *p, const struct mosquitto *client, enum principal kind,
+                       const char *role, const char *id);
+int conns_on_disconnect(int event, void *event_data, void *userdata);
+void conns_count(const struct plugin *p, uint64_t *devices, uint64_t *services);
+void conns_free_all(struct plugin *p);
+
+/* acl.c: MOSQ_EVT_ACL_CHECK. */
+int acl_on_check(int event, void *event_data, void *userdata);
+
+/* limits.c */
+bool limits_connect_allowed(struct plugin *p);
+/* Take a token for one device message; false if over the device rate. */
+bool limits_device_message(struct plugin *p, struct conn *c);
+/* Count a rate-limited device message; queue a kick past flood_kick. */
+void limits_rate_denied(struct plugin *p, struct conn *c);
+void limits_kick_pending(struct plugin *p);
+void limits_free(struct plugin *p);
+
+/* control.c */
+int control_on_message(int event, void *event_data, void *userdata);
+/* On tick: make grants durable, then send the answers that waited. */
+void control_flush(struct plugin *p);
+void control_free(struct plugin *p);
+
+/* counters.c */
+/* Refusals logged per connection before the rest are only counted. */
+#define ONR_LOG_BUDGET 10
+
+void plugin_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* A refusal: counted in *counter, logged with its reason unless this
+ * connection already used its log budget. `c` may be NULL. */
+void counters_deny(struct plugin *p, struct conn *c, const struct mosquitto *client,
+                   uint64_t *counter, const char *what, const char *topic, const char *why);
+void counters_publish(struct plugin *p);
+
+#endif /* ONRAMP_PLUGIN_H */

@@ -1,0 +1,155 @@
+#include "topic.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "onramp/error.h"
+#include "onramp/text.h"
+
+bool topic_name_ok(const char *topic, bool allow_dollar)
+{
+    size_t len;
+    const char *p;
+
+    if (topic == NULL)
+        return false;
+    len = strnlen(topic, TOPIC_MAX + 1);
+    if (len == 0 || len > TOPIC_MAX)
+        return false;
+    if (topic[0] == '$' && !allow_dollar)
+        return false;
+    if (strpbrk(topic, "+#") != NULL)
+        return false;
+    /* no empty level: no leading or trailing '/', no "//" */
+    if (topic[0] == '/' || topic[len - 1] == '/' || strstr(topic, "//") != NULL)
+        return false;
+    p = topic;
+    return onr_text_check(ONR_TEXT_UTF8, (struct onr_bytes){(const uint8_t *)p, len}) == ONR_OK;
+}
+
+/* The length of the level starting at `s` (up to '/' or the end). */
+static size_t level_len(const char *s)
+{
+    return strcspn(s, "/");
+}
+
+bool topic_matches(const char *pattern, const char *topic)
+{
+    const char *p = pattern;
+    const char *t = topic;
+
+    if (pattern == NULL || topic == NULL)
+        return false;
+    if (topic[0] == '$' && (pattern[0] == '+' || pattern[0] == '#'))
+        return false;
+    for (;;) {
+        size_t pl = level_len(p);
+        size_t tl = level_len(t);
+
+        if (pl == 1 && p[0] == '#' && p[1] == '\0')
+            return true; /* the rest, including nothing */
+        if (!(pl == 1 && p[0] == '+') && (pl != tl || memcmp(p, t, pl) != 0))
+            return false;
+        p += pl;
+        t += tl;
+        if (*p == '\0' || *t == '\0') {
+            /* "a/#" also matches "a" */
+            if (*t == '\0' && strcmp(p, "/#") == 0)
+                return true;
+            return *p == '\0' && *t == '\0';
+        }
+        p++; /* both at '/' */
+        t++;
+    }
+}
+
+/* A level of a filter is a lone "+", a lone "#", or has no wildcard. */
+static bool filter_level_ok(const char *level, size_t len)
+{
+    if (len == 1 && (level[0] == '+' || level[0] == '#'))
+        return true;
+    return memchr(level, '+', len) == NULL && memchr(level, '#', len) == NULL;
+}
+
+bool topic_filter_within(const char *filter, const char *pattern)
+{
+    const char *f = filter;
+    const char *p = pattern;
+
+    if (filter == NULL || pattern == NULL || filter[0] == '\0' ||
+        strnlen(filter, TOPIC_MAX + 1) > TOPIC_MAX)
+        return false;
+    for (;;) {
+        size_t fl = level_len(f);
+        size_t pl = level_len(p);
+        bool f_hash;
+        bool p_hash;
+
+        if (!filter_level_ok(f, fl))
+            return false;
+        f_hash = fl == 1 && f[0] == '#';
+        p_hash = pl == 1 && p[0] == '#';
+        if (f_hash && f[1] != '\0')
+            return false; /* '#' must be last */
+        if (p_hash)
+            return true; /* the pattern takes anything from here on */
+        if (f_hash)
+            return false; /* the filter could reach where the pattern can't */
+        if (fl == 1 && f[0] == '+') {
+            if (!(pl == 1 && p[0] == '+'))
+                return false; /* any level, where the pattern wants one */
+        } else if (!(pl == 1 && p[0] == '+') && (fl != pl || memcmp(f, p, fl) != 0)) {
+            return false;
+        }
+        f += fl;
+        p += pl;
+        if (*f == '\0' || *p == '\0')
+            return *f == '\0' && (*p == '\0' || strcmp(p, "/#") == 0);
+        f++;
+        p++;
+    }
+}
+
+const char *topic_strip_share(const char *filter, bool *shared)
+{
+    static const char prefix[] = "$share/";
+    const char *group;
+    size_t group_len;
+
+    *shared = false;
+    if (filter == NULL || strncmp(filter, prefix, sizeof(prefix) - 1) != 0)
+        return filter;
+    *shared = true;
+    group = filter + sizeof(prefix) - 1;
+    group_len = level_len(group);
+    if (group_len == 0 || group[group_len] != '/' || group[group_len + 1] == '\0' ||
+        memchr(group, '+', group_len) != NULL || memchr(group, '#', group_len) != NULL)
+        return NULL;
+    return group + group_len + 1;
+}
+
+void topic_escape(const char *in, char *out, size_t cap)
+{
+    size_t o = 0;
+
+    if (cap == 0)
+        return;
+    for (size_t i = 0; in != NULL && in[i] != '\0'; i++) {
+        unsigned char c = (unsigned char)in[i];
+        size_t need = (c >= 0x20 && c < 0x7f) ? 1 : 4;
+
+        if (o + need + 4 > cap) {
+            if (cap >= 4) {
+                o = o > cap - 4 ? cap - 4 : o;
+                memcpy(out + o, "...", 3);
+                o += 3;
+            }
+            break;
+        }
+        if (need == 1)
+            out[o++] = (char)c;
+        else
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
+    }
+    out[o < cap ? o : cap - 1] = '\0';
+}
