@@ -275,6 +275,35 @@ int onr_msg_fields(int type, const struct onr_field **fields, size_t *n)
     return ONR_OK;
 }
 
+int onr_msg_field_at(const struct onr_msg *msg, size_t index, struct onr_msg_field *out)
+{
+    const struct msg_rule *r;
+    const struct onr_field *f;
+    const uint8_t *at;
+
+    if (msg == NULL || out == NULL)
+        return ONR_EINVAL;
+    r = rule_for((int)msg->type);
+    if (r == NULL)
+        return ONR_EMSGTYPE;
+    if (index >= r->n_fields)
+        return ONR_ENOENT;
+    f = &r->fields[index];
+    at = (const uint8_t *)&msg->body + f->offset;
+    memset(out, 0, sizeof(*out));
+    out->key = f->key;
+    if (f->kind == ONR_FIELD_UINT) {
+        out->kind = ONR_VALUE_UINT;
+        out->present = 1;
+        memcpy(&out->uint_value, at, sizeof(out->uint_value));
+        return ONR_OK;
+    }
+    out->kind = f->kind == ONR_FIELD_BIN ? ONR_VALUE_BYTES : ONR_VALUE_TEXT;
+    memcpy(&out->bytes, at, sizeof(out->bytes));
+    out->present = out->bytes.ptr != NULL;
+    return ONR_OK;
+}
+
 int onr_msg_body_write(const struct onr_msg *msg, struct onr_writer *w)
 {
     const struct msg_rule *r;

@@ -300,6 +300,32 @@ static void test_msg_encode_refuses_what_decode_would(void **state)
     assert_onr(ONR_EMSGTYPE, onr_msg_body_encode(&m, buf, sizeof(buf), &len));
 }
 
+static void test_msg_fields_can_be_listed_by_name(void **state)
+{
+    struct onr_msg m;
+    struct onr_msg_field f;
+
+    (void)state;
+    onr_sample_msg(ONR_MSG_PENDING, &m);
+    assert_onr(ONR_OK, onr_msg_field_at(&m, 0, &f));
+    assert_string_equal(f.key, "re");
+    assert_int_equal(f.kind, ONR_VALUE_BYTES);
+    assert_int_equal(f.bytes.len, 16);
+    assert_onr(ONR_OK, onr_msg_field_at(&m, 1, &f));
+    assert_string_equal(f.key, "retry_after");
+    assert_int_equal(f.kind, ONR_VALUE_UINT);
+    assert_int_equal(f.uint_value, 30);
+    assert_onr(ONR_OK, onr_msg_field_at(&m, 2, &f));
+    assert_int_equal(f.kind, ONR_VALUE_TEXT);
+    assert_true(f.present);
+    assert_onr(ONR_ENOENT, onr_msg_field_at(&m, 3, &f));
+    m.body.pending.reason = (struct onr_bytes){NULL, 0};
+    assert_onr(ONR_OK, onr_msg_field_at(&m, 2, &f));
+    assert_false(f.present);
+    m.type = 77;
+    assert_onr(ONR_EMSGTYPE, onr_msg_field_at(&m, 0, &f));
+}
+
 static void test_msg_type_rules_match_design(void **state)
 {
     enum onr_auth_kind auth;
@@ -341,6 +367,7 @@ int main(void)
         cmocka_unit_test(test_msg_rejects_unknown_type),
         cmocka_unit_test(test_msg_body_rejects_nesting),
         cmocka_unit_test(test_msg_encode_refuses_what_decode_would),
+        cmocka_unit_test(test_msg_fields_can_be_listed_by_name),
         cmocka_unit_test(test_msg_type_rules_match_design),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -272,6 +272,28 @@ struct onr_msg {
     } body;
 };
 
+/* One field of a body, for tools that print messages (onrampctl). */
+enum onr_field_value {
+    ONR_VALUE_UINT = 1,
+    ONR_VALUE_BYTES, /* binary */
+    ONR_VALUE_TEXT,  /* a string of one of the text classes */
+};
+
+struct onr_msg_field {
+    const char *key;          /* static storage */
+    enum onr_field_value kind;
+    int present;              /* optional fields may be absent */
+    uint64_t uint_value;
+    struct onr_bytes bytes;   /* borrowed from the message */
+};
+
+/*
+ * onr_msg_field_at: the `index`-th field (in proto/SPEC.md order) of the
+ * body of `msg`. Returns ONR_OK, ONR_ENOENT past the last field,
+ * ONR_EMSGTYPE or ONR_EINVAL.
+ */
+int onr_msg_field_at(const struct onr_msg *msg, size_t index, struct onr_msg_field *out);
+
 /* onr_msg_type_name: "hello", "voucher", ...; NULL for an unknown type.
  * Static storage. */
 const char *onr_msg_type_name(int type);

@@ -1,0 +1,101 @@
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "onramp/error.h"
+#include "onramp/x509.h"
+
+/* The role level in client ids and topics, from the certificate's OU. */
+static const char *role_of(const char *ou)
+{
+    static const char *const map[][2] = {
+        {"manufacturer", "mfr"}, {"operator", "op"}, {"provider", "prov"}, {"monitor", "monitor"},
+    };
+
+    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
+        if (strcmp(ou, map[i][0]) == 0)
+            return map[i][1];
+    return NULL;
+}
+
+static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
+                       const mosquitto_property *props)
+{
+    (void)mosq;
+    (void)flags;
+    (void)props;
+    *(int *)obj = rc;
+}
+
+struct mosquitto *ctl_connect(const struct ctl_broker *b, void *userdata)
+{
+    uint8_t buf[2 * ONR_X509_MAX_DER];
+    size_t buf_len = sizeof(buf);
+    struct onr_bytes cert;
+    struct onr_x509_info info;
+    char client_id[128];
+    const char *role;
+    struct mosquitto *mosq = NULL;
+    int connack = -1;
+    size_t n = 0;
+    time_t deadline;
+    int rc;
+
+    rc = onr_x509_load(b->cert, buf, &buf_len, &cert, 1, &n);
+    if (rc == ONR_OK)
+        rc = onr_x509_parse(cert.ptr, cert.len, &info);
+    if (rc != ONR_OK) {
+        fprintf(stderr, "onrampctl: %s: %s\n", b->cert, onr_strerror(rc));
+        return NULL;
+    }
+    role = role_of(info.org_unit);
+    if (role == NULL) {
+        fprintf(stderr, "onrampctl: %s: OU '%s' is not manufacturer, operator, provider or "
+                        "monitor\n", b->cert, info.org_unit);
+        return NULL;
+    }
+    snprintf(client_id, sizeof(client_id), "%s.%s.ctl%ld", role, info.common_name,
+             (long)getpid());
+    mosq = mosquitto_new(client_id, true, &connack);
+    if (mosq == NULL) {
+        fprintf(stderr, "onrampctl: out of memory\n");
+        return NULL;
+    }
+    mosquitto_int_option(mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+    mosquitto_connect_v5_callback_set(mosq, on_connect);
+    rc = mosquitto_tls_set(mosq, b->cafile, NULL, b->cert, b->key, NULL);
+    if (rc == MOSQ_ERR_SUCCESS)
+        rc = mosquitto_connect_bind_v5(mosq, b->host, b->port, 30, NULL, NULL);
+    if (rc != MOSQ_ERR_SUCCESS) {
+        fprintf(stderr, "onrampctl: cannot connect to %s:%d: %s\n", b->host, b->port,
+                mosquitto_strerror(rc));
+        mosquitto_destroy(mosq);
+        return NULL;
+    }
+    deadline = time(NULL) + b->timeout;
+    while (connack < 0 && time(NULL) < deadline)
+        if (mosquitto_loop(mosq, 100, 1) != MOSQ_ERR_SUCCESS)
+            break;
+    if (connack != 0) {
+        fprintf(stderr, "onrampctl: %s:%d refused the connection: %s\n", b->host, b->port,
+                connack < 0 ? "no answer" : mosquitto_reason_string(connack));
+        mosquitto_destroy(mosq);
+        return NULL;
+    }
+    mosquitto_connect_v5_callback_set(mosq, NULL);
+    mosquitto_user_data_set(mosq, userdata);
+    return mosq;
+}
+
+void ctl_disconnect(struct mosquitto *mosq)
+{
+    if (mosq == NULL)
+        return;
+    mosquitto_disconnect(mosq);
+    mosquitto_loop(mosq, 100, 1);
+    mosquitto_destroy(mosq);
+}

@@ -1,0 +1,53 @@
+/*
+ * onrampctl: operate an Onramp fabric from a shell.
+ */
+#include <mosquitto.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ctl.h"
+#include "onramp/crypto.h"
+#include "onramp/version.h"
+
+static const char usage[] =
+    "usage: onrampctl COMMAND [OPTIONS]\n"
+    "\n"
+    "Commands:\n"
+    "  stats      print a broker plugin's counters\n"
+    "\n"
+    "onrampctl COMMAND --help describes each command. More commands (pair,\n"
+    "status, monitor, release, revoke, label) arrive with the services.\n"
+    "\n"
+    "  --help       this help\n"
+    "  --version    print the version\n"
+    "\n"
+    "Exit status: 0 success, 1 the operation failed, 2 usage error.\n";
+
+int main(int argc, char **argv)
+{
+    int rc;
+
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return CTL_EXIT_USAGE;
+    }
+    if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        fputs(usage, stdout);
+        return CTL_EXIT_OK;
+    }
+    if (strcmp(argv[1], "--version") == 0) {
+        printf("onrampctl %s\n", ONR_VERSION_STRING);
+        return CTL_EXIT_OK;
+    }
+    mosquitto_lib_init();
+    if (strcmp(argv[1], "stats") == 0) {
+        rc = ctl_stats(argc - 1, argv + 1);
+    } else {
+        fprintf(stderr, "onrampctl: unknown command '%s'\n", argv[1]);
+        fputs(usage, stderr);
+        rc = CTL_EXIT_USAGE;
+    }
+    mosquitto_lib_cleanup();
+    onr_crypto_thread_cleanup();
+    return rc;
+}
