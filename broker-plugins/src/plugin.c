@@ -45,6 +45,22 @@ static int parse_u32(const char *name, const char *value, uint32_t min, uint32_t
     return 0;
 }
 
+/* Seconds with up to 3 decimals ("5", "0.2"), 0..86400, in milliseconds. */
+static int parse_seconds_ms(const char *name, const char *value, uint32_t *out_ms)
+{
+    char *end = NULL;
+    double v;
+
+    errno = 0;
+    v = strtod(value, &end);
+    if (errno != 0 || end == value || *end != '\0' || !(v >= 0 && v <= 86400)) {
+        plugin_log(MOSQ_LOG_ERR, "onramp: option %s: want seconds in 0..86400", name);
+        return -1;
+    }
+    *out_ms = (uint32_t)(v * 1000 + 0.5);
+    return 0;
+}
+
 static int copy_option(const char *name, const char *value, char *out, size_t cap)
 {
     if (strlen(value) >= cap) {
@@ -70,7 +86,6 @@ static int parse_options(struct plugin_config *cfg, struct mosquitto_opt *opts, 
         {"flood_kick", offsetof(struct plugin_config, flood_kick), 0, UINT32_MAX},
         {"max_connects_per_sec", offsetof(struct plugin_config, max_connects_per_sec), 0,
          1000000},
-        {"stats_interval", offsetof(struct plugin_config, stats_interval), 0, 86400},
     };
 
     *cfg = (struct plugin_config){
@@ -81,7 +96,7 @@ static int parse_options(struct plugin_config *cfg, struct mosquitto_opt *opts, 
         .device_burst = 20,
         .flood_kick = 100,
         .max_connects_per_sec = 0,
-        .stats_interval = 5,
+        .stats_interval_ms = 5000,
     };
     for (int i = 0; i < count; i++) {
         const char *k = opts[i].key;
@@ -94,6 +109,8 @@ static int parse_options(struct plugin_config *cfg, struct mosquitto_opt *opts, 
             rc = copy_option(k, v, cfg->services_ca_path, sizeof(cfg->services_ca_path));
         else if (strcmp(k, "grants_file") == 0)
             rc = copy_option(k, v, cfg->grants_path, sizeof(cfg->grants_path));
+        else if (strcmp(k, "stats_interval") == 0)
+            rc = parse_seconds_ms(k, v, &cfg->stats_interval_ms);
         for (size_t n = 0; rc == 1 && n < sizeof(numbers) / sizeof(numbers[0]); n++)
             if (strcmp(k, numbers[n].name) == 0)
                 rc = parse_u32(k, v, numbers[n].min, numbers[n].max,
@@ -150,18 +167,26 @@ static void on_skipped_grant(size_t line, const char *why, void *arg)
                (const char *)arg, line, why);
 }
 
+static uint64_t monotonic_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
 static int on_tick(int event, void *event_data, void *userdata)
 {
     struct plugin *p = userdata;
-    time_t now = time(NULL);
+    uint64_t now = monotonic_ns();
 
     (void)event;
     (void)event_data;
     control_flush(p);
     limits_kick_pending(p);
-    if (p->cfg.stats_interval > 0 && now >= p->next_stats) {
+    if (p->cfg.stats_interval_ms > 0 && now >= p->next_stats_ns) {
         counters_publish(p);
-        p->next_stats = now + p->cfg.stats_interval;
+        p->next_stats_ns = now + (uint64_t)p->cfg.stats_interval_ms * 1000000u;
     }
     return MOSQ_ERR_SUCCESS;
 }

@@ -44,7 +44,7 @@ struct plugin_config {
     uint32_t device_burst;
     uint32_t flood_kick;
     uint32_t max_connects_per_sec;
-    uint32_t stats_interval;
+    uint32_t stats_interval_ms;
 };
 
 /* ---- token buckets ---- */
@@ -103,7 +103,7 @@ struct plugin {
     struct kick *kicks;                /* device ids to disconnect on tick */
     struct reply *replies;             /* control answers waiting for a sync */
     time_t started;
-    time_t next_stats;
+    uint64_t next_stats_ns;
 };
 
 /* auth.c: MOSQ_EVT_EXT_AUTH_START and MOSQ_EVT_BASIC_AUTH. */

@@ -1,0 +1,444 @@
+"""Throwaway fabrics for integration tests: a PKI, a real mosquitto with the
+onramp plugin on free loopback ports, and clients for each principal.
+
+The broker's configuration is rendered from the documented example,
+broker-plugins/mosquitto.conf.example, with paths and ports substituted, so
+the example stays a configuration that works. The broker is stopped by its
+PID. Nothing here talks to a non-loopback address.
+
+Environment (set by tests/integration/CMakeLists.txt):
+  ONR_PLUGIN        path of onramp_plugin.so
+  ONR_TEST_POP      path of the onr_test_pop tool
+  ONR_TEST_DEVICE   path of the onr_test_device tool
+  ONR_SOURCE_DIR    the source tree (for the example configuration)
+"""
+
+import os
+import pwd
+import signal
+import socket
+import struct
+import subprocess
+import tempfile
+import time
+
+import mqtt5
+
+PLUGIN = os.environ.get("ONR_PLUGIN", "")
+TEST_POP = os.environ.get("ONR_TEST_POP", "")
+TEST_DEVICE = os.environ.get("ONR_TEST_DEVICE", "")
+SOURCE_DIR = os.environ.get("ONR_SOURCE_DIR",
+                            os.path.join(os.path.dirname(__file__), "..", ".."))
+EXAMPLE_CONF = os.path.join(SOURCE_DIR, "broker-plugins", "mosquitto.conf.example")
+
+
+def run(*cmd):
+    """Run a command; its stdout as text; raises with its stderr on failure."""
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise RuntimeError("%s failed (%d): %s" % (" ".join(cmd), proc.returncode,
+                                                    proc.stderr.strip()))
+    return proc.stdout
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# -- PKI ----------------------------------------------------------------------
+
+
+class Pki:
+    """The fabric's services CA, a foreign CA, the broker's TLS certificate
+    (P-256), and client certificates with OU = role and CN = service id."""
+
+    def __init__(self, directory):
+        self.dir = directory
+        self.issued = {}
+        self.ca = self._ca("services")
+        self.foreign_ca = self._ca("foreign")
+        self.server = self._leaf("broker", "/CN=localhost", self.ca,
+                                 "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
+                                 "extendedKeyUsage=serverAuth\n")
+
+    def path(self, name):
+        return os.path.join(self.dir, name)
+
+    def _ca(self, name):
+        key, cert = self.path(name + "-ca.key"), self.path(name + "-ca.pem")
+        run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+            "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
+            "-subj", "/O=Onramp tests/CN=%s CA" % name,
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign")
+        return (cert, key)
+
+    def _leaf(self, name, subject, ca, extensions):
+        key, csr, cert = (self.path(name + ".key"), self.path(name + ".csr"),
+                          self.path(name + ".pem"))
+        ext = self.path(name + ".ext")
+        with open(ext, "w") as f:
+            f.write(extensions)
+        run("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+            "-nodes", "-keyout", key, "-out", csr, "-subj", subject)
+        run("openssl", "x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1],
+            "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext)
+        return (cert, key)
+
+    def client(self, ou, cn, foreign=False):
+        """A client certificate (cert, key) with OU = ou and CN = cn."""
+        name = "%s-%s%s" % (ou, cn, "-foreign" if foreign else "")
+        if name not in self.issued:
+            self.issued[name] = self._leaf(name, "/O=Onramp tests/OU=%s/CN=%s" % (ou, cn),
+                                           self.foreign_ca if foreign else self.ca,
+                                           "extendedKeyUsage=clientAuth\n")
+        return self.issued[name]
+
+
+# -- the broker ---------------------------------------------------------------
+
+
+class Broker:
+    """mosquitto with the onramp plugin, from the example configuration."""
+
+    NAME = "test-broker"
+
+    def __init__(self, pki, directory, options=None, services_cafile=None):
+        self.pki = pki
+        self.dir = directory
+        self.grants = os.path.join(directory, "grants")
+        self.log = os.path.join(directory, "mosquitto.log")
+        self.conf = os.path.join(directory, "mosquitto.conf")
+        self.bootstrap_port = free_port()
+        self.services_port = free_port()
+        self.proc = None
+        self.options = {"stats_interval": "0.2"}
+        self.options.update(options or {})
+        self.services_cafile = services_cafile or pki.ca[0]
+        self._write_conf(self.options, self.services_cafile)
+
+    def _write_conf(self, options, services_cafile):
+        with open(EXAMPLE_CONF) as f:
+            text = f.read()
+        cert, key = self.pki.server
+        subst = [
+            ("/usr/lib/x86_64-linux-gnu/mosquitto/onramp_plugin.so", PLUGIN),
+            ("plugin_opt_broker_name bootstrap-1", "plugin_opt_broker_name " + self.NAME),
+            ("plugin_opt_services_ca /etc/onramp/services-ca.pem",
+             "plugin_opt_services_ca " + self.pki.ca[0]),
+            ("/var/lib/mosquitto/onramp-grants", self.grants),
+            ("cafile /etc/onramp/services-ca.pem", "cafile " + services_cafile),
+            ("/etc/onramp/broker.pem", cert),
+            ("/etc/onramp/broker.key", key),
+            ("persistence true", "persistence false"),
+            ("persistence_location /var/lib/mosquitto/\n", ""),
+            ("listener 8883\n", "listener %d 127.0.0.1\n" % self.bootstrap_port),
+            ("listener 8884\n", "listener %d 127.0.0.1\n" % self.services_port),
+        ]
+        for old, new in subst:
+            if old not in text:
+                raise RuntimeError("example configuration changed: %r not found" % old)
+            text = text.replace(old, new)
+        # Options follow the plugin's own lines; replace the example's value
+        # where it sets one.
+        lines = []
+        for line in text.splitlines():
+            if line.startswith("plugin_opt_") and line.split()[0][11:] in options:
+                continue
+            lines.append(line)
+            if line.startswith("plugin_opt_grants_file"):
+                lines += ["plugin_opt_%s %s" % kv for kv in options.items()]
+        user = pwd.getpwuid(os.getuid()).pw_name
+        header = ["user " + user, "log_dest file " + self.log, "log_type all"]
+        with open(self.conf, "w") as f:
+            f.write("\n".join(header + lines) + "\n")
+
+    def start(self, attempts=3):
+        """Start and wait until both listeners accept connections. Another
+        test may take a port between free_port() and the bind: then try
+        again on new ports."""
+        for attempt in range(attempts):
+            try:
+                return self._start_once()
+            except RuntimeError as e:
+                if "Address already in use" not in str(e) or attempt == attempts - 1:
+                    raise
+                self.bootstrap_port, self.services_port = free_port(), free_port()
+                self._write_conf(self.options, self.services_cafile)
+
+    def _start_once(self):
+        self.proc = subprocess.Popen(["mosquitto", "-c", self.conf],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        deadline = time.monotonic() + 10
+        for port in (self.bootstrap_port, self.services_port):
+            while True:
+                if self.proc.poll() is not None:
+                    raise RuntimeError("mosquitto exited (%d): %s\n%s" % (
+                        self.proc.returncode, self.proc.stderr.read().decode(),
+                        self.log_tail()))
+                try:
+                    socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline:
+                        raise RuntimeError("mosquitto does not listen on %d:\n%s" % (
+                            port, self.log_tail()))
+                    time.sleep(0.05)
+        return self
+
+    def stop(self):
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stderr.close()
+        self.proc = None
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    def log_tail(self, lines=30):
+        try:
+            with open(self.log) as f:
+                return "".join(f.readlines()[-lines:])
+        except OSError:
+            return "(no log)"
+
+    def log_text(self):
+        with open(self.log) as f:
+            return f.read()
+
+    # -- clients --
+
+    def service(self, role, svc, client_id=None, cert=None):
+        """A raw MQTT v5 client for a service or monitor certificate
+        (role: the OU), connected; the CONNACK reason in .connack."""
+        short = {"manufacturer": "mfr", "operator": "op", "provider": "prov",
+                 "monitor": "monitor"}.get(role, role)
+        cert = cert or self.pki.client(role, svc)
+        c = mqtt5.Client(self.services_port, client_id or "%s.%s" % (short, svc),
+                         self.pki.ca[0], cert[0], cert[1])
+        c.connack = c.connect()
+        return c
+
+
+class Device:
+    """A device identity: a key file and its device id."""
+
+    def __init__(self, directory, name):
+        self.key = os.path.join(directory, name + ".key")
+        self.id = run(TEST_POP, "new-key", self.key).strip()
+
+    def proof(self, broker_name, client_id=None, timestamp=None):
+        args = [TEST_POP, "proof", self.key, broker_name]
+        if client_id is not None or timestamp is not None:
+            args.append(client_id or self.id)
+        if timestamp is not None:
+            args.append(str(timestamp))
+        return bytes.fromhex(run(*args).strip())
+
+    def up(self, role, svc):
+        return "onr/1/d/%s/up/%s/%s" % (self.id, role, svc)
+
+    @property
+    def down(self):
+        return "onr/1/d/%s/down" % self.id
+
+    def connect(self, broker, proof=None, client_id=None, **kwargs):
+        """A raw MQTT v5 client connected with a proof; .connack holds the
+        CONNACK reason code."""
+        c = mqtt5.Client(broker.bootstrap_port, client_id or self.id, broker.pki.ca[0])
+        c.connack = c.connect(auth_method="onramp-pop-v1",
+                              auth_data=proof if proof is not None else self.proof(broker.NAME),
+                              **kwargs)
+        return c
+
+
+# -- msgpack, just enough for envelopes (proto/SPEC.md sections 3, 4) ---------
+
+
+def pack(obj):
+    if obj is None:
+        return b"\xc0"
+    if isinstance(obj, bool):
+        return b"\xc3" if obj else b"\xc2"
+    if isinstance(obj, int):
+        if 0 <= obj < 128:
+            return bytes([obj])
+        return b"\xcf" + struct.pack(">Q", obj)
+    if isinstance(obj, str):
+        b = obj.encode()
+        return (bytes([0xA0 | len(b)]) if len(b) < 32 else b"\xd9" + bytes([len(b)])) + b
+    if isinstance(obj, bytes):
+        return b"\xc4" + bytes([len(obj)]) + obj
+    if isinstance(obj, list):
+        return bytes([0x90 | len(obj)]) + b"".join(pack(x) for x in obj)
+    if isinstance(obj, dict):
+        return bytes([0x80 | len(obj)]) + b"".join(pack(k) + pack(v) for k, v in obj.items())
+    raise TypeError(type(obj))
+
+
+def unpack(data):
+    obj, pos = _unpack(data, 0)
+    if pos != len(data):
+        raise ValueError("trailing bytes")
+    return obj
+
+
+def _unpack(d, p):
+    t = d[p]
+    p += 1
+    if t < 0x80:
+        return t, p
+    if 0x80 <= t <= 0x8F or t in (0xDE, 0xDF):
+        n = t & 0x0F if t <= 0x8F else struct.unpack(">H" if t == 0xDE else ">I",
+                                                      d[p:p + (2 if t == 0xDE else 4)])[0]
+        p += 0 if t <= 0x8F else (2 if t == 0xDE else 4)
+        out = {}
+        for _ in range(n):
+            k, p = _unpack(d, p)
+            v, p = _unpack(d, p)
+            out[k] = v
+        return out, p
+    if 0x90 <= t <= 0x9F:
+        out = []
+        for _ in range(t & 0x0F):
+            v, p = _unpack(d, p)
+            out.append(v)
+        return out, p
+    if 0xA0 <= t <= 0xBF:
+        n = t & 0x1F
+        return d[p:p + n].decode(), p + n
+    if t == 0xC0:
+        return None, p
+    if t in (0xC2, 0xC3):
+        return t == 0xC3, p
+    sizes = {0xCC: 1, 0xCD: 2, 0xCE: 4, 0xCF: 8}
+    if t in sizes:
+        n = sizes[t]
+        return int.from_bytes(d[p:p + n], "big"), p + n
+    if t in (0xC4, 0xD9):
+        n = d[p]
+        raw = d[p + 1:p + 1 + n]
+        return (raw if t == 0xC4 else raw.decode()), p + 1 + n
+    raise ValueError("msgpack type %#x not expected" % t)
+
+
+GRANT, REVOKE, CONTROL_RESULT, BROKER_STATS = 20, 21, 22, 23
+ROLE_OPERATOR, ROLE_BROKER = 3, 6
+
+
+def envelope(msg_type, role, sender, body, msg_id=None, timestamp=None):
+    """An unauthenticated envelope (authenticator nil), SPEC section 4."""
+    msg_id = msg_id or os.urandom(16)
+    return msg_id, pack([1, msg_type, msg_id, timestamp or int(time.time()), role, sender,
+                         body, None])
+
+
+def decode_envelope(data):
+    env = unpack(data)
+    return {"type": env[1], "id": env[2], "time": env[3], "role": env[4],
+            "sender": env[5], "body": env[6]}
+
+
+# -- counters -----------------------------------------------------------------
+
+
+class Counters:
+    """The plugin's counters as a monitor reads them (broker_stats envelopes
+    on onr/1/s/broker/{name}/ev), through one subscription kept open.
+
+    After an action has completed (its answer arrived on another
+    connection), what the monitor's socket holds was published before the
+    broker handled it: the broker runs on one thread and loopback delivers
+    at once. So `after_action` drains the socket and takes the next
+    publication, which reflects the action."""
+
+    def __init__(self, broker):
+        self.broker = broker
+        self.monitor = None
+
+    def _connect(self):
+        self.monitor = self.broker.service("monitor", "counters")
+        if self.monitor.connack != 0:
+            raise AssertionError("monitor refused: %r\n%s" % (self.monitor.connack,
+                                                              self.broker.log_tail()))
+        self.monitor.subscribe("onr/1/s/broker/+/ev")
+
+    def _next(self, drain):
+        if self.monitor is None or not self.monitor.alive(0):
+            self._connect()
+        if drain:
+            self.monitor.collect(0.05)
+        seen = len(self.monitor.messages)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            for topic, payload, _ in self.monitor.collect(0.2)[seen:]:
+                env = decode_envelope(payload)
+                if env["type"] == BROKER_STATS:
+                    self.monitor.messages.clear()
+                    return env["body"]
+        raise AssertionError("no counters published\n" + self.broker.log_tail())
+
+    def read(self):
+        """Counters that reflect every action completed before the call."""
+        return self._next(drain=True)
+
+    def wait_for(self, name, at_least):
+        """Wait until counter `name` reaches `at_least`; the counters."""
+        deadline = time.monotonic() + 10
+        stats = self.read()
+        while stats[name] < at_least:
+            if time.monotonic() > deadline:
+                raise AssertionError("counter %s stayed at %d, wanted >= %d\n%s" % (
+                    name, stats[name], at_least, self.broker.log_tail()))
+            stats = self._next(drain=False)
+        return stats
+
+    def close(self):
+        if self.monitor is not None:
+            self.monitor.disconnect()
+            self.monitor = None
+
+
+class Fabric:
+    """A temp directory, a PKI and a started broker; use as a context."""
+
+    def __init__(self, options=None, foreign_ca_trusted=False):
+        self.tmp = tempfile.TemporaryDirectory(prefix="onr-it-")
+        self.dir = self.tmp.name
+        self.pki = Pki(self.dir)
+        cafile = None
+        if foreign_ca_trusted:
+            cafile = os.path.join(self.dir, "both-cas.pem")
+            with open(cafile, "w") as out:
+                for ca in (self.pki.ca[0], self.pki.foreign_ca[0]):
+                    with open(ca) as f:
+                        out.write(f.read())
+        self.broker = Broker(self.pki, self.dir, options, cafile).start()
+        self.counters = Counters(self.broker)
+        self._devices = 0
+
+    def device(self):
+        self._devices += 1
+        return Device(self.dir, "device%d" % self._devices)
+
+    def close(self):
+        try:
+            self.counters.close()
+            self.broker.stop()
+        finally:
+            self.tmp.cleanup()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()

@@ -1,0 +1,188 @@
+"""Who gets in: devices by proof of possession, services and monitors by a
+certificate from the services CA, nobody by what they merely claim
+(broker-plugins/README.md, proto/SPEC.md section 10)."""
+
+import subprocess
+import time
+import unittest
+
+import fabric
+import mqtt5
+
+NOT_AUTHORIZED = mqtt5.NOT_AUTHORIZED
+
+
+class AuthTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.fabric = fabric.Fabric()
+        cls.broker = cls.fabric.broker
+        cls.counters = cls.fabric.counters
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.fabric.close()
+
+    def refused_and_counted(self, counter, connect):
+        """`connect()` returns a client; it must be refused and `counter`
+        must go up."""
+        before = self.counters.read()[counter]
+        client = connect()
+        try:
+            self.assertEqual(client.connack, NOT_AUTHORIZED, self.broker.log_tail())
+        finally:
+            client.drop()
+        self.counters.wait_for(counter, before + 1)
+
+    def test_device_with_valid_proof_is_admitted(self):
+        dev = self.fabric.device()
+        c = dev.connect(self.broker)
+        try:
+            self.assertEqual(c.connack, 0, self.broker.log_tail())
+            self.assertEqual(c.subscribe(dev.down), 1)
+        finally:
+            c.disconnect()
+
+    def test_device_library_connects_with_proof(self):
+        dev = self.fabric.device()
+        out = subprocess.run(
+            [fabric.TEST_DEVICE, "--key", dev.key, "--broker-name", self.broker.NAME,
+             "--host", "127.0.0.1", "--port", str(self.broker.bootstrap_port),
+             "--cafile", self.fabric.pki.ca[0], "--publish", dev.up("mfr", "acme"), "hello"],
+            capture_output=True, text=True, timeout=30)
+        self.assertEqual(out.returncode, 0, out.stdout + out.stderr)
+        self.assertIn("connack 0", out.stdout)
+
+    def test_takeover_without_proof_keeps_connected_device(self):
+        victim = self.fabric.device()
+        attacker = self.fabric.device()
+        connected = victim.connect(self.broker)
+        self.assertEqual(connected.connack, 0)
+        try:
+            # the attacker's own valid proof, presented under the victim's id
+            self.refused_and_counted("pop_wrong_id", lambda: attacker.connect(
+                self.broker, proof=attacker.proof(self.broker.NAME), client_id=victim.id))
+            # and no proof at all, with the victim's id and a username
+            intruder = mqtt5.Client(self.broker.bootstrap_port, victim.id, self.fabric.pki.ca[0])
+            self.assertEqual(intruder.connect(username="admin", password="admin"),
+                             NOT_AUTHORIZED)
+            intruder.drop()
+            self.assertTrue(connected.alive(0.5), "the connected device was kicked")
+            self.assertEqual(connected.subscribe(victim.down), 1)
+            svc = self.broker.service("operator", "op-1")
+            svc.publish(victim.down, b"still here")
+            svc.disconnect()
+            got = [m for m in connected.collect(2) if m[0] == victim.down]
+            self.assertEqual(len(got), 1, "the connected device stopped receiving")
+        finally:
+            connected.disconnect()
+
+    def test_replayed_proof_is_refused(self):
+        dev = self.fabric.device()
+        proof = dev.proof(self.broker.NAME)
+        first = dev.connect(self.broker, proof=proof)
+        self.assertEqual(first.connack, 0)
+        first.disconnect()
+        self.refused_and_counted("pop_replayed", lambda: dev.connect(self.broker, proof=proof))
+
+    def test_proof_for_another_client_id_is_refused(self):
+        dev = self.fabric.device()
+        other = self.fabric.device()
+        proof = dev.proof(self.broker.NAME, client_id=other.id)
+        # signed for `other`'s id but with dev's key: the id is not dev's
+        self.refused_and_counted("pop_wrong_id", lambda: dev.connect(
+            self.broker, proof=proof, client_id=other.id))
+
+    def test_proof_for_another_broker_is_refused(self):
+        dev = self.fabric.device()
+        self.refused_and_counted("pop_bad_sig", lambda: dev.connect(
+            self.broker, proof=dev.proof("another-broker")))
+
+    def test_expired_proof_is_refused(self):
+        dev = self.fabric.device()
+        old = int(time.time()) - 3600
+        self.refused_and_counted("pop_stale", lambda: dev.connect(
+            self.broker, proof=dev.proof(self.broker.NAME, timestamp=old)))
+
+    def test_malformed_proofs_are_refused(self):
+        dev = self.fabric.device()
+        good = dev.proof(self.broker.NAME)
+        self.refused_and_counted("pop_malformed", lambda: dev.connect(
+            self.broker, proof=good[:-1]))
+        self.refused_and_counted("pop_malformed", lambda: dev.connect(
+            self.broker, proof=b"\x02" + good[1:]))
+        flipped = bytearray(dev.proof(self.broker.NAME))
+        flipped[-1] ^= 1
+        self.refused_and_counted("pop_bad_sig", lambda: dev.connect(
+            self.broker, proof=bytes(flipped)))
+        self.refused_and_counted("pop_malformed", lambda: dev.connect(self.broker, proof=b""))
+
+    def test_anonymous_clients_are_refused(self):
+        def anonymous(**kwargs):
+            c = mqtt5.Client(self.broker.bootstrap_port, "anon-1", self.fabric.pki.ca[0])
+            c.connack = c.connect(**kwargs)
+            return c
+        self.refused_and_counted("no_credentials", lambda: anonymous())
+        self.refused_and_counted("no_credentials",
+                                 lambda: anonymous(username="admin", password="secret"))
+        # an empty client id (Mosquitto would assign one) gets nothing either
+        self.refused_and_counted("no_credentials", lambda: _connected(self.broker, ""))
+
+    def test_unknown_auth_method_is_refused(self):
+        dev = self.fabric.device()
+
+        def other_method():
+            c = mqtt5.Client(self.broker.bootstrap_port, dev.id, self.fabric.pki.ca[0])
+            c.connack = c.connect(auth_method="SCRAM-SHA-256", auth_data=b"x")
+            return c
+        self.refused_and_counted("no_credentials", other_method)
+
+    def test_service_with_certificate_is_admitted(self):
+        for role, svc in (("manufacturer", "acme"), ("operator", "op-1"),
+                          ("provider", "prov-1"), ("monitor", "noc")):
+            c = self.broker.service(role, svc)
+            self.assertEqual(c.connack, 0, "%s/%s refused\n%s" % (role, svc,
+                                                                  self.broker.log_tail()))
+            c.disconnect()
+
+    def test_certificate_with_unknown_role_is_refused(self):
+        cert = self.fabric.pki.client("admin", "root")
+        self.refused_and_counted("bad_cert", lambda: self.broker.service(
+            "admin", "root", client_id="admin.root", cert=cert))
+
+    def test_service_client_id_must_name_its_certificate(self):
+        for client_id in ("op.op-2", "prov.op-1", "op-1", "op.op-1.", "op.op-1.a/b",
+                          self.fabric.device().id):
+            self.refused_and_counted("bad_cert", lambda: self.broker.service(
+                "operator", "op-1", client_id=client_id))
+        c = self.broker.service("operator", "op-1", client_id="op.op-1.instance-2")
+        self.assertEqual(c.connack, 0)
+        c.disconnect()
+
+
+def _connected(broker, client_id):
+    c = mqtt5.Client(broker.bootstrap_port, client_id, broker.pki.ca[0])
+    c.connack = c.connect()
+    return c
+
+
+class ForeignCertificateTest(unittest.TestCase):
+    """A listener that trusts a foreign CA as well still admits no one the
+    plugin's own services CA did not certify."""
+
+    def test_certificate_from_another_ca_is_refused(self):
+        with fabric.Fabric(foreign_ca_trusted=True) as f:
+            before = f.counters.read()["bad_cert"]
+            cert = f.pki.client("operator", "op-1", foreign=True)
+            c = f.broker.service("operator", "op-1", cert=cert)
+            self.assertEqual(c.connack, NOT_AUTHORIZED, f.broker.log_tail())
+            c.drop()
+            f.counters.wait_for("bad_cert", before + 1)
+            # the genuine certificate still works on the same listener
+            ok = f.broker.service("operator", "op-1")
+            self.assertEqual(ok.connack, 0)
+            ok.disconnect()
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,362 @@
+"""The confinement table of broker-plugins/README.md, row by row, for each
+principal: what it may publish (PUBACK reason and actual delivery), what it
+may subscribe to (SUBACK reason and what it then receives), and each hostile
+attempt refused and counted."""
+
+import os
+import unittest
+
+import fabric
+import mqtt5
+
+OK, DENIED = 0, mqtt5.NOT_AUTHORIZED
+GRANTED_QOS1 = 1
+
+
+def granted(code):
+    return code is not None and code < 0x80
+
+
+class ConfinementTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.fabric = fabric.Fabric()
+        cls.broker = cls.fabric.broker
+        cls.counters = cls.fabric.counters
+        cls.dev = cls.fabric.device()
+        cls.other = cls.fabric.device()
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.fabric.close()
+
+    def monitor(self, name="table"):
+        mon = self.broker.service("monitor", name)
+        self.assertEqual(mon.connack, OK)
+        self.assertEqual(mon.subscribe("onr/1/#"), GRANTED_QOS1)
+        return mon
+
+    def check_publishes(self, client, rows):
+        """rows: (topic, allowed). Each publish carries a unique marker; a
+        monitor on onr/1/# must see exactly the allowed ones."""
+        mon = self.monitor()
+        expected = {}
+        try:
+            for topic, allowed in rows:
+                marker = os.urandom(8).hex().encode()
+                code = client.publish(topic, marker)
+                self.assertEqual(granted(code), allowed,
+                                 "publish %s: reason %r\n%s" % (topic, code,
+                                                                self.broker.log_tail()))
+                expected[marker] = (topic, allowed)
+            seen = {payload for _, payload, _ in mon.collect(1.0)}
+            for marker, (topic, allowed) in expected.items():
+                if topic.startswith("onr/1/"):
+                    self.assertEqual(marker in seen, allowed,
+                                     "delivery of %s %s" % (topic, "missing" if allowed
+                                                            else "leaked"))
+        finally:
+            mon.disconnect()
+
+    def check_subscribes(self, client, rows):
+        for topic_filter, allowed in rows:
+            code = client.subscribe(topic_filter)
+            self.assertEqual(granted(code), allowed,
+                             "subscribe %s: reason %r" % (topic_filter, code))
+
+    # -- devices --
+
+    def test_device_publish_rows(self):
+        d, e = self.dev, self.other
+        c = d.connect(self.broker)
+        self.assertEqual(c.connack, OK)
+        try:
+            self.check_publishes(c, [
+                (d.up("mfr", "acme"), True),
+                (d.up("op", "op-1"), True),
+                (d.up("prov", "prov-1"), False),       # no grant
+                (d.up("mfr", "acme") + "/x", False),   # an extra level
+                ("onr/1/d/%s/up/mfr" % d.id, False),   # no service level
+                ("onr/1/d/%s/up/other/x" % d.id, False),
+                (d.up("mfr", "Acme"), False),          # not a service id
+                (e.up("mfr", "acme"), False),          # another device's
+                (d.down, False),                       # its own down
+                ("onr/1/s/mfr/acme/in", False),
+                ("onr/1/s/mfr/acme/ev", False),
+                ("$SYS/broker/x", False),
+            ])
+        finally:
+            c.disconnect()
+
+    def test_device_subscribe_rows_and_what_it_receives(self):
+        d, e = self.dev, self.other
+        c = d.connect(self.broker)
+        self.assertEqual(c.connack, OK)
+        try:
+            self.check_subscribes(c, [
+                (d.down, True),
+                (e.down, False),
+                ("onr/1/d/+/down", False),
+                ("onr/1/d/%s/#" % d.id, False),
+                ("onr/1/#", False),
+                ("#", False),
+                ("$SYS/#", False),
+                ("$share/g/%s" % d.down, False),
+                ("$CONTROL/onramp/v1/response", False),
+            ])
+            svc = self.broker.service("operator", "op-1")
+            self.assertTrue(granted(svc.publish(e.down, b"for the other device")))
+            self.assertTrue(granted(svc.publish(d.down, b"for me")))
+            svc.disconnect()
+            got = [(t, p) for t, p, _ in c.collect(1.0)]
+            self.assertEqual(got, [(d.down, b"for me")])
+        finally:
+            c.disconnect()
+
+    def test_granted_device_may_reach_its_provider_only(self):
+        d = self.fabric.device()
+        op = self.broker.service("operator", "op-1")
+        try:
+            code = grant(op, d.id, "prov-1")
+            self.assertEqual(code, 0)
+        finally:
+            op.disconnect()
+        c = d.connect(self.broker)
+        try:
+            self.check_publishes(c, [
+                (d.up("prov", "prov-1"), True),
+                (d.up("prov", "prov-2"), False),
+                (d.up("mfr", "acme"), True),
+            ])
+            self.check_subscribes(c, [(d.down, True), ("onr/1/d/+/up/prov/prov-1", False)])
+        finally:
+            c.disconnect()
+
+    # -- services --
+
+    def test_operator_rows(self):
+        d = self.dev
+        c = self.broker.service("operator", "op-1")
+        self.assertEqual(c.connack, OK)
+        try:
+            self.check_publishes(c, [
+                (d.down, True),
+                ("onr/1/s/prov/prov-1/in", True),
+                ("onr/1/s/mfr/acme/in", True),
+                ("onr/1/s/op/op-1/ev", True),
+                ("onr/1/s/prov/prov-1/ev", False),   # another service's events
+                (d.up("op", "op-1"), False),         # speaking for a device
+                ("onr/1/x", False),
+                ("$SYS/x", False),
+            ])
+            self.check_subscribes(c, [
+                ("onr/1/d/+/up/op/op-1", True),
+                ("onr/1/d/%s/up/op/op-1" % d.id, True),
+                ("$share/ops/onr/1/d/+/up/op/op-1", True),
+                ("onr/1/s/op/op-1/in", True),
+                ("$share/ops/onr/1/s/op/op-1/in", True),
+                ("onr/1/s/+/+/ev", True),
+                ("onr/1/s/prov/prov-1/ev", True),
+                ("onr/1/d/+/up/op/+", False),
+                ("onr/1/d/+/up/prov/prov-1", False),
+                ("$share/ops/onr/1/d/+/up/prov/prov-1", False),
+                ("onr/1/s/prov/prov-1/in", False),
+                ("onr/1/d/+/down", False),
+                ("onr/1/#", False),
+                ("#", False),
+                ("$SYS/#", False),
+            ])
+        finally:
+            c.disconnect()
+
+    def test_service_receives_its_own_device_topics_only(self):
+        d = self.dev
+        op = self.broker.service("operator", "op-1", client_id="op.op-1.rx")
+        prov = self.broker.service("provider", "prov-1")
+        dc = d.connect(self.broker)
+        try:
+            self.assertEqual(op.subscribe("onr/1/d/+/up/op/op-1"), GRANTED_QOS1)
+            self.assertEqual(prov.subscribe("onr/1/s/prov/prov-1/in"), GRANTED_QOS1)
+            self.assertTrue(granted(dc.publish(d.up("op", "op-1"), b"to op")))
+            self.assertTrue(granted(dc.publish(d.up("mfr", "acme"), b"to mfr")))
+            self.assertTrue(granted(op.publish("onr/1/s/prov/prov-1/in", b"to prov")))
+            self.assertEqual([p for _, p, _ in op.collect(1.0)], [b"to op"])
+            self.assertEqual([p for _, p, _ in prov.collect(0.5)], [b"to prov"])
+        finally:
+            for c in (op, prov, dc):
+                c.disconnect()
+
+    def test_manufacturer_and_provider_rows(self):
+        for role, short, svc in (("manufacturer", "mfr", "acme"), ("provider", "prov", "prov-1")):
+            c = self.broker.service(role, svc)
+            self.assertEqual(c.connack, OK)
+            try:
+                self.check_publishes(c, [
+                    (self.dev.down, True),
+                    ("onr/1/s/op/op-1/in", True),
+                    ("onr/1/s/%s/%s/ev" % (short, svc), True),
+                    ("onr/1/s/op/op-1/ev", False),
+                    ("$CONTROL/onramp/v1", False),   # only operators grant
+                ])
+                self.check_subscribes(c, [
+                    ("onr/1/d/+/up/%s/%s" % (short, svc), True),
+                    ("onr/1/s/%s/%s/in" % (short, svc), True),
+                    ("onr/1/d/+/up/op/op-1", False),
+                ])
+            finally:
+                c.disconnect()
+
+    def test_monitor_reads_everything_and_writes_nothing(self):
+        c = self.broker.service("monitor", "noc")
+        self.assertEqual(c.connack, OK)
+        try:
+            self.check_subscribes(c, [
+                ("onr/1/#", True),
+                ("onr/1/d/+/up/#", True),
+                ("$share/noc/onr/1/#", True),
+                ("#", False),
+                ("$SYS/#", False),
+                ("$CONTROL/#", False),
+                ("+/1/#", False),
+            ])
+            self.check_publishes(c, [
+                ("onr/1/s/monitor/noc/ev", False),
+                (self.dev.down, False),
+                ("onr/1/s/op/op-1/in", False),
+            ])
+        finally:
+            c.disconnect()
+
+    def test_publishing_to_a_wildcard_closes_the_connection(self):
+        # A PUBLISH topic with a wildcard is a protocol error (MQTT 3.3.2.1):
+        # Mosquitto closes the connection before the plugin is asked.
+        mon = self.monitor("wildcard")
+        for client in (self.broker.service("operator", "op-1", client_id="op.op-1.w"),
+                       self.dev.connect(self.broker)):
+            try:
+                client.publish("onr/1/d/+/down", b"to everyone")
+            except OSError:
+                pass
+            self.assertFalse(client.alive(1.0))
+            client.drop()
+        try:
+            self.assertNotIn(b"to everyone", [p for _, p, _ in mon.collect(0.5)])
+        finally:
+            mon.disconnect()
+
+    # -- hostile devices --
+
+    def test_device_retained_publish_is_refused(self):
+        before = self.counters.read()["denied_retain"]
+        c = self.dev.connect(self.broker)
+        try:
+            self.assertEqual(c.publish(self.dev.up("mfr", "acme"), b"stay", retain=True), DENIED)
+        finally:
+            c.disconnect()
+        self.counters.wait_for("denied_retain", before + 1)
+        late = self.monitor("late")
+        try:
+            self.assertNotIn(b"stay", [p for _, p, _ in late.collect(0.5)])
+        finally:
+            late.disconnect()
+
+    def test_device_will_is_refused(self):
+        before = self.counters.read()["denied_will"]
+        mon = self.monitor("wills")
+        d = self.fabric.device()
+        c = d.connect(self.broker, will=(d.up("mfr", "acme"), b"my last words", False))
+        self.assertEqual(c.connack, OK)
+        c.drop()  # no DISCONNECT: the broker would send the will
+        try:
+            self.assertNotIn(b"my last words", [p for _, p, _ in mon.collect(1.0)])
+        finally:
+            mon.disconnect()
+        self.counters.wait_for("denied_will", before + 1)
+
+    def test_device_subscriptions_outside_its_down_are_counted(self):
+        before = self.counters.read()["denied_subscribe"]
+        c = self.dev.connect(self.broker)
+        try:
+            self.check_subscribes(c, [("$SYS/#", False), ("$share/g/onr/1/#", False),
+                                      ("onr/1/d/+/down", False), (self.other.down, False)])
+        finally:
+            c.disconnect()
+        self.counters.wait_for("denied_subscribe", before + 4)
+
+
+def grant(op_client, dev_id, prov, sender="op-1", msg_type=fabric.GRANT):
+    """Publish a grant (or revoke) as the operator; the result's code."""
+    body = {"dev": dev_id, "prov": prov} if msg_type == fabric.GRANT else {"dev": dev_id}
+    msg_id, env = fabric.envelope(msg_type, fabric.ROLE_OPERATOR, sender, body)
+    op_client.messages.clear()
+    if op_client.publish("$CONTROL/onramp/v1", env) != 0:
+        return None
+    while True:
+        answer = op_client.wait_message("$CONTROL/onramp/v1/response", 5.0)
+        if answer is None:
+            return None
+        result = fabric.decode_envelope(answer[1])
+        if result["type"] == fabric.CONTROL_RESULT and result["body"]["re"] == msg_id:
+            return result["body"]["code"]
+
+
+class LimitsTest(unittest.TestCase):
+    """Device limits, on a broker with small ones."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fabric = fabric.Fabric(options={"max_payload": "1024", "device_rate": "5",
+                                            "device_burst": "10", "flood_kick": "25"})
+        cls.broker = cls.fabric.broker
+        cls.counters = cls.fabric.counters
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.fabric.close()
+
+    def test_payload_over_the_limit_is_refused(self):
+        d = self.fabric.device()
+        before = self.counters.read()["denied_size"]
+        c = d.connect(self.broker)
+        try:
+            self.assertTrue(granted(c.publish(d.up("mfr", "acme"), b"x" * 1024)))
+            self.assertEqual(c.publish(d.up("mfr", "acme"), b"x" * 1025), DENIED)
+        finally:
+            c.disconnect()
+        self.counters.wait_for("denied_size", before + 1)
+
+    def test_messages_over_the_rate_are_refused(self):
+        d = self.fabric.device()
+        before = self.counters.read()["rate_limited"]
+        c = d.connect(self.broker)
+        try:
+            codes = [c.publish(d.up("mfr", "acme"), b"m") for _ in range(20)]
+        finally:
+            c.disconnect()
+        self.assertTrue(all(granted(code) for code in codes[:10]), codes)  # the burst
+        self.assertIn(DENIED, codes[10:])
+        self.counters.wait_for("rate_limited", before + codes.count(DENIED))
+
+    def test_flooding_device_is_disconnected(self):
+        d = self.fabric.device()
+        before = self.counters.read()["kicked"]
+        c = d.connect(self.broker)
+        try:
+            for _ in range(60):
+                if c.publish(d.up("mfr", "acme"), b"flood") is None:
+                    break
+            self.assertFalse(c.alive(2.0), "a flooding device stayed connected")
+        finally:
+            c.drop()
+        self.counters.wait_for("kicked", before + 1)
+        # it may come back with a fresh proof, its bucket full again
+        again = d.connect(self.broker)
+        try:
+            self.assertEqual(again.connack, OK)
+            self.assertTrue(granted(again.publish(d.up("mfr", "acme"), b"calm")))
+        finally:
+            again.disconnect()
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,148 @@
+"""Grants and revocations through $CONTROL/onramp/v1 (proto/SPEC.md section
+11): only operators, only for themselves, live on existing connections,
+durable before answered, and kept across a broker restart."""
+
+import unittest
+
+import fabric
+import mqtt5
+from test_plugin_confinement import grant
+
+EDENIED, ENOENT, ESCHEMA = 12, 4, 35
+
+
+def accepted(code):
+    return code is not None and code < 0x80
+
+
+class ControlTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.fabric = fabric.Fabric()
+        cls.broker = cls.fabric.broker
+        cls.counters = cls.fabric.counters
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.fabric.close()
+
+    def operator(self, svc="op-1"):
+        op = self.broker.service("operator", svc)
+        self.assertEqual(op.connack, 0)
+        self.addCleanup(op.disconnect)
+        return op
+
+    def test_grant_and_revoke_apply_to_a_live_connection(self):
+        d = self.fabric.device()
+        c = d.connect(self.broker)
+        self.addCleanup(c.disconnect)
+        self.assertEqual(c.publish(d.up("prov", "prov-1"), b"before"), mqtt5.NOT_AUTHORIZED)
+        op = self.operator()
+        before = self.counters.read()
+        self.assertEqual(grant(op, d.id, "prov-1"), 0)
+        self.assertTrue(accepted(c.publish(d.up("prov", "prov-1"), b"granted")))
+        self.assertEqual(c.publish(d.up("prov", "prov-2"), b"other"), mqtt5.NOT_AUTHORIZED)
+        self.assertEqual(grant(op, d.id, None, msg_type=fabric.REVOKE), 0)
+        self.assertEqual(c.publish(d.up("prov", "prov-1"), b"revoked"), mqtt5.NOT_AUTHORIZED)
+        after = self.counters.wait_for("revocations", before["revocations"] + 1)
+        self.assertEqual(after["grants"], before["grants"] + 1)
+
+    def test_grant_is_idempotent_and_a_later_grant_wins(self):
+        d = self.fabric.device()
+        op = self.operator()
+        self.assertEqual(grant(op, d.id, "prov-1"), 0)
+        self.assertEqual(grant(op, d.id, "prov-1"), 0)
+        self.assertEqual(grant(op, d.id, "prov-2"), 0)
+        c = d.connect(self.broker)
+        self.addCleanup(c.disconnect)
+        self.assertTrue(accepted(c.publish(d.up("prov", "prov-2"), b"x")))
+        self.assertEqual(c.publish(d.up("prov", "prov-1"), b"x"), mqtt5.NOT_AUTHORIZED)
+
+    def test_envelope_speaking_for_another_operator_is_refused(self):
+        d = self.fabric.device()
+        op = self.operator()
+        before = self.counters.read()["control_refused"]
+        self.assertEqual(grant(op, d.id, "prov-1", sender="op-2"), EDENIED)
+        self.counters.wait_for("control_refused", before + 1)
+        c = d.connect(self.broker)
+        self.addCleanup(c.disconnect)
+        self.assertEqual(c.publish(d.up("prov", "prov-1"), b"x"), mqtt5.NOT_AUTHORIZED)
+
+    def test_only_the_granting_operator_may_revoke(self):
+        d = self.fabric.device()
+        op1 = self.operator("op-1")
+        op2 = self.operator("op-2")
+        self.assertEqual(grant(op2, d.id, None, sender="op-2", msg_type=fabric.REVOKE), ENOENT)
+        self.assertEqual(grant(op1, d.id, "prov-1"), 0)
+        self.assertEqual(grant(op2, d.id, None, sender="op-2", msg_type=fabric.REVOKE), EDENIED)
+        c = d.connect(self.broker)
+        self.addCleanup(c.disconnect)
+        self.assertTrue(accepted(c.publish(d.up("prov", "prov-1"), b"still granted")))
+
+    def test_malformed_control_messages_are_answered_with_an_error(self):
+        op = self.operator()
+        d = self.fabric.device()
+        before = self.counters.read()["control_refused"]
+        # an envelope cut short
+        msg_id, env = fabric.envelope(fabric.GRANT, fabric.ROLE_OPERATOR, "op-1",
+                                      {"dev": d.id, "prov": "prov-1"})
+        op.messages.clear()
+        self.assertEqual(op.publish("$CONTROL/onramp/v1", env[:-5]), 0)
+        answer = op.wait_message("$CONTROL/onramp/v1/response")
+        self.assertIsNotNone(answer, "no answer to a malformed request")
+        answer = fabric.decode_envelope(answer[1])
+        self.assertNotEqual(answer["body"]["code"], 0)
+        self.assertEqual(answer["role"], fabric.ROLE_BROKER)
+        self.assertEqual(answer["sender"], self.broker.NAME)
+        # a grant claiming to come from a provider: not a grant's sender
+        msg_id, env = fabric.envelope(fabric.GRANT, 4, "op-1", {"dev": d.id, "prov": "prov-1"})
+        op.messages.clear()
+        op.publish("$CONTROL/onramp/v1", env)
+        answer = op.wait_message("$CONTROL/onramp/v1/response")
+        self.assertIsNotNone(answer)
+        self.assertEqual(fabric.decode_envelope(answer[1])["body"]["code"], ESCHEMA)
+        self.counters.wait_for("control_refused", before + 2)
+
+    def test_other_services_cannot_publish_to_control(self):
+        d = self.fabric.device()
+        for role, svc in (("provider", "prov-1"), ("manufacturer", "acme"), ("monitor", "noc")):
+            c = self.broker.service(role, svc)
+            try:
+                _, env = fabric.envelope(fabric.GRANT, fabric.ROLE_OPERATOR, svc,
+                                         {"dev": d.id, "prov": "prov-1"})
+                self.assertEqual(c.publish("$CONTROL/onramp/v1", env), mqtt5.NOT_AUTHORIZED)
+            finally:
+                c.disconnect()
+        dc = d.connect(self.broker)
+        self.addCleanup(dc.disconnect)
+        self.assertEqual(dc.publish(d.up("prov", "prov-1"), b"x"), mqtt5.NOT_AUTHORIZED)
+
+
+class RestartTest(unittest.TestCase):
+    def test_grants_survive_a_broker_restart(self):
+        with fabric.Fabric() as f:
+            kept, dropped = f.device(), f.device()
+            op = f.broker.service("operator", "op-1")
+            self.assertEqual(grant(op, kept.id, "prov-1"), 0)
+            self.assertEqual(grant(op, dropped.id, "prov-1"), 0)
+            self.assertEqual(grant(op, dropped.id, None, msg_type=fabric.REVOKE), 0)
+            op.disconnect()
+            f.counters.close()
+            f.broker.restart()
+            self.assertIn("broker %s, 1 grants" % f.broker.NAME, f.broker.log_text())
+            c = kept.connect(f.broker)  # a fresh proof: the old one was used
+            try:
+                self.assertEqual(c.connack, 0)
+                self.assertTrue(accepted(c.publish(kept.up("prov", "prov-1"), b"after")))
+            finally:
+                c.disconnect()
+            c = dropped.connect(f.broker)
+            try:
+                self.assertEqual(c.publish(dropped.up("prov", "prov-1"), b"x"),
+                                 mqtt5.NOT_AUTHORIZED)
+            finally:
+                c.disconnect()
+
+
+if __name__ == "__main__":
+    unittest.main()
