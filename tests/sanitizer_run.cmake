@@ -1,6 +1,8 @@
-# Configure, build and run the unit tests with -fsanitize=address,undefined.
-# Called by the ctest entry "sanitizers.unit" with SOURCE_DIR, BINARY_DIR and
-# C_COMPILER set. Any sanitizer report fails the test (-fno-sanitize-recover).
+# Configure, build and run the unit and integration tests with
+# -fsanitize=address,undefined. Called by the ctest entry "sanitizers" with
+# SOURCE_DIR, BINARY_DIR and C_COMPILER set. Any sanitizer report fails the
+# test (-fno-sanitize-recover; the integration tests check the broker's
+# reports for the plugin, which runs inside mosquitto).
 
 include(ProcessorCount)
 ProcessorCount(jobs)
@@ -17,9 +19,9 @@ endfunction()
 
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${BINARY_DIR}
     -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=${C_COMPILER}
-    -DONR_SANITIZE=ON -DONR_UNIT_TESTS_ONLY=ON -DONR_WERROR=ON)
+    -DONR_SANITIZE=ON -DONR_UNIT_TESTS_ONLY=OFF -DONR_SANITIZER_RUN=OFF -DONR_WERROR=ON)
 run(${CMAKE_COMMAND} --build ${BINARY_DIR} --parallel ${jobs})
 set(ENV{ASAN_OPTIONS} "detect_leaks=1:abort_on_error=1:strict_string_checks=1")
 set(ENV{UBSAN_OPTIONS} "print_stacktrace=1:halt_on_error=1")
-run(${CMAKE_CTEST_COMMAND} --test-dir ${BINARY_DIR} -L unit --output-on-failure
-    --parallel ${jobs})
+run(${CMAKE_CTEST_COMMAND} --test-dir ${BINARY_DIR} -L "unit|integration"
+    --output-on-failure --parallel ${jobs})
