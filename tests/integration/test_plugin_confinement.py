@@ -4,6 +4,7 @@ may subscribe to (SUBACK reason and what it then receives), and each hostile
 attempt refused and counted."""
 
 import os
+import time
 import unittest
 
 import fabric
@@ -273,6 +274,27 @@ class ConfinementTest(unittest.TestCase):
             mon.disconnect()
         self.counters.wait_for("denied_will", before + 1)
 
+    def test_topics_with_control_characters_or_bad_utf8_are_refused(self):
+        mon = self.monitor("bad-topics")
+        d = self.fabric.device()
+        try:
+            for suffix in (b"acme\x01", b"acme\x1b[31m", b"\xc0\xaf", b"\xed\xa0\x80"):
+                c = d.connect(self.broker)
+                self.assertEqual(c.connack, OK)
+                topic = ("onr/1/d/%s/up/mfr/" % d.id).encode() + suffix
+                try:
+                    code = c.publish(topic, b"bad topic")
+                except OSError:
+                    code = None
+                # the plugin answers 0x87, or Mosquitto drops a connection
+                # whose topic is not valid UTF-8 (MQTT 1.5.4): either way,
+                # refused and never delivered
+                self.assertFalse(granted(code), "topic %r: %r" % (suffix, code))
+                c.drop()
+            self.assertNotIn(b"bad topic", [p for _, p, _ in mon.collect(0.5)])
+        finally:
+            mon.disconnect()
+
     def test_device_subscriptions_outside_its_down_are_counted(self):
         before = self.counters.read()["denied_subscribe"]
         c = self.dev.connect(self.broker)
@@ -356,6 +378,33 @@ class LimitsTest(unittest.TestCase):
             self.assertTrue(granted(again.publish(d.up("mfr", "acme"), b"calm")))
         finally:
             again.disconnect()
+
+
+class ConnectRateTest(unittest.TestCase):
+    """max_connects_per_sec: authenticated connections across the broker."""
+
+    def test_connections_over_the_rate_are_refused(self):
+        with fabric.Fabric(options={"max_connects_per_sec": "3"}) as f:
+            f.counters.read()  # the monitor connects first and stays
+            devices = [f.device() for _ in range(8)]
+            proofs = [d.proof(f.broker.NAME) for d in devices]
+            clients = [d.connect(f.broker, proof=p) for d, p in zip(devices, proofs)]
+            codes = [c.connack for c in clients]
+            for c in clients:
+                c.drop()
+            self.assertIn(OK, codes)
+            self.assertIn(DENIED, codes)
+            f.counters.wait_for("connect_rate", codes.count(DENIED))
+            # the bucket refills: a device refused now gets in a second later
+            refused = devices[codes.index(DENIED)]
+            deadline = time.monotonic() + 5
+            while True:
+                c = refused.connect(f.broker)
+                c.drop()
+                if c.connack == OK or time.monotonic() > deadline:
+                    break
+                time.sleep(0.4)
+            self.assertEqual(c.connack, OK)
 
 
 if __name__ == "__main__":
