@@ -4,6 +4,7 @@
  */
 #include "plugin.h"
 
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,10 +33,19 @@ void counters_deny(struct plugin *p, struct conn *c, const struct mosquitto *cli
     char safe_topic[200];
     const char *address;
 
-    (void)p;
     (*counter)++;
     if (c != NULL && c->denials_logged++ >= ONR_LOG_BUDGET)
         return;
+    if (c == NULL &&
+        !bucket_take(&p->refusal_log, ONR_REFUSAL_LOG_RATE, ONR_REFUSAL_LOG_BURST, now_ns())) {
+        p->refusals_not_logged++;
+        return;
+    }
+    if (c == NULL && p->refusals_not_logged > 0) {
+        plugin_log(MOSQ_LOG_NOTICE, "onramp: %" PRIu64 " refusals counted but not logged "
+                                    "(too many per second)", p->refusals_not_logged);
+        p->refusals_not_logged = 0;
+    }
     /* Client ids and topics come from the client: escape before logging. */
     topic_escape(c != NULL ? c->id : mosquitto_client_id(client), safe_id, sizeof(safe_id));
     topic_escape(topic, safe_topic, sizeof(safe_topic));

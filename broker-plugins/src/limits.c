@@ -14,7 +14,7 @@ struct kick {
     char id[ONR_DEVID_LEN + 1];
 };
 
-static uint64_t now_ns(void)
+uint64_t now_ns(void)
 {
     struct timespec ts;
 

@@ -167,18 +167,10 @@ static void on_skipped_grant(size_t line, const char *why, void *arg)
                (const char *)arg, line, why);
 }
 
-static uint64_t monotonic_ns(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 static int on_tick(int event, void *event_data, void *userdata)
 {
     struct plugin *p = userdata;
-    uint64_t now = monotonic_ns();
+    uint64_t now = now_ns();
 
     (void)event;
     (void)event_data;
@@ -235,6 +227,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
         return MOSQ_ERR_NOMEM;
     p->id = identifier;
     p->started = time(NULL);
+    p->refusal_log.tokens = ONR_REFUSAL_LOG_BURST;
     if (parse_options(&p->cfg, opts, opt_count) != 0 || load_services_ca(p) != 0)
         goto fail;
     p->conns = map_new();

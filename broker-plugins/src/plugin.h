@@ -57,6 +57,8 @@ struct bucket {
 /* bucket_take: refill at `rate`/s up to `burst`, then take one token if
  * there is one. true if taken. */
 bool bucket_take(struct bucket *b, double rate, double burst, uint64_t now_ns);
+/* now_ns: CLOCK_MONOTONIC in nanoseconds. */
+uint64_t now_ns(void);
 
 /* ---- connections ---- */
 
@@ -100,6 +102,8 @@ struct plugin {
     struct grants *grants;
     struct onr_msg_broker_stats stats; /* the counters, as published */
     struct bucket connects;
+    struct bucket refusal_log;         /* log lines for refusals of unknown clients */
+    uint64_t refusals_not_logged;
     struct kick *kicks;                /* device ids to disconnect on tick */
     struct reply *replies;             /* control answers waiting for a sync */
     time_t started;
@@ -154,6 +158,11 @@ void control_free(struct plugin *p);
 /* counters.c */
 /* Refusals logged per connection before the rest are only counted. */
 #define ONR_LOG_BUDGET 10
+/* Refusals of clients without a connection (at CONNECT, wills) logged per
+ * second across the broker, and in a burst: a connect flood must not
+ * become a log flood. */
+#define ONR_REFUSAL_LOG_RATE 20
+#define ONR_REFUSAL_LOG_BURST 100
 
 void plugin_log(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* A refusal: counted in *counter, logged with its reason unless this

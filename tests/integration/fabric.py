@@ -24,6 +24,7 @@ import struct
 import subprocess
 import tempfile
 import time
+import unittest
 
 import mqtt5
 
@@ -470,3 +471,20 @@ class Fabric:
 
     def __exit__(self, *exc):
         self.close()
+
+
+class FabricTestCase(unittest.TestCase):
+    """Tests sharing one fabric per class; `options` configure its plugin."""
+
+    options = None
+
+    @classmethod
+    def setUpClass(cls):
+        cls.fabric = Fabric(options=cls.options)
+        cls.broker = cls.fabric.broker
+        cls.pki = cls.fabric.pki
+        cls.counters = cls.fabric.counters
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.fabric.close()

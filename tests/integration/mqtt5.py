@@ -22,6 +22,12 @@ PROP_REASON_STRING = 0x1F
 NOT_AUTHORIZED = 0x87
 
 
+def accepted(code):
+    """A reason code of success: MQTT v5 codes below 0x80 (0x10, for one,
+    is "no matching subscribers")."""
+    return code is not None and code < 0x80
+
+
 class ProtocolError(Exception):
     pass
 

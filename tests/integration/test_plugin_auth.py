@@ -12,16 +12,7 @@ import mqtt5
 NOT_AUTHORIZED = mqtt5.NOT_AUTHORIZED
 
 
-class AuthTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.fabric = fabric.Fabric()
-        cls.broker = cls.fabric.broker
-        cls.counters = cls.fabric.counters
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.fabric.close()
+class AuthTest(fabric.FabricTestCase):
 
     def refused_and_counted(self, counter, connect):
         """`connect()` returns a client; it must be refused and `counter`
@@ -127,6 +118,21 @@ class AuthTest(unittest.TestCase):
                                  lambda: anonymous(username="admin", password="secret"))
         # an empty client id (Mosquitto would assign one) gets nothing either
         self.refused_and_counted("no_credentials", lambda: _connected(self.broker, ""))
+
+    def test_connect_flood_is_counted_but_not_logged_line_by_line(self):
+        before = self.counters.read()["no_credentials"]
+        log_before = self.broker.log_text().count("denied connect")
+        for _ in range(150):
+            _connected(self.broker, "flood").drop()
+        self.counters.wait_for("no_credentials", before + 150)
+        time.sleep(1.0)  # the log budget refills: the next refusal says how many went unlogged
+        _connected(self.broker, "flood").drop()
+        self.counters.wait_for("no_credentials", before + 151)
+        log = self.broker.log_text()
+        logged = log.count("denied connect") - log_before
+        self.assertLess(logged, 150, "every refusal of a flood was logged")
+        self.assertGreater(logged, 0)
+        self.assertIn("refusals counted but not logged", log)
 
     def test_unknown_auth_method_is_refused(self):
         dev = self.fabric.device()

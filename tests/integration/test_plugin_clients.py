@@ -20,16 +20,7 @@ import fabric
 ONRAMPCTL = os.environ.get("ONR_ONRAMPCTL", "")
 
 
-class StockClientsTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.fabric = fabric.Fabric()
-        cls.broker = cls.fabric.broker
-        cls.pki = cls.fabric.pki
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.fabric.close()
+class StockClientsTest(fabric.FabricTestCase):
 
     def tls_args(self, role, svc):
         cert, key = self.pki.client(role, svc)

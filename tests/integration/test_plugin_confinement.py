@@ -14,22 +14,15 @@ OK, DENIED = 0, mqtt5.NOT_AUTHORIZED
 GRANTED_QOS1 = 1
 
 
-def granted(code):
-    return code is not None and code < 0x80
+granted = mqtt5.accepted
 
 
-class ConfinementTest(unittest.TestCase):
+class ConfinementTest(fabric.FabricTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.fabric = fabric.Fabric()
-        cls.broker = cls.fabric.broker
-        cls.counters = cls.fabric.counters
+        super().setUpClass()
         cls.dev = cls.fabric.device()
         cls.other = cls.fabric.device()
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.fabric.close()
 
     def monitor(self, name="table"):
         mon = self.broker.service("monitor", name)
@@ -322,19 +315,11 @@ def grant(op_client, dev_id, prov, sender="op-1", msg_type=fabric.GRANT):
             return result["body"]["code"]
 
 
-class LimitsTest(unittest.TestCase):
+class LimitsTest(fabric.FabricTestCase):
     """Device limits, on a broker with small ones."""
 
-    @classmethod
-    def setUpClass(cls):
-        cls.fabric = fabric.Fabric(options={"max_payload": "1024", "device_rate": "5",
-                                            "device_burst": "10", "flood_kick": "25"})
-        cls.broker = cls.fabric.broker
-        cls.counters = cls.fabric.counters
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.fabric.close()
+    options = {"max_payload": "1024", "device_rate": "5", "device_burst": "10",
+               "flood_kick": "25"}
 
     def test_payload_over_the_limit_is_refused(self):
         d = self.fabric.device()

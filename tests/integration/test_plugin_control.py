@@ -11,20 +11,10 @@ from test_plugin_confinement import grant
 EDENIED, ENOENT, ESCHEMA = 12, 4, 35
 
 
-def accepted(code):
-    return code is not None and code < 0x80
+accepted = mqtt5.accepted
 
 
-class ControlTest(unittest.TestCase):
-    @classmethod
-    def setUpClass(cls):
-        cls.fabric = fabric.Fabric()
-        cls.broker = cls.fabric.broker
-        cls.counters = cls.fabric.counters
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.fabric.close()
+class ControlTest(fabric.FabricTestCase):
 
     def operator(self, svc="op-1"):
         op = self.broker.service("operator", svc)
