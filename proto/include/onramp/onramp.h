@@ -14,6 +14,7 @@
 #include "onramp/file.h"
 #include "onramp/hash.h"
 #include "onramp/hpke.h"
+#include "onramp/label.h"
 #include "onramp/milenage.h"
 #include "onramp/msg.h"
 #include "onramp/p256.h"

@@ -1,0 +1,212 @@
+#include "onramp/label.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "onramp/crypto.h"
+#include "onramp/error.h"
+#include "onramp/hash.h"
+#include "onramp/text.h"
+
+#define LABEL_PREFIX "ONR1"
+#define CHECK_CONTEXT "onramp/1 label"
+#define CLAIM_CONTEXT "onramp/1 claim"
+
+static const char base32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+static char upper(char c)
+{
+    return c >= 'a' && c <= 'z' ? (char)(c - 'a' + 'A') : c;
+}
+
+static char lower(char c)
+{
+    return c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+}
+
+/* `n` base32 characters from the first bits of `bytes`. */
+static void base32_prefix(const uint8_t *bytes, size_t n, char *out)
+{
+    uint32_t acc = 0;
+    unsigned bits = 0;
+    size_t i = 0;
+
+    for (size_t o = 0; o < n; o++) {
+        while (bits < 5) {
+            acc = acc << 8 | bytes[i++];
+            bits += 8;
+        }
+        bits -= 5;
+        out[o] = base32[(acc >> bits) & 0x1f];
+    }
+    out[n] = '\0';
+}
+
+static int claim_ok(const char *claim, size_t len)
+{
+    if (len != ONR_LABEL_CLAIM_LEN)
+        return 0;
+    for (size_t i = 0; i < len; i++)
+        if (strchr(base32, upper(claim[i])) == NULL || claim[i] == '\0')
+            return 0;
+    return 1;
+}
+
+int onr_label_new_claim(char claim[ONR_LABEL_CLAIM_LEN + 1])
+{
+    uint8_t random[13]; /* 100 bits used */
+    int rc;
+
+    if (claim == NULL)
+        return ONR_EINVAL;
+    rc = onr_random(random, sizeof(random));
+    if (rc == ONR_OK)
+        base32_prefix(random, ONR_LABEL_CLAIM_LEN, claim);
+    onr_wipe(random, sizeof(random));
+    return rc;
+}
+
+/* The check characters over the canonical (uppercase) text before them. */
+static int check_chars(const char *body, size_t len, char out[ONR_LABEL_CHECK_LEN + 1])
+{
+    const struct onr_bytes parts[] = {
+        {(const uint8_t *)CHECK_CONTEXT, sizeof(CHECK_CONTEXT)},
+        {(const uint8_t *)body, len},
+    };
+    uint8_t hash[ONR_SHA256_LEN];
+    int rc = onr_sha256(parts, 2, hash);
+
+    if (rc == ONR_OK)
+        base32_prefix(hash, ONR_LABEL_CHECK_LEN, out);
+    return rc;
+}
+
+int onr_label_encode(const struct onr_label *label, char *out, size_t cap)
+{
+    char body[ONR_LABEL_MAX + 1];
+    char check[ONR_LABEL_CHECK_LEN + 1];
+    size_t mfr_len;
+    int n;
+    int rc;
+
+    if (label == NULL || out == NULL)
+        return ONR_EINVAL;
+    mfr_len = strnlen(label->mfr, sizeof(label->mfr));
+    if (mfr_len == 0 || mfr_len > ONR_SERVICE_ID_MAX ||
+        onr_text_check(ONR_TEXT_ID, (struct onr_bytes){(const uint8_t *)label->mfr, mfr_len}) !=
+            ONR_OK ||
+        onr_devid_check(label->dev, strnlen(label->dev, sizeof(label->dev))) != ONR_OK ||
+        !claim_ok(label->claim, strnlen(label->claim, sizeof(label->claim))))
+        return ONR_EINVAL;
+    n = snprintf(body, sizeof(body), "%s:%s:%s:%s", LABEL_PREFIX, label->mfr, label->dev,
+                 label->claim);
+    if (n < 0 || (size_t)n >= sizeof(body))
+        return ONR_EINVAL;
+    for (int i = 0; i < n; i++)
+        body[i] = upper(body[i]);
+    rc = check_chars(body, (size_t)n, check);
+    if (rc != ONR_OK)
+        return rc;
+    if ((size_t)n + 1 + ONR_LABEL_CHECK_LEN + 1 > cap)
+        return ONR_ESPACE;
+    snprintf(out, cap, "%s:%s", body, check);
+    onr_wipe(body, sizeof(body));
+    return ONR_OK;
+}
+
+/* Split "A:B:C:D:E" into five fields (pointers into `canon`). */
+static int split(char *canon, char *fields[5])
+{
+    char *p = canon;
+
+    for (int i = 0; i < 5; i++) {
+        char *colon = strchr(p, ':');
+
+        fields[i] = p;
+        if (i < 4) {
+            if (colon == NULL)
+                return ONR_EFORMAT;
+            *colon = '\0';
+            p = colon + 1;
+        } else if (colon != NULL) {
+            return ONR_EFORMAT;
+        }
+    }
+    return ONR_OK;
+}
+
+int onr_label_decode(const char *text, size_t len, struct onr_label *out)
+{
+    char canon[ONR_LABEL_MAX + 1]; /* the text in uppercase, intact */
+    char parsed[ONR_LABEL_MAX + 1]; /* the same, cut into fields */
+    char check[ONR_LABEL_CHECK_LEN + 1];
+    char *fields[5];
+    int rc;
+
+    if (text == NULL || out == NULL)
+        return ONR_EINVAL;
+    memset(out, 0, sizeof(*out));
+    if (len <= ONR_LABEL_CHECK_LEN + 1 || len > ONR_LABEL_MAX)
+        return ONR_ELENGTH;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] < 0x21 || text[i] > 0x7e)
+            return ONR_ECHARSET;
+        canon[i] = upper(text[i]);
+    }
+    canon[len] = '\0';
+    memcpy(parsed, canon, len + 1);
+    rc = split(parsed, fields);
+    if (rc != ONR_OK)
+        goto out;
+    rc = ONR_EFORMAT;
+    if (strcmp(fields[0], LABEL_PREFIX) != 0 || strlen(fields[4]) != ONR_LABEL_CHECK_LEN)
+        goto out;
+    rc = ONR_ECHARSET;
+    if (strlen(fields[1]) == 0 || strlen(fields[1]) > ONR_SERVICE_ID_MAX ||
+        strlen(fields[2]) != ONR_DEVID_LEN || !claim_ok(fields[3], strlen(fields[3])))
+        goto out;
+    for (char *c = fields[1]; *c != '\0'; c++)
+        *c = lower(*c);
+    for (char *c = fields[2]; *c != '\0'; c++)
+        *c = lower(*c);
+    if (onr_text_check(ONR_TEXT_ID, (struct onr_bytes){(const uint8_t *)fields[1],
+                                                      strlen(fields[1])}) != ONR_OK ||
+        onr_devid_check(fields[2], strlen(fields[2])) != ONR_OK)
+        goto out;
+    /* The check covers everything before the last colon, uppercase. */
+    rc = check_chars(canon, len - ONR_LABEL_CHECK_LEN - 1, check);
+    if (rc != ONR_OK)
+        goto out;
+    rc = ONR_EBADMAC;
+    if (memcmp(check, fields[4], ONR_LABEL_CHECK_LEN) != 0)
+        goto out;
+    strcpy(out->mfr, fields[1]);
+    strcpy(out->dev, fields[2]);
+    strcpy(out->claim, fields[3]);
+    rc = ONR_OK;
+out:
+    onr_wipe(canon, sizeof(canon));
+    onr_wipe(parsed, sizeof(parsed));
+    if (rc != ONR_OK)
+        memset(out, 0, sizeof(*out));
+    return rc;
+}
+
+int onr_label_claim_hash(const char *claim, uint8_t hash[32])
+{
+    char canon[ONR_LABEL_CLAIM_LEN];
+    struct onr_bytes parts[2];
+    int rc;
+
+    if (claim == NULL || hash == NULL)
+        return ONR_EINVAL;
+    if (!claim_ok(claim, strnlen(claim, ONR_LABEL_CLAIM_LEN + 1)))
+        return ONR_ECHARSET;
+    for (size_t i = 0; i < ONR_LABEL_CLAIM_LEN; i++)
+        canon[i] = upper(claim[i]);
+    parts[0] = (struct onr_bytes){(const uint8_t *)CLAIM_CONTEXT, sizeof(CLAIM_CONTEXT)};
+    parts[1] = (struct onr_bytes){(const uint8_t *)canon, sizeof(canon)};
+    rc = onr_sha256(parts, 2, hash);
+    onr_wipe(canon, sizeof(canon));
+    return rc;
+}

@@ -1,0 +1,144 @@
+#include "testutil.h"
+
+#include <string.h>
+
+#include "onramp/error.h"
+#include "onramp/label.h"
+
+/* From proto/SPEC.md section 12, computed independently (Python hashlib). */
+#define EXAMPLE "ONR1:ACME:RGUIB733FA2XFYRZDWEHZSOHU743ONT4:ABCDEFGHIJKLMNOPQRST:PW7U"
+#define EXAMPLE_CLAIM_HASH "e11005e44d8d779d0eee304e89639ad55cdb833821b7680af0fed4c783207f23"
+
+static const struct onr_label example = {
+    .mfr = "acme", .dev = "rguib733fa2xfyrzdwehzsohu743ont4", .claim = "ABCDEFGHIJKLMNOPQRST"};
+
+static void test_label_encodes_spec_example(void **state)
+{
+    char text[ONR_LABEL_MAX + 1];
+
+    (void)state;
+    assert_onr(ONR_OK, onr_label_encode(&example, text, sizeof(text)));
+    assert_string_equal(text, EXAMPLE);
+}
+
+static void test_label_decodes_spec_example_in_any_case(void **state)
+{
+    struct onr_label l;
+    char lowered[] = EXAMPLE;
+
+    (void)state;
+    assert_onr(ONR_OK, onr_label_decode(EXAMPLE, strlen(EXAMPLE), &l));
+    assert_string_equal(l.mfr, "acme");
+    assert_string_equal(l.dev, example.dev);
+    assert_string_equal(l.claim, example.claim);
+    for (char *c = lowered; *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+    assert_onr(ONR_OK, onr_label_decode(lowered, strlen(lowered), &l));
+    assert_string_equal(l.claim, example.claim);
+}
+
+static void test_label_claim_hash_matches_spec(void **state)
+{
+    uint8_t hash[32];
+    uint8_t expect[32];
+
+    (void)state;
+    onr_test_hex(EXAMPLE_CLAIM_HASH, expect, sizeof(expect));
+    assert_onr(ONR_OK, onr_label_claim_hash("ABCDEFGHIJKLMNOPQRST", hash));
+    assert_memory_equal(hash, expect, 32);
+    assert_onr(ONR_OK, onr_label_claim_hash("abcdefghijklmnopqrst", hash));
+    assert_memory_equal(hash, expect, 32);
+    assert_onr(ONR_ECHARSET, onr_label_claim_hash("ABCDEFGHIJKLMNOPQRS1", hash));
+    assert_onr(ONR_ECHARSET, onr_label_claim_hash("ABC", hash));
+}
+
+static void test_label_detects_a_typo(void **state)
+{
+    struct onr_label l;
+    char typo[] = EXAMPLE;
+
+    (void)state;
+    typo[50] = typo[50] == 'K' ? 'L' : 'K'; /* one claim character */
+    assert_onr(ONR_EBADMAC, onr_label_decode(typo, strlen(typo), &l));
+    assert_string_equal(l.dev, "");
+    memcpy(typo, EXAMPLE, sizeof(typo));
+    typo[sizeof(typo) - 2] = typo[sizeof(typo) - 2] == 'A' ? 'B' : 'A'; /* the check */
+    assert_onr(ONR_EBADMAC, onr_label_decode(typo, strlen(typo), &l));
+}
+
+static int decode_text(const char *text, struct onr_label *l)
+{
+    return onr_label_decode(text, strlen(text), l);
+}
+
+static void test_label_rejects_malformed_text(void **state)
+{
+    struct onr_label l;
+
+    (void)state;
+    assert_onr(ONR_ELENGTH, decode_text("ONR1", &l));
+    assert_onr(ONR_EFORMAT, decode_text("ONR2:ACME:RGUIB733FA2XFYRZDWEHZSOHU743ONT4:"
+                                        "ABCDEFGHIJKLMNOPQRST:PW7U", &l));
+    assert_onr(ONR_EFORMAT, decode_text("ONR1:ACME:RGUIB733FA2XFYRZDWEHZSOHU743ONT4"
+                                        "ABCDEFGHIJKLMNOPQRSTPW7U", &l));
+    assert_onr(ONR_EFORMAT, decode_text(EXAMPLE ":X", &l));
+    assert_onr(ONR_EFORMAT, decode_text("ONR1:ACME:RGUIB733FA2XFYRZDWEHZSOHU743ONT4:"
+                                        "ABCDEFGHIJKLMNOPQRST:PW7", &l));
+    /* a device id that is not one: '1' is not base32 */
+    assert_onr(ONR_ECHARSET, decode_text("ONR1:ACME:1GUIB733FA2XFYRZDWEHZSOHU743ONT4:"
+                                         "ABCDEFGHIJKLMNOPQRST:PW7U", &l));
+    /* spaces, control characters, non-ASCII */
+    assert_onr(ONR_ECHARSET, decode_text("ONR1 ACME:RGUIB733FA2XFYRZDWEHZSOHU743ONT4:X", &l));
+    assert_onr(ONR_ECHARSET, decode_text("ONR1:\x01CME:RGUIB733FA2XFYRZDWEHZSOHU743ONT4:X", &l));
+    assert_onr(ONR_ECHARSET, decode_text("ONR1:\xc3\xa9:RGUIB733FA2XFYRZDWEHZSOHU743ONT4:X", &l));
+    /* a manufacturer id with characters ids may not have */
+    assert_onr(ONR_ECHARSET, decode_text("ONR1:AC/ME:RGUIB733FA2XFYRZDWEHZSOHU743ONT4:"
+                                         "ABCDEFGHIJKLMNOPQRST:PW7U", &l));
+    assert_onr(ONR_EINVAL, onr_label_decode(NULL, 3, &l));
+}
+
+static void test_label_round_trips_fresh_claims(void **state)
+{
+    struct onr_label l = example;
+    struct onr_label back;
+    char text[ONR_LABEL_MAX + 1];
+
+    (void)state;
+    for (int i = 0; i < 50; i++) {
+        assert_onr(ONR_OK, onr_label_new_claim(l.claim));
+        assert_int_equal(strlen(l.claim), ONR_LABEL_CLAIM_LEN);
+        assert_onr(ONR_OK, onr_label_encode(&l, text, sizeof(text)));
+        assert_onr(ONR_OK, onr_label_decode(text, strlen(text), &back));
+        assert_string_equal(back.claim, l.claim);
+    }
+}
+
+static void test_label_encode_refuses_bad_fields(void **state)
+{
+    struct onr_label l = example;
+    char text[ONR_LABEL_MAX + 1];
+
+    (void)state;
+    strcpy(l.claim, "SHORT");
+    assert_onr(ONR_EINVAL, onr_label_encode(&l, text, sizeof(text)));
+    l = example;
+    strcpy(l.mfr, "Acme");
+    assert_onr(ONR_EINVAL, onr_label_encode(&l, text, sizeof(text)));
+    l = example;
+    assert_onr(ONR_ESPACE, onr_label_encode(&l, text, 20));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_label_encodes_spec_example),
+        cmocka_unit_test(test_label_decodes_spec_example_in_any_case),
+        cmocka_unit_test(test_label_claim_hash_matches_spec),
+        cmocka_unit_test(test_label_detects_a_typo),
+        cmocka_unit_test(test_label_rejects_malformed_text),
+        cmocka_unit_test(test_label_round_trips_fresh_claims),
+        cmocka_unit_test(test_label_encode_refuses_bad_fields),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
