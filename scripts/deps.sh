@@ -11,7 +11,7 @@ packages="
   gcc make libc6-dev cmake pkg-config
   libwolfssl-dev libmsgpack-dev libevent-dev libsqlite3-dev libqrencode-dev
   mosquitto mosquitto-dev libmosquitto-dev mosquitto-clients
-  libcmocka-dev openssl libssl-dev python3 python3-paho-mqtt
+  libcmocka-dev openssl libssl-dev python3 python3-paho-mqtt zbar-tools
 "
 
 missing=""
