@@ -7,6 +7,7 @@
 
 #include "onramp/bytes.h"
 #include "onramp/codec.h"
+#include "onramp/config.h"
 #include "onramp/crypto.h"
 #include "onramp/devid.h"
 #include "onramp/envelope.h"
