@@ -20,6 +20,7 @@ static const struct {
     {"operator", "op"},
     {"provider", "prov"},
     {"monitor", "monitor"},
+    {"control", "ctl"},
 };
 
 int cert_identify(const struct plugin *p, void *x509, char role[8],

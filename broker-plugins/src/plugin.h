@@ -77,7 +77,7 @@ struct conn {
     bool online;                       /* false once Mosquitto reported it gone */
     char client_id[2 * ONR_SERVICE_ID_MAX + 16]; /* services: to replace a stale record */
     char id[ONR_DEVID_LEN + 1];        /* device id or service id */
-    char role[8];                      /* service: "mfr", "op", "prov" */
+    char role[8];                      /* service: "mfr", "op", "prov", "ctl" */
     char down[PATTERN_MAX];            /* device: its down topic */
     char up_prefix[PATTERN_MAX];       /* device: "onr/1/d/{dev}/up/" */
     char service_up[PATTERN_MAX];      /* service: "onr/1/d/+/up/{role}/{svc}" */

@@ -14,6 +14,7 @@ static const char *role_of(const char *ou)
 {
     static const char *const map[][2] = {
         {"manufacturer", "mfr"}, {"operator", "op"}, {"provider", "prov"}, {"monitor", "monitor"},
+        {"control", "ctl"},
     };
 
     for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
@@ -54,8 +55,8 @@ struct mosquitto *ctl_connect(const struct ctl_broker *b, void *userdata)
     }
     role = role_of(info.org_unit);
     if (role == NULL) {
-        fprintf(stderr, "onrampctl: %s: OU '%s' is not manufacturer, operator, provider or "
-                        "monitor\n", b->cert, info.org_unit);
+        fprintf(stderr, "onrampctl: %s: OU '%s' is not manufacturer, operator, provider, "
+                        "monitor or control\n", b->cert, info.org_unit);
         return NULL;
     }
     snprintf(client_id, sizeof(client_id), "%s.%s.ctl%ld", role, info.common_name,

@@ -250,7 +250,7 @@ class Broker:
         """A raw MQTT v5 client for a service or monitor certificate
         (role: the OU), connected; the CONNACK reason in .connack."""
         short = {"manufacturer": "mfr", "operator": "op", "provider": "prov",
-                 "monitor": "monitor"}.get(role, role)
+                 "monitor": "monitor", "control": "ctl"}.get(role, role)
         cert = cert or self.pki.client(role, svc)
         c = mqtt5.Client(self.services_port, client_id or "%s.%s" % (short, svc),
                          self.pki.ca[0], cert[0], cert[1])

@@ -200,6 +200,25 @@ class ConfinementTest(fabric.FabricTestCase):
             finally:
                 c.disconnect()
 
+    def test_control_tool_asks_providers_only(self):
+        c = self.broker.service("control", "admin")
+        self.assertEqual(c.connack, OK)
+        try:
+            self.check_publishes(c, [
+                ("onr/1/s/prov/prov-1/in", True),
+                ("onr/1/s/mfr/acme/in", False),
+                ("onr/1/s/op/op-1/in", False),
+                (self.dev.down, False),
+                ("$CONTROL/onramp/v1", False),
+            ])
+            self.check_subscribes(c, [
+                ("onr/1/s/ctl/admin/in", True),
+                ("onr/1/s/prov/prov-1/in", False),
+                ("onr/1/d/+/up/#", False),
+            ])
+        finally:
+            c.disconnect()
+
     def test_monitor_reads_everything_and_writes_nothing(self):
         c = self.broker.service("monitor", "noc")
         self.assertEqual(c.connack, OK)
