@@ -16,3 +16,11 @@ function(onr_target_defaults target)
     target_link_options(${target} PRIVATE -fsanitize=address,undefined)
   endif()
 endfunction()
+
+# onr_program(<target>): a program users run: built into build/bin (so the
+# demo, the tests and a shell find them all in one place) and installed.
+function(onr_program target)
+  onr_target_defaults(${target})
+  set_target_properties(${target} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
+  install(TARGETS ${target} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+endfunction()

@@ -6,6 +6,7 @@
 #include "onramp/crypto.h"
 #include "onramp/error.h"
 #include "onramp/hash.h"
+#include "onramp/hpke.h"
 #include "onramp/text.h"
 
 #define LABEL_PREFIX "ONR1"
@@ -208,5 +209,61 @@ int onr_label_claim_hash(const char *claim, uint8_t hash[32])
     parts[1] = (struct onr_bytes){(const uint8_t *)canon, sizeof(canon)};
     rc = onr_sha256(parts, 2, hash);
     onr_wipe(canon, sizeof(canon));
+    return rc;
+}
+
+#define CLAIM_INFO "onramp/1 claim"
+
+/* info = "onramp/1 claim" 0 dev 0 prov (SPEC section 7). */
+static int claim_info(const char *dev, const char *prov, uint8_t *info, size_t cap,
+                      size_t *len)
+{
+    int n;
+
+    if (dev == NULL || prov == NULL || strlen(dev) != ONR_DEVID_LEN ||
+        strlen(prov) == 0 || strlen(prov) > ONR_SERVICE_ID_MAX)
+        return ONR_EINVAL;
+    n = snprintf((char *)info, cap, "%s%c%s%c%s", CLAIM_INFO, 0, dev, 0, prov);
+    if (n < 0 || (size_t)n >= cap)
+        return ONR_EINVAL;
+    *len = (size_t)n;
+    return ONR_OK;
+}
+
+int onr_label_claim_seal(const uint8_t mfr_sealing_pub[32], const char *dev, const char *prov,
+                         const char *claim, uint8_t out[ONR_LABEL_SEALED_LEN])
+{
+    uint8_t info[sizeof(CLAIM_INFO) + ONR_DEVID_LEN + ONR_SERVICE_ID_MAX + 2];
+    size_t info_len = 0;
+    int rc;
+
+    if (claim == NULL || strlen(claim) != ONR_LABEL_CLAIM_LEN)
+        return ONR_EINVAL;
+    rc = claim_info(dev, prov, info, sizeof(info), &info_len);
+    if (rc != ONR_OK)
+        return rc;
+    return onr_hpke_seal(mfr_sealing_pub, info, info_len, NULL, 0, (const uint8_t *)claim,
+                         ONR_LABEL_CLAIM_LEN, out, out + 32);
+}
+
+int onr_label_claim_open(const uint8_t mfr_sealing_key[32], const char *dev, const char *prov,
+                         const uint8_t *sealed, size_t sealed_len,
+                         char claim[ONR_LABEL_CLAIM_LEN + 1])
+{
+    uint8_t info[sizeof(CLAIM_INFO) + ONR_DEVID_LEN + ONR_SERVICE_ID_MAX + 2];
+    size_t info_len = 0;
+    int rc;
+
+    memset(claim, 0, ONR_LABEL_CLAIM_LEN + 1);
+    if (sealed == NULL || sealed_len != ONR_LABEL_SEALED_LEN)
+        return ONR_ELENGTH;
+    rc = claim_info(dev, prov, info, sizeof(info), &info_len);
+    if (rc != ONR_OK)
+        return rc;
+    rc = onr_hpke_open(mfr_sealing_key, info, info_len, NULL, 0, sealed, sealed + 32,
+                       sealed_len - 32, (uint8_t *)claim);
+    claim[ONR_LABEL_CLAIM_LEN] = '\0';
+    if (rc != ONR_OK)
+        onr_wipe(claim, ONR_LABEL_CLAIM_LEN + 1);
     return rc;
 }

@@ -1,6 +1,7 @@
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -90,6 +91,44 @@ struct mosquitto *ctl_connect(const struct ctl_broker *b, void *userdata)
     mosquitto_connect_v5_callback_set(mosq, NULL);
     mosquitto_user_data_set(mosq, userdata);
     return mosq;
+}
+
+int ctl_identity(const struct ctl_broker *b, char id[33])
+{
+    uint8_t buf[2 * ONR_X509_MAX_DER];
+    size_t buf_len = sizeof(buf);
+    struct onr_bytes cert;
+    struct onr_x509_info info;
+    size_t n = 0;
+    int rc;
+
+    rc = onr_x509_load(b->cert, buf, &buf_len, &cert, 1, &n);
+    if (rc == ONR_OK)
+        rc = onr_x509_parse(cert.ptr, cert.len, &info);
+    if (rc == ONR_OK && strlen(info.common_name) > 32)
+        rc = ONR_ECERT;
+    if (rc == ONR_OK)
+        snprintf(id, 33, "%s", info.common_name);
+    return rc;
+}
+
+bool ctl_broker_option(struct ctl_broker *b, int opt, const char *arg)
+{
+    switch (opt) {
+    case 'H': b->host = arg; return true;
+    case 'p': b->port = atoi(arg); return true;
+    case 'c': b->cafile = arg; return true;
+    case 'C': b->cert = arg; return true;
+    case 'k': b->key = arg; return true;
+    case 't': b->timeout = atoi(arg); return true;
+    default: return false;
+    }
+}
+
+bool ctl_broker_complete(const struct ctl_broker *b)
+{
+    return b->host != NULL && b->port > 0 && b->port < 65536 && b->cafile != NULL &&
+           b->cert != NULL && b->key != NULL && b->timeout > 0;
 }
 
 void ctl_disconnect(struct mosquitto *mosq)

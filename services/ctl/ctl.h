@@ -35,10 +35,26 @@ struct ctl_broker {
  */
 struct mosquitto *ctl_connect(const struct ctl_broker *b, void *userdata);
 
+/* ctl_identity: the service id (CN) in b->cert, into `id` (33 bytes). */
+int ctl_identity(const struct ctl_broker *b, char id[33]);
+
+/* The options every connecting subcommand takes (getopt_long entries and
+ * their handling), so they read the same everywhere. */
+#define CTL_BROKER_OPTIONS                                                          \
+    {"host", required_argument, NULL, 'H'}, {"port", required_argument, NULL, 'p'}, \
+        {"cafile", required_argument, NULL, 'c'},                                   \
+        {"cert", required_argument, NULL, 'C'}, {"key", required_argument, NULL, 'k'}, \
+        {"timeout", required_argument, NULL, 't'}
+/* ctl_broker_option: take option `opt` if it is one of those (true). */
+bool ctl_broker_option(struct ctl_broker *b, int opt, const char *arg);
+/* ctl_broker_complete: every option given and sane. */
+bool ctl_broker_complete(const struct ctl_broker *b);
+
 /* ctl_disconnect: disconnect and destroy. Accepts NULL. */
 void ctl_disconnect(struct mosquitto *mosq);
 
 /* Subcommands: argc/argv start at the subcommand's own name. */
 int ctl_stats(int argc, char **argv);
+int ctl_pair(int argc, char **argv);
 
 #endif /* ONRAMP_CTL_H */

@@ -13,10 +13,11 @@ static const char usage[] =
     "usage: onrampctl COMMAND [OPTIONS]\n"
     "\n"
     "Commands:\n"
+    "  pair       pair a device with a user's account at a provider\n"
     "  stats      print a broker plugin's counters\n"
     "\n"
-    "onrampctl COMMAND --help describes each command. More commands (pair,\n"
-    "status, monitor, release, revoke, label) arrive with the services.\n"
+    "onrampctl COMMAND --help describes each command. More commands (status,\n"
+    "monitor, release, revoke, label) arrive with the later services.\n"
     "\n"
     "  --help       this help\n"
     "  --version    print the version\n"
@@ -42,6 +43,8 @@ int main(int argc, char **argv)
     mosquitto_lib_init();
     if (strcmp(argv[1], "stats") == 0) {
         rc = ctl_stats(argc - 1, argv + 1);
+    } else if (strcmp(argv[1], "pair") == 0) {
+        rc = ctl_pair(argc - 1, argv + 1);
     } else {
         fprintf(stderr, "onrampctl: unknown command '%s'\n", argv[1]);
         fputs(usage, stderr);

@@ -93,11 +93,11 @@ static void print_stats(const struct onr_envelope *env, int json)
 int ctl_stats(int argc, char **argv)
 {
     static const struct option options[] = {
-        {"host", required_argument, NULL, 'H'},   {"port", required_argument, NULL, 'p'},
-        {"cafile", required_argument, NULL, 'c'}, {"cert", required_argument, NULL, 'C'},
-        {"key", required_argument, NULL, 'k'},    {"broker", required_argument, NULL, 'b'},
-        {"json", no_argument, NULL, 'j'},         {"timeout", required_argument, NULL, 't'},
-        {"help", no_argument, NULL, 'h'},         {NULL, 0, NULL, 0},
+        CTL_BROKER_OPTIONS,
+        {"broker", required_argument, NULL, 'b'},
+        {"json", no_argument, NULL, 'j'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
     };
     struct ctl_broker b = {.host = NULL, .port = 0, .timeout = 10};
     struct wanted *w = calloc(1, sizeof(*w));
@@ -112,20 +112,18 @@ int ctl_stats(int argc, char **argv)
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case 'H': b.host = optarg; break;
-        case 'p': b.port = atoi(optarg); break;
-        case 'c': b.cafile = optarg; break;
-        case 'C': b.cert = optarg; break;
-        case 'k': b.key = optarg; break;
         case 'b': w->broker = optarg; break;
         case 'j': json = 1; break;
-        case 't': b.timeout = atoi(optarg); break;
         case 'h': fputs(usage, stdout); free(w); return CTL_EXIT_OK;
-        default: fputs(usage, stderr); free(w); return CTL_EXIT_USAGE;
+        default:
+            if (ctl_broker_option(&b, opt, optarg))
+                break;
+            fputs(usage, stderr);
+            free(w);
+            return CTL_EXIT_USAGE;
         }
     }
-    if (optind != argc || b.host == NULL || b.port <= 0 || b.cafile == NULL || b.cert == NULL ||
-        b.key == NULL || b.timeout <= 0) {
+    if (optind != argc || !ctl_broker_complete(&b)) {
         fputs(usage, stderr);
         free(w);
         return CTL_EXIT_USAGE;

@@ -4,7 +4,7 @@
 
 #include "onramp/error.h"
 
-static const char schema[] =
+const char onr_registry_schema[] =
     "CREATE TABLE devices ("
     "  dev TEXT PRIMARY KEY,"
     "  identity_key BLOB NOT NULL,"
@@ -40,38 +40,7 @@ static const char schema[] =
 
 int onr_registry_open(const char *path, struct onr_db **out, char *why, size_t why_cap)
 {
-    return onr_db_open(path, schema, ONR_REGISTRY_VERSION, out, why, why_cap);
-}
-
-static int done(struct onr_db *db, sqlite3_stmt *stmt)
-{
-    int rc = onr_db_step(db, stmt);
-
-    sqlite3_reset(stmt);
-    return rc == ONR_ENOENT ? ONR_OK : rc;
-}
-
-/* Copy a blob column of exactly `len` bytes; ONR_EIO for anything else. */
-static int column_exact(sqlite3_stmt *stmt, int col, uint8_t *out, size_t len)
-{
-    struct onr_bytes b = onr_db_column_bytes(stmt, col);
-
-    if (b.len != len)
-        return ONR_EIO;
-    memcpy(out, b.ptr, len);
-    return ONR_OK;
-}
-
-static int column_text(sqlite3_stmt *stmt, int col, char *out, size_t cap)
-{
-    const unsigned char *t = sqlite3_column_text(stmt, col);
-    int n = sqlite3_column_bytes(stmt, col);
-
-    if (t == NULL || n < 0 || (size_t)n >= cap)
-        return ONR_EIO;
-    memcpy(out, t, (size_t)n);
-    out[n] = '\0';
-    return ONR_OK;
+    return onr_db_open(path, onr_registry_schema, ONR_REGISTRY_VERSION, out, why, why_cap);
 }
 
 int onr_registry_add_device(struct onr_db *db, const struct onr_registry_device *d,
@@ -89,7 +58,7 @@ int onr_registry_add_device(struct onr_db *db, const struct onr_registry_device 
     onr_db_bind_bytes(stmt, 3, ONR_BYTES(d->sealing_key));
     onr_db_bind_bytes(stmt, 4, ONR_BYTES(d->claim_hash));
     sqlite3_bind_int64(stmt, 5, (sqlite3_int64)now);
-    return done(db, stmt);
+    return onr_db_run(db, stmt);
 }
 
 int onr_registry_device(struct onr_db *db, const char *dev, size_t len,
@@ -110,11 +79,11 @@ int onr_registry_device(struct onr_db *db, const char *dev, size_t len,
     if (rc == ONR_OK) {
         memcpy(out->dev, dev, len);
         out->dev[len] = '\0';
-        rc = column_exact(stmt, 0, out->identity_key, sizeof(out->identity_key));
+        rc = onr_db_column_exact(stmt, 0, out->identity_key, sizeof(out->identity_key));
         if (rc == ONR_OK)
-            rc = column_exact(stmt, 1, out->sealing_key, sizeof(out->sealing_key));
+            rc = onr_db_column_exact(stmt, 1, out->sealing_key, sizeof(out->sealing_key));
         if (rc == ONR_OK)
-            rc = column_exact(stmt, 2, out->claim_hash, sizeof(out->claim_hash));
+            rc = onr_db_column_exact(stmt, 2, out->claim_hash, sizeof(out->claim_hash));
     }
     sqlite3_reset(stmt);
     return rc;
@@ -133,11 +102,11 @@ int onr_registry_assignment(struct onr_db *db, const char *dev,
     onr_db_bind_text(stmt, 1, dev, strlen(dev));
     rc = onr_db_step(db, stmt);
     if (rc == ONR_OK)
-        rc = column_text(stmt, 0, out->provider, sizeof(out->provider));
+        rc = onr_db_column_text(stmt, 0, out->provider, sizeof(out->provider));
     if (rc == ONR_OK)
-        rc = column_text(stmt, 1, out->op, sizeof(out->op));
+        rc = onr_db_column_text(stmt, 1, out->op, sizeof(out->op));
     if (rc == ONR_OK)
-        rc = column_exact(stmt, 2, out->op_key, sizeof(out->op_key));
+        rc = onr_db_column_exact(stmt, 2, out->op_key, sizeof(out->op_key));
     sqlite3_reset(stmt);
     return rc;
 }
@@ -160,7 +129,7 @@ int onr_registry_assign(struct onr_db *db, const char *dev,
     onr_db_bind_text(stmt, 3, a->op, strlen(a->op));
     onr_db_bind_bytes(stmt, 4, ONR_BYTES(a->op_key));
     sqlite3_bind_int64(stmt, 5, (sqlite3_int64)now);
-    return done(db, stmt);
+    return onr_db_run(db, stmt);
 }
 
 int onr_registry_audit(struct onr_db *db, uint64_t now, const char *provider, const char *dev,
@@ -177,7 +146,7 @@ int onr_registry_audit(struct onr_db *db, uint64_t now, const char *provider, co
     onr_db_bind_text(stmt, 2, provider, strlen(provider));
     onr_db_bind_text(stmt, 3, dev, strlen(dev));
     onr_db_bind_text(stmt, 4, result, strlen(result));
-    return done(db, stmt);
+    return onr_db_run(db, stmt);
 }
 
 int onr_registry_wait(struct onr_db *db, const char *dev, const uint8_t nonce[16],
@@ -194,7 +163,7 @@ int onr_registry_wait(struct onr_db *db, const char *dev, const uint8_t nonce[16
     onr_db_bind_bytes(stmt, 2, (struct onr_bytes){nonce, 16});
     onr_db_bind_bytes(stmt, 3, (struct onr_bytes){hello_id, 16});
     sqlite3_bind_int64(stmt, 4, (sqlite3_int64)now);
-    return done(db, stmt);
+    return onr_db_run(db, stmt);
 }
 
 int onr_registry_waiting(struct onr_db *db, const char *dev, uint8_t nonce[16],
@@ -209,9 +178,9 @@ int onr_registry_waiting(struct onr_db *db, const char *dev, uint8_t nonce[16],
     onr_db_bind_text(stmt, 1, dev, strlen(dev));
     rc = onr_db_step(db, stmt);
     if (rc == ONR_OK)
-        rc = column_exact(stmt, 0, nonce, 16);
+        rc = onr_db_column_exact(stmt, 0, nonce, 16);
     if (rc == ONR_OK)
-        rc = column_exact(stmt, 1, hello_id, 16);
+        rc = onr_db_column_exact(stmt, 1, hello_id, 16);
     sqlite3_reset(stmt);
     return rc;
 }
@@ -225,5 +194,5 @@ int onr_registry_unwait(struct onr_db *db, const char *dev)
     if (rc != ONR_OK)
         return rc;
     onr_db_bind_text(stmt, 1, dev, strlen(dev));
-    return done(db, stmt);
+    return onr_db_run(db, stmt);
 }

@@ -17,6 +17,9 @@
 
 #define ONR_REGISTRY_VERSION 1
 
+/* The schema (SQL), for services that open the registry themselves. */
+extern const char onr_registry_schema[];
+
 /* A device as the factory recorded it. */
 struct onr_registry_device {
     char dev[ONR_DEVID_LEN + 1];

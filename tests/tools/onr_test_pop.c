@@ -7,13 +7,19 @@
  *   onr_test_pop proof KEYFILE BROKER_NAME [CLIENT_ID [TIMESTAMP]]
  *       print a fresh 154-byte proof (proto/SPEC.md section 10) as hex;
  *       CLIENT_ID defaults to the key's device id, TIMESTAMP to now
+ *   onr_test_pop hello KEYFILE MFR [SENDER [TIMESTAMP]]
+ *       print a hello envelope (type 1) signed with KEYFILE for the topic
+ *       onr/1/d/SENDER/up/mfr/MFR as hex; SENDER defaults to the key's
+ *       device id (another id makes a hello signed by a foreign key)
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "onramp/crypto.h"
 #include "onramp/devid.h"
+#include "onramp/envelope.h"
 #include "onramp/error.h"
 #include "onramp/p256.h"
 #include "onramp/pop.h"
@@ -21,7 +27,8 @@
 static int usage(void)
 {
     fputs("usage: onr_test_pop new-key KEYFILE\n"
-          "       onr_test_pop proof KEYFILE BROKER_NAME [CLIENT_ID [TIMESTAMP]]\n",
+          "       onr_test_pop proof KEYFILE BROKER_NAME [CLIENT_ID [TIMESTAMP]]\n"
+          "       onr_test_pop hello KEYFILE MFR [SENDER [TIMESTAMP]]\n",
           stderr);
     return 2;
 }
@@ -30,6 +37,40 @@ static int fail(const char *what, int rc)
 {
     fprintf(stderr, "onr_test_pop: %s: %s\n", what, onr_strerror(rc));
     return 1;
+}
+
+static void print_hex(const uint8_t *p, size_t len)
+{
+    for (size_t i = 0; i < len; i++)
+        printf("%02x", p[i]);
+    putchar('\n');
+}
+
+static int hello(const struct onr_p256_key *key, const char *sender, const char *mfr,
+                 uint64_t now)
+{
+    uint8_t out[ONR_ENVELOPE_MAX];
+    uint8_t nonce[ONR_NONCE_LEN];
+    char topic[ONR_TOPIC_MAX + 1];
+    size_t len = 0;
+    struct onr_msg msg = {.type = ONR_MSG_HELLO};
+    struct onr_envelope_signer self = {
+        .role = ONR_ROLE_DEVICE,
+        .sender = {(const uint8_t *)sender, strlen(sender)},
+        .key = key,
+    };
+    int rc = onr_random(nonce, sizeof(nonce));
+
+    if (rc != ONR_OK)
+        return rc;
+    snprintf(topic, sizeof(topic), "onr/1/d/%s/up/mfr/%s", sender, mfr);
+    msg.body.hello.nonce = ONR_BYTES(nonce);
+    rc = onr_envelope_encode(&msg, &self, (struct onr_bytes){(const uint8_t *)topic,
+                                                             strlen(topic)},
+                             now, out, sizeof(out), &len, NULL);
+    if (rc == ONR_OK)
+        print_hex(out, len);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -46,7 +87,8 @@ int main(int argc, char **argv)
         rc = onr_p256_generate(&key);
         if (rc == ONR_OK)
             rc = onr_p256_save(key, argv[2]);
-    } else if ((argc >= 4 && argc <= 6) && strcmp(argv[1], "proof") == 0) {
+    } else if ((argc >= 4 && argc <= 6) &&
+               (strcmp(argv[1], "proof") == 0 || strcmp(argv[1], "hello") == 0)) {
         rc = onr_p256_load(argv[2], &key);
     } else {
         return usage();
@@ -68,13 +110,16 @@ int main(int argc, char **argv)
     client_id = argc >= 5 ? argv[4] : id;
     if (argc == 6)
         now = strtoull(argv[5], NULL, 10);
+    if (strcmp(argv[1], "hello") == 0) {
+        rc = hello(key, client_id, argv[3], now);
+        onr_p256_free(key);
+        return rc == ONR_OK ? 0 : fail("hello", rc);
+    }
     rc = onr_pop_encode(key, (struct onr_bytes){(const uint8_t *)client_id, strlen(client_id)},
                         (struct onr_bytes){(const uint8_t *)argv[3], strlen(argv[3])}, now, proof);
     onr_p256_free(key);
     if (rc != ONR_OK)
         return fail("proof", rc);
-    for (size_t i = 0; i < sizeof(proof); i++)
-        printf("%02x", proof[i]);
-    putchar('\n');
+    print_hex(proof, sizeof(proof));
     return 0;
 }

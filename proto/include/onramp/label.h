@@ -58,4 +58,23 @@ int onr_label_decode(const char *text, size_t len, struct onr_label *out);
  */
 int onr_label_claim_hash(const char *claim, uint8_t hash[32]);
 
+/*
+ * The claim in a registration travels sealed to the manufacturer's X25519
+ * sealing key (HPKE, SPEC section 7, info "onramp/1 claim" 0 dev 0 prov),
+ * so no broker or monitor on the way sees it.
+ * onr_label_claim_seal: seal `claim` (ONR_LABEL_CLAIM_LEN characters) for
+ * device `dev` registered by provider `prov`; `out` receives
+ * ONR_LABEL_SEALED_LEN bytes (enc || ct || tag).
+ * onr_label_claim_open: the reverse with the manufacturer's private key;
+ * `claim` receives the NUL-terminated secret (wiped on failure). Returns
+ * ONR_OK, ONR_EINVAL, ONR_ELENGTH or ONR_EDECRYPT (wrong key, device,
+ * provider or a tampered byte), ONR_ECRYPTO.
+ */
+#define ONR_LABEL_SEALED_LEN (32 + ONR_LABEL_CLAIM_LEN + 16)
+int onr_label_claim_seal(const uint8_t mfr_sealing_pub[32], const char *dev, const char *prov,
+                         const char *claim, uint8_t out[ONR_LABEL_SEALED_LEN]);
+int onr_label_claim_open(const uint8_t mfr_sealing_key[32], const char *dev, const char *prov,
+                         const uint8_t *sealed, size_t sealed_len,
+                         char claim[ONR_LABEL_CLAIM_LEN + 1]);
+
 #endif /* ONRAMP_LABEL_H */

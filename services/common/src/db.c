@@ -290,6 +290,36 @@ struct onr_bytes onr_db_column_bytes(sqlite3_stmt *stmt, int column)
     return (struct onr_bytes){p, n > 0 ? (size_t)n : 0};
 }
 
+int onr_db_column_exact(sqlite3_stmt *stmt, int column, uint8_t *out, size_t len)
+{
+    struct onr_bytes b = onr_db_column_bytes(stmt, column);
+
+    if (b.len != len || b.ptr == NULL)
+        return ONR_EIO;
+    memcpy(out, b.ptr, len);
+    return ONR_OK;
+}
+
+int onr_db_column_text(sqlite3_stmt *stmt, int column, char *out, size_t cap)
+{
+    const unsigned char *t = sqlite3_column_text(stmt, column);
+    int n = sqlite3_column_bytes(stmt, column);
+
+    if (t == NULL || n < 0 || (size_t)n >= cap)
+        return ONR_EIO;
+    memcpy(out, t, (size_t)n);
+    out[n] = '\0';
+    return ONR_OK;
+}
+
+int onr_db_run(struct onr_db *db, sqlite3_stmt *stmt)
+{
+    int rc = onr_db_step(db, stmt);
+
+    sqlite3_reset(stmt);
+    return rc == ONR_ENOENT ? ONR_OK : rc;
+}
+
 int onr_db_processed_get(struct onr_db *db, struct onr_bytes sender, const uint8_t id[16],
                          char *topic, size_t topic_cap, uint8_t *answer, size_t *answer_len)
 {
@@ -360,4 +390,9 @@ int onr_db_processed_prune(struct onr_db *db, uint64_t before)
     rc = onr_db_step(db, stmt);
     sqlite3_reset(stmt);
     return rc == ONR_ENOENT ? ONR_OK : rc;
+}
+
+int onr_db_changes(struct onr_db *db)
+{
+    return sqlite3_changes(db->conn);
 }

@@ -79,6 +79,18 @@ int onr_db_bind_text(sqlite3_stmt *stmt, int index, const char *text, size_t len
 /* Column helpers: a blob or text column as borrowed bytes (valid until the
  * statement steps again or is reset). */
 struct onr_bytes onr_db_column_bytes(sqlite3_stmt *stmt, int column);
+/* onr_db_column_exact: copy a blob column of exactly `len` bytes; ONR_EIO
+ * for anything else (the database is not what we wrote). */
+int onr_db_column_exact(sqlite3_stmt *stmt, int column, uint8_t *out, size_t len);
+/* onr_db_column_text: copy a text column into `out` of `cap` bytes with its
+ * NUL; ONR_EIO if NULL or too long. */
+int onr_db_column_text(sqlite3_stmt *stmt, int column, char *out, size_t cap);
+
+/* onr_db_run: step a statement that returns no rows and reset it: ONR_OK,
+ * or onr_db_step's errors. */
+int onr_db_run(struct onr_db *db, sqlite3_stmt *stmt);
+/* onr_db_changes: rows the last statement changed. */
+int onr_db_changes(struct onr_db *db);
 
 /*
  * The outbox (inside the caller's transaction).

@@ -1,0 +1,146 @@
+/*
+ * The skeleton every Onramp service runs on: written once, used by the
+ * manufacturer, provider and operator daemons.
+ *
+ *   - flags (--config FILE, -o key=value, --log-level, --help, --version)
+ *     and a configuration file (<onramp/config.h>);
+ *   - a single-threaded libevent loop driving libmosquitto through its
+ *     socket (<onramp/mqtt_loop.h>), MQTT v5, QoS 1, a persistent session,
+ *     TLS with the service's certificate, reconnect with backoff and jitter;
+ *   - dispatch of each message by type to its handler, after a bounded
+ *     decode; a replay cache for the handlers' verification;
+ *   - SQLite (<onramp/svc_db.h>) and handle_once(): one transaction per
+ *     handled message, its answer stored with the state change and
+ *     published only after the commit, duplicates answered from the store;
+ *   - SIGTERM/SIGINT clean shutdown, SIGHUP reload.
+ *
+ * Configuration keys every service understands:
+ *   id           the service id (also its certificate's CN)
+ *   broker_host, broker_port, broker_ca, cert, key
+ *                the broker's services listener and this service's TLS
+ *                client certificate from the services CA
+ *   signing_key  P-256 key that signs this service's envelopes
+ *   database     SQLite file
+ *   log_level    error, warning, notice (default), info, debug
+ *   freshness    envelope freshness window, seconds (default 300)
+ */
+#ifndef ONRAMP_SERVICE_H
+#define ONRAMP_SERVICE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "onramp/envelope.h"
+#include "onramp/svc_db.h"
+#include "onramp/svc_log.h"
+
+struct onr_config;
+struct onr_service;
+
+/* What a handler decided: its answer (published after the commit) and any
+ * further messages to publish once it is durable (not stored for
+ * duplicates: a push the peer will also ask for again). */
+#define ONR_SERVICE_MAX_EXTRA 2
+
+struct onr_publication {
+    char topic[ONR_TOPIC_MAX + 1];
+    uint8_t payload[ONR_ENVELOPE_MAX];
+    size_t len;
+};
+
+struct onr_answer {
+    struct onr_publication reply;   /* len 0: no answer */
+    struct onr_publication extra[ONR_SERVICE_MAX_EXTRA];
+    size_t n_extra;
+};
+
+/*
+ * A message handler: `env` has been decoded within bounds (nothing
+ * verified yet: each handler knows whose key to check), `topic` is where it
+ * arrived. Return ONR_OK, or an error that is logged (the message is
+ * dropped; handlers answer errors themselves where the protocol allows).
+ */
+typedef int (*onr_service_handler_cb)(struct onr_service *svc, const struct onr_envelope *env,
+                                      const char *topic, void *arg);
+
+/* A service's description, given to onr_service_main. */
+struct onr_service_def {
+    const char *name;          /* "manufacturer" */
+    const char *role;          /* the topic role level: "mfr", "op", "prov" */
+    enum onr_role sender_role; /* in its envelopes */
+    const char *usage;         /* the --help text */
+    const char *const *keys;   /* configuration keys beyond the common ones */
+    size_t n_keys;
+    const char *schema;        /* its database schema (SQL) and version */
+    int schema_version;
+    /* Called once the configuration, database and keys are loaded, before
+     * connecting: subscribe and register handlers. ONR_OK or an error
+     * (printed; the service exits 1). */
+    int (*start)(struct onr_service *svc, void *arg);
+    /* Called on SIGHUP after the configuration file was read again (may be
+     * NULL): re-read what may change at run time (peer keys). */
+    int (*reload)(struct onr_service *svc, void *arg);
+    void (*stop)(struct onr_service *svc, void *arg);
+    void *arg;
+};
+
+/*
+ * onr_service_main: run the service until SIGTERM/SIGINT. Returns the
+ * process exit status: 0 after a clean shutdown, 1 when it could not start
+ * (the reason printed), 2 for a usage error.
+ */
+int onr_service_main(const struct onr_service_def *def, int argc, char **argv);
+
+/* From start(): subscribe to `filter` (QoS 1; copied; renewed after every
+ * reconnect), and send messages of `type` arriving there to `cb`. */
+int onr_service_subscribe(struct onr_service *svc, const char *filter, int type,
+                          onr_service_handler_cb cb, void *arg);
+
+/* The loaded configuration (borrowed; replaced on reload). */
+const struct onr_config *onr_service_config(const struct onr_service *svc);
+/* onr_service_path: a configuration value as a path (relative to the file). */
+int onr_service_path(const struct onr_service *svc, const char *key, char *out, size_t cap);
+struct onr_db *onr_service_db(const struct onr_service *svc);
+const char *onr_service_id(const struct onr_service *svc);
+uint64_t onr_service_now(const struct onr_service *svc);
+
+/*
+ * onr_service_accept: freshness and replay for a message whose
+ * authenticator the handler has verified (onr_envelope_accept with the
+ * service's window and cache).
+ */
+int onr_service_accept(struct onr_service *svc, const struct onr_envelope *env);
+
+/*
+ * onr_service_seal: `msg` in an envelope signed by this service for
+ * `topic`, into `pub` (topic copied). Returns ONR_OK or the errors of
+ * onr_envelope_encode. `id_out` (may be NULL) receives the message id.
+ */
+int onr_service_seal(struct onr_service *svc, const struct onr_msg *msg, const char *topic,
+                     struct onr_publication *pub, uint8_t id_out[ONR_MSG_ID_LEN]);
+
+/* onr_service_error: an ERROR envelope answering `env` with `code` (a
+ * negative ONR_E) for `topic`. */
+int onr_service_error(struct onr_service *svc, const struct onr_envelope *env, int code,
+                      const char *topic, struct onr_publication *pub);
+
+/*
+ * onr_service_handle_once: the durable core of every handler. In one
+ * transaction: if (env's sender, id) was handled before, publish the stored
+ * answer again and return; else call `decide` (which changes state through
+ * the database and fills `answer`), store the answer in the outbox, commit,
+ * then publish the answer and the extras. ONR_EBUSY when the database is
+ * busy (nothing answered: the peer retries). `decide` returning an error
+ * rolls everything back (its answer is not sent unless it set
+ * answer->reply and returned ONR_OK).
+ */
+typedef int (*onr_service_decide_cb)(struct onr_service *svc, const struct onr_envelope *env,
+                                     const char *topic, void *arg, struct onr_answer *answer);
+int onr_service_handle_once(struct onr_service *svc, const struct onr_envelope *env,
+                            const char *topic, onr_service_decide_cb decide, void *arg);
+
+/* onr_service_publish: QoS 1, now (best effort: while disconnected the
+ * message is dropped and logged; callers rely on their peers' retries). */
+int onr_service_publish(struct onr_service *svc, const struct onr_publication *pub);
+
+#endif /* ONRAMP_SERVICE_H */

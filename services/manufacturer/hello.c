@@ -1,0 +1,146 @@
+/*
+ * Step 3b: a device says hello on onr/1/d/{dev}/up/mfr/{us}. The device
+ * must be one we made: its registry key verifies the hello, its
+ * certificate (if sent) chains to our device CA and names that key. Then:
+ * a voucher if a provider registered it, else "pending" and a note so the
+ * voucher is pushed when the registration arrives.
+ */
+#include "mfr.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "onramp/crypto.h"
+#include "onramp/error.h"
+
+struct hello_ctx {
+    struct mfr *m;
+    const struct onr_registry_device *dev;
+};
+
+/* The device id the topic names (onr/1/d/{dev}/up/...). */
+static int topic_device(const char *topic, char dev[ONR_DEVID_LEN + 1])
+{
+    static const char prefix[] = "onr/1/d/";
+
+    if (strncmp(topic, prefix, sizeof(prefix) - 1) != 0 ||
+        strlen(topic) < sizeof(prefix) - 1 + ONR_DEVID_LEN ||
+        topic[sizeof(prefix) - 1 + ONR_DEVID_LEN] != '/')
+        return ONR_EINVAL;
+    memcpy(dev, topic + sizeof(prefix) - 1, ONR_DEVID_LEN);
+    dev[ONR_DEVID_LEN] = '\0';
+    return onr_devid_check(dev, ONR_DEVID_LEN);
+}
+
+/* The identity certificate: from our device CA, for this very key and id. */
+static int check_certificate(const struct mfr *m, const struct onr_registry_device *d,
+                             struct onr_bytes cert)
+{
+    struct onr_x509_info info;
+    int rc;
+
+    rc = onr_x509_verify_chain(m->device_ca, m->device_ca_len, &cert, 1, &info);
+    if (rc != ONR_OK)
+        return rc;
+    if (memcmp(info.public_key, d->identity_key, ONR_P256_PUB_LEN) != 0 ||
+        strcmp(info.common_name, d->dev) != 0)
+        return ONR_ECERT;
+    return ONR_OK;
+}
+
+static int decide(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
+                  void *arg, struct onr_answer *answer)
+{
+    struct hello_ctx *ctx = arg;
+    const struct onr_registry_device *d = ctx->dev;
+    struct onr_registry_assignment a;
+    struct onr_db *db = onr_service_db(svc);
+    char down[ONR_TOPIC_MAX + 1];
+    struct onr_msg msg = {.type = ONR_MSG_PENDING};
+    static const char waiting[] = "no provider has registered this device yet";
+    int rc;
+
+    (void)topic;
+    rc = onr_registry_assignment(db, d->dev, &a);
+    if (rc == ONR_OK) {
+        rc = mfr_voucher(svc, ctx->m, d, &a, env->msg.body.hello.nonce.ptr, env->id,
+                         &answer->reply);
+        if (rc == ONR_OK)
+            rc = onr_registry_unwait(db, d->dev);
+        if (rc == ONR_OK)
+            onr_log(ONR_LOG_NOTICE, "voucher dev=%s provider=%s operator=%s", d->dev,
+                    a.provider, a.op);
+        return rc;
+    }
+    if (rc != ONR_ENOENT)
+        return rc;
+    /* Not registered yet: remember the hello so the voucher can be pushed
+     * when the registration arrives, and say when to ask again. */
+    rc = onr_registry_wait(db, d->dev, env->msg.body.hello.nonce.ptr, env->id,
+                           onr_service_now(svc));
+    if (rc != ONR_OK)
+        return rc;
+    msg.body.pending = (struct onr_msg_pending){
+        .re = ONR_BYTES(env->id),
+        .retry_after = ctx->m->retry_after,
+        .reason = ONR_BYTES_STR(waiting),
+    };
+    mfr_down_topic(d->dev, down, sizeof(down));
+    onr_log(ONR_LOG_INFO, "pending dev=%s", d->dev);
+    return onr_service_seal(svc, &msg, down, &answer->reply, NULL);
+}
+
+/* An error answer the device can act on, when the hello is authentic. */
+static int answer_error(struct onr_service *svc, const struct onr_envelope *env,
+                        const char *dev, int code)
+{
+    struct onr_publication *pub = calloc(1, sizeof(*pub));
+    char down[ONR_TOPIC_MAX + 1];
+    int rc;
+
+    if (pub == NULL)
+        return ONR_ENOMEM;
+    mfr_down_topic(dev, down, sizeof(down));
+    rc = onr_service_error(svc, env, code, down, pub);
+    if (rc == ONR_OK)
+        onr_service_publish(svc, pub);
+    free(pub);
+    return code;
+}
+
+int mfr_on_hello(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
+                 void *arg)
+{
+    struct mfr *m = arg;
+    struct onr_registry_device d;
+    struct hello_ctx ctx = {m, &d};
+    char dev[ONR_DEVID_LEN + 1];
+    int rc;
+
+    /* The broker let only this device publish here; the sender must agree. */
+    rc = topic_device(topic, dev);
+    if (rc != ONR_OK || env->sender.len != ONR_DEVID_LEN ||
+        memcmp(env->sender.ptr, dev, ONR_DEVID_LEN) != 0)
+        return ONR_EDENIED;
+    rc = onr_registry_device(onr_service_db(svc), dev, ONR_DEVID_LEN, &d);
+    if (rc != ONR_OK)
+        return rc == ONR_ENOENT ? ONR_EDENIED : rc; /* not one of ours: no answer */
+    rc = onr_envelope_verify_sig(env, (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},
+                                 d.identity_key);
+    if (rc != ONR_OK)
+        return rc; /* not the device: no answer */
+    if (env->msg.body.hello.cert.ptr != NULL) {
+        rc = check_certificate(m, &d, env->msg.body.hello.cert);
+        if (rc != ONR_OK)
+            return answer_error(svc, env, dev, rc);
+    }
+    rc = onr_service_accept(svc, env);
+    if (rc == ONR_ESTALE)
+        return answer_error(svc, env, dev, rc); /* tell it its clock is off */
+    if (rc != ONR_OK && rc != ONR_EREPLAY)
+        return rc;
+    /* A duplicate (EREPLAY) is answered from the outbox, like any retry of
+     * the same message. */
+    return onr_service_handle_once(svc, env, topic, decide, &ctx);
+}

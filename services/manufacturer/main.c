@@ -1,0 +1,215 @@
+/*
+ * onramp-manufacturer: the manufacturer's service. Answers devices' hellos
+ * with vouchers (step 3b) and takes registrations from providers (step 2).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mfr.h"
+#include "onramp/config.h"
+#include "onramp/crypto.h"
+#include "onramp/error.h"
+
+static const char usage[] =
+    "usage: onramp-manufacturer --config FILE [-o KEY=VALUE]... [--log-level LEVEL]\n"
+    "\n"
+    "The manufacturer's onboarding service. It answers the hello of every\n"
+    "device it made (in its registry, written by onramp-factory) with a\n"
+    "voucher naming the device's provider and operator, or with \"pending\"\n"
+    "until a provider registers the device; the voucher is then pushed. It\n"
+    "takes registrations from the providers it works with: the claim secret\n"
+    "must match, and a device owned by another provider is refused. Every\n"
+    "claim attempt is written to an append-only audit table.\n"
+    "\n"
+    "Configuration (FILE, key value lines; relative paths from FILE's folder):\n"
+    "  id                 the manufacturer's id (its certificate's CN)\n"
+    "  broker_host, broker_port   the broker's services listener\n"
+    "  broker_ca          PEM: the broker's TLS CA\n"
+    "  cert, key          PEM: this service's certificate (OU=manufacturer)\n"
+    "  signing_key        P-256 key signing its messages (service.key)\n"
+    "  voucher_key        P-256 key signing vouchers (voucher.key)\n"
+    "  sealing_key        X25519 key claims are sealed to (sealing.key)\n"
+    "  device_ca          PEM: the device CA identity certificates chain to\n"
+    "  database           SQLite registry (manufacturer.db)\n"
+    "  provider ID KEYFILE   a provider it works with and its signing key;\n"
+    "                     repeat for each\n"
+    "  voucher_lifetime   seconds a voucher is valid (default 604800)\n"
+    "  retry_after        seconds a pending device waits to ask again (default 30)\n"
+    "  claim_rate         claim attempts per provider per minute (default 120)\n"
+    "  log_level          error, warning, notice (default), info, debug\n"
+    "  freshness          seconds a message's timestamp may be off (default 300)\n"
+    "\n"
+    "  -o KEY=VALUE       override a configuration key\n"
+    "  --log-level LEVEL  the same as -o log_level=LEVEL\n"
+    "  --help, --version\n"
+    "\n"
+    "Signals: SIGTERM or SIGINT stop it cleanly; SIGHUP reloads the\n"
+    "configuration (providers, limits, log level).\n"
+    "Exit status: 0 after a clean stop, 1 if it could not start, 2 usage.\n";
+
+static const char *const keys[] = {
+    "voucher_key", "sealing_key", "device_ca", "provider",
+    "voucher_lifetime", "retry_after", "claim_rate",
+};
+
+static struct mfr state;
+
+struct mfr_provider *mfr_provider(struct mfr *m, const uint8_t *id, size_t len)
+{
+    for (size_t i = 0; i < m->n_providers; i++)
+        if (strlen(m->providers[i].id) == len && memcmp(m->providers[i].id, id, len) == 0)
+            return &m->providers[i];
+    return NULL;
+}
+
+/* provider ID KEYFILE lines, and the limits: what SIGHUP may change. */
+static int load_peers(struct onr_service *svc, struct mfr *m)
+{
+    const struct onr_config *cfg = onr_service_config(svc);
+    struct mfr_provider providers[MFR_MAX_PROVIDERS];
+    size_t n = onr_config_count(cfg, "provider");
+    int rc;
+
+    if (n > MFR_MAX_PROVIDERS) {
+        fprintf(stderr, "onramp-manufacturer: at most %d providers\n", MFR_MAX_PROVIDERS);
+        return ONR_ERANGE;
+    }
+    memset(providers, 0, sizeof(providers));
+    for (size_t i = 0; i < n; i++) {
+        char buf[1024];
+        char path[1024];
+        const char *fields[2];
+        size_t nf = 0;
+
+        rc = onr_config_split(onr_config_at(cfg, "provider", i), buf, sizeof(buf), fields, 2,
+                              &nf);
+        if (rc != ONR_OK || nf != 2 || strlen(fields[0]) > ONR_SERVICE_ID_MAX) {
+            fprintf(stderr, "onramp-manufacturer: provider: want 'provider ID KEYFILE'\n");
+            return ONR_EFORMAT;
+        }
+        snprintf(providers[i].id, sizeof(providers[i].id), "%s", fields[0]);
+        rc = onr_config_path(cfg, fields[1], path, sizeof(path));
+        if (rc == ONR_OK)
+            rc = onr_p256_public_load(path, providers[i].key);
+        if (rc != ONR_OK) {
+            fprintf(stderr, "onramp-manufacturer: provider %s key %s: %s\n", fields[0],
+                    fields[1], onr_strerror(rc));
+            return rc;
+        }
+    }
+    rc = onr_config_get_uint(cfg, "voucher_lifetime", 7 * 86400, 60, 365 * 86400,
+                             &m->voucher_lifetime);
+    if (rc == ONR_OK)
+        rc = onr_config_get_uint(cfg, "retry_after", 30, 1, 86400, &m->retry_after);
+    if (rc == ONR_OK)
+        rc = onr_config_get_uint(cfg, "claim_rate", 120, 1, 1000000, &m->claim_rate);
+    if (rc != ONR_OK) {
+        fprintf(stderr, "onramp-manufacturer: voucher_lifetime, retry_after, claim_rate: %s\n",
+                onr_strerror(rc));
+        return rc;
+    }
+    /* keep the buckets of providers that stay */
+    for (size_t i = 0; i < n; i++) {
+        struct mfr_provider *old = mfr_provider(m, (const uint8_t *)providers[i].id,
+                                                strlen(providers[i].id));
+
+        if (old != NULL) {
+            providers[i].tokens = old->tokens;
+            providers[i].last = old->last;
+        }
+    }
+    memcpy(m->providers, providers, sizeof(providers));
+    m->n_providers = n;
+    return ONR_OK;
+}
+
+static int load_keys(struct onr_service *svc, struct mfr *m)
+{
+    uint8_t buf[ONR_X509_MAX_DER];
+    size_t buf_len = sizeof(buf);
+    struct onr_bytes ca;
+    char path[1024];
+    size_t n = 0;
+    int rc;
+
+    rc = onr_service_path(svc, "voucher_key", path, sizeof(path));
+    if (rc == ONR_OK)
+        rc = onr_p256_load(path, &m->voucher_key);
+    if (rc != ONR_OK) {
+        fprintf(stderr, "onramp-manufacturer: voucher_key: %s\n", onr_strerror(rc));
+        return rc;
+    }
+    rc = onr_service_path(svc, "sealing_key", path, sizeof(path));
+    if (rc == ONR_OK)
+        rc = onr_x25519_load(path, m->sealing_key);
+    if (rc != ONR_OK) {
+        fprintf(stderr, "onramp-manufacturer: sealing_key: %s\n", onr_strerror(rc));
+        return rc;
+    }
+    rc = onr_service_path(svc, "device_ca", path, sizeof(path));
+    if (rc == ONR_OK)
+        rc = onr_x509_load(path, buf, &buf_len, &ca, 1, &n);
+    if (rc != ONR_OK) {
+        fprintf(stderr, "onramp-manufacturer: device_ca: %s\n", onr_strerror(rc));
+        return rc;
+    }
+    memcpy(m->device_ca, ca.ptr, ca.len);
+    m->device_ca_len = ca.len;
+    return ONR_OK;
+}
+
+static int start(struct onr_service *svc, void *arg)
+{
+    struct mfr *m = arg;
+    char filter[ONR_TOPIC_MAX + 1];
+    int rc;
+
+    rc = load_keys(svc, m);
+    if (rc == ONR_OK)
+        rc = load_peers(svc, m);
+    if (rc != ONR_OK)
+        return rc;
+    snprintf(filter, sizeof(filter), "onr/1/d/+/up/mfr/%s", onr_service_id(svc));
+    rc = onr_service_subscribe(svc, filter, ONR_MSG_HELLO, mfr_on_hello, m);
+    snprintf(filter, sizeof(filter), "onr/1/s/mfr/%s/in", onr_service_id(svc));
+    if (rc == ONR_OK)
+        rc = onr_service_subscribe(svc, filter, ONR_MSG_REGISTRATION, mfr_on_registration, m);
+    onr_log(ONR_LOG_NOTICE, "manufacturer ready providers=%zu", m->n_providers);
+    return rc;
+}
+
+static int reload(struct onr_service *svc, void *arg)
+{
+    return load_peers(svc, arg);
+}
+
+static void stop(struct onr_service *svc, void *arg)
+{
+    struct mfr *m = arg;
+
+    (void)svc;
+    onr_p256_free(m->voucher_key);
+    m->voucher_key = NULL;
+    onr_wipe(m->sealing_key, sizeof(m->sealing_key));
+}
+
+int main(int argc, char **argv)
+{
+    const struct onr_service_def def = {
+        .name = "manufacturer",
+        .role = "mfr",
+        .sender_role = ONR_ROLE_MANUFACTURER,
+        .usage = usage,
+        .keys = keys,
+        .n_keys = sizeof(keys) / sizeof(keys[0]),
+        .schema = onr_registry_schema,
+        .schema_version = ONR_REGISTRY_VERSION,
+        .start = start,
+        .reload = reload,
+        .stop = stop,
+        .arg = &state,
+    };
+
+    return onr_service_main(&def, argc, argv);
+}

@@ -1,0 +1,61 @@
+/*
+ * onramp-manufacturer: what its files share.
+ *
+ *   main.c          configuration, keys, the providers it works with
+ *   hello.c         step 3b: a device's hello -> voucher or pending
+ *   registration.c  step 2: a provider registers a claimed device
+ *   voucher.c       building a voucher (token + message)
+ *   registry.c      the database (shared with onramp-factory)
+ */
+#ifndef ONRAMP_MFR_H
+#define ONRAMP_MFR_H
+
+#include <stdint.h>
+
+#include "onramp/service.h"
+#include "onramp/x25519.h"
+#include "onramp/x509.h"
+#include "registry.h"
+
+#define MFR_MAX_PROVIDERS 64
+
+struct mfr_provider {
+    char id[ONR_SERVICE_ID_MAX + 1];
+    uint8_t key[ONR_P256_PUB_LEN];
+    double tokens;        /* claim attempts it may still make (a bucket) */
+    uint64_t last;        /* when the bucket was last refilled, seconds */
+};
+
+struct mfr {
+    struct onr_p256_key *voucher_key;
+    uint8_t sealing_key[ONR_X25519_KEY_LEN];
+    uint8_t device_ca[ONR_X509_MAX_DER];
+    size_t device_ca_len;
+    struct mfr_provider providers[MFR_MAX_PROVIDERS];
+    size_t n_providers;
+    uint64_t voucher_lifetime;  /* seconds */
+    uint64_t retry_after;       /* seconds, in pending answers */
+    uint64_t claim_rate;        /* claim attempts per provider per minute */
+};
+
+/* main.c */
+struct mfr_provider *mfr_provider(struct mfr *m, const uint8_t *id, size_t len);
+
+/* hello.c / registration.c: the handlers. */
+int mfr_on_hello(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
+                 void *arg);
+int mfr_on_registration(struct onr_service *svc, const struct onr_envelope *env,
+                        const char *topic, void *arg);
+
+/*
+ * voucher.c: the voucher for device `d` owned as `a`, answering the hello
+ * `hello_id` that carried `nonce`, published to the device's down topic.
+ */
+int mfr_voucher(struct onr_service *svc, struct mfr *m, const struct onr_registry_device *d,
+                const struct onr_registry_assignment *a, const uint8_t nonce[ONR_NONCE_LEN],
+                const uint8_t hello_id[ONR_MSG_ID_LEN], struct onr_publication *out);
+
+/* The topic a device hears on. */
+void mfr_down_topic(const char *dev, char *out, size_t cap);
+
+#endif /* ONRAMP_MFR_H */

@@ -1,0 +1,225 @@
+/*
+ * Step 2: a provider registers a device it claimed, on onr/1/s/mfr/{us}/in.
+ * The provider must be one we work with (its key from our configuration,
+ * never from the message), the claim secret must hash to what the factory
+ * recorded, and no other provider may own the device. Every attempt is
+ * audited. "Unknown device", "wrong claim" and "owned by another" get the
+ * same answer, so the answer is no oracle; claim attempts are rate-limited
+ * per provider (RFC 8995 section 11.1).
+ */
+#include "mfr.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "onramp/crypto.h"
+#include "onramp/error.h"
+#include "onramp/label.h"
+
+struct reg_ctx {
+    struct mfr *m;
+    const struct mfr_provider *prov;
+};
+
+static void reply_topic(const struct mfr_provider *prov, char *out, size_t cap)
+{
+    snprintf(out, cap, "onr/1/s/prov/%s/in", prov->id);
+}
+
+/* Open the claim sealed to us (SPEC section 7) and hash it. */
+static int claim_hash(const struct mfr *m, const struct onr_msg_registration *r,
+                      const char *prov, uint8_t hash[32])
+{
+    char claim[ONR_LABEL_CLAIM_LEN + 1];
+    char dev[ONR_DEVID_LEN + 1];
+    int rc;
+
+    snprintf(dev, sizeof(dev), "%.*s", (int)r->dev.len, (const char *)r->dev.ptr);
+    rc = onr_label_claim_open(m->sealing_key, dev, prov, r->claim.ptr, r->claim.len, claim);
+    if (rc == ONR_OK)
+        rc = onr_label_claim_hash(claim, hash);
+    onr_wipe(claim, sizeof(claim));
+    return rc;
+}
+
+/* Why a claim fails, for the audit; the provider only hears "not allowed". */
+static const char *check_claim(struct onr_service *svc, const struct mfr *m,
+                               const struct onr_msg_registration *r, const char *prov,
+                               struct onr_registry_device *d)
+{
+    struct onr_registry_assignment owner;
+    uint8_t hash[32];
+    int rc;
+
+    rc = onr_registry_device(onr_service_db(svc), (const char *)r->dev.ptr, r->dev.len, d);
+    if (rc == ONR_ENOENT)
+        return "unknown device";
+    if (rc != ONR_OK)
+        return NULL;
+    if (claim_hash(m, r, prov, hash) != ONR_OK || !onr_equal_ct(hash, d->claim_hash, 32))
+        return "wrong claim secret";
+    if (onr_registry_assignment(onr_service_db(svc), d->dev, &owner) == ONR_OK &&
+        strcmp(owner.provider, prov) != 0)
+        return "owned by another provider";
+    if (onr_p256_check_public(r->op_key.ptr) != ONR_OK)
+        return "bad operator key";
+    return "assigned";
+}
+
+static int decide(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
+                  void *arg, struct onr_answer *answer)
+{
+    const struct reg_ctx *ctx = arg;
+    const struct onr_msg_registration *r = &env->msg.body.registration;
+    struct onr_db *db = onr_service_db(svc);
+    struct onr_registry_device d;
+    struct onr_registry_assignment a;
+    uint8_t nonce[ONR_NONCE_LEN];
+    uint8_t hello_id[ONR_MSG_ID_LEN];
+    char reply[ONR_TOPIC_MAX + 1];
+    char dev[ONR_DEVID_LEN + 1];
+    const char *result;
+    struct onr_msg msg = {.type = ONR_MSG_REGISTERED};
+    int rc;
+
+    (void)topic;
+    memcpy(dev, r->dev.ptr, ONR_DEVID_LEN);
+    dev[ONR_DEVID_LEN] = '\0';
+    reply_topic(ctx->prov, reply, sizeof(reply));
+    result = check_claim(svc, ctx->m, r, ctx->prov->id, &d);
+    if (result == NULL)
+        return ONR_EIO;
+    rc = onr_registry_audit(db, onr_service_now(svc), ctx->prov->id, dev, result);
+    if (rc != ONR_OK)
+        return rc;
+    onr_log(ONR_LOG_NOTICE, "registration provider=%s dev=%s result=\"%s\"", ctx->prov->id, dev,
+            result);
+    if (strcmp(result, "assigned") != 0)
+        return onr_service_error(svc, env, ONR_EDENIED, reply, &answer->reply);
+
+    memset(&a, 0, sizeof(a));
+    snprintf(a.provider, sizeof(a.provider), "%s", ctx->prov->id);
+    snprintf(a.op, sizeof(a.op), "%.*s", (int)r->op.len, (const char *)r->op.ptr);
+    memcpy(a.op_key, r->op_key.ptr, ONR_P256_PUB_LEN);
+    rc = onr_registry_assign(db, dev, &a, onr_service_now(svc));
+    if (rc != ONR_OK)
+        return rc;
+    msg.body.registered = (struct onr_msg_registered){ONR_BYTES(env->id),
+                                                      {(const uint8_t *)dev, ONR_DEVID_LEN}};
+    rc = onr_service_seal(svc, &msg, reply, &answer->reply, NULL);
+    if (rc != ONR_OK)
+        return rc;
+    /* A device waiting since its hello gets its voucher now. */
+    rc = onr_registry_waiting(db, dev, nonce, hello_id);
+    if (rc == ONR_ENOENT)
+        return ONR_OK;
+    if (rc == ONR_OK)
+        rc = mfr_voucher(svc, ctx->m, &d, &a, nonce, hello_id, &answer->extra[0]);
+    if (rc == ONR_OK)
+        rc = onr_registry_unwait(db, dev);
+    if (rc == ONR_OK) {
+        answer->n_extra = 1;
+        onr_log(ONR_LOG_NOTICE, "voucher pushed dev=%s provider=%s", dev, a.provider);
+    }
+    return rc;
+}
+
+/* A token bucket of claim attempts per provider. */
+static int take_claim_token(struct mfr *m, struct mfr_provider *prov, uint64_t now)
+{
+    double burst = (double)m->claim_rate;
+
+    if (prov->last == 0)
+        prov->tokens = burst;
+    else if (now > prov->last)
+        prov->tokens += (double)(now - prov->last) * burst / 60.0;
+    if (prov->tokens > burst)
+        prov->tokens = burst;
+    prov->last = now;
+    if (prov->tokens < 1)
+        return ONR_EBUSY;
+    prov->tokens -= 1;
+    return ONR_OK;
+}
+
+static int answer_now(struct onr_service *svc, const struct onr_envelope *env,
+                      const struct mfr_provider *prov, int code)
+{
+    struct onr_publication *pub = calloc(1, sizeof(*pub));
+    char reply[ONR_TOPIC_MAX + 1];
+    int rc;
+
+    if (pub == NULL)
+        return ONR_ENOMEM;
+    reply_topic(prov, reply, sizeof(reply));
+    rc = onr_service_error(svc, env, code, reply, pub);
+    if (rc == ONR_OK)
+        onr_service_publish(svc, pub);
+    free(pub);
+    return code;
+}
+
+/*
+ * A provider we do not work with. Its signature cannot be checked (we hold
+ * no key for it), but only services holding a certificate from the
+ * services CA can publish here, so the attempt is audited and answered
+ * "not allowed" on its inbox: its claim does not stay pending forever.
+ * Strangers share one rate bucket, so they cannot grow the audit fast.
+ */
+static int refuse_stranger(struct onr_service *svc, struct mfr *m,
+                           const struct onr_envelope *env)
+{
+    static struct mfr_provider strangers = {.id = "?"};
+    const struct onr_msg_registration *r = &env->msg.body.registration;
+    struct mfr_provider as_named;
+    char dev[ONR_DEVID_LEN + 1];
+    char safe[80];
+    int rc;
+
+    onr_log_safe(env->sender.ptr, env->sender.len, safe, sizeof(safe));
+    onr_log(ONR_LOG_NOTICE, "registration refused provider=%s reason=\"unknown provider\"",
+            safe);
+    if (env->sender_role != ONR_ROLE_PROVIDER || env->sender.len > ONR_SERVICE_ID_MAX ||
+        take_claim_token(m, &strangers, onr_service_now(svc)) != ONR_OK ||
+        onr_service_accept(svc, env) != ONR_OK)
+        return ONR_EDENIED;
+    snprintf(dev, sizeof(dev), "%.*s", (int)r->dev.len, (const char *)r->dev.ptr);
+    /* the sender field is a checked service id: safe to store and print */
+    memset(&as_named, 0, sizeof(as_named));
+    memcpy(as_named.id, env->sender.ptr, env->sender.len);
+    rc = onr_registry_audit(onr_service_db(svc), onr_service_now(svc), as_named.id, dev,
+                            "unknown provider");
+    if (rc != ONR_OK)
+        return rc;
+    return answer_now(svc, env, &as_named, ONR_EDENIED);
+}
+
+int mfr_on_registration(struct onr_service *svc, const struct onr_envelope *env,
+                        const char *topic, void *arg)
+{
+    struct mfr *m = arg;
+    struct mfr_provider *prov;
+    struct reg_ctx ctx;
+    int rc;
+
+    prov = mfr_provider(m, env->sender.ptr, env->sender.len);
+    if (prov == NULL)
+        return refuse_stranger(svc, m, env);
+    rc = onr_envelope_verify_sig(env, (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},
+                                 prov->key);
+    if (rc != ONR_OK)
+        return rc;
+    rc = onr_service_accept(svc, env);
+    if (rc == ONR_ESTALE)
+        return answer_now(svc, env, prov, rc);
+    if (rc != ONR_OK && rc != ONR_EREPLAY)
+        return rc;
+    if (rc == ONR_OK && take_claim_token(m, prov, onr_service_now(svc)) != ONR_OK) {
+        onr_log(ONR_LOG_NOTICE, "registration refused provider=%s reason=\"claim rate\"",
+                prov->id);
+        return answer_now(svc, env, prov, ONR_EBUSY);
+    }
+    ctx = (struct reg_ctx){m, prov};
+    return onr_service_handle_once(svc, env, topic, decide, &ctx);
+}

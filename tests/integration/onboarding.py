@@ -1,0 +1,287 @@
+"""Onboarding fabrics for integration tests: the broker and plugin of
+fabric.py plus real Onramp services (onramp-manufacturer, onramp-provider),
+devices minted by onramp-factory and run by onramp-device, and pairing by
+onrampctl. Every process is started here and stopped by its PID.
+
+Environment (tests/integration/CMakeLists.txt): ONR_BIN_DIR, the build
+tree's bin directory with the programs; plus fabric.py's variables.
+"""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import time
+
+import fabric
+
+BIN_DIR = os.environ.get("ONR_BIN_DIR", "")
+
+
+def program(name):
+    return os.path.join(BIN_DIR, name)
+
+
+def public_key(key, pub):
+    """The PEM public key of a P-256 key file."""
+    fabric.run("openssl", "pkey", "-in", key, "-pubout", "-out", pub)
+    return pub
+
+
+class Process:
+    """A program started with its output in a log file; stopped by PID."""
+
+    def __init__(self, name, argv, directory):
+        self.name = name
+        self.argv = argv
+        self.dir = directory
+        self.log = os.path.join(directory, name + ".log")
+        self.proc = None
+
+    def _env(self):
+        env = dict(os.environ)
+        # In the sanitizer run our programs carry ASan/UBSan: reports go to
+        # files next to the log and fail the test at stop().
+        env["ASAN_OPTIONS"] = "log_path=" + os.path.join(self.dir, self.name + ".asan")
+        env["UBSAN_OPTIONS"] = "print_stacktrace=1:halt_on_error=1:log_path=" + \
+            os.path.join(self.dir, self.name + ".ubsan")
+        return env
+
+    def start(self):
+        out = open(self.log, "ab")
+        self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT,
+                                     env=self._env())
+        out.close()
+        return self
+
+    def text(self):
+        with open(self.log, errors="replace") as f:
+            return f.read()
+
+    def wait_for(self, needle, timeout=15, count=1):
+        """Wait until the log holds `needle` `count` times; the log."""
+        deadline = time.monotonic() + timeout
+        while True:
+            text = self.text()
+            if text.count(needle) >= count:
+                return text
+            if self.proc is not None and self.proc.poll() is not None:
+                raise AssertionError("%s exited (%d) before '%s':\n%s" % (
+                    self.name, self.proc.returncode, needle, text[-3000:]))
+            if time.monotonic() > deadline:
+                raise AssertionError("%s: no '%s' within %d s:\n%s" % (
+                    self.name, needle, timeout, text[-3000:]))
+            time.sleep(0.05)
+
+    def sanitizer_reports(self):
+        reports = []
+        for name in sorted(os.listdir(self.dir)):
+            if name.startswith((self.name + ".asan.", self.name + ".ubsan.")):
+                with open(os.path.join(self.dir, name)) as f:
+                    reports.append(f.read())
+        return "\n".join(reports)
+
+    def kill(self):
+        """Power cut: SIGKILL, no chance to clean up."""
+        if self.proc is not None:
+            self.proc.kill()
+            self.proc.wait()
+            self.proc = None
+
+    def stop(self, timeout=10):
+        """SIGTERM and wait; the exit status. Fails on sanitizer reports."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+        self.proc = None
+        reports = self.sanitizer_reports()
+        if reports:
+            raise AssertionError("sanitizer report from %s:\n%s" % (self.name, reports))
+        return rc
+
+
+class Manufacturer:
+    """onramp-factory new-manufacturer plus a running onramp-manufacturer."""
+
+    def __init__(self, onb, mfr_id, providers=(), extra=None):
+        self.onb = onb
+        self.id = mfr_id
+        self.dir = os.path.join(onb.dir, "mfr-" + mfr_id)
+        fabric.run(program("onramp-factory"), "new-manufacturer", "--id", mfr_id,
+                   "--dir", self.dir)
+        cert, key = onb.pki.client("manufacturer", mfr_id)
+        self.conf = os.path.join(self.dir, "manufacturer.conf")
+        lines = ["broker_host 127.0.0.1", "broker_port %d" % onb.broker.services_port,
+                 "broker_ca " + onb.pki.ca[0], "cert " + cert, "key " + key]
+        for prov in providers:
+            lines.append("provider %s %s" % (prov.id, prov.signing_pub))
+        for k, v in (extra or {}).items():
+            lines.append("%s %s" % (k, v))
+        with open(self.conf, "a") as f:
+            f.write("\n".join(lines) + "\n")
+        self.process = Process("manufacturer-" + mfr_id,
+                               [program("onramp-manufacturer"), "--config", self.conf],
+                               onb.dir)
+
+    @property
+    def signing_pub(self):
+        return os.path.join(self.dir, "service.pub")
+
+    @property
+    def sealing_pub(self):
+        return os.path.join(self.dir, "sealing.pub")
+
+    def start(self):
+        self.process.start()
+        self.process.wait_for("subscribed")
+        return self
+
+    def mint(self, count):
+        """Mint `count` devices; their state directories."""
+        out = os.path.join(self.onb.dir, "devices-" + self.id)
+        text = fabric.run(program("onramp-factory"), "mint", "--manufacturer", self.dir,
+                          "--out", out, "--count", str(count),
+                          "--broker", fabric.Broker.NAME, "127.0.0.1",
+                          str(self.onb.broker.bootstrap_port),
+                          "--broker-ca", self.onb.pki.ca[0])
+        return [os.path.join(out, line.split()[0]) for line in text.splitlines() if line]
+
+    def db(self):
+        """A read-only look at its registry."""
+        return sqlite3.connect("file:%s?mode=ro" % os.path.join(self.dir, "manufacturer.db"),
+                               uri=True)
+
+    def rows(self, sql, *args):
+        with self.db() as db:
+            return db.execute(sql, args).fetchall()
+
+
+class Provider:
+    """A running onramp-provider with its keys and configuration."""
+
+    def __init__(self, onb, prov_id):
+        self.onb = onb
+        self.id = prov_id
+        self.dir = os.path.join(onb.dir, "prov-" + prov_id)
+        os.makedirs(self.dir, mode=0o700)
+        self.signing_key = os.path.join(self.dir, "service.key")
+        fabric.run(fabric.TEST_POP, "new-key", self.signing_key)
+        self.signing_pub = public_key(self.signing_key, os.path.join(self.dir, "service.pub"))
+        self.conf = os.path.join(self.dir, "provider.conf")
+        self.process = None
+
+    def configure(self, manufacturers, operators, default_operator, controllers):
+        cert, key = self.onb.pki.client("provider", self.id)
+        lines = ["id " + self.id, "broker_host 127.0.0.1",
+                 "broker_port %d" % self.onb.broker.services_port,
+                 "broker_ca " + self.onb.pki.ca[0], "cert " + cert, "key " + key,
+                 "signing_key " + self.signing_key,
+                 "database " + os.path.join(self.dir, "provider.db"),
+                 "default_operator " + default_operator]
+        for m in manufacturers:
+            lines.append("manufacturer %s %s %s" % (m.id, m.signing_pub, m.sealing_pub))
+        for op_id, pub in operators.items():
+            lines.append("operator %s %s" % (op_id, pub))
+        for ctl in controllers:
+            lines.append("controller %s %s" % (ctl.id, ctl.pub))
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.process = Process("provider-" + self.id,
+                               [program("onramp-provider"), "--config", self.conf],
+                               self.onb.dir)
+
+    def start(self):
+        self.process.start()
+        self.process.wait_for("subscribed")
+        return self
+
+    def rows(self, sql, *args):
+        path = os.path.join(self.dir, "provider.db")
+        with sqlite3.connect("file:%s?mode=ro" % path, uri=True) as db:
+            return db.execute(sql, args).fetchall()
+
+
+class Controller:
+    """onrampctl with a control certificate (OU=control)."""
+
+    def __init__(self, onb, ctl_id):
+        self.onb = onb
+        self.id = ctl_id
+        self.cert, self.key = onb.pki.client("control", ctl_id)
+        self.pub = public_key(self.key, os.path.join(onb.dir, "control-%s.pub" % ctl_id))
+
+    def pair(self, provider, label, account, operator=None, timeout=20):
+        """onrampctl pair; (exit status, stdout + stderr)."""
+        argv = [program("onrampctl"), "pair", "--provider", provider.id,
+                "--provider-key", provider.signing_pub, "--label", label,
+                "--account", account, "--host", "127.0.0.1",
+                "--port", str(self.onb.broker.services_port), "--cafile", self.onb.pki.ca[0],
+                "--cert", self.cert, "--key", self.key, "--timeout", str(timeout)]
+        if operator:
+            argv += ["--operator", operator]
+        proc = subprocess.run(argv, capture_output=True, text=True)
+        return proc.returncode, proc.stdout + proc.stderr
+
+
+class DeviceRun:
+    """onramp-device --state DIR as a process."""
+
+    def __init__(self, onb, state_dir, args=()):
+        self.state = state_dir
+        self.id = os.path.basename(state_dir)
+        self.process = Process("device-" + self.id[:8],
+                               [program("onramp-device"), "--state", state_dir] + list(args),
+                               onb.dir)
+
+    def label(self):
+        with open(os.path.join(self.state, "label.txt")) as f:
+            return f.read().strip()
+
+
+class Onboarding(fabric.Fabric):
+    """A fabric plus services; everything stops at close()."""
+
+    def __init__(self, options=None):
+        super().__init__(options=options)
+        self.processes = []
+
+    def manufacturer(self, mfr_id, providers=(), extra=None):
+        m = Manufacturer(self, mfr_id, providers, extra)
+        self.processes.append(m.process)
+        return m
+
+    def provider(self, prov_id):
+        p = Provider(self, prov_id)
+        return p
+
+    def operator_key(self, op_id):
+        """An operator's signing public key (operators arrive with issue 5)."""
+        key = os.path.join(self.dir, "operator-%s.key" % op_id)
+        fabric.run(fabric.TEST_POP, "new-key", key)
+        return public_key(key, os.path.join(self.dir, "operator-%s.pub" % op_id))
+
+    def device(self, state_dir, args=()):
+        d = DeviceRun(self, state_dir, args)
+        self.processes.append(d.process)
+        return d
+
+    def track(self, process):
+        self.processes.append(process)
+        return process
+
+    def close(self):
+        errors = []
+        for p in self.processes:
+            try:
+                p.stop()
+            except AssertionError as e:
+                errors.append(str(e))
+        super().close()
+        if errors:
+            raise AssertionError("\n".join(errors))
