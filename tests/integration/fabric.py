@@ -357,6 +357,10 @@ def _unpack(d, p):
         n = d[p]
         raw = d[p + 1:p + 1 + n]
         return (raw if t == 0xC4 else raw.decode()), p + 1 + n
+    if t in (0xC5, 0xDA):
+        n = struct.unpack(">H", d[p:p + 2])[0]
+        raw = d[p + 2:p + 2 + n]
+        return (raw if t == 0xC5 else raw.decode()), p + 2 + n
     raise ValueError("msgpack type %#x not expected" % t)
 
 

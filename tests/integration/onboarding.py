@@ -37,6 +37,7 @@ class Process:
         self.dir = directory
         self.log = os.path.join(directory, name + ".log")
         self.proc = None
+        self.offset = 0
 
     def _env(self):
         env = dict(os.environ)
@@ -49,14 +50,17 @@ class Process:
 
     def start(self):
         out = open(self.log, "ab")
+        # a restarted program appends: text() is what this run wrote
+        self.offset = out.tell()
         self.proc = subprocess.Popen(self.argv, stdout=out, stderr=subprocess.STDOUT,
                                      env=self._env())
         out.close()
         return self
 
     def text(self):
-        with open(self.log, errors="replace") as f:
-            return f.read()
+        with open(self.log, "rb") as f:
+            f.seek(self.offset)
+            return f.read().decode(errors="replace")
 
     def wait_for(self, needle, timeout=15, count=1):
         """Wait until the log holds `needle` `count` times; the log."""

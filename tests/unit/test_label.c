@@ -4,6 +4,7 @@
 
 #include "onramp/error.h"
 #include "onramp/label.h"
+#include "onramp/x25519.h"
 
 /* From proto/SPEC.md section 12, computed independently (Python hashlib). */
 #define EXAMPLE "ONR1:ACME:RGUIB733FA2XFYRZDWEHZSOHU743ONT4:ABCDEFGHIJKLMNOPQRST:PW7U"
@@ -129,6 +130,37 @@ static void test_label_encode_refuses_bad_fields(void **state)
     assert_onr(ONR_ESPACE, onr_label_encode(&l, text, 20));
 }
 
+/* The claim travels sealed to the manufacturer, bound to device and provider. */
+static void test_label_claim_opens_only_for_its_device_and_provider(void **state)
+{
+    uint8_t sk[ONR_X25519_KEY_LEN], pk[ONR_X25519_KEY_LEN];
+    uint8_t other_sk[ONR_X25519_KEY_LEN], other_pk[ONR_X25519_KEY_LEN];
+    uint8_t sealed[ONR_LABEL_SEALED_LEN];
+    char claim[ONR_LABEL_CLAIM_LEN + 1];
+
+    (void)state;
+    assert_onr(ONR_OK, onr_x25519_generate(sk, pk));
+    assert_onr(ONR_OK, onr_x25519_generate(other_sk, other_pk));
+    assert_onr(ONR_OK, onr_label_claim_seal(pk, example.dev, "prov-1", example.claim, sealed));
+    assert_onr(ONR_OK, onr_label_claim_open(sk, example.dev, "prov-1", sealed, sizeof(sealed),
+                                            claim));
+    assert_string_equal(claim, example.claim);
+    /* another manufacturer's key, provider, device, or a flipped bit */
+    assert_onr(ONR_EDECRYPT, onr_label_claim_open(other_sk, example.dev, "prov-1", sealed,
+                                                  sizeof(sealed), claim));
+    assert_string_equal(claim, "");
+    assert_onr(ONR_EDECRYPT, onr_label_claim_open(sk, example.dev, "prov-2", sealed,
+                                                  sizeof(sealed), claim));
+    assert_onr(ONR_EDECRYPT, onr_label_claim_open(sk, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                                                  "prov-1", sealed, sizeof(sealed), claim));
+    sealed[40] ^= 1;
+    assert_onr(ONR_EDECRYPT, onr_label_claim_open(sk, example.dev, "prov-1", sealed,
+                                                  sizeof(sealed), claim));
+    assert_onr(ONR_ELENGTH, onr_label_claim_open(sk, example.dev, "prov-1", sealed,
+                                                 sizeof(sealed) - 1, claim));
+    assert_onr(ONR_EINVAL, onr_label_claim_seal(pk, example.dev, "prov-1", "SHORT", sealed));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -139,6 +171,7 @@ int main(void)
         cmocka_unit_test(test_label_rejects_malformed_text),
         cmocka_unit_test(test_label_round_trips_fresh_claims),
         cmocka_unit_test(test_label_encode_refuses_bad_fields),
+        cmocka_unit_test(test_label_claim_opens_only_for_its_device_and_provider),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
