@@ -22,6 +22,14 @@ def program(name):
     return os.path.join(BIN_DIR, name)
 
 
+def new_key(path):
+    """A new P-256 private key (PEM, 0600) at `path`."""
+    fabric.run("openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
+               "ec_paramgen_curve:P-256", "-out", path)
+    os.chmod(path, 0o600)
+    return path
+
+
 def public_key(key, pub):
     """The PEM public key of a P-256 key file."""
     fabric.run("openssl", "pkey", "-in", key, "-pubout", "-out", pub)
@@ -175,7 +183,7 @@ class Provider:
         self.dir = os.path.join(onb.dir, "prov-" + prov_id)
         os.makedirs(self.dir, mode=0o700)
         self.signing_key = os.path.join(self.dir, "service.key")
-        fabric.run(fabric.TEST_POP, "new-key", self.signing_key)
+        new_key(self.signing_key)
         self.signing_pub = public_key(self.signing_key, os.path.join(self.dir, "service.pub"))
         self.conf = os.path.join(self.dir, "provider.conf")
         self.process = None
@@ -267,7 +275,7 @@ class Onboarding(fabric.Fabric):
     def operator_key(self, op_id):
         """An operator's signing public key (operators arrive with issue 5)."""
         key = os.path.join(self.dir, "operator-%s.key" % op_id)
-        fabric.run(fabric.TEST_POP, "new-key", key)
+        new_key(key)
         return public_key(key, os.path.join(self.dir, "operator-%s.pub" % op_id))
 
     def device(self, state_dir, args=()):
