@@ -108,7 +108,7 @@ int ctl_identity(const struct ctl_broker *b, char id[33])
     if (rc == ONR_OK && strlen(info.common_name) > 32)
         rc = ONR_ECERT;
     if (rc == ONR_OK)
-        snprintf(id, 33, "%s", info.common_name);
+        memcpy(id, info.common_name, strlen(info.common_name) + 1); /* fits: checked above */
     return rc;
 }
 

@@ -100,6 +100,16 @@ class Process:
             self.proc.wait()
             self.proc = None
 
+    def exit_status(self, timeout=15):
+        """Wait for the program to end by itself; its exit status."""
+        if self.proc is not None:
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                raise AssertionError("%s still running after %d s:\n%s" % (
+                    self.name, timeout, self.text()[-3000:]))
+        return self.stop()
+
     def stop(self, timeout=10):
         """SIGTERM and wait; the exit status. Fails on sanitizer reports."""
         if self.proc is None:

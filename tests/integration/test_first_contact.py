@@ -124,7 +124,7 @@ class FirstContactTest(unittest.TestCase):
         self.assertNotIn("state=VOUCHED", runs[unpaired[1]].process.text())
         for d in devices:
             if d != unpaired[1]:
-                self.assertEqual(runs[d].process.stop(), 0, runs[d].process.text())
+                self.assertEqual(runs[d].process.exit_status(), 0, runs[d].process.text())
         # every state change is in the registries
         self.assertEqual(self.assignment(self.acme, os.path.basename(devices[0])),
                          [("prov-1", "op-1")])
@@ -303,7 +303,7 @@ class FirstContactTest(unittest.TestCase):
         hellos = self.acme.process.text().count("dev=" + os.path.basename(d))
         run = self.power_on(d)
         run.process.wait_for("state=VOUCHED", timeout=30)
-        self.assertEqual(run.process.stop(), 0)
+        self.assertEqual(run.process.exit_status(), 0)
         time.sleep(0.3)
         self.assertEqual(self.acme.process.text().count("dev=" + os.path.basename(d)), hellos)
 
