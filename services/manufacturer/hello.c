@@ -8,7 +8,6 @@
 #include "mfr.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "onramp/crypto.h"
@@ -95,18 +94,10 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
 static int answer_error(struct onr_service *svc, const struct onr_envelope *env,
                         const char *dev, int code)
 {
-    struct onr_publication *pub = calloc(1, sizeof(*pub));
     char down[ONR_TOPIC_MAX + 1];
-    int rc;
 
-    if (pub == NULL)
-        return ONR_ENOMEM;
     mfr_down_topic(dev, down, sizeof(down));
-    rc = onr_service_error(svc, env, code, down, pub);
-    if (rc == ONR_OK)
-        onr_service_publish(svc, pub);
-    free(pub);
-    return code;
+    return onr_service_refuse(svc, env, code, down);
 }
 
 int mfr_on_hello(struct onr_service *svc, const struct onr_envelope *env, const char *topic,

@@ -10,7 +10,6 @@
 #include "mfr.h"
 
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "onramp/crypto.h"
@@ -146,18 +145,10 @@ static int take_claim_token(struct mfr *m, struct mfr_provider *prov, uint64_t n
 static int answer_now(struct onr_service *svc, const struct onr_envelope *env,
                       const struct mfr_provider *prov, int code)
 {
-    struct onr_publication *pub = calloc(1, sizeof(*pub));
     char reply[ONR_TOPIC_MAX + 1];
-    int rc;
 
-    if (pub == NULL)
-        return ONR_ENOMEM;
     reply_topic(prov, reply, sizeof(reply));
-    rc = onr_service_error(svc, env, code, reply, pub);
-    if (rc == ONR_OK)
-        onr_service_publish(svc, pub);
-    free(pub);
-    return code;
+    return onr_service_refuse(svc, env, code, reply);
 }
 
 /*

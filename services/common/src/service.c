@@ -449,6 +449,17 @@ int onr_service_error(struct onr_service *svc, const struct onr_envelope *env, i
     return onr_service_seal(svc, &msg, topic, pub, NULL);
 }
 
+int onr_service_refuse(struct onr_service *svc, const struct onr_envelope *env, int code,
+                       const char *topic)
+{
+    struct onr_publication *pub = &svc->answer->extra[0]; /* scratch: not in handle_once */
+
+    memset(pub, 0, sizeof(*pub));
+    if (onr_service_error(svc, env, code, topic, pub) == ONR_OK)
+        onr_service_publish(svc, pub);
+    return code;
+}
+
 int onr_service_publish(struct onr_service *svc, const struct onr_publication *pub)
 {
     int rc;

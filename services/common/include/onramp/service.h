@@ -139,6 +139,12 @@ typedef int (*onr_service_decide_cb)(struct onr_service *svc, const struct onr_e
 int onr_service_handle_once(struct onr_service *svc, const struct onr_envelope *env,
                             const char *topic, onr_service_decide_cb decide, void *arg);
 
+/* onr_service_refuse: answer `env` at once with an ERROR of `code` on
+ * `topic`, outside any transaction (for refusals that change nothing).
+ * Returns `code`, so a handler can `return onr_service_refuse(...)`. */
+int onr_service_refuse(struct onr_service *svc, const struct onr_envelope *env, int code,
+                       const char *topic);
+
 /* onr_service_publish: QoS 1, now (best effort: while disconnected the
  * message is dropped and logged; callers rely on their peers' retries). */
 int onr_service_publish(struct onr_service *svc, const struct onr_publication *pub);
