@@ -1,27 +1,52 @@
 /*
- * The device's journey on disk (see device_internal.h) and the voucher
- * check, kept apart from the network code so tests reach them directly.
+ * The device on disk (see device_internal.h): the factory's files, the
+ * journey written step by step, and the voucher check, kept apart from the
+ * network code so tests reach them directly.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "device_internal.h"
+#include "onramp/config.h"
+#include "onramp/crypto.h"
 #include "onramp/envelope.h"
 #include "onramp/error.h"
 #include "onramp/file.h"
+#include "onramp/x509.h"
 
 #define JOURNEY_FILE "journey"
 #define VOUCHER_FILE "voucher"
 #define JOURNEY_MAX 64
 
+/* Indexed by enum onr_device_state; later steps append their names. */
 static const char *const names[] = {"FACTORY", "VOUCHED"};
+#define N_STATES (sizeof(names) / sizeof(names[0]))
 
 const char *onr_device_state_name(enum onr_device_state state)
 {
-    if ((size_t)state < sizeof(names) / sizeof(names[0]))
+    if ((size_t)state < N_STATES)
         return names[state];
     return "UNKNOWN";
+}
+
+int onr_device_state_from_name(const char *name, enum onr_device_state *out)
+{
+    if (name == NULL || out == NULL)
+        return ONR_EINVAL;
+    for (size_t i = 0; i < N_STATES; i++) {
+        if (strcasecmp(name, names[i]) == 0) {
+            *out = (enum onr_device_state)i;
+            return ONR_OK;
+        }
+    }
+    return ONR_EINVAL;
+}
+
+enum onr_device_state device_state_last(void)
+{
+    return (enum onr_device_state)(N_STATES - 1);
 }
 
 static int path_in(char *out, size_t cap, const char *dir, const char *name)
@@ -31,9 +56,164 @@ static int path_in(char *out, size_t cap, const char *dir, const char *name)
     return n < 0 || (size_t)n >= cap ? ONR_ESPACE : ONR_OK;
 }
 
+/* ---- the factory's files ------------------------------------------------------ */
+
+static int load_brokers(struct device_files *f, const struct onr_config *cfg)
+{
+    size_t n = onr_config_count(cfg, "broker");
+
+    if (n == 0 || n > DEVICE_BROKERS_MAX)
+        return ONR_EFORMAT;
+    for (size_t i = 0; i < n; i++) {
+        char buf[512];
+        const char *field[3];
+        size_t nf = 0;
+        char *end = NULL;
+        long port;
+
+        if (onr_config_split(onr_config_at(cfg, "broker", i), buf, sizeof(buf), field, 3,
+                             &nf) != ONR_OK ||
+            nf != 3 || strlen(field[0]) > ONR_SERVICE_ID_MAX ||
+            strlen(field[1]) >= sizeof(f->brokers[i].host))
+            return ONR_EFORMAT;
+        port = strtol(field[2], &end, 10);
+        if (*end != '\0' || port < 1 || port > 65535)
+            return ONR_EFORMAT;
+        snprintf(f->brokers[i].name, sizeof(f->brokers[i].name), "%s", field[0]);
+        snprintf(f->brokers[i].host, sizeof(f->brokers[i].host), "%s", field[1]);
+        f->brokers[i].port = (int)port;
+    }
+    f->n_brokers = n;
+    return ONR_OK;
+}
+
+/* `key`'s value in `cfg` as a path, relative to device.conf's directory. */
+static int conf_path(const struct onr_config *cfg, const char *key, char *out, size_t cap)
+{
+    const char *v = onr_config_get(cfg, key);
+
+    if (v == NULL || onr_config_path(cfg, v, out, cap) != ONR_OK)
+        return ONR_EFORMAT;
+    return ONR_OK;
+}
+
+/* device.conf: names, brokers, and the public keys it names. */
+static int load_conf(const char *dir, struct device_files *f, const char **what)
+{
+    struct onr_config *cfg = NULL;
+    struct onr_config_error err;
+    char path[DEVICE_PATH_MAX + 200];
+    const char *id, *mfr;
+    int rc;
+
+    *what = "device.conf";
+    rc = path_in(path, sizeof(path), dir, "device.conf");
+    if (rc == ONR_OK)
+        rc = onr_config_load(path, &cfg, &err);
+    if (rc != ONR_OK)
+        return rc;
+    id = onr_config_get(cfg, "id");
+    mfr = onr_config_get(cfg, "manufacturer");
+    if (id == NULL || mfr == NULL || strlen(id) != ONR_DEVID_LEN || mfr[0] == '\0' ||
+        strlen(mfr) > ONR_SERVICE_ID_MAX)
+        rc = ONR_EFORMAT;
+    if (rc == ONR_OK)
+        rc = load_brokers(f, cfg);
+    if (rc == ONR_OK) {
+        snprintf(f->trust.dev, sizeof(f->trust.dev), "%s", id);
+        snprintf(f->trust.mfr, sizeof(f->trust.mfr), "%s", mfr);
+        rc = conf_path(cfg, "broker_ca", f->broker_ca, sizeof(f->broker_ca));
+    }
+    if (rc == ONR_OK)
+        rc = conf_path(cfg, "manufacturer_key", path, sizeof(path));
+    if (rc == ONR_OK) {
+        *what = "manufacturer_key";
+        rc = onr_p256_public_load(path, f->mfr_key);
+    }
+    if (rc == ONR_OK) {
+        *what = "device.conf";
+        rc = conf_path(cfg, "voucher_key", path, sizeof(path));
+    }
+    if (rc == ONR_OK) {
+        *what = "voucher_key";
+        rc = onr_p256_public_load(path, f->trust.voucher_key);
+    }
+    onr_config_free(cfg);
+    return rc;
+}
+
+/* identity.key (it must be the key the device id names), sealing.key and
+ * identity.pem. */
+static int load_secrets(const char *dir, struct device_files *f, const char **what)
+{
+    char path[DEVICE_PATH_MAX + 200];
+    uint8_t seal_sk[ONR_X25519_KEY_LEN];
+    uint8_t pub[ONR_P256_PUB_LEN];
+    uint8_t buf[ONR_X509_MAX_DER];
+    size_t buf_len = sizeof(buf);
+    struct onr_bytes cert = {NULL, 0};
+    size_t n = 0;
+    int rc;
+
+    *what = "identity.key";
+    rc = path_in(path, sizeof(path), dir, "identity.key");
+    if (rc == ONR_OK)
+        rc = onr_p256_load(path, &f->identity);
+    if (rc == ONR_OK)
+        rc = onr_p256_public(f->identity, pub);
+    if (rc == ONR_OK && onr_devid_matches(f->trust.dev, ONR_DEVID_LEN, pub) != ONR_OK)
+        rc = ONR_EBADKEY; /* device.conf and identity.key disagree */
+    if (rc != ONR_OK)
+        return rc;
+    *what = "sealing.key";
+    rc = path_in(path, sizeof(path), dir, "sealing.key");
+    if (rc == ONR_OK)
+        rc = onr_x25519_load(path, seal_sk);
+    if (rc == ONR_OK)
+        rc = onr_x25519_public(seal_sk, f->trust.seal_pub);
+    onr_wipe(seal_sk, sizeof(seal_sk));
+    if (rc != ONR_OK)
+        return rc;
+    *what = "identity.pem";
+    rc = path_in(path, sizeof(path), dir, "identity.pem");
+    if (rc == ONR_OK)
+        rc = onr_x509_load(path, buf, &buf_len, &cert, 1, &n);
+    if (rc == ONR_OK && (n != 1 || cert.len < 64 || cert.len > sizeof(f->cert)))
+        rc = ONR_ECERT;
+    if (rc != ONR_OK)
+        return rc;
+    memcpy(f->cert, cert.ptr, cert.len);
+    f->cert_len = cert.len;
+    return ONR_OK;
+}
+
+int device_files_load(const char *dir, struct device_files *f, const char **what)
+{
+    const char *where = NULL;
+    int rc;
+
+    memset(f, 0, sizeof(*f));
+    rc = load_conf(dir, f, &where);
+    if (rc == ONR_OK)
+        rc = load_secrets(dir, f, &where);
+    if (rc != ONR_OK)
+        device_files_cleanup(f);
+    if (what != NULL)
+        *what = rc == ONR_OK ? NULL : where;
+    return rc;
+}
+
+void device_files_cleanup(struct device_files *f)
+{
+    onr_p256_free(f->identity);
+    onr_wipe(f, sizeof(*f));
+}
+
+/* ---- the journey ------------------------------------------------------------- */
+
 int device_state_load(const char *dir, enum onr_device_state *state)
 {
-    char path[1024];
+    char path[DEVICE_PATH_MAX + 200];
     uint8_t *data = NULL;
     size_t len = 0;
     int rc = path_in(path, sizeof(path), dir, JOURNEY_FILE);
@@ -47,7 +227,7 @@ int device_state_load(const char *dir, enum onr_device_state *state)
     if (rc != ONR_OK)
         return rc == ONR_ETOOBIG ? ONR_EFORMAT : rc;
     rc = ONR_EFORMAT;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    for (size_t i = 0; i < N_STATES; i++) {
         size_t n = strlen(names[i]);
 
         if (len == n + 1 && memcmp(data, names[i], n) == 0 && data[n] == '\n') {
@@ -61,19 +241,22 @@ int device_state_load(const char *dir, enum onr_device_state *state)
 
 int device_state_save(const char *dir, enum onr_device_state state)
 {
-    char path[1024];
+    char path[DEVICE_PATH_MAX + 200];
     char text[JOURNEY_MAX];
-    int n = snprintf(text, sizeof(text), "%s\n", onr_device_state_name(state));
+    int n;
     int rc = path_in(path, sizeof(path), dir, JOURNEY_FILE);
 
     if (rc != ONR_OK)
         return rc;
+    if ((size_t)state >= N_STATES)
+        return ONR_EINVAL;
+    n = snprintf(text, sizeof(text), "%s\n", names[state]);
     return onr_file_write_atomic(path, text, (size_t)n, 0600);
 }
 
 int device_voucher_save(const char *dir, const uint8_t *token, size_t len)
 {
-    char path[1024];
+    char path[DEVICE_PATH_MAX + 200];
     int rc = path_in(path, sizeof(path), dir, VOUCHER_FILE);
 
     if (rc != ONR_OK)
@@ -83,7 +266,7 @@ int device_voucher_save(const char *dir, const uint8_t *token, size_t len)
 
 int device_voucher_load(const char *dir, uint8_t *buf, size_t cap, size_t *len)
 {
-    char path[1024];
+    char path[DEVICE_PATH_MAX + 200];
     uint8_t *data = NULL;
     int rc = path_in(path, sizeof(path), dir, VOUCHER_FILE);
 
@@ -95,6 +278,34 @@ int device_voucher_load(const char *dir, uint8_t *buf, size_t cap, size_t *len)
     free(data);
     return ONR_OK;
 }
+
+int device_journey_load(const char *dir, const struct device_trust *t,
+                        enum onr_device_state *state, struct onr_device_voucher *voucher,
+                        const char **what)
+{
+    uint8_t token[ONR_ENVELOPE_MAX];
+    size_t len = 0;
+    int rc;
+
+    *what = JOURNEY_FILE;
+    memset(voucher, 0, sizeof(*voucher));
+    rc = device_state_load(dir, state);
+    if (rc != ONR_OK || *state < ONR_DEVICE_VOUCHED)
+        return rc;
+    *what = VOUCHER_FILE;
+    rc = device_voucher_load(dir, token, sizeof(token), &len);
+    if (rc == ONR_ENOENT)
+        return ONR_EFORMAT; /* the journey names a step whose data is missing */
+    if (rc != ONR_OK)
+        return rc;
+    if (device_check_voucher(t, token, len, NULL, 0, voucher) != ONR_OK) {
+        memset(voucher, 0, sizeof(*voucher));
+        return ONR_EFORMAT;
+    }
+    return ONR_OK;
+}
+
+/* ---- the voucher check --------------------------------------------------------- */
 
 static int copy_id(char *out, size_t cap, struct onr_bytes id)
 {
@@ -129,7 +340,7 @@ int device_check_voucher(const struct device_trust *t, const uint8_t *token, siz
         return ONR_EDENIED;
     if (nonce != NULL && !same(v->nonce, nonce, ONR_NONCE_LEN))
         return ONR_EREPLAY;
-    if (v->expires <= now)
+    if (now != 0 && v->expires <= now)
         return ONR_EEXPIRED;
     memset(out, 0, sizeof(*out));
     rc = copy_id(out->mfr, sizeof(out->mfr), env.sender);

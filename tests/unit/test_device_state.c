@@ -1,18 +1,24 @@
 /*
  * The device's journey on disk and its voucher check (device/src), without
- * a broker: what a power cut and a hostile network may do to them.
+ * a broker: what a power cut, a damaged disk and a hostile network may do
+ * to them. A state directory is minted here as onramp-factory would.
  */
 #include "testutil.h"
 
+#include <event2/event.h>
+#include <mosquitto.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "device_internal.h"
 #include "onramp/crypto.h"
 #include "onramp/envelope.h"
 #include "onramp/error.h"
 #include "onramp/file.h"
+#include "onramp/x509.h"
 
 /* A manufacturer's voucher key and a device it vouches for. */
 struct fixture {
@@ -135,6 +141,26 @@ static void test_device_refuses_foreign_stale_or_forged_vouchers(void **state)
     onr_p256_free(f.voucher_key);
 }
 
+static void test_device_reads_back_a_stored_voucher_without_nonce_or_clock(void **state)
+{
+    struct fixture f;
+    uint8_t t[ONR_ENVELOPE_MAX];
+    struct onr_device_voucher v;
+    size_t len;
+
+    (void)state;
+    fixture_init(&f);
+    /* expired long ago: the stored voucher still reads back (now = 0) */
+    len = token(&f, f.voucher_key, "acme", f.trust.dev, 1000, t, sizeof(t));
+    assert_onr(ONR_OK, device_check_voucher(&f.trust, t, len, NULL, 0, &v));
+    assert_int_equal(v.expires, 1000);
+    assert_onr(ONR_EEXPIRED, device_check_voucher(&f.trust, t, len, NULL, 1000, &v));
+    /* not a voucher token at all: a token signed as a hello would be */
+    assert_true(device_check_voucher(&f.trust, (const uint8_t *)"\x98", 1, NULL, 0, &v) !=
+                ONR_OK);
+    onr_p256_free(f.voucher_key);
+}
+
 static void test_journey_survives_reopen_and_refuses_damage(void **state)
 {
     const char *dir = *state;
@@ -169,14 +195,295 @@ static void test_journey_survives_reopen_and_refuses_damage(void **state)
     assert_onr(ONR_EFORMAT, device_state_load(dir, &s));
 }
 
+/* ---- a whole state directory, through <onramp/device.h> ---------------------- */
+
+static void write_text(const char *dir, const char *name, const char *text, mode_t mode)
+{
+    assert_onr(ONR_OK,
+               onr_file_write_atomic(onr_test_path(dir, name), text, strlen(text), mode));
+}
+
+static void write_conf(const char *dir, const char *dev, const char *brokers)
+{
+    char text[1024];
+
+    snprintf(text, sizeof(text),
+             "id %s\nmanufacturer acme\nmanufacturer_key manufacturer.pub\n"
+             "voucher_key voucher.pub\nbroker_ca broker-ca.pem\n%s",
+             dev, brokers);
+    write_text(dir, "device.conf", text, 0644);
+}
+
+#define BROKERS "broker bs-1 127.0.0.1 1\nbroker bs-2 localhost 2\n"
+
+/* As onramp-factory mints: the fixture's keys and names are the device's. */
+static void mint(const char *dir, struct fixture *f)
+{
+    struct onr_p256_key *identity = NULL;
+    struct onr_p256_key *service = NULL;
+    uint8_t pub[ONR_P256_PUB_LEN];
+    uint8_t seal_sk[ONR_X25519_KEY_LEN];
+    uint8_t der[ONR_X509_MAX_DER];
+    size_t der_len = sizeof(der);
+    struct onr_x509_profile leaf = {.days = 30, .path_len = -1, .eku = ONR_X509_EKU_CLIENT};
+    struct onr_bytes cert;
+
+    fixture_init(f);
+    assert_onr(ONR_OK, onr_p256_generate(&identity));
+    assert_onr(ONR_OK, onr_p256_public(identity, pub));
+    assert_onr(ONR_OK, onr_devid_from_public(pub, f->trust.dev));
+    assert_onr(ONR_OK, onr_p256_save(identity, onr_test_path(dir, "identity.key")));
+    leaf.subject = (struct onr_x509_name){.common_name = f->trust.dev, .organization = "acme"};
+    assert_onr(ONR_OK, onr_x509_self_signed(identity, &leaf, der, &der_len));
+    cert = (struct onr_bytes){der, der_len};
+    assert_onr(ONR_OK, onr_x509_save(onr_test_path(dir, "identity.pem"), &cert, 1));
+    assert_onr(ONR_OK, onr_x25519_generate(seal_sk, f->trust.seal_pub));
+    assert_onr(ONR_OK, onr_x25519_save(seal_sk, onr_test_path(dir, "sealing.key")));
+    assert_onr(ONR_OK, onr_p256_generate(&service));
+    assert_onr(ONR_OK, onr_p256_public(service, pub));
+    assert_onr(ONR_OK, onr_p256_public_save(pub, onr_test_path(dir, "manufacturer.pub")));
+    assert_onr(ONR_OK, onr_p256_public_save(f->trust.voucher_key,
+                                            onr_test_path(dir, "voucher.pub")));
+    write_text(dir, "broker-ca.pem", "not read before connecting\n", 0644);
+    write_conf(dir, f->trust.dev, BROKERS);
+    onr_p256_free(service);
+    onr_p256_free(identity);
+}
+
+/* What the callbacks were told. */
+struct heard {
+    char event[32];
+    char detail[512];
+    unsigned states;
+    int done;
+    int result;
+};
+
+static void on_progress(void *arg, const struct onr_device *dev, const char *event,
+                        const char *detail)
+{
+    struct heard *h = arg;
+
+    (void)dev;
+    snprintf(h->event, sizeof(h->event), "%s", event);
+    snprintf(h->detail, sizeof(h->detail), "%s", detail);
+    if (strcmp(event, "state") == 0)
+        h->states++;
+}
+
+static void on_done(void *arg, const struct onr_device *dev, int result)
+{
+    struct heard *h = arg;
+
+    (void)dev;
+    h->done++;
+    h->result = result;
+}
+
+/* onr_device_open's result; `h` records what it said. */
+static int open_device(const char *dir, struct heard *h, struct onr_device **dev)
+{
+    struct onr_device_callbacks cb = {.progress = on_progress, .done = on_done, .arg = h};
+
+    memset(h, 0, sizeof(*h));
+    *dev = NULL;
+    return onr_device_open(dir, &cb, NULL, dev);
+}
+
+static void store_voucher(const char *dir, const struct fixture *f,
+                          const struct onr_p256_key *key, const char *dev)
+{
+    uint8_t t[ONR_ENVELOPE_MAX];
+    size_t len = token(f, key, "acme", dev, (uint64_t)time(NULL) + 3600, t, sizeof(t));
+
+    assert_onr(ONR_OK, device_voucher_save(dir, t, len));
+    assert_onr(ONR_OK, device_state_save(dir, ONR_DEVICE_VOUCHED));
+}
+
+static void test_device_opens_as_minted_and_resumes_vouched(void **state)
+{
+    const char *dir = *state;
+    struct fixture f;
+    struct device_files files;
+    struct onr_device *dev = NULL;
+    struct onr_device_voucher v;
+    struct event_base *base;
+    struct heard h;
+
+    mint(dir, &f);
+    /* the factory's files as the device reads them */
+    assert_onr(ONR_OK, device_files_load(dir, &files, NULL));
+    assert_string_equal(files.trust.dev, f.trust.dev);
+    assert_string_equal(files.trust.mfr, "acme");
+    assert_memory_equal(files.trust.voucher_key, f.trust.voucher_key, ONR_P256_PUB_LEN);
+    assert_memory_equal(files.trust.seal_pub, f.trust.seal_pub, ONR_X25519_KEY_LEN);
+    assert_int_equal(files.n_brokers, 2);
+    assert_string_equal(files.brokers[1].name, "bs-2");
+    assert_string_equal(files.brokers[1].host, "localhost");
+    assert_int_equal(files.brokers[1].port, 2);
+    assert_true(files.cert_len > 64);
+    device_files_cleanup(&files);
+
+    /* fresh from the factory */
+    assert_onr(ONR_OK, open_device(dir, &h, &dev));
+    assert_int_equal(onr_device_state(dev), ONR_DEVICE_FACTORY);
+    assert_string_equal(onr_device_id(dev), f.trust.dev);
+    assert_onr(ONR_ENOENT, onr_device_voucher(dev, &v));
+    onr_device_close(dev);
+
+    /* vouched, then powered off: it resumes VOUCHED with its voucher */
+    store_voucher(dir, &f, f.voucher_key, f.trust.dev);
+    assert_onr(ONR_OK, open_device(dir, &h, &dev));
+    assert_int_equal(onr_device_state(dev), ONR_DEVICE_VOUCHED);
+    assert_onr(ONR_OK, onr_device_voucher(dev, &v));
+    assert_string_equal(v.mfr, "acme");
+    assert_string_equal(v.prov, "prov-1");
+    assert_string_equal(v.op, "op-1");
+    assert_memory_equal(v.op_key, f.op_key, sizeof(v.op_key));
+    /* the target is reached: the run ends at once, with no connection */
+    base = event_base_new();
+    assert_non_null(base);
+    assert_onr(ONR_OK, onr_device_start(dev, base));
+    assert_int_equal(h.states, 1);
+    assert_int_equal(h.done, 1);
+    assert_onr(ONR_OK, h.result);
+    assert_onr(ONR_EINVAL, onr_device_start(dev, base)); /* once per device */
+    onr_device_close(dev);
+    event_base_free(base);
+    onr_device_close(NULL);
+
+    /* the same through the library's own loop */
+    assert_onr(ONR_OK, open_device(dir, &h, &dev));
+    assert_onr(ONR_OK, onr_device_run(dev));
+    assert_int_equal(h.done, 1);
+    onr_device_close(dev);
+    onr_p256_free(f.voucher_key);
+}
+
+/* open fails with `rc`, and its error event names `file` */
+static void assert_open_refused(const char *dir, int rc, const char *file)
+{
+    struct onr_device *dev = NULL;
+    struct heard h;
+    char want[64];
+
+    assert_onr(rc, open_device(dir, &h, &dev));
+    assert_null(dev);
+    assert_string_equal(h.event, "error");
+    snprintf(want, sizeof(want), "file=%s code=%s ", file, onr_error_name(rc));
+    assert_non_null(strstr(h.detail, want));
+}
+
+static void test_device_open_refuses_a_damaged_directory(void **state)
+{
+    const char *dir = *state;
+    struct fixture f;
+    struct onr_p256_key *other = NULL;
+    struct onr_device *dev = NULL;
+    struct heard h;
+    char key[1024], bak[1024];
+
+    mint(dir, &f);
+    assert_onr(ONR_OK, onr_p256_generate(&other));
+    /* a journey file cut short by a power cut the atomic write did not
+     * cover (copied by hand, say), or from a future version */
+    write_text(dir, "journey", "VOUCH", 0600);
+    assert_open_refused(dir, ONR_EFORMAT, "journey");
+    write_text(dir, "journey", "PROFILED\n", 0600);
+    assert_open_refused(dir, ONR_EFORMAT, "journey");
+    /* VOUCHED without its voucher, or with one it would not have taken */
+    write_text(dir, "journey", "VOUCHED\n", 0600);
+    assert_open_refused(dir, ONR_EFORMAT, "voucher");
+    store_voucher(dir, &f, other, f.trust.dev);
+    assert_open_refused(dir, ONR_EFORMAT, "voucher");
+    store_voucher(dir, &f, f.voucher_key, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
+    assert_open_refused(dir, ONR_EFORMAT, "voucher");
+    write_text(dir, "voucher", "garbage", 0600);
+    assert_open_refused(dir, ONR_EFORMAT, "voucher");
+    /* no journey: as minted again */
+    assert_int_equal(unlink(onr_test_path(dir, "journey")), 0);
+    assert_onr(ONR_OK, open_device(dir, &h, &dev));
+    assert_int_equal(onr_device_state(dev), ONR_DEVICE_FACTORY);
+    onr_device_close(dev);
+
+    /* device.conf incomplete, or naming another device */
+    write_conf(dir, f.trust.dev, "");
+    assert_open_refused(dir, ONR_EFORMAT, "device.conf");
+    write_conf(dir, f.trust.dev, "broker bs-1 127.0.0.1 70000\n");
+    assert_open_refused(dir, ONR_EFORMAT, "device.conf");
+    write_conf(dir, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", BROKERS);
+    assert_open_refused(dir, ONR_EBADKEY, "identity.key");
+    write_conf(dir, f.trust.dev, BROKERS);
+    /* keys readable by others, missing or damaged */
+    assert_int_equal(chmod(onr_test_path(dir, "identity.key"), 0644), 0);
+    assert_open_refused(dir, ONR_EPERM, "identity.key");
+    assert_int_equal(chmod(onr_test_path(dir, "identity.key"), 0600), 0);
+    snprintf(key, sizeof(key), "%s", onr_test_path(dir, "sealing.key"));
+    snprintf(bak, sizeof(bak), "%s", onr_test_path(dir, "sealing.key.bak"));
+    assert_int_equal(rename(key, bak), 0);
+    assert_open_refused(dir, ONR_ENOENT, "sealing.key");
+    assert_int_equal(rename(bak, key), 0);
+    write_text(dir, "voucher.pub", "-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n",
+               0644);
+    assert_true(open_device(dir, &h, &dev) != ONR_OK);
+    assert_non_null(strstr(h.detail, "file=voucher_key "));
+    onr_p256_free(other);
+    onr_p256_free(f.voucher_key);
+}
+
+static void test_device_states_print_and_parse_as_names(void **state)
+{
+    enum onr_device_state s = ONR_DEVICE_FACTORY;
+
+    (void)state;
+    assert_string_equal(onr_device_state_name(ONR_DEVICE_FACTORY), "FACTORY");
+    assert_string_equal(onr_device_state_name((enum onr_device_state)99), "UNKNOWN");
+    assert_onr(ONR_OK, onr_device_state_from_name("vouched", &s));
+    assert_int_equal(s, ONR_DEVICE_VOUCHED);
+    assert_onr(ONR_OK, onr_device_state_from_name("FACTORY", &s));
+    assert_int_equal(s, ONR_DEVICE_FACTORY);
+    assert_onr(ONR_EINVAL, onr_device_state_from_name("UNKNOWN", &s));
+    assert_onr(ONR_EINVAL, onr_device_state_from_name("", &s));
+    assert_int_equal(device_state_last(), ONR_DEVICE_VOUCHED);
+    assert_onr(ONR_EINVAL, device_state_save("/nonexistent", (enum onr_device_state)99));
+}
+
+static void test_device_open_refuses_bad_arguments(void **state)
+{
+    const char *dir = *state;
+    struct fixture f;
+    struct onr_device *dev = NULL;
+    struct onr_device_options opt = {.target = (enum onr_device_state)99};
+
+    mint(dir, &f);
+    assert_onr(ONR_EINVAL, onr_device_open(NULL, NULL, NULL, &dev));
+    assert_onr(ONR_EINVAL, onr_device_open(dir, NULL, NULL, NULL));
+    assert_onr(ONR_EINVAL, onr_device_open(dir, NULL, &opt, &dev));
+    assert_null(dev);
+    assert_onr(ONR_ENOENT, onr_device_open(onr_test_path(dir, "missing"), NULL, NULL, &dev));
+    onr_p256_free(f.voucher_key);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_device_takes_a_good_voucher),
         cmocka_unit_test(test_device_refuses_foreign_stale_or_forged_vouchers),
+        cmocka_unit_test(test_device_reads_back_a_stored_voucher_without_nonce_or_clock),
         cmocka_unit_test_setup_teardown(test_journey_survives_reopen_and_refuses_damage,
                                         onr_test_setup_tmpdir, onr_test_teardown_tmpdir),
+        cmocka_unit_test_setup_teardown(test_device_opens_as_minted_and_resumes_vouched,
+                                        onr_test_setup_tmpdir, onr_test_teardown_tmpdir),
+        cmocka_unit_test_setup_teardown(test_device_open_refuses_a_damaged_directory,
+                                        onr_test_setup_tmpdir, onr_test_teardown_tmpdir),
+        cmocka_unit_test(test_device_states_print_and_parse_as_names),
+        cmocka_unit_test_setup_teardown(test_device_open_refuses_bad_arguments,
+                                        onr_test_setup_tmpdir, onr_test_teardown_tmpdir),
     };
+    int failures;
 
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    mosquitto_lib_init();
+    failures = cmocka_run_group_tests(tests, NULL, NULL);
+    mosquitto_lib_cleanup();
+    return failures;
 }

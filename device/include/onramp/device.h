@@ -5,23 +5,29 @@
  * A device lives in its state directory, as onramp-factory minted it
  * (identity.key, identity.pem, sealing.key, manufacturer.pub, voucher.pub,
  * broker-ca.pem, device.conf). Each completed step is written there
- * atomically (temporary file, fsync, rename) before the next one starts,
- * so after a power cut the device resumes at the last completed step.
+ * atomically (temporary file, fsync, rename; files "journey" and "voucher",
+ * 0600) before the next one starts, so after a power cut the device resumes
+ * at the last completed step.
  *
  *   FACTORY   nothing done yet: connect to a bootstrap broker (anonymous
- *             TLS and a proof of possession), say hello to the
- *             manufacturer with a fresh nonce, wait for the voucher ("pending"
- *             answers make it wait for the pushed voucher, and ask again
- *             after retry-after)
- *   VOUCHED   a voucher verified (manufacturer's voucher key, this device,
- *             the nonce of one of its hellos, not expired) and stored
+ *             TLS and a fresh proof of possession per attempt; the brokers
+ *             of device.conf in order, then round robin), subscribe to
+ *             onr/1/d/{dev}/down, say hello to the manufacturer with a
+ *             fresh nonce, wait for the voucher ("pending" answers make it
+ *             wait for the pushed voucher, and ask again after retry_after)
+ *   VOUCHED   a voucher verified (manufacturer's voucher key, this device
+ *             and its sealing key, the nonce of one of its hellos of this
+ *             run, not expired) and stored
  *
  * Later steps (profile, attach, enrollment) append states after VOUCHED.
  *
- * Failures are retried with exponential backoff and jitter (1 s doubling to
- * 60 s); after `max_attempts` failed attempts in a row the run ends with
- * the last error. Answers that do not verify are reported and ignored:
- * they never change the state.
+ * Failures (no connection, refused CONNECT, no answer within
+ * `answer_timeout`, an error answer) are retried with exponential backoff
+ * and jitter (1 s doubling to 60 s, plus up to 50%); after `max_attempts`
+ * failed attempts in a row the run ends with the last error. A "pending"
+ * answer is not a failure: an unclaimed device waits as long as it takes.
+ * Answers that do not verify are reported and ignored: they never change
+ * the state.
  *
  * Threading: one device is driven by one libevent loop; nothing here is
  * thread-safe. mosquitto_lib_init() must have been called.
@@ -36,69 +42,100 @@
 struct event_base;
 struct onr_device;
 
+/* The steps of the journey, in order; the zero value is a fresh device. */
 enum onr_device_state {
     ONR_DEVICE_FACTORY = 0,
     ONR_DEVICE_VOUCHED = 1,
 };
 
-/* What the device reports while it runs. Strings are only valid during
- * the call and never hold secrets. */
+/*
+ * What the device reports while it runs. Strings are only valid during the
+ * call and never hold secrets. `detail` is "" or space-separated key=value
+ * pairs; reason= values are always in double quotes, with `"` and `\`
+ * escaped and bytes outside printable ASCII as \xHH (whatever the network
+ * sent, a detail is one line). Events and details:
+ *
+ *   state       ""  at start (the state resumed) and after each step
+ *   connecting  broker=NAME host=HOST port=PORT
+ *   connected   ""
+ *   hello       manufacturer=ID
+ *   pending     retry_after=SECONDS [reason="..."]
+ *   error       code=NAME reason="..."  an error answer from the manufacturer
+ *               (code: the onr_error_name, or the number if unknown), or at
+ *               open: file=NAME code=NAME (why the device cannot start)
+ *   refused     what=voucher|message code=NAME reason="..."  an answer that
+ *               does not verify or is not for us; ignored
+ *   retry       attempt=N delay=SECONDS code=NAME reason="..."
+ *   failed      attempts=N code=NAME reason="..."  the run gives up
+ */
 struct onr_device_callbacks {
-    /* a step completed or something worth telling happened ("connected",
-     * "hello", "pending", "refused ...", "state") */
     void (*progress)(void *arg, const struct onr_device *dev, const char *event,
                      const char *detail);
-    /* the run ended: ONR_OK with the target state reached, or the error
-     * that made it give up */
+    /* the run ended: ONR_OK with the target state reached, ONR_EBUSY when
+     * stopped (onr_device_stop), or the error that made it give up */
     void (*done)(void *arg, const struct onr_device *dev, int result);
     void *arg;
 };
 
 struct onr_device_options {
-    enum onr_device_state target; /* run until this state (default: the last) */
-    unsigned max_attempts;        /* failed attempts in a row before giving up (20) */
-    unsigned answer_timeout;      /* seconds to wait for an answer (15) */
+    enum onr_device_state target; /* run until this state; FACTORY (0): the last one */
+    unsigned max_attempts;        /* failed attempts in a row before giving up; 0: 20 */
+    unsigned answer_timeout;      /* seconds to wait for CONNACK + SUBACK and for
+                                     an answer to a hello; 0: 15 */
 };
 
 /*
  * onr_device_open: the device in `state_dir` (the path is copied), at the
- * state its directory records. `cb` is copied; `opt` may be NULL for the
- * defaults. Returns ONR_OK, ONR_ENOENT (a file missing), ONR_EFORMAT
- * (device.conf or the state file damaged), ONR_EPERM (a key readable by
- * others), ONR_EBADKEY, ONR_ECERT, ONR_ENOMEM.
+ * state its directory records. `cb` is copied (may be NULL); `opt` may be
+ * NULL for the defaults. On failure the progress callback is told which
+ * file was refused (an "error" event; its `dev` is the half-open device,
+ * to be used for nothing else) and *out is untouched. Returns ONR_OK,
+ * ONR_EINVAL, ONR_ENOENT (a file missing), ONR_EFORMAT (device.conf or the
+ * journey damaged, or the stored voucher missing or not verifying),
+ * ONR_EPERM (a key readable by others), ONR_EBADKEY, ONR_ECERT, ONR_ENOMEM,
+ * ONR_EIO.
  */
 int onr_device_open(const char *state_dir, const struct onr_device_callbacks *cb,
                     const struct onr_device_options *opt, struct onr_device **out);
 
-/* onr_device_start: run the journey on the caller's loop `base` (borrowed);
- * the done callback tells the end. ONR_OK or ONR_ENOMEM. */
+/* onr_device_start: run the journey on the caller's loop `base` (borrowed,
+ * must outlive the device); the done callback tells the end (at once, from
+ * inside this call, when the target is already reached). Once per device.
+ * ONR_OK, ONR_EINVAL (started before) or ONR_ENOMEM. */
 int onr_device_start(struct onr_device *dev, struct event_base *base);
 
 /* onr_device_run: run the journey on the library's own loop until it ends;
- * its result (as given to the done callback). */
+ * its result (as given to the done callback). Instead of onr_device_start. */
 int onr_device_run(struct onr_device *dev);
 
-/* onr_device_stop: end a started run now (from a signal handler event,
- * say); the done callback gets ONR_EBUSY. */
+/* onr_device_stop: end a started run now (from a signal event, say); the
+ * done callback gets ONR_EBUSY. The state stays what was stored. */
 void onr_device_stop(struct onr_device *dev);
 
 /* onr_device_close: disconnect and free. Accepts NULL. */
 void onr_device_close(struct onr_device *dev);
 
 enum onr_device_state onr_device_state(const struct onr_device *dev);
+/* onr_device_state_name: "FACTORY", "VOUCHED", ... ("UNKNOWN" otherwise);
+ * static strings. */
 const char *onr_device_state_name(enum onr_device_state state);
+/* onr_device_state_from_name: the state named `name` (any case);
+ * ONR_OK or ONR_EINVAL. */
+int onr_device_state_from_name(const char *name, enum onr_device_state *out);
+/* onr_device_id: the device id; lives as long as `dev`. */
 const char *onr_device_id(const struct onr_device *dev);
 
 /* What the stored voucher says (valid from VOUCHED on). */
 struct onr_device_voucher {
     char mfr[ONR_SERVICE_ID_MAX + 1];
     char prov[ONR_SERVICE_ID_MAX + 1];
-    uint8_t prov_key[65];
+    uint8_t prov_key[65]; /* verifies the provider's messages */
     char op[ONR_SERVICE_ID_MAX + 1];
-    uint8_t op_key[65];
-    uint64_t expires;
+    uint8_t op_key[65]; /* verifies the operator's messages */
+    uint64_t expires;   /* seconds since the epoch */
 };
-/* onr_device_voucher: ONR_OK and the voucher, or ONR_ENOENT before it. */
+/* onr_device_voucher: ONR_OK and a copy of the voucher in `out`, or
+ * ONR_ENOENT before VOUCHED. */
 int onr_device_voucher(const struct onr_device *dev, struct onr_device_voucher *out);
 
 #endif /* ONRAMP_DEVICE_H */
