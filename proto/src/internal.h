@@ -32,6 +32,15 @@ ecc_key *onr_p256_ecc(const struct onr_p256_key *key);
  */
 int onr_p256_import_public(const uint8_t *pub, size_t pub_len, ecc_key *out);
 
+/*
+ * onr_seal_info: the HPKE info of SPEC section 7: `context`, then each of
+ * the `n` ids (device or service ids, 1..32 characters) after a 0x00 byte.
+ * Returns ONR_OK or ONR_EINVAL (an id empty or too long, `cap` too small).
+ */
+#define ONR_SEAL_INFO_MAX 160
+int onr_seal_info(const char *context, const char *const *ids, size_t n, uint8_t *out,
+                  size_t cap, size_t *len);
+
 /* ONR_ARRAY_LEN: number of elements of a true array. */
 #define ONR_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 

@@ -1,5 +1,7 @@
 #include "onramp/label.h"
 
+#include "internal.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -218,22 +220,17 @@ int onr_label_claim_hash(const char *claim, uint8_t hash[32])
 static int claim_info(const char *dev, const char *prov, uint8_t *info, size_t cap,
                       size_t *len)
 {
-    int n;
+    const char *ids[2] = {dev, prov};
 
-    if (dev == NULL || prov == NULL || strlen(dev) != ONR_DEVID_LEN ||
-        strlen(prov) == 0 || strlen(prov) > ONR_SERVICE_ID_MAX)
+    if (dev == NULL || strlen(dev) != ONR_DEVID_LEN)
         return ONR_EINVAL;
-    n = snprintf((char *)info, cap, "%s%c%s%c%s", CLAIM_INFO, 0, dev, 0, prov);
-    if (n < 0 || (size_t)n >= cap)
-        return ONR_EINVAL;
-    *len = (size_t)n;
-    return ONR_OK;
+    return onr_seal_info(CLAIM_INFO, ids, 2, info, cap, len);
 }
 
 int onr_label_claim_seal(const uint8_t mfr_sealing_pub[32], const char *dev, const char *prov,
                          const char *claim, uint8_t out[ONR_LABEL_SEALED_LEN])
 {
-    uint8_t info[sizeof(CLAIM_INFO) + ONR_DEVID_LEN + ONR_SERVICE_ID_MAX + 2];
+    uint8_t info[ONR_SEAL_INFO_MAX];
     size_t info_len = 0;
     int rc;
 
@@ -250,7 +247,7 @@ int onr_label_claim_open(const uint8_t mfr_sealing_key[32], const char *dev, con
                          const uint8_t *sealed, size_t sealed_len,
                          char claim[ONR_LABEL_CLAIM_LEN + 1])
 {
-    uint8_t info[sizeof(CLAIM_INFO) + ONR_DEVID_LEN + ONR_SERVICE_ID_MAX + 2];
+    uint8_t info[ONR_SEAL_INFO_MAX];
     size_t info_len = 0;
     int rc;
 

@@ -152,6 +152,19 @@ static const struct onr_field broker_stats_fields[] = {
     COUNTER(kicked),        COUNTER(grants),           COUNTER(revocations),
     COUNTER(control_refused), COUNTER(devices),        COUNTER(services),
 };
+static const struct onr_field app_key_fields[] = {
+    F(app_key, dev, DEVID, REQ, DEVID),
+    F(app_key, kid, BIN, REQ, ID16),
+    F(app_key, sealed, BIN, REQ, 32 + 48, 32 + 48), /* enc || K_AF || tag */
+};
+static const struct onr_field app_key_stored_fields[] = {
+    F(app_key_stored, re, BIN, REQ, ID16),
+    F(app_key_stored, dev, DEVID, REQ, DEVID),
+};
+static const struct onr_field event_fields[] = {
+    F(event, dev, DEVID, REQ, DEVID),
+    F(event, step, ID, REQ, SVCID),
+};
 static const struct onr_field profile_content_fields[] = {
     F(profile_content, iccid, DIGITS, REQ, 19, 20),
     F(profile_content, imsi, DIGITS, REQ, 6, 15),
@@ -220,6 +233,9 @@ static const struct msg_rule rules[] = {
     RULE(REVOKE, revoke, NONE, ROLE(OPERATOR), NULL),
     RULE(CONTROL_RESULT, control_result, NONE, ROLE(BROKER), NULL),
     RULE(BROKER_STATS, broker_stats, NONE, ROLE(BROKER), NULL),
+    RULE(APP_KEY, app_key, SIG, ROLE(OPERATOR), NULL),
+    RULE(APP_KEY_STORED, app_key_stored, SIG, ROLE(PROVIDER), NULL),
+    RULE(EVENT, event, SIG, SERVICES, NULL),
     RULE(PROFILE_CONTENT, profile_content, NONE, 0, NULL),
 };
 

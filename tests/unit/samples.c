@@ -21,7 +21,8 @@ const int onr_sample_types[] = {
     ONR_MSG_ENROLL_REQUEST, ONR_MSG_ENROLL_RESPONSE, ONR_MSG_REGISTRATION,
     ONR_MSG_REGISTERED, ONR_MSG_PAIRING, ONR_MSG_PAIRED, ONR_MSG_ALIGNMENT,
     ONR_MSG_ALIGNED, ONR_MSG_VOUCHER_TOKEN, ONR_MSG_GRANT, ONR_MSG_REVOKE,
-    ONR_MSG_CONTROL_RESULT, ONR_MSG_BROKER_STATS, ONR_MSG_PROFILE_CONTENT, 0,
+    ONR_MSG_CONTROL_RESULT, ONR_MSG_BROKER_STATS, ONR_MSG_APP_KEY, ONR_MSG_APP_KEY_STORED,
+    ONR_MSG_EVENT, ONR_MSG_PROFILE_CONTENT, 0,
 };
 
 void onr_sample_msg(int type, struct onr_msg *m)
@@ -140,6 +141,19 @@ void onr_sample_msg(int type, struct onr_msg *m)
         m->body.broker_stats.uptime = 60;
         m->body.broker_stats.connects = UINT64_MAX;
         m->body.broker_stats.devices = 3;
+        break;
+    case ONR_MSG_APP_KEY:
+        m->body.app_key.dev = S(ONR_SAMPLE_DEVID);
+        m->body.app_key.kid = B(id16);
+        m->body.app_key.sealed = B(sealed);
+        break;
+    case ONR_MSG_APP_KEY_STORED:
+        m->body.app_key_stored.re = B(id16);
+        m->body.app_key_stored.dev = S(ONR_SAMPLE_DEVID);
+        break;
+    case ONR_MSG_EVENT:
+        m->body.event.dev = S(ONR_SAMPLE_DEVID);
+        m->body.event.step = S("attached");
         break;
     case ONR_MSG_PROFILE_CONTENT:
         m->body.profile_content.iccid = S("8901010000000000019");

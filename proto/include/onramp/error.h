@@ -55,7 +55,9 @@
     X(EEXPIRED, 48, "expired")                                               \
     X(ECERT, 49, "certificate invalid")                                      \
     X(ECHAIN, 50, "certificate chain does not verify")                       \
-    X(ECSR, 51, "certificate request invalid")
+    X(ECSR, 51, "certificate request invalid")                               \
+    X(EAUTH, 52, "authentication failed")                                    \
+    X(EEXHAUSTED, 53, "no resources left")
 
 enum onr_error {
 #define ONR_ERROR_ENUM(name, num, msg) ONR_##name = -(num),

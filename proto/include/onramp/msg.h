@@ -61,6 +61,9 @@ enum onr_msg_type {
     ONR_MSG_REVOKE = 21,
     ONR_MSG_CONTROL_RESULT = 22,
     ONR_MSG_BROKER_STATS = 23,
+    ONR_MSG_APP_KEY = 24,
+    ONR_MSG_APP_KEY_STORED = 25,
+    ONR_MSG_EVENT = 26,
     /* Bodies that only travel sealed inside another message, never as an
      * envelope of their own. */
     ONR_MSG_PROFILE_CONTENT = 100,
@@ -232,6 +235,23 @@ struct onr_msg_broker_stats {
     uint64_t services;          /* services and monitors connected now */
 };
 
+struct onr_msg_app_key {
+    struct onr_bytes dev;
+    struct onr_bytes kid;    /* 16: the AKMA-style key identifier */
+    struct onr_bytes sealed; /* K_AF sealed to the provider (<onramp/sealed.h>) */
+};
+
+struct onr_msg_app_key_stored {
+    struct onr_bytes re;
+    struct onr_bytes dev;
+};
+
+/* A step a service completed for a device, for monitors (on its ev topic). */
+struct onr_msg_event {
+    struct onr_bytes dev;
+    struct onr_bytes step; /* "voucher", "profile", "attached", ... */
+};
+
 struct onr_msg_profile_content {
     struct onr_bytes iccid; /* 19..20 digits */
     struct onr_bytes imsi;  /* 6..15 digits */
@@ -268,6 +288,9 @@ struct onr_msg {
         struct onr_msg_revoke revoke;
         struct onr_msg_control_result control_result;
         struct onr_msg_broker_stats broker_stats;
+        struct onr_msg_app_key app_key;
+        struct onr_msg_app_key_stored app_key_stored;
+        struct onr_msg_event event;
         struct onr_msg_profile_content profile_content;
     } body;
 };
