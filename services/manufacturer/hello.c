@@ -18,20 +18,6 @@ struct hello_ctx {
     const struct onr_registry_device *dev;
 };
 
-/* The device id the topic names (onr/1/d/{dev}/up/...). */
-static int topic_device(const char *topic, char dev[ONR_DEVID_LEN + 1])
-{
-    static const char prefix[] = "onr/1/d/";
-
-    if (strncmp(topic, prefix, sizeof(prefix) - 1) != 0 ||
-        strlen(topic) < sizeof(prefix) - 1 + ONR_DEVID_LEN ||
-        topic[sizeof(prefix) - 1 + ONR_DEVID_LEN] != '/')
-        return ONR_EINVAL;
-    memcpy(dev, topic + sizeof(prefix) - 1, ONR_DEVID_LEN);
-    dev[ONR_DEVID_LEN] = '\0';
-    return onr_devid_check(dev, ONR_DEVID_LEN);
-}
-
 /* The identity certificate: from our device CA, for this very key and id. */
 static int check_certificate(const struct mfr *m, const struct onr_registry_device *d,
                              struct onr_bytes cert)
@@ -85,7 +71,7 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
         .retry_after = ctx->m->retry_after,
         .reason = ONR_BYTES_STR(waiting),
     };
-    mfr_down_topic(d->dev, down, sizeof(down));
+    onr_service_down_topic(d->dev, down, sizeof(down));
     onr_log(ONR_LOG_INFO, "pending dev=%s", d->dev);
     return onr_service_seal(svc, &msg, down, &answer->reply, NULL);
 }
@@ -96,7 +82,7 @@ static int answer_error(struct onr_service *svc, const struct onr_envelope *env,
 {
     char down[ONR_TOPIC_MAX + 1];
 
-    mfr_down_topic(dev, down, sizeof(down));
+    onr_service_down_topic(dev, down, sizeof(down));
     return onr_service_refuse(svc, env, code, down);
 }
 
@@ -109,11 +95,9 @@ int mfr_on_hello(struct onr_service *svc, const struct onr_envelope *env, const 
     char dev[ONR_DEVID_LEN + 1];
     int rc;
 
-    /* The broker let only this device publish here; the sender must agree. */
-    rc = topic_device(topic, dev);
-    if (rc != ONR_OK || env->sender.len != ONR_DEVID_LEN ||
-        memcmp(env->sender.ptr, dev, ONR_DEVID_LEN) != 0)
-        return ONR_EDENIED;
+    rc = onr_service_from_device(topic, env, dev);
+    if (rc != ONR_OK)
+        return rc;
     rc = onr_registry_device(onr_service_db(svc), dev, ONR_DEVID_LEN, &d);
     if (rc != ONR_OK)
         return rc == ONR_ENOENT ? ONR_EDENIED : rc; /* not one of ours: no answer */

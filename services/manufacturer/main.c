@@ -55,49 +55,27 @@ static const char *const keys[] = {
 
 static struct mfr state;
 
-struct mfr_provider *mfr_provider(struct mfr *m, const uint8_t *id, size_t len)
+const struct onr_peer *mfr_provider(const struct mfr *m, const uint8_t *id, size_t len)
 {
-    for (size_t i = 0; i < m->n_providers; i++)
-        if (strlen(m->providers[i].id) == len && memcmp(m->providers[i].id, id, len) == 0)
-            return &m->providers[i];
-    return NULL;
+    return onr_peer_find(&m->providers, id, len);
+}
+
+struct mfr_bucket *mfr_bucket(struct mfr *m, const struct onr_peer *provider)
+{
+    return &m->buckets[provider - m->providers.list];
 }
 
 /* provider ID KEYFILE lines, and the limits: what SIGHUP may change. */
 static int load_peers(struct onr_service *svc, struct mfr *m)
 {
     const struct onr_config *cfg = onr_service_config(svc);
-    struct mfr_provider providers[MFR_MAX_PROVIDERS];
-    size_t n = onr_config_count(cfg, "provider");
+    static struct onr_peers providers;
+    struct mfr_bucket buckets[ONR_PEERS_MAX];
     int rc;
 
-    if (n > MFR_MAX_PROVIDERS) {
-        fprintf(stderr, "onramp-manufacturer: at most %d providers\n", MFR_MAX_PROVIDERS);
-        return ONR_ERANGE;
-    }
-    memset(providers, 0, sizeof(providers));
-    for (size_t i = 0; i < n; i++) {
-        char buf[1024];
-        char path[1024];
-        const char *fields[2];
-        size_t nf = 0;
-
-        rc = onr_config_split(onr_config_at(cfg, "provider", i), buf, sizeof(buf), fields, 2,
-                              &nf);
-        if (rc != ONR_OK || nf != 2 || strlen(fields[0]) > ONR_SERVICE_ID_MAX) {
-            fprintf(stderr, "onramp-manufacturer: provider: want 'provider ID KEYFILE'\n");
-            return ONR_EFORMAT;
-        }
-        snprintf(providers[i].id, sizeof(providers[i].id), "%s", fields[0]);
-        rc = onr_config_path(cfg, fields[1], path, sizeof(path));
-        if (rc == ONR_OK)
-            rc = onr_p256_public_load(path, providers[i].key);
-        if (rc != ONR_OK) {
-            fprintf(stderr, "onramp-manufacturer: provider %s key %s: %s\n", fields[0],
-                    fields[1], onr_strerror(rc));
-            return rc;
-        }
-    }
+    rc = onr_peers_load(cfg, "onramp-manufacturer", "provider", 0, &providers);
+    if (rc != ONR_OK)
+        return rc;
     rc = onr_config_get_uint(cfg, "voucher_lifetime", 7 * 86400, 60, 365 * 86400,
                              &m->voucher_lifetime);
     if (rc == ONR_OK)
@@ -110,17 +88,16 @@ static int load_peers(struct onr_service *svc, struct mfr *m)
         return rc;
     }
     /* keep the buckets of providers that stay */
-    for (size_t i = 0; i < n; i++) {
-        struct mfr_provider *old = mfr_provider(m, (const uint8_t *)providers[i].id,
-                                                strlen(providers[i].id));
+    memset(buckets, 0, sizeof(buckets));
+    for (size_t i = 0; i < providers.n; i++) {
+        const struct onr_peer *old = mfr_provider(m, (const uint8_t *)providers.list[i].id,
+                                                  strlen(providers.list[i].id));
 
-        if (old != NULL) {
-            providers[i].tokens = old->tokens;
-            providers[i].last = old->last;
-        }
+        if (old != NULL)
+            buckets[i] = *mfr_bucket(m, old);
     }
-    memcpy(m->providers, providers, sizeof(providers));
-    m->n_providers = n;
+    m->providers = providers;
+    memcpy(m->buckets, buckets, sizeof(buckets));
     return ONR_OK;
 }
 
@@ -175,7 +152,7 @@ static int start(struct onr_service *svc, void *arg)
     snprintf(filter, sizeof(filter), "onr/1/s/mfr/%s/in", onr_service_id(svc));
     if (rc == ONR_OK)
         rc = onr_service_subscribe(svc, filter, ONR_MSG_REGISTRATION, mfr_on_registration, m);
-    onr_log(ONR_LOG_NOTICE, "manufacturer ready providers=%zu", m->n_providers);
+    onr_log(ONR_LOG_NOTICE, "manufacturer ready providers=%zu", m->providers.n);
     return rc;
 }
 

@@ -13,16 +13,14 @@
 #include <stdint.h>
 
 #include "onramp/service.h"
+#include "onramp/svc_peers.h"
 #include "onramp/x25519.h"
 #include "onramp/x509.h"
 #include "registry.h"
 
-#define MFR_MAX_PROVIDERS 64
-
-struct mfr_provider {
-    char id[ONR_SERVICE_ID_MAX + 1];
-    uint8_t key[ONR_P256_PUB_LEN];
-    double tokens;        /* claim attempts it may still make (a bucket) */
+/* Claim attempts a provider may still make (a token bucket). */
+struct mfr_bucket {
+    double tokens;
     uint64_t last;        /* when the bucket was last refilled, seconds */
 };
 
@@ -31,15 +29,16 @@ struct mfr {
     uint8_t sealing_key[ONR_X25519_KEY_LEN];
     uint8_t device_ca[ONR_X509_MAX_DER];
     size_t device_ca_len;
-    struct mfr_provider providers[MFR_MAX_PROVIDERS];
-    size_t n_providers;
+    struct onr_peers providers;                  /* the providers it works with */
+    struct mfr_bucket buckets[ONR_PEERS_MAX];    /* one per provider, same index */
     uint64_t voucher_lifetime;  /* seconds */
     uint64_t retry_after;       /* seconds, in pending answers */
     uint64_t claim_rate;        /* claim attempts per provider per minute */
 };
 
-/* main.c */
-struct mfr_provider *mfr_provider(struct mfr *m, const uint8_t *id, size_t len);
+/* main.c: the provider named `id` (`len` bytes) and its claim bucket. */
+const struct onr_peer *mfr_provider(const struct mfr *m, const uint8_t *id, size_t len);
+struct mfr_bucket *mfr_bucket(struct mfr *m, const struct onr_peer *provider);
 
 /* hello.c / registration.c: the handlers. */
 int mfr_on_hello(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
@@ -54,8 +53,5 @@ int mfr_on_registration(struct onr_service *svc, const struct onr_envelope *env,
 int mfr_voucher(struct onr_service *svc, struct mfr *m, const struct onr_registry_device *d,
                 const struct onr_registry_assignment *a, const uint8_t nonce[ONR_NONCE_LEN],
                 const uint8_t hello_id[ONR_MSG_ID_LEN], struct onr_publication *out);
-
-/* The topic a device hears on. */
-void mfr_down_topic(const char *dev, char *out, size_t cap);
 
 #endif /* ONRAMP_MFR_H */

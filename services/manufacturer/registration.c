@@ -18,10 +18,10 @@
 
 struct reg_ctx {
     struct mfr *m;
-    const struct mfr_provider *prov;
+    const struct onr_peer *prov;
 };
 
-static void reply_topic(const struct mfr_provider *prov, char *out, size_t cap)
+static void reply_topic(const struct onr_peer *prov, char *out, size_t cap)
 {
     snprintf(out, cap, "onr/1/s/prov/%s/in", prov->id);
 }
@@ -125,25 +125,25 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
 }
 
 /* A token bucket of claim attempts per provider. */
-static int take_claim_token(struct mfr *m, struct mfr_provider *prov, uint64_t now)
+static int take_claim_token(const struct mfr *m, struct mfr_bucket *b, uint64_t now)
 {
     double burst = (double)m->claim_rate;
 
-    if (prov->last == 0)
-        prov->tokens = burst;
-    else if (now > prov->last)
-        prov->tokens += (double)(now - prov->last) * burst / 60.0;
-    if (prov->tokens > burst)
-        prov->tokens = burst;
-    prov->last = now;
-    if (prov->tokens < 1)
+    if (b->last == 0)
+        b->tokens = burst;
+    else if (now > b->last)
+        b->tokens += (double)(now - b->last) * burst / 60.0;
+    if (b->tokens > burst)
+        b->tokens = burst;
+    b->last = now;
+    if (b->tokens < 1)
         return ONR_EBUSY;
-    prov->tokens -= 1;
+    b->tokens -= 1;
     return ONR_OK;
 }
 
 static int answer_now(struct onr_service *svc, const struct onr_envelope *env,
-                      const struct mfr_provider *prov, int code)
+                      const struct onr_peer *prov, int code)
 {
     char reply[ONR_TOPIC_MAX + 1];
 
@@ -161,9 +161,9 @@ static int answer_now(struct onr_service *svc, const struct onr_envelope *env,
 static int refuse_stranger(struct onr_service *svc, struct mfr *m,
                            const struct onr_envelope *env)
 {
-    static struct mfr_provider strangers = {.id = "?"};
+    static struct mfr_bucket strangers;
     const struct onr_msg_registration *r = &env->msg.body.registration;
-    struct mfr_provider as_named;
+    struct onr_peer as_named;
     char dev[ONR_DEVID_LEN + 1];
     char safe[80];
     int rc;
@@ -190,7 +190,7 @@ int mfr_on_registration(struct onr_service *svc, const struct onr_envelope *env,
                         const char *topic, void *arg)
 {
     struct mfr *m = arg;
-    struct mfr_provider *prov;
+    const struct onr_peer *prov;
     struct reg_ctx ctx;
     int rc;
 
@@ -206,7 +206,7 @@ int mfr_on_registration(struct onr_service *svc, const struct onr_envelope *env,
         return answer_now(svc, env, prov, rc);
     if (rc != ONR_OK && rc != ONR_EREPLAY)
         return rc;
-    if (rc == ONR_OK && take_claim_token(m, prov, onr_service_now(svc)) != ONR_OK) {
+    if (rc == ONR_OK && take_claim_token(m, mfr_bucket(m, prov), onr_service_now(svc)) != ONR_OK) {
         onr_log(ONR_LOG_NOTICE, "registration refused provider=%s reason=\"claim rate\"",
                 prov->id);
         return answer_now(svc, env, prov, ONR_EBUSY);

@@ -10,16 +10,11 @@
 
 #include "onramp/error.h"
 
-void mfr_down_topic(const char *dev, char *out, size_t cap)
-{
-    snprintf(out, cap, "onr/1/d/%s/down", dev);
-}
-
 int mfr_voucher(struct onr_service *svc, struct mfr *m, const struct onr_registry_device *d,
                 const struct onr_registry_assignment *a, const uint8_t nonce[ONR_NONCE_LEN],
                 const uint8_t hello_id[ONR_MSG_ID_LEN], struct onr_publication *out)
 {
-    const struct mfr_provider *prov;
+    const struct onr_peer *prov;
     uint8_t token[2048];
     size_t token_len = 0;
     char down[ONR_TOPIC_MAX + 1];
@@ -55,6 +50,6 @@ int mfr_voucher(struct onr_service *svc, struct mfr *m, const struct onr_registr
         .re = {hello_id, ONR_MSG_ID_LEN},
         .voucher = {token, token_len},
     };
-    mfr_down_topic(d->dev, down, sizeof(down));
+    onr_service_down_topic(d->dev, down, sizeof(down));
     return onr_service_seal(svc, &msg, down, out, NULL);
 }

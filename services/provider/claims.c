@@ -16,6 +16,15 @@ const char prov_claims_schema[] =
     "  registration_id BLOB NOT NULL UNIQUE,"
     "  created_at INTEGER NOT NULL,"
     "  claimed_at INTEGER"
+    ") WITHOUT ROWID;"
+    /* the latest application key of each attached device, as the operator
+     * sealed it to us: opened only when the device enrolls */
+    "CREATE TABLE app_keys ("
+    "  dev TEXT PRIMARY KEY,"
+    "  op TEXT NOT NULL,"
+    "  kid BLOB NOT NULL,"
+    "  sealed BLOB NOT NULL,"
+    "  received_at INTEGER NOT NULL"
     ") WITHOUT ROWID;";
 
 #define COLUMNS "dev, mfr, account, operator, state, pairing_id, asker, registration_id"
@@ -101,6 +110,25 @@ int prov_claim_confirm(struct onr_db *db, const char *dev, uint64_t now)
         return rc;
     onr_db_bind_text(stmt, 1, dev, strlen(dev));
     sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
+    return onr_db_run(db, stmt);
+}
+
+int prov_app_key_put(struct onr_db *db, const char *dev, const char *op,
+                     const uint8_t kid[ONR_AKMA_KID_LEN],
+                     const uint8_t sealed[ONR_SEALED_APP_KEY_LEN], uint64_t now)
+{
+    static const char sql[] = "INSERT OR REPLACE INTO app_keys (dev, op, kid, sealed,"
+                              " received_at) VALUES (?1, ?2, ?3, ?4, ?5)";
+    sqlite3_stmt *stmt = NULL;
+    int rc = onr_db_prepare(db, sql, &stmt);
+
+    if (rc != ONR_OK)
+        return rc;
+    onr_db_bind_text(stmt, 1, dev, strlen(dev));
+    onr_db_bind_text(stmt, 2, op, strlen(op));
+    onr_db_bind_bytes(stmt, 3, (struct onr_bytes){kid, ONR_AKMA_KID_LEN});
+    onr_db_bind_bytes(stmt, 4, (struct onr_bytes){sealed, ONR_SEALED_APP_KEY_LEN});
+    sqlite3_bind_int64(stmt, 5, (sqlite3_int64)now);
     return onr_db_run(db, stmt);
 }
 

@@ -3,7 +3,8 @@
  * which operator, and how far registering it with its manufacturer got.
  * A claim is "registering" until the manufacturer confirms, then
  * "claimed"; a refused registration removes it (a claim with a wrong
- * secret leaves nothing behind).
+ * secret leaves nothing behind). Also the application keys operators send
+ * for attached devices.
  */
 #ifndef ONRAMP_PROV_CLAIMS_H
 #define ONRAMP_PROV_CLAIMS_H
@@ -12,6 +13,7 @@
 
 #include "onramp/devid.h"
 #include "onramp/msg.h"
+#include "onramp/sealed.h"
 #include "onramp/svc_db.h"
 
 #define PROV_CLAIMS_VERSION 1
@@ -43,5 +45,11 @@ int prov_claim_put(struct onr_db *db, const struct prov_claim *c, uint64_t now);
 int prov_claim_confirm(struct onr_db *db, const char *dev, uint64_t now);
 /* prov_claim_drop: forget a claim the manufacturer refused. */
 int prov_claim_drop(struct onr_db *db, const char *dev);
+
+/* prov_app_key_put: the application key of `dev` from operator `op` (as
+ * sealed to us), replacing an older one. */
+int prov_app_key_put(struct onr_db *db, const char *dev, const char *op,
+                     const uint8_t kid[ONR_AKMA_KID_LEN],
+                     const uint8_t sealed[ONR_SEALED_APP_KEY_LEN], uint64_t now);
 
 #endif /* ONRAMP_PROV_CLAIMS_H */

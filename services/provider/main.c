@@ -1,7 +1,7 @@
 /*
- * onramp-provider: the IoT service provider's service. This issue: pairing
- * (step 1) and registering claimed devices with their manufacturers
- * (step 2).
+ * onramp-provider: the IoT service provider's service: pairing (step 1),
+ * registering claimed devices with their manufacturers (step 2), and
+ * keeping the application keys operators send for attached devices.
  */
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +35,9 @@ static const char usage[] =
     "                     messages verify with, and the X25519 key claims are\n"
     "                     sealed to (service.pub and sealing.pub of\n"
     "                     onramp-factory new-manufacturer); repeat for each\n"
+    "  sealing_key        X25519 key operators seal devices' application keys\n"
+    "                     to (its public half goes in the operators' provider\n"
+    "                     lines)\n"
     "  operator ID SIGNING_PUB   an operator it has a contract with; repeat\n"
     "  default_operator ID       one of those: for users who name none\n"
     "  controller ID SIGNING_PUB a control tool allowed to pair devices (its\n"
@@ -50,61 +53,10 @@ static const char usage[] =
     "configuration (manufacturers, operators, controllers, log level).\n"
     "Exit status: 0 after a clean stop, 1 if it could not start, 2 usage.\n";
 
-static const char *const keys[] = {"manufacturer", "operator", "default_operator", "controller"};
+static const char *const keys[] = {"manufacturer", "operator", "default_operator", "controller",
+                                   "sealing_key"};
 
 static struct prov state;
-
-const struct prov_peer *prov_peer(const struct prov_peers *peers, const uint8_t *id, size_t len)
-{
-    for (size_t i = 0; i < peers->n; i++)
-        if (strlen(peers->list[i].id) == len && memcmp(peers->list[i].id, id, len) == 0)
-            return &peers->list[i];
-    return NULL;
-}
-
-/* All `key ID SIGNING_PUB [SEALING_PUB]` lines of the configuration. */
-static int load_peer_list(const struct onr_config *cfg, const char *key, int with_sealing,
-                          struct prov_peers *out)
-{
-    size_t want = with_sealing ? 3 : 2;
-    size_t n = onr_config_count(cfg, key);
-    int rc;
-
-    if (n > PROV_MAX_PEERS) {
-        fprintf(stderr, "onramp-provider: at most %d %s lines\n", PROV_MAX_PEERS, key);
-        return ONR_ERANGE;
-    }
-    memset(out, 0, sizeof(*out));
-    for (size_t i = 0; i < n; i++) {
-        struct prov_peer *peer = &out->list[i];
-        char buf[2048];
-        char path[1024];
-        const char *fields[3];
-        size_t nf = 0;
-
-        rc = onr_config_split(onr_config_at(cfg, key, i), buf, sizeof(buf), fields, want, &nf);
-        if (rc != ONR_OK || nf != want || strlen(fields[0]) > ONR_SERVICE_ID_MAX) {
-            fprintf(stderr, "onramp-provider: %s: want '%s ID SIGNING_PUB%s'\n", key, key,
-                    with_sealing ? " SEALING_PUB" : "");
-            return ONR_EFORMAT;
-        }
-        snprintf(peer->id, sizeof(peer->id), "%s", fields[0]);
-        rc = onr_config_path(cfg, fields[1], path, sizeof(path));
-        if (rc == ONR_OK)
-            rc = onr_p256_public_load(path, peer->key);
-        if (rc == ONR_OK && with_sealing)
-            rc = onr_config_path(cfg, fields[2], path, sizeof(path));
-        if (rc == ONR_OK && with_sealing)
-            rc = onr_x25519_public_load(path, peer->sealing_key);
-        if (rc != ONR_OK) {
-            fprintf(stderr, "onramp-provider: %s %s: %s: %s\n", key, fields[0], path,
-                    onr_strerror(rc));
-            return rc;
-        }
-    }
-    out->n = n;
-    return ONR_OK;
-}
 
 /* The peers: loaded at start and again on SIGHUP (all or nothing). */
 static int load_peers(struct onr_service *svc, struct prov *p)
@@ -114,15 +66,15 @@ static int load_peers(struct onr_service *svc, struct prov *p)
     const char *def;
     int rc;
 
-    rc = load_peer_list(cfg, "manufacturer", 1, &next.manufacturers);
+    rc = onr_peers_load(cfg, "onramp-provider", "manufacturer", 1, &next.manufacturers);
     if (rc == ONR_OK)
-        rc = load_peer_list(cfg, "operator", 0, &next.operators);
+        rc = onr_peers_load(cfg, "onramp-provider", "operator", 0, &next.operators);
     if (rc == ONR_OK)
-        rc = load_peer_list(cfg, "controller", 0, &next.controllers);
+        rc = onr_peers_load(cfg, "onramp-provider", "controller", 0, &next.controllers);
     if (rc != ONR_OK)
         return rc;
     def = onr_config_get(cfg, "default_operator");
-    if (def == NULL || prov_peer(&next.operators, (const uint8_t *)def, strlen(def)) == NULL) {
+    if (def == NULL || onr_peer_find(&next.operators, (const uint8_t *)def, strlen(def)) == NULL) {
         fprintf(stderr, "onramp-provider: default_operator must name one of the operator "
                         "lines\n");
         return ONR_EINVAL;
@@ -136,17 +88,26 @@ static int start(struct onr_service *svc, void *arg)
 {
     struct prov *p = arg;
     char inbox[ONR_TOPIC_MAX + 1];
+    char path[1024] = "";
     int rc;
 
     rc = load_peers(svc, p);
-    if (rc != ONR_OK)
+    if (rc == ONR_OK)
+        rc = onr_service_path(svc, "sealing_key", path, sizeof(path));
+    if (rc == ONR_OK)
+        rc = onr_x25519_load(path, p->sealing_key);
+    if (rc != ONR_OK) {
+        fprintf(stderr, "onramp-provider: sealing_key: %s\n", onr_strerror(rc));
         return rc;
+    }
     snprintf(inbox, sizeof(inbox), "onr/1/s/prov/%s/in", onr_service_id(svc));
     rc = onr_service_subscribe(svc, inbox, ONR_MSG_PAIRING, prov_on_pairing, p);
     if (rc == ONR_OK)
         rc = onr_service_subscribe(svc, inbox, ONR_MSG_REGISTERED, prov_on_registered, p);
     if (rc == ONR_OK)
         rc = onr_service_subscribe(svc, inbox, ONR_MSG_ERROR, prov_on_mfr_error, p);
+    if (rc == ONR_OK)
+        rc = onr_service_subscribe(svc, inbox, ONR_MSG_APP_KEY, prov_on_app_key, p);
     onr_log(ONR_LOG_NOTICE, "provider ready manufacturers=%zu operators=%zu controllers=%zu",
             p->manufacturers.n, p->operators.n, p->controllers.n);
     return rc;

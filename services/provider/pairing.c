@@ -59,9 +59,9 @@ static int tell_paired(struct onr_service *svc, const struct prov_claim *c,
 static int registration(struct onr_service *svc, const struct prov *p, struct prov_claim *c,
                         const char *claim, struct onr_publication *pub)
 {
-    const struct prov_peer *mfr = prov_peer(&p->manufacturers, (const uint8_t *)c->mfr,
+    const struct onr_peer *mfr = onr_peer_find(&p->manufacturers, (const uint8_t *)c->mfr,
                                             strlen(c->mfr));
-    const struct prov_peer *op = prov_peer(&p->operators, (const uint8_t *)c->op, strlen(c->op));
+    const struct onr_peer *op = onr_peer_find(&p->operators, (const uint8_t *)c->op, strlen(c->op));
     uint8_t sealed[ONR_LABEL_SEALED_LEN];
     char topic[ONR_TOPIC_MAX + 1];
     struct onr_msg msg = {.type = ONR_MSG_REGISTRATION};
@@ -86,14 +86,14 @@ static int registration(struct onr_service *svc, const struct prov *p, struct pr
  * else our default. */
 static const char *choose_operator(const struct prov *p, struct onr_bytes asked)
 {
-    if (asked.ptr != NULL && prov_peer(&p->operators, asked.ptr, asked.len) != NULL)
-        return prov_peer(&p->operators, asked.ptr, asked.len)->id;
+    if (asked.ptr != NULL && onr_peer_find(&p->operators, asked.ptr, asked.len) != NULL)
+        return onr_peer_find(&p->operators, asked.ptr, asked.len)->id;
     return p->default_operator;
 }
 
 struct pairing_ctx {
     const struct prov *p;
-    const struct prov_peer *asker;
+    const struct onr_peer *asker;
 };
 
 static int decide_pairing(struct onr_service *svc, const struct onr_envelope *env,
@@ -114,7 +114,7 @@ static int decide_pairing(struct onr_service *svc, const struct onr_envelope *en
                           rc == ONR_EBADMAC ? "label check characters do not match (a typo?)"
                                             : "not an Onramp device label",
                           &answer->reply);
-    if (prov_peer(&ctx->p->manufacturers, (const uint8_t *)label.mfr, strlen(label.mfr)) ==
+    if (onr_peer_find(&ctx->p->manufacturers, (const uint8_t *)label.mfr, strlen(label.mfr)) ==
         NULL) {
         onr_wipe(&label, sizeof(label));
         return tell_error(svc, env->id, ctx->asker->id, ONR_ENOENT,
@@ -168,7 +168,7 @@ int prov_on_pairing(struct onr_service *svc, const struct onr_envelope *env, con
     struct pairing_ctx ctx = {arg, NULL};
     int rc;
 
-    ctx.asker = prov_peer(&ctx.p->controllers, env->sender.ptr, env->sender.len);
+    ctx.asker = onr_peer_find(&ctx.p->controllers, env->sender.ptr, env->sender.len);
     if (env->sender_role != ONR_ROLE_CONTROL || ctx.asker == NULL)
         return ONR_EDENIED; /* not a control tool we know: nothing recorded, no answer */
     rc = onr_envelope_verify_sig(env, (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},
@@ -182,14 +182,14 @@ int prov_on_pairing(struct onr_service *svc, const struct onr_envelope *env, con
 }
 
 struct answer_ctx {
-    const struct prov_peer *mfr;
+    const struct onr_peer *mfr;
 };
 
 /* A manufacturer's answer: verified with the key we hold for it. */
-static const struct prov_peer *answering_mfr(struct onr_service *svc, const struct prov *p,
+static const struct onr_peer *answering_mfr(struct onr_service *svc, const struct prov *p,
                                              const struct onr_envelope *env, const char *topic)
 {
-    const struct prov_peer *mfr = prov_peer(&p->manufacturers, env->sender.ptr, env->sender.len);
+    const struct onr_peer *mfr = onr_peer_find(&p->manufacturers, env->sender.ptr, env->sender.len);
     int rc;
 
     if (env->sender_role != ONR_ROLE_MANUFACTURER || mfr == NULL)
@@ -204,7 +204,7 @@ static const struct prov_peer *answering_mfr(struct onr_service *svc, const stru
 static int decide_registered(struct onr_service *svc, const struct onr_envelope *env,
                              const char *topic, void *arg, struct onr_answer *answer)
 {
-    const struct prov_peer *mfr = ((const struct answer_ctx *)arg)->mfr;
+    const struct onr_peer *mfr = ((const struct answer_ctx *)arg)->mfr;
     struct onr_db *db = onr_service_db(svc);
     struct prov_claim c;
     int rc;
@@ -242,7 +242,7 @@ int prov_on_registered(struct onr_service *svc, const struct onr_envelope *env,
 static int decide_refused(struct onr_service *svc, const struct onr_envelope *env,
                           const char *topic, void *arg, struct onr_answer *answer)
 {
-    const struct prov_peer *mfr = ((const struct answer_ctx *)arg)->mfr;
+    const struct onr_peer *mfr = ((const struct answer_ctx *)arg)->mfr;
     const struct onr_msg_error *e = &env->msg.body.error;
     struct onr_db *db = onr_service_db(svc);
     struct prov_claim c;

@@ -6,6 +6,8 @@
  *   claims.c    the database: the devices its users claimed
  *   pairing.c   step 1: a pairing from onrampctl -> claim -> registration
  *               with the manufacturer (step 2) -> answer to onrampctl
+ *   app_key.c   after step 3c: an operator's sealed application key for an
+ *               attached device, stored for its enrollment
  */
 #ifndef ONRAMP_PROV_H
 #define ONRAMP_PROV_H
@@ -14,37 +16,25 @@
 
 #include "onramp/p256.h"
 #include "onramp/service.h"
+#include "onramp/svc_peers.h"
 #include "onramp/x25519.h"
 
-#define PROV_MAX_PEERS 64
-
-/* A manufacturer, operator or control tool this provider works with. */
-struct prov_peer {
-    char id[ONR_SERVICE_ID_MAX + 1];
-    uint8_t key[ONR_P256_PUB_LEN];            /* verifies its envelopes */
-    uint8_t sealing_key[ONR_X25519_KEY_LEN];  /* manufacturers: claims are sealed to it */
-};
-
-struct prov_peers {
-    struct prov_peer list[PROV_MAX_PEERS];
-    size_t n;
-};
-
 struct prov {
-    struct prov_peers manufacturers;
-    struct prov_peers operators;     /* the operators it has contracts with */
-    struct prov_peers controllers;   /* control tools allowed to pair */
+    struct onr_peers manufacturers;
+    struct onr_peers operators;     /* the operators it has contracts with */
+    struct onr_peers controllers;   /* control tools allowed to pair */
     char default_operator[ONR_SERVICE_ID_MAX + 1];
+    uint8_t sealing_key[ONR_X25519_KEY_LEN]; /* application keys are sealed to it */
 };
-
-/* main.c: the peer named `id` (`len` bytes), or NULL. */
-const struct prov_peer *prov_peer(const struct prov_peers *peers, const uint8_t *id, size_t len);
 
 /* pairing.c: the handlers on onr/1/s/prov/{us}/in. */
 int prov_on_pairing(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                     void *arg);
 int prov_on_registered(struct onr_service *svc, const struct onr_envelope *env,
                        const char *topic, void *arg);
+/* app_key.c: an operator's application key for a device (type 24). */
+int prov_on_app_key(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
+                    void *arg);
 int prov_on_mfr_error(struct onr_service *svc, const struct onr_envelope *env,
                       const char *topic, void *arg);
 

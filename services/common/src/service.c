@@ -23,6 +23,7 @@
 #include "onramp/version.h"
 
 #define MAX_SUBS 16
+#define MAX_TICKS 4
 #define MAX_OVERRIDES 32
 #define SESSION_EXPIRY 86400          /* seconds a persistent session outlives a disconnect */
 #define OUTBOX_KEEP (24 * 3600)        /* seconds duplicates are answered from the outbox */
@@ -35,6 +36,7 @@ static const char *const common_keys[] = {
 
 struct sub {
     char filter[ONR_TOPIC_MAX + 1];
+    int subscribe; /* 0: a route only (onr_service_route) */
     int type;
     onr_service_handler_cb cb;
     void *arg;
@@ -53,6 +55,14 @@ struct onr_service {
     struct onr_replay *replay;
     struct sub subs[MAX_SUBS];
     size_t n_subs;
+    size_t n_subscribed;
+    struct tick {
+        struct onr_service *svc;
+        struct event *ev;
+        onr_service_tick_cb cb;
+        void *arg;
+    } ticks[MAX_TICKS];
+    size_t n_ticks;
     struct event_base *base;
     struct mosquitto *mosq;
     struct onr_mqtt_loop *loop;
@@ -63,6 +73,7 @@ struct onr_service {
     int connected;
     size_t subacks_due;               /* SUBACKs still to come after a connect */
     struct onr_answer *answer;        /* scratch for handle_once (large) */
+    int die_after_type;               /* fault injection for tests, 0: off */
 };
 
 /* ---- configuration ----------------------------------------------------- */
@@ -236,9 +247,10 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
     svc->backoff = 0;
     onr_log(ONR_LOG_NOTICE, "connected broker=%s:%s", onr_config_get(svc->cfg, "broker_host"),
             onr_config_get(svc->cfg, "broker_port"));
-    svc->subacks_due = svc->n_subs;
+    svc->subacks_due = svc->n_subscribed;
     for (size_t i = 0; i < svc->n_subs; i++)
-        mosquitto_subscribe_v5(mosq, NULL, svc->subs[i].filter, 1, 0, NULL);
+        if (svc->subs[i].subscribe)
+            mosquitto_subscribe_v5(mosq, NULL, svc->subs[i].filter, 1, 0, NULL);
     onr_mqtt_loop_kick(svc->loop);
 }
 
@@ -257,7 +269,7 @@ static void on_subscribe(struct mosquitto *mosq, void *arg, int mid, int n, cons
             onr_log(ONR_LOG_ERROR, "subscription refused reason=%s",
                     mosquitto_reason_string(granted[i]));
     if (svc->subacks_due > 0 && --svc->subacks_due == 0)
-        onr_log(ONR_LOG_NOTICE, "subscribed filters=%zu", svc->n_subs);
+        onr_log(ONR_LOG_NOTICE, "subscribed filters=%zu", svc->n_subscribed);
 }
 
 static void dispatch(struct onr_service *svc, const char *topic, const uint8_t *payload,
@@ -376,21 +388,77 @@ static int mqtt_setup(struct onr_service *svc)
 
 /* ---- handlers -------------------------------------------------------------- */
 
-int onr_service_subscribe(struct onr_service *svc, const char *filter, int type,
-                          onr_service_handler_cb cb, void *arg)
+static int add_route(struct onr_service *svc, const char *filter, int subscribe, int type,
+                     onr_service_handler_cb cb, void *arg)
 {
     struct sub *s;
+    int dup = 0;
 
     if (svc == NULL || filter == NULL || cb == NULL || strlen(filter) > ONR_TOPIC_MAX)
         return ONR_EINVAL;
     if (svc->n_subs == MAX_SUBS)
         return ONR_ENOMEM;
+    /* one SUBSCRIBE per filter, however many types arrive there */
+    for (size_t i = 0; i < svc->n_subs; i++)
+        if (svc->subs[i].subscribe && strcmp(svc->subs[i].filter, filter) == 0)
+            dup = 1;
     s = &svc->subs[svc->n_subs++];
     snprintf(s->filter, sizeof(s->filter), "%s", filter);
+    s->subscribe = subscribe && !dup;
     s->type = type;
     s->cb = cb;
     s->arg = arg;
+    if (s->subscribe)
+        svc->n_subscribed++;
     return ONR_OK;
+}
+
+int onr_service_subscribe(struct onr_service *svc, const char *filter, int type,
+                          onr_service_handler_cb cb, void *arg)
+{
+    return add_route(svc, filter, 1, type, cb, arg);
+}
+
+int onr_service_route(struct onr_service *svc, const char *filter, int type,
+                      onr_service_handler_cb cb, void *arg)
+{
+    return add_route(svc, filter, 0, type, cb, arg);
+}
+
+static void on_tick(evutil_socket_t fd, short what, void *arg)
+{
+    struct tick *t = arg;
+
+    (void)fd;
+    (void)what;
+    t->cb(t->svc, t->arg);
+}
+
+int onr_service_every(struct onr_service *svc, unsigned seconds, onr_service_tick_cb cb,
+                      void *arg)
+{
+    const struct timeval tv = {(time_t)seconds, 0};
+    struct tick *t;
+
+    if (svc == NULL || cb == NULL || seconds == 0)
+        return ONR_EINVAL;
+    if (svc->n_ticks == MAX_TICKS)
+        return ONR_ENOMEM;
+    t = &svc->ticks[svc->n_ticks];
+    *t = (struct tick){svc, NULL, cb, arg};
+    t->ev = event_new(svc->base, -1, EV_PERSIST, on_tick, t);
+    if (t->ev == NULL || event_add(t->ev, &tv) != 0) {
+        if (t->ev != NULL)
+            event_free(t->ev);
+        return ONR_ENOMEM;
+    }
+    svc->n_ticks++;
+    return ONR_OK;
+}
+
+int onr_service_connected(const struct onr_service *svc)
+{
+    return svc->connected;
 }
 
 const struct onr_config *onr_service_config(const struct onr_service *svc)
@@ -477,6 +545,28 @@ int onr_service_publish(struct onr_service *svc, const struct onr_publication *p
     return ONR_OK;
 }
 
+int onr_service_from_device(const char *topic, const struct onr_envelope *env,
+                            char dev[ONR_DEVID_LEN + 1])
+{
+    static const char prefix[] = "onr/1/d/";
+    const size_t at = sizeof(prefix) - 1;
+
+    if (strncmp(topic, prefix, at) != 0 || strlen(topic) < at + ONR_DEVID_LEN ||
+        topic[at + ONR_DEVID_LEN] != '/')
+        return ONR_EDENIED;
+    memcpy(dev, topic + at, ONR_DEVID_LEN);
+    dev[ONR_DEVID_LEN] = '\0';
+    if (onr_devid_check(dev, ONR_DEVID_LEN) != ONR_OK || env->sender_role != ONR_ROLE_DEVICE ||
+        env->sender.len != ONR_DEVID_LEN || memcmp(env->sender.ptr, dev, ONR_DEVID_LEN) != 0)
+        return ONR_EDENIED;
+    return ONR_OK;
+}
+
+void onr_service_down_topic(const char *dev, char *out, size_t cap)
+{
+    snprintf(out, cap, "onr/1/d/%s/down", dev);
+}
+
 /* The outbox key: the sender's role and id, so a service and a device can
  * never share one. */
 static size_t sender_key(const struct onr_envelope *env, char *out, size_t cap)
@@ -526,10 +616,17 @@ int onr_service_handle_once(struct onr_service *svc, const struct onr_envelope *
                 onr_db_errmsg(svc->db));
         return rc;
     }
-    /* durable: now it may be said */
-    onr_service_publish(svc, &a->reply);
+    if (svc->die_after_type != 0 && (int)env->msg.type == svc->die_after_type) {
+        /* a crash between storing and answering, on purpose */
+        onr_log(ONR_LOG_WARNING, "dying after commit (ONR_TEST_DIE_AFTER_COMMIT)");
+        raise(SIGKILL);
+    }
+    /* durable: now it may be said. The extras first: a grant must be in
+     * force at the broker before the device hears its attach result (the
+     * broker handles one client's messages in order). */
     for (size_t i = 0; i < a->n_extra; i++)
         onr_service_publish(svc, &a->extra[i]);
+    onr_service_publish(svc, &a->reply);
     return ONR_OK;
 }
 
@@ -614,6 +711,8 @@ static void service_free(struct onr_service *svc)
     for (int i = 0; i < 3; i++)
         if (svc->signals[i] != NULL)
             event_free(svc->signals[i]);
+    for (size_t i = 0; i < svc->n_ticks; i++)
+        event_free(svc->ticks[i].ev);
     if (svc->reconnect_ev != NULL)
         event_free(svc->reconnect_ev);
     if (svc->prune_ev != NULL)
@@ -675,6 +774,10 @@ int onr_service_main(const struct onr_service_def *def, int argc, char **argv)
     if (rc >= 0)
         return rc;
     onr_log_init(def->name, ONR_LOG_NOTICE, 2);
+    /* Tests only: die by SIGKILL right after committing the first message
+     * of this type, before answering it (what a crash there leaves). */
+    if (getenv("ONR_TEST_DIE_AFTER_COMMIT") != NULL)
+        svc.die_after_type = atoi(getenv("ONR_TEST_DIE_AFTER_COMMIT"));
     mosquitto_lib_init();
     svc.answer = calloc(1, sizeof(*svc.answer));
     svc.base = event_base_new();

@@ -14,6 +14,10 @@
  *     published only after the commit, duplicates answered from the store;
  *   - SIGTERM/SIGINT clean shutdown, SIGHUP reload.
  *
+ * For fault-injection tests, the environment variable
+ * ONR_TEST_DIE_AFTER_COMMIT=TYPE makes a service kill itself (SIGKILL)
+ * right after committing a message of that type, before answering.
+ *
  * Configuration keys every service understands:
  *   id           the service id (also its certificate's CN)
  *   broker_host, broker_port, broker_ca, cert, key
@@ -30,6 +34,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "onramp/devid.h"
 #include "onramp/envelope.h"
 #include "onramp/svc_db.h"
 #include "onramp/svc_log.h"
@@ -38,9 +43,10 @@ struct onr_config;
 struct onr_service;
 
 /* What a handler decided: its answer (published after the commit) and any
- * further messages to publish once it is durable (not stored for
- * duplicates: a push the peer will also ask for again). */
-#define ONR_SERVICE_MAX_EXTRA 2
+ * further messages to publish once it is durable, before the answer (not
+ * stored for duplicates: pushes, grants and events that the service or
+ * its peer repeats by other means). */
+#define ONR_SERVICE_MAX_EXTRA 4
 
 struct onr_publication {
     char topic[ONR_TOPIC_MAX + 1];
@@ -96,6 +102,21 @@ int onr_service_main(const struct onr_service_def *def, int argc, char **argv);
 int onr_service_subscribe(struct onr_service *svc, const char *filter, int type,
                           onr_service_handler_cb cb, void *arg);
 
+/* onr_service_route: like onr_service_subscribe, without subscribing: for
+ * messages the broker delivers to this client alone (the plugin's answers
+ * on $CONTROL/onramp/v1/response). */
+int onr_service_route(struct onr_service *svc, const char *filter, int type,
+                      onr_service_handler_cb cb, void *arg);
+
+/* onr_service_every: from start(), call `cb` every `seconds` while the
+ * service runs (the first time `seconds` after it starts). */
+typedef void (*onr_service_tick_cb)(struct onr_service *svc, void *arg);
+int onr_service_every(struct onr_service *svc, unsigned seconds, onr_service_tick_cb cb,
+                      void *arg);
+
+/* onr_service_connected: 1 while the broker connection is up. */
+int onr_service_connected(const struct onr_service *svc);
+
 /* The loaded configuration (borrowed; replaced on reload). */
 const struct onr_config *onr_service_config(const struct onr_service *svc);
 /* onr_service_path: a configuration value as a path (relative to the file). */
@@ -144,6 +165,18 @@ int onr_service_handle_once(struct onr_service *svc, const struct onr_envelope *
  * Returns `code`, so a handler can `return onr_service_refuse(...)`. */
 int onr_service_refuse(struct onr_service *svc, const struct onr_envelope *env, int code,
                        const char *topic);
+
+/*
+ * onr_service_from_device: for a message that arrived on a device's topic
+ * (onr/1/d/{dev}/up/...), the device it names, if the envelope's sender is
+ * that device (role device, the same id): the broker lets only that device
+ * publish there. ONR_OK or ONR_EDENIED.
+ */
+int onr_service_from_device(const char *topic, const struct onr_envelope *env,
+                            char dev[ONR_DEVID_LEN + 1]);
+
+/* onr_service_down_topic: the topic device `dev` hears on. */
+void onr_service_down_topic(const char *dev, char *out, size_t cap);
 
 /* onr_service_publish: QoS 1, now (best effort: while disconnected the
  * message is dropped and logged; callers rely on their peers' retries). */

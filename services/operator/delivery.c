@@ -1,0 +1,235 @@
+/*
+ * What follows an attach, and must arrive even if we crash right after
+ * committing it: the grant at the broker (the device may then publish to
+ * its provider) and the application key for the provider. Both are
+ * recorded as unconfirmed with the attach; the broker's control result and
+ * the provider's app_key_stored confirm them; until then the resend tick
+ * sends them again (new envelopes; the same sealed key). Receivers treat
+ * repeats as no-ops.
+ */
+#include "op.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "onramp/crypto.h"
+#include "onramp/error.h"
+
+#define RESEND_BATCH 64
+
+int op_event(struct onr_service *svc, const char *dev, const char *step,
+             struct onr_publication *pub)
+{
+    struct onr_msg msg = {.type = ONR_MSG_EVENT};
+    char topic[ONR_TOPIC_MAX + 1];
+
+    snprintf(topic, sizeof(topic), "onr/1/s/op/%s/ev", onr_service_id(svc));
+    msg.body.event = (struct onr_msg_event){
+        .dev = {(const uint8_t *)dev, strlen(dev)},
+        .step = {(const uint8_t *)step, strlen(step)},
+    };
+    return onr_service_seal(svc, &msg, topic, pub, NULL);
+}
+
+static int grant(struct onr_service *svc, const char *dev, const char *prov,
+                 struct onr_publication *pub, uint8_t id[ONR_MSG_ID_LEN])
+{
+    struct onr_msg msg = {.type = ONR_MSG_GRANT};
+
+    msg.body.grant = (struct onr_msg_grant){
+        .dev = {(const uint8_t *)dev, strlen(dev)},
+        .prov = {(const uint8_t *)prov, strlen(prov)},
+    };
+    return onr_service_seal(svc, &msg, OP_CONTROL_TOPIC, pub, id);
+}
+
+static int app_key(struct onr_service *svc, const char *dev, const char *prov,
+                   const uint8_t kid[ONR_AKMA_KID_LEN],
+                   const uint8_t sealed[ONR_SEALED_APP_KEY_LEN], struct onr_publication *pub,
+                   uint8_t id[ONR_MSG_ID_LEN])
+{
+    struct onr_msg msg = {.type = ONR_MSG_APP_KEY};
+    char topic[ONR_TOPIC_MAX + 1];
+
+    snprintf(topic, sizeof(topic), "onr/1/s/prov/%s/in", prov);
+    msg.body.app_key = (struct onr_msg_app_key){
+        .dev = {(const uint8_t *)dev, strlen(dev)},
+        .kid = {kid, ONR_AKMA_KID_LEN},
+        .sealed = {sealed, ONR_SEALED_APP_KEY_LEN},
+    };
+    return onr_service_seal(svc, &msg, topic, pub, id);
+}
+
+int op_attached(struct onr_service *svc, struct op *o, const struct auc_subscriber *sub,
+                const uint8_t kid[16], const uint8_t k_af[32], struct onr_answer *answer)
+{
+    const struct onr_peer *prov = onr_peer_find(&o->providers, (const uint8_t *)sub->prov,
+                                                strlen(sub->prov));
+    struct onr_db *db = onr_service_db(svc);
+    uint8_t sealed[ONR_SEALED_APP_KEY_LEN];
+    uint8_t grant_id[ONR_MSG_ID_LEN];
+    uint8_t key_id[ONR_MSG_ID_LEN];
+    uint64_t now = onr_service_now(svc);
+    int rc;
+
+    if (prov == NULL)
+        return ONR_EDENIED; /* the contract ended since the profile */
+    rc = onr_sealed_app_key_seal(prov->sealing_key, sub->dev, onr_service_id(svc), prov->id,
+                                 kid, k_af, sealed);
+    if (rc == ONR_OK)
+        rc = auc_attach(db, sub->dev, kid, sealed, now);
+    if (rc == ONR_OK)
+        rc = grant(svc, sub->dev, prov->id, &answer->extra[0], grant_id);
+    if (rc == ONR_OK)
+        rc = app_key(svc, sub->dev, prov->id, kid, sealed, &answer->extra[1], key_id);
+    if (rc == ONR_OK)
+        rc = op_event(svc, sub->dev, "attached", &answer->extra[2]);
+    if (rc == ONR_OK)
+        rc = auc_sent(db, sub->dev, grant_id, key_id, now);
+    if (rc == ONR_OK)
+        answer->n_extra = 3;
+    return rc;
+}
+
+/* ---- confirmations ---------------------------------------------------------- */
+
+/* `fn` in its own transaction: confirmations change one flag each. */
+static int in_transaction(struct onr_service *svc, int fn(struct onr_db *, const void *),
+                          const void *arg)
+{
+    struct onr_db *db = onr_service_db(svc);
+    int rc = onr_db_begin(db);
+
+    if (rc != ONR_OK)
+        return rc;
+    rc = fn(db, arg);
+    if (rc == ONR_OK)
+        rc = onr_db_commit(db);
+    if (rc != ONR_OK)
+        onr_db_rollback(db);
+    return rc;
+}
+
+static int confirm_grant(struct onr_db *db, const void *arg)
+{
+    return auc_grant_confirmed(db, arg);
+}
+
+/* The plugin's answer to a grant: only the broker can publish here (it
+ * delivers to us alone, and no client may publish to this topic). */
+int op_on_control_result(struct onr_service *svc, const struct onr_envelope *env,
+                         const char *topic, void *arg)
+{
+    const struct onr_msg_control_result *r = &env->msg.body.control_result;
+    int rc;
+
+    (void)topic;
+    (void)arg;
+    if (env->sender_role != ONR_ROLE_BROKER || r->re.len != ONR_MSG_ID_LEN)
+        return ONR_EDENIED;
+    if (r->code != 0) {
+        onr_log(ONR_LOG_ERROR, "grant refused by the broker code=%s",
+                onr_error_name(-(int)r->code));
+        return ONR_OK; /* stays unconfirmed: resent later */
+    }
+    rc = in_transaction(svc, confirm_grant, r->re.ptr);
+    if (rc == ONR_ENOENT)
+        onr_log(ONR_LOG_INFO, "control result for no grant of ours (an older one)");
+    return rc == ONR_ENOENT ? ONR_OK : rc;
+}
+
+struct key_ack {
+    char dev[ONR_DEVID_LEN + 1];
+    const char *prov;
+    const uint8_t *id;
+};
+
+static int confirm_key(struct onr_db *db, const void *arg)
+{
+    const struct key_ack *k = arg;
+
+    return auc_key_confirmed(db, k->dev, k->prov, k->id);
+}
+
+int op_on_app_key_stored(struct onr_service *svc, const struct onr_envelope *env,
+                         const char *topic, void *arg)
+{
+    struct op *o = arg;
+    const struct onr_msg_app_key_stored *m = &env->msg.body.app_key_stored;
+    const struct onr_peer *prov = onr_peer_find(&o->providers, env->sender.ptr, env->sender.len);
+    struct key_ack k;
+    int rc;
+
+    if (prov == NULL)
+        return ONR_EDENIED;
+    rc = onr_envelope_verify_sig(env, (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},
+                                 prov->key);
+    if (rc == ONR_OK)
+        rc = onr_service_accept(svc, env);
+    if (rc != ONR_OK)
+        return rc;
+    snprintf(k.dev, sizeof(k.dev), "%.*s", (int)m->dev.len, (const char *)m->dev.ptr);
+    k.prov = prov->id;
+    k.id = m->re.ptr;
+    rc = in_transaction(svc, confirm_key, &k);
+    if (rc == ONR_OK)
+        onr_log(ONR_LOG_INFO, "key stored dev=%s provider=%s", k.dev, prov->id);
+    return rc == ONR_ENOENT ? ONR_OK : rc; /* an ack of an older envelope */
+}
+
+/* ---- resending ---------------------------------------------------------------- */
+
+/* Envelopes for one unconfirmed delivery, recorded as sent. */
+static int resend_one(struct onr_service *svc, const struct auc_delivery *d,
+                      struct onr_publication pubs[2], size_t *n)
+{
+    uint8_t grant_id[ONR_MSG_ID_LEN];
+    uint8_t key_id[ONR_MSG_ID_LEN];
+    int rc = ONR_OK;
+
+    *n = 0;
+    if (!d->granted)
+        rc = grant(svc, d->dev, d->prov, &pubs[(*n)++], grant_id);
+    if (rc == ONR_OK && !d->key_stored)
+        rc = app_key(svc, d->dev, d->prov, d->kid, d->sealed_key, &pubs[(*n)++], key_id);
+    if (rc == ONR_OK)
+        rc = auc_sent(onr_service_db(svc), d->dev, d->granted ? NULL : grant_id,
+                      d->key_stored ? NULL : key_id, onr_service_now(svc));
+    return rc;
+}
+
+void op_resend_tick(struct onr_service *svc, void *arg)
+{
+    static struct auc_delivery due[RESEND_BATCH];
+    static struct onr_publication pubs[RESEND_BATCH][2];
+    static size_t n_pubs[RESEND_BATCH];
+    struct op *o = arg;
+    struct onr_db *db = onr_service_db(svc);
+    uint64_t now = onr_service_now(svc);
+    size_t n = 0;
+    int rc;
+
+    if (!onr_service_connected(svc))
+        return;
+    /* challenges nobody answered in time are no use to anyone */
+    if (onr_db_begin(db) != ONR_OK)
+        return;
+    rc = auc_challenges_prune(db, now > o->challenge_lifetime ? now - o->challenge_lifetime : 0);
+    if (rc == ONR_OK)
+        rc = auc_unconfirmed(db, now - o->resend, due, RESEND_BATCH, &n);
+    for (size_t i = 0; rc == ONR_OK && i < n; i++)
+        rc = resend_one(svc, &due[i], pubs[i], &n_pubs[i]);
+    if (rc == ONR_OK)
+        rc = onr_db_commit(db);
+    if (rc != ONR_OK) {
+        onr_db_rollback(db);
+        onr_log(ONR_LOG_WARNING, "resend postponed error=%s", onr_error_name(rc));
+        return;
+    }
+    for (size_t i = 0; i < n; i++) {
+        onr_log(ONR_LOG_NOTICE, "resending dev=%s provider=%s grant=%s key=%s", due[i].dev,
+                due[i].prov, due[i].granted ? "no" : "yes", due[i].key_stored ? "no" : "yes");
+        for (size_t j = 0; j < n_pubs[i]; j++)
+            onr_service_publish(svc, &pubs[i][j]);
+    }
+}

@@ -1,0 +1,74 @@
+/*
+ * After a device attached (step 3c), its operator sends us the device's
+ * application key for us, K_AF, sealed to our sealing key. We check the
+ * operator (one we have a contract with, its signature), that the key
+ * opens (it is for this device, from this operator, for us, under this
+ * kid), store it as sealed (opened again only when the device enrolls),
+ * and confirm, so the operator stops resending it.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "claims.h"
+#include "onramp/crypto.h"
+#include "onramp/error.h"
+#include "prov.h"
+
+struct key_ctx {
+    const struct onr_peer *op;
+    char dev[ONR_DEVID_LEN + 1];
+};
+
+static int decide(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
+                  void *arg, struct onr_answer *answer)
+{
+    const struct key_ctx *ctx = arg;
+    const struct onr_msg_app_key *m = &env->msg.body.app_key;
+    struct onr_msg msg = {.type = ONR_MSG_APP_KEY_STORED};
+    char reply[ONR_TOPIC_MAX + 1];
+    int rc;
+
+    (void)topic;
+    rc = prov_app_key_put(onr_service_db(svc), ctx->dev, ctx->op->id, m->kid.ptr, m->sealed.ptr,
+                          onr_service_now(svc));
+    if (rc != ONR_OK)
+        return rc;
+    msg.body.app_key_stored = (struct onr_msg_app_key_stored){
+        .re = ONR_BYTES(env->id),
+        .dev = m->dev,
+    };
+    snprintf(reply, sizeof(reply), "onr/1/s/op/%s/in", ctx->op->id);
+    onr_log(ONR_LOG_INFO, "application key stored dev=%s operator=%s", ctx->dev, ctx->op->id);
+    return onr_service_seal(svc, &msg, reply, &answer->reply, NULL);
+}
+
+int prov_on_app_key(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
+                    void *arg)
+{
+    const struct prov *p = arg;
+    const struct onr_msg_app_key *m = &env->msg.body.app_key;
+    struct key_ctx ctx;
+    uint8_t k_af[ONR_AKMA_KEY_LEN];
+    int rc;
+
+    ctx.op = onr_peer_find(&p->operators, env->sender.ptr, env->sender.len);
+    if (ctx.op == NULL || env->sender_role != ONR_ROLE_OPERATOR)
+        return ONR_EDENIED; /* no contract: nothing to verify it with */
+    rc = onr_envelope_verify_sig(env, (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},
+                                 ctx.op->key);
+    if (rc == ONR_OK)
+        rc = onr_service_accept(svc, env);
+    if (rc != ONR_OK && rc != ONR_EREPLAY)
+        return rc;
+    snprintf(ctx.dev, sizeof(ctx.dev), "%.*s", (int)m->dev.len, (const char *)m->dev.ptr);
+    /* a key that does not open is refused before it is stored */
+    rc = onr_sealed_app_key_open(p->sealing_key, ctx.dev, ctx.op->id, onr_service_id(svc),
+                                 m->kid.ptr, m->sealed.ptr, m->sealed.len, k_af);
+    onr_wipe(k_af, sizeof(k_af));
+    if (rc != ONR_OK) {
+        onr_log(ONR_LOG_WARNING, "application key refused dev=%s operator=%s reason=%s",
+                ctx.dev, ctx.op->id, onr_error_name(rc));
+        return rc;
+    }
+    return onr_service_handle_once(svc, env, topic, decide, &ctx);
+}
