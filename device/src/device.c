@@ -1,23 +1,19 @@
 /*
  * The device's journey (see <onramp/device.h>): one libevent loop, one
  * libmosquitto client driven through its socket, one timer for whatever
- * the device waits for next. What is on disk is device_state.c's.
- *
- * Phases of a FACTORY device (not persisted; the timer's meaning):
- *   IDLE        not connected; the timer starts the next connection attempt
- *   CONNECTING  waiting for CONNACK and SUBACK; the timer is a failure
- *   WAITING     a hello sent; the timer (no answer) is a failure
- *   PENDING     told "pending"; the timer sends a new hello
+ * the device waits for next (device_run.h's phases), and the dispatch of
+ * what the down topic brings to the step the device is at. Each step's
+ * messages are its step_*.c's; what is on disk is device_state.c's and
+ * device_network.c's.
  */
 #include <event2/event.h>
 #include <mosquitto.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#include "device_internal.h"
+#include "device_run.h"
 #include "onramp/connect.h"
 #include "onramp/crypto.h"
 #include "onramp/envelope.h"
@@ -25,120 +21,17 @@
 #include "onramp/mqtt_loop.h"
 #include "onramp/replay.h"
 
-#define HELLOS_KEPT 32         /* a pushed voucher may answer any recent hello */
-#define FRESHNESS 300          /* seconds, for the manufacturer's envelopes */
+#define FRESHNESS 300 /* seconds, for the services' envelopes */
 #define BACKOFF_FIRST 1.0
 #define BACKOFF_MAX 60.0
 #define DEFAULT_ATTEMPTS 20
 #define DEFAULT_TIMEOUT 15
 
-struct hello_sent {
-    uint8_t id[ONR_MSG_ID_LEN];
-    uint8_t nonce[ONR_NONCE_LEN];
-};
-
-enum phase { IDLE, CONNECTING, WAITING, PENDING };
-
-struct onr_device {
-    char dir[DEVICE_PATH_MAX];
-    struct onr_device_callbacks cb;
-    struct onr_device_options opt;
-    struct device_files files;
-    size_t next_broker;
-
-    enum onr_device_state state;
-    struct onr_device_voucher voucher;
-    struct hello_sent hellos[HELLOS_KEPT]; /* this run's, a ring */
-    size_t n_hellos;
-    struct onr_replay *replay;
-
-    struct event_base *base;
-    int own_base;
-    struct mosquitto *mosq;
-    struct onr_mqtt_loop *loop;
-    struct event *timer;
-    enum phase phase;
-    unsigned failures; /* failed attempts in a row */
-    int last_error;
-    int started;
-    int running;
-};
-
-/* ---- reporting ------------------------------------------------------------ */
-
-/* One progress detail being built: key=value pairs, truncated if need be. */
-struct detail {
-    char text[768];
-    size_t len;
-};
-
-static void put(struct detail *l, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void put(struct detail *l, const char *fmt, ...)
-{
-    va_list ap;
-    int n;
-
-    if (l->len >= sizeof(l->text) - 1)
-        return;
-    va_start(ap, fmt);
-    n = vsnprintf(l->text + l->len, sizeof(l->text) - l->len, fmt, ap);
-    va_end(ap);
-    if (n > 0)
-        l->len += (size_t)n < sizeof(l->text) - l->len ? (size_t)n : sizeof(l->text) - 1 - l->len;
-}
-
-/* ` key="value"`: `"` and `\` escaped, anything outside printable ASCII as
- * \xHH, so a line stays one line whatever the network sent. */
-static void put_quoted(struct detail *l, const char *key, const void *value, size_t n)
-{
-    const unsigned char *s = value;
-
-    put(l, "%s%s=\"", l->len > 0 ? " " : "", key);
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"' || s[i] == '\\')
-            put(l, "\\%c", s[i]);
-        else if (s[i] < 0x20 || s[i] > 0x7e)
-            put(l, "\\x%02x", s[i]);
-        else
-            put(l, "%c", s[i]);
-    }
-    put(l, "\"");
-}
-
-/* ` code=NAME`, or the number for a code this library does not know. */
-static void put_code(struct detail *l, int code)
-{
-    const char *name = onr_error_name(code);
-
-    if (strcmp(name, "UNKNOWN") == 0)
-        put(l, "%scode=%d", l->len > 0 ? " " : "", -code);
-    else
-        put(l, "%scode=%s", l->len > 0 ? " " : "", name);
-}
-
-static void report(struct onr_device *d, const char *event, const struct detail *l)
-{
-    if (d->cb.progress != NULL)
-        d->cb.progress(d->cb.arg, d, event, l != NULL ? l->text : "");
-}
-
-/* `event` with code=NAME reason="why" */
-static void report_code(struct onr_device *d, const char *event, const char *what, int code,
-                        const char *why)
-{
-    struct detail l = {"", 0};
-
-    if (what != NULL)
-        put(&l, "what=%s", what);
-    put_code(&l, code);
-    put_quoted(&l, "reason", why, strlen(why));
-    report(d, event, &l);
-}
+/* ---- ending, timing, failing ------------------------------------------------------ */
 
 static void drop_connection(struct onr_device *d)
 {
-    d->phase = IDLE;
+    d->phase = PHASE_IDLE;
     if (d->mosq == NULL || d->loop == NULL)
         return;
     onr_mqtt_loop_unbind(d->loop);
@@ -162,8 +55,6 @@ static void finish(struct onr_device *d, int result)
         event_base_loopbreak(d->base);
 }
 
-/* ---- timing ----------------------------------------------------------------- */
-
 static void arm(struct onr_device *d, double seconds)
 {
     struct timeval tv;
@@ -183,29 +74,29 @@ static double jitter(double seconds)
     return seconds + seconds * 0.5 * (double)(r % 1000) / 1000.0;
 }
 
-/* The run ends with `why`. */
-static void give_up(struct onr_device *d, int why, const char *what)
+void device_give_up(struct onr_device *d, int why, const char *what)
 {
-    struct detail l = {"", 0};
+    struct device_detail l = {"", 0};
 
-    put(&l, "attempts=%u", d->failures);
-    put_code(&l, why);
-    put_quoted(&l, "reason", what, strlen(what));
-    report(d, "failed", &l);
+    device_put(&l, "attempts=%u", d->failures);
+    device_put_code(&l, why);
+    device_put_quoted(&l, "reason", what, strlen(what));
+    device_report(d, "failed", &l);
     finish(d, why);
 }
 
 /* A failed attempt: give up after max_attempts in a row, else wait longer
- * each time and start again with a new connection. */
-static void failed(struct onr_device *d, int why, const char *what)
+ * each time, then start again (with a new connection unless `stay`). */
+static void backoff(struct onr_device *d, int why, const char *what, int stay)
 {
     double delay = BACKOFF_FIRST;
-    struct detail l = {"", 0};
+    struct device_detail l = {"", 0};
 
     d->failures++;
-    drop_connection(d);
+    if (!stay)
+        drop_connection(d);
     if (d->failures >= d->opt.max_attempts) {
-        give_up(d, why, what);
+        device_give_up(d, why, what);
         return;
     }
     for (unsigned i = 1; i < d->failures && delay < BACKOFF_MAX; i++)
@@ -213,63 +104,116 @@ static void failed(struct onr_device *d, int why, const char *what)
     if (delay > BACKOFF_MAX)
         delay = BACKOFF_MAX;
     delay = jitter(delay);
-    put(&l, "attempt=%u delay=%.1f", d->failures, delay);
-    put_code(&l, why);
-    put_quoted(&l, "reason", what, strlen(what));
-    report(d, "retry", &l);
+    device_put(&l, "attempt=%u delay=%.1f", d->failures, delay);
+    device_put_code(&l, why);
+    device_put_quoted(&l, "reason", what, strlen(what));
+    device_report(d, "retry", &l);
+    if (stay)
+        d->phase = PHASE_PENDING;
     arm(d, delay);
 }
 
-/* ---- the steps ------------------------------------------------------------- */
+void device_failed(struct onr_device *d, int why, const char *what)
+{
+    backoff(d, why, what, 0);
+}
+
+void device_failed_connected(struct onr_device *d, int why, const char *what)
+{
+    backoff(d, why, what, 1);
+}
+
+void device_wait_answer(struct onr_device *d)
+{
+    d->phase = PHASE_WAITING;
+    arm(d, d->opt.answer_timeout);
+}
+
+/* ---- this step's requests ------------------------------------------------------------ */
+
+struct device_sent *device_sent_next(struct onr_device *d)
+{
+    struct device_sent *s = &d->sent[d->n_sent % DEVICE_SENT_KEPT];
+
+    onr_wipe(s, sizeof(*s));
+    return s;
+}
+
+void device_sent_keep(struct onr_device *d)
+{
+    d->n_sent++;
+}
+
+struct device_sent *device_sent_find(struct onr_device *d, struct onr_bytes re)
+{
+    size_t n = d->n_sent < DEVICE_SENT_KEPT ? d->n_sent : DEVICE_SENT_KEPT;
+
+    for (size_t i = 0; i < n; i++)
+        if (d->sent[i].kind != SENT_NONE && re.len == ONR_MSG_ID_LEN &&
+            memcmp(d->sent[i].id, re.ptr, ONR_MSG_ID_LEN) == 0)
+            return &d->sent[i];
+    return NULL;
+}
 
 static void down_topic(const struct onr_device *d, char *out, size_t cap)
 {
     snprintf(out, cap, "onr/1/d/%s/down", d->files.trust.dev);
 }
 
-static void send_hello(struct onr_device *d)
+int device_publish(struct onr_device *d, const struct onr_msg *msg, const char *role,
+                   const char *svc, uint8_t id[ONR_MSG_ID_LEN])
 {
     const struct device_trust *t = &d->files.trust;
-    struct hello_sent *h = &d->hellos[d->n_hellos % HELLOS_KEPT];
-    struct onr_msg msg = {.type = ONR_MSG_HELLO};
     struct onr_envelope_signer self = {
         .role = ONR_ROLE_DEVICE,
         .sender = {(const uint8_t *)t->dev, ONR_DEVID_LEN},
-        .key = d->files.identity,
+        .key = d->files.identity, /* used only by the types that are signed */
     };
     uint8_t buf[ONR_ENVELOPE_MAX];
     char topic[ONR_TOPIC_MAX + 1];
-    struct detail l = {"", 0};
     size_t len = 0;
     int rc;
 
-    /* a new nonce for every hello, never one from before a restart: a
-     * voucher for an older hello of this run is still taken (it may have
-     * been pushed), never one for a nonce not ours */
-    rc = onr_random(h->nonce, sizeof(h->nonce));
-    snprintf(topic, sizeof(topic), "onr/1/d/%s/up/mfr/%s", t->dev, t->mfr);
-    msg.body.hello.nonce = ONR_BYTES(h->nonce);
-    msg.body.hello.cert = (struct onr_bytes){d->files.cert, d->files.cert_len};
-    if (rc == ONR_OK)
-        rc = onr_envelope_encode(&msg, &self,
-                                 (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},
-                                 (uint64_t)time(NULL), buf, sizeof(buf), &len, h->id);
-    if (rc != ONR_OK) {
-        failed(d, rc, "cannot make a hello");
-        return;
-    }
+    snprintf(topic, sizeof(topic), "onr/1/d/%s/up/%s/%s", t->dev, role, svc);
+    rc = onr_envelope_encode(msg, &self, (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},
+                             (uint64_t)time(NULL), buf, sizeof(buf), &len, id);
+    if (rc != ONR_OK)
+        return rc;
     if (mosquitto_publish_v5(d->mosq, NULL, topic, (int)len, buf, 1, false, NULL) !=
-        MOSQ_ERR_SUCCESS) {
-        failed(d, ONR_EIO, "cannot publish the hello");
-        return;
-    }
-    d->n_hellos++;
+        MOSQ_ERR_SUCCESS)
+        return ONR_EIO;
     onr_mqtt_loop_kick(d->loop);
-    d->phase = WAITING;
-    put(&l, "manufacturer=%s", t->mfr);
-    report(d, "hello", &l);
-    arm(d, d->opt.answer_timeout);
+    return ONR_OK;
 }
+
+/* ---- the journey's transitions ------------------------------------------------------- */
+
+/* The request of the step the device is at: its first, or again. */
+static void send_request(struct onr_device *d)
+{
+    switch (d->journey.state) {
+    case ONR_DEVICE_FACTORY: step_voucher_send(d); break;
+    case ONR_DEVICE_VOUCHED: step_profile_send(d); break;
+    case ONR_DEVICE_PROFILED: step_attach_send(d); break;
+    case ONR_DEVICE_NETWORK_ATTACHED: break; /* the last step: nothing to ask */
+    }
+}
+
+void device_advance(struct onr_device *d, enum onr_device_state state)
+{
+    d->journey.state = state;
+    d->failures = 0;
+    /* the step's requests are answered: forget them (and CK, IK) */
+    onr_wipe(d->sent, sizeof(d->sent));
+    d->n_sent = 0;
+    device_report(d, "state", NULL);
+    if (d->journey.state >= d->opt.target)
+        finish(d, ONR_OK);
+    else
+        send_request(d); /* still connected: go on at once */
+}
+
+/* ---- the connection -------------------------------------------------------------------- */
 
 static void connect_next(struct onr_device *d)
 {
@@ -277,38 +221,49 @@ static void connect_next(struct onr_device *d)
     struct onr_bootstrap boot = {
         .host = b->host, .port = b->port, .cafile = d->files.broker_ca, .broker_name = b->name,
     };
-    struct detail l = {"", 0};
+    struct device_detail l = {"", 0};
     int rc;
 
-    put(&l, "broker=%s host=%s port=%d", b->name, b->host, b->port);
-    report(d, "connecting", &l);
-    d->phase = CONNECTING;
+    device_put(&l, "broker=%s host=%s port=%d", b->name, b->host, b->port);
+    device_report(d, "connecting", &l);
+    d->phase = PHASE_CONNECTING;
     /* a fresh proof for every attempt: proofs are single use */
     rc = onr_connect_pop(d->mosq, d->files.identity, &boot, (uint64_t)time(NULL));
     if (rc == ONR_OK)
         rc = onr_mqtt_loop_bind(d->loop);
     if (rc != ONR_OK) {
         l.len = 0;
-        put(&l, "cannot connect to %s (%s:%d)", b->name, b->host, b->port);
-        failed(d, rc, l.text);
+        device_put(&l, "cannot connect to %s (%s:%d)", b->name, b->host, b->port);
+        device_failed(d, rc, l.text);
         return;
     }
     arm(d, d->opt.answer_timeout);
 }
 
+/* Who answers at the device's step: the manufacturer, then the operator
+ * the voucher names. */
+static const char *peer_name(const struct onr_device *d)
+{
+    return d->journey.state == ONR_DEVICE_FACTORY ? "manufacturer" : "operator";
+}
+
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct onr_device *d = arg;
+    char why[64];
 
     (void)fd;
     (void)what;
     if (!d->running)
         return;
     switch (d->phase) {
-    case IDLE: connect_next(d); break;
-    case CONNECTING: failed(d, ONR_EIO, "no CONNACK or SUBACK from the broker"); break;
-    case WAITING: failed(d, ONR_EIO, "no answer from the manufacturer"); break;
-    case PENDING: send_hello(d); break; /* ask again */
+    case PHASE_IDLE: connect_next(d); break;
+    case PHASE_CONNECTING: device_failed(d, ONR_EIO, "no CONNACK or SUBACK from the broker"); break;
+    case PHASE_WAITING:
+        snprintf(why, sizeof(why), "no answer from the %s", peer_name(d));
+        device_failed(d, ONR_EIO, why);
+        break;
+    case PHASE_PENDING: send_request(d); break; /* ask again */
     }
 }
 
@@ -325,13 +280,13 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
         return;
     if (rc != 0) {
         snprintf(why, sizeof(why), "CONNECT refused: %s", mosquitto_reason_string(rc));
-        failed(d, ONR_EDENIED, why);
+        device_failed(d, ONR_EDENIED, why);
         return;
     }
-    report(d, "connected", NULL);
+    device_report(d, "connected", NULL);
     down_topic(d, topic, sizeof(topic));
     if (mosquitto_subscribe_v5(mosq, NULL, topic, 1, 0, NULL) != MOSQ_ERR_SUCCESS) {
-        failed(d, ONR_EIO, "cannot subscribe");
+        device_failed(d, ONR_EIO, "cannot subscribe");
         return;
     }
     onr_mqtt_loop_kick(d->loop);
@@ -348,11 +303,10 @@ static void on_subscribe(struct mosquitto *mosq, void *arg, int mid, int n, cons
     if (!d->running)
         return;
     if (n != 1 || granted[0] >= 128) {
-        failed(d, ONR_EDENIED, "subscription refused");
+        device_failed(d, ONR_EDENIED, "subscription refused");
         return;
     }
-    if (d->state == ONR_DEVICE_FACTORY)
-        send_hello(d);
+    send_request(d);
 }
 
 static void on_lost(void *arg, int reason)
@@ -363,91 +317,72 @@ static void on_lost(void *arg, int reason)
     if (!d->running)
         return;
     snprintf(why, sizeof(why), "connection lost: %s", mosquitto_strerror(reason));
-    failed(d, ONR_EIO, why);
+    device_failed(d, ONR_EIO, why);
 }
 
-/* The hello of this run an answer refers to, or NULL. */
-static const struct hello_sent *hello_for(const struct onr_device *d, struct onr_bytes re)
-{
-    size_t n = d->n_hellos < HELLOS_KEPT ? d->n_hellos : HELLOS_KEPT;
-
-    for (size_t i = 0; i < n; i++)
-        if (re.len == ONR_MSG_ID_LEN && memcmp(d->hellos[i].id, re.ptr, ONR_MSG_ID_LEN) == 0)
-            return &d->hellos[i];
-    return NULL;
-}
-
-/* FACTORY -> VOUCHED, or a refusal that changes nothing. */
-static void take_voucher(struct onr_device *d, const struct onr_msg_voucher *m)
-{
-    const struct hello_sent *h = hello_for(d, m->re);
-    struct onr_device_voucher v;
-    int rc;
-
-    if (h == NULL) {
-        report_code(d, "refused", "voucher", ONR_ENOENT, "answers no hello of this run");
-        return;
-    }
-    rc = device_check_voucher(&d->files.trust, m->voucher.ptr, m->voucher.len, h->nonce,
-                              (uint64_t)time(NULL), &v);
-    if (rc != ONR_OK) {
-        report_code(d, "refused", "voucher", rc, onr_strerror(rc));
-        return;
-    }
-    /* durable before anything else happens: the voucher, then the state */
-    rc = device_voucher_save(d->dir, m->voucher.ptr, m->voucher.len);
-    if (rc == ONR_OK)
-        rc = device_state_save(d->dir, ONR_DEVICE_VOUCHED);
-    if (rc != ONR_OK) {
-        give_up(d, rc, "cannot store the voucher"); /* a disk problem: no retry */
-        return;
-    }
-    d->voucher = v;
-    d->state = ONR_DEVICE_VOUCHED;
-    d->failures = 0;
-    report(d, "state", NULL);
-    if (d->state >= d->opt.target)
-        finish(d, ONR_OK);
-}
+/* ---- answers, whichever the step ------------------------------------------------------- */
 
 static void take_pending(struct onr_device *d, const struct onr_msg_pending *m)
 {
-    struct detail l = {"", 0};
+    struct device_detail l = {"", 0};
 
-    if (hello_for(d, m->re) == NULL)
-        return; /* for a hello of another run: no news */
+    if (device_sent_find(d, m->re) == NULL)
+        return; /* for a request of another run or step: no news */
     d->failures = 0;
-    put(&l, "retry_after=%llu", (unsigned long long)m->retry_after);
+    device_put(&l, "retry_after=%llu", (unsigned long long)m->retry_after);
     if (m->reason.len > 0)
-        put_quoted(&l, "reason", m->reason.ptr, m->reason.len);
-    report(d, "pending", &l);
-    /* stay connected: the voucher may be pushed before then */
-    d->phase = PENDING;
+        device_put_quoted(&l, "reason", m->reason.ptr, m->reason.len);
+    device_report(d, "pending", &l);
+    /* stay connected: the answer may be pushed before then */
+    d->phase = PHASE_PENDING;
     arm(d, jitter((double)m->retry_after));
 }
 
 static void take_error(struct onr_device *d, const struct onr_msg_error *m)
 {
-    struct detail l = {"", 0};
+    struct device_detail l = {"", 0};
     int code = -(int)m->code;
+    char why[64];
 
-    if (hello_for(d, m->re) == NULL)
+    if (device_sent_find(d, m->re) == NULL)
         return;
-    put_code(&l, code);
+    device_put_code(&l, code);
     if (m->reason.len > 0)
-        put_quoted(&l, "reason", m->reason.ptr, m->reason.len);
+        device_put_quoted(&l, "reason", m->reason.ptr, m->reason.len);
     else
-        put_quoted(&l, "reason", onr_strerror(code), strlen(onr_strerror(code)));
-    report(d, "error", &l);
-    /* ESTALE (our clock or a slow path) and the rest alike: later, bounded */
-    failed(d, code, "the manufacturer answered with an error");
+        device_put_quoted(&l, "reason", onr_strerror(code), strlen(onr_strerror(code)));
+    device_report(d, "error", &l);
+    /* ESTALE (our clock or a slow path), EAUTH and the rest alike: later,
+     * bounded */
+    snprintf(why, sizeof(why), "the %s answered with an error", peer_name(d));
+    device_failed(d, code, why);
+}
+
+/* The envelope is from the peer of the device's step: its role, its id and
+ * its key, the topic it was signed for, fresh and not seen before. */
+static int verify(struct onr_device *d, const struct onr_envelope *env, const char *topic)
+{
+    const struct device_journey *j = &d->journey;
+    enum onr_role role = ONR_ROLE_OPERATOR;
+    const char *id = j->voucher.op;
+    const uint8_t *key = j->voucher.op_key;
+
+    if (j->state == ONR_DEVICE_FACTORY) {
+        role = ONR_ROLE_MANUFACTURER;
+        id = d->files.trust.mfr;
+        key = d->files.mfr_key;
+    }
+    if (env->sender_role != role || env->sender.len != strlen(id) ||
+        memcmp(env->sender.ptr, id, env->sender.len) != 0)
+        return ONR_EDENIED;
+    return onr_envelope_verify(env, (struct onr_bytes){(const uint8_t *)topic, strlen(topic)}, key,
+                               (uint64_t)time(NULL), FRESHNESS, d->replay);
 }
 
 static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *m,
                        const mosquitto_property *props)
 {
     struct onr_device *d = arg;
-    const struct device_trust *t = &d->files.trust;
     char topic[ONR_TOPIC_MAX + 1];
     struct onr_envelope env;
     int rc;
@@ -455,30 +390,30 @@ static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto
     (void)mosq;
     (void)props;
     down_topic(d, topic, sizeof(topic));
-    if (!d->running || d->state != ONR_DEVICE_FACTORY || m->payloadlen <= 0 ||
+    if (!d->running || d->journey.state >= device_state_last() || m->payloadlen <= 0 ||
         strcmp(m->topic, topic) != 0)
         return;
-    /* hostile until verified: bounded decode, the manufacturer as sender,
-     * its key, the topic it was signed for, fresh and not seen before */
+    /* hostile until verified: bounded decode first */
     rc = onr_envelope_decode(m->payload, (size_t)m->payloadlen, &env);
-    if (rc == ONR_OK && (env.sender_role != ONR_ROLE_MANUFACTURER ||
-                         env.sender.len != strlen(t->mfr) ||
-                         memcmp(env.sender.ptr, t->mfr, env.sender.len) != 0))
-        rc = ONR_EDENIED;
+    if (rc == ONR_OK && d->journey.state > ONR_DEVICE_FACTORY &&
+        env.sender_role == ONR_ROLE_MANUFACTURER)
+        return; /* a late answer of the voucher step (a pushed voucher): no news */
     if (rc == ONR_OK)
-        rc = onr_envelope_verify(&env, (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},
-                                 d->files.mfr_key, (uint64_t)time(NULL), FRESHNESS, d->replay);
+        rc = verify(d, &env, topic);
     if (rc != ONR_OK) {
-        report_code(d, "refused", "message", rc, onr_strerror(rc));
+        device_report_code(d, "refused", "message", rc, onr_strerror(rc));
         return;
     }
     switch (env.msg.type) {
-    case ONR_MSG_VOUCHER: take_voucher(d, &env.msg.body.voucher); break;
-    case ONR_MSG_PENDING: take_pending(d, &env.msg.body.pending); break;
-    case ONR_MSG_ERROR: take_error(d, &env.msg.body.error); break;
-    default:
-        report_code(d, "refused", "message", ONR_EMSGTYPE, "not an answer to a hello");
-        break;
+    case ONR_MSG_PENDING: take_pending(d, &env.msg.body.pending); return;
+    case ONR_MSG_ERROR: take_error(d, &env.msg.body.error); return;
+    default: break;
+    }
+    switch (d->journey.state) {
+    case ONR_DEVICE_FACTORY: step_voucher_take(d, &env); break;
+    case ONR_DEVICE_VOUCHED: step_profile_take(d, &env); break;
+    case ONR_DEVICE_PROFILED: step_attach_take(d, &env); break;
+    case ONR_DEVICE_NETWORK_ATTACHED: break;
     }
 }
 
@@ -487,12 +422,12 @@ static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto
 /* The device cannot start: say which file, then free what was built. */
 static int open_failed(struct onr_device *d, const char *file, int rc)
 {
-    struct detail l = {"", 0};
+    struct device_detail l = {"", 0};
 
-    put(&l, "file=%s", file != NULL ? file : "?");
-    put_code(&l, rc);
-    put_quoted(&l, "reason", onr_strerror(rc), strlen(onr_strerror(rc)));
-    report(d, "error", &l);
+    device_put(&l, "file=%s", file != NULL ? file : "?");
+    device_put_code(&l, rc);
+    device_put_quoted(&l, "reason", onr_strerror(rc), strlen(onr_strerror(rc)));
+    device_report(d, "error", &l);
     onr_device_close(d);
     return rc;
 }
@@ -525,7 +460,7 @@ int onr_device_open(const char *state_dir, const struct onr_device_callbacks *cb
         return open_failed(d, "options", ONR_EINVAL);
     rc = device_files_load(d->dir, &d->files, &file);
     if (rc == ONR_OK)
-        rc = device_journey_load(d->dir, &d->files.trust, &d->state, &d->voucher, &file);
+        rc = device_journey_load(d->dir, &d->files.trust, &d->journey, &file);
     if (rc != ONR_OK)
         return open_failed(d, file, rc);
     rc = onr_replay_new(1024, &d->replay);
@@ -551,11 +486,11 @@ int onr_device_start(struct onr_device *d, struct event_base *base)
         onr_mqtt_loop_new(base, d->mosq, on_lost, d, &d->loop) != ONR_OK)
         return ONR_ENOMEM;
     d->running = 1;
-    d->phase = IDLE;
+    d->phase = PHASE_IDLE;
     d->failures = 0;
     d->last_error = ONR_OK;
-    report(d, "state", NULL);
-    if (d->state >= d->opt.target) {
+    device_report(d, "state", NULL);
+    if (d->journey.state >= d->opt.target) {
         finish(d, ONR_OK);
         return ONR_OK;
     }
@@ -621,7 +556,7 @@ void onr_device_close(struct onr_device *d)
 
 enum onr_device_state onr_device_state(const struct onr_device *d)
 {
-    return d->state;
+    return d->journey.state;
 }
 
 const char *onr_device_id(const struct onr_device *d)
@@ -631,8 +566,24 @@ const char *onr_device_id(const struct onr_device *d)
 
 int onr_device_voucher(const struct onr_device *d, struct onr_device_voucher *out)
 {
-    if (d->state < ONR_DEVICE_VOUCHED)
+    if (d->journey.state < ONR_DEVICE_VOUCHED)
         return ONR_ENOENT;
-    *out = d->voucher;
+    *out = d->journey.voucher;
+    return ONR_OK;
+}
+
+int onr_device_network(const struct onr_device *d, struct onr_device_network *out)
+{
+    const struct device_journey *j = &d->journey;
+
+    if (j->state < ONR_DEVICE_PROFILED)
+        return ONR_ENOENT;
+    memset(out, 0, sizeof(*out));
+    snprintf(out->iccid, sizeof(out->iccid), "%s", j->profile.iccid);
+    snprintf(out->imsi, sizeof(out->imsi), "%s", j->profile.imsi);
+    snprintf(out->plmn, sizeof(out->plmn), "%s", j->profile.plmn);
+    snprintf(out->apn, sizeof(out->apn), "%s", j->profile.apn);
+    if (j->state >= ONR_DEVICE_NETWORK_ATTACHED)
+        memcpy(out->kid, j->akma.kid, sizeof(out->kid));
     return ONR_OK;
 }

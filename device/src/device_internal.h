@@ -1,7 +1,9 @@
 /*
- * Inside libonramp-device: what device.c (the network side of the journey)
- * and device_state.c (the device on disk, the voucher check) share, and
- * what unit tests reach without a broker.
+ * Inside libonramp-device: the device on disk (device_state.c: the
+ * factory's files, the journey, the voucher; device_network.c: the network
+ * profile, the USIM's sequence numbers, the AKMA-style keys) and the pure
+ * decisions of each step (step_*.c), which unit tests reach without a
+ * broker. The running device itself is device_run.h's.
  */
 #ifndef ONRAMP_DEVICE_INTERNAL_H
 #define ONRAMP_DEVICE_INTERNAL_H
@@ -9,6 +11,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "onramp/aka.h"
+#include "onramp/akma.h"
 #include "onramp/device.h"
 #include "onramp/devid.h"
 #include "onramp/p256.h"
@@ -17,6 +21,10 @@
 #define DEVICE_BROKERS_MAX 8
 #define DEVICE_CERT_MAX 2048 /* a hello's `cert` bound (SPEC section 5) */
 #define DEVICE_PATH_MAX 1024
+#define DEVICE_VOUCHER_MAX 2048 /* a voucher token's bound (SPEC section 5) */
+
+/* device_path: `dir`/`name` into `out` (`cap` bytes); ONR_OK or ONR_ESPACE. */
+int device_path(char *out, size_t cap, const char *dir, const char *name);
 
 /* What a device must know to check a voucher token meant for it. */
 struct device_trust {
@@ -36,6 +44,7 @@ struct device_broker {
 /* Everything onramp-factory put in the state directory, as read at open. */
 struct device_files {
     struct device_trust trust;
+    uint8_t seal_key[ONR_X25519_KEY_LEN]; /* sealing.key: opens profiles */
     uint8_t mfr_key[ONR_P256_PUB_LEN]; /* verifies voucher, pending, error */
     struct onr_p256_key *identity;     /* owned */
     uint8_t cert[DEVICE_CERT_MAX];     /* identity certificate, DER */
@@ -56,7 +65,8 @@ struct device_files {
  */
 int device_files_load(const char *dir, struct device_files *f, const char **what);
 
-/* device_files_cleanup: frees the identity key and wipes `f`. */
+/* device_files_cleanup: frees the identity key and wipes `f` (the
+ * sealing key with it). */
 void device_files_cleanup(struct device_files *f);
 
 /*
@@ -73,32 +83,141 @@ int device_check_voucher(const struct device_trust *t, const uint8_t *token, siz
 
 /*
  * The journey on disk: "journey" holds the state's name and a newline
- * (nothing secret); "voucher" the token bytes. Both are written atomically
- * (temporary file, fsync, rename, 0600), the voucher first, so a journey
- * file never names a step whose data is missing.
+ * (nothing secret); each step's data has its own file. All are written
+ * atomically (temporary file, fsync, rename, 0600), the step's data first,
+ * so a journey file never names a step whose data is missing.
  *
  * device_state_load: the state (FACTORY when there is no journey file yet);
  * ONR_EFORMAT for a damaged, truncated or unknown one.
- * device_state_save: ONR_OK, ONR_ESPACE or ONR_EIO.
+ * device_state_save: ONR_OK, ONR_EINVAL (no such state), ONR_ESPACE or
+ * ONR_EIO.
  */
 int device_state_load(const char *dir, enum onr_device_state *state);
 /* device_state_last: the last state this library knows (the default target). */
 enum onr_device_state device_state_last(void);
 int device_state_save(const char *dir, enum onr_device_state state);
+/* "voucher": the token bytes as the manufacturer signed them. */
 int device_voucher_save(const char *dir, const uint8_t *token, size_t len);
 /* device_voucher_load: the stored token into `buf` (`cap` bytes);
  * ONR_ENOENT when there is none, ONR_EFORMAT when larger than `cap`. */
 int device_voucher_load(const char *dir, uint8_t *buf, size_t cap, size_t *len);
 
+/* The network profile as the device holds it; `sub` (Ki, OPc) is secret. */
+struct device_profile {
+    char iccid[21];
+    char imsi[16];
+    char plmn[7];
+    char apn[101];
+    struct onr_aka_subscriber sub;
+};
+
+/* What a successful attach leaves: the key identifier and K_AF, the key
+ * with the voucher's provider (secret). */
+struct device_akma {
+    uint8_t kid[ONR_AKMA_KID_LEN];
+    uint8_t k_af[ONR_AKMA_KEY_LEN];
+};
+
+/* Everything the journey stored, as read back at open. */
+struct device_journey {
+    enum onr_device_state state;
+    struct onr_device_voucher voucher;   /* from VOUCHED on */
+    uint8_t token[DEVICE_VOUCHER_MAX];   /* the voucher as signed, for the operator */
+    size_t token_len;
+    struct device_profile profile;       /* from PROFILED on */
+    struct device_akma akma;             /* from NETWORK_ATTACHED on */
+};
+
 /*
- * device_journey_load: the state and, from VOUCHED on, the stored voucher,
- * checked again against `t` (the disk is not trusted more than the
- * network; expiry is not checked here). *what names the file read last.
- * Returns ONR_OK, ONR_EFORMAT (a damaged journey file, or a voucher
- * missing or not verifying), ONR_ENOMEM or ONR_EIO.
+ * device_journey_load: the state and every step's data up to it, checked
+ * again (the disk is not trusted more than the network): the voucher
+ * against `t` (expiry is not checked here), from PROFILED on the profile
+ * and the sequence numbers, from NETWORK_ATTACHED on the AKMA-style keys.
+ * *what names the file read last. Returns ONR_OK, ONR_EFORMAT (a damaged
+ * journey file, or a step's file missing, damaged or not verifying),
+ * ONR_EPERM (a secret readable by others), ONR_ENOMEM or ONR_EIO. `j` is
+ * wiped on failure.
  */
 int device_journey_load(const char *dir, const struct device_trust *t,
-                        enum onr_device_state *state, struct onr_device_voucher *voucher,
-                        const char **what);
+                        struct device_journey *j, const char **what);
+
+/*
+ * The network credentials on disk (device_network.c), each written
+ * atomically with mode 0600:
+ *   "profile"  the PROFILE_CONTENT body (SPEC section 5, type 100) as the
+ *              operator sealed it: msgpack, Ki and OPc included
+ *   "sqn"      the USIM's sequence numbers: 32 lines, line i the decimal
+ *              SEQ (0 .. 2^43 - 1) highest accepted in IND slot i, each
+ *              line ending in a newline; no file: all zero (a new USIM)
+ *   "akma"     kid (16 bytes) || K_AF (32 bytes), binary
+ *
+ * device_profile_decode: a PROFILE_CONTENT body (borrowed) checked (the
+ * schema's bounds, and the IMSI starting with the PLMN) into `out`.
+ * ONR_OK, ONR_ESCHEMA or the body's decoding errors; `out` wiped on
+ * failure.
+ */
+int device_profile_decode(const uint8_t *body, size_t len, struct device_profile *out);
+int device_profile_save(const char *dir, const uint8_t *body, size_t len);
+/* device_profile_load: ONR_OK, ONR_ENOENT, ONR_EPERM, ONR_EFORMAT (not a
+ * profile), ONR_ENOMEM, ONR_EIO. */
+int device_profile_load(const char *dir, struct device_profile *out);
+/* device_sqn_load: ONR_OK (all zero without a file), ONR_EFORMAT, ONR_ENOMEM,
+ * ONR_EIO. device_sqn_save: ONR_OK, ONR_EINVAL (a SEQ out of range),
+ * ONR_ESPACE, ONR_EIO. */
+int device_sqn_load(const char *dir, struct onr_aka_sqn_store *store);
+int device_sqn_save(const char *dir, const struct onr_aka_sqn_store *store);
+/* device_akma_load: ONR_OK, ONR_ENOENT, ONR_EPERM, ONR_EFORMAT, ONR_ENOMEM,
+ * ONR_EIO. device_akma_save: ONR_OK, ONR_ESPACE, ONR_EIO. */
+int device_akma_save(const char *dir, const struct device_akma *akma);
+int device_akma_load(const char *dir, struct device_akma *akma);
+
+/*
+ * The steps' decisions: decide, then persist, so the network side only has
+ * to answer. Each returns ONR_EIO when storing failed (a disk problem: the
+ * caller gives up; the journey still names the step before) and leaves
+ * the state directory unchanged on any other error.
+ *
+ * device_take_profile (VOUCHED -> PROFILED): opens `sealed` (`len` bytes,
+ * a profile's field; borrowed) with f's sealing key for device f->trust.dev
+ * and operator v->op, bound to the profile request's `nonce`; checks the
+ * content; stores "profile", then the journey PROFILED; the profile into
+ * `out`. ONR_OK, ONR_EDECRYPT (sealed to another device or key, for
+ * another operator or request, or tampered), ONR_ELENGTH, ONR_ESCHEMA or
+ * the content's decoding errors, ONR_EINVAL, or ONR_EIO.
+ */
+int device_take_profile(const struct device_files *f, const struct onr_device_voucher *v,
+                        const uint8_t nonce[ONR_NONCE_LEN], const uint8_t *sealed,
+                        size_t len, const char *dir, struct device_profile *out);
+
+/*
+ * device_take_challenge (the USIM, at PROFILED): runs onr_aka_usim with
+ * `p`'s Ki, OPc and the "sqn" store of `dir`:
+ *   ONR_OK       authentic and fresh: `res`, `ck`, `ik` filled and the
+ *                store saved first (answer only then)
+ *   ONR_EREPLAY  authentic, SQN not fresh: `auts` filled; store unchanged
+ *   ONR_EBADMAC  not from our network; nothing filled or changed
+ *   ONR_EFORMAT  "sqn" damaged; ONR_EIO the store could not be saved
+ *   ONR_EINVAL, ONR_ECRYPTO, ONR_ENOMEM
+ * Outputs are wiped on every other result than the one that fills them.
+ */
+int device_take_challenge(const struct device_profile *p, const char *dir,
+                          const uint8_t rand[ONR_AKA_RAND_LEN],
+                          const uint8_t autn[ONR_AKA_AUTN_LEN], uint8_t res[ONR_AKA_RES_LEN],
+                          uint8_t ck[ONR_AKA_KEY_LEN], uint8_t ik[ONR_AKA_KEY_LEN],
+                          uint8_t auts[ONR_AKA_AUTS_LEN]);
+
+/*
+ * device_take_result (PROFILED -> NETWORK_ATTACHED): from the `ck` and
+ * `ik` of the run the operator accepted, derives kid and K_AKMA for
+ * `p->imsi`, requires kid to equal the result's `kid` (constant time),
+ * derives K_AF for provider `prov`; stores "akma", then the journey
+ * NETWORK_ATTACHED; the keys into `out`. K_AKMA never leaves. ONR_OK,
+ * ONR_EAUTH (another kid: not the run we answered), ONR_EINVAL,
+ * ONR_ECRYPTO or ONR_EIO.
+ */
+int device_take_result(const struct device_profile *p, const char *prov,
+                       const uint8_t ck[ONR_AKA_KEY_LEN], const uint8_t ik[ONR_AKA_KEY_LEN],
+                       const uint8_t kid[ONR_AKMA_KID_LEN], const char *dir,
+                       struct device_akma *out);
 
 #endif /* ONRAMP_DEVICE_INTERNAL_H */

@@ -1,7 +1,8 @@
 /*
  * The device on disk (see device_internal.h): the factory's files, the
- * journey written step by step, and the voucher check, kept apart from the
- * network code so tests reach them directly.
+ * journey written step by step and read back at open, and the voucher
+ * check, kept apart from the network code so tests reach them directly.
+ * The network credentials' files are device_network.c's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,7 +22,7 @@
 #define JOURNEY_MAX 64
 
 /* Indexed by enum onr_device_state; later steps append their names. */
-static const char *const names[] = {"FACTORY", "VOUCHED"};
+static const char *const names[] = {"FACTORY", "VOUCHED", "PROFILED", "NETWORK_ATTACHED"};
 #define N_STATES (sizeof(names) / sizeof(names[0]))
 
 const char *onr_device_state_name(enum onr_device_state state)
@@ -49,7 +50,7 @@ enum onr_device_state device_state_last(void)
     return (enum onr_device_state)(N_STATES - 1);
 }
 
-static int path_in(char *out, size_t cap, const char *dir, const char *name)
+int device_path(char *out, size_t cap, const char *dir, const char *name)
 {
     int n = snprintf(out, cap, "%s/%s", dir, name);
 
@@ -107,7 +108,7 @@ static int load_conf(const char *dir, struct device_files *f, const char **what)
     int rc;
 
     *what = "device.conf";
-    rc = path_in(path, sizeof(path), dir, "device.conf");
+    rc = device_path(path, sizeof(path), dir, "device.conf");
     if (rc == ONR_OK)
         rc = onr_config_load(path, &cfg, &err);
     if (rc != ONR_OK)
@@ -142,12 +143,11 @@ static int load_conf(const char *dir, struct device_files *f, const char **what)
     return rc;
 }
 
-/* identity.key (it must be the key the device id names), sealing.key and
- * identity.pem. */
+/* identity.key (it must be the key the device id names), sealing.key (kept:
+ * it opens the profile) and identity.pem. */
 static int load_secrets(const char *dir, struct device_files *f, const char **what)
 {
     char path[DEVICE_PATH_MAX + 200];
-    uint8_t seal_sk[ONR_X25519_KEY_LEN];
     uint8_t pub[ONR_P256_PUB_LEN];
     uint8_t buf[ONR_X509_MAX_DER];
     size_t buf_len = sizeof(buf);
@@ -156,7 +156,7 @@ static int load_secrets(const char *dir, struct device_files *f, const char **wh
     int rc;
 
     *what = "identity.key";
-    rc = path_in(path, sizeof(path), dir, "identity.key");
+    rc = device_path(path, sizeof(path), dir, "identity.key");
     if (rc == ONR_OK)
         rc = onr_p256_load(path, &f->identity);
     if (rc == ONR_OK)
@@ -166,16 +166,15 @@ static int load_secrets(const char *dir, struct device_files *f, const char **wh
     if (rc != ONR_OK)
         return rc;
     *what = "sealing.key";
-    rc = path_in(path, sizeof(path), dir, "sealing.key");
+    rc = device_path(path, sizeof(path), dir, "sealing.key");
     if (rc == ONR_OK)
-        rc = onr_x25519_load(path, seal_sk);
+        rc = onr_x25519_load(path, f->seal_key);
     if (rc == ONR_OK)
-        rc = onr_x25519_public(seal_sk, f->trust.seal_pub);
-    onr_wipe(seal_sk, sizeof(seal_sk));
+        rc = onr_x25519_public(f->seal_key, f->trust.seal_pub);
     if (rc != ONR_OK)
         return rc;
     *what = "identity.pem";
-    rc = path_in(path, sizeof(path), dir, "identity.pem");
+    rc = device_path(path, sizeof(path), dir, "identity.pem");
     if (rc == ONR_OK)
         rc = onr_x509_load(path, buf, &buf_len, &cert, 1, &n);
     if (rc == ONR_OK && (n != 1 || cert.len < 64 || cert.len > sizeof(f->cert)))
@@ -216,7 +215,7 @@ int device_state_load(const char *dir, enum onr_device_state *state)
     char path[DEVICE_PATH_MAX + 200];
     uint8_t *data = NULL;
     size_t len = 0;
-    int rc = path_in(path, sizeof(path), dir, JOURNEY_FILE);
+    int rc = device_path(path, sizeof(path), dir, JOURNEY_FILE);
 
     if (rc == ONR_OK)
         rc = onr_file_read(path, JOURNEY_MAX, 0, &data, &len);
@@ -244,7 +243,7 @@ int device_state_save(const char *dir, enum onr_device_state state)
     char path[DEVICE_PATH_MAX + 200];
     char text[JOURNEY_MAX];
     int n;
-    int rc = path_in(path, sizeof(path), dir, JOURNEY_FILE);
+    int rc = device_path(path, sizeof(path), dir, JOURNEY_FILE);
 
     if (rc != ONR_OK)
         return rc;
@@ -257,7 +256,7 @@ int device_state_save(const char *dir, enum onr_device_state state)
 int device_voucher_save(const char *dir, const uint8_t *token, size_t len)
 {
     char path[DEVICE_PATH_MAX + 200];
-    int rc = path_in(path, sizeof(path), dir, VOUCHER_FILE);
+    int rc = device_path(path, sizeof(path), dir, VOUCHER_FILE);
 
     if (rc != ONR_OK)
         return rc;
@@ -268,7 +267,7 @@ int device_voucher_load(const char *dir, uint8_t *buf, size_t cap, size_t *len)
 {
     char path[DEVICE_PATH_MAX + 200];
     uint8_t *data = NULL;
-    int rc = path_in(path, sizeof(path), dir, VOUCHER_FILE);
+    int rc = device_path(path, sizeof(path), dir, VOUCHER_FILE);
 
     if (rc == ONR_OK)
         rc = onr_file_read(path, cap, 0, &data, len);
@@ -279,30 +278,56 @@ int device_voucher_load(const char *dir, uint8_t *buf, size_t cap, size_t *len)
     return ONR_OK;
 }
 
-int device_journey_load(const char *dir, const struct device_trust *t,
-                        enum onr_device_state *state, struct onr_device_voucher *voucher,
-                        const char **what)
+/* From VOUCHED on: the stored voucher, as it would be taken now. */
+static int load_voucher(const char *dir, const struct device_trust *t, struct device_journey *j)
 {
-    uint8_t token[ONR_ENVELOPE_MAX];
-    size_t len = 0;
-    int rc;
+    int rc = device_voucher_load(dir, j->token, sizeof(j->token), &j->token_len);
 
-    *what = JOURNEY_FILE;
-    memset(voucher, 0, sizeof(*voucher));
-    rc = device_state_load(dir, state);
-    if (rc != ONR_OK || *state < ONR_DEVICE_VOUCHED)
-        return rc;
-    *what = VOUCHER_FILE;
-    rc = device_voucher_load(dir, token, sizeof(token), &len);
     if (rc == ONR_ENOENT)
         return ONR_EFORMAT; /* the journey names a step whose data is missing */
     if (rc != ONR_OK)
         return rc;
-    if (device_check_voucher(t, token, len, NULL, 0, voucher) != ONR_OK) {
-        memset(voucher, 0, sizeof(*voucher));
+    if (device_check_voucher(t, j->token, j->token_len, NULL, 0, &j->voucher) != ONR_OK)
         return ONR_EFORMAT;
-    }
     return ONR_OK;
+}
+
+/* From PROFILED on: the profile, and the USIM's sequence numbers. */
+static int load_network(const char *dir, struct device_journey *j, const char **what)
+{
+    struct onr_aka_sqn_store store;
+    int rc;
+
+    *what = "profile";
+    rc = device_profile_load(dir, &j->profile);
+    if (rc == ONR_OK) {
+        *what = "sqn";
+        rc = device_sqn_load(dir, &store);
+    }
+    if (rc == ONR_OK && j->state >= ONR_DEVICE_NETWORK_ATTACHED) {
+        *what = "akma";
+        rc = device_akma_load(dir, &j->akma);
+    }
+    return rc == ONR_ENOENT ? ONR_EFORMAT : rc;
+}
+
+int device_journey_load(const char *dir, const struct device_trust *t,
+                        struct device_journey *j, const char **what)
+{
+    int rc;
+
+    *what = JOURNEY_FILE;
+    memset(j, 0, sizeof(*j));
+    rc = device_state_load(dir, &j->state);
+    if (rc == ONR_OK && j->state >= ONR_DEVICE_VOUCHED) {
+        *what = VOUCHER_FILE;
+        rc = load_voucher(dir, t, j);
+    }
+    if (rc == ONR_OK && j->state >= ONR_DEVICE_PROFILED)
+        rc = load_network(dir, j, what);
+    if (rc != ONR_OK)
+        onr_wipe(j, sizeof(*j));
+    return rc;
 }
 
 /* ---- the voucher check --------------------------------------------------------- */

@@ -36,26 +36,42 @@ static const char help[] =
     "\n"
     "DESCRIPTION\n"
     "  Runs the device whose state directory is DIR (made by onramp-factory\n"
-    "  mint): connects to a bootstrap broker of DIR/device.conf (in order, then\n"
-    "  round robin) with anonymous TLS and a fresh proof of possession of its\n"
-    "  identity key, says hello to its manufacturer with a fresh nonce, and\n"
-    "  verifies and stores the voucher it gets. A device no provider has\n"
-    "  claimed yet is told \"pending\": it stays connected for the voucher to be\n"
-    "  pushed and asks again after the time it was given. Failures are retried\n"
-    "  with exponential backoff and jitter (1 s doubling to 60 s). Answers that\n"
-    "  do not verify are reported and ignored.\n"
+    "  mint) through its onboarding journey, one step after the other:\n"
+    "    FACTORY -> VOUCHED  connects to a bootstrap broker of DIR/device.conf\n"
+    "      (in order, then round robin) with anonymous TLS and a fresh proof\n"
+    "      of possession of its identity key, says hello to its manufacturer\n"
+    "      with a fresh nonce, and verifies and stores the voucher it gets. A\n"
+    "      device no provider has claimed yet is told \"pending\": it stays\n"
+    "      connected for the voucher to be pushed and asks again after the\n"
+    "      time it was given.\n"
+    "    VOUCHED -> PROFILED  asks the voucher's operator for a network\n"
+    "      profile (ICCID, IMSI, Ki, OPc, AMF, PLMN, APN), sealed to the\n"
+    "      device's sealing key for this request; opens, checks and stores it.\n"
+    "    PROFILED -> NETWORK_ATTACHED  proves the profile in a Milenage AKA\n"
+    "      run with the operator (challenge, RES or AUTS for a resync) and\n"
+    "      stores the AKMA-style key identifier and provider key it derives.\n"
+    "  Failures are retried with exponential backoff and jitter (1 s doubling\n"
+    "  to 60 s), each time with a new request. Answers that do not verify or\n"
+    "  open are reported and ignored.\n"
     "\n"
-    "  Every completed step is stored in DIR (files journey and voucher,\n"
-    "  written atomically) before the next starts: a restarted device resumes\n"
-    "  where it was, and a VOUCHED device says no hello again.\n"
+    "  Every completed step is stored in DIR, written atomically, before the\n"
+    "  next starts: a restarted device resumes where it was (a VOUCHED device\n"
+    "  says no hello again, a PROFILED one asks for no profile again). Files:\n"
+    "    journey   the state's name\n"
+    "    voucher   the voucher token\n"
+    "    profile   the network profile (secret, 0600; never printed)\n"
+    "    sqn       the USIM's sequence numbers: 32 lines, line i the decimal\n"
+    "              SEQ highest accepted in IND slot i; none: all zero\n"
+    "    akma      the key identifier (16 bytes) and provider key (32 bytes)\n"
     "\n"
     "OPTIONS\n"
     "  --state DIR         the device's state directory (required)\n"
-    "  --until STATE       stop once STATE is reached: VOUCHED (the default,\n"
-    "                      the last step this version knows)\n"
+    "  --until STATE       stop once STATE is reached: VOUCHED, PROFILED or\n"
+    "                      NETWORK_ATTACHED (the default, the last step this\n"
+    "                      version knows)\n"
     "  --max-attempts N    failed attempts in a row before giving up (20)\n"
     "  --timeout SECONDS   how long to wait for the broker and for each answer\n"
-    "                      to a hello (15)\n"
+    "                      to a request (15)\n"
     "  --quiet             print only state=, error, failed and stopped lines\n"
     "  --help              this text\n"
     "  --version           the version\n"
@@ -66,18 +82,31 @@ static const char help[] =
     "  and \\\\ escaped and other bytes outside printable ASCII as \\xHH:\n"
     "    state=NAME dev=ID              at start (the state it resumes at) and\n"
     "       [manufacturer=ID provider=ID operator=ID expires=UNIXTIME]\n"
+    "       [iccid=DIGITS imsi=DIGITS] [kid=HEX]\n"
     "                                   after each step; the voucher's fields\n"
-    "                                   from VOUCHED on\n"
+    "                                   from VOUCHED on, the profile's from\n"
+    "                                   PROFILED on, the attach's key\n"
+    "                                   identifier at NETWORK_ATTACHED\n"
     "    connecting broker=NAME host=HOST port=PORT\n"
     "    connected\n"
     "    hello manufacturer=ID\n"
+    "    profile operator=ID            a profile request sent\n"
+    "    attach operator=ID imsi=DIGITS an attach request sent\n"
+    "    challenge                      a challenge verified, answered (RES)\n"
+    "    resync                         a challenge's sequence number was not\n"
+    "                                   fresh, answered with AUTS\n"
     "    pending retry_after=SECONDS [reason=\"...\"]\n"
     "    error code=NAME reason=\"...\"\n"
-    "                                   the manufacturer answered an error\n"
+    "                                   the manufacturer or operator answered\n"
+    "                                   an error\n"
     "    error file=NAME code=NAME reason=\"...\"\n"
     "                                   the state directory is unusable\n"
-    "    refused what=voucher|message code=NAME reason=\"...\"\n"
-    "                                   an answer that did not verify, ignored\n"
+    "    refused what=WHAT code=NAME reason=\"...\"\n"
+    "                                   an answer that did not verify, open or\n"
+    "                                   check (WHAT: voucher, profile,\n"
+    "                                   challenge, result or message), ignored;\n"
+    "                                   a challenge with a bad MAC (EBADMAC) is\n"
+    "                                   answered so and counts as a failure\n"
     "    retry attempt=N delay=SECONDS code=NAME reason=\"...\"\n"
     "    failed attempts=N code=NAME reason=\"...\"\n"
     "                                   the run gives up\n"
@@ -97,12 +126,22 @@ static char open_error[600]; /* the open's error detail, for stderr */
 
 static void print_state(const struct onr_device *dev)
 {
+    enum onr_device_state state = onr_device_state(dev);
     struct onr_device_voucher v;
+    struct onr_device_network n;
 
-    printf("state=%s dev=%s", onr_device_state_name(onr_device_state(dev)), onr_device_id(dev));
+    printf("state=%s dev=%s", onr_device_state_name(state), onr_device_id(dev));
     if (onr_device_voucher(dev, &v) == ONR_OK)
         printf(" manufacturer=%s provider=%s operator=%s expires=%llu", v.mfr, v.prov, v.op,
                (unsigned long long)v.expires);
+    if (onr_device_network(dev, &n) == ONR_OK) {
+        printf(" iccid=%s imsi=%s", n.iccid, n.imsi);
+        if (state >= ONR_DEVICE_NETWORK_ATTACHED) {
+            printf(" kid=");
+            for (size_t i = 0; i < sizeof(n.kid); i++)
+                printf("%02x", n.kid[i]);
+        }
+    }
     putchar('\n');
 }
 
@@ -236,7 +275,9 @@ int main(int argc, char **argv)
         case 'u':
             if (onr_device_state_from_name(optarg, &opt.target) != ONR_OK ||
                 opt.target == ONR_DEVICE_FACTORY)
-                return bad_usage("--until: not a state to reach (VOUCHED)", optarg);
+                return bad_usage("--until: not a state to reach (VOUCHED, PROFILED, "
+                                 "NETWORK_ATTACHED)",
+                                 optarg);
             break;
         case 'm':
             n = number(optarg, 1, 1000000);

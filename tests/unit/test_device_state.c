@@ -280,14 +280,22 @@ static void on_done(void *arg, const struct onr_device *dev, int result)
     h->result = result;
 }
 
-/* onr_device_open's result; `h` records what it said. */
-static int open_device(const char *dir, struct heard *h, struct onr_device **dev)
+/* onr_device_open's result, to run until `target` (0: the last state);
+ * `h` records what it said. */
+static int open_device_until(const char *dir, enum onr_device_state target, struct heard *h,
+                             struct onr_device **dev)
 {
     struct onr_device_callbacks cb = {.progress = on_progress, .done = on_done, .arg = h};
+    struct onr_device_options opt = {.target = target};
 
     memset(h, 0, sizeof(*h));
     *dev = NULL;
-    return onr_device_open(dir, &cb, NULL, dev);
+    return onr_device_open(dir, &cb, &opt, dev);
+}
+
+static int open_device(const char *dir, struct heard *h, struct onr_device **dev)
+{
+    return open_device_until(dir, ONR_DEVICE_FACTORY, h, dev);
 }
 
 static void store_voucher(const char *dir, const struct fixture *f,
@@ -333,7 +341,7 @@ static void test_device_opens_as_minted_and_resumes_vouched(void **state)
 
     /* vouched, then powered off: it resumes VOUCHED with its voucher */
     store_voucher(dir, &f, f.voucher_key, f.trust.dev);
-    assert_onr(ONR_OK, open_device(dir, &h, &dev));
+    assert_onr(ONR_OK, open_device_until(dir, ONR_DEVICE_VOUCHED, &h, &dev));
     assert_int_equal(onr_device_state(dev), ONR_DEVICE_VOUCHED);
     assert_onr(ONR_OK, onr_device_voucher(dev, &v));
     assert_string_equal(v.mfr, "acme");
@@ -353,10 +361,21 @@ static void test_device_opens_as_minted_and_resumes_vouched(void **state)
     onr_device_close(NULL);
 
     /* the same through the library's own loop */
-    assert_onr(ONR_OK, open_device(dir, &h, &dev));
+    assert_onr(ONR_OK, open_device_until(dir, ONR_DEVICE_VOUCHED, &h, &dev));
     assert_onr(ONR_OK, onr_device_run(dev));
     assert_int_equal(h.done, 1);
     onr_device_close(dev);
+
+    /* by default it goes on to the last step: started, not done */
+    assert_onr(ONR_OK, open_device(dir, &h, &dev));
+    base = event_base_new();
+    assert_non_null(base);
+    assert_onr(ONR_OK, onr_device_start(dev, base));
+    assert_int_equal(h.done, 0);
+    onr_device_close(dev); /* stopped */
+    assert_int_equal(h.done, 1);
+    assert_onr(ONR_EBUSY, h.result);
+    event_base_free(base);
     onr_p256_free(f.voucher_key);
 }
 
@@ -389,7 +408,7 @@ static void test_device_open_refuses_a_damaged_directory(void **state)
      * cover (copied by hand, say), or from a future version */
     write_text(dir, "journey", "VOUCH", 0600);
     assert_open_refused(dir, ONR_EFORMAT, "journey");
-    write_text(dir, "journey", "PROFILED\n", 0600);
+    write_text(dir, "journey", "ENROLLED\n", 0600);
     assert_open_refused(dir, ONR_EFORMAT, "journey");
     /* VOUCHED without its voucher, or with one it would not have taken */
     write_text(dir, "journey", "VOUCHED\n", 0600);
@@ -444,7 +463,16 @@ static void test_device_states_print_and_parse_as_names(void **state)
     assert_int_equal(s, ONR_DEVICE_FACTORY);
     assert_onr(ONR_EINVAL, onr_device_state_from_name("UNKNOWN", &s));
     assert_onr(ONR_EINVAL, onr_device_state_from_name("", &s));
-    assert_int_equal(device_state_last(), ONR_DEVICE_VOUCHED);
+    /* the network steps, in order after VOUCHED */
+    assert_string_equal(onr_device_state_name(ONR_DEVICE_PROFILED), "PROFILED");
+    assert_string_equal(onr_device_state_name(ONR_DEVICE_NETWORK_ATTACHED), "NETWORK_ATTACHED");
+    assert_onr(ONR_OK, onr_device_state_from_name("network_attached", &s));
+    assert_int_equal(s, ONR_DEVICE_NETWORK_ATTACHED);
+    assert_onr(ONR_OK, onr_device_state_from_name("Profiled", &s));
+    assert_int_equal(s, ONR_DEVICE_PROFILED);
+    assert_int_equal(ONR_DEVICE_PROFILED, 2);
+    assert_int_equal(ONR_DEVICE_NETWORK_ATTACHED, 3);
+    assert_int_equal(device_state_last(), ONR_DEVICE_NETWORK_ATTACHED);
     assert_onr(ONR_EINVAL, device_state_save("/nonexistent", (enum onr_device_state)99));
 }
 

@@ -1,13 +1,27 @@
 /*
  * libonramp-device: a blank device's onboarding journey (proto/SPEC.md,
- * ../DESIGN.md steps 3a and 3b so far), as a persistent state machine.
+ * ../DESIGN.md steps 3a to 3c), as a persistent state machine.
  *
  * A device lives in its state directory, as onramp-factory minted it
  * (identity.key, identity.pem, sealing.key, manufacturer.pub, voucher.pub,
  * broker-ca.pem, device.conf). Each completed step is written there
- * atomically (temporary file, fsync, rename; files "journey" and "voucher",
- * 0600) before the next one starts, so after a power cut the device resumes
- * at the last completed step.
+ * atomically (temporary file, fsync, rename; mode 0600) before the next one
+ * starts, its data first and then the file "journey" (the state's name and
+ * a newline), so after a power cut the device resumes at the last
+ * completed step. The files the journey adds:
+ *
+ *   voucher   the voucher token (SPEC section 6) as the manufacturer signed it
+ *   profile   the network profile: the PROFILE_CONTENT body (SPEC section 5,
+ *             type 100) as the operator sealed it, msgpack; holds Ki and OPc
+ *   sqn       the USIM's sequence numbers (TS 33.102 Annex C): text, 32
+ *             lines, line i (from 0) the decimal SEQ, 0 to 2^43 - 1, highest
+ *             accepted in IND slot i, each line ending in "\n" and nothing
+ *             else in the file. No file means all zero (a new USIM); it is
+ *             written before the device answers a challenge. A test may
+ *             write it (any mode) to put the USIM ahead of the network:
+ *             freshness is per slot, so every line must be ahead.
+ *   akma      kid (16 bytes) || K_AF (32 bytes): the attach's AKMA-style key
+ *             identifier and the key with the voucher's provider
  *
  *   FACTORY   nothing done yet: connect to a bootstrap broker (anonymous
  *             TLS and a fresh proof of possession per attempt; the brokers
@@ -17,17 +31,32 @@
  *             wait for the pushed voucher, and ask again after retry_after)
  *   VOUCHED   a voucher verified (manufacturer's voucher key, this device
  *             and its sealing key, the nonce of one of its hellos of this
- *             run, not expired) and stored
+ *             run, not expired) and stored. Next: ask the voucher's
+ *             operator for a profile (on onr/1/d/{dev}/up/op/{op}, with the
+ *             voucher and a fresh nonce); the answer, signed by the
+ *             operator's key in the voucher, is sealed to this device's
+ *             sealing key for this device, operator and nonce
+ *   PROFILED  a profile opened, checked and stored. Next: attach, a UMTS
+ *             AKA run (Milenage, TS 33.102) with the operator: the device
+ *             names its IMSI, checks the challenge's MAC and sequence
+ *             number, stores its new SQN and answers RES (or AUTS when the
+ *             SQN is not fresh: the operator resynchronises and challenges
+ *             again)
+ *   NETWORK_ATTACHED
+ *             the operator accepted RES and sent the AKMA-style key
+ *             identifier (kid), which the device derived too from CK || IK;
+ *             kid and the provider key K_AF are stored
  *
- * Later steps (profile, attach, enrollment) append states after VOUCHED.
+ * Later steps (enrollment) append states after NETWORK_ATTACHED.
  *
  * Failures (no connection, refused CONNECT, no answer within
- * `answer_timeout`, an error answer) are retried with exponential backoff
- * and jitter (1 s doubling to 60 s, plus up to 50%); after `max_attempts`
- * failed attempts in a row the run ends with the last error. A "pending"
- * answer is not a failure: an unclaimed device waits as long as it takes.
- * Answers that do not verify are reported and ignored: they never change
- * the state.
+ * `answer_timeout`, an error answer, a challenge that is not from our
+ * network) are retried with exponential backoff and jitter (1 s doubling to
+ * 60 s, plus up to 50%); after `max_attempts` failed attempts in a row the
+ * run ends with the last error. Each retry sends a new request (new id and
+ * nonce). A "pending" answer is not a failure: an unclaimed device waits as
+ * long as it takes. Answers that do not verify, or do not open, are
+ * reported and ignored: they never change the state.
  *
  * Threading: one device is driven by one libevent loop; nothing here is
  * thread-safe. mosquitto_lib_init() must have been called.
@@ -46,6 +75,8 @@ struct onr_device;
 enum onr_device_state {
     ONR_DEVICE_FACTORY = 0,
     ONR_DEVICE_VOUCHED = 1,
+    ONR_DEVICE_PROFILED = 2,
+    ONR_DEVICE_NETWORK_ATTACHED = 3,
 };
 
 /*
@@ -59,12 +90,20 @@ enum onr_device_state {
  *   connecting  broker=NAME host=HOST port=PORT
  *   connected   ""
  *   hello       manufacturer=ID
+ *   profile     operator=ID  a profile request sent
+ *   attach      operator=ID imsi=DIGITS  an attach request sent
+ *   challenge   ""  a challenge verified, answered with RES (SQN stored)
+ *   resync      ""  a challenge's SQN not fresh, answered with AUTS
  *   pending     retry_after=SECONDS [reason="..."]
  *   error       code=NAME reason="..."  an error answer from the manufacturer
- *               (code: the onr_error_name, or the number if unknown), or at
- *               open: file=NAME code=NAME (why the device cannot start)
- *   refused     what=voucher|message code=NAME reason="..."  an answer that
- *               does not verify or is not for us; ignored
+ *               or the operator (code: the onr_error_name, or the number if
+ *               unknown), or at open: file=NAME code=NAME (why the device
+ *               cannot start)
+ *   refused     what=voucher|profile|challenge|result|message code=NAME
+ *               reason="..."  an answer that does not verify, open or check,
+ *               or is not for us; ignored (what=challenge code=EBADMAC: a
+ *               challenge not from our network, answered as a MAC failure
+ *               and counted as a failed attempt)
  *   retry       attempt=N delay=SECONDS code=NAME reason="..."
  *   failed      attempts=N code=NAME reason="..."  the run gives up
  */
@@ -81,7 +120,7 @@ struct onr_device_options {
     enum onr_device_state target; /* run until this state; FACTORY (0): the last one */
     unsigned max_attempts;        /* failed attempts in a row before giving up; 0: 20 */
     unsigned answer_timeout;      /* seconds to wait for CONNACK + SUBACK and for
-                                     an answer to a hello; 0: 15 */
+                                     an answer to each request; 0: 15 */
 };
 
 /*
@@ -91,9 +130,9 @@ struct onr_device_options {
  * file was refused (an "error" event; its `dev` is the half-open device,
  * to be used for nothing else) and *out is untouched. Returns ONR_OK,
  * ONR_EINVAL, ONR_ENOENT (a file missing), ONR_EFORMAT (device.conf or the
- * journey damaged, or the stored voucher missing or not verifying),
- * ONR_EPERM (a key readable by others), ONR_EBADKEY, ONR_ECERT, ONR_ENOMEM,
- * ONR_EIO.
+ * journey damaged, or a completed step's file (voucher, profile, sqn,
+ * akma) missing, damaged or not verifying), ONR_EPERM (a key or profile
+ * readable by others), ONR_EBADKEY, ONR_ECERT, ONR_ENOMEM, ONR_EIO.
  */
 int onr_device_open(const char *state_dir, const struct onr_device_callbacks *cb,
                     const struct onr_device_options *opt, struct onr_device **out);
@@ -116,7 +155,8 @@ void onr_device_stop(struct onr_device *dev);
 void onr_device_close(struct onr_device *dev);
 
 enum onr_device_state onr_device_state(const struct onr_device *dev);
-/* onr_device_state_name: "FACTORY", "VOUCHED", ... ("UNKNOWN" otherwise);
+/* onr_device_state_name: "FACTORY", "VOUCHED", "PROFILED",
+ * "NETWORK_ATTACHED" ("UNKNOWN" otherwise);
  * static strings. */
 const char *onr_device_state_name(enum onr_device_state state);
 /* onr_device_state_from_name: the state named `name` (any case);
@@ -137,5 +177,18 @@ struct onr_device_voucher {
 /* onr_device_voucher: ONR_OK and a copy of the voucher in `out`, or
  * ONR_ENOENT before VOUCHED. */
 int onr_device_voucher(const struct onr_device *dev, struct onr_device_voucher *out);
+
+/* What the stored network profile and attach say (valid from PROFILED on);
+ * nothing secret. */
+struct onr_device_network {
+    char iccid[21]; /* 19..20 digits */
+    char imsi[16];  /* 6..15 digits */
+    char plmn[7];   /* MCC || MNC */
+    char apn[101];
+    uint8_t kid[16]; /* the attach's key identifier; zero before NETWORK_ATTACHED */
+};
+/* onr_device_network: ONR_OK and a copy in `out`, or ONR_ENOENT before
+ * PROFILED. */
+int onr_device_network(const struct onr_device *dev, struct onr_device_network *out);
 
 #endif /* ONRAMP_DEVICE_H */

@@ -1,0 +1,155 @@
+/*
+ * Inside libonramp-device: the running device, shared by device.c (the
+ * loop, the connection, the timer, the dispatch of what the down topic
+ * brings), report.c (progress events) and one file per step of the
+ * journey (step_voucher.c, step_profile.c, step_attach.c).
+ *
+ * A step file exposes two functions to device.c:
+ *   step_<step>_send(d)       send the step's request (connected, or the
+ *                             timer's "ask again"); arms the answer timeout
+ *   step_<step>_take(d, env)  an envelope from the step's peer, already
+ *                             verified (signature, topic, freshness,
+ *                             replay), other than pending and error
+ * and moves the journey on with device_advance() once the step's data is
+ * stored.
+ */
+#ifndef ONRAMP_DEVICE_RUN_H
+#define ONRAMP_DEVICE_RUN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "device_internal.h"
+#include "onramp/envelope.h"
+
+struct event;
+struct event_base;
+struct mosquitto;
+struct onr_mqtt_loop;
+struct onr_replay;
+
+#define DEVICE_SENT_KEPT 32 /* an answer may come for any recent request */
+
+/* What a message this device sent was; an answer's `re` finds it. */
+enum device_sent_kind {
+    SENT_NONE = 0, /* an empty slot, or one no answer may name any more */
+    SENT_HELLO,
+    SENT_PROFILE_REQUEST,
+    SENT_ATTACH_REQUEST,
+    SENT_RES,          /* an attach response with RES: ck, ik kept for the result */
+    SENT_SYNC_FAILURE, /* an attach response with AUTS: a new challenge answers it */
+    SENT_MAC_FAILURE,  /* an attach response refusing the challenge */
+};
+
+struct device_sent {
+    uint8_t id[ONR_MSG_ID_LEN];
+    enum device_sent_kind kind;
+    uint8_t nonce[ONR_NONCE_LEN]; /* hello, profile request */
+    uint8_t ck[ONR_AKA_KEY_LEN];  /* SENT_RES only; wiped when done */
+    uint8_t ik[ONR_AKA_KEY_LEN];
+};
+
+/* What the timer means now (not persisted). */
+enum device_phase {
+    PHASE_IDLE,       /* not connected; the timer connects */
+    PHASE_CONNECTING, /* waiting for CONNACK and SUBACK; the timer is a failure */
+    PHASE_WAITING,    /* a request sent; the timer (no answer) is a failure */
+    PHASE_PENDING,    /* told to wait, or backing off connected; the timer asks again */
+};
+
+struct onr_device {
+    char dir[DEVICE_PATH_MAX];
+    struct onr_device_callbacks cb;
+    struct onr_device_options opt;
+    struct device_files files;
+    size_t next_broker;
+
+    struct device_journey journey;             /* state and what each step stored */
+    struct device_sent sent[DEVICE_SENT_KEPT]; /* this step's, this run's: a ring */
+    size_t n_sent;
+    struct onr_replay *replay;
+
+    struct event_base *base;
+    int own_base;
+    struct mosquitto *mosq;
+    struct onr_mqtt_loop *loop;
+    struct event *timer;
+    enum device_phase phase;
+    unsigned failures; /* failed attempts in a row */
+    int last_error;
+    int started;
+    int running;
+};
+
+/* ---- report.c: progress events ----------------------------------------------------- */
+
+/* One progress detail being built: key=value pairs, truncated if need be. */
+struct device_detail {
+    char text[768];
+    size_t len;
+};
+
+void device_put(struct device_detail *l, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+/* ` key="value"`: `"` and `\` escaped, anything outside printable ASCII as
+ * \xHH, so a line stays one line whatever the network sent. */
+void device_put_quoted(struct device_detail *l, const char *key, const void *value, size_t n);
+/* ` code=NAME`, or the number for a code this library does not know. */
+void device_put_code(struct device_detail *l, int code);
+/* The progress callback with `event` and `l`'s text ("" for NULL). */
+void device_report(struct onr_device *d, const char *event, const struct device_detail *l);
+/* `event` with [what=WHAT] code=NAME reason="why" */
+void device_report_code(struct onr_device *d, const char *event, const char *what, int code,
+                        const char *why);
+
+/* ---- device.c: what the steps use ---------------------------------------------------- */
+
+/* device_sent_next: the ring slot the next request takes (the oldest one,
+ * wiped); device_sent_keep: it was sent, keep it. */
+struct device_sent *device_sent_next(struct onr_device *d);
+void device_sent_keep(struct onr_device *d);
+/* device_sent_find: the message of this step of this run that `re` (an
+ * answer's, borrowed) names, or NULL. */
+struct device_sent *device_sent_find(struct onr_device *d, struct onr_bytes re);
+
+/*
+ * device_publish: `msg` in an envelope from this device on
+ * onr/1/d/{dev}/up/{role}/{svc}, signed with the identity key when its type
+ * asks for one; its id into `id`. ONR_OK, an encoding error, or ONR_EIO
+ * when it cannot be queued.
+ */
+int device_publish(struct onr_device *d, const struct onr_msg *msg, const char *role,
+                   const char *svc, uint8_t id[ONR_MSG_ID_LEN]);
+
+/* device_wait_answer: a request is out; no answer within answer_timeout
+ * is a failed attempt. */
+void device_wait_answer(struct onr_device *d);
+
+/* device_failed: a failed attempt: the connection is dropped and, after
+ * a backoff, made again (or the run gives up after max_attempts).
+ * device_failed_connected: the same, staying connected; the timer sends
+ * the step's request again. */
+void device_failed(struct onr_device *d, int why, const char *what);
+void device_failed_connected(struct onr_device *d, int why, const char *what);
+
+/* device_give_up: the run ends with `why` now (a disk problem). */
+void device_give_up(struct onr_device *d, int why, const char *what);
+
+/*
+ * device_advance: the step is done and stored (d->journey holds its data):
+ * the state becomes `state`, the ring is wiped, the failure count reset,
+ * the state reported; the run ends at the target, else the next step's
+ * request goes out on this connection.
+ */
+void device_advance(struct onr_device *d, enum onr_device_state state);
+
+/* ---- the steps ----------------------------------------------------------------------- */
+
+void step_voucher_send(struct onr_device *d);
+void step_voucher_take(struct onr_device *d, const struct onr_envelope *env);
+void step_profile_send(struct onr_device *d);
+void step_profile_take(struct onr_device *d, const struct onr_envelope *env);
+void step_attach_send(struct onr_device *d);
+void step_attach_take(struct onr_device *d, const struct onr_envelope *env);
+
+#endif /* ONRAMP_DEVICE_RUN_H */
