@@ -6,8 +6,8 @@ Run through scripts/demo (the README's first command), which builds first.
 It uses the same fabric the integration tests build (tests/integration/
 fabric.py and onboarding.py): a PKI made with openssl, mosquitto with the
 onramp plugin on free loopback ports, onramp-manufacturer for two
-manufacturers, onramp-provider, onramp-factory, onrampctl and
-onramp-device. Everything runs in a temporary directory on 127.0.0.1 and is
+manufacturers, onramp-provider, onramp-operator, onramp-factory, onrampctl
+and onramp-device. Everything runs in a temporary directory on 127.0.0.1 and is
 stopped at the end.
 """
 
@@ -27,7 +27,8 @@ def parse():
         description="Onboard blank devices on a throwaway local Onramp fabric: two "
                     "manufacturers mint devices, a provider pairs them (all but one "
                     "at first), every device is powered on; the one paired late gets "
-                    "its voucher pushed while it waits.")
+                    "its voucher pushed while it waits; then each gets its network "
+                    "profile from the operator and attaches.")
     p.add_argument("--devices", type=int, default=6, help="devices to mint (default 6)")
     p.add_argument("--keep", action="store_true",
                    help="leave the fabric running until Ctrl-C (to explore it)")
@@ -37,11 +38,24 @@ def parse():
     return args
 
 
+DONE = "NETWORK_ATTACHED"
+# What a device's output says, latest step first.
+STEPS = [("state=NETWORK_ATTACHED", DONE), ("state=PROFILED", "PROFILED"),
+         ("state=VOUCHED", "VOUCHED"), ("pending", "pending"), ("hello", "hello")]
+
+
+def step_of(text):
+    for needle, name in STEPS:
+        if needle in text:
+            return name
+    return "FACTORY"
+
+
 def show(rows, started):
-    print("  %-34s %-8s %-9s %s" % ("device", "maker", "state", "elapsed"))
+    print("  %-34s %-8s %-16s %s" % ("device", "maker", "state", "elapsed"))
     for dev, (maker, state, at) in rows.items():
-        print("  %-34s %-8s %-9s %s" % (dev, maker, state,
-                                        "%.2f s" % (at - started) if at else "-"))
+        print("  %-34s %-8s %-16s %s" % (dev, maker, state,
+                                         "%.2f s" % (at - started) if at else "-"))
 
 
 def main():
@@ -57,9 +71,11 @@ def main():
                   onb.manufacturer("globex", providers=[prov])]
         prov.configure(makers, {"op-1": onb.operator_key("op-1")}, "op-1", [ctl])
         onb.track(prov.process)
-        for svc in makers + [prov]:
+        op = onb.operator("op-1", makers, [prov])
+        for svc in makers + [prov, op]:
             svc.start()
-        print("services: onramp-manufacturer acme, globex; onramp-provider prov-1")
+        print("services: onramp-manufacturer acme, globex; onramp-provider prov-1; "
+              "onramp-operator op-1")
 
         devices = []
         for i, m in enumerate(makers):
@@ -88,9 +104,7 @@ def main():
         while time.monotonic() < deadline:
             for dev, (maker, r) in runs.items():
                 text = r.process.text()
-                state = ("VOUCHED" if "state=VOUCHED" in text else
-                         "pending" if "pending" in text else
-                         "hello" if "hello" in text else "FACTORY")
+                state = step_of(text)
                 if state != rows[dev][1]:
                     rows[dev] = (maker, state, time.monotonic())
             snapshot = [v[1] for v in rows.values()]
@@ -103,15 +117,17 @@ def main():
                                    "demo-account")
                 print("\npaired %s late: %s" % (os.path.basename(late[1]), out.strip()))
                 paired_late = True
-            if all(v[1] == "VOUCHED" for v in rows.values()):
+            if all(v[1] == DONE for v in rows.values()):
                 break
             time.sleep(0.1)
-        vouched = sum(1 for v in rows.values() if v[1] == "VOUCHED")
-        print("\nsummary: %d of %d devices VOUCHED in %.2f s (first half of the journey: "
-              "steps 1, 2, 3a, 3b)" % (vouched, len(rows), time.monotonic() - started))
+        attached = sum(1 for v in rows.values() if v[1] == DONE)
+        print("\nsummary: %d of %d devices %s in %.2f s (steps 1, 2, 3a, 3b, 3c)" % (
+            attached, len(rows), DONE, time.monotonic() - started))
+        print("operator op-1: %d subscriptions, %d attached" % tuple(op.rows(
+            "SELECT count(*), coalesce(sum(attached), 0) FROM subscribers")[0]))
         print("fabric, services' databases and device state: %s (%s)" % (
             onb.dir, "kept while it runs" if args.keep else "removed now; --keep to explore"))
-        ok = vouched == len(rows)
+        ok = attached == len(rows)
         if args.keep:
             print("\nthe fabric keeps running (--keep); Ctrl-C stops it. Try:\n"
                   "  %s stats --host 127.0.0.1 --port %d --cafile %s --cert %s --key %s" % (

@@ -306,7 +306,9 @@ def pack(obj):
         b = obj.encode()
         return (bytes([0xA0 | len(b)]) if len(b) < 32 else b"\xd9" + bytes([len(b)])) + b
     if isinstance(obj, bytes):
-        return b"\xc4" + bytes([len(obj)]) + obj
+        if len(obj) < 256:
+            return b"\xc4" + bytes([len(obj)]) + obj
+        return b"\xc5" + struct.pack(">H", len(obj)) + obj
     if isinstance(obj, list):
         return bytes([0x90 | len(obj)]) + b"".join(pack(x) for x in obj)
     if isinstance(obj, dict):

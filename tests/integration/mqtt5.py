@@ -254,6 +254,9 @@ class Client:
         return not self.closed_by_broker
 
     def disconnect(self):
+        """DISCONNECT and close; again on a closed client does nothing."""
+        if self.sock is None:
+            return
         try:
             self._send(DISCONNECT, 0, b"\x00")
         except OSError:

@@ -14,6 +14,7 @@ import subprocess
 import time
 
 import fabric
+import mqtt5
 
 BIN_DIR = os.environ.get("ONR_BIN_DIR", "")
 
@@ -30,8 +31,15 @@ def new_key(path):
     return path
 
 
+def new_sealing_key(path):
+    """A new X25519 private key (PKCS#8 PEM, 0600) at `path`."""
+    fabric.run("openssl", "genpkey", "-algorithm", "X25519", "-out", path)
+    os.chmod(path, 0o600)
+    return path
+
+
 def public_key(key, pub):
-    """The PEM public key of a P-256 key file."""
+    """The PEM public key of a P-256 or X25519 key file."""
     fabric.run("openssl", "pkey", "-in", key, "-pubout", "-out", pub)
     return pub
 
@@ -46,9 +54,11 @@ class Process:
         self.log = os.path.join(directory, name + ".log")
         self.proc = None
         self.offset = 0
+        self.env_extra = {}  # more environment for the next start()
 
     def _env(self):
         env = dict(os.environ)
+        env.update(self.env_extra)
         # In the sanitizer run our programs carry ASan/UBSan: reports go to
         # files next to the log and fail the test at stop().
         env["ASAN_OPTIONS"] = "log_path=" + os.path.join(self.dir, self.name + ".asan")
@@ -195,6 +205,8 @@ class Provider:
         self.signing_key = os.path.join(self.dir, "service.key")
         new_key(self.signing_key)
         self.signing_pub = public_key(self.signing_key, os.path.join(self.dir, "service.pub"))
+        self.sealing_key = new_sealing_key(os.path.join(self.dir, "sealing.key"))
+        self.sealing_pub = public_key(self.sealing_key, os.path.join(self.dir, "sealing.pub"))
         self.conf = os.path.join(self.dir, "provider.conf")
         self.process = None
 
@@ -203,7 +215,7 @@ class Provider:
         lines = ["id " + self.id, "broker_host 127.0.0.1",
                  "broker_port %d" % self.onb.broker.services_port,
                  "broker_ca " + self.onb.pki.ca[0], "cert " + cert, "key " + key,
-                 "signing_key " + self.signing_key,
+                 "signing_key " + self.signing_key, "sealing_key " + self.sealing_key,
                  "database " + os.path.join(self.dir, "provider.db"),
                  "default_operator " + default_operator]
         for m in manufacturers:
@@ -229,6 +241,59 @@ class Provider:
             return db.execute(sql, args).fetchall()
 
 
+class Operator:
+    """A running onramp-operator: its keys, OP file and configuration."""
+
+    def __init__(self, onb, op_id, manufacturers, providers, imsi_range=None,
+                 iccid_range=None, extra=None):
+        self.onb = onb
+        self.id = op_id
+        self.dir = os.path.join(onb.dir, "op-" + op_id)
+        os.makedirs(self.dir, mode=0o700)
+        onb.operator_key(op_id)  # the key providers already know
+        self.signing_key = os.path.join(onb.dir, "signing-operator-%s.key" % op_id)
+        self.op_file = os.path.join(self.dir, "op.hex")
+        with open(self.op_file, "w") as f:
+            f.write(os.urandom(16).hex() + "\n")
+        os.chmod(self.op_file, 0o600)
+        with open(self.op_file) as f:
+            self.op_hex = f.read().strip()
+        cert, key = onb.pki.client("operator", op_id)
+        lines = ["id " + op_id, "broker_host 127.0.0.1",
+                 "broker_port %d" % onb.broker.services_port,
+                 "broker_ca " + onb.pki.ca[0], "cert " + cert, "key " + key,
+                 "signing_key " + self.signing_key, "database " + self.db_path,
+                 "op_file " + self.op_file, "plmn 00101", "apn iot.onramp.test",
+                 "imsi_range " + " ".join(imsi_range or ("001010000000001",
+                                                         "001010000099999")),
+                 "iccid_range " + " ".join(iccid_range or ("894900100000000001",
+                                                           "894900100000099999"))]
+        for m in manufacturers:
+            lines.append("manufacturer %s %s" % (m.id, os.path.join(m.dir, "voucher.pub")))
+        for p in providers:
+            lines.append("provider %s %s %s" % (p.id, p.signing_pub, p.sealing_pub))
+        for k, v in (extra or {}).items():
+            lines.append("%s %s" % (k, v))
+        self.conf = os.path.join(self.dir, "operator.conf")
+        with open(self.conf, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        self.process = Process("operator-" + op_id,
+                               [program("onramp-operator"), "--config", self.conf], onb.dir)
+
+    @property
+    def db_path(self):
+        return os.path.join(self.dir, "operator.db")
+
+    def start(self):
+        self.process.start()
+        self.process.wait_for("subscribed")
+        return self
+
+    def rows(self, sql, *args):
+        with sqlite3.connect("file:%s?mode=ro" % self.db_path, uri=True) as db:
+            return db.execute(sql, args).fetchall()
+
+
 class Controller:
     """onrampctl with a control certificate (OU=control)."""
 
@@ -240,6 +305,27 @@ class Controller:
 
     def pair(self, provider, label, account, operator=None, timeout=20):
         """onrampctl pair; (exit status, stdout + stderr)."""
+        proc = subprocess.run(self._pair_argv(provider, label, account, operator, timeout),
+                              capture_output=True, text=True)
+        return proc.returncode, proc.stdout + proc.stderr
+
+    def pair_many(self, provider, labels, account, parallel=16, timeout=60):
+        """Pair every label, `parallel` onrampctl at a time; (the first
+        failing exit status or 0, the outputs)."""
+        status, outputs, pending = 0, [], list(labels)
+        while pending:
+            batch, pending = pending[:parallel], pending[parallel:]
+            procs = [subprocess.Popen(self._pair_argv(provider, label, account, None, timeout),
+                                      stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                      text=True) for label in batch]
+            for p in procs:
+                out, _ = p.communicate()
+                outputs.append(out)
+                if p.returncode != 0 and status == 0:
+                    status = p.returncode
+        return status, "".join(outputs)
+
+    def _pair_argv(self, provider, label, account, operator, timeout):
         argv = [program("onrampctl"), "pair", "--provider", provider.id,
                 "--provider-key", provider.signing_pub, "--label", label,
                 "--account", account, "--host", "127.0.0.1",
@@ -247,8 +333,7 @@ class Controller:
                 "--cert", self.cert, "--key", self.key, "--timeout", str(timeout)]
         if operator:
             argv += ["--operator", operator]
-        proc = subprocess.run(argv, capture_output=True, text=True)
-        return proc.returncode, proc.stdout + proc.stderr
+        return argv
 
 
 class DeviceRun:
@@ -283,15 +368,40 @@ class Onboarding(fabric.Fabric):
         return p
 
     def operator_key(self, op_id):
-        """An operator's signing public key (operators arrive with issue 5)."""
-        key = os.path.join(self.dir, "operator-%s.key" % op_id)
-        new_key(key)
-        return public_key(key, os.path.join(self.dir, "operator-%s.pub" % op_id))
+        """An operator's signing public key (made once; Operator uses it)."""
+        # not operator-ID.key: that is the TLS key the PKI issues
+        key = os.path.join(self.dir, "signing-operator-%s.key" % op_id)
+        pub = os.path.join(self.dir, "signing-operator-%s.pub" % op_id)
+        if not os.path.exists(key):
+            new_key(key)
+            public_key(key, pub)
+        return pub
+
+    def operator(self, op_id, manufacturers, providers, **kwargs):
+        o = Operator(self, op_id, manufacturers, providers, **kwargs)
+        self.processes.append(o.process)
+        return o
 
     def device(self, state_dir, args=()):
         d = DeviceRun(self, state_dir, args)
         self.processes.append(d.process)
         return d
+
+    def raw_device(self, state_dir):
+        """The device's own MQTT connection (its key proves it), subscribed
+        to its down topic: to send what the device library never would.
+        The caller disconnects it."""
+        dev = os.path.basename(state_dir)
+        key = os.path.join(state_dir, "identity.key")
+        proof = bytes.fromhex(fabric.run(fabric.TEST_POP, "proof", key,
+                                         fabric.Broker.NAME).strip())
+        c = mqtt5.Client(self.broker.bootstrap_port, dev, self.pki.ca[0])
+        connack = c.connect(auth_method="onramp-pop-v1", auth_data=proof)
+        suback = c.subscribe("onr/1/d/%s/down" % dev) if connack == 0 else None
+        if connack != 0 or suback != 1:
+            c.drop()
+            raise AssertionError("device %s: CONNACK %s, SUBACK %s" % (dev, connack, suback))
+        return c
 
     def track(self, process):
         self.processes.append(process)

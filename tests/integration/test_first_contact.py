@@ -66,7 +66,8 @@ class FirstContactTest(unittest.TestCase):
         return out
 
     def power_on(self, state_dir, *args):
-        d = self.onb.device(state_dir, args)
+        """Run the device through first contact only (no operator here)."""
+        d = self.onb.device(state_dir, ("--until", "VOUCHED") + args)
         d.process.start()
         return d
 
@@ -78,15 +79,8 @@ class FirstContactTest(unittest.TestCase):
                         dev)
 
     def raw_device(self, state_dir):
-        """The device's own MQTT connection (its key proves it), subscribed
-        to its down topic: to send what the device library never would."""
-        dev = os.path.basename(state_dir)
-        key = os.path.join(state_dir, "identity.key")
-        proof = bytes.fromhex(fabric.run(fabric.TEST_POP, "proof", key,
-                                         fabric.Broker.NAME).strip())
-        c = mqtt5.Client(self.onb.broker.bootstrap_port, dev, self.onb.pki.ca[0])
-        self.assertEqual(c.connect(auth_method="onramp-pop-v1", auth_data=proof), 0)
-        self.assertEqual(c.subscribe("onr/1/d/%s/down" % dev), 1)
+        c = self.onb.raw_device(state_dir)
+        self.addCleanup(c.disconnect)
         return c
 
     def hello(self, state_dir, key=None, timestamp=None):

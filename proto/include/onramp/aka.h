@@ -8,7 +8,10 @@
  * IND slot. The USIM keeps, per IND slot, the highest SEQ it accepted, and
  * accepts a challenge only if its SEQ is above that slot's and at most
  * ONR_AKA_DELTA above the highest it accepted anywhere: a replayed AUTN is
- * refused, and so is one from a wildly advanced network. A refused SQN is
+ * refused, and so is one from a wildly advanced network. Freshness is per
+ * slot: an older SEQ in another slot is still accepted (out-of-order
+ * delivery of vectors), so a USIM is "ahead" of its network only when
+ * every slot is. A refused SQN is
  * answered with AUTS, from which the AuC resynchronises.
  *
  * Values are TS 35.206 byte strings; SQNs travel as integers here.

@@ -1,0 +1,387 @@
+"""Network credentials (issue 5): the operator's sealed profiles, the
+Milenage AKA attach and the grant, on a real mosquitto with the onramp
+plugin and the real services and programs.
+
+Cast: manufacturers acme (trusted by the operators) and globex (not);
+providers prov-1 (contracts with op-1 and op-tiny), prov-2 (prefers op-2,
+which op-1 is not) and prov-3 (prefers op-1, which has no contract with
+it); operators op-1 and op-tiny (a pool of two numbers).
+"""
+
+import os
+import re
+import time
+import unittest
+
+import fabric
+import mqtt5
+import onboarding
+
+ERROR = 4
+PROFILE_REQUEST, PROFILE = 5, 6
+ATTACH_REQUEST, ATTACH_CHALLENGE, ATTACH_RESPONSE, ATTACH_RESULT = 7, 8, 9, 10
+ROLE_DEVICE = 1
+EDENIED, EEXPIRED, EAUTH, EEXHAUSTED = 12, 48, 52, 53
+
+
+def field(text, key):
+    """The last value of key= in a device's output."""
+    found = re.findall(r"\b%s=(\S+)" % key, text)
+    return found[-1] if found else None
+
+
+def wait_until(predicate, timeout=20, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class NetworkTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.onb = onb = onboarding.Onboarding()
+        try:
+            cls.ctl = onboarding.Controller(onb, "admin")
+            cls.prov1, cls.prov2, cls.prov3 = (onb.provider("prov-1"), onb.provider("prov-2"),
+                                               onb.provider("prov-3"))
+            cls.acme = onb.manufacturer("acme", providers=[cls.prov1, cls.prov2, cls.prov3])
+            cls.globex = onb.manufacturer("globex", providers=[cls.prov1])
+            key = onb.operator_key
+            cls.prov1.configure([cls.acme, cls.globex],
+                                {"op-1": key("op-1"), "op-tiny": key("op-tiny")}, "op-1",
+                                [cls.ctl])
+            cls.prov2.configure([cls.acme], {"op-1": key("op-1"), "op-2": key("op-2")},
+                                "op-2", [cls.ctl])
+            cls.prov3.configure([cls.acme], {"op-1": key("op-1")}, "op-1", [cls.ctl])
+            for prov in (cls.prov1, cls.prov2, cls.prov3):
+                onb.track(prov.process)
+            cls.op1 = onb.operator("op-1", [cls.acme], [cls.prov1, cls.prov2],
+                                   extra={"log_level": "info", "resend": 2})
+            cls.tiny = onb.operator("op-tiny", [cls.acme], [cls.prov1],
+                                    imsi_range=("001010000000001", "001010000000002"),
+                                    iccid_range=("894900100000000001", "894900100000000002"))
+            for svc in (cls.acme, cls.globex, cls.prov1, cls.prov2, cls.prov3, cls.op1,
+                        cls.tiny):
+                svc.start()
+        except BaseException:
+            onb.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.onb.close()
+
+    # -- helpers --
+
+    def pair(self, state_dir, prov=None, operator=None):
+        label = onboarding.DeviceRun(self.onb, state_dir).label()
+        rc, out = self.ctl.pair(prov or self.prov1, label, "alice", operator=operator)
+        self.assertEqual(rc, 0, out)
+
+    def run_device(self, state_dir, *args, timeout=60):
+        """Run the device to its end; (exit status, output)."""
+        d = self.onb.device(state_dir, args)
+        d.process.start()
+        status = d.process.exit_status(timeout=timeout)
+        return status, d.process.text()
+
+    def onboard(self, state_dir, *args, prov=None, operator=None):
+        self.pair(state_dir, prov, operator)
+        status, text = self.run_device(state_dir, *args)
+        self.assertEqual(status, 0, text)
+        return text
+
+    def subscriber(self, op, dev):
+        rows = op.rows("SELECT imsi, iccid, attached, granted, key_stored, kid, prov"
+                       " FROM subscribers WHERE dev = ?", dev)
+        return rows[0] if rows else None
+
+    def raw_device(self, state_dir):
+        c = self.onb.raw_device(state_dir)
+        self.addCleanup(c.disconnect)
+        return c
+
+    def ask(self, client, state_dir, op_id, msg_type, body, msg_id=None):
+        """Publish an unauthenticated device message to the operator; the
+        decoded answer to it."""
+        dev = os.path.basename(state_dir)
+        msg_id, payload = fabric.envelope(msg_type, ROLE_DEVICE, dev, body, msg_id=msg_id)
+        self.assertTrue(mqtt5.accepted(client.publish("onr/1/d/%s/up/op/%s" % (dev, op_id),
+                                                      payload)))
+        while True:
+            message = client.wait_message("onr/1/d/%s/down" % dev, seconds=15)
+            self.assertIsNotNone(message, "no answer from the operator")
+            answer = fabric.decode_envelope(message[1])
+            if answer["body"].get("re") == msg_id:
+                return answer
+
+    def voucher(self, state_dir):
+        with open(os.path.join(state_dir, "voucher"), "rb") as f:
+            return f.read()
+
+    def assert_refused(self, answer, code):
+        self.assertEqual(answer["type"], ERROR, answer)
+        self.assertEqual(answer["body"]["code"], code, answer)
+
+    # -- the journey --
+
+    def test_devices_attach_and_the_grant_opens_their_provider_topic_only(self):
+        devices = self.acme.mint(3)
+        for d in devices:
+            self.pair(d)
+        runs = [self.onb.device(d) for d in devices]
+        for r in runs:
+            r.process.start()
+        for d, r in zip(devices, runs):
+            self.assertEqual(r.process.exit_status(timeout=60), 0, r.process.text())
+            text = r.process.text()
+            self.assertIn("state=NETWORK_ATTACHED", text)
+            dev = os.path.basename(d)
+            imsi, iccid, attached, _, _, kid, prov = self.subscriber(self.op1, dev)
+            self.assertEqual(attached, 1)
+            self.assertEqual(prov, "prov-1")
+            self.assertEqual(field(text, "imsi"), imsi)
+            self.assertEqual(field(text, "iccid"), iccid)
+            self.assertEqual(field(text, "kid"), kid.hex())
+            # the broker confirmed the grant, the provider stored the key
+            wait_until(lambda: self.subscriber(self.op1, dev)[3:5] == (1, 1),
+                       what="grant and key confirmed")
+            self.assertEqual(self.prov1.rows("SELECT op, kid FROM app_keys WHERE dev = ?", dev),
+                             [("op-1", kid)])
+        # the profile stays on the device, 0600, and no log holds its Ki
+        profile = os.path.join(devices[0], "profile")
+        self.assertEqual(os.stat(profile).st_mode & 0o777, 0o600)
+        ki = self.op1.rows("SELECT ki, opc FROM subscribers WHERE dev = ?",
+                           os.path.basename(devices[0]))[0]
+        for p in self.onb.processes:
+            with open(p.log, "rb") as f:
+                log = f.read()
+            for secret in ki:
+                self.assertNotIn(secret.hex().encode(), log)
+                self.assertNotIn(secret.hex().upper().encode(), log)
+        # a granted device may publish to its provider and nowhere new
+        c = self.raw_device(devices[0])
+        dev = os.path.basename(devices[0])
+        self.assertTrue(mqtt5.accepted(c.publish("onr/1/d/%s/up/prov/prov-1" % dev, b"x")))
+        self.assertEqual(c.publish("onr/1/d/%s/up/prov/prov-2" % dev, b"x"),
+                         mqtt5.NOT_AUTHORIZED)
+        self.assertEqual(c.publish("onr/1/s/prov/prov-1/in", b"x"), mqtt5.NOT_AUTHORIZED)
+        self.assertEqual(c.subscribe("onr/1/d/%s/up/prov/prov-1" % dev), mqtt5.NOT_AUTHORIZED)
+
+    def test_a_profiled_device_is_not_granted(self):
+        (d,) = self.acme.mint(1)
+        text = self.onboard(d, "--until", "PROFILED")
+        self.assertIn("state=PROFILED", text)
+        self.assertNotIn("state=NETWORK_ATTACHED", text)
+        dev = os.path.basename(d)
+        self.assertEqual(self.subscriber(self.op1, dev)[2], 0)
+        c = self.raw_device(d)
+        self.assertEqual(c.publish("onr/1/d/%s/up/prov/prov-1" % dev, b"x"),
+                         mqtt5.NOT_AUTHORIZED)
+        # and it resumes where it stopped
+        status, text = self.run_device(d)
+        self.assertEqual(status, 0, text)
+        self.assertIn("state=NETWORK_ATTACHED", text)
+
+    def test_retried_and_duplicated_profile_requests_get_the_same_subscription(self):
+        (d,) = self.acme.mint(1)
+        self.onboard(d, "--until", "VOUCHED")
+        dev = os.path.basename(d)
+        c = self.raw_device(d)
+        body = {"voucher": self.voucher(d), "nonce": os.urandom(16)}
+        first = self.ask(c, d, "op-1", PROFILE_REQUEST, body)
+        self.assertEqual(first["type"], PROFILE, first)
+        # the very same message again (a duplicate delivery): the same bytes
+        again = self.ask(c, d, "op-1", PROFILE_REQUEST, body, msg_id=first["body"]["re"])
+        self.assertEqual(again["body"]["sealed"], first["body"]["sealed"])
+        # a retry (new message, new nonce): sealed anew, the same subscription
+        retry = self.ask(c, d, "op-1", PROFILE_REQUEST,
+                         {"voucher": self.voucher(d), "nonce": os.urandom(16)})
+        self.assertEqual(retry["type"], PROFILE, retry)
+        self.assertNotEqual(retry["body"]["sealed"], first["body"]["sealed"])
+        self.assertEqual(len(self.op1.rows("SELECT 1 FROM subscribers WHERE dev = ?", dev)), 1)
+        imsi, iccid = self.subscriber(self.op1, dev)[:2]
+        # the device itself gets that one subscription too
+        status, text = self.run_device(d)
+        self.assertEqual(status, 0, text)
+        self.assertEqual((field(text, "imsi"), field(text, "iccid")), (imsi, iccid))
+
+    def test_sequence_numbers_resynchronise_when_the_device_is_ahead(self):
+        (d,) = self.acme.mint(1)
+        self.onboard(d, "--until", "PROFILED")
+        # the USIM has seen SQNs far beyond what the AuC issued
+        with open(os.path.join(d, "sqn"), "w") as f:
+            f.write("".join("%d\n" % 5000 for _ in range(32)))
+        os.chmod(os.path.join(d, "sqn"), 0o600)
+        status, text = self.run_device(d)
+        self.assertEqual(status, 0, text)
+        self.assertIn("resync", text)
+        self.assertIn("state=NETWORK_ATTACHED", text)
+        dev = os.path.basename(d)
+        self.op1.process.wait_for("resync dev=" + dev)
+        # the AuC's SQN moved past the device's
+        sqn = self.op1.rows("SELECT sqn FROM subscribers WHERE dev = ?", dev)[0][0]
+        self.assertGreater(sqn >> 5, 5000)
+
+    # -- refused, each changing nothing --
+
+    def test_wrong_res_is_refused_and_grants_nothing(self):
+        (d,) = self.acme.mint(1)
+        text = self.onboard(d, "--until", "PROFILED")
+        dev = os.path.basename(d)
+        c = self.raw_device(d)
+        challenge = self.ask(c, d, "op-1", ATTACH_REQUEST, {"imsi": field(text, "imsi")})
+        self.assertEqual(challenge["type"], ATTACH_CHALLENGE, challenge)
+        answer = self.ask(c, d, "op-1", ATTACH_RESPONSE,
+                          {"rand": challenge["body"]["rand"], "result": 0,
+                           "res": bytes(8)})
+        self.assert_refused(answer, EAUTH)
+        self.assertEqual(self.subscriber(self.op1, dev)[2:5], (0, 0, 0))
+        self.assertEqual(self.prov1.rows("SELECT 1 FROM app_keys WHERE dev = ?", dev), [])
+        self.assertEqual(c.publish("onr/1/d/%s/up/prov/prov-1" % dev, b"x"),
+                         mqtt5.NOT_AUTHORIZED)
+        # one guess per challenge: the right answer now comes too late
+        again = self.ask(c, d, "op-1", ATTACH_RESPONSE,
+                         {"rand": challenge["body"]["rand"], "result": 0, "res": bytes(8)})
+        self.assertEqual(again["type"], ERROR)
+
+    def test_an_attach_for_another_subscription_is_refused(self):
+        a, b = self.acme.mint(2)
+        text_a = self.onboard(a, "--until", "PROFILED")
+        self.onboard(b, "--until", "PROFILED")
+        c = self.raw_device(b)
+        answer = self.ask(c, b, "op-1", ATTACH_REQUEST, {"imsi": field(text_a, "imsi")})
+        self.assert_refused(answer, EDENIED)
+
+    def test_a_voucher_from_an_unknown_manufacturer_is_refused(self):
+        (d,) = self.globex.mint(1)
+        self.pair(d)
+        status, text = self.run_device(d, "--max-attempts", "1")
+        self.assertNotEqual(status, 0, text)
+        self.assertIn("state=VOUCHED", text)
+        self.assertIn("code=EDENIED", text)
+        self.assertIsNone(self.subscriber(self.op1, os.path.basename(d)))
+
+    def test_a_voucher_naming_another_operator_is_refused(self):
+        (d,) = self.acme.mint(1)
+        self.pair(d, prov=self.prov2)  # prov-2 prefers op-2
+        status, text = self.run_device(d, "--until", "VOUCHED")
+        self.assertEqual(status, 0, text)
+        self.assertIn("operator=op-2", text)
+        c = self.raw_device(d)
+        answer = self.ask(c, d, "op-1", PROFILE_REQUEST,
+                          {"voucher": self.voucher(d), "nonce": os.urandom(16)})
+        self.assert_refused(answer, EDENIED)
+        self.assertIsNone(self.subscriber(self.op1, os.path.basename(d)))
+
+    def test_another_devices_voucher_is_refused(self):
+        a, b = self.acme.mint(2)
+        self.onboard(a, "--until", "VOUCHED")
+        self.onboard(b, "--until", "VOUCHED")
+        c = self.raw_device(b)
+        answer = self.ask(c, b, "op-1", PROFILE_REQUEST,
+                          {"voucher": self.voucher(a), "nonce": os.urandom(16)})
+        self.assert_refused(answer, EDENIED)
+        self.assertIsNone(self.subscriber(self.op1, os.path.basename(a)))
+        self.assertIsNone(self.subscriber(self.op1, os.path.basename(b)))
+
+    def test_a_provider_without_a_contract_is_refused(self):
+        (d,) = self.acme.mint(1)
+        self.pair(d, prov=self.prov3)  # op-1 has no contract with prov-3
+        status, text = self.run_device(d, "--max-attempts", "1")
+        self.assertNotEqual(status, 0, text)
+        self.assertIn("provider=prov-3", text)
+        self.assertIn("code=EDENIED", text)
+        self.assertIsNone(self.subscriber(self.op1, os.path.basename(d)))
+
+    def test_an_exhausted_pool_is_refused(self):
+        devices = self.acme.mint(3)
+        for d in devices[:2]:
+            text = self.onboard(d, "--until", "PROFILED", operator="op-tiny")
+            self.assertIn("state=PROFILED", text)
+        self.pair(devices[2], operator="op-tiny")
+        status, text = self.run_device(devices[2], "--max-attempts", "1")
+        self.assertNotEqual(status, 0, text)
+        self.assertIn("code=EEXHAUSTED", text)
+        rows = self.tiny.rows("SELECT imsi, iccid FROM subscribers ORDER BY slot")
+        self.assertEqual(rows, [("001010000000001", "8949001000000000017"),
+                                ("001010000000002", "8949001000000000025")])
+        self.assertEqual(self.tiny.rows("SELECT next FROM pool"), [(2,)])
+
+
+class OperatorCrashTest(unittest.TestCase):
+    """An operator killed between storing a subscription and answering."""
+
+    def test_a_crash_after_commit_loses_nothing_and_allocates_once(self):
+        with onboarding.Onboarding() as onb:
+            ctl = onboarding.Controller(onb, "admin")
+            prov = onb.provider("prov-1")
+            acme = onb.manufacturer("acme", providers=[prov])
+            prov.configure([acme], {"op-1": onb.operator_key("op-1")}, "op-1", [ctl])
+            onb.track(prov.process)
+            op = onb.operator("op-1", [acme], [prov])
+            for svc in (acme, prov):
+                svc.start()
+            op.process.env_extra = {"ONR_TEST_DIE_AFTER_COMMIT": str(PROFILE_REQUEST)}
+            op.start()
+            (d,) = acme.mint(1)
+            dev = os.path.basename(d)
+            rc, out = ctl.pair(prov, onboarding.DeviceRun(onb, d).label(), "alice")
+            self.assertEqual(rc, 0, out)
+            run = onb.device(d, ["--timeout", "3"])
+            run.process.start()
+            # the operator stored the subscription, then died unanswering
+            self.assertEqual(op.process.exit_status(timeout=30), -9)
+            self.assertIn("dying after commit", op.process.text())
+            stored = op.rows("SELECT imsi, iccid FROM subscribers WHERE dev = ?", dev)
+            self.assertEqual(len(stored), 1)
+            # back up: the device's retry gets what was stored
+            op.process.env_extra = {}
+            op.start()
+            self.assertEqual(run.process.exit_status(timeout=90), 0, run.process.text())
+            text = run.process.text()
+            self.assertIn("state=NETWORK_ATTACHED", text)
+            self.assertEqual((field(text, "imsi"), field(text, "iccid")), stored[0])
+            self.assertEqual(op.rows("SELECT next FROM pool"), [(1,)])
+
+
+class ConcurrentProfilesTest(unittest.TestCase):
+    """Many devices at once: every one its own numbers."""
+
+    DEVICES = int(os.environ.get("ONR_TEST_DEVICES", "200"))
+
+    def test_devices_onboarding_at_once_get_distinct_numbers(self):
+        with onboarding.Onboarding() as onb:
+            ctl = onboarding.Controller(onb, "admin")
+            prov = onb.provider("prov-1")
+            # a shipment claimed at once: above the default claim rate
+            acme = onb.manufacturer("acme", providers=[prov], extra={"claim_rate": 100000})
+            prov.configure([acme], {"op-1": onb.operator_key("op-1")}, "op-1", [ctl])
+            onb.track(prov.process)
+            op = onb.operator("op-1", [acme], [prov])
+            for svc in (acme, prov, op):
+                svc.start()
+            devices = acme.mint(self.DEVICES)
+            labels = [onboarding.DeviceRun(onb, d).label() for d in devices]
+            rc, out = ctl.pair_many(prov, labels, "alice")
+            self.assertEqual(rc, 0, out)
+            runs = [onb.device(d, ["--quiet"]) for d in devices]
+            for r in runs:
+                r.process.start()
+            for r in runs:
+                self.assertEqual(r.process.exit_status(timeout=300), 0, r.process.text())
+            rows = op.rows("SELECT dev, imsi, iccid, attached FROM subscribers")
+            self.assertEqual(len(rows), self.DEVICES)
+            self.assertEqual(len({r[1] for r in rows}), self.DEVICES)
+            self.assertEqual(len({r[2] for r in rows}), self.DEVICES)
+            self.assertEqual({r[0] for r in rows}, {os.path.basename(d) for d in devices})
+            self.assertTrue(all(r[3] == 1 for r in rows))
+            self.assertEqual(op.rows("SELECT next FROM pool"), [(self.DEVICES,)])
+
+
+if __name__ == "__main__":
+    unittest.main()
