@@ -130,6 +130,9 @@ class NetworkTest(unittest.TestCase):
     # -- the journey --
 
     def test_devices_attach_and_the_grant_opens_their_provider_topic_only(self):
+        monitor = self.onb.broker.service("monitor", "watch-op")
+        self.addCleanup(monitor.disconnect)
+        self.assertEqual(monitor.subscribe("onr/1/s/op/op-1/ev"), 1)
         devices = self.acme.mint(3)
         for d in devices:
             self.pair(d)
@@ -152,6 +155,16 @@ class NetworkTest(unittest.TestCase):
                        what="grant and key confirmed")
             self.assertEqual(self.prov1.rows("SELECT op, kid FROM app_keys WHERE dev = ?", dev),
                              [("op-1", kid)])
+        # the operator announced each step for monitors
+        events = set()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(events) < 6:
+            for _, payload, _ in monitor.collect(0.2):
+                e = fabric.decode_envelope(payload)
+                events.add((e["body"]["dev"], e["body"]["step"]))
+        for d in devices:
+            for step in ("profile", "attached"):
+                self.assertIn((os.path.basename(d), step), events)
         # the profile stays on the device, 0600, and no log holds its Ki
         profile = os.path.join(devices[0], "profile")
         self.assertEqual(os.stat(profile).st_mode & 0o777, 0o600)
@@ -277,6 +290,23 @@ class NetworkTest(unittest.TestCase):
                           {"voucher": self.voucher(d), "nonce": os.urandom(16)})
         self.assert_refused(answer, EDENIED)
         self.assertIsNone(self.subscriber(self.op1, os.path.basename(d)))
+
+    def test_an_expired_voucher_is_refused(self):
+        (d,) = self.acme.mint(1)
+        self.onboard(d, "--until", "VOUCHED")
+        # the same voucher, signed by acme's voucher key, expired a second ago
+        expired = bytes.fromhex(fabric.run(
+            fabric.TEST_POP, "revoucher", os.path.join(self.acme.dir, "voucher.key"),
+            os.path.join(d, "voucher"), str(int(time.time()) - 1)).strip())
+        c = self.raw_device(d)
+        answer = self.ask(c, d, "op-1", PROFILE_REQUEST,
+                          {"voucher": expired, "nonce": os.urandom(16)})
+        self.assert_refused(answer, EEXPIRED)
+        self.assertIsNone(self.subscriber(self.op1, os.path.basename(d)))
+        # the genuine one still works: the refusal changed nothing
+        answer = self.ask(c, d, "op-1", PROFILE_REQUEST,
+                          {"voucher": self.voucher(d), "nonce": os.urandom(16)})
+        self.assertEqual(answer["type"], PROFILE, answer)
 
     def test_another_devices_voucher_is_refused(self):
         a, b = self.acme.mint(2)

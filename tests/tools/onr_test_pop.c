@@ -11,6 +11,10 @@
  *       print a hello envelope (type 1) signed with KEYFILE for the topic
  *       onr/1/d/SENDER/up/mfr/MFR as hex; SENDER defaults to the key's
  *       device id (another id makes a hello signed by a foreign key)
+ *   onr_test_pop revoucher KEYFILE TOKENFILE EXPIRES
+ *       print the voucher token in TOKENFILE (a device's stored "voucher")
+ *       signed again with KEYFILE (its manufacturer's voucher key), with
+ *       `expires` set to EXPIRES: a genuine voucher that has expired
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +25,7 @@
 #include "onramp/devid.h"
 #include "onramp/envelope.h"
 #include "onramp/error.h"
+#include "onramp/file.h"
 #include "onramp/p256.h"
 #include "onramp/pop.h"
 
@@ -28,7 +33,8 @@ static int usage(void)
 {
     fputs("usage: onr_test_pop new-key KEYFILE\n"
           "       onr_test_pop proof KEYFILE BROKER_NAME [CLIENT_ID [TIMESTAMP]]\n"
-          "       onr_test_pop hello KEYFILE MFR [SENDER [TIMESTAMP]]\n",
+          "       onr_test_pop hello KEYFILE MFR [SENDER [TIMESTAMP]]\n"
+          "       onr_test_pop revoucher KEYFILE TOKENFILE EXPIRES\n",
           stderr);
     return 2;
 }
@@ -73,6 +79,38 @@ static int hello(const struct onr_p256_key *key, const char *sender, const char 
     return rc;
 }
 
+static int revoucher(const char *keyfile, const char *tokenfile, uint64_t expires)
+{
+    struct onr_p256_key *key = NULL;
+    struct onr_envelope env;
+    struct onr_envelope_signer signer = {.role = ONR_ROLE_MANUFACTURER};
+    uint8_t *token = NULL;
+    uint8_t out[ONR_ENVELOPE_MAX];
+    size_t token_len = 0;
+    size_t len = 0;
+    int rc;
+
+    rc = onr_p256_load(keyfile, &key);
+    if (rc == ONR_OK)
+        rc = onr_file_read(tokenfile, ONR_ENVELOPE_MAX, 0, &token, &token_len);
+    if (rc == ONR_OK)
+        rc = onr_envelope_decode(token, token_len, &env);
+    if (rc == ONR_OK && env.msg.type != ONR_MSG_VOUCHER_TOKEN)
+        rc = ONR_EMSGTYPE;
+    if (rc == ONR_OK) {
+        env.msg.body.voucher_token.expires = expires;
+        signer.sender = env.sender;
+        signer.key = key;
+        rc = onr_envelope_encode(&env.msg, &signer, ONR_BYTES_STR(ONR_VOUCHER_TOKEN_TOPIC),
+                                 env.timestamp, out, sizeof(out), &len, NULL);
+    }
+    if (rc == ONR_OK)
+        print_hex(out, len);
+    free(token);
+    onr_p256_free(key);
+    return rc == ONR_OK ? 0 : fail("revoucher", rc);
+}
+
 int main(int argc, char **argv)
 {
     struct onr_p256_key *key = NULL;
@@ -83,6 +121,8 @@ int main(int argc, char **argv)
     uint64_t now = (uint64_t)time(NULL);
     int rc;
 
+    if (argc == 5 && strcmp(argv[1], "revoucher") == 0)
+        return revoucher(argv[2], argv[3], strtoull(argv[4], NULL, 10));
     if (argc == 3 && strcmp(argv[1], "new-key") == 0) {
         rc = onr_p256_generate(&key);
         if (rc == ONR_OK)
