@@ -3,9 +3,11 @@
  * profile it takes or refuses, the USIM's sequence numbers on disk, the
  * AKA challenge (RES, AUTS, MAC failure), the AKMA-style keys of the
  * result, and a device reopened at PROFILED and NETWORK_ATTACHED. A state
- * directory is minted here as onramp-factory would, then vouched.
+ * directory is minted (device_fixture.c) as onramp-factory would, then
+ * vouched.
  */
 #include "testutil.h"
+#include "device_fixture.h"
 
 #include <dirent.h>
 #include <event2/event.h>
@@ -14,17 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "device_internal.h"
 #include "onramp/crypto.h"
-#include "onramp/envelope.h"
 #include "onramp/error.h"
 #include "onramp/file.h"
 #include "onramp/milenage.h"
 #include "onramp/sealed.h"
-#include "onramp/x509.h"
 
 #define OP "op-1"
 #define PROV "prov-1"
@@ -33,7 +32,7 @@
 #define SEQ_MAX ((UINT64_C(1) << 43) - 1)
 
 /* A vouched device on disk and what its manufacturer and operator know. */
-struct fixture {
+struct vouched {
     const char *dir;
     struct device_files files;
     struct device_journey journey; /* as read back: the voucher */
@@ -41,77 +40,17 @@ struct fixture {
     struct onr_aka_subscriber sub;   /* the operator's copy of the profile's keys */
 };
 
-static void write_text(const char *dir, const char *name, const char *text, mode_t mode)
+/* The factory's files (mint) and a voucher for OP and PROV, stored as the
+ * voucher step stores it, then read back as the device reads itself. */
+static void mint_vouched(const char *dir, struct vouched *f)
 {
-    assert_onr(ONR_OK,
-               onr_file_write_atomic(onr_test_path(dir, name), text, strlen(text), mode));
-}
-
-/* The factory's files (as onramp-factory mints them) and a voucher for
- * OP and PROV, stored as the voucher step stores it. */
-static void mint_vouched(const char *dir, struct fixture *f)
-{
-    struct onr_p256_key *identity = NULL, *mfr = NULL, *op = NULL;
-    uint8_t pub[ONR_P256_PUB_LEN], op_pub[ONR_P256_PUB_LEN];
-    uint8_t seal_sk[ONR_X25519_KEY_LEN], seal_pub[ONR_X25519_KEY_LEN];
-    uint8_t nonce[ONR_NONCE_LEN];
-    uint8_t der[ONR_X509_MAX_DER], token[ONR_ENVELOPE_MAX];
-    size_t der_len = sizeof(der), token_len = 0;
-    char dev[ONR_DEVID_LEN + 1], conf[512];
-    struct onr_x509_profile leaf = {.days = 30, .path_len = -1, .eku = ONR_X509_EKU_CLIENT};
-    struct onr_bytes cert;
-    struct onr_msg msg = {.type = ONR_MSG_VOUCHER_TOKEN};
-    struct onr_envelope_signer signer = {.role = ONR_ROLE_MANUFACTURER,
-                                         .sender = ONR_BYTES_STR("acme")};
+    struct fixture minted;
     const char *what = NULL;
 
     memset(f, 0, sizeof(*f));
     f->dir = dir;
-    assert_onr(ONR_OK, onr_p256_generate(&identity));
-    assert_onr(ONR_OK, onr_p256_public(identity, pub));
-    assert_onr(ONR_OK, onr_devid_from_public(pub, dev));
-    assert_onr(ONR_OK, onr_p256_save(identity, onr_test_path(dir, "identity.key")));
-    leaf.subject = (struct onr_x509_name){.common_name = dev, .organization = "acme"};
-    assert_onr(ONR_OK, onr_x509_self_signed(identity, &leaf, der, &der_len));
-    cert = (struct onr_bytes){der, der_len};
-    assert_onr(ONR_OK, onr_x509_save(onr_test_path(dir, "identity.pem"), &cert, 1));
-    assert_onr(ONR_OK, onr_x25519_generate(seal_sk, seal_pub));
-    assert_onr(ONR_OK, onr_x25519_save(seal_sk, onr_test_path(dir, "sealing.key")));
-    /* one key serves as manufacturer and voucher key, another as operator's */
-    assert_onr(ONR_OK, onr_p256_generate(&mfr));
-    assert_onr(ONR_OK, onr_p256_public(mfr, pub));
-    assert_onr(ONR_OK, onr_p256_public_save(pub, onr_test_path(dir, "manufacturer.pub")));
-    assert_onr(ONR_OK, onr_p256_public_save(pub, onr_test_path(dir, "voucher.pub")));
-    assert_onr(ONR_OK, onr_p256_generate(&op));
-    assert_onr(ONR_OK, onr_p256_public(op, op_pub));
-    write_text(dir, "broker-ca.pem", "not read before connecting\n", 0644);
-    snprintf(conf, sizeof(conf),
-             "id %s\nmanufacturer acme\nmanufacturer_key manufacturer.pub\n"
-             "voucher_key voucher.pub\nbroker_ca broker-ca.pem\nbroker bs-1 127.0.0.1 1\n",
-             dev);
-    write_text(dir, "device.conf", conf, 0644);
-    /* the voucher */
-    assert_onr(ONR_OK, onr_random(nonce, sizeof(nonce)));
-    msg.body.voucher_token = (struct onr_msg_voucher_token){
-        .dev = {(const uint8_t *)dev, ONR_DEVID_LEN},
-        .seal_key = ONR_BYTES(seal_pub),
-        .nonce = ONR_BYTES(nonce),
-        .prov = ONR_BYTES_STR(PROV),
-        .prov_key = ONR_BYTES(op_pub),
-        .op = ONR_BYTES_STR(OP),
-        .op_key = ONR_BYTES(op_pub),
-        .expires = (uint64_t)time(NULL) + 3600,
-    };
-    signer.key = mfr;
-    assert_onr(ONR_OK, onr_envelope_encode(&msg, &signer, ONR_BYTES_STR(ONR_VOUCHER_TOKEN_TOPIC),
-                                           (uint64_t)time(NULL), token, sizeof(token),
-                                           &token_len, NULL));
-    assert_onr(ONR_OK, device_voucher_save(dir, token, token_len));
-    assert_onr(ONR_OK, device_state_save(dir, ONR_DEVICE_VOUCHED));
-    onr_p256_free(op);
-    onr_p256_free(mfr);
-    onr_p256_free(identity);
-    /* as the device reads itself */
+    mint(dir, &minted, PROV, OP);
+    fixture_cleanup(&minted);
     assert_onr(ONR_OK, device_files_load(dir, &f->files, NULL));
     assert_onr(ONR_OK, device_journey_load(dir, &f->files.trust, &f->journey, &what));
     assert_int_equal(f->journey.state, ONR_DEVICE_VOUCHED);
@@ -121,14 +60,15 @@ static void mint_vouched(const char *dir, struct fixture *f)
     f->sub.amf[0] = 0x80; /* the separation bit, as operators set it */
 }
 
-static void fixture_cleanup(struct fixture *f)
+/* vouched_cleanup: frees what mint_vouched read and wipes `f`. */
+static void vouched_cleanup(struct vouched *f)
 {
     device_files_cleanup(&f->files);
     onr_wipe(f, sizeof(*f));
 }
 
 /* The profile the operator allocates: its keys are f->sub. */
-static struct onr_msg_profile_content content_of(const struct fixture *f, const char *imsi)
+static struct onr_msg_profile_content content_of(const struct vouched *f, const char *imsi)
 {
     return (struct onr_msg_profile_content){
         .iccid = ONR_BYTES_STR(ICCID),
@@ -142,7 +82,7 @@ static struct onr_msg_profile_content content_of(const struct fixture *f, const 
 }
 
 /* A profile sealed as an operator seals it; its length. */
-static size_t seal(const struct fixture *f, const uint8_t pub[32], const char *dev, const char *op,
+static size_t seal(const struct vouched *f, const uint8_t pub[32], const char *dev, const char *op,
                    const uint8_t nonce[ONR_NONCE_LEN], const char *imsi, uint8_t *out,
                    size_t cap)
 {
@@ -204,7 +144,7 @@ static mode_t mode_of(const char *dir, const char *name)
 }
 
 /* The device takes a profile sealed to it; its copy in *p. */
-static void profile_device(struct fixture *f, struct device_profile *p)
+static void profile_device(struct vouched *f, struct device_profile *p)
 {
     uint8_t sealed[ONR_SEALED_PROFILE_MAX];
     size_t len = seal(f, f->files.trust.seal_pub, f->files.trust.dev, OP, f->op_nonce, IMSI,
@@ -219,7 +159,7 @@ static void profile_device(struct fixture *f, struct device_profile *p)
 static void test_device_takes_a_profile_sealed_to_it(void **state)
 {
     const char *dir = *state;
-    struct fixture f;
+    struct vouched f;
     struct device_profile p, back;
     struct onr_msg msg = {.type = ONR_MSG_PROFILE_CONTENT};
     enum onr_device_state s = ONR_DEVICE_FACTORY;
@@ -250,13 +190,13 @@ static void test_device_takes_a_profile_sealed_to_it(void **state)
     /* and read back as taken */
     assert_onr(ONR_OK, device_profile_load(dir, &back));
     assert_memory_equal(&back, &p, sizeof(p));
-    fixture_cleanup(&f);
+    vouched_cleanup(&f);
 }
 
 static void test_device_refuses_profiles_not_sealed_for_it(void **state)
 {
     const char *dir = *state;
-    struct fixture f;
+    struct vouched f;
     struct device_profile p;
     uint8_t sealed[ONR_SEALED_PROFILE_MAX];
     uint8_t other_sk[32], other_pub[32], nonce[ONR_NONCE_LEN];
@@ -313,7 +253,7 @@ static void test_device_refuses_profiles_not_sealed_for_it(void **state)
     assert_onr(ONR_OK, device_take_profile(&f.files, &f.journey.voucher, f.op_nonce, sealed, len,
                                            dir, &p));
     free(before);
-    fixture_cleanup(&f);
+    vouched_cleanup(&f);
 }
 
 static void test_stored_profile_is_checked_when_read(void **state)
@@ -321,7 +261,7 @@ static void test_stored_profile_is_checked_when_read(void **state)
     const char *dir = *state;
     struct device_profile p;
     struct onr_msg msg = {.type = ONR_MSG_PROFILE_CONTENT};
-    struct fixture f;
+    struct vouched f;
     uint8_t body[1024];
     size_t len = 0;
 
@@ -343,7 +283,7 @@ static void test_stored_profile_is_checked_when_read(void **state)
     assert_onr(ONR_OK, device_profile_load(dir, &p));
     assert_int_equal(chmod(onr_test_path(dir, "profile"), 0644), 0);
     assert_onr(ONR_EPERM, device_profile_load(dir, &p));
-    fixture_cleanup(&f);
+    vouched_cleanup(&f);
 }
 
 /* ---- the USIM's sequence numbers -------------------------------------------------------- */
@@ -441,7 +381,7 @@ static int all_zero(const void *p, size_t n)
 static void test_device_answers_a_fresh_challenge_and_refuses_a_replay(void **state)
 {
     const char *dir = *state;
-    struct fixture f;
+    struct vouched f;
     struct device_profile p;
     struct onr_aka_vector v, bad;
     struct onr_aka_sqn_store store;
@@ -502,13 +442,13 @@ static void test_device_answers_a_fresh_challenge_and_refuses_a_replay(void **st
     assert_onr(ONR_EFORMAT, challenge(&p, dir, &v, &a));
     assert_true(all_zero(&a, sizeof(a)));
     free(before);
-    fixture_cleanup(&f);
+    vouched_cleanup(&f);
 }
 
 static void test_device_ahead_of_the_network_asks_for_resync(void **state)
 {
     const char *dir = *state;
-    struct fixture f;
+    struct vouched f;
     struct device_profile p;
     struct onr_aka_vector v;
     struct answer a;
@@ -542,7 +482,7 @@ static void test_device_ahead_of_the_network_asks_for_resync(void **state)
     assert_onr(ONR_OK, onr_aka_sqn_next(sqn_ms, &sqn));
     assert_onr(ONR_OK, onr_aka_vector(&f.sub, sqn, rand, &v));
     assert_onr(ONR_OK, challenge(&p, dir, &v, &a));
-    fixture_cleanup(&f);
+    vouched_cleanup(&f);
 }
 
 /* TS 35.208 test set 1, as published: the USIM's RES, CK and IK. */
@@ -594,7 +534,7 @@ static void test_device_answers_the_published_milenage_challenge(void **state)
 static void test_device_stores_the_published_akma_keys(void **state)
 {
     const char *dir = *state;
-    struct fixture f;
+    struct vouched f;
     struct device_profile p;
     struct device_akma akma;
     enum onr_device_state s = ONR_DEVICE_FACTORY;
@@ -631,64 +571,16 @@ static void test_device_stores_the_published_akma_keys(void **state)
     assert_onr(ONR_OK, device_state_load(dir, &s));
     assert_int_equal(s, ONR_DEVICE_NETWORK_ATTACHED);
     free(before);
-    fixture_cleanup(&f);
+    vouched_cleanup(&f);
 }
 
 /* ---- reopened ---------------------------------------------------------------------------- */
-
-struct heard {
-    char event[32];
-    char detail[512];
-    int done;
-    int result;
-};
-
-static void on_progress(void *arg, const struct onr_device *dev, const char *event,
-                        const char *detail)
-{
-    struct heard *h = arg;
-
-    (void)dev;
-    snprintf(h->event, sizeof(h->event), "%s", event);
-    snprintf(h->detail, sizeof(h->detail), "%s", detail);
-}
-
-static void on_done(void *arg, const struct onr_device *dev, int result)
-{
-    struct heard *h = arg;
-
-    (void)dev;
-    h->done++;
-    h->result = result;
-}
-
-static int open_device(const char *dir, struct heard *h, struct onr_device **dev)
-{
-    struct onr_device_callbacks cb = {.progress = on_progress, .done = on_done, .arg = h};
-
-    memset(h, 0, sizeof(*h));
-    *dev = NULL;
-    return onr_device_open(dir, &cb, NULL, dev);
-}
-
-static void assert_open_refused(const char *dir, int rc, const char *file)
-{
-    struct onr_device *dev = NULL;
-    struct heard h;
-    char want[64];
-
-    assert_onr(rc, open_device(dir, &h, &dev));
-    assert_null(dev);
-    assert_string_equal(h.event, "error");
-    snprintf(want, sizeof(want), "file=%s code=%s ", file, onr_error_name(rc));
-    assert_non_null(strstr(h.detail, want));
-}
 
 static void test_device_resumes_profiled_then_attached(void **state)
 {
     const char *dir = *state;
     static const uint8_t zero[16];
-    struct fixture f;
+    struct vouched f;
     struct device_profile p;
     struct device_akma akma;
     struct onr_device *dev = NULL;
@@ -738,13 +630,13 @@ static void test_device_resumes_profiled_then_attached(void **state)
     assert_onr(ONR_OK, h.result);
     onr_device_close(dev);
     event_base_free(base);
-    fixture_cleanup(&f);
+    vouched_cleanup(&f);
 }
 
 static void test_device_open_refuses_damaged_network_files(void **state)
 {
     const char *dir = *state;
-    struct fixture f;
+    struct vouched f;
     struct device_profile p;
     char path[1024], bak[1024];
 
@@ -772,7 +664,7 @@ static void test_device_open_refuses_damaged_network_files(void **state)
     assert_open_refused(dir, ONR_EFORMAT, "akma");
     write_text(dir, "akma", "0123456789abcdef0123456789abcdef0123456789abcdef", 0644);
     assert_open_refused(dir, ONR_EPERM, "akma");
-    fixture_cleanup(&f);
+    vouched_cleanup(&f);
 }
 
 int main(void)

@@ -1,9 +1,11 @@
 /*
  * The device's journey on disk and its voucher check (device/src), without
  * a broker: what a power cut, a damaged disk and a hostile network may do
- * to them. A state directory is minted here as onramp-factory would.
+ * to them. A state directory is minted (device_fixture.c) as
+ * onramp-factory would.
  */
 #include "testutil.h"
+#include "device_fixture.h"
 
 #include <event2/event.h>
 #include <mosquitto.h>
@@ -18,61 +20,6 @@
 #include "onramp/envelope.h"
 #include "onramp/error.h"
 #include "onramp/file.h"
-#include "onramp/x509.h"
-
-/* A manufacturer's voucher key and a device it vouches for. */
-struct fixture {
-    struct onr_p256_key *voucher_key;
-    struct device_trust trust;
-    uint8_t nonce[ONR_NONCE_LEN];
-    uint8_t prov_key[65];
-    uint8_t op_key[65];
-};
-
-static void fixture_init(struct fixture *f)
-{
-    uint8_t sk[32];
-    struct onr_p256_key *k = NULL;
-
-    memset(f, 0, sizeof(*f));
-    assert_onr(ONR_OK, onr_p256_generate(&f->voucher_key));
-    assert_onr(ONR_OK, onr_p256_public(f->voucher_key, f->trust.voucher_key));
-    snprintf(f->trust.mfr, sizeof(f->trust.mfr), "acme");
-    snprintf(f->trust.dev, sizeof(f->trust.dev), "rguib733fa2xfyrzdwehzsohu743ont4");
-    assert_onr(ONR_OK, onr_x25519_generate(sk, f->trust.seal_pub));
-    assert_onr(ONR_OK, onr_random(f->nonce, sizeof(f->nonce)));
-    assert_onr(ONR_OK, onr_p256_generate(&k));
-    assert_onr(ONR_OK, onr_p256_public(k, f->prov_key));
-    assert_onr(ONR_OK, onr_p256_public(k, f->op_key));
-    onr_p256_free(k);
-}
-
-/* A token as onramp-manufacturer makes it, with the fields given. */
-static size_t token(const struct fixture *f, const struct onr_p256_key *key, const char *mfr,
-                    const char *dev, uint64_t expires, uint8_t *out, size_t cap)
-{
-    struct onr_msg msg = {.type = ONR_MSG_VOUCHER_TOKEN};
-    struct onr_envelope_signer signer = {
-        .role = ONR_ROLE_MANUFACTURER,
-        .sender = {(const uint8_t *)mfr, strlen(mfr)},
-        .key = key,
-    };
-    size_t len = 0;
-
-    msg.body.voucher_token = (struct onr_msg_voucher_token){
-        .dev = {(const uint8_t *)dev, strlen(dev)},
-        .seal_key = ONR_BYTES(f->trust.seal_pub),
-        .nonce = ONR_BYTES(f->nonce),
-        .prov = ONR_BYTES_STR("prov-1"),
-        .prov_key = ONR_BYTES(f->prov_key),
-        .op = ONR_BYTES_STR("op-1"),
-        .op_key = ONR_BYTES(f->op_key),
-        .expires = expires,
-    };
-    assert_onr(ONR_OK, onr_envelope_encode(&msg, &signer, ONR_BYTES_STR(ONR_VOUCHER_TOKEN_TOPIC),
-                                           (uint64_t)time(NULL), out, cap, &len, NULL));
-    return len;
-}
 
 static void test_device_takes_a_good_voucher(void **state)
 {
@@ -91,7 +38,7 @@ static void test_device_takes_a_good_voucher(void **state)
     assert_string_equal(v.op, "op-1");
     assert_memory_equal(v.prov_key, f.prov_key, 65);
     assert_int_equal(v.expires, now + 3600);
-    onr_p256_free(f.voucher_key);
+    fixture_cleanup(&f);
 }
 
 static void test_device_refuses_foreign_stale_or_forged_vouchers(void **state)
@@ -138,7 +85,7 @@ static void test_device_refuses_foreign_stale_or_forged_vouchers(void **state)
     assert_true(device_check_voucher(&f.trust, t, len - 1, f.nonce, now, &v) != ONR_OK);
     assert_onr(ONR_OK, device_check_voucher(&f.trust, t, len, f.nonce, now, &v));
     onr_p256_free(other);
-    onr_p256_free(f.voucher_key);
+    fixture_cleanup(&f);
 }
 
 static void test_device_reads_back_a_stored_voucher_without_nonce_or_clock(void **state)
@@ -158,7 +105,7 @@ static void test_device_reads_back_a_stored_voucher_without_nonce_or_clock(void 
     /* not a voucher token at all: a token signed as a hello would be */
     assert_true(device_check_voucher(&f.trust, (const uint8_t *)"\x98", 1, NULL, 0, &v) !=
                 ONR_OK);
-    onr_p256_free(f.voucher_key);
+    fixture_cleanup(&f);
 }
 
 static void test_journey_survives_reopen_and_refuses_damage(void **state)
@@ -197,117 +144,6 @@ static void test_journey_survives_reopen_and_refuses_damage(void **state)
 
 /* ---- a whole state directory, through <onramp/device.h> ---------------------- */
 
-static void write_text(const char *dir, const char *name, const char *text, mode_t mode)
-{
-    assert_onr(ONR_OK,
-               onr_file_write_atomic(onr_test_path(dir, name), text, strlen(text), mode));
-}
-
-static void write_conf(const char *dir, const char *dev, const char *brokers)
-{
-    char text[1024];
-
-    snprintf(text, sizeof(text),
-             "id %s\nmanufacturer acme\nmanufacturer_key manufacturer.pub\n"
-             "voucher_key voucher.pub\nbroker_ca broker-ca.pem\n%s",
-             dev, brokers);
-    write_text(dir, "device.conf", text, 0644);
-}
-
-#define BROKERS "broker bs-1 127.0.0.1 1\nbroker bs-2 localhost 2\n"
-
-/* As onramp-factory mints: the fixture's keys and names are the device's. */
-static void mint(const char *dir, struct fixture *f)
-{
-    struct onr_p256_key *identity = NULL;
-    struct onr_p256_key *service = NULL;
-    uint8_t pub[ONR_P256_PUB_LEN];
-    uint8_t seal_sk[ONR_X25519_KEY_LEN];
-    uint8_t der[ONR_X509_MAX_DER];
-    size_t der_len = sizeof(der);
-    struct onr_x509_profile leaf = {.days = 30, .path_len = -1, .eku = ONR_X509_EKU_CLIENT};
-    struct onr_bytes cert;
-
-    fixture_init(f);
-    assert_onr(ONR_OK, onr_p256_generate(&identity));
-    assert_onr(ONR_OK, onr_p256_public(identity, pub));
-    assert_onr(ONR_OK, onr_devid_from_public(pub, f->trust.dev));
-    assert_onr(ONR_OK, onr_p256_save(identity, onr_test_path(dir, "identity.key")));
-    leaf.subject = (struct onr_x509_name){.common_name = f->trust.dev, .organization = "acme"};
-    assert_onr(ONR_OK, onr_x509_self_signed(identity, &leaf, der, &der_len));
-    cert = (struct onr_bytes){der, der_len};
-    assert_onr(ONR_OK, onr_x509_save(onr_test_path(dir, "identity.pem"), &cert, 1));
-    assert_onr(ONR_OK, onr_x25519_generate(seal_sk, f->trust.seal_pub));
-    assert_onr(ONR_OK, onr_x25519_save(seal_sk, onr_test_path(dir, "sealing.key")));
-    assert_onr(ONR_OK, onr_p256_generate(&service));
-    assert_onr(ONR_OK, onr_p256_public(service, pub));
-    assert_onr(ONR_OK, onr_p256_public_save(pub, onr_test_path(dir, "manufacturer.pub")));
-    assert_onr(ONR_OK, onr_p256_public_save(f->trust.voucher_key,
-                                            onr_test_path(dir, "voucher.pub")));
-    write_text(dir, "broker-ca.pem", "not read before connecting\n", 0644);
-    write_conf(dir, f->trust.dev, BROKERS);
-    onr_p256_free(service);
-    onr_p256_free(identity);
-}
-
-/* What the callbacks were told. */
-struct heard {
-    char event[32];
-    char detail[512];
-    unsigned states;
-    int done;
-    int result;
-};
-
-static void on_progress(void *arg, const struct onr_device *dev, const char *event,
-                        const char *detail)
-{
-    struct heard *h = arg;
-
-    (void)dev;
-    snprintf(h->event, sizeof(h->event), "%s", event);
-    snprintf(h->detail, sizeof(h->detail), "%s", detail);
-    if (strcmp(event, "state") == 0)
-        h->states++;
-}
-
-static void on_done(void *arg, const struct onr_device *dev, int result)
-{
-    struct heard *h = arg;
-
-    (void)dev;
-    h->done++;
-    h->result = result;
-}
-
-/* onr_device_open's result, to run until `target` (0: the last state);
- * `h` records what it said. */
-static int open_device_until(const char *dir, enum onr_device_state target, struct heard *h,
-                             struct onr_device **dev)
-{
-    struct onr_device_callbacks cb = {.progress = on_progress, .done = on_done, .arg = h};
-    struct onr_device_options opt = {.target = target};
-
-    memset(h, 0, sizeof(*h));
-    *dev = NULL;
-    return onr_device_open(dir, &cb, &opt, dev);
-}
-
-static int open_device(const char *dir, struct heard *h, struct onr_device **dev)
-{
-    return open_device_until(dir, ONR_DEVICE_FACTORY, h, dev);
-}
-
-static void store_voucher(const char *dir, const struct fixture *f,
-                          const struct onr_p256_key *key, const char *dev)
-{
-    uint8_t t[ONR_ENVELOPE_MAX];
-    size_t len = token(f, key, "acme", dev, (uint64_t)time(NULL) + 3600, t, sizeof(t));
-
-    assert_onr(ONR_OK, device_voucher_save(dir, t, len));
-    assert_onr(ONR_OK, device_state_save(dir, ONR_DEVICE_VOUCHED));
-}
-
 static void test_device_opens_as_minted_and_resumes_vouched(void **state)
 {
     const char *dir = *state;
@@ -318,7 +154,7 @@ static void test_device_opens_as_minted_and_resumes_vouched(void **state)
     struct event_base *base;
     struct heard h;
 
-    mint(dir, &f);
+    mint(dir, &f, NULL, NULL);
     /* the factory's files as the device reads them */
     assert_onr(ONR_OK, device_files_load(dir, &files, NULL));
     assert_string_equal(files.trust.dev, f.trust.dev);
@@ -376,21 +212,7 @@ static void test_device_opens_as_minted_and_resumes_vouched(void **state)
     assert_int_equal(h.done, 1);
     assert_onr(ONR_EBUSY, h.result);
     event_base_free(base);
-    onr_p256_free(f.voucher_key);
-}
-
-/* open fails with `rc`, and its error event names `file` */
-static void assert_open_refused(const char *dir, int rc, const char *file)
-{
-    struct onr_device *dev = NULL;
-    struct heard h;
-    char want[64];
-
-    assert_onr(rc, open_device(dir, &h, &dev));
-    assert_null(dev);
-    assert_string_equal(h.event, "error");
-    snprintf(want, sizeof(want), "file=%s code=%s ", file, onr_error_name(rc));
-    assert_non_null(strstr(h.detail, want));
+    fixture_cleanup(&f);
 }
 
 static void test_device_open_refuses_a_damaged_directory(void **state)
@@ -402,7 +224,7 @@ static void test_device_open_refuses_a_damaged_directory(void **state)
     struct heard h;
     char key[1024], bak[1024];
 
-    mint(dir, &f);
+    mint(dir, &f, NULL, NULL);
     assert_onr(ONR_OK, onr_p256_generate(&other));
     /* a journey file cut short by a power cut the atomic write did not
      * cover (copied by hand, say), or from a future version */
@@ -430,9 +252,9 @@ static void test_device_open_refuses_a_damaged_directory(void **state)
     assert_open_refused(dir, ONR_EFORMAT, "device.conf");
     write_conf(dir, f.trust.dev, "broker bs-1 127.0.0.1 70000\n");
     assert_open_refused(dir, ONR_EFORMAT, "device.conf");
-    write_conf(dir, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", BROKERS);
+    write_conf(dir, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", FIXTURE_BROKERS);
     assert_open_refused(dir, ONR_EBADKEY, "identity.key");
-    write_conf(dir, f.trust.dev, BROKERS);
+    write_conf(dir, f.trust.dev, FIXTURE_BROKERS);
     /* keys readable by others, missing or damaged */
     assert_int_equal(chmod(onr_test_path(dir, "identity.key"), 0644), 0);
     assert_open_refused(dir, ONR_EPERM, "identity.key");
@@ -447,7 +269,7 @@ static void test_device_open_refuses_a_damaged_directory(void **state)
     assert_true(open_device(dir, &h, &dev) != ONR_OK);
     assert_non_null(strstr(h.detail, "file=voucher_key "));
     onr_p256_free(other);
-    onr_p256_free(f.voucher_key);
+    fixture_cleanup(&f);
 }
 
 static void test_device_states_print_and_parse_as_names(void **state)
@@ -483,13 +305,13 @@ static void test_device_open_refuses_bad_arguments(void **state)
     struct onr_device *dev = NULL;
     struct onr_device_options opt = {.target = (enum onr_device_state)99};
 
-    mint(dir, &f);
+    mint(dir, &f, NULL, NULL);
     assert_onr(ONR_EINVAL, onr_device_open(NULL, NULL, NULL, &dev));
     assert_onr(ONR_EINVAL, onr_device_open(dir, NULL, NULL, NULL));
     assert_onr(ONR_EINVAL, onr_device_open(dir, NULL, &opt, &dev));
     assert_null(dev);
     assert_onr(ONR_ENOENT, onr_device_open(onr_test_path(dir, "missing"), NULL, NULL, &dev));
-    onr_p256_free(f.voucher_key);
+    fixture_cleanup(&f);
 }
 
 int main(void)

@@ -1,0 +1,185 @@
+/*
+ * The device library's test fixture: see device_fixture.h.
+ */
+#include "device_fixture.h"
+
+#include "testutil.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "onramp/crypto.h"
+#include "onramp/envelope.h"
+#include "onramp/error.h"
+#include "onramp/file.h"
+#include "onramp/x509.h"
+
+void fixture_init(struct fixture *f)
+{
+    uint8_t sk[32];
+    struct onr_p256_key *k = NULL;
+
+    memset(f, 0, sizeof(*f));
+    f->prov = "prov-1";
+    f->op = "op-1";
+    assert_onr(ONR_OK, onr_p256_generate(&f->voucher_key));
+    assert_onr(ONR_OK, onr_p256_public(f->voucher_key, f->trust.voucher_key));
+    snprintf(f->trust.mfr, sizeof(f->trust.mfr), "acme");
+    snprintf(f->trust.dev, sizeof(f->trust.dev), "rguib733fa2xfyrzdwehzsohu743ont4");
+    assert_onr(ONR_OK, onr_x25519_generate(sk, f->trust.seal_pub));
+    assert_onr(ONR_OK, onr_random(f->nonce, sizeof(f->nonce)));
+    assert_onr(ONR_OK, onr_p256_generate(&k));
+    assert_onr(ONR_OK, onr_p256_public(k, f->prov_key));
+    assert_onr(ONR_OK, onr_p256_public(k, f->op_key));
+    onr_p256_free(k);
+}
+
+void fixture_cleanup(struct fixture *f)
+{
+    onr_p256_free(f->voucher_key);
+    onr_wipe(f, sizeof(*f));
+}
+
+size_t token(const struct fixture *f, const struct onr_p256_key *key, const char *mfr,
+             const char *dev, uint64_t expires, uint8_t *out, size_t cap)
+{
+    struct onr_msg msg = {.type = ONR_MSG_VOUCHER_TOKEN};
+    struct onr_envelope_signer signer = {
+        .role = ONR_ROLE_MANUFACTURER,
+        .sender = {(const uint8_t *)mfr, strlen(mfr)},
+        .key = key,
+    };
+    size_t len = 0;
+
+    msg.body.voucher_token = (struct onr_msg_voucher_token){
+        .dev = {(const uint8_t *)dev, strlen(dev)},
+        .seal_key = ONR_BYTES(f->trust.seal_pub),
+        .nonce = ONR_BYTES(f->nonce),
+        .prov = {(const uint8_t *)f->prov, strlen(f->prov)},
+        .prov_key = ONR_BYTES(f->prov_key),
+        .op = {(const uint8_t *)f->op, strlen(f->op)},
+        .op_key = ONR_BYTES(f->op_key),
+        .expires = expires,
+    };
+    assert_onr(ONR_OK, onr_envelope_encode(&msg, &signer, ONR_BYTES_STR(ONR_VOUCHER_TOKEN_TOPIC),
+                                           (uint64_t)time(NULL), out, cap, &len, NULL));
+    return len;
+}
+
+void write_text(const char *dir, const char *name, const char *text, mode_t mode)
+{
+    assert_onr(ONR_OK,
+               onr_file_write_atomic(onr_test_path(dir, name), text, strlen(text), mode));
+}
+
+void write_conf(const char *dir, const char *dev, const char *brokers)
+{
+    char text[1024];
+
+    snprintf(text, sizeof(text),
+             "id %s\nmanufacturer acme\nmanufacturer_key manufacturer.pub\n"
+             "voucher_key voucher.pub\nbroker_ca broker-ca.pem\n%s",
+             dev, brokers);
+    write_text(dir, "device.conf", text, 0644);
+}
+
+void mint(const char *dir, struct fixture *f, const char *prov, const char *op)
+{
+    struct onr_p256_key *identity = NULL;
+    struct onr_p256_key *service = NULL;
+    uint8_t pub[ONR_P256_PUB_LEN];
+    uint8_t seal_sk[ONR_X25519_KEY_LEN];
+    uint8_t der[ONR_X509_MAX_DER];
+    size_t der_len = sizeof(der);
+    struct onr_x509_profile leaf = {.days = 30, .path_len = -1, .eku = ONR_X509_EKU_CLIENT};
+    struct onr_bytes cert;
+
+    assert_true((prov == NULL) == (op == NULL));
+    fixture_init(f);
+    assert_onr(ONR_OK, onr_p256_generate(&identity));
+    assert_onr(ONR_OK, onr_p256_public(identity, pub));
+    assert_onr(ONR_OK, onr_devid_from_public(pub, f->trust.dev));
+    assert_onr(ONR_OK, onr_p256_save(identity, onr_test_path(dir, "identity.key")));
+    leaf.subject = (struct onr_x509_name){.common_name = f->trust.dev, .organization = "acme"};
+    assert_onr(ONR_OK, onr_x509_self_signed(identity, &leaf, der, &der_len));
+    cert = (struct onr_bytes){der, der_len};
+    assert_onr(ONR_OK, onr_x509_save(onr_test_path(dir, "identity.pem"), &cert, 1));
+    assert_onr(ONR_OK, onr_x25519_generate(seal_sk, f->trust.seal_pub));
+    assert_onr(ONR_OK, onr_x25519_save(seal_sk, onr_test_path(dir, "sealing.key")));
+    onr_wipe(seal_sk, sizeof(seal_sk));
+    assert_onr(ONR_OK, onr_p256_generate(&service));
+    assert_onr(ONR_OK, onr_p256_public(service, pub));
+    assert_onr(ONR_OK, onr_p256_public_save(pub, onr_test_path(dir, "manufacturer.pub")));
+    assert_onr(ONR_OK, onr_p256_public_save(f->trust.voucher_key,
+                                            onr_test_path(dir, "voucher.pub")));
+    write_text(dir, "broker-ca.pem", "not read before connecting\n", 0644);
+    write_conf(dir, f->trust.dev, FIXTURE_BROKERS);
+    onr_p256_free(service);
+    onr_p256_free(identity);
+    if (prov != NULL) {
+        f->prov = prov;
+        f->op = op;
+        store_voucher(dir, f, f->voucher_key, f->trust.dev);
+    }
+}
+
+void store_voucher(const char *dir, const struct fixture *f, const struct onr_p256_key *key,
+                   const char *dev)
+{
+    uint8_t t[ONR_ENVELOPE_MAX];
+    size_t len = token(f, key, "acme", dev, (uint64_t)time(NULL) + 3600, t, sizeof(t));
+
+    assert_onr(ONR_OK, device_voucher_save(dir, t, len));
+    assert_onr(ONR_OK, device_state_save(dir, ONR_DEVICE_VOUCHED));
+}
+
+static void on_progress(void *arg, const struct onr_device *dev, const char *event,
+                        const char *detail)
+{
+    struct heard *h = arg;
+
+    (void)dev;
+    snprintf(h->event, sizeof(h->event), "%s", event);
+    snprintf(h->detail, sizeof(h->detail), "%s", detail);
+    if (strcmp(event, "state") == 0)
+        h->states++;
+}
+
+static void on_done(void *arg, const struct onr_device *dev, int result)
+{
+    struct heard *h = arg;
+
+    (void)dev;
+    h->done++;
+    h->result = result;
+}
+
+int open_device_until(const char *dir, enum onr_device_state target, struct heard *h,
+                      struct onr_device **dev)
+{
+    struct onr_device_callbacks cb = {.progress = on_progress, .done = on_done, .arg = h};
+    struct onr_device_options opt = {.target = target};
+
+    memset(h, 0, sizeof(*h));
+    *dev = NULL;
+    return onr_device_open(dir, &cb, &opt, dev);
+}
+
+int open_device(const char *dir, struct heard *h, struct onr_device **dev)
+{
+    return open_device_until(dir, ONR_DEVICE_FACTORY, h, dev);
+}
+
+void assert_open_refused(const char *dir, int rc, const char *file)
+{
+    struct onr_device *dev = NULL;
+    struct heard h;
+    char want[64];
+
+    assert_onr(rc, open_device(dir, &h, &dev));
+    assert_null(dev);
+    assert_string_equal(h.event, "error");
+    snprintf(want, sizeof(want), "file=%s code=%s ", file, onr_error_name(rc));
+    assert_non_null(strstr(h.detail, want));
+}
