@@ -156,6 +156,12 @@ static const struct onr_field app_key_fields[] = {
     F(app_key, dev, DEVID, REQ, DEVID),
     F(app_key, kid, BIN, REQ, ID16),
     F(app_key, sealed, BIN, REQ, 32 + 48, 32 + 48), /* enc || K_AF || tag */
+    F(app_key, imsi, DIGITS, REQ, 6, 15),
+    F(app_key, iccid, DIGITS, REQ, 19, 20),
+};
+static const struct onr_field cert_revoke_fields[] = {
+    F(cert_revoke, dev, DEVID, REQ, DEVID),
+    F(cert_revoke, serial, BIN, REQ, 1, 20),
 };
 static const struct onr_field app_key_stored_fields[] = {
     F(app_key_stored, re, BIN, REQ, ID16),
@@ -236,6 +242,7 @@ static const struct msg_rule rules[] = {
     RULE(APP_KEY, app_key, SIG, ROLE(OPERATOR), NULL),
     RULE(APP_KEY_STORED, app_key_stored, SIG, ROLE(PROVIDER), NULL),
     RULE(EVENT, event, SIG, SERVICES, NULL),
+    RULE(CERT_REVOKE, cert_revoke, NONE, ROLE(PROVIDER), NULL),
     RULE(PROFILE_CONTENT, profile_content, NONE, 0, NULL),
 };
 

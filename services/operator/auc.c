@@ -353,7 +353,7 @@ int auc_unconfirmed(struct onr_db *db, uint64_t before, struct auc_delivery *out
                     size_t *n)
 {
     static const char sql[] =
-        "SELECT dev, prov, kid, app_key, granted, key_stored FROM subscribers"
+        "SELECT dev, prov, kid, app_key, granted, key_stored, imsi, iccid FROM subscribers"
         " WHERE attached = 1 AND (granted = 0 OR key_stored = 0) AND sent_at < ?1 LIMIT ?2";
     sqlite3_stmt *stmt = NULL;
     int rc = onr_db_prepare(db, sql, &stmt);
@@ -373,6 +373,10 @@ int auc_unconfirmed(struct onr_db *db, uint64_t before, struct auc_delivery *out
             rc = onr_db_column_exact(stmt, 2, d->kid, sizeof(d->kid));
         if (rc == ONR_OK)
             rc = onr_db_column_exact(stmt, 3, d->sealed_key, sizeof(d->sealed_key));
+        if (rc == ONR_OK)
+            rc = onr_db_column_text(stmt, 6, d->imsi, sizeof(d->imsi));
+        if (rc == ONR_OK)
+            rc = onr_db_column_text(stmt, 7, d->iccid, sizeof(d->iccid));
         if (rc != ONR_OK)
             break;
         d->granted = sqlite3_column_int(stmt, 4) == 1;

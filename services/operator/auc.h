@@ -87,6 +87,8 @@ int auc_attach(struct onr_db *db, const char *dev, const uint8_t kid[ONR_AKMA_KI
 struct auc_delivery {
     char dev[ONR_DEVID_LEN + 1];
     char prov[ONR_SERVICE_ID_MAX + 1];
+    char imsi[16];
+    char iccid[21];
     uint8_t kid[ONR_AKMA_KID_LEN];
     uint8_t sealed_key[ONR_SEALED_APP_KEY_LEN];
     int granted;

@@ -43,19 +43,21 @@ static int grant(struct onr_service *svc, const char *dev, const char *prov,
     return onr_service_seal(svc, &msg, OP_CONTROL_TOPIC, pub, id);
 }
 
-static int app_key(struct onr_service *svc, const char *dev, const char *prov,
-                   const uint8_t kid[ONR_AKMA_KID_LEN],
-                   const uint8_t sealed[ONR_SEALED_APP_KEY_LEN], struct onr_publication *pub,
-                   uint8_t id[ONR_MSG_ID_LEN])
+/* The provider's copy of what it needs: the key (sealed to it) and the
+ * subscription it aligns. */
+static int app_key(struct onr_service *svc, const struct auc_delivery *d,
+                   struct onr_publication *pub, uint8_t id[ONR_MSG_ID_LEN])
 {
     struct onr_msg msg = {.type = ONR_MSG_APP_KEY};
     char topic[ONR_TOPIC_MAX + 1];
 
-    snprintf(topic, sizeof(topic), "onr/1/s/prov/%s/in", prov);
+    snprintf(topic, sizeof(topic), "onr/1/s/prov/%s/in", d->prov);
     msg.body.app_key = (struct onr_msg_app_key){
-        .dev = {(const uint8_t *)dev, strlen(dev)},
-        .kid = {kid, ONR_AKMA_KID_LEN},
-        .sealed = {sealed, ONR_SEALED_APP_KEY_LEN},
+        .dev = {(const uint8_t *)d->dev, strlen(d->dev)},
+        .kid = ONR_BYTES(d->kid),
+        .sealed = ONR_BYTES(d->sealed_key),
+        .imsi = {(const uint8_t *)d->imsi, strlen(d->imsi)},
+        .iccid = {(const uint8_t *)d->iccid, strlen(d->iccid)},
     };
     return onr_service_seal(svc, &msg, topic, pub, id);
 }
@@ -66,7 +68,7 @@ int op_attached(struct onr_service *svc, struct op *o, const struct auc_subscrib
     const struct onr_peer *prov = onr_peer_find(&o->providers, (const uint8_t *)sub->prov,
                                                 strlen(sub->prov));
     struct onr_db *db = onr_service_db(svc);
-    uint8_t sealed[ONR_SEALED_APP_KEY_LEN];
+    struct auc_delivery d;
     uint8_t grant_id[ONR_MSG_ID_LEN];
     uint8_t key_id[ONR_MSG_ID_LEN];
     uint64_t now = onr_service_now(svc);
@@ -74,14 +76,20 @@ int op_attached(struct onr_service *svc, struct op *o, const struct auc_subscrib
 
     if (prov == NULL)
         return ONR_EDENIED; /* the contract ended since the profile */
+    memset(&d, 0, sizeof(d));
+    snprintf(d.dev, sizeof(d.dev), "%s", sub->dev);
+    snprintf(d.prov, sizeof(d.prov), "%s", prov->id);
+    snprintf(d.imsi, sizeof(d.imsi), "%s", sub->imsi);
+    snprintf(d.iccid, sizeof(d.iccid), "%s", sub->iccid);
+    memcpy(d.kid, kid, sizeof(d.kid));
     rc = onr_sealed_app_key_seal(prov->sealing_key, sub->dev, onr_service_id(svc), prov->id,
-                                 kid, k_af, sealed);
+                                 kid, k_af, d.sealed_key);
     if (rc == ONR_OK)
-        rc = auc_attach(db, sub->dev, kid, sealed, now);
+        rc = auc_attach(db, sub->dev, kid, d.sealed_key, now);
     if (rc == ONR_OK)
         rc = grant(svc, sub->dev, prov->id, &answer->extra[0], grant_id);
     if (rc == ONR_OK)
-        rc = app_key(svc, sub->dev, prov->id, kid, sealed, &answer->extra[1], key_id);
+        rc = app_key(svc, &d, &answer->extra[1], key_id);
     if (rc == ONR_OK)
         rc = op_event(svc, sub->dev, "attached", &answer->extra[2]);
     if (rc == ONR_OK)
@@ -191,7 +199,7 @@ static int resend_one(struct onr_service *svc, const struct auc_delivery *d,
     if (!d->granted)
         rc = grant(svc, d->dev, d->prov, &pubs[(*n)++], grant_id);
     if (rc == ONR_OK && !d->key_stored)
-        rc = app_key(svc, d->dev, d->prov, d->kid, d->sealed_key, &pubs[(*n)++], key_id);
+        rc = app_key(svc, d, &pubs[(*n)++], key_id);
     if (rc == ONR_OK)
         rc = auc_sent(onr_service_db(svc), d->dev, d->granted ? NULL : grant_id,
                       d->key_stored ? NULL : key_id, onr_service_now(svc));

@@ -64,6 +64,7 @@ enum onr_msg_type {
     ONR_MSG_APP_KEY = 24,
     ONR_MSG_APP_KEY_STORED = 25,
     ONR_MSG_EVENT = 26,
+    ONR_MSG_CERT_REVOKE = 27,
     /* Bodies that only travel sealed inside another message, never as an
      * envelope of their own. */
     ONR_MSG_PROFILE_CONTENT = 100,
@@ -239,6 +240,14 @@ struct onr_msg_app_key {
     struct onr_bytes dev;
     struct onr_bytes kid;    /* 16: the AKMA-style key identifier */
     struct onr_bytes sealed; /* K_AF sealed to the provider (<onramp/sealed.h>) */
+    struct onr_bytes imsi;   /* the device's subscription, for alignment */
+    struct onr_bytes iccid;
+};
+
+/* A provider revokes a device's service certificate at the broker. */
+struct onr_msg_cert_revoke {
+    struct onr_bytes dev;
+    struct onr_bytes serial; /* 1..20 bytes, as in the certificate */
 };
 
 struct onr_msg_app_key_stored {
@@ -291,6 +300,7 @@ struct onr_msg {
         struct onr_msg_app_key app_key;
         struct onr_msg_app_key_stored app_key_stored;
         struct onr_msg_event event;
+        struct onr_msg_cert_revoke cert_revoke;
         struct onr_msg_profile_content profile_content;
     } body;
 };
