@@ -94,7 +94,7 @@ def main():
         started = time.monotonic()
         runs = {}
         for maker, d in devices:
-            r = onb.device(d)
+            r = onb.device(d, ["--until", DONE])
             r.process.start()
             runs[os.path.basename(d)] = (maker, r)
         rows = {dev: (maker, "FACTORY", None) for dev, (maker, _) in runs.items()}

@@ -83,7 +83,10 @@ class NetworkTest(unittest.TestCase):
         self.assertEqual(rc, 0, out)
 
     def run_device(self, state_dir, *args, timeout=60):
-        """Run the device to its end; (exit status, output)."""
+        """Run the device to its end (NETWORK_ATTACHED unless told);
+        (exit status, output)."""
+        if "--until" not in args:
+            args = ("--until", "NETWORK_ATTACHED") + args
         d = self.onb.device(state_dir, args)
         d.process.start()
         status = d.process.exit_status(timeout=timeout)
@@ -136,7 +139,7 @@ class NetworkTest(unittest.TestCase):
         devices = self.acme.mint(3)
         for d in devices:
             self.pair(d)
-        runs = [self.onb.device(d) for d in devices]
+        runs = [self.onb.device(d, ["--until", "NETWORK_ATTACHED"]) for d in devices]
         for r in runs:
             r.process.start()
         for d, r in zip(devices, runs):
@@ -362,7 +365,7 @@ class OperatorCrashTest(unittest.TestCase):
             dev = os.path.basename(d)
             rc, out = ctl.pair(prov, onboarding.DeviceRun(onb, d).label(), "alice")
             self.assertEqual(rc, 0, out)
-            run = onb.device(d, ["--timeout", "3"])
+            run = onb.device(d, ["--timeout", "3", "--until", "NETWORK_ATTACHED"])
             run.process.start()
             # the operator stored the subscription, then died unanswering
             self.assertEqual(op.process.exit_status(timeout=30), -9)
@@ -399,7 +402,7 @@ class ConcurrentProfilesTest(unittest.TestCase):
             labels = [onboarding.DeviceRun(onb, d).label() for d in devices]
             rc, out = ctl.pair_many(prov, labels, "alice")
             self.assertEqual(rc, 0, out)
-            runs = [onb.device(d, ["--quiet"]) for d in devices]
+            runs = [onb.device(d, ["--quiet", "--until", "NETWORK_ATTACHED"]) for d in devices]
             for r in runs:
                 r.process.start()
             for r in runs:
