@@ -235,6 +235,7 @@ int onr_envelope_decode(const uint8_t *buf, size_t len, struct onr_envelope *env
     if (rc != ONR_OK)
         goto out;
     env->authed = (struct onr_bytes){buf, offsets[E_AUTH]};
+    env->raw = (struct onr_bytes){buf, len};
 out:
     msgpack_unpacked_destroy(&obj);
     if (rc != ONR_OK)

@@ -97,6 +97,9 @@ static void test_envelope_signed_round_trip(void **state)
     assert_int_equal(env.auth, ONR_AUTH_SIG);
     assert_int_equal(env.auth_tag.len, ONR_P256_SIG_LEN);
     assert_int_equal(env.authed.len, f->len - 2 - ONR_P256_SIG_LEN);
+    /* the whole envelope, for a receiver that keeps it to verify later */
+    assert_ptr_equal(env.raw.ptr, f->buf);
+    assert_int_equal(env.raw.len, f->len);
     assert_int_equal(env.msg.body.hello.nonce.len, ONR_NONCE_LEN);
     assert_onr(ONR_OK, onr_envelope_verify(&env, topic_of(f->up_topic), f->device_pub, NOW,
                                            WINDOW, f->replay));

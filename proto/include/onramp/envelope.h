@@ -58,6 +58,7 @@ struct onr_envelope {
     enum onr_auth_kind auth;
     struct onr_bytes auth_tag;   /* borrowed: signature or MAC, empty for none */
     struct onr_bytes authed;     /* borrowed: the bytes the authenticator covers */
+    struct onr_bytes raw;        /* borrowed: the whole envelope as decoded */
 };
 
 /* How to authenticate an envelope being encoded. */
