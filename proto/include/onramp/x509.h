@@ -119,7 +119,9 @@ int onr_x509_parse(const uint8_t *der, size_t der_len, struct onr_x509_info *inf
 
 /*
  * onr_x509_verify_chain: verify `chain` (leaf first, then intermediates;
- * borrowed) up to the trusted `anchor` (a CA certificate, borrowed): each
+ * borrowed; the anchor itself not repeated at its end, or it counts as an
+ * intermediate against path lengths) up to the trusted `anchor` (a CA
+ * certificate, borrowed): each
  * signature, that every issuer is a CA allowed to sign certificates
  * (basicConstraints CA:true, keyCertSign) within its path length, and
  * validity against the system clock. Intermediates are only trusted after
