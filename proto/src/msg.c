@@ -159,6 +159,13 @@ static const struct onr_field app_key_fields[] = {
     F(app_key, imsi, DIGITS, REQ, 6, 15),
     F(app_key, iccid, DIGITS, REQ, 19, 20),
 };
+static const struct onr_field release_fields[] = {
+    F(release, dev, DEVID, REQ, DEVID),
+};
+static const struct onr_field released_fields[] = {
+    F(released, re, BIN, REQ, ID16),
+    F(released, dev, DEVID, REQ, DEVID),
+};
 static const struct onr_field cert_revoke_fields[] = {
     F(cert_revoke, dev, DEVID, REQ, DEVID),
     F(cert_revoke, serial, BIN, REQ, 1, 20),
@@ -243,6 +250,8 @@ static const struct msg_rule rules[] = {
     RULE(APP_KEY_STORED, app_key_stored, SIG, ROLE(PROVIDER), NULL),
     RULE(EVENT, event, SIG, SERVICES, NULL),
     RULE(CERT_REVOKE, cert_revoke, NONE, ROLE(PROVIDER), NULL),
+    RULE(RELEASE, release, SIG, ROLE(CONTROL) | ROLE(PROVIDER), NULL),
+    RULE(RELEASED, released, SIG, SERVICES, NULL),
     RULE(PROFILE_CONTENT, profile_content, NONE, 0, NULL),
 };
 

@@ -22,7 +22,8 @@ const int onr_sample_types[] = {
     ONR_MSG_REGISTERED, ONR_MSG_PAIRING, ONR_MSG_PAIRED, ONR_MSG_ALIGNMENT,
     ONR_MSG_ALIGNED, ONR_MSG_VOUCHER_TOKEN, ONR_MSG_GRANT, ONR_MSG_REVOKE,
     ONR_MSG_CONTROL_RESULT, ONR_MSG_BROKER_STATS, ONR_MSG_APP_KEY, ONR_MSG_APP_KEY_STORED,
-    ONR_MSG_EVENT, ONR_MSG_CERT_REVOKE, ONR_MSG_PROFILE_CONTENT, 0,
+    ONR_MSG_EVENT, ONR_MSG_CERT_REVOKE, ONR_MSG_RELEASE, ONR_MSG_RELEASED,
+    ONR_MSG_PROFILE_CONTENT, 0,
 };
 
 void onr_sample_msg(int type, struct onr_msg *m)
@@ -160,6 +161,13 @@ void onr_sample_msg(int type, struct onr_msg *m)
     case ONR_MSG_CERT_REVOKE:
         m->body.cert_revoke.dev = S(ONR_SAMPLE_DEVID);
         m->body.cert_revoke.serial = B(id16);
+        break;
+    case ONR_MSG_RELEASE:
+        m->body.release.dev = S(ONR_SAMPLE_DEVID);
+        break;
+    case ONR_MSG_RELEASED:
+        m->body.released.re = B(id16);
+        m->body.released.dev = S(ONR_SAMPLE_DEVID);
         break;
     case ONR_MSG_PROFILE_CONTENT:
         m->body.profile_content.iccid = S("8901010000000000019");

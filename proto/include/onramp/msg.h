@@ -65,6 +65,8 @@ enum onr_msg_type {
     ONR_MSG_APP_KEY_STORED = 25,
     ONR_MSG_EVENT = 26,
     ONR_MSG_CERT_REVOKE = 27,
+    ONR_MSG_RELEASE = 28,
+    ONR_MSG_RELEASED = 29,
     /* Bodies that only travel sealed inside another message, never as an
      * envelope of their own. */
     ONR_MSG_PROFILE_CONTENT = 100,
@@ -244,6 +246,17 @@ struct onr_msg_app_key {
     struct onr_bytes iccid;
 };
 
+/* A provider gives up a device (asked by a control tool; passed on to the
+ * manufacturer and the operator), and the answer. */
+struct onr_msg_release {
+    struct onr_bytes dev;
+};
+
+struct onr_msg_released {
+    struct onr_bytes re;
+    struct onr_bytes dev;
+};
+
 /* A provider revokes a device's service certificate at the broker. */
 struct onr_msg_cert_revoke {
     struct onr_bytes dev;
@@ -301,6 +314,8 @@ struct onr_msg {
         struct onr_msg_app_key_stored app_key_stored;
         struct onr_msg_event event;
         struct onr_msg_cert_revoke cert_revoke;
+        struct onr_msg_release release;
+        struct onr_msg_released released;
         struct onr_msg_profile_content profile_content;
     } body;
 };
