@@ -41,28 +41,40 @@ static bool device_may_publish(const struct plugin *p, const struct conn *c, con
                ONR_OK;
 }
 
+/*
+ * The checks every device publish passes first, bootstrap or operational:
+ * rate, size, no retain. MOSQ_ERR_SUCCESS to go on to the topic check.
+ */
+static int device_publish_limits(struct plugin *p, struct conn *c,
+                                 const struct mosquitto_evt_acl_check *ed)
+{
+    /* Every message spends a token, allowed or not: a flood of refused
+     * messages is still a flood. */
+    if (!limits_device_message(p, c)) {
+        limits_rate_denied(p, c);
+        counters_deny(p, c, ed->client, &p->stats.rate_limited, "publish", ed->topic,
+                      "over the device message rate");
+        return MOSQ_ERR_ACL_DENIED;
+    }
+    if (ed->payloadlen > p->cfg.max_payload) {
+        counters_deny(p, c, ed->client, &p->stats.denied_size, "publish", ed->topic,
+                      "payload too large");
+        return MOSQ_ERR_ACL_DENIED;
+    }
+    if (ed->retain) {
+        counters_deny(p, c, ed->client, &p->stats.denied_retain, "publish", ed->topic,
+                      "devices may not retain");
+        return MOSQ_ERR_ACL_DENIED;
+    }
+    return MOSQ_ERR_SUCCESS;
+}
+
 static int device_check(struct plugin *p, struct conn *c, const struct mosquitto_evt_acl_check *ed)
 {
     switch (ed->access) {
     case MOSQ_ACL_WRITE:
-        /* Every message spends a token, allowed or not: a flood of refused
-         * messages is still a flood. */
-        if (!limits_device_message(p, c)) {
-            limits_rate_denied(p, c);
-            counters_deny(p, c, ed->client, &p->stats.rate_limited, "publish", ed->topic,
-                          "over the device message rate");
+        if (device_publish_limits(p, c, ed) != MOSQ_ERR_SUCCESS)
             return MOSQ_ERR_ACL_DENIED;
-        }
-        if (ed->payloadlen > p->cfg.max_payload) {
-            counters_deny(p, c, ed->client, &p->stats.denied_size, "publish", ed->topic,
-                          "payload too large");
-            return MOSQ_ERR_ACL_DENIED;
-        }
-        if (ed->retain) {
-            counters_deny(p, c, ed->client, &p->stats.denied_retain, "publish", ed->topic,
-                          "devices may not retain");
-            return MOSQ_ERR_ACL_DENIED;
-        }
         if (!topic_name_ok(ed->topic, false) || !device_may_publish(p, c, ed->topic)) {
             counters_deny(p, c, ed->client, &p->stats.denied_publish, "publish", ed->topic,
                           "not one of its up topics");
@@ -88,12 +100,58 @@ static int device_check(struct plugin *p, struct conn *c, const struct mosquitto
     }
 }
 
-/* Topics a service may receive, and filters its subscriptions must lie in. */
+/*
+ * An operational device: its own topics onr/1/p/{prov}/dev/{dev}/..., and
+ * nothing else; all of it refused once its certificate is revoked (until
+ * the queued kick disconnects it).
+ */
+static int operational_check(struct plugin *p, struct conn *c,
+                             const struct mosquitto_evt_acl_check *ed)
+{
+    switch (ed->access) {
+    case MOSQ_ACL_WRITE:
+        if (c->revoked) {
+            counters_deny(p, c, ed->client, &p->stats.denied_publish, "publish", ed->topic,
+                          "certificate revoked");
+            return MOSQ_ERR_ACL_DENIED;
+        }
+        if (device_publish_limits(p, c, ed) != MOSQ_ERR_SUCCESS)
+            return MOSQ_ERR_ACL_DENIED;
+        if (!topic_name_ok(ed->topic, false) || !topic_below(ed->topic, c->own_prefix)) {
+            counters_deny(p, c, ed->client, &p->stats.denied_publish, "publish", ed->topic,
+                          "not under its own prefix");
+            return MOSQ_ERR_ACL_DENIED;
+        }
+        return MOSQ_ERR_SUCCESS;
+    case MOSQ_ACL_SUBSCRIBE:
+        if (c->revoked || !topic_filter_within(ed->topic, c->own_filter)) {
+            counters_deny(p, c, ed->client, &p->stats.denied_subscribe, "subscribe", ed->topic,
+                          c->revoked ? "certificate revoked" : "not within its own prefix");
+            return MOSQ_ERR_ACL_DENIED;
+        }
+        return MOSQ_ERR_SUCCESS;
+    case MOSQ_ACL_READ:
+        if (c->revoked || !topic_matches(c->own_filter, ed->topic)) {
+            counters_deny(p, c, ed->client, &p->stats.denied_read, "read", ed->topic,
+                          c->revoked ? "certificate revoked" : "not under its own prefix");
+            return MOSQ_ERR_ACL_DENIED;
+        }
+        return MOSQ_ERR_SUCCESS;
+    default:
+        return MOSQ_ERR_SUCCESS; /* unsubscribe */
+    }
+}
+
+/* Topics a service may receive, and filters its subscriptions must lie in:
+ * its own, and for a provider its operational devices' topics. */
 static bool service_may_read(const struct conn *c, const char *topic_or_filter, bool filter)
 {
-    const char *patterns[] = {c->service_up, c->service_in, "onr/1/s/+/+/ev"};
+    const char *patterns[] = {c->service_up, c->service_in, "onr/1/s/+/+/ev",
+                              c->service_devs};
 
     for (size_t i = 0; i < sizeof(patterns) / sizeof(patterns[0]); i++) {
+        if (patterns[i][0] == '\0')
+            continue; /* not this service's */
         if (filter ? topic_filter_within(topic_or_filter, patterns[i])
                    : topic_matches(patterns[i], topic_or_filter))
             return true;
@@ -103,8 +161,10 @@ static bool service_may_read(const struct conn *c, const char *topic_or_filter, 
 
 static bool service_may_publish(const struct conn *c, const char *topic, bool retain)
 {
+    /* Operators grant and revoke; providers with a CA here revoke their
+     * devices' certificates (control.c checks which may send what). */
     if (strcmp(topic, CONTROL_TOPIC) == 0)
-        return strcmp(c->role, "op") == 0 && !retain;
+        return c->may_control && !retain;
     if (!topic_name_ok(topic, false))
         return false;
     if (strcmp(topic, c->service_ev) == 0)
@@ -114,7 +174,8 @@ static bool service_may_publish(const struct conn *c, const char *topic, bool re
     if (strcmp(c->role, "ctl") == 0)
         return !retain && topic_matches("onr/1/s/prov/+/in", topic);
     return !retain &&
-           (topic_matches("onr/1/d/+/down", topic) || topic_matches("onr/1/s/+/+/in", topic));
+           (topic_matches("onr/1/d/+/down", topic) || topic_matches("onr/1/s/+/+/in", topic) ||
+            (strcmp(c->role, "prov") == 0 && topic_provider_device(topic, c->id)));
 }
 
 static int service_check(struct plugin *p, struct conn *c,
@@ -205,9 +266,13 @@ int acl_on_check(int event, void *event_data, void *userdata)
     switch (c->kind) {
     case PRINCIPAL_DEVICE:
         return device_check(p, c, ed);
+    case PRINCIPAL_OPERATIONAL:
+        return operational_check(p, c, ed);
     case PRINCIPAL_SERVICE:
         return service_check(p, c, ed);
-    default:
+    case PRINCIPAL_MONITOR:
         return monitor_check(p, c, ed);
+    default:
+        return MOSQ_ERR_ACL_DENIED;
     }
 }

@@ -1,8 +1,9 @@
 /*
  * Who a client is. A device proves possession of its identity key in
  * CONNECT (proto/SPEC.md section 10); a service or monitor presents a
- * certificate from the services CA. Nothing else admits anyone: usernames
- * and passwords are never credentials.
+ * certificate from the services CA; an operational device presents the
+ * certificate its provider's CA issued it (section 14). Nothing else
+ * admits anyone: usernames and passwords are never credentials.
  */
 #include "plugin.h"
 
@@ -10,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "grants.h"
 #include "onramp/error.h"
 #include "onramp/pop.h"
 #include "onramp/text.h"
@@ -41,6 +43,7 @@ int auth_on_ext_start(int event, void *event_data, void *userdata)
     struct plugin *p = userdata;
     const char *client_id = mosquitto_client_id(ed->client);
     const char *broker = p->cfg.broker_name;
+    struct identity who;
     int rc;
 
     (void)event;
@@ -57,7 +60,13 @@ int auth_on_ext_start(int event, void *event_data, void *userdata)
                         (uint64_t)time(NULL), p->cfg.pop_window, p->replay, NULL);
     if (rc != ONR_OK)
         return refuse(p, ed->client, pop_counter(p, rc), onr_strerror(rc));
-    if (conns_add(p, ed->client, PRINCIPAL_DEVICE, NULL, client_id) == NULL)
+    /* onr_pop_verify checked that the client id is the key's device id */
+    memset(&who, 0, sizeof(who));
+    who.kind = PRINCIPAL_DEVICE;
+    if (strlen(client_id) >= sizeof(who.id))
+        return refuse(p, ed->client, &p->stats.pop_wrong_id, "client id too long");
+    strcpy(who.id, client_id);
+    if (conns_add(p, ed->client, &who) == NULL)
         return refuse(p, ed->client, &p->stats.refused, "out of memory");
     p->stats.connects++;
     return MOSQ_ERR_SUCCESS;
@@ -90,8 +99,7 @@ int auth_on_basic(int event, void *event_data, void *userdata)
     struct mosquitto_evt_basic_auth *ed = event_data;
     struct plugin *p = userdata;
     const char *client_id = mosquitto_client_id(ed->client);
-    char role[8];
-    char id[ONR_SERVICE_ID_MAX + 1];
+    struct identity who;
     X509 *cert;
     int rc;
 
@@ -99,17 +107,27 @@ int auth_on_basic(int event, void *event_data, void *userdata)
     cert = mosquitto_client_certificate(ed->client);
     if (cert == NULL)
         return refuse(p, ed->client, &p->stats.no_credentials, "no proof and no certificate");
-    rc = cert_identify(p, cert, role, id);
+    rc = cert_identify(p, cert, &who);
     X509_free(cert);
+    if (rc == ONR_ECHAIN)
+        return refuse(p, ed->client, &p->stats.bad_cert,
+                      "certificate from none of the plugin's CAs");
     if (rc != ONR_OK)
-        return refuse(p, ed->client, &p->stats.bad_cert, "certificate not from the services CA");
+        return refuse(p, ed->client, &p->stats.bad_cert,
+                      "certificate names no known role or no valid id");
     if (!limits_connect_allowed(p))
         return refuse(p, ed->client, &p->stats.connect_rate, "connection rate");
-    if (!service_client_id_ok(client_id, role, id))
+    if (who.kind == PRINCIPAL_OPERATIONAL) {
+        /* Its device id is its client id: no other id, and no service's. */
+        if (client_id == NULL || strcmp(client_id, who.id) != 0)
+            return refuse(p, ed->client, &p->stats.bad_cert,
+                          "client id is not the certificate's device id");
+        if (grants_cert_revoked(p->grants, who.prov, who.serial, who.serial_len))
+            return refuse(p, ed->client, &p->stats.bad_cert, "certificate revoked");
+    } else if (!service_client_id_ok(client_id, who.role, who.id)) {
         return refuse(p, ed->client, &p->stats.bad_cert, "client id is not {role}.{id}[.x]");
-    if (conns_add(p, ed->client,
-                  strcmp(role, "monitor") == 0 ? PRINCIPAL_MONITOR : PRINCIPAL_SERVICE, role,
-                  id) == NULL)
+    }
+    if (conns_add(p, ed->client, &who) == NULL)
         return refuse(p, ed->client, &p->stats.refused, "out of memory");
     p->stats.connects++;
     return MOSQ_ERR_SUCCESS;

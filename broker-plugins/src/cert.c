@@ -1,13 +1,17 @@
 /*
- * The services certificate. Mosquitto hands over OpenSSL's X509; the
- * plugin re-encodes it as DER and judges it with Onramp's own X.509 code
- * against its own copy of the services CA, whatever the listener trusts.
+ * Client certificates. Mosquitto hands over OpenSSL's X509; the plugin
+ * re-encodes it as DER and judges it with Onramp's own X.509 code against
+ * its own copies of the CAs, whatever the listener trusts: the services CA
+ * (services and monitors) and each provider CA (operational devices).
  */
 #include "plugin.h"
 
 #include <openssl/x509.h>
+#include <openssl/x509v3.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "grants.h"
 #include "onramp/error.h"
 #include "onramp/text.h"
 
@@ -23,8 +27,135 @@ static const struct {
     {"control", "ctl"},
 };
 
-int cert_identify(const struct plugin *p, void *x509, char role[8],
-                  char id[ONR_SERVICE_ID_MAX + 1])
+/* Load one CA certificate from `path` into der/der_len (ONR_X509_MAX_DER
+ * bytes); its public key into `pub`. 0, or -1 after logging why. */
+static int load_ca(const char *what, const char *path, uint8_t *der, size_t *der_len,
+                   uint8_t pub[ONR_P256_PUB_LEN])
+{
+    uint8_t buf[ONR_X509_MAX_DER];
+    size_t buf_len = sizeof(buf);
+    struct onr_bytes cert;
+    struct onr_x509_info info;
+    size_t n = 0;
+    int rc;
+
+    rc = onr_x509_load(path, buf, &buf_len, &cert, 1, &n);
+    if (rc == ONR_OK)
+        rc = onr_x509_parse(cert.ptr, cert.len, &info);
+    if (rc == ONR_OK && !info.can_sign_certs)
+        rc = ONR_ECERT;
+    if (rc != ONR_OK) {
+        plugin_log(MOSQ_LOG_ERR, "onramp: %s %s: %s", what, path, onr_strerror(rc));
+        return -1;
+    }
+    memcpy(der, cert.ptr, cert.len);
+    *der_len = cert.len;
+    memcpy(pub, info.public_key, ONR_P256_PUB_LEN);
+    return 0;
+}
+
+int cert_load_cas(struct plugin *p)
+{
+    uint8_t (*keys)[ONR_P256_PUB_LEN] = NULL;
+    int rc = -1;
+
+    keys = calloc(p->n_provider_cas + 1, sizeof(*keys));
+    if (keys == NULL)
+        return -1;
+    if (load_ca("services CA", p->cfg.services_ca_path, p->services_ca, &p->services_ca_len,
+                keys[0]) != 0)
+        goto out;
+    for (size_t i = 0; i < p->n_provider_cas; i++) {
+        struct provider_ca *ca = &p->provider_cas[i];
+        const unsigned char *in = ca->der;
+
+        if (load_ca("provider CA", ca->path, ca->der, &ca->der_len, keys[i + 1]) != 0)
+            goto out;
+        /* One key, one issuer: a certificate must never verify against two
+         * CAs, or it could be a service and a device, or two providers'. */
+        for (size_t j = 0; j <= i; j++) {
+            if (memcmp(keys[j], keys[i + 1], ONR_P256_PUB_LEN) == 0) {
+                plugin_log(MOSQ_LOG_ERR, "onramp: provider CA %s (%s) has the key of the %s%s",
+                           ca->id, ca->path, j == 0 ? "services CA" : "provider CA of ",
+                           j == 0 ? "" : p->provider_cas[j - 1].id);
+                goto out;
+            }
+        }
+        ca->x509 = d2i_X509(NULL, &in, (long)ca->der_len);
+        if (ca->x509 == NULL) {
+            plugin_log(MOSQ_LOG_ERR, "onramp: provider CA %s (%s): OpenSSL cannot read it",
+                       ca->id, ca->path);
+            goto out;
+        }
+    }
+    rc = 0;
+out:
+    free(keys);
+    return rc;
+}
+
+void cert_free(struct plugin *p)
+{
+    for (size_t i = 0; i < p->n_provider_cas; i++) {
+        X509_free(p->provider_cas[i].x509);
+        p->provider_cas[i].x509 = NULL;
+    }
+}
+
+bool cert_provider_known(const struct plugin *p, const char *prov)
+{
+    for (size_t i = 0; i < p->n_provider_cas; i++)
+        if (strcmp(p->provider_cas[i].id, prov) == 0)
+            return true;
+    return false;
+}
+
+static bool service_id_ok(const char *s)
+{
+    size_t len = strlen(s);
+
+    return len > 0 && len <= ONR_SERVICE_ID_MAX &&
+           onr_text_check(ONR_TEXT_ID, (struct onr_bytes){(const uint8_t *)s, len}) == ONR_OK;
+}
+
+/* A certificate the services CA issued: a service or monitor. */
+static int identify_service(const struct onr_x509_info *info, struct identity *who)
+{
+    if (info->is_ca || !service_id_ok(info->common_name))
+        return ONR_ECERT;
+    for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
+        if (strcmp(info->org_unit, roles[i].ou) == 0) {
+            who->kind = strcmp(roles[i].role, "monitor") == 0 ? PRINCIPAL_MONITOR
+                                                               : PRINCIPAL_SERVICE;
+            strcpy(who->role, roles[i].role);
+            strcpy(who->id, info->common_name);
+            return ONR_OK;
+        }
+    }
+    return ONR_ECERT;
+}
+
+/* A certificate provider `ca` issued: an operational device. */
+static int identify_operational(const struct provider_ca *ca, const struct onr_x509_info *info,
+                                struct identity *who)
+{
+    const uint8_t *serial = info->serial;
+    size_t serial_len = info->serial_len;
+
+    if (info->is_ca || onr_devid_check(info->common_name, strlen(info->common_name)) != ONR_OK)
+        return ONR_ECERT;
+    serial = grants_serial_trim(serial, &serial_len);
+    if (serial_len == 0 || serial_len > sizeof(who->serial))
+        return ONR_ECERT;
+    who->kind = PRINCIPAL_OPERATIONAL;
+    strcpy(who->id, info->common_name);
+    strcpy(who->prov, ca->id);
+    memcpy(who->serial, serial, serial_len);
+    who->serial_len = serial_len;
+    return ONR_OK;
+}
+
+int cert_identify(const struct plugin *p, void *x509, struct identity *who)
 {
     uint8_t der[ONR_X509_MAX_DER];
     unsigned char *out = der;
@@ -32,25 +163,25 @@ int cert_identify(const struct plugin *p, void *x509, char role[8],
     struct onr_x509_info info;
     int len;
 
+    memset(who, 0, sizeof(*who));
     len = i2d_X509((X509 *)x509, NULL);
     if (len <= 0 || (size_t)len > sizeof(der))
         return ONR_ECERT;
     if (i2d_X509((X509 *)x509, &out) != len)
         return ONR_ECERT;
     leaf = (struct onr_bytes){der, (size_t)len};
-    if (onr_x509_verify_chain(p->services_ca, p->services_ca_len, &leaf, 1, &info) != ONR_OK)
-        return ONR_ECERT;
-    if (info.is_ca || info.common_name[0] == '\0' ||
-        strlen(info.common_name) > ONR_SERVICE_ID_MAX ||
-        onr_text_check(ONR_TEXT_ID, (struct onr_bytes){(const uint8_t *)info.common_name,
-                                                      strlen(info.common_name)}) != ONR_OK)
-        return ONR_ECERT;
-    for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
-        if (strcmp(info.org_unit, roles[i].ou) == 0) {
-            strcpy(role, roles[i].role);
-            strcpy(id, info.common_name);
-            return ONR_OK;
-        }
+    /* The services CA first, and its word is final. */
+    if (onr_x509_verify_chain(p->services_ca, p->services_ca_len, &leaf, 1, &info) == ONR_OK)
+        return identify_service(&info, who);
+    for (size_t i = 0; i < p->n_provider_cas; i++) {
+        const struct provider_ca *ca = &p->provider_cas[i];
+
+        /* Names and key identifiers only, no signature: skips the CAs that
+         * cannot have issued it before the costly check. */
+        if (X509_check_issued(ca->x509, (X509 *)x509) != X509_V_OK)
+            continue;
+        if (onr_x509_verify_chain(ca->der, ca->der_len, &leaf, 1, &info) == ONR_OK)
+            return identify_operational(ca, &info, who);
     }
-    return ONR_ECERT;
+    return ONR_ECHAIN;
 }

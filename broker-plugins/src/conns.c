@@ -1,9 +1,9 @@
 /*
  * Connections: the principal behind each client handle, recorded when the
  * client is admitted. Mosquitto reports a disconnect before it sends the
- * client's will, so a will finds no record (a device's is forgotten) or an
- * offline one (a service's is kept for its persistent session), and is
- * refused (acl.c).
+ * client's will, so a will finds no record (a device's, bootstrap or
+ * operational, is forgotten) or an offline one (a service's is kept for
+ * its persistent session), and is refused (acl.c).
  */
 #include "plugin.h"
 
@@ -23,17 +23,36 @@ struct conn *conns_get(const struct plugin *p, const struct mosquitto *client)
     return client == NULL ? NULL : lookup(p, client);
 }
 
+bool conns_is_device(enum principal kind)
+{
+    return kind == PRINCIPAL_DEVICE || kind == PRINCIPAL_OPERATIONAL;
+}
+
 /* The patterns a principal's checks compare with, built once. */
 static void build_patterns(struct conn *c)
 {
     if (c->kind == PRINCIPAL_DEVICE) {
         snprintf(c->down, sizeof(c->down), "onr/1/d/%s/down", c->id);
         snprintf(c->up_prefix, sizeof(c->up_prefix), "onr/1/d/%s/up/", c->id);
+    } else if (c->kind == PRINCIPAL_OPERATIONAL) {
+        snprintf(c->own_prefix, sizeof(c->own_prefix), "onr/1/p/%s/dev/%s/", c->prov, c->id);
+        snprintf(c->own_filter, sizeof(c->own_filter), "onr/1/p/%s/dev/%s/#", c->prov, c->id);
     } else if (c->kind == PRINCIPAL_SERVICE) {
         snprintf(c->service_up, sizeof(c->service_up), "onr/1/d/+/up/%s/%s", c->role, c->id);
         snprintf(c->service_in, sizeof(c->service_in), "onr/1/s/%s/%s/in", c->role, c->id);
         snprintf(c->service_ev, sizeof(c->service_ev), "onr/1/s/%s/%s/ev", c->role, c->id);
+        if (strcmp(c->role, "prov") == 0)
+            snprintf(c->service_devs, sizeof(c->service_devs), "onr/1/p/%s/dev/#", c->id);
     }
+}
+
+/* Operators grant; a provider revokes certificates, if its CA is here. */
+static bool may_control(const struct plugin *p, const struct conn *c)
+{
+    if (c->kind != PRINCIPAL_SERVICE)
+        return false;
+    return strcmp(c->role, "op") == 0 ||
+           (strcmp(c->role, "prov") == 0 && cert_provider_known(p, c->id));
 }
 
 /* Forget a record entirely: from both tables, and free it. */
@@ -48,38 +67,42 @@ static void forget(struct plugin *p, struct conn *c)
     free(c);
 }
 
-struct conn *conns_add(struct plugin *p, const struct mosquitto *client, enum principal kind,
-                       const char *role, const char *id)
+struct conn *conns_add(struct plugin *p, const struct mosquitto *client,
+                       const struct identity *who)
 {
     const char *client_id = mosquitto_client_id(client);
+    bool persistent = !conns_is_device(who->kind);
     struct conn *c = calloc(1, sizeof(*c));
 
-    if (c == NULL || strlen(id) >= sizeof(c->id) ||
-        (role != NULL && strlen(role) >= sizeof(c->role)) || client_id == NULL ||
-        (kind != PRINCIPAL_DEVICE && strlen(client_id) >= sizeof(c->client_id))) {
+    if (c == NULL || strlen(who->id) >= sizeof(c->id) || client_id == NULL ||
+        who->serial_len > sizeof(c->serial) ||
+        (persistent && strlen(client_id) >= sizeof(c->client_id))) {
         free(c);
         return NULL;
     }
-    c->kind = kind;
+    c->kind = who->kind;
     c->handle = client;
     c->online = true;
-    strcpy(c->id, id);
-    if (role != NULL)
-        strcpy(c->role, role);
-    if (kind != PRINCIPAL_DEVICE)
+    strcpy(c->id, who->id);
+    strcpy(c->role, who->role);
+    strcpy(c->prov, who->prov);
+    memcpy(c->serial, who->serial, who->serial_len);
+    c->serial_len = who->serial_len;
+    if (persistent)
         strcpy(c->client_id, client_id);
     c->rate.tokens = p->cfg.device_burst;
     build_patterns(c);
+    c->may_control = may_control(p, c);
 
     /* Stale records: one for a reused handle, one for this service id. */
     forget(p, map_get(p->conns, &client, sizeof(client)));
-    if (kind != PRINCIPAL_DEVICE)
+    if (persistent)
         forget(p, map_get(p->services, c->client_id, strlen(c->client_id)));
     if (map_put(p->conns, &client, sizeof(client), c, NULL) != 0) {
         free(c);
         return NULL;
     }
-    if (kind != PRINCIPAL_DEVICE &&
+    if (persistent &&
         map_put(p->services, c->client_id, strlen(c->client_id), c, NULL) != 0) {
         forget(p, c);
         return NULL;
@@ -100,7 +123,7 @@ int conns_on_disconnect(int event, void *event_data, void *userdata)
         plugin_log(MOSQ_LOG_NOTICE, "onramp: client %s gone; %u refusals not logged", c->id,
                    c->denials_logged - ONR_LOG_BUDGET);
     c->denials_logged = 0;
-    if (c->kind == PRINCIPAL_DEVICE)
+    if (conns_is_device(c->kind))
         forget(p, c);
     else
         c->online = false;
@@ -121,7 +144,7 @@ static void count_one(const void *key, size_t key_len, void *value, void *arg)
     (void)key_len;
     if (!c->online)
         return;
-    if (c->kind == PRINCIPAL_DEVICE)
+    if (conns_is_device(c->kind))
         ctx->devices++;
     else
         ctx->services++;

@@ -1,10 +1,12 @@
 /*
  * $CONTROL/onramp/v1: operators grant and revoke devices' access to their
- * provider's topic (proto/SPEC.md section 11). The sender is the operator
- * the TLS certificate names, never what the envelope says. A change is
- * appended to the grants journal at once and applies to live connections at
- * once; the answer waits until the journal is synced on the next tick, so
- * an operator never hears "done" for a grant a crash could lose.
+ * provider's topic (proto/SPEC.md section 11, types 20 and 21); providers
+ * revoke their operational devices' certificates (type 27). The sender is
+ * the service the TLS certificate names, never what the envelope says. A
+ * change is appended to the grants journal at once and applies to live
+ * connections at once; the answer waits until the journal is synced on the
+ * next tick, so a service never hears "done" for a change a crash could
+ * lose.
  */
 #include "plugin.h"
 
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "grants.h"
+#include "map.h"
 #include "onramp/envelope.h"
 #include "onramp/error.h"
 
@@ -51,7 +54,7 @@ static void send_reply(struct plugin *p, const struct reply *r)
 }
 
 /* Queue an answer (FIFO); answers that need no sync go out on the next
- * tick too, keeping the order an operator sent its requests in. */
+ * tick too, keeping the order a service sent its requests in. */
 static void queue_reply(struct plugin *p, const char *client_id, const uint8_t *re, int code,
                         bool after_sync)
 {
@@ -60,7 +63,7 @@ static void queue_reply(struct plugin *p, const char *client_id, const uint8_t *
 
     if (r == NULL || client_id == NULL || strlen(client_id) >= sizeof(r->client_id)) {
         free(r);
-        return; /* the operator times out and retries: grants are idempotent */
+        return; /* the service times out and retries: every change is idempotent */
     }
     strcpy(r->client_id, client_id);
     if (re != NULL)
@@ -72,16 +75,92 @@ static void queue_reply(struct plugin *p, const char *client_id, const uint8_t *
     *tail = r;
 }
 
-/* Apply one decoded request from operator `c`; ONR_OK or why not. */
+/* Live operational connections with one certificate serial. */
+struct cert_match {
+    struct plugin *p;
+    const char *prov;          /* the revoking provider */
+    const uint8_t *serial;     /* trimmed */
+    size_t serial_len;
+    size_t own;                /* connections with it from prov's CA */
+    size_t others;             /* with it from another provider's CA */
+    bool revoke;               /* mark prov's and queue their kicks */
+};
+
+static void match_cert(const void *key, size_t key_len, void *value, void *arg)
+{
+    struct conn *c = value;
+    struct cert_match *m = arg;
+
+    (void)key;
+    (void)key_len;
+    if (c->kind != PRINCIPAL_OPERATIONAL || c->serial_len != m->serial_len ||
+        memcmp(c->serial, m->serial, m->serial_len) != 0)
+        return;
+    if (strcmp(c->prov, m->prov) != 0) {
+        m->others++;
+        return;
+    }
+    m->own++;
+    if (m->revoke) {
+        c->revoked = true; /* denied everything from now on (acl.c) */
+        limits_kick_queue(m->p, c, "certificate revoked");
+    }
+}
+
+/*
+ * Provider `c` revokes a certificate its CA issued. Recorded keyed by
+ * (provider, serial): it can never touch another provider's certificate.
+ * Refused when this broker has no CA for the provider, or when the serial
+ * is in use here by a certificate from another provider's CA (and not by
+ * one of its own). Live connections with it are denied everything at once
+ * and disconnected on the next tick.
+ */
+static int apply_cert_revoke(struct plugin *p, const struct conn *c,
+                             const struct onr_msg_cert_revoke *body)
+{
+    char dev[ONR_DEVID_LEN + 1];
+    char hex[2 * GRANTS_SERIAL_MAX + 1];
+    size_t serial_len = body->serial.len;
+    struct cert_match m = {.p = p, .prov = c->id};
+    int rc;
+
+    if (!cert_provider_known(p, c->id))
+        return ONR_EDENIED; /* no operational devices of this provider here */
+    memcpy(dev, body->dev.ptr, ONR_DEVID_LEN);
+    dev[ONR_DEVID_LEN] = '\0';
+    m.serial = grants_serial_trim(body->serial.ptr, &serial_len);
+    m.serial_len = serial_len;
+    map_each(p->conns, match_cert, &m);
+    if (m.others > 0 && m.own == 0)
+        return ONR_EDENIED; /* another provider's certificate */
+    rc = grants_cert_revoke(p->grants, c->id, dev, m.serial, m.serial_len);
+    if (rc != ONR_OK)
+        return rc;
+    m.revoke = true;
+    m.own = 0;
+    map_each(p->conns, match_cert, &m);
+    p->stats.revocations++;
+    grants_serial_hex(m.serial, m.serial_len, hex);
+    plugin_log(MOSQ_LOG_NOTICE, "onramp: certificate revoked provider=%s device=%s serial=%s "
+               "connected=%zu", c->id, dev, hex, m.own);
+    return ONR_OK;
+}
+
+/* Apply one decoded request from service `c`; ONR_OK or why not. */
 static int apply(struct plugin *p, const struct conn *c, const struct onr_envelope *env)
 {
     char dev[ONR_DEVID_LEN + 1];
     char prov[ONR_SERVICE_ID_MAX + 1];
+    bool is_cert_revoke = env->msg.type == ONR_MSG_CERT_REVOKE;
     int rc;
 
-    if (env->sender_role != ONR_ROLE_OPERATOR || env->sender.len != strlen(c->id) ||
-        memcmp(env->sender.ptr, c->id, env->sender.len) != 0)
-        return ONR_EDENIED; /* an envelope speaking for someone else */
+    /* Grants and revokes from operators, certificate revocations from
+     * providers, each only for itself: an envelope speaking for someone
+     * else, or a service asking what its role may not, is refused. */
+    if (strcmp(c->role, is_cert_revoke ? "prov" : "op") != 0 ||
+        env->sender_role != (is_cert_revoke ? ONR_ROLE_PROVIDER : ONR_ROLE_OPERATOR) ||
+        env->sender.len != strlen(c->id) || memcmp(env->sender.ptr, c->id, env->sender.len) != 0)
+        return ONR_EDENIED;
     switch (env->msg.type) {
     case ONR_MSG_GRANT:
         memcpy(dev, env->msg.body.grant.dev.ptr, ONR_DEVID_LEN);
@@ -104,6 +183,8 @@ static int apply(struct plugin *p, const struct conn *c, const struct onr_envelo
             plugin_log(MOSQ_LOG_NOTICE, "onramp: revoke device=%s operator=%s", dev, c->id);
         }
         return rc;
+    case ONR_MSG_CERT_REVOKE:
+        return apply_cert_revoke(p, c, &env->msg.body.cert_revoke);
     default:
         return ONR_EMSGTYPE;
     }
@@ -120,7 +201,7 @@ int control_on_message(int event, void *event_data, void *userdata)
 
     (void)event;
     memset(&env, 0, sizeof(env));
-    if (c == NULL || c->kind != PRINCIPAL_SERVICE || strcmp(c->role, "op") != 0) {
+    if (c == NULL || !c->may_control) {
         rc = ONR_EDENIED; /* the ACL refuses this first; checked again here */
     } else {
         rc = onr_envelope_decode(ed->payload, ed->payloadlen, &env);
@@ -154,7 +235,7 @@ void control_flush(struct plugin *p)
 
         p->replies = r->next;
         if (r->after_sync && synced != ONR_OK)
-            r->code = synced; /* not durable: the operator retries */
+            r->code = synced; /* not durable: the service retries */
         send_reply(p, r);
         free(r);
     }

@@ -24,8 +24,20 @@ struct grant {
     char op[ID_MAX + 1];
 };
 
+/* A revoked operational certificate. */
+struct cert_revocation {
+    char dev[ONR_DEVID_LEN + 1];
+    char prov[ID_MAX + 1];
+    uint8_t serial[GRANTS_SERIAL_MAX];
+    size_t serial_len;
+};
+
+/* Revocation keys: provider id, a NUL (never in an id), the trimmed serial. */
+#define REVOCATION_KEY_MAX (ID_MAX + 1 + GRANTS_SERIAL_MAX)
+
 struct grants {
     struct map *by_dev; /* device id -> struct grant */
+    struct map *revoked; /* revocation key -> struct cert_revocation */
     char *path;
     int fd;      /* the journal, open for appending */
     int dirty;   /* appended since the last sync */
@@ -67,6 +79,102 @@ static void apply_revoke(struct grants *g, const char *dev)
     free(map_remove(g->by_dev, dev, strlen(dev)));
 }
 
+const uint8_t *grants_serial_trim(const uint8_t *serial, size_t *len)
+{
+    while (*len > 1 && serial[0] == 0) {
+        serial++;
+        (*len)--;
+    }
+    return serial;
+}
+
+/* The key of (prov, serial) into `key`; its length, or 0 if out of bounds.
+ * `serial` is trimmed here. */
+static size_t revocation_key(const char *prov, const uint8_t *serial, size_t serial_len,
+                             uint8_t key[REVOCATION_KEY_MAX])
+{
+    size_t prov_len = strnlen(prov, ID_MAX + 1);
+
+    if (serial == NULL || serial_len == 0 || prov_len == 0 || prov_len > ID_MAX)
+        return 0;
+    serial = grants_serial_trim(serial, &serial_len);
+    if (serial_len > GRANTS_SERIAL_MAX)
+        return 0;
+    memcpy(key, prov, prov_len);
+    key[prov_len] = 0;
+    memcpy(key + prov_len + 1, serial, serial_len);
+    return prov_len + 1 + serial_len;
+}
+
+/* In-memory change only; arguments already checked. 1 if recorded now,
+ * 0 if it already was, or a negative ONR_E code. */
+static int apply_cert_revoke(struct grants *g, const char *prov, const char *dev,
+                             const uint8_t *serial, size_t serial_len)
+{
+    uint8_t key[REVOCATION_KEY_MAX];
+    size_t key_len = revocation_key(prov, serial, serial_len, key);
+    struct cert_revocation *r;
+
+    if (key_len == 0)
+        return ONR_EINVAL;
+    if (map_get(g->revoked, key, key_len) != NULL)
+        return 0;
+    r = calloc(1, sizeof(*r));
+    if (r == NULL)
+        return ONR_ENOMEM;
+    serial = grants_serial_trim(serial, &serial_len);
+    strcpy(r->dev, dev);
+    strcpy(r->prov, prov);
+    memcpy(r->serial, serial, serial_len);
+    r->serial_len = serial_len;
+    if (map_put(g->revoked, key, key_len, r, NULL) != 0) {
+        free(r);
+        return ONR_ENOMEM;
+    }
+    return 1;
+}
+
+void grants_serial_hex(const uint8_t *in, size_t len, char out[2 * GRANTS_SERIAL_MAX + 1])
+{
+    static const char digits[] = "0123456789abcdef";
+
+    if (len > GRANTS_SERIAL_MAX)
+        len = GRANTS_SERIAL_MAX;
+    for (size_t i = 0; i < len; i++) {
+        out[2 * i] = digits[in[i] >> 4];
+        out[2 * i + 1] = digits[in[i] & 0xf];
+    }
+    out[2 * len] = '\0';
+}
+
+static int hex_digit(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    return -1;
+}
+
+/* A serial from the journal: 2..2*GRANTS_SERIAL_MAX lowercase hex digits,
+ * an even number. Its length, or 0 if malformed. */
+static size_t hex_decode_serial(const char *hex, uint8_t out[GRANTS_SERIAL_MAX])
+{
+    size_t len = strnlen(hex, 2 * GRANTS_SERIAL_MAX + 1);
+
+    if (len == 0 || len % 2 != 0 || len > 2 * GRANTS_SERIAL_MAX)
+        return 0;
+    for (size_t i = 0; i < len / 2; i++) {
+        int hi = hex_digit(hex[2 * i]);
+        int lo = hex_digit(hex[2 * i + 1]);
+
+        if (hi < 0 || lo < 0)
+            return 0;
+        out[i] = (uint8_t)(hi << 4 | lo);
+    }
+    return len / 2;
+}
+
 /* Apply one journal line; NULL if fine, else why it was skipped. */
 static const char *replay_line(struct grants *g, char *line)
 {
@@ -76,11 +184,19 @@ static const char *replay_line(struct grants *g, char *line)
     char *b = strtok_r(NULL, " ", &save);
     char *c = strtok_r(NULL, " ", &save);
     char *extra = strtok_r(NULL, " ", &save);
+    uint8_t serial[GRANTS_SERIAL_MAX];
+    size_t serial_len;
 
     if (verb == NULL || a == NULL || b == NULL || extra != NULL)
         return "too few or too many fields";
     if (!device_id_ok(a))
         return "bad device id";
+    if (strcmp(verb, "revoke-cert") == 0) {
+        serial_len = c == NULL ? 0 : hex_decode_serial(c, serial);
+        if (serial_len == 0 || !service_id_ok(b))
+            return "bad revoke-cert";
+        return apply_cert_revoke(g, b, a, serial, serial_len) >= 0 ? NULL : "out of memory";
+    }
     if (strcmp(verb, "grant") == 0) {
         if (c == NULL || !service_id_ok(b) || !service_id_ok(c))
             return "bad grant";
@@ -139,16 +255,9 @@ struct compact_ctx {
     int failed;
 };
 
-static void append_grant_line(const void *key, size_t key_len, void *value, void *arg)
+static void compact_append(struct compact_ctx *c, const char *line, int n)
 {
-    struct compact_ctx *c = arg;
-    const struct grant *gr = value;
-    char line[LINE_MAX_LEN + 2];
-    int n;
-
-    n = snprintf(line, sizeof(line), "grant %.*s %s %s\n", (int)key_len, (const char *)key,
-                 gr->prov, gr->op);
-    if (n < 0 || (size_t)n >= sizeof(line)) {
+    if (n < 0 || (size_t)n > LINE_MAX_LEN + 1) {
         c->failed = 1;
         return;
     }
@@ -167,13 +276,42 @@ static void append_grant_line(const void *key, size_t key_len, void *value, void
     c->len += (size_t)n;
 }
 
-/* Rewrite the journal as one grant line per device, atomically. */
+static void append_grant_line(const void *key, size_t key_len, void *value, void *arg)
+{
+    const struct grant *gr = value;
+    char line[LINE_MAX_LEN + 2];
+
+    compact_append(arg, line, snprintf(line, sizeof(line), "grant %.*s %s %s\n", (int)key_len,
+                                       (const char *)key, gr->prov, gr->op));
+}
+
+/* The journal line of a certificate revocation into `line`; its length. */
+static int cert_revoke_line(const struct cert_revocation *r, char line[LINE_MAX_LEN + 2])
+{
+    char hex[2 * GRANTS_SERIAL_MAX + 1];
+
+    grants_serial_hex(r->serial, r->serial_len, hex);
+    return snprintf(line, LINE_MAX_LEN + 2, "revoke-cert %s %s %s\n", r->dev, r->prov, hex);
+}
+
+static void append_cert_revoke_line(const void *key, size_t key_len, void *value, void *arg)
+{
+    char line[LINE_MAX_LEN + 2];
+
+    (void)key;
+    (void)key_len;
+    compact_append(arg, line, cert_revoke_line(value, line));
+}
+
+/* Rewrite the journal as one grant line per device and one revoke-cert
+ * line per revoked certificate, atomically. */
 static int compact(struct grants *g)
 {
     struct compact_ctx c = {0};
     int rc;
 
     map_each(g->by_dev, append_grant_line, &c);
+    map_each(g->revoked, append_cert_revoke_line, &c);
     rc = c.failed ? ONR_ENOMEM : onr_file_write_atomic(g->path, c.buf, c.len, 0600);
     free(c.buf);
     return rc;
@@ -193,7 +331,8 @@ int grants_open(const char *path, grants_skip_cb skipped, void *arg, struct gran
     g->fd = -1;
     g->path = strdup(path);
     g->by_dev = map_new();
-    if (g->path == NULL || g->by_dev == NULL)
+    g->revoked = map_new();
+    if (g->path == NULL || g->by_dev == NULL || g->revoked == NULL)
         goto out;
     rc = replay(g, skipped, arg);
     if (rc == ONR_OK)
@@ -212,6 +351,7 @@ out:
     return rc;
 }
 
+/* Frees a grant or a revocation. */
 static void free_grant(const void *key, size_t key_len, void *value, void *arg)
 {
     (void)key;
@@ -231,6 +371,10 @@ void grants_close(struct grants *g)
     if (g->by_dev != NULL) {
         map_each(g->by_dev, free_grant, NULL);
         map_free(g->by_dev);
+    }
+    if (g->revoked != NULL) {
+        map_each(g->revoked, free_grant, NULL);
+        map_free(g->revoked);
     }
     free(g->path);
     free(g);
@@ -310,4 +454,45 @@ int grants_sync(struct grants *g)
 size_t grants_count(const struct grants *g)
 {
     return map_count(g->by_dev);
+}
+
+int grants_cert_revoke(struct grants *g, const char *prov, const char *dev,
+                       const uint8_t *serial, size_t serial_len)
+{
+    uint8_t key[REVOCATION_KEY_MAX];
+    struct cert_revocation r = {0};
+    char line[LINE_MAX_LEN + 2];
+    int rc;
+
+    if (g == NULL || prov == NULL || dev == NULL || !service_id_ok(prov) || !device_id_ok(dev) ||
+        revocation_key(prov, serial, serial_len, key) == 0)
+        return ONR_EINVAL;
+    if (grants_cert_revoked(g, prov, serial, serial_len))
+        return ONR_OK;
+    serial = grants_serial_trim(serial, &serial_len);
+    strcpy(r.dev, dev);
+    strcpy(r.prov, prov);
+    memcpy(r.serial, serial, serial_len);
+    r.serial_len = serial_len;
+    rc = journal_append(g, line, (size_t)cert_revoke_line(&r, line));
+    if (rc == ONR_OK)
+        rc = apply_cert_revoke(g, prov, dev, serial, serial_len);
+    return rc < 0 ? rc : ONR_OK;
+}
+
+bool grants_cert_revoked(const struct grants *g, const char *prov, const uint8_t *serial,
+                         size_t serial_len)
+{
+    uint8_t key[REVOCATION_KEY_MAX];
+    size_t key_len;
+
+    if (g == NULL || prov == NULL)
+        return false;
+    key_len = revocation_key(prov, serial, serial_len, key);
+    return key_len != 0 && map_get(g->revoked, key, key_len) != NULL;
+}
+
+size_t grants_cert_revocations(const struct grants *g)
+{
+    return map_count(g->revoked);
 }

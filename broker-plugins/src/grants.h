@@ -1,21 +1,31 @@
 /*
  * Network-access grants: which provider each device may reach, and which
- * operator granted it. Kept in memory and in an append-only journal file
- * so grants survive broker restarts.
+ * operator granted it; and the operational devices' certificates their
+ * providers revoked. Kept in memory and in an append-only journal file
+ * so both survive broker restarts.
  *
  * Journal lines (proto ids, so no spaces inside fields):
  *   grant <device id> <provider id> <operator id>
  *   revoke <device id> <operator id>
+ *   revoke-cert <device id> <provider id> <serial>
+ * <serial> is the certificate's serial number in lowercase hex, 2 to 40
+ * digits, without leading zero bytes (grants_serial_trim). A revoke-cert
+ * line is never undone. Journals without revoke-cert lines (written before
+ * it existed) load as they are; a version that does not know the line
+ * skips it.
+ *
  * At open the journal is replayed and rewritten compacted (temp file,
  * fsync, rename). A malformed line is skipped and reported, never fatal:
  * a torn last line after a crash must not stop the broker. Changes are
  * appended at once and made durable by grants_sync(), which the plugin
- * calls before it answers the operators concerned.
+ * calls before it answers the operators and providers concerned.
  */
 #ifndef ONRAMP_PLUGIN_GRANTS_H
 #define ONRAMP_PLUGIN_GRANTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct grants;
 
@@ -57,5 +67,40 @@ int grants_sync(struct grants *g);
 
 /* grants_count: devices with a grant. */
 size_t grants_count(const struct grants *g);
+
+/* Longest certificate serial number (RFC 5280 4.1.2.2), in bytes. */
+#define GRANTS_SERIAL_MAX 20
+
+/*
+ * grants_serial_trim: `serial` (borrowed, `*len` bytes) without its
+ * leading zero bytes, keeping at least one byte; *len is updated. A serial
+ * is a positive integer: with or without the zero byte DER adds before a
+ * high bit, it names the same certificate.
+ */
+const uint8_t *grants_serial_trim(const uint8_t *serial, size_t *len);
+
+/* grants_serial_hex: `serial` (at most GRANTS_SERIAL_MAX bytes, more are
+ * cut) as lowercase hex, NUL-terminated, into `out`. */
+void grants_serial_hex(const uint8_t *serial, size_t len, char out[2 * GRANTS_SERIAL_MAX + 1]);
+
+/*
+ * grants_cert_revoke: record that the certificate with serial `serial`
+ * (borrowed, 1..GRANTS_SERIAL_MAX bytes after trimming) issued by provider
+ * `prov`'s CA, for device `dev` (both copied), is revoked. Revocations are
+ * keyed by provider and serial: they never touch another provider's
+ * certificates. Recording one again changes nothing and returns ONR_OK.
+ * Returns ONR_OK, ONR_EINVAL (bad ids or serial), ONR_ENOMEM or ONR_EIO
+ * (journal write failed: nothing changed).
+ */
+int grants_cert_revoke(struct grants *g, const char *prov, const char *dev,
+                       const uint8_t *serial, size_t serial_len);
+
+/* grants_cert_revoked: has provider `prov` revoked its certificate with
+ * this serial (trimmed before the lookup)? */
+bool grants_cert_revoked(const struct grants *g, const char *prov, const uint8_t *serial,
+                         size_t serial_len);
+
+/* grants_cert_revocations: certificates revoked. */
+size_t grants_cert_revocations(const struct grants *g);
 
 #endif /* ONRAMP_PLUGIN_GRANTS_H */

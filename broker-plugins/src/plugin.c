@@ -71,8 +71,47 @@ static int copy_option(const char *name, const char *value, char *out, size_t ca
     return 0;
 }
 
-static int parse_options(struct plugin_config *cfg, struct mosquitto_opt *opts, int count)
+/* plugin_opt_provider_ca_<id> <path>: one more provider CA. */
+static int add_provider_ca(struct plugin *p, const char *key, const char *id, const char *path)
 {
+    struct provider_ca *grown;
+    struct provider_ca *ca;
+
+    if (strlen(id) == 0 || strlen(id) > ONR_SERVICE_ID_MAX ||
+        onr_text_check(ONR_TEXT_ID, (struct onr_bytes){(const uint8_t *)id, strlen(id)}) !=
+            ONR_OK) {
+        plugin_log(MOSQ_LOG_ERR, "onramp: option %s: the provider id must be a service id "
+                                 "(a-z 0-9 . _ -, at most 32)", key);
+        return -1;
+    }
+    for (size_t i = 0; i < p->n_provider_cas; i++) {
+        if (strcmp(p->provider_cas[i].id, id) == 0) {
+            plugin_log(MOSQ_LOG_ERR, "onramp: option %s given twice", key);
+            return -1;
+        }
+    }
+    if (p->n_provider_cas == PROVIDER_CAS_MAX) {
+        plugin_log(MOSQ_LOG_ERR, "onramp: more than %d provider CAs", PROVIDER_CAS_MAX);
+        return -1;
+    }
+    grown = realloc(p->provider_cas, (p->n_provider_cas + 1) * sizeof(*grown));
+    if (grown == NULL)
+        return -1;
+    p->provider_cas = grown;
+    ca = &p->provider_cas[p->n_provider_cas];
+    memset(ca, 0, sizeof(*ca));
+    if (copy_option(key, path, ca->path, sizeof(ca->path)) != 0)
+        return -1;
+    strcpy(ca->id, id);
+    p->n_provider_cas++;
+    return 0;
+}
+
+#define PROVIDER_CA_PREFIX "provider_ca_"
+
+static int parse_options(struct plugin *p, struct mosquitto_opt *opts, int count)
+{
+    struct plugin_config *cfg = &p->cfg;
     static const struct {
         const char *name;
         size_t offset;
@@ -111,6 +150,8 @@ static int parse_options(struct plugin_config *cfg, struct mosquitto_opt *opts, 
             rc = copy_option(k, v, cfg->grants_path, sizeof(cfg->grants_path));
         else if (strcmp(k, "stats_interval") == 0)
             rc = parse_seconds_ms(k, v, &cfg->stats_interval_ms);
+        else if (strncmp(k, PROVIDER_CA_PREFIX, sizeof(PROVIDER_CA_PREFIX) - 1) == 0)
+            rc = add_provider_ca(p, k, k + sizeof(PROVIDER_CA_PREFIX) - 1, v);
         for (size_t n = 0; rc == 1 && n < sizeof(numbers) / sizeof(numbers[0]); n++)
             if (strcmp(k, numbers[n].name) == 0)
                 rc = parse_u32(k, v, numbers[n].min, numbers[n].max,
@@ -134,30 +175,6 @@ static int parse_options(struct plugin_config *cfg, struct mosquitto_opt *opts, 
                                  "(a-z 0-9 . _ -, at most 32)");
         return -1;
     }
-    return 0;
-}
-
-static int load_services_ca(struct plugin *p)
-{
-    uint8_t buf[ONR_X509_MAX_DER];
-    size_t buf_len = sizeof(buf);
-    struct onr_bytes cert;
-    struct onr_x509_info info;
-    size_t n = 0;
-    int rc;
-
-    rc = onr_x509_load(p->cfg.services_ca_path, buf, &buf_len, &cert, 1, &n);
-    if (rc == ONR_OK)
-        rc = onr_x509_parse(cert.ptr, cert.len, &info);
-    if (rc == ONR_OK && !info.can_sign_certs)
-        rc = ONR_ECERT;
-    if (rc != ONR_OK) {
-        plugin_log(MOSQ_LOG_ERR, "onramp: services CA %s: %s", p->cfg.services_ca_path,
-                   onr_strerror(rc));
-        return -1;
-    }
-    memcpy(p->services_ca, cert.ptr, cert.len);
-    p->services_ca_len = cert.len;
     return 0;
 }
 
@@ -203,6 +220,8 @@ static void plugin_free(struct plugin *p)
         return;
     control_free(p); /* syncs grants and answers what is pending */
     grants_close(p->grants);
+    cert_free(p);
+    free(p->provider_cas);
     limits_free(p);
     conns_free_all(p);
     onr_replay_free(p->replay);
@@ -228,7 +247,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     p->id = identifier;
     p->started = time(NULL);
     p->refusal_log.tokens = ONR_REFUSAL_LOG_BURST;
-    if (parse_options(&p->cfg, opts, opt_count) != 0 || load_services_ca(p) != 0)
+    if (parse_options(p, opts, opt_count) != 0 || cert_load_cas(p) != 0)
         goto fail;
     p->conns = map_new();
     p->services = map_new();
@@ -247,8 +266,10 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
                                         p) != MOSQ_ERR_SUCCESS)
             goto fail;
     }
-    plugin_log(MOSQ_LOG_NOTICE, "onramp: plugin %s loaded: broker %s, %zu grants",
-               ONR_VERSION_STRING, p->cfg.broker_name, grants_count(p->grants));
+    plugin_log(MOSQ_LOG_NOTICE, "onramp: plugin %s loaded: broker %s, %zu grants, "
+               "%zu provider CAs, %zu revoked certificates", ONR_VERSION_STRING,
+               p->cfg.broker_name, grants_count(p->grants), p->n_provider_cas,
+               grants_cert_revocations(p->grants));
     *userdata = p;
     instance = p;
     return MOSQ_ERR_SUCCESS;

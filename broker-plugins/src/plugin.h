@@ -3,12 +3,14 @@
  * instance per broker; every callback runs on the broker's single thread.
  *
  *   plugin.c    options, registration, tick, cleanup
- *   auth.c      who a client is: proof of possession or services certificate
- *   cert.c      the services certificate (OpenSSL object from Mosquitto)
+ *   auth.c      who a client is: proof of possession, or a certificate
+ *   cert.c      the services and provider CAs; judging a client certificate
+ *               (OpenSSL object from Mosquitto)
  *   conns.c     the live connections and what each may do
  *   acl.c       the confinement table
- *   limits.c    token buckets, flood kicks
- *   control.c   grants and revocations on $CONTROL/onramp/v1
+ *   limits.c    token buckets, queued kicks (floods, revoked certificates)
+ *   control.c   grants, revocations and certificate revocations on
+ *               $CONTROL/onramp/v1
  *   counters.c  counting, logging refusals, publishing the counters
  *   grants.c, topic.c, map.c: no Mosquitto inside (unit-tested alone)
  */
@@ -47,6 +49,18 @@ struct plugin_config {
     uint32_t stats_interval_ms;
 };
 
+/* A provider CA (plugin_opt_provider_ca_<id>): its certificates make
+ * operational devices of that provider. At most PROVIDER_CAS_MAX. */
+#define PROVIDER_CAS_MAX 256
+
+struct provider_ca {
+    char id[ONR_SERVICE_ID_MAX + 1];   /* the provider's service id */
+    char path[512];
+    uint8_t der[ONR_X509_MAX_DER];
+    size_t der_len;
+    void *x509;                        /* OpenSSL X509 of der: a cheap issuer pre-check */
+};
+
 /* ---- token buckets ---- */
 
 struct bucket {
@@ -63,9 +77,20 @@ uint64_t now_ns(void);
 /* ---- connections ---- */
 
 enum principal {
-    PRINCIPAL_DEVICE = 1,
-    PRINCIPAL_SERVICE,
-    PRINCIPAL_MONITOR,
+    PRINCIPAL_DEVICE = 1,   /* bootstrap device: proof of possession */
+    PRINCIPAL_SERVICE,      /* services CA certificate, a role other than monitor */
+    PRINCIPAL_MONITOR,      /* services CA certificate, OU monitor */
+    PRINCIPAL_OPERATIONAL,  /* provider CA certificate, CN = device id */
+};
+
+/* Who a client proved to be, as auth.c admits it. */
+struct identity {
+    enum principal kind;
+    char role[8];                      /* service: "mfr", "op", "prov", "ctl", "monitor" */
+    char id[ONR_SERVICE_ID_MAX + 1];   /* device id or service id (a device id is 32) */
+    char prov[ONR_SERVICE_ID_MAX + 1]; /* operational: the provider whose CA issued it */
+    uint8_t serial[20];                /* operational: certificate serial, trimmed */
+    size_t serial_len;
 };
 
 /* Topic patterns are built once, when the client is admitted. */
@@ -78,11 +103,19 @@ struct conn {
     char client_id[2 * ONR_SERVICE_ID_MAX + 16]; /* services: to replace a stale record */
     char id[ONR_DEVID_LEN + 1];        /* device id or service id */
     char role[8];                      /* service: "mfr", "op", "prov", "ctl" */
+    char prov[ONR_SERVICE_ID_MAX + 1]; /* operational: its provider */
+    uint8_t serial[20];                /* operational: its certificate's serial */
+    size_t serial_len;
+    bool revoked;                      /* operational: its certificate was revoked */
+    bool may_control;                  /* service: may publish to $CONTROL/onramp/v1 */
     char down[PATTERN_MAX];            /* device: its down topic */
     char up_prefix[PATTERN_MAX];       /* device: "onr/1/d/{dev}/up/" */
+    char own_prefix[PATTERN_MAX];      /* operational: "onr/1/p/{prov}/dev/{dev}/" */
+    char own_filter[PATTERN_MAX];      /* operational: "onr/1/p/{prov}/dev/{dev}/#" */
     char service_up[PATTERN_MAX];      /* service: "onr/1/d/+/up/{role}/{svc}" */
     char service_in[PATTERN_MAX];      /* service: "onr/1/s/{role}/{svc}/in" */
     char service_ev[PATTERN_MAX];      /* service: "onr/1/s/{role}/{svc}/ev" */
+    char service_devs[PATTERN_MAX];    /* provider service: "onr/1/p/{svc}/dev/#" */
     struct bucket rate;                /* device messages */
     uint32_t rate_denials;
     uint32_t denials_logged;
@@ -96,6 +129,8 @@ struct plugin {
     struct plugin_config cfg;
     uint8_t services_ca[ONR_X509_MAX_DER];
     size_t services_ca_len;
+    struct provider_ca *provider_cas;  /* in option order */
+    size_t n_provider_cas;
     struct onr_replay *replay;
     struct map *conns;                 /* client handle -> struct conn */
     struct map *services;              /* service client id -> struct conn */
@@ -104,7 +139,7 @@ struct plugin {
     struct bucket connects;
     struct bucket refusal_log;         /* log lines for refusals of unknown clients */
     uint64_t refusals_not_logged;
-    struct kick *kicks;                /* device ids to disconnect on tick */
+    struct kick *kicks;                /* devices to disconnect on tick */
     struct reply *replies;             /* control answers waiting for a sync */
     time_t started;
     uint64_t next_stats_ns;
@@ -115,24 +150,42 @@ int auth_on_ext_start(int event, void *event_data, void *userdata);
 int auth_on_basic(int event, void *event_data, void *userdata);
 
 /*
- * cert.c: who the services certificate `x509` (an OpenSSL X509 from
- * mosquitto_client_certificate) says the client is. ONR_OK with the role
- * ("mfr", "op", "prov" or "monitor") and the id; ONR_ECERT if it does not
- * verify against the services CA or names no known role or a bad id.
+ * cert.c: load the services CA and every provider CA named in the options
+ * (p->cfg, p->provider_cas[i].id and .path). 0, or -1 after logging why: a
+ * file that is not a CA, or two CAs with the same key.
  */
-int cert_identify(const struct plugin *p, void *x509, char role[8],
-                  char id[ONR_SERVICE_ID_MAX + 1]);
+int cert_load_cas(struct plugin *p);
+/* cert.c: free what cert_load_cas loaded (the CAs' OpenSSL objects). */
+void cert_free(struct plugin *p);
+/* cert.c: is there a provider CA for provider `prov` here? */
+bool cert_provider_known(const struct plugin *p, const char *prov);
+
+/*
+ * cert.c: who the client certificate `x509` (an OpenSSL X509 from
+ * mosquitto_client_certificate, borrowed) says the client is, judged with
+ * the plugin's own copies of the CAs, whatever the listener trusts.
+ * The services CA first: a certificate that verifies against it is a
+ * service or monitor (*who: kind, role, id) or nothing (a bad role or id),
+ * never an operational device. Then each provider CA: kind OPERATIONAL,
+ * id = the CN (a device id), prov = that provider, the serial.
+ * ONR_OK; ONR_ECERT for a certificate from a known CA that names no known
+ * role or no valid id; ONR_ECHAIN if it verifies against none of the CAs.
+ */
+int cert_identify(const struct plugin *p, void *x509, struct identity *who);
 
 /* conns.c */
 struct conn *conns_get(const struct plugin *p, const struct mosquitto *client);
 /*
- * Admit a client: a new record, replacing any left for the same handle or,
- * for a service, for the same client id. A device's record goes when it
- * disconnects. A service's stays, offline, while Mosquitto may still queue
- * messages for its persistent session (it checks READ for them).
+ * Admit a client as `who` (copied): a new record, replacing any left for
+ * the same handle or, for a service, for the same client id. A device's
+ * record (bootstrap or operational) goes when it disconnects. A service's
+ * stays, offline, while Mosquitto may still queue messages for its
+ * persistent session (it checks READ for them).
  */
-struct conn *conns_add(struct plugin *p, const struct mosquitto *client, enum principal kind,
-                       const char *role, const char *id);
+struct conn *conns_add(struct plugin *p, const struct mosquitto *client,
+                       const struct identity *who);
+/* Is `kind` a device, bootstrap or operational (limits, no persistence)? */
+bool conns_is_device(enum principal kind);
 int conns_on_disconnect(int event, void *event_data, void *userdata);
 void conns_count(const struct plugin *p, uint64_t *devices, uint64_t *services);
 void conns_free_all(struct plugin *p);
@@ -146,6 +199,12 @@ bool limits_connect_allowed(struct plugin *p);
 bool limits_device_message(struct plugin *p, struct conn *c);
 /* Count a rate-limited device message; queue a kick past flood_kick. */
 void limits_rate_denied(struct plugin *p, struct conn *c);
+/*
+ * Queue a kick of device connection `c` for the next tick, once; `why`
+ * (static) is logged. The kick happens only if that very connection is
+ * still there then: a device that reconnected meanwhile is not kicked.
+ */
+void limits_kick_queue(struct plugin *p, struct conn *c, const char *why);
 void limits_kick_pending(struct plugin *p);
 void limits_free(struct plugin *p);
 

@@ -110,6 +110,35 @@ bool topic_filter_within(const char *filter, const char *pattern)
     }
 }
 
+bool topic_below(const char *topic, const char *prefix)
+{
+    size_t prefix_len;
+
+    if (topic == NULL || prefix == NULL)
+        return false;
+    prefix_len = strlen(prefix);
+    return strncmp(topic, prefix, prefix_len) == 0 && topic[prefix_len] != '\0';
+}
+
+bool topic_provider_device(const char *topic, const char *prov)
+{
+    static const char head[] = "onr/1/p/";
+    size_t prov_len;
+    const char *rest;
+
+    if (topic == NULL || prov == NULL || strncmp(topic, head, sizeof(head) - 1) != 0)
+        return false;
+    prov_len = strlen(prov);
+    rest = topic + sizeof(head) - 1;
+    if (prov_len == 0 || strncmp(rest, prov, prov_len) != 0 ||
+        strncmp(rest + prov_len, "/dev/", 5) != 0)
+        return false;
+    rest += prov_len + 5;
+    /* a device level, then at least one more: '/' not first, not last */
+    rest = rest[0] == '/' ? NULL : strchr(rest, '/');
+    return rest != NULL && rest[1] != '\0';
+}
+
 const char *topic_strip_share(const char *filter, bool *shared)
 {
     static const char prefix[] = "$share/";

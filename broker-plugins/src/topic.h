@@ -35,6 +35,20 @@ bool topic_matches(const char *pattern, const char *topic);
 bool topic_filter_within(const char *filter, const char *pattern);
 
 /*
+ * topic_below: does topic name `topic` lie strictly below `prefix` (which
+ * ends with '/'): the prefix, then at least one more byte? The caller has
+ * checked `topic` with topic_name_ok (no empty level, no wildcard).
+ */
+bool topic_below(const char *topic, const char *prefix);
+
+/*
+ * topic_provider_device: is topic name `topic` (checked with topic_name_ok)
+ * "onr/1/p/{prov}/dev/{a device level}/{at least one more level}", a topic
+ * of one of provider `prov`'s operational devices?
+ */
+bool topic_provider_device(const char *topic, const char *prov);
+
+/*
  * topic_strip_share: for "$share/<group>/<filter>" the <filter> part (a
  * pointer into `filter`), with *shared set; for any other filter, `filter`
  * itself with *shared cleared. NULL if a $share filter is malformed (empty

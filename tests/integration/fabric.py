@@ -1,5 +1,7 @@
 """Throwaway fabrics for integration tests: a PKI, a real mosquitto with the
-onramp plugin on free loopback ports, and clients for each principal.
+onramp plugin on free loopback ports, and clients for each principal
+(bootstrap devices, services, monitors and, with provider CAs, operational
+devices on a third listener).
 
 The broker's configuration is rendered from the documented example,
 broker-plugins/mosquitto.conf.example, with paths and ports substituted, so
@@ -57,11 +59,13 @@ def free_port():
 
 class Pki:
     """The fabric's services CA, a foreign CA, the broker's TLS certificate
-    (P-256), and client certificates with OU = role and CN = service id."""
+    (P-256), client certificates with OU = role and CN = service id, and on
+    demand provider CAs and operational devices' certificates."""
 
     def __init__(self, directory):
         self.dir = directory
         self.issued = {}
+        self.provider_cas = {}
         self.ca = self._ca("services")
         self.foreign_ca = self._ca("foreign")
         self.server = self._leaf("broker", "/CN=localhost", self.ca,
@@ -80,7 +84,7 @@ class Pki:
             "-addext", "keyUsage=critical,keyCertSign,cRLSign")
         return (cert, key)
 
-    def _leaf(self, name, subject, ca, extensions):
+    def _leaf(self, name, subject, ca, extensions, serial=None):
         key, csr, cert = (self.path(name + ".key"), self.path(name + ".csr"),
                           self.path(name + ".pem"))
         ext = self.path(name + ".ext")
@@ -88,8 +92,9 @@ class Pki:
             f.write(extensions)
         run("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
             "-nodes", "-keyout", key, "-out", csr, "-subj", subject)
+        serial_args = ["-CAcreateserial"] if serial is None else ["-set_serial", str(serial)]
         run("openssl", "x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1],
-            "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", ext)
+            *serial_args, "-out", cert, "-days", "2", "-extfile", ext)
         return (cert, key)
 
     def client(self, ou, cn, foreign=False):
@@ -101,16 +106,70 @@ class Pki:
                                            "extendedKeyUsage=clientAuth\n")
         return self.issued[name]
 
+    def provider_ca(self, prov_id):
+        """Provider `prov_id`'s CA (cert, key), made once (like the services
+        CA): it issues that provider's operational devices' certificates."""
+        if prov_id not in self.provider_cas:
+            self.provider_cas[prov_id] = self._ca("provider-" + prov_id)
+        return self.provider_cas[prov_id]
+
+    def operational(self, prov_id, dev_id, tag="", serial=None):
+        """An operational device's client certificate (cert, key): CN =
+        dev_id, O = prov_id, clientAuth, issued by provider_ca(prov_id).
+        The same arguments give the same certificate; another `tag` a new
+        key and certificate (a new serial) for the same device. `serial`
+        (an int) sets the serial number, else OpenSSL picks one."""
+        name = "operational-%s-%s%s" % (prov_id, dev_id, "-" + tag if tag else "")
+        if name not in self.issued:
+            self.issued[name] = self._leaf(name, "/O=%s/CN=%s" % (prov_id, dev_id),
+                                           self.provider_ca(prov_id),
+                                           "extendedKeyUsage=clientAuth\n", serial)
+        return self.issued[name]
+
+
+def cert_serial(cert_path):
+    """A certificate's serial number as bytes (as SPEC type 27 carries it)."""
+    out = run("openssl", "x509", "-in", cert_path, "-noout", "-serial").strip()
+    digits = out.split("=", 1)[1]
+    return bytes.fromhex(digits if len(digits) % 2 == 0 else "0" + digits)
+
+
+def bundle(path, cert_paths):
+    """Concatenate PEM files into `path` (a cafile); returns `path`."""
+    with open(path, "w") as out:
+        for cert in cert_paths:
+            with open(cert) as f:
+                out.write(f.read())
+    return path
+
 
 # -- the broker ---------------------------------------------------------------
 
 
+# The example's third listener, commented out; enabled with provider CAs.
+OPERATIONAL_LISTENER = """#listener 8885
+#certfile /etc/onramp/broker.pem
+#keyfile /etc/onramp/broker.key
+#cafile /etc/onramp/provider-cas.pem
+#require_certificate true
+#set_tcp_nodelay true
+"""
+PROVIDER_CA_OPTION = "#plugin_opt_provider_ca_prov-1 /etc/onramp/provider-ca-prov-1.pem\n"
+
+
 class Broker:
-    """mosquitto with the onramp plugin, from the example configuration."""
+    """mosquitto with the onramp plugin, from the example configuration.
+
+    With `provider_cas` ({provider id: CA certificate path}) the plugin gets
+    a plugin_opt_provider_ca_<id> line for each, and the example's third
+    listener is enabled on `operational_port`, trusting a bundle of those
+    CAs (or `operational_cafile`, to make the TLS layer trust more than the
+    plugin does)."""
 
     NAME = "test-broker"
 
-    def __init__(self, pki, directory, options=None, services_cafile=None):
+    def __init__(self, pki, directory, options=None, services_cafile=None, provider_cas=None,
+                 operational_cafile=None):
         self.pki = pki
         self.dir = directory
         self.grants = os.path.join(directory, "grants")
@@ -122,12 +181,36 @@ class Broker:
         self.options = {"stats_interval": "0.2"}
         self.options.update(options or {})
         self.services_cafile = services_cafile or pki.ca[0]
+        self.provider_cas = dict(provider_cas or {})
+        self.operational_port = None
+        self.operational_cafile = operational_cafile
+        if self.provider_cas:
+            self.operational_port = free_port()
+            if self.operational_cafile is None:
+                self.operational_cafile = bundle(os.path.join(directory, "provider-cas.pem"),
+                                                 self.provider_cas.values())
         self._write_conf(self.options, self.services_cafile)
+
+    def _ports(self):
+        return [p for p in (self.bootstrap_port, self.services_port, self.operational_port)
+                if p is not None]
 
     def _write_conf(self, options, services_cafile):
         with open(EXAMPLE_CONF) as f:
             text = f.read()
         cert, key = self.pki.server
+        if self.provider_cas:
+            for old in (OPERATIONAL_LISTENER, PROVIDER_CA_OPTION):
+                if old not in text:
+                    raise RuntimeError("example configuration changed: %r not found" % old)
+            text = text.replace(OPERATIONAL_LISTENER, "\n".join(
+                line[1:] for line in OPERATIONAL_LISTENER.splitlines()) + "\n")
+            text = text.replace("listener 8885\n", "listener %d 127.0.0.1\n" %
+                                self.operational_port)
+            text = text.replace("cafile /etc/onramp/provider-cas.pem",
+                                "cafile " + self.operational_cafile)
+            text = text.replace(PROVIDER_CA_OPTION, "".join(
+                "plugin_opt_provider_ca_%s %s\n" % kv for kv in self.provider_cas.items()))
         subst = [
             ("/usr/lib/x86_64-linux-gnu/mosquitto/onramp_plugin.so", PLUGIN),
             ("plugin_opt_broker_name bootstrap-1", "plugin_opt_broker_name " + self.NAME),
@@ -161,7 +244,7 @@ class Broker:
             f.write("\n".join(header + lines) + "\n")
 
     def start(self, attempts=3):
-        """Start and wait until both listeners accept connections. Another
+        """Start and wait until every listener accepts connections. Another
         test may take a port between free_port() and the bind: then try
         again on new ports."""
         for attempt in range(attempts):
@@ -171,6 +254,8 @@ class Broker:
                 if "Address already in use" not in str(e) or attempt == attempts - 1:
                     raise
                 self.bootstrap_port, self.services_port = free_port(), free_port()
+                if self.operational_port is not None:
+                    self.operational_port = free_port()
                 self._write_conf(self.options, self.services_cafile)
 
     def _broker_env(self):
@@ -197,7 +282,7 @@ class Broker:
         self.proc = subprocess.Popen(["mosquitto", "-c", self.conf], env=self._broker_env(),
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         deadline = time.monotonic() + 10
-        for port in (self.bootstrap_port, self.services_port):
+        for port in self._ports():
             while True:
                 if self.proc.poll() is not None:
                     raise RuntimeError("mosquitto exited (%d): %s\n%s" % (
@@ -255,6 +340,22 @@ class Broker:
         c = mqtt5.Client(self.services_port, client_id or "%s.%s" % (short, svc),
                          self.pki.ca[0], cert[0], cert[1])
         c.connack = c.connect()
+        return c
+
+    def operational(self, prov_id, dev_id, cert=None, client_id=None, **kwargs):
+        """A raw MQTT v5 client on the operational listener with the
+        certificate provider `prov_id` issued device `dev_id` (or `cert`,
+        a (cert, key) pair), client id `dev_id` unless given; .connack holds
+        the CONNACK reason, None if the TLS layer or the broker closed the
+        connection first. kwargs go to connect() (will=..., clean=...)."""
+        cert = cert or self.pki.operational(prov_id, dev_id)
+        c = mqtt5.Client(self.operational_port, dev_id if client_id is None else client_id,
+                         self.pki.ca[0], cert[0], cert[1])
+        try:
+            c.connack = c.connect(**kwargs)
+        except OSError:  # ssl.SSLError included: a certificate refused by TLS
+            c.connack = None
+            c.drop()
         return c
 
 
@@ -366,8 +467,9 @@ def _unpack(d, p):
     raise ValueError("msgpack type %#x not expected" % t)
 
 
-GRANT, REVOKE, CONTROL_RESULT, BROKER_STATS = 20, 21, 22, 23
-ROLE_OPERATOR, ROLE_BROKER = 3, 6
+GRANT, REVOKE, CONTROL_RESULT, BROKER_STATS, CERT_REVOKE = 20, 21, 22, 23, 27
+ROLE_OPERATOR, ROLE_PROVIDER, ROLE_BROKER = 3, 4, 6
+CONTROL_TOPIC = "$CONTROL/onramp/v1"
 
 
 def envelope(msg_type, role, sender, body, msg_id=None, timestamp=None):
@@ -381,6 +483,24 @@ def decode_envelope(data):
     env = unpack(data)
     return {"type": env[1], "id": env[2], "time": env[3], "role": env[4],
             "sender": env[5], "body": env[6]}
+
+
+def control(client, msg_type, role, sender, body, timeout=5.0):
+    """Publish a request to $CONTROL/onramp/v1 as `client` and wait for the
+    plugin's answer to it: the control result's code; None if the publish
+    was refused or no answer came. A request the plugin could not decode is
+    answered with an all-zero `re`: send one request at a time."""
+    msg_id, env = envelope(msg_type, role, sender, body)
+    client.messages.clear()
+    if client.publish(CONTROL_TOPIC, env) != 0:
+        return None
+    while True:
+        answer = client.wait_message(CONTROL_TOPIC + "/response", timeout)
+        if answer is None:
+            return None
+        result = decode_envelope(answer[1])
+        if result["type"] == CONTROL_RESULT and result["body"]["re"] in (msg_id, bytes(16)):
+            return result["body"]["code"]
 
 
 # -- counters -----------------------------------------------------------------
@@ -444,9 +564,15 @@ class Counters:
 
 
 class Fabric:
-    """A temp directory, a PKI and a started broker; use as a context."""
+    """A temp directory, a PKI and a started broker; use as a context.
 
-    def __init__(self, options=None, foreign_ca_trusted=False):
+    providers: ids whose CAs (Pki.provider_ca) the plugin takes operational
+    devices from, on broker.operational_port. foreign_ca_trusted: the TLS
+    layer of the listeners that ask for certificates also trusts the
+    foreign CA (and, with providers, the operational listener trusts every
+    CA of the PKI): only the plugin then tells good certificates from bad."""
+
+    def __init__(self, options=None, foreign_ca_trusted=False, providers=()):
         self.tmp = tempfile.TemporaryDirectory(prefix="onr-it-")
         self.dir = self.tmp.name
         self.pki = Pki(self.dir)
@@ -457,7 +583,14 @@ class Fabric:
                 for ca in (self.pki.ca[0], self.pki.foreign_ca[0]):
                     with open(ca) as f:
                         out.write(f.read())
-        self.broker = Broker(self.pki, self.dir, options, cafile).start()
+        provider_cas = {prov: self.pki.provider_ca(prov)[0] for prov in providers}
+        operational_cafile = None
+        if provider_cas and foreign_ca_trusted:
+            operational_cafile = bundle(os.path.join(self.dir, "all-cas.pem"),
+                                        list(provider_cas.values()) +
+                                        [self.pki.ca[0], self.pki.foreign_ca[0]])
+        self.broker = Broker(self.pki, self.dir, options, cafile, provider_cas,
+                             operational_cafile).start()
         self.counters = Counters(self.broker)
         self._devices = 0
 
@@ -480,13 +613,17 @@ class Fabric:
 
 
 class FabricTestCase(unittest.TestCase):
-    """Tests sharing one fabric per class; `options` configure its plugin."""
+    """Tests sharing one fabric per class; `options` configure its plugin,
+    `providers` and `foreign_ca_trusted` are passed to Fabric."""
 
     options = None
+    providers = ()
+    foreign_ca_trusted = False
 
     @classmethod
     def setUpClass(cls):
-        cls.fabric = Fabric(options=cls.options)
+        cls.fabric = Fabric(options=cls.options, foreign_ca_trusted=cls.foreign_ca_trusted,
+                            providers=cls.providers)
         cls.broker = cls.fabric.broker
         cls.pki = cls.fabric.pki
         cls.counters = cls.fabric.counters

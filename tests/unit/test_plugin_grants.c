@@ -141,6 +141,168 @@ static void test_grants_open_fails_cleanly_on_unwritable_path(void **state)
     assert_onr(ONR_EINVAL, grants_open("", NULL, NULL, &g));
 }
 
+/* The journal's text, for checks of its format. */
+static char *journal_text(void **state)
+{
+    FILE *f = fopen(journal(state), "r");
+    char *text;
+    long size;
+
+    assert_non_null(f);
+    fseek(f, 0, SEEK_END);
+    size = ftell(f);
+    rewind(f);
+    text = calloc(1, (size_t)size + 1);
+    assert_non_null(text);
+    assert_int_equal(fread(text, 1, (size_t)size, f), (size_t)size);
+    fclose(f);
+    return text;
+}
+
+static const uint8_t SERIAL[] = {0x0a, 0x0b, 0xfc};
+static const uint8_t SERIAL_DER[] = {0x00, 0x0a, 0x0b, 0xfc}; /* the same, one zero byte more */
+
+static void test_cert_revocations_survive_reopen_keyed_by_provider(void **state)
+{
+    struct grants *g = NULL;
+
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    assert_false(grants_cert_revoked(g, "prov-1", SERIAL, sizeof(SERIAL)));
+    assert_onr(ONR_OK, grants_cert_revoke(g, "prov-1", DEV1, SERIAL, sizeof(SERIAL)));
+    assert_onr(ONR_OK, grants_set(g, DEV2, "prov-2", "op-1"));
+    assert_true(grants_cert_revoked(g, "prov-1", SERIAL, sizeof(SERIAL)));
+    assert_true(grants_cert_revoked(g, "prov-1", SERIAL_DER, sizeof(SERIAL_DER)));
+    assert_false(grants_cert_revoked(g, "prov-2", SERIAL, sizeof(SERIAL)));
+    assert_false(grants_cert_revoked(g, "prov-1", SERIAL, 2));
+    assert_onr(ONR_OK, grants_sync(g));
+    grants_close(g);
+
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    assert_true(grants_cert_revoked(g, "prov-1", SERIAL, sizeof(SERIAL)));
+    assert_false(grants_cert_revoked(g, "prov-2", SERIAL, sizeof(SERIAL)));
+    assert_int_equal(grants_cert_revocations(g), 1);
+    assert_string_equal(grants_provider(g, DEV2), "prov-2"); /* grants untouched */
+    assert_int_equal(grants_count(g), 1);
+    grants_close(g);
+}
+
+static void test_cert_revoke_journal_line_is_trimmed_hex_and_written_once(void **state)
+{
+    struct grants *g = NULL;
+    char *text;
+
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    assert_onr(ONR_OK, grants_cert_revoke(g, "prov-1", DEV1, SERIAL_DER, sizeof(SERIAL_DER)));
+    assert_onr(ONR_OK, grants_cert_revoke(g, "prov-1", DEV1, SERIAL, sizeof(SERIAL)));
+    assert_onr(ONR_OK, grants_sync(g));
+    text = journal_text(state); /* appended, not yet compacted */
+    assert_string_equal(text, "revoke-cert " DEV1 " prov-1 0a0bfc\n");
+    free(text);
+    grants_close(g);
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    grants_close(g);
+    text = journal_text(state); /* compacted */
+    assert_string_equal(text, "revoke-cert " DEV1 " prov-1 0a0bfc\n");
+    free(text);
+}
+
+static void test_cert_revoke_refuses_bad_arguments(void **state)
+{
+    struct grants *g = NULL;
+    uint8_t long_serial[21];
+    const uint8_t zero[] = {0x00};
+
+    memset(long_serial, 0x11, sizeof(long_serial));
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    assert_onr(ONR_EINVAL, grants_cert_revoke(g, "prov-1", DEV1, SERIAL, 0));
+    assert_onr(ONR_EINVAL, grants_cert_revoke(g, "prov-1", DEV1, NULL, 3));
+    assert_onr(ONR_EINVAL, grants_cert_revoke(g, "prov-1", DEV1, long_serial, 21));
+    assert_onr(ONR_EINVAL, grants_cert_revoke(g, "Prov 1", DEV1, SERIAL, sizeof(SERIAL)));
+    assert_onr(ONR_EINVAL, grants_cert_revoke(g, "", DEV1, SERIAL, sizeof(SERIAL)));
+    assert_onr(ONR_EINVAL, grants_cert_revoke(g, "prov-1", "short", SERIAL, sizeof(SERIAL)));
+    assert_onr(ONR_EINVAL, grants_cert_revoke(g, NULL, DEV1, SERIAL, sizeof(SERIAL)));
+    assert_int_equal(grants_cert_revocations(g), 0);
+    /* 21 bytes whose first is the DER zero byte: a 20-byte serial */
+    long_serial[0] = 0x00;
+    assert_onr(ONR_OK, grants_cert_revoke(g, "prov-1", DEV1, long_serial, 21));
+    assert_true(grants_cert_revoked(g, "prov-1", long_serial + 1, 20));
+    /* serial zero stays one byte */
+    assert_onr(ONR_OK, grants_cert_revoke(g, "prov-1", DEV1, zero, 1));
+    assert_true(grants_cert_revoked(g, "prov-1", zero, 1));
+    assert_int_equal(grants_cert_revocations(g), 2);
+    grants_close(g);
+}
+
+static void test_journal_from_before_cert_revocations_still_loads(void **state)
+{
+    struct grants *g = NULL;
+    FILE *f = fopen(journal(state), "w");
+    char *text;
+
+    /* exactly what the previous version writes: grant and revoke lines */
+    assert_non_null(f);
+    fputs("grant " DEV1 " prov-1 op-1\n"
+          "grant " DEV2 " prov-2 op-1\n"
+          "revoke " DEV2 " op-1\n",
+          f);
+    fclose(f);
+    skipped_lines = 0;
+    assert_onr(ONR_OK, grants_open(journal(state), count_skip, NULL, &g));
+    assert_int_equal(skipped_lines, 0);
+    assert_string_equal(grants_provider(g, DEV1), "prov-1");
+    assert_null(grants_provider(g, DEV2));
+    assert_int_equal(grants_cert_revocations(g), 0);
+    grants_close(g);
+    text = journal_text(state);
+    assert_string_equal(text, "grant " DEV1 " prov-1 op-1\n");
+    free(text);
+}
+
+static void test_journal_skips_malformed_revoke_cert_lines(void **state)
+{
+    struct grants *g = NULL;
+    FILE *f = fopen(journal(state), "w");
+
+    assert_non_null(f);
+    fputs("revoke-cert " DEV1 " prov-1\n"                 /* no serial */
+          "revoke-cert " DEV1 " prov-1 0g\n"              /* not hex */
+          "revoke-cert " DEV1 " prov-1 abc\n"             /* odd length */
+          "revoke-cert " DEV1 " prov-1 AB\n"              /* uppercase */
+          "revoke-cert " DEV1 " prov-1 "
+          "000102030405060708090a0b0c0d0e0f1011121314\n" /* 21 bytes */
+          "revoke-cert " DEV1 " Prov-1 01\n"              /* not a service id */
+          "revoke-cert short prov-1 01\n"                  /* not a device id */
+          "revoke-cert " DEV1 " prov-1 01 extra\n"
+          "revoke-cert " DEV1 " prov-1 7f\n"              /* the good one */
+          "revoke-cert " DEV2 " prov-2 80",                /* torn last line */
+          f);
+    fclose(f);
+    skipped_lines = 0;
+    assert_onr(ONR_OK, grants_open(journal(state), count_skip, NULL, &g));
+    assert_int_equal(skipped_lines, 9);
+    assert_int_equal(grants_cert_revocations(g), 1);
+    assert_true(grants_cert_revoked(g, "prov-1", (const uint8_t *)"\x7f", 1));
+    assert_false(grants_cert_revoked(g, "prov-2", (const uint8_t *)"\x80", 1));
+    grants_close(g);
+}
+
+static void test_grants_serial_hex_and_trim(void **state)
+{
+    char hex[2 * GRANTS_SERIAL_MAX + 1];
+    const uint8_t zeros[] = {0x00, 0x00, 0x00};
+    size_t len = sizeof(SERIAL_DER);
+    const uint8_t *trimmed = grants_serial_trim(SERIAL_DER, &len);
+
+    (void)state;
+    assert_int_equal(len, sizeof(SERIAL));
+    assert_memory_equal(trimmed, SERIAL, sizeof(SERIAL));
+    len = sizeof(zeros);
+    grants_serial_trim(zeros, &len);
+    assert_int_equal(len, 1);
+    grants_serial_hex(SERIAL_DER, sizeof(SERIAL_DER), hex);
+    assert_string_equal(hex, "000a0bfc");
+}
+
 static void test_map_put_get_remove_many(void **state)
 {
     struct map *m = map_new();
@@ -181,6 +343,12 @@ int main(void)
         T(test_grants_refuse_bad_ids),
         T(test_grants_skip_malformed_lines_and_torn_tail),
         T(test_grants_open_fails_cleanly_on_unwritable_path),
+        T(test_cert_revocations_survive_reopen_keyed_by_provider),
+        T(test_cert_revoke_journal_line_is_trimmed_hex_and_written_once),
+        T(test_cert_revoke_refuses_bad_arguments),
+        T(test_journal_from_before_cert_revocations_still_loads),
+        T(test_journal_skips_malformed_revoke_cert_lines),
+        cmocka_unit_test(test_grants_serial_hex_and_trim),
         cmocka_unit_test(test_map_put_get_remove_many),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -88,6 +88,61 @@ static void test_topic_name_ok(void **state)
     assert_false(topic_name_ok(long_topic, false));
 }
 
+#define DEV "rguib733fa2xfyrzdwehzsohu743ont4"
+
+static void test_topic_filter_within_an_operational_devices_prefix(void **state)
+{
+    const char *own = "onr/1/p/prov-1/dev/" DEV "/#";
+
+    (void)state;
+    assert_true(topic_filter_within(own, own));
+    assert_true(topic_filter_within("onr/1/p/prov-1/dev/" DEV "/cmd/+", own));
+    assert_true(topic_filter_within("onr/1/p/prov-1/dev/" DEV "/telemetry", own));
+    assert_false(topic_filter_within("onr/1/p/prov-1/dev/+/#", own));
+    assert_false(topic_filter_within("onr/1/p/prov-1/dev/+/telemetry", own));
+    assert_false(topic_filter_within("onr/1/p/prov-1/#", own));
+    assert_false(topic_filter_within("onr/1/p/prov-2/dev/" DEV "/#", own));
+    assert_false(topic_filter_within("onr/1/p/+/dev/" DEV "/#", own));
+    assert_false(topic_filter_within("$share/g/onr/1/p/prov-1/dev/" DEV "/#", own));
+    assert_false(topic_filter_within("#", own));
+    /* what a provider service may subscribe to */
+    assert_true(topic_filter_within("onr/1/p/prov-1/dev/+/telemetry", "onr/1/p/prov-1/dev/#"));
+    assert_true(topic_filter_within("onr/1/p/prov-1/dev/+/#", "onr/1/p/prov-1/dev/#"));
+    assert_false(topic_filter_within("onr/1/p/+/dev/+/telemetry", "onr/1/p/prov-1/dev/#"));
+    assert_false(topic_filter_within("onr/1/p/prov-10/dev/+/x", "onr/1/p/prov-1/dev/#"));
+}
+
+static void test_topic_below_needs_a_level_under_the_prefix(void **state)
+{
+    const char *prefix = "onr/1/p/prov-1/dev/" DEV "/";
+
+    (void)state;
+    assert_true(topic_below("onr/1/p/prov-1/dev/" DEV "/telemetry", prefix));
+    assert_true(topic_below("onr/1/p/prov-1/dev/" DEV "/a/b/c", prefix));
+    assert_false(topic_below("onr/1/p/prov-1/dev/" DEV, prefix));
+    assert_false(topic_below("onr/1/p/prov-1/dev/" DEV "/", prefix));
+    assert_false(topic_below("onr/1/p/prov-1/dev/" DEV "x/telemetry", prefix));
+    assert_false(topic_below("onr/1/p/prov-2/dev/" DEV "/telemetry", prefix));
+    assert_false(topic_below(NULL, prefix));
+}
+
+static void test_topic_provider_device_is_its_own_devices_only(void **state)
+{
+    (void)state;
+    assert_true(topic_provider_device("onr/1/p/prov-1/dev/" DEV "/cmd", "prov-1"));
+    assert_true(topic_provider_device("onr/1/p/prov-1/dev/anything/a/b", "prov-1"));
+    assert_false(topic_provider_device("onr/1/p/prov-1/dev/" DEV, "prov-1"));
+    assert_false(topic_provider_device("onr/1/p/prov-1/dev/" DEV "/", "prov-1"));
+    assert_false(topic_provider_device("onr/1/p/prov-1/dev//x", "prov-1"));
+    assert_false(topic_provider_device("onr/1/p/prov-1/dev", "prov-1"));
+    assert_false(topic_provider_device("onr/1/p/prov-10/dev/" DEV "/cmd", "prov-1"));
+    assert_false(topic_provider_device("onr/1/p/prov/dev/" DEV "/cmd", "prov-1"));
+    assert_false(topic_provider_device("onr/1/p/prov-2/dev/" DEV "/cmd", "prov-1"));
+    assert_false(topic_provider_device("onr/1/d/" DEV "/down", "prov-1"));
+    assert_false(topic_provider_device("onr/1/p/prov-1/x/" DEV "/cmd", "prov-1"));
+    assert_false(topic_provider_device("onr/1/p/prov-1/dev/" DEV "/cmd", ""));
+}
+
 static void test_topic_escape_keeps_logs_clean(void **state)
 {
     char out[32];
@@ -112,6 +167,9 @@ int main(void)
         cmocka_unit_test(test_topic_filter_within_refuses_malformed_filters),
         cmocka_unit_test(test_topic_strip_share),
         cmocka_unit_test(test_topic_name_ok),
+        cmocka_unit_test(test_topic_filter_within_an_operational_devices_prefix),
+        cmocka_unit_test(test_topic_below_needs_a_level_under_the_prefix),
+        cmocka_unit_test(test_topic_provider_device_is_its_own_devices_only),
         cmocka_unit_test(test_topic_escape_keeps_logs_clean),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
