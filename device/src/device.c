@@ -1,10 +1,11 @@
 /*
  * The device's journey (see <onramp/device.h>): one libevent loop, one
- * libmosquitto client driven through its socket, one timer for whatever
- * the device waits for next (device_run.h's phases), and the dispatch of
- * what the down topic brings to the step the device is at. Each step's
- * messages are its step_*.c's; what is on disk is device_state.c's and
- * device_network.c's.
+ * libmosquitto client for the bootstrap broker driven through its socket,
+ * one timer for whatever the device waits for next (device_run.h's
+ * phases), and the dispatch of what the down topic brings to the step the
+ * device is at. Each step's messages are its step_*.c's (the service
+ * broker's connection is step_operate.c's); what is on disk is
+ * device_state.c's, device_network.c's and device_service.c's.
  */
 #include <event2/event.h>
 #include <mosquitto.h>
@@ -32,13 +33,14 @@
 static void drop_connection(struct onr_device *d)
 {
     d->phase = PHASE_IDLE;
+    step_operate_drop(d);
     if (d->mosq == NULL || d->loop == NULL)
         return;
     onr_mqtt_loop_unbind(d->loop);
     mosquitto_disconnect_v5(d->mosq, 0, NULL);
 }
 
-static void finish(struct onr_device *d, int result)
+void device_finish(struct onr_device *d, int result)
 {
     if (!d->running)
         return;
@@ -82,7 +84,7 @@ void device_give_up(struct onr_device *d, int why, const char *what)
     device_put_code(&l, why);
     device_put_quoted(&l, "reason", what, strlen(what));
     device_report(d, "failed", &l);
-    finish(d, why);
+    device_finish(d, why);
 }
 
 /* A failed attempt: give up after max_attempts in a row, else wait longer
@@ -129,61 +131,10 @@ void device_wait_answer(struct onr_device *d)
     arm(d, d->opt.answer_timeout);
 }
 
-/* ---- this step's requests ------------------------------------------------------------ */
-
-struct device_sent *device_sent_next(struct onr_device *d)
+void device_wait_connect(struct onr_device *d)
 {
-    struct device_sent *s = &d->sent[d->n_sent % DEVICE_SENT_KEPT];
-
-    onr_wipe(s, sizeof(*s));
-    return s;
-}
-
-void device_sent_keep(struct onr_device *d)
-{
-    d->n_sent++;
-}
-
-struct device_sent *device_sent_find(struct onr_device *d, struct onr_bytes re)
-{
-    size_t n = d->n_sent < DEVICE_SENT_KEPT ? d->n_sent : DEVICE_SENT_KEPT;
-
-    for (size_t i = 0; i < n; i++)
-        if (d->sent[i].kind != SENT_NONE && re.len == ONR_MSG_ID_LEN &&
-            memcmp(d->sent[i].id, re.ptr, ONR_MSG_ID_LEN) == 0)
-            return &d->sent[i];
-    return NULL;
-}
-
-static void down_topic(const struct onr_device *d, char *out, size_t cap)
-{
-    snprintf(out, cap, "onr/1/d/%s/down", d->files.trust.dev);
-}
-
-int device_publish(struct onr_device *d, const struct onr_msg *msg, const char *role,
-                   const char *svc, uint8_t id[ONR_MSG_ID_LEN])
-{
-    const struct device_trust *t = &d->files.trust;
-    struct onr_envelope_signer self = {
-        .role = ONR_ROLE_DEVICE,
-        .sender = {(const uint8_t *)t->dev, ONR_DEVID_LEN},
-        .key = d->files.identity, /* used only by the types that are signed */
-    };
-    uint8_t buf[ONR_ENVELOPE_MAX];
-    char topic[ONR_TOPIC_MAX + 1];
-    size_t len = 0;
-    int rc;
-
-    snprintf(topic, sizeof(topic), "onr/1/d/%s/up/%s/%s", t->dev, role, svc);
-    rc = onr_envelope_encode(msg, &self, (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},
-                             (uint64_t)time(NULL), buf, sizeof(buf), &len, id);
-    if (rc != ONR_OK)
-        return rc;
-    if (mosquitto_publish_v5(d->mosq, NULL, topic, (int)len, buf, 1, false, NULL) !=
-        MOSQ_ERR_SUCCESS)
-        return ONR_EIO;
-    onr_mqtt_loop_kick(d->loop);
-    return ONR_OK;
+    d->phase = PHASE_CONNECTING;
+    arm(d, d->opt.answer_timeout);
 }
 
 /* ---- the journey's transitions ------------------------------------------------------- */
@@ -195,7 +146,15 @@ static void send_request(struct onr_device *d)
     case ONR_DEVICE_FACTORY: step_voucher_send(d); break;
     case ONR_DEVICE_VOUCHED: step_profile_send(d); break;
     case ONR_DEVICE_PROFILED: step_attach_send(d); break;
-    case ONR_DEVICE_NETWORK_ATTACHED: break; /* the last step: nothing to ask */
+    case ONR_DEVICE_NETWORK_ATTACHED: step_enroll_send(d); break;
+    case ONR_DEVICE_ENROLLED:
+    case ONR_DEVICE_OPERATIONAL:
+        /* off the bootstrap broker (the DISCONNECT is sent on the timer,
+         * outside this client's callbacks); the timer connects to the
+         * service broker */
+        drop_connection(d);
+        arm(d, 0);
+        break;
     }
 }
 
@@ -208,7 +167,7 @@ void device_advance(struct onr_device *d, enum onr_device_state state)
     d->n_sent = 0;
     device_report(d, "state", NULL);
     if (d->journey.state >= d->opt.target)
-        finish(d, ONR_OK);
+        device_finish(d, ONR_OK);
     else
         send_request(d); /* still connected: go on at once */
 }
@@ -226,7 +185,6 @@ static void connect_next(struct onr_device *d)
 
     device_put(&l, "broker=%s host=%s port=%d", b->name, b->host, b->port);
     device_report(d, "connecting", &l);
-    d->phase = PHASE_CONNECTING;
     /* a fresh proof for every attempt: proofs are single use */
     rc = onr_connect_pop(d->mosq, d->files.identity, &boot, (uint64_t)time(NULL));
     if (rc == ONR_OK)
@@ -237,14 +195,22 @@ static void connect_next(struct onr_device *d)
         device_failed(d, rc, l.text);
         return;
     }
-    arm(d, d->opt.answer_timeout);
+    device_wait_connect(d);
 }
 
 /* Who answers at the device's step: the manufacturer, then the operator
- * the voucher names. */
+ * and the provider the voucher names, then the service broker. */
 static const char *peer_name(const struct onr_device *d)
 {
-    return d->journey.state == ONR_DEVICE_FACTORY ? "manufacturer" : "operator";
+    switch (d->journey.state) {
+    case ONR_DEVICE_FACTORY: return "manufacturer";
+    case ONR_DEVICE_VOUCHED:
+    case ONR_DEVICE_PROFILED: return "operator";
+    case ONR_DEVICE_NETWORK_ATTACHED: return "provider";
+    case ONR_DEVICE_ENROLLED:
+    case ONR_DEVICE_OPERATIONAL: break;
+    }
+    return "service broker";
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg)
@@ -257,8 +223,18 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     if (!d->running)
         return;
     switch (d->phase) {
-    case PHASE_IDLE: connect_next(d); break;
-    case PHASE_CONNECTING: device_failed(d, ONR_EIO, "no CONNACK or SUBACK from the broker"); break;
+    case PHASE_IDLE:
+        if (d->journey.state >= ONR_DEVICE_ENROLLED)
+            step_operate_connect(d);
+        else
+            connect_next(d);
+        break;
+    case PHASE_CONNECTING:
+        device_failed(d, ONR_EIO,
+                      d->journey.state >= ONR_DEVICE_ENROLLED
+                          ? "no CONNACK from the service broker"
+                          : "no CONNACK or SUBACK from the broker");
+        break;
     case PHASE_WAITING:
         snprintf(why, sizeof(why), "no answer from the %s", peer_name(d));
         device_failed(d, ONR_EIO, why);
@@ -284,7 +260,7 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
         return;
     }
     device_report(d, "connected", NULL);
-    down_topic(d, topic, sizeof(topic));
+    device_down_topic(d, topic, sizeof(topic));
     if (mosquitto_subscribe_v5(mosq, NULL, topic, 1, 0, NULL) != MOSQ_ERR_SUCCESS) {
         device_failed(d, ONR_EIO, "cannot subscribe");
         return;
@@ -371,6 +347,10 @@ static int verify(struct onr_device *d, const struct onr_envelope *env, const ch
         role = ONR_ROLE_MANUFACTURER;
         id = d->files.trust.mfr;
         key = d->files.mfr_key;
+    } else if (j->state >= ONR_DEVICE_NETWORK_ATTACHED) {
+        role = ONR_ROLE_PROVIDER;
+        id = j->voucher.prov;
+        key = j->voucher.prov_key;
     }
     if (env->sender_role != role || env->sender.len != strlen(id) ||
         memcmp(env->sender.ptr, id, env->sender.len) != 0)
@@ -389,15 +369,18 @@ static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto
 
     (void)mosq;
     (void)props;
-    down_topic(d, topic, sizeof(topic));
-    if (!d->running || d->journey.state >= device_state_last() || m->payloadlen <= 0 ||
+    device_down_topic(d, topic, sizeof(topic));
+    /* from ENROLLED on the down topic has nothing more to say */
+    if (!d->running || d->journey.state >= ONR_DEVICE_ENROLLED || m->payloadlen <= 0 ||
         strcmp(m->topic, topic) != 0)
         return;
     /* hostile until verified: bounded decode first */
     rc = onr_envelope_decode(m->payload, (size_t)m->payloadlen, &env);
-    if (rc == ONR_OK && d->journey.state > ONR_DEVICE_FACTORY &&
-        env.sender_role == ONR_ROLE_MANUFACTURER)
-        return; /* a late answer of the voucher step (a pushed voucher): no news */
+    if (rc == ONR_OK && ((d->journey.state > ONR_DEVICE_FACTORY &&
+                          env.sender_role == ONR_ROLE_MANUFACTURER) ||
+                         (d->journey.state > ONR_DEVICE_PROFILED &&
+                          env.sender_role == ONR_ROLE_OPERATOR)))
+        return; /* a late answer of an earlier step (a pushed voucher): no news */
     if (rc == ONR_OK)
         rc = verify(d, &env, topic);
     if (rc != ONR_OK) {
@@ -413,7 +396,9 @@ static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto
     case ONR_DEVICE_FACTORY: step_voucher_take(d, &env); break;
     case ONR_DEVICE_VOUCHED: step_profile_take(d, &env); break;
     case ONR_DEVICE_PROFILED: step_attach_take(d, &env); break;
-    case ONR_DEVICE_NETWORK_ATTACHED: break;
+    case ONR_DEVICE_NETWORK_ATTACHED: step_enroll_take(d, &env); break;
+    case ONR_DEVICE_ENROLLED:
+    case ONR_DEVICE_OPERATIONAL: break;
     }
 }
 
@@ -490,8 +475,10 @@ int onr_device_start(struct onr_device *d, struct event_base *base)
     d->failures = 0;
     d->last_error = ONR_OK;
     device_report(d, "state", NULL);
-    if (d->journey.state >= d->opt.target) {
-        finish(d, ONR_OK);
+    /* OPERATIONAL is not left: a run to it from it reconnects, says so */
+    if (d->journey.state > d->opt.target ||
+        (d->journey.state == d->opt.target && d->journey.state != ONR_DEVICE_OPERATIONAL)) {
+        device_finish(d, ONR_OK);
         return ONR_OK;
     }
     arm(d, 0);
@@ -513,12 +500,14 @@ int onr_device_run(struct onr_device *d)
     if (rc == ONR_OK && d->running)
         event_base_dispatch(base);
     if (d->running)
-        finish(d, ONR_EBUSY); /* the loop ran dry: cannot happen, but end cleanly */
+        device_finish(d, ONR_EBUSY); /* the loop ran dry: cannot happen, but end cleanly */
     if (rc == ONR_OK)
         rc = d->last_error;
     /* nothing may stay on the loop being freed */
     onr_mqtt_loop_free(d->loop);
     d->loop = NULL;
+    onr_mqtt_loop_free(d->svc_loop);
+    d->svc_loop = NULL;
     if (d->timer != NULL)
         event_free(d->timer);
     d->timer = NULL;
@@ -531,7 +520,7 @@ int onr_device_run(struct onr_device *d)
 void onr_device_stop(struct onr_device *d)
 {
     if (d != NULL && d->running)
-        finish(d, ONR_EBUSY);
+        device_finish(d, ONR_EBUSY);
 }
 
 void onr_device_close(struct onr_device *d)
@@ -548,42 +537,10 @@ void onr_device_close(struct onr_device *d)
             mosquitto_loop_write(d->mosq, 1); /* the queued DISCONNECT */
         mosquitto_destroy(d->mosq);
     }
+    step_operate_close(d);
     onr_replay_free(d->replay);
+    device_journey_cleanup(&d->journey);
     device_files_cleanup(&d->files);
     onr_wipe(d, sizeof(*d));
     free(d);
-}
-
-enum onr_device_state onr_device_state(const struct onr_device *d)
-{
-    return d->journey.state;
-}
-
-const char *onr_device_id(const struct onr_device *d)
-{
-    return d->files.trust.dev;
-}
-
-int onr_device_voucher(const struct onr_device *d, struct onr_device_voucher *out)
-{
-    if (d->journey.state < ONR_DEVICE_VOUCHED)
-        return ONR_ENOENT;
-    *out = d->journey.voucher;
-    return ONR_OK;
-}
-
-int onr_device_network(const struct onr_device *d, struct onr_device_network *out)
-{
-    const struct device_journey *j = &d->journey;
-
-    if (j->state < ONR_DEVICE_PROFILED)
-        return ONR_ENOENT;
-    memset(out, 0, sizeof(*out));
-    snprintf(out->iccid, sizeof(out->iccid), "%s", j->profile.iccid);
-    snprintf(out->imsi, sizeof(out->imsi), "%s", j->profile.imsi);
-    snprintf(out->plmn, sizeof(out->plmn), "%s", j->profile.plmn);
-    snprintf(out->apn, sizeof(out->apn), "%s", j->profile.apn);
-    if (j->state >= ONR_DEVICE_NETWORK_ATTACHED)
-        memcpy(out->kid, j->akma.kid, sizeof(out->kid));
-    return ONR_OK;
 }

@@ -1,8 +1,9 @@
 /*
  * Inside libonramp-device: the device on disk (device_state.c: the
  * factory's files, the journey, the voucher; device_network.c: the network
- * profile, the USIM's sequence numbers, the AKMA-style keys) and the pure
- * decisions of each step (step_*.c), which unit tests reach without a
+ * profile, the USIM's sequence numbers, the AKMA-style keys;
+ * device_service.c: the service key, certificates and endpoint) and the
+ * pure decisions of each step (step_*.c), which unit tests reach without a
  * broker. The running device itself is device_run.h's.
  */
 #ifndef ONRAMP_DEVICE_INTERNAL_H
@@ -15,11 +16,16 @@
 #include "onramp/akma.h"
 #include "onramp/device.h"
 #include "onramp/devid.h"
+#include "onramp/msg.h"
 #include "onramp/p256.h"
 #include "onramp/x25519.h"
 
 #define DEVICE_BROKERS_MAX 8
 #define DEVICE_CERT_MAX 2048 /* a hello's `cert` bound (SPEC section 5) */
+#define DEVICE_CSR_MAX 2048  /* an enroll request's `csr` bound (SPEC section 5) */
+#define DEVICE_CHAIN_MAX 8192 /* an enroll response's `chain` bound */
+#define DEVICE_ENDPOINT_MAX 256 /* an enroll response's `endpoint` bound */
+#define DEVICE_HOST_MAX 253     /* a DNS name's */
 #define DEVICE_PATH_MAX 1024
 #define DEVICE_VOUCHER_MAX 2048 /* a voucher token's bound (SPEC section 5) */
 
@@ -86,12 +92,16 @@ int device_check_voucher(const struct device_trust *t, const uint8_t *token, siz
  * (nothing secret); each step's data has its own file. All are written
  * atomically (temporary file, fsync, rename, 0600), the step's data first,
  * so a journey file never names a step whose data is missing.
+ * onr_device_factory_reset (device_reset.c) removes them again, the journey
+ * file first.
  *
  * device_state_load: the state (FACTORY when there is no journey file yet);
  * ONR_EFORMAT for a damaged, truncated or unknown one.
  * device_state_save: ONR_OK, ONR_EINVAL (no such state), ONR_ESPACE or
  * ONR_EIO.
  */
+#define DEVICE_JOURNEY_FILE "journey"
+#define DEVICE_VOUCHER_FILE "voucher"
 int device_state_load(const char *dir, enum onr_device_state *state);
 /* device_state_last: the last state this library knows (the default target). */
 enum onr_device_state device_state_last(void);
@@ -118,6 +128,17 @@ struct device_akma {
     uint8_t k_af[ONR_AKMA_KEY_LEN];
 };
 
+/* What the enrollment stored, nothing secret: the service broker and the
+ * service certificate's serial and end of validity. */
+struct device_service {
+    char endpoint[DEVICE_ENDPOINT_MAX + 1]; /* mqtts://HOST:PORT */
+    char host[DEVICE_HOST_MAX + 1];
+    int port;
+    uint8_t serial[20];
+    size_t serial_len;
+    int64_t not_after;
+};
+
 /* Everything the journey stored, as read back at open. */
 struct device_journey {
     enum onr_device_state state;
@@ -126,20 +147,26 @@ struct device_journey {
     size_t token_len;
     struct device_profile profile;       /* from PROFILED on */
     struct device_akma akma;             /* from NETWORK_ATTACHED on */
+    struct onr_p256_key *service_key;    /* owned; from ENROLLED on, or once made */
+    struct device_service service;       /* from ENROLLED on */
 };
 
 /*
  * device_journey_load: the state and every step's data up to it, checked
  * again (the disk is not trusted more than the network): the voucher
  * against `t` (expiry is not checked here), from PROFILED on the profile
- * and the sequence numbers, from NETWORK_ATTACHED on the AKMA-style keys.
- * *what names the file read last. Returns ONR_OK, ONR_EFORMAT (a damaged
- * journey file, or a step's file missing, damaged or not verifying),
- * ONR_EPERM (a secret readable by others), ONR_ENOMEM or ONR_EIO. `j` is
- * wiped on failure.
+ * and the sequence numbers, from NETWORK_ATTACHED on the AKMA-style keys
+ * and the service key if one was made, from ENROLLED on the service key,
+ * chain, CA and endpoint (device_service_load). *what names the file read
+ * last. Returns ONR_OK, ONR_EFORMAT (a damaged journey file, or a step's
+ * file missing, damaged or not verifying), ONR_EPERM (a secret readable by
+ * others), ONR_ENOMEM or ONR_EIO. On failure `j` is cleaned up.
  */
 int device_journey_load(const char *dir, const struct device_trust *t,
                         struct device_journey *j, const char **what);
+
+/* device_journey_cleanup: frees the service key and wipes `j`. */
+void device_journey_cleanup(struct device_journey *j);
 
 /*
  * The network credentials on disk (device_network.c), each written
@@ -156,6 +183,9 @@ int device_journey_load(const char *dir, const struct device_trust *t,
  * ONR_OK, ONR_ESCHEMA or the body's decoding errors; `out` wiped on
  * failure.
  */
+#define DEVICE_PROFILE_FILE "profile"
+#define DEVICE_SQN_FILE "sqn"
+#define DEVICE_AKMA_FILE "akma"
 int device_profile_decode(const uint8_t *body, size_t len, struct device_profile *out);
 int device_profile_save(const char *dir, const uint8_t *body, size_t len);
 /* device_profile_load: ONR_OK, ONR_ENOENT, ONR_EPERM, ONR_EFORMAT (not a
@@ -210,8 +240,9 @@ int device_take_challenge(const struct device_profile *p, const char *dir,
  * device_take_result (PROFILED -> NETWORK_ATTACHED): from the `ck` and
  * `ik` of the run the operator accepted, derives kid and K_AKMA for
  * `p->imsi`, requires kid to equal the result's `kid` (constant time),
- * derives K_AF for provider `prov`; stores "akma", then the journey
- * NETWORK_ATTACHED; the keys into `out`. K_AKMA never leaves. ONR_OK,
+ * derives K_AF for provider `prov`; stores "akma", removes a service key
+ * an earlier journey left (a new attach enrolls a new key), then stores the
+ * journey NETWORK_ATTACHED; the keys into `out`. K_AKMA never leaves. ONR_OK,
  * ONR_EAUTH (another kid: not the run we answered), ONR_EINVAL,
  * ONR_ECRYPTO or ONR_EIO.
  */
@@ -219,5 +250,112 @@ int device_take_result(const struct device_profile *p, const char *prov,
                        const uint8_t ck[ONR_AKA_KEY_LEN], const uint8_t ik[ONR_AKA_KEY_LEN],
                        const uint8_t kid[ONR_AKMA_KID_LEN], const char *dir,
                        struct device_akma *out);
+
+/*
+ * The service credentials on disk (device_service.c):
+ *   "service.key"     the service key, PEM "EC PRIVATE KEY", 0600
+ *   "service.pem"     the chain the provider sent, leaf first, PEM, 0644
+ *   "service-ca.pem"  the service broker's CA, PEM, 0644
+ *   "endpoint"        the endpoint as the provider sent it and "\n", 0600
+ * each written atomically.
+ */
+#define DEVICE_SERVICE_KEY_FILE "service.key"
+#define DEVICE_SERVICE_CERT_FILE "service.pem"
+#define DEVICE_SERVICE_CA_FILE "service-ca.pem"
+#define DEVICE_ENDPOINT_FILE "endpoint"
+
+/*
+ * device_endpoint_parse: `text` (`len` bytes, borrowed, untrusted) is
+ * exactly "mqtts://HOST:PORT": HOST a host name (labels of letters, digits
+ * and inner hyphens, 1 to 63 long, at most 253 in all, the last not all
+ * digits) or a dotted IPv4 address (four numbers 0 to 255, no leading
+ * zeros), PORT a decimal 1 to 65535 without leading zeros; nothing else (no
+ * user, path, trailing dot or space). HOST into `host`, PORT into *port.
+ * ONR_OK or ONR_EFORMAT.
+ */
+int device_endpoint_parse(const char *text, size_t len, char host[DEVICE_HOST_MAX + 1],
+                          int *port);
+
+/*
+ * device_chain_split: `chain` (`len` bytes, borrowed, untrusted) as DER
+ * certificates concatenated: each a SEQUENCE with a minimal definite length
+ * of at most ONR_X509_MAX_DER bytes in all, nothing left over, at most
+ * `max` of them. `certs` point into `chain`; *n their count. ONR_OK or
+ * ONR_ECERT (empty, truncated, trailing bytes, too many or too long).
+ */
+int device_chain_split(const uint8_t *chain, size_t len, struct onr_bytes *certs, size_t max,
+                       size_t *n);
+
+/*
+ * device_service_check: `certs` (`n`, leaf first; borrowed) are the service
+ * chain for device `dev` and the service key's public point `pub`: at
+ * least the leaf and its CA, each parsing as a certificate; the leaf no CA,
+ * with public key `pub` and subject CN `dev`; with `verify` set, the chain
+ * verifying up to its last certificate as the anchor (at the system clock).
+ * `ca` parses as a certificate and `endpoint` (`endpoint_len` bytes) with
+ * device_endpoint_parse. Fills `out` (wiped on failure). ONR_OK, ONR_ECERT
+ * (a certificate malformed), ONR_ECHAIN (no CA in the chain, or it does
+ * not verify), ONR_EEXPIRED, ONR_EDENIED (the leaf is for another key or
+ * device, or is a CA), ONR_EFORMAT (the endpoint), ONR_EINVAL.
+ */
+int device_service_check(const struct onr_bytes *certs, size_t n, struct onr_bytes ca,
+                         const uint8_t pub[ONR_P256_PUB_LEN], const char *dev,
+                         const char *endpoint, size_t endpoint_len, int verify,
+                         struct device_service *out);
+
+/*
+ * device_service_key_load: the stored service key into *key (caller frees).
+ * ONR_OK, ONR_ENOENT (none yet), ONR_EPERM (readable by others),
+ * ONR_EFORMAT (damaged, or not a P-256 key), ONR_ENOMEM, ONR_EIO.
+ * device_service_key_save: `key` as "service.key", atomically, 0600.
+ * ONR_OK, ONR_ESPACE, ONR_EIO.
+ * device_service_key_remove: no "service.key" any more. ONR_OK or ONR_EIO.
+ */
+int device_service_key_load(const char *dir, struct onr_p256_key **key);
+int device_service_key_save(const char *dir, const struct onr_p256_key *key);
+int device_service_key_remove(const char *dir);
+
+/*
+ * device_service_save: the chain (`n` certificates, borrowed), the CA and
+ * the endpoint text, each file atomically. ONR_OK, ONR_ESPACE or ONR_EIO.
+ */
+int device_service_save(const char *dir, const struct onr_bytes *certs, size_t n,
+                        struct onr_bytes ca, const char *endpoint, size_t endpoint_len);
+
+/*
+ * device_service_load: the stored chain, CA and endpoint, checked by
+ * device_service_check without `verify` (a certificate expired since is
+ * the service broker's to refuse) for device `dev` and service key `key`
+ * (borrowed). *what names the file refused. ONR_OK, ONR_EFORMAT (missing,
+ * damaged, or not for this key and device), ONR_ENOMEM, ONR_EIO.
+ */
+int device_service_load(const char *dir, const char *dev, const struct onr_p256_key *key,
+                        struct device_service *out, const char **what);
+
+/*
+ * device_enroll_csr (at NETWORK_ATTACHED): a PKCS#10 request, subject CN =
+ * `dev`, for the service key *key; when *key is NULL, the key stored in
+ * `dir` or, when there is none, a new one stored there first (so every
+ * request, retries and restarts alike, names the same key); the caller
+ * owns *key then. Into `csr` (DEVICE_CSR_MAX bytes), its length in
+ * *csr_len. ONR_OK, ONR_EFORMAT or ONR_EPERM (a stored key damaged or
+ * readable by others), ONR_EIO (cannot store a new one), ONR_ENOMEM,
+ * ONR_ERANDOM, ONR_ECRYPTO, ONR_ESPACE, ONR_EINVAL.
+ */
+int device_enroll_csr(const char *dir, const char *dev, struct onr_p256_key **key, uint8_t *csr,
+                      size_t *csr_len);
+
+/*
+ * device_take_enrollment (NETWORK_ATTACHED -> ENROLLED): an enroll response
+ * `m` (borrowed, from the voucher's provider, verified) for device `dev`
+ * and its service key `key` (borrowed): splits `chain`
+ * (device_chain_split), checks it with device_service_check (verifying
+ * it), then stores "service.pem", "service-ca.pem", "endpoint", then the
+ * journey ENROLLED; what was stored into `out`. ONR_OK, the errors of
+ * device_chain_split and device_service_check, ONR_EINVAL, or ONR_EIO.
+ */
+int device_take_enrollment(const char *dev, const struct onr_p256_key *key,
+                           const struct onr_msg_enroll_response *m, const char *dir,
+                           struct device_service *out);
 
 #endif /* ONRAMP_DEVICE_INTERNAL_H */

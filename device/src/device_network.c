@@ -15,9 +15,6 @@
 #include "onramp/msg.h"
 #include "onramp/sealed.h"
 
-#define PROFILE_FILE "profile"
-#define SQN_FILE "sqn"
-#define AKMA_FILE "akma"
 #define PROFILE_MAX (ONR_SEALED_PROFILE_MAX - ONR_SEALED_OVERHEAD)
 #define SEQ_MAX (ONR_AKA_SQN_MAX >> ONR_AKA_IND_BITS)
 #define SQN_LINE_MAX 21 /* digits of a uint64_t and the newline */
@@ -94,14 +91,14 @@ int device_profile_decode(const uint8_t *body, size_t len, struct device_profile
 
 int device_profile_save(const char *dir, const uint8_t *body, size_t len)
 {
-    return write_in(dir, PROFILE_FILE, body, len);
+    return write_in(dir, DEVICE_PROFILE_FILE, body, len);
 }
 
 int device_profile_load(const char *dir, struct device_profile *out)
 {
     uint8_t *data = NULL;
     size_t len = 0;
-    int rc = read_in(dir, PROFILE_FILE, PROFILE_MAX, 1, &data, &len);
+    int rc = read_in(dir, DEVICE_PROFILE_FILE, PROFILE_MAX, 1, &data, &len);
 
     memset(out, 0, sizeof(*out));
     if (rc != ONR_OK)
@@ -120,7 +117,7 @@ int device_sqn_load(const char *dir, struct onr_aka_sqn_store *store)
     uint8_t *data = NULL;
     size_t len = 0;
     size_t at = 0;
-    int rc = read_in(dir, SQN_FILE, SQN_TEXT_MAX, 0, &data, &len);
+    int rc = read_in(dir, DEVICE_SQN_FILE, SQN_TEXT_MAX, 0, &data, &len);
 
     memset(store, 0, sizeof(*store));
     if (rc == ONR_ENOENT)
@@ -160,7 +157,7 @@ int device_sqn_save(const char *dir, const struct onr_aka_sqn_store *store)
         len += (size_t)snprintf(text + len, sizeof(text) - len, "%llu\n",
                                 (unsigned long long)store->seq[i]);
     }
-    return write_in(dir, SQN_FILE, text, len);
+    return write_in(dir, DEVICE_SQN_FILE, text, len);
 }
 
 /* ---- the AKMA-style keys --------------------------------------------------------- */
@@ -172,7 +169,7 @@ int device_akma_save(const char *dir, const struct device_akma *akma)
 
     memcpy(buf, akma->kid, ONR_AKMA_KID_LEN);
     memcpy(buf + ONR_AKMA_KID_LEN, akma->k_af, ONR_AKMA_KEY_LEN);
-    rc = write_in(dir, AKMA_FILE, buf, sizeof(buf));
+    rc = write_in(dir, DEVICE_AKMA_FILE, buf, sizeof(buf));
     onr_wipe(buf, sizeof(buf));
     return rc;
 }
@@ -181,7 +178,7 @@ int device_akma_load(const char *dir, struct device_akma *akma)
 {
     uint8_t *data = NULL;
     size_t len = 0;
-    int rc = read_in(dir, AKMA_FILE, AKMA_LEN, 1, &data, &len);
+    int rc = read_in(dir, DEVICE_AKMA_FILE, AKMA_LEN, 1, &data, &len);
 
     memset(akma, 0, sizeof(*akma));
     if (rc != ONR_OK)

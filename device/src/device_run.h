@@ -1,17 +1,20 @@
 /*
  * Inside libonramp-device: the running device, shared by device.c (the
- * loop, the connection, the timer, the dispatch of what the down topic
- * brings), report.c (progress events) and one file per step of the
- * journey (step_voucher.c, step_profile.c, step_attach.c).
+ * loop, the bootstrap connection, the timer, the dispatch of what the down
+ * topic brings), device_request.c (the requests sent and their ring),
+ * device_info.c (what the public accessors report),
+ * report.c (progress events) and one file per step of the journey
+ * (step_voucher.c, step_profile.c, step_attach.c, step_enroll.c, and
+ * step_operate.c, the service broker's connection).
  *
- * A step file exposes two functions to device.c:
+ * A step on the bootstrap broker exposes two functions to device.c:
  *   step_<step>_send(d)       send the step's request (connected, or the
  *                             timer's "ask again"); arms the answer timeout
  *   step_<step>_take(d, env)  an envelope from the step's peer, already
  *                             verified (signature, topic, freshness,
  *                             replay), other than pending and error
  * and moves the journey on with device_advance() once the step's data is
- * stored.
+ * stored. From ENROLLED on the timer calls step_operate_connect instead.
  */
 #ifndef ONRAMP_DEVICE_RUN_H
 #define ONRAMP_DEVICE_RUN_H
@@ -39,6 +42,7 @@ enum device_sent_kind {
     SENT_RES,          /* an attach response with RES: ck, ik kept for the result */
     SENT_SYNC_FAILURE, /* an attach response with AUTS: a new challenge answers it */
     SENT_MAC_FAILURE,  /* an attach response refusing the challenge */
+    SENT_ENROLL_REQUEST,
 };
 
 struct device_sent {
@@ -52,8 +56,9 @@ struct device_sent {
 /* What the timer means now (not persisted). */
 enum device_phase {
     PHASE_IDLE,       /* not connected; the timer connects */
-    PHASE_CONNECTING, /* waiting for CONNACK and SUBACK; the timer is a failure */
-    PHASE_WAITING,    /* a request sent; the timer (no answer) is a failure */
+    PHASE_CONNECTING, /* waiting for CONNACK (and SUBACK); the timer is a failure */
+    PHASE_WAITING,    /* a request (or the telemetry) sent; the timer (no
+                         answer, no PUBACK) is a failure */
     PHASE_PENDING,    /* told to wait, or backing off connected; the timer asks again */
 };
 
@@ -69,10 +74,16 @@ struct onr_device {
     size_t n_sent;
     struct onr_replay *replay;
 
+    uint8_t csr[DEVICE_CSR_MAX]; /* this run's enroll request's CSR, once made */
+    size_t csr_len;
+
     struct event_base *base;
     int own_base;
-    struct mosquitto *mosq;
+    struct mosquitto *mosq;      /* the bootstrap broker's client */
     struct onr_mqtt_loop *loop;
+    struct mosquitto *svc_mosq;  /* the service broker's: one per attempt */
+    struct onr_mqtt_loop *svc_loop;
+    int telemetry_mid;           /* the telemetry's message id, 0 before */
     struct event *timer;
     enum device_phase phase;
     unsigned failures; /* failed attempts in a row */
@@ -102,7 +113,7 @@ void device_report(struct onr_device *d, const char *event, const struct device_
 void device_report_code(struct onr_device *d, const char *event, const char *what, int code,
                         const char *why);
 
-/* ---- device.c: what the steps use ---------------------------------------------------- */
+/* ---- device_request.c: what the device sends -------------------------------------- */
 
 /* device_sent_next: the ring slot the next request takes (the oldest one,
  * wiped); device_sent_keep: it was sent, keep it. */
@@ -114,16 +125,23 @@ struct device_sent *device_sent_find(struct onr_device *d, struct onr_bytes re);
 
 /*
  * device_publish: `msg` in an envelope from this device on
- * onr/1/d/{dev}/up/{role}/{svc}, signed with the identity key when its type
- * asks for one; its id into `id`. ONR_OK, an encoding error, or ONR_EIO
- * when it cannot be queued.
+ * onr/1/d/{dev}/up/{role}/{svc}, signed with the identity key or MAC'ed
+ * with K_AF (from NETWORK_ATTACHED on) when its type asks; its id into
+ * `id`. ONR_OK, an encoding error, or ONR_EIO when it cannot be queued.
  */
 int device_publish(struct onr_device *d, const struct onr_msg *msg, const char *role,
                    const char *svc, uint8_t id[ONR_MSG_ID_LEN]);
 
+/* device_down_topic: onr/1/d/{dev}/down into `out` (`cap` bytes). */
+void device_down_topic(const struct onr_device *d, char *out, size_t cap);
+
+/* ---- device.c: what the steps use ---------------------------------------------------- */
+
 /* device_wait_answer: a request is out; no answer within answer_timeout
- * is a failed attempt. */
+ * is a failed attempt. device_wait_connect: a connection is being made; no
+ * CONNACK (and SUBACK) within answer_timeout is a failed attempt. */
 void device_wait_answer(struct onr_device *d);
+void device_wait_connect(struct onr_device *d);
 
 /* device_failed: a failed attempt: the connection is dropped and, after
  * a backoff, made again (or the run gives up after max_attempts).
@@ -134,6 +152,9 @@ void device_failed_connected(struct onr_device *d, int why, const char *what);
 
 /* device_give_up: the run ends with `why` now (a disk problem). */
 void device_give_up(struct onr_device *d, int why, const char *what);
+
+/* device_finish: the run ends with `result` (ONR_OK: done). */
+void device_finish(struct onr_device *d, int result);
 
 /*
  * device_advance: the step is done and stored (d->journey holds its data):
@@ -151,5 +172,21 @@ void step_profile_send(struct onr_device *d);
 void step_profile_take(struct onr_device *d, const struct onr_envelope *env);
 void step_attach_send(struct onr_device *d);
 void step_attach_take(struct onr_device *d, const struct onr_envelope *env);
+void step_enroll_send(struct onr_device *d);
+void step_enroll_take(struct onr_device *d, const struct onr_envelope *env);
+
+/*
+ * step_operate_connect (the timer, from ENROLLED on, never inside a
+ * libmosquitto callback): says goodbye to the bootstrap broker if still
+ * connected, makes a new service broker client (the one before destroyed),
+ * connects to the endpoint with the service certificate and publishes the
+ * telemetry once admitted; on its PUBACK the journey is OPERATIONAL and
+ * the run ends. Failures are failed attempts.
+ */
+void step_operate_connect(struct onr_device *d);
+/* step_operate_drop: the service broker's connection, if any, is left (a
+ * DISCONNECT queued, the loop unbound). step_operate_close: and freed. */
+void step_operate_drop(struct onr_device *d);
+void step_operate_close(struct onr_device *d);
 
 #endif /* ONRAMP_DEVICE_RUN_H */

@@ -2,7 +2,8 @@
  * The device on disk (see device_internal.h): the factory's files, the
  * journey written step by step and read back at open, and the voucher
  * check, kept apart from the network code so tests reach them directly.
- * The network credentials' files are device_network.c's.
+ * The network credentials' files are device_network.c's, the service
+ * credentials' device_service.c's.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,12 +18,11 @@
 #include "onramp/file.h"
 #include "onramp/x509.h"
 
-#define JOURNEY_FILE "journey"
-#define VOUCHER_FILE "voucher"
 #define JOURNEY_MAX 64
 
 /* Indexed by enum onr_device_state; later steps append their names. */
-static const char *const names[] = {"FACTORY", "VOUCHED", "PROFILED", "NETWORK_ATTACHED"};
+static const char *const names[] = {"FACTORY",          "VOUCHED",  "PROFILED",
+                                    "NETWORK_ATTACHED", "ENROLLED", "OPERATIONAL"};
 #define N_STATES (sizeof(names) / sizeof(names[0]))
 
 const char *onr_device_state_name(enum onr_device_state state)
@@ -215,7 +215,7 @@ int device_state_load(const char *dir, enum onr_device_state *state)
     char path[DEVICE_PATH_MAX + 200];
     uint8_t *data = NULL;
     size_t len = 0;
-    int rc = device_path(path, sizeof(path), dir, JOURNEY_FILE);
+    int rc = device_path(path, sizeof(path), dir, DEVICE_JOURNEY_FILE);
 
     if (rc == ONR_OK)
         rc = onr_file_read(path, JOURNEY_MAX, 0, &data, &len);
@@ -243,7 +243,7 @@ int device_state_save(const char *dir, enum onr_device_state state)
     char path[DEVICE_PATH_MAX + 200];
     char text[JOURNEY_MAX];
     int n;
-    int rc = device_path(path, sizeof(path), dir, JOURNEY_FILE);
+    int rc = device_path(path, sizeof(path), dir, DEVICE_JOURNEY_FILE);
 
     if (rc != ONR_OK)
         return rc;
@@ -256,7 +256,7 @@ int device_state_save(const char *dir, enum onr_device_state state)
 int device_voucher_save(const char *dir, const uint8_t *token, size_t len)
 {
     char path[DEVICE_PATH_MAX + 200];
-    int rc = device_path(path, sizeof(path), dir, VOUCHER_FILE);
+    int rc = device_path(path, sizeof(path), dir, DEVICE_VOUCHER_FILE);
 
     if (rc != ONR_OK)
         return rc;
@@ -267,7 +267,7 @@ int device_voucher_load(const char *dir, uint8_t *buf, size_t cap, size_t *len)
 {
     char path[DEVICE_PATH_MAX + 200];
     uint8_t *data = NULL;
-    int rc = device_path(path, sizeof(path), dir, VOUCHER_FILE);
+    int rc = device_path(path, sizeof(path), dir, DEVICE_VOUCHER_FILE);
 
     if (rc == ONR_OK)
         rc = onr_file_read(path, cap, 0, &data, len);
@@ -311,23 +311,47 @@ static int load_network(const char *dir, struct device_journey *j, const char **
     return rc == ONR_ENOENT ? ONR_EFORMAT : rc;
 }
 
+/* From NETWORK_ATTACHED on: the service key once made (from ENROLLED on it
+ * must be there), then the chain, CA and endpoint it was enrolled with. */
+static int load_service(const char *dir, const struct device_trust *t, struct device_journey *j,
+                        const char **what)
+{
+    int rc;
+
+    *what = DEVICE_SERVICE_KEY_FILE;
+    rc = device_service_key_load(dir, &j->service_key);
+    if (rc == ONR_ENOENT && j->state < ONR_DEVICE_ENROLLED)
+        return ONR_OK; /* not made yet */
+    if (rc == ONR_OK && j->state >= ONR_DEVICE_ENROLLED)
+        rc = device_service_load(dir, t->dev, j->service_key, &j->service, what);
+    return rc == ONR_ENOENT ? ONR_EFORMAT : rc;
+}
+
 int device_journey_load(const char *dir, const struct device_trust *t,
                         struct device_journey *j, const char **what)
 {
     int rc;
 
-    *what = JOURNEY_FILE;
+    *what = DEVICE_JOURNEY_FILE;
     memset(j, 0, sizeof(*j));
     rc = device_state_load(dir, &j->state);
     if (rc == ONR_OK && j->state >= ONR_DEVICE_VOUCHED) {
-        *what = VOUCHER_FILE;
+        *what = DEVICE_VOUCHER_FILE;
         rc = load_voucher(dir, t, j);
     }
     if (rc == ONR_OK && j->state >= ONR_DEVICE_PROFILED)
         rc = load_network(dir, j, what);
+    if (rc == ONR_OK && j->state >= ONR_DEVICE_NETWORK_ATTACHED)
+        rc = load_service(dir, t, j, what);
     if (rc != ONR_OK)
-        onr_wipe(j, sizeof(*j));
+        device_journey_cleanup(j);
     return rc;
+}
+
+void device_journey_cleanup(struct device_journey *j)
+{
+    onr_p256_free(j->service_key);
+    onr_wipe(j, sizeof(*j));
 }
 
 /* ---- the voucher check --------------------------------------------------------- */

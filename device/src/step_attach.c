@@ -62,8 +62,10 @@ int device_take_result(const struct device_profile *p, const char *prov,
     if (rc == ONR_OK)
         rc = onr_akma_af_key(k_akma, prov, out->k_af);
     onr_wipe(k_akma, sizeof(k_akma));
-    /* durable before anything else happens: the keys, then the state */
+    /* durable before anything else happens: the keys, then the state; a
+     * service key an earlier journey left is not this one's to enroll */
     if (rc == ONR_OK && (device_akma_save(dir, out) != ONR_OK ||
+                         device_service_key_remove(dir) != ONR_OK ||
                          device_state_save(dir, ONR_DEVICE_NETWORK_ATTACHED) != ONR_OK))
         rc = ONR_EIO;
     if (rc != ONR_OK)

@@ -5,8 +5,11 @@
 
 #include "testutil.h"
 
+#include <dirent.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "onramp/crypto.h"
@@ -134,6 +137,134 @@ void store_voucher(const char *dir, const struct fixture *f, const struct onr_p2
     assert_onr(ONR_OK, device_state_save(dir, ONR_DEVICE_VOUCHED));
 }
 
+void attach(const char *dir, struct fixture *f, struct device_akma *akma)
+{
+    struct onr_msg msg = {.type = ONR_MSG_PROFILE_CONTENT};
+    struct device_akma keys;
+    uint8_t ki[16], opc[16];
+    static const uint8_t amf[2] = {0x80, 0x00};
+    uint8_t body[512];
+    size_t len = 0;
+
+    mint(dir, f, "prov-1", "op-1");
+    assert_onr(ONR_OK, onr_random(ki, sizeof(ki)));
+    assert_onr(ONR_OK, onr_random(opc, sizeof(opc)));
+    msg.body.profile_content = (struct onr_msg_profile_content){
+        .iccid = ONR_BYTES_STR("8949001000000000017"),
+        .imsi = ONR_BYTES_STR("001010000000001"),
+        .ki = ONR_BYTES(ki),
+        .opc = ONR_BYTES(opc),
+        .amf = ONR_BYTES(amf),
+        .plmn = ONR_BYTES_STR("00101"),
+        .apn = ONR_BYTES_STR("iot.example"),
+    };
+    assert_onr(ONR_OK, onr_msg_body_encode(&msg, body, sizeof(body), &len));
+    assert_onr(ONR_OK, device_profile_save(dir, body, len));
+    assert_onr(ONR_OK, onr_random(keys.kid, sizeof(keys.kid)));
+    assert_onr(ONR_OK, onr_random(keys.k_af, sizeof(keys.k_af)));
+    assert_onr(ONR_OK, device_akma_save(dir, &keys));
+    assert_onr(ONR_OK, device_state_save(dir, ONR_DEVICE_NETWORK_ATTACHED));
+    if (akma != NULL)
+        *akma = keys;
+    onr_wipe(&keys, sizeof(keys));
+    onr_wipe(body, sizeof(body));
+}
+
+char *snapshot(const char *dir, size_t *len)
+{
+    struct dirent **names = NULL;
+    char *text = NULL;
+    FILE *out = open_memstream(&text, len);
+    int n = scandir(dir, &names, NULL, alphasort);
+
+    assert_non_null(out);
+    assert_true(n >= 0);
+    for (int i = 0; i < n; i++) {
+        char path[1024];
+        struct stat st;
+        uint8_t *data = NULL;
+        size_t data_len = 0;
+
+        snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
+        if (names[i]->d_name[0] != '.') {
+            assert_int_equal(stat(path, &st), 0);
+            assert_onr(ONR_OK, onr_file_read(path, 1 << 20, 0, &data, &data_len));
+            fprintf(out, "%s %o %zu\n", names[i]->d_name, (unsigned)(st.st_mode & 07777),
+                    data_len);
+            fwrite(data, 1, data_len, out);
+            free(data);
+        }
+        free(names[i]);
+    }
+    free(names);
+    assert_int_equal(fclose(out), 0);
+    return text;
+}
+
+void assert_same_snapshot(const char *dir, const char *before, size_t before_len)
+{
+    size_t len = 0;
+    char *now = snapshot(dir, &len);
+
+    assert_int_equal(len, before_len);
+    assert_memory_equal(now, before, len);
+    free(now);
+}
+
+/* A self-signed CA certificate for a new key, which is returned. */
+static struct onr_p256_key *new_ca(const char *cn, uint8_t *der, size_t *len)
+{
+    struct onr_p256_key *key = NULL;
+    struct onr_x509_profile ca = {
+        .subject = {.common_name = cn, .organization = "prov-1"},
+        .days = 365, .is_ca = 1, .path_len = 0,
+    };
+
+    *len = ONR_X509_MAX_DER;
+    assert_onr(ONR_OK, onr_p256_generate(&key));
+    assert_onr(ONR_OK, onr_x509_self_signed(key, &ca, der, len));
+    return key;
+}
+
+void enrolled(const char *dir, struct fixture *f)
+{
+    struct onr_p256_key *service = NULL, *ca_key, *broker_key;
+    uint8_t pub[ONR_P256_PUB_LEN], csr[DEVICE_CSR_MAX], ca[ONR_X509_MAX_DER];
+    uint8_t broker_ca[ONR_X509_MAX_DER], chain[DEVICE_CHAIN_MAX], re[ONR_MSG_ID_LEN] = {0};
+    size_t csr_len = 0, ca_len = 0, broker_ca_len = 0, leaf_len = ONR_X509_MAX_DER;
+    struct onr_x509_profile leaf = {.days = 30, .path_len = -1, .eku = ONR_X509_EKU_CLIENT};
+    struct onr_msg_enroll_response m;
+    struct device_service svc;
+
+    attach(dir, f, NULL);
+    assert_onr(ONR_OK, device_enroll_csr(dir, f->trust.dev, &service, csr, &csr_len));
+    assert_onr(ONR_OK, onr_p256_public(service, pub));
+    ca_key = new_ca("prov-1 CA", ca, &ca_len);
+    broker_key = new_ca("prov-1 broker CA", broker_ca, &broker_ca_len);
+    leaf.subject = (struct onr_x509_name){.common_name = f->trust.dev, .organization = "prov-1"};
+    assert_onr(ONR_OK, onr_x509_issue(ca_key, ca, ca_len, pub, &leaf, chain, &leaf_len));
+    assert_true(leaf_len + ca_len <= sizeof(chain));
+    memcpy(chain + leaf_len, ca, ca_len);
+    m = (struct onr_msg_enroll_response){
+        .re = ONR_BYTES(re),
+        .chain = {chain, leaf_len + ca_len},
+        .ca = {broker_ca, broker_ca_len},
+        .endpoint = ONR_BYTES_STR(FIXTURE_ENDPOINT),
+    };
+    assert_onr(ONR_OK, device_take_enrollment(f->trust.dev, service, &m, dir, &svc));
+    onr_p256_free(broker_key);
+    onr_p256_free(ca_key);
+    onr_p256_free(service);
+}
+
+mode_t mode_of(const char *dir, const char *name)
+{
+    struct stat st;
+
+    assert_int_equal(stat(onr_test_path(dir, name), &st), 0);
+    return st.st_mode & 07777;
+}
+
 static void on_progress(void *arg, const struct onr_device *dev, const char *event,
                         const char *detail)
 {
@@ -142,6 +273,10 @@ static void on_progress(void *arg, const struct onr_device *dev, const char *eve
     (void)dev;
     snprintf(h->event, sizeof(h->event), "%s", event);
     snprintf(h->detail, sizeof(h->detail), "%s", detail);
+    if (strlen(h->events) + strlen(event) + 2 < sizeof(h->events)) {
+        strcat(h->events, event);
+        strcat(h->events, " ");
+    }
     if (strcmp(event, "state") == 0)
         h->states++;
 }
@@ -155,15 +290,22 @@ static void on_done(void *arg, const struct onr_device *dev, int result)
     h->result = result;
 }
 
-int open_device_until(const char *dir, enum onr_device_state target, struct heard *h,
-                      struct onr_device **dev)
+int open_device_with(const char *dir, const struct onr_device_options *opt, struct heard *h,
+                     struct onr_device **dev)
 {
     struct onr_device_callbacks cb = {.progress = on_progress, .done = on_done, .arg = h};
-    struct onr_device_options opt = {.target = target};
 
     memset(h, 0, sizeof(*h));
     *dev = NULL;
-    return onr_device_open(dir, &cb, &opt, dev);
+    return onr_device_open(dir, &cb, opt, dev);
+}
+
+int open_device_until(const char *dir, enum onr_device_state target, struct heard *h,
+                      struct onr_device **dev)
+{
+    struct onr_device_options opt = {.target = target};
+
+    return open_device_with(dir, &opt, h, dev);
 }
 
 int open_device(const char *dir, struct heard *h, struct onr_device **dev)

@@ -1,9 +1,11 @@
 /*
- * The device library's test fixture (test_device_state, test_device_network):
- * a manufacturer's voucher key and a device it vouches for, a state
- * directory minted from them as onramp-factory would, and a recorder of what
- * onr_device_open's callbacks say. Like testutil.h's, every helper fails the
- * running cmocka test on error rather than returning one.
+ * The device library's test fixture (test_device_state, test_device_network,
+ * test_device_service): a manufacturer's voucher key and a device it
+ * vouches for, a state directory minted from them as onramp-factory would
+ * (and taken on to NETWORK_ATTACHED or ENROLLED), snapshots of a directory to prove a
+ * refusal changed nothing, and a recorder of what onr_device_open's
+ * callbacks say. Like testutil.h's, every helper fails the running cmocka
+ * test on error rather than returning one.
  */
 #ifndef ONRAMP_DEVICE_FIXTURE_H
 #define ONRAMP_DEVICE_FIXTURE_H
@@ -69,11 +71,36 @@ void mint(const char *dir, struct fixture *f, const char *prov, const char *op);
 void store_voucher(const char *dir, const struct fixture *f, const struct onr_p256_key *key,
                    const char *dev);
 
+/*
+ * attach: mint `dir` vouched for "prov-1" and "op-1", then store what the
+ * network steps store: a profile (random Ki and OPc, IMSI 001010000000001),
+ * random AKMA-style keys (into *akma if not NULL), the journey
+ * NETWORK_ATTACHED.
+ */
+void attach(const char *dir, struct fixture *f, struct device_akma *akma);
+
+/*
+ * enrolled: attach `dir`, then store what the enrollment stores: a service
+ * key (device_enroll_csr), a chain for it and the device from a provider
+ * CA made here (leaf, CA), a broker CA, the endpoint FIXTURE_ENDPOINT, the
+ * journey ENROLLED, all through device_take_enrollment.
+ */
+#define FIXTURE_ENDPOINT "mqtts://svc.example:8883"
+void enrolled(const char *dir, struct fixture *f);
+
+/* snapshot: every file of `dir` (name, mode, bytes) in name order, as one
+ * heap buffer (free it) of *len bytes, to compare; assert_same_snapshot:
+ * `dir` is as `before` recorded. mode_of: the permission bits of a file. */
+char *snapshot(const char *dir, size_t *len);
+void assert_same_snapshot(const char *dir, const char *before, size_t before_len);
+mode_t mode_of(const char *dir, const char *name);
+
 /* What onr_device_open's callbacks were told: the last progress event and
  * its detail, the "state" events counted, done's calls and last result. */
 struct heard {
     char event[32];
     char detail[512];
+    char events[1024]; /* every event's name, each followed by a space */
     unsigned states;
     int done;
     int result;
@@ -87,6 +114,9 @@ struct heard {
  */
 int open_device_until(const char *dir, enum onr_device_state target, struct heard *h,
                       struct onr_device **dev);
+/* open_device_with: the same with options `opt` (borrowed). */
+int open_device_with(const char *dir, const struct onr_device_options *opt, struct heard *h,
+                     struct onr_device **dev);
 int open_device(const char *dir, struct heard *h, struct onr_device **dev);
 
 /* assert_open_refused: opening `dir` fails with `rc`, leaves no device,

@@ -9,7 +9,6 @@
 #include "testutil.h"
 #include "device_fixture.h"
 
-#include <dirent.h>
 #include <event2/event.h>
 #include <mosquitto.h>
 #include <stdio.h>
@@ -64,6 +63,7 @@ static void mint_vouched(const char *dir, struct vouched *f)
 static void vouched_cleanup(struct vouched *f)
 {
     device_files_cleanup(&f->files);
+    device_journey_cleanup(&f->journey);
     onr_wipe(f, sizeof(*f));
 }
 
@@ -91,56 +91,6 @@ static size_t seal(const struct vouched *f, const uint8_t pub[32], const char *d
 
     assert_onr(ONR_OK, onr_sealed_profile_seal(pub, dev, op, nonce, &c, out, cap, &len));
     return len;
-}
-
-/* Every file of `dir` (name, mode, bytes) in name order, to compare. */
-static char *snapshot(const char *dir, size_t *len)
-{
-    struct dirent **names = NULL;
-    char *text = NULL;
-    FILE *out = open_memstream(&text, len);
-    int n = scandir(dir, &names, NULL, alphasort);
-
-    assert_non_null(out);
-    assert_true(n >= 0);
-    for (int i = 0; i < n; i++) {
-        char path[1024];
-        struct stat st;
-        uint8_t *data = NULL;
-        size_t data_len = 0;
-
-        snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
-        if (names[i]->d_name[0] != '.') {
-            assert_int_equal(stat(path, &st), 0);
-            assert_onr(ONR_OK, onr_file_read(path, 1 << 20, 0, &data, &data_len));
-            fprintf(out, "%s %o %zu\n", names[i]->d_name, (unsigned)(st.st_mode & 07777),
-                    data_len);
-            fwrite(data, 1, data_len, out);
-            free(data);
-        }
-        free(names[i]);
-    }
-    free(names);
-    assert_int_equal(fclose(out), 0);
-    return text;
-}
-
-static void assert_same_snapshot(const char *dir, const char *before, size_t before_len)
-{
-    size_t len = 0;
-    char *now = snapshot(dir, &len);
-
-    assert_int_equal(len, before_len);
-    assert_memory_equal(now, before, len);
-    free(now);
-}
-
-static mode_t mode_of(const char *dir, const char *name)
-{
-    struct stat st;
-
-    assert_int_equal(stat(onr_test_path(dir, name), &st), 0);
-    return st.st_mode & 07777;
 }
 
 /* The device takes a profile sealed to it; its copy in *p. */
@@ -551,6 +501,8 @@ static void test_device_stores_the_published_akma_keys(void **state)
     onr_test_hex("49493a819ed636940f783cc22fa4af11", kid, sizeof(kid));
     onr_test_hex("38c933a9527393d315f8cca09ee5257012285cd2d3877cc297a6023abac8c209", k_af,
                  sizeof(k_af));
+    /* a service key an earlier journey left behind */
+    write_text(dir, "service.key", "an earlier journey's\n", 0600);
     /* another kid: not the run this device answered; nothing changes */
     before = snapshot(dir, &before_len);
     memcpy(wrong, kid, sizeof(wrong));
@@ -570,6 +522,8 @@ static void test_device_stores_the_published_akma_keys(void **state)
     assert_int_equal(mode_of(dir, "akma"), 0600);
     assert_onr(ONR_OK, device_state_load(dir, &s));
     assert_int_equal(s, ONR_DEVICE_NETWORK_ATTACHED);
+    /* a new attach enrolls a new service key: the old one is gone */
+    assert_int_equal(access(onr_test_path(dir, "service.key"), F_OK), -1);
     free(before);
     vouched_cleanup(&f);
 }
@@ -618,7 +572,7 @@ static void test_device_resumes_profiled_then_attached(void **state)
     assert_onr(ONR_OK, challenge(&p, dir, &v, &a));
     assert_onr(ONR_OK, onr_akma_derive(v.ck, v.ik, IMSI, kid, k_akma)); /* the operator's */
     assert_onr(ONR_OK, device_take_result(&p, PROV, a.ck, a.ik, kid, dir, &akma));
-    assert_onr(ONR_OK, open_device(dir, &h, &dev));
+    assert_onr(ONR_OK, open_device_until(dir, ONR_DEVICE_NETWORK_ATTACHED, &h, &dev));
     assert_int_equal(onr_device_state(dev), ONR_DEVICE_NETWORK_ATTACHED);
     assert_onr(ONR_OK, onr_device_network(dev, &n));
     assert_memory_equal(n.kid, kid, 16);

@@ -1,8 +1,8 @@
 /*
  * The device's journey on disk and its voucher check (device/src), without
  * a broker: what a power cut, a damaged disk and a hostile network may do
- * to them. A state directory is minted (device_fixture.c) as
- * onramp-factory would.
+ * to them, and the factory reset that takes the journey back. A state
+ * directory is minted (device_fixture.c) as onramp-factory would.
  */
 #include "testutil.h"
 #include "device_fixture.h"
@@ -10,6 +10,7 @@
 #include <event2/event.h>
 #include <mosquitto.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -128,8 +129,8 @@ static void test_journey_survives_reopen_and_refuses_damage(void **state)
     assert_memory_equal(buf, "token", 5);
     assert_string_equal(onr_device_state_name(ONR_DEVICE_VOUCHED), "VOUCHED");
     /* damaged: truncated, unknown, or huge state files are refused */
-    static const char *const damaged[] = {"VOUCH", "VOUCHED", "VOUCHED\nX\n", "OPERATIONAL\n",
-                                          ""};
+    static const char *const damaged[] = {"VOUCH", "VOUCHED", "VOUCHED\nX\n", "OPERATIONAL",
+                                          "DECOMMISSIONED\n", ""};
     for (size_t i = 0; i < sizeof(damaged) / sizeof(damaged[0]); i++) {
         assert_onr(ONR_OK, onr_file_write_atomic(onr_test_path(dir, "journey"), damaged[i],
                                                  strlen(damaged[i]), 0600));
@@ -230,7 +231,7 @@ static void test_device_open_refuses_a_damaged_directory(void **state)
      * cover (copied by hand, say), or from a future version */
     write_text(dir, "journey", "VOUCH", 0600);
     assert_open_refused(dir, ONR_EFORMAT, "journey");
-    write_text(dir, "journey", "ENROLLED\n", 0600);
+    write_text(dir, "journey", "DECOMMISSIONED\n", 0600);
     assert_open_refused(dir, ONR_EFORMAT, "journey");
     /* VOUCHED without its voucher, or with one it would not have taken */
     write_text(dir, "journey", "VOUCHED\n", 0600);
@@ -294,7 +295,17 @@ static void test_device_states_print_and_parse_as_names(void **state)
     assert_int_equal(s, ONR_DEVICE_PROFILED);
     assert_int_equal(ONR_DEVICE_PROFILED, 2);
     assert_int_equal(ONR_DEVICE_NETWORK_ATTACHED, 3);
-    assert_int_equal(device_state_last(), ONR_DEVICE_NETWORK_ATTACHED);
+    /* then the service steps */
+    assert_string_equal(onr_device_state_name(ONR_DEVICE_ENROLLED), "ENROLLED");
+    assert_string_equal(onr_device_state_name(ONR_DEVICE_OPERATIONAL), "OPERATIONAL");
+    assert_onr(ONR_OK, onr_device_state_from_name("enrolled", &s));
+    assert_int_equal(s, ONR_DEVICE_ENROLLED);
+    assert_onr(ONR_OK, onr_device_state_from_name("Operational", &s));
+    assert_int_equal(s, ONR_DEVICE_OPERATIONAL);
+    assert_int_equal(ONR_DEVICE_ENROLLED, 4);
+    assert_int_equal(ONR_DEVICE_OPERATIONAL, 5);
+    assert_int_equal(device_state_last(), ONR_DEVICE_OPERATIONAL);
+    assert_string_equal(onr_device_state_name((enum onr_device_state)6), "UNKNOWN");
     assert_onr(ONR_EINVAL, device_state_save("/nonexistent", (enum onr_device_state)99));
 }
 
@@ -314,6 +325,161 @@ static void test_device_open_refuses_bad_arguments(void **state)
     fixture_cleanup(&f);
 }
 
+/* ---- the factory reset ------------------------------------------------------ */
+
+/* What onramp-factory leaves, and what the journey adds. */
+static const char *const factory_files[] = {
+    "identity.key", "identity.pem", "sealing.key", "manufacturer.pub", "voucher.pub",
+    "broker-ca.pem", "device.conf", "label.txt", "label.png",
+};
+static const char *const journey_files[] = {
+    "journey", "voucher", "profile", "sqn", "akma",
+    "service.key", "service.pem", "service-ca.pem", "endpoint",
+};
+#define COUNT(a) (sizeof(a) / sizeof((a)[0]))
+
+/* `name` of `from` copied to `to`, bytes and mode. */
+static void copy_file(const char *from, const char *to, const char *name)
+{
+    char path[1024];
+    uint8_t *data = NULL;
+    size_t len = 0;
+
+    snprintf(path, sizeof(path), "%s", onr_test_path(from, name));
+    assert_onr(ONR_OK, onr_file_read(path, 1 << 20, 0, &data, &len));
+    assert_onr(ONR_OK, onr_file_write_atomic(onr_test_path(to, name), data, len,
+                                             mode_of(from, name)));
+    free(data);
+}
+
+static int exists(const char *dir, const char *name)
+{
+    return access(onr_test_path(dir, name), F_OK) == 0;
+}
+
+static void assert_opens_at(const char *dir, enum onr_device_state want)
+{
+    struct onr_device *dev = NULL;
+    struct onr_device_voucher v;
+    struct heard h;
+
+    assert_onr(ONR_OK, open_device(dir, &h, &dev));
+    assert_int_equal(onr_device_state(dev), want);
+    if (want == ONR_DEVICE_FACTORY)
+        assert_onr(ONR_ENOENT, onr_device_voucher(dev, &v));
+    onr_device_close(dev);
+}
+
+static void test_factory_reset_keeps_only_the_factory_files(void **state)
+{
+    const char *dir = *state;
+    char *factory = onr_test_tmpdir();
+    struct fixture f;
+    struct onr_aka_sqn_store sqn;
+    char *before;
+    size_t before_len = 0;
+
+    enrolled(dir, &f);
+    assert_onr(ONR_OK, device_sqn_load(dir, &sqn)); /* a USIM that answered */
+    sqn.seq[3] = 7;
+    assert_onr(ONR_OK, device_sqn_save(dir, &sqn));
+    write_text(dir, "label.txt", "ONR1:as printed\n", 0600);
+    write_text(dir, "label.png", "as printed\n", 0644);
+    /* what writes cut short by a power cut left */
+    write_text(dir, "profile.tmp.Ab3dE6", "half a profile", 0600);
+    write_text(dir, "journey.tmp.x7Yz9Q", "OPERAT", 0600);
+    for (size_t i = 0; i < COUNT(journey_files); i++)
+        assert_true(exists(dir, journey_files[i]));
+    assert_opens_at(dir, ONR_DEVICE_ENROLLED);
+    /* the factory's files alone, as they are now */
+    for (size_t i = 0; i < COUNT(factory_files); i++)
+        copy_file(dir, factory, factory_files[i]);
+    before = snapshot(factory, &before_len);
+
+    /* the reset leaves exactly those, byte for byte and mode for mode */
+    assert_onr(ONR_OK, onr_device_factory_reset(dir));
+    assert_same_snapshot(dir, before, before_len);
+    assert_opens_at(dir, ONR_DEVICE_FACTORY);
+    /* again: nothing to do */
+    assert_onr(ONR_OK, onr_device_factory_reset(dir));
+    assert_same_snapshot(dir, before, before_len);
+
+    free(before);
+    onr_test_rmtree(factory);
+    free(factory);
+    fixture_cleanup(&f);
+}
+
+static void test_factory_reset_of_a_fresh_device_changes_nothing(void **state)
+{
+    const char *dir = *state;
+    struct fixture f;
+    char *before;
+    size_t before_len = 0;
+
+    mint(dir, &f, NULL, NULL);
+    write_text(dir, "notes", "not the device's: left alone\n", 0644);
+    before = snapshot(dir, &before_len);
+    assert_onr(ONR_OK, onr_device_factory_reset(dir));
+    assert_same_snapshot(dir, before, before_len);
+    assert_opens_at(dir, ONR_DEVICE_FACTORY);
+    free(before);
+    fixture_cleanup(&f);
+}
+
+static void test_factory_reset_removes_the_journey_first(void **state)
+{
+    const char *dir = *state;
+    char *other = onr_test_tmpdir();
+    struct fixture f;
+
+    /* a journey that cannot be removed (a directory): nothing else is */
+    mint(dir, &f, "prov-1", "op-1");
+    assert_int_equal(unlink(onr_test_path(dir, "journey")), 0);
+    assert_int_equal(mkdir(onr_test_path(dir, "journey"), 0700), 0);
+    assert_onr(ONR_EIO, onr_device_factory_reset(dir));
+    assert_true(exists(dir, "voucher"));
+    fixture_cleanup(&f);
+
+    /* a step's file that cannot be removed: the journey is gone first, the
+     * other files are still removed, and the device is FACTORY */
+    attach(other, &f, NULL);
+    assert_int_equal(unlink(onr_test_path(other, "profile")), 0);
+    assert_int_equal(mkdir(onr_test_path(other, "profile"), 0700), 0);
+    assert_onr(ONR_EIO, onr_device_factory_reset(other));
+    assert_false(exists(other, "journey"));
+    assert_false(exists(other, "akma"));
+    assert_false(exists(other, "voucher"));
+    assert_true(exists(other, "identity.key"));
+    assert_opens_at(other, ONR_DEVICE_FACTORY);
+    fixture_cleanup(&f);
+    onr_test_rmtree(other);
+    free(other);
+}
+
+static void test_factory_reset_refuses_what_is_not_a_device(void **state)
+{
+    const char *dir = *state;
+    char *before;
+    size_t before_len = 0;
+
+    assert_onr(ONR_EINVAL, onr_device_factory_reset(NULL));
+    assert_onr(ONR_EINVAL, onr_device_factory_reset(""));
+    assert_onr(ONR_EINVAL, onr_device_factory_reset(onr_test_path(dir, "missing")));
+    /* a directory without device.conf: nothing is removed */
+    write_text(dir, "journey", "VOUCHED\n", 0600);
+    write_text(dir, "voucher", "someone else's\n", 0600);
+    before = snapshot(dir, &before_len);
+    assert_onr(ONR_EINVAL, onr_device_factory_reset(dir));
+    assert_same_snapshot(dir, before, before_len);
+    /* a file, not a directory; device.conf not a file */
+    assert_onr(ONR_EINVAL, onr_device_factory_reset(onr_test_path(dir, "voucher")));
+    assert_int_equal(mkdir(onr_test_path(dir, "device.conf"), 0700), 0);
+    assert_onr(ONR_EINVAL, onr_device_factory_reset(dir));
+    assert_true(exists(dir, "journey"));
+    free(before);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -328,6 +494,14 @@ int main(void)
                                         onr_test_setup_tmpdir, onr_test_teardown_tmpdir),
         cmocka_unit_test(test_device_states_print_and_parse_as_names),
         cmocka_unit_test_setup_teardown(test_device_open_refuses_bad_arguments,
+                                        onr_test_setup_tmpdir, onr_test_teardown_tmpdir),
+        cmocka_unit_test_setup_teardown(test_factory_reset_keeps_only_the_factory_files,
+                                        onr_test_setup_tmpdir, onr_test_teardown_tmpdir),
+        cmocka_unit_test_setup_teardown(test_factory_reset_of_a_fresh_device_changes_nothing,
+                                        onr_test_setup_tmpdir, onr_test_teardown_tmpdir),
+        cmocka_unit_test_setup_teardown(test_factory_reset_removes_the_journey_first,
+                                        onr_test_setup_tmpdir, onr_test_teardown_tmpdir),
+        cmocka_unit_test_setup_teardown(test_factory_reset_refuses_what_is_not_a_device,
                                         onr_test_setup_tmpdir, onr_test_teardown_tmpdir),
     };
     int failures;

@@ -1,14 +1,16 @@
 /*
- * libonramp-device: a blank device's onboarding journey (proto/SPEC.md,
- * ../DESIGN.md steps 3a to 3c), as a persistent state machine.
+ * libonramp-device: a blank device's journey (proto/SPEC.md, ../DESIGN.md
+ * steps 3a to 4), from its first power-on to working service, as a
+ * persistent state machine.
  *
  * A device lives in its state directory, as onramp-factory minted it
  * (identity.key, identity.pem, sealing.key, manufacturer.pub, voucher.pub,
  * broker-ca.pem, device.conf). Each completed step is written there
- * atomically (temporary file, fsync, rename; mode 0600) before the next one
- * starts, its data first and then the file "journey" (the state's name and
- * a newline), so after a power cut the device resumes at the last
- * completed step. The files the journey adds:
+ * atomically (temporary file, fsync, rename) before the next one starts,
+ * its data first and then the file "journey" (the state's name and a
+ * newline), so after a power cut the device resumes at the last completed
+ * step. Secrets and the step files are mode 0600, certificates 0644. The
+ * files the journey adds:
  *
  *   voucher   the voucher token (SPEC section 6) as the manufacturer signed it
  *   profile   the network profile: the PROFILE_CONTENT body (SPEC section 5,
@@ -22,6 +24,14 @@
  *             freshness is per slot, so every line must be ahead.
  *   akma      kid (16 bytes) || K_AF (32 bytes): the attach's AKMA-style key
  *             identifier and the key with the voucher's provider
+ *   service.key     the service key (P-256, PEM "EC PRIVATE KEY"), made by
+ *             the device for its provider and stored before the first
+ *             enroll request; every request of the journey (retries, after
+ *             a restart) names it. A new attach removes an older one
+ *   service.pem     the service certificate chain (PEM, leaf first, then
+ *             the provider CA) the provider issued for service.key
+ *   service-ca.pem  the CA of the service broker's TLS certificate (PEM)
+ *   endpoint  the service broker, "mqtts://HOST:PORT" and a newline
  *
  *   FACTORY   nothing done yet: connect to a bootstrap broker (anonymous
  *             TLS and a fresh proof of possession per attempt; the brokers
@@ -45,18 +55,42 @@
  *   NETWORK_ATTACHED
  *             the operator accepted RES and sent the AKMA-style key
  *             identifier (kid), which the device derived too from CK || IK;
- *             kid and the provider key K_AF are stored
+ *             kid and the provider key K_AF are stored. Next: enroll (SPEC
+ *             section 14) with the voucher's provider: an enroll request
+ *             {kid, CSR for service.key, subject CN = the device id} on
+ *             onr/1/d/{dev}/up/prov/{prov}, MAC'ed with K_AF; the answer,
+ *             signed by the provider's key in the voucher, must carry a
+ *             chain whose leaf is for service.key and this device and which
+ *             verifies up to its last certificate, a CA certificate and an
+ *             endpoint mqtts://HOST:PORT (HOST a host name or IPv4 address,
+ *             PORT 1 to 65535). "pending" answers wait as for the voucher
+ *   ENROLLED  the chain, CA and endpoint stored. Next: leave the bootstrap
+ *             broker and connect to the endpoint (MQTT v5 over TLS, the
+ *             service chain and key as client certificate, service-ca.pem
+ *             trusted for the server, the device id as client id, clean
+ *             start) and publish, QoS 1, the telemetry of SPEC section 14,
+ *             {"dev":"ID","state":"OPERATIONAL"}, to
+ *             onr/1/p/{prov}/dev/{dev}/telemetry
+ *   OPERATIONAL
+ *             the service broker acknowledged that telemetry (PUBACK below
+ *             0x80). A device started at OPERATIONAL, to reach OPERATIONAL,
+ *             connects to its service broker directly and publishes its
+ *             telemetry again: its run ends when that is acknowledged
+ *             (other states end a run at once when they are its target)
  *
- * Later steps (enrollment) append states after NETWORK_ATTACHED.
+ * A factory reset (onr_device_factory_reset) removes every file the
+ * journey added and leaves the factory's, so the device starts again at
+ * FACTORY (after a provider released it: proto/SPEC.md type 28).
  *
  * Failures (no connection, refused CONNECT, no answer within
  * `answer_timeout`, an error answer, a challenge that is not from our
- * network) are retried with exponential backoff and jitter (1 s doubling to
- * 60 s, plus up to 50%); after `max_attempts` failed attempts in a row the
- * run ends with the last error. Each retry sends a new request (new id and
- * nonce). A "pending" answer is not a failure: an unclaimed device waits as
- * long as it takes. Answers that do not verify, or do not open, are
- * reported and ignored: they never change the state.
+ * network, a telemetry PUBACK of 0x80 or more) are retried with exponential
+ * backoff and jitter (1 s doubling to 60 s, plus up to 50%); after
+ * `max_attempts` failed attempts in a row the run ends with the last error.
+ * Each retry sends a new request (new id and nonce; the enroll request's
+ * key stays the same). A "pending" answer is not a failure: an unclaimed
+ * device waits as long as it takes. Answers that do not verify, open or
+ * check are reported and ignored: they never change the state.
  *
  * Threading: one device is driven by one libevent loop; nothing here is
  * thread-safe. mosquitto_lib_init() must have been called.
@@ -64,6 +98,7 @@
 #ifndef ONRAMP_DEVICE_H
 #define ONRAMP_DEVICE_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "onramp/msg.h"
@@ -77,6 +112,8 @@ enum onr_device_state {
     ONR_DEVICE_VOUCHED = 1,
     ONR_DEVICE_PROFILED = 2,
     ONR_DEVICE_NETWORK_ATTACHED = 3,
+    ONR_DEVICE_ENROLLED = 4,
+    ONR_DEVICE_OPERATIONAL = 5,
 };
 
 /*
@@ -87,23 +124,27 @@ enum onr_device_state {
  * sent, a detail is one line). Events and details:
  *
  *   state       ""  at start (the state resumed) and after each step
- *   connecting  broker=NAME host=HOST port=PORT
- *   connected   ""
+ *   connecting  broker=NAME host=HOST port=PORT  (a bootstrap broker)
+ *   connected   ""  admitted by a bootstrap broker; broker=service: by the
+ *               service broker
  *   hello       manufacturer=ID
  *   profile     operator=ID  a profile request sent
  *   attach      operator=ID imsi=DIGITS  an attach request sent
  *   challenge   ""  a challenge verified, answered with RES (SQN stored)
  *   resync      ""  a challenge's SQN not fresh, answered with AUTS
+ *   enroll      provider=ID  an enroll request sent
+ *   operating   endpoint=mqtts://HOST:PORT  connecting to the service broker
+ *   telemetry   topic=TOPIC  the service broker acknowledged the telemetry
  *   pending     retry_after=SECONDS [reason="..."]
- *   error       code=NAME reason="..."  an error answer from the manufacturer
- *               or the operator (code: the onr_error_name, or the number if
- *               unknown), or at open: file=NAME code=NAME (why the device
- *               cannot start)
- *   refused     what=voucher|profile|challenge|result|message code=NAME
- *               reason="..."  an answer that does not verify, open or check,
- *               or is not for us; ignored (what=challenge code=EBADMAC: a
- *               challenge not from our network, answered as a MAC failure
- *               and counted as a failed attempt)
+ *   error       code=NAME reason="..."  an error answer from the manufacturer,
+ *               the operator or the provider (code: the onr_error_name, or
+ *               the number if unknown), or at open: file=NAME code=NAME (why
+ *               the device cannot start)
+ *   refused     what=voucher|profile|challenge|result|enrollment|message
+ *               code=NAME reason="..."  an answer that does not verify, open
+ *               or check, or is not for us; ignored (what=challenge
+ *               code=EBADMAC: a challenge not from our network, answered as
+ *               a MAC failure and counted as a failed attempt)
  *   retry       attempt=N delay=SECONDS code=NAME reason="..."
  *   failed      attempts=N code=NAME reason="..."  the run gives up
  */
@@ -131,15 +172,17 @@ struct onr_device_options {
  * to be used for nothing else) and *out is untouched. Returns ONR_OK,
  * ONR_EINVAL, ONR_ENOENT (a file missing), ONR_EFORMAT (device.conf or the
  * journey damaged, or a completed step's file (voucher, profile, sqn,
- * akma) missing, damaged or not verifying), ONR_EPERM (a key or profile
- * readable by others), ONR_EBADKEY, ONR_ECERT, ONR_ENOMEM, ONR_EIO.
+ * akma, service.key, service.pem, service-ca.pem, endpoint) missing,
+ * damaged or not matching), ONR_EPERM (a key or profile readable by
+ * others), ONR_EBADKEY, ONR_ECERT, ONR_ENOMEM, ONR_EIO.
  */
 int onr_device_open(const char *state_dir, const struct onr_device_callbacks *cb,
                     const struct onr_device_options *opt, struct onr_device **out);
 
 /* onr_device_start: run the journey on the caller's loop `base` (borrowed,
  * must outlive the device); the done callback tells the end (at once, from
- * inside this call, when the target is already reached). Once per device.
+ * inside this call, when the target is already reached, unless it is
+ * OPERATIONAL: see above). Once per device.
  * ONR_OK, ONR_EINVAL (started before) or ONR_ENOMEM. */
 int onr_device_start(struct onr_device *dev, struct event_base *base);
 
@@ -154,9 +197,42 @@ void onr_device_stop(struct onr_device *dev);
 /* onr_device_close: disconnect and free. Accepts NULL. */
 void onr_device_close(struct onr_device *dev);
 
+/*
+ * onr_device_factory_reset: take the device in `state_dir` (borrowed) back
+ * to FACTORY, without opening it (a damaged journey is no obstacle; no
+ * device may be open on the directory meanwhile). The factory's files
+ * stay as they are (identity.key, identity.pem, sealing.key,
+ * manufacturer.pub, voucher.pub, broker-ca.pem, device.conf, and the label
+ * files label.txt and label.png where the factory left them). Removed, in
+ * this order, each removal made durable (the directory fsync'ed) before
+ * the next:
+ *   1. journey: from then on the device is FACTORY, whatever a power cut
+ *      leaves of the rest (the journey writes each step's file again, or
+ *      removes it, before relying on it; only a stale sqn is read, and
+ *      costs at most one resynchronisation; a second reset finishes the
+ *      job). If journey cannot be removed, nothing else is touched.
+ *   2. the steps' files from the last step back to the first: endpoint,
+ *      service-ca.pem, service.pem, service.key, akma, sqn, profile,
+ *      voucher, so what a cut leaves is what an earlier step left.
+ *   3. temporaries an interrupted atomic write of one of these left
+ *      (NAME.tmp.XXXXXX).
+ * Files already absent are fine: resetting a FACTORY device changes
+ * nothing. Other files are left alone. After a failure in step 2 or 3 the
+ * other removals are still tried. Secrets (profile: Ki and OPc; akma: K_AF;
+ * service.key) are unlinked, not overwritten first: on flash storage and
+ * journaling or copy-on-write file systems an overwrite does not reach the
+ * blocks that held them either; a device that must not leave them behind
+ * keeps its state directory on encrypted storage.
+ * Returns ONR_OK; ONR_EINVAL (`state_dir` NULL or empty, or not a device's
+ * state directory: missing, not a directory, or without device.conf; then
+ * nothing is removed); ONR_EIO (a file could not be removed or the
+ * directory not synced; after a failure to remove journey nothing was).
+ */
+int onr_device_factory_reset(const char *state_dir);
+
 enum onr_device_state onr_device_state(const struct onr_device *dev);
 /* onr_device_state_name: "FACTORY", "VOUCHED", "PROFILED",
- * "NETWORK_ATTACHED" ("UNKNOWN" otherwise);
+ * "NETWORK_ATTACHED", "ENROLLED", "OPERATIONAL" ("UNKNOWN" otherwise);
  * static strings. */
 const char *onr_device_state_name(enum onr_device_state state);
 /* onr_device_state_from_name: the state named `name` (any case);
@@ -190,5 +266,16 @@ struct onr_device_network {
 /* onr_device_network: ONR_OK and a copy in `out`, or ONR_ENOENT before
  * PROFILED. */
 int onr_device_network(const struct onr_device *dev, struct onr_device_network *out);
+
+/* What the stored enrollment says (valid from ENROLLED on); nothing secret. */
+struct onr_device_service {
+    char endpoint[257]; /* mqtts://HOST:PORT */
+    uint8_t serial[20]; /* the service certificate's serial number */
+    size_t serial_len;
+    int64_t not_after;  /* its end of validity, seconds since the epoch */
+};
+/* onr_device_service: ONR_OK and a copy in `out`, or ONR_ENOENT before
+ * ENROLLED. */
+int onr_device_service(const struct onr_device *dev, struct onr_device_service *out);
 
 #endif /* ONRAMP_DEVICE_H */

@@ -1,0 +1,73 @@
+/*
+ * What the device sends on the bootstrap broker: the ring of this step's
+ * requests (an answer's `re` finds the one it answers) and the envelopes
+ * they travel in, signed, MAC'ed or not as their type asks.
+ */
+#include <mosquitto.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "device_run.h"
+#include "onramp/crypto.h"
+#include "onramp/envelope.h"
+#include "onramp/error.h"
+#include "onramp/mqtt_loop.h"
+
+struct device_sent *device_sent_next(struct onr_device *d)
+{
+    struct device_sent *s = &d->sent[d->n_sent % DEVICE_SENT_KEPT];
+
+    onr_wipe(s, sizeof(*s));
+    return s;
+}
+
+void device_sent_keep(struct onr_device *d)
+{
+    d->n_sent++;
+}
+
+struct device_sent *device_sent_find(struct onr_device *d, struct onr_bytes re)
+{
+    size_t n = d->n_sent < DEVICE_SENT_KEPT ? d->n_sent : DEVICE_SENT_KEPT;
+
+    for (size_t i = 0; i < n; i++)
+        if (d->sent[i].kind != SENT_NONE && re.len == ONR_MSG_ID_LEN &&
+            memcmp(d->sent[i].id, re.ptr, ONR_MSG_ID_LEN) == 0)
+            return &d->sent[i];
+    return NULL;
+}
+
+void device_down_topic(const struct onr_device *d, char *out, size_t cap)
+{
+    snprintf(out, cap, "onr/1/d/%s/down", d->files.trust.dev);
+}
+
+int device_publish(struct onr_device *d, const struct onr_msg *msg, const char *role,
+                   const char *svc, uint8_t id[ONR_MSG_ID_LEN])
+{
+    const struct device_trust *t = &d->files.trust;
+    struct onr_envelope_signer self = {
+        .role = ONR_ROLE_DEVICE,
+        .sender = {(const uint8_t *)t->dev, ONR_DEVID_LEN},
+        .key = d->files.identity, /* used only by the types that are signed */
+    };
+    uint8_t buf[ONR_ENVELOPE_MAX];
+    char topic[ONR_TOPIC_MAX + 1];
+    size_t len = 0;
+    int rc;
+
+    /* K_AF, the provider key, for the types MAC'ed with it (enroll request) */
+    if (d->journey.state >= ONR_DEVICE_NETWORK_ATTACHED)
+        self.mac_key = ONR_BYTES(d->journey.akma.k_af);
+    snprintf(topic, sizeof(topic), "onr/1/d/%s/up/%s/%s", t->dev, role, svc);
+    rc = onr_envelope_encode(msg, &self, (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},
+                             (uint64_t)time(NULL), buf, sizeof(buf), &len, id);
+    if (rc != ONR_OK)
+        return rc;
+    if (mosquitto_publish_v5(d->mosq, NULL, topic, (int)len, buf, 1, false, NULL) !=
+        MOSQ_ERR_SUCCESS)
+        return ONR_EIO;
+    onr_mqtt_loop_kick(d->loop);
+    return ONR_OK;
+}

@@ -1,0 +1,189 @@
+/*
+ * Operation (ENROLLED -> OPERATIONAL, proto/SPEC.md section 14): the
+ * device leaves the bootstrap broker for its provider's service broker:
+ * MQTT v5 over TLS with its service chain and key as client certificate,
+ * service-ca.pem trusted for the server, its device id as client id, a
+ * clean start. Its first message, QoS 1, is the telemetry
+ * {"dev":"ID","state":"OPERATIONAL"} on onr/1/p/{prov}/dev/{dev}/telemetry;
+ * the PUBACK (reason below 0x80) makes it OPERATIONAL. A device started at
+ * OPERATIONAL does the same, and its run ends there.
+ *
+ * One libmosquitto client per attempt: made on the timer, destroyed on the
+ * timer of the next attempt (or at close), never inside its own callbacks.
+ */
+#include <mosquitto.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "device_run.h"
+#include "onramp/connect.h"
+#include "onramp/error.h"
+#include "onramp/mqtt_loop.h"
+
+#define KEEPALIVE 60
+#define TELEMETRY_MAX 128
+
+static void telemetry_topic(const struct onr_device *d, char *out, size_t cap)
+{
+    snprintf(out, cap, "onr/1/p/%s/dev/%s/telemetry", d->journey.voucher.prov,
+             d->files.trust.dev);
+}
+
+static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
+                       const mosquitto_property *props)
+{
+    struct onr_device *d = arg;
+    struct device_detail l = {"", 0};
+    char topic[ONR_TOPIC_MAX + 1];
+    char payload[TELEMETRY_MAX];
+    char why[128];
+    int len;
+
+    (void)flags;
+    (void)props;
+    if (!d->running || mosq != d->svc_mosq || d->phase != PHASE_CONNECTING)
+        return;
+    if (rc != 0) {
+        snprintf(why, sizeof(why), "the service broker refused the CONNECT: %s",
+                 mosquitto_reason_string(rc));
+        device_failed(d, ONR_EDENIED, why);
+        return;
+    }
+    device_put(&l, "broker=service");
+    device_report(d, "connected", &l);
+    telemetry_topic(d, topic, sizeof(topic));
+    len = snprintf(payload, sizeof(payload), "{\"dev\":\"%s\",\"state\":\"OPERATIONAL\"}",
+                   d->files.trust.dev);
+    if (mosquitto_publish_v5(mosq, &d->telemetry_mid, topic, len, payload, 1, false, NULL) !=
+        MOSQ_ERR_SUCCESS) {
+        device_failed(d, ONR_EIO, "cannot publish the telemetry");
+        return;
+    }
+    onr_mqtt_loop_kick(d->svc_loop);
+    device_wait_answer(d);
+}
+
+static void on_publish(struct mosquitto *mosq, void *arg, int mid, int reason,
+                       const mosquitto_property *props)
+{
+    struct onr_device *d = arg;
+    struct device_detail l = {"", 0};
+    char topic[ONR_TOPIC_MAX + 1];
+    char why[128];
+
+    (void)props;
+    if (!d->running || mosq != d->svc_mosq || mid != d->telemetry_mid ||
+        d->phase != PHASE_WAITING)
+        return;
+    if (reason >= 0x80) {
+        snprintf(why, sizeof(why), "the service broker refused the telemetry: %s",
+                 mosquitto_reason_string(reason));
+        device_failed(d, ONR_EDENIED, why);
+        return;
+    }
+    telemetry_topic(d, topic, sizeof(topic));
+    device_put(&l, "topic=%s", topic);
+    device_report(d, "telemetry", &l);
+    if (d->journey.state == ONR_DEVICE_OPERATIONAL) {
+        device_finish(d, ONR_OK); /* reconnected: the run's work is done */
+        return;
+    }
+    if (device_state_save(d->dir, ONR_DEVICE_OPERATIONAL) != ONR_OK) {
+        device_give_up(d, ONR_EIO, "cannot store the journey"); /* a disk problem */
+        return;
+    }
+    device_advance(d, ONR_DEVICE_OPERATIONAL);
+}
+
+static void on_lost(void *arg, int reason)
+{
+    struct onr_device *d = arg;
+    char why[128];
+
+    if (!d->running)
+        return;
+    snprintf(why, sizeof(why), "connection to the service broker lost: %s",
+             mosquitto_strerror(reason));
+    device_failed(d, ONR_EIO, why);
+}
+
+/* Flush what a libmosquitto client has queued (a DISCONNECT), outside its
+ * callbacks. */
+static void flush(struct mosquitto *mosq)
+{
+    if (mosq != NULL && mosquitto_socket(mosq) >= 0)
+        mosquitto_loop_write(mosq, 1);
+}
+
+void step_operate_drop(struct onr_device *d)
+{
+    if (d->svc_mosq == NULL || d->svc_loop == NULL)
+        return;
+    onr_mqtt_loop_unbind(d->svc_loop);
+    mosquitto_disconnect_v5(d->svc_mosq, 0, NULL);
+}
+
+void step_operate_close(struct onr_device *d)
+{
+    onr_mqtt_loop_free(d->svc_loop);
+    d->svc_loop = NULL;
+    if (d->svc_mosq != NULL) {
+        flush(d->svc_mosq);
+        mosquitto_destroy(d->svc_mosq);
+    }
+    d->svc_mosq = NULL;
+    d->telemetry_mid = 0;
+}
+
+/* A new client (the one before closed) with its TLS files. */
+static int client_new(struct onr_device *d)
+{
+    char ca[DEVICE_PATH_MAX + 200], cert[DEVICE_PATH_MAX + 200], key[DEVICE_PATH_MAX + 200];
+    int rc;
+
+    step_operate_close(d);
+    rc = onr_connect_client_new(d->files.identity, d, &d->svc_mosq);
+    if (rc != ONR_OK)
+        return rc;
+    mosquitto_connect_v5_callback_set(d->svc_mosq, on_connect);
+    mosquitto_publish_v5_callback_set(d->svc_mosq, on_publish);
+    rc = onr_mqtt_loop_new(d->base, d->svc_mosq, on_lost, d, &d->svc_loop);
+    if (rc == ONR_OK)
+        rc = device_path(ca, sizeof(ca), d->dir, DEVICE_SERVICE_CA_FILE);
+    if (rc == ONR_OK)
+        rc = device_path(cert, sizeof(cert), d->dir, DEVICE_SERVICE_CERT_FILE);
+    if (rc == ONR_OK)
+        rc = device_path(key, sizeof(key), d->dir, DEVICE_SERVICE_KEY_FILE);
+    if (rc == ONR_OK &&
+        mosquitto_tls_set(d->svc_mosq, ca, NULL, cert, key, NULL) != MOSQ_ERR_SUCCESS)
+        rc = ONR_EIO; /* a file gone since open */
+    return rc;
+}
+
+void step_operate_connect(struct onr_device *d)
+{
+    const struct device_service *svc = &d->journey.service;
+    struct device_detail l = {"", 0};
+    int mrc = MOSQ_ERR_SUCCESS;
+    int rc;
+
+    device_put(&l, "endpoint=%s", svc->endpoint);
+    device_report(d, "operating", &l);
+    flush(d->mosq); /* the bootstrap broker's goodbye, queued when enrolled */
+    rc = client_new(d);
+    if (rc == ONR_OK)
+        mrc = mosquitto_connect_bind_v5(d->svc_mosq, svc->host, svc->port, KEEPALIVE, NULL, NULL);
+    if (rc == ONR_OK && mrc != MOSQ_ERR_SUCCESS)
+        rc = ONR_EIO;
+    if (rc == ONR_OK)
+        rc = onr_mqtt_loop_bind(d->svc_loop);
+    if (rc != ONR_OK) {
+        l.len = 0;
+        device_put(&l, "cannot connect to the service broker (%s:%d)", svc->host, svc->port);
+        if (mrc != MOSQ_ERR_SUCCESS)
+            device_put(&l, ": %s", mosquitto_strerror(mrc));
+        device_failed(d, rc, l.text);
+        return;
+    }
+    device_wait_connect(d);
+}
