@@ -6,6 +6,9 @@
 #define ONRAMP_CTL_H
 
 #include <stdbool.h>
+#include <stdint.h>
+
+#include "onramp/envelope.h"
 
 struct mosquitto;
 
@@ -53,8 +56,50 @@ bool ctl_broker_complete(const struct ctl_broker *b);
 /* ctl_disconnect: disconnect and destroy. Accepts NULL. */
 void ctl_disconnect(struct mosquitto *mosq);
 
+/*
+ * One signed request to a service and its signed answer (request.c), for
+ * the subcommands that ask a service to do something (pair, release).
+ * Everything is borrowed for the call.
+ */
+struct ctl_request {
+    const char *what;          /* the request in diagnostics: "pairing" */
+    enum onr_role peer_role;   /* who answers: manufacturer, operator or provider */
+    const char *peer;          /* its id: the request goes to onr/1/s/{level}/{peer}/in */
+    const uint8_t *peer_key;   /* ONR_P256_PUB_LEN bytes: its answers must verify */
+    const char *signing_key;   /* PEM file: the P-256 key signing the request */
+    enum onr_msg_type answer_type; /* the answer besides an error (ONR_MSG_PAIRED) */
+};
+
+/* The answer: `env` points into `payload`. Large: allocate it. */
+struct ctl_answer {
+    uint8_t payload[ONR_ENVELOPE_MAX];
+    struct onr_envelope env;
+};
+
+/*
+ * ctl_request: sign `msg` as role control, sender our service id (the CN of
+ * b->cert), for the peer's inbox; connect (ctl_connect), subscribe to our
+ * inbox onr/1/s/ctl/{id}/in, publish the request (QoS 1), and wait up to
+ * b->timeout seconds for its answer: an envelope on our inbox from
+ * r->peer_role r->peer, signed with r->peer_key for that topic, fresh
+ * (ONR_ENVELOPE_DEFAULT_WINDOW), of type r->answer_type or error, whose
+ * `re` is the request's id. Anything else arriving there is ignored.
+ * Disconnects before returning; the encoded request is wiped (it may carry
+ * a secret). Returns CTL_EXIT_OK with the answer (either type) in
+ * *answer, CTL_EXIT_USAGE if `msg` breaks the schema's bounds, or
+ * CTL_EXIT_FAIL (a key or certificate unusable, the broker unreachable, no
+ * answer in time); every failure is explained on stderr.
+ */
+int ctl_request(const struct ctl_broker *b, const struct ctl_request *r,
+                const struct onr_msg *msg, struct ctl_answer *answer);
+
+/* ctl_print_refusal: the line 'refused code=NAME reason="..."' for an
+ * error answer, on stdout. */
+void ctl_print_refusal(const struct onr_msg_error *e);
+
 /* Subcommands: argc/argv start at the subcommand's own name. */
 int ctl_stats(int argc, char **argv);
 int ctl_pair(int argc, char **argv);
+int ctl_release(int argc, char **argv);
 
 #endif /* ONRAMP_CTL_H */

@@ -14,10 +14,11 @@ static const char usage[] =
     "\n"
     "Commands:\n"
     "  pair       pair a device with a user's account at a provider\n"
+    "  release    release a device at a provider, so it can be claimed again\n"
     "  stats      print a broker plugin's counters\n"
     "\n"
     "onrampctl COMMAND --help describes each command. More commands (status,\n"
-    "monitor, release, revoke, label) arrive with the later services.\n"
+    "monitor, revoke, label) arrive with the later services.\n"
     "\n"
     "  --help       this help\n"
     "  --version    print the version\n"
@@ -45,6 +46,8 @@ int main(int argc, char **argv)
         rc = ctl_stats(argc - 1, argv + 1);
     } else if (strcmp(argv[1], "pair") == 0) {
         rc = ctl_pair(argc - 1, argv + 1);
+    } else if (strcmp(argv[1], "release") == 0) {
+        rc = ctl_release(argc - 1, argv + 1);
     } else {
         fprintf(stderr, "onrampctl: unknown command '%s'\n", argv[1]);
         fputs(usage, stderr);

@@ -4,11 +4,9 @@
  * the provider's signed verdict (which carries the manufacturer's).
  */
 #include <getopt.h>
-#include <mosquitto.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "ctl.h"
 #include "onramp/crypto.h"
@@ -51,47 +49,6 @@ static const char usage[] =
     "Exit status: 0 paired (also when it was paired before with the same\n"
     "account), 1 refused or no answer in time, 2 usage error.\n";
 
-struct pairing {
-    const char *provider;
-    uint8_t provider_key[ONR_P256_PUB_LEN];
-    char inbox[ONR_TOPIC_MAX + 1];
-    uint8_t id[ONR_MSG_ID_LEN];
-    int done;   /* 1 paired, -1 refused */
-    uint8_t payload[ONR_ENVELOPE_MAX];
-    struct onr_envelope answer;
-};
-
-/* The provider's answer to our pairing: signed by it for our inbox. */
-static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *m,
-                       const mosquitto_property *props)
-{
-    struct pairing *p = obj;
-    struct onr_envelope *env = &p->answer;
-    const struct onr_bytes *re;
-
-    (void)mosq;
-    (void)props;
-    if (p->done || m->payloadlen <= 0 || (size_t)m->payloadlen > sizeof(p->payload) ||
-        strcmp(m->topic, p->inbox) != 0)
-        return;
-    memcpy(p->payload, m->payload, (size_t)m->payloadlen);
-    if (onr_envelope_decode(p->payload, (size_t)m->payloadlen, env) != ONR_OK ||
-        env->sender_role != ONR_ROLE_PROVIDER || env->sender.len != strlen(p->provider) ||
-        memcmp(env->sender.ptr, p->provider, env->sender.len) != 0 ||
-        onr_envelope_verify(env, (struct onr_bytes){(const uint8_t *)m->topic, strlen(m->topic)},
-                            p->provider_key, (uint64_t)time(NULL), 300, NULL) != ONR_OK)
-        return;
-    if (env->msg.type == ONR_MSG_PAIRED)
-        re = &env->msg.body.paired.re;
-    else if (env->msg.type == ONR_MSG_ERROR)
-        re = &env->msg.body.error.re;
-    else
-        return;
-    if (re->len != ONR_MSG_ID_LEN || memcmp(re->ptr, p->id, ONR_MSG_ID_LEN) != 0)
-        return;
-    p->done = env->msg.type == ONR_MSG_PAIRED ? 1 : -1;
-}
-
 static int read_label(const char *file, char *out, size_t cap)
 {
     uint8_t *data = NULL;
@@ -124,77 +81,31 @@ static void print_answer(const struct onr_envelope *env)
                (int)a->op.len, (const char *)a->op.ptr);
         return;
     }
-    printf("refused code=%s reason=\"%.*s\"\n", onr_error_name(-(int)env->msg.body.error.code),
-           (int)env->msg.body.error.reason.len, (const char *)env->msg.body.error.reason.ptr);
+    ctl_print_refusal(&env->msg.body.error);
 }
 
-/* Sign and send the pairing, then wait for its answer. */
-static int run(struct ctl_broker *b, struct pairing *p, const char *signing_key,
-               const char *label, const char *account, const char *op)
+/* Send the pairing and print its answer. */
+static int run(const struct ctl_broker *b, const struct ctl_request *r, const char *label,
+               const char *account, const char *op)
 {
-    struct onr_p256_key *key = NULL;
-    struct mosquitto *mosq = NULL;
+    struct ctl_answer *answer = calloc(1, sizeof(*answer));
     struct onr_msg msg = {.type = ONR_MSG_PAIRING};
-    uint8_t buf[ONR_ENVELOPE_MAX];
-    size_t len = 0;
-    char id[33];
-    char topic[ONR_TOPIC_MAX + 1];
-    time_t deadline;
     int rc;
 
-    rc = ctl_identity(b, id);
-    if (rc == ONR_OK)
-        rc = onr_p256_load(signing_key, &key);
-    if (rc != ONR_OK) {
-        fprintf(stderr, "onrampctl: %s: %s\n", rc == ONR_ECERT ? b->cert : signing_key,
-                onr_strerror(rc));
+    if (answer == NULL)
         return CTL_EXIT_FAIL;
-    }
-    snprintf(p->inbox, sizeof(p->inbox), "onr/1/s/ctl/%s/in", id);
-    snprintf(topic, sizeof(topic), "onr/1/s/prov/%s/in", p->provider);
     msg.body.pairing = (struct onr_msg_pairing){
         .label = {(const uint8_t *)label, strlen(label)},
         .account = {(const uint8_t *)account, strlen(account)},
         .op = {(const uint8_t *)op, op != NULL ? strlen(op) : 0},
     };
-    rc = onr_envelope_encode(&msg, &(struct onr_envelope_signer){
-                                 .role = ONR_ROLE_CONTROL,
-                                 .sender = {(const uint8_t *)id, strlen(id)},
-                                 .key = key},
-                             (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},
-                             (uint64_t)time(NULL), buf, sizeof(buf), &len, p->id);
-    onr_p256_free(key);
-    if (rc != ONR_OK) {
-        fprintf(stderr, "onrampctl: pairing: %s\n", onr_strerror(rc));
-        return rc == ONR_EINVAL || rc == ONR_ELENGTH || rc == ONR_ECHARSET ? CTL_EXIT_USAGE
-                                                                           : CTL_EXIT_FAIL;
+    rc = ctl_request(b, r, &msg, answer);
+    if (rc == CTL_EXIT_OK) {
+        print_answer(&answer->env);
+        rc = answer->env.msg.type == ONR_MSG_PAIRED ? CTL_EXIT_OK : CTL_EXIT_FAIL;
     }
-    mosq = ctl_connect(b, p);
-    if (mosq == NULL)
-        return CTL_EXIT_FAIL;
-    mosquitto_message_v5_callback_set(mosq, on_message);
-    /* Subscribe first: the answer may come at once. QoS 1, and the
-     * publish follows the SUBSCRIBE on the same connection, so the broker
-     * has the subscription when the provider answers. */
-    rc = mosquitto_subscribe_v5(mosq, NULL, p->inbox, 1, 0, NULL);
-    if (rc == MOSQ_ERR_SUCCESS)
-        rc = mosquitto_publish_v5(mosq, NULL, topic, (int)len, buf, 1, false, NULL);
-    if (rc != MOSQ_ERR_SUCCESS) {
-        fprintf(stderr, "onrampctl: %s\n", mosquitto_strerror(rc));
-        ctl_disconnect(mosq);
-        return CTL_EXIT_FAIL;
-    }
-    deadline = time(NULL) + b->timeout;
-    while (p->done == 0 && time(NULL) < deadline)
-        if (mosquitto_loop(mosq, 100, 1) != MOSQ_ERR_SUCCESS)
-            break;
-    if (p->done != 0)
-        print_answer(&p->answer);
-    else
-        fprintf(stderr, "onrampctl: no answer from provider %s within %d s\n", p->provider,
-                b->timeout);
-    ctl_disconnect(mosq);
-    return p->done == 1 ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+    free(answer);
+    return rc;
 }
 
 int ctl_pair(int argc, char **argv)
@@ -212,52 +123,54 @@ int ctl_pair(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct ctl_broker b = {.timeout = 30};
-    struct pairing *p = calloc(1, sizeof(*p));
+    uint8_t peer_key[ONR_P256_PUB_LEN];
+    struct ctl_request r = {.what = "pairing", .peer_role = ONR_ROLE_PROVIDER,
+                            .peer_key = peer_key, .answer_type = ONR_MSG_PAIRED};
     const char *provider_key = NULL, *label_file = NULL, *account = NULL, *op = NULL;
-    const char *signing_key = NULL;
     char label[ONR_LABEL_MAX + 1] = "";
     int opt;
     int rc;
 
-    if (p == NULL)
-        return CTL_EXIT_FAIL;
     optind = 1;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
-        case 'P': p->provider = optarg; break;
+        case 'P': r.peer = optarg; break;
         case 'K': provider_key = optarg; break;
         case 'l': snprintf(label, sizeof(label), "%s", optarg); break;
         case 'L': label_file = optarg; break;
         case 'a': account = optarg; break;
         case 'o': op = optarg; break;
-        case 's': signing_key = optarg; break;
-        case 'h': fputs(usage, stdout); free(p); return CTL_EXIT_OK;
+        case 's': r.signing_key = optarg; break;
+        case 'h': fputs(usage, stdout); return CTL_EXIT_OK;
         default:
             if (ctl_broker_option(&b, opt, optarg))
                 break;
             fputs(usage, stderr);
-            free(p);
             return CTL_EXIT_USAGE;
         }
     }
-    if (optind != argc || !ctl_broker_complete(&b) || p->provider == NULL ||
-        provider_key == NULL || account == NULL || (label[0] == '\0') == (label_file == NULL)) {
+    if (optind != argc || !ctl_broker_complete(&b) || r.peer == NULL || provider_key == NULL ||
+        account == NULL || (label[0] == '\0') == (label_file == NULL)) {
         fputs(usage, stderr);
-        free(p);
         return CTL_EXIT_USAGE;
     }
-    rc = onr_p256_public_load(provider_key, p->provider_key);
-    if (rc == ONR_OK && label_file != NULL)
+    if (r.signing_key == NULL)
+        r.signing_key = b.key;
+    rc = onr_p256_public_load(provider_key, peer_key);
+    if (rc != ONR_OK) {
+        fprintf(stderr, "onrampctl: %s: %s\n", provider_key, onr_strerror(rc));
+        rc = CTL_EXIT_FAIL;
+        goto out;
+    }
+    if (label_file != NULL)
         rc = read_label(label_file, label, sizeof(label));
     if (rc != ONR_OK) {
-        fprintf(stderr, "onrampctl: %s: %s\n",
-                label_file != NULL && rc != ONR_EBADKEY ? label_file : provider_key,
-                onr_strerror(rc));
-        free(p);
-        return CTL_EXIT_FAIL;
+        fprintf(stderr, "onrampctl: %s: %s\n", label_file, onr_strerror(rc));
+        rc = CTL_EXIT_FAIL;
+        goto out;
     }
-    rc = run(&b, p, signing_key != NULL ? signing_key : b.key, label, account, op);
-    onr_wipe(label, sizeof(label));
-    free(p);
+    rc = run(&b, &r, label, account, op);
+out:
+    onr_wipe(label, sizeof(label)); /* the claim secret */
     return rc;
 }

@@ -20,7 +20,8 @@ static const char usage[] =
     "until a provider registers the device; the voucher is then pushed. It\n"
     "takes registrations from the providers it works with: the claim secret\n"
     "must match, and a device owned by another provider is refused. Every\n"
-    "claim attempt is written to an append-only audit table.\n"
+    "claim attempt is written to an append-only audit table. A provider may\n"
+    "release a device it owns; it can then be registered again.\n"
     "\n"
     "Configuration (FILE, key value lines; relative paths from FILE's folder):\n"
     "  id                 the manufacturer's id (its certificate's CN)\n"
@@ -152,6 +153,8 @@ static int start(struct onr_service *svc, void *arg)
     snprintf(filter, sizeof(filter), "onr/1/s/mfr/%s/in", onr_service_id(svc));
     if (rc == ONR_OK)
         rc = onr_service_subscribe(svc, filter, ONR_MSG_REGISTRATION, mfr_on_registration, m);
+    if (rc == ONR_OK)
+        rc = onr_service_subscribe(svc, filter, ONR_MSG_RELEASE, mfr_on_release, m);
     onr_log(ONR_LOG_NOTICE, "manufacturer ready providers=%zu", m->providers.n);
     return rc;
 }

@@ -4,6 +4,7 @@
  *   main.c          configuration, keys, the providers it works with
  *   hello.c         step 3b: a device's hello -> voucher or pending
  *   registration.c  step 2: a provider registers a claimed device
+ *   release.c       a provider gives up a device
  *   voucher.c       building a voucher (token + message)
  *   registry.c      the database (shared with onramp-factory)
  */
@@ -45,6 +46,8 @@ int mfr_on_hello(struct onr_service *svc, const struct onr_envelope *env, const 
                  void *arg);
 int mfr_on_registration(struct onr_service *svc, const struct onr_envelope *env,
                         const char *topic, void *arg);
+int mfr_on_release(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
+                   void *arg);
 
 /*
  * voucher.c: the voucher for device `d` owned as `a`, answering the hello

@@ -187,12 +187,10 @@ int onr_registry_waiting(struct onr_db *db, const char *dev, uint8_t nonce[16],
 
 int onr_registry_unwait(struct onr_db *db, const char *dev)
 {
-    static const char sql[] = "DELETE FROM waiting WHERE dev = ?1";
-    sqlite3_stmt *stmt = NULL;
-    int rc = onr_db_prepare(db, sql, &stmt);
+    return onr_db_run_text(db, "DELETE FROM waiting WHERE dev = ?1", dev);
+}
 
-    if (rc != ONR_OK)
-        return rc;
-    onr_db_bind_text(stmt, 1, dev, strlen(dev));
-    return onr_db_run(db, stmt);
+int onr_registry_unassign(struct onr_db *db, const char *dev)
+{
+    return onr_db_run_text(db, "DELETE FROM assignments WHERE dev = ?1", dev);
 }

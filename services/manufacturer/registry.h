@@ -57,6 +57,9 @@ int onr_registry_assignment(struct onr_db *db, const char *dev,
 int onr_registry_assign(struct onr_db *db, const char *dev,
                         const struct onr_registry_assignment *a, uint64_t now);
 
+/* onr_registry_unassign: the device is nobody's any more (a release). */
+int onr_registry_unassign(struct onr_db *db, const char *dev);
+
 /* onr_registry_audit: append a claim attempt and its result (the table
  * refuses updates and deletes). */
 int onr_registry_audit(struct onr_db *db, uint64_t now, const char *provider, const char *dev,

@@ -62,6 +62,8 @@ static int decide_request(struct onr_service *svc, const struct onr_envelope *en
 
     (void)topic;
     rc = auc_subscriber(onr_service_db(svc), ctx->dev, &sub);
+    if (rc == ONR_OK && sub.suspended)
+        rc = ONR_EDENIED; /* released: a new voucher first */
     if (rc == ONR_OK && !(env->msg.body.attach_request.imsi.len == strlen(sub.imsi) &&
                           memcmp(env->msg.body.attach_request.imsi.ptr, sub.imsi,
                                  strlen(sub.imsi)) == 0))

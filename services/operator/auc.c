@@ -25,6 +25,7 @@ const char auc_schema[] =
     "  mfr TEXT NOT NULL,"
     "  prov TEXT NOT NULL,"
     "  attached INTEGER NOT NULL DEFAULT 0,"
+    "  suspended INTEGER NOT NULL DEFAULT 0,"   /* released by its provider */
     "  kid BLOB,"
     "  app_key BLOB,"        /* K_AF sealed to the provider: not a secret at rest */
     "  grant_id BLOB,"
@@ -33,7 +34,12 @@ const char auc_schema[] =
     "  key_stored INTEGER NOT NULL DEFAULT 0,"
     "  sent_at INTEGER NOT NULL DEFAULT 0,"
     "  created_at INTEGER NOT NULL,"
-    "  attached_at INTEGER"
+    "  attached_at INTEGER,"
+    /* step 5: the policy the provider sent */
+    "  qos INTEGER,"
+    "  charging TEXT,"
+    "  cap INTEGER,"
+    "  aligned_at INTEGER"
     ") WITHOUT ROWID;"
     "CREATE INDEX subscribers_undelivered ON subscribers (sent_at)"
     "  WHERE attached = 1 AND (granted = 0 OR key_stored = 0);"
@@ -73,7 +79,7 @@ char auc_luhn(const char *body)
     return (char)('0' + (10 - sum % 10) % 10);
 }
 
-#define COLUMNS "dev, slot, imsi, iccid, ki, opc, amf, sqn, mfr, prov, attached, kid"
+#define COLUMNS "dev, slot, imsi, iccid, ki, opc, amf, sqn, mfr, prov, attached, kid, suspended"
 
 int auc_subscriber(struct onr_db *db, const char *dev, struct auc_subscriber *out)
 {
@@ -110,6 +116,7 @@ int auc_subscriber(struct onr_db *db, const char *dev, struct auc_subscriber *ou
         out->attached = sqlite3_column_int(stmt, 10) == 1;
         if (out->attached)
             rc = onr_db_column_exact(stmt, 11, out->kid, sizeof(out->kid));
+        out->suspended = sqlite3_column_int(stmt, 12) == 1;
     }
     sqlite3_reset(stmt);
     if (rc != ONR_OK)
@@ -205,8 +212,15 @@ static int run_text(struct onr_db *db, const char *sql, const char *a, const cha
 
 int auc_set_owner(struct onr_db *db, const char *dev, const char *mfr, const char *prov)
 {
-    return run_text(db, "UPDATE subscribers SET mfr = ?2, prov = ?3 WHERE dev = ?1", dev, mfr,
-                    prov);
+    return run_text(db, "UPDATE subscribers SET mfr = ?2, prov = ?3, suspended = 0"
+                    " WHERE dev = ?1", dev, mfr, prov);
+}
+
+int auc_suspend(struct onr_db *db, const char *dev)
+{
+    return onr_db_run_text(db, "UPDATE subscribers SET suspended = 1, attached = 0,"
+                               " granted = 0, key_stored = 0, kid = NULL, app_key = NULL,"
+                               " aligned_at = NULL WHERE dev = ?1", dev);
 }
 
 int auc_set_sqn(struct onr_db *db, const char *dev, uint64_t sqn)
@@ -218,6 +232,24 @@ int auc_set_sqn(struct onr_db *db, const char *dev, uint64_t sqn)
         return rc;
     onr_db_bind_text(stmt, 1, dev, strlen(dev));
     sqlite3_bind_int64(stmt, 2, (sqlite3_int64)sqn);
+    return onr_db_run(db, stmt);
+}
+
+int auc_align(struct onr_db *db, const char *dev, uint64_t qos, const char *charging,
+              uint64_t cap, uint64_t now)
+{
+    static const char sql[] = "UPDATE subscribers SET qos = ?2, charging = ?3, cap = ?4,"
+                              " aligned_at = ?5 WHERE dev = ?1";
+    sqlite3_stmt *stmt = NULL;
+    int rc = onr_db_prepare(db, sql, &stmt);
+
+    if (rc != ONR_OK)
+        return rc;
+    onr_db_bind_text(stmt, 1, dev, strlen(dev));
+    sqlite3_bind_int64(stmt, 2, (sqlite3_int64)qos);
+    onr_db_bind_text(stmt, 3, charging, strlen(charging));
+    sqlite3_bind_int64(stmt, 4, (sqlite3_int64)cap);
+    sqlite3_bind_int64(stmt, 5, (sqlite3_int64)now);
     return onr_db_run(db, stmt);
 }
 

@@ -44,6 +44,7 @@ struct auc_subscriber {
     char mfr[ONR_SERVICE_ID_MAX + 1];
     char prov[ONR_SERVICE_ID_MAX + 1];
     int attached;
+    int suspended;                  /* released by its provider */
     uint8_t kid[ONR_AKMA_KID_LEN];  /* valid when attached */
 };
 
@@ -61,11 +62,19 @@ int auc_allocate(struct onr_db *db, const struct auc_ranges *r, const char *dev,
                  const char *mfr, const char *prov, const uint8_t op[16], const uint8_t amf[2],
                  uint64_t now, struct auc_subscriber *out);
 
-/* auc_set_owner: the manufacturer and provider of the latest voucher. */
+/* auc_set_owner: the manufacturer and provider of the latest voucher (a
+ * suspended subscription is active again). */
 int auc_set_owner(struct onr_db *db, const char *dev, const char *mfr, const char *prov);
+/* auc_suspend: its provider released the device: detached, no grant, no
+ * key, no policy; the numbers and keys stay for its next voucher. */
+int auc_suspend(struct onr_db *db, const char *dev);
 
 /* auc_set_sqn: the last SQN issued (never lowered by the caller). */
 int auc_set_sqn(struct onr_db *db, const char *dev, uint64_t sqn);
+
+/* auc_align: the policy of the device's provider (step 5). */
+int auc_align(struct onr_db *db, const char *dev, uint64_t qos, const char *charging,
+              uint64_t cap, uint64_t now);
 
 /* Challenges: stored when sent; taken (once) by the response. */
 int auc_challenge_put(struct onr_db *db, const char *dev, const uint8_t rand[16], uint64_t sqn,

@@ -101,23 +101,6 @@ int op_attached(struct onr_service *svc, struct op *o, const struct auc_subscrib
 
 /* ---- confirmations ---------------------------------------------------------- */
 
-/* `fn` in its own transaction: confirmations change one flag each. */
-static int in_transaction(struct onr_service *svc, int fn(struct onr_db *, const void *),
-                          const void *arg)
-{
-    struct onr_db *db = onr_service_db(svc);
-    int rc = onr_db_begin(db);
-
-    if (rc != ONR_OK)
-        return rc;
-    rc = fn(db, arg);
-    if (rc == ONR_OK)
-        rc = onr_db_commit(db);
-    if (rc != ONR_OK)
-        onr_db_rollback(db);
-    return rc;
-}
-
 static int confirm_grant(struct onr_db *db, const void *arg)
 {
     return auc_grant_confirmed(db, arg);
@@ -140,7 +123,7 @@ int op_on_control_result(struct onr_service *svc, const struct onr_envelope *env
                 onr_error_name(-(int)r->code));
         return ONR_OK; /* stays unconfirmed: resent later */
     }
-    rc = in_transaction(svc, confirm_grant, r->re.ptr);
+    rc = onr_db_in_transaction(onr_service_db(svc), confirm_grant, r->re.ptr);
     if (rc == ONR_ENOENT)
         onr_log(ONR_LOG_INFO, "control result for no grant of ours (an older one)");
     return rc == ONR_ENOENT ? ONR_OK : rc;
@@ -164,22 +147,17 @@ int op_on_app_key_stored(struct onr_service *svc, const struct onr_envelope *env
 {
     struct op *o = arg;
     const struct onr_msg_app_key_stored *m = &env->msg.body.app_key_stored;
-    const struct onr_peer *prov = onr_peer_find(&o->providers, env->sender.ptr, env->sender.len);
+    const struct onr_peer *prov = NULL;
     struct key_ack k;
     int rc;
 
-    if (prov == NULL)
-        return ONR_EDENIED;
-    rc = onr_envelope_verify_sig(env, (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},
-                                 prov->key);
-    if (rc == ONR_OK)
-        rc = onr_service_accept(svc, env);
+    rc = onr_service_from_peer(svc, env, topic, &o->providers, ONR_ROLE_PROVIDER, &prov);
     if (rc != ONR_OK)
         return rc;
     snprintf(k.dev, sizeof(k.dev), "%.*s", (int)m->dev.len, (const char *)m->dev.ptr);
     k.prov = prov->id;
     k.id = m->re.ptr;
-    rc = in_transaction(svc, confirm_key, &k);
+    rc = onr_db_in_transaction(onr_service_db(svc), confirm_key, &k);
     if (rc == ONR_OK)
         onr_log(ONR_LOG_INFO, "key stored dev=%s provider=%s", k.dev, prov->id);
     return rc == ONR_ENOENT ? ONR_OK : rc; /* an ack of an older envelope */

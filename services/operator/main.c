@@ -29,6 +29,10 @@ static const char usage[] =
     "resynchronisation). Once attached, the broker is told to let the device\n"
     "publish to its provider, and the provider gets the device's AKMA-style\n"
     "application key sealed to its own key; both are resent until confirmed.\n"
+    "Providers then send each device's policy (QoS class, charging group,\n"
+    "data cap), which is stored with the subscription and acknowledged. A\n"
+    "provider that releases a device suspends its subscription (and its grant\n"
+    "at the broker) until the device comes back with a new voucher.\n"
     "\n"
     "Configuration (FILE, key value lines; relative paths from FILE's folder):\n"
     "  id                 the operator's id (its certificate's CN)\n"
@@ -263,6 +267,10 @@ static int start(struct onr_service *svc, void *arg)
     snprintf(filter, sizeof(filter), "onr/1/s/op/%s/in", onr_service_id(svc));
     if (rc == ONR_OK)
         rc = onr_service_subscribe(svc, filter, ONR_MSG_APP_KEY_STORED, op_on_app_key_stored, o);
+    if (rc == ONR_OK)
+        rc = onr_service_subscribe(svc, filter, ONR_MSG_ALIGNMENT, op_on_alignment, o);
+    if (rc == ONR_OK)
+        rc = onr_service_subscribe(svc, filter, ONR_MSG_RELEASE, op_on_release, o);
     if (rc == ONR_OK)
         rc = onr_service_route(svc, OP_CONTROL_RESPONSE, ONR_MSG_CONTROL_RESULT,
                                op_on_control_result, o);

@@ -9,6 +9,8 @@
  *   attach.c    step 3c: the AKA run (attach request, response)
  *   delivery.c  after an attach: the grant at the broker, the provider's
  *               application key, events; resent until confirmed
+ *   align.c     step 5: a provider's policy for one of its devices
+ *   release.c   a provider gives up a device: its subscription suspended
  */
 #ifndef ONRAMP_OP_H
 #define ONRAMP_OP_H
@@ -66,6 +68,13 @@ int op_event(struct onr_service *svc, const char *dev, const char *step,
              struct onr_publication *pub);
 int op_on_control_result(struct onr_service *svc, const struct onr_envelope *env,
                          const char *topic, void *arg);
+/* release.c */
+int op_on_release(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
+                  void *arg);
+
+/* align.c */
+int op_on_alignment(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
+                    void *arg);
 int op_on_app_key_stored(struct onr_service *svc, const struct onr_envelope *env,
                          const char *topic, void *arg);
 void op_resend_tick(struct onr_service *svc, void *arg);

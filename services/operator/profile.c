@@ -104,9 +104,10 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
         rc = auc_allocate(db, &o->ranges, ctx->dev, ctx->v->mfr, ctx->v->prov, o->op, o->amf,
                           onr_service_now(svc), &sub);
         fresh = 1;
-    } else if (rc == ONR_OK && (strcmp(sub.mfr, ctx->v->mfr) != 0 ||
+    } else if (rc == ONR_OK && (sub.suspended || strcmp(sub.mfr, ctx->v->mfr) != 0 ||
                                 strcmp(sub.prov, ctx->v->prov) != 0)) {
-        /* a newer voucher (the device changed hands): the same subscription */
+        /* a newer voucher (the device changed hands, or came back after a
+         * release): the same subscription, active again */
         rc = auc_set_owner(db, ctx->dev, ctx->v->mfr, ctx->v->prov);
         snprintf(sub.prov, sizeof(sub.prov), "%s", ctx->v->prov);
     }

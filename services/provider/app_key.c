@@ -15,9 +15,26 @@
 #include "prov.h"
 
 struct key_ctx {
+    const struct prov *p;
     const struct onr_peer *op;
     char dev[ONR_DEVID_LEN + 1];
 };
+
+/* Step 5 starts with the key: the policy for the operator (resent by the
+ * tick until confirmed; with no plan for the account, the tick retries). */
+static int start_alignment(struct onr_service *svc, const struct key_ctx *ctx,
+                           const struct prov_app_key *k, struct onr_answer *answer)
+{
+    static const uint8_t unsent[ONR_MSG_ID_LEN];
+    int rc = prov_align_send(svc, ctx->p, k, &answer->extra[answer->n_extra]);
+
+    if (rc == ONR_OK)
+        answer->n_extra++;
+    else if (rc == ONR_ENOENT)
+        rc = prov_alignment_sent(onr_service_db(svc), k->dev, k->op, unsent,
+                                 onr_service_now(svc));
+    return rc;
+}
 
 static int decide(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                   void *arg, struct onr_answer *answer)
@@ -25,12 +42,27 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     const struct key_ctx *ctx = arg;
     const struct onr_msg_app_key *m = &env->msg.body.app_key;
     struct onr_msg msg = {.type = ONR_MSG_APP_KEY_STORED};
+    struct prov_app_key k;
     char reply[ONR_TOPIC_MAX + 1];
     int rc;
 
     (void)topic;
-    rc = prov_app_key_put(onr_service_db(svc), ctx->dev, ctx->op->id, m->kid.ptr, m->sealed.ptr,
-                          onr_service_now(svc));
+    memset(&k, 0, sizeof(k));
+    memcpy(k.dev, ctx->dev, sizeof(k.dev));
+    snprintf(k.op, sizeof(k.op), "%s", ctx->op->id);
+    memcpy(k.kid, m->kid.ptr, sizeof(k.kid));
+    memcpy(k.sealed, m->sealed.ptr, sizeof(k.sealed));
+    /* the decoder bounded both (SPEC type 24); checked again for the copy */
+    if (m->imsi.len >= sizeof(k.imsi) || m->iccid.len >= sizeof(k.iccid))
+        return ONR_ELENGTH;
+    memcpy(k.imsi, m->imsi.ptr, m->imsi.len);
+    memcpy(k.iccid, m->iccid.ptr, m->iccid.len);
+    rc = prov_app_key_put(onr_service_db(svc), &k, onr_service_now(svc));
+    if (rc == ONR_OK)
+        rc = start_alignment(svc, ctx, &k, answer);
+    /* an enrollment that waited for this key is finished now */
+    if (rc == ONR_OK)
+        rc = prov_enroll_waiting(svc, ctx->p, &k, answer);
     if (rc != ONR_OK)
         return rc;
     msg.body.app_key_stored = (struct onr_msg_app_key_stored){
@@ -51,15 +83,10 @@ int prov_on_app_key(struct onr_service *svc, const struct onr_envelope *env, con
     uint8_t k_af[ONR_AKMA_KEY_LEN];
     int rc;
 
-    ctx.op = onr_peer_find(&p->operators, env->sender.ptr, env->sender.len);
-    if (ctx.op == NULL || env->sender_role != ONR_ROLE_OPERATOR)
-        return ONR_EDENIED; /* no contract: nothing to verify it with */
-    rc = onr_envelope_verify_sig(env, (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},
-                                 ctx.op->key);
-    if (rc == ONR_OK)
-        rc = onr_service_accept(svc, env);
-    if (rc != ONR_OK && rc != ONR_EREPLAY)
-        return rc;
+    ctx.p = p;
+    rc = onr_service_from_peer(svc, env, topic, &p->operators, ONR_ROLE_OPERATOR, &ctx.op);
+    if (rc != ONR_OK)
+        return rc; /* no contract, or not from it */
     snprintf(ctx.dev, sizeof(ctx.dev), "%.*s", (int)m->dev.len, (const char *)m->dev.ptr);
     /* a key that does not open is refused before it is stored */
     rc = onr_sealed_app_key_open(p->sealing_key, ctx.dev, ctx.op->id, onr_service_id(svc),

@@ -45,11 +45,63 @@ int prov_claim_put(struct onr_db *db, const struct prov_claim *c, uint64_t now);
 int prov_claim_confirm(struct onr_db *db, const char *dev, uint64_t now);
 /* prov_claim_drop: forget a claim the manufacturer refused. */
 int prov_claim_drop(struct onr_db *db, const char *dev);
+/* prov_device_forget: a released device: its claim, key and alignment. */
+int prov_device_forget(struct onr_db *db, const char *dev);
 
-/* prov_app_key_put: the application key of `dev` from operator `op` (as
- * sealed to us), replacing an older one. */
-int prov_app_key_put(struct onr_db *db, const char *dev, const char *op,
-                     const uint8_t kid[ONR_AKMA_KID_LEN],
-                     const uint8_t sealed[ONR_SEALED_APP_KEY_LEN], uint64_t now);
+/* A release in flight: sent to the manufacturer and the operator (as the
+ * envelopes mfr_msg and op_msg), answered to the control tool `asker`
+ * once the manufacturer confirms. */
+struct prov_release {
+    char dev[ONR_DEVID_LEN + 1];
+    char mfr[ONR_SERVICE_ID_MAX + 1];
+    char op[ONR_SERVICE_ID_MAX + 1];
+    char asker[ONR_SERVICE_ID_MAX + 1];
+    uint8_t request_id[ONR_MSG_ID_LEN];
+    uint8_t mfr_msg[ONR_MSG_ID_LEN];
+    uint8_t op_msg[ONR_MSG_ID_LEN];
+    int mfr_done;
+    int op_done;
+};
+int prov_release_put(struct onr_db *db, const struct prov_release *r, uint64_t now);
+/* prov_release_answered: the manufacturer (from_mfr) or the operator
+ * answered our release envelope `re`: marked done, the release in `out`.
+ * ONR_ENOENT if `re` is no release of ours, ONR_EEXIST if that side had
+ * answered before. */
+int prov_release_answered(struct onr_db *db, const uint8_t re[ONR_MSG_ID_LEN], int from_mfr,
+                          struct prov_release *out);
+/* prov_releases_due: unconfirmed releases last sent before `before`. */
+int prov_releases_due(struct onr_db *db, uint64_t before, struct prov_release *out, size_t max,
+                      size_t *n);
+/* prov_release_resent: new envelopes went out (either id may be NULL). */
+int prov_release_resent(struct onr_db *db, const char *dev, const uint8_t *mfr_msg,
+                        const uint8_t *op_msg, uint64_t now);
+
+/* The latest application key of an attached device, as its operator sealed
+ * it to us, and its subscription. */
+struct prov_app_key {
+    char dev[ONR_DEVID_LEN + 1];
+    char op[ONR_SERVICE_ID_MAX + 1];
+    uint8_t kid[ONR_AKMA_KID_LEN];
+    uint8_t sealed[ONR_SEALED_APP_KEY_LEN];
+    char imsi[16];
+    char iccid[21];
+};
+
+/* prov_app_key_put: store `k`, replacing the device's older one. */
+int prov_app_key_put(struct onr_db *db, const struct prov_app_key *k, uint64_t now);
+/* prov_app_key_get: the device's key, or ONR_ENOENT. */
+int prov_app_key_get(struct onr_db *db, const char *dev, struct prov_app_key *out);
+
+/* Alignment (step 5): the policy sent to operator `op` for `dev` as the
+ * envelope `id` (a new operator starts unconfirmed again); confirmed when
+ * the operator answers that envelope (ONR_ENOENT otherwise); and up to
+ * `max` (at most 16) unconfirmed ones last sent before `before`, with
+ * their keys' subscriptions. */
+int prov_alignment_sent(struct onr_db *db, const char *dev, const char *op,
+                        const uint8_t id[ONR_MSG_ID_LEN], uint64_t now);
+int prov_alignment_confirmed(struct onr_db *db, const char *dev, const char *op,
+                             const uint8_t id[ONR_MSG_ID_LEN], uint64_t now);
+int prov_alignments_due(struct onr_db *db, uint64_t before, struct prov_app_key *out,
+                        size_t max, size_t *n);
 
 #endif /* ONRAMP_PROV_CLAIMS_H */

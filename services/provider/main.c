@@ -3,10 +3,15 @@
  * registering claimed devices with their manufacturers (step 2), and
  * keeping the application keys operators send for attached devices.
  */
+#include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
+#include "certs.h"
 #include "claims.h"
+#include "onramp/crypto.h"
+#include "onramp/text.h"
 #include "onramp/config.h"
 #include "onramp/error.h"
 #include "prov.h"
@@ -21,7 +26,14 @@ static const char usage[] =
     "with its manufacturer with the claim secret sealed to the manufacturer,\n"
     "and answers the control tool with the manufacturer's verdict. A refused\n"
     "claim leaves nothing behind; a device claimed by one account cannot be\n"
-    "claimed by another.\n"
+    "claimed by another. Once the device attached, its operator sends the\n"
+    "device's application key; the provider sends the operator the device's\n"
+    "policy (its account's plan) and enrolls the device: a CSR MAC'ed with\n"
+    "that key gets a certificate from the provider CA, the address of the\n"
+    "service broker and its CA. A new key revokes the old certificate at the\n"
+    "broker. A control tool (onrampctl release) may release a device: its\n"
+    "certificate is revoked, its manufacturer clears the assignment and its\n"
+    "operator suspends the subscription; it can then be claimed again.\n"
     "\n"
     "Configuration (FILE, key value lines; relative paths from FILE's folder):\n"
     "  id                 the provider's id (its certificate's CN)\n"
@@ -42,6 +54,18 @@ static const char usage[] =
     "  default_operator ID       one of those: for users who name none\n"
     "  controller ID SIGNING_PUB a control tool allowed to pair devices (its\n"
     "                     certificate's CN and the key its pairings verify with)\n"
+    "  ca_cert, ca_key    PEM: the provider CA that issues service certificates\n"
+    "                     (the key 0600)\n"
+    "  cert_days          validity of service certificates (default 365)\n"
+    "  endpoint           mqtts://HOST:PORT of its service broker, for devices\n"
+    "  service_broker_ca  PEM: the CA devices trust for that broker\n"
+    "  plan ACCOUNT QOS CHARGING CAP   the policy of an account's devices:\n"
+    "                     QoS class 0..255, charging group (an id), data cap in\n"
+    "                     bytes per month (0: none); ACCOUNT * for the others\n"
+    "  retry_after        seconds a device waits to ask again while its key has\n"
+    "                     not arrived (default 5)\n"
+    "  resend             seconds before an unconfirmed revocation or alignment\n"
+    "                     is sent again (default 10)\n"
     "  log_level          error, warning, notice (default), info, debug\n"
     "  freshness          seconds a message's timestamp may be off (default 300)\n"
     "\n"
@@ -50,15 +74,62 @@ static const char usage[] =
     "  --help, --version\n"
     "\n"
     "Signals: SIGTERM or SIGINT stop it cleanly; SIGHUP reloads the\n"
-    "configuration (manufacturers, operators, controllers, log level).\n"
+    "configuration (manufacturers, operators, controllers, plans, log level).\n"
     "Exit status: 0 after a clean stop, 1 if it could not start, 2 usage.\n";
 
-static const char *const keys[] = {"manufacturer", "operator", "default_operator", "controller",
-                                   "sealing_key"};
+static const char *const keys[] = {
+    "manufacturer", "operator", "default_operator", "controller", "sealing_key", "ca_cert",
+    "ca_key", "cert_days", "endpoint", "service_broker_ca", "plan", "retry_after", "resend",
+};
+
+static char schema[8192];
 
 static struct prov state;
 
-/* The peers: loaded at start and again on SIGHUP (all or nothing). */
+/* `plan ACCOUNT QOS CHARGING CAP` lines. */
+static int load_plans(const struct onr_config *cfg, struct prov_plan *plans, size_t *n)
+{
+    size_t count = onr_config_count(cfg, "plan");
+
+    if (count > PROV_MAX_PLANS) {
+        fprintf(stderr, "onramp-provider: at most %d plan lines\n", PROV_MAX_PLANS);
+        return ONR_ERANGE;
+    }
+    for (size_t i = 0; i < count; i++) {
+        struct prov_plan *pl = &plans[i];
+        const char *f[4];
+        char buf[512];
+        char *end = NULL;
+        size_t nf = 0;
+        int rc;
+
+        rc = onr_config_split(onr_config_at(cfg, "plan", i), buf, sizeof(buf), f, 4, &nf);
+        if (rc != ONR_OK || nf != 4 || strlen(f[0]) >= sizeof(pl->account) ||
+            strlen(f[2]) >= sizeof(pl->charging) ||
+            onr_text_check(ONR_TEXT_ID, (struct onr_bytes){(const uint8_t *)f[2],
+                                                           strlen(f[2])}) != ONR_OK) {
+            fprintf(stderr, "onramp-provider: plan: want 'plan ACCOUNT QOS CHARGING CAP'\n");
+            return ONR_EFORMAT;
+        }
+        memcpy(pl->account, f[0], strlen(f[0]) + 1);
+        memcpy(pl->charging, f[2], strlen(f[2]) + 1);
+        pl->qos = strtoull(f[1], &end, 10);
+        if (*end != '\0' || pl->qos > 255 || f[1][0] == '-') {
+            fprintf(stderr, "onramp-provider: plan %s: QOS 0..255\n", f[0]);
+            return ONR_ERANGE;
+        }
+        pl->cap = strtoull(f[3], &end, 10);
+        if (*end != '\0' || pl->cap > INT64_MAX || f[3][0] == '-') {
+            fprintf(stderr, "onramp-provider: plan %s: CAP in bytes\n", f[0]);
+            return ONR_ERANGE;
+        }
+    }
+    *n = count;
+    return ONR_OK;
+}
+
+/* The peers, plans and timers: loaded at start and again on SIGHUP (all
+ * or nothing). */
 static int load_peers(struct onr_service *svc, struct prov *p)
 {
     const struct onr_config *cfg = onr_service_config(svc);
@@ -71,6 +142,16 @@ static int load_peers(struct onr_service *svc, struct prov *p)
         rc = onr_peers_load(cfg, "onramp-provider", "operator", 0, &next.operators);
     if (rc == ONR_OK)
         rc = onr_peers_load(cfg, "onramp-provider", "controller", 0, &next.controllers);
+    if (rc == ONR_OK)
+        rc = load_plans(cfg, next.plans, &next.n_plans);
+    if (rc == ONR_OK &&
+        (onr_config_get_uint(cfg, "retry_after", 5, 1, 3600, &next.retry_after) != ONR_OK ||
+         onr_config_get_uint(cfg, "resend", 10, 1, 86400, &next.resend) != ONR_OK ||
+         onr_config_get_uint(cfg, "cert_days", 365, 1, 3650, &next.cert_days) != ONR_OK)) {
+        fprintf(stderr, "onramp-provider: retry_after 1..3600, resend 1..86400, "
+                        "cert_days 1..3650\n");
+        rc = ONR_ERANGE;
+    }
     if (rc != ONR_OK)
         return rc;
     def = onr_config_get(cfg, "default_operator");
@@ -79,8 +160,74 @@ static int load_peers(struct onr_service *svc, struct prov *p)
                         "lines\n");
         return ONR_EINVAL;
     }
-    snprintf(next.default_operator, sizeof(next.default_operator), "%s", def);
-    *p = next;
+    snprintf(p->default_operator, sizeof(p->default_operator), "%s", def);
+    p->manufacturers = next.manufacturers;
+    p->operators = next.operators;
+    p->controllers = next.controllers;
+    memcpy(p->plans, next.plans, sizeof(p->plans));
+    p->n_plans = next.n_plans;
+    p->retry_after = next.retry_after;
+    p->resend = next.resend;
+    p->cert_days = next.cert_days;
+    return ONR_OK;
+}
+
+/* One certificate from a PEM file into `der`. */
+static int load_cert(struct onr_service *svc, const char *key, uint8_t *der, size_t *len)
+{
+    uint8_t buf[ONR_X509_MAX_DER * 2];
+    size_t buf_len = sizeof(buf);
+    struct onr_bytes cert;
+    char path[1024] = "";
+    size_t n = 0;
+    int rc = onr_service_path(svc, key, path, sizeof(path));
+
+    if (rc == ONR_OK)
+        rc = onr_x509_load(path, buf, &buf_len, &cert, 1, &n);
+    if (rc == ONR_OK && (n != 1 || cert.len > ONR_X509_MAX_DER))
+        rc = ONR_EFORMAT;
+    if (rc != ONR_OK) {
+        fprintf(stderr, "onramp-provider: %s %s: %s\n", key, path, onr_strerror(rc));
+        return rc;
+    }
+    memcpy(der, cert.ptr, cert.len);
+    *len = cert.len;
+    return ONR_OK;
+}
+
+/* What enrollment needs: the CA, the service broker's address and CA. */
+static int load_enrollment(struct onr_service *svc, struct prov *p)
+{
+    const char *endpoint = onr_config_get(onr_service_config(svc), "endpoint");
+    struct onr_x509_info info;
+    char path[1024] = "";
+    int rc;
+
+    rc = load_cert(svc, "ca_cert", p->ca_der, &p->ca_len);
+    if (rc == ONR_OK)
+        rc = load_cert(svc, "service_broker_ca", p->broker_ca_der, &p->broker_ca_len);
+    if (rc != ONR_OK)
+        return rc;
+    rc = onr_x509_parse(p->ca_der, p->ca_len, &info);
+    if (rc != ONR_OK || !info.can_sign_certs) {
+        fprintf(stderr, "onramp-provider: ca_cert: not a CA certificate\n");
+        return ONR_ECERT;
+    }
+    rc = onr_service_path(svc, "ca_key", path, sizeof(path));
+    if (rc == ONR_OK)
+        rc = onr_p256_load(path, &p->ca_key);
+    if (rc != ONR_OK) {
+        fprintf(stderr, "onramp-provider: ca_key %s: %s\n", path, onr_strerror(rc));
+        return rc;
+    }
+    if (endpoint == NULL || strncmp(endpoint, "mqtts://", 8) != 0 ||
+        strlen(endpoint) >= sizeof(p->endpoint) || strlen(endpoint) <= 8 ||
+        onr_text_check(ONR_TEXT_PRINTABLE, (struct onr_bytes){(const uint8_t *)endpoint,
+                                                              strlen(endpoint)}) != ONR_OK) {
+        fprintf(stderr, "onramp-provider: endpoint: want mqtts://HOST:PORT\n");
+        return ONR_EINVAL;
+    }
+    memcpy(p->endpoint, endpoint, strlen(endpoint) + 1);
     return ONR_OK;
 }
 
@@ -88,6 +235,7 @@ static int start(struct onr_service *svc, void *arg)
 {
     struct prov *p = arg;
     char inbox[ONR_TOPIC_MAX + 1];
+    char up[ONR_TOPIC_MAX + 1];
     char path[1024] = "";
     int rc;
 
@@ -100,7 +248,11 @@ static int start(struct onr_service *svc, void *arg)
         fprintf(stderr, "onramp-provider: sealing_key: %s\n", onr_strerror(rc));
         return rc;
     }
+    rc = load_enrollment(svc, p);
+    if (rc != ONR_OK)
+        return rc;
     snprintf(inbox, sizeof(inbox), "onr/1/s/prov/%s/in", onr_service_id(svc));
+    snprintf(up, sizeof(up), "onr/1/d/+/up/prov/%s", onr_service_id(svc));
     rc = onr_service_subscribe(svc, inbox, ONR_MSG_PAIRING, prov_on_pairing, p);
     if (rc == ONR_OK)
         rc = onr_service_subscribe(svc, inbox, ONR_MSG_REGISTERED, prov_on_registered, p);
@@ -108,9 +260,33 @@ static int start(struct onr_service *svc, void *arg)
         rc = onr_service_subscribe(svc, inbox, ONR_MSG_ERROR, prov_on_mfr_error, p);
     if (rc == ONR_OK)
         rc = onr_service_subscribe(svc, inbox, ONR_MSG_APP_KEY, prov_on_app_key, p);
-    onr_log(ONR_LOG_NOTICE, "provider ready manufacturers=%zu operators=%zu controllers=%zu",
-            p->manufacturers.n, p->operators.n, p->controllers.n);
+    if (rc == ONR_OK)
+        rc = onr_service_subscribe(svc, inbox, ONR_MSG_ALIGNED, prov_on_aligned, p);
+    if (rc == ONR_OK)
+        rc = onr_service_subscribe(svc, inbox, ONR_MSG_RELEASE, prov_on_release, p);
+    if (rc == ONR_OK)
+        rc = onr_service_subscribe(svc, inbox, ONR_MSG_RELEASED, prov_on_released, p);
+    if (rc == ONR_OK)
+        rc = onr_service_subscribe(svc, up, ONR_MSG_ENROLL_REQUEST, prov_on_enroll, p);
+    if (rc == ONR_OK)
+        rc = onr_service_route(svc, "$CONTROL/onramp/v1/response", ONR_MSG_CONTROL_RESULT,
+                               prov_on_control_result, p);
+    if (rc == ONR_OK)
+        rc = onr_service_every(svc, 1, prov_tick, p);
+    onr_log(ONR_LOG_NOTICE, "provider ready manufacturers=%zu operators=%zu controllers=%zu "
+            "plans=%zu endpoint=%s", p->manufacturers.n, p->operators.n, p->controllers.n,
+            p->n_plans, p->endpoint);
     return rc;
+}
+
+static void stop(struct onr_service *svc, void *arg)
+{
+    struct prov *p = arg;
+
+    (void)svc;
+    onr_p256_free(p->ca_key);
+    p->ca_key = NULL;
+    onr_wipe(p->sealing_key, sizeof(p->sealing_key));
 }
 
 static int reload(struct onr_service *svc, void *arg)
@@ -127,12 +303,15 @@ int main(int argc, char **argv)
         .usage = usage,
         .keys = keys,
         .n_keys = sizeof(keys) / sizeof(keys[0]),
-        .schema = prov_claims_schema,
+        .schema = schema,
         .schema_version = PROV_CLAIMS_VERSION,
         .start = start,
         .reload = reload,
+        .stop = stop,
         .arg = &state,
     };
 
+    /* one database: the claims and the certificates */
+    snprintf(schema, sizeof(schema), "%s%s", prov_claims_schema, prov_certs_schema);
     return onr_service_main(&def, argc, argv);
 }

@@ -230,7 +230,7 @@ struct onr_msg_broker_stats {
     uint64_t denied_will;
     uint64_t denied_size;
     uint64_t rate_limited;      /* device messages over the per-device rate */
-    uint64_t kicked;            /* devices disconnected for flooding */
+    uint64_t kicked;            /* devices disconnected: flooding, a revoked certificate */
     uint64_t grants;
     uint64_t revocations;
     uint64_t control_refused;

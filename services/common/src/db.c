@@ -392,6 +392,32 @@ int onr_db_processed_prune(struct onr_db *db, uint64_t before)
     return rc == ONR_ENOENT ? ONR_OK : rc;
 }
 
+int onr_db_in_transaction(struct onr_db *db, int (*fn)(struct onr_db *db, const void *arg),
+                          const void *arg)
+{
+    int rc = onr_db_begin(db);
+
+    if (rc != ONR_OK)
+        return rc;
+    rc = fn(db, arg);
+    if (rc == ONR_OK)
+        rc = onr_db_commit(db);
+    if (rc != ONR_OK)
+        onr_db_rollback(db);
+    return rc;
+}
+
+int onr_db_run_text(struct onr_db *db, const char *sql, const char *text)
+{
+    sqlite3_stmt *stmt = NULL;
+    int rc = onr_db_prepare(db, sql, &stmt);
+
+    if (rc != ONR_OK)
+        return rc;
+    onr_db_bind_text(stmt, 1, text, strlen(text));
+    return onr_db_run(db, stmt);
+}
+
 int onr_db_changes(struct onr_db *db)
 {
     return sqlite3_changes(db->conn);

@@ -20,6 +20,7 @@
 #include "onramp/mqtt_loop.h"
 #include "onramp/p256.h"
 #include "onramp/replay.h"
+#include "onramp/svc_peers.h"
 #include "onramp/version.h"
 
 #define MAX_SUBS 16
@@ -560,6 +561,23 @@ int onr_service_from_device(const char *topic, const struct onr_envelope *env,
         env->sender.len != ONR_DEVID_LEN || memcmp(env->sender.ptr, dev, ONR_DEVID_LEN) != 0)
         return ONR_EDENIED;
     return ONR_OK;
+}
+
+int onr_service_from_peer(struct onr_service *svc, const struct onr_envelope *env,
+                          const char *topic, const struct onr_peers *peers, enum onr_role role,
+                          const struct onr_peer **peer)
+{
+    const struct onr_peer *p = onr_peer_find(peers, env->sender.ptr, env->sender.len);
+    int rc;
+
+    *peer = p;
+    if (p == NULL || env->sender_role != role)
+        return ONR_EDENIED; /* no key to verify it with */
+    rc = onr_envelope_verify_sig(env, (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},
+                                 p->key);
+    if (rc == ONR_OK)
+        rc = onr_service_accept(svc, env);
+    return rc == ONR_EREPLAY ? ONR_OK : rc;
 }
 
 void onr_service_down_topic(const char *dev, char *out, size_t cap)

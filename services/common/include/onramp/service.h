@@ -175,6 +175,21 @@ int onr_service_refuse(struct onr_service *svc, const struct onr_envelope *env, 
 int onr_service_from_device(const char *topic, const struct onr_envelope *env,
                             char dev[ONR_DEVID_LEN + 1]);
 
+/*
+ * onr_service_from_peer: for a message from another service on our inbox:
+ * the sender must be one of `peers` (borrowed) with role `role`, its
+ * signature must verify for `topic` with that peer's key, and the message
+ * must be fresh and new. *peer is set to the peer. ONR_OK for a new message
+ * or a duplicate (to be answered from the outbox by handle_once),
+ * ONR_EDENIED for a stranger, else the verification's error (ONR_ESTALE
+ * included: the caller may answer it).
+ */
+struct onr_peers;
+struct onr_peer;
+int onr_service_from_peer(struct onr_service *svc, const struct onr_envelope *env,
+                          const char *topic, const struct onr_peers *peers, enum onr_role role,
+                          const struct onr_peer **peer);
+
 /* onr_service_down_topic: the topic device `dev` hears on. */
 void onr_service_down_topic(const char *dev, char *out, size_t cap);
 

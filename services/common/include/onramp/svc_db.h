@@ -89,6 +89,15 @@ int onr_db_column_text(sqlite3_stmt *stmt, int column, char *out, size_t cap);
 /* onr_db_run: step a statement that returns no rows and reset it: ONR_OK,
  * or onr_db_step's errors. */
 int onr_db_run(struct onr_db *db, sqlite3_stmt *stmt);
+/* onr_db_in_transaction: `fn(db, arg)` in a transaction of its own,
+ * committed if it returns ONR_OK, else rolled back; its result (or the
+ * transaction's error). */
+int onr_db_in_transaction(struct onr_db *db, int (*fn)(struct onr_db *db, const void *arg),
+                          const void *arg);
+
+/* onr_db_run_text: prepare `sql` (a literal with one parameter, ?1),
+ * bind `text` to it and run it: onr_db_run's results. */
+int onr_db_run_text(struct onr_db *db, const char *sql, const char *text);
 /* onr_db_changes: rows the last statement changed. */
 int onr_db_changes(struct onr_db *db);
 
