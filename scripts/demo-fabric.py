@@ -28,7 +28,8 @@ def parse():
                     "manufacturers mint devices, a provider pairs them (all but one "
                     "at first), every device is powered on; the one paired late gets "
                     "its voucher pushed while it waits; then each gets its network "
-                    "profile from the operator and attaches.")
+                    "profile from the operator, attaches, enrolls with the provider and "
+                    "says it is operational on the provider's broker (mutual TLS).")
     p.add_argument("--devices", type=int, default=6, help="devices to mint (default 6)")
     p.add_argument("--keep", action="store_true",
                    help="leave the fabric running until Ctrl-C (to explore it)")
@@ -38,9 +39,10 @@ def parse():
     return args
 
 
-DONE = "NETWORK_ATTACHED"
+DONE = "OPERATIONAL"
 # What a device's output says, latest step first.
-STEPS = [("state=NETWORK_ATTACHED", DONE), ("state=PROFILED", "PROFILED"),
+STEPS = [("state=OPERATIONAL", DONE), ("state=ENROLLED", "ENROLLED"),
+         ("state=NETWORK_ATTACHED", "NETWORK_ATTACHED"), ("state=PROFILED", "PROFILED"),
          ("state=VOUCHED", "VOUCHED"), ("pending", "pending"), ("hello", "hello")]
 
 
@@ -60,11 +62,13 @@ def show(rows, started):
 
 def main():
     args = parse()
-    onb = onboarding.Onboarding()
+    onb = onboarding.Onboarding(providers=("prov-1",))
     ok = False
     try:
-        print("fabric: broker with the onramp plugin on 127.0.0.1:%d (devices) and :%d "
-              "(services)" % (onb.broker.bootstrap_port, onb.broker.services_port))
+        print("fabric: broker with the onramp plugin on 127.0.0.1:%d (devices), :%d "
+              "(services) and :%d (operational devices, mutual TLS)" % (
+                  onb.broker.bootstrap_port, onb.broker.services_port,
+                  onb.broker.operational_port))
         ctl = onboarding.Controller(onb, "admin")
         prov = onb.provider("prov-1")
         makers = [onb.manufacturer("acme", providers=[prov]),
@@ -121,10 +125,13 @@ def main():
                 break
             time.sleep(0.1)
         attached = sum(1 for v in rows.values() if v[1] == DONE)
-        print("\nsummary: %d of %d devices %s in %.2f s (steps 1, 2, 3a, 3b, 3c)" % (
+        print("\nsummary: %d of %d devices %s in %.2f s (steps 1 to 5)" % (
             attached, len(rows), DONE, time.monotonic() - started))
-        print("operator op-1: %d subscriptions, %d attached" % tuple(op.rows(
-            "SELECT count(*), coalesce(sum(attached), 0) FROM subscribers")[0]))
+        print("operator op-1: %d subscriptions, %d attached, %d aligned" % tuple(op.rows(
+            "SELECT count(*), coalesce(sum(attached), 0), count(aligned_at)"
+            " FROM subscribers")[0]))
+        print("provider prov-1: %d certificates in force" % prov.rows(
+            "SELECT count(*) FROM certificates WHERE revoked_at IS NULL")[0])
         print("fabric, services' databases and device state: %s (%s)" % (
             onb.dir, "kept while it runs" if args.keep else "removed now; --keep to explore"))
         ok = attached == len(rows)

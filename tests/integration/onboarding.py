@@ -8,6 +8,7 @@ tree's bin directory with the programs; plus fabric.py's variables.
 """
 
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -42,6 +43,22 @@ def public_key(key, pub):
     """The PEM public key of a P-256 or X25519 key file."""
     fabric.run("openssl", "pkey", "-in", key, "-pubout", "-out", pub)
     return pub
+
+
+def field(text, key):
+    """The last value of key= in a program's key=value output."""
+    found = re.findall(r"\b%s=(\S+)" % re.escape(key), text)
+    return found[-1] if found else None
+
+
+def wait_until(predicate, timeout=20, what="condition"):
+    """Poll `predicate` until it holds; AssertionError after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting for " + what)
 
 
 class Process:
@@ -210,14 +227,23 @@ class Provider:
         self.conf = os.path.join(self.dir, "provider.conf")
         self.process = None
 
-    def configure(self, manufacturers, operators, default_operator, controllers):
+    def configure(self, manufacturers, operators, default_operator, controllers, plans=None):
+        """plans: account -> (qos, charging group, cap); "*" for the others."""
         cert, key = self.onb.pki.client("provider", self.id)
+        ca_cert, ca_key = self.onb.pki.provider_ca(self.id)
+        self.plans = plans or {"*": (0, "default", 0)}
+        port = getattr(self.onb.broker, "operational_port", None) or 1
         lines = ["id " + self.id, "broker_host 127.0.0.1",
                  "broker_port %d" % self.onb.broker.services_port,
                  "broker_ca " + self.onb.pki.ca[0], "cert " + cert, "key " + key,
                  "signing_key " + self.signing_key, "sealing_key " + self.sealing_key,
                  "database " + os.path.join(self.dir, "provider.db"),
-                 "default_operator " + default_operator]
+                 "default_operator " + default_operator,
+                 "ca_cert " + ca_cert, "ca_key " + ca_key,
+                 "endpoint mqtts://127.0.0.1:%d" % port,
+                 "service_broker_ca " + self.onb.pki.ca[0], "retry_after 1", "resend 2"]
+        for account, (qos, charging, cap) in self.plans.items():
+            lines.append("plan %s %d %s %d" % (account, qos, charging, cap))
         for m in manufacturers:
             lines.append("manufacturer %s %s %s" % (m.id, m.signing_pub, m.sealing_pub))
         for op_id, pub in operators.items():
@@ -245,7 +271,7 @@ class Operator:
     """A running onramp-operator: its keys, OP file and configuration."""
 
     def __init__(self, onb, op_id, manufacturers, providers, imsi_range=None,
-                 iccid_range=None, extra=None):
+                 iccid_range=None, extra=None, plmn="00101"):
         self.onb = onb
         self.id = op_id
         self.dir = os.path.join(onb.dir, "op-" + op_id)
@@ -263,7 +289,7 @@ class Operator:
                  "broker_port %d" % onb.broker.services_port,
                  "broker_ca " + onb.pki.ca[0], "cert " + cert, "key " + key,
                  "signing_key " + self.signing_key, "database " + self.db_path,
-                 "op_file " + self.op_file, "plmn 00101", "apn iot.onramp.test",
+                 "op_file " + self.op_file, "plmn " + plmn, "apn iot.onramp.test",
                  "imsi_range " + " ".join(imsi_range or ("001010000000001",
                                                          "001010000099999")),
                  "iccid_range " + " ".join(iccid_range or ("894900100000000001",
@@ -325,6 +351,16 @@ class Controller:
                     status = p.returncode
         return status, "".join(outputs)
 
+    def release(self, provider, dev, timeout=20):
+        """onrampctl release; (exit status, stdout + stderr)."""
+        argv = [program("onrampctl"), "release", "--provider", provider.id,
+                "--provider-key", provider.signing_pub, "--dev", dev,
+                "--host", "127.0.0.1", "--port", str(self.onb.broker.services_port),
+                "--cafile", self.onb.pki.ca[0], "--cert", self.cert, "--key", self.key,
+                "--timeout", str(timeout)]
+        proc = subprocess.run(argv, capture_output=True, text=True)
+        return proc.returncode, proc.stdout + proc.stderr
+
     def _pair_argv(self, provider, label, account, operator, timeout):
         argv = [program("onrampctl"), "pair", "--provider", provider.id,
                 "--provider-key", provider.signing_pub, "--label", label,
@@ -354,8 +390,10 @@ class DeviceRun:
 class Onboarding(fabric.Fabric):
     """A fabric plus services; everything stops at close()."""
 
-    def __init__(self, options=None):
-        super().__init__(options=options)
+    def __init__(self, options=None, providers=()):
+        """providers: the ids whose CAs the service broker trusts (their
+        operational devices connect to broker.operational_port)."""
+        super().__init__(options=options, providers=providers)
         self.processes = []
 
     def manufacturer(self, mfr_id, providers=(), extra=None):

@@ -9,7 +9,6 @@ it); operators op-1 and op-tiny (a pool of two numbers).
 """
 
 import os
-import re
 import time
 import unittest
 
@@ -22,21 +21,6 @@ PROFILE_REQUEST, PROFILE = 5, 6
 ATTACH_REQUEST, ATTACH_CHALLENGE, ATTACH_RESPONSE, ATTACH_RESULT = 7, 8, 9, 10
 ROLE_DEVICE = 1
 EDENIED, EEXPIRED, EAUTH, EEXHAUSTED = 12, 48, 52, 53
-
-
-def field(text, key):
-    """The last value of key= in a device's output."""
-    found = re.findall(r"\b%s=(\S+)" % key, text)
-    return found[-1] if found else None
-
-
-def wait_until(predicate, timeout=20, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting for " + what)
 
 
 class NetworkTest(unittest.TestCase):
@@ -150,12 +134,12 @@ class NetworkTest(unittest.TestCase):
             imsi, iccid, attached, _, _, kid, prov = self.subscriber(self.op1, dev)
             self.assertEqual(attached, 1)
             self.assertEqual(prov, "prov-1")
-            self.assertEqual(field(text, "imsi"), imsi)
-            self.assertEqual(field(text, "iccid"), iccid)
-            self.assertEqual(field(text, "kid"), kid.hex())
+            self.assertEqual(onboarding.field(text, "imsi"), imsi)
+            self.assertEqual(onboarding.field(text, "iccid"), iccid)
+            self.assertEqual(onboarding.field(text, "kid"), kid.hex())
             # the broker confirmed the grant, the provider stored the key
-            wait_until(lambda: self.subscriber(self.op1, dev)[3:5] == (1, 1),
-                       what="grant and key confirmed")
+            onboarding.wait_until(lambda: self.subscriber(self.op1, dev)[3:5] == (1, 1),
+                                  what="grant and key confirmed")
             self.assertEqual(self.prov1.rows("SELECT op, kid FROM app_keys WHERE dev = ?", dev),
                              [("op-1", kid)])
         # the operator announced each step for monitors
@@ -224,7 +208,8 @@ class NetworkTest(unittest.TestCase):
         # the device itself gets that one subscription too
         status, text = self.run_device(d)
         self.assertEqual(status, 0, text)
-        self.assertEqual((field(text, "imsi"), field(text, "iccid")), (imsi, iccid))
+        self.assertEqual((onboarding.field(text, "imsi"), onboarding.field(text, "iccid")),
+                         (imsi, iccid))
 
     def test_sequence_numbers_resynchronise_when_the_device_is_ahead(self):
         (d,) = self.acme.mint(1)
@@ -250,7 +235,8 @@ class NetworkTest(unittest.TestCase):
         text = self.onboard(d, "--until", "PROFILED")
         dev = os.path.basename(d)
         c = self.raw_device(d)
-        challenge = self.ask(c, d, "op-1", ATTACH_REQUEST, {"imsi": field(text, "imsi")})
+        imsi = onboarding.field(text, "imsi")
+        challenge = self.ask(c, d, "op-1", ATTACH_REQUEST, {"imsi": imsi})
         self.assertEqual(challenge["type"], ATTACH_CHALLENGE, challenge)
         answer = self.ask(c, d, "op-1", ATTACH_RESPONSE,
                           {"rand": challenge["body"]["rand"], "result": 0,
@@ -270,7 +256,7 @@ class NetworkTest(unittest.TestCase):
         text_a = self.onboard(a, "--until", "PROFILED")
         self.onboard(b, "--until", "PROFILED")
         c = self.raw_device(b)
-        answer = self.ask(c, b, "op-1", ATTACH_REQUEST, {"imsi": field(text_a, "imsi")})
+        answer = self.ask(c, b, "op-1", ATTACH_REQUEST, {"imsi": onboarding.field(text_a, "imsi")})
         self.assert_refused(answer, EDENIED)
 
     def test_a_voucher_from_an_unknown_manufacturer_is_refused(self):
@@ -378,7 +364,8 @@ class OperatorCrashTest(unittest.TestCase):
             self.assertEqual(run.process.exit_status(timeout=90), 0, run.process.text())
             text = run.process.text()
             self.assertIn("state=NETWORK_ATTACHED", text)
-            self.assertEqual((field(text, "imsi"), field(text, "iccid")), stored[0])
+            self.assertEqual((onboarding.field(text, "imsi"), onboarding.field(text, "iccid")),
+                             stored[0])
             self.assertEqual(op.rows("SELECT next FROM pool"), [(1,)])
 
 

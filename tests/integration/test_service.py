@@ -1,0 +1,410 @@
+"""Service credentials (issue 6): enrollment with the AKMA-style key, the
+provider's service broker with mutual TLS, and provider-operator alignment,
+on a real mosquitto with the onramp plugin and the real services.
+
+Cast: manufacturers acme and globex; providers prov-a (prefers op-1) and
+prov-b (prefers op-2); operators op-1, op-2 and op-3 (prov-b's customers
+may ask for it).
+"""
+
+import hashlib
+import hmac
+import os
+import sqlite3
+import subprocess
+import time
+import unittest
+
+import fabric
+import mqtt5
+import onboarding
+
+ERROR, PENDING = 4, 3
+ENROLL_REQUEST, ENROLL_RESPONSE = 11, 12
+ROLE_DEVICE = 1
+EDENIED, EBADSIG, EBADMAC = 12, 40, 45
+
+
+def mac_envelope(msg_type, sender, body, topic, key, msg_id=None):
+    """An envelope authenticated with HMAC-SHA256 (SPEC section 4)."""
+    msg_id = msg_id or os.urandom(16)
+    authed = b"\x98" + b"".join(fabric.pack(x) for x in
+                                 [1, msg_type, msg_id, int(time.time()), ROLE_DEVICE, sender,
+                                  body])
+    t = topic.encode()
+    tag = hmac.new(key, b"onramp/1 envelope\x00" + len(t).to_bytes(2, "big") + t + authed,
+                   hashlib.sha256).digest()
+    return msg_id, authed + fabric.pack(tag)
+
+
+def csr_for(key_path, cn):
+    return subprocess.run(["openssl", "req", "-new", "-key", key_path, "-subj", "/CN=" + cn,
+                           "-outform", "DER"], capture_output=True, check=True).stdout
+
+
+class ServiceTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.onb = onb = onboarding.Onboarding(providers=("prov-a", "prov-b"))
+        try:
+            cls.ctl = onboarding.Controller(onb, "admin")
+            cls.prov_a, cls.prov_b = onb.provider("prov-a"), onb.provider("prov-b")
+            cls.acme = onb.manufacturer("acme", providers=[cls.prov_a, cls.prov_b])
+            cls.globex = onb.manufacturer("globex", providers=[cls.prov_a, cls.prov_b])
+            key = onb.operator_key
+            cls.prov_a.configure([cls.acme, cls.globex], {"op-1": key("op-1")}, "op-1",
+                                 [cls.ctl], plans={"*": (5, "standard", 0),
+                                                   "vip": (9, "gold", 10 ** 9)})
+            cls.prov_b.configure([cls.acme, cls.globex],
+                                 {"op-2": key("op-2"), "op-3": key("op-3")}, "op-2", [cls.ctl],
+                                 plans={"*": (3, "basic", 5 * 10 ** 8)})
+            for prov in (cls.prov_a, cls.prov_b):
+                onb.track(prov.process)
+            makers = [cls.acme, cls.globex]
+            cls.ops = {
+                "op-1": onb.operator("op-1", makers, [cls.prov_a], extra={"resend": 2}),
+                "op-2": onb.operator("op-2", makers, [cls.prov_b], extra={"resend": 2},
+                                     imsi_range=("001020000000001", "001020000099999"),
+                                     plmn="00102"),
+                "op-3": onb.operator("op-3", makers, [cls.prov_b], extra={"resend": 2},
+                                     imsi_range=("001030000000001", "001030000099999"),
+                                     plmn="00103"),
+            }
+            for svc in [cls.acme, cls.globex, cls.prov_a, cls.prov_b] + list(cls.ops.values()):
+                svc.start()
+        except BaseException:
+            onb.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.onb.close()
+
+    # -- helpers --
+
+    def pair(self, state_dir, prov, account="alice", operator=None):
+        label = onboarding.DeviceRun(self.onb, state_dir).label()
+        rc, out = self.ctl.pair(prov, label, account, operator=operator)
+        self.assertEqual(rc, 0, out)
+
+    def run_device(self, state_dir, *args, timeout=60):
+        d = self.onb.device(state_dir, args)
+        d.process.start()
+        status = d.process.exit_status(timeout=timeout)
+        return status, d.process.text()
+
+    def raw_device(self, state_dir):
+        c = self.onb.raw_device(state_dir)
+        self.addCleanup(c.disconnect)
+        return c
+
+    def ask(self, client, state_dir, prov_id, payload, msg_id):
+        dev = os.path.basename(state_dir)
+        self.assertTrue(mqtt5.accepted(
+            client.publish("onr/1/d/%s/up/prov/%s" % (dev, prov_id), payload)))
+        while True:
+            message = client.wait_message("onr/1/d/%s/down" % dev, seconds=15)
+            self.assertIsNotNone(message, "no answer from the provider")
+            answer = fabric.decode_envelope(message[1])
+            if answer["body"].get("re") == msg_id:
+                return answer
+
+    def akma(self, state_dir):
+        with open(os.path.join(state_dir, "akma"), "rb") as f:
+            data = f.read()
+        return data[:16], data[16:48]
+
+    def operational(self, state_dir, prov_id):
+        """A client on the service broker with the device's certificate."""
+        dev = os.path.basename(state_dir)
+        c = mqtt5.Client(self.onb.broker.operational_port, dev,
+                         os.path.join(state_dir, "service-ca.pem"),
+                         certfile=os.path.join(state_dir, "service.pem"),
+                         keyfile=os.path.join(state_dir, "service.key"))
+        self.addCleanup(c.disconnect)
+        return c
+
+    def attached_device(self, maker, prov, operator=None, account="alice"):
+        (d,) = maker.mint(1)
+        self.pair(d, prov, account, operator)
+        status, text = self.run_device(d, "--until", "NETWORK_ATTACHED")
+        self.assertEqual(status, 0, text)
+        return d
+
+    # -- the journey --
+
+    def test_ten_devices_onboard_across_every_party(self):
+        monitor = self.onb.broker.service("monitor", "watch-all")
+        self.addCleanup(monitor.disconnect)
+        self.assertEqual(monitor.subscribe("onr/1/p/+/dev/+/telemetry"), 1)
+        plan = []  # (state dir, maker, provider, operator, account)
+        for i in range(10):
+            maker = self.acme if i % 2 == 0 else self.globex
+            if i < 4:
+                prov, op, account = self.prov_a, "op-1", "vip" if i == 0 else "alice"
+            elif i < 8:
+                prov, op, account = self.prov_b, "op-2", "bob"
+            else:
+                prov, op, account = self.prov_b, "op-3", "carol"
+            (d,) = maker.mint(1)
+            self.pair(d, prov, account, op if op == "op-3" else None)
+            plan.append((d, maker, prov, op, account))
+        runs = [self.onb.device(d) for d, *_ in plan]
+        for r in runs:
+            r.process.start()
+        for (d, maker, prov, op, account), r in zip(plan, runs):
+            self.assertEqual(r.process.exit_status(timeout=90), 0, r.process.text())
+            text = r.process.text()
+            self.assertIn("state=OPERATIONAL", text)
+            dev = os.path.basename(d)
+            # the manufacturer: the assignment, and no secret
+            self.assertEqual(maker.rows("SELECT provider, operator FROM assignments"
+                                        " WHERE dev = ?", dev), [(prov.id, op)])
+            # the operator: attached, aligned with the account's plan
+            operator = self.ops[op]
+            qos, charging, cap = prov.plans.get(account, prov.plans["*"])
+            onboarding.wait_until(lambda: operator.rows(
+                "SELECT aligned_at IS NOT NULL FROM subscribers WHERE dev = ?", dev) == [(1,)],
+                what="alignment of " + dev)
+            imsi, iccid, attached, qos_, charging_, cap_, prov_ = operator.rows(
+                "SELECT imsi, iccid, attached, qos, charging, cap, prov FROM subscribers"
+                " WHERE dev = ?", dev)[0]
+            self.assertEqual((attached, qos_, charging_, cap_, prov_),
+                             (1, qos, charging, cap, prov.id))
+            self.assertEqual(onboarding.field(text, "imsi"), imsi)
+            # the provider: the claim, the subscription, the certificate
+            self.assertEqual(prov.rows("SELECT imsi, iccid, op FROM app_keys WHERE dev = ?",
+                                       dev), [(imsi, iccid, op)])
+            self.assertEqual(prov.rows("SELECT count(*) FROM certificates WHERE dev = ?"
+                                       " AND revoked_at IS NULL", dev), [(1,)])
+            onboarding.wait_until(lambda: prov.rows(
+                "SELECT aligned_at IS NOT NULL FROM alignments WHERE dev = ?", dev) == [(1,)],
+                what="provider's alignment of " + dev)
+            # the device: its service key stays with it
+            self.assertEqual(os.stat(os.path.join(d, "service.key")).st_mode & 0o777, 0o600)
+        # every device said it is operational on its provider's broker
+        seen = set()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and len(seen) < len(plan):
+            for topic, payload, _ in monitor.collect(0.2):
+                seen.add(topic)
+        for d, _, prov, _, _ in plan:
+            self.assertIn("onr/1/p/%s/dev/%s/telemetry" % (prov.id, os.path.basename(d)), seen)
+        # nothing secret where it must not be: no Ki, no private key
+        secrets = []
+        for op in self.ops.values():
+            secrets += [row[0] for row in op.rows("SELECT ki FROM subscribers")]
+        for d, *_ in plan:
+            with open(os.path.join(d, "service.key"), "rb") as f:
+                secrets.append(f.read())
+            with open(os.path.join(d, "identity.key"), "rb") as f:
+                secrets.append(f.read())
+        places = [os.path.join(m.dir, "manufacturer.db") for m in (self.acme, self.globex)]
+        places += [os.path.join(p.dir, "provider.db") for p in (self.prov_a, self.prov_b)]
+        places += [self.onb.broker.grants, self.onb.broker.log]
+        places += [p.log for p in self.onb.processes]
+        for place in places:
+            with open(place, "rb") as f:
+                blob = f.read()
+            for secret in secrets:
+                self.assertNotIn(secret, blob, place)
+                self.assertNotIn(secret.hex().encode(), blob, place)
+
+    def test_an_operational_device_restarts_directly(self):
+        d = self.attached_device(self.acme, self.prov_a)
+        status, text = self.run_device(d)
+        self.assertEqual(status, 0, text)
+        self.assertIn("state=OPERATIONAL", text)
+        status, text = self.run_device(d)
+        self.assertEqual(status, 0, text)
+        self.assertNotIn("enroll", text)
+        self.assertNotIn("hello", text)
+
+    def test_an_enrollment_before_the_key_waits_for_it(self):
+        d = self.attached_device(self.acme, self.prov_a)
+        dev = os.path.basename(d)
+        onboarding.wait_until(lambda: self.prov_a.rows(
+            "SELECT 1 FROM app_keys WHERE dev = ?", dev) == [(1,)], what="the key")
+        # as if the operator's key were late: the provider has none yet
+        with sqlite3.connect(os.path.join(self.prov_a.dir, "provider.db")) as db:
+            db.execute("DELETE FROM app_keys WHERE dev = ?", (dev,))
+        run = self.onb.device(d, ["--until", "ENROLLED"])
+        run.process.start()
+        run.process.wait_for("pending", timeout=30)
+        self.assertEqual(self.prov_a.rows("SELECT count(*) FROM waiting_enrollments"
+                                          " WHERE dev = ?", dev), [(1,)])
+        # the key arrives (the operator sends it again): the enrollment ends
+        with sqlite3.connect(self.ops["op-1"].db_path) as db:
+            db.execute("UPDATE subscribers SET key_stored = 0, sent_at = 0 WHERE dev = ?",
+                       (dev,))
+        self.assertEqual(run.process.exit_status(timeout=60), 0, run.process.text())
+        self.assertIn("state=ENROLLED", run.process.text())
+        self.assertEqual(self.prov_a.rows("SELECT count(*) FROM waiting_enrollments"
+                                          " WHERE dev = ?", dev), [(0,)])
+
+    def test_the_same_csr_gets_the_same_certificate(self):
+        d = self.attached_device(self.acme, self.prov_a)
+        dev = os.path.basename(d)
+        kid, k_af = self.akma(d)
+        key = onboarding.new_key(os.path.join(self.onb.dir, dev + "-svc.key"))
+        csr = csr_for(key, dev)
+        c = self.raw_device(d)
+        topic = "onr/1/d/%s/up/prov/prov-a" % dev
+        answers = []
+        for _ in range(2):
+            msg_id, payload = mac_envelope(ENROLL_REQUEST, dev, {"kid": kid, "csr": csr},
+                                           topic, k_af)
+            answers.append(self.ask(c, d, "prov-a", payload, msg_id))
+        self.assertEqual(answers[0]["type"], ENROLL_RESPONSE, answers[0])
+        self.assertEqual(answers[0]["body"]["chain"], answers[1]["body"]["chain"])
+        self.assertEqual(self.prov_a.rows("SELECT count(*) FROM certificates WHERE dev = ?",
+                                          dev), [(1,)])
+
+    # -- refused --
+
+    def enroll_answer(self, d, body, key=None, prov_id="prov-a"):
+        dev = os.path.basename(d)
+        kid, k_af = self.akma(d)
+        topic = "onr/1/d/%s/up/prov/%s" % (dev, prov_id)
+        c = self.raw_device(d)
+        msg_id, payload = mac_envelope(ENROLL_REQUEST, dev, dict(kid=kid, **body), topic,
+                                       key or k_af)
+        return self.ask(c, d, prov_id, payload, msg_id)
+
+    def assert_refused(self, answer, code):
+        self.assertEqual(answer["type"], ERROR, answer)
+        self.assertEqual(answer["body"]["code"], code, answer)
+
+    def assert_no_certificate(self, prov, d):
+        self.assertEqual(prov.rows("SELECT count(*) FROM certificates WHERE dev = ?",
+                                   os.path.basename(d)), [(0,)])
+
+    def test_a_wrong_mac_is_refused(self):
+        d = self.attached_device(self.acme, self.prov_a)
+        key = onboarding.new_key(os.path.join(self.onb.dir, "mac-svc.key"))
+        answer = self.enroll_answer(d, {"csr": csr_for(key, os.path.basename(d))},
+                                    key=os.urandom(32))
+        self.assert_refused(answer, EBADMAC)
+        self.assert_no_certificate(self.prov_a, d)
+
+    def test_an_unknown_key_identifier_is_refused(self):
+        d = self.attached_device(self.acme, self.prov_a)
+        dev = os.path.basename(d)
+        _, k_af = self.akma(d)
+        key = onboarding.new_key(os.path.join(self.onb.dir, "kid-svc.key"))
+        topic = "onr/1/d/%s/up/prov/prov-a" % dev
+        c = self.raw_device(d)
+        msg_id, payload = mac_envelope(ENROLL_REQUEST, dev,
+                                       {"kid": os.urandom(16), "csr": csr_for(key, dev)},
+                                       topic, k_af)
+        self.assert_refused(self.ask(c, d, "prov-a", payload, msg_id), EDENIED)
+        self.assert_no_certificate(self.prov_a, d)
+
+    def test_a_csr_whose_signature_does_not_verify_is_refused(self):
+        d = self.attached_device(self.acme, self.prov_a)
+        key = onboarding.new_key(os.path.join(self.onb.dir, "sig-svc.key"))
+        csr = bytearray(csr_for(key, os.path.basename(d)))
+        csr[-3] ^= 0x01  # inside the signature's s
+        answer = self.enroll_answer(d, {"csr": bytes(csr)})
+        self.assert_refused(answer, EBADSIG)
+        self.assert_no_certificate(self.prov_a, d)
+
+    def test_a_device_of_another_provider_cannot_enroll_here(self):
+        d = self.attached_device(self.acme, self.prov_b)
+        dev = os.path.basename(d)
+        c = self.raw_device(d)
+        # the broker lets it reach only its own provider
+        self.assertEqual(c.publish("onr/1/d/%s/up/prov/prov-a" % dev, b"x"),
+                         mqtt5.NOT_AUTHORIZED)
+        self.assert_no_certificate(self.prov_a, d)
+
+    def test_a_device_not_attached_cannot_enroll(self):
+        (d,) = self.acme.mint(1)
+        self.pair(d, self.prov_a)
+        status, text = self.run_device(d, "--until", "PROFILED")
+        self.assertEqual(status, 0, text)
+        c = self.raw_device(d)
+        self.assertEqual(c.publish("onr/1/d/%s/up/prov/prov-a" % os.path.basename(d), b"x"),
+                         mqtt5.NOT_AUTHORIZED)
+        self.assert_no_certificate(self.prov_a, d)
+
+    def test_an_operational_device_stays_in_its_topics(self):
+        d = self.attached_device(self.globex, self.prov_a)
+        status, text = self.run_device(d)
+        self.assertEqual(status, 0, text)
+        dev = os.path.basename(d)
+        c = self.operational(d, "prov-a")
+        self.assertEqual(c.connect(), 0)
+        own = "onr/1/p/prov-a/dev/%s/telemetry" % dev
+        self.assertTrue(mqtt5.accepted(c.publish(own, b'{"dev":"%s"}' % dev.encode())))
+        for topic in ("onr/1/p/prov-a/dev/%s/telemetry" % ("a" * 32),
+                      "onr/1/p/prov-b/dev/%s/telemetry" % dev,
+                      "onr/1/d/%s/up/prov/prov-a" % dev, "onr/1/s/prov/prov-a/in"):
+            self.assertEqual(c.publish(topic, b"x"), mqtt5.NOT_AUTHORIZED, topic)
+
+    def test_released_reset_and_reclaimed_by_another_provider(self):
+        d = self.attached_device(self.acme, self.prov_a)
+        status, text = self.run_device(d)
+        self.assertEqual(status, 0, text)
+        dev = os.path.basename(d)
+        old = self.operational(d, "prov-a")
+        self.assertEqual(old.connect(), 0)
+        rc, out = self.ctl.release(self.prov_a, dev)
+        self.assertEqual(rc, 0, out)
+        self.assertIn("released dev=" + dev, out)
+        # every side let go
+        self.assertEqual(self.acme.rows("SELECT 1 FROM assignments WHERE dev = ?", dev), [])
+        self.assertEqual(self.prov_a.rows("SELECT 1 FROM claims WHERE dev = ?", dev), [])
+        onboarding.wait_until(lambda: self.ops["op-1"].rows(
+            "SELECT suspended, attached FROM subscribers WHERE dev = ?", dev) == [(1, 0)],
+            what="subscription suspended")
+        onboarding.wait_until(lambda: self.prov_a.rows(
+            "SELECT revoke_confirmed FROM certificates WHERE dev = ?", dev) == [(1,)],
+            what="certificate revoked")
+        self.assertFalse(old.alive(1.0))
+        self.assertEqual(self.operational(d, "prov-a").connect(), mqtt5.NOT_AUTHORIZED)
+        # releasing it again: not prov-a's any more
+        rc, out = self.ctl.release(self.prov_a, dev)
+        self.assertEqual(rc, 1, out)
+        self.assertIn("code=ENOENT", out)
+        # a factory reset, a new owner with another operator: onboarded again
+        reset = subprocess.run([onboarding.program("onramp-device"), "--state", d,
+                                "--factory-reset"], capture_output=True, text=True)
+        self.assertEqual(reset.returncode, 0, reset.stdout + reset.stderr)
+        self.assertFalse(os.path.exists(os.path.join(d, "service.key")))
+        self.pair(d, self.prov_b, "dave")
+        status, text = self.run_device(d)
+        self.assertEqual(status, 0, text)
+        self.assertIn("state=OPERATIONAL", text)
+        self.assertIn("provider=prov-b", text)
+        self.assertEqual(self.acme.rows("SELECT provider, operator FROM assignments"
+                                        " WHERE dev = ?", dev), [("prov-b", "op-2")])
+        self.assertEqual(self.ops["op-2"].rows("SELECT attached FROM subscribers WHERE dev = ?",
+                                               dev), [(1,)])
+        self.assertEqual(self.prov_b.rows("SELECT count(*) FROM certificates WHERE dev = ?"
+                                          " AND revoked_at IS NULL", dev), [(1,)])
+        again = self.operational(d, "prov-b")
+        self.assertEqual(again.connect(), 0)
+
+    def test_a_new_key_revokes_the_old_certificate(self):
+        d = self.attached_device(self.acme, self.prov_a)
+        status, text = self.run_device(d)
+        self.assertEqual(status, 0, text)
+        old = self.operational(d, "prov-a")
+        self.assertEqual(old.connect(), 0)
+        # a new service key asks for a certificate: the old one is revoked
+        dev = os.path.basename(d)
+        key = onboarding.new_key(os.path.join(self.onb.dir, dev + "-new.key"))
+        answer = self.enroll_answer(d, {"csr": csr_for(key, dev)})
+        self.assertEqual(answer["type"], ENROLL_RESPONSE, answer)
+        onboarding.wait_until(lambda: self.prov_a.rows(
+            "SELECT revoke_confirmed FROM certificates WHERE dev = ? AND revoked_at IS NOT NULL",
+            dev) == [(1,)], what="revocation confirmed")
+        self.assertFalse(old.alive(1.0))
+        again = self.operational(d, "prov-a")
+        self.assertEqual(again.connect(), mqtt5.NOT_AUTHORIZED)
+
+
+if __name__ == "__main__":
+    unittest.main()
