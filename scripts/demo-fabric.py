@@ -1,18 +1,21 @@
 #!/usr/bin/python3
 """The onboarding demo: a throwaway local fabric, devices minted, paired and
-powered on, their progress shown live.
+powered on at once, their progress shown live, and an honest summary.
 
 Run through scripts/demo (the README's first command), which builds first.
 It uses the same fabric the integration tests build (tests/integration/
 fabric.py and onboarding.py): a PKI made with openssl, mosquitto with the
-onramp plugin on free loopback ports, onramp-manufacturer for two
-manufacturers, onramp-provider, onramp-operator, onramp-factory, onrampctl
-and onramp-device. Everything runs in a temporary directory on 127.0.0.1 and is
-stopped at the end.
+onramp plugin on free loopback ports (bootstrap, services and operational
+listeners), onramp-manufacturer for two manufacturers, onramp-provider for
+two providers, onramp-operator for three operators, onramp-factory,
+onrampctl and onramp-device. Everything runs in a temporary directory on
+127.0.0.1 and is stopped at the end (or on Ctrl-C with --keep).
 """
 
 import argparse
 import os
+import signal
+import statistics
 import sys
 import time
 
@@ -21,133 +24,216 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 
 import onboarding  # noqa: E402
 
+DONE = "OPERATIONAL"
+# The steps a device's output reports, in journey order, and what shows
+# each one (the latest found wins).
+STEPS = [("hello", "hello"), ("pending", "pending"), ("state=VOUCHED", "VOUCHED"),
+         ("state=PROFILED", "PROFILED"), ("state=NETWORK_ATTACHED", "NETWORK_ATTACHED"),
+         ("state=ENROLLED", "ENROLLED"), ("state=OPERATIONAL", DONE)]
+TIMED = ["VOUCHED", "PROFILED", "NETWORK_ATTACHED", "ENROLLED", DONE]
+
 
 def parse():
     p = argparse.ArgumentParser(
         description="Onboard blank devices on a throwaway local Onramp fabric: two "
-                    "manufacturers mint devices, a provider pairs them (all but one "
-                    "at first), every device is powered on; the one paired late gets "
-                    "its voucher pushed while it waits; then each gets its network "
-                    "profile from the operator, attaches, enrolls with the provider and "
-                    "says it is operational on the provider's broker (mutual TLS).")
-    p.add_argument("--devices", type=int, default=6, help="devices to mint (default 6)")
+                    "manufacturers mint them, two providers pair them (one device only "
+                    "after it is powered on: its voucher is pushed while it waits), three "
+                    "operators give them network profiles; every device attaches, enrolls "
+                    "and says it is operational on its provider's broker (mutual TLS).")
+    p.add_argument("--devices", type=int, default=20, help="devices to mint (default 20)")
     p.add_argument("--keep", action="store_true",
-                   help="leave the fabric running until Ctrl-C (to explore it)")
+                   help="leave the fabric running until Ctrl-C, to explore it with onrampctl")
+    p.add_argument("--timeout", type=int, default=180,
+                   help="seconds the devices get to onboard (default 180)")
     args = p.parse_args()
-    if args.devices < 2 or args.devices > 200:
-        p.error("--devices: 2..200")
+    if args.devices < 2 or args.devices > 500:
+        p.error("--devices: 2..500")
     return args
 
 
-DONE = "OPERATIONAL"
-# What a device's output says, latest step first.
-STEPS = [("state=OPERATIONAL", DONE), ("state=ENROLLED", "ENROLLED"),
-         ("state=NETWORK_ATTACHED", "NETWORK_ATTACHED"), ("state=PROFILED", "PROFILED"),
-         ("state=VOUCHED", "VOUCHED"), ("pending", "pending"), ("hello", "hello")]
+class Table:
+    """The live table: redrawn in place on a terminal, else printed when
+    it changes (at most once a second)."""
+
+    def __init__(self, rows, started):
+        self.rows = rows
+        self.started = started
+        self.tty = sys.stdout.isatty()
+        self.drawn = 0
+        self.last = None
+        self.last_at = 0.0
+
+    def lines(self):
+        out = ["  %-32s %-7s %-7s %-17s %s" % ("device", "maker", "owner", "step", "elapsed")]
+        for dev, r in self.rows.items():
+            at = r["at"].get(r["step"])
+            out.append("  %-32s %-7s %-7s %-17s %s" % (
+                dev, r["maker"], r["prov"], r["step"],
+                "%.2f s" % (at - self.started) if at else "-"))
+        counts = {}
+        for r in self.rows.values():
+            counts[r["step"]] = counts.get(r["step"], 0) + 1
+        out.append("  " + ", ".join("%s %d" % kv for kv in sorted(counts.items())))
+        return out
+
+    def show(self, final=False):
+        lines = self.lines()
+        if lines == self.last:
+            return
+        now = time.monotonic()
+        if not self.tty and not final and now - self.last_at < 1.0:
+            return
+        if self.tty and self.drawn:
+            sys.stdout.write("\x1b[%dF\x1b[J" % self.drawn)
+        elif not self.tty:
+            print("progress at %.1f s:" % (now - self.started))
+        print("\n".join(lines))
+        sys.stdout.flush()
+        self.drawn, self.last, self.last_at = len(lines), lines, now
 
 
-def step_of(text):
-    for needle, name in STEPS:
-        if needle in text:
-            return name
-    return "FACTORY"
+def build_fabric(onb):
+    """Two manufacturers, two providers, three operators; started."""
+    ctl = onboarding.Controller(onb, "admin")
+    prov_a, prov_b = onb.provider("prov-a"), onb.provider("prov-b")
+    makers = [onb.manufacturer("acme", providers=[prov_a, prov_b]),
+              onb.manufacturer("globex", providers=[prov_a, prov_b])]
+    key = onb.operator_key
+    prov_a.configure(makers, {"op-1": key("op-1")}, "op-1", [ctl],
+                     plans={"*": (5, "standard", 0)})
+    prov_b.configure(makers, {"op-2": key("op-2"), "op-3": key("op-3")}, "op-2", [ctl],
+                     plans={"*": (3, "basic", 500 * 10 ** 6)})
+    for prov in (prov_a, prov_b):
+        onb.track(prov.process)
+    ops = [onb.operator("op-1", makers, [prov_a]),
+           onb.operator("op-2", makers, [prov_b], plmn="00102",
+                        imsi_range=("001020000000001", "001020000099999")),
+           onb.operator("op-3", makers, [prov_b], plmn="00103",
+                        imsi_range=("001030000000001", "001030000099999"))]
+    for svc in makers + [prov_a, prov_b] + ops:
+        svc.start()
+    return ctl, makers, (prov_a, prov_b), ops
 
 
-def show(rows, started):
-    print("  %-34s %-8s %-16s %s" % ("device", "maker", "state", "elapsed"))
-    for dev, (maker, state, at) in rows.items():
-        print("  %-34s %-8s %-16s %s" % (dev, maker, state,
-                                         "%.2f s" % (at - started) if at else "-"))
+def summary(rows, started, provs, ops, onb, keep):
+    reported = sum(1 for r in rows.values() if r["step"] == DONE)
+    failed = [dev for dev, r in rows.items() if r["exit"] not in (None, 0)]
+    certs = sum(p.rows("SELECT count(*) FROM certificates WHERE revoked_at IS NULL")[0][0]
+                for p in provs)
+    attached = sum(o.rows("SELECT count(*) FROM subscribers WHERE attached = 1")[0][0]
+                   for o in ops)
+    aligned = sum(o.rows("SELECT count(aligned_at) FROM subscribers")[0][0] for o in ops)
+    print("\nsummary: %d of %d devices %s in %.2f s; %d failed%s" % (
+        reported, len(rows), DONE, time.monotonic() - started, len(failed),
+        (" (" + ", ".join(failed) + ")") if failed else ""))
+    print("  the services report: %d subscriptions attached, %d aligned (operators); "
+          "%d service certificates in force (providers)" % (attached, aligned, certs))
+    print("  time per step over the devices, p50 / max (seen by polling their output every "
+          "0.1 s):")
+    prev = None
+    for step in TIMED:
+        spans = []
+        for r in rows.values():
+            begin = r["at"].get(prev) if prev else r["powered"]
+            end = r["at"].get(step)
+            if begin is not None and end is not None:
+                spans.append(end - begin)
+        if spans:
+            print("    %-34s %6.2f s / %6.2f s  (%d devices)" % (
+                "%s -> %s" % (prev or "power on", step), statistics.median(spans),
+                max(spans), len(spans)))
+        prev = step
+    print("  state directories, labels (label.txt, label.png) and the services' databases "
+          "and logs: %s%s" % (onb.dir, "" if keep else " (removed at exit; --keep to keep)"))
+    return reported == len(rows) and not failed and certs >= len(rows)
 
 
 def main():
     args = parse()
-    onb = onboarding.Onboarding(providers=("prov-1",))
+    onb = onboarding.Onboarding(providers=("prov-a", "prov-b"))
     ok = False
     try:
-        print("fabric: broker with the onramp plugin on 127.0.0.1:%d (devices), :%d "
-              "(services) and :%d (operational devices, mutual TLS)" % (
-                  onb.broker.bootstrap_port, onb.broker.services_port,
+        print("fabric in %s: mosquitto with the onramp plugin on 127.0.0.1:%d (devices), "
+              ":%d (services), :%d (operational devices, mutual TLS)" % (
+                  onb.dir, onb.broker.bootstrap_port, onb.broker.services_port,
                   onb.broker.operational_port))
-        ctl = onboarding.Controller(onb, "admin")
-        prov = onb.provider("prov-1")
-        makers = [onb.manufacturer("acme", providers=[prov]),
-                  onb.manufacturer("globex", providers=[prov])]
-        prov.configure(makers, {"op-1": onb.operator_key("op-1")}, "op-1", [ctl])
-        onb.track(prov.process)
-        op = onb.operator("op-1", makers, [prov])
-        for svc in makers + [prov, op]:
-            svc.start()
-        print("services: onramp-manufacturer acme, globex; onramp-provider prov-1; "
-              "onramp-operator op-1")
-
+        ctl, makers, provs, ops = build_fabric(onb)
+        print("services: manufacturers acme, globex; providers prov-a (operator op-1), "
+              "prov-b (op-2, or op-3 on request); operators op-1, op-2, op-3")
         devices = []
         for i, m in enumerate(makers):
             count = args.devices // 2 + (args.devices % 2 if i == 0 else 0)
             devices += [(m.id, d) for d in m.mint(count)]
-        print("minted %d devices (state directories and labels under %s)" % (
-            len(devices), onb.dir))
-        late = devices[-1]
-        for maker, d in devices[:-1]:
-            rc, out = ctl.pair(prov, onboarding.DeviceRun(onb, d).label(), "demo-account")
+        # owners: alternate providers; every third prov-b customer asks for op-3
+        plan = []
+        for i, (maker, d) in enumerate(devices):
+            prov = provs[i % 2]
+            op = "op-3" if prov.id == "prov-b" and i % 3 == 0 else None
+            plan.append((maker, d, prov, op))
+        print("minted %d devices; labels in each state directory" % len(devices))
+        late = plan[-1]
+        for maker, d, prov, op in plan[:-1]:
+            rc, out = ctl.pair(prov, onboarding.DeviceRun(onb, d).label(), "demo-" + prov.id,
+                               operator=op)
             if rc != 0:
                 raise SystemExit("pairing failed: " + out)
-        print("paired %d devices with account demo-account; %s stays unpaired for now" % (
-            len(devices) - 1, os.path.basename(late[1])))
+        print("paired %d devices; %s stays unpaired until it is waiting" % (
+            len(plan) - 1, os.path.basename(late[1])))
 
         started = time.monotonic()
-        runs = {}
-        for maker, d in devices:
+        rows, runs = {}, {}
+        for maker, d, prov, op in plan:
+            dev = os.path.basename(d)
             r = onb.device(d, ["--until", DONE])
             r.process.start()
-            runs[os.path.basename(d)] = (maker, r)
-        rows = {dev: (maker, "FACTORY", None) for dev, (maker, _) in runs.items()}
+            runs[dev] = r
+            rows[dev] = {"maker": maker, "prov": prov.id, "step": "FACTORY", "at": {},
+                         "powered": time.monotonic(), "exit": None}
+        table = Table(rows, started)
         paired_late = False
-        deadline = started + 120
-        shown = None
+        deadline = started + args.timeout
         while time.monotonic() < deadline:
-            for dev, (maker, r) in runs.items():
+            now = time.monotonic()
+            for dev, r in runs.items():
                 text = r.process.text()
-                state = step_of(text)
-                if state != rows[dev][1]:
-                    rows[dev] = (maker, state, time.monotonic())
-            snapshot = [v[1] for v in rows.values()]
-            if snapshot != shown:
-                shown = snapshot
-                print("\nprogress:")
-                show(rows, started)
-            if not paired_late and rows[os.path.basename(late[1])][1] == "pending":
-                rc, out = ctl.pair(prov, onboarding.DeviceRun(onb, late[1]).label(),
-                                   "demo-account")
-                print("\npaired %s late: %s" % (os.path.basename(late[1]), out.strip()))
+                for needle, step in STEPS:
+                    if needle in text and step not in rows[dev]["at"]:
+                        rows[dev]["at"][step] = now
+                        rows[dev]["step"] = step
+                if r.process.proc is not None and r.process.proc.poll() is not None:
+                    rows[dev]["exit"] = r.process.proc.returncode
+            table.show()
+            late_dev = os.path.basename(late[1])
+            if not paired_late and rows[late_dev]["step"] == "pending":
+                rc, out = ctl.pair(late[2], onboarding.DeviceRun(onb, late[1]).label(),
+                                   "demo-" + late[2].id)
                 paired_late = True
-            if all(v[1] == DONE for v in rows.values()):
+            if all(r["exit"] is not None for r in rows.values()):
                 break
             time.sleep(0.1)
-        attached = sum(1 for v in rows.values() if v[1] == DONE)
-        print("\nsummary: %d of %d devices %s in %.2f s (steps 1 to 5)" % (
-            attached, len(rows), DONE, time.monotonic() - started))
-        print("operator op-1: %d subscriptions, %d attached, %d aligned" % tuple(op.rows(
-            "SELECT count(*), coalesce(sum(attached), 0), count(aligned_at)"
-            " FROM subscribers")[0]))
-        print("provider prov-1: %d certificates in force" % prov.rows(
-            "SELECT count(*) FROM certificates WHERE revoked_at IS NULL")[0])
-        print("fabric, services' databases and device state: %s (%s)" % (
-            onb.dir, "kept while it runs" if args.keep else "removed now; --keep to explore"))
-        ok = attached == len(rows)
+        table.show(final=True)
+        ok = summary(rows, started, provs, ops, onb, args.keep)
         if args.keep:
-            print("\nthe fabric keeps running (--keep); Ctrl-C stops it. Try:\n"
-                  "  %s stats --host 127.0.0.1 --port %d --cafile %s --cert %s --key %s" % (
-                      onboarding.program("onrampctl"), onb.broker.services_port,
-                      onb.pki.ca[0], ctl.cert, ctl.key))
-            try:
-                while True:
-                    time.sleep(1)
-            except KeyboardInterrupt:
-                pass
+            keep_running(onb, ctl, provs)
     finally:
         onb.close()
     return 0 if ok else 1
+
+
+def keep_running(onb, ctl, provs):
+    ctl_args = "--host 127.0.0.1 --port %d --cafile %s --cert %s --key %s" % (
+        onb.broker.services_port, onb.pki.ca[0], ctl.cert, ctl.key)
+    onrampctl = onboarding.program("onrampctl")
+    print("\nthe fabric keeps running (--keep); Ctrl-C stops it. Try:\n"
+          "  %s stats %s\n"
+          "  %s release --provider prov-a --provider-key %s --dev DEVICE %s" % (
+              onrampctl, ctl_args, onrampctl, provs[0].signing_pub, ctl_args))
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
 
 
 if __name__ == "__main__":
