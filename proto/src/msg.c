@@ -166,6 +166,25 @@ static const struct onr_field released_fields[] = {
     F(released, re, BIN, REQ, ID16),
     F(released, dev, DEVID, REQ, DEVID),
 };
+static const struct onr_field status_request_fields[] = {
+    F(status_request, dev, DEVID, REQ, DEVID),
+};
+#define WHEN(name) F(status, name, UINT, REQ, 0, INT64_MAX)
+static const struct onr_field status_fields[] = {
+    F(status, re, BIN, REQ, ID16),    F(status, dev, DEVID, REQ, DEVID),
+    F(status, state, ID, REQ, SVCID), WHEN(claimed),  WHEN(registered), WHEN(vouched),
+    WHEN(profiled),                   WHEN(attached), WHEN(enrolled),   WHEN(aligned),
+    WHEN(operational),
+};
+#define SERVICE_COUNTER(name) F(service_stats, name, UINT, REQ, 0, UINT64_MAX)
+static const struct onr_field service_stats_fields[] = {
+    SERVICE_COUNTER(uptime),         SERVICE_COUNTER(handled),
+    SERVICE_COUNTER(duplicates),     SERVICE_COUNTER(refused),
+    SERVICE_COUNTER(refused_auth),   SERVICE_COUNTER(refused_stale),
+    SERVICE_COUNTER(refused_input),  SERVICE_COUNTER(refused_policy),
+    SERVICE_COUNTER(busy),           SERVICE_COUNTER(latency_avg_us),
+    SERVICE_COUNTER(latency_max_us),
+};
 static const struct onr_field cert_revoke_fields[] = {
     F(cert_revoke, dev, DEVID, REQ, DEVID),
     F(cert_revoke, serial, BIN, REQ, 1, 20),
@@ -252,6 +271,9 @@ static const struct msg_rule rules[] = {
     RULE(CERT_REVOKE, cert_revoke, NONE, ROLE(PROVIDER), NULL),
     RULE(RELEASE, release, SIG, ROLE(CONTROL) | ROLE(PROVIDER), NULL),
     RULE(RELEASED, released, SIG, SERVICES, NULL),
+    RULE(STATUS_REQUEST, status_request, SIG, ROLE(CONTROL), NULL),
+    RULE(STATUS, status, SIG, SERVICES, NULL),
+    RULE(SERVICE_STATS, service_stats, SIG, SERVICES, NULL),
     RULE(PROFILE_CONTENT, profile_content, NONE, 0, NULL),
 };
 

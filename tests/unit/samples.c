@@ -23,6 +23,7 @@ const int onr_sample_types[] = {
     ONR_MSG_ALIGNED, ONR_MSG_VOUCHER_TOKEN, ONR_MSG_GRANT, ONR_MSG_REVOKE,
     ONR_MSG_CONTROL_RESULT, ONR_MSG_BROKER_STATS, ONR_MSG_APP_KEY, ONR_MSG_APP_KEY_STORED,
     ONR_MSG_EVENT, ONR_MSG_CERT_REVOKE, ONR_MSG_RELEASE, ONR_MSG_RELEASED,
+    ONR_MSG_STATUS_REQUEST, ONR_MSG_STATUS, ONR_MSG_SERVICE_STATS,
     ONR_MSG_PROFILE_CONTENT, 0,
 };
 
@@ -168,6 +169,20 @@ void onr_sample_msg(int type, struct onr_msg *m)
     case ONR_MSG_RELEASED:
         m->body.released.re = B(id16);
         m->body.released.dev = S(ONR_SAMPLE_DEVID);
+        break;
+    case ONR_MSG_STATUS_REQUEST:
+        m->body.status_request.dev = S(ONR_SAMPLE_DEVID);
+        break;
+    case ONR_MSG_STATUS:
+        m->body.status.re = B(id16);
+        m->body.status.dev = S(ONR_SAMPLE_DEVID);
+        m->body.status.state = S("claimed");
+        m->body.status.claimed = 1900000000;
+        break;
+    case ONR_MSG_SERVICE_STATS:
+        m->body.service_stats.uptime = 60;
+        m->body.service_stats.handled = 42;
+        m->body.service_stats.latency_max_us = UINT64_MAX;
         break;
     case ONR_MSG_PROFILE_CONTENT:
         m->body.profile_content.iccid = S("8901010000000000019");

@@ -67,6 +67,9 @@ enum onr_msg_type {
     ONR_MSG_CERT_REVOKE = 27,
     ONR_MSG_RELEASE = 28,
     ONR_MSG_RELEASED = 29,
+    ONR_MSG_STATUS_REQUEST = 30,
+    ONR_MSG_STATUS = 31,
+    ONR_MSG_SERVICE_STATS = 32,
     /* Bodies that only travel sealed inside another message, never as an
      * envelope of their own. */
     ONR_MSG_PROFILE_CONTENT = 100,
@@ -257,6 +260,42 @@ struct onr_msg_released {
     struct onr_bytes dev;
 };
 
+/* A control tool asks a service what it knows of a device. */
+struct onr_msg_status_request {
+    struct onr_bytes dev;
+};
+
+/* What a service knows of a device: when each step it sees happened, in
+ * seconds since the epoch, 0 for "not (yet) here". */
+struct onr_msg_status {
+    struct onr_bytes re;
+    struct onr_bytes dev;
+    struct onr_bytes state;     /* the service's own word for it, e.g. "claimed" */
+    uint64_t claimed;           /* provider: paired */
+    uint64_t registered;        /* manufacturer: assigned */
+    uint64_t vouched;           /* manufacturer: last voucher */
+    uint64_t profiled;          /* operator: subscription allocated */
+    uint64_t attached;          /* operator, provider: attach, key received */
+    uint64_t enrolled;          /* provider: certificate issued */
+    uint64_t aligned;           /* operator, provider: policy agreed */
+    uint64_t operational;       /* provider: first telemetry */
+};
+
+/* A service's counters since it started (type 32, on its ev topic). */
+struct onr_msg_service_stats {
+    uint64_t uptime;            /* seconds */
+    uint64_t handled;           /* messages that changed state or were answered */
+    uint64_t duplicates;        /* answered from the outbox */
+    uint64_t refused;           /* all refusals */
+    uint64_t refused_auth;      /* signature, MAC, RES, unknown sender */
+    uint64_t refused_stale;     /* outside the freshness window, replays */
+    uint64_t refused_input;     /* malformed, out of bounds, unexpected */
+    uint64_t refused_policy;    /* not allowed, not found, exhausted */
+    uint64_t busy;              /* left for the peer to retry */
+    uint64_t latency_avg_us;    /* handling time, mean and maximum */
+    uint64_t latency_max_us;
+};
+
 /* A provider revokes a device's service certificate at the broker. */
 struct onr_msg_cert_revoke {
     struct onr_bytes dev;
@@ -316,6 +355,9 @@ struct onr_msg {
         struct onr_msg_cert_revoke cert_revoke;
         struct onr_msg_release release;
         struct onr_msg_released released;
+        struct onr_msg_status_request status_request;
+        struct onr_msg_status status;
+        struct onr_msg_service_stats service_stats;
         struct onr_msg_profile_content profile_content;
     } body;
 };
