@@ -101,5 +101,11 @@ void ctl_print_refusal(const struct onr_msg_error *e);
 int ctl_stats(int argc, char **argv);
 int ctl_pair(int argc, char **argv);
 int ctl_release(int argc, char **argv);
+int ctl_monitor(int argc, char **argv);
+int ctl_label(int argc, char **argv);
+/* ctl_label_read: a label from a file (label.txt), its line end dropped,
+ * into `out` (`cap` bytes, NUL-terminated); ONR_OK, ONR_ELENGTH or the
+ * file errors. The caller wipes `out` (it holds the claim secret). */
+int ctl_label_read(const char *file, char *out, size_t cap);
 
 #endif /* ONRAMP_CTL_H */

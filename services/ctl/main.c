@@ -15,10 +15,11 @@ static const char usage[] =
     "Commands:\n"
     "  pair       pair a device with a user's account at a provider\n"
     "  release    release a device at a provider, so it can be claimed again\n"
+    "  monitor    print every message of the fabric as it passes, nothing secret\n"
+    "  label      check a device label and show it as a QR code (or a PNG)\n"
     "  stats      print a broker plugin's counters\n"
     "\n"
-    "onrampctl COMMAND --help describes each command. More commands (status,\n"
-    "monitor, revoke, label) arrive with the later services.\n"
+    "onrampctl COMMAND --help describes each command.\n"
     "\n"
     "  --help       this help\n"
     "  --version    print the version\n"
@@ -48,6 +49,10 @@ int main(int argc, char **argv)
         rc = ctl_pair(argc - 1, argv + 1);
     } else if (strcmp(argv[1], "release") == 0) {
         rc = ctl_release(argc - 1, argv + 1);
+    } else if (strcmp(argv[1], "label") == 0) {
+        rc = ctl_label(argc - 1, argv + 1);
+    } else if (strcmp(argv[1], "monitor") == 0) {
+        rc = ctl_monitor(argc - 1, argv + 1);
     } else {
         fprintf(stderr, "onrampctl: unknown command '%s'\n", argv[1]);
         fputs(usage, stderr);

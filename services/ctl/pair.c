@@ -49,28 +49,6 @@ static const char usage[] =
     "Exit status: 0 paired (also when it was paired before with the same\n"
     "account), 1 refused or no answer in time, 2 usage error.\n";
 
-static int read_label(const char *file, char *out, size_t cap)
-{
-    uint8_t *data = NULL;
-    size_t len = 0;
-    int rc = onr_file_read(file, ONR_LABEL_MAX + 2, 0, &data, &len);
-
-    if (rc != ONR_OK)
-        return rc;
-    while (len > 0 && (data[len - 1] == '\n' || data[len - 1] == '\r'))
-        len--;
-    if (len >= cap) {
-        onr_wipe(data, len);
-        free(data);
-        return ONR_ELENGTH;
-    }
-    memcpy(out, data, len);
-    out[len] = '\0';
-    onr_wipe(data, len);
-    free(data);
-    return ONR_OK;
-}
-
 static void print_answer(const struct onr_envelope *env)
 {
     if (env->msg.type == ONR_MSG_PAIRED) {
@@ -163,7 +141,7 @@ int ctl_pair(int argc, char **argv)
         goto out;
     }
     if (label_file != NULL)
-        rc = read_label(label_file, label, sizeof(label));
+        rc = ctl_label_read(label_file, label, sizeof(label));
     if (rc != ONR_OK) {
         fprintf(stderr, "onrampctl: %s: %s\n", label_file, onr_strerror(rc));
         rc = CTL_EXIT_FAIL;
