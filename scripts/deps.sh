@@ -12,6 +12,7 @@ packages="
   libwolfssl-dev libmsgpack-dev libevent-dev libsqlite3-dev libqrencode-dev
   mosquitto mosquitto-dev libmosquitto-dev mosquitto-clients
   libcmocka-dev openssl libssl-dev python3 python3-paho-mqtt zbar-tools
+  chromium chromium-driver
 "
 
 missing=""

@@ -1,10 +1,27 @@
 #include "claims.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "onramp/error.h"
 
+/* Tables added in version 2: created with the schema, or by
+ * prov_claims_upgrade in a database of version 1. */
+#define TABLES_V2                                                                     \
+    /* each claimed device's first telemetry on our service broker */                 \
+    "CREATE TABLE IF NOT EXISTS operational ("                                        \
+    "  dev TEXT PRIMARY KEY,"                                                         \
+    "  operational_at INTEGER NOT NULL"                                               \
+    ") WITHOUT ROWID;"                                                                \
+    /* the manufacturer's refusals of pairings made on the page */                   \
+    "CREATE TABLE IF NOT EXISTS web_refusals ("                                       \
+    "  dev TEXT PRIMARY KEY,"                                                         \
+    "  reason TEXT NOT NULL,"                                                         \
+    "  refused_at INTEGER NOT NULL"                                                   \
+    ") WITHOUT ROWID;"
+
 const char prov_claims_schema[] =
+    TABLES_V2
     "CREATE TABLE claims ("
     "  dev TEXT PRIMARY KEY,"
     "  mfr TEXT NOT NULL,"
@@ -50,6 +67,23 @@ const char prov_claims_schema[] =
     "  iccid TEXT NOT NULL,"
     "  received_at INTEGER NOT NULL"
     ") WITHOUT ROWID;";
+
+int prov_claims_upgrade(struct onr_db *db)
+{
+    char sql[sizeof(TABLES_V2) + 64];
+    int rc;
+
+    snprintf(sql, sizeof(sql), "%sPRAGMA user_version=%d;", TABLES_V2, PROV_CLAIMS_VERSION);
+    rc = onr_db_begin(db);
+    if (rc != ONR_OK)
+        return rc;
+    rc = onr_db_exec(db, sql);
+    if (rc == ONR_OK)
+        rc = onr_db_commit(db);
+    if (rc != ONR_OK)
+        onr_db_rollback(db);
+    return rc;
+}
 
 #define COLUMNS "dev, mfr, account, operator, state, pairing_id, asker, registration_id"
 
@@ -378,5 +412,70 @@ int prov_device_forget(struct onr_db *db, const char *dev)
         rc = onr_db_run_text(db, "DELETE FROM app_keys WHERE dev = ?1", dev);
     if (rc == ONR_OK)
         rc = onr_db_run_text(db, "DELETE FROM alignments WHERE dev = ?1", dev);
+    if (rc == ONR_OK)
+        rc = onr_db_run_text(db, "DELETE FROM operational WHERE dev = ?1", dev);
+    if (rc == ONR_OK)
+        rc = onr_db_run_text(db, "DELETE FROM web_refusals WHERE dev = ?1", dev);
+    return rc;
+}
+
+int prov_operational_put(struct onr_db *db, const char *dev, uint64_t now)
+{
+    static const char find[] = "SELECT 1 FROM operational WHERE dev = ?1";
+    static const char sql[] = "INSERT INTO operational (dev, operational_at) VALUES (?1, ?2)"
+                              " ON CONFLICT (dev) DO NOTHING";
+    sqlite3_stmt *stmt = NULL;
+    int rc = onr_db_prepare(db, find, &stmt);
+
+    /* a read first: telemetry keeps coming, and most of it changes nothing */
+    if (rc != ONR_OK)
+        return rc;
+    onr_db_bind_text(stmt, 1, dev, strlen(dev));
+    rc = onr_db_step(db, stmt);
+    sqlite3_reset(stmt);
+    if (rc != ONR_ENOENT)
+        return rc == ONR_OK ? ONR_EEXIST : rc;
+    rc = onr_db_prepare(db, sql, &stmt);
+    if (rc != ONR_OK)
+        return rc;
+    onr_db_bind_text(stmt, 1, dev, strlen(dev));
+    sqlite3_bind_int64(stmt, 2, (sqlite3_int64)now);
+    rc = onr_db_run(db, stmt);
+    if (rc == ONR_OK && onr_db_changes(db) == 0)
+        rc = ONR_EEXIST;
+    return rc;
+}
+
+int prov_web_refusal_put(struct onr_db *db, const char *dev, const char *reason, uint64_t now)
+{
+    static const char sql[] = "INSERT OR REPLACE INTO web_refusals (dev, reason, refused_at)"
+                              " VALUES (?1, ?2, ?3)";
+    sqlite3_stmt *stmt = NULL;
+    int rc = onr_db_prepare(db, sql, &stmt);
+
+    if (rc != ONR_OK)
+        return rc;
+    onr_db_bind_text(stmt, 1, dev, strlen(dev));
+    onr_db_bind_text(stmt, 2, reason, strnlen(reason, 127));
+    sqlite3_bind_int64(stmt, 3, (sqlite3_int64)now);
+    return onr_db_run(db, stmt);
+}
+
+int prov_web_refusal_get(struct onr_db *db, const char *dev, char *reason, size_t cap,
+                         uint64_t *at)
+{
+    static const char sql[] = "SELECT reason, refused_at FROM web_refusals WHERE dev = ?1";
+    sqlite3_stmt *stmt = NULL;
+    int rc = onr_db_prepare(db, sql, &stmt);
+
+    if (rc != ONR_OK)
+        return rc;
+    onr_db_bind_text(stmt, 1, dev, strlen(dev));
+    rc = onr_db_step(db, stmt);
+    if (rc == ONR_OK)
+        rc = onr_db_column_text(stmt, 0, reason, cap);
+    if (rc == ONR_OK)
+        *at = (uint64_t)sqlite3_column_int64(stmt, 1);
+    sqlite3_reset(stmt);
     return rc;
 }

@@ -16,10 +16,16 @@
 #include "onramp/sealed.h"
 #include "onramp/svc_db.h"
 
-#define PROV_CLAIMS_VERSION 1
+/* 2: the operational and web_refusals tables (prov_claims_upgrade) */
+#define PROV_CLAIMS_VERSION 2
 #define PROV_ACCOUNT_MAX 64
 
 extern const char prov_claims_schema[];
+
+/* prov_claims_upgrade: bring a database made by an earlier version (1) to
+ * PROV_CLAIMS_VERSION: its missing tables are created (idempotent; at
+ * start, outside any transaction). ONR_OK or the database's error. */
+int prov_claims_upgrade(struct onr_db *db);
 
 enum prov_claim_state { PROV_CLAIM_REGISTERING = 0, PROV_CLAIM_CLAIMED = 1 };
 
@@ -30,9 +36,14 @@ struct prov_claim {
     char op[ONR_SERVICE_ID_MAX + 1];
     enum prov_claim_state state;
     uint8_t pairing_id[ONR_MSG_ID_LEN];       /* the pairing to answer */
-    char asker[ONR_SERVICE_ID_MAX + 1];       /* the control tool that asked */
+    char asker[ONR_SERVICE_ID_MAX + 1];       /* the control tool that asked, or
+                                                 PROV_ASKER_WEB */
     uint8_t registration_id[ONR_MSG_ID_LEN];  /* our registration in flight */
 };
+
+/* The asker of a pairing made on the provider's own page (page.c): not a
+ * service id (those never start with '@'), so never a control tool's. */
+#define PROV_ASKER_WEB "@web"
 
 /* prov_claim_get: ONR_OK with the claim on `dev`, or ONR_ENOENT. */
 int prov_claim_get(struct onr_db *db, const char *dev, struct prov_claim *out);
@@ -45,7 +56,8 @@ int prov_claim_put(struct onr_db *db, const struct prov_claim *c, uint64_t now);
 int prov_claim_confirm(struct onr_db *db, const char *dev, uint64_t now);
 /* prov_claim_drop: forget a claim the manufacturer refused. */
 int prov_claim_drop(struct onr_db *db, const char *dev);
-/* prov_device_forget: a released device: its claim, key and alignment. */
+/* prov_device_forget: a released device: its claim, key, alignment,
+ * operational mark and any refusal noted for the page. */
 int prov_device_forget(struct onr_db *db, const char *dev);
 
 /* A release in flight: sent to the manufacturer and the operator (as the
@@ -103,5 +115,18 @@ int prov_alignment_confirmed(struct onr_db *db, const char *dev, const char *op,
                              const uint8_t id[ONR_MSG_ID_LEN], uint64_t now);
 int prov_alignments_due(struct onr_db *db, uint64_t before, struct prov_app_key *out,
                         size_t max, size_t *n);
+
+/* A claimed device's first telemetry on our service broker: the device is
+ * operational. prov_operational_put records `now` unless it was recorded
+ * before (ONR_EEXIST then, nothing written). */
+int prov_operational_put(struct onr_db *db, const char *dev, uint64_t now);
+
+/* The manufacturer's refusal of a pairing made on the page, for the page
+ * to show (a control tool hears it instead): one per device, the latest.
+ * `reason` is copied (at most 127 bytes kept). prov_web_refusal_get:
+ * ONR_OK with the reason (`cap` bytes) and its time, or ONR_ENOENT. */
+int prov_web_refusal_put(struct onr_db *db, const char *dev, const char *reason, uint64_t now);
+int prov_web_refusal_get(struct onr_db *db, const char *dev, char *reason, size_t cap,
+                         uint64_t *at);
 
 #endif /* ONRAMP_PROV_CLAIMS_H */

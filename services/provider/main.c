@@ -10,6 +10,7 @@
 
 #include "certs.h"
 #include "claims.h"
+#include "journey.h"
 #include "onramp/crypto.h"
 #include "onramp/text.h"
 #include "onramp/config.h"
@@ -66,6 +67,17 @@ static const char usage[] =
     "                     not arrived (default 5)\n"
     "  resend             seconds before an unconfirmed revocation or alignment\n"
     "                     is sent again (default 10)\n"
+    "  http_listen HOST:PORT  serve the pairing page there (default: no page).\n"
+    "                     HOST is an IP address or localhost; PORT alone means\n"
+    "                     127.0.0.1:PORT. The page has no login: an address\n"
+    "                     other than loopback is refused unless http_public is\n"
+    "                     yes. The page pairs a device like onrampctl pair (the\n"
+    "                     label, or manufacturer + device id + claim code, an\n"
+    "                     account, one of the operators) and follows its journey\n"
+    "                     to OPERATIONAL (its first telemetry on onr/1/p/ID/dev/+/\n"
+    "                     telemetry). Read at start only.\n"
+    "  http_public yes|no serve the page on a non-loopback address too (default\n"
+    "                     no; put it behind your own access control)\n"
     "  log_level          error, warning, notice (default), info, debug\n"
     "  freshness          seconds a message's timestamp may be off (default 300)\n"
     "\n"
@@ -80,6 +92,7 @@ static const char usage[] =
 static const char *const keys[] = {
     "manufacturer", "operator", "default_operator", "controller", "sealing_key", "ca_cert",
     "ca_key", "cert_days", "endpoint", "service_broker_ca", "plan", "retry_after", "resend",
+    "http_listen", "http_public",
 };
 
 static char schema[8192];
@@ -236,6 +249,7 @@ static int start(struct onr_service *svc, void *arg)
     struct prov *p = arg;
     char inbox[ONR_TOPIC_MAX + 1];
     char up[ONR_TOPIC_MAX + 1];
+    char telemetry[ONR_TOPIC_MAX + 1];
     char path[1024] = "";
     int rc;
 
@@ -251,8 +265,18 @@ static int start(struct onr_service *svc, void *arg)
     rc = load_enrollment(svc, p);
     if (rc != ONR_OK)
         return rc;
+    rc = prov_claims_upgrade(onr_service_db(svc));
+    if (rc != ONR_OK) {
+        fprintf(stderr, "onramp-provider: database upgrade: %s\n",
+                onr_db_errmsg(onr_service_db(svc)));
+        return rc;
+    }
+    rc = prov_page_start(svc, p);
+    if (rc != ONR_OK)
+        return rc;
     snprintf(inbox, sizeof(inbox), "onr/1/s/prov/%s/in", onr_service_id(svc));
     snprintf(up, sizeof(up), "onr/1/d/+/up/prov/%s", onr_service_id(svc));
+    snprintf(telemetry, sizeof(telemetry), "onr/1/p/%s/dev/+/telemetry", onr_service_id(svc));
     rc = onr_service_subscribe(svc, inbox, ONR_MSG_PAIRING, prov_on_pairing, p);
     if (rc == ONR_OK)
         rc = onr_service_subscribe(svc, inbox, ONR_MSG_REGISTERED, prov_on_registered, p);
@@ -272,6 +296,8 @@ static int start(struct onr_service *svc, void *arg)
         rc = onr_service_route(svc, "$CONTROL/onramp/v1/response", ONR_MSG_CONTROL_RESULT,
                                prov_on_control_result, p);
     if (rc == ONR_OK)
+        rc = onr_service_subscribe_raw(svc, telemetry, prov_on_telemetry, p);
+    if (rc == ONR_OK)
         rc = onr_service_every(svc, 1, prov_tick, p);
     onr_log(ONR_LOG_NOTICE, "provider ready manufacturers=%zu operators=%zu controllers=%zu "
             "plans=%zu endpoint=%s", p->manufacturers.n, p->operators.n, p->controllers.n,
@@ -284,6 +310,7 @@ static void stop(struct onr_service *svc, void *arg)
     struct prov *p = arg;
 
     (void)svc;
+    prov_page_stop(p);
     onr_p256_free(p->ca_key);
     p->ca_key = NULL;
     onr_wipe(p->sealing_key, sizeof(p->sealing_key));
@@ -312,6 +339,8 @@ int main(int argc, char **argv)
     };
 
     /* one database: the claims and the certificates */
-    snprintf(schema, sizeof(schema), "%s%s", prov_claims_schema, prov_certs_schema);
+    if (snprintf(schema, sizeof(schema), "%s%s", prov_claims_schema, prov_certs_schema) >=
+        (int)sizeof(schema))
+        return 1; /* a bug: the schema outgrew its buffer */
     return onr_service_main(&def, argc, argv);
 }

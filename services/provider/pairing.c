@@ -1,23 +1,32 @@
 /*
- * Step 1 and 2 on the provider's side. onrampctl sends a pairing (a label
- * the user scanned, an account, maybe an operator) to onr/1/s/prov/{us}/in;
- * we record the claim and register the device with its manufacturer,
- * sealing the claim secret to it. The manufacturer's answer (registered or
- * error) arrives on the same topic and is passed on to the control tool
- * that asked, on onr/1/s/ctl/{tool}/in.
+ * Step 1 and 2 on the provider's side. A pairing (a label the user
+ * scanned, an account, maybe an operator) comes from a control tool
+ * (onrampctl pair, on onr/1/s/prov/{us}/in) or from the provider's own
+ * page (page.c); either way pair() records the claim and registers the
+ * device with its manufacturer, sealing the claim secret to it. The
+ * manufacturer's answer (registered or error) arrives on the same topic
+ * and is passed on to the control tool that asked, on
+ * onr/1/s/ctl/{tool}/in. A pairing made on the page has no control tool
+ * to tell (its asker is PROV_ASKER_WEB): nothing is published for it; the
+ * page reads the claim's state, and a refusal's reason noted in
+ * web_refusals.
  *
- * Every answer goes through onr_service_handle_once: a duplicate gets the
- * same answer, and nothing is said before the claim is durable.
+ * A control tool's pairing goes through onr_service_handle_once: a
+ * duplicate gets the same answer, and nothing is said before the claim is
+ * durable. The page's runs in a transaction of its own, its registration
+ * sent after the commit.
  */
 #include "prov.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "claims.h"
 #include "onramp/crypto.h"
 #include "onramp/error.h"
 #include "onramp/label.h"
+#include "onramp/text.h"
 
 static void asker_topic(const char *asker, char *out, size_t cap)
 {
@@ -91,6 +100,97 @@ static const char *choose_operator(const struct prov *p, struct onr_bytes asked)
     return p->default_operator;
 }
 
+/* A pairing, from a control tool or the page (everything borrowed). */
+struct pairing {
+    struct onr_bytes label;   /* the label's text, untrusted */
+    struct onr_bytes account;
+    struct onr_bytes op;      /* the operator asked for; ptr NULL: none */
+    const char *asker;        /* a control tool's id or PROV_ASKER_WEB */
+    const uint8_t *id;        /* the pairing's id, ONR_MSG_ID_LEN bytes */
+};
+
+/*
+ * pair: the core of every pairing, inside the caller's transaction. The
+ * label is decoded and checked, its manufacturer must be one we work with,
+ * the device no other account's; then the claim is recorded (new, or a
+ * retry of one still registering) and its registration sealed into `reg`,
+ * to be sent after the commit. ONR_OK with *c filled and reg->len > 0; or
+ * reg->len 0 when this account paired the device before (claimed: nothing
+ * to send, *c is that claim answering `req`). A refusal returns its code
+ * (ONR_EFORMAT, ONR_ECHARSET, ONR_ELENGTH, ONR_EBADMAC, ONR_EINVAL,
+ * ONR_ENOENT, ONR_EEXIST) with *why a sentence for the user, and changes
+ * nothing; any other error (database, crypto) leaves *why NULL.
+ */
+static int pair(struct onr_service *svc, const struct prov *p, const struct pairing *req,
+                struct prov_claim *c, struct onr_publication *reg, const char **why)
+{
+    struct onr_db *db = onr_service_db(svc);
+    struct onr_label label;
+    struct prov_claim old;
+    int rc;
+
+    *why = NULL;
+    reg->len = 0;
+    memset(c, 0, sizeof(*c));
+    rc = onr_label_decode((const char *)req->label.ptr, req->label.len, &label);
+    if (rc != ONR_OK) {
+        *why = rc == ONR_EBADMAC ? "label check characters do not match (a typo?)"
+                                 : "not an Onramp device label";
+        return rc;
+    }
+    if (req->account.len == 0 || req->account.len > PROV_ACCOUNT_MAX ||
+        onr_text_check(ONR_TEXT_UTF8, req->account) != ONR_OK) {
+        *why = "the account must be 1 to 64 bytes of text";
+        rc = ONR_EINVAL;
+        goto out;
+    }
+    if (onr_peer_find(&p->manufacturers, (const uint8_t *)label.mfr, strlen(label.mfr)) ==
+        NULL) {
+        *why = "we do not work with this device's manufacturer";
+        rc = ONR_ENOENT;
+        goto out;
+    }
+    snprintf(c->dev, sizeof(c->dev), "%s", label.dev);
+    snprintf(c->mfr, sizeof(c->mfr), "%s", label.mfr);
+    snprintf(c->account, sizeof(c->account), "%.*s", (int)req->account.len,
+             (const char *)req->account.ptr);
+    snprintf(c->op, sizeof(c->op), "%s", choose_operator(p, req->op));
+    snprintf(c->asker, sizeof(c->asker), "%s", req->asker);
+    memcpy(c->pairing_id, req->id, ONR_MSG_ID_LEN);
+
+    rc = prov_claim_get(db, c->dev, &old);
+    if (rc == ONR_OK && strcmp(old.account, c->account) != 0) {
+        *why = "claimed by another account";
+        rc = ONR_EEXIST;
+        goto out;
+    }
+    if (rc == ONR_OK && old.state == PROV_CLAIM_CLAIMED) {
+        /* paired before: the same answer, to whoever asks now */
+        *c = old;
+        memcpy(c->pairing_id, req->id, ONR_MSG_ID_LEN);
+        snprintf(c->asker, sizeof(c->asker), "%s", req->asker);
+        goto out;
+    }
+    if (rc != ONR_OK && rc != ONR_ENOENT)
+        goto out;
+    if (rc == ONR_OK)
+        snprintf(c->op, sizeof(c->op), "%s", old.op); /* a retry keeps the first choice */
+    /* New, or still registering (a retry): register (again). The asker
+     * hears the outcome with the manufacturer's answer. */
+    rc = registration(svc, p, c, label.claim, reg);
+    if (rc == ONR_OK)
+        rc = prov_claim_put(db, c, onr_service_now(svc));
+    if (rc != ONR_OK) {
+        reg->len = 0;
+        goto out;
+    }
+    onr_log(ONR_LOG_NOTICE, "pairing dev=%s manufacturer=%s operator=%s asker=%s", c->dev,
+            c->mfr, c->op, c->asker);
+out:
+    onr_wipe(&label, sizeof(label));
+    return rc;
+}
+
 struct pairing_ctx {
     const struct prov *p;
     const struct onr_peer *asker;
@@ -100,65 +200,20 @@ static int decide_pairing(struct onr_service *svc, const struct onr_envelope *en
                           const char *topic, void *arg, struct onr_answer *answer)
 {
     const struct pairing_ctx *ctx = arg;
-    const struct onr_msg_pairing *req = &env->msg.body.pairing;
-    struct onr_db *db = onr_service_db(svc);
-    struct onr_label label;
+    const struct onr_msg_pairing *m = &env->msg.body.pairing;
+    const struct pairing req = {m->label, m->account, m->op, ctx->asker->id, env->id};
     struct prov_claim c;
-    struct prov_claim old;
+    const char *why = NULL;
     int rc;
 
     (void)topic;
-    rc = onr_label_decode((const char *)req->label.ptr, req->label.len, &label);
+    rc = pair(svc, ctx->p, &req, &c, &answer->extra[0], &why);
     if (rc != ONR_OK)
-        return tell_error(svc, env->id, ctx->asker->id, rc,
-                          rc == ONR_EBADMAC ? "label check characters do not match (a typo?)"
-                                            : "not an Onramp device label",
-                          &answer->reply);
-    if (onr_peer_find(&ctx->p->manufacturers, (const uint8_t *)label.mfr, strlen(label.mfr)) ==
-        NULL) {
-        onr_wipe(&label, sizeof(label));
-        return tell_error(svc, env->id, ctx->asker->id, ONR_ENOENT,
-                          "we do not work with this device's manufacturer", &answer->reply);
-    }
-    memset(&c, 0, sizeof(c));
-    snprintf(c.dev, sizeof(c.dev), "%s", label.dev);
-    snprintf(c.mfr, sizeof(c.mfr), "%s", label.mfr);
-    snprintf(c.account, sizeof(c.account), "%.*s", (int)req->account.len,
-             (const char *)req->account.ptr);
-    snprintf(c.op, sizeof(c.op), "%s", choose_operator(ctx->p, req->op));
-    snprintf(c.asker, sizeof(c.asker), "%s", ctx->asker->id);
-    memcpy(c.pairing_id, env->id, ONR_MSG_ID_LEN);
-
-    rc = prov_claim_get(db, c.dev, &old);
-    if (rc == ONR_OK && strcmp(old.account, c.account) != 0) {
-        onr_wipe(&label, sizeof(label));
-        return tell_error(svc, env->id, ctx->asker->id, ONR_EEXIST,
-                          "claimed by another account", &answer->reply);
-    }
-    if (rc == ONR_OK && old.state == PROV_CLAIM_CLAIMED) {
-        /* paired before: the same answer, to whoever asks now */
-        onr_wipe(&label, sizeof(label));
-        memcpy(old.pairing_id, env->id, ONR_MSG_ID_LEN);
-        snprintf(old.asker, sizeof(old.asker), "%s", ctx->asker->id);
-        return tell_paired(svc, &old, &answer->reply);
-    }
-    if (rc != ONR_OK && rc != ONR_ENOENT) {
-        onr_wipe(&label, sizeof(label));
-        return rc;
-    }
-    if (rc == ONR_OK)
-        snprintf(c.op, sizeof(c.op), "%s", old.op); /* a retry keeps the first choice */
-    /* New, or still registering (a retry): register (again). The answer to
-     * the control tool comes with the manufacturer's. */
-    rc = registration(svc, ctx->p, &c, label.claim, &answer->extra[0]);
-    onr_wipe(&label, sizeof(label));
-    if (rc == ONR_OK)
-        rc = prov_claim_put(db, &c, onr_service_now(svc));
-    if (rc != ONR_OK)
-        return rc;
-    answer->n_extra = 1;
-    onr_log(ONR_LOG_NOTICE, "pairing dev=%s manufacturer=%s operator=%s asker=%s", c.dev, c.mfr,
-            c.op, c.asker);
+        return why != NULL ? tell_error(svc, env->id, ctx->asker->id, rc, why, &answer->reply)
+                           : rc;
+    if (answer->extra[0].len == 0)
+        return tell_paired(svc, &c, &answer->reply); /* paired before */
+    answer->n_extra = 1; /* the registration; the answer comes with the manufacturer's */
     return ONR_OK;
 }
 
@@ -179,6 +234,42 @@ int prov_on_pairing(struct onr_service *svc, const struct onr_envelope *env, con
     if (rc != ONR_OK && rc != ONR_EREPLAY)
         return rc;
     return onr_service_handle_once(svc, env, topic, decide_pairing, &ctx);
+}
+
+int prov_pair_web(struct onr_service *svc, const struct prov *p, struct onr_bytes label,
+                  struct onr_bytes account, const char *op, char dev[ONR_DEVID_LEN + 1],
+                  const char **why)
+{
+    struct onr_db *db = onr_service_db(svc);
+    struct onr_publication *reg = NULL;
+    uint8_t id[ONR_MSG_ID_LEN];
+    const struct pairing req = {label, account, {(const uint8_t *)op, strlen(op)},
+                                PROV_ASKER_WEB, id};
+    struct prov_claim c;
+    int rc;
+
+    *why = NULL;
+    reg = calloc(1, sizeof(*reg)); /* an envelope's worth: not on the stack */
+    if (reg == NULL)
+        return ONR_ENOMEM;
+    rc = onr_random(id, sizeof(id));
+    if (rc == ONR_OK)
+        rc = onr_db_begin(db);
+    if (rc != ONR_OK)
+        goto out;
+    rc = pair(svc, p, &req, &c, reg, why);
+    if (rc == ONR_OK)
+        rc = onr_db_commit(db);
+    if (rc != ONR_OK) {
+        onr_db_rollback(db);
+        goto out;
+    }
+    memcpy(dev, c.dev, ONR_DEVID_LEN + 1);
+    /* durable: now the registration may go (len 0: paired before) */
+    onr_service_publish(svc, reg);
+out:
+    free(reg);
+    return rc;
 }
 
 struct answer_ctx {
@@ -221,7 +312,8 @@ static int decide_registered(struct onr_service *svc, const struct onr_envelope 
     if (c.state == PROV_CLAIM_CLAIMED)
         return ONR_OK;
     rc = prov_claim_confirm(db, c.dev, onr_service_now(svc));
-    if (rc == ONR_OK)
+    /* a pairing made on the page: nobody to tell (the page reads the claim) */
+    if (rc == ONR_OK && strcmp(c.asker, PROV_ASKER_WEB) != 0)
         rc = tell_paired(svc, &c, &answer->reply);
     if (rc == ONR_OK)
         onr_log(ONR_LOG_NOTICE, "paired dev=%s manufacturer=%s operator=%s account=%s", c.dev,
@@ -264,8 +356,10 @@ static int decide_refused(struct onr_service *svc, const struct onr_envelope *en
         return rc;
     snprintf(reason, sizeof(reason), "the manufacturer refused the claim: %s",
              onr_strerror(-(int)e->code));
-    onr_log(ONR_LOG_NOTICE, "pairing refused dev=%s manufacturer=%s code=%llu", c.dev, c.mfr,
-            (unsigned long long)e->code);
+    onr_log(ONR_LOG_NOTICE, "pairing refused dev=%s manufacturer=%s code=%llu asker=%s", c.dev,
+            c.mfr, (unsigned long long)e->code, c.asker);
+    if (strcmp(c.asker, PROV_ASKER_WEB) == 0) /* the page shows it */
+        return prov_web_refusal_put(db, c.dev, reason, onr_service_now(svc));
     return tell_error(svc, c.pairing_id, c.asker, -(int)e->code, reason, &answer->reply);
 }
 

@@ -14,6 +14,10 @@
  *               operators, resent until confirmed
  *   release.c   a control tool releases a device: certificate revoked,
  *               manufacturer and operator told
+ *   journey.c   a device's journey for the page, and its first telemetry
+ *               (operational)
+ *   page.c      the pairing page (http_listen): a form that pairs like
+ *               onrampctl, and each device's journey, live (page.h)
  */
 #ifndef ONRAMP_PROV_H
 #define ONRAMP_PROV_H
@@ -27,6 +31,7 @@
 #include "onramp/x509.h"
 
 struct prov_app_key;
+struct prov_page;
 struct prov_release;
 struct prov_revocation;
 
@@ -58,6 +63,7 @@ struct prov {
     uint64_t resend;                         /* seconds before resending */
     struct prov_plan plans[PROV_MAX_PLANS];
     size_t n_plans;
+    struct prov_page *page;                  /* NULL: no page */
 };
 
 /* pairing.c: the handlers on onr/1/s/prov/{us}/in. */
@@ -65,6 +71,28 @@ int prov_on_pairing(struct onr_service *svc, const struct onr_envelope *env, con
                     void *arg);
 int prov_on_registered(struct onr_service *svc, const struct onr_envelope *env,
                        const char *topic, void *arg);
+/*
+ * prov_pair_web: a pairing from the provider's page (page.c), the same as
+ * a control tool's but asked by PROV_ASKER_WEB: `label` (its text),
+ * `account` and `op` (one of our operators) are borrowed. In a transaction
+ * of its own the claim is recorded, then its registration sent to the
+ * manufacturer. ONR_OK: `dev` names the device (registering, or claimed
+ * if this account paired it before). A refusal that changed nothing
+ * returns its code with *why, a sentence for the user (ONR_EFORMAT,
+ * ONR_ECHARSET, ONR_ELENGTH, ONR_EBADMAC, ONR_EINVAL, ONR_ENOENT,
+ * ONR_EEXIST); other errors (ONR_EBUSY, ONR_EIO, ONR_ENOMEM, ...) leave
+ * *why NULL.
+ */
+int prov_pair_web(struct onr_service *svc, const struct prov *p, struct onr_bytes label,
+                  struct onr_bytes account, const char *op, char dev[ONR_DEVID_LEN + 1],
+                  const char **why);
+
+/* page.c: the pairing page, if http_listen is set: started from start()
+ * (p->page; ONR_OK also when off; an error is printed), stopped from
+ * stop() (accepts a page never started). */
+int prov_page_start(struct onr_service *svc, struct prov *p);
+void prov_page_stop(struct prov *p);
+
 /* app_key.c: an operator's application key for a device (type 24). */
 int prov_on_app_key(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                     void *arg);

@@ -40,6 +40,7 @@ struct sub {
     int subscribe; /* 0: a route only (onr_service_route) */
     int type;
     onr_service_handler_cb cb;
+    onr_service_raw_cb raw; /* set: a raw route (no envelope) */
     void *arg;
 };
 
@@ -273,6 +274,30 @@ static void on_subscribe(struct mosquitto *mosq, void *arg, int mid, int n, cons
         onr_log(ONR_LOG_NOTICE, "subscribed filters=%zu", svc->n_subscribed);
 }
 
+/* A raw route for `topic`, if one matches: it gets the payload as is.
+ * Returns 1 if one did. */
+static int dispatch_raw(struct onr_service *svc, const char *topic, const uint8_t *payload,
+                        size_t len)
+{
+    char safe[160];
+    bool matched = false;
+    int rc;
+
+    for (size_t i = 0; i < svc->n_subs; i++) {
+        if (svc->subs[i].raw == NULL ||
+            mosquitto_topic_matches_sub(svc->subs[i].filter, topic, &matched) !=
+                MOSQ_ERR_SUCCESS ||
+            !matched)
+            continue;
+        rc = svc->subs[i].raw(svc, topic, payload, len, svc->subs[i].arg);
+        if (rc != ONR_OK)
+            onr_log(ONR_LOG_INFO, "refused topic=%s reason=%s",
+                    onr_log_safe(topic, strlen(topic), safe, sizeof(safe)), onr_error_name(rc));
+        return 1;
+    }
+    return 0;
+}
+
 static void dispatch(struct onr_service *svc, const char *topic, const uint8_t *payload,
                      size_t len)
 {
@@ -281,6 +306,8 @@ static void dispatch(struct onr_service *svc, const char *topic, const uint8_t *
     bool matched = false;
     int rc;
 
+    if (dispatch_raw(svc, topic, payload, len))
+        return;
     rc = onr_envelope_decode(payload, len, &env);
     if (rc != ONR_OK) {
         onr_log(ONR_LOG_INFO, "refused topic=%s reason=%s",
@@ -288,7 +315,7 @@ static void dispatch(struct onr_service *svc, const char *topic, const uint8_t *
         return;
     }
     for (size_t i = 0; i < svc->n_subs; i++) {
-        if ((int)env.msg.type != svc->subs[i].type ||
+        if (svc->subs[i].raw != NULL || (int)env.msg.type != svc->subs[i].type ||
             mosquitto_topic_matches_sub(svc->subs[i].filter, topic, &matched) !=
                 MOSQ_ERR_SUCCESS ||
             !matched)
@@ -390,12 +417,13 @@ static int mqtt_setup(struct onr_service *svc)
 /* ---- handlers -------------------------------------------------------------- */
 
 static int add_route(struct onr_service *svc, const char *filter, int subscribe, int type,
-                     onr_service_handler_cb cb, void *arg)
+                     onr_service_handler_cb cb, onr_service_raw_cb raw, void *arg)
 {
     struct sub *s;
     int dup = 0;
 
-    if (svc == NULL || filter == NULL || cb == NULL || strlen(filter) > ONR_TOPIC_MAX)
+    if (svc == NULL || filter == NULL || (cb == NULL) == (raw == NULL) ||
+        strlen(filter) > ONR_TOPIC_MAX)
         return ONR_EINVAL;
     if (svc->n_subs == MAX_SUBS)
         return ONR_ENOMEM;
@@ -408,6 +436,7 @@ static int add_route(struct onr_service *svc, const char *filter, int subscribe,
     s->subscribe = subscribe && !dup;
     s->type = type;
     s->cb = cb;
+    s->raw = raw;
     s->arg = arg;
     if (s->subscribe)
         svc->n_subscribed++;
@@ -417,13 +446,19 @@ static int add_route(struct onr_service *svc, const char *filter, int subscribe,
 int onr_service_subscribe(struct onr_service *svc, const char *filter, int type,
                           onr_service_handler_cb cb, void *arg)
 {
-    return add_route(svc, filter, 1, type, cb, arg);
+    return add_route(svc, filter, 1, type, cb, NULL, arg);
 }
 
 int onr_service_route(struct onr_service *svc, const char *filter, int type,
                       onr_service_handler_cb cb, void *arg)
 {
-    return add_route(svc, filter, 0, type, cb, arg);
+    return add_route(svc, filter, 0, type, cb, NULL, arg);
+}
+
+int onr_service_subscribe_raw(struct onr_service *svc, const char *filter, onr_service_raw_cb cb,
+                              void *arg)
+{
+    return add_route(svc, filter, 1, 0, NULL, cb, arg);
 }
 
 static void on_tick(evutil_socket_t fd, short what, void *arg)
@@ -470,6 +505,11 @@ const struct onr_config *onr_service_config(const struct onr_service *svc)
 struct onr_db *onr_service_db(const struct onr_service *svc)
 {
     return svc->db;
+}
+
+struct event_base *onr_service_base(struct onr_service *svc)
+{
+    return svc->base;
 }
 
 const char *onr_service_id(const struct onr_service *svc)

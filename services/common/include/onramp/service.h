@@ -8,7 +8,8 @@
  *     socket (<onramp/mqtt_loop.h>), MQTT v5, QoS 1, a persistent session,
  *     TLS with the service's certificate, reconnect with backoff and jitter;
  *   - dispatch of each message by type to its handler, after a bounded
- *     decode; a replay cache for the handlers' verification;
+ *     decode (or, on a raw route, of the payload as it came); a replay
+ *     cache for the handlers' verification;
  *   - SQLite (<onramp/svc_db.h>) and handle_once(): one transaction per
  *     handled message, its answer stored with the state change and
  *     published only after the commit, duplicates answered from the store;
@@ -39,6 +40,7 @@
 #include "onramp/svc_db.h"
 #include "onramp/svc_log.h"
 
+struct event_base;
 struct onr_config;
 struct onr_service;
 
@@ -108,6 +110,21 @@ int onr_service_subscribe(struct onr_service *svc, const char *filter, int type,
 int onr_service_route(struct onr_service *svc, const char *filter, int type,
                       onr_service_handler_cb cb, void *arg);
 
+/*
+ * onr_service_subscribe_raw: from start(), subscribe to `filter` (QoS 1;
+ * copied; renewed after every reconnect) for messages that are not
+ * envelopes (an operational device's telemetry): `cb` gets the topic and
+ * the payload as they arrived (borrowed for the call; `len` bytes, not
+ * NUL-terminated, untrusted: nothing was decoded or verified). A topic a
+ * raw route matches goes to that route only. ONR_OK, ONR_EINVAL or
+ * ONR_ENOMEM (too many routes). `cb` returns ONR_OK or an error that is
+ * logged.
+ */
+typedef int (*onr_service_raw_cb)(struct onr_service *svc, const char *topic,
+                                  const uint8_t *payload, size_t len, void *arg);
+int onr_service_subscribe_raw(struct onr_service *svc, const char *filter, onr_service_raw_cb cb,
+                              void *arg);
+
 /* onr_service_every: from start(), call `cb` every `seconds` while the
  * service runs (the first time `seconds` after it starts). */
 typedef void (*onr_service_tick_cb)(struct onr_service *svc, void *arg);
@@ -122,6 +139,10 @@ const struct onr_config *onr_service_config(const struct onr_service *svc);
 /* onr_service_path: a configuration value as a path (relative to the file). */
 int onr_service_path(const struct onr_service *svc, const char *key, char *out, size_t cap);
 struct onr_db *onr_service_db(const struct onr_service *svc);
+/* onr_service_base: the service's event loop (borrowed; it lives until
+ * after stop() returned), for a service's own events (a listener, timers).
+ * Events added there must be freed in stop(). */
+struct event_base *onr_service_base(struct onr_service *svc);
 const char *onr_service_id(const struct onr_service *svc);
 uint64_t onr_service_now(const struct onr_service *svc);
 

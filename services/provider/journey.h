@@ -1,0 +1,64 @@
+/*
+ * A device's journey as its provider sees it, for the pairing page: its
+ * claim (registering, then claimed by the manufacturer's answer), its
+ * application key (the device attached to its operator's network), its
+ * service certificate (enrolled) and its first telemetry on our service
+ * broker (operational). Read from the provider's database; nothing here
+ * changes state but prov_on_telemetry.
+ */
+#ifndef ONRAMP_PROV_JOURNEY_H
+#define ONRAMP_PROV_JOURNEY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "claims.h"
+#include "onramp/service.h"
+
+/* The steps in the order a device passes them; the zero value: no claim. */
+enum prov_step {
+    PROV_STEP_NONE = 0,
+    PROV_STEP_REGISTERING, /* claims: created_at */
+    PROV_STEP_CLAIMED,     /* claims: claimed_at */
+    PROV_STEP_ATTACHED,    /* app_keys: received_at */
+    PROV_STEP_ENROLLED,    /* certificates: issued_at of the one in force */
+    PROV_STEP_OPERATIONAL, /* operational: operational_at */
+    PROV_STEP_COUNT
+};
+
+struct prov_journey {
+    char dev[ONR_DEVID_LEN + 1];
+    char mfr[ONR_SERVICE_ID_MAX + 1];
+    char op[ONR_SERVICE_ID_MAX + 1];
+    char account[PROV_ACCOUNT_MAX + 1];
+    uint64_t at[PROV_STEP_COUNT]; /* UNIX seconds; 0: not (yet) */
+    enum prov_step state;         /* the furthest step reached */
+    int refused;                  /* no claim: the manufacturer refused the page's */
+    char reason[128];             /* ... and why */
+};
+
+/*
+ * prov_journey_get: the journey of `dev` (a checked device id, borrowed)
+ * into `out`. ONR_OK with a claim (state REGISTERING or further), or with
+ * out->refused set for a pairing made on the page that the manufacturer
+ * refused; ONR_ENOENT when we know nothing of it; the database's errors.
+ */
+int prov_journey_get(struct onr_db *db, const char *dev, struct prov_journey *out);
+
+/* prov_step_name: "registering" ... "operational" (the API's step names);
+ * prov_state_name: "UNCLAIMED", "REGISTERING", "CLAIMED",
+ * "NETWORK_ATTACHED", "ENROLLED", "OPERATIONAL" (static strings). */
+const char *prov_step_name(enum prov_step step);
+const char *prov_state_name(enum prov_step step);
+
+/*
+ * prov_on_telemetry: a raw route for onr/1/p/{us}/dev/+/telemetry (not an
+ * envelope: the broker let only the device with our certificate publish
+ * there). The first one of a device claimed by us marks it operational;
+ * anything else is ignored (ONR_EDENIED for a device not claimed by us,
+ * ONR_EFORMAT for a topic of another shape: logged by the skeleton).
+ */
+int prov_on_telemetry(struct onr_service *svc, const char *topic, const uint8_t *payload,
+                      size_t len, void *arg);
+
+#endif /* ONRAMP_PROV_JOURNEY_H */
