@@ -1,7 +1,9 @@
 #!/bin/sh
 # Install the Debian 12 packages Onramp needs that are not installed yet.
 #
-#   scripts/deps.sh          build, run and test dependencies
+#   scripts/deps.sh          build and run dependencies (the demo's)
+#   scripts/deps.sh --tests  and what only the tests need (headless Chromium
+#                            for the provider's pairing page)
 #
 # Runs apt-get as root (directly, or through sudo when run by another user).
 # Prints what it installs; does nothing when everything is present.
@@ -12,8 +14,13 @@ packages="
   libwolfssl-dev libmsgpack-dev libevent-dev libsqlite3-dev libqrencode-dev
   mosquitto mosquitto-dev libmosquitto-dev mosquitto-clients
   libcmocka-dev openssl libssl-dev python3 python3-paho-mqtt zbar-tools
-  chromium chromium-driver
 "
+if [ "${1:-}" = "--tests" ]; then
+    packages="$packages chromium chromium-driver"
+elif [ $# -gt 0 ]; then
+    echo "usage: scripts/deps.sh [--tests]" >&2
+    exit 2
+fi
 
 missing=""
 for p in $packages; do
