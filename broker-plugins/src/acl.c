@@ -169,10 +169,13 @@ static bool service_may_publish(const struct conn *c, const char *topic, bool re
         return false;
     if (strcmp(topic, c->service_ev) == 0)
         return true; /* its own events, retained or not */
-    /* The control tool (onrampctl pair, release) asks providers, and only
-     * them: it never speaks to devices, manufacturers or operators. */
+    /* The control tool asks providers (onrampctl pair, release, status)
+     * and manufacturers and operators (status), on their inboxes only: it
+     * never speaks to devices or to other control tools. */
     if (strcmp(c->role, "ctl") == 0)
-        return !retain && topic_matches("onr/1/s/prov/+/in", topic);
+        return !retain && (topic_matches("onr/1/s/prov/+/in", topic) ||
+                           topic_matches("onr/1/s/mfr/+/in", topic) ||
+                           topic_matches("onr/1/s/op/+/in", topic));
     return !retain &&
            (topic_matches("onr/1/d/+/down", topic) || topic_matches("onr/1/s/+/+/in", topic) ||
             (strcmp(c->role, "prov") == 0 && topic_provider_device(topic, c->id)));

@@ -101,6 +101,7 @@ void ctl_print_refusal(const struct onr_msg_error *e);
 int ctl_stats(int argc, char **argv);
 int ctl_pair(int argc, char **argv);
 int ctl_release(int argc, char **argv);
+int ctl_status(int argc, char **argv);
 int ctl_monitor(int argc, char **argv);
 int ctl_label(int argc, char **argv);
 /* ctl_label_read: a label from a file (label.txt), its line end dropped,

@@ -1,6 +1,7 @@
 /*
  * onrampctl stats: the broker plugin's counters (proto/SPEC.md type 23),
- * read from the retained onr/1/s/broker/{name}/ev as a monitor would.
+ * read from the retained onr/1/s/broker/{name}/ev as a monitor would, or a
+ * service's (type 32) from its onr/1/s/{role}/{id}/ev.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -13,10 +14,12 @@
 #include "ctl.h"
 #include "onramp/envelope.h"
 #include "onramp/error.h"
+#include "onramp/text.h"
 
 static const char usage[] =
     "usage: onrampctl stats --host HOST --port PORT --cafile CA --cert CERT --key KEY\n"
-    "                       [--broker NAME] [--json] [--timeout SECONDS]\n"
+    "                       [--broker NAME | --service ROLE/ID] [--json]\n"
+    "                       [--timeout SECONDS]\n"
     "\n"
     "Print the counters of a broker's onramp plugin: connections admitted and\n"
     "refused by reason, refusals of publish, subscribe and delivery by reason,\n"
@@ -25,10 +28,17 @@ static const char usage[] =
     "the services CA) and reads the counters the plugin publishes, retained, to\n"
     "onr/1/s/broker/NAME/ev every few seconds.\n"
     "\n"
+    "With --service, the counters a service publishes every stats_interval\n"
+    "seconds on onr/1/s/ROLE/ID/ev instead: messages handled, answered again\n"
+    "as duplicates, refused by kind (auth, stale, input, policy), left to be\n"
+    "retried (busy), and the mean and largest handling time in microseconds.\n"
+    "Only that service can publish there (the broker's confinement).\n"
+    "\n"
     "  --host, --port     the services listener\n"
     "  --cafile           PEM: the CA of the broker's TLS certificate\n"
     "  --cert, --key      PEM: onrampctl's client certificate and key\n"
     "  --broker NAME      only this broker (default: the first to answer)\n"
+    "  --service ROLE/ID  a service instead: ROLE mfr, op or prov\n"
     "  --json             one JSON object instead of a table\n"
     "  --timeout SECONDS  how long to wait (default 10)\n"
     "\n"
@@ -38,6 +48,9 @@ static const char usage[] =
 struct wanted {
     int done;
     const char *broker; /* NULL: any */
+    char service_topic[128]; /* "" : the broker's counters */
+    enum onr_role service_role;
+    const char *service_id;
     struct onr_envelope env;
     uint8_t payload[ONR_ENVELOPE_MAX];
 };
@@ -53,8 +66,18 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     if (w->done || m->payloadlen <= 0 || (size_t)m->payloadlen > sizeof(w->payload))
         return;
     memcpy(w->payload, m->payload, (size_t)m->payloadlen);
-    if (onr_envelope_decode(w->payload, (size_t)m->payloadlen, &w->env) != ONR_OK ||
-        w->env.msg.type != ONR_MSG_BROKER_STATS || w->env.sender_role != ONR_ROLE_BROKER)
+    if (onr_envelope_decode(w->payload, (size_t)m->payloadlen, &w->env) != ONR_OK)
+        return;
+    if (w->service_topic[0] != '\0') {
+        /* the topic is the service's own: only it may publish there */
+        if (w->env.msg.type == ONR_MSG_SERVICE_STATS && w->env.sender_role == w->service_role &&
+            strcmp(m->topic, w->service_topic) == 0 &&
+            w->env.sender.len == strlen(w->service_id) &&
+            memcmp(w->env.sender.ptr, w->service_id, w->env.sender.len) == 0)
+            w->done = 1;
+        return;
+    }
+    if (w->env.msg.type != ONR_MSG_BROKER_STATS || w->env.sender_role != ONR_ROLE_BROKER)
         return;
     /* The sender must be the broker named in the topic. */
     snprintf(topic, sizeof(topic), "onr/1/s/broker/%.*s/ev", (int)w->env.sender.len,
@@ -67,18 +90,19 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     w->done = 1;
 }
 
-static void print_stats(const struct onr_envelope *env, int json)
+static void print_stats(const struct onr_envelope *env, const char *what, int json)
 {
     struct onr_msg_field f;
     time_t at = (time_t)env->timestamp;
     char when[64];
 
     strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%SZ", gmtime(&at));
+    /* the sender id is a checked service id: printable as it is */
     if (json)
-        printf("{\"broker\":\"%.*s\",\"time\":\"%s\"", (int)env->sender.len,
+        printf("{\"%s\":\"%.*s\",\"time\":\"%s\"", what, (int)env->sender.len,
                (const char *)env->sender.ptr, when);
     else
-        printf("broker %.*s, counters at %s\n", (int)env->sender.len,
+        printf("%s %.*s, counters at %s\n", what, (int)env->sender.len,
                (const char *)env->sender.ptr, when);
     for (size_t i = 0; onr_msg_field_at(&env->msg, i, &f) == ONR_OK; i++) {
         if (json)
@@ -90,11 +114,39 @@ static void print_stats(const struct onr_envelope *env, int json)
         printf("}\n");
 }
 
+/* ROLE/ID: a service's counters topic and who must have sent them. */
+static int parse_service(const char *arg, struct wanted *w)
+{
+    static const struct {
+        const char *name;
+        enum onr_role role;
+    } roles[] = {{"mfr", ONR_ROLE_MANUFACTURER}, {"op", ONR_ROLE_OPERATOR},
+                 {"prov", ONR_ROLE_PROVIDER}};
+    const char *slash = strchr(arg, '/');
+
+    if (slash == NULL || onr_text_check(ONR_TEXT_ID, (struct onr_bytes){
+                                            (const uint8_t *)slash + 1, strlen(slash + 1)}) !=
+                             ONR_OK || strlen(slash + 1) > ONR_SERVICE_ID_MAX)
+        return ONR_EINVAL;
+    for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
+        if (strlen(roles[i].name) == (size_t)(slash - arg) &&
+            memcmp(roles[i].name, arg, (size_t)(slash - arg)) == 0) {
+            w->service_role = roles[i].role;
+            w->service_id = slash + 1;
+            snprintf(w->service_topic, sizeof(w->service_topic), "onr/1/s/%s/%s/ev",
+                     roles[i].name, slash + 1);
+            return ONR_OK;
+        }
+    }
+    return ONR_EINVAL;
+}
+
 int ctl_stats(int argc, char **argv)
 {
     static const struct option options[] = {
         CTL_BROKER_OPTIONS,
         {"broker", required_argument, NULL, 'b'},
+        {"service", required_argument, NULL, 's'},
         {"json", no_argument, NULL, 'j'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -103,6 +155,7 @@ int ctl_stats(int argc, char **argv)
     struct wanted *w = calloc(1, sizeof(*w));
     struct mosquitto *mosq = NULL;
     int json = 0;
+    const char *service = NULL;
     time_t deadline;
     int opt;
     int rc = CTL_EXIT_FAIL;
@@ -113,6 +166,7 @@ int ctl_stats(int argc, char **argv)
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
         switch (opt) {
         case 'b': w->broker = optarg; break;
+        case 's': service = optarg; break;
         case 'j': json = 1; break;
         case 'h': fputs(usage, stdout); free(w); return CTL_EXIT_OK;
         default:
@@ -123,7 +177,8 @@ int ctl_stats(int argc, char **argv)
             return CTL_EXIT_USAGE;
         }
     }
-    if (optind != argc || !ctl_broker_complete(&b)) {
+    if (optind != argc || !ctl_broker_complete(&b) ||
+        (service != NULL && (w->broker != NULL || parse_service(service, w) != ONR_OK))) {
         fputs(usage, stderr);
         free(w);
         return CTL_EXIT_USAGE;
@@ -132,8 +187,9 @@ int ctl_stats(int argc, char **argv)
     if (mosq == NULL)
         goto out;
     mosquitto_message_v5_callback_set(mosq, on_message);
-    if (mosquitto_subscribe_v5(mosq, NULL, "onr/1/s/broker/+/ev", 0, 0, NULL) !=
-        MOSQ_ERR_SUCCESS) {
+    if (mosquitto_subscribe_v5(mosq, NULL,
+                               service != NULL ? w->service_topic : "onr/1/s/broker/+/ev", 0,
+                               0, NULL) != MOSQ_ERR_SUCCESS) {
         fprintf(stderr, "onrampctl: subscribe failed\n");
         goto out;
     }
@@ -143,10 +199,11 @@ int ctl_stats(int argc, char **argv)
             break;
     if (!w->done) {
         fprintf(stderr, "onrampctl: no counters from %s within %d s\n",
-                w->broker != NULL ? w->broker : "any broker", b.timeout);
+                service != NULL ? service : w->broker != NULL ? w->broker : "any broker",
+                b.timeout);
         goto out;
     }
-    print_stats(&w->env, json);
+    print_stats(&w->env, service != NULL ? "service" : "broker", json);
     rc = CTL_EXIT_OK;
 out:
     ctl_disconnect(mosq);

@@ -40,6 +40,10 @@ static const char usage[] =
     "  claim_rate         claim attempts per provider per minute (default 120)\n"
     "  log_level          error, warning, notice (default), info, debug\n"
     "  freshness          seconds a message's timestamp may be off (default 300)\n"
+    "  controller ID SIGNING_PUB a control tool allowed to ask for a device's\n"
+    "                     status (onrampctl status); repeat for each\n"
+    "  stats_interval     seconds between its counters on onr/1/s/ROLE/ID/ev\n"
+    "                     (default 10; 0: none); onrampctl stats --service reads them\n"
     "\n"
     "  -o KEY=VALUE       override a configuration key\n"
     "  --log-level LEVEL  the same as -o log_level=LEVEL\n"
@@ -164,6 +168,23 @@ static int reload(struct onr_service *svc, void *arg)
     return load_peers(svc, arg);
 }
 
+/* A device's journey as we know it (status_request, SPEC type 30). */
+static int status(struct onr_service *svc, void *arg, const char *dev, struct onr_msg_status *out)
+{
+    const char *word = NULL;
+    uint64_t assigned_at = 0;
+    int rc;
+
+    (void)arg;
+    rc = onr_registry_status(onr_service_db(svc), dev, &word, &assigned_at);
+    if (rc != ONR_OK)
+        return rc;
+    memset(out, 0, sizeof(*out));
+    out->state = (struct onr_bytes){(const uint8_t *)word, strlen(word)};
+    out->registered = assigned_at;
+    return ONR_OK;
+}
+
 static void stop(struct onr_service *svc, void *arg)
 {
     struct mfr *m = arg;
@@ -189,6 +210,7 @@ int main(int argc, char **argv)
         .reload = reload,
         .stop = stop,
         .arg = &state,
+        .status = status,
     };
 
     return onr_service_main(&def, argc, argv);

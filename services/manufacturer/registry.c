@@ -194,3 +194,32 @@ int onr_registry_unassign(struct onr_db *db, const char *dev)
 {
     return onr_db_run_text(db, "DELETE FROM assignments WHERE dev = ?1", dev);
 }
+
+int onr_registry_status(struct onr_db *db, const char *dev, const char **state,
+                        uint64_t *assigned_at)
+{
+    static const char sql[] =
+        "SELECT a.assigned_at, w.at FROM devices d"
+        " LEFT JOIN assignments a ON a.dev = d.dev LEFT JOIN waiting w ON w.dev = d.dev"
+        " WHERE d.dev = ?1";
+    sqlite3_stmt *stmt = NULL;
+    int rc = onr_db_prepare(db, sql, &stmt);
+
+    if (rc != ONR_OK)
+        return rc;
+    onr_db_bind_text(stmt, 1, dev, strlen(dev));
+    rc = onr_db_step(db, stmt);
+    if (rc == ONR_OK) {
+        *assigned_at = 0;
+        if (sqlite3_column_type(stmt, 0) != SQLITE_NULL) {
+            *assigned_at = (uint64_t)sqlite3_column_int64(stmt, 0);
+            *state = "assigned";
+        } else if (sqlite3_column_type(stmt, 1) != SQLITE_NULL) {
+            *state = "waiting";
+        } else {
+            *state = "made";
+        }
+    }
+    sqlite3_reset(stmt);
+    return rc;
+}

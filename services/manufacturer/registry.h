@@ -73,4 +73,11 @@ int onr_registry_waiting(struct onr_db *db, const char *dev, uint8_t nonce[16],
                          uint8_t hello_id[16]);
 int onr_registry_unwait(struct onr_db *db, const char *dev);
 
+/* onr_registry_status: what the registry knows of `dev` (borrowed): *state
+ * "made", "waiting" (a hello pending) or "assigned" (a static string) and
+ * *assigned_at (0 unless assigned). ONR_OK, ONR_ENOENT for a device we did
+ * not make, or the database's errors. */
+int onr_registry_status(struct onr_db *db, const char *dev, const char **state,
+                        uint64_t *assigned_at);
+
 #endif /* ONRAMP_MFR_REGISTRY_H */

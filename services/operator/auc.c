@@ -418,3 +418,31 @@ int auc_unconfirmed(struct onr_db *db, uint64_t before, struct auc_delivery *out
     sqlite3_reset(stmt);
     return rc == ONR_ENOENT ? ONR_OK : rc;
 }
+
+int auc_status(struct onr_db *db, const char *dev, struct auc_status *out)
+{
+    static const char sql[] = "SELECT suspended, attached, created_at, attached_at, aligned_at"
+                              " FROM subscribers WHERE dev = ?1";
+    sqlite3_stmt *stmt = NULL;
+    int rc = onr_db_prepare(db, sql, &stmt);
+
+    if (rc != ONR_OK)
+        return rc;
+    onr_db_bind_text(stmt, 1, dev, strlen(dev));
+    rc = onr_db_step(db, stmt);
+    if (rc == ONR_OK) {
+        out->profiled = (uint64_t)sqlite3_column_int64(stmt, 2);
+        out->attached = (uint64_t)sqlite3_column_int64(stmt, 3); /* NULL reads 0 */
+        out->aligned = (uint64_t)sqlite3_column_int64(stmt, 4);
+        if (sqlite3_column_int(stmt, 0) != 0)
+            out->state = "suspended";
+        else if (out->aligned != 0)
+            out->state = "aligned";
+        else if (sqlite3_column_int(stmt, 1) != 0)
+            out->state = "attached";
+        else
+            out->state = "allocated";
+    }
+    sqlite3_reset(stmt);
+    return rc;
+}

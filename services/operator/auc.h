@@ -52,6 +52,18 @@ struct auc_subscriber {
  * wipes `out` (it holds Ki). */
 int auc_subscriber(struct onr_db *db, const char *dev, struct auc_subscriber *out);
 
+/* What a status_request is told of a subscription (no secrets). */
+struct auc_status {
+    const char *state;   /* "allocated", "attached", "aligned", "suspended" (static) */
+    uint64_t profiled;   /* created_at */
+    uint64_t attached;   /* attached_at, 0: not (yet) */
+    uint64_t aligned;    /* aligned_at, 0: not (yet) */
+};
+
+/* auc_status: the subscription of `dev` (borrowed) into `out`; ONR_OK,
+ * ONR_ENOENT (none), or the database's errors. */
+int auc_status(struct onr_db *db, const char *dev, struct auc_status *out);
+
 /*
  * auc_allocate: a new subscription for `dev` (which has none): the next
  * slot of the pool, its IMSI and ICCID, a fresh Ki and its OPc from `op`.

@@ -61,6 +61,10 @@ static const char usage[] =
     "  challenge_lifetime seconds an AKA challenge may be answered (default 300)\n"
     "  log_level          error, warning, notice (default), info, debug\n"
     "  freshness          seconds a message's timestamp may be off (default 300)\n"
+    "  controller ID SIGNING_PUB a control tool allowed to ask for a device's\n"
+    "                     status (onrampctl status); repeat for each\n"
+    "  stats_interval     seconds between its counters on onr/1/s/ROLE/ID/ev\n"
+    "                     (default 10; 0: none); onrampctl stats --service reads them\n"
     "\n"
     "  -o KEY=VALUE       override a configuration key\n"
     "  --log-level LEVEL  the same as -o log_level=LEVEL\n"
@@ -287,6 +291,24 @@ static int reload(struct onr_service *svc, void *arg)
     return load_peers(svc, arg);
 }
 
+/* A device's journey as we know it (status_request, SPEC type 30). */
+static int status(struct onr_service *svc, void *arg, const char *dev, struct onr_msg_status *out)
+{
+    struct auc_status st = {0};
+    int rc;
+
+    (void)arg;
+    rc = auc_status(onr_service_db(svc), dev, &st);
+    if (rc != ONR_OK)
+        return rc;
+    memset(out, 0, sizeof(*out));
+    out->state = (struct onr_bytes){(const uint8_t *)st.state, strlen(st.state)};
+    out->profiled = st.profiled;
+    out->attached = st.attached;
+    out->aligned = st.aligned;
+    return ONR_OK;
+}
+
 static void stop(struct onr_service *svc, void *arg)
 {
     struct op *o = arg;
@@ -310,6 +332,7 @@ int main(int argc, char **argv)
         .reload = reload,
         .stop = stop,
         .arg = &state,
+        .status = status,
     };
 
     return onr_service_main(&def, argc, argv);

@@ -29,7 +29,8 @@ int prov_journey_get(struct onr_db *db, const char *dev, struct prov_journey *ou
         "SELECT c.mfr, c.operator, c.account, c.created_at, c.claimed_at,"
         " (SELECT received_at FROM app_keys WHERE dev = ?1),"
         " (SELECT issued_at FROM certificates WHERE dev = ?1 AND revoked_at IS NULL),"
-        " (SELECT operational_at FROM operational WHERE dev = ?1)"
+        " (SELECT operational_at FROM operational WHERE dev = ?1),"
+        " (SELECT aligned_at FROM alignments WHERE dev = ?1)"
         " FROM claims c WHERE c.dev = ?1";
     sqlite3_stmt *stmt = NULL;
     uint64_t refused_at = 0;
@@ -57,6 +58,7 @@ int prov_journey_get(struct onr_db *db, const char *dev, struct prov_journey *ou
             out->at[i] = (uint64_t)at;
             out->state = (enum prov_step)i;
         }
+        out->aligned = (uint64_t)sqlite3_column_int64(stmt, 3 + PROV_STEP_COUNT - 1);
     }
     sqlite3_reset(stmt);
     if (rc != ONR_ENOENT)
@@ -64,6 +66,29 @@ int prov_journey_get(struct onr_db *db, const char *dev, struct prov_journey *ou
     rc = prov_web_refusal_get(db, dev, out->reason, sizeof(out->reason), &refused_at);
     out->refused = rc == ONR_OK;
     return rc;
+}
+
+int prov_status(struct onr_service *svc, void *arg, const char *dev, struct onr_msg_status *out)
+{
+    struct prov_journey j;
+    const char *word;
+    int rc;
+
+    (void)arg;
+    rc = prov_journey_get(onr_service_db(svc), dev, &j);
+    if (rc == ONR_OK && j.state == PROV_STEP_NONE)
+        rc = ONR_ENOENT; /* only a refused pairing: no claim */
+    if (rc != ONR_OK)
+        return rc;
+    word = prov_step_name(j.state);
+    memset(out, 0, sizeof(*out));
+    out->state = (struct onr_bytes){(const uint8_t *)word, strlen(word)};
+    out->claimed = j.at[PROV_STEP_CLAIMED];
+    out->attached = j.at[PROV_STEP_ATTACHED];
+    out->enrolled = j.at[PROV_STEP_ENROLLED];
+    out->aligned = j.aligned;
+    out->operational = j.at[PROV_STEP_OPERATIONAL];
+    return ONR_OK;
 }
 
 int prov_on_telemetry(struct onr_service *svc, const char *topic, const uint8_t *payload,

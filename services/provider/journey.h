@@ -32,6 +32,8 @@ struct prov_journey {
     char op[ONR_SERVICE_ID_MAX + 1];
     char account[PROV_ACCOUNT_MAX + 1];
     uint64_t at[PROV_STEP_COUNT]; /* UNIX seconds; 0: not (yet) */
+    uint64_t aligned;             /* alignments: aligned_at (the operator confirmed
+                                   * the policy); 0: not (yet) */
     enum prov_step state;         /* the furthest step reached */
     int refused;                  /* no claim: the manufacturer refused the page's */
     char reason[128];             /* ... and why */
@@ -50,6 +52,14 @@ int prov_journey_get(struct onr_db *db, const char *dev, struct prov_journey *ou
  * "NETWORK_ATTACHED", "ENROLLED", "OPERATIONAL" (static strings). */
 const char *prov_step_name(enum prov_step step);
 const char *prov_state_name(enum prov_step step);
+
+/*
+ * prov_status: the journey of `dev` for a control tool's status_request
+ * (the skeleton's status callback, SPEC type 31): state "registering" ...
+ * "operational" and the times of claimed, attached, enrolled, aligned and
+ * operational. ONR_OK, ONR_ENOENT (no claim), or the database's errors.
+ */
+int prov_status(struct onr_service *svc, void *arg, const char *dev, struct onr_msg_status *out);
 
 /*
  * prov_on_telemetry: a raw route for onr/1/p/{us}/dev/+/telemetry (not an

@@ -53,8 +53,9 @@ static const char usage[] =
     "                     lines)\n"
     "  operator ID SIGNING_PUB   an operator it has a contract with; repeat\n"
     "  default_operator ID       one of those: for users who name none\n"
-    "  controller ID SIGNING_PUB a control tool allowed to pair devices (its\n"
-    "                     certificate's CN and the key its pairings verify with)\n"
+    "  controller ID SIGNING_PUB a control tool allowed to pair and release\n"
+    "                     devices and to ask for a device's status (its\n"
+    "                     certificate's CN and the key its requests verify with)\n"
     "  ca_cert, ca_key    PEM: the provider CA that issues service certificates\n"
     "                     (the key 0600)\n"
     "  cert_days          validity of service certificates (default 365)\n"
@@ -80,6 +81,8 @@ static const char usage[] =
     "                     no; put it behind your own access control)\n"
     "  log_level          error, warning, notice (default), info, debug\n"
     "  freshness          seconds a message's timestamp may be off (default 300)\n"
+    "  stats_interval     seconds between its counters on onr/1/s/ROLE/ID/ev\n"
+    "                     (default 10; 0: none); onrampctl stats --service reads them\n"
     "\n"
     "  -o KEY=VALUE       override a configuration key\n"
     "  --log-level LEVEL  the same as -o log_level=LEVEL\n"
@@ -90,7 +93,7 @@ static const char usage[] =
     "Exit status: 0 after a clean stop, 1 if it could not start, 2 usage.\n";
 
 static const char *const keys[] = {
-    "manufacturer", "operator", "default_operator", "controller", "sealing_key", "ca_cert",
+    "manufacturer", "operator", "default_operator", "sealing_key", "ca_cert",
     "ca_key", "cert_days", "endpoint", "service_broker_ca", "plan", "retry_after", "resend",
     "http_listen", "http_public",
 };
@@ -154,8 +157,6 @@ static int load_peers(struct onr_service *svc, struct prov *p)
     if (rc == ONR_OK)
         rc = onr_peers_load(cfg, "onramp-provider", "operator", 0, &next.operators);
     if (rc == ONR_OK)
-        rc = onr_peers_load(cfg, "onramp-provider", "controller", 0, &next.controllers);
-    if (rc == ONR_OK)
         rc = load_plans(cfg, next.plans, &next.n_plans);
     if (rc == ONR_OK &&
         (onr_config_get_uint(cfg, "retry_after", 5, 1, 3600, &next.retry_after) != ONR_OK ||
@@ -176,7 +177,6 @@ static int load_peers(struct onr_service *svc, struct prov *p)
     snprintf(p->default_operator, sizeof(p->default_operator), "%s", def);
     p->manufacturers = next.manufacturers;
     p->operators = next.operators;
-    p->controllers = next.controllers;
     memcpy(p->plans, next.plans, sizeof(p->plans));
     p->n_plans = next.n_plans;
     p->retry_after = next.retry_after;
@@ -300,7 +300,7 @@ static int start(struct onr_service *svc, void *arg)
     if (rc == ONR_OK)
         rc = onr_service_every(svc, 1, prov_tick, p);
     onr_log(ONR_LOG_NOTICE, "provider ready manufacturers=%zu operators=%zu controllers=%zu "
-            "plans=%zu endpoint=%s", p->manufacturers.n, p->operators.n, p->controllers.n,
+            "plans=%zu endpoint=%s", p->manufacturers.n, p->operators.n, onr_service_controllers(svc)->n,
             p->n_plans, p->endpoint);
     return rc;
 }
@@ -336,6 +336,7 @@ int main(int argc, char **argv)
         .reload = reload,
         .stop = stop,
         .arg = &state,
+        .status = prov_status,
     };
 
     /* one database: the claims and the certificates */

@@ -223,7 +223,7 @@ int prov_on_pairing(struct onr_service *svc, const struct onr_envelope *env, con
     struct pairing_ctx ctx = {arg, NULL};
     int rc;
 
-    ctx.asker = onr_peer_find(&ctx.p->controllers, env->sender.ptr, env->sender.len);
+    ctx.asker = onr_peer_find(onr_service_controllers(svc), env->sender.ptr, env->sender.len);
     if (env->sender_role != ONR_ROLE_CONTROL || ctx.asker == NULL)
         return ONR_EDENIED; /* not a control tool we know: nothing recorded, no answer */
     rc = onr_envelope_verify_sig(env, (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},

@@ -48,7 +48,6 @@ struct prov_plan {
 struct prov {
     struct onr_peers manufacturers;
     struct onr_peers operators;     /* the operators it has contracts with */
-    struct onr_peers controllers;   /* control tools allowed to pair */
     char default_operator[ONR_SERVICE_ID_MAX + 1];
     uint8_t sealing_key[ONR_X25519_KEY_LEN]; /* application keys are sealed to it */
     /* enrollment */

@@ -103,7 +103,7 @@ int prov_on_release(struct onr_service *svc, const struct onr_envelope *env, con
     struct release_ctx ctx = {arg, NULL};
     int rc;
 
-    rc = onr_service_from_peer(svc, env, topic, &ctx.p->controllers, ONR_ROLE_CONTROL,
+    rc = onr_service_from_peer(svc, env, topic, onr_service_controllers(svc), ONR_ROLE_CONTROL,
                                &ctx.peer);
     if (rc != ONR_OK)
         return rc;

@@ -8,7 +8,9 @@ which op-1 is not) and prov-3 (prefers op-1, which has no contract with
 it); operators op-1 and op-tiny (a pool of two numbers).
 """
 
+import json
 import os
+import subprocess
 import time
 import unittest
 
@@ -21,6 +23,7 @@ PROFILE_REQUEST, PROFILE = 5, 6
 ATTACH_REQUEST, ATTACH_CHALLENGE, ATTACH_RESPONSE, ATTACH_RESULT = 7, 8, 9, 10
 ROLE_DEVICE = 1
 EDENIED, EEXPIRED, EAUTH, EEXHAUSTED = 12, 48, 52, 53
+EVENT = 26
 
 
 class NetworkTest(unittest.TestCase):
@@ -44,7 +47,8 @@ class NetworkTest(unittest.TestCase):
             for prov in (cls.prov1, cls.prov2, cls.prov3):
                 onb.track(prov.process)
             cls.op1 = onb.operator("op-1", [cls.acme], [cls.prov1, cls.prov2],
-                                   extra={"log_level": "info", "resend": 2})
+                                   extra={"log_level": "info", "resend": 2,
+                                          "stats_interval": 1})
             cls.tiny = onb.operator("op-tiny", [cls.acme], [cls.prov1],
                                     imsi_range=("001010000000001", "001010000000002"),
                                     iccid_range=("894900100000000001", "894900100000000002"))
@@ -148,7 +152,8 @@ class NetworkTest(unittest.TestCase):
         while time.monotonic() < deadline and len(events) < 6:
             for _, payload, _ in monitor.collect(0.2):
                 e = fabric.decode_envelope(payload)
-                events.add((e["body"]["dev"], e["body"]["step"]))
+                if e["type"] == EVENT:  # not its counters (type 32)
+                    events.add((e["body"]["dev"], e["body"]["step"]))
         for d in devices:
             for step in ("profile", "attached"):
                 self.assertIn((os.path.basename(d), step), events)
@@ -227,6 +232,33 @@ class NetworkTest(unittest.TestCase):
         # the AuC's SQN moved past the device's
         sqn = self.op1.rows("SELECT sqn FROM subscribers WHERE dev = ?", dev)[0][0]
         self.assertGreater(sqn >> 5, 5000)
+
+    def counters(self):
+        """op-1's counters as onrampctl stats --service reads them."""
+        cert, key = self.onb.pki.client("monitor", "stats")
+        proc = subprocess.run(
+            [onboarding.program("onrampctl"), "stats", "--service", "op/op-1", "--json",
+             "--host", "127.0.0.1", "--port", str(self.onb.broker.services_port),
+             "--cafile", self.onb.pki.ca[0], "--cert", cert, "--key", key, "--timeout", "10"],
+            capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        return json.loads(proc.stdout)
+
+    def test_the_operator_counts_what_it_handled_and_refused(self):
+        before = self.counters()
+        self.assertEqual(before["service"], "op-1")
+        (d,) = self.acme.mint(1)
+        self.onboard(d, "--until", "PROFILED")
+        c = self.raw_device(d)
+        answer = self.ask(c, d, "op-1", PROFILE_REQUEST,
+                          {"voucher": b"not a voucher", "nonce": os.urandom(16)})
+        self.assert_refused(answer, EDENIED)
+        onboarding.wait_until(lambda: self.counters()["refused_policy"] >
+                              before["refused_policy"], what="the refusal counted")
+        after = self.counters()
+        self.assertGreater(after["handled"], before["handled"])
+        self.assertGreaterEqual(after["uptime"], before["uptime"])
+        self.assertGreater(after["latency_max_us"], 0)
 
     # -- refused, each changing nothing --
 

@@ -200,14 +200,18 @@ class ConfinementTest(fabric.FabricTestCase):
             finally:
                 c.disconnect()
 
-    def test_control_tool_asks_providers_only(self):
+    def test_control_tool_asks_services_inboxes_only(self):
         c = self.broker.service("control", "admin")
         self.assertEqual(c.connack, OK)
         try:
             self.check_publishes(c, [
                 ("onr/1/s/prov/prov-1/in", True),
-                ("onr/1/s/mfr/acme/in", False),
-                ("onr/1/s/op/op-1/in", False),
+                ("onr/1/s/mfr/acme/in", True),    # onrampctl status
+                ("onr/1/s/op/op-1/in", True),     # onrampctl status
+                ("onr/1/s/mfr/acme/ev", False),
+                ("onr/1/s/op/op-1/ev", False),
+                ("onr/1/s/ctl/other/in", False),
+                ("onr/1/s/monitor/noc/in", False),
                 (self.dev.down, False),
                 ("$CONTROL/onramp/v1", False),
             ])

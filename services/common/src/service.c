@@ -32,7 +32,15 @@
 
 static const char *const common_keys[] = {
     "id", "broker_host", "broker_port", "broker_ca", "cert", "key",
-    "signing_key", "database", "log_level", "freshness",
+    "signing_key", "database", "log_level", "freshness", "stats_interval", "controller",
+};
+
+/* What the service counts, published as service_stats (SPEC type 32). */
+struct counters {
+    struct onr_msg_service_stats published; /* the message body */
+    uint64_t latency_sum_us;
+    uint64_t latency_n;
+    time_t started;
 };
 
 struct sub {
@@ -76,6 +84,8 @@ struct onr_service {
     size_t subacks_due;               /* SUBACKs still to come after a connect */
     struct onr_answer *answer;        /* scratch for handle_once (large) */
     int die_after_type;               /* fault injection for tests, 0: off */
+    struct counters counters;
+    struct onr_peers controllers;     /* who may ask for a device's status */
 };
 
 /* ---- configuration ----------------------------------------------------- */
@@ -200,6 +210,10 @@ static int load_state(struct onr_service *svc)
         fprintf(stderr, "%s: database %s: %s\n", svc->def->name, path, why);
         return rc;
     }
+    /* after the database, as services load their other peers in start() */
+    rc = onr_peers_load(svc->cfg, svc->def->name, "controller", 0, &svc->controllers);
+    if (rc != ONR_OK)
+        return rc;
     return onr_replay_new(REPLAY_CAPACITY, &svc->replay);
 }
 
@@ -298,9 +312,72 @@ static int dispatch_raw(struct onr_service *svc, const char *topic, const uint8_
     return 0;
 }
 
+/* Which kind of refusal `rc` is, for the counters. */
+static uint64_t *refusal_counter(struct onr_msg_service_stats *c, int rc)
+{
+    switch (rc) {
+    case ONR_EBADSIG: case ONR_EBADMAC: case ONR_EBADKEY: case ONR_EAUTH:
+    case ONR_EAUTHKIND: case ONR_EDECRYPT: case ONR_ECHAIN:
+        return &c->refused_auth;
+    case ONR_ESTALE: case ONR_EREPLAY: case ONR_EREPLAYFULL:
+        return &c->refused_stale;
+    case ONR_EDENIED: case ONR_ENOENT: case ONR_EEXIST: case ONR_EEXHAUSTED:
+    case ONR_EEXPIRED: case ONR_EPERM:
+        return &c->refused_policy;
+    default:
+        return &c->refused_input;
+    }
+}
+
+/* One message handled by a route: counted by outcome, and timed. */
+static void count(struct onr_service *svc, int rc, const struct timespec *t0)
+{
+    struct counters *k = &svc->counters;
+    struct onr_msg_service_stats *c = &k->published;
+    struct timespec t1;
+    uint64_t us;
+
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    us = (uint64_t)(t1.tv_sec - t0->tv_sec) * 1000000u +
+         (uint64_t)((t1.tv_nsec - t0->tv_nsec) / 1000);
+    k->latency_sum_us += us;
+    k->latency_n++;
+    if (us > c->latency_max_us)
+        c->latency_max_us = us;
+    if (rc == ONR_OK) {
+        c->handled++;
+    } else if (rc == ONR_EBUSY || rc == ONR_EIO) {
+        c->busy++;
+    } else {
+        c->refused++;
+        (*refusal_counter(c, rc))++;
+    }
+}
+
+/* The counters on our ev topic (SPEC type 32). */
+static void publish_counters(struct onr_service *svc, void *arg)
+{
+    struct counters *k = &svc->counters;
+    struct onr_msg msg = {.type = ONR_MSG_SERVICE_STATS};
+    struct onr_publication *pub = &svc->answer->extra[0]; /* scratch, as refuse */
+    char topic[ONR_TOPIC_MAX + 1];
+
+    (void)arg;
+    if (!svc->connected)
+        return;
+    k->published.uptime = (uint64_t)(time(NULL) - k->started);
+    k->published.latency_avg_us = k->latency_n ? k->latency_sum_us / k->latency_n : 0;
+    msg.body.service_stats = k->published;
+    snprintf(topic, sizeof(topic), "onr/1/s/%s/%s/ev", svc->def->role, svc->id);
+    memset(pub, 0, sizeof(*pub));
+    if (onr_service_seal(svc, &msg, topic, pub, NULL) == ONR_OK)
+        onr_service_publish(svc, pub);
+}
+
 static void dispatch(struct onr_service *svc, const char *topic, const uint8_t *payload,
                      size_t len)
 {
+    struct timespec t0;
     char safe[160];
     struct onr_envelope env;
     bool matched = false;
@@ -308,8 +385,10 @@ static void dispatch(struct onr_service *svc, const char *topic, const uint8_t *
 
     if (dispatch_raw(svc, topic, payload, len))
         return;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     rc = onr_envelope_decode(payload, len, &env);
     if (rc != ONR_OK) {
+        count(svc, rc, &t0);
         onr_log(ONR_LOG_INFO, "refused topic=%s reason=%s",
                 onr_log_safe(topic, strlen(topic), safe, sizeof(safe)), onr_error_name(rc));
         return;
@@ -321,12 +400,14 @@ static void dispatch(struct onr_service *svc, const char *topic, const uint8_t *
             !matched)
             continue;
         rc = svc->subs[i].cb(svc, &env, topic, svc->subs[i].arg);
+        count(svc, rc, &t0);
         if (rc != ONR_OK)
             onr_log(ONR_LOG_INFO, "refused type=%s topic=%s reason=%s",
                     onr_msg_type_name((int)env.msg.type),
                     onr_log_safe(topic, strlen(topic), safe, sizeof(safe)), onr_error_name(rc));
         return;
     }
+    count(svc, ONR_EMSGTYPE, &t0);
     onr_log(ONR_LOG_INFO, "refused type=%s topic=%s reason=unexpected",
             onr_msg_type_name((int)env.msg.type),
             onr_log_safe(topic, strlen(topic), safe, sizeof(safe)));
@@ -655,6 +736,7 @@ int onr_service_handle_once(struct onr_service *svc, const struct onr_envelope *
                               a->reply.payload, &a->reply.len);
     if (rc == ONR_OK) {
         /* a duplicate or a retry of the same message: the same answer */
+        svc->counters.published.duplicates++;
         onr_db_rollback(svc->db);
         return onr_service_publish(svc, &a->reply);
     }
@@ -688,6 +770,79 @@ int onr_service_handle_once(struct onr_service *svc, const struct onr_envelope *
     return ONR_OK;
 }
 
+/* ---- status (SPEC types 30/31) ------------------------------------------------ */
+
+const struct onr_peers *onr_service_controllers(const struct onr_service *svc)
+{
+    return &svc->controllers;
+}
+
+/* A control tool asks what we know of a device: read-only, so answered at
+ * once (a duplicate gets the same answer again). Strangers get nothing. */
+static int on_status_request(struct onr_service *svc, const struct onr_envelope *env,
+                             const char *topic, void *arg)
+{
+    const struct onr_bytes dev = env->msg.body.status_request.dev;
+    struct onr_publication *pub = &svc->answer->extra[0]; /* scratch, as refuse */
+    struct onr_msg msg = {.type = ONR_MSG_STATUS};
+    struct onr_msg_status *st = &msg.body.status;
+    const struct onr_peer *peer = NULL;
+    char id[ONR_DEVID_LEN + 1];
+    char to[ONR_TOPIC_MAX + 1];
+    int rc;
+
+    (void)arg;
+    rc = onr_service_from_peer(svc, env, topic, &svc->controllers, ONR_ROLE_CONTROL, &peer);
+    if (rc != ONR_OK)
+        return rc;
+    if (dev.len != ONR_DEVID_LEN || onr_devid_check((const char *)dev.ptr, dev.len) != ONR_OK)
+        return ONR_EFORMAT;
+    memcpy(id, dev.ptr, dev.len);
+    id[dev.len] = '\0';
+    rc = svc->def->status(svc, svc->def->arg, id, st);
+    if (rc == ONR_ENOENT) {
+        memset(st, 0, sizeof(*st));
+        st->state = ONR_BYTES_STR("unknown");
+    } else if (rc != ONR_OK) {
+        return rc;
+    }
+    st->re = ONR_BYTES(env->id);
+    st->dev = dev;
+    snprintf(to, sizeof(to), "onr/1/s/ctl/%s/in", peer->id);
+    memset(pub, 0, sizeof(*pub));
+    rc = onr_service_seal(svc, &msg, to, pub, NULL);
+    if (rc != ONR_OK)
+        return rc;
+    onr_log(ONR_LOG_INFO, "status dev=%s ctl=%s state=%.*s", id, peer->id, (int)st->state.len,
+            (const char *)st->state.ptr);
+    return onr_service_publish(svc, pub);
+}
+
+/* The status route on our inbox, when the service can answer. */
+static int status_setup(struct onr_service *svc)
+{
+    char inbox[ONR_TOPIC_MAX + 1];
+
+    if (svc->def->status == NULL)
+        return ONR_OK;
+    snprintf(inbox, sizeof(inbox), "onr/1/s/%s/%s/in", svc->def->role, svc->id);
+    return onr_service_subscribe(svc, inbox, ONR_MSG_STATUS_REQUEST, on_status_request, NULL);
+}
+
+/* Counters from now; published every stats_interval seconds (0: never). */
+static int counters_setup(struct onr_service *svc)
+{
+    uint64_t interval = 0;
+
+    if (onr_config_get_uint(svc->cfg, "stats_interval", 10, 0, 3600, &interval) != ONR_OK) {
+        fprintf(stderr, "%s: stats_interval: seconds in 0..3600\n", svc->def->name);
+        return ONR_EINVAL;
+    }
+    svc->counters.started = time(NULL);
+    return interval == 0 ? ONR_OK
+                         : onr_service_every(svc, (unsigned)interval, publish_counters, NULL);
+}
+
 /* ---- signals and the run ---------------------------------------------------- */
 
 static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
@@ -702,6 +857,7 @@ static void on_stop_signal(evutil_socket_t sig, short what, void *arg)
 static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
 {
     struct onr_service *svc = arg;
+    static struct onr_peers controllers; /* large: not on the stack */
     struct onr_config *cfg = NULL;
     struct onr_config *old;
 
@@ -713,9 +869,12 @@ static void on_reload_signal(evutil_socket_t sig, short what, void *arg)
     }
     old = svc->cfg;
     svc->cfg = cfg;
+    controllers = svc->controllers;
     if (apply_log_level(svc) != ONR_OK ||
+        onr_peers_load(cfg, svc->def->name, "controller", 0, &svc->controllers) != ONR_OK ||
         (svc->def->reload != NULL && svc->def->reload(svc, svc->def->arg) != ONR_OK)) {
         svc->cfg = old;
+        svc->controllers = controllers;
         onr_config_free(cfg);
         apply_log_level(svc);
         onr_log(ONR_LOG_ERROR, "reload refused: configuration kept as it was");
@@ -844,6 +1003,10 @@ int onr_service_main(const struct onr_service_def *def, int argc, char **argv)
     if (load_config(&svc, &svc.cfg) != ONR_OK || load_state(&svc) != ONR_OK)
         goto out;
     rc = def->start(&svc, def->arg);
+    if (rc == ONR_OK)
+        rc = counters_setup(&svc);
+    if (rc == ONR_OK)
+        rc = status_setup(&svc);
     if (rc != ONR_OK) {
         fprintf(stderr, "onramp-%s: cannot start: %s\n", def->name, onr_strerror(rc));
         goto out;

@@ -28,6 +28,10 @@
  *   database     SQLite file
  *   log_level    error, warning, notice (default), info, debug
  *   freshness    envelope freshness window, seconds (default 300)
+ *   controller   ID SIGNING_PUB: a control tool allowed to ask for a
+ *                device's status (any number of lines)
+ *   stats_interval  seconds between the service's counters (SPEC type 32)
+ *                on onr/1/s/{role}/{id}/ev (default 10; 0: never)
  */
 #ifndef ONRAMP_SERVICE_H
 #define ONRAMP_SERVICE_H
@@ -90,6 +94,14 @@ struct onr_service_def {
     int (*reload)(struct onr_service *svc, void *arg);
     void (*stop)(struct onr_service *svc, void *arg);
     void *arg;
+    /* May be NULL. A device's journey as this service knows it, for a
+     * control tool's status_request (SPEC types 30/31): fill out->state
+     * (a static string) and the timestamps this service keeps; `dev` is a
+     * checked device id (borrowed). ONR_OK, ONR_ENOENT (never seen: the
+     * answer says "unknown" with zeros) or the database's errors (no
+     * answer). Read-only. */
+    int (*status)(struct onr_service *svc, void *arg, const char *dev,
+                  struct onr_msg_status *out);
 };
 
 /*
@@ -210,6 +222,10 @@ struct onr_peer;
 int onr_service_from_peer(struct onr_service *svc, const struct onr_envelope *env,
                           const char *topic, const struct onr_peers *peers, enum onr_role role,
                           const struct onr_peer **peer);
+
+/* onr_service_controllers: the control tools of the `controller` lines
+ * (borrowed; replaced on reload). */
+const struct onr_peers *onr_service_controllers(const struct onr_service *svc);
 
 /* onr_service_down_topic: the topic device `dev` hears on. */
 void onr_service_down_topic(const char *dev, char *out, size_t cap);
