@@ -166,6 +166,14 @@ static const struct onr_field released_fields[] = {
     F(released, re, BIN, REQ, ID16),
     F(released, dev, DEVID, REQ, DEVID),
 };
+static const struct onr_field revoke_request_fields[] = {
+    F(revoke_request, dev, DEVID, REQ, DEVID),
+};
+static const struct onr_field revoked_fields[] = {
+    F(revoked, re, BIN, REQ, ID16),
+    F(revoked, dev, DEVID, REQ, DEVID),
+    F(revoked, serial, BIN, REQ, 1, 20),
+};
 static const struct onr_field status_request_fields[] = {
     F(status_request, dev, DEVID, REQ, DEVID),
 };
@@ -274,6 +282,8 @@ static const struct msg_rule rules[] = {
     RULE(STATUS_REQUEST, status_request, SIG, ROLE(CONTROL), NULL),
     RULE(STATUS, status, SIG, SERVICES, NULL),
     RULE(SERVICE_STATS, service_stats, SIG, SERVICES, NULL),
+    RULE(REVOKE_REQUEST, revoke_request, SIG, ROLE(CONTROL), NULL),
+    RULE(REVOKED, revoked, SIG, ROLE(PROVIDER), NULL),
     RULE(PROFILE_CONTENT, profile_content, NONE, 0, NULL),
 };
 

@@ -104,6 +104,7 @@ int ctl_release(int argc, char **argv);
 int ctl_status(int argc, char **argv);
 int ctl_monitor(int argc, char **argv);
 int ctl_label(int argc, char **argv);
+int ctl_revoke(int argc, char **argv);
 /* ctl_label_read: a label from a file (label.txt), its line end dropped,
  * into `out` (`cap` bytes, NUL-terminated); ONR_OK, ONR_ELENGTH or the
  * file errors. The caller wipes `out` (it holds the claim secret). */

@@ -15,6 +15,7 @@ static const char usage[] =
     "Commands:\n"
     "  pair       pair a device with a user's account at a provider\n"
     "  release    release a device at a provider, so it can be claimed again\n"
+    "  revoke     revoke a device's service certificate at its provider\n"
     "  status     a device's journey as its manufacturer, provider, operator know it\n"
     "  monitor    print every message of the fabric as it passes, nothing secret\n"
     "  label      check a device label and show it as a QR code (or a PNG)\n"
@@ -52,6 +53,8 @@ int main(int argc, char **argv)
         rc = ctl_release(argc - 1, argv + 1);
     } else if (strcmp(argv[1], "status") == 0) {
         rc = ctl_status(argc - 1, argv + 1);
+    } else if (strcmp(argv[1], "revoke") == 0) {
+        rc = ctl_revoke(argc - 1, argv + 1);
     } else if (strcmp(argv[1], "label") == 0) {
         rc = ctl_label(argc - 1, argv + 1);
     } else if (strcmp(argv[1], "monitor") == 0) {

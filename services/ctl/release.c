@@ -1,8 +1,11 @@
 /*
- * onrampctl release: a provider gives up a device (proto/SPEC.md type 28),
- * so that it can be claimed again. Sends a signed release to the provider
- * and waits for its signed verdict, given once the manufacturer released
- * the device too.
+ * onrampctl release and revoke: a control tool asks a provider about one
+ * device, signed, and waits for the provider's signed verdict.
+ *   release (proto/SPEC.md type 28): the provider gives up the device, so
+ *           that it can be claimed again; answered once the manufacturer
+ *           released it too.
+ *   revoke  (type 33): the provider revokes the device's service
+ *           certificate at the broker; the claim stays.
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -14,7 +17,7 @@
 #include "onramp/error.h"
 #include "onramp/p256.h"
 
-static const char usage[] =
+static const char release_usage[] =
     "usage: onrampctl release --provider ID --provider-key PUB --dev DEVICE_ID\n"
     "                         [--signing-key KEY]\n"
     "                         --host HOST --port PORT --cafile CA --cert CERT --key KEY\n"
@@ -44,16 +47,57 @@ static const char usage[] =
     "(ENOENT: the provider does not hold the device).\n"
     "Exit status: 0 released, 1 refused or no answer in time, 2 usage error.\n";
 
-/* Send the release of `dev` and print its answer. */
-static int run(const struct ctl_broker *b, const struct ctl_request *r, const char *dev)
+static const char revoke_usage[] =
+    "usage: onrampctl revoke --provider ID --provider-key PUB --dev DEVICE_ID\n"
+    "                        [--signing-key KEY]\n"
+    "                        --host HOST --port PORT --cafile CA --cert CERT --key KEY\n"
+    "                        [--timeout SECONDS]\n"
+    "\n"
+    "Revoke a device's service certificate at its provider (a device lost or\n"
+    "compromised): the provider revokes it at the broker, which disconnects a\n"
+    "client using it and refuses it from then on. The claim stays with the\n"
+    "account; the device gets a new certificate only by enrolling a new key\n"
+    "(onramp-device --factory-reset, then pairing again with the same account).\n"
+    "\n"
+    "  Options as for onrampctl release.\n"
+    "\n"
+    "Output: one line, 'revoked dev=ID serial=HEX' or 'refused code=NAME\n"
+    "reason=\"...\"' (ENOENT: the provider holds no certificate in force for it).\n"
+    "Exit status: 0 revoked, 1 refused or no answer in time, 2 usage error.\n";
+
+/* What differs between the two commands. */
+struct device_command {
+    const char *name;
+    const char *usage;
+    enum onr_msg_type request;
+    enum onr_msg_type answer;
+};
+
+static const struct device_command release_command = {
+    "release", release_usage, ONR_MSG_RELEASE, ONR_MSG_RELEASED,
+};
+static const struct device_command revoke_command = {
+    "revoke", revoke_usage, ONR_MSG_REVOKE_REQUEST, ONR_MSG_REVOKED,
+};
+
+/* The answer's device, which must be ours. */
+static struct onr_bytes answer_dev(const struct onr_msg *m)
+{
+    return m->type == ONR_MSG_REVOKED ? m->body.revoked.dev : m->body.released.dev;
+}
+
+/* Send the request about `dev` and print its answer. */
+static int run(const struct ctl_broker *b, const struct ctl_request *r,
+               const struct device_command *cmd, const char *dev)
 {
     struct ctl_answer *answer = calloc(1, sizeof(*answer));
-    struct onr_msg msg = {.type = ONR_MSG_RELEASE};
-    const struct onr_msg_released *a;
+    struct onr_msg msg = {.type = cmd->request};
+    struct onr_bytes said;
     int rc;
 
     if (answer == NULL)
         return CTL_EXIT_FAIL;
+    /* both bodies are just {dev} */
     msg.body.release.dev = (struct onr_bytes){(const uint8_t *)dev, strlen(dev)};
     rc = ctl_request(b, r, &msg, answer);
     if (rc != CTL_EXIT_OK)
@@ -63,22 +107,31 @@ static int run(const struct ctl_broker *b, const struct ctl_request *r, const ch
         rc = CTL_EXIT_FAIL;
         goto out;
     }
-    a = &answer->env.msg.body.released;
-    if (a->dev.len != strlen(dev) || memcmp(a->dev.ptr, dev, a->dev.len) != 0) {
+    said = answer_dev(&answer->env.msg);
+    if (said.len != strlen(dev) || memcmp(said.ptr, dev, said.len) != 0) {
         /* the answer to our request, signed by the provider, for another
-         * device: the provider's mistake, not a release */
-        fprintf(stderr, "onrampctl: provider %s answered the release of %s for %.*s\n", r->peer,
-                dev, (int)a->dev.len, (const char *)a->dev.ptr);
+         * device: the provider's mistake, not a verdict */
+        fprintf(stderr, "onrampctl: provider %s answered the %s of %s for %.*s\n", r->peer,
+                cmd->name, dev, (int)said.len, (const char *)said.ptr);
         rc = CTL_EXIT_FAIL;
         goto out;
     }
-    printf("released dev=%s\n", dev);
+    if (answer->env.msg.type == ONR_MSG_REVOKED) {
+        const struct onr_bytes serial = answer->env.msg.body.revoked.serial;
+
+        printf("revoked dev=%s serial=", dev);
+        for (size_t i = 0; i < serial.len; i++)
+            printf("%02x", serial.ptr[i]);
+        putchar('\n');
+    } else {
+        printf("released dev=%s\n", dev);
+    }
 out:
     free(answer);
     return rc;
 }
 
-int ctl_release(int argc, char **argv)
+static int device_command(int argc, char **argv, const struct device_command *cmd)
 {
     static const struct option options[] = {
         CTL_BROKER_OPTIONS,
@@ -91,8 +144,8 @@ int ctl_release(int argc, char **argv)
     };
     struct ctl_broker b = {.timeout = 30};
     uint8_t peer_key[ONR_P256_PUB_LEN];
-    struct ctl_request r = {.what = "release", .peer_role = ONR_ROLE_PROVIDER,
-                            .peer_key = peer_key, .answer_type = ONR_MSG_RELEASED};
+    struct ctl_request r = {.what = cmd->name, .peer_role = ONR_ROLE_PROVIDER,
+                            .peer_key = peer_key, .answer_type = cmd->answer};
     const char *provider_key = NULL, *dev = NULL;
     int opt;
     int rc;
@@ -104,22 +157,22 @@ int ctl_release(int argc, char **argv)
         case 'K': provider_key = optarg; break;
         case 'd': dev = optarg; break;
         case 's': r.signing_key = optarg; break;
-        case 'h': fputs(usage, stdout); return CTL_EXIT_OK;
+        case 'h': fputs(cmd->usage, stdout); return CTL_EXIT_OK;
         default:
             if (ctl_broker_option(&b, opt, optarg))
                 break;
-            fputs(usage, stderr);
+            fputs(cmd->usage, stderr);
             return CTL_EXIT_USAGE;
         }
     }
     if (optind != argc || !ctl_broker_complete(&b) || r.peer == NULL || provider_key == NULL ||
         dev == NULL) {
-        fputs(usage, stderr);
+        fputs(cmd->usage, stderr);
         return CTL_EXIT_USAGE;
     }
     if (onr_devid_check(dev, strlen(dev)) != ONR_OK) {
         fprintf(stderr, "onrampctl: --dev: not a device id: %s\n", dev);
-        fputs(usage, stderr);
+        fputs(cmd->usage, stderr);
         return CTL_EXIT_USAGE;
     }
     if (r.signing_key == NULL)
@@ -129,5 +182,15 @@ int ctl_release(int argc, char **argv)
         fprintf(stderr, "onrampctl: %s: %s\n", provider_key, onr_strerror(rc));
         return CTL_EXIT_FAIL;
     }
-    return run(&b, &r, dev);
+    return run(&b, &r, cmd, dev);
+}
+
+int ctl_release(int argc, char **argv)
+{
+    return device_command(argc, argv, &release_command);
+}
+
+int ctl_revoke(int argc, char **argv)
+{
+    return device_command(argc, argv, &revoke_command);
 }

@@ -34,7 +34,9 @@ static const char usage[] =
     "service broker and its CA. A new key revokes the old certificate at the\n"
     "broker. A control tool (onrampctl release) may release a device: its\n"
     "certificate is revoked, its manufacturer clears the assignment and its\n"
-    "operator suspends the subscription; it can then be claimed again.\n"
+    "operator suspends the subscription; it can then be claimed again. A\n"
+    "control tool (onrampctl revoke) may also just revoke a device's service\n"
+    "certificate at the broker; the claim stays.\n"
     "\n"
     "Configuration (FILE, key value lines; relative paths from FILE's folder):\n"
     "  id                 the provider's id (its certificate's CN)\n"
@@ -290,6 +292,9 @@ static int start(struct onr_service *svc, void *arg)
         rc = onr_service_subscribe(svc, inbox, ONR_MSG_RELEASE, prov_on_release, p);
     if (rc == ONR_OK)
         rc = onr_service_subscribe(svc, inbox, ONR_MSG_RELEASED, prov_on_released, p);
+    if (rc == ONR_OK)
+        rc = onr_service_subscribe(svc, inbox, ONR_MSG_REVOKE_REQUEST, prov_on_revoke_request,
+                                   p);
     if (rc == ONR_OK)
         rc = onr_service_subscribe(svc, up, ONR_MSG_ENROLL_REQUEST, prov_on_enroll, p);
     if (rc == ONR_OK)

@@ -113,6 +113,9 @@ int prov_on_release(struct onr_service *svc, const struct onr_envelope *env, con
                     void *arg);
 int prov_on_released(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                      void *arg);
+/* release.c too: a control tool's revocation of a device's certificate. */
+int prov_on_revoke_request(struct onr_service *svc, const struct onr_envelope *env,
+                           const char *topic, void *arg);
 int prov_release_resend(struct onr_service *svc, const struct prov_release *r,
                         struct onr_publication pubs[2], size_t *n);
 

@@ -110,6 +110,56 @@ int prov_on_release(struct onr_service *svc, const struct onr_envelope *env, con
     return onr_service_handle_once(svc, env, topic, decide_release, &ctx);
 }
 
+/* A revocation asked by a control tool (type 33): the certificate in force
+ * is revoked at the broker; the claim stays. */
+static int decide_revoke(struct onr_service *svc, const struct onr_envelope *env,
+                         const char *topic, void *arg, struct onr_answer *answer)
+{
+    const struct release_ctx *ctx = arg;
+    struct prov_revocation revocation;
+    struct onr_msg msg = {.type = ONR_MSG_REVOKED};
+    char dev[ONR_DEVID_LEN + 1];
+    char asker_topic[ONR_TOPIC_MAX + 1];
+    int rc;
+
+    (void)topic;
+    memcpy(dev, env->msg.body.revoke_request.dev.ptr, ONR_DEVID_LEN);
+    dev[ONR_DEVID_LEN] = '\0';
+    snprintf(asker_topic, sizeof(asker_topic), "onr/1/s/ctl/%s/in", ctx->peer->id);
+    rc = prov_cert_revoke_current(onr_service_db(svc), dev, onr_service_now(svc),
+                                  &revocation);
+    if (rc == ONR_ENOENT) {
+        onr_log(ONR_LOG_NOTICE, "revoke refused dev=%s reason=\"no certificate in force\"",
+                dev);
+        return onr_service_error(svc, env, ONR_ENOENT, asker_topic, &answer->reply);
+    }
+    if (rc == ONR_OK)
+        rc = prov_revoke_send(svc, &revocation, &answer->extra[0]);
+    if (rc != ONR_OK)
+        return rc;
+    answer->n_extra = 1;
+    msg.body.revoked = (struct onr_msg_revoked){
+        .re = ONR_BYTES(env->id),
+        .dev = env->msg.body.revoke_request.dev,
+        .serial = {revocation.serial, revocation.serial_len},
+    };
+    onr_log(ONR_LOG_NOTICE, "certificate revoked dev=%s asker=%s", dev, ctx->peer->id);
+    return onr_service_seal(svc, &msg, asker_topic, &answer->reply, NULL);
+}
+
+int prov_on_revoke_request(struct onr_service *svc, const struct onr_envelope *env,
+                           const char *topic, void *arg)
+{
+    struct release_ctx ctx = {arg, NULL};
+    int rc;
+
+    rc = onr_service_from_peer(svc, env, topic, onr_service_controllers(svc), ONR_ROLE_CONTROL,
+                               &ctx.peer);
+    if (rc != ONR_OK)
+        return rc;
+    return onr_service_handle_once(svc, env, topic, decide_revoke, &ctx);
+}
+
 static int decide_released(struct onr_service *svc, const struct onr_envelope *env,
                            const char *topic, void *arg, struct onr_answer *answer)
 {

@@ -351,9 +351,9 @@ class Controller:
                     status = p.returncode
         return status, "".join(outputs)
 
-    def release(self, provider, dev, timeout=20):
-        """onrampctl release; (exit status, stdout + stderr)."""
-        argv = [program("onrampctl"), "release", "--provider", provider.id,
+    def release(self, provider, dev, timeout=20, command="release"):
+        """onrampctl release (or revoke); (exit status, stdout + stderr)."""
+        argv = [program("onrampctl"), command, "--provider", provider.id,
                 "--provider-key", provider.signing_pub, "--dev", dev,
                 "--host", "127.0.0.1", "--port", str(self.onb.broker.services_port),
                 "--cafile", self.onb.pki.ca[0], "--cert", self.cert, "--key", self.key,

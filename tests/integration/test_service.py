@@ -387,6 +387,29 @@ class ServiceTest(unittest.TestCase):
         again = self.operational(d, "prov-b")
         self.assertEqual(again.connect(), 0)
 
+    def test_a_revoked_certificate_is_refused_and_the_claim_stays(self):
+        d = self.attached_device(self.globex, self.prov_a)
+        status, text = self.run_device(d)
+        self.assertEqual(status, 0, text)
+        dev = os.path.basename(d)
+        live = self.operational(d, "prov-a")
+        self.assertEqual(live.connect(), 0)
+        rc, out = self.ctl.release(self.prov_a, dev, command="revoke")
+        self.assertEqual(rc, 0, out)
+        serial = self.prov_a.rows("SELECT serial FROM certificates WHERE dev = ?", dev)[0][0]
+        self.assertIn("revoked dev=%s serial=" % dev, out)
+        self.assertEqual(out.split("serial=")[1].strip().lstrip("0"), serial.hex().lstrip("0"))
+        onboarding.wait_until(lambda: self.prov_a.rows(
+            "SELECT revoke_confirmed FROM certificates WHERE dev = ?", dev) == [(1,)],
+            what="revocation confirmed")
+        self.assertFalse(live.alive(1.0))
+        self.assertEqual(self.operational(d, "prov-a").connect(), mqtt5.NOT_AUTHORIZED)
+        # still claimed by its account; nothing left to revoke
+        self.assertEqual(self.prov_a.rows("SELECT state FROM claims WHERE dev = ?", dev), [(1,)])
+        rc, out = self.ctl.release(self.prov_a, dev, command="revoke")
+        self.assertEqual(rc, 1, out)
+        self.assertIn("code=ENOENT", out)
+
     def test_a_new_key_revokes_the_old_certificate(self):
         d = self.attached_device(self.acme, self.prov_a)
         status, text = self.run_device(d)

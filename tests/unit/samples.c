@@ -23,7 +23,8 @@ const int onr_sample_types[] = {
     ONR_MSG_ALIGNED, ONR_MSG_VOUCHER_TOKEN, ONR_MSG_GRANT, ONR_MSG_REVOKE,
     ONR_MSG_CONTROL_RESULT, ONR_MSG_BROKER_STATS, ONR_MSG_APP_KEY, ONR_MSG_APP_KEY_STORED,
     ONR_MSG_EVENT, ONR_MSG_CERT_REVOKE, ONR_MSG_RELEASE, ONR_MSG_RELEASED,
-    ONR_MSG_STATUS_REQUEST, ONR_MSG_STATUS, ONR_MSG_SERVICE_STATS,
+    ONR_MSG_STATUS_REQUEST, ONR_MSG_STATUS, ONR_MSG_SERVICE_STATS, ONR_MSG_REVOKE_REQUEST,
+    ONR_MSG_REVOKED,
     ONR_MSG_PROFILE_CONTENT, 0,
 };
 
@@ -169,6 +170,14 @@ void onr_sample_msg(int type, struct onr_msg *m)
     case ONR_MSG_RELEASED:
         m->body.released.re = B(id16);
         m->body.released.dev = S(ONR_SAMPLE_DEVID);
+        break;
+    case ONR_MSG_REVOKE_REQUEST:
+        m->body.revoke_request.dev = S(ONR_SAMPLE_DEVID);
+        break;
+    case ONR_MSG_REVOKED:
+        m->body.revoked.re = B(id16);
+        m->body.revoked.dev = S(ONR_SAMPLE_DEVID);
+        m->body.revoked.serial = B(id16);
         break;
     case ONR_MSG_STATUS_REQUEST:
         m->body.status_request.dev = S(ONR_SAMPLE_DEVID);

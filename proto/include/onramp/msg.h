@@ -70,6 +70,8 @@ enum onr_msg_type {
     ONR_MSG_STATUS_REQUEST = 30,
     ONR_MSG_STATUS = 31,
     ONR_MSG_SERVICE_STATS = 32,
+    ONR_MSG_REVOKE_REQUEST = 33,
+    ONR_MSG_REVOKED = 34,
     /* Bodies that only travel sealed inside another message, never as an
      * envelope of their own. */
     ONR_MSG_PROFILE_CONTENT = 100,
@@ -260,6 +262,18 @@ struct onr_msg_released {
     struct onr_bytes dev;
 };
 
+/* A control tool asks a provider to revoke a device's service certificate
+ * (the claim stays), and the answer. */
+struct onr_msg_revoke_request {
+    struct onr_bytes dev;
+};
+
+struct onr_msg_revoked {
+    struct onr_bytes re;
+    struct onr_bytes dev;
+    struct onr_bytes serial;
+};
+
 /* A control tool asks a service what it knows of a device. */
 struct onr_msg_status_request {
     struct onr_bytes dev;
@@ -355,6 +369,8 @@ struct onr_msg {
         struct onr_msg_cert_revoke cert_revoke;
         struct onr_msg_release release;
         struct onr_msg_released released;
+        struct onr_msg_revoke_request revoke_request;
+        struct onr_msg_revoked revoked;
         struct onr_msg_status_request status_request;
         struct onr_msg_status status;
         struct onr_msg_service_stats service_stats;
