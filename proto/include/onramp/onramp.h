@@ -5,6 +5,8 @@
 #ifndef ONRAMP_ONRAMP_H
 #define ONRAMP_ONRAMP_H
 
+#include "onramp/aka.h"
+#include "onramp/akma.h"
 #include "onramp/bytes.h"
 #include "onramp/codec.h"
 #include "onramp/config.h"
@@ -21,6 +23,7 @@
 #include "onramp/p256.h"
 #include "onramp/pop.h"
 #include "onramp/replay.h"
+#include "onramp/sealed.h"
 #include "onramp/text.h"
 #include "onramp/version.h"
 #include "onramp/x25519.h"
