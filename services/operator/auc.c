@@ -193,27 +193,19 @@ int auc_allocate(struct onr_db *db, const struct auc_ranges *r, const char *dev,
     return rc;
 }
 
-/* A statement with a device id as ?1 and maybe more text as ?2, ?3. */
-static int run_text(struct onr_db *db, const char *sql, const char *a, const char *b,
-                    const char *c)
+int auc_set_owner(struct onr_db *db, const char *dev, const char *mfr, const char *prov)
 {
+    static const char sql[] = "UPDATE subscribers SET mfr = ?2, prov = ?3, suspended = 0"
+                              " WHERE dev = ?1";
     sqlite3_stmt *stmt = NULL;
     int rc = onr_db_prepare(db, sql, &stmt);
 
     if (rc != ONR_OK)
         return rc;
-    onr_db_bind_text(stmt, 1, a, strlen(a));
-    if (b != NULL)
-        onr_db_bind_text(stmt, 2, b, strlen(b));
-    if (c != NULL)
-        onr_db_bind_text(stmt, 3, c, strlen(c));
+    onr_db_bind_text(stmt, 1, dev, strlen(dev));
+    onr_db_bind_text(stmt, 2, mfr, strlen(mfr));
+    onr_db_bind_text(stmt, 3, prov, strlen(prov));
     return onr_db_run(db, stmt);
-}
-
-int auc_set_owner(struct onr_db *db, const char *dev, const char *mfr, const char *prov)
-{
-    return run_text(db, "UPDATE subscribers SET mfr = ?2, prov = ?3, suspended = 0"
-                    " WHERE dev = ?1", dev, mfr, prov);
 }
 
 int auc_suspend(struct onr_db *db, const char *dev)
@@ -344,16 +336,6 @@ int auc_sent(struct onr_db *db, const char *dev, const uint8_t *grant_id,
     return onr_db_run(db, stmt);
 }
 
-/* An UPDATE that must change one row: ONR_ENOENT when it changed none. */
-static int run_one(struct onr_db *db, sqlite3_stmt *stmt)
-{
-    int rc = onr_db_run(db, stmt);
-
-    if (rc == ONR_OK && onr_db_changes(db) == 0)
-        rc = ONR_ENOENT;
-    return rc;
-}
-
 int auc_grant_confirmed(struct onr_db *db, const uint8_t id[ONR_MSG_ID_LEN])
 {
     sqlite3_stmt *stmt = NULL;
@@ -362,7 +344,7 @@ int auc_grant_confirmed(struct onr_db *db, const uint8_t id[ONR_MSG_ID_LEN])
     if (rc != ONR_OK)
         return rc;
     onr_db_bind_bytes(stmt, 1, (struct onr_bytes){id, ONR_MSG_ID_LEN});
-    return run_one(db, stmt);
+    return onr_db_run_one(db, stmt);
 }
 
 int auc_key_confirmed(struct onr_db *db, const char *dev, const char *prov,
@@ -378,7 +360,7 @@ int auc_key_confirmed(struct onr_db *db, const char *dev, const char *prov,
     onr_db_bind_text(stmt, 1, dev, strlen(dev));
     onr_db_bind_text(stmt, 2, prov, strlen(prov));
     onr_db_bind_bytes(stmt, 3, (struct onr_bytes){id, ONR_MSG_ID_LEN});
-    return run_one(db, stmt);
+    return onr_db_run_one(db, stmt);
 }
 
 int auc_unconfirmed(struct onr_db *db, uint64_t before, struct auc_delivery *out, size_t max,

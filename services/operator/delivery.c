@@ -106,27 +106,14 @@ static int confirm_grant(struct onr_db *db, const void *arg)
     return auc_grant_confirmed(db, arg);
 }
 
-/* The plugin's answer to a grant: only the broker can publish here (it
- * delivers to us alone, and no client may publish to this topic). */
+/* The plugin's answer to a grant (or to a release's revoke, which
+ * confirms no grant). */
 int op_on_control_result(struct onr_service *svc, const struct onr_envelope *env,
                          const char *topic, void *arg)
 {
-    const struct onr_msg_control_result *r = &env->msg.body.control_result;
-    int rc;
-
     (void)topic;
     (void)arg;
-    if (env->sender_role != ONR_ROLE_BROKER || r->re.len != ONR_MSG_ID_LEN)
-        return ONR_EDENIED;
-    if (r->code != 0) {
-        onr_log(ONR_LOG_ERROR, "grant refused by the broker code=%s",
-                onr_error_name(-(int)r->code));
-        return ONR_OK; /* stays unconfirmed: resent later */
-    }
-    rc = onr_db_in_transaction(onr_service_db(svc), confirm_grant, r->re.ptr);
-    if (rc == ONR_ENOENT)
-        onr_log(ONR_LOG_INFO, "control result for no grant of ours (an older one)");
-    return rc == ONR_ENOENT ? ONR_OK : rc;
+    return onr_service_control_result(svc, env, "grant", confirm_grant);
 }
 
 struct key_ack {

@@ -165,10 +165,7 @@ int prov_revocation_confirmed(struct onr_db *db, const uint8_t id[ONR_MSG_ID_LEN
     if (rc != ONR_OK)
         return rc;
     onr_db_bind_bytes(stmt, 1, (struct onr_bytes){id, ONR_MSG_ID_LEN});
-    rc = onr_db_run(db, stmt);
-    if (rc == ONR_OK && onr_db_changes(db) == 0)
-        rc = ONR_ENOENT;
-    return rc;
+    return onr_db_run_one(db, stmt);
 }
 
 int prov_waiting_put(struct onr_db *db, const char *dev, const uint8_t kid[16],

@@ -250,10 +250,7 @@ int prov_alignment_confirmed(struct onr_db *db, const char *dev, const char *op,
     onr_db_bind_text(stmt, 2, op, strlen(op));
     onr_db_bind_bytes(stmt, 3, (struct onr_bytes){id, ONR_MSG_ID_LEN});
     sqlite3_bind_int64(stmt, 4, (sqlite3_int64)now);
-    rc = onr_db_run(db, stmt);
-    if (rc == ONR_OK && onr_db_changes(db) == 0)
-        rc = ONR_ENOENT;
-    return rc;
+    return onr_db_run_one(db, stmt);
 }
 
 int prov_alignments_due(struct onr_db *db, uint64_t before, struct prov_app_key *out,

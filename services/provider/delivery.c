@@ -87,24 +87,13 @@ static int confirm_revocation(struct onr_db *db, const void *id)
     return prov_revocation_confirmed(db, id);
 }
 
+/* The plugin's answer to a certificate revocation. */
 int prov_on_control_result(struct onr_service *svc, const struct onr_envelope *env,
                            const char *topic, void *arg)
 {
-    const struct onr_msg_control_result *r = &env->msg.body.control_result;
-    int rc;
-
     (void)topic;
     (void)arg;
-    /* only the broker delivers here (to us alone; no client may publish) */
-    if (env->sender_role != ONR_ROLE_BROKER || r->re.len != ONR_MSG_ID_LEN)
-        return ONR_EDENIED;
-    if (r->code != 0) {
-        onr_log(ONR_LOG_ERROR, "revocation refused by the broker code=%s",
-                onr_error_name(-(int)r->code));
-        return ONR_OK; /* stays unconfirmed: resent later */
-    }
-    rc = onr_db_in_transaction(onr_service_db(svc), confirm_revocation, r->re.ptr);
-    return rc == ONR_ENOENT ? ONR_OK : rc;
+    return onr_service_control_result(svc, env, "revocation", confirm_revocation);
 }
 
 struct aligned {

@@ -418,6 +418,15 @@ int onr_db_run_text(struct onr_db *db, const char *sql, const char *text)
     return onr_db_run(db, stmt);
 }
 
+int onr_db_run_one(struct onr_db *db, sqlite3_stmt *stmt)
+{
+    int rc = onr_db_run(db, stmt);
+
+    if (rc == ONR_OK && onr_db_changes(db) == 0)
+        rc = ONR_ENOENT;
+    return rc;
+}
+
 int onr_db_changes(struct onr_db *db)
 {
     return sqlite3_changes(db->conn);

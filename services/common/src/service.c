@@ -701,6 +701,26 @@ int onr_service_from_peer(struct onr_service *svc, const struct onr_envelope *en
     return rc == ONR_EREPLAY ? ONR_OK : rc;
 }
 
+int onr_service_control_result(struct onr_service *svc, const struct onr_envelope *env,
+                               const char *what,
+                               int (*confirm)(struct onr_db *db, const void *re))
+{
+    const struct onr_msg_control_result *r = &env->msg.body.control_result;
+    int rc;
+
+    if (env->sender_role != ONR_ROLE_BROKER || r->re.len != ONR_MSG_ID_LEN)
+        return ONR_EDENIED;
+    if (r->code != 0) {
+        onr_log(ONR_LOG_ERROR, "%s refused by the broker code=%s", what,
+                onr_error_name(-(int)r->code));
+        return ONR_OK; /* stays unconfirmed: resent later */
+    }
+    rc = onr_db_in_transaction(svc->db, confirm, r->re.ptr);
+    if (rc == ONR_ENOENT)
+        onr_log(ONR_LOG_INFO, "control result for no %s of ours (an older one)", what);
+    return rc == ONR_ENOENT ? ONR_OK : rc;
+}
+
 void onr_service_down_topic(const char *dev, char *out, size_t cap)
 {
     snprintf(out, cap, "onr/1/d/%s/down", dev);

@@ -227,6 +227,18 @@ int onr_service_from_peer(struct onr_service *svc, const struct onr_envelope *en
  * (borrowed; replaced on reload). */
 const struct onr_peers *onr_service_controllers(const struct onr_service *svc);
 
+/*
+ * onr_service_control_result: the broker plugin's answer (type 22) to one
+ * of our $CONTROL requests, delivered to us alone on a route (no client may
+ * publish there). On success `confirm(db, re)` runs in a transaction of its
+ * own; its ONR_ENOENT (an answer to an older request) is not an error. A
+ * refusal is logged, naming `what`, and left for the caller's resend.
+ * ONR_OK, ONR_EDENIED (not from the broker) or the database's error.
+ */
+int onr_service_control_result(struct onr_service *svc, const struct onr_envelope *env,
+                               const char *what,
+                               int (*confirm)(struct onr_db *db, const void *re));
+
 /* onr_service_down_topic: the topic device `dev` hears on. */
 void onr_service_down_topic(const char *dev, char *out, size_t cap);
 

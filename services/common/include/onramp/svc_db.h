@@ -98,6 +98,9 @@ int onr_db_in_transaction(struct onr_db *db, int (*fn)(struct onr_db *db, const 
 /* onr_db_run_text: prepare `sql` (a literal with one parameter, ?1),
  * bind `text` to it and run it: onr_db_run's results. */
 int onr_db_run_text(struct onr_db *db, const char *sql, const char *text);
+/* onr_db_run_one: onr_db_run for an UPDATE meant to change a row:
+ * ONR_ENOENT when it changed none. */
+int onr_db_run_one(struct onr_db *db, sqlite3_stmt *stmt);
 /* onr_db_changes: rows the last statement changed. */
 int onr_db_changes(struct onr_db *db);
 
