@@ -455,3 +455,49 @@ class Onboarding(fabric.Fabric):
         super().close()
         if errors:
             raise AssertionError("\n".join(errors))
+
+
+class Fleet:
+    """The smallest whole fabric, for many devices of one kind: manufacturer
+    acme, provider prov-a (default operator op-1, one plan for every
+    account) and operator op-1, started; plus onrampctl as `ctl`. The
+    claim bucket is opened wide: a fleet is paired in a few seconds, which
+    the manufacturer would otherwise take for a provider guessing claims.
+    The Onboarding must trust prov-a's CA (providers=("prov-a",))."""
+
+    def __init__(self, onb):
+        self.onb = onb
+        self.ctl = Controller(onb, "fleet")
+        self.prov = onb.provider("prov-a")
+        self.maker = onb.manufacturer("acme", providers=[self.prov],
+                                      extra={"claim_rate": 1000000})
+        self.prov.configure([self.maker], {"op-1": onb.operator_key("op-1")}, "op-1",
+                            [self.ctl], plans={"*": (1, "fleet", 0)})
+        onb.track(self.prov.process)
+        self.op = onb.operator("op-1", [self.maker], [self.prov])
+        for svc in (self.maker, self.prov, self.op):
+            svc.start()
+
+    def mint_and_pair(self, count, parallel=32):
+        """`count` new devices, paired with account "fleet"; their state
+        directories (all in one directory: os.path.dirname of any)."""
+        dirs = self.maker.mint(count)
+        labels = [DeviceRun(self.onb, d).label() for d in dirs]
+        rc, out = self.ctl.pair_many(self.prov, labels, "fleet", parallel=parallel, timeout=120)
+        if rc != 0:
+            raise AssertionError("pairing failed:\n" + out[-3000:])
+        return dirs
+
+    def servers(self):
+        """(name, PID) of every server-side process, for onramp-loadgen."""
+        return [("broker", self.onb.broker.proc.pid),
+                ("manufacturer", self.maker.process.proc.pid),
+                ("provider", self.prov.process.proc.pid),
+                ("operator", self.op.process.proc.pid)]
+
+    def loadgen_argv(self, dirs, *extra):
+        argv = [program("onramp-loadgen"), "--fleet", os.path.dirname(dirs[0]),
+                "--count", str(len(dirs))]
+        for name, pid in self.servers():
+            argv += ["--server", "%s=%d" % (name, pid)]
+        return argv + list(extra)

@@ -1,0 +1,131 @@
+#!/usr/bin/python3
+"""The benchmark of issue 8: the crypto floor, then a fleet onboarded by
+onramp-loadgen on a throwaway local fabric, then the device library's
+footprint; one table at the end.
+
+Run through scripts/bench, which builds first. The fabric is the one the
+integration tests and the demo use (tests/integration/onboarding.py): a
+mosquitto with the onramp plugin on free loopback ports, one manufacturer,
+one provider and one operator (onramp-manufacturer, -provider,
+-operator), devices minted by onramp-factory and paired by onrampctl
+before the clock starts. onramp-loadgen then powers them on and reports;
+the servers' CPU comes from /proc. Everything is stopped at the end.
+"""
+
+import argparse
+import os
+import re
+import resource
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
+
+import onboarding  # noqa: E402
+
+
+def parse():
+    p = argparse.ArgumentParser(
+        description="Measure Onramp on this machine: the server-side crypto floor per "
+                    "onboarding (onramp-floor-bench), a fleet onboarded on a local "
+                    "fabric (onramp-loadgen: rate, latency per step, server CPU per "
+                    "onboarding against the floor), and the device library's footprint "
+                    "(code size, heap of one device run to OPERATIONAL under valgrind "
+                    "massif). Prints one table; asserts nothing.")
+    p.add_argument("--devices", type=int, default=1000,
+                   help="devices in the fleet (default 1000)")
+    p.add_argument("--rate", type=float, default=0,
+                   help="devices powered on per second (default 0: all at once)")
+    p.add_argument("--concurrency", type=int, default=0,
+                   help="devices running at once at most (default 0: no cap)")
+    p.add_argument("--timeout", type=int, default=900,
+                   help="seconds the fleet gets (default 900)")
+    p.add_argument("--no-footprint", action="store_true",
+                   help="skip the valgrind massif run of one device")
+    args = p.parse_args()
+    if not 1 <= args.devices <= 100000:
+        p.error("--devices: 1..100000")
+    return args
+
+
+def raise_fd_limit(devices):
+    """The broker and the load generator hold a few descriptors per device:
+    the soft limit up to the hard one, inherited by both."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = min(hard, max(soft, 4 * devices + 1024))
+    if want > soft:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
+def floor_us():
+    out = subprocess.run([onboarding.program("onramp-floor-bench")], check=True,
+                         capture_output=True, text=True).stdout
+    m = re.search(r"floor per onboarding\s+([0-9.]+)", out)
+    if m is None:
+        raise SystemExit("onramp-floor-bench printed no floor:\n" + out)
+    return float(m.group(1)), out
+
+
+def footprint(fleet):
+    """(library text+data bytes, peak heap bytes of one device run to
+    OPERATIONAL under massif, or None)."""
+    lib = os.path.join(onboarding.BIN_DIR, "..", "device", "libonramp-device.so")
+    size = None
+    if os.path.exists(lib):
+        out = subprocess.run(["size", "-A", os.path.realpath(lib)], capture_output=True,
+                             text=True).stdout
+        size = sum(int(m.group(2)) for m in re.finditer(r"^(\.text|\.rodata|\.data\S*)\s+(\d+)",
+                                                        out, re.M))
+    peak = None
+    if subprocess.run(["sh", "-c", "command -v valgrind"], capture_output=True).returncode == 0:
+        d = fleet.mint_and_pair(1)[0]
+        massif = os.path.join(fleet.onb.dir, "massif.out")
+        run = subprocess.run(["valgrind", "--tool=massif", "--massif-out-file=" + massif,
+                              onboarding.program("onramp-device"), "--state", d, "--quiet"],
+                             capture_output=True, text=True, timeout=300)
+        if run.returncode == 0 and os.path.exists(massif):
+            with open(massif) as f:
+                text = f.read()
+            peak = max((int(a) + int(b)) for a, b in re.findall(
+                r"mem_heap_B=(\d+)\nmem_heap_extra_B=(\d+)", text))
+    return size, peak
+
+
+def main():
+    args = parse()
+    raise_fd_limit(args.devices)
+    print("onramp bench, %s, %d cores" % (time.strftime("%Y-%m-%d %H:%M"), os.cpu_count()))
+    floor, floor_text = floor_us()
+    print(floor_text.rstrip())
+    onb = onboarding.Onboarding(providers=("prov-a",))
+    try:
+        fleet = onboarding.Fleet(onb)
+        t = time.monotonic()
+        dirs = fleet.mint_and_pair(args.devices)
+        print("\nfabric in %s; %d devices minted and paired in %.1f s" % (
+            onb.dir, len(dirs), time.monotonic() - t))
+        argv = fleet.loadgen_argv(dirs, "--rate", str(args.rate),
+                                  "--concurrency", str(args.concurrency),
+                                  "--timeout", str(args.timeout), "--floor-us", "%.1f" % floor)
+        print("$ onramp-loadgen " + " ".join(argv[1:]))
+        sys.stdout.flush()
+        loadgen = subprocess.run(argv, text=True, capture_output=True)
+        print(loadgen.stdout.rstrip())
+        if loadgen.stderr:
+            print(loadgen.stderr.rstrip(), file=sys.stderr)
+        if not args.no_footprint:
+            size, peak = footprint(fleet)
+            print("device library            %s bytes of code and data (libonramp-device.so: "
+                  ".text + .rodata + .data)" % (size if size is not None else "-"))
+            print("device heap               %s bytes at the peak of one onramp-device run "
+                  "to OPERATIONAL (valgrind massif, heap + malloc overhead)" % (
+                      peak if peak is not None else "-"))
+        return loadgen.returncode
+    finally:
+        onb.close()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,121 @@
+"""onramp-loadgen as a correctness test (issue 8): a fleet of devices,
+powered on at once in one process, all reach OPERATIONAL on a real fabric
+with no failure, and the services' records agree, one subscription and one
+certificate per device. No duration is asserted: the figures the loadgen
+prints are for scripts/bench.
+"""
+
+import os
+import re
+import subprocess
+import unittest
+
+import onboarding
+
+DEVICES = int(os.environ.get("ONR_TEST_LOADGEN_DEVICES", "50"))
+
+
+def result(text):
+    """The loadgen's `result key=value ...` line, as a dict."""
+    lines = [line for line in text.splitlines() if line.startswith("result ")]
+    if len(lines) != 1:
+        raise AssertionError("no single result line in:\n" + text)
+    return dict(kv.split("=", 1) for kv in lines[0].split()[1:])
+
+
+class LoadgenTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        cls.onb = onboarding.Onboarding(providers=("prov-a",))
+        try:
+            cls.fleet = onboarding.Fleet(cls.onb)
+            cls.dirs = cls.fleet.mint_and_pair(DEVICES)
+        except BaseException:
+            cls.onb.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.onb.close()
+
+    def run_loadgen(self, *extra):
+        proc = subprocess.run(self.fleet.loadgen_argv(self.dirs, *extra), capture_output=True,
+                              text=True, timeout=300)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    def journeys(self):
+        states = {}
+        for d in self.dirs:
+            with open(os.path.join(d, "journey")) as f:
+                states[os.path.basename(d)] = f.read().strip()
+        return states
+
+    def test_1_fleet_onboards_at_once(self):
+        rc, out, err = self.run_loadgen("--floor-us", "2000")
+        self.assertEqual(rc, 0, out + err)
+        r = result(out)
+        self.assertEqual((r["planned"], r["powered"], r["completed"], r["failed"],
+                          r["unfinished"]), (str(DEVICES),) * 3 + ("0", "0"), out)
+        # every device's own record says so
+        self.assertEqual(set(self.journeys().values()), {"OPERATIONAL"})
+        # one subscription per device, distinct numbers; one certificate each
+        subs = self.fleet.op.rows("SELECT dev, imsi, iccid, attached, aligned_at "
+                                  "FROM subscribers")
+        self.assertEqual(sorted(s[0] for s in subs), sorted(self.journeys()))
+        self.assertEqual(len({s[1] for s in subs}), DEVICES)
+        self.assertEqual(len({s[2] for s in subs}), DEVICES)
+        self.assertTrue(all(s[3] == 1 and s[4] is not None for s in subs), subs)
+        certs = self.fleet.prov.rows("SELECT dev FROM certificates WHERE revoked_at IS NULL")
+        self.assertEqual(sorted(c[0] for c in certs), sorted(self.journeys()))
+        # the table has every step, the servers' CPU and the floor ratio
+        for label in ("power on -> VOUCHED", "ENROLLED -> OPERATIONAL",
+                      "journey, power on -> OPERATIONAL", "broker (pid", "operator (pid",
+                      "servers / floor"):
+            self.assertIn(label, out)
+        self.assertRegex(out, r"journey, power on -> OPERATIONAL(\s+[0-9.]+){4}\s+%d\n"
+                         % DEVICES)
+        self.assertGreater(float(r["server_us"]), 0)
+
+    def test_2_operational_fleet_reconnects_without_onboarding_again(self):
+        """A second run finds them OPERATIONAL: each reconnects to its
+        service broker and is done; the services allocate nothing new."""
+        before = self.fleet.op.rows("SELECT count(*) FROM subscribers")[0][0]
+        certs = self.fleet.prov.rows("SELECT count(*) FROM certificates")[0][0]
+        rc, out, err = self.run_loadgen("--concurrency", "10")
+        self.assertEqual(rc, 0, out + err)
+        self.assertEqual(result(out)["completed"], str(DEVICES))
+        # no device started from FACTORY: the journey row is empty
+        self.assertRegex(out, r"journey, power on -> OPERATIONAL\s+(-\s+){4}0\n")
+        self.assertEqual(self.fleet.op.rows("SELECT count(*) FROM subscribers")[0][0], before)
+        self.assertEqual(self.fleet.prov.rows("SELECT count(*) FROM certificates")[0][0], certs)
+
+    def test_3_failures_are_counted_by_reason(self):
+        """A device whose state directory is unusable fails with its error
+        and the run's exit status says so."""
+        broken = os.path.join(os.path.dirname(self.dirs[0]), "0-broken")
+        os.makedirs(broken)
+        with open(os.path.join(broken, "device.conf"), "w") as f:
+            f.write("not a device\n")
+        try:
+            proc = subprocess.run(self.fleet.loadgen_argv(self.dirs, "--count", "3"),
+                                  capture_output=True, text=True, timeout=120)
+        finally:
+            os.remove(os.path.join(broken, "device.conf"))
+            os.rmdir(broken)
+        self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
+        r = result(proc.stdout)
+        self.assertEqual((r["powered"], r["completed"], r["failed"]), ("3", "2", "1"))
+        self.assertTrue(re.search(r"failed\s+1\s+\(E[A-Z]+ 1\)", proc.stdout), proc.stdout)
+
+    def test_4_usage_errors(self):
+        loadgen = onboarding.program("onramp-loadgen")
+        for argv in ([], ["--fleet", "/nonexistent"], ["--fleet", self.onb.dir, "--rate", "-1"],
+                     ["--fleet", self.onb.dir, "--server", "broker"]):
+            proc = subprocess.run([loadgen] + argv, capture_output=True, text=True)
+            self.assertEqual(proc.returncode, 2, (argv, proc.stdout, proc.stderr))
+            self.assertIn("onramp-loadgen:", proc.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
