@@ -18,6 +18,7 @@ import re
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -42,6 +43,11 @@ def parse():
                    help="devices running at once at most (default 0: no cap)")
     p.add_argument("--timeout", type=int, default=900,
                    help="seconds the fleet gets (default 900)")
+    p.add_argument("--fleet-on-disk", action="store_true",
+                   help="keep the devices' state directories with the fabric on disk; by "
+                        "default they are in /dev/shm (tmpfs): every device fsyncs each step "
+                        "it stores, and thousands of devices on this one disk would measure "
+                        "the disk, where real devices each have their own flash")
     p.add_argument("--no-footprint", action="store_true",
                    help="skip the valgrind massif run of one device")
     args = p.parse_args()
@@ -95,6 +101,7 @@ def footprint(fleet):
 
 def main():
     args = parse()
+    shm = None
     raise_fd_limit(args.devices)
     print("onramp bench, %s, %d cores" % (time.strftime("%Y-%m-%d %H:%M"), os.cpu_count()))
     floor, floor_text = floor_us()
@@ -103,7 +110,11 @@ def main():
     try:
         fleet = onboarding.Fleet(onb)
         t = time.monotonic()
-        dirs = fleet.mint_and_pair(args.devices)
+        out = None
+        if not args.fleet_on_disk and os.path.isdir("/dev/shm"):
+            shm = tempfile.TemporaryDirectory(prefix="onr-fleet-", dir="/dev/shm")
+            out = os.path.join(shm.name, "devices")
+        dirs = fleet.mint_and_pair(args.devices, out=out)
         print("\nfabric in %s; %d devices minted and paired in %.1f s" % (
             onb.dir, len(dirs), time.monotonic() - t))
         argv = fleet.loadgen_argv(dirs, "--rate", str(args.rate),
@@ -125,6 +136,8 @@ def main():
         return loadgen.returncode
     finally:
         onb.close()
+        if shm is not None:
+            shm.cleanup()
 
 
 if __name__ == "__main__":

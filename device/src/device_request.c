@@ -4,6 +4,7 @@
  * they travel in, signed, MAC'ed or not as their type asks.
  */
 #include <mosquitto.h>
+#include <mqtt_protocol.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -54,6 +55,7 @@ int device_publish(struct onr_device *d, const struct onr_msg *msg, const char *
     };
     uint8_t buf[ONR_ENVELOPE_MAX];
     char topic[ONR_TOPIC_MAX + 1];
+    mosquitto_property *props = NULL;
     size_t len = 0;
     int rc;
 
@@ -65,8 +67,15 @@ int device_publish(struct onr_device *d, const struct onr_msg *msg, const char *
                              (uint64_t)time(NULL), buf, sizeof(buf), &len, id);
     if (rc != ONR_OK)
         return rc;
-    if (mosquitto_publish_v5(d->mosq, NULL, topic, (int)len, buf, 1, false, NULL) !=
-        MOSQ_ERR_SUCCESS)
+    /* The request expires when we stop waiting for its answer: a service
+     * that is behind never spends work on a request whose device has given
+     * up on it and will ask again (SPEC section 3). */
+    if (mosquitto_property_add_int32(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL,
+                                     d->opt.answer_timeout) != MOSQ_ERR_SUCCESS)
+        return ONR_ENOMEM;
+    rc = mosquitto_publish_v5(d->mosq, NULL, topic, (int)len, buf, 1, false, props);
+    mosquitto_property_free_all(&props);
+    if (rc != MOSQ_ERR_SUCCESS)
         return ONR_EIO;
     onr_mqtt_loop_kick(d->loop);
     return ONR_OK;

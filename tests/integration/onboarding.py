@@ -191,9 +191,10 @@ class Manufacturer:
         self.process.wait_for("subscribed")
         return self
 
-    def mint(self, count):
-        """Mint `count` devices; their state directories."""
-        out = os.path.join(self.onb.dir, "devices-" + self.id)
+    def mint(self, count, out=None):
+        """Mint `count` devices (in `out`, default DIR/devices-ID); their
+        state directories."""
+        out = out or os.path.join(self.onb.dir, "devices-" + self.id)
         text = fabric.run(program("onramp-factory"), "mint", "--manufacturer", self.dir,
                           "--out", out, "--count", str(count),
                           "--broker", fabric.Broker.NAME, "127.0.0.1",
@@ -478,10 +479,11 @@ class Fleet:
         for svc in (self.maker, self.prov, self.op):
             svc.start()
 
-    def mint_and_pair(self, count, parallel=32):
+    def mint_and_pair(self, count, parallel=32, out=None):
         """`count` new devices, paired with account "fleet"; their state
-        directories (all in one directory: os.path.dirname of any)."""
-        dirs = self.maker.mint(count)
+        directories (all in one directory, `out` if given: os.path.dirname
+        of any)."""
+        dirs = self.maker.mint(count, out)
         labels = [DeviceRun(self.onb, d).label() for d in dirs]
         rc, out = self.ctl.pair_many(self.prov, labels, "fleet", parallel=parallel, timeout=120)
         if rc != 0:

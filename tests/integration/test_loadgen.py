@@ -8,6 +8,7 @@ prints are for scripts/bench.
 import os
 import re
 import subprocess
+import time
 import unittest
 
 import onboarding
@@ -107,6 +108,32 @@ class LoadgenTest(unittest.TestCase):
         r = result(proc.stdout)
         self.assertEqual((r["powered"], r["completed"], r["failed"]), ("3", "2", "1"))
         self.assertTrue(re.search(r"failed\s+1\s+\(E[A-Z]+ 1\)", proc.stdout), proc.stdout)
+
+    def test_5_requests_expire_when_their_device_stops_waiting(self):
+        """A device's request carries its answer timeout as MQTT message
+        expiry: a manufacturer that comes back after the device gave up
+        never handles the stale hello queued in its session; the device's
+        next run is answered at once."""
+        dev_dir = self.fleet.mint_and_pair(1, out=os.path.join(self.onb.dir, "late"))[0]
+        dev = os.path.basename(dev_dir)
+        maker = self.fleet.maker
+        maker.process.stop()
+        try:
+            run = subprocess.run([onboarding.program("onramp-device"), "--state", dev_dir,
+                                  "--until", "VOUCHED", "--timeout", "1",
+                                  "--max-attempts", "1"],
+                                 capture_output=True, text=True, timeout=60)
+            self.assertEqual(run.returncode, 1, run.stdout + run.stderr)
+            self.assertIn("hello manufacturer=acme", run.stdout)
+            time.sleep(2.5)  # the hello's 1 s expiry passes in the broker
+        finally:
+            maker.start()
+        time.sleep(2)
+        self.assertNotIn("voucher dev=" + dev, maker.process.text())
+        run = subprocess.run([onboarding.program("onramp-device"), "--state", dev_dir,
+                              "--until", "VOUCHED"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(run.returncode, 0, run.stdout + run.stderr)
+        maker.process.wait_for("voucher dev=" + dev)
 
     def test_4_usage_errors(self):
         loadgen = onboarding.program("onramp-loadgen")

@@ -192,6 +192,60 @@ static void test_db_statements_are_cached_and_reset(void **state)
     onr_db_close(db);
 }
 
+static int count_things(struct onr_db *db)
+{
+    return pragma_int(db, "SELECT count(*) FROM things");
+}
+
+/* A handler's transaction inside a burst's (group commit) is a savepoint:
+ * its rollback undoes only its own work, its commit is durable only with
+ * the outer one. */
+static void test_db_nested_transactions_are_savepoints(void **state)
+{
+    struct onr_db *db = open_db(state);
+    struct onr_db *reader = open_db(state);
+
+    assert_onr(ONR_OK, onr_db_begin(db)); /* the burst */
+    assert_onr(ONR_OK, onr_db_begin(db)); /* message 1: kept */
+    assert_onr(ONR_OK, onr_db_exec(db, "INSERT INTO things (name) VALUES ('one')"));
+    assert_onr(ONR_OK, onr_db_commit(db));
+    assert_onr(ONR_OK, onr_db_begin(db)); /* message 2: refused, undone */
+    assert_onr(ONR_OK, onr_db_exec(db, "INSERT INTO things (name) VALUES ('two')"));
+    assert_onr(ONR_OK, onr_db_begin(db)); /* deeper still */
+    assert_onr(ONR_OK, onr_db_exec(db, "INSERT INTO things (name) VALUES ('three')"));
+    assert_onr(ONR_OK, onr_db_commit(db));
+    onr_db_rollback(db);
+    assert_int_equal(count_things(db), 1);
+    /* nothing is visible to others before the outer commit */
+    assert_int_equal(count_things(reader), 0);
+    assert_onr(ONR_OK, onr_db_commit(db));
+    assert_int_equal(count_things(reader), 1);
+    /* and after it a begin is an outer transaction again */
+    assert_onr(ONR_OK, onr_db_begin(db));
+    assert_onr(ONR_OK, onr_db_exec(db, "INSERT INTO things (name) VALUES ('four')"));
+    onr_db_rollback(db);
+    assert_int_equal(count_things(reader), 1);
+    onr_db_close(reader);
+    onr_db_close(db);
+}
+
+/* A burst rolled back as a whole takes its handlers' committed savepoints
+ * with it (their answers were never said: the peers retry). */
+static void test_db_outer_rollback_undoes_committed_savepoints(void **state)
+{
+    struct onr_db *db = open_db(state);
+
+    assert_onr(ONR_OK, onr_db_begin(db));
+    assert_onr(ONR_OK, onr_db_begin(db));
+    assert_onr(ONR_OK, onr_db_exec(db, "INSERT INTO things (name) VALUES ('one')"));
+    assert_onr(ONR_OK, onr_db_commit(db));
+    onr_db_rollback(db);
+    assert_int_equal(count_things(db), 0);
+    /* the stack is empty again: commit without a transaction is an error */
+    assert_int_not_equal(onr_db_commit(db), ONR_OK);
+    onr_db_close(db);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -204,6 +258,8 @@ int main(void)
         T(test_db_second_writer_gets_busy_not_a_silent_drop),
         T(test_db_outbox_stores_the_answer_once),
         T(test_db_statements_are_cached_and_reset),
+        T(test_db_nested_transactions_are_savepoints),
+        T(test_db_outer_rollback_undoes_committed_savepoints),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

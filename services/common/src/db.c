@@ -32,6 +32,7 @@ struct onr_db {
     sqlite3 *conn;
     struct cached stmts[MAX_STATEMENTS];
     size_t n_stmts;
+    unsigned depth; /* transactions open: the outer one, then savepoints */
     char error[256];
 };
 
@@ -219,20 +220,66 @@ void onr_db_set_busy_timeout(struct onr_db *db, int ms)
         sqlite3_busy_timeout(db->conn, ms);
 }
 
+/* SQLite rolls a whole transaction back by itself after some errors
+ * (SQLITE_FULL, SQLITE_IOERR, ...): then nothing is open any more. */
+static void sync_depth(struct onr_db *db)
+{
+    if (sqlite3_get_autocommit(db->conn))
+        db->depth = 0;
+}
+
 int onr_db_begin(struct onr_db *db)
 {
-    return onr_db_exec(db, "BEGIN IMMEDIATE");
+    char sql[32];
+    int rc;
+
+    if (db == NULL)
+        return ONR_EINVAL;
+    sync_depth(db);
+    if (db->depth == 0)
+        snprintf(sql, sizeof(sql), "BEGIN IMMEDIATE");
+    else
+        snprintf(sql, sizeof(sql), "SAVEPOINT s%u", db->depth);
+    rc = onr_db_exec(db, sql);
+    if (rc == ONR_OK)
+        db->depth++;
+    return rc;
 }
 
 int onr_db_commit(struct onr_db *db)
 {
-    return onr_db_exec(db, "COMMIT");
+    char sql[32];
+    int rc;
+
+    if (db == NULL)
+        return ONR_EINVAL;
+    sync_depth(db);
+    if (db->depth <= 1)
+        snprintf(sql, sizeof(sql), "COMMIT");
+    else
+        snprintf(sql, sizeof(sql), "RELEASE s%u", db->depth - 1);
+    rc = onr_db_exec(db, sql);
+    if (rc == ONR_OK && db->depth > 0)
+        db->depth--;
+    return rc;
 }
 
 void onr_db_rollback(struct onr_db *db)
 {
-    if (db != NULL && !sqlite3_get_autocommit(db->conn))
-        sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+    char sql[64];
+
+    if (db == NULL)
+        return;
+    sync_depth(db);
+    if (db->depth <= 1) {
+        if (!sqlite3_get_autocommit(db->conn))
+            sqlite3_exec(db->conn, "ROLLBACK", NULL, NULL, NULL);
+        db->depth = 0;
+        return;
+    }
+    snprintf(sql, sizeof(sql), "ROLLBACK TO s%u; RELEASE s%u", db->depth - 1, db->depth - 1);
+    sqlite3_exec(db->conn, sql, NULL, NULL, NULL);
+    db->depth--;
 }
 
 int onr_db_prepare(struct onr_db *db, const char *sql, sqlite3_stmt **stmt)

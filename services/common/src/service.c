@@ -23,6 +23,8 @@
 #include "onramp/svc_peers.h"
 #include "onramp/version.h"
 
+#include "batch.h"
+
 #define MAX_SUBS 16
 #define MAX_TICKS 4
 #define MAX_OVERRIDES 32
@@ -59,6 +61,7 @@ struct onr_service {
     size_t n_overrides;
     struct onr_config *cfg;
     struct onr_db *db;
+    struct onr_batch *batch;          /* group commit of a burst of messages */
     struct onr_p256_key *signing_key;
     char id[ONR_SERVICE_ID_MAX + 1];
     uint32_t freshness;
@@ -416,10 +419,16 @@ static void dispatch(struct onr_service *svc, const char *topic, const uint8_t *
 static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *m,
                        const mosquitto_property *props)
 {
+    struct onr_service *svc = arg;
+
     (void)mosq;
     (void)props;
-    if (m->payloadlen > 0 && m->topic != NULL)
-        dispatch(arg, m->topic, m->payload, (size_t)m->payloadlen);
+    if (m->payloadlen <= 0 || m->topic == NULL)
+        return;
+    /* on failure the message gets a transaction of its own */
+    if (svc->batch != NULL)
+        batch_join(svc->batch);
+    dispatch(svc, m->topic, m->payload, (size_t)m->payloadlen);
 }
 
 static void try_connect(evutil_socket_t fd, short what, void *arg)
@@ -650,21 +659,33 @@ int onr_service_refuse(struct onr_service *svc, const struct onr_envelope *env, 
     return code;
 }
 
-int onr_service_publish(struct onr_service *svc, const struct onr_publication *pub)
+static int publish_now(struct onr_service *svc, const char *topic, const uint8_t *payload,
+                       size_t len)
 {
-    int rc;
+    int rc = mosquitto_publish_v5(svc->mosq, NULL, topic, (int)len, payload, 1, false, NULL);
 
-    if (pub->len == 0)
-        return ONR_OK;
-    rc = mosquitto_publish_v5(svc->mosq, NULL, pub->topic, (int)pub->len, pub->payload, 1, false,
-                              NULL);
     if (rc != MOSQ_ERR_SUCCESS) {
-        onr_log(ONR_LOG_WARNING, "not published topic=%s reason=%s", pub->topic,
+        onr_log(ONR_LOG_WARNING, "not published topic=%s reason=%s", topic,
                 mosquitto_strerror(rc));
         return ONR_EIO;
     }
     onr_mqtt_loop_kick(svc->loop);
     return ONR_OK;
+}
+
+static void publish_held(void *arg, const char *topic, const uint8_t *payload, size_t len)
+{
+    publish_now(arg, topic, payload, len);
+}
+
+int onr_service_publish(struct onr_service *svc, const struct onr_publication *pub)
+{
+    if (pub->len == 0)
+        return ONR_OK;
+    /* while a batch is open nothing may be said before its commit */
+    if (batch_is_open(svc->batch))
+        return batch_hold(svc->batch, pub->topic, pub->payload, pub->len);
+    return publish_now(svc, pub->topic, pub->payload, pub->len);
 }
 
 int onr_service_from_device(const char *topic, const struct onr_envelope *env,
@@ -778,10 +799,15 @@ int onr_service_handle_once(struct onr_service *svc, const struct onr_envelope *
     }
     if (svc->die_after_type != 0 && (int)env->msg.type == svc->die_after_type) {
         /* a crash between storing and answering, on purpose */
-        onr_log(ONR_LOG_WARNING, "dying after commit (ONR_TEST_DIE_AFTER_COMMIT)");
-        raise(SIGKILL);
+        if (batch_is_open(svc->batch)) {
+            batch_die_after_commit(svc->batch);
+        } else {
+            onr_log(ONR_LOG_WARNING, "dying after commit (ONR_TEST_DIE_AFTER_COMMIT)");
+            raise(SIGKILL);
+        }
     }
-    /* durable: now it may be said. The extras first: a grant must be in
+    /* durable (in a batch: held until the batch commits): now it may be
+     * said. The extras first: a grant must be in
      * force at the broker before the device hears its attach result (the
      * broker handles one client's messages in order). */
     for (size_t i = 0; i < a->n_extra; i++)
@@ -936,6 +962,8 @@ static int events_setup(struct onr_service *svc)
 
 static void service_free(struct onr_service *svc)
 {
+    batch_free(svc->batch); /* what is open is committed and said */
+    svc->batch = NULL;
     if (svc->def->stop != NULL && svc->db != NULL)
         svc->def->stop(svc, svc->def->arg);
     if (svc->mosq != NULL && svc->connected) {
@@ -1020,7 +1048,8 @@ int onr_service_main(const struct onr_service_def *def, int argc, char **argv)
     svc.base = event_base_new();
     if (svc.answer == NULL || svc.base == NULL)
         goto out;
-    if (load_config(&svc, &svc.cfg) != ONR_OK || load_state(&svc) != ONR_OK)
+    if (load_config(&svc, &svc.cfg) != ONR_OK || load_state(&svc) != ONR_OK ||
+        batch_new(svc.base, svc.db, publish_held, &svc, &svc.batch) != ONR_OK)
         goto out;
     rc = def->start(&svc, def->arg);
     if (rc == ONR_OK)

@@ -13,6 +13,12 @@
  *   - SQLite (<onramp/svc_db.h>) and handle_once(): one transaction per
  *     handled message, its answer stored with the state change and
  *     published only after the commit, duplicates answered from the store;
+ *   - group commit: the messages of one read from the broker are handled
+ *     in one outer transaction (each handler's is a savepoint in it),
+ *     committed once the loop has handled them, and everything published
+ *     meanwhile (answers, refusals, resends, counters) is held until that
+ *     commit: one fsync per burst, and still nothing said before it is
+ *     durable;
  *   - SIGTERM/SIGINT clean shutdown, SIGHUP reload.
  *
  * For fault-injection tests, the environment variable
@@ -183,7 +189,9 @@ int onr_service_error(struct onr_service *svc, const struct onr_envelope *env, i
  * transaction: if (env's sender, id) was handled before, publish the stored
  * answer again and return; else call `decide` (which changes state through
  * the database and fills `answer`), store the answer in the outbox, commit,
- * then publish the answer and the extras. ONR_EBUSY when the database is
+ * then publish the answer and the extras (in a burst of messages the
+ * commit is a savepoint's, and the publications wait for the burst's
+ * commit: see above). ONR_EBUSY when the database is
  * busy (nothing answered: the peer retries). `decide` returning an error
  * rolls everything back (its answer is not sent unless it set
  * answer->reply and returned ONR_OK).

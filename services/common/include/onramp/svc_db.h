@@ -47,9 +47,13 @@ const char *onr_db_errmsg(const struct onr_db *db);
  * (default 5000 ms). */
 void onr_db_set_busy_timeout(struct onr_db *db, int ms);
 
-/* Transactions. begin is BEGIN IMMEDIATE: ONR_OK or ONR_EBUSY (another
- * writer past the busy timeout) or ONR_EIO. rollback accepts no open
- * transaction. */
+/* Transactions. They nest: the outermost begin is BEGIN IMMEDIATE (ONR_OK,
+ * ONR_EBUSY: another writer past the busy timeout, or ONR_EIO), one inside
+ * it a SAVEPOINT; commit ends the innermost (COMMIT, or RELEASE of its
+ * savepoint: durable only once the outermost commits), rollback undoes
+ * the innermost only. rollback accepts no open transaction. The service
+ * skeleton opens an outer one around a burst of messages (group commit),
+ * so a handler's own begin/commit is a savepoint there. */
 int onr_db_begin(struct onr_db *db);
 int onr_db_commit(struct onr_db *db);
 void onr_db_rollback(struct onr_db *db);

@@ -1,0 +1,59 @@
+/*
+ * Group commit for the service skeleton. The messages libmosquitto hands
+ * over from one read of the socket are handled in one outer transaction
+ * (each handler's own transaction is a savepoint inside it), committed
+ * once when the loop has handled them: one fsync for the burst instead of
+ * one per message. Everything published meanwhile is held and published
+ * only after that commit, in order, so no answer is ever out before what
+ * it says is durable. When the commit fails, what was held is dropped:
+ * the peers retry, and a retry finds either nothing (handled anew) or the
+ * stored answer (handle_once's outbox).
+ */
+#ifndef ONRAMP_SVC_BATCH_H
+#define ONRAMP_SVC_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "onramp/svc_db.h"
+
+struct event_base;
+struct onr_batch;
+
+/* Publishes one held publication (after the commit); its result is
+ * ignored (the skeleton logs failures). */
+typedef void (*onr_batch_publish_cb)(void *arg, const char *topic, const uint8_t *payload,
+                                     size_t len);
+
+/* batch_new: a batch for `db` (borrowed) on `base` (borrowed). ONR_OK or
+ * ONR_ENOMEM. */
+int batch_new(struct event_base *base, struct onr_db *db, onr_batch_publish_cb publish,
+              void *arg, struct onr_batch **out);
+
+/* batch_free: commits and publishes what is open (as batch_flush), then
+ * frees. Accepts NULL. */
+void batch_free(struct onr_batch *b);
+
+/* batch_join: a message is about to be handled: open the batch's
+ * transaction if none is (BEGIN IMMEDIATE) and schedule its commit for
+ * when the loop is done with what it read. A batch holding `max` messages
+ * is committed first. ONR_OK, or the begin's error (then the message is
+ * handled in a transaction of its own, as without batching). */
+int batch_join(struct onr_batch *b);
+
+/* batch_is_open: 1 while a batch transaction is open. */
+int batch_is_open(const struct onr_batch *b);
+
+/* batch_hold: keep a copy of a publication until the commit. ONR_OK or
+ * ONR_ENOMEM (the publication is lost: its peer retries). */
+int batch_hold(struct onr_batch *b, const char *topic, const uint8_t *payload, size_t len);
+
+/* batch_die_after_commit: tests' fault injection: SIGKILL this process
+ * right after the commit, before anything held is published. */
+void batch_die_after_commit(struct onr_batch *b);
+
+/* batch_flush: commit the open batch now, then publish what it held (or
+ * drop it if the commit failed). Nothing open: nothing done. */
+void batch_flush(struct onr_batch *b);
+
+#endif
