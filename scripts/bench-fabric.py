@@ -16,6 +16,7 @@ import argparse
 import os
 import re
 import resource
+import socket
 import subprocess
 import sys
 import tempfile
@@ -24,6 +25,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 
+import fabric  # noqa: E402
 import onboarding  # noqa: E402
 
 
@@ -65,6 +67,50 @@ def raise_fd_limit(devices):
         resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
 
 
+def process_cpu(pid):
+    """User + system CPU seconds of process `pid` (/proc, clock ticks)."""
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tls_handshake_us(pki, mutual, seconds=3):
+    """The server's CPU per full TLS handshake, as the broker makes them:
+    OpenSSL (Mosquitto's TLS library) with the broker's P-256 certificate,
+    and for the operational listener a client certificate checked against
+    a provider CA. Measured with openssl s_server (its CPU from /proc) and
+    openssl s_time -new on loopback; (microseconds, handshakes)."""
+    port = fabric.free_port()
+    cert, key = pki.server
+    server_argv = ["openssl", "s_server", "-quiet", "-accept", "127.0.0.1:%d" % port,
+                   "-cert", cert, "-key", key]
+    client_argv = ["openssl", "s_time", "-connect", "127.0.0.1:%d" % port, "-new",
+                   "-time", str(seconds)]
+    if mutual:
+        dev_cert, dev_key = pki.operational("prov-a", "floor-bench-device")
+        server_argv += ["-Verify", "1", "-CAfile", pki.provider_ca("prov-a")[0]]
+        client_argv += ["-cert", dev_cert, "-key", dev_key]
+    server = subprocess.Popen(server_argv, stdin=subprocess.DEVNULL,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        onboarding.wait_until(lambda: _listening(port), timeout=10, what="openssl s_server")
+        before = process_cpu(server.pid)
+        out = subprocess.run(client_argv, capture_output=True, text=True, timeout=60).stdout
+        used = process_cpu(server.pid) - before
+    finally:
+        server.kill()
+        server.wait()
+    m = re.search(r"(\d+) connections in [0-9.]+s", out)
+    if m is None or int(m.group(1)) == 0:
+        raise SystemExit("openssl s_time measured nothing:\n" + out)
+    return used * 1e6 / int(m.group(1)), int(m.group(1))
+
+
+def _listening(port):
+    with socket.socket() as s:
+        return s.connect_ex(("127.0.0.1", port)) == 0
+
+
 def floor_us():
     out = subprocess.run([onboarding.program("onramp-floor-bench")], check=True,
                          capture_output=True, text=True).stdout
@@ -104,10 +150,18 @@ def main():
     shm = None
     raise_fd_limit(args.devices)
     print("onramp bench, %s, %d cores" % (time.strftime("%Y-%m-%d %H:%M"), os.cpu_count()))
-    floor, floor_text = floor_us()
+    crypto, floor_text = floor_us()
     print(floor_text.rstrip())
     onb = onboarding.Onboarding(providers=("prov-a",))
     try:
+        anon, n_anon = tls_handshake_us(onb.pki, mutual=False)
+        mutual, n_mutual = tls_handshake_us(onb.pki, mutual=True)
+        floor = crypto + anon + mutual
+        print("TLS handshake at the broker, server CPU (OpenSSL, openssl s_server + s_time):\n"
+              "  %-36s %8.1f us  (%d handshakes)\n  %-36s %8.1f us  (%d handshakes)\n"
+              "floor per onboarding with the two handshakes a device makes: %.1f us" % (
+                  "bootstrap (server certificate only)", anon, n_anon,
+                  "operational (mutual TLS)", mutual, n_mutual, floor))
         fleet = onboarding.Fleet(onb)
         t = time.monotonic()
         out = None

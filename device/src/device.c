@@ -27,6 +27,9 @@
 #define BACKOFF_MAX 60.0
 #define DEFAULT_ATTEMPTS 20
 #define DEFAULT_TIMEOUT 15
+/* Answers remembered against replay: a device has at most a few requests
+ * out, and an answer must name one of them */
+#define REPLAY_CAPACITY 64
 
 /* ---- ending, timing, failing ------------------------------------------------------ */
 
@@ -241,6 +244,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         break;
     case PHASE_PENDING: send_request(d); break; /* ask again */
     }
+    onr_crypto_release_caches(); /* the proof's or request's signature */
 }
 
 static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
@@ -359,16 +363,12 @@ static int verify(struct onr_device *d, const struct onr_envelope *env, const ch
                                (uint64_t)time(NULL), FRESHNESS, d->replay);
 }
 
-static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *m,
-                       const mosquitto_property *props)
+static void take_message(struct onr_device *d, const struct mosquitto_message *m)
 {
-    struct onr_device *d = arg;
     char topic[ONR_TOPIC_MAX + 1];
     struct onr_envelope env;
     int rc;
 
-    (void)mosq;
-    (void)props;
     device_down_topic(d, topic, sizeof(topic));
     /* from ENROLLED on the down topic has nothing more to say */
     if (!d->running || d->journey.state >= ONR_DEVICE_ENROLLED || m->payloadlen <= 0 ||
@@ -383,6 +383,7 @@ static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto
         return; /* a late answer of an earlier step (a pushed voucher): no news */
     if (rc == ONR_OK)
         rc = verify(d, &env, topic);
+    onr_crypto_release_caches(); /* before the step's own checks build more */
     if (rc != ONR_OK) {
         device_report_code(d, "refused", "message", rc, onr_strerror(rc));
         return;
@@ -400,6 +401,18 @@ static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto
     case ONR_DEVICE_ENROLLED:
     case ONR_DEVICE_OPERATIONAL: break;
     }
+}
+
+static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *m,
+                       const mosquitto_property *props)
+{
+    (void)mosq;
+    (void)props;
+    take_message(arg, m);
+    /* A device verifies each key a few times in its whole life: wolfCrypt's
+     * point tables (~800 KB per key) would be most of its memory and never
+     * pay off. */
+    onr_crypto_release_caches();
 }
 
 /* ---- opening and running ------------------------------------------------------ */
@@ -448,7 +461,7 @@ int onr_device_open(const char *state_dir, const struct onr_device_callbacks *cb
         rc = device_journey_load(d->dir, &d->files.trust, &d->journey, &file);
     if (rc != ONR_OK)
         return open_failed(d, file, rc);
-    rc = onr_replay_new(1024, &d->replay);
+    rc = onr_replay_new(REPLAY_CAPACITY, &d->replay);
     if (rc == ONR_OK)
         rc = onr_connect_client_new(d->files.identity, d, &d->mosq);
     if (rc != ONR_OK)
@@ -456,6 +469,7 @@ int onr_device_open(const char *state_dir, const struct onr_device_callbacks *cb
     mosquitto_connect_v5_callback_set(d->mosq, on_connect);
     mosquitto_subscribe_v5_callback_set(d->mosq, on_subscribe);
     mosquitto_message_v5_callback_set(d->mosq, on_message);
+    onr_crypto_release_caches(); /* the keys' checks at open (see on_message) */
     *out = d;
     return ONR_OK;
 }

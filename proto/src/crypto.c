@@ -78,13 +78,18 @@ int onr_equal_ct(const void *a, const void *b, size_t len)
     return diff == 0;
 }
 
+void onr_crypto_release_caches(void)
+{
+#ifdef FP_ECC
+    wc_ecc_fp_free();
+#endif
+}
+
 void onr_crypto_thread_cleanup(void)
 {
     if (thread_rng_ready) {
         wc_FreeRng(&thread_rng);
         thread_rng_ready = 0;
     }
-#ifdef FP_ECC
-    wc_ecc_fp_free();
-#endif
+    onr_crypto_release_caches();
 }

@@ -26,6 +26,12 @@ void onr_wipe(void *p, size_t len);
  * that depends only on `len`. For MACs, RES values and other secrets. */
 int onr_equal_ct(const void *a, const void *b, size_t len);
 
+/* onr_crypto_release_caches: free wolfCrypt's per-thread P-256 point
+ * tables (built for keys used more than once; ~800 KB each). They make
+ * later operations with those keys faster: a service keeps them, a device,
+ * which uses each key a few times, releases them. Safe at any time. */
+void onr_crypto_release_caches(void);
+
 /* onr_crypto_thread_cleanup: release this thread's DRBG and wolfCrypt's
  * per-thread caches. Safe to call more than once. */
 void onr_crypto_thread_cleanup(void);
