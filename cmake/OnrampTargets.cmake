@@ -1,7 +1,8 @@
 # Per-target build settings shared by every Onramp target. Only target_*
 # commands: nothing here changes global flags.
 
-# onr_target_defaults(<target>): warnings, -Werror and sanitizers as configured.
+# onr_target_defaults(<target>): warnings, -Werror, sanitizers and fuzzing
+# instrumentation as configured.
 function(onr_target_defaults target)
   target_compile_options(${target} PRIVATE
     -Wall -Wextra -Wshadow -Wformat=2 -Wstrict-prototypes -Wmissing-prototypes
@@ -10,7 +11,14 @@ function(onr_target_defaults target)
   if(ONR_WERROR)
     target_compile_options(${target} PRIVATE -Werror)
   endif()
-  if(ONR_SANITIZE)
+  if(ONR_FUZZ)
+    # Coverage for libFuzzer (clang), and the sanitizers it reports through.
+    # The fuzz targets themselves link -fsanitize=fuzzer (tests/fuzz/).
+    target_compile_options(${target} PRIVATE
+      -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all
+      -fno-omit-frame-pointer)
+    target_link_options(${target} PRIVATE -fsanitize=address,undefined)
+  elseif(ONR_SANITIZE)
     target_compile_options(${target} PRIVATE
       -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer)
     target_link_options(${target} PRIVATE -fsanitize=address,undefined)

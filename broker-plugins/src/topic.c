@@ -79,6 +79,10 @@ bool topic_filter_within(const char *filter, const char *pattern)
     if (filter == NULL || pattern == NULL || filter[0] == '\0' ||
         strnlen(filter, TOPIC_MAX + 1) > TOPIC_MAX)
         return false;
+    /* A filter naming a '$' topic reaches what a pattern starting with a
+     * wildcard never matches (MQTT 4.7.2, as topic_matches). */
+    if (filter[0] == '$' && (pattern[0] == '+' || pattern[0] == '#'))
+        return false;
     for (;;) {
         size_t fl = level_len(f);
         size_t pl = level_len(p);

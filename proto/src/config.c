@@ -49,6 +49,19 @@ static int value_ok(const char *value, size_t len)
     return 1;
 }
 
+/* `len` bytes of `s` (not NUL-terminated: the parsed text need not be) as
+ * a new string; NULL without memory. */
+static char *copy(const char *s, size_t len)
+{
+    char *out = malloc(len + 1);
+
+    if (out != NULL) {
+        memcpy(out, s, len);
+        out[len] = '\0';
+    }
+    return out;
+}
+
 static int add(struct onr_config *cfg, const char *key, size_t key_len, const char *value,
                size_t value_len)
 {
@@ -64,8 +77,8 @@ static int add(struct onr_config *cfg, const char *key, size_t key_len, const ch
         cfg->cap = cap;
     }
     e = &cfg->entries[cfg->count];
-    e->key = strndup(key, key_len);
-    e->value = strndup(value, value_len);
+    e->key = copy(key, key_len);
+    e->value = copy(value, value_len);
     if (e->key == NULL || e->value == NULL) {
         free(e->key);
         free(e->value);

@@ -173,6 +173,25 @@ static void test_config_load_resolves_relative_to_the_file(void **state)
     assert_onr(ONR_ENOENT, onr_config_load(path, &cfg, &err));
 }
 
+/* Found by fuzz_config (tests/fuzz/regressions/config/): the text is `len`
+ * bytes, not a C string; values were copied with strndup, which takes a
+ * string (the sanitizer run's strict_string_checks reads past the end). */
+static void test_config_text_need_not_be_terminated(void **state)
+{
+    static const char text[] = "id acme\nbroker host 8883";
+    char *exact = malloc(sizeof(text) - 1);
+    struct onr_config *cfg = NULL;
+
+    (void)state;
+    assert_non_null(exact);
+    memcpy(exact, text, sizeof(text) - 1); /* no NUL anywhere */
+    assert_onr(ONR_OK, onr_config_parse(exact, sizeof(text) - 1, NULL, &cfg, NULL));
+    assert_string_equal(onr_config_get(cfg, "id"), "acme");
+    assert_string_equal(onr_config_get(cfg, "broker"), "host 8883");
+    onr_config_free(cfg);
+    free(exact);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -186,6 +205,7 @@ int main(void)
         T(test_config_paths_and_fields),
         T(test_config_catches_unknown_keys),
         T(test_config_load_resolves_relative_to_the_file),
+        T(test_config_text_need_not_be_terminated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

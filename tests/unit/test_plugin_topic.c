@@ -42,6 +42,20 @@ static void test_topic_filter_within_only_narrower_filters(void **state)
     assert_false(topic_filter_within("$SYS/#", "onr/1/#"));
 }
 
+/* Found by fuzz_topic (tests/fuzz/regressions/topic/): "$SYS/x" was
+ * "within" "#" although "#" never matches a '$' topic. */
+static void test_topic_filter_within_keeps_dollar_topics_out_of_wildcards(void **state)
+{
+    (void)state;
+    assert_false(topic_filter_within("$", "#"));
+    assert_false(topic_filter_within("$SYS/#", "#"));
+    assert_false(topic_filter_within("$SYS/x", "+/#"));
+    assert_false(topic_filter_within("$x", "+"));
+    assert_true(topic_filter_within("$SYS/x", "$SYS/#"));
+    assert_true(topic_filter_within("+/x", "+/#"));
+    assert_true(topic_filter_within("a/#", "#"));
+}
+
 static void test_topic_filter_within_refuses_malformed_filters(void **state)
 {
     (void)state;
@@ -164,6 +178,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_topic_matches_follows_mqtt_wildcards),
         cmocka_unit_test(test_topic_filter_within_only_narrower_filters),
+        cmocka_unit_test(test_topic_filter_within_keeps_dollar_topics_out_of_wildcards),
         cmocka_unit_test(test_topic_filter_within_refuses_malformed_filters),
         cmocka_unit_test(test_topic_strip_share),
         cmocka_unit_test(test_topic_name_ok),
