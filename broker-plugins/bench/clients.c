@@ -30,6 +30,8 @@
 #include <errno.h>
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -116,8 +118,8 @@ static void on_message(struct mosquitto *m, void *obj, const struct mosquitto_me
         f->strays++;
 }
 
-static void client_init(struct bench_client *c, struct bench_fleet *f, const char *what,
-                        int index)
+void bench_client_init(struct bench_client *c, struct bench_fleet *f, const char *what,
+                       int index)
 {
     memset(c, 0, sizeof(*c));
     c->fleet = f;
@@ -137,7 +139,7 @@ static void callbacks_set(struct bench_client *c)
     mosquitto_message_v5_callback_set(c->mosq, on_message);
 }
 
-static void client_close(struct bench_client *c)
+void bench_client_close(struct bench_client *c)
 {
     if (c->mosq == NULL)
         return;
@@ -274,7 +276,7 @@ static int device_start(struct bench_client *c, const struct bench_broker *b,
                         const struct bench_pki *p, const struct onr_p256_key *key)
 {
     const struct onr_bootstrap boot = {"127.0.0.1", b->bootstrap_port, p->ca,
-                                       BENCH_BROKER_NAME, 60};
+                                       BENCH_BROKER_NAME, BENCH_KEEPALIVE};
     uint8_t pub[ONR_P256_PUB_LEN];
     char id[ONR_DEVID_LEN + 1];
     int rc;
@@ -300,7 +302,8 @@ static int device_start(struct bench_client *c, const struct bench_broker *b,
     }
     rc = mosquitto_tls_set(c->mosq, p->ca, NULL, NULL, NULL, NULL);
     if (rc == MOSQ_ERR_SUCCESS)
-        rc = mosquitto_connect_bind_v5(c->mosq, "127.0.0.1", b->bootstrap_port, 60, NULL, NULL);
+        rc = mosquitto_connect_bind_v5(c->mosq, "127.0.0.1", b->bootstrap_port, BENCH_KEEPALIVE,
+                                       NULL, NULL);
     if (rc != MOSQ_ERR_SUCCESS) {
         client_fail(b, c, "connect", mosquitto_strerror(rc));
         return -1;
@@ -327,7 +330,8 @@ static int service_start(struct bench_client *c, const struct bench_broker *b,
     if (rc == MOSQ_ERR_SUCCESS)
         rc = mosquitto_tls_set(c->mosq, p->ca, NULL, p->operator_cert, p->operator_key, NULL);
     if (rc == MOSQ_ERR_SUCCESS)
-        rc = mosquitto_connect_bind_v5(c->mosq, "127.0.0.1", b->services_port, 60, NULL, NULL);
+        rc = mosquitto_connect_bind_v5(c->mosq, "127.0.0.1", b->services_port, BENCH_KEEPALIVE,
+                                       NULL, NULL);
     if (rc != MOSQ_ERR_SUCCESS) {
         client_fail(b, c, "connect", mosquitto_strerror(rc));
         return -1;
@@ -358,9 +362,9 @@ int bench_fleet_start(struct bench_fleet *f, const struct bench_broker *b,
     f->publishers = publishers;
     f->subscribers = subscribers;
     for (int i = 0; i < publishers; i++)
-        client_init(&f->pub[i], f, "publisher", i);
+        bench_client_init(&f->pub[i], f, "publisher", i);
     for (int k = 0; k < subscribers; k++) {
-        client_init(&f->sub[k], f, "subscriber", k);
+        bench_client_init(&f->sub[k], f, "subscriber", k);
         f->sub[k].is_subscriber = 1;
     }
     for (int i = 0; i < publishers; i++)
@@ -441,9 +445,9 @@ out:
 void bench_fleet_stop(struct bench_fleet *f)
 {
     for (int i = 0; i < f->publishers; i++)
-        client_close(&f->pub[i]);
+        bench_client_close(&f->pub[i]);
     for (int k = 0; k < f->subscribers; k++)
-        client_close(&f->sub[k]);
+        bench_client_close(&f->sub[k]);
 }
 
 /*
@@ -453,26 +457,24 @@ void bench_fleet_stop(struct bench_fleet *f)
  * (onr_pop_encode, sent as authentication method and data in CONNECT), so
  * the clock can start at the TCP connect.
  */
-int bench_connect_once(const struct bench_broker *b, const struct bench_pki *p,
-                       const struct onr_p256_key *key, double *sign_s, double *connack_s)
+int bench_device_connect(struct bench_client *c, const struct bench_broker *b,
+                         const struct bench_pki *p, const struct onr_p256_key *key,
+                         const struct bench_device_opts *how, double *sign_s,
+                         double *connect_at)
 {
-    struct bench_client c;
-    struct bench_client *cl[1] = {&c};
     mosquitto_property *props = NULL;
     uint8_t proof[ONR_POP_LEN];
     uint8_t pub[ONR_P256_PUB_LEN];
     char id[ONR_DEVID_LEN + 1];
     double t0;
-    int ret = -1;
     int rc;
 
-    client_init(&c, NULL, "device", 0);
     *sign_s = 0;
     rc = onr_p256_public(key, pub);
     if (rc == ONR_OK)
         rc = onr_devid_from_public(pub, id);
     if (rc == ONR_OK)
-        rc = onr_connect_client_new(key, &c, &c.mosq);
+        rc = onr_connect_client_new(key, c, &c->mosq);
     if (rc == ONR_OK && b->with_plugin) {
         t0 = bench_now();
         rc = onr_pop_encode(key, (struct onr_bytes){(const uint8_t *)id, strlen(id)},
@@ -482,11 +484,17 @@ int bench_connect_once(const struct bench_broker *b, const struct bench_pki *p,
         *sign_s = bench_now() - t0;
     }
     if (rc != ONR_OK) {
-        client_fail(b, &c, "proof", onr_strerror(rc));
-        goto out;
+        client_fail(b, c, "proof", onr_strerror(rc));
+        return -1;
     }
-    callbacks_set(&c);
-    rc = mosquitto_tls_set(c.mosq, p->ca, NULL, NULL, NULL, NULL);
+    callbacks_set(c);
+    if (how->tls == NULL) {
+        rc = mosquitto_tls_set(c->mosq, p->ca, NULL, NULL, NULL, NULL);
+    } else {
+        rc = mosquitto_int_option(c->mosq, MOSQ_OPT_SSL_CTX_WITH_DEFAULTS, 0);
+        if (rc == MOSQ_ERR_SUCCESS)
+            rc = mosquitto_void_option(c->mosq, MOSQ_OPT_SSL_CTX, how->tls);
+    }
     if (rc == MOSQ_ERR_SUCCESS && b->with_plugin) {
         rc = mosquitto_property_add_string(&props, MQTT_PROP_AUTHENTICATION_METHOD,
                                            ONR_POP_METHOD);
@@ -494,19 +502,57 @@ int bench_connect_once(const struct bench_broker *b, const struct bench_pki *p,
             rc = mosquitto_property_add_binary(&props, MQTT_PROP_AUTHENTICATION_DATA, proof,
                                                sizeof(proof));
     }
-    t0 = bench_now();
+    *connect_at = bench_now();
     if (rc == MOSQ_ERR_SUCCESS)
-        rc = mosquitto_connect_bind_v5(c.mosq, "127.0.0.1", b->bootstrap_port, 60, NULL, props);
+        rc = mosquitto_connect_bind_v5(c->mosq, "127.0.0.1", b->bootstrap_port, how->keepalive,
+                                       how->source, props);
+    mosquitto_property_free_all(&props);
     if (rc != MOSQ_ERR_SUCCESS) {
-        client_fail(b, &c, "connect", mosquitto_strerror(rc));
-        goto out;
+        client_fail(b, c, "connect", rc == MOSQ_ERR_ERRNO ? strerror(errno)
+                                                          : mosquitto_strerror(rc));
+        return -1;
     }
+    return 0;
+}
+
+int bench_connect_once(const struct bench_broker *b, const struct bench_pki *p,
+                       const struct onr_p256_key *key, double *sign_s, double *connack_s)
+{
+    const struct bench_device_opts how = {NULL, NULL, BENCH_KEEPALIVE};
+    struct bench_client c;
+    struct bench_client *cl[1] = {&c};
+    double t0;
+    int ret = -1;
+
+    bench_client_init(&c, NULL, "device", 0);
+    if (bench_device_connect(&c, b, p, key, &how, sign_s, &t0) != 0)
+        goto out;
     if (bench_pump(b, cl, 1, UNTIL_CONNACK, bench_now() + CONNECT_TIMEOUT, NULL, NULL, 0) != 0)
         goto out;
     *connack_s = bench_now() - t0;
     ret = 0;
 out:
-    mosquitto_property_free_all(&props);
-    client_close(&c);
+    bench_client_close(&c);
     return ret;
+}
+
+void *bench_tls_new(const struct bench_pki *p)
+{
+    SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
+
+    if (ctx == NULL || SSL_CTX_load_verify_file(ctx, p->ca) != 1 ||
+        X509_VERIFY_PARAM_set1_ip_asc(SSL_CTX_get0_param(ctx), "127.0.0.1") != 1) {
+        fprintf(stderr, "onramp-plugin-bench: a TLS context for %s failed\n", p->ca);
+        SSL_CTX_free(ctx);
+        return NULL;
+    }
+    SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
+    SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    SSL_CTX_set_mode(ctx, SSL_MODE_RELEASE_BUFFERS);
+    return ctx;
+}
+
+void bench_tls_free(void *tls)
+{
+    SSL_CTX_free(tls);
 }

@@ -3,13 +3,15 @@
  * code in a temporary directory, and mosquitto processes on free loopback
  * ports, started with fork/exec and always stopped by PID.
  */
-#define _XOPEN_SOURCE 700 /* nftw */
+#define _GNU_SOURCE /* close_range; nftw */
 #include "bench.h"
 
 #include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <pwd.h>
 #include <signal.h>
@@ -205,7 +207,12 @@ static int write_conf(const struct bench_pki *p, const char *plugin,
         goto out;
     /* Only errors and warnings are logged: per-connection notices would
      * add log writes to the CPU measured. Mosquitto's queue and in-flight
-     * limits are left at their defaults. */
+     * limits are left at their defaults. Connections: no per-listener
+     * limit (max_connections -1, the default, written out), and the plugin
+     * limits no connect rate (max_connects_per_sec 0, its default): every
+     * client here comes from 127.0.0.1. The plugin has no per-address
+     * limit. Its replay cache (replay_capacity, default 100000 proofs per
+     * pop_window) holds more proofs than there are ephemeral ports. */
     fprintf(conf,
             "# onramp-plugin-bench: %s\n"
             "user %s\npersistence false\nper_listener_settings false\n"
@@ -217,15 +224,15 @@ static int write_conf(const struct bench_pki *p, const char *plugin,
                 "plugin_opt_broker_name %s\nplugin_opt_services_ca %s\n"
                 "plugin_opt_grants_file %s\n"
                 "plugin_opt_device_rate 100000\nplugin_opt_device_burst 100000\n"
-                "plugin_opt_stats_interval 0\n",
+                "plugin_opt_max_connects_per_sec 0\nplugin_opt_stats_interval 0\n",
                 plugin, BENCH_BROKER_NAME, p->ca, grants);
     else
         fprintf(conf, "allow_anonymous true\n");
     fprintf(conf,
             "\nlistener %d 127.0.0.1\ncertfile %s\nkeyfile %s\n"
-            "require_certificate false\nset_tcp_nodelay true\n"
+            "require_certificate false\nset_tcp_nodelay true\nmax_connections -1\n"
             "\nlistener %d 127.0.0.1\ncertfile %s\nkeyfile %s\ncafile %s\n"
-            "require_certificate true\nset_tcp_nodelay true\n",
+            "require_certificate true\nset_tcp_nodelay true\nmax_connections -1\n",
             b->bootstrap_port, p->server_cert, p->server_key, b->services_port,
             p->server_cert, p->server_key, p->ca);
     rc = ferror(conf) ? -1 : 0;
@@ -251,15 +258,19 @@ static int port_open(int port)
     return ok;
 }
 
-/* In the child: stderr and stdout to the file, die with the benchmark,
- * exec mosquitto. Never returns. */
+/* In the child: stderr and stdout to the file, no other file of ours or
+ * of whoever started us (the broker's files are counted), die with the
+ * benchmark, exec mosquitto. Never returns. */
 static void exec_broker(const struct bench_broker *b)
 {
     int fd = open(b->stderr_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    long max = sysconf(_SC_OPEN_MAX);
 
     if (fd < 0 || dup2(fd, STDOUT_FILENO) < 0 || dup2(fd, STDERR_FILENO) < 0)
         _exit(126);
-    close(fd);
+    if (close_range(3, ~0u, 0) != 0)
+        for (long i = 3; i < max; i++)
+            close((int)i);
     prctl(PR_SET_PDEATHSIG, SIGTERM);
     execlp("mosquitto", "mosquitto", "-c", b->conf, (char *)NULL);
     fprintf(stderr, "exec mosquitto: %s\n", strerror(errno));
@@ -418,5 +429,102 @@ int bench_broker_cpu(const struct bench_broker *b, double *seconds)
         return -1;
     }
     *seconds = (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
+    return 0;
+}
+
+int bench_rss(pid_t pid, long *kib)
+{
+    char path[64];
+    char line[256];
+    FILE *f;
+    int found = 0;
+
+    if (pid > 0)
+        snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+    else
+        snprintf(path, sizeof(path), "/proc/self/status");
+    f = fopen(path, "r");
+    if (f == NULL) {
+        fprintf(stderr, "onramp-plugin-bench: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    while (!found && fgets(line, sizeof(line), f) != NULL)
+        found = sscanf(line, "VmRSS: %ld kB", kib) == 1;
+    fclose(f);
+    if (!found) {
+        fprintf(stderr, "onramp-plugin-bench: %s: no VmRSS line\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+int bench_broker_files(const struct bench_broker *b, long *count)
+{
+    char path[64];
+    struct dirent *e;
+    DIR *d;
+    long n = 0;
+
+    snprintf(path, sizeof(path), "/proc/%ld/fd", (long)b->pid);
+    d = opendir(path);
+    if (d == NULL) {
+        fprintf(stderr, "onramp-plugin-bench: mosquitto (%s): %s: %s\n", b->name, path,
+                strerror(errno));
+        return -1;
+    }
+    while ((e = readdir(d)) != NULL)
+        if (e->d_name[0] != '.')
+            n++;
+    closedir(d);
+    *count = n;
+    return 0;
+}
+
+int bench_files_raise(long wanted, long *limit, int *refused)
+{
+    struct rlimit rl;
+    struct rlimit want;
+
+    *refused = 0;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+        fprintf(stderr, "onramp-plugin-bench: getrlimit(RLIMIT_NOFILE): %s\n", strerror(errno));
+        return -1;
+    }
+    if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)wanted) {
+        want.rlim_cur = (rlim_t)wanted;
+        want.rlim_max = rl.rlim_max != RLIM_INFINITY && rl.rlim_max < (rlim_t)wanted
+                            ? (rlim_t)wanted : rl.rlim_max;
+        if (setrlimit(RLIMIT_NOFILE, &want) == 0) {
+            rl = want;
+        } else {
+            /* raising the hard limit needs CAP_SYS_RESOURCE: take what there is */
+            *refused = errno;
+            want = (struct rlimit){rl.rlim_max, rl.rlim_max};
+            if (setrlimit(RLIMIT_NOFILE, &want) == 0)
+                rl = want;
+        }
+    }
+    *limit = rl.rlim_cur == RLIM_INFINITY || rl.rlim_cur > (rlim_t)LONG_MAX ? LONG_MAX
+                                                                            : (long)rl.rlim_cur;
+    return 0;
+}
+
+int bench_local_ports(long *count, long *lo, long *hi)
+{
+    static const char path[] = "/proc/sys/net/ipv4/ip_local_port_range";
+    FILE *f = fopen(path, "r");
+    int n;
+
+    if (f == NULL) {
+        fprintf(stderr, "onramp-plugin-bench: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    n = fscanf(f, "%ld %ld", lo, hi);
+    fclose(f);
+    if (n != 2 || *hi < *lo) {
+        fprintf(stderr, "onramp-plugin-bench: %s: unexpected format\n", path);
+        return -1;
+    }
+    *count = *hi - *lo + 1;
     return 0;
 }
