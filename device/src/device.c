@@ -216,6 +216,16 @@ static const char *peer_name(const struct onr_device *d)
     return "service broker";
 }
 
+/* A device verifies each key a few times in its whole life: wolfCrypt's
+ * point tables (~800 KB per key, built at a key's first use) would be most
+ * of its memory and never pay off. Unless its owner keeps them (many
+ * devices in one process share them). */
+static void release_point_tables(const struct onr_device *d)
+{
+    if (!d->opt.keep_point_tables)
+        onr_crypto_release_caches();
+}
+
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct onr_device *d = arg;
@@ -244,7 +254,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         break;
     case PHASE_PENDING: send_request(d); break; /* ask again */
     }
-    onr_crypto_release_caches(); /* the proof's or request's signature */
+    release_point_tables(d); /* the proof's or request's signature */
 }
 
 static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
@@ -383,7 +393,7 @@ static void take_message(struct onr_device *d, const struct mosquitto_message *m
         return; /* a late answer of an earlier step (a pushed voucher): no news */
     if (rc == ONR_OK)
         rc = verify(d, &env, topic);
-    onr_crypto_release_caches(); /* before the step's own checks build more */
+    release_point_tables(d); /* before the step's own checks build more */
     if (rc != ONR_OK) {
         device_report_code(d, "refused", "message", rc, onr_strerror(rc));
         return;
@@ -409,10 +419,7 @@ static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto
     (void)mosq;
     (void)props;
     take_message(arg, m);
-    /* A device verifies each key a few times in its whole life: wolfCrypt's
-     * point tables (~800 KB per key) would be most of its memory and never
-     * pay off. */
-    onr_crypto_release_caches();
+    release_point_tables(arg);
 }
 
 /* ---- opening and running ------------------------------------------------------ */
@@ -445,7 +452,7 @@ int onr_device_open(const char *state_dir, const struct onr_device_callbacks *cb
     snprintf(d->dir, sizeof(d->dir), "%s", state_dir);
     if (cb != NULL)
         d->cb = *cb;
-    d->opt = (struct onr_device_options){device_state_last(), DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT};
+    d->opt = (struct onr_device_options){device_state_last(), DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT, 0};
     if (opt != NULL) {
         if (opt->target != ONR_DEVICE_FACTORY)
             d->opt.target = opt->target;
@@ -453,6 +460,7 @@ int onr_device_open(const char *state_dir, const struct onr_device_callbacks *cb
             d->opt.max_attempts = opt->max_attempts;
         if (opt->answer_timeout > 0)
             d->opt.answer_timeout = opt->answer_timeout;
+        d->opt.keep_point_tables = opt->keep_point_tables;
     }
     if (d->opt.target > device_state_last())
         return open_failed(d, "options", ONR_EINVAL);
@@ -469,7 +477,7 @@ int onr_device_open(const char *state_dir, const struct onr_device_callbacks *cb
     mosquitto_connect_v5_callback_set(d->mosq, on_connect);
     mosquitto_subscribe_v5_callback_set(d->mosq, on_subscribe);
     mosquitto_message_v5_callback_set(d->mosq, on_message);
-    onr_crypto_release_caches(); /* the keys' checks at open (see on_message) */
+    release_point_tables(d); /* the keys' checks at open */
     *out = d;
     return ONR_OK;
 }

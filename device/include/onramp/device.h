@@ -162,6 +162,12 @@ struct onr_device_options {
     unsigned max_attempts;        /* failed attempts in a row before giving up; 0: 20 */
     unsigned answer_timeout;      /* seconds to wait for CONNACK + SUBACK and for
                                      an answer to each request; 0: 15 */
+    int keep_point_tables;        /* 0 (a device): after each event free the
+                                     tables wolfCrypt builds for the P-256 keys
+                                     it used (~800 KB each; a device uses each
+                                     key a few times); 1: keep them for the
+                                     thread (many devices in one process, as
+                                     onramp-loadgen runs them, share them) */
 };
 
 /*
