@@ -164,6 +164,10 @@ static int decide_response(struct onr_service *svc, const struct onr_envelope *e
         rc = auc_challenge_take(db, ctx->dev, r->rand.ptr, now > life ? now - life : 0, &sqn);
     if (rc == ONR_ENOENT) {
         onr_wipe(&sub, sizeof(sub));
+        onr_log(ONR_LOG_NOTICE,
+                "attach refused dev=%s reason=\"no such challenge outstanding (replayed or "
+                "expired)\"",
+                ctx->dev);
         onr_service_down_topic(ctx->dev, down, sizeof(down));
         return onr_service_error(svc, env, ONR_ENOENT, down, &answer->reply);
     }

@@ -9,6 +9,7 @@
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,8 @@
 #define SESSION_EXPIRY 86400          /* seconds a persistent session outlives a disconnect */
 #define OUTBOX_KEEP (24 * 3600)        /* seconds duplicates are answered from the outbox */
 #define REPLAY_CAPACITY 65536
+#define REFUSAL_LOG_WINDOW 10         /* seconds */
+#define REFUSAL_LOG_MAX 10            /* refusal lines per window; the rest are counted */
 
 static const char *const common_keys[] = {
     "id", "broker_host", "broker_port", "broker_ca", "cert", "key",
@@ -89,6 +92,13 @@ struct onr_service {
     int die_after_type;               /* fault injection for tests, 0: off */
     struct counters counters;
     struct onr_peers controllers;     /* who may ask for a device's status */
+    int stored_refusal;               /* the error the handled message's stored
+                                         answer carries, 0: none */
+    struct refusal_log {
+        time_t window;                /* when the current window began */
+        unsigned logged;              /* lines in it */
+        unsigned long unlogged;       /* refusals counted but not written */
+    } refusal_log;
 };
 
 /* ---- configuration ----------------------------------------------------- */
@@ -291,6 +301,43 @@ static void on_subscribe(struct mosquitto *mosq, void *arg, int mid, int n, cons
         onr_log(ONR_LOG_NOTICE, "subscribed filters=%zu", svc->n_subscribed);
 }
 
+/* Say how many refusals the window left unwritten, and start a new one. */
+static void refusal_log_roll(struct onr_service *svc, time_t now)
+{
+    struct refusal_log *l = &svc->refusal_log;
+
+    if (l->unlogged > 0)
+        onr_log(ONR_LOG_NOTICE, "refusals not logged=%lu in %d s (counted in service_stats)",
+                l->unlogged, REFUSAL_LOG_WINDOW);
+    l->window = now;
+    l->logged = 0;
+    l->unlogged = 0;
+}
+
+/* A refused message: one notice line, at most REFUSAL_LOG_MAX a window, so
+ * a flood of hostile messages is counted (service_stats) rather than
+ * written out line by line. */
+__attribute__((format(printf, 2, 3))) static void log_refusal(struct onr_service *svc,
+                                                              const char *fmt, ...)
+{
+    struct refusal_log *l = &svc->refusal_log;
+    time_t now = time(NULL);
+    char line[512];
+    va_list ap;
+
+    if (now - l->window >= REFUSAL_LOG_WINDOW)
+        refusal_log_roll(svc, now);
+    if (l->logged >= REFUSAL_LOG_MAX) {
+        l->unlogged++;
+        return;
+    }
+    l->logged++;
+    va_start(ap, fmt);
+    vsnprintf(line, sizeof(line), fmt, ap);
+    va_end(ap);
+    onr_log(ONR_LOG_NOTICE, "%s", line);
+}
+
 /* A raw route for `topic`, if one matches: it gets the payload as is.
  * Returns 1 if one did. */
 static int dispatch_raw(struct onr_service *svc, const char *topic, const uint8_t *payload,
@@ -308,8 +355,9 @@ static int dispatch_raw(struct onr_service *svc, const char *topic, const uint8_
             continue;
         rc = svc->subs[i].raw(svc, topic, payload, len, svc->subs[i].arg);
         if (rc != ONR_OK)
-            onr_log(ONR_LOG_INFO, "refused topic=%s reason=%s",
-                    onr_log_safe(topic, strlen(topic), safe, sizeof(safe)), onr_error_name(rc));
+            log_refusal(svc, "refused topic=%s reason=%s",
+                        onr_log_safe(topic, strlen(topic), safe, sizeof(safe)),
+                        onr_error_name(rc));
         return 1;
     }
     return 0;
@@ -366,6 +414,9 @@ static void publish_counters(struct onr_service *svc, void *arg)
     char topic[ONR_TOPIC_MAX + 1];
 
     (void)arg;
+    if (svc->refusal_log.unlogged > 0 &&
+        time(NULL) - svc->refusal_log.window >= REFUSAL_LOG_WINDOW)
+        refusal_log_roll(svc, time(NULL));
     if (!svc->connected)
         return;
     k->published.uptime = (uint64_t)(time(NULL) - k->started);
@@ -392,8 +443,8 @@ static void dispatch(struct onr_service *svc, const char *topic, const uint8_t *
     rc = onr_envelope_decode(payload, len, &env);
     if (rc != ONR_OK) {
         count(svc, rc, &t0);
-        onr_log(ONR_LOG_INFO, "refused topic=%s reason=%s",
-                onr_log_safe(topic, strlen(topic), safe, sizeof(safe)), onr_error_name(rc));
+        log_refusal(svc, "refused topic=%s reason=%s",
+                    onr_log_safe(topic, strlen(topic), safe, sizeof(safe)), onr_error_name(rc));
         return;
     }
     for (size_t i = 0; i < svc->n_subs; i++) {
@@ -402,18 +453,22 @@ static void dispatch(struct onr_service *svc, const char *topic, const uint8_t *
                 MOSQ_ERR_SUCCESS ||
             !matched)
             continue;
+        svc->stored_refusal = 0;
         rc = svc->subs[i].cb(svc, &env, topic, svc->subs[i].arg);
-        count(svc, rc, &t0);
+        /* a refusal stored as the answer (the handler logged it) counts
+         * as the refusal it is */
+        count(svc, rc == ONR_OK && svc->stored_refusal != 0 ? svc->stored_refusal : rc, &t0);
         if (rc != ONR_OK)
-            onr_log(ONR_LOG_INFO, "refused type=%s topic=%s reason=%s",
-                    onr_msg_type_name((int)env.msg.type),
-                    onr_log_safe(topic, strlen(topic), safe, sizeof(safe)), onr_error_name(rc));
+            log_refusal(svc, "refused type=%s topic=%s reason=%s",
+                        onr_msg_type_name((int)env.msg.type),
+                        onr_log_safe(topic, strlen(topic), safe, sizeof(safe)),
+                        onr_error_name(rc));
         return;
     }
     count(svc, ONR_EMSGTYPE, &t0);
-    onr_log(ONR_LOG_INFO, "refused type=%s topic=%s reason=unexpected",
-            onr_msg_type_name((int)env.msg.type),
-            onr_log_safe(topic, strlen(topic), safe, sizeof(safe)));
+    log_refusal(svc, "refused type=%s topic=%s reason=unexpected",
+                onr_msg_type_name((int)env.msg.type),
+                onr_log_safe(topic, strlen(topic), safe, sizeof(safe)));
 }
 
 static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *m,
@@ -642,6 +697,8 @@ int onr_service_error(struct onr_service *svc, const struct onr_envelope *env, i
     const char *reason = onr_strerror(code);
     struct onr_msg msg = {.type = ONR_MSG_ERROR};
 
+    if (svc->answer != NULL && pub == &svc->answer->reply)
+        svc->stored_refusal = code; /* for the counters */
     msg.body.error.re = ONR_BYTES(env->id);
     msg.body.error.code = (uint64_t)(code < 0 ? -code : code);
     msg.body.error.reason = (struct onr_bytes){(const uint8_t *)reason, strlen(reason)};
