@@ -2,10 +2,11 @@
  * Step 2: a provider registers a device it claimed, on onr/1/s/mfr/{us}/in.
  * The provider must be one we work with (its key from our configuration,
  * never from the message), the claim secret must hash to what the factory
- * recorded, and no other provider may own the device. Every attempt is
- * audited. "Unknown device", "wrong claim" and "owned by another" get the
- * same answer, so the answer is no oracle; claim attempts are rate-limited
- * per provider (RFC 8995 section 11.1).
+ * recorded, and no other provider may own the device. Every attempt within
+ * the claim rate is audited (those over it are only counted). "Unknown
+ * device", "wrong claim" and "owned by another" get the same answer, so the
+ * answer is no oracle; claim attempts are rate-limited per provider (RFC
+ * 8995 section 11.1).
  */
 #include "mfr.h"
 
@@ -207,8 +208,10 @@ int mfr_on_registration(struct onr_service *svc, const struct onr_envelope *env,
     if (rc != ONR_OK && rc != ONR_EREPLAY)
         return rc;
     if (rc == ONR_OK && take_claim_token(m, mfr_bucket(m, prov), onr_service_now(svc)) != ONR_OK) {
-        onr_log(ONR_LOG_NOTICE, "registration refused provider=%s reason=\"claim rate\"",
-                prov->id);
+        /* over the rate: counted (busy), not audited, so a guesser cannot
+         * grow the audit faster than the rate */
+        onr_service_log_refusal(svc, "registration refused provider=%s reason=\"claim rate\"",
+                                prov->id);
         return answer_now(svc, env, prov, ONR_EBUSY);
     }
     ctx = (struct reg_ctx){m, prov};

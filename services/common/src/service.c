@@ -314,11 +314,7 @@ static void refusal_log_roll(struct onr_service *svc, time_t now)
     l->unlogged = 0;
 }
 
-/* A refused message: one notice line, at most REFUSAL_LOG_MAX a window, so
- * a flood of hostile messages is counted (service_stats) rather than
- * written out line by line. */
-__attribute__((format(printf, 2, 3))) static void log_refusal(struct onr_service *svc,
-                                                              const char *fmt, ...)
+void onr_service_log_refusal(struct onr_service *svc, const char *fmt, ...)
 {
     struct refusal_log *l = &svc->refusal_log;
     time_t now = time(NULL);
@@ -355,9 +351,9 @@ static int dispatch_raw(struct onr_service *svc, const char *topic, const uint8_
             continue;
         rc = svc->subs[i].raw(svc, topic, payload, len, svc->subs[i].arg);
         if (rc != ONR_OK)
-            log_refusal(svc, "refused topic=%s reason=%s",
-                        onr_log_safe(topic, strlen(topic), safe, sizeof(safe)),
-                        onr_error_name(rc));
+            onr_service_log_refusal(svc, "refused topic=%s reason=%s",
+                                    onr_log_safe(topic, strlen(topic), safe, sizeof(safe)),
+                                    onr_error_name(rc));
         return 1;
     }
     return 0;
@@ -443,8 +439,9 @@ static void dispatch(struct onr_service *svc, const char *topic, const uint8_t *
     rc = onr_envelope_decode(payload, len, &env);
     if (rc != ONR_OK) {
         count(svc, rc, &t0);
-        log_refusal(svc, "refused topic=%s reason=%s",
-                    onr_log_safe(topic, strlen(topic), safe, sizeof(safe)), onr_error_name(rc));
+        onr_service_log_refusal(svc, "refused topic=%s reason=%s",
+                                onr_log_safe(topic, strlen(topic), safe, sizeof(safe)),
+                                onr_error_name(rc));
         return;
     }
     for (size_t i = 0; i < svc->n_subs; i++) {
@@ -459,16 +456,16 @@ static void dispatch(struct onr_service *svc, const char *topic, const uint8_t *
          * as the refusal it is */
         count(svc, rc == ONR_OK && svc->stored_refusal != 0 ? svc->stored_refusal : rc, &t0);
         if (rc != ONR_OK)
-            log_refusal(svc, "refused type=%s topic=%s reason=%s",
-                        onr_msg_type_name((int)env.msg.type),
-                        onr_log_safe(topic, strlen(topic), safe, sizeof(safe)),
-                        onr_error_name(rc));
+            onr_service_log_refusal(svc, "refused type=%s topic=%s reason=%s",
+                                    onr_msg_type_name((int)env.msg.type),
+                                    onr_log_safe(topic, strlen(topic), safe, sizeof(safe)),
+                                    onr_error_name(rc));
         return;
     }
     count(svc, ONR_EMSGTYPE, &t0);
-    log_refusal(svc, "refused type=%s topic=%s reason=unexpected",
-                onr_msg_type_name((int)env.msg.type),
-                onr_log_safe(topic, strlen(topic), safe, sizeof(safe)));
+    onr_service_log_refusal(svc, "refused type=%s topic=%s reason=unexpected",
+                            onr_msg_type_name((int)env.msg.type),
+                            onr_log_safe(topic, strlen(topic), safe, sizeof(safe)));
 }
 
 static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *m,

@@ -185,6 +185,15 @@ int onr_service_error(struct onr_service *svc, const struct onr_envelope *env, i
                       const char *topic, struct onr_publication *pub);
 
 /*
+ * onr_service_log_refusal: log a refused message as one notice line (never
+ * a secret: the caller formats it), at most 10 every 10 s per service, so
+ * a flood is counted (service_stats) rather than written out line by line;
+ * when a window left some unwritten, one line says how many.
+ */
+__attribute__((format(printf, 2, 3))) void onr_service_log_refusal(struct onr_service *svc,
+                                                                   const char *fmt, ...);
+
+/*
  * onr_service_handle_once: the durable core of every handler. In one
  * transaction: if (env's sender, id) was handled before, publish the stored
  * answer again and return; else call `decide` (which changes state through
