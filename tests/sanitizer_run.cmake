@@ -4,18 +4,8 @@
 # test (-fno-sanitize-recover; the integration tests check the broker's
 # reports for the plugin, which runs inside mosquitto).
 
-include(ProcessorCount)
-ProcessorCount(jobs)
-if(jobs EQUAL 0)
-  set(jobs 2)
-endif()
-
-function(run)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "sanitizer run: '${ARGN}' failed (${rc})")
-  endif()
-endfunction()
+set(RUN_NAME "sanitizer run")
+include(${CMAKE_CURRENT_LIST_DIR}/nested_run.cmake)
 
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${BINARY_DIR}
     -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=${C_COMPILER}
@@ -24,7 +14,8 @@ run(${CMAKE_COMMAND} --build ${BINARY_DIR} --parallel ${jobs})
 set(ENV{ASAN_OPTIONS} "detect_leaks=1:abort_on_error=1:strict_string_checks=1")
 set(ENV{UBSAN_OPTIONS} "print_stacktrace=1:halt_on_error=1")
 # Instrumented processes are several times larger: the many-devices test
-# runs 50 devices here (200 in the plain build).
+# runs 50 devices here (200 in the plain build), and so does the chaos test.
 set(ENV{ONR_TEST_DEVICES} 50)
+set(ENV{ONR_TEST_CHAOS_DEVICES} 50)
 run(${CMAKE_CTEST_COMMAND} --test-dir ${BINARY_DIR} -L "unit|integration"
     --output-on-failure --parallel ${jobs})

@@ -188,6 +188,20 @@ static void take_challenge(struct onr_device *d, const struct onr_msg_attach_cha
     onr_wipe(auts, sizeof(auts));
 }
 
+/* The attach response with RES this run sent last, or NULL. */
+static const struct device_sent *latest_res(const struct onr_device *d)
+{
+    size_t n = d->n_sent < DEVICE_SENT_KEPT ? d->n_sent : DEVICE_SENT_KEPT;
+
+    for (size_t i = 1; i <= n; i++) {
+        const struct device_sent *s = &d->sent[(d->n_sent - i) % DEVICE_SENT_KEPT];
+
+        if (s->kind == SENT_RES)
+            return s;
+    }
+    return NULL;
+}
+
 /* PROFILED -> NETWORK_ATTACHED, or a refusal that changes nothing. */
 static void take_result(struct onr_device *d, const struct onr_msg_attach_result *m)
 {
@@ -198,6 +212,20 @@ static void take_result(struct onr_device *d, const struct onr_msg_attach_result
     if (s == NULL || s->kind != SENT_RES) {
         device_report_code(d, "refused", "result", ONR_ENOENT,
                            "answers no attach response of this run");
+        return;
+    }
+    if (s != latest_res(d)) {
+        /* Two runs crossed: an attach request repeated over a reconnect
+         * (libmosquitto resends it, and the step asks again) got two
+         * challenges, and both were answered. Every run the operator
+         * checks replaces the keys of the one before, and it checks our
+         * responses in the order we sent them: the last one sent is the
+         * run whose keys it keeps, so only its result may be taken. */
+        onr_wipe(s->ck, sizeof(s->ck));
+        onr_wipe(s->ik, sizeof(s->ik));
+        s->kind = SENT_NONE;
+        device_report_code(d, "refused", "result", ONR_ESTALE,
+                           "answers an earlier attach response than the last one sent");
         return;
     }
     rc = device_take_result(&d->journey.profile, d->journey.voucher.prov, s->ck, s->ik,

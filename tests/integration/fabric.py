@@ -164,15 +164,24 @@ class Broker:
     a plugin_opt_provider_ca_<id> line for each, and the example's third
     listener is enabled on `operational_port`, trusting a bundle of those
     CAs (or `operational_cafile`, to make the TLS layer trust more than the
-    plugin does)."""
+    plugin does).
+
+    `persistence`: mosquitto persists sessions in DIR/persist/, as the
+    example configures (else the fixture turns it off); `conf_extra`: more
+    mosquitto configuration lines (e.g. autosave_interval)."""
 
     NAME = "test-broker"
 
     def __init__(self, pki, directory, options=None, services_cafile=None, provider_cas=None,
-                 operational_cafile=None):
+                 operational_cafile=None, persistence=False, conf_extra=()):
         self.pki = pki
         self.dir = directory
         self.grants = os.path.join(directory, "grants")
+        # persistence: keep the example's `persistence true`, in DIR/persist/
+        # (else persistence false); conf_extra: more mosquitto lines
+        self.persistence = persistence
+        self.persist_dir = os.path.join(directory, "persist")
+        self.conf_extra = list(conf_extra)
         self.log = os.path.join(directory, "mosquitto.log")
         self.conf = os.path.join(directory, "mosquitto.conf")
         self.bootstrap_port = free_port()
@@ -220,8 +229,10 @@ class Broker:
             ("cafile /etc/onramp/services-ca.pem", "cafile " + services_cafile),
             ("/etc/onramp/broker.pem", cert),
             ("/etc/onramp/broker.key", key),
-            ("persistence true", "persistence false"),
-            ("persistence_location /var/lib/mosquitto/\n", ""),
+            ("persistence true", "persistence true" if self.persistence
+             else "persistence false"),
+            ("persistence_location /var/lib/mosquitto/\n",
+             "persistence_location %s/\n" % self.persist_dir if self.persistence else ""),
             ("listener 8883\n", "listener %d 127.0.0.1\n" % self.bootstrap_port),
             ("listener 8884\n", "listener %d 127.0.0.1\n" % self.services_port),
         ]
@@ -239,7 +250,10 @@ class Broker:
             if line.startswith("plugin_opt_grants_file"):
                 lines += ["plugin_opt_%s %s" % kv for kv in options.items()]
         user = pwd.getpwuid(os.getuid()).pw_name
-        header = ["user " + user, "log_dest file " + self.log, "log_type all"]
+        header = ["user " + user, "log_dest file " + self.log, "log_type all"] + \
+            self.conf_extra
+        if self.persistence:
+            os.makedirs(self.persist_dir, exist_ok=True)
         with open(self.conf, "w") as f:
             f.write("\n".join(header + lines) + "\n")
 
@@ -317,6 +331,19 @@ class Broker:
     def restart(self):
         self.stop()
         return self.start()
+
+    def kill(self):
+        """Power cut: SIGKILL by PID, no chance to save anything. start()
+        brings it back on the same ports."""
+        if self.proc is None:
+            return
+        self.proc.kill()
+        self.proc.wait()
+        self.proc.stderr.close()
+        self.proc = None
+        reports = self.sanitizer_reports()
+        if reports:
+            raise AssertionError("sanitizer report from the broker:\n" + reports)
 
     def log_tail(self, lines=30):
         try:
@@ -572,7 +599,8 @@ class Fabric:
     foreign CA (and, with providers, the operational listener trusts every
     CA of the PKI): only the plugin then tells good certificates from bad."""
 
-    def __init__(self, options=None, foreign_ca_trusted=False, providers=()):
+    def __init__(self, options=None, foreign_ca_trusted=False, providers=(), persistence=False,
+                 broker_conf=()):
         self.tmp = tempfile.TemporaryDirectory(prefix="onr-it-")
         self.dir = self.tmp.name
         self.pki = Pki(self.dir)
@@ -590,7 +618,7 @@ class Fabric:
                                         list(provider_cas.values()) +
                                         [self.pki.ca[0], self.pki.foreign_ca[0]])
         self.broker = Broker(self.pki, self.dir, options, cafile, provider_cas,
-                             operational_cafile).start()
+                             operational_cafile, persistence, broker_conf).start()
         self.counters = Counters(self.broker)
         self._devices = 0
 

@@ -120,6 +120,16 @@ class Process:
                     reports.append(f.read())
         return "\n".join(reports)
 
+    def pause(self):
+        """SIGSTOP: the program stands still, its connections open."""
+        if self.proc is not None:
+            os.kill(self.proc.pid, signal.SIGSTOP)
+
+    def resume(self):
+        """SIGCONT after pause()."""
+        if self.proc is not None:
+            os.kill(self.proc.pid, signal.SIGCONT)
+
     def kill(self):
         """Power cut: SIGKILL, no chance to clean up."""
         if self.proc is not None:
@@ -391,10 +401,12 @@ class DeviceRun:
 class Onboarding(fabric.Fabric):
     """A fabric plus services; everything stops at close()."""
 
-    def __init__(self, options=None, providers=()):
+    def __init__(self, options=None, providers=(), persistence=False, broker_conf=()):
         """providers: the ids whose CAs the service broker trusts (their
-        operational devices connect to broker.operational_port)."""
-        super().__init__(options=options, providers=providers)
+        operational devices connect to broker.operational_port);
+        persistence, broker_conf: as fabric.Broker's."""
+        super().__init__(options=options, providers=providers, persistence=persistence,
+                         broker_conf=broker_conf)
         self.processes = []
 
     def manufacturer(self, mfr_id, providers=(), extra=None):
@@ -456,6 +468,14 @@ class Onboarding(fabric.Fabric):
         super().close()
         if errors:
             raise AssertionError("\n".join(errors))
+
+
+def loadgen_result(text):
+    """onramp-loadgen's `result key=value ...` line, as a dict."""
+    lines = [line for line in text.splitlines() if line.startswith("result ")]
+    if len(lines) != 1:
+        raise AssertionError("no single result line in:\n" + text[-5000:])
+    return dict(kv.split("=", 1) for kv in lines[0].split()[1:])
 
 
 class Fleet:
