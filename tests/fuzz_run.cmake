@@ -28,18 +28,8 @@ if(NOT C_COMPILER)
   endif()
 endif()
 
-include(ProcessorCount)
-ProcessorCount(jobs)
-if(jobs EQUAL 0)
-  set(jobs 2)
-endif()
-
-function(run)
-  execute_process(COMMAND ${ARGN} RESULT_VARIABLE rc)
-  if(NOT rc EQUAL 0)
-    message(FATAL_ERROR "fuzz run: '${ARGN}' failed (${rc})")
-  endif()
-endfunction()
+set(RUN_NAME "fuzz run")
+include(${CMAKE_CURRENT_LIST_DIR}/nested_run.cmake)
 
 string(TIMESTAMP started "%s")
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${BINARY_DIR}

@@ -50,13 +50,6 @@ ENOENT, EDENIED, ESCHEMA, ESTALE, EBADMAC, EEXPIRED, EAUTH = 4, 12, 35, 42, 45, 
 BOMB = b"\xdd\xff\xff\xff\xff"  # msgpack: an array of 2^32-1 entries, and nothing
 
 
-def loadgen_result(text):
-    lines = [line for line in text.splitlines() if line.startswith("result ")]
-    if len(lines) != 1:
-        raise AssertionError("no single result line in:\n" + text[-3000:])
-    return dict(kv.split("=", 1) for kv in lines[0].split()[1:])
-
-
 class HostileTest(unittest.TestCase):
 
     summary = []      # (attack, result) for the note
@@ -1268,7 +1261,7 @@ class HostileTest(unittest.TestCase):
         with open(self.loadgen_log) as f:
             text = f.read()
         self.assertEqual(rc, 0, text[-3000:])
-        r = loadgen_result(text)
+        r = onboarding.loadgen_result(text)
         self.assertEqual((r["planned"], r["powered"], r["completed"], r["failed"],
                           r["unfinished"]), (str(CONTROL),) * 3 + ("0", "0"), text[-3000:])
         journeys = {}

@@ -16,14 +16,6 @@ import onboarding
 DEVICES = int(os.environ.get("ONR_TEST_LOADGEN_DEVICES", "50"))
 
 
-def result(text):
-    """The loadgen's `result key=value ...` line, as a dict."""
-    lines = [line for line in text.splitlines() if line.startswith("result ")]
-    if len(lines) != 1:
-        raise AssertionError("no single result line in:\n" + text)
-    return dict(kv.split("=", 1) for kv in lines[0].split()[1:])
-
-
 class LoadgenTest(unittest.TestCase):
 
     @classmethod
@@ -55,7 +47,7 @@ class LoadgenTest(unittest.TestCase):
     def test_1_fleet_onboards_at_once(self):
         rc, out, err = self.run_loadgen("--floor-us", "2000")
         self.assertEqual(rc, 0, out + err)
-        r = result(out)
+        r = onboarding.loadgen_result(out)
         self.assertEqual((r["planned"], r["powered"], r["completed"], r["failed"],
                           r["unfinished"]), (str(DEVICES),) * 3 + ("0", "0"), out)
         # every device's own record says so
@@ -85,7 +77,7 @@ class LoadgenTest(unittest.TestCase):
         certs = self.fleet.prov.rows("SELECT count(*) FROM certificates")[0][0]
         rc, out, err = self.run_loadgen("--concurrency", "10")
         self.assertEqual(rc, 0, out + err)
-        self.assertEqual(result(out)["completed"], str(DEVICES))
+        self.assertEqual(onboarding.loadgen_result(out)["completed"], str(DEVICES))
         # no device started from FACTORY: the journey row is empty
         self.assertRegex(out, r"journey, power on -> OPERATIONAL\s+(-\s+){4}0\n")
         self.assertEqual(self.fleet.op.rows("SELECT count(*) FROM subscribers")[0][0], before)
@@ -105,7 +97,7 @@ class LoadgenTest(unittest.TestCase):
             os.remove(os.path.join(broken, "device.conf"))
             os.rmdir(broken)
         self.assertEqual(proc.returncode, 1, proc.stdout + proc.stderr)
-        r = result(proc.stdout)
+        r = onboarding.loadgen_result(proc.stdout)
         self.assertEqual((r["powered"], r["completed"], r["failed"]), ("3", "2", "1"))
         self.assertTrue(re.search(r"failed\s+1\s+\(E[A-Z]+ 1\)", proc.stdout), proc.stdout)
 

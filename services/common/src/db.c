@@ -391,7 +391,8 @@ int onr_db_processed_get(struct onr_db *db, struct onr_bytes sender, const uint8
     a = onr_db_column_bytes(stmt, 1);
     if (t.len + 1 > topic_cap || a.len > *answer_len)
         return ONR_ESPACE;
-    memcpy(topic, t.ptr, t.len);
+    if (t.len > 0) /* "" (a message answered with nothing) reads back as NULL */
+        memcpy(topic, t.ptr, t.len);
     topic[t.len] = '\0';
     if (a.len > 0)
         memcpy(answer, a.ptr, a.len);
