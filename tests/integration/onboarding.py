@@ -510,6 +510,15 @@ class Fleet:
             raise AssertionError("pairing failed:\n" + out[-3000:])
         return dirs
 
+    @staticmethod
+    def journeys(dirs):
+        """{device id: the state its journey file names} of state dirs."""
+        states = {}
+        for d in dirs:
+            with open(os.path.join(d, "journey")) as f:
+                states[os.path.basename(d)] = f.read().strip()
+        return states
+
     def servers(self):
         """(name, PID) of every server-side process, for onramp-loadgen."""
         return [("broker", self.onb.broker.proc.pid),

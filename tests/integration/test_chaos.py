@@ -167,11 +167,7 @@ class ChaosTest(unittest.TestCase):
     # -- the records --
 
     def journeys(self):
-        states = {}
-        for d in self.dirs:
-            with open(os.path.join(d, "journey")) as f:
-                states[os.path.basename(d)] = f.read().strip()
-        return states
+        return onboarding.Fleet.journeys(self.dirs)
 
     def deliveries_settled(self):
         """Every grant and application key the operator sent is confirmed,

@@ -50,6 +50,13 @@ ENOENT, EDENIED, ESCHEMA, ESTALE, EBADMAC, EEXPIRED, EAUTH = 4, 12, 35, 42, 45, 
 BOMB = b"\xdd\xff\xff\xff\xff"  # msgpack: an array of 2^32-1 entries, and nothing
 
 
+def refusal_deltas(before, after):
+    """How much a service's refusal and duplicate counters grew."""
+    return {k: after[k] - before[k] for k in ("refused_auth", "refused_stale",
+                                              "refused_policy", "refused_input",
+                                              "duplicates")}
+
+
 class HostileTest(unittest.TestCase):
 
     summary = []      # (attack, result) for the note
@@ -893,9 +900,7 @@ class HostileTest(unittest.TestCase):
 
         after = self.grown("mfr/acme", before, refused_input=2, refused_auth=4, refused_stale=2,
                            refused_policy=1, duplicates=2)
-        delta = {k: after[k] - before[k] for k in ("refused_auth", "refused_stale",
-                                                   "refused_policy", "refused_input",
-                                                   "duplicates")}
+        delta = refusal_deltas(before, after)
         # auth: the forged and the moved hello and registration; policy: A's
         # hello on U's topic; stale: the old hello and registration
         self.assertEqual({k: v for k, v in delta.items() if k != "duplicates"},
@@ -1012,9 +1017,7 @@ class HostileTest(unittest.TestCase):
 
         after = self.grown("op/op-1", before, refused_input=2, refused_auth=3, refused_stale=1,
                            refused_policy=5, duplicates=1)
-        delta = {k: after[k] - before[k] for k in ("refused_auth", "refused_stale",
-                                                   "refused_policy", "refused_input",
-                                                   "duplicates")}
+        delta = refusal_deltas(before, after)
         # auth: the forged alignment and release, the wrong RES (a refusal
         # stored as the answer counts as one); policy: the tampered and the
         # expired voucher, B's voucher and IMSI, the reused challenge
@@ -1115,9 +1118,7 @@ class HostileTest(unittest.TestCase):
 
         after = self.grown("prov/prov-a", before, refused_input=2, refused_auth=4, refused_stale=1,
                            refused_policy=1, duplicates=1)
-        delta = {k: after[k] - before[k] for k in ("refused_auth", "refused_stale",
-                                                   "refused_policy", "refused_input",
-                                                   "duplicates")}
+        delta = refusal_deltas(before, after)
         self.assertEqual(delta["refused_auth"], 4)
         self.assertEqual(delta["refused_policy"], 1)
         self.assertEqual(delta["refused_stale"], 1)

@@ -38,11 +38,7 @@ class LoadgenTest(unittest.TestCase):
         return proc.returncode, proc.stdout, proc.stderr
 
     def journeys(self):
-        states = {}
-        for d in self.dirs:
-            with open(os.path.join(d, "journey")) as f:
-                states[os.path.basename(d)] = f.read().strip()
-        return states
+        return onboarding.Fleet.journeys(self.dirs)
 
     def test_1_fleet_onboards_at_once(self):
         rc, out, err = self.run_loadgen("--floor-us", "2000")

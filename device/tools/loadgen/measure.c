@@ -24,20 +24,24 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-double measure_percentile(double *samples, size_t n, double p)
+void measure_sort(double *samples, size_t n)
+{
+    qsort(samples, n, sizeof(*samples), cmp_double);
+}
+
+double measure_percentile(const double *sorted, size_t n, double p)
 {
     size_t rank;
 
     if (n == 0)
         return 0;
-    qsort(samples, n, sizeof(*samples), cmp_double);
     /* nearest rank: the smallest sample with at least p% at or below it */
     rank = (size_t)((p / 100.0) * (double)n + 0.999999);
     if (rank < 1)
         rank = 1;
     if (rank > n)
         rank = n;
-    return samples[rank - 1];
+    return sorted[rank - 1];
 }
 
 double measure_process_cpu(pid_t pid)

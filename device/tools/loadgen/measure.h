@@ -11,9 +11,12 @@
 /* Seconds on the monotonic clock. */
 double measure_now(void);
 
-/* The p-th percentile (0 < p <= 100) of `n` samples, nearest rank; sorts
- * `samples` in place. 0 when n is 0. */
-double measure_percentile(double *samples, size_t n, double p);
+/* Sort `n` samples in place, smallest first (for measure_percentile). */
+void measure_sort(double *samples, size_t n);
+
+/* The p-th percentile (0 < p <= 100) of `n` samples already sorted by
+ * measure_sort, nearest rank. 0 when n is 0. */
+double measure_percentile(const double *sorted, size_t n, double p);
 
 /* The user + system CPU seconds process `pid` has spent (/proc/PID/stat,
  * clock-tick resolution); -1 when it cannot be read (gone, or not ours to

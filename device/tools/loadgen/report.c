@@ -24,6 +24,7 @@ static int print_span(FILE *out, const struct fleet *f, const char *label, int f
     }
     if (n == 0)
         return fprintf(out, "  %-36s %9s %9s %9s %9s %8d\n", label, "-", "-", "-", "-", 0) < 0;
+    measure_sort(scratch, n);
     p50 = measure_percentile(scratch, n, 50);
     p90 = measure_percentile(scratch, n, 90);
     p99 = measure_percentile(scratch, n, 99);

@@ -301,11 +301,14 @@ static void on_subscribe(struct mosquitto *mosq, void *arg, int mid, int n, cons
         onr_log(ONR_LOG_NOTICE, "subscribed filters=%zu", svc->n_subscribed);
 }
 
-/* Say how many refusals the window left unwritten, and start a new one. */
+/* Once the refusal window is over: say how many refusals it left
+ * unwritten, and start a new one. */
 static void refusal_log_roll(struct onr_service *svc, time_t now)
 {
     struct refusal_log *l = &svc->refusal_log;
 
+    if (now - l->window < REFUSAL_LOG_WINDOW)
+        return;
     if (l->unlogged > 0)
         onr_log(ONR_LOG_NOTICE, "refusals not logged=%lu in %d s (counted in service_stats)",
                 l->unlogged, REFUSAL_LOG_WINDOW);
@@ -321,8 +324,7 @@ void onr_service_log_refusal(struct onr_service *svc, const char *fmt, ...)
     char line[512];
     va_list ap;
 
-    if (now - l->window >= REFUSAL_LOG_WINDOW)
-        refusal_log_roll(svc, now);
+    refusal_log_roll(svc, now);
     if (l->logged >= REFUSAL_LOG_MAX) {
         l->unlogged++;
         return;
@@ -410,9 +412,7 @@ static void publish_counters(struct onr_service *svc, void *arg)
     char topic[ONR_TOPIC_MAX + 1];
 
     (void)arg;
-    if (svc->refusal_log.unlogged > 0 &&
-        time(NULL) - svc->refusal_log.window >= REFUSAL_LOG_WINDOW)
-        refusal_log_roll(svc, time(NULL));
+    refusal_log_roll(svc, time(NULL)); /* a flood's count, once it is over */
     if (!svc->connected)
         return;
     k->published.uptime = (uint64_t)(time(NULL) - k->started);
