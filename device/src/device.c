@@ -275,7 +275,10 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
     }
     device_report(d, "connected", NULL);
     device_down_topic(d, topic, sizeof(topic));
-    if (mosquitto_subscribe_v5(mosq, NULL, topic, 1, 0, NULL) != MOSQ_ERR_SUCCESS) {
+    /* QoS 0: the session ends with the connection (clean start), so QoS 1
+     * would add a PUBACK per answer and deliver nothing more; an answer
+     * lost with its connection is asked for again (SPEC section 2). */
+    if (mosquitto_subscribe_v5(mosq, NULL, topic, 0, 0, NULL) != MOSQ_ERR_SUCCESS) {
         device_failed(d, ONR_EIO, "cannot subscribe");
         return;
     }

@@ -142,11 +142,11 @@ static int check_info(const uint8_t *info, size_t info_len)
 /*
  * Both sides of SetupBase: dh = X25519(sk, peer), then the KEM's shared
  * secret over kem_context = enc || pkR, then the key schedule. The sender
- * passes (skE, pkR) and gets enc = pkE; the recipient passes (skR, enc)
- * and gets pkR = its own public key; `own_pub` is that derived public key.
+ * passes (skE, pkE = enc, pkR); the recipient (skR, pkR, enc); `own_pub`
+ * is the public key of `sk`.
  */
-static int setup(const uint8_t sk[DH_LEN], const uint8_t peer[DH_LEN], int sender,
-                 const uint8_t *info, size_t info_len, uint8_t own_pub[DH_LEN],
+static int setup(const uint8_t sk[DH_LEN], const uint8_t own_pub[DH_LEN],
+                 const uint8_t peer[DH_LEN], int sender, const uint8_t *info, size_t info_len,
                  struct onr_hpke_context *ctx)
 {
     uint8_t dh[DH_LEN];
@@ -155,9 +155,7 @@ static int setup(const uint8_t sk[DH_LEN], const uint8_t peer[DH_LEN], int sende
     rc = check_info(info, info_len);
     if (rc != ONR_OK)
         return rc;
-    rc = onr_x25519_public(sk, own_pub);
-    if (rc == ONR_OK)
-        rc = onr_x25519_shared(sk, peer, dh);
+    rc = onr_x25519_shared(sk, peer, dh);
     if (rc == ONR_OK)
         rc = sender ? extract_and_expand(dh, own_pub, peer, ctx->shared_secret)
                     : extract_and_expand(dh, peer, own_pub, ctx->shared_secret);
@@ -172,20 +170,45 @@ static int setup(const uint8_t sk[DH_LEN], const uint8_t peer[DH_LEN], int sende
 int onr_hpke_setup_sender(const uint8_t skE[32], const uint8_t pkR[32], const uint8_t *info,
                           size_t info_len, uint8_t enc[32], struct onr_hpke_context *ctx)
 {
+    int rc;
+
     if (skE == NULL || pkR == NULL || enc == NULL || ctx == NULL)
         return ONR_EINVAL;
-    return setup(skE, pkR, 1, info, info_len, enc, ctx);
+    rc = check_info(info, info_len);
+    if (rc == ONR_OK)
+        rc = onr_x25519_public(skE, enc);
+    return rc == ONR_OK ? setup(skE, enc, pkR, 1, info, info_len, ctx) : rc;
+}
+
+int onr_hpke_recipient_init(struct onr_hpke_recipient *r, const uint8_t skR[32])
+{
+    int rc;
+
+    if (r == NULL || skR == NULL)
+        return ONR_EINVAL;
+    memcpy(r->sk, skR, DH_LEN);
+    rc = onr_x25519_public(r->sk, r->pk);
+    if (rc != ONR_OK)
+        onr_wipe(r, sizeof(*r));
+    return rc;
 }
 
 int onr_hpke_setup_recipient(const uint8_t enc[32], const uint8_t skR[32],
                              const uint8_t *info, size_t info_len,
                              struct onr_hpke_context *ctx)
 {
-    uint8_t pkR[DH_LEN];
+    struct onr_hpke_recipient r;
+    int rc;
 
     if (enc == NULL || skR == NULL || ctx == NULL)
         return ONR_EINVAL;
-    return setup(skR, enc, 0, info, info_len, pkR, ctx);
+    rc = check_info(info, info_len);
+    if (rc == ONR_OK)
+        rc = onr_hpke_recipient_init(&r, skR);
+    if (rc == ONR_OK)
+        rc = setup(r.sk, r.pk, enc, 0, info, info_len, ctx);
+    onr_wipe(&r, sizeof(r));
+    return rc;
 }
 
 /* AES-128-GCM Seal(key, base_nonce, aad, pt): ct = ciphertext || tag. */
@@ -287,11 +310,27 @@ int onr_hpke_open(const uint8_t skR[32], const uint8_t *info, size_t info_len,
                   const uint8_t *aad, size_t aad_len, const uint8_t enc[32],
                   const uint8_t *ct, size_t ct_len, uint8_t *pt)
 {
+    struct onr_hpke_recipient r;
+    int rc;
+
+    if (skR == NULL)
+        return ONR_EINVAL;
+    rc = onr_hpke_recipient_init(&r, skR);
+    if (rc == ONR_OK)
+        rc = onr_hpke_open_as(&r, info, info_len, aad, aad_len, enc, ct, ct_len, pt);
+    onr_wipe(&r, sizeof(r));
+    return rc;
+}
+
+int onr_hpke_open_as(const struct onr_hpke_recipient *r, const uint8_t *info, size_t info_len,
+                     const uint8_t *aad, size_t aad_len, const uint8_t enc[32],
+                     const uint8_t *ct, size_t ct_len, uint8_t *pt)
+{
     struct onr_hpke_context ctx;
     size_t pt_len;
     int rc;
 
-    if (skR == NULL || enc == NULL || ct == NULL || (info == NULL && info_len > 0) ||
+    if (r == NULL || enc == NULL || ct == NULL || (info == NULL && info_len > 0) ||
         (aad == NULL && aad_len > 0))
         return ONR_EINVAL;
     if (ct_len < ONR_HPKE_TAG_LEN || ct_len - ONR_HPKE_TAG_LEN > ONR_HPKE_MAX_PT ||
@@ -300,7 +339,7 @@ int onr_hpke_open(const uint8_t skR[32], const uint8_t *info, size_t info_len,
     pt_len = ct_len - ONR_HPKE_TAG_LEN;
     if (pt == NULL && pt_len > 0)
         return ONR_EINVAL;
-    rc = onr_hpke_setup_recipient(enc, skR, info, info_len, &ctx);
+    rc = setup(r->sk, r->pk, enc, 0, info, info_len, &ctx);
     if (rc == ONR_OK)
         rc = aead_open(&ctx, aad, aad_len, ct, ct_len, pt);
     onr_wipe(&ctx, sizeof(ctx));

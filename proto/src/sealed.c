@@ -118,7 +118,8 @@ int onr_sealed_app_key_seal(const uint8_t prov_pub[32], const char *dev, const c
                          ONR_AKMA_KEY_LEN, out, out + 32);
 }
 
-int onr_sealed_app_key_open(const uint8_t prov_key[32], const char *dev, const char *op,
+int onr_sealed_app_key_open(const struct onr_hpke_recipient *prov_keys, const char *dev,
+                            const char *op,
                             const char *prov, const uint8_t kid[ONR_AKMA_KID_LEN],
                             const uint8_t *sealed, size_t len, uint8_t k_af[ONR_AKMA_KEY_LEN])
 {
@@ -127,13 +128,13 @@ int onr_sealed_app_key_open(const uint8_t prov_key[32], const char *dev, const c
     size_t info_len = 0;
     int rc;
 
-    if (prov_key == NULL || kid == NULL || sealed == NULL || k_af == NULL)
+    if (prov_keys == NULL || kid == NULL || sealed == NULL || k_af == NULL)
         return ONR_EINVAL;
     if (len != ONR_SEALED_APP_KEY_LEN)
         return ONR_ELENGTH;
     rc = onr_seal_info(APP_KEY_INFO, ids, 3, info, sizeof(info), &info_len);
     if (rc != ONR_OK)
         return rc;
-    return onr_hpke_open(prov_key, info, info_len, kid, ONR_AKMA_KID_LEN, sealed, sealed + 32,
-                         len - 32, k_af);
+    return onr_hpke_open_as(prov_keys, info, info_len, kid, ONR_AKMA_KID_LEN, sealed,
+                            sealed + 32, len - 32, k_af);
 }

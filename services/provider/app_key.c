@@ -89,7 +89,7 @@ int prov_on_app_key(struct onr_service *svc, const struct onr_envelope *env, con
         return rc; /* no contract, or not from it */
     snprintf(ctx.dev, sizeof(ctx.dev), "%.*s", (int)m->dev.len, (const char *)m->dev.ptr);
     /* a key that does not open is refused before it is stored */
-    rc = onr_sealed_app_key_open(p->sealing_key, ctx.dev, ctx.op->id, onr_service_id(svc),
+    rc = onr_sealed_app_key_open(&p->sealing, ctx.dev, ctx.op->id, onr_service_id(svc),
                                  m->kid.ptr, m->sealed.ptr, m->sealed.len, k_af);
     onr_wipe(k_af, sizeof(k_af));
     if (rc != ONR_OK) {

@@ -147,7 +147,7 @@ static int check_mac(const struct prov *p, struct onr_service *svc, const struct
     uint8_t k_af[ONR_AKMA_KEY_LEN];
     int rc;
 
-    rc = onr_sealed_app_key_open(p->sealing_key, k->dev, k->op, onr_service_id(svc), k->kid,
+    rc = onr_sealed_app_key_open(&p->sealing, k->dev, k->op, onr_service_id(svc), k->kid,
                                  k->sealed, sizeof(k->sealed), k_af);
     if (rc == ONR_OK)
         rc = onr_envelope_verify_mac(env, (struct onr_bytes){(const uint8_t *)topic,

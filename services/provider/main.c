@@ -253,13 +253,17 @@ static int start(struct onr_service *svc, void *arg)
     char up[ONR_TOPIC_MAX + 1];
     char telemetry[ONR_TOPIC_MAX + 1];
     char path[1024] = "";
+    uint8_t sealing_key[ONR_X25519_KEY_LEN];
     int rc;
 
     rc = load_peers(svc, p);
     if (rc == ONR_OK)
         rc = onr_service_path(svc, "sealing_key", path, sizeof(path));
     if (rc == ONR_OK)
-        rc = onr_x25519_load(path, p->sealing_key);
+        rc = onr_x25519_load(path, sealing_key);
+    if (rc == ONR_OK)
+        rc = onr_hpke_recipient_init(&p->sealing, sealing_key);
+    onr_wipe(sealing_key, sizeof(sealing_key));
     if (rc != ONR_OK) {
         fprintf(stderr, "onramp-provider: sealing_key: %s\n", onr_strerror(rc));
         return rc;
@@ -318,7 +322,7 @@ static void stop(struct onr_service *svc, void *arg)
     prov_page_stop(p);
     onr_p256_free(p->ca_key);
     p->ca_key = NULL;
-    onr_wipe(p->sealing_key, sizeof(p->sealing_key));
+    onr_wipe(&p->sealing, sizeof(p->sealing));
 }
 
 static int reload(struct onr_service *svc, void *arg)

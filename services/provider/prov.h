@@ -24,6 +24,7 @@
 
 #include <stdint.h>
 
+#include "onramp/hpke.h"
 #include "onramp/p256.h"
 #include "onramp/service.h"
 #include "onramp/svc_peers.h"
@@ -49,7 +50,7 @@ struct prov {
     struct onr_peers manufacturers;
     struct onr_peers operators;     /* the operators it has contracts with */
     char default_operator[ONR_SERVICE_ID_MAX + 1];
-    uint8_t sealing_key[ONR_X25519_KEY_LEN]; /* application keys are sealed to it */
+    struct onr_hpke_recipient sealing; /* application keys are sealed to it */
     /* enrollment */
     struct onr_p256_key *ca_key;             /* the provider CA's key */
     uint8_t ca_der[ONR_X509_MAX_DER];

@@ -15,6 +15,7 @@
  * profile re-sealed opens to the same content; a failed open leaves the
  * output wiped.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "device_internal.h"
@@ -29,6 +30,7 @@
 
 static uint8_t device_pub[ONR_X25519_KEY_LEN];
 static uint8_t provider_pub[ONR_X25519_KEY_LEN];
+static struct onr_hpke_recipient provider; /* the provider's key pair, as it keeps it */
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
@@ -36,6 +38,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     fuzz_seal_public(fuzz_seal_device, device_pub);
     fuzz_seal_public(fuzz_seal_provider, provider_pub);
+    if (onr_hpke_recipient_init(&provider, fuzz_seal_provider) != ONR_OK)
+        abort();
     return 0;
 }
 
@@ -172,7 +176,7 @@ static void sealed_app_key(const uint8_t *data, size_t size)
     int rc;
 
     memset(k_af, 0xa5, sizeof(k_af));
-    rc = onr_sealed_app_key_open(fuzz_seal_provider, FUZZ_DEV, FUZZ_OP, FUZZ_PROV, fuzz_kid,
+    rc = onr_sealed_app_key_open(&provider, FUZZ_DEV, FUZZ_OP, FUZZ_PROV, fuzz_kid,
                                  data, size, k_af);
     if (rc != ONR_OK) {
         FUZZ_CHECK(rc < 0, "open returned %d", rc);
@@ -182,7 +186,7 @@ static void sealed_app_key(const uint8_t *data, size_t size)
     rc = onr_sealed_app_key_seal(provider_pub, FUZZ_DEV, FUZZ_OP, FUZZ_PROV, fuzz_kid, k_af,
                                  sealed);
     FUZZ_CHECK(rc == ONR_OK, "reseal: %s", onr_error_name(rc));
-    rc = onr_sealed_app_key_open(fuzz_seal_provider, FUZZ_DEV, FUZZ_OP, FUZZ_PROV, fuzz_kid,
+    rc = onr_sealed_app_key_open(&provider, FUZZ_DEV, FUZZ_OP, FUZZ_PROV, fuzz_kid,
                                  sealed, sizeof(sealed), back);
     FUZZ_CHECK(rc == ONR_OK && memcmp(k_af, back, sizeof(back)) == 0, "app key round trip");
 }

@@ -37,6 +37,7 @@ TEST_DEVICE = os.environ.get("ONR_TEST_DEVICE", "")
 SOURCE_DIR = os.environ.get("ONR_SOURCE_DIR",
                             os.path.join(os.path.dirname(__file__), "..", ".."))
 EXAMPLE_CONF = os.path.join(SOURCE_DIR, "broker-plugins", "mosquitto.conf.example")
+BROKER_OPENSSL_CONF = os.path.join(SOURCE_DIR, "broker-plugins", "openssl-broker.cnf")
 
 
 def run(*cmd):
@@ -168,13 +169,15 @@ class Broker:
 
     `persistence`: mosquitto persists sessions in DIR/persist/, as the
     example configures (else the fixture turns it off); `conf_extra`: more
-    mosquitto configuration lines (e.g. autosave_interval)."""
+    mosquitto configuration lines (e.g. autosave_interval); `debug_log`:
+    log every packet (`log_type all`), else the example's log types."""
 
     NAME = "test-broker"
 
     def __init__(self, pki, directory, options=None, services_cafile=None, provider_cas=None,
-                 operational_cafile=None, persistence=False, conf_extra=()):
+                 operational_cafile=None, persistence=False, conf_extra=(), debug_log=True):
         self.pki = pki
+        self.debug_log = debug_log
         self.dir = directory
         self.grants = os.path.join(directory, "grants")
         # persistence: keep the example's `persistence true`, in DIR/persist/
@@ -250,8 +253,8 @@ class Broker:
             if line.startswith("plugin_opt_grants_file"):
                 lines += ["plugin_opt_%s %s" % kv for kv in options.items()]
         user = pwd.getpwuid(os.getuid()).pw_name
-        header = ["user " + user, "log_dest file " + self.log, "log_type all"] + \
-            self.conf_extra
+        header = ["user " + user, "log_dest file " + self.log] + \
+            (["log_type all"] if self.debug_log else []) + self.conf_extra
         if self.persistence:
             os.makedirs(self.persist_dir, exist_ok=True)
         with open(self.conf, "w") as f:
@@ -274,6 +277,8 @@ class Broker:
 
     def _broker_env(self):
         env = dict(os.environ)
+        # the broker's OpenSSL settings, as deployed (broker-plugins/README.md)
+        env["OPENSSL_CONF"] = BROKER_OPENSSL_CONF
         if BROKER_PRELOAD:
             env["LD_PRELOAD"] = BROKER_PRELOAD
             # Mosquitto itself is not instrumented: leaks at exit are its own.
@@ -600,7 +605,7 @@ class Fabric:
     CA of the PKI): only the plugin then tells good certificates from bad."""
 
     def __init__(self, options=None, foreign_ca_trusted=False, providers=(), persistence=False,
-                 broker_conf=()):
+                 broker_conf=(), broker_debug_log=True):
         self.tmp = tempfile.TemporaryDirectory(prefix="onr-it-")
         self.dir = self.tmp.name
         self.pki = Pki(self.dir)
@@ -618,7 +623,8 @@ class Fabric:
                                         list(provider_cas.values()) +
                                         [self.pki.ca[0], self.pki.foreign_ca[0]])
         self.broker = Broker(self.pki, self.dir, options, cafile, provider_cas,
-                             operational_cafile, persistence, broker_conf).start()
+                             operational_cafile, persistence, broker_conf,
+                             broker_debug_log).start()
         self.counters = Counters(self.broker)
         self._devices = 0
 

@@ -401,12 +401,13 @@ class DeviceRun:
 class Onboarding(fabric.Fabric):
     """A fabric plus services; everything stops at close()."""
 
-    def __init__(self, options=None, providers=(), persistence=False, broker_conf=()):
+    def __init__(self, options=None, providers=(), persistence=False, broker_conf=(),
+                 broker_debug_log=True):
         """providers: the ids whose CAs the service broker trusts (their
         operational devices connect to broker.operational_port);
-        persistence, broker_conf: as fabric.Broker's."""
+        persistence, broker_conf, broker_debug_log: as fabric.Broker's."""
         super().__init__(options=options, providers=providers, persistence=persistence,
-                         broker_conf=broker_conf)
+                         broker_conf=broker_conf, broker_debug_log=broker_debug_log)
         self.processes = []
 
     def manufacturer(self, mfr_id, providers=(), extra=None):

@@ -122,26 +122,30 @@ static void test_sealed_app_key_binds_device_operator_provider_and_kid(void **st
     uint8_t sk[32], pk[32], kid[16] = {3}, other_kid[16] = {4}, k_af[32] = {5}, out[32];
     uint8_t sealed[ONR_SEALED_APP_KEY_LEN];
 
+    struct onr_hpke_recipient prov;
+
     (void)state;
     assert_int_equal(onr_x25519_generate(sk, pk), ONR_OK);
+    assert_int_equal(onr_hpke_recipient_init(&prov, sk), ONR_OK);
+    assert_memory_equal(prov.pk, pk, 32);
     assert_int_equal(onr_sealed_app_key_seal(pk, DEV, "op1", "prov1", kid, k_af, sealed), ONR_OK);
-    assert_int_equal(onr_sealed_app_key_open(sk, DEV, "op1", "prov1", kid, sealed,
+    assert_int_equal(onr_sealed_app_key_open(&prov, DEV, "op1", "prov1", kid, sealed,
                                              sizeof(sealed), out),
                      ONR_OK);
     assert_memory_equal(out, k_af, 32);
-    assert_int_equal(onr_sealed_app_key_open(sk, DEV2, "op1", "prov1", kid, sealed,
+    assert_int_equal(onr_sealed_app_key_open(&prov, DEV2, "op1", "prov1", kid, sealed,
                                              sizeof(sealed), out),
                      ONR_EDECRYPT);
-    assert_int_equal(onr_sealed_app_key_open(sk, DEV, "op2", "prov1", kid, sealed,
+    assert_int_equal(onr_sealed_app_key_open(&prov, DEV, "op2", "prov1", kid, sealed,
                                              sizeof(sealed), out),
                      ONR_EDECRYPT);
-    assert_int_equal(onr_sealed_app_key_open(sk, DEV, "op1", "prov2", kid, sealed,
+    assert_int_equal(onr_sealed_app_key_open(&prov, DEV, "op1", "prov2", kid, sealed,
                                              sizeof(sealed), out),
                      ONR_EDECRYPT);
-    assert_int_equal(onr_sealed_app_key_open(sk, DEV, "op1", "prov1", other_kid, sealed,
+    assert_int_equal(onr_sealed_app_key_open(&prov, DEV, "op1", "prov1", other_kid, sealed,
                                              sizeof(sealed), out),
                      ONR_EDECRYPT);
-    assert_int_equal(onr_sealed_app_key_open(sk, DEV, "op1", "prov1", kid, sealed,
+    assert_int_equal(onr_sealed_app_key_open(&prov, DEV, "op1", "prov1", kid, sealed,
                                              sizeof(sealed) - 1, out),
                      ONR_ELENGTH);
 }

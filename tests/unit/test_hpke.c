@@ -143,6 +143,28 @@ static void test_hpke_open_decrypts_rfc9180_a1_seq0(void **state)
     assert_memory_equal(pt, v->pt, v->pt_len);
 }
 
+/* A recipient keeping its key pair opens the same message; its public key
+ * is the one RFC 9180 publishes, and it is bound into the KEM: a pair whose
+ * public key is not its private key's opens nothing. */
+static void test_hpke_open_as_recipient_rfc9180_a1(void **state)
+{
+    const struct a1 *v = *state;
+    struct onr_hpke_recipient r;
+    uint8_t pt[64];
+
+    assert_onr(ONR_OK, onr_hpke_recipient_init(&r, v->sk_rm));
+    assert_memory_equal(r.pk, v->pk_rm, 32);
+    assert_onr(ONR_OK, onr_hpke_open_as(&r, v->info, v->info_len, v->aad, v->aad_len, v->enc,
+                                        v->ct, v->ct_len, pt));
+    assert_memory_equal(pt, v->pt, v->pt_len);
+    r.pk[0] ^= 1;
+    assert_onr(ONR_EDECRYPT, onr_hpke_open_as(&r, v->info, v->info_len, v->aad, v->aad_len,
+                                              v->enc, v->ct, v->ct_len, pt));
+    assert_onr(ONR_EINVAL, onr_hpke_recipient_init(NULL, v->sk_rm));
+    assert_onr(ONR_EINVAL, onr_hpke_open_as(NULL, v->info, v->info_len, v->aad, v->aad_len,
+                                            v->enc, v->ct, v->ct_len, pt));
+}
+
 /* Single shot: only sequence number 0 exists, so the published seq 1
  * ciphertext (another nonce) does not open. */
 static void test_hpke_open_rejects_rfc9180_a1_seq1(void **state)
@@ -410,6 +432,7 @@ int main(void)
         A1_TEST(test_hpke_key_schedule_matches_rfc9180_a1),
         A1_TEST(test_hpke_seal_with_ephemeral_matches_rfc9180_a1_seq0),
         A1_TEST(test_hpke_open_decrypts_rfc9180_a1_seq0),
+        A1_TEST(test_hpke_open_as_recipient_rfc9180_a1),
         A1_TEST(test_hpke_open_rejects_rfc9180_a1_seq1),
         cmocka_unit_test(test_hpke_seal_open_round_trip_random_ephemeral),
         cmocka_unit_test(test_hpke_round_trip_empty_plaintext_info_and_aad),

@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "onramp/akma.h"
+#include "onramp/hpke.h"
 #include "onramp/msg.h"
 
 #define ONR_SEALED_OVERHEAD (32 + 16) /* enc || ... || tag */
@@ -50,9 +51,11 @@ int onr_sealed_app_key_seal(const uint8_t prov_pub[32], const char *dev, const c
                             const uint8_t k_af[ONR_AKMA_KEY_LEN],
                             uint8_t out[ONR_SEALED_APP_KEY_LEN]);
 
-/* onr_sealed_app_key_open: the reverse with the provider's key. ONR_OK,
+/* onr_sealed_app_key_open: the reverse with the provider's key pair
+ * (onr_hpke_recipient_init: a provider opens every device's key). ONR_OK,
  * ONR_ELENGTH, ONR_EDECRYPT, ONR_EINVAL; k_af wiped on failure. */
-int onr_sealed_app_key_open(const uint8_t prov_key[32], const char *dev, const char *op,
+int onr_sealed_app_key_open(const struct onr_hpke_recipient *prov_keys, const char *dev,
+                            const char *op,
                             const char *prov, const uint8_t kid[ONR_AKMA_KID_LEN],
                             const uint8_t *sealed, size_t len, uint8_t k_af[ONR_AKMA_KEY_LEN]);
 
