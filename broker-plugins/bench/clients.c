@@ -327,6 +327,8 @@ static int service_start(struct bench_client *c, const struct bench_broker *b,
     }
     callbacks_set(c);
     rc = mosquitto_int_option(c->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+    if (rc == MOSQ_ERR_SUCCESS) /* as the services connect */
+        rc = mosquitto_int_option(c->mosq, MOSQ_OPT_TCP_NODELAY, 1);
     if (rc == MOSQ_ERR_SUCCESS)
         rc = mosquitto_tls_set(c->mosq, p->ca, NULL, p->operator_cert, p->operator_key, NULL);
     if (rc == MOSQ_ERR_SUCCESS)

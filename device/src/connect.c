@@ -28,8 +28,12 @@ int onr_connect_client_new(const struct onr_p256_key *key, void *userdata,
     mosq = mosquitto_new(id, true, userdata);
     if (mosq == NULL)
         return ONR_ENOMEM;
+    /* No Nagle: a device writes whole packets and waits for answers. With
+     * Nagle, the CONNECT after the TLS handshake waited ~40 ms for the
+     * broker's delayed ACK (the broker sends no session tickets). */
     if (mosquitto_int_option(mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5) !=
-        MOSQ_ERR_SUCCESS) {
+            MOSQ_ERR_SUCCESS ||
+        mosquitto_int_option(mosq, MOSQ_OPT_TCP_NODELAY, 1) != MOSQ_ERR_SUCCESS) {
         mosquitto_destroy(mosq);
         return ONR_EINVAL;
     }

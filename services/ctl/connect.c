@@ -68,6 +68,7 @@ struct mosquitto *ctl_connect(const struct ctl_broker *b, void *userdata)
         return NULL;
     }
     mosquitto_int_option(mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
+    mosquitto_int_option(mosq, MOSQ_OPT_TCP_NODELAY, 1); /* no Nagle wait after TLS */
     mosquitto_connect_v5_callback_set(mosq, on_connect);
     rc = mosquitto_tls_set(mosq, b->cafile, NULL, b->cert, b->key, NULL);
     if (rc == MOSQ_ERR_SUCCESS)

@@ -96,6 +96,9 @@ class Client:
 
     def open(self):
         raw = socket.create_connection((self.host, self.port), timeout=self.timeout)
+        # as Onramp's own clients: without it, Nagle holds the CONNECT after
+        # the TLS handshake ~40 ms for the broker's delayed ACK
+        raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.sock = self.context.wrap_socket(raw, server_hostname="localhost")
 
     def _send(self, packet_type, flags, body):
