@@ -132,6 +132,26 @@ int onr_p256_generate(struct onr_p256_key **out)
     return ONR_OK;
 }
 
+/*
+ * A damaged file could pair a private scalar d with another point Q: Q must
+ * be d*G. That also proves Q on the curve and of order n, so this is all
+ * wc_ecc_check_key proves, without its second full multiplication (n*Q),
+ * which made loading a device's key cost as much as a verification.
+ */
+static int public_matches_private(ecc_key *ecc)
+{
+    ecc_point *derived = wc_ecc_new_point();
+    int rc = ONR_EBADKEY;
+
+    if (derived == NULL)
+        return ONR_ENOMEM;
+    if (wc_ecc_make_pub_ex(ecc, derived, onr_rng()) == 0 &&
+        wc_ecc_cmp_point(&ecc->pubkey, derived) == MP_EQ)
+        rc = ONR_OK;
+    wc_ecc_del_point(derived);
+    return rc;
+}
+
 int onr_p256_load(const char *path, struct onr_p256_key **out)
 {
     uint8_t der[KEY_DER_MAX];
@@ -155,13 +175,15 @@ int onr_p256_load(const char *path, struct onr_p256_key **out)
     if (wc_EccPrivateKeyDecode(der, &idx, &key->ecc, (word32)der_len) != 0 ||
         key->ecc.dp == NULL || key->ecc.dp->id != ECC_SECP256R1)
         goto out;
+    if (wc_ecc_set_rng(&key->ecc, onr_rng()) != 0)
+        goto out;
     /* SEC1 makes the public key optional; derive it when absent. */
-    if (key->ecc.type == ECC_PRIVATEKEY_ONLY &&
-        wc_ecc_make_pub(&key->ecc, NULL) != 0)
+    if (key->ecc.type == ECC_PRIVATEKEY_ONLY) {
+        if (wc_ecc_make_pub(&key->ecc, NULL) != 0)
+            goto out;
+    } else if (public_matches_private(&key->ecc) != ONR_OK) {
         goto out;
-    /* A damaged file could pair a private scalar with another point. */
-    if (wc_ecc_set_rng(&key->ecc, onr_rng()) != 0 || wc_ecc_check_key(&key->ecc) != 0)
-        goto out;
+    }
     *out = key;
     key = NULL;
     rc = ONR_OK;

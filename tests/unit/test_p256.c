@@ -8,6 +8,8 @@
 #include "onramp/error.h"
 #include "onramp/p256.h"
 
+#include "internal.h" /* onr_p256_ecc: to damage a key before saving it */
+
 /*
  * NIST's published ECDSA example for P-256 with SHA-256 (FIPS 186 examples,
  * "P256_SHA256"): message "Example of ECDSA with P-256", key Q, signature R, S.
@@ -348,6 +350,34 @@ static void test_p256_interoperates_with_openssl(void **state)
     onr_p256_free(key);
 }
 
+/* A key file whose public point is not its private scalar times G (another
+ * key's point, or a point off the curve) does not load. */
+static void test_p256_load_refuses_mismatched_public_key(void **state)
+{
+    const char *dir = *state;
+    char path[1024];
+    struct onr_p256_key *a = NULL, *b = NULL, *loaded = NULL;
+
+    snprintf(path, sizeof(path), "%s/mismatched.pem", dir);
+    assert_onr(ONR_OK, onr_p256_generate(&a));
+    assert_onr(ONR_OK, onr_p256_generate(&b));
+    assert_onr(ONR_OK, onr_p256_save(a, path));
+    assert_onr(ONR_OK, onr_p256_load(path, &loaded)); /* the pair as saved loads */
+    onr_p256_free(loaded);
+    loaded = NULL;
+    assert_int_equal(wc_ecc_copy_point(&onr_p256_ecc(b)->pubkey, &onr_p256_ecc(a)->pubkey), 0);
+    assert_onr(ONR_OK, onr_p256_save(a, path));
+    assert_onr(ONR_EBADKEY, onr_p256_load(path, &loaded));
+    assert_null(loaded);
+    /* a point off the curve: y + 1 */
+    assert_int_equal(mp_add_d(onr_p256_ecc(a)->pubkey.y, 1, onr_p256_ecc(a)->pubkey.y), 0);
+    assert_onr(ONR_OK, onr_p256_save(a, path));
+    assert_onr(ONR_EBADKEY, onr_p256_load(path, &loaded));
+    assert_null(loaded);
+    onr_p256_free(a);
+    onr_p256_free(b);
+}
+
 static void test_p256_load_refuses_other_curves(void **state)
 {
     const char *dir = *state;
@@ -385,6 +415,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_p256_load_refuses_readable_key_file, setup, teardown),
         cmocka_unit_test_setup_teardown(test_p256_load_errors, setup, teardown),
         cmocka_unit_test_setup_teardown(test_p256_interoperates_with_openssl, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_p256_load_refuses_mismatched_public_key, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_p256_load_refuses_other_curves, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
