@@ -246,6 +246,32 @@ static void test_db_outer_rollback_undoes_committed_savepoints(void **state)
     onr_db_close(db);
 }
 
+/* Levels past the prepared ones (the first 8) nest the same way. */
+static void test_db_deep_nesting_past_the_prepared_levels(void **state)
+{
+    struct onr_db *db = open_db(state);
+    struct onr_db *reader = open_db(state);
+    char sql[64];
+
+    for (int level = 1; level <= 12; level++) {
+        assert_onr(ONR_OK, onr_db_begin(db));
+        snprintf(sql, sizeof(sql), "INSERT INTO things (name) VALUES ('level %d')", level);
+        assert_onr(ONR_OK, onr_db_exec(db, sql));
+    }
+    for (int level = 12; level >= 10; level--)
+        assert_onr(ONR_OK, onr_db_commit(db)); /* into level 9 */
+    onr_db_rollback(db);                       /* level 9, with 10 to 12 */
+    assert_int_equal(count_things(db), 8);
+    for (int level = 8; level >= 2; level--)
+        assert_onr(ONR_OK, onr_db_commit(db));
+    assert_int_equal(count_things(reader), 0);
+    assert_onr(ONR_OK, onr_db_commit(db));
+    assert_int_equal(count_things(reader), 8);
+    assert_int_not_equal(onr_db_commit(db), ONR_OK);
+    onr_db_close(reader);
+    onr_db_close(db);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -260,6 +286,7 @@ int main(void)
         T(test_db_statements_are_cached_and_reset),
         T(test_db_nested_transactions_are_savepoints),
         T(test_db_outer_rollback_undoes_committed_savepoints),
+        T(test_db_deep_nesting_past_the_prepared_levels),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
