@@ -521,8 +521,6 @@ static int mqtt_setup(struct onr_service *svc)
     if (svc->mosq == NULL)
         return ONR_ENOMEM;
     mosquitto_int_option(svc->mosq, MOSQ_OPT_PROTOCOL_VERSION, MQTT_PROTOCOL_V5);
-    /* whole packets, answers at once: Nagle would only delay them */
-    mosquitto_int_option(svc->mosq, MOSQ_OPT_TCP_NODELAY, 1);
     mosquitto_connect_v5_callback_set(svc->mosq, on_connect);
     mosquitto_message_v5_callback_set(svc->mosq, on_message);
     mosquitto_subscribe_v5_callback_set(svc->mosq, on_subscribe);
