@@ -163,30 +163,38 @@ def footprint(fleet):
     return size, peak
 
 
+def floors(pki):
+    """(servers' floor, device side's floor, their table), both with the
+    two TLS handshakes a device makes, measured now."""
+    crypto, device_crypto, floor_text = floor_us()
+    anon, anon_client, n_anon = tls_handshake_us(pki, mutual=False)
+    mutual, mutual_client, n_mutual = tls_handshake_us(pki, mutual=True)
+    floor = crypto + anon + mutual
+    device_floor = device_crypto + anon_client + mutual_client
+    text = floor_text.rstrip() + "\n" + (
+        "TLS handshake, CPU per handshake (OpenSSL, openssl s_server + s_time):\n"
+        "  %-36s %8s %8s\n"
+        "  %-36s %8.1f %8.1f us  (%d handshakes)\n"
+        "  %-36s %8.1f %8.1f us  (%d handshakes)\n"
+        "floor per onboarding with the two handshakes a device makes: %.1f us\n"
+        "device side with its two handshakes:                         %.1f us" % (
+            "", "broker", "device",
+            "bootstrap (server certificate only)", anon, anon_client, n_anon,
+            "operational (mutual TLS)", mutual, mutual_client, n_mutual,
+            floor, device_floor))
+    return floor, device_floor, text
+
+
 def main():
     args = parse()
     shm = None
     raise_fd_limit(args.devices)
     print("onramp bench, %s, %d cores" % (time.strftime("%Y-%m-%d %H:%M"), os.cpu_count()))
-    crypto, device_crypto, floor_text = floor_us()
-    print(floor_text.rstrip())
     # the broker logs as the example configures, not every packet
     onb = onboarding.Onboarding(providers=("prov-a",), broker_debug_log=False)
     try:
-        anon, anon_client, n_anon = tls_handshake_us(onb.pki, mutual=False)
-        mutual, mutual_client, n_mutual = tls_handshake_us(onb.pki, mutual=True)
-        floor = crypto + anon + mutual
-        device_floor = device_crypto + anon_client + mutual_client
-        print("TLS handshake, CPU per handshake (OpenSSL, openssl s_server + s_time):\n"
-              "  %-36s %8s %8s\n"
-              "  %-36s %8.1f %8.1f us  (%d handshakes)\n"
-              "  %-36s %8.1f %8.1f us  (%d handshakes)\n"
-              "floor per onboarding with the two handshakes a device makes: %.1f us\n"
-              "device side with its two handshakes:                         %.1f us" % (
-                  "", "broker", "device",
-                  "bootstrap (server certificate only)", anon, anon_client, n_anon,
-                  "operational (mutual TLS)", mutual, mutual_client, n_mutual,
-                  floor, device_floor))
+        floor, device_floor, text = floors(onb.pki)
+        print(text)
         # What N onboardings/s on this machine's cores, load generator
         # included, leave the servers: the bound the floors set.
         budget = os.cpu_count() * 1e6 / TARGET_RATE
@@ -213,6 +221,13 @@ def main():
         print(loadgen.stdout.rstrip())
         if loadgen.stderr:
             print(loadgen.stderr.rstrip(), file=sys.stderr)
+        # A shared machine's speed drifts: the floor again, right after.
+        after, _, _ = floors(onb.pki)
+        m = re.search(r"server_us=(\d+)", loadgen.stdout)
+        if m is not None:
+            print("floor again after the fleet: %.1f us (before: %.1f); servers / floor "
+                  "%.2f to %.2f" % (after, floor, int(m.group(1)) / max(floor, after),
+                                    int(m.group(1)) / min(floor, after)))
         if not args.no_footprint:
             size, peak = footprint(fleet)
             print("device library            %s bytes of code and data (libonramp-device.so: "
