@@ -203,7 +203,7 @@ def main():
               "  %.2f x their floor" % (TARGET_RATE, os.cpu_count(), budget,
                                        budget - device_floor,
                                        (budget - device_floor) / floor))
-        fleet = onboarding.Fleet(onb)
+        fleet = onboarding.Fleet(onb, quick_timers=False)  # the services' defaults
         t = time.monotonic()
         out = None
         if not args.fleet_on_disk and os.path.isdir("/dev/shm"):

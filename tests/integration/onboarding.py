@@ -238,8 +238,10 @@ class Provider:
         self.conf = os.path.join(self.dir, "provider.conf")
         self.process = None
 
-    def configure(self, manufacturers, operators, default_operator, controllers, plans=None):
-        """plans: account -> (qos, charging group, cap); "*" for the others."""
+    def configure(self, manufacturers, operators, default_operator, controllers, plans=None,
+                  quick_timers=True):
+        """plans: account -> (qos, charging group, cap); "*" for the others.
+        quick_timers: retry_after 1 and resend 2 (tests), else the defaults."""
         cert, key = self.onb.pki.client("provider", self.id)
         ca_cert, ca_key = self.onb.pki.provider_ca(self.id)
         self.plans = plans or {"*": (0, "default", 0)}
@@ -252,7 +254,9 @@ class Provider:
                  "default_operator " + default_operator,
                  "ca_cert " + ca_cert, "ca_key " + ca_key,
                  "endpoint mqtts://127.0.0.1:%d" % port,
-                 "service_broker_ca " + self.onb.pki.ca[0], "retry_after 1", "resend 2"]
+                 "service_broker_ca " + self.onb.pki.ca[0]]
+        if quick_timers:
+            lines += ["retry_after 1", "resend 2"]
         for account, (qos, charging, cap) in self.plans.items():
             lines.append("plan %s %d %s %d" % (account, qos, charging, cap))
         for m in manufacturers:
@@ -485,16 +489,18 @@ class Fleet:
     account) and operator op-1, started; plus onrampctl as `ctl`. The
     claim bucket is opened wide: a fleet is paired in a few seconds, which
     the manufacturer would otherwise take for a provider guessing claims.
-    The Onboarding must trust prov-a's CA (providers=("prov-a",))."""
+    The Onboarding must trust prov-a's CA (providers=("prov-a",)).
+    quick_timers: the provider's, as Provider.configure's (a benchmark
+    wants the defaults: resending every 2 s to a busy operator is load)."""
 
-    def __init__(self, onb):
+    def __init__(self, onb, quick_timers=True):
         self.onb = onb
         self.ctl = Controller(onb, "fleet")
         self.prov = onb.provider("prov-a")
         self.maker = onb.manufacturer("acme", providers=[self.prov],
                                       extra={"claim_rate": 1000000})
         self.prov.configure([self.maker], {"op-1": onb.operator_key("op-1")}, "op-1",
-                            [self.ctl], plans={"*": (1, "fleet", 0)})
+                            [self.ctl], plans={"*": (1, "fleet", 0)}, quick_timers=quick_timers)
         onb.track(self.prov.process)
         self.op = onb.operator("op-1", [self.maker], [self.prov])
         for svc in (self.maker, self.prov, self.op):
