@@ -143,6 +143,21 @@ class AuthTest(fabric.FabricTestCase):
             return c
         self.refused_and_counted("no_credentials", other_method)
 
+    def test_broker_as_deployed_sends_no_session_tickets(self):
+        """broker-plugins/openssl-broker.cnf (OPENSSL_CONF): nothing resumes
+        a TLS session, and each ticket cost the broker a third of a
+        handshake. A ticket would come right after the handshake, before
+        the CONNACK."""
+        for connect in (lambda: self.fabric.device().connect(self.broker),
+                        lambda: self.broker.service("operator", "op-1")):
+            c = connect()
+            try:
+                self.assertEqual(c.connack, 0, self.broker.log_tail())
+                self.assertEqual(c.sock.version(), "TLSv1.3")
+                self.assertFalse(c.sock.session.has_ticket)
+            finally:
+                c.disconnect()
+
     def test_service_with_certificate_is_admitted(self):
         for role, svc in (("manufacturer", "acme"), ("operator", "op-1"),
                           ("provider", "prov-1"), ("monitor", "noc")):
