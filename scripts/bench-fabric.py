@@ -35,8 +35,9 @@ TARGET_RATE = 300
 
 def parse():
     p = argparse.ArgumentParser(
-        description="Measure Onramp on this machine: the server-side crypto floor per "
-                    "onboarding (onramp-floor-bench), a fleet onboarded on a local "
+        description="Measure Onramp on this machine: the server side's and the device "
+                    "side's floor per onboarding (onramp-floor-bench and the TLS "
+                    "handshakes; the floor again after the fleet), a fleet onboarded on a local "
                     "fabric (onramp-loadgen: rate, latency per step, server CPU per "
                     "onboarding against the floor), and the device library's footprint "
                     "(code size, heap of one device run to OPERATIONAL under valgrind "
