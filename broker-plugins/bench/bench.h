@@ -83,9 +83,13 @@ int bench_broker_start(const struct bench_pki *p, const char *plugin, struct ben
  * after printing how it ended. */
 int bench_broker_running(struct bench_broker *b);
 
-/* bench_broker_stop: SIGTERM, wait up to 5 s, then SIGKILL; reaps it.
- * Accepts a broker that is not running. */
+/* bench_broker_stop: bench_stop_child with 5 s. Accepts a broker that is
+ * not running. */
 void bench_broker_stop(struct bench_broker *b);
+
+/* bench_stop_child: end the child process *pid (SIGTERM, then SIGKILL
+ * after `seconds`), reap it and set *pid to 0. Nothing when *pid <= 0. */
+void bench_stop_child(pid_t *pid, double seconds);
 
 /* bench_broker_print_tail: the last lines of b's stderr, to stderr. */
 void bench_broker_print_tail(const struct bench_broker *b);

@@ -338,22 +338,27 @@ int bench_broker_running(struct bench_broker *b)
     return 0;
 }
 
-void bench_broker_stop(struct bench_broker *b)
+void bench_stop_child(pid_t *pid, double seconds)
 {
-    double deadline = bench_now() + 5;
+    double deadline = bench_now() + seconds;
 
-    if (b->pid <= 0)
+    if (*pid <= 0)
         return;
-    kill(b->pid, SIGTERM);
-    while (waitpid(b->pid, NULL, WNOHANG) == 0) {
+    kill(*pid, SIGTERM);
+    while (waitpid(*pid, NULL, WNOHANG) == 0) {
         if (bench_now() > deadline) {
-            kill(b->pid, SIGKILL);
-            waitpid(b->pid, NULL, 0);
+            kill(*pid, SIGKILL);
+            waitpid(*pid, NULL, 0);
             break;
         }
         bench_sleep(0.01);
     }
-    b->pid = 0;
+    *pid = 0;
+}
+
+void bench_broker_stop(struct bench_broker *b)
+{
+    bench_stop_child(&b->pid, 5);
 }
 
 void bench_broker_print_tail(const struct bench_broker *b)

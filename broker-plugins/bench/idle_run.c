@@ -87,25 +87,12 @@ int bench_idle_reserve(int n, int *workers)
 /* Close a worker's pipes; end it (SIGTERM, then SIGKILL) and reap it. */
 static void worker_stop(struct worker *w)
 {
-    double deadline = bench_now() + STOP_SECONDS;
-
     if (w->cmd >= 0)
         close(w->cmd);
     if (w->report >= 0)
         close(w->report);
     w->cmd = w->report = -1;
-    if (w->pid <= 0)
-        return;
-    kill(w->pid, SIGTERM);
-    while (waitpid(w->pid, NULL, WNOHANG) == 0) {
-        if (bench_now() > deadline) {
-            kill(w->pid, SIGKILL);
-            waitpid(w->pid, NULL, 0);
-            break;
-        }
-        bench_sleep(0.01);
-    }
-    w->pid = 0;
+    bench_stop_child(&w->pid, STOP_SECONDS);
 }
 
 /* Fork worker i; the child closes every other worker's pipes. */
