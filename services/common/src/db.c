@@ -242,16 +242,19 @@ static const char *const level_close[] = {
 };
 _Static_assert(sizeof(level_open) == sizeof(level_close), "a close for every open");
 
-/* Run statement `level` of `table` (level_open or level_close), or `text`
- * when the level is deeper than the table. */
-static int run_level(struct onr_db *db, const char *const table[], unsigned level,
-                     const char *text)
+/* Open (or close) transaction level `level`: 0 is the transaction, the
+ * others are savepoints s1, s2, ... */
+static int run_level(struct onr_db *db, int opening, unsigned level)
 {
+    const char *const *table = opening ? level_open : level_close;
     sqlite3_stmt *stmt = NULL;
+    char sql[32];
     int rc;
 
-    if (level >= sizeof(level_open) / sizeof(level_open[0]))
-        return onr_db_exec(db, text);
+    if (level >= sizeof(level_open) / sizeof(level_open[0])) {
+        snprintf(sql, sizeof(sql), "%s s%u", opening ? "SAVEPOINT" : "RELEASE", level);
+        return onr_db_exec(db, sql);
+    }
     rc = onr_db_prepare(db, table[level], &stmt);
     if (rc == ONR_OK)
         rc = onr_db_step(db, stmt);
@@ -262,14 +265,12 @@ static int run_level(struct onr_db *db, const char *const table[], unsigned leve
 
 int onr_db_begin(struct onr_db *db)
 {
-    char sql[32];
     int rc;
 
     if (db == NULL)
         return ONR_EINVAL;
     sync_depth(db);
-    snprintf(sql, sizeof(sql), "SAVEPOINT s%u", db->depth);
-    rc = run_level(db, level_open, db->depth, sql);
+    rc = run_level(db, 1, db->depth);
     if (rc == ONR_OK)
         db->depth++;
     return rc;
@@ -277,14 +278,13 @@ int onr_db_begin(struct onr_db *db)
 
 int onr_db_commit(struct onr_db *db)
 {
-    char sql[32];
     int rc;
 
     if (db == NULL)
         return ONR_EINVAL;
     sync_depth(db);
-    snprintf(sql, sizeof(sql), "RELEASE s%u", db->depth - 1);
-    rc = run_level(db, level_close, db->depth <= 1 ? 0 : db->depth - 1, sql);
+    /* with nothing open, COMMIT: SQLite's error says so */
+    rc = run_level(db, 0, db->depth <= 1 ? 0 : db->depth - 1);
     if (rc == ONR_OK && db->depth > 0)
         db->depth--;
     return rc;
