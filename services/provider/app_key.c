@@ -1,10 +1,13 @@
 /*
  * After a device attached (step 3c), its operator sends us the device's
  * application key for us, K_AF, sealed to our sealing key. We check the
- * operator (one we have a contract with, its signature), that the key
- * opens (it is for this device, from this operator, for us, under this
- * kid), store it as sealed (opened again only when the device enrolls),
- * and confirm, so the operator stops resending it.
+ * operator (one we have a contract with, its signature), that the device
+ * is claimed by us with that very operator (the one our registration, and
+ * so the device's voucher, named: any other contracted operator could
+ * otherwise overwrite the key and block the device's enrollment), that
+ * the key opens (it is for this device, from this operator, for us, under
+ * this kid), store it as sealed (opened again only when the device
+ * enrolls), and confirm, so the operator stops resending it.
  */
 #include <stdio.h>
 #include <string.h>
@@ -74,12 +77,27 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     return onr_service_seal(svc, &msg, reply, &answer->reply, NULL);
 }
 
+/* Is `dev` claimed here (registering or claimed) with operator `op`? A
+ * device we never claimed and one claimed with another operator are
+ * refused alike (EDENIED), as the manufacturer answers "unknown" and "not
+ * yours" alike. */
+static int claimed_with(struct onr_service *svc, const char *dev, const char *op)
+{
+    struct prov_claim claim;
+    int rc = prov_claim_get(onr_service_db(svc), dev, &claim);
+
+    if (rc == ONR_ENOENT || (rc == ONR_OK && strcmp(claim.op, op) != 0))
+        return ONR_EDENIED;
+    return rc;
+}
+
 int prov_on_app_key(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                     void *arg)
 {
     const struct prov *p = arg;
     const struct onr_msg_app_key *m = &env->msg.body.app_key;
     struct key_ctx ctx;
+    char reply[ONR_TOPIC_MAX + 1];
     uint8_t k_af[ONR_AKMA_KEY_LEN];
     int rc;
 
@@ -88,6 +106,16 @@ int prov_on_app_key(struct onr_service *svc, const struct onr_envelope *env, con
     if (rc != ONR_OK)
         return rc; /* no contract, or not from it */
     snprintf(ctx.dev, sizeof(ctx.dev), "%.*s", (int)m->dev.len, (const char *)m->dev.ptr);
+    rc = claimed_with(svc, ctx.dev, ctx.op->id);
+    if (rc == ONR_EDENIED) {
+        onr_service_log_refusal(svc, "application key refused dev=%s operator=%s "
+                                "reason=not the operator of the device's claim",
+                                ctx.dev, ctx.op->id);
+        snprintf(reply, sizeof(reply), "onr/1/s/op/%s/in", ctx.op->id);
+        return onr_service_refuse(svc, env, rc, reply);
+    }
+    if (rc != ONR_OK)
+        return rc;
     /* a key that does not open is refused before it is stored */
     rc = onr_sealed_app_key_open(&p->sealing, ctx.dev, ctx.op->id, onr_service_id(svc),
                                  m->kid.ptr, m->sealed.ptr, m->sealed.len, k_af);

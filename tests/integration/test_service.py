@@ -16,11 +16,14 @@ import time
 import unittest
 
 import fabric
+import hostile
 import mqtt5
 import onboarding
 
 ERROR, PENDING = 4, 3
 ENROLL_REQUEST, ENROLL_RESPONSE = 11, 12
+APP_KEY, APP_KEY_STORED = 24, 25
+ROLE_OPERATOR = 3
 ROLE_DEVICE = 1
 EDENIED, EBADSIG, EBADMAC = 12, 40, 45
 
@@ -318,6 +321,45 @@ class ServiceTest(unittest.TestCase):
         self.assertEqual(c.publish("onr/1/d/%s/up/prov/prov-a" % dev, b"x"),
                          mqtt5.NOT_AUTHORIZED)
         self.assert_no_certificate(self.prov_a, d)
+
+    def test_an_application_key_from_another_operator_is_refused(self):
+        # prov-b claimed the device with op-2, which holds its key; op-3
+        # has a contract with prov-b too, so its envelope verifies
+        d = self.attached_device(self.acme, self.prov_b)
+        dev = os.path.basename(d)
+        onboarding.wait_until(lambda: self.prov_b.rows(
+            "SELECT op FROM app_keys WHERE dev = ?", dev) == [("op-2",)], what="op-2's key")
+        before = self.prov_b.rows("SELECT op, kid, sealed, imsi, iccid, received_at"
+                                  " FROM app_keys WHERE dev = ?", dev)
+        sealed = bytes.fromhex(fabric.run(fabric.TEST_POP, "seal-app-key",
+                                          self.prov_b.sealing_pub, dev, "op-3", "prov-b"))
+        inbox = "onr/1/s/prov/prov-b/in"
+        body = {"dev": dev, "kid": sealed[:16], "sealed": sealed[16:],
+                "imsi": "001030000000042", "iccid": "8949001000000000042"}
+        key_id, env = hostile.signed_envelope(
+            os.path.join(self.onb.dir, "signing-operator-op-3.key"), inbox, APP_KEY,
+            ROLE_OPERATOR, "op-3", body)
+        watch = self.onb.broker.service("monitor", "watch-op-3")
+        self.addCleanup(watch.disconnect)
+        self.assertEqual(watch.subscribe("onr/1/s/op/op-3/in"), 1)
+        rogue = self.onb.broker.service("operator", "op-3", client_id="op.op-3.rogue")
+        self.addCleanup(rogue.disconnect)
+        self.assertEqual(rogue.connack, 0)
+        self.assertTrue(mqtt5.accepted(rogue.publish(inbox, env)))
+        answer = None
+        deadline = time.monotonic() + 15
+        while answer is None and time.monotonic() < deadline:
+            m = watch.wait_message("onr/1/s/op/op-3/in", 0.5)
+            if m is not None and fabric.decode_envelope(m[1])["body"].get("re") == key_id:
+                answer = fabric.decode_envelope(m[1])
+        self.assertIsNotNone(answer, "no answer to op-3's application key")
+        self.assertEqual((answer["type"], answer["body"]["code"]), (ERROR, EDENIED))
+        # the key op-2 sent stays, and the device still enrolls with it
+        self.assertEqual(self.prov_b.rows("SELECT op, kid, sealed, imsi, iccid, received_at"
+                                          " FROM app_keys WHERE dev = ?", dev), before)
+        status, text = self.run_device(d)
+        self.assertEqual(status, 0, text)
+        self.assertIn("state=OPERATIONAL", text)
 
     def test_a_device_not_attached_cannot_enroll(self):
         (d,) = self.acme.mint(1)

@@ -1,6 +1,7 @@
 /*
- * onr_test_pop: device identity keys and proofs of possession for tests
- * that drive the broker with independent MQTT clients.
+ * onr_test_pop: device identity keys, proofs of possession and other
+ * protocol material for tests that drive the broker and the services with
+ * independent MQTT clients.
  *
  *   onr_test_pop new-key KEYFILE
  *       write a new P-256 identity key (mode 0600); print its device id
@@ -15,6 +16,11 @@
  *       print the voucher token in TOKENFILE (a device's stored "voucher")
  *       signed again with KEYFILE (its manufacturer's voucher key), with
  *       `expires` set to EXPIRES: a genuine voucher that has expired
+ *   onr_test_pop seal-app-key SEALING_PUB DEV OP PROV
+ *       print a random key identifier (16 bytes) followed by a random
+ *       application key sealed to provider PROV's X25519 SEALING_PUB as
+ *       operator OP would seal it for device DEV (SPEC section 13), as hex:
+ *       what a contracted operator can send the provider for any device
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,13 +34,16 @@
 #include "onramp/file.h"
 #include "onramp/p256.h"
 #include "onramp/pop.h"
+#include "onramp/sealed.h"
+#include "onramp/x25519.h"
 
 static int usage(void)
 {
     fputs("usage: onr_test_pop new-key KEYFILE\n"
           "       onr_test_pop proof KEYFILE BROKER_NAME [CLIENT_ID [TIMESTAMP]]\n"
           "       onr_test_pop hello KEYFILE MFR [SENDER [TIMESTAMP]]\n"
-          "       onr_test_pop revoucher KEYFILE TOKENFILE EXPIRES\n",
+          "       onr_test_pop revoucher KEYFILE TOKENFILE EXPIRES\n"
+          "       onr_test_pop seal-app-key SEALING_PUB DEV OP PROV\n",
           stderr);
     return 2;
 }
@@ -111,6 +120,30 @@ static int revoucher(const char *keyfile, const char *tokenfile, uint64_t expire
     return rc == ONR_OK ? 0 : fail("revoucher", rc);
 }
 
+static int seal_app_key(const char *pub_path, const char *dev, const char *op,
+                        const char *prov)
+{
+    uint8_t pub[ONR_X25519_KEY_LEN];
+    uint8_t kid[ONR_AKMA_KID_LEN];
+    uint8_t k_af[ONR_AKMA_KEY_LEN];
+    uint8_t sealed[ONR_SEALED_APP_KEY_LEN];
+    int rc = onr_x25519_public_load(pub_path, pub);
+
+    if (rc == ONR_OK)
+        rc = onr_random(kid, sizeof(kid));
+    if (rc == ONR_OK)
+        rc = onr_random(k_af, sizeof(k_af));
+    if (rc == ONR_OK)
+        rc = onr_sealed_app_key_seal(pub, dev, op, prov, kid, k_af, sealed);
+    onr_wipe(k_af, sizeof(k_af));
+    if (rc != ONR_OK)
+        return fail("seal-app-key", rc);
+    for (size_t i = 0; i < sizeof(kid); i++)
+        printf("%02x", kid[i]);
+    print_hex(sealed, sizeof(sealed));
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct onr_p256_key *key = NULL;
@@ -121,6 +154,8 @@ int main(int argc, char **argv)
     uint64_t now = (uint64_t)time(NULL);
     int rc;
 
+    if (argc == 6 && strcmp(argv[1], "seal-app-key") == 0)
+        return seal_app_key(argv[2], argv[3], argv[4], argv[5]);
     if (argc == 5 && strcmp(argv[1], "revoucher") == 0)
         return revoucher(argv[2], argv[3], strtoull(argv[4], NULL, 10));
     if (argc == 3 && strcmp(argv[1], "new-key") == 0) {
