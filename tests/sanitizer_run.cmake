@@ -9,7 +9,8 @@ include(${CMAKE_CURRENT_LIST_DIR}/nested_run.cmake)
 
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${BINARY_DIR}
     -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=${C_COMPILER}
-    -DONR_SANITIZE=ON -DONR_UNIT_TESTS_ONLY=OFF -DONR_SANITIZER_RUN=OFF -DONR_WERROR=ON)
+    -DONR_SANITIZE=ON -DONR_UNIT_TESTS_ONLY=OFF -DONR_SANITIZER_RUN=OFF -DONR_WERROR=ON
+    -DONR_TEST_HOOKS=ON)
 run(${CMAKE_COMMAND} --build ${BINARY_DIR} --parallel ${jobs})
 set(ENV{ASAN_OPTIONS} "detect_leaks=1:abort_on_error=1:strict_string_checks=1")
 set(ENV{UBSAN_OPTIONS} "print_stacktrace=1:halt_on_error=1")

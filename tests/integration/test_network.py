@@ -368,6 +368,9 @@ class OperatorCrashTest(unittest.TestCase):
     """An operator killed between storing a subscription and answering."""
 
     def test_a_crash_after_commit_loses_nothing_and_allocates_once(self):
+        self.assertEqual(os.environ.get("ONR_TEST_HOOKS"), "1",
+                         "this test needs the services' fault-injection hook: configure "
+                         "with -DONR_TEST_HOOKS=ON (scripts/test does)")
         with onboarding.Onboarding() as onb:
             ctl = onboarding.Controller(onb, "admin")
             prov = onb.provider("prov-1")

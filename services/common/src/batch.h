@@ -48,9 +48,12 @@ int batch_is_open(const struct onr_batch *b);
  * ONR_ENOMEM (the publication is lost: its peer retries). */
 int batch_hold(struct onr_batch *b, const char *topic, const uint8_t *payload, size_t len);
 
-/* batch_die_after_commit: tests' fault injection: SIGKILL this process
- * right after the commit, before anything held is published. */
+#ifdef ONR_TEST_HOOKS
+/* batch_die_after_commit: tests' fault injection (ONR_TEST_HOOKS builds
+ * only): SIGKILL this process right after the commit, before anything held
+ * is published. */
 void batch_die_after_commit(struct onr_batch *b);
+#endif
 
 /* batch_flush: commit the open batch now, then publish what it held (or
  * drop it if the commit failed). Nothing open: nothing done. */

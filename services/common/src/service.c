@@ -89,7 +89,9 @@ struct onr_service {
     int connected;
     size_t subacks_due;               /* SUBACKs still to come after a connect */
     struct onr_answer *answer;        /* scratch for handle_once (large) */
+#ifdef ONR_TEST_HOOKS
     int die_after_type;               /* fault injection for tests, 0: off */
+#endif
     struct counters counters;
     struct onr_peers controllers;     /* who may ask for a device's status */
     int stored_refusal;               /* the error the handled message's stored
@@ -851,6 +853,7 @@ int onr_service_handle_once(struct onr_service *svc, const struct onr_envelope *
                 onr_db_errmsg(svc->db));
         return rc;
     }
+#ifdef ONR_TEST_HOOKS
     if (svc->die_after_type != 0 && (int)env->msg.type == svc->die_after_type) {
         /* a crash between storing and answering, on purpose */
         if (batch_is_open(svc->batch)) {
@@ -860,6 +863,7 @@ int onr_service_handle_once(struct onr_service *svc, const struct onr_envelope *
             raise(SIGKILL);
         }
     }
+#endif
     /* durable (in a batch: held until the batch commits): now it may be
      * said. The extras first: a grant must be in
      * force at the broker before the device hears its attach result (the
@@ -1093,10 +1097,12 @@ int onr_service_main(const struct onr_service_def *def, int argc, char **argv)
     if (rc >= 0)
         return rc;
     onr_log_init(def->name, ONR_LOG_NOTICE, 2);
+#ifdef ONR_TEST_HOOKS
     /* Tests only: die by SIGKILL right after committing the first message
      * of this type, before answering it (what a crash there leaves). */
     if (getenv("ONR_TEST_DIE_AFTER_COMMIT") != NULL)
         svc.die_after_type = atoi(getenv("ONR_TEST_DIE_AFTER_COMMIT"));
+#endif
     mosquitto_lib_init();
     svc.answer = calloc(1, sizeof(*svc.answer));
     svc.base = event_base_new();

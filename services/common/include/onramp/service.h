@@ -21,9 +21,11 @@
  *     durable;
  *   - SIGTERM/SIGINT clean shutdown, SIGHUP reload.
  *
- * For fault-injection tests, the environment variable
- * ONR_TEST_DIE_AFTER_COMMIT=TYPE makes a service kill itself (SIGKILL)
- * right after committing a message of that type, before answering.
+ * For fault-injection tests, in a build configured with
+ * -DONR_TEST_HOOKS=ON (scripts/test) and only there, the environment
+ * variable ONR_TEST_DIE_AFTER_COMMIT=TYPE makes a service kill itself
+ * (SIGKILL) right after committing a message of that type, before
+ * answering. A production build has no such variable.
  *
  * Configuration keys every service understands:
  *   id           the service id (also its certificate's CN)
