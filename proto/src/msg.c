@@ -191,7 +191,8 @@ static const struct onr_field service_stats_fields[] = {
     SERVICE_COUNTER(refused_auth),   SERVICE_COUNTER(refused_stale),
     SERVICE_COUNTER(refused_input),  SERVICE_COUNTER(refused_policy),
     SERVICE_COUNTER(busy),           SERVICE_COUNTER(latency_avg_us),
-    SERVICE_COUNTER(latency_max_us),
+    SERVICE_COUNTER(latency_max_us), SERVICE_COUNTER(pending),
+    SERVICE_COUNTER(pending_age),    SERVICE_COUNTER(pending_refused),
 };
 static const struct onr_field cert_revoke_fields[] = {
     F(cert_revoke, dev, DEVID, REQ, DEVID),

@@ -308,6 +308,9 @@ struct onr_msg_service_stats {
     uint64_t busy;              /* left for the peer to retry */
     uint64_t latency_avg_us;    /* handling time, mean and maximum */
     uint64_t latency_max_us;
+    uint64_t pending;           /* messages to peers awaiting confirmation */
+    uint64_t pending_age;       /* seconds the oldest of them has waited */
+    uint64_t pending_refused;   /* refusals of such messages by their peers */
 };
 
 /* A provider revokes a device's service certificate at the broker. */
