@@ -44,6 +44,8 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     char down[ONR_TOPIC_MAX + 1];
     struct onr_msg msg = {.type = ONR_MSG_PENDING};
     static const char waiting[] = "no provider has registered this device yet";
+    struct mfr_change hello = {env->msg.body.hello.nonce.ptr, env->id, NULL,
+                               onr_service_now(svc)};
     int rc;
 
     (void)topic;
@@ -52,18 +54,15 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
         rc = mfr_voucher(svc, ctx->m, d, &a, env->msg.body.hello.nonce.ptr, env->id,
                          &answer->reply);
         if (rc == ONR_OK)
-            rc = onr_registry_unwait(db, d->dev);
-        if (rc == ONR_OK)
             onr_log(ONR_LOG_NOTICE, "voucher dev=%s provider=%s operator=%s", d->dev,
                     a.provider, a.op);
         return rc;
     }
     if (rc != ONR_ENOENT)
         return rc;
-    /* Not registered yet: remember the hello so the voucher can be pushed
-     * when the registration arrives, and say when to ask again. */
-    rc = onr_registry_wait(db, d->dev, env->msg.body.hello.nonce.ptr, env->id,
-                           onr_service_now(svc));
+    /* Not registered yet: the hello is kept so the voucher can be pushed
+     * when the registration arrives; the device hears when to ask again. */
+    rc = mfr_device_step(db, d->dev, MFR_HELLO_UNOWNED, &hello);
     if (rc != ONR_OK)
         return rc;
     msg.body.pending = (struct onr_msg_pending){

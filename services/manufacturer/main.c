@@ -148,8 +148,6 @@ static int start(struct onr_service *svc, void *arg)
     int rc;
 
     rc = load_keys(svc, m);
-    if (rc == ONR_OK)
-        rc = load_peers(svc, m);
     if (rc != ONR_OK)
         return rc;
     snprintf(filter, sizeof(filter), "onr/1/d/+/up/mfr/%s", onr_service_id(svc));
@@ -163,7 +161,7 @@ static int start(struct onr_service *svc, void *arg)
     return rc;
 }
 
-static int reload(struct onr_service *svc, void *arg)
+static int load(struct onr_service *svc, void *arg)
 {
     return load_peers(svc, arg);
 }
@@ -171,14 +169,16 @@ static int reload(struct onr_service *svc, void *arg)
 /* A device's journey as we know it (status_request, SPEC type 30). */
 static int status(struct onr_service *svc, void *arg, const char *dev, struct onr_msg_status *out)
 {
-    const char *word = NULL;
+    const char *word;
     uint64_t assigned_at = 0;
+    int at = MFR_MADE;
     int rc;
 
     (void)arg;
-    rc = onr_registry_status(onr_service_db(svc), dev, &word, &assigned_at);
+    rc = onr_registry_state(onr_service_db(svc), dev, &at, &assigned_at);
     if (rc != ONR_OK)
         return rc;
+    word = mfr_state_name(at);
     memset(out, 0, sizeof(*out));
     out->state = (struct onr_bytes){(const uint8_t *)word, strlen(word)};
     out->registered = assigned_at;
@@ -204,10 +204,9 @@ int main(int argc, char **argv)
         .usage = usage,
         .keys = keys,
         .n_keys = sizeof(keys) / sizeof(keys[0]),
-        .schema = onr_registry_schema,
-        .schema_version = ONR_REGISTRY_VERSION,
+        .schema = &onr_registry_schema,
+        .load = load,
         .start = start,
-        .reload = reload,
         .stop = stop,
         .arg = &state,
         .status = status,

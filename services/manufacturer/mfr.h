@@ -6,7 +6,8 @@
  *   registration.c  step 2: a provider registers a claimed device
  *   release.c       a provider gives up a device
  *   voucher.c       building a voucher (token + message)
- *   registry.c      the database (shared with onramp-factory)
+ *   lifecycle.c     a device's state (made, waiting, assigned) and its changes
+ *   registry.c      the database and its migrations (shared with onramp-factory)
  */
 #ifndef ONRAMP_MFR_H
 #define ONRAMP_MFR_H
@@ -17,6 +18,7 @@
 #include "onramp/svc_peers.h"
 #include "onramp/x25519.h"
 #include "onramp/x509.h"
+#include "lifecycle.h"
 #include "registry.h"
 
 /* Claim attempts a provider may still make (a token bucket). */
@@ -51,7 +53,8 @@ int mfr_on_release(struct onr_service *svc, const struct onr_envelope *env, cons
 
 /*
  * voucher.c: the voucher for device `d` owned as `a`, answering the hello
- * `hello_id` that carried `nonce`, published to the device's down topic.
+ * `hello_id` that carried `nonce`, for the device's down topic, into `out`
+ * (ONR_ESPACE when `out` is NULL: an answer with no room left).
  */
 int mfr_voucher(struct onr_service *svc, struct mfr *m, const struct onr_registry_device *d,
                 const struct onr_registry_assignment *a, const uint8_t nonce[ONR_NONCE_LEN],

@@ -75,12 +75,14 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     struct onr_db *db = onr_service_db(svc);
     struct onr_registry_device d;
     struct onr_registry_assignment a;
+    struct mfr_change registered = {NULL, NULL, &a, onr_service_now(svc)};
     uint8_t nonce[ONR_NONCE_LEN];
     uint8_t hello_id[ONR_MSG_ID_LEN];
     char reply[ONR_TOPIC_MAX + 1];
     char dev[ONR_DEVID_LEN + 1];
     const char *result;
     struct onr_msg msg = {.type = ONR_MSG_REGISTERED};
+    int waiting;
     int rc;
 
     (void)topic;
@@ -96,32 +98,27 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     onr_log(ONR_LOG_NOTICE, "registration provider=%s dev=%s result=\"%s\"", ctx->prov->id, dev,
             result);
     if (strcmp(result, "assigned") != 0)
-        return onr_service_error(svc, env, ONR_EDENIED, reply, &answer->reply);
+        return onr_answer_refuse(svc, answer, env, ONR_EDENIED, reply);
 
     memset(&a, 0, sizeof(a));
     snprintf(a.provider, sizeof(a.provider), "%s", ctx->prov->id);
     snprintf(a.op, sizeof(a.op), "%.*s", (int)r->op.len, (const char *)r->op.ptr);
     memcpy(a.op_key, r->op_key.ptr, ONR_P256_PUB_LEN);
-    rc = onr_registry_assign(db, dev, &a, onr_service_now(svc));
+    /* a device waiting since its hello gets its voucher now */
+    rc = onr_registry_waiting(db, dev, nonce, hello_id);
+    waiting = rc == ONR_OK;
+    if (rc == ONR_OK || rc == ONR_ENOENT)
+        rc = mfr_device_step(db, dev, MFR_REGISTERED, &registered);
     if (rc != ONR_OK)
         return rc;
     msg.body.registered = (struct onr_msg_registered){ONR_BYTES(env->id),
                                                       {(const uint8_t *)dev, ONR_DEVID_LEN}};
     rc = onr_service_seal(svc, &msg, reply, &answer->reply, NULL);
-    if (rc != ONR_OK)
+    if (rc != ONR_OK || !waiting)
         return rc;
-    /* A device waiting since its hello gets its voucher now. */
-    rc = onr_registry_waiting(db, dev, nonce, hello_id);
-    if (rc == ONR_ENOENT)
-        return ONR_OK;
+    rc = mfr_voucher(svc, ctx->m, &d, &a, nonce, hello_id, onr_answer_extra(answer));
     if (rc == ONR_OK)
-        rc = mfr_voucher(svc, ctx->m, &d, &a, nonce, hello_id, &answer->extra[0]);
-    if (rc == ONR_OK)
-        rc = onr_registry_unwait(db, dev);
-    if (rc == ONR_OK) {
-        answer->n_extra = 1;
         onr_log(ONR_LOG_NOTICE, "voucher pushed dev=%s provider=%s", dev, a.provider);
-    }
     return rc;
 }
 

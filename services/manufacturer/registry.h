@@ -1,8 +1,10 @@
 /*
  * The manufacturer's database: the registry of the devices it made
- * (written by onramp-factory), the assignments providers registered, the
- * append-only audit of every claim attempt, and the devices waiting for a
- * voucher. One schema, shared by the factory and the service.
+ * (written by onramp-factory) with each device's state (lifecycle.c), the
+ * assignments providers registered, the append-only audit of every claim
+ * attempt, and the hellos waiting for a registration. One migration list,
+ * shared by the factory and the service. Every function but
+ * onr_registry_open runs inside the caller's transaction.
  */
 #ifndef ONRAMP_MFR_REGISTRY_H
 #define ONRAMP_MFR_REGISTRY_H
@@ -15,10 +17,8 @@
 #include "onramp/svc_db.h"
 #include "onramp/x25519.h"
 
-#define ONR_REGISTRY_VERSION 1
-
-/* The schema (SQL), for services that open the registry themselves. */
-extern const char onr_registry_schema[];
+/* The schema's history (the service's and the factory's). */
+extern const struct onr_db_schema onr_registry_schema;
 
 /* A device as the factory recorded it. */
 struct onr_registry_device {
@@ -36,7 +36,7 @@ struct onr_registry_assignment {
 };
 
 /* onr_registry_open: the database at `path` with the manufacturer's schema
- * (onr_db_open's contract). */
+ * (onr_db_open's contract: an older one is upgraded). */
 int onr_registry_open(const char *path, struct onr_db **out, char *why, size_t why_cap);
 
 /* onr_registry_add_device: record a minted device. ONR_EEXIST if its id is
@@ -49,14 +49,17 @@ int onr_registry_add_device(struct onr_db *db, const struct onr_registry_device 
 int onr_registry_device(struct onr_db *db, const char *dev, size_t len,
                         struct onr_registry_device *out);
 
+/* The device's state (lifecycle.c's enum, stored as its number) and when
+ * it was assigned (0: not). ONR_ENOENT for a device we did not make. */
+int onr_registry_state(struct onr_db *db, const char *dev, int *state, uint64_t *assigned_at);
+int onr_registry_set_state(struct onr_db *db, const char *dev, int state);
+
 /* onr_registry_assignment: ONR_OK with its owner, or ONR_ENOENT. */
 int onr_registry_assignment(struct onr_db *db, const char *dev,
                             struct onr_registry_assignment *out);
-
 /* onr_registry_assign: record (or confirm) an assignment. */
 int onr_registry_assign(struct onr_db *db, const char *dev,
                         const struct onr_registry_assignment *a, uint64_t now);
-
 /* onr_registry_unassign: the device is nobody's any more (a release). */
 int onr_registry_unassign(struct onr_db *db, const char *dev);
 
@@ -65,19 +68,13 @@ int onr_registry_unassign(struct onr_db *db, const char *dev);
 int onr_registry_audit(struct onr_db *db, uint64_t now, const char *provider, const char *dev,
                        const char *result);
 
-/* Devices whose hello got "pending": the nonce to put in the voucher when
- * the registration arrives, and the hello's id for `re`. */
+/* The hello a device waits with (its state is waiting): the nonce to put
+ * in the voucher when the registration arrives, and the hello's id for
+ * `re`; the latest one. */
 int onr_registry_wait(struct onr_db *db, const char *dev, const uint8_t nonce[16],
                       const uint8_t hello_id[16], uint64_t now);
 int onr_registry_waiting(struct onr_db *db, const char *dev, uint8_t nonce[16],
                          uint8_t hello_id[16]);
 int onr_registry_unwait(struct onr_db *db, const char *dev);
-
-/* onr_registry_status: what the registry knows of `dev` (borrowed): *state
- * "made", "waiting" (a hello pending) or "assigned" (a static string) and
- * *assigned_at (0 unless assigned). ONR_OK, ONR_ENOENT for a device we did
- * not make, or the database's errors. */
-int onr_registry_status(struct onr_db *db, const char *dev, const char **state,
-                        uint64_t *assigned_at);
 
 #endif /* ONRAMP_MFR_REGISTRY_H */

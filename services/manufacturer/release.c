@@ -22,6 +22,7 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     const struct release_ctx *ctx = arg;
     struct onr_db *db = onr_service_db(svc);
     struct onr_registry_assignment owner;
+    struct mfr_change released = {NULL, NULL, NULL, onr_service_now(svc)};
     struct onr_msg msg = {.type = ONR_MSG_RELEASED};
     char reply[ONR_TOPIC_MAX + 1];
     char dev[ONR_DEVID_LEN + 1];
@@ -37,13 +38,12 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
                 "provider\"", ctx->prov->id, dev);
         rc = onr_registry_audit(db, onr_service_now(svc), ctx->prov->id, dev,
                                 "release refused: not its device");
-        return rc == ONR_OK ? onr_service_error(svc, env, ONR_EDENIED, reply, &answer->reply)
-                            : rc;
+        return rc == ONR_OK ? onr_answer_refuse(svc, answer, env, ONR_EDENIED, reply) : rc;
     }
-    if (rc == ONR_OK)
-        rc = onr_registry_unassign(db, dev);
     if (rc == ONR_OK || rc == ONR_ENOENT)
-        rc = onr_registry_unwait(db, dev);
+        rc = mfr_device_step(db, dev, MFR_RELEASED, &released);
+    if (rc == ONR_ENOENT)
+        rc = ONR_OK; /* not a device of ours: nothing held, released already */
     if (rc == ONR_OK)
         rc = onr_registry_audit(db, onr_service_now(svc), ctx->prov->id, dev, "released");
     if (rc != ONR_OK)

@@ -28,6 +28,8 @@ int mfr_voucher(struct onr_service *svc, struct mfr *m, const struct onr_registr
     };
     int rc;
 
+    if (out == NULL)
+        return ONR_ESPACE;
     prov = mfr_provider(m, (const uint8_t *)a->provider, strlen(a->provider));
     if (prov == NULL)
         return ONR_ENOENT; /* assigned to a provider no longer configured */

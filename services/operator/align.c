@@ -28,7 +28,8 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     const struct align_ctx *ctx = arg;
     const struct onr_msg_alignment *m = &env->msg.body.alignment;
     struct onr_msg msg = {.type = ONR_MSG_ALIGNED};
-    struct auc_subscriber sub;
+    struct op_subscriber sub;
+    struct op_change policy = {.qos = m->qos, .cap = m->cap, .now = onr_service_now(svc)};
     char reply[ONR_TOPIC_MAX + 1];
     char dev[ONR_DEVID_LEN + 1];
     char charging[ONR_SERVICE_ID_MAX + 1];
@@ -39,19 +40,21 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     dev[ONR_DEVID_LEN] = '\0';
     memset(charging, 0, sizeof(charging));
     memcpy(charging, m->charging.ptr, m->charging.len); /* bounded by the decoder: <= 32 */
+    policy.charging = charging;
     snprintf(reply, sizeof(reply), "onr/1/s/prov/%s/in", ctx->prov->id);
-    rc = auc_subscriber(onr_service_db(svc), dev, &sub);
+    rc = op_sub_get(onr_service_db(svc), dev, &sub);
     if (rc == ONR_OK && (strcmp(sub.prov, ctx->prov->id) != 0 || !same(m->imsi, sub.imsi) ||
                          !same(m->iccid, sub.iccid)))
         rc = ONR_ENOENT; /* not this provider's device, or not that subscription */
-    onr_wipe(&sub, sizeof(sub));
     if (rc == ONR_ENOENT) {
+        onr_wipe(&sub, sizeof(sub));
         onr_log(ONR_LOG_NOTICE, "alignment refused dev=%s provider=%s reason=\"no such "
                 "subscription\"", dev, ctx->prov->id);
-        return onr_service_error(svc, env, ONR_EDENIED, reply, &answer->reply);
+        return onr_answer_refuse(svc, answer, env, ONR_EDENIED, reply);
     }
     if (rc == ONR_OK)
-        rc = auc_align(onr_service_db(svc), dev, m->qos, charging, m->cap, onr_service_now(svc));
+        rc = op_sub_step(onr_service_db(svc), &sub, OP_ALIGNED_EV, &policy);
+    onr_wipe(&sub, sizeof(sub));
     if (rc != ONR_OK)
         return rc;
     msg.body.aligned = (struct onr_msg_aligned){.re = ONR_BYTES(env->id), .dev = m->dev};

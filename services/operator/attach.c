@@ -3,7 +3,7 @@
  * 13). An attach request gets a challenge (stored with its SQN before it
  * is sent); the response proves the profile (RES), or asks to
  * resynchronise (AUTS), or says our challenge did not verify. A proven
- * device is attached: delivery.c grants it its provider and hands the
+ * device is attached: attached.c grants it its provider and hands the
  * provider its key.
  */
 #include "op.h"
@@ -20,7 +20,7 @@ struct attach_ctx {
 };
 
 /* A new challenge for `sub`, answering `re`, into answer->reply. */
-static int challenge(struct onr_service *svc, struct auc_subscriber *sub, const uint8_t *re,
+static int challenge(struct onr_service *svc, struct op_subscriber *sub, const uint8_t *re,
                      struct onr_answer *answer)
 {
     struct onr_db *db = onr_service_db(svc);
@@ -37,9 +37,9 @@ static int challenge(struct onr_service *svc, struct auc_subscriber *sub, const 
     if (rc == ONR_OK)
         rc = onr_aka_vector(&sub->keys, sqn, rand, &v);
     if (rc == ONR_OK)
-        rc = auc_set_sqn(db, sub->dev, sqn);
+        rc = op_sub_set_sqn(db, sub->dev, sqn);
     if (rc == ONR_OK)
-        rc = auc_challenge_put(db, sub->dev, rand, sqn, onr_service_now(svc));
+        rc = op_challenge_put(db, sub->dev, rand, sqn, onr_service_now(svc));
     if (rc == ONR_OK) {
         msg.body.attach_challenge = (struct onr_msg_attach_challenge){
             .re = {re, ONR_MSG_ID_LEN},
@@ -57,12 +57,12 @@ static int decide_request(struct onr_service *svc, const struct onr_envelope *en
                           const char *topic, void *arg, struct onr_answer *answer)
 {
     struct attach_ctx *ctx = arg;
-    struct auc_subscriber sub;
+    struct op_subscriber sub;
     int rc;
 
     (void)topic;
-    rc = auc_subscriber(onr_service_db(svc), ctx->dev, &sub);
-    if (rc == ONR_OK && sub.suspended)
+    rc = op_sub_get(onr_service_db(svc), ctx->dev, &sub);
+    if (rc == ONR_OK && sub.state == OP_SUSPENDED)
         rc = ONR_EDENIED; /* released: a new voucher first */
     if (rc == ONR_OK && !(env->msg.body.attach_request.imsi.len == strlen(sub.imsi) &&
                           memcmp(env->msg.body.attach_request.imsi.ptr, sub.imsi,
@@ -77,7 +77,7 @@ static int decide_request(struct onr_service *svc, const struct onr_envelope *en
 }
 
 /* RES checked: attached, or EAUTH. */
-static int take_res(struct onr_service *svc, struct attach_ctx *ctx, struct auc_subscriber *sub,
+static int take_res(struct onr_service *svc, struct attach_ctx *ctx, struct op_subscriber *sub,
                     const struct onr_envelope *env, uint64_t sqn, struct onr_answer *answer)
 {
     const struct onr_msg_attach_response *r = &env->msg.body.attach_response;
@@ -97,7 +97,7 @@ static int take_res(struct onr_service *svc, struct attach_ctx *ctx, struct auc_
         onr_wipe(&v, sizeof(v));
         onr_log(ONR_LOG_NOTICE, "attach refused dev=%s reason=\"wrong RES\"", ctx->dev);
         /* the challenge stays used: one guess per challenge */
-        return onr_service_error(svc, env, ONR_EAUTH, down, &answer->reply);
+        return onr_answer_refuse(svc, answer, env, ONR_EAUTH, down);
     }
     rc = onr_akma_derive(v.ck, v.ik, sub->imsi, kid, k_akma);
     if (rc == ONR_OK)
@@ -121,7 +121,7 @@ static int take_res(struct onr_service *svc, struct attach_ctx *ctx, struct auc_
 }
 
 /* AUTS: the device's SQN is ahead of ours (or our AUTN was stale). */
-static int take_auts(struct onr_service *svc, struct attach_ctx *ctx, struct auc_subscriber *sub,
+static int take_auts(struct onr_service *svc, struct attach_ctx *ctx, struct op_subscriber *sub,
                      const struct onr_envelope *env, struct onr_answer *answer)
 {
     const struct onr_msg_attach_response *r = &env->msg.body.attach_response;
@@ -134,7 +134,7 @@ static int take_auts(struct onr_service *svc, struct attach_ctx *ctx, struct auc
         onr_log(ONR_LOG_NOTICE, "attach refused dev=%s reason=\"AUTS does not verify\"",
                 ctx->dev);
         onr_service_down_topic(ctx->dev, down, sizeof(down));
-        return onr_service_error(svc, env, ONR_EAUTH, down, &answer->reply);
+        return onr_answer_refuse(svc, answer, env, ONR_EAUTH, down);
     }
     if (rc != ONR_OK)
         return rc;
@@ -151,7 +151,7 @@ static int decide_response(struct onr_service *svc, const struct onr_envelope *e
     struct attach_ctx *ctx = arg;
     const struct onr_msg_attach_response *r = &env->msg.body.attach_response;
     struct onr_db *db = onr_service_db(svc);
-    struct auc_subscriber sub;
+    struct op_subscriber sub;
     char down[ONR_TOPIC_MAX + 1];
     uint64_t now = onr_service_now(svc);
     uint64_t life = ctx->o->challenge_lifetime;
@@ -159,9 +159,9 @@ static int decide_response(struct onr_service *svc, const struct onr_envelope *e
     int rc;
 
     (void)topic;
-    rc = auc_subscriber(db, ctx->dev, &sub);
+    rc = op_sub_get(db, ctx->dev, &sub);
     if (rc == ONR_OK)
-        rc = auc_challenge_take(db, ctx->dev, r->rand.ptr, now > life ? now - life : 0, &sqn);
+        rc = op_challenge_take(db, ctx->dev, r->rand.ptr, now > life ? now - life : 0, &sqn);
     if (rc == ONR_ENOENT) {
         onr_wipe(&sub, sizeof(sub));
         onr_log(ONR_LOG_NOTICE,
@@ -169,7 +169,7 @@ static int decide_response(struct onr_service *svc, const struct onr_envelope *e
                 "expired)\"",
                 ctx->dev);
         onr_service_down_topic(ctx->dev, down, sizeof(down));
-        return onr_service_error(svc, env, ONR_ENOENT, down, &answer->reply);
+        return onr_answer_refuse(svc, answer, env, ONR_ENOENT, down);
     }
     if (rc == ONR_OK) {
         switch (r->result) {

@@ -56,8 +56,10 @@ static const char usage[] =
     "  provider ID SIGNING_PUB SEALING_PUB   a provider it has a contract\n"
     "                     with: its signing key and the X25519 key its\n"
     "                     application keys are sealed to; repeat for each\n"
-    "  resend             seconds before an unconfirmed grant or application\n"
-    "                     key is sent again (default 10)\n"
+    "  resend             seconds before an unconfirmed grant, revoke or\n"
+    "                     application key is first sent again (default 10); each\n"
+    "                     next attempt waits twice as long, plus up to half again\n"
+    "                     at random, at most 600 s\n"
     "  challenge_lifetime seconds an AKA challenge may be answered (default 300)\n"
     "  log_level          error, warning, notice (default), info, debug\n"
     "  freshness          seconds a message's timestamp may be off (default 300)\n"
@@ -85,6 +87,7 @@ static const char *const keys[] = {
 };
 
 static struct op state;
+
 
 int op_from_device(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                    char dev[ONR_DEVID_LEN + 1], char down[ONR_TOPIC_MAX + 1])
@@ -194,7 +197,7 @@ static int load_network(struct onr_service *svc, struct op *o)
     const char *plmn = onr_config_get(cfg, "plmn");
     const char *apn = onr_config_get(cfg, "apn");
     const char *amf = onr_config_get(cfg, "amf");
-    struct auc_ranges *r = &o->ranges;
+    struct op_ranges *r = &o->ranges;
     char first[32];
     char last[32];
     int rc;
@@ -247,7 +250,30 @@ static int load_peers(struct onr_service *svc, struct op *o)
     o->providers = providers;
     o->resend = resend;
     o->challenge_lifetime = lifetime;
+    onr_service_delivery_resend(svc, resend);
     return ONR_OK;
+}
+
+/* The confirmed messages: grants and revokes at the broker, keys for the
+ * providers (their verdicts on refusals: attached.c, release.c). */
+static const struct onr_delivery_kind kinds[] = {
+    {OP_KIND_GRANT, ONR_MSG_CONTROL_RESULT, ONR_ROLE_BROKER, NULL, NULL, NULL, NULL},
+    {OP_KIND_REVOKE, ONR_MSG_CONTROL_RESULT, ONR_ROLE_BROKER, NULL, NULL, op_revoke_refused,
+     NULL},
+    {OP_KIND_APP_KEY, ONR_MSG_APP_KEY_STORED, ONR_ROLE_PROVIDER, &state.providers, op_key_stored,
+     op_key_refused, NULL},
+};
+
+/* Challenges nobody answered in time are no use to anyone. */
+static void prune_challenges(struct onr_service *svc, void *arg)
+{
+    const struct op *o = arg;
+    uint64_t now = onr_service_now(svc);
+    uint64_t before = now > o->challenge_lifetime ? now - o->challenge_lifetime : 0;
+
+    if (op_challenges_prune(onr_service_db(svc), before) != ONR_OK)
+        onr_log(ONR_LOG_WARNING, "challenges not pruned error=%s",
+                onr_db_errmsg(onr_service_db(svc)));
 }
 
 static int start(struct onr_service *svc, void *arg)
@@ -257,8 +283,6 @@ static int start(struct onr_service *svc, void *arg)
     int rc;
 
     rc = load_network(svc, o);
-    if (rc == ONR_OK)
-        rc = load_peers(svc, o);
     if (rc != ONR_OK)
         return rc;
     snprintf(filter, sizeof(filter), "onr/1/d/+/up/op/%s", onr_service_id(svc));
@@ -270,23 +294,20 @@ static int start(struct onr_service *svc, void *arg)
                                    o);
     snprintf(filter, sizeof(filter), "onr/1/s/op/%s/in", onr_service_id(svc));
     if (rc == ONR_OK)
-        rc = onr_service_subscribe(svc, filter, ONR_MSG_APP_KEY_STORED, op_on_app_key_stored, o);
-    if (rc == ONR_OK)
         rc = onr_service_subscribe(svc, filter, ONR_MSG_ALIGNMENT, op_on_alignment, o);
     if (rc == ONR_OK)
         rc = onr_service_subscribe(svc, filter, ONR_MSG_RELEASE, op_on_release, o);
     if (rc == ONR_OK)
-        rc = onr_service_route(svc, OP_CONTROL_RESPONSE, ONR_MSG_CONTROL_RESULT,
-                               op_on_control_result, o);
+        rc = onr_service_deliveries(svc, kinds, sizeof(kinds) / sizeof(kinds[0]), o->resend);
     if (rc == ONR_OK)
-        rc = onr_service_every(svc, 1, op_resend_tick, o);
+        rc = onr_service_every(svc, 60, prune_challenges, o);
     onr_log(ONR_LOG_NOTICE,
             "operator ready plmn=%s pool=%llu manufacturers=%zu providers=%zu", o->plmn,
-            (unsigned long long)auc_pool_size(&o->ranges), o->manufacturers.n, o->providers.n);
+            (unsigned long long)op_pool_size(&o->ranges), o->manufacturers.n, o->providers.n);
     return rc;
 }
 
-static int reload(struct onr_service *svc, void *arg)
+static int load(struct onr_service *svc, void *arg)
 {
     return load_peers(svc, arg);
 }
@@ -294,15 +315,17 @@ static int reload(struct onr_service *svc, void *arg)
 /* A device's journey as we know it (status_request, SPEC type 30). */
 static int status(struct onr_service *svc, void *arg, const char *dev, struct onr_msg_status *out)
 {
-    struct auc_status st = {0};
+    struct op_status st;
+    const char *word;
     int rc;
 
     (void)arg;
-    rc = auc_status(onr_service_db(svc), dev, &st);
+    rc = op_sub_status(onr_service_db(svc), dev, &st);
     if (rc != ONR_OK)
         return rc;
+    word = op_state_name(st.state);
     memset(out, 0, sizeof(*out));
-    out->state = (struct onr_bytes){(const uint8_t *)st.state, strlen(st.state)};
+    out->state = (struct onr_bytes){(const uint8_t *)word, strlen(word)};
     out->profiled = st.profiled;
     out->attached = st.attached;
     out->aligned = st.aligned;
@@ -326,10 +349,9 @@ int main(int argc, char **argv)
         .usage = usage,
         .keys = keys,
         .n_keys = sizeof(keys) / sizeof(keys[0]),
-        .schema = auc_schema,
-        .schema_version = AUC_VERSION,
+        .schema = &op_schema,
+        .load = load,
         .start = start,
-        .reload = reload,
         .stop = stop,
         .arg = &state,
         .status = status,

@@ -1,41 +1,53 @@
 /*
  * onramp-operator: what its files share.
  *
- *   main.c      configuration: PLMN, APN, number ranges, OP, the
- *               manufacturers it trusts and the providers it has contracts
- *               with
- *   auc.c       the database: subscribers (the AuC), the pool, challenges
- *   profile.c   step 3c: a voucher -> a subscription, sealed to the device
- *   attach.c    step 3c: the AKA run (attach request, response)
- *   delivery.c  after an attach: the grant at the broker, the provider's
- *               application key, events; resent until confirmed
- *   align.c     step 5: a provider's policy for one of its devices
- *   release.c   a provider gives up a device: its subscription suspended
+ *   main.c        configuration: PLMN, APN, number ranges, OP, the
+ *                 manufacturers it trusts and the providers it has
+ *                 contracts with; the kinds of confirmed messages
+ *   schema.c      the database's migrations
+ *   subscribers.c the database: subscribers (the AuC), AKA challenges
+ *   pool.c        the number pool
+ *   lifecycle.c   a subscription's state and its changes
+ *   profile.c     step 3c: a voucher -> a subscription, sealed to the device
+ *   attach.c      step 3c: the AKA run (attach request, response)
+ *   attached.c    what an attach sends: the grant at the broker and the
+ *                 provider's application key, confirmed delivery both
+ *   align.c       step 5: a provider's policy for one of its devices
+ *   release.c     a provider gives up a device: its subscription suspended,
+ *                 its grant revoked
  */
 #ifndef ONRAMP_OP_H
 #define ONRAMP_OP_H
 
 #include <stdint.h>
 
-#include "auc.h"
+#include "lifecycle.h"
 #include "onramp/service.h"
 #include "onramp/svc_peers.h"
+#include "pool.h"
+#include "subscribers.h"
 
 #define OP_CONTROL_TOPIC "$CONTROL/onramp/v1"
-#define OP_CONTROL_RESPONSE "$CONTROL/onramp/v1/response"
+
+/* The kinds of confirmed messages (attached.c, release.c). */
+#define OP_KIND_GRANT "grant"
+#define OP_KIND_REVOKE "revoke"
+#define OP_KIND_APP_KEY "app_key"
 
 struct op {
     uint8_t op[16];                /* Milenage OP: secret, never logged */
     char plmn[7];                  /* MCC || MNC */
     char apn[101];
     uint8_t amf[2];
-    struct auc_ranges ranges;
+    struct op_ranges ranges;
     struct onr_peers manufacturers; /* trusted: their voucher keys */
     struct onr_peers providers;     /* contracts: signing and sealing keys */
-    uint64_t retry_after;           /* seconds, in pending answers */
-    uint64_t resend;                /* seconds before an unconfirmed grant or key is resent */
+    uint64_t resend;                /* seconds before an unconfirmed message is first resent */
     uint64_t challenge_lifetime;    /* seconds a challenge may be answered */
 };
+
+/* schema.c */
+extern const struct onr_db_schema op_schema;
 
 /*
  * op_from_device: what every device message goes through first: the
@@ -57,17 +69,37 @@ int op_on_attach_response(struct onr_service *svc, const struct onr_envelope *en
                           const char *topic, void *arg);
 
 /*
- * delivery.c. op_attached: from inside the attach transaction, record the
- * sealed application key and queue (as extras of `answer`) the grant, the
- * key for the provider and the event; the resend tick repeats what is not
- * confirmed. op_event: an event envelope into `pub`.
+ * attached.c. op_attached: from inside the attach transaction: `sub`
+ * takes the attach (kid, K_AF sealed to its provider), and the grant and
+ * the provider's key go out as confirmed messages, the event as an extra
+ * of `answer`. op_event: an event envelope into `pub` (NULL: ONR_ESPACE).
  */
-int op_attached(struct onr_service *svc, struct op *o, const struct auc_subscriber *sub,
+int op_attached(struct onr_service *svc, struct op *o, struct op_subscriber *sub,
                 const uint8_t kid[16], const uint8_t k_af[32], struct onr_answer *answer);
 int op_event(struct onr_service *svc, const char *dev, const char *step,
              struct onr_publication *pub);
-int op_on_control_result(struct onr_service *svc, const struct onr_envelope *env,
-                         const char *topic, void *arg);
+
+/* The hooks of the confirmed kinds (main.c lists the kinds): a provider
+ * stored a key (logged); refused one (attached.c); the broker refused a
+ * revoke (release.c). See <onramp/svc_delivery.h>. */
+int op_key_stored(struct onr_service *svc, const struct onr_pending *p,
+                  const struct onr_envelope *answer, struct onr_answer *out, void *arg);
+int op_key_refused(struct onr_service *svc, const struct onr_pending *p, int code,
+                   struct onr_answer *out, void *arg);
+int op_revoke_refused(struct onr_service *svc, const struct onr_pending *p, int code,
+                      struct onr_answer *out, void *arg);
+
+/* The messages and their keys in `pending` (attached.c; the migrations
+ * build them too): one grant-or-revoke per device at the broker, one key
+ * per device for its provider. The message borrows its arguments. */
+void op_grant_msg(const char *dev, const char *prov, struct onr_msg *msg);
+void op_revoke_msg(const char *dev, struct onr_msg *msg);
+void op_app_key_msg(const char *dev, const uint8_t kid[ONR_AKMA_KID_LEN],
+                    const uint8_t sealed[ONR_SEALED_APP_KEY_LEN], const char *imsi,
+                    const char *iccid, struct onr_msg *msg);
+void op_grant_key(const char *dev, char *out, size_t cap);
+void op_app_key_key(const char *dev, char *out, size_t cap);
+
 /* release.c */
 int op_on_release(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                   void *arg);
@@ -75,8 +107,5 @@ int op_on_release(struct onr_service *svc, const struct onr_envelope *env, const
 /* align.c */
 int op_on_alignment(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                     void *arg);
-int op_on_app_key_stored(struct onr_service *svc, const struct onr_envelope *env,
-                         const char *topic, void *arg);
-void op_resend_tick(struct onr_service *svc, void *arg);
 
 #endif /* ONRAMP_OP_H */

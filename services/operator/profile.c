@@ -89,27 +89,27 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     struct profile_ctx *ctx = arg;
     struct op *o = ctx->o;
     struct onr_db *db = onr_service_db(svc);
-    struct auc_subscriber sub;
+    struct op_subscriber sub;
     struct onr_msg msg = {.type = ONR_MSG_PROFILE};
     struct onr_msg_profile_content content;
     uint8_t sealed[ONR_SEALED_PROFILE_MAX];
     size_t sealed_len = 0;
     char down[ONR_TOPIC_MAX + 1];
+    struct op_change owners = {.mfr = ctx->v->mfr, .prov = ctx->v->prov,
+                               .now = onr_service_now(svc)};
     int fresh = 0;
     int rc;
 
     (void)topic;
-    rc = auc_subscriber(db, ctx->dev, &sub);
+    rc = op_sub_get(db, ctx->dev, &sub);
     if (rc == ONR_ENOENT) {
-        rc = auc_allocate(db, &o->ranges, ctx->dev, ctx->v->mfr, ctx->v->prov, o->op, o->amf,
-                          onr_service_now(svc), &sub);
+        rc = op_sub_allocate(db, &o->ranges, ctx->dev, ctx->v->mfr, ctx->v->prov, o->op, o->amf,
+                             onr_service_now(svc), &sub);
         fresh = 1;
-    } else if (rc == ONR_OK && (sub.suspended || strcmp(sub.mfr, ctx->v->mfr) != 0 ||
-                                strcmp(sub.prov, ctx->v->prov) != 0)) {
+    } else if (rc == ONR_OK) {
         /* a newer voucher (the device changed hands, or came back after a
          * release): the same subscription, active again */
-        rc = auc_set_owner(db, ctx->dev, ctx->v->mfr, ctx->v->prov);
-        snprintf(sub.prov, sizeof(sub.prov), "%s", ctx->v->prov);
+        rc = op_sub_step(db, &sub, OP_PROFILED, &owners);
     }
     if (rc != ONR_OK)
         return rc;
@@ -134,8 +134,8 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
         onr_service_down_topic(ctx->dev, down, sizeof(down));
         rc = onr_service_seal(svc, &msg, down, &answer->reply, NULL);
     }
-    if (rc == ONR_OK && fresh && op_event(svc, ctx->dev, "profile", &answer->extra[0]) == ONR_OK)
-        answer->n_extra = 1;
+    if (rc == ONR_OK && fresh)
+        rc = op_event(svc, ctx->dev, "profile", onr_answer_extra(answer));
     if (rc == ONR_OK)
         onr_log(fresh ? ONR_LOG_NOTICE : ONR_LOG_INFO,
                 "profile dev=%s imsi=%s iccid=%s provider=%s%s", ctx->dev, sub.imsi, sub.iccid,

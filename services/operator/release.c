@@ -2,8 +2,9 @@
  * A provider releases one of its devices (proto/SPEC.md type 28), on
  * onr/1/s/op/{us}/in: its subscription is suspended (detached, no grant,
  * no key, no policy; the numbers and keys stay for the device's next
- * voucher) and its grant is revoked at the broker. A device we hold no
- * subscription for is released already; another provider's is refused.
+ * voucher) and its grant is revoked at the broker, resent until the
+ * broker confirms. A device we hold no subscription for is released
+ * already; another provider's is refused.
  */
 #include "op.h"
 
@@ -17,22 +18,51 @@ struct release_ctx {
     const struct onr_peer *prov;
 };
 
-/* The broker forgets the device's grant (type 21). */
-static int revoke(struct onr_service *svc, const char *dev, struct onr_publication *pub)
+/* The broker refuses a revoke: ENOENT, no grant, is what we wanted;
+ * EDENIED, another operator's grant now, is not ours to revoke; anything
+ * else may pass. */
+int op_revoke_refused(struct onr_service *svc, const struct onr_pending *p, int code,
+                      struct onr_answer *out, void *arg)
 {
-    struct onr_msg msg = {.type = ONR_MSG_REVOKE};
+    (void)svc;
+    (void)p;
+    (void)out;
+    (void)arg;
+    if (code == ONR_ENOENT)
+        return ONR_DELIVERY_DONE;
+    return code == ONR_EDENIED ? ONR_DELIVERY_DROP : ONR_DELIVERY_KEEP;
+}
 
-    msg.body.revoke.dev = (struct onr_bytes){(const uint8_t *)dev, strlen(dev)};
-    return onr_service_seal(svc, &msg, OP_CONTROL_TOPIC, pub, NULL);
+/* The subscription suspended; the broker forgets the device's grant (type
+ * 21: resent until confirmed, and in place of a grant still in flight);
+ * the key for the provider is not sent any more. */
+static int suspend(struct onr_service *svc, struct op_subscriber *sub, struct onr_answer *answer)
+{
+    struct onr_db *db = onr_service_db(svc);
+    struct op_change released = {.now = onr_service_now(svc)};
+    char key[ONR_DELIVERY_KEY_MAX + 1];
+    struct onr_msg msg;
+    int rc = op_sub_step(db, sub, OP_RELEASED, &released);
+
+    if (rc == ONR_OK) {
+        op_app_key_key(sub->dev, key, sizeof(key));
+        rc = onr_delivery_cancel(db, NULL, key);
+    }
+    if (rc == ONR_OK) {
+        op_revoke_msg(sub->dev, &msg);
+        op_grant_key(sub->dev, key, sizeof(key));
+        rc = onr_service_send_confirmed(svc, answer, OP_KIND_REVOKE, ONR_PEER_BROKER, key, &msg,
+                                        OP_CONTROL_TOPIC);
+    }
+    return rc;
 }
 
 static int decide(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                   void *arg, struct onr_answer *answer)
 {
     const struct release_ctx *ctx = arg;
-    struct onr_db *db = onr_service_db(svc);
     struct onr_msg msg = {.type = ONR_MSG_RELEASED};
-    struct auc_subscriber sub;
+    struct op_subscriber sub;
     char reply[ONR_TOPIC_MAX + 1];
     char dev[ONR_DEVID_LEN + 1];
     int rc;
@@ -41,23 +71,18 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     memcpy(dev, env->msg.body.release.dev.ptr, ONR_DEVID_LEN);
     dev[ONR_DEVID_LEN] = '\0';
     snprintf(reply, sizeof(reply), "onr/1/s/prov/%s/in", ctx->prov->id);
-    rc = auc_subscriber(db, dev, &sub);
+    rc = op_sub_get(onr_service_db(svc), dev, &sub);
     if (rc == ONR_OK && strcmp(sub.prov, ctx->prov->id) != 0) {
         onr_wipe(&sub, sizeof(sub));
         onr_log(ONR_LOG_NOTICE, "release refused provider=%s dev=%s reason=\"another "
                 "provider's device\"", ctx->prov->id, dev);
-        return onr_service_error(svc, env, ONR_EDENIED, reply, &answer->reply);
+        return onr_answer_refuse(svc, answer, env, ONR_EDENIED, reply);
     }
-    onr_wipe(&sub, sizeof(sub));
-    if (rc == ONR_OK) {
-        rc = auc_suspend(db, dev);
-        if (rc == ONR_OK)
-            rc = revoke(svc, dev, &answer->extra[0]);
-        if (rc == ONR_OK)
-            answer->n_extra = 1;
-    } else if (rc == ONR_ENOENT) {
+    if (rc == ONR_OK)
+        rc = suspend(svc, &sub, answer);
+    else if (rc == ONR_ENOENT)
         rc = ONR_OK; /* nothing held: released already */
-    }
+    onr_wipe(&sub, sizeof(sub));
     if (rc != ONR_OK)
         return rc;
     msg.body.released = (struct onr_msg_released){.re = ONR_BYTES(env->id),

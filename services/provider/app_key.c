@@ -7,12 +7,16 @@
  * otherwise overwrite the key and block the device's enrollment), that
  * the key opens (it is for this device, from this operator, for us, under
  * this kid), store it as sealed (opened again only when the device
- * enrolls), and confirm, so the operator stops resending it.
+ * enrolls), and confirm, so the operator stops resending it. Step 5
+ * starts with the key (align.c), and an enrollment that waited for it is
+ * finished (enroll.c).
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "claims.h"
+#include "keys.h"
+#include "lifecycle.h"
 #include "onramp/crypto.h"
 #include "onramp/error.h"
 #include "prov.h"
@@ -23,28 +27,13 @@ struct key_ctx {
     char dev[ONR_DEVID_LEN + 1];
 };
 
-/* Step 5 starts with the key: the policy for the operator (resent by the
- * tick until confirmed; with no plan for the account, the tick retries). */
-static int start_alignment(struct onr_service *svc, const struct key_ctx *ctx,
-                           const struct prov_app_key *k, struct onr_answer *answer)
-{
-    static const uint8_t unsent[ONR_MSG_ID_LEN];
-    int rc = prov_align_send(svc, ctx->p, k, &answer->extra[answer->n_extra]);
-
-    if (rc == ONR_OK)
-        answer->n_extra++;
-    else if (rc == ONR_ENOENT)
-        rc = prov_alignment_sent(onr_service_db(svc), k->dev, k->op, unsent,
-                                 onr_service_now(svc));
-    return rc;
-}
-
 static int decide(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                   void *arg, struct onr_answer *answer)
 {
     const struct key_ctx *ctx = arg;
     const struct onr_msg_app_key *m = &env->msg.body.app_key;
     struct onr_msg msg = {.type = ONR_MSG_APP_KEY_STORED};
+    struct prov_claim claim;
     struct prov_app_key k;
     char reply[ONR_TOPIC_MAX + 1];
     int rc;
@@ -60,9 +49,14 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
         return ONR_ELENGTH;
     memcpy(k.imsi, m->imsi.ptr, m->imsi.len);
     memcpy(k.iccid, m->iccid.ptr, m->iccid.len);
-    rc = prov_app_key_put(onr_service_db(svc), &k, onr_service_now(svc));
+    rc = prov_claim_get(onr_service_db(svc), k.dev, &claim); /* as of this transaction */
     if (rc == ONR_OK)
-        rc = start_alignment(svc, ctx, &k, answer);
+        rc = prov_app_key_put(onr_service_db(svc), &k, onr_service_now(svc));
+    if (rc == ONR_OK)
+        rc = prov_device_step(onr_service_db(svc), &claim, PROV_KEY_STORED, 1,
+                              onr_service_now(svc));
+    if (rc == ONR_OK)
+        rc = prov_align_start(svc, ctx->p, claim.account, &k, answer);
     /* an enrollment that waited for this key is finished now */
     if (rc == ONR_OK)
         rc = prov_enroll_waiting(svc, ctx->p, &k, answer);

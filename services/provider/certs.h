@@ -4,8 +4,8 @@
  * transaction.
  *
  * A device has at most one current certificate: issuing one for a new key
- * revokes the previous one (its revocation then waits to be confirmed by
- * the broker, like an operator's grant).
+ * revokes the previous one (enroll.c tells the broker, a confirmed
+ * message).
  */
 #ifndef ONRAMP_PROV_CERTS_H
 #define ONRAMP_PROV_CERTS_H
@@ -17,8 +17,6 @@
 #include "onramp/msg.h"
 #include "onramp/svc_db.h"
 #include "onramp/x509.h"
-
-extern const char prov_certs_schema[];
 
 struct prov_cert {
     char dev[ONR_DEVID_LEN + 1];
@@ -35,26 +33,11 @@ int prov_cert_current(struct onr_db *db, const char *dev, struct prov_cert *out)
  * (if any) is marked revoked, its revocation unconfirmed. */
 int prov_cert_put(struct onr_db *db, const struct prov_cert *c, uint64_t now);
 
-/* A revocation the broker has not confirmed yet. */
-struct prov_revocation {
-    char dev[ONR_DEVID_LEN + 1];
-    uint8_t serial[20];
-    size_t serial_len;
-};
 /* prov_cert_revoke_current: the device's certificate in force is revoked
- * (a release); `out` names it. ONR_ENOENT when it has none. */
+ * (a release, a control tool's revocation); `out` names it. ONR_ENOENT
+ * when it has none. */
 int prov_cert_revoke_current(struct onr_db *db, const char *dev, uint64_t now,
-                             struct prov_revocation *out);
-/* prov_revocations_due: up to `max` unconfirmed revocations last sent
- * before `before`. */
-int prov_revocations_due(struct onr_db *db, uint64_t before, struct prov_revocation *out,
-                         size_t max, size_t *n);
-/* prov_revocation_sent: the cert_revoke envelope `id` went out for it. */
-int prov_revocation_sent(struct onr_db *db, const uint8_t *serial, size_t serial_len,
-                         const uint8_t id[ONR_MSG_ID_LEN], uint64_t now);
-/* prov_revocation_confirmed: the broker answered `id` with success;
- * ONR_ENOENT if no revocation went out as `id`. */
-int prov_revocation_confirmed(struct onr_db *db, const uint8_t id[ONR_MSG_ID_LEN]);
+                             struct prov_cert *out);
 
 /* An enrollment request kept until the device's application key arrives:
  * the envelope as received and the topic it came on (one per device, the

@@ -8,17 +8,63 @@
  *
  * A request that arrives before its application key is kept (one per
  * device) and answered "pending"; app_key.c finishes it when the key comes.
+ *
+ * A replaced certificate is revoked at the broker (type 27) as a confirmed
+ * message: resent until the plugin's control result confirms it.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "certs.h"
 #include "claims.h"
+#include "keys.h"
+#include "lifecycle.h"
 #include "onramp/crypto.h"
 #include "onramp/error.h"
 #include "prov.h"
 
 #define CHAIN_MAX 8192
+
+void prov_cert_revoke_msg(const char *dev, const uint8_t *serial, size_t serial_len,
+                          struct onr_msg *msg)
+{
+    memset(msg, 0, sizeof(*msg));
+    msg->type = ONR_MSG_CERT_REVOKE;
+    msg->body.cert_revoke = (struct onr_msg_cert_revoke){
+        .dev = {(const uint8_t *)dev, strlen(dev)},
+        .serial = {serial, serial_len},
+    };
+}
+
+int prov_revoke_cert(struct onr_service *svc, const char *dev, const uint8_t *serial,
+                     size_t serial_len, struct onr_answer *answer)
+{
+    char hex[2 * 20 + 1];
+    char key[ONR_DELIVERY_KEY_MAX + 1];
+    struct onr_msg msg;
+
+    if (serial_len == 0 || serial_len > 20)
+        return ONR_EINVAL;
+    for (size_t i = 0; i < serial_len; i++)
+        snprintf(hex + 2 * i, 3, "%02x", serial[i]);
+    prov_key("cert", hex, key, sizeof(key));
+    prov_cert_revoke_msg(dev, serial, serial_len, &msg);
+    return onr_service_send_confirmed(svc, answer, PROV_KIND_CERT_REVOKE, ONR_PEER_BROKER, key,
+                                      &msg, PROV_CONTROL_TOPIC);
+}
+
+/* The plugin refuses a revocation (EDENIED: it holds no CA of ours, or the
+ * serial is another provider's certificate) for good; anything else may
+ * pass. */
+int prov_cert_revoke_refused(struct onr_service *svc, const struct onr_pending *p, int code,
+                             struct onr_answer *out, void *arg)
+{
+    (void)svc;
+    (void)p;
+    (void)out;
+    (void)arg;
+    return code == ONR_EDENIED ? ONR_DELIVERY_DROP : ONR_DELIVERY_KEEP;
+}
 
 /* The certificate for `pub`: the current one if it certifies that key,
  * else a new one (queuing the old one's revocation in `answer`). */
@@ -61,26 +107,20 @@ static int certificate_for(struct onr_service *svc, const struct prov *p, const 
         return rc;
     memcpy(out->serial, info.serial, out->serial_len = info.serial_len);
     rc = prov_cert_put(db, out, onr_service_now(svc));
-    if (rc == ONR_OK && had_one && answer->n_extra == ONR_SERVICE_MAX_EXTRA)
-        rc = ONR_ESPACE;
     if (rc == ONR_OK && had_one) {
-        struct prov_revocation r = {.serial_len = old.serial_len};
-
-        memcpy(r.dev, dev, sizeof(r.dev));
-        memcpy(r.serial, old.serial, old.serial_len);
-        rc = prov_revoke_send(svc, &r, &answer->extra[answer->n_extra]);
-        if (rc == ONR_OK)
-            answer->n_extra++;
+        rc = prov_revoke_cert(svc, dev, old.serial, old.serial_len, answer);
         onr_log(ONR_LOG_NOTICE, "certificate replaced dev=%s (a new key): old one revoked", dev);
     }
     return rc;
 }
 
 /* The answer to the enroll request `env` of `dev`, authentic (its MAC
- * checked): into `reply`. */
+ * checked): into `reply` (NULL: ONR_ESPACE); *refusal gets the code of a
+ * refusal answered so, else 0. */
 static int enroll_answer(struct onr_service *svc, const struct prov *p,
                          const struct onr_envelope *env, const char *dev,
-                         struct onr_publication *reply, struct onr_answer *answer)
+                         struct onr_publication *reply, struct onr_answer *answer,
+                         int *refusal)
 {
     const struct onr_msg_enroll_request *r = &env->msg.body.enroll_request;
     struct onr_msg msg = {.type = ONR_MSG_ENROLL_RESPONSE};
@@ -92,10 +132,14 @@ static int enroll_answer(struct onr_service *svc, const struct prov *p,
     static uint8_t chain[CHAIN_MAX];
     int rc;
 
+    *refusal = 0;
+    if (reply == NULL)
+        return ONR_ESPACE;
     onr_service_down_topic(dev, down, sizeof(down));
     rc = prov_claim_get(onr_service_db(svc), dev, &claim);
-    if (rc == ONR_ENOENT || (rc == ONR_OK && claim.state != PROV_CLAIM_CLAIMED)) {
+    if (rc == ONR_ENOENT || (rc == ONR_OK && claim.state < PROV_STEP_CLAIMED)) {
         onr_log(ONR_LOG_NOTICE, "enrollment refused dev=%s reason=\"not claimed here\"", dev);
+        *refusal = ONR_EDENIED;
         return onr_service_error(svc, env, ONR_EDENIED, down, reply);
     }
     if (rc != ONR_OK)
@@ -105,11 +149,15 @@ static int enroll_answer(struct onr_service *svc, const struct prov *p,
         rc = ONR_ECSR;
     if (rc == ONR_ECSR || rc == ONR_EBADSIG || rc == ONR_ETOOBIG) {
         onr_log(ONR_LOG_NOTICE, "enrollment refused dev=%s reason=%s", dev, onr_error_name(rc));
-        return onr_service_error(svc, env, rc == ONR_ETOOBIG ? ONR_ECSR : rc, down, reply);
+        *refusal = rc == ONR_ETOOBIG ? ONR_ECSR : rc;
+        return onr_service_error(svc, env, *refusal, down, reply);
     }
     if (rc != ONR_OK)
         return rc;
     rc = certificate_for(svc, p, dev, pub, &cert, answer);
+    if (rc == ONR_OK)
+        rc = prov_device_step(onr_service_db(svc), &claim, PROV_ENROLLED_EV, 1,
+                              onr_service_now(svc));
     if (rc != ONR_OK)
         return rc;
     if (cert.der_len + p->ca_len > sizeof(chain))
@@ -137,7 +185,7 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     const struct enroll_ctx *ctx = arg;
 
     (void)topic;
-    return enroll_answer(svc, ctx->p, env, ctx->dev, &answer->reply, answer);
+    return enroll_answer(svc, ctx->p, env, ctx->dev, &answer->reply, answer, &answer->refusal);
 }
 
 /* The request's MAC under the device's K_AF (from the stored key). */
@@ -175,7 +223,7 @@ static int wait_for_key(struct onr_service *svc, const struct prov *p,
     if (rc != ONR_OK)
         return rc;
     rc = prov_claim_get(db, dev, &claim);
-    if (rc == ONR_OK && claim.state == PROV_CLAIM_CLAIMED)
+    if (rc == ONR_OK && claim.state >= PROV_STEP_CLAIMED)
         rc = prov_waiting_put(db, dev, env->msg.body.enroll_request.kid.ptr,
                               (struct onr_bytes){raw, raw_len}, topic, onr_service_now(svc));
     else if (rc == ONR_OK)
@@ -247,6 +295,7 @@ int prov_enroll_waiting(struct onr_service *svc, const struct prov *p,
     char topic[ONR_TOPIC_MAX + 1];
     struct onr_envelope env;
     size_t len = 0;
+    int refusal = 0;
     int rc;
 
     rc = prov_waiting_take(onr_service_db(svc), k->dev, k->kid, raw, sizeof(raw), &len, topic,
@@ -263,14 +312,10 @@ int prov_enroll_waiting(struct onr_service *svc, const struct prov *p,
                 onr_error_name(rc));
         return ONR_OK; /* the device asks again */
     }
-    /* room for the answer and a revocation */
-    if (answer->n_extra + 2 > ONR_SERVICE_MAX_EXTRA)
-        return ONR_ESPACE;
-    answer->n_extra++;
-    rc = enroll_answer(svc, p, &env, k->dev, &answer->extra[answer->n_extra - 1], answer);
-    if (rc != ONR_OK)
-        answer->n_extra--;
-    else
+    /* a refusal goes to the device as it is, without counting: the
+     * message it answers was counted when it was kept */
+    rc = enroll_answer(svc, p, &env, k->dev, onr_answer_extra(answer), answer, &refusal);
+    if (rc == ONR_OK)
         onr_log(ONR_LOG_INFO, "enrollment finished on the key's arrival dev=%s", k->dev);
     return rc;
 }

@@ -5,62 +5,41 @@
 
 #include "onramp/error.h"
 
-static const char *const step_names[PROV_STEP_COUNT] = {
-    "none", "registering", "claimed", "attached", "enrolled", "operational",
-};
-
-static const char *const state_names[PROV_STEP_COUNT] = {
-    "UNCLAIMED", "REGISTERING", "CLAIMED", "NETWORK_ATTACHED", "ENROLLED", "OPERATIONAL",
-};
-
-const char *prov_step_name(enum prov_step step)
-{
-    return (unsigned)step < PROV_STEP_COUNT ? step_names[step] : "unknown";
-}
-
-const char *prov_state_name(enum prov_step step)
-{
-    return (unsigned)step < PROV_STEP_COUNT ? state_names[step] : "UNKNOWN";
-}
-
 int prov_journey_get(struct onr_db *db, const char *dev, struct prov_journey *out)
 {
     static const char sql[] =
-        "SELECT c.mfr, c.operator, c.account, c.created_at, c.claimed_at,"
+        "SELECT c.mfr, c.operator, c.account, c.state, c.created_at, c.claimed_at,"
         " (SELECT received_at FROM app_keys WHERE dev = ?1),"
         " (SELECT issued_at FROM certificates WHERE dev = ?1 AND revoked_at IS NULL),"
         " (SELECT operational_at FROM operational WHERE dev = ?1),"
         " (SELECT aligned_at FROM alignments WHERE dev = ?1)"
         " FROM claims c WHERE c.dev = ?1";
-    sqlite3_stmt *stmt = NULL;
+    uint64_t *at = out->at;
     uint64_t refused_at = 0;
-    int rc = onr_db_prepare(db, sql, &stmt);
+    int state = 0;
+    int rc;
 
     memset(out, 0, sizeof(*out));
-    if (rc != ONR_OK)
-        return rc;
     snprintf(out->dev, sizeof(out->dev), "%s", dev);
-    onr_db_bind_text(stmt, 1, dev, strlen(dev));
-    rc = onr_db_step(db, stmt);
-    if (rc == ONR_OK)
-        rc = onr_db_column_text(stmt, 0, out->mfr, sizeof(out->mfr));
-    if (rc == ONR_OK)
-        rc = onr_db_column_text(stmt, 1, out->op, sizeof(out->op));
-    if (rc == ONR_OK)
-        rc = onr_db_column_text(stmt, 2, out->account, sizeof(out->account));
+    rc = onr_db_get(db, sql, ONR_DB_ARGS(ONR_DB_STR(dev)),
+                    ONR_DB_COLS(ONR_DB_OUT_TEXT(out->mfr), ONR_DB_OUT_TEXT(out->op),
+                                ONR_DB_OUT_TEXT(out->account), ONR_DB_OUT_INT(&state),
+                                ONR_DB_OUT_U64(&at[PROV_STEP_REGISTERING]),
+                                ONR_DB_OUT_U64(&at[PROV_STEP_CLAIMED]),
+                                ONR_DB_OUT_U64(&at[PROV_STEP_ATTACHED]),
+                                ONR_DB_OUT_U64(&at[PROV_STEP_ENROLLED]),
+                                ONR_DB_OUT_U64(&at[PROV_STEP_OPERATIONAL]),
+                                ONR_DB_OUT_U64(&out->aligned)));
     if (rc == ONR_OK) {
-        /* each step counts once the ones before it are reached */
-        for (int i = PROV_STEP_REGISTERING; i < PROV_STEP_COUNT; i++) {
-            int64_t at = sqlite3_column_int64(stmt, 3 + (i - PROV_STEP_REGISTERING));
-
-            if (at <= 0)
-                break;
-            out->at[i] = (uint64_t)at;
-            out->state = (enum prov_step)i;
-        }
-        out->aligned = (uint64_t)sqlite3_column_int64(stmt, 3 + PROV_STEP_COUNT - 1);
+        if (state <= PROV_STEP_NONE || state >= PROV_STEP_COUNT)
+            return ONR_EIO;
+        out->state = (enum prov_step)state;
+        /* a step past the state (a revoked certificate's operational
+         * mark) is not shown */
+        for (int i = state + 1; i < PROV_STEP_COUNT; i++)
+            at[i] = 0;
+        return ONR_OK;
     }
-    sqlite3_reset(stmt);
     if (rc != ONR_ENOENT)
         return rc;
     rc = prov_web_refusal_get(db, dev, out->reason, sizeof(out->reason), &refused_at);
@@ -91,6 +70,18 @@ int prov_status(struct onr_service *svc, void *arg, const char *dev, struct onr_
     return ONR_OK;
 }
 
+struct telemetry {
+    struct prov_claim *c;
+    uint64_t now;
+};
+
+static int operational(struct onr_db *db, void *arg)
+{
+    struct telemetry *t = arg;
+
+    return prov_device_step(db, t->c, PROV_TELEMETRY, 1, t->now);
+}
+
 int prov_on_telemetry(struct onr_service *svc, const char *topic, const uint8_t *payload,
                       size_t len, void *arg)
 {
@@ -99,6 +90,7 @@ int prov_on_telemetry(struct onr_service *svc, const char *topic, const uint8_t 
     char prefix[ONR_TOPIC_MAX + 1];
     char dev[ONR_DEVID_LEN + 1];
     struct prov_claim c;
+    struct telemetry t = {&c, onr_service_now(svc)};
     size_t n;
     int rc;
 
@@ -114,13 +106,11 @@ int prov_on_telemetry(struct onr_service *svc, const char *topic, const uint8_t 
     memcpy(dev, topic + n, ONR_DEVID_LEN);
     dev[ONR_DEVID_LEN] = '\0';
     rc = prov_claim_get(db, dev, &c);
-    if (rc == ONR_ENOENT || (rc == ONR_OK && c.state != PROV_CLAIM_CLAIMED))
+    if (rc == ONR_ENOENT || (rc == ONR_OK && c.state < PROV_STEP_CLAIMED))
         return ONR_EDENIED; /* not a device of ours */
-    if (rc != ONR_OK)
-        return rc;
-    rc = prov_operational_put(db, dev, onr_service_now(svc));
-    if (rc == ONR_EEXIST)
-        return ONR_OK; /* operational before */
+    if (rc != ONR_OK || c.state != PROV_STEP_ENROLLED)
+        return rc; /* operational before: telemetry keeps coming, and changes nothing */
+    rc = onr_db_in_transaction(db, operational, &t);
     if (rc == ONR_OK)
         onr_log(ONR_LOG_NOTICE, "operational dev=%s account=%s", dev, c.account);
     return rc;

@@ -3,8 +3,9 @@
  * claim (registering, then claimed by the manufacturer's answer), its
  * application key (the device attached to its operator's network), its
  * service certificate (enrolled) and its first telemetry on our service
- * broker (operational). Read from the provider's database; nothing here
- * changes state but prov_on_telemetry.
+ * broker (operational): the claim's state and when each step happened.
+ * Read from the provider's database; nothing here changes state but
+ * prov_on_telemetry.
  */
 #ifndef ONRAMP_PROV_JOURNEY_H
 #define ONRAMP_PROV_JOURNEY_H
@@ -13,18 +14,8 @@
 #include <stdint.h>
 
 #include "claims.h"
+#include "lifecycle.h"
 #include "onramp/service.h"
-
-/* The steps in the order a device passes them; the zero value: no claim. */
-enum prov_step {
-    PROV_STEP_NONE = 0,
-    PROV_STEP_REGISTERING, /* claims: created_at */
-    PROV_STEP_CLAIMED,     /* claims: claimed_at */
-    PROV_STEP_ATTACHED,    /* app_keys: received_at */
-    PROV_STEP_ENROLLED,    /* certificates: issued_at of the one in force */
-    PROV_STEP_OPERATIONAL, /* operational: operational_at */
-    PROV_STEP_COUNT
-};
 
 struct prov_journey {
     char dev[ONR_DEVID_LEN + 1];
@@ -34,7 +25,7 @@ struct prov_journey {
     uint64_t at[PROV_STEP_COUNT]; /* UNIX seconds; 0: not (yet) */
     uint64_t aligned;             /* alignments: aligned_at (the operator confirmed
                                    * the policy); 0: not (yet) */
-    enum prov_step state;         /* the furthest step reached */
+    enum prov_step state;         /* the claim's state (lifecycle.h) */
     int refused;                  /* no claim: the manufacturer refused the page's */
     char reason[128];             /* ... and why */
 };
@@ -46,12 +37,6 @@ struct prov_journey {
  * refused; ONR_ENOENT when we know nothing of it; the database's errors.
  */
 int prov_journey_get(struct onr_db *db, const char *dev, struct prov_journey *out);
-
-/* prov_step_name: "registering" ... "operational" (the API's step names);
- * prov_state_name: "UNCLAIMED", "REGISTERING", "CLAIMED",
- * "NETWORK_ATTACHED", "ENROLLED", "OPERATIONAL" (static strings). */
-const char *prov_step_name(enum prov_step step);
-const char *prov_state_name(enum prov_step step);
 
 /*
  * prov_status: the journey of `dev` for a control tool's status_request

@@ -1,15 +1,16 @@
 /*
- * onramp-provider: the IoT service provider's service: pairing (step 1),
- * registering claimed devices with their manufacturers (step 2), and
- * keeping the application keys operators send for attached devices.
+ * onramp-provider: the IoT service provider's service: pairing (step 1,
+ * from a control tool or its own page), registering claimed devices with
+ * their manufacturers (step 2), keeping the application keys operators
+ * send for attached devices, enrolling devices (step 4), aligning their
+ * policy with the operators (step 5), and releasing devices or revoking
+ * their certificates. prov.h lists its files.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "certs.h"
-#include "claims.h"
 #include "journey.h"
 #include "onramp/crypto.h"
 #include "onramp/text.h"
@@ -68,8 +69,10 @@ static const char usage[] =
     "                     bytes per month (0: none); ACCOUNT * for the others\n"
     "  retry_after        seconds a device waits to ask again while its key has\n"
     "                     not arrived (default 5)\n"
-    "  resend             seconds before an unconfirmed revocation or alignment\n"
-    "                     is sent again (default 10)\n"
+    "  resend             seconds before an unconfirmed registration, alignment,\n"
+    "                     release or certificate revocation is first sent again\n"
+    "                     (default 10); each next attempt waits twice as long,\n"
+    "                     plus up to half again at random, at most 600 s\n"
     "  http_listen HOST:PORT  serve the pairing page there (default: no page).\n"
     "                     HOST is an IP address or localhost; PORT alone means\n"
     "                     127.0.0.1:PORT. The page has no login: an address\n"
@@ -100,9 +103,22 @@ static const char *const keys[] = {
     "http_listen", "http_public",
 };
 
-static char schema[8192];
-
 static struct prov state;
+
+/* The confirmed messages and who confirms them (their hooks: pairing.c,
+ * release.c, align.c, enroll.c). */
+static const struct onr_delivery_kind kinds[] = {
+    {PROV_KIND_REGISTRATION, ONR_MSG_REGISTERED, ONR_ROLE_MANUFACTURER, &state.manufacturers,
+     prov_registered, prov_registration_refused, &state},
+    {PROV_KIND_RELEASE_MFR, ONR_MSG_RELEASED, ONR_ROLE_MANUFACTURER, &state.manufacturers,
+     prov_released, prov_release_refused, &state},
+    {PROV_KIND_RELEASE_OP, ONR_MSG_RELEASED, ONR_ROLE_OPERATOR, &state.operators,
+     prov_released, prov_release_refused, &state},
+    {PROV_KIND_ALIGNMENT, ONR_MSG_ALIGNED, ONR_ROLE_OPERATOR, &state.operators, prov_aligned,
+     NULL, &state},
+    {PROV_KIND_CERT_REVOKE, ONR_MSG_CONTROL_RESULT, ONR_ROLE_BROKER, NULL, NULL,
+     prov_cert_revoke_refused, &state},
+};
 
 /* `plan ACCOUNT QOS CHARGING CAP` lines. */
 static int load_plans(const struct onr_config *cfg, struct prov_plan *plans, size_t *n)
@@ -184,6 +200,7 @@ static int load_peers(struct onr_service *svc, struct prov *p)
     p->retry_after = next.retry_after;
     p->resend = next.resend;
     p->cert_days = next.cert_days;
+    onr_service_delivery_resend(svc, p->resend);
     return ONR_OK;
 }
 
@@ -256,9 +273,7 @@ static int start(struct onr_service *svc, void *arg)
     uint8_t sealing_key[ONR_X25519_KEY_LEN];
     int rc;
 
-    rc = load_peers(svc, p);
-    if (rc == ONR_OK)
-        rc = onr_service_path(svc, "sealing_key", path, sizeof(path));
+    rc = onr_service_path(svc, "sealing_key", path, sizeof(path));
     if (rc == ONR_OK)
         rc = onr_x25519_load(path, sealing_key);
     if (rc == ONR_OK)
@@ -269,15 +284,8 @@ static int start(struct onr_service *svc, void *arg)
         return rc;
     }
     rc = load_enrollment(svc, p);
-    if (rc != ONR_OK)
-        return rc;
-    rc = prov_claims_upgrade(onr_service_db(svc));
-    if (rc != ONR_OK) {
-        fprintf(stderr, "onramp-provider: database upgrade: %s\n",
-                onr_db_errmsg(onr_service_db(svc)));
-        return rc;
-    }
-    rc = prov_page_start(svc, p);
+    if (rc == ONR_OK)
+        rc = prov_page_start(svc, p);
     if (rc != ONR_OK)
         return rc;
     snprintf(inbox, sizeof(inbox), "onr/1/s/prov/%s/in", onr_service_id(svc));
@@ -285,29 +293,20 @@ static int start(struct onr_service *svc, void *arg)
     snprintf(telemetry, sizeof(telemetry), "onr/1/p/%s/dev/+/telemetry", onr_service_id(svc));
     rc = onr_service_subscribe(svc, inbox, ONR_MSG_PAIRING, prov_on_pairing, p);
     if (rc == ONR_OK)
-        rc = onr_service_subscribe(svc, inbox, ONR_MSG_REGISTERED, prov_on_registered, p);
-    if (rc == ONR_OK)
-        rc = onr_service_subscribe(svc, inbox, ONR_MSG_ERROR, prov_on_mfr_error, p);
-    if (rc == ONR_OK)
         rc = onr_service_subscribe(svc, inbox, ONR_MSG_APP_KEY, prov_on_app_key, p);
     if (rc == ONR_OK)
-        rc = onr_service_subscribe(svc, inbox, ONR_MSG_ALIGNED, prov_on_aligned, p);
-    if (rc == ONR_OK)
         rc = onr_service_subscribe(svc, inbox, ONR_MSG_RELEASE, prov_on_release, p);
-    if (rc == ONR_OK)
-        rc = onr_service_subscribe(svc, inbox, ONR_MSG_RELEASED, prov_on_released, p);
     if (rc == ONR_OK)
         rc = onr_service_subscribe(svc, inbox, ONR_MSG_REVOKE_REQUEST, prov_on_revoke_request,
                                    p);
     if (rc == ONR_OK)
         rc = onr_service_subscribe(svc, up, ONR_MSG_ENROLL_REQUEST, prov_on_enroll, p);
     if (rc == ONR_OK)
-        rc = onr_service_route(svc, "$CONTROL/onramp/v1/response", ONR_MSG_CONTROL_RESULT,
-                               prov_on_control_result, p);
-    if (rc == ONR_OK)
         rc = onr_service_subscribe_raw(svc, telemetry, prov_on_telemetry, p);
     if (rc == ONR_OK)
-        rc = onr_service_every(svc, 1, prov_tick, p);
+        rc = onr_service_deliveries(svc, kinds, sizeof(kinds) / sizeof(kinds[0]), p->resend);
+    if (rc == ONR_OK)
+        prov_align_unplanned(svc, p); /* a plan added while we were down */
     onr_log(ONR_LOG_NOTICE, "provider ready manufacturers=%zu operators=%zu controllers=%zu "
             "plans=%zu endpoint=%s", p->manufacturers.n, p->operators.n, onr_service_controllers(svc)->n,
             p->n_plans, p->endpoint);
@@ -325,9 +324,15 @@ static void stop(struct onr_service *svc, void *arg)
     onr_wipe(&p->sealing, sizeof(p->sealing));
 }
 
-static int reload(struct onr_service *svc, void *arg)
+/* Before the database opens (its migrations use the plans), and on
+ * SIGHUP: then alignments that waited for a plan may go. */
+static int load(struct onr_service *svc, void *arg)
 {
-    return load_peers(svc, arg);
+    int rc = load_peers(svc, arg);
+
+    if (rc == ONR_OK && onr_service_db(svc) != NULL)
+        prov_align_unplanned(svc, arg);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -339,18 +344,13 @@ int main(int argc, char **argv)
         .usage = usage,
         .keys = keys,
         .n_keys = sizeof(keys) / sizeof(keys[0]),
-        .schema = schema,
-        .schema_version = PROV_CLAIMS_VERSION,
+        .schema = &prov_schema,
+        .load = load,
         .start = start,
-        .reload = reload,
         .stop = stop,
         .arg = &state,
         .status = prov_status,
     };
 
-    /* one database: the claims and the certificates */
-    if (snprintf(schema, sizeof(schema), "%s%s", prov_claims_schema, prov_certs_schema) >=
-        (int)sizeof(schema))
-        return 1; /* a bug: the schema outgrew its buffer */
     return onr_service_main(&def, argc, argv);
 }

@@ -3,9 +3,10 @@
  * scanned, an account, maybe an operator) comes from a control tool
  * (onrampctl pair, on onr/1/s/prov/{us}/in) or from the provider's own
  * page (page.c); either way pair() records the claim and registers the
- * device with its manufacturer, sealing the claim secret to it. The
- * manufacturer's answer (registered or error) arrives on the same topic
- * and is passed on to the control tool that asked, on
+ * device with its manufacturer, sealing the claim secret to it: a
+ * confirmed message, resent until the manufacturer answers. Its answer
+ * (registered or error) comes to the skeleton's confirmed delivery, whose
+ * hooks here pass it on to the control tool that asked, on
  * onr/1/s/ctl/{tool}/in. A pairing made on the page has no control tool
  * to tell (its asker is PROV_ASKER_WEB): nothing is published for it; the
  * page reads the claim's state, and a refusal's reason noted in
@@ -13,7 +14,7 @@
  *
  * A control tool's pairing goes through onr_service_handle_once: a
  * duplicate gets the same answer, and nothing is said before the claim is
- * durable. The page's runs in a transaction of its own, its registration
+ * durable. The page's runs through onr_service_transact, its registration
  * sent after the commit.
  */
 #include "prov.h"
@@ -23,6 +24,8 @@
 #include <string.h>
 
 #include "claims.h"
+#include "keys.h"
+#include "lifecycle.h"
 #include "onramp/crypto.h"
 #include "onramp/error.h"
 #include "onramp/label.h"
@@ -64,15 +67,19 @@ static int tell_paired(struct onr_service *svc, const struct prov_claim *c,
 }
 
 /* The registration for claim `c` with the secret `claim`, to its
- * manufacturer; its id goes into c->registration_id. */
-static int registration(struct onr_service *svc, const struct prov *p, struct prov_claim *c,
-                        const char *claim, struct onr_publication *pub)
+ * manufacturer, as a confirmed message of `answer` (a retry replaces the
+ * registration in flight). */
+static int registration(struct onr_service *svc, const struct prov *p,
+                        const struct prov_claim *c, const char *claim,
+                        struct onr_answer *answer)
 {
     const struct onr_peer *mfr = onr_peer_find(&p->manufacturers, (const uint8_t *)c->mfr,
-                                            strlen(c->mfr));
-    const struct onr_peer *op = onr_peer_find(&p->operators, (const uint8_t *)c->op, strlen(c->op));
+                                               strlen(c->mfr));
+    const struct onr_peer *op = onr_peer_find(&p->operators, (const uint8_t *)c->op,
+                                              strlen(c->op));
     uint8_t sealed[ONR_LABEL_SEALED_LEN];
     char topic[ONR_TOPIC_MAX + 1];
+    char key[ONR_DELIVERY_KEY_MAX + 1];
     struct onr_msg msg = {.type = ONR_MSG_REGISTRATION};
     int rc;
 
@@ -88,7 +95,9 @@ static int registration(struct onr_service *svc, const struct prov *p, struct pr
         .op_key = ONR_BYTES(op->key),
     };
     snprintf(topic, sizeof(topic), "onr/1/s/mfr/%s/in", mfr->id);
-    return onr_service_seal(svc, &msg, topic, pub, c->registration_id);
+    prov_key("claim", c->dev, key, sizeof(key));
+    return onr_service_send_confirmed(svc, answer, PROV_KIND_REGISTRATION, mfr->id, key, &msg,
+                                      topic);
 }
 
 /* The operator for a new claim: the user's if we have a contract with it,
@@ -113,16 +122,16 @@ struct pairing {
  * pair: the core of every pairing, inside the caller's transaction. The
  * label is decoded and checked, its manufacturer must be one we work with,
  * the device no other account's; then the claim is recorded (new, or a
- * retry of one still registering) and its registration sealed into `reg`,
- * to be sent after the commit. ONR_OK with *c filled and reg->len > 0; or
- * reg->len 0 when this account paired the device before (claimed: nothing
+ * retry of one still registering) and its registration added to `answer`,
+ * to be sent after the commit. ONR_OK with *c filled and *paired 0; or
+ * *paired 1 when this account paired the device before (claimed: nothing
  * to send, *c is that claim answering `req`). A refusal returns its code
  * (ONR_EFORMAT, ONR_ECHARSET, ONR_ELENGTH, ONR_EBADMAC, ONR_EINVAL,
  * ONR_ENOENT, ONR_EEXIST) with *why a sentence for the user, and changes
  * nothing; any other error (database, crypto) leaves *why NULL.
  */
 static int pair(struct onr_service *svc, const struct prov *p, const struct pairing *req,
-                struct prov_claim *c, struct onr_publication *reg, const char **why)
+                struct prov_claim *c, struct onr_answer *answer, int *paired, const char **why)
 {
     struct onr_db *db = onr_service_db(svc);
     struct onr_label label;
@@ -130,7 +139,7 @@ static int pair(struct onr_service *svc, const struct prov *p, const struct pair
     int rc;
 
     *why = NULL;
-    reg->len = 0;
+    *paired = 0;
     memset(c, 0, sizeof(*c));
     rc = onr_label_decode((const char *)req->label.ptr, req->label.len, &label);
     if (rc != ONR_OK) {
@@ -164,11 +173,12 @@ static int pair(struct onr_service *svc, const struct prov *p, const struct pair
         rc = ONR_EEXIST;
         goto out;
     }
-    if (rc == ONR_OK && old.state == PROV_CLAIM_CLAIMED) {
+    if (rc == ONR_OK && old.state >= PROV_STEP_CLAIMED) {
         /* paired before: the same answer, to whoever asks now */
         *c = old;
         memcpy(c->pairing_id, req->id, ONR_MSG_ID_LEN);
         snprintf(c->asker, sizeof(c->asker), "%s", req->asker);
+        *paired = 1;
         goto out;
     }
     if (rc != ONR_OK && rc != ONR_ENOENT)
@@ -177,13 +187,11 @@ static int pair(struct onr_service *svc, const struct prov *p, const struct pair
         snprintf(c->op, sizeof(c->op), "%s", old.op); /* a retry keeps the first choice */
     /* New, or still registering (a retry): register (again). The asker
      * hears the outcome with the manufacturer's answer. */
-    rc = registration(svc, p, c, label.claim, reg);
+    rc = registration(svc, p, c, label.claim, answer);
     if (rc == ONR_OK)
         rc = prov_claim_put(db, c, onr_service_now(svc));
-    if (rc != ONR_OK) {
-        reg->len = 0;
+    if (rc != ONR_OK)
         goto out;
-    }
     onr_log(ONR_LOG_NOTICE, "pairing dev=%s manufacturer=%s operator=%s asker=%s", c->dev,
             c->mfr, c->op, c->asker);
 out:
@@ -204,17 +212,16 @@ static int decide_pairing(struct onr_service *svc, const struct onr_envelope *en
     const struct pairing req = {m->label, m->account, m->op, ctx->asker->id, env->id};
     struct prov_claim c;
     const char *why = NULL;
+    int paired = 0;
     int rc;
 
     (void)topic;
-    rc = pair(svc, ctx->p, &req, &c, &answer->extra[0], &why);
-    if (rc != ONR_OK)
-        return why != NULL ? tell_error(svc, env->id, ctx->asker->id, rc, why, &answer->reply)
-                           : rc;
-    if (answer->extra[0].len == 0)
+    rc = pair(svc, ctx->p, &req, &c, answer, &paired, &why);
+    if (rc != ONR_OK && why != NULL)
+        return tell_error(svc, env->id, ctx->asker->id, rc, why, &answer->reply);
+    if (rc == ONR_OK && paired)
         return tell_paired(svc, &c, &answer->reply); /* paired before */
-    answer->n_extra = 1; /* the registration; the answer comes with the manufacturer's */
-    return ONR_OK;
+    return rc; /* the answer comes with the manufacturer's */
 }
 
 int prov_on_pairing(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
@@ -236,139 +243,115 @@ int prov_on_pairing(struct onr_service *svc, const struct onr_envelope *env, con
     return onr_service_handle_once(svc, env, topic, decide_pairing, &ctx);
 }
 
+struct web_pairing {
+    const struct prov *p;
+    struct pairing req;
+    struct prov_claim c;
+    const char *why;
+};
+
+static int pair_web(struct onr_service *svc, void *arg, struct onr_answer *answer)
+{
+    struct web_pairing *w = arg;
+    int paired = 0;
+
+    return pair(svc, w->p, &w->req, &w->c, answer, &paired, &w->why);
+}
+
 int prov_pair_web(struct onr_service *svc, const struct prov *p, struct onr_bytes label,
                   struct onr_bytes account, const char *op, char dev[ONR_DEVID_LEN + 1],
                   const char **why)
 {
-    struct onr_db *db = onr_service_db(svc);
-    struct onr_publication *reg = NULL;
     uint8_t id[ONR_MSG_ID_LEN];
-    const struct pairing req = {label, account, {(const uint8_t *)op, strlen(op)},
-                                PROV_ASKER_WEB, id};
-    struct prov_claim c;
-    int rc;
+    struct web_pairing w;
+    int rc = onr_random(id, sizeof(id));
 
-    *why = NULL;
-    reg = calloc(1, sizeof(*reg)); /* an envelope's worth: not on the stack */
-    if (reg == NULL)
-        return ONR_ENOMEM;
-    rc = onr_random(id, sizeof(id));
+    memset(&w, 0, sizeof(w));
+    w.p = p;
+    w.req = (struct pairing){label, account, {(const uint8_t *)op, strlen(op)}, PROV_ASKER_WEB,
+                             id};
+
     if (rc == ONR_OK)
-        rc = onr_db_begin(db);
-    if (rc != ONR_OK)
-        goto out;
-    rc = pair(svc, p, &req, &c, reg, why);
+        rc = onr_service_transact(svc, pair_web, &w);
+    *why = w.why;
     if (rc == ONR_OK)
-        rc = onr_db_commit(db);
-    if (rc != ONR_OK) {
-        onr_db_rollback(db);
-        goto out;
-    }
-    memcpy(dev, c.dev, ONR_DEVID_LEN + 1);
-    /* durable: now the registration may go (len 0: paired before) */
-    onr_service_publish(svc, reg);
-out:
-    free(reg);
+        memcpy(dev, w.c.dev, ONR_DEVID_LEN + 1);
     return rc;
 }
 
-struct answer_ctx {
-    const struct onr_peer *mfr;
-};
-
-/* A manufacturer's answer: verified with the key we hold for it. */
-static const struct onr_peer *answering_mfr(struct onr_service *svc, const struct prov *p,
-                                             const struct onr_envelope *env, const char *topic)
+/* The claim a registration row is about ("claim/DEV"), if it is still
+ * there. */
+static int claim_of(struct onr_service *svc, const struct onr_pending *p, struct prov_claim *c)
 {
-    const struct onr_peer *mfr = onr_peer_find(&p->manufacturers, env->sender.ptr, env->sender.len);
-    int rc;
+    static const char prefix[] = "claim/";
 
-    if (env->sender_role != ONR_ROLE_MANUFACTURER || mfr == NULL)
-        return NULL;
-    rc = onr_envelope_verify_sig(env, (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},
-                                 mfr->key);
-    if (rc == ONR_OK)
-        rc = onr_service_accept(svc, env);
-    return rc == ONR_OK || rc == ONR_EREPLAY ? mfr : NULL;
+    if (strncmp(p->key, prefix, sizeof(prefix) - 1) != 0)
+        return ONR_ENOENT;
+    return prov_claim_get(onr_service_db(svc), p->key + sizeof(prefix) - 1, c);
 }
 
-static int decide_registered(struct onr_service *svc, const struct onr_envelope *env,
-                             const char *topic, void *arg, struct onr_answer *answer)
+/* The manufacturer registered the device: the claim is confirmed, the
+ * control tool that asked is told (a pairing made on the page has nobody
+ * to tell: the page reads the claim). */
+int prov_registered(struct onr_service *svc, const struct onr_pending *p,
+                    const struct onr_envelope *answer, struct onr_answer *out, void *arg)
 {
-    const struct onr_peer *mfr = ((const struct answer_ctx *)arg)->mfr;
     struct onr_db *db = onr_service_db(svc);
+    struct prov_app_key k;
     struct prov_claim c;
+    int has_key;
     int rc;
 
-    (void)topic;
-    rc = prov_claim_by_registration(db, env->msg.body.registered.re.ptr, &c);
+    (void)arg;
+    rc = claim_of(svc, p, &c);
     if (rc == ONR_ENOENT)
-        return ONR_OK; /* an answer to a registration we replaced: the newer one counts */
+        return ONR_OK; /* released meanwhile */
     if (rc != ONR_OK)
         return rc;
-    if (strcmp(c.mfr, mfr->id) != 0 || env->msg.body.registered.dev.len != strlen(c.dev) ||
-        memcmp(env->msg.body.registered.dev.ptr, c.dev, strlen(c.dev)) != 0)
-        return ONR_EDENIED;
-    if (c.state == PROV_CLAIM_CLAIMED)
+    if (answer->msg.body.registered.dev.len != strlen(c.dev) ||
+        memcmp(answer->msg.body.registered.dev.ptr, c.dev, strlen(c.dev)) != 0)
+        return ONR_EDENIED; /* an answer about another device */
+    if (c.state != PROV_STEP_REGISTERING)
         return ONR_OK;
-    rc = prov_claim_confirm(db, c.dev, onr_service_now(svc));
-    /* a pairing made on the page: nobody to tell (the page reads the claim) */
+    rc = prov_app_key_get(db, c.dev, &k);
+    has_key = rc == ONR_OK;
+    if (rc == ONR_OK || rc == ONR_ENOENT)
+        rc = prov_device_step(db, &c, PROV_REGISTERED, has_key, onr_service_now(svc));
     if (rc == ONR_OK && strcmp(c.asker, PROV_ASKER_WEB) != 0)
-        rc = tell_paired(svc, &c, &answer->reply);
+        rc = tell_paired(svc, &c, &out->reply);
     if (rc == ONR_OK)
         onr_log(ONR_LOG_NOTICE, "paired dev=%s manufacturer=%s operator=%s account=%s", c.dev,
                 c.mfr, c.op, c.account);
     return rc;
 }
 
-int prov_on_registered(struct onr_service *svc, const struct onr_envelope *env,
-                       const char *topic, void *arg)
+/* Refused (wrong claim secret, owned by another provider, the claim rate):
+ * the claim is dropped, so nothing of it stays, and whoever asked is told.
+ * A claim attempt is never retried by itself: that would walk around the
+ * manufacturer's claim rate. */
+int prov_registration_refused(struct onr_service *svc, const struct onr_pending *p, int code,
+                              struct onr_answer *out, void *arg)
 {
-    struct answer_ctx ctx = {answering_mfr(svc, arg, env, topic)};
-
-    if (ctx.mfr == NULL)
-        return ONR_EDENIED;
-    return onr_service_handle_once(svc, env, topic, decide_registered, &ctx);
-}
-
-static int decide_refused(struct onr_service *svc, const struct onr_envelope *env,
-                          const char *topic, void *arg, struct onr_answer *answer)
-{
-    const struct onr_peer *mfr = ((const struct answer_ctx *)arg)->mfr;
-    const struct onr_msg_error *e = &env->msg.body.error;
     struct onr_db *db = onr_service_db(svc);
     struct prov_claim c;
     char reason[128];
     int rc;
 
-    (void)topic;
-    rc = prov_claim_by_registration(db, e->re.ptr, &c);
-    if (rc == ONR_ENOENT)
-        return ONR_OK;
-    if (rc != ONR_OK)
-        return rc;
-    if (strcmp(c.mfr, mfr->id) != 0 || c.state != PROV_CLAIM_REGISTERING)
-        return ONR_OK; /* a claimed device stays claimed */
-    /* Refused (wrong claim secret, owned by another provider, rate): the
-     * claim is dropped, so nothing of it stays. */
-    rc = prov_claim_drop(db, c.dev);
+    (void)arg;
+    rc = claim_of(svc, p, &c);
+    if (rc == ONR_ENOENT || (rc == ONR_OK && c.state != PROV_STEP_REGISTERING))
+        return ONR_DELIVERY_DROP; /* a claimed device stays claimed */
+    if (rc == ONR_OK)
+        rc = prov_claim_drop(db, c.dev);
     if (rc != ONR_OK)
         return rc;
     snprintf(reason, sizeof(reason), "the manufacturer refused the claim: %s",
-             onr_strerror(-(int)e->code));
-    onr_log(ONR_LOG_NOTICE, "pairing refused dev=%s manufacturer=%s code=%llu asker=%s", c.dev,
-            c.mfr, (unsigned long long)e->code, c.asker);
+             onr_strerror(code));
+    onr_log(ONR_LOG_NOTICE, "pairing refused dev=%s manufacturer=%s code=%d asker=%s", c.dev,
+            c.mfr, -code, c.asker);
     if (strcmp(c.asker, PROV_ASKER_WEB) == 0) /* the page shows it */
-        return prov_web_refusal_put(db, c.dev, reason, onr_service_now(svc));
-    return tell_error(svc, c.pairing_id, c.asker, -(int)e->code, reason, &answer->reply);
-}
-
-int prov_on_mfr_error(struct onr_service *svc, const struct onr_envelope *env,
-                      const char *topic, void *arg)
-{
-    struct answer_ctx ctx = {answering_mfr(svc, arg, env, topic)};
-
-    if (ctx.mfr == NULL)
-        return ONR_EDENIED;
-    return onr_service_handle_once(svc, env, topic, decide_refused, &ctx);
+        rc = prov_web_refusal_put(db, c.dev, reason, onr_service_now(svc));
+    else
+        rc = tell_error(svc, c.pairing_id, c.asker, code, reason, &out->reply);
+    return rc == ONR_OK ? ONR_DELIVERY_DROP : rc;
 }

@@ -1,22 +1,30 @@
 /*
  * onramp-provider: what its files share.
  *
- *   main.c      configuration: the manufacturers, operators and control
- *               tools it works with
- *   claims.c    the database: the devices its users claimed
- *   pairing.c   step 1: a pairing from onrampctl -> claim -> registration
- *               with the manufacturer (step 2) -> answer to onrampctl
+ *   main.c      configuration: the manufacturers, operators, plans and
+ *               control tools it works with; the kinds of confirmed
+ *               messages; keys; routes
+ *   schema.c    the database's migrations
+ *   claims.c    the database: claims and each device's state, releases in
+ *               flight, the page's refusals, first telemetry
+ *   keys.c      the database: application keys, alignments
+ *   certs.c     the database: certificates, enrollments waiting for a key
+ *   lifecycle.c a device's state at its provider and its changes
+ *   pairing.c   step 1: a pairing from onrampctl or the page -> claim ->
+ *               registration with the manufacturer (step 2, confirmed
+ *               delivery) -> answer to onrampctl
  *   app_key.c   after step 3c: an operator's sealed application key for an
  *               attached device, stored for its enrollment
- *   enroll.c    step 4: a device's CSR -> its service certificate
- *   certs.c     the database: certificates, enrollments waiting for a key
- *   delivery.c  revocations at the broker and alignments (step 5) with the
- *               operators, resent until confirmed
- *   release.c   a control tool releases a device: certificate revoked,
- *               manufacturer and operator told
- *   journey.c   a device's journey for the page, and its first telemetry
- *               (operational)
- *   page.c      the pairing page (http_listen): a form that pairs like
+ *   align.c     step 5: the device's policy for its operator, resent until
+ *               the operator confirms
+ *   enroll.c    step 4: a device's CSR -> its service certificate; the
+ *               revocation of a certificate at the broker
+ *   release.c   a control tool releases a device (its certificate revoked,
+ *               manufacturer and operator told, each until it confirms) or
+ *               revokes its certificate
+ *   journey.c   a device's journey for the page and the status request,
+ *               and its first telemetry (operational)
+ *   page*.c     the pairing page (http_listen): a form that pairs like
  *               onrampctl, and each device's journey, live (page.h)
  */
 #ifndef ONRAMP_PROV_H
@@ -33,10 +41,17 @@
 
 struct prov_app_key;
 struct prov_page;
-struct prov_release;
-struct prov_revocation;
 
 #define PROV_MAX_PLANS 32
+
+/* The kinds of confirmed messages (main.c lists them). */
+#define PROV_KIND_REGISTRATION "registration"
+#define PROV_KIND_RELEASE_MFR "release_mfr"
+#define PROV_KIND_RELEASE_OP "release_op"
+#define PROV_KIND_ALIGNMENT "alignment"
+#define PROV_KIND_CERT_REVOKE "cert_revoke"
+
+#define PROV_CONTROL_TOPIC "$CONTROL/onramp/v1"
 
 /* What an account's devices get from their operator (step 5). */
 struct prov_plan {
@@ -60,22 +75,32 @@ struct prov {
     char endpoint[257];                      /* mqtts://HOST:PORT */
     uint64_t cert_days;
     uint64_t retry_after;                    /* seconds, in pending answers */
-    uint64_t resend;                         /* seconds before resending */
+    uint64_t resend;                         /* seconds before a first resend */
     struct prov_plan plans[PROV_MAX_PLANS];
     size_t n_plans;
     struct prov_page *page;                  /* NULL: no page */
 };
 
-/* pairing.c: the handlers on onr/1/s/prov/{us}/in. */
+/* schema.c */
+extern const struct onr_db_schema prov_schema;
+
+/* The key of a confirmed message in `pending`: `what` and its subject (a
+ * device id, a serial in hex). */
+void prov_key(const char *what, const char *subject, char *out, size_t cap);
+
+/* pairing.c: a control tool's pairing on onr/1/s/prov/{us}/in, and the
+ * hooks of the registration kind (the manufacturer's answer). */
 int prov_on_pairing(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                     void *arg);
-int prov_on_registered(struct onr_service *svc, const struct onr_envelope *env,
-                       const char *topic, void *arg);
+int prov_registered(struct onr_service *svc, const struct onr_pending *p,
+                    const struct onr_envelope *answer, struct onr_answer *out, void *arg);
+int prov_registration_refused(struct onr_service *svc, const struct onr_pending *p, int code,
+                              struct onr_answer *out, void *arg);
 /*
  * prov_pair_web: a pairing from the provider's page (page.c), the same as
  * a control tool's but asked by PROV_ASKER_WEB: `label` (its text),
  * `account` and `op` (one of our operators) are borrowed. In a transaction
- * of its own the claim is recorded, then its registration sent to the
+ * of its own the claim is recorded and its registration sent to the
  * manufacturer. ONR_OK: `dev` names the device (registering, or claimed
  * if this account paired it before). A refusal that changed nothing
  * returns its code with *why, a sentence for the user (ONR_EFORMAT,
@@ -96,40 +121,50 @@ void prov_page_stop(struct prov *p);
 /* app_key.c: an operator's application key for a device (type 24). */
 int prov_on_app_key(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                     void *arg);
-int prov_on_mfr_error(struct onr_service *svc, const struct onr_envelope *env,
-                      const char *topic, void *arg);
+
+/*
+ * align.c. prov_alignment_msg: the policy of `k`'s device for its operator
+ * (the plan of `account`, its own or "*"), borrowing from `p` and `k`;
+ * ONR_ENOENT when no plan applies. prov_align_start: from the transaction
+ * that stores `k`: the alignment sent as a confirmed message (without a
+ * plan it waits for a reload: prov_align_unplanned sends every alignment
+ * that waits so). prov_aligned: the alignment kind's hook.
+ */
+int prov_alignment_msg(const struct prov *p, const char *account, const struct prov_app_key *k,
+                       struct onr_msg *msg);
+int prov_align_start(struct onr_service *svc, const struct prov *p, const char *account,
+                     const struct prov_app_key *k, struct onr_answer *answer);
+void prov_align_unplanned(struct onr_service *svc, const struct prov *p);
+int prov_aligned(struct onr_service *svc, const struct onr_pending *p,
+                 const struct onr_envelope *answer, struct onr_answer *out, void *arg);
 
 /* enroll.c: an enroll request (type 11); and, from the transaction that
  * stores a device's application key `k`, the enrollment that waited for
- * it (its answer added to `answer`'s extras). */
+ * it (its answer added to `answer`'s extras). prov_revoke_cert: the
+ * certificate `serial` of `dev` revoked at the broker (type 27, a
+ * confirmed message, into `answer`); prov_cert_revoke_msg builds it
+ * (borrowing). prov_cert_revoke_refused: the kind's verdict. */
 int prov_on_enroll(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                    void *arg);
 int prov_enroll_waiting(struct onr_service *svc, const struct prov *p,
                         const struct prov_app_key *k, struct onr_answer *answer);
+int prov_revoke_cert(struct onr_service *svc, const char *dev, const uint8_t *serial,
+                     size_t serial_len, struct onr_answer *answer);
+void prov_cert_revoke_msg(const char *dev, const uint8_t *serial, size_t serial_len,
+                          struct onr_msg *msg);
+int prov_cert_revoke_refused(struct onr_service *svc, const struct onr_pending *p, int code,
+                             struct onr_answer *out, void *arg);
 
-/* release.c: a release from a control tool; the answers of the
- * manufacturer and the operator; a release resent (both envelopes into
- * `pubs`, *n of them; inside the caller's transaction). */
+/* release.c: a release or a revocation from a control tool; the release
+ * message (borrowing `dev`); the hooks of the release kinds. */
 int prov_on_release(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                     void *arg);
-int prov_on_released(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
-                     void *arg);
-/* release.c too: a control tool's revocation of a device's certificate. */
 int prov_on_revoke_request(struct onr_service *svc, const struct onr_envelope *env,
                            const char *topic, void *arg);
-int prov_release_resend(struct onr_service *svc, const struct prov_release *r,
-                        struct onr_publication pubs[2], size_t *n);
-
-/* delivery.c: a revocation or an alignment into `pub`, recorded as sent
- * (inside the caller's transaction); the confirmations; the resend tick. */
-int prov_revoke_send(struct onr_service *svc, const struct prov_revocation *r,
-                     struct onr_publication *pub);
-int prov_align_send(struct onr_service *svc, const struct prov *p, const struct prov_app_key *k,
-                    struct onr_publication *pub);
-int prov_on_control_result(struct onr_service *svc, const struct onr_envelope *env,
-                           const char *topic, void *arg);
-int prov_on_aligned(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
-                    void *arg);
-void prov_tick(struct onr_service *svc, void *arg);
+void prov_release_msg(const char *dev, struct onr_msg *msg);
+int prov_released(struct onr_service *svc, const struct onr_pending *p,
+                  const struct onr_envelope *answer, struct onr_answer *out, void *arg);
+int prov_release_refused(struct onr_service *svc, const struct onr_pending *p, int code,
+                         struct onr_answer *out, void *arg);
 
 #endif /* ONRAMP_PROV_H */

@@ -3,48 +3,63 @@
  * give up a device one of our accounts claimed. We revoke its service
  * certificate at the broker, forget the claim, its key and its alignment,
  * and pass the release on to its manufacturer (which clears the
- * assignment) and its operator (which suspends the subscription); the
- * control tool hears "released" once the manufacturer has confirmed, so the
- * device can be claimed again. Both are resent until they answer.
+ * assignment) and its operator (which suspends the subscription), each a
+ * confirmed message resent until it answers; the control tool hears
+ * "released" once the manufacturer has confirmed, so the device can be
+ * claimed again. A control tool may also only revoke the device's
+ * certificate (type 33); the claim stays.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "certs.h"
 #include "claims.h"
+#include "lifecycle.h"
 #include "onramp/error.h"
 #include "prov.h"
 
 struct release_ctx {
     const struct prov *p;
-    const struct onr_peer *peer; /* the control tool, or the answering service */
+    const struct onr_peer *peer; /* the control tool */
 };
 
-/* Our release of `dev` to a manufacturer's or operator's inbox. */
-static int release_to(struct onr_service *svc, const char *role, const char *svc_id,
-                      const char *dev, struct onr_publication *pub, uint8_t id[ONR_MSG_ID_LEN])
+void prov_release_msg(const char *dev, struct onr_msg *msg)
 {
-    struct onr_msg msg = {.type = ONR_MSG_RELEASE};
-    char topic[ONR_TOPIC_MAX + 1];
-
-    snprintf(topic, sizeof(topic), "onr/1/s/%s/%s/in", role, svc_id);
-    msg.body.release.dev = (struct onr_bytes){(const uint8_t *)dev, strlen(dev)};
-    return onr_service_seal(svc, &msg, topic, pub, id);
+    memset(msg, 0, sizeof(*msg));
+    msg->type = ONR_MSG_RELEASE;
+    msg->body.release.dev = (struct onr_bytes){(const uint8_t *)dev, strlen(dev)};
 }
 
-/* "released" to the control tool that asked. */
-static int tell_released(struct onr_service *svc, const struct prov_release *r,
-                         struct onr_publication *pub)
+/* Our release of `dev` to a manufacturer's or operator's inbox. */
+static int release_to(struct onr_service *svc, const char *kind, const char *role,
+                      const char *peer, const char *dev, struct onr_answer *answer)
 {
-    struct onr_msg msg = {.type = ONR_MSG_RELEASED};
     char topic[ONR_TOPIC_MAX + 1];
+    char key[ONR_DELIVERY_KEY_MAX + 1];
+    struct onr_msg msg;
 
-    snprintf(topic, sizeof(topic), "onr/1/s/ctl/%s/in", r->asker);
-    msg.body.released = (struct onr_msg_released){
-        .re = ONR_BYTES(r->request_id),
-        .dev = {(const uint8_t *)r->dev, strlen(r->dev)},
-    };
-    return onr_service_seal(svc, &msg, topic, pub, NULL);
+    snprintf(topic, sizeof(topic), "onr/1/s/%s/%s/in", role, peer);
+    prov_key("release", dev, key, sizeof(key));
+    prov_release_msg(dev, &msg);
+    return onr_service_send_confirmed(svc, answer, kind, peer, key, &msg, topic);
+}
+
+static void asker_topic(const char *asker, char *out, size_t cap)
+{
+    snprintf(out, cap, "onr/1/s/ctl/%s/in", asker);
+}
+
+/* Nothing more goes out for a device we give up: not its registration,
+ * not its alignment. */
+static int cancel_deliveries(struct onr_db *db, const char *dev)
+{
+    char key[ONR_DELIVERY_KEY_MAX + 1];
+    int rc;
+
+    prov_key("claim", dev, key, sizeof(key));
+    rc = onr_delivery_cancel(db, NULL, key);
+    prov_key("align", dev, key, sizeof(key));
+    return rc == ONR_OK ? onr_delivery_cancel(db, NULL, key) : rc;
 }
 
 static int decide_release(struct onr_service *svc, const struct onr_envelope *env,
@@ -52,10 +67,10 @@ static int decide_release(struct onr_service *svc, const struct onr_envelope *en
 {
     const struct release_ctx *ctx = arg;
     struct onr_db *db = onr_service_db(svc);
-    struct prov_revocation revocation;
     struct prov_release r;
     struct prov_claim claim;
-    char asker_topic[ONR_TOPIC_MAX + 1];
+    struct prov_cert cert;
+    char reply[ONR_TOPIC_MAX + 1];
     uint64_t now = onr_service_now(svc);
     int rc;
 
@@ -64,25 +79,23 @@ static int decide_release(struct onr_service *svc, const struct onr_envelope *en
     memcpy(r.dev, env->msg.body.release.dev.ptr, ONR_DEVID_LEN);
     snprintf(r.asker, sizeof(r.asker), "%s", ctx->peer->id);
     memcpy(r.request_id, env->id, sizeof(r.request_id));
-    snprintf(asker_topic, sizeof(asker_topic), "onr/1/s/ctl/%s/in", r.asker);
+    asker_topic(r.asker, reply, sizeof(reply));
     rc = prov_claim_get(db, r.dev, &claim);
     if (rc == ONR_ENOENT) {
         onr_log(ONR_LOG_NOTICE, "release refused dev=%s reason=\"not ours\"", r.dev);
-        return onr_service_error(svc, env, ONR_ENOENT, asker_topic, &answer->reply);
+        return onr_answer_refuse(svc, answer, env, ONR_ENOENT, reply);
     }
     if (rc != ONR_OK)
         return rc;
     snprintf(r.mfr, sizeof(r.mfr), "%s", claim.mfr);
     snprintf(r.op, sizeof(r.op), "%s", claim.op);
-    rc = release_to(svc, "mfr", r.mfr, r.dev, &answer->extra[0], r.mfr_msg);
+    rc = release_to(svc, PROV_KIND_RELEASE_MFR, "mfr", r.mfr, r.dev, answer);
     if (rc == ONR_OK)
-        rc = release_to(svc, "op", r.op, r.dev, &answer->extra[1], r.op_msg);
-    if (rc == ONR_OK)
-        answer->n_extra = 2;
+        rc = release_to(svc, PROV_KIND_RELEASE_OP, "op", r.op, r.dev, answer);
     if (rc == ONR_OK) {
-        rc = prov_cert_revoke_current(db, r.dev, now, &revocation);
+        rc = prov_cert_revoke_current(db, r.dev, now, &cert);
         if (rc == ONR_OK)
-            rc = prov_revoke_send(svc, &revocation, &answer->extra[answer->n_extra++]);
+            rc = prov_revoke_cert(svc, r.dev, cert.serial, cert.serial_len, answer);
         else if (rc == ONR_ENOENT)
             rc = ONR_OK; /* never enrolled */
     }
@@ -90,6 +103,8 @@ static int decide_release(struct onr_service *svc, const struct onr_envelope *en
         rc = prov_release_put(db, &r, now);
     if (rc == ONR_OK)
         rc = prov_device_forget(db, r.dev);
+    if (rc == ONR_OK)
+        rc = cancel_deliveries(db, r.dev);
     if (rc == ONR_OK)
         onr_log(ONR_LOG_NOTICE, "releasing dev=%s manufacturer=%s operator=%s asker=%s", r.dev,
                 r.mfr, r.op, r.asker);
@@ -116,35 +131,42 @@ static int decide_revoke(struct onr_service *svc, const struct onr_envelope *env
                          const char *topic, void *arg, struct onr_answer *answer)
 {
     const struct release_ctx *ctx = arg;
-    struct prov_revocation revocation;
+    struct onr_db *db = onr_service_db(svc);
     struct onr_msg msg = {.type = ONR_MSG_REVOKED};
+    struct prov_claim claim;
+    struct prov_cert cert;
     char dev[ONR_DEVID_LEN + 1];
-    char asker_topic[ONR_TOPIC_MAX + 1];
+    char reply[ONR_TOPIC_MAX + 1];
     int rc;
 
     (void)topic;
     memcpy(dev, env->msg.body.revoke_request.dev.ptr, ONR_DEVID_LEN);
     dev[ONR_DEVID_LEN] = '\0';
-    snprintf(asker_topic, sizeof(asker_topic), "onr/1/s/ctl/%s/in", ctx->peer->id);
-    rc = prov_cert_revoke_current(onr_service_db(svc), dev, onr_service_now(svc),
-                                  &revocation);
+    asker_topic(ctx->peer->id, reply, sizeof(reply));
+    rc = prov_cert_revoke_current(db, dev, onr_service_now(svc), &cert);
     if (rc == ONR_ENOENT) {
         onr_log(ONR_LOG_NOTICE, "revoke refused dev=%s reason=\"no certificate in force\"",
                 dev);
-        return onr_service_error(svc, env, ONR_ENOENT, asker_topic, &answer->reply);
+        return onr_answer_refuse(svc, answer, env, ONR_ENOENT, reply);
     }
     if (rc == ONR_OK)
-        rc = prov_revoke_send(svc, &revocation, &answer->extra[0]);
+        rc = prov_revoke_cert(svc, dev, cert.serial, cert.serial_len, answer);
+    if (rc == ONR_OK) {
+        rc = prov_claim_get(db, dev, &claim);
+        if (rc == ONR_OK)
+            rc = prov_device_step(db, &claim, PROV_REVOKED, 1, onr_service_now(svc));
+        else if (rc == ONR_ENOENT)
+            rc = ONR_OK;
+    }
     if (rc != ONR_OK)
         return rc;
-    answer->n_extra = 1;
     msg.body.revoked = (struct onr_msg_revoked){
         .re = ONR_BYTES(env->id),
         .dev = env->msg.body.revoke_request.dev,
-        .serial = {revocation.serial, revocation.serial_len},
+        .serial = {cert.serial, cert.serial_len},
     };
     onr_log(ONR_LOG_NOTICE, "certificate revoked dev=%s asker=%s", dev, ctx->peer->id);
-    return onr_service_seal(svc, &msg, asker_topic, &answer->reply, NULL);
+    return onr_service_seal(svc, &msg, reply, &answer->reply, NULL);
 }
 
 int prov_on_revoke_request(struct onr_service *svc, const struct onr_envelope *env,
@@ -160,54 +182,68 @@ int prov_on_revoke_request(struct onr_service *svc, const struct onr_envelope *e
     return onr_service_handle_once(svc, env, topic, decide_revoke, &ctx);
 }
 
-static int decide_released(struct onr_service *svc, const struct onr_envelope *env,
-                           const char *topic, void *arg, struct onr_answer *answer)
+/* The release of `p`'s device as recorded ("release/DEV"). */
+static int release_of(struct onr_service *svc, const struct onr_pending *p,
+                      struct prov_release *r)
 {
-    int from_mfr = env->sender_role == ONR_ROLE_MANUFACTURER;
+    static const char prefix[] = "release/";
+
+    if (strncmp(p->key, prefix, sizeof(prefix) - 1) != 0)
+        return ONR_ENOENT;
+    return prov_release_get(onr_service_db(svc), p->key + sizeof(prefix) - 1, r);
+}
+
+/* The manufacturer (the release_mfr kind) or the operator (release_op)
+ * confirmed: the control tool that asked hears "released" when the
+ * manufacturer has. */
+int prov_released(struct onr_service *svc, const struct onr_pending *p,
+                  const struct onr_envelope *answer, struct onr_answer *out, void *arg)
+{
+    struct onr_msg msg = {.type = ONR_MSG_RELEASED};
     struct prov_release r;
-    int rc;
+    char topic[ONR_TOPIC_MAX + 1];
+    int rc = release_of(svc, p, &r);
 
-    (void)topic;
+    (void)answer;
     (void)arg;
-    rc = prov_release_answered(onr_service_db(svc), env->msg.body.released.re.ptr, from_mfr,
-                               &r);
-    if (rc == ONR_ENOENT || rc == ONR_EEXIST)
-        return ONR_OK; /* an older envelope's answer, or a second one */
     if (rc != ONR_OK)
-        return rc;
-    onr_log(ONR_LOG_NOTICE, "released dev=%s by=%s", r.dev, from_mfr ? r.mfr : r.op);
-    return from_mfr ? tell_released(svc, &r, &answer->reply) : ONR_OK;
+        return rc == ONR_ENOENT ? ONR_OK : rc;
+    onr_log(ONR_LOG_NOTICE, "released dev=%s by=%s", r.dev, p->peer);
+    if (strcmp(p->kind, PROV_KIND_RELEASE_MFR) != 0)
+        return ONR_OK;
+    asker_topic(r.asker, topic, sizeof(topic));
+    msg.body.released = (struct onr_msg_released){
+        .re = ONR_BYTES(r.request_id),
+        .dev = {(const uint8_t *)r.dev, strlen(r.dev)},
+    };
+    return onr_service_seal(svc, &msg, topic, &out->reply, NULL);
 }
 
-int prov_on_released(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
-                     void *arg)
+/* Refused (EDENIED: another provider's device there now): given up; the
+ * control tool hears the manufacturer's refusal. */
+int prov_release_refused(struct onr_service *svc, const struct onr_pending *p, int code,
+                         struct onr_answer *out, void *arg)
 {
-    const struct prov *p = arg;
-    struct release_ctx ctx = {p, NULL};
-    int from_mfr = env->sender_role == ONR_ROLE_MANUFACTURER;
+    struct onr_msg msg = {.type = ONR_MSG_ERROR};
+    const char *reason = onr_strerror(code);
+    struct prov_release r;
+    char topic[ONR_TOPIC_MAX + 1];
     int rc;
 
-    rc = onr_service_from_peer(svc, env, topic, from_mfr ? &p->manufacturers : &p->operators,
-                               from_mfr ? ONR_ROLE_MANUFACTURER : ONR_ROLE_OPERATOR, &ctx.peer);
+    (void)arg;
+    if (code != ONR_EDENIED)
+        return ONR_DELIVERY_KEEP;
+    if (strcmp(p->kind, PROV_KIND_RELEASE_MFR) != 0)
+        return ONR_DELIVERY_DROP;
+    rc = release_of(svc, p, &r);
     if (rc != ONR_OK)
-        return rc;
-    return onr_service_handle_once(svc, env, topic, decide_released, &ctx);
-}
-
-int prov_release_resend(struct onr_service *svc, const struct prov_release *r,
-                        struct onr_publication pubs[2], size_t *n)
-{
-    uint8_t mfr_msg[ONR_MSG_ID_LEN];
-    uint8_t op_msg[ONR_MSG_ID_LEN];
-    int rc = ONR_OK;
-
-    *n = 0;
-    if (!r->mfr_done)
-        rc = release_to(svc, "mfr", r->mfr, r->dev, &pubs[(*n)++], mfr_msg);
-    if (rc == ONR_OK && !r->op_done)
-        rc = release_to(svc, "op", r->op, r->dev, &pubs[(*n)++], op_msg);
-    if (rc == ONR_OK)
-        rc = prov_release_resent(onr_service_db(svc), r->dev, r->mfr_done ? NULL : mfr_msg,
-                                 r->op_done ? NULL : op_msg, onr_service_now(svc));
-    return rc;
+        return rc == ONR_ENOENT ? ONR_DELIVERY_DROP : rc;
+    asker_topic(r.asker, topic, sizeof(topic));
+    msg.body.error = (struct onr_msg_error){
+        .re = ONR_BYTES(r.request_id),
+        .code = (uint64_t)-code,
+        .reason = {(const uint8_t *)reason, strlen(reason)},
+    };
+    rc = onr_service_seal(svc, &msg, topic, &out->reply, NULL);
+    return rc == ONR_OK ? ONR_DELIVERY_DROP : rc;
 }

@@ -51,6 +51,22 @@ def field(text, key):
     return found[-1] if found else None
 
 
+# What the tests check in the services' databases, as SQL expressions over
+# a row of the operator's subscribers or of the provider's claims and
+# certificates: the subscription's state (services/operator/lifecycle.h),
+# the claim's (services/provider/lifecycle.h), and whether a confirmed
+# delivery is still in flight (the table pending: <onramp/svc_delivery.h>).
+OP_ATTACHED = "(state IN (1, 2))"  # attached, or attached and aligned
+OP_SUSPENDED = "(state = 3)"
+OP_GRANTED = ("(state IN (1, 2) AND NOT EXISTS (SELECT 1 FROM pending"
+              " WHERE pending.key = 'grant/' || subscribers.dev))")  # and confirmed
+OP_KEY_STORED = ("(state IN (1, 2) AND NOT EXISTS (SELECT 1 FROM pending"
+                 " WHERE pending.key = 'app_key/' || subscribers.dev))")  # and confirmed
+PROV_CLAIMED = "(state >= 2)"  # the manufacturer confirmed it
+PROV_REVOKE_CONFIRMED = ("(revoked_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pending"
+                         " WHERE pending.key = 'cert/' || lower(hex(certificates.serial))))")
+
+
 def wait_until(predicate, timeout=20, what="condition"):
     """Poll `predicate` until it holds; AssertionError after `timeout` s."""
     deadline = time.monotonic() + timeout
@@ -333,6 +349,19 @@ class Operator:
     def rows(self, sql, *args):
         with sqlite3.connect("file:%s?mode=ro" % self.db_path, uri=True) as db:
             return db.execute(sql, args).fetchall()
+
+    def unconfirm_key(self, dev):
+        """As if the provider had never confirmed `dev`'s application key:
+        it is pending again, due now (the resend tick sends it)."""
+        (kid, sealed, imsi, iccid, prov), = self.rows(
+            "SELECT kid, app_key, imsi, iccid, prov FROM subscribers WHERE dev = ?", dev)
+        body = fabric.pack({"dev": dev, "kid": kid, "sealed": sealed, "imsi": imsi,
+                            "iccid": iccid})
+        with sqlite3.connect(self.db_path) as db:
+            db.execute("INSERT INTO pending (peer, key, kind, topic, type, body, msg_id,"
+                       " attempts, next_at, created_at) VALUES (?, ?, 'app_key', ?, 24, ?, ?,"
+                       " 1, 0, 0)", (prov, "app_key/" + dev, "onr/1/s/prov/%s/in" % prov,
+                                     body, os.urandom(16)))
 
 
 class Controller:

@@ -173,8 +173,8 @@ class ChaosTest(unittest.TestCase):
         """Every grant and application key the operator sent is confirmed,
         every alignment done on both sides."""
         undone = self.fleet.op.rows(
-            "SELECT count(*) FROM subscribers WHERE granted = 0 OR key_stored = 0 "
-            "OR aligned_at IS NULL")[0][0]
+            "SELECT count(*) FROM subscribers WHERE NOT %s OR NOT %s "
+            "OR aligned_at IS NULL" % (onboarding.OP_GRANTED, onboarding.OP_KEY_STORED))[0][0]
         unaligned = self.fleet.prov.rows(
             "SELECT count(*) FROM alignments WHERE aligned_at IS NULL")[0][0]
         aligned = self.fleet.prov.rows("SELECT count(*) FROM alignments")[0][0]
@@ -253,12 +253,13 @@ class ChaosTest(unittest.TestCase):
                                   what="grants, application keys and alignments confirmed")
         except AssertionError as e:
             raise AssertionError("%s\n%s" % (e, self.fleet.op.rows(
-                "SELECT dev, granted, key_stored, aligned_at FROM subscribers WHERE "
-                "granted = 0 OR key_stored = 0 OR aligned_at IS NULL")[:10])) from None
+                "SELECT dev, {0}, {1}, aligned_at FROM subscribers WHERE "
+                "NOT {0} OR NOT {1} OR aligned_at IS NULL".format(
+                    onboarding.OP_GRANTED, onboarding.OP_KEY_STORED))[:10])) from None
 
         # operator: one subscription per device, no number handed out twice
-        subs = self.fleet.op.rows("SELECT dev, slot, imsi, iccid, attached, prov "
-                                  "FROM subscribers")
+        subs = self.fleet.op.rows("SELECT dev, slot, imsi, iccid, %s, prov "
+                                  "FROM subscribers" % onboarding.OP_ATTACHED)
         self.assertEqual(sorted(s[0] for s in subs), self.devs, "subscribers")
         for col, name in ((1, "slot"), (2, "IMSI"), (3, "ICCID")):
             self.assertEqual(len({s[col] for s in subs}), DEVICES,
@@ -280,7 +281,8 @@ class ChaosTest(unittest.TestCase):
                                                 "-----END CERTIFICATE-----\n")
             self.assertEqual(leaf, current[os.path.basename(d)],
                              "device %s holds another certificate" % d)
-        claims = self.fleet.prov.rows("SELECT dev, state, account FROM claims")
+        claims = self.fleet.prov.rows("SELECT dev, %s, account FROM claims" %
+                                      onboarding.PROV_CLAIMED)
         self.assertEqual(sorted(c[0] for c in claims), self.devs, "claims")
         self.assertEqual({(c[1], c[2]) for c in claims}, {(1, "fleet")}, "a claim not confirmed")
 
@@ -332,7 +334,8 @@ class ChaosTest(unittest.TestCase):
         with open(os.path.join(d, "akma"), "rb") as f:
             kid = f.read()[:16]
         onboarding.wait_until(lambda: self.fleet.op.rows(
-            "SELECT kid FROM subscribers WHERE dev = ? AND key_stored = 1", dev) == [(kid,)],
+            "SELECT kid FROM subscribers WHERE dev = ? AND %s" % onboarding.OP_KEY_STORED,
+            dev) == [(kid,)],
             what="the operator's last run's key at the provider")
         self.assertEqual(self.fleet.prov.rows("SELECT kid FROM app_keys WHERE dev = ?", dev),
                          [(kid,)])

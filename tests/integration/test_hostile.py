@@ -938,8 +938,10 @@ class HostileTest(unittest.TestCase):
         with open(os.path.join(self.dev_a, "voucher"), "rb") as f:
             voucher_a = f.read()
         imsi_a = self.op.rows("SELECT imsi FROM subscribers WHERE dev = ?", a)[0][0]
-        subs_before = self.op.rows("SELECT dev, imsi, iccid, attached, suspended FROM subscribers"
-                                   " WHERE dev IN (?, ?)", a, b)
+        subs_now = ("SELECT dev, imsi, iccid, %s, %s FROM subscribers WHERE dev IN (?, ?)" %
+                    (onboarding.OP_ATTACHED, onboarding.OP_SUSPENDED))
+        owner = "SELECT prov, %s FROM subscribers WHERE dev = ?" % onboarding.OP_SUSPENDED
+        subs_before = self.op.rows(subs_now, a, b)
         before = self.service("op/op-1")
         log = hostile.LogMark(self.op.process.log)
 
@@ -1001,8 +1003,7 @@ class HostileTest(unittest.TestCase):
             "SELECT count(*) FROM subscribers WHERE dev = ?", self.control_ids[0]) == [(1,)],
             timeout=60, what="a subscription for " + self.control_ids[0])
         victim = self.control_ids[0]
-        victim_before = self.op.rows("SELECT prov, suspended FROM subscribers"
-                                     " WHERE dev = ?", victim)
+        victim_before = self.op.rows(owner, victim)
         al_id, al_env = hostile.forged_envelope(
             inbox, ALIGNMENT, hostile.ROLE_PROVIDER, "prov-a",
             {"dev": victim, "imsi": "001010000000001", "iccid": "8949001000000000017",
@@ -1025,10 +1026,8 @@ class HostileTest(unittest.TestCase):
         self.assertEqual((delta["refused_auth"], delta["refused_stale"],
                           delta["refused_policy"], delta["refused_input"]), (3, 1, 5, 2))
         self.assertGreaterEqual(delta["duplicates"], 1)
-        self.assertEqual(self.op.rows("SELECT dev, imsi, iccid, attached, suspended FROM "
-                                      "subscribers WHERE dev IN (?, ?)", a, b), subs_before)
-        self.assertEqual(self.op.rows("SELECT prov, suspended FROM subscribers"
-                                      " WHERE dev = ?", victim), victim_before)
+        self.assertEqual(self.op.rows(subs_now, a, b), subs_before)
+        self.assertEqual(self.op.rows(owner, victim), victim_before)
         # one notice line for each refusal, by the handler that explains it
         # or by the skeleton
         log.wait_lines(2, "refused topic=", "reason=ECOUNT")
@@ -1172,8 +1171,8 @@ class HostileTest(unittest.TestCase):
         self.assertEqual(len(answers), 2)
         self.assertEqual(self.acme.rows("SELECT provider, operator FROM assignments"
                                         " WHERE dev = ?", victim), owner)
-        self.assertEqual(self.op.rows("SELECT prov, suspended FROM subscribers WHERE dev = ?",
-                                      victim), [("prov-a", 0)])
+        self.assertEqual(self.op.rows("SELECT prov, %s FROM subscribers WHERE dev = ?" %
+                                      onboarding.OP_SUSPENDED, victim), [("prov-a", 0)])
         audit = self.acme.rows("SELECT provider, result FROM claim_audit WHERE dev = ?"
                                " ORDER BY id", victim)
         self.assertEqual(audit, [("prov-a", "assigned"), ("prov-b", "owned by another provider"),

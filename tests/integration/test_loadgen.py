@@ -49,8 +49,8 @@ class LoadgenTest(unittest.TestCase):
         # every device's own record says so
         self.assertEqual(set(self.journeys().values()), {"OPERATIONAL"})
         # one subscription per device, distinct numbers; one certificate each
-        subs = self.fleet.op.rows("SELECT dev, imsi, iccid, attached, aligned_at "
-                                  "FROM subscribers")
+        subs = self.fleet.op.rows("SELECT dev, imsi, iccid, %s, aligned_at "
+                                  "FROM subscribers" % onboarding.OP_ATTACHED)
         self.assertEqual(sorted(s[0] for s in subs), sorted(self.journeys()))
         self.assertEqual(len({s[1] for s in subs}), DEVICES)
         self.assertEqual(len({s[2] for s in subs}), DEVICES)

@@ -87,8 +87,9 @@ class NetworkTest(unittest.TestCase):
         return text
 
     def subscriber(self, op, dev):
-        rows = op.rows("SELECT imsi, iccid, attached, granted, key_stored, kid, prov"
-                       " FROM subscribers WHERE dev = ?", dev)
+        rows = op.rows("SELECT imsi, iccid, %s, %s, %s, kid, prov FROM subscribers"
+                       " WHERE dev = ?" % (onboarding.OP_ATTACHED, onboarding.OP_GRANTED,
+                                           onboarding.OP_KEY_STORED), dev)
         return rows[0] if rows else None
 
     def raw_device(self, state_dir):
@@ -429,7 +430,8 @@ class ConcurrentProfilesTest(unittest.TestCase):
                 r.process.start()
             for r in runs:
                 self.assertEqual(r.process.exit_status(timeout=300), 0, r.process.text())
-            rows = op.rows("SELECT dev, imsi, iccid, attached FROM subscribers")
+            rows = op.rows("SELECT dev, imsi, iccid, %s FROM subscribers" %
+                           onboarding.OP_ATTACHED)
             self.assertEqual(len(rows), self.DEVICES)
             self.assertEqual(len({r[1] for r in rows}), self.DEVICES)
             self.assertEqual(len({r[2] for r in rows}), self.DEVICES)

@@ -229,8 +229,8 @@ class PairingPageTest(unittest.TestCase):
         return d, os.path.basename(d), onboarding.DeviceRun(self.onb, d).label()
 
     def claims(self, dev):
-        return self.prov.rows("SELECT account, operator, asker, state FROM claims WHERE dev = ?",
-                              dev)
+        return self.prov.rows("SELECT account, operator, asker, %s FROM claims WHERE dev = ?" %
+                              onboarding.PROV_CLAIMED, dev)
 
     def journey(self, dev):
         status, headers, body = self.get("/api/device/" + dev)

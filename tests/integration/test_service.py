@@ -171,8 +171,8 @@ class ServiceTest(unittest.TestCase):
                 "SELECT aligned_at IS NOT NULL FROM subscribers WHERE dev = ?", dev) == [(1,)],
                 what="alignment of " + dev)
             imsi, iccid, attached, qos_, charging_, cap_, prov_ = operator.rows(
-                "SELECT imsi, iccid, attached, qos, charging, cap, prov FROM subscribers"
-                " WHERE dev = ?", dev)[0]
+                "SELECT imsi, iccid, %s, qos, charging, cap, prov FROM subscribers"
+                " WHERE dev = ?" % onboarding.OP_ATTACHED, dev)[0]
             self.assertEqual((attached, qos_, charging_, cap_, prov_),
                              (1, qos, charging, cap, prov.id))
             self.assertEqual(onboarding.field(text, "imsi"), imsi)
@@ -238,9 +238,7 @@ class ServiceTest(unittest.TestCase):
         self.assertEqual(self.prov_a.rows("SELECT count(*) FROM waiting_enrollments"
                                           " WHERE dev = ?", dev), [(1,)])
         # the key arrives (the operator sends it again): the enrollment ends
-        with sqlite3.connect(self.ops["op-1"].db_path) as db:
-            db.execute("UPDATE subscribers SET key_stored = 0, sent_at = 0 WHERE dev = ?",
-                       (dev,))
+        self.ops["op-1"].unconfirm_key(dev)
         self.assertEqual(run.process.exit_status(timeout=60), 0, run.process.text())
         self.assertIn("state=ENROLLED", run.process.text())
         self.assertEqual(self.prov_a.rows("SELECT count(*) FROM waiting_enrollments"
@@ -399,11 +397,12 @@ class ServiceTest(unittest.TestCase):
         self.assertEqual(self.acme.rows("SELECT 1 FROM assignments WHERE dev = ?", dev), [])
         self.assertEqual(self.prov_a.rows("SELECT 1 FROM claims WHERE dev = ?", dev), [])
         onboarding.wait_until(lambda: self.ops["op-1"].rows(
-            "SELECT suspended, attached FROM subscribers WHERE dev = ?", dev) == [(1, 0)],
+            "SELECT %s, %s FROM subscribers WHERE dev = ?" % (
+                onboarding.OP_SUSPENDED, onboarding.OP_ATTACHED), dev) == [(1, 0)],
             what="subscription suspended")
         onboarding.wait_until(lambda: self.prov_a.rows(
-            "SELECT revoke_confirmed FROM certificates WHERE dev = ?", dev) == [(1,)],
-            what="certificate revoked")
+            "SELECT %s FROM certificates WHERE dev = ?" % onboarding.PROV_REVOKE_CONFIRMED,
+            dev) == [(1,)], what="certificate revoked")
         self.assertFalse(old.alive(1.0))
         self.assertEqual(self.operational(d, "prov-a").connect(), mqtt5.NOT_AUTHORIZED)
         # releasing it again: not prov-a's any more
@@ -422,8 +421,8 @@ class ServiceTest(unittest.TestCase):
         self.assertIn("provider=prov-b", text)
         self.assertEqual(self.acme.rows("SELECT provider, operator FROM assignments"
                                         " WHERE dev = ?", dev), [("prov-b", "op-2")])
-        self.assertEqual(self.ops["op-2"].rows("SELECT attached FROM subscribers WHERE dev = ?",
-                                               dev), [(1,)])
+        self.assertEqual(self.ops["op-2"].rows("SELECT %s FROM subscribers WHERE dev = ?" %
+                                               onboarding.OP_ATTACHED, dev), [(1,)])
         self.assertEqual(self.prov_b.rows("SELECT count(*) FROM certificates WHERE dev = ?"
                                           " AND revoked_at IS NULL", dev), [(1,)])
         again = self.operational(d, "prov-b")
@@ -442,12 +441,13 @@ class ServiceTest(unittest.TestCase):
         self.assertIn("revoked dev=%s serial=" % dev, out)
         self.assertEqual(out.split("serial=")[1].strip().lstrip("0"), serial.hex().lstrip("0"))
         onboarding.wait_until(lambda: self.prov_a.rows(
-            "SELECT revoke_confirmed FROM certificates WHERE dev = ?", dev) == [(1,)],
-            what="revocation confirmed")
+            "SELECT %s FROM certificates WHERE dev = ?" % onboarding.PROV_REVOKE_CONFIRMED,
+            dev) == [(1,)], what="revocation confirmed")
         self.assertFalse(live.alive(1.0))
         self.assertEqual(self.operational(d, "prov-a").connect(), mqtt5.NOT_AUTHORIZED)
         # still claimed by its account; nothing left to revoke
-        self.assertEqual(self.prov_a.rows("SELECT state FROM claims WHERE dev = ?", dev), [(1,)])
+        self.assertEqual(self.prov_a.rows("SELECT %s FROM claims WHERE dev = ?" %
+                                          onboarding.PROV_CLAIMED, dev), [(1,)])
         rc, out = self.ctl.release(self.prov_a, dev, command="revoke")
         self.assertEqual(rc, 1, out)
         self.assertIn("code=ENOENT", out)
@@ -464,8 +464,8 @@ class ServiceTest(unittest.TestCase):
         answer = self.enroll_answer(d, {"csr": csr_for(key, dev)})
         self.assertEqual(answer["type"], ENROLL_RESPONSE, answer)
         onboarding.wait_until(lambda: self.prov_a.rows(
-            "SELECT revoke_confirmed FROM certificates WHERE dev = ? AND revoked_at IS NOT NULL",
-            dev) == [(1,)], what="revocation confirmed")
+            "SELECT %s FROM certificates WHERE dev = ? AND revoked_at IS NOT NULL" %
+            onboarding.PROV_REVOKE_CONFIRMED, dev) == [(1,)], what="revocation confirmed")
         self.assertFalse(old.alive(1.0))
         again = self.operational(d, "prov-a")
         self.assertEqual(again.connect(), mqtt5.NOT_AUTHORIZED)

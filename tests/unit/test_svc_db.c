@@ -7,11 +7,18 @@
 
 #include "onramp/error.h"
 #include "onramp/svc_db.h"
+#include "processed.h"
 
 #define setup onr_test_setup_tmpdir
 #define teardown onr_test_teardown_tmpdir
 
-static const char schema[] = "CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT UNIQUE);";
+static const struct onr_db_migration things_v1[] = {
+    {"things", "CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT UNIQUE);"
+               "CREATE TABLE processed (sender TEXT NOT NULL, msg_id BLOB NOT NULL,"
+               " at INTEGER NOT NULL, topic TEXT NOT NULL, answer BLOB NOT NULL,"
+               " PRIMARY KEY (sender, msg_id));", NULL},
+};
+static const struct onr_db_schema schema = {things_v1, 1};
 
 static const char *db_path(void **state)
 {
@@ -26,28 +33,27 @@ static struct onr_db *open_db(void **state)
     struct onr_db *db = NULL;
     char why[256];
 
-    assert_onr(ONR_OK, onr_db_open(db_path(state), schema, 1, &db, why, sizeof(why)));
+    assert_onr(ONR_OK, onr_db_open(db_path(state), &schema, NULL, &db, NULL, why, sizeof(why)));
     return db;
 }
 
 static int pragma_int(struct onr_db *db, const char *sql)
 {
-    sqlite3_stmt *stmt = NULL;
+    int value = -1;
 
-    assert_onr(ONR_OK, onr_db_prepare(db, sql, &stmt));
-    assert_onr(ONR_OK, onr_db_step(db, stmt));
-    return sqlite3_column_int(stmt, 0);
+    assert_onr(ONR_OK, onr_db_get(db, sql, ONR_DB_NO_ARGS, ONR_DB_COLS(ONR_DB_OUT_INT(&value))));
+    return value;
 }
 
 static void test_db_is_durable_wal_and_private(void **state)
 {
     struct onr_db *db = open_db(state);
-    sqlite3_stmt *stmt = NULL;
+    char mode[16];
     struct stat st;
 
-    assert_onr(ONR_OK, onr_db_prepare(db, "PRAGMA journal_mode", &stmt));
-    assert_onr(ONR_OK, onr_db_step(db, stmt));
-    assert_string_equal((const char *)sqlite3_column_text(stmt, 0), "wal");
+    assert_onr(ONR_OK, onr_db_get(db, "PRAGMA journal_mode", ONR_DB_NO_ARGS,
+                                  ONR_DB_COLS(ONR_DB_OUT_TEXT(mode))));
+    assert_string_equal(mode, "wal");
     assert_int_equal(pragma_int(db, "PRAGMA synchronous"), 2); /* FULL */
     assert_int_equal(pragma_int(db, "PRAGMA foreign_keys"), 1);
     assert_int_equal(pragma_int(db, "PRAGMA user_version"), 1);
@@ -59,14 +65,11 @@ static void test_db_is_durable_wal_and_private(void **state)
 static void test_db_schema_is_applied_once(void **state)
 {
     struct onr_db *db = open_db(state);
-    sqlite3_stmt *stmt = NULL;
 
     assert_onr(ONR_OK, onr_db_exec(db, "INSERT INTO things (name) VALUES ('kept')"));
     onr_db_close(db);
     db = open_db(state); /* reopening must not run the schema again */
-    assert_onr(ONR_OK, onr_db_prepare(db, "SELECT count(*) FROM things", &stmt));
-    assert_onr(ONR_OK, onr_db_step(db, stmt));
-    assert_int_equal(sqlite3_column_int(stmt, 0), 1);
+    assert_int_equal(pragma_int(db, "SELECT count(*) FROM things"), 1);
     onr_db_close(db);
 }
 
@@ -78,7 +81,8 @@ static void test_db_refuses_a_newer_schema(void **state)
     assert_onr(ONR_OK, onr_db_exec(db, "PRAGMA user_version=7"));
     onr_db_close(db);
     db = NULL;
-    assert_onr(ONR_EVERSION, onr_db_open(db_path(state), schema, 1, &db, why, sizeof(why)));
+    assert_onr(ONR_EVERSION,
+               onr_db_open(db_path(state), &schema, NULL, &db, NULL, why, sizeof(why)));
     assert_null(db);
     assert_non_null(strstr(why, "newer"));
 }
@@ -108,7 +112,7 @@ static void test_db_refuses_a_corrupt_file_and_leaves_it(void **state)
     n_before = fread(before, 1, sizeof(before), f);
     fclose(f);
     db = NULL;
-    assert_onr(ONR_EIO, onr_db_open(db_path(state), schema, 1, &db, why, sizeof(why)));
+    assert_onr(ONR_EIO, onr_db_open(db_path(state), &schema, NULL, &db, NULL, why, sizeof(why)));
     assert_null(db);
     assert_true(strlen(why) > 0);
     /* never re-created: the file is as it was */
@@ -144,52 +148,184 @@ static void test_db_outbox_stores_the_answer_once(void **state)
     size_t answer_len = sizeof(answer);
 
     assert_onr(ONR_OK, onr_db_begin(db));
-    assert_onr(ONR_ENOENT, onr_db_processed_get(db, sender, id, topic, sizeof(topic), answer,
-                                                &answer_len));
-    assert_onr(ONR_OK, onr_db_processed_put(db, sender, id, 1000, "onr/1/s/prov/prov-1/in",
-                                            ONR_BYTES_STR("the answer")));
-    assert_onr(ONR_EEXIST, onr_db_processed_put(db, sender, id, 1001, "x",
-                                                ONR_BYTES_STR("another answer")));
+    assert_onr(ONR_ENOENT, processed_get(db, sender, id, topic, sizeof(topic), answer,
+                                         &answer_len));
+    assert_onr(ONR_OK, processed_put(db, sender, id, 1000, "onr/1/s/prov/prov-1/in",
+                                     ONR_BYTES_STR("the answer")));
+    assert_onr(ONR_EEXIST, processed_put(db, sender, id, 1001, "x",
+                                         ONR_BYTES_STR("another answer")));
     assert_onr(ONR_OK, onr_db_commit(db));
     answer_len = sizeof(answer);
-    assert_onr(ONR_OK, onr_db_processed_get(db, sender, id, topic, sizeof(topic), answer,
-                                            &answer_len));
+    assert_onr(ONR_OK, processed_get(db, sender, id, topic, sizeof(topic), answer, &answer_len));
     assert_string_equal(topic, "onr/1/s/prov/prov-1/in");
     assert_int_equal(answer_len, 10);
     assert_memory_equal(answer, "the answer", 10);
     /* the same id from another sender is another message */
     answer_len = sizeof(answer);
-    assert_onr(ONR_ENOENT, onr_db_processed_get(db, ONR_BYTES_STR("prov-2"), id, topic,
-                                                sizeof(topic), answer, &answer_len));
-    /* too small a buffer */
+    assert_onr(ONR_ENOENT, processed_get(db, ONR_BYTES_STR("prov-2"), id, topic, sizeof(topic),
+                                         answer, &answer_len));
+    /* too small a buffer: not what we stored */
     answer_len = 3;
-    assert_onr(ONR_ESPACE, onr_db_processed_get(db, sender, id, topic, sizeof(topic), answer,
-                                                &answer_len));
-    assert_onr(ONR_OK, onr_db_processed_prune(db, 1001));
+    assert_onr(ONR_EIO, processed_get(db, sender, id, topic, sizeof(topic), answer, &answer_len));
+    assert_onr(ONR_OK, processed_prune(db, 1001));
     answer_len = sizeof(answer);
-    assert_onr(ONR_ENOENT, onr_db_processed_get(db, sender, id, topic, sizeof(topic), answer,
-                                                &answer_len));
+    assert_onr(ONR_ENOENT, processed_get(db, sender, id, topic, sizeof(topic), answer,
+                                         &answer_len));
     onr_db_close(db);
 }
 
-static void test_db_statements_are_cached_and_reset(void **state)
+/* A statement prepared once serves again with fresh bindings; a row read
+ * half-way leaves nothing behind for the next call. */
+static void test_db_statements_are_kept_and_reset(void **state)
 {
     static const char sql[] = "SELECT name FROM things WHERE name = ?1";
     struct onr_db *db = open_db(state);
-    sqlite3_stmt *first = NULL;
-    sqlite3_stmt *again = NULL;
+    struct onr_db_rows *rows = NULL;
+    char name[16];
 
-    assert_onr(ONR_OK, onr_db_exec(db, "INSERT INTO things (name) VALUES ('a')"));
-    assert_onr(ONR_OK, onr_db_prepare(db, sql, &first));
-    onr_db_bind_text(first, 1, "a", 1);
-    assert_onr(ONR_OK, onr_db_step(db, first)); /* a row, left mid-way */
-    assert_onr(ONR_OK, onr_db_prepare(db, sql, &again));
-    assert_ptr_equal(first, again);
-    /* reset and bindings cleared: NULL matches nothing */
-    assert_onr(ONR_ENOENT, onr_db_step(db, again));
-    assert_onr(ONR_EINVAL, onr_db_prepare(db, "SELEC nonsense", &again));
+    assert_onr(ONR_OK, onr_db_exec(db, "INSERT INTO things (name) VALUES ('a'), ('b')"));
+    assert_onr(ONR_OK, onr_db_query(db, "SELECT name FROM things ORDER BY name", ONR_DB_NO_ARGS,
+                                    &rows));
+    assert_onr(ONR_OK, onr_db_next(rows, ONR_DB_COLS(ONR_DB_OUT_TEXT(name))));
+    onr_db_query_end(rows); /* ended after one row of two */
+    assert_onr(ONR_OK, onr_db_get(db, sql, ONR_DB_ARGS(ONR_DB_STR("a")),
+                                  ONR_DB_COLS(ONR_DB_OUT_TEXT(name))));
+    assert_string_equal(name, "a");
+    assert_onr(ONR_ENOENT, onr_db_get(db, sql, ONR_DB_ARGS(ONR_DB_STR("z")),
+                                      ONR_DB_COLS(ONR_DB_OUT_TEXT(name))));
+    assert_onr(ONR_EINVAL, onr_db_run(db, "SELEC nonsense", ONR_DB_NO_ARGS));
     assert_onr(ONR_EEXIST, onr_db_exec(db, "INSERT INTO things (name) VALUES ('a')"));
     onr_db_close(db);
+}
+
+/* Every value is bound and checked: a count that does not match the
+ * statement's parameters is a bug, refused before anything runs. */
+static void test_db_binds_are_counted_and_typed(void **state)
+{
+    static const char insert[] = "INSERT INTO things (id, name) VALUES (?1, ?2)";
+    struct onr_db *db = open_db(state);
+    int64_t id = 0;
+    int is_null = 0;
+
+    assert_onr(ONR_EINVAL, onr_db_run(db, insert, ONR_DB_ARGS(ONR_DB_INT(1))));
+    assert_onr(ONR_EINVAL, onr_db_run(db, insert, ONR_DB_ARGS(ONR_DB_INT(1), ONR_DB_STR("x"),
+                                                              ONR_DB_INT(2))));
+    assert_int_equal(pragma_int(db, "SELECT count(*) FROM things"), 0);
+    assert_onr(ONR_OK, onr_db_run(db, insert, ONR_DB_ARGS(ONR_DB_INT(7), ONR_DB_NULLV)));
+    assert_onr(ONR_OK, onr_db_get(db, "SELECT id, name FROM things", ONR_DB_NO_ARGS,
+                                  ONR_DB_COLS(ONR_DB_OUT_I64(&id), ONR_DB_OUT_ISNULL(&is_null))));
+    assert_int_equal(id, 7);
+    assert_int_equal(is_null, 1);
+    onr_db_close(db);
+}
+
+/* "No row" and "a row not as we stored it" are different answers. */
+static void test_db_rows_not_as_stored_are_eio(void **state)
+{
+    struct onr_db *db = open_db(state);
+    uint8_t exact[4];
+    uint8_t blob[8];
+    size_t len = 0;
+    char small[3];
+    uint64_t u = 0;
+
+    assert_onr(ONR_OK, onr_db_exec(db, "INSERT INTO things (id, name) VALUES (-5, 'abcdef')"));
+    assert_onr(ONR_EIO, onr_db_get(db, "SELECT name FROM things", ONR_DB_NO_ARGS,
+                                   ONR_DB_COLS(ONR_DB_OUT_TEXT(small))));
+    assert_onr(ONR_EIO, onr_db_get(db, "SELECT name FROM things", ONR_DB_NO_ARGS,
+                                   ONR_DB_COLS(ONR_DB_OUT_EXACT(exact))));
+    assert_onr(ONR_EIO, onr_db_get(db, "SELECT id FROM things", ONR_DB_NO_ARGS,
+                                   ONR_DB_COLS(ONR_DB_OUT_U64(&u))));
+    assert_onr(ONR_EIO, onr_db_get(db, "SELECT NULL FROM things", ONR_DB_NO_ARGS,
+                                   ONR_DB_COLS(ONR_DB_OUT_BLOB(blob, sizeof(blob), &len))));
+    assert_onr(ONR_OK, onr_db_get(db, "SELECT name FROM things", ONR_DB_NO_ARGS,
+                                  ONR_DB_COLS(ONR_DB_OUT_BLOB(blob, sizeof(blob), &len))));
+    assert_int_equal(len, 6);
+    assert_onr(ONR_ENOENT, onr_db_get(db, "SELECT name FROM things WHERE id = 1",
+                                      ONR_DB_NO_ARGS, ONR_DB_COLS(ONR_DB_OUT_TEXT(small))));
+    assert_onr(ONR_ENOENT, onr_db_run_one(db, "UPDATE things SET name = 'x' WHERE id = 1",
+                                          ONR_DB_NO_ARGS));
+    onr_db_close(db);
+}
+
+static int step_data_ran;
+
+static int count_step(struct onr_db *db, void *ctx)
+{
+    (void)ctx;
+    step_data_ran++;
+    return onr_db_exec(db, "INSERT INTO things (name) VALUES ('from the data step')");
+}
+
+static int failing_step(struct onr_db *db, void *ctx)
+{
+    (void)db;
+    (void)ctx;
+    return ONR_EIO;
+}
+
+/* An older database gets the steps it lacks, in order, once; a step that
+ * fails leaves the database as it was and the open refused. */
+static void test_db_migrations_run_the_missing_steps_in_one_transaction(void **state)
+{
+    static const struct onr_db_migration v2[] = {
+        {"things", "CREATE TABLE things (id INTEGER PRIMARY KEY, name TEXT UNIQUE);", NULL},
+        {"a column", "ALTER TABLE things ADD COLUMN size INTEGER NOT NULL DEFAULT 0;",
+         count_step},
+    };
+    static const struct onr_db_migration v3_broken[] = {
+        v2[0], v2[1], {"a step that fails", "CREATE TABLE more (x INTEGER);", failing_step},
+    };
+    const struct onr_db_schema s1 = {v2, 1}, s2 = {v2, 2}, s3 = {v3_broken, 3};
+    struct onr_db *db = NULL;
+    char why[256];
+    int from = -1;
+
+    step_data_ran = 0;
+    assert_onr(ONR_OK, onr_db_open(db_path(state), &s1, NULL, &db, &from, why, sizeof(why)));
+    assert_int_equal(from, 0);
+    assert_onr(ONR_OK, onr_db_exec(db, "INSERT INTO things (name) VALUES ('old')"));
+    onr_db_close(db);
+    assert_onr(ONR_OK, onr_db_open(db_path(state), &s2, NULL, &db, &from, why, sizeof(why)));
+    assert_int_equal(from, 1);
+    assert_int_equal(step_data_ran, 1);
+    assert_int_equal(pragma_int(db, "PRAGMA user_version"), 2);
+    assert_int_equal(pragma_int(db, "SELECT count(*) FROM things WHERE size = 0"), 2);
+    onr_db_close(db);
+    assert_onr(ONR_OK, onr_db_open(db_path(state), &s2, NULL, &db, &from, why, sizeof(why)));
+    assert_int_equal(from, 2);
+    assert_int_equal(step_data_ran, 1); /* not again */
+    onr_db_close(db);
+    db = NULL;
+    assert_onr(ONR_EIO, onr_db_open(db_path(state), &s3, NULL, &db, &from, why, sizeof(why)));
+    assert_null(db);
+    assert_non_null(strstr(why, "a step that fails"));
+    assert_onr(ONR_OK, onr_db_open(db_path(state), &s2, NULL, &db, &from, why, sizeof(why)));
+    assert_int_equal(pragma_int(db, "PRAGMA user_version"), 2);
+    assert_int_equal(pragma_int(db, "SELECT count(*) FROM sqlite_master WHERE name = 'more'"),
+                     0);
+    onr_db_close(db);
+}
+
+/* A database with tables but no version is not one we made: refused,
+ * untouched. */
+static void test_db_refuses_tables_without_a_version(void **state)
+{
+    static const struct onr_db_migration other[] = {
+        {"not ours", "CREATE TABLE strangers (x INTEGER);", NULL},
+    };
+    const struct onr_db_schema theirs = {other, 1};
+    struct onr_db *db = NULL;
+    char why[256];
+
+    assert_onr(ONR_OK, onr_db_open(db_path(state), &theirs, NULL, &db, NULL, why, sizeof(why)));
+    assert_onr(ONR_OK, onr_db_exec(db, "PRAGMA user_version=0"));
+    onr_db_close(db);
+    db = NULL;
+    assert_onr(ONR_EVERSION,
+               onr_db_open(db_path(state), &schema, NULL, &db, NULL, why, sizeof(why)));
+    assert_null(db);
+    assert_non_null(strstr(why, "no schema version"));
 }
 
 static int count_things(struct onr_db *db)
@@ -283,7 +419,11 @@ int main(void)
         T(test_db_refuses_a_corrupt_file_and_leaves_it),
         T(test_db_second_writer_gets_busy_not_a_silent_drop),
         T(test_db_outbox_stores_the_answer_once),
-        T(test_db_statements_are_cached_and_reset),
+        T(test_db_statements_are_kept_and_reset),
+        T(test_db_binds_are_counted_and_typed),
+        T(test_db_rows_not_as_stored_are_eio),
+        T(test_db_migrations_run_the_missing_steps_in_one_transaction),
+        T(test_db_refuses_tables_without_a_version),
         T(test_db_nested_transactions_are_savepoints),
         T(test_db_outer_rollback_undoes_committed_savepoints),
         T(test_db_deep_nesting_past_the_prepared_levels),

@@ -10,9 +10,12 @@
  *   - dispatch of each message by type to its handler, after a bounded
  *     decode (or, on a raw route, of the payload as it came); a replay
  *     cache for the handlers' verification;
- *   - SQLite (<onramp/svc_db.h>) and handle_once(): one transaction per
- *     handled message, its answer stored with the state change and
- *     published only after the commit, duplicates answered from the store;
+ *   - its database (<onramp/svc_db.h>), upgraded on start by the
+ *     service's migrations, and handle_once(): one transaction per handled
+ *     message, its answer stored with the state change and published only
+ *     after the commit, duplicates answered from the store;
+ *   - confirmed delivery (<onramp/svc_delivery.h>): messages to peers
+ *     resent with backoff until confirmed;
  *   - group commit: the messages of one read from the broker are handled
  *     in one outer transaction (each handler's is a savepoint in it),
  *     committed once the loop has handled them, and everything published
@@ -50,29 +53,41 @@
 #include "onramp/devid.h"
 #include "onramp/envelope.h"
 #include "onramp/svc_db.h"
+#include "onramp/svc_delivery.h"
 #include "onramp/svc_log.h"
 
 struct event_base;
 struct onr_config;
 struct onr_service;
 
-/* What a handler decided: its answer (published after the commit) and any
- * further messages to publish once it is durable, before the answer (not
- * stored for duplicates: pushes, grants and events that the service or
- * its peer repeats by other means). */
-#define ONR_SERVICE_MAX_EXTRA 4
-
+/* A publication: a sealed envelope and where it goes. */
 struct onr_publication {
     char topic[ONR_TOPIC_MAX + 1];
     uint8_t payload[ONR_ENVELOPE_MAX];
-    size_t len;
+    size_t len; /* 0: nothing to publish */
 };
 
+/*
+ * What a handler decided (decide() fills it, handle_once publishes it
+ * after the commit): its answer, stored with the state so a duplicate gets
+ * it again, and up to ONR_SERVICE_MAX_EXTRA further messages published
+ * before it (not stored for duplicates: pushes, events and confirmed
+ * messages, which the service or its peer repeats by other means). Extras
+ * are added through onr_answer_extra (bounded); a refusal stored as the
+ * answer through onr_answer_refuse, which records its code.
+ */
+#define ONR_SERVICE_MAX_EXTRA 4
+
 struct onr_answer {
-    struct onr_publication reply;   /* len 0: no answer */
+    struct onr_publication reply;
     struct onr_publication extra[ONR_SERVICE_MAX_EXTRA];
     size_t n_extra;
+    int refusal; /* the reply refuses the message with this code; 0: it does not */
 };
+
+/* onr_answer_extra: the next extra publication of `a`, reserved (an
+ * unfilled one, len 0, is not published), or NULL when all are taken. */
+struct onr_publication *onr_answer_extra(struct onr_answer *a);
 
 /*
  * A message handler: `env` has been decoded within bounds (nothing
@@ -91,15 +106,18 @@ struct onr_service_def {
     const char *usage;         /* the --help text */
     const char *const *keys;   /* configuration keys beyond the common ones */
     size_t n_keys;
-    const char *schema;        /* its database schema (SQL) and version */
-    int schema_version;
+    /* its database's migrations (<onramp/svc_db.h>); their data steps get
+     * `arg`, loaded by load() */
+    const struct onr_db_schema *schema;
+    /* Read what may change at run time (peers, limits, timers) from the
+     * configuration: once before the database is opened, and again on
+     * SIGHUP after the file was read again (all or nothing: an error keeps
+     * what was loaded). May be NULL. ONR_OK or an error (printed). */
+    int (*load)(struct onr_service *svc, void *arg);
     /* Called once the configuration, database and keys are loaded, before
-     * connecting: subscribe and register handlers. ONR_OK or an error
-     * (printed; the service exits 1). */
+     * connecting: load its own keys, subscribe and register handlers.
+     * ONR_OK or an error (printed; the service exits 1). */
     int (*start)(struct onr_service *svc, void *arg);
-    /* Called on SIGHUP after the configuration file was read again (may be
-     * NULL): re-read what may change at run time (peer keys). */
-    int (*reload)(struct onr_service *svc, void *arg);
     void (*stop)(struct onr_service *svc, void *arg);
     void *arg;
     /* May be NULL. A device's journey as this service knows it, for a
@@ -182,9 +200,17 @@ int onr_service_seal(struct onr_service *svc, const struct onr_msg *msg, const c
                      struct onr_publication *pub, uint8_t id_out[ONR_MSG_ID_LEN]);
 
 /* onr_service_error: an ERROR envelope answering `env` with `code` (a
- * negative ONR_E) for `topic`. */
+ * negative ONR_E) for `topic`, into `pub` (sealed only: see
+ * onr_answer_refuse for a handler's answer). */
 int onr_service_error(struct onr_service *svc, const struct onr_envelope *env, int code,
                       const char *topic, struct onr_publication *pub);
+
+/* onr_answer_refuse: from decide(): the answer to `env` is an ERROR of
+ * `code` on `topic`, stored with whatever decide changed (an audit row)
+ * and counted as the refusal it is. Returns ONR_OK (decide returns it) or
+ * the sealing's error. */
+int onr_answer_refuse(struct onr_service *svc, struct onr_answer *answer,
+                      const struct onr_envelope *env, int code, const char *topic);
 
 /*
  * onr_service_log_refusal: log a refused message as one notice line (never
@@ -211,6 +237,18 @@ typedef int (*onr_service_decide_cb)(struct onr_service *svc, const struct onr_e
                                      const char *topic, void *arg, struct onr_answer *answer);
 int onr_service_handle_once(struct onr_service *svc, const struct onr_envelope *env,
                             const char *topic, onr_service_decide_cb decide, void *arg);
+
+/*
+ * onr_service_transact: work that no message asked for (the provider's
+ * page pairs a device) with handle_once's guarantees: `fn` runs in a
+ * transaction of its own and fills `answer`, which is published once the
+ * work is durable (`answer->reply` included; nothing is stored for
+ * duplicates). ONR_OK, fn's error (everything rolled back) or the
+ * database's.
+ */
+typedef int (*onr_service_work_cb)(struct onr_service *svc, void *arg,
+                                   struct onr_answer *answer);
+int onr_service_transact(struct onr_service *svc, onr_service_work_cb fn, void *arg);
 
 /* onr_service_refuse: answer `env` at once with an ERROR of `code` on
  * `topic`, outside any transaction (for refusals that change nothing).
@@ -246,23 +284,13 @@ int onr_service_from_peer(struct onr_service *svc, const struct onr_envelope *en
  * (borrowed; replaced on reload). */
 const struct onr_peers *onr_service_controllers(const struct onr_service *svc);
 
-/*
- * onr_service_control_result: the broker plugin's answer (type 22) to one
- * of our $CONTROL requests, delivered to us alone on a route (no client may
- * publish there). On success `confirm(db, re)` runs in a transaction of its
- * own; its ONR_ENOENT (an answer to an older request) is not an error. A
- * refusal is logged, naming `what`, and left for the caller's resend.
- * ONR_OK, ONR_EDENIED (not from the broker) or the database's error.
- */
-int onr_service_control_result(struct onr_service *svc, const struct onr_envelope *env,
-                               const char *what,
-                               int (*confirm)(struct onr_db *db, const void *re));
-
 /* onr_service_down_topic: the topic device `dev` hears on. */
 void onr_service_down_topic(const char *dev, char *out, size_t cap);
 
-/* onr_service_publish: QoS 1, now (best effort: while disconnected the
- * message is dropped and logged; callers rely on their peers' retries). */
+/* onr_service_publish: QoS 1: now, or, while a burst's transaction is
+ * open, once it commits (best effort: while disconnected the message is
+ * dropped and logged; callers rely on their peers' retries or on
+ * confirmed delivery). */
 int onr_service_publish(struct onr_service *svc, const struct onr_publication *pub);
 
 #endif /* ONRAMP_SERVICE_H */

@@ -1,55 +1,154 @@
 /*
- * SQLite for onboarding state: every service's database, and the
- * manufacturer's registry the factory writes to.
+ * The services' storage: one database per service behind an interface that
+ * names no engine. Services hand it SQL text with numbered parameters
+ * (?1, ?2, ...), typed values to bind and typed places for the columns of
+ * a row; they never see a statement handle. SQLite (db_sqlite.c) is its one
+ * backend today; a PostgreSQL backend (libpq) is to come behind the same
+ * functions, which is why the SQL the services write stays portable
+ * (INSERT ... ON CONFLICT, no INSERT OR REPLACE) and why busy and
+ * serialization failures are one code, ONR_EBUSY: a retry, never a dropped
+ * message.
  *
- * Durable before acknowledged (SECURITY-NOTES.md): WAL with
- * synchronous=FULL (NORMAL can lose the last commits on power loss), one
- * transaction per handled message taken with BEGIN IMMEDIATE, SQLITE_BUSY
- * reported as ONR_EBUSY (a retry, never a dropped message). A corrupt
- * database refuses to open and is never re-created: that would re-issue
- * identities.
+ * Durable before acknowledged (SECURITY-NOTES.md): in SQLite, WAL with
+ * synchronous=FULL, one transaction per handled message taken with BEGIN
+ * IMMEDIATE. A corrupt database refuses to open and is never re-created:
+ * that would re-issue identities.
  *
- * Every database has the message-dedup outbox `processed`: a handler looks
- * up the envelope's (sender, message id) inside its transaction, and stores
- * its answer there with the state change, so a retry or a duplicate gets
- * the same answer and never a second credential.
+ * Schemas change only through migrations (onr_db_open): one ordered list
+ * per service, run in one transaction on start; the version reached is
+ * recorded in the database (SQLite: PRAGMA user_version).
  */
 #ifndef ONRAMP_SVC_DB_H
 #define ONRAMP_SVC_DB_H
 
-#include <sqlite3.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "onramp/bytes.h"
 
 struct onr_db;
 
+/* ---- values bound to the parameters ?1, ?2, ... --------------------------- */
+
+enum onr_db_type { ONR_DB_NULL = 0, ONR_DB_INT, ONR_DB_TEXT, ONR_DB_BLOB };
+
+struct onr_db_arg {
+    enum onr_db_type type;
+    int64_t i;     /* ONR_DB_INT */
+    const void *p; /* ONR_DB_TEXT, ONR_DB_BLOB: borrowed for the call */
+    size_t len;
+};
+
+/* An integer; a NUL-terminated string; `n` bytes of text; `n` bytes as a
+ * blob (ptr NULL binds NULL); a byte array as a blob; NULL. */
+#define ONR_DB_INT(v) ((struct onr_db_arg){ONR_DB_INT, (int64_t)(v), NULL, 0})
+#define ONR_DB_STR(s) ((struct onr_db_arg){ONR_DB_TEXT, 0, (s), strlen(s)})
+#define ONR_DB_TEXTN(s, n) ((struct onr_db_arg){ONR_DB_TEXT, 0, (s), (n)})
+#define ONR_DB_BLOB(ptr, n)                                                                  \
+    ((struct onr_db_arg){(ptr) == NULL ? ONR_DB_NULL : ONR_DB_BLOB, 0, (ptr), (n)})
+#define ONR_DB_ARRAY(a) ((struct onr_db_arg){ONR_DB_BLOB, 0, (a), sizeof(a)})
+#define ONR_DB_BYTES(b) ONR_DB_BLOB((b).ptr, (b).len)
+#define ONR_DB_NULLV ((struct onr_db_arg){ONR_DB_NULL, 0, NULL, 0})
+
+/* ---- places for the columns of a row ---------------------------------------- */
+
+enum onr_db_col_type {
+    ONR_DB_COL_I64,   /* int64_t; NULL reads 0 */
+    ONR_DB_COL_U64,   /* uint64_t; NULL reads 0, a negative value is ONR_EIO */
+    ONR_DB_COL_INT,   /* int; NULL reads 0, out of range is ONR_EIO */
+    ONR_DB_COL_TEXT,  /* char[cap] with its NUL; NULL or too long is ONR_EIO */
+    ONR_DB_COL_EXACT, /* exactly `cap` bytes; anything else is ONR_EIO */
+    ONR_DB_COL_BLOB,  /* 1..cap bytes, the length in *len; empty, NULL or too long: ONR_EIO */
+    ONR_DB_COL_ANY,   /* 0..cap bytes of a blob or text, NULL reads empty; length in *len */
+    ONR_DB_COL_NULL,  /* int: 1 if the column is NULL, else 0 */
+};
+
+struct onr_db_col {
+    enum onr_db_col_type type;
+    void *p;
+    size_t cap;
+    size_t *len;
+};
+
+#define ONR_DB_OUT_I64(ptr) ((struct onr_db_col){ONR_DB_COL_I64, (ptr), 0, NULL})
+#define ONR_DB_OUT_U64(ptr) ((struct onr_db_col){ONR_DB_COL_U64, (ptr), 0, NULL})
+#define ONR_DB_OUT_INT(ptr) ((struct onr_db_col){ONR_DB_COL_INT, (ptr), 0, NULL})
+#define ONR_DB_OUT_TEXT(buf) ((struct onr_db_col){ONR_DB_COL_TEXT, (buf), sizeof(buf), NULL})
+#define ONR_DB_OUT_EXACT(buf) ((struct onr_db_col){ONR_DB_COL_EXACT, (buf), sizeof(buf), NULL})
+#define ONR_DB_OUT_EXACTN(ptr, n) ((struct onr_db_col){ONR_DB_COL_EXACT, (ptr), (n), NULL})
+#define ONR_DB_OUT_TEXTN(ptr, cap) ((struct onr_db_col){ONR_DB_COL_TEXT, (ptr), (cap), NULL})
+#define ONR_DB_OUT_BLOB(buf, cap, lenp) ((struct onr_db_col){ONR_DB_COL_BLOB, (buf), (cap), (lenp)})
+#define ONR_DB_OUT_ANY(buf, cap, lenp) ((struct onr_db_col){ONR_DB_COL_ANY, (buf), (cap), (lenp)})
+#define ONR_DB_OUT_ISNULL(ptr) ((struct onr_db_col){ONR_DB_COL_NULL, (ptr), 0, NULL})
+
+/* A list of values or columns as the two arguments the functions take:
+ * onr_db_get(db, sql, ONR_DB_ARGS(ONR_DB_STR(dev)), ONR_DB_COLS(...)). */
+#define ONR_DB_ARGS(...)                                                                     \
+    (const struct onr_db_arg[]){__VA_ARGS__},                                                \
+        sizeof((const struct onr_db_arg[]){__VA_ARGS__}) / sizeof(struct onr_db_arg)
+#define ONR_DB_COLS(...)                                                                     \
+    (const struct onr_db_col[]){__VA_ARGS__},                                                \
+        sizeof((const struct onr_db_col[]){__VA_ARGS__}) / sizeof(struct onr_db_col)
+#define ONR_DB_NO_ARGS NULL, 0
+
+/* ---- migrations ----------------------------------------------------------------- */
+
+/*
+ * One step of a service's schema history. steps[i] brings the database to
+ * version i + 1: its `sql` (statements separated by ';', no parameters)
+ * runs, then `data` (may be NULL), for a change SQL alone cannot make
+ * (rows rebuilt by the service's own code), with `ctx` of onr_db_open.
+ * Steps are never edited once released: a change is a new step.
+ *
+ * Portability: the SQL is what SQLite and PostgreSQL share, with two
+ * exceptions the PostgreSQL backend will map when it runs a step: the type
+ * BLOB (BYTEA there) and, in the steps that date from before migrations,
+ * SQLite-only clauses (WITHOUT ROWID; trigger bodies), which those steps
+ * name in their `what`.
+ */
+struct onr_db_migration {
+    const char *what; /* one line for the log and the error message */
+    const char *sql;
+    int (*data)(struct onr_db *db, void *ctx);
+};
+
+struct onr_db_schema {
+    const struct onr_db_migration *steps;
+    size_t n; /* the version the program speaks */
+};
+
 /*
  * onr_db_open: open (creating with mode 0600) the database at `path`,
  * check an existing one (PRAGMA quick_check), and bring its schema to
- * `version` by running `schema` (borrowed SQL) when the file is new
- * (user_version 0). On failure `why` (`why_cap` bytes, may be NULL) says
- * what happened. Returns ONR_OK, ONR_EINVAL, ONR_EIO (cannot open, or
- * corrupt), ONR_EVERSION (made by a newer program) or ONR_ENOMEM.
+ * version schema->n: a new database runs every step, an older one the
+ * steps it lacks, all in one transaction (on any failure nothing is kept
+ * and the open fails). `ctx` goes to the steps' `data` functions.
+ * *from (may be NULL) gets the version found (0: a new database). On
+ * failure `why` (`why_cap` bytes, may be NULL) says what happened.
+ * Returns ONR_OK, ONR_EINVAL, ONR_EIO (cannot open, corrupt, or a step
+ * failed), ONR_EVERSION (made by a newer program, or a database that has
+ * tables but no version: not one of ours) or ONR_ENOMEM.
  */
-int onr_db_open(const char *path, const char *schema, int version, struct onr_db **out,
-                char *why, size_t why_cap);
+int onr_db_open(const char *path, const struct onr_db_schema *schema, void *ctx,
+                struct onr_db **out, int *from, char *why, size_t why_cap);
 
 /* onr_db_close: finalizes statements and closes. Accepts NULL. */
 void onr_db_close(struct onr_db *db);
 
-/* onr_db_errmsg: SQLite's last message, for logs. Static until the next
- * call on `db`. */
+/* onr_db_errmsg: the backend's last message, for logs. Static until the
+ * next call on `db`. */
 const char *onr_db_errmsg(const struct onr_db *db);
 
 /* onr_db_set_busy_timeout: how long a write waits for another writer
  * (default 5000 ms). */
 void onr_db_set_busy_timeout(struct onr_db *db, int ms);
 
-/* Transactions. They nest: the outermost begin is BEGIN IMMEDIATE (ONR_OK,
- * ONR_EBUSY: another writer past the busy timeout, or ONR_EIO), one inside
- * it a SAVEPOINT; commit ends the innermost (COMMIT, or RELEASE of its
+/* ---- transactions ------------------------------------------------------------- */
+
+/* They nest: the outermost begin is BEGIN IMMEDIATE (ONR_OK, ONR_EBUSY:
+ * another writer past the busy timeout, or ONR_EIO), one inside it a
+ * SAVEPOINT; commit ends the innermost (COMMIT, or RELEASE of its
  * savepoint: durable only once the outermost commits), rollback undoes
  * the innermost only. rollback accepts no open transaction. The service
  * skeleton opens an outer one around a burst of messages (group commit),
@@ -58,70 +157,57 @@ int onr_db_begin(struct onr_db *db);
 int onr_db_commit(struct onr_db *db);
 void onr_db_rollback(struct onr_db *db);
 
-/*
- * onr_db_prepare: the statement for `sql` (borrowed; a literal), prepared
- * once and cached, reset and with its bindings cleared. The statement
- * belongs to `db`. Returns ONR_OK, ONR_EINVAL (bad SQL: a bug) or
- * ONR_ENOMEM.
- */
-int onr_db_prepare(struct onr_db *db, const char *sql, sqlite3_stmt **stmt);
-
-/*
- * onr_db_step: step a statement; ONR_OK for a row (SQLITE_ROW), ONR_ENOENT
- * when done (SQLITE_DONE), ONR_EEXIST for a constraint violation,
- * ONR_EBUSY, ONR_EIO.
- */
-int onr_db_step(struct onr_db *db, sqlite3_stmt *stmt);
-
-/* onr_db_exec: run `sql` (no rows expected, no parameters). */
-int onr_db_exec(struct onr_db *db, const char *sql);
-
-/* Binding helpers: bytes as a blob (NULL ptr binds NULL), text of `len`. */
-int onr_db_bind_bytes(sqlite3_stmt *stmt, int index, struct onr_bytes b);
-int onr_db_bind_text(sqlite3_stmt *stmt, int index, const char *text, size_t len);
-
-/* Column helpers: a blob or text column as borrowed bytes (valid until the
- * statement steps again or is reset). */
-struct onr_bytes onr_db_column_bytes(sqlite3_stmt *stmt, int column);
-/* onr_db_column_exact: copy a blob column of exactly `len` bytes; ONR_EIO
- * for anything else (the database is not what we wrote). */
-int onr_db_column_exact(sqlite3_stmt *stmt, int column, uint8_t *out, size_t len);
-/* onr_db_column_text: copy a text column into `out` of `cap` bytes with its
- * NUL; ONR_EIO if NULL or too long. */
-int onr_db_column_text(sqlite3_stmt *stmt, int column, char *out, size_t cap);
-
-/* onr_db_run: step a statement that returns no rows and reset it: ONR_OK,
- * or onr_db_step's errors. */
-int onr_db_run(struct onr_db *db, sqlite3_stmt *stmt);
 /* onr_db_in_transaction: `fn(db, arg)` in a transaction of its own,
  * committed if it returns ONR_OK, else rolled back; its result (or the
  * transaction's error). */
-int onr_db_in_transaction(struct onr_db *db, int (*fn)(struct onr_db *db, const void *arg),
-                          const void *arg);
+int onr_db_in_transaction(struct onr_db *db, int (*fn)(struct onr_db *db, void *arg),
+                          void *arg);
 
-/* onr_db_run_text: prepare `sql` (a literal with one parameter, ?1),
- * bind `text` to it and run it: onr_db_run's results. */
-int onr_db_run_text(struct onr_db *db, const char *sql, const char *text);
-/* onr_db_run_one: onr_db_run for an UPDATE meant to change a row:
- * ONR_ENOENT when it changed none. */
-int onr_db_run_one(struct onr_db *db, sqlite3_stmt *stmt);
-/* onr_db_changes: rows the last statement changed. */
-int onr_db_changes(struct onr_db *db);
+/* ---- statements ------------------------------------------------------------------ */
 
 /*
- * The outbox (inside the caller's transaction).
- * onr_db_processed_get: ONR_OK with the stored answer's topic and payload
- * copied to the caller's buffers (`topic` of `topic_cap`, `answer` of
- * *answer_len; on return *answer_len is its length), ONR_ENOENT if this
- * message is new, ONR_ESPACE.
- * onr_db_processed_put: record the message and its answer (both may be
- * empty for a message that needs none). ONR_EEXIST if already there.
- * onr_db_processed_prune: forget entries older than `before` (seconds).
+ * The SQL of every function below is a literal (borrowed for the life of
+ * `db`: statements are prepared once and kept), with parameters ?1..?n for
+ * `args`. Every bind is checked. Errors: ONR_EINVAL (bad SQL or a bad
+ * argument: a bug), ONR_EEXIST (a constraint refused the change), ONR_EBUSY
+ * (retry), ONR_EIO, ONR_ENOMEM.
  */
-int onr_db_processed_get(struct onr_db *db, struct onr_bytes sender, const uint8_t id[16],
-                         char *topic, size_t topic_cap, uint8_t *answer, size_t *answer_len);
-int onr_db_processed_put(struct onr_db *db, struct onr_bytes sender, const uint8_t id[16],
-                         uint64_t now, const char *topic, struct onr_bytes answer);
-int onr_db_processed_prune(struct onr_db *db, uint64_t before);
+
+/* onr_db_exec: run `sql`: any number of statements, no parameters, no rows
+ * expected (schemas, pragmas). */
+int onr_db_exec(struct onr_db *db, const char *sql);
+
+/* onr_db_run: one statement that returns no rows: ONR_OK when done. */
+int onr_db_run(struct onr_db *db, const char *sql, const struct onr_db_arg *args,
+               size_t n_args);
+
+/* onr_db_run_one: onr_db_run for a change meant to touch a row:
+ * ONR_ENOENT when it touched none. */
+int onr_db_run_one(struct onr_db *db, const char *sql, const struct onr_db_arg *args,
+                   size_t n_args);
+
+/*
+ * onr_db_get: the first row of a query, its columns copied into `cols`
+ * (in order; fewer places than columns leaves the rest unread). ONR_OK,
+ * ONR_ENOENT for no row (distinct from a row that is not as stored:
+ * ONR_EIO), or the errors above.
+ */
+int onr_db_get(struct onr_db *db, const char *sql, const struct onr_db_arg *args,
+               size_t n_args, const struct onr_db_col *cols, size_t n_cols);
+
+/*
+ * Rows one by one: onr_db_query starts `sql` (ONR_OK or the errors above),
+ * onr_db_next copies the next row into `cols` (ONR_OK), ONR_ENOENT after
+ * the last, or an error; onr_db_query_end ends it (always: also after an
+ * error; accepts NULL). One query per statement text at a time.
+ */
+struct onr_db_rows;
+int onr_db_query(struct onr_db *db, const char *sql, const struct onr_db_arg *args,
+                 size_t n_args, struct onr_db_rows **rows);
+int onr_db_next(struct onr_db_rows *rows, const struct onr_db_col *cols, size_t n_cols);
+void onr_db_query_end(struct onr_db_rows *rows);
+
+/* onr_db_changes: rows the last statement changed. */
+int onr_db_changes(struct onr_db *db);
 
 #endif /* ONRAMP_SVC_DB_H */

@@ -1,0 +1,324 @@
+/*
+ * Confirmed delivery (see <onramp/svc_delivery.h>): a message recorded in
+ * `pending` with the state change that causes it, matched to its peer's
+ * answer in one place, and resent with exponential backoff and jitter
+ * until then.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "onramp/crypto.h"
+#include "onramp/error.h"
+#include "pending.h"
+#include "service_internal.h"
+
+#define DUE_BATCH 32          /* rows one tick resends at most */
+#define CONTROL_RESPONSE "$CONTROL/onramp/v1/response"
+
+static const struct onr_delivery_kind *kind_named(const struct onr_service *svc,
+                                                  const char *name)
+{
+    for (size_t i = 0; i < svc->delivery.n_kinds; i++)
+        if (strcmp(svc->delivery.kinds[i].name, name) == 0)
+            return &svc->delivery.kinds[i];
+    return NULL;
+}
+
+/* The kind whose peers answer as `role`: they all share one peer set. */
+static const struct onr_delivery_kind *kind_for_role(const struct onr_service *svc,
+                                                     enum onr_role role)
+{
+    for (size_t i = 0; i < svc->delivery.n_kinds; i++)
+        if (svc->delivery.kinds[i].peer_role == role)
+            return &svc->delivery.kinds[i];
+    return NULL;
+}
+
+/* Seconds from the `attempt`-th send to the next: `resend` doubled per
+ * attempt, plus up to half again at random, at most the cap. */
+static uint64_t delay(const struct onr_service *svc, uint64_t attempt)
+{
+    uint64_t d = svc->delivery.resend;
+    uint32_t jitter = 0;
+
+    for (uint64_t i = 1; i < attempt && d < ONR_DELIVERY_MAX_DELAY; i++)
+        d *= 2;
+    if (onr_random((uint8_t *)&jitter, sizeof(jitter)) == ONR_OK)
+        d += d * (jitter % 1000) / 2000;
+    return d < ONR_DELIVERY_MAX_DELAY ? d : ONR_DELIVERY_MAX_DELAY;
+}
+
+int onr_service_send_confirmed(struct onr_service *svc, struct onr_answer *answer,
+                               const char *kind, const char *peer, const char *key,
+                               const struct onr_msg *msg, const char *topic)
+{
+    static struct onr_pending p; /* large; services are single-threaded */
+    struct onr_publication *pub;
+    uint64_t now = svc->clock();
+    int rc;
+
+    if (kind_named(svc, kind) == NULL)
+        return ONR_EINVAL;
+    rc = pending_make(&p, kind, peer, key, msg, topic);
+    if (rc != ONR_OK)
+        return rc;
+    pub = onr_answer_extra(answer);
+    if (pub == NULL)
+        return ONR_ESPACE;
+    rc = onr_service_seal(svc, msg, topic, pub, p.msg_id);
+    if (rc == ONR_OK) {
+        p.attempts = 1;
+        p.created_at = now;
+        p.next_at = now + delay(svc, 1);
+        rc = pending_put(svc->db, &p);
+    }
+    if (rc != ONR_OK)
+        pub->len = 0; /* not said */
+    return rc;
+}
+
+/* ---- the answers ------------------------------------------------------------------ */
+
+/* The message id an answer names, and the refusal it carries (0: none). */
+static struct onr_bytes answer_re(const struct onr_envelope *env, int *code)
+{
+    const struct onr_msg *m = &env->msg;
+
+    *code = 0;
+    switch (env->msg.type) {
+    case ONR_MSG_ERROR:
+        *code = -(int)m->body.error.code;
+        return m->body.error.re;
+    case ONR_MSG_CONTROL_RESULT:
+        *code = -(int)m->body.control_result.code;
+        return m->body.control_result.re;
+    case ONR_MSG_REGISTERED: return m->body.registered.re;
+    case ONR_MSG_ALIGNED: return m->body.aligned.re;
+    case ONR_MSG_APP_KEY_STORED: return m->body.app_key_stored.re;
+    case ONR_MSG_RELEASED: return m->body.released.re;
+    default: return (struct onr_bytes){NULL, 0};
+    }
+}
+
+/* Is the answer from the row's peer? The broker answers on our control
+ * route alone; a service by its id. */
+static int from_row_peer(const struct onr_delivery_kind *k, const struct onr_pending *p,
+                         const struct onr_envelope *env)
+{
+    if (env->sender_role != k->peer_role)
+        return 0;
+    if (k->peer_role == ONR_ROLE_BROKER)
+        return strcmp(p->peer, ONR_PEER_BROKER) == 0;
+    return env->sender.len == strlen(p->peer) &&
+           memcmp(env->sender.ptr, p->peer, env->sender.len) == 0;
+}
+
+static const char *verdict_name(int verdict)
+{
+    switch (verdict) {
+    case ONR_DELIVERY_DROP: return "dropped";
+    case ONR_DELIVERY_DONE: return "done";
+    default: return "kept for a resend";
+    }
+}
+
+/* A refusal of row `p` with `code`: the kind's verdict, carried out. */
+static int refused(struct onr_service *svc, const struct onr_delivery_kind *k,
+                   const struct onr_pending *p, const struct onr_envelope *env, int code,
+                   struct onr_answer *out)
+{
+    int verdict = k->refused != NULL ? k->refused(svc, p, code, out, k->arg) : ONR_DELIVERY_KEEP;
+    int rc = ONR_OK;
+
+    if (verdict < 0)
+        return verdict;
+    svc->delivery.refused++;
+    onr_service_log_refusal(svc, "confirmed message refused kind=%s peer=%s key=%s reason=%s: "
+                            "%s", p->kind, p->peer, p->key, onr_error_name(code),
+                            verdict_name(verdict));
+    if (verdict == ONR_DELIVERY_DONE && k->confirmed != NULL)
+        rc = k->confirmed(svc, p, env, out, k->arg);
+    if (rc == ONR_OK && verdict != ONR_DELIVERY_KEEP)
+        rc = pending_delete(svc->db, p->peer, p->key);
+    return rc;
+}
+
+static int decide_answer(struct onr_service *svc, const struct onr_envelope *env,
+                         const char *topic, void *arg, struct onr_answer *out)
+{
+    static struct onr_pending p; /* large; services are single-threaded */
+    const struct onr_delivery_kind *k;
+    struct onr_bytes re;
+    int code = 0;
+    int rc;
+
+    (void)topic;
+    (void)arg;
+    re = answer_re(env, &code);
+    rc = pending_by_id(svc->db, re.ptr, &p);
+    if (rc == ONR_ENOENT) {
+        onr_log(ONR_LOG_INFO, "answer type=%s to nothing pending (answered before, or "
+                "replaced)", onr_msg_type_name((int)env->msg.type));
+        return ONR_OK;
+    }
+    if (rc != ONR_OK)
+        return rc;
+    k = kind_named(svc, p.kind);
+    if (k == NULL || !from_row_peer(k, &p, env) ||
+        (code == 0 && (int)env->msg.type != k->answer_type)) {
+        onr_log(ONR_LOG_WARNING, "answer type=%s does not fit pending kind=%s peer=%s: ignored",
+                onr_msg_type_name((int)env->msg.type), p.kind, p.peer);
+        return ONR_OK;
+    }
+    if (code != 0)
+        return refused(svc, k, &p, env, code, out);
+    rc = k->confirmed != NULL ? k->confirmed(svc, &p, env, out, k->arg) : ONR_OK;
+    if (rc == ONR_OK)
+        rc = pending_delete(svc->db, p.peer, p.key);
+    if (rc == ONR_OK)
+        onr_log(ONR_LOG_INFO, "confirmed kind=%s peer=%s key=%s attempts=%llu", p.kind, p.peer,
+                p.key, (unsigned long long)p.attempts);
+    return rc;
+}
+
+/* Every answer to a confirmed message comes here: from a peer of a kind
+ * (its signature checked with that kind's peers), or from the broker on
+ * our control route. */
+static int on_answer(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
+                     void *arg)
+{
+    const struct onr_delivery_kind *k = kind_for_role(svc, env->sender_role);
+    const struct onr_peer *peer = NULL;
+    int code = 0;
+    int rc;
+
+    (void)arg;
+    if (k == NULL || answer_re(env, &code).len != ONR_MSG_ID_LEN)
+        return ONR_EDENIED;
+    if (k->peer_role != ONR_ROLE_BROKER) {
+        rc = onr_service_from_peer(svc, env, topic, k->peers, k->peer_role, &peer);
+        if (rc != ONR_OK)
+            return rc;
+    } else if (env->msg.type != ONR_MSG_CONTROL_RESULT) {
+        return ONR_EDENIED;
+    }
+    return onr_service_handle_once(svc, env, topic, decide_answer, NULL);
+}
+
+/* A route for `type` on `filter`, unless there is one. */
+static int route_once(struct onr_service *svc, const char *filter, int subscribe, int type)
+{
+    for (size_t i = 0; i < svc->n_routes; i++)
+        if (svc->routes[i].type == type && strcmp(svc->routes[i].filter, filter) == 0)
+            return ONR_OK;
+    return svc_add_route(svc, filter, subscribe, type, on_answer, NULL, NULL);
+}
+
+int onr_service_deliveries(struct onr_service *svc, const struct onr_delivery_kind *kinds,
+                           size_t n, uint64_t resend)
+{
+    char inbox[ONR_TOPIC_MAX + 1];
+    int rc = ONR_OK;
+
+    if (svc == NULL || kinds == NULL || n == 0 || n > SVC_MAX_KINDS || resend == 0)
+        return ONR_EINVAL;
+    svc->delivery.kinds = kinds;
+    svc->delivery.n_kinds = n;
+    svc->delivery.resend = resend;
+    snprintf(inbox, sizeof(inbox), "onr/1/s/%s/%s/in", svc->def->role, svc->id);
+    for (size_t i = 0; i < n && rc == ONR_OK; i++) {
+        if (kinds[i].peer_role == ONR_ROLE_BROKER) {
+            rc = route_once(svc, CONTROL_RESPONSE, 0, ONR_MSG_CONTROL_RESULT);
+        } else {
+            rc = route_once(svc, inbox, 1, kinds[i].answer_type);
+            if (rc == ONR_OK)
+                rc = route_once(svc, inbox, 1, ONR_MSG_ERROR);
+        }
+    }
+    return rc == ONR_OK ? onr_service_every(svc, 1, svc_delivery_tick, NULL) : rc;
+}
+
+void onr_service_delivery_resend(struct onr_service *svc, uint64_t resend)
+{
+    if (resend > 0)
+        svc->delivery.resend = resend;
+}
+
+/* ---- resending -------------------------------------------------------------------- */
+
+/* Row `p` sealed again with a fresh id into `pub`, recorded as resent. */
+static int resend_one(struct onr_service *svc, const struct onr_pending *p,
+                      struct onr_publication *pub, uint64_t now)
+{
+    static struct onr_msg msg; /* large; services are single-threaded */
+    uint8_t id[ONR_MSG_ID_LEN];
+    int rc;
+
+    memset(&msg, 0, sizeof(msg));
+    rc = onr_msg_body_decode(p->type, p->body, p->body_len, &msg);
+    if (rc == ONR_OK)
+        rc = onr_service_seal(svc, &msg, p->topic, pub, id);
+    if (rc != ONR_OK) {
+        /* our own bytes no longer decode: a bug; try again much later */
+        onr_log(ONR_LOG_ERROR, "pending kind=%s peer=%s key=%s cannot be resent error=%s",
+                p->kind, p->peer, p->key, onr_error_name(rc));
+        pub->len = 0;
+        return pending_resent(svc->db, p->peer, p->key, p->msg_id, p->attempts,
+                              now + ONR_DELIVERY_MAX_DELAY);
+    }
+    return pending_resent(svc->db, p->peer, p->key, id, p->attempts + 1,
+                          now + delay(svc, p->attempts + 1));
+}
+
+void svc_delivery_tick(struct onr_service *svc, void *arg)
+{
+    static struct onr_pending due[DUE_BATCH];
+    static struct onr_publication pub;
+    uint64_t now = svc->clock();
+    size_t n = 0;
+    int rc;
+
+    (void)arg;
+    if (!svc->connected)
+        return; /* nothing would reach the peers */
+    /* in the burst's transaction: what is resent is held until it commits */
+    if (batch_join(svc->batch) != ONR_OK || !batch_is_open(svc->batch))
+        return;
+    rc = onr_db_begin(svc->db);
+    if (rc != ONR_OK)
+        return;
+    rc = pending_due(svc->db, now, due, DUE_BATCH, &n);
+    for (size_t i = 0; rc == ONR_OK && i < n; i++) {
+        rc = resend_one(svc, &due[i], &pub, now);
+        if (rc == ONR_OK && pub.len > 0) {
+            onr_log(ONR_LOG_INFO, "resending kind=%s peer=%s key=%s attempt=%llu", due[i].kind,
+                    due[i].peer, due[i].key, (unsigned long long)due[i].attempts + 1);
+            rc = onr_service_publish(svc, &pub);
+        }
+    }
+    if (rc == ONR_OK)
+        rc = onr_db_commit(svc->db);
+    if (rc != ONR_OK) {
+        onr_db_rollback(svc->db);
+        onr_log(ONR_LOG_WARNING, "resend postponed error=%s", onr_error_name(rc));
+        return;
+    }
+    if (n > 0)
+        onr_log(ONR_LOG_NOTICE, "resent messages=%zu (unconfirmed)", n);
+}
+
+int svc_delivery_counts(struct onr_service *svc, uint64_t *pending, uint64_t *oldest_age)
+{
+    uint64_t oldest = 0;
+    uint64_t now = svc->clock();
+    int rc;
+
+    *pending = 0;
+    *oldest_age = 0;
+    if (svc->delivery.n_kinds == 0)
+        return ONR_OK;
+    rc = onr_delivery_pending(svc->db, pending, &oldest);
+    if (rc == ONR_OK && *pending > 0 && now > oldest)
+        *oldest_age = now - oldest;
+    return rc;
+}

@@ -1,0 +1,84 @@
+/*
+ * The envelopes a service signs (seal, error) and the checks of the ones
+ * it receives that every service makes alike: freshness and replay, a
+ * device's own topic, a peer's signature.
+ */
+#include <stdio.h>
+#include <string.h>
+
+#include "onramp/error.h"
+#include "service_internal.h"
+
+int onr_service_accept(struct onr_service *svc, const struct onr_envelope *env)
+{
+    return onr_envelope_accept(env, svc->clock(), svc->freshness, svc->replay);
+}
+
+int onr_service_seal(struct onr_service *svc, const struct onr_msg *msg, const char *topic,
+                     struct onr_publication *pub, uint8_t id_out[ONR_MSG_ID_LEN])
+{
+    struct onr_envelope_signer self = {
+        .role = svc->def->sender_role,
+        .sender = {(const uint8_t *)svc->id, strlen(svc->id)},
+        .key = svc->signing_key,
+    };
+
+    if (strlen(topic) > ONR_TOPIC_MAX)
+        return ONR_EINVAL;
+    snprintf(pub->topic, sizeof(pub->topic), "%s", topic);
+    return onr_envelope_encode(msg, &self, (struct onr_bytes){(const uint8_t *)topic,
+                                                              strlen(topic)},
+                               svc->clock(), pub->payload, sizeof(pub->payload), &pub->len,
+                               id_out);
+}
+
+int onr_service_error(struct onr_service *svc, const struct onr_envelope *env, int code,
+                      const char *topic, struct onr_publication *pub)
+{
+    const char *reason = onr_strerror(code);
+    struct onr_msg msg = {.type = ONR_MSG_ERROR};
+
+    msg.body.error.re = ONR_BYTES(env->id);
+    msg.body.error.code = (uint64_t)(code < 0 ? -code : code);
+    msg.body.error.reason = (struct onr_bytes){(const uint8_t *)reason, strlen(reason)};
+    return onr_service_seal(svc, &msg, topic, pub, NULL);
+}
+
+int onr_service_from_device(const char *topic, const struct onr_envelope *env,
+                            char dev[ONR_DEVID_LEN + 1])
+{
+    static const char prefix[] = "onr/1/d/";
+    const size_t at = sizeof(prefix) - 1;
+
+    if (strncmp(topic, prefix, at) != 0 || strlen(topic) < at + ONR_DEVID_LEN ||
+        topic[at + ONR_DEVID_LEN] != '/')
+        return ONR_EDENIED;
+    memcpy(dev, topic + at, ONR_DEVID_LEN);
+    dev[ONR_DEVID_LEN] = '\0';
+    if (onr_devid_check(dev, ONR_DEVID_LEN) != ONR_OK || env->sender_role != ONR_ROLE_DEVICE ||
+        env->sender.len != ONR_DEVID_LEN || memcmp(env->sender.ptr, dev, ONR_DEVID_LEN) != 0)
+        return ONR_EDENIED;
+    return ONR_OK;
+}
+
+int onr_service_from_peer(struct onr_service *svc, const struct onr_envelope *env,
+                          const char *topic, const struct onr_peers *peers, enum onr_role role,
+                          const struct onr_peer **peer)
+{
+    const struct onr_peer *p = onr_peer_find(peers, env->sender.ptr, env->sender.len);
+    int rc;
+
+    *peer = p;
+    if (p == NULL || env->sender_role != role)
+        return ONR_EDENIED; /* no key to verify it with */
+    rc = onr_envelope_verify_sig(env, (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},
+                                 p->key);
+    if (rc == ONR_OK)
+        rc = onr_service_accept(svc, env);
+    return rc == ONR_EREPLAY ? ONR_OK : rc;
+}
+
+void onr_service_down_topic(const char *dev, char *out, size_t cap)
+{
+    snprintf(out, cap, "onr/1/d/%s/down", dev);
+}

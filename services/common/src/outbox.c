@@ -1,0 +1,178 @@
+/*
+ * Exactly-once handling and what is said after it: handle_once (dedup by
+ * the sender and message id, decide, the answer stored with the state,
+ * commit, then publish), the answer's bounded extras, work that no message
+ * asked for (transact), refusals answered at once, and publishing, which
+ * waits for the burst's commit while one is open (group commit).
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "onramp/error.h"
+#include "processed.h"
+#include "service_internal.h"
+
+#define OUTBOX_KEEP (24 * 3600) /* seconds duplicates are answered from the outbox */
+
+struct onr_publication *onr_answer_extra(struct onr_answer *a)
+{
+    struct onr_publication *pub;
+
+    if (a->n_extra == ONR_SERVICE_MAX_EXTRA)
+        return NULL;
+    pub = &a->extra[a->n_extra++];
+    memset(pub, 0, sizeof(*pub));
+    return pub;
+}
+
+int onr_answer_refuse(struct onr_service *svc, struct onr_answer *answer,
+                      const struct onr_envelope *env, int code, const char *topic)
+{
+    int rc = onr_service_error(svc, env, code, topic, &answer->reply);
+
+    if (rc == ONR_OK)
+        answer->refusal = code;
+    return rc;
+}
+
+int svc_publish_now(struct onr_service *svc, const char *topic, const uint8_t *payload,
+                    size_t len)
+{
+    if (svc->transport.publish == NULL) {
+        onr_log(ONR_LOG_WARNING, "not published topic=%s reason=no broker connection", topic);
+        return ONR_EIO;
+    }
+    return svc->transport.publish(svc->transport.ctx, topic, payload, len);
+}
+
+int onr_service_publish(struct onr_service *svc, const struct onr_publication *pub)
+{
+    if (pub->len == 0)
+        return ONR_OK;
+    /* while a batch is open nothing may be said before its commit */
+    if (batch_is_open(svc->batch))
+        return batch_hold(svc->batch, pub->topic, pub->payload, pub->len);
+    return svc_publish_now(svc, pub->topic, pub->payload, pub->len);
+}
+
+/* The extras first: a grant must be in force at the broker before the
+ * device hears its attach result (the broker handles one client's
+ * messages in order). */
+void svc_publish_answer(struct onr_service *svc, const struct onr_answer *a)
+{
+    for (size_t i = 0; i < a->n_extra; i++)
+        onr_service_publish(svc, &a->extra[i]);
+    onr_service_publish(svc, &a->reply);
+}
+
+int onr_service_refuse(struct onr_service *svc, const struct onr_envelope *env, int code,
+                       const char *topic)
+{
+    struct onr_publication pub;
+
+    memset(&pub, 0, sizeof(pub));
+    if (onr_service_error(svc, env, code, topic, &pub) == ONR_OK)
+        onr_service_publish(svc, &pub);
+    return code;
+}
+
+/* The outbox key: the sender's role and id, so a service and a device can
+ * never share one. */
+static size_t sender_key(const struct onr_envelope *env, char *out, size_t cap)
+{
+    int n = snprintf(out, cap, "%d:%.*s", (int)env->sender_role, (int)env->sender.len,
+                     (const char *)env->sender.ptr);
+
+    return n < 0 ? 0 : (size_t)n;
+}
+
+#ifdef ONR_TEST_HOOKS
+/* Tests' fault injection: a crash between storing and answering. */
+static void maybe_die(struct onr_service *svc, const struct onr_envelope *env)
+{
+    if (svc->die_after_type == 0 || (int)env->msg.type != svc->die_after_type)
+        return;
+    if (batch_is_open(svc->batch)) {
+        batch_die_after_commit(svc->batch);
+    } else {
+        onr_log(ONR_LOG_WARNING, "dying after commit (ONR_TEST_DIE_AFTER_COMMIT)");
+        raise(SIGKILL);
+    }
+}
+#endif
+
+int onr_service_handle_once(struct onr_service *svc, const struct onr_envelope *env,
+                            const char *topic, onr_service_decide_cb decide, void *arg)
+{
+    struct onr_answer *a = svc->answer;
+    char sender[64];
+    struct onr_bytes who;
+    int rc;
+
+    who = (struct onr_bytes){(const uint8_t *)sender, sender_key(env, sender, sizeof(sender))};
+    rc = onr_db_begin(svc->db);
+    if (rc != ONR_OK) {
+        onr_log(ONR_LOG_WARNING, "database busy: message left for the peer to retry");
+        return rc;
+    }
+    memset(a, 0, sizeof(*a));
+    a->reply.len = sizeof(a->reply.payload);
+    rc = processed_get(svc->db, who, env->id, a->reply.topic, sizeof(a->reply.topic),
+                       a->reply.payload, &a->reply.len);
+    if (rc == ONR_OK) {
+        /* a duplicate or a retry of the same message: the same answer */
+        svc->counters.published.duplicates++;
+        onr_db_rollback(svc->db);
+        return onr_service_publish(svc, &a->reply);
+    }
+    memset(a, 0, sizeof(*a));
+    if (rc == ONR_ENOENT)
+        rc = decide(svc, env, topic, arg, a);
+    if (rc == ONR_OK)
+        rc = processed_put(svc->db, who, env->id, svc->clock(), a->reply.topic,
+                           (struct onr_bytes){a->reply.payload, a->reply.len});
+    if (rc == ONR_OK)
+        rc = onr_db_commit(svc->db);
+    if (rc != ONR_OK) {
+        onr_db_rollback(svc->db);
+        if (rc != ONR_EBUSY && rc != ONR_EIO)
+            return rc;
+        onr_log(ONR_LOG_ERROR, "database error=%s: message left for the peer to retry",
+                onr_db_errmsg(svc->db));
+        return rc;
+    }
+#ifdef ONR_TEST_HOOKS
+    maybe_die(svc, env);
+#endif
+    svc->outcome = a->refusal; /* for the counters */
+    /* durable (in a batch: held until the batch commits): now it may be said */
+    svc_publish_answer(svc, a);
+    return ONR_OK;
+}
+
+int onr_service_transact(struct onr_service *svc, onr_service_work_cb fn, void *arg)
+{
+    struct onr_answer *a = svc->answer;
+    int rc = onr_db_begin(svc->db);
+
+    if (rc != ONR_OK)
+        return rc;
+    memset(a, 0, sizeof(*a));
+    rc = fn(svc, arg, a);
+    if (rc == ONR_OK)
+        rc = onr_db_commit(svc->db);
+    if (rc != ONR_OK) {
+        onr_db_rollback(svc->db);
+        return rc;
+    }
+    svc_publish_answer(svc, a);
+    return ONR_OK;
+}
+
+int svc_prune_outbox(struct onr_service *svc)
+{
+    uint64_t now = svc->clock();
+
+    return processed_prune(svc->db, now > OUTBOX_KEEP ? now - OUTBOX_KEEP : 0);
+}

@@ -1,0 +1,36 @@
+/*
+ * The table of messages awaiting their peers' confirmation (see
+ * <onramp/svc_delivery.h>; delivery.c is its only user besides the
+ * migrations). Every function runs inside the caller's transaction.
+ */
+#ifndef ONRAMP_SVC_PENDING_H
+#define ONRAMP_SVC_PENDING_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "onramp/svc_delivery.h"
+
+/* pending_make: `p` filled for `msg` (NULL: no body) to `peer` under
+ * `key` on `topic`: everything but its id and times. ONR_OK, ONR_EINVAL
+ * (a string too long) or the encoding's errors. */
+int pending_make(struct onr_pending *p, const char *kind, const char *peer, const char *key,
+                 const struct onr_msg *msg, const char *topic);
+/* pending_put: `p` in flight under (p->peer, p->key), replacing what was
+ * there (whose answers then confirm nothing). */
+int pending_put(struct onr_db *db, const struct onr_pending *p);
+/* pending_by_id: the row whose last (or the one before) envelope was
+ * `id`; ONR_ENOENT. */
+int pending_by_id(struct onr_db *db, const uint8_t id[ONR_MSG_ID_LEN], struct onr_pending *out);
+/* pending_delete: the row (peer, key) is done. */
+int pending_delete(struct onr_db *db, const char *peer, const char *key);
+/* pending_resent: sent again as `id`, its `attempts`-th send; next at
+ * `next_at`. */
+int pending_resent(struct onr_db *db, const char *peer, const char *key,
+                   const uint8_t id[ONR_MSG_ID_LEN], uint64_t attempts, uint64_t next_at);
+/* pending_due: up to `max` rows due at `now` (next_at <= now), the most
+ * overdue first, into `out`; *n of them. */
+int pending_due(struct onr_db *db, uint64_t now, struct onr_pending *out, size_t max,
+                size_t *n);
+
+#endif

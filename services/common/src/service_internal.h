@@ -1,0 +1,175 @@
+/*
+ * The service skeleton's own parts, split by concern (see <onramp/service.h>):
+ *
+ *   service.c     the run: setup in order, signals, cleanup; accessors
+ *   config.c      flags, the configuration file, reload
+ *   connection.c  the broker connection (libmosquitto on the event loop):
+ *                 the transport the rest publishes through
+ *   dispatch.c    routes, and each message to its handler; ticks
+ *   counters.c    what the service counts (SPEC type 32), the refusal log
+ *   outbox.c      handle_once, answers, sealing, publishing after commit
+ *   delivery.c    confirmed delivery: send, confirm, resend with backoff
+ *   pending.c     the table of messages awaiting confirmation
+ *   processed.c   the dedup outbox table
+ *   status.c      a control tool's status request (SPEC types 30/31)
+ *   batch.c       group commit of a burst of messages
+ *
+ * The unit tests drive a service through this header: a fake transport
+ * and clock in place of the broker and time().
+ */
+#ifndef ONRAMP_SERVICE_INTERNAL_H
+#define ONRAMP_SERVICE_INTERNAL_H
+
+#include <stdint.h>
+#include <time.h>
+
+#include "onramp/replay.h"
+#include "onramp/service.h"
+#include "onramp/svc_peers.h"
+
+#include "batch.h"
+
+#define SVC_MAX_ROUTES 24
+#define SVC_MAX_TICKS 4
+#define SVC_MAX_OVERRIDES 32
+#define SVC_MAX_KINDS 8
+
+struct event;
+struct mosquitto;
+struct onr_mqtt_loop;
+struct onr_p256_key;
+
+/* What the service counts, published as service_stats (SPEC type 32). */
+struct svc_counters {
+    struct onr_msg_service_stats published; /* the message body */
+    uint64_t latency_sum_us;
+    uint64_t latency_n;
+    time_t started;
+};
+
+/* At most REFUSAL_LOG_MAX refusal lines per window; the rest counted. */
+struct svc_refusal_log {
+    time_t window; /* when the current window began */
+    unsigned logged;
+    unsigned long unlogged;
+};
+
+struct svc_route {
+    char filter[ONR_TOPIC_MAX + 1];
+    int subscribe; /* 0: a route only (onr_service_route) */
+    int type;
+    onr_service_handler_cb cb;
+    onr_service_raw_cb raw; /* set: a raw route (no envelope) */
+    void *arg;
+};
+
+struct svc_tick {
+    struct onr_service *svc;
+    struct event *ev;
+    onr_service_tick_cb cb;
+    void *arg;
+};
+
+/* How the skeleton reaches the broker: libmosquitto (connection.c), or a
+ * test's fake. publish: QoS 1, ONR_OK or ONR_EIO (not sent). */
+struct svc_transport {
+    int (*publish)(void *ctx, const char *topic, const uint8_t *payload, size_t len);
+    void *ctx;
+};
+
+/* Confirmed delivery's state (delivery.c). */
+struct svc_delivery {
+    const struct onr_delivery_kind *kinds;
+    size_t n_kinds;
+    uint64_t resend;   /* seconds before the first resend */
+    uint64_t refused;  /* refusals of our messages by their peers */
+};
+
+struct onr_service {
+    const struct onr_service_def *def;
+    const char *config_path;
+    const char *overrides[SVC_MAX_OVERRIDES];
+    size_t n_overrides;
+    struct onr_config *cfg;
+    struct onr_db *db;
+    struct onr_batch *batch; /* group commit of a burst of messages */
+    struct onr_p256_key *signing_key;
+    char id[ONR_SERVICE_ID_MAX + 1];
+    uint32_t freshness;
+    struct onr_replay *replay;
+    struct svc_route routes[SVC_MAX_ROUTES];
+    size_t n_routes;
+    size_t n_subscribed;
+    struct svc_tick ticks[SVC_MAX_TICKS];
+    size_t n_ticks;
+    struct event_base *base;
+    struct event *prune_ev;
+    struct event *signals[3];
+    /* the broker connection (connection.c) */
+    struct mosquitto *mosq;
+    struct onr_mqtt_loop *loop;
+    struct event *reconnect_ev;
+    unsigned backoff;   /* consecutive failed connects */
+    int connected;
+    size_t subacks_due; /* SUBACKs still to come after a connect */
+    struct svc_transport transport;
+    uint64_t (*clock)(void); /* seconds; time() unless a test sets it */
+    struct onr_answer *answer; /* handle_once's (large: on the heap) */
+    int outcome;               /* the refusal the message being handled was
+                                  answered with (handle_once sets it from
+                                  its answer), 0: none */
+#ifdef ONR_TEST_HOOKS
+    int die_after_type; /* fault injection for tests, 0: off */
+#endif
+    struct svc_counters counters;
+    struct svc_refusal_log refusal_log;
+    struct svc_delivery delivery;
+    struct onr_peers controllers; /* who may ask for a device's status */
+};
+
+/* service.c: a service set up from its configuration file and ready to
+ * run, without a broker connection (the caller sets the transport); and
+ * its cleanup. svc_setup prints why it failed. */
+int svc_setup(struct onr_service *svc, const struct onr_service_def *def);
+void svc_cleanup(struct onr_service *svc);
+
+/* config.c */
+int svc_parse_args(struct onr_service *svc, int argc, char **argv); /* -1: go on */
+int svc_load_config(struct onr_service *svc, struct onr_config **out);
+int svc_apply_log_level(struct onr_service *svc);
+int svc_required(struct onr_service *svc, const char *key);
+void svc_reload(struct onr_service *svc);
+
+/* connection.c: connect to the broker (retrying in the background) and
+ * make it the transport; disconnect. */
+int svc_connect(struct onr_service *svc);
+void svc_disconnect(struct onr_service *svc);
+
+/* dispatch.c: a message as the broker delivered it (joins the burst's
+ * transaction, then to its route's handler). */
+void svc_on_message(struct onr_service *svc, const char *topic, const uint8_t *payload,
+                    size_t len);
+int svc_add_route(struct onr_service *svc, const char *filter, int subscribe, int type,
+                  onr_service_handler_cb cb, onr_service_raw_cb raw, void *arg);
+void svc_free_ticks(struct onr_service *svc);
+
+/* counters.c */
+void svc_count(struct onr_service *svc, int rc, const struct timespec *t0);
+int svc_counters_setup(struct onr_service *svc);
+void svc_refusal_log_roll(struct onr_service *svc, time_t now);
+
+/* outbox.c: publish through the transport at once. */
+int svc_publish_now(struct onr_service *svc, const char *topic, const uint8_t *payload,
+                    size_t len);
+void svc_publish_answer(struct onr_service *svc, const struct onr_answer *a);
+int svc_prune_outbox(struct onr_service *svc);
+
+/* delivery.c: send what is due (the tick), and the numbers for the
+ * counters. */
+void svc_delivery_tick(struct onr_service *svc, void *arg);
+int svc_delivery_counts(struct onr_service *svc, uint64_t *pending, uint64_t *oldest_age);
+
+/* status.c */
+int svc_status_setup(struct onr_service *svc);
+
+#endif

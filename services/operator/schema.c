@@ -1,0 +1,163 @@
+/*
+ * The operator's database, step by step (never edit a step: add one).
+ * Version 1 kept what still had to reach the broker and the providers as
+ * flags on each subscriber (granted, key_stored, their envelope ids, when
+ * they were last sent); version 2 turns them into rows of `pending`,
+ * version 3 replaces the flags with each subscription's state.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "onramp/error.h"
+#include "onramp/svc_schema.h"
+#include "op.h"
+
+/* One unconfirmed delivery of version 1: its grant, its key, or (for a
+ * suspended subscription) the revoke version 1 sent once untracked. */
+struct v1_row {
+    char dev[ONR_DEVID_LEN + 1];
+    char prov[ONR_SERVICE_ID_MAX + 1];
+    char imsi[16];
+    char iccid[21];
+    uint8_t kid[ONR_AKMA_KID_LEN];
+    uint8_t sealed[ONR_SEALED_APP_KEY_LEN];
+    uint8_t grant_id[ONR_MSG_ID_LEN];
+    uint8_t key_id[ONR_MSG_ID_LEN];
+    size_t grant_id_len, key_id_len, kid_len, sealed_len;
+    int attached, suspended, granted, key_stored;
+};
+
+static int v1_pending(struct onr_db *db, const struct v1_row *r, uint64_t now)
+{
+    char key[ONR_DELIVERY_KEY_MAX + 1];
+    char topic[ONR_TOPIC_MAX + 1];
+    struct onr_msg msg;
+    int rc = ONR_OK;
+
+    op_grant_key(r->dev, key, sizeof(key));
+    if (r->suspended) {
+        op_revoke_msg(r->dev, &msg);
+        return onr_delivery_store(db, OP_KIND_REVOKE, ONR_PEER_BROKER, key, &msg,
+                                  OP_CONTROL_TOPIC, NULL, now, now);
+    }
+    if (!r->attached)
+        return ONR_OK;
+    if (!r->granted) {
+        op_grant_msg(r->dev, r->prov, &msg);
+        rc = onr_delivery_store(db, OP_KIND_GRANT, ONR_PEER_BROKER, key, &msg, OP_CONTROL_TOPIC,
+                                r->grant_id_len == ONR_MSG_ID_LEN ? r->grant_id : NULL, now,
+                                now);
+    }
+    if (rc != ONR_OK || r->key_stored || r->kid_len != sizeof(r->kid) ||
+        r->sealed_len != sizeof(r->sealed))
+        return rc;
+    op_app_key_msg(r->dev, r->kid, r->sealed, r->imsi, r->iccid, &msg);
+    op_app_key_key(r->dev, key, sizeof(key));
+    snprintf(topic, sizeof(topic), "onr/1/s/prov/%s/in", r->prov);
+    return onr_delivery_store(db, OP_KIND_APP_KEY, r->prov, key, &msg, topic,
+                              r->key_id_len == ONR_MSG_ID_LEN ? r->key_id : NULL, now, now);
+}
+
+/* Version 2's data: every unconfirmed grant and key of version 1, due at
+ * once, answerable under the id it was last sent with. */
+static int v1_deliveries(struct onr_db *db, void *ctx)
+{
+    static struct v1_row r;
+    struct onr_db_rows *rows = NULL;
+    uint64_t now = (uint64_t)time(NULL);
+    int rc;
+
+    (void)ctx;
+    rc = onr_db_query(db, "SELECT dev, prov, imsi, iccid, kid, app_key, grant_id, key_id,"
+                          " attached, suspended, granted, key_stored FROM subscribers"
+                          " WHERE suspended = 1 OR (attached = 1 AND (granted = 0"
+                          " OR key_stored = 0))",
+                      ONR_DB_NO_ARGS, &rows);
+    while (rc == ONR_OK) {
+        memset(&r, 0, sizeof(r));
+        rc = onr_db_next(rows, ONR_DB_COLS(ONR_DB_OUT_TEXT(r.dev), ONR_DB_OUT_TEXT(r.prov),
+                                           ONR_DB_OUT_TEXT(r.imsi), ONR_DB_OUT_TEXT(r.iccid),
+                                           ONR_DB_OUT_ANY(r.kid, sizeof(r.kid), &r.kid_len),
+                                           ONR_DB_OUT_ANY(r.sealed, sizeof(r.sealed),
+                                                          &r.sealed_len),
+                                           ONR_DB_OUT_ANY(r.grant_id, sizeof(r.grant_id),
+                                                          &r.grant_id_len),
+                                           ONR_DB_OUT_ANY(r.key_id, sizeof(r.key_id),
+                                                          &r.key_id_len),
+                                           ONR_DB_OUT_INT(&r.attached),
+                                           ONR_DB_OUT_INT(&r.suspended),
+                                           ONR_DB_OUT_INT(&r.granted),
+                                           ONR_DB_OUT_INT(&r.key_stored)));
+        if (rc == ONR_OK)
+            rc = v1_pending(db, &r, now);
+    }
+    onr_db_query_end(rows);
+    return rc == ONR_ENOENT ? ONR_OK : rc;
+}
+
+static const struct onr_db_migration steps[] = {
+    {"subscribers, pool and challenges as first released (SQLite only: WITHOUT ROWID)",
+     ONR_SVC_SCHEMA_PROCESSED
+     /* one row: the next slot of the pool to hand out */
+     "CREATE TABLE pool (next INTEGER NOT NULL);"
+     "INSERT INTO pool VALUES (0);"
+     "CREATE TABLE subscribers ("
+     "  dev TEXT PRIMARY KEY,"
+     "  slot INTEGER NOT NULL UNIQUE,"
+     "  imsi TEXT NOT NULL UNIQUE,"
+     "  iccid TEXT NOT NULL UNIQUE,"
+     "  ki BLOB NOT NULL,"
+     "  opc BLOB NOT NULL,"
+     "  amf BLOB NOT NULL,"
+     "  sqn INTEGER NOT NULL,"
+     "  mfr TEXT NOT NULL,"
+     "  prov TEXT NOT NULL,"
+     "  attached INTEGER NOT NULL DEFAULT 0,"
+     "  suspended INTEGER NOT NULL DEFAULT 0,"
+     "  kid BLOB,"
+     "  app_key BLOB," /* K_AF sealed to the provider: not a secret at rest */
+     "  grant_id BLOB,"
+     "  granted INTEGER NOT NULL DEFAULT 0,"
+     "  key_id BLOB,"
+     "  key_stored INTEGER NOT NULL DEFAULT 0,"
+     "  sent_at INTEGER NOT NULL DEFAULT 0,"
+     "  created_at INTEGER NOT NULL,"
+     "  attached_at INTEGER,"
+     /* step 5: the policy the provider sent */
+     "  qos INTEGER,"
+     "  charging TEXT,"
+     "  cap INTEGER,"
+     "  aligned_at INTEGER"
+     ") WITHOUT ROWID;"
+     "CREATE INDEX subscribers_undelivered ON subscribers (sent_at)"
+     "  WHERE attached = 1 AND (granted = 0 OR key_stored = 0);"
+     "CREATE TABLE challenges ("
+     "  rand BLOB PRIMARY KEY,"
+     "  dev TEXT NOT NULL,"
+     "  sqn INTEGER NOT NULL,"
+     "  used INTEGER NOT NULL DEFAULT 0,"
+     "  created_at INTEGER NOT NULL"
+     ") WITHOUT ROWID;",
+     NULL},
+    {"messages awaiting confirmation: version 1's unconfirmed grants and keys, and a "
+     "revoke for each suspended subscription (version 1 sent it once, untracked)",
+     ONR_SVC_SCHEMA_PENDING, v1_deliveries},
+    {"each subscription's state (0 allocated, 1 attached, 2 aligned, 3 suspended) in place "
+     "of its flags and delivery columns",
+     "ALTER TABLE subscribers ADD COLUMN state INTEGER NOT NULL DEFAULT 0"
+     "  CHECK (state IN (0, 1, 2, 3));"
+     "UPDATE subscribers SET state = CASE WHEN suspended = 1 THEN 3"
+     "  WHEN aligned_at IS NOT NULL THEN 2 WHEN attached = 1 THEN 1 ELSE 0 END;"
+     "DROP INDEX subscribers_undelivered;"
+     "ALTER TABLE subscribers DROP COLUMN attached;"
+     "ALTER TABLE subscribers DROP COLUMN suspended;"
+     "ALTER TABLE subscribers DROP COLUMN grant_id;"
+     "ALTER TABLE subscribers DROP COLUMN granted;"
+     "ALTER TABLE subscribers DROP COLUMN key_id;"
+     "ALTER TABLE subscribers DROP COLUMN key_stored;"
+     "ALTER TABLE subscribers DROP COLUMN sent_at;",
+     NULL},
+};
+
+const struct onr_db_schema op_schema = {steps, sizeof(steps) / sizeof(steps[0])};

@@ -1,0 +1,279 @@
+/*
+ * The provider's database, step by step (never edit a step: add one).
+ * Version 2 kept what still had to reach the manufacturers, the operators
+ * and the broker in columns of their own (registration_id, sent_id,
+ * mfr_done, revoke_confirmed, ...); version 3 turns them into rows of
+ * `pending`, version 4 drops them and stores each device's state.
+ */
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "certs.h"
+#include "claims.h"
+#include "keys.h"
+#include "onramp/error.h"
+#include "onramp/svc_schema.h"
+#include "prov.h"
+
+/* ---- version 3's data: version 2's unconfirmed deliveries as rows ------------ */
+
+/* Claims still registering: the registration's body was not kept (the
+ * claim secret it sealed is never stored), so the row only waits for the
+ * manufacturer's answer to the registration in flight. */
+static int v2_registrations(struct onr_db *db, uint64_t now)
+{
+    static const char sql[] = "SELECT dev, mfr, registration_id FROM claims WHERE state = 0";
+    char dev[ONR_DEVID_LEN + 1], mfr[ONR_SERVICE_ID_MAX + 1], key[ONR_DELIVERY_KEY_MAX + 1];
+    uint8_t id[ONR_MSG_ID_LEN];
+    struct onr_db_rows *rows = NULL;
+    int rc = onr_db_query(db, sql, ONR_DB_NO_ARGS, &rows);
+
+    while (rc == ONR_OK) {
+        rc = onr_db_next(rows, ONR_DB_COLS(ONR_DB_OUT_TEXT(dev), ONR_DB_OUT_TEXT(mfr),
+                                           ONR_DB_OUT_EXACT(id)));
+        if (rc != ONR_OK)
+            break;
+        prov_key("claim", dev, key, sizeof(key));
+        rc = onr_delivery_store(db, PROV_KIND_REGISTRATION, mfr, key, NULL, "", id, now, 0);
+    }
+    onr_db_query_end(rows);
+    return rc == ONR_ENOENT ? ONR_OK : rc;
+}
+
+/* Each leg of a release the manufacturer or the operator has not
+ * answered. */
+static int v2_releases(struct onr_db *db, uint64_t now)
+{
+    static const char sql[] = "SELECT dev, mfr, op, mfr_msg, op_msg, mfr_done, op_done"
+                              " FROM releases WHERE mfr_done = 0 OR op_done = 0";
+    char dev[ONR_DEVID_LEN + 1], mfr[ONR_SERVICE_ID_MAX + 1], op[ONR_SERVICE_ID_MAX + 1];
+    char key[ONR_DELIVERY_KEY_MAX + 1], topic[ONR_TOPIC_MAX + 1];
+    uint8_t mfr_msg[ONR_MSG_ID_LEN], op_msg[ONR_MSG_ID_LEN];
+    size_t mfr_len = 0, op_len = 0;
+    int mfr_done = 0, op_done = 0;
+    struct onr_db_rows *rows = NULL;
+    struct onr_msg msg;
+    int rc = onr_db_query(db, sql, ONR_DB_NO_ARGS, &rows);
+
+    while (rc == ONR_OK) {
+        rc = onr_db_next(rows, ONR_DB_COLS(ONR_DB_OUT_TEXT(dev), ONR_DB_OUT_TEXT(mfr),
+                                           ONR_DB_OUT_TEXT(op),
+                                           ONR_DB_OUT_ANY(mfr_msg, sizeof(mfr_msg), &mfr_len),
+                                           ONR_DB_OUT_ANY(op_msg, sizeof(op_msg), &op_len),
+                                           ONR_DB_OUT_INT(&mfr_done), ONR_DB_OUT_INT(&op_done)));
+        if (rc != ONR_OK)
+            break;
+        prov_release_msg(dev, &msg);
+        prov_key("release", dev, key, sizeof(key));
+        if (!mfr_done) {
+            snprintf(topic, sizeof(topic), "onr/1/s/mfr/%s/in", mfr);
+            rc = onr_delivery_store(db, PROV_KIND_RELEASE_MFR, mfr, key, &msg, topic,
+                                    mfr_len == ONR_MSG_ID_LEN ? mfr_msg : NULL, now, now);
+        }
+        if (rc == ONR_OK && !op_done) {
+            snprintf(topic, sizeof(topic), "onr/1/s/op/%s/in", op);
+            rc = onr_delivery_store(db, PROV_KIND_RELEASE_OP, op, key, &msg, topic,
+                                    op_len == ONR_MSG_ID_LEN ? op_msg : NULL, now, now);
+        }
+    }
+    onr_db_query_end(rows);
+    return rc == ONR_ENOENT ? ONR_OK : rc;
+}
+
+/* Revocations the broker has not confirmed. */
+static int v2_revocations(struct onr_db *db, uint64_t now)
+{
+    static const char sql[] = "SELECT dev, serial, revoke_id FROM certificates"
+                              " WHERE revoked_at IS NOT NULL AND revoke_confirmed = 0";
+    char dev[ONR_DEVID_LEN + 1], key[ONR_DELIVERY_KEY_MAX + 1], hex[41];
+    uint8_t serial[20], id[ONR_MSG_ID_LEN];
+    size_t serial_len = 0, id_len = 0;
+    struct onr_db_rows *rows = NULL;
+    struct onr_msg msg;
+    int rc = onr_db_query(db, sql, ONR_DB_NO_ARGS, &rows);
+
+    while (rc == ONR_OK) {
+        rc = onr_db_next(rows, ONR_DB_COLS(ONR_DB_OUT_TEXT(dev),
+                                           ONR_DB_OUT_BLOB(serial, sizeof(serial), &serial_len),
+                                           ONR_DB_OUT_ANY(id, sizeof(id), &id_len)));
+        if (rc != ONR_OK)
+            break;
+        for (size_t i = 0; i < serial_len; i++)
+            snprintf(hex + 2 * i, 3, "%02x", serial[i]);
+        prov_key("cert", hex, key, sizeof(key));
+        prov_cert_revoke_msg(dev, serial, serial_len, &msg);
+        rc = onr_delivery_store(db, PROV_KIND_CERT_REVOKE, ONR_PEER_BROKER, key, &msg,
+                                PROV_CONTROL_TOPIC, id_len == ONR_MSG_ID_LEN ? id : NULL, now,
+                                now);
+    }
+    onr_db_query_end(rows);
+    return rc == ONR_ENOENT ? ONR_OK : rc;
+}
+
+/* Alignments the operator has not confirmed, with the plans loaded now
+ * (an account without one waits for a reload, as before). */
+static int v2_alignments(struct onr_db *db, const struct prov *p, uint64_t now)
+{
+    static const char sql[] =
+        "SELECT a.dev, a.op, c.account, k.kid, k.sealed, k.imsi, k.iccid, a.sent_id"
+        " FROM alignments a JOIN claims c ON c.dev = a.dev JOIN app_keys k ON k.dev = a.dev"
+        " WHERE a.aligned_at IS NULL";
+    static struct prov_app_key k;
+    char account[PROV_ACCOUNT_MAX + 1], key[ONR_DELIVERY_KEY_MAX + 1], topic[ONR_TOPIC_MAX + 1];
+    uint8_t id[ONR_MSG_ID_LEN];
+    size_t id_len = 0;
+    struct onr_db_rows *rows = NULL;
+    struct onr_msg msg;
+    int rc = onr_db_query(db, sql, ONR_DB_NO_ARGS, &rows);
+
+    while (rc == ONR_OK) {
+        memset(&k, 0, sizeof(k));
+        rc = onr_db_next(rows, ONR_DB_COLS(ONR_DB_OUT_TEXT(k.dev), ONR_DB_OUT_TEXT(k.op),
+                                           ONR_DB_OUT_TEXT(account), ONR_DB_OUT_EXACT(k.kid),
+                                           ONR_DB_OUT_EXACT(k.sealed), ONR_DB_OUT_TEXT(k.imsi),
+                                           ONR_DB_OUT_TEXT(k.iccid),
+                                           ONR_DB_OUT_ANY(id, sizeof(id), &id_len)));
+        if (rc != ONR_OK || p == NULL || prov_alignment_msg(p, account, &k, &msg) != ONR_OK)
+            continue;
+        prov_key("align", k.dev, key, sizeof(key));
+        snprintf(topic, sizeof(topic), "onr/1/s/op/%s/in", k.op);
+        rc = onr_delivery_store(db, PROV_KIND_ALIGNMENT, k.op, key, &msg, topic,
+                                id_len == ONR_MSG_ID_LEN ? id : NULL, now, now);
+    }
+    onr_db_query_end(rows);
+    return rc == ONR_ENOENT ? ONR_OK : rc;
+}
+
+static int v2_deliveries(struct onr_db *db, void *ctx)
+{
+    uint64_t now = (uint64_t)time(NULL);
+    int rc = v2_registrations(db, now);
+
+    if (rc == ONR_OK)
+        rc = v2_releases(db, now);
+    if (rc == ONR_OK)
+        rc = v2_revocations(db, now);
+    if (rc == ONR_OK)
+        rc = v2_alignments(db, ctx, now);
+    return rc;
+}
+
+/* ---- the steps ------------------------------------------------------------------ */
+
+static const struct onr_db_migration steps[] = {
+    {"claims, keys, alignments, releases and certificates as first released (SQLite only: "
+     "WITHOUT ROWID)",
+     ONR_SVC_SCHEMA_PROCESSED
+     "CREATE TABLE claims ("
+     "  dev TEXT PRIMARY KEY,"
+     "  mfr TEXT NOT NULL,"
+     "  account TEXT NOT NULL,"
+     "  operator TEXT NOT NULL,"
+     "  state INTEGER NOT NULL CHECK (state IN (0, 1)),"
+     "  pairing_id BLOB NOT NULL,"
+     "  asker TEXT NOT NULL,"
+     "  registration_id BLOB NOT NULL UNIQUE,"
+     "  created_at INTEGER NOT NULL,"
+     "  claimed_at INTEGER"
+     ") WITHOUT ROWID;"
+     "CREATE TABLE alignments ("
+     "  dev TEXT PRIMARY KEY,"
+     "  op TEXT NOT NULL,"
+     "  sent_id BLOB,"
+     "  sent_at INTEGER NOT NULL DEFAULT 0,"
+     "  aligned_at INTEGER"
+     ") WITHOUT ROWID;"
+     "CREATE TABLE releases ("
+     "  dev TEXT PRIMARY KEY,"
+     "  mfr TEXT NOT NULL,"
+     "  op TEXT NOT NULL,"
+     "  asker TEXT NOT NULL,"
+     "  request_id BLOB NOT NULL,"
+     "  mfr_msg BLOB,"
+     "  op_msg BLOB,"
+     "  mfr_done INTEGER NOT NULL DEFAULT 0,"
+     "  op_done INTEGER NOT NULL DEFAULT 0,"
+     "  sent_at INTEGER NOT NULL DEFAULT 0"
+     ") WITHOUT ROWID;"
+     "CREATE TABLE app_keys ("
+     "  dev TEXT PRIMARY KEY,"
+     "  op TEXT NOT NULL,"
+     "  kid BLOB NOT NULL,"
+     "  sealed BLOB NOT NULL,"
+     "  imsi TEXT NOT NULL,"
+     "  iccid TEXT NOT NULL,"
+     "  received_at INTEGER NOT NULL"
+     ") WITHOUT ROWID;"
+     "CREATE TABLE certificates ("
+     "  serial BLOB PRIMARY KEY,"
+     "  dev TEXT NOT NULL,"
+     "  key_hash BLOB NOT NULL,"
+     "  der BLOB NOT NULL,"
+     "  issued_at INTEGER NOT NULL,"
+     "  revoked_at INTEGER,"
+     "  revoke_id BLOB,"
+     "  revoke_sent_at INTEGER NOT NULL DEFAULT 0,"
+     "  revoke_confirmed INTEGER NOT NULL DEFAULT 0"
+     ") WITHOUT ROWID;"
+     "CREATE UNIQUE INDEX certificates_current ON certificates (dev)"
+     "  WHERE revoked_at IS NULL;"
+     "CREATE TABLE waiting_enrollments ("
+     "  dev TEXT PRIMARY KEY,"
+     "  kid BLOB NOT NULL,"
+     "  envelope BLOB NOT NULL,"
+     "  topic TEXT NOT NULL,"
+     "  received_at INTEGER NOT NULL"
+     ") WITHOUT ROWID;",
+     NULL},
+    {"each device's first telemetry, and the page's refusals (SQLite only: WITHOUT ROWID)",
+     /* each claimed device's first telemetry on our service broker */
+     "CREATE TABLE IF NOT EXISTS operational ("
+     "  dev TEXT PRIMARY KEY,"
+     "  operational_at INTEGER NOT NULL"
+     ") WITHOUT ROWID;"
+     /* the manufacturer's refusals of pairings made on the page */
+     "CREATE TABLE IF NOT EXISTS web_refusals ("
+     "  dev TEXT PRIMARY KEY,"
+     "  reason TEXT NOT NULL,"
+     "  refused_at INTEGER NOT NULL"
+     ") WITHOUT ROWID;",
+     NULL},
+    {"messages awaiting confirmation: version 2's registrations, releases, revocations and "
+     "alignments in flight",
+     ONR_SVC_SCHEMA_PENDING, v2_deliveries},
+    {"each device's state (1 registering .. 5 operational) in its claim; the delivery "
+     "columns dropped",
+     "CREATE TABLE claims_v4 ("
+     "  dev TEXT PRIMARY KEY,"
+     "  mfr TEXT NOT NULL,"
+     "  account TEXT NOT NULL,"
+     "  operator TEXT NOT NULL,"
+     "  state INTEGER NOT NULL CHECK (state BETWEEN 1 AND 5),"
+     "  pairing_id BLOB NOT NULL,"
+     "  asker TEXT NOT NULL,"
+     "  created_at INTEGER NOT NULL,"
+     "  claimed_at INTEGER"
+     ");"
+     "INSERT INTO claims_v4 SELECT dev, mfr, account, operator,"
+     "  CASE WHEN state = 0 THEN 1"
+     "  WHEN dev NOT IN (SELECT dev FROM app_keys) THEN 2"
+     "  WHEN dev NOT IN (SELECT dev FROM certificates WHERE revoked_at IS NULL) THEN 3"
+     "  WHEN dev NOT IN (SELECT dev FROM operational) THEN 4 ELSE 5 END,"
+     "  pairing_id, asker, created_at, claimed_at FROM claims;"
+     "DROP TABLE claims;"
+     "ALTER TABLE claims_v4 RENAME TO claims;"
+     "ALTER TABLE alignments DROP COLUMN sent_id;"
+     "ALTER TABLE alignments DROP COLUMN sent_at;"
+     "ALTER TABLE releases DROP COLUMN mfr_msg;"
+     "ALTER TABLE releases DROP COLUMN op_msg;"
+     "ALTER TABLE releases DROP COLUMN mfr_done;"
+     "ALTER TABLE releases DROP COLUMN op_done;"
+     "ALTER TABLE releases RENAME COLUMN sent_at TO released_at;"
+     "ALTER TABLE certificates DROP COLUMN revoke_id;"
+     "ALTER TABLE certificates DROP COLUMN revoke_sent_at;"
+     "ALTER TABLE certificates DROP COLUMN revoke_confirmed;",
+     NULL},
+};
+
+const struct onr_db_schema prov_schema = {steps, sizeof(steps) / sizeof(steps[0])};
