@@ -11,13 +11,22 @@
  * one the provider's device pattern matches; a $share filter strips to a
  * pointer inside it; escaping writes only printable ASCII, terminated,
  * within the buffer, and leaves short printable text as it is.
+ *
+ * The same input, all of it after the first byte (NULs included), and the
+ * second string also go through proto's topic parser (onramp/topic.h): a
+ * topic it accepts is one the plugin calls a valid name, its parts build
+ * it again byte for byte, it matches the filter its service would
+ * subscribe with, and an operational device's topic is the plugin's
+ * provider-device topic.
  */
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "fuzz.h"
+#include "onramp/error.h"
 #include "onramp/text.h"
+#include "onramp/topic.h"
 #include "topic.h"
 
 #define FIELD_MAX (TOPIC_MAX + 64)
@@ -77,6 +86,81 @@ static void escape(const char *in, size_t cap)
     }
 }
 
+/* The topic a parse says `t` is, built again from its parts. */
+static void rebuild(const struct onr_topic *t, char *out, size_t cap)
+{
+    char rest[ONR_TOPIC_MAX + 1];
+    int rc = ONR_OK;
+
+    switch (t->kind) {
+    case ONR_TOPIC_KIND_UP: rc = onr_topic_up(t->dev, t->role, t->svc, out, cap); break;
+    case ONR_TOPIC_KIND_DOWN: rc = onr_topic_down(t->dev, out, cap); break;
+    case ONR_TOPIC_KIND_IN: rc = onr_topic_in(t->role, t->svc, out, cap); break;
+    case ONR_TOPIC_KIND_EV: rc = onr_topic_ev(t->role, t->svc, out, cap); break;
+    case ONR_TOPIC_KIND_OPERATIONAL:
+        FUZZ_CHECK(t->rest.len <= ONR_TOPIC_MAX, "rest of %zu bytes", t->rest.len);
+        memcpy(rest, t->rest.ptr, t->rest.len);
+        rest[t->rest.len] = '\0';
+        rc = onr_topic_operational(t->svc, t->dev, rest, out, cap);
+        break;
+    case ONR_TOPIC_KIND_VOUCHER: snprintf(out, cap, "%s", ONR_TOPIC_VOUCHER); break;
+    case ONR_TOPIC_KIND_CONTROL: snprintf(out, cap, "%s", ONR_TOPIC_CONTROL); break;
+    case ONR_TOPIC_KIND_CONTROL_RESPONSE:
+        snprintf(out, cap, "%s", ONR_TOPIC_CONTROL_RESPONSE);
+        break;
+    default: FUZZ_CHECK(0, "kind %d", (int)t->kind);
+    }
+    FUZZ_CHECK(rc == ONR_OK, "parts of a parsed topic do not build: %d", rc);
+}
+
+/* The filter the topic's addressee subscribes with ("" if none). */
+static void addressee_filter(const struct onr_topic *t, char *out, size_t cap)
+{
+    int rc = ONR_OK;
+
+    out[0] = '\0';
+    if (t->kind == ONR_TOPIC_KIND_UP)
+        rc = onr_topic_filter_up(NULL, t->role, t->svc, out, cap);
+    else if (t->kind == ONR_TOPIC_KIND_IN)
+        rc = onr_topic_filter_in(NULL, t->role, t->svc, out, cap);
+    else if (t->kind == ONR_TOPIC_KIND_EV)
+        rc = onr_topic_filter_ev(NULL, t->role, NULL, out, cap);
+    else if (t->kind == ONR_TOPIC_KIND_OPERATIONAL)
+        rc = onr_topic_filter_operational(NULL, t->svc, NULL, out, cap);
+    FUZZ_CHECK(rc == ONR_OK, "no filter for a parsed topic: %d", rc);
+}
+
+/* onr_topic_parse on `len` bytes at `p` (no NUL after them needed). */
+static void parse(const uint8_t *p, size_t len)
+{
+    char topic[ONR_TOPIC_MAX + 1];
+    char again[ONR_TOPIC_MAX + 1];
+    char filter[ONR_TOPIC_MAX + 1];
+    struct onr_topic t;
+    int rc = onr_topic_parse((const char *)p, len, &t);
+
+    if (rc != ONR_OK) {
+        FUZZ_CHECK(rc == (len > ONR_TOPIC_MAX ? ONR_ETOOBIG : ONR_EFORMAT), "parse: %d", rc);
+        FUZZ_CHECK(t.kind == 0 && t.dev[0] == '\0' && t.svc[0] == '\0', "parts after a refusal");
+        return;
+    }
+    FUZZ_CHECK(len <= ONR_TOPIC_MAX, "parsed %zu bytes", len);
+    FUZZ_CHECK(memchr(p, '\0', len) == NULL, "parsed a NUL");
+    FUZZ_CHECK(t.rest.len == 0 || (t.rest.ptr >= p && t.rest.ptr + t.rest.len == p + len),
+               "rest outside the topic");
+    memcpy(topic, p, len);
+    topic[len] = '\0';
+    rebuild(&t, again, sizeof(again));
+    FUZZ_CHECK(strcmp(again, topic) == 0, "'%s' builds again as '%s'", topic, again);
+    FUZZ_CHECK(topic_name_ok(topic, true), "the plugin refuses parsed '%s'", topic);
+    FUZZ_CHECK(topic_name_ok(topic, false) == (topic[0] != '$'), "'$' topic '%s'", topic);
+    addressee_filter(&t, filter, sizeof(filter));
+    FUZZ_CHECK(filter[0] == '\0' || topic_matches(filter, topic), "'%s' outside '%s'", topic,
+               filter);
+    if (t.kind == ONR_TOPIC_KIND_OPERATIONAL)
+        FUZZ_CHECK(topic_provider_device(topic, t.svc), "'%s' not of provider %s", topic, t.svc);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     char field[3][FIELD_MAX + 1];
@@ -91,6 +175,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size < 1)
         return 0;
+    parse(data + 1, size - 1);
     cap = data[0] % 300;
     for (int i = 0; i < 3; i++) {
         const uint8_t *nul = at < size ? memchr(data + at, '\0', size - at) : NULL;
@@ -106,6 +191,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     escape(filter, cap);
     escape(topic, cap);
+    parse((const uint8_t *)topic, strlen(topic));
 
     stripped = topic_strip_share(filter, &shared);
     FUZZ_CHECK(shared == (strncmp(filter, "$share/", 7) == 0), "shared flag");

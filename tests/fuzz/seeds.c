@@ -465,11 +465,16 @@ static void topics(void)
     static const char c[] = "\x10onr/1/p/prov-1/dev/+/#\0onr/1/p/prov-1/dev/" FUZZ_DEV
                             "/telemetry\0prov-1";
     static const char d[] = "\x05#\0$SYS/broker/uptime\0+/#";
+    /* whole inputs that are topics of proto's parser (topic.h) */
+    static const char e[] = "\x20onr/1/s/ctl/admin/in";
+    static const char f[] = "\x20onr/1/p/" FUZZ_PROV "/dev/" FUZZ_DEV "/cmd/reboot";
 
     save("topic", "device", a, sizeof(a) - 1);
     save("topic", "shared", b, sizeof(b) - 1);
     save("topic", "provider", c, sizeof(c) - 1);
     save("topic", "dollar", d, sizeof(d) - 1);
+    save("topic", "inbox", e, sizeof(e) - 1);
+    save("topic", "operational", f, sizeof(f) - 1);
 }
 
 static void device_files(void)

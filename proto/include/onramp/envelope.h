@@ -35,17 +35,17 @@
 #include "onramp/codec.h"
 #include "onramp/msg.h"
 #include "onramp/p256.h"
+#include "onramp/topic.h"
 
 struct onr_replay;
 
 #define ONR_ENVELOPE_MAX ONR_CODEC_MAX_MESSAGE
 #define ONR_ENVELOPE_MAC_LEN 32
 #define ONR_ENVELOPE_DEFAULT_WINDOW 300
-/* Topics are bounded so the authenticated input is. */
-#define ONR_TOPIC_MAX 256
 /* The topic a VOUCHER_TOKEN is bound to: tokens are carried inside other
- * messages, never published on their own. */
-#define ONR_VOUCHER_TOKEN_TOPIC "onr/1/voucher"
+ * messages, never published on their own. (ONR_TOPIC_MAX, the bound on
+ * every topic an envelope is bound to, is topic.h's.) */
+#define ONR_VOUCHER_TOKEN_TOPIC ONR_TOPIC_VOUCHER
 
 /* A decoded envelope. Everything borrowed points into the decoded buffer. */
 struct onr_envelope {
