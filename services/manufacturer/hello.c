@@ -70,9 +70,9 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
         .retry_after = ctx->m->retry_after,
         .reason = ONR_BYTES_STR(waiting),
     };
-    onr_service_down_topic(d->dev, down, sizeof(down));
     onr_log(ONR_LOG_INFO, "pending dev=%s", d->dev);
-    return onr_service_seal(svc, &msg, down, &answer->reply, NULL);
+    rc = onr_topic_down(d->dev, down, sizeof(down));
+    return rc == ONR_OK ? onr_service_seal(svc, &msg, down, &answer->reply, NULL) : rc;
 }
 
 /* An error answer the device can act on, when the hello is authentic. */
@@ -80,9 +80,9 @@ static int answer_error(struct onr_service *svc, const struct onr_envelope *env,
                         const char *dev, int code)
 {
     char down[ONR_TOPIC_MAX + 1];
+    int rc = onr_topic_down(dev, down, sizeof(down));
 
-    onr_service_down_topic(dev, down, sizeof(down));
-    return onr_service_refuse(svc, env, code, down);
+    return rc == ONR_OK ? onr_service_refuse(svc, env, code, down) : rc;
 }
 
 int mfr_on_hello(struct onr_service *svc, const struct onr_envelope *env, const char *topic,

@@ -2,13 +2,18 @@
 #include "lifecycle.h"
 
 #include "onramp/error.h"
+#include "onramp/journey.h"
 #include "onramp/svc_log.h"
 
+/* The journey's words (<onramp/journey.h>). */
 const char *mfr_state_name(int state)
 {
-    static const char *const names[MFR_STATE_COUNT] = {"made", "waiting", "assigned"};
-
-    return state >= 0 && state < MFR_STATE_COUNT ? names[state] : "unknown";
+    switch (state) {
+    case MFR_MADE: return onr_journey_said(ONR_JOURNEY_MADE);
+    case MFR_WAITING: return ONR_JOURNEY_WAITING;
+    case MFR_ASSIGNED: return onr_journey_said(ONR_JOURNEY_REGISTERED);
+    default: return ONR_JOURNEY_UNKNOWN;
+    }
 }
 
 int mfr_device_step(struct onr_db *db, const char *dev, enum mfr_event event,

@@ -41,7 +41,8 @@ struct mfr_change {
 int mfr_device_step(struct onr_db *db, const char *dev, enum mfr_event event,
                     const struct mfr_change *change);
 
-/* mfr_state_name: "made", "waiting", "assigned" (static; "unknown"). */
+/* mfr_state_name: the journey's status words (<onramp/journey.h>): "made",
+ * "waiting", "assigned" (static; "unknown"). */
 const char *mfr_state_name(int state);
 
 #endif

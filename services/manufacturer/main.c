@@ -150,9 +150,13 @@ static int start(struct onr_service *svc, void *arg)
     rc = load_keys(svc, m);
     if (rc != ONR_OK)
         return rc;
-    snprintf(filter, sizeof(filter), "onr/1/d/+/up/mfr/%s", onr_service_id(svc));
-    rc = onr_service_subscribe(svc, filter, ONR_MSG_HELLO, mfr_on_hello, m);
-    snprintf(filter, sizeof(filter), "onr/1/s/mfr/%s/in", onr_service_id(svc));
+    rc = onr_topic_filter_up(NULL, ONR_ROLE_MANUFACTURER, onr_service_id(svc), filter,
+                             sizeof(filter));
+    if (rc == ONR_OK)
+        rc = onr_service_subscribe(svc, filter, ONR_MSG_HELLO, mfr_on_hello, m);
+    if (rc == ONR_OK)
+        rc = onr_topic_filter_in(NULL, ONR_ROLE_MANUFACTURER, onr_service_id(svc), filter,
+                                 sizeof(filter));
     if (rc == ONR_OK)
         rc = onr_service_subscribe(svc, filter, ONR_MSG_REGISTRATION, mfr_on_registration, m);
     if (rc == ONR_OK)
@@ -199,7 +203,6 @@ int main(int argc, char **argv)
 {
     const struct onr_service_def def = {
         .name = "manufacturer",
-        .role = "mfr",
         .sender_role = ONR_ROLE_MANUFACTURER,
         .usage = usage,
         .keys = keys,

@@ -22,9 +22,9 @@ struct reg_ctx {
     const struct onr_peer *prov;
 };
 
-static void reply_topic(const struct onr_peer *prov, char *out, size_t cap)
+static int reply_topic(const struct onr_peer *prov, char *out, size_t cap)
 {
-    snprintf(out, cap, "onr/1/s/prov/%s/in", prov->id);
+    return onr_topic_in(ONR_ROLE_PROVIDER, prov->id, out, cap);
 }
 
 /* Open the claim sealed to us (SPEC section 7) and hash it. */
@@ -88,7 +88,9 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     (void)topic;
     memcpy(dev, r->dev.ptr, ONR_DEVID_LEN);
     dev[ONR_DEVID_LEN] = '\0';
-    reply_topic(ctx->prov, reply, sizeof(reply));
+    rc = reply_topic(ctx->prov, reply, sizeof(reply));
+    if (rc != ONR_OK)
+        return rc;
     result = check_claim(svc, ctx->m, r, ctx->prov->id, &d);
     if (result == NULL)
         return ONR_EIO;
@@ -144,9 +146,9 @@ static int answer_now(struct onr_service *svc, const struct onr_envelope *env,
                       const struct onr_peer *prov, int code)
 {
     char reply[ONR_TOPIC_MAX + 1];
+    int rc = reply_topic(prov, reply, sizeof(reply));
 
-    reply_topic(prov, reply, sizeof(reply));
-    return onr_service_refuse(svc, env, code, reply);
+    return rc == ONR_OK ? onr_service_refuse(svc, env, code, reply) : rc;
 }
 
 /*

@@ -31,8 +31,9 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     (void)topic;
     memcpy(dev, env->msg.body.release.dev.ptr, ONR_DEVID_LEN);
     dev[ONR_DEVID_LEN] = '\0';
-    snprintf(reply, sizeof(reply), "onr/1/s/prov/%s/in", ctx->prov->id);
-    rc = onr_registry_assignment(db, dev, &owner);
+    rc = onr_topic_in(ONR_ROLE_PROVIDER, ctx->prov->id, reply, sizeof(reply));
+    if (rc == ONR_OK)
+        rc = onr_registry_assignment(db, dev, &owner);
     if (rc == ONR_OK && strcmp(owner.provider, ctx->prov->id) != 0) {
         onr_log(ONR_LOG_NOTICE, "release refused provider=%s dev=%s reason=\"owned by another "
                 "provider\"", ctx->prov->id, dev);

@@ -43,7 +43,7 @@ int mfr_voucher(struct onr_service *svc, struct mfr *m, const struct onr_registr
         .op_key = ONR_BYTES(a->op_key),
         .expires = now + m->voucher_lifetime,
     };
-    rc = onr_envelope_encode(&msg, &voucher_signer, ONR_BYTES_STR(ONR_VOUCHER_TOKEN_TOPIC), now,
+    rc = onr_envelope_encode(&msg, &voucher_signer, ONR_BYTES_STR(ONR_TOPIC_VOUCHER), now,
                              token, sizeof(token), &token_len, NULL);
     if (rc != ONR_OK)
         return rc;
@@ -52,6 +52,6 @@ int mfr_voucher(struct onr_service *svc, struct mfr *m, const struct onr_registr
         .re = {hello_id, ONR_MSG_ID_LEN},
         .voucher = {token, token_len},
     };
-    onr_service_down_topic(d->dev, down, sizeof(down));
-    return onr_service_seal(svc, &msg, down, out, NULL);
+    rc = onr_topic_down(d->dev, down, sizeof(down));
+    return rc == ONR_OK ? onr_service_seal(svc, &msg, down, out, NULL) : rc;
 }

@@ -41,8 +41,9 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     memset(charging, 0, sizeof(charging));
     memcpy(charging, m->charging.ptr, m->charging.len); /* bounded by the decoder: <= 32 */
     policy.charging = charging;
-    snprintf(reply, sizeof(reply), "onr/1/s/prov/%s/in", ctx->prov->id);
-    rc = op_sub_get(onr_service_db(svc), dev, &sub);
+    rc = onr_topic_in(ONR_ROLE_PROVIDER, ctx->prov->id, reply, sizeof(reply));
+    if (rc == ONR_OK)
+        rc = op_sub_get(onr_service_db(svc), dev, &sub);
     if (rc == ONR_OK && (strcmp(sub.prov, ctx->prov->id) != 0 || !same(m->imsi, sub.imsi) ||
                          !same(m->iccid, sub.iccid)))
         rc = ONR_ENOENT; /* not this provider's device, or not that subscription */

@@ -17,17 +17,17 @@
 struct attach_ctx {
     struct op *o;
     const char *dev;
+    const char *down; /* its down topic */
 };
 
-/* A new challenge for `sub`, answering `re`, into answer->reply. */
+/* A new challenge for `sub`, answering `re`, into answer->reply on `down`. */
 static int challenge(struct onr_service *svc, struct op_subscriber *sub, const uint8_t *re,
-                     struct onr_answer *answer)
+                     const char *down, struct onr_answer *answer)
 {
     struct onr_db *db = onr_service_db(svc);
     struct onr_msg msg = {.type = ONR_MSG_ATTACH_CHALLENGE};
     struct onr_aka_vector v;
     uint8_t rand[ONR_AKA_RAND_LEN];
-    char down[ONR_TOPIC_MAX + 1];
     uint64_t sqn = 0;
     int rc;
 
@@ -46,7 +46,6 @@ static int challenge(struct onr_service *svc, struct op_subscriber *sub, const u
             .rand = ONR_BYTES(v.rand),
             .autn = ONR_BYTES(v.autn),
         };
-        onr_service_down_topic(sub->dev, down, sizeof(down));
         rc = onr_service_seal(svc, &msg, down, &answer->reply, NULL);
     }
     onr_wipe(&v, sizeof(v));
@@ -69,7 +68,7 @@ static int decide_request(struct onr_service *svc, const struct onr_envelope *en
                                  strlen(sub.imsi)) == 0))
         rc = ONR_EDENIED; /* not its own subscription */
     if (rc == ONR_OK)
-        rc = challenge(svc, &sub, env->id, answer);
+        rc = challenge(svc, &sub, env->id, ctx->down, answer);
     if (rc == ONR_OK)
         onr_log(ONR_LOG_INFO, "challenge dev=%s imsi=%s", ctx->dev, sub.imsi);
     onr_wipe(&sub, sizeof(sub));
@@ -86,10 +85,8 @@ static int take_res(struct onr_service *svc, struct attach_ctx *ctx, struct op_s
     uint8_t kid[ONR_AKMA_KID_LEN];
     uint8_t k_akma[ONR_AKMA_KEY_LEN];
     uint8_t k_af[ONR_AKMA_KEY_LEN];
-    char down[ONR_TOPIC_MAX + 1];
     int rc;
 
-    onr_service_down_topic(ctx->dev, down, sizeof(down));
     rc = onr_aka_vector(&sub->keys, sqn, r->rand.ptr, &v);
     if (rc != ONR_OK)
         return rc;
@@ -97,7 +94,7 @@ static int take_res(struct onr_service *svc, struct attach_ctx *ctx, struct op_s
         onr_wipe(&v, sizeof(v));
         onr_log(ONR_LOG_NOTICE, "attach refused dev=%s reason=\"wrong RES\"", ctx->dev);
         /* the challenge stays used: one guess per challenge */
-        return onr_answer_refuse(svc, answer, env, ONR_EAUTH, down);
+        return onr_answer_refuse(svc, answer, env, ONR_EAUTH, ctx->down);
     }
     rc = onr_akma_derive(v.ck, v.ik, sub->imsi, kid, k_akma);
     if (rc == ONR_OK)
@@ -109,7 +106,7 @@ static int take_res(struct onr_service *svc, struct attach_ctx *ctx, struct op_s
             .re = ONR_BYTES(env->id),
             .kid = ONR_BYTES(kid),
         };
-        rc = onr_service_seal(svc, &msg, down, &answer->reply, NULL);
+        rc = onr_service_seal(svc, &msg, ctx->down, &answer->reply, NULL);
     }
     if (rc == ONR_OK)
         onr_log(ONR_LOG_NOTICE, "attached dev=%s imsi=%s provider=%s", ctx->dev, sub->imsi,
@@ -125,7 +122,6 @@ static int take_auts(struct onr_service *svc, struct attach_ctx *ctx, struct op_
                      const struct onr_envelope *env, struct onr_answer *answer)
 {
     const struct onr_msg_attach_response *r = &env->msg.body.attach_response;
-    char down[ONR_TOPIC_MAX + 1];
     uint64_t sqn_ms = 0;
     int rc;
 
@@ -133,8 +129,7 @@ static int take_auts(struct onr_service *svc, struct attach_ctx *ctx, struct op_
     if (rc == ONR_EBADMAC) {
         onr_log(ONR_LOG_NOTICE, "attach refused dev=%s reason=\"AUTS does not verify\"",
                 ctx->dev);
-        onr_service_down_topic(ctx->dev, down, sizeof(down));
-        return onr_answer_refuse(svc, answer, env, ONR_EAUTH, down);
+        return onr_answer_refuse(svc, answer, env, ONR_EAUTH, ctx->down);
     }
     if (rc != ONR_OK)
         return rc;
@@ -142,7 +137,7 @@ static int take_auts(struct onr_service *svc, struct attach_ctx *ctx, struct op_
             (unsigned long long)sub->sqn, (unsigned long long)sqn_ms);
     if (sqn_ms > sub->sqn)
         sub->sqn = sqn_ms;
-    return challenge(svc, sub, env->id, answer);
+    return challenge(svc, sub, env->id, ctx->down, answer);
 }
 
 static int decide_response(struct onr_service *svc, const struct onr_envelope *env,
@@ -152,7 +147,6 @@ static int decide_response(struct onr_service *svc, const struct onr_envelope *e
     const struct onr_msg_attach_response *r = &env->msg.body.attach_response;
     struct onr_db *db = onr_service_db(svc);
     struct op_subscriber sub;
-    char down[ONR_TOPIC_MAX + 1];
     uint64_t now = onr_service_now(svc);
     uint64_t life = ctx->o->challenge_lifetime;
     uint64_t sqn = 0;
@@ -168,8 +162,7 @@ static int decide_response(struct onr_service *svc, const struct onr_envelope *e
                 "attach refused dev=%s reason=\"no such challenge outstanding (replayed or "
                 "expired)\"",
                 ctx->dev);
-        onr_service_down_topic(ctx->dev, down, sizeof(down));
-        return onr_answer_refuse(svc, answer, env, ONR_ENOENT, down);
+        return onr_answer_refuse(svc, answer, env, ONR_ENOENT, ctx->down);
     }
     if (rc == ONR_OK) {
         switch (r->result) {
@@ -192,7 +185,7 @@ static int handle(struct onr_service *svc, const struct onr_envelope *env, const
 {
     char dev[ONR_DEVID_LEN + 1];
     char down[ONR_TOPIC_MAX + 1];
-    struct attach_ctx ctx = {o, dev};
+    struct attach_ctx ctx = {o, dev, down};
     int rc;
 
     rc = op_from_device(svc, env, topic, dev, down);

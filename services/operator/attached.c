@@ -14,20 +14,24 @@
 #include "onramp/crypto.h"
 #include "onramp/error.h"
 
-int op_event(struct onr_service *svc, const char *dev, const char *step,
+int op_event(struct onr_service *svc, const char *dev, enum onr_journey_step step,
              struct onr_publication *pub)
 {
     struct onr_msg msg = {.type = ONR_MSG_EVENT};
+    const char *word = onr_journey_event(step);
     char topic[ONR_TOPIC_MAX + 1];
+    int rc;
 
     if (pub == NULL)
         return ONR_ESPACE;
-    snprintf(topic, sizeof(topic), "onr/1/s/op/%s/ev", onr_service_id(svc));
+    if (word == NULL)
+        return ONR_EINVAL; /* no event announces that step */
+    rc = onr_topic_ev(ONR_ROLE_OPERATOR, onr_service_id(svc), topic, sizeof(topic));
     msg.body.event = (struct onr_msg_event){
         .dev = {(const uint8_t *)dev, strlen(dev)},
-        .step = {(const uint8_t *)step, strlen(step)},
+        .step = {(const uint8_t *)word, strlen(word)},
     };
-    return onr_service_seal(svc, &msg, topic, pub, NULL);
+    return rc == ONR_OK ? onr_service_seal(svc, &msg, topic, pub, NULL) : rc;
 }
 
 void op_grant_msg(const char *dev, const char *prov, struct onr_msg *msg)
@@ -99,17 +103,18 @@ int op_attached(struct onr_service *svc, struct op *o, struct op_subscriber *sub
         op_grant_msg(sub->dev, prov->id, &msg);
         op_grant_key(sub->dev, key, sizeof(key));
         rc = onr_service_send_confirmed(svc, answer, OP_KIND_GRANT, ONR_PEER_BROKER, key, &msg,
-                                        OP_CONTROL_TOPIC);
+                                        ONR_TOPIC_CONTROL);
     }
+    if (rc == ONR_OK)
+        rc = onr_topic_in(ONR_ROLE_PROVIDER, prov->id, topic, sizeof(topic));
     if (rc == ONR_OK) {
         op_app_key_msg(sub->dev, kid, sealed, sub->imsi, sub->iccid, &msg);
         op_app_key_key(sub->dev, key, sizeof(key));
-        snprintf(topic, sizeof(topic), "onr/1/s/prov/%s/in", prov->id);
         rc = onr_service_send_confirmed(svc, answer, OP_KIND_APP_KEY, prov->id, key, &msg,
                                         topic);
     }
     if (rc == ONR_OK)
-        rc = op_event(svc, sub->dev, "attached", onr_answer_extra(answer));
+        rc = op_event(svc, sub->dev, ONR_JOURNEY_ATTACHED, onr_answer_extra(answer));
     return rc;
 }
 

@@ -5,14 +5,19 @@
 #include <string.h>
 
 #include "onramp/error.h"
+#include "onramp/journey.h"
 #include "onramp/svc_log.h"
 
+/* The journey's words (<onramp/journey.h>). */
 const char *op_state_name(int state)
 {
-    static const char *const names[OP_STATE_COUNT] = {"allocated", "attached", "aligned",
-                                                      "suspended"};
-
-    return state >= 0 && state < OP_STATE_COUNT ? names[state] : "unknown";
+    switch (state) {
+    case OP_ALLOCATED: return onr_journey_said(ONR_JOURNEY_PROFILED);
+    case OP_ATTACHED: return onr_journey_said(ONR_JOURNEY_ATTACHED);
+    case OP_ALIGNED: return onr_journey_said(ONR_JOURNEY_ALIGNED);
+    case OP_SUSPENDED: return ONR_JOURNEY_SUSPENDED;
+    default: return ONR_JOURNEY_UNKNOWN;
+    }
 }
 
 int op_sub_step(struct onr_db *db, struct op_subscriber *sub, enum op_event event,

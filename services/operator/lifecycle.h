@@ -52,8 +52,8 @@ struct op_change {
 int op_sub_step(struct onr_db *db, struct op_subscriber *sub, enum op_event event,
                 const struct op_change *change);
 
-/* op_state_name: "allocated", "attached", "aligned", "suspended" (static;
- * "unknown"). */
+/* op_state_name: the journey's status words (<onramp/journey.h>):
+ * "allocated", "attached", "aligned", "suspended" (static; "unknown"). */
 const char *op_state_name(int state);
 
 #endif

@@ -96,7 +96,9 @@ int op_from_device(struct onr_service *svc, const struct onr_envelope *env, cons
 
     if (rc != ONR_OK)
         return rc;
-    onr_service_down_topic(dev, down, ONR_TOPIC_MAX + 1);
+    rc = onr_topic_down(dev, down, ONR_TOPIC_MAX + 1);
+    if (rc != ONR_OK)
+        return rc;
     /* no authenticator: the broker let only this device publish here */
     rc = onr_service_accept(svc, env);
     if (rc == ONR_ESTALE)
@@ -285,14 +287,19 @@ static int start(struct onr_service *svc, void *arg)
     rc = load_network(svc, o);
     if (rc != ONR_OK)
         return rc;
-    snprintf(filter, sizeof(filter), "onr/1/d/+/up/op/%s", onr_service_id(svc));
-    rc = onr_service_subscribe(svc, filter, ONR_MSG_PROFILE_REQUEST, op_on_profile_request, o);
+    rc = onr_topic_filter_up(NULL, ONR_ROLE_OPERATOR, onr_service_id(svc), filter,
+                             sizeof(filter));
+    if (rc == ONR_OK)
+        rc = onr_service_subscribe(svc, filter, ONR_MSG_PROFILE_REQUEST, op_on_profile_request,
+                                   o);
     if (rc == ONR_OK)
         rc = onr_service_subscribe(svc, filter, ONR_MSG_ATTACH_REQUEST, op_on_attach_request, o);
     if (rc == ONR_OK)
         rc = onr_service_subscribe(svc, filter, ONR_MSG_ATTACH_RESPONSE, op_on_attach_response,
                                    o);
-    snprintf(filter, sizeof(filter), "onr/1/s/op/%s/in", onr_service_id(svc));
+    if (rc == ONR_OK)
+        rc = onr_topic_filter_in(NULL, ONR_ROLE_OPERATOR, onr_service_id(svc), filter,
+                                 sizeof(filter));
     if (rc == ONR_OK)
         rc = onr_service_subscribe(svc, filter, ONR_MSG_ALIGNMENT, op_on_alignment, o);
     if (rc == ONR_OK)
@@ -344,7 +351,6 @@ int main(int argc, char **argv)
 {
     const struct onr_service_def def = {
         .name = "operator",
-        .role = "op",
         .sender_role = ONR_ROLE_OPERATOR,
         .usage = usage,
         .keys = keys,

@@ -22,12 +22,11 @@
 #include <stdint.h>
 
 #include "lifecycle.h"
+#include "onramp/journey.h"
 #include "onramp/service.h"
 #include "onramp/svc_peers.h"
 #include "pool.h"
 #include "subscribers.h"
-
-#define OP_CONTROL_TOPIC "$CONTROL/onramp/v1"
 
 /* The kinds of confirmed messages (attached.c, release.c). */
 #define OP_KIND_GRANT "grant"
@@ -72,11 +71,12 @@ int op_on_attach_response(struct onr_service *svc, const struct onr_envelope *en
  * attached.c. op_attached: from inside the attach transaction: `sub`
  * takes the attach (kid, K_AF sealed to its provider), and the grant and
  * the provider's key go out as confirmed messages, the event as an extra
- * of `answer`. op_event: an event envelope into `pub` (NULL: ONR_ESPACE).
+ * of `answer`. op_event: the event of journey step `step` (the journey's
+ * word for it) into `pub` (NULL: ONR_ESPACE).
  */
 int op_attached(struct onr_service *svc, struct op *o, struct op_subscriber *sub,
                 const uint8_t kid[16], const uint8_t k_af[32], struct onr_answer *answer);
-int op_event(struct onr_service *svc, const char *dev, const char *step,
+int op_event(struct onr_service *svc, const char *dev, enum onr_journey_step step,
              struct onr_publication *pub);
 
 /* The hooks of the confirmed kinds (main.c lists the kinds): a provider

@@ -56,7 +56,7 @@ static int check_voucher(struct onr_service *svc, const struct op *o, const char
         *why = "voucher from a manufacturer not trusted";
         return ONR_EDENIED;
     }
-    if (onr_envelope_verify_sig(&t, ONR_BYTES_STR(ONR_VOUCHER_TOKEN_TOPIC), mfr->key) !=
+    if (onr_envelope_verify_sig(&t, ONR_BYTES_STR(ONR_TOPIC_VOUCHER), mfr->key) !=
         ONR_OK) {
         *why = "voucher signature";
         return ONR_EDENIED;
@@ -131,11 +131,12 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
             .re = ONR_BYTES(env->id),
             .sealed = {sealed, sealed_len},
         };
-        onr_service_down_topic(ctx->dev, down, sizeof(down));
-        rc = onr_service_seal(svc, &msg, down, &answer->reply, NULL);
+        rc = onr_topic_down(ctx->dev, down, sizeof(down));
+        if (rc == ONR_OK)
+            rc = onr_service_seal(svc, &msg, down, &answer->reply, NULL);
     }
     if (rc == ONR_OK && fresh)
-        rc = op_event(svc, ctx->dev, "profile", onr_answer_extra(answer));
+        rc = op_event(svc, ctx->dev, ONR_JOURNEY_PROFILED, onr_answer_extra(answer));
     if (rc == ONR_OK)
         onr_log(fresh ? ONR_LOG_NOTICE : ONR_LOG_INFO,
                 "profile dev=%s imsi=%s iccid=%s provider=%s%s", ctx->dev, sub.imsi, sub.iccid,

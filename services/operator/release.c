@@ -52,7 +52,7 @@ static int suspend(struct onr_service *svc, struct op_subscriber *sub, struct on
         op_revoke_msg(sub->dev, &msg);
         op_grant_key(sub->dev, key, sizeof(key));
         rc = onr_service_send_confirmed(svc, answer, OP_KIND_REVOKE, ONR_PEER_BROKER, key, &msg,
-                                        OP_CONTROL_TOPIC);
+                                        ONR_TOPIC_CONTROL);
     }
     return rc;
 }
@@ -70,8 +70,9 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     (void)topic;
     memcpy(dev, env->msg.body.release.dev.ptr, ONR_DEVID_LEN);
     dev[ONR_DEVID_LEN] = '\0';
-    snprintf(reply, sizeof(reply), "onr/1/s/prov/%s/in", ctx->prov->id);
-    rc = op_sub_get(onr_service_db(svc), dev, &sub);
+    rc = onr_topic_in(ONR_ROLE_PROVIDER, ctx->prov->id, reply, sizeof(reply));
+    if (rc == ONR_OK)
+        rc = op_sub_get(onr_service_db(svc), dev, &sub);
     if (rc == ONR_OK && strcmp(sub.prov, ctx->prov->id) != 0) {
         onr_wipe(&sub, sizeof(sub));
         onr_log(ONR_LOG_NOTICE, "release refused provider=%s dev=%s reason=\"another "

@@ -39,13 +39,13 @@ static int v1_pending(struct onr_db *db, const struct v1_row *r, uint64_t now)
     if (r->suspended) {
         op_revoke_msg(r->dev, &msg);
         return onr_delivery_store(db, OP_KIND_REVOKE, ONR_PEER_BROKER, key, &msg,
-                                  OP_CONTROL_TOPIC, NULL, now, now);
+                                  ONR_TOPIC_CONTROL, NULL, now, now);
     }
     if (!r->attached)
         return ONR_OK;
     if (!r->granted) {
         op_grant_msg(r->dev, r->prov, &msg);
-        rc = onr_delivery_store(db, OP_KIND_GRANT, ONR_PEER_BROKER, key, &msg, OP_CONTROL_TOPIC,
+        rc = onr_delivery_store(db, OP_KIND_GRANT, ONR_PEER_BROKER, key, &msg, ONR_TOPIC_CONTROL,
                                 r->grant_id_len == ONR_MSG_ID_LEN ? r->grant_id : NULL, now,
                                 now);
     }
@@ -54,7 +54,9 @@ static int v1_pending(struct onr_db *db, const struct v1_row *r, uint64_t now)
         return rc;
     op_app_key_msg(r->dev, r->kid, r->sealed, r->imsi, r->iccid, &msg);
     op_app_key_key(r->dev, key, sizeof(key));
-    snprintf(topic, sizeof(topic), "onr/1/s/prov/%s/in", r->prov);
+    rc = onr_topic_in(ONR_ROLE_PROVIDER, r->prov, topic, sizeof(topic));
+    if (rc != ONR_OK)
+        return rc;
     return onr_delivery_store(db, OP_KIND_APP_KEY, r->prov, key, &msg, topic,
                               r->key_id_len == ONR_MSG_ID_LEN ? r->key_id : NULL, now, now);
 }

@@ -68,7 +68,9 @@ int prov_align_start(struct onr_service *svc, const struct prov *p, const char *
         return ONR_OK;
     }
     prov_key("align", k->dev, key, sizeof(key));
-    snprintf(topic, sizeof(topic), "onr/1/s/op/%s/in", k->op);
+    rc = onr_topic_in(ONR_ROLE_OPERATOR, k->op, topic, sizeof(topic));
+    if (rc != ONR_OK)
+        return rc;
     return onr_service_send_confirmed(svc, answer, PROV_KIND_ALIGNMENT, k->op, key, &msg, topic);
 }
 
@@ -104,9 +106,10 @@ static int queue_unplanned(struct onr_db *db, void *arg)
         if (rc != ONR_OK || prov_alignment_msg(u->p, account, &k, &msg) != ONR_OK)
             continue;
         prov_key("align", dev, key, sizeof(key));
-        snprintf(topic, sizeof(topic), "onr/1/s/op/%s/in", k.op);
-        rc = onr_delivery_store(db, PROV_KIND_ALIGNMENT, k.op, key, &msg, topic, NULL, now,
-                                now);
+        rc = onr_topic_in(ONR_ROLE_OPERATOR, k.op, topic, sizeof(topic));
+        if (rc == ONR_OK)
+            rc = onr_delivery_store(db, PROV_KIND_ALIGNMENT, k.op, key, &msg, topic, NULL, now,
+                                    now);
         u->queued++;
     }
     onr_db_query_end(rows);

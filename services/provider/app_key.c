@@ -66,9 +66,9 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
         .re = ONR_BYTES(env->id),
         .dev = m->dev,
     };
-    snprintf(reply, sizeof(reply), "onr/1/s/op/%s/in", ctx->op->id);
     onr_log(ONR_LOG_INFO, "application key stored dev=%s operator=%s", ctx->dev, ctx->op->id);
-    return onr_service_seal(svc, &msg, reply, &answer->reply, NULL);
+    rc = onr_topic_in(ONR_ROLE_OPERATOR, ctx->op->id, reply, sizeof(reply));
+    return rc == ONR_OK ? onr_service_seal(svc, &msg, reply, &answer->reply, NULL) : rc;
 }
 
 /* Is `dev` claimed here (registering or claimed) with operator `op`? A
@@ -105,7 +105,8 @@ int prov_on_app_key(struct onr_service *svc, const struct onr_envelope *env, con
         onr_service_log_refusal(svc, "application key refused dev=%s operator=%s "
                                 "reason=not the operator of the device's claim",
                                 ctx.dev, ctx.op->id);
-        snprintf(reply, sizeof(reply), "onr/1/s/op/%s/in", ctx.op->id);
+        if (onr_topic_in(ONR_ROLE_OPERATOR, ctx.op->id, reply, sizeof(reply)) != ONR_OK)
+            return rc;
         return onr_service_refuse(svc, env, rc, reply);
     }
     if (rc != ONR_OK)

@@ -50,7 +50,7 @@ int prov_revoke_cert(struct onr_service *svc, const char *dev, const uint8_t *se
     prov_key("cert", hex, key, sizeof(key));
     prov_cert_revoke_msg(dev, serial, serial_len, &msg);
     return onr_service_send_confirmed(svc, answer, PROV_KIND_CERT_REVOKE, ONR_PEER_BROKER, key,
-                                      &msg, PROV_CONTROL_TOPIC);
+                                      &msg, ONR_TOPIC_CONTROL);
 }
 
 /* The plugin refuses a revocation (EDENIED: it holds no CA of ours, or the
@@ -135,8 +135,9 @@ static int enroll_answer(struct onr_service *svc, const struct prov *p,
     *refusal = 0;
     if (reply == NULL)
         return ONR_ESPACE;
-    onr_service_down_topic(dev, down, sizeof(down));
-    rc = prov_claim_get(onr_service_db(svc), dev, &claim);
+    rc = onr_topic_down(dev, down, sizeof(down));
+    if (rc == ONR_OK)
+        rc = prov_claim_get(onr_service_db(svc), dev, &claim);
     if (rc == ONR_ENOENT || (rc == ONR_OK && claim.state < PROV_STEP_CLAIMED)) {
         onr_log(ONR_LOG_NOTICE, "enrollment refused dev=%s reason=\"not claimed here\"", dev);
         *refusal = ONR_EDENIED;
@@ -218,8 +219,9 @@ static int wait_for_key(struct onr_service *svc, const struct prov *p,
     static const char why[] = "the operator's key for this device has not arrived yet";
     int rc;
 
-    onr_service_down_topic(dev, down, sizeof(down));
-    rc = onr_db_begin(db);
+    rc = onr_topic_down(dev, down, sizeof(down));
+    if (rc == ONR_OK)
+        rc = onr_db_begin(db);
     if (rc != ONR_OK)
         return rc;
     rc = prov_claim_get(db, dev, &claim);
@@ -262,8 +264,9 @@ int prov_on_enroll(struct onr_service *svc, const struct onr_envelope *env, cons
     if (rc != ONR_OK)
         return rc;
     ctx.dev = dev;
-    onr_service_down_topic(dev, down, sizeof(down));
-    rc = prov_app_key_get(onr_service_db(svc), dev, &k);
+    rc = onr_topic_down(dev, down, sizeof(down));
+    if (rc == ONR_OK)
+        rc = prov_app_key_get(onr_service_db(svc), dev, &k);
     if (rc == ONR_ENOENT)
         return wait_for_key(svc, p, env, topic, dev, env->raw.ptr, env->raw.len);
     if (rc != ONR_OK)

@@ -85,26 +85,22 @@ static int operational(struct onr_db *db, void *arg)
 int prov_on_telemetry(struct onr_service *svc, const char *topic, const uint8_t *payload,
                       size_t len, void *arg)
 {
-    static const char tail[] = "/telemetry";
+    static const char leaf[] = ONR_TOPIC_TELEMETRY;
     struct onr_db *db = onr_service_db(svc);
-    char prefix[ONR_TOPIC_MAX + 1];
-    char dev[ONR_DEVID_LEN + 1];
+    struct onr_topic parsed;
+    const char *dev = parsed.dev;
     struct prov_claim c;
     struct telemetry t = {&c, onr_service_now(svc)};
-    size_t n;
     int rc;
 
     (void)payload; /* its content is the device's: any telemetry says it is up */
     (void)len;
     (void)arg;
-    n = (size_t)snprintf(prefix, sizeof(prefix), "onr/1/p/%s/dev/", onr_service_id(svc));
-    if (strncmp(topic, prefix, n) != 0 ||
-        strnlen(topic, ONR_TOPIC_MAX + 1) != n + ONR_DEVID_LEN + sizeof(tail) - 1 ||
-        strcmp(topic + n + ONR_DEVID_LEN, tail) != 0 ||
-        onr_devid_check(topic + n, ONR_DEVID_LEN) != ONR_OK)
+    if (onr_topic_parse(topic, strnlen(topic, ONR_TOPIC_MAX + 1), &parsed) != ONR_OK ||
+        parsed.kind != ONR_TOPIC_KIND_OPERATIONAL ||
+        strcmp(parsed.svc, onr_service_id(svc)) != 0 || parsed.rest.len != sizeof(leaf) - 1 ||
+        memcmp(parsed.rest.ptr, leaf, parsed.rest.len) != 0)
         return ONR_EFORMAT;
-    memcpy(dev, topic + n, ONR_DEVID_LEN);
-    dev[ONR_DEVID_LEN] = '\0';
     rc = prov_claim_get(db, dev, &c);
     if (rc == ONR_ENOENT || (rc == ONR_OK && c.state < PROV_STEP_CLAIMED))
         return ONR_EDENIED; /* not a device of ours */

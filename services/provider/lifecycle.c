@@ -2,24 +2,31 @@
 #include "lifecycle.h"
 
 #include "onramp/error.h"
+#include "onramp/journey.h"
 #include "onramp/svc_log.h"
+
+/* Each step of ours as a step of the journey (<onramp/journey.h>), whose
+ * names everybody prints. */
+static const enum onr_journey_step journey_steps[PROV_STEP_COUNT] = {
+    [PROV_STEP_REGISTERING] = ONR_JOURNEY_REGISTERING,
+    [PROV_STEP_CLAIMED] = ONR_JOURNEY_CLAIMED,
+    [PROV_STEP_ATTACHED] = ONR_JOURNEY_ATTACHED,
+    [PROV_STEP_ENROLLED] = ONR_JOURNEY_ENROLLED,
+    [PROV_STEP_OPERATIONAL] = ONR_JOURNEY_OPERATIONAL,
+};
 
 const char *prov_step_name(enum prov_step step)
 {
-    static const char *const names[PROV_STEP_COUNT] = {
-        "none", "registering", "claimed", "attached", "enrolled", "operational",
-    };
-
-    return (unsigned)step < PROV_STEP_COUNT ? names[step] : "unknown";
+    if (step <= PROV_STEP_NONE || step >= PROV_STEP_COUNT)
+        return ONR_JOURNEY_UNKNOWN;
+    return onr_journey_said(journey_steps[step]);
 }
 
 const char *prov_state_name(enum prov_step step)
 {
-    static const char *const names[PROV_STEP_COUNT] = {
-        "UNCLAIMED", "REGISTERING", "CLAIMED", "NETWORK_ATTACHED", "ENROLLED", "OPERATIONAL",
-    };
-
-    return (unsigned)step < PROV_STEP_COUNT ? names[step] : "UNKNOWN";
+    if (step <= PROV_STEP_NONE || step >= PROV_STEP_COUNT)
+        return ONR_JOURNEY_UNCLAIMED;
+    return onr_journey_state_name(journey_steps[step]);
 }
 
 int prov_device_step(struct onr_db *db, struct prov_claim *c, enum prov_event event,

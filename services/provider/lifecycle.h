@@ -32,9 +32,11 @@ enum prov_event { PROV_REGISTERED, PROV_KEY_STORED, PROV_ENROLLED_EV, PROV_TELEM
 int prov_device_step(struct onr_db *db, struct prov_claim *c, enum prov_event event,
                      int has_key, uint64_t now);
 
-/* prov_step_name: "registering" ... "operational" (the status words);
- * prov_state_name: "UNCLAIMED", "REGISTERING", "CLAIMED",
- * "NETWORK_ATTACHED", "ENROLLED", "OPERATIONAL" (the page's); static. */
+/* The journey's names (<onramp/journey.h>) of a step of ours, static:
+ * prov_step_name: "registering" ... "operational" (the status words;
+ * "unknown" for none); prov_state_name: "REGISTERING", "CLAIMED",
+ * "NETWORK_ATTACHED", "ENROLLED", "OPERATIONAL" (the page's; "UNCLAIMED"
+ * for none). */
 const char *prov_step_name(enum prov_step step);
 const char *prov_state_name(enum prov_step step);
 

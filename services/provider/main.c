@@ -288,10 +288,15 @@ static int start(struct onr_service *svc, void *arg)
         rc = prov_page_start(svc, p);
     if (rc != ONR_OK)
         return rc;
-    snprintf(inbox, sizeof(inbox), "onr/1/s/prov/%s/in", onr_service_id(svc));
-    snprintf(up, sizeof(up), "onr/1/d/+/up/prov/%s", onr_service_id(svc));
-    snprintf(telemetry, sizeof(telemetry), "onr/1/p/%s/dev/+/telemetry", onr_service_id(svc));
-    rc = onr_service_subscribe(svc, inbox, ONR_MSG_PAIRING, prov_on_pairing, p);
+    rc = onr_topic_filter_in(NULL, ONR_ROLE_PROVIDER, onr_service_id(svc), inbox,
+                             sizeof(inbox));
+    if (rc == ONR_OK)
+        rc = onr_topic_filter_up(NULL, ONR_ROLE_PROVIDER, onr_service_id(svc), up, sizeof(up));
+    if (rc == ONR_OK)
+        rc = onr_topic_filter_operational(NULL, onr_service_id(svc), ONR_TOPIC_TELEMETRY,
+                                          telemetry, sizeof(telemetry));
+    if (rc == ONR_OK)
+        rc = onr_service_subscribe(svc, inbox, ONR_MSG_PAIRING, prov_on_pairing, p);
     if (rc == ONR_OK)
         rc = onr_service_subscribe(svc, inbox, ONR_MSG_APP_KEY, prov_on_app_key, p);
     if (rc == ONR_OK)
@@ -339,7 +344,6 @@ int main(int argc, char **argv)
 {
     const struct onr_service_def def = {
         .name = "provider",
-        .role = "prov",
         .sender_role = ONR_ROLE_PROVIDER,
         .usage = usage,
         .keys = keys,

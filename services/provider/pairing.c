@@ -31,29 +31,21 @@
 #include "onramp/label.h"
 #include "onramp/text.h"
 
-static void asker_topic(const char *asker, char *out, size_t cap)
-{
-    snprintf(out, cap, "onr/1/s/ctl/%s/in", asker);
-}
-
 /* An error for the control tool, answering its pairing `re`. */
 static int tell_error(struct onr_service *svc, const uint8_t re[ONR_MSG_ID_LEN], const char *asker,
                       int code, const char *reason, struct onr_publication *pub)
 {
-    char topic[ONR_TOPIC_MAX + 1];
     struct onr_msg msg = {.type = ONR_MSG_ERROR};
 
     msg.body.error.re = (struct onr_bytes){re, ONR_MSG_ID_LEN};
     msg.body.error.code = (uint64_t)(code < 0 ? -code : code);
     msg.body.error.reason = (struct onr_bytes){(const uint8_t *)reason, strlen(reason)};
-    asker_topic(asker, topic, sizeof(topic));
-    return onr_service_seal(svc, &msg, topic, pub, NULL);
+    return prov_seal_to_asker(svc, &msg, asker, pub);
 }
 
 static int tell_paired(struct onr_service *svc, const struct prov_claim *c,
                        struct onr_publication *pub)
 {
-    char topic[ONR_TOPIC_MAX + 1];
     struct onr_msg msg = {.type = ONR_MSG_PAIRED};
 
     msg.body.paired = (struct onr_msg_paired){
@@ -62,8 +54,7 @@ static int tell_paired(struct onr_service *svc, const struct prov_claim *c,
         .mfr = {(const uint8_t *)c->mfr, strlen(c->mfr)},
         .op = {(const uint8_t *)c->op, strlen(c->op)},
     };
-    asker_topic(c->asker, topic, sizeof(topic));
-    return onr_service_seal(svc, &msg, topic, pub, NULL);
+    return prov_seal_to_asker(svc, &msg, c->asker, pub);
 }
 
 /* The registration for claim `c` with the secret `claim`, to its
@@ -94,7 +85,9 @@ static int registration(struct onr_service *svc, const struct prov *p,
         .op = {(const uint8_t *)op->id, strlen(op->id)},
         .op_key = ONR_BYTES(op->key),
     };
-    snprintf(topic, sizeof(topic), "onr/1/s/mfr/%s/in", mfr->id);
+    rc = onr_topic_in(ONR_ROLE_MANUFACTURER, mfr->id, topic, sizeof(topic));
+    if (rc != ONR_OK)
+        return rc;
     prov_key("claim", c->dev, key, sizeof(key));
     return onr_service_send_confirmed(svc, answer, PROV_KIND_REGISTRATION, mfr->id, key, &msg,
                                       topic);

@@ -51,8 +51,6 @@ struct prov_page;
 #define PROV_KIND_ALIGNMENT "alignment"
 #define PROV_KIND_CERT_REVOKE "cert_revoke"
 
-#define PROV_CONTROL_TOPIC "$CONTROL/onramp/v1"
-
 /* What an account's devices get from their operator (step 5). */
 struct prov_plan {
     char account[65];                     /* "*": every other account */
@@ -156,7 +154,11 @@ int prov_cert_revoke_refused(struct onr_service *svc, const struct onr_pending *
                              struct onr_answer *out, void *arg);
 
 /* release.c: a release or a revocation from a control tool; the release
- * message (borrowing `dev`); the hooks of the release kinds. */
+ * message (borrowing `dev`); the hooks of the release kinds;
+ * prov_seal_to_asker: `msg` for the control tool `asker` (its inbox) into
+ * `pub`. */
+int prov_seal_to_asker(struct onr_service *svc, const struct onr_msg *msg, const char *asker,
+                       struct onr_publication *pub);
 int prov_on_release(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                     void *arg);
 int prov_on_revoke_request(struct onr_service *svc, const struct onr_envelope *env,

@@ -31,22 +31,29 @@ void prov_release_msg(const char *dev, struct onr_msg *msg)
 }
 
 /* Our release of `dev` to a manufacturer's or operator's inbox. */
-static int release_to(struct onr_service *svc, const char *kind, const char *role,
+static int release_to(struct onr_service *svc, const char *kind, enum onr_role role,
                       const char *peer, const char *dev, struct onr_answer *answer)
 {
     char topic[ONR_TOPIC_MAX + 1];
     char key[ONR_DELIVERY_KEY_MAX + 1];
     struct onr_msg msg;
 
-    snprintf(topic, sizeof(topic), "onr/1/s/%s/%s/in", role, peer);
+    int rc = onr_topic_in(role, peer, topic, sizeof(topic));
+
+    if (rc != ONR_OK)
+        return rc;
     prov_key("release", dev, key, sizeof(key));
     prov_release_msg(dev, &msg);
     return onr_service_send_confirmed(svc, answer, kind, peer, key, &msg, topic);
 }
 
-static void asker_topic(const char *asker, char *out, size_t cap)
+int prov_seal_to_asker(struct onr_service *svc, const struct onr_msg *msg, const char *asker,
+                       struct onr_publication *pub)
 {
-    snprintf(out, cap, "onr/1/s/ctl/%s/in", asker);
+    char topic[ONR_TOPIC_MAX + 1];
+    int rc = onr_topic_in(ONR_ROLE_CONTROL, asker, topic, sizeof(topic));
+
+    return rc == ONR_OK ? onr_service_seal(svc, msg, topic, pub, NULL) : rc;
 }
 
 /* Nothing more goes out for a device we give up: not its registration,
@@ -79,8 +86,9 @@ static int decide_release(struct onr_service *svc, const struct onr_envelope *en
     memcpy(r.dev, env->msg.body.release.dev.ptr, ONR_DEVID_LEN);
     snprintf(r.asker, sizeof(r.asker), "%s", ctx->peer->id);
     memcpy(r.request_id, env->id, sizeof(r.request_id));
-    asker_topic(r.asker, reply, sizeof(reply));
-    rc = prov_claim_get(db, r.dev, &claim);
+    rc = onr_topic_in(ONR_ROLE_CONTROL, r.asker, reply, sizeof(reply));
+    if (rc == ONR_OK)
+        rc = prov_claim_get(db, r.dev, &claim);
     if (rc == ONR_ENOENT) {
         onr_log(ONR_LOG_NOTICE, "release refused dev=%s reason=\"not ours\"", r.dev);
         return onr_answer_refuse(svc, answer, env, ONR_ENOENT, reply);
@@ -89,9 +97,9 @@ static int decide_release(struct onr_service *svc, const struct onr_envelope *en
         return rc;
     snprintf(r.mfr, sizeof(r.mfr), "%s", claim.mfr);
     snprintf(r.op, sizeof(r.op), "%s", claim.op);
-    rc = release_to(svc, PROV_KIND_RELEASE_MFR, "mfr", r.mfr, r.dev, answer);
+    rc = release_to(svc, PROV_KIND_RELEASE_MFR, ONR_ROLE_MANUFACTURER, r.mfr, r.dev, answer);
     if (rc == ONR_OK)
-        rc = release_to(svc, PROV_KIND_RELEASE_OP, "op", r.op, r.dev, answer);
+        rc = release_to(svc, PROV_KIND_RELEASE_OP, ONR_ROLE_OPERATOR, r.op, r.dev, answer);
     if (rc == ONR_OK) {
         rc = prov_cert_revoke_current(db, r.dev, now, &cert);
         if (rc == ONR_OK)
@@ -142,8 +150,9 @@ static int decide_revoke(struct onr_service *svc, const struct onr_envelope *env
     (void)topic;
     memcpy(dev, env->msg.body.revoke_request.dev.ptr, ONR_DEVID_LEN);
     dev[ONR_DEVID_LEN] = '\0';
-    asker_topic(ctx->peer->id, reply, sizeof(reply));
-    rc = prov_cert_revoke_current(db, dev, onr_service_now(svc), &cert);
+    rc = onr_topic_in(ONR_ROLE_CONTROL, ctx->peer->id, reply, sizeof(reply));
+    if (rc == ONR_OK)
+        rc = prov_cert_revoke_current(db, dev, onr_service_now(svc), &cert);
     if (rc == ONR_ENOENT) {
         onr_log(ONR_LOG_NOTICE, "revoke refused dev=%s reason=\"no certificate in force\"",
                 dev);
@@ -201,7 +210,6 @@ int prov_released(struct onr_service *svc, const struct onr_pending *p,
 {
     struct onr_msg msg = {.type = ONR_MSG_RELEASED};
     struct prov_release r;
-    char topic[ONR_TOPIC_MAX + 1];
     int rc = release_of(svc, p, &r);
 
     (void)answer;
@@ -211,12 +219,11 @@ int prov_released(struct onr_service *svc, const struct onr_pending *p,
     onr_log(ONR_LOG_NOTICE, "released dev=%s by=%s", r.dev, p->peer);
     if (strcmp(p->kind, PROV_KIND_RELEASE_MFR) != 0)
         return ONR_OK;
-    asker_topic(r.asker, topic, sizeof(topic));
     msg.body.released = (struct onr_msg_released){
         .re = ONR_BYTES(r.request_id),
         .dev = {(const uint8_t *)r.dev, strlen(r.dev)},
     };
-    return onr_service_seal(svc, &msg, topic, &out->reply, NULL);
+    return prov_seal_to_asker(svc, &msg, r.asker, &out->reply);
 }
 
 /* Refused (EDENIED: another provider's device there now): given up; the
@@ -227,7 +234,6 @@ int prov_release_refused(struct onr_service *svc, const struct onr_pending *p, i
     struct onr_msg msg = {.type = ONR_MSG_ERROR};
     const char *reason = onr_strerror(code);
     struct prov_release r;
-    char topic[ONR_TOPIC_MAX + 1];
     int rc;
 
     (void)arg;
@@ -238,12 +244,11 @@ int prov_release_refused(struct onr_service *svc, const struct onr_pending *p, i
     rc = release_of(svc, p, &r);
     if (rc != ONR_OK)
         return rc == ONR_ENOENT ? ONR_DELIVERY_DROP : rc;
-    asker_topic(r.asker, topic, sizeof(topic));
     msg.body.error = (struct onr_msg_error){
         .re = ONR_BYTES(r.request_id),
         .code = (uint64_t)-code,
         .reason = {(const uint8_t *)reason, strlen(reason)},
     };
-    rc = onr_service_seal(svc, &msg, topic, &out->reply, NULL);
+    rc = prov_seal_to_asker(svc, &msg, r.asker, &out->reply);
     return rc == ONR_OK ? ONR_DELIVERY_DROP : rc;
 }

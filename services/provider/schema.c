@@ -66,16 +66,16 @@ static int v2_releases(struct onr_db *db, uint64_t now)
             break;
         prov_release_msg(dev, &msg);
         prov_key("release", dev, key, sizeof(key));
-        if (!mfr_done) {
-            snprintf(topic, sizeof(topic), "onr/1/s/mfr/%s/in", mfr);
+        if (!mfr_done)
+            rc = onr_topic_in(ONR_ROLE_MANUFACTURER, mfr, topic, sizeof(topic));
+        if (!mfr_done && rc == ONR_OK)
             rc = onr_delivery_store(db, PROV_KIND_RELEASE_MFR, mfr, key, &msg, topic,
                                     mfr_len == ONR_MSG_ID_LEN ? mfr_msg : NULL, now, now);
-        }
-        if (rc == ONR_OK && !op_done) {
-            snprintf(topic, sizeof(topic), "onr/1/s/op/%s/in", op);
+        if (!op_done && rc == ONR_OK)
+            rc = onr_topic_in(ONR_ROLE_OPERATOR, op, topic, sizeof(topic));
+        if (!op_done && rc == ONR_OK)
             rc = onr_delivery_store(db, PROV_KIND_RELEASE_OP, op, key, &msg, topic,
                                     op_len == ONR_MSG_ID_LEN ? op_msg : NULL, now, now);
-        }
     }
     onr_db_query_end(rows);
     return rc == ONR_ENOENT ? ONR_OK : rc;
@@ -104,7 +104,7 @@ static int v2_revocations(struct onr_db *db, uint64_t now)
         prov_key("cert", hex, key, sizeof(key));
         prov_cert_revoke_msg(dev, serial, serial_len, &msg);
         rc = onr_delivery_store(db, PROV_KIND_CERT_REVOKE, ONR_PEER_BROKER, key, &msg,
-                                PROV_CONTROL_TOPIC, id_len == ONR_MSG_ID_LEN ? id : NULL, now,
+                                ONR_TOPIC_CONTROL, id_len == ONR_MSG_ID_LEN ? id : NULL, now,
                                 now);
     }
     onr_db_query_end(rows);
@@ -137,8 +137,9 @@ static int v2_alignments(struct onr_db *db, const struct prov *p, uint64_t now)
         if (rc != ONR_OK || p == NULL || prov_alignment_msg(p, account, &k, &msg) != ONR_OK)
             continue;
         prov_key("align", k.dev, key, sizeof(key));
-        snprintf(topic, sizeof(topic), "onr/1/s/op/%s/in", k.op);
-        rc = onr_delivery_store(db, PROV_KIND_ALIGNMENT, k.op, key, &msg, topic,
+        rc = onr_topic_in(ONR_ROLE_OPERATOR, k.op, topic, sizeof(topic));
+        if (rc == ONR_OK)
+            rc = onr_delivery_store(db, PROV_KIND_ALIGNMENT, k.op, key, &msg, topic,
                                 id_len == ONR_MSG_ID_LEN ? id : NULL, now, now);
     }
     onr_db_query_end(rows);

@@ -144,7 +144,8 @@ int svc_connect(struct onr_service *svc)
     mosquitto_property *props = NULL;
     int rc;
 
-    snprintf(client_id, sizeof(client_id), "%s.%s", svc->def->role, svc->id);
+    snprintf(client_id, sizeof(client_id), "%s.%s", onr_topic_role(svc->def->sender_role),
+             svc->id);
     /* A persistent session: messages for the service wait while it is away. */
     svc->mosq = mosquitto_new(client_id, false, svc);
     if (svc->mosq == NULL)

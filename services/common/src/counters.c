@@ -110,9 +110,9 @@ static void publish_counters(struct onr_service *svc, void *arg)
         onr_log(ONR_LOG_WARNING, "pending messages not counted error=%s",
                 onr_db_errmsg(svc->db));
     msg.body.service_stats = k->published;
-    snprintf(topic, sizeof(topic), "onr/1/s/%s/%s/ev", svc->def->role, svc->id);
     memset(&pub, 0, sizeof(pub));
-    if (onr_service_seal(svc, &msg, topic, &pub, NULL) == ONR_OK)
+    if (onr_topic_ev(svc->def->sender_role, svc->id, topic, sizeof(topic)) == ONR_OK &&
+        onr_service_seal(svc, &msg, topic, &pub, NULL) == ONR_OK)
         onr_service_publish(svc, &pub);
 }
 

@@ -13,7 +13,6 @@
 #include "service_internal.h"
 
 #define DUE_BATCH 32          /* rows one tick resends at most */
-#define CONTROL_RESPONSE "$CONTROL/onramp/v1/response"
 
 static const struct onr_delivery_kind *kind_named(const struct onr_service *svc,
                                                   const char *name)
@@ -225,10 +224,10 @@ int onr_service_deliveries(struct onr_service *svc, const struct onr_delivery_ki
     svc->delivery.kinds = kinds;
     svc->delivery.n_kinds = n;
     svc->delivery.resend = resend;
-    snprintf(inbox, sizeof(inbox), "onr/1/s/%s/%s/in", svc->def->role, svc->id);
+    rc = onr_topic_filter_in(NULL, svc->def->sender_role, svc->id, inbox, sizeof(inbox));
     for (size_t i = 0; i < n && rc == ONR_OK; i++) {
         if (kinds[i].peer_role == ONR_ROLE_BROKER) {
-            rc = route_once(svc, CONTROL_RESPONSE, 0, ONR_MSG_CONTROL_RESULT);
+            rc = route_once(svc, ONR_TOPIC_CONTROL_RESPONSE, 0, ONR_MSG_CONTROL_RESULT);
         } else {
             rc = route_once(svc, inbox, 1, kinds[i].answer_type);
             if (rc == ONR_OK)

@@ -47,17 +47,13 @@ int onr_service_error(struct onr_service *svc, const struct onr_envelope *env, i
 int onr_service_from_device(const char *topic, const struct onr_envelope *env,
                             char dev[ONR_DEVID_LEN + 1])
 {
-    static const char prefix[] = "onr/1/d/";
-    const size_t at = sizeof(prefix) - 1;
+    struct onr_topic t;
 
-    if (strncmp(topic, prefix, at) != 0 || strlen(topic) < at + ONR_DEVID_LEN ||
-        topic[at + ONR_DEVID_LEN] != '/')
+    if (onr_topic_parse(topic, strlen(topic), &t) != ONR_OK || t.kind != ONR_TOPIC_KIND_UP ||
+        env->sender_role != ONR_ROLE_DEVICE || env->sender.len != ONR_DEVID_LEN ||
+        memcmp(env->sender.ptr, t.dev, ONR_DEVID_LEN) != 0)
         return ONR_EDENIED;
-    memcpy(dev, topic + at, ONR_DEVID_LEN);
-    dev[ONR_DEVID_LEN] = '\0';
-    if (onr_devid_check(dev, ONR_DEVID_LEN) != ONR_OK || env->sender_role != ONR_ROLE_DEVICE ||
-        env->sender.len != ONR_DEVID_LEN || memcmp(env->sender.ptr, dev, ONR_DEVID_LEN) != 0)
-        return ONR_EDENIED;
+    memcpy(dev, t.dev, ONR_DEVID_LEN + 1);
     return ONR_OK;
 }
 
@@ -76,9 +72,4 @@ int onr_service_from_peer(struct onr_service *svc, const struct onr_envelope *en
     if (rc == ONR_OK)
         rc = onr_service_accept(svc, env);
     return rc == ONR_EREPLAY ? ONR_OK : rc;
-}
-
-void onr_service_down_topic(const char *dev, char *out, size_t cap)
-{
-    snprintf(out, cap, "onr/1/d/%s/down", dev);
 }

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "onramp/error.h"
+#include "onramp/journey.h"
 #include "service_internal.h"
 
 const struct onr_peers *onr_service_controllers(const struct onr_service *svc)
@@ -37,15 +38,16 @@ static int on_status_request(struct onr_service *svc, const struct onr_envelope 
     rc = svc->def->status(svc, svc->def->arg, id, st);
     if (rc == ONR_ENOENT) {
         memset(st, 0, sizeof(*st));
-        st->state = ONR_BYTES_STR("unknown");
+        st->state = ONR_BYTES_STR(ONR_JOURNEY_UNKNOWN);
     } else if (rc != ONR_OK) {
         return rc;
     }
     st->re = ONR_BYTES(env->id);
     st->dev = dev;
-    snprintf(to, sizeof(to), "onr/1/s/ctl/%s/in", peer->id);
     memset(&pub, 0, sizeof(pub));
-    rc = onr_service_seal(svc, &msg, to, &pub, NULL);
+    rc = onr_topic_in(ONR_ROLE_CONTROL, peer->id, to, sizeof(to));
+    if (rc == ONR_OK)
+        rc = onr_service_seal(svc, &msg, to, &pub, NULL);
     if (rc != ONR_OK)
         return rc;
     onr_log(ONR_LOG_INFO, "status dev=%s ctl=%s state=%.*s", id, peer->id, (int)st->state.len,
@@ -56,9 +58,12 @@ static int on_status_request(struct onr_service *svc, const struct onr_envelope 
 int svc_status_setup(struct onr_service *svc)
 {
     char inbox[ONR_TOPIC_MAX + 1];
+    int rc;
 
     if (svc->def->status == NULL)
         return ONR_OK;
-    snprintf(inbox, sizeof(inbox), "onr/1/s/%s/%s/in", svc->def->role, svc->id);
-    return onr_service_subscribe(svc, inbox, ONR_MSG_STATUS_REQUEST, on_status_request, NULL);
+    rc = onr_topic_filter_in(NULL, svc->def->sender_role, svc->id, inbox, sizeof(inbox));
+    return rc == ONR_OK ? onr_service_subscribe(svc, inbox, ONR_MSG_STATUS_REQUEST,
+                                                on_status_request, NULL)
+                        : rc;
 }

@@ -55,6 +55,7 @@
 #include "onramp/svc_db.h"
 #include "onramp/svc_delivery.h"
 #include "onramp/svc_log.h"
+#include "onramp/topic.h"
 
 struct event_base;
 struct onr_config;
@@ -101,8 +102,7 @@ typedef int (*onr_service_handler_cb)(struct onr_service *svc, const struct onr_
 /* A service's description, given to onr_service_main. */
 struct onr_service_def {
     const char *name;          /* "manufacturer" */
-    const char *role;          /* the topic role level: "mfr", "op", "prov" */
-    enum onr_role sender_role; /* in its envelopes */
+    enum onr_role sender_role; /* in its envelopes and its topics */
     const char *usage;         /* the --help text */
     const char *const *keys;   /* configuration keys beyond the common ones */
     size_t n_keys;
@@ -283,9 +283,6 @@ int onr_service_from_peer(struct onr_service *svc, const struct onr_envelope *en
 /* onr_service_controllers: the control tools of the `controller` lines
  * (borrowed; replaced on reload). */
 const struct onr_peers *onr_service_controllers(const struct onr_service *svc);
-
-/* onr_service_down_topic: the topic device `dev` hears on. */
-void onr_service_down_topic(const char *dev, char *out, size_t cap);
 
 /* onr_service_publish: QoS 1: now, or, while a burst's transaction is
  * open, once it commits (best effort: while disconnected the message is
