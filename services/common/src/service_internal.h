@@ -118,9 +118,7 @@ struct onr_service {
     int outcome;               /* the refusal the message being handled was
                                   answered with (handle_once sets it from
                                   its answer), 0: none */
-#ifdef ONR_TEST_HOOKS
-    int die_after_type; /* fault injection for tests, 0: off */
-#endif
+    int die_after_type; /* fault injection (ONR_TEST_HOOKS builds only), 0: off */
     struct svc_counters counters;
     struct svc_refusal_log refusal_log;
     struct svc_delivery delivery;
