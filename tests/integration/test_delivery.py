@@ -1,0 +1,118 @@
+"""Confirmed delivery across a crash (issue 16): a message to a peer that
+changes state on its side is recorded with the state change that causes it
+and resent until the peer confirms. Each test drops the first delivery (the
+sender is killed right after committing, before it publishes: the
+fault-injection hook of test builds) and sees the resend arrive:
+
+- the grant revoke an operator sends when its provider releases a device
+  (it used to be sent once, and lost with a crash);
+- the registration a provider sends its manufacturer for a pairing (it used
+  to be lost with a crash, and the user had to pair again).
+
+What is checked is what the other side did (the broker's log, onrampctl's
+answer), not the sender's bookkeeping. No duration is asserted.
+"""
+
+import os
+import subprocess
+import unittest
+
+import onboarding
+
+RELEASE, PAIRING = 28, 15
+
+
+class DeliveryTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        if os.environ.get("ONR_TEST_HOOKS") != "1":
+            raise AssertionError("these tests need the services' fault-injection hook: "
+                                 "configure with -DONR_TEST_HOOKS=ON (scripts/test does)")
+        cls.onb = onb = onboarding.Onboarding(providers=("prov-a",))
+        try:
+            cls.ctl = onboarding.Controller(onb, "admin")
+            cls.prov = onb.provider("prov-a")
+            cls.acme = onb.manufacturer("acme", providers=[cls.prov])
+            # the provider's default timers: its first resend comes after
+            # the test has stopped it (below)
+            cls.prov.configure([cls.acme], {"op-1": onb.operator_key("op-1")}, "op-1",
+                               [cls.ctl], quick_timers=False)
+            onb.track(cls.prov.process)
+            cls.op = onb.operator("op-1", [cls.acme], [cls.prov], extra={"resend": 2})
+            for svc in (cls.acme, cls.prov, cls.op):
+                svc.start()
+        except BaseException:
+            onb.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.onb.close()
+
+    def restart(self, service, die_after=None):
+        """Stop `service`, start it again, armed to die after committing a
+        message of type `die_after` (None: not armed)."""
+        service.process.stop()
+        service.process.env_extra = ({"ONR_TEST_DIE_AFTER_COMMIT": str(die_after)}
+                                     if die_after else {})
+        service.start()
+
+    def test_a_revoke_lost_in_a_crash_is_sent_again(self):
+        (d,) = self.acme.mint(1)
+        dev = os.path.basename(d)
+        rc, out = self.ctl.pair(self.prov, onboarding.DeviceRun(self.onb, d).label(), "alice")
+        self.assertEqual(rc, 0, out)
+        run = self.onb.device(d, ["--until", "NETWORK_ATTACHED"])
+        run.process.start()
+        self.assertEqual(run.process.exit_status(timeout=60), 0, run.process.text())
+        onboarding.wait_until(lambda: "onramp: grant device=" + dev in
+                              self.onb.broker.log_text(), what="the grant at the broker")
+        # the operator commits the release, its revoke with it, and dies
+        # before saying anything: the first revoke never leaves
+        self.restart(self.op, die_after=RELEASE)
+        rc, out = self.ctl.release(self.prov, dev)
+        self.assertEqual(rc, 0, out)
+        self.assertEqual(self.op.process.exit_status(timeout=60), -9)
+        self.assertIn("dying after commit", self.op.process.text())
+        # the provider would send its release again (and the operator
+        # revoke again in answer): stopped, the operator's own resend is
+        # all there is
+        self.prov.process.stop()
+        try:
+            self.assertNotIn("onramp: revoke device=" + dev, self.onb.broker.log_text())
+            # back up: the revoke is sent again, and the broker revokes
+            self.restart(self.op)
+            onboarding.wait_until(lambda: "onramp: revoke device=" + dev in
+                                  self.onb.broker.log_text(), timeout=60,
+                                  what="the revoke at the broker")
+        finally:
+            self.prov.start()
+
+    def test_a_registration_lost_in_a_crash_is_sent_again(self):
+        (d,) = self.acme.mint(1)
+        label = onboarding.DeviceRun(self.onb, d).label()
+        # the provider commits the claim, its registration with it, and
+        # dies before sending it
+        self.restart(self.prov, die_after=PAIRING)
+        pair = subprocess.Popen(self.ctl._pair_argv(self.prov, label, "alice", None, 60),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            self.assertEqual(self.prov.process.exit_status(timeout=60), -9)
+            self.assertIn("dying after commit", self.prov.process.text())
+            # back up: the registration is sent again, the manufacturer
+            # registers the device, and the pairing still waiting is answered
+            self.restart(self.prov)
+            out, _ = pair.communicate(timeout=90)
+        finally:
+            if pair.poll() is None:
+                pair.kill()
+                pair.wait()
+        self.assertEqual(pair.returncode, 0, out)
+        self.assertIn("paired dev=" + os.path.basename(d), out)
+        self.assertEqual(self.acme.rows("SELECT provider FROM assignments WHERE dev = ?",
+                                        os.path.basename(d)), [("prov-a",)])
+
+
+if __name__ == "__main__":
+    unittest.main()
