@@ -36,7 +36,7 @@
  *                the broker's services listener and this service's TLS
  *                client certificate from the services CA
  *   signing_key  P-256 key that signs this service's envelopes
- *   database     SQLite file
+ *   database     SQLite file, upgraded on start by the service's migrations
  *   log_level    error, warning, notice (default), info, debug
  *   freshness    envelope freshness window, seconds (default 300)
  *   controller   ID SIGNING_PUB: a control tool allowed to ask for a
