@@ -130,16 +130,3 @@ int op_key_stored(struct onr_service *svc, const struct onr_pending *p,
     onr_log(ONR_LOG_INFO, "key stored dev=%s provider=%s", p->key + sizeof(prefix) - 1, p->peer);
     return ONR_OK;
 }
-
-/* A provider refuses a key (EDENIED: its claim on the device names another
- * operator) for good: only a new voucher naming us, and a new attach, send
- * another. Anything else may pass. */
-int op_key_refused(struct onr_service *svc, const struct onr_pending *p, int code,
-                   struct onr_answer *out, void *arg)
-{
-    (void)svc;
-    (void)p;
-    (void)out;
-    (void)arg;
-    return code == ONR_EDENIED ? ONR_DELIVERY_DROP : ONR_DELIVERY_KEEP;
-}

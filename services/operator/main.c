@@ -259,14 +259,19 @@ static int load_peers(struct onr_service *svc, struct op *o)
     return ONR_OK;
 }
 
-/* The confirmed messages: grants and revokes at the broker, keys for the
- * providers (their verdicts on refusals: attached.c, release.c). */
+/* The confirmed messages and their peers' refusals: a grant refused is sent
+ * again (a passing fault, or one an operator mends); a revoke refused ENOENT
+ * found no grant, which is what it wanted, and EDENIED found another
+ * operator's, not ours to revoke; a key refused EDENIED (the provider's claim
+ * names another operator) waits for a new attach, which sends another. */
 static const struct onr_delivery_kind kinds[] = {
-    {OP_KIND_GRANT, ONR_MSG_CONTROL_RESULT, ONR_ROLE_BROKER, NULL, NULL, NULL, NULL},
-    {OP_KIND_REVOKE, ONR_MSG_CONTROL_RESULT, ONR_ROLE_BROKER, NULL, NULL, op_revoke_refused,
-     NULL},
-    {OP_KIND_APP_KEY, ONR_MSG_APP_KEY_STORED, ONR_ROLE_PROVIDER, &state.providers, op_key_stored,
-     op_key_refused, NULL},
+    {.name = OP_KIND_GRANT, .answer_type = ONR_MSG_CONTROL_RESULT,
+     .peer_role = ONR_ROLE_BROKER},
+    {.name = OP_KIND_REVOKE, .answer_type = ONR_MSG_CONTROL_RESULT,
+     .peer_role = ONR_ROLE_BROKER, .done_on = ONR_ENOENT, .drop_on = ONR_EDENIED},
+    {.name = OP_KIND_APP_KEY, .answer_type = ONR_MSG_APP_KEY_STORED,
+     .peer_role = ONR_ROLE_PROVIDER, .peers = &state.providers, .confirmed = op_key_stored,
+     .drop_on = ONR_EDENIED},
 };
 
 /* Challenges nobody answered in time are no use to anyone. */

@@ -79,15 +79,10 @@ int op_attached(struct onr_service *svc, struct op *o, struct op_subscriber *sub
 int op_event(struct onr_service *svc, const char *dev, enum onr_journey_step step,
              struct onr_publication *pub);
 
-/* The hooks of the confirmed kinds (main.c lists the kinds): a provider
- * stored a key (logged); refused one (attached.c); the broker refused a
- * revoke (release.c). See <onramp/svc_delivery.h>. */
+/* The hook of the key kind (main.c lists the kinds): a provider stored a
+ * key (logged). See <onramp/svc_delivery.h>. */
 int op_key_stored(struct onr_service *svc, const struct onr_pending *p,
                   const struct onr_envelope *answer, struct onr_answer *out, void *arg);
-int op_key_refused(struct onr_service *svc, const struct onr_pending *p, int code,
-                   struct onr_answer *out, void *arg);
-int op_revoke_refused(struct onr_service *svc, const struct onr_pending *p, int code,
-                      struct onr_answer *out, void *arg);
 
 /* The messages and their keys in `pending` (attached.c; the migrations
  * build them too): one grant-or-revoke per device at the broker, one key

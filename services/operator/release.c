@@ -18,21 +18,6 @@ struct release_ctx {
     const struct onr_peer *prov;
 };
 
-/* The broker refuses a revoke: ENOENT, no grant, is what we wanted;
- * EDENIED, another operator's grant now, is not ours to revoke; anything
- * else may pass. */
-int op_revoke_refused(struct onr_service *svc, const struct onr_pending *p, int code,
-                      struct onr_answer *out, void *arg)
-{
-    (void)svc;
-    (void)p;
-    (void)out;
-    (void)arg;
-    if (code == ONR_ENOENT)
-        return ONR_DELIVERY_DONE;
-    return code == ONR_EDENIED ? ONR_DELIVERY_DROP : ONR_DELIVERY_KEEP;
-}
-
 /* The subscription suspended; the broker forgets the device's grant (type
  * 21: resent until confirmed, and in place of a grant still in flight);
  * the key for the provider is not sent any more. */

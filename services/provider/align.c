@@ -18,6 +18,13 @@ void prov_key(const char *what, const char *subject, char *out, size_t cap)
     snprintf(out, cap, "%s/%s", what, subject);
 }
 
+const char *prov_key_subject(const struct onr_pending *p, const char *what)
+{
+    size_t n = strlen(what);
+
+    return strncmp(p->key, what, n) == 0 && p->key[n] == '/' ? p->key + n + 1 : NULL;
+}
+
 /* The plan of `account`: its own line, else "*". */
 static const struct prov_plan *plan_for(const struct prov *p, const char *account)
 {
@@ -131,12 +138,13 @@ void prov_align_unplanned(struct onr_service *svc, const struct prov *p)
 int prov_aligned(struct onr_service *svc, const struct onr_pending *p,
                  const struct onr_envelope *answer, struct onr_answer *out, void *arg)
 {
-    static const char prefix[] = "align/";
-    const char *dev = p->key + sizeof(prefix) - 1;
+    const char *dev = prov_key_subject(p, "align");
 
     (void)answer;
     (void)out;
     (void)arg;
+    if (dev == NULL)
+        return ONR_OK; /* not one of ours */
     onr_log(ONR_LOG_NOTICE, "aligned dev=%s operator=%s", dev, p->peer);
     return prov_alignment_done(onr_service_db(svc), dev, onr_service_now(svc));
 }

@@ -53,19 +53,6 @@ int prov_revoke_cert(struct onr_service *svc, const char *dev, const uint8_t *se
                                       &msg, ONR_TOPIC_CONTROL);
 }
 
-/* The plugin refuses a revocation (EDENIED: it holds no CA of ours, or the
- * serial is another provider's certificate) for good; anything else may
- * pass. */
-int prov_cert_revoke_refused(struct onr_service *svc, const struct onr_pending *p, int code,
-                             struct onr_answer *out, void *arg)
-{
-    (void)svc;
-    (void)p;
-    (void)out;
-    (void)arg;
-    return code == ONR_EDENIED ? ONR_DELIVERY_DROP : ONR_DELIVERY_KEEP;
-}
-
 /* The certificate for `pub`: the current one if it certifies that key,
  * else a new one (queuing the old one's revocation in `answer`). */
 static int certificate_for(struct onr_service *svc, const struct prov *p, const char *dev,

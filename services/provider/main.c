@@ -107,19 +107,27 @@ static const char *const keys[] = {
 
 static struct prov state;
 
-/* The confirmed messages and who confirms them (their hooks: pairing.c,
- * release.c, align.c, enroll.c). */
+/* The confirmed messages, who confirms them and what their refusals do
+ * (the hooks: pairing.c, release.c, align.c): a registration refused is
+ * final (pairing.c); a release refused EDENIED (another provider's device
+ * there now) is given up, the control tool told of the manufacturer's; an
+ * alignment refused is sent again; a certificate revocation refused EDENIED
+ * (the broker holds no CA of ours, or the serial is another provider's) is
+ * given up. */
 static const struct onr_delivery_kind kinds[] = {
-    {PROV_KIND_REGISTRATION, ONR_MSG_REGISTERED, ONR_ROLE_MANUFACTURER, &state.manufacturers,
-     prov_registered, prov_registration_refused, &state},
-    {PROV_KIND_RELEASE_MFR, ONR_MSG_RELEASED, ONR_ROLE_MANUFACTURER, &state.manufacturers,
-     prov_released, prov_release_refused, &state},
-    {PROV_KIND_RELEASE_OP, ONR_MSG_RELEASED, ONR_ROLE_OPERATOR, &state.operators,
-     prov_released, prov_release_refused, &state},
-    {PROV_KIND_ALIGNMENT, ONR_MSG_ALIGNED, ONR_ROLE_OPERATOR, &state.operators, prov_aligned,
-     NULL, &state},
-    {PROV_KIND_CERT_REVOKE, ONR_MSG_CONTROL_RESULT, ONR_ROLE_BROKER, NULL, NULL,
-     prov_cert_revoke_refused, &state},
+    {.name = PROV_KIND_REGISTRATION, .answer_type = ONR_MSG_REGISTERED,
+     .peer_role = ONR_ROLE_MANUFACTURER, .peers = &state.manufacturers,
+     .confirmed = prov_registered, .refused = prov_registration_refused},
+    {.name = PROV_KIND_RELEASE_MFR, .answer_type = ONR_MSG_RELEASED,
+     .peer_role = ONR_ROLE_MANUFACTURER, .peers = &state.manufacturers,
+     .confirmed = prov_released, .refused = prov_release_refused},
+    {.name = PROV_KIND_RELEASE_OP, .answer_type = ONR_MSG_RELEASED,
+     .peer_role = ONR_ROLE_OPERATOR, .peers = &state.operators, .confirmed = prov_released,
+     .drop_on = ONR_EDENIED},
+    {.name = PROV_KIND_ALIGNMENT, .answer_type = ONR_MSG_ALIGNED,
+     .peer_role = ONR_ROLE_OPERATOR, .peers = &state.operators, .confirmed = prov_aligned},
+    {.name = PROV_KIND_CERT_REVOKE, .answer_type = ONR_MSG_CONTROL_RESULT,
+     .peer_role = ONR_ROLE_BROKER, .drop_on = ONR_EDENIED},
 };
 
 /* `plan ACCOUNT QOS CHARGING CAP` lines. */

@@ -276,11 +276,9 @@ int prov_pair_web(struct onr_service *svc, const struct prov *p, struct onr_byte
  * there. */
 static int claim_of(struct onr_service *svc, const struct onr_pending *p, struct prov_claim *c)
 {
-    static const char prefix[] = "claim/";
+    const char *dev = prov_key_subject(p, "claim");
 
-    if (strncmp(p->key, prefix, sizeof(prefix) - 1) != 0)
-        return ONR_ENOENT;
-    return prov_claim_get(onr_service_db(svc), p->key + sizeof(prefix) - 1, c);
+    return dev != NULL ? prov_claim_get(onr_service_db(svc), dev, c) : ONR_ENOENT;
 }
 
 /* The manufacturer registered the device: the claim is confirmed, the

@@ -83,8 +83,10 @@ struct prov {
 extern const struct onr_db_schema prov_schema;
 
 /* The key of a confirmed message in `pending`: `what` and its subject (a
- * device id, a serial in hex). */
+ * device id, a serial in hex); prov_key_subject: the subject of `p`'s key
+ * if it is about `what` (borrowed from `p`), else NULL. */
 void prov_key(const char *what, const char *subject, char *out, size_t cap);
+const char *prov_key_subject(const struct onr_pending *p, const char *what);
 
 /* pairing.c: a control tool's pairing on onr/1/s/prov/{us}/in, and the
  * hooks of the registration kind (the manufacturer's answer). */
@@ -141,7 +143,7 @@ int prov_aligned(struct onr_service *svc, const struct onr_pending *p,
  * it (its answer added to `answer`'s extras). prov_revoke_cert: the
  * certificate `serial` of `dev` revoked at the broker (type 27, a
  * confirmed message, into `answer`); prov_cert_revoke_msg builds it
- * (borrowing). prov_cert_revoke_refused: the kind's verdict. */
+ * (borrowing). */
 int prov_on_enroll(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                    void *arg);
 int prov_enroll_waiting(struct onr_service *svc, const struct prov *p,
@@ -150,11 +152,10 @@ int prov_revoke_cert(struct onr_service *svc, const char *dev, const uint8_t *se
                      size_t serial_len, struct onr_answer *answer);
 void prov_cert_revoke_msg(const char *dev, const uint8_t *serial, size_t serial_len,
                           struct onr_msg *msg);
-int prov_cert_revoke_refused(struct onr_service *svc, const struct onr_pending *p, int code,
-                             struct onr_answer *out, void *arg);
 
 /* release.c: a release or a revocation from a control tool; the release
- * message (borrowing `dev`); the hooks of the release kinds;
+ * message (borrowing `dev`); the hooks of the release kinds (the refusal's:
+ * the manufacturer's leg);
  * prov_seal_to_asker: `msg` for the control tool `asker` (its inbox) into
  * `pub`. */
 int prov_seal_to_asker(struct onr_service *svc, const struct onr_msg *msg, const char *asker,

@@ -195,11 +195,9 @@ int prov_on_revoke_request(struct onr_service *svc, const struct onr_envelope *e
 static int release_of(struct onr_service *svc, const struct onr_pending *p,
                       struct prov_release *r)
 {
-    static const char prefix[] = "release/";
+    const char *dev = prov_key_subject(p, "release");
 
-    if (strncmp(p->key, prefix, sizeof(prefix) - 1) != 0)
-        return ONR_ENOENT;
-    return prov_release_get(onr_service_db(svc), p->key + sizeof(prefix) - 1, r);
+    return dev != NULL ? prov_release_get(onr_service_db(svc), dev, r) : ONR_ENOENT;
 }
 
 /* The manufacturer (the release_mfr kind) or the operator (release_op)
@@ -226,8 +224,8 @@ int prov_released(struct onr_service *svc, const struct onr_pending *p,
     return prov_seal_to_asker(svc, &msg, r.asker, &out->reply);
 }
 
-/* Refused (EDENIED: another provider's device there now): given up; the
- * control tool hears the manufacturer's refusal. */
+/* The manufacturer refuses a release (EDENIED: another provider's device
+ * there now): given up, and the control tool hears the refusal. */
 int prov_release_refused(struct onr_service *svc, const struct onr_pending *p, int code,
                          struct onr_answer *out, void *arg)
 {
@@ -239,8 +237,6 @@ int prov_release_refused(struct onr_service *svc, const struct onr_pending *p, i
     (void)arg;
     if (code != ONR_EDENIED)
         return ONR_DELIVERY_KEEP;
-    if (strcmp(p->kind, PROV_KIND_RELEASE_MFR) != 0)
-        return ONR_DELIVERY_DROP;
     rc = release_of(svc, p, &r);
     if (rc != ONR_OK)
         return rc == ONR_ENOENT ? ONR_DELIVERY_DROP : rc;

@@ -108,6 +108,31 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     return onr_service_seal(svc, &msg, PROV_INBOX, &answer->reply, NULL);
 }
 
+/* A release: the device's grant revoked at the broker, a confirmed message
+ * whose refusals are decided by data (done on ENOENT, dropped on
+ * EDENIED). */
+static int decide_release(struct onr_service *svc, const struct onr_envelope *env,
+                          const char *topic, void *arg, struct onr_answer *answer)
+{
+    struct onr_msg revoke = {.type = ONR_MSG_REVOKE};
+
+    (void)env;
+    (void)topic;
+    (void)arg;
+    revoke.body.revoke.dev = ONR_BYTES_STR(DEV);
+    return onr_service_send_confirmed(svc, answer, "revoke", ONR_PEER_BROKER, "grant/" DEV,
+                                      &revoke, ONR_TOPIC_CONTROL);
+}
+
+static int on_release(struct onr_service *svc, const struct onr_envelope *env,
+                      const char *topic, void *arg)
+{
+    const struct onr_peer *peer = NULL;
+    int rc = onr_service_from_peer(svc, env, topic, &providers, ONR_ROLE_PROVIDER, &peer);
+
+    return rc == ONR_OK ? onr_service_handle_once(svc, env, topic, decide_release, arg) : rc;
+}
+
 static int on_alignment(struct onr_service *svc, const struct onr_envelope *env,
                         const char *topic, void *arg)
 {
@@ -143,15 +168,19 @@ static int key_refused(struct onr_service *svc, const struct onr_pending *p, int
 }
 
 static const struct onr_delivery_kind kinds[] = {
-    {"app_key", ONR_MSG_APP_KEY_STORED, ONR_ROLE_PROVIDER, &providers, key_stored, key_refused,
-     NULL},
+    {.name = "app_key", .answer_type = ONR_MSG_APP_KEY_STORED, .peer_role = ONR_ROLE_PROVIDER,
+     .peers = &providers, .confirmed = key_stored, .refused = key_refused},
+    {.name = "revoke", .answer_type = ONR_MSG_CONTROL_RESULT, .peer_role = ONR_ROLE_BROKER,
+     .done_on = ONR_ENOENT, .drop_on = ONR_EDENIED},
 };
 
 static int start(struct onr_service *svc, void *arg)
 {
     int rc = onr_service_subscribe(svc, INBOX, ONR_MSG_ALIGNMENT, on_alignment, arg);
 
-    return rc == ONR_OK ? onr_service_deliveries(svc, kinds, 1, RESEND) : rc;
+    if (rc == ONR_OK)
+        rc = onr_service_subscribe(svc, INBOX, ONR_MSG_RELEASE, on_release, arg);
+    return rc == ONR_OK ? onr_service_deliveries(svc, kinds, 2, RESEND) : rc;
 }
 
 static const struct onr_service_def def = {
@@ -328,9 +357,12 @@ static void test_dispatch_sends_each_message_to_its_route(void **state)
     deliver(f->svc, "onr/1/s/op/op-t/elsewhere", buf, len);
     /* a type no route takes, and bytes that are no envelope */
     {
-        struct onr_msg other = {.type = ONR_MSG_RELEASE};
+        static const uint8_t claim[48], op_key[65];
+        struct onr_msg other = {.type = ONR_MSG_REGISTRATION};
 
-        other.body.release.dev = ONR_BYTES_STR(DEV);
+        other.body.registration = (struct onr_msg_registration){
+            .dev = ONR_BYTES_STR(DEV), .claim = ONR_BYTES(claim), .op = ONR_BYTES_STR("op-t"),
+            .op_key = ONR_BYTES(op_key)};
         deliver(f->svc, INBOX, buf, from_prov(&other, INBOX, buf, id));
     }
     deliver(f->svc, INBOX, garbage, sizeof(garbage));
@@ -529,6 +561,50 @@ static void test_a_refusal_gets_the_kinds_verdict(void **state)
     assert_int_equal(f->svc->delivery.refused, 3);
 }
 
+/* The broker's control result for our revoke `re`, with `code`. */
+static void control_result(struct onr_service *svc, const uint8_t re[ONR_MSG_ID_LEN], int code)
+{
+    static uint8_t buf[ONR_ENVELOPE_MAX];
+    struct onr_envelope_signer broker = {ONR_ROLE_BROKER, ONR_BYTES_STR("broker-1"), NULL,
+                                         {NULL, 0}};
+    struct onr_msg msg = {.type = ONR_MSG_CONTROL_RESULT};
+    size_t len = 0;
+
+    msg.body.control_result = (struct onr_msg_control_result){.re = {re, ONR_MSG_ID_LEN},
+                                                              .code = (uint64_t)-code};
+    assert_onr(ONR_OK, onr_envelope_encode(&msg, &broker, ONR_BYTES_STR(ONR_TOPIC_CONTROL_RESPONSE),
+                                           now, buf, sizeof(buf), &len, NULL));
+    deliver(svc, ONR_TOPIC_CONTROL_RESPONSE, buf, len);
+}
+
+/* A kind's refusals decided by data: a revoke's ENOENT (no grant) is done,
+ * its EDENIED dropped, anything else kept for a resend. */
+static void test_a_refusal_by_the_broker_follows_the_kinds_data(void **state)
+{
+    struct fixture *f = *state;
+    static uint8_t buf[ONR_ENVELOPE_MAX];
+    struct onr_msg release = {.type = ONR_MSG_RELEASE};
+    uint8_t id[ONR_MSG_ID_LEN], sent_revoke[ONR_MSG_ID_LEN];
+    static const int codes[] = {ONR_EIO, ONR_ENOENT, ONR_EDENIED};
+    static const int left[] = {1, 0, 0};
+
+    release.body.release.dev = ONR_BYTES_STR(DEV);
+    for (size_t i = 0; i < 3; i++) {
+        deliver(f->svc, INBOX, buf, from_prov(&release, INBOX, buf, id));
+        assert_string_equal(sent[n_sent - 1].topic, ONR_TOPIC_CONTROL);
+        sent_id(n_sent - 1, sent_revoke);
+        control_result(f->svc, sent_revoke, codes[i]);
+        assert_int_equal(count(f->svc, "SELECT count(*) FROM pending"), left[i]);
+        assert_onr(ONR_OK, onr_db_run(f->svc->db, "DELETE FROM pending", ONR_DB_NO_ARGS));
+    }
+    assert_int_equal(f->svc->delivery.refused, 3);
+    /* and a success confirms */
+    deliver(f->svc, INBOX, buf, from_prov(&release, INBOX, buf, id));
+    sent_id(n_sent - 1, sent_revoke);
+    control_result(f->svc, sent_revoke, ONR_OK);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM pending"), 0);
+}
+
 /* An answer signed by someone else confirms nothing. */
 static void test_a_forged_answer_confirms_nothing(void **state)
 {
@@ -603,6 +679,7 @@ int main(void)
         T(test_a_late_answer_to_the_previous_send_confirms),
         T(test_a_failing_hook_keeps_the_message_pending),
         T(test_a_refusal_gets_the_kinds_verdict),
+        T(test_a_refusal_by_the_broker_follows_the_kinds_data),
         T(test_a_forged_answer_confirms_nothing),
         T(test_the_wait_is_capped_and_nothing_is_sent_while_disconnected),
         T(test_the_counters_count_what_is_pending),

@@ -126,8 +126,13 @@ static int refused(struct onr_service *svc, const struct onr_delivery_kind *k,
                    const struct onr_pending *p, const struct onr_envelope *env, int code,
                    struct onr_answer *out)
 {
-    int verdict = k->refused != NULL ? k->refused(svc, p, code, out, k->arg) : ONR_DELIVERY_KEEP;
+    int verdict = code == k->done_on   ? ONR_DELIVERY_DONE
+                  : code == k->drop_on ? ONR_DELIVERY_DROP
+                                       : ONR_DELIVERY_KEEP;
     int rc = ONR_OK;
+
+    if (k->refused != NULL)
+        verdict = k->refused(svc, p, code, out, k->arg);
 
     if (verdict < 0)
         return verdict;

@@ -89,11 +89,14 @@ struct onr_delivery_kind {
     int (*confirmed)(struct onr_service *svc, const struct onr_pending *p,
                      const struct onr_envelope *answer, struct onr_answer *out, void *arg);
     /* A refusal with `code` (a negative ONR_E), in one transaction: the
-     * verdict (NULL: always ONR_DELIVERY_KEEP). It may change state and
-     * add to `out`; a negative return is an error as above. */
+     * verdict. It may change state and add to `out`; a negative return is
+     * an error as above. NULL: the verdict is ONR_DELIVERY_DONE for
+     * `done_on`, ONR_DELIVERY_DROP for `drop_on`, else ONR_DELIVERY_KEEP. */
     int (*refused)(struct onr_service *svc, const struct onr_pending *p, int code,
                    struct onr_answer *out, void *arg);
     void *arg;
+    int done_on; /* a refusal that means the goal holds (0: none) */
+    int drop_on; /* a refusal that no resend can mend (0: none) */
 };
 
 /*
