@@ -120,8 +120,9 @@ static int decide_release(struct onr_service *svc, const struct onr_envelope *en
     return rc;
 }
 
-int prov_on_release(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
-                    void *arg)
+/* A control tool's request: from one we list, then `decide` once. */
+static int from_controller(struct onr_service *svc, const struct onr_envelope *env,
+                           const char *topic, void *arg, onr_service_decide_cb decide)
 {
     struct release_ctx ctx = {arg, NULL};
     int rc;
@@ -130,7 +131,13 @@ int prov_on_release(struct onr_service *svc, const struct onr_envelope *env, con
                                &ctx.peer);
     if (rc != ONR_OK)
         return rc;
-    return onr_service_handle_once(svc, env, topic, decide_release, &ctx);
+    return onr_service_handle_once(svc, env, topic, decide, &ctx);
+}
+
+int prov_on_release(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
+                    void *arg)
+{
+    return from_controller(svc, env, topic, arg, decide_release);
 }
 
 /* A revocation asked by a control tool (type 33): the certificate in force
@@ -181,14 +188,7 @@ static int decide_revoke(struct onr_service *svc, const struct onr_envelope *env
 int prov_on_revoke_request(struct onr_service *svc, const struct onr_envelope *env,
                            const char *topic, void *arg)
 {
-    struct release_ctx ctx = {arg, NULL};
-    int rc;
-
-    rc = onr_service_from_peer(svc, env, topic, onr_service_controllers(svc), ONR_ROLE_CONTROL,
-                               &ctx.peer);
-    if (rc != ONR_OK)
-        return rc;
-    return onr_service_handle_once(svc, env, topic, decide_revoke, &ctx);
+    return from_controller(svc, env, topic, arg, decide_revoke);
 }
 
 /* The release of `p`'s device as recorded ("release/DEV"). */
