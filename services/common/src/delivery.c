@@ -280,11 +280,15 @@ void svc_delivery_tick(struct onr_service *svc, void *arg)
     static struct onr_publication pub;
     uint64_t now = svc->clock();
     size_t n = 0;
+    int any = 0;
     int rc;
 
     (void)arg;
     if (!svc->connected)
         return; /* nothing would reach the peers */
+    /* most seconds nothing is due: a read, no transaction */
+    if (svc->delivery.n_kinds == 0 || pending_any_due(svc->db, now, &any) != ONR_OK || !any)
+        return;
     /* in the burst's transaction: what is resent is held until it commits */
     if (batch_join(svc->batch) != ONR_OK || !batch_is_open(svc->batch))
         return;

@@ -59,6 +59,18 @@ int pending_resent(struct onr_db *db, const char *peer, const char *key,
                                       ONR_DB_INT(next_at)));
 }
 
+int pending_any_due(struct onr_db *db, uint64_t now, int *due)
+{
+    int rc = onr_db_get(db, "SELECT 1 FROM pending WHERE next_at <= ?1 LIMIT 1",
+                        ONR_DB_ARGS(ONR_DB_INT(now)), ONR_DB_COLS(ONR_DB_OUT_INT(due)));
+
+    if (rc == ONR_ENOENT) {
+        *due = 0;
+        rc = ONR_OK;
+    }
+    return rc;
+}
+
 int pending_due(struct onr_db *db, uint64_t now, struct onr_pending *out, size_t max,
                 size_t *n)
 {

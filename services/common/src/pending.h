@@ -28,6 +28,9 @@ int pending_delete(struct onr_db *db, const char *peer, const char *key);
  * `next_at`. */
 int pending_resent(struct onr_db *db, const char *peer, const char *key,
                    const uint8_t id[ONR_MSG_ID_LEN], uint64_t attempts, uint64_t next_at);
+/* pending_any_due: *due = 1 if a row is due at `now` (a read of the
+ * index alone, outside any transaction). */
+int pending_any_due(struct onr_db *db, uint64_t now, int *due);
 /* pending_due: up to `max` rows due at `now` (next_at <= now), the most
  * overdue first, into `out`; *n of them. */
 int pending_due(struct onr_db *db, uint64_t now, struct onr_pending *out, size_t max,

@@ -101,11 +101,16 @@ struct onr_db_col {
  * (rows rebuilt by the service's own code), with `ctx` of onr_db_open.
  * Steps are never edited once released: a change is a new step.
  *
- * Portability: the SQL is what SQLite and PostgreSQL share, with two
- * exceptions the PostgreSQL backend will map when it runs a step: the type
- * BLOB (BYTEA there) and, in the steps that date from before migrations,
- * SQLite-only clauses (WITHOUT ROWID; trigger bodies), which those steps
- * name in their `what`.
+ * Portability (the PostgreSQL backend of issue 18 runs the same list):
+ * the SQL is what SQLite and PostgreSQL share (INSERT ... ON CONFLICT,
+ * ALTER TABLE ADD / DROP / RENAME COLUMN, CASE, ||), with what that
+ * backend maps when it runs a step or a statement: parameters ?N become
+ * $N; the types BLOB and INTEGER become BYTEA and BIGINT (SQLite's
+ * integers are 64-bit); and the steps that date from before migrations
+ * carry SQLite-only clauses (WITHOUT ROWID, the registry's trigger
+ * bodies), which their `what` names: those steps get a PostgreSQL text of
+ * their own there. The recorded version is the backend's (SQLite: PRAGMA
+ * user_version; PostgreSQL: a one-row table).
  */
 struct onr_db_migration {
     const char *what; /* one line for the log and the error message */
