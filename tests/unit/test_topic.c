@@ -105,6 +105,7 @@ static void test_topic_builds_every_topic_of_spec_section_2(void **state)
     assert_string_equal(t, "onr/1/p/prov-a/dev/" DEV "/telemetry");
     assert_onr(ONR_OK, onr_topic_operational("prov-a", DEV, "cmd/reboot", t, sizeof(t)));
     assert_string_equal(t, "onr/1/p/prov-a/dev/" DEV "/cmd/reboot");
+    assert_memory_equal(t, ONR_TOPIC_OPERATIONAL_ROOT, strlen(ONR_TOPIC_OPERATIONAL_ROOT));
     assert_string_equal(ONR_TOPIC_VOUCHER, "onr/1/voucher");
     assert_string_equal(ONR_TOPIC_CONTROL, "$CONTROL/onramp/v1");
     assert_string_equal(ONR_TOPIC_CONTROL_RESPONSE, "$CONTROL/onramp/v1/response");
