@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "map.h"
+#include "onramp/topic.h"
 
 static struct conn *lookup(const struct plugin *p, const struct mosquitto *client)
 {
@@ -32,7 +33,7 @@ bool conns_is_device(enum principal kind)
 static void build_patterns(struct conn *c)
 {
     if (c->kind == PRINCIPAL_DEVICE) {
-        snprintf(c->down, sizeof(c->down), "onr/1/d/%s/down", c->id);
+        (void)onr_topic_down(c->id, c->down, sizeof(c->down)); /* "" for no id: never matches */
         snprintf(c->up_prefix, sizeof(c->up_prefix), "onr/1/d/%s/up/", c->id);
     } else if (c->kind == PRINCIPAL_OPERATIONAL) {
         snprintf(c->own_prefix, sizeof(c->own_prefix), "onr/1/p/%s/dev/%s/", c->prov, c->id);

@@ -18,7 +18,7 @@
 #include "onramp/envelope.h"
 #include "onramp/error.h"
 
-#define RESPONSE_TOPIC "$CONTROL/onramp/v1/response"
+#define RESPONSE_TOPIC ONR_TOPIC_CONTROL_RESPONSE
 
 struct reply {
     struct reply *next;

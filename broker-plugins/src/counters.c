@@ -62,7 +62,7 @@ void counters_publish(struct plugin *p)
 {
     uint8_t buf[ONR_ENVELOPE_MAX];
     size_t len = 0;
-    char topic[128];
+    char topic[ONR_TOPIC_MAX + 1];
     struct onr_msg msg = {.type = ONR_MSG_BROKER_STATS};
     struct onr_envelope_signer self = {
         .role = ONR_ROLE_BROKER,
@@ -74,9 +74,11 @@ void counters_publish(struct plugin *p)
     p->stats.uptime = (uint64_t)(now - p->started);
     conns_count(p, &p->stats.devices, &p->stats.services);
     msg.body.broker_stats = p->stats;
-    snprintf(topic, sizeof(topic), "onr/1/s/broker/%s/ev", p->cfg.broker_name);
-    rc = onr_envelope_encode(&msg, &self, (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},
-                             (uint64_t)now, buf, sizeof(buf), &len, NULL);
+    rc = onr_topic_ev(ONR_ROLE_BROKER, p->cfg.broker_name, topic, sizeof(topic));
+    if (rc == ONR_OK)
+        rc = onr_envelope_encode(&msg, &self,
+                                 (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},
+                                 (uint64_t)now, buf, sizeof(buf), &len, NULL);
     if (rc != ONR_OK) {
         plugin_log(MOSQ_LOG_WARNING, "onramp: counters not published: %s", onr_strerror(rc));
         return;

@@ -15,9 +15,8 @@
 #include "onramp/error.h"
 #include "onramp/replay.h"
 #include "onramp/text.h"
+#include "onramp/topic.h"
 #include "onramp/version.h"
-
-#define CONTROL_TOPIC "$CONTROL/onramp/v1"
 
 static struct plugin *instance;
 
@@ -210,7 +209,7 @@ static const struct {
     {MOSQ_EVT_BASIC_AUTH, auth_on_basic, NULL},
     {MOSQ_EVT_ACL_CHECK, acl_on_check, NULL},
     {MOSQ_EVT_DISCONNECT, conns_on_disconnect, NULL},
-    {MOSQ_EVT_CONTROL, control_on_message, CONTROL_TOPIC},
+    {MOSQ_EVT_CONTROL, control_on_message, ONR_TOPIC_CONTROL},
     {MOSQ_EVT_TICK, on_tick, NULL},
 };
 

@@ -274,7 +274,10 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
         return;
     }
     device_report(d, "connected", NULL);
-    device_down_topic(d, topic, sizeof(topic));
+    if (device_down_topic(d, topic, sizeof(topic)) != ONR_OK) {
+        device_failed(d, ONR_EINVAL, "no down topic");
+        return;
+    }
     /* QoS 0: the session ends with the connection (clean start), so QoS 1
      * would add a PUBACK per answer and deliver nothing more; an answer
      * lost with its connection is asked for again (SPEC section 2). */
@@ -382,9 +385,8 @@ static void take_message(struct onr_device *d, const struct mosquitto_message *m
     struct onr_envelope env;
     int rc;
 
-    device_down_topic(d, topic, sizeof(topic));
     /* from ENROLLED on the down topic has nothing more to say */
-    if (!d->running || d->journey.state >= ONR_DEVICE_ENROLLED || m->payloadlen <= 0 ||
+    if (device_down_topic(d, topic, sizeof(topic)) != ONR_OK || !d->running || d->journey.state >= ONR_DEVICE_ENROLLED || m->payloadlen <= 0 ||
         strcmp(m->topic, topic) != 0)
         return;
     /* hostile until verified: bounded decode first */

@@ -127,13 +127,15 @@ struct device_sent *device_sent_find(struct onr_device *d, struct onr_bytes re);
  * device_publish: `msg` in an envelope from this device on
  * onr/1/d/{dev}/up/{role}/{svc}, signed with the identity key or MAC'ed
  * with K_AF (from NETWORK_ATTACHED on) when its type asks; its id into
- * `id`. ONR_OK, an encoding error, or ONR_EIO when it cannot be queued.
+ * `id`. ONR_OK, ONR_EINVAL (a role or service id no topic carries), an
+ * encoding error, or ONR_EIO when it cannot be queued.
  */
-int device_publish(struct onr_device *d, const struct onr_msg *msg, const char *role,
+int device_publish(struct onr_device *d, const struct onr_msg *msg, enum onr_role role,
                    const char *svc, uint8_t id[ONR_MSG_ID_LEN]);
 
-/* device_down_topic: onr/1/d/{dev}/down into `out` (`cap` bytes). */
-void device_down_topic(const struct onr_device *d, char *out, size_t cap);
+/* device_down_topic: onr/1/d/{dev}/down into `out` (`cap` bytes):
+ * onr_topic_down's result. */
+int device_down_topic(const struct onr_device *d, char *out, size_t cap);
 
 /* ---- device.c: what the steps use ---------------------------------------------------- */
 

@@ -220,10 +220,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         onr_text_check(ONR_TEXT_ID, (struct onr_bytes){(const uint8_t *)prov, strlen(prov)}) ==
             0 &&
         topic_provider_device(topic, prov)) {
-        snprintf(pattern, sizeof(pattern), "onr/1/p/%s/dev/+/#", prov);
+        FUZZ_CHECK(onr_topic_filter_operational(NULL, prov, NULL, pattern, sizeof(pattern)) ==
+                       ONR_OK,
+                   "no filter for provider %s", prov);
         FUZZ_CHECK(topic_matches(pattern, topic), "provider topic '%s' outside '%s'", topic,
                    pattern);
-        FUZZ_CHECK(topic_below(topic, "onr/1/p/"), "below");
+        FUZZ_CHECK(topic_below(topic, ONR_TOPIC_OPERATIONAL_ROOT), "below");
     }
     return 0;
 }

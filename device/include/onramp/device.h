@@ -238,8 +238,8 @@ int onr_device_factory_reset(const char *state_dir);
 
 enum onr_device_state onr_device_state(const struct onr_device *dev);
 /* onr_device_state_name: "FACTORY", "VOUCHED", "PROFILED",
- * "NETWORK_ATTACHED", "ENROLLED", "OPERATIONAL" ("UNKNOWN" otherwise);
- * static strings. */
+ * "NETWORK_ATTACHED", "ENROLLED", "OPERATIONAL" ("UNKNOWN" otherwise): the
+ * state names of <onramp/journey.h>'s steps; static strings. */
 const char *onr_device_state_name(enum onr_device_state state);
 /* onr_device_state_from_name: the state named `name` (any case);
  * ONR_OK or ONR_EINVAL. */
