@@ -387,6 +387,13 @@ const char *grants_provider(const struct grants *g, const char *dev)
     return gr ? gr->prov : NULL;
 }
 
+const char *grants_operator(const struct grants *g, const char *dev)
+{
+    const struct grant *gr = map_get(g->by_dev, dev, strnlen(dev, ONR_DEVID_LEN + 1));
+
+    return gr ? gr->op : NULL;
+}
+
 /* Append one line to the journal (not yet synced). */
 static int journal_append(struct grants *g, const char *line, size_t len)
 {
@@ -406,6 +413,7 @@ static int journal_append(struct grants *g, const char *line, size_t len)
 
 int grants_set(struct grants *g, const char *dev, const char *prov, const char *op)
 {
+    const struct grant *held;
     char line[LINE_MAX_LEN + 2];
     int n;
     int rc;
@@ -413,6 +421,11 @@ int grants_set(struct grants *g, const char *dev, const char *prov, const char *
     if (g == NULL || dev == NULL || prov == NULL || op == NULL || !device_id_ok(dev) ||
         !service_id_ok(prov) || !service_id_ok(op))
         return ONR_EINVAL;
+    /* One operator's grant is never another's to replace: the holder
+     * revokes first (proto/SPEC.md section 11). */
+    held = map_get(g->by_dev, dev, strlen(dev));
+    if (held != NULL && strcmp(held->op, op) != 0)
+        return ONR_EHELD;
     n = snprintf(line, sizeof(line), "grant %s %s %s\n", dev, prov, op);
     rc = journal_append(g, line, (size_t)n);
     if (rc == ONR_OK)
@@ -433,7 +446,7 @@ int grants_revoke(struct grants *g, const char *dev, const char *op)
     if (gr == NULL)
         return ONR_ENOENT;
     if (strcmp(gr->op, op) != 0)
-        return ONR_EDENIED;
+        return ONR_EHELD;
     n = snprintf(line, sizeof(line), "revoke %s %s\n", dev, op);
     rc = journal_append(g, line, (size_t)n);
     if (rc == ONR_OK)

@@ -46,18 +46,24 @@ void grants_close(struct grants *g);
  * until the next change to that device's grant. */
 const char *grants_provider(const struct grants *g, const char *dev);
 
+/* grants_operator: the operator holding `dev`'s grant, or NULL. Lives as
+ * grants_provider's answer does. */
+const char *grants_operator(const struct grants *g, const char *dev);
+
 /*
  * grants_set: grant `dev` access to `prov`, on behalf of `op` (all copied;
- * a device id and two service ids). A later grant replaces an earlier one.
- * Returns ONR_OK, ONR_EINVAL (bad ids), ONR_ENOMEM or ONR_EIO (journal
- * write failed: nothing changed).
+ * a device id and two service ids). A later grant by the same operator
+ * replaces its earlier one (the provider may change). A grant held by
+ * another operator is never replaced: ONR_EHELD, nothing changes (that
+ * operator revokes first). Returns ONR_OK, ONR_EHELD, ONR_EINVAL (bad
+ * ids), ONR_ENOMEM or ONR_EIO (journal write failed: nothing changed).
  */
 int grants_set(struct grants *g, const char *dev, const char *prov, const char *op);
 
 /*
- * grants_revoke: remove the grant of `dev`, if `op` made it.
- * Returns ONR_OK, ONR_ENOENT (no grant), ONR_EDENIED (another operator's),
- * ONR_EINVAL or ONR_EIO.
+ * grants_revoke: remove the grant of `dev`, if `op` holds it.
+ * Returns ONR_OK, ONR_ENOENT (no grant), ONR_EHELD (another operator's:
+ * nothing changes), ONR_EINVAL or ONR_EIO.
  */
 int grants_revoke(struct grants *g, const char *dev, const char *op);
 

@@ -25,6 +25,8 @@ static void count_skip(size_t line, const char *why, void *arg)
     skipped_lines++;
 }
 
+static char *journal_text(void **state);
+
 static const char *journal(void **state)
 {
     static char path[4096];
@@ -41,7 +43,7 @@ static void test_grants_survive_reopen(void **state)
     assert_null(grants_provider(g, DEV1));
     assert_onr(ONR_OK, grants_set(g, DEV1, "prov-1", "op-1"));
     assert_onr(ONR_OK, grants_set(g, DEV2, "prov-2", "op-1"));
-    assert_onr(ONR_OK, grants_set(g, DEV1, "prov-3", "op-2")); /* a later grant wins */
+    assert_onr(ONR_OK, grants_set(g, DEV1, "prov-3", "op-1")); /* its later grant wins */
     assert_onr(ONR_OK, grants_revoke(g, DEV2, "op-1"));
     assert_onr(ONR_OK, grants_sync(g));
     grants_close(g);
@@ -88,9 +90,66 @@ static void test_grants_revoke_only_by_granting_operator(void **state)
     assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
     assert_onr(ONR_ENOENT, grants_revoke(g, DEV1, "op-1"));
     assert_onr(ONR_OK, grants_set(g, DEV1, "prov-1", "op-1"));
-    assert_onr(ONR_EDENIED, grants_revoke(g, DEV1, "op-2"));
+    assert_onr(ONR_EHELD, grants_revoke(g, DEV1, "op-2"));
     assert_string_equal(grants_provider(g, DEV1), "prov-1");
     assert_onr(ONR_OK, grants_revoke(g, DEV1, "op-1"));
+    grants_close(g);
+}
+
+/* What issue 15 found: op-2 granting op-1's device replaced op-1's grant
+ * (and op-2 could then revoke it). Refused now, with nothing changed: not
+ * the grant, not the journal. */
+static void test_grant_held_by_another_operator_is_refused_and_changes_nothing(void **state)
+{
+    struct grants *g = NULL;
+    char *before;
+    char *after;
+
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    assert_onr(ONR_OK, grants_set(g, DEV1, "prov-1", "op-1"));
+    assert_onr(ONR_OK, grants_sync(g));
+    before = journal_text(state);
+    assert_onr(ONR_EHELD, grants_set(g, DEV1, "prov-2", "op-2"));
+    assert_onr(ONR_EHELD, grants_set(g, DEV1, "prov-1", "op-2"));
+    assert_onr(ONR_EHELD, grants_revoke(g, DEV1, "op-2"));
+    assert_onr(ONR_OK, grants_sync(g));
+    after = journal_text(state);
+    assert_string_equal(after, before);
+    assert_string_equal(grants_provider(g, DEV1), "prov-1");
+    assert_string_equal(grants_operator(g, DEV1), "op-1");
+    grants_close(g);
+    free(before);
+    free(after);
+
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    assert_string_equal(grants_provider(g, DEV1), "prov-1");
+    assert_string_equal(grants_operator(g, DEV1), "op-1");
+    grants_close(g);
+}
+
+static void test_grant_again_by_its_holder_and_a_move_after_revoke(void **state)
+{
+    struct grants *g = NULL;
+
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    assert_null(grants_operator(g, DEV1));
+    assert_onr(ONR_OK, grants_set(g, DEV1, "prov-1", "op-1"));
+    assert_onr(ONR_OK, grants_set(g, DEV1, "prov-1", "op-1")); /* idempotent */
+    assert_onr(ONR_OK, grants_set(g, DEV1, "prov-2", "op-1")); /* another provider */
+    assert_string_equal(grants_provider(g, DEV1), "prov-2");
+    assert_int_equal(grants_count(g), 1);
+    /* a move between operators: the holder revokes, then the new one grants */
+    assert_onr(ONR_EHELD, grants_set(g, DEV1, "prov-3", "op-2"));
+    assert_onr(ONR_OK, grants_revoke(g, DEV1, "op-1"));
+    assert_onr(ONR_OK, grants_set(g, DEV1, "prov-3", "op-2"));
+    assert_string_equal(grants_operator(g, DEV1), "op-2");
+    assert_onr(ONR_EHELD, grants_set(g, DEV1, "prov-1", "op-1"));
+    assert_onr(ONR_OK, grants_sync(g));
+    grants_close(g);
+
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    assert_string_equal(grants_provider(g, DEV1), "prov-3");
+    assert_string_equal(grants_operator(g, DEV1), "op-2");
     grants_close(g);
 }
 
@@ -340,6 +399,8 @@ int main(void)
         T(test_grants_survive_reopen),
         T(test_grants_journal_is_compacted_and_private),
         T(test_grants_revoke_only_by_granting_operator),
+        T(test_grant_held_by_another_operator_is_refused_and_changes_nothing),
+        T(test_grant_again_by_its_holder_and_a_move_after_revoke),
         T(test_grants_refuse_bad_ids),
         T(test_grants_skip_malformed_lines_and_torn_tail),
         T(test_grants_open_fails_cleanly_on_unwritable_path),

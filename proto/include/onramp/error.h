@@ -57,7 +57,8 @@
     X(ECHAIN, 50, "certificate chain does not verify")                       \
     X(ECSR, 51, "certificate request invalid")                               \
     X(EAUTH, 52, "authentication failed")                                    \
-    X(EEXHAUSTED, 53, "no resources left")
+    X(EEXHAUSTED, 53, "no resources left")                                   \
+    X(EHELD, 54, "held by another operator")
 
 enum onr_error {
 #define ONR_ERROR_ENUM(name, num, msg) ONR_##name = -(num),
