@@ -247,7 +247,8 @@ void control_flush(struct plugin *p)
     if (needs_sync) {
         synced = grants_sync(p->grants);
         if (synced != ONR_OK)
-            plugin_log(MOSQ_LOG_ERR, "onramp: grants file %s: sync failed; changes not "
+            plugin_log(MOSQ_LOG_ERR, "onramp: grants file %s: sync failed and the file "
+                                     "could not be rewritten; changes applied but not "
                                      "confirmed", p->cfg.grants_path);
     }
     while (p->replies != NULL) {

@@ -41,6 +41,10 @@ struct grants {
     char *path;
     int fd;      /* the journal, open for appending */
     int dirty;   /* appended since the last sync */
+    off_t size;  /* the journal's length: where its last whole record ends */
+    int suspect; /* the file may not hold what memory does (a torn record
+                    that could not be cut off, a failed sync): rewrite it
+                    from memory before anything else uses it */
 };
 
 static int service_id_ok(const char *s)
@@ -303,18 +307,37 @@ static void append_cert_revoke_line(const void *key, size_t key_len, void *value
     compact_append(arg, line, cert_revoke_line(value, line));
 }
 
-/* Rewrite the journal as one grant line per device and one revoke-cert
- * line per revoked certificate, atomically. */
-static int compact(struct grants *g)
+/*
+ * Rewrite the journal from memory, atomically (a temporary file, synced,
+ * renamed, the directory synced): one grant line per device and one
+ * revoke-cert line per revoked certificate. Then append to the new file.
+ * Done at open (compaction) and whenever the file cannot be trusted to
+ * hold what memory does: only a whole new file restores a known state
+ * after a failed write or sync. ONR_OK, ONR_ENOMEM or ONR_EIO (then the
+ * journal stays suspect and the old descriptor is not used again).
+ */
+static int rewrite(struct grants *g)
 {
     struct compact_ctx c = {0};
+    int fd;
     int rc;
 
     map_each(g->by_dev, append_grant_line, &c);
     map_each(g->revoked, append_cert_revoke_line, &c);
     rc = c.failed ? ONR_ENOMEM : onr_file_write_atomic(g->path, c.buf, c.len, 0600);
     free(c.buf);
-    return rc;
+    if (rc != ONR_OK)
+        return rc == ONR_ENOMEM ? rc : ONR_EIO;
+    fd = open(g->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0)
+        return ONR_EIO;
+    if (g->fd >= 0)
+        close(g->fd);
+    g->fd = fd;
+    g->size = (off_t)c.len;
+    g->dirty = 0;
+    g->suspect = 0;
+    return ONR_OK;
 }
 
 int grants_open(const char *path, grants_skip_cb skipped, void *arg, struct grants **out)
@@ -336,14 +359,9 @@ int grants_open(const char *path, grants_skip_cb skipped, void *arg, struct gran
         goto out;
     rc = replay(g, skipped, arg);
     if (rc == ONR_OK)
-        rc = compact(g);
+        rc = rewrite(g);
     if (rc != ONR_OK)
         goto out;
-    g->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (g->fd < 0) {
-        rc = ONR_EIO;
-        goto out;
-    }
     *out = g;
     g = NULL;
 out:
@@ -394,19 +412,35 @@ const char *grants_operator(const struct grants *g, const char *dev)
     return gr ? gr->op : NULL;
 }
 
-/* Append one line to the journal (not yet synced). */
+/*
+ * Append one record (a whole line) to the journal, not yet synced. The
+ * caller changes memory only on ONR_OK. A write that stops short (a full
+ * disk, a file size limit) leaves part of the record: it is cut off again,
+ * back to the end of the last whole record, so the next record is never
+ * appended onto a fragment (which replay would skip, losing a change that
+ * was confirmed). If even that fails, the journal is suspect: rewritten
+ * from memory before the next record. ONR_OK or ONR_EIO (nothing changed).
+ */
 static int journal_append(struct grants *g, const char *line, size_t len)
 {
-    while (len > 0) {
-        ssize_t n = write(g->fd, line, len);
+    size_t left = len;
+
+    if (g->suspect && rewrite(g) != ONR_OK)
+        return ONR_EIO;
+    while (left > 0) {
+        ssize_t n = write(g->fd, line, left);
 
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
+        if (n <= 0) {
+            if (ftruncate(g->fd, g->size) != 0)
+                g->suspect = 1;
             return ONR_EIO;
+        }
         line += n;
-        len -= (size_t)n;
+        left -= (size_t)n;
     }
+    g->size += (off_t)len;
     g->dirty = 1;
     return ONR_OK;
 }
@@ -454,14 +488,22 @@ int grants_revoke(struct grants *g, const char *dev, const char *op)
     return rc;
 }
 
+/*
+ * After a failed fdatasync the kernel may already have dropped the pages
+ * it could not write and cleared the error, so a second fdatasync can
+ * succeed with the records lost. Only a new file written from memory makes
+ * disk and memory agree again: then every change made is durable.
+ */
 int grants_sync(struct grants *g)
 {
-    if (g == NULL || !g->dirty)
+    if (g == NULL || (!g->dirty && !g->suspect))
         return ONR_OK;
-    if (fdatasync(g->fd) != 0)
-        return ONR_EIO;
-    g->dirty = 0;
-    return ONR_OK;
+    if (!g->suspect && fdatasync(g->fd) == 0) {
+        g->dirty = 0;
+        return ONR_OK;
+    }
+    g->suspect = 1;
+    return rewrite(g);
 }
 
 size_t grants_count(const struct grants *g)

@@ -19,6 +19,14 @@
  * a torn last line after a crash must not stop the broker. Changes are
  * appended at once and made durable by grants_sync(), which the plugin
  * calls before it answers the operators and providers concerned.
+ *
+ * A change is applied in memory only once its whole record is written. A
+ * write that stops short (disk full) is cut off back to the last whole
+ * record and the change refused (ONR_EIO), so the next record never lands
+ * on a fragment. A journal that could not be cut back, or whose sync
+ * failed, is rewritten whole from memory before it is used again; until
+ * that succeeds every change is refused, and the changes made since the
+ * last good sync stay in memory, unconfirmed (the services resend them).
  */
 #ifndef ONRAMP_PLUGIN_GRANTS_H
 #define ONRAMP_PLUGIN_GRANTS_H
@@ -67,8 +75,10 @@ int grants_set(struct grants *g, const char *dev, const char *prov, const char *
  */
 int grants_revoke(struct grants *g, const char *dev, const char *op);
 
-/* grants_sync: make appended changes durable (fdatasync). ONR_OK or
- * ONR_EIO. Cheap when nothing changed. */
+/* grants_sync: make appended changes durable (fdatasync; after a failed
+ * one, the journal rewritten from memory). ONR_OK when every change made
+ * so far is durable, else ONR_EIO (or ONR_ENOMEM). Cheap when nothing
+ * changed. */
 int grants_sync(struct grants *g);
 
 /* grants_count: devices with a grant. */

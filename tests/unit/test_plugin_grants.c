@@ -1,8 +1,10 @@
 #include "testutil.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include "grants.h"
@@ -14,6 +16,10 @@
 
 #define DEV1 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define DEV2 "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define DEV3 "cccccccccccccccccccccccccccccccc"
+
+static const uint8_t SERIAL[] = {0x0a, 0x0b, 0xfc};
+static const uint8_t SERIAL_DER[] = {0x00, 0x0a, 0x0b, 0xfc}; /* the same, one zero byte more */
 
 static size_t skipped_lines;
 
@@ -153,6 +159,79 @@ static void test_grant_again_by_its_holder_and_a_move_after_revoke(void **state)
     grants_close(g);
 }
 
+static off_t journal_size(void **state)
+{
+    struct stat st;
+
+    assert_int_equal(stat(journal(state), &st), 0);
+    return st.st_size;
+}
+
+/* Lets this process write files up to `size` bytes (a full disk, for the
+ * journal): write() then writes what fits and fails with EFBIG. SIGXFSZ is
+ * ignored, as it would kill the process. */
+static void limit_file_size(rlim_t size)
+{
+    struct rlimit lim;
+
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &lim), 0);
+    lim.rlim_cur = size;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+}
+
+static void unlimit_file_size(void)
+{
+    struct rlimit lim;
+
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &lim), 0);
+    lim.rlim_cur = lim.rlim_max;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+}
+
+/* What issue 15 found: a record written in part (disk full) stayed in the
+ * journal, the next record was appended onto it, and replay skipped that
+ * line although its change had been confirmed. A short write is cut off
+ * again and refused, with memory unchanged. */
+static void test_journal_short_write_is_cut_off_and_refused(void **state)
+{
+    struct grants *g = NULL;
+    off_t whole;
+
+    signal(SIGXFSZ, SIG_IGN);
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    assert_onr(ONR_OK, grants_set(g, DEV1, "prov-1", "op-1"));
+    assert_onr(ONR_OK, grants_cert_revoke(g, "prov-1", DEV1, SERIAL, sizeof(SERIAL)));
+    assert_onr(ONR_OK, grants_sync(g));
+    whole = journal_size(state);
+
+    /* room for 10 bytes of a 51-byte record, then for none */
+    limit_file_size((rlim_t)whole + 10);
+    assert_onr(ONR_EIO, grants_set(g, DEV2, "prov-2", "op-1"));
+    limit_file_size((rlim_t)whole);
+    assert_onr(ONR_EIO, grants_revoke(g, DEV1, "op-1"));
+    assert_onr(ONR_EIO, grants_cert_revoke(g, "prov-2", DEV2, SERIAL, sizeof(SERIAL)));
+    unlimit_file_size();
+    assert_int_equal(journal_size(state), whole);
+    assert_null(grants_provider(g, DEV2)); /* memory unchanged */
+    assert_string_equal(grants_provider(g, DEV1), "prov-1");
+    assert_false(grants_cert_revoked(g, "prov-2", SERIAL, sizeof(SERIAL)));
+
+    /* space again: the next change is confirmed, and replayed */
+    assert_onr(ONR_OK, grants_set(g, DEV3, "prov-3", "op-1"));
+    assert_onr(ONR_OK, grants_sync(g));
+    grants_close(g);
+    skipped_lines = 0;
+    assert_onr(ONR_OK, grants_open(journal(state), count_skip, NULL, &g));
+    assert_int_equal(skipped_lines, 0);
+    assert_string_equal(grants_provider(g, DEV1), "prov-1");
+    assert_null(grants_provider(g, DEV2));
+    assert_string_equal(grants_provider(g, DEV3), "prov-3");
+    assert_true(grants_cert_revoked(g, "prov-1", SERIAL, sizeof(SERIAL)));
+    assert_false(grants_cert_revoked(g, "prov-2", SERIAL, sizeof(SERIAL)));
+    grants_close(g);
+    signal(SIGXFSZ, SIG_DFL);
+}
+
 static void test_grants_refuse_bad_ids(void **state)
 {
     struct grants *g = NULL;
@@ -217,9 +296,6 @@ static char *journal_text(void **state)
     fclose(f);
     return text;
 }
-
-static const uint8_t SERIAL[] = {0x0a, 0x0b, 0xfc};
-static const uint8_t SERIAL_DER[] = {0x00, 0x0a, 0x0b, 0xfc}; /* the same, one zero byte more */
 
 static void test_cert_revocations_survive_reopen_keyed_by_provider(void **state)
 {
@@ -401,6 +477,7 @@ int main(void)
         T(test_grants_revoke_only_by_granting_operator),
         T(test_grant_held_by_another_operator_is_refused_and_changes_nothing),
         T(test_grant_again_by_its_holder_and_a_move_after_revoke),
+        T(test_journal_short_write_is_cut_off_and_refused),
         T(test_grants_refuse_bad_ids),
         T(test_grants_skip_malformed_lines_and_torn_tail),
         T(test_grants_open_fails_cleanly_on_unwritable_path),
