@@ -37,6 +37,26 @@ static int refuse(struct plugin *p, const struct mosquitto *client, uint64_t *co
     return MOSQ_ERR_AUTH;
 }
 
+/*
+ * The oldest proof timestamp admitted now. The replay cache lives in
+ * memory: a broker that restarted no longer knows which proofs it
+ * admitted, and one from before the restart would still be inside the
+ * window. So for one window after its start the plugin refuses proofs
+ * made before it started, and in the very second it started (timestamps
+ * are whole seconds: the previous run may have admitted a proof of that
+ * second); a device makes a fresh one. After that the window alone
+ * refuses them. Measured on the monotonic clock, so a wall clock set back
+ * after the start cannot stretch this beyond one window.
+ */
+static uint64_t proofs_not_before(const struct plugin *p)
+{
+    uint64_t since_start_ns = now_ns() - p->started_ns;
+
+    if (since_start_ns >= (uint64_t)p->cfg.pop_window * 1000000000u)
+        return 0;
+    return (uint64_t)p->started + 1;
+}
+
 int auth_on_ext_start(int event, void *event_data, void *userdata)
 {
     struct mosquitto_evt_extended_auth *ed = event_data;
@@ -57,7 +77,8 @@ int auth_on_ext_start(int event, void *event_data, void *userdata)
                         (struct onr_bytes){(const uint8_t *)client_id,
                                            strnlen(client_id, ONR_POP_MAX_NAME + 1)},
                         (struct onr_bytes){(const uint8_t *)broker, strlen(broker)},
-                        (uint64_t)time(NULL), p->cfg.pop_window, p->replay, NULL);
+                        (uint64_t)time(NULL), p->cfg.pop_window, proofs_not_before(p),
+                        p->replay, NULL);
     if (rc != ONR_OK)
         return refuse(p, ed->client, pop_counter(p, rc), onr_strerror(rc));
     /* onr_pop_verify checked that the client id is the key's device id */

@@ -246,6 +246,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
         return MOSQ_ERR_NOMEM;
     p->id = identifier;
     p->started = time(NULL);
+    p->started_ns = now_ns();
     p->refusal_log.tokens = ONR_REFUSAL_LOG_BURST;
     if (parse_options(p, opts, opt_count) != 0 || cert_load_cas(p) != 0)
         goto fail;

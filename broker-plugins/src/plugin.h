@@ -141,7 +141,8 @@ struct plugin {
     uint64_t refusals_not_logged;
     struct kick *kicks;                /* devices to disconnect on tick */
     struct reply *replies;             /* control answers waiting for a sync */
-    time_t started;
+    time_t started;                    /* wall clock at init */
+    uint64_t started_ns;               /* now_ns() at init */
     uint64_t next_stats_ns;
 };
 

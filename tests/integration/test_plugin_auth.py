@@ -187,6 +187,48 @@ def _connected(broker, client_id):
     return c
 
 
+class RestartReplayTest(unittest.TestCase):
+    """Issue 15: the (client id, nonce) pairs a broker admitted live in
+    memory only, so a restarted broker admitted again, within the window, a
+    proof it had already admitted. For one window after it starts the
+    plugin refuses proofs made before it started (proto/SPEC.md section
+    10)."""
+
+    def test_proof_admitted_before_a_restart_is_refused_after_it(self):
+        with fabric.Fabric() as f:
+            dev = f.device()
+            proof = dev.proof(f.broker.NAME)
+            first = dev.connect(f.broker, proof=proof)
+            self.assertEqual(first.connack, 0, f.broker.log_tail())
+            first.disconnect()
+            f.counters.close()
+            f.broker.restart()
+
+            before = f.counters.read()
+            replayed = dev.connect(f.broker, proof=proof)  # the same CONNECT again
+            try:
+                self.assertEqual(replayed.connack, NOT_AUTHORIZED, f.broker.log_tail())
+            finally:
+                replayed.drop()
+            after = f.counters.wait_for("pop_stale", before["pop_stale"] + 1)
+            self.assertEqual(after["pop_stale"], before["pop_stale"] + 1)
+            self.assertEqual(after["connects"], before["connects"])
+            # the device's next attempt, with a fresh proof, is admitted
+            fresh = dev.connect(f.broker)
+            try:
+                self.assertEqual(fresh.connack, 0, f.broker.log_tail())
+            finally:
+                fresh.disconnect()
+            # the cost: a clock behind the broker's by s seconds is refused
+            # for up to s seconds after a start (at most the window)
+            behind = dev.connect(f.broker, proof=dev.proof(f.broker.NAME,
+                                                           timestamp=int(time.time()) - 120))
+            try:
+                self.assertEqual(behind.connack, NOT_AUTHORIZED)
+            finally:
+                behind.drop()
+
+
 class ForeignCertificateTest(unittest.TestCase):
     """A listener that trusts a foreign CA as well still admits no one the
     plugin's own services CA did not certify."""
