@@ -7,6 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hex.h"
 #include "map.h"
 #include "onramp/devid.h"
 #include "onramp/error.h"
@@ -140,43 +141,14 @@ static int apply_cert_revoke(struct grants *g, const char *prov, const char *dev
 
 void grants_serial_hex(const uint8_t *in, size_t len, char out[2 * GRANTS_SERIAL_MAX + 1])
 {
-    static const char digits[] = "0123456789abcdef";
-
-    if (len > GRANTS_SERIAL_MAX)
-        len = GRANTS_SERIAL_MAX;
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 0xf];
-    }
-    out[2 * len] = '\0';
-}
-
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
+    hex_encode(in, len > GRANTS_SERIAL_MAX ? GRANTS_SERIAL_MAX : len, out);
 }
 
 /* A serial from the journal: 2..2*GRANTS_SERIAL_MAX lowercase hex digits,
  * an even number. Its length, or 0 if malformed. */
 static size_t hex_decode_serial(const char *hex, uint8_t out[GRANTS_SERIAL_MAX])
 {
-    size_t len = strnlen(hex, 2 * GRANTS_SERIAL_MAX + 1);
-
-    if (len == 0 || len % 2 != 0 || len > 2 * GRANTS_SERIAL_MAX)
-        return 0;
-    for (size_t i = 0; i < len / 2; i++) {
-        int hi = hex_digit(hex[2 * i]);
-        int lo = hex_digit(hex[2 * i + 1]);
-
-        if (hi < 0 || lo < 0)
-            return 0;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return len / 2;
+    return hex_decode(hex, strnlen(hex, 2 * GRANTS_SERIAL_MAX + 1), out, GRANTS_SERIAL_MAX);
 }
 
 /* Apply one journal line; NULL if fine, else why it was skipped. */
