@@ -1,10 +1,11 @@
 /*
  * Connections: the principal behind each client handle, recorded when the
  * client is admitted, and the services' and monitors' persistent sessions
- * restored from the sessions file at start (no handle until they return). Mosquitto reports a disconnect before it sends the
- * client's will, so a will finds no record (a device's, bootstrap or
- * operational, is forgotten) or an offline one (a service's is kept for
- * its persistent session), and is refused (acl.c).
+ * restored from the sessions file at start (no handle until they return).
+ * Mosquitto reports a disconnect before it sends the client's will, so a
+ * will finds no record (a device's, bootstrap or operational, is
+ * forgotten) or an offline one (a service's is kept for its persistent
+ * session), and is refused (acl.c).
  */
 #include "plugin.h"
 
@@ -198,30 +199,24 @@ void conns_count(const struct plugin *p, uint64_t *devices, uint64_t *services)
     *services = ctx.services;
 }
 
-static void free_one(const void *key, size_t key_len, void *value, void *arg)
-{
-    (void)key;
-    (void)key_len;
-    (void)arg;
-    free(value);
-}
-
-/* Restored records (no handle) live in p->services only. */
+/* Restored records (no handle) live in p->services only; every other
+ * record is in p->conns. */
 static void free_restored(const void *key, size_t key_len, void *value, void *arg)
 {
     struct conn *c = value;
 
+    (void)key;
+    (void)key_len;
+    (void)arg;
     if (c->handle == NULL)
-        free_one(key, key_len, value, arg);
+        free(c);
 }
 
 void conns_free_all(struct plugin *p)
 {
     if (p->services != NULL)
         map_each(p->services, free_restored, NULL);
-    if (p->conns != NULL)
-        map_each(p->conns, free_one, NULL);
-    map_free(p->conns);
+    map_free_with_values(p->conns);
     map_free(p->services);
     p->conns = NULL;
     p->services = NULL;

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "hex.h"
+#include "lines.h"
 #include "map.h"
 #include "onramp/devid.h"
 #include "onramp/error.h"
@@ -187,41 +188,15 @@ static const char *replay_line(struct grants *g, char *line)
     return "unknown verb";
 }
 
+/* lines_read's taker: one journal line into memory. */
+static const char *take_line(char *line, void *arg)
+{
+    return replay_line(arg, line);
+}
+
 static int replay(struct grants *g, grants_skip_cb skipped, void *arg)
 {
-    uint8_t *data = NULL;
-    size_t len = 0;
-    size_t line_no = 0;
-    char *p;
-    int rc;
-
-    rc = onr_file_read(g->path, JOURNAL_MAX, 0, &data, &len);
-    if (rc == ONR_ENOENT)
-        return ONR_OK;
-    if (rc != ONR_OK)
-        return rc == ONR_ENOMEM ? rc : ONR_EIO;
-    p = (char *)data;
-    while (p < (char *)data + len) {
-        char *nl = memchr(p, '\n', (size_t)((char *)data + len - p));
-        const char *why;
-
-        line_no++;
-        if (nl == NULL) {
-            /* a torn last line: the append that a crash interrupted */
-            if (skipped != NULL)
-                skipped(line_no, "incomplete last line", arg);
-            break;
-        }
-        *nl = '\0';
-        why = (size_t)(nl - p) > LINE_MAX_LEN || memchr(p, '\0', (size_t)(nl - p)) != NULL
-                  ? "line too long or has NUL"
-                  : replay_line(g, p);
-        if (why != NULL && skipped != NULL)
-            skipped(line_no, why, arg);
-        p = nl + 1;
-    }
-    free(data);
-    return ONR_OK;
+    return lines_read(g->path, JOURNAL_MAX, LINE_MAX_LEN, take_line, g, skipped, arg);
 }
 
 struct compact_ctx {
@@ -341,15 +316,6 @@ out:
     return rc;
 }
 
-/* Frees a grant or a revocation. */
-static void free_grant(const void *key, size_t key_len, void *value, void *arg)
-{
-    (void)key;
-    (void)key_len;
-    (void)arg;
-    free(value);
-}
-
 void grants_close(struct grants *g)
 {
     if (g == NULL)
@@ -358,14 +324,8 @@ void grants_close(struct grants *g)
         grants_sync(g);
         close(g->fd);
     }
-    if (g->by_dev != NULL) {
-        map_each(g->by_dev, free_grant, NULL);
-        map_free(g->by_dev);
-    }
-    if (g->revoked != NULL) {
-        map_each(g->revoked, free_grant, NULL);
-        map_free(g->revoked);
-    }
+    map_free_with_values(g->by_dev);
+    map_free_with_values(g->revoked);
     free(g->path);
     free(g);
 }

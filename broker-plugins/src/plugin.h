@@ -12,7 +12,9 @@
  *   control.c   grants, revocations and certificate revocations on
  *               $CONTROL/onramp/v1
  *   counters.c  counting, logging refusals, publishing the counters
- *   grants.c, topic.c, map.c: no Mosquitto inside (unit-tested alone)
+ *   grants.c, sessions.c, topic.c, map.c, hex.c: no Mosquitto inside
+ *               (unit-tested alone); sessions.c keeps the persistent
+ *               sessions vouched for across restarts
  */
 #ifndef ONRAMP_PLUGIN_H
 #define ONRAMP_PLUGIN_H
@@ -31,8 +33,8 @@
 
 struct grants;
 struct map;
-struct sessions;
 struct onr_replay;
+struct sessions;
 
 /* ---- configuration (plugin_opt_*) ---- */
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "hex.h"
+#include "lines.h"
 #include "map.h"
 #include "onramp/error.h"
 #include "onramp/file.h"
@@ -77,10 +78,12 @@ static int save(struct sessions *s)
     return rc == ONR_OK ? ONR_OK : ONR_EIO;
 }
 
-/* One line of the file (NUL-terminated, no newline); NULL if taken, else
- * why it was skipped. */
-static const char *load_line(struct sessions *s, char *line, uint8_t *der)
+/* lines_read's taker: one line of the file into memory; NULL if taken,
+ * else why it was skipped. */
+static const char *load_line(char *line, void *arg)
 {
+    struct sessions *s = arg;
+    uint8_t der[ONR_X509_MAX_DER];
     char *space = strchr(line, ' ');
     size_t id_len;
     size_t der_len;
@@ -92,7 +95,7 @@ static const char *load_line(struct sessions *s, char *line, uint8_t *der)
     *space = '\0';
     if (!client_id_ok(line, id_len))
         return "bad client id";
-    der_len = hex_decode(space + 1, strlen(space + 1), der, ONR_X509_MAX_DER);
+    der_len = hex_decode(space + 1, strlen(space + 1), der, sizeof(der));
     if (der_len == 0)
         return "bad certificate hex";
     if (map_get(s->by_id, line, id_len) != NULL)
@@ -105,49 +108,6 @@ static const char *load_line(struct sessions *s, char *line, uint8_t *der)
         return "out of memory";
     }
     return NULL;
-}
-
-static int load(struct sessions *s, sessions_skip_cb skipped, void *arg)
-{
-    uint8_t *data = NULL;
-    uint8_t *der = NULL;
-    size_t len = 0;
-    size_t line_no = 0;
-    char *p;
-    int rc;
-
-    rc = onr_file_read(s->path, FILE_MAX, 0, &data, &len);
-    if (rc == ONR_ENOENT)
-        return ONR_OK;
-    if (rc != ONR_OK)
-        return rc == ONR_ENOMEM ? rc : ONR_EIO;
-    der = malloc(ONR_X509_MAX_DER);
-    if (der == NULL) {
-        free(data);
-        return ONR_ENOMEM;
-    }
-    for (p = (char *)data; p < (char *)data + len;) {
-        char *nl = memchr(p, '\n', (size_t)((char *)data + len - p));
-        const char *why;
-
-        line_no++;
-        if (nl == NULL) {
-            why = "incomplete last line";
-        } else {
-            *nl = '\0';
-            why = (size_t)(nl - p) > LINE_MAX_LEN || memchr(p, '\0', (size_t)(nl - p)) != NULL
-                      ? "line too long or has NUL"
-                      : load_line(s, p, der);
-        }
-        if (why != NULL && skipped != NULL)
-            skipped(line_no, why, arg);
-        if (nl == NULL)
-            break;
-        p = nl + 1;
-    }
-    free(der);
-    free(data);
-    return ONR_OK;
 }
 
 /* ---- the interface ---- */
@@ -165,7 +125,9 @@ int sessions_open(const char *path, sessions_skip_cb skipped, void *arg, struct 
         return ONR_ENOMEM;
     s->path = strdup(path);
     s->by_id = map_new();
-    rc = s->path == NULL || s->by_id == NULL ? ONR_ENOMEM : load(s, skipped, arg);
+    rc = s->path == NULL || s->by_id == NULL
+             ? ONR_ENOMEM
+             : lines_read(s->path, FILE_MAX, LINE_MAX_LEN, load_line, s, skipped, arg);
     if (rc != ONR_OK) {
         sessions_close(s);
         return rc;
@@ -174,22 +136,11 @@ int sessions_open(const char *path, sessions_skip_cb skipped, void *arg, struct 
     return ONR_OK;
 }
 
-static void free_session(const void *key, size_t key_len, void *value, void *arg)
-{
-    (void)key;
-    (void)key_len;
-    (void)arg;
-    free(value);
-}
-
 void sessions_close(struct sessions *s)
 {
     if (s == NULL)
         return;
-    if (s->by_id != NULL) {
-        map_each(s->by_id, free_session, NULL);
-        map_free(s->by_id);
-    }
+    map_free_with_values(s->by_id);
     free(s->path);
     free(s);
 }

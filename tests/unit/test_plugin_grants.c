@@ -21,16 +21,6 @@
 static const uint8_t SERIAL[] = {0x0a, 0x0b, 0xfc};
 static const uint8_t SERIAL_DER[] = {0x00, 0x0a, 0x0b, 0xfc}; /* the same, one zero byte more */
 
-static size_t skipped_lines;
-
-static void count_skip(size_t line, const char *why, void *arg)
-{
-    (void)line;
-    (void)why;
-    (void)arg;
-    skipped_lines++;
-}
-
 static char *journal_text(void **state);
 
 static const char *journal(void **state)
@@ -102,6 +92,18 @@ static void test_grants_revoke_only_by_granting_operator(void **state)
     grants_close(g);
 }
 
+/* The journal reopened: `dev` granted `prov` by `op`. */
+static void assert_grant_after_reopen(void **state, const char *dev, const char *prov,
+                                      const char *op)
+{
+    struct grants *g = NULL;
+
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    assert_string_equal(grants_provider(g, dev), prov);
+    assert_string_equal(grants_operator(g, dev), op);
+    grants_close(g);
+}
+
 /* What issue 15 found: op-2 granting op-1's device replaced op-1's grant
  * (and op-2 could then revoke it). Refused now, with nothing changed: not
  * the grant, not the journal. */
@@ -126,11 +128,7 @@ static void test_grant_held_by_another_operator_is_refused_and_changes_nothing(v
     grants_close(g);
     free(before);
     free(after);
-
-    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
-    assert_string_equal(grants_provider(g, DEV1), "prov-1");
-    assert_string_equal(grants_operator(g, DEV1), "op-1");
-    grants_close(g);
+    assert_grant_after_reopen(state, DEV1, "prov-1", "op-1");
 }
 
 static void test_grant_again_by_its_holder_and_a_move_after_revoke(void **state)
@@ -152,11 +150,7 @@ static void test_grant_again_by_its_holder_and_a_move_after_revoke(void **state)
     assert_onr(ONR_EHELD, grants_set(g, DEV1, "prov-1", "op-1"));
     assert_onr(ONR_OK, grants_sync(g));
     grants_close(g);
-
-    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
-    assert_string_equal(grants_provider(g, DEV1), "prov-3");
-    assert_string_equal(grants_operator(g, DEV1), "op-2");
-    grants_close(g);
+    assert_grant_after_reopen(state, DEV1, "prov-3", "op-2");
 }
 
 static off_t journal_size(void **state)
@@ -195,6 +189,7 @@ static void unlimit_file_size(void)
 static void test_journal_short_write_is_cut_off_and_refused(void **state)
 {
     struct grants *g = NULL;
+    size_t skipped = 0;
     off_t whole;
 
     signal(SIGXFSZ, SIG_IGN);
@@ -220,9 +215,8 @@ static void test_journal_short_write_is_cut_off_and_refused(void **state)
     assert_onr(ONR_OK, grants_set(g, DEV3, "prov-3", "op-1"));
     assert_onr(ONR_OK, grants_sync(g));
     grants_close(g);
-    skipped_lines = 0;
-    assert_onr(ONR_OK, grants_open(journal(state), count_skip, NULL, &g));
-    assert_int_equal(skipped_lines, 0);
+    assert_onr(ONR_OK, grants_open(journal(state), onr_test_count_line, &skipped, &g));
+    assert_int_equal(skipped, 0);
     assert_string_equal(grants_provider(g, DEV1), "prov-1");
     assert_null(grants_provider(g, DEV2));
     assert_string_equal(grants_provider(g, DEV3), "prov-3");
@@ -248,6 +242,7 @@ static void test_grants_refuse_bad_ids(void **state)
 static void test_grants_skip_malformed_lines_and_torn_tail(void **state)
 {
     struct grants *g = NULL;
+    size_t skipped = 0;
     FILE *f = fopen(journal(state), "w");
 
     assert_non_null(f);
@@ -260,9 +255,8 @@ static void test_grants_skip_malformed_lines_and_torn_tail(void **state)
           "revoke " DEV2,
           f);
     fclose(f);
-    skipped_lines = 0;
-    assert_onr(ONR_OK, grants_open(journal(state), count_skip, NULL, &g));
-    assert_int_equal(skipped_lines, 5);
+    assert_onr(ONR_OK, grants_open(journal(state), onr_test_count_line, &skipped, &g));
+    assert_int_equal(skipped, 5);
     assert_string_equal(grants_provider(g, DEV1), "prov-1");
     assert_string_equal(grants_provider(g, DEV2), "prov-2");
     grants_close(g);
@@ -371,6 +365,7 @@ static void test_cert_revoke_refuses_bad_arguments(void **state)
 static void test_journal_from_before_cert_revocations_still_loads(void **state)
 {
     struct grants *g = NULL;
+    size_t skipped = 0;
     FILE *f = fopen(journal(state), "w");
     char *text;
 
@@ -381,9 +376,8 @@ static void test_journal_from_before_cert_revocations_still_loads(void **state)
           "revoke " DEV2 " op-1\n",
           f);
     fclose(f);
-    skipped_lines = 0;
-    assert_onr(ONR_OK, grants_open(journal(state), count_skip, NULL, &g));
-    assert_int_equal(skipped_lines, 0);
+    assert_onr(ONR_OK, grants_open(journal(state), onr_test_count_line, &skipped, &g));
+    assert_int_equal(skipped, 0);
     assert_string_equal(grants_provider(g, DEV1), "prov-1");
     assert_null(grants_provider(g, DEV2));
     assert_int_equal(grants_cert_revocations(g), 0);
@@ -396,6 +390,7 @@ static void test_journal_from_before_cert_revocations_still_loads(void **state)
 static void test_journal_skips_malformed_revoke_cert_lines(void **state)
 {
     struct grants *g = NULL;
+    size_t skipped = 0;
     FILE *f = fopen(journal(state), "w");
 
     assert_non_null(f);
@@ -412,9 +407,8 @@ static void test_journal_skips_malformed_revoke_cert_lines(void **state)
           "revoke-cert " DEV2 " prov-2 80",                /* torn last line */
           f);
     fclose(f);
-    skipped_lines = 0;
-    assert_onr(ONR_OK, grants_open(journal(state), count_skip, NULL, &g));
-    assert_int_equal(skipped_lines, 9);
+    assert_onr(ONR_OK, grants_open(journal(state), onr_test_count_line, &skipped, &g));
+    assert_int_equal(skipped, 9);
     assert_int_equal(grants_cert_revocations(g), 1);
     assert_true(grants_cert_revoked(g, "prov-1", (const uint8_t *)"\x7f", 1));
     assert_false(grants_cert_revoked(g, "prov-2", (const uint8_t *)"\x80", 1));

@@ -19,16 +19,6 @@
 static const uint8_t CERT_A[] = {0x30, 0x82, 0x01, 0x0a, 0xaa};
 static const uint8_t CERT_B[] = {0x30, 0x82, 0x01, 0x0a, 0xbb, 0xcc};
 
-static size_t skipped_lines;
-
-static void count_skip(size_t line, const char *why, void *arg)
-{
-    (void)line;
-    (void)why;
-    (void)arg;
-    skipped_lines++;
-}
-
 static const char *file_path(void **state)
 {
     static char path[4096];
@@ -75,6 +65,7 @@ static bool keep_unless_drop(const char *client_id, const uint8_t *der, size_t d
 static void test_sessions_are_recorded_once_and_survive_reopen(void **state)
 {
     struct sessions *s = NULL;
+    size_t skipped = 0;
     struct stat st;
     char *text;
 
@@ -93,9 +84,8 @@ static void test_sessions_are_recorded_once_and_survive_reopen(void **state)
     assert_int_equal(strlen(text), strlen("op.op-1 3082010aaa\nmonitor.noc 3082010abbcc\n"));
     free(text);
 
-    skipped_lines = 0;
-    assert_onr(ONR_OK, sessions_open(file_path(state), count_skip, NULL, &s));
-    assert_int_equal(skipped_lines, 0);
+    assert_onr(ONR_OK, sessions_open(file_path(state), onr_test_count_line, &skipped, &s));
+    assert_int_equal(skipped, 0);
     assert_int_equal(sessions_count(s), 2);
     assert_int_equal(sessions_put(s, "op.op-1", CERT_A, sizeof(CERT_A)), 0);
     sessions_close(s);
@@ -143,6 +133,7 @@ static void test_filter_drops_what_the_judge_refuses_and_rewrites(void **state)
 static void test_malformed_lines_are_skipped(void **state)
 {
     struct sessions *s = NULL;
+    size_t skipped = 0;
 
     write_file(state, "op.op-1 3082010aaa\n"
                       "no-certificate\n"
@@ -153,9 +144,8 @@ static void test_malformed_lines_are_skipped(void **state)
                       "op.op-1 3082010abb\n"          /* the same id twice */
                       "x 30 82\n"                     /* a space in the hex */
                       "op.op-5 3082010aaa");          /* torn last line */
-    skipped_lines = 0;
-    assert_onr(ONR_OK, sessions_open(file_path(state), count_skip, NULL, &s));
-    assert_int_equal(skipped_lines, 8);
+    assert_onr(ONR_OK, sessions_open(file_path(state), onr_test_count_line, &skipped, &s));
+    assert_int_equal(skipped, 8);
     assert_int_equal(sessions_count(s), 1);
     assert_int_equal(sessions_put(s, "op.op-1", CERT_A, sizeof(CERT_A)), 0);
     sessions_close(s);
