@@ -345,20 +345,30 @@ const char *grants_operator(const struct grants *g, const char *dev)
 }
 
 /*
+ * Before any request is decided: a suspect journal is rewritten from
+ * memory first, so that what memory says (a grant already gone, a
+ * revocation already recorded) is on disk before an answer relies on it.
+ * ONR_OK, or ONR_EIO while it cannot be (the request changes nothing).
+ */
+static int journal_trusted(struct grants *g)
+{
+    return !g->suspect || rewrite(g) == ONR_OK ? ONR_OK : ONR_EIO;
+}
+
+/*
  * Append one record (a whole line) to the journal, not yet synced. The
  * caller changes memory only on ONR_OK. A write that stops short (a full
  * disk, a file size limit) leaves part of the record: it is cut off again,
  * back to the end of the last whole record, so the next record is never
  * appended onto a fragment (which replay would skip, losing a change that
  * was confirmed). If even that fails, the journal is suspect: rewritten
- * from memory before the next record. ONR_OK or ONR_EIO (nothing changed).
+ * from memory before the next request (journal_trusted). ONR_OK or
+ * ONR_EIO (nothing changed).
  */
 static int journal_append(struct grants *g, const char *line, size_t len)
 {
     size_t left = len;
 
-    if (g->suspect && rewrite(g) != ONR_OK)
-        return ONR_EIO;
     while (left > 0) {
         ssize_t n = write(g->fd, line, left);
 
@@ -387,6 +397,8 @@ int grants_set(struct grants *g, const char *dev, const char *prov, const char *
     if (g == NULL || dev == NULL || prov == NULL || op == NULL || !device_id_ok(dev) ||
         !service_id_ok(prov) || !service_id_ok(op))
         return ONR_EINVAL;
+    if (journal_trusted(g) != ONR_OK)
+        return ONR_EIO;
     /* One operator's grant is never another's to replace: the holder
      * revokes first (proto/SPEC.md section 11). */
     held = map_get(g->by_dev, dev, strlen(dev));
@@ -408,6 +420,8 @@ int grants_revoke(struct grants *g, const char *dev, const char *op)
 
     if (g == NULL || dev == NULL || op == NULL || !device_id_ok(dev) || !service_id_ok(op))
         return ONR_EINVAL;
+    if (journal_trusted(g) != ONR_OK)
+        return ONR_EIO;
     gr = map_get(g->by_dev, dev, strlen(dev));
     if (gr == NULL)
         return ONR_ENOENT;
@@ -454,6 +468,8 @@ int grants_cert_revoke(struct grants *g, const char *prov, const char *dev,
     if (g == NULL || prov == NULL || dev == NULL || !service_id_ok(prov) || !device_id_ok(dev) ||
         revocation_key(prov, serial, serial_len, key) == 0)
         return ONR_EINVAL;
+    if (journal_trusted(g) != ONR_OK)
+        return ONR_EIO;
     if (grants_cert_revoked(g, prov, serial, serial_len))
         return ONR_OK;
     serial = grants_serial_trim(serial, &serial_len);

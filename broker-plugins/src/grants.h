@@ -24,9 +24,10 @@
  * write that stops short (disk full) is cut off back to the last whole
  * record and the change refused (ONR_EIO), so the next record never lands
  * on a fragment. A journal that could not be cut back, or whose sync
- * failed, is rewritten whole from memory before it is used again; until
- * that succeeds every change is refused, and the changes made since the
- * last good sync stay in memory, unconfirmed (the services resend them).
+ * failed, is rewritten whole from memory before it is used again (every
+ * request tries that first); until that succeeds every request is refused
+ * with ONR_EIO, and the changes made since the last good sync stay in
+ * memory, unconfirmed (the services resend them).
  */
 #ifndef ONRAMP_PLUGIN_GRANTS_H
 #define ONRAMP_PLUGIN_GRANTS_H

@@ -1,11 +1,13 @@
 #include "testutil.h"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "grants.h"
 #include "map.h"
@@ -182,6 +184,21 @@ static void unlimit_file_size(void)
     assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
 }
 
+/* Teardown of the tests that limit the file size: whatever they did not
+ * get to undo (a failed assertion ends a test at once) is undone here, so
+ * the tests after them write files again. */
+static int teardown_unlimited(void **state)
+{
+    struct rlimit lim;
+
+    if (getrlimit(RLIMIT_FSIZE, &lim) == 0) {
+        lim.rlim_cur = lim.rlim_max;
+        setrlimit(RLIMIT_FSIZE, &lim);
+    }
+    signal(SIGXFSZ, SIG_DFL);
+    return onr_test_teardown_tmpdir(state);
+}
+
 /* What issue 15 found: a record written in part (disk full) stayed in the
  * journal, the next record was appended onto it, and replay skipped that
  * line although its change had been confirmed. A short write is cut off
@@ -223,7 +240,83 @@ static void test_journal_short_write_is_cut_off_and_refused(void **state)
     assert_true(grants_cert_revoked(g, "prov-1", SERIAL, sizeof(SERIAL)));
     assert_false(grants_cert_revoked(g, "prov-2", SERIAL, sizeof(SERIAL)));
     grants_close(g);
-    signal(SIGXFSZ, SIG_DFL);
+}
+
+/*
+ * The journal's own descriptor, replaced by `fd` (dup2), so that the next
+ * write or sync on it fails for real: the plugin holds the journal open
+ * for appending and never shows the descriptor. Found as the descriptor
+ * open on the journal's inode.
+ */
+static void replace_journal_fd(void **state, int fd)
+{
+    struct stat want;
+    struct stat st;
+    int found = -1;
+
+    assert_true(fd >= 0);
+    assert_int_equal(stat(journal(state), &want), 0);
+    for (int i = 0; i < 1024; i++)
+        if (i != fd && fstat(i, &st) == 0 && st.st_dev == want.st_dev &&
+            st.st_ino == want.st_ino)
+            found = i;
+    assert_true(found >= 0);
+    assert_int_equal(dup2(fd, found), found);
+    close(fd);
+}
+
+/* A record that fails to write and cannot be cut back either (here the
+ * descriptor is read-only: write and ftruncate both fail): the journal is
+ * not trusted again until it is rewritten whole from memory, which the
+ * next request does first. */
+static void test_journal_that_cannot_be_cut_back_is_rewritten_first(void **state)
+{
+    struct grants *g = NULL;
+    size_t skipped = 0;
+
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    assert_onr(ONR_OK, grants_set(g, DEV1, "prov-1", "op-1"));
+    assert_onr(ONR_OK, grants_sync(g));
+    replace_journal_fd(state, open(journal(state), O_RDONLY | O_CLOEXEC));
+    assert_onr(ONR_EIO, grants_set(g, DEV2, "prov-2", "op-1"));
+    assert_null(grants_provider(g, DEV2));
+    assert_onr(ONR_OK, grants_set(g, DEV3, "prov-3", "op-1"));
+    assert_onr(ONR_OK, grants_sync(g));
+    grants_close(g);
+    assert_onr(ONR_OK, grants_open(journal(state), onr_test_count_line, &skipped, &g));
+    assert_int_equal(skipped, 0);
+    assert_string_equal(grants_provider(g, DEV1), "prov-1");
+    assert_null(grants_provider(g, DEV2));
+    assert_string_equal(grants_provider(g, DEV3), "prov-3");
+    grants_close(g);
+}
+
+/* A failed fdatasync proves nothing about what reached the disk (a second
+ * one may succeed with the records dropped): the journal is rewritten from
+ * memory, and only that confirms. While even that fails (the disk full
+ * here), nothing is confirmed and every new request is refused. */
+static void test_failed_sync_is_confirmed_only_by_a_rewrite(void **state)
+{
+    struct grants *g = NULL;
+
+    signal(SIGXFSZ, SIG_IGN);
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    assert_onr(ONR_OK, grants_set(g, DEV1, "prov-1", "op-1"));
+    assert_onr(ONR_OK, grants_sync(g));
+    /* fdatasync on /dev/null fails (EINVAL), as on a failing disk */
+    replace_journal_fd(state, open("/dev/null", O_WRONLY | O_CLOEXEC));
+    assert_onr(ONR_OK, grants_set(g, DEV2, "prov-2", "op-1"));
+    limit_file_size(1);
+    assert_onr(ONR_EIO, grants_sync(g));
+    assert_onr(ONR_EIO, grants_revoke(g, DEV1, "op-1"));
+    assert_onr(ONR_EIO, grants_set(g, DEV3, "prov-3", "op-1"));
+    assert_string_equal(grants_provider(g, DEV1), "prov-1"); /* nothing changed */
+    assert_null(grants_provider(g, DEV3));
+    unlimit_file_size();
+    assert_onr(ONR_OK, grants_sync(g)); /* rewritten: DEV2 durable now */
+    grants_close(g);
+    assert_grant_after_reopen(state, DEV2, "prov-2", "op-1");
+    assert_grant_after_reopen(state, DEV1, "prov-1", "op-1");
 }
 
 static void test_grants_refuse_bad_ids(void **state)
@@ -471,7 +564,11 @@ int main(void)
         T(test_grants_revoke_only_by_granting_operator),
         T(test_grant_held_by_another_operator_is_refused_and_changes_nothing),
         T(test_grant_again_by_its_holder_and_a_move_after_revoke),
-        T(test_journal_short_write_is_cut_off_and_refused),
+        cmocka_unit_test_setup_teardown(test_journal_short_write_is_cut_off_and_refused, setup,
+                                        teardown_unlimited),
+        T(test_journal_that_cannot_be_cut_back_is_rewritten_first),
+        cmocka_unit_test_setup_teardown(test_failed_sync_is_confirmed_only_by_a_rewrite, setup,
+                                        teardown_unlimited),
         T(test_grants_refuse_bad_ids),
         T(test_grants_skip_malformed_lines_and_torn_tail),
         T(test_grants_open_fails_cleanly_on_unwritable_path),
