@@ -85,7 +85,7 @@ void device_give_up(struct onr_device *d, int why, const char *what)
 
     device_put(&l, "attempts=%u", d->failures);
     device_put_code(&l, why);
-    device_put_quoted(&l, "reason", what, strlen(what));
+    device_put_ours(&l, "reason", what);
     device_report(d, "failed", &l);
     device_finish(d, why);
 }
@@ -111,7 +111,7 @@ static void backoff(struct onr_device *d, int why, const char *what, int stay)
     delay = jitter(delay);
     device_put(&l, "attempt=%u delay=%.1f", d->failures, delay);
     device_put_code(&l, why);
-    device_put_quoted(&l, "reason", what, strlen(what));
+    device_put_ours(&l, "reason", what);
     device_report(d, "retry", &l);
     if (stay)
         d->phase = PHASE_PENDING;
@@ -327,7 +327,7 @@ static void take_pending(struct onr_device *d, const struct onr_msg_pending *m)
     d->failures = 0;
     device_put(&l, "retry_after=%llu", (unsigned long long)m->retry_after);
     if (m->reason.len > 0)
-        device_put_quoted(&l, "reason", m->reason.ptr, m->reason.len);
+        device_put_escaped(&l, "reason", m->reason.ptr, m->reason.len);
     device_report(d, "pending", &l);
     /* stay connected: the answer may be pushed before then */
     d->phase = PHASE_PENDING;
@@ -344,9 +344,9 @@ static void take_error(struct onr_device *d, const struct onr_msg_error *m)
         return;
     device_put_code(&l, code);
     if (m->reason.len > 0)
-        device_put_quoted(&l, "reason", m->reason.ptr, m->reason.len);
+        device_put_escaped(&l, "reason", m->reason.ptr, m->reason.len);
     else
-        device_put_quoted(&l, "reason", onr_strerror(code), strlen(onr_strerror(code)));
+        device_put_ours(&l, "reason", onr_strerror(code));
     device_report(d, "error", &l);
     /* ESTALE (our clock or a slow path), EAUTH and the rest alike: later,
      * bounded */
@@ -436,7 +436,7 @@ static int open_failed(struct onr_device *d, const char *file, int rc)
 
     device_put(&l, "file=%s", file != NULL ? file : "?");
     device_put_code(&l, rc);
-    device_put_quoted(&l, "reason", onr_strerror(rc), strlen(onr_strerror(rc)));
+    device_put_ours(&l, "reason", onr_strerror(rc));
     device_report(d, "error", &l);
     onr_device_close(d);
     return rc;

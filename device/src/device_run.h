@@ -102,9 +102,13 @@ struct device_detail {
 
 void device_put(struct device_detail *l, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* ` key="value"`: `"` and `\` escaped, anything outside printable ASCII as
- * \xHH, so a line stays one line whatever the network sent. */
-void device_put_quoted(struct device_detail *l, const char *key, const void *value, size_t n);
+/* ` key=value` for text from the network (`n` bytes, borrowed): escaped by
+ * onr_text_escape, so it can neither end its field nor forge another. */
+void device_put_escaped(struct device_detail *l, const char *key, const void *value, size_t n);
+/* ` key="text"` for the library's own words (`text` NUL-terminated,
+ * borrowed): quoted as they are, being visible ASCII and spaces; anything
+ * else in them goes out as device_put_escaped would put it. */
+void device_put_ours(struct device_detail *l, const char *key, const char *text);
 /* ` code=NAME`, or the number for a code this library does not know. */
 void device_put_code(struct device_detail *l, int code);
 /* The progress callback with `event` and `l`'s text ("" for NULL). */

@@ -236,10 +236,10 @@ void ctl_label_masked(struct onr_bytes label, char *out, size_t cap);
 void ctl_json_string(FILE *out, const uint8_t *s, size_t len);
 
 /*
- * ctl_text_value: `s` (borrowed, untrusted) as one word of a text line: as
- * is if it is non-empty and every byte is visible ASCII other than quote
- * and backslash; else in double quotes with \" \\ and \xNN for every byte
- * outside 0x20..0x7e.
+ * ctl_text_value: `s` (borrowed, untrusted) as one value of a text line,
+ * escaped by onr_text_escape (<onramp/text.h>), whole: visible ASCII but
+ * '=', '"' and '\\' as it is, every other byte as \xNN, so it can neither
+ * end its field nor forge another. An empty value writes nothing.
  */
 void ctl_text_value(FILE *out, const uint8_t *s, size_t len);
 

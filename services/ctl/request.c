@@ -11,6 +11,7 @@
 #include "ctl.h"
 #include "onramp/crypto.h"
 #include "onramp/error.h"
+#include "onramp/text.h"
 #include "onramp/topic.h"
 
 /* What the message callback needs while we wait. */
@@ -152,6 +153,9 @@ out:
 
 void ctl_print_refusal(const struct onr_msg_error *e)
 {
-    printf("refused code=%s reason=\"%.*s\"\n", onr_error_name(-(int)e->code),
-           (int)e->reason.len, (const char *)e->reason.ptr);
+    char reason[ONR_TEXT_ESCAPE_CAP(256)];
+
+    /* the reason is the service's text: it may not forge a field */
+    printf("refused code=%s reason=%s\n", onr_error_name(-(int)e->code),
+           onr_text_escape(e->reason.ptr, e->reason.len, reason, sizeof(reason)));
 }

@@ -18,6 +18,7 @@ Environment (set by tests/integration/CMakeLists.txt):
                     under real traffic; any report fails the test
 """
 
+import math
 import os
 import pwd
 import signal
@@ -180,6 +181,7 @@ class Broker:
         self.debug_log = debug_log
         self.dir = directory
         self.grants = os.path.join(directory, "grants")
+        self.sessions = os.path.join(directory, "sessions")
         # persistence: keep the example's `persistence true`, in DIR/persist/
         # (else persistence false); conf_extra: more mosquitto lines
         self.persistence = persistence
@@ -229,6 +231,7 @@ class Broker:
             ("plugin_opt_services_ca /etc/onramp/services-ca.pem",
              "plugin_opt_services_ca " + self.pki.ca[0]),
             ("/var/lib/mosquitto/onramp-grants", self.grants),
+            ("/var/lib/mosquitto/onramp-sessions", self.sessions),
             ("cafile /etc/onramp/services-ca.pem", "cafile " + services_cafile),
             ("/etc/onramp/broker.pem", cert),
             ("/etc/onramp/broker.key", key),
@@ -244,10 +247,14 @@ class Broker:
                 raise RuntimeError("example configuration changed: %r not found" % old)
             text = text.replace(old, new)
         # Options follow the plugin's own lines; replace the example's value
-        # where it sets one.
+        # where it sets one. conf_extra lines replace the example's lines of
+        # the same setting (autosave_interval).
         lines = []
+        extra_keys = {line.split()[0] for line in self.conf_extra if line.strip()}
         for line in text.splitlines():
             if line.startswith("plugin_opt_") and line.split()[0][11:] in options:
+                continue
+            if line.split()[:1] and line.split()[0] in extra_keys:
                 continue
             lines.append(line)
             if line.startswith("plugin_opt_grants_file"):
@@ -315,7 +322,17 @@ class Broker:
                         raise RuntimeError("mosquitto does not listen on %d:\n%s" % (
                             port, self.log_tail()))
                     time.sleep(0.05)
+        self._past_start_second(time.time())
         return self
+
+    @staticmethod
+    def _past_start_second(ready):
+        """The plugin refuses proofs of possession made before it started or
+        in the second it started in (the previous run may have admitted
+        them: proto/SPEC.md section 10); a device then makes a fresh one.
+        Wait for the next second, so a proof made after start() returns is
+        one the plugin admits."""
+        time.sleep(max(0.0, math.floor(ready) + 1 - time.time()))
 
     def stop(self):
         """Stop by PID; fail if a sanitizer reported anything meanwhile."""
@@ -363,15 +380,17 @@ class Broker:
 
     # -- clients --
 
-    def service(self, role, svc, client_id=None, cert=None):
+    def service(self, role, svc, client_id=None, cert=None, **kwargs):
         """A raw MQTT v5 client for a service or monitor certificate
-        (role: the OU), connected; the CONNACK reason in .connack."""
+        (role: the OU), connected; the CONNACK reason in .connack. kwargs
+        go to connect() (clean=False, session_expiry=... for a persistent
+        session, as Onramp's services keep)."""
         short = {"manufacturer": "mfr", "operator": "op", "provider": "prov",
                  "monitor": "monitor", "control": "ctl"}.get(role, role)
         cert = cert or self.pki.client(role, svc)
         c = mqtt5.Client(self.services_port, client_id or "%s.%s" % (short, svc),
                          self.pki.ca[0], cert[0], cert[1])
-        c.connack = c.connect()
+        c.connack = c.connect(**kwargs)
         return c
 
     def operational(self, prov_id, dev_id, cert=None, client_id=None, **kwargs):

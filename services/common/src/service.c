@@ -22,6 +22,7 @@
 #include "onramp/p256.h"
 #include "onramp/replay.h"
 #include "onramp/svc_peers.h"
+#include "onramp/text.h"
 #include "onramp/version.h"
 
 #include "batch.h"
@@ -356,7 +357,7 @@ static int dispatch_raw(struct onr_service *svc, const char *topic, const uint8_
         rc = svc->subs[i].raw(svc, topic, payload, len, svc->subs[i].arg);
         if (rc != ONR_OK)
             onr_service_log_refusal(svc, "refused topic=%s reason=%s",
-                                    onr_log_safe(topic, strlen(topic), safe, sizeof(safe)),
+                                    onr_text_escape(topic, strlen(topic), safe, sizeof(safe)),
                                     onr_error_name(rc));
         return 1;
     }
@@ -442,7 +443,7 @@ static void dispatch(struct onr_service *svc, const char *topic, const uint8_t *
     if (rc != ONR_OK) {
         count(svc, rc, &t0);
         onr_service_log_refusal(svc, "refused topic=%s reason=%s",
-                                onr_log_safe(topic, strlen(topic), safe, sizeof(safe)),
+                                onr_text_escape(topic, strlen(topic), safe, sizeof(safe)),
                                 onr_error_name(rc));
         return;
     }
@@ -460,14 +461,14 @@ static void dispatch(struct onr_service *svc, const char *topic, const uint8_t *
         if (rc != ONR_OK)
             onr_service_log_refusal(svc, "refused type=%s topic=%s reason=%s",
                                     onr_msg_type_name((int)env.msg.type),
-                                    onr_log_safe(topic, strlen(topic), safe, sizeof(safe)),
+                                    onr_text_escape(topic, strlen(topic), safe, sizeof(safe)),
                                     onr_error_name(rc));
         return;
     }
     count(svc, ONR_EMSGTYPE, &t0);
     onr_service_log_refusal(svc, "refused type=%s topic=%s reason=unexpected",
                             onr_msg_type_name((int)env.msg.type),
-                            onr_log_safe(topic, strlen(topic), safe, sizeof(safe)));
+                            onr_text_escape(topic, strlen(topic), safe, sizeof(safe)));
 }
 
 static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *m,
