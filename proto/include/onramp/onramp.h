@@ -22,6 +22,7 @@
 #include "onramp/msg.h"
 #include "onramp/p256.h"
 #include "onramp/pop.h"
+#include "onramp/progress.h"
 #include "onramp/replay.h"
 #include "onramp/sealed.h"
 #include "onramp/text.h"
