@@ -616,6 +616,95 @@ static void test_x509_save_load_round_trip_chain(void **state)
     assert_onr(ONR_EFORMAT, onr_x509_load(path, buf, &buf_len, loaded, 4, &n));
 }
 
+/* issue_leaf's profile, and variations of it that each change one thing. */
+static void test_x509_check_profile_matches_and_tells_each_change(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t leaf[ONR_X509_MAX_DER];
+    size_t leaf_len = issue_leaf(f, f->ca_key, f->ca, f->ca_len, leaf);
+    struct onr_x509_san san[] = {
+        {ONR_X509_SAN_IP, "127.0.0.1"}, /* another order */
+        {ONR_X509_SAN_URI, "urn:onramp:dev:rguib733fa2xfyrzdwehzsohu743ont4"},
+        {ONR_X509_SAN_DNS, "localhost"},
+    };
+    const struct onr_x509_profile same = {
+        .subject = {.common_name = "rguib733fa2xfyrzdwehzsohu743ont4", .organization = "ACME"},
+        .days = 1, /* validity is not compared */
+        .path_len = -1,
+        .eku = ONR_X509_EKU_CLIENT | ONR_X509_EKU_SERVER,
+        .san = san,
+        .n_san = 3,
+    };
+    struct onr_x509_profile p = same;
+
+    assert_onr(ONR_OK, onr_x509_check_profile(leaf, leaf_len, &p));
+    p.subject.common_name = "other";
+    assert_onr(ONR_ECERT, onr_x509_check_profile(leaf, leaf_len, &p));
+    p = same;
+    p.subject.organization = NULL;
+    assert_onr(ONR_ECERT, onr_x509_check_profile(leaf, leaf_len, &p));
+    p = same;
+    p.subject.org_unit = "operator";
+    assert_onr(ONR_ECERT, onr_x509_check_profile(leaf, leaf_len, &p));
+    p = same;
+    p.eku = ONR_X509_EKU_CLIENT;
+    assert_onr(ONR_ECERT, onr_x509_check_profile(leaf, leaf_len, &p));
+    p = same;
+    p.n_san = 2; /* a SAN fewer */
+    assert_onr(ONR_ECERT, onr_x509_check_profile(leaf, leaf_len, &p));
+    p = same;
+    san[0].value = "127.0.0.2"; /* another address */
+    assert_onr(ONR_ECERT, onr_x509_check_profile(leaf, leaf_len, &p));
+    san[0] = (struct onr_x509_san){ONR_X509_SAN_DNS, "127.0.0.1"}; /* a name, not an address */
+    assert_onr(ONR_ECERT, onr_x509_check_profile(leaf, leaf_len, &p));
+    san[0] = (struct onr_x509_san){ONR_X509_SAN_IP, "::1"};
+    assert_onr(ONR_ECERT, onr_x509_check_profile(leaf, leaf_len, &p));
+    p = same;
+    p.is_ca = 1;
+    assert_onr(ONR_ECERT, onr_x509_check_profile(leaf, leaf_len, &p));
+    /* the CA: its path length counts */
+    p = ca_profile;
+    assert_onr(ONR_OK, onr_x509_check_profile(f->ca, f->ca_len, &p));
+    p.path_len = 0;
+    assert_onr(ONR_ECERT, onr_x509_check_profile(f->ca, f->ca_len, &p));
+    p.path_len = -1;
+    assert_onr(ONR_ECERT, onr_x509_check_profile(f->ca, f->ca_len, &p));
+    p.path_len = 1;
+    p.is_ca = 0;
+    assert_onr(ONR_ECERT, onr_x509_check_profile(f->ca, f->ca_len, &p));
+    /* not a certificate; no profile */
+    leaf[10] ^= 0xff;
+    assert_onr(ONR_ECERT, onr_x509_check_profile(leaf, leaf_len, &same));
+    assert_onr(ONR_ECERT, onr_x509_check_profile(leaf, 20, &same));
+    assert_onr(ONR_EINVAL, onr_x509_check_profile(leaf, leaf_len, NULL));
+    assert_onr(ONR_ETOOBIG, onr_x509_check_profile(leaf, ONR_X509_MAX_DER + 1, &same));
+}
+
+/* An IPv6 address SAN is told from an IPv4 one and compared by value. */
+static void test_x509_check_profile_ipv6(void **state)
+{
+    struct fixture *f = *state;
+    struct onr_x509_san san = {ONR_X509_SAN_IP, "::1"};
+    struct onr_x509_profile p = {
+        .subject = {.common_name = "broker"},
+        .days = 30,
+        .path_len = -1,
+        .eku = ONR_X509_EKU_SERVER,
+        .san = &san,
+        .n_san = 1,
+    };
+    uint8_t der[ONR_X509_MAX_DER];
+    size_t len = sizeof(der);
+
+    assert_onr(ONR_OK, onr_x509_issue(f->ca_key, f->ca, f->ca_len, f->leaf_pub, &p, der, &len));
+    san.value = "0:0:0:0:0:0:0:1";
+    assert_onr(ONR_OK, onr_x509_check_profile(der, len, &p));
+    san.value = "::2";
+    assert_onr(ONR_ECERT, onr_x509_check_profile(der, len, &p));
+    san.value = "bogus";
+    assert_onr(ONR_ECERT, onr_x509_check_profile(der, len, &p));
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -643,6 +732,8 @@ int main(void)
         T(test_x509_issue_rejects_key_off_curve),
         T(test_x509_issue_rejects_bad_profiles),
         T(test_x509_save_load_round_trip_chain),
+        T(test_x509_check_profile_matches_and_tells_each_change),
+        T(test_x509_check_profile_ipv6),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
