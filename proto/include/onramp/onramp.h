@@ -17,6 +17,7 @@
 #include "onramp/file.h"
 #include "onramp/hash.h"
 #include "onramp/hpke.h"
+#include "onramp/keyfile.h"
 #include "onramp/label.h"
 #include "onramp/milenage.h"
 #include "onramp/msg.h"
