@@ -74,12 +74,14 @@ class DeployedBroker(fabric.Broker):
 
 
 class DeployedPki:
-    """What fabric.Broker's clients and the tests read of a deployment's
-    PKI, as fabric.Pki offers it: the services CA, the broker's
-    certificate, each party's client certificate and provider CAs."""
+    """What the tests, the demo and the bench read of a deployment's PKI,
+    as fabric.Pki offers it: the services CA, the broker's certificate,
+    each party's client certificate and keys, provider CAs; and, made with
+    the openssl CLI, operational devices' certificates (test material)."""
 
     def __init__(self, dep):
         self.dep = dep
+        self.issued = {}
 
     def _key_dir(self, kind, name):
         return os.path.join(self.dep.out, "keys", kind, name)
@@ -89,9 +91,14 @@ class DeployedPki:
         return (os.path.join(self.dep.out, "admin", "services-ca.pem"),
                 os.path.join(self.dep.out, "admin", "services-ca.key"))
 
-    def broker(self, name):
-        d = self._key_dir("broker", name)
+    @property
+    def server(self):
+        """The broker's TLS certificate and key."""
+        d = self._key_dir("broker", self.dep.broker.NAME)
         return (os.path.join(d, "broker.pem"), os.path.join(d, "broker.key"))
+
+    def keys(self, role, name):
+        return self._key_dir(role, name)
 
     def client(self, role, name):
         d = self._key_dir(role, name)
@@ -100,6 +107,62 @@ class DeployedPki:
     def provider_ca(self, prov_id):
         d = self._key_dir("provider", prov_id)
         return (os.path.join(d, "provider-ca.pem"), os.path.join(d, "provider-ca.key"))
+
+    def operational(self, prov_id, dev_id):
+        """An operational device's certificate from provider `prov_id`'s CA
+        (cert, key): made with openssl, as fabric.Pki.operational."""
+        name = "operational-%s-%s" % (prov_id, dev_id)
+        if name not in self.issued:
+            self.issued[name] = fabric.openssl_leaf(
+                self.dep.dir, name, "/O=%s/CN=%s" % (prov_id, dev_id),
+                self.provider_ca(prov_id), "extendedKeyUsage=clientAuth\n")
+        return self.issued[name]
+
+
+def _service_process(dep, role, svc_id, conf, overrides):
+    argv = [onboarding.program("onramp-" + role), "--config", conf]
+    for option in overrides:
+        argv += ["-o", option]
+    return dep.track(onboarding.Process("%s-%s" % (role, svc_id), argv, dep.dir))
+
+
+class DeployedManufacturer(onboarding.Manufacturer):
+    """onramp-manufacturer run from onramp-admin's files on `host` (its
+    material in /var/lib/onramp/ID, where mint finds it); `overrides`:
+    KEY=VALUE for its -o options (the file stays as written)."""
+
+    def __init__(self, dep, host, mfr_id, overrides=()):
+        self.onb = dep
+        self.id = mfr_id
+        self.dir = dep.host_path(host, "/var/lib/onramp/" + mfr_id)
+        self.conf = dep.host_path(host, "/etc/onramp/%s/manufacturer.conf" % mfr_id)
+        self.process = _service_process(dep, "manufacturer", mfr_id, self.conf, overrides)
+
+
+class DeployedProvider(onboarding.Provider):
+    """onramp-provider run from onramp-admin's files (as above)."""
+
+    def __init__(self, dep, host, prov_id, overrides=()):
+        self.onb = dep
+        self.id = prov_id
+        self.dir = dep.host_path(host, "/var/lib/onramp/" + prov_id)
+        keys = dep.pki.keys("provider", prov_id)
+        self.signing_pub = os.path.join(keys, "service.pub")
+        self.sealing_pub = os.path.join(keys, "sealing.pub")
+        self.conf = dep.host_path(host, "/etc/onramp/%s/provider.conf" % prov_id)
+        self.process = _service_process(dep, "provider", prov_id, self.conf, overrides)
+
+
+class DeployedOperator(onboarding.Operator):
+    """onramp-operator run from onramp-admin's files (as above)."""
+
+    def __init__(self, dep, host, op_id, overrides=()):
+        self.onb = dep
+        self.id = op_id
+        self.dir = dep.host_path(host, "/var/lib/onramp/" + op_id)
+        self.signing_pub = os.path.join(dep.pki.keys("operator", op_id), "service.pub")
+        self.conf = dep.host_path(host, "/etc/onramp/%s/operator.conf" % op_id)
+        self.process = _service_process(dep, "operator", op_id, self.conf, overrides)
 
 
 class Deployment:
@@ -138,21 +201,33 @@ class Deployment:
         """Host `host`'s file `path` (absolute on that host) under OUT."""
         return os.path.join(self.out, "hosts", host, path.lstrip("/"))
 
-    def broker(self, host, name, bootstrap_port, services_port, operational_port=None):
+    @property
+    def broker(self):
+        """The broker started (deployments have one)."""
+        return self.brokers[0]
+
+    def start_broker(self, host, name, bootstrap_port, services_port, operational_port=None):
         b = DeployedBroker(self, host, name, bootstrap_port, services_port, operational_port)
         self.brokers.append(b)
         return b.start()
 
-    def service(self, host, role, svc_id):
-        """onramp-ROLE started with its configuration, once it subscribed."""
-        conf = self.host_path(host, "/etc/onramp/%s/%s.conf" % (svc_id, role))
-        p = onboarding.Process("%s-%s" % (role, svc_id),
-                               [onboarding.program("onramp-" + role), "--config", conf],
-                               self.dir)
-        self.processes.append(p)
-        p.start()
-        p.wait_for("subscribed")
-        return p
+    def manufacturer(self, host, mfr_id, overrides=()):
+        return DeployedManufacturer(self, host, mfr_id, overrides)
+
+    def provider(self, host, prov_id, overrides=()):
+        return DeployedProvider(self, host, prov_id, overrides)
+
+    def operator(self, host, op_id, overrides=()):
+        return DeployedOperator(self, host, op_id, overrides)
+
+    def controller(self, ctl_id):
+        """onrampctl with control tool `ctl_id`'s certificate and key."""
+        return onboarding.Controller(self, ctl_id)
+
+    def device(self, state_dir, args=()):
+        d = onboarding.DeviceRun(self, state_dir, args)
+        self.track(d.process)
+        return d
 
     def track(self, process):
         self.processes.append(process)
@@ -179,3 +254,51 @@ class Deployment:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def local_ports():
+    """Free loopback ports for a broker's three listeners, and the plugin
+    built here: what a local topology's broker line needs."""
+    return {"bootstrap": fabric.free_port(), "services": fabric.free_port(),
+            "service": fabric.free_port(), "plugin": fabric.PLUGIN}
+
+
+# onboarding.Fleet's fabric as a topology: one of each, on this machine.
+FLEET = """# the fleet onramp-loadgen onboards (scripts/bench), on this machine
+host local address=127.0.0.1
+broker fleet host=local bind=127.0.0.1 bootstrap_port={bootstrap} services_port={services} \
+service_port={service} plugin={plugin}
+manufacturer acme host=local
+provider prov-a host=local
+operator op-1 host=local plmn=00101 apn=iot.onramp.test \
+imsi=001010000000001-001010000099999 iccid=894900100000000001-894900100000099999
+contract prov-a op-1
+plan prov-a * 1 fleet 0
+control fleet host=local
+"""
+
+
+class DeployedFleet(onboarding.Fleet):
+    """onboarding.Fleet's fabric (manufacturer acme, provider prov-a,
+    operator op-1, control tool fleet) deployed by onramp-admin from FLEET
+    and started; self.onb is the Deployment (close() stops everything).
+    The claim bucket is opened wide with -o claim_rate (a fleet is paired
+    in seconds); quick_timers: the provider's -o retry_after=1 resend=2."""
+
+    def __init__(self, quick_timers=True):
+        ports = local_ports()
+        self.onb = dep = Deployment(FLEET.format(**ports))
+        try:
+            dep.deploy()
+            dep.start_broker("local", "fleet", ports["bootstrap"], ports["services"],
+                             ports["service"])
+            self.ctl = dep.controller("fleet")
+            self.maker = dep.manufacturer("local", "acme", ["claim_rate=1000000"])
+            self.prov = dep.provider("local", "prov-a",
+                                     ["retry_after=1", "resend=2"] if quick_timers else [])
+            self.op = dep.operator("local", "op-1")
+            for svc in (self.maker, self.prov, self.op):
+                svc.start()
+        except BaseException:
+            dep.close()
+            raise

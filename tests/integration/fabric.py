@@ -141,18 +141,7 @@ class Pki:
         return (cert, key)
 
     def _leaf(self, name, subject, ca, extensions, serial=None):
-        # attack and operational-device material, issued with the openssl CLI
-        key, csr, cert = (self.path(name + ".key"), self.path(name + ".csr"),
-                          self.path(name + ".pem"))
-        ext = self.path(name + ".ext")
-        with open(ext, "w") as f:
-            f.write(extensions)
-        run("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-            "-nodes", "-keyout", key, "-out", csr, "-subj", subject)
-        serial_args = ["-CAcreateserial"] if serial is None else ["-set_serial", str(serial)]
-        run("openssl", "x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1],
-            *serial_args, "-out", cert, "-days", "2", "-extfile", ext)
-        return (cert, key)
+        return openssl_leaf(self.out, name, subject, ca, extensions, serial)
 
     def client(self, ou, cn, foreign=False):
         """A client certificate (cert, key) with OU = ou and CN = cn: the
@@ -187,6 +176,25 @@ class Pki:
                                            self.provider_ca(prov_id),
                                            "extendedKeyUsage=clientAuth\n", serial)
         return self.issued[name]
+
+
+def openssl_leaf(directory, name, subject, ca, extensions, serial=None):
+    """A P-256 key and a certificate for `subject` (an openssl -subj) from
+    `ca` (cert, key) with `extensions` (openssl x509 -extfile text), made
+    with the openssl CLI in `directory` as NAME.key and NAME.pem: test
+    material (attackers', operational devices'), never a deployment's."""
+    key, csr, cert = (os.path.join(directory, name + ".key"),
+                      os.path.join(directory, name + ".csr"),
+                      os.path.join(directory, name + ".pem"))
+    ext = os.path.join(directory, name + ".ext")
+    with open(ext, "w") as f:
+        f.write(extensions)
+    run("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-nodes", "-keyout", key, "-out", csr, "-subj", subject)
+    serial_args = ["-CAcreateserial"] if serial is None else ["-set_serial", str(serial)]
+    run("openssl", "x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1],
+        *serial_args, "-out", cert, "-days", "2", "-extfile", ext)
+    return (cert, key)
 
 
 def cert_serial(cert_path):

@@ -195,7 +195,7 @@ class Manufacturer:
         out = out or os.path.join(self.onb.dir, "devices-" + self.id)
         text = fabric.run(program("onramp-factory"), "mint", "--manufacturer", self.dir,
                           "--out", out, "--count", str(count),
-                          "--broker", fabric.Broker.NAME, "127.0.0.1",
+                          "--broker", self.onb.broker.NAME, "127.0.0.1",
                           str(self.onb.broker.bootstrap_port),
                           "--broker-ca", self.onb.pki.ca[0])
         return [os.path.join(out, line.split()[0]) for line in text.splitlines() if line]

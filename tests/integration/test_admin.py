@@ -401,9 +401,10 @@ class AdminTest(unittest.TestCase):
 
     def test_the_deployed_fabric_onboards_a_device(self):
         dep, ports = self.dep, self.ports
-        dep.broker("gw", "b1", ports["bootstrap"], ports["services"], ports["service"])
-        for role, name in SERVICES:
-            dep.service("svc", role, name)
+        dep.start_broker("gw", "b1", ports["bootstrap"], ports["services"], ports["service"])
+        dep.manufacturer("svc", "acme").start()
+        dep.provider("svc", "prov-a").start()
+        dep.operator("svc", "op-1").start()
         # the monitor's certificate is one the plugin takes
         cert, key = dep.host_path("ops", "/etc/onramp/noc/monitor.pem"), \
             dep.host_path("ops", "/etc/onramp/noc/monitor.key")
