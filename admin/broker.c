@@ -160,7 +160,7 @@ static int dropin(struct conf *k)
 {
     adm_text_add(k->text,
                  "# mosquitto.service for the onramp plugin, written by onramp-admin\n"
-                 "# (broker-plugins/README.md, \"Deploying\").\n"
+                 "# (broker-plugins/README.md, \"Example configuration\").\n"
                  "[Service]\n"
                  "# No TLS session tickets: nothing resumes, and they cost a third of a\n"
                  "# handshake.\n"
