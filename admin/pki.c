@@ -33,6 +33,23 @@ static int key_failed(struct adm_ctx *c, const char *path, int rc)
     return rc;
 }
 
+/* DIR/NAME (a P-256 key, made once) into *key; reported. */
+static int key_file(struct adm_ctx *c, const char *dir, const char *name,
+                    struct onr_p256_key **key)
+{
+    enum onr_file_change change = ONR_FILE_KEPT;
+    char path[ADM_PATH];
+    int rc = adm_join(c, path, dir, name);
+
+    if (rc != ONR_OK)
+        return rc;
+    rc = onr_keyfile_p256(path, key, &change);
+    if (rc != ONR_OK)
+        return key_failed(c, path, rc);
+    adm_report(c, path, change);
+    return ONR_OK;
+}
+
 /* DIR/NAME.key (P-256, made once) and DIR/NAME.pem for `profile`, signed
  * by `issuer` (NULL: self-signed). The key goes to *key if `key`. */
 static int key_and_cert(struct adm_ctx *c, const char *dir, const char *name,
@@ -49,13 +66,9 @@ static int key_and_cert(struct adm_ctx *c, const char *dir, const char *name,
     int rc;
 
     snprintf(file, sizeof(file), "%s.key", name);
-    rc = adm_join(c, path, dir, file);
+    rc = key_file(c, dir, file, &k);
     if (rc != ONR_OK)
         return rc;
-    rc = onr_keyfile_p256(path, &k, &change);
-    if (rc != ONR_OK)
-        return key_failed(c, path, rc);
-    adm_report(c, path, change);
     snprintf(file, sizeof(file), "%s.pem", name);
     rc = adm_join(c, path, dir, file);
     if (rc == ONR_OK) {
@@ -128,24 +141,19 @@ static int broker_pki(struct adm_ctx *c, size_t b, const struct onr_keyfile_issu
 static int signing_pair(struct adm_ctx *c, const char *dir, const char *name,
                         uint8_t pub[ONR_P256_PUB_LEN])
 {
-    enum onr_file_change change = ONR_FILE_KEPT;
     struct onr_p256_key *key = NULL;
     char path[ADM_PATH];
     char file[64];
     int rc;
 
     snprintf(file, sizeof(file), "%s.key", name);
-    rc = adm_join(c, path, dir, file);
+    rc = key_file(c, dir, file, &key);
     if (rc != ONR_OK)
         return rc;
-    rc = onr_keyfile_p256(path, &key, &change);
-    if (rc != ONR_OK)
-        return key_failed(c, path, rc);
-    adm_report(c, path, change);
     rc = onr_p256_public(key, pub);
     onr_p256_free(key);
     if (rc != ONR_OK)
-        return adm_failed(c, path, rc);
+        return adm_failed(c, dir, rc);
     snprintf(file, sizeof(file), "%s.pub", name);
     rc = adm_join(c, path, dir, file);
     return rc == ONR_OK ? adm_put_public(c, path, pub, ONR_P256_PUB_LEN) : rc;

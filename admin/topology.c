@@ -229,20 +229,33 @@ static int new_party_id(struct adm_parser *p, const char *kind, const char *id)
 
 /* ---- keywords ---------------------------------------------------------- */
 
+/* A host's or broker's name: valid, and not the name of one on `first`'s
+ * line (0: none). */
+static int new_name(struct adm_parser *p, const char *kind, const char *name, size_t first)
+{
+    if (!is_id(name))
+        return adm_fail(p, p->line, "%s '%s': a name is a-z 0-9 . _ -, 1..32 characters",
+                        kind, name);
+    if (first != 0)
+        return adm_fail(p, p->line, "duplicate %s '%s' (first on line %zu)", kind, name, first);
+    return ONR_OK;
+}
+
 static int parse_host(struct adm_parser *p, const struct words *w)
 {
     struct adm_topology *t = p->t;
     const char *address = get(w, "address");
     const char *dns = get(w, "dns");
     struct adm_host *h;
+    size_t first = 0;
+    int rc;
 
-    if (!is_id(w->pos[0]))
-        return adm_fail(p, p->line, "host '%s': a name is a-z 0-9 . _ -, 1..32 characters",
-                        w->pos[0]);
-    for (size_t i = 0; i < t->n_hosts; i++)
+    for (size_t i = 0; i < t->n_hosts && first == 0; i++)
         if (strcmp(t->hosts[i].name, w->pos[0]) == 0)
-            return adm_fail(p, p->line, "duplicate host '%s' (first on line %zu)", w->pos[0],
-                            t->hosts[i].line);
+            first = t->hosts[i].line;
+    rc = new_name(p, "host", w->pos[0], first);
+    if (rc != ONR_OK)
+        return rc;
     if (t->n_hosts == ADM_MAX_HOSTS)
         return adm_fail(p, p->line, "more than %d hosts", ADM_MAX_HOSTS);
     if (address != NULL && !is_address(address))
@@ -265,15 +278,15 @@ static int parse_broker(struct adm_parser *p, const struct words *w)
     const char *nofile = get(w, "nofile");
     struct adm_broker *b;
     uint64_t n = 100000;
+    size_t first = 0;
     int rc;
 
-    if (!is_id(w->pos[0]))
-        return adm_fail(p, p->line, "broker '%s': a name is a-z 0-9 . _ -, 1..32 characters",
-                        w->pos[0]);
-    for (size_t i = 0; i < t->n_brokers; i++)
+    for (size_t i = 0; i < t->n_brokers && first == 0; i++)
         if (strcmp(t->brokers[i].name, w->pos[0]) == 0)
-            return adm_fail(p, p->line, "duplicate broker '%s' (first on line %zu)", w->pos[0],
-                            t->brokers[i].line);
+            first = t->brokers[i].line;
+    rc = new_name(p, "broker", w->pos[0], first);
+    if (rc != ONR_OK)
+        return rc;
     if (t->n_brokers == ADM_MAX_BROKERS)
         return adm_fail(p, p->line, "a second broker: several brokers are reserved for a later "
                                     "issue (services connect to one broker today)");

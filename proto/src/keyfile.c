@@ -85,8 +85,12 @@ int onr_keyfile_x25519(const char *path, uint8_t sk[ONR_X25519_KEY_LEN],
     return ONR_OK;
 }
 
-int onr_keyfile_p256_public(const char *path, const uint8_t pub[ONR_P256_PUB_LEN],
-                            enum onr_file_change *change)
+/* A public key file of `len` bytes of key (P-256 or X25519, by their load
+ * and save functions): kept if it holds `pub`, else written. */
+static int public_file(const char *path, const uint8_t *pub, size_t len,
+                       int (*load)(const char *path, uint8_t *out),
+                       int (*save)(const uint8_t *pub, const char *path),
+                       enum onr_file_change *change)
 {
     uint8_t old[ONR_P256_PUB_LEN];
     enum onr_file_change what;
@@ -94,37 +98,30 @@ int onr_keyfile_p256_public(const char *path, const uint8_t pub[ONR_P256_PUB_LEN
 
     if (path == NULL || pub == NULL)
         return ONR_EINVAL;
-    if (file_state(path, ONR_FILE_PUBLIC) == 1 && onr_p256_public_load(path, old) == ONR_OK &&
-        memcmp(old, pub, sizeof(old)) == 0) {
+    if (file_state(path, ONR_FILE_PUBLIC) == 1 && load(path, old) == ONR_OK &&
+        memcmp(old, pub, len) == 0) {
         set_change(change, ONR_FILE_KEPT);
         return ONR_OK;
     }
     what = writing(path);
-    rc = onr_p256_public_save(pub, path);
+    rc = save(pub, path);
     if (rc == ONR_OK)
         set_change(change, what);
     return rc;
 }
 
+int onr_keyfile_p256_public(const char *path, const uint8_t pub[ONR_P256_PUB_LEN],
+                            enum onr_file_change *change)
+{
+    return public_file(path, pub, ONR_P256_PUB_LEN, onr_p256_public_load,
+                       onr_p256_public_save, change);
+}
+
 int onr_keyfile_x25519_public(const char *path, const uint8_t pub[ONR_X25519_KEY_LEN],
                               enum onr_file_change *change)
 {
-    uint8_t old[ONR_X25519_KEY_LEN];
-    enum onr_file_change what;
-    int rc;
-
-    if (path == NULL || pub == NULL)
-        return ONR_EINVAL;
-    if (file_state(path, ONR_FILE_PUBLIC) == 1 &&
-        onr_x25519_public_load(path, old) == ONR_OK && memcmp(old, pub, sizeof(old)) == 0) {
-        set_change(change, ONR_FILE_KEPT);
-        return ONR_OK;
-    }
-    what = writing(path);
-    rc = onr_x25519_public_save(pub, path);
-    if (rc == ONR_OK)
-        set_change(change, what);
-    return rc;
+    return public_file(path, pub, ONR_X25519_KEY_LEN, onr_x25519_public_load,
+                       onr_x25519_public_save, change);
 }
 
 /* 1 if the certificate in `path` is still right; its DER into `der`. */

@@ -119,50 +119,44 @@ class DeployedPki:
         return self.issued[name]
 
 
-def _service_process(dep, role, svc_id, conf, overrides):
-    argv = [onboarding.program("onramp-" + role), "--config", conf]
+def _deployed(svc, dep, host, role, svc_id, overrides):
+    """What a service run from onramp-admin's files has: its directory in
+    /var/lib/onramp, its configuration and its process (`overrides`:
+    KEY=VALUE for -o options; the file stays as written)."""
+    svc.onb = dep
+    svc.id = svc_id
+    svc.dir = dep.host_path(host, "/var/lib/onramp/" + svc_id)
+    svc.conf = dep.host_path(host, "/etc/onramp/%s/%s.conf" % (svc_id, role))
+    argv = [onboarding.program("onramp-" + role), "--config", svc.conf]
     for option in overrides:
         argv += ["-o", option]
-    return dep.track(onboarding.Process("%s-%s" % (role, svc_id), argv, dep.dir))
+    svc.process = dep.track(onboarding.Process("%s-%s" % (role, svc_id), argv, dep.dir))
 
 
 class DeployedManufacturer(onboarding.Manufacturer):
     """onramp-manufacturer run from onramp-admin's files on `host` (its
-    material in /var/lib/onramp/ID, where mint finds it); `overrides`:
-    KEY=VALUE for its -o options (the file stays as written)."""
+    material in /var/lib/onramp/ID, where mint finds it)."""
 
     def __init__(self, dep, host, mfr_id, overrides=()):
-        self.onb = dep
-        self.id = mfr_id
-        self.dir = dep.host_path(host, "/var/lib/onramp/" + mfr_id)
-        self.conf = dep.host_path(host, "/etc/onramp/%s/manufacturer.conf" % mfr_id)
-        self.process = _service_process(dep, "manufacturer", mfr_id, self.conf, overrides)
+        _deployed(self, dep, host, "manufacturer", mfr_id, overrides)
 
 
 class DeployedProvider(onboarding.Provider):
     """onramp-provider run from onramp-admin's files (as above)."""
 
     def __init__(self, dep, host, prov_id, overrides=()):
-        self.onb = dep
-        self.id = prov_id
-        self.dir = dep.host_path(host, "/var/lib/onramp/" + prov_id)
+        _deployed(self, dep, host, "provider", prov_id, overrides)
         keys = dep.pki.keys("provider", prov_id)
         self.signing_pub = os.path.join(keys, "service.pub")
         self.sealing_pub = os.path.join(keys, "sealing.pub")
-        self.conf = dep.host_path(host, "/etc/onramp/%s/provider.conf" % prov_id)
-        self.process = _service_process(dep, "provider", prov_id, self.conf, overrides)
 
 
 class DeployedOperator(onboarding.Operator):
     """onramp-operator run from onramp-admin's files (as above)."""
 
     def __init__(self, dep, host, op_id, overrides=()):
-        self.onb = dep
-        self.id = op_id
-        self.dir = dep.host_path(host, "/var/lib/onramp/" + op_id)
+        _deployed(self, dep, host, "operator", op_id, overrides)
         self.signing_pub = os.path.join(dep.pki.keys("operator", op_id), "service.pub")
-        self.conf = dep.host_path(host, "/etc/onramp/%s/operator.conf" % op_id)
-        self.process = _service_process(dep, "operator", op_id, self.conf, overrides)
 
 
 class Deployment:
@@ -234,17 +228,7 @@ class Deployment:
         return process
 
     def close(self):
-        errors = []
-        for p in self.processes:
-            try:
-                p.stop()
-            except AssertionError as e:
-                errors.append(str(e))
-        for b in self.brokers:
-            try:
-                b.stop()
-            except AssertionError as e:
-                errors.append(str(e))
+        errors = onboarding.stop_all(self.processes + self.brokers)
         self.tmp.cleanup()
         if errors:
             raise AssertionError("\n".join(errors))

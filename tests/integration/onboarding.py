@@ -153,6 +153,18 @@ class Process:
         return rc
 
 
+def stop_all(processes):
+    """Stop each (Process, broker) by its PID; what their sanitizers
+    reported, as a list of messages."""
+    errors = []
+    for p in processes:
+        try:
+            p.stop()
+        except AssertionError as e:
+            errors.append(str(e))
+    return errors
+
+
 class Manufacturer:
     """onramp-factory new-manufacturer plus a running onramp-manufacturer."""
 
@@ -447,12 +459,7 @@ class Onboarding(fabric.Fabric):
         return process
 
     def close(self):
-        errors = []
-        for p in self.processes:
-            try:
-                p.stop()
-            except AssertionError as e:
-                errors.append(str(e))
+        errors = stop_all(self.processes)
         super().close()
         if errors:
             raise AssertionError("\n".join(errors))

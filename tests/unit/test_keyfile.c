@@ -14,18 +14,6 @@
 #define setup onr_test_setup_tmpdir
 #define teardown onr_test_teardown_tmpdir
 
-/* The whole of a file, for byte-for-byte comparisons. */
-static size_t slurp(const char *path, uint8_t *out, size_t cap)
-{
-    uint8_t *buf = NULL;
-    size_t len = 0;
-
-    assert_onr(ONR_OK, onr_file_read(path, cap, 0, &buf, &len));
-    memcpy(out, buf, len);
-    free(buf);
-    return len;
-}
-
 static mode_t mode_of(const char *path)
 {
     struct stat st;
@@ -51,13 +39,13 @@ static void test_keyfile_p256_is_made_once_and_kept(void **state)
     assert_int_equal(mode_of(path), 0600);
     assert_onr(ONR_OK, onr_p256_public(key, pub1));
     onr_p256_free(key);
-    len = slurp(path, first, sizeof(first));
+    len = onr_test_read_file(path, first, sizeof(first));
     assert_onr(ONR_OK, onr_keyfile_p256(path, &key, &change));
     assert_int_equal(change, ONR_FILE_KEPT);
     assert_onr(ONR_OK, onr_p256_public(key, pub2));
     onr_p256_free(key);
     assert_memory_equal(pub1, pub2, sizeof(pub1));
-    assert_int_equal(slurp(path, again, sizeof(again)), len);
+    assert_int_equal(onr_test_read_file(path, again, sizeof(again)), len);
     assert_memory_equal(first, again, len);
     /* a key others may read is refused, not replaced */
     assert_int_equal(chmod(path, 0644), 0);
@@ -67,7 +55,7 @@ static void test_keyfile_p256_is_made_once_and_kept(void **state)
     assert_onr(ONR_OK, onr_file_write_atomic(path, "junk\n", 5, ONR_FILE_SECRET));
     assert_onr(ONR_EFORMAT, onr_keyfile_p256(path, &key, &change));
     assert_null(key);
-    assert_int_equal(slurp(path, again, sizeof(again)), 5);
+    assert_int_equal(onr_test_read_file(path, again, sizeof(again)), 5);
     assert_onr(ONR_EINVAL, onr_keyfile_p256(NULL, &key, &change));
 }
 

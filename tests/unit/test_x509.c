@@ -230,17 +230,6 @@ static void test_x509_csr_is_verified_by_openssl(void **state)
     assert_string_equal(cn, "device-csr");
 }
 
-static size_t read_file(const char *path, uint8_t *buf, size_t cap)
-{
-    uint8_t *data = NULL;
-    size_t len = 0;
-
-    assert_onr(ONR_OK, onr_file_read(path, cap, 0, &data, &len));
-    memcpy(buf, data, len);
-    free(data);
-    return len;
-}
-
 /*
  * Have the openssl CLI's `ca` command sign a fresh P-256 request for
  * /CN=`cn` with the issuer certificate and key files in f->dir, with the
@@ -271,7 +260,7 @@ static size_t openssl_ca_sign(struct fixture *f, const char *issuer_cert, const 
              f->dir, cn, cn, cn, issuer_cert, issuer_key, cn, cn, validity, cn, cn);
     assert_int_equal(run(cmd, NULL, 0), 0);
     snprintf(cmd, sizeof(cmd), "%s/%s.der", f->dir, cn);
-    return read_file(cmd, out, cap);
+    return onr_test_read_file(cmd, out, cap);
 }
 
 static void test_x509_csr_verify_accepts_openssl_request(void **state)
@@ -290,7 +279,7 @@ static void test_x509_csr_verify_accepts_openssl_request(void **state)
              "-subj /CN=from-openssl -keyout %s/ossl.key -outform DER -out %s",
              f->dir, path);
     assert_int_equal(run(cmd, NULL, 0), 0);
-    len = read_file(path, csr, sizeof(csr));
+    len = onr_test_read_file(path, csr, sizeof(csr));
     assert_onr(ONR_OK, onr_x509_csr_verify(csr, len, pub, cn));
     assert_string_equal(cn, "from-openssl");
 }
@@ -357,7 +346,7 @@ static void test_x509_csr_verify_rejects_rsa(void **state)
              "-outform DER -out %s",
              f->dir, path);
     assert_int_equal(run(cmd, NULL, 0), 0);
-    len = read_file(path, csr, sizeof(csr));
+    len = onr_test_read_file(path, csr, sizeof(csr));
     assert_onr(ONR_ECSR, onr_x509_csr_verify(csr, len, pub, NULL));
 }
 
