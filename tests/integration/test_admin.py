@@ -5,10 +5,15 @@ changes only what it should, refusals, and a fabric started from its files
 as written onboarding a device end to end."""
 
 import filecmp
+import glob
 import hashlib
 import os
+import pwd
+import signal
 import stat
 import subprocess
+import tempfile
+import time
 import unittest
 import urllib.request
 
@@ -37,6 +42,11 @@ control admin host=ops
 monitor noc host=ops
 """
 
+# Debian's PostgreSQL server programs, if installed (not a dependency: the
+# SQL is only run where they are).
+PG_BIN = next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)), "")
+PG_BIN = os.path.dirname(PG_BIN)
+
 SERVICES = [("manufacturer", "acme"), ("provider", "prov-a"), ("operator", "op-1")]
 TOOLS = [("control", "admin"), ("monitor", "noc")]
 
@@ -44,6 +54,10 @@ TOOLS = [("control", "admin"), ("monitor", "noc")]
 def openssl(*args):
     proc = subprocess.run(["openssl"] + list(args), capture_output=True, text=True)
     return proc.returncode, proc.stdout + proc.stderr
+
+
+def run_ok(argv):
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120)
 
 
 def files_under(root):
@@ -396,6 +410,49 @@ class AdminTest(unittest.TestCase):
         with open(os.path.join(out, "setup/ops.sh")) as f:
             self.assertIn("psql -q -v ON_ERROR_STOP=1 -p 5433 < /etc/onramp/op-1/postgres.sql",
                           f.read())
+
+    @unittest.skipUnless(PG_BIN and os.getuid() == 0 and
+                         "postgres" in [u.pw_name for u in pwd.getpwall()],
+                         "PostgreSQL's server (Debian's postgresql) and root for runuser")
+    def test_storage_postgres_sql_runs_twice_on_a_private_cluster(self):
+        out = os.path.join(self.dep.dir, "postgres-run")
+        proc = self.run_on(out, self.topology() + "storage postgres host=ops\n")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        with tempfile.TemporaryDirectory(prefix="onr-pg-") as pg:
+            os.chown(pg, pwd.getpwnam("postgres").pw_uid, pwd.getpwnam("postgres").pw_gid)
+            as_postgres = ["runuser", "-u", "postgres", "--"]
+            initdb = run_ok(as_postgres + [os.path.join(PG_BIN, "initdb"), "-D", pg + "/data", "-A", "trust", "-U",
+                                           "onramp"])
+            self.assertEqual(initdb.returncode, 0, initdb.stderr)
+            started = run_ok(as_postgres + [os.path.join(PG_BIN, "pg_ctl"), "-D", pg + "/data", "-l", pg + "/log",
+                                            "-o", "-k %s -c listen_addresses=''" % pg, "-w",
+                                            "start"])
+            self.assertEqual(started.returncode, 0, started.stderr)
+            try:
+                for _ in range(2):  # a second run changes nothing
+                    for _, name in SERVICES:
+                        with open(os.path.join(out, "hosts/ops/etc/onramp/%s/postgres.sql"
+                                               % name)) as sql:
+                            ran = subprocess.run(
+                                as_postgres + ["psql", "-q", "-h", pg, "-U", "onramp", "-d",
+                                               "postgres", "-v", "ON_ERROR_STOP=1"],
+                                stdin=sql, capture_output=True, text=True, timeout=60)
+                        self.assertEqual(ran.returncode, 0, ran.stderr)
+                listed = run_ok(as_postgres + [
+                    "psql", "-At", "-h", pg, "-U", "onramp", "-d", "postgres", "-c",
+                    "SELECT datname || ' ' || pg_get_userbyid(datdba) FROM pg_database "
+                    "WHERE datname LIKE 'onramp_%' ORDER BY 1"])
+                self.assertEqual(listed.stdout.split("\n")[:3], [
+                    "onramp_acme onramp_acme", "onramp_op-1 onramp_op-1",
+                    "onramp_prov-a onramp_prov-a"])
+            finally:
+                with open(pg + "/data/postmaster.pid") as f:
+                    pid = int(f.readline())
+                os.kill(pid, signal.SIGINT)  # fast shutdown
+                deadline = time.monotonic() + 30
+                while os.path.exists(pg + "/data/postmaster.pid") and \
+                        time.monotonic() < deadline:
+                    time.sleep(0.1)
 
     # -- the fabric, as deployed ---------------------------------------------
 
