@@ -138,8 +138,11 @@ static int mosquitto_conf(struct conf *k)
                  "# its pid_file and log_dest.\n",
                  t->brokers[k->b].name, t->hosts[k->host].name);
     adm_text_add(k->text, "pid_file %s\n", on_host(k, "/run/mosquitto/mosquitto.pid"));
-    adm_text_add(k->text, "log_dest file %s\n\n",
+    adm_text_add(k->text, "log_dest file %s\n",
                  on_host(k, "/var/log/mosquitto/mosquitto.log"));
+    /* the example's opening comment introduces the example: ours replaces it */
+    while (*p == '#')
+        p += strcspn(p, "\n") + (p[strcspn(p, "\n")] == '\n');
     while (*p != '\0' && k->rc == ONR_OK) {
         size_t n = strcspn(p, "\n");
         char text[ADM_LINE_MAX];

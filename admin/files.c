@@ -110,18 +110,18 @@ int adm_dir(struct adm_ctx *c, const char *dir, mode_t mode)
             continue;
         path[i] = '\0';
         if (mkdir(path, i == len ? mode : 0755) != 0 && errno != EEXIST) {
-            snprintf(c->why, sizeof(c->why), "%s: %s", path, strerror(errno));
+            snprintf(c->why, sizeof(c->why), "%.900s: %s", path, strerror(errno));
             return ONR_EIO;
         }
         if (i < len)
             path[i] = '/';
     }
     if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-        snprintf(c->why, sizeof(c->why), "%s: not a directory", dir);
+        snprintf(c->why, sizeof(c->why), "%.900s: not a directory", dir);
         return ONR_EIO;
     }
     if ((st.st_mode & 07777) != mode && chmod(dir, mode) != 0) {
-        snprintf(c->why, sizeof(c->why), "%s: %s", dir, strerror(errno));
+        snprintf(c->why, sizeof(c->why), "%.900s: %s", dir, strerror(errno));
         return ONR_EIO;
     }
     return ONR_OK;

@@ -30,17 +30,15 @@ static mode_t mode_for(const char *name)
 static int ship(struct adm_ctx *c, size_t i, const char *name, const char *dir)
 {
     const struct adm_party *p = &c->t->parties[i];
+    char keys[ADM_PATH];
     char from[ADM_PATH];
     char to[ADM_PATH];
-    int rc = adm_key_dir(c, i, from);
+    int rc = adm_key_dir(c, i, keys);
 
-    if (rc == ONR_OK && strlen(from) + strlen(name) + 2 > sizeof(from))
-        rc = adm_failed(c, from, ONR_ESPACE);
-    if (rc == ONR_OK) {
-        strcat(from, "/");
-        strcat(from, name);
+    if (rc == ONR_OK)
+        rc = adm_join(c, from, keys, name);
+    if (rc == ONR_OK)
         rc = adm_host_path(c, p->host, to, "%s/%s/%s", dir, p->id, name);
-    }
     if (rc == ONR_OK)
         rc = adm_copy(c, from, to, mode_for(name));
     return rc;

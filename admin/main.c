@@ -295,6 +295,8 @@ int main(int argc, char **argv)
     }
     umask(022); /* the hosts' directories are their roots: 0755 where not private */
     c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        fprintf(stderr, "onramp-admin: %s\n", onr_strerror(ONR_ENOMEM));
     rc = c == NULL ? 1 : out_dir(c, out);
     if (rc == 0) {
         c->t = t;
