@@ -25,10 +25,16 @@ function(onr_target_defaults target)
   endif()
 endfunction()
 
-# onr_program(<target>): a program users run: built into build/bin (so the
-# demo, the tests and a shell find them all in one place) and installed.
+# onr_program(<target> [COMPONENT <component>]): a program users run: built
+# into build/bin (so the demo, the tests and a shell find them all in one
+# place) and installed, as part of <component> (default: tools; the
+# components are the Debian packages, cmake/OnrampPackaging.cmake).
 function(onr_program target)
+  cmake_parse_arguments(PARSE_ARGV 1 arg "" "COMPONENT" "")
+  if(NOT arg_COMPONENT)
+    set(arg_COMPONENT tools)
+  endif()
   onr_target_defaults(${target})
   set_target_properties(${target} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
-  install(TARGETS ${target} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
+  install(TARGETS ${target} RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR} COMPONENT ${arg_COMPONENT})
 endfunction()

@@ -3,13 +3,15 @@
 onramp-loadgen on a throwaway local fabric, then the device library's
 footprint; one table at the end.
 
-Run through scripts/bench, which builds first. The fabric is the one the
-integration tests and the demo use (tests/integration/onboarding.py): a
-mosquitto with the onramp plugin on free loopback ports, one manufacturer,
-one provider and one operator (onramp-manufacturer, -provider,
--operator), devices minted by onramp-factory and paired by onrampctl
-before the clock starts. onramp-loadgen then powers them on and reports;
-the servers' CPU comes from /proc. Everything is stopped at the end.
+Run through scripts/bench, which builds first. The fabric is deployed as a
+user deploys one: a topology (tests/integration/deployment.py's FLEET: one
+manufacturer, one provider, one operator, a control tool) given to
+onramp-admin --local, then mosquitto with the onramp plugin (on free
+loopback ports) and onramp-manufacturer, -provider and -operator started
+from the files it wrote, with the services' default timers. Devices are
+minted by onramp-factory and paired by onrampctl before the clock starts.
+onramp-loadgen then powers them on and reports; the servers' CPU comes
+from /proc. Everything is stopped at the end.
 """
 
 import argparse
@@ -25,6 +27,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 
+import deployment  # noqa: E402
 import fabric  # noqa: E402
 import onboarding  # noqa: E402
 
@@ -191,8 +194,10 @@ def main():
     shm = None
     raise_fd_limit(args.devices)
     print("onramp bench, %s, %d cores" % (time.strftime("%Y-%m-%d %H:%M"), os.cpu_count()))
-    # the broker logs as the example configures, not every packet
-    onb = onboarding.Onboarding(providers=("prov-a",), broker_debug_log=False)
+    # the services with their default timers, the broker as onramp-admin
+    # configures it (logging as the example does, not every packet)
+    fleet = deployment.DeployedFleet(quick_timers=False)
+    onb = fleet.onb
     try:
         floor, device_floor, text = floors(onb.pki)
         print(text)
@@ -204,7 +209,6 @@ def main():
               "  %.2f x their floor" % (TARGET_RATE, os.cpu_count(), budget,
                                        budget - device_floor,
                                        (budget - device_floor) / floor))
-        fleet = onboarding.Fleet(onb, quick_timers=False)  # the services' defaults
         t = time.monotonic()
         out = None
         if not args.fleet_on_disk and os.path.isdir("/dev/shm"):

@@ -3,13 +3,17 @@
 powered on at once, their progress shown live, and an honest summary.
 
 Run through scripts/demo (the README's first command), which builds first.
-It uses the same fabric the integration tests build (tests/integration/
-fabric.py and onboarding.py): a PKI made with openssl, mosquitto with the
-onramp plugin on free loopback ports (bootstrap, services and operational
-listeners), onramp-manufacturer for two manufacturers, onramp-provider for
-two providers, onramp-operator for three operators, onramp-factory,
-onrampctl and onramp-device. Everything runs in a temporary directory on
-127.0.0.1 and is stopped at the end (or on Ctrl-C with --keep).
+The fabric is deployed as the README's "Deploying Onramp" says, on one
+machine: the topology below is given to onramp-admin --local, which writes
+every host's keys, certificates and configuration; mosquitto with the
+onramp plugin (bootstrap, services and operational listeners on free
+loopback ports), onramp-manufacturer for two manufacturers,
+onramp-provider for two providers and onramp-operator for three operators
+run from those files (tests/integration/deployment.py); onramp-factory
+mints on the manufacturers' material, onrampctl pairs with the control
+tool's files, onramp-device runs the devices. Everything runs in a
+temporary directory on 127.0.0.1 and is stopped at the end (or on Ctrl-C
+with --keep).
 """
 
 import argparse
@@ -22,7 +26,36 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 
+import deployment  # noqa: E402
 import onboarding  # noqa: E402
+
+# The demo's fabric: three hosts, all of them this machine.
+TOPOLOGY = """# scripts/demo's fabric (onramp-admin --help: the format)
+host gateway address=127.0.0.1
+host services address=127.0.0.1
+host ops
+broker demo host=gateway bind=127.0.0.1 bootstrap_port={bootstrap} services_port={services} \
+service_port={service} plugin={plugin}
+manufacturer acme host=services
+manufacturer globex host=services
+provider prov-a host=services
+provider prov-b host=services default_operator=op-2
+operator op-1 host=services plmn=00101 apn=iot.onramp.demo \
+imsi=001010000000001-001010000099999 iccid=894900100000000001-894900100000099999
+operator op-2 host=services plmn=00102 apn=iot.onramp.demo \
+imsi=001020000000001-001020000099999 iccid=894900200000000001-894900200000099999
+operator op-3 host=services plmn=00103 apn=iot.onramp.demo \
+imsi=001030000000001-001030000099999 iccid=894900300000000001-894900300000099999
+contract prov-a op-1
+contract prov-b op-2
+contract prov-b op-3
+plan prov-a * 5 standard 0
+plan prov-b * 3 basic 500000000
+control admin host=ops
+"""
+# A device that enrolls before its operator's key reached the provider asks
+# again after retry_after seconds: the demo's providers ask sooner.
+QUICK = ["retry_after=1", "resend=2"]
 
 DONE = "OPERATIONAL"
 # The steps a device's output reports, in journey order, and what shows
@@ -92,27 +125,18 @@ class Table:
         self.drawn, self.last, self.last_at = len(lines), lines, now
 
 
-def build_fabric(onb):
-    """Two manufacturers, two providers, three operators; started."""
-    ctl = onboarding.Controller(onb, "admin")
-    prov_a, prov_b = onb.provider("prov-a"), onb.provider("prov-b")
-    makers = [onb.manufacturer("acme", providers=[prov_a, prov_b]),
-              onb.manufacturer("globex", providers=[prov_a, prov_b])]
-    key = onb.operator_key
-    prov_a.configure(makers, {"op-1": key("op-1")}, "op-1", [ctl],
-                     plans={"*": (5, "standard", 0)})
-    prov_b.configure(makers, {"op-2": key("op-2"), "op-3": key("op-3")}, "op-2", [ctl],
-                     plans={"*": (3, "basic", 500 * 10 ** 6)})
-    for prov in (prov_a, prov_b):
-        onb.track(prov.process)
-    ops = [onb.operator("op-1", makers, [prov_a]),
-           onb.operator("op-2", makers, [prov_b], plmn="00102",
-                        imsi_range=("001020000000001", "001020000099999")),
-           onb.operator("op-3", makers, [prov_b], plmn="00103",
-                        imsi_range=("001030000000001", "001030000099999"))]
-    for svc in makers + [prov_a, prov_b] + ops:
+def build_fabric(dep, ports):
+    """The topology deployed by onramp-admin, and everything started from
+    its files: the broker, two manufacturers, two providers, three
+    operators; the control tool."""
+    dep.deploy()
+    dep.start_broker("gateway", "demo", ports["bootstrap"], ports["services"], ports["service"])
+    makers = [dep.manufacturer("services", m) for m in ("acme", "globex")]
+    provs = [dep.provider("services", p, QUICK) for p in ("prov-a", "prov-b")]
+    ops = [dep.operator("services", o) for o in ("op-1", "op-2", "op-3")]
+    for svc in makers + provs + ops:
         svc.start()
-    return ctl, makers, (prov_a, prov_b), ops
+    return dep.controller("admin"), makers, provs, ops
 
 
 def summary(rows, started, provs, ops, onb, keep):
@@ -150,14 +174,16 @@ def summary(rows, started, provs, ops, onb, keep):
 
 def main():
     args = parse()
-    onb = onboarding.Onboarding(providers=("prov-a", "prov-b"))
+    ports = deployment.local_ports()
+    onb = deployment.Deployment(TOPOLOGY.format(**ports))
     ok = False
     try:
-        print("fabric in %s: mosquitto with the onramp plugin on 127.0.0.1:%d (devices), "
+        ctl, makers, provs, ops = build_fabric(onb, ports)
+        print("topology %s: onramp-admin --local wrote every host's files in %s/hosts" % (
+            onb.topology, onb.out))
+        print("fabric: mosquitto with the onramp plugin on 127.0.0.1:%d (devices), "
               ":%d (services), :%d (operational devices, mutual TLS)" % (
-                  onb.dir, onb.broker.bootstrap_port, onb.broker.services_port,
-                  onb.broker.operational_port))
-        ctl, makers, provs, ops = build_fabric(onb)
+                  ports["bootstrap"], ports["services"], ports["service"]))
         print("services: manufacturers acme, globex; providers prov-a (operator op-1), "
               "prov-b (op-2, or op-3 on request); operators op-1, op-2, op-3")
         devices = []
@@ -221,13 +247,14 @@ def main():
 
 
 def keep_running(onb, ctl, provs):
-    ctl_args = "--host 127.0.0.1 --port %d --cafile %s --cert %s --key %s" % (
-        onb.broker.services_port, onb.pki.ca[0], ctl.cert, ctl.key)
+    ctl_dir = onb.host_path("ops", "/etc/onramp/admin")
+    ctl_args = "--host 127.0.0.1 --port %d --cafile %s/services-ca.pem --cert %s/control.pem " \
+        "--key %s/control.key" % (onb.broker.services_port, ctl_dir, ctl_dir, ctl_dir)
     onrampctl = onboarding.program("onrampctl")
     print("\nthe fabric keeps running (--keep); Ctrl-C stops it. Try:\n"
           "  %s stats %s\n"
           "  %s release --provider prov-a --provider-key %s --dev DEVICE %s" % (
-              onrampctl, ctl_args, onrampctl, provs[0].signing_pub, ctl_args))
+              onrampctl, ctl_args, onrampctl, ctl_dir + "/peers/prov-a.signing.pub", ctl_args))
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         while True:

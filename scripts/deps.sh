@@ -4,7 +4,8 @@
 #   scripts/deps.sh          build and run dependencies (the demo's)
 #   scripts/deps.sh --tests  and what only the tests need (headless Chromium
 #                            for the provider's pairing page; clang and its
-#                            libFuzzer and sanitizer runtimes for fuzz.short)
+#                            libFuzzer and sanitizer runtimes for fuzz.short;
+#                            dpkg-dev and lintian for the packages test)
 #
 # Runs apt-get as root (directly, or through sudo when run by another user).
 # Prints what it installs; does nothing when everything is present.
@@ -17,7 +18,7 @@ packages="
   libcmocka-dev openssl libssl-dev python3 python3-paho-mqtt zbar-tools
 "
 if [ "${1:-}" = "--tests" ]; then
-    packages="$packages chromium chromium-driver clang-14 libclang-rt-14-dev"
+    packages="$packages chromium chromium-driver clang-14 libclang-rt-14-dev dpkg-dev lintian"
 elif [ $# -gt 0 ]; then
     echo "usage: scripts/deps.sh [--tests]" >&2
     exit 2

@@ -315,6 +315,10 @@ int bench_broker_start(const struct bench_pki *p, const char *plugin, struct ben
         }
         bench_sleep(0.02);
     }
+    /* The plugin refuses proofs of possession made in the second it
+     * started (or before): the devices' first proofs must be later. */
+    for (time_t ready = time(NULL); b->with_plugin && time(NULL) <= ready;)
+        bench_sleep(0.02);
     return 0;
 }
 

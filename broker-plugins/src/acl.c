@@ -14,6 +14,7 @@
 #include "topic.h"
 
 #define CONTROL_TOPIC "$CONTROL/onramp/v1"
+#define CONTROL_RESPONSE_TOPIC "$CONTROL/onramp/v1/response"
 
 /* A device may publish to its own up/mfr/X and up/op/X for one service id
  * X, and to up/prov/P if its grant names P. */
@@ -204,6 +205,13 @@ static int service_check(struct plugin *p, struct conn *c,
         }
         return MOSQ_ERR_SUCCESS;
     case MOSQ_ACL_READ:
+        /* The plugin's own answers to this service's control requests: it
+         * publishes them to that client id alone (no READ check), but one
+         * still queued when the service went away is checked when
+         * Mosquitto delivers it later. Nobody else can publish there, and
+         * nobody may subscribe to it. */
+        if (c->may_control && strcmp(ed->topic, CONTROL_RESPONSE_TOPIC) == 0)
+            return MOSQ_ERR_SUCCESS;
         if (!service_may_read(c, ed->topic, false)) {
             counters_deny(p, c, ed->client, &p->stats.denied_read, "read", ed->topic,
                           "outside the service's topics");
@@ -255,6 +263,12 @@ int acl_on_check(int event, void *event_data, void *userdata)
     (void)event;
     if (ed->topic == NULL)
         return MOSQ_ERR_ACL_DENIED;
+    /* A handle without a record, asked READ for: a persistent session
+     * Mosquitto restored from its file at start, whose client has not
+     * reconnected yet. The plugin vouches for it if the sessions file
+     * did (a service's or monitor's, judged again at start). */
+    if (c == NULL && ed->access == MOSQ_ACL_READ)
+        c = conns_restored(p, ed->client);
     if (c == NULL || (!c->online && ed->access == MOSQ_ACL_WRITE)) {
         /* Every admitted client has a live record until Mosquitto reports
          * it gone, and it reports that before sending the client's will: a

@@ -155,33 +155,47 @@ static int identify_operational(const struct provider_ca *ca, const struct onr_x
     return ONR_OK;
 }
 
-int cert_identify(const struct plugin *p, void *x509, struct identity *who)
+int cert_der(void *x509, uint8_t der[ONR_X509_MAX_DER], size_t *der_len)
 {
-    uint8_t der[ONR_X509_MAX_DER];
     unsigned char *out = der;
-    struct onr_bytes leaf;
+    int len = i2d_X509((X509 *)x509, NULL);
+
+    if (len <= 0 || (size_t)len > ONR_X509_MAX_DER || i2d_X509((X509 *)x509, &out) != len)
+        return ONR_ECERT;
+    *der_len = (size_t)len;
+    return ONR_OK;
+}
+
+int cert_identify(const struct plugin *p, const uint8_t *der, size_t der_len,
+                  struct identity *who)
+{
+    const struct onr_bytes leaf = {der, der_len};
+    const unsigned char *in = der;
     struct onr_x509_info info;
-    int len;
+    X509 *x509 = NULL;
+    int rc = ONR_ECHAIN;
 
     memset(who, 0, sizeof(*who));
-    len = i2d_X509((X509 *)x509, NULL);
-    if (len <= 0 || (size_t)len > sizeof(der))
-        return ONR_ECERT;
-    if (i2d_X509((X509 *)x509, &out) != len)
-        return ONR_ECERT;
-    leaf = (struct onr_bytes){der, (size_t)len};
     /* The services CA first, and its word is final. */
     if (onr_x509_verify_chain(p->services_ca, p->services_ca_len, &leaf, 1, &info) == ONR_OK)
         return identify_service(&info, who);
+    if (p->n_provider_cas == 0)
+        return ONR_ECHAIN;
+    x509 = d2i_X509(NULL, &in, (long)der_len);
+    if (x509 == NULL)
+        return ONR_ECERT;
     for (size_t i = 0; i < p->n_provider_cas; i++) {
         const struct provider_ca *ca = &p->provider_cas[i];
 
         /* Names and key identifiers only, no signature: skips the CAs that
          * cannot have issued it before the costly check. */
-        if (X509_check_issued(ca->x509, (X509 *)x509) != X509_V_OK)
+        if (X509_check_issued(ca->x509, x509) != X509_V_OK)
             continue;
-        if (onr_x509_verify_chain(ca->der, ca->der_len, &leaf, 1, &info) == ONR_OK)
-            return identify_operational(ca, &info, who);
+        if (onr_x509_verify_chain(ca->der, ca->der_len, &leaf, 1, &info) == ONR_OK) {
+            rc = identify_operational(ca, &info, who);
+            break;
+        }
     }
-    return ONR_ECHAIN;
+    X509_free(x509);
+    return rc;
 }

@@ -1,9 +1,11 @@
 /*
  * Connections: the principal behind each client handle, recorded when the
- * client is admitted. Mosquitto reports a disconnect before it sends the
- * client's will, so a will finds no record (a device's, bootstrap or
- * operational, is forgotten) or an offline one (a service's is kept for
- * its persistent session), and is refused (acl.c).
+ * client is admitted, and the services' and monitors' persistent sessions
+ * restored from the sessions file at start (no handle until they return).
+ * Mosquitto reports a disconnect before it sends the client's will, so a
+ * will finds no record (a device's, bootstrap or operational, is
+ * forgotten) or an offline one (a service's is kept for its persistent
+ * session), and is refused (acl.c).
  */
 #include "plugin.h"
 
@@ -12,6 +14,7 @@
 #include <string.h>
 
 #include "map.h"
+#include "onramp/topic.h"
 
 static struct conn *lookup(const struct plugin *p, const struct mosquitto *client)
 {
@@ -32,7 +35,7 @@ bool conns_is_device(enum principal kind)
 static void build_patterns(struct conn *c)
 {
     if (c->kind == PRINCIPAL_DEVICE) {
-        snprintf(c->down, sizeof(c->down), "onr/1/d/%s/down", c->id);
+        (void)onr_topic_down(c->id, c->down, sizeof(c->down)); /* "" for no id: never matches */
         snprintf(c->up_prefix, sizeof(c->up_prefix), "onr/1/d/%s/up/", c->id);
     } else if (c->kind == PRINCIPAL_OPERATIONAL) {
         snprintf(c->own_prefix, sizeof(c->own_prefix), "onr/1/p/%s/dev/%s/", c->prov, c->id);
@@ -60,17 +63,19 @@ static void forget(struct plugin *p, struct conn *c)
 {
     if (c == NULL)
         return;
-    map_remove(p->conns, &c->handle, sizeof(c->handle));
+    if (c->handle != NULL)
+        map_remove(p->conns, &c->handle, sizeof(c->handle));
     if (c->client_id[0] != '\0' &&
         map_get(p->services, c->client_id, strlen(c->client_id)) == c)
         map_remove(p->services, c->client_id, strlen(c->client_id));
     free(c);
 }
 
-struct conn *conns_add(struct plugin *p, const struct mosquitto *client,
-                       const struct identity *who)
+/* A new record for `who` (copied) under `client_id` (kept for services and
+ * monitors), not yet in any table; NULL if something does not fit. */
+static struct conn *conn_new(const struct plugin *p, const char *client_id,
+                             const struct identity *who)
 {
-    const char *client_id = mosquitto_client_id(client);
     bool persistent = !conns_is_device(who->kind);
     struct conn *c = calloc(1, sizeof(*c));
 
@@ -81,8 +86,6 @@ struct conn *conns_add(struct plugin *p, const struct mosquitto *client,
         return NULL;
     }
     c->kind = who->kind;
-    c->handle = client;
-    c->online = true;
     strcpy(c->id, who->id);
     strcpy(c->role, who->role);
     strcpy(c->prov, who->prov);
@@ -93,8 +96,21 @@ struct conn *conns_add(struct plugin *p, const struct mosquitto *client,
     c->rate.tokens = p->cfg.device_burst;
     build_patterns(c);
     c->may_control = may_control(p, c);
+    return c;
+}
 
-    /* Stale records: one for a reused handle, one for this service id. */
+struct conn *conns_add(struct plugin *p, const struct mosquitto *client,
+                       const struct identity *who)
+{
+    bool persistent = !conns_is_device(who->kind);
+    struct conn *c = conn_new(p, mosquitto_client_id(client), who);
+
+    if (c == NULL)
+        return NULL;
+    c->handle = client;
+    c->online = true;
+    /* Stale records: one for a reused handle, one for this service id
+     * (an offline one, or one restored at start). */
     forget(p, map_get(p->conns, &client, sizeof(client)));
     if (persistent)
         forget(p, map_get(p->services, c->client_id, strlen(c->client_id)));
@@ -108,6 +124,31 @@ struct conn *conns_add(struct plugin *p, const struct mosquitto *client,
         return NULL;
     }
     return c;
+}
+
+struct conn *conns_restore(struct plugin *p, const char *client_id, const struct identity *who)
+{
+    struct conn *c = conns_is_device(who->kind) ? NULL : conn_new(p, client_id, who);
+
+    if (c == NULL)
+        return NULL;
+    forget(p, map_get(p->services, c->client_id, strlen(c->client_id)));
+    if (map_put(p->services, c->client_id, strlen(c->client_id), c, NULL) != 0) {
+        free(c);
+        return NULL;
+    }
+    return c; /* offline, no handle: in p->services only */
+}
+
+struct conn *conns_restored(const struct plugin *p, const struct mosquitto *client)
+{
+    const char *client_id = client == NULL ? NULL : mosquitto_client_id(client);
+    struct conn *c;
+
+    if (client_id == NULL)
+        return NULL;
+    c = map_get(p->services, client_id, strnlen(client_id, MAP_KEY_MAX + 1));
+    return c != NULL && c->handle == NULL ? c : NULL;
 }
 
 int conns_on_disconnect(int event, void *event_data, void *userdata)
@@ -159,19 +200,24 @@ void conns_count(const struct plugin *p, uint64_t *devices, uint64_t *services)
     *services = ctx.services;
 }
 
-static void free_one(const void *key, size_t key_len, void *value, void *arg)
+/* Restored records (no handle) live in p->services only; every other
+ * record is in p->conns. */
+static void free_restored(const void *key, size_t key_len, void *value, void *arg)
 {
+    struct conn *c = value;
+
     (void)key;
     (void)key_len;
     (void)arg;
-    free(value);
+    if (c->handle == NULL)
+        free(c);
 }
 
 void conns_free_all(struct plugin *p)
 {
-    if (p->conns != NULL)
-        map_each(p->conns, free_one, NULL);
-    map_free(p->conns);
+    if (p->services != NULL)
+        map_each(p->services, free_restored, NULL);
+    map_free_with_values(p->conns);
     map_free(p->services);
     p->conns = NULL;
     p->services = NULL;

@@ -10,6 +10,7 @@
  */
 #include "plugin.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +19,7 @@
 #include "onramp/envelope.h"
 #include "onramp/error.h"
 
-#define RESPONSE_TOPIC "$CONTROL/onramp/v1/response"
+#define RESPONSE_TOPIC ONR_TOPIC_CONTROL_RESPONSE
 
 struct reply {
     struct reply *next;
@@ -146,8 +147,19 @@ static int apply_cert_revoke(struct plugin *p, const struct conn *c,
     return ONR_OK;
 }
 
-/* Apply one decoded request from service `c`; ONR_OK or why not. */
-static int apply(struct plugin *p, const struct conn *c, const struct onr_envelope *env)
+/* Why a grant or revoke of `dev` was refused with ONR_EHELD, for the log:
+ * the device and the operator holding its grant (both checked ids). */
+static void held_reason(const struct plugin *p, const char *dev, char *why, size_t cap)
+{
+    const char *holder = grants_operator(p->grants, dev);
+
+    snprintf(why, cap, "grant of %s held by operator %s", dev, holder != NULL ? holder : "?");
+}
+
+/* Apply one decoded request from service `c`; ONR_OK or why not (and for
+ * ONR_EHELD, the log's reason in `why`). */
+static int apply(struct plugin *p, const struct conn *c, const struct onr_envelope *env,
+                 char *why, size_t why_cap)
 {
     char dev[ONR_DEVID_LEN + 1];
     char prov[ONR_SERVICE_ID_MAX + 1];
@@ -168,6 +180,8 @@ static int apply(struct plugin *p, const struct conn *c, const struct onr_envelo
         memcpy(prov, env->msg.body.grant.prov.ptr, env->msg.body.grant.prov.len);
         prov[env->msg.body.grant.prov.len] = '\0';
         rc = grants_set(p->grants, dev, prov, c->id);
+        if (rc == ONR_EHELD)
+            held_reason(p, dev, why, why_cap);
         if (rc == ONR_OK) {
             p->stats.grants++;
             plugin_log(MOSQ_LOG_NOTICE, "onramp: grant device=%s provider=%s operator=%s", dev,
@@ -178,6 +192,8 @@ static int apply(struct plugin *p, const struct conn *c, const struct onr_envelo
         memcpy(dev, env->msg.body.revoke.dev.ptr, ONR_DEVID_LEN);
         dev[ONR_DEVID_LEN] = '\0';
         rc = grants_revoke(p->grants, dev, c->id);
+        if (rc == ONR_EHELD)
+            held_reason(p, dev, why, why_cap);
         if (rc == ONR_OK) {
             p->stats.revocations++;
             plugin_log(MOSQ_LOG_NOTICE, "onramp: revoke device=%s operator=%s", dev, c->id);
@@ -197,6 +213,7 @@ int control_on_message(int event, void *event_data, void *userdata)
     const char *client_id = mosquitto_client_id(ed->client);
     struct conn *c = conns_get(p, ed->client);
     struct onr_envelope env;
+    char why[128] = "";
     int rc;
 
     (void)event;
@@ -206,11 +223,14 @@ int control_on_message(int event, void *event_data, void *userdata)
     } else {
         rc = onr_envelope_decode(ed->payload, ed->payloadlen, &env);
         if (rc == ONR_OK)
-            rc = apply(p, c, &env);
+            rc = apply(p, c, &env, why, sizeof(why));
     }
+    /* Refused: nothing changed (not the journal, not a live connection's
+     * rights); one counter, one line within the sender's log budget. */
     if (rc != ONR_OK)
-        counters_deny(p, c, ed->client, &p->stats.control_refused, "control", ed->topic,
-                      onr_strerror(rc));
+        counters_deny(p, c, ed->client,
+                      rc == ONR_EHELD ? &p->stats.grant_conflicts : &p->stats.control_refused,
+                      "control", ed->topic, why[0] != '\0' ? why : onr_strerror(rc));
     queue_reply(p, client_id, env.id, rc, rc == ONR_OK);
     return MOSQ_ERR_SUCCESS;
 }
@@ -227,7 +247,8 @@ void control_flush(struct plugin *p)
     if (needs_sync) {
         synced = grants_sync(p->grants);
         if (synced != ONR_OK)
-            plugin_log(MOSQ_LOG_ERR, "onramp: grants file %s: sync failed; changes not "
+            plugin_log(MOSQ_LOG_ERR, "onramp: grants file %s: sync failed and the file "
+                                     "could not be rewritten; changes applied but not "
                                      "confirmed", p->cfg.grants_path);
     }
     while (p->replies != NULL) {

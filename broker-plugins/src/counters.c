@@ -13,7 +13,7 @@
 #include "grants.h"
 #include "onramp/envelope.h"
 #include "onramp/error.h"
-#include "topic.h"
+#include "onramp/text.h"
 
 void plugin_log(int level, const char *fmt, ...)
 {
@@ -32,6 +32,7 @@ void counters_deny(struct plugin *p, struct conn *c, const struct mosquitto *cli
     char safe_id[80];
     char safe_topic[200];
     const char *address;
+    const char *id;
 
     (*counter)++;
     if (c != NULL && c->denials_logged++ >= ONR_LOG_BUDGET)
@@ -46,9 +47,11 @@ void counters_deny(struct plugin *p, struct conn *c, const struct mosquitto *cli
                                     "(too many per second)", p->refusals_not_logged);
         p->refusals_not_logged = 0;
     }
-    /* Client ids and topics come from the client: escape before logging. */
-    topic_escape(c != NULL ? c->id : mosquitto_client_id(client), safe_id, sizeof(safe_id));
-    topic_escape(topic, safe_topic, sizeof(safe_topic));
+    /* Client ids and topics come from the client: escaped, so that they
+     * can neither end their field nor forge another. */
+    id = c != NULL ? c->id : mosquitto_client_id(client);
+    onr_text_escape(id, id != NULL ? strlen(id) : 0, safe_id, sizeof(safe_id));
+    onr_text_escape(topic, topic != NULL ? strlen(topic) : 0, safe_topic, sizeof(safe_topic));
     address = mosquitto_client_address(client);
     plugin_log(MOSQ_LOG_NOTICE, "onramp: denied %s client=%s address=%s%s%s reason=%s", what,
                safe_id, address != NULL ? address : "?", topic != NULL ? " topic=" : "",
@@ -62,7 +65,7 @@ void counters_publish(struct plugin *p)
 {
     uint8_t buf[ONR_ENVELOPE_MAX];
     size_t len = 0;
-    char topic[128];
+    char topic[ONR_TOPIC_MAX + 1];
     struct onr_msg msg = {.type = ONR_MSG_BROKER_STATS};
     struct onr_envelope_signer self = {
         .role = ONR_ROLE_BROKER,
@@ -74,9 +77,11 @@ void counters_publish(struct plugin *p)
     p->stats.uptime = (uint64_t)(now - p->started);
     conns_count(p, &p->stats.devices, &p->stats.services);
     msg.body.broker_stats = p->stats;
-    snprintf(topic, sizeof(topic), "onr/1/s/broker/%s/ev", p->cfg.broker_name);
-    rc = onr_envelope_encode(&msg, &self, (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},
-                             (uint64_t)now, buf, sizeof(buf), &len, NULL);
+    rc = onr_topic_ev(ONR_ROLE_BROKER, p->cfg.broker_name, topic, sizeof(topic));
+    if (rc == ONR_OK)
+        rc = onr_envelope_encode(&msg, &self,
+                                 (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},
+                                 (uint64_t)now, buf, sizeof(buf), &len, NULL);
     if (rc != ONR_OK) {
         plugin_log(MOSQ_LOG_WARNING, "onramp: counters not published: %s", onr_strerror(rc));
         return;

@@ -7,6 +7,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "hex.h"
+#include "lines.h"
 #include "map.h"
 #include "onramp/devid.h"
 #include "onramp/error.h"
@@ -41,6 +43,10 @@ struct grants {
     char *path;
     int fd;      /* the journal, open for appending */
     int dirty;   /* appended since the last sync */
+    off_t size;  /* the journal's length: where its last whole record ends */
+    int suspect; /* the file may not hold what memory does (a torn record
+                    that could not be cut off, a failed sync): rewrite it
+                    from memory before anything else uses it */
 };
 
 static int service_id_ok(const char *s)
@@ -136,43 +142,14 @@ static int apply_cert_revoke(struct grants *g, const char *prov, const char *dev
 
 void grants_serial_hex(const uint8_t *in, size_t len, char out[2 * GRANTS_SERIAL_MAX + 1])
 {
-    static const char digits[] = "0123456789abcdef";
-
-    if (len > GRANTS_SERIAL_MAX)
-        len = GRANTS_SERIAL_MAX;
-    for (size_t i = 0; i < len; i++) {
-        out[2 * i] = digits[in[i] >> 4];
-        out[2 * i + 1] = digits[in[i] & 0xf];
-    }
-    out[2 * len] = '\0';
-}
-
-static int hex_digit(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
+    hex_encode(in, len > GRANTS_SERIAL_MAX ? GRANTS_SERIAL_MAX : len, out);
 }
 
 /* A serial from the journal: 2..2*GRANTS_SERIAL_MAX lowercase hex digits,
  * an even number. Its length, or 0 if malformed. */
 static size_t hex_decode_serial(const char *hex, uint8_t out[GRANTS_SERIAL_MAX])
 {
-    size_t len = strnlen(hex, 2 * GRANTS_SERIAL_MAX + 1);
-
-    if (len == 0 || len % 2 != 0 || len > 2 * GRANTS_SERIAL_MAX)
-        return 0;
-    for (size_t i = 0; i < len / 2; i++) {
-        int hi = hex_digit(hex[2 * i]);
-        int lo = hex_digit(hex[2 * i + 1]);
-
-        if (hi < 0 || lo < 0)
-            return 0;
-        out[i] = (uint8_t)(hi << 4 | lo);
-    }
-    return len / 2;
+    return hex_decode(hex, strnlen(hex, 2 * GRANTS_SERIAL_MAX + 1), out, GRANTS_SERIAL_MAX);
 }
 
 /* Apply one journal line; NULL if fine, else why it was skipped. */
@@ -211,41 +188,15 @@ static const char *replay_line(struct grants *g, char *line)
     return "unknown verb";
 }
 
+/* lines_read's taker: one journal line into memory. */
+static const char *take_line(char *line, void *arg)
+{
+    return replay_line(arg, line);
+}
+
 static int replay(struct grants *g, grants_skip_cb skipped, void *arg)
 {
-    uint8_t *data = NULL;
-    size_t len = 0;
-    size_t line_no = 0;
-    char *p;
-    int rc;
-
-    rc = onr_file_read(g->path, JOURNAL_MAX, 0, &data, &len);
-    if (rc == ONR_ENOENT)
-        return ONR_OK;
-    if (rc != ONR_OK)
-        return rc == ONR_ENOMEM ? rc : ONR_EIO;
-    p = (char *)data;
-    while (p < (char *)data + len) {
-        char *nl = memchr(p, '\n', (size_t)((char *)data + len - p));
-        const char *why;
-
-        line_no++;
-        if (nl == NULL) {
-            /* a torn last line: the append that a crash interrupted */
-            if (skipped != NULL)
-                skipped(line_no, "incomplete last line", arg);
-            break;
-        }
-        *nl = '\0';
-        why = (size_t)(nl - p) > LINE_MAX_LEN || memchr(p, '\0', (size_t)(nl - p)) != NULL
-                  ? "line too long or has NUL"
-                  : replay_line(g, p);
-        if (why != NULL && skipped != NULL)
-            skipped(line_no, why, arg);
-        p = nl + 1;
-    }
-    free(data);
-    return ONR_OK;
+    return lines_read(g->path, JOURNAL_MAX, LINE_MAX_LEN, take_line, g, skipped, arg);
 }
 
 struct compact_ctx {
@@ -303,18 +254,37 @@ static void append_cert_revoke_line(const void *key, size_t key_len, void *value
     compact_append(arg, line, cert_revoke_line(value, line));
 }
 
-/* Rewrite the journal as one grant line per device and one revoke-cert
- * line per revoked certificate, atomically. */
-static int compact(struct grants *g)
+/*
+ * Rewrite the journal from memory, atomically (a temporary file, synced,
+ * renamed, the directory synced): one grant line per device and one
+ * revoke-cert line per revoked certificate. Then append to the new file.
+ * Done at open (compaction) and whenever the file cannot be trusted to
+ * hold what memory does: only a whole new file restores a known state
+ * after a failed write or sync. ONR_OK, ONR_ENOMEM or ONR_EIO (then the
+ * journal stays suspect and the old descriptor is not used again).
+ */
+static int rewrite(struct grants *g)
 {
     struct compact_ctx c = {0};
+    int fd;
     int rc;
 
     map_each(g->by_dev, append_grant_line, &c);
     map_each(g->revoked, append_cert_revoke_line, &c);
     rc = c.failed ? ONR_ENOMEM : onr_file_write_atomic(g->path, c.buf, c.len, 0600);
     free(c.buf);
-    return rc;
+    if (rc != ONR_OK)
+        return rc == ONR_ENOMEM ? rc : ONR_EIO;
+    fd = open(g->path, O_WRONLY | O_APPEND | O_CLOEXEC);
+    if (fd < 0)
+        return ONR_EIO;
+    if (g->fd >= 0)
+        close(g->fd);
+    g->fd = fd;
+    g->size = (off_t)c.len;
+    g->dirty = 0;
+    g->suspect = 0;
+    return ONR_OK;
 }
 
 int grants_open(const char *path, grants_skip_cb skipped, void *arg, struct grants **out)
@@ -336,28 +306,14 @@ int grants_open(const char *path, grants_skip_cb skipped, void *arg, struct gran
         goto out;
     rc = replay(g, skipped, arg);
     if (rc == ONR_OK)
-        rc = compact(g);
+        rc = rewrite(g);
     if (rc != ONR_OK)
         goto out;
-    g->fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
-    if (g->fd < 0) {
-        rc = ONR_EIO;
-        goto out;
-    }
     *out = g;
     g = NULL;
 out:
     grants_close(g);
     return rc;
-}
-
-/* Frees a grant or a revocation. */
-static void free_grant(const void *key, size_t key_len, void *value, void *arg)
-{
-    (void)key;
-    (void)key_len;
-    (void)arg;
-    free(value);
 }
 
 void grants_close(struct grants *g)
@@ -368,14 +324,8 @@ void grants_close(struct grants *g)
         grants_sync(g);
         close(g->fd);
     }
-    if (g->by_dev != NULL) {
-        map_each(g->by_dev, free_grant, NULL);
-        map_free(g->by_dev);
-    }
-    if (g->revoked != NULL) {
-        map_each(g->revoked, free_grant, NULL);
-        map_free(g->revoked);
-    }
+    map_free_with_values(g->by_dev);
+    map_free_with_values(g->revoked);
     free(g->path);
     free(g);
 }
@@ -387,25 +337,59 @@ const char *grants_provider(const struct grants *g, const char *dev)
     return gr ? gr->prov : NULL;
 }
 
-/* Append one line to the journal (not yet synced). */
+const char *grants_operator(const struct grants *g, const char *dev)
+{
+    const struct grant *gr = map_get(g->by_dev, dev, strnlen(dev, ONR_DEVID_LEN + 1));
+
+    return gr ? gr->op : NULL;
+}
+
+/*
+ * Before any request is decided: a suspect journal is rewritten from
+ * memory first, so that what memory says (a grant already gone, a
+ * revocation already recorded) is on disk before an answer relies on it.
+ * ONR_OK, or ONR_EIO while it cannot be (the request changes nothing).
+ */
+static int journal_trusted(struct grants *g)
+{
+    return !g->suspect || rewrite(g) == ONR_OK ? ONR_OK : ONR_EIO;
+}
+
+/*
+ * Append one record (a whole line) to the journal, not yet synced. The
+ * caller changes memory only on ONR_OK. A write that stops short (a full
+ * disk, a file size limit) leaves part of the record: it is cut off again,
+ * back to the end of the last whole record, so the next record is never
+ * appended onto a fragment (which replay would skip, losing a change that
+ * was confirmed). If even that fails, the journal is suspect: rewritten
+ * from memory before the next request (journal_trusted). ONR_OK or
+ * ONR_EIO (nothing changed).
+ */
 static int journal_append(struct grants *g, const char *line, size_t len)
 {
-    while (len > 0) {
-        ssize_t n = write(g->fd, line, len);
+    size_t left = len;
+
+    while (left > 0) {
+        ssize_t n = write(g->fd, line, left);
 
         if (n < 0 && errno == EINTR)
             continue;
-        if (n <= 0)
+        if (n <= 0) {
+            if (ftruncate(g->fd, g->size) != 0)
+                g->suspect = 1;
             return ONR_EIO;
+        }
         line += n;
-        len -= (size_t)n;
+        left -= (size_t)n;
     }
+    g->size += (off_t)len;
     g->dirty = 1;
     return ONR_OK;
 }
 
 int grants_set(struct grants *g, const char *dev, const char *prov, const char *op)
 {
+    const struct grant *held;
     char line[LINE_MAX_LEN + 2];
     int n;
     int rc;
@@ -413,6 +397,13 @@ int grants_set(struct grants *g, const char *dev, const char *prov, const char *
     if (g == NULL || dev == NULL || prov == NULL || op == NULL || !device_id_ok(dev) ||
         !service_id_ok(prov) || !service_id_ok(op))
         return ONR_EINVAL;
+    if (journal_trusted(g) != ONR_OK)
+        return ONR_EIO;
+    /* One operator's grant is never another's to replace: the holder
+     * revokes first (proto/SPEC.md section 11). */
+    held = map_get(g->by_dev, dev, strlen(dev));
+    if (held != NULL && strcmp(held->op, op) != 0)
+        return ONR_EHELD;
     n = snprintf(line, sizeof(line), "grant %s %s %s\n", dev, prov, op);
     rc = journal_append(g, line, (size_t)n);
     if (rc == ONR_OK)
@@ -429,11 +420,13 @@ int grants_revoke(struct grants *g, const char *dev, const char *op)
 
     if (g == NULL || dev == NULL || op == NULL || !device_id_ok(dev) || !service_id_ok(op))
         return ONR_EINVAL;
+    if (journal_trusted(g) != ONR_OK)
+        return ONR_EIO;
     gr = map_get(g->by_dev, dev, strlen(dev));
     if (gr == NULL)
         return ONR_ENOENT;
     if (strcmp(gr->op, op) != 0)
-        return ONR_EDENIED;
+        return ONR_EHELD;
     n = snprintf(line, sizeof(line), "revoke %s %s\n", dev, op);
     rc = journal_append(g, line, (size_t)n);
     if (rc == ONR_OK)
@@ -441,14 +434,22 @@ int grants_revoke(struct grants *g, const char *dev, const char *op)
     return rc;
 }
 
+/*
+ * After a failed fdatasync the kernel may already have dropped the pages
+ * it could not write and cleared the error, so a second fdatasync can
+ * succeed with the records lost. Only a new file written from memory makes
+ * disk and memory agree again: then every change made is durable.
+ */
 int grants_sync(struct grants *g)
 {
-    if (g == NULL || !g->dirty)
+    if (g == NULL || (!g->dirty && !g->suspect))
         return ONR_OK;
-    if (fdatasync(g->fd) != 0)
-        return ONR_EIO;
-    g->dirty = 0;
-    return ONR_OK;
+    if (!g->suspect && fdatasync(g->fd) == 0) {
+        g->dirty = 0;
+        return ONR_OK;
+    }
+    g->suspect = 1;
+    return rewrite(g);
 }
 
 size_t grants_count(const struct grants *g)
@@ -467,6 +468,8 @@ int grants_cert_revoke(struct grants *g, const char *prov, const char *dev,
     if (g == NULL || prov == NULL || dev == NULL || !service_id_ok(prov) || !device_id_ok(dev) ||
         revocation_key(prov, serial, serial_len, key) == 0)
         return ONR_EINVAL;
+    if (journal_trusted(g) != ONR_OK)
+        return ONR_EIO;
     if (grants_cert_revoked(g, prov, serial, serial_len))
         return ONR_OK;
     serial = grants_serial_trim(serial, &serial_len);

@@ -19,6 +19,15 @@
  * a torn last line after a crash must not stop the broker. Changes are
  * appended at once and made durable by grants_sync(), which the plugin
  * calls before it answers the operators and providers concerned.
+ *
+ * A change is applied in memory only once its whole record is written. A
+ * write that stops short (disk full) is cut off back to the last whole
+ * record and the change refused (ONR_EIO), so the next record never lands
+ * on a fragment. A journal that could not be cut back, or whose sync
+ * failed, is rewritten whole from memory before it is used again (every
+ * request tries that first); until that succeeds every request is refused
+ * with ONR_EIO, and the changes made since the last good sync stay in
+ * memory, unconfirmed (the services resend them).
  */
 #ifndef ONRAMP_PLUGIN_GRANTS_H
 #define ONRAMP_PLUGIN_GRANTS_H
@@ -46,23 +55,31 @@ void grants_close(struct grants *g);
  * until the next change to that device's grant. */
 const char *grants_provider(const struct grants *g, const char *dev);
 
+/* grants_operator: the operator holding `dev`'s grant, or NULL. Lives as
+ * grants_provider's answer does. */
+const char *grants_operator(const struct grants *g, const char *dev);
+
 /*
  * grants_set: grant `dev` access to `prov`, on behalf of `op` (all copied;
- * a device id and two service ids). A later grant replaces an earlier one.
- * Returns ONR_OK, ONR_EINVAL (bad ids), ONR_ENOMEM or ONR_EIO (journal
- * write failed: nothing changed).
+ * a device id and two service ids). A later grant by the same operator
+ * replaces its earlier one (the provider may change). A grant held by
+ * another operator is never replaced: ONR_EHELD, nothing changes (that
+ * operator revokes first). Returns ONR_OK, ONR_EHELD, ONR_EINVAL (bad
+ * ids), ONR_ENOMEM or ONR_EIO (journal write failed: nothing changed).
  */
 int grants_set(struct grants *g, const char *dev, const char *prov, const char *op);
 
 /*
- * grants_revoke: remove the grant of `dev`, if `op` made it.
- * Returns ONR_OK, ONR_ENOENT (no grant), ONR_EDENIED (another operator's),
- * ONR_EINVAL or ONR_EIO.
+ * grants_revoke: remove the grant of `dev`, if `op` holds it.
+ * Returns ONR_OK, ONR_ENOENT (no grant), ONR_EHELD (another operator's:
+ * nothing changes), ONR_EINVAL or ONR_EIO.
  */
 int grants_revoke(struct grants *g, const char *dev, const char *op);
 
-/* grants_sync: make appended changes durable (fdatasync). ONR_OK or
- * ONR_EIO. Cheap when nothing changed. */
+/* grants_sync: make appended changes durable (fdatasync; after a failed
+ * one, the journal rewritten from memory). ONR_OK when every change made
+ * so far is durable, else ONR_EIO (or ONR_ENOMEM). Cheap when nothing
+ * changed. */
 int grants_sync(struct grants *g);
 
 /* grants_count: devices with a grant. */

@@ -96,6 +96,16 @@ void map_free(struct map *m)
     free(m);
 }
 
+void map_free_with_values(struct map *m)
+{
+    if (m == NULL)
+        return;
+    for (size_t i = 0; i <= m->mask; i++)
+        if (m->slots[i].key_len != 0)
+            free(m->slots[i].value);
+    map_free(m);
+}
+
 void *map_get(const struct map *m, const void *key, size_t key_len)
 {
     struct slot *s;

@@ -21,6 +21,10 @@ struct map *map_new(void);
 /* map_free: frees the map and its keys (not the values). Accepts NULL. */
 void map_free(struct map *m);
 
+/* map_free_with_values: as map_free, and free() on every value first, for
+ * a map that owns its values. Accepts NULL. */
+void map_free_with_values(struct map *m);
+
 /* map_get: the value for `key`, or NULL. */
 void *map_get(const struct map *m, const void *key, size_t key_len);
 

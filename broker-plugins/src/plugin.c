@@ -6,18 +6,19 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "grants.h"
 #include "map.h"
+#include "sessions.h"
 #include "onramp/crypto.h"
 #include "onramp/error.h"
 #include "onramp/replay.h"
 #include "onramp/text.h"
+#include "onramp/topic.h"
 #include "onramp/version.h"
-
-#define CONTROL_TOPIC "$CONTROL/onramp/v1"
 
 static struct plugin *instance;
 
@@ -148,6 +149,8 @@ static int parse_options(struct plugin *p, struct mosquitto_opt *opts, int count
             rc = copy_option(k, v, cfg->services_ca_path, sizeof(cfg->services_ca_path));
         else if (strcmp(k, "grants_file") == 0)
             rc = copy_option(k, v, cfg->grants_path, sizeof(cfg->grants_path));
+        else if (strcmp(k, "sessions_file") == 0)
+            rc = copy_option(k, v, cfg->sessions_path, sizeof(cfg->sessions_path));
         else if (strcmp(k, "stats_interval") == 0)
             rc = parse_seconds_ms(k, v, &cfg->stats_interval_ms);
         else if (strncmp(k, PROVIDER_CA_PREFIX, sizeof(PROVIDER_CA_PREFIX) - 1) == 0)
@@ -169,6 +172,14 @@ static int parse_options(struct plugin *p, struct mosquitto_opt *opts, int count
                                  "plugin_opt_grants_file are required");
         return -1;
     }
+    /* Default: next to the grants file. */
+    if (cfg->sessions_path[0] == '\0' &&
+        snprintf(cfg->sessions_path, sizeof(cfg->sessions_path), "%s.sessions",
+                 cfg->grants_path) >= (int)sizeof(cfg->sessions_path)) {
+        plugin_log(MOSQ_LOG_ERR, "onramp: plugin_opt_grants_file too long to name the "
+                                 "sessions file after it: set plugin_opt_sessions_file");
+        return -1;
+    }
     if (onr_text_check(ONR_TEXT_ID, (struct onr_bytes){(const uint8_t *)cfg->broker_name,
                                                       strlen(cfg->broker_name)}) != ONR_OK) {
         plugin_log(MOSQ_LOG_ERR, "onramp: plugin_opt_broker_name must be a service id "
@@ -178,10 +189,31 @@ static int parse_options(struct plugin *p, struct mosquitto_opt *opts, int count
     return 0;
 }
 
-static void on_skipped_grant(size_t line, const char *why, void *arg)
+/* A line of the grants or the sessions file skipped at start. */
+static void on_skipped_line(size_t line, const char *why, void *arg)
 {
-    plugin_log(MOSQ_LOG_WARNING, "onramp: grants file %s line %zu skipped: %s",
-               (const char *)arg, line, why);
+    plugin_log(MOSQ_LOG_WARNING, "onramp: %s line %zu skipped: %s", (const char *)arg, line,
+               why);
+}
+
+/* The sessions file: loaded, and each session judged again (auth.c). A
+ * file that cannot be rewritten is not fatal: the sessions it should drop
+ * are dropped in memory all the same. */
+static int open_sessions(struct plugin *p)
+{
+    int rc = sessions_open(p->cfg.sessions_path, on_skipped_line, p->cfg.sessions_path,
+                           &p->sessions);
+
+    if (rc != ONR_OK) {
+        plugin_log(MOSQ_LOG_ERR, "onramp: sessions file %s: %s", p->cfg.sessions_path,
+                   onr_strerror(rc));
+        return -1;
+    }
+    rc = auth_restore_sessions(p);
+    if (rc != ONR_OK)
+        plugin_log(MOSQ_LOG_WARNING, "onramp: sessions file %s not rewritten: %s",
+                   p->cfg.sessions_path, onr_strerror(rc));
+    return 0;
 }
 
 static int on_tick(int event, void *event_data, void *userdata)
@@ -210,7 +242,7 @@ static const struct {
     {MOSQ_EVT_BASIC_AUTH, auth_on_basic, NULL},
     {MOSQ_EVT_ACL_CHECK, acl_on_check, NULL},
     {MOSQ_EVT_DISCONNECT, conns_on_disconnect, NULL},
-    {MOSQ_EVT_CONTROL, control_on_message, CONTROL_TOPIC},
+    {MOSQ_EVT_CONTROL, control_on_message, ONR_TOPIC_CONTROL},
     {MOSQ_EVT_TICK, on_tick, NULL},
 };
 
@@ -220,6 +252,7 @@ static void plugin_free(struct plugin *p)
         return;
     control_free(p); /* syncs grants and answers what is pending */
     grants_close(p->grants);
+    sessions_close(p->sessions);
     cert_free(p);
     free(p->provider_cas);
     limits_free(p);
@@ -246,6 +279,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
         return MOSQ_ERR_NOMEM;
     p->id = identifier;
     p->started = time(NULL);
+    p->started_ns = now_ns();
     p->refusal_log.tokens = ONR_REFUSAL_LOG_BURST;
     if (parse_options(p, opts, opt_count) != 0 || cert_load_cas(p) != 0)
         goto fail;
@@ -254,12 +288,14 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     rc = onr_replay_new(p->cfg.replay_capacity, &p->replay);
     if (p->conns == NULL || p->services == NULL || rc != ONR_OK)
         goto fail;
-    rc = grants_open(p->cfg.grants_path, on_skipped_grant, p->cfg.grants_path, &p->grants);
+    rc = grants_open(p->cfg.grants_path, on_skipped_line, p->cfg.grants_path, &p->grants);
     if (rc != ONR_OK) {
         plugin_log(MOSQ_LOG_ERR, "onramp: grants file %s: %s", p->cfg.grants_path,
                    onr_strerror(rc));
         goto fail;
     }
+    if (open_sessions(p) != 0)
+        goto fail;
     for (; registered < sizeof(callbacks) / sizeof(callbacks[0]); registered++) {
         if (mosquitto_callback_register(identifier, callbacks[registered].event,
                                         callbacks[registered].cb, callbacks[registered].data,
@@ -267,9 +303,10 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
             goto fail;
     }
     plugin_log(MOSQ_LOG_NOTICE, "onramp: plugin %s loaded: broker %s, %zu grants, "
-               "%zu provider CAs, %zu revoked certificates", ONR_VERSION_STRING,
-               p->cfg.broker_name, grants_count(p->grants), p->n_provider_cas,
-               grants_cert_revocations(p->grants));
+               "%zu provider CAs, %zu revoked certificates, %zu persistent sessions",
+               ONR_VERSION_STRING, p->cfg.broker_name, grants_count(p->grants),
+               p->n_provider_cas, grants_cert_revocations(p->grants),
+               sessions_count(p->sessions));
     *userdata = p;
     instance = p;
     return MOSQ_ERR_SUCCESS;

@@ -12,7 +12,9 @@
  *   control.c   grants, revocations and certificate revocations on
  *               $CONTROL/onramp/v1
  *   counters.c  counting, logging refusals, publishing the counters
- *   grants.c, topic.c, map.c: no Mosquitto inside (unit-tested alone)
+ *   grants.c, sessions.c, topic.c, map.c, hex.c: no Mosquitto inside
+ *               (unit-tested alone); sessions.c keeps the persistent
+ *               sessions vouched for across restarts
  */
 #ifndef ONRAMP_PLUGIN_H
 #define ONRAMP_PLUGIN_H
@@ -32,6 +34,7 @@
 struct grants;
 struct map;
 struct onr_replay;
+struct sessions;
 
 /* ---- configuration (plugin_opt_*) ---- */
 
@@ -39,6 +42,7 @@ struct plugin_config {
     char broker_name[ONR_SERVICE_ID_MAX + 1];
     char services_ca_path[512];
     char grants_path[512];
+    char sessions_path[512];
     uint32_t pop_window;
     uint32_t replay_capacity;
     uint32_t max_payload;
@@ -135,19 +139,29 @@ struct plugin {
     struct map *conns;                 /* client handle -> struct conn */
     struct map *services;              /* service client id -> struct conn */
     struct grants *grants;
+    struct sessions *sessions;         /* persistent sessions vouched for */
     struct onr_msg_broker_stats stats; /* the counters, as published */
     struct bucket connects;
     struct bucket refusal_log;         /* log lines for refusals of unknown clients */
     uint64_t refusals_not_logged;
     struct kick *kicks;                /* devices to disconnect on tick */
     struct reply *replies;             /* control answers waiting for a sync */
-    time_t started;
+    time_t started;                    /* wall clock at init */
+    uint64_t started_ns;               /* now_ns() at init */
     uint64_t next_stats_ns;
 };
 
 /* auth.c: MOSQ_EVT_EXT_AUTH_START and MOSQ_EVT_BASIC_AUTH. */
 int auth_on_ext_start(int event, void *event_data, void *userdata);
 int auth_on_basic(int event, void *event_data, void *userdata);
+/*
+ * auth.c: at start, vouch again for the persistent sessions recorded in
+ * the sessions file (sessions.h): each certificate judged against the CAs
+ * configured now, its client id against its role and id; those that pass
+ * get an offline record (conns_restore), the others are dropped from the
+ * file and logged. ONR_OK or why the file could not be rewritten.
+ */
+int auth_restore_sessions(struct plugin *p);
 
 /*
  * cert.c: load the services CA and every provider CA named in the options
@@ -160,18 +174,24 @@ void cert_free(struct plugin *p);
 /* cert.c: is there a provider CA for provider `prov` here? */
 bool cert_provider_known(const struct plugin *p, const char *prov);
 
+/* cert.c: the client certificate `x509` (an OpenSSL X509 from
+ * mosquitto_client_certificate, borrowed) as DER into `der`. ONR_OK or
+ * ONR_ECERT (unencodable or longer than ONR_X509_MAX_DER). */
+int cert_der(void *x509, uint8_t der[ONR_X509_MAX_DER], size_t *der_len);
+
 /*
- * cert.c: who the client certificate `x509` (an OpenSSL X509 from
- * mosquitto_client_certificate, borrowed) says the client is, judged with
- * the plugin's own copies of the CAs, whatever the listener trusts.
- * The services CA first: a certificate that verifies against it is a
- * service or monitor (*who: kind, role, id) or nothing (a bad role or id),
- * never an operational device. Then each provider CA: kind OPERATIONAL,
- * id = the CN (a device id), prov = that provider, the serial.
- * ONR_OK; ONR_ECERT for a certificate from a known CA that names no known
- * role or no valid id; ONR_ECHAIN if it verifies against none of the CAs.
+ * cert.c: who the client certificate `der` (borrowed) says the client is,
+ * judged with the plugin's own copies of the CAs, whatever the listener
+ * trusts, and against the clock now. The services CA first: a certificate
+ * that verifies against it is a service or monitor (*who: kind, role, id)
+ * or nothing (a bad role or id), never an operational device. Then each
+ * provider CA: kind OPERATIONAL, id = the CN (a device id), prov = that
+ * provider, the serial. ONR_OK; ONR_ECERT for a certificate from a known
+ * CA that names no known role or no valid id (or unreadable); ONR_ECHAIN
+ * if it verifies against none of the CAs.
  */
-int cert_identify(const struct plugin *p, void *x509, struct identity *who);
+int cert_identify(const struct plugin *p, const uint8_t *der, size_t der_len,
+                  struct identity *who);
 
 /* conns.c */
 struct conn *conns_get(const struct plugin *p, const struct mosquitto *client);
@@ -184,6 +204,17 @@ struct conn *conns_get(const struct plugin *p, const struct mosquitto *client);
  */
 struct conn *conns_add(struct plugin *p, const struct mosquitto *client,
                        const struct identity *who);
+/*
+ * A service's or monitor's record for its persistent session restored
+ * from the sessions file at start (offline, no handle), replacing any for
+ * the same client id (copied, as `who`). It answers READ checks for that
+ * session until its client is admitted again (conns_add replaces it).
+ */
+struct conn *conns_restore(struct plugin *p, const char *client_id, const struct identity *who);
+/* The restored record (conns_restore) of the session of `client`, a
+ * handle with no record of its own: Mosquitto's session restored from its
+ * persistence file. NULL if none. */
+struct conn *conns_restored(const struct plugin *p, const struct mosquitto *client);
 /* Is `kind` a device, bootstrap or operational (limits, no persistence)? */
 bool conns_is_device(enum principal kind);
 int conns_on_disconnect(int event, void *event_data, void *userdata);

@@ -1,6 +1,5 @@
 #include "topic.h"
 
-#include <stdio.h>
 #include <string.h>
 
 #include "onramp/error.h"
@@ -159,30 +158,4 @@ const char *topic_strip_share(const char *filter, bool *shared)
         memchr(group, '+', group_len) != NULL || memchr(group, '#', group_len) != NULL)
         return NULL;
     return group + group_len + 1;
-}
-
-void topic_escape(const char *in, char *out, size_t cap)
-{
-    size_t o = 0;
-
-    if (cap == 0)
-        return;
-    for (size_t i = 0; in != NULL && in[i] != '\0'; i++) {
-        unsigned char c = (unsigned char)in[i];
-        size_t need = (c >= 0x20 && c < 0x7f) ? 1 : 4;
-
-        if (o + need + 4 > cap) {
-            if (cap >= 4) {
-                o = o > cap - 4 ? cap - 4 : o;
-                memcpy(out + o, "...", 3);
-                o += 3;
-            }
-            break;
-        }
-        if (need == 1)
-            out[o++] = (char)c;
-        else
-            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", c);
-    }
-    out[o < cap ? o : cap - 1] = '\0';
 }

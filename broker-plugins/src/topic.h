@@ -56,11 +56,4 @@ bool topic_provider_device(const char *topic, const char *prov);
  */
 const char *topic_strip_share(const char *filter, bool *shared);
 
-/*
- * topic_escape: `in` made safe for a log line into `out` (`cap` bytes,
- * NUL-terminated, truncated with "..."): printable ASCII as is, any other
- * byte as \xHH. Topics come from clients; logs must not take their word.
- */
-void topic_escape(const char *in, char *out, size_t cap);
-
 #endif /* ONRAMP_PLUGIN_TOPIC_H */

@@ -85,7 +85,7 @@ void device_give_up(struct onr_device *d, int why, const char *what)
 
     device_put(&l, "attempts=%u", d->failures);
     device_put_code(&l, why);
-    device_put_quoted(&l, "reason", what, strlen(what));
+    device_put_ours(&l, "reason", what);
     device_report(d, "failed", &l);
     device_finish(d, why);
 }
@@ -111,7 +111,7 @@ static void backoff(struct onr_device *d, int why, const char *what, int stay)
     delay = jitter(delay);
     device_put(&l, "attempt=%u delay=%.1f", d->failures, delay);
     device_put_code(&l, why);
-    device_put_quoted(&l, "reason", what, strlen(what));
+    device_put_ours(&l, "reason", what);
     device_report(d, "retry", &l);
     if (stay)
         d->phase = PHASE_PENDING;
@@ -274,7 +274,10 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
         return;
     }
     device_report(d, "connected", NULL);
-    device_down_topic(d, topic, sizeof(topic));
+    if (device_down_topic(d, topic, sizeof(topic)) != ONR_OK) {
+        device_failed(d, ONR_EINVAL, "no down topic");
+        return;
+    }
     /* QoS 0: the session ends with the connection (clean start), so QoS 1
      * would add a PUBACK per answer and deliver nothing more; an answer
      * lost with its connection is asked for again (SPEC section 2). */
@@ -324,7 +327,7 @@ static void take_pending(struct onr_device *d, const struct onr_msg_pending *m)
     d->failures = 0;
     device_put(&l, "retry_after=%llu", (unsigned long long)m->retry_after);
     if (m->reason.len > 0)
-        device_put_quoted(&l, "reason", m->reason.ptr, m->reason.len);
+        device_put_escaped(&l, "reason", m->reason.ptr, m->reason.len);
     device_report(d, "pending", &l);
     /* stay connected: the answer may be pushed before then */
     d->phase = PHASE_PENDING;
@@ -341,9 +344,9 @@ static void take_error(struct onr_device *d, const struct onr_msg_error *m)
         return;
     device_put_code(&l, code);
     if (m->reason.len > 0)
-        device_put_quoted(&l, "reason", m->reason.ptr, m->reason.len);
+        device_put_escaped(&l, "reason", m->reason.ptr, m->reason.len);
     else
-        device_put_quoted(&l, "reason", onr_strerror(code), strlen(onr_strerror(code)));
+        device_put_ours(&l, "reason", onr_strerror(code));
     device_report(d, "error", &l);
     /* ESTALE (our clock or a slow path), EAUTH and the rest alike: later,
      * bounded */
@@ -382,9 +385,8 @@ static void take_message(struct onr_device *d, const struct mosquitto_message *m
     struct onr_envelope env;
     int rc;
 
-    device_down_topic(d, topic, sizeof(topic));
     /* from ENROLLED on the down topic has nothing more to say */
-    if (!d->running || d->journey.state >= ONR_DEVICE_ENROLLED || m->payloadlen <= 0 ||
+    if (device_down_topic(d, topic, sizeof(topic)) != ONR_OK || !d->running || d->journey.state >= ONR_DEVICE_ENROLLED || m->payloadlen <= 0 ||
         strcmp(m->topic, topic) != 0)
         return;
     /* hostile until verified: bounded decode first */
@@ -434,7 +436,7 @@ static int open_failed(struct onr_device *d, const char *file, int rc)
 
     device_put(&l, "file=%s", file != NULL ? file : "?");
     device_put_code(&l, rc);
-    device_put_quoted(&l, "reason", onr_strerror(rc), strlen(onr_strerror(rc)));
+    device_put_ours(&l, "reason", onr_strerror(rc));
     device_report(d, "error", &l);
     onr_device_close(d);
     return rc;

@@ -5,7 +5,6 @@
  */
 #include <mosquitto.h>
 #include <mqtt_protocol.h>
-#include <stdio.h>
 #include <string.h>
 #include <time.h>
 
@@ -14,6 +13,7 @@
 #include "onramp/envelope.h"
 #include "onramp/error.h"
 #include "onramp/mqtt_loop.h"
+#include "onramp/topic.h"
 
 struct device_sent *device_sent_next(struct onr_device *d)
 {
@@ -39,12 +39,12 @@ struct device_sent *device_sent_find(struct onr_device *d, struct onr_bytes re)
     return NULL;
 }
 
-void device_down_topic(const struct onr_device *d, char *out, size_t cap)
+int device_down_topic(const struct onr_device *d, char *out, size_t cap)
 {
-    snprintf(out, cap, "onr/1/d/%s/down", d->files.trust.dev);
+    return onr_topic_down(d->files.trust.dev, out, cap);
 }
 
-int device_publish(struct onr_device *d, const struct onr_msg *msg, const char *role,
+int device_publish(struct onr_device *d, const struct onr_msg *msg, enum onr_role role,
                    const char *svc, uint8_t id[ONR_MSG_ID_LEN])
 {
     const struct device_trust *t = &d->files.trust;
@@ -62,7 +62,9 @@ int device_publish(struct onr_device *d, const struct onr_msg *msg, const char *
     /* K_AF, the provider key, for the types MAC'ed with it (enroll request) */
     if (d->journey.state >= ONR_DEVICE_NETWORK_ATTACHED)
         self.mac_key = ONR_BYTES(d->journey.akma.k_af);
-    snprintf(topic, sizeof(topic), "onr/1/d/%s/up/%s/%s", t->dev, role, svc);
+    rc = onr_topic_up(t->dev, role, svc, topic, sizeof(topic));
+    if (rc != ONR_OK)
+        return rc;
     rc = onr_envelope_encode(msg, &self, (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},
                              (uint64_t)time(NULL), buf, sizeof(buf), &len, id);
     if (rc != ONR_OK)

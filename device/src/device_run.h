@@ -102,9 +102,13 @@ struct device_detail {
 
 void device_put(struct device_detail *l, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
-/* ` key="value"`: `"` and `\` escaped, anything outside printable ASCII as
- * \xHH, so a line stays one line whatever the network sent. */
-void device_put_quoted(struct device_detail *l, const char *key, const void *value, size_t n);
+/* ` key=value` for text from the network (`n` bytes, borrowed): escaped by
+ * onr_text_escape, so it can neither end its field nor forge another. */
+void device_put_escaped(struct device_detail *l, const char *key, const void *value, size_t n);
+/* ` key="text"` for the library's own words (`text` NUL-terminated,
+ * borrowed): quoted as they are, being visible ASCII and spaces; anything
+ * else in them goes out as device_put_escaped would put it. */
+void device_put_ours(struct device_detail *l, const char *key, const char *text);
 /* ` code=NAME`, or the number for a code this library does not know. */
 void device_put_code(struct device_detail *l, int code);
 /* The progress callback with `event` and `l`'s text ("" for NULL). */
@@ -127,13 +131,15 @@ struct device_sent *device_sent_find(struct onr_device *d, struct onr_bytes re);
  * device_publish: `msg` in an envelope from this device on
  * onr/1/d/{dev}/up/{role}/{svc}, signed with the identity key or MAC'ed
  * with K_AF (from NETWORK_ATTACHED on) when its type asks; its id into
- * `id`. ONR_OK, an encoding error, or ONR_EIO when it cannot be queued.
+ * `id`. ONR_OK, ONR_EINVAL (a role or service id no topic carries), an
+ * encoding error, or ONR_EIO when it cannot be queued.
  */
-int device_publish(struct onr_device *d, const struct onr_msg *msg, const char *role,
+int device_publish(struct onr_device *d, const struct onr_msg *msg, enum onr_role role,
                    const char *svc, uint8_t id[ONR_MSG_ID_LEN]);
 
-/* device_down_topic: onr/1/d/{dev}/down into `out` (`cap` bytes). */
-void device_down_topic(const struct onr_device *d, char *out, size_t cap);
+/* device_down_topic: onr/1/d/{dev}/down into `out` (`cap` bytes):
+ * onr_topic_down's result. */
+int device_down_topic(const struct onr_device *d, char *out, size_t cap);
 
 /* ---- device.c: what the steps use ---------------------------------------------------- */
 

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "device_internal.h"
 #include "onramp/config.h"
@@ -16,33 +15,38 @@
 #include "onramp/envelope.h"
 #include "onramp/error.h"
 #include "onramp/file.h"
+#include "onramp/journey.h"
 #include "onramp/x509.h"
 
 #define JOURNEY_MAX 64
 
-/* Indexed by enum onr_device_state; later steps append their names. */
-static const char *const names[] = {"FACTORY",          "VOUCHED",  "PROFILED",
-                                    "NETWORK_ATTACHED", "ENROLLED", "OPERATIONAL"};
-#define N_STATES (sizeof(names) / sizeof(names[0]))
+/* The journey's steps a device passes, indexed by enum onr_device_state:
+ * their state names are the device's (onramp/journey.h). */
+static const enum onr_journey_step steps[] = {ONR_JOURNEY_MADE,     ONR_JOURNEY_VOUCHED,
+                                              ONR_JOURNEY_PROFILED, ONR_JOURNEY_ATTACHED,
+                                              ONR_JOURNEY_ENROLLED, ONR_JOURNEY_OPERATIONAL};
+#define N_STATES (sizeof(steps) / sizeof(steps[0]))
 
 const char *onr_device_state_name(enum onr_device_state state)
 {
-    if ((size_t)state < N_STATES)
-        return names[state];
-    return "UNKNOWN";
+    /* outside the device's states: the journey's word for no step */
+    return onr_journey_state_name((size_t)state < N_STATES ? steps[state] : ONR_JOURNEY_COUNT);
 }
 
 int onr_device_state_from_name(const char *name, enum onr_device_state *out)
 {
-    if (name == NULL || out == NULL)
+    enum onr_journey_step step;
+
+    if (name == NULL || out == NULL ||
+        onr_journey_from_state_name(name, strlen(name), &step) != ONR_OK)
         return ONR_EINVAL;
     for (size_t i = 0; i < N_STATES; i++) {
-        if (strcasecmp(name, names[i]) == 0) {
+        if (steps[i] == step) {
             *out = (enum onr_device_state)i;
             return ONR_OK;
         }
     }
-    return ONR_EINVAL;
+    return ONR_EINVAL; /* a step of the services' only */
 }
 
 enum onr_device_state device_state_last(void)
@@ -227,9 +231,10 @@ int device_state_load(const char *dir, enum onr_device_state *state)
         return rc == ONR_ETOOBIG ? ONR_EFORMAT : rc;
     rc = ONR_EFORMAT;
     for (size_t i = 0; i < N_STATES; i++) {
-        size_t n = strlen(names[i]);
+        const char *name = onr_device_state_name((enum onr_device_state)i);
+        size_t n = strlen(name);
 
-        if (len == n + 1 && memcmp(data, names[i], n) == 0 && data[n] == '\n') {
+        if (len == n + 1 && memcmp(data, name, n) == 0 && data[n] == '\n') {
             *state = (enum onr_device_state)i;
             rc = ONR_OK;
         }
@@ -249,7 +254,7 @@ int device_state_save(const char *dir, enum onr_device_state state)
         return rc;
     if ((size_t)state >= N_STATES)
         return ONR_EINVAL;
-    n = snprintf(text, sizeof(text), "%s\n", names[state]);
+    n = snprintf(text, sizeof(text), "%s\n", onr_device_state_name(state));
     return onr_file_write_atomic(path, text, (size_t)n, 0600);
 }
 
@@ -381,7 +386,7 @@ int device_check_voucher(const struct device_trust *t, const uint8_t *token, siz
         return rc;
     if (env.msg.type != ONR_MSG_VOUCHER_TOKEN || env.sender_role != ONR_ROLE_MANUFACTURER)
         return ONR_ESCHEMA;
-    rc = onr_envelope_verify_sig(&env, ONR_BYTES_STR(ONR_VOUCHER_TOKEN_TOPIC), t->voucher_key);
+    rc = onr_envelope_verify_sig(&env, ONR_BYTES_STR(ONR_TOPIC_VOUCHER), t->voucher_key);
     if (rc != ONR_OK)
         return rc;
     if (!same(env.sender, t->mfr, strlen(t->mfr)) || !same(v->dev, t->dev, strlen(t->dev)) ||

@@ -1,6 +1,8 @@
 /*
  * Progress events (see the callbacks in <onramp/device.h>): details built
  * as key=value pairs, one line whatever the network sent, never a secret.
+ * Text from the network goes through onr_text_escape, the one escaping
+ * every Onramp component logs untrusted text with.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -8,6 +10,7 @@
 
 #include "device_run.h"
 #include "onramp/error.h"
+#include "onramp/text.h"
 
 void device_put(struct device_detail *l, const char *fmt, ...)
 {
@@ -23,20 +26,23 @@ void device_put(struct device_detail *l, const char *fmt, ...)
         l->len += (size_t)n < sizeof(l->text) - l->len ? (size_t)n : sizeof(l->text) - 1 - l->len;
 }
 
-void device_put_quoted(struct device_detail *l, const char *key, const void *value, size_t n)
+void device_put_escaped(struct device_detail *l, const char *key, const void *value, size_t n)
 {
-    const unsigned char *s = value;
+    char safe[ONR_TEXT_ESCAPE_CAP(160)];
 
-    device_put(l, "%s%s=\"", l->len > 0 ? " " : "", key);
-    for (size_t i = 0; i < n; i++) {
-        if (s[i] == '"' || s[i] == '\\')
-            device_put(l, "\\%c", s[i]);
-        else if (s[i] < 0x20 || s[i] > 0x7e)
-            device_put(l, "\\x%02x", s[i]);
-        else
-            device_put(l, "%c", s[i]);
+    device_put(l, "%s%s=%s", l->len > 0 ? " " : "", key,
+               onr_text_escape(value, n, safe, sizeof(safe)));
+}
+
+void device_put_ours(struct device_detail *l, const char *key, const char *text)
+{
+    for (const char *c = text; *c != '\0'; c++) {
+        if (*c < 0x20 || *c > 0x7e || *c == '"' || *c == '\\') {
+            device_put_escaped(l, key, text, strlen(text));
+            return;
+        }
     }
-    device_put(l, "\"");
+    device_put(l, "%s%s=\"%s\"", l->len > 0 ? " " : "", key, text);
 }
 
 void device_put_code(struct device_detail *l, int code)
@@ -63,6 +69,6 @@ void device_report_code(struct onr_device *d, const char *event, const char *wha
     if (what != NULL)
         device_put(&l, "what=%s", what);
     device_put_code(&l, code);
-    device_put_quoted(&l, "reason", why, strlen(why));
+    device_put_ours(&l, "reason", why);
     device_report(d, event, &l);
 }

@@ -83,7 +83,7 @@ void step_attach_send(struct onr_device *d)
 
     msg.body.attach_request.imsi =
         (struct onr_bytes){(const uint8_t *)j->profile.imsi, strlen(j->profile.imsi)};
-    rc = device_publish(d, &msg, "op", j->voucher.op, s->id);
+    rc = device_publish(d, &msg, ONR_ROLE_OPERATOR, j->voucher.op, s->id);
     if (rc != ONR_OK) {
         device_failed(d, rc, "cannot send an attach request");
         return;
@@ -110,7 +110,7 @@ static int respond(struct onr_device *d, const uint8_t *rand, enum onr_attach_re
         msg.body.attach_response.res = (struct onr_bytes){res, ONR_AKA_RES_LEN};
     if (auts != NULL)
         msg.body.attach_response.auts = (struct onr_bytes){auts, ONR_AKA_AUTS_LEN};
-    rc = device_publish(d, &msg, "op", d->journey.voucher.op, s->id);
+    rc = device_publish(d, &msg, ONR_ROLE_OPERATOR, d->journey.voucher.op, s->id);
     if (rc != ONR_OK)
         return rc;
     s->kind = result == ONR_ATTACH_RES            ? SENT_RES

@@ -100,7 +100,7 @@ void step_enroll_send(struct onr_device *d)
     s = device_sent_next(d);
     msg.body.enroll_request.kid = ONR_BYTES(j->akma.kid);
     msg.body.enroll_request.csr = (struct onr_bytes){d->csr, d->csr_len};
-    rc = device_publish(d, &msg, "prov", j->voucher.prov, s->id);
+    rc = device_publish(d, &msg, ONR_ROLE_PROVIDER, j->voucher.prov, s->id);
     if (rc != ONR_OK) {
         device_failed(d, rc, "cannot send an enroll request");
         return;

@@ -19,14 +19,15 @@
 #include "onramp/connect.h"
 #include "onramp/error.h"
 #include "onramp/mqtt_loop.h"
+#include "onramp/topic.h"
 
 #define KEEPALIVE 60
 #define TELEMETRY_MAX 128
 
-static void telemetry_topic(const struct onr_device *d, char *out, size_t cap)
+static int telemetry_topic(const struct onr_device *d, char *out, size_t cap)
 {
-    snprintf(out, cap, "onr/1/p/%s/dev/%s/telemetry", d->journey.voucher.prov,
-             d->files.trust.dev);
+    return onr_topic_operational(d->journey.voucher.prov, d->files.trust.dev,
+                                 ONR_TOPIC_TELEMETRY, out, cap);
 }
 
 static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
@@ -51,10 +52,10 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
     }
     device_put(&l, "broker=service");
     device_report(d, "connected", &l);
-    telemetry_topic(d, topic, sizeof(topic));
-    len = snprintf(payload, sizeof(payload), "{\"dev\":\"%s\",\"state\":\"OPERATIONAL\"}",
-                   d->files.trust.dev);
-    if (mosquitto_publish_v5(mosq, &d->telemetry_mid, topic, len, payload, 1, false, NULL) !=
+    len = snprintf(payload, sizeof(payload), "{\"dev\":\"%s\",\"state\":\"%s\"}",
+                   d->files.trust.dev, onr_device_state_name(ONR_DEVICE_OPERATIONAL));
+    if (telemetry_topic(d, topic, sizeof(topic)) != ONR_OK ||
+        mosquitto_publish_v5(mosq, &d->telemetry_mid, topic, len, payload, 1, false, NULL) !=
         MOSQ_ERR_SUCCESS) {
         device_failed(d, ONR_EIO, "cannot publish the telemetry");
         return;
@@ -81,7 +82,7 @@ static void on_publish(struct mosquitto *mosq, void *arg, int mid, int reason,
         device_failed(d, ONR_EDENIED, why);
         return;
     }
-    telemetry_topic(d, topic, sizeof(topic));
+    (void)telemetry_topic(d, topic, sizeof(topic)); /* it was published: it builds */
     device_put(&l, "topic=%s", topic);
     device_report(d, "telemetry", &l);
     if (d->journey.state == ONR_DEVICE_OPERATIONAL) {

@@ -53,7 +53,7 @@ void step_profile_send(struct onr_device *d)
     msg.body.profile_request.voucher = (struct onr_bytes){j->token, j->token_len};
     msg.body.profile_request.nonce = ONR_BYTES(s->nonce);
     if (rc == ONR_OK)
-        rc = device_publish(d, &msg, "op", j->voucher.op, s->id);
+        rc = device_publish(d, &msg, ONR_ROLE_OPERATOR, j->voucher.op, s->id);
     if (rc != ONR_OK) {
         device_failed(d, rc, "cannot send a profile request");
         return;

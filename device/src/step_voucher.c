@@ -26,7 +26,7 @@ void step_voucher_send(struct onr_device *d)
     msg.body.hello.nonce = ONR_BYTES(h->nonce);
     msg.body.hello.cert = (struct onr_bytes){d->files.cert, d->files.cert_len};
     if (rc == ONR_OK)
-        rc = device_publish(d, &msg, "mfr", t->mfr, h->id);
+        rc = device_publish(d, &msg, ONR_ROLE_MANUFACTURER, t->mfr, h->id);
     if (rc != ONR_OK) {
         device_failed(d, rc, "cannot send a hello");
         return;

@@ -146,3 +146,46 @@ out:
         close(fd);
     return rc;
 }
+
+const char *onr_file_change_name(enum onr_file_change change)
+{
+    switch (change) {
+    case ONR_FILE_CREATED: return "created";
+    case ONR_FILE_UPDATED: return "updated";
+    case ONR_FILE_KEPT: break;
+    }
+    return "kept";
+}
+
+int onr_file_put(const char *path, const void *data, size_t len, mode_t mode,
+                 enum onr_file_change *change)
+{
+    struct stat st;
+    uint8_t *old = NULL;
+    size_t old_len = 0;
+    int same = 0;
+    int exists;
+    int rc;
+
+    if (path == NULL || (data == NULL && len > 0))
+        return ONR_EINVAL;
+    exists = lstat(path, &st) == 0;
+    if (exists && S_ISREG(st.st_mode) && (st.st_mode & 07777) == mode &&
+        (uintmax_t)st.st_size == len) {
+        rc = onr_file_read(path, len, 0, &old, &old_len);
+        same = rc == ONR_OK && old_len == len && (len == 0 || memcmp(old, data, len) == 0);
+        if (old != NULL) {
+            if (mode == ONR_FILE_SECRET)
+                onr_wipe(old, old_len);
+            free(old);
+        }
+    }
+    if (!same) {
+        rc = onr_file_write_atomic(path, data, len, mode);
+        if (rc != ONR_OK)
+            return rc;
+    }
+    if (change != NULL)
+        *change = same ? ONR_FILE_KEPT : exists ? ONR_FILE_UPDATED : ONR_FILE_CREATED;
+    return ONR_OK;
+}

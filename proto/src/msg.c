@@ -150,7 +150,8 @@ static const struct onr_field broker_stats_fields[] = {
     COUNTER(denied_subscribe), COUNTER(denied_read),   COUNTER(denied_retain),
     COUNTER(denied_will),   COUNTER(denied_size),      COUNTER(rate_limited),
     COUNTER(kicked),        COUNTER(grants),           COUNTER(revocations),
-    COUNTER(control_refused), COUNTER(devices),        COUNTER(services),
+    COUNTER(control_refused), COUNTER(grant_conflicts), COUNTER(devices),
+    COUNTER(services),
 };
 static const struct onr_field app_key_fields[] = {
     F(app_key, dev, DEVID, REQ, DEVID),

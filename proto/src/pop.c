@@ -64,7 +64,7 @@ int onr_pop_encode(const struct onr_p256_key *key, struct onr_bytes client_id,
 
 int onr_pop_verify(const uint8_t *data, size_t len, struct onr_bytes client_id,
                    struct onr_bytes broker, uint64_t now, uint32_t window,
-                   struct onr_replay *replay, struct onr_pop *out)
+                   uint64_t not_before, struct onr_replay *replay, struct onr_pop *out)
 {
     struct onr_bytes parts[6];
     uint8_t lens[4];
@@ -86,7 +86,7 @@ int onr_pop_verify(const uint8_t *data, size_t len, struct onr_bytes client_id,
     for (int i = 0; i < 8; i++)
         ts = ts << 8 | data[OFF_TS + i];
     skew = ts > now ? ts - now : now - ts;
-    if (skew > window)
+    if (skew > window || ts < not_before)
         return ONR_ESTALE;
     signed_parts(client_id, broker, data + OFF_TS, lens, parts);
     rc = onr_p256_verify(data + OFF_PUB, parts, 6, data + OFF_SIG);

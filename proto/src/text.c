@@ -1,6 +1,7 @@
 #include "onramp/text.h"
 
 #include <stdint.h>
+#include <string.h>
 
 #include "onramp/error.h"
 
@@ -88,4 +89,50 @@ int onr_text_check(enum onr_text_class cls, struct onr_bytes s)
     default:
         return ONR_EINVAL;
     }
+}
+
+/* Bytes logged as they are: visible ASCII that cannot end a field or start
+ * one or an escape. */
+static int log_plain(uint8_t c)
+{
+    return c > 0x20 && c < 0x7f && c != '=' && c != '"' && c != '\\';
+}
+
+const char *onr_text_escape(const void *data, size_t len, char *out, size_t cap)
+{
+    static const char digits[] = "0123456789abcdef";
+    static const char mark[] = "\\...";
+    const uint8_t *p = data;
+    size_t need = 0;
+    size_t room;
+    size_t o = 0;
+
+    if (out == NULL || cap == 0)
+        return "";
+    if (p == NULL)
+        len = 0;
+    for (size_t i = 0; i < len && need < cap; i++)
+        need += log_plain(p[i]) ? 1 : 4;
+    /* all of it, or as much as leaves room for the mark */
+    room = need < cap ? cap - 1 : (cap > sizeof(mark) - 1 ? cap - sizeof(mark) : 0);
+    for (size_t i = 0; i < len; i++) {
+        size_t n = log_plain(p[i]) ? 1 : 4;
+
+        if (o + n > room)
+            break;
+        if (n == 1) {
+            out[o++] = (char)p[i];
+        } else {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = digits[p[i] >> 4];
+            out[o++] = digits[p[i] & 0xf];
+        }
+    }
+    if (need >= cap && cap >= sizeof(mark)) {
+        memcpy(out + o, mark, sizeof(mark) - 1);
+        o += sizeof(mark) - 1;
+    }
+    out[o] = '\0';
+    return out;
 }

@@ -8,19 +8,18 @@
 
 #include "ctl.h"
 #include "onramp/error.h"
+#include "onramp/topic.h"
 #include "onramp/x509.h"
 
-/* The role level in client ids and topics, from the certificate's OU. */
+/* The role level in client ids and topics, from the certificate's OU (a
+ * role's name); a monitor has no topics of its own. */
 static const char *role_of(const char *ou)
 {
-    static const char *const map[][2] = {
-        {"manufacturer", "mfr"}, {"operator", "op"}, {"provider", "prov"}, {"monitor", "monitor"},
-        {"control", "ctl"},
-    };
-
-    for (size_t i = 0; i < sizeof(map) / sizeof(map[0]); i++)
-        if (strcmp(ou, map[i][0]) == 0)
-            return map[i][1];
+    if (strcmp(ou, "monitor") == 0)
+        return "monitor";
+    for (int r = ONR_ROLE_MANUFACTURER; r <= ONR_ROLE_CONTROL; r++)
+        if (strcmp(ou, onr_role_name(r)) == 0)
+            return onr_topic_role((enum onr_role)r);
     return NULL;
 }
 

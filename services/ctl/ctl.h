@@ -93,8 +93,9 @@ struct ctl_answer {
 int ctl_request(const struct ctl_broker *b, const struct ctl_request *r,
                 const struct onr_msg *msg, struct ctl_answer *answer);
 
-/* ctl_print_refusal: the line 'refused code=NAME reason="..."' for an
- * error answer, on stdout. */
+/* ctl_print_refusal: the line 'refused code=NAME reason=TEXT' for an
+ * error answer, on stdout; TEXT is the answer's reason escaped by
+ * onr_text_escape (no space, quote or '=' but as \xNN). */
 void ctl_print_refusal(const struct onr_msg_error *e);
 
 /* Subcommands: argc/argv start at the subcommand's own name. */

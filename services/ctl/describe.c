@@ -9,32 +9,9 @@
 #include "monitor.h"
 #include "onramp/crypto.h"
 #include "onramp/error.h"
+#include "onramp/journey.h"
 #include "onramp/label.h"
-
-/* Enough levels for every Onramp topic; longer topics are not ours. */
-#define MAX_LEVELS 8
-
-struct levels {
-    size_t n; /* all the topic's levels, possibly more than MAX_LEVELS */
-    struct onr_bytes at[MAX_LEVELS];
-};
-
-static void split(struct onr_bytes topic, struct levels *l)
-{
-    size_t start = 0;
-
-    l->n = 0;
-    if (topic.ptr == NULL)
-        return;
-    for (size_t i = 0; i <= topic.len; i++) {
-        if (i < topic.len && topic.ptr[i] != '/')
-            continue;
-        if (l->n < MAX_LEVELS)
-            l->at[l->n] = (struct onr_bytes){topic.ptr + start, i - start};
-        l->n++;
-        start = i + 1;
-    }
-}
+#include "onramp/topic.h"
 
 static bool is(struct onr_bytes b, const char *s)
 {
@@ -43,48 +20,19 @@ static bool is(struct onr_bytes b, const char *s)
     return b.len == len && (len == 0 || memcmp(b.ptr, s, len) == 0);
 }
 
-static bool ends_with(struct onr_bytes b, const char *s)
+/* The topic's parts, if it is one of Onramp's (onr_topic_parse). */
+static bool parse(struct onr_bytes topic, struct onr_topic *t)
 {
-    size_t len = strlen(s);
-
-    return b.len >= len && memcmp(b.ptr + b.len - len, s, len) == 0;
-}
-
-/* onr/1/{kind}/... with at least `min` levels. */
-static bool under(const struct levels *l, const char *kind, size_t min)
-{
-    return l->n >= min && l->n >= 3 && is(l->at[0], "onr") && is(l->at[1], "1") &&
-           is(l->at[2], kind);
+    return onr_topic_parse((const char *)topic.ptr, topic.len, t) == ONR_OK;
 }
 
 const char *ctl_step_of_type(int type)
 {
+    enum onr_journey_step step;
+
+    if (onr_journey_of_msg(type, &step) == ONR_OK)
+        return onr_journey_spec(step);
     switch (type) {
-    case ONR_MSG_PAIRING:
-    case ONR_MSG_PAIRED:
-        return "1";
-    case ONR_MSG_REGISTRATION:
-    case ONR_MSG_REGISTERED:
-        return "2";
-    case ONR_MSG_HELLO:
-    case ONR_MSG_VOUCHER:
-    case ONR_MSG_VOUCHER_TOKEN:
-        return "3b";
-    case ONR_MSG_PROFILE_REQUEST:
-    case ONR_MSG_PROFILE:
-    case ONR_MSG_ATTACH_REQUEST:
-    case ONR_MSG_ATTACH_CHALLENGE:
-    case ONR_MSG_ATTACH_RESPONSE:
-    case ONR_MSG_ATTACH_RESULT:
-    case ONR_MSG_APP_KEY:
-    case ONR_MSG_APP_KEY_STORED:
-        return "3c";
-    case ONR_MSG_ENROLL_REQUEST:
-    case ONR_MSG_ENROLL_RESPONSE:
-        return "4";
-    case ONR_MSG_ALIGNMENT:
-    case ONR_MSG_ALIGNED:
-        return "5";
     case ONR_MSG_RELEASE:
     case ONR_MSG_RELEASED:
         return "release";
@@ -106,44 +54,42 @@ const char *ctl_step_of_type(int type)
 
 const char *ctl_step_of_event(struct onr_bytes step)
 {
-    if (is(step, "voucher"))
-        return "3b";
-    if (is(step, "registered"))
-        return "2";
-    if (is(step, "profile") || is(step, "attached"))
-        return "3c";
-    return NULL;
+    enum onr_journey_step s;
+
+    if (onr_journey_from_event((const char *)step.ptr, step.len, &s) != ONR_OK)
+        return NULL;
+    return onr_journey_spec(s);
 }
 
 const char *ctl_step_of_answer(struct onr_bytes topic, enum onr_role sender)
 {
     static const struct {
         enum onr_role from;
-        const char *to; /* the addressee's topic level */
-        const char *step;
-    } pairs[] = {
-        {ONR_ROLE_PROVIDER, "mfr", "2"},  /* registration refused ... */
-        {ONR_ROLE_MANUFACTURER, "prov", "2"},
-        {ONR_ROLE_PROVIDER, "op", "3c"},  /* an application key refused */
-        {ONR_ROLE_OPERATOR, "prov", "5"}, /* an alignment refused */
-        {ONR_ROLE_PROVIDER, "ctl", "1"},  /* a pairing refused */
+        enum onr_topic_kind on;
+        enum onr_role to; /* the addressee's role (IN) */
+        enum onr_journey_step step;
+    } answers[] = {
+        {ONR_ROLE_MANUFACTURER, ONR_TOPIC_KIND_DOWN, 0, ONR_JOURNEY_VOUCHED},
+        {ONR_ROLE_OPERATOR, ONR_TOPIC_KIND_DOWN, 0, ONR_JOURNEY_PROFILED}, /* or attach: 3c */
+        {ONR_ROLE_PROVIDER, ONR_TOPIC_KIND_DOWN, 0, ONR_JOURNEY_ENROLLED},
+        /* registration refused ... */
+        {ONR_ROLE_PROVIDER, ONR_TOPIC_KIND_IN, ONR_ROLE_MANUFACTURER, ONR_JOURNEY_REGISTERED},
+        {ONR_ROLE_MANUFACTURER, ONR_TOPIC_KIND_IN, ONR_ROLE_PROVIDER, ONR_JOURNEY_REGISTERED},
+        /* an application key refused */
+        {ONR_ROLE_PROVIDER, ONR_TOPIC_KIND_IN, ONR_ROLE_OPERATOR, ONR_JOURNEY_ATTACHED},
+        /* an alignment refused */
+        {ONR_ROLE_OPERATOR, ONR_TOPIC_KIND_IN, ONR_ROLE_PROVIDER, ONR_JOURNEY_ALIGNED},
+        /* a pairing refused */
+        {ONR_ROLE_PROVIDER, ONR_TOPIC_KIND_IN, ONR_ROLE_CONTROL, ONR_JOURNEY_REGISTERING},
     };
-    struct levels l;
+    struct onr_topic t;
 
-    split(topic, &l);
-    if (under(&l, "d", 5) && l.n == 5 && is(l.at[4], "down")) {
-        switch (sender) {
-        case ONR_ROLE_MANUFACTURER: return "3b";
-        case ONR_ROLE_OPERATOR: return "3c";
-        case ONR_ROLE_PROVIDER: return "4";
-        default: return NULL;
-        }
-    }
-    if (under(&l, "s", 6) && l.n == 6 && is(l.at[5], "in")) {
-        for (size_t i = 0; i < sizeof(pairs) / sizeof(pairs[0]); i++)
-            if (pairs[i].from == sender && is(l.at[3], pairs[i].to))
-                return pairs[i].step;
-    }
+    if (!parse(topic, &t))
+        return NULL;
+    for (size_t i = 0; i < sizeof(answers) / sizeof(answers[0]); i++)
+        if (answers[i].from == sender && answers[i].on == t.kind &&
+            (t.kind != ONR_TOPIC_KIND_IN || answers[i].to == t.role))
+            return onr_journey_spec(answers[i].step);
     return NULL;
 }
 
@@ -158,15 +104,13 @@ static bool take_dev(struct onr_bytes level, char dev[ONR_DEVID_LEN + 1])
 
 bool ctl_topic_dev(struct onr_bytes topic, char dev[ONR_DEVID_LEN + 1])
 {
-    struct levels l;
+    struct onr_topic t;
 
     dev[0] = '\0';
-    split(topic, &l);
-    if (under(&l, "d", 5))
-        return take_dev(l.at[3], dev);
-    if (under(&l, "p", 7) && is(l.at[4], "dev"))
-        return take_dev(l.at[5], dev);
-    return false;
+    if (!parse(topic, &t) || t.dev[0] == '\0')
+        return false;
+    memcpy(dev, t.dev, sizeof(t.dev));
+    return true;
 }
 
 int ctl_label_parts(struct onr_bytes label, char mfr[ONR_SERVICE_ID_MAX + 1],
@@ -257,7 +201,8 @@ void ctl_describe(const struct ctl_keyring *keys, struct ctl_recent *recent, con
                   struct onr_bytes topic, const uint8_t *payload, size_t len,
                   struct ctl_sighting *s)
 {
-    struct levels l;
+    static const char operational[] = ONR_TOPIC_OPERATIONAL_ROOT;
+    struct onr_topic t;
     int rc;
 
     memset(s, 0, sizeof(*s));
@@ -265,11 +210,12 @@ void ctl_describe(const struct ctl_keyring *keys, struct ctl_recent *recent, con
         snprintf(s->time, sizeof(s->time), "%s", time);
     s->topic = topic;
     s->payload_len = len;
-    split(topic, &l);
-    if (under(&l, "p", 4)) {
+    if (topic.len >= sizeof(operational) - 1 &&
+        memcmp(topic.ptr, operational, sizeof(operational) - 1) == 0) {
         /* a device's application data on its provider's broker: not ours */
-        s->type = ends_with(topic, "/telemetry") ? "telemetry" : "application";
-        s->step = "operational";
+        s->type = parse(topic, &t) && is(t.rest, ONR_TOPIC_TELEMETRY) ? "telemetry"
+                                                                       : "application";
+        s->step = onr_journey_name(ONR_JOURNEY_OPERATIONAL);
         s->verdict = ctl_verdict_name(CTL_VERDICT_NONE);
         ctl_topic_dev(topic, s->dev);
         return;

@@ -9,6 +9,7 @@
 #include "onramp/devid.h"
 #include "onramp/error.h"
 #include "onramp/text.h"
+#include "onramp/topic.h"
 #include "onramp/x509.h"
 
 const char *ctl_verdict_name(enum ctl_verdict v)
@@ -25,27 +26,15 @@ const char *ctl_verdict_name(enum ctl_verdict v)
 
 int ctl_role_parse(const char *name, bool services_only, enum onr_role *role)
 {
-    static const struct {
-        const char *level, *name;
-        enum onr_role role;
-        bool service;
-    } roles[] = {
-        {"mfr", "manufacturer", ONR_ROLE_MANUFACTURER, true},
-        {"op", "operator", ONR_ROLE_OPERATOR, true},
-        {"prov", "provider", ONR_ROLE_PROVIDER, true},
-        {"ctl", "control", ONR_ROLE_CONTROL, true},
-        {NULL, "device", ONR_ROLE_DEVICE, false},
-        {NULL, "broker", ONR_ROLE_BROKER, false},
-    };
-
     if (name == NULL || role == NULL)
         return ONR_EINVAL;
-    for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
-        if (services_only && !roles[i].service)
+    for (int r = ONR_ROLE_DEVICE; r <= ONR_ROLE_BROKER; r++) {
+        const char *level = onr_topic_role((enum onr_role)r);
+
+        if (services_only && (r == ONR_ROLE_DEVICE || r == ONR_ROLE_BROKER))
             continue;
-        if ((roles[i].level != NULL && strcmp(name, roles[i].level) == 0) ||
-            strcmp(name, roles[i].name) == 0) {
-            *role = roles[i].role;
+        if ((level != NULL && strcmp(name, level) == 0) || strcmp(name, onr_role_name(r)) == 0) {
+            *role = (enum onr_role)r;
             return ONR_OK;
         }
     }

@@ -15,6 +15,7 @@
 #include "ctl.h"
 #include "monitor.h"
 #include "onramp/error.h"
+#include "onramp/topic.h"
 
 static const char usage[] =
     "usage: onrampctl monitor [--json] [--device ID] [--role ROLE]... [--service ID]...\n"
@@ -57,8 +58,9 @@ static const char usage[] =
     "TIME is the time of receipt, UTC, ISO 8601 with milliseconds. A value\n"
     "not known is '-' (null in JSON). dev is the device of the topic\n"
     "(onr/1/d/DEV/... or onr/1/p/PROV/dev/DEV/...), else the body's dev, else\n"
-    "the device a pairing's label names. In text, a value with spaces or\n"
-    "unusual characters is quoted with \\\" \\\\ and \\xNN escapes, and a body key\n"
+    "the device a pairing's label names. In text, a value from the network is\n"
+    "escaped: every byte but visible ASCII (and = \\\" \\\\) as \\xNN, so no value can\n"
+    "end its field or forge another (an empty one is KEY=), and a body key\n"
     "that is also a line key is written body.KEY.\n"
     "\n"
     "Nothing secret is printed: binary fields are written <bin N> (their\n"
@@ -291,19 +293,20 @@ static int watch(struct mosquitto *mosq, struct watch *w, const struct ctl_broke
 
     mosquitto_subscribe_v5_callback_set(mosq, on_subscribe);
     mosquitto_message_v5_callback_set(mosq, on_message);
-    rc = mosquitto_subscribe_v5(mosq, NULL, "onr/1/#", 1, 0, NULL);
+    rc = mosquitto_subscribe_v5(mosq, NULL, ONR_TOPIC_FILTER_ALL, 1, 0, NULL);
     while (rc == MOSQ_ERR_SUCCESS && w->subscribed == 0 && !stopping && time(NULL) < deadline)
         rc = mosquitto_loop(mosq, 100, 1);
     if (stopping)
         return CTL_EXIT_OK;
     if (rc != MOSQ_ERR_SUCCESS || w->subscribed != 1) {
-        fprintf(stderr, "onrampctl: %s:%d: subscription to onr/1/# %s\n", b->host, b->port,
+        fprintf(stderr, "onrampctl: %s:%d: subscription to " ONR_TOPIC_FILTER_ALL " %s\n", b->host,
+                b->port,
                 rc != MOSQ_ERR_SUCCESS ? mosquitto_strerror(rc)
                 : w->subscribed < 0    ? "refused (not a monitor's certificate?)"
                                        : "not answered");
         return CTL_EXIT_FAIL;
     }
-    fprintf(stderr, "onrampctl: monitoring onr/1/# at %s:%d\n", b->host, b->port);
+    fprintf(stderr, "onrampctl: monitoring " ONR_TOPIC_FILTER_ALL " at %s:%d\n", b->host, b->port);
     if (duration > 0)
         end = time(NULL) + duration;
     while (!stopping && !w->write_error && (w->count == 0 || w->printed < w->count) &&

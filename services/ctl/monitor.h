@@ -89,24 +89,26 @@ enum ctl_verdict ctl_keyring_verdict(const struct ctl_keyring *k,
 const char *ctl_step_of_type(int type);
 
 /* ctl_step_of_event: the step an event's `step` field names ("voucher" ->
- * "3b", "registered" -> "2", "profile" and "attached" -> "3c"), or NULL. */
+ * "3b", "registered" -> "2", "profile" and "attached" -> "3c": journey.h's
+ * onr_journey_from_event), or NULL. */
 const char *ctl_step_of_event(struct onr_bytes step);
 
 /*
  * ctl_step_of_answer: the step of an error or a pending by the topic it
- * travels on (borrowed): on onr/1/d/{dev}/down by its sender (a
- * manufacturer "3b", an operator "3c", a provider "4"); on
- * onr/1/s/{role}/{svc}/in by the pair of sender and addressee (provider
- * and manufacturer "2", provider to operator "3c", operator to provider
- * "5", provider to control "1"). NULL otherwise.
+ * travels on (borrowed, parsed by onr_topic_parse): on onr/1/d/{dev}/down
+ * by its sender (a manufacturer "3b", an operator "3c", a provider "4");
+ * on onr/1/s/{role}/{svc}/in by the pair of sender and addressee
+ * (provider and manufacturer "2", provider to operator "3c", operator to
+ * provider "5", provider to control "1"). NULL otherwise. The steps'
+ * numbers are onramp/journey.h's.
  */
 const char *ctl_step_of_answer(struct onr_bytes topic, enum onr_role sender);
 
 /*
  * ctl_topic_dev: the device a topic (borrowed) is about: {dev} of
- * onr/1/d/{dev}/... or of onr/1/p/{prov}/dev/{dev}/..., if it is a device
- * id; into `dev` (NUL-terminated). Returns true if there is one, else
- * false with `dev` empty.
+ * onr/1/d/{dev}/up/..., onr/1/d/{dev}/down or onr/1/p/{prov}/dev/{dev}/...
+ * (a topic onr_topic_parse accepts), into `dev` (NUL-terminated). Returns
+ * true if there is one, else false with `dev` empty.
  */
 bool ctl_topic_dev(struct onr_bytes topic, char dev[ONR_DEVID_LEN + 1]);
 
@@ -159,8 +161,8 @@ struct ctl_sighting {
  * outlive `s`) received on `topic` (borrowed likewise), at `time` (copied):
  *
  * - on onr/1/p/... it is a device's application data, never decoded:
- *   type "telemetry" (topic ending in /telemetry) or "application", step
- *   "operational", verdict "none";
+ *   type "telemetry" (onr/1/p/{prov}/dev/{dev}/telemetry) or
+ *   "application", step "operational", verdict "none";
  * - else an envelope (onr_envelope_decode): its type and sender, its step
  *   (ctl_step_of_type; for an event, its `step` field; for an error or a
  *   pending, the step of the message it answers if `recent` saw it, else
@@ -234,10 +236,10 @@ void ctl_label_masked(struct onr_bytes label, char *out, size_t cap);
 void ctl_json_string(FILE *out, const uint8_t *s, size_t len);
 
 /*
- * ctl_text_value: `s` (borrowed, untrusted) as one word of a text line: as
- * is if it is non-empty and every byte is visible ASCII other than quote
- * and backslash; else in double quotes with \" \\ and \xNN for every byte
- * outside 0x20..0x7e.
+ * ctl_text_value: `s` (borrowed, untrusted) as one value of a text line,
+ * escaped by onr_text_escape (<onramp/text.h>), whole: visible ASCII but
+ * '=', '"' and '\\' as it is, every other byte as \xNN, so it can neither
+ * end its field nor forge another. An empty value writes nothing.
  */
 void ctl_text_value(FILE *out, const uint8_t *s, size_t len);
 

@@ -45,7 +45,8 @@ static const char usage[] =
     "  --timeout SECONDS    how long to wait for the answer (default 30)\n"
     "\n"
     "Output: one line, 'paired dev=ID manufacturer=ID operator=ID' or\n"
-    "'refused code=NAME reason=\"...\"'. The claim secret is never printed.\n"
+    "'refused code=NAME reason=TEXT' (TEXT: the provider's reason, every byte\n"
+    "but visible ASCII, = \\\" and \\\\ as \\xNN). The claim secret is never printed.\n"
     "Exit status: 0 paired (also when it was paired before with the same\n"
     "account), 1 refused or no answer in time, 2 usage error.\n";
 

@@ -43,8 +43,9 @@ static const char release_usage[] =
     "  --cert, --key        PEM: onrampctl's certificate (OU=control) and key\n"
     "  --timeout SECONDS    how long to wait for the answer (default 30)\n"
     "\n"
-    "Output: one line, 'released dev=ID' or 'refused code=NAME reason=\"...\"'\n"
-    "(ENOENT: the provider does not hold the device).\n"
+    "Output: one line, 'released dev=ID' or 'refused code=NAME reason=TEXT'\n"
+    "(ENOENT: the provider does not hold the device; TEXT is the provider's\n"
+    "reason with every byte but visible ASCII, = \\\" and \\\\ as \\xNN).\n"
     "Exit status: 0 released, 1 refused or no answer in time, 2 usage error.\n";
 
 static const char revoke_usage[] =
@@ -62,7 +63,7 @@ static const char revoke_usage[] =
     "  Options as for onrampctl release.\n"
     "\n"
     "Output: one line, 'revoked dev=ID serial=HEX' or 'refused code=NAME\n"
-    "reason=\"...\"' (ENOENT: the provider holds no certificate in force for it).\n"
+    "reason=TEXT' (ENOENT: the provider holds no certificate in force for it).\n"
     "Exit status: 0 revoked, 1 refused or no answer in time, 2 usage error.\n";
 
 /* What differs between the two commands. */

@@ -10,6 +10,7 @@
 #include "monitor.h"
 #include "onramp/crypto.h"
 #include "onramp/label.h"
+#include "onramp/text.h"
 
 /* Binary fields that identify rather than protect: printed as hex. */
 static const char *const hex_fields[] = {"re", "nonce", "kid", "rand", "serial"};
@@ -114,24 +115,15 @@ void ctl_json_string(FILE *out, const uint8_t *s, size_t len)
 
 void ctl_text_value(FILE *out, const uint8_t *s, size_t len)
 {
-    bool plain = len > 0 && s != NULL;
+    enum { CHUNK = 256 };
+    char safe[ONR_TEXT_ESCAPE_CAP(CHUNK)];
 
-    for (size_t i = 0; plain && i < len; i++)
-        plain = s[i] > 0x20 && s[i] < 0x7f && s[i] != '"' && s[i] != '\\';
-    if (plain) {
-        fwrite(s, 1, len, out);
-        return;
+    /* onr_text_escape byte by byte, a chunk at a time: each fits whole */
+    for (size_t i = 0; s != NULL && i < len; i += CHUNK) {
+        size_t n = len - i < CHUNK ? len - i : CHUNK;
+
+        fputs(onr_text_escape(s + i, n, safe, sizeof(safe)), out);
     }
-    fputc('"', out);
-    for (size_t i = 0; s != NULL && i < len; i++) {
-        if (s[i] == '"' || s[i] == '\\')
-            fprintf(out, "\\%c", s[i]);
-        else if (s[i] >= 0x20 && s[i] < 0x7f)
-            fputc(s[i], out);
-        else
-            fprintf(out, "\\x%02x", (unsigned)s[i]);
-    }
-    fputc('"', out);
 }
 
 void ctl_format_time(int64_t sec, unsigned msec, char out[32])

@@ -11,6 +11,8 @@
 #include "ctl.h"
 #include "onramp/crypto.h"
 #include "onramp/error.h"
+#include "onramp/text.h"
+#include "onramp/topic.h"
 
 /* What the message callback needs while we wait. */
 struct waiting {
@@ -20,17 +22,6 @@ struct waiting {
     uint8_t id[ONR_MSG_ID_LEN]; /* the request's */
     int done;
 };
-
-/* The topic level of a service role ("prov"), or NULL. */
-static const char *level_of(enum onr_role role)
-{
-    switch (role) {
-    case ONR_ROLE_MANUFACTURER: return "mfr";
-    case ONR_ROLE_OPERATOR: return "op";
-    case ONR_ROLE_PROVIDER: return "prov";
-    default: return NULL;
-    }
-}
 
 /* The answer's `re` is the id of our request. */
 static bool answers(const struct onr_msg *msg, const uint8_t id[ONR_MSG_ID_LEN])
@@ -111,20 +102,21 @@ int ctl_request(const struct ctl_broker *b, const struct ctl_request *r,
     size_t len = 0;
     char id[33];
     char topic[ONR_TOPIC_MAX + 1];
-    const char *level = level_of(r->peer_role);
     time_t deadline;
     int mrc;
     int rc;
 
-    if (level == NULL)
+    /* services only: a control tool asks no other */
+    if (r->peer_role == ONR_ROLE_CONTROL ||
+        onr_topic_in(r->peer_role, r->peer, topic, sizeof(topic)) != ONR_OK)
         return CTL_EXIT_USAGE;
     rc = ctl_identity(b, id);
+    if (rc == ONR_OK && onr_topic_in(ONR_ROLE_CONTROL, id, w.inbox, sizeof(w.inbox)) != ONR_OK)
+        rc = ONR_ECERT; /* its CN is no service id */
     if (rc != ONR_OK) {
         fprintf(stderr, "onrampctl: %s: %s\n", b->cert, onr_strerror(rc));
         return CTL_EXIT_FAIL;
     }
-    snprintf(w.inbox, sizeof(w.inbox), "onr/1/s/ctl/%s/in", id);
-    snprintf(topic, sizeof(topic), "onr/1/s/%s/%s/in", level, r->peer);
     rc = encode(r, msg, id, topic, buf, sizeof(buf), &len, w.id);
     if (rc != CTL_EXIT_OK)
         goto out;
@@ -161,6 +153,9 @@ out:
 
 void ctl_print_refusal(const struct onr_msg_error *e)
 {
-    printf("refused code=%s reason=\"%.*s\"\n", onr_error_name(-(int)e->code),
-           (int)e->reason.len, (const char *)e->reason.ptr);
+    char reason[ONR_TEXT_ESCAPE_CAP(256)];
+
+    /* the reason is the service's text: it may not forge a field */
+    printf("refused code=%s reason=%s\n", onr_error_name(-(int)e->code),
+           onr_text_escape(e->reason.ptr, e->reason.len, reason, sizeof(reason)));
 }

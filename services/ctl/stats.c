@@ -14,7 +14,7 @@
 #include "ctl.h"
 #include "onramp/envelope.h"
 #include "onramp/error.h"
-#include "onramp/text.h"
+#include "onramp/topic.h"
 
 static const char usage[] =
     "usage: onrampctl stats --host HOST --port PORT --cafile CA --cert CERT --key KEY\n"
@@ -51,7 +51,7 @@ static const char usage[] =
 struct wanted {
     int done;
     const char *broker; /* NULL: any */
-    char service_topic[128]; /* "" : the broker's counters */
+    char service_topic[ONR_TOPIC_MAX + 1]; /* "" : the broker's counters */
     enum onr_role service_role;
     const char *service_id;
     struct onr_envelope env;
@@ -62,7 +62,7 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
                        const mosquitto_property *props)
 {
     struct wanted *w = obj;
-    char topic[128];
+    struct onr_topic t;
 
     (void)mosq;
     (void)props;
@@ -83,9 +83,9 @@ static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto
     if (w->env.msg.type != ONR_MSG_BROKER_STATS || w->env.sender_role != ONR_ROLE_BROKER)
         return;
     /* The sender must be the broker named in the topic. */
-    snprintf(topic, sizeof(topic), "onr/1/s/broker/%.*s/ev", (int)w->env.sender.len,
-             (const char *)w->env.sender.ptr);
-    if (strcmp(topic, m->topic) != 0)
+    if (onr_topic_parse(m->topic, strlen(m->topic), &t) != ONR_OK ||
+        t.kind != ONR_TOPIC_KIND_EV || t.role != ONR_ROLE_BROKER ||
+        strlen(t.svc) != w->env.sender.len || memcmp(t.svc, w->env.sender.ptr, strlen(t.svc)) != 0)
         return;
     if (w->broker != NULL && (strlen(w->broker) != w->env.sender.len ||
                               memcmp(w->broker, w->env.sender.ptr, w->env.sender.len) != 0))
@@ -120,28 +120,16 @@ static void print_stats(const struct onr_envelope *env, const char *what, int js
 /* ROLE/ID: a service's counters topic and who must have sent them. */
 static int parse_service(const char *arg, struct wanted *w)
 {
-    static const struct {
-        const char *name;
-        enum onr_role role;
-    } roles[] = {{"mfr", ONR_ROLE_MANUFACTURER}, {"op", ONR_ROLE_OPERATOR},
-                 {"prov", ONR_ROLE_PROVIDER}};
     const char *slash = strchr(arg, '/');
+    enum onr_role role;
 
-    if (slash == NULL || onr_text_check(ONR_TEXT_ID, (struct onr_bytes){
-                                            (const uint8_t *)slash + 1, strlen(slash + 1)}) !=
-                             ONR_OK || strlen(slash + 1) > ONR_SERVICE_ID_MAX)
+    /* a service: the broker's counters are --broker's */
+    if (slash == NULL || onr_topic_role_parse(arg, (size_t)(slash - arg), &role) != ONR_OK ||
+        role == ONR_ROLE_BROKER)
         return ONR_EINVAL;
-    for (size_t i = 0; i < sizeof(roles) / sizeof(roles[0]); i++) {
-        if (strlen(roles[i].name) == (size_t)(slash - arg) &&
-            memcmp(roles[i].name, arg, (size_t)(slash - arg)) == 0) {
-            w->service_role = roles[i].role;
-            w->service_id = slash + 1;
-            snprintf(w->service_topic, sizeof(w->service_topic), "onr/1/s/%s/%s/ev",
-                     roles[i].name, slash + 1);
-            return ONR_OK;
-        }
-    }
-    return ONR_EINVAL;
+    w->service_role = role;
+    w->service_id = slash + 1;
+    return onr_topic_ev(role, slash + 1, w->service_topic, sizeof(w->service_topic));
 }
 
 int ctl_stats(int argc, char **argv)
@@ -159,6 +147,7 @@ int ctl_stats(int argc, char **argv)
     struct mosquitto *mosq = NULL;
     int json = 0;
     const char *service = NULL;
+    char filter[ONR_TOPIC_MAX + 1];
     time_t deadline;
     int opt;
     int rc = CTL_EXIT_FAIL;
@@ -190,9 +179,10 @@ int ctl_stats(int argc, char **argv)
     if (mosq == NULL)
         goto out;
     mosquitto_message_v5_callback_set(mosq, on_message);
-    if (mosquitto_subscribe_v5(mosq, NULL,
-                               service != NULL ? w->service_topic : "onr/1/s/broker/+/ev", 0,
-                               0, NULL) != MOSQ_ERR_SUCCESS) {
+    if (service == NULL)
+        (void)onr_topic_filter_ev(NULL, ONR_ROLE_BROKER, NULL, filter, sizeof(filter)); /* fits */
+    if (mosquitto_subscribe_v5(mosq, NULL, service != NULL ? w->service_topic : filter, 0, 0,
+                               NULL) != MOSQ_ERR_SUCCESS) {
         fprintf(stderr, "onrampctl: subscribe failed\n");
         goto out;
     }

@@ -13,6 +13,7 @@
 #include "ctl.h"
 #include "onramp/devid.h"
 #include "onramp/error.h"
+#include "onramp/journey.h"
 #include "onramp/p256.h"
 
 static const char usage[] =
@@ -59,14 +60,10 @@ static const char *const role_names[N_SERVICES] = {"manufacturer", "provider", "
 static const enum onr_role roles[N_SERVICES] = {ONR_ROLE_MANUFACTURER, ONR_ROLE_PROVIDER,
                                                 ONR_ROLE_OPERATOR};
 
-/* The steps, in journey order. */
-enum { CLAIMED, REGISTERED, VOUCHED, PROFILED, ATTACHED, ENROLLED, ALIGNED, OPERATIONAL,
-       N_STEPS };
-
-static const char *const step_names[N_STEPS] = {
-    "claimed", "registered", "vouched", "profiled",
-    "attached", "enrolled", "aligned", "operational",
-};
+/* The rows: the journey's steps a status answer times (SPEC type 31), in
+ * journey order. */
+#define FIRST_STEP ONR_JOURNEY_CLAIMED
+#define N_STEPS ONR_JOURNEY_COUNT
 
 /* What one service said. */
 struct answer {
@@ -74,19 +71,19 @@ struct answer {
     const char *key_file;
     int answered;
     char state[33];       /* printable: checked */
-    uint64_t at[N_STEPS];
+    uint64_t at[N_STEPS]; /* by step */
 };
 
 static void steps_of(const struct onr_msg_status *s, uint64_t at[N_STEPS])
 {
-    at[CLAIMED] = s->claimed;
-    at[REGISTERED] = s->registered;
-    at[VOUCHED] = s->vouched;
-    at[PROFILED] = s->profiled;
-    at[ATTACHED] = s->attached;
-    at[ENROLLED] = s->enrolled;
-    at[ALIGNED] = s->aligned;
-    at[OPERATIONAL] = s->operational;
+    at[ONR_JOURNEY_CLAIMED] = s->claimed;
+    at[ONR_JOURNEY_REGISTERED] = s->registered;
+    at[ONR_JOURNEY_VOUCHED] = s->vouched;
+    at[ONR_JOURNEY_PROFILED] = s->profiled;
+    at[ONR_JOURNEY_ATTACHED] = s->attached;
+    at[ONR_JOURNEY_ENROLLED] = s->enrolled;
+    at[ONR_JOURNEY_ALIGNED] = s->aligned;
+    at[ONR_JOURNEY_OPERATIONAL] = s->operational;
 }
 
 /* The state word as we print it: letters, digits, '-' and '_' kept,
@@ -184,11 +181,11 @@ static void print_table(const char *dev, const struct answer a[N_SERVICES])
         if (a[i].id != NULL)
             printf("service %-12s %-20s state=%s\n", role_names[i], a[i].id,
                    a[i].answered ? a[i].state : "no-answer");
-    for (int s = 0; s < N_STEPS; s++) {
+    for (int s = FIRST_STEP; s < N_STEPS; s++) {
         int n = 0;
 
         iso(earliest(a, s), when);
-        printf("%-12s %-20s ", step_names[s], when);
+        printf("%-12s %-20s ", onr_journey_name((enum onr_journey_step)s), when);
         for (int i = 0; i < N_SERVICES; i++)
             if (a[i].answered && a[i].at[s] != 0)
                 printf("%s%s:%s", n++ ? "," : "", role_names[i], a[i].id);
@@ -231,13 +228,13 @@ static void print_json(const char *dev, const struct answer a[N_SERVICES])
         first = 0;
     }
     printf("],\"steps\":[");
-    for (int s = 0; s < N_STEPS; s++) {
+    for (int s = FIRST_STEP; s < N_STEPS; s++) {
         uint64_t t = earliest(a, s);
         int n = 0;
 
         iso(t, when);
-        printf("%s{\"step\":\"%s\",\"time\":%llu,\"at\":", s ? "," : "", step_names[s],
-               (unsigned long long)t);
+        printf("%s{\"step\":\"%s\",\"time\":%llu,\"at\":", s > FIRST_STEP ? "," : "",
+               onr_journey_name((enum onr_journey_step)s), (unsigned long long)t);
         if (t != 0)
             printf("\"%s\"", when);
         else

@@ -16,6 +16,7 @@
 #include "onramp/crypto.h"
 #include "onramp/error.h"
 #include "onramp/label.h"
+#include "onramp/text.h"
 
 struct reg_ctx {
     struct mfr *m;
@@ -168,7 +169,7 @@ static int refuse_stranger(struct onr_service *svc, struct mfr *m,
     char safe[80];
     int rc;
 
-    onr_log_safe(env->sender.ptr, env->sender.len, safe, sizeof(safe));
+    onr_text_escape(env->sender.ptr, env->sender.len, safe, sizeof(safe));
     onr_log(ONR_LOG_NOTICE, "registration refused provider=%s reason=\"unknown provider\"",
             safe);
     if (env->sender_role != ONR_ROLE_PROVIDER || env->sender.len > ONR_SERVICE_ID_MAX ||

@@ -260,15 +260,16 @@ static int load_peers(struct onr_service *svc, struct op *o)
 }
 
 /* The confirmed messages and their peers' refusals: a grant refused is sent
- * again (a passing fault, or one an operator mends); a revoke refused ENOENT
- * found no grant, which is what it wanted, and EDENIED found another
- * operator's, not ours to revoke; a key refused EDENIED (the provider's claim
- * names another operator) waits for a new attach, which sends another. */
+ * again (EHELD: another operator holds it until it revokes; EIO: the
+ * plugin's journal failed); a revoke refused ENOENT found no grant, which is
+ * what it wanted, and EHELD found another operator's, not ours to revoke; a
+ * key refused EDENIED (the provider's claim names another operator) waits
+ * for a new attach, which sends another. */
 static const struct onr_delivery_kind kinds[] = {
     {.name = OP_KIND_GRANT, .answer_type = ONR_MSG_CONTROL_RESULT,
      .peer_role = ONR_ROLE_BROKER},
     {.name = OP_KIND_REVOKE, .answer_type = ONR_MSG_CONTROL_RESULT,
-     .peer_role = ONR_ROLE_BROKER, .done_on = ONR_ENOENT, .drop_on = ONR_EDENIED},
+     .peer_role = ONR_ROLE_BROKER, .done_on = ONR_ENOENT, .drop_on = ONR_EHELD},
     {.name = OP_KIND_APP_KEY, .answer_type = ONR_MSG_APP_KEY_STORED,
      .peer_role = ONR_ROLE_PROVIDER, .peers = &state.providers, .confirmed = op_key_stored,
      .drop_on = ONR_EDENIED},

@@ -49,7 +49,7 @@ static int plugin_verify(const uint8_t *proof, size_t len, const char *client_id
                           (struct onr_bytes){(const uint8_t *)client_id,
                                              strnlen(client_id, ONR_POP_MAX_NAME + 1)},
                           (struct onr_bytes){(const uint8_t *)broker, strlen(broker)}, now,
-                          WINDOW, replay, out);
+                          WINDOW, 0, replay, out);
 }
 
 /* A verified proof must stop verifying when any one input changes. */

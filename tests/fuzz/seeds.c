@@ -166,7 +166,7 @@ static void make_secrets(void)
         .op_key = {fuzz_key_public(FUZZ_KEY_SIGNER), ONR_P256_PUB_LEN},
         .expires = FUZZ_NOW + 30 * 86400,
     };
-    CHECK(onr_envelope_encode(&msg, &mfr, ONR_BYTES_STR(ONR_VOUCHER_TOKEN_TOPIC), FUZZ_NOW,
+    CHECK(onr_envelope_encode(&msg, &mfr, ONR_BYTES_STR(ONR_TOPIC_VOUCHER), FUZZ_NOW,
                               token, sizeof(token), &token_len, NULL));
     CHECK(onr_sealed_profile_seal(seal_device_pub, FUZZ_DEV, FUZZ_OP, fuzz_nonce,
                                   &profile_content, sealed_profile, sizeof(sealed_profile),

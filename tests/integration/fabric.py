@@ -1,7 +1,7 @@
-"""Throwaway fabrics for integration tests: a PKI, a real mosquitto with the
-onramp plugin on free loopback ports, and clients for each principal
-(bootstrap devices, services, monitors and, with provider CAs, operational
-devices on a third listener).
+"""Throwaway fabrics for integration tests: a PKI (made by onramp-admin), a
+real mosquitto with the onramp plugin on free loopback ports, and clients
+for each principal (bootstrap devices, services, monitors and, with
+provider CAs, operational devices on a third listener).
 
 The broker's configuration is rendered from the documented example,
 broker-plugins/mosquitto.conf.example, with paths and ports substituted, so
@@ -9,6 +9,7 @@ the example stays a configuration that works. The broker is stopped by its
 PID. Nothing here talks to a non-loopback address.
 
 Environment (set by tests/integration/CMakeLists.txt):
+  ONR_BIN_DIR       the build tree's bin directory (onramp-admin makes the PKI)
   ONR_PLUGIN        path of onramp_plugin.so
   ONR_TEST_POP      path of the onr_test_pop tool
   ONR_TEST_DEVICE   path of the onr_test_device tool
@@ -18,6 +19,7 @@ Environment (set by tests/integration/CMakeLists.txt):
                     under real traffic; any report fails the test
 """
 
+import math
 import os
 import pwd
 import signal
@@ -58,25 +60,79 @@ def free_port():
 # -- PKI ----------------------------------------------------------------------
 
 
+ADMIN = os.path.join(os.environ.get("ONR_BIN_DIR", ""), "onramp-admin")
+
+
 class Pki:
-    """The fabric's services CA, a foreign CA, the broker's TLS certificate
-    (P-256), client certificates with OU = role and CN = service id, and on
-    demand provider CAs and operational devices' certificates."""
+    """The fabric's PKI, made by onramp-admin as a deployment's is: a
+    topology of one host (127.0.0.1) with the broker, plus a line for each
+    principal a test asks for (onramp-admin runs again for each new one and
+    keeps what it made). The services CA, the broker's TLS certificate
+    (P-256; DNS:localhost, IP:127.0.0.1), client certificates with OU =
+    role and CN = id, provider CAs and the services' signing and sealing
+    keys are onramp-admin's.
+
+    Test-only attack material is made with the openssl CLI, as no
+    deployment would have it: a foreign CA and its certificates,
+    certificates with an OU that is no role, and operational devices'
+    certificates (with chosen serials) from a provider CA."""
+
+    ROLES = ("manufacturer", "provider", "operator", "control", "monitor")
+    # Providers need a contract with an operator in a topology: theirs here.
+    CONTRACTS = "pki-contracts"
 
     def __init__(self, directory):
         self.dir = directory
+        self.out = os.path.join(directory, "pki")
+        self.topology = os.path.join(directory, "pki.topology")
+        self.lines = ["host test address=127.0.0.1 dns=localhost",
+                      "broker %s host=test bind=127.0.0.1" % Broker.NAME]
+        self.parties = {}
         self.issued = {}
         self.provider_cas = {}
-        self.ca = self._ca("services")
+        self._admin()
+        self.ca = (self.path("admin/services-ca.pem"), self.path("admin/services-ca.key"))
+        self.server = (self.path("keys/broker/%s/broker.pem" % Broker.NAME),
+                       self.path("keys/broker/%s/broker.key" % Broker.NAME))
         self.foreign_ca = self._ca("foreign")
-        self.server = self._leaf("broker", "/CN=localhost", self.ca,
-                                 "subjectAltName=DNS:localhost,IP:127.0.0.1\n"
-                                 "extendedKeyUsage=serverAuth\n")
 
     def path(self, name):
-        return os.path.join(self.dir, name)
+        return os.path.join(self.out, name)
+
+    def _admin(self):
+        with open(self.topology, "w") as f:
+            f.write("\n".join(self.lines) + "\n")
+        run(ADMIN, "--topology", self.topology, "--out", self.out, "--quiet")
+
+    def _declare(self, role, name):
+        """`name` is a party of `role` in the topology (onramp-admin run if
+        it is new)."""
+        if self.parties.get(name) == role:
+            return
+        if name in self.parties:
+            raise ValueError("%s is a %s already" % (name, self.parties[name]))
+        if role == "provider" and self.CONTRACTS not in self.parties:
+            self._declare("operator", self.CONTRACTS)
+        if role == "operator":
+            self.lines.append("operator %s host=test plmn=00101 apn=test "
+                              "imsi=001010000000001-001010000000009 "
+                              "iccid=894900100000000001-894900100000000009" % name)
+        else:
+            self.lines.append("%s %s host=test" % (role, name))
+        if role == "provider":
+            self.lines.append("contract %s %s" % (name, self.CONTRACTS))
+        self.parties[name] = role
+        self._admin()
+
+    def keys(self, role, name):
+        """onramp-admin's key directory of party `name` (declared if new):
+        service.key/.pub (signing), sealing.key/.pub (providers),
+        control.pub (control tools)."""
+        self._declare(role, name)
+        return self.path("keys/%s/%s" % (role, name))
 
     def _ca(self, name):
+        # attack material: a CA no deployment trusts
         key, cert = self.path(name + "-ca.key"), self.path(name + "-ca.pem")
         run("openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
             "ec_paramgen_curve:P-256", "-nodes", "-keyout", key, "-out", cert, "-days", "2",
@@ -86,20 +142,15 @@ class Pki:
         return (cert, key)
 
     def _leaf(self, name, subject, ca, extensions, serial=None):
-        key, csr, cert = (self.path(name + ".key"), self.path(name + ".csr"),
-                          self.path(name + ".pem"))
-        ext = self.path(name + ".ext")
-        with open(ext, "w") as f:
-            f.write(extensions)
-        run("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
-            "-nodes", "-keyout", key, "-out", csr, "-subj", subject)
-        serial_args = ["-CAcreateserial"] if serial is None else ["-set_serial", str(serial)]
-        run("openssl", "x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1],
-            *serial_args, "-out", cert, "-days", "2", "-extfile", ext)
-        return (cert, key)
+        return openssl_leaf(self.out, name, subject, ca, extensions, serial)
 
     def client(self, ou, cn, foreign=False):
-        """A client certificate (cert, key) with OU = ou and CN = cn."""
+        """A client certificate (cert, key) with OU = ou and CN = cn: the
+        one onramp-admin issued to that principal; for an OU that is no
+        role, or from the foreign CA, one made with openssl."""
+        if ou in self.ROLES and not foreign:
+            d = self.keys(ou, cn)
+            return (os.path.join(d, ou + ".pem"), os.path.join(d, ou + ".key"))
         name = "%s-%s%s" % (ou, cn, "-foreign" if foreign else "")
         if name not in self.issued:
             self.issued[name] = self._leaf(name, "/O=Onramp tests/OU=%s/CN=%s" % (ou, cn),
@@ -108,24 +159,43 @@ class Pki:
         return self.issued[name]
 
     def provider_ca(self, prov_id):
-        """Provider `prov_id`'s CA (cert, key), made once (like the services
-        CA): it issues that provider's operational devices' certificates."""
-        if prov_id not in self.provider_cas:
-            self.provider_cas[prov_id] = self._ca("provider-" + prov_id)
-        return self.provider_cas[prov_id]
+        """Provider `prov_id`'s CA (cert, key), onramp-admin's: it issues
+        that provider's operational devices' certificates."""
+        d = self.keys("provider", prov_id)
+        return (os.path.join(d, "provider-ca.pem"), os.path.join(d, "provider-ca.key"))
 
     def operational(self, prov_id, dev_id, tag="", serial=None):
         """An operational device's client certificate (cert, key): CN =
-        dev_id, O = prov_id, clientAuth, issued by provider_ca(prov_id).
-        The same arguments give the same certificate; another `tag` a new
-        key and certificate (a new serial) for the same device. `serial`
-        (an int) sets the serial number, else OpenSSL picks one."""
+        dev_id, O = prov_id, clientAuth, issued by provider_ca(prov_id)
+        (made here: a device's comes from its provider's enrollment). The
+        same arguments give the same certificate; another `tag` a new key
+        and certificate (a new serial) for the same device. `serial` (an
+        int) sets the serial number, else OpenSSL picks one."""
         name = "operational-%s-%s%s" % (prov_id, dev_id, "-" + tag if tag else "")
         if name not in self.issued:
             self.issued[name] = self._leaf(name, "/O=%s/CN=%s" % (prov_id, dev_id),
                                            self.provider_ca(prov_id),
                                            "extendedKeyUsage=clientAuth\n", serial)
         return self.issued[name]
+
+
+def openssl_leaf(directory, name, subject, ca, extensions, serial=None):
+    """A P-256 key and a certificate for `subject` (an openssl -subj) from
+    `ca` (cert, key) with `extensions` (openssl x509 -extfile text), made
+    with the openssl CLI in `directory` as NAME.key and NAME.pem: test
+    material (attackers', operational devices'), never a deployment's."""
+    key, csr, cert = (os.path.join(directory, name + ".key"),
+                      os.path.join(directory, name + ".csr"),
+                      os.path.join(directory, name + ".pem"))
+    ext = os.path.join(directory, name + ".ext")
+    with open(ext, "w") as f:
+        f.write(extensions)
+    run("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256",
+        "-nodes", "-keyout", key, "-out", csr, "-subj", subject)
+    serial_args = ["-CAcreateserial"] if serial is None else ["-set_serial", str(serial)]
+    run("openssl", "x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1],
+        *serial_args, "-out", cert, "-days", "2", "-extfile", ext)
+    return (cert, key)
 
 
 def cert_serial(cert_path):
@@ -180,6 +250,7 @@ class Broker:
         self.debug_log = debug_log
         self.dir = directory
         self.grants = os.path.join(directory, "grants")
+        self.sessions = os.path.join(directory, "sessions")
         # persistence: keep the example's `persistence true`, in DIR/persist/
         # (else persistence false); conf_extra: more mosquitto lines
         self.persistence = persistence
@@ -229,6 +300,7 @@ class Broker:
             ("plugin_opt_services_ca /etc/onramp/services-ca.pem",
              "plugin_opt_services_ca " + self.pki.ca[0]),
             ("/var/lib/mosquitto/onramp-grants", self.grants),
+            ("/var/lib/mosquitto/onramp-sessions", self.sessions),
             ("cafile /etc/onramp/services-ca.pem", "cafile " + services_cafile),
             ("/etc/onramp/broker.pem", cert),
             ("/etc/onramp/broker.key", key),
@@ -244,10 +316,14 @@ class Broker:
                 raise RuntimeError("example configuration changed: %r not found" % old)
             text = text.replace(old, new)
         # Options follow the plugin's own lines; replace the example's value
-        # where it sets one.
+        # where it sets one. conf_extra lines replace the example's lines of
+        # the same setting (autosave_interval).
         lines = []
+        extra_keys = {line.split()[0] for line in self.conf_extra if line.strip()}
         for line in text.splitlines():
             if line.startswith("plugin_opt_") and line.split()[0][11:] in options:
+                continue
+            if line.split()[:1] and line.split()[0] in extra_keys:
                 continue
             lines.append(line)
             if line.startswith("plugin_opt_grants_file"):
@@ -315,7 +391,17 @@ class Broker:
                         raise RuntimeError("mosquitto does not listen on %d:\n%s" % (
                             port, self.log_tail()))
                     time.sleep(0.05)
+        self._past_start_second(time.time())
         return self
+
+    @staticmethod
+    def _past_start_second(ready):
+        """The plugin refuses proofs of possession made before it started or
+        in the second it started in (the previous run may have admitted
+        them: proto/SPEC.md section 10); a device then makes a fresh one.
+        Wait for the next second, so a proof made after start() returns is
+        one the plugin admits."""
+        time.sleep(max(0.0, math.floor(ready) + 1 - time.time()))
 
     def stop(self):
         """Stop by PID; fail if a sanitizer reported anything meanwhile."""
@@ -363,15 +449,17 @@ class Broker:
 
     # -- clients --
 
-    def service(self, role, svc, client_id=None, cert=None):
+    def service(self, role, svc, client_id=None, cert=None, **kwargs):
         """A raw MQTT v5 client for a service or monitor certificate
-        (role: the OU), connected; the CONNACK reason in .connack."""
+        (role: the OU), connected; the CONNACK reason in .connack. kwargs
+        go to connect() (clean=False, session_expiry=... for a persistent
+        session, as Onramp's services keep)."""
         short = {"manufacturer": "mfr", "operator": "op", "provider": "prov",
                  "monitor": "monitor", "control": "ctl"}.get(role, role)
         cert = cert or self.pki.client(role, svc)
         c = mqtt5.Client(self.services_port, client_id or "%s.%s" % (short, svc),
                          self.pki.ca[0], cert[0], cert[1])
-        c.connack = c.connect()
+        c.connack = c.connect(**kwargs)
         return c
 
     def operational(self, prov_id, dev_id, cert=None, client_id=None, **kwargs):

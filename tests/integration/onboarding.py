@@ -25,24 +25,12 @@ def program(name):
 
 
 def new_key(path):
-    """A new P-256 private key (PEM, 0600) at `path`."""
+    """A new P-256 private key (PEM, 0600) at `path`: an attacker's (the
+    fabric's own keys are onramp-admin's, fabric.Pki)."""
     fabric.run("openssl", "genpkey", "-algorithm", "EC", "-pkeyopt",
                "ec_paramgen_curve:P-256", "-out", path)
     os.chmod(path, 0o600)
     return path
-
-
-def new_sealing_key(path):
-    """A new X25519 private key (PKCS#8 PEM, 0600) at `path`."""
-    fabric.run("openssl", "genpkey", "-algorithm", "X25519", "-out", path)
-    os.chmod(path, 0o600)
-    return path
-
-
-def public_key(key, pub):
-    """The PEM public key of a P-256 or X25519 key file."""
-    fabric.run("openssl", "pkey", "-in", key, "-pubout", "-out", pub)
-    return pub
 
 
 def field(text, key):
@@ -181,6 +169,18 @@ class Process:
         return rc
 
 
+def stop_all(processes):
+    """Stop each (Process, broker) by its PID; what their sanitizers
+    reported, as a list of messages."""
+    errors = []
+    for p in processes:
+        try:
+            p.stop()
+        except AssertionError as e:
+            errors.append(str(e))
+    return errors
+
+
 class Manufacturer:
     """onramp-factory new-manufacturer plus a running onramp-manufacturer."""
 
@@ -223,7 +223,7 @@ class Manufacturer:
         out = out or os.path.join(self.onb.dir, "devices-" + self.id)
         text = fabric.run(program("onramp-factory"), "mint", "--manufacturer", self.dir,
                           "--out", out, "--count", str(count),
-                          "--broker", fabric.Broker.NAME, "127.0.0.1",
+                          "--broker", self.onb.broker.NAME, "127.0.0.1",
                           str(self.onb.broker.bootstrap_port),
                           "--broker-ca", self.onb.pki.ca[0])
         return [os.path.join(out, line.split()[0]) for line in text.splitlines() if line]
@@ -246,11 +246,11 @@ class Provider:
         self.id = prov_id
         self.dir = os.path.join(onb.dir, "prov-" + prov_id)
         os.makedirs(self.dir, mode=0o700)
-        self.signing_key = os.path.join(self.dir, "service.key")
-        new_key(self.signing_key)
-        self.signing_pub = public_key(self.signing_key, os.path.join(self.dir, "service.pub"))
-        self.sealing_key = new_sealing_key(os.path.join(self.dir, "sealing.key"))
-        self.sealing_pub = public_key(self.sealing_key, os.path.join(self.dir, "sealing.pub"))
+        keys = onb.pki.keys("provider", prov_id)
+        self.signing_key = os.path.join(keys, "service.key")
+        self.signing_pub = os.path.join(keys, "service.pub")
+        self.sealing_key = os.path.join(keys, "sealing.key")
+        self.sealing_pub = os.path.join(keys, "sealing.pub")
         self.conf = os.path.join(self.dir, "provider.conf")
         self.process = None
 
@@ -308,7 +308,7 @@ class Operator:
         self.dir = os.path.join(onb.dir, "op-" + op_id)
         os.makedirs(self.dir, mode=0o700)
         onb.operator_key(op_id)  # the key providers already know
-        self.signing_key = os.path.join(onb.dir, "signing-operator-%s.key" % op_id)
+        self.signing_key = os.path.join(onb.pki.keys("operator", op_id), "service.key")
         self.op_file = os.path.join(self.dir, "op.hex")
         with open(self.op_file, "w") as f:
             f.write(os.urandom(16).hex() + "\n")
@@ -371,7 +371,7 @@ class Controller:
         self.onb = onb
         self.id = ctl_id
         self.cert, self.key = onb.pki.client("control", ctl_id)
-        self.pub = public_key(self.key, os.path.join(onb.dir, "control-%s.pub" % ctl_id))
+        self.pub = os.path.join(onb.pki.keys("control", ctl_id), "control.pub")
 
     def pair(self, provider, label, account, operator=None, timeout=20):
         """onrampctl pair; (exit status, stdout + stderr)."""
@@ -453,14 +453,9 @@ class Onboarding(fabric.Fabric):
         return p
 
     def operator_key(self, op_id):
-        """An operator's signing public key (made once; Operator uses it)."""
-        # not operator-ID.key: that is the TLS key the PKI issues
-        key = os.path.join(self.dir, "signing-operator-%s.key" % op_id)
-        pub = os.path.join(self.dir, "signing-operator-%s.pub" % op_id)
-        if not os.path.exists(key):
-            new_key(key)
-            public_key(key, pub)
-        return pub
+        """An operator's signing public key (onramp-admin's; Operator uses
+        the key)."""
+        return os.path.join(self.pki.keys("operator", op_id), "service.pub")
 
     def operator(self, op_id, manufacturers, providers, **kwargs):
         o = Operator(self, op_id, manufacturers, providers, **kwargs)
@@ -493,12 +488,7 @@ class Onboarding(fabric.Fabric):
         return process
 
     def close(self):
-        errors = []
-        for p in self.processes:
-            try:
-                p.stop()
-            except AssertionError as e:
-                errors.append(str(e))
+        errors = stop_all(self.processes)
         super().close()
         if errors:
             raise AssertionError("\n".join(errors))

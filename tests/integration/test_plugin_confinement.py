@@ -322,6 +322,41 @@ class ConfinementTest(fabric.FabricTestCase):
         self.counters.wait_for("denied_subscribe", before + 4)
 
 
+class LogForgeryTest(fabric.FabricTestCase):
+    """Issue 15 (6b): the plugin logged a client's topic and client id with
+    spaces and '=' kept, so a hostile topic or id could add key=value
+    fields to its refusal's log line. They go through onr_text_escape."""
+
+    def refusal_lines(self, needle):
+        return [line for line in self.broker.log_text().splitlines()
+                if "onramp: denied" in line and needle in line]
+
+    def test_a_hostile_topic_cannot_forge_fields_in_a_refusal_line(self):
+        d = self.fabric.device()
+        c = d.connect(self.broker)
+        self.addCleanup(c.disconnect)
+        topic = d.up("op", 'x reason=granted client=op-1 "q"\\')
+        self.assertEqual(c.publish(topic, b"x"), DENIED)
+        lines = self.refusal_lines(d.id)
+        self.assertEqual(len(lines), 1, self.broker.log_tail())
+        self.assertIn(" topic=%s\\x20reason\\x3dgranted\\x20client\\x3dop-1\\x20"
+                      "\\x22q\\x22\\x5c reason=not one of its up topics" % d.up("op", "x"),
+                      lines[0])
+        self.assertEqual((lines[0].count(" reason="), lines[0].count(" client=")), (1, 1))
+
+    def test_a_hostile_client_id_cannot_forge_fields_in_a_refusal_line(self):
+        # (Mosquitto itself refuses control characters in a client id)
+        c = mqtt5.Client(self.broker.bootstrap_port, 'evil reason=ok "x" \u00e9',
+                         self.pki.ca[0])
+        self.assertEqual(c.connect(), DENIED)
+        c.drop()
+        lines = self.refusal_lines("client=evil")
+        self.assertEqual(len(lines), 1, self.broker.log_tail())
+        self.assertIn("client=evil\\x20reason\\x3dok\\x20\\x22x\\x22\\x20\\xc3\\xa9 "
+                      "address=", lines[0])
+        self.assertEqual(lines[0].count(" reason="), 1)
+
+
 def grant(op_client, dev_id, prov, sender="op-1", msg_type=fabric.GRANT):
     """Publish a grant (or revoke) as the operator; the result's code."""
     body = {"dev": dev_id, "prov": prov} if msg_type == fabric.GRANT else {"dev": dev_id}

@@ -8,7 +8,7 @@ import fabric
 import mqtt5
 from test_plugin_confinement import grant
 
-EDENIED, ENOENT, ESCHEMA = 12, 4, 35
+EDENIED, ENOENT, ESCHEMA, EHELD = 12, 4, 35, 54
 
 
 accepted = mqtt5.accepted
@@ -64,7 +64,7 @@ class ControlTest(fabric.FabricTestCase):
         op2 = self.operator("op-2")
         self.assertEqual(grant(op2, d.id, None, sender="op-2", msg_type=fabric.REVOKE), ENOENT)
         self.assertEqual(grant(op1, d.id, "prov-1"), 0)
-        self.assertEqual(grant(op2, d.id, None, sender="op-2", msg_type=fabric.REVOKE), EDENIED)
+        self.assertEqual(grant(op2, d.id, None, sender="op-2", msg_type=fabric.REVOKE), EHELD)
         c = d.connect(self.broker)
         self.addCleanup(c.disconnect)
         self.assertTrue(accepted(c.publish(d.up("prov", "prov-1"), b"still granted")))
@@ -106,6 +106,82 @@ class ControlTest(fabric.FabricTestCase):
         dc = d.connect(self.broker)
         self.addCleanup(dc.disconnect)
         self.assertEqual(dc.publish(d.up("prov", "prov-1"), b"x"), mqtt5.NOT_AUTHORIZED)
+
+
+class TakeoverTest(unittest.TestCase):
+    """Issue 15: with op-2's own services certificate, a grant of a device
+    op-1 granted replaced op-1's grant, and op-2 could then revoke it. A
+    grant is held by its operator: another one is refused with EHELD and
+    nothing changes, on the live connection, in the journal, after a
+    restart (proto/SPEC.md section 11)."""
+
+    def test_another_operator_cannot_take_over_or_revoke_a_grant(self):
+        with fabric.Fabric() as f:
+            d = f.device()
+            op1 = f.broker.service("operator", "op-1")
+            op2 = f.broker.service("operator", "op-2")
+            self.assertEqual((op1.connack, op2.connack), (0, 0))
+            live = d.connect(f.broker)
+            self.assertEqual(live.connack, 0)
+            self.assertEqual(grant(op1, d.id, "prov-1"), 0)
+            before = f.counters.read()
+
+            self.assertEqual(grant(op2, d.id, "prov-2", sender="op-2"), EHELD)
+            self.assertEqual(grant(op2, d.id, "prov-1", sender="op-2"), EHELD)
+            self.assertEqual(grant(op2, d.id, None, sender="op-2", msg_type=fabric.REVOKE),
+                             EHELD)
+            after = f.counters.wait_for("grant_conflicts", before["grant_conflicts"] + 3)
+            self.assertEqual(after["grant_conflicts"], before["grant_conflicts"] + 3)
+            for name in ("control_refused", "grants", "revocations"):
+                self.assertEqual(after[name], before[name], name)
+            held = "reason=grant of %s held by operator op-1" % d.id
+            self.assertEqual([line for line in f.broker.log_text().splitlines()
+                              if "onramp: denied control client=op-2" in line and held in line
+                              ], [line for line in f.broker.log_text().splitlines()
+                                  if "onramp: denied control client=op-2" in line])
+            self.assertEqual(f.broker.log_text().count(held), 3)
+
+            # the live connection keeps op-1's grant, and only it
+            self.assertTrue(accepted(live.publish(d.up("prov", "prov-1"), b"still mine")))
+            self.assertEqual(live.publish(d.up("prov", "prov-2"), b"x"), mqtt5.NOT_AUTHORIZED)
+            # op-1 granting again stays idempotent
+            self.assertEqual(grant(op1, d.id, "prov-1"), 0)
+            live.disconnect()
+            op1.disconnect()
+            op2.disconnect()
+            f.counters.close()
+
+            f.broker.restart()
+            with open(f.broker.grants) as journal:
+                self.assertEqual(journal.read(), "grant %s prov-1 op-1\n" % d.id)
+            again = d.connect(f.broker)  # a fresh proof
+            try:
+                self.assertEqual(again.connack, 0)
+                self.assertTrue(accepted(again.publish(d.up("prov", "prov-1"), b"after")))
+                self.assertEqual(again.publish(d.up("prov", "prov-2"), b"x"),
+                                 mqtt5.NOT_AUTHORIZED)
+            finally:
+                again.disconnect()
+
+    def test_a_device_moves_when_the_holder_revokes_first(self):
+        with fabric.Fabric() as f:
+            d = f.device()
+            op1 = f.broker.service("operator", "op-1")
+            op2 = f.broker.service("operator", "op-2")
+            self.assertEqual(grant(op1, d.id, "prov-1"), 0)
+            self.assertEqual(grant(op2, d.id, "prov-2", sender="op-2"), EHELD)
+            self.assertEqual(grant(op1, d.id, None, msg_type=fabric.REVOKE), 0)
+            # the new operator's sender resends until confirmed
+            self.assertEqual(grant(op2, d.id, "prov-2", sender="op-2"), 0)
+            self.assertEqual(grant(op1, d.id, "prov-1"), EHELD)
+            op1.disconnect()
+            op2.disconnect()
+            c = d.connect(f.broker)
+            try:
+                self.assertTrue(accepted(c.publish(d.up("prov", "prov-2"), b"moved")))
+                self.assertEqual(c.publish(d.up("prov", "prov-1"), b"x"), mqtt5.NOT_AUTHORIZED)
+            finally:
+                c.disconnect()
 
 
 class RestartTest(unittest.TestCase):

@@ -35,6 +35,7 @@
 #include "onramp/p256.h"
 #include "onramp/pop.h"
 #include "onramp/sealed.h"
+#include "onramp/topic.h"
 #include "onramp/x25519.h"
 
 static int usage(void)
@@ -76,9 +77,10 @@ static int hello(const struct onr_p256_key *key, const char *sender, const char 
     };
     int rc = onr_random(nonce, sizeof(nonce));
 
+    if (rc == ONR_OK)
+        rc = onr_topic_up(sender, ONR_ROLE_MANUFACTURER, mfr, topic, sizeof(topic));
     if (rc != ONR_OK)
         return rc;
-    snprintf(topic, sizeof(topic), "onr/1/d/%s/up/mfr/%s", sender, mfr);
     msg.body.hello.nonce = ONR_BYTES(nonce);
     rc = onr_envelope_encode(&msg, &self, (struct onr_bytes){(const uint8_t *)topic,
                                                              strlen(topic)},
@@ -110,7 +112,7 @@ static int revoucher(const char *keyfile, const char *tokenfile, uint64_t expire
         env.msg.body.voucher_token.expires = expires;
         signer.sender = env.sender;
         signer.key = key;
-        rc = onr_envelope_encode(&env.msg, &signer, ONR_BYTES_STR(ONR_VOUCHER_TOKEN_TOPIC),
+        rc = onr_envelope_encode(&env.msg, &signer, ONR_BYTES_STR(ONR_TOPIC_VOUCHER),
                                  env.timestamp, out, sizeof(out), &len, NULL);
     }
     if (rc == ONR_OK)

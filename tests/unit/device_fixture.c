@@ -65,7 +65,7 @@ size_t token(const struct fixture *f, const struct onr_p256_key *key, const char
         .op_key = ONR_BYTES(f->op_key),
         .expires = expires,
     };
-    assert_onr(ONR_OK, onr_envelope_encode(&msg, &signer, ONR_BYTES_STR(ONR_VOUCHER_TOKEN_TOPIC),
+    assert_onr(ONR_OK, onr_envelope_encode(&msg, &signer, ONR_BYTES_STR(ONR_TOPIC_VOUCHER),
                                            (uint64_t)time(NULL), out, cap, &len, NULL));
     return len;
 }

@@ -504,18 +504,27 @@ static void test_json_strings_escape_anything(void **state)
     assert_json("\xff\xfe", 2, "\"\\ufffd\\ufffd\"");
 }
 
-static void test_text_values_quote_what_is_not_plain(void **state)
+static void test_text_values_are_escaped_as_every_log_is(void **state)
 {
+    char big[700];
+    char *got;
+
     (void)state;
     assert_text("op-1", 4, "op-1");
     assert_text("mqtts://h:1", 11, "mqtts://h:1");
-    assert_text("", 0, "\"\"");
-    assert_text("two words", 9, "\"two words\"");
-    assert_text("a\"b\\", 4, "\"a\\\"b\\\\\"");
-    assert_text("x\ny\x1b[31m", 8, "\"x\\x0ay\\x1b[31m\"");
-    assert_text("Zo\xc3\xab", 4, "\"Zo\\xc3\\xab\"");
-    assert_text("\0", 1, "\"\\x00\"");
-    assert_text("\x7f", 1, "\"\\x7f\"");
+    assert_text("", 0, "");
+    assert_text("two words", 9, "two\\x20words");
+    assert_text("a=b", 3, "a\\x3db");
+    assert_text("a\"b\\", 4, "a\\x22b\\x5c");
+    assert_text("x\ny\x1b[31m", 8, "x\\x0ay\\x1b[31m");
+    assert_text("Zo\xc3\xab", 4, "Zo\\xc3\\xab");
+    assert_text("\0", 1, "\\x00");
+    assert_text("\x7f", 1, "\\x7f");
+    /* longer than a chunk: whole, never cut */
+    memset(big, ' ', sizeof(big));
+    got = text_of((const uint8_t *)big, sizeof(big));
+    assert_int_equal(strlen(got), 4 * sizeof(big));
+    free(got);
 }
 
 static void test_time_is_iso8601_utc_with_milliseconds(void **state)
@@ -549,7 +558,7 @@ static void test_a_line_carries_header_and_body(void **state)
     snprintf(expected, sizeof(expected),
              "2030-03-17T17:46:40.000Z %s type=error sender=manufacturer:acme dev=%s step=3b "
              "verdict=unknown-key id=%s re=0102030405060708090a0b0c0d0e0f10 code=40 "
-             "reason=\"bad \\\"sig\\\"\\\\\\xe2\\x80\\xae\"\n", topic, f->devid, id);
+             "reason=bad\\x20\\x22sig\\x22\\x5c\\xe2\\x80\\xae\n", topic, f->devid, id);
     assert_string_equal(line, expected);
     free(line);
     line = render(&f->s, true);
@@ -734,7 +743,7 @@ static void test_what_does_not_decode_is_still_a_line(void **state)
     assert_non_null(strstr(line, "\"topic\":\"onr/1/x\\\"\\n\\u001b\""));
     free(line);
     line = render(&f->s, false);
-    assert_non_null(strstr(line, " \"onr/1/x\\\"\\x0a\\x1b\" type=undecodable"));
+    assert_non_null(strstr(line, " onr/1/x\\x22\\x0a\\x1b type=undecodable"));
     free(line);
 }
 
@@ -856,7 +865,7 @@ int main(void)
         cmocka_unit_test(test_binary_fields_print_as_lengths_but_identifiers),
         cmocka_unit_test(test_a_label_loses_its_claim),
         cmocka_unit_test(test_json_strings_escape_anything),
-        cmocka_unit_test(test_text_values_quote_what_is_not_plain),
+        cmocka_unit_test(test_text_values_are_escaped_as_every_log_is),
         cmocka_unit_test(test_time_is_iso8601_utc_with_milliseconds),
         cmocka_unit_test_setup_teardown(test_a_line_carries_header_and_body, setup, teardown),
         cmocka_unit_test_setup_teardown(test_body_keys_that_are_line_keys_are_prefixed_in_text,

@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "device_internal.h"
+#include "device_run.h"
 #include "onramp/crypto.h"
 #include "onramp/envelope.h"
 #include "onramp/error.h"
@@ -480,6 +481,28 @@ static void test_factory_reset_refuses_what_is_not_a_device(void **state)
     free(before);
 }
 
+/* Progress details: text the network sent (a pending or error answer's
+ * reason) can neither end its field nor forge another; the library's own
+ * words stay quoted as they are. */
+static void test_progress_detail_escapes_what_the_network_sent(void **state)
+{
+    static const char hostile[] = "busy\" code=OK\nstate=OPERATIONAL \\x41\xff";
+    struct device_detail l = {"", 0};
+
+    (void)state;
+    device_put(&l, "retry_after=%u", 5u);
+    device_put_escaped(&l, "reason", hostile, sizeof(hostile) - 1);
+    assert_string_equal(l.text, "retry_after=5 reason=busy\\x22\\x20code\\x3dOK\\x0a"
+                                "state\\x3dOPERATIONAL\\x20\\x5cx41\\xff");
+    l = (struct device_detail){"", 0};
+    device_put_ours(&l, "reason", "no answer from the operator");
+    assert_string_equal(l.text, "reason=\"no answer from the operator\"");
+    /* words of ours that could break the quotes are escaped all the same */
+    l = (struct device_detail){"", 0};
+    device_put_ours(&l, "reason", "a \"quoted\" word");
+    assert_string_equal(l.text, "reason=a\\x20\\x22quoted\\x22\\x20word");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -493,6 +516,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_device_open_refuses_a_damaged_directory,
                                         onr_test_setup_tmpdir, onr_test_teardown_tmpdir),
         cmocka_unit_test(test_device_states_print_and_parse_as_names),
+        cmocka_unit_test(test_progress_detail_escapes_what_the_network_sent),
         cmocka_unit_test_setup_teardown(test_device_open_refuses_bad_arguments,
                                         onr_test_setup_tmpdir, onr_test_teardown_tmpdir),
         cmocka_unit_test_setup_teardown(test_factory_reset_keeps_only_the_factory_files,

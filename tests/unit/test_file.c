@@ -113,6 +113,46 @@ static void test_file_rejects_bad_arguments(void **state)
     assert_onr(ONR_EINVAL, onr_file_read(NULL, 1, 0, &buf, &len));
 }
 
+static void test_file_put_creates_keeps_and_updates(void **state)
+{
+    char path[4096];
+    enum onr_file_change change = ONR_FILE_KEPT;
+    struct stat st;
+    struct stat again;
+
+    snprintf(path, sizeof(path), "%s", onr_test_path(*state, "conf"));
+    assert_onr(ONR_OK, onr_file_put(path, "a b\n", 4, ONR_FILE_PUBLIC, &change));
+    assert_int_equal(change, ONR_FILE_CREATED);
+    assert_string_equal(onr_file_change_name(change), "created");
+    assert_int_equal(stat(path, &st), 0);
+    /* the same bytes and mode: not written again (same inode) */
+    assert_onr(ONR_OK, onr_file_put(path, "a b\n", 4, ONR_FILE_PUBLIC, &change));
+    assert_int_equal(change, ONR_FILE_KEPT);
+    assert_string_equal(onr_file_change_name(change), "kept");
+    assert_int_equal(stat(path, &again), 0);
+    assert_int_equal(st.st_ino, again.st_ino);
+    /* other bytes of the same length, another length, another mode */
+    assert_onr(ONR_OK, onr_file_put(path, "a c\n", 4, ONR_FILE_PUBLIC, &change));
+    assert_int_equal(change, ONR_FILE_UPDATED);
+    assert_string_equal(onr_file_change_name(change), "updated");
+    assert_onr(ONR_OK, onr_file_put(path, "a c d\n", 6, ONR_FILE_PUBLIC, &change));
+    assert_int_equal(change, ONR_FILE_UPDATED);
+    assert_onr(ONR_OK, onr_file_put(path, "a c d\n", 6, ONR_FILE_SECRET, &change));
+    assert_int_equal(change, ONR_FILE_UPDATED);
+    assert_int_equal(stat(path, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_onr(ONR_OK, onr_file_put(path, "a c d\n", 6, ONR_FILE_SECRET, NULL));
+    /* an empty file is a file too */
+    assert_onr(ONR_OK, onr_file_put(path, NULL, 0, ONR_FILE_SECRET, &change));
+    assert_int_equal(change, ONR_FILE_UPDATED);
+    assert_onr(ONR_OK, onr_file_put(path, NULL, 0, ONR_FILE_SECRET, &change));
+    assert_int_equal(change, ONR_FILE_KEPT);
+    assert_onr(ONR_EINVAL, onr_file_put(NULL, "x", 1, ONR_FILE_PUBLIC, &change));
+    assert_onr(ONR_EINVAL, onr_file_put(path, NULL, 1, ONR_FILE_PUBLIC, &change));
+    assert_onr(ONR_EIO, onr_file_put(onr_test_path(*state, "no/such/dir"), "x", 1,
+                                     ONR_FILE_PUBLIC, &change));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -126,6 +166,7 @@ int main(void)
                                         teardown),
         cmocka_unit_test_setup_teardown(test_file_read_refuses_oversized, setup, teardown),
         cmocka_unit_test_setup_teardown(test_file_rejects_bad_arguments, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_file_put_creates_keeps_and_updates, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

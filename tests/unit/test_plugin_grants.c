@@ -1,9 +1,13 @@
 #include "testutil.h"
 
+#include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "grants.h"
 #include "map.h"
@@ -14,16 +18,12 @@
 
 #define DEV1 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 #define DEV2 "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define DEV3 "cccccccccccccccccccccccccccccccc"
 
-static size_t skipped_lines;
+static const uint8_t SERIAL[] = {0x0a, 0x0b, 0xfc};
+static const uint8_t SERIAL_DER[] = {0x00, 0x0a, 0x0b, 0xfc}; /* the same, one zero byte more */
 
-static void count_skip(size_t line, const char *why, void *arg)
-{
-    (void)line;
-    (void)why;
-    (void)arg;
-    skipped_lines++;
-}
+static char *journal_text(void **state);
 
 static const char *journal(void **state)
 {
@@ -41,7 +41,7 @@ static void test_grants_survive_reopen(void **state)
     assert_null(grants_provider(g, DEV1));
     assert_onr(ONR_OK, grants_set(g, DEV1, "prov-1", "op-1"));
     assert_onr(ONR_OK, grants_set(g, DEV2, "prov-2", "op-1"));
-    assert_onr(ONR_OK, grants_set(g, DEV1, "prov-3", "op-2")); /* a later grant wins */
+    assert_onr(ONR_OK, grants_set(g, DEV1, "prov-3", "op-1")); /* its later grant wins */
     assert_onr(ONR_OK, grants_revoke(g, DEV2, "op-1"));
     assert_onr(ONR_OK, grants_sync(g));
     grants_close(g);
@@ -88,10 +88,240 @@ static void test_grants_revoke_only_by_granting_operator(void **state)
     assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
     assert_onr(ONR_ENOENT, grants_revoke(g, DEV1, "op-1"));
     assert_onr(ONR_OK, grants_set(g, DEV1, "prov-1", "op-1"));
-    assert_onr(ONR_EDENIED, grants_revoke(g, DEV1, "op-2"));
+    assert_onr(ONR_EHELD, grants_revoke(g, DEV1, "op-2"));
     assert_string_equal(grants_provider(g, DEV1), "prov-1");
     assert_onr(ONR_OK, grants_revoke(g, DEV1, "op-1"));
     grants_close(g);
+}
+
+/* The journal reopened: `dev` granted `prov` by `op`. */
+static void assert_grant_after_reopen(void **state, const char *dev, const char *prov,
+                                      const char *op)
+{
+    struct grants *g = NULL;
+
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    assert_string_equal(grants_provider(g, dev), prov);
+    assert_string_equal(grants_operator(g, dev), op);
+    grants_close(g);
+}
+
+/* What issue 15 found: op-2 granting op-1's device replaced op-1's grant
+ * (and op-2 could then revoke it). Refused now, with nothing changed: not
+ * the grant, not the journal. */
+static void test_grant_held_by_another_operator_is_refused_and_changes_nothing(void **state)
+{
+    struct grants *g = NULL;
+    char *before;
+    char *after;
+
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    assert_onr(ONR_OK, grants_set(g, DEV1, "prov-1", "op-1"));
+    assert_onr(ONR_OK, grants_sync(g));
+    before = journal_text(state);
+    assert_onr(ONR_EHELD, grants_set(g, DEV1, "prov-2", "op-2"));
+    assert_onr(ONR_EHELD, grants_set(g, DEV1, "prov-1", "op-2"));
+    assert_onr(ONR_EHELD, grants_revoke(g, DEV1, "op-2"));
+    assert_onr(ONR_OK, grants_sync(g));
+    after = journal_text(state);
+    assert_string_equal(after, before);
+    assert_string_equal(grants_provider(g, DEV1), "prov-1");
+    assert_string_equal(grants_operator(g, DEV1), "op-1");
+    grants_close(g);
+    free(before);
+    free(after);
+    assert_grant_after_reopen(state, DEV1, "prov-1", "op-1");
+}
+
+static void test_grant_again_by_its_holder_and_a_move_after_revoke(void **state)
+{
+    struct grants *g = NULL;
+
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    assert_null(grants_operator(g, DEV1));
+    assert_onr(ONR_OK, grants_set(g, DEV1, "prov-1", "op-1"));
+    assert_onr(ONR_OK, grants_set(g, DEV1, "prov-1", "op-1")); /* idempotent */
+    assert_onr(ONR_OK, grants_set(g, DEV1, "prov-2", "op-1")); /* another provider */
+    assert_string_equal(grants_provider(g, DEV1), "prov-2");
+    assert_int_equal(grants_count(g), 1);
+    /* a move between operators: the holder revokes, then the new one grants */
+    assert_onr(ONR_EHELD, grants_set(g, DEV1, "prov-3", "op-2"));
+    assert_onr(ONR_OK, grants_revoke(g, DEV1, "op-1"));
+    assert_onr(ONR_OK, grants_set(g, DEV1, "prov-3", "op-2"));
+    assert_string_equal(grants_operator(g, DEV1), "op-2");
+    assert_onr(ONR_EHELD, grants_set(g, DEV1, "prov-1", "op-1"));
+    assert_onr(ONR_OK, grants_sync(g));
+    grants_close(g);
+    assert_grant_after_reopen(state, DEV1, "prov-3", "op-2");
+}
+
+static off_t journal_size(void **state)
+{
+    struct stat st;
+
+    assert_int_equal(stat(journal(state), &st), 0);
+    return st.st_size;
+}
+
+/* Lets this process write files up to `size` bytes (a full disk, for the
+ * journal): write() then writes what fits and fails with EFBIG. SIGXFSZ is
+ * ignored, as it would kill the process. */
+static void limit_file_size(rlim_t size)
+{
+    struct rlimit lim;
+
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &lim), 0);
+    lim.rlim_cur = size;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+}
+
+static void unlimit_file_size(void)
+{
+    struct rlimit lim;
+
+    assert_int_equal(getrlimit(RLIMIT_FSIZE, &lim), 0);
+    lim.rlim_cur = lim.rlim_max;
+    assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+}
+
+/* Teardown of the tests that limit the file size: whatever they did not
+ * get to undo (a failed assertion ends a test at once) is undone here, so
+ * the tests after them write files again. */
+static int teardown_unlimited(void **state)
+{
+    struct rlimit lim;
+
+    if (getrlimit(RLIMIT_FSIZE, &lim) == 0) {
+        lim.rlim_cur = lim.rlim_max;
+        setrlimit(RLIMIT_FSIZE, &lim);
+    }
+    signal(SIGXFSZ, SIG_DFL);
+    return onr_test_teardown_tmpdir(state);
+}
+
+/* The journal reopened after a failed write: every line whole (none
+ * skipped), DEV1's grant and DEV3's (made after the failure), not DEV2's
+ * (the change that failed). */
+static struct grants *reopen_whole(void **state)
+{
+    struct grants *g = NULL;
+    size_t skipped = 0;
+
+    assert_onr(ONR_OK, grants_open(journal(state), onr_test_count_line, &skipped, &g));
+    assert_int_equal(skipped, 0);
+    assert_string_equal(grants_provider(g, DEV1), "prov-1");
+    assert_null(grants_provider(g, DEV2));
+    assert_string_equal(grants_provider(g, DEV3), "prov-3");
+    return g;
+}
+
+/* What issue 15 found: a record written in part (disk full) stayed in the
+ * journal, the next record was appended onto it, and replay skipped that
+ * line although its change had been confirmed. A short write is cut off
+ * again and refused, with memory unchanged. */
+static void test_journal_short_write_is_cut_off_and_refused(void **state)
+{
+    struct grants *g = NULL;
+    off_t whole;
+
+    signal(SIGXFSZ, SIG_IGN);
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    assert_onr(ONR_OK, grants_set(g, DEV1, "prov-1", "op-1"));
+    assert_onr(ONR_OK, grants_cert_revoke(g, "prov-1", DEV1, SERIAL, sizeof(SERIAL)));
+    assert_onr(ONR_OK, grants_sync(g));
+    whole = journal_size(state);
+
+    /* room for 10 bytes of a 51-byte record, then for none */
+    limit_file_size((rlim_t)whole + 10);
+    assert_onr(ONR_EIO, grants_set(g, DEV2, "prov-2", "op-1"));
+    limit_file_size((rlim_t)whole);
+    assert_onr(ONR_EIO, grants_revoke(g, DEV1, "op-1"));
+    assert_onr(ONR_EIO, grants_cert_revoke(g, "prov-2", DEV2, SERIAL, sizeof(SERIAL)));
+    unlimit_file_size();
+    assert_int_equal(journal_size(state), whole);
+    assert_null(grants_provider(g, DEV2)); /* memory unchanged */
+    assert_string_equal(grants_provider(g, DEV1), "prov-1");
+    assert_false(grants_cert_revoked(g, "prov-2", SERIAL, sizeof(SERIAL)));
+
+    /* space again: the next change is confirmed, and replayed */
+    assert_onr(ONR_OK, grants_set(g, DEV3, "prov-3", "op-1"));
+    assert_onr(ONR_OK, grants_sync(g));
+    grants_close(g);
+    g = reopen_whole(state);
+    assert_true(grants_cert_revoked(g, "prov-1", SERIAL, sizeof(SERIAL)));
+    assert_false(grants_cert_revoked(g, "prov-2", SERIAL, sizeof(SERIAL)));
+    grants_close(g);
+}
+
+/*
+ * The journal's own descriptor, replaced by `fd` (dup2), so that the next
+ * write or sync on it fails for real: the plugin holds the journal open
+ * for appending and never shows the descriptor. Found as the descriptor
+ * open on the journal's inode.
+ */
+static void replace_journal_fd(void **state, int fd)
+{
+    struct stat want;
+    struct stat st;
+    int found = -1;
+
+    assert_true(fd >= 0);
+    assert_int_equal(stat(journal(state), &want), 0);
+    for (int i = 0; i < 1024; i++)
+        if (i != fd && fstat(i, &st) == 0 && st.st_dev == want.st_dev &&
+            st.st_ino == want.st_ino)
+            found = i;
+    assert_true(found >= 0);
+    assert_int_equal(dup2(fd, found), found);
+    close(fd);
+}
+
+/* A record that fails to write and cannot be cut back either (here the
+ * descriptor is read-only: write and ftruncate both fail): the journal is
+ * not trusted again until it is rewritten whole from memory, which the
+ * next request does first. */
+static void test_journal_that_cannot_be_cut_back_is_rewritten_first(void **state)
+{
+    struct grants *g = NULL;
+
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    assert_onr(ONR_OK, grants_set(g, DEV1, "prov-1", "op-1"));
+    assert_onr(ONR_OK, grants_sync(g));
+    replace_journal_fd(state, open(journal(state), O_RDONLY | O_CLOEXEC));
+    assert_onr(ONR_EIO, grants_set(g, DEV2, "prov-2", "op-1"));
+    assert_null(grants_provider(g, DEV2));
+    assert_onr(ONR_OK, grants_set(g, DEV3, "prov-3", "op-1"));
+    assert_onr(ONR_OK, grants_sync(g));
+    grants_close(g);
+    grants_close(reopen_whole(state));
+}
+
+/* A failed fdatasync proves nothing about what reached the disk (a second
+ * one may succeed with the records dropped): the journal is rewritten from
+ * memory, and only that confirms. While even that fails (the disk full
+ * here), nothing is confirmed and every new request is refused. */
+static void test_failed_sync_is_confirmed_only_by_a_rewrite(void **state)
+{
+    struct grants *g = NULL;
+
+    signal(SIGXFSZ, SIG_IGN);
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    assert_onr(ONR_OK, grants_set(g, DEV1, "prov-1", "op-1"));
+    assert_onr(ONR_OK, grants_sync(g));
+    /* fdatasync on /dev/null fails (EINVAL), as on a failing disk */
+    replace_journal_fd(state, open("/dev/null", O_WRONLY | O_CLOEXEC));
+    assert_onr(ONR_OK, grants_set(g, DEV2, "prov-2", "op-1"));
+    limit_file_size(1);
+    assert_onr(ONR_EIO, grants_sync(g));
+    assert_onr(ONR_EIO, grants_revoke(g, DEV1, "op-1"));
+    assert_onr(ONR_EIO, grants_set(g, DEV3, "prov-3", "op-1"));
+    assert_string_equal(grants_provider(g, DEV1), "prov-1"); /* nothing changed */
+    assert_null(grants_provider(g, DEV3));
+    unlimit_file_size();
+    assert_onr(ONR_OK, grants_sync(g)); /* rewritten: DEV2 durable now */
+    grants_close(g);
+    assert_grant_after_reopen(state, DEV2, "prov-2", "op-1");
+    assert_grant_after_reopen(state, DEV1, "prov-1", "op-1");
 }
 
 static void test_grants_refuse_bad_ids(void **state)
@@ -110,6 +340,7 @@ static void test_grants_refuse_bad_ids(void **state)
 static void test_grants_skip_malformed_lines_and_torn_tail(void **state)
 {
     struct grants *g = NULL;
+    size_t skipped = 0;
     FILE *f = fopen(journal(state), "w");
 
     assert_non_null(f);
@@ -122,9 +353,8 @@ static void test_grants_skip_malformed_lines_and_torn_tail(void **state)
           "revoke " DEV2,
           f);
     fclose(f);
-    skipped_lines = 0;
-    assert_onr(ONR_OK, grants_open(journal(state), count_skip, NULL, &g));
-    assert_int_equal(skipped_lines, 5);
+    assert_onr(ONR_OK, grants_open(journal(state), onr_test_count_line, &skipped, &g));
+    assert_int_equal(skipped, 5);
     assert_string_equal(grants_provider(g, DEV1), "prov-1");
     assert_string_equal(grants_provider(g, DEV2), "prov-2");
     grants_close(g);
@@ -158,9 +388,6 @@ static char *journal_text(void **state)
     fclose(f);
     return text;
 }
-
-static const uint8_t SERIAL[] = {0x0a, 0x0b, 0xfc};
-static const uint8_t SERIAL_DER[] = {0x00, 0x0a, 0x0b, 0xfc}; /* the same, one zero byte more */
 
 static void test_cert_revocations_survive_reopen_keyed_by_provider(void **state)
 {
@@ -236,6 +463,7 @@ static void test_cert_revoke_refuses_bad_arguments(void **state)
 static void test_journal_from_before_cert_revocations_still_loads(void **state)
 {
     struct grants *g = NULL;
+    size_t skipped = 0;
     FILE *f = fopen(journal(state), "w");
     char *text;
 
@@ -246,9 +474,8 @@ static void test_journal_from_before_cert_revocations_still_loads(void **state)
           "revoke " DEV2 " op-1\n",
           f);
     fclose(f);
-    skipped_lines = 0;
-    assert_onr(ONR_OK, grants_open(journal(state), count_skip, NULL, &g));
-    assert_int_equal(skipped_lines, 0);
+    assert_onr(ONR_OK, grants_open(journal(state), onr_test_count_line, &skipped, &g));
+    assert_int_equal(skipped, 0);
     assert_string_equal(grants_provider(g, DEV1), "prov-1");
     assert_null(grants_provider(g, DEV2));
     assert_int_equal(grants_cert_revocations(g), 0);
@@ -261,6 +488,7 @@ static void test_journal_from_before_cert_revocations_still_loads(void **state)
 static void test_journal_skips_malformed_revoke_cert_lines(void **state)
 {
     struct grants *g = NULL;
+    size_t skipped = 0;
     FILE *f = fopen(journal(state), "w");
 
     assert_non_null(f);
@@ -277,9 +505,8 @@ static void test_journal_skips_malformed_revoke_cert_lines(void **state)
           "revoke-cert " DEV2 " prov-2 80",                /* torn last line */
           f);
     fclose(f);
-    skipped_lines = 0;
-    assert_onr(ONR_OK, grants_open(journal(state), count_skip, NULL, &g));
-    assert_int_equal(skipped_lines, 9);
+    assert_onr(ONR_OK, grants_open(journal(state), onr_test_count_line, &skipped, &g));
+    assert_int_equal(skipped, 9);
     assert_int_equal(grants_cert_revocations(g), 1);
     assert_true(grants_cert_revoked(g, "prov-1", (const uint8_t *)"\x7f", 1));
     assert_false(grants_cert_revoked(g, "prov-2", (const uint8_t *)"\x80", 1));
@@ -340,6 +567,13 @@ int main(void)
         T(test_grants_survive_reopen),
         T(test_grants_journal_is_compacted_and_private),
         T(test_grants_revoke_only_by_granting_operator),
+        T(test_grant_held_by_another_operator_is_refused_and_changes_nothing),
+        T(test_grant_again_by_its_holder_and_a_move_after_revoke),
+        cmocka_unit_test_setup_teardown(test_journal_short_write_is_cut_off_and_refused, setup,
+                                        teardown_unlimited),
+        T(test_journal_that_cannot_be_cut_back_is_rewritten_first),
+        cmocka_unit_test_setup_teardown(test_failed_sync_is_confirmed_only_by_a_rewrite, setup,
+                                        teardown_unlimited),
         T(test_grants_refuse_bad_ids),
         T(test_grants_skip_malformed_lines_and_torn_tail),
         T(test_grants_open_fails_cleanly_on_unwritable_path),

@@ -157,22 +157,6 @@ static void test_topic_provider_device_is_its_own_devices_only(void **state)
     assert_false(topic_provider_device("onr/1/p/prov-1/dev/" DEV "/cmd", ""));
 }
 
-static void test_topic_escape_keeps_logs_clean(void **state)
-{
-    char out[32];
-
-    (void)state;
-    topic_escape("ok/topic", out, sizeof(out));
-    assert_string_equal(out, "ok/topic");
-    topic_escape("a\nFAKE\x1b[31m", out, sizeof(out));
-    assert_string_equal(out, "a\\x0aFAKE\\x1b[31m");
-    topic_escape("0123456789012345678901234567890123456789", out, 16);
-    assert_int_equal(strlen(out), 15); /* the whole buffer, NUL included */
-    assert_string_equal(out + 12, "...");
-    topic_escape(NULL, out, sizeof(out));
-    assert_string_equal(out, "");
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -185,7 +169,6 @@ int main(void)
         cmocka_unit_test(test_topic_filter_within_an_operational_devices_prefix),
         cmocka_unit_test(test_topic_below_needs_a_level_under_the_prefix),
         cmocka_unit_test(test_topic_provider_device_is_its_own_devices_only),
-        cmocka_unit_test(test_topic_escape_keeps_logs_clean),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

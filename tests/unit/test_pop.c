@@ -57,7 +57,7 @@ static int teardown(void **state)
 
 static int verify(struct fixture *f, const char *id, const char *broker, uint64_t now)
 {
-    return onr_pop_verify(f->proof, sizeof(f->proof), str(id), str(broker), now, WINDOW,
+    return onr_pop_verify(f->proof, sizeof(f->proof), str(id), str(broker), now, WINDOW, 0,
                           f->replay, NULL);
 }
 
@@ -69,7 +69,7 @@ static void test_pop_round_trip(void **state)
 
     assert_int_equal(ONR_POP_LEN, 154);
     assert_onr(ONR_OK, onr_pop_verify(f->proof, sizeof(f->proof), str(f->id), str(BROKER), NOW,
-                                      WINDOW, f->replay, &pop));
+                                      WINDOW, 0, f->replay, &pop));
     assert_onr(ONR_OK, onr_p256_public(f->key, pub));
     assert_memory_equal(pop.public_key, pub, sizeof(pub));
     assert_int_equal(pop.timestamp, NOW);
@@ -114,6 +114,19 @@ static void test_pop_refuses_stale_or_future_proof(void **state)
     assert_onr(ONR_OK, verify(f, f->id, BROKER, NOW + WINDOW));
 }
 
+/* A broker that restarted forgot what it admitted: it passes its start
+ * time, and a proof made before it is refused, recording nothing. */
+static void test_pop_refuses_proof_before_not_before(void **state)
+{
+    struct fixture *f = *state;
+
+    assert_onr(ONR_ESTALE, onr_pop_verify(f->proof, sizeof(f->proof), str(f->id), str(BROKER),
+                                          NOW + 10, WINDOW, NOW + 1, f->replay, NULL));
+    assert_int_equal(onr_replay_count(f->replay), 0);
+    assert_onr(ONR_OK, onr_pop_verify(f->proof, sizeof(f->proof), str(f->id), str(BROKER),
+                                      NOW + 10, WINDOW, NOW, f->replay, NULL));
+}
+
 static void test_pop_refuses_malformed_bytes(void **state)
 {
     struct fixture *f = *state;
@@ -121,15 +134,15 @@ static void test_pop_refuses_malformed_bytes(void **state)
 
     memcpy(bad, f->proof, ONR_POP_LEN);
     assert_onr(ONR_ELENGTH, onr_pop_verify(bad, ONR_POP_LEN - 1, str(f->id), str(BROKER), NOW,
-                                           WINDOW, f->replay, NULL));
+                                           WINDOW, 0, f->replay, NULL));
     bad[ONR_POP_LEN] = 0;
     assert_onr(ONR_ELENGTH, onr_pop_verify(bad, ONR_POP_LEN + 1, str(f->id), str(BROKER), NOW,
-                                           WINDOW, f->replay, NULL));
+                                           WINDOW, 0, f->replay, NULL));
     bad[0] = 2;
     assert_onr(ONR_EVERSION, onr_pop_verify(bad, ONR_POP_LEN, str(f->id), str(BROKER), NOW,
-                                            WINDOW, f->replay, NULL));
+                                            WINDOW, 0, f->replay, NULL));
     assert_onr(ONR_EINVAL, onr_pop_verify(f->proof, ONR_POP_LEN, str(""), str(BROKER), NOW,
-                                          WINDOW, f->replay, NULL));
+                                          WINDOW, 0, f->replay, NULL));
 }
 
 static void test_pop_refuses_any_changed_byte(void **state)
@@ -142,7 +155,8 @@ static void test_pop_refuses_any_changed_byte(void **state)
 
         memcpy(bad, f->proof, ONR_POP_LEN);
         bad[i] ^= 0x01;
-        rc = onr_pop_verify(bad, ONR_POP_LEN, str(f->id), str(BROKER), NOW, WINDOW, NULL, NULL);
+        rc = onr_pop_verify(bad, ONR_POP_LEN, str(f->id), str(BROKER), NOW, WINDOW, 0, NULL,
+                            NULL);
         if (rc == ONR_OK)
             fail_msg("proof with byte %zu changed accepted", i);
     }
@@ -159,7 +173,7 @@ static void test_pop_signature_by_another_key_is_refused(void **state)
     assert_onr(ONR_OK, onr_pop_encode(f->other, str(f->id), str(BROKER), NOW, theirs));
     memcpy(theirs + 1, f->proof + 1, ONR_P256_PUB_LEN);
     assert_onr(ONR_EBADSIG, onr_pop_verify(theirs, ONR_POP_LEN, str(f->id), str(BROKER), NOW,
-                                           WINDOW, f->replay, NULL));
+                                           WINDOW, 0, f->replay, NULL));
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -172,6 +186,7 @@ int main(void)
         T(test_pop_refuses_other_client_id),
         T(test_pop_refuses_other_broker),
         T(test_pop_refuses_stale_or_future_proof),
+        T(test_pop_refuses_proof_before_not_before),
         T(test_pop_refuses_malformed_bytes),
         T(test_pop_refuses_any_changed_byte),
         T(test_pop_signature_by_another_key_is_refused),

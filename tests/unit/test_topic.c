@@ -36,16 +36,19 @@ static int parse(const char *s, struct onr_topic *t)
     return parse_exact(s, strlen(s), t);
 }
 
-static void assert_refused(const char *s)
+/* Every one of `n` topics is refused, with nothing left in the parts. */
+static void assert_all_refused(const char *const *bad, size_t n)
 {
     struct onr_topic t;
 
-    memset(&t, 0x5a, sizeof(t));
-    if (parse(s, &t) != ONR_EFORMAT)
-        fail_msg("parsed: \"%s\"", s);
-    assert_int_equal(t.kind, 0);
-    assert_string_equal(t.dev, "");
-    assert_string_equal(t.svc, "");
+    for (size_t i = 0; i < n; i++) {
+        memset(&t, 0x5a, sizeof(t));
+        if (parse(bad[i], &t) != ONR_EFORMAT)
+            fail_msg("parsed: \"%s\"", bad[i]);
+        assert_int_equal(t.kind, 0);
+        assert_string_equal(t.dev, "");
+        assert_string_equal(t.svc, "");
+    }
 }
 
 /* ---- roles ----------------------------------------------------------------------- */
@@ -105,6 +108,7 @@ static void test_topic_builds_every_topic_of_spec_section_2(void **state)
     assert_string_equal(t, "onr/1/p/prov-a/dev/" DEV "/telemetry");
     assert_onr(ONR_OK, onr_topic_operational("prov-a", DEV, "cmd/reboot", t, sizeof(t)));
     assert_string_equal(t, "onr/1/p/prov-a/dev/" DEV "/cmd/reboot");
+    assert_memory_equal(t, ONR_TOPIC_OPERATIONAL_ROOT, strlen(ONR_TOPIC_OPERATIONAL_ROOT));
     assert_string_equal(ONR_TOPIC_VOUCHER, "onr/1/voucher");
     assert_string_equal(ONR_TOPIC_CONTROL, "$CONTROL/onramp/v1");
     assert_string_equal(ONR_TOPIC_CONTROL_RESPONSE, "$CONTROL/onramp/v1/response");
@@ -362,8 +366,7 @@ static void test_topic_parse_refuses_wildcards_and_filters(void **state)
     };
 
     (void)state;
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        assert_refused(bad[i]);
+    assert_all_refused(bad, sizeof(bad) / sizeof(bad[0]));
 }
 
 static void test_topic_parse_refuses_dollar_empty_and_malformed_levels(void **state)
@@ -425,8 +428,7 @@ static void test_topic_parse_refuses_dollar_empty_and_malformed_levels(void **st
     };
 
     (void)state;
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        assert_refused(bad[i]);
+    assert_all_refused(bad, sizeof(bad) / sizeof(bad[0]));
 }
 
 static void test_topic_parse_refuses_wrong_roles(void **state)
@@ -446,8 +448,7 @@ static void test_topic_parse_refuses_wrong_roles(void **state)
     };
 
     (void)state;
-    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-        assert_refused(bad[i]);
+    assert_all_refused(bad, sizeof(bad) / sizeof(bad[0]));
 }
 
 static void test_topic_parse_stops_at_len(void **state)

@@ -230,17 +230,6 @@ static void test_x509_csr_is_verified_by_openssl(void **state)
     assert_string_equal(cn, "device-csr");
 }
 
-static size_t read_file(const char *path, uint8_t *buf, size_t cap)
-{
-    uint8_t *data = NULL;
-    size_t len = 0;
-
-    assert_onr(ONR_OK, onr_file_read(path, cap, 0, &data, &len));
-    memcpy(buf, data, len);
-    free(data);
-    return len;
-}
-
 /*
  * Have the openssl CLI's `ca` command sign a fresh P-256 request for
  * /CN=`cn` with the issuer certificate and key files in f->dir, with the
@@ -271,7 +260,7 @@ static size_t openssl_ca_sign(struct fixture *f, const char *issuer_cert, const 
              f->dir, cn, cn, cn, issuer_cert, issuer_key, cn, cn, validity, cn, cn);
     assert_int_equal(run(cmd, NULL, 0), 0);
     snprintf(cmd, sizeof(cmd), "%s/%s.der", f->dir, cn);
-    return read_file(cmd, out, cap);
+    return onr_test_read_file(cmd, out, cap);
 }
 
 static void test_x509_csr_verify_accepts_openssl_request(void **state)
@@ -290,7 +279,7 @@ static void test_x509_csr_verify_accepts_openssl_request(void **state)
              "-subj /CN=from-openssl -keyout %s/ossl.key -outform DER -out %s",
              f->dir, path);
     assert_int_equal(run(cmd, NULL, 0), 0);
-    len = read_file(path, csr, sizeof(csr));
+    len = onr_test_read_file(path, csr, sizeof(csr));
     assert_onr(ONR_OK, onr_x509_csr_verify(csr, len, pub, cn));
     assert_string_equal(cn, "from-openssl");
 }
@@ -357,7 +346,7 @@ static void test_x509_csr_verify_rejects_rsa(void **state)
              "-outform DER -out %s",
              f->dir, path);
     assert_int_equal(run(cmd, NULL, 0), 0);
-    len = read_file(path, csr, sizeof(csr));
+    len = onr_test_read_file(path, csr, sizeof(csr));
     assert_onr(ONR_ECSR, onr_x509_csr_verify(csr, len, pub, NULL));
 }
 
@@ -616,6 +605,95 @@ static void test_x509_save_load_round_trip_chain(void **state)
     assert_onr(ONR_EFORMAT, onr_x509_load(path, buf, &buf_len, loaded, 4, &n));
 }
 
+/* issue_leaf's profile, and variations of it that each change one thing. */
+static void test_x509_check_profile_matches_and_tells_each_change(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t leaf[ONR_X509_MAX_DER];
+    size_t leaf_len = issue_leaf(f, f->ca_key, f->ca, f->ca_len, leaf);
+    struct onr_x509_san san[] = {
+        {ONR_X509_SAN_IP, "127.0.0.1"}, /* another order */
+        {ONR_X509_SAN_URI, "urn:onramp:dev:rguib733fa2xfyrzdwehzsohu743ont4"},
+        {ONR_X509_SAN_DNS, "localhost"},
+    };
+    const struct onr_x509_profile same = {
+        .subject = {.common_name = "rguib733fa2xfyrzdwehzsohu743ont4", .organization = "ACME"},
+        .days = 1, /* validity is not compared */
+        .path_len = -1,
+        .eku = ONR_X509_EKU_CLIENT | ONR_X509_EKU_SERVER,
+        .san = san,
+        .n_san = 3,
+    };
+    struct onr_x509_profile p = same;
+
+    assert_onr(ONR_OK, onr_x509_check_profile(leaf, leaf_len, &p));
+    p.subject.common_name = "other";
+    assert_onr(ONR_ECERT, onr_x509_check_profile(leaf, leaf_len, &p));
+    p = same;
+    p.subject.organization = NULL;
+    assert_onr(ONR_ECERT, onr_x509_check_profile(leaf, leaf_len, &p));
+    p = same;
+    p.subject.org_unit = "operator";
+    assert_onr(ONR_ECERT, onr_x509_check_profile(leaf, leaf_len, &p));
+    p = same;
+    p.eku = ONR_X509_EKU_CLIENT;
+    assert_onr(ONR_ECERT, onr_x509_check_profile(leaf, leaf_len, &p));
+    p = same;
+    p.n_san = 2; /* a SAN fewer */
+    assert_onr(ONR_ECERT, onr_x509_check_profile(leaf, leaf_len, &p));
+    p = same;
+    san[0].value = "127.0.0.2"; /* another address */
+    assert_onr(ONR_ECERT, onr_x509_check_profile(leaf, leaf_len, &p));
+    san[0] = (struct onr_x509_san){ONR_X509_SAN_DNS, "127.0.0.1"}; /* a name, not an address */
+    assert_onr(ONR_ECERT, onr_x509_check_profile(leaf, leaf_len, &p));
+    san[0] = (struct onr_x509_san){ONR_X509_SAN_IP, "::1"};
+    assert_onr(ONR_ECERT, onr_x509_check_profile(leaf, leaf_len, &p));
+    p = same;
+    p.is_ca = 1;
+    assert_onr(ONR_ECERT, onr_x509_check_profile(leaf, leaf_len, &p));
+    /* the CA: its path length counts */
+    p = ca_profile;
+    assert_onr(ONR_OK, onr_x509_check_profile(f->ca, f->ca_len, &p));
+    p.path_len = 0;
+    assert_onr(ONR_ECERT, onr_x509_check_profile(f->ca, f->ca_len, &p));
+    p.path_len = -1;
+    assert_onr(ONR_ECERT, onr_x509_check_profile(f->ca, f->ca_len, &p));
+    p.path_len = 1;
+    p.is_ca = 0;
+    assert_onr(ONR_ECERT, onr_x509_check_profile(f->ca, f->ca_len, &p));
+    /* not a certificate; no profile */
+    leaf[10] ^= 0xff;
+    assert_onr(ONR_ECERT, onr_x509_check_profile(leaf, leaf_len, &same));
+    assert_onr(ONR_ECERT, onr_x509_check_profile(leaf, 20, &same));
+    assert_onr(ONR_EINVAL, onr_x509_check_profile(leaf, leaf_len, NULL));
+    assert_onr(ONR_ETOOBIG, onr_x509_check_profile(leaf, ONR_X509_MAX_DER + 1, &same));
+}
+
+/* An IPv6 address SAN is told from an IPv4 one and compared by value. */
+static void test_x509_check_profile_ipv6(void **state)
+{
+    struct fixture *f = *state;
+    struct onr_x509_san san = {ONR_X509_SAN_IP, "::1"};
+    struct onr_x509_profile p = {
+        .subject = {.common_name = "broker"},
+        .days = 30,
+        .path_len = -1,
+        .eku = ONR_X509_EKU_SERVER,
+        .san = &san,
+        .n_san = 1,
+    };
+    uint8_t der[ONR_X509_MAX_DER];
+    size_t len = sizeof(der);
+
+    assert_onr(ONR_OK, onr_x509_issue(f->ca_key, f->ca, f->ca_len, f->leaf_pub, &p, der, &len));
+    san.value = "0:0:0:0:0:0:0:1";
+    assert_onr(ONR_OK, onr_x509_check_profile(der, len, &p));
+    san.value = "::2";
+    assert_onr(ONR_ECERT, onr_x509_check_profile(der, len, &p));
+    san.value = "bogus";
+    assert_onr(ONR_ECERT, onr_x509_check_profile(der, len, &p));
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -643,6 +721,8 @@ int main(void)
         T(test_x509_issue_rejects_key_off_curve),
         T(test_x509_issue_rejects_bad_profiles),
         T(test_x509_save_load_round_trip_chain),
+        T(test_x509_check_profile_matches_and_tells_each_change),
+        T(test_x509_check_profile_ipv6),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -7,6 +7,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "onramp/error.h"
+#include "onramp/file.h"
+
 static int hex_digit(char c)
 {
     if (c >= '0' && c <= '9')
@@ -131,4 +134,22 @@ const char *onr_test_path(const char *dir, const char *name)
 
     snprintf(buf, sizeof(buf), "%s/%s", dir, name);
     return buf;
+}
+
+void onr_test_count_line(size_t line, const char *why, void *arg)
+{
+    (void)line;
+    (void)why;
+    (*(size_t *)arg)++;
+}
+
+size_t onr_test_read_file(const char *path, uint8_t *buf, size_t cap)
+{
+    uint8_t *data = NULL;
+    size_t len = 0;
+
+    assert_onr(ONR_OK, onr_file_read(path, cap, 0, &data, &len));
+    memcpy(buf, data, len);
+    free(data);
+    return len;
 }

@@ -36,6 +36,14 @@ void onr_test_rmtree(const char *path);
 int onr_test_setup_tmpdir(void **state);
 int onr_test_teardown_tmpdir(void **state);
 
+/* A "line skipped" callback (the plugin's grants and sessions files): adds
+ * one to the size_t `arg` points to. */
+void onr_test_count_line(size_t line, const char *why, void *arg);
+
+/* The whole of the file `path` (at most `cap` bytes) into `buf`; its
+ * length. */
+size_t onr_test_read_file(const char *path, uint8_t *buf, size_t cap);
+
 /* path = dir + "/" + name in a static buffer (valid until the next call). */
 const char *onr_test_path(const char *dir, const char *name);
 

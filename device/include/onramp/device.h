@@ -119,9 +119,12 @@ enum onr_device_state {
 /*
  * What the device reports while it runs. Strings are only valid during the
  * call and never hold secrets. `detail` is "" or space-separated key=value
- * pairs; reason= values are always in double quotes, with `"` and `\`
- * escaped and bytes outside printable ASCII as \xHH (whatever the network
- * sent, a detail is one line). Events and details:
+ * pairs, one line whatever the network sent. A reason= value is either the
+ * library's own words in double quotes (reason="no answer from the
+ * operator") or, when the text came from the network (the reason of a
+ * pending or error answer), that text escaped by onr_text_escape
+ * (<onramp/text.h>): no space, quote, '=' or '\' but as \xHH escapes, so
+ * it can neither end its field nor forge another. Events and details:
  *
  *   state       ""  at start (the state resumed) and after each step
  *   connecting  broker=NAME host=HOST port=PORT  (a bootstrap broker)
@@ -135,8 +138,8 @@ enum onr_device_state {
  *   enroll      provider=ID  an enroll request sent
  *   operating   endpoint=mqtts://HOST:PORT  connecting to the service broker
  *   telemetry   topic=TOPIC  the service broker acknowledged the telemetry
- *   pending     retry_after=SECONDS [reason="..."]
- *   error       code=NAME reason="..."  an error answer from the manufacturer,
+ *   pending     retry_after=SECONDS [reason=ESCAPED]
+ *   error       code=NAME reason=ESCAPED  an error answer from the manufacturer,
  *               the operator or the provider (code: the onr_error_name, or
  *               the number if unknown), or at open: file=NAME code=NAME (why
  *               the device cannot start)
@@ -238,8 +241,8 @@ int onr_device_factory_reset(const char *state_dir);
 
 enum onr_device_state onr_device_state(const struct onr_device *dev);
 /* onr_device_state_name: "FACTORY", "VOUCHED", "PROFILED",
- * "NETWORK_ATTACHED", "ENROLLED", "OPERATIONAL" ("UNKNOWN" otherwise);
- * static strings. */
+ * "NETWORK_ATTACHED", "ENROLLED", "OPERATIONAL" ("UNKNOWN" otherwise): the
+ * state names of <onramp/journey.h>'s steps; static strings. */
 const char *onr_device_state_name(enum onr_device_state state);
 /* onr_device_state_from_name: the state named `name` (any case);
  * ONR_OK or ONR_EINVAL. */

@@ -59,20 +59,23 @@ static void print_counts(FILE *out, const struct fleet *f, double wall)
 
 static int print_latency(FILE *out, const struct fleet *f)
 {
-    static const char *const spans[] = {"power on -> VOUCHED", "VOUCHED -> PROFILED",
-                                        "PROFILED -> NETWORK_ATTACHED",
-                                        "NETWORK_ATTACHED -> ENROLLED",
-                                        "ENROLLED -> OPERATIONAL"};
+    char span[64];
     double *scratch = calloc(f->next > 0 ? f->next : 1, sizeof(*scratch));
     int bad = 0;
 
     if (scratch == NULL)
         return ONR_ENOMEM;
     fprintf(out, "latency, ms %28s %9s %9s %9s %8s\n", "p50", "p90", "p99", "max", "devices");
-    for (int to = ONR_DEVICE_VOUCHED; to <= ONR_DEVICE_OPERATIONAL; to++)
-        bad |= print_span(out, f, spans[to - 1], to - 1, to, scratch);
-    bad |= print_span(out, f, "journey, power on -> OPERATIONAL", -1, ONR_DEVICE_OPERATIONAL,
-                      scratch);
+    for (int to = ONR_DEVICE_VOUCHED; to <= ONR_DEVICE_OPERATIONAL; to++) {
+        snprintf(span, sizeof(span), "%s -> %s",
+                 to == ONR_DEVICE_VOUCHED ? "power on"
+                                          : onr_device_state_name((enum onr_device_state)(to - 1)),
+                 onr_device_state_name((enum onr_device_state)to));
+        bad |= print_span(out, f, span, to - 1, to, scratch);
+    }
+    snprintf(span, sizeof(span), "journey, power on -> %s",
+             onr_device_state_name(ONR_DEVICE_OPERATIONAL));
+    bad |= print_span(out, f, span, -1, ONR_DEVICE_OPERATIONAL, scratch);
     free(scratch);
     return bad ? ONR_EIO : ONR_OK;
 }

@@ -42,9 +42,10 @@ struct onr_replay;
 #define ONR_ENVELOPE_MAX ONR_CODEC_MAX_MESSAGE
 #define ONR_ENVELOPE_MAC_LEN 32
 #define ONR_ENVELOPE_DEFAULT_WINDOW 300
-/* The topic a VOUCHER_TOKEN is bound to: tokens are carried inside other
- * messages, never published on their own. (ONR_TOPIC_MAX, the bound on
- * every topic an envelope is bound to, is topic.h's.) */
+/* ONR_TOPIC_MAX, the bound on every topic an envelope is bound to, and
+ * ONR_TOPIC_VOUCHER, the topic a VOUCHER_TOKEN is bound to, are topic.h's;
+ * ONR_VOUCHER_TOKEN_TOPIC is the latter's older name, until the services
+ * say ONR_TOPIC_VOUCHER. */
 #define ONR_VOUCHER_TOKEN_TOPIC ONR_TOPIC_VOUCHER
 
 /* A decoded envelope. Everything borrowed points into the decoded buffer. */

@@ -58,6 +58,7 @@
     X(ECSR, 51, "certificate request invalid")                               \
     X(EAUTH, 52, "authentication failed")                                    \
     X(EEXHAUSTED, 53, "no resources left")                                   \
+    X(EHELD, 54, "held by another operator")                                 \
     X(ENOOPERATOR, 55, "no operator for the device's country")
 
 enum onr_error {

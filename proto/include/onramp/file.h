@@ -36,4 +36,24 @@ int onr_file_write_atomic(const char *path, const void *data, size_t len, mode_t
 int onr_file_read(const char *path, size_t max_len, int secret, uint8_t **out,
                   size_t *out_len);
 
+/* What onr_file_put (and <onramp/keyfile.h>) did to a file. */
+enum onr_file_change {
+    ONR_FILE_KEPT = 0, /* it already held what it should: not written */
+    ONR_FILE_CREATED,  /* it did not exist */
+    ONR_FILE_UPDATED,  /* it existed and was replaced */
+};
+
+/* onr_file_change_name: "kept", "created" or "updated" (static). */
+const char *onr_file_change_name(enum onr_file_change change);
+
+/*
+ * onr_file_put: make `path` hold exactly `len` bytes of `data` with `mode`,
+ * writing it (atomically, as onr_file_write_atomic) only if it does not
+ * already; *change (may be NULL) says what happened. What is read back to
+ * compare is wiped when `mode` is ONR_FILE_SECRET.
+ * Returns ONR_OK, ONR_EINVAL or ONR_EIO.
+ */
+int onr_file_put(const char *path, const void *data, size_t len, mode_t mode,
+                 enum onr_file_change *change);
+
 #endif /* ONRAMP_FILE_H */

@@ -238,7 +238,8 @@ struct onr_msg_broker_stats {
     uint64_t kicked;            /* devices disconnected: flooding, a revoked certificate */
     uint64_t grants;
     uint64_t revocations;
-    uint64_t control_refused;
+    uint64_t control_refused;   /* control requests refused, but for grant_conflicts */
+    uint64_t grant_conflicts;   /* grants and revokes of a grant another operator holds */
     uint64_t devices;           /* devices connected now */
     uint64_t services;          /* services and monitors connected now */
 };

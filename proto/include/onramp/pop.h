@@ -58,7 +58,9 @@ int onr_pop_encode(const struct onr_p256_key *key, struct onr_bytes client_id,
  *   ONR_EVERSION  unknown format version
  *   ONR_EBADKEY   client id is not the device id of the key, or the key is
  *                 not a valid P-256 point
- *   ONR_ESTALE    timestamp more than `window` seconds from `now`
+ *   ONR_ESTALE    timestamp more than `window` seconds from `now`, or
+ *                 before `not_before` (0: no such bound; a broker that
+ *                 restarted passes its start time, see the plugin)
  *   ONR_EBADSIG   signature does not verify
  *   ONR_EREPLAY   this proof was accepted before (if `replay` is not NULL;
  *                 or ONR_EREPLAYFULL)
@@ -66,6 +68,6 @@ int onr_pop_encode(const struct onr_p256_key *key, struct onr_bytes client_id,
  */
 int onr_pop_verify(const uint8_t *data, size_t len, struct onr_bytes client_id,
                    struct onr_bytes broker, uint64_t now, uint32_t window,
-                   struct onr_replay *replay, struct onr_pop *out);
+                   uint64_t not_before, struct onr_replay *replay, struct onr_pop *out);
 
 #endif /* ONRAMP_POP_H */

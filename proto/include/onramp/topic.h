@@ -48,6 +48,9 @@
 #define ONR_TOPIC_CONTROL_RESPONSE "$CONTROL/onramp/v1/response"
 /* Everything of Onramp's a monitor reads (not $CONTROL). */
 #define ONR_TOPIC_FILTER_ALL "onr/1/#"
+/* Below it, only operational devices' topics: their provider's
+ * application data, never an Onramp envelope. */
+#define ONR_TOPIC_OPERATIONAL_ROOT "onr/1/p/"
 /* The leaf of an operational device's first message (SPEC section 14). */
 #define ONR_TOPIC_TELEMETRY "telemetry"
 

@@ -118,6 +118,18 @@ int onr_x509_csr_verify(const uint8_t *csr, size_t csr_len,
 int onr_x509_parse(const uint8_t *der, size_t der_len, struct onr_x509_info *info);
 
 /*
+ * onr_x509_check_profile: ONR_OK if the certificate `der` (borrowed) says
+ * what `profile` says: subject CN, O and OU, CA flag and path length,
+ * extended key usages and subject alternative names (the same set, in any
+ * order). Validity, serial, key and issuer are not compared: see
+ * onr_x509_parse and onr_x509_verify_chain. ONR_ECERT if anything differs
+ * or the certificate does not parse; ONR_EINVAL, ONR_ETOOBIG.
+ * (onramp-admin re-issues a certificate whose topology changed.)
+ */
+int onr_x509_check_profile(const uint8_t *der, size_t der_len,
+                           const struct onr_x509_profile *profile);
+
+/*
  * onr_x509_verify_chain: verify `chain` (leaf first, then intermediates;
  * borrowed; the anchor itself not repeated at its end, or it counts as an
  * intermediate against path lengths) up to the trusted `anchor` (a CA

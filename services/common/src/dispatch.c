@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "onramp/error.h"
+#include "onramp/text.h"
 #include "service_internal.h"
 
 int svc_add_route(struct onr_service *svc, const char *filter, int subscribe, int type,
@@ -68,7 +69,7 @@ static int matches(const struct svc_route *r, const char *topic)
 
 static const char *safe_topic(const char *topic, char *buf, size_t cap)
 {
-    return onr_log_safe(topic, strlen(topic), buf, cap);
+    return onr_text_escape(topic, strlen(topic), buf, cap);
 }
 
 /* A raw route for `topic`, if one matches: it gets the payload as is.

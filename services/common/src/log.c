@@ -69,34 +69,6 @@ void onr_log(enum onr_log_level level, const char *fmt, ...)
         ;
 }
 
-const char *onr_log_safe(const void *data, size_t len, char *out, size_t cap)
-{
-    const unsigned char *p = data;
-    size_t o = 0;
-
-    if (out == NULL || cap == 0)
-        return "";
-    for (size_t i = 0; p != NULL && i < len; i++) {
-        int plain = p[i] > 0x20 && p[i] < 0x7f && p[i] != '=' && p[i] != '\\';
-        size_t need = plain ? 1 : 4;
-
-        if (o + need + 4 > cap) {
-            if (cap >= 4) {
-                o = o > cap - 4 ? cap - 4 : o;
-                memcpy(out + o, "...", 3);
-                o += 3;
-            }
-            break;
-        }
-        if (plain)
-            out[o++] = (char)p[i];
-        else
-            o += (size_t)snprintf(out + o, cap - o, "\\x%02x", p[i]);
-    }
-    out[o < cap ? o : cap - 1] = '\0';
-    return out;
-}
-
 const char *onr_log_hex(const uint8_t *data, size_t len, char *out, size_t cap)
 {
     static const char digits[] = "0123456789abcdef";

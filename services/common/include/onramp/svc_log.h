@@ -7,7 +7,8 @@
  * when several processes share a file). The level check comes before any
  * formatting. Secrets never go into a log: ids are fine, keys, claim
  * secrets and Ki are not. Text that came from the network is logged only
- * through onr_log_safe, which escapes anything but printable ASCII.
+ * through onr_text_escape (<onramp/text.h>), which no value can use to end
+ * its field or forge another.
  */
 #ifndef ONRAMP_SVC_LOG_H
 #define ONRAMP_SVC_LOG_H
@@ -37,14 +38,6 @@ int onr_log_enabled(enum onr_log_level level);
 
 /* onr_log: one line. `fmt` is the event and its key=value pairs. */
 void onr_log(enum onr_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/*
- * onr_log_safe: untrusted bytes (`len`, need not be NUL-terminated) made
- * safe to log into `out` (`cap` bytes, always NUL-terminated): printable
- * ASCII except space, '=' and '\' as is, everything else as \xHH; cut with
- * "..." if it does not fit. Returns `out`.
- */
-const char *onr_log_safe(const void *data, size_t len, char *out, size_t cap);
 
 /* onr_log_hex: bytes as lowercase hex into `out` (cut with "..." if too
  * long). For ids and digests, never for secrets. Returns `out`. */

@@ -25,10 +25,12 @@
 #include "onramp/file.h"
 #include "onramp/label.h"
 #include "onramp/p256.h"
+#include "onramp/progress.h"
 #include "onramp/text.h"
 #include "onramp/version.h"
 #include "onramp/x25519.h"
 #include "onramp/x509.h"
+#include "material.h"
 #include "qr.h"
 #include "registry.h"
 
@@ -55,6 +57,8 @@ static const char usage[] =
     "                  Each device is recorded in the registry (public keys and\n"
     "                  the hash of the claim secret). Prints one line per device:\n"
     "                  DEVICE-ID LABEL; with --qr also the label's QR code.\n"
+    "                  Progress (a count and a rate) goes to stderr: redrawn in\n"
+    "                  place on a terminal, a line every few seconds otherwise.\n"
     "\n"
     "Exit status: 0 done, 1 failed (what was made before the failure stays),\n"
     "2 usage error.\n";
@@ -72,49 +76,9 @@ static int path_in(char *out, const char *dir, const char *name)
     return n < 0 || n >= PATH_CAP ? ONR_ESPACE : ONR_OK;
 }
 
-/* A new P-256 key saved as NAME.key (0600) and NAME.pub. */
-static int new_p256(const char *dir, const char *name, struct onr_p256_key **out)
-{
-    char path[PATH_CAP];
-    char file[64];
-    uint8_t pub[ONR_P256_PUB_LEN];
-    struct onr_p256_key *key = NULL;
-    int rc;
-
-    rc = onr_p256_generate(&key);
-    if (rc == ONR_OK)
-        rc = onr_p256_public(key, pub);
-    snprintf(file, sizeof(file), "%s.key", name);
-    if (rc == ONR_OK)
-        rc = path_in(path, dir, file);
-    if (rc == ONR_OK)
-        rc = onr_p256_save(key, path);
-    snprintf(file, sizeof(file), "%s.pub", name);
-    if (rc == ONR_OK)
-        rc = path_in(path, dir, file);
-    if (rc == ONR_OK)
-        rc = onr_p256_public_save(pub, path);
-    if (rc == ONR_OK && out != NULL)
-        *out = key;
-    else
-        onr_p256_free(key);
-    return rc;
-}
-
 static int new_manufacturer(const char *id, const char *dir)
 {
-    char path[PATH_CAP];
     char why[256];
-    char text[1024];
-    uint8_t seal_sk[ONR_X25519_KEY_LEN];
-    uint8_t seal_pk[ONR_X25519_KEY_LEN];
-    uint8_t ca[ONR_X509_MAX_DER];
-    size_t ca_len = sizeof(ca);
-    struct onr_p256_key *ca_key = NULL;
-    struct onr_db *db = NULL;
-    struct onr_x509_profile profile = {.days = 36500, .is_ca = 1, .path_len = 0};
-    char cn[ONR_X509_MAX_NAME + 1];
-    struct onr_bytes cert;
     int rc;
 
     if (onr_text_check(ONR_TEXT_ID, (struct onr_bytes){(const uint8_t *)id, strlen(id)}) !=
@@ -127,62 +91,11 @@ static int new_manufacturer(const char *id, const char *dir)
         fprintf(stderr, "onramp-factory: %s: %s\n", dir, strerror(errno));
         return 1;
     }
-    rc = new_p256(dir, "device-ca", &ca_key);
-    if (rc != ONR_OK)
-        return fail("device CA key", rc);
-    snprintf(cn, sizeof(cn), "%s device CA", id);
-    profile.subject = (struct onr_x509_name){.common_name = cn, .organization = id};
-    rc = onr_x509_self_signed(ca_key, &profile, ca, &ca_len);
-    onr_p256_free(ca_key);
-    cert = (struct onr_bytes){ca, ca_len};
-    if (rc == ONR_OK)
-        rc = path_in(path, dir, "device-ca.pem");
-    if (rc == ONR_OK)
-        rc = onr_x509_save(path, &cert, 1);
-    if (rc != ONR_OK)
-        return fail("device CA", rc);
-    rc = new_p256(dir, "service", NULL);
-    if (rc == ONR_OK)
-        rc = new_p256(dir, "voucher", NULL);
-    if (rc != ONR_OK)
-        return fail("signing keys", rc);
-    rc = onr_x25519_generate(seal_sk, seal_pk);
-    if (rc == ONR_OK)
-        rc = path_in(path, dir, "sealing.key");
-    if (rc == ONR_OK)
-        rc = onr_x25519_save(seal_sk, path);
-    if (rc == ONR_OK)
-        rc = path_in(path, dir, "sealing.pub");
-    if (rc == ONR_OK)
-        rc = onr_x25519_public_save(seal_pk, path);
-    onr_x25519_public(seal_sk, seal_pk);
-    memset(seal_sk, 0, sizeof(seal_sk));
-    if (rc != ONR_OK)
-        return fail("sealing key", rc);
-    rc = path_in(path, dir, "manufacturer.db");
-    if (rc == ONR_OK)
-        rc = onr_registry_open(path, &db, why, sizeof(why));
-    onr_db_close(db);
+    rc = onr_mfr_material_ensure(id, dir, 1, NULL, NULL, NULL, why, sizeof(why));
     if (rc != ONR_OK) {
-        fprintf(stderr, "onramp-factory: registry: %s\n", why);
+        fprintf(stderr, "onramp-factory: %s\n", why);
         return 1;
     }
-    snprintf(text, sizeof(text),
-             "# onramp-manufacturer configuration for %s, made by onramp-factory.\n"
-             "# Add the broker connection (broker_host, broker_port, broker_ca,\n"
-             "# cert, key) and the providers you work with (provider ID KEYFILE).\n"
-             "id %s\n"
-             "database manufacturer.db\n"
-             "device_ca device-ca.pem\n"
-             "signing_key service.key\n"
-             "voucher_key voucher.key\n"
-             "sealing_key sealing.key\n",
-             id, id);
-    rc = path_in(path, dir, "manufacturer.conf");
-    if (rc == ONR_OK)
-        rc = onr_file_write_atomic(path, text, strlen(text), 0600);
-    if (rc != ONR_OK)
-        return fail("manufacturer.conf", rc);
     printf("manufacturer %s created in %s\n", id, dir);
     return 0;
 }
@@ -438,6 +351,7 @@ static int mint(int argc, char **argv)
         {NULL, 0, NULL, 0},
     };
     struct broker brokers[MAX_BROKERS];
+    struct onr_progress *progress = NULL;
     struct maker m;
     const char *mfr_dir = NULL;
     const char *out = NULL;
@@ -446,6 +360,7 @@ static int mint(int argc, char **argv)
     long count = 1;
     int qr = 0;
     int opt;
+    int r = ONR_OK;
     int rc = 0;
 
     memset(&m, 0, sizeof(m));
@@ -493,12 +408,15 @@ static int mint(int argc, char **argv)
         rc = 1;
         goto done;
     }
-    for (long i = 0; i < count && rc == 0; i++) {
-        int r = mint_one(&m, out, brokers, n_brokers, broker_ca, qr);
-
-        if (r != ONR_OK)
-            rc = fail("mint", r);
+    progress = onr_progress_new(stderr, "onramp-factory: minting", (uint64_t)count, NULL);
+    for (long i = 0; i < count && r == ONR_OK; i++) {
+        r = mint_one(&m, out, brokers, n_brokers, broker_ca, qr);
+        if (r == ONR_OK)
+            onr_progress_add(progress, 1);
     }
+    onr_progress_free(progress); /* ends its line before any error */
+    if (r != ONR_OK)
+        rc = fail("mint", r);
 done:
     onr_db_close(m.db);
     onr_p256_free(m.ca_key);

@@ -1,0 +1,82 @@
+/* OUT/setup/HOST.sh: what to run on a host once its files are there (they
+ * arrive owned by root): hand each service's files to its user, and
+ * enable and (re)start what runs there. */
+#include "admin.h"
+
+#include <stdio.h>
+
+#include "onramp/error.h"
+
+static void host_script(const struct adm_topology *t, size_t h, struct adm_text *out)
+{
+    const char *name = t->hosts[h].name;
+    int services = 0;
+
+    adm_text_add(out,
+                 "#!/bin/sh\n"
+                 "# Host %s of the Onramp fabric, written by onramp-admin. Copy its files\n"
+                 "# first, then run this there as root; from the admin's machine:\n"
+                 "#   rsync -a OUT/hosts/%s/ root@%s:/\n"
+                 "#   ssh root@%s sh -s < OUT/setup/%s.sh\n"
+                 "# Needs the packages of what runs there (onramp-broker-plugin,\n"
+                 "# onramp-services, onramp-tools). Running it again is harmless.\n"
+                 "set -eu\n"
+                 "systemctl daemon-reload\n",
+                 name, name, name, name, name);
+    for (size_t b = 0; b < t->n_brokers; b++)
+        if (t->brokers[b].host == h)
+            adm_text_add(out,
+                         "# broker %s\n"
+                         "chown -R mosquitto:mosquitto /etc/mosquitto/onramp\n"
+                         "systemctl enable mosquitto.service\n"
+                         "systemctl restart mosquitto.service\n",
+                         t->brokers[b].name);
+    for (size_t i = 0; i < t->n_parties; i++)
+        services += t->parties[i].host == h && t->parties[i].role <= ADM_OPERATOR;
+    if (services > 0)
+        adm_text_add(out, "chown -R onramp:onramp /var/lib/onramp\n");
+    for (size_t i = 0; i < t->n_parties; i++) {
+        const struct adm_party *p = &t->parties[i];
+        const char *role = adm_role_name(p->role);
+
+        if (p->host != h)
+            continue;
+        if (p->role > ADM_OPERATOR) {
+            adm_text_add(out, "# %s %s: onrampctl with /etc/onramp/%s/%s.pem and %s.key\n",
+                         role, p->id, p->id, role, role);
+            continue;
+        }
+        adm_text_add(out,
+                     "# %s %s\n"
+                     "chown -R onramp:onramp /etc/onramp/%s\n"
+                     "systemctl enable onramp-%s@%s.service\n"
+                     "systemctl restart onramp-%s@%s.service\n",
+                     role, p->id, p->id, role, p->id, role, p->id);
+    }
+    if (t->storage.postgres && t->storage.host == h)
+        for (size_t i = 0; i < t->n_parties; i++)
+            if (t->parties[i].role <= ADM_OPERATOR)
+                adm_text_add(out,
+                             "runuser -u postgres -- psql -q -v ON_ERROR_STOP=1 -p %u "
+                             "< /etc/onramp/%s/postgres.sql\n",
+                             (unsigned)t->storage.port, t->parties[i].id);
+}
+
+int adm_setup_scripts(struct adm_ctx *c)
+{
+    char path[ADM_PATH];
+    int rc = adm_path(c, path, "setup");
+
+    if (rc == ONR_OK)
+        rc = adm_dir(c, path, 0700);
+    for (size_t h = 0; h < c->t->n_hosts && rc == ONR_OK; h++) {
+        struct adm_text text = {0};
+
+        host_script(c->t, h, &text);
+        rc = adm_path(c, path, "setup/%s.sh", c->t->hosts[h].name);
+        if (rc == ONR_OK)
+            rc = adm_put_text(c, path, &text, 0755);
+        adm_text_free(&text);
+    }
+    return rc;
+}

@@ -1,0 +1,219 @@
+/* The topology as a whole: names resolved, then what no single line shows
+ * (a provider without contracts, a port used twice on one host, ...). */
+#include "topology_internal.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "onramp/error.h"
+
+static const char *ref_kind_name(enum adm_ref_kind kind)
+{
+    switch (kind) {
+    case ADM_REF_HOST: return "host";
+    case ADM_REF_BROKER: return "broker";
+    case ADM_REF_PROVIDER: return "provider";
+    case ADM_REF_OPERATOR: return "operator";
+    }
+    return "?";
+}
+
+static const char *article(enum adm_ref_kind kind)
+{
+    return kind == ADM_REF_OPERATOR ? "an" : "a";
+}
+
+static int resolve_one(struct adm_parser *p, const struct adm_ref *r)
+{
+    const struct adm_topology *t = p->t;
+    enum adm_role want = r->kind == ADM_REF_PROVIDER ? ADM_PROVIDER : ADM_OPERATOR;
+
+    if (r->kind == ADM_REF_HOST) {
+        for (size_t i = 0; i < t->n_hosts; i++)
+            if (strcmp(t->hosts[i].name, r->name) == 0) {
+                *r->slot = i;
+                return ONR_OK;
+            }
+        return adm_fail(p, r->line, "host '%s' is not declared (add a line 'host %s')",
+                        r->name, r->name);
+    }
+    if (r->kind == ADM_REF_BROKER) {
+        for (size_t i = 0; i < t->n_brokers; i++)
+            if (strcmp(t->brokers[i].name, r->name) == 0) {
+                *r->slot = i;
+                return ONR_OK;
+            }
+        return adm_fail(p, r->line, "%s: no broker '%s'", r->what, r->name);
+    }
+    for (size_t i = 0; i < t->n_parties; i++) {
+        if (strcmp(t->parties[i].id, r->name) != 0)
+            continue;
+        if (t->parties[i].role != want)
+            return adm_fail(p, r->line, "%s: '%s' is a %s (line %zu), not %s %s", r->what,
+                            r->name, adm_role_name(t->parties[i].role), t->parties[i].line,
+                            article(r->kind), ref_kind_name(r->kind));
+        *r->slot = i;
+        return ONR_OK;
+    }
+    return adm_fail(p, r->line, "%s: no %s '%s'", r->what, ref_kind_name(r->kind), r->name);
+}
+
+static int check_broker(struct adm_parser *p)
+{
+    const struct adm_topology *t = p->t;
+    const struct adm_host *h;
+
+    if (t->n_parties > 0 && t->n_brokers == 0)
+        return adm_fail(p, t->parties[0].line, "%s '%s' needs a broker: declare one (broker "
+                                               "NAME host=HOST)",
+                        adm_role_name(t->parties[0].role), t->parties[0].id);
+    for (size_t i = 0; i < t->n_brokers; i++) {
+        h = &t->hosts[t->brokers[i].host];
+        if (h->address[0] == '\0' && h->dns[0] == '\0')
+            return adm_fail(p, t->brokers[i].line, "broker '%s': its host '%s' (line %zu) has "
+                                                   "neither address= nor dns=, and devices "
+                                                   "and services must reach it",
+                            t->brokers[i].name, h->name, h->line);
+    }
+    return ONR_OK;
+}
+
+static int check_contracts(struct adm_parser *p)
+{
+    const struct adm_topology *t = p->t;
+
+    for (size_t i = 0; i < t->n_contracts; i++)
+        for (size_t j = 0; j < i; j++)
+            if (t->contracts[i].provider == t->contracts[j].provider &&
+                t->contracts[i].op == t->contracts[j].op)
+                return adm_fail(p, t->contracts[i].line, "contract %s %s given twice (first "
+                                                         "on line %zu)",
+                                t->parties[t->contracts[i].provider].id,
+                                t->parties[t->contracts[i].op].id, t->contracts[j].line);
+    return ONR_OK;
+}
+
+static int check_plans(struct adm_parser *p, size_t prov)
+{
+    const struct adm_topology *t = p->t;
+    size_t n = 0;
+
+    for (size_t i = 0; i < t->n_plans; i++) {
+        const struct adm_plan *pl = &t->plans[i];
+
+        if (pl->provider != prov)
+            continue;
+        if (++n > ADM_MAX_PLANS)
+            return adm_fail(p, pl->line, "provider '%s' has more than %d plans",
+                            t->parties[prov].id, ADM_MAX_PLANS);
+        for (size_t j = 0; j < i; j++)
+            if (t->plans[j].provider == prov && strcmp(t->plans[j].account, pl->account) == 0)
+                return adm_fail(p, pl->line, "plan %s %s given twice (first on line %zu)",
+                                t->parties[prov].id, pl->account, t->plans[j].line);
+    }
+    return ONR_OK;
+}
+
+/* A provider's operators are those it has contracts with; its default one
+ * among them (the first contract's unless named). */
+static int check_provider(struct adm_parser *p, size_t prov)
+{
+    struct adm_topology *t = p->t;
+    struct adm_party *pr = &t->parties[prov];
+    size_t first = SIZE_MAX;
+
+    for (size_t i = 0; i < t->n_contracts && first == SIZE_MAX; i++)
+        if (t->contracts[i].provider == prov)
+            first = t->contracts[i].op;
+    if (first == SIZE_MAX)
+        return adm_fail(p, pr->line, "provider '%s' has no contract with any operator (add "
+                                     "'contract %s OPERATOR')", pr->id, pr->id);
+    if (pr->default_operator == SIZE_MAX)
+        pr->default_operator = first;
+    else if (!adm_has_contract(t, prov, pr->default_operator))
+        return adm_fail(p, pr->line, "provider '%s': default_operator %s has no contract with "
+                                     "it (add 'contract %s %s')",
+                        pr->id, t->parties[pr->default_operator].id, pr->id,
+                        t->parties[pr->default_operator].id);
+    if (pr->endpoint_broker == SIZE_MAX)
+        pr->endpoint_broker = 0; /* the broker (there is one: check_broker) */
+    return check_plans(p, prov);
+}
+
+/* A port a host listens on, and who does. */
+struct port_use {
+    size_t host;
+    uint16_t port;
+    char what[80];
+    size_t line;
+};
+
+static int use_port(struct adm_parser *p, struct port_use *uses, size_t *n, size_t host,
+                    uint16_t port, const char *what, size_t line)
+{
+    for (size_t i = 0; i < *n; i++)
+        if (uses[i].host == host && uses[i].port == port)
+            return adm_fail(p, line, "port %u on host '%s' is already used by %s (line %zu)",
+                            (unsigned)port, p->t->hosts[host].name, uses[i].what,
+                            uses[i].line);
+    uses[*n].host = host;
+    uses[*n].port = port;
+    snprintf(uses[*n].what, sizeof(uses[*n].what), "%s", what);
+    uses[*n].line = line;
+    (*n)++;
+    return ONR_OK;
+}
+
+static int check_ports(struct adm_parser *p)
+{
+    static struct port_use uses[ADM_MAX_BROKERS * 3 + ADM_MAX_PARTIES + 1];
+    const struct adm_topology *t = p->t;
+    char what[80];
+    size_t n = 0;
+    int rc = ONR_OK;
+
+    for (size_t i = 0; i < t->n_brokers && rc == ONR_OK; i++) {
+        const struct adm_broker *b = &t->brokers[i];
+        const struct {
+            const char *key;
+            uint16_t port;
+        } ports[] = {{"bootstrap_port", b->bootstrap_port},
+                     {"services_port", b->services_port},
+                     {"service_port", b->service_port}};
+
+        for (size_t k = 0; k < 3 && rc == ONR_OK; k++) {
+            snprintf(what, sizeof(what), "broker '%s' (%s)", b->name, ports[k].key);
+            rc = use_port(p, uses, &n, b->host, ports[k].port, what, b->line);
+        }
+    }
+    for (size_t i = 0; i < t->n_parties && rc == ONR_OK; i++) {
+        const struct adm_party *pr = &t->parties[i];
+
+        if (pr->role != ADM_PROVIDER || pr->pairing_port == 0)
+            continue;
+        snprintf(what, sizeof(what), "provider '%s' (pairing_port)", pr->id);
+        rc = use_port(p, uses, &n, pr->host, pr->pairing_port, what, pr->line);
+    }
+    if (rc == ONR_OK && t->storage.postgres)
+        rc = use_port(p, uses, &n, t->storage.host, t->storage.port, "storage postgres",
+                      t->storage.line);
+    return rc;
+}
+
+int adm_topology_check(struct adm_parser *p)
+{
+    int rc = ONR_OK;
+
+    for (size_t i = 0; i < p->n_refs && rc == ONR_OK; i++)
+        rc = resolve_one(p, &p->refs[i]);
+    if (rc == ONR_OK)
+        rc = check_broker(p);
+    if (rc == ONR_OK)
+        rc = check_contracts(p);
+    for (size_t i = 0; i < p->t->n_parties && rc == ONR_OK; i++)
+        if (p->t->parties[i].role == ADM_PROVIDER)
+            rc = check_provider(p, i);
+    if (rc == ONR_OK)
+        rc = check_ports(p);
+    return rc;
+}

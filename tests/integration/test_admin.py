@@ -1,0 +1,507 @@
+"""onramp-admin on a whole topology: modes and where each secret goes, the
+certificates as the openssl CLI sees them, a second run that changes
+nothing, a topology edited (a new provider, a new broker address) that
+changes only what it should, refusals, and a fabric started from its files
+as written onboarding a device end to end."""
+
+import filecmp
+import glob
+import hashlib
+import os
+import pwd
+import signal
+import stat
+import subprocess
+import tempfile
+import time
+import unittest
+import urllib.request
+
+import deployment
+import fabric
+import mqtt5
+import onboarding
+
+PLUGIN = os.environ.get("ONR_PLUGIN", "")
+
+# gw runs the broker (reached by dns=localhost, with 127.0.0.1 in its
+# certificate too); svc the services; ops the control tool and a monitor.
+TOPOLOGY = """# onramp-admin's integration test
+host gw address=127.0.0.1 dns=localhost
+host svc address=127.0.0.1
+host ops
+broker b1 host=gw bind=127.0.0.1 bootstrap_port={bootstrap} services_port={services} \
+service_port={service} plugin={plugin} nofile=4096
+manufacturer acme host=svc
+provider prov-a host=svc pairing_port={pairing}
+operator op-1 host=svc plmn=00101 apn=iot.test imsi=001010000000001-001010000099999 \
+iccid=894900100000000001-894900100000099999
+contract prov-a op-1
+plan prov-a * 5 standard 0
+control admin host=ops
+monitor noc host=ops
+"""
+
+# Debian's PostgreSQL server programs, if installed (not a dependency: the
+# SQL is only run where they are).
+PG_BIN = next(iter(sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), reverse=True)), "")
+PG_BIN = os.path.dirname(PG_BIN)
+
+SERVICES = [("manufacturer", "acme"), ("provider", "prov-a"), ("operator", "op-1")]
+TOOLS = [("control", "admin"), ("monitor", "noc")]
+
+
+def openssl(*args):
+    proc = subprocess.run(["openssl"] + list(args), capture_output=True, text=True)
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def run_ok(argv):
+    return subprocess.run(argv, capture_output=True, text=True, timeout=120)
+
+
+def files_under(root):
+    out = {}
+    for d, _, names in os.walk(root):
+        for n in names:
+            p = os.path.join(d, n)
+            out[os.path.relpath(p, root)] = p
+    return out
+
+
+def digest(path):
+    with open(path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def fill(template=TOPOLOGY, **extra):
+    ports = {"bootstrap": fabric.free_port(), "services": fabric.free_port(),
+             "service": fabric.free_port(), "pairing": fabric.free_port(), "plugin": PLUGIN}
+    ports.update(extra)
+    return template.format(**ports).replace("\\\n", ""), ports
+
+
+class AdminTest(unittest.TestCase):
+
+    @classmethod
+    def setUpClass(cls):
+        text, cls.ports = fill()
+        cls.dep = deployment.Deployment(text)
+        cls.first = cls.dep.admin()
+        if cls.first.returncode != 0:
+            cls.dep.close()
+            raise AssertionError("onramp-admin failed:\n" + cls.first.stderr)
+        cls.report = deployment.parse_report(cls.first.stdout)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.dep.close()
+
+    def path(self, rel):
+        return os.path.join(self.dep.out, rel)
+
+    def topology(self):
+        with open(self.dep.topology) as f:
+            return f.read()
+
+    def run_on(self, out, topology, *extra):
+        """onramp-admin on `topology` (text) into `out`, without --local (so
+        the files do not name `out`)."""
+        path = os.path.join(self.dep.dir, os.path.basename(out) + ".topology")
+        with open(path, "w") as f:
+            f.write(topology)
+        return subprocess.run(deployment.admin_argv(path, out, *extra), capture_output=True,
+                              text=True, timeout=120)
+
+    def fresh(self, name):
+        """A new output of the class's topology; its directory."""
+        out = os.path.join(self.dep.dir, name)
+        proc = self.run_on(out, self.topology())
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        return out
+
+    # -- what is written, and where ------------------------------------------
+
+    def test_every_file_is_reported_created_and_counted(self):
+        written = files_under(self.dep.out)
+        self.assertEqual(set(self.report), set(written))
+        self.assertEqual(set(self.report.values()), {"created"})
+        self.assertIn("onramp-admin: %d files in %s: %d created, 0 updated, 0 kept" % (
+            len(written), os.path.realpath(self.dep.out), len(written)), self.first.stdout)
+
+    def test_secrets_are_0600_and_public_files_0644(self):
+        secrets = 0
+        for rel, p in files_under(self.dep.out).items():
+            mode = stat.S_IMODE(os.stat(p).st_mode)
+            name = os.path.basename(rel)
+            if name.endswith(".key") or name in ("op.hex",) or name.endswith(".conf") and \
+                    "/etc/onramp/" in "/" + rel or name == "manufacturer.conf":
+                self.assertEqual(mode, 0o600, rel)
+                secrets += name.endswith(".key")
+            elif name.endswith((".pem", ".pub", ".cnf")):
+                self.assertEqual(mode, 0o644, rel)
+        self.assertGreater(secrets, 20)
+        for rel in ("admin", "keys/operator/op-1", "hosts/svc/etc/onramp/op-1",
+                    "hosts/svc/var/lib/onramp", "hosts/svc/var/lib/onramp/prov-a",
+                    "hosts/gw/etc/mosquitto/onramp"):
+            self.assertEqual(stat.S_IMODE(os.stat(self.path(rel)).st_mode), 0o700, rel)
+        self.assertEqual(stat.S_IMODE(os.stat(self.dep.out).st_mode), 0o700)
+        # each host's directory is its root: the modes / and /etc have
+        for rel in ("hosts/gw", "hosts/gw/etc", "hosts/gw/etc/mosquitto", "hosts/svc/etc/onramp"):
+            self.assertEqual(stat.S_IMODE(os.stat(self.path(rel)).st_mode), 0o755, rel)
+
+    def where(self, secret_rel):
+        """Every file under hosts/ that holds what `secret_rel` holds."""
+        found = []
+        for rel, p in files_under(self.path("hosts")).items():
+            if filecmp.cmp(p, self.path(secret_rel), shallow=False):
+                found.append(rel)
+        return sorted(found)
+
+    def test_each_secret_goes_only_to_its_own_host(self):
+        self.assertEqual(self.where("admin/services-ca.key"), [])
+        self.assertEqual(self.where("keys/provider/prov-a/provider-ca.key"),
+                         ["svc/var/lib/onramp/prov-a/provider-ca.key"])
+        self.assertEqual(self.where("keys/broker/b1/broker.key"),
+                         ["gw/etc/mosquitto/onramp/broker.key"])
+        self.assertEqual(self.where("keys/operator/op-1/op.hex"),
+                         ["svc/var/lib/onramp/op-1/op.hex"])
+        self.assertEqual(self.where("keys/manufacturer/acme/device-ca.key"),
+                         ["svc/var/lib/onramp/acme/device-ca.key"])
+        self.assertEqual(self.where("keys/control/admin/control.key"),
+                         ["ops/etc/onramp/admin/control.key"])
+        # the broker's host holds no service's keys, the services' no broker's
+        self.assertFalse([r for r in files_under(self.path("hosts/gw")) if "/onramp/" in
+                          "/" + r and "mosquitto" not in r])
+        # nothing secret is printed
+        with open(self.path("keys/operator/op-1/op.hex")) as f:
+            op = f.read().strip()
+        printed = self.first.stdout + self.first.stderr
+        self.assertNotIn(op, printed)
+        self.assertNotIn("PRIVATE KEY", printed)
+
+    # -- certificates, as openssl sees them ---------------------------------
+
+    def test_client_certificates_name_role_and_id_and_chain_to_the_services_ca(self):
+        ca = self.path("admin/services-ca.pem")
+        for role, name in SERVICES + TOOLS:
+            host = "ops" if (role, name) in TOOLS else "svc"
+            cert = self.path("hosts/%s/etc/onramp/%s/%s.pem" % (host, name, role))
+            rc, out = openssl("verify", "-purpose", "sslclient", "-CAfile", ca, cert)
+            self.assertEqual(rc, 0, out)
+            self.assertIn(": OK", out)
+            rc, out = openssl("x509", "-in", cert, "-noout", "-subject", "-ext",
+                              "extendedKeyUsage,basicConstraints")
+            self.assertIn("OU = %s, CN = %s" % (role, name), out)
+            self.assertIn("TLS Web Client Authentication", out)
+            self.assertNotIn("Server Authentication", out)
+            self.assertNotIn("CA:TRUE", out)
+            # the key beside it is the certificate's
+            key = cert[:-4] + ".key"
+            self.assertEqual(openssl("x509", "-in", cert, "-noout", "-pubkey")[1],
+                             openssl("pkey", "-in", key, "-pubout")[1])
+            # its services CA is the same
+            self.assertTrue(filecmp.cmp(ca, os.path.join(os.path.dirname(cert),
+                                                         "services-ca.pem"), shallow=False))
+
+    def test_broker_certificate_names_its_host_for_tls_servers(self):
+        cert = self.path("hosts/gw/etc/mosquitto/onramp/broker.pem")
+        rc, out = openssl("verify", "-purpose", "sslserver", "-CAfile",
+                          self.path("hosts/gw/etc/mosquitto/onramp/services-ca.pem"), cert)
+        self.assertEqual(rc, 0, out)
+        rc, out = openssl("x509", "-in", cert, "-noout", "-subject", "-ext",
+                          "subjectAltName,extendedKeyUsage")
+        self.assertIn("CN = b1", out)
+        self.assertIn("DNS:localhost", out)
+        self.assertIn("IP Address:127.0.0.1", out)
+        self.assertIn("TLS Web Server Authentication", out)
+        self.assertNotIn("Client Authentication", out)
+        rc, out = openssl("verify", "-purpose", "sslclient", "-CAfile",
+                          self.path("admin/services-ca.pem"), cert)
+        self.assertNotEqual(rc, 0)
+
+    def test_provider_and_device_cas(self):
+        ca = self.path("hosts/svc/var/lib/onramp/prov-a/provider-ca.pem")
+        rc, out = openssl("x509", "-in", ca, "-noout", "-subject", "-ext", "basicConstraints")
+        self.assertIn("O = prov-a, CN = prov-a provider CA", out)
+        self.assertIn("CA:TRUE", out)
+        rc, out = openssl("verify", "-CAfile", ca, ca)
+        self.assertEqual(rc, 0, out)
+        # the broker trusts it, alone and in the bundle of its listener
+        for rel in ("provider-ca-prov-a.pem", "provider-cas.pem"):
+            self.assertTrue(filecmp.cmp(
+                ca, self.path("hosts/gw/etc/mosquitto/onramp/" + rel), shallow=False))
+        # the manufacturer's material: the same as onramp-factory makes
+        mfr = self.path("hosts/svc/var/lib/onramp/acme")
+        rc, out = openssl("x509", "-in", os.path.join(mfr, "device-ca.pem"), "-noout",
+                          "-subject")
+        self.assertIn("O = acme, CN = acme device CA", out)
+        for name in ("service", "voucher", "sealing", "device-ca"):
+            self.assertEqual(openssl("pkey", "-in", os.path.join(mfr, name + ".key"),
+                                     "-pubout")[1],
+                             openssl("pkey", "-pubin", "-in",
+                                     os.path.join(mfr, name + ".pub"))[1])
+        # each service's peers: the keys of the others
+        self.assertTrue(filecmp.cmp(
+            os.path.join(mfr, "voucher.pub"),
+            self.path("hosts/svc/etc/onramp/op-1/peers/acme.voucher.pub"), shallow=False))
+        self.assertTrue(filecmp.cmp(
+            self.path("keys/provider/prov-a/sealing.pub"),
+            self.path("hosts/svc/etc/onramp/op-1/peers/prov-a.sealing.pub"), shallow=False))
+        self.assertTrue(filecmp.cmp(
+            self.path("keys/control/admin/control.pub"),
+            self.path("hosts/svc/etc/onramp/prov-a/peers/admin.signing.pub"), shallow=False))
+
+    def test_broker_files(self):
+        conf = self.path("hosts/gw/etc/mosquitto/mosquitto.conf")
+        with open(conf) as f:
+            text = f.read()
+        self.assertIn("plugin_opt_broker_name b1\n", text)
+        self.assertIn("plugin " + PLUGIN + "\n", text)
+        self.assertIn("listener %d 127.0.0.1\n" % self.ports["service"], text)
+        self.assertIn("plugin_opt_provider_ca_prov-a %s\n" %
+                      self.path("hosts/gw/etc/mosquitto/onramp/provider-ca-prov-a.pem"), text)
+        self.assertNotIn("/etc/onramp", text)
+        # every setting of the example is there, in its order
+        with open(os.path.join(fabric.SOURCE_DIR, "broker-plugins", "mosquitto.conf.example")) as f:
+            example = [line.split()[0] for line in f if line.strip() and line[0] != "#"]
+        settings = iter(line.split()[0] for line in text.splitlines()
+                        if line.strip() and line[0] != "#")
+        self.assertTrue(all(setting in settings for setting in example))  # a subsequence
+        with open(self.path("hosts/gw/etc/systemd/system/mosquitto.service.d/onramp.conf")) as f:
+            dropin = f.read()
+        self.assertIn("LimitNOFILE=4096\n", dropin)
+        self.assertIn("Environment=OPENSSL_CONF=%s\n" %
+                      self.path("hosts/gw/etc/mosquitto/onramp/openssl-broker.cnf"), dropin)
+        self.assertTrue(filecmp.cmp(
+            self.path("hosts/gw/etc/mosquitto/onramp/openssl-broker.cnf"),
+            os.path.join(fabric.SOURCE_DIR, "broker-plugins", "openssl-broker.cnf"),
+            shallow=False))
+
+    def test_without_local_the_files_name_the_hosts_own_paths(self):
+        out = os.path.join(self.dep.dir, "deployed")
+        proc = subprocess.run(deployment.admin_argv(self.dep.topology, out, "--quiet"),
+                              capture_output=True, text=True, timeout=120)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertNotIn("\nkept ", proc.stdout)
+        self.assertIn("rsync -a", proc.stdout)
+        with open(os.path.join(out, "hosts/svc/etc/onramp/op-1/operator.conf")) as f:
+            text = f.read()
+        self.assertIn("op_file /var/lib/onramp/op-1/op.hex\n", text)
+        self.assertIn("broker_host localhost\n", text)
+        self.assertNotIn(out, text)
+        with open(os.path.join(out, "hosts/gw/etc/mosquitto/mosquitto.conf")) as f:
+            self.assertIn("certfile /etc/mosquitto/onramp/broker.pem\n", f.read())
+        with open(os.path.join(out, "setup/svc.sh")) as f:
+            script = f.read()
+        self.assertIn("systemctl restart onramp-operator@op-1.service\n", script)
+        self.assertIn("chown -R onramp:onramp /etc/onramp/op-1\n", script)
+        self.assertEqual(subprocess.run(["sh", "-n", os.path.join(out, "setup/svc.sh")]).returncode,
+                         0)
+
+    # -- running again -------------------------------------------------------
+
+    def test_a_second_run_keeps_every_file(self):
+        before = {rel: digest(self.path(rel)) for rel in self.report}
+        proc = self.dep.admin()
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        report = deployment.parse_report(proc.stdout)
+        self.assertEqual(set(report), set(self.report))
+        self.assertEqual(set(report.values()), {"kept"}, [r for r in report.items()
+                                                          if r[1] != "kept"])
+        self.assertIn("0 created, 0 updated, %d kept" % len(report), proc.stdout)
+        self.assertEqual({rel: digest(self.path(rel)) for rel in self.report}, before)
+
+    def test_a_new_provider_changes_only_what_names_it(self):
+        out = self.fresh("new-provider")
+        keys_before = {rel: digest(p) for rel, p in files_under(out).items()
+                       if rel.endswith((".key", "op.hex"))}
+        proc = self.run_on(out, self.topology() + "provider prov-b host=svc\ncontract prov-b op-1\n")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        report = deployment.parse_report(proc.stdout)
+        updated = sorted(r for r, s in report.items() if s == "updated")
+        self.assertEqual(updated, [
+            "hosts/gw/etc/mosquitto/mosquitto.conf",
+            "hosts/gw/etc/mosquitto/onramp/provider-cas.pem",
+            "hosts/svc/etc/onramp/acme/manufacturer.conf",
+            "hosts/svc/etc/onramp/op-1/operator.conf",
+            "setup/svc.sh",
+        ])
+        created = sorted(r for r, s in report.items() if s == "created")
+        self.assertTrue(created)
+        self.assertEqual([r for r in created if "prov-b" not in r], [])
+        for must in ("keys/provider/prov-b/provider-ca.key",
+                     "hosts/svc/etc/onramp/prov-b/provider.conf",
+                     "hosts/svc/etc/onramp/acme/peers/prov-b.signing.pub",
+                     "hosts/svc/etc/onramp/op-1/peers/prov-b.sealing.pub",
+                     "hosts/ops/etc/onramp/admin/peers/prov-b.signing.pub",
+                     "hosts/gw/etc/mosquitto/onramp/provider-ca-prov-b.pem"):
+            self.assertIn(must, created)
+        self.assertFalse([r for r in created if r.startswith("hosts/svc/etc/onramp/prov-a/")])
+        for rel, d in keys_before.items():
+            self.assertEqual(digest(os.path.join(out, rel)), d, rel)
+        with open(os.path.join(out, "hosts/svc/etc/onramp/op-1/operator.conf")) as f:
+            self.assertIn("provider prov-b ", f.read())
+
+    def test_a_new_address_reissues_the_broker_certificate_with_its_key(self):
+        out = self.fresh("new-address")
+        key = digest(os.path.join(out, "keys/broker/b1/broker.key"))
+        proc = self.run_on(out, self.topology().replace("address=127.0.0.1 dns=localhost",
+                                                        "address=127.0.0.2"))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        report = deployment.parse_report(proc.stdout)
+        self.assertEqual(report["keys/broker/b1/broker.pem"], "updated")
+        self.assertEqual(report["hosts/gw/etc/mosquitto/onramp/broker.pem"], "updated")
+        self.assertEqual(report["keys/broker/b1/broker.key"], "kept")
+        self.assertEqual(digest(os.path.join(out, "keys/broker/b1/broker.key")), key)
+        rc, text = openssl("x509", "-in", os.path.join(out, "keys/broker/b1/broker.pem"),
+                           "-noout", "-ext", "subjectAltName")
+        self.assertIn("IP Address:127.0.0.2", text)
+        self.assertNotIn("localhost", text)
+        # the services reach it at the new address; nothing else changed
+        self.assertEqual(report["hosts/svc/etc/onramp/op-1/operator.conf"], "updated")
+        self.assertEqual(report["keys/operator/op-1/operator.pem"], "kept")
+        self.assertEqual(report["admin/services-ca.pem"], "kept")
+
+    # -- refusals ------------------------------------------------------------
+
+    def test_a_refused_topology_writes_nothing(self):
+        out = os.path.join(self.dep.dir, "refused")
+        topology = TOPOLOGY.replace("contract prov-a op-1\n", "contract prov-a op-9\n")
+        proc = self.run_on(out, fill(topology)[0])
+        self.assertEqual(proc.returncode, 1)
+        self.assertRegex(proc.stderr, r"refused\.topology:9: contract: no operator 'op-9'")
+        self.assertFalse(os.path.exists(out))
+
+    def test_a_key_others_can_read_is_refused_not_replaced(self):
+        out = self.fresh("open-key")
+        key = os.path.join(out, "keys/operator/op-1/service.key")
+        before = digest(key)
+        os.chmod(key, 0o644)
+        proc = self.run_on(out, self.topology())
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn(key, proc.stderr)
+        self.assertIn("a key is never made again", proc.stderr)
+        self.assertEqual(digest(key), before)
+
+    def test_check_and_usage(self):
+        proc = subprocess.run([onboarding.program("onramp-admin"), "--topology",
+                               self.dep.topology, "--check"], capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn("topology: 3 hosts, 1 brokers, 1 manufacturers, 1 providers, 1 operators, "
+                      "1 contracts, 1 plans, 1 control tools, 1 monitors, storage sqlite",
+                      proc.stdout)
+        proc = subprocess.run([onboarding.program("onramp-admin"), "--check"],
+                              capture_output=True, text=True)
+        self.assertEqual(proc.returncode, 2)
+
+    def test_storage_postgres_writes_each_partys_sql_on_the_database_host(self):
+        out = os.path.join(self.dep.dir, "postgres")
+        proc = self.run_on(out, self.topology() +
+                           "storage postgres host=ops port=5433\n")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        for _, name in SERVICES:
+            with open(os.path.join(out, "hosts/ops/etc/onramp/%s/postgres.sql" % name)) as f:
+                sql = f.read()
+            self.assertIn('CREATE ROLE "onramp_%s" LOGIN' % name, sql)
+            self.assertIn('CREATE DATABASE "onramp_%s" OWNER "onramp_%s"' % (name, name), sql)
+        with open(os.path.join(out, "hosts/svc/etc/onramp/prov-a/provider.conf")) as f:
+            self.assertIn("storage postgres: its database is onramp_prov-a", f.read())
+        with open(os.path.join(out, "setup/ops.sh")) as f:
+            self.assertIn("psql -q -v ON_ERROR_STOP=1 -p 5433 < /etc/onramp/op-1/postgres.sql",
+                          f.read())
+
+    @unittest.skipUnless(PG_BIN and os.getuid() == 0 and
+                         "postgres" in [u.pw_name for u in pwd.getpwall()],
+                         "PostgreSQL's server (Debian's postgresql) and root for runuser")
+    def test_storage_postgres_sql_runs_twice_on_a_private_cluster(self):
+        out = os.path.join(self.dep.dir, "postgres-run")
+        proc = self.run_on(out, self.topology() + "storage postgres host=ops\n")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        with tempfile.TemporaryDirectory(prefix="onr-pg-") as pg:
+            os.chown(pg, pwd.getpwnam("postgres").pw_uid, pwd.getpwnam("postgres").pw_gid)
+            as_postgres = ["runuser", "-u", "postgres", "--"]
+            initdb = run_ok(as_postgres + [os.path.join(PG_BIN, "initdb"), "-D", pg + "/data", "-A", "trust", "-U",
+                                           "onramp"])
+            self.assertEqual(initdb.returncode, 0, initdb.stderr)
+            started = run_ok(as_postgres + [os.path.join(PG_BIN, "pg_ctl"), "-D", pg + "/data", "-l", pg + "/log",
+                                            "-o", "-k %s -c listen_addresses=''" % pg, "-w",
+                                            "start"])
+            self.assertEqual(started.returncode, 0, started.stderr)
+            try:
+                for _ in range(2):  # a second run changes nothing
+                    for _, name in SERVICES:
+                        with open(os.path.join(out, "hosts/ops/etc/onramp/%s/postgres.sql"
+                                               % name)) as sql:
+                            ran = subprocess.run(
+                                as_postgres + ["psql", "-q", "-h", pg, "-U", "onramp", "-d",
+                                               "postgres", "-v", "ON_ERROR_STOP=1"],
+                                stdin=sql, capture_output=True, text=True, timeout=60)
+                        self.assertEqual(ran.returncode, 0, ran.stderr)
+                listed = run_ok(as_postgres + [
+                    "psql", "-At", "-h", pg, "-U", "onramp", "-d", "postgres", "-c",
+                    "SELECT datname || ' ' || pg_get_userbyid(datdba) FROM pg_database "
+                    "WHERE datname LIKE 'onramp_%' ORDER BY 1"])
+                self.assertEqual(listed.stdout.split("\n")[:3], [
+                    "onramp_acme onramp_acme", "onramp_op-1 onramp_op-1",
+                    "onramp_prov-a onramp_prov-a"])
+            finally:
+                with open(pg + "/data/postmaster.pid") as f:
+                    pid = int(f.readline())
+                os.kill(pid, signal.SIGINT)  # fast shutdown
+                deadline = time.monotonic() + 30
+                while os.path.exists(pg + "/data/postmaster.pid") and \
+                        time.monotonic() < deadline:
+                    time.sleep(0.1)
+
+    # -- the fabric, as deployed ---------------------------------------------
+
+    def test_the_deployed_fabric_onboards_a_device(self):
+        dep, ports = self.dep, self.ports
+        dep.start_broker("gw", "b1", ports["bootstrap"], ports["services"], ports["service"])
+        dep.manufacturer("svc", "acme").start()
+        dep.provider("svc", "prov-a").start()
+        dep.operator("svc", "op-1").start()
+        # the monitor's certificate is one the plugin takes
+        cert, key = dep.host_path("ops", "/etc/onramp/noc/monitor.pem"), \
+            dep.host_path("ops", "/etc/onramp/noc/monitor.key")
+        monitor = mqtt5.Client(ports["services"], "monitor.noc",
+                               dep.host_path("ops", "/etc/onramp/noc/services-ca.pem"), cert, key)
+        self.assertEqual(monitor.connect(), 0)
+        monitor.disconnect()
+        # the provider's pairing page, on loopback
+        with urllib.request.urlopen("http://127.0.0.1:%d/" % ports["pairing"], timeout=10) as r:
+            self.assertEqual(r.status, 200)
+        # devices minted on the manufacturer's host, for broker b1
+        mfr = dep.host_path("svc", "/var/lib/onramp/acme")
+        devices = os.path.join(dep.dir, "devices")
+        minted = subprocess.run(
+            [onboarding.program("onramp-factory"), "mint", "--manufacturer", mfr, "--out",
+             devices, "--count", "1", "--broker", "b1", "localhost", str(ports["bootstrap"]),
+             "--broker-ca", dep.host_path("svc", "/etc/onramp/acme/services-ca.pem")],
+            capture_output=True, text=True, timeout=60)
+        self.assertEqual(minted.returncode, 0, minted.stderr)
+        state = os.path.join(devices, minted.stdout.split()[0])
+        # paired by the control tool with its own files
+        ctl = dep.host_path("ops", "/etc/onramp/admin")
+        with open(os.path.join(state, "label.txt")) as f:
+            label = f.read().strip()
+        paired = subprocess.run(
+            [onboarding.program("onrampctl"), "pair", "--provider", "prov-a",
+             "--provider-key", os.path.join(ctl, "peers/prov-a.signing.pub"), "--label", label,
+             "--account", "alice", "--host", "localhost", "--port", str(ports["services"]),
+             "--cafile", os.path.join(ctl, "services-ca.pem"), "--cert",
+             os.path.join(ctl, "control.pem"), "--key", os.path.join(ctl, "control.key"),
+             "--timeout", "20"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(paired.returncode, 0, paired.stdout + paired.stderr)
+        device = dep.track(onboarding.Process(
+            "device", [onboarding.program("onramp-device"), "--state", state, "--until",
+                       "OPERATIONAL"], dep.dir))
+        device.start()
+        self.assertEqual(device.exit_status(timeout=90), 0, device.text()[-3000:])
+        self.assertIn("state=OPERATIONAL", device.text())
+        self.assertIn("endpoint=mqtts://localhost:%d" % ports["service"], device.text())
+
+
+if __name__ == "__main__":
+    unittest.main()
