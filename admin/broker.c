@@ -70,6 +70,9 @@ static void directive(struct conf *k, const char *hash, const char *word, const 
     } else if (strcmp(word, "plugin_opt_grants_file") == 0) {
         adm_text_add(out, "plugin_opt_grants_file %s\n",
                      on_host(k, "/var/lib/mosquitto/onramp-grants"));
+    } else if (strcmp(word, "plugin_opt_sessions_file") == 0) {
+        adm_text_add(out, "plugin_opt_sessions_file %s\n",
+                     on_host(k, "/var/lib/mosquitto/onramp-sessions"));
     } else if (strcmp(word, "persistence_location") == 0) {
         adm_text_add(out, "persistence_location %s/\n", on_host(k, "/var/lib/mosquitto"));
     } else if (strstr(line, "/etc/") != NULL || strstr(line, "/var/") != NULL) {
