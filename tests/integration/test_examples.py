@@ -21,6 +21,19 @@ EXAMPLES = os.path.join(os.environ.get("ONR_SOURCE_DIR", ""), "services", "examp
 ROOTS = ("/etc/onramp/", "/var/lib/onramp/")
 
 
+def new_sealing_key(path):
+    """A new X25519 private key (PKCS#8 PEM, 0600) at `path`."""
+    fabric.run("openssl", "genpkey", "-algorithm", "X25519", "-out", path)
+    os.chmod(path, 0o600)
+    return path
+
+
+def public_key(key, pub):
+    """The PEM public key of a P-256 or X25519 key file."""
+    fabric.run("openssl", "pkey", "-in", key, "-pubout", "-out", pub)
+    return pub
+
+
 class Material:
     """Files for the absolute paths an example names, made once per path in
     `directory`: a P-256 key for *.key, an X25519 one for *sealing.key,
@@ -49,7 +62,7 @@ class Material:
         stem, ext = os.path.splitext(path)
         if ext == ".key":
             if stem.endswith("sealing"):
-                onboarding.new_sealing_key(local)
+                new_sealing_key(local)
             else:
                 onboarding.new_key(local)
         elif ext == ".pub":
@@ -57,7 +70,7 @@ class Material:
             if key not in self.paths:  # a peer's key: made here, never named
                 key = os.path.join(os.path.dirname(stem), "private",
                                    os.path.basename(stem) + ".key")
-            onboarding.public_key(self.make(key), local)
+            public_key(self.make(key), local)
         elif ext == ".pem":
             key = stem + ".key"
             fabric.run("openssl", "req", "-x509", "-new", "-key", self.make(key), "-out", local,
