@@ -206,7 +206,8 @@ static int on_answer(struct onr_service *svc, const struct onr_envelope *env, co
     } else if (env->msg.type != ONR_MSG_CONTROL_RESULT) {
         return ONR_EDENIED;
     }
-    return onr_service_handle_once(svc, env, topic, decide_answer, NULL);
+    /* a duplicate finds no row: only an answer a hook gave needs keeping */
+    return svc_handle_once(svc, env, topic, decide_answer, NULL, 0);
 }
 
 /* A route for `type` on `filter`, unless there is one. */

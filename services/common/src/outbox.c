@@ -105,6 +105,12 @@ static void maybe_die(struct onr_service *svc, const struct onr_envelope *env)
 int onr_service_handle_once(struct onr_service *svc, const struct onr_envelope *env,
                             const char *topic, onr_service_decide_cb decide, void *arg)
 {
+    return svc_handle_once(svc, env, topic, decide, arg, 1);
+}
+
+int svc_handle_once(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
+                    onr_service_decide_cb decide, void *arg, int remember_silence)
+{
     struct onr_answer *a = svc->answer;
     char sender[64];
     struct onr_bytes who;
@@ -129,7 +135,7 @@ int onr_service_handle_once(struct onr_service *svc, const struct onr_envelope *
     memset(a, 0, sizeof(*a));
     if (rc == ONR_ENOENT)
         rc = decide(svc, env, topic, arg, a);
-    if (rc == ONR_OK)
+    if (rc == ONR_OK && (remember_silence || a->reply.len > 0))
         rc = processed_put(svc->db, who, env->id, svc->clock(), a->reply.topic,
                            (struct onr_bytes){a->reply.payload, a->reply.len});
     if (rc == ONR_OK)

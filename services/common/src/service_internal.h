@@ -156,6 +156,11 @@ void svc_count(struct onr_service *svc, int rc, const struct timespec *t0);
 int svc_counters_setup(struct onr_service *svc);
 void svc_refusal_log_roll(struct onr_service *svc, time_t now);
 
+/* outbox.c: handle_once, where `remember_silence` 0 keeps no record of a
+ * message decided without an answer (one whose decide is idempotent by
+ * itself: a confirmation finds its row only once). */
+int svc_handle_once(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
+                    onr_service_decide_cb decide, void *arg, int remember_silence);
 /* outbox.c: publish through the transport at once. */
 int svc_publish_now(struct onr_service *svc, const char *topic, const uint8_t *payload,
                     size_t len);
