@@ -65,11 +65,16 @@ static void directive(struct conf *k, const char *hash, const char *word, const 
         adm_text_add(out, "plugin %s\n", br->plugin[0] != '\0' ? br->plugin : k->c->plugin);
     } else if (strcmp(word, "plugin_opt_broker_name") == 0) {
         adm_text_add(out, "plugin_opt_broker_name %s\n", br->name);
+    } else if (strcmp(word, "plugin_opt_broker_cert") == 0) {
+        adm_text_add(out, "plugin_opt_broker_cert %s\n", on_host(k, ETC "/broker.pem"));
     } else if (strcmp(word, "plugin_opt_services_ca") == 0) {
         adm_text_add(out, "plugin_opt_services_ca %s\n", on_host(k, ETC "/services-ca.pem"));
     } else if (strcmp(word, "plugin_opt_grants_file") == 0) {
         adm_text_add(out, "plugin_opt_grants_file %s\n",
                      on_host(k, "/var/lib/mosquitto/onramp-grants"));
+    } else if (strcmp(word, "plugin_opt_sessions_file") == 0) {
+        adm_text_add(out, "plugin_opt_sessions_file %s\n",
+                     on_host(k, "/var/lib/mosquitto/onramp-sessions"));
     } else if (strcmp(word, "persistence_location") == 0) {
         adm_text_add(out, "persistence_location %s/\n", on_host(k, "/var/lib/mosquitto"));
     } else if (strstr(line, "/etc/") != NULL || strstr(line, "/var/") != NULL) {

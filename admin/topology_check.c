@@ -74,6 +74,14 @@ static int check_broker(struct adm_parser *p)
                                                    "neither address= nor dns=, and devices "
                                                    "and services must reach it",
                             t->brokers[i].name, h->name, h->line);
+        /* its certificate names it (DNS:NAME): it must not be valid for
+         * another host's name too */
+        for (size_t k = 0; k < t->n_hosts; k++)
+            if (k != t->brokers[i].host && strcmp(t->hosts[k].dns, t->brokers[i].name) == 0)
+                return adm_fail(p, t->brokers[i].line, "broker '%s': the DNS name of host "
+                                                       "'%s' (line %zu), and its certificate "
+                                                       "names it: choose another broker name",
+                                t->brokers[i].name, t->hosts[k].name, t->hosts[k].line);
     }
     return ONR_OK;
 }
