@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "grants.h"
+#include "hex.h"
 #include "map.h"
 #include "sessions.h"
 #include "onramp/crypto.h"
@@ -274,6 +275,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
                           struct mosquitto_opt *opts, int opt_count)
 {
     struct plugin *p = NULL;
+    char epoch[2 * GRANTS_EPOCH_LEN + 1];
     size_t registered = 0;
     int rc;
 
@@ -311,11 +313,16 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
                                         p) != MOSQ_ERR_SUCCESS)
             goto fail;
     }
+    hex_encode(grants_epoch(p->grants), GRANTS_EPOCH_LEN, epoch);
     plugin_log(MOSQ_LOG_NOTICE, "onramp: plugin %s loaded: broker %s, %zu grants, "
-               "%zu provider CAs, %zu revoked certificates, %zu persistent sessions",
+               "%zu provider CAs, %zu revoked certificates, %zu persistent sessions, "
+               "epoch %s%s",
                ONR_VERSION_STRING, p->cfg.broker_name, grants_count(p->grants),
                p->n_provider_cas, grants_cert_revocations(p->grants),
-               sessions_count(p->sessions));
+               sessions_count(p->sessions), epoch,
+               grants_epoch_new(p->grants) ? " (new: the services send every grant and "
+                                             "revocation in force)"
+                                           : "");
     *userdata = p;
     instance = p;
     return MOSQ_ERR_SUCCESS;

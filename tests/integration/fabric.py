@@ -605,11 +605,12 @@ def decode_envelope(data):
             "sender": env[5], "body": env[6]}
 
 
-def control(client, msg_type, role, sender, body, timeout=5.0):
+def control_result(client, msg_type, role, sender, body, timeout=5.0):
     """Publish a request to $CONTROL/onramp/v1 as `client` and wait for the
-    plugin's answer to it: the control result's code; None if the publish
-    was refused or no answer came. A request the plugin could not decode is
-    answered with an all-zero `re`: send one request at a time."""
+    plugin's answer to it: the control result's body (re, code, reason,
+    epoch); None if the publish was refused or no answer came. A request
+    the plugin could not decode is answered with an all-zero `re`: send one
+    request at a time."""
     msg_id, env = envelope(msg_type, role, sender, body)
     client.messages.clear()
     if client.publish(CONTROL_TOPIC, env) != 0:
@@ -620,7 +621,14 @@ def control(client, msg_type, role, sender, body, timeout=5.0):
             return None
         result = decode_envelope(answer[1])
         if result["type"] == CONTROL_RESULT and result["body"]["re"] in (msg_id, bytes(16)):
-            return result["body"]["code"]
+            return result["body"]
+
+
+def control(client, msg_type, role, sender, body, timeout=5.0):
+    """control_result's code; None if the publish was refused or no answer
+    came."""
+    result = control_result(client, msg_type, role, sender, body, timeout)
+    return None if result is None else result["code"]
 
 
 # -- counters -----------------------------------------------------------------
