@@ -142,6 +142,9 @@ static int mosquitto_conf(struct conf *k)
                  "# below is the example's). It replaces Debian's mosquitto.conf and keeps\n"
                  "# its pid_file and log_dest.\n",
                  t->brokers[k->b].name, t->hosts[k->host].name);
+    if (t->brokers[k->b].region[0] != '\0')
+        adm_text_add(k->text, "# It serves the country of MCC %s (region=).\n",
+                     t->brokers[k->b].region);
     adm_text_add(k->text, "pid_file %s\n", on_host(k, "/run/mosquitto/mosquitto.pid"));
     adm_text_add(k->text, "log_dest file %s\n",
                  on_host(k, "/var/log/mosquitto/mosquitto.log"));
