@@ -201,14 +201,16 @@ class Manufacturer:
         self.process.wait_for("subscribed")
         return self
 
-    def mint(self, count, out=None):
-        """Mint `count` devices (in `out`, default DIR/devices-ID); their
-        state directories."""
+    def mint(self, count, out=None, brokers=None):
+        """Mint `count` devices (in `out`, default DIR/devices-ID) for
+        `brokers` (fabric.Broker objects, in device.conf's order; default
+        the fabric's broker); their state directories."""
         out = out or os.path.join(self.onb.dir, "devices-" + self.id)
+        args = []
+        for b in brokers or [self.onb.broker]:
+            args += ["--broker", b.NAME, "127.0.0.1", str(b.bootstrap_port)]
         text = fabric.run(program("onramp-factory"), "mint", "--manufacturer", self.dir,
-                          "--out", out, "--count", str(count),
-                          "--broker", self.onb.broker.NAME, "127.0.0.1",
-                          str(self.onb.broker.bootstrap_port),
+                          "--out", out, "--count", str(count), *args,
                           "--broker-ca", self.onb.pki.ca[0])
         return [os.path.join(out, line.split()[0]) for line in text.splitlines() if line]
 
@@ -496,11 +498,11 @@ class Fleet:
         for svc in (self.maker, self.prov, self.op):
             svc.start()
 
-    def mint_and_pair(self, count, parallel=32, out=None):
-        """`count` new devices, paired with account "fleet"; their state
-        directories (all in one directory, `out` if given: os.path.dirname
-        of any)."""
-        dirs = self.maker.mint(count, out)
+    def mint_and_pair(self, count, parallel=32, out=None, brokers=None):
+        """`count` new devices for `brokers` (Manufacturer.mint's), paired
+        with account "fleet"; their state directories (all in one
+        directory, `out` if given: os.path.dirname of any)."""
+        dirs = self.maker.mint(count, out, brokers)
         labels = [DeviceRun(self.onb, d).label() for d in dirs]
         rc, out = self.ctl.pair_many(self.prov, labels, "fleet", parallel=parallel, timeout=120)
         if rc != 0:
