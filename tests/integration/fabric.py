@@ -446,6 +446,16 @@ class Broker:
         self.stop()
         return self.start()
 
+    def assert_refuses_to_start(self, test, why):
+        """For `test` (a TestCase): the broker must not start, and its log
+        must say `why`."""
+        try:
+            with test.assertRaises(RuntimeError):
+                self.start(attempts=1)
+        finally:
+            self.stop()
+        test.assertIn(why, self.log_text())
+
     def kill(self):
         """Power cut: SIGKILL by PID, no chance to save anything. start()
         brings it back on the same ports."""

@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+import unittest
 
 import fabric
 import mqtt5
@@ -531,3 +532,27 @@ class Fleet:
         for name, pid in self.servers():
             argv += ["--server", "%s=%d" % (name, pid)]
         return argv + list(extra)
+
+
+class FleetTestCase(unittest.TestCase):
+    """Tests sharing one Onboarding (trusting prov-a's CA) and a Fleet
+    started on it; a class adds to them in set_up_fleet() (a failure
+    there stops everything, as tearDownClass does)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.onb = Onboarding(providers=("prov-a",))
+        try:
+            cls.fleet = Fleet(cls.onb)
+            cls.set_up_fleet()
+        except BaseException:
+            cls.onb.close()
+            raise
+
+    @classmethod
+    def set_up_fleet(cls):
+        pass
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.onb.close()

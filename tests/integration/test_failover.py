@@ -36,25 +36,15 @@ def bootstrap_connects(text):
     return names
 
 
-class FailoverTest(unittest.TestCase):
+class FailoverTest(onboarding.FleetTestCase):
 
     @classmethod
-    def setUpClass(cls):
-        cls.onb = onboarding.Onboarding(providers=("prov-a",))
-        try:
-            cls.fleet = onboarding.Fleet(cls.onb)
-            cls.main = cls.onb.broker
-            # the other broker: its own name, certificate, grants and ports
-            directory = os.path.join(cls.onb.dir, "broker-2")
-            os.makedirs(directory)
-            cls.second = cls.onb.track(fabric.Broker(cls.onb.pki, directory, name=SECOND))
-        except BaseException:
-            cls.onb.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.onb.close()
+    def set_up_fleet(cls):
+        cls.main = cls.onb.broker
+        # the other broker: its own name, certificate, grants and ports
+        directory = os.path.join(cls.onb.dir, "broker-2")
+        os.makedirs(directory)
+        cls.second = cls.onb.track(fabric.Broker(cls.onb.pki, directory, name=SECOND))
 
     def device(self, args=()):
         """A new device listing both brokers (the second first), paired."""

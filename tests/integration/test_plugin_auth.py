@@ -284,12 +284,7 @@ class BrokerNameTest(unittest.TestCase):
             self.assertEqual(len(kept), len(lines) - 1)
             with open(broker.conf, "w") as f:
                 f.write("".join(kept))
-        try:
-            with self.assertRaises(RuntimeError):
-                broker.start(attempts=1)
-        finally:
-            broker.stop()
-        self.assertIn(why, broker.log_text())
+        broker.assert_refuses_to_start(self, why)
 
     def expired_server_cert(self):
         """test-broker's name in a server certificate from the services CA
