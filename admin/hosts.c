@@ -4,6 +4,7 @@
  * manufacturer's mint.sh. */
 #include "admin.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "onramp/error.h"
@@ -112,6 +113,13 @@ static int mint_script(struct adm_ctx *c, size_t i)
         rc = adm_conf_path(c, p->host, self, "/etc/onramp/%s/mint.sh", p->id);
     if (rc != ONR_OK)
         return rc;
+    /* paths go into the script in single quotes (names and hosts are
+     * checked words already) */
+    if (strchr(dir, '\'') != NULL || strchr(ca, '\'') != NULL) {
+        snprintf(c->why, sizeof(c->why), "%.900s: a path with a quote cannot go into mint.sh",
+                 dir);
+        return ONR_EINVAL;
+    }
     adm_text_add(&text,
                  "#!/bin/sh\n"
                  "# Mint devices of manufacturer %s for every bootstrap broker of the\n"
@@ -126,7 +134,7 @@ static int mint_script(struct adm_ctx *c, size_t i)
         adm_text_add(&text, "#   broker %s on host %s%s%s\n", t->brokers[b].name,
                      t->hosts[t->brokers[b].host].name,
                      t->brokers[b].region[0] != '\0' ? ", region " : "", t->brokers[b].region);
-    adm_text_add(&text, "exec onramp-factory mint --manufacturer %s \\\n", dir);
+    adm_text_add(&text, "exec onramp-factory mint --manufacturer '%s' \\\n", dir);
     for (size_t b = 0; b < t->n_brokers; b++) {
         const struct adm_host *h = &t->hosts[t->brokers[b].host];
 
@@ -134,7 +142,7 @@ static int mint_script(struct adm_ctx *c, size_t i)
                      h->dns[0] != '\0' ? h->dns : h->address,
                      (unsigned)t->brokers[b].bootstrap_port);
     }
-    adm_text_add(&text, "  --broker-ca %s \"$@\"\n", ca);
+    adm_text_add(&text, "  --broker-ca '%s' \"$@\"\n", ca);
     rc = adm_host_path(c, p->host, path, "/etc/onramp/%s/mint.sh", p->id);
     if (rc == ONR_OK)
         rc = adm_put_text(c, path, &text, 0755);

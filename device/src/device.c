@@ -3,9 +3,10 @@
  * libmosquitto client for the bootstrap broker driven through its socket
  * (which broker: device_choice.c's decision), one timer for whatever the
  * device waits for next (device_run.h's phases), and the dispatch of what
- * the down topic brings to the step the device is at. Each step's messages are its step_*.c's (the service
- * broker's connection is step_operate.c's); what is on disk is
- * device_state.c's, device_network.c's and device_service.c's.
+ * the down topic brings to the step the device is at. Each step's
+ * messages are its step_*.c's (the service broker's connection is
+ * step_operate.c's); what is on disk is device_state.c's,
+ * device_network.c's and device_service.c's.
  */
 #include <event2/event.h>
 #include <mosquitto.h>
@@ -317,6 +318,7 @@ static void on_subscribe(struct mosquitto *mosq, void *arg, int mid, int n, cons
                          const mosquitto_property *props)
 {
     struct onr_device *d = arg;
+    char why[128];
 
     (void)mosq;
     (void)mid;
@@ -324,7 +326,8 @@ static void on_subscribe(struct mosquitto *mosq, void *arg, int mid, int n, cons
     if (!d->running)
         return;
     if (n != 1 || granted[0] >= 128) {
-        broker_failed(d, DEVICE_FAIL_REFUSED, ONR_EDENIED, "subscription refused");
+        snprintf(why, sizeof(why), "subscription refused by %s", current_broker(d)->name);
+        broker_failed(d, DEVICE_FAIL_REFUSED, ONR_EDENIED, why);
         return;
     }
     send_request(d);

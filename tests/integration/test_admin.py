@@ -313,11 +313,11 @@ class AdminTest(unittest.TestCase):
         self.assertEqual(stat.S_IMODE(os.stat(script).st_mode), 0o755)
         with open(script) as f:
             text = f.read()
-        self.assertIn("exec onramp-factory mint --manufacturer %s \\\n" %
+        self.assertIn("exec onramp-factory mint --manufacturer '%s' \\\n" %
                       self.path("hosts/svc/var/lib/onramp/acme"), text)
         self.assertIn("  --broker b1 localhost %d \\\n" % self.ports["bootstrap"], text)
         self.assertIn("  --broker b2 127.0.0.1 %d \\\n" % self.ports["bootstrap2"], text)
-        self.assertIn("  --broker-ca %s \"$@\"\n" %
+        self.assertIn("  --broker-ca '%s' \"$@\"\n" %
                       self.path("hosts/svc/etc/onramp/acme/services-ca.pem"), text)
         self.assertIn("#   broker b2 on host gw2, region 208\n", text)
         self.assertEqual(subprocess.run(["sh", "-n", script]).returncode, 0)
@@ -345,8 +345,8 @@ class AdminTest(unittest.TestCase):
             self.assertIn("certfile /etc/mosquitto/onramp/broker.pem\n", f.read())
         with open(os.path.join(out, "hosts/svc/etc/onramp/acme/mint.sh")) as f:
             mint = f.read()
-        self.assertIn("--manufacturer /var/lib/onramp/acme ", mint)
-        self.assertIn("--broker-ca /etc/onramp/acme/services-ca.pem ", mint)
+        self.assertIn("--manufacturer '/var/lib/onramp/acme' ", mint)
+        self.assertIn("--broker-ca '/etc/onramp/acme/services-ca.pem' ", mint)
         self.assertIn("sudo -u onramp /etc/onramp/acme/mint.sh --out DIR", mint)
         with open(os.path.join(out, "setup/svc.sh")) as f:
             script = f.read()
