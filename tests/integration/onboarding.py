@@ -34,6 +34,20 @@ def new_key(path):
     return path
 
 
+def new_sealing_key(path):
+    """A new X25519 private key (PKCS#8 PEM, 0600) at `path`: test material
+    (integration.examples), as new_key's."""
+    fabric.run("openssl", "genpkey", "-algorithm", "X25519", "-out", path)
+    os.chmod(path, 0o600)
+    return path
+
+
+def public_key(key, pub):
+    """The PEM public key of a P-256 or X25519 key file, at `pub`."""
+    fabric.run("openssl", "pkey", "-in", key, "-pubout", "-out", pub)
+    return pub
+
+
 def field(text, key):
     """The last value of key= in a program's key=value output."""
     found = re.findall(r"\b%s=(\S+)" % re.escape(key), text)

@@ -337,7 +337,7 @@ class ServiceTest(unittest.TestCase):
         body = {"dev": dev, "kid": sealed[:16], "sealed": sealed[16:],
                 "imsi": "001030000000042", "iccid": "8949001000000000042"}
         key_id, env = hostile.signed_envelope(
-            os.path.join(self.onb.dir, "signing-operator-op-3.key"), inbox, APP_KEY,
+            os.path.join(self.onb.pki.keys("operator", "op-3"), "service.key"), inbox, APP_KEY,
             ROLE_OPERATOR, "op-3", body)
         watch = self.onb.broker.service("monitor", "watch-op-3")
         self.addCleanup(watch.disconnect)
