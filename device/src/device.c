@@ -1,11 +1,12 @@
 /*
  * The device's journey (see <onramp/device.h>): one libevent loop, one
- * libmosquitto client for the bootstrap broker driven through its socket,
- * one timer for whatever the device waits for next (device_run.h's
- * phases), and the dispatch of what the down topic brings to the step the
- * device is at. Each step's messages are its step_*.c's (the service
- * broker's connection is step_operate.c's); what is on disk is
- * device_state.c's, device_network.c's and device_service.c's.
+ * libmosquitto client for the bootstrap broker driven through its socket
+ * (which broker: device_choice.c's decision), one timer for whatever the
+ * device waits for next (device_run.h's phases), and the dispatch of what
+ * the down topic brings to the step the device is at. Each step's
+ * messages are its step_*.c's (the service broker's connection is
+ * step_operate.c's); what is on disk is device_state.c's,
+ * device_network.c's and device_service.c's.
  */
 #include <event2/event.h>
 #include <mosquitto.h>
@@ -128,6 +129,22 @@ void device_failed_connected(struct onr_device *d, int why, const char *what)
     backoff(d, why, what, 1);
 }
 
+/* The bootstrap broker in use. */
+static const struct device_broker *current_broker(const struct onr_device *d)
+{
+    return &d->files.brokers[d->broker.current];
+}
+
+/* A failed attempt that is the bootstrap broker's own (`kind`): after the
+ * backoff the device connects to the next broker of its list. `what`
+ * names the broker that failed. */
+static void broker_failed(struct onr_device *d, enum device_failure kind, int why,
+                          const char *what)
+{
+    device_choice_failed(&d->broker, kind);
+    device_failed(d, why, what);
+}
+
 void device_wait_answer(struct onr_device *d)
 {
     d->phase = PHASE_WAITING;
@@ -177,9 +194,10 @@ void device_advance(struct onr_device *d, enum onr_device_state state)
 
 /* ---- the connection -------------------------------------------------------------------- */
 
-static void connect_next(struct onr_device *d)
+/* Connect to the bootstrap broker in use, with a proof for its name. */
+static void connect_broker(struct onr_device *d)
 {
-    const struct device_broker *b = &d->files.brokers[d->next_broker++ % d->files.n_brokers];
+    const struct device_broker *b = current_broker(d);
     struct onr_bootstrap boot = {
         .host = b->host, .port = b->port, .cafile = d->files.broker_ca, .broker_name = b->name,
     };
@@ -195,7 +213,7 @@ static void connect_next(struct onr_device *d)
     if (rc != ONR_OK) {
         l.len = 0;
         device_put(&l, "cannot connect to %s (%s:%d)", b->name, b->host, b->port);
-        device_failed(d, rc, l.text);
+        broker_failed(d, DEVICE_FAIL_CONNECT, rc, l.text);
         return;
     }
     device_wait_connect(d);
@@ -229,28 +247,35 @@ static void release_point_tables(const struct onr_device *d)
 static void on_timer(evutil_socket_t fd, short what, void *arg)
 {
     struct onr_device *d = arg;
-    char why[64];
+    int bootstrap;
+    char why[128];
 
     (void)fd;
     (void)what;
     if (!d->running)
         return;
+    bootstrap = d->journey.state < ONR_DEVICE_ENROLLED;
     switch (d->phase) {
     case PHASE_IDLE:
-        if (d->journey.state >= ONR_DEVICE_ENROLLED)
-            step_operate_connect(d);
+        if (bootstrap)
+            connect_broker(d);
         else
-            connect_next(d);
+            step_operate_connect(d);
         break;
     case PHASE_CONNECTING:
-        device_failed(d, ONR_EIO,
-                      d->journey.state >= ONR_DEVICE_ENROLLED
-                          ? "no CONNACK from the service broker"
-                          : "no CONNACK or SUBACK from the broker");
+        if (!bootstrap) {
+            device_failed(d, ONR_EIO, "no CONNACK from the service broker");
+            break;
+        }
+        snprintf(why, sizeof(why), "no CONNACK or SUBACK from %s", current_broker(d)->name);
+        broker_failed(d, DEVICE_FAIL_CONNECT, ONR_EIO, why);
         break;
     case PHASE_WAITING:
         snprintf(why, sizeof(why), "no answer from the %s", peer_name(d));
-        device_failed(d, ONR_EIO, why);
+        if (bootstrap) /* a broker that carries no answer does not work */
+            broker_failed(d, DEVICE_FAIL_NO_ANSWER, ONR_EIO, why);
+        else
+            device_failed(d, ONR_EIO, why);
         break;
     case PHASE_PENDING: send_request(d); break; /* ask again */
     }
@@ -269,8 +294,9 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
     if (!d->running)
         return;
     if (rc != 0) {
-        snprintf(why, sizeof(why), "CONNECT refused: %s", mosquitto_reason_string(rc));
-        device_failed(d, ONR_EDENIED, why);
+        snprintf(why, sizeof(why), "CONNECT refused by %s: %s", current_broker(d)->name,
+                 mosquitto_reason_string(rc));
+        broker_failed(d, DEVICE_FAIL_REFUSED, ONR_EDENIED, why);
         return;
     }
     device_report(d, "connected", NULL);
@@ -292,6 +318,7 @@ static void on_subscribe(struct mosquitto *mosq, void *arg, int mid, int n, cons
                          const mosquitto_property *props)
 {
     struct onr_device *d = arg;
+    char why[128];
 
     (void)mosq;
     (void)mid;
@@ -299,7 +326,8 @@ static void on_subscribe(struct mosquitto *mosq, void *arg, int mid, int n, cons
     if (!d->running)
         return;
     if (n != 1 || granted[0] >= 128) {
-        device_failed(d, ONR_EDENIED, "subscription refused");
+        snprintf(why, sizeof(why), "subscription refused by %s", current_broker(d)->name);
+        broker_failed(d, DEVICE_FAIL_REFUSED, ONR_EDENIED, why);
         return;
     }
     send_request(d);
@@ -312,8 +340,9 @@ static void on_lost(void *arg, int reason)
 
     if (!d->running)
         return;
-    snprintf(why, sizeof(why), "connection lost: %s", mosquitto_strerror(reason));
-    device_failed(d, ONR_EIO, why);
+    snprintf(why, sizeof(why), "connection to %s lost: %s", current_broker(d)->name,
+             mosquitto_strerror(reason));
+    broker_failed(d, DEVICE_FAIL_LOST, ONR_EIO, why);
 }
 
 /* ---- answers, whichever the step ------------------------------------------------------- */
@@ -489,8 +518,15 @@ int onr_device_open(const char *state_dir, const struct onr_device_callbacks *cb
 
 int onr_device_start(struct onr_device *d, struct event_base *base)
 {
+    uint32_t r = 0;
+
     if (d == NULL || base == NULL || d->started)
         return ONR_EINVAL;
+    /* a random bootstrap broker first: a fleet powered on together spreads
+     * over them (without the DRBG, the first; its proofs fail anyway) */
+    if (onr_random((uint8_t *)&r, sizeof(r)) != ONR_OK)
+        r = 0;
+    device_choice_start(&d->broker, d->files.n_brokers, r);
     d->started = 1;
     d->base = base;
     d->timer = event_new(base, -1, 0, on_timer, d);

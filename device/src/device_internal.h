@@ -47,6 +47,37 @@ struct device_broker {
     int port;
 };
 
+/*
+ * Which bootstrap broker the device uses (device_choice.c): one of the `n`
+ * of device.conf, by index. A run starts at a random one and stays with it
+ * while it works, across steps and reconnects; a failure of the broker's
+ * own moves it to the next one of the list (wrapping), after the usual
+ * backoff; a failure of an answer does not.
+ */
+enum device_failure {
+    DEVICE_FAIL_CONNECT,   /* no TCP or TLS connection, or no CONNACK and SUBACK in time */
+    DEVICE_FAIL_REFUSED,   /* CONNACK or SUBACK refused (a proof refused among them) */
+    DEVICE_FAIL_LOST,      /* the connection was lost */
+    DEVICE_FAIL_NO_ANSWER, /* admitted, but a request got no answer in time: the
+                              broker may be cut off from the services */
+    DEVICE_FAIL_ANSWER,    /* an answer came: an error, or one that does not check */
+};
+
+struct device_choice {
+    size_t n;       /* the brokers to choose from (device_files.n_brokers) */
+    size_t current; /* the one in use: an index below n (0 when n is 0) */
+};
+
+/* device_choice_start: `c` chooses among `n` brokers, starting at
+ * `random` % n (`random` from the DRBG; tests pass their own). */
+void device_choice_start(struct device_choice *c, size_t n, uint32_t random);
+
+/* device_choice_failed: an attempt on c->current failed `why`: a broker's
+ * failure (connect, refused, lost, no answer) moves to the next broker of
+ * the list; an answer's stays. 1 if it moved, 0 if not (and with fewer
+ * than two brokers, never). */
+int device_choice_failed(struct device_choice *c, enum device_failure why);
+
 /* Everything onramp-factory put in the state directory, as read at open. */
 struct device_files {
     struct device_trust trust;

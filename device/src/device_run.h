@@ -67,7 +67,7 @@ struct onr_device {
     struct onr_device_callbacks cb;
     struct onr_device_options opt;
     struct device_files files;
-    size_t next_broker;
+    struct device_choice broker; /* the bootstrap broker in use */
 
     struct device_journey journey;             /* state and what each step stored */
     struct device_sent sent[DEVICE_SENT_KEPT]; /* this step's, this run's: a ring */

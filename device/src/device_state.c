@@ -16,6 +16,7 @@
 #include "onramp/error.h"
 #include "onramp/file.h"
 #include "onramp/journey.h"
+#include "onramp/text.h"
 #include "onramp/x509.h"
 
 #define JOURNEY_MAX 64
@@ -63,6 +64,9 @@ int device_path(char *out, size_t cap, const char *dir, const char *name)
 
 /* ---- the factory's files ------------------------------------------------------ */
 
+/* device.conf's `broker NAME HOST PORT` lines, in order (1 to
+ * DEVICE_BROKERS_MAX): NAME a service id (the plugin's broker_name, which
+ * proofs are bound to), PORT 1..65535. */
 static int load_brokers(struct device_files *f, const struct onr_config *cfg)
 {
     size_t n = onr_config_count(cfg, "broker");
@@ -79,6 +83,8 @@ static int load_brokers(struct device_files *f, const struct onr_config *cfg)
         if (onr_config_split(onr_config_at(cfg, "broker", i), buf, sizeof(buf), field, 3,
                              &nf) != ONR_OK ||
             nf != 3 || strlen(field[0]) > ONR_SERVICE_ID_MAX ||
+            onr_text_check(ONR_TEXT_ID, (struct onr_bytes){(const uint8_t *)field[0],
+                                                          strlen(field[0])}) != ONR_OK ||
             strlen(field[1]) >= sizeof(f->brokers[i].host))
             return ONR_EFORMAT;
         port = strtol(field[2], &end, 10);

@@ -140,9 +140,11 @@ static const struct onr_field control_result_fields[] = {
     F(control_result, re, BIN, REQ, ID16),
     F(control_result, code, UINT, REQ, 0, 65535),
     F(control_result, reason, TEXT, OPT, REASON),
+    F(control_result, epoch, BIN, REQ, ID16),
 };
 #define COUNTER(name) F(broker_stats, name, UINT, REQ, 0, UINT64_MAX)
 static const struct onr_field broker_stats_fields[] = {
+    F(broker_stats, epoch, BIN, REQ, ID16),
     COUNTER(uptime),        COUNTER(connects),         COUNTER(refused),
     COUNTER(pop_malformed), COUNTER(pop_wrong_id),     COUNTER(pop_bad_sig),
     COUNTER(pop_stale),     COUNTER(pop_replayed),     COUNTER(no_credentials),

@@ -211,13 +211,17 @@ bool ctl_filter_match(const struct ctl_filter *f, const struct ctl_sighting *s);
 /* How a body field is printed: never a secret. */
 enum ctl_show {
     CTL_SHOW_VALUE = 1, /* a uint, or a text that is not secret: escaped */
-    CTL_SHOW_HEX,       /* a binary identifier (re, nonce, kid, rand, serial) */
+    CTL_SHOW_HEX,       /* a binary identifier (re, nonce, kid, rand, serial, epoch) */
     CTL_SHOW_LENGTH,    /* any other binary: "<bin N>" */
     CTL_SHOW_LABEL,     /* a pairing label: without its claim secret */
 };
 
 /* ctl_field_show: how the field `f` (borrowed) is printed. */
 enum ctl_show ctl_field_show(const struct onr_msg_field *f);
+
+/* ctl_field_value: the value of the field `f` (borrowed) to `out`, as
+ * ctl_field_show says, in text or (`json`) as a JSON value. */
+void ctl_field_value(FILE *out, const struct onr_msg_field *f, bool json);
 
 /*
  * ctl_label_masked: a label (untrusted, borrowed) as it may be printed:

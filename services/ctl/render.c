@@ -13,7 +13,7 @@
 #include "onramp/text.h"
 
 /* Binary fields that identify rather than protect: printed as hex. */
-static const char *const hex_fields[] = {"re", "nonce", "kid", "rand", "serial"};
+static const char *const hex_fields[] = {"re", "nonce", "kid", "rand", "serial", "epoch"};
 
 /* The keys of a line before the body's. */
 static const char *const line_keys[] = {"time", "topic", "type", "sender", "dev", "step",
@@ -153,8 +153,7 @@ static bool line_key(const char *key)
     return false;
 }
 
-/* One body field's value, in text or JSON. */
-static void field_value(FILE *out, const struct onr_msg_field *f, bool json)
+void ctl_field_value(FILE *out, const struct onr_msg_field *f, bool json)
 {
     char masked[128];
 
@@ -210,7 +209,7 @@ void ctl_render_text(FILE *out, const struct ctl_sighting *s)
         if (!f.present)
             continue;
         fprintf(out, " %s%s=", line_key(f.key) ? "body." : "", f.key);
-        field_value(out, &f, false);
+        ctl_field_value(out, &f, false);
     }
     fputc('\n', out);
 }
@@ -267,7 +266,7 @@ void ctl_render_json(FILE *out, const struct ctl_sighting *s)
         if (!f.present)
             continue;
         fprintf(out, "%s\"%s\":", first ? "" : ",", f.key); /* static schema keys */
-        field_value(out, &f, true);
+        ctl_field_value(out, &f, true);
         first = false;
     }
     fputs("}}\n", out);

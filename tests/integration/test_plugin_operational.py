@@ -423,12 +423,7 @@ class ProviderCaOptionTest(unittest.TestCase):
             self.assertIn(line, conf)
             with open(broker.conf, "w") as f:
                 f.write(conf.replace(line, line + line))
-        try:
-            with self.assertRaises(RuntimeError):
-                broker.start(attempts=1)
-        finally:
-            broker.stop()
-        self.assertIn(why, broker.log_text())
+        broker.assert_refuses_to_start(self, why)
 
     def test_provider_id_must_be_a_service_id(self):
         self.refused("option provider_ca_Prov-1: the provider id must be a service id", {},

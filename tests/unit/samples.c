@@ -139,8 +139,10 @@ void onr_sample_msg(int type, struct onr_msg *m)
     case ONR_MSG_CONTROL_RESULT:
         m->body.control_result.re = B(id16);
         m->body.control_result.code = 0;
+        m->body.control_result.epoch = B(id16);
         break;
     case ONR_MSG_BROKER_STATS:
+        m->body.broker_stats.epoch = B(id16);
         m->body.broker_stats.uptime = 60;
         m->body.broker_stats.connects = UINT64_MAX;
         m->body.broker_stats.devices = 3;

@@ -432,7 +432,7 @@ static void test_unsigned_and_maced_types_say_so(void **state)
 
 static void test_binary_fields_print_as_lengths_but_identifiers(void **state)
 {
-    static const char *const hex[] = {"re", "nonce", "kid", "rand", "serial"};
+    static const char *const hex[] = {"re", "nonce", "kid", "rand", "serial", "epoch"};
     static const char *const secret[] = {"sealed", "claim", "res", "auts", "csr", "chain",
                                          "ca", "voucher", "cert", "autn", "op_key", "ki"};
     struct onr_msg_field f = {.kind = ONR_VALUE_BYTES, .present = 1};

@@ -254,6 +254,21 @@ static void test_device_open_refuses_a_damaged_directory(void **state)
     assert_open_refused(dir, ONR_EFORMAT, "device.conf");
     write_conf(dir, f.trust.dev, "broker bs-1 127.0.0.1 70000\n");
     assert_open_refused(dir, ONR_EFORMAT, "device.conf");
+    /* a broker name that is no service id: no plugin has it */
+    write_conf(dir, f.trust.dev, FIXTURE_BROKERS "broker BS-3 127.0.0.1 3\n");
+    assert_open_refused(dir, ONR_EFORMAT, "device.conf");
+    write_conf(dir, f.trust.dev, "broker -bs 127.0.0.1 3\n");
+    assert_open_refused(dir, ONR_EFORMAT, "device.conf");
+    /* at most 8 brokers (onramp-factory mint's bound too) */
+    write_conf(dir, f.trust.dev,
+               "broker b1 h 1\nbroker b2 h 2\nbroker b3 h 3\nbroker b4 h 4\n"
+               "broker b5 h 5\nbroker b6 h 6\nbroker b7 h 7\nbroker b8 h 8\n");
+    assert_onr(ONR_OK, open_device(dir, &h, &dev));
+    onr_device_close(dev);
+    write_conf(dir, f.trust.dev,
+               "broker b1 h 1\nbroker b2 h 2\nbroker b3 h 3\nbroker b4 h 4\n"
+               "broker b5 h 5\nbroker b6 h 6\nbroker b7 h 7\nbroker b8 h 8\nbroker b9 h 9\n");
+    assert_open_refused(dir, ONR_EFORMAT, "device.conf");
     write_conf(dir, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", FIXTURE_BROKERS);
     assert_open_refused(dir, ONR_EBADKEY, "identity.key");
     write_conf(dir, f.trust.dev, FIXTURE_BROKERS);

@@ -34,8 +34,8 @@
  *   endpoint  the service broker, "mqtts://HOST:PORT" and a newline
  *
  *   FACTORY   nothing done yet: connect to a bootstrap broker (anonymous
- *             TLS and a fresh proof of possession per attempt; the brokers
- *             of device.conf in order, then round robin), subscribe to
+ *             TLS and a fresh proof of possession per attempt, bound to
+ *             that broker's name; which broker: below), subscribe to
  *             onr/1/d/{dev}/down, say hello to the manufacturer with a
  *             fresh nonce, wait for the voucher ("pending" answers make it
  *             wait for the pushed voucher, and ask again after retry_after)
@@ -88,7 +88,19 @@
  * backoff and jitter (1 s doubling to 60 s, plus up to 50%); after
  * `max_attempts` failed attempts in a row the run ends with the last error.
  * Each retry sends a new request (new id and nonce; the enroll request's
- * key stays the same). A "pending" answer is not a failure: an unclaimed
+ * key stays the same).
+ *
+ * Bootstrap brokers: device.conf lists 1 to 8 (`broker NAME HOST PORT`).
+ * A run starts at a random one (the library's DRBG), so that a fleet
+ * powered on together spreads over them, and stays with it across steps
+ * and reconnects while it works. A failure of the broker's own moves the
+ * device to the next one of the list (after the last, the first), after
+ * the same backoff: no connection, no CONNACK or SUBACK within
+ * `answer_timeout`, the CONNECT or the subscription refused, the
+ * connection lost, or a request without an answer within
+ * `answer_timeout` (a broker cut off from the services carries none). An
+ * error answer, one that does not check and a "pending" one keep it where
+ * it is: another broker reaches the same services. A "pending" answer is not a failure: an unclaimed
  * device waits as long as it takes. Answers that do not verify, open or
  * check are reported and ignored: they never change the state.
  *

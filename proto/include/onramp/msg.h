@@ -213,10 +213,12 @@ struct onr_msg_control_result {
     struct onr_bytes re;
     uint64_t code;           /* 0, or a positive ONR_E number */
     struct onr_bytes reason; /* optional text */
+    struct onr_bytes epoch;  /* 16: the broker's grants journal's epoch */
 };
 
 /* The broker plugin's counters (proto/SPEC.md, type 23). */
 struct onr_msg_broker_stats {
+    struct onr_bytes epoch;     /* 16: its grants journal's identity (SPEC type 23) */
     uint64_t uptime;            /* seconds since the plugin started */
     uint64_t connects;          /* clients admitted */
     uint64_t refused;           /* connections refused, all reasons */
