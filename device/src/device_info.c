@@ -26,6 +26,15 @@ int onr_device_voucher(const struct onr_device *d, struct onr_device_voucher *ou
     return ONR_OK;
 }
 
+int onr_device_relocation(const struct onr_device *d, struct onr_device_voucher *out)
+{
+    if (d->journey.state != ONR_DEVICE_RELOCATING &&
+        d->journey.state != ONR_DEVICE_RELOCATION_PROFILED)
+        return ONR_ENOENT;
+    *out = d->journey.next.voucher;
+    return ONR_OK;
+}
+
 int onr_device_network(const struct onr_device *d, struct onr_device_network *out)
 {
     const struct device_journey *j = &d->journey;

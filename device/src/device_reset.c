@@ -18,10 +18,12 @@
 
 /* What the journey stores, in the order it is removed: the journey first
  * (after it the device is FACTORY, whatever is left), then the steps'
- * files from the last step back to the first, so that what a power cut
- * leaves is what an earlier step left. */
+ * files from the last step back to the first (a relocation's next/ before
+ * them all), so that what a power cut leaves is what an earlier step
+ * left. */
 static const char *const journey_files[] = {
     DEVICE_JOURNEY_FILE,
+    DEVICE_REPORTED_FILE,
     DEVICE_ENDPOINT_FILE,
     DEVICE_SERVICE_CA_FILE,
     DEVICE_SERVICE_CERT_FILE,
@@ -113,6 +115,8 @@ int onr_device_factory_reset(const char *state_dir)
     if (rc == ONR_OK)
         rc = remove_durably(dir, journey_files[0]);
     if (rc == ONR_OK) {
+        if (device_relocation_remove(state_dir) != ONR_OK)
+            rc = ONR_EIO;
         for (size_t i = 1; i < N_FILES; i++)
             if (remove_durably(dir, journey_files[i]) != ONR_OK)
                 rc = ONR_EIO;

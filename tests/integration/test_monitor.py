@@ -232,7 +232,7 @@ class MonitorTest(unittest.TestCase):
             self.assertEqual(by_type["attach_request"]["verdict"], "none")
             self.assertEqual(by_type["telemetry"]["step"], "operational")
             self.assertEqual(by_type["telemetry"]["verdict"], "none")
-            self.assertEqual(list(by_type["telemetry"]["body"]), ["payload"])
+            self.assertEqual(by_type["telemetry"]["body"], {"dev": dev, "state": "OPERATIONAL"})
             self.assertEqual(by_type["pairing"]["body"]["label"][-8:], ":<claim>")
             self.assertRegex(by_type["profile"]["body"]["sealed"], r"^<bin \d+>$")
             self.assertRegex(by_type["registration"]["body"]["claim"], r"^<bin \d+>$")
