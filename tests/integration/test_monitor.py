@@ -331,6 +331,97 @@ class MonitorTest(unittest.TestCase):
                               capture_output=True, text=True)
         self.assertIn("monitor", proc.stdout)
 
+    # -- roaming (issue 17, the device's half, with the services as they
+    # are): the visited PLMN a device is given reaches its manufacturer in
+    # its signed hello, and its telemetry reports it with a fresh nonce,
+    # kept first in its "reported" file; the monitor decodes both. A
+    # malformed PLMN, on the command line or in device.conf, changes
+    # nothing.
+
+    def snapshot(self, d):
+        files = {}
+        for name in sorted(os.listdir(d)):
+            with open(os.path.join(d, name), "rb") as f:
+                files[name] = f.read()
+        return files
+
+    def test_the_hello_and_the_telemetry_say_where_the_device_is(self):
+        mon = self.monitor("roaming", "--json", *self.peers).start()
+        (d,) = self.acme.mint(1)
+        dev = os.path.basename(d)
+        self.pair(d)
+        (run,) = self.run_devices([d], "--visited-plmn", "72405")
+        text = run.process.text()
+        self.assertIn("hello manufacturer=acme visited=72405\n", text)
+        self.assertRegex(text, r"state=OPERATIONAL dev=%s visited=72405 manufacturer=acme "
+                               r"provider=prov-a operator=op-1 expires=" % dev)
+        self.assertIn("telemetry topic=onr/1/p/prov-a/dev/%s/telemetry visited=72405\n" % dev,
+                      text)
+        # restarted in another country: a new report, with a new nonce
+        self.run_devices([d], "--visited-plmn", "310410")
+
+        def seen():
+            types = [r["type"] for r in mon.records() if r["dev"] == dev]
+            return "hello" in types and types.count("telemetry") == 2
+
+        onboarding.wait_until(seen, what="the hello and both telemetries")
+        self.assertEqual(mon.stop(), 0, mon.stderr())
+        mine = [r for r in mon.records() if r["dev"] == dev]
+        (hello,) = [r for r in mine if r["type"] == "hello"]
+        self.assertEqual(hello["verdict"], "verified")  # the PLMN is signed with the rest
+        self.assertEqual(hello["body"]["plmn"], "72405")
+        # the manufacturer as it is: a voucher for the registration's operator
+        (voucher,) = [r for r in mine if r["type"] == "voucher"]
+        self.assertEqual(voucher["body"]["voucher.op"], "op-1")
+        reports = [r["body"] for r in mine if r["type"] == "telemetry"]
+        self.assertEqual([b["plmn"] for b in reports], ["72405", "310410"])
+        self.assertEqual({b["dev"] for b in reports}, {dev})
+        self.assertNotEqual(reports[0]["nonce"], reports[1]["nonce"])
+        with open(os.path.join(d, "reported")) as f:
+            self.assertEqual(f.read(), "".join("%s %s\n" % (b["nonce"], b["plmn"])
+                                               for b in reports))
+        self.assertEqual(os.stat(os.path.join(d, "reported")).st_mode & 0o777, 0o600)
+
+    def test_a_malformed_visited_plmn_changes_nothing(self):
+        (d,) = self.acme.mint(1)
+        self.pair(d)
+        before = self.snapshot(d)
+        for bad in ("7240", "7240512", "72a05", "", "72405 ", "-72405"):
+            run = self.onb.device(d, ("--visited-plmn", bad))
+            run.process.start()
+            self.assertEqual(run.process.exit_status(), 2, run.process.text())
+            self.assertIn("--visited-plmn: not a PLMN (MCC and MNC, 5 or 6 digits)",
+                          run.process.text())
+            self.assertNotIn("state=", run.process.text())
+            self.assertEqual(self.snapshot(d), before)
+        # in device.conf: the device refuses to start and names the key
+        with open(os.path.join(d, "device.conf"), "a") as f:
+            f.write("visited_plmn 72a05\n")
+        before = self.snapshot(d)
+        run = self.onb.device(d)
+        run.process.start()
+        self.assertEqual(run.process.exit_status(), 1, run.process.text())
+        self.assertIn("error file=device.conf key=visited_plmn code=EFORMAT", run.process.text())
+        self.assertEqual(self.snapshot(d), before)
+        # a good one there is what the device reports
+        with open(os.path.join(d, "device.conf")) as f:
+            conf = f.read().replace("visited_plmn 72a05", "visited_plmn 26201")
+        with open(os.path.join(d, "device.conf"), "w") as f:
+            f.write(conf)
+        (run,) = self.run_devices([d], "--until", "VOUCHED")
+        self.assertIn("hello manufacturer=acme visited=26201\n", run.process.text())
+
+    def test_a_device_that_stays_stays_on_its_service_broker(self):
+        (d,) = self.onboarded(1)
+        run = self.onb.device(d, ("--stay", "--visited-plmn", "26201"))
+        run.process.start()
+        run.process.wait_for("telemetry topic=", timeout=30)
+        # its provider's relocate would find it there: it waits, subscribed
+        self.assertIsNone(run.process.proc.poll())
+        self.assertEqual(run.process.stop(), 3)
+        self.assertTrue(run.process.text().endswith("stopped\n"), run.process.text())
+        self.assertNotIn("retry", run.process.text())
+
 
 if __name__ == "__main__":
     unittest.main()
