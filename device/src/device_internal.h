@@ -11,6 +11,7 @@
 #ifndef ONRAMP_DEVICE_INTERNAL_H
 #define ONRAMP_DEVICE_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -472,6 +473,10 @@ const char *device_reported_find(const struct device_reported *r, struct onr_byt
  * no next/ is fine. ONR_OK or ONR_EIO.
  */
 int device_relocation_start(const char *dir, const uint8_t *token, size_t len);
+/* device_remove_each (device_reset.c): every entry of the open directory
+ * `dir` that `match` accepts (NULL: all), unlinked, each removal durable
+ * (the directory synced). ONR_OK or ONR_EIO (the others still tried). */
+int device_remove_each(int dir, bool (*match)(const char *name));
 int device_relocation_commit(const char *dir);
 int device_relocation_abandon(const char *dir);
 int device_relocation_remove(const char *dir);

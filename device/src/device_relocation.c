@@ -5,7 +5,6 @@
  * Every step is durable before the next: files written atomically,
  * renames and removals followed by a sync of the directories they touch.
  */
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -38,38 +37,6 @@ static int open_dir(const char *path)
     return open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 }
 
-/* Every entry of the open directory `fd` unlinked, then synced. */
-static int empty_dir(int fd)
-{
-    int copy = dup(fd);
-    DIR *d = copy >= 0 ? fdopendir(copy) : NULL;
-    struct dirent *e;
-    int rc = ONR_OK;
-
-    if (d == NULL) {
-        if (copy >= 0)
-            close(copy);
-        return ONR_EIO;
-    }
-    for (;;) {
-        errno = 0;
-        e = readdir(d);
-        if (e == NULL) {
-            if (errno != 0)
-                rc = ONR_EIO;
-            break;
-        }
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        if (unlinkat(fd, e->d_name, 0) != 0 && errno != ENOENT)
-            rc = ONR_EIO;
-    }
-    closedir(d); /* closes copy */
-    if (rc == ONR_OK && fsync(fd) != 0)
-        rc = ONR_EIO;
-    return rc;
-}
-
 int device_relocation_remove(const char *dir)
 {
     int top = open_dir(dir);
@@ -82,7 +49,7 @@ int device_relocation_remove(const char *dir)
     if (next < 0) {
         rc = errno == ENOENT ? ONR_OK : ONR_EIO;
     } else {
-        rc = empty_dir(next);
+        rc = device_remove_each(next, NULL);
         close(next);
         if (rc == ONR_OK && (unlinkat(top, DEVICE_NEXT_DIR, AT_REMOVEDIR) != 0 ||
                              fsync(top) != 0))

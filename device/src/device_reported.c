@@ -9,19 +9,11 @@
 #include "device_internal.h"
 #include "onramp/error.h"
 #include "onramp/file.h"
+#include "onramp/hex.h"
 
 /* "HEX PLMN\n": 32 hex digits, a space, 5 or 6 digits, a newline. */
 #define LINE_MAX_LEN (2 * ONR_NONCE_LEN + 1 + ONR_PLMN_MAX + 1)
 #define FILE_MAX (DEVICE_REPORTED_MAX * LINE_MAX_LEN)
-
-static int hex_value(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1;
-}
 
 /* One line of `len` bytes (its newline excluded) into slot `i` of `out`. */
 static int parse_line(const uint8_t *line, size_t len, struct device_reported *out, size_t i)
@@ -29,16 +21,10 @@ static int parse_line(const uint8_t *line, size_t len, struct device_reported *o
     size_t plmn_len = len > 2 * ONR_NONCE_LEN + 1 ? len - 2 * ONR_NONCE_LEN - 1 : 0;
 
     if (plmn_len == 0 || line[2 * ONR_NONCE_LEN] != ' ' ||
-        onr_plmn_check((const char *)line + 2 * ONR_NONCE_LEN + 1, plmn_len) != ONR_OK)
+        onr_plmn_check((const char *)line + 2 * ONR_NONCE_LEN + 1, plmn_len) != ONR_OK ||
+        onr_hex_decode((const char *)line, 2 * ONR_NONCE_LEN, out->r[i].nonce, ONR_NONCE_LEN) !=
+            ONR_NONCE_LEN)
         return ONR_EFORMAT;
-    for (size_t k = 0; k < ONR_NONCE_LEN; k++) {
-        int hi = hex_value(line[2 * k]);
-        int lo = hex_value(line[2 * k + 1]);
-
-        if (hi < 0 || lo < 0)
-            return ONR_EFORMAT;
-        out->r[i].nonce[k] = (uint8_t)(hi << 4 | lo);
-    }
     memcpy(out->r[i].plmn, line + 2 * ONR_NONCE_LEN + 1, plmn_len);
     out->r[i].plmn[plmn_len] = '\0';
     return ONR_OK;
@@ -94,10 +80,8 @@ int device_reported_add(const char *dir, const uint8_t nonce[ONR_NONCE_LEN], con
     /* the newest DEVICE_REPORTED_MAX - 1 kept, then this one */
     first = r.n == DEVICE_REPORTED_MAX ? 1 : 0;
     for (size_t i = first; i <= r.n; i++) {
-        const uint8_t *n = i < r.n ? r.r[i].nonce : nonce;
-
-        for (size_t k = 0; k < ONR_NONCE_LEN; k++)
-            len += (size_t)snprintf(text + len, sizeof(text) - len, "%02x", n[k]);
+        onr_hex_encode(i < r.n ? r.r[i].nonce : nonce, ONR_NONCE_LEN, text + len);
+        len += 2 * ONR_NONCE_LEN;
         len += (size_t)snprintf(text + len, sizeof(text) - len, " %s\n",
                                 i < r.n ? r.r[i].plmn : plmn);
     }

@@ -57,9 +57,7 @@ static bool is_temporary(const char *name)
     return false;
 }
 
-/* Every temporary of the journey's files in `dir`, removed durably.
- * ONR_OK or ONR_EIO (the others are still tried). */
-static int remove_temporaries(int dir)
+int device_remove_each(int dir, bool (*match)(const char *name))
 {
     int fd = dup(dir);
     DIR *d = NULL;
@@ -81,7 +79,10 @@ static int remove_temporaries(int dir)
                 rc = ONR_EIO;
             break;
         }
-        if (is_temporary(e->d_name) && remove_durably(dir, e->d_name) != ONR_OK)
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            (match != NULL && !match(e->d_name)))
+            continue;
+        if (remove_durably(dir, e->d_name) != ONR_OK)
             rc = ONR_EIO;
     }
     closedir(d); /* closes fd */
@@ -120,7 +121,8 @@ int onr_device_factory_reset(const char *state_dir)
         for (size_t i = 1; i < N_FILES; i++)
             if (remove_durably(dir, journey_files[i]) != ONR_OK)
                 rc = ONR_EIO;
-        if (remove_temporaries(dir) != ONR_OK)
+        /* the temporaries of the journey's files */
+        if (device_remove_each(dir, is_temporary) != ONR_OK)
             rc = ONR_EIO;
     }
     close(dir);

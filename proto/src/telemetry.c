@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "onramp/error.h"
+#include "onramp/hex.h"
 
 #define DEV_KEY "{\"dev\":\""
 #define STATE_KEY "\",\"state\":\"" ONR_TELEMETRY_STATE "\""
@@ -39,15 +40,6 @@ static size_t until_quote(const struct reader *r, size_t max)
     return n;
 }
 
-static int hex_value(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    return -1; /* uppercase too: one spelling only */
-}
-
 /* The second form's tail: "plmn":"..","nonce":".."} into `out`. */
 static int read_report(struct reader *r, struct onr_telemetry *out)
 {
@@ -60,16 +52,11 @@ static int read_report(struct reader *r, struct onr_telemetry *out)
         return ONR_EFORMAT;
     memcpy(out->plmn, r->buf + r->at, n);
     r->at += n;
-    if (!take(r, NONCE_KEY) || r->len - r->at < 2 * ONR_NONCE_LEN)
+    /* lowercase only: one spelling */
+    if (!take(r, NONCE_KEY) || r->len - r->at < 2 * ONR_NONCE_LEN ||
+        onr_hex_decode((const char *)r->buf + r->at, 2 * ONR_NONCE_LEN, out->nonce,
+                       sizeof(out->nonce)) != ONR_NONCE_LEN)
         return ONR_EFORMAT;
-    for (size_t i = 0; i < ONR_NONCE_LEN; i++) {
-        int hi = hex_value(r->buf[r->at + 2 * i]);
-        int lo = hex_value(r->buf[r->at + 2 * i + 1]);
-
-        if (hi < 0 || lo < 0)
-            return ONR_EFORMAT;
-        out->nonce[i] = (uint8_t)(hi << 4 | lo);
-    }
     r->at += 2 * ONR_NONCE_LEN;
     out->reported = 1;
     return take(r, END) ? ONR_OK : ONR_EFORMAT;
@@ -111,8 +98,7 @@ int onr_telemetry_encode(const struct onr_telemetry *t, char *out, size_t cap, s
     if (!t->reported) {
         n = snprintf(out, cap, DEV_KEY "%s" STATE_KEY "}", t->dev);
     } else {
-        for (size_t i = 0; i < ONR_NONCE_LEN; i++)
-            snprintf(hex + 2 * i, 3, "%02x", t->nonce[i]);
+        onr_hex_encode(t->nonce, sizeof(t->nonce), hex);
         n = snprintf(out, cap, DEV_KEY "%s" STATE_KEY PLMN_KEY "%s" NONCE_KEY "%s" END, t->dev,
                      t->plmn, hex);
     }

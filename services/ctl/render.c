@@ -171,28 +171,22 @@ static void telemetry_json(FILE *out, const struct onr_telemetry *t)
  * by the decoder. */
 static const char *const token_fields[] = {"op", "plmn", "why"};
 
-static void token_text(FILE *out, const struct onr_envelope *token)
+/* ` voucher.KEY=VALUE` in text, `,"voucher.KEY":"VALUE"` in JSON, for
+ * each of token_fields the token has. */
+static void token_choice(FILE *out, const struct onr_envelope *token, bool json)
 {
     struct onr_msg_field f;
 
     for (size_t k = 0; k < sizeof(token_fields) / sizeof(token_fields[0]); k++)
-        for (size_t i = 0; onr_msg_field_at(&token->msg, i, &f) == 0; i++)
-            if (f.present && strcmp(f.key, token_fields[k]) == 0) {
-                fprintf(out, " voucher.%s=", f.key);
-                ctl_text_value(out, f.bytes.ptr, f.bytes.len);
-            }
-}
-
-static void token_json(FILE *out, const struct onr_envelope *token)
-{
-    struct onr_msg_field f;
-
-    for (size_t k = 0; k < sizeof(token_fields) / sizeof(token_fields[0]); k++)
-        for (size_t i = 0; onr_msg_field_at(&token->msg, i, &f) == 0; i++)
-            if (f.present && strcmp(f.key, token_fields[k]) == 0) {
-                fprintf(out, ",\"voucher.%s\":", f.key);
+        for (size_t i = 0; onr_msg_field_at(&token->msg, i, &f) == 0; i++) {
+            if (!f.present || strcmp(f.key, token_fields[k]) != 0)
+                continue;
+            fprintf(out, json ? ",\"voucher.%s\":" : " voucher.%s=", f.key);
+            if (json)
                 ctl_json_string(out, f.bytes.ptr, f.bytes.len);
-            }
+            else
+                ctl_text_value(out, f.bytes.ptr, f.bytes.len);
+        }
 }
 
 static bool line_key(const char *key)
@@ -264,7 +258,7 @@ void ctl_render_text(FILE *out, const struct ctl_sighting *s)
         fprintf(out, " %s%s=", line_key(f.key) ? "body." : "", f.key);
         field_value(out, &f, false);
         if (s->token_decoded && strcmp(f.key, "voucher") == 0)
-            token_text(out, &s->token);
+            token_choice(out, &s->token, false);
     }
     fputc('\n', out);
 }
@@ -327,7 +321,7 @@ void ctl_render_json(FILE *out, const struct ctl_sighting *s)
         fprintf(out, "%s\"%s\":", first ? "" : ",", f.key); /* static schema keys */
         field_value(out, &f, true);
         if (s->token_decoded && strcmp(f.key, "voucher") == 0)
-            token_json(out, &s->token);
+            token_choice(out, &s->token, true);
         first = false;
     }
     fputs("}}\n", out);

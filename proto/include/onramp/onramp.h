@@ -16,6 +16,7 @@
 #include "onramp/error.h"
 #include "onramp/file.h"
 #include "onramp/hash.h"
+#include "onramp/hex.h"
 #include "onramp/hpke.h"
 #include "onramp/journey.h"
 #include "onramp/label.h"
