@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "onramp/config.h"
 #include "onramp/crypto.h"
 #include "onramp/device.h"
 #include "onramp/error.h"
@@ -141,6 +142,10 @@ static const char help[] =
     "  --stay              once OPERATIONAL, stay connected to the service\n"
     "                      broker until stopped (reconnecting when the\n"
     "                      connection is lost), for its provider's relocate\n"
+    "  SIGHUP reads visited_plmn from DIR/device.conf again, as a modem would\n"
+    "  tell of a new network (none there: none known; a malformed one is\n"
+    "  reported and ignored); an OPERATIONAL device on its service broker\n"
+    "  reports a new one in a new telemetry at once.\n"
     "  --max-attempts N    failed attempts in a row before giving up (20)\n"
     "  --timeout SECONDS   how long to wait for the broker and for each answer\n"
     "                      to a request (15)\n"
@@ -218,6 +223,9 @@ static const char help[] =
     "    failed attempts=N code=NAME reason=\"...\"\n"
     "                                   the run gives up\n"
     "    stopped                        ended by SIGTERM or SIGINT\n"
+    "    visited plmn=PLMN|-            SIGHUP: the visited PLMN now (- none)\n"
+    "    error file=device.conf key=visited_plmn code=EFORMAT reason=\"...\"\n"
+    "                                   SIGHUP: a malformed one, ignored\n"
     "    factory-reset dev=ID           the one line of --factory-reset\n"
     "  code= is an Onramp error name (proto/SPEC.md section 8, e.g. EDENIED),\n"
     "  or the number for one this version does not know. reason=\"...\" is\n"
@@ -320,6 +328,39 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     onr_device_stop(arg);
 }
 
+/* What SIGHUP reads again: the device and its state directory. */
+struct reload {
+    struct onr_device *dev;
+    const char *state;
+};
+
+/* SIGHUP: device.conf's visited_plmn, as a modem telling of a new network. */
+static void on_hangup(evutil_socket_t sig, short what, void *arg)
+{
+    const struct reload *r = arg;
+    struct onr_config *cfg = NULL;
+    struct onr_config_error err;
+    const char *plmn = NULL;
+    char path[4096];
+    int rc;
+
+    (void)sig;
+    (void)what;
+    snprintf(path, sizeof(path), "%s/device.conf", r->state);
+    rc = onr_config_load(path, &cfg, &err);
+    if (rc == ONR_OK) {
+        plmn = onr_config_get(cfg, "visited_plmn");
+        rc = onr_device_set_visited_plmn(r->dev, plmn) == ONR_OK ? ONR_OK : ONR_EFORMAT;
+    }
+    if (rc != ONR_OK)
+        printf("error file=device.conf key=visited_plmn code=%s reason=\"%s\"\n",
+               onr_error_name(rc), "ignored: the visited PLMN stays");
+    else
+        printf("visited plmn=%s\n", plmn != NULL ? plmn : "-");
+    fflush(stdout);
+    onr_config_free(cfg);
+}
+
 /* A decimal in [min, max], or -1. */
 static long number(const char *s, long min, long max)
 {
@@ -349,7 +390,8 @@ static int run_device(const char *state, const struct onr_device_options *opt,
     struct run run = {NULL, ONR_OK, 0};
     struct onr_device_callbacks cb = {.progress = on_progress, .done = on_done, .arg = &run};
     struct onr_device *dev = NULL;
-    struct event *sigs[2] = {NULL, NULL};
+    struct event *sigs[3] = {NULL, NULL, NULL};
+    struct reload reload = {NULL, state};
     int rc;
 
     rc = onr_device_open(state, &cb, opt, &dev);
@@ -363,12 +405,15 @@ static int run_device(const char *state, const struct onr_device_options *opt,
         return EXIT_USAGE;
     }
     run.base = event_base_new();
+    reload.dev = dev;
     if (run.base != NULL) {
         sigs[0] = evsignal_new(run.base, SIGTERM, on_signal, dev);
         sigs[1] = evsignal_new(run.base, SIGINT, on_signal, dev);
+        sigs[2] = evsignal_new(run.base, SIGHUP, on_hangup, &reload);
     }
-    rc = run.base == NULL || sigs[0] == NULL || sigs[1] == NULL ? ONR_ENOMEM : ONR_OK;
-    for (int i = 0; i < 2 && rc == ONR_OK; i++)
+    rc = run.base == NULL || sigs[0] == NULL || sigs[1] == NULL || sigs[2] == NULL ? ONR_ENOMEM
+                                                                                 : ONR_OK;
+    for (int i = 0; i < 3 && rc == ONR_OK; i++)
         if (event_add(sigs[i], NULL) != 0)
             rc = ONR_ENOMEM;
     if (rc == ONR_OK)
@@ -376,7 +421,7 @@ static int run_device(const char *state, const struct onr_device_options *opt,
     if (rc == ONR_OK && !run.ended)
         event_base_dispatch(run.base);
     /* the run ended: the target reached, given up, or a signal */
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         if (sigs[i] != NULL)
             event_free(sigs[i]);
     onr_device_close(dev);

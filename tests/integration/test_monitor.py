@@ -411,16 +411,38 @@ class MonitorTest(unittest.TestCase):
         (run,) = self.run_devices([d], "--until", "VOUCHED")
         self.assertIn("hello manufacturer=acme visited=26201\n", run.process.text())
 
-    def test_a_device_that_stays_stays_on_its_service_broker(self):
+    def test_a_device_that_stays_reports_a_new_network_at_once(self):
+        mon = self.monitor("moving", "--json", "--type", "telemetry").start()
         (d,) = self.onboarded(1)
+        dev = os.path.basename(d)
         run = self.onb.device(d, ("--stay", "--visited-plmn", "26201"))
         run.process.start()
         run.process.wait_for("telemetry topic=", timeout=30)
-        # its provider's relocate would find it there: it waits, subscribed
-        self.assertIsNone(run.process.proc.poll())
+        # it waits on its service broker, where its provider's relocate would
+        # find it; its modem (SIGHUP and device.conf here) tells of a new
+        # network: a malformed one is ignored, a good one reported at once
+        conf = os.path.join(d, "device.conf")
+        with open(conf, "a") as f:
+            f.write("visited_plmn 7240\n")
+        os.kill(run.process.proc.pid, signal.SIGHUP)
+        run.process.wait_for("error file=device.conf key=visited_plmn code=EFORMAT")
+        with open(conf) as f:
+            text = f.read().replace("visited_plmn 7240\n", "visited_plmn 72405\n")
+        with open(conf, "w") as f:
+            f.write(text)
+        os.kill(run.process.proc.pid, signal.SIGHUP)
+        run.process.wait_for("telemetry topic=onr/1/p/prov-a/dev/%s/telemetry visited=72405" % dev)
+        self.assertIn("visited plmn=72405\n", run.process.text())
         self.assertEqual(run.process.stop(), 3)
         self.assertTrue(run.process.text().endswith("stopped\n"), run.process.text())
         self.assertNotIn("retry", run.process.text())
+        onboarding.wait_until(lambda: len([r for r in mon.records() if r["dev"] == dev]) >= 3,
+                              what="three telemetries")
+        self.assertEqual(mon.stop(), 0, mon.stderr())
+        plmns = [r["body"].get("plmn") for r in mon.records() if r["dev"] == dev]
+        self.assertEqual(plmns, [None, "26201", "72405"])  # onboarded knowing none
+        with open(os.path.join(d, "reported")) as f:
+            self.assertEqual([line.split()[1] for line in f], ["26201", "72405"])
 
 
 if __name__ == "__main__":
