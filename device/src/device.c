@@ -2,10 +2,12 @@
  * The device's journey (see <onramp/device.h>): one libevent loop, one
  * libmosquitto client for the bootstrap broker driven through its socket,
  * one timer for whatever the device waits for next (device_run.h's
- * phases), and the dispatch of what the down topic brings to the step the
- * device is at. Each step's messages are its step_*.c's (the service
- * broker's connection is step_operate.c's); what is on disk is
- * device_state.c's, device_network.c's and device_service.c's.
+ * phases), and the journey's transitions. What the down topic brings is
+ * device_answer.c's; each step's messages are its step_*.c's (the service
+ * broker's connection is step_operate.c's, a relocation's start and end
+ * step_relocate.c's); what is on disk is device_state.c's,
+ * device_network.c's, device_service.c's, device_relocation.c's and
+ * device_reported.c's.
  */
 #include <event2/event.h>
 #include <mosquitto.h>
@@ -22,7 +24,6 @@
 #include "onramp/mqtt_loop.h"
 #include "onramp/replay.h"
 
-#define FRESHNESS 300 /* seconds, for the services' envelopes */
 #define BACKOFF_FIRST 1.0
 #define BACKOFF_MAX 60.0
 #define DEFAULT_ATTEMPTS 20
@@ -138,6 +139,12 @@ void device_wait_answer(struct onr_device *d)
     arm(d, d->opt.answer_timeout);
 }
 
+void device_wait_pending(struct onr_device *d, uint64_t seconds)
+{
+    d->phase = PHASE_PENDING;
+    arm(d, jitter((double)seconds));
+}
+
 void device_wait_connect(struct onr_device *d)
 {
     d->phase = PHASE_CONNECTING;
@@ -240,7 +247,7 @@ static void connect_next(struct onr_device *d)
 /* Who answers at the device's step: the manufacturer, then the operator
  * and the provider the voucher names (a relocation's new operator), then
  * the service broker. */
-static const char *peer_name(const struct onr_device *d)
+const char *device_peer_name(const struct onr_device *d)
 {
     switch (d->journey.state) {
     case ONR_DEVICE_FACTORY: return "manufacturer";
@@ -291,7 +298,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
                           : "no CONNACK or SUBACK from the service broker");
         break;
     case PHASE_WAITING:
-        snprintf(why, sizeof(why), "no answer from the %s", peer_name(d));
+        snprintf(why, sizeof(why), "no answer from the %s", device_peer_name(d));
         device_failed(d, ONR_EIO, why);
         break;
     case PHASE_PENDING: send_request(d); break; /* ask again */
@@ -359,132 +366,12 @@ static void on_lost(void *arg, int reason)
     device_failed(d, ONR_EIO, why);
 }
 
-/* ---- answers, whichever the step ------------------------------------------------------- */
-
-static void take_pending(struct onr_device *d, const struct onr_msg_pending *m)
-{
-    struct device_detail l = {"", 0};
-
-    if (device_sent_find(d, m->re) == NULL)
-        return; /* for a request of another run or step: no news */
-    d->failures = 0;
-    device_put(&l, "retry_after=%llu", (unsigned long long)m->retry_after);
-    if (m->reason.len > 0)
-        device_put_escaped(&l, "reason", m->reason.ptr, m->reason.len);
-    device_report(d, "pending", &l);
-    /* stay connected: the answer may be pushed before then */
-    d->phase = PHASE_PENDING;
-    arm(d, jitter((double)m->retry_after));
-}
-
-static void take_error(struct onr_device *d, const struct onr_msg_error *m)
-{
-    struct device_detail l = {"", 0};
-    int code = -(int)m->code;
-    char why[64];
-
-    if (device_sent_find(d, m->re) == NULL)
-        return;
-    device_put_code(&l, code);
-    if (m->reason.len > 0)
-        device_put_escaped(&l, "reason", m->reason.ptr, m->reason.len);
-    else
-        device_put_ours(&l, "reason", onr_strerror(code));
-    device_report(d, "error", &l);
-    /* ESTALE (our clock or a slow path), EAUTH and the rest alike: later,
-     * bounded */
-    snprintf(why, sizeof(why), "the %s answered with an error", peer_name(d));
-    device_failed(d, code, why);
-}
-
-/* The envelope is from the peer of the device's step: its role, its id and
- * its key, the topic it was signed for, fresh and not seen before. */
-static int verify(struct onr_device *d, const struct onr_envelope *env, const char *topic)
-{
-    const struct device_journey *j = &d->journey;
-    struct device_net net;
-    enum onr_role role = ONR_ROLE_OPERATOR;
-    const char *id;
-    const uint8_t *key;
-
-    device_net(d, &net); /* the operator: the voucher's, or the relocation's */
-    id = net.voucher->op;
-    key = net.voucher->op_key;
-    if (j->state == ONR_DEVICE_FACTORY) {
-        role = ONR_ROLE_MANUFACTURER;
-        id = d->files.trust.mfr;
-        key = d->files.mfr_key;
-    } else if (j->state == ONR_DEVICE_NETWORK_ATTACHED) {
-        role = ONR_ROLE_PROVIDER;
-        id = j->voucher.prov;
-        key = j->voucher.prov_key;
-    }
-    if (env->sender_role != role || env->sender.len != strlen(id) ||
-        memcmp(env->sender.ptr, id, env->sender.len) != 0)
-        return ONR_EDENIED;
-    return onr_envelope_verify(env, (struct onr_bytes){(const uint8_t *)topic, strlen(topic)}, key,
-                               (uint64_t)time(NULL), FRESHNESS, d->replay);
-}
-
-/* A message from `role` at `state` is a late answer of an earlier step:
- * the manufacturer's once vouched, an operator's once attached (but for a
- * relocation's new operator). */
-static int late(enum onr_device_state state, enum onr_role role)
-{
-    if (role == ONR_ROLE_MANUFACTURER)
-        return state > ONR_DEVICE_FACTORY;
-    if (role == ONR_ROLE_OPERATOR)
-        return state > ONR_DEVICE_PROFILED && state != ONR_DEVICE_RELOCATING &&
-               state != ONR_DEVICE_RELOCATION_PROFILED;
-    return 0;
-}
-
-static void take_message(struct onr_device *d, const struct mosquitto_message *m)
-{
-    char topic[ONR_TOPIC_MAX + 1];
-    struct onr_envelope env;
-    int rc;
-
-    /* off the bootstrap broker's steps the down topic has nothing to say */
-    if (device_down_topic(d, topic, sizeof(topic)) != ONR_OK || !d->running ||
-        !device_on_bootstrap(d->journey.state) || m->payloadlen <= 0 ||
-        strcmp(m->topic, topic) != 0)
-        return;
-    /* hostile until verified: bounded decode first */
-    rc = onr_envelope_decode(m->payload, (size_t)m->payloadlen, &env);
-    if (rc == ONR_OK && late(d->journey.state, env.sender_role))
-        return; /* a late answer of an earlier step (a pushed voucher): no news */
-    if (rc == ONR_OK)
-        rc = verify(d, &env, topic);
-    device_release_point_tables(d); /* before the step's own checks build more */
-    if (rc != ONR_OK) {
-        device_report_code(d, "refused", "message", rc, onr_strerror(rc));
-        return;
-    }
-    switch (env.msg.type) {
-    case ONR_MSG_PENDING: take_pending(d, &env.msg.body.pending); return;
-    case ONR_MSG_ERROR: take_error(d, &env.msg.body.error); return;
-    default: break;
-    }
-    switch (d->journey.state) {
-    case ONR_DEVICE_FACTORY: step_voucher_take(d, &env); break;
-    case ONR_DEVICE_VOUCHED:
-    case ONR_DEVICE_RELOCATING: step_profile_take(d, &env); break;
-    case ONR_DEVICE_PROFILED:
-    case ONR_DEVICE_RELOCATION_PROFILED: step_attach_take(d, &env); break;
-    case ONR_DEVICE_NETWORK_ATTACHED: step_enroll_take(d, &env); break;
-    case ONR_DEVICE_ENROLLED:
-    case ONR_DEVICE_OPERATIONAL:
-    case ONR_DEVICE_RELOCATED: break;
-    }
-}
-
 static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *m,
                        const mosquitto_property *props)
 {
     (void)mosq;
     (void)props;
-    take_message(arg, m);
+    device_take_message(arg, m);
     device_release_point_tables(arg);
 }
 
@@ -579,26 +466,6 @@ int onr_device_start(struct onr_device *d, struct event_base *base)
     }
     arm(d, 0);
     return ONR_OK;
-}
-
-int onr_device_set_visited_plmn(struct onr_device *d, const char *plmn)
-{
-    size_t len = plmn != NULL ? strnlen(plmn, ONR_PLMN_MAX + 1) : 0;
-
-    if (d == NULL || (plmn != NULL && onr_plmn_check(plmn, len) != ONR_OK))
-        return ONR_EINVAL;
-    if (strncmp(d->visited, plmn != NULL ? plmn : "", sizeof(d->visited)) == 0)
-        return ONR_OK; /* no news */
-    memset(d->visited, 0, sizeof(d->visited));
-    if (plmn != NULL)
-        memcpy(d->visited, plmn, len);
-    step_operate_report(d);
-    return ONR_OK;
-}
-
-const char *onr_device_visited_plmn(const struct onr_device *d)
-{
-    return d->visited;
 }
 
 int onr_device_run(struct onr_device *d)

@@ -1,7 +1,7 @@
 /*
  * Inside libonramp-device: the running device, shared by device.c (the
- * loop, the bootstrap connection, the timer, the dispatch of what the down
- * topic brings), device_request.c (the requests sent and their ring),
+ * loop, the bootstrap connection, the timer), device_answer.c (the
+ * dispatch of what the down topic brings), device_request.c (the requests sent and their ring),
  * device_info.c (what the public accessors report),
  * report.c (progress events) and one file per step of the journey
  * (step_voucher.c, step_profile.c, step_attach.c, step_enroll.c, and
@@ -34,6 +34,7 @@
 struct event;
 struct event_base;
 struct mosquitto;
+struct mosquitto_message;
 struct onr_mqtt_loop;
 struct onr_replay;
 
@@ -177,6 +178,9 @@ int device_on_bootstrap(enum onr_device_state state);
  * CONNACK (and SUBACK) within answer_timeout is a failed attempt. */
 void device_wait_answer(struct onr_device *d);
 void device_wait_connect(struct onr_device *d);
+/* device_wait_pending: told to wait (a pending answer): connected still,
+ * the step's request asked again after `seconds`, plus jitter. */
+void device_wait_pending(struct onr_device *d, uint64_t seconds);
 
 /* device_failed: a failed attempt: the connection is dropped and, after
  * a backoff, made again (or the run gives up after max_attempts).
@@ -207,6 +211,18 @@ void device_reconnect(struct onr_device *d);
 /* device_release_point_tables: wolfCrypt's P-256 tables freed, unless the
  * options keep them (see onr_device_options). */
 void device_release_point_tables(const struct onr_device *d);
+
+/* device_peer_name: who answers at the device's step ("manufacturer",
+ * "operator", "provider", "service broker"); static. */
+const char *device_peer_name(const struct onr_device *d);
+
+/* device_take_message (device_answer.c): what the bootstrap client's
+ * subscription brought (`m`, borrowed, untrusted), if it is on the down
+ * topic and the device is at a bootstrap step: decoded, verified as from
+ * the step's peer, then pending and error taken here and the rest by the
+ * step (step_<step>_take); anything else reported as refused, or, a late
+ * answer of an earlier step, ignored. */
+void device_take_message(struct onr_device *d, const struct mosquitto_message *m);
 
 /* ---- the steps ----------------------------------------------------------------------- */
 

@@ -347,24 +347,21 @@ static int encode_sample(const struct onr_msg *m)
 
 static void test_msg_plmn_fields_take_five_or_six_digits(void **state)
 {
+    static const struct {
+        const char *plmn;
+        int rc;
+    } hellos[] = {
+        {"72405", ONR_OK},        {"310410", ONR_OK},        {"7240", ONR_ELENGTH},
+        {"7240051", ONR_ELENGTH}, {"", ONR_ELENGTH},         {"72a05", ONR_ECHARSET},
+        {"724 5", ONR_ECHARSET},  {"-7240", ONR_ECHARSET},
+    };
     struct onr_msg m;
 
     (void)state;
     /* a hello, a token, a status, a no_operator, a relocation request */
-    DECODE(ONR_OK, ONR_MSG_HELLO, 2, {KEY, "nonce", 0}, {BIN, NONCE, 16}, {KEY, "plmn", 0},
-           {STR, "72405", 5});
-    DECODE(ONR_OK, ONR_MSG_HELLO, 2, {KEY, "nonce", 0}, {BIN, NONCE, 16}, {KEY, "plmn", 0},
-           {STR, "310410", 6});
-    DECODE(ONR_ELENGTH, ONR_MSG_HELLO, 2, {KEY, "nonce", 0}, {BIN, NONCE, 16}, {KEY, "plmn", 0},
-           {STR, "7240", 4});
-    DECODE(ONR_ELENGTH, ONR_MSG_HELLO, 2, {KEY, "nonce", 0}, {BIN, NONCE, 16}, {KEY, "plmn", 0},
-           {STR, "7240051", 7});
-    DECODE(ONR_ELENGTH, ONR_MSG_HELLO, 2, {KEY, "nonce", 0}, {BIN, NONCE, 16}, {KEY, "plmn", 0},
-           {STR, "", 0});
-    DECODE(ONR_ECHARSET, ONR_MSG_HELLO, 2, {KEY, "nonce", 0}, {BIN, NONCE, 16}, {KEY, "plmn", 0},
-           {STR, "72a05", 5});
-    DECODE(ONR_ECHARSET, ONR_MSG_HELLO, 2, {KEY, "nonce", 0}, {BIN, NONCE, 16}, {KEY, "plmn", 0},
-           {STR, "724 5", 5});
+    for (size_t i = 0; i < sizeof(hellos) / sizeof(hellos[0]); i++)
+        DECODE(hellos[i].rc, ONR_MSG_HELLO, 2, {KEY, "nonce", 0}, {BIN, NONCE, 16},
+               {KEY, "plmn", 0}, {STR, hellos[i].plmn, strlen(hellos[i].plmn)});
     DECODE(ONR_ETYPE, ONR_MSG_HELLO, 2, {KEY, "nonce", 0}, {BIN, NONCE, 16}, {KEY, "plmn", 0},
            {UINT, NULL, 72405});
     DECODE(ONR_ECHARSET, ONR_MSG_RELOCATION_REQUEST, 3, {KEY, "dev", 0},
