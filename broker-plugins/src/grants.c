@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hex.h"
+#include "onramp/hex.h"
 #include "lines.h"
 #include "map.h"
 #include "onramp/crypto.h"
@@ -146,14 +146,14 @@ static int apply_cert_revoke(struct grants *g, const char *prov, const char *dev
 
 void grants_serial_hex(const uint8_t *in, size_t len, char out[2 * GRANTS_SERIAL_MAX + 1])
 {
-    hex_encode(in, len > GRANTS_SERIAL_MAX ? GRANTS_SERIAL_MAX : len, out);
+    onr_hex_encode(in, len > GRANTS_SERIAL_MAX ? GRANTS_SERIAL_MAX : len, out);
 }
 
 /* A serial from the journal: 2..2*GRANTS_SERIAL_MAX lowercase hex digits,
  * an even number. Its length, or 0 if malformed. */
 static size_t hex_decode_serial(const char *hex, uint8_t out[GRANTS_SERIAL_MAX])
 {
-    return hex_decode(hex, strnlen(hex, 2 * GRANTS_SERIAL_MAX + 1), out, GRANTS_SERIAL_MAX);
+    return onr_hex_decode(hex, strnlen(hex, 2 * GRANTS_SERIAL_MAX + 1), out, GRANTS_SERIAL_MAX);
 }
 
 /* The journal's epoch line's value: 2 * GRANTS_EPOCH_LEN lowercase hex
