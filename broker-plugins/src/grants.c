@@ -163,7 +163,7 @@ static const char *replay_epoch(struct grants *g, const char *hex, const char *e
     uint8_t epoch[GRANTS_EPOCH_LEN];
 
     if (hex == NULL || extra != NULL ||
-        hex_decode(hex, strnlen(hex, 2 * GRANTS_EPOCH_LEN + 1), epoch, sizeof(epoch)) !=
+        onr_hex_decode(hex, strnlen(hex, 2 * GRANTS_EPOCH_LEN + 1), epoch, sizeof(epoch)) !=
             sizeof(epoch))
         return "bad epoch";
     if (g->has_epoch)
@@ -296,7 +296,7 @@ static int rewrite(struct grants *g)
     int rc;
 
     /* the epoch first: the journal's identity, kept by every rewrite */
-    hex_encode(g->epoch, GRANTS_EPOCH_LEN, hex);
+    onr_hex_encode(g->epoch, GRANTS_EPOCH_LEN, hex);
     compact_append(&c, line, snprintf(line, sizeof(line), "epoch %s\n", hex));
     map_each(g->by_dev, append_grant_line, &c);
     map_each(g->revoked, append_cert_revoke_line, &c);
