@@ -65,6 +65,8 @@ static void directive(struct conf *k, const char *hash, const char *word, const 
         adm_text_add(out, "plugin %s\n", br->plugin[0] != '\0' ? br->plugin : k->c->plugin);
     } else if (strcmp(word, "plugin_opt_broker_name") == 0) {
         adm_text_add(out, "plugin_opt_broker_name %s\n", br->name);
+    } else if (strcmp(word, "plugin_opt_broker_cert") == 0) {
+        adm_text_add(out, "plugin_opt_broker_cert %s\n", on_host(k, ETC "/broker.pem"));
     } else if (strcmp(word, "plugin_opt_services_ca") == 0) {
         adm_text_add(out, "plugin_opt_services_ca %s\n", on_host(k, ETC "/services-ca.pem"));
     } else if (strcmp(word, "plugin_opt_grants_file") == 0) {
@@ -140,6 +142,9 @@ static int mosquitto_conf(struct conf *k)
                  "# below is the example's). It replaces Debian's mosquitto.conf and keeps\n"
                  "# its pid_file and log_dest.\n",
                  t->brokers[k->b].name, t->hosts[k->host].name);
+    if (t->brokers[k->b].region[0] != '\0')
+        adm_text_add(k->text, "# It serves the country of MCC %s (region=).\n",
+                     t->brokers[k->b].region);
     adm_text_add(k->text, "pid_file %s\n", on_host(k, "/run/mosquitto/mosquitto.pid"));
     adm_text_add(k->text, "log_dest file %s\n",
                  on_host(k, "/var/log/mosquitto/mosquitto.log"));

@@ -1,8 +1,10 @@
 /* Every party's files on its host: its TLS certificate and key and the
  * services CA in /etc/onramp/ID/, its own keys in /var/lib/onramp/ID/
- * (where its database lives too), its configuration and its peers. */
+ * (where its database lives too), its configuration and its peers; a
+ * manufacturer's mint.sh. */
 #include "admin.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "onramp/error.h"
@@ -91,6 +93,63 @@ static int service_conf(struct adm_ctx *c, size_t i)
     return rc;
 }
 
+/* /etc/onramp/ID/mint.sh: onramp-factory mint for manufacturer `i` with
+ * every bootstrap broker of the topology and their CA (the services CA,
+ * which issues the brokers' certificates). */
+static int mint_script(struct adm_ctx *c, size_t i)
+{
+    const struct adm_topology *t = c->t;
+    const struct adm_party *p = &t->parties[i];
+    struct adm_text text = {0};
+    char dir[ADM_PATH];
+    char ca[ADM_PATH];
+    char self[ADM_PATH];
+    char path[ADM_PATH];
+    int rc = adm_conf_path(c, p->host, dir, "/var/lib/onramp/%s", p->id);
+
+    if (rc == ONR_OK)
+        rc = adm_conf_path(c, p->host, ca, "/etc/onramp/%s/services-ca.pem", p->id);
+    if (rc == ONR_OK)
+        rc = adm_conf_path(c, p->host, self, "/etc/onramp/%s/mint.sh", p->id);
+    if (rc != ONR_OK)
+        return rc;
+    /* paths go into the script in single quotes (names and hosts are
+     * checked words already) */
+    if (strchr(dir, '\'') != NULL || strchr(ca, '\'') != NULL) {
+        snprintf(c->why, sizeof(c->why), "%.900s: a path with a quote cannot go into mint.sh",
+                 dir);
+        return ONR_EINVAL;
+    }
+    adm_text_add(&text,
+                 "#!/bin/sh\n"
+                 "# Mint devices of manufacturer %s for every bootstrap broker of the\n"
+                 "# fabric, written by onramp-admin (it writes it again when the brokers\n"
+                 "# change). On host %s, as the service's user:\n"
+                 "#   sudo -u onramp %s --out DIR [--count N] [--qr]\n"
+                 "# (onramp-factory mint --help). Each device's device.conf lists these\n"
+                 "# brokers; a device starts at a random one and moves to the next when\n"
+                 "# one fails (onramp-device --help).\n",
+                 p->id, t->hosts[p->host].name, self);
+    for (size_t b = 0; b < t->n_brokers; b++)
+        adm_text_add(&text, "#   broker %s on host %s%s%s\n", t->brokers[b].name,
+                     t->hosts[t->brokers[b].host].name,
+                     t->brokers[b].region[0] != '\0' ? ", region " : "", t->brokers[b].region);
+    adm_text_add(&text, "exec onramp-factory mint --manufacturer '%s' \\\n", dir);
+    for (size_t b = 0; b < t->n_brokers; b++) {
+        const struct adm_host *h = &t->hosts[t->brokers[b].host];
+
+        adm_text_add(&text, "  --broker %s %s %u \\\n", t->brokers[b].name,
+                     h->dns[0] != '\0' ? h->dns : h->address,
+                     (unsigned)t->brokers[b].bootstrap_port);
+    }
+    adm_text_add(&text, "  --broker-ca '%s' \"$@\"\n", ca);
+    rc = adm_host_path(c, p->host, path, "/etc/onramp/%s/mint.sh", p->id);
+    if (rc == ONR_OK)
+        rc = adm_put_text(c, path, &text, 0755);
+    adm_text_free(&text);
+    return rc;
+}
+
 static int party_files(struct adm_ctx *c, size_t i)
 {
     const struct adm_party *p = &c->t->parties[i];
@@ -117,6 +176,8 @@ static int party_files(struct adm_ctx *c, size_t i)
     switch (p->role) {
     case ADM_MANUFACTURER:
         rc = ship_all(c, i, material, sizeof(material) / sizeof(material[0]));
+        if (rc == ONR_OK)
+            rc = mint_script(c, i);
         break;
     case ADM_PROVIDER:
         rc = ship_all(c, i, provider_files, sizeof(provider_files) / sizeof(provider_files[0]));

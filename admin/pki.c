@@ -109,12 +109,13 @@ static int services_ca(struct adm_ctx *c, struct onr_p256_key **key)
                         &c->ca_len);
 }
 
-/* The broker's TLS server certificate: its host's DNS name and address. */
+/* The broker's TLS server certificate: its host's DNS name and address,
+ * and its own name, which its plugin requires (plugin_opt_broker_cert). */
 static int broker_pki(struct adm_ctx *c, size_t b, const struct onr_keyfile_issuer *ca)
 {
     const struct adm_broker *br = &c->t->brokers[b];
     const struct adm_host *h = &c->t->hosts[br->host];
-    struct onr_x509_san san[2];
+    struct onr_x509_san san[3];
     struct onr_x509_profile profile = {
         .subject = {.common_name = br->name, .organization = ORG},
         .days = LEAF_DAYS,
@@ -129,6 +130,8 @@ static int broker_pki(struct adm_ctx *c, size_t b, const struct onr_keyfile_issu
         san[profile.n_san++] = (struct onr_x509_san){ONR_X509_SAN_DNS, h->dns};
     if (h->address[0] != '\0')
         san[profile.n_san++] = (struct onr_x509_san){ONR_X509_SAN_IP, h->address};
+    if (strcmp(h->dns, br->name) != 0)
+        san[profile.n_san++] = (struct onr_x509_san){ONR_X509_SAN_DNS, br->name};
     rc = adm_path(c, dir, "keys/broker/%s", br->name);
     if (rc == ONR_OK)
         rc = adm_dir(c, dir, 0700);

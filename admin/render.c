@@ -70,10 +70,15 @@ static void common(struct render *r, const char *db)
     adm_text_add(r->text,
                  "# onramp-%s %s on host %s, written by onramp-admin: change the\n"
                  "# topology and run onramp-admin again rather than edit this file.\n"
-                 "id %s\n"
-                 "broker_host %s\n"
-                 "broker_port %u\n",
-                 role, self->id, t->hosts[r->host].name, self->id, broker_host(t, 0),
+                 "id %s\n",
+                 role, self->id, t->hosts[r->host].name, self->id);
+    if (t->n_brokers > 1)
+        adm_text_add(r->text,
+                     "# The topology's first broker, %s: a service connects to one broker\n"
+                     "# until services connect to every broker (issue 19); devices that\n"
+                     "# start at another move on when their requests go unanswered.\n",
+                     t->brokers[0].name);
+    adm_text_add(r->text, "broker_host %s\nbroker_port %u\n", broker_host(t, 0),
                  (unsigned)t->brokers[0].services_port);
     adm_text_add(r->text, "broker_ca %s\n", path(r, "/etc/onramp", "services-ca.pem"));
     snprintf(name, sizeof(name), "%s.pem", role);

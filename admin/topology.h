@@ -1,6 +1,6 @@
 /*
- * The topology file onramp-admin reads: one declaration per line (hosts, the
- * broker, manufacturers, providers, operators, contracts, plans, control
+ * The topology file onramp-admin reads: one declaration per line (hosts,
+ * brokers, manufacturers, providers, operators, contracts, plans, control
  * tools, monitors, storage), parsed within bounds and checked as a whole.
  * The format is documented in onramp-admin --help (main.c); every refusal
  * names the line and the reason.
@@ -18,7 +18,7 @@
 #define ADM_LINE_MAX 1024          /* bytes per line */
 #define ADM_MAX_WORDS 16           /* words per line */
 #define ADM_MAX_HOSTS 64
-#define ADM_MAX_BROKERS 1          /* several brokers: a later issue */
+#define ADM_MAX_BROKERS 8          /* a device lists at most 8 bootstrap brokers */
 #define ADM_MAX_PARTIES 256        /* manufacturers, providers, ... together */
 #define ADM_MAX_PER_ROLE 64        /* a service lists at most 64 peers of a kind */
 #define ADM_MAX_PLANS 32           /* per provider (onramp-provider's bound) */
@@ -53,6 +53,7 @@ struct adm_broker {
     uint16_t services_port;
     uint16_t service_port;
     char bind[64];                 /* listeners' address, "" for all */
+    char region[4];                /* the country it serves: an MCC, "" for none */
     char plugin[ADM_PATH_MAX + 1]; /* "" for the installed plugin */
     uint32_t nofile;
     size_t line;

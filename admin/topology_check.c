@@ -74,6 +74,22 @@ static int check_broker(struct adm_parser *p)
                                                    "neither address= nor dns=, and devices "
                                                    "and services must reach it",
                             t->brokers[i].name, h->name, h->line);
+        /* each broker is its host's mosquitto, with its files in
+         * /etc/mosquitto */
+        for (size_t k = 0; k < i; k++)
+            if (t->brokers[k].host == t->brokers[i].host)
+                return adm_fail(p, t->brokers[i].line, "broker '%s': host '%s' runs broker '%s' "
+                                                       "(line %zu) already: one broker per host",
+                                t->brokers[i].name, h->name, t->brokers[k].name,
+                                t->brokers[k].line);
+        /* its certificate names it (DNS:NAME): it must not be valid for
+         * another host's name too */
+        for (size_t k = 0; k < t->n_hosts; k++)
+            if (k != t->brokers[i].host && strcmp(t->hosts[k].dns, t->brokers[i].name) == 0)
+                return adm_fail(p, t->brokers[i].line, "broker '%s': the DNS name of host "
+                                                       "'%s' (line %zu), and its certificate "
+                                                       "names it: choose another broker name",
+                                t->brokers[i].name, t->hosts[k].name, t->hosts[k].line);
     }
     return ONR_OK;
 }
@@ -136,7 +152,7 @@ static int check_provider(struct adm_parser *p, size_t prov)
                         pr->id, t->parties[pr->default_operator].id, pr->id,
                         t->parties[pr->default_operator].id);
     if (pr->endpoint_broker == SIZE_MAX)
-        pr->endpoint_broker = 0; /* the broker (there is one: check_broker) */
+        pr->endpoint_broker = 0; /* the first broker (there is one: check_broker) */
     return check_plans(p, prov);
 }
 

@@ -230,6 +230,7 @@ int adm_parse_broker(struct adm_parser *p, const struct adm_words *w)
     const char *bind = adm_words_get(w, "bind");
     const char *plugin = adm_words_get(w, "plugin");
     const char *nofile = adm_words_get(w, "nofile");
+    const char *region = adm_words_get(w, "region");
     struct adm_broker *b;
     uint64_t n = 100000;
     size_t first = 0;
@@ -242,10 +243,11 @@ int adm_parse_broker(struct adm_parser *p, const struct adm_words *w)
     if (rc != ONR_OK)
         return rc;
     if (t->n_brokers == ADM_MAX_BROKERS)
-        return adm_fail(p, p->line, "a second broker: several brokers are reserved for a later "
-                                    "issue (services connect to one broker today)");
-    if (adm_words_get(w, "region") != NULL)
-        return adm_fail(p, p->line, "region=: reserved for a later issue (brokers by region)");
+        return adm_fail(p, p->line, "more than %d brokers: a device lists at most %d bootstrap "
+                                    "brokers", ADM_MAX_BROKERS, ADM_MAX_BROKERS);
+    if (region != NULL && !is_digits(region, 3, 3))
+        return adm_fail(p, p->line, "region=%s: the country it serves, as its mobile country "
+                                    "code (MCC: 3 digits)", region);
     b = &t->brokers[t->n_brokers];
     memset(b, 0, sizeof(*b));
     snprintf(b->name, sizeof(b->name), "%s", w->pos[0]);
@@ -264,6 +266,7 @@ int adm_parse_broker(struct adm_parser *p, const struct adm_words *w)
     if (nofile != NULL && !number(nofile, 1024, 1048576, &n))
         return adm_fail(p, p->line, "nofile=%s: open files 1024..1048576", nofile);
     snprintf(b->bind, sizeof(b->bind), "%s", bind != NULL ? bind : "");
+    snprintf(b->region, sizeof(b->region), "%s", region != NULL ? region : "");
     snprintf(b->plugin, sizeof(b->plugin), "%s", plugin != NULL ? plugin : "");
     b->nofile = (uint32_t)n;
     rc = host_ref(p, w, &b->host);

@@ -100,13 +100,14 @@ int bench_pki_make(struct bench_pki *p)
     static const struct onr_x509_san server_san[] = {
         {ONR_X509_SAN_DNS, "localhost"},
         {ONR_X509_SAN_IP, "127.0.0.1"},
+        {ONR_X509_SAN_DNS, BENCH_BROKER_NAME}, /* the plugin's broker_name */
     };
     const struct onr_x509_profile ca_profile = {
         .subject = {.common_name = "onramp bench services CA"},
         .days = 2, .is_ca = 1, .path_len = 0};
     const struct onr_x509_profile server_profile = {
         .subject = {.common_name = "localhost"}, .days = 2, .path_len = -1,
-        .eku = ONR_X509_EKU_SERVER, .san = server_san, .n_san = 2};
+        .eku = ONR_X509_EKU_SERVER, .san = server_san, .n_san = 3};
     const struct onr_x509_profile operator_profile = {
         .subject = {.common_name = "op-1", .org_unit = "operator"}, .days = 2,
         .path_len = -1, .eku = ONR_X509_EKU_CLIENT};
@@ -221,11 +222,11 @@ static int write_conf(const struct bench_pki *p, const char *plugin,
     if (b->with_plugin)
         fprintf(conf,
                 "allow_anonymous false\nplugin %s\n"
-                "plugin_opt_broker_name %s\nplugin_opt_services_ca %s\n"
-                "plugin_opt_grants_file %s\n"
+                "plugin_opt_broker_name %s\nplugin_opt_broker_cert %s\n"
+                "plugin_opt_services_ca %s\nplugin_opt_grants_file %s\n"
                 "plugin_opt_device_rate 100000\nplugin_opt_device_burst 100000\n"
                 "plugin_opt_max_connects_per_sec 0\nplugin_opt_stats_interval 0\n",
-                plugin, BENCH_BROKER_NAME, p->ca, grants);
+                plugin, BENCH_BROKER_NAME, p->server_cert, p->ca, grants);
     else
         fprintf(conf, "allow_anonymous true\n");
     fprintf(conf,

@@ -10,6 +10,7 @@
 #include <openssl/x509v3.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "grants.h"
 #include "onramp/error.h"
@@ -52,6 +53,49 @@ static int load_ca(const char *what, const char *path, uint8_t *der, size_t *der
     *der_len = cert.len;
     memcpy(pub, info.public_key, ONR_P256_PUB_LEN);
     return 0;
+}
+
+int cert_check_broker(const struct plugin *p)
+{
+    uint8_t buf[ONR_X509_MAX_DER * ONR_X509_MAX_CHAIN];
+    size_t buf_len = sizeof(buf);
+    struct onr_bytes chain[ONR_X509_MAX_CHAIN];
+    const char *path = p->cfg.broker_cert_path;
+    const char *name = p->cfg.broker_name;
+    size_t n = 0;
+    int rc;
+
+    /* the certfile: the leaf first, then the chain a listener may send */
+    rc = onr_x509_load(path, buf, &buf_len, chain, ONR_X509_MAX_CHAIN, &n);
+    if (rc == ONR_OK)
+        rc = onr_x509_check_server(chain[0].ptr, chain[0].len, name, (int64_t)time(NULL));
+    switch (rc) {
+    case ONR_OK:
+        return 0;
+    case ONR_ENOENT:
+        if (n > 0) {
+            plugin_log(MOSQ_LOG_ERR, "onramp: plugin_opt_broker_cert %s does not list "
+                                     "plugin_opt_broker_name %s as a DNS subjectAltName: a "
+                                     "broker's name must be its certificate's, so that no two "
+                                     "brokers share one (device proofs are bound to it)",
+                       path, name);
+            return -1;
+        }
+        break;
+    case ONR_EEXPIRED:
+        plugin_log(MOSQ_LOG_ERR, "onramp: plugin_opt_broker_cert %s is not valid now (expired "
+                                 "or not yet valid)", path);
+        return -1;
+    case ONR_EDENIED:
+        plugin_log(MOSQ_LOG_ERR, "onramp: plugin_opt_broker_cert %s is not a TLS server "
+                                 "certificate (a CA, or an extended key usage without "
+                                 "serverAuth)", path);
+        return -1;
+    default:
+        break;
+    }
+    plugin_log(MOSQ_LOG_ERR, "onramp: plugin_opt_broker_cert %s: %s", path, onr_strerror(rc));
+    return -1;
 }
 
 int cert_load_cas(struct plugin *p)

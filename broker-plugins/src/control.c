@@ -43,6 +43,10 @@ static void send_reply(struct plugin *p, const struct reply *r)
                                     sizeof(RESPONSE_TOPIC) - 1};
 
     msg.body.control_result.re = (struct onr_bytes){r->re, sizeof(r->re)};
+    /* which journal answered: a service that sees another epoch than the
+     * one it brought up to date sends everything in force again */
+    msg.body.control_result.epoch = (struct onr_bytes){grants_epoch(p->grants),
+                                                       GRANTS_EPOCH_LEN};
     msg.body.control_result.code = (uint64_t)(-r->code);
     if (reason != NULL)
         msg.body.control_result.reason = (struct onr_bytes){(const uint8_t *)reason,

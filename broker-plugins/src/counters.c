@@ -74,6 +74,7 @@ void counters_publish(struct plugin *p)
     time_t now = time(NULL);
     int rc;
 
+    p->stats.epoch = (struct onr_bytes){grants_epoch(p->grants), GRANTS_EPOCH_LEN};
     p->stats.uptime = (uint64_t)(now - p->started);
     conns_count(p, &p->stats.devices, &p->stats.services);
     msg.body.broker_stats = p->stats;

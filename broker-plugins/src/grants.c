@@ -7,9 +7,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hex.h"
+#include "onramp/hex.h"
 #include "lines.h"
 #include "map.h"
+#include "onramp/crypto.h"
 #include "onramp/devid.h"
 #include "onramp/error.h"
 #include "onramp/file.h"
@@ -38,6 +39,9 @@ struct cert_revocation {
 #define REVOCATION_KEY_MAX (ID_MAX + 1 + GRANTS_SERIAL_MAX)
 
 struct grants {
+    uint8_t epoch[GRANTS_EPOCH_LEN];
+    int has_epoch; /* read from the journal (or made at open) */
+    int epoch_new; /* made at open: the journal had none */
     struct map *by_dev; /* device id -> struct grant */
     struct map *revoked; /* revocation key -> struct cert_revocation */
     char *path;
@@ -142,14 +146,31 @@ static int apply_cert_revoke(struct grants *g, const char *prov, const char *dev
 
 void grants_serial_hex(const uint8_t *in, size_t len, char out[2 * GRANTS_SERIAL_MAX + 1])
 {
-    hex_encode(in, len > GRANTS_SERIAL_MAX ? GRANTS_SERIAL_MAX : len, out);
+    onr_hex_encode(in, len > GRANTS_SERIAL_MAX ? GRANTS_SERIAL_MAX : len, out);
 }
 
 /* A serial from the journal: 2..2*GRANTS_SERIAL_MAX lowercase hex digits,
  * an even number. Its length, or 0 if malformed. */
 static size_t hex_decode_serial(const char *hex, uint8_t out[GRANTS_SERIAL_MAX])
 {
-    return hex_decode(hex, strnlen(hex, 2 * GRANTS_SERIAL_MAX + 1), out, GRANTS_SERIAL_MAX);
+    return onr_hex_decode(hex, strnlen(hex, 2 * GRANTS_SERIAL_MAX + 1), out, GRANTS_SERIAL_MAX);
+}
+
+/* The journal's epoch line's value: 2 * GRANTS_EPOCH_LEN lowercase hex
+ * digits, once. NULL if taken, else why it was skipped. */
+static const char *replay_epoch(struct grants *g, const char *hex, const char *extra)
+{
+    uint8_t epoch[GRANTS_EPOCH_LEN];
+
+    if (hex == NULL || extra != NULL ||
+        onr_hex_decode(hex, strnlen(hex, 2 * GRANTS_EPOCH_LEN + 1), epoch, sizeof(epoch)) !=
+            sizeof(epoch))
+        return "bad epoch";
+    if (g->has_epoch)
+        return "a second epoch";
+    memcpy(g->epoch, epoch, sizeof(epoch));
+    g->has_epoch = 1;
+    return NULL;
 }
 
 /* Apply one journal line; NULL if fine, else why it was skipped. */
@@ -164,6 +185,8 @@ static const char *replay_line(struct grants *g, char *line)
     uint8_t serial[GRANTS_SERIAL_MAX];
     size_t serial_len;
 
+    if (verb != NULL && strcmp(verb, "epoch") == 0)
+        return replay_epoch(g, a, b);
     if (verb == NULL || a == NULL || b == NULL || extra != NULL)
         return "too few or too many fields";
     if (!device_id_ok(a))
@@ -256,8 +279,9 @@ static void append_cert_revoke_line(const void *key, size_t key_len, void *value
 
 /*
  * Rewrite the journal from memory, atomically (a temporary file, synced,
- * renamed, the directory synced): one grant line per device and one
- * revoke-cert line per revoked certificate. Then append to the new file.
+ * renamed, the directory synced): the epoch line, one grant line per
+ * device and one revoke-cert line per revoked certificate. Then append to
+ * the new file.
  * Done at open (compaction) and whenever the file cannot be trusted to
  * hold what memory does: only a whole new file restores a known state
  * after a failed write or sync. ONR_OK, ONR_ENOMEM or ONR_EIO (then the
@@ -266,9 +290,14 @@ static void append_cert_revoke_line(const void *key, size_t key_len, void *value
 static int rewrite(struct grants *g)
 {
     struct compact_ctx c = {0};
+    char line[LINE_MAX_LEN + 2];
+    char hex[2 * GRANTS_EPOCH_LEN + 1];
     int fd;
     int rc;
 
+    /* the epoch first: the journal's identity, kept by every rewrite */
+    onr_hex_encode(g->epoch, GRANTS_EPOCH_LEN, hex);
+    compact_append(&c, line, snprintf(line, sizeof(line), "epoch %s\n", hex));
     map_each(g->by_dev, append_grant_line, &c);
     map_each(g->revoked, append_cert_revoke_line, &c);
     rc = c.failed ? ONR_ENOMEM : onr_file_write_atomic(g->path, c.buf, c.len, 0600);
@@ -305,6 +334,13 @@ int grants_open(const char *path, grants_skip_cb skipped, void *arg, struct gran
     if (g->path == NULL || g->by_dev == NULL || g->revoked == NULL)
         goto out;
     rc = replay(g, skipped, arg);
+    if (rc == ONR_OK && !g->has_epoch) {
+        /* a new journal, or one without its epoch: a new identity, so the
+         * services bring this broker up to date */
+        rc = onr_random(g->epoch, sizeof(g->epoch)) == ONR_OK ? ONR_OK : ONR_ERANDOM;
+        g->has_epoch = rc == ONR_OK;
+        g->epoch_new = g->has_epoch;
+    }
     if (rc == ONR_OK)
         rc = rewrite(g);
     if (rc != ONR_OK)
@@ -328,6 +364,16 @@ void grants_close(struct grants *g)
     map_free_with_values(g->revoked);
     free(g->path);
     free(g);
+}
+
+const uint8_t *grants_epoch(const struct grants *g)
+{
+    return g->epoch;
+}
+
+bool grants_epoch_new(const struct grants *g)
+{
+    return g->epoch_new != 0;
 }
 
 const char *grants_provider(const struct grants *g, const char *dev)

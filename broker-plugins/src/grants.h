@@ -5,6 +5,7 @@
  * so both survive broker restarts.
  *
  * Journal lines (proto ids, so no spaces inside fields):
+ *   epoch <32 lowercase hex digits>
  *   grant <device id> <provider id> <operator id>
  *   revoke <device id> <operator id>
  *   revoke-cert <device id> <provider id> <serial>
@@ -13,6 +14,14 @@
  * line is never undone. Journals without revoke-cert lines (written before
  * it existed) load as they are; a version that does not know the line
  * skips it.
+ *
+ * The epoch is the journal's identity: 16 random bytes made when the
+ * journal is made (a new broker, or one whose journal was lost) and kept
+ * in its first line from then on, so a broker restored from its journal
+ * keeps it. A journal without one (written before it existed, or whose
+ * epoch line was damaged) gets a new one when it is opened. The services
+ * compare it with the one they last brought up to date: a new epoch means
+ * a broker that may lack grants and revocations in force.
  *
  * At open the journal is replayed and rewritten compacted (temp file,
  * fsync, rename). A malformed line is skipped and reported, never fatal:
@@ -43,10 +52,20 @@ typedef void (*grants_skip_cb)(size_t line, const char *why, void *arg);
 
 /*
  * grants_open: load (or create) the journal at `path` (copied). `skipped`
- * may be NULL. Returns ONR_OK with *out set, ONR_EINVAL, ONR_ENOMEM or
- * ONR_EIO (unreadable file, or the compacted journal could not be written).
+ * may be NULL. Returns ONR_OK with *out set, ONR_EINVAL, ONR_ENOMEM,
+ * ONR_ERANDOM (no epoch could be made) or ONR_EIO (unreadable file, or the
+ * compacted journal could not be written).
  */
 int grants_open(const char *path, grants_skip_cb skipped, void *arg, struct grants **out);
+
+/* Bytes of a journal's epoch. */
+#define GRANTS_EPOCH_LEN 16
+
+/* grants_epoch: the journal's epoch (GRANTS_EPOCH_LEN bytes, living as long
+ * as `g`). grants_epoch_new: whether grants_open made it (the journal had
+ * none) rather than read it. */
+const uint8_t *grants_epoch(const struct grants *g);
+bool grants_epoch_new(const struct grants *g);
 
 /* grants_close: syncs and frees. Accepts NULL. */
 void grants_close(struct grants *g);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "grants.h"
+#include "onramp/hex.h"
 #include "map.h"
 #include "sessions.h"
 #include "onramp/crypto.h"
@@ -145,6 +146,8 @@ static int parse_options(struct plugin *p, struct mosquitto_opt *opts, int count
 
         if (strcmp(k, "broker_name") == 0)
             rc = copy_option(k, v, cfg->broker_name, sizeof(cfg->broker_name));
+        else if (strcmp(k, "broker_cert") == 0)
+            rc = copy_option(k, v, cfg->broker_cert_path, sizeof(cfg->broker_cert_path));
         else if (strcmp(k, "services_ca") == 0)
             rc = copy_option(k, v, cfg->services_ca_path, sizeof(cfg->services_ca_path));
         else if (strcmp(k, "grants_file") == 0)
@@ -184,6 +187,12 @@ static int parse_options(struct plugin *p, struct mosquitto_opt *opts, int count
                                                       strlen(cfg->broker_name)}) != ONR_OK) {
         plugin_log(MOSQ_LOG_ERR, "onramp: plugin_opt_broker_name must be a service id "
                                  "(a-z 0-9 . _ -, at most 32)");
+        return -1;
+    }
+    if (cfg->broker_cert_path[0] == '\0') {
+        plugin_log(MOSQ_LOG_ERR, "onramp: plugin_opt_broker_cert is required: the bootstrap "
+                                 "listener's certfile, which must list plugin_opt_broker_name "
+                                 "(%s) as a DNS subjectAltName", cfg->broker_name);
         return -1;
     }
     return 0;
@@ -266,6 +275,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
                           struct mosquitto_opt *opts, int opt_count)
 {
     struct plugin *p = NULL;
+    char epoch[2 * GRANTS_EPOCH_LEN + 1];
     size_t registered = 0;
     int rc;
 
@@ -281,7 +291,8 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
     p->started = time(NULL);
     p->started_ns = now_ns();
     p->refusal_log.tokens = ONR_REFUSAL_LOG_BURST;
-    if (parse_options(p, opts, opt_count) != 0 || cert_load_cas(p) != 0)
+    if (parse_options(p, opts, opt_count) != 0 || cert_check_broker(p) != 0 ||
+        cert_load_cas(p) != 0)
         goto fail;
     p->conns = map_new();
     p->services = map_new();
@@ -302,11 +313,16 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
                                         p) != MOSQ_ERR_SUCCESS)
             goto fail;
     }
+    onr_hex_encode(grants_epoch(p->grants), GRANTS_EPOCH_LEN, epoch);
     plugin_log(MOSQ_LOG_NOTICE, "onramp: plugin %s loaded: broker %s, %zu grants, "
-               "%zu provider CAs, %zu revoked certificates, %zu persistent sessions",
+               "%zu provider CAs, %zu revoked certificates, %zu persistent sessions, "
+               "epoch %s%s",
                ONR_VERSION_STRING, p->cfg.broker_name, grants_count(p->grants),
                p->n_provider_cas, grants_cert_revocations(p->grants),
-               sessions_count(p->sessions));
+               sessions_count(p->sessions), epoch,
+               grants_epoch_new(p->grants) ? " (new: the services send every grant and "
+                                             "revocation in force)"
+                                           : "");
     *userdata = p;
     instance = p;
     return MOSQ_ERR_SUCCESS;

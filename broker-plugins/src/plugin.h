@@ -12,7 +12,7 @@
  *   control.c   grants, revocations and certificate revocations on
  *               $CONTROL/onramp/v1
  *   counters.c  counting, logging refusals, publishing the counters
- *   grants.c, sessions.c, topic.c, map.c, hex.c: no Mosquitto inside
+ *   grants.c, sessions.c, topic.c, map.c: no Mosquitto inside
  *               (unit-tested alone); sessions.c keeps the persistent
  *               sessions vouched for across restarts
  */
@@ -40,6 +40,7 @@ struct sessions;
 
 struct plugin_config {
     char broker_name[ONR_SERVICE_ID_MAX + 1];
+    char broker_cert_path[512];        /* the bootstrap listener's certfile */
     char services_ca_path[512];
     char grants_path[512];
     char sessions_path[512];
@@ -169,6 +170,14 @@ int auth_restore_sessions(struct plugin *p);
  * file that is not a CA, or two CAs with the same key.
  */
 int cert_load_cas(struct plugin *p);
+/*
+ * cert.c: the broker's own certificate (p->cfg.broker_cert_path, PEM, its
+ * first certificate) is a TLS server certificate valid now that lists
+ * p->cfg.broker_name as a DNS subjectAltName (onr_x509_check_server): the
+ * name device proofs are bound to is the certificate's, so two brokers can
+ * share a name only by sharing a certificate. 0, or -1 after logging why.
+ */
+int cert_check_broker(const struct plugin *p);
 /* cert.c: free what cert_load_cas loaded (the CAs' OpenSSL objects). */
 void cert_free(struct plugin *p);
 /* cert.c: is there a provider CA for provider `prov` here? */

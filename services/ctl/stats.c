@@ -4,7 +4,6 @@
  * service's (type 32) from its onr/1/s/{role}/{id}/ev.
  */
 #include <getopt.h>
-#include <inttypes.h>
 #include <mosquitto.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,6 +11,7 @@
 #include <time.h>
 
 #include "ctl.h"
+#include "monitor.h"
 #include "onramp/envelope.h"
 #include "onramp/error.h"
 #include "onramp/topic.h"
@@ -21,9 +21,11 @@ static const char usage[] =
     "                       [--broker NAME | --service ROLE/ID] [--json]\n"
     "                       [--timeout SECONDS]\n"
     "\n"
-    "Print the counters of a broker's onramp plugin: connections admitted and\n"
-    "refused by reason, refusals of publish, subscribe and delivery by reason,\n"
-    "grants, and the clients connected now. onrampctl connects to the broker's\n"
+    "Print the counters of a broker's onramp plugin: the epoch of its grants\n"
+    "journal (hex: a new one means a broker that holds no grant or revocation\n"
+    "it did not get since), connections admitted and refused by reason,\n"
+    "refusals of publish, subscribe and delivery by reason, grants, and the\n"
+    "clients connected now. onrampctl connects to the broker's\n"
     "services listener with CERT (a monitor's or a service's certificate from\n"
     "the services CA) and reads the counters the plugin publishes, retained, to\n"
     "onr/1/s/broker/NAME/ev every few seconds.\n"
@@ -107,11 +109,12 @@ static void print_stats(const struct onr_envelope *env, const char *what, int js
     else
         printf("%s %.*s, counters at %s\n", what, (int)env->sender.len,
                (const char *)env->sender.ptr, when);
+    /* counters, and a broker's epoch in hex */
     for (size_t i = 0; onr_msg_field_at(&env->msg, i, &f) == ONR_OK; i++) {
-        if (json)
-            printf(",\"%s\":%" PRIu64, f.key, f.uint_value);
-        else
-            printf("  %-18s %" PRIu64 "\n", f.key, f.uint_value);
+        printf(json ? ",\"%s\":" : "  %-18s ", f.key);
+        ctl_field_value(stdout, &f, json);
+        if (!json)
+            putchar('\n');
     }
     if (json)
         printf("}\n");

@@ -68,9 +68,10 @@ class Pki:
     topology of one host (127.0.0.1) with the broker, plus a line for each
     principal a test asks for (onramp-admin runs again for each new one and
     keeps what it made). The services CA, the broker's TLS certificate
-    (P-256; DNS:localhost, IP:127.0.0.1), client certificates with OU =
-    role and CN = id, provider CAs and the services' signing and sealing
-    keys are onramp-admin's.
+    (P-256; DNS:localhost, IP:127.0.0.1 and DNS:test-broker, its name),
+    other brokers' (broker()), client certificates with OU = role and CN =
+    id, provider CAs and the services' signing and sealing keys are
+    onramp-admin's.
 
     Test-only attack material is made with the openssl CLI, as no
     deployment would have it: a foreign CA and its certificates,
@@ -88,6 +89,7 @@ class Pki:
         self.lines = ["host test address=127.0.0.1 dns=localhost",
                       "broker %s host=test bind=127.0.0.1" % Broker.NAME]
         self.parties = {}
+        self.brokers = {Broker.NAME}
         self.issued = {}
         self.provider_cas = {}
         self._admin()
@@ -123,6 +125,18 @@ class Pki:
             self.lines.append("contract %s %s" % (name, self.CONTRACTS))
         self.parties[name] = role
         self._admin()
+
+    def broker(self, name):
+        """Broker `name`'s TLS certificate and key (cert, key), onramp-admin's:
+        a broker of the topology on a host of its own (127.0.0.1 too), its
+        name among its certificate's subjectAltNames (declared if new)."""
+        if name not in self.brokers:
+            self.lines.append("host %s-host address=127.0.0.1" % name)
+            self.lines.append("broker %s host=%s-host bind=127.0.0.1" % (name, name))
+            self.brokers.add(name)
+            self._admin()
+        d = self.path("keys/broker/" + name)
+        return (os.path.join(d, "broker.pem"), os.path.join(d, "broker.key"))
 
     def keys(self, role, name):
         """onramp-admin's key directory of party `name` (declared if new):
@@ -240,12 +254,17 @@ class Broker:
     `persistence`: mosquitto persists sessions in DIR/persist/, as the
     example configures (else the fixture turns it off); `conf_extra`: more
     mosquitto configuration lines (e.g. autosave_interval); `debug_log`:
-    log every packet (`log_type all`), else the example's log types."""
+    log every packet (`log_type all`), else the example's log types;
+    `name`: another broker of the fabric than NAME (its own certificate,
+    Pki.broker), sharing nothing with it."""
 
     NAME = "test-broker"
 
     def __init__(self, pki, directory, options=None, services_cafile=None, provider_cas=None,
-                 operational_cafile=None, persistence=False, conf_extra=(), debug_log=True):
+                 operational_cafile=None, persistence=False, conf_extra=(), debug_log=True,
+                 name=None):
+        if name is not None:
+            self.NAME = name
         self.pki = pki
         self.debug_log = debug_log
         self.dir = directory
@@ -281,7 +300,7 @@ class Broker:
     def _write_conf(self, options, services_cafile):
         with open(EXAMPLE_CONF) as f:
             text = f.read()
-        cert, key = self.pki.server
+        cert, key = self.pki.server if self.NAME == Broker.NAME else self.pki.broker(self.NAME)
         if self.provider_cas:
             for old in (OPERATIONAL_LISTENER, PROVIDER_CA_OPTION):
                 if old not in text:
@@ -426,6 +445,16 @@ class Broker:
     def restart(self):
         self.stop()
         return self.start()
+
+    def assert_refuses_to_start(self, test, why):
+        """For `test` (a TestCase): the broker must not start, and its log
+        must say `why`."""
+        try:
+            with test.assertRaises(RuntimeError):
+                self.start(attempts=1)
+        finally:
+            self.stop()
+        test.assertIn(why, self.log_text())
 
     def kill(self):
         """Power cut: SIGKILL by PID, no chance to save anything. start()
@@ -605,11 +634,12 @@ def decode_envelope(data):
             "sender": env[5], "body": env[6]}
 
 
-def control(client, msg_type, role, sender, body, timeout=5.0):
+def control_result(client, msg_type, role, sender, body, timeout=5.0):
     """Publish a request to $CONTROL/onramp/v1 as `client` and wait for the
-    plugin's answer to it: the control result's code; None if the publish
-    was refused or no answer came. A request the plugin could not decode is
-    answered with an all-zero `re`: send one request at a time."""
+    plugin's answer to it: the control result's body (re, code, reason,
+    epoch); None if the publish was refused or no answer came. A request
+    the plugin could not decode is answered with an all-zero `re`: send one
+    request at a time."""
     msg_id, env = envelope(msg_type, role, sender, body)
     client.messages.clear()
     if client.publish(CONTROL_TOPIC, env) != 0:
@@ -620,7 +650,14 @@ def control(client, msg_type, role, sender, body, timeout=5.0):
             return None
         result = decode_envelope(answer[1])
         if result["type"] == CONTROL_RESULT and result["body"]["re"] in (msg_id, bytes(16)):
-            return result["body"]["code"]
+            return result["body"]
+
+
+def control(client, msg_type, role, sender, body, timeout=5.0):
+    """control_result's code; None if the publish was refused or no answer
+    came."""
+    result = control_result(client, msg_type, role, sender, body, timeout)
+    return None if result is None else result["code"]
 
 
 # -- counters -----------------------------------------------------------------

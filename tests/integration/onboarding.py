@@ -13,6 +13,7 @@ import signal
 import sqlite3
 import subprocess
 import time
+import unittest
 
 import fabric
 import mqtt5
@@ -31,6 +32,20 @@ def new_key(path):
                "ec_paramgen_curve:P-256", "-out", path)
     os.chmod(path, 0o600)
     return path
+
+
+def new_sealing_key(path):
+    """A new X25519 private key (PKCS#8 PEM, 0600) at `path`: test material
+    (integration.examples), as new_key's."""
+    fabric.run("openssl", "genpkey", "-algorithm", "X25519", "-out", path)
+    os.chmod(path, 0o600)
+    return path
+
+
+def public_key(key, pub):
+    """The PEM public key of a P-256 or X25519 key file, at `pub`."""
+    fabric.run("openssl", "pkey", "-in", key, "-pubout", "-out", pub)
+    return pub
 
 
 def field(text, key):
@@ -217,14 +232,16 @@ class Manufacturer:
         self.process.wait_for("subscribed")
         return self
 
-    def mint(self, count, out=None):
-        """Mint `count` devices (in `out`, default DIR/devices-ID); their
-        state directories."""
+    def mint(self, count, out=None, brokers=None):
+        """Mint `count` devices (in `out`, default DIR/devices-ID) for
+        `brokers` (fabric.Broker objects, in device.conf's order; default
+        the fabric's broker); their state directories."""
         out = out or os.path.join(self.onb.dir, "devices-" + self.id)
+        args = []
+        for b in brokers or [self.onb.broker]:
+            args += ["--broker", b.NAME, "127.0.0.1", str(b.bootstrap_port)]
         text = fabric.run(program("onramp-factory"), "mint", "--manufacturer", self.dir,
-                          "--out", out, "--count", str(count),
-                          "--broker", self.onb.broker.NAME, "127.0.0.1",
-                          str(self.onb.broker.bootstrap_port),
+                          "--out", out, "--count", str(count), *args,
                           "--broker-ca", self.onb.pki.ca[0])
         return [os.path.join(out, line.split()[0]) for line in text.splitlines() if line]
 
@@ -525,11 +542,11 @@ class Fleet:
         for svc in (self.maker, self.prov, self.op):
             svc.start()
 
-    def mint_and_pair(self, count, parallel=32, out=None):
-        """`count` new devices, paired with account "fleet"; their state
-        directories (all in one directory, `out` if given: os.path.dirname
-        of any)."""
-        dirs = self.maker.mint(count, out)
+    def mint_and_pair(self, count, parallel=32, out=None, brokers=None):
+        """`count` new devices for `brokers` (Manufacturer.mint's), paired
+        with account "fleet"; their state directories (all in one
+        directory, `out` if given: os.path.dirname of any)."""
+        dirs = self.maker.mint(count, out, brokers)
         labels = [DeviceRun(self.onb, d).label() for d in dirs]
         rc, out = self.ctl.pair_many(self.prov, labels, "fleet", parallel=parallel, timeout=120)
         if rc != 0:
@@ -558,3 +575,27 @@ class Fleet:
         for name, pid in self.servers():
             argv += ["--server", "%s=%d" % (name, pid)]
         return argv + list(extra)
+
+
+class FleetTestCase(unittest.TestCase):
+    """Tests sharing one Onboarding (trusting prov-a's CA) and a Fleet
+    started on it; a class adds to them in set_up_fleet() (a failure
+    there stops everything, as tearDownClass does)."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.onb = Onboarding(providers=("prov-a",))
+        try:
+            cls.fleet = Fleet(cls.onb)
+            cls.set_up_fleet()
+        except BaseException:
+            cls.onb.close()
+            raise
+
+    @classmethod
+    def set_up_fleet(cls):
+        pass
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.onb.close()

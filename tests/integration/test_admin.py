@@ -24,14 +24,18 @@ import onboarding
 
 PLUGIN = os.environ.get("ONR_PLUGIN", "")
 
-# gw runs the broker (reached by dns=localhost, with 127.0.0.1 in its
-# certificate too); svc the services; ops the control tool and a monitor.
+# gw runs broker b1 (reached by dns=localhost, with 127.0.0.1 in its
+# certificate too), gw2 broker b2 (a regional one, by address); svc the
+# services; ops the control tool and a monitor.
 TOPOLOGY = """# onramp-admin's integration test
 host gw address=127.0.0.1 dns=localhost
+host gw2 address=127.0.0.1
 host svc address=127.0.0.1
 host ops
 broker b1 host=gw bind=127.0.0.1 bootstrap_port={bootstrap} services_port={services} \
 service_port={service} plugin={plugin} nofile=4096
+broker b2 host=gw2 bind=127.0.0.1 bootstrap_port={bootstrap2} services_port={services2} \
+service_port={service2} plugin={plugin} region=208
 manufacturer acme host=svc
 provider prov-a host=svc pairing_port={pairing}
 operator op-1 host=svc plmn=00101 apn=iot.test imsi=001010000000001-001010000099999 \
@@ -76,7 +80,9 @@ def digest(path):
 
 def fill(template=TOPOLOGY, **extra):
     ports = {"bootstrap": fabric.free_port(), "services": fabric.free_port(),
-             "service": fabric.free_port(), "pairing": fabric.free_port(), "plugin": PLUGIN}
+             "service": fabric.free_port(), "pairing": fabric.free_port(), "plugin": PLUGIN,
+             "bootstrap2": fabric.free_port(), "services2": fabric.free_port(),
+             "service2": fabric.free_port()}
     ports.update(extra)
     return template.format(**ports).replace("\\\n", ""), ports
 
@@ -214,11 +220,22 @@ class AdminTest(unittest.TestCase):
         self.assertIn("CN = b1", out)
         self.assertIn("DNS:localhost", out)
         self.assertIn("IP Address:127.0.0.1", out)
+        self.assertIn("DNS:b1", out)  # its plugin's broker_name (plugin_opt_broker_cert)
+        self.assertNotIn("DNS:b2", out)
         self.assertIn("TLS Web Server Authentication", out)
         self.assertNotIn("Client Authentication", out)
         rc, out = openssl("verify", "-purpose", "sslclient", "-CAfile",
                           self.path("admin/services-ca.pem"), cert)
         self.assertNotEqual(rc, 0)
+        # each broker its own certificate and key, naming it and not the other
+        cert2 = self.path("hosts/gw2/etc/mosquitto/onramp/broker.pem")
+        rc, out = openssl("x509", "-in", cert2, "-noout", "-subject", "-ext", "subjectAltName")
+        self.assertIn("CN = b2", out)
+        self.assertIn("DNS:b2", out)
+        self.assertIn("IP Address:127.0.0.1", out)
+        self.assertNotIn("DNS:b1", out)
+        self.assertNotEqual(digest(self.path("keys/broker/b1/broker.key")),
+                            digest(self.path("keys/broker/b2/broker.key")))
 
     def test_provider_and_device_cas(self):
         ca = self.path("hosts/svc/var/lib/onramp/prov-a/provider-ca.pem")
@@ -257,6 +274,8 @@ class AdminTest(unittest.TestCase):
         with open(conf) as f:
             text = f.read()
         self.assertIn("plugin_opt_broker_name b1\n", text)
+        self.assertIn("plugin_opt_broker_cert %s\n" %
+                      self.path("hosts/gw/etc/mosquitto/onramp/broker.pem"), text)
         self.assertIn("plugin " + PLUGIN + "\n", text)
         self.assertIn("listener %d 127.0.0.1\n" % self.ports["service"], text)
         self.assertIn("plugin_opt_provider_ca_prov-a %s\n" %
@@ -277,6 +296,38 @@ class AdminTest(unittest.TestCase):
             self.path("hosts/gw/etc/mosquitto/onramp/openssl-broker.cnf"),
             os.path.join(fabric.SOURCE_DIR, "broker-plugins", "openssl-broker.cnf"),
             shallow=False))
+        # the regional broker: its own name, certificate and region; no
+        # provider's endpoint there, so no operational listener
+        with open(self.path("hosts/gw2/etc/mosquitto/mosquitto.conf")) as f:
+            text = f.read()
+        self.assertIn("plugin_opt_broker_name b2\n", text)
+        self.assertIn("plugin_opt_broker_cert %s\n" %
+                      self.path("hosts/gw2/etc/mosquitto/onramp/broker.pem"), text)
+        self.assertIn("# It serves the country of MCC 208 (region=).\n", text)
+        self.assertIn("listener %d 127.0.0.1\n" % self.ports["bootstrap2"], text)
+        self.assertIn("#listener %d 127.0.0.1\n" % self.ports["service2"], text)
+        self.assertNotIn("\nplugin_opt_provider_ca_", text)
+
+    def test_a_manufacturer_mints_for_every_broker_and_services_name_the_first(self):
+        script = self.path("hosts/svc/etc/onramp/acme/mint.sh")
+        self.assertEqual(stat.S_IMODE(os.stat(script).st_mode), 0o755)
+        with open(script) as f:
+            text = f.read()
+        self.assertIn("exec onramp-factory mint --manufacturer '%s' \\\n" %
+                      self.path("hosts/svc/var/lib/onramp/acme"), text)
+        self.assertIn("  --broker b1 localhost %d \\\n" % self.ports["bootstrap"], text)
+        self.assertIn("  --broker b2 127.0.0.1 %d \\\n" % self.ports["bootstrap2"], text)
+        self.assertIn("  --broker-ca '%s' \"$@\"\n" %
+                      self.path("hosts/svc/etc/onramp/acme/services-ca.pem"), text)
+        self.assertIn("#   broker b2 on host gw2, region 208\n", text)
+        self.assertEqual(subprocess.run(["sh", "-n", script]).returncode, 0)
+        # services connect to the topology's first broker, and say so
+        for role, name in SERVICES:
+            with open(self.path("hosts/svc/etc/onramp/%s/%s.conf" % (name, role))) as f:
+                conf = f.read()
+            self.assertIn("broker_host localhost\nbroker_port %d\n" % self.ports["services"],
+                          conf)
+            self.assertIn("# The topology's first broker, b1", conf)
 
     def test_without_local_the_files_name_the_hosts_own_paths(self):
         out = os.path.join(self.dep.dir, "deployed")
@@ -292,6 +343,11 @@ class AdminTest(unittest.TestCase):
         self.assertNotIn(out, text)
         with open(os.path.join(out, "hosts/gw/etc/mosquitto/mosquitto.conf")) as f:
             self.assertIn("certfile /etc/mosquitto/onramp/broker.pem\n", f.read())
+        with open(os.path.join(out, "hosts/svc/etc/onramp/acme/mint.sh")) as f:
+            mint = f.read()
+        self.assertIn("--manufacturer '/var/lib/onramp/acme' ", mint)
+        self.assertIn("--broker-ca '/etc/onramp/acme/services-ca.pem' ", mint)
+        self.assertIn("sudo -u onramp /etc/onramp/acme/mint.sh --out DIR", mint)
         with open(os.path.join(out, "setup/svc.sh")) as f:
             script = f.read()
         self.assertIn("systemctl restart onramp-operator@op-1.service\n", script)
@@ -370,7 +426,7 @@ class AdminTest(unittest.TestCase):
         topology = TOPOLOGY.replace("contract prov-a op-1\n", "contract prov-a op-9\n")
         proc = self.run_on(out, fill(topology)[0])
         self.assertEqual(proc.returncode, 1)
-        self.assertRegex(proc.stderr, r"refused\.topology:9: contract: no operator 'op-9'")
+        self.assertRegex(proc.stderr, r"refused\.topology:11: contract: no operator 'op-9'")
         self.assertFalse(os.path.exists(out))
 
     def test_a_key_others_can_read_is_refused_not_replaced(self):
@@ -388,9 +444,13 @@ class AdminTest(unittest.TestCase):
         proc = subprocess.run([onboarding.program("onramp-admin"), "--topology",
                                self.dep.topology, "--check"], capture_output=True, text=True)
         self.assertEqual(proc.returncode, 0, proc.stderr)
-        self.assertIn("topology: 3 hosts, 1 brokers, 1 manufacturers, 1 providers, 1 operators, "
+        self.assertIn("topology: 4 hosts, 2 brokers, 1 manufacturers, 1 providers, 1 operators, "
                       "1 contracts, 1 plans, 1 control tools, 1 monitors, storage sqlite",
                       proc.stdout)
+        self.assertIn("broker b1: host gw, bootstrap localhost:%d\n" % self.ports["bootstrap"],
+                      proc.stdout)
+        self.assertIn("broker b2: host gw2, bootstrap 127.0.0.1:%d, region 208\n" %
+                      self.ports["bootstrap2"], proc.stdout)
         proc = subprocess.run([onboarding.program("onramp-admin"), "--check"],
                               capture_output=True, text=True)
         self.assertEqual(proc.returncode, 2)
@@ -472,16 +532,19 @@ class AdminTest(unittest.TestCase):
         # the provider's pairing page, on loopback
         with urllib.request.urlopen("http://127.0.0.1:%d/" % ports["pairing"], timeout=10) as r:
             self.assertEqual(r.status, 200)
-        # devices minted on the manufacturer's host, for broker b1
-        mfr = dep.host_path("svc", "/var/lib/onramp/acme")
+        # devices minted on the manufacturer's host by its mint.sh, for both
+        # brokers; b2 stays down: a device that starts there moves to b1
         devices = os.path.join(dep.dir, "devices")
+        env = dict(os.environ, PATH=onboarding.BIN_DIR + os.pathsep + os.environ["PATH"])
         minted = subprocess.run(
-            [onboarding.program("onramp-factory"), "mint", "--manufacturer", mfr, "--out",
-             devices, "--count", "1", "--broker", "b1", "localhost", str(ports["bootstrap"]),
-             "--broker-ca", dep.host_path("svc", "/etc/onramp/acme/services-ca.pem")],
-            capture_output=True, text=True, timeout=60)
+            [dep.host_path("svc", "/etc/onramp/acme/mint.sh"), "--out", devices, "--count", "1"],
+            capture_output=True, text=True, timeout=60, env=env)
         self.assertEqual(minted.returncode, 0, minted.stderr)
         state = os.path.join(devices, minted.stdout.split()[0])
+        with open(os.path.join(state, "device.conf")) as f:
+            conf = f.read()
+        self.assertIn("broker b1 localhost %d\n" % ports["bootstrap"], conf)
+        self.assertIn("broker b2 127.0.0.1 %d\n" % ports["bootstrap2"], conf)
         # paired by the control tool with its own files
         ctl = dep.host_path("ops", "/etc/onramp/admin")
         with open(os.path.join(state, "label.txt")) as f:
@@ -500,6 +563,13 @@ class AdminTest(unittest.TestCase):
         device.start()
         self.assertEqual(device.exit_status(timeout=90), 0, device.text()[-3000:])
         self.assertIn("state=OPERATIONAL", device.text())
+        # admitted by b1 only: before each "connected", a "connecting" to b1
+        lines = device.text().splitlines()
+        admitted = [lines[i - 1] for i, line in enumerate(lines)
+                    if line.startswith("connected") and "broker=service" not in line]
+        self.assertTrue(admitted)
+        self.assertTrue(all(line.startswith("connecting broker=b1 ") for line in admitted),
+                        device.text()[-3000:])
         self.assertIn("endpoint=mqtts://localhost:%d" % ports["service"], device.text())
 
 

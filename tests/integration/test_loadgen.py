@@ -16,21 +16,11 @@ import onboarding
 DEVICES = int(os.environ.get("ONR_TEST_LOADGEN_DEVICES", "50"))
 
 
-class LoadgenTest(unittest.TestCase):
+class LoadgenTest(onboarding.FleetTestCase):
 
     @classmethod
-    def setUpClass(cls):
-        cls.onb = onboarding.Onboarding(providers=("prov-a",))
-        try:
-            cls.fleet = onboarding.Fleet(cls.onb)
-            cls.dirs = cls.fleet.mint_and_pair(DEVICES)
-        except BaseException:
-            cls.onb.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.onb.close()
+    def set_up_fleet(cls):
+        cls.dirs = cls.fleet.mint_and_pair(DEVICES)
 
     def run_loadgen(self, *extra):
         proc = subprocess.run(self.fleet.loadgen_argv(self.dirs, *extra), capture_output=True,

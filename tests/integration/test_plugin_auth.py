@@ -2,7 +2,9 @@
 certificate from the services CA, nobody by what they merely claim
 (broker-plugins/README.md, proto/SPEC.md section 10)."""
 
+import os
 import subprocess
+import tempfile
 import time
 import unittest
 
@@ -252,6 +254,93 @@ class ForeignCertificateTest(unittest.TestCase):
             ok = f.broker.service("operator", "op-1")
             self.assertEqual(ok.connack, 0)
             ok.disconnect()
+
+
+class BrokerNameTest(unittest.TestCase):
+    """Device proofs are bound to the broker's name (proto/SPEC.md section
+    10), so no two brokers may share one: the plugin starts only if its
+    plugin_opt_broker_cert, the bootstrap listener's certificate, is a
+    server certificate valid now that lists plugin_opt_broker_name as a DNS
+    subjectAltName (broker-plugins/README.md, "Broker names")."""
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.TemporaryDirectory(prefix="onr-it-")
+        cls.pki = fabric.Pki(cls.tmp.name)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.tmp.cleanup()
+
+    def refused(self, why, options=None, drop_option=None):
+        """The broker must not start; its log must say `why`. `options`
+        replace the example's; `drop_option` removes one of its lines."""
+        directory = tempfile.mkdtemp(dir=self.tmp.name)
+        broker = fabric.Broker(self.pki, directory, options)
+        if drop_option is not None:
+            with open(broker.conf) as f:
+                lines = f.read().splitlines(True)
+            kept = [line for line in lines if not line.startswith(drop_option + " ")]
+            self.assertEqual(len(kept), len(lines) - 1)
+            with open(broker.conf, "w") as f:
+                f.write("".join(kept))
+        broker.assert_refuses_to_start(self, why)
+
+    def expired_server_cert(self):
+        """test-broker's name in a server certificate from the services CA
+        that expired in 2020 (openssl ca: onramp-admin never makes one)."""
+        d = tempfile.mkdtemp(dir=self.tmp.name)
+        with open(os.path.join(d, "ca.cnf"), "w") as f:
+            f.write("[ca]\ndefault_ca = d\n[d]\ndatabase = index.txt\nnew_certs_dir = .\n"
+                    "serial = serial\ndefault_md = sha256\npolicy = p\nunique_subject = no\n"
+                    "copy_extensions = copy\n[p]\ncommonName = supplied\n")
+        open(os.path.join(d, "index.txt"), "w").close()
+        with open(os.path.join(d, "serial"), "w") as f:
+            f.write("01\n")
+        fabric.run("openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                   "ec_paramgen_curve:P-256", "-nodes", "-subj", "/CN=" + fabric.Broker.NAME,
+                   "-addext", "subjectAltName=DNS:localhost,DNS:" + fabric.Broker.NAME,
+                   "-keyout", os.path.join(d, "old.key"), "-out", os.path.join(d, "old.csr"))
+        subprocess.run(["openssl", "ca", "-batch", "-config", "ca.cnf", "-cert", self.pki.ca[0],
+                        "-keyfile", self.pki.ca[1], "-in", "old.csr", "-out", "old.pem",
+                        "-startdate", "20200101000000Z", "-enddate", "20200102000000Z",
+                        "-notext"], cwd=d, check=True, capture_output=True)
+        return os.path.join(d, "old.pem")
+
+    def test_broker_cert_is_required(self):
+        self.refused("plugin_opt_broker_cert is required", drop_option="plugin_opt_broker_cert")
+
+    def test_a_name_its_certificate_does_not_list_is_refused(self):
+        # test-broker's certificate under another name: an impostor, or a
+        # copy of a configuration whose name was not changed with its cert
+        self.refused("plugin_opt_broker_cert %s does not list plugin_opt_broker_name "
+                     "impostor as a DNS subjectAltName" % self.pki.server[0],
+                     {"broker_name": "impostor"})
+
+    def test_a_certificate_that_is_no_server_certificate_is_refused(self):
+        client = self.pki.client("operator", "op-1")[0]
+        self.refused("plugin_opt_broker_cert %s is not a TLS server certificate" % client,
+                     {"broker_cert": client})
+        self.refused("plugin_opt_broker_cert %s is not a TLS server certificate" %
+                     self.pki.ca[0], {"broker_cert": self.pki.ca[0]})
+
+    def test_an_expired_certificate_is_refused(self):
+        old = self.expired_server_cert()
+        self.refused("plugin_opt_broker_cert %s is not valid now" % old, {"broker_cert": old})
+
+    def test_a_missing_certificate_is_refused(self):
+        missing = os.path.join(self.tmp.name, "missing.pem")
+        self.refused("plugin_opt_broker_cert %s: not found" % missing, {"broker_cert": missing})
+
+    def test_the_certificate_of_its_name_starts_it(self):
+        with fabric.Fabric() as f:
+            self.assertIn("broker %s" % f.broker.NAME, f.broker.log_text())
+            dev = f.device()
+            c = dev.connect(f.broker)
+            try:
+                self.assertEqual(c.connack, 0, f.broker.log_tail())
+            finally:
+                c.disconnect()
 
 
 if __name__ == "__main__":

@@ -125,10 +125,13 @@ class StockClientsTest(fabric.FabricTestCase):
         self.assertEqual(table.returncode, 0, table.stderr)
         self.assertIn("broker %s" % self.broker.NAME, table.stdout)
         self.assertRegex(table.stdout, r"\n  connects +\d+\n")
+        epoch = self.counters.read()["epoch"].hex()  # the grants journal's, in hex
+        self.assertIn("\n  epoch              %s\n" % epoch, table.stdout)
         line = subprocess.run(base + ["--json"], capture_output=True, text=True, timeout=30)
         self.assertEqual(line.returncode, 0, line.stderr)
         stats = json.loads(line.stdout)
         self.assertEqual(stats["broker"], self.broker.NAME)
+        self.assertEqual(stats["epoch"], epoch)
         for name in ("connects", "pop_bad_sig", "denied_publish", "grants", "devices"):
             self.assertIsInstance(stats[name], int)
         # a certificate the broker refuses: exit status 1, and why

@@ -2,6 +2,7 @@
 11): only operators, only for themselves, live on existing connections,
 durable before answered, and kept across a broker restart."""
 
+import os
 import unittest
 
 import fabric
@@ -153,7 +154,9 @@ class TakeoverTest(unittest.TestCase):
 
             f.broker.restart()
             with open(f.broker.grants) as journal:
-                self.assertEqual(journal.read(), "grant %s prov-1 op-1\n" % d.id)
+                first, records = journal.readline(), journal.read()
+            self.assertTrue(first.startswith("epoch "), first)  # the journal's identity
+            self.assertEqual(records, "grant %s prov-1 op-1\n" % d.id)
             again = d.connect(f.broker)  # a fresh proof
             try:
                 self.assertEqual(again.connack, 0)
@@ -208,6 +211,67 @@ class RestartTest(unittest.TestCase):
                                  mqtt5.NOT_AUTHORIZED)
             finally:
                 c.disconnect()
+
+
+class EpochTest(unittest.TestCase):
+    """The grants journal's epoch (proto/SPEC.md section 11): in the
+    counters and in every control result; kept when the broker restarts
+    from its journal, new when the journal is lost, which is how the
+    services notice a broker that holds none of the grants in force."""
+
+    def epoch_of_a_grant(self, f, dev):
+        op = f.broker.service("operator", "op-1")
+        try:
+            result = fabric.control_result(op, fabric.GRANT, fabric.ROLE_OPERATOR, "op-1",
+                                           {"dev": dev.id, "prov": "prov-1"})
+        finally:
+            op.disconnect()
+        self.assertIsNotNone(result, f.broker.log_tail())
+        self.assertEqual(result["code"], 0)
+        return result["epoch"]
+
+    def test_epoch_survives_a_restart_and_changes_when_the_journal_is_lost(self):
+        with fabric.Fabric() as f:
+            dev = f.device()
+            epoch = f.counters.read()["epoch"]
+            self.assertEqual(len(epoch), 16)
+            self.assertIn("epoch %s (new" % epoch.hex(), f.broker.log_text())
+            # every control result names the journal that answered
+            self.assertEqual(self.epoch_of_a_grant(f, dev), epoch)
+            with open(f.broker.grants) as journal:
+                self.assertEqual(journal.readline(), "epoch %s\n" % epoch.hex())
+
+            f.counters.close()
+            f.broker.restart()  # restored from its journal: the same epoch
+            self.assertEqual(f.counters.read()["epoch"], epoch)
+            self.assertIn("1 grants", f.broker.log_text())
+            self.assertEqual(self.epoch_of_a_grant(f, dev), epoch)
+
+            f.counters.close()
+            f.broker.stop()
+            os.unlink(f.broker.grants)  # a new disk: nothing it confirmed is left
+            f.broker.start()
+            renewed = f.counters.read()["epoch"]
+            self.assertEqual(len(renewed), 16)
+            self.assertNotEqual(renewed, epoch)
+            self.assertIn("0 grants", f.broker.log_text())
+            self.assertEqual(self.epoch_of_a_grant(f, dev), renewed)
+
+    def test_a_journal_without_an_epoch_gets_one(self):
+        with fabric.Fabric() as f:
+            dev = f.device()
+            f.counters.close()
+            f.broker.stop()
+            # a journal as the plugin wrote it before epochs existed
+            with open(f.broker.grants, "w") as journal:
+                journal.write("grant %s prov-1 op-1\n" % dev.id)
+            f.broker.start()
+            epoch = f.counters.read()["epoch"]
+            self.assertIn("1 grants", f.broker.log_text())
+            self.assertIn("epoch %s (new" % epoch.hex(), f.broker.log_text())
+            with open(f.broker.grants) as journal:
+                self.assertEqual(journal.read(),
+                                 "epoch %s\ngrant %s prov-1 op-1\n" % (epoch.hex(), dev.id))
 
 
 if __name__ == "__main__":

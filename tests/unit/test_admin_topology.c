@@ -298,11 +298,53 @@ static void test_admin_topology_refuses_reserved_keywords(void **state)
     refused(HOSTS BROKER PARTIES "roaming prov-a de op-1\n", 8,
             "'roaming' is reserved for a later issue (roaming policies)");
     refused(HOSTS BROKER PARTIES "metrics port=9100\n", 8, "'metrics' is reserved");
-    refused(HOSTS BROKER "broker b2 host=h2\n", 4,
-            "a second broker: several brokers are reserved for a later issue");
-    refused(HOSTS "broker b1 host=h1 region=eu\n", 3, "region=: reserved for a later issue");
     refused(HOSTS BROKER "manufacturer acme host=h2 instances=2\n", 4,
             "instances=2: one instance per service today");
+}
+
+/* Several brokers (issue 19): each on its own host, optionally with the
+ * country it serves; providers' endpoints on any of them. */
+static void test_admin_topology_several_brokers_and_regions(void **state)
+{
+    struct adm_topology *t;
+
+    (void)state;
+    t = parse_ok(HOSTS "host h3 address=192.0.2.3\n"
+                       "broker b1 host=h1 region=208\n"
+                       "broker b2 host=h2\n"
+                       "broker b3 host=h3 region=001 bootstrap_port=9883\n"
+                       "manufacturer acme host=h3\n"
+                       "provider prov-a host=h3 endpoint_broker=b2\n"
+                       "provider prov-b host=h3\n"
+                       "operator op-1 host=h3 plmn=00101 apn=iot.example "
+                       "imsi=001010000000001-001010000099999 "
+                       "iccid=894900100000000001-894900100000099999\n"
+                       "contract prov-a op-1\ncontract prov-b op-1\n");
+    assert_int_equal(t->n_brokers, 3);
+    assert_string_equal(t->brokers[0].region, "208");
+    assert_string_equal(t->brokers[1].region, "");
+    assert_string_equal(t->brokers[2].region, "001");
+    assert_int_equal(t->brokers[2].host, 2);
+    assert_int_equal(t->brokers[2].bootstrap_port, 9883);
+    assert_int_equal(t->parties[1].endpoint_broker, 1);
+    assert_int_equal(t->parties[2].endpoint_broker, 0); /* the first broker */
+    adm_topology_free(t);
+    /* named as its own host: the same name twice in its certificate is one */
+    adm_topology_free(parse_ok(HOSTS "broker broker.example.net host=h1\n"));
+
+    /* a region is an MCC */
+    refused(HOSTS "broker b1 host=h1 region=eu\n", 3,
+            "region=eu: the country it serves, as its mobile country code (MCC: 3 digits)");
+    refused(HOSTS "broker b1 host=h1 region=20\n", 3, "region=20: the country");
+    refused(HOSTS "broker b1 host=h1 region=2080\n", 3, "region=2080: the country");
+    refused(HOSTS "broker b1 host=h1 region=20a\n", 3, "region=20a: the country");
+    /* one broker per host: each is its host's mosquitto */
+    refused(HOSTS BROKER "broker b2 host=h1 bootstrap_port=9883 services_port=9884 "
+                         "service_port=9885\n",
+            4, "broker 'b2': host 'h1' runs broker 'b1' (line 3) already: one broker per host");
+    /* a broker's certificate names it: never another host's DNS name */
+    refused(HOSTS "broker broker.example.net host=h2\n", 3,
+            "broker 'broker.example.net': the DNS name of host 'h1' (line 1)");
 }
 
 static void test_admin_topology_bounds_how_many(void **state)
@@ -323,6 +365,13 @@ static void test_admin_topology_bounds_how_many(void **state)
     for (int i = 0; i <= ADM_MAX_PLANS; i++)
         len += (size_t)sprintf(text + len, "plan prov-a a%d 1 x 0\n", i);
     refused(text, 7 + ADM_MAX_PLANS + 1, "provider 'prov-a' has more than 32 plans");
+    /* a device lists at most 8 bootstrap brokers: so many in a fabric */
+    len = 0;
+    for (int i = 0; i <= ADM_MAX_BROKERS; i++)
+        len += (size_t)sprintf(text + len, "host h%d address=192.0.2.%d\n", i, i + 1);
+    for (int i = 0; i <= ADM_MAX_BROKERS; i++)
+        len += (size_t)sprintf(text + len, "broker b%d host=h%d\n", i, i);
+    refused(text, 2 * (ADM_MAX_BROKERS + 1), "more than 8 brokers: a device lists at most 8");
     free(text);
 }
 
@@ -335,6 +384,7 @@ int main(void)
         cmocka_unit_test(test_admin_topology_refuses_bad_values),
         cmocka_unit_test(test_admin_topology_refuses_malformed_lines),
         cmocka_unit_test(test_admin_topology_refuses_reserved_keywords),
+        cmocka_unit_test(test_admin_topology_several_brokers_and_regions),
         cmocka_unit_test(test_admin_topology_bounds_how_many),
     };
 

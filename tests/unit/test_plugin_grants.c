@@ -24,6 +24,7 @@ static const uint8_t SERIAL[] = {0x0a, 0x0b, 0xfc};
 static const uint8_t SERIAL_DER[] = {0x00, 0x0a, 0x0b, 0xfc}; /* the same, one zero byte more */
 
 static char *journal_text(void **state);
+static char *journal_records(void **state, char epoch[2 * GRANTS_EPOCH_LEN + 1]);
 
 static const char *journal(void **state)
 {
@@ -58,8 +59,6 @@ static void test_grants_journal_is_compacted_and_private(void **state)
     struct grants *g = NULL;
     struct stat st;
     char *text;
-    FILE *f;
-    long size;
 
     assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
     for (int i = 0; i < 10; i++)
@@ -67,14 +66,7 @@ static void test_grants_journal_is_compacted_and_private(void **state)
     grants_close(g);
     assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
     grants_close(g);
-    f = fopen(journal(state), "r");
-    assert_non_null(f);
-    fseek(f, 0, SEEK_END);
-    size = ftell(f);
-    rewind(f);
-    text = calloc(1, (size_t)size + 1);
-    assert_int_equal(fread(text, 1, (size_t)size, f), (size_t)size);
-    fclose(f);
+    text = journal_records(state, NULL);
     assert_string_equal(text, "grant " DEV1 " prov-1 op-1\n");
     free(text);
     assert_int_equal(stat(journal(state), &st), 0);
@@ -303,6 +295,7 @@ static void test_journal_that_cannot_be_cut_back_is_rewritten_first(void **state
 static void test_failed_sync_is_confirmed_only_by_a_rewrite(void **state)
 {
     struct grants *g = NULL;
+    uint8_t epoch[GRANTS_EPOCH_LEN];
 
     signal(SIGXFSZ, SIG_IGN);
     assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
@@ -319,9 +312,15 @@ static void test_failed_sync_is_confirmed_only_by_a_rewrite(void **state)
     assert_null(grants_provider(g, DEV3));
     unlimit_file_size();
     assert_onr(ONR_OK, grants_sync(g)); /* rewritten: DEV2 durable now */
+    memcpy(epoch, grants_epoch(g), sizeof(epoch));
     grants_close(g);
     assert_grant_after_reopen(state, DEV2, "prov-2", "op-1");
     assert_grant_after_reopen(state, DEV1, "prov-1", "op-1");
+    /* the rewrite kept the journal's epoch */
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    assert_false(grants_epoch_new(g));
+    assert_memory_equal(grants_epoch(g), epoch, sizeof(epoch));
+    grants_close(g);
 }
 
 static void test_grants_refuse_bad_ids(void **state)
@@ -389,6 +388,27 @@ static char *journal_text(void **state)
     return text;
 }
 
+/* The journal's records after its first line, which must be its epoch
+ * line: "epoch " and 32 lowercase hex digits (into `epoch`, if not NULL). */
+static char *journal_records(void **state, char epoch[2 * GRANTS_EPOCH_LEN + 1])
+{
+    char *text = journal_text(state);
+    size_t hex_len = 2 * GRANTS_EPOCH_LEN;
+    char *records;
+
+    assert_memory_equal(text, "epoch ", 6);
+    assert_int_equal(strspn(text + 6, "0123456789abcdef"), hex_len);
+    assert_int_equal(text[6 + hex_len], '\n');
+    if (epoch != NULL) {
+        memcpy(epoch, text + 6, hex_len);
+        epoch[hex_len] = '\0';
+    }
+    records = strdup(text + 6 + hex_len + 1);
+    assert_non_null(records);
+    free(text);
+    return records;
+}
+
 static void test_cert_revocations_survive_reopen_keyed_by_provider(void **state)
 {
     struct grants *g = NULL;
@@ -422,13 +442,13 @@ static void test_cert_revoke_journal_line_is_trimmed_hex_and_written_once(void *
     assert_onr(ONR_OK, grants_cert_revoke(g, "prov-1", DEV1, SERIAL_DER, sizeof(SERIAL_DER)));
     assert_onr(ONR_OK, grants_cert_revoke(g, "prov-1", DEV1, SERIAL, sizeof(SERIAL)));
     assert_onr(ONR_OK, grants_sync(g));
-    text = journal_text(state); /* appended, not yet compacted */
+    text = journal_records(state, NULL); /* appended, not yet compacted */
     assert_string_equal(text, "revoke-cert " DEV1 " prov-1 0a0bfc\n");
     free(text);
     grants_close(g);
     assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
     grants_close(g);
-    text = journal_text(state); /* compacted */
+    text = journal_records(state, NULL); /* compacted */
     assert_string_equal(text, "revoke-cert " DEV1 " prov-1 0a0bfc\n");
     free(text);
 }
@@ -479,10 +499,93 @@ static void test_journal_from_before_cert_revocations_still_loads(void **state)
     assert_string_equal(grants_provider(g, DEV1), "prov-1");
     assert_null(grants_provider(g, DEV2));
     assert_int_equal(grants_cert_revocations(g), 0);
+    /* it had no epoch: it gets one, written at its first rewrite (now) */
+    assert_true(grants_epoch_new(g));
     grants_close(g);
-    text = journal_text(state);
+    text = journal_records(state, NULL);
     assert_string_equal(text, "grant " DEV1 " prov-1 op-1\n");
     free(text);
+}
+
+/* The journal's epoch is made with it, kept in its first line by every
+ * rewrite and read back at open: a broker restored from its journal keeps
+ * it. */
+static void test_epoch_is_made_with_the_journal_and_kept(void **state)
+{
+    struct grants *g = NULL;
+    uint8_t epoch[GRANTS_EPOCH_LEN];
+    char hex[2 * GRANTS_EPOCH_LEN + 1];
+    char again[2 * GRANTS_EPOCH_LEN + 1];
+    char *text;
+
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    assert_true(grants_epoch_new(g));
+    memcpy(epoch, grants_epoch(g), sizeof(epoch));
+    text = journal_records(state, hex);
+    assert_string_equal(text, ""); /* the epoch line alone */
+    free(text);
+    assert_onr(ONR_OK, grants_set(g, DEV1, "prov-1", "op-1"));
+    assert_onr(ONR_OK, grants_sync(g));
+    grants_close(g);
+
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    assert_false(grants_epoch_new(g));
+    assert_memory_equal(grants_epoch(g), epoch, sizeof(epoch));
+    assert_string_equal(grants_provider(g, DEV1), "prov-1");
+    grants_close(g);
+    text = journal_records(state, again); /* compacted: the epoch first still */
+    assert_string_equal(again, hex);
+    assert_string_equal(text, "grant " DEV1 " prov-1 op-1\n");
+    free(text);
+}
+
+/* A journal lost (a new disk, a broker built anew) is a new epoch: the
+ * services then send it every grant and revocation in force. */
+static void test_epoch_changes_when_the_journal_is_lost(void **state)
+{
+    struct grants *g = NULL;
+    uint8_t epoch[GRANTS_EPOCH_LEN];
+
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    memcpy(epoch, grants_epoch(g), sizeof(epoch));
+    assert_onr(ONR_OK, grants_set(g, DEV1, "prov-1", "op-1"));
+    grants_close(g);
+    assert_int_equal(unlink(journal(state)), 0);
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    assert_true(grants_epoch_new(g));
+    assert_memory_not_equal(grants_epoch(g), epoch, sizeof(epoch));
+    assert_null(grants_provider(g, DEV1));
+    grants_close(g);
+}
+
+/* An epoch line that is damaged, or a second one, is skipped like any bad
+ * line; the first good one is the epoch. */
+static void test_epoch_lines_malformed_or_twice_are_skipped(void **state)
+{
+    static const uint8_t want[GRANTS_EPOCH_LEN] = {0x00, 0x11, 0x22, 0x33, 0x44, 0x55,
+                                                   0x66, 0x77, 0x88, 0x99, 0xaa, 0xbb,
+                                                   0xcc, 0xdd, 0xee, 0xff};
+    struct grants *g = NULL;
+    size_t skipped = 0;
+    FILE *f = fopen(journal(state), "w");
+
+    assert_non_null(f);
+    fputs("epoch\n"                                          /* no value */
+          "epoch 00112233\n"                                 /* short */
+          "epoch 00112233445566778899AABBCCDDEEFF\n"         /* uppercase */
+          "epoch 00112233445566778899aabbccddeeff00\n"       /* long */
+          "epoch 00112233445566778899aabbccddeeff extra\n"
+          "epoch 00112233445566778899aabbccddeeff\n"         /* the epoch */
+          "grant " DEV1 " prov-1 op-1\n"
+          "epoch ffeeddccbbaa99887766554433221100\n",        /* a second */
+          f);
+    fclose(f);
+    assert_onr(ONR_OK, grants_open(journal(state), onr_test_count_line, &skipped, &g));
+    assert_int_equal(skipped, 6);
+    assert_false(grants_epoch_new(g));
+    assert_memory_equal(grants_epoch(g), want, sizeof(want));
+    assert_string_equal(grants_provider(g, DEV1), "prov-1");
+    grants_close(g);
 }
 
 static void test_journal_skips_malformed_revoke_cert_lines(void **state)
@@ -582,6 +685,9 @@ int main(void)
         T(test_cert_revoke_refuses_bad_arguments),
         T(test_journal_from_before_cert_revocations_still_loads),
         T(test_journal_skips_malformed_revoke_cert_lines),
+        T(test_epoch_is_made_with_the_journal_and_kept),
+        T(test_epoch_changes_when_the_journal_is_lost),
+        T(test_epoch_lines_malformed_or_twice_are_skipped),
         cmocka_unit_test(test_grants_serial_hex_and_trim),
         cmocka_unit_test(test_map_put_get_remove_many),
     };

@@ -570,8 +570,10 @@ static void control_result(struct onr_service *svc, const uint8_t re[ONR_MSG_ID_
     struct onr_msg msg = {.type = ONR_MSG_CONTROL_RESULT};
     size_t len = 0;
 
-    msg.body.control_result = (struct onr_msg_control_result){.re = {re, ONR_MSG_ID_LEN},
-                                                              .code = (uint64_t)-code};
+    static const uint8_t epoch[16] = {1};
+
+    msg.body.control_result = (struct onr_msg_control_result){
+        .re = {re, ONR_MSG_ID_LEN}, .code = (uint64_t)-code, .epoch = ONR_BYTES(epoch)};
     assert_onr(ONR_OK, onr_envelope_encode(&msg, &broker, ONR_BYTES_STR(ONR_TOPIC_CONTROL_RESPONSE),
                                            now, buf, sizeof(buf), &len, NULL));
     deliver(svc, ONR_TOPIC_CONTROL_RESPONSE, buf, len);

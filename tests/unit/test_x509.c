@@ -694,6 +694,121 @@ static void test_x509_check_profile_ipv6(void **state)
     assert_onr(ONR_ECERT, onr_x509_check_profile(der, len, &p));
 }
 
+/* A broker's server certificate for the name its plugin is configured
+ * with (onr_x509_check_server). */
+static size_t issue_server(struct fixture *f, const struct onr_x509_san *san, size_t n_san,
+                           unsigned eku, uint8_t *der)
+{
+    struct onr_x509_profile p = {
+        .subject = {.common_name = "rguib733fa2xfyrzdwehzsohu743ont4"},
+        .days = 30,
+        .path_len = -1,
+        .eku = eku,
+        .san = san,
+        .n_san = n_san,
+    };
+    size_t len = ONR_X509_MAX_DER;
+
+    assert_onr(ONR_OK, onr_x509_issue(f->ca_key, f->ca, f->ca_len, f->leaf_pub, &p, der, &len));
+    return len;
+}
+
+static void test_x509_check_server_finds_its_dns_name(void **state)
+{
+    struct fixture *f = *state;
+    static const struct onr_x509_san san[] = {
+        {ONR_X509_SAN_DNS, "localhost"},
+        {ONR_X509_SAN_DNS, "bootstrap-1"},
+        {ONR_X509_SAN_IP, "127.0.0.1"},
+    };
+    uint8_t der[ONR_X509_MAX_DER];
+    size_t len = issue_server(f, san, 3, ONR_X509_EKU_SERVER, der);
+    int64_t now = (int64_t)time(NULL);
+
+    assert_onr(ONR_OK, onr_x509_check_server(der, len, "bootstrap-1", now));
+    assert_onr(ONR_OK, onr_x509_check_server(der, len, "localhost", now));
+    assert_onr(ONR_OK, onr_x509_check_server(der, len, "Bootstrap-1", now)); /* DNS: any case */
+    /* another name, a prefix, a longer one, an address, the CN: none is it */
+    assert_onr(ONR_ENOENT, onr_x509_check_server(der, len, "bootstrap-2", now));
+    assert_onr(ONR_ENOENT, onr_x509_check_server(der, len, "bootstrap", now));
+    assert_onr(ONR_ENOENT, onr_x509_check_server(der, len, "bootstrap-10", now));
+    assert_onr(ONR_ENOENT, onr_x509_check_server(der, len, "127.0.0.1", now));
+    assert_onr(ONR_ENOENT,
+               onr_x509_check_server(der, len, "rguib733fa2xfyrzdwehzsohu743ont4", now));
+    /* a server certificate without subjectAltNames names nothing */
+    len = issue_server(f, NULL, 0, ONR_X509_EKU_SERVER, der);
+    assert_onr(ONR_ENOENT, onr_x509_check_server(der, len, "localhost", now));
+}
+
+static void test_x509_check_server_needs_validity_now(void **state)
+{
+    struct fixture *f = *state;
+    static const struct onr_x509_san san = {ONR_X509_SAN_DNS, "bootstrap-1"};
+    uint8_t der[ONR_X509_MAX_DER];
+    size_t len = issue_server(f, &san, 1, 0, der); /* no EKU: any usage */
+    struct onr_x509_info info;
+
+    assert_onr(ONR_OK, onr_x509_parse(der, len, &info));
+    assert_onr(ONR_OK, onr_x509_check_server(der, len, "bootstrap-1", info.not_before));
+    assert_onr(ONR_OK, onr_x509_check_server(der, len, "bootstrap-1", info.not_after));
+    assert_onr(ONR_EEXPIRED,
+               onr_x509_check_server(der, len, "bootstrap-1", info.not_before - 1));
+    assert_onr(ONR_EEXPIRED,
+               onr_x509_check_server(der, len, "bootstrap-1", info.not_after + 1));
+}
+
+/* A CA or a client certificate is no server's, whatever names it lists. */
+static void test_x509_check_server_refuses_other_certificates(void **state)
+{
+    struct fixture *f = *state;
+    static const struct onr_x509_san san = {ONR_X509_SAN_DNS, "bootstrap-1"};
+    static const uint8_t junk[] = {0x30, 0x03, 0x01, 0x01, 0xff};
+    uint8_t der[ONR_X509_MAX_DER];
+    size_t len = issue_server(f, &san, 1, ONR_X509_EKU_CLIENT, der);
+    int64_t now = (int64_t)time(NULL);
+
+    assert_onr(ONR_EDENIED, onr_x509_check_server(der, len, "bootstrap-1", now));
+    assert_onr(ONR_EDENIED, onr_x509_check_server(f->ca, f->ca_len, "Test CA", now));
+    len = issue_server(f, &san, 1, ONR_X509_EKU_CLIENT | ONR_X509_EKU_SERVER, der);
+    assert_onr(ONR_OK, onr_x509_check_server(der, len, "bootstrap-1", now));
+    /* cut short, or not a certificate: it does not parse */
+    assert_onr(ONR_ECERT, onr_x509_check_server(der, 20, "bootstrap-1", now));
+    assert_onr(ONR_ECERT, onr_x509_check_server(junk, sizeof(junk), "bootstrap-1", now));
+    assert_onr(ONR_EINVAL, onr_x509_check_server(NULL, 10, "bootstrap-1", now));
+    assert_onr(ONR_EINVAL, onr_x509_check_server(der, len, NULL, now));
+    assert_onr(ONR_EINVAL, onr_x509_check_server(der, len, "", now));
+    assert_onr(ONR_ETOOBIG,
+               onr_x509_check_server(der, ONR_X509_MAX_DER + 1, "bootstrap-1", now));
+}
+
+/* Any key type (a listener may hold RSA), and a wildcard matches nothing. */
+static void test_x509_check_server_rsa_and_wildcards(void **state)
+{
+    struct fixture *f = *state;
+    char cmd[4096];
+    char path[1024];
+    uint8_t der[ONR_X509_MAX_DER];
+    size_t len;
+    int64_t now;
+
+    snprintf(path, sizeof(path), "%s/rsa-server.der", f->dir);
+    snprintf(cmd, sizeof(cmd),
+             "openssl req -x509 -newkey rsa:2048 -nodes -subj /CN=rsa -days 2 "
+             "-keyout %s/rsa-server.key -outform DER -out %s "
+             "-addext subjectAltName=DNS:bootstrap-1,DNS:*.example.net "
+             "-addext extendedKeyUsage=serverAuth -addext basicConstraints=CA:FALSE",
+             f->dir, path);
+    assert_int_equal(run(cmd, NULL, 0), 0);
+    len = onr_test_read_file(path, der, sizeof(der));
+    /* openssl's notBefore is the second it signed in: a clock read before
+     * it ran may be earlier (a busy machine) */
+    now = (int64_t)time(NULL);
+    assert_onr(ONR_OK, onr_x509_check_server(der, len, "bootstrap-1", now));
+    assert_onr(ONR_ENOENT, onr_x509_check_server(der, len, "a.example.net", now));
+    /* the listed name itself: compared as it is, never interpreted */
+    assert_onr(ONR_OK, onr_x509_check_server(der, len, "*.example.net", now));
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -723,6 +838,10 @@ int main(void)
         T(test_x509_save_load_round_trip_chain),
         T(test_x509_check_profile_matches_and_tells_each_change),
         T(test_x509_check_profile_ipv6),
+        T(test_x509_check_server_finds_its_dns_name),
+        T(test_x509_check_server_needs_validity_now),
+        T(test_x509_check_server_refuses_other_certificates),
+        T(test_x509_check_server_rsa_and_wildcards),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -130,6 +130,20 @@ int onr_x509_check_profile(const uint8_t *der, size_t der_len,
                            const struct onr_x509_profile *profile);
 
 /*
+ * onr_x509_check_server: is the certificate `der` (borrowed, untrusted; any
+ * key type) a TLS server certificate valid at `now` (seconds since the
+ * epoch) that lists the DNS name `dns` (borrowed) among its
+ * subjectAltNames? Names compare without regard to ASCII case, otherwise
+ * byte for byte: a wildcard is no match. Its signature is not judged.
+ * Returns ONR_OK; ONR_ENOENT (not among its DNS names); ONR_EEXPIRED
+ * (outside its validity); ONR_EDENIED (a CA, or an extended key usage
+ * without serverAuth); ONR_ECERT (does not parse); ONR_EINVAL, ONR_ETOOBIG.
+ * (The broker plugin's name must be its certificate's: proto/SPEC.md
+ * section 10.)
+ */
+int onr_x509_check_server(const uint8_t *der, size_t der_len, const char *dns, int64_t now);
+
+/*
  * onr_x509_verify_chain: verify `chain` (leaf first, then intermediates;
  * borrowed; the anchor itself not repeated at its end, or it counts as an
  * intermediate against path lengths) up to the trusted `anchor` (a CA
