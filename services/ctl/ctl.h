@@ -110,5 +110,10 @@ int ctl_revoke(int argc, char **argv);
  * into `out` (`cap` bytes, NUL-terminated); ONR_OK, ONR_ELENGTH or the
  * file errors. The caller wipes `out` (it holds the claim secret). */
 int ctl_label_read(const char *file, char *out, size_t cap);
+/* ctl_label_ndef_read: the text of the one Text record of the NDEF
+ * message in `file` (label.ndef), into `out` as ctl_label_read; on a
+ * refusal *why (static) says what is wrong with the message, else NULL.
+ * ONR_OK, the file errors, onr_ndef_text_decode's or ONR_ELENGTH. */
+int ctl_label_ndef_read(const char *file, char *out, size_t cap, const char **why);
 
 #endif /* ONRAMP_CTL_H */

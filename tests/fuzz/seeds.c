@@ -350,6 +350,28 @@ static void labels(void)
     save("label", "sealed-claim", sealed_claim, sizeof(sealed_claim));
 }
 
+/* The label's NFC tag: the factory's message, and one a phone app might
+ * write, with a URI record first and the text in a long record. */
+static void ndef(void)
+{
+    static const uint8_t uri[] = {0x91, 0x01, 0x08, 'U', 0x04, 'e', 'x', '.', 'n', 'e', 't', '/'};
+    uint8_t msg[ONR_NDEF_ENCODED_MAX + 8];
+    size_t len = 0;
+
+    CHECK(onr_ndef_text_encode(label_text, strlen(label_text), msg, sizeof(msg), &len));
+    save("ndef", "label", msg, len);
+    memcpy(msg + sizeof(uri), msg, len);
+    memcpy(msg, uri, sizeof(uri));
+    /* the text record: no MB, a 4-byte payload length */
+    msg[sizeof(uri)] = 0x41;
+    memmove(msg + sizeof(uri) + 6, msg + sizeof(uri) + 3, len - 3);
+    msg[sizeof(uri) + 2] = 0;
+    msg[sizeof(uri) + 3] = 0;
+    msg[sizeof(uri) + 4] = 0;
+    msg[sizeof(uri) + 5] = (uint8_t)(len - 4);
+    save("ndef", "uri-and-long-text", msg, sizeof(uri) + len + 3);
+}
+
 static void profiles(void)
 {
     static uint8_t body[ONR_SEALED_PROFILE_MAX];
@@ -582,6 +604,7 @@ int main(int argc, char **argv)
     envelopes_and_bodies();
     pop();
     labels();
+    ndef();
     profiles();
     requests();
     chains();

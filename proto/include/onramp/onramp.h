@@ -21,6 +21,7 @@
 #include "onramp/keyfile.h"
 #include "onramp/label.h"
 #include "onramp/milenage.h"
+#include "onramp/ndef.h"
 #include "onramp/msg.h"
 #include "onramp/p256.h"
 #include "onramp/pop.h"
