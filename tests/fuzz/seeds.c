@@ -360,7 +360,7 @@ static void ndef(void)
 
     CHECK(onr_ndef_text_encode(label_text, strlen(label_text), msg, sizeof(msg), &len));
     save("ndef", "label", msg, len);
-    memcpy(msg + sizeof(uri), msg, len);
+    memmove(msg + sizeof(uri), msg, len);
     memcpy(msg, uri, sizeof(uri));
     /* the text record: no MB, a 4-byte payload length */
     msg[sizeof(uri)] = 0x41;
@@ -370,6 +370,21 @@ static void ndef(void)
     msg[sizeof(uri) + 4] = 0;
     msg[sizeof(uri) + 5] = (uint8_t)(len - 4);
     save("ndef", "uri-and-long-text", msg, sizeof(uri) + len + 3);
+}
+
+/* onrampctl pair --labels's files (the first byte picks the defaults). */
+static void labels_files(void)
+{
+    char text[2048];
+    int n;
+
+    n = snprintf(text, sizeof(text), "\x01# a shipment\n%s\n\n%s\r\n", label_text, label_text);
+    save("labels", "plain", text, (size_t)n);
+    n = snprintf(text, sizeof(text),
+                 "\x02label,account,operator\n%s,alice,op-2\n\"%s\",\"Smith, \"\"Jo\"\"\",\n"
+                 "%s,bob\nhello,x,y\n",
+                 label_text, label_text, label_text);
+    save("labels", "csv", text, (size_t)n);
 }
 
 static void profiles(void)
@@ -605,6 +620,7 @@ int main(int argc, char **argv)
     pop();
     labels();
     ndef();
+    labels_files();
     profiles();
     requests();
     chains();
