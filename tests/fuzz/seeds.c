@@ -348,6 +348,17 @@ static void labels(void)
                                                                        : label_text[i]);
     save("label", "lowercase", lower, strlen(lower));
     save("label", "sealed-claim", sealed_claim, sizeof(sealed_claim));
+    {
+        struct onr_kit_label kit = {.mfr = FUZZ_MFR, .kit = FUZZ_KIT};
+        char text[ONR_KIT_LABEL_MAX + 1];
+        uint8_t sealed[ONR_LABEL_SEALED_LEN];
+
+        memcpy(kit.claim, claim, sizeof(kit.claim));
+        CHECK(onr_kit_label_encode(&kit, text, sizeof(text)));
+        save("label", "kit", text, strlen(text));
+        CHECK(onr_kit_claim_seal(seal_mfr_pub, FUZZ_KIT, FUZZ_PROV, claim, sealed));
+        save("label", "sealed-kit-claim", sealed, sizeof(sealed));
+    }
 }
 
 /* The label's NFC tag: the factory's message, and one a phone app might
