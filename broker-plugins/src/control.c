@@ -138,7 +138,7 @@ static int apply_cert_revoke(struct plugin *p, const struct conn *c,
     map_each(p->conns, match_cert, &m);
     if (m.others > 0 && m.own == 0)
         return ONR_EDENIED; /* another provider's certificate */
-    rc = grants_cert_revoke(p->grants, c->id, dev, m.serial, m.serial_len, 0);
+    rc = grants_cert_revoke(p->grants, c->id, dev, m.serial, m.serial_len, body->not_after);
     if (rc != ONR_OK)
         return rc;
     m.revoke = true;
