@@ -69,6 +69,7 @@ struct ctl_request {
     const uint8_t *peer_key;   /* ONR_P256_PUB_LEN bytes: its answers must verify */
     const char *signing_key;   /* PEM file: the P-256 key signing the request */
     enum onr_msg_type answer_type; /* the answer besides an error (ONR_MSG_PAIRED) */
+    enum onr_msg_type also_type;   /* another answer it may be, or 0 (KIT_PAIRED) */
 };
 
 /* The answer: `env` points into `payload`. Large: allocate it. */
@@ -118,6 +119,10 @@ int ctl_request_sign(const struct ctl_request *r, struct onr_p256_key *key,
 bool ctl_answer_check(const struct ctl_request *r, const char *inbox,
                       const struct mosquitto_message *m, struct ctl_answer *answer);
 bool ctl_answer_re(const struct onr_msg *msg, uint8_t re[ONR_MSG_ID_LEN]);
+
+/* ctl_print_devs: device ids concatenated (a kit's, checked by the
+ * decoder) as ID,ID,... on stdout. */
+void ctl_print_devs(struct onr_bytes devs);
 
 /* ctl_print_refusal: the line 'refused code=NAME reason=TEXT' for an
  * error answer, on stdout; TEXT is the answer's reason escaped by

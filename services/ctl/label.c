@@ -22,10 +22,11 @@ static const char usage[] =
     "                       [--png FILE [--scale N]]\n"
     "\n"
     "Check a device label (ONR1:MANUFACTURER:DEVICE:CLAIM:CHECK, as printed on\n"
-    "the device and in the factory's label.txt): its layout, characters and\n"
-    "check characters; then show it as a QR code in the terminal, or write it\n"
-    "as a PNG file. The label holds the device's claim secret: whoever has it\n"
-    "can claim the device, so treat the output like the label itself.\n"
+    "the device and in the factory's label.txt) or a kit's\n"
+    "(ONK1:MANUFACTURER:KIT:CLAIM:CHECK): its layout, characters and check\n"
+    "characters; then show it as a QR code in the terminal, or write it as a\n"
+    "PNG file. The label holds the claim secret: whoever has it can claim the\n"
+    "device (or the kit's devices), so treat the output like the label itself.\n"
     "\n"
     "  --label TEXT        the label text\n"
     "  --label-file FILE   the label from a file (label.txt of the factory)\n"
@@ -36,7 +37,8 @@ static const char usage[] =
     "  --scale N           PNG pixels per QR module, 1..32 (default 8)\n"
     "\n"
     "Output: the QR code (or nothing with --png), then on stderr\n"
-    "'label manufacturer=ID dev=ID'. Exit status: 0 done, 1 the label does not\n"
+    "'label manufacturer=ID dev=ID' (a kit's: 'label manufacturer=ID kit=ID').\n"
+    "Exit status: 0 done, 1 the label does not\n"
     "check (or the NDEF message holds no label: the reason on stderr) or the\n"
     "file cannot be written, 2 usage error.\n";
 
@@ -102,6 +104,7 @@ int ctl_label(int argc, char **argv)
     char label[ONR_LABEL_MAX + 2] = "";
     const char *file = NULL, *ndef = NULL, *png = NULL, *why = NULL;
     struct onr_label parsed;
+    struct onr_kit_label kit;
     char *end = NULL;
     long scale = 8;
     int status = CTL_EXIT_FAIL;
@@ -143,7 +146,11 @@ int ctl_label(int argc, char **argv)
                 why != NULL ? why : onr_strerror(rc));
         goto out;
     }
-    rc = onr_label_decode(label, strlen(label), &parsed);
+    memset(&kit, 0, sizeof(kit));
+    if (onr_label_is_kit(label, strlen(label)))
+        rc = onr_kit_label_decode(label, strlen(label), &kit);
+    else
+        rc = onr_label_decode(label, strlen(label), &parsed);
     if (rc != ONR_OK) {
         fprintf(stderr, "onrampctl label: not a valid label: %s\n",
                 rc == ONR_EBADMAC ? "the check characters do not match (a typo?)"
@@ -156,10 +163,14 @@ int ctl_label(int argc, char **argv)
                 onr_strerror(rc));
         goto out;
     }
-    fprintf(stderr, "label manufacturer=%s dev=%s\n", parsed.mfr, parsed.dev);
+    if (kit.kit[0] != '\0')
+        fprintf(stderr, "label manufacturer=%s kit=%s\n", kit.mfr, kit.kit);
+    else
+        fprintf(stderr, "label manufacturer=%s dev=%s\n", parsed.mfr, parsed.dev);
     status = CTL_EXIT_OK;
 out:
     onr_wipe(label, sizeof(label));
     onr_wipe(&parsed, sizeof(parsed));
+    onr_wipe(&kit, sizeof(kit));
     return status;
 }

@@ -146,22 +146,40 @@ static int op_ok(const char *s, size_t len)
 }
 
 /* Fill `out` from the fields of one pairing; NULL, or why it is malformed. */
+/* The label's device (or kit) into `out`: ONR_OK or the decoder's code. */
+static int label_id(struct field label, struct ctl_labels_line *out)
+{
+    struct onr_label parsed;
+    struct onr_kit_label kit;
+    int rc;
+
+    if (onr_label_is_kit(label.ptr, label.len)) {
+        rc = onr_kit_label_decode(label.ptr, label.len, &kit);
+        if (rc == ONR_OK)
+            memcpy(out->kit, kit.kit, sizeof(out->kit));
+        onr_wipe(&kit, sizeof(kit));
+        return rc;
+    }
+    rc = onr_label_decode(label.ptr, label.len, &parsed);
+    if (rc == ONR_OK)
+        memcpy(out->dev, parsed.dev, sizeof(out->dev));
+    onr_wipe(&parsed, sizeof(parsed));
+    return rc;
+}
+
 static const char *pairing(struct field label, struct field account, struct field op,
                            const struct ctl_labels_defaults *def, struct ctl_labels_line *out)
 {
-    struct onr_label parsed;
     int rc;
 
     if (label.len == 0)
         return "no label";
     if (label.len > ONR_LABEL_MAX)
         return "not an Onramp device label (too long)";
-    rc = onr_label_decode(label.ptr, label.len, &parsed);
+    rc = label_id(label, out);
     if (rc != ONR_OK)
         return rc == ONR_EBADMAC ? "the label's check characters do not match (a typo?)"
                                  : "not an Onramp device label";
-    memcpy(out->dev, parsed.dev, sizeof(out->dev));
-    onr_wipe(&parsed, sizeof(parsed));
     memcpy(out->label, label.ptr, label.len);
     out->label[label.len] = '\0';
     if (account.len == 0 && def->account != NULL)
@@ -250,12 +268,18 @@ static int skipped(const char *s, size_t len)
     return t.len == 0 || t.ptr[0] == '#';
 }
 
-/* Mark every later line naming a device an earlier line names. */
+/* What a line pairs: its device, or its kit (ids of other lengths). */
+static const char *ident(const struct ctl_labels_line *l)
+{
+    return l->dev[0] != '\0' ? l->dev : l->kit;
+}
+
+/* Mark every later line naming a device (or kit) an earlier line names. */
 static int by_dev(const void *a, const void *b)
 {
     const struct ctl_labels_line *x = *(const struct ctl_labels_line *const *)a;
     const struct ctl_labels_line *y = *(const struct ctl_labels_line *const *)b;
-    int c = strcmp(x->dev, y->dev);
+    int c = strcmp(ident(x), ident(y));
 
     return c != 0 ? c : (x->line > y->line) - (x->line < y->line);
 }
@@ -275,12 +299,13 @@ static int mark_duplicates(struct ctl_labels_line *lines, size_t n)
             order[m++] = &lines[i];
     qsort(order, m, sizeof(*order), by_dev);
     for (size_t i = 1; i < m; i++) {
-        if (strcmp(order[i]->dev, order[i - 1]->dev) != 0)
+        if (strcmp(ident(order[i]), ident(order[i - 1])) != 0)
             continue;
         /* the first of a run is the earliest line */
         order[i]->dup_of = order[i - 1]->dup_of != 0 ? order[i - 1]->dup_of
                                                      : order[i - 1]->line;
-        order[i]->error = "the same device as an earlier line";
+        order[i]->error = order[i]->dev[0] != '\0' ? "the same device as an earlier line"
+                                                    : "the same kit as an earlier line";
     }
     free(order);
     return ONR_OK;

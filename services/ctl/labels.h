@@ -20,10 +20,11 @@
  * lines are skipped, a UTF-8 byte order mark at the start is ignored, and
  * lines end with LF or CR LF.
  *
- * A line that cannot be a pairing (a label that does not check, a field
- * that is not text, a wrong count of fields, a line of more than
- * CTL_LABELS_LINE_MAX bytes, the same device as an earlier line) is kept
- * as malformed with its reason: the others go on.
+ * A label is a device's (ONR1) or a kit's (ONK1: all its devices in one
+ * pairing). A line that cannot be a pairing (a label that does not check,
+ * a field that is not text, a wrong count of fields, a line of more than
+ * CTL_LABELS_LINE_MAX bytes, the same device or kit as an earlier line)
+ * is kept as malformed with its reason: the others go on.
  */
 #ifndef ONRAMP_CTL_LABELS_H
 #define ONRAMP_CTL_LABELS_H
@@ -46,7 +47,8 @@ struct ctl_labels_line {
     const char *error;                   /* static: why it is malformed, or NULL */
     unsigned dup_of;                     /* a duplicate: the earlier line, else 0 */
     char label[ONR_LABEL_MAX + 1];       /* checked (SPEC section 12) */
-    char dev[ONR_DEVID_LEN + 1];         /* the label's device */
+    char dev[ONR_DEVID_LEN + 1];         /* the label's device, or "" for a kit */
+    char kit[ONR_KIT_ID_LEN + 1];        /* a kit label's kit, or "" */
     char account[CTL_ACCOUNT_MAX + 1];   /* 1..64 bytes of UTF-8 text */
     char op[ONR_SERVICE_ID_MAX + 1];     /* a service id, or "" for none */
 };

@@ -34,8 +34,9 @@ static const char usage[] =
     "  --provider ID        the provider's id\n"
     "  --provider-key PUB   PEM: the provider's signing public key (its answer\n"
     "                       must verify with it)\n"
-    "  --label TEXT         the device label as printed (ONR1:...); from a QR\n"
-    "                       code image: --label \"$(zbarimg -q --raw label.png)\"\n"
+    "  --label TEXT         the device label as printed (ONR1:...), or a kit's\n"
+    "                       (ONK1:...: every device of the kit in one step); from\n"
+    "                       a QR code image: --label \"$(zbarimg -q --raw label.png)\"\n"
     "  --label-file FILE    the label from a file (label.txt of the factory)\n"
     "  --labels FILE        many labels (below)\n"
     "  --account ACCOUNT    the user's account at the provider (1..64 bytes)\n"
@@ -50,7 +51,9 @@ static const char usage[] =
     "  --timeout SECONDS    how long to wait for the answer (default 30); with\n"
     "                       --labels, for each line from its first sending\n"
     "\n"
-    "Output: one line, 'paired dev=ID manufacturer=ID operator=ID' or\n"
+    "Output: one line, 'paired dev=ID manufacturer=ID operator=ID' (for a kit\n"
+    "'paired kit=ID manufacturer=ID operator=ID devs=ID,ID,...': the\n"
+    "manufacturer claimed them all for the provider, or none) or\n"
     "'refused code=NAME reason=TEXT' (TEXT: the provider's reason, every byte\n"
     "but visible ASCII, = \\\" and \\\\ as \\xNN). The claim secret is never printed.\n"
     "Exit status: 0 paired (also when it was paired before with the same\n"
@@ -69,17 +72,35 @@ static const char usage[] =
     "line) is reported and the others go on. Progress (a count and a rate)\n"
     "goes to stderr; stdout gets one line per line of the file, in its order:\n"
     "  line=N paired dev=ID manufacturer=ID operator=ID\n"
-    "  line=N refused [dev=ID] code=NAME reason=TEXT\n"
-    "  line=N timeout dev=ID\n"
-    "  line=N malformed [dev=ID] reason=TEXT\n"
+    "  line=N paired kit=ID manufacturer=ID operator=ID devs=ID,ID,...\n"
+    "  line=N refused [dev=ID|kit=ID] code=NAME reason=TEXT\n"
+    "  line=N timeout dev=ID|kit=ID\n"
+    "  line=N malformed [dev=ID|kit=ID] reason=TEXT\n"
     "and at the end 'pairs lines=N paired=N refused=N timeout=N malformed=N'.\n"
     "Running it again is safe: a device already paired with the same account\n"
     "is answered paired by the provider at once, from its own records. Exit\n"
     "status: 0 every line paired, 1 one was not (or the file could not be\n"
     "read), 2 usage error.\n";
 
+void ctl_print_devs(struct onr_bytes devs)
+{
+    /* checked by the decoder: whole device ids, base32 */
+    for (size_t i = 0; i + ONR_DEVID_LEN <= devs.len; i += ONR_DEVID_LEN)
+        printf("%s%.*s", i == 0 ? "" : ",", ONR_DEVID_LEN, (const char *)devs.ptr + i);
+}
+
 static void print_answer(const struct onr_envelope *env)
 {
+    if (env->msg.type == ONR_MSG_KIT_PAIRED) {
+        const struct onr_msg_kit_paired *k = &env->msg.body.kit_paired;
+
+        printf("paired kit=%.*s manufacturer=%.*s operator=%.*s devs=", (int)k->kit.len,
+               (const char *)k->kit.ptr, (int)k->mfr.len, (const char *)k->mfr.ptr,
+               (int)k->op.len, (const char *)k->op.ptr);
+        ctl_print_devs(k->devs);
+        putchar('\n');
+        return;
+    }
     if (env->msg.type == ONR_MSG_PAIRED) {
         const struct onr_msg_paired *a = &env->msg.body.paired;
 
@@ -109,7 +130,7 @@ static int run(const struct ctl_broker *b, const struct ctl_request *r, const ch
     rc = ctl_request(b, r, &msg, answer);
     if (rc == CTL_EXIT_OK) {
         print_answer(&answer->env);
-        rc = answer->env.msg.type == ONR_MSG_PAIRED ? CTL_EXIT_OK : CTL_EXIT_FAIL;
+        rc = answer->env.msg.type != ONR_MSG_ERROR ? CTL_EXIT_OK : CTL_EXIT_FAIL;
     }
     free(answer);
     return rc;
@@ -134,7 +155,8 @@ int ctl_pair(int argc, char **argv)
     struct ctl_broker b = {.timeout = 30};
     uint8_t peer_key[ONR_P256_PUB_LEN];
     struct ctl_request r = {.what = "pairing", .peer_role = ONR_ROLE_PROVIDER,
-                            .peer_key = peer_key, .answer_type = ONR_MSG_PAIRED};
+                            .peer_key = peer_key, .answer_type = ONR_MSG_PAIRED,
+                            .also_type = ONR_MSG_KIT_PAIRED};
     const char *provider_key = NULL, *label_file = NULL, *account = NULL, *op = NULL;
     const char *labels = NULL;
     char label[ONR_LABEL_MAX + 1] = "";

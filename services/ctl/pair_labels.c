@@ -44,6 +44,7 @@ struct outcome {
     char op[ONR_SERVICE_ID_MAX + 1];
     uint64_t code;
     char reason[REASON_MAX];
+    char *devs; /* a kit's devices (heap), ids concatenated */
 };
 
 /* A pairing in flight. */
@@ -88,8 +89,17 @@ static void print_line(const struct bulk *k, size_t i)
     printf("line=%u %s", l->line, result_names[o->result]);
     if (l->dev[0] != '\0')
         printf(" dev=%s", l->dev);
+    if (l->kit[0] != '\0')
+        printf(" kit=%s", l->kit);
     switch (o->result) {
-    case R_PAIRED: printf(" manufacturer=%s operator=%s\n", o->mfr, o->op); break;
+    case R_PAIRED:
+        printf(" manufacturer=%s operator=%s", o->mfr, o->op);
+        if (o->devs != NULL) {
+            printf(" devs=");
+            ctl_print_devs((struct onr_bytes){(const uint8_t *)o->devs, strlen(o->devs)});
+        }
+        putchar('\n');
+        break;
     case R_REFUSED:
         printf(" code=%s reason=%s\n", onr_error_name(-(int)o->code),
                onr_text_escape(o->reason, strlen(o->reason), reason, sizeof(reason)));
@@ -175,6 +185,20 @@ static void on_answer(struct bulk *k, struct slot *s, const struct onr_envelope 
             return; /* not this line's device: no answer to it */
         copy_text(o->mfr, sizeof(o->mfr), a->mfr);
         copy_text(o->op, sizeof(o->op), a->op);
+        free_slot(s);
+        finish(k, entry, R_PAIRED);
+        return;
+    }
+    if (env->msg.type == ONR_MSG_KIT_PAIRED) {
+        const struct onr_msg_kit_paired *a = &env->msg.body.kit_paired;
+
+        if (a->kit.len != ONR_KIT_ID_LEN || memcmp(a->kit.ptr, k->lines[entry].kit, a->kit.len))
+            return; /* not this line's kit */
+        copy_text(o->mfr, sizeof(o->mfr), a->mfr);
+        copy_text(o->op, sizeof(o->op), a->op);
+        o->devs = malloc(a->devs.len + 1);
+        if (o->devs != NULL)
+            copy_text(o->devs, a->devs.len + 1, a->devs);
         free_slot(s);
         finish(k, entry, R_PAIRED);
         return;
@@ -386,6 +410,8 @@ out:
     if (data != NULL)
         onr_wipe(data, len);
     free(data);
+    for (size_t i = 0; k->out != NULL && i < k->n; i++)
+        free(k->out[i].devs);
     free(k->out);
     free(k->slots);
     free(k->answer);

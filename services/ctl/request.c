@@ -53,7 +53,8 @@ bool ctl_answer_check(const struct ctl_request *r, const char *inbox,
                             r->peer_key, (uint64_t)time(NULL), ONR_ENVELOPE_DEFAULT_WINDOW,
                             NULL) != ONR_OK)
         return false;
-    return env->msg.type == r->answer_type || env->msg.type == ONR_MSG_ERROR;
+    return env->msg.type == r->answer_type || env->msg.type == ONR_MSG_ERROR ||
+           (r->also_type != 0 && env->msg.type == r->also_type);
 }
 
 /* An answer to our request: from the peer, signed by it for our inbox,

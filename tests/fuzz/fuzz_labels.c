@@ -82,15 +82,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             const struct ctl_labels_line *first = by_line(lines, n, l->dup_of);
 
             FUZZ_CHECK(l->error != NULL && l->dup_of < l->line && first != NULL &&
-                           first->error == NULL && strcmp(first->dev, l->dev) == 0,
+                           first->error == NULL && strcmp(first->dev, l->dev) == 0 &&
+                           strcmp(first->kit, l->kit) == 0,
                        "duplicate of line %u", l->dup_of);
         }
         if (l->error != NULL)
             continue;
         FUZZ_CHECK(contains(text, len, l->label), "label not in input");
-        FUZZ_CHECK(onr_label_decode(l->label, strlen(l->label), &label) == ONR_OK &&
-                       strcmp(label.dev, l->dev) == 0,
-                   "label does not decode to its device");
+        if (l->kit[0] != '\0') {
+            struct onr_kit_label kit;
+
+            FUZZ_CHECK(l->dev[0] == '\0' &&
+                           onr_kit_label_decode(l->label, strlen(l->label), &kit) == ONR_OK &&
+                           strcmp(kit.kit, l->kit) == 0,
+                       "kit label does not decode to its kit");
+        } else {
+            FUZZ_CHECK(onr_label_decode(l->label, strlen(l->label), &label) == ONR_OK &&
+                           strcmp(label.dev, l->dev) == 0,
+                       "label does not decode to its device");
+        }
         FUZZ_CHECK(strlen(l->account) >= 1 && strlen(l->account) <= CTL_ACCOUNT_MAX &&
                        onr_text_check(ONR_TEXT_UTF8, (struct onr_bytes){
                                           (const uint8_t *)l->account, strlen(l->account)}) ==

@@ -202,6 +202,33 @@ static void test_labels_a_comma_without_a_header_is_malformed(void **state)
     done(&p);
 }
 
+/* A kit's label pairs all its devices: its kit id, not a device id; the
+ * same kit twice is a duplicate. */
+static void test_labels_kit_labels_name_their_kit(void **state)
+{
+    struct onr_kit_label k = {.mfr = "acme", .kit = "q2kzf6r3hbwnmx7yt4pc",
+                              .claim = "ZYXWVUTSRQPONMLKJIHG"};
+    char kit[ONR_KIT_LABEL_MAX + 1], a[ONR_LABEL_MAX + 1], text[512];
+    struct parsed p;
+
+    (void)state;
+    assert_onr(ONR_OK, onr_kit_label_encode(&k, kit, sizeof(kit)));
+    snprintf(text, sizeof(text), "%s\n%s\n%s\n", kit, label_of('a', a), kit);
+    kit[strlen(kit) - 1] = kit[strlen(kit) - 1] == 'A' ? 'B' : 'A';
+    snprintf(text + strlen(text), sizeof(text) - strlen(text), "%s\n", kit);
+    assert_onr(ONR_OK, parse(text, "erin", NULL, &p));
+    assert_int_equal(p.n, 4);
+    assert_null(p.lines[0].error);
+    assert_string_equal(p.lines[0].kit, "q2kzf6r3hbwnmx7yt4pc");
+    assert_string_equal(p.lines[0].dev, "");
+    assert_null(p.lines[1].error);
+    assert_string_equal(p.lines[1].kit, "");
+    assert_string_equal(p.lines[2].error, "the same kit as an earlier line");
+    assert_int_equal(p.lines[2].dup_of, 1);
+    assert_string_equal(p.lines[3].error, "the label's check characters do not match (a typo?)");
+    done(&p);
+}
+
 static void test_labels_whole_file_refusals(void **state)
 {
     struct parsed p;
@@ -250,6 +277,7 @@ int main(void)
         cmocka_unit_test(test_labels_csv_with_a_header_in_any_order),
         cmocka_unit_test(test_labels_broken_lines_are_reported_and_the_rest_go_on),
         cmocka_unit_test(test_labels_a_comma_without_a_header_is_malformed),
+        cmocka_unit_test(test_labels_kit_labels_name_their_kit),
         cmocka_unit_test(test_labels_whole_file_refusals),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
