@@ -24,6 +24,7 @@
 #include "onramp/p256.h"
 #include "onramp/policy.h"
 #include "onramp/x25519.h"
+#include "onramp/x509.h"
 
 #define DEVICE_BROKERS_MAX 8
 #define DEVICE_CERT_MAX 2048 /* a hello's `cert` bound (SPEC section 5) */
@@ -434,6 +435,19 @@ int device_service_load(const char *dir, const char *dev, const struct onr_p256_
  */
 int device_enroll_csr(const char *dir, const char *dev, struct onr_p256_key **key, uint8_t *csr,
                       size_t *csr_len);
+
+/*
+ * device_answer_check: an enroll response `m` (borrowed) for device `dev`
+ * and its service key `key` (borrowed), an enrollment's or a renewal's:
+ * `chain` split into `certs` (*n of them, pointing into it) and checked
+ * with device_service_check, verifying it; what it says into `out`.
+ * ONR_OK, ONR_EINVAL (a NULL or a field missing), or the errors of
+ * device_chain_split and device_service_check.
+ */
+int device_answer_check(const char *dev, const struct onr_p256_key *key,
+                        const struct onr_msg_enroll_response *m,
+                        struct onr_bytes certs[ONR_X509_MAX_CHAIN], size_t *n,
+                        struct device_service *out);
 
 /*
  * device_take_enrollment (NETWORK_ATTACHED -> ENROLLED): an enroll response

@@ -134,23 +134,13 @@ int device_take_renewal(const char *dev, const struct onr_p256_key *key,
 {
     struct onr_bytes certs[ONR_X509_MAX_CHAIN];
     char renew[DEVICE_PATH_MAX + 200];
-    uint8_t pub[ONR_P256_PUB_LEN];
     size_t n = 0;
     int rc;
 
-    if (out != NULL)
-        memset(out, 0, sizeof(*out));
-    if (dev == NULL || key == NULL || m == NULL || dir == NULL || old == NULL || out == NULL ||
-        m->chain.ptr == NULL || m->ca.ptr == NULL || m->endpoint.ptr == NULL)
-        return ONR_EINVAL;
-    rc = renew_dir(dir, renew);
+    rc = dir != NULL && old != NULL ? device_answer_check(dev, key, m, certs, &n, out)
+                                    : ONR_EINVAL;
     if (rc == ONR_OK)
-        rc = onr_p256_public(key, pub);
-    if (rc == ONR_OK)
-        rc = device_chain_split(m->chain.ptr, m->chain.len, certs, ONR_X509_MAX_CHAIN, &n);
-    if (rc == ONR_OK)
-        rc = device_service_check(certs, n, m->ca, pub, dev, (const char *)m->endpoint.ptr,
-                                  m->endpoint.len, 1, out);
+        rc = renew_dir(dir, renew);
     /* the answer whole, then the note that the switch is due, then it */
     if (rc == ONR_OK &&
         (device_service_save(renew, certs, n, m->ca, out->endpoint, strlen(out->endpoint)) !=
@@ -159,7 +149,7 @@ int device_take_renewal(const char *dev, const struct onr_p256_key *key,
         rc = ONR_EIO;
     if (rc == ONR_OK)
         rc = device_renewal_commit(dir);
-    if (rc != ONR_OK)
+    if (rc != ONR_OK && out != NULL)
         memset(out, 0, sizeof(*out));
     return rc;
 }
