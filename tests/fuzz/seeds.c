@@ -318,12 +318,16 @@ static void envelopes_and_bodies(void)
         save("envelope", name, buf, len);
         if (t == ONR_MSG_PAIRING || t == ONR_MSG_HELLO || t == ONR_MSG_ERROR ||
             t == ONR_MSG_VOUCHER || t == ONR_MSG_EVENT || t == ONR_MSG_STATUS ||
-            t == ONR_MSG_RELOCATE || t == ONR_MSG_NO_OPERATOR) {
+            t == ONR_MSG_RELOCATE || t == ONR_MSG_NO_OPERATOR || t == ONR_MSG_RENEW_REQUEST ||
+            t == ONR_MSG_KIT_PAIRED) {
             const char *topic = t == ONR_MSG_PAIRING       ? "onr/1/s/prov/" FUZZ_PROV "/in"
                                 : t == ONR_MSG_HELLO       ? FUZZ_TOPIC
                                 : t == ONR_MSG_EVENT       ? "onr/1/s/mfr/" FUZZ_MFR "/ev"
                                 : t == ONR_MSG_RELOCATE    ? OPERATIONAL_DOWN
                                 : t == ONR_MSG_NO_OPERATOR ? "onr/1/s/prov/" FUZZ_PROV "/in"
+                                : t == ONR_MSG_RENEW_REQUEST
+                                    ? "onr/1/p/" FUZZ_PROV "/dev/" FUZZ_DEV "/renew"
+                                : t == ONR_MSG_KIT_PAIRED ? "onr/1/s/ctl/ctl-1/in"
                                                            : "onr/1/d/" FUZZ_DEV "/down";
             uint8_t topic_len = (uint8_t)strlen(topic);
             uint8_t with[1 + 255 + ONR_ENVELOPE_MAX];
