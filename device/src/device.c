@@ -319,6 +319,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         broker_failed(d, DEVICE_FAIL_CONNECT, ONR_EIO, why);
         break;
     case PHASE_WAITING:
+        if (d->renewal != RENEWAL_NONE) { /* the certificate in force still works */
+            step_renew_failed(d, ONR_EIO, "no answer from the provider to the renewal");
+            break;
+        }
         snprintf(why, sizeof(why), "no answer from the %s", device_peer_name(d));
         if (bootstrap) /* a broker that carries no answer does not work */
             broker_failed(d, DEVICE_FAIL_NO_ANSWER, ONR_EIO, why);

@@ -109,6 +109,8 @@ struct onr_device {
     struct onr_p256_key *renew_key; /* renew/service.key, once loaded or made */
     uint8_t renew_csr[DEVICE_CSR_MAX]; /* its request, made once per run */
     size_t renew_csr_len;
+    unsigned renew_failures;     /* renewal attempts that failed in a row */
+    int64_t renew_retry_at;      /* a staying device asks again then; 0: when due */
     struct event *timer;
     enum device_phase phase;
     unsigned failures; /* failed attempts in a row */
@@ -317,5 +319,11 @@ int step_renew_take(struct onr_device *d, const char *topic, const uint8_t *payl
                     size_t len);
 int step_renew_expired(struct onr_device *d);
 void step_renew_cleanup(struct onr_device *d);
+/* step_renew_failed: the renewal's message got no answer, or an error
+ * (`why`, `what`): it is no failure of the run, the certificate in force
+ * still works. A staying device asks again later, on the service broker
+ * (1 minute doubling to an hour, with jitter); a run that does not stay
+ * ends OPERATIONAL (ONR_OK), its next run asks again. */
+void step_renew_failed(struct onr_device *d, int why, const char *what);
 
 #endif /* ONRAMP_DEVICE_RUN_H */

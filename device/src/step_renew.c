@@ -32,7 +32,7 @@ static void put_serial(struct device_detail *l, const char *key, const uint8_t *
     char hex[2 * 20 + 1];
 
     onr_hex_encode(serial, len < 20 ? len : 20, hex);
-    device_put(l, " %s=%s", key, hex);
+    device_put(l, "%s%s=%s", l->len > 0 ? " " : "", key, hex);
 }
 
 /* `msg` signed with `key` as this device for its renew leaf, published;
@@ -135,23 +135,54 @@ int step_renew_next(struct onr_device *d)
         return 1;
     }
     if (rc == 1) {
+        if ((int64_t)time(NULL) < d->renew_retry_at)
+            return 0; /* asked again later */
         send_renewed(d); /* or failed: either way the run goes on from there */
         return 1;
     }
     at = device_renew_at(d->files.trust.dev, &d->journey.service, d->opt.renew_before);
-    if (at == 0 || (int64_t)time(NULL) < at)
+    if (at == 0 || (int64_t)time(NULL) < at || (int64_t)time(NULL) < d->renew_retry_at)
         return 0;
     send_request(d);
     return 1;
 }
 
+void step_renew_failed(struct onr_device *d, int why, const char *what)
+{
+    struct device_detail l = {"", 0};
+    int64_t delay = 60;
+    uint8_t r = 0;
+
+    d->renewal = RENEWAL_NONE;
+    d->renew_failures++;
+    for (unsigned i = 1; i < d->renew_failures && delay < 3600; i++)
+        delay *= 2;
+    delay = delay > 3600 ? 3600 : delay;
+    onr_random(&r, 1);
+    delay += delay * r / 512; /* up to +50% */
+    d->renew_retry_at = (int64_t)time(NULL) + delay;
+    device_put(&l, "attempts=%u", d->renew_failures);
+    device_put_code(&l, why);
+    device_put_ours(&l, "reason", what);
+    if (d->opt.stay)
+        device_put(&l, " delay=%lld", (long long)delay);
+    device_report(d, "unrenewed", &l);
+    step_operate_settle(d); /* a run that stays waits for the retry */
+}
+
 void step_renew_schedule(struct onr_device *d)
 {
+    uint8_t serial[20];
+    size_t len = 0;
     int64_t at = device_renew_at(d->files.trust.dev, &d->journey.service, d->opt.renew_before);
     int64_t now = (int64_t)time(NULL);
     struct timeval tv = {0, 0};
 
     event_del(d->timer);
+    if (device_renewed_pending(d->dir, serial, &len) == 1)
+        at = d->renew_retry_at; /* renewed, to say again */
+    else if (at != 0 && d->renew_retry_at > at)
+        at = d->renew_retry_at; /* after a failed attempt */
     if (at == 0)
         return;
     tv.tv_sec = at > now ? (time_t)(at - now) : 0;
@@ -209,6 +240,8 @@ static void take_renewal(struct onr_device *d, const struct onr_envelope *env)
     d->renew_csr_len = 0;
     j->service = svc;
     d->renewal = RENEWAL_NONE;
+    d->renew_failures = 0;
+    d->renew_retry_at = 0;
     put_serial(&l, "serial", svc.serial, svc.serial_len);
     device_put(&l, " not_after=%lld", (long long)svc.not_after);
     device_report(d, "renewed", &l);
@@ -236,6 +269,8 @@ static void take_confirmation(struct onr_device *d, const struct onr_msg_revoked
         return;
     }
     d->renewal = RENEWAL_NONE;
+    d->renew_failures = 0;
+    d->renew_retry_at = 0;
     put_serial(&l, "serial", serial, len);
     device_report(d, "confirmed", &l);
     d->failures = 0;
@@ -277,7 +312,7 @@ int step_renew_take(struct onr_device *d, const char *topic, const uint8_t *payl
         device_put_escaped(&l, "reason", env.msg.body.error.reason.ptr,
                            env.msg.body.error.reason.len);
         device_report(d, "error", &l);
-        device_failed(d, code, "the provider refused the renewal");
+        step_renew_failed(d, code, "the provider refused the renewal");
     } else if (env.msg.type == ONR_MSG_ENROLL_RESPONSE && d->renewal == RENEWAL_REQUESTED) {
         take_renewal(d, &env);
     } else if (env.msg.type == ONR_MSG_REVOKED && d->renewal == RENEWAL_CONFIRMING) {

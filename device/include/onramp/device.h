@@ -240,6 +240,11 @@ enum onr_device_state {
  *   renewed     serial=HEX not_after=UNIXTIME  the new certificate stored and
  *               in force (the device connects with it)
  *   confirmed   serial=HEX  the provider revoked the certificate replaced
+ *   unrenewed   attempts=N code=NAME reason="..." [delay=SECONDS]  a renewal's
+ *               message got no answer or an error: no failure of the run
+ *               (the certificate in force works); one that stays asks again
+ *               after SECONDS (1 minute doubling to an hour, plus jitter),
+ *               one that does not ends OPERATIONAL and its next run asks
  *   expired     serial=HEX not_after=UNIXTIME  the certificate expired:
  *               NETWORK_ATTACHED, enrolling again
  *   relocate    operator=ID [reason=WHY] [visited=PLMN]  a relocate taken
