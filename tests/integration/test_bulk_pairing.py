@@ -79,7 +79,8 @@ class BulkPairingTest(unittest.TestCase):
 
     def claims(self):
         return {dev: (account, op) for dev, account, op in
-                self.prov.rows("SELECT dev, account, operator FROM claims WHERE state = 1")}
+                self.prov.rows("SELECT dev, account, operator FROM claims WHERE "
+                              + onboarding.PROV_CLAIMED)}
 
     def test_a_csv_file_with_broken_lines(self):
         good = self.labels(self.acme, 24)
