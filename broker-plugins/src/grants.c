@@ -7,7 +7,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "hex.h"
+#include "onramp/hex.h"
 #include "lines.h"
 #include "map.h"
 #include "onramp/crypto.h"
@@ -146,14 +146,14 @@ static int apply_cert_revoke(struct grants *g, const char *prov, const char *dev
 
 void grants_serial_hex(const uint8_t *in, size_t len, char out[2 * GRANTS_SERIAL_MAX + 1])
 {
-    hex_encode(in, len > GRANTS_SERIAL_MAX ? GRANTS_SERIAL_MAX : len, out);
+    onr_hex_encode(in, len > GRANTS_SERIAL_MAX ? GRANTS_SERIAL_MAX : len, out);
 }
 
 /* A serial from the journal: 2..2*GRANTS_SERIAL_MAX lowercase hex digits,
  * an even number. Its length, or 0 if malformed. */
 static size_t hex_decode_serial(const char *hex, uint8_t out[GRANTS_SERIAL_MAX])
 {
-    return hex_decode(hex, strnlen(hex, 2 * GRANTS_SERIAL_MAX + 1), out, GRANTS_SERIAL_MAX);
+    return onr_hex_decode(hex, strnlen(hex, 2 * GRANTS_SERIAL_MAX + 1), out, GRANTS_SERIAL_MAX);
 }
 
 /* The journal's epoch line's value: 2 * GRANTS_EPOCH_LEN lowercase hex
@@ -163,7 +163,7 @@ static const char *replay_epoch(struct grants *g, const char *hex, const char *e
     uint8_t epoch[GRANTS_EPOCH_LEN];
 
     if (hex == NULL || extra != NULL ||
-        hex_decode(hex, strnlen(hex, 2 * GRANTS_EPOCH_LEN + 1), epoch, sizeof(epoch)) !=
+        onr_hex_decode(hex, strnlen(hex, 2 * GRANTS_EPOCH_LEN + 1), epoch, sizeof(epoch)) !=
             sizeof(epoch))
         return "bad epoch";
     if (g->has_epoch)
@@ -296,7 +296,7 @@ static int rewrite(struct grants *g)
     int rc;
 
     /* the epoch first: the journal's identity, kept by every rewrite */
-    hex_encode(g->epoch, GRANTS_EPOCH_LEN, hex);
+    onr_hex_encode(g->epoch, GRANTS_EPOCH_LEN, hex);
     compact_append(&c, line, snprintf(line, sizeof(line), "epoch %s\n", hex));
     map_each(g->by_dev, append_grant_line, &c);
     map_each(g->revoked, append_cert_revoke_line, &c);

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "grants.h"
-#include "hex.h"
+#include "onramp/hex.h"
 #include "map.h"
 #include "sessions.h"
 #include "onramp/crypto.h"
@@ -313,7 +313,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
                                         p) != MOSQ_ERR_SUCCESS)
             goto fail;
     }
-    hex_encode(grants_epoch(p->grants), GRANTS_EPOCH_LEN, epoch);
+    onr_hex_encode(grants_epoch(p->grants), GRANTS_EPOCH_LEN, epoch);
     plugin_log(MOSQ_LOG_NOTICE, "onramp: plugin %s loaded: broker %s, %zu grants, "
                "%zu provider CAs, %zu revoked certificates, %zu persistent sessions, "
                "epoch %s%s",

@@ -12,7 +12,7 @@
  *   control.c   grants, revocations and certificate revocations on
  *               $CONTROL/onramp/v1
  *   counters.c  counting, logging refusals, publishing the counters
- *   grants.c, sessions.c, topic.c, map.c, hex.c: no Mosquitto inside
+ *   grants.c, sessions.c, topic.c, map.c: no Mosquitto inside
  *               (unit-tested alone); sessions.c keeps the persistent
  *               sessions vouched for across restarts
  */

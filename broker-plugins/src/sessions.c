@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hex.h"
+#include "onramp/hex.h"
 #include "lines.h"
 #include "map.h"
 #include "onramp/error.h"
@@ -57,7 +57,7 @@ static void add_line(const void *key, size_t key_len, void *value, void *arg)
     memcpy(t->buf + t->len, key, key_len);
     t->len += key_len;
     t->buf[t->len++] = ' ';
-    hex_encode(r->der, r->der_len, t->buf + t->len);
+    onr_hex_encode(r->der, r->der_len, t->buf + t->len);
     t->len += 2 * r->der_len;
     t->buf[t->len++] = '\n';
 }
@@ -95,7 +95,7 @@ static const char *load_line(char *line, void *arg)
     *space = '\0';
     if (!client_id_ok(line, id_len))
         return "bad client id";
-    der_len = hex_decode(space + 1, strlen(space + 1), der, sizeof(der));
+    der_len = onr_hex_decode(space + 1, strlen(space + 1), der, sizeof(der));
     if (der_len == 0)
         return "bad certificate hex";
     if (map_get(s->by_id, line, id_len) != NULL)

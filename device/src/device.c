@@ -2,11 +2,12 @@
  * The device's journey (see <onramp/device.h>): one libevent loop, one
  * libmosquitto client for the bootstrap broker driven through its socket
  * (which broker: device_choice.c's decision), one timer for whatever the
- * device waits for next (device_run.h's phases), and the dispatch of what
- * the down topic brings to the step the device is at. Each step's
- * messages are its step_*.c's (the service broker's connection is
- * step_operate.c's); what is on disk is device_state.c's,
- * device_network.c's and device_service.c's.
+ * device waits for next (device_run.h's phases), and the journey's
+ * transitions. What the down topic brings is device_answer.c's; each
+ * step's messages are its step_*.c's (the service broker's connection is
+ * step_operate.c's, a relocation's start and end step_relocate.c's); what
+ * is on disk is device_state.c's, device_network.c's, device_service.c's,
+ * device_relocation.c's and device_reported.c's.
  */
 #include <event2/event.h>
 #include <mosquitto.h>
@@ -23,7 +24,6 @@
 #include "onramp/mqtt_loop.h"
 #include "onramp/replay.h"
 
-#define FRESHNESS 300 /* seconds, for the services' envelopes */
 #define BACKOFF_FIRST 1.0
 #define BACKOFF_MAX 60.0
 #define DEFAULT_ATTEMPTS 20
@@ -91,8 +91,9 @@ void device_give_up(struct onr_device *d, int why, const char *what)
     device_finish(d, why);
 }
 
-/* A failed attempt: give up after max_attempts in a row, else wait longer
- * each time, then start again (with a new connection unless `stay`). */
+/* A failed attempt: give up after max_attempts in a row (a relocation:
+ * abandon it), else wait longer each time, then start again (with a new
+ * connection unless `stay`). */
 static void backoff(struct onr_device *d, int why, const char *what, int stay)
 {
     double delay = BACKOFF_FIRST;
@@ -102,7 +103,10 @@ static void backoff(struct onr_device *d, int why, const char *what, int stay)
     if (!stay)
         drop_connection(d);
     if (d->failures >= d->opt.max_attempts) {
-        device_give_up(d, why, what);
+        if (device_state_relocating(d->journey.state))
+            step_relocate_abandon(d, why, what);
+        else
+            device_give_up(d, why, what);
         return;
     }
     for (unsigned i = 1; i < d->failures && delay < BACKOFF_MAX; i++)
@@ -151,6 +155,12 @@ void device_wait_answer(struct onr_device *d)
     arm(d, d->opt.answer_timeout);
 }
 
+void device_wait_pending(struct onr_device *d, uint64_t seconds)
+{
+    d->phase = PHASE_PENDING;
+    arm(d, jitter((double)seconds));
+}
+
 void device_wait_connect(struct onr_device *d)
 {
     d->phase = PHASE_CONNECTING;
@@ -159,26 +169,53 @@ void device_wait_connect(struct onr_device *d)
 
 /* ---- the journey's transitions ------------------------------------------------------- */
 
+int device_on_bootstrap(enum onr_device_state state)
+{
+    return state < ONR_DEVICE_ENROLLED || state == ONR_DEVICE_RELOCATING ||
+           state == ONR_DEVICE_RELOCATION_PROFILED;
+}
+
+void device_net(struct onr_device *d, struct device_net *out)
+{
+    struct device_journey *j = &d->journey;
+    int next = j->state == ONR_DEVICE_RELOCATING || j->state == ONR_DEVICE_RELOCATION_PROFILED;
+
+    out->slot = next ? DEVICE_NEXT : DEVICE_CURRENT;
+    out->voucher = next ? &j->next.voucher : &j->voucher;
+    out->token = next ? j->next.token : j->token;
+    out->token_len = next ? j->next.token_len : j->token_len;
+    out->profile = next ? &j->next.profile : &j->profile;
+    if (device_slot_dir(d->dir, out->slot, out->dir, sizeof(out->dir)) != ONR_OK)
+        out->dir[0] = '\0'; /* cannot be: d->dir is bounded below that */
+}
+
+void device_reconnect(struct onr_device *d)
+{
+    /* the DISCONNECTs are sent on the timer, outside the clients'
+     * callbacks; the timer connects where the state says */
+    drop_connection(d);
+    arm(d, 0);
+}
+
 /* The request of the step the device is at: its first, or again. */
 static void send_request(struct onr_device *d)
 {
     switch (d->journey.state) {
     case ONR_DEVICE_FACTORY: step_voucher_send(d); break;
-    case ONR_DEVICE_VOUCHED: step_profile_send(d); break;
-    case ONR_DEVICE_PROFILED: step_attach_send(d); break;
+    case ONR_DEVICE_VOUCHED:
+    case ONR_DEVICE_RELOCATING: step_profile_send(d); break;
+    case ONR_DEVICE_PROFILED:
+    case ONR_DEVICE_RELOCATION_PROFILED: step_attach_send(d); break;
     case ONR_DEVICE_NETWORK_ATTACHED: step_enroll_send(d); break;
     case ONR_DEVICE_ENROLLED:
     case ONR_DEVICE_OPERATIONAL:
-        /* off the bootstrap broker (the DISCONNECT is sent on the timer,
-         * outside this client's callbacks); the timer connects to the
-         * service broker */
-        drop_connection(d);
-        arm(d, 0);
+    case ONR_DEVICE_RELOCATED:
+        device_reconnect(d); /* off the bootstrap broker, to the service broker */
         break;
     }
 }
 
-void device_advance(struct onr_device *d, enum onr_device_state state)
+void device_enter(struct onr_device *d, enum onr_device_state state)
 {
     d->journey.state = state;
     d->failures = 0;
@@ -186,7 +223,12 @@ void device_advance(struct onr_device *d, enum onr_device_state state)
     onr_wipe(d->sent, sizeof(d->sent));
     d->n_sent = 0;
     device_report(d, "state", NULL);
-    if (d->journey.state >= d->opt.target)
+}
+
+void device_advance(struct onr_device *d, enum onr_device_state state)
+{
+    device_enter(d, state);
+    if (device_state_reached(d->journey.state, d->opt.target))
         device_finish(d, ONR_OK);
     else
         send_request(d); /* still connected: go on at once */
@@ -220,16 +262,20 @@ static void connect_broker(struct onr_device *d)
 }
 
 /* Who answers at the device's step: the manufacturer, then the operator
- * and the provider the voucher names, then the service broker. */
-static const char *peer_name(const struct onr_device *d)
+ * and the provider the voucher names (a relocation's new operator), then
+ * the service broker. */
+const char *device_peer_name(const struct onr_device *d)
 {
     switch (d->journey.state) {
     case ONR_DEVICE_FACTORY: return "manufacturer";
     case ONR_DEVICE_VOUCHED:
-    case ONR_DEVICE_PROFILED: return "operator";
+    case ONR_DEVICE_PROFILED:
+    case ONR_DEVICE_RELOCATING:
+    case ONR_DEVICE_RELOCATION_PROFILED: return "operator";
     case ONR_DEVICE_NETWORK_ATTACHED: return "provider";
     case ONR_DEVICE_ENROLLED:
-    case ONR_DEVICE_OPERATIONAL: break;
+    case ONR_DEVICE_OPERATIONAL:
+    case ONR_DEVICE_RELOCATED: break;
     }
     return "service broker";
 }
@@ -238,7 +284,7 @@ static const char *peer_name(const struct onr_device *d)
  * point tables (~800 KB per key, built at a key's first use) would be most
  * of its memory and never pay off. Unless its owner keeps them (many
  * devices in one process share them). */
-static void release_point_tables(const struct onr_device *d)
+void device_release_point_tables(const struct onr_device *d)
 {
     if (!d->opt.keep_point_tables)
         onr_crypto_release_caches();
@@ -254,9 +300,11 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
     (void)what;
     if (!d->running)
         return;
-    bootstrap = d->journey.state < ONR_DEVICE_ENROLLED;
+    bootstrap = device_on_bootstrap(d->journey.state);
     switch (d->phase) {
     case PHASE_IDLE:
+        if (step_relocate_expired(d))
+            break; /* abandoned: the timer goes to the service broker */
         if (bootstrap)
             connect_broker(d);
         else
@@ -264,22 +312,23 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         break;
     case PHASE_CONNECTING:
         if (!bootstrap) {
-            device_failed(d, ONR_EIO, "no CONNACK from the service broker");
+            device_failed(d, ONR_EIO, "no CONNACK or SUBACK from the service broker");
             break;
         }
         snprintf(why, sizeof(why), "no CONNACK or SUBACK from %s", current_broker(d)->name);
         broker_failed(d, DEVICE_FAIL_CONNECT, ONR_EIO, why);
         break;
     case PHASE_WAITING:
-        snprintf(why, sizeof(why), "no answer from the %s", peer_name(d));
+        snprintf(why, sizeof(why), "no answer from the %s", device_peer_name(d));
         if (bootstrap) /* a broker that carries no answer does not work */
             broker_failed(d, DEVICE_FAIL_NO_ANSWER, ONR_EIO, why);
         else
             device_failed(d, ONR_EIO, why);
         break;
     case PHASE_PENDING: send_request(d); break; /* ask again */
+    case PHASE_OPERATING: break;                  /* no timer: nothing to wait for */
     }
-    release_point_tables(d); /* the proof's or request's signature */
+    device_release_point_tables(d); /* the proof's or request's signature */
 }
 
 static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
@@ -345,125 +394,26 @@ static void on_lost(void *arg, int reason)
     broker_failed(d, DEVICE_FAIL_LOST, ONR_EIO, why);
 }
 
-/* ---- answers, whichever the step ------------------------------------------------------- */
-
-static void take_pending(struct onr_device *d, const struct onr_msg_pending *m)
-{
-    struct device_detail l = {"", 0};
-
-    if (device_sent_find(d, m->re) == NULL)
-        return; /* for a request of another run or step: no news */
-    d->failures = 0;
-    device_put(&l, "retry_after=%llu", (unsigned long long)m->retry_after);
-    if (m->reason.len > 0)
-        device_put_escaped(&l, "reason", m->reason.ptr, m->reason.len);
-    device_report(d, "pending", &l);
-    /* stay connected: the answer may be pushed before then */
-    d->phase = PHASE_PENDING;
-    arm(d, jitter((double)m->retry_after));
-}
-
-static void take_error(struct onr_device *d, const struct onr_msg_error *m)
-{
-    struct device_detail l = {"", 0};
-    int code = -(int)m->code;
-    char why[64];
-
-    if (device_sent_find(d, m->re) == NULL)
-        return;
-    device_put_code(&l, code);
-    if (m->reason.len > 0)
-        device_put_escaped(&l, "reason", m->reason.ptr, m->reason.len);
-    else
-        device_put_ours(&l, "reason", onr_strerror(code));
-    device_report(d, "error", &l);
-    /* ESTALE (our clock or a slow path), EAUTH and the rest alike: later,
-     * bounded */
-    snprintf(why, sizeof(why), "the %s answered with an error", peer_name(d));
-    device_failed(d, code, why);
-}
-
-/* The envelope is from the peer of the device's step: its role, its id and
- * its key, the topic it was signed for, fresh and not seen before. */
-static int verify(struct onr_device *d, const struct onr_envelope *env, const char *topic)
-{
-    const struct device_journey *j = &d->journey;
-    enum onr_role role = ONR_ROLE_OPERATOR;
-    const char *id = j->voucher.op;
-    const uint8_t *key = j->voucher.op_key;
-
-    if (j->state == ONR_DEVICE_FACTORY) {
-        role = ONR_ROLE_MANUFACTURER;
-        id = d->files.trust.mfr;
-        key = d->files.mfr_key;
-    } else if (j->state >= ONR_DEVICE_NETWORK_ATTACHED) {
-        role = ONR_ROLE_PROVIDER;
-        id = j->voucher.prov;
-        key = j->voucher.prov_key;
-    }
-    if (env->sender_role != role || env->sender.len != strlen(id) ||
-        memcmp(env->sender.ptr, id, env->sender.len) != 0)
-        return ONR_EDENIED;
-    return onr_envelope_verify(env, (struct onr_bytes){(const uint8_t *)topic, strlen(topic)}, key,
-                               (uint64_t)time(NULL), FRESHNESS, d->replay);
-}
-
-static void take_message(struct onr_device *d, const struct mosquitto_message *m)
-{
-    char topic[ONR_TOPIC_MAX + 1];
-    struct onr_envelope env;
-    int rc;
-
-    /* from ENROLLED on the down topic has nothing more to say */
-    if (device_down_topic(d, topic, sizeof(topic)) != ONR_OK || !d->running || d->journey.state >= ONR_DEVICE_ENROLLED || m->payloadlen <= 0 ||
-        strcmp(m->topic, topic) != 0)
-        return;
-    /* hostile until verified: bounded decode first */
-    rc = onr_envelope_decode(m->payload, (size_t)m->payloadlen, &env);
-    if (rc == ONR_OK && ((d->journey.state > ONR_DEVICE_FACTORY &&
-                          env.sender_role == ONR_ROLE_MANUFACTURER) ||
-                         (d->journey.state > ONR_DEVICE_PROFILED &&
-                          env.sender_role == ONR_ROLE_OPERATOR)))
-        return; /* a late answer of an earlier step (a pushed voucher): no news */
-    if (rc == ONR_OK)
-        rc = verify(d, &env, topic);
-    release_point_tables(d); /* before the step's own checks build more */
-    if (rc != ONR_OK) {
-        device_report_code(d, "refused", "message", rc, onr_strerror(rc));
-        return;
-    }
-    switch (env.msg.type) {
-    case ONR_MSG_PENDING: take_pending(d, &env.msg.body.pending); return;
-    case ONR_MSG_ERROR: take_error(d, &env.msg.body.error); return;
-    default: break;
-    }
-    switch (d->journey.state) {
-    case ONR_DEVICE_FACTORY: step_voucher_take(d, &env); break;
-    case ONR_DEVICE_VOUCHED: step_profile_take(d, &env); break;
-    case ONR_DEVICE_PROFILED: step_attach_take(d, &env); break;
-    case ONR_DEVICE_NETWORK_ATTACHED: step_enroll_take(d, &env); break;
-    case ONR_DEVICE_ENROLLED:
-    case ONR_DEVICE_OPERATIONAL: break;
-    }
-}
-
 static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *m,
                        const mosquitto_property *props)
 {
     (void)mosq;
     (void)props;
-    take_message(arg, m);
-    release_point_tables(arg);
+    device_take_message(arg, m);
+    device_release_point_tables(arg);
 }
 
 /* ---- opening and running ------------------------------------------------------ */
 
-/* The device cannot start: say which file, then free what was built. */
-static int open_failed(struct onr_device *d, const char *file, int rc)
+/* The device cannot start: say which file (and which key of device.conf),
+ * then free what was built. */
+static int open_failed(struct onr_device *d, const char *file, const char *key, int rc)
 {
     struct device_detail l = {"", 0};
 
     device_put(&l, "file=%s", file != NULL ? file : "?");
+    if (key != NULL)
+        device_put(&l, " key=%s", key);
     device_put_code(&l, rc);
     device_put_ours(&l, "reason", onr_strerror(rc));
     device_report(d, "error", &l);
@@ -476,6 +426,7 @@ int onr_device_open(const char *state_dir, const struct onr_device_callbacks *cb
 {
     struct onr_device *d;
     const char *file = NULL;
+    const char *key = NULL;
     int rc;
 
     if (state_dir == NULL || out == NULL || strlen(state_dir) >= sizeof(d->dir))
@@ -486,7 +437,8 @@ int onr_device_open(const char *state_dir, const struct onr_device_callbacks *cb
     snprintf(d->dir, sizeof(d->dir), "%s", state_dir);
     if (cb != NULL)
         d->cb = *cb;
-    d->opt = (struct onr_device_options){device_state_last(), DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT, 0};
+    d->opt = (struct onr_device_options){device_state_last(), DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT,
+                                         0, 0};
     if (opt != NULL) {
         if (opt->target != ONR_DEVICE_FACTORY)
             d->opt.target = opt->target;
@@ -495,23 +447,25 @@ int onr_device_open(const char *state_dir, const struct onr_device_callbacks *cb
         if (opt->answer_timeout > 0)
             d->opt.answer_timeout = opt->answer_timeout;
         d->opt.keep_point_tables = opt->keep_point_tables;
+        d->opt.stay = opt->stay != 0;
     }
     if (d->opt.target > device_state_last())
-        return open_failed(d, "options", ONR_EINVAL);
-    rc = device_files_load(d->dir, &d->files, &file);
+        return open_failed(d, "options", NULL, ONR_EINVAL);
+    rc = device_files_load(d->dir, &d->files, &file, &key);
     if (rc == ONR_OK)
         rc = device_journey_load(d->dir, &d->files.trust, &d->journey, &file);
     if (rc != ONR_OK)
-        return open_failed(d, file, rc);
+        return open_failed(d, file, key, rc);
+    memcpy(d->visited, d->files.visited_plmn, sizeof(d->visited));
     rc = onr_replay_new(REPLAY_CAPACITY, &d->replay);
     if (rc == ONR_OK)
         rc = onr_connect_client_new(d->files.identity, d, &d->mosq);
     if (rc != ONR_OK)
-        return open_failed(d, "-", rc);
+        return open_failed(d, "-", NULL, rc);
     mosquitto_connect_v5_callback_set(d->mosq, on_connect);
     mosquitto_subscribe_v5_callback_set(d->mosq, on_subscribe);
     mosquitto_message_v5_callback_set(d->mosq, on_message);
-    release_point_tables(d); /* the keys' checks at open */
+    device_release_point_tables(d); /* the keys' checks at open */
     *out = d;
     return ONR_OK;
 }
@@ -538,9 +492,10 @@ int onr_device_start(struct onr_device *d, struct event_base *base)
     d->failures = 0;
     d->last_error = ONR_OK;
     device_report(d, "state", NULL);
-    /* OPERATIONAL is not left: a run to it from it reconnects, says so */
-    if (d->journey.state > d->opt.target ||
-        (d->journey.state == d->opt.target && d->journey.state != ONR_DEVICE_OPERATIONAL)) {
+    /* OPERATIONAL is not left: a run to it from it reconnects, says so (a
+     * relocating device goes on relocating) */
+    if (device_state_reached(d->journey.state, d->opt.target) &&
+        !(d->journey.state == ONR_DEVICE_OPERATIONAL && d->opt.target == ONR_DEVICE_OPERATIONAL)) {
         device_finish(d, ONR_OK);
         return ONR_OK;
     }

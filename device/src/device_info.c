@@ -1,12 +1,14 @@
 /*
  * What a device reports of itself (<onramp/device.h>'s accessors): its
- * state, id, voucher, network and service, copied, nothing secret.
+ * state, id, voucher, network and service, copied, nothing secret; and
+ * the visited PLMN its modem tells it.
  */
 #include <stdio.h>
 #include <string.h>
 
 #include "device_run.h"
 #include "onramp/error.h"
+#include "onramp/policy.h"
 
 enum onr_device_state onr_device_state(const struct onr_device *d)
 {
@@ -23,6 +25,15 @@ int onr_device_voucher(const struct onr_device *d, struct onr_device_voucher *ou
     if (d->journey.state < ONR_DEVICE_VOUCHED)
         return ONR_ENOENT;
     *out = d->journey.voucher;
+    return ONR_OK;
+}
+
+int onr_device_relocation(const struct onr_device *d, struct onr_device_voucher *out)
+{
+    if (d->journey.state != ONR_DEVICE_RELOCATING &&
+        d->journey.state != ONR_DEVICE_RELOCATION_PROFILED)
+        return ONR_ENOENT;
+    *out = d->journey.next.voucher;
     return ONR_OK;
 }
 
@@ -54,4 +65,24 @@ int onr_device_service(const struct onr_device *d, struct onr_device_service *ou
     out->serial_len = s->serial_len;
     out->not_after = s->not_after;
     return ONR_OK;
+}
+
+int onr_device_set_visited_plmn(struct onr_device *d, const char *plmn)
+{
+    size_t len = plmn != NULL ? strnlen(plmn, ONR_PLMN_MAX + 1) : 0;
+
+    if (d == NULL || (plmn != NULL && onr_plmn_check(plmn, len) != ONR_OK))
+        return ONR_EINVAL;
+    if (strncmp(d->visited, plmn != NULL ? plmn : "", sizeof(d->visited)) == 0)
+        return ONR_OK; /* no news */
+    memset(d->visited, 0, sizeof(d->visited));
+    if (plmn != NULL)
+        memcpy(d->visited, plmn, len);
+    step_operate_report(d);
+    return ONR_OK;
+}
+
+const char *onr_device_visited_plmn(const struct onr_device *d)
+{
+    return d->visited;
 }

@@ -2,13 +2,16 @@
  * Inside libonramp-device: the device on disk (device_state.c: the
  * factory's files, the journey, the voucher; device_network.c: the network
  * profile, the USIM's sequence numbers, the AKMA-style keys;
- * device_service.c: the service key, certificates and endpoint) and the
+ * device_service.c: the service key, certificates and endpoint;
+ * device_relocation.c: a relocation's files and their switch;
+ * device_reported.c: the telemetry nonces a relocation answers) and the
  * pure decisions of each step (step_*.c), which unit tests reach without a
  * broker. The running device itself is device_run.h's.
  */
 #ifndef ONRAMP_DEVICE_INTERNAL_H
 #define ONRAMP_DEVICE_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -18,6 +21,7 @@
 #include "onramp/devid.h"
 #include "onramp/msg.h"
 #include "onramp/p256.h"
+#include "onramp/policy.h"
 #include "onramp/x25519.h"
 
 #define DEVICE_BROKERS_MAX 8
@@ -89,18 +93,22 @@ struct device_files {
     char broker_ca[DEVICE_PATH_MAX + 200];
     struct device_broker brokers[DEVICE_BROKERS_MAX];
     size_t n_brokers;
+    char visited_plmn[ONR_PLMN_MAX + 1]; /* device.conf's visited_plmn, or "" */
 };
 
 /*
  * device_files_load: device.conf (keys id, manufacturer, manufacturer_key,
- * voucher_key, broker_ca, broker) and the keys and certificate it names,
- * from `dir` (borrowed). On failure *what (if not NULL) names the file
- * refused (a static string) and nothing is left to clean up. Returns
- * ONR_OK, ONR_ENOENT, ONR_EFORMAT (device.conf incomplete or damaged),
- * ONR_EPERM (a secret readable by others), ONR_EBADKEY (identity.key is
- * not the key device.conf names), ONR_ECERT, ONR_ENOMEM or ONR_EIO.
+ * voucher_key, broker_ca, broker, and the optional visited_plmn) and the
+ * keys and certificate it names, from `dir` (borrowed). On failure *what
+ * (if not NULL) names the file refused and *key (if not NULL) the key of
+ * device.conf refused, or NULL (static strings), and nothing is left to
+ * clean up. Returns ONR_OK, ONR_ENOENT, ONR_EFORMAT (device.conf
+ * incomplete or damaged, or its visited_plmn not a PLMN), ONR_EPERM (a
+ * secret readable by others), ONR_EBADKEY (identity.key is not the key
+ * device.conf names), ONR_ECERT, ONR_ENOMEM or ONR_EIO.
  */
-int device_files_load(const char *dir, struct device_files *f, const char **what);
+int device_files_load(const char *dir, struct device_files *f, const char **what,
+                      const char **key);
 
 /* device_files_cleanup: frees the identity key and wipes `f` (the
  * sealing key with it). */
@@ -110,10 +118,12 @@ void device_files_cleanup(struct device_files *f);
  * device_check_voucher: the token (SPEC section 6) is a voucher_token
  * envelope signed by `t->voucher_key` as manufacturer `t->mfr` for the
  * topic onr/1/voucher, for device `t->dev` and its sealing key, carrying
- * `nonce` (NULL: do not check; a stored voucher read back) and not expired
- * at `now` (0: do not check). Fills `out`. Returns ONR_OK or why not:
- * ONR_EBADSIG, ONR_EDENIED (another device, manufacturer or sealing key),
- * ONR_EREPLAY (another nonce), ONR_EEXPIRED, or a decoding error.
+ * `nonce` (NULL: do not check; a stored voucher read back, or a
+ * relocation's, whose nonce its caller checks) and not expired at `now`
+ * (0: do not check). Fills `out` (its plmn and why too, when the token
+ * has them). Returns ONR_OK or why not: ONR_EBADSIG, ONR_EDENIED (another
+ * device, manufacturer or sealing key), ONR_EREPLAY (another nonce),
+ * ONR_EEXPIRED, or a decoding error.
  */
 int device_check_voucher(const struct device_trust *t, const uint8_t *token, size_t len,
                          const uint8_t *nonce, uint64_t now, struct onr_device_voucher *out);
@@ -134,8 +144,18 @@ int device_check_voucher(const struct device_trust *t, const uint8_t *token, siz
 #define DEVICE_JOURNEY_FILE "journey"
 #define DEVICE_VOUCHER_FILE "voucher"
 int device_state_load(const char *dir, enum onr_device_state *state);
-/* device_state_last: the last state this library knows (the default target). */
+/* device_state_last: the last state of onboarding this library knows
+ * (OPERATIONAL: the default target; the relocation's states come after it
+ * but are no target). */
 enum onr_device_state device_state_last(void);
+/* device_state_relocating: `state` is one of a relocation's (RELOCATING,
+ * RELOCATION_PROFILED, RELOCATED). */
+int device_state_relocating(enum onr_device_state state);
+/* device_state_reached: a run to `target` (an onboarding state) is done
+ * at `state`: `state` is at or past it, a relocation's states counting as
+ * past ENROLLED but before OPERATIONAL (a relocating device is enrolled,
+ * and operational again only once the relocation ends). */
+int device_state_reached(enum onr_device_state state, enum onr_device_state target);
 int device_state_save(const char *dir, enum onr_device_state state);
 /* "voucher": the token bytes as the manufacturer signed them. */
 int device_voucher_save(const char *dir, const uint8_t *token, size_t len);
@@ -170,6 +190,14 @@ struct device_service {
     int64_t not_after;
 };
 
+/* What a relocation (SPEC section 16) got so far from the new operator. */
+struct device_next {
+    struct onr_device_voucher voucher;   /* from RELOCATING on */
+    uint8_t token[DEVICE_VOUCHER_MAX];   /* as signed, for the new operator */
+    size_t token_len;
+    struct device_profile profile;       /* from RELOCATION_PROFILED on */
+};
+
 /* Everything the journey stored, as read back at open. */
 struct device_journey {
     enum onr_device_state state;
@@ -180,6 +208,7 @@ struct device_journey {
     struct device_akma akma;             /* from NETWORK_ATTACHED on */
     struct onr_p256_key *service_key;    /* owned; from ENROLLED on, or once made */
     struct device_service service;       /* from ENROLLED on */
+    struct device_next next;             /* while relocating */
 };
 
 /*
@@ -188,10 +217,15 @@ struct device_journey {
  * against `t` (expiry is not checked here), from PROFILED on the profile
  * and the sequence numbers, from NETWORK_ATTACHED on the AKMA-style keys
  * and the service key if one was made, from ENROLLED on the service key,
- * chain, CA and endpoint (device_service_load). *what names the file read
- * last. Returns ONR_OK, ONR_EFORMAT (a damaged journey file, or a step's
- * file missing, damaged or not verifying), ONR_EPERM (a secret readable by
- * others), ONR_ENOMEM or ONR_EIO. On failure `j` is cleaned up.
+ * chain, CA and endpoint (device_service_load). A relocating device has
+ * all of that, and from RELOCATING on the relocation's voucher, from
+ * RELOCATION_PROFILED on its profile and sequence numbers, all in next/;
+ * a RELOCATED one has its switch finished first
+ * (device_relocation_commit), and is OPERATIONAL. *what names the file
+ * read last. Returns ONR_OK, ONR_EFORMAT (a damaged journey file, or a
+ * step's file missing, damaged or not verifying), ONR_EPERM (a secret
+ * readable by others), ONR_ENOMEM or ONR_EIO. On failure `j` is cleaned
+ * up.
  */
 int device_journey_load(const char *dir, const struct device_trust *t,
                         struct device_journey *j, const char **what);
@@ -217,6 +251,22 @@ void device_journey_cleanup(struct device_journey *j);
 #define DEVICE_PROFILE_FILE "profile"
 #define DEVICE_SQN_FILE "sqn"
 #define DEVICE_AKMA_FILE "akma"
+
+/*
+ * Where a step keeps the network credentials it gets: the state directory
+ * itself while onboarding, its subdirectory next/ (DEVICE_NEXT_DIR, mode
+ * 0700) while a relocation gets another operator's (the same file names:
+ * voucher, profile, sqn, akma), until the relocation's switch moves them
+ * up in place of the device's own (device_relocation_commit).
+ */
+enum device_slot {
+    DEVICE_CURRENT = 0,
+    DEVICE_NEXT = 1,
+};
+#define DEVICE_NEXT_DIR "next"
+/* device_slot_dir: the directory of `slot` under `dir` into `out` (`cap`
+ * bytes): ONR_OK or ONR_ESPACE. */
+int device_slot_dir(const char *dir, enum device_slot slot, char *out, size_t cap);
 int device_profile_decode(const uint8_t *body, size_t len, struct device_profile *out);
 int device_profile_save(const char *dir, const uint8_t *body, size_t len);
 /* device_profile_load: ONR_OK, ONR_ENOENT, ONR_EPERM, ONR_EFORMAT (not a
@@ -238,21 +288,24 @@ int device_akma_load(const char *dir, struct device_akma *akma);
  * caller gives up; the journey still names the step before) and leaves
  * the state directory unchanged on any other error.
  *
- * device_take_profile (VOUCHED -> PROFILED): opens `sealed` (`len` bytes,
- * a profile's field; borrowed) with f's sealing key for device f->trust.dev
- * and operator v->op, bound to the profile request's `nonce`; checks the
- * content; stores "profile", then the journey PROFILED; the profile into
- * `out`. ONR_OK, ONR_EDECRYPT (sealed to another device or key, for
- * another operator or request, or tampered), ONR_ELENGTH, ONR_ESCHEMA or
- * the content's decoding errors, ONR_EINVAL, or ONR_EIO.
+ * device_take_profile (VOUCHED -> PROFILED, or in a relocation RELOCATING
+ * -> RELOCATION_PROFILED): opens `sealed` (`len` bytes, a profile's field;
+ * borrowed) with f's sealing key for device f->trust.dev and operator
+ * v->op, bound to the profile request's `nonce`; checks the content;
+ * stores "profile" in `slot`'s directory of `dir`, then the journey; the
+ * profile into `out`. ONR_OK, ONR_EDECRYPT (sealed to another device or
+ * key, for another operator or request, or tampered), ONR_ELENGTH,
+ * ONR_ESCHEMA or the content's decoding errors, ONR_EINVAL, or ONR_EIO.
  */
 int device_take_profile(const struct device_files *f, const struct onr_device_voucher *v,
                         const uint8_t nonce[ONR_NONCE_LEN], const uint8_t *sealed,
-                        size_t len, const char *dir, struct device_profile *out);
+                        size_t len, const char *dir, enum device_slot slot,
+                        struct device_profile *out);
 
 /*
- * device_take_challenge (the USIM, at PROFILED): runs onr_aka_usim with
- * `p`'s Ki, OPc and the "sqn" store of `dir`:
+ * device_take_challenge (the USIM, at PROFILED or RELOCATION_PROFILED):
+ * runs onr_aka_usim with `p`'s Ki, OPc and the "sqn" store of `dir` (the
+ * directory of the profile's slot):
  *   ONR_OK       authentic and fresh: `res`, `ck`, `ik` filled and the
  *                store saved first (answer only then)
  *   ONR_EREPLAY  authentic, SQN not fresh: `auts` filled; store unchanged
@@ -268,19 +321,23 @@ int device_take_challenge(const struct device_profile *p, const char *dir,
                           uint8_t auts[ONR_AKA_AUTS_LEN]);
 
 /*
- * device_take_result (PROFILED -> NETWORK_ATTACHED): from the `ck` and
- * `ik` of the run the operator accepted, derives kid and K_AKMA for
- * `p->imsi`, requires kid to equal the result's `kid` (constant time),
- * derives K_AF for provider `prov`; stores "akma", removes a service key
- * an earlier journey left (a new attach enrolls a new key), then stores the
- * journey NETWORK_ATTACHED; the keys into `out`. K_AKMA never leaves. ONR_OK,
- * ONR_EAUTH (another kid: not the run we answered), ONR_EINVAL,
- * ONR_ECRYPTO or ONR_EIO.
+ * device_take_result (PROFILED -> NETWORK_ATTACHED, or in a relocation
+ * RELOCATION_PROFILED -> RELOCATED): from the `ck` and `ik` of the run the
+ * operator accepted, derives kid and K_AKMA for `p->imsi`, requires kid
+ * to equal the result's `kid` (constant time), derives K_AF for provider
+ * `prov`; stores "akma" in `slot`'s directory of `dir`; onboarding, it
+ * removes a service key an earlier journey left (a new attach enrolls a
+ * new key) and stores the journey NETWORK_ATTACHED; in a relocation, it
+ * keeps the service key, makes sure next/ has its "sqn" and stores the
+ * journey RELOCATED (the switch's commit: device_relocation_commit does
+ * the rest). The keys into `out`. K_AKMA never leaves. ONR_OK, ONR_EAUTH
+ * (another kid: not the run we answered), ONR_EINVAL, ONR_ECRYPTO or
+ * ONR_EIO.
  */
 int device_take_result(const struct device_profile *p, const char *prov,
                        const uint8_t ck[ONR_AKA_KEY_LEN], const uint8_t ik[ONR_AKA_KEY_LEN],
                        const uint8_t kid[ONR_AKMA_KID_LEN], const char *dir,
-                       struct device_akma *out);
+                       enum device_slot slot, struct device_akma *out);
 
 /*
  * The service credentials on disk (device_service.c):
@@ -388,5 +445,96 @@ int device_enroll_csr(const char *dir, const char *dev, struct onr_p256_key **ke
 int device_take_enrollment(const char *dev, const struct onr_p256_key *key,
                            const struct onr_msg_enroll_response *m, const char *dir,
                            struct device_service *out);
+
+/*
+ * The telemetry nonces a relocation answers (device_reported.c, SPEC
+ * section 16): "reported" in the state directory, one line per telemetry
+ * that reported a PLMN, "HEX PLMN\n" (32 lowercase hex digits, 5 or 6
+ * digits), the oldest first, at most DEVICE_REPORTED_MAX lines (the oldest
+ * leaves first); no file: none. Mode 0600, written atomically before the
+ * telemetry is sent.
+ */
+#define DEVICE_REPORTED_FILE "reported"
+#define DEVICE_REPORTED_MAX 8
+
+struct device_reported {
+    size_t n;
+    struct {
+        uint8_t nonce[ONR_NONCE_LEN];
+        char plmn[ONR_PLMN_MAX + 1];
+    } r[DEVICE_REPORTED_MAX];
+};
+
+/* device_reported_load: ONR_OK (none without a file), ONR_EFORMAT,
+ * ONR_ENOMEM, ONR_EIO. */
+int device_reported_load(const char *dir, struct device_reported *out);
+/* device_reported_add: `nonce` with `plmn` (checked) appended to the
+ * file, durably, the oldest dropped past DEVICE_REPORTED_MAX. ONR_OK,
+ * ONR_EINVAL, ONR_EFORMAT (the file damaged), ONR_EIO. */
+int device_reported_add(const char *dir, const uint8_t nonce[ONR_NONCE_LEN], const char *plmn);
+/* device_reported_clear: no nonce kept (the file emptied, atomically).
+ * ONR_OK or ONR_EIO. */
+int device_reported_clear(const char *dir);
+/* device_reported_find: the PLMN reported with `nonce` (`len` bytes), or
+ * NULL; points into `r`. */
+const char *device_reported_find(const struct device_reported *r, struct onr_bytes nonce);
+
+/*
+ * A relocation's files (device_relocation.c, SPEC section 16).
+ *
+ * device_relocation_start: next/ made afresh (what an abandoned relocation
+ * left there removed), then the token (`len` bytes, borrowed, checked by
+ * the caller) stored as next/voucher, every telemetry nonce forgotten
+ * (device_reported_clear), and the journey RELOCATING, each durable before
+ * the next. ONR_OK, ONR_ESPACE or ONR_EIO.
+ *
+ * device_relocation_commit (at RELOCATED): the relocation's voucher,
+ * profile, sequence numbers and keys renamed over the device's own, one
+ * by one, each rename durable (both directories synced); a file already
+ * moved (a switch cut short and resumed) is skipped; then the journey
+ * OPERATIONAL, then next/ removed. ONR_OK, ONR_EINVAL (not RELOCATED),
+ * ONR_EFORMAT (a damaged journey), ONR_EIO.
+ *
+ * device_relocation_abandon (at RELOCATING or RELOCATION_PROFILED): the
+ * journey OPERATIONAL first (the device's own files were never touched),
+ * then next/ removed. ONR_OK, ONR_EINVAL (not relocating, or RELOCATED:
+ * too late), ONR_EFORMAT (a damaged journey), ONR_EIO.
+ *
+ * device_relocation_remove: next/ and whatever is in it removed, durably;
+ * no next/ is fine. ONR_OK or ONR_EIO.
+ */
+int device_relocation_start(const char *dir, const uint8_t *token, size_t len);
+/* device_remove_each (device_reset.c): every entry of the open directory
+ * `dir` that `match` accepts (NULL: all), unlinked, each removal durable
+ * (the directory synced). ONR_OK or ONR_EIO (the others still tried). */
+int device_remove_each(int dir, bool (*match)(const char *name));
+int device_relocation_commit(const char *dir);
+int device_relocation_abandon(const char *dir);
+int device_relocation_remove(const char *dir);
+
+/*
+ * device_take_relocate (OPERATIONAL -> RELOCATING, SPEC section 16): a
+ * relocate envelope (`raw`, `len` bytes, borrowed, untrusted) as it
+ * arrived on `topic` (NUL-terminated) at `now`, for the device of `f`
+ * whose journey `j` is OPERATIONAL: decoded; from j's voucher's provider
+ * (role and id), signed with its key for `topic`, fresh and new in
+ * `replay`; carrying a token that device_check_voucher accepts at `now`,
+ * for j's provider with the same key, answering a telemetry nonce of
+ * `dir`'s "reported" with the PLMN reported with it, naming another
+ * operator than j's. Then device_relocation_start; the relocation's
+ * voucher and token into `next`. Returns ONR_OK; a decoding error;
+ * ONR_EMSGTYPE (not a relocate); ONR_EDENIED (not from the provider;
+ * another device, manufacturer, sealing key or provider; another PLMN
+ * than reported with its nonce); ONR_EBADSIG (the envelope or the token);
+ * ONR_ESTALE, ONR_EREPLAY, ONR_EREPLAYFULL; ONR_EEXPIRED; ONR_ENOENT (a
+ * nonce the device did not report, or no longer keeps); ONR_EEXIST (the
+ * device's own operator: nothing to do); ONR_EINVAL (not OPERATIONAL);
+ * ONR_EFORMAT ("reported" damaged) or ONR_EIO. Nothing changes on disk
+ * unless ONR_OK.
+ */
+struct onr_replay;
+int device_take_relocate(const struct device_files *f, const struct device_journey *j,
+                         const char *dir, const char *topic, const uint8_t *raw, size_t len,
+                         uint64_t now, struct onr_replay *replay, struct device_next *next);
 
 #endif /* ONRAMP_DEVICE_INTERNAL_H */

@@ -18,10 +18,12 @@
 
 /* What the journey stores, in the order it is removed: the journey first
  * (after it the device is FACTORY, whatever is left), then the steps'
- * files from the last step back to the first, so that what a power cut
- * leaves is what an earlier step left. */
+ * files from the last step back to the first (a relocation's next/ before
+ * them all), so that what a power cut leaves is what an earlier step
+ * left. */
 static const char *const journey_files[] = {
     DEVICE_JOURNEY_FILE,
+    DEVICE_REPORTED_FILE,
     DEVICE_ENDPOINT_FILE,
     DEVICE_SERVICE_CA_FILE,
     DEVICE_SERVICE_CERT_FILE,
@@ -55,9 +57,7 @@ static bool is_temporary(const char *name)
     return false;
 }
 
-/* Every temporary of the journey's files in `dir`, removed durably.
- * ONR_OK or ONR_EIO (the others are still tried). */
-static int remove_temporaries(int dir)
+int device_remove_each(int dir, bool (*match)(const char *name))
 {
     int fd = dup(dir);
     DIR *d = NULL;
@@ -79,7 +79,10 @@ static int remove_temporaries(int dir)
                 rc = ONR_EIO;
             break;
         }
-        if (is_temporary(e->d_name) && remove_durably(dir, e->d_name) != ONR_OK)
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0 ||
+            (match != NULL && !match(e->d_name)))
+            continue;
+        if (remove_durably(dir, e->d_name) != ONR_OK)
             rc = ONR_EIO;
     }
     closedir(d); /* closes fd */
@@ -113,10 +116,13 @@ int onr_device_factory_reset(const char *state_dir)
     if (rc == ONR_OK)
         rc = remove_durably(dir, journey_files[0]);
     if (rc == ONR_OK) {
+        if (device_relocation_remove(state_dir) != ONR_OK)
+            rc = ONR_EIO;
         for (size_t i = 1; i < N_FILES; i++)
             if (remove_durably(dir, journey_files[i]) != ONR_OK)
                 rc = ONR_EIO;
-        if (remove_temporaries(dir) != ONR_OK)
+        /* the temporaries of the journey's files */
+        if (device_remove_each(dir, is_temporary) != ONR_OK)
             rc = ONR_EIO;
     }
     close(dir);

@@ -1,11 +1,14 @@
 /*
  * Inside libonramp-device: the running device, shared by device.c (the
- * loop, the bootstrap connection, the timer, the dispatch of what the down
- * topic brings), device_request.c (the requests sent and their ring),
+ * loop, the bootstrap connection, the timer), device_answer.c (the
+ * dispatch of what the down topic brings), device_request.c (the requests sent and their ring),
  * device_info.c (what the public accessors report),
  * report.c (progress events) and one file per step of the journey
  * (step_voucher.c, step_profile.c, step_attach.c, step_enroll.c, and
- * step_operate.c, the service broker's connection).
+ * step_operate.c, the service broker's connection; step_relocate.c, a
+ * relocation's start and end: its profile and attach are
+ * step_profile.c's and step_attach.c's, on the network device_net
+ * names).
  *
  * A step on the bootstrap broker exposes two functions to device.c:
  *   step_<step>_send(d)       send the step's request (connected, or the
@@ -14,7 +17,9 @@
  *                             verified (signature, topic, freshness,
  *                             replay), other than pending and error
  * and moves the journey on with device_advance() once the step's data is
- * stored. From ENROLLED on the timer calls step_operate_connect instead.
+ * stored. From ENROLLED on the timer calls step_operate_connect instead,
+ * but while relocating (RELOCATING, RELOCATION_PROFILED), when the device
+ * is on a bootstrap broker again.
  */
 #ifndef ONRAMP_DEVICE_RUN_H
 #define ONRAMP_DEVICE_RUN_H
@@ -24,10 +29,12 @@
 
 #include "device_internal.h"
 #include "onramp/envelope.h"
+#include "onramp/policy.h"
 
 struct event;
 struct event_base;
 struct mosquitto;
+struct mosquitto_message;
 struct onr_mqtt_loop;
 struct onr_replay;
 
@@ -60,6 +67,9 @@ enum device_phase {
     PHASE_WAITING,    /* a request (or the telemetry) sent; the timer (no
                          answer, no PUBACK) is a failure */
     PHASE_PENDING,    /* told to wait, or backing off connected; the timer asks again */
+    PHASE_OPERATING,  /* OPERATIONAL, staying: on the service broker, the telemetry
+                         acknowledged; no timer, until a relocate, a new visited
+                         PLMN or a lost connection */
 };
 
 struct onr_device {
@@ -84,6 +94,8 @@ struct onr_device {
     struct mosquitto *svc_mosq;  /* the service broker's: one per attempt */
     struct onr_mqtt_loop *svc_loop;
     int telemetry_mid;           /* the telemetry's message id, 0 before */
+    char visited[ONR_PLMN_MAX + 1]; /* the visited PLMN now, "" if unknown */
+    int report_again;            /* it changed while a telemetry was in flight */
     struct event *timer;
     enum device_phase phase;
     unsigned failures; /* failed attempts in a row */
@@ -143,11 +155,32 @@ int device_down_topic(const struct onr_device *d, char *out, size_t cap);
 
 /* ---- device.c: what the steps use ---------------------------------------------------- */
 
+/* The network a bootstrap step works with: the device's own while
+ * onboarding, a relocation's (journey.next, files in next/) while
+ * relocating (RELOCATING, RELOCATION_PROFILED). Pointers into the device. */
+struct device_net {
+    enum device_slot slot;
+    const struct onr_device_voucher *voucher;
+    const uint8_t *token;
+    size_t token_len;
+    struct device_profile *profile;
+    char dir[DEVICE_PATH_MAX + 200]; /* where its files are */
+};
+void device_net(struct onr_device *d, struct device_net *out);
+
+/* device_on_bootstrap: at `state` the device talks to a bootstrap broker
+ * (onboarding up to NETWORK_ATTACHED, and a relocation's profile and
+ * attach); else to its service broker. */
+int device_on_bootstrap(enum onr_device_state state);
+
 /* device_wait_answer: a request is out; no answer within answer_timeout
  * is a failed attempt. device_wait_connect: a connection is being made; no
  * CONNACK (and SUBACK) within answer_timeout is a failed attempt. */
 void device_wait_answer(struct onr_device *d);
 void device_wait_connect(struct onr_device *d);
+/* device_wait_pending: told to wait (a pending answer): connected still,
+ * the step's request asked again after `seconds`, plus jitter. */
+void device_wait_pending(struct onr_device *d, uint64_t seconds);
 
 /* device_failed: a failed attempt: the connection is dropped and, after
  * a backoff, made again (or the run gives up after max_attempts).
@@ -163,12 +196,33 @@ void device_give_up(struct onr_device *d, int why, const char *what);
 void device_finish(struct onr_device *d, int result);
 
 /*
- * device_advance: the step is done and stored (d->journey holds its data):
- * the state becomes `state`, the ring is wiped, the failure count reset,
- * the state reported; the run ends at the target, else the next step's
- * request goes out on this connection.
+ * device_enter: the state becomes `state` (stored already), the ring is
+ * wiped, the failure count reset, the state reported.
+ * device_advance: the step is done and stored (d->journey holds its
+ * data): device_enter, then the run ends at the target, else the next
+ * step's request goes out on this connection.
+ * device_reconnect: both connections left, the timer at once: the device
+ * connects where its state says (device_on_bootstrap).
  */
+void device_enter(struct onr_device *d, enum onr_device_state state);
 void device_advance(struct onr_device *d, enum onr_device_state state);
+void device_reconnect(struct onr_device *d);
+
+/* device_release_point_tables: wolfCrypt's P-256 tables freed, unless the
+ * options keep them (see onr_device_options). */
+void device_release_point_tables(const struct onr_device *d);
+
+/* device_peer_name: who answers at the device's step ("manufacturer",
+ * "operator", "provider", "service broker"); static. */
+const char *device_peer_name(const struct onr_device *d);
+
+/* device_take_message (device_answer.c): what the bootstrap client's
+ * subscription brought (`m`, borrowed, untrusted), if it is on the down
+ * topic and the device is at a bootstrap step: decoded, verified as from
+ * the step's peer, then pending and error taken here and the rest by the
+ * step (step_<step>_take); anything else reported as refused, or, a late
+ * answer of an earlier step, ignored. */
+void device_take_message(struct onr_device *d, const struct mosquitto_message *m);
 
 /* ---- the steps ----------------------------------------------------------------------- */
 
@@ -194,5 +248,30 @@ void step_operate_connect(struct onr_device *d);
  * DISCONNECT queued, the loop unbound). step_operate_close: and freed. */
 void step_operate_drop(struct onr_device *d);
 void step_operate_close(struct onr_device *d);
+/* step_operate_report: the visited PLMN changed: an OPERATIONAL device on
+ * its service broker reports it in a new telemetry now, or after the one
+ * in flight; otherwise its next connection does. */
+void step_operate_report(struct onr_device *d);
+
+/*
+ * step_relocate.c, the relocation's start and end (SPEC section 16):
+ * step_relocate_take  a message on the operational down topic `topic`
+ *                     (`payload`, `len` bytes, untrusted): a relocate taken
+ *                     (device_take_relocate) makes the device RELOCATING
+ *                     and sends it to a bootstrap broker; anything else is
+ *                     reported and ignored
+ * step_relocate_done  the new attach is stored (RELOCATED): the switch
+ *                     (device_relocation_commit), the journey read again,
+ *                     OPERATIONAL, to the service broker
+ * step_relocate_abandon  the relocation failed for good (`why`, `what`):
+ *                     OPERATIONAL on the old profile, to the service broker
+ * step_relocate_expired  at RELOCATING, a voucher expired can no longer get
+ *                     a profile: abandoned, and 1; else 0
+ */
+void step_relocate_take(struct onr_device *d, const char *topic, const uint8_t *payload,
+                        size_t len);
+void step_relocate_done(struct onr_device *d);
+void step_relocate_abandon(struct onr_device *d, int why, const char *what);
+int step_relocate_expired(struct onr_device *d);
 
 #endif /* ONRAMP_DEVICE_RUN_H */

@@ -23,9 +23,12 @@
 
 /* The journey's steps a device passes, indexed by enum onr_device_state:
  * their state names are the device's (onramp/journey.h). */
-static const enum onr_journey_step steps[] = {ONR_JOURNEY_MADE,     ONR_JOURNEY_VOUCHED,
-                                              ONR_JOURNEY_PROFILED, ONR_JOURNEY_ATTACHED,
-                                              ONR_JOURNEY_ENROLLED, ONR_JOURNEY_OPERATIONAL};
+static const enum onr_journey_step steps[] = {
+    ONR_JOURNEY_MADE,        ONR_JOURNEY_VOUCHED,  ONR_JOURNEY_PROFILED,
+    ONR_JOURNEY_ATTACHED,    ONR_JOURNEY_ENROLLED, ONR_JOURNEY_OPERATIONAL,
+    ONR_JOURNEY_RELOCATING,  ONR_JOURNEY_RELOCATION_PROFILED,
+    ONR_JOURNEY_RELOCATED,
+};
 #define N_STATES (sizeof(steps) / sizeof(steps[0]))
 
 const char *onr_device_state_name(enum onr_device_state state)
@@ -52,7 +55,20 @@ int onr_device_state_from_name(const char *name, enum onr_device_state *out)
 
 enum onr_device_state device_state_last(void)
 {
-    return (enum onr_device_state)(N_STATES - 1);
+    return ONR_DEVICE_OPERATIONAL;
+}
+
+int device_state_relocating(enum onr_device_state state)
+{
+    return state == ONR_DEVICE_RELOCATING || state == ONR_DEVICE_RELOCATION_PROFILED ||
+           state == ONR_DEVICE_RELOCATED;
+}
+
+int device_state_reached(enum onr_device_state state, enum onr_device_state target)
+{
+    if (device_state_relocating(state))
+        return target <= ONR_DEVICE_ENROLLED;
+    return state >= target;
 }
 
 int device_path(char *out, size_t cap, const char *dir, const char *name)
@@ -108,8 +124,23 @@ static int conf_path(const struct onr_config *cfg, const char *key, char *out, s
     return ONR_OK;
 }
 
-/* device.conf: names, brokers, and the public keys it names. */
-static int load_conf(const char *dir, struct device_files *f, const char **what)
+/* device.conf's visited_plmn, if any: 5 or 6 digits. */
+static int load_visited(struct device_files *f, const struct onr_config *cfg)
+{
+    const char *v = onr_config_get(cfg, "visited_plmn");
+
+    if (v == NULL)
+        return ONR_OK;
+    if (onr_plmn_check(v, strlen(v)) != ONR_OK)
+        return ONR_EFORMAT;
+    snprintf(f->visited_plmn, sizeof(f->visited_plmn), "%s", v);
+    return ONR_OK;
+}
+
+/* device.conf: names, brokers, the visited PLMN, and the public keys it
+ * names. *key names a key refused (NULL for the file as a whole). */
+static int load_conf(const char *dir, struct device_files *f, const char **what,
+                     const char **key)
 {
     struct onr_config *cfg = NULL;
     struct onr_config_error err;
@@ -130,6 +161,10 @@ static int load_conf(const char *dir, struct device_files *f, const char **what)
         rc = ONR_EFORMAT;
     if (rc == ONR_OK)
         rc = load_brokers(f, cfg);
+    if (rc == ONR_OK && load_visited(f, cfg) != ONR_OK) {
+        *key = "visited_plmn";
+        rc = ONR_EFORMAT;
+    }
     if (rc == ONR_OK) {
         snprintf(f->trust.dev, sizeof(f->trust.dev), "%s", id);
         snprintf(f->trust.mfr, sizeof(f->trust.mfr), "%s", mfr);
@@ -196,19 +231,23 @@ static int load_secrets(const char *dir, struct device_files *f, const char **wh
     return ONR_OK;
 }
 
-int device_files_load(const char *dir, struct device_files *f, const char **what)
+int device_files_load(const char *dir, struct device_files *f, const char **what,
+                      const char **key)
 {
     const char *where = NULL;
+    const char *bad_key = NULL;
     int rc;
 
     memset(f, 0, sizeof(*f));
-    rc = load_conf(dir, f, &where);
+    rc = load_conf(dir, f, &where, &bad_key);
     if (rc == ONR_OK)
         rc = load_secrets(dir, f, &where);
     if (rc != ONR_OK)
         device_files_cleanup(f);
     if (what != NULL)
         *what = rc == ONR_OK ? NULL : where;
+    if (key != NULL)
+        *key = rc == ONR_OK ? NULL : bad_key;
     return rc;
 }
 
@@ -289,37 +328,67 @@ int device_voucher_load(const char *dir, uint8_t *buf, size_t cap, size_t *len)
     return ONR_OK;
 }
 
-/* From VOUCHED on: the stored voucher, as it would be taken now. */
-static int load_voucher(const char *dir, const struct device_trust *t, struct device_journey *j)
+/* From VOUCHED on: a stored voucher (the device's, or a relocation's in
+ * next/), as it would be taken now. */
+static int load_voucher(const char *dir, const struct device_trust *t, uint8_t *token,
+                        size_t cap, size_t *token_len, struct onr_device_voucher *v)
 {
-    int rc = device_voucher_load(dir, j->token, sizeof(j->token), &j->token_len);
+    int rc = device_voucher_load(dir, token, cap, token_len);
 
     if (rc == ONR_ENOENT)
         return ONR_EFORMAT; /* the journey names a step whose data is missing */
     if (rc != ONR_OK)
         return rc;
-    if (device_check_voucher(t, j->token, j->token_len, NULL, 0, &j->voucher) != ONR_OK)
+    if (device_check_voucher(t, token, *token_len, NULL, 0, v) != ONR_OK)
         return ONR_EFORMAT;
     return ONR_OK;
 }
 
-/* From PROFILED on: the profile, and the USIM's sequence numbers. */
-static int load_network(const char *dir, struct device_journey *j, const char **what)
+/* From PROFILED on: the profile and the USIM's sequence numbers (the
+ * device's, or a relocation's in next/); from NETWORK_ATTACHED on the
+ * AKMA-style keys (`akma` not NULL). */
+static int load_network(const char *dir, struct device_profile *profile,
+                        struct device_akma *akma, const char **what)
 {
     struct onr_aka_sqn_store store;
     int rc;
 
     *what = "profile";
-    rc = device_profile_load(dir, &j->profile);
+    rc = device_profile_load(dir, profile);
     if (rc == ONR_OK) {
         *what = "sqn";
         rc = device_sqn_load(dir, &store);
     }
-    if (rc == ONR_OK && j->state >= ONR_DEVICE_NETWORK_ATTACHED) {
+    if (rc == ONR_OK && akma != NULL) {
         *what = "akma";
-        rc = device_akma_load(dir, &j->akma);
+        rc = device_akma_load(dir, akma);
     }
     return rc == ONR_ENOENT ? ONR_EFORMAT : rc;
+}
+
+/* While relocating: the telemetry nonces (the relocation forgot them) and
+ * what next/ holds so far, named "next/FILE" when refused. */
+static int load_next(const char *dir, const struct device_trust *t, struct device_journey *j,
+                     const char **what)
+{
+    static const char *const names[][2] = {
+        {DEVICE_VOUCHER_FILE, DEVICE_NEXT_DIR "/" DEVICE_VOUCHER_FILE},
+        {"profile", DEVICE_NEXT_DIR "/profile"},
+        {"sqn", DEVICE_NEXT_DIR "/sqn"},
+    };
+    struct device_next *n = &j->next;
+    char next[DEVICE_PATH_MAX + 200];
+    int rc = device_slot_dir(dir, DEVICE_NEXT, next, sizeof(next));
+
+    *what = DEVICE_VOUCHER_FILE;
+    if (rc == ONR_OK)
+        rc = load_voucher(next, t, n->token, sizeof(n->token), &n->token_len, &n->voucher);
+    if (rc == ONR_OK && j->state >= ONR_DEVICE_RELOCATION_PROFILED)
+        rc = load_network(next, &n->profile, NULL, what);
+    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+        if (strcmp(*what, names[i][0]) == 0)
+            *what = names[i][1];
+    return rc;
 }
 
 /* From NETWORK_ATTACHED on: the service key once made (from ENROLLED on it
@@ -346,14 +415,31 @@ int device_journey_load(const char *dir, const struct device_trust *t,
     *what = DEVICE_JOURNEY_FILE;
     memset(j, 0, sizeof(*j));
     rc = device_state_load(dir, &j->state);
+    /* a switch cut short is finished before anything is read */
+    if (rc == ONR_OK && j->state == ONR_DEVICE_RELOCATED) {
+        *what = DEVICE_NEXT_DIR;
+        rc = device_relocation_commit(dir);
+        if (rc == ONR_OK)
+            j->state = ONR_DEVICE_OPERATIONAL;
+    }
     if (rc == ONR_OK && j->state >= ONR_DEVICE_VOUCHED) {
         *what = DEVICE_VOUCHER_FILE;
-        rc = load_voucher(dir, t, j);
+        rc = load_voucher(dir, t, j->token, sizeof(j->token), &j->token_len, &j->voucher);
     }
     if (rc == ONR_OK && j->state >= ONR_DEVICE_PROFILED)
-        rc = load_network(dir, j, what);
+        rc = load_network(dir, &j->profile, j->state >= ONR_DEVICE_NETWORK_ATTACHED ? &j->akma
+                                                                                    : NULL,
+                          what);
     if (rc == ONR_OK && j->state >= ONR_DEVICE_NETWORK_ATTACHED)
         rc = load_service(dir, t, j, what);
+    if (rc == ONR_OK && j->state >= ONR_DEVICE_ENROLLED) {
+        struct device_reported reported;
+
+        *what = DEVICE_REPORTED_FILE;
+        rc = device_reported_load(dir, &reported);
+    }
+    if (rc == ONR_OK && device_state_relocating(j->state))
+        rc = load_next(dir, t, j, what);
     if (rc != ONR_OK)
         device_journey_cleanup(j);
     return rc;
@@ -403,6 +489,14 @@ int device_check_voucher(const struct device_trust *t, const uint8_t *token, siz
     if (now != 0 && v->expires <= now)
         return ONR_EEXPIRED;
     memset(out, 0, sizeof(*out));
+    /* the decoder checked both: 5 or 6 digits, and one of the reasons */
+    if (v->plmn.ptr != NULL)
+        rc = copy_id(out->plmn, sizeof(out->plmn), v->plmn);
+    if (rc == ONR_OK && v->why.ptr != NULL)
+        rc = onr_choice_parse((const char *)v->why.ptr, v->why.len, &out->why);
+    if (rc != ONR_OK)
+        return ONR_ESCHEMA;
+    memcpy(out->nonce, v->nonce.ptr, sizeof(out->nonce));
     rc = copy_id(out->mfr, sizeof(out->mfr), env.sender);
     if (rc == ONR_OK)
         rc = copy_id(out->prov, sizeof(out->prov), v->prov);

@@ -1,6 +1,8 @@
 /*
  * The attach step (PROFILED -> NETWORK_ATTACHED, proto/SPEC.md section
- * 13): UMTS AKA with the operator's AuC. The device names its IMSI; the
+ * 13; in a relocation RELOCATION_PROFILED -> RELOCATED, with the new
+ * profile and its own sequence numbers in next/): UMTS AKA with the
+ * operator's AuC. The device names its IMSI; the
  * USIM checks the challenge (MAC-A, then SQN freshness) and answers RES,
  * AUTS (the operator resynchronises and challenges again) or a MAC
  * failure; the operator's result carries the AKMA-style kid, which the
@@ -45,10 +47,35 @@ int device_take_challenge(const struct device_profile *p, const char *dir,
     return rc;
 }
 
+/* Where a successful attach's keys go, and what else it stores: the
+ * onboarding's, or a relocation's (the switch's commit). */
+static int store_result(const char *dir, enum device_slot slot, const struct device_akma *akma)
+{
+    char files[DEVICE_PATH_MAX + 200];
+    struct onr_aka_sqn_store store;
+
+    if (device_slot_dir(dir, slot, files, sizeof(files)) != ONR_OK ||
+        device_akma_save(files, akma) != ONR_OK)
+        return ONR_EIO;
+    if (slot == DEVICE_CURRENT) {
+        /* a service key an earlier journey left is not this one's to enroll */
+        return device_service_key_remove(dir) == ONR_OK &&
+                       device_state_save(dir, ONR_DEVICE_NETWORK_ATTACHED) == ONR_OK
+                   ? ONR_OK
+                   : ONR_EIO;
+    }
+    /* the service key stays; the new profile's sequence numbers are there
+     * to move up with it (written before RES, but say it), then commit */
+    return device_sqn_load(files, &store) == ONR_OK && device_sqn_save(files, &store) == ONR_OK &&
+                   device_state_save(dir, ONR_DEVICE_RELOCATED) == ONR_OK
+               ? ONR_OK
+               : ONR_EIO;
+}
+
 int device_take_result(const struct device_profile *p, const char *prov,
                        const uint8_t ck[ONR_AKA_KEY_LEN], const uint8_t ik[ONR_AKA_KEY_LEN],
                        const uint8_t kid[ONR_AKMA_KID_LEN], const char *dir,
-                       struct device_akma *out)
+                       enum device_slot slot, struct device_akma *out)
 {
     uint8_t k_akma[ONR_AKMA_KEY_LEN];
     int rc;
@@ -62,12 +89,9 @@ int device_take_result(const struct device_profile *p, const char *prov,
     if (rc == ONR_OK)
         rc = onr_akma_af_key(k_akma, prov, out->k_af);
     onr_wipe(k_akma, sizeof(k_akma));
-    /* durable before anything else happens: the keys, then the state; a
-     * service key an earlier journey left is not this one's to enroll */
-    if (rc == ONR_OK && (device_akma_save(dir, out) != ONR_OK ||
-                         device_service_key_remove(dir) != ONR_OK ||
-                         device_state_save(dir, ONR_DEVICE_NETWORK_ATTACHED) != ONR_OK))
-        rc = ONR_EIO;
+    /* durable before anything else happens: the keys, then the state */
+    if (rc == ONR_OK)
+        rc = store_result(dir, slot, out);
     if (rc != ONR_OK)
         onr_wipe(out, sizeof(*out));
     return rc;
@@ -75,22 +99,23 @@ int device_take_result(const struct device_profile *p, const char *prov,
 
 void step_attach_send(struct onr_device *d)
 {
-    const struct device_journey *j = &d->journey;
+    struct device_net net;
     struct device_sent *s = device_sent_next(d);
     struct onr_msg msg = {.type = ONR_MSG_ATTACH_REQUEST};
     struct device_detail l = {"", 0};
     int rc;
 
+    device_net(d, &net);
     msg.body.attach_request.imsi =
-        (struct onr_bytes){(const uint8_t *)j->profile.imsi, strlen(j->profile.imsi)};
-    rc = device_publish(d, &msg, ONR_ROLE_OPERATOR, j->voucher.op, s->id);
+        (struct onr_bytes){(const uint8_t *)net.profile->imsi, strlen(net.profile->imsi)};
+    rc = device_publish(d, &msg, ONR_ROLE_OPERATOR, net.voucher->op, s->id);
     if (rc != ONR_OK) {
         device_failed(d, rc, "cannot send an attach request");
         return;
     }
     s->kind = SENT_ATTACH_REQUEST;
     device_sent_keep(d);
-    device_put(&l, "operator=%s imsi=%s", j->voucher.op, j->profile.imsi);
+    device_put(&l, "operator=%s imsi=%s", net.voucher->op, net.profile->imsi);
     device_report(d, "attach", &l);
     device_wait_answer(d);
 }
@@ -102,15 +127,17 @@ static int respond(struct onr_device *d, const uint8_t *rand, enum onr_attach_re
 {
     struct device_sent *s = device_sent_next(d);
     struct onr_msg msg = {.type = ONR_MSG_ATTACH_RESPONSE};
+    struct device_net net;
     int rc;
 
+    device_net(d, &net);
     msg.body.attach_response.rand = (struct onr_bytes){rand, ONR_AKA_RAND_LEN};
     msg.body.attach_response.result = result;
     if (res != NULL)
         msg.body.attach_response.res = (struct onr_bytes){res, ONR_AKA_RES_LEN};
     if (auts != NULL)
         msg.body.attach_response.auts = (struct onr_bytes){auts, ONR_AKA_AUTS_LEN};
-    rc = device_publish(d, &msg, ONR_ROLE_OPERATOR, d->journey.voucher.op, s->id);
+    rc = device_publish(d, &msg, ONR_ROLE_OPERATOR, net.voucher->op, s->id);
     if (rc != ONR_OK)
         return rc;
     s->kind = result == ONR_ATTACH_RES            ? SENT_RES
@@ -127,6 +154,7 @@ static int respond(struct onr_device *d, const uint8_t *rand, enum onr_attach_re
 static void take_challenge(struct onr_device *d, const struct onr_msg_attach_challenge *m)
 {
     const struct device_sent *s = device_sent_find(d, m->re);
+    struct device_net net;
     uint8_t res[ONR_AKA_RES_LEN];
     uint8_t ck[ONR_AKA_KEY_LEN];
     uint8_t ik[ONR_AKA_KEY_LEN];
@@ -134,14 +162,15 @@ static void take_challenge(struct onr_device *d, const struct onr_msg_attach_cha
     int again;
     int rc;
 
+    device_net(d, &net);
     /* a challenge answers an attach request or a resynchronisation */
     if (s == NULL || (s->kind != SENT_ATTACH_REQUEST && s->kind != SENT_SYNC_FAILURE)) {
         device_report_code(d, "refused", "challenge", ONR_ENOENT,
                            "answers no attach request of this run");
         return;
     }
-    rc = device_take_challenge(&d->journey.profile, d->dir, m->rand.ptr, m->autn.ptr, res, ck,
-                               ik, auts);
+    rc = device_take_challenge(net.profile, net.dir, m->rand.ptr, m->autn.ptr, res, ck, ik,
+                               auts);
     switch (rc) {
     case ONR_OK:
         rc = respond(d, m->rand.ptr, ONR_ATTACH_RES, res, NULL, ck, ik);
@@ -202,13 +231,16 @@ static const struct device_sent *latest_res(const struct onr_device *d)
     return NULL;
 }
 
-/* PROFILED -> NETWORK_ATTACHED, or a refusal that changes nothing. */
+/* PROFILED -> NETWORK_ATTACHED (RELOCATION_PROFILED -> RELOCATED, then
+ * the switch), or a refusal that changes nothing. */
 static void take_result(struct onr_device *d, const struct onr_msg_attach_result *m)
 {
     struct device_sent *s = device_sent_find(d, m->re);
+    struct device_net net;
     struct device_akma akma;
     int rc;
 
+    device_net(d, &net);
     if (s == NULL || s->kind != SENT_RES) {
         device_report_code(d, "refused", "result", ONR_ENOENT,
                            "answers no attach response of this run");
@@ -228,8 +260,8 @@ static void take_result(struct onr_device *d, const struct onr_msg_attach_result
                            "answers an earlier attach response than the last one sent");
         return;
     }
-    rc = device_take_result(&d->journey.profile, d->journey.voucher.prov, s->ck, s->ik,
-                            m->kid.ptr, d->dir, &akma);
+    rc = device_take_result(net.profile, net.voucher->prov, s->ck, s->ik, m->kid.ptr, d->dir,
+                            net.slot, &akma);
     /* one result per run: CK and IK are not needed again */
     onr_wipe(s->ck, sizeof(s->ck));
     onr_wipe(s->ik, sizeof(s->ik));
@@ -242,6 +274,11 @@ static void take_result(struct onr_device *d, const struct onr_msg_attach_result
         device_report_code(d, "refused", "result", rc,
                            rc == ONR_EAUTH ? "kid is not the one this run derives"
                                            : onr_strerror(rc));
+        return;
+    }
+    if (net.slot == DEVICE_NEXT) {
+        onr_wipe(&akma, sizeof(akma)); /* on disk, in next/: the switch moves it up */
+        step_relocate_done(d);
         return;
     }
     d->journey.akma = akma;

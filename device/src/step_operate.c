@@ -3,31 +3,81 @@
  * device leaves the bootstrap broker for its provider's service broker:
  * MQTT v5 over TLS with its service chain and key as client certificate,
  * service-ca.pem trusted for the server, its device id as client id, a
- * clean start. Its first message, QoS 1, is the telemetry
- * {"dev":"ID","state":"OPERATIONAL"} on onr/1/p/{prov}/dev/{dev}/telemetry;
- * the PUBACK (reason below 0x80) makes it OPERATIONAL. A device started at
- * OPERATIONAL does the same, and its run ends there.
+ * clean start. It subscribes to onr/1/p/{prov}/dev/{dev}/down, where its
+ * provider's relocate reaches it (section 16: step_relocate.c), then
+ * publishes, QoS 1, its telemetry on onr/1/p/{prov}/dev/{dev}/telemetry:
+ * {"dev":"ID","state":"OPERATIONAL"}, or with its visited PLMN and a fresh
+ * nonce, stored first in "reported", when it knows the PLMN. The PUBACK
+ * (reason below 0x80) makes it OPERATIONAL. A device started at
+ * OPERATIONAL does the same, and its run ends there, unless it stays: then
+ * it stays connected, and reports again when its visited PLMN changes.
  *
  * One libmosquitto client per attempt: made on the timer, destroyed on the
  * timer of the next attempt (or at close), never inside its own callbacks.
  */
+#include <event2/event.h>
 #include <mosquitto.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "device_run.h"
 #include "onramp/connect.h"
+#include "onramp/crypto.h"
 #include "onramp/error.h"
 #include "onramp/mqtt_loop.h"
+#include "onramp/telemetry.h"
 #include "onramp/topic.h"
 
 #define KEEPALIVE 60
-#define TELEMETRY_MAX 128
 
 static int telemetry_topic(const struct onr_device *d, char *out, size_t cap)
 {
     return onr_topic_operational(d->journey.voucher.prov, d->files.trust.dev,
                                  ONR_TOPIC_TELEMETRY, out, cap);
+}
+
+static int down_topic(const struct onr_device *d, char *out, size_t cap)
+{
+    return onr_topic_operational_down(d->journey.voucher.prov, d->files.trust.dev, out, cap);
+}
+
+/* The telemetry, with the visited PLMN and a fresh nonce (stored first)
+ * when the device knows the PLMN; published, its PUBACK awaited. */
+static void telemetry_send(struct onr_device *d)
+{
+    struct onr_telemetry t;
+    char topic[ONR_TOPIC_MAX + 1];
+    char payload[ONR_TELEMETRY_MAX + 1];
+    size_t len = 0;
+    int rc;
+
+    memset(&t, 0, sizeof(t));
+    memcpy(t.dev, d->files.trust.dev, sizeof(t.dev));
+    if (d->visited[0] != '\0') {
+        t.reported = 1;
+        memcpy(t.plmn, d->visited, sizeof(t.plmn));
+        rc = onr_random(t.nonce, sizeof(t.nonce));
+        /* durable before it is sent: a relocation answering it may come
+         * after a restart */
+        if (rc == ONR_OK && device_reported_add(d->dir, t.nonce, t.plmn) != ONR_OK) {
+            device_give_up(d, ONR_EIO, "cannot store the telemetry's nonce (reported)");
+            return;
+        }
+        if (rc != ONR_OK) {
+            device_failed(d, rc, "cannot make the telemetry's nonce");
+            return;
+        }
+    }
+    d->report_again = 0;
+    if (onr_telemetry_encode(&t, payload, sizeof(payload), &len) != ONR_OK ||
+        telemetry_topic(d, topic, sizeof(topic)) != ONR_OK ||
+        mosquitto_publish_v5(d->svc_mosq, &d->telemetry_mid, topic, (int)len, payload, 1, false,
+                             NULL) != MOSQ_ERR_SUCCESS) {
+        device_failed(d, ONR_EIO, "cannot publish the telemetry");
+        return;
+    }
+    onr_mqtt_loop_kick(d->svc_loop);
+    device_wait_answer(d);
 }
 
 static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
@@ -36,9 +86,7 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
     struct onr_device *d = arg;
     struct device_detail l = {"", 0};
     char topic[ONR_TOPIC_MAX + 1];
-    char payload[TELEMETRY_MAX];
     char why[128];
-    int len;
 
     (void)flags;
     (void)props;
@@ -52,16 +100,30 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
     }
     device_put(&l, "broker=service");
     device_report(d, "connected", &l);
-    len = snprintf(payload, sizeof(payload), "{\"dev\":\"%s\",\"state\":\"%s\"}",
-                   d->files.trust.dev, onr_device_state_name(ONR_DEVICE_OPERATIONAL));
-    if (telemetry_topic(d, topic, sizeof(topic)) != ONR_OK ||
-        mosquitto_publish_v5(mosq, &d->telemetry_mid, topic, len, payload, 1, false, NULL) !=
-        MOSQ_ERR_SUCCESS) {
-        device_failed(d, ONR_EIO, "cannot publish the telemetry");
+    /* its provider's messages first, so none answering the telemetry is
+     * missed; QoS 0, as on the bootstrap broker (SPEC section 2) */
+    if (down_topic(d, topic, sizeof(topic)) != ONR_OK ||
+        mosquitto_subscribe_v5(mosq, NULL, topic, 0, 0, NULL) != MOSQ_ERR_SUCCESS) {
+        device_failed(d, ONR_EIO, "cannot subscribe on the service broker");
         return;
     }
     onr_mqtt_loop_kick(d->svc_loop);
-    device_wait_answer(d);
+}
+
+static void on_subscribe(struct mosquitto *mosq, void *arg, int mid, int n, const int *granted,
+                         const mosquitto_property *props)
+{
+    struct onr_device *d = arg;
+
+    (void)mid;
+    (void)props;
+    if (!d->running || mosq != d->svc_mosq || d->phase != PHASE_CONNECTING)
+        return;
+    if (n != 1 || granted[0] >= 128) {
+        device_failed(d, ONR_EDENIED, "the service broker refused the subscription");
+        return;
+    }
+    telemetry_send(d);
 }
 
 static void on_publish(struct mosquitto *mosq, void *arg, int mid, int reason,
@@ -84,16 +146,50 @@ static void on_publish(struct mosquitto *mosq, void *arg, int mid, int reason,
     }
     (void)telemetry_topic(d, topic, sizeof(topic)); /* it was published: it builds */
     device_put(&l, "topic=%s", topic);
+    if (d->visited[0] != '\0')
+        device_put(&l, " visited=%s", d->visited);
     device_report(d, "telemetry", &l);
-    if (d->journey.state == ONR_DEVICE_OPERATIONAL) {
-        device_finish(d, ONR_OK); /* reconnected: the run's work is done */
+    d->failures = 0;
+    if (d->journey.state == ONR_DEVICE_ENROLLED) {
+        if (device_state_save(d->dir, ONR_DEVICE_OPERATIONAL) != ONR_OK) {
+            device_give_up(d, ONR_EIO, "cannot store the journey"); /* a disk problem */
+            return;
+        }
+        device_enter(d, ONR_DEVICE_OPERATIONAL);
+    }
+    if (!d->opt.stay) {
+        device_finish(d, ONR_OK); /* operational: the run's work is done */
         return;
     }
-    if (device_state_save(d->dir, ONR_DEVICE_OPERATIONAL) != ONR_OK) {
-        device_give_up(d, ONR_EIO, "cannot store the journey"); /* a disk problem */
+    /* stay, for the provider's relocate and the next visited PLMN */
+    d->phase = PHASE_OPERATING;
+    event_del(d->timer);
+    if (d->report_again)
+        telemetry_send(d);
+}
+
+static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto_message *m,
+                       const mosquitto_property *props)
+{
+    struct onr_device *d = arg;
+    char topic[ONR_TOPIC_MAX + 1];
+
+    (void)props;
+    if (!d->running || mosq != d->svc_mosq || d->journey.state != ONR_DEVICE_OPERATIONAL ||
+        m->payloadlen <= 0 || down_topic(d, topic, sizeof(topic)) != ONR_OK ||
+        strcmp(m->topic, topic) != 0)
         return;
-    }
-    device_advance(d, ONR_DEVICE_OPERATIONAL);
+    step_relocate_take(d, topic, m->payload, (size_t)m->payloadlen);
+}
+
+void step_operate_report(struct onr_device *d)
+{
+    if (!d->running || d->journey.state != ONR_DEVICE_OPERATIONAL || d->svc_mosq == NULL)
+        return;
+    if (d->phase == PHASE_OPERATING)
+        telemetry_send(d);
+    else if (d->phase == PHASE_WAITING)
+        d->report_again = 1; /* after the one in flight */
 }
 
 static void on_lost(void *arg, int reason)
@@ -147,7 +243,9 @@ static int client_new(struct onr_device *d)
     if (rc != ONR_OK)
         return rc;
     mosquitto_connect_v5_callback_set(d->svc_mosq, on_connect);
+    mosquitto_subscribe_v5_callback_set(d->svc_mosq, on_subscribe);
     mosquitto_publish_v5_callback_set(d->svc_mosq, on_publish);
+    mosquitto_message_v5_callback_set(d->svc_mosq, on_message);
     rc = onr_mqtt_loop_new(d->base, d->svc_mosq, on_lost, d, &d->svc_loop);
     if (rc == ONR_OK)
         rc = device_path(ca, sizeof(ca), d->dir, DEVICE_SERVICE_CA_FILE);

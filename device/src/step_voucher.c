@@ -25,6 +25,9 @@ void step_voucher_send(struct onr_device *d)
     rc = onr_random(h->nonce, sizeof(h->nonce));
     msg.body.hello.nonce = ONR_BYTES(h->nonce);
     msg.body.hello.cert = (struct onr_bytes){d->files.cert, d->files.cert_len};
+    /* where the device is: its owner's policy chooses the operator there */
+    if (d->visited[0] != '\0')
+        msg.body.hello.plmn = (struct onr_bytes){(const uint8_t *)d->visited, strlen(d->visited)};
     if (rc == ONR_OK)
         rc = device_publish(d, &msg, ONR_ROLE_MANUFACTURER, t->mfr, h->id);
     if (rc != ONR_OK) {
@@ -34,6 +37,8 @@ void step_voucher_send(struct onr_device *d)
     h->kind = SENT_HELLO;
     device_sent_keep(d);
     device_put(&l, "manufacturer=%s", t->mfr);
+    if (d->visited[0] != '\0')
+        device_put(&l, " visited=%s", d->visited);
     device_report(d, "hello", &l);
     device_wait_answer(d);
 }

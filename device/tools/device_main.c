@@ -11,9 +11,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "onramp/config.h"
 #include "onramp/crypto.h"
 #include "onramp/device.h"
 #include "onramp/error.h"
+#include "onramp/policy.h"
 #include "onramp/version.h"
 
 #define EXIT_DONE 0
@@ -22,8 +24,8 @@
 #define EXIT_STOPPED 3
 
 static const char usage[] =
-    "usage: onramp-device --state DIR [--until STATE] [--max-attempts N]\n"
-    "                     [--timeout SECONDS] [--quiet]\n"
+    "usage: onramp-device --state DIR [--until STATE] [--visited-plmn MCCMNC] [--stay]\n"
+    "                     [--max-attempts N] [--timeout SECONDS] [--quiet]\n"
     "       onramp-device --state DIR --factory-reset\n"
     "       onramp-device --help | --version\n";
 
@@ -32,8 +34,8 @@ static const char help[] =
     "  onramp-device - run a device's journey, from onboarding to service\n"
     "\n"
     "SYNOPSIS\n"
-    "  onramp-device --state DIR [--until STATE] [--max-attempts N]\n"
-    "                [--timeout SECONDS] [--quiet]\n"
+    "  onramp-device --state DIR [--until STATE] [--visited-plmn MCCMNC] [--stay]\n"
+    "                [--max-attempts N] [--timeout SECONDS] [--quiet]\n"
     "  onramp-device --state DIR --factory-reset\n"
     "\n"
     "DESCRIPTION\n"
@@ -42,10 +44,13 @@ static const char help[] =
     "    FACTORY -> VOUCHED  connects to a bootstrap broker of DIR/device.conf\n"
     "      (below) with anonymous TLS and a fresh proof of possession of its\n"
     "      identity key for that broker's name, says hello to its manufacturer\n"
-    "      with a fresh nonce, and verifies and stores the voucher it gets. A\n"
-    "      device no provider has claimed yet is told \"pending\": it stays\n"
-    "      connected for the voucher to be pushed and asks again after the\n"
-    "      time it was given.\n"
+    "      with a fresh nonce and the network it is on (its visited PLMN, if\n"
+    "      it knows it), and verifies and stores the voucher it gets: the\n"
+    "      operator its owner's policy names for that country. A device no\n"
+    "      provider has claimed yet is told \"pending\": it stays connected\n"
+    "      for the voucher to be pushed and asks again after the time it was\n"
+    "      given. One whose owner's policy names no operator there is told\n"
+    "      ENOOPERATOR and asks again with its backoff.\n"
     "    VOUCHED -> PROFILED  asks the voucher's operator for a network\n"
     "      profile (ICCID, IMSI, Ki, OPc, AMF, PLMN, APN), sealed to the\n"
     "      device's sealing key for this request; opens, checks and stores it.\n"
@@ -61,10 +66,29 @@ static const char help[] =
     "      \"pending\", as the manufacturer does.\n"
     "    ENROLLED -> OPERATIONAL  leaves the bootstrap broker, connects to\n"
     "      the endpoint with MQTT v5 over TLS and the service certificate,\n"
-    "      and publishes {\"dev\":\"ID\",\"state\":\"OPERATIONAL\"} (QoS 1) to\n"
-    "      onr/1/p/PROVIDER/dev/ID/telemetry; the broker's PUBACK makes it\n"
+    "      subscribes to onr/1/p/PROVIDER/dev/ID/down and publishes (QoS 1)\n"
+    "      to onr/1/p/PROVIDER/dev/ID/telemetry\n"
+    "        {\"dev\":\"ID\",\"state\":\"OPERATIONAL\"}, or with its visited PLMN\n"
+    "        {\"dev\":\"ID\",\"state\":\"OPERATIONAL\",\"plmn\":\"PLMN\",\"nonce\":\"HEX\"}\n"
+    "      (a fresh nonce, stored first); the broker's PUBACK makes it\n"
     "      OPERATIONAL. A device already OPERATIONAL connects there directly,\n"
-    "      publishes the same telemetry, and is done once it is acknowledged.\n"
+    "      publishes its telemetry again, and is done once it is acknowledged,\n"
+    "      or with --stay stays connected until stopped.\n"
+    "    OPERATIONAL -> RELOCATING  a relocate from its provider on .../down:\n"
+    "      a voucher from its manufacturer for another operator, answering\n"
+    "      one of its telemetries. The device checks it (its provider's\n"
+    "      signature, its manufacturer's voucher key, this device, not\n"
+    "      expired, its provider, one of its last 8 telemetry nonces and the\n"
+    "      PLMN reported with it, another operator) and stores it in next/.\n"
+    "    RELOCATING -> RELOCATION_PROFILED -> RELOCATED  it gets a profile from\n"
+    "      the new operator and attaches with it over a bootstrap broker, as\n"
+    "      when it onboarded, keeping its own profile, service key and\n"
+    "      certificate until the new attach succeeds; then the new profile\n"
+    "      takes the old one's place, and the device is OPERATIONAL again:\n"
+    "      it reconnects to its service broker and reports its telemetry.\n"
+    "      A relocation that keeps failing (--max-attempts failed attempts in\n"
+    "      a row, or its voucher expiring before the new profile is stored)\n"
+    "      is abandoned: the device goes on with its old profile.\n"
     "  Failures are retried with exponential backoff and jitter (1 s doubling\n"
     "  to 60 s), each time with a new request. Answers that do not verify,\n"
     "  open or check are reported and ignored.\n"
@@ -94,6 +118,13 @@ static const char help[] =
     "    service.pem     the service certificate chain, PEM, leaf first\n"
     "    service-ca.pem  the service broker's CA, PEM\n"
     "    endpoint  the service broker, mqtts://HOST:PORT\n"
+    "    reported  the nonces of its last 8 telemetries with a visited PLMN,\n"
+    "              with that PLMN (a relocation answers one of them)\n"
+    "    next/     while relocating: the new operator's voucher, profile, sqn\n"
+    "              and akma, until they take the place of the device's own\n"
+    "  A relocation cut off anywhere resumes where it was: the old profile\n"
+    "  stays the device's until the new attach is stored, and a device cut\n"
+    "  off during the switch finishes it when it starts.\n"
     "\n"
     "  --factory-reset takes the device back to FACTORY, without running it\n"
     "  (after its provider released it: onrampctl release). It removes the\n"
@@ -112,13 +143,28 @@ static const char help[] =
     "  --state DIR         the device's state directory (required)\n"
     "  --until STATE       stop once STATE is reached: VOUCHED, PROFILED,\n"
     "                      NETWORK_ATTACHED, ENROLLED or OPERATIONAL (the\n"
-    "                      default, the last step this version knows)\n"
+    "                      default, the last step of onboarding)\n"
+    "  --visited-plmn MCCMNC\n"
+    "                      the network the device is on (5 or 6 digits, e.g.\n"
+    "                      26201), instead of DIR/device.conf's visited_plmn:\n"
+    "                      its hellos and telemetries report it (on a real\n"
+    "                      device the modem says it)\n"
+    "  --stay              once OPERATIONAL, stay connected to the service\n"
+    "                      broker until stopped (reconnecting when the\n"
+    "                      connection is lost), for its provider's relocate\n"
+    "  SIGHUP reads visited_plmn from DIR/device.conf again, as a modem would\n"
+    "  tell of a new network (none there: none known; a malformed one is\n"
+    "  reported and ignored); an OPERATIONAL device on its service broker\n"
+    "  reports a new one in a new telemetry at once.\n"
     "  --max-attempts N    failed attempts in a row before giving up (20)\n"
     "  --timeout SECONDS   how long to wait for the broker and for each answer\n"
     "                      to a request (15)\n"
     "  --quiet             print only state=, error, failed and stopped lines\n"
     "  --factory-reset     reset the device to FACTORY and exit (with --state\n"
     "                      only)\n"
+    "  A malformed --visited-plmn is a usage error; a malformed visited_plmn in\n"
+    "  device.conf keeps the device from starting (error file=device.conf\n"
+    "  key=visited_plmn).\n"
     "  --help              this text\n"
     "  --version           the version\n"
     "\n"
@@ -126,22 +172,30 @@ static const char help[] =
     "  One line per event on stdout, flushed at once: the event name, then\n"
     "  key=value pairs. reason= values are always in double quotes, with \\\"\n"
     "  and \\\\ escaped and other bytes outside printable ASCII as \\xHH:\n"
-    "    state=NAME dev=ID              at start (the state it resumes at) and\n"
-    "       [manufacturer=ID provider=ID operator=ID expires=UNIXTIME]\n"
+    "    state=NAME dev=ID [visited=PLMN]\n"
+    "       [manufacturer=ID provider=ID operator=ID [reason=WHY]\n"
+    "        [chosen_in=PLMN] expires=UNIXTIME]\n"
     "       [iccid=DIGITS imsi=DIGITS] [kid=HEX]\n"
     "       [serial=HEX not_after=UNIXTIME endpoint=mqtts://HOST:PORT]\n"
-    "                                   after each step; the voucher's fields\n"
-    "                                   from VOUCHED on, the profile's from\n"
+    "       [next_operator=ID [next_reason=WHY] [next_chosen_in=PLMN]]\n"
+    "                                   at start (the state it resumes at) and\n"
+    "                                   after each step; visited= the network\n"
+    "                                   it is on, if it knows it; the\n"
+    "                                   voucher's fields from VOUCHED on: its\n"
+    "                                   operator, why it was chosen (user,\n"
+    "                                   policy or fallback) and for which\n"
+    "                                   visited network; the profile's from\n"
     "                                   PROFILED on, the attach's key\n"
     "                                   identifier from NETWORK_ATTACHED on,\n"
     "                                   the service certificate's serial and\n"
     "                                   end of validity and the endpoint from\n"
-    "                                   ENROLLED on\n"
+    "                                   ENROLLED on; while relocating, the\n"
+    "                                   operator it moves to (next_...)\n"
     "    connecting broker=NAME host=HOST port=PORT\n"
     "                                   to a bootstrap broker\n"
     "    connected [broker=service]     admitted by the bootstrap broker, or\n"
     "                                   by the service broker\n"
-    "    hello manufacturer=ID\n"
+    "    hello manufacturer=ID [visited=PLMN]\n"
     "    profile operator=ID            a profile request sent\n"
     "    attach operator=ID imsi=DIGITS an attach request sent\n"
     "    challenge                      a challenge verified, answered (RES)\n"
@@ -150,25 +204,38 @@ static const char help[] =
     "    enroll provider=ID             an enroll request sent\n"
     "    operating endpoint=mqtts://HOST:PORT\n"
     "                                   connecting to the service broker\n"
-    "    telemetry topic=TOPIC          the service broker acknowledged the\n"
+    "    telemetry topic=TOPIC [visited=PLMN]\n"
+    "                                   the service broker acknowledged the\n"
     "                                   telemetry\n"
+    "    relocate operator=ID [reason=WHY] [visited=PLMN]\n"
+    "                                   a relocate taken: the device moves to\n"
+    "                                   that operator\n"
+    "    abandoned attempts=N code=NAME reason=\"...\"\n"
+    "                                   a relocation given up: the device goes\n"
+    "                                   on with its old profile\n"
     "    pending retry_after=SECONDS [reason=ESCAPED]\n"
     "    error code=NAME reason=ESCAPED\n"
     "                                   the manufacturer, operator or provider\n"
-    "                                   answered an error\n"
+    "                                   answered an error (ENOOPERATOR: no\n"
+    "                                   operator for the visited country)\n"
     "    error file=NAME code=NAME reason=\"...\"\n"
     "                                   the state directory is unusable\n"
     "    refused what=WHAT code=NAME reason=\"...\"\n"
     "                                   an answer that did not verify, open or\n"
     "                                   check (WHAT: voucher, profile,\n"
-    "                                   challenge, result, enrollment or\n"
-    "                                   message), ignored;\n"
+    "                                   challenge, result, enrollment,\n"
+    "                                   relocate or message), ignored (a\n"
+    "                                   relocate to the operator it has:\n"
+    "                                   EEXIST);\n"
     "                                   a challenge with a bad MAC (EBADMAC) is\n"
     "                                   answered so and counts as a failure\n"
     "    retry attempt=N delay=SECONDS code=NAME reason=\"...\"\n"
     "    failed attempts=N code=NAME reason=\"...\"\n"
     "                                   the run gives up\n"
     "    stopped                        ended by SIGTERM or SIGINT\n"
+    "    visited plmn=PLMN|-            SIGHUP: the visited PLMN now (- none)\n"
+    "    error file=device.conf key=visited_plmn code=EFORMAT reason=\"...\"\n"
+    "                                   SIGHUP: a malformed one, ignored\n"
     "    factory-reset dev=ID           the one line of --factory-reset\n"
     "  code= is an Onramp error name (proto/SPEC.md section 8, e.g. EDENIED),\n"
     "  or the number for one this version does not know. reason=\"...\" is\n"
@@ -189,17 +256,31 @@ static const char help[] =
 static int quiet;
 static char open_error[600]; /* the open's error detail, for stderr */
 
+/* A voucher's choice: why its operator, for which network (if it says). */
+static void print_choice(const char *prefix, const struct onr_device_voucher *v)
+{
+    if (v->why != 0)
+        printf(" %sreason=%s", prefix, onr_choice_name(v->why));
+    if (v->plmn[0] != '\0')
+        printf(" %schosen_in=%s", prefix, v->plmn);
+}
+
 static void print_state(const struct onr_device *dev)
 {
     enum onr_device_state state = onr_device_state(dev);
     struct onr_device_voucher v;
     struct onr_device_network n;
     struct onr_device_service s;
+    const char *visited = onr_device_visited_plmn(dev);
 
     printf("state=%s dev=%s", onr_device_state_name(state), onr_device_id(dev));
-    if (onr_device_voucher(dev, &v) == ONR_OK)
-        printf(" manufacturer=%s provider=%s operator=%s expires=%llu", v.mfr, v.prov, v.op,
-               (unsigned long long)v.expires);
+    if (visited[0] != '\0')
+        printf(" visited=%s", visited);
+    if (onr_device_voucher(dev, &v) == ONR_OK) {
+        printf(" manufacturer=%s provider=%s operator=%s", v.mfr, v.prov, v.op);
+        print_choice("", &v);
+        printf(" expires=%llu", (unsigned long long)v.expires);
+    }
     if (onr_device_network(dev, &n) == ONR_OK) {
         printf(" iccid=%s imsi=%s", n.iccid, n.imsi);
         if (state >= ONR_DEVICE_NETWORK_ATTACHED) {
@@ -213,6 +294,10 @@ static void print_state(const struct onr_device *dev)
         for (size_t i = 0; i < s.serial_len && i < sizeof(s.serial); i++)
             printf("%02x", s.serial[i]);
         printf(" not_after=%lld endpoint=%s", (long long)s.not_after, s.endpoint);
+    }
+    if (onr_device_relocation(dev, &v) == ONR_OK) {
+        printf(" next_operator=%s", v.op);
+        print_choice("next_", &v);
     }
     putchar('\n');
 }
@@ -253,6 +338,39 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
     onr_device_stop(arg);
 }
 
+/* What SIGHUP reads again: the device and its state directory. */
+struct reload {
+    struct onr_device *dev;
+    const char *state;
+};
+
+/* SIGHUP: device.conf's visited_plmn, as a modem telling of a new network. */
+static void on_hangup(evutil_socket_t sig, short what, void *arg)
+{
+    const struct reload *r = arg;
+    struct onr_config *cfg = NULL;
+    struct onr_config_error err;
+    const char *plmn = NULL;
+    char path[4096];
+    int rc;
+
+    (void)sig;
+    (void)what;
+    snprintf(path, sizeof(path), "%s/device.conf", r->state);
+    rc = onr_config_load(path, &cfg, &err);
+    if (rc == ONR_OK) {
+        plmn = onr_config_get(cfg, "visited_plmn");
+        rc = onr_device_set_visited_plmn(r->dev, plmn) == ONR_OK ? ONR_OK : ONR_EFORMAT;
+    }
+    if (rc != ONR_OK)
+        printf("error file=device.conf key=visited_plmn code=%s reason=\"%s\"\n",
+               onr_error_name(rc), "ignored: the visited PLMN stays");
+    else
+        printf("visited plmn=%s\n", plmn != NULL ? plmn : "-");
+    fflush(stdout);
+    onr_config_free(cfg);
+}
+
 /* A decimal in [min, max], or -1. */
 static long number(const char *s, long min, long max)
 {
@@ -276,12 +394,14 @@ static int bad_usage(const char *why, const char *arg)
 }
 
 /* The run itself, once the options are read. */
-static int run_device(const char *state, const struct onr_device_options *opt)
+static int run_device(const char *state, const struct onr_device_options *opt,
+                      const char *visited)
 {
     struct run run = {NULL, ONR_OK, 0};
     struct onr_device_callbacks cb = {.progress = on_progress, .done = on_done, .arg = &run};
     struct onr_device *dev = NULL;
-    struct event *sigs[2] = {NULL, NULL};
+    struct event *sigs[3] = {NULL, NULL, NULL};
+    struct reload reload = {NULL, state};
     int rc;
 
     rc = onr_device_open(state, &cb, opt, &dev);
@@ -290,13 +410,20 @@ static int run_device(const char *state, const struct onr_device_options *opt)
                 open_error[0] != '\0' ? open_error : onr_strerror(rc));
         return EXIT_FAILED;
     }
+    if (visited != NULL && onr_device_set_visited_plmn(dev, visited) != ONR_OK) {
+        onr_device_close(dev); /* checked with the options: cannot be */
+        return EXIT_USAGE;
+    }
     run.base = event_base_new();
+    reload.dev = dev;
     if (run.base != NULL) {
         sigs[0] = evsignal_new(run.base, SIGTERM, on_signal, dev);
         sigs[1] = evsignal_new(run.base, SIGINT, on_signal, dev);
+        sigs[2] = evsignal_new(run.base, SIGHUP, on_hangup, &reload);
     }
-    rc = run.base == NULL || sigs[0] == NULL || sigs[1] == NULL ? ONR_ENOMEM : ONR_OK;
-    for (int i = 0; i < 2 && rc == ONR_OK; i++)
+    rc = run.base == NULL || sigs[0] == NULL || sigs[1] == NULL || sigs[2] == NULL ? ONR_ENOMEM
+                                                                                 : ONR_OK;
+    for (int i = 0; i < 3 && rc == ONR_OK; i++)
         if (event_add(sigs[i], NULL) != 0)
             rc = ONR_ENOMEM;
     if (rc == ONR_OK)
@@ -304,7 +431,7 @@ static int run_device(const char *state, const struct onr_device_options *opt)
     if (rc == ONR_OK && !run.ended)
         event_base_dispatch(run.base);
     /* the run ended: the target reached, given up, or a signal */
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         if (sigs[i] != NULL)
             event_free(sigs[i]);
     onr_device_close(dev);
@@ -359,6 +486,8 @@ int main(int argc, char **argv)
         {"until", required_argument, NULL, 'u'},
         {"max-attempts", required_argument, NULL, 'm'},
         {"timeout", required_argument, NULL, 't'},
+        {"visited-plmn", required_argument, NULL, 'p'},
+        {"stay", no_argument, NULL, 'S'},
         {"quiet", no_argument, NULL, 'q'},
         {"factory-reset", no_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
@@ -367,6 +496,7 @@ int main(int argc, char **argv)
     };
     struct onr_device_options opt = {0}; /* target 0: the last state */
     const char *state = NULL;
+    const char *visited = NULL;
     int reset = 0;
     int run_options = 0; /* options of a run: none go with --factory-reset */
     long n;
@@ -375,14 +505,14 @@ int main(int argc, char **argv)
 
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (c == 'u' || c == 'm' || c == 't' || c == 'q')
+        if (c == 'u' || c == 'm' || c == 't' || c == 'q' || c == 'p' || c == 'S')
             run_options++;
         switch (c) {
         case 's': state = optarg; break;
         case 'R': reset = 1; break;
         case 'u':
             if (onr_device_state_from_name(optarg, &opt.target) != ONR_OK ||
-                opt.target == ONR_DEVICE_FACTORY)
+                opt.target == ONR_DEVICE_FACTORY || opt.target > ONR_DEVICE_OPERATIONAL)
                 return bad_usage("--until: not a state to reach (VOUCHED, PROFILED, "
                                  "NETWORK_ATTACHED, ENROLLED, OPERATIONAL)",
                                  optarg);
@@ -399,6 +529,13 @@ int main(int argc, char **argv)
                 return bad_usage("--timeout: seconds, 1 to 86400", optarg);
             opt.answer_timeout = (unsigned)n;
             break;
+        case 'p':
+            if (onr_plmn_check(optarg, strlen(optarg)) != ONR_OK)
+                return bad_usage("--visited-plmn: not a PLMN (MCC and MNC, 5 or 6 digits)",
+                                 optarg);
+            visited = optarg;
+            break;
+        case 'S': opt.stay = 1; break;
         case 'q': quiet = 1; break;
         case 'h': fputs(help, stdout); return EXIT_DONE;
         case 'V': printf("onramp-device %s\n", ONR_VERSION_STRING); return EXIT_DONE;
@@ -413,7 +550,7 @@ int main(int argc, char **argv)
         return bad_usage("--factory-reset goes with --state DIR only", NULL);
     signal(SIGPIPE, SIG_IGN);
     mosquitto_lib_init();
-    status = reset ? factory_reset(state) : run_device(state, &opt);
+    status = reset ? factory_reset(state) : run_device(state, &opt, visited);
     mosquitto_lib_cleanup();
     onr_crypto_thread_cleanup();
     return status;

@@ -15,6 +15,8 @@
 static const char same_as_name[] = "";
 #define NAME same_as_name
 #define STEP(s) [ONR_JOURNEY_##s]
+/* The relocation's steps are not the use case's: the monitor says so. */
+#define RELOC "relocation"
 
 /* The journey, in order (journey.h says what each column is). Event NULL:
  * no event announces the step. */
@@ -37,6 +39,12 @@ static const struct {
     STEP(ENROLLED)     = {"enrolled",    "ENROLLED",         "4",  PROV, NAME,        NULL},
     STEP(ALIGNED)      = {"aligned",     "ALIGNED",          "5",  PROV, NAME,        NULL},
     STEP(OPERATIONAL)  = {"operational", "OPERATIONAL",      "4",  DEV,  NAME,        NULL},
+    /* an operational device's relocation (SPEC section 16) */
+    STEP(RELOCATING)   = {"relocating",  "RELOCATING",       RELOC, PROV, NAME,       NAME},
+    STEP(RELOCATION_PROFILED)
+                       = {"relocation_profiled", "RELOCATION_PROFILED",
+                                                             RELOC, OP,   NAME,       NULL},
+    STEP(RELOCATED)    = {"relocated",   "RELOCATED",        RELOC, OP,   NAME,       NAME},
 };
 
 /* The messages of each step (onr_journey_of_msg). */
@@ -63,6 +71,9 @@ static const struct {
     {ONR_MSG_ENROLL_RESPONSE, ONR_JOURNEY_ENROLLED},
     {ONR_MSG_ALIGNMENT, ONR_JOURNEY_ALIGNED},
     {ONR_MSG_ALIGNED, ONR_JOURNEY_ALIGNED},
+    {ONR_MSG_NO_OPERATOR, ONR_JOURNEY_VOUCHED},
+    {ONR_MSG_RELOCATION_REQUEST, ONR_JOURNEY_RELOCATING},
+    {ONR_MSG_RELOCATE, ONR_JOURNEY_RELOCATING},
 };
 
 static bool in_range(enum onr_journey_step step)

@@ -6,7 +6,10 @@
 #include "internal.h"
 #include "onramp/devid.h"
 #include "onramp/error.h"
+#include "onramp/op_keys.h"
 #include "onramp/p256.h"
+#include "onramp/policy.h"
+#include "onramp/text.h"
 #include "onramp/x25519.h"
 #include "schema.h"
 
@@ -31,10 +34,14 @@
 /* A sealed secret: enc (32) || ciphertext || tag (16). */
 #define SEALED(max) (32 + 16), (max)
 #define REASON 0, 128
+/* A PLMN, MCC || MNC (SPEC section 15); a reason an operator was chosen. */
+#define PLMN 5, ONR_PLMN_MAX
+#define WHY 1, 8
 
 static const struct onr_field hello_fields[] = {
     F(hello, nonce, BIN, REQ, ONR_NONCE_LEN, ONR_NONCE_LEN),
     F(hello, cert, BIN, OPT, 64, 2048),
+    F(hello, plmn, DIGITS, OPT, PLMN),
 };
 static const struct onr_field voucher_fields[] = {
     F(voucher, re, BIN, REQ, ID16),
@@ -91,6 +98,9 @@ static const struct onr_field registration_fields[] = {
     F(registration, claim, BIN, REQ, SEALED(128)),
     F(registration, op, ID, REQ, SVCID),
     F(registration, op_key, BIN, REQ, P256),
+    F(registration, user, UINT, OPT, 0, 1),
+    F(registration, policy, PRINTABLE, OPT, 1, ONR_POLICY_TEXT_MAX),
+    F(registration, op_keys, BIN, OPT, ONR_OP_KEYS_BIN_MIN, ONR_OP_KEYS_BIN_MAX),
 };
 static const struct onr_field registered_fields[] = {
     F(registered, re, BIN, REQ, ID16),
@@ -128,6 +138,8 @@ static const struct onr_field voucher_token_fields[] = {
     F(voucher_token, op, ID, REQ, SVCID),
     F(voucher_token, op_key, BIN, REQ, P256),
     F(voucher_token, expires, UINT, REQ, 1, INT64_MAX),
+    F(voucher_token, plmn, DIGITS, OPT, PLMN),
+    F(voucher_token, why, ID, OPT, WHY),
 };
 static const struct onr_field grant_fields[] = {
     F(grant, dev, DEVID, REQ, DEVID),
@@ -186,6 +198,12 @@ static const struct onr_field status_fields[] = {
     F(status, state, ID, REQ, SVCID), WHEN(claimed),  WHEN(registered), WHEN(vouched),
     WHEN(profiled),                   WHEN(attached), WHEN(enrolled),   WHEN(aligned),
     WHEN(operational),
+    F(status, plmn, DIGITS, OPT, PLMN),
+    F(status, op, ID, OPT, SVCID),
+    F(status, why, ID, OPT, WHY),
+    F(status, relocations, UINT, OPT, 0, INT64_MAX),
+    F(status, relocated, UINT, OPT, 0, INT64_MAX),
+    F(status, prev_op, ID, OPT, SVCID),
 };
 #define SERVICE_COUNTER(name) F(service_stats, name, UINT, REQ, 0, UINT64_MAX)
 static const struct onr_field service_stats_fields[] = {
@@ -207,6 +225,19 @@ static const struct onr_field app_key_stored_fields[] = {
 static const struct onr_field event_fields[] = {
     F(event, dev, DEVID, REQ, DEVID),
     F(event, step, ID, REQ, SVCID),
+};
+static const struct onr_field no_operator_fields[] = {
+    F(no_operator, re, BIN, REQ, ID16),
+    F(no_operator, dev, DEVID, REQ, DEVID),
+    F(no_operator, plmn, DIGITS, OPT, PLMN),
+};
+static const struct onr_field relocation_request_fields[] = {
+    F(relocation_request, dev, DEVID, REQ, DEVID),
+    F(relocation_request, plmn, DIGITS, REQ, PLMN),
+    F(relocation_request, nonce, BIN, REQ, ONR_NONCE_LEN, ONR_NONCE_LEN),
+};
+static const struct onr_field relocate_fields[] = {
+    F(relocate, voucher, BIN, REQ, 1, 2048),
 };
 static const struct onr_field profile_content_fields[] = {
     F(profile_content, iccid, DIGITS, REQ, 19, 20),
@@ -233,6 +264,52 @@ static int attach_response_consistent(const struct onr_msg *m)
     default:
         return !has_res && !has_auts ? ONR_OK : ONR_ESCHEMA;
     }
+}
+
+/* A reason, where a body has one, is one of <onramp/policy.h>'s. */
+static int why_known(struct onr_bytes why)
+{
+    enum onr_choice c;
+
+    return why.ptr == NULL || onr_choice_parse((const char *)why.ptr, why.len, &c) == ONR_OK
+               ? ONR_OK
+               : ONR_ESCHEMA;
+}
+
+static int voucher_token_consistent(const struct onr_msg *m)
+{
+    return why_known(m->body.voucher_token.why);
+}
+
+static int status_consistent(const struct onr_msg *m)
+{
+    return why_known(m->body.status.why);
+}
+
+/* A policy comes with the keys of exactly the operators it names (and
+ * `op`'s, which is `op_key`); without one, neither. */
+static int registration_consistent(const struct onr_msg *m)
+{
+    const struct onr_msg_registration *r = &m->body.registration;
+    struct onr_policy policy;
+    struct onr_op_keys keys;
+    char op[ONR_SERVICE_ID_MAX + 1];
+    int rc;
+
+    if ((r->policy.ptr == NULL) != (r->op_keys.ptr == NULL))
+        return ONR_ESCHEMA;
+    if (r->policy.ptr == NULL)
+        return ONR_OK;
+    if (r->op.len >= sizeof(op) || r->op_key.len != ONR_P256_PUB_LEN)
+        return ONR_ESCHEMA; /* the schema's bounds, for an encoder's sake */
+    memcpy(op, r->op.ptr, r->op.len);
+    op[r->op.len] = '\0';
+    rc = onr_policy_parse((const char *)r->policy.ptr, r->policy.len, &policy);
+    if (rc == ONR_OK)
+        rc = onr_op_keys_decode(r->op_keys.ptr, r->op_keys.len, &keys);
+    if (rc == ONR_OK)
+        rc = onr_op_keys_match(&keys, &policy, op, r->op_key.ptr);
+    return rc;
 }
 
 #define ROLE(r) (1u << ONR_ROLE_##r)
@@ -265,13 +342,13 @@ static const struct msg_rule rules[] = {
     RULE(ATTACH_RESULT, attach_result, SIG, ROLE(OPERATOR), NULL),
     RULE(ENROLL_REQUEST, enroll_request, MAC, ROLE(DEVICE), NULL),
     RULE(ENROLL_RESPONSE, enroll_response, SIG, ROLE(PROVIDER), NULL),
-    RULE(REGISTRATION, registration, SIG, ROLE(PROVIDER), NULL),
+    RULE(REGISTRATION, registration, SIG, ROLE(PROVIDER), registration_consistent),
     RULE(REGISTERED, registered, SIG, ROLE(MANUFACTURER), NULL),
     RULE(PAIRING, pairing, SIG, ROLE(CONTROL), NULL),
     RULE(PAIRED, paired, SIG, ROLE(PROVIDER), NULL),
     RULE(ALIGNMENT, alignment, SIG, ROLE(PROVIDER), NULL),
     RULE(ALIGNED, aligned, SIG, ROLE(OPERATOR), NULL),
-    RULE(VOUCHER_TOKEN, voucher_token, SIG, ROLE(MANUFACTURER), NULL),
+    RULE(VOUCHER_TOKEN, voucher_token, SIG, ROLE(MANUFACTURER), voucher_token_consistent),
     RULE(GRANT, grant, NONE, ROLE(OPERATOR), NULL),
     RULE(REVOKE, revoke, NONE, ROLE(OPERATOR), NULL),
     RULE(CONTROL_RESULT, control_result, NONE, ROLE(BROKER), NULL),
@@ -283,10 +360,13 @@ static const struct msg_rule rules[] = {
     RULE(RELEASE, release, SIG, ROLE(CONTROL) | ROLE(PROVIDER), NULL),
     RULE(RELEASED, released, SIG, SERVICES, NULL),
     RULE(STATUS_REQUEST, status_request, SIG, ROLE(CONTROL), NULL),
-    RULE(STATUS, status, SIG, SERVICES, NULL),
+    RULE(STATUS, status, SIG, SERVICES, status_consistent),
     RULE(SERVICE_STATS, service_stats, SIG, SERVICES, NULL),
     RULE(REVOKE_REQUEST, revoke_request, SIG, ROLE(CONTROL), NULL),
     RULE(REVOKED, revoked, SIG, ROLE(PROVIDER), NULL),
+    RULE(NO_OPERATOR, no_operator, SIG, ROLE(MANUFACTURER), NULL),
+    RULE(RELOCATION_REQUEST, relocation_request, SIG, ROLE(PROVIDER), NULL),
+    RULE(RELOCATE, relocate, SIG, ROLE(PROVIDER), NULL),
     RULE(PROFILE_CONTENT, profile_content, NONE, 0, NULL),
 };
 
@@ -296,6 +376,15 @@ static const struct msg_rule *rule_for(int type)
         if (rules[i].type == type)
             return &rules[i];
     return NULL;
+}
+
+int onr_service_id_check(const char *id, size_t len)
+{
+    return id != NULL && len >= 1 && len <= ONR_SERVICE_ID_MAX &&
+                   onr_text_check(ONR_TEXT_ID, (struct onr_bytes){(const uint8_t *)id, len}) ==
+                       ONR_OK
+               ? ONR_OK
+               : ONR_EINVAL;
 }
 
 const char *onr_msg_type_name(int type)
@@ -361,8 +450,8 @@ int onr_msg_field_at(const struct onr_msg *msg, size_t index, struct onr_msg_fie
     out->key = f->key;
     if (f->kind == ONR_FIELD_UINT) {
         out->kind = ONR_VALUE_UINT;
-        out->present = 1;
         memcpy(&out->uint_value, at, sizeof(out->uint_value));
+        out->present = f->required || out->uint_value != 0; /* an optional 0 is absent */
         return ONR_OK;
     }
     out->kind = f->kind == ONR_FIELD_BIN ? ONR_VALUE_BYTES : ONR_VALUE_TEXT;
@@ -381,12 +470,12 @@ int onr_msg_body_write(const struct onr_msg *msg, struct onr_writer *w)
     r = rule_for((int)msg->type);
     if (r == NULL)
         return ONR_EMSGTYPE;
-    if (r->consistent != NULL) {
+    /* each field's bounds first, then how they agree, as decoding checks
+     * them (a refused body leaves the writer to be discarded) */
+    rc = onr_schema_encode(r->fields, r->n_fields, &msg->body, w);
+    if (rc == ONR_OK && r->consistent != NULL)
         rc = r->consistent(msg);
-        if (rc != ONR_OK)
-            return rc;
-    }
-    return onr_schema_encode(r->fields, r->n_fields, &msg->body, w);
+    return rc;
 }
 
 int onr_msg_body_read(int type, const msgpack_object *obj, struct onr_msg *msg)

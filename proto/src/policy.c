@@ -48,13 +48,6 @@ static int mcc_ok(const char *mcc, size_t len)
     return (len == 1 && mcc[0] == '*') || (len == ONR_MCC_LEN && all_digits(mcc, len));
 }
 
-static int op_ok(const char *op, size_t len)
-{
-    return len >= 1 && len <= ONR_SERVICE_ID_MAX && op[0] != '.' && op[0] != '_' &&
-           op[0] != '-' &&
-           onr_text_check(ONR_TEXT_ID, (struct onr_bytes){(const uint8_t *)op, len}) == ONR_OK;
-}
-
 const struct onr_policy_entry *onr_policy_find(const struct onr_policy *p, const char *mcc)
 {
     for (size_t i = 0; p != NULL && mcc != NULL && i < p->n; i++)
@@ -84,7 +77,7 @@ static int add(struct onr_policy *p, const char *mcc, size_t mcc_len, const char
     size_t before = text_length(p);
     size_t grows;
 
-    if (!mcc_ok(mcc, mcc_len) || !op_ok(op, op_len))
+    if (!mcc_ok(mcc, mcc_len) || onr_service_id_check(op, op_len) != ONR_OK)
         return ONR_EINVAL;
     for (size_t i = 0; i < p->n && e == NULL; i++)
         if (strlen(p->entries[i].mcc) == mcc_len && memcmp(p->entries[i].mcc, mcc, mcc_len) == 0)

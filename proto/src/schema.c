@@ -115,9 +115,12 @@ int onr_schema_decode(const struct onr_field *fields, size_t n, const msgpack_ob
     return ONR_OK;
 }
 
+/* A uint is always there, but an optional one that is 0 is left out. */
 static int is_present(const struct onr_field *f, const void *body)
 {
-    return f->kind == ONR_FIELD_UINT || bytes_at((void *)(uintptr_t)body, f)->ptr != NULL;
+    if (f->kind == ONR_FIELD_UINT)
+        return f->required || *uint_at((void *)(uintptr_t)body, f) != 0;
+    return bytes_at((void *)(uintptr_t)body, f)->ptr != NULL;
 }
 
 int onr_schema_encode(const struct onr_field *fields, size_t n, const void *in,

@@ -16,7 +16,7 @@
 #include "onramp/bytes.h"
 
 enum onr_field_kind {
-    ONR_FIELD_UINT = 1,  /* uint64_t; always required */
+    ONR_FIELD_UINT = 1,  /* uint64_t; if optional, absent reads as 0 and 0 is left out */
     ONR_FIELD_BIN,       /* struct onr_bytes */
     ONR_FIELD_ID,        /* struct onr_bytes: [a-z0-9._-], first a-z or 0-9 */
     ONR_FIELD_DIGITS,    /* struct onr_bytes: [0-9] */
@@ -39,7 +39,8 @@ struct onr_field {
 
 /*
  * onr_schema_decode: fill `out` (a body struct, zeroed first) from `map`.
- * Strings and binaries point into the buffer `map` was unpacked from.
+ * Strings and binaries point into the buffer `map` was unpacked from; an
+ * optional uint that is absent stays 0.
  * Returns ONR_OK, ONR_ETYPE (not a map, a non-string key or a value of the
  * wrong type), ONR_EUNKNOWNKEY, ONR_EDUPKEY, ONR_EMISSING, ONR_ELENGTH,
  * ONR_ERANGE or ONR_ECHARSET.
@@ -50,7 +51,8 @@ int onr_schema_decode(const struct onr_field *fields, size_t n, const msgpack_ob
 /*
  * onr_schema_encode: write `in` (a body struct) as a map. Values are checked
  * against the same bounds as decoding, so Onramp never sends what it would
- * refuse. Absent optional fields (ptr NULL) are left out.
+ * refuse. Absent optional fields (ptr NULL) are left out, and so are
+ * optional uints that are 0.
  * Returns ONR_OK, ONR_EMISSING, ONR_ELENGTH, ONR_ERANGE or ONR_ECHARSET
  * (write errors are collected in the writer).
  */

@@ -48,8 +48,7 @@ int onr_topic_role_parse(const char *level, size_t len, enum onr_role *out)
 
 static bool id_ok(const char *s, size_t len)
 {
-    return len >= 1 && len <= ONR_SERVICE_ID_MAX &&
-           onr_text_check(ONR_TEXT_ID, (struct onr_bytes){(const uint8_t *)s, len}) == ONR_OK;
+    return onr_service_id_check(s, len) == ONR_OK;
 }
 
 /* A NUL-terminated service id (or group, or broker name), read at most one
@@ -190,6 +189,11 @@ int onr_topic_operational(const char *prov, const char *dev, const char *rest, c
         return ONR_EINVAL;
     }
     return operational_topic(NULL, prov, dev, rest, out, cap);
+}
+
+int onr_topic_operational_down(const char *prov, const char *dev, char *out, size_t cap)
+{
+    return onr_topic_operational(prov, dev, ONR_TOPIC_OPERATIONAL_DOWN, out, cap);
 }
 
 int onr_topic_filter_up(const char *group, enum onr_role role, const char *svc, char *out,

@@ -164,6 +164,16 @@ static bool body_field(const struct onr_msg *msg, const char *key, struct onr_ms
     return false;
 }
 
+/* The voucher token a body carries in `voucher`, decoded into `token`. */
+static bool token_of(const struct onr_msg *msg, struct onr_envelope *token)
+{
+    struct onr_msg_field f;
+
+    return body_field(msg, "voucher", &f) && f.kind == ONR_VALUE_BYTES &&
+           onr_envelope_decode(f.bytes.ptr, f.bytes.len, token) == ONR_OK &&
+           token->msg.type == ONR_MSG_VOUCHER_TOKEN;
+}
+
 static const char *step_of(const struct onr_envelope *env, struct onr_bytes topic,
                            const struct ctl_recent *recent)
 {
@@ -211,10 +221,14 @@ void ctl_describe(const struct ctl_keyring *keys, struct ctl_recent *recent, con
     s->topic = topic;
     s->payload_len = len;
     if (topic.len >= sizeof(operational) - 1 &&
-        memcmp(topic.ptr, operational, sizeof(operational) - 1) == 0) {
-        /* a device's application data on its provider's broker: not ours */
+        memcmp(topic.ptr, operational, sizeof(operational) - 1) == 0 &&
+        !(parse(topic, &t) && is(t.rest, ONR_TOPIC_OPERATIONAL_DOWN))) {
+        /* a device's data on its provider's broker: only the telemetry's
+         * form is Onramp's (SPEC section 14), the rest is not ours */
         s->type = parse(topic, &t) && is(t.rest, ONR_TOPIC_TELEMETRY) ? "telemetry"
                                                                        : "application";
+        s->reported = strcmp(s->type, "telemetry") == 0 &&
+                      onr_telemetry_decode(payload, len, &s->telemetry) == ONR_OK;
         s->step = onr_journey_name(ONR_JOURNEY_OPERATIONAL);
         s->verdict = ctl_verdict_name(CTL_VERDICT_NONE);
         ctl_topic_dev(topic, s->dev);
@@ -232,5 +246,6 @@ void ctl_describe(const struct ctl_keyring *keys, struct ctl_recent *recent, con
     dev_of(&s->env, topic, s->dev);
     s->step = step_of(&s->env, topic, recent);
     s->verdict = ctl_verdict_name(ctl_keyring_verdict(keys, &s->env, topic));
+    s->token_decoded = token_of(&s->env.msg, &s->token);
     ctl_recent_note(recent, s->env.id, s->step);
 }

@@ -20,6 +20,7 @@
 
 #include "onramp/devid.h"
 #include "onramp/envelope.h"
+#include "onramp/telemetry.h"
 
 /* -- keys.c: what a monitor can check ------------------------------------ */
 
@@ -80,8 +81,9 @@ enum ctl_verdict ctl_keyring_verdict(const struct ctl_keyring *k,
 
 /*
  * ctl_step_of_type: the journey step of a message type: "1" pairing, "2"
- * registration, "3b" voucher, "3c" network credentials and attach, "4"
- * service enrollment, "5" alignment, "release", "control" (the broker
+ * registration, "3b" voucher (no_operator too), "3c" network credentials
+ * and attach, "4" service enrollment, "5" alignment, "relocation" (a
+ * relocation request and a relocate), "release", "control" (the broker
  * plugin's control topic), "status" (onrampctl status), "stats". NULL for an unknown type and for the
  * types whose step depends on where they travel (error, pending, event).
  * Static storage.
@@ -89,7 +91,8 @@ enum ctl_verdict ctl_keyring_verdict(const struct ctl_keyring *k,
 const char *ctl_step_of_type(int type);
 
 /* ctl_step_of_event: the step an event's `step` field names ("voucher" ->
- * "3b", "registered" -> "2", "profile" and "attached" -> "3c": journey.h's
+ * "3b", "registered" -> "2", "profile" and "attached" -> "3c",
+ * "relocating" and "relocated" -> "relocation": journey.h's
  * onr_journey_from_event), or NULL. */
 const char *ctl_step_of_event(struct onr_bytes step);
 
@@ -150,6 +153,12 @@ struct ctl_sighting {
                                   * or "undecodable"; static storage */
     bool decoded;                /* `env` holds an envelope */
     struct onr_envelope env;     /* borrowed from the payload */
+    bool reported;               /* `telemetry` holds a telemetry's fields */
+    struct onr_telemetry telemetry;
+    bool token_decoded;          /* `token`: the voucher token in the body's
+                                  * `voucher` (voucher, profile request,
+                                  * relocate), decoded, not verified */
+    struct onr_envelope token;   /* borrowed from the payload */
     size_t payload_len;
     char dev[ONR_DEVID_LEN + 1]; /* "" if none */
     const char *step;            /* NULL if none; static storage */
@@ -160,9 +169,13 @@ struct ctl_sighting {
  * ctl_describe: describe `payload` (untrusted, `len` bytes, borrowed: must
  * outlive `s`) received on `topic` (borrowed likewise), at `time` (copied):
  *
- * - on onr/1/p/... it is a device's application data, never decoded:
- *   type "telemetry" (onr/1/p/{prov}/dev/{dev}/telemetry) or
- *   "application", step "operational", verdict "none";
+ * - on onr/1/p/{prov}/dev/{dev}/down it is an envelope from the provider
+ *   (a relocate), as below;
+ * - on any other onr/1/p/... it is a device's data, verdict "none", step
+ *   "operational": type "telemetry" on onr/1/p/{prov}/dev/{dev}/telemetry,
+ *   whose fields are read into `telemetry` (`reported` set) when it is in
+ *   one of SPEC section 14's forms (<onramp/telemetry.h>); type
+ *   "application" for anything else, never decoded;
  * - else an envelope (onr_envelope_decode): its type and sender, its step
  *   (ctl_step_of_type; for an event, its `step` field; for an error or a
  *   pending, the step of the message it answers if `recent` saw it, else
@@ -170,7 +183,10 @@ struct ctl_sighting {
  * - what does not decode: type "undecodable", verdict the error's name.
  *
  * dev: the topic's device (ctl_topic_dev), else the body's `dev`, else a
- * pairing label's device. `recent` (may be NULL) notes the message.
+ * pairing label's device. A body's `voucher` field (voucher, profile
+ * request, relocate) that decodes as a voucher token (not verified: the
+ * monitor holds no voucher key) is kept in `token`, for its operator, PLMN
+ * and reason. `recent` (may be NULL) notes the message.
  */
 void ctl_describe(const struct ctl_keyring *keys, struct ctl_recent *recent,
                   const char *time, struct onr_bytes topic, const uint8_t *payload,
@@ -262,8 +278,11 @@ void ctl_format_time(int64_t sec, unsigned msec, char out[32]);
  *
  * Absent values are "-" in text and null in JSON. Body fields as
  * ctl_field_show says; in text a body key that is also a line key (dev,
- * step, ...) is written "body.KEY". Application data has the body
- * {"payload": "<bin N>"}; an undecodable message none.
+ * step, ...) is written "body.KEY". After a `voucher` field whose token
+ * decoded come voucher.op, voucher.plmn and voucher.why (those present),
+ * keys of their own in JSON too. Application data has the body
+ * {"payload": "<bin N>"}, a telemetry in SPEC section 14's form its fields
+ * (dev, state, plmn, nonce); an undecodable message none.
  */
 void ctl_render_text(FILE *out, const struct ctl_sighting *s);
 void ctl_render_json(FILE *out, const struct ctl_sighting *s);

@@ -145,6 +145,50 @@ static void hex(FILE *out, struct onr_bytes b)
         fprintf(out, "%02x", (unsigned)b.ptr[i]);
 }
 
+/* A telemetry's fields (SPEC section 14), checked by its decoder: a
+ * device id, a state word, digits and hex. */
+static void telemetry_text(FILE *out, const struct onr_telemetry *t)
+{
+    fprintf(out, " body.dev=%s state=" ONR_TELEMETRY_STATE, t->dev);
+    if (t->reported) {
+        fprintf(out, " plmn=%s nonce=", t->plmn);
+        hex(out, (struct onr_bytes){t->nonce, sizeof(t->nonce)});
+    }
+}
+
+static void telemetry_json(FILE *out, const struct onr_telemetry *t)
+{
+    fprintf(out, "{\"dev\":\"%s\",\"state\":\"" ONR_TELEMETRY_STATE "\"", t->dev);
+    if (t->reported) {
+        fprintf(out, ",\"plmn\":\"%s\",\"nonce\":\"", t->plmn);
+        hex(out, (struct onr_bytes){t->nonce, sizeof(t->nonce)});
+        fputc('"', out);
+    }
+    fputs("}}\n", out);
+}
+
+/* The choice a voucher token names (not secret): ids and digits, checked
+ * by the decoder. */
+static const char *const token_fields[] = {"op", "plmn", "why"};
+
+/* ` voucher.KEY=VALUE` in text, `,"voucher.KEY":"VALUE"` in JSON, for
+ * each of token_fields the token has. */
+static void token_choice(FILE *out, const struct onr_envelope *token, bool json)
+{
+    struct onr_msg_field f;
+
+    for (size_t k = 0; k < sizeof(token_fields) / sizeof(token_fields[0]); k++)
+        for (size_t i = 0; onr_msg_field_at(&token->msg, i, &f) == 0; i++) {
+            if (!f.present || strcmp(f.key, token_fields[k]) != 0)
+                continue;
+            fprintf(out, json ? ",\"voucher.%s\":" : " voucher.%s=", f.key);
+            if (json)
+                ctl_json_string(out, f.bytes.ptr, f.bytes.len);
+            else
+                ctl_text_value(out, f.bytes.ptr, f.bytes.len);
+        }
+}
+
 static bool line_key(const char *key)
 {
     for (size_t i = 0; i < sizeof(line_keys) / sizeof(line_keys[0]); i++)
@@ -203,13 +247,17 @@ void ctl_render_text(FILE *out, const struct ctl_sighting *s)
         hex(out, (struct onr_bytes){env->id, sizeof(env->id)});
     else
         fputc('-', out);
-    if (!s->decoded && strcmp(s->type, "undecodable") != 0)
+    if (s->reported)
+        telemetry_text(out, &s->telemetry);
+    else if (!s->decoded && strcmp(s->type, "undecodable") != 0)
         fprintf(out, " payload=<bin %zu>", s->payload_len);
     for (size_t i = 0; s->decoded && onr_msg_field_at(&env->msg, i, &f) == 0; i++) {
         if (!f.present)
             continue;
         fprintf(out, " %s%s=", line_key(f.key) ? "body." : "", f.key);
         ctl_field_value(out, &f, false);
+        if (s->token_decoded && strcmp(f.key, "voucher") == 0)
+            token_choice(out, &s->token, false);
     }
     fputc('\n', out);
 }
@@ -253,6 +301,10 @@ void ctl_render_json(FILE *out, const struct ctl_sighting *s)
         fputs("null", out);
     }
     fputs(",\"body\":", out);
+    if (s->reported) {
+        telemetry_json(out, &s->telemetry);
+        return;
+    }
     if (!s->decoded) {
         if (strcmp(s->type, "undecodable") == 0)
             fputs("null", out);
@@ -267,6 +319,8 @@ void ctl_render_json(FILE *out, const struct ctl_sighting *s)
             continue;
         fprintf(out, "%s\"%s\":", first ? "" : ",", f.key); /* static schema keys */
         ctl_field_value(out, &f, true);
+        if (s->token_decoded && strcmp(f.key, "voucher") == 0)
+            token_choice(out, &s->token, true);
         first = false;
     }
     fputs("}}\n", out);

@@ -15,6 +15,7 @@
 #include "onramp/error.h"
 #include "onramp/journey.h"
 #include "onramp/p256.h"
+#include "onramp/policy.h"
 
 static const char usage[] =
     "usage: onrampctl status --dev DEVICE_ID\n"
@@ -46,11 +47,20 @@ static const char usage[] =
     "  --timeout SECONDS        how long to wait for each answer (default 10)\n"
     "\n"
     "Output: a line per service asked, 'service ROLE ID state=WORD' (unknown:\n"
-    "it never saw the device; no-answer: it did not answer), then a row per\n"
-    "step in journey order: 'STEP TIME BY', TIME in UTC (ISO 8601) or '-',\n"
-    "BY the services that saw it, as ROLE:ID, comma-separated.\n"
+    "it never saw the device; no-answer: it did not answer; relocating: its\n"
+    "provider is moving it to another operator), then a row per step of\n"
+    "onboarding in journey order: 'STEP TIME BY', TIME in UTC (ISO 8601) or\n"
+    "'-', BY the services that saw it, as ROLE:ID, comma-separated. Then,\n"
+    "for each service that knows where the device roams, a line\n"
+    "'roaming ROLE ID' with what it knows of: visited=PLMN (the network the\n"
+    "device last reported), operator=ID reason=user|policy|fallback (the\n"
+    "operator it uses and why it was chosen), relocations=N (moves to\n"
+    "another operator completed), last=TIME and from=ID (when the last one\n"
+    "completed, and the operator it left).\n"
     "--json: {\"dev\":..,\"services\":[{\"role\":..,\"id\":..,\"answered\":true|false,\n"
-    "\"state\":..}],\"steps\":[{\"step\":..,\"time\":UNIX|0,\"at\":ISO|null,\"by\":[..]}]}\n"
+    "\"state\":..,\"visited\":..,\"operator\":..,\"reason\":..,\"relocations\":N,\n"
+    "\"relocated\":UNIX|0,\"from\":..}],\"steps\":[{\"step\":..,\"time\":UNIX|0,\n"
+    "\"at\":ISO|null,\"by\":[..]}]} (a roaming value not known: null, or 0).\n"
     "Exit status: 0 every service asked answered, 1 one did not (named on\n"
     "stderr), 2 usage error.\n";
 
@@ -60,10 +70,21 @@ static const char *const role_names[N_SERVICES] = {"manufacturer", "provider", "
 static const enum onr_role roles[N_SERVICES] = {ONR_ROLE_MANUFACTURER, ONR_ROLE_PROVIDER,
                                                 ONR_ROLE_OPERATOR};
 
-/* The rows: the journey's steps a status answer times (SPEC type 31), in
- * journey order. */
+/* The rows: the onboarding steps a status answer times (SPEC type 31),
+ * in journey order. */
 #define FIRST_STEP ONR_JOURNEY_CLAIMED
-#define N_STEPS ONR_JOURNEY_COUNT
+#define N_STEPS (ONR_JOURNEY_ONBOARDED + 1)
+
+/* What one service knows of where the device roams (SPEC sections 15 and
+ * 16): each "" or 0 if it did not say. */
+struct roaming {
+    char plmn[ONR_PLMN_MAX + 1];
+    char op[ONR_SERVICE_ID_MAX + 1];
+    char why[ONR_SERVICE_ID_MAX + 1];
+    uint64_t relocations;
+    uint64_t relocated;
+    char prev_op[ONR_SERVICE_ID_MAX + 1];
+};
 
 /* What one service said. */
 struct answer {
@@ -72,6 +93,7 @@ struct answer {
     int answered;
     char state[33];       /* printable: checked */
     uint64_t at[N_STEPS]; /* by step */
+    struct roaming roaming;
 };
 
 static void steps_of(const struct onr_msg_status *s, uint64_t at[N_STEPS])
@@ -101,6 +123,33 @@ static void copy_word(const struct onr_bytes *w, char *out, size_t cap)
                      : '?';
     }
     out[n] = '\0';
+}
+
+/* A field the decoder checked (digits or a service id), as a string: ""
+ * when absent. */
+static void copy_checked(const struct onr_bytes *b, char *out, size_t cap)
+{
+    size_t n = b->ptr != NULL && b->len < cap ? b->len : 0;
+
+    if (n > 0)
+        memcpy(out, b->ptr, n);
+    out[n] = '\0';
+}
+
+static void roaming_of(const struct onr_msg_status *s, struct roaming *r)
+{
+    copy_checked(&s->plmn, r->plmn, sizeof(r->plmn));
+    copy_checked(&s->op, r->op, sizeof(r->op));
+    copy_checked(&s->why, r->why, sizeof(r->why));
+    copy_checked(&s->prev_op, r->prev_op, sizeof(r->prev_op));
+    r->relocations = s->relocations;
+    r->relocated = s->relocated;
+}
+
+static int roams(const struct roaming *r)
+{
+    return r->plmn[0] != '\0' || r->op[0] != '\0' || r->why[0] != '\0' ||
+           r->relocations != 0 || r->relocated != 0 || r->prev_op[0] != '\0';
 }
 
 /* Ask service `i` about `dev`; fills `a`. CTL_EXIT_OK or CTL_EXIT_FAIL. */
@@ -143,6 +192,7 @@ static int ask(const struct ctl_broker *b, const char *signing_key, int i, const
     a->answered = 1;
     copy_word(&s->state, a->state, sizeof(a->state));
     steps_of(s, a->at);
+    roaming_of(s, &a->roaming);
 out:
     free(answer);
     return rc;
@@ -191,6 +241,35 @@ static void print_table(const char *dev, const struct answer a[N_SERVICES])
                 printf("%s%s:%s", n++ ? "," : "", role_names[i], a[i].id);
         printf("%s\n", n ? "" : "-");
     }
+    for (int i = 0; i < N_SERVICES; i++) {
+        const struct roaming *r = &a[i].roaming;
+
+        if (!a[i].answered || !roams(r))
+            continue;
+        printf("roaming %-12s %-20s", role_names[i], a[i].id);
+        if (r->plmn[0] != '\0')
+            printf(" visited=%s", r->plmn);
+        if (r->op[0] != '\0')
+            printf(" operator=%s", r->op);
+        if (r->why[0] != '\0')
+            printf(" reason=%s", r->why);
+        if (r->relocations != 0 || r->relocated != 0) {
+            iso(r->relocated, when);
+            printf(" relocations=%llu last=%s", (unsigned long long)r->relocations, when);
+        }
+        if (r->prev_op[0] != '\0')
+            printf(" from=%s", r->prev_op);
+        putchar('\n');
+    }
+}
+
+/* "key": a checked value (digits, a service id) or null when empty. */
+static void json_word(const char *key, const char *value)
+{
+    if (value[0] == '\0')
+        printf(",\"%s\":null", key);
+    else
+        printf(",\"%s\":\"%s\"", key, value);
 }
 
 /* A string the user gave (a service id) inside a JSON string: quotes,
@@ -222,9 +301,17 @@ static void print_json(const char *dev, const struct answer a[N_SERVICES])
         json_chars(a[i].id);
         printf("\",\"answered\":%s,\"state\":", a[i].answered ? "true" : "false");
         if (a[i].answered)
-            printf("\"%s\"}", a[i].state);
+            printf("\"%s\"", a[i].state);
         else
-            printf("null}");
+            printf("null");
+        json_word("visited", a[i].roaming.plmn);
+        json_word("operator", a[i].roaming.op);
+        json_word("reason", a[i].roaming.why);
+        printf(",\"relocations\":%llu,\"relocated\":%llu",
+               (unsigned long long)a[i].roaming.relocations,
+               (unsigned long long)a[i].roaming.relocated);
+        json_word("from", a[i].roaming.prev_op);
+        putchar('}');
         first = 0;
     }
     printf("],\"steps\":[");

@@ -35,6 +35,14 @@
         }                                                                             \
     } while (0)
 
+/* An operational device's down topic, and its telemetry in both forms
+ * (the nonce fuzz_nonce's hex). */
+#define OPERATIONAL_DOWN "onr/1/p/" FUZZ_PROV "/dev/" FUZZ_DEV "/down"
+#define TELEMETRY_OLD "{\"dev\":\"" FUZZ_DEV "\",\"state\":\"OPERATIONAL\"}"
+#define TELEMETRY_REPORTED                                                             \
+    "{\"dev\":\"" FUZZ_DEV "\",\"state\":\"OPERATIONAL\",\"plmn\":\"72405\","           \
+    "\"nonce\":\"000102030405060708090a0b0c0d0e0f\"}"
+
 static const char *corpus;
 static struct onr_p256_key *signer;
 static struct onr_p256_key *voucher_key;
@@ -58,6 +66,10 @@ static uint8_t csr[ONR_X509_MAX_DER];
 static size_t csr_len;
 static uint8_t token[2048];
 static size_t token_len;
+static uint8_t move_token[2048]; /* a relocation's: to op-2, for fuzz_nonce in 72405 */
+static size_t move_token_len;
+static uint8_t op_keys[ONR_OP_KEYS_BIN_MAX];
+static size_t op_keys_len;
 static uint8_t sealed_profile[ONR_SEALED_PROFILE_MAX];
 static size_t sealed_profile_len;
 static uint8_t sealed_app_key[ONR_SEALED_APP_KEY_LEN];
@@ -168,6 +180,19 @@ static void make_secrets(void)
     };
     CHECK(onr_envelope_encode(&msg, &mfr, ONR_BYTES_STR(ONR_TOPIC_VOUCHER), FUZZ_NOW,
                               token, sizeof(token), &token_len, NULL));
+    msg.body.voucher_token.op = ONR_BYTES_STR("op-2");
+    msg.body.voucher_token.plmn = ONR_BYTES_STR("72405");
+    msg.body.voucher_token.why = ONR_BYTES_STR("policy");
+    CHECK(onr_envelope_encode(&msg, &mfr, ONR_BYTES_STR(ONR_TOPIC_VOUCHER), FUZZ_NOW,
+                              move_token, sizeof(move_token), &move_token_len, NULL));
+    {
+        struct onr_op_keys k;
+
+        memset(&k, 0, sizeof(k));
+        CHECK(onr_op_keys_add(&k, FUZZ_OP, fuzz_key_public(FUZZ_KEY_SIGNER)));
+        CHECK(onr_op_keys_add(&k, "op-2", fuzz_key_public(FUZZ_KEY_VOUCHER)));
+        CHECK(onr_op_keys_encode(&k, op_keys, sizeof(op_keys), &op_keys_len));
+    }
     CHECK(onr_sealed_profile_seal(seal_device_pub, FUZZ_DEV, FUZZ_OP, fuzz_nonce,
                                   &profile_content, sealed_profile, sizeof(sealed_profile),
                                   &sealed_profile_len));
@@ -216,6 +241,11 @@ static void real_msg(int type, struct onr_msg *m)
         m->body.registration.claim = ONR_BYTES(sealed_claim);
         m->body.registration.op_key = (struct onr_bytes){fuzz_key_public(FUZZ_KEY_SIGNER),
                                                          ONR_P256_PUB_LEN};
+        m->body.registration.policy = ONR_BYTES_STR("262:op-2," FUZZ_OP ";*:" FUZZ_OP);
+        m->body.registration.op_keys = (struct onr_bytes){op_keys, op_keys_len};
+        break;
+    case ONR_MSG_RELOCATE:
+        m->body.relocate.voucher = (struct onr_bytes){move_token, move_token_len};
         break;
     case ONR_MSG_PAIRING:
         m->body.pairing.label = (struct onr_bytes){(const uint8_t *)label_text,
@@ -287,11 +317,14 @@ static void envelopes_and_bodies(void)
                                   &len, NULL));
         save("envelope", name, buf, len);
         if (t == ONR_MSG_PAIRING || t == ONR_MSG_HELLO || t == ONR_MSG_ERROR ||
-            t == ONR_MSG_VOUCHER || t == ONR_MSG_EVENT || t == ONR_MSG_STATUS) {
-            const char *topic = t == ONR_MSG_PAIRING ? "onr/1/s/prov/" FUZZ_PROV "/in"
-                                : t == ONR_MSG_HELLO ? FUZZ_TOPIC
-                                : t == ONR_MSG_EVENT ? "onr/1/s/mfr/" FUZZ_MFR "/ev"
-                                                     : "onr/1/d/" FUZZ_DEV "/down";
+            t == ONR_MSG_VOUCHER || t == ONR_MSG_EVENT || t == ONR_MSG_STATUS ||
+            t == ONR_MSG_RELOCATE || t == ONR_MSG_NO_OPERATOR) {
+            const char *topic = t == ONR_MSG_PAIRING       ? "onr/1/s/prov/" FUZZ_PROV "/in"
+                                : t == ONR_MSG_HELLO       ? FUZZ_TOPIC
+                                : t == ONR_MSG_EVENT       ? "onr/1/s/mfr/" FUZZ_MFR "/ev"
+                                : t == ONR_MSG_RELOCATE    ? OPERATIONAL_DOWN
+                                : t == ONR_MSG_NO_OPERATOR ? "onr/1/s/prov/" FUZZ_PROV "/in"
+                                                           : "onr/1/d/" FUZZ_DEV "/down";
             uint8_t topic_len = (uint8_t)strlen(topic);
             uint8_t with[1 + 255 + ONR_ENVELOPE_MAX];
 
@@ -322,7 +355,38 @@ static void envelopes_and_bodies(void)
         memcpy(with + 1, topic, sizeof(topic) - 1);
         memcpy(with + sizeof(topic), payload, sizeof(payload) - 1);
         save("monitor", "telemetry", with, sizeof(topic) + sizeof(payload) - 1);
+        save_with("monitor", "telemetry-reported", with, sizeof(topic), TELEMETRY_REPORTED,
+                  sizeof(TELEMETRY_REPORTED) - 1);
     }
+}
+
+/* The roaming parsers (fuzz_policy) and the device's relocate and
+ * "reported" file (fuzz_device). */
+static void roaming(void)
+{
+    static const char world[] = "\x00" "262:op-de,op-eu;724:op-br;*:op-eu";
+    static const char reported[] = "\x03" "000102030405060708090a0b0c0d0e0f 72405\n"
+                                   "ffeeddccbbaa99887766554433221100 310410\n";
+    static uint8_t buf[ONR_ENVELOPE_MAX];
+    struct onr_msg m = {.type = ONR_MSG_RELOCATE};
+    struct onr_envelope_signer prov = {.role = ONR_ROLE_PROVIDER,
+                                       .sender = ONR_BYTES_STR(FUZZ_PROV), .key = signer};
+    uint8_t mode;
+    size_t len = 0;
+
+    save("policy", "policy", world, sizeof(world) - 1);
+    mode = 1;
+    save_with("policy", "op-keys", &mode, 1, op_keys, op_keys_len);
+    mode = 2;
+    save_with("policy", "telemetry", &mode, 1, TELEMETRY_REPORTED,
+              sizeof(TELEMETRY_REPORTED) - 1);
+    save_with("policy", "telemetry-old", &mode, 1, TELEMETRY_OLD, sizeof(TELEMETRY_OLD) - 1);
+    save("device", "reported", reported, sizeof(reported) - 1);
+    m.body.relocate.voucher = (struct onr_bytes){move_token, move_token_len};
+    CHECK(onr_envelope_encode(&m, &prov, ONR_BYTES_STR(OPERATIONAL_DOWN), FUZZ_NOW, buf,
+                              sizeof(buf), &len, NULL));
+    mode = 4;
+    save_with("device", "relocate", &mode, 1, buf, len);
 }
 
 static void pop(void)
@@ -600,6 +664,7 @@ int main(int argc, char **argv)
     configs(argc > 3 ? argv[3] : NULL);
     topics();
     device_files();
+    roaming();
     page_forms();
     dictionary(argv[2]);
 

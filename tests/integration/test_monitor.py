@@ -232,7 +232,7 @@ class MonitorTest(unittest.TestCase):
             self.assertEqual(by_type["attach_request"]["verdict"], "none")
             self.assertEqual(by_type["telemetry"]["step"], "operational")
             self.assertEqual(by_type["telemetry"]["verdict"], "none")
-            self.assertEqual(list(by_type["telemetry"]["body"]), ["payload"])
+            self.assertEqual(by_type["telemetry"]["body"], {"dev": dev, "state": "OPERATIONAL"})
             self.assertEqual(by_type["pairing"]["body"]["label"][-8:], ":<claim>")
             self.assertRegex(by_type["profile"]["body"]["sealed"], r"^<bin \d+>$")
             self.assertRegex(by_type["registration"]["body"]["claim"], r"^<bin \d+>$")
@@ -330,6 +330,119 @@ class MonitorTest(unittest.TestCase):
         proc = subprocess.run([onboarding.program("onrampctl"), "--help"],
                               capture_output=True, text=True)
         self.assertIn("monitor", proc.stdout)
+
+    # -- roaming (issue 17, the device's half, with the services as they
+    # are): the visited PLMN a device is given reaches its manufacturer in
+    # its signed hello, and its telemetry reports it with a fresh nonce,
+    # kept first in its "reported" file; the monitor decodes both. A
+    # malformed PLMN, on the command line or in device.conf, changes
+    # nothing.
+
+    def snapshot(self, d):
+        files = {}
+        for name in sorted(os.listdir(d)):
+            with open(os.path.join(d, name), "rb") as f:
+                files[name] = f.read()
+        return files
+
+    def test_the_hello_and_the_telemetry_say_where_the_device_is(self):
+        mon = self.monitor("roaming", "--json", *self.peers).start()
+        (d,) = self.acme.mint(1)
+        dev = os.path.basename(d)
+        self.pair(d)
+        (run,) = self.run_devices([d], "--visited-plmn", "72405")
+        text = run.process.text()
+        self.assertIn("hello manufacturer=acme visited=72405\n", text)
+        self.assertRegex(text, r"state=OPERATIONAL dev=%s visited=72405 manufacturer=acme "
+                               r"provider=prov-a operator=op-1 expires=" % dev)
+        self.assertIn("telemetry topic=onr/1/p/prov-a/dev/%s/telemetry visited=72405\n" % dev,
+                      text)
+        # restarted in another country: a new report, with a new nonce
+        self.run_devices([d], "--visited-plmn", "310410")
+
+        def seen():
+            types = [r["type"] for r in mon.records() if r["dev"] == dev]
+            return "hello" in types and types.count("telemetry") == 2
+
+        onboarding.wait_until(seen, what="the hello and both telemetries")
+        self.assertEqual(mon.stop(), 0, mon.stderr())
+        mine = [r for r in mon.records() if r["dev"] == dev]
+        (hello,) = [r for r in mine if r["type"] == "hello"]
+        self.assertEqual(hello["verdict"], "verified")  # the PLMN is signed with the rest
+        self.assertEqual(hello["body"]["plmn"], "72405")
+        # the manufacturer as it is: a voucher for the registration's operator
+        (voucher,) = [r for r in mine if r["type"] == "voucher"]
+        self.assertEqual(voucher["body"]["voucher.op"], "op-1")
+        reports = [r["body"] for r in mine if r["type"] == "telemetry"]
+        self.assertEqual([b["plmn"] for b in reports], ["72405", "310410"])
+        self.assertEqual({b["dev"] for b in reports}, {dev})
+        self.assertNotEqual(reports[0]["nonce"], reports[1]["nonce"])
+        with open(os.path.join(d, "reported")) as f:
+            self.assertEqual(f.read(), "".join("%s %s\n" % (b["nonce"], b["plmn"])
+                                               for b in reports))
+        self.assertEqual(os.stat(os.path.join(d, "reported")).st_mode & 0o777, 0o600)
+
+    def test_a_malformed_visited_plmn_changes_nothing(self):
+        (d,) = self.acme.mint(1)
+        self.pair(d)
+        before = self.snapshot(d)
+        for bad in ("7240", "7240512", "72a05", "", "72405 ", "-72405"):
+            run = self.onb.device(d, ("--visited-plmn", bad))
+            run.process.start()
+            self.assertEqual(run.process.exit_status(), 2, run.process.text())
+            self.assertIn("--visited-plmn: not a PLMN (MCC and MNC, 5 or 6 digits)",
+                          run.process.text())
+            self.assertNotIn("state=", run.process.text())
+            self.assertEqual(self.snapshot(d), before)
+        # in device.conf: the device refuses to start and names the key
+        with open(os.path.join(d, "device.conf"), "a") as f:
+            f.write("visited_plmn 72a05\n")
+        before = self.snapshot(d)
+        run = self.onb.device(d)
+        run.process.start()
+        self.assertEqual(run.process.exit_status(), 1, run.process.text())
+        self.assertIn("error file=device.conf key=visited_plmn code=EFORMAT", run.process.text())
+        self.assertEqual(self.snapshot(d), before)
+        # a good one there is what the device reports
+        with open(os.path.join(d, "device.conf")) as f:
+            conf = f.read().replace("visited_plmn 72a05", "visited_plmn 26201")
+        with open(os.path.join(d, "device.conf"), "w") as f:
+            f.write(conf)
+        (run,) = self.run_devices([d], "--until", "VOUCHED")
+        self.assertIn("hello manufacturer=acme visited=26201\n", run.process.text())
+
+    def test_a_device_that_stays_reports_a_new_network_at_once(self):
+        mon = self.monitor("moving", "--json", "--type", "telemetry").start()
+        (d,) = self.onboarded(1)
+        dev = os.path.basename(d)
+        run = self.onb.device(d, ("--stay", "--visited-plmn", "26201"))
+        run.process.start()
+        run.process.wait_for("telemetry topic=", timeout=30)
+        # it waits on its service broker, where its provider's relocate would
+        # find it; its modem (SIGHUP and device.conf here) tells of a new
+        # network: a malformed one is ignored, a good one reported at once
+        conf = os.path.join(d, "device.conf")
+        with open(conf, "a") as f:
+            f.write("visited_plmn 7240\n")
+        os.kill(run.process.proc.pid, signal.SIGHUP)
+        run.process.wait_for("error file=device.conf key=visited_plmn code=EFORMAT")
+        with open(conf) as f:
+            text = f.read().replace("visited_plmn 7240\n", "visited_plmn 72405\n")
+        with open(conf, "w") as f:
+            f.write(text)
+        os.kill(run.process.proc.pid, signal.SIGHUP)
+        run.process.wait_for("telemetry topic=onr/1/p/prov-a/dev/%s/telemetry visited=72405" % dev)
+        self.assertIn("visited plmn=72405\n", run.process.text())
+        self.assertEqual(run.process.stop(), 3)
+        self.assertTrue(run.process.text().endswith("stopped\n"), run.process.text())
+        self.assertNotIn("retry", run.process.text())
+        onboarding.wait_until(lambda: len([r for r in mon.records() if r["dev"] == dev]) >= 3,
+                              what="three telemetries")
+        self.assertEqual(mon.stop(), 0, mon.stderr())
+        plmns = [r["body"].get("plmn") for r in mon.records() if r["dev"] == dev]
+        self.assertEqual(plmns, [None, "26201", "72405"])  # onboarded knowing none
+        with open(os.path.join(d, "reported")) as f:
+            self.assertEqual([line.split()[1] for line in f], ["26201", "72405"])
 
 
 if __name__ == "__main__":

@@ -254,6 +254,29 @@ class OperationalTest(Helpers, fabric.FabricTestCase):
         self.check_publishes(op, [(own("prov-1", dev, "cmd"), False)])
 
 
+    def test_the_provider_reaches_its_device_on_the_down_leaf(self):
+        """SPEC section 16: a provider's relocate travels on its device's
+        onr/1/p/{prov}/dev/{dev}/down, which the device subscribes to like
+        any topic of its own; nobody else reads or writes there."""
+        dev, other = new_dev_id(), new_dev_id()
+        c = self.connected("prov-1", dev)
+        o = self.connected("prov-1", other)
+        down = own("prov-1", dev, "down")
+        self.check_subscribes(c, [(down, True)])
+        self.check_subscribes(o, [(down, False)])
+        self.assertEqual(o.subscribe(own("prov-1", other, "down")), GRANTED_QOS1)
+        prov1 = self.service("provider", "prov-1")
+        self.check_publishes(prov1, [(down, True)])
+        self.check_publishes(self.service("provider", "prov-2"), [(down, False)])
+        self.check_publishes(self.service("operator", "op-1"), [(down, False)])
+        c.messages.clear()
+        o.messages.clear()
+        self.assertTrue(granted(prov1.publish(down, b"relocate")))
+        self.assertEqual([(t, p) for t, p, _ in c.collect(1.0) if p == b"relocate"],
+                         [(down, b"relocate")])
+        self.assertEqual([p for _, p, _ in o.collect(0.2) if p == b"relocate"], [])
+
+
 class LaxTlsTest(Helpers, fabric.FabricTestCase):
     """The TLS layer trusts every CA here (services, foreign, providers):
     the plugin alone must tell the principals apart."""

@@ -35,39 +35,55 @@ void fixture_init(struct fixture *f)
     assert_onr(ONR_OK, onr_p256_generate(&k));
     assert_onr(ONR_OK, onr_p256_public(k, f->prov_key));
     assert_onr(ONR_OK, onr_p256_public(k, f->op_key));
-    onr_p256_free(k);
+    f->peer_key = k;
 }
 
 void fixture_cleanup(struct fixture *f)
 {
     onr_p256_free(f->voucher_key);
+    onr_p256_free(f->peer_key);
     onr_wipe(f, sizeof(*f));
+}
+
+static struct onr_bytes text(const char *s)
+{
+    return s != NULL ? (struct onr_bytes){(const uint8_t *)s, strlen(s)}
+                     : (struct onr_bytes){NULL, 0};
+}
+
+size_t token_with(const struct fixture *f, const struct token_spec *s, uint8_t *out, size_t cap)
+{
+    struct onr_msg msg = {.type = ONR_MSG_VOUCHER_TOKEN};
+    struct onr_envelope_signer signer = {
+        .role = ONR_ROLE_MANUFACTURER,
+        .sender = text(s->mfr != NULL ? s->mfr : "acme"),
+        .key = s->key != NULL ? s->key : f->voucher_key,
+    };
+    size_t len = 0;
+
+    msg.body.voucher_token = (struct onr_msg_voucher_token){
+        .dev = text(s->dev != NULL ? s->dev : f->trust.dev),
+        .seal_key = ONR_BYTES(f->trust.seal_pub),
+        .nonce = {s->nonce != NULL ? s->nonce : f->nonce, ONR_NONCE_LEN},
+        .prov = text(s->prov != NULL ? s->prov : f->prov),
+        .prov_key = {s->prov_key != NULL ? s->prov_key : f->prov_key, ONR_P256_PUB_LEN},
+        .op = text(s->op != NULL ? s->op : f->op),
+        .op_key = ONR_BYTES(f->op_key),
+        .expires = s->expires != 0 ? s->expires : (uint64_t)time(NULL) + 3600,
+        .plmn = text(s->plmn),
+        .why = text(s->why),
+    };
+    assert_onr(ONR_OK, onr_envelope_encode(&msg, &signer, ONR_BYTES_STR(ONR_TOPIC_VOUCHER),
+                                           (uint64_t)time(NULL), out, cap, &len, NULL));
+    return len;
 }
 
 size_t token(const struct fixture *f, const struct onr_p256_key *key, const char *mfr,
              const char *dev, uint64_t expires, uint8_t *out, size_t cap)
 {
-    struct onr_msg msg = {.type = ONR_MSG_VOUCHER_TOKEN};
-    struct onr_envelope_signer signer = {
-        .role = ONR_ROLE_MANUFACTURER,
-        .sender = {(const uint8_t *)mfr, strlen(mfr)},
-        .key = key,
-    };
-    size_t len = 0;
+    struct token_spec s = {.key = key, .mfr = mfr, .dev = dev, .expires = expires};
 
-    msg.body.voucher_token = (struct onr_msg_voucher_token){
-        .dev = {(const uint8_t *)dev, strlen(dev)},
-        .seal_key = ONR_BYTES(f->trust.seal_pub),
-        .nonce = ONR_BYTES(f->nonce),
-        .prov = {(const uint8_t *)f->prov, strlen(f->prov)},
-        .prov_key = ONR_BYTES(f->prov_key),
-        .op = {(const uint8_t *)f->op, strlen(f->op)},
-        .op_key = ONR_BYTES(f->op_key),
-        .expires = expires,
-    };
-    assert_onr(ONR_OK, onr_envelope_encode(&msg, &signer, ONR_BYTES_STR(ONR_TOPIC_VOUCHER),
-                                           (uint64_t)time(NULL), out, cap, &len, NULL));
-    return len;
+    return token_with(f, &s, out, cap);
 }
 
 void write_text(const char *dir, const char *name, const char *text, mode_t mode)
@@ -170,17 +186,16 @@ void attach(const char *dir, struct fixture *f, struct device_akma *akma)
     onr_wipe(body, sizeof(body));
 }
 
-char *snapshot(const char *dir, size_t *len)
+/* `dir`'s files into `out`, each named with `prefix`; subdirectories too. */
+static void snapshot_into(FILE *out, const char *dir, const char *prefix)
 {
     struct dirent **names = NULL;
-    char *text = NULL;
-    FILE *out = open_memstream(&text, len);
     int n = scandir(dir, &names, NULL, alphasort);
 
-    assert_non_null(out);
     assert_true(n >= 0);
     for (int i = 0; i < n; i++) {
         char path[1024];
+        char sub[1024 + 260];
         struct stat st;
         uint8_t *data = NULL;
         size_t data_len = 0;
@@ -188,15 +203,31 @@ char *snapshot(const char *dir, size_t *len)
         snprintf(path, sizeof(path), "%s/%s", dir, names[i]->d_name);
         if (names[i]->d_name[0] != '.') {
             assert_int_equal(stat(path, &st), 0);
-            assert_onr(ONR_OK, onr_file_read(path, 1 << 20, 0, &data, &data_len));
-            fprintf(out, "%s %o %zu\n", names[i]->d_name, (unsigned)(st.st_mode & 07777),
-                    data_len);
-            fwrite(data, 1, data_len, out);
-            free(data);
+            if (S_ISDIR(st.st_mode)) {
+                fprintf(out, "%s%s/ %o\n", prefix, names[i]->d_name,
+                        (unsigned)(st.st_mode & 07777));
+                snprintf(sub, sizeof(sub), "%s%s/", prefix, names[i]->d_name);
+                snapshot_into(out, path, sub);
+            } else {
+                assert_onr(ONR_OK, onr_file_read(path, 1 << 20, 0, &data, &data_len));
+                fprintf(out, "%s%s %o %zu\n", prefix, names[i]->d_name,
+                        (unsigned)(st.st_mode & 07777), data_len);
+                fwrite(data, 1, data_len, out);
+                free(data);
+            }
         }
         free(names[i]);
     }
     free(names);
+}
+
+char *snapshot(const char *dir, size_t *len)
+{
+    char *text = NULL;
+    FILE *out = open_memstream(&text, len);
+
+    assert_non_null(out);
+    snapshot_into(out, dir, "");
     assert_int_equal(fclose(out), 0);
     return text;
 }

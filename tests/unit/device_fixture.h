@@ -27,6 +27,7 @@ struct fixture {
     uint8_t nonce[ONR_NONCE_LEN];     /* the hello a voucher answers */
     uint8_t prov_key[ONR_P256_PUB_LEN];
     uint8_t op_key[ONR_P256_PUB_LEN]; /* the same key as prov_key */
+    struct onr_p256_key *peer_key;    /* owned: prov_key's (and op_key's) private half */
     const char *prov;                 /* a voucher's provider: "prov-1" unless minted otherwise */
     const char *op;                   /* a voucher's operator: "op-1" unless minted otherwise */
 };
@@ -35,7 +36,8 @@ struct fixture {
  * key (mint replaces it with the minted identity's). */
 void fixture_init(struct fixture *f);
 
-/* fixture_cleanup: frees the voucher key (NULL is fine) and wipes `f`. */
+/* fixture_cleanup: frees the voucher and peer keys (NULL is fine) and
+ * wipes `f`. */
 void fixture_cleanup(struct fixture *f);
 
 /*
@@ -46,6 +48,23 @@ void fixture_cleanup(struct fixture *f);
  */
 size_t token(const struct fixture *f, const struct onr_p256_key *key, const char *mfr,
              const char *dev, uint64_t expires, uint8_t *out, size_t cap);
+
+/* What a voucher token names, for token_with: NULL strings and nonce are
+ * f's (op and prov), plmn and why NULL are left out. */
+struct token_spec {
+    const struct onr_p256_key *key; /* signs it; NULL: f->voucher_key */
+    const char *mfr;                /* NULL: "acme" */
+    const char *dev;                /* NULL: f->trust.dev */
+    const char *prov;
+    const uint8_t *prov_key;
+    const char *op;
+    const uint8_t *nonce;
+    const char *plmn;
+    const char *why;
+    uint64_t expires;               /* 0: in an hour */
+};
+/* token_with: a voucher token as `s` says, into `out`; its length. */
+size_t token_with(const struct fixture *f, const struct token_spec *s, uint8_t *out, size_t cap);
 
 /* write_text: `dir`/`name` holds `text` with `mode`, written atomically. */
 void write_text(const char *dir, const char *name, const char *text, mode_t mode);
@@ -88,9 +107,10 @@ void attach(const char *dir, struct fixture *f, struct device_akma *akma);
 #define FIXTURE_ENDPOINT "mqtts://svc.example:8883"
 void enrolled(const char *dir, struct fixture *f);
 
-/* snapshot: every file of `dir` (name, mode, bytes) in name order, as one
- * heap buffer (free it) of *len bytes, to compare; assert_same_snapshot:
- * `dir` is as `before` recorded. mode_of: the permission bits of a file. */
+/* snapshot: every file of `dir` (name, mode, bytes) in name order, and of
+ * its subdirectories (next/) after their name and mode, as one heap buffer
+ * (free it) of *len bytes, to compare; assert_same_snapshot: `dir` is as
+ * `before` recorded. mode_of: the permission bits of a file. */
 char *snapshot(const char *dir, size_t *len);
 void assert_same_snapshot(const char *dir, const char *before, size_t before_len);
 mode_t mode_of(const char *dir, const char *name);

@@ -24,9 +24,26 @@ const int onr_sample_types[] = {
     ONR_MSG_CONTROL_RESULT, ONR_MSG_BROKER_STATS, ONR_MSG_APP_KEY, ONR_MSG_APP_KEY_STORED,
     ONR_MSG_EVENT, ONR_MSG_CERT_REVOKE, ONR_MSG_RELEASE, ONR_MSG_RELEASED,
     ONR_MSG_STATUS_REQUEST, ONR_MSG_STATUS, ONR_MSG_SERVICE_STATS, ONR_MSG_REVOKE_REQUEST,
-    ONR_MSG_REVOKED,
+    ONR_MSG_REVOKED, ONR_MSG_NO_OPERATOR, ONR_MSG_RELOCATION_REQUEST, ONR_MSG_RELOCATE,
     ONR_MSG_PROFILE_CONTENT, 0,
 };
+
+/* The operator keys of the sample registration's policy: op-1 and op-2,
+ * both key65 (<onramp/op_keys.h> records). */
+static struct onr_bytes sample_op_keys(void)
+{
+    static uint8_t keys[2 * (1 + 4 + sizeof(key65))];
+    size_t at = 0;
+
+    for (int i = 1; i <= 2; i++) {
+        keys[at++] = 4;
+        memcpy(keys + at, i == 1 ? "op-1" : "op-2", 4);
+        at += 4;
+        memcpy(keys + at, key65, sizeof(key65));
+        at += sizeof(key65);
+    }
+    return BN(keys, at);
+}
 
 void onr_sample_msg(int type, struct onr_msg *m)
 {
@@ -36,6 +53,7 @@ void onr_sample_msg(int type, struct onr_msg *m)
     case ONR_MSG_HELLO:
         m->body.hello.nonce = B(id16);
         m->body.hello.cert = B(blob);
+        m->body.hello.plmn = S("26201");
         break;
     case ONR_MSG_VOUCHER:
         m->body.voucher.re = B(id16);
@@ -91,6 +109,9 @@ void onr_sample_msg(int type, struct onr_msg *m)
         m->body.registration.claim = B(sealed);
         m->body.registration.op = S("op-1");
         m->body.registration.op_key = B(key65);
+        m->body.registration.user = 1;
+        m->body.registration.policy = S("262:op-2,op-1;*:op-1");
+        m->body.registration.op_keys = sample_op_keys();
         break;
     case ONR_MSG_REGISTERED:
         m->body.registered.re = B(id16);
@@ -128,6 +149,8 @@ void onr_sample_msg(int type, struct onr_msg *m)
         m->body.voucher_token.op = S("op-1");
         m->body.voucher_token.op_key = B(key65);
         m->body.voucher_token.expires = 1900000000;
+        m->body.voucher_token.plmn = S("72405");
+        m->body.voucher_token.why = S("policy");
         break;
     case ONR_MSG_GRANT:
         m->body.grant.dev = S(ONR_SAMPLE_DEVID);
@@ -189,6 +212,25 @@ void onr_sample_msg(int type, struct onr_msg *m)
         m->body.status.dev = S(ONR_SAMPLE_DEVID);
         m->body.status.state = S("claimed");
         m->body.status.claimed = 1900000000;
+        m->body.status.plmn = S("724005");
+        m->body.status.op = S("op-2");
+        m->body.status.why = S("fallback");
+        m->body.status.relocations = 2;
+        m->body.status.relocated = 1900000100;
+        m->body.status.prev_op = S("op-1");
+        break;
+    case ONR_MSG_NO_OPERATOR:
+        m->body.no_operator.re = B(id16);
+        m->body.no_operator.dev = S(ONR_SAMPLE_DEVID);
+        m->body.no_operator.plmn = S("28601");
+        break;
+    case ONR_MSG_RELOCATION_REQUEST:
+        m->body.relocation_request.dev = S(ONR_SAMPLE_DEVID);
+        m->body.relocation_request.plmn = S("72405");
+        m->body.relocation_request.nonce = B(id16);
+        break;
+    case ONR_MSG_RELOCATE:
+        m->body.relocate.voucher = B(blob);
         break;
     case ONR_MSG_SERVICE_STATS:
         m->body.service_stats.uptime = 60;

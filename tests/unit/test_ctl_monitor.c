@@ -174,6 +174,8 @@ static void test_steps_follow_the_journey(void **state)
         {ONR_MSG_CERT_REVOKE, "control"}, {ONR_MSG_CONTROL_RESULT, "control"},
         {ONR_MSG_BROKER_STATS, "stats"}, {ONR_MSG_SERVICE_STATS, "stats"},
         {ONR_MSG_STATUS_REQUEST, "status"}, {ONR_MSG_STATUS, "status"},
+        {ONR_MSG_NO_OPERATOR, "3b"}, /* a hello's answer */
+        {ONR_MSG_RELOCATION_REQUEST, "relocation"}, {ONR_MSG_RELOCATE, "relocation"},
     };
 
     (void)state;
@@ -194,6 +196,8 @@ static void test_event_steps_come_from_the_step_field(void **state)
     assert_string_equal(ctl_step_of_event(str("registered")), "2");
     assert_string_equal(ctl_step_of_event(str("profile")), "3c");
     assert_string_equal(ctl_step_of_event(str("attached")), "3c");
+    assert_string_equal(ctl_step_of_event(str("relocating")), "relocation");
+    assert_string_equal(ctl_step_of_event(str("relocated")), "relocation");
     assert_null(ctl_step_of_event(str("attache")));
     assert_null(ctl_step_of_event(str("")));
 }
@@ -434,7 +438,8 @@ static void test_binary_fields_print_as_lengths_but_identifiers(void **state)
 {
     static const char *const hex[] = {"re", "nonce", "kid", "rand", "serial", "epoch"};
     static const char *const secret[] = {"sealed", "claim", "res", "auts", "csr", "chain",
-                                         "ca", "voucher", "cert", "autn", "op_key", "ki"};
+                                         "ca", "voucher", "cert", "autn", "op_key", "ki",
+                                         "op_keys"};
     struct onr_msg_field f = {.kind = ONR_VALUE_BYTES, .present = 1};
 
     (void)state;
@@ -747,6 +752,160 @@ static void test_what_does_not_decode_is_still_a_line(void **state)
     free(line);
 }
 
+/* -- roaming (SPEC sections 14 to 16) -- */
+
+/* A voucher token for the fixture's device naming `op`, `plmn`, `why`
+ * (NULL: left out), signed by the "voucher key" f->other_key, into `out`. */
+static size_t token_for(struct fixture *f, const char *op, const char *plmn, const char *why,
+                        uint8_t *out, size_t cap)
+{
+    struct onr_envelope_signer mfr = {.role = ONR_ROLE_MANUFACTURER, .sender = str("acme"),
+                                      .key = f->other_key};
+    struct onr_msg m;
+    size_t len = 0;
+
+    onr_sample_msg(ONR_MSG_VOUCHER_TOKEN, &m);
+    m.body.voucher_token.dev = str(f->devid);
+    m.body.voucher_token.op = str(op);
+    m.body.voucher_token.plmn = plmn != NULL ? str(plmn) : (struct onr_bytes){NULL, 0};
+    m.body.voucher_token.why = why != NULL ? str(why) : (struct onr_bytes){NULL, 0};
+    assert_onr(ONR_OK, onr_envelope_encode(&m, &mfr, str(ONR_TOPIC_VOUCHER), NOW, out, cap,
+                                           &len, NULL));
+    return len;
+}
+
+static void test_a_relocate_is_decoded_on_the_operational_down_topic(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t token[1024];
+    char topic[128];
+    struct onr_msg m = {.type = ONR_MSG_RELOCATE};
+    char *line;
+
+    m.body.relocate.voucher = (struct onr_bytes){token, token_for(f, "op-br", "72405", "policy",
+                                                                   token, sizeof(token))};
+    snprintf(topic, sizeof(topic), "onr/1/p/prov-a/dev/%s/down", f->devid);
+    assert_onr(ONR_OK, ctl_keyring_add(&f->keys, ONR_ROLE_PROVIDER, "prov-a", f->service_pub));
+    encode(f, &m, ONR_ROLE_PROVIDER, "prov-a", f->service_key, topic);
+    describe(f);
+    assert_true(f->s.decoded);
+    assert_string_equal(f->s.type, "relocate");
+    assert_string_equal(f->s.step, "relocation");
+    assert_string_equal(f->s.verdict, "verified");
+    assert_string_equal(f->s.dev, f->devid);
+    line = render(&f->s, false);
+    assert_non_null(strstr(line, " voucher=<bin "));
+    assert_non_null(strstr(line, "> voucher.op=op-br voucher.plmn=72405 voucher.why=policy\n"));
+    free(line);
+    line = render(&f->s, true);
+    assert_non_null(strstr(line, ",\"voucher.op\":\"op-br\",\"voucher.plmn\":\"72405\","
+                                 "\"voucher.why\":\"policy\"}}\n"));
+    free(line);
+    /* a voucher answering a hello shows the choice too; an older token
+     * without plmn and why shows what it has */
+    m.type = ONR_MSG_VOUCHER;
+    onr_sample_msg(ONR_MSG_VOUCHER, &m);
+    m.body.voucher.voucher =
+        (struct onr_bytes){token, token_for(f, "op-de", NULL, NULL, token, sizeof(token))};
+    snprintf(topic, sizeof(topic), "onr/1/d/%s/down", f->devid);
+    encode(f, &m, ONR_ROLE_MANUFACTURER, "acme", f->service_key, topic);
+    describe(f);
+    line = render(&f->s, false);
+    assert_non_null(strstr(line, " voucher.op=op-de\n"));
+    free(line);
+    /* a voucher field that is no token: its length only */
+    onr_sample_msg(ONR_MSG_RELOCATE, &m);
+    snprintf(topic, sizeof(topic), "onr/1/p/prov-a/dev/%s/down", f->devid);
+    encode(f, &m, ONR_ROLE_PROVIDER, "prov-a", f->service_key, topic);
+    describe(f);
+    assert_false(f->s.token_decoded);
+    line = render(&f->s, false);
+    assert_non_null(strstr(line, " voucher=<bin 200>\n"));
+    free(line);
+    /* an envelope anywhere else under onr/1/p/ stays application data */
+    snprintf(f->topic, sizeof(f->topic), "onr/1/p/prov-a/dev/%s/downx", f->devid);
+    assert_string_equal(describe(f)->type, "application");
+    assert_false(f->s.decoded);
+}
+
+static void test_telemetry_fields_are_shown_in_its_form_only(void **state)
+{
+    struct fixture *f = *state;
+    struct onr_telemetry t = {.reported = 1, .plmn = "72405",
+                              .nonce = {0xa0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15}};
+    char *line;
+
+    memcpy(t.dev, f->devid, sizeof(t.dev));
+    snprintf(f->topic, sizeof(f->topic), "onr/1/p/prov-a/dev/%s/telemetry", f->devid);
+    assert_onr(ONR_OK, onr_telemetry_encode(&t, (char *)f->buf, sizeof(f->buf), &f->len));
+    describe(f);
+    assert_true(f->s.reported);
+    assert_string_equal(f->s.type, "telemetry");
+    line = render(&f->s, false);
+    assert_non_null(strstr(line, " id=- body.dev="));
+    assert_non_null(strstr(line, " state=OPERATIONAL plmn=72405 "
+                                 "nonce=a00102030405060708090a0b0c0d0e0f\n"));
+    free(line);
+    line = render(&f->s, true);
+    assert_non_null(strstr(line, "\"body\":{\"dev\":\""));
+    assert_non_null(strstr(line, "\",\"state\":\"OPERATIONAL\",\"plmn\":\"72405\","
+                                 "\"nonce\":\"a00102030405060708090a0b0c0d0e0f\"}}\n"));
+    free(line);
+    /* the form of a device that knows no network */
+    t.reported = 0;
+    assert_onr(ONR_OK, onr_telemetry_encode(&t, (char *)f->buf, sizeof(f->buf), &f->len));
+    describe(f);
+    line = render(&f->s, false);
+    assert_non_null(strstr(line, " state=OPERATIONAL\n"));
+    free(line);
+    /* anything else is a payload */
+    f->buf[f->len - 1] = ' ';
+    describe(f);
+    assert_false(f->s.reported);
+    line = render(&f->s, false);
+    assert_non_null(strstr(line, " payload=<bin "));
+    assert_null(strstr(line, "state="));
+    free(line);
+}
+
+static void test_roaming_fields_are_printed(void **state)
+{
+    struct fixture *f = *state;
+    char topic[128];
+    struct onr_msg m;
+    char *line;
+
+    snprintf(topic, sizeof(topic), "onr/1/d/%s/up/mfr/acme", f->devid);
+    onr_sample_msg(ONR_MSG_HELLO, &m);
+    encode(f, &m, ONR_ROLE_DEVICE, f->devid, f->device_key, topic);
+    describe(f);
+    line = render(&f->s, false);
+    assert_non_null(strstr(line, " plmn=26201\n"));
+    free(line);
+    onr_sample_msg(ONR_MSG_REGISTRATION, &m);
+    encode(f, &m, ONR_ROLE_PROVIDER, "prov-a", f->service_key, "onr/1/s/mfr/acme/in");
+    describe(f);
+    line = render(&f->s, false);
+    assert_non_null(strstr(line, " user=1 policy=262:op-2,op-1;*:op-1 op_keys=<bin 140>\n"));
+    free(line);
+    onr_sample_msg(ONR_MSG_STATUS, &m);
+    encode(f, &m, ONR_ROLE_PROVIDER, "prov-a", f->service_key, "onr/1/s/ctl/admin/in");
+    describe(f);
+    line = render(&f->s, false);
+    assert_non_null(strstr(line, " plmn=724005 op=op-2 why=fallback relocations=2 "
+                                 "relocated=1900000100 prev_op=op-1\n"));
+    free(line);
+    onr_sample_msg(ONR_MSG_NO_OPERATOR, &m);
+    encode(f, &m, ONR_ROLE_MANUFACTURER, "acme", f->service_key, "onr/1/s/prov/prov-a/in");
+    describe(f);
+    assert_string_equal(f->s.step, "3b");
+    assert_string_equal(f->s.dev, ONR_SAMPLE_DEVID);
+    line = render(&f->s, true);
+    assert_non_null(strstr(line, "\"body\":{\"re\":\"0102030405060708090a0b0c0d0e0f10\","
+                                 "\"dev\":\"" ONR_SAMPLE_DEVID "\",\"plmn\":\"28601\"}}\n"));
+    free(line);
+}
+
 /* -- filters -- */
 
 static void test_filters_select_by_device_role_service_and_type(void **state)
@@ -880,6 +1039,11 @@ int main(void)
         cmocka_unit_test(test_filters_refuse_unknown_names_and_too_many),
         cmocka_unit_test_setup_teardown(test_every_type_renders_one_ascii_line, setup,
                                         teardown),
+        cmocka_unit_test_setup_teardown(test_a_relocate_is_decoded_on_the_operational_down_topic,
+                                        setup, teardown),
+        cmocka_unit_test_setup_teardown(test_telemetry_fields_are_shown_in_its_form_only, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_roaming_fields_are_printed, setup, teardown),
     };
 
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -50,7 +50,7 @@ static void mint_vouched(const char *dir, struct vouched *f)
     f->dir = dir;
     mint(dir, &minted, PROV, OP);
     fixture_cleanup(&minted);
-    assert_onr(ONR_OK, device_files_load(dir, &f->files, NULL));
+    assert_onr(ONR_OK, device_files_load(dir, &f->files, NULL, NULL));
     assert_onr(ONR_OK, device_journey_load(dir, &f->files.trust, &f->journey, &what));
     assert_int_equal(f->journey.state, ONR_DEVICE_VOUCHED);
     assert_onr(ONR_OK, onr_random(f->op_nonce, sizeof(f->op_nonce)));
@@ -101,7 +101,7 @@ static void profile_device(struct vouched *f, struct device_profile *p)
                       sealed, sizeof(sealed));
 
     assert_onr(ONR_OK, device_take_profile(&f->files, &f->journey.voucher, f->op_nonce, sealed,
-                                           len, f->dir, p));
+                                           len, f->dir, DEVICE_CURRENT, p));
 }
 
 /* ---- the profile ----------------------------------------------------------------------- */
@@ -161,7 +161,7 @@ static void test_device_refuses_profiles_not_sealed_for_it(void **state)
 #define REFUSED(rc, n)                                                                     \
     do {                                                                                   \
         assert_onr(rc, device_take_profile(&f.files, &f.journey.voucher, f.op_nonce, sealed, \
-                                           n, dir, &p));                                   \
+                                           n, dir, DEVICE_CURRENT, &p));                   \
         assert_same_snapshot(dir, before, before_len);                                     \
         assert_string_equal(p.imsi, "");                                                   \
     } while (0)
@@ -201,7 +201,7 @@ static void test_device_refuses_profiles_not_sealed_for_it(void **state)
     /* the genuine one is still taken afterwards */
     len = seal(&f, f.files.trust.seal_pub, dev, OP, f.op_nonce, IMSI, sealed, sizeof(sealed));
     assert_onr(ONR_OK, device_take_profile(&f.files, &f.journey.voucher, f.op_nonce, sealed, len,
-                                           dir, &p));
+                                           dir, DEVICE_CURRENT, &p));
     free(before);
     vouched_cleanup(&f);
 }
@@ -507,11 +507,11 @@ static void test_device_stores_the_published_akma_keys(void **state)
     before = snapshot(dir, &before_len);
     memcpy(wrong, kid, sizeof(wrong));
     wrong[15] ^= 0x01;
-    assert_onr(ONR_EAUTH, device_take_result(&p, "acme-iot", ck, ik, wrong, dir, &akma));
+    assert_onr(ONR_EAUTH, device_take_result(&p, "acme-iot", ck, ik, wrong, dir, DEVICE_CURRENT, &akma));
     assert_true(all_zero(&akma, sizeof(akma)));
     assert_same_snapshot(dir, before, before_len);
     /* the right one */
-    assert_onr(ONR_OK, device_take_result(&p, "acme-iot", ck, ik, kid, dir, &akma));
+    assert_onr(ONR_OK, device_take_result(&p, "acme-iot", ck, ik, kid, dir, DEVICE_CURRENT, &akma));
     assert_memory_equal(akma.kid, kid, 16);
     assert_memory_equal(akma.k_af, k_af, 32);
     assert_onr(ONR_OK, onr_file_read(onr_test_path(dir, "akma"), 4096, 1, &stored, &len));
@@ -571,7 +571,7 @@ static void test_device_resumes_profiled_then_attached(void **state)
     assert_onr(ONR_OK, onr_aka_vector(&f.sub, sqn, rand, &v));
     assert_onr(ONR_OK, challenge(&p, dir, &v, &a));
     assert_onr(ONR_OK, onr_akma_derive(v.ck, v.ik, IMSI, kid, k_akma)); /* the operator's */
-    assert_onr(ONR_OK, device_take_result(&p, PROV, a.ck, a.ik, kid, dir, &akma));
+    assert_onr(ONR_OK, device_take_result(&p, PROV, a.ck, a.ik, kid, dir, DEVICE_CURRENT, &akma));
     assert_onr(ONR_OK, open_device_until(dir, ONR_DEVICE_NETWORK_ATTACHED, &h, &dev));
     assert_int_equal(onr_device_state(dev), ONR_DEVICE_NETWORK_ATTACHED);
     assert_onr(ONR_OK, onr_device_network(dev, &n));

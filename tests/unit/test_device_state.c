@@ -110,6 +110,94 @@ static void test_device_reads_back_a_stored_voucher_without_nonce_or_clock(void 
     fixture_cleanup(&f);
 }
 
+/* SPEC sections 6 and 15: the voucher names why its operator was chosen,
+ * and for which network; the device keeps both with the voucher. */
+static void test_device_keeps_the_vouchers_choice(void **state)
+{
+    const char *dir = *state;
+    struct fixture f;
+    struct token_spec spec = {.plmn = "26201", .why = "policy"};
+    uint8_t t[ONR_ENVELOPE_MAX];
+    struct onr_device_voucher v;
+    struct onr_device *dev = NULL;
+    struct heard h;
+    size_t len;
+
+    mint(dir, &f, NULL, NULL);
+    len = token_with(&f, &spec, t, sizeof(t));
+    assert_onr(ONR_OK, device_check_voucher(&f.trust, t, len, f.nonce, (uint64_t)time(NULL), &v));
+    assert_string_equal(v.plmn, "26201");
+    assert_int_equal(v.why, ONR_CHOICE_POLICY);
+    assert_memory_equal(v.nonce, f.nonce, ONR_NONCE_LEN);
+    assert_onr(ONR_OK, device_voucher_save(dir, t, len));
+    assert_onr(ONR_OK, device_state_save(dir, ONR_DEVICE_VOUCHED));
+    assert_onr(ONR_OK, open_device(dir, &h, &dev));
+    assert_onr(ONR_OK, onr_device_voucher(dev, &v));
+    assert_string_equal(v.op, "op-1");
+    assert_string_equal(v.plmn, "26201");
+    assert_int_equal(v.why, ONR_CHOICE_POLICY);
+    onr_device_close(dev);
+    /* a token issued before roaming says neither */
+    spec = (struct token_spec){0};
+    len = token_with(&f, &spec, t, sizeof(t));
+    assert_onr(ONR_OK, device_check_voucher(&f.trust, t, len, f.nonce, 0, &v));
+    assert_string_equal(v.plmn, "");
+    assert_int_equal(v.why, 0);
+    spec.why = "user";
+    len = token_with(&f, &spec, t, sizeof(t));
+    assert_onr(ONR_OK, device_check_voucher(&f.trust, t, len, f.nonce, 0, &v));
+    assert_int_equal(v.why, ONR_CHOICE_USER);
+    fixture_cleanup(&f);
+}
+
+/* device.conf's visited_plmn and the library's API: the network the
+ * device reports; malformed, refused with nothing changed. */
+static void test_device_visited_plmn_from_conf_and_api(void **state)
+{
+    const char *dir = *state;
+    static const char *const bad[] = {"2620", "2620111", "26201x", "x26201", "-26201",
+                                      "26 201", "\"26201\"", "+26201"};
+    struct fixture f;
+    struct onr_device *dev = NULL;
+    struct heard h;
+    char conf[256];
+    char *before;
+    size_t before_len = 0;
+
+    mint(dir, &f, NULL, NULL);
+    assert_onr(ONR_OK, open_device(dir, &h, &dev));
+    assert_string_equal(onr_device_visited_plmn(dev), ""); /* none: unknown */
+    onr_device_close(dev);
+    write_conf(dir, f.trust.dev, FIXTURE_BROKERS "visited_plmn 26201\n");
+    assert_onr(ONR_OK, open_device(dir, &h, &dev));
+    assert_string_equal(onr_device_visited_plmn(dev), "26201");
+    /* the modem says otherwise */
+    assert_onr(ONR_OK, onr_device_set_visited_plmn(dev, "724005"));
+    assert_string_equal(onr_device_visited_plmn(dev), "724005");
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        assert_onr(ONR_EINVAL, onr_device_set_visited_plmn(dev, bad[i]));
+        assert_string_equal(onr_device_visited_plmn(dev), "724005");
+    }
+    assert_onr(ONR_EINVAL, onr_device_set_visited_plmn(NULL, "26201"));
+    assert_onr(ONR_OK, onr_device_set_visited_plmn(dev, NULL));
+    assert_string_equal(onr_device_visited_plmn(dev), "");
+    onr_device_close(dev);
+    /* malformed in device.conf: the device does not open, names the key,
+     * and writes nothing */
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        snprintf(conf, sizeof(conf), FIXTURE_BROKERS "visited_plmn %s\n", bad[i]);
+        write_conf(dir, f.trust.dev, conf);
+        before = snapshot(dir, &before_len);
+        assert_onr(ONR_EFORMAT, open_device(dir, &h, &dev));
+        assert_null(dev);
+        assert_string_equal(h.event, "error");
+        assert_non_null(strstr(h.detail, "file=device.conf key=visited_plmn code=EFORMAT "));
+        assert_same_snapshot(dir, before, before_len);
+        free(before);
+    }
+    fixture_cleanup(&f);
+}
+
 static void test_journey_survives_reopen_and_refuses_damage(void **state)
 {
     const char *dir = *state;
@@ -158,7 +246,7 @@ static void test_device_opens_as_minted_and_resumes_vouched(void **state)
 
     mint(dir, &f, NULL, NULL);
     /* the factory's files as the device reads them */
-    assert_onr(ONR_OK, device_files_load(dir, &files, NULL));
+    assert_onr(ONR_OK, device_files_load(dir, &files, NULL, NULL));
     assert_string_equal(files.trust.dev, f.trust.dev);
     assert_string_equal(files.trust.mfr, "acme");
     assert_memory_equal(files.trust.voucher_key, f.trust.voucher_key, ONR_P256_PUB_LEN);
@@ -321,7 +409,19 @@ static void test_device_states_print_and_parse_as_names(void **state)
     assert_int_equal(ONR_DEVICE_ENROLLED, 4);
     assert_int_equal(ONR_DEVICE_OPERATIONAL, 5);
     assert_int_equal(device_state_last(), ONR_DEVICE_OPERATIONAL);
-    assert_string_equal(onr_device_state_name((enum onr_device_state)6), "UNKNOWN");
+    /* then a relocation's (SPEC section 16), no run's target */
+    assert_string_equal(onr_device_state_name(ONR_DEVICE_RELOCATING), "RELOCATING");
+    assert_string_equal(onr_device_state_name(ONR_DEVICE_RELOCATION_PROFILED),
+                        "RELOCATION_PROFILED");
+    assert_string_equal(onr_device_state_name(ONR_DEVICE_RELOCATED), "RELOCATED");
+    assert_onr(ONR_OK, onr_device_state_from_name("relocating", &s));
+    assert_int_equal(s, ONR_DEVICE_RELOCATING);
+    assert_int_equal(ONR_DEVICE_RELOCATED, 8);
+    assert_true(device_state_reached(ONR_DEVICE_RELOCATING, ONR_DEVICE_ENROLLED));
+    assert_false(device_state_reached(ONR_DEVICE_RELOCATED, ONR_DEVICE_OPERATIONAL));
+    assert_true(device_state_reached(ONR_DEVICE_OPERATIONAL, ONR_DEVICE_OPERATIONAL));
+    assert_false(device_state_reached(ONR_DEVICE_ENROLLED, ONR_DEVICE_OPERATIONAL));
+    assert_string_equal(onr_device_state_name((enum onr_device_state)9), "UNKNOWN");
     assert_onr(ONR_EINVAL, device_state_save("/nonexistent", (enum onr_device_state)99));
 }
 
@@ -524,6 +624,10 @@ int main(void)
         cmocka_unit_test(test_device_takes_a_good_voucher),
         cmocka_unit_test(test_device_refuses_foreign_stale_or_forged_vouchers),
         cmocka_unit_test(test_device_reads_back_a_stored_voucher_without_nonce_or_clock),
+        cmocka_unit_test_setup_teardown(test_device_keeps_the_vouchers_choice,
+                                        onr_test_setup_tmpdir, onr_test_teardown_tmpdir),
+        cmocka_unit_test_setup_teardown(test_device_visited_plmn_from_conf_and_api,
+                                        onr_test_setup_tmpdir, onr_test_teardown_tmpdir),
         cmocka_unit_test_setup_teardown(test_journey_survives_reopen_and_refuses_damage,
                                         onr_test_setup_tmpdir, onr_test_teardown_tmpdir),
         cmocka_unit_test_setup_teardown(test_device_opens_as_minted_and_resumes_vouched,

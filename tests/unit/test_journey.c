@@ -16,6 +16,10 @@ static void test_journey_device_state_names(void **state)
         {ONR_JOURNEY_MADE, "FACTORY"},         {ONR_JOURNEY_VOUCHED, "VOUCHED"},
         {ONR_JOURNEY_PROFILED, "PROFILED"},    {ONR_JOURNEY_ATTACHED, "NETWORK_ATTACHED"},
         {ONR_JOURNEY_ENROLLED, "ENROLLED"},    {ONR_JOURNEY_OPERATIONAL, "OPERATIONAL"},
+        /* a relocation's (SPEC section 16) */
+        {ONR_JOURNEY_RELOCATING, "RELOCATING"},
+        {ONR_JOURNEY_RELOCATION_PROFILED, "RELOCATION_PROFILED"},
+        {ONR_JOURNEY_RELOCATED, "RELOCATED"},
     };
 
     (void)state;
@@ -52,14 +56,18 @@ static void test_journey_provider_page_words(void **state)
     assert_string_equal(ONR_JOURNEY_UNCLAIMED, "UNCLAIMED");
 }
 
-/* onrampctl status prints one row per field of SPEC type 31, in this
- * order: the steps from CLAIMED on. */
+/* onrampctl status prints one row per time field of SPEC type 31, in
+ * this order: the steps from CLAIMED to the end of onboarding; then the
+ * relocation's steps. */
 static void test_journey_status_rows_in_order(void **state)
 {
-    static const char *const rows[] = {"claimed",  "registered", "vouched", "profiled",
-                                       "attached", "enrolled",   "aligned", "operational"};
+    static const char *const rows[] = {"claimed",    "registered", "vouched",
+                                       "profiled",   "attached",   "enrolled",
+                                       "aligned",    "operational", "relocating",
+                                       "relocation_profiled",       "relocated"};
 
     (void)state;
+    assert_int_equal(ONR_JOURNEY_ONBOARDED, ONR_JOURNEY_OPERATIONAL);
     assert_int_equal(ONR_JOURNEY_COUNT - ONR_JOURNEY_CLAIMED, sizeof(rows) / sizeof(rows[0]));
     for (int s = ONR_JOURNEY_CLAIMED; s < ONR_JOURNEY_COUNT; s++)
         assert_string_equal(onr_journey_name((enum onr_journey_step)s),
@@ -82,6 +90,8 @@ static void test_journey_status_words_per_party(void **state)
     assert_string_equal(onr_journey_said(ONR_JOURNEY_ATTACHED), "attached");
     assert_string_equal(onr_journey_said(ONR_JOURNEY_ALIGNED), "aligned");
     assert_string_equal(ONR_JOURNEY_SUSPENDED, "suspended");
+    /* provider: relocating (SPEC section 16) */
+    assert_string_equal(onr_journey_said(ONR_JOURNEY_RELOCATING), "relocating");
     assert_string_equal(onr_journey_said((enum onr_journey_step)99), ONR_JOURNEY_UNKNOWN);
 }
 
@@ -101,6 +111,9 @@ static void test_journey_spec_steps_and_parties(void **state)
         [ONR_JOURNEY_ENROLLED] = {"4", ONR_ROLE_PROVIDER},
         [ONR_JOURNEY_ALIGNED] = {"5", ONR_ROLE_PROVIDER},
         [ONR_JOURNEY_OPERATIONAL] = {"4", ONR_ROLE_DEVICE},
+        [ONR_JOURNEY_RELOCATING] = {"relocation", ONR_ROLE_PROVIDER},
+        [ONR_JOURNEY_RELOCATION_PROFILED] = {"relocation", ONR_ROLE_OPERATOR},
+        [ONR_JOURNEY_RELOCATED] = {"relocation", ONR_ROLE_OPERATOR},
     };
 
     (void)state;
@@ -124,7 +137,9 @@ static void test_journey_events(void **state)
     } events[] = {{"voucher", ONR_JOURNEY_VOUCHED},
                   {"registered", ONR_JOURNEY_REGISTERED},
                   {"profile", ONR_JOURNEY_PROFILED},
-                  {"attached", ONR_JOURNEY_ATTACHED}};
+                  {"attached", ONR_JOURNEY_ATTACHED},
+                  {"relocating", ONR_JOURNEY_RELOCATING},
+                  {"relocated", ONR_JOURNEY_RELOCATED}};
     enum onr_journey_step s;
     int announced = 0;
 
@@ -136,7 +151,7 @@ static void test_journey_events(void **state)
     }
     for (int i = 0; i < ONR_JOURNEY_COUNT; i++)
         announced += onr_journey_event((enum onr_journey_step)i) != NULL;
-    assert_int_equal(announced, 4);
+    assert_int_equal(announced, 6);
     assert_null(onr_journey_event(ONR_JOURNEY_COUNT));
     assert_onr(ONR_ENOENT, onr_journey_from_event("vouched", 7, &s));
     assert_onr(ONR_ENOENT, onr_journey_from_event("Voucher", 7, &s));
@@ -197,6 +212,8 @@ static void test_journey_of_every_message_type(void **state)
             want[ONR_MSG_APP_KEY_STORED] = ONR_JOURNEY_ATTACHED;
     want[ONR_MSG_ENROLL_REQUEST] = want[ONR_MSG_ENROLL_RESPONSE] = ONR_JOURNEY_ENROLLED;
     want[ONR_MSG_ALIGNMENT] = want[ONR_MSG_ALIGNED] = ONR_JOURNEY_ALIGNED;
+    want[ONR_MSG_NO_OPERATOR] = ONR_JOURNEY_VOUCHED; /* a hello's answer */
+    want[ONR_MSG_RELOCATION_REQUEST] = want[ONR_MSG_RELOCATE] = ONR_JOURNEY_RELOCATING;
     for (int type = -1; type <= ONR_MSG_PROFILE_CONTENT; type++) {
         int rc = onr_journey_of_msg(type, &s);
 

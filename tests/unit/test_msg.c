@@ -1,11 +1,13 @@
 #include "testutil.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 #include "codec_internal.h"
 #include "onramp/codec.h"
 #include "onramp/error.h"
 #include "onramp/msg.h"
+#include "onramp/op_keys.h"
 #include "samples.h"
 
 static void test_msg_every_type_round_trips(void **state)
@@ -326,24 +328,283 @@ static void test_msg_fields_can_be_listed_by_name(void **state)
     assert_onr(ONR_EMSGTYPE, onr_msg_field_at(&m, 0, &f));
 }
 
+/* ---- roaming (SPEC sections 15 and 16) ------------------------------------ */
+
+/* The sample of `type` with one field changed, encoded: ONR_OK or why not;
+ * and decoded from a body written by hand with the same change. */
+static struct onr_bytes text(const char *s)
+{
+    return (struct onr_bytes){(const uint8_t *)s, strlen(s)};
+}
+
+static int encode_sample(const struct onr_msg *m)
+{
+    uint8_t buf[ONR_CODEC_MAX_MESSAGE];
+    size_t len = 0;
+
+    return onr_msg_body_encode(m, buf, sizeof(buf), &len);
+}
+
+static void test_msg_plmn_fields_take_five_or_six_digits(void **state)
+{
+    static const struct {
+        const char *plmn;
+        int rc;
+    } hellos[] = {
+        {"72405", ONR_OK},        {"310410", ONR_OK},        {"7240", ONR_ELENGTH},
+        {"7240051", ONR_ELENGTH}, {"", ONR_ELENGTH},         {"72a05", ONR_ECHARSET},
+        {"724 5", ONR_ECHARSET},  {"-7240", ONR_ECHARSET},
+    };
+    struct onr_msg m;
+
+    (void)state;
+    /* a hello, a token, a status, a no_operator, a relocation request */
+    for (size_t i = 0; i < sizeof(hellos) / sizeof(hellos[0]); i++)
+        DECODE(hellos[i].rc, ONR_MSG_HELLO, 2, {KEY, "nonce", 0}, {BIN, NONCE, 16},
+               {KEY, "plmn", 0}, {STR, hellos[i].plmn, strlen(hellos[i].plmn)});
+    DECODE(ONR_ETYPE, ONR_MSG_HELLO, 2, {KEY, "nonce", 0}, {BIN, NONCE, 16}, {KEY, "plmn", 0},
+           {UINT, NULL, 72405});
+    DECODE(ONR_ECHARSET, ONR_MSG_RELOCATION_REQUEST, 3, {KEY, "dev", 0},
+           {STR, ONR_SAMPLE_DEVID, 32}, {KEY, "plmn", 0}, {STR, "-7240", 5}, {KEY, "nonce", 0},
+           {BIN, NONCE, 16});
+    /* a relocation request needs all three */
+    DECODE(ONR_EMISSING, ONR_MSG_RELOCATION_REQUEST, 2, {KEY, "dev", 0},
+           {STR, ONR_SAMPLE_DEVID, 32}, {KEY, "nonce", 0}, {BIN, NONCE, 16});
+    DECODE(ONR_ELENGTH, ONR_MSG_RELOCATION_REQUEST, 3, {KEY, "dev", 0},
+           {STR, ONR_SAMPLE_DEVID, 32}, {KEY, "plmn", 0}, {STR, "72405", 5}, {KEY, "nonce", 0},
+           {BIN, NONCE, 15});
+    /* the encoder refuses the same */
+    onr_sample_msg(ONR_MSG_VOUCHER_TOKEN, &m);
+    m.body.voucher_token.plmn = ONR_BYTES_STR("7240");
+    assert_onr(ONR_ELENGTH, encode_sample(&m));
+    onr_sample_msg(ONR_MSG_STATUS, &m);
+    m.body.status.plmn = ONR_BYTES_STR("72x05");
+    assert_onr(ONR_ECHARSET, encode_sample(&m));
+    onr_sample_msg(ONR_MSG_NO_OPERATOR, &m);
+    m.body.no_operator.plmn = (struct onr_bytes){NULL, 0}; /* optional */
+    assert_onr(ONR_OK, encode_sample(&m));
+}
+
+static void test_msg_reasons_are_section_15s_words(void **state)
+{
+    static const char *const good[] = {"user", "policy", "fallback"};
+    static const char *const bad[] = {"admin", "users", "use", "polic", "fallback1", "default"};
+    struct onr_msg m;
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+        onr_sample_msg(ONR_MSG_VOUCHER_TOKEN, &m);
+        m.body.voucher_token.why = text(good[i]);
+        assert_onr(ONR_OK, encode_sample(&m));
+        onr_sample_msg(ONR_MSG_STATUS, &m);
+        m.body.status.why = text(good[i]);
+        assert_onr(ONR_OK, encode_sample(&m));
+    }
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        int want = strlen(bad[i]) > 8 ? ONR_ELENGTH : ONR_ESCHEMA;
+
+        onr_sample_msg(ONR_MSG_VOUCHER_TOKEN, &m);
+        m.body.voucher_token.why = text(bad[i]);
+        assert_onr(want, encode_sample(&m));
+        onr_sample_msg(ONR_MSG_STATUS, &m);
+        m.body.status.why = text(bad[i]);
+        assert_onr(want, encode_sample(&m));
+    }
+    /* decoded likewise */
+    DECODE(ONR_ESCHEMA, ONR_MSG_STATUS, 12, {KEY, "re", 0}, {BIN, NONCE, 16}, {KEY, "dev", 0},
+           {STR, ONR_SAMPLE_DEVID, 32}, {KEY, "state", 0}, {STR, "claimed", 7},
+           {KEY, "claimed", 0}, {UINT, NULL, 0}, {KEY, "registered", 0}, {UINT, NULL, 0},
+           {KEY, "vouched", 0}, {UINT, NULL, 0}, {KEY, "profiled", 0}, {UINT, NULL, 0},
+           {KEY, "attached", 0}, {UINT, NULL, 0}, {KEY, "enrolled", 0}, {UINT, NULL, 0},
+           {KEY, "aligned", 0}, {UINT, NULL, 0}, {KEY, "operational", 0}, {UINT, NULL, 0},
+           {KEY, "why", 0}, {STR, "admin", 5});
+}
+
+static bool contains(const uint8_t *buf, size_t len, const char *s)
+{
+    size_t n = strlen(s);
+
+    for (size_t i = 0; i + n <= len; i++)
+        if (memcmp(buf + i, s, n) == 0)
+            return true;
+    return false;
+}
+
+/* Optional uints: absent reads as 0, a 0 is left out, 1 is written. */
+static void test_msg_optional_uints_read_absent_as_zero(void **state)
+{
+    uint8_t a[ONR_CODEC_MAX_MESSAGE];
+    uint8_t b[ONR_CODEC_MAX_MESSAGE];
+    size_t a_len = 0;
+    size_t b_len = 0;
+    struct onr_msg m;
+    struct onr_msg back;
+    struct onr_msg_field f;
+
+    (void)state;
+    onr_sample_msg(ONR_MSG_STATUS, &m);
+    assert_onr(ONR_OK, onr_msg_body_encode(&m, a, sizeof(a), &a_len));
+    m.body.status.relocations = 0;
+    m.body.status.relocated = 0;
+    assert_onr(ONR_OK, onr_msg_body_encode(&m, b, sizeof(b), &b_len));
+    /* the two keys left out */
+    assert_true(contains(a, a_len, "relocations"));
+    assert_false(contains(b, b_len, "relocations"));
+    assert_false(contains(b, b_len, "relocated"));
+    assert_onr(ONR_OK, onr_msg_body_decode(ONR_MSG_STATUS, b, b_len, &back));
+    assert_int_equal(back.body.status.relocations, 0);
+    for (size_t i = 0; onr_msg_field_at(&back, i, &f) == ONR_OK; i++) {
+        if (strcmp(f.key, "relocations") == 0 || strcmp(f.key, "relocated") == 0)
+            assert_false(f.present);
+        if (strcmp(f.key, "claimed") == 0 || strcmp(f.key, "vouched") == 0)
+            assert_true(f.present); /* required uints are there even when 0 */
+    }
+    /* an explicit 0 is taken, and written back without it */
+    DECODE(ONR_OK, ONR_MSG_REGISTRATION, 5, {KEY, "dev", 0}, {STR, ONR_SAMPLE_DEVID, 32},
+           {KEY, "claim", 0}, {BIN, CERT64, 64}, {KEY, "op", 0}, {STR, "op-1", 4},
+           {KEY, "op_key", 0}, {BIN, CERT64 "0", 65}, {KEY, "user", 0}, {UINT, NULL, 0});
+    DECODE(ONR_ERANGE, ONR_MSG_REGISTRATION, 5, {KEY, "dev", 0}, {STR, ONR_SAMPLE_DEVID, 32},
+           {KEY, "claim", 0}, {BIN, CERT64, 64}, {KEY, "op", 0}, {STR, "op-1", 4},
+           {KEY, "op_key", 0}, {BIN, CERT64 "0", 65}, {KEY, "user", 0}, {UINT, NULL, 2});
+    onr_sample_msg(ONR_MSG_REGISTRATION, &m);
+    m.body.registration.user = 2;
+    assert_onr(ONR_ERANGE, encode_sample(&m));
+}
+
+/* A registration's policy and keys (type 13): the policy parses, the keys
+ * are exactly the operators it names and `op`'s, `op`'s is op_key. */
+static void test_msg_registration_policy_and_keys_agree(void **state)
+{
+    static const uint8_t key_a[ONR_P256_PUB_LEN] = {0x04, 0xaa};
+    static const uint8_t key_b[ONR_P256_PUB_LEN] = {0x04, 0xbb};
+    static const uint8_t key_c[ONR_P256_PUB_LEN] = {0x04, 0xcc};
+    uint8_t keys[ONR_OP_KEYS_BIN_MAX];
+    size_t keys_len = 0;
+    struct onr_op_keys k;
+    struct onr_msg m;
+    struct onr_msg back;
+    uint8_t buf[ONR_CODEC_MAX_MESSAGE];
+    size_t len = 0;
+
+    (void)state;
+    memset(&k, 0, sizeof(k));
+    assert_onr(ONR_OK, onr_op_keys_add(&k, "op-de", key_a));
+    assert_onr(ONR_OK, onr_op_keys_add(&k, "op-br", key_b));
+    assert_onr(ONR_OK, onr_op_keys_encode(&k, keys, sizeof(keys), &keys_len));
+    onr_sample_msg(ONR_MSG_REGISTRATION, &m);
+    m.body.registration.op = ONR_BYTES_STR("op-de");
+    m.body.registration.op_key = ONR_BYTES(key_a);
+    m.body.registration.policy = ONR_BYTES_STR("262:op-de;724:op-br");
+    m.body.registration.op_keys = (struct onr_bytes){keys, keys_len};
+    assert_onr(ONR_OK, onr_msg_body_encode(&m, buf, sizeof(buf), &len));
+    assert_onr(ONR_OK, onr_msg_body_decode(ONR_MSG_REGISTRATION, buf, len, &back));
+    assert_memory_equal(back.body.registration.op_keys.ptr, keys, keys_len);
+
+    /* `op` outside the policy, with its record: fine */
+    m.body.registration.policy = ONR_BYTES_STR("724:op-br");
+    assert_onr(ONR_OK, encode_sample(&m));
+    /* ... without it: not the keys the registration must carry */
+    m.body.registration.op = ONR_BYTES_STR("op-xx");
+    assert_onr(ONR_ESCHEMA, encode_sample(&m));
+    m.body.registration.op = ONR_BYTES_STR("op-de");
+    /* `op`'s record is not op_key */
+    m.body.registration.op_key = ONR_BYTES(key_c);
+    assert_onr(ONR_ESCHEMA, encode_sample(&m));
+    m.body.registration.op_key = ONR_BYTES(key_a);
+    /* an operator of the policy without a record */
+    m.body.registration.policy = ONR_BYTES_STR("262:op-de;724:op-br,op-ar");
+    assert_onr(ONR_ESCHEMA, encode_sample(&m));
+    /* a record for an operator neither the policy nor `op` names */
+    m.body.registration.policy = ONR_BYTES_STR("262:op-de");
+    assert_onr(ONR_ESCHEMA, encode_sample(&m));
+    /* one without the other */
+    m.body.registration.policy = ONR_BYTES_STR("262:op-de;724:op-br");
+    m.body.registration.op_keys = (struct onr_bytes){NULL, 0};
+    assert_onr(ONR_ESCHEMA, encode_sample(&m));
+    m.body.registration.policy = (struct onr_bytes){NULL, 0};
+    m.body.registration.op_keys = (struct onr_bytes){keys, keys_len};
+    assert_onr(ONR_ESCHEMA, encode_sample(&m));
+    /* neither: a registration as before roaming */
+    m.body.registration.op_keys = (struct onr_bytes){NULL, 0};
+    assert_onr(ONR_OK, encode_sample(&m));
+    /* a policy that does not parse: the parser's code */
+    m.body.registration.op_keys = (struct onr_bytes){keys, keys_len};
+    m.body.registration.policy = ONR_BYTES_STR("262:op-de;262:op-br");
+    assert_onr(ONR_EFORMAT, encode_sample(&m));
+    m.body.registration.policy = ONR_BYTES_STR("262:op-de,op-de;724:op-br");
+    assert_onr(ONR_EEXIST, encode_sample(&m));
+    m.body.registration.policy = ONR_BYTES_STR("262:op-de;724:op br");
+    assert_onr(ONR_ECHARSET, encode_sample(&m)); /* not even printable */
+    m.body.registration.policy = ONR_BYTES_STR("262:op-de;724:op-br");
+    /* malformed records: the decoder's code */
+    keys[0] = 0;
+    assert_onr(ONR_EFORMAT, encode_sample(&m));
+    keys[0] = 5;
+    m.body.registration.op_keys.len = keys_len - 1; /* cut short */
+    assert_onr(ONR_EFORMAT, encode_sample(&m));
+    /* the field's own bounds: under one record, over sixteen */
+    m.body.registration.op_keys.len = ONR_OP_KEYS_BIN_MIN - 1;
+    assert_onr(ONR_ELENGTH, encode_sample(&m));
+    m.body.registration.op_keys.len = ONR_OP_KEYS_BIN_MAX + 1;
+    assert_onr(ONR_ELENGTH, encode_sample(&m));
+}
+
+static void test_msg_roaming_types_names_and_bounds(void **state)
+{
+    (void)state;
+    assert_string_equal(onr_msg_type_name(35), "no_operator");
+    assert_string_equal(onr_msg_type_name(36), "relocation_request");
+    assert_string_equal(onr_msg_type_name(37), "relocate");
+    /* a relocate's voucher is a token's bytes: bounded as a voucher's */
+    DECODE(ONR_ELENGTH, ONR_MSG_RELOCATE, 1, {KEY, "voucher", 0}, {BIN, "", 0});
+    DECODE(ONR_EUNKNOWNKEY, ONR_MSG_RELOCATE, 2, {KEY, "voucher", 0}, {BIN, NONCE, 16},
+           {KEY, "op", 0}, {STR, "op-1", 4});
+}
+
+static void test_msg_service_ids_are_checked_in_one_place(void **state)
+{
+    (void)state;
+    assert_onr(ONR_OK, onr_service_id_check("op-1", 4));
+    assert_onr(ONR_OK, onr_service_id_check("a", 1));
+    assert_onr(ONR_OK, onr_service_id_check("0123456789abcdef0123456789abcdef", 32));
+    assert_onr(ONR_EINVAL, onr_service_id_check("0123456789abcdef0123456789abcdef0", 33));
+    assert_onr(ONR_EINVAL, onr_service_id_check("", 0));
+    assert_onr(ONR_EINVAL, onr_service_id_check("-op", 3));
+    assert_onr(ONR_EINVAL, onr_service_id_check(".op", 3));
+    assert_onr(ONR_EINVAL, onr_service_id_check("Op", 2));
+    assert_onr(ONR_EINVAL, onr_service_id_check("op/1", 4));
+    assert_onr(ONR_EINVAL, onr_service_id_check(NULL, 3));
+    assert_onr(ONR_OK, onr_service_id_check("op-1/x", 4)); /* the length bounds it */
+}
+
 static void test_msg_type_rules_match_design(void **state)
 {
+    static const struct {
+        int type;
+        enum onr_auth_kind auth;
+        unsigned roles;
+    } rules[] = {
+        {ONR_MSG_HELLO, ONR_AUTH_SIG, 1u << ONR_ROLE_DEVICE},
+        /* the operator verifies no fresh device key for a profile request */
+        {ONR_MSG_PROFILE_REQUEST, ONR_AUTH_NONE, 1u << ONR_ROLE_DEVICE},
+        /* enrollment is vouched for by the network: a MAC */
+        {ONR_MSG_ENROLL_REQUEST, ONR_AUTH_MAC, 1u << ONR_ROLE_DEVICE},
+        /* only the manufacturer issues vouchers */
+        {ONR_MSG_VOUCHER_TOKEN, ONR_AUTH_SIG, 1u << ONR_ROLE_MANUFACTURER},
+        /* roaming: the manufacturer tells, the provider asks and relocates */
+        {ONR_MSG_NO_OPERATOR, ONR_AUTH_SIG, 1u << ONR_ROLE_MANUFACTURER},
+        {ONR_MSG_RELOCATION_REQUEST, ONR_AUTH_SIG, 1u << ONR_ROLE_PROVIDER},
+        {ONR_MSG_RELOCATE, ONR_AUTH_SIG, 1u << ONR_ROLE_PROVIDER},
+    };
     enum onr_auth_kind auth;
     unsigned roles;
 
     (void)state;
-    assert_onr(ONR_OK, onr_msg_type_rules(ONR_MSG_HELLO, &auth, &roles));
-    assert_int_equal(auth, ONR_AUTH_SIG);
-    assert_int_equal(roles, 1u << ONR_ROLE_DEVICE);
-    /* the operator verifies no fresh device key for a profile request */
-    assert_onr(ONR_OK, onr_msg_type_rules(ONR_MSG_PROFILE_REQUEST, &auth, &roles));
-    assert_int_equal(auth, ONR_AUTH_NONE);
-    /* enrollment is vouched for by the network: a MAC */
-    assert_onr(ONR_OK, onr_msg_type_rules(ONR_MSG_ENROLL_REQUEST, &auth, &roles));
-    assert_int_equal(auth, ONR_AUTH_MAC);
-    /* only the manufacturer issues vouchers */
-    assert_onr(ONR_OK, onr_msg_type_rules(ONR_MSG_VOUCHER_TOKEN, &auth, &roles));
-    assert_int_equal(roles, 1u << ONR_ROLE_MANUFACTURER);
+    for (size_t i = 0; i < sizeof(rules) / sizeof(rules[0]); i++) {
+        assert_onr(ONR_OK, onr_msg_type_rules(rules[i].type, &auth, &roles));
+        assert_int_equal(auth, rules[i].auth);
+        assert_int_equal(roles, rules[i].roles);
+    }
     assert_string_equal(onr_role_name(ONR_ROLE_OPERATOR), "operator");
     assert_null(onr_role_name(9));
 }
@@ -369,6 +630,12 @@ int main(void)
         cmocka_unit_test(test_msg_encode_refuses_what_decode_would),
         cmocka_unit_test(test_msg_fields_can_be_listed_by_name),
         cmocka_unit_test(test_msg_type_rules_match_design),
+        cmocka_unit_test(test_msg_plmn_fields_take_five_or_six_digits),
+        cmocka_unit_test(test_msg_reasons_are_section_15s_words),
+        cmocka_unit_test(test_msg_optional_uints_read_absent_as_zero),
+        cmocka_unit_test(test_msg_registration_policy_and_keys_agree),
+        cmocka_unit_test(test_msg_roaming_types_names_and_bounds),
+        cmocka_unit_test(test_msg_service_ids_are_checked_in_one_place),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -4,6 +4,7 @@
 
 #include <string.h>
 
+#include "onramp/hex.h"
 #include "onramp/text.h"
 
 static const char *esc(const char *s, size_t len, char *out, size_t cap)
@@ -104,6 +105,27 @@ static void test_escape_never_writes_past_cap(void **state)
     }
 }
 
+/* Lowercase hex, one spelling (<onramp/hex.h>): the plugin's files, a
+ * telemetry's nonce, the device's "reported" file. */
+static void test_hex_has_one_spelling(void **state)
+{
+    static const uint8_t bytes[] = {0x00, 0x0f, 0xa0, 0xff};
+    uint8_t back[4];
+    char hex[9];
+
+    (void)state;
+    onr_hex_encode(bytes, sizeof(bytes), hex);
+    assert_string_equal(hex, "000fa0ff");
+    assert_int_equal(onr_hex_decode(hex, 8, back, sizeof(back)), 4);
+    assert_memory_equal(back, bytes, 4);
+    assert_int_equal(onr_hex_decode("000FA0FF", 8, back, sizeof(back)), 0); /* uppercase */
+    assert_int_equal(onr_hex_decode("000fa0f", 7, back, sizeof(back)), 0);  /* odd */
+    assert_int_equal(onr_hex_decode("000fa0ff00", 10, back, sizeof(back)), 0); /* too long */
+    assert_int_equal(onr_hex_decode("000fa0fg", 8, back, sizeof(back)), 0);
+    assert_int_equal(onr_hex_decode("", 0, back, sizeof(back)), 0);
+    assert_int_equal(onr_hex_decode("00ffXX", 4, back, sizeof(back)), 2); /* the length bounds it */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -112,6 +134,7 @@ int main(void)
         cmocka_unit_test(test_escape_handles_nul_and_non_ascii_bytes),
         cmocka_unit_test(test_escape_is_bounded_and_marks_truncation),
         cmocka_unit_test(test_escape_never_writes_past_cap),
+        cmocka_unit_test(test_hex_has_one_spelling),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

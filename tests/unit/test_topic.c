@@ -109,6 +109,13 @@ static void test_topic_builds_every_topic_of_spec_section_2(void **state)
     assert_onr(ONR_OK, onr_topic_operational("prov-a", DEV, "cmd/reboot", t, sizeof(t)));
     assert_string_equal(t, "onr/1/p/prov-a/dev/" DEV "/cmd/reboot");
     assert_memory_equal(t, ONR_TOPIC_OPERATIONAL_ROOT, strlen(ONR_TOPIC_OPERATIONAL_ROOT));
+    /* where a provider's relocate reaches its device (SPEC section 16) */
+    assert_onr(ONR_OK, onr_topic_operational_down("prov-a", DEV, t, sizeof(t)));
+    assert_string_equal(t, "onr/1/p/prov-a/dev/" DEV "/down");
+    assert_onr(ONR_EINVAL, onr_topic_operational_down("prov-a", "x", t, sizeof(t)));
+    assert_string_equal(t, "");
+    assert_onr(ONR_EINVAL, onr_topic_operational_down("Prov", DEV, t, sizeof(t)));
+    assert_onr(ONR_ESPACE, onr_topic_operational_down("prov-a", DEV, t, 20));
     assert_string_equal(ONR_TOPIC_VOUCHER, "onr/1/voucher");
     assert_string_equal(ONR_TOPIC_CONTROL, "$CONTROL/onramp/v1");
     assert_string_equal(ONR_TOPIC_CONTROL_RESPONSE, "$CONTROL/onramp/v1/response");

@@ -1,7 +1,9 @@
 /*
  * libonramp-device: a blank device's journey (proto/SPEC.md, ../DESIGN.md
- * steps 3a to 4), from its first power-on to working service, as a
- * persistent state machine.
+ * steps 3a to 4), from its first power-on to working service, and its
+ * relocation to another operator when it turns up in a country where its
+ * owner's policy names one (SPEC section 16), as a persistent state
+ * machine.
  *
  * A device lives in its state directory, as onramp-factory minted it
  * (identity.key, identity.pem, sealing.key, manufacturer.pub, voucher.pub,
@@ -32,6 +34,20 @@
  *             the provider CA) the provider issued for service.key
  *   service-ca.pem  the CA of the service broker's TLS certificate (PEM)
  *   endpoint  the service broker, "mqtts://HOST:PORT" and a newline
+ *   reported  the nonces of the last 8 telemetries that reported a visited
+ *             PLMN, with that PLMN, one "HEX PLMN" line each, oldest first;
+ *             written before the telemetry is sent, emptied when a
+ *             relocation answering one of them is taken (each answers one)
+ *   next/     while relocating (mode 0700): the new operator's voucher,
+ *             profile, sqn and akma, as above, kept apart from the
+ *             device's own until the relocation's switch moves them up
+ *
+ * device.conf may name the network the device is on, `visited_plmn MCCMNC`
+ * (5 or 6 digits; a device with a modem asks it instead, and tells the
+ * library with onr_device_set_visited_plmn): every hello carries it (SPEC
+ * type 1), so that the manufacturer chooses the operator its owner's
+ * policy names for that country, and so does every telemetry. A malformed
+ * one keeps the device from opening.
  *
  *   FACTORY   nothing done yet: connect to a bootstrap broker (anonymous
  *             TLS and a fresh proof of possession per attempt, bound to
@@ -76,7 +92,42 @@
  *             0x80). A device started at OPERATIONAL, to reach OPERATIONAL,
  *             connects to its service broker directly and publishes its
  *             telemetry again: its run ends when that is acknowledged
- *             (other states end a run at once when they are its target)
+ *             (other states end a run at once when they are its target),
+ *             unless the run stays (options' `stay`): then it stays
+ *             connected until stopped, reconnecting when the connection is
+ *             lost, and reports its telemetry again whenever its visited
+ *             PLMN changes.
+ *             Before its telemetry, it subscribes to its provider's
+ *             onr/1/p/{prov}/dev/{dev}/down. A telemetry with a visited
+ *             PLMN is {"dev":"ID","state":"OPERATIONAL","plmn":"PLMN",
+ *             "nonce":"HEX"}, its fresh nonce stored in "reported" first
+ *             (SPEC section 14). A relocate there (SPEC type 37) that
+ *             passes every check of SPEC section 16 (its provider's
+ *             signature, a token from its manufacturer's voucher key for
+ *             this device, not expired, for its provider, answering one of
+ *             its reported nonces and the PLMN reported with it, for
+ *             another operator) is stored (next/voucher, "reported"
+ *             emptied, the journey RELOCATING), and the device relocates:
+ *   RELOCATING
+ *             the new operator's voucher in next/. Next: leave the service
+ *             broker for a bootstrap broker and ask the new operator for a
+ *             profile with it, as at VOUCHED; the device's own profile,
+ *             service key and certificate stay as they are
+ *   RELOCATION_PROFILED
+ *             the new profile in next/. Next: attach with it, as at
+ *             PROFILED (next/sqn its own sequence numbers)
+ *   RELOCATED the new attach succeeded: next/akma stored, then this state,
+ *             then the switch: next/voucher, profile, sqn and akma renamed
+ *             over the device's own (the old ones dropped), the journey
+ *             OPERATIONAL, next/ removed; a device cut off meanwhile
+ *             finishes the switch when it opens. Then, OPERATIONAL, it
+ *             connects to its service broker and reports its telemetry.
+ *             A relocation that fails (errors, no answer, no attach) is
+ *             retried as every step is; after max_attempts failed
+ *             attempts in a row, or at once when its voucher expires
+ *             before the new profile is stored, it is abandoned: the
+ *             journey OPERATIONAL on the old profile, next/ removed, the
+ *             service broker and a telemetry again.
  *
  * A factory reset (onr_device_factory_reset) removes every file the
  * journey added and leaves the factory's, so the device starts again at
@@ -114,11 +165,14 @@
 #include <stdint.h>
 
 #include "onramp/msg.h"
+#include "onramp/policy.h"
 
 struct event_base;
 struct onr_device;
 
-/* The steps of the journey, in order; the zero value is a fresh device. */
+/* The steps of the journey, in order; the zero value is a fresh device.
+ * After OPERATIONAL, a relocation's, which end OPERATIONAL again (they are
+ * no run's target). */
 enum onr_device_state {
     ONR_DEVICE_FACTORY = 0,
     ONR_DEVICE_VOUCHED = 1,
@@ -126,6 +180,9 @@ enum onr_device_state {
     ONR_DEVICE_NETWORK_ATTACHED = 3,
     ONR_DEVICE_ENROLLED = 4,
     ONR_DEVICE_OPERATIONAL = 5,
+    ONR_DEVICE_RELOCATING = 6,
+    ONR_DEVICE_RELOCATION_PROFILED = 7,
+    ONR_DEVICE_RELOCATED = 8,
 };
 
 /*
@@ -142,24 +199,32 @@ enum onr_device_state {
  *   connecting  broker=NAME host=HOST port=PORT  (a bootstrap broker)
  *   connected   ""  admitted by a bootstrap broker; broker=service: by the
  *               service broker
- *   hello       manufacturer=ID
+ *   hello       manufacturer=ID [visited=PLMN]
  *   profile     operator=ID  a profile request sent
  *   attach      operator=ID imsi=DIGITS  an attach request sent
  *   challenge   ""  a challenge verified, answered with RES (SQN stored)
  *   resync      ""  a challenge's SQN not fresh, answered with AUTS
  *   enroll      provider=ID  an enroll request sent
  *   operating   endpoint=mqtts://HOST:PORT  connecting to the service broker
- *   telemetry   topic=TOPIC  the service broker acknowledged the telemetry
+ *   telemetry   topic=TOPIC [visited=PLMN]  the service broker acknowledged
+ *               the telemetry
+ *   relocate    operator=ID [reason=WHY] [visited=PLMN]  a relocate taken
+ *               and stored: the device relocates to that operator, chosen
+ *               for WHY (user, policy, fallback) where it reported PLMN
+ *   abandoned   attempts=N code=NAME reason="..."  a relocation given up:
+ *               OPERATIONAL on the old profile again
  *   pending     retry_after=SECONDS [reason=ESCAPED]
  *   error       code=NAME reason=ESCAPED  an error answer from the manufacturer,
  *               the operator or the provider (code: the onr_error_name, or
  *               the number if unknown), or at open: file=NAME code=NAME (why
  *               the device cannot start)
- *   refused     what=voucher|profile|challenge|result|enrollment|message
- *               code=NAME reason="..."  an answer that does not verify, open
- *               or check, or is not for us; ignored (what=challenge
- *               code=EBADMAC: a challenge not from our network, answered as
- *               a MAC failure and counted as a failed attempt)
+ *   refused     what=voucher|profile|challenge|result|enrollment|relocate|
+ *               message code=NAME reason="..."  an answer that does not
+ *               verify, open or check, or is not for us; ignored
+ *               (what=challenge code=EBADMAC: a challenge not from our
+ *               network, answered as a MAC failure and counted as a failed
+ *               attempt; what=relocate code=EEXIST: a relocation to the
+ *               operator the device has, nothing to do)
  *   retry       attempt=N delay=SECONDS code=NAME reason="..."
  *   failed      attempts=N code=NAME reason="..."  the run gives up
  */
@@ -173,7 +238,8 @@ struct onr_device_callbacks {
 };
 
 struct onr_device_options {
-    enum onr_device_state target; /* run until this state; FACTORY (0): the last one */
+    enum onr_device_state target; /* run until this state (FACTORY to OPERATIONAL);
+                                     FACTORY (0): OPERATIONAL */
     unsigned max_attempts;        /* failed attempts in a row before giving up; 0: 20 */
     unsigned answer_timeout;      /* seconds to wait for CONNACK + SUBACK and for
                                      an answer to each request; 0: 15 */
@@ -183,19 +249,27 @@ struct onr_device_options {
                                      key a few times); 1: keep them for the
                                      thread (many devices in one process, as
                                      onramp-loadgen runs them, share them) */
+    int stay;                     /* 0: a run to OPERATIONAL ends once its
+                                     telemetry is acknowledged; 1: it stays
+                                     connected to its service broker until
+                                     stopped, for its provider's relocate and
+                                     to report a new visited PLMN */
 };
 
 /*
  * onr_device_open: the device in `state_dir` (the path is copied), at the
  * state its directory records. `cb` is copied (may be NULL); `opt` may be
  * NULL for the defaults. On failure the progress callback is told which
- * file was refused (an "error" event; its `dev` is the half-open device,
- * to be used for nothing else) and *out is untouched. Returns ONR_OK,
- * ONR_EINVAL, ONR_ENOENT (a file missing), ONR_EFORMAT (device.conf or the
- * journey damaged, or a completed step's file (voucher, profile, sqn,
- * akma, service.key, service.pem, service-ca.pem, endpoint) missing,
- * damaged or not matching), ONR_EPERM (a key or profile readable by
- * others), ONR_EBADKEY, ONR_ECERT, ONR_ENOMEM, ONR_EIO.
+ * file was refused (an "error" event, file=NAME [key=KEY] code=NAME
+ * reason="...": KEY a key of device.conf; its `dev` is the half-open
+ * device, to be used for nothing else) and *out is untouched. A RELOCATED
+ * device's switch is finished here. Returns ONR_OK, ONR_EINVAL, ONR_ENOENT
+ * (a file missing), ONR_EFORMAT (device.conf or the journey damaged, a
+ * visited_plmn that is not 5 or 6 digits, or a completed step's file
+ * (voucher, profile, sqn, akma, service.key, service.pem, service-ca.pem,
+ * endpoint, reported, next/'s) missing, damaged or not matching),
+ * ONR_EPERM (a key or profile readable by others), ONR_EBADKEY,
+ * ONR_ECERT, ONR_ENOMEM, ONR_EIO.
  */
 int onr_device_open(const char *state_dir, const struct onr_device_callbacks *cb,
                     const struct onr_device_options *opt, struct onr_device **out);
@@ -232,7 +306,8 @@ void onr_device_close(struct onr_device *dev);
  *      removes it, before relying on it; only a stale sqn is read, and
  *      costs at most one resynchronisation; a second reset finishes the
  *      job). If journey cannot be removed, nothing else is touched.
- *   2. the steps' files from the last step back to the first: endpoint,
+ *   2. the steps' files from the last step back to the first: a
+ *      relocation's next/ and what is in it, reported, endpoint,
  *      service-ca.pem, service.pem, service.key, akma, sqn, profile,
  *      voucher, so what a cut leaves is what an earlier step left.
  *   3. temporaries an interrupted atomic write of one of these left
@@ -253,8 +328,9 @@ int onr_device_factory_reset(const char *state_dir);
 
 enum onr_device_state onr_device_state(const struct onr_device *dev);
 /* onr_device_state_name: "FACTORY", "VOUCHED", "PROFILED",
- * "NETWORK_ATTACHED", "ENROLLED", "OPERATIONAL" ("UNKNOWN" otherwise): the
- * state names of <onramp/journey.h>'s steps; static strings. */
+ * "NETWORK_ATTACHED", "ENROLLED", "OPERATIONAL", "RELOCATING",
+ * "RELOCATION_PROFILED", "RELOCATED" ("UNKNOWN" otherwise): the state
+ * names of <onramp/journey.h>'s steps; static strings. */
 const char *onr_device_state_name(enum onr_device_state state);
 /* onr_device_state_from_name: the state named `name` (any case);
  * ONR_OK or ONR_EINVAL. */
@@ -270,10 +346,32 @@ struct onr_device_voucher {
     char op[ONR_SERVICE_ID_MAX + 1];
     uint8_t op_key[65]; /* verifies the operator's messages */
     uint64_t expires;   /* seconds since the epoch */
+    char plmn[ONR_PLMN_MAX + 1]; /* the visited PLMN `op` was chosen for; "" if none */
+    enum onr_choice why;         /* why (SPEC section 15); 0 if the voucher says not */
+    uint8_t nonce[ONR_NONCE_LEN]; /* the hello's it answers, or a telemetry's */
 };
 /* onr_device_voucher: ONR_OK and a copy of the voucher in `out`, or
  * ONR_ENOENT before VOUCHED. */
 int onr_device_voucher(const struct onr_device *dev, struct onr_device_voucher *out);
+/* onr_device_relocation: ONR_OK and a copy of the voucher of the
+ * relocation under way in `out` (the operator the device moves to), or
+ * ONR_ENOENT when it is not relocating. */
+int onr_device_relocation(const struct onr_device *dev, struct onr_device_voucher *out);
+
+/*
+ * onr_device_set_visited_plmn: the network the device is on now, MCC ||
+ * MNC (`plmn`, borrowed: 5 or 6 digits, NUL-terminated; NULL: none known),
+ * as its modem reports it; it replaces device.conf's visited_plmn for as
+ * long as `dev` is open (it is not stored). Every hello from then on
+ * carries it, and so does every telemetry; an OPERATIONAL device connected
+ * to its service broker reports it at once in a new telemetry (or right
+ * after the one in flight) when it changed. Call it before or during a run.
+ * ONR_OK, or ONR_EINVAL (`dev` NULL or a malformed PLMN: nothing changes).
+ */
+int onr_device_set_visited_plmn(struct onr_device *dev, const char *plmn);
+/* onr_device_visited_plmn: the visited PLMN now, "" if none is known;
+ * lives until the next onr_device_set_visited_plmn or the close. */
+const char *onr_device_visited_plmn(const struct onr_device *dev);
 
 /* What the stored network profile and attach say (valid from PROFILED on);
  * nothing secret. */

@@ -21,6 +21,13 @@
  * - event: the `step` of the event (SPEC type 26) a service publishes when
  *   it completes the step.
  *
+ * Onboarding ends at OPERATIONAL. The steps after it are an operational
+ * device's relocation to another operator (SPEC section 16), which it
+ * may go through any number of times, each time back to OPERATIONAL:
+ * RELOCATING (its provider handed it a voucher for another operator),
+ * RELOCATION_PROFILED (it holds that operator's profile as well as its
+ * own), RELOCATED (it attached with it: the new profile takes over).
+ *
  * Words off the path: ONR_JOURNEY_UNKNOWN (a service never saw the
  * device), ONR_JOURNEY_WAITING and ONR_JOURNEY_SUSPENDED (below).
  * Nothing here keeps state; every returned string is static.
@@ -43,8 +50,14 @@ enum onr_journey_step {
     ONR_JOURNEY_ENROLLED,
     ONR_JOURNEY_ALIGNED,
     ONR_JOURNEY_OPERATIONAL,
+    ONR_JOURNEY_RELOCATING,
+    ONR_JOURNEY_RELOCATION_PROFILED,
+    ONR_JOURNEY_RELOCATED,
     ONR_JOURNEY_COUNT
 };
+
+/* The last step of onboarding: the ones after it are a relocation's. */
+#define ONR_JOURNEY_ONBOARDED ONR_JOURNEY_OPERATIONAL
 
 /* A status answer's word for a device the service never saw. */
 #define ONR_JOURNEY_UNKNOWN "unknown"
@@ -57,11 +70,14 @@ enum onr_journey_step {
 #define ONR_JOURNEY_UNCLAIMED "UNCLAIMED"
 
 /*
- * onr_journey_name: "made" ... "operational"; ONR_JOURNEY_UNKNOWN for a
- * value outside the enum.
- * onr_journey_state_name: "FACTORY" ... "OPERATIONAL"; "UNKNOWN" outside.
- * onr_journey_spec: "1", "2", "3b", "3c", "4", "5"; NULL for MADE (the
- * factory's, before the journey) and outside.
+ * onr_journey_name: "made" ... "operational", "relocating",
+ * "relocation_profiled", "relocated"; ONR_JOURNEY_UNKNOWN for a value
+ * outside the enum.
+ * onr_journey_state_name: "FACTORY" ... "OPERATIONAL", "RELOCATING",
+ * "RELOCATION_PROFILED", "RELOCATED"; "UNKNOWN" outside.
+ * onr_journey_spec: "1", "2", "3b", "3c", "4", "5", and "relocation" for
+ * the relocation's steps; NULL for MADE (the factory's, before the
+ * journey) and outside.
  * onr_journey_party: the role that performs the step; 0 outside.
  * onr_journey_said: the status word (see above); ONR_JOURNEY_UNKNOWN
  * outside.
@@ -93,7 +109,9 @@ int onr_journey_from_event(const char *word, size_t len, enum onr_journey_step *
  * belongs to: pairing/paired REGISTERING, registration/registered
  * REGISTERED, hello/voucher/voucher token VOUCHED, profile request/profile
  * PROFILED, the attach run and the application key ATTACHED, enroll
- * request/response ENROLLED, alignment/aligned ALIGNED. ONR_OK, or
+ * request/response ENROLLED, alignment/aligned ALIGNED, no_operator
+ * VOUCHED (a hello's answer), relocation_request and relocate
+ * RELOCATING. ONR_OK, or
  * ONR_ENOENT for a type outside the journey (pending, error and event
  * belong to whatever they answer or announce; control, status, stats and
  * release are not steps).

@@ -4,8 +4,8 @@
  * A body is a msgpack map with short string keys; proto/SPEC.md lists every
  * field with its type and bounds. Decoded bodies borrow: every struct
  * onr_bytes points into the buffer that was decoded and lives as long as it.
- * An optional string or binary that is absent has ptr == NULL; every uint
- * field is required.
+ * An optional string or binary that is absent has ptr == NULL; an optional
+ * uint that is absent reads as 0 (and a 0 is left out when encoding).
  */
 #ifndef ONRAMP_MSG_H
 #define ONRAMP_MSG_H
@@ -72,6 +72,9 @@ enum onr_msg_type {
     ONR_MSG_SERVICE_STATS = 32,
     ONR_MSG_REVOKE_REQUEST = 33,
     ONR_MSG_REVOKED = 34,
+    ONR_MSG_NO_OPERATOR = 35,
+    ONR_MSG_RELOCATION_REQUEST = 36,
+    ONR_MSG_RELOCATE = 37,
     /* Bodies that only travel sealed inside another message, never as an
      * envelope of their own. */
     ONR_MSG_PROFILE_CONTENT = 100,
@@ -87,6 +90,7 @@ enum onr_attach_result {
 struct onr_msg_hello {
     struct onr_bytes nonce; /* 16 random bytes, echoed in the voucher */
     struct onr_bytes cert;  /* optional: DER identity certificate */
+    struct onr_bytes plmn;  /* optional: the visited PLMN, MCC || MNC (5..6 digits) */
 };
 
 struct onr_msg_voucher {
@@ -152,9 +156,12 @@ struct onr_msg_enroll_response {
 
 struct onr_msg_registration {
     struct onr_bytes dev;
-    struct onr_bytes claim;  /* enc || ct: the claim secret sealed to the manufacturer */
-    struct onr_bytes op;     /* operator chosen for the device */
-    struct onr_bytes op_key; /* its P-256 signing key, 65 bytes */
+    struct onr_bytes claim;   /* enc || ct: the claim secret sealed to the manufacturer */
+    struct onr_bytes op;      /* operator chosen for the device */
+    struct onr_bytes op_key;  /* its P-256 signing key, 65 bytes */
+    uint64_t user;            /* optional: 1 if `op` is the end user's own choice */
+    struct onr_bytes policy;  /* optional: roaming policy text (<onramp/policy.h>) */
+    struct onr_bytes op_keys; /* with `policy`: its operators' keys (<onramp/op_keys.h>) */
 };
 
 struct onr_msg_registered {
@@ -198,6 +205,8 @@ struct onr_msg_voucher_token {
     struct onr_bytes op;
     struct onr_bytes op_key;   /* 65 */
     uint64_t expires;          /* seconds since the epoch */
+    struct onr_bytes plmn;     /* optional: the visited PLMN `op` was chosen for */
+    struct onr_bytes why;      /* optional: "user", "policy" or "fallback" */
 };
 
 struct onr_msg_grant {
@@ -296,6 +305,12 @@ struct onr_msg_status {
     uint64_t enrolled;          /* provider: certificate issued */
     uint64_t aligned;           /* operator, provider: policy agreed */
     uint64_t operational;       /* provider: first telemetry */
+    struct onr_bytes plmn;      /* optional: the visited PLMN last reported */
+    struct onr_bytes op;        /* optional: the device's operator now */
+    struct onr_bytes why;       /* optional: why that operator ("user", ...) */
+    uint64_t relocations;       /* optional: relocations completed */
+    uint64_t relocated;         /* optional: when the last one completed */
+    struct onr_bytes prev_op;   /* optional: the operator before it */
 };
 
 /* A service's counters since it started (type 32, on its ev topic). */
@@ -328,6 +343,26 @@ struct onr_msg_app_key_stored {
 struct onr_msg_event {
     struct onr_bytes dev;
     struct onr_bytes step; /* "voucher", "profile", "attached", ... */
+};
+
+/* A hello answered ENOOPERATOR, told to the device's provider. */
+struct onr_msg_no_operator {
+    struct onr_bytes re;   /* the hello's id */
+    struct onr_bytes dev;
+    struct onr_bytes plmn; /* optional: the PLMN the hello reported */
+};
+
+/* A provider asks the manufacturer for a voucher for the operator its
+ * policy names where its device now is. */
+struct onr_msg_relocation_request {
+    struct onr_bytes dev;
+    struct onr_bytes plmn;  /* the PLMN the device reported */
+    struct onr_bytes nonce; /* the nonce of that report (16) */
+};
+
+/* A provider hands its operational device that voucher. */
+struct onr_msg_relocate {
+    struct onr_bytes voucher; /* an encoded VOUCHER_TOKEN envelope */
 };
 
 struct onr_msg_profile_content {
@@ -377,6 +412,9 @@ struct onr_msg {
         struct onr_msg_status_request status_request;
         struct onr_msg_status status;
         struct onr_msg_service_stats service_stats;
+        struct onr_msg_no_operator no_operator;
+        struct onr_msg_relocation_request relocation_request;
+        struct onr_msg_relocate relocate;
         struct onr_msg_profile_content profile_content;
     } body;
 };
@@ -402,6 +440,12 @@ struct onr_msg_field {
  * ONR_EMSGTYPE or ONR_EINVAL.
  */
 int onr_msg_field_at(const struct onr_msg *msg, size_t index, struct onr_msg_field *out);
+
+/* onr_service_id_check: ONR_OK if `len` bytes at `id` (borrowed, need not
+ * be NUL-terminated) are a service id (proto/SPEC.md section 1: 1 to
+ * ONR_SERVICE_ID_MAX characters of a-z 0-9 . _ -, not starting with . _
+ * or -); ONR_EINVAL otherwise. */
+int onr_service_id_check(const char *id, size_t len);
 
 /* onr_msg_type_name: "hello", "voucher", ...; NULL for an unknown type.
  * Static storage. */
@@ -432,7 +476,9 @@ int onr_msg_body_encode(const struct onr_msg *msg, uint8_t *out, size_t cap, siz
  * as the body of `type`. Returns ONR_OK or the errors of onr_codec_check and
  * ONR_ETYPE, ONR_EUNKNOWNKEY, ONR_EDUPKEY, ONR_EMISSING, ONR_ELENGTH,
  * ONR_ERANGE, ONR_ECHARSET, ONR_ESCHEMA (fields inconsistent with each
- * other), ONR_EMSGTYPE.
+ * other, or a `why` that is not one of <onramp/policy.h>'s reasons),
+ * ONR_EMSGTYPE; for a registration with a policy also the policy's and
+ * the operator keys' own errors (ONR_EFORMAT, ONR_ECOUNT, ONR_EEXIST).
  */
 int onr_msg_body_decode(int type, const uint8_t *buf, size_t len, struct onr_msg *msg);
 

@@ -9,7 +9,9 @@
  *   onr/1/s/{role}/{svc}/ev           a service's events and counters
  *                                     (mfr, op, prov, and broker: the plugin)
  *   onr/1/p/{prov}/dev/{dev}/{rest}   an operational device's own topics on
- *                                     its provider's service broker
+ *                                     its provider's service broker; among
+ *                                     them .../down, its provider's Onramp
+ *                                     messages to it (a relocate)
  *   onr/1/voucher                     never published: what a voucher token
  *                                     is bound to (SPEC section 6)
  *   $CONTROL/onramp/v1[/response]     the broker plugin's control topic
@@ -49,10 +51,13 @@
 /* Everything of Onramp's a monitor reads (not $CONTROL). */
 #define ONR_TOPIC_FILTER_ALL "onr/1/#"
 /* Below it, only operational devices' topics: their provider's
- * application data, never an Onramp envelope. */
+ * application data, and on the `down` leaf alone Onramp envelopes. */
 #define ONR_TOPIC_OPERATIONAL_ROOT "onr/1/p/"
 /* The leaf of an operational device's first message (SPEC section 14). */
 #define ONR_TOPIC_TELEMETRY "telemetry"
+/* The leaf its provider's Onramp messages reach it on (SPEC section 16):
+ * signed envelopes, never application data. */
+#define ONR_TOPIC_OPERATIONAL_DOWN "down"
 
 enum onr_topic_kind {
     ONR_TOPIC_KIND_UP = 1,           /* onr/1/d/{dev}/up/{role}/{svc} */
@@ -112,6 +117,11 @@ int onr_topic_ev(enum onr_role role, const char *svc, char *out, size_t cap);
  */
 int onr_topic_operational(const char *prov, const char *dev, const char *rest, char *out,
                           size_t cap);
+
+/* onr_topic_operational_down: onr/1/p/{prov}/dev/{dev}/down, where a
+ * provider's signed messages reach its operational device. Errors as
+ * above. */
+int onr_topic_operational_down(const char *prov, const char *dev, char *out, size_t cap);
 
 /*
  * Subscription filters; `group` NULL or a shared subscription group

@@ -1,6 +1,6 @@
-#include "hex.h"
+#include "onramp/hex.h"
 
-void hex_encode(const uint8_t *in, size_t len, char *out)
+void onr_hex_encode(const uint8_t *in, size_t len, char *out)
 {
     static const char digits[] = "0123456789abcdef";
 
@@ -20,7 +20,7 @@ static int digit(char c)
     return -1;
 }
 
-size_t hex_decode(const char *hex, size_t hex_len, uint8_t *out, size_t cap)
+size_t onr_hex_decode(const char *hex, size_t hex_len, uint8_t *out, size_t cap)
 {
     if (hex_len == 0 || hex_len % 2 != 0 || hex_len / 2 > cap)
         return 0;
