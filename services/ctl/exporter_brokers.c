@@ -11,6 +11,7 @@
 
 #include "onramp/envelope.h"
 #include "onramp/error.h"
+#include "onramp/hex.h"
 #include "onramp/topic.h"
 
 struct field_metric {
@@ -183,8 +184,7 @@ int ctl_exporter_collect(const struct ctl_exporter *x, struct onr_metrics *m)
         char hex[2 * CTL_EXPORTER_EPOCH_MAX + 1] = "";
         struct onr_metric_label l[] = {{"broker", c->name}, {"epoch", hex}};
 
-        for (size_t i = 0; i < c->stats.epoch.len; i++)
-            snprintf(hex + 2 * i, 3, "%02x", (unsigned)c->epoch[i]);
+        onr_hex_encode(c->epoch, c->stats.epoch.len, hex);
         onr_metrics_gauge(m, l, 2, 1);
     }
     onr_metrics_family(m, "onramp_exporter_counters_received_total", ONR_METRIC_COUNTER,
