@@ -8,7 +8,6 @@ A system-wide Prometheus, if one runs, is never used or touched.
 import json
 import os
 import shutil
-import signal
 import subprocess
 import time
 import urllib.error
@@ -16,6 +15,7 @@ import urllib.parse
 import urllib.request
 
 import fabric
+import onboarding
 
 PROMETHEUS = shutil.which("prometheus", path="/usr/bin:/usr/sbin:/bin")
 PROMTOOL = shutil.which("promtool", path="/usr/bin:/usr/sbin:/bin")
@@ -60,33 +60,26 @@ class Prometheus:
             if rules:
                 f.write("rule_files:\n" + "".join("  - %s\n" % r for r in rules))
             f.write(scrape_configs)
-        self.log = os.path.join(self.dir, "prometheus.log")
-        self.proc = None
+        self.process = onboarding.Process(
+            "prometheus", [PROMETHEUS, "--config.file=" + self.config,
+                           "--storage.tsdb.path=" + os.path.join(self.dir, "data"),
+                           "--web.listen-address=127.0.0.1:%d" % self.port,
+                           "--log.level=warn"], self.dir)
 
     def start(self, timeout=60):
-        out = open(self.log, "ab")
-        self.proc = subprocess.Popen(
-            [PROMETHEUS, "--config.file=" + self.config,
-             "--storage.tsdb.path=" + os.path.join(self.dir, "data"),
-             "--web.listen-address=127.0.0.1:%d" % self.port, "--log.level=warn"],
-            stdout=out, stderr=subprocess.STDOUT)
-        out.close()
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise AssertionError("prometheus exited (%d):\n%s" % (self.proc.returncode,
-                                                                     self.text()))
-            try:
-                if scrape(self.url + "/-/ready", timeout=2)[0] == 200:
-                    return self
-            except OSError:
-                pass
-            time.sleep(0.2)
-        raise AssertionError("prometheus not ready within %d s:\n%s" % (timeout, self.text()))
+        """Start it and wait until it is ready (GET /-/ready)."""
+        self.process.start()
+        onboarding.wait_until(self._ready, timeout=timeout, what="prometheus ready")
+        return self
 
-    def text(self):
-        with open(self.log, errors="replace") as f:
-            return f.read()[-3000:]
+    def _ready(self):
+        proc = self.process.proc
+        if proc is None or proc.poll() is not None:
+            raise AssertionError("prometheus exited:\n" + self.process.text()[-3000:])
+        try:
+            return scrape(self.url + "/-/ready", timeout=2)[0] == 200
+        except OSError:
+            return False
 
     def api(self, path, **params):
         """GET /api/v1/PATH?params: its "data" (AssertionError unless
@@ -132,15 +125,6 @@ class Prometheus:
         return {(t["labels"]["job"], t["labels"]["instance"]): t["health"]
                 for t in data["activeTargets"]}
 
-    def stop(self, timeout=20):
-        if self.proc is None:
-            return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-        try:
-            rc = self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            rc = self.proc.wait()
-        self.proc = None
-        return rc
+    def stop(self):
+        """SIGTERM by its PID and wait; the exit status."""
+        return self.process.stop(timeout=20)

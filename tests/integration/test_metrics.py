@@ -22,18 +22,9 @@ import prometheus
 RULES = os.path.join(fabric.SOURCE_DIR, "services", "examples", "prometheus",
                      "onramp.rules.yml")
 
-TOPOLOGY = """# integration.metrics
-host local address=127.0.0.1
-broker fleet host=local bind=127.0.0.1 bootstrap_port={bootstrap} services_port={services} \
-service_port={service} plugin={plugin}
-manufacturer acme host=local
-provider prov-a host=local
-operator op-1 host=local plmn=00101 apn=iot.onramp.test \
-imsi=001010000000001-001010000099999 iccid=894900100000000001-894900100000099999
-contract prov-a op-1
-plan prov-a * 1 fleet 0
-control fleet host=local
-monitor noc host=local
+# deployment.FLEET's fabric (one of each, the control tool fleet), a
+# monitor, and metrics for all
+TOPOLOGY = deployment.FLEET + """monitor noc host=local
 metrics acme port={m_acme}
 metrics prov-a port={m_prov}
 metrics op-1 port={m_op}
