@@ -6,6 +6,9 @@
 #                            for the provider's pairing page; clang and its
 #                            libFuzzer and sanitizer runtimes for fuzz.short;
 #                            dpkg-dev and lintian for the packages test;
+#                            Node.js and npm, unless a node and an npm are
+#                            already installed, for integration.nfc, which
+#                            installs npm's `ndef` into build/node itself;
 #                            prometheus, with promtool, for integration.metrics)
 #
 # Runs apt-get as root (directly, or through sudo when run by another user).
@@ -21,6 +24,10 @@ packages="
 if [ "${1:-}" = "--tests" ]; then
     packages="$packages chromium chromium-driver clang-14 libclang-rt-14-dev dpkg-dev lintian
               prometheus"
+    # Node.js from elsewhere (NodeSource's nodejs bundles npm) is kept
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        packages="$packages nodejs npm"
+    fi
 elif [ $# -gt 0 ]; then
     echo "usage: scripts/deps.sh [--tests]" >&2
     exit 2

@@ -138,7 +138,7 @@ static int apply_cert_revoke(struct plugin *p, const struct conn *c,
     map_each(p->conns, match_cert, &m);
     if (m.others > 0 && m.own == 0)
         return ONR_EDENIED; /* another provider's certificate */
-    rc = grants_cert_revoke(p->grants, c->id, dev, m.serial, m.serial_len);
+    rc = grants_cert_revoke(p->grants, c->id, dev, m.serial, m.serial_len, body->not_after);
     if (rc != ONR_OK)
         return rc;
     m.revoke = true;
@@ -264,6 +264,26 @@ void control_flush(struct plugin *p)
         send_reply(p, r);
         free(r);
     }
+}
+
+void control_prune(struct plugin *p, bool at_start)
+{
+    time_t now = time(NULL);
+    size_t records = grants_count(p->grants) + grants_cert_revocations(p->grants);
+    size_t at_least = at_start ? 1 : (records / 8 > 64 ? records / 8 : 64);
+    size_t dropped = 0;
+    int rc;
+
+    if (!at_start && now < p->next_prune)
+        return;
+    p->next_prune = now + PRUNE_INTERVAL;
+    rc = grants_cert_prune(p->grants, (uint64_t)now, at_least, &dropped);
+    if (rc != ONR_OK)
+        plugin_log(MOSQ_LOG_WARNING, "onramp: grants file %s: expired revocations not dropped: "
+                   "%s", p->cfg.grants_path, onr_strerror(rc));
+    else if (dropped > 0)
+        plugin_log(MOSQ_LOG_NOTICE, "onramp: %zu revocations of expired certificates dropped, "
+                   "%zu kept", dropped, grants_cert_revocations(p->grants));
 }
 
 void control_free(struct plugin *p)

@@ -33,6 +33,7 @@ struct cert_revocation {
     char prov[ID_MAX + 1];
     uint8_t serial[GRANTS_SERIAL_MAX];
     size_t serial_len;
+    uint64_t not_after; /* the certificate's notAfter; 0: not known */
 };
 
 /* Revocation keys: provider id, a NUL (never in an id), the trimmed serial. */
@@ -116,10 +117,10 @@ static size_t revocation_key(const char *prov, const uint8_t *serial, size_t ser
     return prov_len + 1 + serial_len;
 }
 
-/* In-memory change only; arguments already checked. 1 if recorded now,
- * 0 if it already was, or a negative ONR_E code. */
+/* In-memory change only; arguments already checked. 1 if recorded now
+ * (or its notAfter learnt), 0 if it already was, or a negative ONR_E code. */
 static int apply_cert_revoke(struct grants *g, const char *prov, const char *dev,
-                             const uint8_t *serial, size_t serial_len)
+                             const uint8_t *serial, size_t serial_len, uint64_t not_after)
 {
     uint8_t key[REVOCATION_KEY_MAX];
     size_t key_len = revocation_key(prov, serial, serial_len, key);
@@ -127,8 +128,13 @@ static int apply_cert_revoke(struct grants *g, const char *prov, const char *dev
 
     if (key_len == 0)
         return ONR_EINVAL;
-    if (map_get(g->revoked, key, key_len) != NULL)
-        return 0;
+    r = map_get(g->revoked, key, key_len);
+    if (r != NULL) {
+        if (r->not_after != 0 || not_after == 0)
+            return 0;
+        r->not_after = not_after;
+        return 1;
+    }
     r = calloc(1, sizeof(*r));
     if (r == NULL)
         return ONR_ENOMEM;
@@ -137,6 +143,7 @@ static int apply_cert_revoke(struct grants *g, const char *prov, const char *dev
     strcpy(r->prov, prov);
     memcpy(r->serial, serial, serial_len);
     r->serial_len = serial_len;
+    r->not_after = not_after;
     if (map_put(g->revoked, key, key_len, r, NULL) != 0) {
         free(r);
         return ONR_ENOMEM;
@@ -154,6 +161,26 @@ void grants_serial_hex(const uint8_t *in, size_t len, char out[2 * GRANTS_SERIAL
 static size_t hex_decode_serial(const char *hex, uint8_t out[GRANTS_SERIAL_MAX])
 {
     return onr_hex_decode(hex, strnlen(hex, 2 * GRANTS_SERIAL_MAX + 1), out, GRANTS_SERIAL_MAX);
+}
+
+/* A notAfter from the journal: 1 to 19 decimal digits, no sign, at most
+ * INT64_MAX (a uint of the wire). 1 and *out, or 0 if malformed. */
+static int parse_not_after(const char *text, uint64_t *out)
+{
+    size_t len = strnlen(text, 20);
+    uint64_t v = 0;
+
+    if (len == 0 || len > 19)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        if (text[i] < '0' || text[i] > '9')
+            return 0;
+        v = v * 10 + (uint64_t)(text[i] - '0');
+    }
+    if (v == 0 || v > INT64_MAX)
+        return 0;
+    *out = v;
+    return 1;
 }
 
 /* The journal's epoch line's value: 2 * GRANTS_EPOCH_LEN lowercase hex
@@ -181,21 +208,25 @@ static const char *replay_line(struct grants *g, char *line)
     char *a = strtok_r(NULL, " ", &save);
     char *b = strtok_r(NULL, " ", &save);
     char *c = strtok_r(NULL, " ", &save);
+    char *d = strtok_r(NULL, " ", &save);
     char *extra = strtok_r(NULL, " ", &save);
     uint8_t serial[GRANTS_SERIAL_MAX];
     size_t serial_len;
+    uint64_t not_after = 0;
 
     if (verb != NULL && strcmp(verb, "epoch") == 0)
         return replay_epoch(g, a, b);
-    if (verb == NULL || a == NULL || b == NULL || extra != NULL)
+    if (verb == NULL || a == NULL || b == NULL || extra != NULL ||
+        (d != NULL && strcmp(verb, "revoke-cert") != 0))
         return "too few or too many fields";
     if (!device_id_ok(a))
         return "bad device id";
     if (strcmp(verb, "revoke-cert") == 0) {
         serial_len = c == NULL ? 0 : hex_decode_serial(c, serial);
-        if (serial_len == 0 || !service_id_ok(b))
+        if (serial_len == 0 || !service_id_ok(b) || (d != NULL && !parse_not_after(d, &not_after)))
             return "bad revoke-cert";
-        return apply_cert_revoke(g, b, a, serial, serial_len) >= 0 ? NULL : "out of memory";
+        return apply_cert_revoke(g, b, a, serial, serial_len, not_after) >= 0 ? NULL
+                                                                              : "out of memory";
     }
     if (strcmp(verb, "grant") == 0) {
         if (c == NULL || !service_id_ok(b) || !service_id_ok(c))
@@ -209,6 +240,13 @@ static const char *replay_line(struct grants *g, char *line)
         return NULL;
     }
     return "unknown verb";
+}
+
+static int rewrite_pruned(struct grants *g, uint64_t expired_before);
+
+static int rewrite(struct grants *g)
+{
+    return rewrite_pruned(g, 0);
 }
 
 /* lines_read's taker: one journal line into memory. */
@@ -227,7 +265,15 @@ struct compact_ctx {
     size_t len;
     size_t cap;
     int failed;
+    uint64_t expired_before; /* revocations with a notAfter before it are left out */
 };
+
+/* Is revocation `r` past its certificate's notAfter plus the grace, at
+ * `before` (the time minus the grace)? Never for one without notAfter. */
+static int expired(const struct cert_revocation *r, uint64_t before)
+{
+    return r->not_after != 0 && r->not_after < before;
+}
 
 static void compact_append(struct compact_ctx *c, const char *line, int n)
 {
@@ -265,31 +311,37 @@ static int cert_revoke_line(const struct cert_revocation *r, char line[LINE_MAX_
     char hex[2 * GRANTS_SERIAL_MAX + 1];
 
     grants_serial_hex(r->serial, r->serial_len, hex);
-    return snprintf(line, LINE_MAX_LEN + 2, "revoke-cert %s %s %s\n", r->dev, r->prov, hex);
+    if (r->not_after == 0)
+        return snprintf(line, LINE_MAX_LEN + 2, "revoke-cert %s %s %s\n", r->dev, r->prov, hex);
+    return snprintf(line, LINE_MAX_LEN + 2, "revoke-cert %s %s %s %llu\n", r->dev, r->prov, hex,
+                    (unsigned long long)r->not_after);
 }
 
 static void append_cert_revoke_line(const void *key, size_t key_len, void *value, void *arg)
 {
+    struct compact_ctx *c = arg;
     char line[LINE_MAX_LEN + 2];
 
     (void)key;
     (void)key_len;
-    compact_append(arg, line, cert_revoke_line(value, line));
+    if (!expired(value, c->expired_before))
+        compact_append(c, line, cert_revoke_line(value, line));
 }
 
 /*
  * Rewrite the journal from memory, atomically (a temporary file, synced,
  * renamed, the directory synced): the epoch line, one grant line per
- * device and one revoke-cert line per revoked certificate. Then append to
+ * device and one revoke-cert line per revoked certificate, but those
+ * whose notAfter is before `expired_before` (0: none). Then append to
  * the new file.
  * Done at open (compaction) and whenever the file cannot be trusted to
  * hold what memory does: only a whole new file restores a known state
  * after a failed write or sync. ONR_OK, ONR_ENOMEM or ONR_EIO (then the
  * journal stays suspect and the old descriptor is not used again).
  */
-static int rewrite(struct grants *g)
+static int rewrite_pruned(struct grants *g, uint64_t expired_before)
 {
-    struct compact_ctx c = {0};
+    struct compact_ctx c = {.expired_before = expired_before};
     char line[LINE_MAX_LEN + 2];
     char hex[2 * GRANTS_EPOCH_LEN + 1];
     int fd;
@@ -504,29 +556,95 @@ size_t grants_count(const struct grants *g)
 }
 
 int grants_cert_revoke(struct grants *g, const char *prov, const char *dev,
-                       const uint8_t *serial, size_t serial_len)
+                       const uint8_t *serial, size_t serial_len, uint64_t not_after)
 {
     uint8_t key[REVOCATION_KEY_MAX];
     struct cert_revocation r = {0};
+    const struct cert_revocation *held;
     char line[LINE_MAX_LEN + 2];
+    size_t key_len;
     int rc;
 
-    if (g == NULL || prov == NULL || dev == NULL || !service_id_ok(prov) || !device_id_ok(dev) ||
-        revocation_key(prov, serial, serial_len, key) == 0)
+    if (g == NULL || prov == NULL || dev == NULL || !service_id_ok(prov) || !device_id_ok(dev))
+        return ONR_EINVAL;
+    key_len = revocation_key(prov, serial, serial_len, key);
+    if (key_len == 0)
+        return ONR_EINVAL;
+    if (not_after > INT64_MAX)
         return ONR_EINVAL;
     if (journal_trusted(g) != ONR_OK)
         return ONR_EIO;
-    if (grants_cert_revoked(g, prov, serial, serial_len))
+    held = map_get(g->revoked, key, key_len);
+    if (held != NULL && (held->not_after != 0 || not_after == 0))
         return ONR_OK;
     serial = grants_serial_trim(serial, &serial_len);
-    strcpy(r.dev, dev);
+    strcpy(r.dev, held != NULL ? held->dev : dev); /* a revocation keeps its device */
     strcpy(r.prov, prov);
     memcpy(r.serial, serial, serial_len);
     r.serial_len = serial_len;
+    r.not_after = not_after;
     rc = journal_append(g, line, (size_t)cert_revoke_line(&r, line));
     if (rc == ONR_OK)
-        rc = apply_cert_revoke(g, prov, dev, serial, serial_len);
+        rc = apply_cert_revoke(g, prov, dev, serial, serial_len, not_after);
     return rc < 0 ? rc : ONR_OK;
+}
+
+/* grants_cert_prune's collection of the keys to drop. */
+struct prune_ctx {
+    uint64_t before;
+    uint8_t (*keys)[REVOCATION_KEY_MAX];
+    size_t *lens;
+    size_t n;
+};
+
+static void collect_expired(const void *key, size_t key_len, void *value, void *arg)
+{
+    struct prune_ctx *c = arg;
+
+    if (!expired(value, c->before))
+        return;
+    if (c->keys != NULL) {
+        memcpy(c->keys[c->n], key, key_len);
+        c->lens[c->n] = key_len;
+    }
+    c->n++;
+}
+
+int grants_cert_prune(struct grants *g, uint64_t now, size_t at_least, size_t *dropped)
+{
+    struct prune_ctx c = {0};
+    int rc;
+
+    if (dropped != NULL)
+        *dropped = 0;
+    if (g == NULL || at_least == 0)
+        return ONR_EINVAL;
+    if (now <= GRANTS_REVOCATION_GRACE)
+        return ONR_OK;
+    c.before = now - GRANTS_REVOCATION_GRACE;
+    map_each(g->revoked, collect_expired, &c); /* count them */
+    if (c.n < at_least)
+        return ONR_OK;
+    c.keys = calloc(c.n, sizeof(*c.keys));
+    c.lens = calloc(c.n, sizeof(*c.lens));
+    if (c.keys == NULL || c.lens == NULL) {
+        rc = ONR_ENOMEM;
+        goto out;
+    }
+    c.n = 0;
+    map_each(g->revoked, collect_expired, &c);
+    /* the journal first: memory forgets only what disk no longer holds */
+    rc = rewrite_pruned(g, c.before);
+    if (rc != ONR_OK)
+        goto out;
+    for (size_t i = 0; i < c.n; i++)
+        free(map_remove(g->revoked, c.keys[i], c.lens[i]));
+    if (dropped != NULL)
+        *dropped = c.n;
+out:
+    free(c.keys);
+    free(c.lens);
+    return rc;
 }
 
 bool grants_cert_revoked(const struct grants *g, const char *prov, const uint8_t *serial,

@@ -8,12 +8,17 @@
  *   epoch <32 lowercase hex digits>
  *   grant <device id> <provider id> <operator id>
  *   revoke <device id> <operator id>
- *   revoke-cert <device id> <provider id> <serial>
+ *   revoke-cert <device id> <provider id> <serial> [<not after>]
  * <serial> is the certificate's serial number in lowercase hex, 2 to 40
- * digits, without leading zero bytes (grants_serial_trim). A revoke-cert
- * line is never undone. Journals without revoke-cert lines (written before
- * it existed) load as they are; a version that does not know the line
- * skips it.
+ * digits, without leading zero bytes (grants_serial_trim); <not after> the
+ * certificate's notAfter in decimal seconds since 1970 (absent: not known).
+ * A revoke-cert line is never undone, but it outlives its certificate by
+ * GRANTS_REVOCATION_GRACE at most: grants_cert_prune drops it then (a
+ * certificate past its notAfter is refused by TLS itself), so the journal
+ * does not grow for ever. One without <not after> is kept for ever.
+ * Journals without revoke-cert lines, or with lines without <not after>
+ * (written before either existed), load as they are; a version that does
+ * not know a line skips it.
  *
  * The epoch is the journal's identity: 16 random bytes made when the
  * journal is made (a new broker, or one whose journal was lost) and kept
@@ -122,14 +127,33 @@ void grants_serial_hex(const uint8_t *serial, size_t len, char out[2 * GRANTS_SE
 /*
  * grants_cert_revoke: record that the certificate with serial `serial`
  * (borrowed, 1..GRANTS_SERIAL_MAX bytes after trimming) issued by provider
- * `prov`'s CA, for device `dev` (both copied), is revoked. Revocations are
- * keyed by provider and serial: they never touch another provider's
- * certificates. Recording one again changes nothing and returns ONR_OK.
- * Returns ONR_OK, ONR_EINVAL (bad ids or serial), ONR_ENOMEM or ONR_EIO
- * (journal write failed: nothing changed).
+ * `prov`'s CA, for device `dev` (both copied), valid until `not_after`
+ * (seconds since 1970; 0 if not known), is revoked. Revocations are keyed
+ * by provider and serial: they never touch another provider's
+ * certificates. Recording one again changes nothing and returns ONR_OK,
+ * except that a `not_after` learnt for one recorded without it is
+ * recorded. Returns ONR_OK, ONR_EINVAL (bad ids or serial), ONR_ENOMEM or
+ * ONR_EIO (journal write failed: nothing changed).
  */
 int grants_cert_revoke(struct grants *g, const char *prov, const char *dev,
-                       const uint8_t *serial, size_t serial_len);
+                       const uint8_t *serial, size_t serial_len, uint64_t not_after);
+
+/* How long a revocation outlives its certificate's notAfter: a day, so a
+ * broker clock set back a little never brings a revoked certificate
+ * back. */
+#define GRANTS_REVOCATION_GRACE 86400
+
+/*
+ * grants_cert_prune: if at least `at_least` (1 or more) revocations'
+ * certificates expired more than GRANTS_REVOCATION_GRACE before `now`
+ * (seconds since 1970), drop them all: the journal is rewritten without
+ * them (compacted, as at open), then memory forgets them. Fewer are left
+ * for a later call, so a busy broker rewrites its journal only when it
+ * saves something worth the write. *dropped (may be NULL) gets how many
+ * were dropped. ONR_OK, ONR_EINVAL, ONR_ENOMEM or ONR_EIO (nothing
+ * dropped: the journal as it was).
+ */
+int grants_cert_prune(struct grants *g, uint64_t now, size_t at_least, size_t *dropped);
 
 /* grants_cert_revoked: has provider `prov` revoked its certificate with
  * this serial (trimmed before the lookup)? */

@@ -233,6 +233,7 @@ static int on_tick(int event, void *event_data, void *userdata)
     (void)event;
     (void)event_data;
     control_flush(p);
+    control_prune(p, false);
     limits_kick_pending(p);
     if (p->cfg.stats_interval_ms > 0 && now >= p->next_stats_ns) {
         counters_publish(p);
@@ -305,6 +306,7 @@ int mosquitto_plugin_init(mosquitto_plugin_id_t *identifier, void **userdata,
                    onr_strerror(rc));
         goto fail;
     }
+    control_prune(p, true);
     if (open_sessions(p) != 0)
         goto fail;
     for (; registered < sizeof(callbacks) / sizeof(callbacks[0]); registered++) {

@@ -150,6 +150,7 @@ struct plugin {
     time_t started;                    /* wall clock at init */
     uint64_t started_ns;               /* now_ns() at init */
     uint64_t next_stats_ns;
+    time_t next_prune;                 /* when expired revocations are looked for */
 };
 
 /* auth.c: MOSQ_EVT_EXT_AUTH_START and MOSQ_EVT_BASIC_AUTH. */
@@ -250,6 +251,16 @@ void limits_free(struct plugin *p);
 
 /* control.c */
 int control_on_message(int event, void *event_data, void *userdata);
+/*
+ * control.c: revocations of certificates past their notAfter (and the
+ * grace) dropped from memory and the journal (grants_cert_prune): at
+ * start whatever expired; then, at most every PRUNE_INTERVAL seconds, once
+ * they are an eighth of the journal's records (64 at least), so the
+ * journal stays bounded without being rewritten for every one.
+ */
+#define PRUNE_INTERVAL 3600
+void control_prune(struct plugin *p, bool at_start);
+
 /* On tick: make grants durable, then send the answers that waited. */
 void control_flush(struct plugin *p);
 void control_free(struct plugin *p);

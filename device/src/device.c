@@ -319,6 +319,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
         broker_failed(d, DEVICE_FAIL_CONNECT, ONR_EIO, why);
         break;
     case PHASE_WAITING:
+        if (d->renewal != RENEWAL_NONE) { /* the certificate in force still works */
+            step_renew_failed(d, ONR_EIO, "no answer from the provider to the renewal");
+            break;
+        }
         snprintf(why, sizeof(why), "no answer from the %s", device_peer_name(d));
         if (bootstrap) /* a broker that carries no answer does not work */
             broker_failed(d, DEVICE_FAIL_NO_ANSWER, ONR_EIO, why);
@@ -326,7 +330,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
             device_failed(d, ONR_EIO, why);
         break;
     case PHASE_PENDING: send_request(d); break; /* ask again */
-    case PHASE_OPERATING: break;                  /* no timer: nothing to wait for */
+    case PHASE_OPERATING: /* the certificate's renewal is due (or the clock moved) */
+        if (!step_renew_next(d))
+            step_renew_schedule(d);
+        break;
     }
     device_release_point_tables(d); /* the proof's or request's signature */
 }
@@ -438,7 +445,7 @@ int onr_device_open(const char *state_dir, const struct onr_device_callbacks *cb
     if (cb != NULL)
         d->cb = *cb;
     d->opt = (struct onr_device_options){device_state_last(), DEFAULT_ATTEMPTS, DEFAULT_TIMEOUT,
-                                         0, 0};
+                                         0, 0, 0};
     if (opt != NULL) {
         if (opt->target != ONR_DEVICE_FACTORY)
             d->opt.target = opt->target;
@@ -448,7 +455,10 @@ int onr_device_open(const char *state_dir, const struct onr_device_callbacks *cb
             d->opt.answer_timeout = opt->answer_timeout;
         d->opt.keep_point_tables = opt->keep_point_tables;
         d->opt.stay = opt->stay != 0;
+        d->opt.renew_before = opt->renew_before;
     }
+    if (d->opt.renew_before < 0)
+        return open_failed(d, "options", NULL, ONR_EINVAL);
     if (d->opt.target > device_state_last())
         return open_failed(d, "options", NULL, ONR_EINVAL);
     rc = device_files_load(d->dir, &d->files, &file, &key);
@@ -556,6 +566,7 @@ void onr_device_close(struct onr_device *d)
         mosquitto_destroy(d->mosq);
     }
     step_operate_close(d);
+    step_renew_cleanup(d);
     onr_replay_free(d->replay);
     device_journey_cleanup(&d->journey);
     device_files_cleanup(&d->files);

@@ -4,6 +4,7 @@
  * profile, the USIM's sequence numbers, the AKMA-style keys;
  * device_service.c: the service key, certificates and endpoint;
  * device_relocation.c: a relocation's files and their switch;
+ * device_renewal.c: a certificate renewal's files and their switch;
  * device_reported.c: the telemetry nonces a relocation answers) and the
  * pure decisions of each step (step_*.c), which unit tests reach without a
  * broker. The running device itself is device_run.h's.
@@ -23,6 +24,7 @@
 #include "onramp/p256.h"
 #include "onramp/policy.h"
 #include "onramp/x25519.h"
+#include "onramp/x509.h"
 
 #define DEVICE_BROKERS_MAX 8
 #define DEVICE_CERT_MAX 2048 /* a hello's `cert` bound (SPEC section 5) */
@@ -187,6 +189,7 @@ struct device_service {
     int port;
     uint8_t serial[20];
     size_t serial_len;
+    int64_t not_before;
     int64_t not_after;
 };
 
@@ -434,6 +437,19 @@ int device_enroll_csr(const char *dir, const char *dev, struct onr_p256_key **ke
                       size_t *csr_len);
 
 /*
+ * device_answer_check: an enroll response `m` (borrowed) for device `dev`
+ * and its service key `key` (borrowed), an enrollment's or a renewal's:
+ * `chain` split into `certs` (*n of them, pointing into it) and checked
+ * with device_service_check, verifying it; what it says into `out`.
+ * ONR_OK, ONR_EINVAL (a NULL or a field missing), or the errors of
+ * device_chain_split and device_service_check.
+ */
+int device_answer_check(const char *dev, const struct onr_p256_key *key,
+                        const struct onr_msg_enroll_response *m,
+                        struct onr_bytes certs[ONR_X509_MAX_CHAIN], size_t *n,
+                        struct device_service *out);
+
+/*
  * device_take_enrollment (NETWORK_ATTACHED -> ENROLLED): an enroll response
  * `m` (borrowed, from the voucher's provider, verified) for device `dev`
  * and its service key `key` (borrowed): splits `chain`
@@ -508,6 +524,13 @@ int device_relocation_start(const char *dir, const uint8_t *token, size_t len);
  * `dir` that `match` accepts (NULL: all), unlinked, each removal durable
  * (the directory synced). ONR_OK or ONR_EIO (the others still tried). */
 int device_remove_each(int dir, bool (*match)(const char *name));
+/* device_subdir_remove (device_reset.c): `dir`/`sub` and whatever is in it
+ * removed, durably; none is fine. ONR_OK or ONR_EIO. */
+int device_subdir_remove(const char *dir, const char *sub);
+/* device_move_up (device_reset.c): `name` renamed from the open directory
+ * `from` into the open directory `to`, both synced; one already moved (not
+ * in `from`) is fine. ONR_OK or ONR_EIO. */
+int device_move_up(int from, int to, const char *name);
 int device_relocation_commit(const char *dir);
 int device_relocation_abandon(const char *dir);
 int device_relocation_remove(const char *dir);
@@ -536,5 +559,76 @@ struct onr_replay;
 int device_take_relocate(const struct device_files *f, const struct device_journey *j,
                          const char *dir, const char *topic, const uint8_t *raw, size_t len,
                          uint64_t now, struct onr_replay *replay, struct device_next *next);
+
+/*
+ * A certificate renewal's files (device_renewal.c, SPEC section 17), kept
+ * in renew/ (DEVICE_RENEW_DIR, mode 0700) apart from the service
+ * credentials in force until the switch:
+ *   renew/service.key      the new service key, stored before the first
+ *                          renew request names it (every request of the
+ *                          renewal, after a restart too, names it)
+ *   renew/service.pem, renew/service-ca.pem, renew/endpoint
+ *                          the provider's answer, checked, then
+ *   renew/ready            "HEX\n", the serial of the certificate it
+ *                          replaces: the switch is due
+ * The switch renames the chain, CA, endpoint and then the key over those
+ * in force (one already moved is skipped: a switch cut short is finished
+ * at open), writes "renewed" (the same "HEX\n": the provider has not
+ * confirmed yet), then removes renew/. "renewed" goes once the provider
+ * answered the device's renewed with revoked.
+ *
+ * device_renew_at: when the device renews the certificate `s` of device
+ * `dev` (seconds since the epoch): its notAfter less `renew_before` (0: a
+ * third of its lifetime) less a jitter of up to a quarter of that, from
+ * SHA-256("onramp/1 renew" 0 dev serial) (SPEC section 17); 0 for a
+ * certificate whose lifetime it cannot tell.
+ */
+#define DEVICE_RENEW_DIR "renew"
+#define DEVICE_RENEW_READY_FILE "ready"
+#define DEVICE_RENEWED_FILE "renewed"
+int64_t device_renew_at(const char *dev, const struct device_service *s, int64_t renew_before);
+
+/* device_renewal_key: renew/service.key into *key (caller frees): loaded,
+ * or made and stored first (renew/ made for it). ONR_OK, ONR_EFORMAT or
+ * ONR_EPERM (a stored key damaged or readable by others), ONR_ENOMEM,
+ * ONR_ERANDOM, ONR_EIO. */
+int device_renewal_key(const char *dir, struct onr_p256_key **key);
+
+/*
+ * device_take_renewal: an enroll response `m` (borrowed, verified as from
+ * the device's provider) answering a renew request of device `dev` for
+ * its new key `key` (borrowed), replacing the certificate `old`: checked
+ * as an enrollment's (device_chain_split, device_service_check with
+ * `verify`), stored in renew/, then renew/ready, then the switch
+ * (device_renewal_commit); what is in force now into `out`. ONR_OK, the
+ * errors of the checks, ONR_EINVAL, or ONR_EIO (a disk problem: what was
+ * in force stays, or the switch is finished at the next open).
+ */
+int device_take_renewal(const char *dev, const struct onr_p256_key *key,
+                        const struct onr_msg_enroll_response *m, const char *dir,
+                        const struct device_service *old, struct device_service *out);
+
+/* device_renewal_commit: with renew/ready, the switch (above); without,
+ * nothing. ONR_OK or ONR_EIO. */
+int device_renewal_commit(const char *dir);
+
+/* device_renewed_pending: "renewed" is there, its serial into `serial`
+ * (20 bytes) and *len: 1; not there: 0; damaged: ONR_EFORMAT; ONR_EIO.
+ * device_renewed_clear: "renewed" removed, durably. ONR_OK or ONR_EIO. */
+int device_renewed_pending(const char *dir, uint8_t serial[20], size_t *len);
+int device_renewed_clear(const char *dir);
+
+/*
+ * device_enrollment_restart: what an enrollment and renewals left
+ * (renew/, renewed, endpoint, service-ca.pem, service.pem, service.key)
+ * removed, in that order, durably: the next enrollment makes a new key.
+ * device_service_expire: a certificate past its notAfter (SPEC section
+ * 17, "Expired"): the journey NETWORK_ATTACHED first, then
+ * device_enrollment_restart; a device cut off in between finishes it at
+ * open (a NETWORK_ATTACHED device with a service.pem restarts its
+ * enrollment). ONR_OK or ONR_EIO.
+ */
+int device_enrollment_restart(const char *dir);
+int device_service_expire(const char *dir);
 
 #endif /* ONRAMP_DEVICE_INTERNAL_H */

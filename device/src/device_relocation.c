@@ -39,24 +39,7 @@ static int open_dir(const char *path)
 
 int device_relocation_remove(const char *dir)
 {
-    int top = open_dir(dir);
-    int next = -1;
-    int rc = ONR_OK;
-
-    if (top < 0)
-        return ONR_EIO;
-    next = openat(top, DEVICE_NEXT_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (next < 0) {
-        rc = errno == ENOENT ? ONR_OK : ONR_EIO;
-    } else {
-        rc = device_remove_each(next, NULL);
-        close(next);
-        if (rc == ONR_OK && (unlinkat(top, DEVICE_NEXT_DIR, AT_REMOVEDIR) != 0 ||
-                             fsync(top) != 0))
-            rc = ONR_EIO;
-    }
-    close(top);
-    return rc;
+    return device_subdir_remove(dir, DEVICE_NEXT_DIR);
 }
 
 int device_relocation_start(const char *dir, const uint8_t *token, size_t len)
@@ -87,15 +70,6 @@ int device_relocation_start(const char *dir, const uint8_t *token, size_t len)
     return rc;
 }
 
-/* next/`name` renamed over `name`, both directories synced; one already
- * moved is fine. */
-static int move_up(int top, int next, const char *name)
-{
-    if (renameat(next, name, top, name) != 0)
-        return errno == ENOENT ? ONR_OK : ONR_EIO;
-    return fsync(top) == 0 && fsync(next) == 0 ? ONR_OK : ONR_EIO;
-}
-
 int device_relocation_commit(const char *dir)
 {
     enum onr_device_state state;
@@ -114,7 +88,7 @@ int device_relocation_commit(const char *dir)
     if (next < 0)
         rc = errno == ENOENT ? ONR_EFORMAT : ONR_EIO; /* RELOCATED names what is not there */
     for (size_t i = 0; rc == ONR_OK && i < sizeof(moved) / sizeof(moved[0]); i++)
-        rc = move_up(top, next, moved[i]);
+        rc = device_move_up(next, top, moved[i]);
     if (next >= 0)
         close(next);
     close(top);

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -18,11 +19,12 @@
 
 /* What the journey stores, in the order it is removed: the journey first
  * (after it the device is FACTORY, whatever is left), then the steps'
- * files from the last step back to the first (a relocation's next/ before
- * them all), so that what a power cut leaves is what an earlier step
+ * files from the last step back to the first (a relocation's next/ and a
+ * renewal's renew/ before them all), so that what a power cut leaves is what an earlier step
  * left. */
 static const char *const journey_files[] = {
     DEVICE_JOURNEY_FILE,
+    DEVICE_RENEWED_FILE,
     DEVICE_REPORTED_FILE,
     DEVICE_ENDPOINT_FILE,
     DEVICE_SERVICE_CA_FILE,
@@ -89,6 +91,34 @@ int device_remove_each(int dir, bool (*match)(const char *name))
     return rc;
 }
 
+int device_subdir_remove(const char *dir, const char *name)
+{
+    int top = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int sub = -1;
+    int rc = ONR_OK;
+
+    if (top < 0)
+        return ONR_EIO;
+    sub = openat(top, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (sub < 0) {
+        rc = errno == ENOENT ? ONR_OK : ONR_EIO;
+    } else {
+        rc = device_remove_each(sub, NULL);
+        close(sub);
+        if (rc == ONR_OK && (unlinkat(top, name, AT_REMOVEDIR) != 0 || fsync(top) != 0))
+            rc = ONR_EIO;
+    }
+    close(top);
+    return rc;
+}
+
+int device_move_up(int from, int to, const char *name)
+{
+    if (renameat(from, name, to, name) != 0)
+        return errno == ENOENT ? ONR_OK : ONR_EIO;
+    return fsync(to) == 0 && fsync(from) == 0 ? ONR_OK : ONR_EIO;
+}
+
 /* `dir` holds a device: device.conf, a regular file. ONR_OK, ONR_EINVAL,
  * ONR_EIO. */
 static int is_device(int dir)
@@ -116,7 +146,8 @@ int onr_device_factory_reset(const char *state_dir)
     if (rc == ONR_OK)
         rc = remove_durably(dir, journey_files[0]);
     if (rc == ONR_OK) {
-        if (device_relocation_remove(state_dir) != ONR_OK)
+        if (device_relocation_remove(state_dir) != ONR_OK ||
+            device_subdir_remove(state_dir, DEVICE_RENEW_DIR) != ONR_OK)
             rc = ONR_EIO;
         for (size_t i = 1; i < N_FILES; i++)
             if (remove_durably(dir, journey_files[i]) != ONR_OK)

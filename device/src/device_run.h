@@ -68,8 +68,16 @@ enum device_phase {
                          answer, no PUBACK) is a failure */
     PHASE_PENDING,    /* told to wait, or backing off connected; the timer asks again */
     PHASE_OPERATING,  /* OPERATIONAL, staying: on the service broker, the telemetry
-                         acknowledged; no timer, until a relocate, a new visited
-                         PLMN or a lost connection */
+                         acknowledged; the timer is the certificate's renewal
+                         (step_renew.c), else a relocate, a new visited PLMN or a
+                         lost connection */
+};
+
+/* Where a certificate renewal is (step_renew.c), on this connection. */
+enum device_renewal {
+    RENEWAL_NONE = 0,
+    RENEWAL_REQUESTED,  /* a renew request out: an enroll response awaited */
+    RENEWAL_CONFIRMING, /* renewed out: revoked awaited */
 };
 
 struct onr_device {
@@ -96,6 +104,13 @@ struct onr_device {
     int telemetry_mid;           /* the telemetry's message id, 0 before */
     char visited[ONR_PLMN_MAX + 1]; /* the visited PLMN now, "" if unknown */
     int report_again;            /* it changed while a telemetry was in flight */
+    enum device_renewal renewal; /* a renewal's message in flight, if any */
+    uint8_t renew_id[ONR_MSG_ID_LEN]; /* its id: the answer's `re` */
+    struct onr_p256_key *renew_key; /* renew/service.key, once loaded or made */
+    uint8_t renew_csr[DEVICE_CSR_MAX]; /* its request, made once per run */
+    size_t renew_csr_len;
+    unsigned renew_failures;     /* renewal attempts that failed in a row */
+    int64_t renew_retry_at;      /* a staying device asks again then; 0: when due */
     struct event *timer;
     enum device_phase phase;
     unsigned failures; /* failed attempts in a row */
@@ -248,6 +263,11 @@ void step_operate_connect(struct onr_device *d);
  * DISCONNECT queued, the loop unbound). step_operate_close: and freed. */
 void step_operate_drop(struct onr_device *d);
 void step_operate_close(struct onr_device *d);
+/* step_operate_settle: the run's work on the service broker is done for
+ * now: a run that does not stay ends (ONR_OK); one that stays waits there
+ * (PHASE_OPERATING, the renewal's timer set) and sends a telemetry whose
+ * report came meanwhile. */
+void step_operate_settle(struct onr_device *d);
 /* step_operate_report: the visited PLMN changed: an OPERATIONAL device on
  * its service broker reports it in a new telemetry now, or after the one
  * in flight; otherwise its next connection does. */
@@ -273,5 +293,37 @@ void step_relocate_take(struct onr_device *d, const char *topic, const uint8_t *
 void step_relocate_done(struct onr_device *d);
 void step_relocate_abandon(struct onr_device *d, int why, const char *what);
 int step_relocate_expired(struct onr_device *d);
+
+/*
+ * step_renew.c, certificate renewal (SPEC section 17):
+ * step_renew_next      the telemetry acknowledged: a renewal not confirmed
+ *                      sends renewed; a certificate due (device_renew_at
+ *                      with the options' renew_before) sends a renew
+ *                      request; 1 then (an answer awaited, or the attempt
+ *                      failed), else 0
+ * step_renew_schedule  a staying device's timer set for its certificate's
+ *                      renewal
+ * step_renew_take      a message on the operational down topic (`payload`,
+ *                      `len` bytes, untrusted): 1 if it was a renewal's
+ *                      (an enroll response, revoked or error: verified, then
+ *                      taken if it answers the message in flight), 0 if
+ *                      not (a relocate's)
+ * step_renew_expired   before connecting to the service broker: a
+ *                      certificate past its notAfter sends the device back
+ *                      to NETWORK_ATTACHED and enrollment (1); else 0
+ * step_renew_cleanup   the renewal's key and request freed
+ */
+int step_renew_next(struct onr_device *d);
+void step_renew_schedule(struct onr_device *d);
+int step_renew_take(struct onr_device *d, const char *topic, const uint8_t *payload,
+                    size_t len);
+int step_renew_expired(struct onr_device *d);
+void step_renew_cleanup(struct onr_device *d);
+/* step_renew_failed: the renewal's message got no answer, or an error
+ * (`why`, `what`): it is no failure of the run, the certificate in force
+ * still works. A staying device asks again later, on the service broker
+ * (1 minute doubling to an hour, with jitter); a run that does not stay
+ * ends OPERATIONAL (ONR_OK), its next run asks again. */
+void step_renew_failed(struct onr_device *d, int why, const char *what);
 
 #endif /* ONRAMP_DEVICE_RUN_H */

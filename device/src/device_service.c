@@ -193,6 +193,7 @@ int device_service_check(const struct onr_bytes *certs, size_t n, struct onr_byt
         return rc == ONR_EEXPIRED || rc == ONR_ECERT ? rc : ONR_ECHAIN;
     memcpy(out->serial, info.serial, sizeof(out->serial));
     out->serial_len = info.serial_len;
+    out->not_before = info.not_before;
     out->not_after = info.not_after;
     if (onr_x509_parse(ca.ptr, ca.len, &info) != ONR_OK)
         rc = ONR_ECERT;

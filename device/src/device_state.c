@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "device_internal.h"
 #include "onramp/config.h"
@@ -407,6 +408,16 @@ static int load_service(const char *dir, const struct device_trust *t, struct de
     return rc == ONR_ENOENT ? ONR_EFORMAT : rc;
 }
 
+/* A service chain is stored. */
+static int has_chain(const char *dir)
+{
+    char path[DEVICE_PATH_MAX + 200];
+    struct stat st;
+
+    return device_path(path, sizeof(path), dir, DEVICE_SERVICE_CERT_FILE) == ONR_OK &&
+           stat(path, &st) == 0;
+}
+
 int device_journey_load(const char *dir, const struct device_trust *t,
                         struct device_journey *j, const char **what)
 {
@@ -421,6 +432,17 @@ int device_journey_load(const char *dir, const struct device_trust *t,
         rc = device_relocation_commit(dir);
         if (rc == ONR_OK)
             j->state = ONR_DEVICE_OPERATIONAL;
+    }
+    /* and a renewal's switch (SPEC section 17) */
+    if (rc == ONR_OK && j->state >= ONR_DEVICE_ENROLLED) {
+        *what = DEVICE_RENEW_DIR;
+        rc = device_renewal_commit(dir);
+    }
+    /* an enrollment restarted (a certificate expired) and cut short: its
+     * leftovers go, the next enrollment makes a new key */
+    if (rc == ONR_OK && j->state == ONR_DEVICE_NETWORK_ATTACHED && has_chain(dir)) {
+        *what = DEVICE_SERVICE_CERT_FILE;
+        rc = device_enrollment_restart(dir);
     }
     if (rc == ONR_OK && j->state >= ONR_DEVICE_VOUCHED) {
         *what = DEVICE_VOUCHER_FILE;

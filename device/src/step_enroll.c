@@ -45,33 +45,44 @@ int device_enroll_csr(const char *dir, const char *dev, struct onr_p256_key **ke
     return onr_x509_csr_new(*key, &subject, csr, csr_len);
 }
 
+int device_answer_check(const char *dev, const struct onr_p256_key *key,
+                        const struct onr_msg_enroll_response *m,
+                        struct onr_bytes certs[ONR_X509_MAX_CHAIN], size_t *n,
+                        struct device_service *out)
+{
+    uint8_t pub[ONR_P256_PUB_LEN];
+    int rc;
+
+    if (out != NULL)
+        memset(out, 0, sizeof(*out));
+    if (dev == NULL || key == NULL || m == NULL || certs == NULL || n == NULL || out == NULL ||
+        m->chain.ptr == NULL || m->ca.ptr == NULL || m->endpoint.ptr == NULL)
+        return ONR_EINVAL;
+    rc = onr_p256_public(key, pub);
+    if (rc == ONR_OK)
+        rc = device_chain_split(m->chain.ptr, m->chain.len, certs, ONR_X509_MAX_CHAIN, n);
+    if (rc == ONR_OK)
+        rc = device_service_check(certs, *n, m->ca, pub, dev, (const char *)m->endpoint.ptr,
+                                  m->endpoint.len, 1, out);
+    return rc;
+}
+
 int device_take_enrollment(const char *dev, const struct onr_p256_key *key,
                            const struct onr_msg_enroll_response *m, const char *dir,
                            struct device_service *out)
 {
     struct onr_bytes certs[ONR_X509_MAX_CHAIN];
-    uint8_t pub[ONR_P256_PUB_LEN];
     size_t n = 0;
     int rc;
 
-    if (out != NULL)
-        memset(out, 0, sizeof(*out));
-    if (dev == NULL || key == NULL || m == NULL || dir == NULL || out == NULL ||
-        m->chain.ptr == NULL || m->ca.ptr == NULL || m->endpoint.ptr == NULL)
-        return ONR_EINVAL;
-    rc = onr_p256_public(key, pub);
-    if (rc == ONR_OK)
-        rc = device_chain_split(m->chain.ptr, m->chain.len, certs, ONR_X509_MAX_CHAIN, &n);
-    if (rc == ONR_OK)
-        rc = device_service_check(certs, n, m->ca, pub, dev, (const char *)m->endpoint.ptr,
-                                  m->endpoint.len, 1, out);
+    rc = dir != NULL ? device_answer_check(dev, key, m, certs, &n, out) : ONR_EINVAL;
     /* durable before anything else happens: chain, CA, endpoint, state */
     if (rc == ONR_OK &&
         (device_service_save(dir, certs, n, m->ca, out->endpoint, strlen(out->endpoint)) !=
              ONR_OK ||
          device_state_save(dir, ONR_DEVICE_ENROLLED) != ONR_OK))
         rc = ONR_EIO;
-    if (rc != ONR_OK)
+    if (rc != ONR_OK && out != NULL)
         memset(out, 0, sizeof(*out));
     return rc;
 }

@@ -11,6 +11,8 @@
  * (reason below 0x80) makes it OPERATIONAL. A device started at
  * OPERATIONAL does the same, and its run ends there, unless it stays: then
  * it stays connected, and reports again when its visited PLMN changes.
+ * Before either, a certificate due is renewed (step_renew.c); one that
+ * expired sends the device back to enrollment instead of connecting.
  *
  * One libmosquitto client per attempt: made on the timer, destroyed on the
  * timer of the next attempt (or at close), never inside its own callbacks.
@@ -157,13 +159,23 @@ static void on_publish(struct mosquitto *mosq, void *arg, int mid, int reason,
         }
         device_enter(d, ONR_DEVICE_OPERATIONAL);
     }
+    if (step_renew_next(d))
+        return; /* a renewal's answer awaited first */
+    step_operate_settle(d);
+}
+
+void step_operate_settle(struct onr_device *d)
+{
+    if (!d->running)
+        return;
     if (!d->opt.stay) {
         device_finish(d, ONR_OK); /* operational: the run's work is done */
         return;
     }
-    /* stay, for the provider's relocate and the next visited PLMN */
+    /* stay, for the provider's relocate, the next visited PLMN and the
+     * certificate's renewal */
     d->phase = PHASE_OPERATING;
-    event_del(d->timer);
+    step_renew_schedule(d);
     if (d->report_again)
         telemetry_send(d);
 }
@@ -179,7 +191,8 @@ static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto
         m->payloadlen <= 0 || down_topic(d, topic, sizeof(topic)) != ONR_OK ||
         strcmp(m->topic, topic) != 0)
         return;
-    step_relocate_take(d, topic, m->payload, (size_t)m->payloadlen);
+    if (!step_renew_take(d, topic, m->payload, (size_t)m->payloadlen))
+        step_relocate_take(d, topic, m->payload, (size_t)m->payloadlen);
 }
 
 void step_operate_report(struct onr_device *d)
@@ -266,6 +279,8 @@ void step_operate_connect(struct onr_device *d)
     int mrc = MOSQ_ERR_SUCCESS;
     int rc;
 
+    if (step_renew_expired(d))
+        return; /* enrolling again instead */
     device_put(&l, "endpoint=%s", svc->endpoint);
     device_report(d, "operating", &l);
     flush(d->mosq); /* the bootstrap broker's goodbye, queued when enrolled */

@@ -25,7 +25,8 @@
 
 static const char usage[] =
     "usage: onramp-device --state DIR [--until STATE] [--visited-plmn MCCMNC] [--stay]\n"
-    "                     [--max-attempts N] [--timeout SECONDS] [--quiet]\n"
+    "                     [--renew-before SECONDS] [--max-attempts N] [--timeout SECONDS]\n"
+    "                     [--quiet]\n"
     "       onramp-device --state DIR --factory-reset\n"
     "       onramp-device --help | --version\n";
 
@@ -35,7 +36,8 @@ static const char help[] =
     "\n"
     "SYNOPSIS\n"
     "  onramp-device --state DIR [--until STATE] [--visited-plmn MCCMNC] [--stay]\n"
-    "                [--max-attempts N] [--timeout SECONDS] [--quiet]\n"
+    "                [--renew-before SECONDS] [--max-attempts N] [--timeout SECONDS]\n"
+    "                [--quiet]\n"
     "  onramp-device --state DIR --factory-reset\n"
     "\n"
     "DESCRIPTION\n"
@@ -89,6 +91,23 @@ static const char help[] =
     "      A relocation that keeps failing (--max-attempts failed attempts in\n"
     "      a row, or its voucher expiring before the new profile is stored)\n"
     "      is abandoned: the device goes on with its old profile.\n"
+    "    OPERATIONAL: certificate renewal  once its service certificate is\n"
+    "      within --renew-before of its end of validity (default a third of\n"
+    "      its lifetime), less a jitter of up to a quarter of that which the\n"
+    "      certificate's serial fixes (a fleet made on one day spreads over\n"
+    "      weeks), the device makes a new service key (renew/service.key,\n"
+    "      stored first), and asks its provider, on\n"
+    "      onr/1/p/PROVIDER/dev/ID/renew and signed with the key in force, for\n"
+    "      a certificate for it; it checks the answer as an enrollment's,\n"
+    "      stores it in renew/, switches it in (the new key, chain, CA and\n"
+    "      endpoint over the old ones), connects again with it and, after its\n"
+    "      telemetry, says renewed until its provider answers that the old\n"
+    "      certificate is revoked. A run that is not staying does this when\n"
+    "      it connects and the certificate is due; one that stays, when it\n"
+    "      comes due. A certificate past its end of validity (the device was\n"
+    "      off too long) is not renewed: the device goes back to\n"
+    "      NETWORK_ATTACHED and enrolls again, through a bootstrap broker,\n"
+    "      with a new service key.\n"
     "  Failures are retried with exponential backoff and jitter (1 s doubling\n"
     "  to 60 s), each time with a new request. Answers that do not verify,\n"
     "  open or check are reported and ignored.\n"
@@ -122,9 +141,17 @@ static const char help[] =
     "              with that PLMN (a relocation answers one of them)\n"
     "    next/     while relocating: the new operator's voucher, profile, sqn\n"
     "              and akma, until they take the place of the device's own\n"
+    "    renew/    while renewing: the new service key (secret, 0600), then the\n"
+    "              new chain, CA and endpoint, then ready (the switch is due)\n"
+    "    renewed   a renewal in force that its provider has not confirmed\n"
     "  A relocation cut off anywhere resumes where it was: the old profile\n"
     "  stays the device's until the new attach is stored, and a device cut\n"
-    "  off during the switch finishes it when it starts.\n"
+    "  off during the switch finishes it when it starts; so is a renewal:\n"
+    "  until its answer is stored whole the old certificate is in force (the\n"
+    "  renew request asked again names the same key), from then on the new\n"
+    "  one (a cut switch is finished when it starts). Its provider revokes\n"
+    "  the old certificate only after the device's renewed, signed with the\n"
+    "  new key.\n"
     "\n"
     "  --factory-reset takes the device back to FACTORY, without running it\n"
     "  (after its provider released it: onrampctl release). It removes the\n"
@@ -133,7 +160,8 @@ static const char help[] =
     "  removal made durable before the next, and the temporaries of\n"
     "  interrupted writes of them. The factory's files stay as they are:\n"
     "  identity.key, identity.pem, sealing.key, manufacturer.pub,\n"
-    "  voucher.pub, broker-ca.pem, device.conf, label.txt and label.png,\n"
+    "  voucher.pub, broker-ca.pem, device.conf, label.txt, label.ndef and\n"
+    "  label.png,\n"
     "  and so do files the device did not write. Secrets are unlinked, not\n"
     "  overwritten (on flash and journaling file systems an overwrite would\n"
     "  not erase them either). Resetting a FACTORY device changes nothing.\n"
@@ -152,6 +180,11 @@ static const char help[] =
     "  --stay              once OPERATIONAL, stay connected to the service\n"
     "                      broker until stopped (reconnecting when the\n"
     "                      connection is lost), for its provider's relocate\n"
+    "                      and its certificate's renewal\n"
+    "  --renew-before SECONDS\n"
+    "                      renew the service certificate this long before its\n"
+    "                      end of validity (less the jitter; default: a third\n"
+    "                      of its lifetime)\n"
     "  SIGHUP reads visited_plmn from DIR/device.conf again, as a modem would\n"
     "  tell of a new network (none there: none known; a malformed one is\n"
     "  reported and ignored); an OPERATIONAL device on its service broker\n"
@@ -210,6 +243,22 @@ static const char help[] =
     "    relocate operator=ID [reason=WHY] [visited=PLMN]\n"
     "                                   a relocate taken: the device moves to\n"
     "                                   that operator\n"
+    "    renew serial=HEX not_after=UNIXTIME\n"
+    "                                   a renew request sent for the\n"
+    "                                   certificate in force\n"
+    "    renewed serial=HEX not_after=UNIXTIME\n"
+    "                                   the new certificate stored and in\n"
+    "                                   force: the device connects with it\n"
+    "    confirmed serial=HEX           the provider revoked the certificate\n"
+    "                                   the renewal replaced\n"
+    "    unrenewed attempts=N code=NAME reason=\"...\" [delay=SECONDS]\n"
+    "                                   the renewal got no answer or an error:\n"
+    "                                   the certificate in force still works;\n"
+    "                                   with --stay asked again after SECONDS,\n"
+    "                                   else the run ends (0) and the next asks\n"
+    "    expired serial=HEX not_after=UNIXTIME\n"
+    "                                   the certificate expired: back to\n"
+    "                                   NETWORK_ATTACHED, to enroll again\n"
     "    abandoned attempts=N code=NAME reason=\"...\"\n"
     "                                   a relocation given up: the device goes\n"
     "                                   on with its old profile\n"
@@ -224,7 +273,8 @@ static const char help[] =
     "                                   an answer that did not verify, open or\n"
     "                                   check (WHAT: voucher, profile,\n"
     "                                   challenge, result, enrollment,\n"
-    "                                   relocate or message), ignored (a\n"
+    "                                   renewal, relocate or message),\n"
+    "                                   ignored (a\n"
     "                                   relocate to the operator it has:\n"
     "                                   EEXIST);\n"
     "                                   a challenge with a bad MAC (EBADMAC) is\n"
@@ -488,6 +538,7 @@ int main(int argc, char **argv)
         {"timeout", required_argument, NULL, 't'},
         {"visited-plmn", required_argument, NULL, 'p'},
         {"stay", no_argument, NULL, 'S'},
+        {"renew-before", required_argument, NULL, 'r'},
         {"quiet", no_argument, NULL, 'q'},
         {"factory-reset", no_argument, NULL, 'R'},
         {"help", no_argument, NULL, 'h'},
@@ -505,7 +556,7 @@ int main(int argc, char **argv)
 
     opterr = 0;
     while ((c = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        if (c == 'u' || c == 'm' || c == 't' || c == 'q' || c == 'p' || c == 'S')
+        if (c == 'u' || c == 'm' || c == 't' || c == 'q' || c == 'p' || c == 'S' || c == 'r')
             run_options++;
         switch (c) {
         case 's': state = optarg; break;
@@ -536,6 +587,12 @@ int main(int argc, char **argv)
             visited = optarg;
             break;
         case 'S': opt.stay = 1; break;
+        case 'r':
+            n = number(optarg, 1, 100L * 366 * 86400);
+            if (n < 0)
+                return bad_usage("--renew-before: seconds, from 1", optarg);
+            opt.renew_before = n;
+            break;
         case 'q': quiet = 1; break;
         case 'h': fputs(help, stdout); return EXIT_DONE;
         case 'V': printf("onramp-device %s\n", ONR_VERSION_STRING); return EXIT_DONE;

@@ -6,6 +6,7 @@
 #include "internal.h"
 #include "onramp/devid.h"
 #include "onramp/error.h"
+#include "onramp/label.h"
 #include "onramp/op_keys.h"
 #include "onramp/p256.h"
 #include "onramp/policy.h"
@@ -204,6 +205,7 @@ static const struct onr_field status_fields[] = {
     F(status, relocations, UINT, OPT, 0, INT64_MAX),
     F(status, relocated, UINT, OPT, 0, INT64_MAX),
     F(status, prev_op, ID, OPT, SVCID),
+    F(status, cert_expires, UINT, OPT, 0, INT64_MAX),
 };
 #define SERVICE_COUNTER(name) F(service_stats, name, UINT, REQ, 0, UINT64_MAX)
 static const struct onr_field service_stats_fields[] = {
@@ -217,6 +219,7 @@ static const struct onr_field service_stats_fields[] = {
 static const struct onr_field cert_revoke_fields[] = {
     F(cert_revoke, dev, DEVID, REQ, DEVID),
     F(cert_revoke, serial, BIN, REQ, 1, 20),
+    F(cert_revoke, not_after, UINT, OPT, 0, INT64_MAX),
 };
 static const struct onr_field app_key_stored_fields[] = {
     F(app_key_stored, re, BIN, REQ, ID16),
@@ -238,6 +241,38 @@ static const struct onr_field relocation_request_fields[] = {
 };
 static const struct onr_field relocate_fields[] = {
     F(relocate, voucher, BIN, REQ, 1, 2048),
+};
+static const struct onr_field renew_request_fields[] = {
+    F(renew_request, serial, BIN, REQ, 1, 20),
+    F(renew_request, csr, BIN, REQ, 64, 2048),
+};
+static const struct onr_field renewed_fields[] = {
+    F(renewed, serial, BIN, REQ, 1, 20),
+};
+/* A kit id; a kit's devices, their ids concatenated (2 to 16). */
+#define KITID ONR_KIT_ID_LEN, ONR_KIT_ID_LEN
+#define KITDEVS (2 * ONR_DEVID_LEN), (ONR_KIT_DEVICES_MAX * ONR_DEVID_LEN)
+static const struct onr_field kit_registration_fields[] = {
+    F(kit_registration, kit, DEVID, REQ, KITID),
+    F(kit_registration, claim, BIN, REQ, SEALED(128)),
+    F(kit_registration, op, ID, REQ, SVCID),
+    F(kit_registration, op_key, BIN, REQ, P256),
+    F(kit_registration, user, UINT, OPT, 0, 1),
+    F(kit_registration, policy, PRINTABLE, OPT, 1, ONR_POLICY_TEXT_MAX),
+    F(kit_registration, op_keys, BIN, OPT, ONR_OP_KEYS_BIN_MIN, ONR_OP_KEYS_BIN_MAX),
+};
+static const struct onr_field kit_registered_fields[] = {
+    F(kit_registered, re, BIN, REQ, ID16),
+    F(kit_registered, kit, DEVID, REQ, KITID),
+    F(kit_registered, devs, DEVID, REQ, KITDEVS),
+    F(kit_registered, assigned, DEVID, OPT, ONR_DEVID_LEN, ONR_KIT_DEVICES_MAX * ONR_DEVID_LEN),
+};
+static const struct onr_field kit_paired_fields[] = {
+    F(kit_paired, re, BIN, REQ, ID16),
+    F(kit_paired, kit, DEVID, REQ, KITID),
+    F(kit_paired, mfr, ID, REQ, SVCID),
+    F(kit_paired, op, ID, REQ, SVCID),
+    F(kit_paired, devs, DEVID, REQ, KITDEVS),
 };
 static const struct onr_field profile_content_fields[] = {
     F(profile_content, iccid, DIGITS, REQ, 19, 20),
@@ -287,29 +322,75 @@ static int status_consistent(const struct onr_msg *m)
 }
 
 /* A policy comes with the keys of exactly the operators it names (and
- * `op`'s, which is `op_key`); without one, neither. */
-static int registration_consistent(const struct onr_msg *m)
+ * `op`'s, which is `op_key`); without one, neither. A registration's and a
+ * kit registration's alike. */
+static int policy_consistent(struct onr_bytes op_id, struct onr_bytes op_key,
+                             struct onr_bytes policy_text, struct onr_bytes op_keys)
 {
-    const struct onr_msg_registration *r = &m->body.registration;
     struct onr_policy policy;
     struct onr_op_keys keys;
     char op[ONR_SERVICE_ID_MAX + 1];
     int rc;
 
-    if ((r->policy.ptr == NULL) != (r->op_keys.ptr == NULL))
+    if ((policy_text.ptr == NULL) != (op_keys.ptr == NULL))
         return ONR_ESCHEMA;
-    if (r->policy.ptr == NULL)
+    if (policy_text.ptr == NULL)
         return ONR_OK;
-    if (r->op.len >= sizeof(op) || r->op_key.len != ONR_P256_PUB_LEN)
+    if (op_id.len >= sizeof(op) || op_key.len != ONR_P256_PUB_LEN)
         return ONR_ESCHEMA; /* the schema's bounds, for an encoder's sake */
-    memcpy(op, r->op.ptr, r->op.len);
-    op[r->op.len] = '\0';
-    rc = onr_policy_parse((const char *)r->policy.ptr, r->policy.len, &policy);
+    memcpy(op, op_id.ptr, op_id.len);
+    op[op_id.len] = '\0';
+    rc = onr_policy_parse((const char *)policy_text.ptr, policy_text.len, &policy);
     if (rc == ONR_OK)
-        rc = onr_op_keys_decode(r->op_keys.ptr, r->op_keys.len, &keys);
+        rc = onr_op_keys_decode(op_keys.ptr, op_keys.len, &keys);
     if (rc == ONR_OK)
-        rc = onr_op_keys_match(&keys, &policy, op, r->op_key.ptr);
+        rc = onr_op_keys_match(&keys, &policy, op, op_key.ptr);
     return rc;
+}
+
+static int registration_consistent(const struct onr_msg *m)
+{
+    const struct onr_msg_registration *r = &m->body.registration;
+
+    return policy_consistent(r->op, r->op_key, r->policy, r->op_keys);
+}
+
+static int kit_registration_consistent(const struct onr_msg *m)
+{
+    const struct onr_msg_kit_registration *r = &m->body.kit_registration;
+
+    return policy_consistent(r->op, r->op_key, r->policy, r->op_keys);
+}
+
+/* Device ids concatenated: a whole number of them, none twice; and every
+ * one of `sub` (may be absent) among them. */
+static int devs_consistent(struct onr_bytes devs, struct onr_bytes sub)
+{
+    if (devs.len % ONR_DEVID_LEN != 0 || (sub.ptr != NULL && sub.len % ONR_DEVID_LEN != 0))
+        return ONR_ESCHEMA;
+    for (size_t i = 0; i < devs.len; i += ONR_DEVID_LEN)
+        for (size_t k = i + ONR_DEVID_LEN; k < devs.len; k += ONR_DEVID_LEN)
+            if (memcmp(devs.ptr + i, devs.ptr + k, ONR_DEVID_LEN) == 0)
+                return ONR_ESCHEMA;
+    for (size_t i = 0; sub.ptr != NULL && i < sub.len; i += ONR_DEVID_LEN) {
+        size_t k = 0;
+
+        while (k < devs.len && memcmp(sub.ptr + i, devs.ptr + k, ONR_DEVID_LEN) != 0)
+            k += ONR_DEVID_LEN;
+        if (k == devs.len)
+            return ONR_ESCHEMA;
+    }
+    return ONR_OK;
+}
+
+static int kit_registered_consistent(const struct onr_msg *m)
+{
+    return devs_consistent(m->body.kit_registered.devs, m->body.kit_registered.assigned);
+}
+
+static int kit_paired_consistent(const struct onr_msg *m)
+{
+    return devs_consistent(m->body.kit_paired.devs, (struct onr_bytes){NULL, 0});
 }
 
 #define ROLE(r) (1u << ONR_ROLE_##r)
@@ -367,6 +448,11 @@ static const struct msg_rule rules[] = {
     RULE(NO_OPERATOR, no_operator, SIG, ROLE(MANUFACTURER), NULL),
     RULE(RELOCATION_REQUEST, relocation_request, SIG, ROLE(PROVIDER), NULL),
     RULE(RELOCATE, relocate, SIG, ROLE(PROVIDER), NULL),
+    RULE(RENEW_REQUEST, renew_request, SIG, ROLE(DEVICE), NULL),
+    RULE(RENEWED, renewed, SIG, ROLE(DEVICE), NULL),
+    RULE(KIT_REGISTRATION, kit_registration, SIG, ROLE(PROVIDER), kit_registration_consistent),
+    RULE(KIT_REGISTERED, kit_registered, SIG, ROLE(MANUFACTURER), kit_registered_consistent),
+    RULE(KIT_PAIRED, kit_paired, SIG, ROLE(PROVIDER), kit_paired_consistent),
     RULE(PROFILE_CONTENT, profile_content, NONE, 0, NULL),
 };
 

@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "onramp/crypto.h"
 #include "onramp/error.h"
@@ -122,21 +123,67 @@ static int set_san(Cert *cert, const struct onr_x509_san *san, size_t n)
     return ONR_OK;
 }
 
+/* `t` (seconds since the epoch) as an ASN.1 time with its tag and length:
+ * UTCTime YYMMDDHHMMSSZ up to 2049, GeneralizedTime YYYYMMDDHHMMSSZ from
+ * 2050 (RFC 5280 4.1.2.5). Its length, or 0. */
+static int asn_time(int64_t t, byte out[CTC_DATE_SIZE])
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    char text[24];
+    int year;
+    int n;
+
+    if (t < 0 || gmtime_r(&tt, &tm) == NULL)
+        return 0;
+    year = tm.tm_year + 1900;
+    n = snprintf(text, sizeof(text), "%0*d%02d%02d%02d%02d%02dZ", year < 2050 ? 2 : 4,
+                 year < 2050 ? year % 100 : year, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec);
+    if (n != 13 && n != 15)
+        return 0;
+    if (n + 2 > CTC_DATE_SIZE)
+        return 0;
+    out[0] = n == 13 ? 0x17 : 0x18;
+    out[1] = (byte)n;
+    memcpy(out + 2, text, (size_t)n);
+    return n + 2;
+}
+
+/* A validity in seconds: notBefore a minute ago (clock skew), notAfter
+ * `seconds` from now. */
+static int set_validity_seconds(Cert *cert, uint32_t seconds)
+{
+    int64_t now = (int64_t)time(NULL);
+
+    if (seconds < 60 || seconds > INT32_MAX)
+        return ONR_EINVAL;
+    cert->beforeDateSz = asn_time(now - 60, cert->beforeDate);
+    cert->afterDateSz = asn_time(now + (int64_t)seconds, cert->afterDate);
+    return cert->beforeDateSz > 0 && cert->afterDateSz > 0 ? ONR_OK : ONR_EINVAL;
+}
+
 /* Everything a profile says, plus a random positive serial. */
 static int apply_profile(Cert *cert, const struct onr_x509_profile *p)
 {
     const char *eku = NULL;
     int rc;
 
-    if (p->days == 0 || p->days > MAX_DAYS)
+    if (p->seconds != 0) {
+        rc = set_validity_seconds(cert, p->seconds);
+        if (rc != ONR_OK)
+            return rc;
+    } else if (p->days == 0 || p->days > MAX_DAYS) {
         return ONR_EINVAL;
+    }
     if (p->is_ca && (p->eku != 0 || p->n_san != 0))
         return ONR_EINVAL;
     rc = set_subject(cert, &p->subject);
     if (rc != ONR_OK)
         return rc;
     cert->sigType = CTC_SHA256wECDSA; /* wolfCrypt's default is RSA */
-    cert->daysValid = (int)p->days;
+    if (p->seconds == 0)
+        cert->daysValid = (int)p->days;
     rc = onr_random(cert->serial, SERIAL_LEN);
     if (rc != ONR_OK)
         return rc;

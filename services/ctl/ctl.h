@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "onramp/envelope.h"
+#include "onramp/topic.h"
 
 struct mosquitto;
 
@@ -74,6 +75,7 @@ struct ctl_request {
     const uint8_t *peer_key;   /* ONR_P256_PUB_LEN bytes: its answers must verify */
     const char *signing_key;   /* PEM file: the P-256 key signing the request */
     enum onr_msg_type answer_type; /* the answer besides an error (ONR_MSG_PAIRED) */
+    enum onr_msg_type also_type;   /* another answer it may be, or 0 (KIT_PAIRED) */
 };
 
 /* The answer: `env` points into `payload`. Large: allocate it. */
@@ -99,6 +101,35 @@ struct ctl_answer {
 int ctl_request(const struct ctl_broker *b, const struct ctl_request *r,
                 const struct onr_msg *msg, struct ctl_answer *answer);
 
+/*
+ * The parts of ctl_request, for a subcommand that has many requests in
+ * flight on one connection (pair --labels):
+ * ctl_request_topics: our service id (the CN of b->cert, 33 bytes), the
+ * peer's inbox `topic` and our `inbox`; an exit code, the reason on stderr.
+ * ctl_request_sign: `msg` signed with `key` (borrowed) as control `id` for
+ * `topic` into `buf` (`cap` bytes, *len used), its id into `msg_id`; an
+ * exit code (CTL_EXIT_USAGE: `msg` breaks the schema), the reason on
+ * stderr.
+ * ctl_answer_check: `m` (borrowed) is an answer from r->peer on `inbox`:
+ * copied into `answer` and decoded, from the peer's role and id, signed by
+ * r->peer_key for the topic, fresh, of type r->answer_type or error.
+ * ctl_answer_re: the `re` of an answer's body into `re`; false if none.
+ */
+struct mosquitto_message;
+struct onr_p256_key;
+int ctl_request_topics(const struct ctl_broker *b, const struct ctl_request *r, char id[33],
+                       char topic[ONR_TOPIC_MAX + 1], char inbox[ONR_TOPIC_MAX + 1]);
+int ctl_request_sign(const struct ctl_request *r, struct onr_p256_key *key,
+                     const struct onr_msg *msg, const char *id, const char *topic, uint8_t *buf,
+                     size_t cap, size_t *len, uint8_t msg_id[ONR_MSG_ID_LEN]);
+bool ctl_answer_check(const struct ctl_request *r, const char *inbox,
+                      const struct mosquitto_message *m, struct ctl_answer *answer);
+bool ctl_answer_re(const struct onr_msg *msg, uint8_t re[ONR_MSG_ID_LEN]);
+
+/* ctl_print_devs: device ids concatenated (a kit's, checked by the
+ * decoder) as ID,ID,... on stdout. */
+void ctl_print_devs(struct onr_bytes devs);
+
 /* ctl_print_refusal: the line 'refused code=NAME reason=TEXT' for an
  * error answer, on stdout; TEXT is the answer's reason escaped by
  * onr_text_escape (no space, quote or '=' but as \xNN). */
@@ -111,11 +142,21 @@ int ctl_release(int argc, char **argv);
 int ctl_status(int argc, char **argv);
 int ctl_monitor(int argc, char **argv);
 int ctl_label(int argc, char **argv);
+/* ctl_pair_labels: pair --labels (pair_labels.c): every line of `file`
+ * with `account` and `op` (NULL: none) for lines without their own, at
+ * most `parallel` at a time; the report on stdout. An exit code. */
+int ctl_pair_labels(const struct ctl_broker *b, const struct ctl_request *r, const char *file,
+                    const char *account, const char *op, long parallel);
 int ctl_revoke(int argc, char **argv);
 int ctl_exporter(int argc, char **argv);
 /* ctl_label_read: a label from a file (label.txt), its line end dropped,
  * into `out` (`cap` bytes, NUL-terminated); ONR_OK, ONR_ELENGTH or the
  * file errors. The caller wipes `out` (it holds the claim secret). */
 int ctl_label_read(const char *file, char *out, size_t cap);
+/* ctl_label_ndef_read: the text of the one Text record of the NDEF
+ * message in `file` (label.ndef), into `out` as ctl_label_read; on a
+ * refusal *why (static) says what is wrong with the message, else NULL.
+ * ONR_OK, the file errors, onr_ndef_text_decode's or ONR_ELENGTH. */
+int ctl_label_ndef_read(const char *file, char *out, size_t cap, const char **why);
 
 #endif /* ONRAMP_CTL_H */

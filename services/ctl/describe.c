@@ -47,6 +47,9 @@ const char *ctl_step_of_type(int type)
     case ONR_MSG_BROKER_STATS:
     case ONR_MSG_SERVICE_STATS:
         return "stats";
+    case ONR_MSG_RENEW_REQUEST:
+    case ONR_MSG_RENEWED:
+        return "renewal";
     default:
         return NULL; /* error, pending, event: by context; unknown types */
     }
@@ -222,9 +225,11 @@ void ctl_describe(const struct ctl_keyring *keys, struct ctl_recent *recent, con
     s->payload_len = len;
     if (topic.len >= sizeof(operational) - 1 &&
         memcmp(topic.ptr, operational, sizeof(operational) - 1) == 0 &&
-        !(parse(topic, &t) && is(t.rest, ONR_TOPIC_OPERATIONAL_DOWN))) {
+        !(parse(topic, &t) &&
+          (is(t.rest, ONR_TOPIC_OPERATIONAL_DOWN) || is(t.rest, ONR_TOPIC_RENEW)))) {
         /* a device's data on its provider's broker: only the telemetry's
-         * form is Onramp's (SPEC section 14), the rest is not ours */
+         * form is Onramp's (SPEC section 14), and the envelopes of the down
+         * and renew leaves; the rest is not ours */
         s->type = parse(topic, &t) && is(t.rest, ONR_TOPIC_TELEMETRY) ? "telemetry"
                                                                        : "application";
         s->reported = strcmp(s->type, "telemetry") == 0 &&

@@ -9,6 +9,7 @@
 
 #include "monitor.h"
 #include "onramp/crypto.h"
+#include "onramp/error.h"
 #include "onramp/label.h"
 #include "onramp/text.h"
 
@@ -38,10 +39,15 @@ void ctl_label_masked(struct onr_bytes label, char *out, size_t cap)
 
     if (cap == 0)
         return;
+    struct onr_kit_label kit;
+
     if (ctl_label_parts(label, mfr, dev) == 0)
         snprintf(out, cap, "ONR1:%s:%s:<claim>", mfr, dev);
+    else if (onr_kit_label_decode((const char *)label.ptr, label.len, &kit) == ONR_OK)
+        snprintf(out, cap, "ONK1:%s:%s:<claim>", kit.mfr, kit.kit);
     else
         snprintf(out, cap, "<label %zu>", label.len);
+    onr_wipe(&kit, sizeof(kit)); /* the claim secret */
 }
 
 /* One UTF-8 sequence at `s` (`len` bytes left): its code point and

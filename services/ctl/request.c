@@ -23,50 +23,79 @@ struct waiting {
     int done;
 };
 
-/* The answer's `re` is the id of our request. */
-static bool answers(const struct onr_msg *msg, const uint8_t id[ONR_MSG_ID_LEN])
+bool ctl_answer_re(const struct onr_msg *msg, uint8_t re[ONR_MSG_ID_LEN])
 {
     struct onr_msg_field f;
 
     for (size_t i = 0; onr_msg_field_at(msg, i, &f) == ONR_OK; i++)
-        if (strcmp(f.key, "re") == 0)
-            return f.present && f.kind == ONR_VALUE_BYTES && f.bytes.len == ONR_MSG_ID_LEN &&
-                   memcmp(f.bytes.ptr, id, ONR_MSG_ID_LEN) == 0;
+        if (strcmp(f.key, "re") == 0) {
+            if (!f.present || f.kind != ONR_VALUE_BYTES || f.bytes.len != ONR_MSG_ID_LEN)
+                return false;
+            memcpy(re, f.bytes.ptr, ONR_MSG_ID_LEN);
+            return true;
+        }
     return false;
 }
 
-/* An answer to our request: from the peer, signed by it for our inbox,
- * fresh, of the awaited type or an error. Anything else is ignored. */
-static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *m,
-                       const mosquitto_property *props)
+bool ctl_answer_check(const struct ctl_request *r, const char *inbox,
+                      const struct mosquitto_message *m, struct ctl_answer *answer)
 {
-    struct waiting *w = obj;
-    const struct ctl_request *r = w->r;
-    struct onr_envelope *env = &w->answer->env;
+    struct onr_envelope *env = &answer->env;
 
-    (void)mosq;
-    (void)props;
-    if (w->done || m->payloadlen <= 0 || (size_t)m->payloadlen > sizeof(w->answer->payload) ||
-        strcmp(m->topic, w->inbox) != 0)
-        return;
-    memcpy(w->answer->payload, m->payload, (size_t)m->payloadlen);
-    if (onr_envelope_decode(w->answer->payload, (size_t)m->payloadlen, env) != ONR_OK ||
+    if (m->payloadlen <= 0 || (size_t)m->payloadlen > sizeof(answer->payload) ||
+        strcmp(m->topic, inbox) != 0)
+        return false;
+    memcpy(answer->payload, m->payload, (size_t)m->payloadlen);
+    if (onr_envelope_decode(answer->payload, (size_t)m->payloadlen, env) != ONR_OK ||
         env->sender_role != r->peer_role || env->sender.len != strlen(r->peer) ||
         memcmp(env->sender.ptr, r->peer, env->sender.len) != 0 ||
         onr_envelope_verify(env, (struct onr_bytes){(const uint8_t *)m->topic, strlen(m->topic)},
                             r->peer_key, (uint64_t)time(NULL), ONR_ENVELOPE_DEFAULT_WINDOW,
                             NULL) != ONR_OK)
+        return false;
+    return env->msg.type == r->answer_type || env->msg.type == ONR_MSG_ERROR ||
+           (r->also_type != 0 && env->msg.type == r->also_type);
+}
+
+/* An answer to our request: from the peer, signed by it for our inbox,
+ * fresh, of the awaited type or an error, answering our request's id.
+ * Anything else is ignored. */
+static void on_message(struct mosquitto *mosq, void *obj, const struct mosquitto_message *m,
+                       const mosquitto_property *props)
+{
+    struct waiting *w = obj;
+    uint8_t re[ONR_MSG_ID_LEN];
+
+    (void)mosq;
+    (void)props;
+    if (w->done || !ctl_answer_check(w->r, w->inbox, m, w->answer))
         return;
-    if (env->msg.type != r->answer_type && env->msg.type != ONR_MSG_ERROR)
-        return;
-    if (!answers(&env->msg, w->id))
+    if (!ctl_answer_re(&w->answer->env.msg, re) || memcmp(re, w->id, ONR_MSG_ID_LEN) != 0)
         return;
     w->done = 1;
 }
 
+int ctl_request_sign(const struct ctl_request *r, struct onr_p256_key *key,
+                     const struct onr_msg *msg, const char *id, const char *topic, uint8_t *buf,
+                     size_t cap, size_t *len, uint8_t msg_id[ONR_MSG_ID_LEN])
+{
+    int rc = onr_envelope_encode(msg, &(struct onr_envelope_signer){
+                                     .role = ONR_ROLE_CONTROL,
+                                     .sender = {(const uint8_t *)id, strlen(id)},
+                                     .key = key},
+                                 (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},
+                                 (uint64_t)time(NULL), buf, cap, len, msg_id);
+
+    if (rc != ONR_OK) {
+        fprintf(stderr, "onrampctl: %s: %s\n", r->what, onr_strerror(rc));
+        return rc == ONR_EINVAL || rc == ONR_ELENGTH || rc == ONR_ECHARSET ? CTL_EXIT_USAGE
+                                                                           : CTL_EXIT_FAIL;
+    }
+    return CTL_EXIT_OK;
+}
+
 /* `msg` signed as control `id` with the key in r->signing_key, for
- * `topic`, into `buf` (`cap` bytes, *len used); its message id into
- * `msg_id`. An exit code, the reason on stderr. */
+ * `topic`: ctl_request_sign with the key loaded for it. */
 static int encode(const struct ctl_request *r, const struct onr_msg *msg, const char *id,
                   const char *topic, uint8_t *buf, size_t cap, size_t *len,
                   uint8_t msg_id[ONR_MSG_ID_LEN])
@@ -78,17 +107,26 @@ static int encode(const struct ctl_request *r, const struct onr_msg *msg, const 
         fprintf(stderr, "onrampctl: %s: %s\n", r->signing_key, onr_strerror(rc));
         return CTL_EXIT_FAIL;
     }
-    rc = onr_envelope_encode(msg, &(struct onr_envelope_signer){
-                                 .role = ONR_ROLE_CONTROL,
-                                 .sender = {(const uint8_t *)id, strlen(id)},
-                                 .key = key},
-                             (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},
-                             (uint64_t)time(NULL), buf, cap, len, msg_id);
+    rc = ctl_request_sign(r, key, msg, id, topic, buf, cap, len, msg_id);
     onr_p256_free(key);
+    return rc;
+}
+
+int ctl_request_topics(const struct ctl_broker *b, const struct ctl_request *r, char id[33],
+                       char topic[ONR_TOPIC_MAX + 1], char inbox[ONR_TOPIC_MAX + 1])
+{
+    int rc;
+
+    /* services only: a control tool asks no other */
+    if (r->peer_role == ONR_ROLE_CONTROL ||
+        onr_topic_in(r->peer_role, r->peer, topic, ONR_TOPIC_MAX + 1) != ONR_OK)
+        return CTL_EXIT_USAGE;
+    rc = ctl_identity(b, id);
+    if (rc == ONR_OK && onr_topic_in(ONR_ROLE_CONTROL, id, inbox, ONR_TOPIC_MAX + 1) != ONR_OK)
+        rc = ONR_ECERT; /* its CN is no service id */
     if (rc != ONR_OK) {
-        fprintf(stderr, "onrampctl: %s: %s\n", r->what, onr_strerror(rc));
-        return rc == ONR_EINVAL || rc == ONR_ELENGTH || rc == ONR_ECHARSET ? CTL_EXIT_USAGE
-                                                                           : CTL_EXIT_FAIL;
+        fprintf(stderr, "onrampctl: %s: %s\n", b->cert, onr_strerror(rc));
+        return CTL_EXIT_FAIL;
     }
     return CTL_EXIT_OK;
 }
@@ -106,17 +144,9 @@ int ctl_request(const struct ctl_broker *b, const struct ctl_request *r,
     int mrc;
     int rc;
 
-    /* services only: a control tool asks no other */
-    if (r->peer_role == ONR_ROLE_CONTROL ||
-        onr_topic_in(r->peer_role, r->peer, topic, sizeof(topic)) != ONR_OK)
-        return CTL_EXIT_USAGE;
-    rc = ctl_identity(b, id);
-    if (rc == ONR_OK && onr_topic_in(ONR_ROLE_CONTROL, id, w.inbox, sizeof(w.inbox)) != ONR_OK)
-        rc = ONR_ECERT; /* its CN is no service id */
-    if (rc != ONR_OK) {
-        fprintf(stderr, "onrampctl: %s: %s\n", b->cert, onr_strerror(rc));
-        return CTL_EXIT_FAIL;
-    }
+    rc = ctl_request_topics(b, r, id, topic, w.inbox);
+    if (rc != CTL_EXIT_OK)
+        return rc;
     rc = encode(r, msg, id, topic, buf, sizeof(buf), &len, w.id);
     if (rc != CTL_EXIT_OK)
         goto out;

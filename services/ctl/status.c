@@ -50,8 +50,11 @@ static const char usage[] =
     "it never saw the device; no-answer: it did not answer; relocating: its\n"
     "provider is moving it to another operator), then a row per step of\n"
     "onboarding in journey order: 'STEP TIME BY', TIME in UTC (ISO 8601) or\n"
-    "'-', BY the services that saw it, as ROLE:ID, comma-separated. Then,\n"
-    "for each service that knows where the device roams, a line\n"
+    "'-', BY the services that saw it, as ROLE:ID, comma-separated. Then\n"
+    "'certificate TIME ROLE:ID': when the device's service certificate in\n"
+    "force expires (the provider; the newest of a renewal not yet\n"
+    "confirmed), if it has one. Then, for each service that knows where\n"
+    "the device roams, a line\n"
     "'roaming ROLE ID' with what it knows of: visited=PLMN (the network the\n"
     "device last reported), operator=ID reason=user|policy|fallback (the\n"
     "operator it uses and why it was chosen), relocations=N (moves to\n"
@@ -59,7 +62,8 @@ static const char usage[] =
     "completed, and the operator it left).\n"
     "--json: {\"dev\":..,\"services\":[{\"role\":..,\"id\":..,\"answered\":true|false,\n"
     "\"state\":..,\"visited\":..,\"operator\":..,\"reason\":..,\"relocations\":N,\n"
-    "\"relocated\":UNIX|0,\"from\":..}],\"steps\":[{\"step\":..,\"time\":UNIX|0,\n"
+    "\"relocated\":UNIX|0,\"from\":..,\"cert_expires\":UNIX|0}],\"steps\":[{\"step\":..,\n"
+    "\"time\":UNIX|0,"
     "\"at\":ISO|null,\"by\":[..]}]} (a roaming value not known: null, or 0).\n"
     "Exit status: 0 every service asked answered, 1 one did not (named on\n"
     "stderr), 2 usage error.\n";
@@ -94,6 +98,7 @@ struct answer {
     char state[33];       /* printable: checked */
     uint64_t at[N_STEPS]; /* by step */
     struct roaming roaming;
+    uint64_t cert_expires; /* provider: its certificate's notAfter, 0 if none */
 };
 
 static void steps_of(const struct onr_msg_status *s, uint64_t at[N_STEPS])
@@ -193,6 +198,7 @@ static int ask(const struct ctl_broker *b, const char *signing_key, int i, const
     copy_word(&s->state, a->state, sizeof(a->state));
     steps_of(s, a->at);
     roaming_of(s, &a->roaming);
+    a->cert_expires = s->cert_expires;
 out:
     free(answer);
     return rc;
@@ -240,6 +246,12 @@ static void print_table(const char *dev, const struct answer a[N_SERVICES])
             if (a[i].answered && a[i].at[s] != 0)
                 printf("%s%s:%s", n++ ? "," : "", role_names[i], a[i].id);
         printf("%s\n", n ? "" : "-");
+    }
+    for (int i = 0; i < N_SERVICES; i++) {
+        if (!a[i].answered || a[i].cert_expires == 0)
+            continue;
+        iso(a[i].cert_expires, when);
+        printf("certificate  %-20s %s:%s\n", when, role_names[i], a[i].id);
     }
     for (int i = 0; i < N_SERVICES; i++) {
         const struct roaming *r = &a[i].roaming;
@@ -311,6 +323,7 @@ static void print_json(const char *dev, const struct answer a[N_SERVICES])
                (unsigned long long)a[i].roaming.relocations,
                (unsigned long long)a[i].roaming.relocated);
         json_word("from", a[i].roaming.prev_op);
+        printf(",\"cert_expires\":%llu", (unsigned long long)a[i].cert_expires);
         putchar('}');
         first = 0;
     }

@@ -20,10 +20,12 @@
 #include <time.h>
 
 #include "onramp/config.h"
+#include "onramp/crypto.h"
 #include "onramp/devid.h"
 #include "onramp/error.h"
 #include "onramp/file.h"
 #include "onramp/label.h"
+#include "onramp/ndef.h"
 #include "onramp/p256.h"
 #include "onramp/progress.h"
 #include "onramp/text.h"
@@ -216,20 +218,42 @@ static int save_device_keys(const char *dir, const struct onr_p256_key *identity
     return rc;
 }
 
-/* label.txt (0600: it holds the claim secret) and label.png. */
+/* The label as an NDEF message for an NFC tag: one that does not fit an
+ * NTAG213 with its TLV is refused (ONR_ETOOBIG). */
+static int label_ndef(const char *text, uint8_t out[ONR_NDEF_ENCODED_MAX], size_t *len)
+{
+    int rc = onr_ndef_text_encode(text, strlen(text), out, ONR_NDEF_ENCODED_MAX, len);
+
+    if (rc == ONR_OK && onr_ndef_tag_bytes(*len) > ONR_NDEF_NTAG213)
+        rc = ONR_ETOOBIG;
+    return rc;
+}
+
+/* label.txt and label.ndef (0600: they hold the claim secret) and
+ * label.png. */
 static int save_label(const char *dir, const char *text)
 {
     char path[PATH_CAP];
     char line[ONR_LABEL_MAX + 2];
+    uint8_t ndef[ONR_NDEF_ENCODED_MAX];
+    size_t ndef_len = 0;
     int rc = path_in(path, dir, "label.txt");
 
     snprintf(line, sizeof(line), "%s\n", text);
     if (rc == ONR_OK)
         rc = onr_file_write_atomic(path, line, strlen(line), 0600);
     if (rc == ONR_OK)
+        rc = label_ndef(text, ndef, &ndef_len);
+    if (rc == ONR_OK)
+        rc = path_in(path, dir, "label.ndef");
+    if (rc == ONR_OK)
+        rc = onr_file_write_atomic(path, ndef, ndef_len, 0600);
+    if (rc == ONR_OK)
         rc = path_in(path, dir, "label.png");
     if (rc == ONR_OK)
         rc = onr_qr_write_png(text, path, 6);
+    onr_wipe(line, sizeof(line));
+    onr_wipe(ndef, sizeof(ndef));
     return rc;
 }
 

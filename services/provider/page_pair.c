@@ -61,6 +61,10 @@ static void render_form(const struct prov_page *page, struct evbuffer *out, cons
                "class=\"code\" maxlength=\"256\" spellcheck=\"false\" "
                "placeholder=\"ONR1:MANUFACTURER:DEVICE:CLAIM:CHECK\"",
                f != NULL ? &f[F_LABEL] : NULL);
+    /* shown by app.js where the browser has Web NFC (NDEFReader) */
+    evbuffer_add_printf(out, "<button type=\"button\" id=\"nfc\" class=\"secondary\" hidden>"
+                             "Read the label's NFC tag</button>\n"
+                             "<p id=\"nfc-status\" role=\"status\" hidden></p>\n");
     evbuffer_add_printf(out, "<p class=\"or\">or, typed from the label:</p>\n");
     text_input(out, "mfr", "Manufacturer", "maxlength=\"32\" spellcheck=\"false\"",
                f != NULL ? &f[F_MFR] : NULL);

@@ -66,6 +66,7 @@ void fuzz_seal_public(const uint8_t sk[ONR_X25519_KEY_LEN], uint8_t pk[ONR_X2551
 
 /* Fixed ids, nonces and keys that bind sealed secrets and tokens. */
 #define FUZZ_DEV "rguib733fa2xfyrzdwehzsohu743ont4"
+#define FUZZ_KIT "q2kzf6r3hbwnmx7yt4pc"
 #define FUZZ_MFR "acme"
 #define FUZZ_PROV "prov-1"
 #define FUZZ_OP "op-1"

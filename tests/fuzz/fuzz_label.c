@@ -4,12 +4,14 @@
  * page, a PAIRING message) and shown masked by onrampctl monitor; and the
  * claim as it travels sealed to the manufacturer in a REGISTRATION.
  *
- * Input: label text; an input of exactly ONR_LABEL_SEALED_LEN bytes is
- * also opened as a sealed claim with the fixed manufacturer key.
+ * Input: label text (a device's or a kit's); an input of exactly
+ * ONR_LABEL_SEALED_LEN bytes is also opened as a sealed claim, a device's
+ * and a kit's, with the fixed manufacturer key.
  * Checks: a decoded label encodes to the input in uppercase (the one
  * canonical form) and decodes to itself again; the monitor's view names
  * the same manufacturer and device; a masked label never shows the claim;
- * an opened claim is a valid claim secret.
+ * an opened claim is a valid claim secret; a kit label decodes likewise
+ * (canonical form, round trip) and is never a device label too.
  */
 #include <ctype.h>
 #include <string.h>
@@ -33,6 +35,8 @@ static void claim_open(const uint8_t *data, size_t size)
     int rc;
 
     rc = onr_label_claim_open(fuzz_seal_mfr, FUZZ_DEV, FUZZ_PROV, data, size, claim);
+    if (rc != ONR_OK)
+        rc = onr_kit_claim_open(fuzz_seal_mfr, FUZZ_KIT, FUZZ_PROV, data, size, claim);
     if (rc != ONR_OK) {
         static const char zero[ONR_LABEL_CLAIM_LEN + 1];
 
@@ -44,6 +48,32 @@ static void claim_open(const uint8_t *data, size_t size)
      * manufacturer compares must refuse anything but base32 */
     rc = onr_label_claim_hash(claim, hash);
     FUZZ_CHECK(rc == ONR_OK || rc == ONR_ECHARSET, "claim hash: %s", onr_error_name(rc));
+}
+
+/* A kit label: canonical, round trip, and no device label. */
+static void kit_label(const uint8_t *data, size_t size)
+{
+    struct onr_kit_label kit, back;
+    struct onr_label device;
+    char out[ONR_KIT_LABEL_MAX + 1];
+    int rc = onr_kit_label_decode((const char *)data, size, &kit);
+
+    if (rc != ONR_OK) {
+        static const struct onr_kit_label zero;
+
+        FUZZ_CHECK(memcmp(&kit, &zero, sizeof(zero)) == 0, "refused kit label not zeroed");
+        return;
+    }
+    FUZZ_CHECK(onr_label_is_kit((const char *)data, size), "a kit label without its prefix");
+    FUZZ_CHECK(onr_label_decode((const char *)data, size, &device) != ONR_OK,
+               "a kit label that is a device label too");
+    rc = onr_kit_label_encode(&kit, out, sizeof(out));
+    FUZZ_CHECK(rc == ONR_OK && strlen(out) == size, "kit label does not encode back");
+    for (size_t i = 0; i < size; i++)
+        FUZZ_CHECK(out[i] == toupper(data[i]), "kit label's canonical form differs at %zu", i);
+    FUZZ_CHECK(onr_kit_label_decode(out, size, &back) == ONR_OK &&
+                   memcmp(&back, &kit, sizeof(kit)) == 0,
+               "kit label round trip");
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -60,6 +90,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     if (size == ONR_LABEL_SEALED_LEN)
         claim_open(data, size);
+    kit_label(data, size);
 
     rc = onr_label_decode(text, size, &label);
     ctl_label_masked((struct onr_bytes){data, size}, masked, sizeof(masked));

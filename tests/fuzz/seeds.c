@@ -318,12 +318,16 @@ static void envelopes_and_bodies(void)
         save("envelope", name, buf, len);
         if (t == ONR_MSG_PAIRING || t == ONR_MSG_HELLO || t == ONR_MSG_ERROR ||
             t == ONR_MSG_VOUCHER || t == ONR_MSG_EVENT || t == ONR_MSG_STATUS ||
-            t == ONR_MSG_RELOCATE || t == ONR_MSG_NO_OPERATOR) {
+            t == ONR_MSG_RELOCATE || t == ONR_MSG_NO_OPERATOR || t == ONR_MSG_RENEW_REQUEST ||
+            t == ONR_MSG_KIT_PAIRED) {
             const char *topic = t == ONR_MSG_PAIRING       ? "onr/1/s/prov/" FUZZ_PROV "/in"
                                 : t == ONR_MSG_HELLO       ? FUZZ_TOPIC
                                 : t == ONR_MSG_EVENT       ? "onr/1/s/mfr/" FUZZ_MFR "/ev"
                                 : t == ONR_MSG_RELOCATE    ? OPERATIONAL_DOWN
                                 : t == ONR_MSG_NO_OPERATOR ? "onr/1/s/prov/" FUZZ_PROV "/in"
+                                : t == ONR_MSG_RENEW_REQUEST
+                                    ? "onr/1/p/" FUZZ_PROV "/dev/" FUZZ_DEV "/renew"
+                                : t == ONR_MSG_KIT_PAIRED ? "onr/1/s/ctl/ctl-1/in"
                                                            : "onr/1/d/" FUZZ_DEV "/down";
             uint8_t topic_len = (uint8_t)strlen(topic);
             uint8_t with[1 + 255 + ONR_ENVELOPE_MAX];
@@ -424,6 +428,54 @@ static void labels(void)
                                                                        : label_text[i]);
     save("label", "lowercase", lower, strlen(lower));
     save("label", "sealed-claim", sealed_claim, sizeof(sealed_claim));
+    {
+        struct onr_kit_label kit = {.mfr = FUZZ_MFR, .kit = FUZZ_KIT};
+        char text[ONR_KIT_LABEL_MAX + 1];
+        uint8_t sealed[ONR_LABEL_SEALED_LEN];
+
+        memcpy(kit.claim, claim, sizeof(kit.claim));
+        CHECK(onr_kit_label_encode(&kit, text, sizeof(text)));
+        save("label", "kit", text, strlen(text));
+        CHECK(onr_kit_claim_seal(seal_mfr_pub, FUZZ_KIT, FUZZ_PROV, claim, sealed));
+        save("label", "sealed-kit-claim", sealed, sizeof(sealed));
+    }
+}
+
+/* The label's NFC tag: the factory's message, and one a phone app might
+ * write, with a URI record first and the text in a long record. */
+static void ndef(void)
+{
+    static const uint8_t uri[] = {0x91, 0x01, 0x08, 'U', 0x04, 'e', 'x', '.', 'n', 'e', 't', '/'};
+    uint8_t msg[ONR_NDEF_ENCODED_MAX + 8];
+    size_t len = 0;
+
+    CHECK(onr_ndef_text_encode(label_text, strlen(label_text), msg, sizeof(msg), &len));
+    save("ndef", "label", msg, len);
+    memmove(msg + sizeof(uri), msg, len);
+    memcpy(msg, uri, sizeof(uri));
+    /* the text record: no MB, a 4-byte payload length */
+    msg[sizeof(uri)] = 0x41;
+    memmove(msg + sizeof(uri) + 6, msg + sizeof(uri) + 3, len - 3);
+    msg[sizeof(uri) + 2] = 0;
+    msg[sizeof(uri) + 3] = 0;
+    msg[sizeof(uri) + 4] = 0;
+    msg[sizeof(uri) + 5] = (uint8_t)(len - 4);
+    save("ndef", "uri-and-long-text", msg, sizeof(uri) + len + 3);
+}
+
+/* onrampctl pair --labels's files (the first byte picks the defaults). */
+static void labels_files(void)
+{
+    char text[2048];
+    int n;
+
+    n = snprintf(text, sizeof(text), "\x01# a shipment\n%s\n\n%s\r\n", label_text, label_text);
+    save("labels", "plain", text, (size_t)n);
+    n = snprintf(text, sizeof(text),
+                 "\x02label,account,operator\n%s,alice,op-2\n\"%s\",\"Smith, \"\"Jo\"\"\",\n"
+                 "%s,bob\nhello,x,y\n",
+                 label_text, label_text, label_text);
+    save("labels", "csv", text, (size_t)n);
 }
 
 static void profiles(void)
@@ -658,6 +710,8 @@ int main(int argc, char **argv)
     envelopes_and_bodies();
     pop();
     labels();
+    ndef();
+    labels_files();
     profiles();
     requests();
     chains();

@@ -155,8 +155,8 @@ class Pki:
             "-addext", "keyUsage=critical,keyCertSign,cRLSign")
         return (cert, key)
 
-    def _leaf(self, name, subject, ca, extensions, serial=None):
-        return openssl_leaf(self.out, name, subject, ca, extensions, serial)
+    def _leaf(self, name, subject, ca, extensions, serial=None, days=2):
+        return openssl_leaf(self.out, name, subject, ca, extensions, serial, days)
 
     def client(self, ou, cn, foreign=False):
         """A client certificate (cert, key) with OU = ou and CN = cn: the
@@ -178,26 +178,30 @@ class Pki:
         d = self.keys("provider", prov_id)
         return (os.path.join(d, "provider-ca.pem"), os.path.join(d, "provider-ca.key"))
 
-    def operational(self, prov_id, dev_id, tag="", serial=None):
+    def operational(self, prov_id, dev_id, tag="", serial=None, expired=False):
         """An operational device's client certificate (cert, key): CN =
         dev_id, O = prov_id, clientAuth, issued by provider_ca(prov_id)
         (made here: a device's comes from its provider's enrollment). The
         same arguments give the same certificate; another `tag` a new key
         and certificate (a new serial) for the same device. `serial` (an
-        int) sets the serial number, else OpenSSL picks one."""
-        name = "operational-%s-%s%s" % (prov_id, dev_id, "-" + tag if tag else "")
+        int) sets the serial number, else OpenSSL picks one. `expired`: its
+        notAfter a day before now (and its notBefore)."""
+        name = "operational-%s-%s%s%s" % (prov_id, dev_id, "-" + tag if tag else "",
+                                          "-expired" if expired else "")
         if name not in self.issued:
             self.issued[name] = self._leaf(name, "/O=%s/CN=%s" % (prov_id, dev_id),
                                            self.provider_ca(prov_id),
-                                           "extendedKeyUsage=clientAuth\n", serial)
+                                           "extendedKeyUsage=clientAuth\n", serial,
+                                           -1 if expired else 2)
         return self.issued[name]
 
 
-def openssl_leaf(directory, name, subject, ca, extensions, serial=None):
+def openssl_leaf(directory, name, subject, ca, extensions, serial=None, days=2):
     """A P-256 key and a certificate for `subject` (an openssl -subj) from
-    `ca` (cert, key) with `extensions` (openssl x509 -extfile text), made
-    with the openssl CLI in `directory` as NAME.key and NAME.pem: test
-    material (attackers', operational devices'), never a deployment's."""
+    `ca` (cert, key) with `extensions` (openssl x509 -extfile text), valid
+    `days` from now (-1: its notAfter a day ago), made with the openssl CLI
+    in `directory` as NAME.key and NAME.pem: test material (attackers',
+    operational devices'), never a deployment's."""
     key, csr, cert = (os.path.join(directory, name + ".key"),
                       os.path.join(directory, name + ".csr"),
                       os.path.join(directory, name + ".pem"))
@@ -208,7 +212,7 @@ def openssl_leaf(directory, name, subject, ca, extensions, serial=None):
         "-nodes", "-keyout", key, "-out", csr, "-subj", subject)
     serial_args = ["-CAcreateserial"] if serial is None else ["-set_serial", str(serial)]
     run("openssl", "x509", "-req", "-in", csr, "-CA", ca[0], "-CAkey", ca[1],
-        *serial_args, "-out", cert, "-days", "2", "-extfile", ext)
+        *serial_args, "-out", cert, "-days", str(days), "-extfile", ext)
     return (cert, key)
 
 

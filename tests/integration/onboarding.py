@@ -383,6 +383,21 @@ class Controller:
                     status = p.returncode
         return status, "".join(outputs)
 
+    def pair_labels(self, provider, path, account=None, operator=None, parallel=None,
+                    timeout=60):
+        """onrampctl pair --labels PATH; (exit status, stdout, stderr)."""
+        argv = [program("onrampctl"), "pair", "--provider", provider.id,
+                "--provider-key", provider.signing_pub, "--labels", path,
+                "--host", "127.0.0.1", "--port", str(self.onb.broker.services_port),
+                "--cafile", self.onb.pki.ca[0], "--cert", self.cert, "--key", self.key,
+                "--timeout", str(timeout)]
+        for flag, value in (("--account", account), ("--operator", operator),
+                            ("--parallel", parallel)):
+            if value is not None:
+                argv += [flag, str(value)]
+        proc = subprocess.run(argv, capture_output=True, text=True)
+        return proc.returncode, proc.stdout, proc.stderr
+
     def release(self, provider, dev, timeout=20, command="release"):
         """onrampctl release (or revoke); (exit status, stdout + stderr)."""
         argv = [program("onrampctl"), command, "--provider", provider.id,

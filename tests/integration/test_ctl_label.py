@@ -54,6 +54,18 @@ class LabelTest(unittest.TestCase):
         proc = ctl("--label", "ONR1:ACME:not-a-device:X:Y")
         self.assertEqual(proc.returncode, 1)
 
+    def test_a_kit_label_is_checked_too(self):
+        kit = "ONK1:ACME:Q2KZF6R3HBWNMX7YT4PC:ZYXWVUTSRQPONMLKJIHG:7DR3"  # SPEC 12's
+        proc = ctl("--label", kit.lower())
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        self.assertIn(b"label manufacturer=acme kit=q2kzf6r3hbwnmx7yt4pc", proc.stderr)
+        proc = ctl("--label", kit[:-1] + "X")
+        self.assertEqual(proc.returncode, 1)
+        self.assertIn(b"check characters do not match", proc.stderr)
+        # a kit label's prefix with a device's id is no label
+        proc = ctl("--label", "ONK1" + GOOD[4:])
+        self.assertEqual(proc.returncode, 1)
+
     def test_usage_errors(self):
         self.assertEqual(ctl().returncode, 2)
         self.assertEqual(ctl("--label", GOOD, "--label-file", "x").returncode, 2)

@@ -43,6 +43,51 @@ def with_check(text):
     return text + ":" + base64.b32encode(digest).decode()[:4]
 
 
+# A stand-in for Web NFC's NDEFReader (Chrome on Android has it, headless
+# Chromium not), with the shape of the real one: an EventTarget whose
+# scan() resolves, and reading events carrying NDEFRecords (recordType,
+# encoding, lang, data as a DataView). The test hands it records.
+NDEF_READER_STUB = """
+window.onrScans = 0;
+window.NDEFReader = class NDEFReader extends EventTarget {
+  constructor() { super(); window.onrReader = this; }
+  scan(options) {
+    window.onrScans += 1;
+    if (window.onrDeny) {
+      return Promise.reject(new DOMException('denied', 'NotAllowedError'));
+    }
+    return Promise.resolve();
+  }
+};
+window.onrTap = function (records) {
+  var event = new Event('reading');
+  event.serialNumber = '04:a2:2c:6a:5e:4d:80';
+  event.message = { records: records.map(function (r) {
+    var bytes = new Uint8Array(r.bytes);
+    return { recordType: r.recordType, mediaType: null, id: '', encoding: r.encoding,
+             lang: r.lang, data: new DataView(bytes.buffer) };
+  }) };
+  window.onrReader.dispatchEvent(event);
+};
+window.onrTapError = function () { window.onrReader.dispatchEvent(new Event('readingerror')); };
+"""
+
+
+def text_record(text):
+    """The NDEFRecord Web NFC makes of a Text record holding `text`."""
+    return {"recordType": "text", "encoding": "utf-8", "lang": "en",
+            "bytes": list(text.encode())}
+
+
+def label_from_ndef(path):
+    """The text of the factory's label.ndef, read as Web NFC reads it: the
+    one short Text record of SPEC section 12 (d1 01 len 'T' 02 'en' text)."""
+    with open(path, "rb") as f:
+        msg = f.read()
+    assert msg[:2] == b"\xd1\x01" and msg[3:7] == b"T\x02en" and msg[2] == len(msg) - 4, msg
+    return msg[7:].decode()
+
+
 class NoRedirect(urllib.request.HTTPRedirectHandler):
     def redirect_request(self, *args, **kwargs):
         return None
@@ -156,6 +201,21 @@ class Browser:
                 return seen
             time.sleep(0.25)
         raise AssertionError("%s: %r, never %r within %d s" % (css, seen, wanted, timeout))
+
+    def execute(self, script, *args):
+        """Run `script` (a function body) in the page; its return value."""
+        return self._call("POST", self._s("/execute/sync"), {"script": script,
+                                                             "args": list(args)})
+
+    def before_every_page(self, source):
+        """Run `source` in every page this session loads from now on, before
+        the page's own scripts (the DevTools protocol, through chromedriver)."""
+        self._call("POST", self._s("/goog/cdp/execute"),
+                   {"cmd": "Page.addScriptToEvaluateOnNewDocument",
+                    "params": {"source": source}})
+
+    def displayed(self, css):
+        return self._call("GET", self._s("/element/%s/displayed" % self.find(css)))
 
     def screenshot(self, path):
         with open(path, "wb") as f:
@@ -296,6 +356,88 @@ class PairingPageTest(unittest.TestCase):
             shutil.copy(shot, os.path.join(os.environ["ONR_SCREENSHOT_DIR"], "pairing.png"))
         # nobody was told on a control tool's topic: there was none
         self.assertNotIn("onr/1/s/ctl/@web", self.prov.process.text())
+
+    # -- the label's NFC tag (Web NFC) --
+
+    def test_without_web_nfc_the_tag_button_is_hidden(self):
+        browser = Browser(self.onb.dir)
+        self.addCleanup(browser.close)
+        browser.go(self.base + "/")
+        self.assertFalse(browser.execute("return 'NDEFReader' in window;"))
+        self.assertTrue(browser.property("#nfc", "hidden"))
+        self.assertFalse(browser.displayed("#nfc"))
+        self.assertFalse(browser.displayed("#nfc-status"))
+        # the form still pairs by typing
+        self.assertTrue(browser.displayed("#label"))
+
+    def nfc_browser(self):
+        """A browser whose pages get a stub NDEFReader (Web NFC is on
+        Android's Chrome only): window.onrTap(records) hands the page's
+        reader a reading event with those records, window.onrTapError() a
+        reading error (a tag whose NDEF the browser could not parse)."""
+        browser = Browser(self.onb.dir)
+        self.addCleanup(browser.close)
+        browser.before_every_page(NDEF_READER_STUB)
+        return browser
+
+    def test_a_tag_read_with_web_nfc_pairs_like_a_pasted_label(self):
+        d, dev, label = self.mint()
+        text = label_from_ndef(os.path.join(d, "label.ndef"))
+        self.assertEqual(text, label)
+        browser = self.nfc_browser()
+        browser.go(self.base + "/")
+        self.assertTrue(browser.displayed("#nfc"))
+        browser.type("#account", "nina")
+        browser.click("#nfc")
+        browser.wait_text("#nfc-status", "Hold the label's tag to your phone.", 15)
+        self.assertEqual(browser.execute("return window.onrScans;"), 1)
+        # a typo on the tag: refused by the same check as a paste
+        typo = label[:-1] + ("A" if label[-1] != "A" else "B")
+        browser.execute("window.onrTap(arguments[0]);", [text_record(typo)])
+        browser.wait_text("#error", "Not paired: label check characters do not match "
+                                    "(a typo?).", 15)
+        self.assertEqual(self.claims(dev), [])
+        # the tag as the factory wrote it
+        browser.click("#nfc")
+        browser.wait_text("#nfc-status", "Hold the label's tag to your phone.", 15)
+        browser.execute("window.onrTap(arguments[0]);", [text_record(text)])
+        onboarding.wait_until(lambda: browser.url().endswith("/device/" + dev), timeout=15,
+                              what="the device's page")
+        browser.wait_text("#state", "CLAIMED", 30)
+        self.assertEqual(self.claims(dev), [("nina", "op-1", "@web", 1)])
+
+    def test_a_tag_without_one_label_text_posts_nothing(self):
+        d, dev, label = self.mint()
+        browser = self.nfc_browser()
+        browser.go(self.base + "/")
+        browser.type("#account", "oscar")
+        browser.click("#nfc")
+        browser.wait_text("#nfc-status", "Hold the label's tag to your phone.", 15)
+        url = {"recordType": "url", "encoding": None, "lang": None,
+               "bytes": list(b"https://evil.example/")}
+        cases = [
+            ("window.onrTap(arguments[0]);", [[url]],
+             "The tag holds no text: it is no Onramp label."),
+            ("window.onrTap(arguments[0]);", [[text_record(label), text_record(label)]],
+             "The tag holds more than one text: it is no Onramp label."),
+            ("window.onrTap(arguments[0]);", [[dict(text_record(label),
+                                                     bytes=[0xc3, 0x28])]],
+             "The tag's text cannot be read: it is no Onramp label."),
+            ("window.onrTapError();", [],
+             "The tag could not be read (no NDEF message, or a damaged one): try again, "
+             "or type the label."),
+        ]
+        for script, args, words in cases:
+            with self.subTest(words=words):
+                browser.execute(script, *args)
+                browser.wait_text("#nfc-status", words, 15)
+                self.assertEqual(browser.property("#label", "value"), "")
+                self.assertTrue(browser.url().endswith("/"), browser.url())
+        self.assertEqual(self.claims(dev), [])
+        # a scan the browser refuses (permission denied) says so
+        browser.execute("window.onrDeny = true;")
+        browser.click("#nfc")
+        browser.wait_text("#nfc-status", "NFC cannot be used here (NotAllowedError).", 15)
 
     # -- pairing through the form --
 

@@ -8,6 +8,7 @@ at once and refused for good."""
 import base64
 import os
 import tempfile
+import time
 import unittest
 
 import fabric
@@ -29,10 +30,12 @@ def own(prov, dev, rest="telemetry"):
     return "onr/1/p/%s/dev/%s/%s" % (prov, dev, rest)
 
 
-def cert_revoke(client, dev, serial, sender, role=fabric.ROLE_PROVIDER):
+def cert_revoke(client, dev, serial, sender, role=fabric.ROLE_PROVIDER, not_after=None):
     """Send a cert_revoke (type 27) as `client`; the answer's code."""
-    return fabric.control(client, fabric.CERT_REVOKE, role, sender,
-                          {"dev": dev, "serial": serial})
+    body = {"dev": dev, "serial": serial}
+    if not_after is not None:
+        body["not_after"] = not_after
+    return fabric.control(client, fabric.CERT_REVOKE, role, sender, body)
 
 
 class Helpers:
@@ -365,6 +368,15 @@ class RevocationTest(Helpers, fabric.FabricTestCase):
             self.assertFalse(c.alive(2.0))
             self.assertEqual(self.operational("prov-1", dev, cert=cert).connack, DENIED)
 
+    def test_an_expired_certificate_is_refused_at_connect(self):
+        # what a device off for a year holds: it cannot reach its topics
+        # (nor ask for a renewal there); it enrolls again instead
+        dev = new_dev_id()
+        expired = self.operational("prov-1", dev,
+                                   cert=self.pki.operational("prov-1", dev, expired=True))
+        self.assertNotEqual(expired.connack, OK)
+        self.assertEqual(self.connected("prov-1", dev).connack, OK)
+
     def test_operator_cannot_revoke_certificates(self):
         dev = new_dev_id()
         c = self.connected("prov-1", dev)
@@ -470,6 +482,48 @@ class ProviderCaOptionTest(unittest.TestCase):
 
 
 class RevocationRestartTest(unittest.TestCase):
+    def test_revocations_past_their_certificates_not_after_are_dropped(self):
+        # A revocation names its certificate's notAfter: a day past it the
+        # plugin drops it (TLS refuses the certificate by then), at start
+        # and while running, so its journal does not grow for ever.
+        with fabric.Fabric(providers=("prov-1",)) as f:
+            now = int(time.time())
+            gone, valid, forever = new_dev_id(), new_dev_id(), new_dev_id()
+            serials = {d: fabric.cert_serial(f.pki.operational("prov-1", d)[0])
+                       for d in (gone, valid, forever)}
+            prov = f.broker.service("provider", "prov-1")
+            try:
+                self.assertEqual(cert_revoke(prov, gone, serials[gone], "prov-1",
+                                             not_after=now - 3 * 86400), 0)
+                self.assertEqual(cert_revoke(prov, valid, serials[valid], "prov-1",
+                                             not_after=now + 300 * 86400), 0)
+                self.assertEqual(cert_revoke(prov, forever, serials[forever], "prov-1"), 0)
+            finally:
+                prov.disconnect()
+            with open(f.broker.grants) as journal:
+                text = journal.read()
+            self.assertIn("revoke-cert %s prov-1 %s %d\n" % (
+                gone, serials[gone].lstrip(b"\0").hex(), now - 3 * 86400), text)
+            f.counters.close()
+            f.broker.restart()
+            self.assertIn("1 revocations of expired certificates dropped, 2 kept",
+                          f.broker.log_text())
+            self.assertIn("2 revoked certificates", f.broker.log_text())
+            with open(f.broker.grants) as journal:
+                text = journal.read()
+            self.assertNotIn(gone, text)
+            self.assertIn("revoke-cert %s prov-1 %s %d\n" % (
+                valid, serials[valid].lstrip(b"\0").hex(), now + 300 * 86400), text)
+            self.assertIn("revoke-cert %s prov-1 %s\n" % (
+                forever, serials[forever].lstrip(b"\0").hex()), text)
+            # what is kept still refuses its certificates
+            for d in (valid, forever):
+                c = f.broker.operational("prov-1", d)
+                try:
+                    self.assertEqual(c.connack, DENIED)
+                finally:
+                    c.drop()
+
     def test_revocations_survive_a_broker_restart(self):
         with fabric.Fabric(providers=("prov-1",)) as f:
             dev, kept = new_dev_id(), new_dev_id()

@@ -257,35 +257,65 @@ static struct onr_p256_key *new_ca(const char *cn, uint8_t *der, size_t *len)
     return key;
 }
 
-void enrolled(const char *dir, struct fixture *f)
+void fixture_provider_init(struct fixture_provider *p)
 {
-    struct onr_p256_key *service = NULL, *ca_key, *broker_key;
-    uint8_t pub[ONR_P256_PUB_LEN], csr[DEVICE_CSR_MAX], ca[ONR_X509_MAX_DER];
-    uint8_t broker_ca[ONR_X509_MAX_DER], chain[DEVICE_CHAIN_MAX], re[ONR_MSG_ID_LEN] = {0};
-    size_t csr_len = 0, ca_len = 0, broker_ca_len = 0, leaf_len = ONR_X509_MAX_DER;
-    struct onr_x509_profile leaf = {.days = 30, .path_len = -1, .eku = ONR_X509_EKU_CLIENT};
+    memset(p, 0, sizeof(*p));
+    p->ca_key = new_ca("prov-1 CA", p->ca, &p->ca_len);
+    p->broker_key = new_ca("prov-1 broker CA", p->broker_ca, &p->broker_ca_len);
+}
+
+void fixture_provider_cleanup(struct fixture_provider *p)
+{
+    onr_p256_free(p->ca_key);
+    onr_p256_free(p->broker_key);
+    memset(p, 0, sizeof(*p));
+}
+
+struct onr_msg_enroll_response fixture_answer(const struct fixture_provider *p, const char *dev,
+                                              const uint8_t pub[ONR_P256_PUB_LEN],
+                                              uint32_t seconds, uint8_t chain[DEVICE_CHAIN_MAX])
+{
+    static const uint8_t re[ONR_MSG_ID_LEN];
+    struct onr_x509_profile leaf = {.days = 30, .seconds = seconds, .path_len = -1,
+                                    .eku = ONR_X509_EKU_CLIENT};
+    size_t leaf_len = ONR_X509_MAX_DER;
+
+    leaf.subject = (struct onr_x509_name){.common_name = dev, .organization = "prov-1"};
+    assert_onr(ONR_OK, onr_x509_issue(p->ca_key, p->ca, p->ca_len, pub, &leaf, chain, &leaf_len));
+    assert_true(leaf_len + p->ca_len <= DEVICE_CHAIN_MAX);
+    memcpy(chain + leaf_len, p->ca, p->ca_len);
+    return (struct onr_msg_enroll_response){
+        .re = ONR_BYTES(re),
+        .chain = {chain, leaf_len + p->ca_len},
+        .ca = {p->broker_ca, p->broker_ca_len},
+        .endpoint = ONR_BYTES_STR(FIXTURE_ENDPOINT),
+    };
+}
+
+void enrolled_by(const char *dir, struct fixture *f, const struct fixture_provider *p,
+                 uint32_t seconds)
+{
+    struct onr_p256_key *service = NULL;
+    uint8_t pub[ONR_P256_PUB_LEN], csr[DEVICE_CSR_MAX], chain[DEVICE_CHAIN_MAX];
+    size_t csr_len = 0;
     struct onr_msg_enroll_response m;
     struct device_service svc;
 
     attach(dir, f, NULL);
     assert_onr(ONR_OK, device_enroll_csr(dir, f->trust.dev, &service, csr, &csr_len));
     assert_onr(ONR_OK, onr_p256_public(service, pub));
-    ca_key = new_ca("prov-1 CA", ca, &ca_len);
-    broker_key = new_ca("prov-1 broker CA", broker_ca, &broker_ca_len);
-    leaf.subject = (struct onr_x509_name){.common_name = f->trust.dev, .organization = "prov-1"};
-    assert_onr(ONR_OK, onr_x509_issue(ca_key, ca, ca_len, pub, &leaf, chain, &leaf_len));
-    assert_true(leaf_len + ca_len <= sizeof(chain));
-    memcpy(chain + leaf_len, ca, ca_len);
-    m = (struct onr_msg_enroll_response){
-        .re = ONR_BYTES(re),
-        .chain = {chain, leaf_len + ca_len},
-        .ca = {broker_ca, broker_ca_len},
-        .endpoint = ONR_BYTES_STR(FIXTURE_ENDPOINT),
-    };
+    m = fixture_answer(p, f->trust.dev, pub, seconds, chain);
     assert_onr(ONR_OK, device_take_enrollment(f->trust.dev, service, &m, dir, &svc));
-    onr_p256_free(broker_key);
-    onr_p256_free(ca_key);
     onr_p256_free(service);
+}
+
+void enrolled(const char *dir, struct fixture *f)
+{
+    struct fixture_provider p;
+
+    fixture_provider_init(&p);
+    enrolled_by(dir, f, &p, 0);
+    fixture_provider_cleanup(&p);
 }
 
 mode_t mode_of(const char *dir, const char *name)

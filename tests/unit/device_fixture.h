@@ -16,6 +16,7 @@
 
 #include "device_internal.h"
 #include "onramp/msg.h"
+#include "onramp/x509.h"
 
 /* device.conf's broker lines as mint writes them. */
 #define FIXTURE_BROKERS "broker bs-1 127.0.0.1 1\nbroker bs-2 localhost 2\n"
@@ -106,6 +107,29 @@ void attach(const char *dir, struct fixture *f, struct device_akma *akma);
  */
 #define FIXTURE_ENDPOINT "mqtts://svc.example:8883"
 void enrolled(const char *dir, struct fixture *f);
+
+/* A provider's CA and its service broker's CA (fixture_provider_init makes
+ * them; cleanup frees the keys). */
+struct fixture_provider {
+    struct onr_p256_key *ca_key;
+    uint8_t ca[ONR_X509_MAX_DER];
+    size_t ca_len;
+    struct onr_p256_key *broker_key;
+    uint8_t broker_ca[ONR_X509_MAX_DER];
+    size_t broker_ca_len;
+};
+void fixture_provider_init(struct fixture_provider *p);
+void fixture_provider_cleanup(struct fixture_provider *p);
+/* fixture_answer: the enroll response provider `p` gives device `dev` for
+ * the key `pub`: a leaf valid for `seconds` (0: 30 days) then p's CA, into
+ * `chain`, which the answer borrows; its `re` all zero. */
+struct onr_msg_enroll_response fixture_answer(const struct fixture_provider *p, const char *dev,
+                                              const uint8_t pub[ONR_P256_PUB_LEN],
+                                              uint32_t seconds, uint8_t chain[DEVICE_CHAIN_MAX]);
+/* enrolled_by: enrolled, by provider `p`, the leaf valid `seconds` (0: 30
+ * days). */
+void enrolled_by(const char *dir, struct fixture *f, const struct fixture_provider *p,
+                 uint32_t seconds);
 
 /* snapshot: every file of `dir` (name, mode, bytes) in name order, and of
  * its subdirectories (next/) after their name and mode, as one heap buffer

@@ -25,7 +25,8 @@ const int onr_sample_types[] = {
     ONR_MSG_EVENT, ONR_MSG_CERT_REVOKE, ONR_MSG_RELEASE, ONR_MSG_RELEASED,
     ONR_MSG_STATUS_REQUEST, ONR_MSG_STATUS, ONR_MSG_SERVICE_STATS, ONR_MSG_REVOKE_REQUEST,
     ONR_MSG_REVOKED, ONR_MSG_NO_OPERATOR, ONR_MSG_RELOCATION_REQUEST, ONR_MSG_RELOCATE,
-    ONR_MSG_PROFILE_CONTENT, 0,
+    ONR_MSG_RENEW_REQUEST, ONR_MSG_RENEWED, ONR_MSG_KIT_REGISTRATION, ONR_MSG_KIT_REGISTERED,
+    ONR_MSG_KIT_PAIRED, ONR_MSG_PROFILE_CONTENT, 0,
 };
 
 /* The operator keys of the sample registration's policy: op-1 and op-2,
@@ -188,6 +189,7 @@ void onr_sample_msg(int type, struct onr_msg *m)
     case ONR_MSG_CERT_REVOKE:
         m->body.cert_revoke.dev = S(ONR_SAMPLE_DEVID);
         m->body.cert_revoke.serial = B(id16);
+        m->body.cert_revoke.not_after = 1931536000;
         break;
     case ONR_MSG_RELEASE:
         m->body.release.dev = S(ONR_SAMPLE_DEVID);
@@ -218,6 +220,7 @@ void onr_sample_msg(int type, struct onr_msg *m)
         m->body.status.relocations = 2;
         m->body.status.relocated = 1900000100;
         m->body.status.prev_op = S("op-1");
+        m->body.status.cert_expires = 1931536000;
         break;
     case ONR_MSG_NO_OPERATOR:
         m->body.no_operator.re = B(id16);
@@ -231,6 +234,35 @@ void onr_sample_msg(int type, struct onr_msg *m)
         break;
     case ONR_MSG_RELOCATE:
         m->body.relocate.voucher = B(blob);
+        break;
+    case ONR_MSG_RENEW_REQUEST:
+        m->body.renew_request.serial = BN(id16, 9);
+        m->body.renew_request.csr = B(blob);
+        break;
+    case ONR_MSG_RENEWED:
+        m->body.renewed.serial = BN(id16, 9);
+        break;
+    case ONR_MSG_KIT_REGISTRATION:
+        m->body.kit_registration.kit = S(ONR_SAMPLE_KIT);
+        m->body.kit_registration.claim = B(sealed);
+        m->body.kit_registration.op = S("op-1");
+        m->body.kit_registration.op_key = B(key65);
+        m->body.kit_registration.user = 1;
+        m->body.kit_registration.policy = S("262:op-2,op-1;*:op-1");
+        m->body.kit_registration.op_keys = sample_op_keys();
+        break;
+    case ONR_MSG_KIT_REGISTERED:
+        m->body.kit_registered.re = B(id16);
+        m->body.kit_registered.kit = S(ONR_SAMPLE_KIT);
+        m->body.kit_registered.devs = S(ONR_SAMPLE_KIT_DEVS);
+        m->body.kit_registered.assigned = S(ONR_SAMPLE_DEVID);
+        break;
+    case ONR_MSG_KIT_PAIRED:
+        m->body.kit_paired.re = B(id16);
+        m->body.kit_paired.kit = S(ONR_SAMPLE_KIT);
+        m->body.kit_paired.mfr = S("acme");
+        m->body.kit_paired.op = S("op-1");
+        m->body.kit_paired.devs = S(ONR_SAMPLE_KIT_DEVS);
         break;
     case ONR_MSG_SERVICE_STATS:
         m->body.service_stats.uptime = 60;

@@ -13,5 +13,10 @@ void onr_sample_msg(int type, struct onr_msg *m);
 
 /* A syntactically valid device id. */
 #define ONR_SAMPLE_DEVID "rguib733fa2xfyrzdwehzsohu743ont4"
+#define ONR_SAMPLE_KIT "q2kzf6r3hbwnmx7yt4pc"
+/* a kit of three: the sample device and two more */
+#define ONR_SAMPLE_KIT_DEVS                                                    \
+    ONR_SAMPLE_DEVID "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"                        \
+                     "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
 
 #endif

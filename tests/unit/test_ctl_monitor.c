@@ -774,6 +774,43 @@ static size_t token_for(struct fixture *f, const char *op, const char *plmn, con
     return len;
 }
 
+/* A renewal's envelopes on the renew leaf are decoded (signed by the
+ * device's service key, which a monitor does not hold); a kit's pairing
+ * shows its devices and no claim. */
+static void test_renewal_and_kit_messages_are_decoded(void **state)
+{
+    struct fixture *f = *state;
+    char topic[128];
+    struct onr_msg m;
+    char *line;
+
+    onr_sample_msg(ONR_MSG_RENEW_REQUEST, &m);
+    snprintf(topic, sizeof(topic), "onr/1/p/prov-a/dev/%s/renew", f->devid);
+    encode(f, &m, ONR_ROLE_DEVICE, f->devid, f->service_key, topic);
+    describe(f);
+    assert_true(f->s.decoded);
+    assert_string_equal(f->s.type, "renew_request");
+    assert_string_equal(f->s.step, "renewal");
+    assert_string_equal(f->s.verdict, "unknown-key");
+    assert_string_equal(f->s.dev, f->devid);
+    onr_sample_msg(ONR_MSG_RENEWED, &m);
+    encode(f, &m, ONR_ROLE_DEVICE, f->devid, f->service_key, topic);
+    assert_string_equal(describe(f)->type, "renewed");
+    /* the kit's registration: its claim is sealed, its devices listed */
+    onr_sample_msg(ONR_MSG_KIT_REGISTRATION, &m);
+    encode(f, &m, ONR_ROLE_PROVIDER, "prov-a", f->service_key, "onr/1/s/mfr/acme/in");
+    describe(f);
+    assert_string_equal(f->s.type, "kit_registration");
+    assert_string_equal(f->s.step, "2");
+    onr_sample_msg(ONR_MSG_KIT_PAIRED, &m);
+    encode(f, &m, ONR_ROLE_PROVIDER, "prov-a", f->service_key, "onr/1/s/ctl/admin/in");
+    describe(f);
+    assert_string_equal(f->s.step, "1");
+    line = render(&f->s, false);
+    assert_non_null(strstr(line, " kit=" ONR_SAMPLE_KIT " "));
+    free(line);
+}
+
 static void test_a_relocate_is_decoded_on_the_operational_down_topic(void **state)
 {
     struct fixture *f = *state;
@@ -893,7 +930,8 @@ static void test_roaming_fields_are_printed(void **state)
     describe(f);
     line = render(&f->s, false);
     assert_non_null(strstr(line, " plmn=724005 op=op-2 why=fallback relocations=2 "
-                                 "relocated=1900000100 prev_op=op-1\n"));
+                                 "relocated=1900000100 prev_op=op-1 "
+                                 "cert_expires=1931536000\n"));
     free(line);
     onr_sample_msg(ONR_MSG_NO_OPERATOR, &m);
     encode(f, &m, ONR_ROLE_MANUFACTURER, "acme", f->service_key, "onr/1/s/prov/prov-a/in");
@@ -1038,6 +1076,8 @@ int main(void)
                                         setup, teardown),
         cmocka_unit_test(test_filters_refuse_unknown_names_and_too_many),
         cmocka_unit_test_setup_teardown(test_every_type_renders_one_ascii_line, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(test_renewal_and_kit_messages_are_decoded, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_a_relocate_is_decoded_on_the_operational_down_topic,
                                         setup, teardown),

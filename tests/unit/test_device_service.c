@@ -28,22 +28,12 @@
 #define ENDPOINT "mqtts://svc.example:8883"
 #define OTHER_DEV "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
-/* What the provider holds: its CA, and its service broker's CA. */
-struct provider {
-    struct onr_p256_key *ca_key;
-    uint8_t ca[ONR_X509_MAX_DER];
-    size_t ca_len;
-    struct onr_p256_key *broker_key;
-    uint8_t broker_ca[ONR_X509_MAX_DER];
-    size_t broker_ca_len;
-};
-
 /* An attached device asking to enroll, and the answer it should get. */
 struct enrolling {
     const char *dir;
     const char *dev;
     struct fixture f;
-    struct provider p;
+    struct fixture_provider p; /* its CA, and its service broker's CA */
     struct onr_p256_key *key; /* the device's service key */
     uint8_t pub[ONR_P256_PUB_LEN];
     uint8_t csr[DEVICE_CSR_MAX];
@@ -113,10 +103,7 @@ static void enrolling_init(const char *dir, struct enrolling *e)
     e->dir = dir;
     attach(dir, &e->f, NULL);
     e->dev = e->f.trust.dev;
-    assert_onr(ONR_OK, onr_p256_generate(&e->p.ca_key));
-    e->p.ca_len = make_ca(e->p.ca_key, "prov-1 CA", e->p.ca);
-    assert_onr(ONR_OK, onr_p256_generate(&e->p.broker_key));
-    e->p.broker_ca_len = make_ca(e->p.broker_key, "prov-1 broker CA", e->p.broker_ca);
+    fixture_provider_init(&e->p);
     assert_onr(ONR_OK, device_enroll_csr(dir, e->dev, &e->key, e->csr, &e->csr_len));
     assert_onr(ONR_OK, onr_p256_public(e->key, e->pub));
     e->leaf_len = issue(e->p.ca_key, e->p.ca, e->p.ca_len, e->pub, e->dev, 0, e->leaf);
@@ -127,8 +114,7 @@ static void enrolling_init(const char *dir, struct enrolling *e)
 static void enrolling_cleanup(struct enrolling *e)
 {
     onr_p256_free(e->key);
-    onr_p256_free(e->p.ca_key);
-    onr_p256_free(e->p.broker_key);
+    fixture_provider_cleanup(&e->p);
     fixture_cleanup(&e->f);
     onr_wipe(e, sizeof(*e));
 }

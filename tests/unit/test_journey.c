@@ -214,6 +214,9 @@ static void test_journey_of_every_message_type(void **state)
     want[ONR_MSG_ALIGNMENT] = want[ONR_MSG_ALIGNED] = ONR_JOURNEY_ALIGNED;
     want[ONR_MSG_NO_OPERATOR] = ONR_JOURNEY_VOUCHED; /* a hello's answer */
     want[ONR_MSG_RELOCATION_REQUEST] = want[ONR_MSG_RELOCATE] = ONR_JOURNEY_RELOCATING;
+    /* a kit's pairing and registration are its devices' */
+    want[ONR_MSG_KIT_PAIRED] = ONR_JOURNEY_REGISTERING;
+    want[ONR_MSG_KIT_REGISTRATION] = want[ONR_MSG_KIT_REGISTERED] = ONR_JOURNEY_REGISTERED;
     for (int type = -1; type <= ONR_MSG_PROFILE_CONTENT; type++) {
         int rc = onr_journey_of_msg(type, &s);
 

@@ -161,6 +161,109 @@ static void test_label_claim_opens_only_for_its_device_and_provider(void **state
     assert_onr(ONR_EINVAL, onr_label_claim_seal(pk, example.dev, "prov-1", "SHORT", sealed));
 }
 
+/* A kit label (SPEC section 12): its check computed independently
+ * (Python hashlib, as SPEC's example). */
+#define KIT_EXAMPLE "ONK1:ACME:Q2KZF6R3HBWNMX7YT4PC:ZYXWVUTSRQPONMLKJIHG:7DR3"
+
+static const struct onr_kit_label kit_example = {
+    .mfr = "acme", .kit = "q2kzf6r3hbwnmx7yt4pc", .claim = "ZYXWVUTSRQPONMLKJIHG"};
+
+static void test_kit_label_encodes_and_decodes(void **state)
+{
+    struct onr_kit_label k;
+    char text[ONR_KIT_LABEL_MAX + 1];
+    char lowered[] = KIT_EXAMPLE;
+
+    (void)state;
+    assert_onr(ONR_OK, onr_kit_label_encode(&kit_example, text, sizeof(text)));
+    assert_string_equal(text, KIT_EXAMPLE);
+    for (char *c = lowered; *c; c++)
+        if (*c >= 'A' && *c <= 'Z')
+            *c = (char)(*c - 'A' + 'a');
+    assert_onr(ONR_OK, onr_kit_label_decode(lowered, strlen(lowered), &k));
+    assert_string_equal(k.mfr, "acme");
+    assert_string_equal(k.kit, kit_example.kit);
+    assert_string_equal(k.claim, kit_example.claim);
+    assert_true(onr_label_is_kit(KIT_EXAMPLE, strlen(KIT_EXAMPLE)));
+    assert_true(onr_label_is_kit(lowered, 5));
+    assert_false(onr_label_is_kit(lowered, 4));
+    assert_false(onr_label_is_kit(EXAMPLE, strlen(EXAMPLE)));
+    assert_onr(ONR_OK, onr_kit_id_check(k.kit, strlen(k.kit)));
+    assert_onr(ONR_ELENGTH, onr_kit_id_check(example.dev, strlen(example.dev)));
+    assert_onr(ONR_ECHARSET, onr_kit_id_check("q2kzf6r3hbwnmx7yt4p1", 20));
+}
+
+/* A device label is no kit label and the reverse; a typo is caught. */
+static void test_kit_and_device_labels_do_not_pass_for_each_other(void **state)
+{
+    struct onr_kit_label k;
+    struct onr_label l;
+    char typo[] = KIT_EXAMPLE;
+    char fake[] = "ONK1:ACME:RGUIB733FA2XFYRZDWEHZSOHU743ONT4:ABCDEFGHIJKLMNOPQRST:PW7U";
+
+    (void)state;
+    assert_onr(ONR_EFORMAT, onr_kit_label_decode(EXAMPLE, strlen(EXAMPLE), &k));
+    assert_string_equal(k.kit, "");
+    assert_onr(ONR_EFORMAT, onr_label_decode(KIT_EXAMPLE, strlen(KIT_EXAMPLE), &l));
+    /* a device id in a kit label: not a kit id */
+    assert_onr(ONR_ECHARSET, onr_kit_label_decode(fake, strlen(fake), &k));
+    typo[24] = typo[24] == 'K' ? 'L' : 'K';
+    assert_onr(ONR_EBADMAC, onr_kit_label_decode(typo, strlen(typo), &k));
+    assert_string_equal(k.claim, "");
+}
+
+static void test_kit_new_ids_and_labels_round_trip(void **state)
+{
+    struct onr_kit_label k = kit_example, back;
+    char text[ONR_KIT_LABEL_MAX + 1];
+
+    (void)state;
+    for (int i = 0; i < 20; i++) {
+        assert_onr(ONR_OK, onr_kit_new_id(k.kit));
+        assert_onr(ONR_OK, onr_kit_id_check(k.kit, strlen(k.kit)));
+        assert_onr(ONR_OK, onr_label_new_claim(k.claim));
+        assert_onr(ONR_OK, onr_kit_label_encode(&k, text, sizeof(text)));
+        assert_onr(ONR_OK, onr_kit_label_decode(text, strlen(text), &back));
+        assert_memory_equal(&back, &k, sizeof(k));
+    }
+    strcpy(k.kit, "short");
+    assert_onr(ONR_EINVAL, onr_kit_label_encode(&k, text, sizeof(text)));
+}
+
+/* A kit's claim opens only as that kit's, never as a device's. */
+static void test_kit_claim_opens_only_for_its_kit(void **state)
+{
+    uint8_t sk[ONR_X25519_KEY_LEN], pk[ONR_X25519_KEY_LEN];
+    uint8_t sealed[ONR_LABEL_SEALED_LEN];
+    char claim[ONR_LABEL_CLAIM_LEN + 1];
+    uint8_t hash[32], expect[32];
+
+    (void)state;
+    assert_onr(ONR_OK, onr_x25519_generate(sk, pk));
+    assert_onr(ONR_OK, onr_kit_claim_seal(pk, kit_example.kit, "prov-1", kit_example.claim,
+                                          sealed));
+    assert_onr(ONR_OK, onr_kit_claim_open(sk, kit_example.kit, "prov-1", sealed, sizeof(sealed),
+                                          claim));
+    assert_string_equal(claim, kit_example.claim);
+    assert_onr(ONR_EDECRYPT, onr_kit_claim_open(sk, "aaaaaaaaaaaaaaaaaaaa", "prov-1", sealed,
+                                                sizeof(sealed), claim));
+    assert_onr(ONR_EDECRYPT, onr_kit_claim_open(sk, kit_example.kit, "prov-2", sealed,
+                                                sizeof(sealed), claim));
+    assert_onr(ONR_EINVAL, onr_label_claim_open(sk, kit_example.kit, "prov-1", sealed,
+                                                sizeof(sealed), claim));
+    assert_onr(ONR_EINVAL, onr_kit_claim_seal(pk, example.dev, "prov-1", kit_example.claim,
+                                              sealed));
+    /* the same sealed for a device: a kit's open refuses it */
+    assert_onr(ONR_OK, onr_label_claim_seal(pk, example.dev, "prov-1", kit_example.claim,
+                                            sealed));
+    assert_onr(ONR_EINVAL, onr_kit_claim_open(sk, example.dev, "prov-1", sealed,
+                                              sizeof(sealed), claim));
+    /* the registry keeps its hash as a device's (SPEC section 12) */
+    onr_test_hex("c19bbd6d0737b26351a179c39fda8dcd674f988405091c617759fdc25daac8ea", expect, 32);
+    assert_onr(ONR_OK, onr_label_claim_hash(kit_example.claim, hash));
+    assert_memory_equal(hash, expect, 32);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -172,6 +275,10 @@ int main(void)
         cmocka_unit_test(test_label_round_trips_fresh_claims),
         cmocka_unit_test(test_label_encode_refuses_bad_fields),
         cmocka_unit_test(test_label_claim_opens_only_for_its_device_and_provider),
+        cmocka_unit_test(test_kit_label_encodes_and_decodes),
+        cmocka_unit_test(test_kit_and_device_labels_do_not_pass_for_each_other),
+        cmocka_unit_test(test_kit_new_ids_and_labels_round_trip),
+        cmocka_unit_test(test_kit_claim_opens_only_for_its_kit),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

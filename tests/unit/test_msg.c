@@ -561,6 +561,56 @@ static void test_msg_roaming_types_names_and_bounds(void **state)
            {KEY, "op", 0}, {STR, "op-1", 4});
 }
 
+static void test_msg_life_types_names_and_bounds(void **state)
+{
+    struct onr_msg m;
+    uint8_t buf[4096];
+    size_t len = 0;
+    static const char dev2[] = ONR_SAMPLE_DEVID ONR_SAMPLE_DEVID;
+
+    (void)state;
+    assert_string_equal(onr_msg_type_name(38), "renew_request");
+    assert_string_equal(onr_msg_type_name(39), "renewed");
+    assert_string_equal(onr_msg_type_name(40), "kit_registration");
+    assert_string_equal(onr_msg_type_name(41), "kit_registered");
+    assert_string_equal(onr_msg_type_name(42), "kit_paired");
+    /* a serial of 1..20 bytes, a CSR as an enroll request's */
+    DECODE(ONR_ELENGTH, ONR_MSG_RENEWED, 1, {KEY, "serial", 0}, {BIN, "", 0});
+    DECODE(ONR_ELENGTH, ONR_MSG_RENEW_REQUEST, 2, {KEY, "serial", 0}, {BIN, NONCE, 16},
+           {KEY, "csr", 0}, {BIN, NONCE, 16});
+    /* a kit id is 20 characters of base32, never a device id */
+    DECODE(ONR_ELENGTH, ONR_MSG_KIT_PAIRED, 5, {KEY, "re", 0}, {BIN, NONCE, 16},
+           {KEY, "kit", 0}, {STR, ONR_SAMPLE_DEVID, 32}, {KEY, "mfr", 0}, {STR, "acme", 4},
+           {KEY, "op", 0}, {STR, "op-1", 4}, {KEY, "devs", 0}, {STR, dev2, 64});
+    DECODE(ONR_ECHARSET, ONR_MSG_KIT_PAIRED, 5, {KEY, "re", 0}, {BIN, NONCE, 16},
+           {KEY, "kit", 0}, {STR, "Q2KZF6R3HBWNMX7YT4PC", 20}, {KEY, "mfr", 0},
+           {STR, "acme", 4}, {KEY, "op", 0}, {STR, "op-1", 4}, {KEY, "devs", 0},
+           {STR, dev2, 64});
+    /* devices: 2..16 whole ids, none twice; assigned among them */
+    onr_sample_msg(ONR_MSG_KIT_PAIRED, &m);
+    m.body.kit_paired.devs = (struct onr_bytes){(const uint8_t *)ONR_SAMPLE_KIT_DEVS, 80};
+    assert_onr(ONR_ESCHEMA, onr_msg_body_encode(&m, buf, sizeof(buf), &len));
+    m.body.kit_paired.devs = (struct onr_bytes){(const uint8_t *)dev2, 64};
+    assert_onr(ONR_ESCHEMA, onr_msg_body_encode(&m, buf, sizeof(buf), &len));
+    m.body.kit_paired.devs = ONR_BYTES_STR(ONR_SAMPLE_DEVID);
+    assert_onr(ONR_ELENGTH, onr_msg_body_encode(&m, buf, sizeof(buf), &len));
+    onr_sample_msg(ONR_MSG_KIT_REGISTERED, &m);
+    m.body.kit_registered.assigned = ONR_BYTES_STR("cccccccccccccccccccccccccccccccc");
+    assert_onr(ONR_ESCHEMA, onr_msg_body_encode(&m, buf, sizeof(buf), &len));
+    m.body.kit_registered.assigned = (struct onr_bytes){NULL, 0};
+    assert_onr(ONR_OK, onr_msg_body_encode(&m, buf, sizeof(buf), &len));
+    /* a kit registration's policy and keys agree as a registration's */
+    onr_sample_msg(ONR_MSG_KIT_REGISTRATION, &m);
+    m.body.kit_registration.op_keys = (struct onr_bytes){NULL, 0};
+    assert_onr(ONR_ESCHEMA, onr_msg_body_encode(&m, buf, sizeof(buf), &len));
+    /* the optional notAfter and certificate expiry read absent as 0 */
+    onr_sample_msg(ONR_MSG_CERT_REVOKE, &m);
+    m.body.cert_revoke.not_after = 0;
+    assert_onr(ONR_OK, onr_msg_body_encode(&m, buf, sizeof(buf), &len));
+    assert_onr(ONR_OK, onr_msg_body_decode(ONR_MSG_CERT_REVOKE, buf, len, &m));
+    assert_int_equal(m.body.cert_revoke.not_after, 0);
+}
+
 static void test_msg_service_ids_are_checked_in_one_place(void **state)
 {
     (void)state;
@@ -595,6 +645,13 @@ static void test_msg_type_rules_match_design(void **state)
         {ONR_MSG_NO_OPERATOR, ONR_AUTH_SIG, 1u << ONR_ROLE_MANUFACTURER},
         {ONR_MSG_RELOCATION_REQUEST, ONR_AUTH_SIG, 1u << ONR_ROLE_PROVIDER},
         {ONR_MSG_RELOCATE, ONR_AUTH_SIG, 1u << ONR_ROLE_PROVIDER},
+        /* renewal: signed with the service key the certificate holds */
+        {ONR_MSG_RENEW_REQUEST, ONR_AUTH_SIG, 1u << ONR_ROLE_DEVICE},
+        {ONR_MSG_RENEWED, ONR_AUTH_SIG, 1u << ONR_ROLE_DEVICE},
+        /* kits: the provider claims, the manufacturer assigns */
+        {ONR_MSG_KIT_REGISTRATION, ONR_AUTH_SIG, 1u << ONR_ROLE_PROVIDER},
+        {ONR_MSG_KIT_REGISTERED, ONR_AUTH_SIG, 1u << ONR_ROLE_MANUFACTURER},
+        {ONR_MSG_KIT_PAIRED, ONR_AUTH_SIG, 1u << ONR_ROLE_PROVIDER},
     };
     enum onr_auth_kind auth;
     unsigned roles;
@@ -636,6 +693,7 @@ int main(void)
         cmocka_unit_test(test_msg_registration_policy_and_keys_agree),
         cmocka_unit_test(test_msg_roaming_types_names_and_bounds),
         cmocka_unit_test(test_msg_service_ids_are_checked_in_one_place),
+        cmocka_unit_test(test_msg_life_types_names_and_bounds),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

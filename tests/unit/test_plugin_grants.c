@@ -219,7 +219,7 @@ static void test_journal_short_write_is_cut_off_and_refused(void **state)
     signal(SIGXFSZ, SIG_IGN);
     assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
     assert_onr(ONR_OK, grants_set(g, DEV1, "prov-1", "op-1"));
-    assert_onr(ONR_OK, grants_cert_revoke(g, "prov-1", DEV1, SERIAL, sizeof(SERIAL)));
+    assert_onr(ONR_OK, grants_cert_revoke(g, "prov-1", DEV1, SERIAL, sizeof(SERIAL), 0));
     assert_onr(ONR_OK, grants_sync(g));
     whole = journal_size(state);
 
@@ -228,7 +228,7 @@ static void test_journal_short_write_is_cut_off_and_refused(void **state)
     assert_onr(ONR_EIO, grants_set(g, DEV2, "prov-2", "op-1"));
     limit_file_size((rlim_t)whole);
     assert_onr(ONR_EIO, grants_revoke(g, DEV1, "op-1"));
-    assert_onr(ONR_EIO, grants_cert_revoke(g, "prov-2", DEV2, SERIAL, sizeof(SERIAL)));
+    assert_onr(ONR_EIO, grants_cert_revoke(g, "prov-2", DEV2, SERIAL, sizeof(SERIAL), 0));
     unlimit_file_size();
     assert_int_equal(journal_size(state), whole);
     assert_null(grants_provider(g, DEV2)); /* memory unchanged */
@@ -415,7 +415,7 @@ static void test_cert_revocations_survive_reopen_keyed_by_provider(void **state)
 
     assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
     assert_false(grants_cert_revoked(g, "prov-1", SERIAL, sizeof(SERIAL)));
-    assert_onr(ONR_OK, grants_cert_revoke(g, "prov-1", DEV1, SERIAL, sizeof(SERIAL)));
+    assert_onr(ONR_OK, grants_cert_revoke(g, "prov-1", DEV1, SERIAL, sizeof(SERIAL), 0));
     assert_onr(ONR_OK, grants_set(g, DEV2, "prov-2", "op-1"));
     assert_true(grants_cert_revoked(g, "prov-1", SERIAL, sizeof(SERIAL)));
     assert_true(grants_cert_revoked(g, "prov-1", SERIAL_DER, sizeof(SERIAL_DER)));
@@ -439,8 +439,8 @@ static void test_cert_revoke_journal_line_is_trimmed_hex_and_written_once(void *
     char *text;
 
     assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
-    assert_onr(ONR_OK, grants_cert_revoke(g, "prov-1", DEV1, SERIAL_DER, sizeof(SERIAL_DER)));
-    assert_onr(ONR_OK, grants_cert_revoke(g, "prov-1", DEV1, SERIAL, sizeof(SERIAL)));
+    assert_onr(ONR_OK, grants_cert_revoke(g, "prov-1", DEV1, SERIAL_DER, sizeof(SERIAL_DER), 0));
+    assert_onr(ONR_OK, grants_cert_revoke(g, "prov-1", DEV1, SERIAL, sizeof(SERIAL), 0));
     assert_onr(ONR_OK, grants_sync(g));
     text = journal_records(state, NULL); /* appended, not yet compacted */
     assert_string_equal(text, "revoke-cert " DEV1 " prov-1 0a0bfc\n");
@@ -461,20 +461,20 @@ static void test_cert_revoke_refuses_bad_arguments(void **state)
 
     memset(long_serial, 0x11, sizeof(long_serial));
     assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
-    assert_onr(ONR_EINVAL, grants_cert_revoke(g, "prov-1", DEV1, SERIAL, 0));
-    assert_onr(ONR_EINVAL, grants_cert_revoke(g, "prov-1", DEV1, NULL, 3));
-    assert_onr(ONR_EINVAL, grants_cert_revoke(g, "prov-1", DEV1, long_serial, 21));
-    assert_onr(ONR_EINVAL, grants_cert_revoke(g, "Prov 1", DEV1, SERIAL, sizeof(SERIAL)));
-    assert_onr(ONR_EINVAL, grants_cert_revoke(g, "", DEV1, SERIAL, sizeof(SERIAL)));
-    assert_onr(ONR_EINVAL, grants_cert_revoke(g, "prov-1", "short", SERIAL, sizeof(SERIAL)));
-    assert_onr(ONR_EINVAL, grants_cert_revoke(g, NULL, DEV1, SERIAL, sizeof(SERIAL)));
+    assert_onr(ONR_EINVAL, grants_cert_revoke(g, "prov-1", DEV1, SERIAL, 0, 0));
+    assert_onr(ONR_EINVAL, grants_cert_revoke(g, "prov-1", DEV1, NULL, 3, 0));
+    assert_onr(ONR_EINVAL, grants_cert_revoke(g, "prov-1", DEV1, long_serial, 21, 0));
+    assert_onr(ONR_EINVAL, grants_cert_revoke(g, "Prov 1", DEV1, SERIAL, sizeof(SERIAL), 0));
+    assert_onr(ONR_EINVAL, grants_cert_revoke(g, "", DEV1, SERIAL, sizeof(SERIAL), 0));
+    assert_onr(ONR_EINVAL, grants_cert_revoke(g, "prov-1", "short", SERIAL, sizeof(SERIAL), 0));
+    assert_onr(ONR_EINVAL, grants_cert_revoke(g, NULL, DEV1, SERIAL, sizeof(SERIAL), 0));
     assert_int_equal(grants_cert_revocations(g), 0);
     /* 21 bytes whose first is the DER zero byte: a 20-byte serial */
     long_serial[0] = 0x00;
-    assert_onr(ONR_OK, grants_cert_revoke(g, "prov-1", DEV1, long_serial, 21));
+    assert_onr(ONR_OK, grants_cert_revoke(g, "prov-1", DEV1, long_serial, 21, 0));
     assert_true(grants_cert_revoked(g, "prov-1", long_serial + 1, 20));
     /* serial zero stays one byte */
-    assert_onr(ONR_OK, grants_cert_revoke(g, "prov-1", DEV1, zero, 1));
+    assert_onr(ONR_OK, grants_cert_revoke(g, "prov-1", DEV1, zero, 1, 0));
     assert_true(grants_cert_revoked(g, "prov-1", zero, 1));
     assert_int_equal(grants_cert_revocations(g), 2);
     grants_close(g);
@@ -662,6 +662,128 @@ static void test_map_put_get_remove_many(void **state)
     map_free(m);
 }
 
+
+/* Revocations outlive their certificate's notAfter by the grace at most:
+ * pruned from memory and the journal; one without notAfter is kept. */
+#define NOW UINT64_C(1900000000)
+#define DAY UINT64_C(86400)
+
+static const uint8_t SERIAL2[] = {0x11};
+static const uint8_t SERIAL3[] = {0x22};
+static const uint8_t SERIAL4[] = {0x33};
+
+static void test_cert_revocations_past_their_not_after_are_pruned(void **state)
+{
+    struct grants *g = NULL;
+    size_t dropped = 99;
+    char *text;
+
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    assert_onr(ONR_OK, grants_set(g, DEV3, "prov-1", "op-1"));
+    /* long expired, expired within the grace, valid, not known */
+    assert_onr(ONR_OK, grants_cert_revoke(g, "prov-1", DEV1, SERIAL, sizeof(SERIAL),
+                                          NOW - 400 * DAY));
+    assert_onr(ONR_OK, grants_cert_revoke(g, "prov-1", DEV1, SERIAL2, sizeof(SERIAL2),
+                                          NOW - GRANTS_REVOCATION_GRACE + 60));
+    assert_onr(ONR_OK, grants_cert_revoke(g, "prov-2", DEV2, SERIAL3, sizeof(SERIAL3),
+                                          NOW + 300 * DAY));
+    assert_onr(ONR_OK, grants_cert_revoke(g, "prov-2", DEV2, SERIAL4, sizeof(SERIAL4), 0));
+    assert_onr(ONR_OK, grants_sync(g));
+    text = journal_records(state, NULL);
+    assert_non_null(strstr(text, "revoke-cert " DEV1 " prov-1 0a0bfc 1865440000\n"));
+    assert_non_null(strstr(text, "revoke-cert " DEV2 " prov-2 33\n"));
+    free(text);
+    /* fewer expired than asked for: nothing done */
+    assert_onr(ONR_OK, grants_cert_prune(g, NOW, 2, &dropped));
+    assert_int_equal(dropped, 0);
+    assert_int_equal(grants_cert_revocations(g), 4);
+    assert_onr(ONR_OK, grants_cert_prune(g, NOW, 1, &dropped));
+    assert_int_equal(dropped, 1);
+    assert_false(grants_cert_revoked(g, "prov-1", SERIAL, sizeof(SERIAL)));
+    assert_true(grants_cert_revoked(g, "prov-1", SERIAL2, sizeof(SERIAL2)));
+    assert_true(grants_cert_revoked(g, "prov-2", SERIAL3, sizeof(SERIAL3)));
+    assert_true(grants_cert_revoked(g, "prov-2", SERIAL4, sizeof(SERIAL4)));
+    assert_int_equal(grants_cert_revocations(g), 3);
+    /* the journal was rewritten without it, grants and epoch kept */
+    text = journal_records(state, NULL);
+    assert_null(strstr(text, "0a0bfc"));
+    assert_non_null(strstr(text, "grant " DEV3 " prov-1 op-1\n"));
+    free(text);
+    /* a second later nothing more; two days later the second goes */
+    assert_onr(ONR_OK, grants_cert_prune(g, NOW + 1, 1, &dropped));
+    assert_int_equal(dropped, 0);
+    assert_onr(ONR_OK, grants_cert_prune(g, NOW + 2 * DAY, 1, &dropped));
+    assert_int_equal(dropped, 1);
+    grants_close(g);
+    /* reopened: what was pruned stays pruned; the rest is there */
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    assert_false(grants_cert_revoked(g, "prov-1", SERIAL, sizeof(SERIAL)));
+    assert_false(grants_cert_revoked(g, "prov-1", SERIAL2, sizeof(SERIAL2)));
+    assert_true(grants_cert_revoked(g, "prov-2", SERIAL3, sizeof(SERIAL3)));
+    assert_true(grants_cert_revoked(g, "prov-2", SERIAL4, sizeof(SERIAL4)));
+    assert_string_equal(grants_provider(g, DEV3), "prov-1");
+    /* one without notAfter is never pruned */
+    assert_onr(ONR_OK, grants_cert_prune(g, NOW + 3650 * DAY, 1, &dropped));
+    assert_int_equal(dropped, 1);
+    assert_true(grants_cert_revoked(g, "prov-2", SERIAL4, sizeof(SERIAL4)));
+    assert_int_equal(grants_cert_revocations(g), 1);
+    assert_onr(ONR_EINVAL, grants_cert_prune(g, NOW, 0, &dropped));
+    assert_onr(ONR_EINVAL, grants_cert_prune(NULL, NOW, 1, &dropped));
+    grants_close(g);
+}
+
+/* A revocation first recorded without its notAfter learns it when sent
+ * again with one; one that has it keeps it. */
+static void test_cert_revocation_learns_its_not_after_once(void **state)
+{
+    struct grants *g = NULL;
+    size_t dropped = 0;
+    char *text;
+
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    assert_onr(ONR_OK, grants_cert_revoke(g, "prov-1", DEV1, SERIAL, sizeof(SERIAL), 0));
+    assert_onr(ONR_OK, grants_cert_revoke(g, "prov-1", DEV1, SERIAL, sizeof(SERIAL),
+                                          NOW - 10 * DAY));
+    assert_onr(ONR_OK, grants_cert_revoke(g, "prov-1", DEV1, SERIAL, sizeof(SERIAL),
+                                          NOW + 10 * DAY)); /* kept as it was */
+    assert_onr(ONR_OK, grants_sync(g));
+    text = journal_records(state, NULL);
+    assert_string_equal(text, "revoke-cert " DEV1 " prov-1 0a0bfc\n"
+                              "revoke-cert " DEV1 " prov-1 0a0bfc 1899136000\n");
+    free(text);
+    grants_close(g);
+    /* replayed in order: the notAfter is known again */
+    assert_onr(ONR_OK, grants_open(journal(state), NULL, NULL, &g));
+    assert_int_equal(grants_cert_revocations(g), 1);
+    assert_onr(ONR_OK, grants_cert_prune(g, NOW, 1, &dropped));
+    assert_int_equal(dropped, 1);
+    grants_close(g);
+}
+
+static void test_journal_skips_malformed_not_after(void **state)
+{
+    struct grants *g = NULL;
+    size_t skipped = 0;
+    FILE *f = fopen(journal(state), "w");
+
+    assert_non_null(f);
+    fputs("revoke-cert " DEV1 " prov-1 01 1899136000\n"     /* good */
+          "revoke-cert " DEV1 " prov-1 02 -5\n"
+          "revoke-cert " DEV1 " prov-1 03 0\n"
+          "revoke-cert " DEV1 " prov-1 04 12a\n"
+          "revoke-cert " DEV1 " prov-1 05 9223372036854775808\n"
+          "revoke-cert " DEV1 " prov-1 06 1899136000 7\n"
+          "grant " DEV2 " prov-1 op-1 1899136000\n"
+          "revoke " DEV2 " op-1 1899136000\n",
+          f);
+    fclose(f);
+    assert_onr(ONR_OK, grants_open(journal(state), onr_test_count_line, &skipped, &g));
+    assert_int_equal(skipped, 7);
+    assert_int_equal(grants_cert_revocations(g), 1);
+    assert_null(grants_provider(g, DEV2));
+    grants_close(g);
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -685,6 +807,9 @@ int main(void)
         T(test_cert_revoke_refuses_bad_arguments),
         T(test_journal_from_before_cert_revocations_still_loads),
         T(test_journal_skips_malformed_revoke_cert_lines),
+        T(test_cert_revocations_past_their_not_after_are_pruned),
+        T(test_cert_revocation_learns_its_not_after_once),
+        T(test_journal_skips_malformed_not_after),
         T(test_epoch_is_made_with_the_journal_and_kept),
         T(test_epoch_changes_when_the_journal_is_lost),
         T(test_epoch_lines_malformed_or_twice_are_skipped),

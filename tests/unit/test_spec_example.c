@@ -15,6 +15,8 @@
 #include "onramp/envelope.h"
 #include "onramp/error.h"
 #include "onramp/hash.h"
+#include "onramp/label.h"
+#include "onramp/ndef.h"
 #include "schema.h"
 
 static char *spec;
@@ -250,10 +252,42 @@ static void test_spec_error_table_matches_error_h(void **state)
     assert_int_equal(rows, in_code);
 }
 
+/* Section 12's NFC tag: the example label's NDEF message. */
+static void test_spec_ndef_example_is_the_label(void **state)
+{
+    uint8_t msg[256];
+    uint8_t ours[ONR_NDEF_ENCODED_MAX];
+    char label[ONR_LABEL_MAX + 1];
+    struct onr_ndef_text t;
+    size_t len, ours_len = 0;
+
+    (void)state;
+    len = fenced_hex("ndef", msg, sizeof(msg));
+    assert_int_equal(len, 75);
+    assert_onr(ONR_OK, onr_ndef_text_decode(msg, len, &t));
+    assert_string_equal(t.lang, "en");
+    /* the example label, indented on its own line */
+    {
+        const char *p = strstr(spec, "\n    ONR1:ACME:");
+
+        assert_non_null(p);
+        p += 5;
+        assert_true(strcspn(p, "\n") < sizeof(label));
+        memcpy(label, p, strcspn(p, "\n"));
+        label[strcspn(p, "\n")] = '\0';
+    }
+    assert_int_equal(t.text.len, strlen(label));
+    assert_memory_equal(t.text.ptr, label, t.text.len);
+    assert_onr(ONR_OK, onr_ndef_text_encode(label, strlen(label), ours, sizeof(ours), &ours_len));
+    assert_int_equal(ours_len, len);
+    assert_memory_equal(ours, msg, len);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spec_worked_example_decodes_and_verifies),
+        cmocka_unit_test(test_spec_ndef_example_is_the_label),
         cmocka_unit_test(test_spec_message_tables_match_the_codec),
         cmocka_unit_test(test_spec_error_table_matches_error_h),
     };

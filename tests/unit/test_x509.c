@@ -205,6 +205,36 @@ static void test_x509_parse_reports_fields(void **state)
     assert_true(info.not_after >= now + 364 * 86400 && info.not_after <= now + 367 * 86400);
 }
 
+/* A validity in seconds (short-lived certificates): a minute before now
+ * to `seconds` after, as openssl reads it. */
+static void test_x509_validity_in_seconds(void **state)
+{
+    struct fixture *f = *state;
+    struct onr_x509_profile p = {.subject = {.common_name = "short"}, .seconds = 600,
+                                 .path_len = -1, .eku = ONR_X509_EKU_CLIENT};
+    uint8_t der[ONR_X509_MAX_DER];
+    size_t len = sizeof(der);
+    struct onr_x509_info info;
+    char path[1024], cmd[2048], out[4096];
+    int64_t before = (int64_t)time(NULL), after;
+
+    assert_onr(ONR_OK, onr_x509_issue(f->ca_key, f->ca, f->ca_len, f->leaf_pub, &p, der, &len));
+    after = (int64_t)time(NULL);
+    assert_onr(ONR_OK, onr_x509_parse(der, len, &info));
+    assert_true(info.not_before >= before - 60 && info.not_before <= after - 60);
+    assert_true(info.not_after >= before + 600 && info.not_after <= after + 600);
+    snprintf(path, sizeof(path), "%s/short.pem", f->dir);
+    save_one(path, der, len);
+    snprintf(cmd, sizeof(cmd), "openssl x509 -in %s -noout -checkend 540", path);
+    assert_int_equal(run(cmd, out, sizeof(out)), 0);
+    snprintf(cmd, sizeof(cmd), "openssl x509 -in %s -noout -checkend 660", path);
+    assert_int_not_equal(run(cmd, out, sizeof(out)), 0);
+    p.seconds = 59;
+    len = sizeof(der);
+    assert_onr(ONR_EINVAL, onr_x509_issue(f->ca_key, f->ca, f->ca_len, f->leaf_pub, &p, der,
+                                          &len));
+}
+
 static void test_x509_csr_is_verified_by_openssl(void **state)
 {
     struct fixture *f = *state;
@@ -818,6 +848,7 @@ int main(void)
         T(test_x509_leaf_is_verified_by_openssl_with_usages_and_san),
         T(test_x509_serials_are_random),
         T(test_x509_parse_reports_fields),
+        T(test_x509_validity_in_seconds),
         T(test_x509_csr_is_verified_by_openssl),
         T(test_x509_csr_verify_accepts_openssl_request),
         T(test_x509_csr_verify_rejects_bad_signature),

@@ -41,6 +41,13 @@
  *   next/     while relocating (mode 0700): the new operator's voucher,
  *             profile, sqn and akma, as above, kept apart from the
  *             device's own until the relocation's switch moves them up
+ *   renew/    while renewing its service certificate (mode 0700): the new
+ *             service key (0600, stored before the first renew request),
+ *             then the provider's chain, CA and endpoint for it, then
+ *             "ready" (the switch is due), until the switch renames them
+ *             over service.pem, service-ca.pem, endpoint and service.key
+ *   renewed   the serial (hex) of the certificate a renewal replaced,
+ *             until the provider confirms it revoked it
  *
  * device.conf may name the network the device is on, `visited_plmn MCCMNC`
  * (5 or 6 digits; a device with a modem asks it instead, and tells the
@@ -129,6 +136,26 @@
  *             journey OPERATIONAL on the old profile, next/ removed, the
  *             service broker and a telemetry again.
  *
+ * Certificate renewal (SPEC section 17): an OPERATIONAL device connected
+ * to its service broker renews its certificate once it is within
+ * `renew_before` of its notAfter (options; default a third of its
+ * lifetime), less a jitter of up to a quarter of that which the
+ * certificate's serial fixes: it sends its provider a renew request on
+ * onr/1/p/{prov}/dev/{dev}/renew for a new key (renew/service.key),
+ * signed with the key in force; the enroll response on .../down is
+ * checked as an enrollment's, stored in renew/ and switched in; the device
+ * connects again with the new certificate and, after its telemetry, sends
+ * renewed (signed with the new key) until the provider answers revoked,
+ * naming the certificate replaced. A run that does not stay renews when it
+ * connects with a certificate due (before it ends); one that stays, when
+ * the certificate comes due. A certificate past its notAfter is not
+ * renewed: the journey goes back to NETWORK_ATTACHED (the service files
+ * removed) and the device enrolls again, with its last attach's AKMA-style
+ * key and a new service key. A power cut anywhere leaves a certificate
+ * that works: the old one until the answer is stored whole, then the new
+ * one (a switch cut short is finished at open); the provider revokes the
+ * old one only after renewed.
+ *
  * A factory reset (onr_device_factory_reset) removes every file the
  * journey added and leaves the factory's, so the device starts again at
  * FACTORY (after a provider released it: proto/SPEC.md type 28).
@@ -208,6 +235,18 @@ enum onr_device_state {
  *   operating   endpoint=mqtts://HOST:PORT  connecting to the service broker
  *   telemetry   topic=TOPIC [visited=PLMN]  the service broker acknowledged
  *               the telemetry
+ *   renew       serial=HEX not_after=UNIXTIME  a renew request sent for the
+ *               certificate in force
+ *   renewed     serial=HEX not_after=UNIXTIME  the new certificate stored and
+ *               in force (the device connects with it)
+ *   confirmed   serial=HEX  the provider revoked the certificate replaced
+ *   unrenewed   attempts=N code=NAME reason="..." [delay=SECONDS]  a renewal's
+ *               message got no answer or an error: no failure of the run
+ *               (the certificate in force works); one that stays asks again
+ *               after SECONDS (1 minute doubling to an hour, plus jitter),
+ *               one that does not ends OPERATIONAL and its next run asks
+ *   expired     serial=HEX not_after=UNIXTIME  the certificate expired:
+ *               NETWORK_ATTACHED, enrolling again
  *   relocate    operator=ID [reason=WHY] [visited=PLMN]  a relocate taken
  *               and stored: the device relocates to that operator, chosen
  *               for WHY (user, policy, fallback) where it reported PLMN
@@ -218,8 +257,8 @@ enum onr_device_state {
  *               the operator or the provider (code: the onr_error_name, or
  *               the number if unknown), or at open: file=NAME code=NAME (why
  *               the device cannot start)
- *   refused     what=voucher|profile|challenge|result|enrollment|relocate|
- *               message code=NAME reason="..."  an answer that does not
+ *   refused     what=voucher|profile|challenge|result|enrollment|renewal|
+ *               relocate|message code=NAME reason="..."  an answer that does not
  *               verify, open or check, or is not for us; ignored
  *               (what=challenge code=EBADMAC: a challenge not from our
  *               network, answered as a MAC failure and counted as a failed
@@ -254,6 +293,10 @@ struct onr_device_options {
                                      connected to its service broker until
                                      stopped, for its provider's relocate and
                                      to report a new visited PLMN */
+    int64_t renew_before;         /* renew the service certificate this many
+                                     seconds before its notAfter (less a
+                                     jitter of up to a quarter of it); 0: a
+                                     third of its lifetime */
 };
 
 /*
@@ -298,7 +341,7 @@ void onr_device_close(struct onr_device *dev);
  * device may be open on the directory meanwhile). The factory's files
  * stay as they are (identity.key, identity.pem, sealing.key,
  * manufacturer.pub, voucher.pub, broker-ca.pem, device.conf, and the label
- * files label.txt and label.png where the factory left them). Removed, in
+ * files label.txt, label.ndef and label.png where the factory left them). Removed, in
  * this order, each removal made durable (the directory fsync'ed) before
  * the next:
  *   1. journey: from then on the device is FACTORY, whatever a power cut
@@ -307,7 +350,8 @@ void onr_device_close(struct onr_device *dev);
  *      costs at most one resynchronisation; a second reset finishes the
  *      job). If journey cannot be removed, nothing else is touched.
  *   2. the steps' files from the last step back to the first: a
- *      relocation's next/ and what is in it, reported, endpoint,
+ *      relocation's next/ and a renewal's renew/ and what is in them,
+ *      renewed, reported, endpoint,
  *      service-ca.pem, service.pem, service.key, akma, sqn, profile,
  *      voucher, so what a cut leaves is what an earlier step left.
  *   3. temporaries an interrupted atomic write of one of these left

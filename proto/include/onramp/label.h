@@ -9,10 +9,18 @@
  * is 20 base32 characters (100 random bits); CHECK is 4 base32 characters
  * of SHA-256 over the rest, to catch typing mistakes (not an authenticator).
  * Decoding accepts lowercase too.
+ *
+ * A kit (devices a manufacturer ships together, claimed in one step) has a
+ * label of its own, the same with the prefix ONK1 and a kit id:
+ *
+ *   ONK1:<MANUFACTURER>:<KIT ID>:<CLAIM>:<CHECK>
+ *
+ * KIT ID is 20 base32 characters (100 random bits), lowercase as an id.
  */
 #ifndef ONRAMP_LABEL_H
 #define ONRAMP_LABEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,9 +34,22 @@
     (4 + 1 + ONR_SERVICE_ID_MAX + 1 + ONR_DEVID_LEN + 1 + ONR_LABEL_CLAIM_LEN + 1 + \
      ONR_LABEL_CHECK_LEN)
 
+#define ONR_KIT_ID_LEN 20
+#define ONR_KIT_DEVICES_MAX 16 /* devices of one kit */
+/* ONK1 : mfr : kit : claim : check */
+#define ONR_KIT_LABEL_MAX                                                        \
+    (4 + 1 + ONR_SERVICE_ID_MAX + 1 + ONR_KIT_ID_LEN + 1 + ONR_LABEL_CLAIM_LEN + 1 + \
+     ONR_LABEL_CHECK_LEN)
+
 struct onr_label {
     char mfr[ONR_SERVICE_ID_MAX + 1];    /* service id, lowercase */
     char dev[ONR_DEVID_LEN + 1];         /* device id, lowercase */
+    char claim[ONR_LABEL_CLAIM_LEN + 1]; /* base32, uppercase */
+};
+
+struct onr_kit_label {
+    char mfr[ONR_SERVICE_ID_MAX + 1];    /* service id, lowercase */
+    char kit[ONR_KIT_ID_LEN + 1];        /* kit id, lowercase */
     char claim[ONR_LABEL_CLAIM_LEN + 1]; /* base32, uppercase */
 };
 
@@ -50,6 +71,22 @@ int onr_label_encode(const struct onr_label *label, char *out, size_t cap);
  * on failure.
  */
 int onr_label_decode(const char *text, size_t len, struct onr_label *out);
+
+/*
+ * Kit labels, as device labels: onr_kit_label_encode and
+ * onr_kit_label_decode return what onr_label_encode and onr_label_decode
+ * do (a device label is EFORMAT to the kit's decoder, and a kit label to
+ * the device's). onr_label_is_kit: the text (untrusted, `len` bytes) starts
+ * as a kit label does ("ONK1:", any case): which decoder to ask.
+ * onr_kit_new_id: a fresh random kit id (lowercase). ONR_OK or ONR_ERANDOM.
+ * onr_kit_id_check: ONR_OK if `len` bytes at `kit` are a kit id (20 of a-z
+ * 2-7), else ONR_ELENGTH or ONR_ECHARSET.
+ */
+int onr_kit_label_encode(const struct onr_kit_label *label, char *out, size_t cap);
+int onr_kit_label_decode(const char *text, size_t len, struct onr_kit_label *out);
+bool onr_label_is_kit(const char *text, size_t len);
+int onr_kit_new_id(char kit[ONR_KIT_ID_LEN + 1]);
+int onr_kit_id_check(const char *kit, size_t len);
 
 /*
  * onr_label_claim_hash: what a manufacturer's registry keeps instead of
@@ -76,5 +113,14 @@ int onr_label_claim_seal(const uint8_t mfr_sealing_pub[32], const char *dev, con
 int onr_label_claim_open(const uint8_t mfr_sealing_key[32], const char *dev, const char *prov,
                          const uint8_t *sealed, size_t sealed_len,
                          char claim[ONR_LABEL_CLAIM_LEN + 1]);
+
+/* A kit's claim, sealed as a device's but bound to the kit id (info
+ * "onramp/1 kit-claim" 0 kit 0 prov): a device's sealed claim never opens
+ * as a kit's, nor the reverse. */
+int onr_kit_claim_seal(const uint8_t mfr_sealing_pub[32], const char *kit, const char *prov,
+                       const char *claim, uint8_t out[ONR_LABEL_SEALED_LEN]);
+int onr_kit_claim_open(const uint8_t mfr_sealing_key[32], const char *kit, const char *prov,
+                       const uint8_t *sealed, size_t sealed_len,
+                       char claim[ONR_LABEL_CLAIM_LEN + 1]);
 
 #endif /* ONRAMP_LABEL_H */

@@ -75,6 +75,11 @@ enum onr_msg_type {
     ONR_MSG_NO_OPERATOR = 35,
     ONR_MSG_RELOCATION_REQUEST = 36,
     ONR_MSG_RELOCATE = 37,
+    ONR_MSG_RENEW_REQUEST = 38,
+    ONR_MSG_RENEWED = 39,
+    ONR_MSG_KIT_REGISTRATION = 40,
+    ONR_MSG_KIT_REGISTERED = 41,
+    ONR_MSG_KIT_PAIRED = 42,
     /* Bodies that only travel sealed inside another message, never as an
      * envelope of their own. */
     ONR_MSG_PROFILE_CONTENT = 100,
@@ -311,6 +316,7 @@ struct onr_msg_status {
     uint64_t relocations;       /* optional: relocations completed */
     uint64_t relocated;         /* optional: when the last one completed */
     struct onr_bytes prev_op;   /* optional: the operator before it */
+    uint64_t cert_expires;      /* optional: the provider: its certificate's notAfter */
 };
 
 /* A service's counters since it started (type 32, on its ev topic). */
@@ -332,6 +338,7 @@ struct onr_msg_service_stats {
 struct onr_msg_cert_revoke {
     struct onr_bytes dev;
     struct onr_bytes serial; /* 1..20 bytes, as in the certificate */
+    uint64_t not_after;      /* optional: the certificate's notAfter */
 };
 
 struct onr_msg_app_key_stored {
@@ -363,6 +370,46 @@ struct onr_msg_relocation_request {
 /* A provider hands its operational device that voucher. */
 struct onr_msg_relocate {
     struct onr_bytes voucher; /* an encoded VOUCHER_TOKEN envelope */
+};
+
+/* An operational device asks its provider for a certificate for a new
+ * service key, signed with the key of the certificate it has. */
+struct onr_msg_renew_request {
+    struct onr_bytes serial; /* of the certificate in force, signing this */
+    struct onr_bytes csr;    /* PKCS#10 for the new key, DER */
+};
+
+/* The device connected with the renewed certificate (signed with its key). */
+struct onr_msg_renewed {
+    struct onr_bytes serial; /* of the renewed certificate */
+};
+
+/* A provider claims a kit's devices in one step (its kit label's claim). */
+struct onr_msg_kit_registration {
+    struct onr_bytes kit;     /* the kit id (20 characters) */
+    struct onr_bytes claim;   /* the kit's claim secret sealed to the manufacturer */
+    struct onr_bytes op;      /* the operator for every device of the kit */
+    struct onr_bytes op_key;  /* 65 bytes */
+    uint64_t user;            /* optional, as a registration's */
+    struct onr_bytes policy;  /* optional, as a registration's */
+    struct onr_bytes op_keys; /* with `policy`, as a registration's */
+};
+
+/* The manufacturer assigned the kit's devices to the provider. */
+struct onr_msg_kit_registered {
+    struct onr_bytes re;
+    struct onr_bytes kit;
+    struct onr_bytes devs; /* the kit's device ids, concatenated */
+    struct onr_bytes assigned; /* optional: those this registration assigned */
+};
+
+/* The provider's answer to a pairing of a kit label. */
+struct onr_msg_kit_paired {
+    struct onr_bytes re;
+    struct onr_bytes kit;
+    struct onr_bytes mfr;
+    struct onr_bytes op;
+    struct onr_bytes devs; /* the kit's device ids, concatenated */
 };
 
 struct onr_msg_profile_content {
@@ -415,6 +462,11 @@ struct onr_msg {
         struct onr_msg_no_operator no_operator;
         struct onr_msg_relocation_request relocation_request;
         struct onr_msg_relocate relocate;
+        struct onr_msg_renew_request renew_request;
+        struct onr_msg_renewed renewed;
+        struct onr_msg_kit_registration kit_registration;
+        struct onr_msg_kit_registered kit_registered;
+        struct onr_msg_kit_paired kit_paired;
         struct onr_msg_profile_content profile_content;
     } body;
 };

@@ -22,6 +22,7 @@
 #include "onramp/keyfile.h"
 #include "onramp/label.h"
 #include "onramp/milenage.h"
+#include "onramp/ndef.h"
 #include "onramp/msg.h"
 #include "onramp/op_keys.h"
 #include "onramp/p256.h"

@@ -51,13 +51,17 @@
 /* Everything of Onramp's a monitor reads (not $CONTROL). */
 #define ONR_TOPIC_FILTER_ALL "onr/1/#"
 /* Below it, only operational devices' topics: their provider's
- * application data, and on the `down` leaf alone Onramp envelopes. */
+ * application data, and on the `down` and `renew` leaves alone Onramp
+ * envelopes. */
 #define ONR_TOPIC_OPERATIONAL_ROOT "onr/1/p/"
 /* The leaf of an operational device's first message (SPEC section 14). */
 #define ONR_TOPIC_TELEMETRY "telemetry"
 /* The leaf its provider's Onramp messages reach it on (SPEC section 16):
  * signed envelopes, never application data. */
 #define ONR_TOPIC_OPERATIONAL_DOWN "down"
+/* The leaf where an operational device sends its provider Onramp envelopes:
+ * a renewal's (SPEC section 17). */
+#define ONR_TOPIC_RENEW "renew"
 
 enum onr_topic_kind {
     ONR_TOPIC_KIND_UP = 1,           /* onr/1/d/{dev}/up/{role}/{svc} */

@@ -48,6 +48,8 @@ struct onr_x509_san {
 struct onr_x509_profile {
     struct onr_x509_name subject;
     uint32_t days;         /* validity from now; 1..36500 */
+    uint32_t seconds;      /* instead of days when not 0: valid from a minute
+                              before now for this many seconds, 60..2^31 */
     int is_ca;             /* CA:true, keyCertSign and cRLSign */
     int path_len;          /* for a CA: pathLenConstraint; < 0 for none */
     unsigned eku;          /* ONR_X509_EKU_*; leaves only, 0 for none */
