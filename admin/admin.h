@@ -2,13 +2,14 @@
  * onramp-admin's parts (internal): the output directory and its per-file
  * report (files.c), the keys and certificates (pki.c), each host's files
  * (hosts.c), the services' configurations (render.c), the broker's
- * (broker.c), the PostgreSQL SQL (sql.c), each host's setup script
- * (setup.c) and rendered text (text.c).
+ * (broker.c), the PostgreSQL SQL (sql.c), Prometheus (prometheus.c), each
+ * host's setup script (setup.c) and rendered text (text.c).
  *
  * OUT/admin/        the services CA: its key never leaves this directory
  * OUT/keys/KIND/ID/ every key and certificate, made once (the identities)
  * OUT/hosts/HOST/   what HOST gets, laid out as its root directory
  * OUT/setup/HOST.sh what to run on HOST once its files are there
+ * OUT/prometheus/   the fabric's scrape configuration (metrics lines)
  */
 #ifndef ONRAMP_ADMIN_H
 #define ONRAMP_ADMIN_H
@@ -123,6 +124,17 @@ int adm_tool_peers(struct adm_ctx *c, size_t i);
 
 /* broker.c: the broker's files on its host. */
 int adm_broker_files(struct adm_ctx *c, size_t b);
+
+/* prometheus.c: a metrics line's listener as a configuration writes it
+ * ("ADDR:PORT", "[ADDR]:PORT") into `out`; whether it is not loopback
+ * (the configuration must then allow it). */
+char *adm_metrics_listen(const struct adm_metrics *m, char *out, size_t cap);
+int adm_metrics_public(const struct adm_metrics *m);
+
+/* prometheus.c: monitor `i`'s /etc/onramp/ID/exporter.conf, if it has a
+ * metrics line; OUT/prometheus/onramp.yml, if any party has one. */
+int adm_exporter_conf(struct adm_ctx *c, size_t i);
+int adm_prometheus_files(struct adm_ctx *c);
 
 /* sql.c: with storage postgres, each party's SQL on the database host. */
 int adm_storage_files(struct adm_ctx *c);

@@ -185,8 +185,10 @@ static int party_files(struct adm_ctx *c, size_t i)
     case ADM_OPERATOR:
         rc = ship_all(c, i, operator_files, sizeof(operator_files) / sizeof(operator_files[0]));
         break;
-    case ADM_CONTROL:
     case ADM_MONITOR:
+        rc = adm_exporter_conf(c, i);
+        return rc == ONR_OK ? adm_tool_peers(c, i) : rc;
+    case ADM_CONTROL:
     case ADM_ROLES:
         return adm_tool_peers(c, i);
     }

@@ -60,6 +60,21 @@ static const char *broker_host(const struct adm_topology *t, size_t b)
     return h->dns[0] != '\0' ? h->dns : h->address;
 }
 
+/* Its metrics line: GET /metrics there (README, "Metrics"). */
+static void metrics(struct render *r)
+{
+    const struct adm_metrics *m = adm_metrics_of(r->c->t, r->self);
+    char listen[80];
+
+    if (m == NULL)
+        return;
+    adm_text_add(r->text, "# Prometheus metrics (GET /metrics)\nmetrics_listen %s\n",
+                 adm_metrics_listen(m, listen, sizeof(listen)));
+    if (adm_metrics_public(m))
+        adm_text_add(r->text, "# not loopback (bind=%s): keep it behind a firewall\n"
+                              "metrics_public yes\n", m->bind);
+}
+
 static void common(struct render *r, const char *db)
 {
     const struct adm_topology *t = r->c->t;
@@ -94,6 +109,7 @@ static void common(struct render *r, const char *db)
                      self->id, t->hosts[t->storage.host].name, (unsigned)t->storage.port,
                      self->id);
     adm_text_add(r->text, "database %s\n", path(r, "/var/lib/onramp", db));
+    metrics(r);
 }
 
 /* Every control tool may ask this service (status; providers: pair). */

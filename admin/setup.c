@@ -41,6 +41,16 @@ static void host_script(const struct adm_topology *t, size_t h, struct adm_text 
 
         if (p->host != h)
             continue;
+        if (p->role == ADM_MONITOR && adm_metrics_of(t, i) != NULL) {
+            adm_text_add(out,
+                         "# monitor %s: onrampctl exporter, the brokers' counters for "
+                         "Prometheus\n"
+                         "chown -R onramp:onramp /etc/onramp/%s\n"
+                         "systemctl enable onramp-exporter@%s.service\n"
+                         "systemctl restart onramp-exporter@%s.service\n",
+                         p->id, p->id, p->id, p->id);
+            continue;
+        }
         if (p->role > ADM_OPERATOR) {
             adm_text_add(out, "# %s %s: onrampctl with /etc/onramp/%s/%s.pem and %s.key\n",
                          role, p->id, p->id, role, role);

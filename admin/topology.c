@@ -52,6 +52,7 @@ static const char *const operator_keys[] = {"host", "instances", "plmn", "apn", 
                                             "iccid", NULL};
 static const char *const no_keys[] = {NULL};
 static const char *const storage_keys[] = {"host", "port", NULL};
+static const char *const metrics_keys[] = {"port", "bind", NULL};
 
 static const struct spec specs[] = {
     {"host", 1, "host NAME [address=IP] [dns=NAME]", host_keys, adm_parse_host},
@@ -66,6 +67,7 @@ static const struct spec specs[] = {
     {"plan", 5, "plan PROVIDER ACCOUNT QOS CHARGING CAP", no_keys, adm_parse_plan},
     {"storage", 1, "storage sqlite | storage postgres host=HOST [port=PORT]", storage_keys,
      adm_parse_storage},
+    {"metrics", 1, "metrics ID port=PORT [bind=IP]", metrics_keys, adm_parse_metrics},
 };
 
 /* Keywords a later issue gives a meaning: refused, never ignored. */
@@ -74,7 +76,6 @@ static const struct {
     const char *what;
 } reserved[] = {
     {"roaming", "roaming policies"},
-    {"metrics", "Prometheus metrics"},
 };
 
 /* ---- lines --------------------------------------------------------------- */
@@ -235,6 +236,14 @@ int adm_topology_load(const char *path, struct adm_topology **out, struct adm_er
 void adm_topology_free(struct adm_topology *t)
 {
     free(t);
+}
+
+const struct adm_metrics *adm_metrics_of(const struct adm_topology *t, size_t i)
+{
+    for (size_t k = 0; k < t->n_metrics; k++)
+        if (t->metrics[k].party == i)
+            return &t->metrics[k];
+    return NULL;
 }
 
 int adm_has_contract(const struct adm_topology *t, size_t prov, size_t op)

@@ -93,6 +93,14 @@ struct adm_plan {
     size_t line;
 };
 
+/* A `metrics` line: a service's metrics_listen, or a monitor's exporter. */
+struct adm_metrics {
+    size_t party; /* index into parties: a service or a monitor */
+    uint16_t port;
+    char bind[64]; /* the listener's address, "" for 127.0.0.1 */
+    size_t line;
+};
+
 struct adm_storage {
     int postgres; /* 0: SQLite (the default) */
     size_t host;
@@ -111,6 +119,8 @@ struct adm_topology {
     size_t n_contracts;
     struct adm_plan plans[ADM_MAX_ALL_PLANS];
     size_t n_plans;
+    struct adm_metrics metrics[ADM_MAX_PARTIES];
+    size_t n_metrics;
     struct adm_storage storage;
 };
 
@@ -143,5 +153,8 @@ const char *adm_role_name(enum adm_role role);
 /* adm_has_contract: 1 if provider `prov` and operator `op` (indexes into
  * parties) have a contract. */
 int adm_has_contract(const struct adm_topology *t, size_t prov, size_t op);
+
+/* adm_metrics_of: party `i`'s metrics line (borrowed from `t`), or NULL. */
+const struct adm_metrics *adm_metrics_of(const struct adm_topology *t, size_t i);
 
 #endif /* ONRAMP_ADMIN_TOPOLOGY_H */

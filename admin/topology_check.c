@@ -14,6 +14,7 @@ static const char *ref_kind_name(enum adm_ref_kind kind)
     case ADM_REF_BROKER: return "broker";
     case ADM_REF_PROVIDER: return "provider";
     case ADM_REF_OPERATOR: return "operator";
+    case ADM_REF_PARTY: return "service or monitor";
     }
     return "?";
 }
@@ -48,7 +49,7 @@ static int resolve_one(struct adm_parser *p, const struct adm_ref *r)
     for (size_t i = 0; i < t->n_parties; i++) {
         if (strcmp(t->parties[i].id, r->name) != 0)
             continue;
-        if (t->parties[i].role != want)
+        if (r->kind != ADM_REF_PARTY && t->parties[i].role != want)
             return adm_fail(p, r->line, "%s: '%s' is a %s (line %zu), not %s %s", r->what,
                             r->name, adm_role_name(t->parties[i].role), t->parties[i].line,
                             article(r->kind), ref_kind_name(r->kind));
@@ -180,9 +181,31 @@ static int use_port(struct adm_parser *p, struct port_use *uses, size_t *n, size
     return ONR_OK;
 }
 
+/* Metrics for services (metrics_listen) and monitors (the exporter), once
+ * each. */
+static int check_metrics(struct adm_parser *p)
+{
+    const struct adm_topology *t = p->t;
+
+    for (size_t i = 0; i < t->n_metrics; i++) {
+        const struct adm_metrics *m = &t->metrics[i];
+        const struct adm_party *pr = &t->parties[m->party];
+
+        if (pr->role == ADM_CONTROL)
+            return adm_fail(p, m->line, "metrics: '%s' is a control tool (line %zu): metrics "
+                                        "are a service's or a monitor's (its exporter)",
+                            pr->id, pr->line);
+        for (size_t k = 0; k < i; k++)
+            if (t->metrics[k].party == m->party)
+                return adm_fail(p, m->line, "metrics %s given twice (first on line %zu)",
+                                pr->id, t->metrics[k].line);
+    }
+    return ONR_OK;
+}
+
 static int check_ports(struct adm_parser *p)
 {
-    static struct port_use uses[ADM_MAX_BROKERS * 3 + ADM_MAX_PARTIES + 1];
+    static struct port_use uses[ADM_MAX_BROKERS * 3 + 2 * ADM_MAX_PARTIES + 1];
     const struct adm_topology *t = p->t;
     char what[80];
     size_t n = 0;
@@ -210,6 +233,12 @@ static int check_ports(struct adm_parser *p)
         snprintf(what, sizeof(what), "provider '%s' (pairing_port)", pr->id);
         rc = use_port(p, uses, &n, pr->host, pr->pairing_port, what, pr->line);
     }
+    for (size_t i = 0; i < t->n_metrics && rc == ONR_OK; i++) {
+        const struct adm_metrics *m = &t->metrics[i];
+
+        snprintf(what, sizeof(what), "metrics %s", t->parties[m->party].id);
+        rc = use_port(p, uses, &n, t->parties[m->party].host, m->port, what, m->line);
+    }
     if (rc == ONR_OK && t->storage.postgres)
         rc = use_port(p, uses, &n, t->storage.host, t->storage.port, "storage postgres",
                       t->storage.line);
@@ -229,6 +258,8 @@ int adm_topology_check(struct adm_parser *p)
     for (size_t i = 0; i < p->t->n_parties && rc == ONR_OK; i++)
         if (p->t->parties[i].role == ADM_PROVIDER)
             rc = check_provider(p, i);
+    if (rc == ONR_OK)
+        rc = check_metrics(p);
     if (rc == ONR_OK)
         rc = check_ports(p);
     return rc;

@@ -8,7 +8,13 @@
 #include "topology.h"
 
 /* A name used before it may have been declared, resolved at the end. */
-enum adm_ref_kind { ADM_REF_HOST, ADM_REF_BROKER, ADM_REF_PROVIDER, ADM_REF_OPERATOR };
+enum adm_ref_kind {
+    ADM_REF_HOST,
+    ADM_REF_BROKER,
+    ADM_REF_PROVIDER,
+    ADM_REF_OPERATOR,
+    ADM_REF_PARTY, /* a service, control tool or monitor: any id */
+};
 
 struct adm_ref {
     enum adm_ref_kind kind;
@@ -18,7 +24,7 @@ struct adm_ref {
     const char *what; /* for the message: "host=", "contract", ... */
 };
 
-#define ADM_MAX_REFS (ADM_MAX_PARTIES * 3 + ADM_MAX_BROKERS + ADM_MAX_CONTRACTS * 2 + \
+#define ADM_MAX_REFS (ADM_MAX_PARTIES * 4 + ADM_MAX_BROKERS + ADM_MAX_CONTRACTS * 2 + \
                       ADM_MAX_ALL_PLANS + 1)
 
 struct adm_parser {
@@ -60,6 +66,7 @@ int adm_parse_monitor(struct adm_parser *p, const struct adm_words *w);
 int adm_parse_contract(struct adm_parser *p, const struct adm_words *w);
 int adm_parse_plan(struct adm_parser *p, const struct adm_words *w);
 int adm_parse_storage(struct adm_parser *p, const struct adm_words *w);
+int adm_parse_metrics(struct adm_parser *p, const struct adm_words *w);
 
 /* adm_fail: ONR_EFORMAT with err = (line, printf-style reason). */
 int adm_fail(struct adm_parser *p, size_t line, const char *fmt, ...)

@@ -456,3 +456,29 @@ int adm_parse_storage(struct adm_parser *p, const struct adm_words *w)
     return rc;
 }
 
+
+int adm_parse_metrics(struct adm_parser *p, const struct adm_words *w)
+{
+    struct adm_topology *t = p->t;
+    const char *bind = adm_words_get(w, "bind");
+    struct adm_metrics *m;
+    int rc;
+
+    if (t->n_metrics == ADM_MAX_PARTIES)
+        return adm_fail(p, p->line, "more than %d metrics lines", ADM_MAX_PARTIES);
+    m = &t->metrics[t->n_metrics];
+    memset(m, 0, sizeof(*m));
+    m->line = p->line;
+    if (adm_words_get(w, "port") == NULL)
+        return adm_fail(p, p->line, "metrics: port=PORT is required");
+    rc = port_value(p, w, "port", 0, &m->port);
+    if (rc != ONR_OK)
+        return rc;
+    if (bind != NULL && !is_address(bind))
+        return adm_fail(p, p->line, "bind=%s: not an IPv4 or IPv6 address", bind);
+    snprintf(m->bind, sizeof(m->bind), "%s", bind != NULL ? bind : "");
+    rc = ref(p, ADM_REF_PARTY, w->pos[0], &m->party, "metrics");
+    if (rc == ONR_OK)
+        t->n_metrics++;
+    return rc;
+}

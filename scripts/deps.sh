@@ -8,7 +8,8 @@
 #                            dpkg-dev and lintian for the packages test;
 #                            Node.js and npm, unless a node and an npm are
 #                            already installed, for integration.nfc, which
-#                            installs npm's `ndef` into build/node itself)
+#                            installs npm's `ndef` into build/node itself;
+#                            prometheus, with promtool, for integration.metrics)
 #
 # Runs apt-get as root (directly, or through sudo when run by another user).
 # Prints what it installs; does nothing when everything is present.
@@ -21,7 +22,8 @@ packages="
   libcmocka-dev openssl libssl-dev python3 python3-paho-mqtt zbar-tools
 "
 if [ "${1:-}" = "--tests" ]; then
-    packages="$packages chromium chromium-driver clang-14 libclang-rt-14-dev dpkg-dev lintian"
+    packages="$packages chromium chromium-driver clang-14 libclang-rt-14-dev dpkg-dev lintian
+              prometheus"
     # Node.js from elsewhere (NodeSource's nodejs bundles npm) is kept
     if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
         packages="$packages nodejs npm"
@@ -59,3 +61,18 @@ export DEBIAN_FRONTEND=noninteractive
 $as_root apt-get update -q
 # shellcheck disable=SC2086 # word splitting of the package list is intended
 $as_root apt-get install -y -q --no-install-recommends $missing
+
+# Debian's prometheus package enables and starts a system-wide server (on
+# port 9090, its data in /var/lib/prometheus). The tests never use it:
+# integration.metrics starts its own on a free loopback port with a
+# private data directory. A server installed here only for the tests is
+# stopped and disabled, so it does not scrape or write anything meanwhile.
+case " $missing " in
+    *" prometheus "*)
+        if [ -d /run/systemd/system ]; then
+            echo "onramp: stopping and disabling the prometheus service the package started" \
+                 "(the tests start their own)"
+            $as_root systemctl disable --now prometheus.service || true
+        fi
+        ;;
+esac

@@ -6,7 +6,8 @@ works from there: every program's --help, onramp-admin making a broker's
 files, mosquitto loading the unpacked plugin with them (on a free loopback
 port, stopped by its PID), a program built and run against
 libonramp-device-dev. Also what the packages say: the onramp user made in
-the services' postinst, their units shipped and not enabled, the library's
+the services' and the tools' postinst, their units shipped and not
+enabled, the example alerting rules (promtool check rules), the library's
 shlibs and ldconfig trigger.
 
   packages_check.py DIR     (DIR holds the .deb files)
@@ -118,6 +119,27 @@ class PackagesTest(unittest.TestCase):
             self.assertIn("User=onramp\n", text)
             self.assertIn("ProtectSystem=strict\n", text)
         # nothing enabled: no .wants links, nothing under /etc
+        self.assertNotIn(".wants", listing)
+        self.assertNotIn("./etc/", listing)
+
+    def test_tools_ship_the_exporter_unit_disabled_and_the_alert_rules(self):
+        self.assertIn("adduser", self.field("onramp-tools", "Depends"))
+        with tempfile.TemporaryDirectory() as control:
+            self.assertEqual(run(["dpkg-deb", "--control", self.debs["onramp-tools"],
+                                  control]).returncode, 0)
+            with open(os.path.join(control, "postinst")) as f:
+                postinst = f.read()
+        self.assertIn("adduser --system --group", postinst)
+        self.assertNotIn("systemctl", postinst)
+        with open(os.path.join(self.root, "usr/lib/systemd/system/onramp-exporter@.service")) as f:
+            unit = f.read()
+        self.assertIn("ExecStart=/usr/bin/onrampctl exporter --config "
+                      "/etc/onramp/%i/exporter.conf", unit)
+        self.assertIn("User=onramp\n", unit)
+        rules = os.path.join(self.root, "usr/share/onramp/prometheus/onramp.rules.yml")
+        proc = run(["promtool", "check", "rules", rules])
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        listing = self.contents("onramp-tools")
         self.assertNotIn(".wants", listing)
         self.assertNotIn("./etc/", listing)
 

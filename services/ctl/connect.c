@@ -32,18 +32,14 @@ static void on_connect(struct mosquitto *mosq, void *obj, int rc, int flags,
     *(int *)obj = rc;
 }
 
-struct mosquitto *ctl_connect(const struct ctl_broker *b, void *userdata)
+int ctl_client_id(const struct ctl_broker *b, const char *suffix, char *out, size_t cap)
 {
     uint8_t buf[2 * ONR_X509_MAX_DER];
     size_t buf_len = sizeof(buf);
     struct onr_bytes cert;
     struct onr_x509_info info;
-    char client_id[128];
     const char *role;
-    struct mosquitto *mosq = NULL;
-    int connack = -1;
     size_t n = 0;
-    time_t deadline;
     int rc;
 
     rc = onr_x509_load(b->cert, buf, &buf_len, &cert, 1, &n);
@@ -51,16 +47,31 @@ struct mosquitto *ctl_connect(const struct ctl_broker *b, void *userdata)
         rc = onr_x509_parse(cert.ptr, cert.len, &info);
     if (rc != ONR_OK) {
         fprintf(stderr, "onrampctl: %s: %s\n", b->cert, onr_strerror(rc));
-        return NULL;
+        return rc;
     }
     role = role_of(info.org_unit);
     if (role == NULL) {
         fprintf(stderr, "onrampctl: %s: OU '%s' is not manufacturer, operator, provider, "
                         "monitor or control\n", b->cert, info.org_unit);
-        return NULL;
+        return ONR_ECERT;
     }
-    snprintf(client_id, sizeof(client_id), "%s.%s.ctl%ld", role, info.common_name,
-             (long)getpid());
+    if ((size_t)snprintf(out, cap, "%s.%s.%s", role, info.common_name, suffix) >= cap)
+        return ONR_ESPACE;
+    return ONR_OK;
+}
+
+struct mosquitto *ctl_connect(const struct ctl_broker *b, void *userdata)
+{
+    char client_id[128];
+    char suffix[32];
+    struct mosquitto *mosq = NULL;
+    int connack = -1;
+    time_t deadline;
+    int rc;
+
+    snprintf(suffix, sizeof(suffix), "ctl%ld", (long)getpid());
+    if (ctl_client_id(b, suffix, client_id, sizeof(client_id)) != ONR_OK)
+        return NULL;
     mosq = mosquitto_new(client_id, true, &connack);
     if (mosq == NULL) {
         fprintf(stderr, "onrampctl: out of memory\n");

@@ -39,6 +39,12 @@ struct ctl_broker {
  */
 struct mosquitto *ctl_connect(const struct ctl_broker *b, void *userdata);
 
+/* ctl_client_id: "{role}.{CN}.{suffix}" from b->cert (the form the broker
+ * plugin requires of a tool's client id) into `out` (`cap` bytes). Prints
+ * the reason on failure: ONR_ECERT (an OU that is no role) or the
+ * certificate's load and parse errors, ONR_ESPACE. */
+int ctl_client_id(const struct ctl_broker *b, const char *suffix, char *out, size_t cap);
+
 /* ctl_identity: the service id (CN) in b->cert, into `id` (33 bytes). */
 int ctl_identity(const struct ctl_broker *b, char id[33]);
 
@@ -142,6 +148,7 @@ int ctl_label(int argc, char **argv);
 int ctl_pair_labels(const struct ctl_broker *b, const struct ctl_request *r, const char *file,
                     const char *account, const char *op, long parallel);
 int ctl_revoke(int argc, char **argv);
+int ctl_exporter(int argc, char **argv);
 /* ctl_label_read: a label from a file (label.txt), its line end dropped,
  * into `out` (`cap` bytes, NUL-terminated); ONR_OK, ONR_ELENGTH or the
  * file errors. The caller wipes `out` (it holds the claim secret). */

@@ -21,6 +21,7 @@ static const char usage[] =
     "  monitor    print every message of the fabric as it passes, nothing secret\n"
     "  label      check a device label and show it as a QR code (or a PNG)\n"
     "  stats      print a broker plugin's counters\n"
+    "  exporter   serve every broker's counters to Prometheus (/metrics)\n"
     "\n"
     "onrampctl COMMAND --help describes each command.\n"
     "\n"
@@ -60,6 +61,8 @@ int main(int argc, char **argv)
         rc = ctl_label(argc - 1, argv + 1);
     } else if (strcmp(argv[1], "monitor") == 0) {
         rc = ctl_monitor(argc - 1, argv + 1);
+    } else if (strcmp(argv[1], "exporter") == 0) {
+        rc = ctl_exporter(argc - 1, argv + 1);
     } else {
         fprintf(stderr, "onrampctl: unknown command '%s'\n", argv[1]);
         fputs(usage, stderr);

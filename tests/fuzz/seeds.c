@@ -337,6 +337,18 @@ static void envelopes_and_bodies(void)
             memcpy(with + 1 + topic_len, buf, len);
             save("monitor", name, with, 1 + topic_len + len);
         }
+        if (t == ONR_MSG_BROKER_STATS || t == ONR_MSG_SERVICE_STATS) {
+            /* onrampctl exporter's subscription: a broker's counters on
+             * its topic, a service's where it does not belong */
+            const char *topic = "onr/1/s/broker/broker-1/ev";
+            uint8_t topic_len = (uint8_t)strlen(topic);
+            uint8_t with[1 + 255 + ONR_ENVELOPE_MAX];
+
+            with[0] = topic_len;
+            memcpy(with + 1, topic, topic_len);
+            memcpy(with + 1 + topic_len, buf, len);
+            save("exporter", name, with, 1 + topic_len + len);
+        }
     }
     {
         static const char topic[] = "onr/1/p/" FUZZ_PROV "/dev/" FUZZ_DEV "/telemetry";

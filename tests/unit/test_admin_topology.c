@@ -297,9 +297,58 @@ static void test_admin_topology_refuses_reserved_keywords(void **state)
     (void)state;
     refused(HOSTS BROKER PARTIES "roaming prov-a de op-1\n", 8,
             "'roaming' is reserved for a later issue (roaming policies)");
-    refused(HOSTS BROKER PARTIES "metrics port=9100\n", 8, "'metrics' is reserved");
     refused(HOSTS BROKER "manufacturer acme host=h2 instances=2\n", 4,
             "instances=2: one instance per service today");
+}
+
+/* metrics: a service's metrics_listen or a monitor's exporter (issue 20),
+ * declared before or after its party, once each, on a free port. */
+static void test_admin_topology_metrics(void **state)
+{
+    struct adm_topology *t;
+    const struct adm_metrics *m;
+
+    (void)state;
+    t = parse_ok(HOSTS BROKER "metrics op-1 port=9464\n" PARTIES
+                 "monitor noc host=h1\n"
+                 "metrics noc port=9469 bind=192.0.2.1\n"
+                 "metrics acme port=9465 bind=::1\n");
+    assert_int_equal(t->n_metrics, 3);
+    m = adm_metrics_of(t, 2); /* op-1 */
+    assert_non_null(m);
+    assert_int_equal(m->port, 9464);
+    assert_string_equal(m->bind, "");
+    assert_int_equal(m->line, 4);
+    m = adm_metrics_of(t, 3); /* noc */
+    assert_non_null(m);
+    assert_int_equal(m->port, 9469);
+    assert_string_equal(m->bind, "192.0.2.1");
+    assert_string_equal(adm_metrics_of(t, 0)->bind, "::1");
+    assert_null(adm_metrics_of(t, 1)); /* prov-a: none */
+    adm_topology_free(t);
+
+    refused(HOSTS BROKER PARTIES "metrics op-1\n", 8, "port=PORT is required");
+    refused(HOSTS BROKER PARTIES "metrics op-1 port=0\n", 8, "port=0: a port number");
+    refused(HOSTS BROKER PARTIES "metrics op-1 port=9464 bind=localhost\n", 8,
+            "bind=localhost: not an IPv4 or IPv6 address");
+    refused(HOSTS BROKER PARTIES "metrics op-1 port=9464 path=/x\n", 8,
+            "unknown key 'path' for metrics");
+    refused(HOSTS BROKER PARTIES "metrics port=9464\n", 8, "metrics: want");
+    refused(HOSTS BROKER PARTIES "metrics op-9 port=9464\n", 8,
+            "metrics: no service or monitor 'op-9'");
+    refused(HOSTS BROKER PARTIES "control admin host=h2\nmetrics admin port=9464\n", 9,
+            "'admin' is a control tool");
+    refused(HOSTS BROKER PARTIES "metrics op-1 port=9464\nmetrics op-1 port=9465\n", 9,
+            "metrics op-1 given twice (first on line 8)");
+    /* its port is its host's: not another listener's there */
+    refused(HOSTS BROKER PARTIES "metrics op-1 port=9464\nmetrics acme port=9464\n", 9,
+            "port 9464 on host 'h2' is already used by metrics op-1 (line 8)");
+    refused(HOSTS BROKER PARTIES "monitor noc host=h1\nmetrics noc port=8884\n", 9,
+            "port 8884 on host 'h1' is already used by broker 'b1' (services_port)");
+    /* the same port on another host is another listener */
+    t = parse_ok(HOSTS BROKER PARTIES "monitor noc host=h1\n"
+                 "metrics noc port=9464\nmetrics op-1 port=9464\n");
+    adm_topology_free(t);
 }
 
 /* Several brokers (issue 19): each on its own host, optionally with the
@@ -384,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_admin_topology_refuses_bad_values),
         cmocka_unit_test(test_admin_topology_refuses_malformed_lines),
         cmocka_unit_test(test_admin_topology_refuses_reserved_keywords),
+        cmocka_unit_test(test_admin_topology_metrics),
         cmocka_unit_test(test_admin_topology_several_brokers_and_regions),
         cmocka_unit_test(test_admin_topology_bounds_how_many),
     };
