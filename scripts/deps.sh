@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install the Debian 12 packages Onramp needs that are not installed yet.
 #
-#   scripts/deps.sh          build and run dependencies (the demo's)
+#   scripts/deps.sh          build and run dependencies (the demo's, with
+#                            PostgreSQL 15 for --store postgres)
 #   scripts/deps.sh --tests  and what only the tests need (headless Chromium
 #                            for the provider's pairing page; clang and its
 #                            libFuzzer and sanitizer runtimes for fuzz.short;
@@ -9,7 +10,8 @@
 #                            Node.js and npm, unless a node and an npm are
 #                            already installed, for integration.nfc, which
 #                            installs npm's `ndef` into build/node itself;
-#                            prometheus, with promtool, for integration.metrics)
+#                            prometheus, with promtool, for integration.metrics;
+#                            psycopg2, with which the tests read PostgreSQL)
 #
 # Runs apt-get as root (directly, or through sudo when run by another user).
 # Prints what it installs; does nothing when everything is present.
@@ -17,13 +19,14 @@ set -eu
 
 packages="
   gcc make libc6-dev cmake pkg-config
-  libwolfssl-dev libmsgpack-dev libevent-dev libsqlite3-dev libqrencode-dev
+  libwolfssl-dev libmsgpack-dev libevent-dev libsqlite3-dev libpq-dev libqrencode-dev
+  postgresql
   mosquitto mosquitto-dev libmosquitto-dev mosquitto-clients
   libcmocka-dev openssl libssl-dev python3 python3-paho-mqtt zbar-tools
 "
 if [ "${1:-}" = "--tests" ]; then
     packages="$packages chromium chromium-driver clang-14 libclang-rt-14-dev dpkg-dev lintian
-              prometheus"
+              prometheus python3-psycopg2"
     # Node.js from elsewhere (NodeSource's nodejs bundles npm) is kept
     if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
         packages="$packages nodejs npm"
@@ -67,6 +70,19 @@ $as_root apt-get install -y -q --no-install-recommends $missing
 # integration.metrics starts its own on a free loopback port with a
 # private data directory. A server installed here only for the tests is
 # stopped and disabled, so it does not scrape or write anything meanwhile.
+# Debian's postgresql package creates and starts a `main` cluster on port
+# 5432. Onramp never uses it: the tests and the demo run private clusters
+# (initdb into their own directory, a Unix socket there). Installed here,
+# it is stopped and disabled; a site's own PostgreSQL is its operator's.
+case " $missing " in
+    *" postgresql "*)
+        if [ -d /run/systemd/system ]; then
+            echo "onramp: stopping and disabling the postgresql service the package started" \
+                 "(the tests and the demo start their own clusters)"
+            $as_root systemctl disable --now postgresql.service || true
+        fi
+        ;;
+esac
 case " $missing " in
     *" prometheus "*)
         if [ -d /run/systemd/system ]; then

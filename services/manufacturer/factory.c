@@ -140,7 +140,15 @@ static int load_maker(const char *dir, struct maker *m)
         return fail("manufacturer.conf", rc == ONR_OK ? ONR_EFORMAT : rc);
     }
     snprintf(m->id, sizeof(m->id), "%s", onr_config_get(cfg, "id"));
+    /* the registry the configuration names (a SQLite file by default, or
+     * the manufacturer's PostgreSQL database) */
+    rc = onr_db_open_config(cfg, "manufacturer.db", &onr_registry_schema, NULL, &m->db, NULL,
+                            path, sizeof(path), why, sizeof(why));
     onr_config_free(cfg);
+    if (rc != ONR_OK) {
+        fprintf(stderr, "onramp-factory: registry: %s\n", why);
+        return 1;
+    }
     rc = path_in(path, dir, "device-ca.key");
     if (rc == ONR_OK)
         rc = onr_p256_load(path, &m->ca_key);
@@ -153,13 +161,6 @@ static int load_maker(const char *dir, struct maker *m)
         return fail("device-ca.pem", rc);
     memcpy(m->ca, cert.ptr, cert.len);
     m->ca_len = cert.len;
-    rc = path_in(path, dir, "manufacturer.db");
-    if (rc == ONR_OK)
-        rc = onr_registry_open(path, &m->db, why, sizeof(why));
-    if (rc != ONR_OK) {
-        fprintf(stderr, "onramp-factory: registry: %s\n", why);
-        return 1;
-    }
     return 0;
 }
 

@@ -17,21 +17,29 @@
 
 #define MAX_STATEMENTS 128
 
+struct sqlite_db;
+
 /* A prepared statement, kept for the life of the connection; also the
- * handle of a query in progress (struct onr_db_rows). */
-struct onr_db_rows {
-    struct onr_db *db;
+ * handle of a query in progress. */
+struct sq_stmt {
+    struct onr_db_rows head;
+    struct sqlite_db *db;
     const char *sql; /* the caller's literal: found by address, then by text */
     sqlite3_stmt *stmt;
 };
 
-struct onr_db {
+struct sqlite_db {
+    struct onr_db head; /* first: db.c's view */
     sqlite3 *conn;
-    struct onr_db_rows stmts[MAX_STATEMENTS];
+    struct sq_stmt stmts[MAX_STATEMENTS];
     size_t n_stmts;
     unsigned depth; /* transactions open: the outer one, then savepoints */
-    char error[256];
 };
+
+static struct sqlite_db *sq(struct onr_db *db)
+{
+    return (struct sqlite_db *)db;
+}
 
 static int map_rc(int rc)
 {
@@ -57,39 +65,22 @@ static int map_rc(int rc)
 }
 
 /* SQLite's result as ours, its message kept for onr_db_errmsg. */
-static int remember(struct onr_db *db, int rc)
+static int remember(struct sqlite_db *db, int rc)
 {
     if (rc != SQLITE_OK && rc != SQLITE_ROW && rc != SQLITE_DONE)
-        snprintf(db->error, sizeof(db->error), "%s", sqlite3_errmsg(db->conn));
+        db_set_error(&db->head, "%s", sqlite3_errmsg(db->conn));
     return map_rc(rc);
 }
 
-void db_set_error(struct onr_db *db, const char *fmt, ...)
+static int sq_exec(struct onr_db *base, const char *sql)
 {
-    char line[sizeof(db->error)];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(line, sizeof(line), fmt, ap); /* may quote db->error itself */
-    va_end(ap);
-    memcpy(db->error, line, sizeof(line));
-}
-
-const char *onr_db_errmsg(const struct onr_db *db)
-{
-    return db == NULL ? "no database" : db->error;
-}
-
-int onr_db_exec(struct onr_db *db, const char *sql)
-{
+    struct sqlite_db *db = sq(base);
     char *msg = NULL;
     int rc;
 
-    if (db == NULL || sql == NULL)
-        return ONR_EINVAL;
     rc = sqlite3_exec(db->conn, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK)
-        snprintf(db->error, sizeof(db->error), "%s", msg != NULL ? msg : sqlite3_errstr(rc));
+        db_set_error(base, "%s", msg != NULL ? msg : sqlite3_errstr(rc));
     sqlite3_free(msg);
     return map_rc(rc);
 }
@@ -98,7 +89,7 @@ int onr_db_exec(struct onr_db *db, const char *sql)
 
 /* The kept statement for `sql`, if it was prepared before: by address
  * first (the callers' literals stay where they are), then by text. */
-static struct onr_db_rows *kept(struct onr_db *db, const char *sql)
+static struct sq_stmt *kept(struct sqlite_db *db, const char *sql)
 {
     for (size_t i = 0; i < db->n_stmts; i++)
         if (db->stmts[i].sql == sql)
@@ -109,13 +100,11 @@ static struct onr_db_rows *kept(struct onr_db *db, const char *sql)
     return NULL;
 }
 
-static int prepare(struct onr_db *db, const char *sql, struct onr_db_rows **out)
+static int prepare(struct sqlite_db *db, const char *sql, struct sq_stmt **out)
 {
-    struct onr_db_rows *c;
+    struct sq_stmt *c;
     int rc;
 
-    if (db == NULL || sql == NULL)
-        return ONR_EINVAL;
     c = kept(db, sql);
     if (c != NULL) {
         sqlite3_reset(c->stmt);
@@ -124,7 +113,7 @@ static int prepare(struct onr_db *db, const char *sql, struct onr_db_rows **out)
         return ONR_OK;
     }
     if (db->n_stmts == MAX_STATEMENTS) {
-        snprintf(db->error, sizeof(db->error), "more than %d statements", MAX_STATEMENTS);
+        db_set_error(&db->head, "more than %d statements", MAX_STATEMENTS);
         return ONR_ENOMEM;
     }
     c = &db->stmts[db->n_stmts];
@@ -133,6 +122,7 @@ static int prepare(struct onr_db *db, const char *sql, struct onr_db_rows **out)
         remember(db, rc);
         return ONR_EINVAL;
     }
+    c->head.ops = &db_sqlite_ops;
     c->db = db;
     c->sql = sql;
     db->n_stmts++;
@@ -163,16 +153,16 @@ static int bind_one(sqlite3_stmt *stmt, int index, const struct onr_db_arg *a)
 }
 
 /* The statement for `sql` with `args` bound, every bind checked. */
-static int start(struct onr_db *db, const char *sql, const struct onr_db_arg *args, size_t n,
-                 struct onr_db_rows **out)
+static int start(struct sqlite_db *db, const char *sql, const struct onr_db_arg *args, size_t n,
+                 struct sq_stmt **out)
 {
-    struct onr_db_rows *c = NULL;
+    struct sq_stmt *c = NULL;
     int rc = prepare(db, sql, &c);
 
     if (rc != ONR_OK)
         return rc;
     if (n != (size_t)sqlite3_bind_parameter_count(c->stmt)) {
-        snprintf(db->error, sizeof(db->error), "%zu values for %d parameters", n,
+        db_set_error(&db->head, "%zu values for %d parameters", n,
                  sqlite3_bind_parameter_count(c->stmt));
         return ONR_EINVAL;
     }
@@ -243,37 +233,38 @@ static int read_col(sqlite3_stmt *stmt, int i, const struct onr_db_col *col)
 }
 
 /* Step once: a row copied into `cols` (ONR_OK), ONR_ENOENT when done. */
-static int step(struct onr_db_rows *c, const struct onr_db_col *cols, size_t n)
+static int step(struct sq_stmt *c, const struct onr_db_col *cols, size_t n)
 {
     int rc = remember(c->db, sqlite3_step(c->stmt));
 
     if (rc != ONR_OK)
         return rc;
     if (n > (size_t)sqlite3_column_count(c->stmt)) {
-        snprintf(c->db->error, sizeof(c->db->error), "%zu places for %d columns", n,
+        db_set_error(&c->db->head, "%zu places for %d columns", n,
                  sqlite3_column_count(c->stmt));
         return ONR_EINVAL;
     }
     for (size_t i = 0; i < n && rc == ONR_OK; i++) {
         rc = read_col(c->stmt, (int)i, &cols[i]);
         if (rc != ONR_OK)
-            snprintf(c->db->error, sizeof(c->db->error), "column %zu of \"%.60s\" is not as "
+            db_set_error(&c->db->head, "column %zu of \"%.60s\" is not as "
                      "stored", i, c->sql);
     }
     return rc;
 }
 
-static void finish(struct onr_db_rows *c)
+static void finish(struct sq_stmt *c)
 {
     sqlite3_reset(c->stmt);
     sqlite3_clear_bindings(c->stmt); /* nothing borrowed stays bound */
 }
 
-int onr_db_run(struct onr_db *db, const char *sql, const struct onr_db_arg *args,
-               size_t n_args)
+
+static int sq_run(struct onr_db *base, const char *sql, const struct onr_db_arg *args,
+                  size_t n_args)
 {
-    struct onr_db_rows *c = NULL;
-    int rc = start(db, sql, args, n_args, &c);
+    struct sq_stmt *c = NULL;
+    int rc = start(sq(base), sql, args, n_args, &c);
 
     if (rc != ONR_OK)
         return rc;
@@ -282,19 +273,11 @@ int onr_db_run(struct onr_db *db, const char *sql, const struct onr_db_arg *args
     return rc == ONR_ENOENT ? ONR_OK : rc; /* done: no rows, as it should */
 }
 
-int onr_db_run_one(struct onr_db *db, const char *sql, const struct onr_db_arg *args,
-                   size_t n_args)
+static int sq_get(struct onr_db *base, const char *sql, const struct onr_db_arg *args,
+                  size_t n_args, const struct onr_db_col *cols, size_t n_cols)
 {
-    int rc = onr_db_run(db, sql, args, n_args);
-
-    return rc == ONR_OK && sqlite3_changes(db->conn) == 0 ? ONR_ENOENT : rc;
-}
-
-int onr_db_get(struct onr_db *db, const char *sql, const struct onr_db_arg *args,
-               size_t n_args, const struct onr_db_col *cols, size_t n_cols)
-{
-    struct onr_db_rows *c = NULL;
-    int rc = start(db, sql, args, n_args, &c);
+    struct sq_stmt *c = NULL;
+    int rc = start(sq(base), sql, args, n_args, &c);
 
     if (rc != ONR_OK)
         return rc;
@@ -303,34 +286,37 @@ int onr_db_get(struct onr_db *db, const char *sql, const struct onr_db_arg *args
     return rc;
 }
 
-int onr_db_query(struct onr_db *db, const char *sql, const struct onr_db_arg *args,
-                 size_t n_args, struct onr_db_rows **rows)
+static int sq_query(struct onr_db *base, const char *sql, const struct onr_db_arg *args,
+                    size_t n_args, struct onr_db_rows **rows)
 {
-    *rows = NULL;
-    return start(db, sql, args, n_args, rows);
+    struct sq_stmt *c = NULL;
+    int rc = start(sq(base), sql, args, n_args, &c);
+
+    if (rc == ONR_OK)
+        *rows = &c->head;
+    return rc;
 }
 
-int onr_db_next(struct onr_db_rows *rows, const struct onr_db_col *cols, size_t n_cols)
+static int sq_next(struct onr_db_rows *rows, const struct onr_db_col *cols, size_t n_cols)
 {
-    return rows == NULL ? ONR_EINVAL : step(rows, cols, n_cols);
+    return step((struct sq_stmt *)rows, cols, n_cols);
 }
 
-void onr_db_query_end(struct onr_db_rows *rows)
+static void sq_query_end(struct onr_db_rows *rows)
 {
-    if (rows != NULL)
-        finish(rows);
+    finish((struct sq_stmt *)rows);
 }
 
-int onr_db_changes(struct onr_db *db)
+static int sq_changes(struct onr_db *base)
 {
-    return sqlite3_changes(db->conn);
+    return sqlite3_changes(sq(base)->conn);
 }
 
 /* ---- transactions ------------------------------------------------------------- */
 
 /* SQLite rolls a whole transaction back by itself after some errors
  * (SQLITE_FULL, SQLITE_IOERR, ...): then nothing is open any more. */
-static void sync_depth(struct onr_db *db)
+static void sync_depth(struct sqlite_db *db)
 {
     if (sqlite3_get_autocommit(db->conn))
         db->depth = 0;
@@ -352,24 +338,23 @@ _Static_assert(sizeof(level_open) == sizeof(level_close), "a close for every ope
 
 /* Open (or close) transaction level `level`: 0 is the transaction, the
  * others are savepoints s1, s2, ... */
-static int run_level(struct onr_db *db, int opening, unsigned level)
+static int run_level(struct sqlite_db *db, int opening, unsigned level)
 {
     const char *const *table = opening ? level_open : level_close;
     char sql[32];
 
     if (level >= sizeof(level_open) / sizeof(level_open[0])) {
         snprintf(sql, sizeof(sql), "%s s%u", opening ? "SAVEPOINT" : "RELEASE", level);
-        return onr_db_exec(db, sql);
+        return sq_exec(&db->head, sql);
     }
-    return onr_db_run(db, table[level], ONR_DB_NO_ARGS);
+    return sq_run(&db->head, table[level], ONR_DB_NO_ARGS);
 }
 
-int onr_db_begin(struct onr_db *db)
+static int sq_begin(struct onr_db *base)
 {
+    struct sqlite_db *db = sq(base);
     int rc;
 
-    if (db == NULL)
-        return ONR_EINVAL;
     sync_depth(db);
     rc = run_level(db, 1, db->depth);
     if (rc == ONR_OK)
@@ -377,12 +362,11 @@ int onr_db_begin(struct onr_db *db)
     return rc;
 }
 
-int onr_db_commit(struct onr_db *db)
+static int sq_commit(struct onr_db *base)
 {
+    struct sqlite_db *db = sq(base);
     int rc;
 
-    if (db == NULL)
-        return ONR_EINVAL;
     sync_depth(db);
     /* with nothing open, COMMIT: SQLite's error says so */
     rc = run_level(db, 0, db->depth <= 1 ? 0 : db->depth - 1);
@@ -391,12 +375,11 @@ int onr_db_commit(struct onr_db *db)
     return rc;
 }
 
-void onr_db_rollback(struct onr_db *db)
+static void sq_rollback(struct onr_db *base)
 {
+    struct sqlite_db *db = sq(base);
     char sql[64];
 
-    if (db == NULL)
-        return;
     sync_depth(db);
     if (db->depth <= 1) {
         if (!sqlite3_get_autocommit(db->conn))
@@ -409,60 +392,46 @@ void onr_db_rollback(struct onr_db *db)
     db->depth--;
 }
 
-int onr_db_in_transaction(struct onr_db *db, int (*fn)(struct onr_db *db, void *arg), void *arg)
-{
-    int rc = onr_db_begin(db);
-
-    if (rc != ONR_OK)
-        return rc;
-    rc = fn(db, arg);
-    if (rc == ONR_OK)
-        rc = onr_db_commit(db);
-    if (rc != ONR_OK)
-        onr_db_rollback(db);
-    return rc;
-}
-
 /* ---- opening, and what the migrations need -------------------------------------- */
 
-int db_version_get(struct onr_db *db, int *version)
+static int sq_version_get(struct onr_db *db, int *version)
 {
-    return onr_db_get(db, "PRAGMA user_version", ONR_DB_NO_ARGS,
-                      ONR_DB_COLS(ONR_DB_OUT_INT(version)));
+    return sq_get(db, "PRAGMA user_version", ONR_DB_NO_ARGS,
+                  ONR_DB_COLS(ONR_DB_OUT_INT(version)));
 }
 
-int db_version_set(struct onr_db *db, int version)
+static int sq_version_set(struct onr_db *db, int version)
 {
     char sql[48];
 
     /* a pragma takes no parameters */
     snprintf(sql, sizeof(sql), "PRAGMA user_version=%d", version);
-    return onr_db_exec(db, sql);
+    return sq_exec(db, sql);
 }
 
-int db_is_empty(struct onr_db *db, int *empty)
+static int sq_is_empty(struct onr_db *db, int *empty)
 {
     int tables = 0;
-    int rc = onr_db_get(db, "SELECT count(*) FROM sqlite_master", ONR_DB_NO_ARGS,
-                        ONR_DB_COLS(ONR_DB_OUT_INT(&tables)));
+    int rc = sq_get(db, "SELECT count(*) FROM sqlite_master", ONR_DB_NO_ARGS,
+                    ONR_DB_COLS(ONR_DB_OUT_INT(&tables)));
 
     *empty = tables == 0;
     return rc;
 }
 
 /* quick_check answers "ok" for a sound database. */
-static int check_integrity(struct onr_db *db)
+static int check_integrity(struct sqlite_db *db)
 {
     char verdict[200] = "";
-    int rc = onr_db_get(db, "PRAGMA quick_check", ONR_DB_NO_ARGS,
-                        ONR_DB_COLS(ONR_DB_OUT_TEXT(verdict)));
+    int rc = sq_get(&db->head, "PRAGMA quick_check", ONR_DB_NO_ARGS,
+                    ONR_DB_COLS(ONR_DB_OUT_TEXT(verdict)));
 
     if (rc == ONR_OK && strcmp(verdict, "ok") == 0)
         return ONR_OK;
     if (rc == ONR_OK)
-        db_set_error(db, "database corrupt: %s", verdict);
+        db_set_error(&db->head, "database corrupt: %s", verdict);
     else
-        db_set_error(db, "database corrupt or unreadable: %s", sqlite3_errmsg(db->conn));
+        db_set_error(&db->head, "database corrupt or unreadable: %s", sqlite3_errmsg(db->conn));
     return ONR_EIO;
 }
 
@@ -479,91 +448,71 @@ static int create_private(const char *path)
     return 0;
 }
 
-/* The version found, checked against what this program speaks. */
-static int check_version(struct onr_db *db, const struct onr_db_schema *schema, int *found)
+static int sq_open(const char *path, const char *password, struct onr_db **out)
 {
-    int empty = 0;
-    int rc = db_version_get(db, found);
-
-    if (rc != ONR_OK)
-        return rc;
-    if (*found > (int)schema->n) {
-        db_set_error(db, "database schema %d is newer than this program's %zu", *found,
-                     schema->n);
-        return ONR_EVERSION;
-    }
-    if (*found > 0)
-        return ONR_OK;
-    rc = db_is_empty(db, &empty);
-    if (rc == ONR_OK && !empty) {
-        db_set_error(db, "the database has tables but no schema version: not one this "
-                         "program made; refusing to touch it");
-        rc = ONR_EVERSION;
-    }
-    return rc;
-}
-
-int onr_db_open(const char *path, const struct onr_db_schema *schema, void *ctx,
-                struct onr_db **out, int *from, char *why, size_t why_cap)
-{
-    struct onr_db *db = NULL;
+    struct sqlite_db *db = NULL;
     int created;
-    int found = 0;
     int rc;
 
-    if (path == NULL || schema == NULL || schema->n < 1 || out == NULL)
-        return ONR_EINVAL;
-    *out = NULL;
+    (void)password; /* a file: its mode guards it */
     db = calloc(1, sizeof(*db));
     if (db == NULL)
         return ONR_ENOMEM;
+    db->head.ops = &db_sqlite_ops;
+    *out = &db->head;
     created = create_private(path);
     rc = sqlite3_open_v2(path, &db->conn, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
-        rc = ONR_EIO;
-        goto out;
+        db_set_error(&db->head, "%s", db->conn != NULL ? sqlite3_errmsg(db->conn)
+                                                        : "cannot open");
+        return ONR_EIO;
     }
     sqlite3_busy_timeout(db->conn, 5000);
     if (!created) {
         rc = check_integrity(db);
         if (rc != ONR_OK)
-            goto out;
+            return rc;
     }
-    rc = onr_db_exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                         "PRAGMA foreign_keys=ON;");
-    if (rc == ONR_OK)
-        rc = check_version(db, schema, &found);
-    if (rc == ONR_OK)
-        rc = db_migrate(db, schema, ctx, found);
-    if (rc != ONR_OK)
-        goto out;
-    if (from != NULL)
-        *from = found;
-    *out = db;
-    db = NULL;
-out:
-    if (db != NULL) {
-        if (why != NULL && why_cap > 0)
-            snprintf(why, why_cap, "%s", db->error[0] != '\0' ? db->error
-                                         : db->conn != NULL ? sqlite3_errmsg(db->conn)
-                                                            : "cannot open");
-        onr_db_close(db);
-    }
-    return rc;
+    return sq_exec(&db->head, "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                              "PRAGMA foreign_keys=ON;");
 }
 
-void onr_db_close(struct onr_db *db)
+static void sq_opened(struct onr_db *db)
 {
-    if (db == NULL)
-        return;
+    (void)db;
+}
+
+static void sq_close(struct onr_db *base)
+{
+    struct sqlite_db *db = sq(base);
+
     for (size_t i = 0; i < db->n_stmts; i++)
         sqlite3_finalize(db->stmts[i].stmt);
     sqlite3_close(db->conn);
     free(db);
 }
 
-void onr_db_set_busy_timeout(struct onr_db *db, int ms)
+static void sq_set_busy_timeout(struct onr_db *db, int ms)
 {
-    if (db != NULL)
-        sqlite3_busy_timeout(db->conn, ms);
+    sqlite3_busy_timeout(sq(db)->conn, ms);
 }
+
+const struct db_ops db_sqlite_ops = {
+    .open = sq_open,
+    .opened = sq_opened,
+    .close = sq_close,
+    .set_busy_timeout = sq_set_busy_timeout,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .exec = sq_exec,
+    .run = sq_run,
+    .get = sq_get,
+    .query = sq_query,
+    .next = sq_next,
+    .query_end = sq_query_end,
+    .changes = sq_changes,
+    .version_get = sq_version_get,
+    .version_set = sq_version_set,
+    .is_empty = sq_is_empty,
+};

@@ -62,21 +62,19 @@ static int load_identity(struct onr_service *svc)
 /* The database, brought to the schema this program speaks. */
 static int open_database(struct onr_service *svc)
 {
-    char path[1024];
+    char where[1024] = "";
     char why[256] = "";
     int from = 0;
     int rc;
 
-    rc = onr_service_path(svc, "database", path, sizeof(path));
-    if (rc == ONR_OK)
-        rc = onr_db_open(path, svc->def->schema, svc->def->arg, &svc->db, &from, why,
-                         sizeof(why));
+    rc = onr_db_open_config(svc->cfg, NULL, svc->def->schema, svc->def->arg, &svc->db, &from,
+                            where, sizeof(where), why, sizeof(why));
     if (rc != ONR_OK) {
-        fprintf(stderr, "%s: database %s: %s\n", svc->def->name, path, why);
+        fprintf(stderr, "%s: database %s: %s\n", svc->def->name, where, why);
         return rc;
     }
     if (from > 0 && from < (int)svc->def->schema->n)
-        onr_log(ONR_LOG_NOTICE, "database upgraded path=%s from=%d to=%zu", path, from,
+        onr_log(ONR_LOG_NOTICE, "database upgraded path=%s from=%d to=%zu", where, from,
                 svc->def->schema->n);
     return ONR_OK;
 }

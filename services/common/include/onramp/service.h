@@ -36,7 +36,11 @@
  *                the broker's services listener and this service's TLS
  *                client certificate from the services CA
  *   signing_key  P-256 key that signs this service's envelopes
- *   database     SQLite file, upgraded on start by the service's migrations
+ *   database     SQLite file, or "postgresql:" and a libpq connection
+ *                string (no password in it), upgraded on start by the
+ *                service's migrations
+ *   database_password_file  the PostgreSQL role's password, one line in
+ *                a file only its owner may read (else libpq's PGPASSFILE)
  *   log_level    error, warning, notice (default), info, debug
  *   freshness    envelope freshness window, seconds (default 300)
  *   controller   ID SIGNING_PUB: a control tool allowed to ask for a

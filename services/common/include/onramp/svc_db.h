@@ -2,21 +2,25 @@
  * The services' storage: one database per service behind an interface that
  * names no engine. Services hand it SQL text with numbered parameters
  * (?1, ?2, ...), typed values to bind and typed places for the columns of
- * a row; they never see a statement handle. SQLite (db_sqlite.c) is its one
- * backend today; a PostgreSQL backend (libpq) is to come behind the same
- * functions, which is why the SQL the services write stays portable
- * (INSERT ... ON CONFLICT, no INSERT OR REPLACE) and why busy and
- * serialization failures are one code, ONR_EBUSY: a retry, never a dropped
- * message.
+ * a row; they never see a statement handle. Two backends: SQLite
+ * (db_sqlite.c), the embedded default, and PostgreSQL (db_pg.c, libpq), the
+ * store several instances of one service share. The SQL the services write
+ * stays portable (INSERT ... ON CONFLICT, no INSERT OR REPLACE), and busy,
+ * serialization and deadlock failures are one code, ONR_EBUSY: a retry,
+ * never a dropped message.
  *
  * Durable before acknowledged (SECURITY-NOTES.md): in SQLite, WAL with
  * synchronous=FULL, one transaction per handled message taken with BEGIN
- * IMMEDIATE. A corrupt database refuses to open and is never re-created:
- * that would re-issue identities.
+ * IMMEDIATE; in PostgreSQL, REPEATABLE READ transactions (a row another
+ * instance changed meanwhile fails with a serialization error rather than
+ * being overwritten) committed with the server's synchronous_commit. A
+ * corrupt SQLite database refuses to open and is never re-created: that
+ * would re-issue identities.
  *
  * Schemas change only through migrations (onr_db_open): one ordered list
  * per service, run in one transaction on start; the version reached is
- * recorded in the database (SQLite: PRAGMA user_version).
+ * recorded in the database (SQLite: PRAGMA user_version; PostgreSQL: the
+ * table onr_schema_version).
  */
 #ifndef ONRAMP_SVC_DB_H
 #define ONRAMP_SVC_DB_H
@@ -101,15 +105,16 @@ struct onr_db_col {
  * (rows rebuilt by the service's own code), with `ctx` of onr_db_open.
  * Steps are never edited once released: a change is a new step.
  *
- * Portability (the PostgreSQL backend of issue 18 runs the same list):
- * the SQL is what SQLite and PostgreSQL share (INSERT ... ON CONFLICT,
- * ALTER TABLE ADD / DROP / RENAME COLUMN, CASE, ||), with what that
- * backend maps when it runs a step or a statement: parameters ?N become
- * $N; the types BLOB and INTEGER become BYTEA and BIGINT (SQLite's
- * integers are 64-bit); and the steps that date from before migrations
- * carry SQLite-only clauses (WITHOUT ROWID, the registry's trigger
- * bodies), which their `what` names: those steps get a PostgreSQL text of
- * their own there. The recorded version is the backend's (SQLite: PRAGMA
+ * Portability (the PostgreSQL backend runs the same list): the SQL is
+ * what SQLite and PostgreSQL share (INSERT ... ON CONFLICT, ALTER TABLE
+ * ADD / DROP / RENAME COLUMN, CASE, ||), written once; db_pg_sql.c, the
+ * one place that knows the dialects apart, maps the rest when PostgreSQL
+ * runs a step or a statement: parameters ?N become $N; the types BLOB and
+ * INTEGER become BYTEA and BIGINT (SQLite's integers are 64-bit), an
+ * INTEGER PRIMARY KEY an identity column; WITHOUT ROWID is dropped; and
+ * the append-only triggers of the first steps (BEFORE UPDATE/DELETE ...
+ * SELECT RAISE(ABORT, 'why')) become a trigger calling one refusing
+ * function. The recorded version is the backend's (SQLite: PRAGMA
  * user_version; PostgreSQL: a one-row table).
  */
 struct onr_db_migration {
@@ -124,19 +129,47 @@ struct onr_db_schema {
 };
 
 /*
- * onr_db_open: open (creating with mode 0600) the database at `path`,
- * check an existing one (PRAGMA quick_check), and bring its schema to
- * version schema->n: a new database runs every step, an older one the
- * steps it lacks, all in one transaction (on any failure nothing is kept
- * and the open fails). `ctx` goes to the steps' `data` functions.
+ * onr_db_open: open the database `where` names, check it, and bring its
+ * schema to version schema->n: a new database runs every step, an older
+ * one the steps it lacks, all in one transaction (on any failure nothing
+ * is kept and the open fails). `where` is a SQLite file (created with mode
+ * 0600, checked with PRAGMA quick_check) or "postgresql:" followed by a
+ * libpq connection string or URI ("postgresql:host=/run/pg dbname=op
+ * user=op", "postgresql://op@db.example/op"), which must not carry a
+ * password (ONR_EINVAL: it would show in configurations and logs). Several
+ * processes may open one PostgreSQL database at once: the migrations run
+ * under an advisory lock. `ctx` goes to the steps' `data` functions.
  * *from (may be NULL) gets the version found (0: a new database). On
  * failure `why` (`why_cap` bytes, may be NULL) says what happened.
- * Returns ONR_OK, ONR_EINVAL, ONR_EIO (cannot open, corrupt, or a step
- * failed), ONR_EVERSION (made by a newer program, or a database that has
- * tables but no version: not one of ours) or ONR_ENOMEM.
+ * Returns ONR_OK, ONR_EINVAL, ONR_EIO (cannot open or connect, corrupt, or
+ * a step failed), ONR_EVERSION (made by a newer program, or a database
+ * that has tables but no version: not one of ours) or ONR_ENOMEM.
  */
-int onr_db_open(const char *path, const struct onr_db_schema *schema, void *ctx,
+int onr_db_open(const char *where, const struct onr_db_schema *schema, void *ctx,
                 struct onr_db **out, int *from, char *why, size_t why_cap);
+
+/* onr_db_connect: onr_db_open with the PostgreSQL role's `password`
+ * (borrowed, may be NULL: then libpq's own sources, PGPASSFILE or
+ * ~/.pgpass; SQLite ignores it). */
+int onr_db_connect(const char *where, const char *password, const struct onr_db_schema *schema,
+                   void *ctx, struct onr_db **out, int *from, char *why, size_t why_cap);
+
+/*
+ * onr_db_open_config: onr_db_connect to the database configuration `cfg`
+ * (borrowed) names: "database" (else `dflt`, may be NULL), a SQLite file
+ * relative to the configuration or a PostgreSQL connection string, with
+ * the password in "database_password_file" (a file only its owner may
+ * read; else libpq's sources). `where` (`where_cap` bytes) gets what was
+ * opened, for logs (never a password: onr_db_open refuses one in the
+ * string). Errors as onr_db_open's, and the password file's.
+ */
+struct onr_config;
+int onr_db_open_config(const struct onr_config *cfg, const char *dflt,
+                       const struct onr_db_schema *schema, void *ctx, struct onr_db **out,
+                       int *from, char *where, size_t where_cap, char *why, size_t why_cap);
+
+/* onr_db_is_postgres: 1 if `where` names a PostgreSQL database. */
+int onr_db_is_postgres(const char *where);
 
 /* onr_db_close: finalizes statements and closes. Accepts NULL. */
 void onr_db_close(struct onr_db *db);

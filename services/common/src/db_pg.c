@@ -1,0 +1,711 @@
+/*
+ * The PostgreSQL backend of <onramp/svc_db.h>: the one file that includes
+ * libpq-fe.h. Statements are translated (db_pg_sql.c) and prepared once per
+ * connection, their parameters typed from the values of the first call
+ * (INTEGER int8, TEXT text, BLOB bytea); blobs and texts travel in binary,
+ * integers as decimal text (whatever integer type the server inferred),
+ * results come back as text (bytea in hex).
+ *
+ * Transactions: the outer one is REPEATABLE READ, so two instances that
+ * change the same row do not both succeed (the later one fails with a
+ * serialization error, ONR_EBUSY), and every unique constraint refuses a
+ * second allocation (ONR_EEXIST); levels inside it are savepoints, as in
+ * SQLite. A connection lost (a server restart) is re-established at the
+ * next outermost begin; what was in flight failed and its peers retry.
+ */
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db_backend.h"
+#include "db_pg_sql.h"
+#include "onramp/error.h"
+
+#define MAX_STATEMENTS 128
+#define MAX_PARAMS 32
+#define CONNECT_TIMEOUT "10" /* seconds; the connection string may say otherwise */
+#define SCHEMA_LOCK "7432018" /* pg_advisory_lock key: one migration at a time */
+
+/* PostgreSQL's type oids (catalog/pg_type_d.h, stable across versions). */
+#define OID_BOOL 16
+#define OID_BYTEA 17
+#define OID_INT8 20
+#define OID_TEXT 25
+
+struct pg_db;
+
+/* A statement, kept for the life of the handle; also a query in progress. */
+struct pg_stmt {
+    struct onr_db_rows head;
+    struct pg_db *db;
+    const char *sql; /* the caller's literal */
+    char name[12];
+    int n_params;
+    int prepared; /* on the current connection */
+    PGresult *res; /* the rows of a query in progress */
+    int row;
+};
+
+struct pg_db {
+    struct onr_db head; /* first: db.c's view */
+    PGconn *conn;
+    struct pg_stmt stmts[MAX_STATEMENTS];
+    size_t n_stmts;
+    unsigned depth; /* transactions open: the outer one, then savepoints */
+    int changes;
+    int lock_ms;
+};
+
+static struct pg_db *pg(struct onr_db *db)
+{
+    return (struct pg_db *)db;
+}
+
+/* ---- errors --------------------------------------------------------------------- */
+
+/* A SQLSTATE as ours: retry for serialization failures, deadlocks and
+ * lock timeouts; a refused change for integrity violations (class 23). */
+static int map_state(const char *state)
+{
+    if (state == NULL)
+        return ONR_EIO;
+    if (strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0 ||
+        strcmp(state, "55P03") == 0 || strcmp(state, "57014") == 0)
+        return ONR_EBUSY;
+    if (strncmp(state, "23", 2) == 0)
+        return ONR_EEXIST;
+    if (strncmp(state, "42", 2) == 0 || strncmp(state, "22", 2) == 0)
+        return ONR_EINVAL;
+    return ONR_EIO;
+}
+
+/* The first line of `msg`, for the one-line error. */
+static int line_len(const char *msg)
+{
+    size_t n = strcspn(msg, "\n");
+
+    return n > 200 ? 200 : (int)n;
+}
+
+/* Why `res` failed (NULL: the connection's own error), kept for
+ * onr_db_errmsg; the result is cleared. */
+static int fail(struct pg_db *db, PGresult *res)
+{
+    const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+    const char *msg = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+    int rc;
+
+    if (msg == NULL)
+        msg = PQerrorMessage(db->conn);
+    db_set_error(&db->head, "%s%s%.*s", state != NULL ? state : "", state != NULL ? ": " : "",
+                 line_len(msg), msg);
+    rc = PQstatus(db->conn) == CONNECTION_BAD ? ONR_EIO : map_state(state);
+    PQclear(res);
+    return rc;
+}
+
+/* `res` succeeded (its rows changed counted) or failed (fail()). Clears
+ * it unless `keep`. */
+static int check(struct pg_db *db, PGresult *res, int keep)
+{
+    ExecStatusType st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        return fail(db, res);
+    db->changes = atoi(PQcmdTuples(res));
+    if (!keep)
+        PQclear(res);
+    return ONR_OK;
+}
+
+/* ---- the connection ------------------------------------------------------------- */
+
+/* What every session of ours sets: notices (IF NOT EXISTS ...) stay out of
+ * stderr; a lock waited for longer than the busy timeout is a retry. */
+static int session_setup(struct pg_db *db)
+{
+    char sql[96];
+
+    snprintf(sql, sizeof(sql), "SET client_min_messages = warning; SET lock_timeout = %d",
+             db->lock_ms);
+    return check(db, PQexec(db->conn, sql), 0);
+}
+
+/* Outside any transaction, a lost connection is made again (once per
+ * call): statements are prepared anew on it. */
+static int ensure_connected(struct pg_db *db)
+{
+    if (PQstatus(db->conn) == CONNECTION_OK)
+        return ONR_OK;
+    if (db->depth > 0) {
+        db_set_error(&db->head, "connection to the database lost: %.*s",
+                     line_len(PQerrorMessage(db->conn)), PQerrorMessage(db->conn));
+        return ONR_EIO;
+    }
+    PQreset(db->conn);
+    if (PQstatus(db->conn) != CONNECTION_OK) {
+        db_set_error(&db->head, "cannot reconnect to the database: %.*s",
+                     line_len(PQerrorMessage(db->conn)), PQerrorMessage(db->conn));
+        return ONR_EIO;
+    }
+    for (size_t i = 0; i < db->n_stmts; i++)
+        db->stmts[i].prepared = 0;
+    return session_setup(db);
+}
+
+/* ---- statements -------------------------------------------------------------- */
+
+static struct pg_stmt *kept(struct pg_db *db, const char *sql)
+{
+    for (size_t i = 0; i < db->n_stmts; i++)
+        if (db->stmts[i].sql == sql)
+            return &db->stmts[i];
+    for (size_t i = 0; i < db->n_stmts; i++)
+        if (strcmp(db->stmts[i].sql, sql) == 0)
+            return &db->stmts[i];
+    return NULL;
+}
+
+static Oid arg_type(const struct onr_db_arg *a)
+{
+    switch (a->type) {
+    case ONR_DB_INT: return OID_INT8;
+    case ONR_DB_TEXT: return OID_TEXT;
+    case ONR_DB_BLOB: return OID_BYTEA;
+    case ONR_DB_NULL: break;
+    }
+    return 0; /* the server infers it */
+}
+
+/* The statement for `sql`, prepared on this connection with the types of
+ * `args`. */
+static int prepare(struct pg_db *db, const char *sql, const struct onr_db_arg *args, size_t n,
+                   struct pg_stmt **out)
+{
+    Oid types[MAX_PARAMS];
+    struct pg_stmt *c = kept(db, sql);
+    char *text = NULL;
+    int rc;
+
+    if (c == NULL) {
+        if (db->n_stmts == MAX_STATEMENTS) {
+            db_set_error(&db->head, "more than %d statements", MAX_STATEMENTS);
+            return ONR_ENOMEM;
+        }
+        c = &db->stmts[db->n_stmts];
+        memset(c, 0, sizeof(*c));
+        c->head.ops = &db_pg_ops;
+        c->db = db;
+        c->sql = sql;
+        snprintf(c->name, sizeof(c->name), "s%zu", db->n_stmts);
+        db->n_stmts++;
+    }
+    if (c->prepared) {
+        *out = c;
+        return ONR_OK;
+    }
+    rc = pg_sql_translate(sql, &text, &c->n_params);
+    if (rc != ONR_OK) {
+        db_set_error(&db->head, "cannot translate \"%.60s\"", sql);
+        return rc;
+    }
+    if ((size_t)c->n_params != n || n > MAX_PARAMS) {
+        db_set_error(&db->head, "%zu values for %d parameters", n, c->n_params);
+        free(text);
+        return ONR_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++)
+        types[i] = arg_type(&args[i]);
+    rc = check(db, PQprepare(db->conn, c->name, text, (int)n, types), 0);
+    free(text);
+    if (rc != ONR_OK)
+        return rc == ONR_EIO ? rc : ONR_EINVAL;
+    c->prepared = 1;
+    *out = c;
+    return ONR_OK;
+}
+
+/* Run the statement for `sql` with `args`; its result in c->res. */
+static int execute(struct pg_db *db, const char *sql, const struct onr_db_arg *args, size_t n,
+                   struct pg_stmt **out)
+{
+    const char *values[MAX_PARAMS];
+    int lengths[MAX_PARAMS];
+    int formats[MAX_PARAMS];
+    char ints[MAX_PARAMS][24];
+    struct pg_stmt *c = NULL;
+    int rc;
+
+    if (db->depth == 0) {
+        rc = ensure_connected(db);
+        if (rc != ONR_OK)
+            return rc;
+    }
+    rc = prepare(db, sql, args, n, &c);
+    if (rc != ONR_OK)
+        return rc;
+    if ((size_t)c->n_params != n) {
+        db_set_error(&db->head, "%zu values for %d parameters", n, c->n_params);
+        return ONR_EINVAL;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const struct onr_db_arg *a = &args[i];
+
+        values[i] = NULL;
+        lengths[i] = 0;
+        formats[i] = 1;
+        switch (a->type) {
+        case ONR_DB_NULL: break;
+        case ONR_DB_INT:
+            snprintf(ints[i], sizeof(ints[i]), "%lld", (long long)a->i);
+            values[i] = ints[i];
+            formats[i] = 0;
+            break;
+        case ONR_DB_TEXT:
+        case ONR_DB_BLOB:
+            if (a->len > INT32_MAX || (a->p == NULL && a->len > 0))
+                return ONR_EINVAL;
+            values[i] = a->len > 0 ? a->p : ""; /* empty, not NULL */
+            lengths[i] = (int)a->len;
+            break;
+        }
+    }
+    PQclear(c->res);
+    c->res = PQexecPrepared(db->conn, c->name, (int)n, values, lengths, formats, 0);
+    rc = check(db, c->res, 1);
+    if (rc != ONR_OK) {
+        c->res = NULL; /* cleared by check */
+        if (PQstatus(db->conn) == CONNECTION_BAD)
+            c->prepared = 0;
+        return rc;
+    }
+    c->row = 0;
+    *out = c;
+    return ONR_OK;
+}
+
+static int hex_nibble(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* A column's bytes into `dst` (`cap` bytes): bytea from its hex text,
+ * anything else as it is. *n gets the length; ONR_EIO when it does not fit. */
+static int column_bytes(const PGresult *res, int row, int col, void *dst, size_t cap,
+                        size_t *n)
+{
+    const char *v = PQgetvalue(res, row, col);
+    size_t len = (size_t)PQgetlength(res, row, col);
+    uint8_t *out = dst;
+
+    if (PQftype(res, col) != OID_BYTEA) {
+        if (len > cap)
+            return ONR_EIO;
+        memcpy(dst, v, len);
+        *n = len;
+        return ONR_OK;
+    }
+    if (len < 2 || v[0] != '\\' || v[1] != 'x' || len % 2 != 0 || (len - 2) / 2 > cap)
+        return ONR_EIO;
+    for (size_t i = 2; i < len; i += 2) {
+        int hi = hex_nibble(v[i]);
+        int lo = hex_nibble(v[i + 1]);
+
+        if (hi < 0 || lo < 0)
+            return ONR_EIO;
+        out[(i - 2) / 2] = (uint8_t)(hi << 4 | lo);
+    }
+    *n = (len - 2) / 2;
+    return ONR_OK;
+}
+
+static int column_int(const PGresult *res, int row, int col, int64_t *v)
+{
+    const char *text = PQgetvalue(res, row, col);
+    char *end = NULL;
+
+    *v = 0;
+    if (PQgetisnull(res, row, col))
+        return ONR_OK;
+    if (PQftype(res, col) == OID_BOOL) {
+        *v = text[0] == 't';
+        return ONR_OK;
+    }
+    *v = strtoll(text, &end, 10);
+    return end != text && *end == '\0' ? ONR_OK : ONR_EIO;
+}
+
+/* One column into its place (the rules of svc_db.h, as SQLite reads them). */
+static int read_col(const PGresult *res, int row, int i, const struct onr_db_col *col)
+{
+    int null = PQgetisnull(res, row, i);
+    size_t n = 0;
+    int64_t v = 0;
+    int rc;
+
+    switch (col->type) {
+    case ONR_DB_COL_I64:
+        rc = column_int(res, row, i, &v);
+        *(int64_t *)col->p = v;
+        return rc;
+    case ONR_DB_COL_U64:
+        rc = column_int(res, row, i, &v);
+        if (rc != ONR_OK || v < 0)
+            return ONR_EIO;
+        *(uint64_t *)col->p = (uint64_t)v;
+        return ONR_OK;
+    case ONR_DB_COL_INT:
+        rc = column_int(res, row, i, &v);
+        if (rc != ONR_OK || v < INT32_MIN || v > INT32_MAX)
+            return ONR_EIO;
+        *(int *)col->p = (int)v;
+        return ONR_OK;
+    case ONR_DB_COL_NULL:
+        *(int *)col->p = null;
+        return ONR_OK;
+    case ONR_DB_COL_TEXT:
+        if (null || col->cap == 0 || column_bytes(res, row, i, col->p, col->cap - 1, &n) != ONR_OK)
+            return ONR_EIO;
+        ((char *)col->p)[n] = '\0';
+        return ONR_OK;
+    case ONR_DB_COL_EXACT:
+    case ONR_DB_COL_BLOB:
+    case ONR_DB_COL_ANY:
+        if (!null && column_bytes(res, row, i, col->p, col->cap, &n) != ONR_OK)
+            return ONR_EIO;
+        if ((col->type == ONR_DB_COL_EXACT && n != col->cap) ||
+            (col->type == ONR_DB_COL_BLOB && n == 0))
+            return ONR_EIO;
+        if (col->len != NULL)
+            *col->len = n;
+        return ONR_OK;
+    }
+    return ONR_EINVAL;
+}
+
+/* The next row of `c` into `cols`: ONR_OK, ONR_ENOENT after the last. */
+static int step(struct pg_stmt *c, const struct onr_db_col *cols, size_t n)
+{
+    int rc = ONR_OK;
+
+    if (c->res == NULL || c->row >= PQntuples(c->res))
+        return ONR_ENOENT;
+    if (n > (size_t)PQnfields(c->res)) {
+        db_set_error(&c->db->head, "%zu places for %d columns", n, PQnfields(c->res));
+        return ONR_EINVAL;
+    }
+    for (size_t i = 0; i < n && rc == ONR_OK; i++) {
+        rc = read_col(c->res, c->row, (int)i, &cols[i]);
+        if (rc != ONR_OK)
+            db_set_error(&c->db->head, "column %zu of \"%.60s\" is not as stored", i, c->sql);
+    }
+    c->row++;
+    return rc;
+}
+
+static void finish(struct pg_stmt *c)
+{
+    PQclear(c->res);
+    c->res = NULL;
+}
+
+static int pg_run(struct onr_db *db, const char *sql, const struct onr_db_arg *args, size_t n)
+{
+    struct pg_stmt *c = NULL;
+    int rc = execute(pg(db), sql, args, n, &c);
+
+    if (rc == ONR_OK)
+        finish(c);
+    return rc;
+}
+
+static int pg_get(struct onr_db *db, const char *sql, const struct onr_db_arg *args, size_t n,
+                  const struct onr_db_col *cols, size_t n_cols)
+{
+    struct pg_stmt *c = NULL;
+    int rc = execute(pg(db), sql, args, n, &c);
+
+    if (rc != ONR_OK)
+        return rc;
+    rc = step(c, cols, n_cols);
+    finish(c);
+    return rc;
+}
+
+static int pg_query(struct onr_db *db, const char *sql, const struct onr_db_arg *args, size_t n,
+                    struct onr_db_rows **rows)
+{
+    struct pg_stmt *c = NULL;
+    int rc = execute(pg(db), sql, args, n, &c);
+
+    if (rc == ONR_OK)
+        *rows = &c->head;
+    return rc;
+}
+
+static int pg_next(struct onr_db_rows *rows, const struct onr_db_col *cols, size_t n_cols)
+{
+    return step((struct pg_stmt *)rows, cols, n_cols);
+}
+
+static void pg_query_end(struct onr_db_rows *rows)
+{
+    finish((struct pg_stmt *)rows);
+}
+
+static int pg_changes(struct onr_db *db)
+{
+    return pg(db)->changes;
+}
+
+/* Statements without parameters (schemas, savepoints), several at once. */
+static int pg_exec(struct onr_db *base, const char *sql)
+{
+    struct pg_db *db = pg(base);
+    char *text = NULL;
+    int rc;
+
+    if (db->depth == 0) {
+        rc = ensure_connected(db);
+        if (rc != ONR_OK)
+            return rc;
+    }
+    rc = pg_sql_translate(sql, &text, NULL);
+    if (rc != ONR_OK) {
+        db_set_error(base, "cannot translate \"%.60s\"", sql);
+        return rc;
+    }
+    rc = check(db, PQexec(db->conn, text), 0);
+    free(text);
+    return rc;
+}
+
+/* ---- transactions ------------------------------------------------------------- */
+
+static int pg_begin(struct onr_db *base)
+{
+    struct pg_db *db = pg(base);
+    char sql[32];
+    int rc;
+
+    if (db->depth == 0) {
+        rc = ensure_connected(db);
+        if (rc == ONR_OK)
+            rc = check(db, PQexec(db->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ"), 0);
+    } else {
+        snprintf(sql, sizeof(sql), "SAVEPOINT s%u", db->depth);
+        rc = check(db, PQexec(db->conn, sql), 0);
+    }
+    if (rc == ONR_OK)
+        db->depth++;
+    return rc;
+}
+
+static int pg_commit(struct onr_db *base)
+{
+    struct pg_db *db = pg(base);
+    PGresult *res;
+    char sql[32];
+    int rc;
+
+    if (db->depth == 0) {
+        db_set_error(base, "cannot commit: no transaction is active");
+        return ONR_EIO;
+    }
+    if (db->depth > 1) {
+        snprintf(sql, sizeof(sql), "RELEASE SAVEPOINT s%u", db->depth - 1);
+        rc = check(db, PQexec(db->conn, sql), 0);
+        if (rc == ONR_OK)
+            db->depth--;
+        return rc;
+    }
+    res = PQexec(db->conn, "COMMIT");
+    if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK &&
+        strcmp(PQcmdStatus(res), "COMMIT") != 0) {
+        /* the server rolled back a transaction an error had aborted */
+        PQclear(res);
+        db->depth = 0;
+        db_set_error(base, "the transaction failed earlier and was rolled back");
+        return ONR_EIO;
+    }
+    rc = check(db, res, 0);
+    if (rc == ONR_OK || PQtransactionStatus(db->conn) == PQTRANS_IDLE ||
+        PQstatus(db->conn) == CONNECTION_BAD)
+        db->depth = 0;
+    return rc;
+}
+
+static void pg_rollback(struct onr_db *base)
+{
+    struct pg_db *db = pg(base);
+    char sql[80];
+
+    if (db->depth <= 1) {
+        if (PQstatus(db->conn) == CONNECTION_OK &&
+            PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+            PQclear(PQexec(db->conn, "ROLLBACK"));
+        db->depth = 0;
+        return;
+    }
+    snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT s%u; RELEASE SAVEPOINT s%u", db->depth - 1,
+             db->depth - 1);
+    PQclear(PQexec(db->conn, sql));
+    db->depth--;
+}
+
+/* ---- opening, and what the migrations need -------------------------------------- */
+
+static int pg_version_get(struct onr_db *db, int *version)
+{
+    int exists = 0;
+    int rc = pg_get(db, "SELECT to_regclass('onr_schema_version') IS NOT NULL", ONR_DB_NO_ARGS,
+                    ONR_DB_COLS(ONR_DB_OUT_INT(&exists)));
+
+    *version = 0;
+    if (rc != ONR_OK || !exists)
+        return rc;
+    rc = pg_get(db, "SELECT version FROM onr_schema_version", ONR_DB_NO_ARGS,
+                ONR_DB_COLS(ONR_DB_OUT_INT(version)));
+    return rc == ONR_ENOENT ? ONR_OK : rc;
+}
+
+static int pg_version_set(struct onr_db *db, int version)
+{
+    char sql[160];
+
+    snprintf(sql, sizeof(sql),
+             "CREATE TABLE IF NOT EXISTS onr_schema_version (version INTEGER NOT NULL);"
+             "DELETE FROM onr_schema_version; INSERT INTO onr_schema_version VALUES (%d)",
+             version);
+    return pg_exec(db, sql);
+}
+
+static int pg_is_empty(struct onr_db *db, int *empty)
+{
+    int tables = 0;
+    int rc = pg_get(db, "SELECT count(*) FROM pg_catalog.pg_tables"
+                        " WHERE schemaname = current_schema()",
+                    ONR_DB_NO_ARGS, ONR_DB_COLS(ONR_DB_OUT_INT(&tables)));
+
+    *empty = tables == 0;
+    return rc;
+}
+
+/* A password in the connection string would be in configurations and logs:
+ * refused, as a string libpq cannot read is. */
+static int check_conninfo(struct pg_db *db, const char *conninfo)
+{
+    PQconninfoOption *opts = NULL;
+    char *err = NULL;
+    int rc = ONR_OK;
+
+    opts = PQconninfoParse(conninfo, &err);
+    if (opts == NULL) {
+        PQfreemem(err); /* it may quote the string: not repeated */
+        db_set_error(&db->head, "cannot read the PostgreSQL connection string");
+        return ONR_EINVAL;
+    }
+    for (PQconninfoOption *o = opts; o->keyword != NULL; o++)
+        if (strcmp(o->keyword, "password") == 0 && o->val != NULL && o->val[0] != '\0') {
+            db_set_error(&db->head, "the connection string carries a password: put it in "
+                                    "database_password_file or PGPASSFILE instead");
+            rc = ONR_EINVAL;
+        }
+    PQconninfoFree(opts);
+    return rc;
+}
+
+/* Notices and warnings are the server's remarks, not errors (those come
+ * back with their statement): kept out of the service's stderr. */
+static void ignore_notice(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message;
+}
+
+static int pg_open(const char *where, const char *password, struct onr_db **out)
+{
+    /* the connection string overrides the defaults before it; the password
+     * after it overrides any other source */
+    const char *keys[] = {"connect_timeout", "fallback_application_name", "dbname", "password",
+                          NULL};
+    const char *values[] = {CONNECT_TIMEOUT, "onramp", NULL, password, NULL};
+    struct pg_db *db = calloc(1, sizeof(*db));
+    int rc;
+
+    if (db == NULL)
+        return ONR_ENOMEM;
+    db->head.ops = &db_pg_ops;
+    db->lock_ms = 5000;
+    *out = &db->head;
+    /* "postgresql://..." is a URI libpq reads whole; "postgresql:k=v ..." */
+    values[2] = strncmp(where, "postgresql://", 13) == 0 ? where : where + strlen(DB_PG_PREFIX);
+    rc = check_conninfo(db, values[2]);
+    if (rc != ONR_OK)
+        return rc;
+    db->conn = PQconnectdbParams(keys, values, 1);
+    if (db->conn == NULL)
+        return ONR_ENOMEM;
+    PQsetNoticeProcessor(db->conn, ignore_notice, NULL);
+    if (PQstatus(db->conn) != CONNECTION_OK) {
+        /* libpq says which: unreachable, refused, no such role, bad password */
+        db_set_error(&db->head, "cannot connect to PostgreSQL: %.*s",
+                     line_len(PQerrorMessage(db->conn)), PQerrorMessage(db->conn));
+        return ONR_EIO;
+    }
+    rc = session_setup(db);
+    if (rc == ONR_OK)
+        rc = check(db, PQexec(db->conn, "SELECT pg_advisory_lock(" SCHEMA_LOCK ")"), 0);
+    return rc;
+}
+
+static void pg_opened(struct onr_db *db)
+{
+    PQclear(PQexec(pg(db)->conn, "SELECT pg_advisory_unlock(" SCHEMA_LOCK ")"));
+}
+
+static void pg_close(struct onr_db *base)
+{
+    struct pg_db *db = pg(base);
+
+    for (size_t i = 0; i < db->n_stmts; i++)
+        PQclear(db->stmts[i].res);
+    PQfinish(db->conn); /* the session's advisory lock goes with it */
+    free(db);
+}
+
+static void pg_set_busy_timeout(struct onr_db *base, int ms)
+{
+    struct pg_db *db = pg(base);
+
+    db->lock_ms = ms;
+    if (PQstatus(db->conn) == CONNECTION_OK)
+        session_setup(db);
+}
+
+const struct db_ops db_pg_ops = {
+    .open = pg_open,
+    .opened = pg_opened,
+    .close = pg_close,
+    .set_busy_timeout = pg_set_busy_timeout,
+    .begin = pg_begin,
+    .commit = pg_commit,
+    .rollback = pg_rollback,
+    .exec = pg_exec,
+    .run = pg_run,
+    .get = pg_get,
+    .query = pg_query,
+    .next = pg_next,
+    .query_end = pg_query_end,
+    .changes = pg_changes,
+    .version_get = pg_version_get,
+    .version_set = pg_version_set,
+    .is_empty = pg_is_empty,
+};
