@@ -160,6 +160,18 @@ static bool service_may_read(const struct conn *c, const char *topic_or_filter, 
     return false;
 }
 
+/* Filters within the service's own work: its devices' requests, its
+ * inbox, a provider's operational devices. */
+static bool service_owns(const struct conn *c, const char *filter)
+{
+    const char *own[] = {c->service_up, c->service_in, c->service_devs};
+
+    for (size_t i = 0; i < sizeof(own) / sizeof(own[0]); i++)
+        if (own[i][0] != '\0' && topic_filter_within(filter, own[i]))
+            return true;
+    return false;
+}
+
 static bool service_may_publish(const struct conn *c, const char *topic, bool retain)
 {
     /* Operators grant and revoke; providers with a CA here revoke their
@@ -201,6 +213,13 @@ static int service_check(struct plugin *p, struct conn *c,
         if (filter == NULL || !service_may_read(c, filter, true)) {
             counters_deny(p, c, ed->client, &p->stats.denied_subscribe, "subscribe", ed->topic,
                           "outside the service's topics");
+            return MOSQ_ERR_ACL_DENIED;
+        }
+        /* A shared subscription spreads a service's work over its
+         * instances: its own requests only, never others' events. */
+        if (shared && !service_owns(c, filter)) {
+            counters_deny(p, c, ed->client, &p->stats.denied_subscribe, "subscribe", ed->topic,
+                          "shared subscriptions are for the service's own topics");
             return MOSQ_ERR_ACL_DENIED;
         }
         return MOSQ_ERR_SUCCESS;

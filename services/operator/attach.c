@@ -37,7 +37,7 @@ static int challenge(struct onr_service *svc, struct op_subscriber *sub, const u
     if (rc == ONR_OK)
         rc = onr_aka_vector(&sub->keys, sqn, rand, &v);
     if (rc == ONR_OK)
-        rc = op_sub_set_sqn(db, sub->dev, sqn);
+        rc = op_sub_set_sqn(db, sub->dev, sub->sqn, sqn);
     if (rc == ONR_OK)
         rc = op_challenge_put(db, sub->dev, rand, sqn, onr_service_now(svc));
     if (rc == ONR_OK) {

@@ -39,16 +39,16 @@ int op_pool_take(struct onr_db *db, const struct op_ranges *r, uint64_t *slot, c
                  char iccid[21])
 {
     char body[20];
-    int rc = onr_db_get(db, "SELECT next FROM pool", ONR_DB_NO_ARGS,
+    /* one statement takes the slot: two instances sharing the database
+     * queue on the row and each gets its own (a read, then a write, would
+     * let both read the same) */
+    int rc = onr_db_get(db, "UPDATE pool SET next = next + 1 WHERE next < ?1"
+                            " RETURNING next - 1",
+                        ONR_DB_ARGS(ONR_DB_INT(op_pool_size(r))),
                         ONR_DB_COLS(ONR_DB_OUT_U64(slot)));
 
     if (rc == ONR_ENOENT)
-        return ONR_EIO; /* the pool row is part of the schema */
-    if (rc != ONR_OK)
-        return rc;
-    if (*slot >= op_pool_size(r))
-        return ONR_EEXHAUSTED;
-    rc = onr_db_run(db, "UPDATE pool SET next = next + 1", ONR_DB_NO_ARGS);
+        return ONR_EEXHAUSTED; /* the pool row is part of the schema: at its end */
     if (rc != ONR_OK)
         return rc;
     snprintf(imsi, 16, "%0*" PRIu64, (int)r->imsi_digits, r->imsi_first + *slot);

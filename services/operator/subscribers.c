@@ -101,10 +101,14 @@ int op_sub_forget_attach(struct onr_db *db, const char *dev)
                       ONR_DB_ARGS(ONR_DB_STR(dev)));
 }
 
-int op_sub_set_sqn(struct onr_db *db, const char *dev, uint64_t sqn)
+int op_sub_set_sqn(struct onr_db *db, const char *dev, uint64_t old, uint64_t sqn)
 {
-    return onr_db_run(db, "UPDATE subscribers SET sqn = ?2 WHERE dev = ?1",
-                      ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_INT(sqn)));
+    /* conditional: an instance that read the same SQN and lost the race
+     * changes nothing (ONR_EBUSY: the device asks again) */
+    int rc = onr_db_run_one(db, "UPDATE subscribers SET sqn = ?3 WHERE dev = ?1 AND sqn = ?2",
+                            ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_INT(old), ONR_DB_INT(sqn)));
+
+    return rc == ONR_ENOENT ? ONR_EBUSY : rc;
 }
 
 int op_sub_status(struct onr_db *db, const char *dev, struct op_status *out)

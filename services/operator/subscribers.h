@@ -61,8 +61,10 @@ int op_sub_align(struct onr_db *db, const char *dev, uint64_t qos, const char *c
  * voucher */
 int op_sub_forget_attach(struct onr_db *db, const char *dev);
 
-/* op_sub_set_sqn: the last SQN issued (never lowered by the caller). */
-int op_sub_set_sqn(struct onr_db *db, const char *dev, uint64_t sqn);
+/* op_sub_set_sqn: the last SQN issued is `sqn` (never lowered by the
+ * caller), if it still was `old`: ONR_EBUSY when another instance advanced
+ * it meanwhile. */
+int op_sub_set_sqn(struct onr_db *db, const char *dev, uint64_t old, uint64_t sqn);
 
 /* What a status_request is told of a subscription (no secrets). */
 struct op_status {

@@ -4,7 +4,9 @@ devices minted by onramp-factory and run by onramp-device, and pairing by
 onrampctl. Every process is started here and stopped by its PID.
 
 Environment (tests/integration/CMakeLists.txt): ONR_BIN_DIR, the build
-tree's bin directory with the programs; plus fabric.py's variables.
+tree's bin directory with the programs; ONR_TEST_STORE=postgres keeps every
+service's state in a database and role of its own in a private PostgreSQL
+cluster (postgres.py) instead of a SQLite file; plus fabric.py's variables.
 """
 
 import os
@@ -17,6 +19,7 @@ import unittest
 
 import fabric
 import mqtt5
+import postgres
 
 BIN_DIR = os.environ.get("ONR_BIN_DIR", "")
 
@@ -78,6 +81,40 @@ def wait_until(predicate, timeout=20, what="condition"):
             return
         time.sleep(0.1)
     raise AssertionError("timed out waiting for " + what)
+
+
+class Store:
+    """Where one service keeps its state: the SQLite file `filename` in
+    `directory`, or (ONR_TEST_STORE=postgres) a database and role of its
+    own in the shared private cluster. rows() and execute() take SQL with
+    SQLite's ? placeholders on either."""
+
+    def __init__(self, kind, directory, filename):
+        self.path = os.path.join(directory, filename)
+        self.name = None
+        if postgres.store() == "postgres":
+            self.where, self.password_file, self.name = postgres.new_party(kind, directory)
+
+    def conf_lines(self):
+        if self.name is None:
+            return ["database " + self.path]
+        return ["database " + self.where, "database_password_file " + self.password_file]
+
+    def rows(self, sql, *args):
+        if self.name is not None:
+            return postgres.shared().rows(self.name, sql, *args)
+        with sqlite3.connect("file:%s?mode=ro" % self.path, uri=True) as db:
+            return db.execute(sql, args).fetchall()
+
+    def execute(self, sql, *args):
+        if self.name is not None:
+            return postgres.shared().execute(self.name, sql, *args)
+        with sqlite3.connect(self.path) as db:
+            db.execute(sql, args)
+
+    def files(self):
+        """The files that hold the state (none of ours for PostgreSQL)."""
+        return [] if self.name is not None else [self.path]
 
 
 class Process:
@@ -213,6 +250,9 @@ class Manufacturer:
             lines.append("provider %s %s" % (prov.id, prov.signing_pub))
         for k, v in (extra or {}).items():
             lines.append("%s %s" % (k, v))
+        self.store = Store("mfr", self.dir, "manufacturer.db")
+        if self.store.name is not None:  # else the factory's "database manufacturer.db"
+            lines += self.store.conf_lines()
         with open(self.conf, "a") as f:
             f.write("\n".join(lines) + "\n")
         self.process = Process("manufacturer-" + mfr_id,
@@ -245,14 +285,11 @@ class Manufacturer:
                           "--broker-ca", self.onb.pki.ca[0])
         return [os.path.join(out, line.split()[0]) for line in text.splitlines() if line]
 
-    def db(self):
-        """A read-only look at its registry."""
-        return sqlite3.connect("file:%s?mode=ro" % os.path.join(self.dir, "manufacturer.db"),
-                               uri=True)
-
     def rows(self, sql, *args):
-        with self.db() as db:
-            return db.execute(sql, args).fetchall()
+        return self.store.rows(sql, *args)
+
+    def execute(self, sql, *args):
+        return self.store.execute(sql, *args)
 
 
 class Provider:
@@ -269,6 +306,7 @@ class Provider:
         self.sealing_key = os.path.join(keys, "sealing.key")
         self.sealing_pub = os.path.join(keys, "sealing.pub")
         self.conf = os.path.join(self.dir, "provider.conf")
+        self.store = Store("prov", self.dir, "provider.db")
         self.process = None
 
     def configure(self, manufacturers, operators, default_operator, controllers, plans=None,
@@ -283,7 +321,7 @@ class Provider:
                  "broker_port %d" % self.onb.broker.services_port,
                  "broker_ca " + self.onb.pki.ca[0], "cert " + cert, "key " + key,
                  "signing_key " + self.signing_key, "sealing_key " + self.sealing_key,
-                 "database " + os.path.join(self.dir, "provider.db"),
+                 *self.store.conf_lines(),
                  "default_operator " + default_operator,
                  "ca_cert " + ca_cert, "ca_key " + ca_key,
                  "endpoint mqtts://127.0.0.1:%d" % port,
@@ -310,9 +348,10 @@ class Provider:
         return self
 
     def rows(self, sql, *args):
-        path = os.path.join(self.dir, "provider.db")
-        with sqlite3.connect("file:%s?mode=ro" % path, uri=True) as db:
-            return db.execute(sql, args).fetchall()
+        return self.store.rows(sql, *args)
+
+    def execute(self, sql, *args):
+        return self.store.execute(sql, *args)
 
 
 class Operator:
@@ -324,6 +363,7 @@ class Operator:
         self.id = op_id
         self.dir = os.path.join(onb.dir, "op-" + op_id)
         os.makedirs(self.dir, mode=0o700)
+        self.store = Store("op", self.dir, "operator.db")
         onb.operator_key(op_id)  # the key providers already know
         self.signing_key = os.path.join(onb.pki.keys("operator", op_id), "service.key")
         self.op_file = os.path.join(self.dir, "op.hex")
@@ -336,7 +376,7 @@ class Operator:
         lines = ["id " + op_id, "broker_host 127.0.0.1",
                  "broker_port %d" % onb.broker.services_port,
                  "broker_ca " + onb.pki.ca[0], "cert " + cert, "key " + key,
-                 "signing_key " + self.signing_key, "database " + self.db_path,
+                 "signing_key " + self.signing_key, *self.store.conf_lines(),
                  "op_file " + self.op_file, "plmn " + plmn, "apn iot.onramp.test",
                  "imsi_range " + " ".join(imsi_range or ("001010000000001",
                                                          "001010000099999")),
@@ -354,9 +394,6 @@ class Operator:
         self.process = Process("operator-" + op_id,
                                [program("onramp-operator"), "--config", self.conf], onb.dir)
 
-    @property
-    def db_path(self):
-        return os.path.join(self.dir, "operator.db")
 
     def start(self):
         self.process.start()
@@ -364,8 +401,10 @@ class Operator:
         return self
 
     def rows(self, sql, *args):
-        with sqlite3.connect("file:%s?mode=ro" % self.db_path, uri=True) as db:
-            return db.execute(sql, args).fetchall()
+        return self.store.rows(sql, *args)
+
+    def execute(self, sql, *args):
+        return self.store.execute(sql, *args)
 
     def unconfirm_key(self, dev):
         """As if the provider had never confirmed `dev`'s application key:
@@ -374,11 +413,10 @@ class Operator:
             "SELECT kid, app_key, imsi, iccid, prov FROM subscribers WHERE dev = ?", dev)
         body = fabric.pack({"dev": dev, "kid": kid, "sealed": sealed, "imsi": imsi,
                             "iccid": iccid})
-        with sqlite3.connect(self.db_path) as db:
-            db.execute("INSERT INTO pending (peer, key, kind, topic, type, body, msg_id,"
-                       " attempts, next_at, created_at) VALUES (?, ?, 'app_key', ?, 24, ?, ?,"
-                       " 1, 0, 0)", (prov, "app_key/" + dev, "onr/1/s/prov/%s/in" % prov,
-                                     body, os.urandom(16)))
+        self.execute("INSERT INTO pending (peer, key, kind, topic, type, body, msg_id,"
+                     " attempts, next_at, created_at) VALUES (?, ?, 'app_key', ?, 24, ?, ?,"
+                     " 1, 0, 0)", prov, "app_key/" + dev, "onr/1/s/prov/%s/in" % prov,
+                     body, os.urandom(16))
 
 
 class Controller:

@@ -151,6 +151,10 @@ class ConfinementTest(fabric.FabricTestCase):
                 ("$share/ops/onr/1/s/op/op-1/in", True),
                 ("onr/1/s/+/+/ev", True),
                 ("onr/1/s/prov/prov-1/ev", True),
+                # several instances share their own work, not others' events
+                ("$share/ops/onr/1/s/+/+/ev", False),
+                ("$share/ops/onr/1/s/prov/prov-1/ev", False),
+                ("$share/ops/onr/1/s/op/op-1/ev", False),
                 ("onr/1/d/+/up/op/+", False),
                 ("onr/1/d/+/up/prov/prov-1", False),
                 ("$share/ops/onr/1/d/+/up/prov/prov-1", False),
@@ -178,6 +182,30 @@ class ConfinementTest(fabric.FabricTestCase):
             self.assertEqual([p for _, p, _ in prov.collect(0.5)], [b"to prov"])
         finally:
             for c in (op, prov, dc):
+                c.disconnect()
+
+    def test_service_instances_share_their_requests(self):
+        """Two instances of one service (client ids {role}.{id}.{instance})
+        in one $share group: each request reaches exactly one of them."""
+        d = self.dev
+        a = self.broker.service("operator", "op-1", client_id="op.op-1.1")
+        b = self.broker.service("operator", "op-1", client_id="op.op-1.2")
+        dc = d.connect(self.broker)
+        try:
+            for inst in (a, b):
+                self.assertEqual(inst.subscribe("$share/op.op-1/onr/1/d/+/up/op/op-1"),
+                                 GRANTED_QOS1)
+                self.assertEqual(inst.subscribe("$share/op.op-1/onr/1/s/op/op-1/in"),
+                                 GRANTED_QOS1)
+            sent = [b"request %d" % i for i in range(20)]
+            for payload in sent:
+                self.assertTrue(granted(dc.publish(d.up("op", "op-1"), payload)))
+            got_a = [p for _, p, _ in a.collect(1.0)]
+            got_b = [p for _, p, _ in b.collect(0.5)]
+            self.assertEqual(sorted(got_a + got_b), sorted(sent))
+            self.assertTrue(got_a and got_b, "both instances get a share")
+        finally:
+            for c in (a, b, dc):
                 c.disconnect()
 
     def test_manufacturer_and_provider_rows(self):

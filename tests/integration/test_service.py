@@ -10,7 +10,6 @@ may ask for it).
 import hashlib
 import hmac
 import os
-import sqlite3
 import subprocess
 import time
 import unittest
@@ -203,8 +202,8 @@ class ServiceTest(unittest.TestCase):
                 secrets.append(f.read())
             with open(os.path.join(d, "identity.key"), "rb") as f:
                 secrets.append(f.read())
-        places = [os.path.join(m.dir, "manufacturer.db") for m in (self.acme, self.globex)]
-        places += [os.path.join(p.dir, "provider.db") for p in (self.prov_a, self.prov_b)]
+        places = [f for m in (self.acme, self.globex) for f in m.store.files()]
+        places += [f for p in (self.prov_a, self.prov_b) for f in p.store.files()]
         places += [self.onb.broker.grants, self.onb.broker.log]
         places += [p.log for p in self.onb.processes]
         for place in places:
@@ -230,8 +229,7 @@ class ServiceTest(unittest.TestCase):
         onboarding.wait_until(lambda: self.prov_a.rows(
             "SELECT 1 FROM app_keys WHERE dev = ?", dev) == [(1,)], what="the key")
         # as if the operator's key were late: the provider has none yet
-        with sqlite3.connect(os.path.join(self.prov_a.dir, "provider.db")) as db:
-            db.execute("DELETE FROM app_keys WHERE dev = ?", (dev,))
+        self.prov_a.execute("DELETE FROM app_keys WHERE dev = ?", dev)
         run = self.onb.device(d, ["--until", "ENROLLED"])
         run.process.start()
         run.process.wait_for("pending", timeout=30)

@@ -171,26 +171,37 @@ static void test_pg_migrations_are_all_or_nothing(void **state)
     onr_db_close(db);
 }
 
-/* Two instances on one database: a row changed by both is refused to the
- * later (ONR_EBUSY, to retry), a unique value taken by both is refused to
- * the later (ONR_EEXIST): never both. */
+/* Two instances on one database: a counter taken in one statement gives
+ * each its own value; a conditional update lost to the other changes
+ * nothing; a unique value taken by both is refused to the later
+ * (ONR_EEXIST): never both. */
 static void test_pg_two_instances_never_both_win(void **state)
 {
+    static const char take[] = "UPDATE things SET n = n + 1 WHERE id = 1 RETURNING n - 1";
     struct onr_db *a = open_db();
     struct onr_db *b = open_db();
+    int slot_a = -1, slot_b = -1;
 
     (void)state;
     assert_onr(ONR_OK, onr_db_exec(a, "INSERT INTO things (id, name, n) VALUES (1, 'pool', 0)"));
     assert_onr(ONR_OK, onr_db_begin(a));
     assert_onr(ONR_OK, onr_db_begin(b));
-    assert_int_equal(count(a, "SELECT n FROM things WHERE id = 1"), 0);
-    assert_int_equal(count(b, "SELECT n FROM things WHERE id = 1"), 0);
-    assert_onr(ONR_OK, onr_db_run(a, "UPDATE things SET n = n + 1 WHERE id = 1", ONR_DB_NO_ARGS));
+    assert_onr(ONR_OK, onr_db_get(a, take, ONR_DB_NO_ARGS, ONR_DB_COLS(ONR_DB_OUT_INT(&slot_a))));
     assert_onr(ONR_OK, onr_db_commit(a));
-    assert_onr(ONR_EBUSY,
-               onr_db_run(b, "UPDATE things SET n = n + 1 WHERE id = 1", ONR_DB_NO_ARGS));
+    assert_onr(ONR_OK, onr_db_get(b, take, ONR_DB_NO_ARGS, ONR_DB_COLS(ONR_DB_OUT_INT(&slot_b))));
+    assert_onr(ONR_OK, onr_db_commit(b));
+    assert_int_equal(slot_a, 0);
+    assert_int_equal(slot_b, 1);
+    /* a conditional update: the one that read the old value late loses */
+    assert_onr(ONR_OK, onr_db_begin(a));
+    assert_onr(ONR_OK, onr_db_begin(b));
+    assert_onr(ONR_OK, onr_db_run_one(a, "UPDATE things SET n = 7 WHERE id = 1 AND n = 2",
+                                      ONR_DB_NO_ARGS));
+    assert_onr(ONR_OK, onr_db_commit(a));
+    assert_onr(ONR_ENOENT, onr_db_run_one(b, "UPDATE things SET n = 9 WHERE id = 1 AND n = 2",
+                                          ONR_DB_NO_ARGS));
     onr_db_rollback(b);
-    assert_int_equal(count(b, "SELECT n FROM things WHERE id = 1"), 1);
+    assert_int_equal(count(b, "SELECT n FROM things WHERE id = 1"), 7);
     /* a unique value */
     assert_onr(ONR_OK, onr_db_begin(a));
     assert_onr(ONR_OK, onr_db_begin(b));

@@ -126,6 +126,23 @@ int batch_hold(struct onr_batch *b, const char *topic, const uint8_t *payload, s
     return ONR_OK;
 }
 
+size_t batch_held(const struct onr_batch *b)
+{
+    return b != NULL ? b->n_held : 0;
+}
+
+void batch_unhold(struct onr_batch *b, size_t mark)
+{
+    if (b == NULL)
+        return;
+    for (size_t i = mark; i < b->n_held; i++) {
+        free(b->held[i].topic);
+        free(b->held[i].payload);
+    }
+    if (mark < b->n_held)
+        b->n_held = mark;
+}
+
 #ifdef ONR_TEST_HOOKS
 void batch_die_after_commit(struct onr_batch *b)
 {

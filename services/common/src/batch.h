@@ -48,6 +48,12 @@ int batch_is_open(const struct onr_batch *b);
  * ONR_ENOMEM (the publication is lost: its peer retries). */
 int batch_hold(struct onr_batch *b, const char *topic, const uint8_t *payload, size_t len);
 
+/* batch_held: how many publications are held (a mark for batch_unhold).
+ * batch_unhold: drop those held after `mark`: the work that said them was
+ * rolled back (its savepoint), so they must never be said. */
+size_t batch_held(const struct onr_batch *b);
+void batch_unhold(struct onr_batch *b, size_t mark);
+
 #ifdef ONR_TEST_HOOKS
 /* batch_die_after_commit: tests' fault injection (ONR_TEST_HOOKS builds
  * only): SIGKILL this process right after the commit, before anything held

@@ -2,7 +2,8 @@
  * The broker connection: libmosquitto driven by the service's libevent
  * loop (<onramp/mqtt_loop.h>), MQTT v5, QoS 1, a persistent session, TLS
  * with the service's certificate, every subscription renewed on each
- * connect, reconnects with backoff and jitter. It is the transport the
+ * connect (shared with the service's other instances when it has an
+ * `instance` name), reconnects with backoff and jitter. It is the transport the
  * rest of the skeleton publishes through.
  */
 #include <event2/event.h>
@@ -10,11 +11,13 @@
 #include <mqtt_protocol.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "onramp/config.h"
 #include "onramp/crypto.h"
 #include "onramp/error.h"
 #include "onramp/mqtt_loop.h"
+#include "onramp/text.h"
 #include "service_internal.h"
 
 #define SESSION_EXPIRY 86400 /* seconds a persistent session outlives a disconnect */
@@ -47,6 +50,22 @@ static void on_lost(void *arg, int reason)
     schedule_reconnect(svc);
 }
 
+/* One of the service's filters; with several instances (config
+ * `instance`) in the $share group "{role}.{id}", so that each message
+ * reaches one instance of the service. */
+static void subscribe(struct onr_service *svc, struct mosquitto *mosq, const char *filter)
+{
+    char shared[ONR_TOPIC_MAX + 2 * ONR_SERVICE_ID_MAX + 16];
+
+    if (onr_config_get(svc->cfg, "instance") == NULL) {
+        mosquitto_subscribe_v5(mosq, NULL, filter, 1, 0, NULL);
+        return;
+    }
+    snprintf(shared, sizeof(shared), "$share/%s.%s/%s", onr_topic_role(svc->def->sender_role),
+             svc->id, filter);
+    mosquitto_subscribe_v5(mosq, NULL, shared, 1, 0, NULL);
+}
+
 static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
                        const mosquitto_property *props)
 {
@@ -66,7 +85,7 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
     svc->subacks_due = svc->n_subscribed;
     for (size_t i = 0; i < svc->n_routes; i++)
         if (svc->routes[i].subscribe)
-            mosquitto_subscribe_v5(mosq, NULL, svc->routes[i].filter, 1, 0, NULL);
+            subscribe(svc, mosq, svc->routes[i].filter);
     onr_mqtt_loop_kick(svc->loop);
 }
 
@@ -137,15 +156,25 @@ static void try_connect(evutil_socket_t fd, short what, void *arg)
 
 int svc_connect(struct onr_service *svc)
 {
-    char client_id[2 * ONR_SERVICE_ID_MAX + 2];
+    const char *instance = onr_config_get(svc->cfg, "instance");
+    char client_id[3 * ONR_SERVICE_ID_MAX + 3];
     char ca[1024];
     char cert[1024];
     char key[1024];
     mosquitto_property *props = NULL;
     int rc;
 
-    snprintf(client_id, sizeof(client_id), "%s.%s", onr_topic_role(svc->def->sender_role),
-             svc->id);
+    /* "{role}.{id}", or "{role}.{id}.{instance}" for one of several */
+    if (instance != NULL &&
+        (strlen(instance) > ONR_SERVICE_ID_MAX ||
+         onr_text_check(ONR_TEXT_ID, (struct onr_bytes){(const uint8_t *)instance,
+                                                         strlen(instance)}) != ONR_OK)) {
+        fprintf(stderr, "%s: instance: at most %d of a-z 0-9 . _ -\n", svc->def->name,
+                ONR_SERVICE_ID_MAX);
+        return ONR_EINVAL;
+    }
+    snprintf(client_id, sizeof(client_id), "%s.%s%s%s", onr_topic_role(svc->def->sender_role),
+             svc->id, instance != NULL ? "." : "", instance != NULL ? instance : "");
     /* A persistent session: messages for the service wait while it is away. */
     svc->mosq = mosquitto_new(client_id, false, svc);
     if (svc->mosq == NULL)

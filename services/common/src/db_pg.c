@@ -6,12 +6,15 @@
  * integers as decimal text (whatever integer type the server inferred),
  * results come back as text (bytea in hex).
  *
- * Transactions: the outer one is REPEATABLE READ, so two instances that
- * change the same row do not both succeed (the later one fails with a
- * serialization error, ONR_EBUSY), and every unique constraint refuses a
- * second allocation (ONR_EEXIST); levels inside it are savepoints, as in
- * SQLite. A connection lost (a server restart) is re-established at the
- * next outermost begin; what was in flight failed and its peers retry.
+ * Transactions: the outer one is READ COMMITTED, as the services are
+ * written for several instances on one database: what two instances could
+ * both take is guarded by a unique constraint (the second insert fails,
+ * ONR_EEXIST), taken in one statement (UPDATE ... RETURNING queues on the
+ * row) or changed by a conditional update (zero rows: someone else did);
+ * deadlocks and serialization failures are ONR_EBUSY. Levels inside it are
+ * savepoints, as in SQLite. A connection lost (a server restart) is made
+ * again at the next outermost begin; what was in flight failed and its
+ * peers retry.
  */
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -498,7 +501,7 @@ static int pg_begin(struct onr_db *base)
     if (db->depth == 0) {
         rc = ensure_connected(db);
         if (rc == ONR_OK)
-            rc = check(db, PQexec(db->conn, "BEGIN ISOLATION LEVEL REPEATABLE READ"), 0);
+            rc = check(db, PQexec(db->conn, "BEGIN ISOLATION LEVEL READ COMMITTED"), 0);
     } else {
         snprintf(sql, sizeof(sql), "SAVEPOINT s%u", db->depth);
         rc = check(db, PQexec(db->conn, sql), 0);

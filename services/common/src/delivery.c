@@ -268,11 +268,15 @@ static int resend_one(struct onr_service *svc, const struct onr_pending *p,
         onr_log(ONR_LOG_ERROR, "pending kind=%s peer=%s key=%s cannot be resent error=%s",
                 p->kind, p->peer, p->key, onr_error_name(rc));
         pub->len = 0;
-        return pending_resent(svc->db, p->peer, p->key, p->msg_id, p->attempts,
-                              now + ONR_DELIVERY_MAX_DELAY);
+        rc = pending_resent(svc->db, p, p->msg_id, p->attempts, now + ONR_DELIVERY_MAX_DELAY);
+        return rc == ONR_ENOENT ? ONR_OK : rc;
     }
-    return pending_resent(svc->db, p->peer, p->key, id, p->attempts + 1,
-                          now + delay(svc, p->attempts + 1));
+    rc = pending_resent(svc->db, p, id, p->attempts + 1, now + delay(svc, p->attempts + 1));
+    if (rc == ONR_ENOENT) {
+        pub->len = 0; /* another instance took it first: its resend, not ours */
+        return ONR_OK;
+    }
+    return rc;
 }
 
 void svc_delivery_tick(struct onr_service *svc, void *arg)
@@ -280,6 +284,7 @@ void svc_delivery_tick(struct onr_service *svc, void *arg)
     static struct onr_pending due[DUE_BATCH];
     static struct onr_publication pub;
     uint64_t now = svc->clock();
+    size_t mark = 0;
     size_t n = 0;
     int any = 0;
     int rc;
@@ -293,6 +298,7 @@ void svc_delivery_tick(struct onr_service *svc, void *arg)
     /* in the burst's transaction: what is resent is held until it commits */
     if (batch_join(svc->batch) != ONR_OK || !batch_is_open(svc->batch))
         return;
+    mark = batch_held(svc->batch);
     rc = onr_db_begin(svc->db);
     if (rc != ONR_OK)
         return;
@@ -308,7 +314,10 @@ void svc_delivery_tick(struct onr_service *svc, void *arg)
     if (rc == ONR_OK)
         rc = onr_db_commit(svc->db);
     if (rc != ONR_OK) {
+        /* e.g. another instance resent a row first (its update won): what
+         * this one held for the rows it rolled back is never said */
         onr_db_rollback(svc->db);
+        batch_unhold(svc->batch, mark);
         onr_log(ONR_LOG_WARNING, "resend postponed error=%s", onr_error_name(rc));
         return;
     }

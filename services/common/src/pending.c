@@ -49,14 +49,18 @@ int pending_delete(struct onr_db *db, const char *peer, const char *key)
                       ONR_DB_ARGS(ONR_DB_STR(peer), ONR_DB_STR(key)));
 }
 
-int pending_resent(struct onr_db *db, const char *peer, const char *key,
+int pending_resent(struct onr_db *db, const struct onr_pending *p,
                    const uint8_t id[ONR_MSG_ID_LEN], uint64_t attempts, uint64_t next_at)
 {
+    /* conditional on the id read: of two instances resending one row, the
+     * later changes nothing (ONR_ENOENT) */
     return onr_db_run_one(db, "UPDATE pending SET prev_id = msg_id, msg_id = ?3,"
-                              " attempts = ?4, next_at = ?5 WHERE peer = ?1 AND key = ?2",
-                          ONR_DB_ARGS(ONR_DB_STR(peer), ONR_DB_STR(key),
+                              " attempts = ?4, next_at = ?5 WHERE peer = ?1 AND key = ?2"
+                              " AND msg_id = ?6",
+                          ONR_DB_ARGS(ONR_DB_STR(p->peer), ONR_DB_STR(p->key),
                                       ONR_DB_BLOB(id, ONR_MSG_ID_LEN), ONR_DB_INT(attempts),
-                                      ONR_DB_INT(next_at)));
+                                      ONR_DB_INT(next_at),
+                                      ONR_DB_BLOB(p->msg_id, ONR_MSG_ID_LEN)));
 }
 
 int pending_any_due(struct onr_db *db, uint64_t now, int *due)

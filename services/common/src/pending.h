@@ -24,9 +24,11 @@ int pending_put(struct onr_db *db, const struct onr_pending *p);
 int pending_by_id(struct onr_db *db, const uint8_t id[ONR_MSG_ID_LEN], struct onr_pending *out);
 /* pending_delete: the row (peer, key) is done. */
 int pending_delete(struct onr_db *db, const char *peer, const char *key);
-/* pending_resent: sent again as `id`, its `attempts`-th send; next at
- * `next_at`. */
-int pending_resent(struct onr_db *db, const char *peer, const char *key,
+/* pending_resent: row `p` (as read) sent again as `id`, its `attempts`-th
+ * send; next at `next_at`, which leases the row to this instance until
+ * then. ONR_ENOENT when the row is no longer as read (another instance
+ * resent it, or it was confirmed): then it must not be sent. */
+int pending_resent(struct onr_db *db, const struct onr_pending *p,
                    const uint8_t id[ONR_MSG_ID_LEN], uint64_t attempts, uint64_t next_at);
 /* pending_any_due: *due = 1 if a row is due at `now` (a read of the
  * index alone, outside any transaction). */

@@ -41,6 +41,10 @@
  *                service's migrations
  *   database_password_file  the PostgreSQL role's password, one line in
  *                a file only its owner may read (else libpq's PGPASSFILE)
+ *   instance     this process's name among several instances of the
+ *                service sharing its database (PostgreSQL): client id
+ *                {role}.{id}.{instance}, subscriptions in the $share group
+ *                {role}.{id} (default: one instance, client id {role}.{id})
  *   log_level    error, warning, notice (default), info, debug
  *   freshness    envelope freshness window, seconds (default 300)
  *   controller   ID SIGNING_PUB: a control tool allowed to ask for a

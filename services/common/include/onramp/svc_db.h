@@ -11,9 +11,10 @@
  *
  * Durable before acknowledged (SECURITY-NOTES.md): in SQLite, WAL with
  * synchronous=FULL, one transaction per handled message taken with BEGIN
- * IMMEDIATE; in PostgreSQL, REPEATABLE READ transactions (a row another
- * instance changed meanwhile fails with a serialization error rather than
- * being overwritten) committed with the server's synchronous_commit. A
+ * IMMEDIATE; in PostgreSQL, READ COMMITTED transactions committed with
+ * the server's synchronous_commit, where what several instances could both
+ * take is guarded by a unique constraint, taken in one statement (UPDATE
+ * ... RETURNING) or changed by a conditional update (db_pg.c). A
  * corrupt SQLite database refuses to open and is never re-created: that
  * would re-issue identities.
  *
