@@ -104,10 +104,12 @@ static void common(struct render *r, const char *db)
     if (t->storage.postgres)
         adm_text_add(r->text,
                      "# storage postgres: its database is onramp_%s on host %s, port %u\n"
-                     "# (/etc/onramp/%s/postgres.sql there); the services use SQLite until\n"
-                     "# their PostgreSQL backend arrives (a later issue).\n",
+                     "# (/etc/onramp/%s/postgres.sql there). To keep the state there, set\n"
+                     "#   database postgresql:host=HOST port=%u dbname=onramp_%s user=onramp_%s\n"
+                     "# with database_password_file or a TLS client certificate (README,\n"
+                     "# \"PostgreSQL and several instances of a service\"); until then SQLite:\n",
                      self->id, t->hosts[t->storage.host].name, (unsigned)t->storage.port,
-                     self->id);
+                     self->id, (unsigned)t->storage.port, self->id, self->id);
     adm_text_add(r->text, "database %s\n", path(r, "/var/lib/onramp", db));
     metrics(r);
 }

@@ -1,6 +1,6 @@
 /* storage postgres: the SQL that makes each party's own role and database
- * on the database host (the services' PostgreSQL backend is a later
- * issue; until then they keep SQLite, and their configurations say so). */
+ * on the database host; each service's configuration says how to point
+ * its `database` there (README, "PostgreSQL and several instances"). */
 #include "admin.h"
 
 #include <stdio.h>
@@ -21,8 +21,9 @@ static void render(const struct adm_topology *t, size_t i, struct adm_text *out)
                  "-- (psql: \\gexec); running it again changes nothing. The role has no\n"
                  "-- password: let the service log in with its TLS client certificate\n"
                  "-- (pg_hba.conf `hostssl onramp_%s onramp_%s ADDRESS cert map=onramp`,\n"
-                 "-- the map taking CN %s to the role). The services keep SQLite until\n"
-                 "-- their PostgreSQL backend arrives (a later issue).\n"
+                 "-- the map taking CN %s to the role), or give it a password\n"
+                 "-- (ALTER ROLE ... PASSWORD) kept in the service's 0600\n"
+                 "-- database_password_file. The schema is the service's: it migrates it.\n"
                  "SELECT 'CREATE ROLE \"onramp_%s\" LOGIN'\n"
                  "  WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'onramp_%s')\\gexec\n"
                  "SELECT 'CREATE DATABASE \"onramp_%s\" OWNER \"onramp_%s\" ENCODING ''UTF8'''\n"

@@ -12,6 +12,12 @@ from the files it wrote, with the services' default timers. Devices are
 minted by onramp-factory and paired by onrampctl before the clock starts.
 onramp-loadgen then powers them on and reports; the servers' CPU comes
 from /proc. Everything is stopped at the end.
+
+--store postgres --instances N runs the same fleet twice: on SQLite (one
+instance of each service), then with every party's state in a database and
+role of its own in a private PostgreSQL cluster and N instances of every
+service sharing it; the two are printed side by side, the servers' CPU with
+the postgres processes' included.
 """
 
 import argparse
@@ -30,6 +36,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 import deployment  # noqa: E402
 import fabric  # noqa: E402
 import onboarding  # noqa: E402
+import postgres  # noqa: E402
 
 
 # Issue 8's target rate, load generator included (printed against the floors).
@@ -60,9 +67,21 @@ def parse():
                         "the disk, where real devices each have their own flash")
     p.add_argument("--no-footprint", action="store_true",
                    help="skip the valgrind massif run of one device")
+    p.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite",
+                   help="the services' store: a SQLite file each (default), or a database "
+                        "and role each in a private PostgreSQL cluster; with postgres the "
+                        "same fleet also runs on SQLite first, and both are printed side by "
+                        "side (the servers' CPU with the postgres processes included)")
+    p.add_argument("--instances", type=int, default=1,
+                   help="instances of every service sharing its database on PostgreSQL "
+                        "(default 1)")
     args = p.parse_args()
     if not 1 <= args.devices <= 100000:
         p.error("--devices: 1..100000")
+    if not 1 <= args.instances <= 4:
+        p.error("--instances: 1..4")
+    if args.instances > 1 and args.store != "postgres":
+        p.error("--instances: several instances share a PostgreSQL database (--store postgres)")
     return args
 
 
@@ -189,50 +208,116 @@ def floors(pki):
     return floor, device_floor, text
 
 
-def main():
-    args = parse()
-    shm = None
-    raise_fd_limit(args.devices)
-    print("onramp bench, %s, %d cores" % (time.strftime("%Y-%m-%d %H:%M"), os.cpu_count()))
-    # the services with their default timers, the broker as onramp-admin
-    # configures it (logging as the example does, not every packet)
-    fleet = deployment.DeployedFleet(quick_timers=False)
+def onboard(args, fleet, floor, label):
+    """The fleet minted, paired and onboarded by onramp-loadgen on `fleet`;
+    (loadgen's result line as a dict, its exit status, the PostgreSQL
+    processes' CPU per onboarding in us or None)."""
     onb = fleet.onb
+    t = time.monotonic()
+    out = None
+    shm = None
+    if not args.fleet_on_disk and os.path.isdir("/dev/shm"):
+        shm = tempfile.TemporaryDirectory(prefix="onr-fleet-", dir="/dev/shm")
+        out = os.path.join(shm.name, "devices")
     try:
-        floor, device_floor, text = floors(onb.pki)
-        print(text)
-        # What N onboardings/s on this machine's cores, load generator
-        # included, leave the servers: the bound the floors set.
-        budget = os.cpu_count() * 1e6 / TARGET_RATE
-        print("%d onboardings/s on %d cores, load generator included: %.0f us of CPU per\n"
-              "  onboarding; minus the device side's floor, the servers may spend %.0f us,\n"
-              "  %.2f x their floor" % (TARGET_RATE, os.cpu_count(), budget,
-                                       budget - device_floor,
-                                       (budget - device_floor) / floor))
-        t = time.monotonic()
-        out = None
-        if not args.fleet_on_disk and os.path.isdir("/dev/shm"):
-            shm = tempfile.TemporaryDirectory(prefix="onr-fleet-", dir="/dev/shm")
-            out = os.path.join(shm.name, "devices")
         dirs = fleet.mint_and_pair(args.devices, out=out)
-        print("\nfabric in %s; %d devices minted and paired in %.1f s" % (
-            onb.dir, len(dirs), time.monotonic() - t))
+        print("\n[%s] fabric in %s; %d devices minted and paired in %.1f s" % (
+            label, onb.dir, len(dirs), time.monotonic() - t))
         argv = fleet.loadgen_argv(dirs, "--rate", str(args.rate),
                                   "--concurrency", str(args.concurrency),
                                   "--timeout", str(args.timeout), "--floor-us", "%.1f" % floor)
         print("$ onramp-loadgen " + " ".join(argv[1:]))
         sys.stdout.flush()
+        pg = postgres.shared() if onb.store == "postgres" else None
+        pg_before = pg.cpu_seconds() if pg else {}
         loadgen = subprocess.run(argv, text=True, capture_output=True)
-        print(loadgen.stdout.rstrip())
-        if loadgen.stderr:
-            print(loadgen.stderr.rstrip(), file=sys.stderr)
+        pg_after = pg.cpu_seconds() if pg else {}
+    finally:
+        if shm is not None:
+            shm.cleanup()
+    print(loadgen.stdout.rstrip())
+    if loadgen.stderr:
+        print(loadgen.stderr.rstrip(), file=sys.stderr)
+    result = {}
+    lines = [line for line in loadgen.stdout.splitlines() if line.startswith("result ")]
+    if lines:
+        result = dict(kv.split("=", 1) for kv in lines[0].split()[1:])
+    pg_us = None
+    completed = int(result.get("completed", "0"))
+    if pg is not None and completed > 0:
+        used = sum(cpu - pg_before.get(pid, 0.0) for pid, cpu in pg_after.items())
+        pg_us = used * 1e6 / completed
+        print("postgres (%d processes)        %.2f s of CPU, %.0f us/onboarding" % (
+            len(pg_after), used, pg_us))
+    return result, loadgen.returncode, pg_us
+
+
+def side_by_side(runs):
+    """The runs' figures in one table: SQLite beside PostgreSQL."""
+    rows = [("completed", "completed"), ("failed", "failed"), ("unfinished", "unfinished"),
+            ("retries", "retries"), ("wall_s", "wall s"), ("rate", "onboardings/s")]
+    print("\n%-40s" % "same run, both stores" + "".join("%22s" % label for label, _, _ in runs))
+    for key, name in rows:
+        print("%-40s" % name + "".join("%22s" % r.get(key, "-") for _, r, _ in runs))
+    totals = []
+    for _, r, pg_us in runs:
+        services = float(r.get("server_us", "0"))
+        totals.append(services + (pg_us or 0))
+    print("%-40s" % "services + broker, us/onboarding" +
+          "".join("%22s" % r.get("server_us", "-") for _, r, _ in runs))
+    print("%-40s" % "postgres processes, us/onboarding" +
+          "".join("%22s" % ("%.0f" % pg if pg is not None else "-") for _, _, pg in runs))
+    print("%-40s" % "server CPU per onboarding, us" + "".join("%22.0f" % t for t in totals))
+    if len(totals) == 2 and totals[0] > 0:
+        print("%-40s%22s%22s" % ("PostgreSQL / SQLite", "", "%.2f x" % (totals[1] / totals[0])))
+
+
+def main():
+    args = parse()
+    raise_fd_limit(args.devices)
+    print("onramp bench, %s, %d cores" % (time.strftime("%Y-%m-%d %H:%M"), os.cpu_count()))
+    # the same fleet on SQLite first, then on PostgreSQL (--store postgres)
+    plans = [("sqlite", 1)]
+    if args.store == "postgres":
+        plans.append(("postgres", args.instances))
+    runs = []
+    status = 0
+    fleet = None
+    floor = after = device_floor = 0
+    try:
+        for n, (store, instances) in enumerate(plans):
+            label = "SQLite" if store == "sqlite" else "PostgreSQL x%d" % instances
+            # the services with their default timers, the broker as
+            # onramp-admin configures it (logging as the example does)
+            fleet = deployment.DeployedFleet(quick_timers=False, store=store,
+                                             instances=instances)
+            if n == 0:
+                floor, device_floor, text = floors(fleet.onb.pki)
+                print(text)
+                # What N onboardings/s on this machine's cores, load
+                # generator included, leave the servers: the bound the
+                # floors set.
+                budget = os.cpu_count() * 1e6 / TARGET_RATE
+                print("%d onboardings/s on %d cores, load generator included: %.0f us of CPU "
+                      "per\n  onboarding; minus the device side's floor, the servers may "
+                      "spend %.0f us,\n  %.2f x their floor" % (
+                          TARGET_RATE, os.cpu_count(), budget, budget - device_floor,
+                          (budget - device_floor) / floor))
+            result, rc, pg_us = onboard(args, fleet, floor, label)
+            runs.append((label, result, pg_us))
+            status = status or rc
+            if n < len(plans) - 1:
+                fleet.onb.close()
         # A shared machine's speed drifts: the floor again, right after.
-        after, _, _ = floors(onb.pki)
-        m = re.search(r"server_us=(\d+)", loadgen.stdout)
-        if m is not None:
-            print("floor again after the fleet: %.1f us (before: %.1f); servers / floor "
-                  "%.2f to %.2f" % (after, floor, int(m.group(1)) / max(floor, after),
-                                    int(m.group(1)) / min(floor, after)))
+        after, _, _ = floors(fleet.onb.pki)
+        for label, result, _ in runs:
+            if "server_us" in result:
+                print("[%s] floor again after the fleets: %.1f us (before: %.1f); servers / "
+                      "floor %.2f to %.2f" % (label, after, floor,
+                                              int(result["server_us"]) / max(floor, after),
+                                              int(result["server_us"]) / min(floor, after)))
+        if len(runs) > 1:
+            side_by_side(runs)
         if not args.no_footprint:
             size, peak = footprint(fleet)
             print("device library            %s bytes of code and data (libonramp-device.so: "
@@ -240,11 +325,10 @@ def main():
             print("device heap               %s bytes at the peak of one onramp-device run "
                   "to OPERATIONAL (valgrind massif, heap + malloc overhead)" % (
                       peak if peak is not None else "-"))
-        return loadgen.returncode
+        return status
     finally:
-        onb.close()
-        if shm is not None:
-            shm.cleanup()
+        if fleet is not None:
+            fleet.onb.close()
 
 
 if __name__ == "__main__":

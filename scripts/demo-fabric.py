@@ -78,9 +78,19 @@ def parse():
                    help="leave the fabric running until Ctrl-C, to explore it with onrampctl")
     p.add_argument("--timeout", type=int, default=180,
                    help="seconds the devices get to onboard (default 180)")
+    p.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite",
+                   help="where the services keep their state: a SQLite file each (default) "
+                        "or a database and role each in a private PostgreSQL cluster")
+    p.add_argument("--instances", type=int, default=1,
+                   help="instances of every service sharing its database (default 1; more "
+                        "than 1 needs --store postgres)")
     args = p.parse_args()
     if args.devices < 2 or args.devices > 500:
         p.error("--devices: 2..500")
+    if args.instances < 1 or args.instances > 4:
+        p.error("--instances: 1..4")
+    if args.instances > 1 and args.store != "postgres":
+        p.error("--instances: several instances share a PostgreSQL database (--store postgres)")
     return args
 
 
@@ -125,33 +135,41 @@ class Table:
         self.drawn, self.last, self.last_at = len(lines), lines, now
 
 
-def build_fabric(dep, ports):
+def build_fabric(dep, ports, instances):
     """The topology deployed by onramp-admin, and everything started from
     its files: the broker, two manufacturers, two providers, three
-    operators; the control tool."""
+    operators (each `instances` times); the control tool."""
     dep.deploy()
     dep.start_broker("gateway", "demo", ports["bootstrap"], ports["services"], ports["service"])
     makers = [dep.manufacturer("services", m) for m in ("acme", "globex")]
     provs = [dep.provider("services", p, QUICK) for p in ("prov-a", "prov-b")]
     ops = [dep.operator("services", o) for o in ("op-1", "op-2", "op-3")]
     for svc in makers + provs + ops:
+        onboarding.add_instances(dep, svc, instances)
+    for svc in makers + provs + ops:
         svc.start()
+        onboarding.start_instances(svc)
     return dep.controller("admin"), makers, provs, ops
 
 
-def summary(rows, started, provs, ops, onb, keep):
+def summary(rows, started, provs, ops, onb, keep, args):
     reported = sum(1 for r in rows.values() if r["step"] == DONE)
     failed = [dev for dev, r in rows.items() if r["exit"] not in (None, 0)]
     certs = sum(p.rows("SELECT count(*) FROM certificates WHERE revoked_at IS NULL")[0][0]
                 for p in provs)
-    attached = sum(o.rows("SELECT count(*) FROM subscribers WHERE attached = 1")[0][0]
-                   for o in ops)
+    attached = sum(o.rows("SELECT count(*) FROM subscribers WHERE %s" %
+                          onboarding.OP_ATTACHED)[0][0] for o in ops)
     aligned = sum(o.rows("SELECT count(aligned_at) FROM subscribers")[0][0] for o in ops)
     print("\nsummary: %d of %d devices %s in %.2f s; %d failed%s" % (
         reported, len(rows), DONE, time.monotonic() - started, len(failed),
         (" (" + ", ".join(failed) + ")") if failed else ""))
     print("  the services report: %d subscriptions attached, %d aligned (operators); "
           "%d service certificates in force (providers)" % (attached, aligned, certs))
+    print("  store: %s; %d instance%s of every service%s" % (
+        "PostgreSQL (a database and role per party, private cluster)"
+        if args.store == "postgres" else "SQLite (a file per service)", args.instances,
+        "s" if args.instances > 1 else "", " sharing its database" if args.instances > 1
+        else ""))
     print("  time per step over the devices, p50 / max (seen by polling their output every "
           "0.1 s):")
     prev = None
@@ -175,10 +193,10 @@ def summary(rows, started, provs, ops, onb, keep):
 def main():
     args = parse()
     ports = deployment.local_ports()
-    onb = deployment.Deployment(TOPOLOGY.format(**ports))
+    onb = deployment.Deployment(TOPOLOGY.format(**ports), store=args.store)
     ok = False
     try:
-        ctl, makers, provs, ops = build_fabric(onb, ports)
+        ctl, makers, provs, ops = build_fabric(onb, ports, args.instances)
         print("topology %s: onramp-admin --local wrote every host's files in %s/hosts" % (
             onb.topology, onb.out))
         print("fabric: mosquitto with the onramp plugin on 127.0.0.1:%d (devices), "
@@ -238,7 +256,7 @@ def main():
                 break
             time.sleep(0.1)
         table.show(final=True)
-        ok = summary(rows, started, provs, ops, onb, args.keep)
+        ok = summary(rows, started, provs, ops, onb, args.keep, args)
         if args.keep:
             keep_running(onb, ctl, provs)
     finally:

@@ -2,7 +2,7 @@
 # Install the Debian 12 packages Onramp needs that are not installed yet.
 #
 #   scripts/deps.sh          build and run dependencies (the demo's, with
-#                            PostgreSQL 15 for --store postgres)
+#                            PostgreSQL 15 and psycopg2 for --store postgres)
 #   scripts/deps.sh --tests  and what only the tests need (headless Chromium
 #                            for the provider's pairing page; clang and its
 #                            libFuzzer and sanitizer runtimes for fuzz.short;
@@ -10,8 +10,7 @@
 #                            Node.js and npm, unless a node and an npm are
 #                            already installed, for integration.nfc, which
 #                            installs npm's `ndef` into build/node itself;
-#                            prometheus, with promtool, for integration.metrics;
-#                            psycopg2, with which the tests read PostgreSQL)
+#                            prometheus, with promtool, for integration.metrics)
 #
 # Runs apt-get as root (directly, or through sudo when run by another user).
 # Prints what it installs; does nothing when everything is present.
@@ -20,13 +19,13 @@ set -eu
 packages="
   gcc make libc6-dev cmake pkg-config
   libwolfssl-dev libmsgpack-dev libevent-dev libsqlite3-dev libpq-dev libqrencode-dev
-  postgresql
+  postgresql python3-psycopg2
   mosquitto mosquitto-dev libmosquitto-dev mosquitto-clients
   libcmocka-dev openssl libssl-dev python3 python3-paho-mqtt zbar-tools
 "
 if [ "${1:-}" = "--tests" ]; then
     packages="$packages chromium chromium-driver clang-14 libclang-rt-14-dev dpkg-dev lintian
-              prometheus python3-psycopg2"
+              prometheus"
     # Node.js from elsewhere (NodeSource's nodejs bundles npm) is kept
     if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
         packages="$packages nodejs npm"

@@ -127,7 +127,16 @@ def _deployed(svc, dep, host, role, svc_id, overrides):
     svc.id = svc_id
     svc.dir = dep.host_path(host, "/var/lib/onramp/" + svc_id)
     svc.conf = dep.host_path(host, "/etc/onramp/%s/%s.conf" % (svc_id, role))
+    svc.store = onboarding.Store(role[:4], svc.dir, role + ".db", dep.store)
     argv = [onboarding.program("onramp-" + role), "--config", svc.conf]
+    overrides = list(overrides)
+    if svc.store.name is not None:
+        # the party's own PostgreSQL database and role in place of its file
+        lines = svc.store.conf_lines()
+        overrides += [line.replace(" ", "=", 1) for line in lines]
+        if role == "manufacturer":  # onramp-factory mint writes the same registry
+            with open(os.path.join(svc.dir, "manufacturer.conf"), "a") as f:
+                f.write("\n".join(lines) + "\n")
     for option in overrides:
         argv += ["-o", option]
     svc.process = dep.track(onboarding.Process("%s-%s" % (role, svc_id), argv, dep.dir))
@@ -163,7 +172,10 @@ class Deployment:
     """A topology and what onramp-admin made of it, in a temporary
     directory; the processes started from it stop at close()."""
 
-    def __init__(self, topology):
+    def __init__(self, topology, store=None):
+        """store: where the services keep their state, "sqlite" or
+        "postgres" (onboarding.Store; default ONR_TEST_STORE's)."""
+        self.store = store
         self.tmp = tempfile.TemporaryDirectory(prefix="onr-deploy-")
         self.dir = self.tmp.name
         self.topology = os.path.join(self.dir, "topology")
@@ -269,9 +281,11 @@ class DeployedFleet(onboarding.Fleet):
     The claim bucket is opened wide with -o claim_rate (a fleet is paired
     in seconds); quick_timers: the provider's -o retry_after=1 resend=2."""
 
-    def __init__(self, quick_timers=True):
+    def __init__(self, quick_timers=True, store=None, instances=1):
+        """store, instances: Deployment's store, and how many instances of
+        every service share its database (onboarding.add_instances)."""
         ports = local_ports()
-        self.onb = dep = Deployment(FLEET.format(**ports))
+        self.onb = dep = Deployment(FLEET.format(**ports), store=store)
         try:
             dep.deploy()
             dep.start_broker("local", "fleet", ports["bootstrap"], ports["services"],
@@ -282,7 +296,10 @@ class DeployedFleet(onboarding.Fleet):
                                      ["retry_after=1", "resend=2"] if quick_timers else [])
             self.op = dep.operator("local", "op-1")
             for svc in (self.maker, self.prov, self.op):
+                onboarding.add_instances(dep, svc, instances)
+            for svc in (self.maker, self.prov, self.op):
                 svc.start()
+                onboarding.start_instances(svc)
         except BaseException:
             dep.close()
             raise

@@ -89,10 +89,11 @@ class Store:
     own in the shared private cluster. rows() and execute() take SQL with
     SQLite's ? placeholders on either."""
 
-    def __init__(self, kind, directory, filename):
+    def __init__(self, kind, directory, filename, store=None):
+        """store: "sqlite" or "postgres" (default: ONR_TEST_STORE's)."""
         self.path = os.path.join(directory, filename)
         self.name = None
-        if postgres.store() == "postgres":
+        if (store or postgres.store()) == "postgres":
             self.where, self.password_file, self.name = postgres.new_party(kind, directory)
 
     def conf_lines(self):
@@ -115,6 +116,14 @@ class Store:
     def files(self):
         """The files that hold the state (none of ours for PostgreSQL)."""
         return [] if self.name is not None else [self.path]
+
+    def integrity_errors(self):
+        """What SQLite's checks find wrong (PostgreSQL checks its own
+        constraints and pages as it writes)."""
+        if self.name is not None:
+            return []
+        errors = [r for r in self.rows("PRAGMA integrity_check") if r != ("ok",)]
+        return errors + self.rows("PRAGMA foreign_key_check")
 
 
 class Process:
@@ -219,6 +228,28 @@ class Process:
         if reports:
             raise AssertionError("sanitizer report from %s:\n%s" % (self.name, reports))
         return rc
+
+
+def add_instances(onb, svc, count):
+    """Make `svc` (a Manufacturer, Provider or Operator not yet started)
+    `count` instances sharing its database: its process becomes instance
+    1, the others run the same configuration as instances 2.. (client ids
+    {role}.{id}.{n}, $share subscriptions). svc.instances lists them all."""
+    base = svc.process
+    svc.instances = [base]
+    if count < 2:
+        return
+    base.argv = base.argv + ["-o", "instance=1"]
+    for n in range(2, count + 1):
+        p = Process("%s.%d" % (base.name, n), base.argv[:-1] + ["instance=%d" % n], base.dir)
+        svc.instances.append(onb.track(p))
+
+
+def start_instances(svc):
+    """Start the instances after the first (started by svc.start())."""
+    for p in getattr(svc, "instances", [])[1:]:
+        p.start()
+        p.wait_for("subscribed")
 
 
 def stop_all(processes):
@@ -582,7 +613,9 @@ class Fleet:
     quick_timers: the provider's, as Provider.configure's (a benchmark
     wants the defaults: resending every 2 s to a busy operator is load)."""
 
-    def __init__(self, onb, quick_timers=True):
+    def __init__(self, onb, quick_timers=True, instances=1):
+        """instances: of every service, sharing its database (add_instances;
+        with ONR_TEST_STORE=postgres)."""
         self.onb = onb
         self.ctl = Controller(onb, "fleet")
         self.prov = onb.provider("prov-a")
@@ -593,7 +626,10 @@ class Fleet:
         onb.track(self.prov.process)
         self.op = onb.operator("op-1", [self.maker], [self.prov])
         for svc in (self.maker, self.prov, self.op):
+            add_instances(onb, svc, instances)
+        for svc in (self.maker, self.prov, self.op):
             svc.start()
+            start_instances(svc)
 
     def mint_and_pair(self, count, parallel=32, out=None, brokers=None):
         """`count` new devices for `brokers` (Manufacturer.mint's), paired
@@ -616,11 +652,16 @@ class Fleet:
         return states
 
     def servers(self):
-        """(name, PID) of every server-side process, for onramp-loadgen."""
-        return [("broker", self.onb.broker.proc.pid),
-                ("manufacturer", self.maker.process.proc.pid),
-                ("provider", self.prov.process.proc.pid),
-                ("operator", self.op.process.proc.pid)]
+        """(name, PID) of every server-side process, for onramp-loadgen
+        (every instance of each service)."""
+        found = [("broker", self.onb.broker.proc.pid)]
+        for name, svc in (("manufacturer", self.maker), ("provider", self.prov),
+                          ("operator", self.op)):
+            processes = getattr(svc, "instances", None) or [svc.process]
+            for n, p in enumerate(processes):
+                found.append((name + (".%d" % (n + 1) if len(processes) > 1 else ""),
+                              p.proc.pid))
+        return found
 
     def loadgen_argv(self, dirs, *extra):
         argv = [program("onramp-loadgen"), "--fleet", os.path.dirname(dirs[0]),

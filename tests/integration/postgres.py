@@ -119,6 +119,26 @@ class Cluster:
         self.stop(how)
         return self.start()
 
+    def cpu_seconds(self):
+        """{pid: user + system CPU seconds} of the server's processes (the
+        postmaster with what its ended children used, and each child)."""
+        tick = os.sysconf("SC_CLK_TCK")
+        found = {}
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open("/proc/%s/stat" % entry) as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            pid, ppid = int(entry), int(fields[1])
+            if pid == self.pid:
+                found[pid] = sum(int(v) for v in fields[11:15]) / tick
+            elif ppid == self.pid:
+                found[pid] = (int(fields[11]) + int(fields[12])) / tick
+        return found
+
     def close(self):
         self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)

@@ -25,6 +25,12 @@ devices retry what was lost, that services resend what is unconfirmed,
 and that grants live in the plugin's own journal, synced before they are
 confirmed.
 
+With ONR_TEST_STORE=postgres every party keeps its state in PostgreSQL and
+runs as ONR_TEST_CHAOS_INSTANCES (default 2) instances sharing it: a kill
+takes one instance (never all of a service at once), and PostgreSQL itself
+is killed once (SIGQUIT: an immediate shutdown, recovered from its WAL at
+the restart) mid-flow. The records are then checked in PostgreSQL.
+
 The schedule comes from a seed, printed at the start and in every failure:
 ONR_TEST_CHAOS_SEED=N replays it (the moments are the same; what the
 fabric was doing at each may differ). ONR_TEST_CHAOS_DEVICES (default
@@ -35,6 +41,7 @@ killed at least once) size the run. No duration is asserted.
 import os
 import random
 import re
+import signal
 import ssl
 import subprocess
 import sys
@@ -43,11 +50,14 @@ import time
 import unittest
 
 import onboarding
+import postgres
 
 DEVICES = int(os.environ.get("ONR_TEST_CHAOS_DEVICES", "200"))
 FAULTS = max(4, int(os.environ.get("ONR_TEST_CHAOS_FAULTS", "10")))
 SEED = int(os.environ.get("ONR_TEST_CHAOS_SEED") or (time.time_ns() // 1000) % 2**31)
 PARTIES = ("manufacturer", "provider", "operator", "broker")
+ON_PG = postgres.store() == "postgres"
+INSTANCES = int(os.environ.get("ONR_TEST_CHAOS_INSTANCES", "2")) if ON_PG else 1
 POWER_ON_S = 40.0   # the fleet powers on over about this long
 WINDOW_S = 36.0     # the kills (and late pairings) fall in this much time
 AUTOSAVE_S = 3      # the broker's snapshot interval
@@ -65,9 +75,13 @@ def schedule(seed, faults, devices):
     (one fault at a time)."""
     rng = random.Random(seed)
     parties = list(PARTIES) + [rng.choice(PARTIES) for _ in range(faults - len(PARTIES))]
+    if ON_PG:
+        parties.append("postgres")  # once
     rng.shuffle(parties)
     moments = sorted(round(rng.uniform(0.5, WINDOW_S), 2) for _ in parties)
-    faults = [(at, p, round(rng.uniform(0.1, 3.0), 2)) for at, p in zip(moments, parties)]
+    # with several instances, which one a kill takes (never all at once)
+    faults = [(at, p, round(rng.uniform(0.1, 3.0), 2), rng.randrange(INSTANCES))
+              for at, p in zip(moments, parties)]
     late = rng.sample(range(devices), devices // LATE_SHARE)
     pairings = sorted((round(rng.uniform(0.0, WINDOW_S), 2), i) for i in late)
     return faults, pairings
@@ -88,7 +102,7 @@ class ChaosTest(unittest.TestCase):
         self.onb = onboarding.Onboarding(providers=("prov-a",), persistence=True,
                                          broker_conf=["autosave_interval %d" % AUTOSAVE_S])
         try:
-            self.fleet = onboarding.Fleet(self.onb)
+            self.fleet = onboarding.Fleet(self.onb, instances=INSTANCES)
         except BaseException:
             self.onb.close()
             raise
@@ -111,38 +125,48 @@ class ChaosTest(unittest.TestCase):
 
     # -- faults --
 
-    def kill(self, party):
+    def kill(self, party, instance):
         if party == "broker":
             self.onb.broker.kill()
+        elif party == "postgres":
+            postgres.shared().stop(signal.SIGQUIT)  # a crash: recovery at the start
         else:
-            self.services[party].process.kill()
+            self.services[party].instances[instance].kill()
 
-    def restart(self, party):
+    def restart(self, party, instance):
         """Start `party` again and wait until the fabric has recovered from
         its loss: a service subscribed again; after the broker, every
-        service connected and subscribed again on its own."""
-        if party != "broker":
-            self.services[party].process.start()
-            self.services[party].process.wait_for("subscribed filters", timeout=30)
+        service connected and subscribed again on its own; PostgreSQL
+        accepting connections (the services connect again at their next
+        transaction)."""
+        if party == "postgres":
+            postgres.shared().start()
             return
-        before = {name: svc.process.text().count("subscribed filters")
-                  for name, svc in self.services.items()}
+        if party != "broker":
+            p = self.services[party].instances[instance]
+            p.start()
+            p.wait_for("subscribed filters", timeout=30)
+            return
+        processes = [p for svc in self.services.values() for p in svc.instances]
+        before = [p.text().count("subscribed filters") for p in processes]
         self.onb.broker.start(attempts=1)  # the same ports: the services know no others
-        for name, svc in self.services.items():
-            svc.process.wait_for("subscribed filters", timeout=90, count=before[name] + 1)
+        for p, count in zip(processes, before):
+            p.wait_for("subscribed filters", timeout=90, count=count + 1)
 
     def inject(self, faults, t0):
         """Run the faults; what happened, for the report."""
         done = []
-        for moment, party, pause in faults:
+        for moment, party, pause, instance in faults:
             time.sleep(max(0.0, moment - (time.monotonic() - t0)))
             during = self.loadgen.poll() is None
             at = time.monotonic() - t0
-            self.kill(party)
+            self.kill(party, instance)
             time.sleep(pause)
-            self.restart(party)
-            done.append("t=%5.1f s %-12s down %.2f s, back after %.1f s%s" % (
-                at, party, pause, time.monotonic() - t0 - at,
+            self.restart(party, instance)
+            which = party + (".%d" % (instance + 1) if INSTANCES > 1 and party in
+                             self.services else "")
+            done.append("t=%5.1f s %-14s down %.2f s, back after %.1f s%s" % (
+                at, which, pause, time.monotonic() - t0 - at,
                 "" if during else " (loadgen already done)"))
             say("chaos: " + done[-1])
         return done
@@ -187,8 +211,11 @@ class ChaosTest(unittest.TestCase):
         faults, pairings = schedule(SEED, FAULTS, DEVICES)
         say("\nchaos: seed=%d devices=%d faults=%d (replay: ONR_TEST_CHAOS_SEED=%d)" % (
             SEED, DEVICES, FAULTS, SEED))
-        for at, party, pause in faults:
-            say("chaos:   at %5.2f s kill -9 %-12s restart after %.2f s" % (at, party, pause))
+        say("chaos: store=%s instances=%d" % (postgres.store(), INSTANCES))
+        for at, party, pause, instance in faults:
+            say("chaos:   at %5.2f s kill -9 %-12s restart after %.2f s" % (
+                at, party + (".%d" % (instance + 1) if INSTANCES > 1 and party in PARTIES[:3]
+                             else ""), pause))
         say("chaos:   %d devices paired during the chaos, from %.2f s to %.2f s" % (
             len(pairings), pairings[0][0] if pairings else 0, pairings[-1][0] if pairings else 0))
         try:
@@ -312,8 +339,16 @@ class ChaosTest(unittest.TestCase):
 
         # every database intact
         for name, svc in self.services.items():
-            self.assertEqual(svc.rows("PRAGMA integrity_check"), [("ok",)], name + " database")
-            self.assertEqual(svc.rows("PRAGMA foreign_key_check"), [], name + " database")
+            self.assertEqual(svc.store.integrity_errors(), [], name + " database")
+        # no delivery left in flight anywhere
+        try:
+            onboarding.wait_until(lambda: all(
+                svc.rows("SELECT count(*) FROM pending") == [(0,)]
+                for svc in self.services.values()), timeout=60, what="no pending row left")
+        except AssertionError as e:
+            raise AssertionError("%s: %s" % (e, {
+                name: svc.rows("SELECT peer, key, kind, attempts FROM pending")[:5]
+                for name, svc in self.services.items()})) from None
 
     def test_crossed_attach_runs_end_with_one_key_on_both_sides(self):
         """What a chaos run found (a broker killed while a device asked to
