@@ -20,9 +20,11 @@ struct attach_ctx {
     const char *down; /* its down topic */
 };
 
-/* A new challenge for `sub`, answering `re`, into answer->reply on `down`. */
-static int challenge(struct onr_service *svc, struct op_subscriber *sub, const uint8_t *re,
-                     const char *down, struct onr_answer *answer)
+/* A new challenge for `sub`, answering `re`, into answer->reply on `down`;
+ * its SQN the next after `base` (the stored one, or the device's after a
+ * resync), stored if sub->sqn is still what is stored. */
+static int challenge(struct onr_service *svc, struct op_subscriber *sub, uint64_t base,
+                     const uint8_t *re, const char *down, struct onr_answer *answer)
 {
     struct onr_db *db = onr_service_db(svc);
     struct onr_msg msg = {.type = ONR_MSG_ATTACH_CHALLENGE};
@@ -31,7 +33,7 @@ static int challenge(struct onr_service *svc, struct op_subscriber *sub, const u
     uint64_t sqn = 0;
     int rc;
 
-    rc = onr_aka_sqn_next(sub->sqn, &sqn);
+    rc = onr_aka_sqn_next(base, &sqn);
     if (rc == ONR_OK)
         rc = onr_random(rand, sizeof(rand));
     if (rc == ONR_OK)
@@ -68,7 +70,7 @@ static int decide_request(struct onr_service *svc, const struct onr_envelope *en
                                  strlen(sub.imsi)) == 0))
         rc = ONR_EDENIED; /* not its own subscription */
     if (rc == ONR_OK)
-        rc = challenge(svc, &sub, env->id, ctx->down, answer);
+        rc = challenge(svc, &sub, sub.sqn, env->id, ctx->down, answer);
     if (rc == ONR_OK)
         onr_log(ONR_LOG_INFO, "challenge dev=%s imsi=%s", ctx->dev, sub.imsi);
     onr_wipe(&sub, sizeof(sub));
@@ -135,9 +137,8 @@ static int take_auts(struct onr_service *svc, struct attach_ctx *ctx, struct op_
         return rc;
     onr_log(ONR_LOG_NOTICE, "resync dev=%s sqn_he=%llu sqn_ms=%llu", ctx->dev,
             (unsigned long long)sub->sqn, (unsigned long long)sqn_ms);
-    if (sqn_ms > sub->sqn)
-        sub->sqn = sqn_ms;
-    return challenge(svc, sub, env->id, ctx->down, answer);
+    return challenge(svc, sub, sqn_ms > sub->sqn ? sqn_ms : sub->sqn, env->id, ctx->down,
+                     answer);
 }
 
 static int decide_response(struct onr_service *svc, const struct onr_envelope *env,
