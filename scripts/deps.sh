@@ -65,29 +65,21 @@ $as_root apt-get update -q
 $as_root apt-get install -y -q --no-install-recommends $missing
 
 # Debian's prometheus package enables and starts a system-wide server (on
-# port 9090, its data in /var/lib/prometheus). The tests never use it:
-# integration.metrics starts its own on a free loopback port with a
-# private data directory. A server installed here only for the tests is
-# stopped and disabled, so it does not scrape or write anything meanwhile.
-# Debian's postgresql package creates and starts a `main` cluster on port
-# 5432. Onramp never uses it: the tests and the demo run private clusters
-# (initdb into their own directory, a Unix socket there). Installed here,
-# it is stopped and disabled; a site's own PostgreSQL is its operator's.
-case " $missing " in
-    *" postgresql "*)
-        if [ -d /run/systemd/system ]; then
-            echo "onramp: stopping and disabling the postgresql service the package started" \
-                 "(the tests and the demo start their own clusters)"
-            $as_root systemctl disable --now postgresql.service || true
-        fi
-        ;;
-esac
-case " $missing " in
-    *" prometheus "*)
-        if [ -d /run/systemd/system ]; then
-            echo "onramp: stopping and disabling the prometheus service the package started" \
-                 "(the tests start their own)"
-            $as_root systemctl disable --now prometheus.service || true
-        fi
-        ;;
-esac
+# port 9090, its data in /var/lib/prometheus), its postgresql package a
+# `main` cluster on port 5432. Onramp never uses them: integration.metrics
+# starts its own Prometheus on a free loopback port with a private data
+# directory, the tests and the demo run private PostgreSQL clusters (initdb
+# into their own directory, a Unix socket there). A server installed here
+# only for that is stopped and disabled, so it does nothing meanwhile; a
+# site's own servers are its operator's.
+for server in prometheus postgresql; do
+    case " $missing " in
+        *" $server "*)
+            if [ -d /run/systemd/system ]; then
+                echo "onramp: stopping and disabling the $server service the package started" \
+                     "(Onramp's tests and demo start their own)"
+                $as_root systemctl disable --now "$server.service" || true
+            fi
+            ;;
+    esac
+done

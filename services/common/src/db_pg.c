@@ -24,6 +24,7 @@
 #include "db_backend.h"
 #include "db_pg_sql.h"
 #include "onramp/error.h"
+#include "onramp/hex.h"
 
 #define MAX_STATEMENTS 128
 #define MAX_PARAMS 32
@@ -125,12 +126,14 @@ static int check(struct pg_db *db, PGresult *res, int keep)
 /* ---- the connection ------------------------------------------------------------- */
 
 /* What every session of ours sets: notices (IF NOT EXISTS ...) stay out of
- * stderr; a lock waited for longer than the busy timeout is a retry. */
+ * stderr; bytea in hex, as column_bytes reads it; a lock waited for longer
+ * than the busy timeout is a retry. */
 static int session_setup(struct pg_db *db)
 {
-    char sql[96];
+    char sql[128];
 
-    snprintf(sql, sizeof(sql), "SET client_min_messages = warning; SET lock_timeout = %d",
+    snprintf(sql, sizeof(sql),
+             "SET client_min_messages = warning; SET bytea_output = hex; SET lock_timeout = %d",
              db->lock_ms);
     return check(db, PQexec(db->conn, sql), 0);
 }
@@ -288,17 +291,6 @@ static int execute(struct pg_db *db, const char *sql, const struct onr_db_arg *a
     return ONR_OK;
 }
 
-static int hex_nibble(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* A column's bytes into `dst` (`cap` bytes): bytea from its hex text,
  * anything else as it is. *n gets the length; ONR_EIO when it does not fit. */
 static int column_bytes(const PGresult *res, int row, int col, void *dst, size_t cap,
@@ -315,18 +307,11 @@ static int column_bytes(const PGresult *res, int row, int col, void *dst, size_t
         *n = len;
         return ONR_OK;
     }
-    if (len < 2 || v[0] != '\\' || v[1] != 'x' || len % 2 != 0 || (len - 2) / 2 > cap)
+    /* bytea_output = hex (the default since 9.0): "\x" and lowercase hex */
+    if (len < 2 || v[0] != '\\' || v[1] != 'x')
         return ONR_EIO;
-    for (size_t i = 2; i < len; i += 2) {
-        int hi = hex_nibble(v[i]);
-        int lo = hex_nibble(v[i + 1]);
-
-        if (hi < 0 || lo < 0)
-            return ONR_EIO;
-        out[(i - 2) / 2] = (uint8_t)(hi << 4 | lo);
-    }
-    *n = (len - 2) / 2;
-    return ONR_OK;
+    *n = onr_hex_decode(v + 2, len - 2, out, cap);
+    return *n > 0 || len == 2 ? ONR_OK : ONR_EIO;
 }
 
 static int column_int(const PGresult *res, int row, int col, int64_t *v)
