@@ -77,6 +77,9 @@ int onr_service_refuse(struct onr_service *svc, const struct onr_envelope *env, 
     return code;
 }
 
+/* Attempts at a message another instance raced (svc_handle_once). */
+#define HANDLE_ATTEMPTS 3
+
 /* The outbox key: the sender's role and id, so a service and a device can
  * never share one. */
 static size_t sender_key(const struct onr_envelope *env, char *out, size_t cap)
@@ -108,15 +111,17 @@ int onr_service_handle_once(struct onr_service *svc, const struct onr_envelope *
     return svc_handle_once(svc, env, topic, decide, arg, 1);
 }
 
-int svc_handle_once(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
-                    onr_service_decide_cb decide, void *arg, int remember_silence)
+/* One attempt at handling `env` in a transaction (or savepoint) of its
+ * own: the stored answer to a duplicate, else decide and store. *stored
+ * is 1 when the answer is to be published. */
+static int attempt(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
+                   onr_service_decide_cb decide, void *arg, int remember_silence,
+                   struct onr_bytes who, int *duplicate)
 {
     struct onr_answer *a = svc->answer;
-    char sender[64];
-    struct onr_bytes who;
     int rc;
 
-    who = (struct onr_bytes){(const uint8_t *)sender, sender_key(env, sender, sizeof(sender))};
+    *duplicate = 0;
     rc = onr_db_begin(svc->db);
     if (rc != ONR_OK) {
         onr_log(ONR_LOG_WARNING, "database busy: message left for the peer to retry");
@@ -128,9 +133,9 @@ int svc_handle_once(struct onr_service *svc, const struct onr_envelope *env, con
                        a->reply.payload, &a->reply.len);
     if (rc == ONR_OK) {
         /* a duplicate or a retry of the same message: the same answer */
-        svc->counters.published.duplicates++;
+        *duplicate = 1;
         onr_db_rollback(svc->db);
-        return onr_service_publish(svc, &a->reply);
+        return ONR_OK;
     }
     memset(a, 0, sizeof(*a));
     if (rc == ONR_ENOENT)
@@ -140,8 +145,34 @@ int svc_handle_once(struct onr_service *svc, const struct onr_envelope *env, con
                            (struct onr_bytes){a->reply.payload, a->reply.len});
     if (rc == ONR_OK)
         rc = onr_db_commit(svc->db);
-    if (rc != ONR_OK) {
+    if (rc != ONR_OK)
         onr_db_rollback(svc->db);
+    return rc;
+}
+
+int svc_handle_once(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
+                    onr_service_decide_cb decide, void *arg, int remember_silence)
+{
+    struct onr_answer *a = svc->answer;
+    char sender[64];
+    struct onr_bytes who;
+    int duplicate = 0;
+    int rc;
+
+    who = (struct onr_bytes){(const uint8_t *)sender, sender_key(env, sender, sizeof(sender))};
+    /* Another instance on the same database may have changed what this one
+     * read (a serialization failure, a deadlock, a conditional update that
+     * found the row moved on): a few fresh attempts, each seeing what the
+     * other committed (then often the stored answer), before the message
+     * is left to its peer's retry. */
+    rc = attempt(svc, env, topic, decide, arg, remember_silence, who, &duplicate);
+    for (int n = 1; rc == ONR_EBUSY && n < HANDLE_ATTEMPTS; n++)
+        rc = attempt(svc, env, topic, decide, arg, remember_silence, who, &duplicate);
+    if (rc == ONR_OK && duplicate) {
+        svc->counters.published.duplicates++;
+        return onr_service_publish(svc, &a->reply);
+    }
+    if (rc != ONR_OK) {
         if (rc != ONR_EBUSY && rc != ONR_EIO)
             return rc;
         onr_log(ONR_LOG_ERROR, "database error=%s: message left for the peer to retry",
