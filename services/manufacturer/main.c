@@ -35,6 +35,7 @@ static const char usage[] =
     "  database           SQLite registry (manufacturer.db); one written by an\n"
     "                     older version is upgraded on start, in one transaction\n"
     "                     (a failed upgrade changes nothing and stops the start)\n"
+    ONR_SERVICE_USAGE_STORE
     "  provider ID KEYFILE   a provider it works with and its signing key;\n"
     "                     repeat for each\n"
     "  voucher_lifetime   seconds a voucher is valid (default 604800)\n"

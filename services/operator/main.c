@@ -44,6 +44,7 @@ static const char usage[] =
     "                     one written by an older version is upgraded on start,\n"
     "                     in one transaction (a failed upgrade changes nothing and\n"
     "                     stops the start)\n"
+    ONR_SERVICE_USAGE_STORE
     "  op_file            file holding the Milenage OP as 32 hex digits; mode\n"
     "                     0600 or the service refuses to start; never logged\n"
     "  plmn               MCC and MNC, 5 or 6 digits (e.g. 00101)\n"

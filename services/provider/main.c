@@ -48,6 +48,7 @@ static const char usage[] =
     "  database           SQLite file of its claims; one written by an older\n"
     "                     version is upgraded on start, in one transaction (a\n"
     "                     failed upgrade changes nothing and stops the start)\n"
+    ONR_SERVICE_USAGE_STORE
     "  manufacturer ID SIGNING_PUB SEALING_PUB\n"
     "                     a manufacturer it works with: the public key its\n"
     "                     messages verify with, and the X25519 key claims are\n"

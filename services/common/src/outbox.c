@@ -140,9 +140,14 @@ static int attempt(struct onr_service *svc, const struct onr_envelope *env, cons
     memset(a, 0, sizeof(*a));
     if (rc == ONR_ENOENT)
         rc = decide(svc, env, topic, arg, a);
-    if (rc == ONR_OK && (remember_silence || a->reply.len > 0))
+    if (rc == ONR_OK && (remember_silence || a->reply.len > 0)) {
         rc = processed_put(svc->db, who, env->id, svc->clock(), a->reply.topic,
                            (struct onr_bytes){a->reply.payload, a->reply.len});
+        /* another instance stored an answer to this very message meanwhile:
+         * the next attempt finds it and says it again */
+        if (rc == ONR_EEXIST)
+            rc = ONR_EBUSY;
+    }
     if (rc == ONR_OK)
         rc = onr_db_commit(svc->db);
     if (rc != ONR_OK)

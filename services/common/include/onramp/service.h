@@ -65,6 +65,16 @@
 #include "onramp/svc_log.h"
 #include "onramp/topic.h"
 
+/* The --help lines of the store keys every service shares, after its own
+ * `database` line. */
+#define ONR_SERVICE_USAGE_STORE                                                              \
+    "                     Or postgresql:CONNINFO, a libpq connection string\n"                \
+    "                     without a password: the party's PostgreSQL database.\n"            \
+    "  database_password_file  its role's password, one line; only the owner may\n"         \
+    "                     read the file (else PGPASSFILE, ~/.pgpass)\n"                      \
+    "  instance NAME      one of several instances sharing the PostgreSQL\n"                \
+    "                     database: client id ROLE.ID.NAME, $share subscriptions\n"
+
 struct event_base;
 struct onr_config;
 struct onr_service;
