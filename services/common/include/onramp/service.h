@@ -22,6 +22,8 @@
  *     meanwhile (answers, refusals, resends, counters) is held until that
  *     commit: one fsync per burst, and still nothing said before it is
  *     durable;
+ *   - its counters as service_stats on its ev topic and, when
+ *     metrics_listen is set, on GET /metrics for Prometheus;
  *   - SIGTERM/SIGINT clean shutdown, SIGHUP reload.
  *
  * For fault-injection tests, in a build configured with
@@ -43,6 +45,11 @@
  *                device's status (any number of lines)
  *   stats_interval  seconds between the service's counters (SPEC type 32)
  *                on onr/1/s/{role}/{id}/ev (default 10; 0: never)
+ *   metrics_listen  HOST:PORT where the same counters are served to
+ *                Prometheus (GET /metrics; <onramp/metrics_http.h>), read at
+ *                start; none unless set
+ *   metrics_public  yes: metrics_listen may be an address other than
+ *                loopback (default no: refused)
  */
 #ifndef ONRAMP_SERVICE_H
 #define ONRAMP_SERVICE_H
