@@ -788,7 +788,7 @@ static void test_a_scrape_reads_only_what_is_committed(void **state)
     free(text);
 }
 
-/* A rows of a kind the service does not send is counted as "other". */
+/* Rows of a kind the service does not send are counted as "other". */
 static void test_pending_rows_of_no_kind_count_as_other(void **state)
 {
     struct fixture *f = *state;

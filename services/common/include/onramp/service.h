@@ -68,6 +68,18 @@ struct event_base;
 struct onr_config;
 struct onr_service;
 
+/* The counters' keys as each service's --help lists them. */
+#define ONR_SERVICE_COUNTERS_USAGE                                                           \
+    "  stats_interval     seconds between its counters on onr/1/s/ROLE/ID/ev\n"              \
+    "                     (default 10; 0: none); onrampctl stats --service reads them\n"     \
+    "  metrics_listen HOST:PORT  serve the same counters to Prometheus on GET\n"             \
+    "                     /metrics there (default: none; README, \"Metrics\"). HOST\n"       \
+    "                     is an IP address or localhost; PORT alone means\n"                 \
+    "                     127.0.0.1:PORT. No login: an address other than loopback\n"        \
+    "                     is refused unless metrics_public is yes. Read at start.\n"         \
+    "  metrics_public yes|no  serve them on a non-loopback address too (default\n"           \
+    "                     no; keep it behind a firewall)\n"
+
 /* A publication: a sealed envelope and where it goes. */
 struct onr_publication {
     char topic[ONR_TOPIC_MAX + 1];
