@@ -16,6 +16,8 @@
 
 #define REFUSAL_LOG_WINDOW 10 /* seconds */
 #define REFUSAL_LOG_MAX 10    /* refusal lines per window; the rest are counted */
+#define METRICS_REFRESH 10    /* seconds between reads of what is pending for /metrics
+                                 alone (stats_interval 0) */
 
 /* Histogram bounds, seconds: a message is handled in well under a
  * millisecond unless it verifies a new key or waits for the disk; a
@@ -121,13 +123,26 @@ int svc_commit(struct onr_service *svc)
     return rc;
 }
 
-int svc_counters_stats(struct onr_service *svc, struct onr_msg_service_stats *out)
+void svc_counters_refresh(struct onr_service *svc)
+{
+    struct svc_counters *k = &svc->counters;
+    struct svc_pending_count per_kind[SVC_PENDING_COUNTS];
+    struct svc_pending_count total;
+    size_t n = 0;
+
+    if (svc_delivery_counts(svc, per_kind, &n, &total) != ONR_OK) {
+        onr_log(ONR_LOG_WARNING, "pending messages not counted error=%s",
+                onr_db_errmsg(svc->db));
+        return;
+    }
+    memcpy(k->pending, per_kind, n * sizeof(per_kind[0]));
+    k->n_pending = n;
+    k->pending_total = total;
+}
+
+void svc_counters_stats(const struct onr_service *svc, struct onr_msg_service_stats *out)
 {
     const struct svc_counters *k = &svc->counters;
-    struct svc_pending_count per_kind[SVC_PENDING_COUNTS];
-    struct svc_pending_count total = {0};
-    size_t n = 0;
-    int rc;
 
     memset(out, 0, sizeof(*out));
     out->uptime = (uint64_t)(time(NULL) - k->started);
@@ -145,15 +160,15 @@ int svc_counters_stats(struct onr_service *svc, struct onr_msg_service_stats *ou
         k->handling.count > 0 ? (uint64_t)(k->handling.sum * 1e6 / (double)k->handling.count)
                               : 0;
     out->latency_max_us = k->latency_max_us;
+    out->pending = k->pending_total.count;
+    out->pending_age = k->pending_total.oldest_age;
     out->pending_refused = svc->delivery.refused;
-    rc = svc_delivery_counts(svc, per_kind, &n, &total);
-    out->pending = total.count;
-    out->pending_age = total.oldest_age;
-    return rc;
 }
 
-/* The counters on our ev topic (SPEC type 32). */
-static void publish_counters(struct onr_service *svc, void *arg)
+/* The counters' tick: what is pending read again, and, unless
+ * stats_interval is 0 (the tick then runs for /metrics alone), the
+ * counters on our ev topic (SPEC type 32). */
+static void on_counters_tick(struct onr_service *svc, void *arg)
 {
     struct onr_msg msg = {.type = ONR_MSG_SERVICE_STATS};
     struct onr_publication pub;
@@ -161,11 +176,10 @@ static void publish_counters(struct onr_service *svc, void *arg)
 
     (void)arg;
     svc_refusal_log_roll(svc, time(NULL)); /* a flood's count, once it is over */
-    if (!svc->connected)
+    svc_counters_refresh(svc);
+    if (!svc->connected || svc->counters.publish == 0)
         return;
-    if (svc_counters_stats(svc, &msg.body.service_stats) != ONR_OK)
-        onr_log(ONR_LOG_WARNING, "pending messages not counted error=%s",
-                onr_db_errmsg(svc->db));
+    svc_counters_stats(svc, &msg.body.service_stats);
     memset(&pub, 0, sizeof(pub));
     if (onr_topic_ev(svc->def->sender_role, svc->id, topic, sizeof(topic)) == ONR_OK &&
         onr_service_seal(svc, &msg, topic, &pub, NULL) == ONR_OK)
@@ -186,6 +200,9 @@ int svc_counters_setup(struct onr_service *svc)
         fprintf(stderr, "%s: stats_interval: seconds in 0..3600\n", svc->def->name);
         return ONR_EINVAL;
     }
-    return interval == 0 ? ONR_OK
-                         : onr_service_every(svc, (unsigned)interval, publish_counters, NULL);
+    svc->counters.publish = interval > 0;
+    if (interval == 0 && onr_config_get(svc->cfg, "metrics_listen") == NULL)
+        return ONR_OK; /* nobody reads what is pending */
+    return onr_service_every(svc, interval > 0 ? (unsigned)interval : METRICS_REFRESH,
+                             on_counters_tick, NULL);
 }

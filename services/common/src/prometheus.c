@@ -2,10 +2,11 @@
  * The service's own GET /metrics (README, "Metrics"): off unless
  * metrics_listen is set, on loopback unless metrics_public yes, served on
  * the service's loop by <onramp/metrics_http.h>. What it serves is what
- * the skeleton counts for service_stats (counters.c) and the pending table
- * (delivery.c): one source for both. A scrape reads the counters in
- * memory and the pending table once (one grouped read of a table that
- * holds only what awaits confirmation).
+ * the skeleton counts for service_stats (counters.c): one source for
+ * both. A scrape reads memory only: what awaits confirmation is read from
+ * the database by the counters' tick (every stats_interval seconds), so
+ * however large that table grows and however often Prometheus asks, a
+ * scrape costs the loop no database read.
  */
 #include <stdio.h>
 #include <string.h>
@@ -65,51 +66,34 @@ static void messages(struct onr_metrics *m, const struct onr_service *svc)
     onr_metrics_histogram(m, NULL, 0, &k->handling);
 }
 
-/* The pending table, read once it holds only what is committed. */
-static int pending(struct onr_metrics *m, struct onr_service *svc)
+/* What awaits confirmation, as the counters' tick last read it. */
+static void pending(struct onr_metrics *m, const struct onr_service *svc)
 {
-    struct svc_pending_count per_kind[SVC_PENDING_COUNTS];
-    struct svc_pending_count total;
-    size_t n = 0;
-    int rc;
+    const struct svc_counters *k = &svc->counters;
 
-    /* a burst's transaction is committed later in this turn of the loop
-     * anyway: now, so what is read here is durable */
-    if (batch_is_open(svc->batch))
-        batch_flush(svc->batch);
-    rc = svc_delivery_counts(svc, per_kind, &n, &total);
-    if (rc != ONR_OK) {
-        onr_log(ONR_LOG_WARNING, "metrics: pending messages not counted error=%s",
-                onr_db_errmsg(svc->db));
-        return rc;
-    }
     onr_metrics_family(m, "onramp_pending_confirmations", ONR_METRIC_GAUGE,
                        "The service's messages awaiting their peer's confirmation, by kind.");
-    for (size_t i = 0; i < n; i++)
-        onr_metrics_gauge(m, &(struct onr_metric_label){"kind", per_kind[i].kind}, 1,
-                          (double)per_kind[i].count);
+    for (size_t i = 0; i < k->n_pending; i++)
+        onr_metrics_gauge(m, &(struct onr_metric_label){"kind", k->pending[i].kind}, 1,
+                          (double)k->pending[i].count);
     onr_metrics_family(m, "onramp_pending_oldest_age_seconds", ONR_METRIC_GAUGE,
                        "How long the oldest of them has waited (0 when none), by kind.");
-    for (size_t i = 0; i < n; i++)
-        onr_metrics_gauge(m, &(struct onr_metric_label){"kind", per_kind[i].kind}, 1,
-                          (double)per_kind[i].oldest_age);
+    for (size_t i = 0; i < k->n_pending; i++)
+        onr_metrics_gauge(m, &(struct onr_metric_label){"kind", k->pending[i].kind}, 1,
+                          (double)k->pending[i].oldest_age);
     onr_metrics_family(m, "onramp_pending_refused_total", ONR_METRIC_COUNTER,
                        "Refusals of its messages by their peers.");
     onr_metrics_counter(m, NULL, 0, svc->delivery.refused);
-    return ONR_OK;
 }
 
 int svc_metrics_collect(struct onr_metrics *m, void *arg)
 {
-    struct onr_service *svc = arg;
+    const struct onr_service *svc = arg;
     const struct onr_metric_label info[] = {
         {"service", svc->id}, {"role", svc->def->name}, {"version", ONR_VERSION_STRING}};
-    int rc;
 
     messages(m, svc);
-    rc = pending(m, svc);
-    if (rc != ONR_OK)
-        return rc;
+    pending(m, svc);
     onr_metrics_family(m, "onramp_db_commit_seconds", ONR_METRIC_HISTOGRAM,
                        "Time of each database commit (one per burst of messages).");
     onr_metrics_histogram(m, NULL, 0, &svc->counters.commits);

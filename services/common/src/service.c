@@ -123,8 +123,10 @@ int svc_setup(struct onr_service *svc, const struct onr_service_def *def)
     rc = def->start(svc, def->arg);
     if (rc == ONR_OK)
         rc = svc_status_setup(svc);
-    if (rc == ONR_OK)
+    if (rc == ONR_OK) {
+        svc_counters_refresh(svc); /* the kinds are known now */
         rc = svc_metrics_start(svc);
+    }
     if (rc != ONR_OK)
         fprintf(stderr, "onramp-%s: cannot start: %s\n", def->name, onr_strerror(rc));
     return rc;

@@ -55,6 +55,16 @@ enum svc_refusal {
     SVC_REFUSALS
 };
 
+/* Messages awaiting confirmation, of one kind (delivery.c). */
+struct svc_pending_count {
+    const char *kind; /* a kind's name (static), or "other" */
+    uint64_t count;
+    uint64_t oldest_age; /* seconds; 0 when none */
+};
+
+/* One per configured kind, and "other". */
+#define SVC_PENDING_COUNTS (SVC_MAX_KINDS + 1)
+
 /* What the service counts since it started: the one source of its
  * service_stats (SPEC type 32) and of its /metrics. */
 struct svc_counters {
@@ -66,13 +76,12 @@ struct svc_counters {
     struct onr_histogram handling; /* seconds to handle a message */
     struct onr_histogram commits;  /* seconds of a durable commit */
     time_t started;
-};
-
-/* Messages awaiting confirmation, of one kind (delivery.c). */
-struct svc_pending_count {
-    const char *kind; /* a kind's name (static), or "other" */
-    uint64_t count;
-    uint64_t oldest_age; /* seconds; 0 when none */
+    /* what awaits confirmation, as the counters' tick last read it (a
+     * scrape never reads the database) */
+    struct svc_pending_count pending[SVC_PENDING_COUNTS];
+    size_t n_pending;
+    struct svc_pending_count pending_total;
+    int publish; /* service_stats every stats_interval s (0: never) */
 };
 
 /* At most REFUSAL_LOG_MAX refusal lines per window; the rest counted. */
@@ -186,10 +195,13 @@ void svc_free_ticks(struct onr_service *svc);
 void svc_count(struct onr_service *svc, int type, int rc, const struct timespec *t0);
 int svc_counters_setup(struct onr_service *svc);
 void svc_refusal_log_roll(struct onr_service *svc, time_t now);
-/* counters.c: service_stats' body from the counters and what is pending
- * (uptime, sums, the mean). ONR_OK, or the database's error (the pending
- * fields then 0). */
-int svc_counters_stats(struct onr_service *svc, struct onr_msg_service_stats *out);
+/* counters.c: service_stats' body from the counters (uptime, sums, the
+ * mean; what was pending at the last refresh). */
+void svc_counters_stats(const struct onr_service *svc, struct onr_msg_service_stats *out);
+/* counters.c: read what awaits confirmation into the counters (the
+ * counters' tick does, every stats_interval seconds, and the start); on a
+ * database error the last values stay (logged). */
+void svc_counters_refresh(struct onr_service *svc);
 /* counters.c: onr_db_commit, timed for onramp_db_commit_seconds when it
  * is durable (the outermost: a burst's, or one outside a burst). */
 int svc_commit(struct onr_service *svc);
@@ -216,7 +228,6 @@ int svc_prune_outbox(struct onr_service *svc);
  * counters: per kind into `out` (one per configured kind, then "other"
  * if rows of no configured kind wait), *n of them, and their sum in
  * *total (the oldest age: the largest). ONR_OK or the database's error. */
-#define SVC_PENDING_COUNTS (SVC_MAX_KINDS + 1)
 void svc_delivery_tick(struct onr_service *svc, void *arg);
 int svc_delivery_counts(struct onr_service *svc, struct svc_pending_count out[SVC_PENDING_COUNTS],
                         size_t *n, struct svc_pending_count *total);

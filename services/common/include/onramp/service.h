@@ -44,7 +44,9 @@
  *   controller   ID SIGNING_PUB: a control tool allowed to ask for a
  *                device's status (any number of lines)
  *   stats_interval  seconds between the service's counters (SPEC type 32)
- *                on onr/1/s/{role}/{id}/ev (default 10; 0: never)
+ *                on onr/1/s/{role}/{id}/ev (default 10; 0: never), and
+ *                between reads of what awaits confirmation (every 10 s for
+ *                /metrics alone when 0)
  *   metrics_listen  HOST:PORT where the same counters are served to
  *                Prometheus (GET /metrics; <onramp/metrics_http.h>), read at
  *                start; none unless set
@@ -71,7 +73,9 @@ struct onr_service;
 /* The counters' keys as each service's --help lists them. */
 #define ONR_SERVICE_COUNTERS_USAGE                                                           \
     "  stats_interval     seconds between its counters on onr/1/s/ROLE/ID/ev\n"              \
-    "                     (default 10; 0: none); onrampctl stats --service reads them\n"     \
+    "                     (default 10; 0: none); onrampctl stats --service reads them.\n"    \
+    "                     What awaits confirmation is read that often (every 10 s\n"         \
+    "                     for /metrics alone when 0)\n"                                      \
     "  metrics_listen HOST:PORT  serve the same counters to Prometheus on GET\n"             \
     "                     /metrics there (default: none; README, \"Metrics\"). HOST\n"       \
     "                     is an IP address or localhost; PORT alone means\n"                 \
