@@ -138,9 +138,11 @@ int svc_metrics_start(struct onr_service *svc)
         fprintf(stderr, "onramp-%s: metrics_listen %s: not a loopback address. /metrics has no "
                         "login: it listens on loopback only, unless 'metrics_public yes' is set "
                         "too (then keep it behind a firewall)\n", name, listen);
+    else if (rc == ONR_EIO)
+        fprintf(stderr, "onramp-%s: metrics_listen %s: cannot listen there (in use, or not an "
+                        "address of this machine)\n", name, listen);
     else if (rc != ONR_OK)
-        fprintf(stderr, "onramp-%s: metrics_listen %s: cannot listen there: %s\n", name, listen,
-                onr_strerror(rc));
+        fprintf(stderr, "onramp-%s: metrics_listen: %s\n", name, onr_strerror(rc));
     else
         onr_log(ONR_LOG_NOTICE, "metrics listening url=%s public=%s",
                 onr_metrics_server_url(svc->metrics),
