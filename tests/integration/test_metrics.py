@@ -160,7 +160,10 @@ class MetricsTest(unittest.TestCase):
         for svc, role in SERVICES.items():
             self.assertEqual(self.prom.value('onramp_service_connected{service="%s",role="%s"}'
                                              % (svc, role)), 1)
-            self.assertEqual(self.prom.value('onramp_service_info{service="%s"}' % svc), 1)
+            # the served id and role, kept beside the target's own labels
+            self.assertEqual(self.prom.value('onramp_service_info{service="%s",'
+                                             'exported_service="%s",exported_role="%s"}'
+                                             % (svc, svc, role)), 1)
         self.assertEqual(self.prom.value("onramp_exporter_connected"), 1)
 
     def test_the_brokers_counters_of_the_onboarding(self):
