@@ -112,8 +112,8 @@ int onr_service_handle_once(struct onr_service *svc, const struct onr_envelope *
 }
 
 /* One attempt at handling `env` in a transaction (or savepoint) of its
- * own: the stored answer to a duplicate, else decide and store. *stored
- * is 1 when the answer is to be published. */
+ * own: decide and store the answer in svc->answer, or (*duplicate = 1)
+ * find the answer stored to the same message before. */
 static int attempt(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                    onr_service_decide_cb decide, void *arg, int remember_silence,
                    struct onr_bytes who, int *duplicate)
@@ -149,7 +149,7 @@ static int attempt(struct onr_service *svc, const struct onr_envelope *env, cons
             rc = ONR_EBUSY;
     }
     if (rc == ONR_OK)
-        rc = onr_db_commit(svc->db);
+        rc = svc_commit(svc);
     if (rc != ONR_OK)
         onr_db_rollback(svc->db);
     return rc;
@@ -174,7 +174,7 @@ int svc_handle_once(struct onr_service *svc, const struct onr_envelope *env, con
     for (int n = 1; rc == ONR_EBUSY && n < HANDLE_ATTEMPTS; n++)
         rc = attempt(svc, env, topic, decide, arg, remember_silence, who, &duplicate);
     if (rc == ONR_OK && duplicate) {
-        svc->counters.published.duplicates++;
+        svc->counters.duplicates++;
         return onr_service_publish(svc, &a->reply);
     }
     if (rc != ONR_OK) {
@@ -203,7 +203,7 @@ int onr_service_transact(struct onr_service *svc, onr_service_work_cb fn, void *
     memset(a, 0, sizeof(*a));
     rc = fn(svc, arg, a);
     if (rc == ONR_OK)
-        rc = onr_db_commit(svc->db);
+        rc = svc_commit(svc);
     if (rc != ONR_OK) {
         onr_db_rollback(svc->db);
         return rc;
