@@ -213,9 +213,10 @@ class ChaosTest(unittest.TestCase):
             SEED, DEVICES, FAULTS, SEED))
         say("chaos: store=%s instances=%d" % (postgres.store(), INSTANCES))
         for at, party, pause, instance in faults:
-            say("chaos:   at %5.2f s kill -9 %-12s restart after %.2f s" % (
-                at, party + (".%d" % (instance + 1) if INSTANCES > 1 and party in PARTIES[:3]
-                             else ""), pause))
+            say("chaos:   at %5.2f s %s %-12s restart after %.2f s" % (
+                at, "kill -QUIT" if party == "postgres" else "kill -9",
+                party + (".%d" % (instance + 1) if INSTANCES > 1 and party in PARTIES[:3]
+                         else ""), pause))
         say("chaos:   %d devices paired during the chaos, from %.2f s to %.2f s" % (
             len(pairings), pairings[0][0] if pairings else 0, pairings[-1][0] if pairings else 0))
         try:
