@@ -18,7 +18,8 @@
  *   align.c     step 5: the device's policy for its operator, resent until
  *               the operator confirms
  *   enroll.c    step 4: a device's CSR -> its service certificate; the
- *               revocation of a certificate at the broker
+ *               issue of certificates and their revocation at the brokers
+ *   renew.c     an operational device renews its certificate (SPEC 17)
  *   release.c   a control tool releases a device (its certificate revoked,
  *               manufacturer and operator told, each until it confirms) or
  *               revokes its certificate
@@ -43,6 +44,12 @@ struct prov_app_key;
 struct prov_page;
 
 #define PROV_MAX_PLANS 32
+
+/* Service certificates' lifetime (cert_lifetime), seconds. The shortest
+ * leaves a device time to renew; the longest is cert_days' old bound. */
+#define PROV_CERT_LIFETIME_MIN 600
+#define PROV_CERT_LIFETIME_MAX (3650 * 86400)
+#define PROV_CERT_LIFETIME_DEFAULT (365 * 86400)
 
 /* The kinds of confirmed messages (main.c lists them). */
 #define PROV_KIND_REGISTRATION "registration"
@@ -71,12 +78,13 @@ struct prov {
     uint8_t broker_ca_der[ONR_X509_MAX_DER]; /* trusted for its service broker */
     size_t broker_ca_len;
     char endpoint[257];                      /* mqtts://HOST:PORT */
-    uint64_t cert_days;
+    uint64_t cert_lifetime;                  /* seconds, of service certificates */
     uint64_t retry_after;                    /* seconds, in pending answers */
     uint64_t resend;                         /* seconds before a first resend */
     struct prov_plan plans[PROV_MAX_PLANS];
     size_t n_plans;
     struct prov_page *page;                  /* NULL: no page */
+    uint64_t renewals; /* certificates renewed since it started (service_stats) */
 };
 
 /* schema.c */
@@ -140,18 +148,49 @@ int prov_aligned(struct onr_service *svc, const struct onr_pending *p,
 
 /* enroll.c: an enroll request (type 11); and, from the transaction that
  * stores a device's application key `k`, the enrollment that waited for
- * it (its answer added to `answer`'s extras). prov_revoke_cert: the
- * certificate `serial` of `dev` revoked at the broker (type 27, a
- * confirmed message, into `answer`); prov_cert_revoke_msg builds it
- * (borrowing). */
+ * it (its answer added to `answer`'s extras). */
 int prov_on_enroll(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                    void *arg);
 int prov_enroll_waiting(struct onr_service *svc, const struct prov *p,
                         const struct prov_app_key *k, struct onr_answer *answer);
-int prov_revoke_cert(struct onr_service *svc, const char *dev, const uint8_t *serial,
-                     size_t serial_len, struct onr_answer *answer);
+/*
+ * Certificates (enroll.c), inside the caller's transaction:
+ * prov_cert_issue: a new certificate for `pub` of `dev` from our CA with
+ * our cert_lifetime, stored in force (renewing `renewing`, may be NULL)
+ * into `out`. prov_revoke_cert: certificate `c` (already marked revoked)
+ * revoked at the brokers (type 27 with its notAfter, a confirmed message
+ * published with `answer`, or by the resend tick when its extras are
+ * taken); prov_cert_revoke_msg builds it (borrowing).
+ * prov_revoke_in_force: every certificate in force of `dev` but `keep`
+ * (NULL: all) revoked so; *revoked counts them.
+ */
+struct prov_cert;
+int prov_cert_issue(struct onr_service *svc, const struct prov *p, const char *dev,
+                    const uint8_t pub[ONR_P256_PUB_LEN], const struct prov_cert *renewing,
+                    struct prov_cert *out);
+int prov_revoke_cert(struct onr_service *svc, const struct prov_cert *c,
+                     struct onr_answer *answer);
+int prov_revoke_in_force(struct onr_service *svc, const char *dev, const uint8_t *keep,
+                         size_t keep_len, struct onr_answer *answer, size_t *revoked);
 void prov_cert_revoke_msg(const char *dev, const uint8_t *serial, size_t serial_len,
-                          struct onr_msg *msg);
+                          int64_t not_after, struct onr_msg *msg);
+/* prov_enroll_response: the enroll response (type 12) answering `env`
+ * with `cert`, our CA, our service broker's CA and endpoint, sealed for
+ * `topic` into `reply`. */
+int prov_enroll_response(struct onr_service *svc, const struct prov *p,
+                         const struct onr_envelope *env, const struct prov_cert *cert,
+                         const char *topic, struct onr_publication *reply);
+
+/* renew.c: an operational device's renew request (type 38) and renewed
+ * (type 39) on onr/1/p/{us}/dev/+/renew (SPEC section 17). */
+int prov_on_renew_request(struct onr_service *svc, const struct onr_envelope *env,
+                          const char *topic, void *arg);
+int prov_on_renewed(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
+                    void *arg);
+/* prov_stats: the provider's own counters of service_stats: renewals, and
+ * the current certificates expiring within PROV_EXPIRING_WITHIN. */
+#define PROV_EXPIRING_WITHIN (7 * 86400)
+void prov_stats(struct onr_service *svc, void *arg, struct onr_msg_service_stats *out);
 
 /* release.c: a release or a revocation from a control tool; the release
  * message (borrowing `dev`); the hooks of the release kinds (the refusal's:

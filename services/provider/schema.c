@@ -102,7 +102,7 @@ static int v2_revocations(struct onr_db *db, uint64_t now)
         for (size_t i = 0; i < serial_len; i++)
             snprintf(hex + 2 * i, 3, "%02x", serial[i]);
         prov_key("cert", hex, key, sizeof(key));
-        prov_cert_revoke_msg(dev, serial, serial_len, &msg);
+        prov_cert_revoke_msg(dev, serial, serial_len, 0, &msg);
         rc = onr_delivery_store(db, PROV_KIND_CERT_REVOKE, ONR_PEER_BROKER, key, &msg,
                                 ONR_TOPIC_CONTROL, id_len == ONR_MSG_ID_LEN ? id : NULL, now,
                                 now);
@@ -275,6 +275,14 @@ static const struct onr_db_migration steps[] = {
      "ALTER TABLE certificates DROP COLUMN revoke_sent_at;"
      "ALTER TABLE certificates DROP COLUMN revoke_confirmed;",
      NULL},
+    {"certificates: each one's notAfter and the certificate it renews; two in force while a "
+     "renewal is unconfirmed (SPEC section 17)",
+     "DROP INDEX certificates_current;"
+     "ALTER TABLE certificates ADD COLUMN not_after INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE certificates ADD COLUMN renews BLOB;"
+     "CREATE INDEX certificates_dev ON certificates (dev, revoked_at);"
+     "CREATE INDEX certificates_renews ON certificates (renews);",
+     prov_cert_not_after_fill},
 };
 
 const struct onr_db_schema prov_schema = {steps, sizeof(steps) / sizeof(steps[0])};

@@ -272,9 +272,10 @@ class Provider:
         self.process = None
 
     def configure(self, manufacturers, operators, default_operator, controllers, plans=None,
-                  quick_timers=True):
+                  quick_timers=True, extra=None):
         """plans: account -> (qos, charging group, cap); "*" for the others.
-        quick_timers: retry_after 1 and resend 2 (tests), else the defaults."""
+        quick_timers: retry_after 1 and resend 2 (tests), else the defaults.
+        extra: more configuration lines, key -> value."""
         cert, key = self.onb.pki.client("provider", self.id)
         ca_cert, ca_key = self.onb.pki.provider_ca(self.id)
         self.plans = plans or {"*": (0, "default", 0)}
@@ -298,6 +299,8 @@ class Provider:
             lines.append("operator %s %s" % (op_id, pub))
         for ctl in controllers:
             lines.append("controller %s %s" % (ctl.id, ctl.pub))
+        for k, v in (extra or {}).items():
+            lines.append("%s %s" % (k, v))
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
         self.process = Process("provider-" + self.id,

@@ -109,6 +109,8 @@ static void publish_counters(struct onr_service *svc, void *arg)
     if (svc_delivery_counts(svc, &k->published.pending, &k->published.pending_age) != ONR_OK)
         onr_log(ONR_LOG_WARNING, "pending messages not counted error=%s",
                 onr_db_errmsg(svc->db));
+    if (svc->def->stats != NULL)
+        svc->def->stats(svc, svc->def->arg, &k->published);
     msg.body.service_stats = k->published;
     memset(&pub, 0, sizeof(pub));
     if (onr_topic_ev(svc->def->sender_role, svc->id, topic, sizeof(topic)) == ONR_OK &&

@@ -128,6 +128,11 @@ struct onr_service_def {
      * answer). Read-only. */
     int (*status)(struct onr_service *svc, void *arg, const char *dev,
                   struct onr_msg_status *out);
+    /* May be NULL. The service's own counters of its service_stats (the
+     * optional fields of SPEC type 32 that are its role's: the provider's
+     * renewals and certs_expiring), filled into `out` before each
+     * publication; the common ones are the skeleton's. Read-only. */
+    void (*stats)(struct onr_service *svc, void *arg, struct onr_msg_service_stats *out);
 };
 
 /*
