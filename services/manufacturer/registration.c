@@ -125,8 +125,7 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     return rc;
 }
 
-/* A token bucket of claim attempts per provider. */
-static int take_claim_token(const struct mfr *m, struct mfr_bucket *b, uint64_t now)
+int mfr_take_claim_token(const struct mfr *m, struct mfr_bucket *b, uint64_t now)
 {
     double burst = (double)m->claim_rate;
 
@@ -173,7 +172,7 @@ static int refuse_stranger(struct onr_service *svc, struct mfr *m,
     onr_log(ONR_LOG_NOTICE, "registration refused provider=%s reason=\"unknown provider\"",
             safe);
     if (env->sender_role != ONR_ROLE_PROVIDER || env->sender.len > ONR_SERVICE_ID_MAX ||
-        take_claim_token(m, &strangers, onr_service_now(svc)) != ONR_OK ||
+        mfr_take_claim_token(m, &strangers, onr_service_now(svc)) != ONR_OK ||
         onr_service_accept(svc, env) != ONR_OK)
         return ONR_EDENIED;
     snprintf(dev, sizeof(dev), "%.*s", (int)r->dev.len, (const char *)r->dev.ptr);
@@ -207,7 +206,8 @@ int mfr_on_registration(struct onr_service *svc, const struct onr_envelope *env,
         return answer_now(svc, env, prov, rc);
     if (rc != ONR_OK && rc != ONR_EREPLAY)
         return rc;
-    if (rc == ONR_OK && take_claim_token(m, mfr_bucket(m, prov), onr_service_now(svc)) != ONR_OK) {
+    if (rc == ONR_OK &&
+        mfr_take_claim_token(m, mfr_bucket(m, prov), onr_service_now(svc)) != ONR_OK) {
         /* over the rate: counted (busy), not audited, so a guesser cannot
          * grow the audit faster than the rate */
         onr_service_log_refusal(svc, "registration refused provider=%s reason=\"claim rate\"",

@@ -43,7 +43,6 @@ int prov_revoke_cert(struct onr_service *svc, const struct prov_cert *c,
     char hex[2 * 20 + 1];
     char key[ONR_DELIVERY_KEY_MAX + 1];
     struct onr_msg msg;
-    int rc;
 
     if (c->serial_len == 0 || c->serial_len > 20)
         return ONR_EINVAL;
@@ -51,13 +50,8 @@ int prov_revoke_cert(struct onr_service *svc, const struct prov_cert *c,
         snprintf(hex + 2 * i, 3, "%02x", c->serial[i]);
     prov_key("cert", hex, key, sizeof(key));
     prov_cert_revoke_msg(c->dev, c->serial, c->serial_len, c->not_after, &msg);
-    rc = onr_service_send_confirmed(svc, answer, PROV_KIND_CERT_REVOKE, ONR_PEER_BROKER, key,
-                                    &msg, ONR_TOPIC_CONTROL);
-    if (rc == ONR_ESPACE) /* the answer's extras are taken: the resend tick sends it */
-        rc = onr_delivery_store(onr_service_db(svc), PROV_KIND_CERT_REVOKE, ONR_PEER_BROKER,
-                                key, &msg, ONR_TOPIC_CONTROL, NULL, onr_service_now(svc),
-                                onr_service_now(svc));
-    return rc;
+    return onr_service_send_confirmed(svc, answer, PROV_KIND_CERT_REVOKE, ONR_PEER_BROKER, key,
+                                      &msg, ONR_TOPIC_CONTROL);
 }
 
 int prov_revoke_in_force(struct onr_service *svc, const char *dev, const uint8_t *keep,

@@ -135,6 +135,9 @@ static const struct onr_delivery_kind kinds[] = {
      .peer_role = ONR_ROLE_OPERATOR, .peers = &state.operators, .confirmed = prov_aligned},
     {.name = PROV_KIND_CERT_REVOKE, .answer_type = ONR_MSG_CONTROL_RESULT,
      .peer_role = ONR_ROLE_BROKER, .drop_on = ONR_EDENIED},
+    {.name = PROV_KIND_KIT_REGISTRATION, .answer_type = ONR_MSG_KIT_REGISTERED,
+     .peer_role = ONR_ROLE_MANUFACTURER, .peers = &state.manufacturers,
+     .confirmed = prov_kit_registered_hook, .refused = prov_kit_registration_refused},
 };
 
 /* `plan ACCOUNT QOS CHARGING CAP` lines. */

@@ -13,6 +13,8 @@
  *   pairing.c   step 1: a pairing from onrampctl or the page -> claim ->
  *               registration with the manufacturer (step 2, confirmed
  *               delivery) -> answer to onrampctl
+ *   kit_pairing.c  the same for a kit label: every device of the kit
+ *   kits.c      the database: kit claims and their devices
  *   app_key.c   after step 3c: an operator's sealed application key for an
  *               attached device, stored for its enrollment
  *   align.c     step 5: the device's policy for its operator, resent until
@@ -34,6 +36,7 @@
 #include <stdint.h>
 
 #include "onramp/hpke.h"
+#include "onramp/label.h"
 #include "onramp/p256.h"
 #include "onramp/service.h"
 #include "onramp/svc_peers.h"
@@ -57,6 +60,7 @@ struct prov_page;
 #define PROV_KIND_RELEASE_OP "release_op"
 #define PROV_KIND_ALIGNMENT "alignment"
 #define PROV_KIND_CERT_REVOKE "cert_revoke"
+#define PROV_KIND_KIT_REGISTRATION "kit_registration"
 
 /* What an account's devices get from their operator (step 5). */
 struct prov_plan {
@@ -96,6 +100,24 @@ extern const struct onr_db_schema prov_schema;
 void prov_key(const char *what, const char *subject, char *out, size_t cap);
 const char *prov_key_subject(const struct onr_pending *p, const char *what);
 
+/* A pairing, from a control tool or the page (everything borrowed). */
+struct prov_pairing {
+    struct onr_bytes label;   /* the label's text, untrusted */
+    struct onr_bytes account;
+    struct onr_bytes op;      /* the operator asked for; ptr NULL: none */
+    const char *asker;        /* a control tool's id or PROV_ASKER_WEB */
+    const uint8_t *id;        /* the pairing's id, ONR_MSG_ID_LEN bytes */
+};
+
+/* pairing.c: prov_choose_operator: the operator for a new claim: the
+ * user's (`asked`) if we have a contract with it, else our default
+ * (static storage: `p`'s). prov_tell_error: an error for the control tool
+ * `asker`, answering its pairing `re`, with `reason` (borrowed), into
+ * `pub`. */
+const char *prov_choose_operator(const struct prov *p, struct onr_bytes asked);
+int prov_tell_error(struct onr_service *svc, const uint8_t re[ONR_MSG_ID_LEN], const char *asker,
+                    int code, const char *reason, struct onr_publication *pub);
+
 /* pairing.c: a control tool's pairing on onr/1/s/prov/{us}/in, and the
  * hooks of the registration kind (the manufacturer's answer). */
 int prov_on_pairing(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
@@ -119,6 +141,27 @@ int prov_registration_refused(struct onr_service *svc, const struct onr_pending 
 int prov_pair_web(struct onr_service *svc, const struct prov *p, struct onr_bytes label,
                   struct onr_bytes account, const char *op, char dev[ONR_DEVID_LEN + 1],
                   const char **why);
+
+/*
+ * kit_pairing.c: a pairing of a kit label (SPEC section 18).
+ * prov_kit_decide_pairing: a control tool's (`req`), from decide_pairing:
+ * its answer (an error, or kit_paired when the account holds the kit
+ * already) into `answer`, or the kit registration sent. prov_kit_pair_web:
+ * the page's, as prov_pair_web, naming the kit in `kit`. The hooks of the
+ * kit registration kind: the manufacturer's kit_registered (every device
+ * claimed, the asker told kit_paired) and its refusal (passed on with its
+ * reason).
+ */
+int prov_kit_decide_pairing(struct onr_service *svc, const struct prov *p,
+                            const struct prov_pairing *req, struct onr_answer *answer);
+int prov_kit_pair_web(struct onr_service *svc, const struct prov *p, struct onr_bytes label,
+                      struct onr_bytes account, const char *op, char kit[ONR_KIT_ID_LEN + 1],
+                      const char **why);
+int prov_kit_registered_hook(struct onr_service *svc, const struct onr_pending *pending,
+                             const struct onr_envelope *answer, struct onr_answer *out,
+                             void *arg);
+int prov_kit_registration_refused(struct onr_service *svc, const struct onr_pending *pending,
+                                  int code, struct onr_answer *out, void *arg);
 
 /* page.c: the pairing page, if http_listen is set: started from start()
  * (p->page; ONR_OK also when off; an error is printed), stopped from
@@ -159,8 +202,7 @@ int prov_enroll_waiting(struct onr_service *svc, const struct prov *p,
  * our cert_lifetime, stored in force (renewing `renewing`, may be NULL)
  * into `out`. prov_revoke_cert: certificate `c` (already marked revoked)
  * revoked at the brokers (type 27 with its notAfter, a confirmed message
- * published with `answer`, or by the resend tick when its extras are
- * taken); prov_cert_revoke_msg builds it (borrowing).
+ * published with `answer`); prov_cert_revoke_msg builds it (borrowing).
  * prov_revoke_in_force: every certificate in force of `dev` but `keep`
  * (NULL: all) revoked so; *revoked counts them.
  */

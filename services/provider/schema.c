@@ -283,6 +283,25 @@ static const struct onr_db_migration steps[] = {
      "CREATE INDEX certificates_dev ON certificates (dev, revoked_at);"
      "CREATE INDEX certificates_renews ON certificates (renews);",
      prov_cert_not_after_fill},
+    {"kit claims and the devices of each kit (SPEC section 18)",
+     "CREATE TABLE kit_claims ("
+     "  kit TEXT PRIMARY KEY,"
+     "  mfr TEXT NOT NULL,"
+     "  account TEXT NOT NULL,"
+     "  operator TEXT NOT NULL,"
+     "  state INTEGER NOT NULL CHECK (state IN (0, 1)),"
+     "  pairing_id BLOB NOT NULL,"
+     "  asker TEXT NOT NULL,"
+     "  created_at INTEGER NOT NULL,"
+     "  registered_at INTEGER"
+     ");"
+     "CREATE TABLE kit_devices ("
+     "  dev TEXT PRIMARY KEY,"
+     "  kit TEXT NOT NULL REFERENCES kit_claims(kit),"
+     "  position INTEGER NOT NULL"
+     ");"
+     "CREATE INDEX kit_devices_kit ON kit_devices (kit, position);",
+     NULL},
 };
 
 const struct onr_db_schema prov_schema = {steps, sizeof(steps) / sizeof(steps[0])};

@@ -83,6 +83,7 @@ struct svc_delivery {
     size_t n_kinds;
     uint64_t resend;   /* seconds before the first resend */
     uint64_t refused;  /* refusals of our messages by their peers */
+    const struct onr_envelope *refusal; /* the one a refused hook handles now */
 };
 
 struct onr_service {
