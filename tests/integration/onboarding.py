@@ -245,6 +245,23 @@ class Manufacturer:
                           "--broker-ca", self.onb.pki.ca[0])
         return [os.path.join(out, line.split()[0]) for line in text.splitlines() if line]
 
+    def factory_kit(self, devs, out=None):
+        """onramp-factory kit of the device ids `devs` (kit directories in
+        `out`, default DIR/kits-ID); (exit status, stdout, stderr)."""
+        out = out or os.path.join(self.onb.dir, "kits-" + self.id)
+        proc = subprocess.run([program("onramp-factory"), "kit", "--manufacturer", self.dir,
+                               "--out", out] + list(devs), capture_output=True, text=True)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    def kit(self, state_dirs):
+        """The minted devices of `state_dirs` grouped in a new kit: (kit id,
+        kit label)."""
+        rc, out, err = self.factory_kit([os.path.basename(d) for d in state_dirs])
+        if rc != 0:
+            raise AssertionError("onramp-factory kit failed (%d): %s" % (rc, out + err))
+        kit, label = out.split()
+        return kit, label
+
     def db(self):
         """A read-only look at its registry."""
         return sqlite3.connect("file:%s?mode=ro" % os.path.join(self.dir, "manufacturer.db"),

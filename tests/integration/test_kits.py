@@ -14,10 +14,8 @@ import base64
 import hashlib
 import os
 import stat
-import subprocess
 import unittest
 
-import fabric
 import onboarding
 
 
@@ -55,21 +53,13 @@ class KitTest(unittest.TestCase):
 
     # -- helpers --
 
-    def factory_kit(self, devs, out=None):
-        """onramp-factory kit; (exit status, stdout, stderr)."""
-        out = out or os.path.join(self.onb.dir, "kits")
-        proc = subprocess.run([onboarding.program("onramp-factory"), "kit", "--manufacturer",
-                               self.acme.dir, "--out", out] + list(devs),
-                              capture_output=True, text=True)
-        return proc.returncode, proc.stdout, proc.stderr
+    def factory_kit(self, devs):
+        return self.acme.factory_kit(devs)
 
     def new_kit(self, count):
         """`count` new devices grouped in a kit: (kit id, label, state dirs)."""
         dirs = self.acme.mint(count)
-        devs = [os.path.basename(d) for d in dirs]
-        rc, out, err = self.factory_kit(devs)
-        self.assertEqual(rc, 0, out + err)
-        kit, label = out.split()
+        kit, label = self.acme.kit(dirs)
         return kit, label, dirs
 
     def assigned(self, devs):
@@ -92,7 +82,7 @@ class KitTest(unittest.TestCase):
         kit, label, dirs = self.new_kit(3)
         devs = [os.path.basename(d) for d in dirs]
         self.assertTrue(label.startswith("ONK1:ACME:%s:" % kit.upper()), label)
-        kit_dir = os.path.join(self.onb.dir, "kits", kit)
+        kit_dir = os.path.join(self.onb.dir, "kits-acme", kit)
         with open(os.path.join(kit_dir, "label.txt")) as f:
             self.assertEqual(f.read().strip(), label)
         with open(os.path.join(kit_dir, "devices.txt")) as f:
