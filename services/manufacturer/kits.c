@@ -212,12 +212,8 @@ int mfr_on_kit_registration(struct onr_service *svc, const struct onr_envelope *
     char reply[ONR_TOPIC_MAX + 1];
     int rc;
 
-    if (ctx.prov == NULL) {
-        /* no key to check its signature with: a stranger is not answered
-         * (only services of the services CA can publish here) */
-        onr_service_log_refusal(svc, "kit registration refused reason=\"unknown provider\"");
-        return ONR_EDENIED;
-    }
+    if (ctx.prov == NULL)
+        return mfr_refuse_stranger(svc, m, env, env->msg.body.kit_registration.kit);
     rc = onr_envelope_verify_sig(env, (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},
                                  ctx.prov->key);
     if (rc == ONR_OK)

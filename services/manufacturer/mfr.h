@@ -49,6 +49,13 @@ struct mfr_bucket *mfr_bucket(struct mfr *m, const struct onr_peer *provider);
  * claim_rate a minute) at `now`: ONR_OK, or ONR_EBUSY when it is empty. */
 int mfr_take_claim_token(const struct mfr *m, struct mfr_bucket *b, uint64_t now);
 
+/* registration.c: a registration or kit registration from a provider we
+ * do not work with, about `subject` (a device or kit id, checked by the
+ * codec): audited and answered EDENIED, all strangers sharing one claim
+ * bucket. ONR_EDENIED or the database's error. */
+int mfr_refuse_stranger(struct onr_service *svc, struct mfr *m, const struct onr_envelope *env,
+                        struct onr_bytes subject);
+
 /* hello.c / registration.c / kits.c: the handlers. */
 int mfr_on_hello(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                  void *arg);

@@ -158,11 +158,10 @@ static int answer_now(struct onr_service *svc, const struct onr_envelope *env,
  * "not allowed" on its inbox: its claim does not stay pending forever.
  * Strangers share one rate bucket, so they cannot grow the audit fast.
  */
-static int refuse_stranger(struct onr_service *svc, struct mfr *m,
-                           const struct onr_envelope *env)
+int mfr_refuse_stranger(struct onr_service *svc, struct mfr *m, const struct onr_envelope *env,
+                        struct onr_bytes subject)
 {
     static struct mfr_bucket strangers;
-    const struct onr_msg_registration *r = &env->msg.body.registration;
     struct onr_peer as_named;
     char dev[ONR_DEVID_LEN + 1];
     char safe[80];
@@ -175,7 +174,7 @@ static int refuse_stranger(struct onr_service *svc, struct mfr *m,
         mfr_take_claim_token(m, &strangers, onr_service_now(svc)) != ONR_OK ||
         onr_service_accept(svc, env) != ONR_OK)
         return ONR_EDENIED;
-    snprintf(dev, sizeof(dev), "%.*s", (int)r->dev.len, (const char *)r->dev.ptr);
+    snprintf(dev, sizeof(dev), "%.*s", (int)subject.len, (const char *)subject.ptr);
     /* the sender field is a checked service id: safe to store and print */
     memset(&as_named, 0, sizeof(as_named));
     memcpy(as_named.id, env->sender.ptr, env->sender.len);
@@ -196,7 +195,7 @@ int mfr_on_registration(struct onr_service *svc, const struct onr_envelope *env,
 
     prov = mfr_provider(m, env->sender.ptr, env->sender.len);
     if (prov == NULL)
-        return refuse_stranger(svc, m, env);
+        return mfr_refuse_stranger(svc, m, env, env->msg.body.registration.dev);
     rc = onr_envelope_verify_sig(env, (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},
                                  prov->key);
     if (rc != ONR_OK)
