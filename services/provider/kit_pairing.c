@@ -26,7 +26,6 @@
 #include "onramp/crypto.h"
 #include "onramp/error.h"
 #include "onramp/label.h"
-#include "onramp/text.h"
 
 /* kit_paired for `k`, answering its pairing. */
 static int tell_kit_paired(struct onr_service *svc, const struct prov_kit *k,
@@ -109,18 +108,9 @@ static int pair_kit(struct onr_service *svc, const struct prov *p,
                                  : "not an Onramp kit label";
         return rc;
     }
-    if (req->account.len == 0 || req->account.len > PROV_ACCOUNT_MAX ||
-        onr_text_check(ONR_TEXT_UTF8, req->account) != ONR_OK) {
-        *why = "the account must be 1 to 64 bytes of text";
-        rc = ONR_EINVAL;
+    rc = prov_pairing_check(p, req, label.mfr, why);
+    if (rc != ONR_OK)
         goto out;
-    }
-    if (onr_peer_find(&p->manufacturers, (const uint8_t *)label.mfr, strlen(label.mfr)) ==
-        NULL) {
-        *why = "we do not work with this kit's manufacturer";
-        rc = ONR_ENOENT;
-        goto out;
-    }
     snprintf(k->kit, sizeof(k->kit), "%s", label.kit);
     snprintf(k->mfr, sizeof(k->mfr), "%s", label.mfr);
     snprintf(k->account, sizeof(k->account), "%.*s", (int)req->account.len,

@@ -92,6 +92,21 @@ static int registration(struct onr_service *svc, const struct prov *p,
                                       topic);
 }
 
+int prov_pairing_check(const struct prov *p, const struct prov_pairing *req, const char *mfr,
+                       const char **why)
+{
+    if (req->account.len == 0 || req->account.len > PROV_ACCOUNT_MAX ||
+        onr_text_check(ONR_TEXT_UTF8, req->account) != ONR_OK) {
+        *why = "the account must be 1 to 64 bytes of text";
+        return ONR_EINVAL;
+    }
+    if (onr_peer_find(&p->manufacturers, (const uint8_t *)mfr, strlen(mfr)) == NULL) {
+        *why = "we do not work with this device's manufacturer"; /* a kit's: its devices' */
+        return ONR_ENOENT;
+    }
+    return ONR_OK;
+}
+
 const char *prov_choose_operator(const struct prov *p, struct onr_bytes asked)
 {
     if (asked.ptr != NULL && onr_peer_find(&p->operators, asked.ptr, asked.len) != NULL)
@@ -128,18 +143,9 @@ static int pair(struct onr_service *svc, const struct prov *p, const struct prov
                                  : "not an Onramp device label";
         return rc;
     }
-    if (req->account.len == 0 || req->account.len > PROV_ACCOUNT_MAX ||
-        onr_text_check(ONR_TEXT_UTF8, req->account) != ONR_OK) {
-        *why = "the account must be 1 to 64 bytes of text";
-        rc = ONR_EINVAL;
+    rc = prov_pairing_check(p, req, label.mfr, why);
+    if (rc != ONR_OK)
         goto out;
-    }
-    if (onr_peer_find(&p->manufacturers, (const uint8_t *)label.mfr, strlen(label.mfr)) ==
-        NULL) {
-        *why = "we do not work with this device's manufacturer";
-        rc = ONR_ENOENT;
-        goto out;
-    }
     snprintf(c->dev, sizeof(c->dev), "%s", label.dev);
     snprintf(c->mfr, sizeof(c->mfr), "%s", label.mfr);
     snprintf(c->account, sizeof(c->account), "%.*s", (int)req->account.len,

@@ -109,11 +109,17 @@ struct prov_pairing {
     const uint8_t *id;        /* the pairing's id, ONR_MSG_ID_LEN bytes */
 };
 
-/* pairing.c: prov_choose_operator: the operator for a new claim: the
+/* pairing.c: prov_pairing_check: what a pairing says besides its label:
+ * an account of 1 to PROV_ACCOUNT_MAX bytes of text (else ONR_EINVAL),
+ * and `mfr`, the label's manufacturer, one we work with (ONR_ENOENT);
+ * *why a sentence for the user when refused.
+ * prov_choose_operator: the operator for a new claim: the
  * user's (`asked`) if we have a contract with it, else our default
  * (static storage: `p`'s). prov_tell_error: an error for the control tool
  * `asker`, answering its pairing `re`, with `reason` (borrowed), into
  * `pub`. */
+int prov_pairing_check(const struct prov *p, const struct prov_pairing *req, const char *mfr,
+                       const char **why);
 const char *prov_choose_operator(const struct prov *p, struct onr_bytes asked);
 int prov_tell_error(struct onr_service *svc, const uint8_t re[ONR_MSG_ID_LEN], const char *asker,
                     int code, const char *reason, struct onr_publication *pub);
