@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import time
 import unittest
+import urllib.request
 
 import fabric
 import hostile
@@ -51,10 +52,12 @@ class RenewalTest(unittest.TestCase):
         try:
             cls.ctl = onboarding.Controller(onb, "admin")
             cls.prov = onb.provider("prov-a")
+            cls.metrics = "127.0.0.1:%d" % fabric.free_port()
             cls.acme = onb.manufacturer("acme", providers=[cls.prov])
             cls.prov.configure([cls.acme], {"op-1": onb.operator_key("op-1")}, "op-1",
                                [cls.ctl], extra={"cert_lifetime": "%ds" % LIFETIME,
-                                                 "stats_interval": 1})
+                                                 "stats_interval": 1,
+                                                 "metrics_listen": cls.metrics})
             onb.track(cls.prov.process)
             cls.op = onb.operator("op-1", [cls.acme], [cls.prov], extra={"resend": 2})
             for svc in (cls.acme, cls.prov, cls.op):
@@ -199,6 +202,11 @@ class RenewalTest(unittest.TestCase):
         self.assertEqual(after["renewals"], before.get("renewals", 0) + 1)
         self.assertEqual(after["certs_expiring"], len(self.prov.rows(
             "SELECT DISTINCT dev FROM certificates WHERE revoked_at IS NULL")))
+        # and so does /metrics
+        with urllib.request.urlopen("http://%s/metrics" % self.metrics, timeout=10) as r:
+            metrics = r.read().decode()
+        self.assertIn("\nonramp_certificates_renewed_total %d\n" % after["renewals"], metrics)
+        self.assertIn("\nonramp_certificates_expiring ", metrics)
         onboarding.wait_until(lambda: self.revocation_confirmed(old),
                               what="the old certificate's revocation confirmed")
         self.assertEqual(self.connect(d, old_files).connack, mqtt5.NOT_AUTHORIZED)
