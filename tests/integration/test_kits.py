@@ -14,6 +14,7 @@ import base64
 import hashlib
 import os
 import stat
+import subprocess
 import unittest
 
 import onboarding
@@ -149,6 +150,41 @@ class KitTest(unittest.TestCase):
         # the devices not taken can still be paired alone
         rc, out = self.ctl.pair(self.prov, self.device_label(dirs[0]), "alice")
         self.assertEqual(rc, 0, out)
+
+    def test_a_device_claimed_by_another_account_meanwhile_refuses_the_kit(self):
+        kit, label, dirs = self.new_kit(3)
+        devs = [os.path.basename(d) for d in dirs]
+        # the manufacturer stands still: the kit's registration waits for it,
+        # and meanwhile another account of prov-a claims one of its devices
+        self.acme.process.pause()
+        try:
+            kit_pairing = subprocess.Popen(self.ctl._pair_argv(self.prov, label, "alice", None,
+                                                               60),
+                                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                           text=True)
+            onboarding.wait_until(lambda: self.prov.rows(
+                "SELECT count(*) FROM kit_claims WHERE kit = ?", kit) == [(1,)],
+                what="the kit claim recorded")
+            own_pairing = subprocess.Popen(self.ctl._pair_argv(
+                self.prov, self.device_label(dirs[2]), "bob", None, 60),
+                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            onboarding.wait_until(lambda: devs[2] in self.claims(self.prov, devs),
+                                  what="bob's claim recorded")
+        finally:
+            self.acme.process.resume()
+        out, _ = kit_pairing.communicate(timeout=60)
+        self.assertEqual(kit_pairing.returncode, 1, out)
+        self.assertIn("EEXIST", out)
+        self.assertIn(devs[2], out)
+        out, _ = own_pairing.communicate(timeout=60)
+        self.assertEqual(own_pairing.returncode, 0, out)
+        # bob holds his device; the kit's others are released at the
+        # manufacturer and claimed by nobody
+        self.assertEqual(self.claims(self.prov, devs), {devs[2]: ("bob", 2)})
+        onboarding.wait_until(lambda: sorted(self.assigned(devs)) == [devs[2]],
+                              what="the kit's other devices released")
+        self.assertEqual(self.prov.rows("SELECT count(*) FROM kit_claims WHERE kit = ?", kit),
+                         [(0,)])
 
     def test_a_kit_label_with_a_wrong_claim_or_a_typo_is_refused(self):
         kit, label, dirs = self.new_kit(2)
