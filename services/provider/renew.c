@@ -166,6 +166,12 @@ static int decide_renewal(struct onr_service *svc, const struct onr_envelope *en
     if (rc != ONR_OK)
         return rc;
     rc = prov_cert_for_key(db, r->dev, key_hash, &cert);
+    if (rc == ONR_OK && (cert.renews_len != r->cert.serial_len ||
+                         memcmp(cert.renews, r->cert.serial, cert.renews_len) != 0)) {
+        /* the key of another certificate in force, not of this renewal */
+        log_refusal(svc, r, "renewal", ONR_ECSR, "the CSR's key is another certificate's");
+        return onr_answer_refuse(svc, answer, env, ONR_ECSR, r->down);
+    }
     if (rc == ONR_OK) {
         onr_log(ONR_LOG_INFO, "renewal asked again dev=%s: the same certificate", r->dev);
         return prov_enroll_response(svc, r->p, env, &cert, r->down, &answer->reply);
