@@ -216,6 +216,8 @@ static const struct onr_field service_stats_fields[] = {
     SERVICE_COUNTER(busy),           SERVICE_COUNTER(latency_avg_us),
     SERVICE_COUNTER(latency_max_us), SERVICE_COUNTER(pending),
     SERVICE_COUNTER(pending_age),    SERVICE_COUNTER(pending_refused),
+    F(service_stats, renewals, UINT, OPT, 0, UINT64_MAX),
+    F(service_stats, certs_expiring, UINT, OPT, 0, UINT64_MAX),
 };
 static const struct onr_field cert_revoke_fields[] = {
     F(cert_revoke, dev, DEVID, REQ, DEVID),

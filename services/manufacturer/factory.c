@@ -4,6 +4,7 @@
  *   onramp-factory new-manufacturer --id ID --dir DIR
  *   onramp-factory mint --manufacturer DIR --out DIR --count N
  *                       --broker NAME HOST PORT [--broker ...] --broker-ca FILE [--qr]
+ *   onramp-factory kit --manufacturer DIR --out DIR [--qr] DEVICE-ID... (factory_kit.c)
  *
  * A device leaves the factory with its identity key (P-256) and sealing key
  * (X25519), an identity certificate from the manufacturer's device CA, the
@@ -34,9 +35,9 @@
 #include "onramp/x509.h"
 #include "material.h"
 #include "qr.h"
+#include "factory.h"
 #include "registry.h"
 
-#define PATH_CAP 1024
 #define MAX_BROKERS 8
 
 static const char usage[] =
@@ -44,6 +45,7 @@ static const char usage[] =
     "       onramp-factory mint --manufacturer DIR --out DIR [--count N]\n"
     "                           --broker NAME HOST PORT [--broker ...] --broker-ca FILE\n"
     "                           [--qr]\n"
+    "       onramp-factory kit --manufacturer DIR --out DIR [--qr] DEVICE-ID...\n"
     "\n"
     "new-manufacturer  create a manufacturer in DIR (which must not exist):\n"
     "                  its device CA (device-ca.pem, device-ca.key), its service,\n"
@@ -64,17 +66,27 @@ static const char usage[] =
     "                  DEVICE-ID LABEL; with --qr also the label's QR code.\n"
     "                  Progress (a count and a rate) goes to stderr: redrawn in\n"
     "                  place on a terminal, a line every few seconds otherwise.\n"
+    "kit               group 2 to 16 devices of the manufacturer in DIR (made by\n"
+    "                  it, none claimed by a provider yet, none in another kit,\n"
+    "                  none twice) under a new kit: its id and claim secret, the\n"
+    "                  registry keeping the kit, its devices and the hash of the\n"
+    "                  claim (all of it or nothing), and its kit label (ONK1:...)\n"
+    "                  in OUT/KIT-ID/ as label.txt, label.ndef (both 0600) and\n"
+    "                  label.png, with devices.txt listing its devices. A user\n"
+    "                  pairing the kit label claims every device of the kit in\n"
+    "                  one step (onrampctl pair, the provider's page). Prints\n"
+    "                  KIT-ID LABEL; with --qr also the label's QR code.\n"
     "\n"
     "Exit status: 0 done, 1 failed (what was made before the failure stays),\n"
     "2 usage error.\n";
 
-static int fail(const char *what, int rc)
+int factory_fail(const char *what, int rc)
 {
     fprintf(stderr, "onramp-factory: %s: %s\n", what, onr_strerror(rc));
     return 1;
 }
 
-static int path_in(char *out, const char *dir, const char *name)
+int factory_path_in(char *out, const char *dir, const char *name)
 {
     int n = snprintf(out, PATH_CAP, "%s/%s", dir, name);
 
@@ -105,15 +117,6 @@ static int new_manufacturer(const char *id, const char *dir)
     return 0;
 }
 
-/* What mint needs from the manufacturer's directory. */
-struct maker {
-    char dir[PATH_CAP];
-    char id[ONR_SERVICE_ID_MAX + 1];
-    struct onr_p256_key *ca_key;
-    uint8_t ca[ONR_X509_MAX_DER];
-    size_t ca_len;
-    struct onr_db *db;
-};
 
 struct broker {
     const char *name;
@@ -121,7 +124,7 @@ struct broker {
     const char *port;
 };
 
-static int load_maker(const char *dir, struct maker *m)
+int factory_load_maker(const char *dir, struct maker *m)
 {
     char path[PATH_CAP];
     char why[256];
@@ -134,13 +137,13 @@ static int load_maker(const char *dir, struct maker *m)
     int rc;
 
     snprintf(m->dir, sizeof(m->dir), "%s", dir);
-    rc = path_in(path, dir, "manufacturer.conf");
+    rc = factory_path_in(path, dir, "manufacturer.conf");
     if (rc == ONR_OK)
         rc = onr_config_load(path, &cfg, &err);
     if (rc != ONR_OK || onr_config_get(cfg, "id") == NULL ||
         strlen(onr_config_get(cfg, "id")) > ONR_SERVICE_ID_MAX) {
         onr_config_free(cfg);
-        return fail("manufacturer.conf", rc == ONR_OK ? ONR_EFORMAT : rc);
+        return factory_fail("manufacturer.conf", rc == ONR_OK ? ONR_EFORMAT : rc);
     }
     snprintf(m->id, sizeof(m->id), "%s", onr_config_get(cfg, "id"));
     /* the registry the configuration names (a SQLite file by default, or
@@ -152,16 +155,16 @@ static int load_maker(const char *dir, struct maker *m)
         fprintf(stderr, "onramp-factory: registry: %s\n", why);
         return 1;
     }
-    rc = path_in(path, dir, "device-ca.key");
+    rc = factory_path_in(path, dir, "device-ca.key");
     if (rc == ONR_OK)
         rc = onr_p256_load(path, &m->ca_key);
     if (rc != ONR_OK)
-        return fail("device-ca.key", rc);
-    rc = path_in(path, dir, "device-ca.pem");
+        return factory_fail("device-ca.key", rc);
+    rc = factory_path_in(path, dir, "device-ca.pem");
     if (rc == ONR_OK)
         rc = onr_x509_load(path, buf, &buf_len, &cert, 1, &n);
     if (rc != ONR_OK)
-        return fail("device-ca.pem", rc);
+        return factory_fail("device-ca.pem", rc);
     memcpy(m->ca, cert.ptr, cert.len);
     m->ca_len = cert.len;
     return 0;
@@ -183,7 +186,7 @@ static int copy_file(const char *from, const char *to, mode_t mode)
 static int copy_to(const char *from, const char *to_dir, const char *to_name)
 {
     char to[PATH_CAP];
-    int rc = path_in(to, to_dir, to_name);
+    int rc = factory_path_in(to, to_dir, to_name);
 
     if (rc == ONR_OK)
         rc = copy_file(from, to, ONR_FILE_PUBLIC);
@@ -195,7 +198,7 @@ static int copy_into(const char *from_dir, const char *from_name, const char *to
                      const char *to_name)
 {
     char from[PATH_CAP];
-    int rc = path_in(from, from_dir, from_name);
+    int rc = factory_path_in(from, from_dir, from_name);
 
     if (rc == ONR_OK)
         rc = copy_to(from, to_dir, to_name);
@@ -207,16 +210,16 @@ static int save_device_keys(const char *dir, const struct onr_p256_key *identity
                             const uint8_t seal_sk[ONR_X25519_KEY_LEN], struct onr_bytes cert)
 {
     char path[PATH_CAP];
-    int rc = path_in(path, dir, "identity.key");
+    int rc = factory_path_in(path, dir, "identity.key");
 
     if (rc == ONR_OK)
         rc = onr_p256_save(identity, path);
     if (rc == ONR_OK)
-        rc = path_in(path, dir, "identity.pem");
+        rc = factory_path_in(path, dir, "identity.pem");
     if (rc == ONR_OK)
         rc = onr_x509_save(path, &cert, 1);
     if (rc == ONR_OK)
-        rc = path_in(path, dir, "sealing.key");
+        rc = factory_path_in(path, dir, "sealing.key");
     if (rc == ONR_OK)
         rc = onr_x25519_save(seal_sk, path);
     return rc;
@@ -233,15 +236,13 @@ static int label_ndef(const char *text, uint8_t out[ONR_NDEF_ENCODED_MAX], size_
     return rc;
 }
 
-/* label.txt and label.ndef (0600: they hold the claim secret) and
- * label.png. */
-static int save_label(const char *dir, const char *text)
+int factory_save_label(const char *dir, const char *text)
 {
     char path[PATH_CAP];
     char line[ONR_LABEL_MAX + 2];
     uint8_t ndef[ONR_NDEF_ENCODED_MAX];
     size_t ndef_len = 0;
-    int rc = path_in(path, dir, "label.txt");
+    int rc = factory_path_in(path, dir, "label.txt");
 
     snprintf(line, sizeof(line), "%s\n", text);
     if (rc == ONR_OK)
@@ -249,11 +250,11 @@ static int save_label(const char *dir, const char *text)
     if (rc == ONR_OK)
         rc = label_ndef(text, ndef, &ndef_len);
     if (rc == ONR_OK)
-        rc = path_in(path, dir, "label.ndef");
+        rc = factory_path_in(path, dir, "label.ndef");
     if (rc == ONR_OK)
         rc = onr_file_write_atomic(path, ndef, ndef_len, 0600);
     if (rc == ONR_OK)
-        rc = path_in(path, dir, "label.png");
+        rc = factory_path_in(path, dir, "label.png");
     if (rc == ONR_OK)
         rc = onr_qr_write_png(text, path, 6);
     onr_wipe(line, sizeof(line));
@@ -280,7 +281,7 @@ static int write_device_conf(const char *dir, const char *dev, const struct make
     for (size_t i = 0; i < n_brokers && len < sizeof(text); i++)
         len += (size_t)snprintf(text + len, sizeof(text) - len, "broker %s %s %s\n",
                                 brokers[i].name, brokers[i].host, brokers[i].port);
-    if (len >= sizeof(text) || path_in(path, dir, "device.conf") != ONR_OK)
+    if (len >= sizeof(text) || factory_path_in(path, dir, "device.conf") != ONR_OK)
         return ONR_ESPACE;
     return onr_file_write_atomic(path, text, len, ONR_FILE_PUBLIC);
 }
@@ -351,7 +352,7 @@ static int mint_one(struct maker *m, const char *out, const struct broker *broke
     if (rc == ONR_OK)
         rc = write_device_conf(dir, rec.dev, m, brokers, n_brokers);
     if (rc == ONR_OK)
-        rc = save_label(dir, text);
+        rc = factory_save_label(dir, text);
     if (rc != ONR_OK)
         goto out;
 
@@ -432,7 +433,7 @@ static int mint(int argc, char **argv)
         fprintf(stderr, "onramp-factory: %s: %s\n", out, strerror(errno));
         return 1;
     }
-    if (load_maker(mfr_dir, &m) != 0) {
+    if (factory_load_maker(mfr_dir, &m) != 0) {
         rc = 1;
         goto done;
     }
@@ -444,7 +445,7 @@ static int mint(int argc, char **argv)
     }
     onr_progress_free(progress); /* ends its line before any error */
     if (r != ONR_OK)
-        rc = fail("mint", r);
+        rc = factory_fail("mint", r);
 done:
     onr_db_close(m.db);
     onr_p256_free(m.ca_key);
@@ -466,6 +467,8 @@ int main(int argc, char **argv)
         return new_manufacturer(argv[3], argv[5]);
     if (argc >= 2 && strcmp(argv[1], "mint") == 0)
         return mint(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "kit") == 0)
+        return factory_kit(argc - 1, argv + 1);
     fputs(usage, stderr);
     return 2;
 }

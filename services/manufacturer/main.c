@@ -21,7 +21,11 @@ static const char usage[] =
     "takes registrations from the providers it works with: the claim secret\n"
     "must match, and a device owned by another provider is refused. Every\n"
     "claim attempt is written to an append-only audit table. A provider may\n"
-    "release a device it owns; it can then be registered again.\n"
+    "release a device it owns; it can then be registered again. A kit (devices\n"
+    "onramp-factory kit grouped under one kit label) is registered whole: its\n"
+    "claim secret must match, and every device of it must be free or this\n"
+    "provider's through the kit, else none is assigned and the answer names the\n"
+    "first that is not; a device of a kit is released on its own.\n"
     "\n"
     "Configuration (FILE, key value lines; relative paths from FILE's folder):\n"
     "  id                 the manufacturer's id (its certificate's CN)\n"
@@ -40,7 +44,8 @@ static const char usage[] =
     "                     repeat for each\n"
     "  voucher_lifetime   seconds a voucher is valid (default 604800)\n"
     "  retry_after        seconds a pending device waits to ask again (default 30)\n"
-    "  claim_rate         claim attempts per provider per minute (default 120)\n"
+    "  claim_rate         claim attempts per provider per minute (default 120; a\n"
+    "                     kit registration takes one)\n"
     "  log_level          error, warning, notice (default), info, debug\n"
     "  freshness          seconds a message's timestamp may be off (default 300)\n"
     "  controller ID SIGNING_PUB a control tool allowed to ask for a device's\n"
@@ -163,6 +168,9 @@ static int start(struct onr_service *svc, void *arg)
         rc = onr_service_subscribe(svc, filter, ONR_MSG_REGISTRATION, mfr_on_registration, m);
     if (rc == ONR_OK)
         rc = onr_service_subscribe(svc, filter, ONR_MSG_RELEASE, mfr_on_release, m);
+    if (rc == ONR_OK)
+        rc = onr_service_subscribe(svc, filter, ONR_MSG_KIT_REGISTRATION,
+                                   mfr_on_kit_registration, m);
     onr_log(ONR_LOG_NOTICE, "manufacturer ready providers=%zu", m->providers.n);
     return rc;
 }

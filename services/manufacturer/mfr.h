@@ -4,10 +4,12 @@
  *   main.c          configuration, keys, the providers it works with
  *   hello.c         step 3b: a device's hello -> voucher or pending
  *   registration.c  step 2: a provider registers a claimed device
+ *   kits.c          a provider registers every device of a kit at once
  *   release.c       a provider gives up a device
  *   voucher.c       building a voucher (token + message)
  *   lifecycle.c     a device's state (made, waiting, assigned) and its changes
- *   registry.c      the database and its migrations (shared with onramp-factory)
+ *   registry.c      the database and its migrations (shared with onramp-factory);
+ *                   kit_registry.c its kits (kits.h)
  */
 #ifndef ONRAMP_MFR_H
 #define ONRAMP_MFR_H
@@ -43,13 +45,26 @@ struct mfr {
 const struct onr_peer *mfr_provider(const struct mfr *m, const uint8_t *id, size_t len);
 struct mfr_bucket *mfr_bucket(struct mfr *m, const struct onr_peer *provider);
 
-/* hello.c / registration.c: the handlers. */
+/* registration.c: take one claim attempt from `b` (a token bucket of
+ * claim_rate a minute) at `now`: ONR_OK, or ONR_EBUSY when it is empty. */
+int mfr_take_claim_token(const struct mfr *m, struct mfr_bucket *b, uint64_t now);
+
+/* registration.c: a registration or kit registration from a provider we
+ * do not work with, about `subject` (a device or kit id, checked by the
+ * codec): audited and answered EDENIED, all strangers sharing one claim
+ * bucket. ONR_EDENIED or the database's error. */
+int mfr_refuse_stranger(struct onr_service *svc, struct mfr *m, const struct onr_envelope *env,
+                        struct onr_bytes subject);
+
+/* hello.c / registration.c / kits.c: the handlers. */
 int mfr_on_hello(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                  void *arg);
 int mfr_on_registration(struct onr_service *svc, const struct onr_envelope *env,
                         const char *topic, void *arg);
 int mfr_on_release(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                    void *arg);
+int mfr_on_kit_registration(struct onr_service *svc, const struct onr_envelope *env,
+                            const char *topic, void *arg);
 
 /*
  * voucher.c: the voucher for device `d` owned as `a`, answering the hello

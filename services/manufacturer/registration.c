@@ -139,8 +139,7 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     return rc;
 }
 
-/* A token bucket of claim attempts per provider. */
-static int take_claim_token(const struct mfr *m, struct mfr_bucket *b, uint64_t now)
+int mfr_take_claim_token(const struct mfr *m, struct mfr_bucket *b, uint64_t now)
 {
     double burst = (double)m->claim_rate;
 
@@ -173,11 +172,10 @@ static int answer_now(struct onr_service *svc, const struct onr_envelope *env,
  * "not allowed" on its inbox: its claim does not stay pending forever.
  * Strangers share one rate bucket, so they cannot grow the audit fast.
  */
-static int refuse_stranger(struct onr_service *svc, struct mfr *m,
-                           const struct onr_envelope *env)
+int mfr_refuse_stranger(struct onr_service *svc, struct mfr *m, const struct onr_envelope *env,
+                        struct onr_bytes subject)
 {
     static struct mfr_bucket strangers;
-    const struct onr_msg_registration *r = &env->msg.body.registration;
     struct onr_peer as_named;
     char dev[ONR_DEVID_LEN + 1];
     char safe[80];
@@ -187,10 +185,10 @@ static int refuse_stranger(struct onr_service *svc, struct mfr *m,
     onr_log(ONR_LOG_NOTICE, "registration refused provider=%s reason=\"unknown provider\"",
             safe);
     if (env->sender_role != ONR_ROLE_PROVIDER || env->sender.len > ONR_SERVICE_ID_MAX ||
-        take_claim_token(m, &strangers, onr_service_now(svc)) != ONR_OK ||
+        mfr_take_claim_token(m, &strangers, onr_service_now(svc)) != ONR_OK ||
         onr_service_accept(svc, env) != ONR_OK)
         return ONR_EDENIED;
-    snprintf(dev, sizeof(dev), "%.*s", (int)r->dev.len, (const char *)r->dev.ptr);
+    snprintf(dev, sizeof(dev), "%.*s", (int)subject.len, (const char *)subject.ptr);
     /* the sender field is a checked service id: safe to store and print */
     memset(&as_named, 0, sizeof(as_named));
     memcpy(as_named.id, env->sender.ptr, env->sender.len);
@@ -211,7 +209,7 @@ int mfr_on_registration(struct onr_service *svc, const struct onr_envelope *env,
 
     prov = mfr_provider(m, env->sender.ptr, env->sender.len);
     if (prov == NULL)
-        return refuse_stranger(svc, m, env);
+        return mfr_refuse_stranger(svc, m, env, env->msg.body.registration.dev);
     rc = onr_envelope_verify_sig(env, (struct onr_bytes){(const uint8_t *)topic, strlen(topic)},
                                  prov->key);
     if (rc != ONR_OK)
@@ -221,7 +219,8 @@ int mfr_on_registration(struct onr_service *svc, const struct onr_envelope *env,
         return answer_now(svc, env, prov, rc);
     if (rc != ONR_OK && rc != ONR_EREPLAY)
         return rc;
-    if (rc == ONR_OK && take_claim_token(m, mfr_bucket(m, prov), onr_service_now(svc)) != ONR_OK) {
+    if (rc == ONR_OK &&
+        mfr_take_claim_token(m, mfr_bucket(m, prov), onr_service_now(svc)) != ONR_OK) {
         /* over the rate: counted (busy), not audited, so a guesser cannot
          * grow the audit faster than the rate */
         onr_service_log_refusal(svc, "registration refused provider=%s reason=\"claim rate\"",

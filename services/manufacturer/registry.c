@@ -51,6 +51,21 @@ static const struct onr_db_migration steps[] = {
      "UPDATE devices SET state = 1 WHERE dev IN (SELECT dev FROM waiting);"
      "UPDATE devices SET state = 2 WHERE dev IN (SELECT dev FROM assignments);",
      NULL},
+    {"kits: each one's claim hash and devices (each in one kit at most), and the kit an "
+     "assignment was made through (SPEC section 18)",
+     "CREATE TABLE kits ("
+     "  kit TEXT PRIMARY KEY,"
+     "  claim_hash BLOB NOT NULL,"
+     "  made_at INTEGER NOT NULL"
+     ");"
+     "CREATE TABLE kit_devices ("
+     "  dev TEXT PRIMARY KEY REFERENCES devices(dev),"
+     "  kit TEXT NOT NULL REFERENCES kits(kit),"
+     "  position INTEGER NOT NULL,"
+     "  UNIQUE (kit, position)"
+     ");"
+     "ALTER TABLE assignments ADD COLUMN kit TEXT;",
+     NULL},
 };
 
 const struct onr_db_schema onr_registry_schema = {steps, sizeof(steps) / sizeof(steps[0])};

@@ -26,65 +26,79 @@
 #define CHAIN_MAX 8192
 
 void prov_cert_revoke_msg(const char *dev, const uint8_t *serial, size_t serial_len,
-                          struct onr_msg *msg)
+                          int64_t not_after, struct onr_msg *msg)
 {
     memset(msg, 0, sizeof(*msg));
     msg->type = ONR_MSG_CERT_REVOKE;
     msg->body.cert_revoke = (struct onr_msg_cert_revoke){
         .dev = {(const uint8_t *)dev, strlen(dev)},
         .serial = {serial, serial_len},
+        .not_after = not_after > 0 ? (uint64_t)not_after : 0,
     };
 }
 
-int prov_revoke_cert(struct onr_service *svc, const char *dev, const uint8_t *serial,
-                     size_t serial_len, struct onr_answer *answer)
+int prov_revoke_cert(struct onr_service *svc, const struct prov_cert *c,
+                     struct onr_answer *answer)
 {
     char hex[2 * 20 + 1];
     char key[ONR_DELIVERY_KEY_MAX + 1];
     struct onr_msg msg;
 
-    if (serial_len == 0 || serial_len > 20)
+    if (c->serial_len == 0 || c->serial_len > 20)
         return ONR_EINVAL;
-    for (size_t i = 0; i < serial_len; i++)
-        snprintf(hex + 2 * i, 3, "%02x", serial[i]);
+    for (size_t i = 0; i < c->serial_len; i++)
+        snprintf(hex + 2 * i, 3, "%02x", c->serial[i]);
     prov_key("cert", hex, key, sizeof(key));
-    prov_cert_revoke_msg(dev, serial, serial_len, &msg);
+    prov_cert_revoke_msg(c->dev, c->serial, c->serial_len, c->not_after, &msg);
     return onr_service_send_confirmed(svc, answer, PROV_KIND_CERT_REVOKE, ONR_PEER_BROKER, key,
                                       &msg, ONR_TOPIC_CONTROL);
 }
 
-/* The certificate for `pub`: the current one if it certifies that key,
- * else a new one (queuing the old one's revocation in `answer`). */
-static int certificate_for(struct onr_service *svc, const struct prov *p, const char *dev,
-                           const uint8_t pub[ONR_P256_PUB_LEN], struct prov_cert *out,
-                           struct onr_answer *answer)
+int prov_revoke_in_force(struct onr_service *svc, const char *dev, const uint8_t *keep,
+                         size_t keep_len, struct onr_answer *answer, size_t *revoked)
 {
     struct onr_db *db = onr_service_db(svc);
+    struct prov_cert c;
+    int rc;
+
+    *revoked = 0;
+    for (;;) {
+        rc = prov_cert_other_in_force(db, dev, keep, keep_len, &c);
+        if (rc == ONR_ENOENT)
+            return ONR_OK;
+        if (rc == ONR_OK)
+            rc = prov_cert_revoke(db, dev, c.serial, c.serial_len, onr_service_now(svc));
+        if (rc == ONR_OK)
+            rc = prov_revoke_cert(svc, &c, answer);
+        if (rc != ONR_OK)
+            return rc;
+        (*revoked)++;
+    }
+}
+
+int prov_cert_issue(struct onr_service *svc, const struct prov *p, const char *dev,
+                    const uint8_t pub[ONR_P256_PUB_LEN], const struct prov_cert *renewing,
+                    struct prov_cert *out)
+{
     const struct onr_bytes key = {pub, ONR_P256_PUB_LEN};
     struct onr_x509_profile profile = {
         .subject = {.common_name = dev, .organization = onr_service_id(svc)},
-        .days = (uint32_t)p->cert_days,
         .path_len = -1,
         .eku = ONR_X509_EKU_CLIENT,
     };
     struct onr_x509_info info;
-    struct prov_cert old;
-    int had_one;
     int rc;
 
+    /* whole days as before cert_lifetime; anything shorter to the second */
+    if (p->cert_lifetime % 86400 == 0)
+        profile.days = (uint32_t)(p->cert_lifetime / 86400);
+    else
+        profile.seconds = (uint32_t)p->cert_lifetime;
     memset(out, 0, sizeof(*out));
+    snprintf(out->dev, sizeof(out->dev), "%s", dev);
     rc = onr_sha256(&key, 1, out->key_hash);
     if (rc != ONR_OK)
         return rc;
-    rc = prov_cert_current(db, dev, &old);
-    if (rc != ONR_OK && rc != ONR_ENOENT)
-        return rc;
-    had_one = rc == ONR_OK;
-    if (had_one && memcmp(old.key_hash, out->key_hash, sizeof(old.key_hash)) == 0) {
-        *out = old; /* the same key asks again: the same certificate */
-        return ONR_OK;
-    }
-    snprintf(out->dev, sizeof(out->dev), "%s", dev);
     out->der_len = sizeof(out->der);
     rc = onr_x509_issue(p->ca_key, p->ca_der, p->ca_len, pub, &profile, out->der,
                         &out->der_len);
@@ -93,12 +107,58 @@ static int certificate_for(struct onr_service *svc, const struct prov *p, const 
     if (rc != ONR_OK)
         return rc;
     memcpy(out->serial, info.serial, out->serial_len = info.serial_len);
-    rc = prov_cert_put(db, out, onr_service_now(svc));
-    if (rc == ONR_OK && had_one) {
-        rc = prov_revoke_cert(svc, dev, old.serial, old.serial_len, answer);
+    out->not_after = info.not_after;
+    if (renewing != NULL)
+        memcpy(out->renews, renewing->serial, out->renews_len = renewing->serial_len);
+    return prov_cert_put(onr_service_db(svc), out, onr_service_now(svc));
+}
+
+/* The certificate for `pub`: the current one if it certifies that key,
+ * else a new one (queuing the revocation of every one in force in
+ * `answer`). */
+static int certificate_for(struct onr_service *svc, const struct prov *p, const char *dev,
+                           const uint8_t pub[ONR_P256_PUB_LEN], struct prov_cert *out,
+                           struct onr_answer *answer)
+{
+    struct onr_db *db = onr_service_db(svc);
+    const struct onr_bytes key = {pub, ONR_P256_PUB_LEN};
+    uint8_t key_hash[ONR_SHA256_LEN];
+    size_t revoked = 0;
+    int rc;
+
+    rc = onr_sha256(&key, 1, key_hash);
+    if (rc == ONR_OK)
+        rc = prov_cert_current(db, dev, out);
+    if (rc == ONR_OK && memcmp(out->key_hash, key_hash, sizeof(key_hash)) == 0)
+        return ONR_OK; /* the same key asks again: the same certificate */
+    if (rc != ONR_OK && rc != ONR_ENOENT)
+        return rc;
+    rc = prov_revoke_in_force(svc, dev, NULL, 0, answer, &revoked);
+    if (rc == ONR_OK)
+        rc = prov_cert_issue(svc, p, dev, pub, NULL, out);
+    if (rc == ONR_OK && revoked > 0)
         onr_log(ONR_LOG_NOTICE, "certificate replaced dev=%s (a new key): old one revoked", dev);
-    }
     return rc;
+}
+
+int prov_enroll_response(struct onr_service *svc, const struct prov *p,
+                         const struct onr_envelope *env, const struct prov_cert *cert,
+                         const char *topic, struct onr_publication *reply)
+{
+    struct onr_msg msg = {.type = ONR_MSG_ENROLL_RESPONSE};
+    static uint8_t chain[CHAIN_MAX];
+
+    if (cert->der_len + p->ca_len > sizeof(chain))
+        return ONR_ESPACE;
+    memcpy(chain, cert->der, cert->der_len);
+    memcpy(chain + cert->der_len, p->ca_der, p->ca_len);
+    msg.body.enroll_response = (struct onr_msg_enroll_response){
+        .re = ONR_BYTES(env->id),
+        .chain = {chain, cert->der_len + p->ca_len},
+        .ca = {p->broker_ca_der, p->broker_ca_len},
+        .endpoint = {(const uint8_t *)p->endpoint, strlen(p->endpoint)},
+    };
+    return onr_service_seal(svc, &msg, topic, reply, NULL);
 }
 
 /* The answer to the enroll request `env` of `dev`, authentic (its MAC
@@ -110,13 +170,11 @@ static int enroll_answer(struct onr_service *svc, const struct prov *p,
                          int *refusal)
 {
     const struct onr_msg_enroll_request *r = &env->msg.body.enroll_request;
-    struct onr_msg msg = {.type = ONR_MSG_ENROLL_RESPONSE};
     struct prov_claim claim;
     struct prov_cert cert;
     uint8_t pub[ONR_P256_PUB_LEN];
     char cn[ONR_X509_MAX_NAME + 1];
     char down[ONR_TOPIC_MAX + 1];
-    static uint8_t chain[CHAIN_MAX];
     int rc;
 
     *refusal = 0;
@@ -148,18 +206,8 @@ static int enroll_answer(struct onr_service *svc, const struct prov *p,
                               onr_service_now(svc));
     if (rc != ONR_OK)
         return rc;
-    if (cert.der_len + p->ca_len > sizeof(chain))
-        return ONR_ESPACE;
-    memcpy(chain, cert.der, cert.der_len);
-    memcpy(chain + cert.der_len, p->ca_der, p->ca_len);
-    msg.body.enroll_response = (struct onr_msg_enroll_response){
-        .re = ONR_BYTES(env->id),
-        .chain = {chain, cert.der_len + p->ca_len},
-        .ca = {p->broker_ca_der, p->broker_ca_len},
-        .endpoint = {(const uint8_t *)p->endpoint, strlen(p->endpoint)},
-    };
     onr_log(ONR_LOG_NOTICE, "enrolled dev=%s account=%s", dev, claim.account);
-    return onr_service_seal(svc, &msg, down, reply, NULL);
+    return prov_enroll_response(svc, p, env, &cert, down, reply);
 }
 
 struct enroll_ctx {

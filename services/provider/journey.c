@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "certs.h"
 #include "onramp/error.h"
 
 int prov_journey_get(struct onr_db *db, const char *dev, struct prov_journey *out)
@@ -67,7 +68,7 @@ int prov_status(struct onr_service *svc, void *arg, const char *dev, struct onr_
     out->enrolled = j.at[PROV_STEP_ENROLLED];
     out->aligned = j.aligned;
     out->operational = j.at[PROV_STEP_OPERATIONAL];
-    return ONR_OK;
+    return prov_cert_expires(onr_service_db(svc), dev, &out->cert_expires);
 }
 
 struct telemetry {

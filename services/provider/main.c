@@ -39,6 +39,17 @@ static const char usage[] =
     "control tool (onrampctl revoke) may also just revoke a device's service\n"
     "certificate at the broker; the claim stays.\n"
     "\n"
+    "A kit label (ONK1:..., onramp-factory kit) pairs every device of the kit\n"
+    "in one step: the manufacturer assigns all of them or none (a device owned\n"
+    "elsewhere refuses the kit, and the answer names it), then each is claimed\n"
+    "for the account and operator and onboards on its own; the page follows\n"
+    "them at /kit/KIT. An operational device renews its certificate before it\n"
+    "expires, over the service broker (onr/1/p/ID/dev/DEV/renew): a CSR for a\n"
+    "new key signed with the key in force gets a certificate of cert_lifetime,\n"
+    "the same again for the same key; once the device says it connected with\n"
+    "it, the certificates it replaced are revoked at the broker. Its counters\n"
+    "count renewals and the certificates expiring within a week.\n"
+    "\n"
     "Configuration (FILE, key value lines; relative paths from FILE's folder):\n"
     "  id                 the provider's id (its certificate's CN)\n"
     "  broker_host, broker_port   the broker's services listener\n"
@@ -64,7 +75,14 @@ static const char usage[] =
     "                     certificate's CN and the key its requests verify with)\n"
     "  ca_cert, ca_key    PEM: the provider CA that issues service certificates\n"
     "                     (the key 0600)\n"
-    "  cert_days          validity of service certificates (default 365)\n"
+    "  cert_lifetime      validity of the service certificates it issues, from\n"
+    "                     enrollment or renewal: seconds, or a number with s, m,\n"
+    "                     h or d (default 365d; 600s to 3650d); shorter than a\n"
+    "                     day, a certificate is valid from a minute before its\n"
+    "                     issue (clock skew). Devices renew theirs before the end\n"
+    "                     (onramp-device --renew-before): the new certificate\n"
+    "                     gets the lifetime in force then\n"
+    "  cert_days N        the same as cert_lifetime Nd (older configurations)\n"
     "  endpoint           mqtts://HOST:PORT of its service broker, for devices\n"
     "  service_broker_ca  PEM: the CA devices trust for that broker\n"
     "  plan ACCOUNT QOS CHARGING CAP   the policy of an account's devices:\n"
@@ -101,7 +119,7 @@ static const char usage[] =
 
 static const char *const keys[] = {
     "manufacturer", "operator", "default_operator", "sealing_key", "ca_cert",
-    "ca_key", "cert_days", "endpoint", "service_broker_ca", "plan", "retry_after", "resend",
+    "ca_key", "cert_lifetime", "cert_days", "endpoint", "service_broker_ca", "plan", "retry_after", "resend",
     "http_listen", "http_public",
 };
 
@@ -128,6 +146,9 @@ static const struct onr_delivery_kind kinds[] = {
      .peer_role = ONR_ROLE_OPERATOR, .peers = &state.operators, .confirmed = prov_aligned},
     {.name = PROV_KIND_CERT_REVOKE, .answer_type = ONR_MSG_CONTROL_RESULT,
      .peer_role = ONR_ROLE_BROKER, .drop_on = ONR_EDENIED},
+    {.name = PROV_KIND_KIT_REGISTRATION, .answer_type = ONR_MSG_KIT_REGISTERED,
+     .peer_role = ONR_ROLE_MANUFACTURER, .peers = &state.manufacturers,
+     .confirmed = prov_kit_registered_hook, .refused = prov_kit_registration_refused},
 };
 
 /* `plan ACCOUNT QOS CHARGING CAP` lines. */
@@ -172,6 +193,65 @@ static int load_plans(const struct onr_config *cfg, struct prov_plan *plans, siz
     return ONR_OK;
 }
 
+/* A duration: seconds, or a number with s, m, h or d. */
+static int parse_duration(const char *text, uint64_t *out)
+{
+    static const struct {
+        char unit;
+        uint64_t seconds;
+    } units[] = {{'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}};
+    char *end = NULL;
+    uint64_t n;
+
+    if (text[0] < '0' || text[0] > '9')
+        return ONR_EFORMAT;
+    n = strtoull(text, &end, 10);
+    if (end[0] == '\0') {
+        *out = n;
+        return n <= UINT32_MAX ? ONR_OK : ONR_ERANGE;
+    }
+    for (size_t i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+        if (end[0] == units[i].unit && end[1] == '\0') {
+            if (n > UINT32_MAX)
+                return ONR_ERANGE;
+            *out = n * units[i].seconds;
+            return ONR_OK;
+        }
+    }
+    return ONR_EFORMAT;
+}
+
+/* cert_lifetime (or, as older configurations say it, cert_days). */
+static int load_lifetime(const struct onr_config *cfg, uint64_t *lifetime)
+{
+    const char *text = onr_config_get(cfg, "cert_lifetime");
+    uint64_t days = 0;
+
+    if (text != NULL && onr_config_get(cfg, "cert_days") != NULL) {
+        fprintf(stderr, "onramp-provider: cert_days and cert_lifetime: give one "
+                        "(cert_days N is cert_lifetime Nd)\n");
+        return ONR_EINVAL;
+    }
+    if (text == NULL) {
+        if (onr_config_get_uint(cfg, "cert_days", PROV_CERT_LIFETIME_DEFAULT / 86400, 1,
+                                PROV_CERT_LIFETIME_MAX / 86400, &days) != ONR_OK) {
+            fprintf(stderr, "onramp-provider: cert_days 1..%d\n",
+                    PROV_CERT_LIFETIME_MAX / 86400);
+            return ONR_ERANGE;
+        }
+        *lifetime = days * 86400;
+        return ONR_OK;
+    }
+    if (parse_duration(text, lifetime) != ONR_OK || *lifetime < PROV_CERT_LIFETIME_MIN ||
+        *lifetime > PROV_CERT_LIFETIME_MAX) {
+        fprintf(stderr, "onramp-provider: cert_lifetime %s: want a duration from %d s to %d d: "
+                        "seconds, or a number with s, m, h or d (90d, 12h)\n",
+                text, PROV_CERT_LIFETIME_MIN, PROV_CERT_LIFETIME_MAX / 86400);
+        return ONR_ERANGE;
+    }
+    return ONR_OK;
+}
+
 /* The peers, plans and timers: loaded at start and again on SIGHUP (all
  * or nothing). */
 static int load_peers(struct onr_service *svc, struct prov *p)
@@ -188,12 +268,12 @@ static int load_peers(struct onr_service *svc, struct prov *p)
         rc = load_plans(cfg, next.plans, &next.n_plans);
     if (rc == ONR_OK &&
         (onr_config_get_uint(cfg, "retry_after", 5, 1, 3600, &next.retry_after) != ONR_OK ||
-         onr_config_get_uint(cfg, "resend", 10, 1, 86400, &next.resend) != ONR_OK ||
-         onr_config_get_uint(cfg, "cert_days", 365, 1, 3650, &next.cert_days) != ONR_OK)) {
-        fprintf(stderr, "onramp-provider: retry_after 1..3600, resend 1..86400, "
-                        "cert_days 1..3650\n");
+         onr_config_get_uint(cfg, "resend", 10, 1, 86400, &next.resend) != ONR_OK)) {
+        fprintf(stderr, "onramp-provider: retry_after 1..3600, resend 1..86400\n");
         rc = ONR_ERANGE;
     }
+    if (rc == ONR_OK)
+        rc = load_lifetime(cfg, &next.cert_lifetime);
     if (rc != ONR_OK)
         return rc;
     def = onr_config_get(cfg, "default_operator");
@@ -209,7 +289,7 @@ static int load_peers(struct onr_service *svc, struct prov *p)
     p->n_plans = next.n_plans;
     p->retry_after = next.retry_after;
     p->resend = next.resend;
-    p->cert_days = next.cert_days;
+    p->cert_lifetime = next.cert_lifetime;
     onr_service_delivery_resend(svc, p->resend);
     return ONR_OK;
 }
@@ -279,6 +359,7 @@ static int start(struct onr_service *svc, void *arg)
     char inbox[ONR_TOPIC_MAX + 1];
     char up[ONR_TOPIC_MAX + 1];
     char telemetry[ONR_TOPIC_MAX + 1];
+    char renew[ONR_TOPIC_MAX + 1];
     char path[1024] = "";
     uint8_t sealing_key[ONR_X25519_KEY_LEN];
     int rc;
@@ -305,6 +386,13 @@ static int start(struct onr_service *svc, void *arg)
     if (rc == ONR_OK)
         rc = onr_topic_filter_operational(NULL, onr_service_id(svc), ONR_TOPIC_TELEMETRY,
                                           telemetry, sizeof(telemetry));
+    if (rc == ONR_OK)
+        rc = onr_topic_filter_operational(NULL, onr_service_id(svc), ONR_TOPIC_RENEW, renew,
+                                          sizeof(renew));
+    if (rc == ONR_OK)
+        rc = onr_service_subscribe(svc, renew, ONR_MSG_RENEW_REQUEST, prov_on_renew_request, p);
+    if (rc == ONR_OK)
+        rc = onr_service_subscribe(svc, renew, ONR_MSG_RENEWED, prov_on_renewed, p);
     if (rc == ONR_OK)
         rc = onr_service_subscribe(svc, inbox, ONR_MSG_PAIRING, prov_on_pairing, p);
     if (rc == ONR_OK)
@@ -364,6 +452,7 @@ int main(int argc, char **argv)
         .stop = stop,
         .arg = &state,
         .status = prov_status,
+        .stats = prov_stats,
     };
 
     return onr_service_main(&def, argc, argv);

@@ -37,6 +37,7 @@
 #include "journey.h"
 #include "onramp/config.h"
 #include "onramp/error.h"
+#include "onramp/label.h"
 #include "page.h"
 #include "prov.h"
 
@@ -180,6 +181,17 @@ static int device_path(const char *path, const char *prefix, char dev[ONR_DEVID_
     return 1;
 }
 
+/* A kit id as the last path level after `prefix`: into `kit`. */
+static int kit_path(const char *path, const char *prefix, char kit[ONR_KIT_ID_LEN + 1])
+{
+    size_t n = strlen(prefix);
+
+    if (strncmp(path, prefix, n) != 0 || onr_kit_id_check(path + n, strlen(path + n)) != ONR_OK)
+        return 0;
+    memcpy(kit, path + n, ONR_KIT_ID_LEN + 1);
+    return 1;
+}
+
 /* On loopback, only requests naming the page's own address: a name of
  * another site resolving to 127.0.0.1 (DNS rebinding) gets nothing. */
 static int host_ok(const struct prov_page *page, struct evhttp_request *req)
@@ -242,6 +254,10 @@ static void on_request(struct evhttp_request *req, void *arg)
         on_device(page, req, dev);
     } else if (device_path(path, "/api/device/", dev)) {
         on_api_device(page, req, dev);
+    } else if (kit_path(path, "/kit/", dev)) {
+        page_on_kit(page, req, dev);
+    } else if (kit_path(path, "/api/kit/", dev)) {
+        page_on_api_kit(page, req, dev);
     } else {
         page_send_message(req, 404, "Not Found", "No such page.");
     }

@@ -4,6 +4,7 @@
  *   page.c         the server on the service's loop: configuration, the
  *                  routes, the answers, the device's page and the API
  *   page_pair.c    the form and its POST /pair
+ *   page_kit.c     a kit's page and its API
  *   page_form.c    hostile input and output: the form's strict decoding,
  *                  HTML and JSON escaping
  *   page_assets.c  the fixed text: HTML pieces, app.js, app.css
@@ -80,6 +81,11 @@ const char *page_peer(struct evhttp_request *req, char *out, size_t cap);
 /* page_pair.c: GET / (the form) and POST /pair. */
 void page_on_form(struct prov_page *page, struct evhttp_request *req);
 void page_on_pair(struct prov_page *page, struct evhttp_request *req);
+
+/* page_kit.c: GET /kit/KIT (a kit's devices on their way, followed by
+ * app.js) and GET /api/kit/KIT (its JSON); `kit` a checked kit id. */
+void page_on_kit(struct prov_page *page, struct evhttp_request *req, const char *kit);
+void page_on_api_kit(struct prov_page *page, struct evhttp_request *req, const char *kit);
 
 /* page_assets.c */
 extern const char page_js[];

@@ -57,7 +57,8 @@ static void render_form(const struct prov_page *page, struct evbuffer *out, cons
     evbuffer_add_printf(out, "<form method=\"post\" action=\"/pair\" id=\"pair-form\" "
                              "accept-charset=\"utf-8\" autocomplete=\"off\">\n"
                              "<fieldset><legend>The device's label</legend>\n");
-    text_input(out, "label", "Label (the text of its QR code)",
+    text_input(out, "label", "Label (the text of its QR code; a kit's label pairs every "
+                             "device of the kit)",
                "class=\"code\" maxlength=\"256\" spellcheck=\"false\" "
                "placeholder=\"ONR1:MANUFACTURER:DEVICE:CLAIM:CHECK\"",
                f != NULL ? &f[F_LABEL] : NULL);
@@ -244,6 +245,7 @@ void page_on_pair(struct prov_page *page, struct evhttp_request *req)
     char message[160];
     char dev[ONR_DEVID_LEN + 1];
     char location[sizeof("/device/") + ONR_DEVID_LEN];
+    int kit = 0;
     char peer[INET6_ADDRSTRLEN + 16];
     struct onr_bytes label = {NULL, 0};
     const char *why = NULL;
@@ -270,11 +272,19 @@ void page_on_pair(struct prov_page *page, struct evhttp_request *req)
     }
     if (why != NULL)
         goto refuse;
-    rc = prov_pair_web(page->svc, page->p, label,
-                       (struct onr_bytes){(const uint8_t *)f[F_ACCOUNT].value, f[F_ACCOUNT].len},
-                       f[F_OPERATOR].value, dev, &why);
+    kit = onr_label_is_kit((const char *)label.ptr, label.len);
+    if (kit) /* every device of the kit; its page follows them */
+        rc = prov_kit_pair_web(page->svc, page->p, label,
+                               (struct onr_bytes){(const uint8_t *)f[F_ACCOUNT].value,
+                                                  f[F_ACCOUNT].len},
+                               f[F_OPERATOR].value, dev, &why);
+    else
+        rc = prov_pair_web(page->svc, page->p, label,
+                           (struct onr_bytes){(const uint8_t *)f[F_ACCOUNT].value,
+                                              f[F_ACCOUNT].len},
+                           f[F_OPERATOR].value, dev, &why);
     if (rc == ONR_OK) {
-        snprintf(location, sizeof(location), "/device/%s", dev);
+        snprintf(location, sizeof(location), "/%s/%s", kit ? "kit" : "device", dev);
         evhttp_add_header(evhttp_request_get_output_headers(req), "Location", location);
         evbuffer_add_printf(evhttp_request_get_output_buffer(req),
                             "<p><a href=\"%s\">%s</a></p>\n", location, location);

@@ -31,9 +31,8 @@
 #include "onramp/label.h"
 #include "onramp/text.h"
 
-/* An error for the control tool, answering its pairing `re`. */
-static int tell_error(struct onr_service *svc, const uint8_t re[ONR_MSG_ID_LEN], const char *asker,
-                      int code, const char *reason, struct onr_publication *pub)
+int prov_tell_error(struct onr_service *svc, const uint8_t re[ONR_MSG_ID_LEN], const char *asker,
+                    int code, const char *reason, struct onr_publication *pub)
 {
     struct onr_msg msg = {.type = ONR_MSG_ERROR};
 
@@ -93,23 +92,27 @@ static int registration(struct onr_service *svc, const struct prov *p,
                                       topic);
 }
 
-/* The operator for a new claim: the user's if we have a contract with it,
- * else our default. */
-static const char *choose_operator(const struct prov *p, struct onr_bytes asked)
+int prov_pairing_check(const struct prov *p, const struct prov_pairing *req, const char *mfr,
+                       const char **why)
+{
+    if (req->account.len == 0 || req->account.len > PROV_ACCOUNT_MAX ||
+        onr_text_check(ONR_TEXT_UTF8, req->account) != ONR_OK) {
+        *why = "the account must be 1 to 64 bytes of text";
+        return ONR_EINVAL;
+    }
+    if (onr_peer_find(&p->manufacturers, (const uint8_t *)mfr, strlen(mfr)) == NULL) {
+        *why = "we do not work with this device's manufacturer"; /* a kit's: its devices' */
+        return ONR_ENOENT;
+    }
+    return ONR_OK;
+}
+
+const char *prov_choose_operator(const struct prov *p, struct onr_bytes asked)
 {
     if (asked.ptr != NULL && onr_peer_find(&p->operators, asked.ptr, asked.len) != NULL)
         return onr_peer_find(&p->operators, asked.ptr, asked.len)->id;
     return p->default_operator;
 }
-
-/* A pairing, from a control tool or the page (everything borrowed). */
-struct pairing {
-    struct onr_bytes label;   /* the label's text, untrusted */
-    struct onr_bytes account;
-    struct onr_bytes op;      /* the operator asked for; ptr NULL: none */
-    const char *asker;        /* a control tool's id or PROV_ASKER_WEB */
-    const uint8_t *id;        /* the pairing's id, ONR_MSG_ID_LEN bytes */
-};
 
 /*
  * pair: the core of every pairing, inside the caller's transaction. The
@@ -123,7 +126,7 @@ struct pairing {
  * ONR_ENOENT, ONR_EEXIST) with *why a sentence for the user, and changes
  * nothing; any other error (database, crypto) leaves *why NULL.
  */
-static int pair(struct onr_service *svc, const struct prov *p, const struct pairing *req,
+static int pair(struct onr_service *svc, const struct prov *p, const struct prov_pairing *req,
                 struct prov_claim *c, struct onr_answer *answer, int *paired, const char **why)
 {
     struct onr_db *db = onr_service_db(svc);
@@ -140,23 +143,14 @@ static int pair(struct onr_service *svc, const struct prov *p, const struct pair
                                  : "not an Onramp device label";
         return rc;
     }
-    if (req->account.len == 0 || req->account.len > PROV_ACCOUNT_MAX ||
-        onr_text_check(ONR_TEXT_UTF8, req->account) != ONR_OK) {
-        *why = "the account must be 1 to 64 bytes of text";
-        rc = ONR_EINVAL;
+    rc = prov_pairing_check(p, req, label.mfr, why);
+    if (rc != ONR_OK)
         goto out;
-    }
-    if (onr_peer_find(&p->manufacturers, (const uint8_t *)label.mfr, strlen(label.mfr)) ==
-        NULL) {
-        *why = "we do not work with this device's manufacturer";
-        rc = ONR_ENOENT;
-        goto out;
-    }
     snprintf(c->dev, sizeof(c->dev), "%s", label.dev);
     snprintf(c->mfr, sizeof(c->mfr), "%s", label.mfr);
     snprintf(c->account, sizeof(c->account), "%.*s", (int)req->account.len,
              (const char *)req->account.ptr);
-    snprintf(c->op, sizeof(c->op), "%s", choose_operator(p, req->op));
+    snprintf(c->op, sizeof(c->op), "%s", prov_choose_operator(p, req->op));
     snprintf(c->asker, sizeof(c->asker), "%s", req->asker);
     memcpy(c->pairing_id, req->id, ONR_MSG_ID_LEN);
 
@@ -202,16 +196,18 @@ static int decide_pairing(struct onr_service *svc, const struct onr_envelope *en
 {
     const struct pairing_ctx *ctx = arg;
     const struct onr_msg_pairing *m = &env->msg.body.pairing;
-    const struct pairing req = {m->label, m->account, m->op, ctx->asker->id, env->id};
+    const struct prov_pairing req = {m->label, m->account, m->op, ctx->asker->id, env->id};
     struct prov_claim c;
     const char *why = NULL;
     int paired = 0;
     int rc;
 
     (void)topic;
+    if (onr_label_is_kit((const char *)m->label.ptr, m->label.len))
+        return prov_kit_decide_pairing(svc, ctx->p, &req, answer);
     rc = pair(svc, ctx->p, &req, &c, answer, &paired, &why);
     if (rc != ONR_OK && why != NULL)
-        return tell_error(svc, env->id, ctx->asker->id, rc, why, &answer->reply);
+        return prov_tell_error(svc, env->id, ctx->asker->id, rc, why, &answer->reply);
     if (rc == ONR_OK && paired)
         return tell_paired(svc, &c, &answer->reply); /* paired before */
     return rc; /* the answer comes with the manufacturer's */
@@ -238,7 +234,7 @@ int prov_on_pairing(struct onr_service *svc, const struct onr_envelope *env, con
 
 struct web_pairing {
     const struct prov *p;
-    struct pairing req;
+    struct prov_pairing req;
     struct prov_claim c;
     const char *why;
 };
@@ -261,8 +257,8 @@ int prov_pair_web(struct onr_service *svc, const struct prov *p, struct onr_byte
 
     memset(&w, 0, sizeof(w));
     w.p = p;
-    w.req = (struct pairing){label, account, {(const uint8_t *)op, strlen(op)}, PROV_ASKER_WEB,
-                             id};
+    w.req = (struct prov_pairing){label, account, {(const uint8_t *)op, strlen(op)},
+                                  PROV_ASKER_WEB, id};
 
     if (rc == ONR_OK)
         rc = onr_service_transact(svc, pair_web, &w);
@@ -343,6 +339,6 @@ int prov_registration_refused(struct onr_service *svc, const struct onr_pending 
     if (strcmp(c.asker, PROV_ASKER_WEB) == 0) /* the page shows it */
         rc = prov_web_refusal_put(db, c.dev, reason, onr_service_now(svc));
     else
-        rc = tell_error(svc, c.pairing_id, c.asker, code, reason, &out->reply);
+        rc = prov_tell_error(svc, c.pairing_id, c.asker, code, reason, &out->reply);
     return rc == ONR_OK ? ONR_DELIVERY_DROP : rc;
 }

@@ -13,12 +13,15 @@
  *   pairing.c   step 1: a pairing from onrampctl or the page -> claim ->
  *               registration with the manufacturer (step 2, confirmed
  *               delivery) -> answer to onrampctl
+ *   kit_pairing.c  the same for a kit label: every device of the kit
+ *   kits.c      the database: kit claims and their devices
  *   app_key.c   after step 3c: an operator's sealed application key for an
  *               attached device, stored for its enrollment
  *   align.c     step 5: the device's policy for its operator, resent until
  *               the operator confirms
  *   enroll.c    step 4: a device's CSR -> its service certificate; the
- *               revocation of a certificate at the broker
+ *               issue of certificates and their revocation at the brokers
+ *   renew.c     an operational device renews its certificate (SPEC 17)
  *   release.c   a control tool releases a device (its certificate revoked,
  *               manufacturer and operator told, each until it confirms) or
  *               revokes its certificate
@@ -33,6 +36,7 @@
 #include <stdint.h>
 
 #include "onramp/hpke.h"
+#include "onramp/label.h"
 #include "onramp/p256.h"
 #include "onramp/service.h"
 #include "onramp/svc_peers.h"
@@ -44,12 +48,19 @@ struct prov_page;
 
 #define PROV_MAX_PLANS 32
 
+/* Service certificates' lifetime (cert_lifetime), seconds. The shortest
+ * leaves a device time to renew; the longest is cert_days' old bound. */
+#define PROV_CERT_LIFETIME_MIN 600
+#define PROV_CERT_LIFETIME_MAX (3650 * 86400)
+#define PROV_CERT_LIFETIME_DEFAULT (365 * 86400)
+
 /* The kinds of confirmed messages (main.c lists them). */
 #define PROV_KIND_REGISTRATION "registration"
 #define PROV_KIND_RELEASE_MFR "release_mfr"
 #define PROV_KIND_RELEASE_OP "release_op"
 #define PROV_KIND_ALIGNMENT "alignment"
 #define PROV_KIND_CERT_REVOKE "cert_revoke"
+#define PROV_KIND_KIT_REGISTRATION "kit_registration"
 
 /* What an account's devices get from their operator (step 5). */
 struct prov_plan {
@@ -71,12 +82,13 @@ struct prov {
     uint8_t broker_ca_der[ONR_X509_MAX_DER]; /* trusted for its service broker */
     size_t broker_ca_len;
     char endpoint[257];                      /* mqtts://HOST:PORT */
-    uint64_t cert_days;
+    uint64_t cert_lifetime;                  /* seconds, of service certificates */
     uint64_t retry_after;                    /* seconds, in pending answers */
     uint64_t resend;                         /* seconds before a first resend */
     struct prov_plan plans[PROV_MAX_PLANS];
     size_t n_plans;
     struct prov_page *page;                  /* NULL: no page */
+    uint64_t renewals; /* certificates renewed since it started (service_stats) */
 };
 
 /* schema.c */
@@ -87,6 +99,30 @@ extern const struct onr_db_schema prov_schema;
  * if it is about `what` (borrowed from `p`), else NULL. */
 void prov_key(const char *what, const char *subject, char *out, size_t cap);
 const char *prov_key_subject(const struct onr_pending *p, const char *what);
+
+/* A pairing, from a control tool or the page (everything borrowed). */
+struct prov_pairing {
+    struct onr_bytes label;   /* the label's text, untrusted */
+    struct onr_bytes account;
+    struct onr_bytes op;      /* the operator asked for; ptr NULL: none */
+    const char *asker;        /* a control tool's id or PROV_ASKER_WEB */
+    const uint8_t *id;        /* the pairing's id, ONR_MSG_ID_LEN bytes */
+};
+
+/* pairing.c: prov_pairing_check: what a pairing says besides its label:
+ * an account of 1 to PROV_ACCOUNT_MAX bytes of text (else ONR_EINVAL),
+ * and `mfr`, the label's manufacturer, one we work with (ONR_ENOENT);
+ * *why a sentence for the user when refused.
+ * prov_choose_operator: the operator for a new claim: the
+ * user's (`asked`) if we have a contract with it, else our default
+ * (static storage: `p`'s). prov_tell_error: an error for the control tool
+ * `asker`, answering its pairing `re`, with `reason` (borrowed), into
+ * `pub`. */
+int prov_pairing_check(const struct prov *p, const struct prov_pairing *req, const char *mfr,
+                       const char **why);
+const char *prov_choose_operator(const struct prov *p, struct onr_bytes asked);
+int prov_tell_error(struct onr_service *svc, const uint8_t re[ONR_MSG_ID_LEN], const char *asker,
+                    int code, const char *reason, struct onr_publication *pub);
 
 /* pairing.c: a control tool's pairing on onr/1/s/prov/{us}/in, and the
  * hooks of the registration kind (the manufacturer's answer). */
@@ -111,6 +147,27 @@ int prov_registration_refused(struct onr_service *svc, const struct onr_pending 
 int prov_pair_web(struct onr_service *svc, const struct prov *p, struct onr_bytes label,
                   struct onr_bytes account, const char *op, char dev[ONR_DEVID_LEN + 1],
                   const char **why);
+
+/*
+ * kit_pairing.c: a pairing of a kit label (SPEC section 18).
+ * prov_kit_decide_pairing: a control tool's (`req`), from decide_pairing:
+ * its answer (an error, or kit_paired when the account holds the kit
+ * already) into `answer`, or the kit registration sent. prov_kit_pair_web:
+ * the page's, as prov_pair_web, naming the kit in `kit`. The hooks of the
+ * kit registration kind: the manufacturer's kit_registered (every device
+ * claimed, the asker told kit_paired) and its refusal (passed on with its
+ * reason).
+ */
+int prov_kit_decide_pairing(struct onr_service *svc, const struct prov *p,
+                            const struct prov_pairing *req, struct onr_answer *answer);
+int prov_kit_pair_web(struct onr_service *svc, const struct prov *p, struct onr_bytes label,
+                      struct onr_bytes account, const char *op, char kit[ONR_KIT_ID_LEN + 1],
+                      const char **why);
+int prov_kit_registered_hook(struct onr_service *svc, const struct onr_pending *pending,
+                             const struct onr_envelope *answer, struct onr_answer *out,
+                             void *arg);
+int prov_kit_registration_refused(struct onr_service *svc, const struct onr_pending *pending,
+                                  int code, struct onr_answer *out, void *arg);
 
 /* page.c: the pairing page, if http_listen is set: started from start()
  * (p->page; ONR_OK also when off; an error is printed), stopped from
@@ -140,18 +197,48 @@ int prov_aligned(struct onr_service *svc, const struct onr_pending *p,
 
 /* enroll.c: an enroll request (type 11); and, from the transaction that
  * stores a device's application key `k`, the enrollment that waited for
- * it (its answer added to `answer`'s extras). prov_revoke_cert: the
- * certificate `serial` of `dev` revoked at the broker (type 27, a
- * confirmed message, into `answer`); prov_cert_revoke_msg builds it
- * (borrowing). */
+ * it (its answer added to `answer`'s extras). */
 int prov_on_enroll(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                    void *arg);
 int prov_enroll_waiting(struct onr_service *svc, const struct prov *p,
                         const struct prov_app_key *k, struct onr_answer *answer);
-int prov_revoke_cert(struct onr_service *svc, const char *dev, const uint8_t *serial,
-                     size_t serial_len, struct onr_answer *answer);
+/*
+ * Certificates (enroll.c), inside the caller's transaction:
+ * prov_cert_issue: a new certificate for `pub` of `dev` from our CA with
+ * our cert_lifetime, stored in force (renewing `renewing`, may be NULL)
+ * into `out`. prov_revoke_cert: certificate `c` (already marked revoked)
+ * revoked at the brokers (type 27 with its notAfter, a confirmed message
+ * published with `answer`); prov_cert_revoke_msg builds it (borrowing).
+ * prov_revoke_in_force: every certificate in force of `dev` but `keep`
+ * (NULL: all) revoked so; *revoked counts them.
+ */
+struct prov_cert;
+int prov_cert_issue(struct onr_service *svc, const struct prov *p, const char *dev,
+                    const uint8_t pub[ONR_P256_PUB_LEN], const struct prov_cert *renewing,
+                    struct prov_cert *out);
+int prov_revoke_cert(struct onr_service *svc, const struct prov_cert *c,
+                     struct onr_answer *answer);
+int prov_revoke_in_force(struct onr_service *svc, const char *dev, const uint8_t *keep,
+                         size_t keep_len, struct onr_answer *answer, size_t *revoked);
 void prov_cert_revoke_msg(const char *dev, const uint8_t *serial, size_t serial_len,
-                          struct onr_msg *msg);
+                          int64_t not_after, struct onr_msg *msg);
+/* prov_enroll_response: the enroll response (type 12) answering `env`
+ * with `cert`, our CA, our service broker's CA and endpoint, sealed for
+ * `topic` into `reply`. */
+int prov_enroll_response(struct onr_service *svc, const struct prov *p,
+                         const struct onr_envelope *env, const struct prov_cert *cert,
+                         const char *topic, struct onr_publication *reply);
+
+/* renew.c: an operational device's renew request (type 38) and renewed
+ * (type 39) on onr/1/p/{us}/dev/+/renew (SPEC section 17). */
+int prov_on_renew_request(struct onr_service *svc, const struct onr_envelope *env,
+                          const char *topic, void *arg);
+int prov_on_renewed(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
+                    void *arg);
+/* prov_stats: the provider's own counters of service_stats: renewals, and
+ * the current certificates expiring within PROV_EXPIRING_WITHIN. */
+#define PROV_EXPIRING_WITHIN (7 * 86400)
+void prov_stats(struct onr_service *svc, void *arg, struct onr_msg_service_stats *out);
 
 /* release.c: a release or a revocation from a control tool; the release
  * message (borrowing `dev`); the hooks of the release kinds (the refusal's:

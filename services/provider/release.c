@@ -76,7 +76,7 @@ static int decide_release(struct onr_service *svc, const struct onr_envelope *en
     struct onr_db *db = onr_service_db(svc);
     struct prov_release r;
     struct prov_claim claim;
-    struct prov_cert cert;
+    size_t revoked = 0;
     char reply[ONR_TOPIC_MAX + 1];
     uint64_t now = onr_service_now(svc);
     int rc;
@@ -100,13 +100,8 @@ static int decide_release(struct onr_service *svc, const struct onr_envelope *en
     rc = release_to(svc, PROV_KIND_RELEASE_MFR, ONR_ROLE_MANUFACTURER, r.mfr, r.dev, answer);
     if (rc == ONR_OK)
         rc = release_to(svc, PROV_KIND_RELEASE_OP, ONR_ROLE_OPERATOR, r.op, r.dev, answer);
-    if (rc == ONR_OK) {
-        rc = prov_cert_revoke_current(db, r.dev, now, &cert);
-        if (rc == ONR_OK)
-            rc = prov_revoke_cert(svc, r.dev, cert.serial, cert.serial_len, answer);
-        else if (rc == ONR_ENOENT)
-            rc = ONR_OK; /* never enrolled */
-    }
+    if (rc == ONR_OK)
+        rc = prov_revoke_in_force(svc, r.dev, NULL, 0, answer, &revoked);
     if (rc == ONR_OK)
         rc = prov_release_put(db, &r, now);
     if (rc == ONR_OK)
@@ -150,6 +145,7 @@ static int decide_revoke(struct onr_service *svc, const struct onr_envelope *env
     struct onr_msg msg = {.type = ONR_MSG_REVOKED};
     struct prov_claim claim;
     struct prov_cert cert;
+    size_t revoked = 0;
     char dev[ONR_DEVID_LEN + 1];
     char reply[ONR_TOPIC_MAX + 1];
     int rc;
@@ -159,14 +155,14 @@ static int decide_revoke(struct onr_service *svc, const struct onr_envelope *env
     dev[ONR_DEVID_LEN] = '\0';
     rc = onr_topic_in(ONR_ROLE_CONTROL, ctx->peer->id, reply, sizeof(reply));
     if (rc == ONR_OK)
-        rc = prov_cert_revoke_current(db, dev, onr_service_now(svc), &cert);
+        rc = prov_cert_current(db, dev, &cert);
     if (rc == ONR_ENOENT) {
         onr_log(ONR_LOG_NOTICE, "revoke refused dev=%s reason=\"no certificate in force\"",
                 dev);
         return onr_answer_refuse(svc, answer, env, ONR_ENOENT, reply);
     }
-    if (rc == ONR_OK)
-        rc = prov_revoke_cert(svc, dev, cert.serial, cert.serial_len, answer);
+    if (rc == ONR_OK) /* and the one a renewal in flight renews */
+        rc = prov_revoke_in_force(svc, dev, NULL, 0, answer, &revoked);
     if (rc == ONR_OK) {
         rc = prov_claim_get(db, dev, &claim);
         if (rc == ONR_OK)

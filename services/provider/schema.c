@@ -102,7 +102,7 @@ static int v2_revocations(struct onr_db *db, uint64_t now)
         for (size_t i = 0; i < serial_len; i++)
             snprintf(hex + 2 * i, 3, "%02x", serial[i]);
         prov_key("cert", hex, key, sizeof(key));
-        prov_cert_revoke_msg(dev, serial, serial_len, &msg);
+        prov_cert_revoke_msg(dev, serial, serial_len, 0, &msg);
         rc = onr_delivery_store(db, PROV_KIND_CERT_REVOKE, ONR_PEER_BROKER, key, &msg,
                                 ONR_TOPIC_CONTROL, id_len == ONR_MSG_ID_LEN ? id : NULL, now,
                                 now);
@@ -274,6 +274,33 @@ static const struct onr_db_migration steps[] = {
      "ALTER TABLE certificates DROP COLUMN revoke_id;"
      "ALTER TABLE certificates DROP COLUMN revoke_sent_at;"
      "ALTER TABLE certificates DROP COLUMN revoke_confirmed;",
+     NULL},
+    {"certificates: each one's notAfter and the certificate it renews; two in force while a "
+     "renewal is unconfirmed (SPEC section 17)",
+     "DROP INDEX certificates_current;"
+     "ALTER TABLE certificates ADD COLUMN not_after INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE certificates ADD COLUMN renews BLOB;"
+     "CREATE INDEX certificates_dev ON certificates (dev, revoked_at);"
+     "CREATE INDEX certificates_renews ON certificates (renews);",
+     prov_cert_not_after_fill},
+    {"kit claims and the devices of each kit (SPEC section 18)",
+     "CREATE TABLE kit_claims ("
+     "  kit TEXT PRIMARY KEY,"
+     "  mfr TEXT NOT NULL,"
+     "  account TEXT NOT NULL,"
+     "  operator TEXT NOT NULL,"
+     "  state INTEGER NOT NULL CHECK (state IN (0, 1)),"
+     "  pairing_id BLOB NOT NULL,"
+     "  asker TEXT NOT NULL,"
+     "  created_at INTEGER NOT NULL,"
+     "  registered_at INTEGER"
+     ");"
+     "CREATE TABLE kit_devices ("
+     "  dev TEXT PRIMARY KEY,"
+     "  kit TEXT NOT NULL REFERENCES kit_claims(kit),"
+     "  position INTEGER NOT NULL"
+     ");"
+     "CREATE INDEX kit_devices_kit ON kit_devices (kit, position);",
      NULL},
 };
 

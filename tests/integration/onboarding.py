@@ -316,6 +316,23 @@ class Manufacturer:
                           "--broker-ca", self.onb.pki.ca[0])
         return [os.path.join(out, line.split()[0]) for line in text.splitlines() if line]
 
+    def factory_kit(self, devs, out=None):
+        """onramp-factory kit of the device ids `devs` (kit directories in
+        `out`, default DIR/kits-ID); (exit status, stdout, stderr)."""
+        out = out or os.path.join(self.onb.dir, "kits-" + self.id)
+        proc = subprocess.run([program("onramp-factory"), "kit", "--manufacturer", self.dir,
+                               "--out", out] + list(devs), capture_output=True, text=True)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    def kit(self, state_dirs):
+        """The minted devices of `state_dirs` grouped in a new kit: (kit id,
+        kit label)."""
+        rc, out, err = self.factory_kit([os.path.basename(d) for d in state_dirs])
+        if rc != 0:
+            raise AssertionError("onramp-factory kit failed (%d): %s" % (rc, out + err))
+        kit, label = out.split()
+        return kit, label
+
     def rows(self, sql, *args):
         return self.store.rows(sql, *args)
 
@@ -341,9 +358,10 @@ class Provider:
         self.process = None
 
     def configure(self, manufacturers, operators, default_operator, controllers, plans=None,
-                  quick_timers=True):
+                  quick_timers=True, extra=None):
         """plans: account -> (qos, charging group, cap); "*" for the others.
-        quick_timers: retry_after 1 and resend 2 (tests), else the defaults."""
+        quick_timers: retry_after 1 and resend 2 (tests), else the defaults.
+        extra: more configuration lines, key -> value."""
         cert, key = self.onb.pki.client("provider", self.id)
         ca_cert, ca_key = self.onb.pki.provider_ca(self.id)
         self.plans = plans or {"*": (0, "default", 0)}
@@ -367,6 +385,8 @@ class Provider:
             lines.append("operator %s %s" % (op_id, pub))
         for ctl in controllers:
             lines.append("controller %s %s" % (ctl.id, ctl.pub))
+        for k, v in (extra or {}).items():
+            lines.append("%s %s" % (k, v))
         with open(self.conf, "w") as f:
             f.write("\n".join(lines) + "\n")
         self.process = Process("provider-" + self.id,

@@ -170,6 +170,29 @@ class ExampleConfigTest(unittest.TestCase):
     def test_operator(self):
         self.check("operator")
 
+    def test_the_provider_takes_a_certificate_lifetime_within_bounds(self):
+        lines = self.localize("provider", example_lines("provider"))
+        base = [line for line in lines if not line.startswith("cert_lifetime ")]
+        for value in ("600", "600s", "90m", "12h", "3650d"):
+            status, text = self.run_service("provider", base + ["cert_lifetime " + value],
+                                            "lifetime-" + value)
+            self.assertIsNone(status, "cert_lifetime %s refused:\n%s" % (value, text))
+        for value in ("599", "599s", "3651d", "1y", "d", "-5d", "12 h", "10d5"):
+            status, text = self.run_service("provider", base + ["cert_lifetime " + value],
+                                            "lifetime-bad")
+            self.assertEqual(status, 1, "cert_lifetime %s taken:\n%s" % (value, text))
+            self.assertIn("cert_lifetime %s: want a duration from 600 s to 3650 d" % value,
+                          text)
+        # the older spelling alone, and not together with the new one
+        status, text = self.run_service("provider", base + ["cert_days 30"], "days")
+        self.assertIsNone(status, text)
+        status, text = self.run_service("provider", base + ["cert_days 0"], "days-bad")
+        self.assertEqual(status, 1, text)
+        self.assertIn("cert_days 1..3650", text)
+        status, text = self.run_service("provider", lines + ["cert_days 30"], "both")
+        self.assertEqual(status, 1, text)
+        self.assertIn("cert_days and cert_lifetime: give one", text)
+
     def test_a_misspelt_key_is_refused(self):
         lines = [line.replace("challenge_lifetime", "challenge_lifetme")
                  for line in example_lines("operator")]

@@ -357,6 +357,59 @@ class PairingPageTest(unittest.TestCase):
         # nobody was told on a control tool's topic: there was none
         self.assertNotIn("onr/1/s/ctl/@web", self.prov.process.text())
 
+    def test_browser_pairs_a_kit_and_follows_each_device_to_operational(self):
+        dirs = self.acme.mint(3)
+        devs = [os.path.basename(d) for d in dirs]
+        kit, label = self.acme.kit(dirs)
+        browser = Browser(self.onb.dir)
+        self.addCleanup(browser.close)
+        browser.go(self.base + "/")
+        browser.type("#label", label)
+        browser.type("#account", "carol")
+        browser.click("#pair")
+        onboarding.wait_until(lambda: browser.url().endswith("/kit/" + kit), timeout=15,
+                              what="the kit's page")
+        browser.wait_text("#kit-state", "PAIRED", 30)
+        self.assertEqual(browser.text("#kit-account"), "carol")
+        shown = [browser._call("GET", browser._s("/element/%s/attribute/data-dev" % e))
+                 for e in browser.find_all("#kit-devices li")]
+        self.assertEqual(shown, devs)
+        for dev in devs:
+            self.assertEqual(self.claims(dev), [("carol", "op-1", "@web", 1)])
+        runs = [self.onb.device(d) for d in dirs]
+        for r in runs:
+            r.process.start()
+        for dev in devs:
+            browser.wait_text('#kit-devices li[data-dev="%s"] strong' % dev, "OPERATIONAL",
+                              120)
+        for r in runs:
+            self.assertEqual(r.process.exit_status(timeout=60), 0, r.process.text())
+        # each links to its own page
+        self.assertEqual(browser.property('#kit-devices li[data-dev="%s"] a' % devs[0],
+                                          "href"), self.base + "/device/" + devs[0])
+
+    def test_a_kit_refused_by_the_manufacturer_shows_on_its_page(self):
+        dirs = self.acme.mint(2)
+        kit, label = self.acme.kit(dirs)
+        forged = ":".join(label.split(":")[:3] + ["A" * 20])
+        forged = with_check(forged)
+        status, headers, _ = self.post({"label": forged, "account": "dave", "operator": "op-1"})
+        self.assertEqual(status, 303)
+        self.assertEqual(headers["Location"], "/kit/" + kit)
+        onboarding.wait_until(lambda: json.loads(self.get("/api/kit/" + kit)[2])["state"] ==
+                              "REFUSED", what="the kit refused")
+        answer = json.loads(self.get("/api/kit/" + kit)[2])
+        self.assertIn("not allowed", answer["reason"])
+        self.assertEqual(answer["devices"], [])
+        for d in dirs:
+            self.assertEqual(self.claims(os.path.basename(d)), [])
+        status, headers, body = self.get("/kit/" + kit)
+        self.assertEqual(status, 200)
+        self.assert_safe_headers(headers)
+        self.assertIn('data-kit="%s"' % kit, body.decode())
+        self.assertEqual(self.get("/api/kit/" + "b" * 20)[0], 404)
+        self.assertEqual(self.get("/kit/" + "b" * 19)[0], 404)
+
     # -- the label's NFC tag (Web NFC) --
 
     def test_without_web_nfc_the_tag_button_is_hidden(self):

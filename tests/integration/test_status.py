@@ -10,6 +10,7 @@ import json
 import os
 import signal
 import subprocess
+import time
 import unittest
 
 import onboarding
@@ -95,6 +96,7 @@ class StatusTest(unittest.TestCase):
         answer = json.loads(out)
         self.assertEqual(answer["dev"], dev)
         states = {s["role"]: (s["id"], s["answered"], s["state"]) for s in answer["services"]}
+        states_json = {s["role"]: s["cert_expires"] for s in answer["services"]}
         self.assertEqual(states, {"manufacturer": ("acme", True, "assigned"),
                                   "provider": ("prov-a", True, "operational"),
                                   "operator": ("op-1", True, "aligned")})
@@ -136,7 +138,14 @@ class StatusTest(unittest.TestCase):
         self.assertIn("state=operational", lines[2])
         self.assertIn("state=aligned", lines[3])
         rows = [line.split() for line in lines[4:]]
-        self.assertEqual([r[0] for r in rows], STEPS)
+        self.assertEqual([r[0] for r in rows], STEPS + ["certificate"])
+        # the service certificate's expiry, as the provider knows it
+        (not_after,), = self.prov.rows("SELECT not_after FROM certificates WHERE dev = ?"
+                                       " AND revoked_at IS NULL", dev)
+        self.assertEqual(rows[-1][1:], [time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                      time.gmtime(not_after)),
+                                        "provider:prov-a"])
+        self.assertEqual(states_json["provider"], not_after)
         self.assertEqual(rows[STEPS.index("vouched")][1:], ["-", "-"])
         self.assertEqual(rows[STEPS.index("operational")][2], "provider:prov-a")
 

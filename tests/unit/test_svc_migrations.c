@@ -272,6 +272,12 @@ static void test_provider_upgrades_with_every_row_and_its_deliveries_in_flight(v
     assert_string_equal(one(db, "SELECT count(*) FROM pragma_table_info('claims')"
                                 " WHERE name = 'registration_id'"),
                         "0");
+    /* each certificate's notAfter read from its DER (a 365-day one), none
+     * a renewal */
+    assert_string_equal(one(db, "SELECT count(*) > 0 AND sum(not_after - issued_at BETWEEN"
+                                " 364 * 86400 AND 366 * 86400) = count(*)"
+                                " AND sum(renews IS NULL) = count(*) FROM certificates"),
+                        "1");
     sqlite3_close(db);
 }
 

@@ -335,6 +335,9 @@ struct onr_msg_service_stats {
     uint64_t pending;           /* messages to peers awaiting confirmation */
     uint64_t pending_age;       /* seconds the oldest of them has waited */
     uint64_t pending_refused;   /* refusals of such messages by their peers */
+    uint64_t renewals;          /* optional: the provider: certificates renewed */
+    uint64_t certs_expiring;    /* optional: the provider: certificates in force
+                                 * expiring within a week */
 };
 
 /* A provider revokes a device's service certificate at the broker. */

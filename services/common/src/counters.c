@@ -138,6 +138,10 @@ void svc_counters_refresh(struct onr_service *svc)
     memcpy(k->pending, per_kind, n * sizeof(per_kind[0]));
     k->n_pending = n;
     k->pending_total = total;
+    /* the service's own counters (the provider's certificates), read on
+     * the tick too */
+    if (svc->def->stats != NULL)
+        svc->def->stats(svc, svc->def->arg, &k->own);
 }
 
 void svc_counters_stats(const struct onr_service *svc, struct onr_msg_service_stats *out)
@@ -163,6 +167,8 @@ void svc_counters_stats(const struct onr_service *svc, struct onr_msg_service_st
     out->pending = k->pending_total.count;
     out->pending_age = k->pending_total.oldest_age;
     out->pending_refused = svc->delivery.refused;
+    out->renewals = k->own.renewals;
+    out->certs_expiring = k->own.certs_expiring;
 }
 
 /* The counters' tick: what is pending read again, and, unless

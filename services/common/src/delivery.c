@@ -62,8 +62,14 @@ int onr_service_send_confirmed(struct onr_service *svc, struct onr_answer *answe
     if (rc != ONR_OK)
         return rc;
     pub = onr_answer_extra(answer);
-    if (pub == NULL)
-        return ONR_ESPACE;
+    if (pub == NULL) {
+        /* the answer's publications are taken (a kit's devices, say): due
+         * now, the resend tick sends it within a second */
+        p.attempts = 0;
+        p.created_at = now;
+        p.next_at = now;
+        return pending_put(svc->db, &p);
+    }
     rc = onr_service_seal(svc, msg, topic, pub, p.msg_id);
     if (rc == ONR_OK) {
         p.attempts = 1;
@@ -95,6 +101,7 @@ static struct onr_bytes answer_re(const struct onr_envelope *env, int *code)
     case ONR_MSG_ALIGNED: return m->body.aligned.re;
     case ONR_MSG_APP_KEY_STORED: return m->body.app_key_stored.re;
     case ONR_MSG_RELEASED: return m->body.released.re;
+    case ONR_MSG_KIT_REGISTERED: return m->body.kit_registered.re;
     default: return (struct onr_bytes){NULL, 0};
     }
 }
@@ -131,8 +138,11 @@ static int refused(struct onr_service *svc, const struct onr_delivery_kind *k,
                                        : ONR_DELIVERY_KEEP;
     int rc = ONR_OK;
 
-    if (k->refused != NULL)
+    if (k->refused != NULL) {
+        svc->delivery.refusal = env; /* for onr_delivery_refusal, during the hook */
         verdict = k->refused(svc, p, code, out, k->arg);
+        svc->delivery.refusal = NULL;
+    }
 
     if (verdict < 0)
         return verdict;
@@ -369,4 +379,9 @@ int svc_delivery_counts(struct onr_service *svc, struct svc_pending_count out[SV
     /* "other" only when some row is of no kind this service sends */
     *n = out[t.n - 1].count > 0 ? t.n : t.n - 1;
     return rc;
+}
+
+const struct onr_envelope *onr_delivery_refusal(const struct onr_service *svc)
+{
+    return svc->delivery.refusal;
 }

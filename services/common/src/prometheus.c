@@ -86,6 +86,22 @@ static void pending(struct onr_metrics *m, const struct onr_service *svc)
     onr_metrics_counter(m, NULL, 0, svc->delivery.refused);
 }
 
+/* The service's own counters (a provider's certificates), as the
+ * counters' tick last read them. */
+static void own(struct onr_metrics *m, const struct onr_service *svc)
+{
+    const struct svc_counters *k = &svc->counters;
+
+    if (svc->def->stats == NULL)
+        return;
+    onr_metrics_family(m, "onramp_certificates_renewed_total", ONR_METRIC_COUNTER,
+                       "Service certificates issued for devices' renew requests.");
+    onr_metrics_counter(m, NULL, 0, k->own.renewals);
+    onr_metrics_family(m, "onramp_certificates_expiring", ONR_METRIC_GAUGE,
+                       "Devices' current service certificates expiring within a week.");
+    onr_metrics_gauge(m, NULL, 0, (double)k->own.certs_expiring);
+}
+
 int svc_metrics_collect(struct onr_metrics *m, void *arg)
 {
     const struct onr_service *svc = arg;
@@ -94,6 +110,7 @@ int svc_metrics_collect(struct onr_metrics *m, void *arg)
 
     messages(m, svc);
     pending(m, svc);
+    own(m, svc);
     onr_metrics_family(m, "onramp_db_commit_seconds", ONR_METRIC_HISTOGRAM,
                        "Time of each database commit (one per burst of messages).");
     onr_metrics_histogram(m, NULL, 0, &svc->counters.commits);

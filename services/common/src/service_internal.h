@@ -81,6 +81,8 @@ struct svc_counters {
     struct svc_pending_count pending[SVC_PENDING_COUNTS];
     size_t n_pending;
     struct svc_pending_count pending_total;
+    /* the service's own (its def's stats hook), as the tick last read them */
+    struct onr_msg_service_stats own;
     int publish; /* service_stats every stats_interval s (0: never) */
 };
 
@@ -120,6 +122,7 @@ struct svc_delivery {
     size_t n_kinds;
     uint64_t resend;   /* seconds before the first resend */
     uint64_t refused;  /* refusals of our messages by their peers */
+    const struct onr_envelope *refusal; /* the one a refused hook handles now */
 };
 
 struct onr_service {

@@ -169,6 +169,13 @@ struct onr_service_def {
      * answer). Read-only. */
     int (*status)(struct onr_service *svc, void *arg, const char *dev,
                   struct onr_msg_status *out);
+    /* May be NULL. The service's own counters (the optional fields of
+     * SPEC type 32 that are its role's: the provider's renewals and
+     * certs_expiring), filled into `out` by the counters' tick (every
+     * stats_interval s, or 10 s for /metrics alone), which may read the
+     * database; service_stats and /metrics show them (a scrape reads no
+     * database). Read-only. */
+    void (*stats)(struct onr_service *svc, void *arg, struct onr_msg_service_stats *out);
 };
 
 /*

@@ -115,7 +115,8 @@ void onr_service_delivery_resend(struct onr_service *svc, uint64_t resend);
  * to `peer` on `topic` as a message of `kind`, sealed into the next extra
  * publication of `answer` (published after the commit) and recorded in
  * `pending` under (`peer`, `key`), replacing what was in flight there.
- * All strings borrowed. ONR_OK, ONR_ESPACE (the answer is full),
+ * When the answer's extras are all taken, it is recorded due at once and
+ * the resend tick sends it (within a second). All strings borrowed. ONR_OK,
  * ONR_EINVAL (an unknown kind, a key or peer too long), or the sealing's
  * and the database's errors.
  */
@@ -141,6 +142,11 @@ int onr_delivery_cancel(struct onr_db *db, const char *peer, const char *key);
 int onr_delivery_store(struct onr_db *db, const char *kind, const char *peer, const char *key,
                        const struct onr_msg *msg, const char *topic,
                        const uint8_t id[ONR_MSG_ID_LEN], uint64_t now, uint64_t next_at);
+
+/* onr_delivery_refusal: from a kind's `refused` hook, the refusal it
+ * handles (an ERROR or a control result, as received: its reason, say),
+ * borrowed for the hook's call; NULL anywhere else. */
+const struct onr_envelope *onr_delivery_refusal(const struct onr_service *svc);
 
 /* onr_delivery_pending: the messages awaiting confirmation, by kind:
  * `each` is called for every kind that has any, with the kind's name
