@@ -84,7 +84,8 @@ class Cluster:
         subprocess.run(_as_owner([os.path.join(bin_dir(), "pg_ctl"), "-D", self.data,
                                   "-l", self.log, "-w", "-t", "60", "-o",
                                   "-k %s -c listen_addresses='' -p %d -c fsync=on"
-                                  " -c max_connections=200" % (self.dir, PORT), "start"]),
+                                  " -c max_connections=200 -c deadlock_timeout=100ms"
+                                  % (self.dir, PORT), "start"]),
                        check=True, stdout=subprocess.DEVNULL)
         with open(os.path.join(self.data, "postmaster.pid")) as f:
             self.pid = int(f.readline())

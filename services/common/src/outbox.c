@@ -171,8 +171,14 @@ int svc_handle_once(struct onr_service *svc, const struct onr_envelope *env, con
      * other committed (then often the stored answer), before the message
      * is left to its peer's retry. */
     rc = attempt(svc, env, topic, decide, arg, remember_silence, who, &duplicate);
-    for (int n = 1; rc == ONR_EBUSY && n < HANDLE_ATTEMPTS; n++)
+    for (int n = 1; rc == ONR_EBUSY && n < HANDLE_ATTEMPTS; n++) {
+        /* the burst this one is in holds row locks the other instance may
+         * be waiting for (a deadlock is one): commit it first, so that the
+         * next attempt waits for nobody who waits for us */
+        if (svc->batch != NULL)
+            batch_flush(svc->batch);
         rc = attempt(svc, env, topic, decide, arg, remember_silence, who, &duplicate);
+    }
     if (rc == ONR_OK && duplicate) {
         svc->counters.duplicates++;
         return onr_service_publish(svc, &a->reply);
