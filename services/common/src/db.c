@@ -150,7 +150,17 @@ int onr_db_exec(struct onr_db *db, const char *sql)
 int onr_db_run(struct onr_db *db, const char *sql, const struct onr_db_arg *args,
                size_t n_args)
 {
-    return db == NULL || sql == NULL ? ONR_EINVAL : db->ops->run(db, sql, args, n_args);
+    struct onr_db_rows *rows = NULL;
+    int rc;
+
+    if (db == NULL || sql == NULL)
+        return ONR_EINVAL;
+    rc = db->ops->start(db, sql, args, n_args, &rows);
+    if (rc != ONR_OK)
+        return rc;
+    rc = rows->ops->step(rows, NULL, 0);
+    rows->ops->finish(rows);
+    return rc == ONR_ENOENT ? ONR_OK : rc; /* done: no rows, as it should */
 }
 
 int onr_db_run_one(struct onr_db *db, const char *sql, const struct onr_db_arg *args,
@@ -164,9 +174,17 @@ int onr_db_run_one(struct onr_db *db, const char *sql, const struct onr_db_arg *
 int onr_db_get(struct onr_db *db, const char *sql, const struct onr_db_arg *args,
                size_t n_args, const struct onr_db_col *cols, size_t n_cols)
 {
+    struct onr_db_rows *rows = NULL;
+    int rc;
+
     if (db == NULL || sql == NULL)
         return ONR_EINVAL;
-    return db->ops->get(db, sql, args, n_args, cols, n_cols);
+    rc = db->ops->start(db, sql, args, n_args, &rows);
+    if (rc != ONR_OK)
+        return rc;
+    rc = rows->ops->step(rows, cols, n_cols);
+    rows->ops->finish(rows);
+    return rc;
 }
 
 int onr_db_query(struct onr_db *db, const char *sql, const struct onr_db_arg *args,
@@ -175,18 +193,18 @@ int onr_db_query(struct onr_db *db, const char *sql, const struct onr_db_arg *ar
     *rows = NULL;
     if (db == NULL || sql == NULL)
         return ONR_EINVAL;
-    return db->ops->query(db, sql, args, n_args, rows);
+    return db->ops->start(db, sql, args, n_args, rows);
 }
 
 int onr_db_next(struct onr_db_rows *rows, const struct onr_db_col *cols, size_t n_cols)
 {
-    return rows == NULL ? ONR_EINVAL : rows->ops->next(rows, cols, n_cols);
+    return rows == NULL ? ONR_EINVAL : rows->ops->step(rows, cols, n_cols);
 }
 
 void onr_db_query_end(struct onr_db_rows *rows)
 {
     if (rows != NULL)
-        rows->ops->query_end(rows);
+        rows->ops->finish(rows);
 }
 
 int onr_db_changes(struct onr_db *db)

@@ -42,13 +42,13 @@ struct db_ops {
     int (*commit)(struct onr_db *db);
     void (*rollback)(struct onr_db *db);
     int (*exec)(struct onr_db *db, const char *sql);
-    int (*run)(struct onr_db *db, const char *sql, const struct onr_db_arg *args, size_t n);
-    int (*get)(struct onr_db *db, const char *sql, const struct onr_db_arg *args, size_t n,
-               const struct onr_db_col *cols, size_t n_cols);
-    int (*query)(struct onr_db *db, const char *sql, const struct onr_db_arg *args, size_t n,
+    /* A statement with its values bound (the handle kept by the backend);
+     * then its rows one by one (ONR_OK, ONR_ENOENT after the last); then
+     * always finish. db.c builds run, get and queries on these. */
+    int (*start)(struct onr_db *db, const char *sql, const struct onr_db_arg *args, size_t n,
                  struct onr_db_rows **rows);
-    int (*next)(struct onr_db_rows *rows, const struct onr_db_col *cols, size_t n_cols);
-    void (*query_end)(struct onr_db_rows *rows);
+    int (*step)(struct onr_db_rows *rows, const struct onr_db_col *cols, size_t n_cols);
+    void (*finish)(struct onr_db_rows *rows);
     int (*changes)(struct onr_db *db);
     /* The recorded schema version (0: none yet). ONR_OK or ONR_EIO. */
     int (*version_get)(struct onr_db *db, int *version);

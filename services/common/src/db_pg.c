@@ -404,30 +404,7 @@ static void finish(struct pg_stmt *c)
     c->res = NULL;
 }
 
-static int pg_run(struct onr_db *db, const char *sql, const struct onr_db_arg *args, size_t n)
-{
-    struct pg_stmt *c = NULL;
-    int rc = execute(pg(db), sql, args, n, &c);
-
-    if (rc == ONR_OK)
-        finish(c);
-    return rc;
-}
-
-static int pg_get(struct onr_db *db, const char *sql, const struct onr_db_arg *args, size_t n,
-                  const struct onr_db_col *cols, size_t n_cols)
-{
-    struct pg_stmt *c = NULL;
-    int rc = execute(pg(db), sql, args, n, &c);
-
-    if (rc != ONR_OK)
-        return rc;
-    rc = step(c, cols, n_cols);
-    finish(c);
-    return rc;
-}
-
-static int pg_query(struct onr_db *db, const char *sql, const struct onr_db_arg *args, size_t n,
+static int pg_start(struct onr_db *db, const char *sql, const struct onr_db_arg *args, size_t n,
                     struct onr_db_rows **rows)
 {
     struct pg_stmt *c = NULL;
@@ -438,12 +415,12 @@ static int pg_query(struct onr_db *db, const char *sql, const struct onr_db_arg 
     return rc;
 }
 
-static int pg_next(struct onr_db_rows *rows, const struct onr_db_col *cols, size_t n_cols)
+static int pg_step(struct onr_db_rows *rows, const struct onr_db_col *cols, size_t n_cols)
 {
     return step((struct pg_stmt *)rows, cols, n_cols);
 }
 
-static void pg_query_end(struct onr_db_rows *rows)
+static void pg_finish(struct onr_db_rows *rows)
 {
     finish((struct pg_stmt *)rows);
 }
@@ -553,13 +530,13 @@ static void pg_rollback(struct onr_db *base)
 static int pg_version_get(struct onr_db *db, int *version)
 {
     int exists = 0;
-    int rc = pg_get(db, "SELECT to_regclass('onr_schema_version') IS NOT NULL", ONR_DB_NO_ARGS,
+    int rc = onr_db_get(db, "SELECT to_regclass('onr_schema_version') IS NOT NULL", ONR_DB_NO_ARGS,
                     ONR_DB_COLS(ONR_DB_OUT_INT(&exists)));
 
     *version = 0;
     if (rc != ONR_OK || !exists)
         return rc;
-    rc = pg_get(db, "SELECT version FROM onr_schema_version", ONR_DB_NO_ARGS,
+    rc = onr_db_get(db, "SELECT version FROM onr_schema_version", ONR_DB_NO_ARGS,
                 ONR_DB_COLS(ONR_DB_OUT_INT(version)));
     return rc == ONR_ENOENT ? ONR_OK : rc;
 }
@@ -578,7 +555,7 @@ static int pg_version_set(struct onr_db *db, int version)
 static int pg_is_empty(struct onr_db *db, int *empty)
 {
     int tables = 0;
-    int rc = pg_get(db, "SELECT count(*) FROM pg_catalog.pg_tables"
+    int rc = onr_db_get(db, "SELECT count(*) FROM pg_catalog.pg_tables"
                         " WHERE schemaname = current_schema()",
                     ONR_DB_NO_ARGS, ONR_DB_COLS(ONR_DB_OUT_INT(&tables)));
 
@@ -687,11 +664,9 @@ const struct db_ops db_pg_ops = {
     .commit = pg_commit,
     .rollback = pg_rollback,
     .exec = pg_exec,
-    .run = pg_run,
-    .get = pg_get,
-    .query = pg_query,
-    .next = pg_next,
-    .query_end = pg_query_end,
+    .start = pg_start,
+    .step = pg_step,
+    .finish = pg_finish,
     .changes = pg_changes,
     .version_get = pg_version_get,
     .version_set = pg_version_set,

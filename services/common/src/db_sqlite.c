@@ -260,33 +260,7 @@ static void finish(struct sq_stmt *c)
 }
 
 
-static int sq_run(struct onr_db *base, const char *sql, const struct onr_db_arg *args,
-                  size_t n_args)
-{
-    struct sq_stmt *c = NULL;
-    int rc = start(sq(base), sql, args, n_args, &c);
-
-    if (rc != ONR_OK)
-        return rc;
-    rc = step(c, NULL, 0);
-    finish(c);
-    return rc == ONR_ENOENT ? ONR_OK : rc; /* done: no rows, as it should */
-}
-
-static int sq_get(struct onr_db *base, const char *sql, const struct onr_db_arg *args,
-                  size_t n_args, const struct onr_db_col *cols, size_t n_cols)
-{
-    struct sq_stmt *c = NULL;
-    int rc = start(sq(base), sql, args, n_args, &c);
-
-    if (rc != ONR_OK)
-        return rc;
-    rc = step(c, cols, n_cols);
-    finish(c);
-    return rc;
-}
-
-static int sq_query(struct onr_db *base, const char *sql, const struct onr_db_arg *args,
+static int sq_start(struct onr_db *base, const char *sql, const struct onr_db_arg *args,
                     size_t n_args, struct onr_db_rows **rows)
 {
     struct sq_stmt *c = NULL;
@@ -297,12 +271,12 @@ static int sq_query(struct onr_db *base, const char *sql, const struct onr_db_ar
     return rc;
 }
 
-static int sq_next(struct onr_db_rows *rows, const struct onr_db_col *cols, size_t n_cols)
+static int sq_step(struct onr_db_rows *rows, const struct onr_db_col *cols, size_t n_cols)
 {
     return step((struct sq_stmt *)rows, cols, n_cols);
 }
 
-static void sq_query_end(struct onr_db_rows *rows)
+static void sq_finish(struct onr_db_rows *rows)
 {
     finish((struct sq_stmt *)rows);
 }
@@ -347,7 +321,7 @@ static int run_level(struct sqlite_db *db, int opening, unsigned level)
         snprintf(sql, sizeof(sql), "%s s%u", opening ? "SAVEPOINT" : "RELEASE", level);
         return sq_exec(&db->head, sql);
     }
-    return sq_run(&db->head, table[level], ONR_DB_NO_ARGS);
+    return onr_db_run(&db->head, table[level], ONR_DB_NO_ARGS);
 }
 
 static int sq_begin(struct onr_db *base)
@@ -396,7 +370,7 @@ static void sq_rollback(struct onr_db *base)
 
 static int sq_version_get(struct onr_db *db, int *version)
 {
-    return sq_get(db, "PRAGMA user_version", ONR_DB_NO_ARGS,
+    return onr_db_get(db, "PRAGMA user_version", ONR_DB_NO_ARGS,
                   ONR_DB_COLS(ONR_DB_OUT_INT(version)));
 }
 
@@ -412,7 +386,7 @@ static int sq_version_set(struct onr_db *db, int version)
 static int sq_is_empty(struct onr_db *db, int *empty)
 {
     int tables = 0;
-    int rc = sq_get(db, "SELECT count(*) FROM sqlite_master", ONR_DB_NO_ARGS,
+    int rc = onr_db_get(db, "SELECT count(*) FROM sqlite_master", ONR_DB_NO_ARGS,
                     ONR_DB_COLS(ONR_DB_OUT_INT(&tables)));
 
     *empty = tables == 0;
@@ -423,7 +397,7 @@ static int sq_is_empty(struct onr_db *db, int *empty)
 static int check_integrity(struct sqlite_db *db)
 {
     char verdict[200] = "";
-    int rc = sq_get(&db->head, "PRAGMA quick_check", ONR_DB_NO_ARGS,
+    int rc = onr_db_get(&db->head, "PRAGMA quick_check", ONR_DB_NO_ARGS,
                     ONR_DB_COLS(ONR_DB_OUT_TEXT(verdict)));
 
     if (rc == ONR_OK && strcmp(verdict, "ok") == 0)
@@ -506,11 +480,9 @@ const struct db_ops db_sqlite_ops = {
     .commit = sq_commit,
     .rollback = sq_rollback,
     .exec = sq_exec,
-    .run = sq_run,
-    .get = sq_get,
-    .query = sq_query,
-    .next = sq_next,
-    .query_end = sq_query_end,
+    .start = sq_start,
+    .step = sq_step,
+    .finish = sq_finish,
     .changes = sq_changes,
     .version_get = sq_version_get,
     .version_set = sq_version_set,
