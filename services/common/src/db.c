@@ -150,16 +150,8 @@ int onr_db_exec(struct onr_db *db, const char *sql)
 int onr_db_run(struct onr_db *db, const char *sql, const struct onr_db_arg *args,
                size_t n_args)
 {
-    struct onr_db_rows *rows = NULL;
-    int rc;
+    int rc = onr_db_get(db, sql, args, n_args, NULL, 0);
 
-    if (db == NULL || sql == NULL)
-        return ONR_EINVAL;
-    rc = db->ops->start(db, sql, args, n_args, &rows);
-    if (rc != ONR_OK)
-        return rc;
-    rc = rows->ops->step(rows, NULL, 0);
-    rows->ops->finish(rows);
     return rc == ONR_ENOENT ? ONR_OK : rc; /* done: no rows, as it should */
 }
 
