@@ -19,6 +19,12 @@
  *               the operator confirms
  *   enroll.c    step 4: a device's CSR -> its service certificate; the
  *               revocation of a certificate at the broker
+ *   roaming.c   the roaming configuration: operators' countries, policies
+ *   relocation.c a device's telemetry from another country -> relocation
+ *               (relocation request, the manufacturer's voucher -> relocate);
+ *               the manufacturer's no_operator notices
+ *   policy_update.c  a policy changed on SIGHUP: the claims it covers
+ *               registered again
  *   release.c   a control tool releases a device (its certificate revoked,
  *               manufacturer and operator told, each until it confirms) or
  *               revokes its certificate
@@ -37,7 +43,9 @@
 #include "onramp/service.h"
 #include "onramp/svc_peers.h"
 #include "onramp/x25519.h"
+#include "onramp/telemetry.h"
 #include "onramp/x509.h"
+#include "roaming.h"
 
 struct prov_app_key;
 struct prov_page;
@@ -50,6 +58,7 @@ struct prov_page;
 #define PROV_KIND_RELEASE_OP "release_op"
 #define PROV_KIND_ALIGNMENT "alignment"
 #define PROV_KIND_CERT_REVOKE "cert_revoke"
+#define PROV_KIND_RELOCATION "relocation"
 
 /* What an account's devices get from their operator (step 5). */
 struct prov_plan {
@@ -76,6 +85,7 @@ struct prov {
     uint64_t resend;                         /* seconds before a first resend */
     struct prov_plan plans[PROV_MAX_PLANS];
     size_t n_plans;
+    struct prov_roaming roaming;             /* operators' countries, policies */
     struct prov_page *page;                  /* NULL: no page */
 };
 
@@ -96,6 +106,43 @@ int prov_registered(struct onr_service *svc, const struct onr_pending *p,
                     const struct onr_envelope *answer, struct onr_answer *out, void *arg);
 int prov_registration_refused(struct onr_service *svc, const struct onr_pending *p, int code,
                               struct onr_answer *out, void *arg);
+/* prov_register: the registration of claim `c` (its operator, the end
+ * user's choice, its policy with its operators' keys) with the claim
+ * secret `sealed` to its manufacturer, to the manufacturer as a confirmed
+ * message of `answer` (replacing one in flight; `answer` NULL: recorded
+ * due now, for the resend tick to send). ONR_OK, ONR_ENOENT (a
+ * manufacturer or operator no longer configured), or the errors of
+ * sealing and sending. */
+int prov_register(struct onr_service *svc, const struct prov *p, const struct prov_claim *c,
+                  const uint8_t sealed[ONR_LABEL_SEALED_LEN], struct onr_answer *answer);
+
+/* policy_update.c: after a reload, every claim whose account's policy is
+ * no longer the one its last registration carried is registered again
+ * with the new one (a claim kept from before the sealed claim secret was
+ * stored cannot be, and is logged). */
+void prov_policy_update(struct onr_service *svc, const struct prov *p);
+
+/*
+ * relocation.c. prov_relocation_consider: from the transaction of
+ * telemetry `t` (a report) of the device claimed as `c`: if the device is
+ * in operation and its policy names another operator there than the one
+ * whose key we hold, a relocation request to its manufacturer (confirmed
+ * delivery, into `answer`). prov_relocation_voucher and
+ * prov_relocation_refused: the hooks of the relocation kind (the voucher:
+ * relocate sent to the device, event "relocating"). prov_on_no_operator:
+ * a manufacturer's notice (type 35).
+ */
+int prov_relocation_consider(struct onr_service *svc, const struct prov *p,
+                             const struct prov_claim *c, const struct onr_telemetry *t,
+                             struct onr_answer *answer);
+int prov_relocation_voucher(struct onr_service *svc, const struct onr_pending *p,
+                            const struct onr_envelope *answer, struct onr_answer *out,
+                            void *arg);
+int prov_relocation_refused(struct onr_service *svc, const struct onr_pending *p, int code,
+                            struct onr_answer *out, void *arg);
+int prov_on_no_operator(struct onr_service *svc, const struct onr_envelope *env,
+                        const char *topic, void *arg);
+
 /*
  * prov_pair_web: a pairing from the provider's page (page.c), the same as
  * a control tool's but asked by PROV_ASKER_WEB: `label` (its text),

@@ -95,6 +95,7 @@ static struct onr_bytes answer_re(const struct onr_envelope *env, int *code)
     case ONR_MSG_ALIGNED: return m->body.aligned.re;
     case ONR_MSG_APP_KEY_STORED: return m->body.app_key_stored.re;
     case ONR_MSG_RELEASED: return m->body.released.re;
+    case ONR_MSG_VOUCHER: return m->body.voucher.re;
     default: return (struct onr_bytes){NULL, 0};
     }
 }
