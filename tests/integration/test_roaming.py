@@ -13,6 +13,7 @@ as control tool "admin". prov-a's contracts say op-de serves 262 and 208
 (France), but op-de itself serves only 262.
 """
 
+import json
 import os
 import signal
 import subprocess
@@ -47,8 +48,10 @@ class RoamingTest(unittest.TestCase):
         try:
             cls.ctl = onboarding.Controller(onb, "admin")
             cls.prov = onb.provider("prov-a")
+            controller = "%s %s" % (cls.ctl.id, cls.ctl.pub)
             cls.acme = onb.manufacturer("acme", providers=[cls.prov],
-                                        extra={"retry_after": 2, "log_level": "info"})
+                                        extra={"retry_after": 2, "log_level": "info",
+                                               "controller": controller})
             keys = {op: onb.operator_key(op) for op in list(OPERATORS) + ["op-x"]}
             cls.prov.configure([cls.acme], keys, "op-eu", [cls.ctl])
             with open(cls.prov.conf, "a") as f:
@@ -58,7 +61,7 @@ class RoamingTest(unittest.TestCase):
             onb.track(cls.prov.process)
             cls.ops = {}
             for n, (op, (plmn, serves)) in enumerate(OPERATORS.items()):
-                extra = {"resend": 2, "log_level": "info"}
+                extra = {"resend": 2, "log_level": "info", "controller": controller}
                 if serves:
                     extra["serves"] = serves
                 cls.ops[op] = onb.operator(
@@ -120,6 +123,19 @@ class RoamingTest(unittest.TestCase):
             "moves": self.prov.rows("SELECT relocations, prev_op, target FROM roaming"
                                     " WHERE dev = ?", dev),
         }
+
+    def status(self, dev, op):
+        """onrampctl status --json asking acme, prov-a and `op`: each
+        service's entry by role."""
+        argv = [onboarding.program("onrampctl"), "status", "--dev", dev, "--json",
+                "--manufacturer", "acme", "--manufacturer-key", self.acme.signing_pub,
+                "--provider", "prov-a", "--provider-key", self.prov.signing_pub,
+                "--operator", op, "--operator-key", self.onb.operator_key(op),
+                "--host", "127.0.0.1", "--port", str(self.onb.broker.services_port),
+                "--cafile", self.onb.pki.ca[0], "--cert", self.ctl.cert, "--key", self.ctl.key]
+        proc = subprocess.run(argv, capture_output=True, text=True, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
+        return {s["role"]: s for s in json.loads(proc.stdout)["services"]}
 
     def restart(self, service, die_after=None):
         service.process.stop()
@@ -263,6 +279,16 @@ class RoamingTest(unittest.TestCase):
         self.relocated(d, run)
         self.assertIn("relocating dev=" + dev, self.prov.process.text())
         self.assertIn("relocated dev=%s from=op-de to=op-us" % dev, self.prov.process.text())
+        # onrampctl status: where it is, its operator and why, its move
+        st = self.status(dev, "op-us")
+        mfr, prov = st["manufacturer"], st["provider"]
+        self.assertEqual((mfr["visited"], mfr["operator"], mfr["reason"]),
+                         ("310410", "op-us", "policy"))
+        self.assertEqual((prov["state"], prov["visited"], prov["operator"], prov["reason"],
+                          prov["relocations"], prov["from"]),
+                         ("operational", "310410", "op-us", "policy", 1, "op-de"))
+        self.assertGreater(prov["relocated"], 0)
+        self.assertEqual(st["operator"]["state"], "aligned")
         # a move within its country changes nothing
         self.move(d, run, "310260")
         run.process.wait_for("telemetry topic=", count=3, timeout=30)
