@@ -59,6 +59,8 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     /* the decoder checked it: 5 or 6 digits */
     memcpy(kept.plmn, h->plmn.ptr != NULL ? (const char *)h->plmn.ptr : "", h->plmn.len);
     rc = onr_topic_down(d->dev, down, sizeof(down));
+    if (rc == ONR_OK)
+        rc = onr_registry_reported(db, d->dev, kept.plmn); /* for status */
     if (rc != ONR_OK)
         return rc;
     rc = onr_registry_assignment(db, d->dev, &a);

@@ -219,6 +219,14 @@ int onr_registry_vouched(struct onr_db *db, const char *dev, const char *plmn, c
                                   ONR_DB_STR(op), ONR_DB_STR(why), ONR_DB_INT(now)));
 }
 
+int onr_registry_reported(struct onr_db *db, const char *dev, const char *plmn)
+{
+    return onr_db_run(db, "INSERT INTO roaming (dev, plmn) VALUES (?1, ?2)"
+                          " ON CONFLICT (dev) DO UPDATE SET plmn = excluded.plmn",
+                      ONR_DB_ARGS(ONR_DB_STR(dev), plmn[0] != '\0' ? ONR_DB_STR(plmn)
+                                                               : ONR_DB_NULLV));
+}
+
 int onr_registry_roaming(struct onr_db *db, const char *dev, struct onr_registry_roaming *out)
 {
     size_t plmn_len = 0, op_len = 0, why_len = 0;

@@ -110,6 +110,8 @@ int onr_registry_unwait(struct onr_db *db, const char *dev);
 int onr_registry_vouched(struct onr_db *db, const char *dev, const char *plmn, const char *op,
                          const char *why, uint64_t now);
 int onr_registry_roaming(struct onr_db *db, const char *dev, struct onr_registry_roaming *out);
+/* onr_registry_reported: the device's last hello reported `plmn` ("" none). */
+int onr_registry_reported(struct onr_db *db, const char *dev, const char *plmn);
 
 /* onr_registry_no_operator_due: whether the device's provider may be told
  * of a hello answered ENOOPERATOR now (at most once in `window` seconds,
