@@ -43,16 +43,9 @@ struct key_ctx {
 static int relocated(struct onr_service *svc, const char *dev, const char *old_op,
                      const char *new_op, struct onr_answer *answer)
 {
-    char topic[ONR_TOPIC_MAX + 1];
-    char key[ONR_DELIVERY_KEY_MAX + 1];
-    struct onr_msg msg;
-    int rc = onr_topic_in(ONR_ROLE_OPERATOR, old_op, topic, sizeof(topic));
+    int rc = prov_release_to(svc, PROV_KIND_RELEASE_OP, ONR_ROLE_OPERATOR, old_op, "moved", dev,
+                             answer);
 
-    if (rc != ONR_OK)
-        return rc;
-    prov_key("moved", dev, key, sizeof(key));
-    prov_release_msg(dev, &msg);
-    rc = onr_service_send_confirmed(svc, answer, PROV_KIND_RELEASE_OP, old_op, key, &msg, topic);
     if (rc == ONR_OK)
         rc = prov_relocated(onr_service_db(svc), dev, old_op, onr_service_now(svc));
     if (rc == ONR_OK)

@@ -212,6 +212,12 @@ int prov_on_release(struct onr_service *svc, const struct onr_envelope *env, con
 int prov_on_revoke_request(struct onr_service *svc, const struct onr_envelope *env,
                            const char *topic, void *arg);
 void prov_release_msg(const char *dev, struct onr_msg *msg);
+/* prov_release_to: our release of `dev` to `peer` (a manufacturer's or an
+ * operator's inbox, by `role`), a confirmed message of `kind` under the
+ * key `what`/DEV, into `answer`. */
+int prov_release_to(struct onr_service *svc, const char *kind, enum onr_role role,
+                    const char *peer, const char *what, const char *dev,
+                    struct onr_answer *answer);
 int prov_released(struct onr_service *svc, const struct onr_pending *p,
                   const struct onr_envelope *answer, struct onr_answer *out, void *arg);
 int prov_release_refused(struct onr_service *svc, const struct onr_pending *p, int code,

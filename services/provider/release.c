@@ -31,9 +31,9 @@ void prov_release_msg(const char *dev, struct onr_msg *msg)
     msg->body.release.dev = (struct onr_bytes){(const uint8_t *)dev, strlen(dev)};
 }
 
-/* Our release of `dev` to a manufacturer's or operator's inbox. */
-static int release_to(struct onr_service *svc, const char *kind, enum onr_role role,
-                      const char *peer, const char *dev, struct onr_answer *answer)
+int prov_release_to(struct onr_service *svc, const char *kind, enum onr_role role,
+                    const char *peer, const char *what, const char *dev,
+                    struct onr_answer *answer)
 {
     char topic[ONR_TOPIC_MAX + 1];
     char key[ONR_DELIVERY_KEY_MAX + 1];
@@ -43,7 +43,7 @@ static int release_to(struct onr_service *svc, const char *kind, enum onr_role r
 
     if (rc != ONR_OK)
         return rc;
-    prov_key("release", dev, key, sizeof(key));
+    prov_key(what, dev, key, sizeof(key));
     prov_release_msg(dev, &msg);
     return onr_service_send_confirmed(svc, answer, kind, peer, key, &msg, topic);
 }
@@ -107,9 +107,11 @@ static int decide_release(struct onr_service *svc, const struct onr_envelope *en
     if (rc != ONR_OK && rc != ONR_ENOENT)
         return rc;
     snprintf(r.op, sizeof(r.op), "%s", rc == ONR_OK ? key.op : claim.op);
-    rc = release_to(svc, PROV_KIND_RELEASE_MFR, ONR_ROLE_MANUFACTURER, r.mfr, r.dev, answer);
+    rc = prov_release_to(svc, PROV_KIND_RELEASE_MFR, ONR_ROLE_MANUFACTURER, r.mfr, "release",
+                         r.dev, answer);
     if (rc == ONR_OK)
-        rc = release_to(svc, PROV_KIND_RELEASE_OP, ONR_ROLE_OPERATOR, r.op, r.dev, answer);
+        rc = prov_release_to(svc, PROV_KIND_RELEASE_OP, ONR_ROLE_OPERATOR, r.op, "release",
+                             r.dev, answer);
     if (rc == ONR_OK) {
         rc = prov_cert_revoke_current(db, r.dev, now, &cert);
         if (rc == ONR_OK)

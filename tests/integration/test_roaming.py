@@ -138,10 +138,7 @@ class RoamingTest(unittest.TestCase):
         return {s["role"]: s for s in json.loads(proc.stdout)["services"]}
 
     def restart(self, service, die_after=None):
-        service.process.stop()
-        service.process.env_extra = ({"ONR_TEST_DIE_AFTER_COMMIT": str(die_after)}
-                                     if die_after else {})
-        service.start()
+        onboarding.restart_armed(service, die_after)
 
     # -- the operator suits the country --
 
