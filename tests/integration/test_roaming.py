@@ -251,9 +251,11 @@ class RoamingTest(unittest.TestCase):
                               what="the old subscription suspended")
         onboarding.wait_until(lambda: self.where(dev)["aligned"] == [("op-us", 1)], timeout=60,
                               what="the new operator aligned")
+        # (a device that attached again meanwhile is aligned again)
+        onboarding.wait_until(lambda: self.where(dev)["subs"]["op-us"] == [(2,)], timeout=60,
+                              what="the new subscription aligned")
         held = self.where(dev)
         self.assertEqual(held["key"], [("op-us",)])
-        self.assertEqual(held["subs"]["op-us"], [(2,)])
         self.assertEqual(held["mfr"], [("310410", "op-us", "policy")])
         text = run.process.text()
         tail = text[text.rindex("state=RELOCATED"):]
@@ -343,6 +345,47 @@ class RoamingTest(unittest.TestCase):
         self.assertEqual(held["key"], [("op-br",)])
         self.assertEqual(held["moves"], [(0, None, None)])
         self.assertEqual(held["subs"]["op-br"], [(2,)])
+
+    def test_only_the_manufacturer_answers_a_relocation_request(self):
+        (d,) = self.acme.mint(1)
+        dev = os.path.basename(d)
+        self.pair(d)
+        run = self.onboard(d, "26201", "--stay")
+        mon = self.onb.broker.service("monitor", "watch-relocation")
+        self.addCleanup(mon.disconnect)
+        self.assertEqual(mon.subscribe("onr/1/s/mfr/acme/in"), 1)
+        # the manufacturer stands still: the request waits for its answer
+        self.acme.process.pause()
+        try:
+            self.move(d, run, "310410")
+            request = None
+            deadline = time.monotonic() + 30
+            while request is None and time.monotonic() < deadline:
+                for _, payload, _ in mon.collect(0.2):
+                    env = fabric.decode_envelope(payload)
+                    if env["type"] == RELOCATION_REQUEST and env["body"]["dev"] == dev:
+                        request = env
+            self.assertIsNotNone(request, "no relocation request")
+            # an operator (named by the policy) answers it in the
+            # manufacturer's stead, with a voucher of its own making
+            inbox = "onr/1/s/prov/prov-a/in"
+            rogue = self.onb.broker.service("operator", "op-eu", client_id="op.op-eu.rogue2")
+            self.addCleanup(rogue.disconnect)
+            key = os.path.join(self.onb.pki.keys("operator", "op-eu"), "service.key")
+            _, token = hostile.signed_envelope(key, "onr/1/voucher", 19, hostile.ROLE_OPERATOR,
+                                               "op-eu", {"dev": dev})
+            _, env = hostile.signed_envelope(key, inbox, VOUCHER, hostile.ROLE_OPERATOR, "op-eu",
+                                             {"re": request["id"], "voucher": token})
+            self.assertTrue(mqtt5.accepted(rogue.publish(inbox, env)))
+            time.sleep(1)
+            self.assertNotIn("relocating dev=" + dev, self.prov.process.text())
+            self.assertNotIn("state=RELOCATING", run.process.text())
+            self.assertEqual(self.prov.rows("SELECT count(*) FROM pending WHERE key = ?",
+                                            "relocate/" + dev), [(1,)])
+        finally:
+            self.acme.process.resume()
+        # the manufacturer's own answer moves it
+        self.relocated(d, run, moved=True)
 
     def answer(self, mon, msg_id, seconds=10):
         """The message on the operators' inboxes answering `msg_id`."""
