@@ -19,6 +19,7 @@
 #include "onramp/p256.h"
 #include "onramp/service.h"
 #include "onramp/svc_schema.h"
+#include "onramp/version.h"
 #include "service_internal.h"
 
 #define RESEND 10 /* seconds: the services' default */
@@ -199,26 +200,34 @@ struct fixture {
     struct onr_service *svc;
 };
 
+/* `dir`/`name`.conf for the service under test, with `more` lines; its
+ * path into `path` (4096 bytes). */
+static void write_config(const char *dir, const char *name, const char *more, char *path)
+{
+    FILE *conf;
+
+    snprintf(path, 4096, "%s/%s.conf", dir, name);
+    conf = fopen(path, "w");
+    assert_non_null(conf);
+    /* the broker's files are never read: the transport is a fake */
+    fprintf(conf, "id op-t\nbroker_host 127.0.0.1\nbroker_port 1\nbroker_ca ca.pem\n"
+                  "cert c.pem\nkey c.key\nsigning_key signing.key\ndatabase %s.db\n"
+                  "stats_interval 0\nlog_level error\n%s", name, more);
+    fclose(conf);
+}
+
 static int setup(void **state)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     struct onr_p256_key *own = NULL;
     char path[4096];
-    FILE *conf;
 
     f->dir = onr_test_tmpdir();
     assert_onr(ONR_OK, onr_p256_generate(&own));
     snprintf(path, sizeof(path), "%s/signing.key", f->dir);
     assert_onr(ONR_OK, onr_p256_save(own, path));
     onr_p256_free(own);
-    snprintf(path, sizeof(path), "%s/test.conf", f->dir);
-    conf = fopen(path, "w");
-    assert_non_null(conf);
-    /* the broker's files are never read: the transport is a fake */
-    fprintf(conf, "id op-t\nbroker_host 127.0.0.1\nbroker_port 1\nbroker_ca ca.pem\n"
-                  "cert c.pem\nkey c.key\nsigning_key signing.key\ndatabase test.db\n"
-                  "stats_interval 0\nlog_level error\n");
-    fclose(conf);
+    write_config(f->dir, "test", "", path);
     assert_onr(ONR_OK, onr_p256_generate(&prov_key));
     memset(&providers, 0, sizeof(providers));
     snprintf(providers.list[0].id, sizeof(providers.list[0].id), "prov-a");
@@ -340,6 +349,15 @@ static uint64_t pending_next_at(struct onr_service *svc)
     return next_at;
 }
 
+/* What service_stats (SPEC type 32) would say now. */
+static struct onr_msg_service_stats stats(struct onr_service *svc)
+{
+    struct onr_msg_service_stats out;
+
+    svc_counters_stats(svc, &out);
+    return out;
+}
+
 /* ---- dispatch and the outbox --------------------------------------------------------- */
 
 static void test_dispatch_sends_each_message_to_its_route(void **state)
@@ -352,7 +370,7 @@ static void test_dispatch_sends_each_message_to_its_route(void **state)
 
     deliver(f->svc, INBOX, buf, len);
     assert_int_equal(decided, 1);
-    assert_int_equal(f->svc->counters.published.handled, 1);
+    assert_int_equal(stats(f->svc).handled, 1);
     /* the same type on a topic no route has: unexpected */
     deliver(f->svc, "onr/1/s/op/op-t/elsewhere", buf, len);
     /* a type no route takes, and bytes that are no envelope */
@@ -367,8 +385,8 @@ static void test_dispatch_sends_each_message_to_its_route(void **state)
     }
     deliver(f->svc, INBOX, garbage, sizeof(garbage));
     assert_int_equal(decided, 1);
-    assert_int_equal(f->svc->counters.published.refused, 3);
-    assert_int_equal(f->svc->counters.published.refused_input, 3);
+    assert_int_equal(stats(f->svc).refused, 3);
+    assert_int_equal(stats(f->svc).refused_input, 3);
 }
 
 static void test_a_duplicate_is_answered_from_the_outbox(void **state)
@@ -387,7 +405,7 @@ static void test_a_duplicate_is_answered_from_the_outbox(void **state)
     assert_int_equal(n_sent, 3); /* the answer again, byte for byte; no second key */
     assert_int_equal(sent[2].len, sent[1].len);
     assert_memory_equal(sent[2].payload, sent[1].payload, sent[1].len);
-    assert_int_equal(f->svc->counters.published.duplicates, 1);
+    assert_int_equal(stats(f->svc).duplicates, 1);
     assert_int_equal(count(f->svc, "SELECT count(*) FROM things"), 1);
 }
 
@@ -433,8 +451,8 @@ static void test_a_stored_refusal_is_counted_as_one(void **state)
 
     refuse_next = 1;
     deliver(f->svc, INBOX, buf, alignment(buf, id));
-    assert_int_equal(f->svc->counters.published.refused_policy, 1);
-    assert_int_equal(f->svc->counters.published.handled, 0);
+    assert_int_equal(stats(f->svc).refused_policy, 1);
+    assert_int_equal(stats(f->svc).handled, 0);
     assert_int_equal(n_sent, 1);
     assert_onr(ONR_OK, onr_envelope_decode(sent[0].payload, sent[0].len, &env));
     assert_int_equal(env.msg.type, ONR_MSG_ERROR);
@@ -622,7 +640,7 @@ static void test_a_forged_answer_confirms_nothing(void **state)
     onr_p256_free(prov_key);
     prov_key = real;
     assert_int_equal(count(f->svc, "SELECT count(*) FROM pending"), 1);
-    assert_int_equal(f->svc->counters.published.refused_auth, 1);
+    assert_int_equal(stats(f->svc).refused_auth, 1);
 }
 
 /* The wait doubles to the cap and stays there; nothing goes out while the
@@ -658,13 +676,175 @@ static void test_the_counters_count_what_is_pending(void **state)
     struct fixture *f = *state;
     static uint8_t buf[ONR_ENVELOPE_MAX];
     uint8_t id[ONR_MSG_ID_LEN];
-    uint64_t pending = 0, age = 0;
 
     deliver(f->svc, INBOX, buf, alignment(buf, id));
     now += 42;
-    assert_onr(ONR_OK, svc_delivery_counts(f->svc, &pending, &age));
-    assert_int_equal(pending, 1);
-    assert_int_equal(age, 42);
+    assert_int_equal(stats(f->svc).pending, 0); /* as at the last tick */
+    svc_counters_refresh(f->svc);               /* the counters' tick */
+    assert_int_equal(stats(f->svc).pending, 1);
+    assert_int_equal(stats(f->svc).pending_age, 42);
+}
+
+/* ---- /metrics ---------------------------------------------------------------------- */
+
+/* The value of the sample `series` (NAME or NAME{LABELS} as written) in
+ * the text, or -1 when it is not there. */
+static double sample(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+
+    for (const char *line = text; line != NULL && *line != '\0';) {
+        if (strncmp(line, series, n) == 0 && line[n] == ' ')
+            return strtod(line + n + 1, NULL);
+        line = strchr(line, '\n');
+        line = line != NULL ? line + 1 : NULL;
+    }
+    return -1;
+}
+
+/* The text a scrape gets now. */
+static char *scrape(struct onr_service *svc)
+{
+    struct onr_metrics m;
+    char *text;
+
+    onr_metrics_init(&m);
+    assert_onr(ONR_OK, svc_metrics_collect(&m, svc));
+    text = strdup(onr_metrics_text(&m, NULL));
+    onr_metrics_cleanup(&m);
+    return text;
+}
+
+/* /metrics says what service_stats says, from the same counters: by type
+ * where service_stats sums, pending by kind back to 0 once confirmed. */
+static void test_metrics_are_the_counters_by_type_and_kind(void **state)
+{
+    struct fixture *f = *state;
+    static uint8_t buf[ONR_ENVELOPE_MAX];
+    static const uint8_t garbage[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
+    uint8_t id[ONR_MSG_ID_LEN], key_id[ONR_MSG_ID_LEN];
+    size_t len = alignment(buf, id);
+    char info[160];
+    char *text;
+
+    deliver(f->svc, INBOX, buf, len);
+    deliver(f->svc, INBOX, buf, len); /* a duplicate */
+    deliver(f->svc, INBOX, garbage, sizeof(garbage));
+    now += 42;
+    svc_counters_refresh(f->svc); /* the counters' tick */
+    text = scrape(f->svc);
+    assert_true(sample(text, "onramp_messages_handled_total{type=\"alignment\"}") == 2);
+    assert_true(sample(text, "onramp_messages_handled_total{type=\"release\"}") == 0);
+    /* the kinds' answers have their routes too */
+    assert_true(sample(text, "onramp_messages_handled_total{type=\"app_key_stored\"}") == 0);
+    assert_true(sample(text, "onramp_messages_handled_total{type=\"hello\"}") == -1);
+    assert_true(sample(text, "onramp_messages_duplicates_total") == 1);
+    assert_true(sample(text, "onramp_messages_refused_total{kind=\"input\"}") == 1);
+    assert_true(sample(text, "onramp_messages_refused_total{kind=\"auth\"}") == 0);
+    assert_true(sample(text, "onramp_messages_busy_total") == 0);
+    assert_true(sample(text, "onramp_message_handling_seconds_count") == 3);
+    assert_true(sample(text, "onramp_message_handling_seconds_bucket{le=\"+Inf\"}") == 3);
+    assert_true(sample(text, "onramp_pending_confirmations{kind=\"app_key\"}") == 1);
+    assert_true(sample(text, "onramp_pending_oldest_age_seconds{kind=\"app_key\"}") == 42);
+    assert_true(sample(text, "onramp_pending_confirmations{kind=\"revoke\"}") == 0);
+    assert_true(sample(text, "onramp_pending_confirmations{kind=\"other\"}") == -1);
+    assert_true(sample(text, "onramp_pending_refused_total") == 0);
+    /* a burst each: the three commits durable, timed */
+    assert_true(sample(text, "onramp_db_commit_seconds_count") == 3);
+    assert_true(sample(text, "onramp_service_connected{endpoint=\"127.0.0.1:1\"}") == 1);
+    assert_true(sample(text, "onramp_process_start_time_seconds") > 0);
+    snprintf(info, sizeof(info),
+             "onramp_service_info{role=\"test\",service=\"op-t\",version=\"%s\"}",
+             ONR_VERSION_STRING);
+    assert_true(sample(text, info) == 1);
+    assert_int_equal(stats(f->svc).handled, 2);
+    free(text);
+
+    /* confirmed: nothing waits; disconnected: said so */
+    sent_id(0, key_id);
+    answer(f->svc, key_id, 0);
+    f->svc->connected = 0;
+    svc_counters_refresh(f->svc);
+    text = scrape(f->svc);
+    assert_true(sample(text, "onramp_pending_confirmations{kind=\"app_key\"}") == 0);
+    assert_true(sample(text, "onramp_pending_oldest_age_seconds{kind=\"app_key\"}") == 0);
+    assert_true(sample(text, "onramp_messages_handled_total{type=\"app_key_stored\"}") == 1);
+    assert_true(sample(text, "onramp_service_connected{endpoint=\"127.0.0.1:1\"}") == 0);
+    assert_int_equal(stats(f->svc).pending, 0);
+    free(text);
+}
+
+/* A scrape reads no database: what is pending is the counters' tick's
+ * (every stats_interval s), even in the middle of a burst. */
+static void test_a_scrape_reads_what_the_tick_read(void **state)
+{
+    struct fixture *f = *state;
+    static uint8_t buf[ONR_ENVELOPE_MAX];
+    uint8_t id[ONR_MSG_ID_LEN];
+    char *text;
+
+    svc_on_message(f->svc, INBOX, buf, alignment(buf, id));
+    text = scrape(f->svc);
+    assert_true(batch_is_open(f->svc->batch)); /* the burst left alone */
+    assert_int_equal(n_sent, 0);
+    assert_true(sample(text, "onramp_pending_confirmations{kind=\"app_key\"}") == 0);
+    free(text);
+    event_base_loop(f->svc->base, EVLOOP_NONBLOCK);
+    svc_counters_refresh(f->svc);
+    text = scrape(f->svc);
+    assert_true(sample(text, "onramp_pending_confirmations{kind=\"app_key\"}") == 1);
+    free(text);
+}
+
+/* Rows of a kind the service does not send are counted as "other". */
+static void test_pending_rows_of_no_kind_count_as_other(void **state)
+{
+    struct fixture *f = *state;
+    char *text;
+
+    assert_onr(ONR_OK, onr_delivery_store(f->svc->db, "retired", "prov-a", "k", NULL,
+                                          PROV_INBOX, NULL, now - 5, 0));
+    svc_counters_refresh(f->svc);
+    text = scrape(f->svc);
+    assert_true(sample(text, "onramp_pending_confirmations{kind=\"other\"}") == 1);
+    assert_true(sample(text, "onramp_pending_oldest_age_seconds{kind=\"other\"}") == 5);
+    assert_true(sample(text, "onramp_pending_confirmations{kind=\"app_key\"}") == 0);
+    assert_int_equal(stats(f->svc).pending, 1);
+    free(text);
+}
+
+/* metrics_listen: loopback unless metrics_public yes; every mistake
+ * refuses the start. */
+static void test_metrics_listen_is_loopback_unless_public(void **state)
+{
+    static const struct {
+        const char *lines;
+        int rc;
+    } cases[] = {
+        {"metrics_listen 192.0.2.1:9464\n", ONR_EDENIED},
+        {"metrics_listen 192.0.2.1:9464\nmetrics_public no\n", ONR_EDENIED},
+        /* allowed, but not an address of this machine */
+        {"metrics_listen 192.0.2.1:9464\nmetrics_public yes\n", ONR_EIO},
+        {"metrics_listen 127.0.0.1:9464\nmetrics_public maybe\n", ONR_EINVAL},
+        {"metrics_listen metrics.example:9464\n", ONR_EINVAL},
+        {"metrics_listen 127.0.0.1\n", ONR_EINVAL},
+        {"metrics_public yes\n", ONR_OK}, /* no listener: nothing served */
+    };
+    struct fixture *f = *state;
+    char path[4096];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct onr_service *svc = calloc(1, sizeof(*svc));
+        char name[16];
+
+        snprintf(name, sizeof(name), "case%zu", i);
+        write_config(f->dir, name, cases[i].lines, path);
+        svc->config_path = path;
+        assert_onr(cases[i].rc, svc_setup(svc, &def));
+        assert_null(svc->metrics);
+        svc_cleanup(svc);
+        free(svc);
+    }
 }
 
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -685,6 +865,10 @@ int main(void)
         T(test_a_forged_answer_confirms_nothing),
         T(test_the_wait_is_capped_and_nothing_is_sent_while_disconnected),
         T(test_the_counters_count_what_is_pending),
+        T(test_metrics_are_the_counters_by_type_and_kind),
+        T(test_a_scrape_reads_what_the_tick_read),
+        T(test_pending_rows_of_no_kind_count_as_other),
+        T(test_metrics_listen_is_loopback_unless_public),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -87,6 +87,12 @@ static void publish_held(void *arg, const char *topic, const uint8_t *payload, s
     svc_publish_now(arg, topic, payload, len);
 }
 
+/* A burst's commit, timed with the others (counters.c). */
+static int commit_burst(void *arg)
+{
+    return svc_commit(arg);
+}
+
 int svc_setup(struct onr_service *svc, const struct onr_service_def *def)
 {
     int rc;
@@ -109,14 +115,18 @@ int svc_setup(struct onr_service *svc, const struct onr_service_def *def)
     if (rc == ONR_OK)
         rc = onr_replay_new(REPLAY_CAPACITY, &svc->replay);
     if (rc == ONR_OK)
-        rc = batch_new(svc->base, svc->db, publish_held, svc, &svc->batch);
+        rc = batch_new(svc->base, svc->db, publish_held, commit_burst, svc, &svc->batch);
+    if (rc == ONR_OK)
+        rc = svc_counters_setup(svc);
     if (rc != ONR_OK)
         return rc;
     rc = def->start(svc, def->arg);
     if (rc == ONR_OK)
-        rc = svc_counters_setup(svc);
-    if (rc == ONR_OK)
         rc = svc_status_setup(svc);
+    if (rc == ONR_OK) {
+        svc_counters_refresh(svc); /* the kinds are known now */
+        rc = svc_metrics_start(svc);
+    }
     if (rc != ONR_OK)
         fprintf(stderr, "onramp-%s: cannot start: %s\n", def->name, onr_strerror(rc));
     return rc;
@@ -176,6 +186,7 @@ void svc_cleanup(struct onr_service *svc)
     if (svc->def != NULL && svc->def->stop != NULL && svc->db != NULL)
         svc->def->stop(svc, svc->def->arg);
     svc_disconnect(svc);
+    svc_metrics_stop(svc);
     for (int i = 0; i < 3; i++)
         if (svc->signals[i] != NULL)
             event_free(svc->signals[i]);
