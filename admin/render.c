@@ -162,6 +162,21 @@ static void provider(struct render *r)
             adm_text_add(r->text, "operator %s %s\n", t->parties[t->contracts[i].op].id,
                          peer_file(r, t->contracts[i].op, PEER_SIGNING));
     adm_text_add(r->text, "default_operator %s\n", t->parties[self->default_operator].id);
+    /* roaming: the countries each contract covers (those its operator
+     * serves), the accounts' policies */
+    for (size_t i = 0; i < t->n_contracts; i++) {
+        const struct adm_party *op = &t->parties[t->contracts[i].op];
+
+        if (t->contracts[i].provider != r->self || op->n_serves == 0)
+            continue;
+        adm_text_add(r->text, "operator_serves %s", op->id);
+        for (size_t k = 0; k < op->n_serves; k++)
+            adm_text_add(r->text, " %s", op->serves[k]);
+        adm_text_add(r->text, "\n");
+    }
+    for (size_t i = 0; i < t->n_roaming; i++)
+        if (t->roaming[i].provider == r->self)
+            adm_text_add(r->text, "policy %s %s\n", t->roaming[i].account, t->roaming[i].policy);
     controllers(r);
     adm_text_add(r->text, "ca_cert %s\n", path(r, "/var/lib/onramp", "provider-ca.pem"));
     adm_text_add(r->text, "ca_key %s\n", path(r, "/var/lib/onramp", "provider-ca.key"));
@@ -190,6 +205,12 @@ static void operator(struct render *r)
         adm_text_add(r->text, "amf %s\n", self->amf);
     adm_text_add(r->text, "imsi_range %s %s\niccid_range %s %s\n", self->imsi_first,
                  self->imsi_last, self->iccid_first, self->iccid_last);
+    if (self->n_serves > 0) {
+        adm_text_add(r->text, "serves");
+        for (size_t k = 0; k < self->n_serves; k++)
+            adm_text_add(r->text, " %s", self->serves[k]);
+        adm_text_add(r->text, "\n");
+    }
     adm_text_add(r->text, "# the vouchers of every manufacturer of the topology\n");
     for (size_t i = 0; i < t->n_parties; i++)
         if (t->parties[i].role == ADM_MANUFACTURER)

@@ -302,6 +302,25 @@ static const struct onr_db_migration steps[] = {
      ");"
      "CREATE INDEX kit_devices_kit ON kit_devices (kit, position);",
      NULL},
+    {"roaming: each claim's end user choice, the policy its last registration carried and "
+     "its claim secret as sealed to the manufacturer (to register it again); each device's "
+     "last visited PLMN, relocation under way, relocations and last no_operator notice",
+     "ALTER TABLE claims ADD COLUMN user_choice INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE claims ADD COLUMN policy TEXT;"
+     "ALTER TABLE claims ADD COLUMN sealed_claim BLOB;"
+     "CREATE TABLE roaming ("
+     "  dev TEXT PRIMARY KEY,"
+     "  plmn TEXT,"
+     "  reported_at INTEGER NOT NULL DEFAULT 0,"
+     "  target TEXT,"
+     "  relocating_at INTEGER NOT NULL DEFAULT 0,"
+     "  relocations INTEGER NOT NULL DEFAULT 0,"
+     "  relocated_at INTEGER NOT NULL DEFAULT 0,"
+     "  prev_op TEXT,"
+     "  no_operator_plmn TEXT,"
+     "  no_operator_at INTEGER NOT NULL DEFAULT 0"
+     ");",
+     NULL},
 };
 
 const struct onr_db_schema prov_schema = {steps, sizeof(steps) / sizeof(steps[0])};

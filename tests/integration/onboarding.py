@@ -184,6 +184,17 @@ class Process:
         return rc
 
 
+def restart_armed(service, die_after=None):
+    """Stop `service` (a Manufacturer, Provider or Operator), start it
+    again, armed to die (SIGKILL) right after committing a message of type
+    `die_after` (None: not armed; ONR_TEST_DIE_AFTER_COMMIT, test builds
+    only)."""
+    service.process.stop()
+    service.process.env_extra = ({"ONR_TEST_DIE_AFTER_COMMIT": str(die_after)}
+                                 if die_after else {})
+    service.start()
+
+
 def stop_all(processes):
     """Stop each (Process, broker) by its PID; what their sanitizers
     reported, as a list of messages."""

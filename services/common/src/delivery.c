@@ -102,6 +102,7 @@ static struct onr_bytes answer_re(const struct onr_envelope *env, int *code)
     case ONR_MSG_APP_KEY_STORED: return m->body.app_key_stored.re;
     case ONR_MSG_RELEASED: return m->body.released.re;
     case ONR_MSG_KIT_REGISTERED: return m->body.kit_registered.re;
+    case ONR_MSG_VOUCHER: return m->body.voucher.re;
     default: return (struct onr_bytes){NULL, 0};
     }
 }

@@ -61,6 +61,7 @@
 
 #include "onramp/devid.h"
 #include "onramp/envelope.h"
+#include "onramp/journey.h"
 #include "onramp/svc_db.h"
 #include "onramp/svc_delivery.h"
 #include "onramp/svc_log.h"
@@ -234,6 +235,18 @@ int onr_service_seal(struct onr_service *svc, const struct onr_msg *msg, const c
  * onr_answer_refuse for a handler's answer). */
 int onr_service_error(struct onr_service *svc, const struct onr_envelope *env, int code,
                       const char *topic, struct onr_publication *pub);
+
+/* onr_service_error_re: the same for an answer to the message `re` (16
+ * bytes) that is not at hand (a pushed answer); ONR_ESPACE for a NULL
+ * `pub` (an answer with no room left). */
+int onr_service_error_re(struct onr_service *svc, const uint8_t re[ONR_MSG_ID_LEN], int code,
+                         const char *topic, struct onr_publication *pub);
+
+/* onr_service_event: the event (SPEC type 26) that this service completed
+ * journey step `step` for `dev`, for its ev topic, into `pub` (ONR_ESPACE
+ * when NULL; ONR_EINVAL for a step no event announces). */
+int onr_service_event(struct onr_service *svc, const char *dev, enum onr_journey_step step,
+                      struct onr_publication *pub);
 
 /* onr_answer_refuse: from decide(): the answer to `env` is an ERROR of
  * `code` on `topic`, stored with whatever decide changed (an audit row)
