@@ -160,6 +160,36 @@ static int v2_deliveries(struct onr_db *db, void *ctx)
     return rc;
 }
 
+/* Version 5's data: every certificate revocation in force for the
+ * brokers. */
+static int v4_in_force(struct onr_db *db, void *ctx)
+{
+    char dev[ONR_DEVID_LEN + 1], key[ONR_DELIVERY_KEY_MAX + 1], hex[41];
+    uint8_t serial[20];
+    size_t serial_len = 0;
+    struct onr_db_rows *rows = NULL;
+    uint64_t now = (uint64_t)time(NULL);
+    struct onr_msg msg;
+    int rc;
+
+    (void)ctx;
+    rc = onr_db_query(db, "SELECT dev, serial FROM certificates WHERE revoked_at IS NOT NULL",
+                      ONR_DB_NO_ARGS, &rows);
+    while (rc == ONR_OK) {
+        rc = onr_db_next(rows, ONR_DB_COLS(ONR_DB_OUT_TEXT(dev),
+                                           ONR_DB_OUT_BLOB(serial, sizeof(serial), &serial_len)));
+        if (rc != ONR_OK)
+            break;
+        for (size_t i = 0; i < serial_len; i++)
+            snprintf(hex + 2 * i, 3, "%02x", serial[i]);
+        prov_key("cert", hex, key, sizeof(key));
+        prov_cert_revoke_msg(dev, serial, serial_len, &msg);
+        rc = onr_delivery_in_force(db, PROV_KIND_CERT_REVOKE, key, &msg, now);
+    }
+    onr_db_query_end(rows);
+    return rc == ONR_ENOENT ? ONR_OK : rc;
+}
+
 /* ---- the steps ------------------------------------------------------------------ */
 
 static const struct onr_db_migration steps[] = {
@@ -275,6 +305,9 @@ static const struct onr_db_migration steps[] = {
      "ALTER TABLE certificates DROP COLUMN revoke_sent_at;"
      "ALTER TABLE certificates DROP COLUMN revoke_confirmed;",
      NULL},
+    {"several brokers: a pending row per broker, the certificate revocations in force, each "
+     "broker's epoch",
+     ONR_SVC_SCHEMA_BROKERS, v4_in_force},
 };
 
 const struct onr_db_schema prov_schema = {steps, sizeof(steps) / sizeof(steps[0])};

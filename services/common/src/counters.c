@@ -101,7 +101,7 @@ static void publish_counters(struct onr_service *svc, void *arg)
 
     (void)arg;
     svc_refusal_log_roll(svc, time(NULL)); /* a flood's count, once it is over */
-    if (!svc->connected)
+    if (!svc_any_connected(svc))
         return;
     k->published.uptime = (uint64_t)(time(NULL) - k->started);
     k->published.latency_avg_us = k->latency_n ? k->latency_sum_us / k->latency_n : 0;
@@ -111,6 +111,7 @@ static void publish_counters(struct onr_service *svc, void *arg)
                 onr_db_errmsg(svc->db));
     msg.body.service_stats = k->published;
     memset(&pub, 0, sizeof(pub));
+    pub.brokers = svc_all_brokers(svc); /* a monitor may watch any of them */
     if (onr_topic_ev(svc->def->sender_role, svc->id, topic, sizeof(topic)) == ONR_OK &&
         onr_service_seal(svc, &msg, topic, &pub, NULL) == ONR_OK)
         onr_service_publish(svc, &pub);
