@@ -34,6 +34,24 @@ static int check_certificate(const struct mfr *m, const struct onr_registry_devi
     return ONR_OK;
 }
 
+int mfr_hello_country(const struct onr_service *svc, const struct onr_msg_hello *hello,
+                      char mcc[ONR_SERVICE_REGION_MAX + 1], const char **source)
+{
+    const char *region = onr_service_via_region(svc);
+
+    if (hello->plmn.len >= ONR_SERVICE_REGION_MAX) {
+        memcpy(mcc, hello->plmn.ptr, ONR_SERVICE_REGION_MAX); /* checked digits */
+        *source = "network";
+    } else if (region != NULL) {
+        memcpy(mcc, region, ONR_SERVICE_REGION_MAX);
+        *source = "broker";
+    } else {
+        return ONR_ENOENT;
+    }
+    mcc[ONR_SERVICE_REGION_MAX] = '\0';
+    return ONR_OK;
+}
+
 static int decide(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                   void *arg, struct onr_answer *answer)
 {
@@ -46,16 +64,22 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     static const char waiting[] = "no provider has registered this device yet";
     struct mfr_change hello = {env->msg.body.hello.nonce.ptr, env->id, NULL,
                                onr_service_now(svc)};
+    char country[ONR_SERVICE_REGION_MAX + 1];
+    const char *source = NULL;
     int rc;
 
     (void)topic;
+    if (mfr_hello_country(svc, &env->msg.body.hello, country, &source) != ONR_OK) {
+        snprintf(country, sizeof(country), "-");
+        source = "none";
+    }
     rc = onr_registry_assignment(db, d->dev, &a);
     if (rc == ONR_OK) {
         rc = mfr_voucher(svc, ctx->m, d, &a, env->msg.body.hello.nonce.ptr, env->id,
                          &answer->reply);
         if (rc == ONR_OK)
-            onr_log(ONR_LOG_NOTICE, "voucher dev=%s provider=%s operator=%s", d->dev,
-                    a.provider, a.op);
+            onr_log(ONR_LOG_NOTICE, "voucher dev=%s provider=%s operator=%s country=%s from=%s",
+                    d->dev, a.provider, a.op, country, source);
         return rc;
     }
     if (rc != ONR_ENOENT)

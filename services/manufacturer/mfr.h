@@ -52,6 +52,17 @@ int mfr_on_release(struct onr_service *svc, const struct onr_envelope *env, cons
                    void *arg);
 
 /*
+ * hello.c: the country a hello's device is in, for the operator policy
+ * (roaming): the MCC of the visited network the hello reports, else the
+ * region (`broker ... region=MCC`) of the broker the hello came through;
+ * into `mcc`, with *source "network" or "broker" (static). ONR_OK, or
+ * ONR_ENOENT when neither is known. Only from the hello's handler (the
+ * broker is the one its message came through).
+ */
+int mfr_hello_country(const struct onr_service *svc, const struct onr_msg_hello *hello,
+                      char mcc[ONR_SERVICE_REGION_MAX + 1], const char **source);
+
+/*
  * voucher.c: the voucher for device `d` owned as `a`, answering the hello
  * `hello_id` that carried `nonce`, for the device's down topic, into `out`
  * (ONR_ESPACE when `out` is NULL: an answer with no room left).

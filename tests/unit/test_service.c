@@ -901,6 +901,30 @@ static void test_a_broker_no_longer_configured_is_forgotten(void **state)
     assert_int_equal(count(f->svc, "SELECT count(*) FROM broker_epochs"), 0);
 }
 
+/* Where a publication goes: a device's answer back through the broker of
+ * its request, a push to a device through every broker, a peer's through
+ * the broker of the message being handled while it is up, else another. */
+static void test_publications_take_the_right_brokers(void **state)
+{
+    struct fixture *f = *state;
+    static const char other[] = "onr/1/d/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/down";
+
+    f->svc->via = 1;
+    f->svc->via_topic = "onr/1/d/" DEV "/up/mfr/acme";
+    assert_int_equal(svc_route_mask(f->svc, 0, "onr/1/d/" DEV "/down"), 1u << 1);
+    assert_int_equal(svc_route_mask(f->svc, 0, other), 7);
+    assert_int_equal(svc_route_mask(f->svc, 0, PROV_INBOX), 1u << 1);
+    assert_int_equal(svc_route_mask(f->svc, 4, PROV_INBOX), 4);
+    f->svc->via_topic = INBOX;
+    assert_int_equal(svc_route_mask(f->svc, 0, "onr/1/d/" DEV "/down"), 7);
+    f->svc->brokers[1].connected = 0;
+    assert_int_equal(svc_route_mask(f->svc, 0, PROV_INBOX), 1u << 0);
+    f->svc->via = -1;
+    f->svc->via_topic = NULL;
+    assert_int_equal(svc_route_mask(f->svc, 0, "onr/1/d/" DEV "/down"), 7);
+    assert_int_equal(svc_route_mask(f->svc, 0, PROV_INBOX), 1u << 0);
+}
+
 /* The configuration's brokers: names unique, at most 8, a region an MCC,
  * not both forms. */
 static void test_the_broker_lines_are_checked(void **state)
@@ -961,6 +985,7 @@ int main(void)
         T3(test_a_broker_is_known_by_its_configured_name),
         T3(test_a_message_through_two_brokers_is_handled_once),
         T3(test_a_broker_no_longer_configured_is_forgotten),
+        T3(test_publications_take_the_right_brokers),
         T3(test_the_broker_lines_are_checked),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

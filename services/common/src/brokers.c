@@ -151,12 +151,30 @@ int svc_any_connected(const struct onr_service *svc)
     return 0;
 }
 
-uint32_t svc_route_mask(const struct onr_service *svc, uint32_t mask)
+/* The device a topic of onr/1/d/{dev}/... names, or NULL. */
+static const char *device_of(const char *topic)
 {
+    static const char prefix[] = "onr/1/d/";
+
+    if (topic == NULL || strncmp(topic, prefix, sizeof(prefix) - 1) != 0 ||
+        strlen(topic) < sizeof(prefix) - 1 + ONR_DEVID_LEN)
+        return NULL;
+    return topic + sizeof(prefix) - 1;
+}
+
+uint32_t svc_route_mask(const struct onr_service *svc, uint32_t mask, const char *topic)
+{
+    const char *dev = device_of(topic);
+    const char *from = svc->via >= 0 ? device_of(svc->via_topic) : NULL;
+
     if (mask != 0)
         return mask;
-    /* a device hears only the broker it is on; a peer service is on them
-     * all: any broker both share will do */
+    /* a device hears only the broker it is on: an answer goes back the
+     * way its request came; something pushed to it while handling another
+     * message (a voucher on its registration) goes to every broker */
+    if (dev != NULL && (from == NULL || memcmp(dev, from, ONR_DEVID_LEN) != 0))
+        return svc_all_brokers(svc);
+    /* a peer service is on them all: any broker both share will do */
     if (svc->via >= 0 && svc->brokers[svc->via].connected)
         return 1u << svc->via;
     for (size_t i = 0; i < svc->n_brokers; i++)

@@ -140,8 +140,10 @@ void svc_on_message(struct onr_service *svc, size_t via, const char *topic,
         batch_join(svc->batch);
     /* what the handler says goes back the way the message came */
     svc->via = (int)via;
+    svc->via_topic = topic;
     dispatch(svc, topic, payload, len);
     svc->via = -1;
+    svc->via_topic = NULL;
 }
 
 /* ---- ticks ---------------------------------------------------------------------- */

@@ -66,7 +66,7 @@ int onr_service_publish(struct onr_service *svc, const struct onr_publication *p
     if (pub->len == 0)
         return ONR_OK;
     /* where it goes is decided now, while the message it answers is known */
-    mask = svc_route_mask(svc, pub->brokers);
+    mask = svc_route_mask(svc, pub->brokers, pub->topic);
     /* while a batch is open nothing may be said before its commit */
     if (batch_is_open(svc->batch))
         return batch_hold(svc->batch, mask, pub->topic, pub->payload, pub->len);

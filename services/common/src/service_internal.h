@@ -140,6 +140,7 @@ struct onr_service {
     struct svc_broker brokers[ONR_SERVICE_MAX_BROKERS];
     size_t n_brokers;
     int via; /* the broker the message being handled came through, -1: none */
+    const char *via_topic; /* and its topic (borrowed while it is handled) */
     struct svc_transport transport;
     uint64_t (*clock)(void); /* seconds; time() unless a test sets it */
     struct onr_answer *answer; /* handle_once's (large: on the heap) */
@@ -169,13 +170,15 @@ void svc_reload(struct onr_service *svc);
 /* brokers.c: the `broker` lines (or the one unnamed broker of
  * broker_host and broker_port) into svc->brokers (prints why not);
  * svc_broker_named: the index of the broker called `name` (-1: none);
- * svc_route_mask: where a publication goes (its own mask, else the broker
- * its message came through if connected, else the first connected one);
+ * svc_route_mask: where a publication to `topic` goes (its own mask; a
+ * device's answer, on the broker its request came through; a push to a
+ * device, on every broker; a peer's, on the broker the message being
+ * handled came through if connected, else the first connected one);
  * svc_all_brokers: the mask of them all; svc_any_connected: 1 if a
  * broker is. */
 int svc_brokers_load(struct onr_service *svc);
 int svc_broker_named(const struct onr_service *svc, const char *name);
-uint32_t svc_route_mask(const struct onr_service *svc, uint32_t mask);
+uint32_t svc_route_mask(const struct onr_service *svc, uint32_t mask, const char *topic);
 uint32_t svc_all_brokers(const struct onr_service *svc);
 int svc_any_connected(const struct onr_service *svc);
 
