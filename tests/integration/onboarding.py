@@ -484,10 +484,16 @@ class Onboarding(fabric.Fabric):
         for i in range(2, brokers + 1):
             directory = os.path.join(self.dir, "broker-%d" % i)
             os.makedirs(directory)
-            b = fabric.Broker(self.pki, directory, options=options,
+            b = fabric.Broker(self.pki, directory, options=options, persistence=persistence,
+                              conf_extra=broker_conf, debug_log=broker_debug_log,
                               name="%s-%d" % (fabric.Broker.NAME, i))
             self.brokers.append(self.track(b))
             b.start()
+
+    def service_broker_name(self, broker):
+        """What the services call `broker` (in their log lines and pending
+        rows): its name, or "@broker" for the one unnamed broker."""
+        return broker.NAME if self.broker_lines()[0].startswith("broker ") else "@broker"
 
     def broker_lines(self):
         """The services' configuration lines for the brokers: broker_host
