@@ -7,7 +7,8 @@ The fabric is deployed as the README's "Deploying Onramp" says, on one
 machine: the topology below is given to onramp-admin --local, which writes
 every host's keys, certificates and configuration; mosquitto with the
 onramp plugin (bootstrap, services and operational listeners on free
-loopback ports), onramp-manufacturer for two manufacturers,
+loopback ports; with --brokers N, N such brokers sharing nothing, each
+with its own country, every service connected to each), onramp-manufacturer for two manufacturers,
 onramp-provider for two providers and onramp-operator for three operators
 run from those files (tests/integration/deployment.py); onramp-factory
 mints on the manufacturers' material, onrampctl pairs with the control
@@ -78,9 +79,15 @@ def parse():
                    help="leave the fabric running until Ctrl-C, to explore it with onrampctl")
     p.add_argument("--timeout", type=int, default=180,
                    help="seconds the devices get to onboard (default 180)")
+    p.add_argument("--brokers", type=int, default=1,
+                   help="bootstrap brokers, 1..8 (default 1): demo, demo-2, ... each on a "
+                        "host of its own with its own country (region); every service "
+                        "connects to each, devices list them all and start at a random one")
     args = p.parse_args()
     if args.devices < 2 or args.devices > 500:
         p.error("--devices: 2..500")
+    if not 1 <= args.brokers <= 8:
+        p.error("--brokers: 1..8")
     return args
 
 
@@ -125,12 +132,17 @@ class Table:
         self.drawn, self.last, self.last_at = len(lines), lines, now
 
 
-def build_fabric(dep, ports):
+# The countries (MCC) of the demo's brokers: France, Germany, Spain, ...
+REGIONS = ("208", "262", "214", "222", "234", "228", "204", "310")
+
+
+def build_fabric(dep, ports, more):
     """The topology deployed by onramp-admin, and everything started from
-    its files: the broker, two manufacturers, two providers, three
+    its files: the brokers, two manufacturers, two providers, three
     operators; the control tool."""
     dep.deploy()
     dep.start_broker("gateway", "demo", ports["bootstrap"], ports["services"], ports["service"])
+    dep.start_brokers(more)
     makers = [dep.manufacturer("services", m) for m in ("acme", "globex")]
     provs = [dep.provider("services", p, QUICK) for p in ("prov-a", "prov-b")]
     ops = [dep.operator("services", o) for o in ("op-1", "op-2", "op-3")]
@@ -144,8 +156,8 @@ def summary(rows, started, provs, ops, onb, keep):
     failed = [dev for dev, r in rows.items() if r["exit"] not in (None, 0)]
     certs = sum(p.rows("SELECT count(*) FROM certificates WHERE revoked_at IS NULL")[0][0]
                 for p in provs)
-    attached = sum(o.rows("SELECT count(*) FROM subscribers WHERE attached = 1")[0][0]
-                   for o in ops)
+    attached = sum(o.rows("SELECT count(*) FROM subscribers WHERE " + onboarding.OP_ATTACHED)
+                   [0][0] for o in ops)
     aligned = sum(o.rows("SELECT count(aligned_at) FROM subscribers")[0][0] for o in ops)
     print("\nsummary: %d of %d devices %s in %.2f s; %d failed%s" % (
         reported, len(rows), DONE, time.monotonic() - started, len(failed),
@@ -167,6 +179,11 @@ def summary(rows, started, provs, ops, onb, keep):
                 "%s -> %s" % (prev or "power on", step), statistics.median(spans),
                 max(spans), len(spans)))
         prev = step
+    if len(onb.brokers) > 1:
+        print("  %d bootstrap brokers (%s); every grant confirmed by every broker: %s" % (
+            len(onb.brokers), ", ".join(b.NAME for b in onb.brokers),
+            "yes" if all(o.rows("SELECT count(*) FROM pending WHERE kind = 'grant'")[0][0] == 0
+                         for o in ops) else "not yet"))
     print("  state directories, labels (label.txt, label.png) and the services' databases "
           "and logs: %s%s" % (onb.dir, "" if keep else " (removed at exit; --keep to keep)"))
     return reported == len(rows) and not failed and certs >= len(rows)
@@ -175,15 +192,28 @@ def summary(rows, started, provs, ops, onb, keep):
 def main():
     args = parse()
     ports = deployment.local_ports()
-    onb = deployment.Deployment(TOPOLOGY.format(**ports))
+    topology = TOPOLOGY.format(**ports)
+    more = []
+    if args.brokers > 1:
+        topology = topology.replace("plugin={plugin}\n".format(**ports),
+                                    "plugin={plugin} region={0}\n".format(REGIONS[0], **ports))
+        extra, more = deployment.more_brokers("demo", args.brokers, REGIONS)
+        topology += extra
+    onb = deployment.Deployment(topology)
     ok = False
     try:
-        ctl, makers, provs, ops = build_fabric(onb, ports)
+        ctl, makers, provs, ops = build_fabric(onb, ports, more)
         print("topology %s: onramp-admin --local wrote every host's files in %s/hosts" % (
             onb.topology, onb.out))
         print("fabric: mosquitto with the onramp plugin on 127.0.0.1:%d (devices), "
               ":%d (services), :%d (operational devices, mutual TLS)" % (
                   ports["bootstrap"], ports["services"], ports["service"]))
+        for b, region in zip(onb.brokers[1:], REGIONS[1:]):
+            print("fabric: bootstrap broker %s (region %s) on 127.0.0.1:%d (devices), "
+                  ":%d (services)" % (b.NAME, region, b.bootstrap_port, b.services_port))
+        if len(onb.brokers) > 1:
+            print("fabric: %d bootstrap brokers sharing nothing; every service connects to "
+                  "each, devices list all %d" % (len(onb.brokers), len(onb.brokers)))
         print("services: manufacturers acme, globex; providers prov-a (operator op-1), "
               "prov-b (op-2, or op-3 on request); operators op-1, op-2, op-3")
         devices = []

@@ -610,7 +610,9 @@ class Fleet:
 
     def servers(self):
         """(name, PID) of every server-side process, for onramp-loadgen."""
-        return [("broker", self.onb.broker.proc.pid),
+        brokers = self.onb.brokers
+        return [("broker" if len(brokers) == 1 else "broker " + b.NAME, b.proc.pid)
+                for b in brokers] + [
                 ("manufacturer", self.maker.process.proc.pid),
                 ("provider", self.prov.process.proc.pid),
                 ("operator", self.op.process.proc.pid)]
