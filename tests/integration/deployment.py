@@ -208,8 +208,9 @@ class Deployment:
     def start_brokers(self, brokers):
         """more_brokers()'s brokers, started."""
         for host, name, ports in brokers:
-            self.start_broker(host, name, ports["bootstrap"], ports["services"],
-                              ports["service"])
+            # bootstrap brokers: the providers' devices use the first one's
+            # operational listener (their `endpoint`)
+            self.start_broker(host, name, ports["bootstrap"], ports["services"])
 
     def manufacturer(self, host, mfr_id, overrides=()):
         return DeployedManufacturer(self, host, mfr_id, overrides)
@@ -256,7 +257,8 @@ def local_ports():
 def more_brokers(name, count, regions=()):
     """Topology lines for brokers 2..`count` besides broker `name`: each
     NAME-i on a host of its own (NAME-i, 127.0.0.1: onramp-admin writes one
-    mosquitto configuration per host) on free loopback ports, with
+    mosquitto configuration per host), bootstrap and services listeners on
+    free loopback ports, with
     regions[i - 1] if given; and [(host, broker, ports)] to start them."""
     lines, started = [], []
     for i in range(2, count + 1):
@@ -265,7 +267,7 @@ def more_brokers(name, count, regions=()):
         region = " region=%s" % regions[i - 1] if len(regions) >= i else ""
         lines += ["host %s address=127.0.0.1" % broker,
                   "broker {0} host={0} bind=127.0.0.1 bootstrap_port={bootstrap} "
-                  "services_port={services} service_port={service} plugin={plugin}{1}".format(
+                  "services_port={services} plugin={plugin}{1}".format(
                       broker, region, **ports)]
         started.append((broker, broker, ports))
     return "".join(line + "\n" for line in lines), started
