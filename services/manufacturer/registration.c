@@ -44,10 +44,20 @@ static int claim_hash(const struct mfr *m, const struct onr_msg_registration *r,
     return rc;
 }
 
-/* Why a claim fails, for the audit; the provider only hears "not allowed". */
+/* The registration repeats the assignment in force (its provider resent it,
+ * its first answer lost or late): nothing new to audit. */
+static int repeats(const struct onr_registry_assignment *owner,
+                   const struct onr_msg_registration *r)
+{
+    return strlen(owner->op) == r->op.len && memcmp(owner->op, r->op.ptr, r->op.len) == 0 &&
+           memcmp(owner->op_key, r->op_key.ptr, ONR_P256_PUB_LEN) == 0;
+}
+
+/* Why a claim fails, for the audit; the provider only hears "not allowed".
+ * *repeat is set for a registration of the assignment already in force. */
 static const char *check_claim(struct onr_service *svc, const struct mfr *m,
                                const struct onr_msg_registration *r, const char *prov,
-                               struct onr_registry_device *d)
+                               struct onr_registry_device *d, int *repeat)
 {
     struct onr_registry_assignment owner;
     uint8_t hash[32];
@@ -60,11 +70,14 @@ static const char *check_claim(struct onr_service *svc, const struct mfr *m,
         return NULL;
     if (claim_hash(m, r, prov, hash) != ONR_OK || !onr_equal_ct(hash, d->claim_hash, 32))
         return "wrong claim secret";
-    if (onr_registry_assignment(onr_service_db(svc), d->dev, &owner) == ONR_OK &&
-        strcmp(owner.provider, prov) != 0)
+    rc = onr_registry_assignment(onr_service_db(svc), d->dev, &owner);
+    if (rc == ONR_OK && strcmp(owner.provider, prov) != 0)
         return "owned by another provider";
+    if (rc != ONR_OK && rc != ONR_ENOENT)
+        return NULL;
     if (onr_p256_check_public(r->op_key.ptr) != ONR_OK)
         return "bad operator key";
+    *repeat = rc == ONR_OK && repeats(&owner, r);
     return "assigned";
 }
 
@@ -83,6 +96,7 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     char dev[ONR_DEVID_LEN + 1];
     const char *result;
     struct onr_msg msg = {.type = ONR_MSG_REGISTERED};
+    int repeat = 0;
     int waiting;
     int rc;
 
@@ -92,14 +106,14 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     rc = reply_topic(ctx->prov, reply, sizeof(reply));
     if (rc != ONR_OK)
         return rc;
-    result = check_claim(svc, ctx->m, r, ctx->prov->id, &d);
+    result = check_claim(svc, ctx->m, r, ctx->prov->id, &d, &repeat);
     if (result == NULL)
         return ONR_EIO;
-    rc = onr_registry_audit(db, onr_service_now(svc), ctx->prov->id, dev, result);
+    rc = repeat ? ONR_OK : onr_registry_audit(db, onr_service_now(svc), ctx->prov->id, dev, result);
     if (rc != ONR_OK)
         return rc;
-    onr_log(ONR_LOG_NOTICE, "registration provider=%s dev=%s result=\"%s\"", ctx->prov->id, dev,
-            result);
+    onr_log(repeat ? ONR_LOG_INFO : ONR_LOG_NOTICE, "registration provider=%s dev=%s result=\"%s\"%s",
+            ctx->prov->id, dev, result, repeat ? " (a repeat)" : "");
     if (strcmp(result, "assigned") != 0)
         return onr_answer_refuse(svc, answer, env, ONR_EDENIED, reply);
 

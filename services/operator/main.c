@@ -73,8 +73,7 @@ static const char usage[] =
     "  freshness          seconds a message's timestamp may be off (default 300)\n"
     "  controller ID SIGNING_PUB a control tool allowed to ask for a device's\n"
     "                     status (onrampctl status); repeat for each\n"
-    "  stats_interval     seconds between its counters on onr/1/s/ROLE/ID/ev\n"
-    "                     (default 10; 0: none); onrampctl stats --service reads them\n"
+    ONR_SERVICE_COUNTERS_USAGE
     "\n"
     "  -o KEY=VALUE       override a configuration key\n"
     "  --log-level LEVEL  the same as -o log_level=LEVEL\n"

@@ -93,8 +93,7 @@ static const char usage[] =
     "                     no; put it behind your own access control)\n"
     "  log_level          error, warning, notice (default), info, debug\n"
     "  freshness          seconds a message's timestamp may be off (default 300)\n"
-    "  stats_interval     seconds between its counters on onr/1/s/ROLE/ID/ev\n"
-    "                     (default 10; 0: none); onrampctl stats --service reads them\n"
+    ONR_SERVICE_COUNTERS_USAGE
     "\n"
     "  -o KEY=VALUE       override a configuration key\n"
     "  --log-level LEVEL  the same as -o log_level=LEVEL\n"

@@ -4,8 +4,10 @@ a temporary directory holding real material of the kind each path names
 (keys, public keys, certificates, an OP file), and its broker pointed at a
 closed loopback port: the service must then start (every key known, every
 required key there, every value accepted) and stop cleanly on SIGTERM.
-Then every key is taken out in turn: the service either still starts (the
-key is optional) or refuses to start with a message naming that key."""
+While it runs, its metrics_listen (moved to a free loopback port) serves
+/metrics. Then every key is taken out in turn: the service either still
+starts (the key is optional) or refuses to start with a message naming
+that key."""
 
 import os
 import re
@@ -16,6 +18,7 @@ import unittest
 
 import fabric
 import onboarding
+import prometheus
 
 EXAMPLES = os.path.join(os.environ.get("ONR_SOURCE_DIR", ""), "services", "examples")
 ROOTS = ("/etc/onramp/", "/var/lib/onramp/")
@@ -109,13 +112,16 @@ class ExampleConfigTest(unittest.TestCase):
                 words = ["127.0.0.1"]
             elif key == "broker_port":
                 words = [str(fabric.free_port())]  # nothing listens: it keeps retrying
+            elif key == "metrics_listen":
+                words = ["127.0.0.1:%d" % fabric.free_port()]
             words = [material.make(w) if w.startswith(ROOTS) else w for w in words]
             out.append(" ".join([key] + words))
         return out
 
-    def run_service(self, service, lines, name):
+    def run_service(self, service, lines, name, while_running=None):
         """Start the service on `lines`; (exit status or None if it
-        started and stopped on SIGTERM, its output)."""
+        started and stopped on SIGTERM, its output). `while_running` is
+        called once it has started."""
         conf = os.path.join(self.dir, name + ".conf")
         with open(conf, "w") as f:
             f.write("\n".join(lines) + "\n")
@@ -126,12 +132,15 @@ class ExampleConfigTest(unittest.TestCase):
             proc.wait_for("started id=", timeout=15)
         except AssertionError:
             return proc.exit_status(timeout=15), proc.text()
+        if while_running is not None:
+            while_running()
         self.assertEqual(proc.stop(), 0, proc.text())
         return None, proc.text()
 
     def check(self, service):
         lines = self.localize(service, example_lines(service))
-        status, text = self.run_service(service, lines, service)
+        status, text = self.run_service(service, lines, service,
+                                        lambda: self.check_metrics(service, lines))
         self.assertIsNone(status, "the %s example does not start:\n%s" % (service, text))
         self.assertNotIn("unknown key", text)
         # each key taken out in turn: still fine, or refused naming it
@@ -142,6 +151,15 @@ class ExampleConfigTest(unittest.TestCase):
                 self.assertEqual(status, 1, text)
                 self.assertRegex(text, r"\b%s\b" % re.escape(key),
                                  "%s without %s refused without naming it" % (service, key))
+
+    def check_metrics(self, service, lines):
+        """The example's /metrics answers, as the service's."""
+        listen = [line.split()[1] for line in lines if line.split()[0] == "metrics_listen"]
+        self.assertEqual(len(listen), 1, "the %s example names no metrics_listen" % service)
+        status, _, body = prometheus.scrape("http://%s/metrics" % listen[0])
+        self.assertEqual(status, 200)
+        self.assertRegex(body, r'\nonramp_service_info\{role="%s",service="[^"]+",version="'
+                         % service)
 
     def test_manufacturer(self):
         self.check("manufacturer")
@@ -159,6 +177,20 @@ class ExampleConfigTest(unittest.TestCase):
                                         "misspelt")
         self.assertEqual(status, 1)
         self.assertIn("unknown key 'challenge_lifetme'", text)
+
+    def test_metrics_on_a_public_address_need_metrics_public(self):
+        lines = [line for line in self.localize("operator", example_lines("operator"))
+                 if not line.startswith("metrics_")]
+        # refused before anything listens: the address need not be ours
+        status, text = self.run_service("operator", lines + ["metrics_listen 192.0.2.1:9464"],
+                                        "public-metrics")
+        self.assertEqual(status, 1)
+        self.assertIn("metrics_listen 192.0.2.1:9464: not a loopback address", text)
+        self.assertIn("metrics_public yes", text)
+        status, text = self.run_service("operator", lines + ["metrics_public maybe"],
+                                        "metrics-public-maybe")
+        self.assertEqual(status, 1)
+        self.assertIn("metrics_public: yes or no", text)
 
 
 if __name__ == "__main__":

@@ -1207,12 +1207,20 @@ class HostileTest(unittest.TestCase):
                                         "mallory")
             self.assertEqual(rc, 1, out)
             outcomes.append(out.strip())
-        guesses = [hostile.label_with_claim(":".join(["ONR1", "ACME",
-                                                      hostile.random_devid().upper()]), claim)
-                   for claim in hostile.serial_claims(5000, CLAIM_RATE + 8)]
-        rc, out = self.mallory.pair_many(self.prov_b, guesses, "mallory", parallel=8, timeout=30)
-        self.assertEqual(rc, 1)
-        outcomes += [line for line in out.splitlines() if line.strip()]
+        # Guess in batches until the bucket is seen empty: it refills while
+        # the guesses run (claim_rate a minute), so a slow machine needs more
+        # than the bucket's size; four buckets' worth is the bound.
+        start = 5000
+        while not any("EBUSY" in o for o in outcomes) and start < 5000 + 4 * CLAIM_RATE:
+            batch = CLAIM_RATE + 8 if start == 5000 else 16
+            guesses = [hostile.label_with_claim(":".join(["ONR1", "ACME",
+                                                          hostile.random_devid().upper()]), claim)
+                       for claim in hostile.serial_claims(start, batch)]
+            start += batch
+            rc, out = self.mallory.pair_many(self.prov_b, guesses, "mallory", parallel=8,
+                                             timeout=30)
+            self.assertEqual(rc, 1)
+            outcomes += [line for line in out.splitlines() if line.strip()]
         codes = [re.search(r"refused code=(\w+)", o).group(1) for o in outcomes]
         self.assertEqual(set(codes), {"EDENIED", "EBUSY"}, outcomes)
         n_denied, n_busy = codes.count("EDENIED"), codes.count("EBUSY")

@@ -140,9 +140,16 @@ class MetricsTest(unittest.TestCase):
             self.assertIsNone(re.search(r"BEGIN|PRIVATE|\bki\b|opc", body, re.I))
             status, _, _ = prometheus.scrape(self.metrics_url(name).replace("/metrics", "/"))
             self.assertEqual(status, 404)
-        req = prometheus.urllib.request.Request(self.metrics_url("m_op"), data=b"x",
-                                                method="POST")
-        self.assertEqual(prometheus.scrape(req)[0], 405)
+        # another method: 405 (with a body, 413 first: none is taken)
+        for name in ("m_op", "m_noc"):
+            req = prometheus.urllib.request.Request(self.metrics_url(name), data=b"",
+                                                    method="POST")
+            status, headers, _ = prometheus.scrape(req)
+            self.assertEqual(status, 405, name)
+            self.assertEqual(headers["Allow"], "GET, HEAD")
+            req = prometheus.urllib.request.Request(self.metrics_url(name), data=b"x",
+                                                    method="POST")
+            self.assertEqual(prometheus.scrape(req)[0], 413, name)
 
     # -- the onboarding, as Prometheus has it -----------------------------------
 
@@ -153,7 +160,10 @@ class MetricsTest(unittest.TestCase):
         for svc, role in SERVICES.items():
             self.assertEqual(self.prom.value('onramp_service_connected{service="%s",role="%s"}'
                                              % (svc, role)), 1)
-            self.assertEqual(self.prom.value('onramp_service_info{service="%s"}' % svc), 1)
+            # the served id and role, kept beside the target's own labels
+            self.assertEqual(self.prom.value('onramp_service_info{service="%s",'
+                                             'exported_service="%s",exported_role="%s"}'
+                                             % (svc, svc, role)), 1)
         self.assertEqual(self.prom.value("onramp_exporter_connected"), 1)
 
     def test_the_brokers_counters_of_the_onboarding(self):
@@ -200,6 +210,17 @@ class MetricsTest(unittest.TestCase):
         prom.wait_value('sum(onramp_pending_confirmations)', lambda v: v == 0,
                         what="confirmations")
         self.assertEqual(prom.value('max(onramp_pending_oldest_age_seconds)'), 0)
+        # each confirmed message of the onboarding: its kind back to 0 at
+        # its sender, and its confirmation handled there
+        for svc, kind, answer in (("op-1", "grant", "control_result"),
+                                  ("op-1", "app_key", "app_key_stored"),
+                                  ("prov-a", "registration", "registered"),
+                                  ("prov-a", "alignment", "aligned")):
+            self.assertEqual(prom.value('onramp_pending_confirmations{service="%s",kind="%s"}'
+                                        % (svc, kind)), 0, kind)
+            self.assertGreaterEqual(prom.value('onramp_messages_handled_total{service="%s",'
+                                               'type="%s"}' % (svc, answer)), 1, answer)
+        self.assertEqual(prom.value('sum(onramp_pending_refused_total)'), 0)
         # the handling-time histogram counted every handled message, and
         # the commits were timed
         handled = prom.value('sum(onramp_messages_handled_total)')

@@ -19,6 +19,7 @@
 #include "onramp/p256.h"
 #include "onramp/service.h"
 #include "onramp/svc_schema.h"
+#include "onramp/version.h"
 #include "service_internal.h"
 
 #define RESEND 10 /* seconds: the services' default */
@@ -207,27 +208,39 @@ struct fixture {
     struct onr_service *svc;
 };
 
-/* A service whose configuration names its brokers with `brokers` (lines). */
+/* `dir`/`name`.conf for the service under test, with its `brokers` lines
+ * (NULL: broker_host and broker_port) and `more` lines; its path into
+ * `path` (4096 bytes). */
+static void write_config(const char *dir, const char *name, const char *brokers,
+                         const char *more, char *path)
+{
+    FILE *conf;
+
+    snprintf(path, 4096, "%s/%s.conf", dir, name);
+    conf = fopen(path, "w");
+    assert_non_null(conf);
+    /* the broker's files are never read: the transport is a fake */
+    fprintf(conf, "id op-t\n%sbroker_ca ca.pem\n"
+                  "cert c.pem\nkey c.key\nsigning_key signing.key\ndatabase %s.db\n"
+                  "stats_interval 0\nlog_level error\n%s",
+            brokers != NULL ? brokers : "broker_host 127.0.0.1\nbroker_port 1\n", name, more);
+    fclose(conf);
+}
+
+/* A service whose configuration names its brokers with `brokers` (lines;
+ * NULL: broker_host and broker_port). */
 static int setup_with(void **state, const char *brokers)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     struct onr_p256_key *own = NULL;
     char path[4096];
-    FILE *conf;
 
     f->dir = onr_test_tmpdir();
     assert_onr(ONR_OK, onr_p256_generate(&own));
     snprintf(path, sizeof(path), "%s/signing.key", f->dir);
     assert_onr(ONR_OK, onr_p256_save(own, path));
     onr_p256_free(own);
-    snprintf(path, sizeof(path), "%s/test.conf", f->dir);
-    conf = fopen(path, "w");
-    assert_non_null(conf);
-    /* the broker's files are never read: the transport is a fake */
-    fprintf(conf, "id op-t\n%sbroker_ca ca.pem\n"
-                  "cert c.pem\nkey c.key\nsigning_key signing.key\ndatabase test.db\n"
-                  "stats_interval 0\nlog_level error\n", brokers);
-    fclose(conf);
+    write_config(f->dir, "test", brokers, "", path);
     assert_onr(ONR_OK, onr_p256_generate(&prov_key));
     memset(&providers, 0, sizeof(providers));
     snprintf(providers.list[0].id, sizeof(providers.list[0].id), "prov-a");
@@ -259,7 +272,7 @@ static int setup_with(void **state, const char *brokers)
 /* One broker, its name unknown (broker_host). */
 static int setup(void **state)
 {
-    return setup_with(state, "broker_host 127.0.0.1\nbroker_port 1\n");
+    return setup_with(state, NULL);
 }
 
 /* Three named brokers; the second serves country 208. */
@@ -374,6 +387,15 @@ static uint64_t pending_next_at(struct onr_service *svc)
     return next_at;
 }
 
+/* What service_stats (SPEC type 32) would say now. */
+static struct onr_msg_service_stats stats(struct onr_service *svc)
+{
+    struct onr_msg_service_stats out;
+
+    svc_counters_stats(svc, &out);
+    return out;
+}
+
 /* ---- dispatch and the outbox --------------------------------------------------------- */
 
 static void test_dispatch_sends_each_message_to_its_route(void **state)
@@ -386,7 +408,7 @@ static void test_dispatch_sends_each_message_to_its_route(void **state)
 
     deliver(f->svc, INBOX, buf, len);
     assert_int_equal(decided, 1);
-    assert_int_equal(f->svc->counters.published.handled, 1);
+    assert_int_equal(stats(f->svc).handled, 1);
     /* the same type on a topic no route has: unexpected */
     deliver(f->svc, "onr/1/s/op/op-t/elsewhere", buf, len);
     /* a type no route takes, and bytes that are no envelope */
@@ -401,8 +423,8 @@ static void test_dispatch_sends_each_message_to_its_route(void **state)
     }
     deliver(f->svc, INBOX, garbage, sizeof(garbage));
     assert_int_equal(decided, 1);
-    assert_int_equal(f->svc->counters.published.refused, 3);
-    assert_int_equal(f->svc->counters.published.refused_input, 3);
+    assert_int_equal(stats(f->svc).refused, 3);
+    assert_int_equal(stats(f->svc).refused_input, 3);
 }
 
 static void test_a_duplicate_is_answered_from_the_outbox(void **state)
@@ -421,7 +443,7 @@ static void test_a_duplicate_is_answered_from_the_outbox(void **state)
     assert_int_equal(n_sent, 3); /* the answer again, byte for byte; no second key */
     assert_int_equal(sent[2].len, sent[1].len);
     assert_memory_equal(sent[2].payload, sent[1].payload, sent[1].len);
-    assert_int_equal(f->svc->counters.published.duplicates, 1);
+    assert_int_equal(stats(f->svc).duplicates, 1);
     assert_int_equal(count(f->svc, "SELECT count(*) FROM things"), 1);
 }
 
@@ -467,8 +489,8 @@ static void test_a_stored_refusal_is_counted_as_one(void **state)
 
     refuse_next = 1;
     deliver(f->svc, INBOX, buf, alignment(buf, id));
-    assert_int_equal(f->svc->counters.published.refused_policy, 1);
-    assert_int_equal(f->svc->counters.published.handled, 0);
+    assert_int_equal(stats(f->svc).refused_policy, 1);
+    assert_int_equal(stats(f->svc).handled, 0);
     assert_int_equal(n_sent, 1);
     assert_onr(ONR_OK, onr_envelope_decode(sent[0].payload, sent[0].len, &env));
     assert_int_equal(env.msg.type, ONR_MSG_ERROR);
@@ -685,7 +707,7 @@ static void test_a_forged_answer_confirms_nothing(void **state)
     onr_p256_free(prov_key);
     prov_key = real;
     assert_int_equal(count(f->svc, "SELECT count(*) FROM pending"), 1);
-    assert_int_equal(f->svc->counters.published.refused_auth, 1);
+    assert_int_equal(stats(f->svc).refused_auth, 1);
 }
 
 /* The wait doubles to the cap and stays there; nothing goes out while the
@@ -721,13 +743,175 @@ static void test_the_counters_count_what_is_pending(void **state)
     struct fixture *f = *state;
     static uint8_t buf[ONR_ENVELOPE_MAX];
     uint8_t id[ONR_MSG_ID_LEN];
-    uint64_t pending = 0, age = 0;
 
     deliver(f->svc, INBOX, buf, alignment(buf, id));
     now += 42;
-    assert_onr(ONR_OK, svc_delivery_counts(f->svc, &pending, &age));
-    assert_int_equal(pending, 1);
-    assert_int_equal(age, 42);
+    assert_int_equal(stats(f->svc).pending, 0); /* as at the last tick */
+    svc_counters_refresh(f->svc);               /* the counters' tick */
+    assert_int_equal(stats(f->svc).pending, 1);
+    assert_int_equal(stats(f->svc).pending_age, 42);
+}
+
+/* ---- /metrics ---------------------------------------------------------------------- */
+
+/* The value of the sample `series` (NAME or NAME{LABELS} as written) in
+ * the text, or -1 when it is not there. */
+static double sample(const char *text, const char *series)
+{
+    size_t n = strlen(series);
+
+    for (const char *line = text; line != NULL && *line != '\0';) {
+        if (strncmp(line, series, n) == 0 && line[n] == ' ')
+            return strtod(line + n + 1, NULL);
+        line = strchr(line, '\n');
+        line = line != NULL ? line + 1 : NULL;
+    }
+    return -1;
+}
+
+/* The text a scrape gets now. */
+static char *scrape(struct onr_service *svc)
+{
+    struct onr_metrics m;
+    char *text;
+
+    onr_metrics_init(&m);
+    assert_onr(ONR_OK, svc_metrics_collect(&m, svc));
+    text = strdup(onr_metrics_text(&m, NULL));
+    onr_metrics_cleanup(&m);
+    return text;
+}
+
+/* /metrics says what service_stats says, from the same counters: by type
+ * where service_stats sums, pending by kind back to 0 once confirmed. */
+static void test_metrics_are_the_counters_by_type_and_kind(void **state)
+{
+    struct fixture *f = *state;
+    static uint8_t buf[ONR_ENVELOPE_MAX];
+    static const uint8_t garbage[] = {0xdd, 0xff, 0xff, 0xff, 0xff};
+    uint8_t id[ONR_MSG_ID_LEN], key_id[ONR_MSG_ID_LEN];
+    size_t len = alignment(buf, id);
+    char info[160];
+    char *text;
+
+    deliver(f->svc, INBOX, buf, len);
+    deliver(f->svc, INBOX, buf, len); /* a duplicate */
+    deliver(f->svc, INBOX, garbage, sizeof(garbage));
+    now += 42;
+    svc_counters_refresh(f->svc); /* the counters' tick */
+    text = scrape(f->svc);
+    assert_true(sample(text, "onramp_messages_handled_total{type=\"alignment\"}") == 2);
+    assert_true(sample(text, "onramp_messages_handled_total{type=\"release\"}") == 0);
+    /* the kinds' answers have their routes too */
+    assert_true(sample(text, "onramp_messages_handled_total{type=\"app_key_stored\"}") == 0);
+    assert_true(sample(text, "onramp_messages_handled_total{type=\"hello\"}") == -1);
+    assert_true(sample(text, "onramp_messages_duplicates_total") == 1);
+    assert_true(sample(text, "onramp_messages_refused_total{kind=\"input\"}") == 1);
+    assert_true(sample(text, "onramp_messages_refused_total{kind=\"auth\"}") == 0);
+    assert_true(sample(text, "onramp_messages_busy_total") == 0);
+    assert_true(sample(text, "onramp_message_handling_seconds_count") == 3);
+    assert_true(sample(text, "onramp_message_handling_seconds_bucket{le=\"+Inf\"}") == 3);
+    assert_true(sample(text, "onramp_pending_confirmations{kind=\"app_key\"}") == 1);
+    assert_true(sample(text, "onramp_pending_oldest_age_seconds{kind=\"app_key\"}") == 42);
+    assert_true(sample(text, "onramp_pending_confirmations{kind=\"revoke\"}") == 0);
+    assert_true(sample(text, "onramp_pending_confirmations{kind=\"other\"}") == -1);
+    assert_true(sample(text, "onramp_pending_refused_total") == 0);
+    /* a burst each: the three commits durable, timed */
+    assert_true(sample(text, "onramp_db_commit_seconds_count") == 3);
+    assert_true(sample(text, "onramp_service_connected{endpoint=\"127.0.0.1:1\"}") == 1);
+    assert_true(sample(text, "onramp_process_start_time_seconds") > 0);
+    snprintf(info, sizeof(info),
+             "onramp_service_info{role=\"test\",service=\"op-t\",version=\"%s\"}",
+             ONR_VERSION_STRING);
+    assert_true(sample(text, info) == 1);
+    assert_int_equal(stats(f->svc).handled, 2);
+    free(text);
+
+    /* confirmed: nothing waits; disconnected: said so */
+    sent_id(0, key_id);
+    answer(f->svc, key_id, 0);
+    f->svc->brokers[0].connected = 0;
+    svc_counters_refresh(f->svc);
+    text = scrape(f->svc);
+    assert_true(sample(text, "onramp_pending_confirmations{kind=\"app_key\"}") == 0);
+    assert_true(sample(text, "onramp_pending_oldest_age_seconds{kind=\"app_key\"}") == 0);
+    assert_true(sample(text, "onramp_messages_handled_total{type=\"app_key_stored\"}") == 1);
+    assert_true(sample(text, "onramp_service_connected{endpoint=\"127.0.0.1:1\"}") == 0);
+    assert_int_equal(stats(f->svc).pending, 0);
+    free(text);
+}
+
+/* A scrape reads no database: what is pending is the counters' tick's
+ * (every stats_interval s), even in the middle of a burst. */
+static void test_a_scrape_reads_what_the_tick_read(void **state)
+{
+    struct fixture *f = *state;
+    static uint8_t buf[ONR_ENVELOPE_MAX];
+    uint8_t id[ONR_MSG_ID_LEN];
+    char *text;
+
+    svc_on_message(f->svc, 0, INBOX, buf, alignment(buf, id));
+    text = scrape(f->svc);
+    assert_true(batch_is_open(f->svc->batch)); /* the burst left alone */
+    assert_int_equal(n_sent, 0);
+    assert_true(sample(text, "onramp_pending_confirmations{kind=\"app_key\"}") == 0);
+    free(text);
+    event_base_loop(f->svc->base, EVLOOP_NONBLOCK);
+    svc_counters_refresh(f->svc);
+    text = scrape(f->svc);
+    assert_true(sample(text, "onramp_pending_confirmations{kind=\"app_key\"}") == 1);
+    free(text);
+}
+
+/* Rows of a kind the service does not send are counted as "other". */
+static void test_pending_rows_of_no_kind_count_as_other(void **state)
+{
+    struct fixture *f = *state;
+    char *text;
+
+    assert_onr(ONR_OK, onr_delivery_store(f->svc->db, "retired", "prov-a", "k", NULL,
+                                          PROV_INBOX, NULL, now - 5, 0));
+    svc_counters_refresh(f->svc);
+    text = scrape(f->svc);
+    assert_true(sample(text, "onramp_pending_confirmations{kind=\"other\"}") == 1);
+    assert_true(sample(text, "onramp_pending_oldest_age_seconds{kind=\"other\"}") == 5);
+    assert_true(sample(text, "onramp_pending_confirmations{kind=\"app_key\"}") == 0);
+    assert_int_equal(stats(f->svc).pending, 1);
+    free(text);
+}
+
+/* metrics_listen: loopback unless metrics_public yes; every mistake
+ * refuses the start. */
+static void test_metrics_listen_is_loopback_unless_public(void **state)
+{
+    static const struct {
+        const char *lines;
+        int rc;
+    } cases[] = {
+        {"metrics_listen 192.0.2.1:9464\n", ONR_EDENIED},
+        {"metrics_listen 192.0.2.1:9464\nmetrics_public no\n", ONR_EDENIED},
+        /* allowed, but not an address of this machine */
+        {"metrics_listen 192.0.2.1:9464\nmetrics_public yes\n", ONR_EIO},
+        {"metrics_listen 127.0.0.1:9464\nmetrics_public maybe\n", ONR_EINVAL},
+        {"metrics_listen metrics.example:9464\n", ONR_EINVAL},
+        {"metrics_listen 127.0.0.1\n", ONR_EINVAL},
+        {"metrics_public yes\n", ONR_OK}, /* no listener: nothing served */
+    };
+    struct fixture *f = *state;
+    char path[4096];
+
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        struct onr_service *svc = calloc(1, sizeof(*svc));
+        char name[16];
+
+        snprintf(name, sizeof(name), "case%zu", i);
+        write_config(f->dir, name, NULL, cases[i].lines, path);
+        svc->config_path = path;
+        assert_onr(cases[i].rc, svc_setup(svc, &def));
+        assert_null(svc->metrics);
+        svc_cleanup(svc);
+        free(svc);
+    }
 }
 
 /* ---- several brokers ------------------------------------------------------------------ */
@@ -880,7 +1064,7 @@ static void test_a_message_through_two_brokers_is_handled_once(void **state)
     assert_int_equal(count(f->svc, "SELECT count(*) FROM things"), 1);
     assert_int_equal(sent_to(0, 0, ONR_MSG_ALIGNED), 1);
     assert_int_equal(sent_to(0, 2, ONR_MSG_ALIGNED), 1);
-    assert_int_equal(f->svc->counters.published.duplicates, 1);
+    assert_int_equal(stats(f->svc).duplicates, 1);
 }
 
 /* A broker taken out of the configuration: its rows and epoch are
@@ -944,15 +1128,9 @@ static void test_the_broker_lines_are_checked(void **state)
     char path[4096];
 
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        FILE *conf;
         struct onr_service *svc = calloc(1, sizeof(*svc));
 
-        snprintf(path, sizeof(path), "%s/bad.conf", f->dir);
-        conf = fopen(path, "w");
-        assert_non_null(conf);
-        fprintf(conf, "id op-t\n%sbroker_ca ca.pem\ncert c.pem\nkey c.key\n"
-                      "signing_key signing.key\ndatabase bad.db\nstats_interval 0\n", bad[i]);
-        fclose(conf);
+        write_config(f->dir, "bad", bad[i], "", path);
         svc->config_path = path;
         assert_int_not_equal(svc_setup(svc, &def), ONR_OK);
         svc_cleanup(svc);
@@ -987,6 +1165,10 @@ int main(void)
         T3(test_a_broker_no_longer_configured_is_forgotten),
         T3(test_publications_take_the_right_brokers),
         T3(test_the_broker_lines_are_checked),
+        T(test_metrics_are_the_counters_by_type_and_kind),
+        T(test_a_scrape_reads_what_the_tick_read),
+        T(test_pending_rows_of_no_kind_count_as_other),
+        T(test_metrics_listen_is_loopback_unless_public),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

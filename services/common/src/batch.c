@@ -21,6 +21,7 @@ struct onr_batch {
     struct onr_db *db;
     struct event *commit_ev;
     onr_batch_publish_cb publish;
+    onr_batch_commit_cb commit;
     void *arg;
     int open;
     size_t messages;
@@ -39,7 +40,7 @@ static void on_commit_due(evutil_socket_t fd, short what, void *arg)
 }
 
 int batch_new(struct event_base *base, struct onr_db *db, onr_batch_publish_cb publish,
-              void *arg, struct onr_batch **out)
+              onr_batch_commit_cb commit, void *arg, struct onr_batch **out)
 {
     struct onr_batch *b = calloc(1, sizeof(*b));
 
@@ -52,6 +53,7 @@ int batch_new(struct event_base *base, struct onr_db *db, onr_batch_publish_cb p
     }
     b->db = db;
     b->publish = publish;
+    b->commit = commit;
     b->arg = arg;
     *out = b;
     return ONR_OK;
@@ -144,7 +146,7 @@ void batch_flush(struct onr_batch *b)
         return;
     b->open = 0;
     event_del(b->commit_ev);
-    rc = onr_db_commit(b->db);
+    rc = b->commit(b->arg);
     if (rc != ONR_OK) {
         onr_log(ONR_LOG_ERROR,
                 "database error=%s: %zu messages not stored, %zu answers dropped; the peers "

@@ -25,10 +25,15 @@ struct onr_batch;
 typedef void (*onr_batch_publish_cb)(void *arg, uint32_t brokers, const char *topic,
                                      const uint8_t *payload, size_t len);
 
-/* batch_new: a batch for `db` (borrowed) on `base` (borrowed). ONR_OK or
+/* Commits the batch's transaction (onr_db_commit, timed by the skeleton):
+ * ONR_OK or the database's error. */
+typedef int (*onr_batch_commit_cb)(void *arg);
+
+/* batch_new: a batch for `db` (borrowed) on `base` (borrowed), committed
+ * by `commit` and published by `publish`, both given `arg`. ONR_OK or
  * ONR_ENOMEM. */
 int batch_new(struct event_base *base, struct onr_db *db, onr_batch_publish_cb publish,
-              void *arg, struct onr_batch **out);
+              onr_batch_commit_cb commit, void *arg, struct onr_batch **out);
 
 /* batch_free: commits and publishes what is open (as batch_flush), then
  * frees. Accepts NULL. */

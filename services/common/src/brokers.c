@@ -38,6 +38,15 @@ static int parse_port(const char *text, unsigned *port)
     return ONR_OK;
 }
 
+/* Where `b` is, as /metrics names it. */
+static void set_endpoint(struct svc_broker *b)
+{
+    int v6 = strchr(b->host, ':') != NULL;
+
+    snprintf(b->endpoint, sizeof(b->endpoint), "%s%s%s:%u", v6 ? "[" : "", b->host,
+             v6 ? "]" : "", b->port);
+}
+
 /* One `broker` line into `b`; the reason it is refused in `why`. */
 static int parse_line(const char *value, struct svc_broker *b, const char **why)
 {
@@ -63,6 +72,7 @@ static int parse_line(const char *value, struct svc_broker *b, const char **why)
     }
     snprintf(b->name, sizeof(b->name), "%s", f[0]);
     snprintf(b->host, sizeof(b->host), "%s", f[1]);
+    set_endpoint(b);
     if (n == 4)
         snprintf(b->region, sizeof(b->region), "%s", f[3] + strlen(REGION_PREFIX));
     return ONR_OK;
@@ -88,6 +98,7 @@ static int load_unnamed(struct onr_service *svc)
     }
     snprintf(b->name, sizeof(b->name), "%s", ONR_PEER_BROKER);
     snprintf(b->host, sizeof(b->host), "%s", host);
+    set_endpoint(b);
     svc->n_brokers = 1;
     return ONR_OK;
 }

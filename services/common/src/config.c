@@ -15,6 +15,7 @@
 static const char *const common_keys[] = {
     "id", "broker", "broker_host", "broker_port", "broker_ca", "cert", "key",
     "signing_key", "database", "log_level", "freshness", "stats_interval", "controller",
+    "metrics_listen", "metrics_public",
 };
 
 #define N_COMMON (sizeof(common_keys) / sizeof(common_keys[0]))

@@ -398,18 +398,48 @@ void svc_delivery_tick(struct onr_service *svc, void *arg)
         onr_log(ONR_LOG_NOTICE, "resent messages=%zu (unconfirmed)", total);
 }
 
-int svc_delivery_counts(struct onr_service *svc, uint64_t *pending, uint64_t *oldest_age)
-{
-    uint64_t oldest = 0;
-    uint64_t now = svc->clock();
-    int rc;
+/* What onr_delivery_pending reads, gathered per kind. */
+struct tally {
+    const struct onr_service *svc;
+    struct svc_pending_count *out;
+    size_t n;
+    uint64_t now;
+};
 
-    *pending = 0;
-    *oldest_age = 0;
+static void add_kind(const char *kind, uint64_t count, uint64_t oldest, void *arg)
+{
+    struct tally *t = arg;
+    struct svc_pending_count *c = &t->out[t->n - 1]; /* "other", unless a kind's */
+    uint64_t age = t->now > oldest ? t->now - oldest : 0;
+
+    for (size_t i = 0; i < t->svc->delivery.n_kinds; i++)
+        if (strcmp(t->svc->delivery.kinds[i].name, kind) == 0)
+            c = &t->out[i];
+    c->count += count;
+    if (age > c->oldest_age)
+        c->oldest_age = age;
+}
+
+int svc_delivery_counts(struct onr_service *svc, struct svc_pending_count out[SVC_PENDING_COUNTS],
+                        size_t *n, struct svc_pending_count *total)
+{
+    struct tally t = {svc, out, svc->delivery.n_kinds + 1, svc->clock()};
+    int rc = ONR_OK;
+
+    *n = 0;
+    *total = (struct svc_pending_count){"all", 0, 0};
     if (svc->delivery.n_kinds == 0)
-        return ONR_OK;
-    rc = onr_delivery_pending(svc->db, pending, &oldest);
-    if (rc == ONR_OK && *pending > 0 && now > oldest)
-        *oldest_age = now - oldest;
+        return ONR_OK; /* it sends nothing that waits */
+    for (size_t i = 0; i < t.n; i++)
+        out[i] = (struct svc_pending_count){
+            i < svc->delivery.n_kinds ? svc->delivery.kinds[i].name : "other", 0, 0};
+    rc = onr_delivery_pending(svc->db, add_kind, &t);
+    for (size_t i = 0; i < t.n; i++) {
+        total->count += out[i].count;
+        if (out[i].oldest_age > total->oldest_age)
+            total->oldest_age = out[i].oldest_age;
+    }
+    /* "other" only when some row is of no kind this service sends */
+    *n = out[t.n - 1].count > 0 ? t.n : t.n - 1;
     return rc;
 }

@@ -105,7 +105,7 @@ static void dispatch(struct onr_service *svc, const char *topic, const uint8_t *
     clock_gettime(CLOCK_MONOTONIC, &t0);
     rc = onr_envelope_decode(payload, len, &env);
     if (rc != ONR_OK) {
-        svc_count(svc, rc, &t0);
+        svc_count(svc, 0, rc, &t0);
         onr_service_log_refusal(svc, "refused topic=%s reason=%s",
                                 safe_topic(topic, safe, sizeof(safe)), onr_error_name(rc));
         return;
@@ -119,14 +119,15 @@ static void dispatch(struct onr_service *svc, const char *topic, const uint8_t *
         rc = r->cb(svc, &env, topic, r->arg);
         /* a refusal stored as the answer (the handler logged it) counts
          * as the refusal it is */
-        svc_count(svc, rc == ONR_OK && svc->outcome != 0 ? svc->outcome : rc, &t0);
+        svc_count(svc, (int)env.msg.type, rc == ONR_OK && svc->outcome != 0 ? svc->outcome : rc,
+                  &t0);
         if (rc != ONR_OK)
             onr_service_log_refusal(svc, "refused type=%s topic=%s reason=%s",
                                     onr_msg_type_name((int)env.msg.type),
                                     safe_topic(topic, safe, sizeof(safe)), onr_error_name(rc));
         return;
     }
-    svc_count(svc, ONR_EMSGTYPE, &t0);
+    svc_count(svc, (int)env.msg.type, ONR_EMSGTYPE, &t0);
     onr_service_log_refusal(svc, "refused type=%s topic=%s reason=unexpected",
                             onr_msg_type_name((int)env.msg.type),
                             safe_topic(topic, safe, sizeof(safe)));

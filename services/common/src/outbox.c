@@ -145,7 +145,7 @@ int svc_handle_once(struct onr_service *svc, const struct onr_envelope *env, con
                        a->reply.payload, &a->reply.len);
     if (rc == ONR_OK) {
         /* a duplicate or a retry of the same message: the same answer */
-        svc->counters.published.duplicates++;
+        svc->counters.duplicates++;
         onr_db_rollback(svc->db);
         return onr_service_publish(svc, &a->reply);
     }
@@ -156,7 +156,7 @@ int svc_handle_once(struct onr_service *svc, const struct onr_envelope *env, con
         rc = processed_put(svc->db, who, env->id, svc->clock(), a->reply.topic,
                            (struct onr_bytes){a->reply.payload, a->reply.len});
     if (rc == ONR_OK)
-        rc = onr_db_commit(svc->db);
+        rc = svc_commit(svc);
     if (rc != ONR_OK) {
         onr_db_rollback(svc->db);
         if (rc != ONR_EBUSY && rc != ONR_EIO)
@@ -184,7 +184,7 @@ int onr_service_transact(struct onr_service *svc, onr_service_work_cb fn, void *
     memset(a, 0, sizeof(*a));
     rc = fn(svc, arg, a);
     if (rc == ONR_OK)
-        rc = onr_db_commit(svc->db);
+        rc = svc_commit(svc);
     if (rc != ONR_OK) {
         onr_db_rollback(svc->db);
         return rc;

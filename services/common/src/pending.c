@@ -160,12 +160,25 @@ int onr_delivery_store(struct onr_db *db, const char *kind, const char *peer, co
     return rc == ONR_OK ? pending_put(db, &p) : rc;
 }
 
-int onr_delivery_pending(struct onr_db *db, uint64_t *count, uint64_t *oldest)
+int onr_delivery_pending(struct onr_db *db, onr_delivery_pending_cb each, void *arg)
 {
-    *count = 0;
-    *oldest = 0;
-    return onr_db_get(db, "SELECT count(*), coalesce(min(created_at), 0) FROM pending",
-                      ONR_DB_NO_ARGS, ONR_DB_COLS(ONR_DB_OUT_U64(count), ONR_DB_OUT_U64(oldest)));
+    char kind[ONR_DELIVERY_KIND_MAX + 1];
+    uint64_t count = 0;
+    uint64_t oldest = 0;
+    struct onr_db_rows *rows = NULL;
+    int rc = onr_db_query(db, "SELECT kind, count(*), min(created_at) FROM pending"
+                              " GROUP BY kind",
+                          ONR_DB_NO_ARGS, &rows);
+
+    while (rc == ONR_OK) {
+        memset(kind, 0, sizeof(kind));
+        rc = onr_db_next(rows, ONR_DB_COLS(ONR_DB_OUT_TEXT(kind), ONR_DB_OUT_U64(&count),
+                                           ONR_DB_OUT_U64(&oldest)));
+        if (rc == ONR_OK)
+            each(kind, count, oldest, arg);
+    }
+    onr_db_query_end(rows);
+    return rc == ONR_ENOENT ? ONR_OK : rc;
 }
 
 /* ---- what stays in force for the brokers (epoch.c) ----------------------------- */

@@ -88,6 +88,12 @@ static void publish_held(void *arg, uint32_t brokers, const char *topic, const u
     svc_publish_now(arg, brokers, topic, payload, len);
 }
 
+/* A burst's commit, timed with the others (counters.c). */
+static int commit_burst(void *arg)
+{
+    return svc_commit(arg);
+}
+
 int svc_setup(struct onr_service *svc, const struct onr_service_def *def)
 {
     int rc;
@@ -110,16 +116,20 @@ int svc_setup(struct onr_service *svc, const struct onr_service_def *def)
     if (rc == ONR_OK)
         rc = onr_replay_new(REPLAY_CAPACITY, &svc->replay);
     if (rc == ONR_OK)
-        rc = batch_new(svc->base, svc->db, publish_held, svc, &svc->batch);
+        rc = batch_new(svc->base, svc->db, publish_held, commit_burst, svc, &svc->batch);
+    if (rc == ONR_OK)
+        rc = svc_counters_setup(svc);
     if (rc != ONR_OK)
         return rc;
     rc = def->start(svc, def->arg);
     if (rc == ONR_OK)
-        rc = svc_counters_setup(svc);
-    if (rc == ONR_OK)
         rc = svc_status_setup(svc);
     if (rc == ONR_OK)
         rc = svc_epochs_start(svc);
+    if (rc == ONR_OK) {
+        svc_counters_refresh(svc); /* the kinds are known now */
+        rc = svc_metrics_start(svc);
+    }
     if (rc != ONR_OK)
         fprintf(stderr, "onramp-%s: cannot start: %s\n", def->name, onr_strerror(rc));
     return rc;
@@ -179,6 +189,7 @@ void svc_cleanup(struct onr_service *svc)
     if (svc->def != NULL && svc->def->stop != NULL && svc->db != NULL)
         svc->def->stop(svc, svc->def->arg);
     svc_disconnect(svc);
+    svc_metrics_stop(svc);
     for (int i = 0; i < 3; i++)
         if (svc->signals[i] != NULL)
             event_free(svc->signals[i]);

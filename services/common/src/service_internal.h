@@ -10,6 +10,7 @@
  *                 each broker's epoch, a broker brought up to date
  *   dispatch.c    routes, and each message to its handler; ticks
  *   counters.c    what the service counts (SPEC type 32), the refusal log
+ *   prometheus.c  the same counters on GET /metrics (metrics_listen)
  *   outbox.c      handle_once, answers, sealing, publishing after commit
  *   delivery.c    confirmed delivery: send, confirm, resend with backoff
  *   pending.c     the table of messages awaiting confirmation
@@ -26,6 +27,7 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "onramp/metrics.h"
 #include "onramp/replay.h"
 #include "onramp/service.h"
 #include "onramp/svc_peers.h"
@@ -37,17 +39,52 @@
 #define SVC_MAX_OVERRIDES 32
 #define SVC_MAX_KINDS 8
 
+/* Handled messages are counted by type below this (envelopes' types;
+ * those from ONR_MSG_PROFILE_CONTENT on only travel sealed). */
+#define SVC_MSG_TYPES ONR_MSG_PROFILE_CONTENT
+
 struct event;
 struct mosquitto;
+struct onr_metrics_server;
 struct onr_mqtt_loop;
 struct onr_p256_key;
 
-/* What the service counts, published as service_stats (SPEC type 32). */
+/* The kinds of refusal (SPEC type 32's refused_*). */
+enum svc_refusal {
+    SVC_REFUSED_AUTH,
+    SVC_REFUSED_STALE,
+    SVC_REFUSED_INPUT,
+    SVC_REFUSED_POLICY,
+    SVC_REFUSALS
+};
+
+/* Messages awaiting confirmation, of one kind (delivery.c). */
+struct svc_pending_count {
+    const char *kind; /* a kind's name (static), or "other" */
+    uint64_t count;
+    uint64_t oldest_age; /* seconds; 0 when none */
+};
+
+/* One per configured kind, and "other". */
+#define SVC_PENDING_COUNTS (SVC_MAX_KINDS + 1)
+
+/* What the service counts since it started: the one source of its
+ * service_stats (SPEC type 32) and of its /metrics. */
 struct svc_counters {
-    struct onr_msg_service_stats published; /* the message body */
-    uint64_t latency_sum_us;
-    uint64_t latency_n;
+    uint64_t handled[SVC_MSG_TYPES]; /* by message type ([0]: a type beyond) */
+    uint64_t duplicates;             /* answered from the outbox */
+    uint64_t refused[SVC_REFUSALS];
+    uint64_t busy; /* left for the peer to retry */
+    uint64_t latency_max_us;
+    struct onr_histogram handling; /* seconds to handle a message */
+    struct onr_histogram commits;  /* seconds of a durable commit */
     time_t started;
+    /* what awaits confirmation, as the counters' tick last read it (a
+     * scrape never reads the database) */
+    struct svc_pending_count pending[SVC_PENDING_COUNTS];
+    size_t n_pending;
+    struct svc_pending_count pending_total;
+    int publish; /* service_stats every stats_interval s (0: never) */
 };
 
 /* At most REFUSAL_LOG_MAX refusal lines per window; the rest counted. */
@@ -92,6 +129,7 @@ struct svc_broker {
     char name[ONR_SERVICE_BROKER_NAME_MAX + 1]; /* ONR_PEER_BROKER: the unnamed one */
     char host[256];
     unsigned port;
+    char endpoint[272]; /* HOST:PORT ([HOST]:PORT for IPv6), for /metrics */
     char region[ONR_SERVICE_REGION_MAX + 1]; /* its MCC, "" when none */
     struct onr_service *svc;
     struct mosquitto *mosq;
@@ -152,6 +190,7 @@ struct onr_service {
     struct svc_refusal_log refusal_log;
     struct svc_delivery delivery;
     struct onr_peers controllers; /* who may ask for a device's status */
+    struct onr_metrics_server *metrics; /* GET /metrics; NULL: off */
 };
 
 /* service.c: a service set up from its configuration file and ready to
@@ -195,10 +234,28 @@ int svc_add_route(struct onr_service *svc, const char *filter, int subscribe, in
                   onr_service_handler_cb cb, onr_service_raw_cb raw, void *arg);
 void svc_free_ticks(struct onr_service *svc);
 
-/* counters.c */
-void svc_count(struct onr_service *svc, int rc, const struct timespec *t0);
+/* counters.c: count a message of `type` (0: not decoded) that ended
+ * with `rc` (ONR_OK: handled), begun at `t0` (CLOCK_MONOTONIC). */
+void svc_count(struct onr_service *svc, int type, int rc, const struct timespec *t0);
 int svc_counters_setup(struct onr_service *svc);
 void svc_refusal_log_roll(struct onr_service *svc, time_t now);
+/* counters.c: service_stats' body from the counters (uptime, sums, the
+ * mean; what was pending at the last refresh). */
+void svc_counters_stats(const struct onr_service *svc, struct onr_msg_service_stats *out);
+/* counters.c: read what awaits confirmation into the counters (the
+ * counters' tick does, every stats_interval seconds, and the start); on a
+ * database error the last values stay (logged). */
+void svc_counters_refresh(struct onr_service *svc);
+/* counters.c: onr_db_commit, timed for onramp_db_commit_seconds when it
+ * is durable (the outermost: a burst's, or one outside a burst). */
+int svc_commit(struct onr_service *svc);
+
+/* prometheus.c: GET /metrics at metrics_listen (nothing unless set);
+ * prints why it cannot. The counters as metrics into `m` (`arg`: the
+ * service), as a scrape gets them. */
+int svc_metrics_start(struct onr_service *svc);
+void svc_metrics_stop(struct onr_service *svc);
+int svc_metrics_collect(struct onr_metrics *m, void *arg);
 
 /* outbox.c: handle_once, where `remember_silence` 0 keeps no record of a
  * message decided without an answer (one whose decide is idempotent by
@@ -213,9 +270,12 @@ void svc_publish_answer(struct onr_service *svc, const struct onr_answer *a);
 int svc_prune_outbox(struct onr_service *svc);
 
 /* delivery.c: send what is due (the tick), and the numbers for the
- * counters. */
+ * counters: per kind into `out` (one per configured kind, then "other"
+ * if rows of no configured kind wait), *n of them, and their sum in
+ * *total (the oldest age: the largest). ONR_OK or the database's error. */
 void svc_delivery_tick(struct onr_service *svc, void *arg);
-int svc_delivery_counts(struct onr_service *svc, uint64_t *pending, uint64_t *oldest_age);
+int svc_delivery_counts(struct onr_service *svc, struct svc_pending_count out[SVC_PENDING_COUNTS],
+                        size_t *n, struct svc_pending_count *total);
 
 /* epoch.c: at start, forget the brokers no longer configured and load
  * the others' epochs; a broker `i` reported `epoch` (a control result, its

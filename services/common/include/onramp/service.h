@@ -22,6 +22,8 @@
  *     meanwhile (answers, refusals, resends, counters) is held until that
  *     commit: one fsync per burst, and still nothing said before it is
  *     durable;
+ *   - its counters as service_stats on its ev topic and, when
+ *     metrics_listen is set, on GET /metrics for Prometheus;
  *   - SIGTERM/SIGINT clean shutdown, SIGHUP reload.
  *
  * For fault-injection tests, in a build configured with
@@ -50,7 +52,14 @@
  *   controller   ID SIGNING_PUB: a control tool allowed to ask for a
  *                device's status (any number of lines)
  *   stats_interval  seconds between the service's counters (SPEC type 32)
- *                on onr/1/s/{role}/{id}/ev (default 10; 0: never)
+ *                on onr/1/s/{role}/{id}/ev (default 10; 0: never), and
+ *                between reads of what awaits confirmation (every 10 s for
+ *                /metrics alone when 0)
+ *   metrics_listen  HOST:PORT where the same counters are served to
+ *                Prometheus (GET /metrics; <onramp/metrics_http.h>), read at
+ *                start; none unless set
+ *   metrics_public  yes: metrics_listen may be an address other than
+ *                loopback (default no: refused)
  */
 #ifndef ONRAMP_SERVICE_H
 #define ONRAMP_SERVICE_H
@@ -74,6 +83,20 @@ struct onr_service;
 #define ONR_SERVICE_BROKER_NAME_MAX ONR_SERVICE_ID_MAX
 #define ONR_SERVICE_REGION_MAX 3 /* an MCC */
 #define ONR_BROKER_EPOCH_LEN 16
+
+/* The counters' keys as each service's --help lists them. */
+#define ONR_SERVICE_COUNTERS_USAGE                                                           \
+    "  stats_interval     seconds between its counters on onr/1/s/ROLE/ID/ev\n"              \
+    "                     (default 10; 0: none); onrampctl stats --service reads them.\n"    \
+    "                     What awaits confirmation is read that often (every 10 s\n"         \
+    "                     for /metrics alone when 0)\n"                                      \
+    "  metrics_listen HOST:PORT  serve the same counters to Prometheus on GET\n"             \
+    "                     /metrics there (default: none; README, \"Metrics\"). HOST\n"       \
+    "                     is an IP address or localhost; PORT alone means\n"                 \
+    "                     127.0.0.1:PORT. No login: an address other than loopback\n"        \
+    "                     is refused unless metrics_public is yes. Read at start.\n"         \
+    "  metrics_public yes|no  serve them on a non-loopback address too (default\n"           \
+    "                     no; keep it behind a firewall)\n"
 
 /* A publication: a sealed envelope and where it goes. */
 struct onr_publication {

@@ -161,8 +161,12 @@ int onr_delivery_store(struct onr_db *db, const char *kind, const char *peer, co
 int onr_delivery_in_force(struct onr_db *db, const char *kind, const char *key,
                           const struct onr_msg *msg, uint64_t now);
 
-/* onr_delivery_pending: how many messages await confirmation and the
- * creation time of the oldest (0 when none). */
-int onr_delivery_pending(struct onr_db *db, uint64_t *count, uint64_t *oldest);
+/* onr_delivery_pending: the messages awaiting confirmation, by kind:
+ * `each` is called for every kind that has any, with the kind's name
+ * (borrowed for the call), how many, and the creation time of the oldest.
+ * One read (no transaction of its own). ONR_OK or the database's error. */
+typedef void (*onr_delivery_pending_cb)(const char *kind, uint64_t count, uint64_t oldest,
+                                        void *arg);
+int onr_delivery_pending(struct onr_db *db, onr_delivery_pending_cb each, void *arg);
 
 #endif /* ONRAMP_SVC_DELIVERY_H */
