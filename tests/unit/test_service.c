@@ -1099,8 +1099,11 @@ static void test_publications_take_the_right_brokers(void **state)
     assert_int_equal(svc_route_mask(f->svc, 0, other), 7);
     assert_int_equal(svc_route_mask(f->svc, 0, PROV_INBOX), 1u << 1);
     assert_int_equal(svc_route_mask(f->svc, 4, PROV_INBOX), 4);
+    f->svc->via_topic = "onr/1/p/prov-a/dev/" DEV "/telemetry";
+    assert_int_equal(svc_route_mask(f->svc, 0, "onr/1/p/prov-a/dev/" DEV "/down"), 1u << 1);
     f->svc->via_topic = INBOX;
     assert_int_equal(svc_route_mask(f->svc, 0, "onr/1/d/" DEV "/down"), 7);
+    assert_int_equal(svc_route_mask(f->svc, 0, "onr/1/p/prov-a/dev/" DEV "/down"), 7);
     f->svc->brokers[1].connected = 0;
     assert_int_equal(svc_route_mask(f->svc, 0, PROV_INBOX), 1u << 0);
     f->svc->via = -1;

@@ -162,15 +162,23 @@ int svc_any_connected(const struct onr_service *svc)
     return 0;
 }
 
-/* The device a topic of onr/1/d/{dev}/... names, or NULL. */
+/* The device a topic names: the id of onr/1/d/{dev}/..., or the id after
+ * /dev/ of an operational device's onr/1/p/{prov}/dev/{dev}/...; NULL for
+ * any other topic. */
 static const char *device_of(const char *topic)
 {
-    static const char prefix[] = "onr/1/d/";
+    static const char bootstrap[] = "onr/1/d/";
+    static const char operational[] = "onr/1/p/";
+    const char *dev = NULL;
 
-    if (topic == NULL || strncmp(topic, prefix, sizeof(prefix) - 1) != 0 ||
-        strlen(topic) < sizeof(prefix) - 1 + ONR_DEVID_LEN)
+    if (topic == NULL)
         return NULL;
-    return topic + sizeof(prefix) - 1;
+    if (strncmp(topic, bootstrap, sizeof(bootstrap) - 1) == 0)
+        dev = topic + sizeof(bootstrap) - 1;
+    else if (strncmp(topic, operational, sizeof(operational) - 1) == 0 &&
+             (dev = strstr(topic + sizeof(operational) - 1, "/dev/")) != NULL)
+        dev += strlen("/dev/");
+    return dev != NULL && strnlen(dev, ONR_DEVID_LEN) == ONR_DEVID_LEN ? dev : NULL;
 }
 
 uint32_t svc_route_mask(const struct onr_service *svc, uint32_t mask, const char *topic)
@@ -182,7 +190,8 @@ uint32_t svc_route_mask(const struct onr_service *svc, uint32_t mask, const char
         return mask;
     /* a device hears only the broker it is on: an answer goes back the
      * way its request came; something pushed to it while handling another
-     * message (a voucher on its registration) goes to every broker */
+     * message (a voucher on its registration, a relocation) goes to every
+     * broker (where it is not, nobody is subscribed) */
     if (dev != NULL && (from == NULL || memcmp(dev, from, ONR_DEVID_LEN) != 0))
         return svc_all_brokers(svc);
     /* a peer service is on them all: any broker both share will do */

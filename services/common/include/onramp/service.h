@@ -39,7 +39,8 @@
  *                names unique: each its plugin's broker_name). The
  *                service connects to each, subscribes on each, answers a
  *                device on the broker its request came through and sends
- *                what every plugin must hold (grants, revocations) to all
+ *                what every plugin must hold (grants, revocations) to all;
+ *                read at start only (SIGHUP keeps the brokers)
  *   broker_host, broker_port
  *                instead of `broker` lines: one broker, its name unknown
  *   broker_ca, cert, key
