@@ -112,7 +112,7 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     rc = repeat ? ONR_OK : onr_registry_audit(db, onr_service_now(svc), ctx->prov->id, dev, result);
     if (rc != ONR_OK)
         return rc;
-    onr_log(repeat ? ONR_LOG_INFO : ONR_LOG_NOTICE, "registration provider=%s dev=%s result=\"%s\"%s",
+    onr_log(ONR_LOG_NOTICE, "registration provider=%s dev=%s result=\"%s\"%s",
             ctx->prov->id, dev, result, repeat ? " (a repeat)" : "");
     if (strcmp(result, "assigned") != 0)
         return onr_answer_refuse(svc, answer, env, ONR_EDENIED, reply);

@@ -7,7 +7,10 @@ fault-injection hook of test builds) and sees the resend arrive:
 - the grant revoke an operator sends when its provider releases a device
   (it used to be sent once, and lost with a crash);
 - the registration a provider sends its manufacturer for a pairing (it used
-  to be lost with a crash, and the user had to pair again).
+  to be lost with a crash, and the user had to pair again);
+- the manufacturer's answer to a registration, lost when it dies after its
+  commit: the provider's resend is a repeat, answered again without a second
+  audit row.
 
 What is checked is what the other side did (the broker's log, onrampctl's
 answer), not the sender's bookkeeping. No duration is asserted.
@@ -19,7 +22,7 @@ import unittest
 
 import onboarding
 
-RELEASE, PAIRING = 28, 15
+RELEASE, PAIRING, REGISTRATION = 28, 15, 13
 
 
 class DeliveryTest(unittest.TestCase):
@@ -112,6 +115,34 @@ class DeliveryTest(unittest.TestCase):
         self.assertIn("paired dev=" + os.path.basename(d), out)
         self.assertEqual(self.acme.rows("SELECT provider FROM assignments WHERE dev = ?",
                                         os.path.basename(d)), [("prov-a",)])
+
+    def test_a_registration_answer_lost_in_a_crash_is_asked_again(self):
+        (d,) = self.acme.mint(1)
+        dev = os.path.basename(d)
+        label = onboarding.DeviceRun(self.onb, d).label()
+        # the manufacturer commits the assignment and dies before answering
+        self.restart(self.acme, die_after=REGISTRATION)
+        pair = subprocess.Popen(self.ctl._pair_argv(self.prov, label, "alice", None, 90),
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        try:
+            self.assertEqual(self.acme.process.exit_status(timeout=60), -9)
+            self.assertIn("dying after commit", self.acme.process.text())
+            self.assertEqual(self.acme.rows("SELECT provider FROM assignments WHERE dev = ?",
+                                            dev), [("prov-a",)])
+            # back up: the provider's resend repeats the registration, and
+            # its answer ends the pairing still waiting
+            self.restart(self.acme)
+            out, _ = pair.communicate(timeout=120)
+        finally:
+            if pair.poll() is None:
+                pair.kill()
+                pair.wait()
+        self.assertEqual(pair.returncode, 0, out)
+        self.assertIn("paired dev=" + dev, out)
+        self.assertIn("(a repeat)", self.acme.process.text())
+        # one decision, one audit row
+        self.assertEqual(self.acme.rows("SELECT provider, result FROM claim_audit WHERE dev = ?",
+                                        dev), [("prov-a", "assigned")])
 
 
 if __name__ == "__main__":
