@@ -1112,6 +1112,30 @@ static void test_publications_take_the_right_brokers(void **state)
     assert_int_equal(svc_route_mask(f->svc, 0, PROV_INBOX), 1u << 0);
 }
 
+/* A message to a peer service is resent on each connected broker in turn
+ * (the peer may not be on all of ours). */
+static void test_a_peer_is_resent_to_on_each_broker_in_turn(void **state)
+{
+    struct fixture *f = *state;
+    static uint8_t buf[ONR_ENVELOPE_MAX];
+    uint8_t id[ONR_MSG_ID_LEN];
+    size_t before;
+    int seen = 0;
+
+    deliver_via(f->svc, 0, INBOX, buf, alignment(buf, id));
+    f->svc->brokers[1].connected = 0;
+    for (int i = 0; i < 4; i++) {
+        now = pending_next_at(f->svc);
+        before = n_sent;
+        svc_delivery_tick(f->svc, NULL);
+        event_base_loop(f->svc->base, EVLOOP_NONBLOCK);
+        assert_int_equal(n_sent - before, 1);
+        assert_int_not_equal(sent[before].broker, 1);
+        seen |= 1 << sent[before].broker;
+    }
+    assert_int_equal(seen, (1 << 0) | (1 << 2));
+}
+
 /* The configuration's brokers: names unique, at most 8, a region an MCC,
  * not both forms. */
 static void test_the_broker_lines_are_checked(void **state)
@@ -1167,6 +1191,7 @@ int main(void)
         T3(test_a_message_through_two_brokers_is_handled_once),
         T3(test_a_broker_no_longer_configured_is_forgotten),
         T3(test_publications_take_the_right_brokers),
+        T3(test_a_peer_is_resent_to_on_each_broker_in_turn),
         T3(test_the_broker_lines_are_checked),
         T(test_metrics_are_the_counters_by_type_and_kind),
         T(test_a_scrape_reads_what_the_tick_read),

@@ -154,6 +154,21 @@ uint32_t svc_all_brokers(const struct onr_service *svc)
     return svc->n_brokers >= 32 ? UINT32_MAX : (1u << svc->n_brokers) - 1;
 }
 
+uint32_t svc_nth_connected(const struct onr_service *svc, uint64_t n)
+{
+    size_t up = 0;
+
+    for (size_t i = 0; i < svc->n_brokers; i++)
+        up += svc->brokers[i].connected ? 1 : 0;
+    if (up == 0)
+        return 0;
+    n %= up;
+    for (size_t i = 0; i < svc->n_brokers; i++)
+        if (svc->brokers[i].connected && n-- == 0)
+            return 1u << i;
+    return 0; /* not reached */
+}
+
 int svc_any_connected(const struct onr_service *svc)
 {
     for (size_t i = 0; i < svc->n_brokers; i++)

@@ -308,8 +308,9 @@ static int resend_one(struct onr_service *svc, const struct onr_pending *p,
     rc = onr_msg_body_decode(p->type, p->body, p->body_len, &msg);
     if (rc == ONR_OK)
         rc = onr_service_seal(svc, &msg, p->topic, pub, id);
-    /* a broker's row goes to that broker; a service's on any */
-    pub->brokers = 0;
+    /* a broker's row goes to that broker; a service's on each connected
+     * broker in turn, in case its peer is not on all of ours */
+    pub->brokers = svc_nth_connected(svc, p->attempts);
     if (rc == ONR_OK && is_broker_row(svc, p))
         pub->brokers = 1u << svc_broker_named(svc, p->peer);
     if (rc != ONR_OK) {

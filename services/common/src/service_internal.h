@@ -213,12 +213,14 @@ void svc_reload(struct onr_service *svc);
  * device's answer, on the broker its request came through; a push to a
  * device, on every broker; a peer's, on the broker the message being
  * handled came through if connected, else the first connected one);
- * svc_all_brokers: the mask of them all; svc_any_connected: 1 if a
- * broker is. */
+ * svc_all_brokers: the mask of them all; svc_nth_connected: the mask of
+ * the (n modulo how many are up)-th connected broker, 0 when none is;
+ * svc_any_connected: 1 if a broker is. */
 int svc_brokers_load(struct onr_service *svc);
 int svc_broker_named(const struct onr_service *svc, const char *name);
 uint32_t svc_route_mask(const struct onr_service *svc, uint32_t mask, const char *topic);
 uint32_t svc_all_brokers(const struct onr_service *svc);
+uint32_t svc_nth_connected(const struct onr_service *svc, uint64_t n);
 int svc_any_connected(const struct onr_service *svc);
 
 /* connection.c: connect to every broker (each retrying in the background)
