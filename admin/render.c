@@ -87,14 +87,16 @@ static void common(struct render *r, const char *db)
                  "# topology and run onramp-admin again rather than edit this file.\n"
                  "id %s\n",
                  role, self->id, t->hosts[r->host].name, self->id);
-    if (t->n_brokers > 1)
-        adm_text_add(r->text,
-                     "# The topology's first broker, %s: a service connects to one broker\n"
-                     "# until services connect to every broker (issue 19); devices that\n"
-                     "# start at another move on when their requests go unanswered.\n",
-                     t->brokers[0].name);
-    adm_text_add(r->text, "broker_host %s\nbroker_port %u\n", broker_host(t, 0),
-                 (unsigned)t->brokers[0].services_port);
+    /* every broker: a service serves devices on each and sends what every
+     * plugin must hold to all (README, "Several brokers") */
+    adm_text_add(r->text, "# The topology's brokers: NAME HOST PORT [region=MCC]\n");
+    for (size_t b = 0; b < t->n_brokers; b++) {
+        adm_text_add(r->text, "broker %s %s %u", t->brokers[b].name, broker_host(t, b),
+                     (unsigned)t->brokers[b].services_port);
+        if (t->brokers[b].region[0] != '\0')
+            adm_text_add(r->text, " region=%s", t->brokers[b].region);
+        adm_text_add(r->text, "\n");
+    }
     adm_text_add(r->text, "broker_ca %s\n", path(r, "/etc/onramp", "services-ca.pem"));
     snprintf(name, sizeof(name), "%s.pem", role);
     adm_text_add(r->text, "cert %s\n", path(r, "/etc/onramp", name));

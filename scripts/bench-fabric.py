@@ -11,7 +11,10 @@ loopback ports) and onramp-manufacturer, -provider and -operator started
 from the files it wrote, with the services' default timers. Devices are
 minted by onramp-factory and paired by onrampctl before the clock starts.
 onramp-loadgen then powers them on and reports; the servers' CPU comes
-from /proc. Everything is stopped at the end.
+from /proc. With --brokers N the same fleet is then onboarded again on a
+fabric of N brokers (deployment.more_brokers: the services on each, the
+devices listing all), and the servers' CPU per onboarding of the two runs
+is printed side by side. Everything is stopped at the end.
 """
 
 import argparse
@@ -60,9 +63,16 @@ def parse():
                         "the disk, where real devices each have their own flash")
     p.add_argument("--no-footprint", action="store_true",
                    help="skip the valgrind massif run of one device")
+    p.add_argument("--brokers", type=int, default=1,
+                   help="bootstrap brokers (default 1): with more, the fleet is onboarded "
+                        "twice, on one broker and then on this many (the services on each, "
+                        "devices spread over them), and the servers' CPU per onboarding of "
+                        "both runs is printed side by side")
     args = p.parse_args()
     if not 1 <= args.devices <= 100000:
         p.error("--devices: 1..100000")
+    if not 1 <= args.brokers <= 8:
+        p.error("--brokers: 1..8")
     return args
 
 
@@ -189,6 +199,46 @@ def floors(pki):
     return floor, device_floor, text
 
 
+def onboard_fleet(fleet, args, floor, shm):
+    """The fleet minted, paired and onboarded by onramp-loadgen, its output
+    printed; (loadgen's exit status, the servers' CPU per onboarding in us
+    or None)."""
+    t = time.monotonic()
+    out = None
+    if shm is not None:
+        out = os.path.join(shm, "devices-%d" % len(fleet.onb.brokers))
+    dirs = fleet.mint_and_pair(args.devices, out=out)
+    print("\nfabric in %s (%d broker%s); %d devices minted and paired in %.1f s" % (
+        fleet.onb.dir, len(fleet.onb.brokers), "s" if len(fleet.onb.brokers) > 1 else "",
+        len(dirs), time.monotonic() - t))
+    argv = fleet.loadgen_argv(dirs, "--rate", str(args.rate),
+                              "--concurrency", str(args.concurrency),
+                              "--timeout", str(args.timeout), "--floor-us", "%.1f" % floor)
+    print("$ onramp-loadgen " + " ".join(argv[1:]))
+    sys.stdout.flush()
+    loadgen = subprocess.run(argv, text=True, capture_output=True)
+    print(loadgen.stdout.rstrip())
+    if loadgen.stderr:
+        print(loadgen.stderr.rstrip(), file=sys.stderr)
+    m = re.search(r"server_us=(\d+)", loadgen.stdout)
+    return loadgen.returncode, int(m.group(1)) if m is not None else None
+
+
+def several_brokers(args, floor, shm, one_us):
+    """The same fleet on args.brokers brokers; the comparison printed.
+    loadgen's exit status."""
+    fleet = deployment.DeployedFleet(quick_timers=False, brokers=args.brokers)
+    try:
+        rc, us = onboard_fleet(fleet, args, floor, shm)
+    finally:
+        fleet.onb.close()
+    if us is not None and one_us:
+        print("\nservers' CPU per onboarding: %d us on 1 broker, %d us on %d brokers "
+              "(%.2f x; the same run, the same fleet size)" % (
+                  one_us, us, args.brokers, us / one_us))
+    return rc
+
+
 def main():
     args = parse()
     shm = None
@@ -209,30 +259,15 @@ def main():
               "  %.2f x their floor" % (TARGET_RATE, os.cpu_count(), budget,
                                        budget - device_floor,
                                        (budget - device_floor) / floor))
-        t = time.monotonic()
-        out = None
         if not args.fleet_on_disk and os.path.isdir("/dev/shm"):
             shm = tempfile.TemporaryDirectory(prefix="onr-fleet-", dir="/dev/shm")
-            out = os.path.join(shm.name, "devices")
-        dirs = fleet.mint_and_pair(args.devices, out=out)
-        print("\nfabric in %s; %d devices minted and paired in %.1f s" % (
-            onb.dir, len(dirs), time.monotonic() - t))
-        argv = fleet.loadgen_argv(dirs, "--rate", str(args.rate),
-                                  "--concurrency", str(args.concurrency),
-                                  "--timeout", str(args.timeout), "--floor-us", "%.1f" % floor)
-        print("$ onramp-loadgen " + " ".join(argv[1:]))
-        sys.stdout.flush()
-        loadgen = subprocess.run(argv, text=True, capture_output=True)
-        print(loadgen.stdout.rstrip())
-        if loadgen.stderr:
-            print(loadgen.stderr.rstrip(), file=sys.stderr)
+        rc, one_us = onboard_fleet(fleet, args, floor, shm.name if shm else None)
         # A shared machine's speed drifts: the floor again, right after.
         after, _, _ = floors(onb.pki)
-        m = re.search(r"server_us=(\d+)", loadgen.stdout)
-        if m is not None:
+        if one_us is not None:
             print("floor again after the fleet: %.1f us (before: %.1f); servers / floor "
-                  "%.2f to %.2f" % (after, floor, int(m.group(1)) / max(floor, after),
-                                    int(m.group(1)) / min(floor, after)))
+                  "%.2f to %.2f" % (after, floor, one_us / max(floor, after),
+                                    one_us / min(floor, after)))
         if not args.no_footprint:
             size, peak = footprint(fleet)
             print("device library            %s bytes of code and data (libonramp-device.so: "
@@ -240,7 +275,10 @@ def main():
             print("device heap               %s bytes at the peak of one onramp-device run "
                   "to OPERATIONAL (valgrind massif, heap + malloc overhead)" % (
                       peak if peak is not None else "-"))
-        return loadgen.returncode
+        onb.close()
+        if args.brokers > 1:
+            rc = several_brokers(args, floor, shm.name if shm else None, one_us) or rc
+        return rc
     finally:
         onb.close()
         if shm is not None:

@@ -7,7 +7,8 @@ The fabric is deployed as the README's "Deploying Onramp" says, on one
 machine: the topology below is given to onramp-admin --local, which writes
 every host's keys, certificates and configuration; mosquitto with the
 onramp plugin (bootstrap, services and operational listeners on free
-loopback ports), onramp-manufacturer for two manufacturers,
+loopback ports; with --brokers N, N such brokers sharing nothing, each
+with its own country, every service connected to each), onramp-manufacturer for two manufacturers,
 onramp-provider for two providers and onramp-operator for three operators
 (one per country: Germany 262, the United States 310, Brazil 724) run from
 those files (tests/integration/deployment.py); onramp-factory mints on the
@@ -103,9 +104,15 @@ def parse():
                    help="leave the fabric running until Ctrl-C, to explore it with onrampctl")
     p.add_argument("--timeout", type=int, default=180,
                    help="seconds the devices get to onboard (default 180)")
+    p.add_argument("--brokers", type=int, default=1,
+                   help="bootstrap brokers, 1..8 (default 1): demo, demo-2, ... each on a "
+                        "host of its own with its own country (region); every service "
+                        "connects to each, devices list them all and start at a random one")
     args = p.parse_args()
     if args.devices < 2 or args.devices > 500:
         p.error("--devices: 2..500")
+    if not 1 <= args.brokers <= 8:
+        p.error("--brokers: 1..8")
     return args
 
 
@@ -152,12 +159,18 @@ class Table:
         self.drawn, self.last, self.last_at = len(lines), lines, now
 
 
-def build_fabric(dep, ports):
+# The countries (MCC) of the demo's brokers: its three countries (Germany, the United
+# States, Brazil) first, then France, Spain, ...
+REGIONS = ("262", "310", "724", "208", "214", "222", "234", "228")  # the demo's countries first
+
+
+def build_fabric(dep, ports, more):
     """The topology deployed by onramp-admin, and everything started from
-    its files: the broker, two manufacturers, two providers, three
+    its files: the brokers, two manufacturers, two providers, three
     operators; the control tool."""
     dep.deploy()
     dep.start_broker("gateway", "demo", ports["bootstrap"], ports["services"], ports["service"])
+    dep.start_brokers(more)
     makers = [dep.manufacturer("services", m) for m in ("acme", "globex")]
     provs = [dep.provider("services", p, QUICK) for p in ("prov-a", "prov-b")]
     ops = [dep.operator("services", o) for o in ("op-1", "op-2", "op-3")]
@@ -241,7 +254,8 @@ def summary(rows, started, provs, ops, onb, keep, relocated):
     failed = [dev for dev, r in rows.items() if r["exit"] not in (None, 0)]
     certs = sum(p.rows("SELECT count(*) FROM certificates WHERE revoked_at IS NULL")[0][0]
                 for p in provs)
-    attached = sum(o.rows("SELECT count(attached_at) FROM subscribers")[0][0] for o in ops)
+    attached = sum(o.rows("SELECT count(*) FROM subscribers WHERE " + onboarding.OP_ATTACHED)
+                   [0][0] for o in ops)
     suspended = sum(o.rows("SELECT count(*) FROM subscribers WHERE state = 3")[0][0]
                     for o in ops)
     aligned = sum(o.rows("SELECT count(aligned_at) FROM subscribers")[0][0] for o in ops)
@@ -281,6 +295,11 @@ def summary(rows, started, provs, ops, onb, keep, relocated):
                 "%s -> %s" % (prev or "power on", step), statistics.median(spans),
                 max(spans), len(spans)))
         prev = step
+    if len(onb.brokers) > 1:
+        print("  %d bootstrap brokers (%s); every grant confirmed by every broker: %s" % (
+            len(onb.brokers), ", ".join(b.NAME for b in onb.brokers),
+            "yes" if all(o.rows("SELECT count(*) FROM pending WHERE kind = 'grant'")[0][0] == 0
+                         for o in ops) else "not yet"))
     print("  state directories, labels (label.txt, label.png) and the services' databases "
           "and logs: %s%s" % (onb.dir, "" if keep else " (removed at exit; --keep to keep)"))
     return reported == len(rows) and not failed and certs >= len(rows) and relocated
@@ -308,16 +327,29 @@ def main():
     if args.json:
         sys.stdout = sys.stderr  # the progress; the JSON alone on stdout
     ports = deployment.local_ports()
-    onb = deployment.Deployment(TOPOLOGY.format(**ports))
+    topology = TOPOLOGY.format(**ports)
+    more = []
+    if args.brokers > 1:
+        topology = topology.replace("plugin={plugin}\n".format(**ports),
+                                    "plugin={plugin} region={0}\n".format(REGIONS[0], **ports))
+        extra, more = deployment.more_brokers("demo", args.brokers, REGIONS)
+        topology += extra
+    onb = deployment.Deployment(topology)
     ok = False
     rows = {}
     try:
-        ctl, makers, provs, ops = build_fabric(onb, ports)
+        ctl, makers, provs, ops = build_fabric(onb, ports, more)
         print("topology %s: onramp-admin --local wrote every host's files in %s/hosts" % (
             onb.topology, onb.out))
         print("fabric: mosquitto with the onramp plugin on 127.0.0.1:%d (devices), "
               ":%d (services), :%d (operational devices, mutual TLS)" % (
                   ports["bootstrap"], ports["services"], ports["service"]))
+        for b, region in zip(onb.brokers[1:], REGIONS[1:]):
+            print("fabric: bootstrap broker %s (region %s) on 127.0.0.1:%d (devices), "
+                  ":%d (services)" % (b.NAME, region, b.bootstrap_port, b.services_port))
+        if len(onb.brokers) > 1:
+            print("fabric: %d bootstrap brokers sharing nothing; every service connects to "
+                  "each, devices list all %d" % (len(onb.brokers), len(onb.brokers)))
         print("services: manufacturers acme, globex; operators op-1 (Germany, 262), op-2 "
               "(the United States, 310), op-3 (Brazil, 724); providers prov-a (roaming "
               "policy 262:op-1;310:op-2;724:op-3), prov-b (310:op-2;724:op-3;*:op-2)")

@@ -36,6 +36,24 @@ static int check_certificate(const struct mfr *m, const struct onr_registry_devi
     return ONR_OK;
 }
 
+int mfr_hello_country(const struct onr_service *svc, const struct onr_msg_hello *hello,
+                      char mcc[ONR_SERVICE_REGION_MAX + 1], const char **source)
+{
+    const char *region = onr_service_via_region(svc);
+
+    if (hello->plmn.len >= ONR_SERVICE_REGION_MAX) {
+        memcpy(mcc, hello->plmn.ptr, ONR_SERVICE_REGION_MAX); /* checked digits */
+        *source = "network";
+    } else if (region != NULL) {
+        memcpy(mcc, region, ONR_SERVICE_REGION_MAX);
+        *source = "broker";
+    } else {
+        return ONR_ENOENT;
+    }
+    mcc[ONR_SERVICE_REGION_MAX] = '\0';
+    return ONR_OK;
+}
+
 static int decide(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                   void *arg, struct onr_answer *answer)
 {
@@ -49,7 +67,9 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     static const char waiting[] = "no provider has registered this device yet";
     struct onr_registry_hello kept;
     struct mfr_change hello = {&kept, NULL, onr_service_now(svc)};
-    struct mfr_ask ask = {h->nonce.ptr, env->id, kept.plmn, down};
+    char country[ONR_SERVICE_REGION_MAX + 1] = "";
+    const char *source = "none";
+    struct mfr_ask ask = {h->nonce.ptr, env->id, kept.plmn, country, down};
     int rc;
 
     (void)topic;
@@ -58,6 +78,10 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     memcpy(kept.hello_id, env->id, sizeof(kept.hello_id));
     /* the decoder checked it: 5 or 6 digits */
     memcpy(kept.plmn, h->plmn.ptr != NULL ? (const char *)h->plmn.ptr : "", h->plmn.len);
+    /* the country for the policy: the visited network's, else the region
+     * of the broker the hello came through (only known now) */
+    if (mfr_hello_country(svc, h, country, &source) != ONR_OK)
+        country[0] = '\0';
     rc = onr_topic_down(d->dev, down, sizeof(down));
     if (rc == ONR_OK)
         rc = onr_registry_reported(db, d->dev, kept.plmn); /* for status */
@@ -66,6 +90,9 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     rc = onr_registry_assignment(db, d->dev, &a);
     if (rc == ONR_OK) {
         rc = mfr_vouch(svc, ctx->m, d, &a, &ask, &answer->reply);
+        if (rc == ONR_OK)
+            onr_log(ONR_LOG_NOTICE, "voucher dev=%s provider=%s country=%s from=%s", d->dev,
+                    a.provider, country[0] != '\0' ? country : "-", source);
         if (rc != ONR_ENOOPERATOR)
             return rc;
         /* the policy names nobody here: the device asks again with its

@@ -79,19 +79,33 @@ struct mfr_choice {
 };
 
 /* What a voucher answers (borrowed): a hello's or a relocation request's
- * nonce and id (`re`), the PLMN it reported ("" for none), and the topic
- * the answer goes to. */
+ * nonce and id (`re`), the PLMN it reported ("" for none), the MCC of the
+ * broker's region it came through ("" for none: the policy's country when
+ * it reported no PLMN), and the topic the answer goes to. */
 struct mfr_ask {
     const uint8_t *nonce;
     const uint8_t *re;
     const char *plmn;
+    const char *region;
     const char *topic;
 };
 
 /*
+ * hello.c: the country a hello's device is in, for the operator policy
+ * (roaming): the MCC of the visited network the hello reports, else the
+ * region (`broker ... region=MCC`) of the broker the hello came through;
+ * into `mcc`, with *source "network" or "broker" (static). ONR_OK, or
+ * ONR_ENOENT when neither is known. Only from the hello's handler (the
+ * broker is the one its message came through).
+ */
+int mfr_hello_country(const struct onr_service *svc, const struct onr_msg_hello *hello,
+                      char mcc[ONR_SERVICE_REGION_MAX + 1], const char **source);
+
+/*
  * voucher.c. mfr_choose: the operator of a device owned as `a` that
- * reported `plmn` ("" for none): without a policy the registration's,
- * else the policy's resolution (SPEC section 15). ONR_OK, ONR_ENOOPERATOR,
+ * reported `plmn` ("" for none; then the MCC `region`, "" for none, is its
+ * country): without a policy the registration's, else the policy's
+ * resolution (SPEC section 15). ONR_OK, ONR_ENOOPERATOR,
  * or ONR_EIO for a stored policy that does not parse.
  *
  * mfr_vouch: the voucher answering `ask` for device `d` owned as `a`,
@@ -103,7 +117,7 @@ struct mfr_ask {
  * ENOOPERATOR (type 35), as an extra of `answer`, unless it was told of
  * this device less than 300 s ago.
  */
-int mfr_choose(const struct onr_registry_assignment *a, const char *plmn,
+int mfr_choose(const struct onr_registry_assignment *a, const char *plmn, const char *region,
                struct mfr_choice *out);
 int mfr_vouch(struct onr_service *svc, struct mfr *m, const struct onr_registry_device *d,
               const struct onr_registry_assignment *a, const struct mfr_ask *ask,

@@ -30,7 +30,7 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     struct onr_registry_assignment a;
     char reply[ONR_TOPIC_MAX + 1];
     char plmn[ONR_PLMN_MAX + 1];
-    struct mfr_ask ask = {r->nonce.ptr, env->id, plmn, reply};
+    struct mfr_ask ask = {r->nonce.ptr, env->id, plmn, "", reply};
     int rc;
 
     (void)topic;

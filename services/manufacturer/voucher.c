@@ -16,7 +16,7 @@
  * at most once in it (SPEC type 35: the freshness window). */
 #define NO_OPERATOR_WINDOW 300
 
-int mfr_choose(const struct onr_registry_assignment *a, const char *plmn,
+int mfr_choose(const struct onr_registry_assignment *a, const char *plmn, const char *region,
                struct mfr_choice *out)
 {
     struct onr_policy policy;
@@ -40,8 +40,8 @@ int mfr_choose(const struct onr_registry_assignment *a, const char *plmn,
     if (onr_policy_parse(a->policy, a->policy_len, &policy) != ONR_OK ||
         onr_op_keys_decode(a->op_keys, a->op_keys_len, &keys) != ONR_OK)
         return ONR_EIO;
-    snprintf(mcc, sizeof(mcc), "%.3s", plmn);
-    rc = onr_policy_resolve(&policy, plmn[0] != '\0' ? mcc : NULL, a->user ? a->op : NULL, &op,
+    snprintf(mcc, sizeof(mcc), "%.3s", plmn[0] != '\0' ? plmn : region);
+    rc = onr_policy_resolve(&policy, mcc[0] != '\0' ? mcc : NULL, a->user ? a->op : NULL, &op,
                             &why);
     if (rc != ONR_OK)
         return rc;
@@ -78,7 +78,7 @@ int mfr_vouch(struct onr_service *svc, struct mfr *m, const struct onr_registry_
     prov = mfr_provider(m, (const uint8_t *)a->provider, strlen(a->provider));
     if (prov == NULL)
         return ONR_ENOENT; /* assigned to a provider no longer configured */
-    rc = mfr_choose(a, ask->plmn, &choice);
+    rc = mfr_choose(a, ask->plmn, ask->region, &choice);
     if (rc != ONR_OK)
         return rc;
     why = onr_choice_name(choice.why);

@@ -13,7 +13,7 @@
 #include "service_internal.h"
 
 static const char *const common_keys[] = {
-    "id", "broker_host", "broker_port", "broker_ca", "cert", "key",
+    "id", "broker", "broker_host", "broker_port", "broker_ca", "cert", "key",
     "signing_key", "database", "log_level", "freshness", "stats_interval", "controller",
     "metrics_listen", "metrics_public",
 };
