@@ -87,14 +87,16 @@ static void common(struct render *r, const char *db)
                  "# topology and run onramp-admin again rather than edit this file.\n"
                  "id %s\n",
                  role, self->id, t->hosts[r->host].name, self->id);
-    if (t->n_brokers > 1)
-        adm_text_add(r->text,
-                     "# The topology's first broker, %s: a service connects to one broker\n"
-                     "# until services connect to every broker (issue 19); devices that\n"
-                     "# start at another move on when their requests go unanswered.\n",
-                     t->brokers[0].name);
-    adm_text_add(r->text, "broker_host %s\nbroker_port %u\n", broker_host(t, 0),
-                 (unsigned)t->brokers[0].services_port);
+    /* every broker: a service serves devices on each and sends what every
+     * plugin must hold to all (README, "Several brokers") */
+    adm_text_add(r->text, "# The topology's brokers: NAME HOST PORT [region=MCC]\n");
+    for (size_t b = 0; b < t->n_brokers; b++) {
+        adm_text_add(r->text, "broker %s %s %u", t->brokers[b].name, broker_host(t, b),
+                     (unsigned)t->brokers[b].services_port);
+        if (t->brokers[b].region[0] != '\0')
+            adm_text_add(r->text, " region=%s", t->brokers[b].region);
+        adm_text_add(r->text, "\n");
+    }
     adm_text_add(r->text, "broker_ca %s\n", path(r, "/etc/onramp", "services-ca.pem"));
     snprintf(name, sizeof(name), "%s.pem", role);
     adm_text_add(r->text, "cert %s\n", path(r, "/etc/onramp", name));
@@ -164,6 +166,21 @@ static void provider(struct render *r)
             adm_text_add(r->text, "operator %s %s\n", t->parties[t->contracts[i].op].id,
                          peer_file(r, t->contracts[i].op, PEER_SIGNING));
     adm_text_add(r->text, "default_operator %s\n", t->parties[self->default_operator].id);
+    /* roaming: the countries each contract covers (those its operator
+     * serves), the accounts' policies */
+    for (size_t i = 0; i < t->n_contracts; i++) {
+        const struct adm_party *op = &t->parties[t->contracts[i].op];
+
+        if (t->contracts[i].provider != r->self || op->n_serves == 0)
+            continue;
+        adm_text_add(r->text, "operator_serves %s", op->id);
+        for (size_t k = 0; k < op->n_serves; k++)
+            adm_text_add(r->text, " %s", op->serves[k]);
+        adm_text_add(r->text, "\n");
+    }
+    for (size_t i = 0; i < t->n_roaming; i++)
+        if (t->roaming[i].provider == r->self)
+            adm_text_add(r->text, "policy %s %s\n", t->roaming[i].account, t->roaming[i].policy);
     controllers(r);
     adm_text_add(r->text, "ca_cert %s\n", path(r, "/var/lib/onramp", "provider-ca.pem"));
     adm_text_add(r->text, "ca_key %s\n", path(r, "/var/lib/onramp", "provider-ca.key"));
@@ -192,6 +209,12 @@ static void operator(struct render *r)
         adm_text_add(r->text, "amf %s\n", self->amf);
     adm_text_add(r->text, "imsi_range %s %s\niccid_range %s %s\n", self->imsi_first,
                  self->imsi_last, self->iccid_first, self->iccid_last);
+    if (self->n_serves > 0) {
+        adm_text_add(r->text, "serves");
+        for (size_t k = 0; k < self->n_serves; k++)
+            adm_text_add(r->text, " %s", self->serves[k]);
+        adm_text_add(r->text, "\n");
+    }
     adm_text_add(r->text, "# the vouchers of every manufacturer of the topology\n");
     for (size_t i = 0; i < t->n_parties; i++)
         if (t->parties[i].role == ADM_MANUFACTURER)

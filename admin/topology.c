@@ -49,7 +49,7 @@ static const char *const tool_keys[] = {"host", NULL};
 static const char *const provider_keys[] = {"host", "instances", "default_operator",
                                             "endpoint_broker", "pairing_port", NULL};
 static const char *const operator_keys[] = {"host", "instances", "plmn", "apn", "amf", "imsi",
-                                            "iccid", NULL};
+                                            "iccid", "serves", NULL};
 static const char *const no_keys[] = {NULL};
 static const char *const storage_keys[] = {"host", "port", NULL};
 static const char *const metrics_keys[] = {"port", "bind", NULL};
@@ -65,6 +65,7 @@ static const struct spec specs[] = {
     {"monitor", 1, "monitor ID host=HOST", tool_keys, adm_parse_monitor},
     {"contract", 2, "contract PROVIDER OPERATOR", no_keys, adm_parse_contract},
     {"plan", 5, "plan PROVIDER ACCOUNT QOS CHARGING CAP", no_keys, adm_parse_plan},
+    {"roaming", 3, "roaming PROVIDER ACCOUNT POLICY", no_keys, adm_parse_roaming},
     {"storage", 1, "storage sqlite | storage postgres host=HOST [port=PORT]", storage_keys,
      adm_parse_storage},
     {"metrics", 1, "metrics ID port=PORT [bind=IP]", metrics_keys, adm_parse_metrics},
@@ -75,7 +76,7 @@ static const struct {
     const char *keyword;
     const char *what;
 } reserved[] = {
-    {"roaming", "roaming policies"},
+    {NULL, NULL}, /* none today */
 };
 
 /* ---- lines --------------------------------------------------------------- */
@@ -146,7 +147,7 @@ static int parse_line(struct adm_parser *p, const char *line, size_t len)
     if (rc != ONR_OK || w.keyword == NULL)
         return rc;
     for (size_t i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++)
-        if (strcmp(w.keyword, reserved[i].keyword) == 0)
+        if (reserved[i].keyword != NULL && strcmp(w.keyword, reserved[i].keyword) == 0)
             return adm_fail(p, p->line, "'%s' is reserved for a later issue (%s); refused "
                                         "rather than ignored", w.keyword, reserved[i].what);
     for (size_t i = 0; i < sizeof(specs) / sizeof(specs[0]) && s == NULL; i++)

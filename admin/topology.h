@@ -27,6 +27,8 @@
 #define ADM_DNS_MAX 253
 #define ADM_PATH_MAX 512
 #define ADM_ACCOUNT_MAX 64
+#define ADM_POLICY_MAX 512 /* a roaming policy's text (<onramp/policy.h>) */
+#define ADM_MAX_MCCS 64    /* countries an operator serves */
 #define ADM_APN_MAX 100
 
 /* What a party is; its certificate's OU is adm_role_name(). */
@@ -76,11 +78,22 @@ struct adm_party {
     char imsi_last[16];
     char iccid_first[20];
     char iccid_last[20];
+    char serves[ADM_MAX_MCCS][4]; /* the countries it serves (MCCs); none: any */
+    size_t n_serves;
 };
 
 struct adm_contract {
     size_t provider; /* indexes into parties */
     size_t op;
+    size_t line;
+};
+
+/* A `roaming` line: the roaming policy of a provider's account (SPEC
+ * section 15's text form; ACCOUNT * for every other). */
+struct adm_roaming {
+    size_t provider;
+    char account[ADM_ACCOUNT_MAX + 1];
+    char policy[ADM_POLICY_MAX + 1];
     size_t line;
 };
 
@@ -119,6 +132,8 @@ struct adm_topology {
     size_t n_contracts;
     struct adm_plan plans[ADM_MAX_ALL_PLANS];
     size_t n_plans;
+    struct adm_roaming roaming[ADM_MAX_ALL_PLANS];
+    size_t n_roaming;
     struct adm_metrics metrics[ADM_MAX_PARTIES];
     size_t n_metrics;
     struct adm_storage storage;

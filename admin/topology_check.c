@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "onramp/error.h"
+#include "onramp/policy.h"
 
 static const char *ref_kind_name(enum adm_ref_kind kind)
 {
@@ -131,6 +132,59 @@ static int check_plans(struct adm_parser *p, size_t prov)
     return ONR_OK;
 }
 
+/* Whether operator `op` (an index) serves country `mcc` ("*": any). */
+static int serves(const struct adm_party *op, const char *mcc)
+{
+    if (op->n_serves == 0 || strcmp(mcc, "*") == 0)
+        return 1;
+    for (size_t i = 0; i < op->n_serves; i++)
+        if (strcmp(op->serves[i], mcc) == 0)
+            return 1;
+    return 0;
+}
+
+/* A provider's roaming lines: one per account, at most 32, naming only
+ * operators it has contracts with, each for countries it serves (what
+ * onramp-provider refuses at start, refused here with the line). */
+static int check_roaming(struct adm_parser *p, size_t prov)
+{
+    const struct adm_topology *t = p->t;
+    size_t count = 0;
+
+    for (size_t i = 0; i < t->n_roaming; i++) {
+        const struct adm_roaming *r = &t->roaming[i];
+        struct onr_policy policy;
+
+        if (r->provider != prov)
+            continue;
+        if (++count > 32)
+            return adm_fail(p, r->line, "provider '%s' has more than 32 roaming lines",
+                            t->parties[prov].id);
+        for (size_t j = 0; j < i; j++)
+            if (t->roaming[j].provider == prov && strcmp(t->roaming[j].account, r->account) == 0)
+                return adm_fail(p, r->line, "roaming %s %s given twice (first on line %zu)",
+                                t->parties[prov].id, r->account, t->roaming[j].line);
+        if (onr_policy_parse(r->policy, strlen(r->policy), &policy) != ONR_OK)
+            return adm_fail(p, r->line, "roaming: the policy does not parse");
+        for (size_t e = 0; e < policy.n; e++)
+            for (size_t k = 0; k < policy.entries[e].n_ops; k++) {
+                const char *name = policy.entries[e].ops[k];
+                size_t op = SIZE_MAX;
+
+                for (size_t q = 0; q < t->n_parties; q++)
+                    if (t->parties[q].role == ADM_OPERATOR && strcmp(t->parties[q].id, name) == 0)
+                        op = q;
+                if (op == SIZE_MAX || !adm_has_contract(t, prov, op))
+                    return adm_fail(p, r->line, "roaming: provider '%s' has no contract with "
+                                    "operator '%s'", t->parties[prov].id, name);
+                if (!serves(&t->parties[op], policy.entries[e].mcc))
+                    return adm_fail(p, r->line, "roaming: operator '%s' does not serve %s (its "
+                                    "serves=)", name, policy.entries[e].mcc);
+            }
+    }
+    return ONR_OK;
+}
+
 /* A provider's operators are those it has contracts with; its default one
  * among them (the first contract's unless named). */
 static int check_provider(struct adm_parser *p, size_t prov)
@@ -138,6 +192,7 @@ static int check_provider(struct adm_parser *p, size_t prov)
     struct adm_topology *t = p->t;
     struct adm_party *pr = &t->parties[prov];
     size_t first = SIZE_MAX;
+    int rc;
 
     for (size_t i = 0; i < t->n_contracts && first == SIZE_MAX; i++)
         if (t->contracts[i].provider == prov)
@@ -154,7 +209,8 @@ static int check_provider(struct adm_parser *p, size_t prov)
                         t->parties[pr->default_operator].id);
     if (pr->endpoint_broker == SIZE_MAX)
         pr->endpoint_broker = 0; /* the first broker (there is one: check_broker) */
-    return check_plans(p, prov);
+    rc = check_plans(p, prov);
+    return rc == ONR_OK ? check_roaming(p, prov) : rc;
 }
 
 /* A port a host listens on, and who does. */

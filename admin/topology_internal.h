@@ -65,6 +65,7 @@ int adm_parse_control(struct adm_parser *p, const struct adm_words *w);
 int adm_parse_monitor(struct adm_parser *p, const struct adm_words *w);
 int adm_parse_contract(struct adm_parser *p, const struct adm_words *w);
 int adm_parse_plan(struct adm_parser *p, const struct adm_words *w);
+int adm_parse_roaming(struct adm_parser *p, const struct adm_words *w);
 int adm_parse_storage(struct adm_parser *p, const struct adm_words *w);
 int adm_parse_metrics(struct adm_parser *p, const struct adm_words *w);
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "onramp/error.h"
+#include "onramp/policy.h"
 #include "onramp/text.h"
 
 /* ---- values ------------------------------------------------------------ */
@@ -351,6 +352,34 @@ int adm_parse_provider(struct adm_parser *p, const struct adm_words *w)
     return rc;
 }
 
+/* serves=MCC[,MCC...]: the countries an operator serves, none twice. */
+static int serves_value(struct adm_parser *p, const char *value, struct adm_party *party)
+{
+    const char *at = value;
+
+    party->n_serves = 0;
+    while (at != NULL && *at != '\0') {
+        size_t len = strcspn(at, ",");
+
+        if (len != 3 || onr_text_check(ONR_TEXT_DIGITS, (struct onr_bytes){(const uint8_t *)at, 3}) !=
+                            ONR_OK)
+            return adm_fail(p, p->line, "serves=%s: MCCs (3 digits) separated by ','", value);
+        for (size_t i = 0; i < party->n_serves; i++)
+            if (memcmp(party->serves[i], at, 3) == 0)
+                return adm_fail(p, p->line, "serves=%s: %.3s twice", value, at);
+        if (party->n_serves == ADM_MAX_MCCS)
+            return adm_fail(p, p->line, "serves=%s: at most %d countries", value, ADM_MAX_MCCS);
+        memcpy(party->serves[party->n_serves], at, 3);
+        party->serves[party->n_serves++][3] = '\0';
+        at += len;
+        if (*at == ',' && at[1] == '\0')
+            return adm_fail(p, p->line, "serves=%s: MCCs (3 digits) separated by ','", value);
+        if (*at == ',')
+            at++;
+    }
+    return ONR_OK;
+}
+
 int adm_parse_operator(struct adm_parser *p, const struct adm_words *w)
 {
     const char *plmn = adm_words_get(w, "plmn");
@@ -375,6 +404,9 @@ int adm_parse_operator(struct adm_parser *p, const struct adm_words *w)
     if (rc == ONR_OK)
         rc = range_value(p, "iccid", adm_words_get(w, "iccid"), 18, 19, party->iccid_first,
                          party->iccid_last);
+    if (rc != ONR_OK)
+        return rc;
+    rc = serves_value(p, adm_words_get(w, "serves"), party);
     if (rc != ONR_OK)
         return rc;
     snprintf(party->plmn, sizeof(party->plmn), "%s", plmn);
@@ -428,6 +460,33 @@ int adm_parse_plan(struct adm_parser *p, const struct adm_words *w)
     if (ref(p, ADM_REF_PROVIDER, w->pos[0], &pl->provider, "plan") != ONR_OK)
         return ONR_EFORMAT;
     t->n_plans++;
+    return ONR_OK;
+}
+
+int adm_parse_roaming(struct adm_parser *p, const struct adm_words *w)
+{
+    struct adm_topology *t = p->t;
+    struct adm_roaming *r;
+    struct onr_policy policy;
+    int rc;
+
+    if (t->n_roaming == ADM_MAX_ALL_PLANS)
+        return adm_fail(p, p->line, "more than %d roaming lines", ADM_MAX_ALL_PLANS);
+    if (!is_printable(w->pos[1], ADM_ACCOUNT_MAX))
+        return adm_fail(p, p->line, "roaming: ACCOUNT is 1 to %d visible characters, or *",
+                        ADM_ACCOUNT_MAX);
+    rc = onr_policy_parse(w->pos[2], strlen(w->pos[2]), &policy);
+    if (rc != ONR_OK)
+        return adm_fail(p, p->line, "roaming: POLICY '%.80s': %s (MCC:OP[,OP...] entries "
+                                    "separated by ';', MCC 3 digits or *)", w->pos[2],
+                        onr_strerror(rc));
+    r = &t->roaming[t->n_roaming];
+    r->line = p->line;
+    snprintf(r->account, sizeof(r->account), "%s", w->pos[1]);
+    snprintf(r->policy, sizeof(r->policy), "%s", w->pos[2]);
+    if (ref(p, ADM_REF_PROVIDER, w->pos[0], &r->provider, "roaming") != ONR_OK)
+        return ONR_EFORMAT;
+    t->n_roaming++;
     return ONR_OK;
 }
 

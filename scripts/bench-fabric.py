@@ -11,13 +11,14 @@ loopback ports) and onramp-manufacturer, -provider and -operator started
 from the files it wrote, with the services' default timers. Devices are
 minted by onramp-factory and paired by onrampctl before the clock starts.
 onramp-loadgen then powers them on and reports; the servers' CPU comes
-from /proc. Everything is stopped at the end.
-
---store postgres --instances N runs the same fleet twice: on SQLite (one
-instance of each service), then with every party's state in a database and
-role of its own in a private PostgreSQL cluster and N instances of every
-service sharing it; the two are printed side by side, the servers' CPU with
-the postgres processes' included.
+from /proc. With --store postgres --instances N the same fleet is then
+onboarded again with every party's state in a database and role of its own
+in a private PostgreSQL cluster and N instances of every service sharing
+it, and both are printed side by side (the postgres processes' CPU, from
+/proc, added to the servers'). With --brokers N the same fleet is then onboarded again on a
+fabric of N brokers (deployment.more_brokers: the services on each, the
+devices listing all), and the servers' CPU per onboarding of the two runs
+is printed side by side. Everything is stopped at the end.
 """
 
 import argparse
@@ -68,16 +69,23 @@ def parse():
     p.add_argument("--no-footprint", action="store_true",
                    help="skip the valgrind massif run of one device")
     p.add_argument("--store", choices=("sqlite", "postgres"), default="sqlite",
-                   help="the services' store: a SQLite file each (default), or a database "
-                        "and role each in a private PostgreSQL cluster; with postgres the "
-                        "same fleet also runs on SQLite first, and both are printed side by "
-                        "side (the servers' CPU with the postgres processes included)")
+                   help="with postgres, the same fleet is then onboarded again with every "
+                        "party's state in a database and role of its own in a private "
+                        "PostgreSQL cluster, and both are printed side by side (the servers' "
+                        "CPU with the postgres processes' included)")
     p.add_argument("--instances", type=int, default=1,
                    help="instances of every service sharing its database on PostgreSQL "
                         "(default 1)")
+    p.add_argument("--brokers", type=int, default=1,
+                   help="bootstrap brokers (default 1): with more, the fleet is onboarded "
+                        "twice, on one broker and then on this many (the services on each, "
+                        "devices spread over them), and the servers' CPU per onboarding of "
+                        "both runs is printed side by side")
     args = p.parse_args()
     if not 1 <= args.devices <= 100000:
         p.error("--devices: 1..100000")
+    if not 1 <= args.brokers <= 8:
+        p.error("--brokers: 1..8")
     if not 1 <= args.instances <= 4:
         p.error("--instances: 1..4")
     if args.instances > 1 and args.store != "postgres":
@@ -208,116 +216,107 @@ def floors(pki):
     return floor, device_floor, text
 
 
-def onboard(args, fleet, floor, label):
-    """The fleet minted, paired and onboarded by onramp-loadgen on `fleet`;
-    (loadgen's result line as a dict, its exit status, the PostgreSQL
-    processes' CPU per onboarding in us or None)."""
-    onb = fleet.onb
+def onboard_fleet(fleet, args, floor, shm):
+    """The fleet minted, paired and onboarded by onramp-loadgen, its output
+    printed; (loadgen's exit status, the servers' CPU per onboarding in us
+    or None)."""
     t = time.monotonic()
     out = None
-    shm = None
-    if not args.fleet_on_disk and os.path.isdir("/dev/shm"):
-        shm = tempfile.TemporaryDirectory(prefix="onr-fleet-", dir="/dev/shm")
-        out = os.path.join(shm.name, "devices")
-    try:
-        dirs = fleet.mint_and_pair(args.devices, out=out)
-        print("\n[%s] fabric in %s; %d devices minted and paired in %.1f s" % (
-            label, onb.dir, len(dirs), time.monotonic() - t))
-        argv = fleet.loadgen_argv(dirs, "--rate", str(args.rate),
-                                  "--concurrency", str(args.concurrency),
-                                  "--timeout", str(args.timeout), "--floor-us", "%.1f" % floor)
-        print("$ onramp-loadgen " + " ".join(argv[1:]))
-        sys.stdout.flush()
-        pg = postgres.shared() if onb.store == "postgres" else None
-        pg_before = pg.cpu_seconds() if pg else {}
-        loadgen = subprocess.run(argv, text=True, capture_output=True)
-        pg_after = pg.cpu_seconds() if pg else {}
-    finally:
-        if shm is not None:
-            shm.cleanup()
+    if shm is not None:
+        out = os.path.join(shm, "devices-%d-%s" % (len(fleet.onb.brokers), fleet.onb.store))
+    dirs = fleet.mint_and_pair(args.devices, out=out)
+    print("\nfabric in %s (%d broker%s); %d devices minted and paired in %.1f s" % (
+        fleet.onb.dir, len(fleet.onb.brokers), "s" if len(fleet.onb.brokers) > 1 else "",
+        len(dirs), time.monotonic() - t))
+    argv = fleet.loadgen_argv(dirs, "--rate", str(args.rate),
+                              "--concurrency", str(args.concurrency),
+                              "--timeout", str(args.timeout), "--floor-us", "%.1f" % floor)
+    print("$ onramp-loadgen " + " ".join(argv[1:]))
+    sys.stdout.flush()
+    loadgen = subprocess.run(argv, text=True, capture_output=True)
     print(loadgen.stdout.rstrip())
     if loadgen.stderr:
         print(loadgen.stderr.rstrip(), file=sys.stderr)
-    result = {}
+    m = re.search(r"server_us=(\d+)", loadgen.stdout)
     lines = [line for line in loadgen.stdout.splitlines() if line.startswith("result ")]
-    if lines:
-        result = dict(kv.split("=", 1) for kv in lines[0].split()[1:])
-    pg_us = None
+    result = dict(kv.split("=", 1) for kv in lines[0].split()[1:]) if lines else {}
+    return loadgen.returncode, int(m.group(1)) if m is not None else None, result
+
+
+def on_postgres(args, floor, shm, one):
+    """The same fleet on PostgreSQL with args.instances instances of every
+    service; both printed side by side. loadgen's exit status."""
+    fleet = deployment.DeployedFleet(quick_timers=False, store="postgres",
+                                     instances=args.instances)
+    try:
+        pg = postgres.shared()
+        before = pg.cpu_seconds()
+        rc, us, result = onboard_fleet(fleet, args, floor, shm)
+        after = pg.cpu_seconds()
+    finally:
+        fleet.onb.close()
     completed = int(result.get("completed", "0"))
-    if pg is not None and completed > 0:
-        used = sum(cpu - pg_before.get(pid, 0.0) for pid, cpu in pg_after.items())
-        pg_us = used * 1e6 / completed
-        print("postgres (%d processes)        %.2f s of CPU, %.0f us/onboarding" % (
-            len(pg_after), used, pg_us))
-    return result, loadgen.returncode, pg_us
-
-
-def side_by_side(runs):
-    """The runs' figures in one table: SQLite beside PostgreSQL."""
-    rows = [("completed", "completed"), ("failed", "failed"), ("unfinished", "unfinished"),
-            ("retries", "retries"), ("wall_s", "wall s"), ("rate", "onboardings/s")]
-    print("\n%-40s" % "same run, both stores" + "".join("%22s" % label for label, _, _ in runs))
-    for key, name in rows:
-        print("%-40s" % name + "".join("%22s" % r.get(key, "-") for _, r, _ in runs))
-    totals = []
-    for _, r, pg_us in runs:
-        services = float(r.get("server_us", "0"))
-        totals.append(services + (pg_us or 0))
-    print("%-40s" % "services + broker, us/onboarding" +
-          "".join("%22s" % r.get("server_us", "-") for _, r, _ in runs))
-    print("%-40s" % "postgres processes, us/onboarding" +
-          "".join("%22s" % ("%.0f" % pg if pg is not None else "-") for _, _, pg in runs))
+    pg_us = (sum(v - before.get(k, 0.0) for k, v in after.items()) * 1e6 / completed
+             if completed else 0)
+    runs = [("SQLite", one[1], 0), ("PostgreSQL x%d" % args.instances, result, pg_us)]
+    print("\n%-40s" % "same run, both stores" + "".join("%22s" % r[0] for r in runs))
+    for key, name in (("completed", "completed"), ("failed", "failed"),
+                      ("unfinished", "unfinished"), ("retries", "retries"),
+                      ("wall_s", "wall s"), ("rate", "onboardings/s"),
+                      ("server_us", "services + broker, us/onboarding")):
+        print("%-40s" % name + "".join("%22s" % r[1].get(key, "-") for r in runs))
+    print("%-40s%22s%22.0f" % ("postgres processes, us/onboarding", "-", pg_us))
+    totals = [float(r[1].get("server_us", 0)) + r[2] for r in runs]
     print("%-40s" % "server CPU per onboarding, us" + "".join("%22.0f" % t for t in totals))
-    if len(totals) == 2 and totals[0] > 0:
+    if totals[0] > 0:
         print("%-40s%22s%22s" % ("PostgreSQL / SQLite", "", "%.2f x" % (totals[1] / totals[0])))
+    return rc
+
+
+def several_brokers(args, floor, shm, one_us):
+    """The same fleet on args.brokers brokers; the comparison printed.
+    loadgen's exit status."""
+    fleet = deployment.DeployedFleet(quick_timers=False, brokers=args.brokers)
+    try:
+        rc, us, _ = onboard_fleet(fleet, args, floor, shm)
+    finally:
+        fleet.onb.close()
+    if us is not None and one_us:
+        print("\nservers' CPU per onboarding: %d us on 1 broker, %d us on %d brokers "
+              "(%.2f x; the same run, the same fleet size)" % (
+                  one_us, us, args.brokers, us / one_us))
+    return rc
 
 
 def main():
     args = parse()
+    shm = None
     raise_fd_limit(args.devices)
     print("onramp bench, %s, %d cores" % (time.strftime("%Y-%m-%d %H:%M"), os.cpu_count()))
-    # the same fleet on SQLite first, then on PostgreSQL (--store postgres)
-    plans = [("sqlite", 1)]
-    if args.store == "postgres":
-        plans.append(("postgres", args.instances))
-    runs = []
-    status = 0
-    fleet = None
-    floor = after = device_floor = 0
+    # the services with their default timers, the broker as onramp-admin
+    # configures it (logging as the example does, not every packet)
+    fleet = deployment.DeployedFleet(quick_timers=False)
+    onb = fleet.onb
     try:
-        for n, (store, instances) in enumerate(plans):
-            label = "SQLite" if store == "sqlite" else "PostgreSQL x%d" % instances
-            # the services with their default timers, the broker as
-            # onramp-admin configures it (logging as the example does)
-            fleet = deployment.DeployedFleet(quick_timers=False, store=store,
-                                             instances=instances)
-            if n == 0:
-                floor, device_floor, text = floors(fleet.onb.pki)
-                print(text)
-                # What N onboardings/s on this machine's cores, load
-                # generator included, leave the servers: the bound the
-                # floors set.
-                budget = os.cpu_count() * 1e6 / TARGET_RATE
-                print("%d onboardings/s on %d cores, load generator included: %.0f us of CPU "
-                      "per\n  onboarding; minus the device side's floor, the servers may "
-                      "spend %.0f us,\n  %.2f x their floor" % (
-                          TARGET_RATE, os.cpu_count(), budget, budget - device_floor,
-                          (budget - device_floor) / floor))
-            result, rc, pg_us = onboard(args, fleet, floor, label)
-            runs.append((label, result, pg_us))
-            status = status or rc
-            if n < len(plans) - 1:
-                fleet.onb.close()
+        floor, device_floor, text = floors(onb.pki)
+        print(text)
+        # What N onboardings/s on this machine's cores, load generator
+        # included, leave the servers: the bound the floors set.
+        budget = os.cpu_count() * 1e6 / TARGET_RATE
+        print("%d onboardings/s on %d cores, load generator included: %.0f us of CPU per\n"
+              "  onboarding; minus the device side's floor, the servers may spend %.0f us,\n"
+              "  %.2f x their floor" % (TARGET_RATE, os.cpu_count(), budget,
+                                       budget - device_floor,
+                                       (budget - device_floor) / floor))
+        if not args.fleet_on_disk and os.path.isdir("/dev/shm"):
+            shm = tempfile.TemporaryDirectory(prefix="onr-fleet-", dir="/dev/shm")
+        rc, one_us, one = onboard_fleet(fleet, args, floor, shm.name if shm else None)
         # A shared machine's speed drifts: the floor again, right after.
-        after, _, _ = floors(fleet.onb.pki)
-        for label, result, _ in runs:
-            if "server_us" in result:
-                print("[%s] floor again after the fleets: %.1f us (before: %.1f); servers / "
-                      "floor %.2f to %.2f" % (label, after, floor,
-                                              int(result["server_us"]) / max(floor, after),
-                                              int(result["server_us"]) / min(floor, after)))
-        if len(runs) > 1:
-            side_by_side(runs)
+        after, _, _ = floors(onb.pki)
+        if one_us is not None:
+            print("floor again after the fleet: %.1f us (before: %.1f); servers / floor "
+                  "%.2f to %.2f" % (after, floor, one_us / max(floor, after),
+                                    one_us / min(floor, after)))
         if not args.no_footprint:
             size, peak = footprint(fleet)
             print("device library            %s bytes of code and data (libonramp-device.so: "
@@ -325,10 +324,16 @@ def main():
             print("device heap               %s bytes at the peak of one onramp-device run "
                   "to OPERATIONAL (valgrind massif, heap + malloc overhead)" % (
                       peak if peak is not None else "-"))
-        return status
+        onb.close()
+        if args.brokers > 1:
+            rc = several_brokers(args, floor, shm.name if shm else None, one_us) or rc
+        if args.store == "postgres":
+            rc = on_postgres(args, floor, shm.name if shm else None, (one_us, one)) or rc
+        return rc
     finally:
-        if fleet is not None:
-            fleet.onb.close()
+        onb.close()
+        if shm is not None:
+            shm.cleanup()
 
 
 if __name__ == "__main__":

@@ -93,7 +93,9 @@ void device_give_up(struct onr_device *d, int why, const char *what)
 
 /* A failed attempt: give up after max_attempts in a row (a relocation:
  * abandon it), else wait longer each time, then start again (with a new
- * connection unless `stay`). */
+ * connection unless `stay`). ENOOPERATOR (the owner's policy names no
+ * operator where the device is) never gives up: like pending, the owner
+ * may add one at any time (SPEC section 15). */
 static void backoff(struct onr_device *d, int why, const char *what, int stay)
 {
     double delay = BACKOFF_FIRST;
@@ -102,7 +104,7 @@ static void backoff(struct onr_device *d, int why, const char *what, int stay)
     d->failures++;
     if (!stay)
         drop_connection(d);
-    if (d->failures >= d->opt.max_attempts) {
+    if (d->failures >= d->opt.max_attempts && why != ONR_ENOOPERATOR) {
         if (device_state_relocating(d->journey.state))
             step_relocate_abandon(d, why, what);
         else

@@ -322,7 +322,7 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 
 static int endpoint_start(struct exporter *x, struct endpoint *e, size_t index)
 {
-    char suffix[32];
+    char suffix[48]; /* "exp", a pid and an index: 3 + 20 + 1 + 20 */
     int rc;
 
     e->x = x;

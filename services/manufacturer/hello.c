@@ -2,7 +2,9 @@
  * Step 3b: a device says hello on onr/1/d/{dev}/up/mfr/{us}. The device
  * must be one we made: its registry key verifies the hello, its
  * certificate (if sent) chains to our device CA and names that key. Then:
- * a voucher if a provider registered it, else "pending" and a note so the
+ * a voucher if a provider registered it (naming the operator its roaming
+ * policy chooses for the PLMN the hello reports, or ENOOPERATOR where it
+ * names none, the provider told), else "pending" and a note so the
  * voucher is pushed when the registration arrives.
  */
 #include "mfr.h"
@@ -34,29 +36,69 @@ static int check_certificate(const struct mfr *m, const struct onr_registry_devi
     return ONR_OK;
 }
 
+int mfr_hello_country(const struct onr_service *svc, const struct onr_msg_hello *hello,
+                      char mcc[ONR_SERVICE_REGION_MAX + 1], const char **source)
+{
+    const char *region = onr_service_via_region(svc);
+
+    if (hello->plmn.len >= ONR_SERVICE_REGION_MAX) {
+        memcpy(mcc, hello->plmn.ptr, ONR_SERVICE_REGION_MAX); /* checked digits */
+        *source = "network";
+    } else if (region != NULL) {
+        memcpy(mcc, region, ONR_SERVICE_REGION_MAX);
+        *source = "broker";
+    } else {
+        return ONR_ENOENT;
+    }
+    mcc[ONR_SERVICE_REGION_MAX] = '\0';
+    return ONR_OK;
+}
+
 static int decide(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                   void *arg, struct onr_answer *answer)
 {
     struct hello_ctx *ctx = arg;
     const struct onr_registry_device *d = ctx->dev;
+    const struct onr_msg_hello *h = &env->msg.body.hello;
     struct onr_registry_assignment a;
     struct onr_db *db = onr_service_db(svc);
     char down[ONR_TOPIC_MAX + 1];
     struct onr_msg msg = {.type = ONR_MSG_PENDING};
     static const char waiting[] = "no provider has registered this device yet";
-    struct mfr_change hello = {env->msg.body.hello.nonce.ptr, env->id, NULL,
-                               onr_service_now(svc)};
+    struct onr_registry_hello kept;
+    struct mfr_change hello = {&kept, NULL, onr_service_now(svc)};
+    char country[ONR_SERVICE_REGION_MAX + 1] = "";
+    const char *source = "none";
+    struct mfr_ask ask = {h->nonce.ptr, env->id, kept.plmn, country, down};
     int rc;
 
     (void)topic;
+    memset(&kept, 0, sizeof(kept));
+    memcpy(kept.nonce, h->nonce.ptr, sizeof(kept.nonce));
+    memcpy(kept.hello_id, env->id, sizeof(kept.hello_id));
+    /* the decoder checked it: 5 or 6 digits */
+    memcpy(kept.plmn, h->plmn.ptr != NULL ? (const char *)h->plmn.ptr : "", h->plmn.len);
+    /* the country for the policy: the visited network's, else the region
+     * of the broker the hello came through (only known now) */
+    if (mfr_hello_country(svc, h, country, &source) != ONR_OK)
+        country[0] = '\0';
+    rc = onr_topic_down(d->dev, down, sizeof(down));
+    if (rc == ONR_OK)
+        rc = onr_registry_reported(db, d->dev, kept.plmn); /* for status */
+    if (rc != ONR_OK)
+        return rc;
     rc = onr_registry_assignment(db, d->dev, &a);
     if (rc == ONR_OK) {
-        rc = mfr_voucher(svc, ctx->m, d, &a, env->msg.body.hello.nonce.ptr, env->id,
-                         &answer->reply);
+        rc = mfr_vouch(svc, ctx->m, d, &a, &ask, &answer->reply);
         if (rc == ONR_OK)
-            onr_log(ONR_LOG_NOTICE, "voucher dev=%s provider=%s operator=%s", d->dev,
-                    a.provider, a.op);
-        return rc;
+            onr_log(ONR_LOG_NOTICE, "voucher dev=%s provider=%s country=%s from=%s", d->dev,
+                    a.provider, country[0] != '\0' ? country : "-", source);
+        if (rc != ONR_ENOOPERATOR)
+            return rc;
+        /* the policy names nobody here: the device asks again with its
+         * backoff, its provider hears of it (a policy added lets it on) */
+        rc = mfr_no_operator(svc, d->dev, &a, &ask, answer);
+        return rc == ONR_OK ? onr_answer_refuse(svc, answer, env, ONR_ENOOPERATOR, down) : rc;
     }
     if (rc != ONR_ENOENT)
         return rc;
@@ -71,8 +113,7 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
         .reason = ONR_BYTES_STR(waiting),
     };
     onr_log(ONR_LOG_INFO, "pending dev=%s", d->dev);
-    rc = onr_topic_down(d->dev, down, sizeof(down));
-    return rc == ONR_OK ? onr_service_seal(svc, &msg, down, &answer->reply, NULL) : rc;
+    return onr_service_seal(svc, &msg, down, &answer->reply, NULL);
 }
 
 /* An error answer the device can act on, when the hello is authentic. */

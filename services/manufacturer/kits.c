@@ -89,11 +89,9 @@ static int assign(struct onr_service *svc, struct mfr *m, const char *dev,
                   struct onr_answer *answer, int *assigned)
 {
     struct onr_db *db = onr_service_db(svc);
-    struct mfr_change registered = {NULL, NULL, a, onr_service_now(svc)};
+    struct mfr_change registered = {NULL, a, onr_service_now(svc)};
     struct onr_registry_device d;
-    struct onr_publication *push;
-    uint8_t nonce[ONR_NONCE_LEN];
-    uint8_t hello_id[ONR_MSG_ID_LEN];
+    struct onr_registry_hello kept;
     uint64_t assigned_at = 0;
     int state = MFR_MADE;
     int waiting;
@@ -104,7 +102,7 @@ static int assign(struct onr_service *svc, struct mfr *m, const char *dev,
     if (rc != ONR_OK)
         return rc;
     *assigned = state != MFR_ASSIGNED;
-    rc = onr_registry_waiting(db, dev, nonce, hello_id);
+    rc = onr_registry_waiting(db, dev, &kept);
     waiting = rc == ONR_OK;
     if (rc == ONR_OK || rc == ONR_ENOENT)
         rc = mfr_device_step(db, dev, MFR_REGISTERED, &registered);
@@ -112,14 +110,10 @@ static int assign(struct onr_service *svc, struct mfr *m, const char *dev,
         rc = onr_registry_assign_through(db, dev, kit);
     if (rc != ONR_OK || !waiting)
         return rc;
-    push = onr_answer_extra(answer);
-    if (push == NULL)
+    /* a voucher, or ENOOPERATOR and a notice: two extras at the most */
+    if (answer->n_extra + 2 > ONR_SERVICE_MAX_EXTRA)
         return ONR_OK;
-    rc = mfr_voucher(svc, m, &d, a, nonce, hello_id, push);
-    if (rc == ONR_OK)
-        onr_log(ONR_LOG_NOTICE, "voucher pushed dev=%s provider=%s kit=%s", dev, a->provider,
-                kit);
-    return rc;
+    return mfr_answer_waiting(svc, m, &d, a, &kept, answer);
 }
 
 static int decide(struct onr_service *svc, const struct onr_envelope *env, const char *topic,

@@ -31,7 +31,7 @@ int mfr_device_step(struct onr_db *db, const char *dev, enum mfr_event event,
         if (from == MFR_ASSIGNED)
             return ONR_EPERM;
         to = MFR_WAITING;
-        rc = onr_registry_wait(db, dev, change->nonce, change->hello_id, change->now);
+        rc = onr_registry_wait(db, dev, change->hello, change->now);
         break;
     case MFR_REGISTERED:
         to = MFR_ASSIGNED;

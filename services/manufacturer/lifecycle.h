@@ -22,11 +22,10 @@ enum mfr_state { MFR_MADE = 0, MFR_WAITING, MFR_ASSIGNED, MFR_STATE_COUNT };
 
 enum mfr_event { MFR_HELLO_UNOWNED, MFR_REGISTERED, MFR_RELEASED };
 
-/* What an event brings: the hello's nonce and id (MFR_HELLO_UNOWNED), the
- * owner (MFR_REGISTERED); the time. Borrowed. */
+/* What an event brings: the hello (MFR_HELLO_UNOWNED), the owner
+ * (MFR_REGISTERED); the time. Borrowed. */
 struct mfr_change {
-    const uint8_t *nonce;
-    const uint8_t *hello_id;
+    const struct onr_registry_hello *hello;
     const struct onr_registry_assignment *owner;
     uint64_t now;
 };

@@ -17,7 +17,14 @@ static const char usage[] =
     "The manufacturer's onboarding service. It answers the hello of every\n"
     "device it made (in its registry, written by onramp-factory) with a\n"
     "voucher naming the device's provider and operator, or with \"pending\"\n"
-    "until a provider registers the device; the voucher is then pushed. It\n"
+    "until a provider registers the device; the voucher is then pushed. With\n"
+    "a roaming policy in the registration, the operator is the one the\n"
+    "policy names for the country of the network the hello reports (the\n"
+    "end user's choice where the policy allows it there, else the country's\n"
+    "first, else the fallback's); a country with none is answered ENOOPERATOR\n"
+    "and the provider told (at most once in 300 s per device). A provider may\n"
+    "ask for a voucher that relocates its device to the operator its policy\n"
+    "names where the device now is (relocation_request). It\n"
     "takes registrations from the providers it works with: the claim secret\n"
     "must match, and a device owned by another provider is refused. Every\n"
     "claim attempt is written to an append-only audit table. A provider may\n"
@@ -29,8 +36,13 @@ static const char usage[] =
     "\n"
     "Configuration (FILE, key value lines; relative paths from FILE's folder):\n"
     "  id                 the manufacturer's id (its certificate's CN)\n"
-    "  broker_host, broker_port   the broker's services listener\n"
-    "  broker_ca          PEM: the broker's TLS CA\n"
+    "  broker NAME HOST PORT [region=MCC]   a broker's services listener and its\n"
+    "                     plugin's broker_name; one line per broker (at most 8):\n"
+    "                     it connects to each, answers a device on the broker\n"
+    "                     its request came through,\n"
+    "                     and takes a region for a hello with no network\n"
+    "  broker_host, broker_port   instead: the one broker, its name unknown\n"
+    "  broker_ca          PEM: the brokers' TLS CA\n"
     "  cert, key          PEM: this service's certificate (OU=manufacturer)\n"
     "  signing_key        P-256 key signing its messages (service.key)\n"
     "  voucher_key        P-256 key signing vouchers (voucher.key)\n"
@@ -171,6 +183,9 @@ static int start(struct onr_service *svc, void *arg)
     if (rc == ONR_OK)
         rc = onr_service_subscribe(svc, filter, ONR_MSG_KIT_REGISTRATION,
                                    mfr_on_kit_registration, m);
+    if (rc == ONR_OK)
+        rc = onr_service_subscribe(svc, filter, ONR_MSG_RELOCATION_REQUEST,
+                                   mfr_on_relocation_request, m);
     onr_log(ONR_LOG_NOTICE, "manufacturer ready providers=%zu", m->providers.n);
     return rc;
 }
@@ -180,9 +195,12 @@ static int load(struct onr_service *svc, void *arg)
     return load_peers(svc, arg);
 }
 
-/* A device's journey as we know it (status_request, SPEC type 30). */
+/* A device's journey as we know it (status_request, SPEC type 30): its
+ * state, its assignment, and its last voucher (when, for which PLMN,
+ * naming which operator and why). */
 static int status(struct onr_service *svc, void *arg, const char *dev, struct onr_msg_status *out)
 {
+    static struct onr_registry_roaming last; /* out borrows from it until answered */
     const char *word;
     uint64_t assigned_at = 0;
     int at = MFR_MADE;
@@ -196,6 +214,18 @@ static int status(struct onr_service *svc, void *arg, const char *dev, struct on
     memset(out, 0, sizeof(*out));
     out->state = (struct onr_bytes){(const uint8_t *)word, strlen(word)};
     out->registered = assigned_at;
+    rc = onr_registry_roaming(onr_service_db(svc), dev, &last);
+    if (rc == ONR_ENOENT)
+        return ONR_OK;
+    if (rc != ONR_OK)
+        return rc;
+    out->vouched = last.vouched_at;
+    if (last.plmn[0] != '\0')
+        out->plmn = (struct onr_bytes){(const uint8_t *)last.plmn, strlen(last.plmn)};
+    if (last.op[0] != '\0' && last.why[0] != '\0') {
+        out->op = (struct onr_bytes){(const uint8_t *)last.op, strlen(last.op)};
+        out->why = (struct onr_bytes){(const uint8_t *)last.why, strlen(last.why)};
+    }
     return ONR_OK;
 }
 

@@ -117,8 +117,8 @@ static int starting_conf(struct job *j, const char *id)
     snprintf(text, sizeof(text),
              "# The material of manufacturer %s (onramp-factory new-manufacturer or\n"
              "# onramp-admin): onramp-factory mint reads the id here. For\n"
-             "# onramp-manufacturer add the broker connection (broker_host, broker_port,\n"
-             "# broker_ca, cert, key) and the providers you work with (provider ID\n"
+             "# onramp-manufacturer add the broker connections (broker lines, or\n"
+             "# broker_host and broker_port; broker_ca, cert, key) and the providers you work with (provider ID\n"
              "# KEYFILE); onramp-admin writes that configuration on its own.\n"
              "id %s\n"
              "database manufacturer.db\n"

@@ -6,7 +6,9 @@
  *   registration.c  step 2: a provider registers a claimed device
  *   kits.c          a provider registers every device of a kit at once
  *   release.c       a provider gives up a device
- *   voucher.c       building a voucher (token + message)
+ *   relocation.c    a provider moves its device to another operator: a voucher
+ *   voucher.c       building a voucher (token + message) for the operator the
+ *                   device's roaming policy chooses, or ENOOPERATOR
  *   lifecycle.c     a device's state (made, waiting, assigned) and its changes
  *   registry.c      the database and its migrations (shared with onramp-factory);
  *                   kit_registry.c its kits (kits.h)
@@ -16,6 +18,7 @@
 
 #include <stdint.h>
 
+#include "onramp/policy.h"
 #include "onramp/service.h"
 #include "onramp/svc_peers.h"
 #include "onramp/x25519.h"
@@ -65,14 +68,69 @@ int mfr_on_release(struct onr_service *svc, const struct onr_envelope *env, cons
                    void *arg);
 int mfr_on_kit_registration(struct onr_service *svc, const struct onr_envelope *env,
                             const char *topic, void *arg);
+int mfr_on_relocation_request(struct onr_service *svc, const struct onr_envelope *env,
+                              const char *topic, void *arg);
+
+/* The operator a voucher names and why (SPEC section 15). */
+struct mfr_choice {
+    char op[ONR_SERVICE_ID_MAX + 1];
+    uint8_t op_key[ONR_P256_PUB_LEN];
+    enum onr_choice why;
+};
+
+/* What a voucher answers (borrowed): a hello's or a relocation request's
+ * nonce and id (`re`), the PLMN it reported ("" for none), the MCC of the
+ * broker's region it came through ("" for none: the policy's country when
+ * it reported no PLMN), and the topic the answer goes to. */
+struct mfr_ask {
+    const uint8_t *nonce;
+    const uint8_t *re;
+    const char *plmn;
+    const char *region;
+    const char *topic;
+};
 
 /*
- * voucher.c: the voucher for device `d` owned as `a`, answering the hello
- * `hello_id` that carried `nonce`, for the device's down topic, into `out`
- * (ONR_ESPACE when `out` is NULL: an answer with no room left).
+ * hello.c: the country a hello's device is in, for the operator policy
+ * (roaming): the MCC of the visited network the hello reports, else the
+ * region (`broker ... region=MCC`) of the broker the hello came through;
+ * into `mcc`, with *source "network" or "broker" (static). ONR_OK, or
+ * ONR_ENOENT when neither is known. Only from the hello's handler (the
+ * broker is the one its message came through).
  */
-int mfr_voucher(struct onr_service *svc, struct mfr *m, const struct onr_registry_device *d,
-                const struct onr_registry_assignment *a, const uint8_t nonce[ONR_NONCE_LEN],
-                const uint8_t hello_id[ONR_MSG_ID_LEN], struct onr_publication *out);
+int mfr_hello_country(const struct onr_service *svc, const struct onr_msg_hello *hello,
+                      char mcc[ONR_SERVICE_REGION_MAX + 1], const char **source);
+
+/*
+ * voucher.c. mfr_choose: the operator of a device owned as `a` that
+ * reported `plmn` ("" for none; then the MCC `region`, "" for none, is its
+ * country): without a policy the registration's, else the policy's
+ * resolution (SPEC section 15). ONR_OK, ONR_ENOOPERATOR,
+ * or ONR_EIO for a stored policy that does not parse.
+ *
+ * mfr_vouch: the voucher answering `ask` for device `d` owned as `a`,
+ * naming mfr_choose's operator, into `out` (ONR_ESPACE when NULL), and
+ * recorded as the device's last voucher; ONR_ENOOPERATOR (nothing made)
+ * or another error.
+ *
+ * mfr_no_operator: the provider of `a` told that `ask` was answered
+ * ENOOPERATOR (type 35), as an extra of `answer`, unless it was told of
+ * this device less than 300 s ago.
+ */
+int mfr_choose(const struct onr_registry_assignment *a, const char *plmn, const char *region,
+               struct mfr_choice *out);
+int mfr_vouch(struct onr_service *svc, struct mfr *m, const struct onr_registry_device *d,
+              const struct onr_registry_assignment *a, const struct mfr_ask *ask,
+              struct onr_publication *out);
+int mfr_no_operator(struct onr_service *svc, const char *dev,
+                    const struct onr_registry_assignment *a, const struct mfr_ask *ask,
+                    struct onr_answer *answer);
+
+/* registration.c: mfr_answer_waiting: device `d`, owned as `a` and waiting
+ * since the hello `kept`, gets its voucher as an extra of `answer`, or
+ * ENOOPERATOR and its provider the no_operator notice. */
+int mfr_answer_waiting(struct onr_service *svc, struct mfr *m, const struct onr_registry_device *d,
+                       const struct onr_registry_assignment *a,
+                       const struct onr_registry_hello *kept, struct onr_answer *answer);
 
 #endif /* ONRAMP_MFR_H */

@@ -44,13 +44,34 @@ static int claim_hash(const struct mfr *m, const struct onr_msg_registration *r,
     return rc;
 }
 
+/* Every key of the policy's operators is a point on the curve (the
+ * decoder checked their form, SPEC type 13). */
+static int op_keys_on_curve(const struct onr_msg_registration *r)
+{
+    struct onr_op_keys keys;
+
+    if (r->op_keys.ptr == NULL)
+        return 1;
+    if (onr_op_keys_decode(r->op_keys.ptr, r->op_keys.len, &keys) != ONR_OK)
+        return 0;
+    for (size_t i = 0; i < keys.n; i++)
+        if (onr_p256_check_public(keys.keys[i].key) != ONR_OK)
+            return 0;
+    return 1;
+}
+
 /* The registration repeats the assignment in force (its provider resent it,
- * its first answer lost or late): nothing new to audit. */
+ * its first answer lost or late): nothing new to audit. A new policy, or
+ * its operators' keys, is news. */
 static int repeats(const struct onr_registry_assignment *owner,
                    const struct onr_msg_registration *r)
 {
     return strlen(owner->op) == r->op.len && memcmp(owner->op, r->op.ptr, r->op.len) == 0 &&
-           memcmp(owner->op_key, r->op_key.ptr, ONR_P256_PUB_LEN) == 0;
+           memcmp(owner->op_key, r->op_key.ptr, ONR_P256_PUB_LEN) == 0 &&
+           owner->user == (r->user == 1) && owner->policy_len == r->policy.len &&
+           (r->policy.len == 0 || memcmp(owner->policy, r->policy.ptr, r->policy.len) == 0) &&
+           owner->op_keys_len == r->op_keys.len &&
+           (r->op_keys.len == 0 || memcmp(owner->op_keys, r->op_keys.ptr, r->op_keys.len) == 0);
 }
 
 /* Why a claim fails, for the audit; the provider only hears "not allowed".
@@ -75,7 +96,7 @@ static const char *check_claim(struct onr_service *svc, const struct mfr *m,
         return "owned by another provider";
     if (rc != ONR_OK && rc != ONR_ENOENT)
         return NULL;
-    if (onr_p256_check_public(r->op_key.ptr) != ONR_OK)
+    if (onr_p256_check_public(r->op_key.ptr) != ONR_OK || !op_keys_on_curve(r))
         return "bad operator key";
     *repeat = rc == ONR_OK && repeats(&owner, r);
     return "assigned";
@@ -89,9 +110,8 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     struct onr_db *db = onr_service_db(svc);
     struct onr_registry_device d;
     struct onr_registry_assignment a;
-    struct mfr_change registered = {NULL, NULL, &a, onr_service_now(svc)};
-    uint8_t nonce[ONR_NONCE_LEN];
-    uint8_t hello_id[ONR_MSG_ID_LEN];
+    struct mfr_change registered = {NULL, &a, onr_service_now(svc)};
+    struct onr_registry_hello kept;
     char reply[ONR_TOPIC_MAX + 1];
     char dev[ONR_DEVID_LEN + 1];
     const char *result;
@@ -121,8 +141,18 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     snprintf(a.provider, sizeof(a.provider), "%s", ctx->prov->id);
     snprintf(a.op, sizeof(a.op), "%.*s", (int)r->op.len, (const char *)r->op.ptr);
     memcpy(a.op_key, r->op_key.ptr, ONR_P256_PUB_LEN);
+    /* the policy and its operators' keys: the decoder checked that they
+     * parse and match (SPEC type 13); kept as they came */
+    a.user = r->user == 1;
+    if (r->policy.ptr != NULL && r->policy.len < sizeof(a.policy) &&
+        r->op_keys.len <= sizeof(a.op_keys)) {
+        memcpy(a.policy, r->policy.ptr, r->policy.len);
+        a.policy_len = r->policy.len;
+        memcpy(a.op_keys, r->op_keys.ptr, r->op_keys.len);
+        a.op_keys_len = r->op_keys.len;
+    }
     /* a device waiting since its hello gets its voucher now */
-    rc = onr_registry_waiting(db, dev, nonce, hello_id);
+    rc = onr_registry_waiting(db, dev, &kept);
     waiting = rc == ONR_OK;
     if (rc == ONR_OK || rc == ONR_ENOENT)
         rc = mfr_device_step(db, dev, MFR_REGISTERED, &registered);
@@ -133,10 +163,30 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     rc = onr_service_seal(svc, &msg, reply, &answer->reply, NULL);
     if (rc != ONR_OK || !waiting)
         return rc;
-    rc = mfr_voucher(svc, ctx->m, &d, &a, nonce, hello_id, onr_answer_extra(answer));
+    return mfr_answer_waiting(svc, ctx->m, &d, &a, &kept, answer);
+}
+
+int mfr_answer_waiting(struct onr_service *svc, struct mfr *m, const struct onr_registry_device *d,
+                       const struct onr_registry_assignment *a,
+                       const struct onr_registry_hello *kept, struct onr_answer *answer)
+{
+    char down[ONR_TOPIC_MAX + 1];
+    /* the broker a kept hello came through is not kept: its country is
+     * the PLMN it reported, or none */
+    const struct mfr_ask ask = {kept->nonce, kept->hello_id, kept->plmn, "", down};
+    int rc = onr_topic_down(d->dev, down, sizeof(down));
+
     if (rc == ONR_OK)
-        onr_log(ONR_LOG_NOTICE, "voucher pushed dev=%s provider=%s", dev, a.provider);
-    return rc;
+        rc = mfr_vouch(svc, m, d, a, &ask, onr_answer_extra(answer));
+    if (rc == ONR_OK)
+        onr_log(ONR_LOG_NOTICE, "voucher pushed dev=%s provider=%s", d->dev, a->provider);
+    if (rc != ONR_ENOOPERATOR)
+        return rc;
+    /* the waiting hello's country has no operator in this policy */
+    rc = mfr_no_operator(svc, d->dev, a, &ask, answer);
+    return rc == ONR_OK ? onr_service_error_re(svc, kept->hello_id, ONR_ENOOPERATOR, down,
+                                               onr_answer_extra(answer))
+                        : rc;
 }
 
 int mfr_take_claim_token(const struct mfr *m, struct mfr_bucket *b, uint64_t now)

@@ -66,6 +66,22 @@ static const struct onr_db_migration steps[] = {
      ");"
      "ALTER TABLE assignments ADD COLUMN kit TEXT;",
      NULL},
+    {"roaming: each assignment's policy, its operators' keys and the end user's choice; the "
+     "visited PLMN a waiting hello reported; each device's last voucher (PLMN, operator, "
+     "reason) and its last no_operator notice",
+     "ALTER TABLE assignments ADD COLUMN user_choice INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE assignments ADD COLUMN policy TEXT;"
+     "ALTER TABLE assignments ADD COLUMN op_keys BLOB;"
+     "ALTER TABLE waiting ADD COLUMN plmn TEXT;"
+     "CREATE TABLE roaming ("
+     "  dev TEXT PRIMARY KEY REFERENCES devices(dev),"
+     "  plmn TEXT,"
+     "  operator TEXT,"
+     "  why TEXT,"
+     "  vouched_at INTEGER NOT NULL DEFAULT 0,"
+     "  no_operator_at INTEGER NOT NULL DEFAULT 0"
+     ");",
+     NULL},
 };
 
 const struct onr_db_schema onr_registry_schema = {steps, sizeof(steps) / sizeof(steps[0])};
@@ -122,28 +138,47 @@ int onr_registry_set_state(struct onr_db *db, const char *dev, int state)
 int onr_registry_assignment(struct onr_db *db, const char *dev,
                             struct onr_registry_assignment *out)
 {
-    return onr_db_get(db, "SELECT provider, operator, operator_key FROM assignments"
-                          " WHERE dev = ?1",
+    memset(out, 0, sizeof(*out));
+    return onr_db_get(db, "SELECT provider, operator, operator_key, user_choice, policy,"
+                          " op_keys FROM assignments WHERE dev = ?1",
                       ONR_DB_ARGS(ONR_DB_STR(dev)),
                       ONR_DB_COLS(ONR_DB_OUT_TEXT(out->provider), ONR_DB_OUT_TEXT(out->op),
-                                  ONR_DB_OUT_EXACT(out->op_key)));
+                                  ONR_DB_OUT_EXACT(out->op_key), ONR_DB_OUT_INT(&out->user),
+                                  ONR_DB_OUT_ANY(out->policy, sizeof(out->policy) - 1,
+                                                 &out->policy_len),
+                                  ONR_DB_OUT_ANY(out->op_keys, sizeof(out->op_keys),
+                                                 &out->op_keys_len)));
 }
 
 int onr_registry_assign(struct onr_db *db, const char *dev,
                         const struct onr_registry_assignment *a, uint64_t now)
 {
     return onr_db_run(db, "INSERT INTO assignments (dev, provider, operator, operator_key,"
-                          " assigned_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (dev) DO UPDATE"
+                          " assigned_at, user_choice, policy, op_keys)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (dev) DO UPDATE"
                           " SET operator = excluded.operator,"
-                          " operator_key = excluded.operator_key"
+                          " operator_key = excluded.operator_key,"
+                          " user_choice = excluded.user_choice, policy = excluded.policy,"
+                          " op_keys = excluded.op_keys"
                           " WHERE assignments.provider = excluded.provider",
                       ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_STR(a->provider), ONR_DB_STR(a->op),
-                                  ONR_DB_ARRAY(a->op_key), ONR_DB_INT(now)));
+                                  ONR_DB_ARRAY(a->op_key), ONR_DB_INT(now),
+                                  ONR_DB_INT(a->user != 0),
+                                  a->policy_len > 0 ? ONR_DB_TEXTN(a->policy, a->policy_len)
+                                                    : ONR_DB_NULLV,
+                                  ONR_DB_BLOB(a->op_keys_len > 0 ? a->op_keys : NULL,
+                                              a->op_keys_len)));
 }
 
 int onr_registry_unassign(struct onr_db *db, const char *dev)
 {
-    return onr_db_run(db, "DELETE FROM assignments WHERE dev = ?1", ONR_DB_ARGS(ONR_DB_STR(dev)));
+    int rc = onr_db_run(db, "DELETE FROM assignments WHERE dev = ?1",
+                        ONR_DB_ARGS(ONR_DB_STR(dev)));
+
+    /* the next owner's device starts with no voucher of ours on record */
+    return rc == ONR_OK ? onr_db_run(db, "DELETE FROM roaming WHERE dev = ?1",
+                                     ONR_DB_ARGS(ONR_DB_STR(dev)))
+                        : rc;
 }
 
 int onr_registry_audit(struct onr_db *db, uint64_t now, const char *provider, const char *dev,
@@ -155,25 +190,85 @@ int onr_registry_audit(struct onr_db *db, uint64_t now, const char *provider, co
                                   ONR_DB_STR(result)));
 }
 
-int onr_registry_wait(struct onr_db *db, const char *dev, const uint8_t nonce[16],
-                      const uint8_t hello_id[16], uint64_t now)
+int onr_registry_wait(struct onr_db *db, const char *dev, const struct onr_registry_hello *h,
+                      uint64_t now)
 {
-    return onr_db_run(db, "INSERT INTO waiting (dev, nonce, hello_id, at) VALUES (?1, ?2, ?3, ?4)"
+    return onr_db_run(db, "INSERT INTO waiting (dev, nonce, hello_id, at, plmn)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5)"
                           " ON CONFLICT (dev) DO UPDATE SET nonce = excluded.nonce,"
-                          " hello_id = excluded.hello_id, at = excluded.at",
-                      ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_BLOB(nonce, 16),
-                                  ONR_DB_BLOB(hello_id, 16), ONR_DB_INT(now)));
+                          " hello_id = excluded.hello_id, at = excluded.at, plmn = excluded.plmn",
+                      ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_ARRAY(h->nonce),
+                                  ONR_DB_ARRAY(h->hello_id), ONR_DB_INT(now),
+                                  h->plmn[0] != '\0' ? ONR_DB_STR(h->plmn) : ONR_DB_NULLV));
 }
 
-int onr_registry_waiting(struct onr_db *db, const char *dev, uint8_t nonce[16],
-                         uint8_t hello_id[16])
+int onr_registry_waiting(struct onr_db *db, const char *dev, struct onr_registry_hello *out)
 {
-    return onr_db_get(db, "SELECT nonce, hello_id FROM waiting WHERE dev = ?1",
-                      ONR_DB_ARGS(ONR_DB_STR(dev)),
-                      ONR_DB_COLS(ONR_DB_OUT_EXACTN(nonce, 16), ONR_DB_OUT_EXACTN(hello_id, 16)));
+    size_t plmn_len = 0;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = onr_db_get(db, "SELECT nonce, hello_id, plmn FROM waiting WHERE dev = ?1",
+                    ONR_DB_ARGS(ONR_DB_STR(dev)),
+                    ONR_DB_COLS(ONR_DB_OUT_EXACT(out->nonce), ONR_DB_OUT_EXACT(out->hello_id),
+                                ONR_DB_OUT_ANY(out->plmn, sizeof(out->plmn) - 1, &plmn_len)));
+    out->plmn[plmn_len] = '\0';
+    return rc;
 }
 
 int onr_registry_unwait(struct onr_db *db, const char *dev)
 {
     return onr_db_run(db, "DELETE FROM waiting WHERE dev = ?1", ONR_DB_ARGS(ONR_DB_STR(dev)));
+}
+
+/* ---- roaming: each device's last voucher and no_operator notice ------------------ */
+
+int onr_registry_vouched(struct onr_db *db, const char *dev, const char *plmn, const char *op,
+                         const char *why, uint64_t now)
+{
+    return onr_db_run(db, "INSERT INTO roaming (dev, plmn, operator, why, vouched_at)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (dev) DO UPDATE SET"
+                          " plmn = excluded.plmn, operator = excluded.operator,"
+                          " why = excluded.why, vouched_at = excluded.vouched_at",
+                      ONR_DB_ARGS(ONR_DB_STR(dev), plmn[0] != '\0' ? ONR_DB_STR(plmn) : ONR_DB_NULLV,
+                                  ONR_DB_STR(op), ONR_DB_STR(why), ONR_DB_INT(now)));
+}
+
+int onr_registry_reported(struct onr_db *db, const char *dev, const char *plmn)
+{
+    return onr_db_run(db, "INSERT INTO roaming (dev, plmn) VALUES (?1, ?2)"
+                          " ON CONFLICT (dev) DO UPDATE SET plmn = excluded.plmn",
+                      ONR_DB_ARGS(ONR_DB_STR(dev), plmn[0] != '\0' ? ONR_DB_STR(plmn)
+                                                               : ONR_DB_NULLV));
+}
+
+int onr_registry_roaming(struct onr_db *db, const char *dev, struct onr_registry_roaming *out)
+{
+    size_t plmn_len = 0, op_len = 0, why_len = 0;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = onr_db_get(db, "SELECT plmn, operator, why, vouched_at FROM roaming WHERE dev = ?1",
+                    ONR_DB_ARGS(ONR_DB_STR(dev)),
+                    ONR_DB_COLS(ONR_DB_OUT_ANY(out->plmn, sizeof(out->plmn) - 1, &plmn_len),
+                                ONR_DB_OUT_ANY(out->op, sizeof(out->op) - 1, &op_len),
+                                ONR_DB_OUT_ANY(out->why, sizeof(out->why) - 1, &why_len),
+                                ONR_DB_OUT_U64(&out->vouched_at)));
+    out->plmn[plmn_len] = '\0';
+    out->op[op_len] = '\0';
+    out->why[why_len] = '\0';
+    return rc;
+}
+
+int onr_registry_no_operator_due(struct onr_db *db, const char *dev, uint64_t now,
+                                 uint64_t window)
+{
+    int rc = onr_db_run(db, "INSERT INTO roaming (dev, no_operator_at) VALUES (?1, ?2)"
+                            " ON CONFLICT (dev) DO UPDATE SET no_operator_at = excluded.no_operator_at"
+                            " WHERE roaming.no_operator_at + ?3 <= excluded.no_operator_at",
+                        ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_INT(now), ONR_DB_INT(window)));
+
+    if (rc != ONR_OK)
+        return rc;
+    return onr_db_changes(db) > 0 ? ONR_OK : ONR_EBUSY;
 }

@@ -13,7 +13,9 @@
 
 #include "onramp/devid.h"
 #include "onramp/msg.h"
+#include "onramp/op_keys.h"
 #include "onramp/p256.h"
+#include "onramp/policy.h"
 #include "onramp/svc_db.h"
 #include "onramp/x25519.h"
 
@@ -28,11 +30,36 @@ struct onr_registry_device {
     uint8_t claim_hash[32];
 };
 
-/* Who owns a device, as a provider registered it. */
+/* Who owns a device, as a provider registered it: its operator (or, with
+ * a roaming policy, the end user's preference if `user`), the policy's
+ * text (policy_len 0: none) and its operators' keys as the registration
+ * carried them (SPEC type 13). */
 struct onr_registry_assignment {
     char provider[ONR_SERVICE_ID_MAX + 1];
     char op[ONR_SERVICE_ID_MAX + 1];
     uint8_t op_key[ONR_P256_PUB_LEN];
+    int user;
+    char policy[ONR_POLICY_TEXT_MAX + 1];
+    size_t policy_len;
+    uint8_t op_keys[ONR_OP_KEYS_BIN_MAX];
+    size_t op_keys_len;
+};
+
+/* A hello a device waits with: its nonce and id, and the PLMN it
+ * reported ("" for none). */
+struct onr_registry_hello {
+    uint8_t nonce[ONR_NONCE_LEN];
+    uint8_t hello_id[ONR_MSG_ID_LEN];
+    char plmn[ONR_PLMN_MAX + 1];
+};
+
+/* A device's last voucher: for which PLMN ("" none), which operator and
+ * why (section 15's word), when. */
+struct onr_registry_roaming {
+    char plmn[ONR_PLMN_MAX + 1];
+    char op[ONR_SERVICE_ID_MAX + 1];
+    char why[16];
+    uint64_t vouched_at;
 };
 
 /* onr_registry_open: the database at `path` with the manufacturer's schema
@@ -60,7 +87,8 @@ int onr_registry_assignment(struct onr_db *db, const char *dev,
 /* onr_registry_assign: record (or confirm) an assignment. */
 int onr_registry_assign(struct onr_db *db, const char *dev,
                         const struct onr_registry_assignment *a, uint64_t now);
-/* onr_registry_unassign: the device is nobody's any more (a release). */
+/* onr_registry_unassign: the device is nobody's any more (a release): its
+ * assignment and its last voucher's record are gone. */
 int onr_registry_unassign(struct onr_db *db, const char *dev);
 
 /* onr_registry_audit: append a claim attempt and its result (the table
@@ -69,12 +97,27 @@ int onr_registry_audit(struct onr_db *db, uint64_t now, const char *provider, co
                        const char *result);
 
 /* The hello a device waits with (its state is waiting): the nonce to put
- * in the voucher when the registration arrives, and the hello's id for
- * `re`; the latest one. */
-int onr_registry_wait(struct onr_db *db, const char *dev, const uint8_t nonce[16],
-                      const uint8_t hello_id[16], uint64_t now);
-int onr_registry_waiting(struct onr_db *db, const char *dev, uint8_t nonce[16],
-                         uint8_t hello_id[16]);
+ * in the voucher when the registration arrives, the hello's id for `re`
+ * and its PLMN to resolve the policy for; the latest one. */
+int onr_registry_wait(struct onr_db *db, const char *dev, const struct onr_registry_hello *h,
+                      uint64_t now);
+int onr_registry_waiting(struct onr_db *db, const char *dev, struct onr_registry_hello *out);
 int onr_registry_unwait(struct onr_db *db, const char *dev);
+
+/* onr_registry_vouched: the device's last voucher named `op` (with `why`)
+ * for `plmn` ("" none) at `now`. onr_registry_roaming: that record, or
+ * ONR_ENOENT. */
+int onr_registry_vouched(struct onr_db *db, const char *dev, const char *plmn, const char *op,
+                         const char *why, uint64_t now);
+int onr_registry_roaming(struct onr_db *db, const char *dev, struct onr_registry_roaming *out);
+/* onr_registry_reported: the device's last hello reported `plmn` ("" none). */
+int onr_registry_reported(struct onr_db *db, const char *dev, const char *plmn);
+
+/* onr_registry_no_operator_due: whether the device's provider may be told
+ * of a hello answered ENOOPERATOR now (at most once in `window` seconds,
+ * counted from the last one told): ONR_OK, recorded as told at `now`;
+ * ONR_EBUSY when one was told less than `window` ago. */
+int onr_registry_no_operator_due(struct onr_db *db, const char *dev, uint64_t now,
+                                 uint64_t window);
 
 #endif /* ONRAMP_MFR_REGISTRY_H */

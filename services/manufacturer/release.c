@@ -22,7 +22,7 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     const struct release_ctx *ctx = arg;
     struct onr_db *db = onr_service_db(svc);
     struct onr_registry_assignment owner;
-    struct mfr_change released = {NULL, NULL, NULL, onr_service_now(svc)};
+    struct mfr_change released = {NULL, NULL, onr_service_now(svc)};
     struct onr_msg msg = {.type = ONR_MSG_RELEASED};
     char reply[ONR_TOPIC_MAX + 1];
     char dev[ONR_DEVID_LEN + 1];

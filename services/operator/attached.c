@@ -14,26 +14,6 @@
 #include "onramp/crypto.h"
 #include "onramp/error.h"
 
-int op_event(struct onr_service *svc, const char *dev, enum onr_journey_step step,
-             struct onr_publication *pub)
-{
-    struct onr_msg msg = {.type = ONR_MSG_EVENT};
-    const char *word = onr_journey_event(step);
-    char topic[ONR_TOPIC_MAX + 1];
-    int rc;
-
-    if (pub == NULL)
-        return ONR_ESPACE;
-    if (word == NULL)
-        return ONR_EINVAL; /* no event announces that step */
-    rc = onr_topic_ev(ONR_ROLE_OPERATOR, onr_service_id(svc), topic, sizeof(topic));
-    msg.body.event = (struct onr_msg_event){
-        .dev = {(const uint8_t *)dev, strlen(dev)},
-        .step = {(const uint8_t *)word, strlen(word)},
-    };
-    return rc == ONR_OK ? onr_service_seal(svc, &msg, topic, pub, NULL) : rc;
-}
-
 void op_grant_msg(const char *dev, const char *prov, struct onr_msg *msg)
 {
     memset(msg, 0, sizeof(*msg));
@@ -114,7 +94,7 @@ int op_attached(struct onr_service *svc, struct op *o, struct op_subscriber *sub
                                         topic);
     }
     if (rc == ONR_OK)
-        rc = op_event(svc, sub->dev, ONR_JOURNEY_ATTACHED, onr_answer_extra(answer));
+        rc = onr_service_event(svc, sub->dev, ONR_JOURNEY_ATTACHED, onr_answer_extra(answer));
     return rc;
 }
 

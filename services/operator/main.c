@@ -36,8 +36,13 @@ static const char usage[] =
     "\n"
     "Configuration (FILE, key value lines; relative paths from FILE's folder):\n"
     "  id                 the operator's id (its certificate's CN)\n"
-    "  broker_host, broker_port   the broker's services listener\n"
-    "  broker_ca          PEM: the broker's TLS CA\n"
+    "  broker NAME HOST PORT [region=MCC]   a broker's services listener and its\n"
+    "                     plugin's broker_name; one line per broker (at most 8):\n"
+    "                     it connects to each, answers a device on the broker\n"
+    "                     its request came through,\n"
+    "                     and sends every grant and revoke to each\n"
+    "  broker_host, broker_port   instead: the one broker, its name unknown\n"
+    "  broker_ca          PEM: the brokers' TLS CA\n"
     "  cert, key          PEM: this service's certificate (OU=operator)\n"
     "  signing_key        P-256 key signing its messages\n"
     "  database           SQLite: subscribers, Ki and OPc included (mode 0600);\n"
@@ -60,6 +65,10 @@ static const char usage[] =
     "  provider ID SIGNING_PUB SEALING_PUB   a provider it has a contract\n"
     "                     with: its signing key and the X25519 key its\n"
     "                     application keys are sealed to; repeat for each\n"
+    "  serves MCC [MCC...]  the countries it serves (mobile country codes, 3\n"
+    "                     digits; repeat the line for more): a voucher naming a\n"
+    "                     visited PLMN of another country is refused (EDENIED);\n"
+    "                     without the line it serves every country\n"
     "  resend             seconds before an unconfirmed grant, revoke or\n"
     "                     application key is first sent again (default 10); each\n"
     "                     next attempt waits twice as long, plus up to half again\n"
@@ -76,17 +85,19 @@ static const char usage[] =
     "  --help, --version\n"
     "\n"
     "Error answers to devices: EDENIED (voucher from an unknown manufacturer,\n"
-    "for another device or operator, provider without a contract, IMSI not\n"
-    "its own), EEXPIRED (voucher expired), EEXHAUSTED (number pool used up),\n"
+    "for another device or operator, provider without a contract, a visited\n"
+    "country it does not serve, IMSI not its own), EEXPIRED (voucher\n"
+    "expired), EEXHAUSTED (number pool used up),\n"
     "EAUTH (wrong RES or AUTS), ENOENT (unknown or used challenge), ESTALE.\n"
     "\n"
     "Signals: SIGTERM or SIGINT stop it cleanly; SIGHUP reloads the\n"
-    "configuration (manufacturers, providers, timers, log level).\n"
+    "configuration (manufacturers, providers, countries served, timers, log\n"
+    "level).\n"
     "Exit status: 0 after a clean stop, 1 if it could not start, 2 usage.\n";
 
 static const char *const keys[] = {
     "op_file", "plmn", "apn", "amf", "imsi_range", "iccid_range", "manufacturer", "provider",
-    "resend", "challenge_lifetime",
+    "resend", "challenge_lifetime", "serves",
 };
 
 static struct op state;
@@ -232,6 +243,50 @@ static int load_network(struct onr_service *svc, struct op *o)
     return load_op(svc, o->op);
 }
 
+int op_serves(const struct op *o, const char *plmn, size_t len)
+{
+    if (o->n_serves == 0 || plmn == NULL || len < ONR_MCC_LEN)
+        return 1;
+    for (size_t i = 0; i < o->n_serves; i++)
+        if (memcmp(o->serves[i], plmn, ONR_MCC_LEN) == 0)
+            return 1;
+    return 0;
+}
+
+/* `serves MCC...` lines: the countries it serves, 3 digits each, none
+ * twice. */
+static int load_serves(const struct onr_config *cfg, char out[][ONR_MCC_LEN + 1], size_t *n)
+{
+    size_t count = 0;
+
+    for (size_t i = 0; i < onr_config_count(cfg, "serves"); i++) {
+        const char *fields[OP_SERVES_MAX];
+        char buf[512];
+        size_t nf = 0;
+
+        if (onr_config_split(onr_config_at(cfg, "serves", i), buf, sizeof(buf), fields,
+                             OP_SERVES_MAX, &nf) != ONR_OK || nf == 0)
+            return fail("serves", "want MCC [MCC...]: 3 digits each, at most 64");
+        for (size_t f = 0; f < nf; f++) {
+            if (!is_digits(fields[f], ONR_MCC_LEN, ONR_MCC_LEN)) {
+                fprintf(stderr, "onramp-operator: serves %s: not an MCC (3 digits)\n",
+                        fields[f]);
+                return ONR_EINVAL;
+            }
+            for (size_t k = 0; k < count; k++)
+                if (strcmp(out[k], fields[f]) == 0) {
+                    fprintf(stderr, "onramp-operator: serves %s: listed twice\n", fields[f]);
+                    return ONR_EINVAL;
+                }
+            if (count == OP_SERVES_MAX)
+                return fail("serves", "at most 64 MCCs");
+            memcpy(out[count++], fields[f], ONR_MCC_LEN + 1);
+        }
+    }
+    *n = count;
+    return ONR_OK;
+}
+
 /* The peers and timers: what SIGHUP may change (all or nothing). */
 static int load_peers(struct onr_service *svc, struct op *o)
 {
@@ -240,6 +295,8 @@ static int load_peers(struct onr_service *svc, struct op *o)
     static struct onr_peers providers;
     uint64_t resend = 0;
     uint64_t lifetime = 0;
+    static char serves[OP_SERVES_MAX][ONR_MCC_LEN + 1];
+    size_t n_serves = 0;
     int rc;
 
     rc = onr_peers_load(cfg, "onramp-operator", "manufacturer", 0, &manufacturers);
@@ -251,6 +308,11 @@ static int load_peers(struct onr_service *svc, struct op *o)
         return fail("resend", "seconds in 1..86400");
     if (onr_config_get_uint(cfg, "challenge_lifetime", 300, 10, 86400, &lifetime) != ONR_OK)
         return fail("challenge_lifetime", "seconds in 10..86400");
+    rc = load_serves(cfg, serves, &n_serves);
+    if (rc != ONR_OK)
+        return rc;
+    memcpy(o->serves, serves, sizeof(o->serves));
+    o->n_serves = n_serves;
     o->manufacturers = manufacturers;
     o->providers = providers;
     o->resend = resend;
@@ -318,8 +380,9 @@ static int start(struct onr_service *svc, void *arg)
     if (rc == ONR_OK)
         rc = onr_service_every(svc, 60, prune_challenges, o);
     onr_log(ONR_LOG_NOTICE,
-            "operator ready plmn=%s pool=%llu manufacturers=%zu providers=%zu", o->plmn,
-            (unsigned long long)op_pool_size(&o->ranges), o->manufacturers.n, o->providers.n);
+            "operator ready plmn=%s pool=%llu manufacturers=%zu providers=%zu serves=%zu", o->plmn,
+            (unsigned long long)op_pool_size(&o->ranges), o->manufacturers.n, o->providers.n,
+            o->n_serves);
     return rc;
 }
 

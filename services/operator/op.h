@@ -23,6 +23,7 @@
 
 #include "lifecycle.h"
 #include "onramp/journey.h"
+#include "onramp/policy.h"
 #include "onramp/service.h"
 #include "onramp/svc_peers.h"
 #include "pool.h"
@@ -32,6 +33,8 @@
 #define OP_KIND_GRANT "grant"
 #define OP_KIND_REVOKE "revoke"
 #define OP_KIND_APP_KEY "app_key"
+
+#define OP_SERVES_MAX 64
 
 struct op {
     uint8_t op[16];                /* Milenage OP: secret, never logged */
@@ -43,7 +46,14 @@ struct op {
     struct onr_peers providers;     /* contracts: signing and sealing keys */
     uint64_t resend;                /* seconds before an unconfirmed message is first resent */
     uint64_t challenge_lifetime;    /* seconds a challenge may be answered */
+    /* the countries (MCCs) it serves (`serves`); none listed: any */
+    char serves[OP_SERVES_MAX][ONR_MCC_LEN + 1];
+    size_t n_serves;
 };
+
+/* op_serves: whether the operator serves the country of `plmn` (a checked
+ * PLMN; NULL or empty: a device that reported none, served). */
+int op_serves(const struct op *o, const char *plmn, size_t len);
 
 /* schema.c */
 extern const struct onr_db_schema op_schema;
@@ -71,13 +81,10 @@ int op_on_attach_response(struct onr_service *svc, const struct onr_envelope *en
  * attached.c. op_attached: from inside the attach transaction: `sub`
  * takes the attach (kid, K_AF sealed to its provider), and the grant and
  * the provider's key go out as confirmed messages, the event as an extra
- * of `answer`. op_event: the event of journey step `step` (the journey's
- * word for it) into `pub` (NULL: ONR_ESPACE).
+ * of `answer`.
  */
 int op_attached(struct onr_service *svc, struct op *o, struct op_subscriber *sub,
                 const uint8_t kid[16], const uint8_t k_af[32], struct onr_answer *answer);
-int op_event(struct onr_service *svc, const char *dev, enum onr_journey_step step,
-             struct onr_publication *pub);
 
 /* The hook of the key kind (main.c lists the kinds): a provider stored a
  * key (logged). See <onramp/svc_delivery.h>. */

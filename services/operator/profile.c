@@ -2,7 +2,7 @@
  * Step 3c, the profile: a device asks on onr/1/d/{dev}/up/op/{us} with its
  * voucher. We check the voucher (a manufacturer we trust signed it, for
  * this device, for us, not expired, naming a provider we have a contract
- * with), give the device its one subscription (allocated on the first
+ * with, for a country we serve), give the device its one subscription (allocated on the first
  * request, the same one after) and answer with the profile sealed to the
  * device's key in the voucher.
  */
@@ -77,6 +77,12 @@ static int check_voucher(struct onr_service *svc, const struct op *o, const char
         *why = "no contract with the voucher's provider";
         return ONR_EDENIED;
     }
+    /* the visited PLMN is the device's claim; it only picks among operators
+     * that serve its country (SPEC section 15) */
+    if (!op_serves(o, (const char *)v->plmn.ptr, v->plmn.len)) {
+        *why = "voucher for a country not served";
+        return ONR_EDENIED;
+    }
     snprintf(out->mfr, sizeof(out->mfr), "%s", mfr->id);
     copy_id(out->prov, sizeof(out->prov), v->prov);
     memcpy(out->seal_key, v->seal_key.ptr, sizeof(out->seal_key));
@@ -136,7 +142,7 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
             rc = onr_service_seal(svc, &msg, down, &answer->reply, NULL);
     }
     if (rc == ONR_OK && fresh)
-        rc = op_event(svc, ctx->dev, ONR_JOURNEY_PROFILED, onr_answer_extra(answer));
+        rc = onr_service_event(svc, ctx->dev, ONR_JOURNEY_PROFILED, onr_answer_extra(answer));
     if (rc == ONR_OK)
         onr_log(fresh ? ONR_LOG_NOTICE : ONR_LOG_INFO,
                 "profile dev=%s imsi=%s iccid=%s provider=%s%s", ctx->dev, sub.imsi, sub.iccid,

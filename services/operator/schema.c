@@ -98,6 +98,37 @@ static int v1_deliveries(struct onr_db *db, void *ctx)
     return rc == ONR_ENOENT ? ONR_OK : rc;
 }
 
+/* Version 4's data: every subscription's grant (attached, aligned) or
+ * revoke (suspended) in force for the brokers, as the plugins hold it. */
+static int v3_in_force(struct onr_db *db, void *ctx)
+{
+    char dev[ONR_DEVID_LEN + 1], prov[ONR_SERVICE_ID_MAX + 1], key[ONR_DELIVERY_KEY_MAX + 1];
+    struct onr_db_rows *rows = NULL;
+    uint64_t now = (uint64_t)time(NULL);
+    struct onr_msg msg;
+    int state = 0;
+    int rc;
+
+    (void)ctx;
+    rc = onr_db_query(db, "SELECT dev, prov, state FROM subscribers WHERE state IN (1, 2, 3)",
+                      ONR_DB_NO_ARGS, &rows);
+    while (rc == ONR_OK) {
+        rc = onr_db_next(rows, ONR_DB_COLS(ONR_DB_OUT_TEXT(dev), ONR_DB_OUT_TEXT(prov),
+                                           ONR_DB_OUT_INT(&state)));
+        if (rc != ONR_OK)
+            break;
+        op_grant_key(dev, key, sizeof(key));
+        if (state == 3)
+            op_revoke_msg(dev, &msg);
+        else
+            op_grant_msg(dev, prov, &msg);
+        rc = onr_delivery_in_force(db, state == 3 ? OP_KIND_REVOKE : OP_KIND_GRANT, key, &msg,
+                                   now);
+    }
+    onr_db_query_end(rows);
+    return rc == ONR_ENOENT ? ONR_OK : rc;
+}
+
 static const struct onr_db_migration steps[] = {
     {"subscribers, pool and challenges as first released (SQLite only: WITHOUT ROWID)",
      ONR_SVC_SCHEMA_PROCESSED
@@ -160,6 +191,9 @@ static const struct onr_db_migration steps[] = {
      "ALTER TABLE subscribers DROP COLUMN key_stored;"
      "ALTER TABLE subscribers DROP COLUMN sent_at;",
      NULL},
+    {"several brokers: a pending row per broker, the grants and revokes in force, each "
+     "broker's epoch",
+     ONR_SVC_SCHEMA_BROKERS, v3_in_force},
 };
 
 const struct onr_db_schema op_schema = {steps, sizeof(steps) / sizeof(steps[0])};

@@ -10,6 +10,14 @@
  * enrolls), and confirm, so the operator stops resending it. Step 5
  * starts with the key (align.c), and an enrollment that waited for it is
  * finished (enroll.c).
+ *
+ * With a roaming policy (proto/SPEC.md sections 15 and 16) the operator
+ * the manufacturer chose is any the policy names: before we hold a key,
+ * one from any of them (or the registration's operator) is taken; once we
+ * hold one, only from its operator again or from the operator a
+ * relocation under way moves the device to. That one's key completes the
+ * relocation: the old operator is released (confirmed delivery), the
+ * relocation counted, the event "relocated" published.
  */
 #include <stdio.h>
 #include <string.h>
@@ -19,6 +27,7 @@
 #include "lifecycle.h"
 #include "onramp/crypto.h"
 #include "onramp/error.h"
+#include "onramp/policy.h"
 #include "prov.h"
 
 struct key_ctx {
@@ -27,15 +36,37 @@ struct key_ctx {
     char dev[ONR_DEVID_LEN + 1];
 };
 
+/* A key from another operator than the one whose key we held: the
+ * relocation to it is done. The old operator releases the device (its
+ * subscription suspended, its grant revoked, letting the new operator's
+ * grant through), the relocation is counted and announced. */
+static int relocated(struct onr_service *svc, const char *dev, const char *old_op,
+                     const char *new_op, struct onr_answer *answer)
+{
+    int rc = prov_release_to(svc, PROV_KIND_RELEASE_OP, ONR_ROLE_OPERATOR, old_op, "moved", dev,
+                             answer);
+
+    if (rc == ONR_OK)
+        rc = prov_relocated(onr_service_db(svc), dev, old_op, onr_service_now(svc));
+    if (rc == ONR_OK)
+        rc = onr_service_event(svc, dev, ONR_JOURNEY_RELOCATED, onr_answer_extra(answer));
+    if (rc == ONR_OK)
+        onr_log(ONR_LOG_NOTICE, "relocated dev=%s from=%s to=%s", dev, old_op, new_op);
+    return rc;
+}
+
 static int decide(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                   void *arg, struct onr_answer *answer)
 {
     const struct key_ctx *ctx = arg;
     const struct onr_msg_app_key *m = &env->msg.body.app_key;
     struct onr_msg msg = {.type = ONR_MSG_APP_KEY_STORED};
+    struct onr_db *db = onr_service_db(svc);
     struct prov_claim claim;
     struct prov_app_key k;
+    struct prov_app_key old;
     char reply[ONR_TOPIC_MAX + 1];
+    int moved;
     int rc;
 
     (void)topic;
@@ -49,17 +80,23 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
         return ONR_ELENGTH;
     memcpy(k.imsi, m->imsi.ptr, m->imsi.len);
     memcpy(k.iccid, m->iccid.ptr, m->iccid.len);
-    rc = prov_claim_get(onr_service_db(svc), k.dev, &claim); /* as of this transaction */
+    rc = prov_claim_get(db, k.dev, &claim); /* as of this transaction */
     if (rc == ONR_OK)
-        rc = prov_app_key_put(onr_service_db(svc), &k, onr_service_now(svc));
+        rc = prov_app_key_get(db, k.dev, &old);
+    moved = rc == ONR_OK && strcmp(old.op, k.op) != 0;
+    if (rc == ONR_ENOENT && claim.dev[0] != '\0')
+        rc = ONR_OK; /* the first key */
     if (rc == ONR_OK)
-        rc = prov_device_step(onr_service_db(svc), &claim, PROV_KEY_STORED, 1,
-                              onr_service_now(svc));
+        rc = prov_app_key_put(db, &k, onr_service_now(svc));
+    if (rc == ONR_OK)
+        rc = prov_device_step(db, &claim, PROV_KEY_STORED, 1, onr_service_now(svc));
     if (rc == ONR_OK)
         rc = prov_align_start(svc, ctx->p, claim.account, &k, answer);
     /* an enrollment that waited for this key is finished now */
     if (rc == ONR_OK)
         rc = prov_enroll_waiting(svc, ctx->p, &k, answer);
+    if (rc == ONR_OK && moved)
+        rc = relocated(svc, k.dev, old.op, k.op, answer);
     if (rc != ONR_OK)
         return rc;
     msg.body.app_key_stored = (struct onr_msg_app_key_stored){
@@ -71,18 +108,48 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     return rc == ONR_OK ? onr_service_seal(svc, &msg, reply, &answer->reply, NULL) : rc;
 }
 
-/* Is `dev` claimed here (registering or claimed) with operator `op`? A
- * device we never claimed and one claimed with another operator are
- * refused alike (EDENIED), as the manufacturer answers "unknown" and "not
- * yours" alike. */
-static int claimed_with(struct onr_service *svc, const char *dev, const char *op)
+/* Whether policy text `policy` ("" none) names operator `op`. */
+static int policy_names(const char *policy, const char *op)
 {
-    struct prov_claim claim;
-    int rc = prov_claim_get(onr_service_db(svc), dev, &claim);
+    struct onr_policy p;
 
-    if (rc == ONR_ENOENT || (rc == ONR_OK && strcmp(claim.op, op) != 0))
-        return ONR_EDENIED;
-    return rc;
+    if (policy[0] == '\0' || onr_policy_parse(policy, strlen(policy), &p) != ONR_OK)
+        return 0;
+    for (size_t e = 0; e < p.n; e++)
+        for (size_t k = 0; k < p.entries[e].n_ops; k++)
+            if (strcmp(p.entries[e].ops[k], op) == 0)
+                return 1;
+    return 0;
+}
+
+/*
+ * May operator `op` hand us `dev`'s key? The device must be claimed here.
+ * Before we hold a key: the registration's operator or one its policy
+ * names (the manufacturer chose among them). Once we hold one: its
+ * operator again (a new attach), or the one a relocation under way moves
+ * the device to; never another, even one the policy names, which would
+ * take the device from its operator unasked. Refusals are alike (EDENIED),
+ * as the manufacturer answers "unknown" and "not yours" alike.
+ */
+static int key_allowed(struct onr_service *svc, const char *dev, const char *op)
+{
+    struct onr_db *db = onr_service_db(svc);
+    struct prov_roaming_row r;
+    struct prov_app_key held;
+    struct prov_claim claim;
+    int rc = prov_claim_get(db, dev, &claim);
+
+    if (rc != ONR_OK)
+        return rc == ONR_ENOENT ? ONR_EDENIED : rc;
+    rc = prov_app_key_get(db, dev, &held);
+    if (rc == ONR_ENOENT) /* no key yet */
+        return strcmp(claim.op, op) == 0 || policy_names(claim.policy, op) ? ONR_OK
+                                                                          : ONR_EDENIED;
+    if (rc == ONR_OK)
+        rc = prov_roaming_get(db, dev, &r);
+    if (rc != ONR_OK)
+        return rc;
+    return strcmp(held.op, op) == 0 || strcmp(r.target, op) == 0 ? ONR_OK : ONR_EDENIED;
 }
 
 int prov_on_app_key(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
@@ -100,10 +167,10 @@ int prov_on_app_key(struct onr_service *svc, const struct onr_envelope *env, con
     if (rc != ONR_OK)
         return rc; /* no contract, or not from it */
     snprintf(ctx.dev, sizeof(ctx.dev), "%.*s", (int)m->dev.len, (const char *)m->dev.ptr);
-    rc = claimed_with(svc, ctx.dev, ctx.op->id);
+    rc = key_allowed(svc, ctx.dev, ctx.op->id);
     if (rc == ONR_EDENIED) {
         onr_service_log_refusal(svc, "application key refused dev=%s operator=%s "
-                                "reason=not the operator of the device's claim",
+                                "reason=not an operator of the device's claim",
                                 ctx.dev, ctx.op->id);
         if (onr_topic_in(ONR_ROLE_OPERATOR, ctx.op->id, reply, sizeof(reply)) != ONR_OK)
             return rc;

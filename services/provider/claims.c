@@ -8,36 +8,64 @@
 int prov_claim_get(struct onr_db *db, const char *dev, struct prov_claim *out)
 {
     int state = 0;
+    size_t policy_len = 0;
     int rc;
 
     memset(out, 0, sizeof(*out));
-    rc = onr_db_get(db, "SELECT dev, mfr, account, operator, state, pairing_id, asker"
-                        " FROM claims WHERE dev = ?1",
+    rc = onr_db_get(db, "SELECT dev, mfr, account, operator, state, pairing_id, asker,"
+                        " user_choice, policy FROM claims WHERE dev = ?1",
                     ONR_DB_ARGS(ONR_DB_STR(dev)),
                     ONR_DB_COLS(ONR_DB_OUT_TEXT(out->dev), ONR_DB_OUT_TEXT(out->mfr),
                                 ONR_DB_OUT_TEXT(out->account), ONR_DB_OUT_TEXT(out->op),
                                 ONR_DB_OUT_INT(&state), ONR_DB_OUT_EXACT(out->pairing_id),
-                                ONR_DB_OUT_TEXT(out->asker)));
+                                ONR_DB_OUT_TEXT(out->asker), ONR_DB_OUT_INT(&out->user),
+                                ONR_DB_OUT_ANY(out->policy, sizeof(out->policy) - 1,
+                                               &policy_len)));
+    out->policy[policy_len] = '\0';
     if (rc == ONR_OK && (state <= PROV_STEP_NONE || state >= PROV_STEP_COUNT))
         rc = ONR_EIO;
     out->state = (enum prov_step)state;
     return rc;
 }
 
-int prov_claim_put(struct onr_db *db, const struct prov_claim *c, uint64_t now)
+int prov_claim_put(struct onr_db *db, const struct prov_claim *c,
+                   const uint8_t sealed[ONR_LABEL_SEALED_LEN], uint64_t now)
 {
     static const char sql[] =
-        "INSERT INTO claims (dev, mfr, account, operator, state, pairing_id, asker, created_at)"
-        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (dev) DO UPDATE SET"
+        "INSERT INTO claims (dev, mfr, account, operator, state, pairing_id, asker, created_at,"
+        " user_choice, policy, sealed_claim)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11) ON CONFLICT (dev) DO UPDATE SET"
         " mfr = excluded.mfr, account = excluded.account, operator = excluded.operator,"
         " state = excluded.state, pairing_id = excluded.pairing_id, asker = excluded.asker,"
-        " created_at = excluded.created_at, claimed_at = NULL";
+        " created_at = excluded.created_at, claimed_at = NULL,"
+        " user_choice = excluded.user_choice, policy = excluded.policy,"
+        " sealed_claim = excluded.sealed_claim";
 
     return onr_db_run(db, sql,
                       ONR_DB_ARGS(ONR_DB_STR(c->dev), ONR_DB_STR(c->mfr),
                                   ONR_DB_STR(c->account), ONR_DB_STR(c->op),
                                   ONR_DB_INT(PROV_STEP_REGISTERING), ONR_DB_ARRAY(c->pairing_id),
-                                  ONR_DB_STR(c->asker), ONR_DB_INT(now)));
+                                  ONR_DB_STR(c->asker), ONR_DB_INT(now), ONR_DB_INT(c->user),
+                                  c->policy[0] != '\0' ? ONR_DB_STR(c->policy) : ONR_DB_NULLV,
+                                  ONR_DB_BLOB(sealed, ONR_LABEL_SEALED_LEN)));
+}
+
+int prov_claim_sealed(struct onr_db *db, const char *dev, uint8_t out[ONR_LABEL_SEALED_LEN])
+{
+    size_t len = 0;
+    int rc = onr_db_get(db, "SELECT sealed_claim FROM claims WHERE dev = ?1",
+                        ONR_DB_ARGS(ONR_DB_STR(dev)),
+                        ONR_DB_COLS(ONR_DB_OUT_ANY(out, ONR_LABEL_SEALED_LEN, &len)));
+
+    /* NULL (a claim made before it was kept) reads empty */
+    return rc == ONR_OK && len != ONR_LABEL_SEALED_LEN ? ONR_ENOENT : rc;
+}
+
+int prov_claim_set_policy(struct onr_db *db, const char *dev, const char *policy)
+{
+    return onr_db_run_one(db, "UPDATE claims SET policy = ?2 WHERE dev = ?1",
+                          ONR_DB_ARGS(ONR_DB_STR(dev), policy[0] != '\0' ? ONR_DB_STR(policy)
+                                                                         : ONR_DB_NULLV));
 }
 
 int prov_claim_set_state(struct onr_db *db, const char *dev, enum prov_step state)
@@ -62,7 +90,7 @@ int prov_device_forget(struct onr_db *db, const char *dev)
     static const char *const sql[] = {
         "DELETE FROM claims WHERE dev = ?1",      "DELETE FROM app_keys WHERE dev = ?1",
         "DELETE FROM alignments WHERE dev = ?1",  "DELETE FROM operational WHERE dev = ?1",
-        "DELETE FROM web_refusals WHERE dev = ?1",
+        "DELETE FROM web_refusals WHERE dev = ?1", "DELETE FROM roaming WHERE dev = ?1",
     };
     int rc = ONR_OK;
 
@@ -115,4 +143,76 @@ int prov_web_refusal_get(struct onr_db *db, const char *dev, char *reason, size_
     return onr_db_get(db, "SELECT reason, refused_at FROM web_refusals WHERE dev = ?1",
                       ONR_DB_ARGS(ONR_DB_STR(dev)),
                       ONR_DB_COLS(ONR_DB_OUT_TEXTN(reason, cap), ONR_DB_OUT_U64(at)));
+}
+
+/* ---- roaming: where a device is and where it goes ------------------------------ */
+
+/* An empty text reads NULL (a column of none). */
+static struct onr_db_arg text_or_null(const char *s)
+{
+    return s[0] != '\0' ? ONR_DB_STR(s) : ONR_DB_NULLV;
+}
+
+int prov_roaming_get(struct onr_db *db, const char *dev, struct prov_roaming_row *out)
+{
+    size_t plmn_len = 0, target_len = 0, prev_len = 0, no_plmn_len = 0;
+    int rc;
+
+    memset(out, 0, sizeof(*out));
+    rc = onr_db_get(db, "SELECT plmn, target, relocating_at, relocations, relocated_at,"
+                        " prev_op, no_operator_plmn, no_operator_at FROM roaming WHERE dev = ?1",
+                    ONR_DB_ARGS(ONR_DB_STR(dev)),
+                    ONR_DB_COLS(ONR_DB_OUT_ANY(out->plmn, ONR_PLMN_MAX, &plmn_len),
+                                ONR_DB_OUT_ANY(out->target, ONR_SERVICE_ID_MAX, &target_len),
+                                ONR_DB_OUT_U64(&out->relocating_at),
+                                ONR_DB_OUT_U64(&out->relocations),
+                                ONR_DB_OUT_U64(&out->relocated_at),
+                                ONR_DB_OUT_ANY(out->prev_op, ONR_SERVICE_ID_MAX, &prev_len),
+                                ONR_DB_OUT_ANY(out->no_operator_plmn, ONR_PLMN_MAX,
+                                               &no_plmn_len),
+                                ONR_DB_OUT_U64(&out->no_operator_at)));
+    if (rc == ONR_ENOENT) {
+        memset(out, 0, sizeof(*out));
+        return ONR_OK;
+    }
+    out->plmn[plmn_len] = '\0';
+    out->target[target_len] = '\0';
+    out->prev_op[prev_len] = '\0';
+    out->no_operator_plmn[no_plmn_len] = '\0';
+    return rc;
+}
+
+int prov_reported(struct onr_db *db, const char *dev, const char *plmn, uint64_t now)
+{
+    return onr_db_run(db, "INSERT INTO roaming (dev, plmn, reported_at) VALUES (?1, ?2, ?3)"
+                          " ON CONFLICT (dev) DO UPDATE SET plmn = excluded.plmn,"
+                          " reported_at = excluded.reported_at",
+                      ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_STR(plmn), ONR_DB_INT(now)));
+}
+
+int prov_relocating(struct onr_db *db, const char *dev, const char *target, uint64_t now)
+{
+    return onr_db_run(db, "INSERT INTO roaming (dev, target, relocating_at) VALUES (?1, ?2, ?3)"
+                          " ON CONFLICT (dev) DO UPDATE SET target = excluded.target,"
+                          " relocating_at = excluded.relocating_at",
+                      ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_STR(target), ONR_DB_INT(now)));
+}
+
+int prov_relocated(struct onr_db *db, const char *dev, const char *prev_op, uint64_t now)
+{
+    return onr_db_run(db, "INSERT INTO roaming (dev, relocations, relocated_at, prev_op)"
+                          " VALUES (?1, 1, ?2, ?3) ON CONFLICT (dev) DO UPDATE SET"
+                          " relocations = roaming.relocations + 1,"
+                          " relocated_at = excluded.relocated_at, prev_op = excluded.prev_op,"
+                          " target = NULL, relocating_at = 0",
+                      ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_INT(now), ONR_DB_STR(prev_op)));
+}
+
+int prov_no_operator(struct onr_db *db, const char *dev, const char *plmn, uint64_t now)
+{
+    return onr_db_run(db, "INSERT INTO roaming (dev, no_operator_plmn, no_operator_at)"
+                          " VALUES (?1, ?2, ?3) ON CONFLICT (dev) DO UPDATE SET"
+                          " no_operator_plmn = excluded.no_operator_plmn,"
+                          " no_operator_at = excluded.no_operator_at",
+                      ONR_DB_ARGS(ONR_DB_STR(dev), text_or_null(plmn), ONR_DB_INT(now)));
 }

@@ -11,7 +11,9 @@
 #include <stdint.h>
 
 #include "onramp/devid.h"
+#include "onramp/label.h"
 #include "onramp/msg.h"
+#include "onramp/policy.h"
 #include "onramp/svc_db.h"
 
 #define PROV_ACCOUNT_MAX 64
@@ -33,7 +35,9 @@ struct prov_claim {
     char dev[ONR_DEVID_LEN + 1];
     char mfr[ONR_SERVICE_ID_MAX + 1];
     char account[PROV_ACCOUNT_MAX + 1];
-    char op[ONR_SERVICE_ID_MAX + 1];
+    char op[ONR_SERVICE_ID_MAX + 1];    /* the registration's operator */
+    int user;                           /* `op` is the end user's choice */
+    char policy[ONR_POLICY_TEXT_MAX + 1]; /* the last registration's policy; "" none */
     enum prov_step state;
     uint8_t pairing_id[ONR_MSG_ID_LEN]; /* the pairing to answer */
     char asker[ONR_SERVICE_ID_MAX + 1]; /* the control tool that asked, or PROV_ASKER_WEB */
@@ -46,15 +50,24 @@ struct prov_claim {
 /* prov_claim_get: ONR_OK with the claim on `dev`, or ONR_ENOENT. */
 int prov_claim_get(struct onr_db *db, const char *dev, struct prov_claim *out);
 /* prov_claim_put: a new claim (registering), or a retry of one still
- * registering (its asker, pairing and operator replaced). */
-int prov_claim_put(struct onr_db *db, const struct prov_claim *c, uint64_t now);
+ * registering (its asker, pairing and operator replaced), with the claim
+ * secret as sealed to its manufacturer (`sealed`, ONR_LABEL_SEALED_LEN
+ * bytes: only the manufacturer opens it; NULL for a kit's device), kept to
+ * register the device again when its policy changes. */
+int prov_claim_put(struct onr_db *db, const struct prov_claim *c,
+                   const uint8_t sealed[ONR_LABEL_SEALED_LEN], uint64_t now);
+/* prov_claim_sealed: that sealed claim secret (ONR_ENOENT for a claim
+ * made before it was kept). prov_claim_set_policy: the policy a new
+ * registration of the claim carries. */
+int prov_claim_sealed(struct onr_db *db, const char *dev, uint8_t out[ONR_LABEL_SEALED_LEN]);
+int prov_claim_set_policy(struct onr_db *db, const char *dev, const char *policy);
 /* The claim's state and when it was confirmed (lifecycle.c). */
 int prov_claim_set_state(struct onr_db *db, const char *dev, enum prov_step state);
 int prov_claim_confirmed(struct onr_db *db, const char *dev, uint64_t now);
 /* prov_claim_drop: forget a claim the manufacturer refused. */
 int prov_claim_drop(struct onr_db *db, const char *dev);
 /* prov_device_forget: a released device: its claim, key, alignment,
- * operational mark and any refusal noted for the page. */
+ * operational mark, roaming row and any refusal noted for the page. */
 int prov_device_forget(struct onr_db *db, const char *dev);
 
 /* A release in flight: the control tool `asker` hears "released" (the
@@ -68,6 +81,33 @@ struct prov_release {
 };
 int prov_release_put(struct onr_db *db, const struct prov_release *r, uint64_t now);
 int prov_release_get(struct onr_db *db, const char *dev, struct prov_release *out);
+
+/* Where a device is and where it goes (SPEC sections 15 and 16): the PLMN
+ * its last telemetry reported ("" none), the operator a relocation under
+ * way moves it to ("" none) and since when, the relocations it completed,
+ * the last one's time and the operator it left then; the PLMN of the last
+ * hello answered ENOOPERATOR and when we heard of it. */
+struct prov_roaming_row {
+    char plmn[ONR_PLMN_MAX + 1];
+    char target[ONR_SERVICE_ID_MAX + 1];
+    uint64_t relocating_at;
+    uint64_t relocations;
+    uint64_t relocated_at;
+    char prev_op[ONR_SERVICE_ID_MAX + 1];
+    char no_operator_plmn[ONR_PLMN_MAX + 1];
+    uint64_t no_operator_at;
+};
+/* prov_roaming_get: the row of `dev` (all zero and ONR_OK when none). */
+int prov_roaming_get(struct onr_db *db, const char *dev, struct prov_roaming_row *out);
+/* prov_reported: the device's telemetry reported `plmn` at `now`. */
+int prov_reported(struct onr_db *db, const char *dev, const char *plmn, uint64_t now);
+/* prov_relocating: a relocation to `target` is under way since `now`. */
+int prov_relocating(struct onr_db *db, const char *dev, const char *target, uint64_t now);
+/* prov_relocated: the relocation is done: counted, `prev_op` left. */
+int prov_relocated(struct onr_db *db, const char *dev, const char *prev_op, uint64_t now);
+/* prov_no_operator: its manufacturer found no operator for it in `plmn`
+ * ("" none). */
+int prov_no_operator(struct onr_db *db, const char *dev, const char *plmn, uint64_t now);
 
 /* The first telemetry of a device: recorded once (a later one keeps the
  * first time). */

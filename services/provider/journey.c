@@ -4,7 +4,11 @@
 #include <string.h>
 
 #include "certs.h"
+#include "keys.h"
 #include "onramp/error.h"
+#include "onramp/journey.h"
+#include "prov.h"
+#include "roaming.h"
 
 int prov_journey_get(struct onr_db *db, const char *dev, struct prov_journey *out)
 {
@@ -48,19 +52,65 @@ int prov_journey_get(struct onr_db *db, const char *dev, struct prov_journey *ou
     return rc;
 }
 
+/* Roaming's part of a status answer (SPEC type 31): the PLMN last
+ * reported, the operator whose key we hold and why it is the one for
+ * there, the relocations. The strings live in `r`, `k` and `why`. */
+static int status_roaming(struct onr_db *db, const struct prov_claim *c,
+                          const struct prov_roaming_row *r, struct prov_app_key *k,
+                          char why[16], struct onr_msg_status *out)
+{
+    char op[ONR_SERVICE_ID_MAX + 1];
+    enum onr_choice choice = c->user ? ONR_CHOICE_USER : ONR_CHOICE_FALLBACK;
+    int rc = prov_app_key_get(db, c->dev, k);
+
+    if (r->plmn[0] != '\0')
+        out->plmn = (struct onr_bytes){(const uint8_t *)r->plmn, strlen(r->plmn)};
+    if (rc == ONR_ENOENT)
+        return ONR_OK; /* no operator yet */
+    if (rc != ONR_OK)
+        return rc;
+    out->op = (struct onr_bytes){(const uint8_t *)k->op, strlen(k->op)};
+    /* our own resolution for where it is (no policy: the registration's
+     * operator, the user's or our default); another operator than the one
+     * it resolves to is one whose relocation is still to come */
+    rc = prov_resolve(c, r->plmn, op, &choice);
+    if (rc == ONR_OK && strcmp(op, k->op) != 0)
+        rc = ONR_ENOOPERATOR;
+    if (rc == ONR_OK || rc == ONR_ENOENT) {
+        snprintf(why, 16, "%s", onr_choice_name(choice));
+        out->why = (struct onr_bytes){(const uint8_t *)why, strlen(why)};
+    }
+    out->relocations = r->relocations;
+    out->relocated = r->relocated_at;
+    if (r->prev_op[0] != '\0')
+        out->prev_op = (struct onr_bytes){(const uint8_t *)r->prev_op, strlen(r->prev_op)};
+    return ONR_OK;
+}
+
 int prov_status(struct onr_service *svc, void *arg, const char *dev, struct onr_msg_status *out)
 {
+    /* what `out` borrows, until the answer is sealed */
+    static struct prov_roaming_row r;
+    static struct prov_app_key k;
+    static char why[16];
+    struct onr_db *db = onr_service_db(svc);
     struct prov_journey j;
+    struct prov_claim c;
     const char *word;
     int rc;
 
     (void)arg;
-    rc = prov_journey_get(onr_service_db(svc), dev, &j);
+    rc = prov_journey_get(db, dev, &j);
     if (rc == ONR_OK && j.state == PROV_STEP_NONE)
         rc = ONR_ENOENT; /* only a refused pairing: no claim */
+    if (rc == ONR_OK)
+        rc = prov_claim_get(db, dev, &c);
+    if (rc == ONR_OK)
+        rc = prov_roaming_get(db, dev, &r);
     if (rc != ONR_OK)
         return rc;
-    word = prov_step_name(j.state);
+    word = r.target[0] != '\0' ? onr_journey_said(ONR_JOURNEY_RELOCATING)
+                               : prov_step_name(j.state);
     memset(out, 0, sizeof(*out));
     out->state = (struct onr_bytes){(const uint8_t *)word, strlen(word)};
     out->claimed = j.at[PROV_STEP_CLAIMED];
@@ -68,19 +118,31 @@ int prov_status(struct onr_service *svc, void *arg, const char *dev, struct onr_
     out->enrolled = j.at[PROV_STEP_ENROLLED];
     out->aligned = j.aligned;
     out->operational = j.at[PROV_STEP_OPERATIONAL];
-    return prov_cert_expires(onr_service_db(svc), dev, &out->cert_expires);
+    rc = prov_cert_expires(db, dev, &out->cert_expires);
+    if (rc != ONR_OK)
+        return rc;
+    return status_roaming(db, &c, &r, &k, why, out);
 }
 
 struct telemetry {
+    const struct prov *p;
     struct prov_claim *c;
-    uint64_t now;
+    const struct onr_telemetry *t; /* NULL: not a report (the first form, or not ours) */
 };
 
-static int operational(struct onr_db *db, void *arg)
+/* The first telemetry of an enrolled device marks it operational; a
+ * report (plmn, nonce) is kept and may start a relocation. */
+static int take_telemetry(struct onr_service *svc, void *arg, struct onr_answer *answer)
 {
     struct telemetry *t = arg;
+    struct onr_db *db = onr_service_db(svc);
+    uint64_t now = onr_service_now(svc);
+    int rc = prov_device_step(db, t->c, PROV_TELEMETRY, 1, now);
 
-    return prov_device_step(db, t->c, PROV_TELEMETRY, 1, t->now);
+    if (rc != ONR_OK || t->t == NULL)
+        return rc;
+    rc = prov_reported(db, t->c->dev, t->t->plmn, now);
+    return rc == ONR_OK ? prov_relocation_consider(svc, t->p, t->c, t->t, answer) : rc;
 }
 
 int prov_on_telemetry(struct onr_service *svc, const char *topic, const uint8_t *payload,
@@ -90,13 +152,12 @@ int prov_on_telemetry(struct onr_service *svc, const char *topic, const uint8_t 
     struct onr_db *db = onr_service_db(svc);
     struct onr_topic parsed;
     const char *dev = parsed.dev;
+    struct onr_telemetry report;
     struct prov_claim c;
-    struct telemetry t = {&c, onr_service_now(svc)};
+    struct telemetry t = {arg, &c, NULL};
+    enum prov_step was;
     int rc;
 
-    (void)payload; /* its content is the device's: any telemetry says it is up */
-    (void)len;
-    (void)arg;
     if (onr_topic_parse(topic, strnlen(topic, ONR_TOPIC_MAX + 1), &parsed) != ONR_OK ||
         parsed.kind != ONR_TOPIC_KIND_OPERATIONAL ||
         strcmp(parsed.svc, onr_service_id(svc)) != 0 || parsed.rest.len != sizeof(leaf) - 1 ||
@@ -105,10 +166,18 @@ int prov_on_telemetry(struct onr_service *svc, const char *topic, const uint8_t 
     rc = prov_claim_get(db, dev, &c);
     if (rc == ONR_ENOENT || (rc == ONR_OK && c.state < PROV_STEP_CLAIMED))
         return ONR_EDENIED; /* not a device of ours */
-    if (rc != ONR_OK || c.state != PROV_STEP_ENROLLED)
-        return rc; /* operational before: telemetry keeps coming, and changes nothing */
-    rc = onr_db_in_transaction(db, operational, &t);
-    if (rc == ONR_OK)
+    if (rc != ONR_OK)
+        return rc;
+    /* any telemetry says the device is up; only a well-formed report of
+     * this very device (SPEC section 14) says where it is */
+    if (onr_telemetry_decode(payload, len, &report) == ONR_OK && report.reported &&
+        strcmp(report.dev, dev) == 0)
+        t.t = &report;
+    if (t.t == NULL && c.state != PROV_STEP_ENROLLED)
+        return ONR_OK; /* operational before: telemetry keeps coming, and changes nothing */
+    was = c.state;
+    rc = onr_service_transact(svc, take_telemetry, &t);
+    if (rc == ONR_OK && was == PROV_STEP_ENROLLED && c.state == PROV_STEP_OPERATIONAL)
         onr_log(ONR_LOG_NOTICE, "operational dev=%s account=%s", dev, c.account);
     return rc;
 }

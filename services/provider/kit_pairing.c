@@ -97,6 +97,7 @@ static int pair_kit(struct onr_service *svc, const struct prov *p,
     struct onr_db *db = onr_service_db(svc);
     struct onr_kit_label label;
     struct prov_kit old;
+    int user;
     int rc;
 
     *why = NULL;
@@ -115,7 +116,9 @@ static int pair_kit(struct onr_service *svc, const struct prov *p,
     snprintf(k->mfr, sizeof(k->mfr), "%s", label.mfr);
     snprintf(k->account, sizeof(k->account), "%.*s", (int)req->account.len,
              (const char *)req->account.ptr);
-    snprintf(k->op, sizeof(k->op), "%s", prov_choose_operator(p, req->op));
+    /* a kit's registration carries no roaming policy yet (issue 17's
+     * fields are the single registration's) */
+    snprintf(k->op, sizeof(k->op), "%s", prov_choose_operator(p, req->op, &user));
     snprintf(k->asker, sizeof(k->asker), "%s", req->asker);
     memcpy(k->pairing_id, req->id, ONR_MSG_ID_LEN);
     rc = prov_kit_get(db, k->kit, &old);
@@ -310,7 +313,10 @@ static int claim_devices(struct onr_service *svc, const struct prov_kit *k)
         snprintf(c.asker, sizeof(c.asker), "%s", k->asker);
         memcpy(c.pairing_id, k->pairing_id, ONR_MSG_ID_LEN);
         c.state = PROV_STEP_REGISTERING;
-        rc = prov_claim_put(db, &c, onr_service_now(svc));
+        /* no sealed claim of its own: the kit's label claims it (a policy
+         * change cannot register a kit's device again; issue 17's fields
+         * are the single registration's) */
+        rc = prov_claim_put(db, &c, NULL, onr_service_now(svc));
         if (rc == ONR_OK)
             rc = prov_app_key_get(db, c.dev, &key);
         if (rc == ONR_OK || rc == ONR_ENOENT)

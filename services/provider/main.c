@@ -52,8 +52,13 @@ static const char usage[] =
     "\n"
     "Configuration (FILE, key value lines; relative paths from FILE's folder):\n"
     "  id                 the provider's id (its certificate's CN)\n"
-    "  broker_host, broker_port   the broker's services listener\n"
-    "  broker_ca          PEM: the broker's TLS CA\n"
+    "  broker NAME HOST PORT [region=MCC]   a broker's services listener and its\n"
+    "                     plugin's broker_name; one line per broker (at most 8):\n"
+    "                     it connects to each, answers a device on the broker\n"
+    "                     its request came through,\n"
+    "                     and sends every certificate revocation to each\n"
+    "  broker_host, broker_port   instead: the one broker, its name unknown\n"
+    "  broker_ca          PEM: the brokers' TLS CA\n"
     "  cert, key          PEM: this service's certificate (OU=provider)\n"
     "  signing_key        P-256 key signing its messages\n"
     "  database           SQLite file of its claims; one written by an older\n"
@@ -70,6 +75,27 @@ static const char usage[] =
     "                     lines)\n"
     "  operator ID SIGNING_PUB   an operator it has a contract with; repeat\n"
     "  default_operator ID       one of those: for users who name none\n"
+    "  operator_serves ID MCC [MCC...]  the countries (mobile country codes, 3\n"
+    "                     digits) operator ID's contract covers; without the\n"
+    "                     line, any\n"
+    "  policy ACCOUNT POLICY  the roaming policy of ACCOUNT's devices (* for\n"
+    "                     every account without its own): MCC:OP[,OP...] entries\n"
+    "                     separated by ';', the operators allowed in that country\n"
+    "                     in order of preference, MCC * for any other country\n"
+    "                     (e.g. 262:op-de,op-eu;724:op-br;*:op-eu). Only\n"
+    "                     operators with a contract, each for countries its\n"
+    "                     operator_serves line lists; a line naming another is\n"
+    "                     refused at start (and a reload with it keeps the old\n"
+    "                     configuration). The registration carries the policy;\n"
+    "                     the manufacturer chooses the operator when the device\n"
+    "                     says hello, from the network it reports (a user's\n"
+    "                     operator wins where the policy allows it there). A\n"
+    "                     device in a country with no operator and no * entry\n"
+    "                     waits (no_operator, logged) until a policy names one;\n"
+    "                     an operational device whose telemetry reports a\n"
+    "                     country where its policy names another operator is\n"
+    "                     relocated to it (the old one released once the new\n"
+    "                     one's key arrived)\n"
     "  controller ID SIGNING_PUB a control tool allowed to pair and release\n"
     "                     devices and to ask for a device's status (its\n"
     "                     certificate's CN and the key its requests verify with)\n"
@@ -114,13 +140,15 @@ static const char usage[] =
     "  --help, --version\n"
     "\n"
     "Signals: SIGTERM or SIGINT stop it cleanly; SIGHUP reloads the\n"
-    "configuration (manufacturers, operators, controllers, plans, log level).\n"
+    "configuration (manufacturers, operators, controllers, plans, policies,\n"
+    "log level); claims whose account's policy changed are registered again\n"
+    "with it.\n"
     "Exit status: 0 after a clean stop, 1 if it could not start, 2 usage.\n";
 
 static const char *const keys[] = {
     "manufacturer", "operator", "default_operator", "sealing_key", "ca_cert",
-    "ca_key", "cert_lifetime", "cert_days", "endpoint", "service_broker_ca", "plan", "retry_after", "resend",
-    "http_listen", "http_public",
+    "ca_key", "cert_lifetime", "cert_days", "endpoint", "service_broker_ca", "plan",
+    "retry_after", "resend", "http_listen", "http_public", "operator_serves", "policy",
 };
 
 static struct prov state;
@@ -131,7 +159,8 @@ static struct prov state;
  * there now) is given up, the control tool told of the manufacturer's; an
  * alignment refused is sent again; a certificate revocation refused EDENIED
  * (the broker holds no CA of ours, or the serial is another provider's) is
- * given up. */
+ * given up; a relocation request refused ENOOPERATOR or EDENIED is given up
+ * (the device's next telemetry decides again). */
 static const struct onr_delivery_kind kinds[] = {
     {.name = PROV_KIND_REGISTRATION, .answer_type = ONR_MSG_REGISTERED,
      .peer_role = ONR_ROLE_MANUFACTURER, .peers = &state.manufacturers,
@@ -149,6 +178,9 @@ static const struct onr_delivery_kind kinds[] = {
     {.name = PROV_KIND_KIT_REGISTRATION, .answer_type = ONR_MSG_KIT_REGISTERED,
      .peer_role = ONR_ROLE_MANUFACTURER, .peers = &state.manufacturers,
      .confirmed = prov_kit_registered_hook, .refused = prov_kit_registration_refused},
+    {.name = PROV_KIND_RELOCATION, .answer_type = ONR_MSG_VOUCHER,
+     .peer_role = ONR_ROLE_MANUFACTURER, .peers = &state.manufacturers,
+     .confirmed = prov_relocation_voucher, .refused = prov_relocation_refused},
 };
 
 /* `plan ACCOUNT QOS CHARGING CAP` lines. */
@@ -266,6 +298,8 @@ static int load_peers(struct onr_service *svc, struct prov *p)
         rc = onr_peers_load(cfg, "onramp-provider", "operator", 0, &next.operators);
     if (rc == ONR_OK)
         rc = load_plans(cfg, next.plans, &next.n_plans);
+    if (rc == ONR_OK)
+        rc = prov_roaming_load(cfg, &next.operators, &next.roaming);
     if (rc == ONR_OK &&
         (onr_config_get_uint(cfg, "retry_after", 5, 1, 3600, &next.retry_after) != ONR_OK ||
          onr_config_get_uint(cfg, "resend", 10, 1, 86400, &next.resend) != ONR_OK)) {
@@ -287,6 +321,7 @@ static int load_peers(struct onr_service *svc, struct prov *p)
     p->operators = next.operators;
     memcpy(p->plans, next.plans, sizeof(p->plans));
     p->n_plans = next.n_plans;
+    p->roaming = next.roaming;
     p->retry_after = next.retry_after;
     p->resend = next.resend;
     p->cert_lifetime = next.cert_lifetime;
@@ -403,16 +438,20 @@ static int start(struct onr_service *svc, void *arg)
         rc = onr_service_subscribe(svc, inbox, ONR_MSG_REVOKE_REQUEST, prov_on_revoke_request,
                                    p);
     if (rc == ONR_OK)
+        rc = onr_service_subscribe(svc, inbox, ONR_MSG_NO_OPERATOR, prov_on_no_operator, p);
+    if (rc == ONR_OK)
         rc = onr_service_subscribe(svc, up, ONR_MSG_ENROLL_REQUEST, prov_on_enroll, p);
     if (rc == ONR_OK)
         rc = onr_service_subscribe_raw(svc, telemetry, prov_on_telemetry, p);
     if (rc == ONR_OK)
         rc = onr_service_deliveries(svc, kinds, sizeof(kinds) / sizeof(kinds[0]), p->resend);
-    if (rc == ONR_OK)
+    if (rc == ONR_OK) {
         prov_align_unplanned(svc, p); /* a plan added while we were down */
+        prov_policy_update(svc, p);   /* a policy changed while we were down */
+    }
     onr_log(ONR_LOG_NOTICE, "provider ready manufacturers=%zu operators=%zu controllers=%zu "
-            "plans=%zu endpoint=%s", p->manufacturers.n, p->operators.n, onr_service_controllers(svc)->n,
-            p->n_plans, p->endpoint);
+            "plans=%zu policies=%zu endpoint=%s", p->manufacturers.n, p->operators.n,
+            onr_service_controllers(svc)->n, p->n_plans, p->roaming.n_policies, p->endpoint);
     return rc;
 }
 
@@ -433,8 +472,10 @@ static int load(struct onr_service *svc, void *arg)
 {
     int rc = load_peers(svc, arg);
 
-    if (rc == ONR_OK && onr_service_db(svc) != NULL)
+    if (rc == ONR_OK && onr_service_db(svc) != NULL) {
         prov_align_unplanned(svc, arg);
+        prov_policy_update(svc, arg);
+    }
     return rc;
 }
 

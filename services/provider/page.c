@@ -37,6 +37,7 @@
 #include "journey.h"
 #include "onramp/config.h"
 #include "onramp/error.h"
+#include "onramp/listen.h"
 #include "onramp/label.h"
 #include "page.h"
 #include "prov.h"
@@ -265,59 +266,13 @@ static void on_request(struct evhttp_request *req, void *arg)
 
 /* ---- start and stop ------------------------------------------------------------ */
 
-/* `http_listen`: HOST:PORT (HOST an IPv4 address, [an IPv6 address] or
- * localhost), or :PORT or PORT alone (on 127.0.0.1). */
-static int parse_listen(const char *value, char addr[INET6_ADDRSTRLEN], uint16_t *port,
-                        int *v6, int *loopback)
-{
-    struct sockaddr_storage ss;
-    int ss_len = (int)sizeof(ss);
-    char text[128];
-    size_t len = strnlen(value, sizeof(text));
-
-    if (len == 0 || len >= sizeof(text) - 16)
-        return ONR_EINVAL;
-    if (strspn(value, "0123456789") == len)
-        snprintf(text, sizeof(text), "127.0.0.1:%s", value);
-    else if (value[0] == ':')
-        snprintf(text, sizeof(text), "127.0.0.1%s", value);
-    else if (strncasecmp(value, "localhost:", 10) == 0)
-        snprintf(text, sizeof(text), "127.0.0.1:%s", value + 10);
-    else
-        snprintf(text, sizeof(text), "%s", value);
-    memset(&ss, 0, sizeof(ss));
-    if (evutil_parse_sockaddr_port(text, (struct sockaddr *)&ss, &ss_len) != 0)
-        return ONR_EINVAL;
-    if (ss.ss_family == AF_INET) {
-        const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
-
-        *port = ntohs(in->sin_port);
-        *v6 = 0;
-        *loopback = (ntohl(in->sin_addr.s_addr) >> 24) == 127;
-        evutil_inet_ntop(AF_INET, &in->sin_addr, addr, INET6_ADDRSTRLEN);
-    } else if (ss.ss_family == AF_INET6) {
-        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
-
-        *port = ntohs(in6->sin6_port);
-        *v6 = 1;
-        *loopback = IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr);
-        evutil_inet_ntop(AF_INET6, &in6->sin6_addr, addr, INET6_ADDRSTRLEN);
-    } else {
-        return ONR_EINVAL;
-    }
-    return *port == 0 || strchr(text, ':') == NULL ? ONR_EINVAL : ONR_OK;
-}
-
 int prov_page_start(struct onr_service *svc, struct prov *p)
 {
     const struct onr_config *cfg = onr_service_config(svc);
     const char *listen = onr_config_get(cfg, "http_listen");
     const char *public = onr_config_get(cfg, "http_public");
     struct prov_page *page = NULL;
-    char addr[INET6_ADDRSTRLEN] = "";
-    uint16_t port = 0;
-    int v6 = 0;
-    int loopback = 0;
+    struct onr_listen at;
 
     p->page = NULL;
     if (public != NULL && strcmp(public, "yes") != 0 && strcmp(public, "no") != 0) {
@@ -326,12 +281,12 @@ int prov_page_start(struct onr_service *svc, struct prov *p)
     }
     if (listen == NULL)
         return ONR_OK; /* no page */
-    if (parse_listen(listen, addr, &port, &v6, &loopback) != ONR_OK) {
+    if (onr_listen_parse(listen, &at) != ONR_OK) {
         fprintf(stderr, "onramp-provider: http_listen: want HOST:PORT (HOST an IP address or "
                         "localhost) or PORT\n");
         return ONR_EINVAL;
     }
-    if (!loopback && (public == NULL || strcmp(public, "yes") != 0)) {
+    if (!at.loopback && (public == NULL || strcmp(public, "yes") != 0)) {
         fprintf(stderr, "onramp-provider: http_listen %s: not a loopback address. The pairing "
                         "page has no login: it listens on loopback only, unless "
                         "'http_public yes' is set too (then keep it behind your own access "
@@ -344,9 +299,8 @@ int prov_page_start(struct onr_service *svc, struct prov *p)
     page->svc = svc;
     page->p = p;
     page->public = public != NULL && strcmp(public, "yes") == 0;
-    snprintf(page->hosts[0], sizeof(page->hosts[0]), v6 ? "[%s]:%u" : "%s:%u", addr,
-             (unsigned)port);
-    snprintf(page->hosts[1], sizeof(page->hosts[1]), "localhost:%u", (unsigned)port);
+    onr_listen_host(&at, page->hosts[0], sizeof(page->hosts[0]));
+    snprintf(page->hosts[1], sizeof(page->hosts[1]), "localhost:%u", (unsigned)at.port);
     page->http = evhttp_new(onr_service_base(svc));
     if (page->http == NULL) {
         free(page);
@@ -357,7 +311,7 @@ int prov_page_start(struct onr_service *svc, struct prov *p)
     evhttp_set_timeout(page->http, TIMEOUT_SECONDS);
     evhttp_set_allowed_methods(page->http, EVHTTP_REQ_GET | EVHTTP_REQ_HEAD | EVHTTP_REQ_POST);
     evhttp_set_gencb(page->http, on_request, page);
-    if (evhttp_bind_socket_with_handle(page->http, addr, port) == NULL) {
+    if (evhttp_bind_socket_with_handle(page->http, at.addr, at.port) == NULL) {
         fprintf(stderr, "onramp-provider: http_listen %s: cannot listen there\n", listen);
         evhttp_free(page->http);
         free(page);

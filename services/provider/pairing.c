@@ -30,6 +30,7 @@
 #include "onramp/error.h"
 #include "onramp/label.h"
 #include "onramp/text.h"
+#include "roaming.h"
 
 int prov_tell_error(struct onr_service *svc, const uint8_t re[ONR_MSG_ID_LEN], const char *asker,
                     int code, const char *reason, struct onr_publication *pub)
@@ -56,18 +57,17 @@ static int tell_paired(struct onr_service *svc, const struct prov_claim *c,
     return prov_seal_to_asker(svc, &msg, c->asker, pub);
 }
 
-/* The registration for claim `c` with the secret `claim`, to its
- * manufacturer, as a confirmed message of `answer` (a retry replaces the
- * registration in flight). */
-static int registration(struct onr_service *svc, const struct prov *p,
-                        const struct prov_claim *c, const char *claim,
-                        struct onr_answer *answer)
+int prov_register(struct onr_service *svc, const struct prov *p, const struct prov_claim *c,
+                  const uint8_t sealed[ONR_LABEL_SEALED_LEN], struct onr_answer *answer)
 {
     const struct onr_peer *mfr = onr_peer_find(&p->manufacturers, (const uint8_t *)c->mfr,
                                                strlen(c->mfr));
     const struct onr_peer *op = onr_peer_find(&p->operators, (const uint8_t *)c->op,
                                               strlen(c->op));
-    uint8_t sealed[ONR_LABEL_SEALED_LEN];
+    struct onr_policy policy;
+    struct onr_op_keys keys;
+    uint8_t keys_bin[ONR_OP_KEYS_BIN_MAX];
+    size_t keys_len = 0;
     char topic[ONR_TOPIC_MAX + 1];
     char key[ONR_DELIVERY_KEY_MAX + 1];
     struct onr_msg msg = {.type = ONR_MSG_REGISTRATION};
@@ -75,19 +75,34 @@ static int registration(struct onr_service *svc, const struct prov *p,
 
     if (mfr == NULL || op == NULL)
         return ONR_ENOENT;
-    rc = onr_label_claim_seal(mfr->sealing_key, c->dev, onr_service_id(svc), claim, sealed);
-    if (rc != ONR_OK)
-        return rc;
     msg.body.registration = (struct onr_msg_registration){
         .dev = {(const uint8_t *)c->dev, strlen(c->dev)},
-        .claim = ONR_BYTES(sealed),
+        .claim = {sealed, ONR_LABEL_SEALED_LEN},
         .op = {(const uint8_t *)op->id, strlen(op->id)},
         .op_key = ONR_BYTES(op->key),
+        .user = c->user ? 1 : 0,
     };
+    if (c->policy[0] != '\0') {
+        /* the policy and the keys of the operators it names (SPEC type 13) */
+        rc = onr_policy_parse(c->policy, strlen(c->policy), &policy);
+        if (rc == ONR_OK)
+            rc = prov_op_keys(&p->operators, &policy, op->id, &keys);
+        if (rc == ONR_OK)
+            rc = onr_op_keys_encode(&keys, keys_bin, sizeof(keys_bin), &keys_len);
+        if (rc != ONR_OK)
+            return rc;
+        msg.body.registration.policy = (struct onr_bytes){(const uint8_t *)c->policy,
+                                                          strlen(c->policy)};
+        msg.body.registration.op_keys = (struct onr_bytes){keys_bin, keys_len};
+    }
     rc = onr_topic_in(ONR_ROLE_MANUFACTURER, mfr->id, topic, sizeof(topic));
     if (rc != ONR_OK)
         return rc;
     prov_key("claim", c->dev, key, sizeof(key));
+    if (answer == NULL) /* due now: the resend tick sends it */
+        return onr_delivery_store(onr_service_db(svc), PROV_KIND_REGISTRATION, mfr->id, key,
+                                  &msg, topic, NULL, onr_service_now(svc),
+                                  onr_service_now(svc));
     return onr_service_send_confirmed(svc, answer, PROV_KIND_REGISTRATION, mfr->id, key, &msg,
                                       topic);
 }
@@ -107,11 +122,14 @@ int prov_pairing_check(const struct prov *p, const struct prov_pairing *req, con
     return ONR_OK;
 }
 
-const char *prov_choose_operator(const struct prov *p, struct onr_bytes asked)
+const char *prov_choose_operator(const struct prov *p, struct onr_bytes asked, int *user)
 {
-    if (asked.ptr != NULL && onr_peer_find(&p->operators, asked.ptr, asked.len) != NULL)
-        return onr_peer_find(&p->operators, asked.ptr, asked.len)->id;
-    return p->default_operator;
+    const struct onr_peer *op = NULL;
+
+    if (asked.ptr != NULL)
+        op = onr_peer_find(&p->operators, asked.ptr, asked.len);
+    *user = op != NULL;
+    return op != NULL ? op->id : p->default_operator;
 }
 
 /*
@@ -130,6 +148,8 @@ static int pair(struct onr_service *svc, const struct prov *p, const struct prov
                 struct prov_claim *c, struct onr_answer *answer, int *paired, const char **why)
 {
     struct onr_db *db = onr_service_db(svc);
+    const struct prov_policy *policy;
+    uint8_t sealed[ONR_LABEL_SEALED_LEN];
     struct onr_label label;
     struct prov_claim old;
     int rc;
@@ -150,7 +170,10 @@ static int pair(struct onr_service *svc, const struct prov *p, const struct prov
     snprintf(c->mfr, sizeof(c->mfr), "%s", label.mfr);
     snprintf(c->account, sizeof(c->account), "%.*s", (int)req->account.len,
              (const char *)req->account.ptr);
-    snprintf(c->op, sizeof(c->op), "%s", prov_choose_operator(p, req->op));
+    snprintf(c->op, sizeof(c->op), "%s", prov_choose_operator(p, req->op, &c->user));
+    policy = prov_policy_for(&p->roaming, c->account);
+    if (policy != NULL)
+        snprintf(c->policy, sizeof(c->policy), "%s", policy->text);
     snprintf(c->asker, sizeof(c->asker), "%s", req->asker);
     memcpy(c->pairing_id, req->id, ONR_MSG_ID_LEN);
 
@@ -170,19 +193,27 @@ static int pair(struct onr_service *svc, const struct prov *p, const struct prov
     }
     if (rc != ONR_OK && rc != ONR_ENOENT)
         goto out;
-    if (rc == ONR_OK)
-        snprintf(c->op, sizeof(c->op), "%s", old.op); /* a retry keeps the first choice */
+    if (rc == ONR_OK) { /* a retry keeps the first choice */
+        snprintf(c->op, sizeof(c->op), "%s", old.op);
+        c->user = old.user;
+    }
     /* New, or still registering (a retry): register (again). The asker
      * hears the outcome with the manufacturer's answer. */
-    rc = registration(svc, p, c, label.claim, answer);
+    rc = onr_label_claim_seal(onr_peer_find(&p->manufacturers, (const uint8_t *)c->mfr,
+                                            strlen(c->mfr))->sealing_key,
+                              c->dev, onr_service_id(svc), label.claim, sealed);
     if (rc == ONR_OK)
-        rc = prov_claim_put(db, c, onr_service_now(svc));
+        rc = prov_register(svc, p, c, sealed, answer);
+    if (rc == ONR_OK)
+        rc = prov_claim_put(db, c, sealed, onr_service_now(svc));
     if (rc != ONR_OK)
         goto out;
-    onr_log(ONR_LOG_NOTICE, "pairing dev=%s manufacturer=%s operator=%s asker=%s", c->dev,
-            c->mfr, c->op, c->asker);
+    onr_log(ONR_LOG_NOTICE, "pairing dev=%s manufacturer=%s operator=%s user=%s policy=%s "
+            "asker=%s", c->dev, c->mfr, c->op, c->user ? "yes" : "no",
+            c->policy[0] != '\0' ? c->policy : "none", c->asker);
 out:
     onr_wipe(&label, sizeof(label));
+    onr_wipe(sealed, sizeof(sealed));
     return rc;
 }
 
@@ -326,8 +357,17 @@ int prov_registration_refused(struct onr_service *svc, const struct onr_pending 
 
     (void)arg;
     rc = claim_of(svc, p, &c);
-    if (rc == ONR_ENOENT || (rc == ONR_OK && c.state != PROV_STEP_REGISTERING))
-        return ONR_DELIVERY_DROP; /* a claimed device stays claimed */
+    if (rc == ONR_ENOENT)
+        return ONR_DELIVERY_DROP;
+    if (rc == ONR_OK && c.state != PROV_STEP_REGISTERING) {
+        /* a claimed device stays claimed; its registration with a new
+         * policy is sent again past a claim rate or a clock off */
+        if (code == ONR_EBUSY || code == ONR_ESTALE)
+            return ONR_DELIVERY_KEEP;
+        onr_log(ONR_LOG_WARNING, "registration refused dev=%s manufacturer=%s code=%s",
+                c.dev, c.mfr, onr_error_name(code));
+        return ONR_DELIVERY_DROP;
+    }
     if (rc == ONR_OK)
         rc = prov_claim_drop(db, c.dev);
     if (rc != ONR_OK)

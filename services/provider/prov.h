@@ -22,6 +22,12 @@
  *   enroll.c    step 4: a device's CSR -> its service certificate; the
  *               issue of certificates and their revocation at the brokers
  *   renew.c     an operational device renews its certificate (SPEC 17)
+ *   roaming.c   the roaming configuration: operators' countries, policies
+ *   relocation.c a device's telemetry from another country -> relocation
+ *               (relocation request, the manufacturer's voucher -> relocate);
+ *               the manufacturer's no_operator notices
+ *   policy_update.c  a policy changed on SIGHUP: the claims it covers
+ *               registered again
  *   release.c   a control tool releases a device (its certificate revoked,
  *               manufacturer and operator told, each until it confirms) or
  *               revokes its certificate
@@ -41,7 +47,9 @@
 #include "onramp/service.h"
 #include "onramp/svc_peers.h"
 #include "onramp/x25519.h"
+#include "onramp/telemetry.h"
 #include "onramp/x509.h"
+#include "roaming.h"
 
 struct prov_app_key;
 struct prov_page;
@@ -61,6 +69,7 @@ struct prov_page;
 #define PROV_KIND_ALIGNMENT "alignment"
 #define PROV_KIND_CERT_REVOKE "cert_revoke"
 #define PROV_KIND_KIT_REGISTRATION "kit_registration"
+#define PROV_KIND_RELOCATION "relocation"
 
 /* What an account's devices get from their operator (step 5). */
 struct prov_plan {
@@ -87,6 +96,7 @@ struct prov {
     uint64_t resend;                         /* seconds before a first resend */
     struct prov_plan plans[PROV_MAX_PLANS];
     size_t n_plans;
+    struct prov_roaming roaming;             /* operators' countries, policies */
     struct prov_page *page;                  /* NULL: no page */
     uint64_t renewals; /* certificates renewed since it started (service_stats) */
 };
@@ -114,13 +124,13 @@ struct prov_pairing {
  * and `mfr`, the label's manufacturer, one we work with (ONR_ENOENT);
  * *why a sentence for the user when refused.
  * prov_choose_operator: the operator for a new claim: the
- * user's (`asked`) if we have a contract with it, else our default
- * (static storage: `p`'s). prov_tell_error: an error for the control tool
+ * user's (`asked`) if we have a contract with it (*user set), else our
+ * default (static storage: `p`'s). prov_tell_error: an error for the control tool
  * `asker`, answering its pairing `re`, with `reason` (borrowed), into
  * `pub`. */
 int prov_pairing_check(const struct prov *p, const struct prov_pairing *req, const char *mfr,
                        const char **why);
-const char *prov_choose_operator(const struct prov *p, struct onr_bytes asked);
+const char *prov_choose_operator(const struct prov *p, struct onr_bytes asked, int *user);
 int prov_tell_error(struct onr_service *svc, const uint8_t re[ONR_MSG_ID_LEN], const char *asker,
                     int code, const char *reason, struct onr_publication *pub);
 
@@ -132,6 +142,43 @@ int prov_registered(struct onr_service *svc, const struct onr_pending *p,
                     const struct onr_envelope *answer, struct onr_answer *out, void *arg);
 int prov_registration_refused(struct onr_service *svc, const struct onr_pending *p, int code,
                               struct onr_answer *out, void *arg);
+/* prov_register: the registration of claim `c` (its operator, the end
+ * user's choice, its policy with its operators' keys) with the claim
+ * secret `sealed` to its manufacturer, to the manufacturer as a confirmed
+ * message of `answer` (replacing one in flight; `answer` NULL: recorded
+ * due now, for the resend tick to send). ONR_OK, ONR_ENOENT (a
+ * manufacturer or operator no longer configured), or the errors of
+ * sealing and sending. */
+int prov_register(struct onr_service *svc, const struct prov *p, const struct prov_claim *c,
+                  const uint8_t sealed[ONR_LABEL_SEALED_LEN], struct onr_answer *answer);
+
+/* policy_update.c: after a reload, every claim whose account's policy is
+ * no longer the one its last registration carried is registered again
+ * with the new one (a claim kept from before the sealed claim secret was
+ * stored cannot be, and is logged). */
+void prov_policy_update(struct onr_service *svc, const struct prov *p);
+
+/*
+ * relocation.c. prov_relocation_consider: from the transaction of
+ * telemetry `t` (a report) of the device claimed as `c`: if the device is
+ * in operation and its policy names another operator there than the one
+ * whose key we hold, a relocation request to its manufacturer (confirmed
+ * delivery, into `answer`). prov_relocation_voucher and
+ * prov_relocation_refused: the hooks of the relocation kind (the voucher:
+ * relocate sent to the device, event "relocating"). prov_on_no_operator:
+ * a manufacturer's notice (type 35).
+ */
+int prov_relocation_consider(struct onr_service *svc, const struct prov *p,
+                             const struct prov_claim *c, const struct onr_telemetry *t,
+                             struct onr_answer *answer);
+int prov_relocation_voucher(struct onr_service *svc, const struct onr_pending *p,
+                            const struct onr_envelope *answer, struct onr_answer *out,
+                            void *arg);
+int prov_relocation_refused(struct onr_service *svc, const struct onr_pending *p, int code,
+                            struct onr_answer *out, void *arg);
+int prov_on_no_operator(struct onr_service *svc, const struct onr_envelope *env,
+                        const char *topic, void *arg);
+
 /*
  * prov_pair_web: a pairing from the provider's page (page.c), the same as
  * a control tool's but asked by PROV_ASKER_WEB: `label` (its text),
@@ -252,6 +299,12 @@ int prov_on_release(struct onr_service *svc, const struct onr_envelope *env, con
 int prov_on_revoke_request(struct onr_service *svc, const struct onr_envelope *env,
                            const char *topic, void *arg);
 void prov_release_msg(const char *dev, struct onr_msg *msg);
+/* prov_release_to: our release of `dev` to `peer` (a manufacturer's or an
+ * operator's inbox, by `role`), a confirmed message of `kind` under the
+ * key `what`/DEV, into `answer`. */
+int prov_release_to(struct onr_service *svc, const char *kind, enum onr_role role,
+                    const char *peer, const char *what, const char *dev,
+                    struct onr_answer *answer);
 int prov_released(struct onr_service *svc, const struct onr_pending *p,
                   const struct onr_envelope *answer, struct onr_answer *out, void *arg);
 int prov_release_refused(struct onr_service *svc, const struct onr_pending *p, int code,

@@ -14,6 +14,7 @@
 
 #include "certs.h"
 #include "claims.h"
+#include "keys.h"
 #include "lifecycle.h"
 #include "onramp/error.h"
 #include "prov.h"
@@ -30,9 +31,9 @@ void prov_release_msg(const char *dev, struct onr_msg *msg)
     msg->body.release.dev = (struct onr_bytes){(const uint8_t *)dev, strlen(dev)};
 }
 
-/* Our release of `dev` to a manufacturer's or operator's inbox. */
-static int release_to(struct onr_service *svc, const char *kind, enum onr_role role,
-                      const char *peer, const char *dev, struct onr_answer *answer)
+int prov_release_to(struct onr_service *svc, const char *kind, enum onr_role role,
+                    const char *peer, const char *what, const char *dev,
+                    struct onr_answer *answer)
 {
     char topic[ONR_TOPIC_MAX + 1];
     char key[ONR_DELIVERY_KEY_MAX + 1];
@@ -42,7 +43,7 @@ static int release_to(struct onr_service *svc, const char *kind, enum onr_role r
 
     if (rc != ONR_OK)
         return rc;
-    prov_key("release", dev, key, sizeof(key));
+    prov_key(what, dev, key, sizeof(key));
     prov_release_msg(dev, &msg);
     return onr_service_send_confirmed(svc, answer, kind, peer, key, &msg, topic);
 }
@@ -57,7 +58,7 @@ int prov_seal_to_asker(struct onr_service *svc, const struct onr_msg *msg, const
 }
 
 /* Nothing more goes out for a device we give up: not its registration,
- * not its alignment. */
+ * not its alignment, not a relocation request. */
 static int cancel_deliveries(struct onr_db *db, const char *dev)
 {
     char key[ONR_DELIVERY_KEY_MAX + 1];
@@ -66,6 +67,9 @@ static int cancel_deliveries(struct onr_db *db, const char *dev)
     prov_key("claim", dev, key, sizeof(key));
     rc = onr_delivery_cancel(db, NULL, key);
     prov_key("align", dev, key, sizeof(key));
+    if (rc == ONR_OK)
+        rc = onr_delivery_cancel(db, NULL, key);
+    prov_key("relocate", dev, key, sizeof(key));
     return rc == ONR_OK ? onr_delivery_cancel(db, NULL, key) : rc;
 }
 
@@ -76,6 +80,7 @@ static int decide_release(struct onr_service *svc, const struct onr_envelope *en
     struct onr_db *db = onr_service_db(svc);
     struct prov_release r;
     struct prov_claim claim;
+    struct prov_app_key key;
     size_t revoked = 0;
     char reply[ONR_TOPIC_MAX + 1];
     uint64_t now = onr_service_now(svc);
@@ -96,10 +101,17 @@ static int decide_release(struct onr_service *svc, const struct onr_envelope *en
     if (rc != ONR_OK)
         return rc;
     snprintf(r.mfr, sizeof(r.mfr), "%s", claim.mfr);
-    snprintf(r.op, sizeof(r.op), "%s", claim.op);
-    rc = release_to(svc, PROV_KIND_RELEASE_MFR, ONR_ROLE_MANUFACTURER, r.mfr, r.dev, answer);
+    /* the operator the device uses: the one whose key we hold (with a
+     * roaming policy, maybe not the registration's), else the claim's */
+    rc = prov_app_key_get(db, r.dev, &key);
+    if (rc != ONR_OK && rc != ONR_ENOENT)
+        return rc;
+    snprintf(r.op, sizeof(r.op), "%s", rc == ONR_OK ? key.op : claim.op);
+    rc = prov_release_to(svc, PROV_KIND_RELEASE_MFR, ONR_ROLE_MANUFACTURER, r.mfr, "release",
+                         r.dev, answer);
     if (rc == ONR_OK)
-        rc = release_to(svc, PROV_KIND_RELEASE_OP, ONR_ROLE_OPERATOR, r.op, r.dev, answer);
+        rc = prov_release_to(svc, PROV_KIND_RELEASE_OP, ONR_ROLE_OPERATOR, r.op, "release",
+                             r.dev, answer);
     if (rc == ONR_OK)
         rc = prov_revoke_in_force(svc, r.dev, NULL, 0, answer, &revoked);
     if (rc == ONR_OK)

@@ -160,6 +160,42 @@ static int v2_deliveries(struct onr_db *db, void *ctx)
     return rc;
 }
 
+/* Version 5's data: every certificate revocation in force for the
+ * brokers. */
+static int in_force_fill(struct onr_db *db, void *ctx)
+{
+    char dev[ONR_DEVID_LEN + 1], key[ONR_DELIVERY_KEY_MAX + 1], hex[41];
+    uint8_t serial[20];
+    size_t serial_len = 0;
+    int64_t not_after = 0;
+    struct onr_db_rows *rows = NULL;
+    uint64_t now = (uint64_t)time(NULL);
+    struct onr_msg msg;
+    int rc;
+
+    (void)ctx;
+    /* revocations past their certificate's end are no longer needed
+     * anywhere (the plugin drops them) */
+    rc = onr_db_query(db,
+                      "SELECT dev, serial, not_after FROM certificates WHERE revoked_at IS NOT "
+                      "NULL AND (not_after = 0 OR not_after > ?1)",
+                      ONR_DB_ARGS(ONR_DB_INT(now)), &rows);
+    while (rc == ONR_OK) {
+        rc = onr_db_next(rows, ONR_DB_COLS(ONR_DB_OUT_TEXT(dev),
+                                           ONR_DB_OUT_BLOB(serial, sizeof(serial), &serial_len),
+                                           ONR_DB_OUT_I64(&not_after)));
+        if (rc != ONR_OK)
+            break;
+        for (size_t i = 0; i < serial_len; i++)
+            snprintf(hex + 2 * i, 3, "%02x", serial[i]);
+        prov_key("cert", hex, key, sizeof(key));
+        prov_cert_revoke_msg(dev, serial, serial_len, not_after, &msg);
+        rc = onr_delivery_in_force(db, PROV_KIND_CERT_REVOKE, key, &msg, now);
+    }
+    onr_db_query_end(rows);
+    return rc == ONR_ENOENT ? ONR_OK : rc;
+}
+
 /* ---- the steps ------------------------------------------------------------------ */
 
 static const struct onr_db_migration steps[] = {
@@ -302,6 +338,28 @@ static const struct onr_db_migration steps[] = {
      ");"
      "CREATE INDEX kit_devices_kit ON kit_devices (kit, position);",
      NULL},
+    {"roaming: each claim's end user choice, the policy its last registration carried and "
+     "its claim secret as sealed to the manufacturer (to register it again); each device's "
+     "last visited PLMN, relocation under way, relocations and last no_operator notice",
+     "ALTER TABLE claims ADD COLUMN user_choice INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE claims ADD COLUMN policy TEXT;"
+     "ALTER TABLE claims ADD COLUMN sealed_claim BLOB;"
+     "CREATE TABLE roaming ("
+     "  dev TEXT PRIMARY KEY,"
+     "  plmn TEXT,"
+     "  reported_at INTEGER NOT NULL DEFAULT 0,"
+     "  target TEXT,"
+     "  relocating_at INTEGER NOT NULL DEFAULT 0,"
+     "  relocations INTEGER NOT NULL DEFAULT 0,"
+     "  relocated_at INTEGER NOT NULL DEFAULT 0,"
+     "  prev_op TEXT,"
+     "  no_operator_plmn TEXT,"
+     "  no_operator_at INTEGER NOT NULL DEFAULT 0"
+     ");",
+     NULL},
+    {"several brokers: a pending row per broker, the certificate revocations in force, each "
+     "broker's epoch",
+     ONR_SVC_SCHEMA_BROKERS, in_force_fill},
 };
 
 const struct onr_db_schema prov_schema = {steps, sizeof(steps) / sizeof(steps[0])};

@@ -209,13 +209,20 @@ class Deployment:
 
     @property
     def broker(self):
-        """The broker started (deployments have one)."""
+        """The first broker started."""
         return self.brokers[0]
 
     def start_broker(self, host, name, bootstrap_port, services_port, operational_port=None):
         b = DeployedBroker(self, host, name, bootstrap_port, services_port, operational_port)
         self.brokers.append(b)
         return b.start()
+
+    def start_brokers(self, brokers):
+        """more_brokers()'s brokers, started."""
+        for host, name, ports in brokers:
+            # bootstrap brokers: the providers' devices use the first one's
+            # operational listener (their `endpoint`)
+            self.start_broker(host, name, ports["bootstrap"], ports["services"])
 
     def manufacturer(self, host, mfr_id, overrides=()):
         return DeployedManufacturer(self, host, mfr_id, overrides)
@@ -259,6 +266,25 @@ def local_ports():
             "service": fabric.free_port(), "plugin": fabric.PLUGIN}
 
 
+def more_brokers(name, count, regions=()):
+    """Topology lines for brokers 2..`count` besides broker `name`: each
+    NAME-i on a host of its own (NAME-i, 127.0.0.1: onramp-admin writes one
+    mosquitto configuration per host), bootstrap and services listeners on
+    free loopback ports, with
+    regions[i - 1] if given; and [(host, broker, ports)] to start them."""
+    lines, started = [], []
+    for i in range(2, count + 1):
+        ports = local_ports()
+        broker = "%s-%d" % (name, i)
+        region = " region=%s" % regions[i - 1] if len(regions) >= i else ""
+        lines += ["host %s address=127.0.0.1" % broker,
+                  "broker {0} host={0} bind=127.0.0.1 bootstrap_port={bootstrap} "
+                  "services_port={services} plugin={plugin}{1}".format(
+                      broker, region, **ports)]
+        started.append((broker, broker, ports))
+    return "".join(line + "\n" for line in lines), started
+
+
 # onboarding.Fleet's fabric as a topology: one of each, on this machine.
 FLEET = """# the fleet onramp-loadgen onboards (scripts/bench), on this machine
 host local address=127.0.0.1
@@ -277,19 +303,22 @@ control fleet host=local
 class DeployedFleet(onboarding.Fleet):
     """onboarding.Fleet's fabric (manufacturer acme, provider prov-a,
     operator op-1, control tool fleet) deployed by onramp-admin from FLEET
+    (with `brokers` brokers: fleet, fleet-2, ...; the services on each)
     and started; self.onb is the Deployment (close() stops everything).
     The claim bucket is opened wide with -o claim_rate (a fleet is paired
     in seconds); quick_timers: the provider's -o retry_after=1 resend=2."""
 
-    def __init__(self, quick_timers=True, store=None, instances=1):
+    def __init__(self, quick_timers=True, brokers=1, store=None, instances=1):
         """store, instances: Deployment's store, and how many instances of
         every service share its database (onboarding.add_instances)."""
         ports = local_ports()
-        self.onb = dep = Deployment(FLEET.format(**ports), store=store)
+        extra, more = more_brokers("fleet", brokers)
+        self.onb = dep = Deployment(FLEET.format(**ports) + extra, store=store)
         try:
             dep.deploy()
             dep.start_broker("local", "fleet", ports["bootstrap"], ports["services"],
                              ports["service"])
+            dep.start_brokers(more)
             self.ctl = dep.controller("fleet")
             self.maker = dep.manufacturer("local", "acme", ["claim_rate=1000000"])
             self.prov = dep.provider("local", "prov-a",

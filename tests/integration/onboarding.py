@@ -252,6 +252,17 @@ def start_instances(svc):
         p.wait_for("subscribed")
 
 
+def restart_armed(service, die_after=None):
+    """Stop `service` (a Manufacturer, Provider or Operator), start it
+    again, armed to die (SIGKILL) right after committing a message of type
+    `die_after` (None: not armed; ONR_TEST_DIE_AFTER_COMMIT, test builds
+    only)."""
+    service.process.stop()
+    service.process.env_extra = ({"ONR_TEST_DIE_AFTER_COMMIT": str(die_after)}
+                                 if die_after else {})
+    service.start()
+
+
 def stop_all(processes):
     """Stop each (Process, broker) by its PID; what their sanitizers
     reported, as a list of messages."""
@@ -275,8 +286,8 @@ class Manufacturer:
                    "--dir", self.dir)
         cert, key = onb.pki.client("manufacturer", mfr_id)
         self.conf = os.path.join(self.dir, "manufacturer.conf")
-        lines = ["broker_host 127.0.0.1", "broker_port %d" % onb.broker.services_port,
-                 "broker_ca " + onb.pki.ca[0], "cert " + cert, "key " + key]
+        lines = onb.broker_lines() + ["broker_ca " + onb.pki.ca[0], "cert " + cert,
+                                      "key " + key]
         for prov in providers:
             lines.append("provider %s %s" % (prov.id, prov.signing_pub))
         for k, v in (extra or {}).items():
@@ -300,7 +311,8 @@ class Manufacturer:
 
     def start(self):
         self.process.start()
-        self.process.wait_for("subscribed")
+        # subscribed on every broker
+        self.process.wait_for("subscribed", count=len(self.onb.brokers))
         return self
 
     def mint(self, count, out=None, brokers=None):
@@ -309,7 +321,7 @@ class Manufacturer:
         the fabric's broker); their state directories."""
         out = out or os.path.join(self.onb.dir, "devices-" + self.id)
         args = []
-        for b in brokers or [self.onb.broker]:
+        for b in brokers or self.onb.brokers:
             args += ["--broker", b.NAME, "127.0.0.1", str(b.bootstrap_port)]
         text = fabric.run(program("onramp-factory"), "mint", "--manufacturer", self.dir,
                           "--out", out, "--count", str(count), *args,
@@ -366,8 +378,7 @@ class Provider:
         ca_cert, ca_key = self.onb.pki.provider_ca(self.id)
         self.plans = plans or {"*": (0, "default", 0)}
         port = getattr(self.onb.broker, "operational_port", None) or 1
-        lines = ["id " + self.id, "broker_host 127.0.0.1",
-                 "broker_port %d" % self.onb.broker.services_port,
+        lines = ["id " + self.id] + self.onb.broker_lines() + [
                  "broker_ca " + self.onb.pki.ca[0], "cert " + cert, "key " + key,
                  "signing_key " + self.signing_key, "sealing_key " + self.sealing_key,
                  *self.store.conf_lines(),
@@ -395,7 +406,8 @@ class Provider:
 
     def start(self):
         self.process.start()
-        self.process.wait_for("subscribed")
+        # subscribed on every broker
+        self.process.wait_for("subscribed", count=len(self.onb.brokers))
         return self
 
     def rows(self, sql, *args):
@@ -424,8 +436,7 @@ class Operator:
         with open(self.op_file) as f:
             self.op_hex = f.read().strip()
         cert, key = onb.pki.client("operator", op_id)
-        lines = ["id " + op_id, "broker_host 127.0.0.1",
-                 "broker_port %d" % onb.broker.services_port,
+        lines = ["id " + op_id] + onb.broker_lines() + [
                  "broker_ca " + onb.pki.ca[0], "cert " + cert, "key " + key,
                  "signing_key " + self.signing_key, *self.store.conf_lines(),
                  "op_file " + self.op_file, "plmn " + plmn, "apn iot.onramp.test",
@@ -448,7 +459,8 @@ class Operator:
 
     def start(self):
         self.process.start()
-        self.process.wait_for("subscribed")
+        # subscribed on every broker
+        self.process.wait_for("subscribed", count=len(self.onb.brokers))
         return self
 
     def rows(self, sql, *args):
@@ -556,13 +568,43 @@ class Onboarding(fabric.Fabric):
     """A fabric plus services; everything stops at close()."""
 
     def __init__(self, options=None, providers=(), persistence=False, broker_conf=(),
-                 broker_debug_log=True):
+                 broker_debug_log=True, brokers=1, regions=None):
         """providers: the ids whose CAs the service broker trusts (their
         operational devices connect to broker.operational_port);
-        persistence, broker_conf, broker_debug_log: as fabric.Broker's."""
+        persistence, broker_conf, broker_debug_log: as fabric.Broker's.
+        brokers: how many bootstrap brokers (the fabric's, then
+        test-broker-2, ...: each its own name, certificate and grants); the
+        services connect to all (`broker` lines) and devices list all.
+        regions: {broker name: MCC} for the services' broker lines."""
         super().__init__(options=options, providers=providers, persistence=persistence,
                          broker_conf=broker_conf, broker_debug_log=broker_debug_log)
         self.processes = []
+        self.regions = dict(regions or {})
+        self.brokers = [self.broker]
+        for i in range(2, brokers + 1):
+            directory = os.path.join(self.dir, "broker-%d" % i)
+            os.makedirs(directory)
+            b = fabric.Broker(self.pki, directory, options=options, persistence=persistence,
+                              conf_extra=broker_conf, debug_log=broker_debug_log,
+                              name="%s-%d" % (fabric.Broker.NAME, i))
+            self.brokers.append(self.track(b))
+            b.start()
+
+    def service_broker_name(self, broker):
+        """What the services call `broker` (in their log lines and pending
+        rows): its name, or "@broker" for the one unnamed broker."""
+        return broker.NAME if self.broker_lines()[0].startswith("broker ") else "@broker"
+
+    def broker_lines(self):
+        """The services' configuration lines for the brokers: broker_host
+        and broker_port for the one unnamed broker, else a `broker` line
+        for each."""
+        if len(self.brokers) == 1 and not self.regions:
+            return ["broker_host 127.0.0.1", "broker_port %d" % self.broker.services_port]
+        return ["broker %s 127.0.0.1 %d%s" % (
+            b.NAME, b.services_port,
+            " region=" + self.regions[b.NAME] if b.NAME in self.regions else "")
+            for b in self.brokers]
 
     def manufacturer(self, mfr_id, providers=(), extra=None):
         m = Manufacturer(self, mfr_id, providers, extra)
@@ -673,8 +715,10 @@ class Fleet:
 
     def servers(self):
         """(name, PID) of every server-side process, for onramp-loadgen
-        (every instance of each service)."""
-        found = [("broker", self.onb.broker.proc.pid)]
+        (every broker, every instance of each service)."""
+        brokers = self.onb.brokers
+        found = [("broker" if len(brokers) == 1 else "broker " + b.NAME, b.proc.pid)
+                 for b in brokers]
         for name, svc in (("manufacturer", self.maker), ("provider", self.prov),
                           ("operator", self.op)):
             processes = getattr(svc, "instances", None) or [svc.process]
@@ -696,9 +740,12 @@ class FleetTestCase(unittest.TestCase):
     started on it; a class adds to them in set_up_fleet() (a failure
     there stops everything, as tearDownClass does)."""
 
+    brokers = 1   # bootstrap brokers (Onboarding's)
+    regions = None
+
     @classmethod
     def setUpClass(cls):
-        cls.onb = Onboarding(providers=("prov-a",))
+        cls.onb = Onboarding(providers=("prov-a",), brokers=cls.brokers, regions=cls.regions)
         try:
             cls.fleet = Fleet(cls.onb)
             cls.set_up_fleet()

@@ -321,13 +321,12 @@ class AdminTest(unittest.TestCase):
                       self.path("hosts/svc/etc/onramp/acme/services-ca.pem"), text)
         self.assertIn("#   broker b2 on host gw2, region 208\n", text)
         self.assertEqual(subprocess.run(["sh", "-n", script]).returncode, 0)
-        # services connect to the topology's first broker, and say so
+        # services connect to every broker, each by its name (and region)
         for role, name in SERVICES:
             with open(self.path("hosts/svc/etc/onramp/%s/%s.conf" % (name, role))) as f:
                 conf = f.read()
-            self.assertIn("broker_host localhost\nbroker_port %d\n" % self.ports["services"],
-                          conf)
-            self.assertIn("# The topology's first broker, b1", conf)
+            self.assertIn("broker b1 localhost %d\nbroker b2 127.0.0.1 %d region=208\n" %
+                          (self.ports["services"], self.ports["services2"]), conf)
 
     def test_without_local_the_files_name_the_hosts_own_paths(self):
         out = os.path.join(self.dep.dir, "deployed")
@@ -339,7 +338,7 @@ class AdminTest(unittest.TestCase):
         with open(os.path.join(out, "hosts/svc/etc/onramp/op-1/operator.conf")) as f:
             text = f.read()
         self.assertIn("op_file /var/lib/onramp/op-1/op.hex\n", text)
-        self.assertIn("broker_host localhost\n", text)
+        self.assertIn("broker b1 localhost ", text)
         self.assertNotIn(out, text)
         with open(os.path.join(out, "hosts/gw/etc/mosquitto/mosquitto.conf")) as f:
             self.assertIn("certfile /etc/mosquitto/onramp/broker.pem\n", f.read())

@@ -25,11 +25,21 @@ devices retry what was lost, that services resend what is unconfirmed,
 and that grants live in the plugin's own journal, synced before they are
 confirmed.
 
+With several brokers (ChaosSeveralBrokersTest, issue 19): three brokers
+with the services connected to each and devices listing all three; the
+faults as above fall on the services and on the first broker (killed and
+restarted), and test-broker-2 is killed in the middle of the run and never
+comes back. Every device still ends OPERATIONAL (those that were on the
+dead broker through another one), the records agree as above, every grant
+is confirmed by, and in the journal of, every live broker (the dead
+broker's stay unconfirmed), and no live broker refused a delivery.
+
 With ONR_TEST_STORE=postgres every party keeps its state in PostgreSQL and
 runs as ONR_TEST_CHAOS_INSTANCES (default 2) instances sharing it: a kill
 takes one instance (never all of a service at once), and PostgreSQL itself
 is killed once (SIGQUIT: an immediate shutdown, recovered from its WAL at
-the restart) mid-flow. The records are then checked in PostgreSQL.
+the restart) mid-flow. The records are then checked in PostgreSQL, and no
+pending delivery may be left.
 
 The schedule comes from a seed, printed at the start and in every failure:
 ONR_TEST_CHAOS_SEED=N replays it (the moments are the same; what the
@@ -92,7 +102,11 @@ def say(text):
     sys.stdout.flush()
 
 
-class ChaosTest(unittest.TestCase):
+class ChaosRun(unittest.TestCase):
+    """The chaos run on BROKERS brokers (its tests are its subclasses')."""
+
+    BROKERS = 1
+    DEAD = None  # the broker killed for good in the middle of the run
 
     def setUp(self):
         self.loadgen = None
@@ -100,7 +114,10 @@ class ChaosTest(unittest.TestCase):
         self.stop_pairing = False
         self.pair_failures = {}  # why a late pairing attempt failed: how often
         self.onb = onboarding.Onboarding(providers=("prov-a",), persistence=True,
-                                         broker_conf=["autosave_interval %d" % AUTOSAVE_S])
+                                         broker_conf=["autosave_interval %d" % AUTOSAVE_S],
+                                         brokers=self.BROKERS)
+        self.dead = next((b for b in self.onb.brokers if b.NAME == self.DEAD), None)
+        self.live = [b for b in self.onb.brokers if b is not self.dead]
         try:
             self.fleet = onboarding.Fleet(self.onb, instances=INSTANCES)
         except BaseException:
@@ -128,30 +145,44 @@ class ChaosTest(unittest.TestCase):
     def kill(self, party, instance):
         if party == "broker":
             self.onb.broker.kill()
+        elif party == "dead":
+            self.dead.kill()
         elif party == "postgres":
             postgres.shared().stop(signal.SIGQUIT)  # a crash: recovery at the start
         else:
             self.services[party].instances[instance].kill()
 
+    def subscribed(self, process, broker):
+        """How many times the service `process` subscribed on `broker`."""
+        tag = "broker=%s\n" % self.onb.service_broker_name(broker)
+        return sum(1 for line in process.text().splitlines(True)
+                   if "subscribed filters" in line and line.endswith(tag))
+
     def restart(self, party, instance):
         """Start `party` again and wait until the fabric has recovered from
-        its loss: a service subscribed again; after the broker, every
-        service connected and subscribed again on its own; PostgreSQL
-        accepting connections (the services connect again at their next
-        transaction)."""
+        its loss: a service instance subscribed again on every live broker;
+        after the broker, every instance connected and subscribed again on
+        its own; PostgreSQL accepting connections (the services connect
+        again at their next transaction). The dead broker stays dead."""
+        if party == "dead":
+            return
         if party == "postgres":
             postgres.shared().start()
             return
         if party != "broker":
             p = self.services[party].instances[instance]
-            p.start()
-            p.wait_for("subscribed filters", timeout=30)
+            p.start()  # its text() is this run's
+            for b in self.live:
+                onboarding.wait_until(lambda b=b: self.subscribed(p, b) > 0, timeout=30,
+                                      what="%s subscribed on %s" % (p.name, b.NAME))
             return
         processes = [p for svc in self.services.values() for p in svc.instances]
-        before = [p.text().count("subscribed filters") for p in processes]
+        before = [self.subscribed(p, self.onb.broker) for p in processes]
         self.onb.broker.start(attempts=1)  # the same ports: the services know no others
         for p, count in zip(processes, before):
-            p.wait_for("subscribed filters", timeout=90, count=count + 1)
+            onboarding.wait_until(lambda p=p, count=count: self.subscribed(
+                p, self.onb.broker) > count, timeout=90,
+                what="%s subscribed on the broker again" % p.name)
 
     def inject(self, faults, t0):
         """Run the faults; what happened, for the report."""
@@ -165,8 +196,9 @@ class ChaosTest(unittest.TestCase):
             self.restart(party, instance)
             which = party + (".%d" % (instance + 1) if INSTANCES > 1 and party in
                              self.services else "")
-            done.append("t=%5.1f s %-14s down %.2f s, back after %.1f s%s" % (
-                at, which, pause, time.monotonic() - t0 - at,
+            done.append("t=%5.1f s %-14s %s%s" % (
+                at, which, "%s killed for good" % self.dead.NAME if party == "dead" else
+                "down %.2f s, back after %.1f s" % (pause, time.monotonic() - t0 - at),
                 "" if during else " (loadgen already done)"))
             say("chaos: " + done[-1])
         return done
@@ -194,12 +226,20 @@ class ChaosTest(unittest.TestCase):
     def journeys(self):
         return onboarding.Fleet.journeys(self.dirs)
 
+    def unsettled_sql(self):
+        """The operator's subscriptions whose grant a live broker or whose
+        key the provider has not confirmed, or not aligned (the dead
+        broker's grants stay pending)."""
+        dead = self.onb.service_broker_name(self.dead) if self.dead else ""
+        return ("SELECT {{}} FROM subscribers WHERE NOT {0} OR NOT {1} OR aligned_at IS NULL"
+                .format(onboarding.OP_GRANTED.replace(
+                    "WHERE pending.key", "WHERE pending.peer != '%s' AND pending.key" % dead),
+                    onboarding.OP_KEY_STORED))
+
     def deliveries_settled(self):
         """Every grant and application key the operator sent is confirmed,
         every alignment done on both sides."""
-        undone = self.fleet.op.rows(
-            "SELECT count(*) FROM subscribers WHERE NOT %s OR NOT %s "
-            "OR aligned_at IS NULL" % (onboarding.OP_GRANTED, onboarding.OP_KEY_STORED))[0][0]
+        undone = self.fleet.op.rows(self.unsettled_sql().format("count(*)"))[0][0]
         unaligned = self.fleet.prov.rows(
             "SELECT count(*) FROM alignments WHERE aligned_at IS NULL")[0][0]
         aligned = self.fleet.prov.rows("SELECT count(*) FROM alignments")[0][0]
@@ -207,8 +247,10 @@ class ChaosTest(unittest.TestCase):
 
     # -- the tests --
 
-    def test_fleet_onboards_through_chaos(self):
+    def chaos(self):
         faults, pairings = schedule(SEED, FAULTS, DEVICES)
+        if self.dead is not None:
+            faults = sorted(faults + [(round(WINDOW_S / 2, 2), "dead", 0.0, 0)])
         say("\nchaos: seed=%d devices=%d faults=%d (replay: ONR_TEST_CHAOS_SEED=%d)" % (
             SEED, DEVICES, FAULTS, SEED))
         say("chaos: store=%s instances=%d" % (postgres.store(), INSTANCES))
@@ -241,6 +283,8 @@ class ChaosTest(unittest.TestCase):
                 "--count", str(DEVICES), "--rate", rate, "--max-attempts", "1000",
                 "--answer-timeout", "3", "--timeout", str(LOADGEN_TIMEOUT_S)]
         outcomes = {}
+        say("chaos: %d brokers%s" % (len(self.onb.brokers), "; %s killed for good at %.2f s" % (
+            self.dead.NAME, WINDOW_S / 2) if self.dead else ""))
         with open(log, "wb") as out:
             self.loadgen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT)
         t0 = time.monotonic()
@@ -282,9 +326,7 @@ class ChaosTest(unittest.TestCase):
                                   what="grants, application keys and alignments confirmed")
         except AssertionError as e:
             raise AssertionError("%s\n%s" % (e, self.fleet.op.rows(
-                "SELECT dev, {0}, {1}, aligned_at FROM subscribers WHERE "
-                "NOT {0} OR NOT {1} OR aligned_at IS NULL".format(
-                    onboarding.OP_GRANTED, onboarding.OP_KEY_STORED))[:10])) from None
+                self.unsettled_sql().format("dev, state, aligned_at"))[:10])) from None
 
         # operator: one subscription per device, no number handed out twice
         subs = self.fleet.op.rows("SELECT dev, slot, imsi, iccid, %s, prov "
@@ -320,36 +362,50 @@ class ChaosTest(unittest.TestCase):
         self.assertEqual(sorted(a[0] for a in assigned), self.devs, "assignments")
         self.assertEqual({(a[1], a[2]) for a in assigned}, {("prov-a", "op-1")})
 
-        # the broker: no delivery to a service refused, in any run of it (a
-        # run logs at least its first refusal: "denied read" for a known
-        # client, "denied access" for a session it cannot vouch for)
-        refused = [line for line in self.onb.broker.log_text().splitlines()
-                   if "onramp: denied read" in line or "onramp: denied access" in line]
-        self.assertEqual(refused[:10], [], "deliveries refused (denied_read): %d" % len(refused))
-
-        # the broker: a power cut now loses no grant, the journal loads whole
-        self.onb.broker.kill()
-        self.onb.broker.start(attempts=1)
-        loaded = re.findall(r"onramp: plugin \S+ loaded: broker \S+, (\d+) grants",
-                            self.onb.broker.log_text())
-        self.assertEqual(loaded[-1:], [str(DEVICES)], "grants after a power cut")
-        self.assertNotIn("line skipped", self.onb.broker.log_text(), "a torn grants journal")
-        with open(self.onb.broker.grants) as f:
-            grants = sorted(line.split()[1] for line in f if line.startswith("grant "))
-        self.assertEqual(grants, self.devs, "grants journal")
+        for broker in self.live:
+            self.check_broker(broker)
 
         # every database intact
         for name, svc in self.services.items():
             self.assertEqual(svc.store.integrity_errors(), [], name + " database")
-        # no delivery left in flight anywhere
+        # no delivery left in flight, but to the dead broker
+        dead = self.onb.service_broker_name(self.dead) if self.dead is not None else ""
         try:
             onboarding.wait_until(lambda: all(
-                svc.rows("SELECT count(*) FROM pending") == [(0,)]
+                svc.rows("SELECT count(*) FROM pending WHERE peer <> ?", dead) == [(0,)]
                 for svc in self.services.values()), timeout=60, what="no pending row left")
         except AssertionError as e:
             raise AssertionError("%s: %s" % (e, {
-                name: svc.rows("SELECT peer, key, kind, attempts FROM pending")[:5]
+                name: svc.rows("SELECT peer, key, kind, attempts FROM pending"
+                               " WHERE peer <> ?", dead)[:5]
                 for name, svc in self.services.items()})) from None
+
+    def check_broker(self, broker):
+        """A live broker refused no delivery to a service, in any run of it
+        (a run logs at least its first refusal: "denied read" for a known
+        client, "denied access" for a session it cannot vouch for); a
+        power cut now loses none of its grants, its journal loads whole
+        and holds every device's grant."""
+        refused = [line for line in broker.log_text().splitlines()
+                   if "onramp: denied read" in line or "onramp: denied access" in line]
+        self.assertEqual(refused[:10], [], "%s: deliveries refused (denied_read): %d" % (
+            broker.NAME, len(refused)))
+        broker.kill()
+        broker.start(attempts=1)
+        loaded = re.findall(r"onramp: plugin \S+ loaded: broker \S+, (\d+) grants",
+                            broker.log_text())
+        self.assertEqual(loaded[-1:], [str(DEVICES)], "%s: grants after a power cut" %
+                         broker.NAME)
+        self.assertNotIn("line skipped", broker.log_text(), "a torn grants journal")
+        with open(broker.grants) as f:
+            grants = sorted(line.split()[1] for line in f if line.startswith("grant "))
+        self.assertEqual(grants, self.devs, "%s: grants journal" % broker.NAME)
+
+
+class ChaosTest(ChaosRun):
+
+    def test_fleet_onboards_through_chaos(self):
+        self.chaos()
 
     def test_crossed_attach_runs_end_with_one_key_on_both_sides(self):
         """What a chaos run found (a broker killed while a device asked to
@@ -386,6 +442,15 @@ class ChaosTest(unittest.TestCase):
         last = self.onb.device(d, ("--until", "OPERATIONAL", "--max-attempts", "3"))
         last.process.start()
         self.assertEqual(last.process.exit_status(timeout=60), 0, last.process.text())
+
+
+class ChaosSeveralBrokersTest(ChaosRun):
+
+    BROKERS = 3
+    DEAD = "test-broker-2"
+
+    def test_fleet_onboards_through_chaos_on_three_brokers(self):
+        self.chaos()
 
 
 if __name__ == "__main__":

@@ -54,12 +54,7 @@ class DeliveryTest(unittest.TestCase):
         cls.onb.close()
 
     def restart(self, service, die_after=None):
-        """Stop `service`, start it again, armed to die after committing a
-        message of type `die_after` (None: not armed)."""
-        service.process.stop()
-        service.process.env_extra = ({"ONR_TEST_DIE_AFTER_COMMIT": str(die_after)}
-                                     if die_after else {})
-        service.start()
+        onboarding.restart_armed(service, die_after)
 
     def test_a_revoke_lost_in_a_crash_is_sent_again(self):
         (d,) = self.acme.mint(1)

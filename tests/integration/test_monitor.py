@@ -354,7 +354,8 @@ class MonitorTest(unittest.TestCase):
         text = run.process.text()
         self.assertIn("hello manufacturer=acme visited=72405\n", text)
         self.assertRegex(text, r"state=OPERATIONAL dev=%s visited=72405 manufacturer=acme "
-                               r"provider=prov-a operator=op-1 expires=" % dev)
+                               r"provider=prov-a operator=op-1 reason=fallback chosen_in=72405 "
+                               r"expires=" % dev)
         self.assertIn("telemetry topic=onr/1/p/prov-a/dev/%s/telemetry visited=72405\n" % dev,
                       text)
         # restarted in another country: a new report, with a new nonce
@@ -370,7 +371,7 @@ class MonitorTest(unittest.TestCase):
         (hello,) = [r for r in mine if r["type"] == "hello"]
         self.assertEqual(hello["verdict"], "verified")  # the PLMN is signed with the rest
         self.assertEqual(hello["body"]["plmn"], "72405")
-        # the manufacturer as it is: a voucher for the registration's operator
+        # no policy: a voucher for the registration's operator
         (voucher,) = [r for r in mine if r["type"] == "voucher"]
         self.assertEqual(voucher["body"]["voucher.op"], "op-1")
         reports = [r["body"] for r in mine if r["type"] == "telemetry"]

@@ -295,10 +295,46 @@ static void test_admin_topology_refuses_malformed_lines(void **state)
 static void test_admin_topology_refuses_reserved_keywords(void **state)
 {
     (void)state;
-    refused(HOSTS BROKER PARTIES "roaming prov-a de op-1\n", 8,
-            "'roaming' is reserved for a later issue (roaming policies)");
     refused(HOSTS BROKER "manufacturer acme host=h2 instances=2\n", 4,
             "instances=2: one instance per service today");
+}
+
+/* roaming (issue 17): operators' countries, providers' policies, checked
+ * as onramp-provider checks them at start. */
+#define OP2 "operator op-2 host=h2 plmn=26201 apn=x imsi=262010000000001-262010000099999 " \
+            "iccid=894900100000000001-894900100000099999 serves=262,208\n"                \
+            "contract prov-a op-2\n"
+
+static void test_admin_topology_roaming(void **state)
+{
+    struct adm_topology *t;
+
+    (void)state;
+    t = parse_ok(HOSTS BROKER PARTIES OP2 "roaming prov-a * 262:op-2,op-1;*:op-1\n"
+                 "roaming prov-a bob 208:op-2\n");
+    assert_int_equal(t->parties[3].n_serves, 2);
+    assert_string_equal(t->parties[3].serves[1], "208");
+    assert_int_equal(t->parties[2].n_serves, 0); /* any country */
+    assert_int_equal(t->n_roaming, 2);
+    assert_string_equal(t->roaming[0].account, "*");
+    assert_string_equal(t->roaming[0].policy, "262:op-2,op-1;*:op-1");
+    assert_string_equal(t->roaming[1].account, "bob");
+    adm_topology_free(t);
+    refused(HOSTS BROKER PARTIES OP2 "roaming prov-a * 310:op-2\n", 10,
+            "roaming: operator 'op-2' does not serve 310 (its serves=)");
+    refused(HOSTS BROKER PARTIES OP2 "roaming prov-a * 262:op-9\n", 10,
+            "roaming: provider 'prov-a' has no contract with operator 'op-9'");
+    refused(HOSTS BROKER PARTIES OP2 "roaming prov-a * 26:op-2\n", 10,
+            "roaming: POLICY '26:op-2'");
+    refused(HOSTS BROKER PARTIES OP2 "roaming prov-a * 262:op-2\nroaming prov-a * 208:op-2\n",
+            11, "roaming prov-a * given twice (first on line 10)");
+    refused(HOSTS BROKER PARTIES OP2 "roaming prov-z * 262:op-2\n", 10, "prov-z");
+    refused(HOSTS BROKER "operator op-2 host=h2 plmn=26201 apn=x imsi=262010000000001-"
+            "262010000099999 iccid=894900100000000001-894900100000099999 serves=262,26\n", 4,
+            "serves=262,26: MCCs (3 digits) separated by ','");
+    refused(HOSTS BROKER "operator op-2 host=h2 plmn=26201 apn=x imsi=262010000000001-"
+            "262010000099999 iccid=894900100000000001-894900100000099999 serves=262,262\n", 4,
+            "serves=262,262: 262 twice");
 }
 
 /* metrics: a service's metrics_listen or a monitor's exporter (issue 20),
@@ -433,6 +469,7 @@ int main(void)
         cmocka_unit_test(test_admin_topology_refuses_bad_values),
         cmocka_unit_test(test_admin_topology_refuses_malformed_lines),
         cmocka_unit_test(test_admin_topology_refuses_reserved_keywords),
+        cmocka_unit_test(test_admin_topology_roaming),
         cmocka_unit_test(test_admin_topology_metrics),
         cmocka_unit_test(test_admin_topology_several_brokers_and_regions),
         cmocka_unit_test(test_admin_topology_bounds_how_many),

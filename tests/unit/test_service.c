@@ -31,6 +31,7 @@
 /* ---- the fakes ------------------------------------------------------------------ */
 
 struct sent {
+    size_t broker; /* the index of the broker it went to */
     char topic[ONR_TOPIC_MAX + 1];
     uint8_t payload[ONR_ENVELOPE_MAX];
     size_t len;
@@ -39,11 +40,14 @@ struct sent {
 static struct sent sent[64];
 static size_t n_sent;
 static uint64_t now = 1900000000;
+static const uint8_t epoch_one[ONR_BROKER_EPOCH_LEN] = {1};
 
-static int fake_publish(void *ctx, const char *topic, const uint8_t *payload, size_t len)
+static int fake_publish(void *ctx, size_t broker, const char *topic, const uint8_t *payload,
+                        size_t len)
 {
     (void)ctx;
     assert_true(n_sent < sizeof(sent) / sizeof(sent[0]));
+    sent[n_sent].broker = broker;
     snprintf(sent[n_sent].topic, sizeof(sent[n_sent].topic), "%s", topic);
     memcpy(sent[n_sent].payload, payload, len);
     sent[n_sent].len = len;
@@ -64,12 +68,14 @@ static int decided;                   /* times decide ran */
 static int refuse_next;               /* decide answers with a stored refusal */
 static int hook_fails;                /* the confirmation hook returns an error */
 static int verdict = ONR_DELIVERY_KEEP;
+static const char *region_seen;       /* the region of the broker of the last alignment */
 
 static const struct onr_db_migration steps[] = {
     {"the test's tables", ONR_SVC_SCHEMA_PROCESSED ONR_SVC_SCHEMA_PENDING
      "CREATE TABLE things (what TEXT NOT NULL);", NULL},
+    {"several brokers", ONR_SVC_SCHEMA_BROKERS, NULL},
 };
-static const struct onr_db_schema schema = {steps, 1};
+static const struct onr_db_schema schema = {steps, 2};
 
 static int count(struct onr_service *svc, const char *sql)
 {
@@ -138,6 +144,8 @@ static int on_alignment(struct onr_service *svc, const struct onr_envelope *env,
                         const char *topic, void *arg)
 {
     const struct onr_peer *peer = NULL;
+
+    region_seen = onr_service_via_region(svc);
     int rc = onr_service_from_peer(svc, env, topic, &providers, ONR_ROLE_PROVIDER, &peer);
 
     return rc == ONR_OK ? onr_service_handle_once(svc, env, topic, decide, arg) : rc;
@@ -200,9 +208,11 @@ struct fixture {
     struct onr_service *svc;
 };
 
-/* `dir`/`name`.conf for the service under test, with `more` lines; its
- * path into `path` (4096 bytes). */
-static void write_config(const char *dir, const char *name, const char *more, char *path)
+/* `dir`/`name`.conf for the service under test, with its `brokers` lines
+ * (NULL: broker_host and broker_port) and `more` lines; its path into
+ * `path` (4096 bytes). */
+static void write_config(const char *dir, const char *name, const char *brokers,
+                         const char *more, char *path)
 {
     FILE *conf;
 
@@ -210,13 +220,16 @@ static void write_config(const char *dir, const char *name, const char *more, ch
     conf = fopen(path, "w");
     assert_non_null(conf);
     /* the broker's files are never read: the transport is a fake */
-    fprintf(conf, "id op-t\nbroker_host 127.0.0.1\nbroker_port 1\nbroker_ca ca.pem\n"
+    fprintf(conf, "id op-t\n%sbroker_ca ca.pem\n"
                   "cert c.pem\nkey c.key\nsigning_key signing.key\ndatabase %s.db\n"
-                  "stats_interval 0\nlog_level error\n%s", name, more);
+                  "stats_interval 0\nlog_level error\n%s",
+            brokers != NULL ? brokers : "broker_host 127.0.0.1\nbroker_port 1\n", name, more);
     fclose(conf);
 }
 
-static int setup(void **state)
+/* A service whose configuration names its brokers with `brokers` (lines;
+ * NULL: broker_host and broker_port). */
+static int setup_with(void **state, const char *brokers)
 {
     struct fixture *f = calloc(1, sizeof(*f));
     struct onr_p256_key *own = NULL;
@@ -227,7 +240,7 @@ static int setup(void **state)
     snprintf(path, sizeof(path), "%s/signing.key", f->dir);
     assert_onr(ONR_OK, onr_p256_save(own, path));
     onr_p256_free(own);
-    write_config(f->dir, "test", "", path);
+    write_config(f->dir, "test", brokers, "", path);
     assert_onr(ONR_OK, onr_p256_generate(&prov_key));
     memset(&providers, 0, sizeof(providers));
     snprintf(providers.list[0].id, sizeof(providers.list[0].id), "prov-a");
@@ -240,7 +253,12 @@ static int setup(void **state)
     assert_onr(ONR_OK, svc_setup(f->svc, &def));
     f->svc->clock = fake_clock;
     f->svc->transport = (struct svc_transport){fake_publish, NULL};
-    f->svc->connected = 1;
+    for (size_t i = 0; i < f->svc->n_brokers; i++) {
+        /* up, and brought up to date at the epoch control_result reports */
+        f->svc->brokers[i].connected = 1;
+        memcpy(f->svc->brokers[i].epoch, epoch_one, ONR_BROKER_EPOCH_LEN);
+        f->svc->brokers[i].has_epoch = 1;
+    }
     svc_free_ticks(f->svc); /* the tests run the resend tick themselves */
     n_sent = 0;
     decided = 0;
@@ -249,6 +267,19 @@ static int setup(void **state)
     verdict = ONR_DELIVERY_KEEP;
     *state = f;
     return 0;
+}
+
+/* One broker, its name unknown (broker_host). */
+static int setup(void **state)
+{
+    return setup_with(state, NULL);
+}
+
+/* Three named brokers; the second serves country 208. */
+static int setup_three(void **state)
+{
+    return setup_with(state, "broker b1 127.0.0.1 1\nbroker b2 127.0.0.1 2 region=208\n"
+                             "broker b3 127.0.0.1 3\n");
 }
 
 static int teardown(void **state)
@@ -296,10 +327,17 @@ static size_t alignment(uint8_t *out, uint8_t id[ONR_MSG_ID_LEN])
 
 /* A message as the broker would deliver it, and the burst it starts
  * committed (the loop's next turn). */
+static void deliver_via(struct onr_service *svc, size_t via, const char *topic,
+                        const uint8_t *payload, size_t len)
+{
+    svc_on_message(svc, via, topic, payload, len);
+    event_base_loop(svc->base, EVLOOP_NONBLOCK);
+}
+
 static void deliver(struct onr_service *svc, const char *topic, const uint8_t *payload,
                     size_t len)
 {
-    svc_on_message(svc, topic, payload, len);
+    svc_on_message(svc, 0, topic, payload, len);
     event_base_loop(svc->base, EVLOOP_NONBLOCK);
 }
 
@@ -425,8 +463,8 @@ static void test_nothing_is_published_before_the_burst_commits(void **state)
 
     snprintf(path, sizeof(path), "%s/test.db", f->dir);
     assert_onr(ONR_OK, onr_db_open(path, &schema, NULL, &reader, NULL, why, sizeof(why)));
-    svc_on_message(f->svc, INBOX, a, len_a);
-    svc_on_message(f->svc, INBOX, b, len_b);
+    svc_on_message(f->svc, 0, INBOX, a, len_a);
+    svc_on_message(f->svc, 0, INBOX, b, len_b);
     assert_int_equal(decided, 2);
     assert_int_equal(n_sent, 0);
     assert_onr(ONR_OK, onr_db_get(reader, "SELECT count(*) FROM things", ONR_DB_NO_ARGS,
@@ -579,8 +617,11 @@ static void test_a_refusal_gets_the_kinds_verdict(void **state)
     assert_int_equal(f->svc->delivery.refused, 3);
 }
 
-/* The broker's control result for our revoke `re`, with `code`. */
-static void control_result(struct onr_service *svc, const uint8_t re[ONR_MSG_ID_LEN], int code)
+/* Broker `via`'s control result for our request `re`, with `code`, from
+ * its journal of `epoch`. */
+static void control_result_via(struct onr_service *svc, size_t via,
+                               const uint8_t re[ONR_MSG_ID_LEN], int code,
+                               const uint8_t epoch[ONR_BROKER_EPOCH_LEN])
 {
     static uint8_t buf[ONR_ENVELOPE_MAX];
     struct onr_envelope_signer broker = {ONR_ROLE_BROKER, ONR_BYTES_STR("broker-1"), NULL,
@@ -588,13 +629,39 @@ static void control_result(struct onr_service *svc, const uint8_t re[ONR_MSG_ID_
     struct onr_msg msg = {.type = ONR_MSG_CONTROL_RESULT};
     size_t len = 0;
 
-    static const uint8_t epoch[16] = {1};
-
     msg.body.control_result = (struct onr_msg_control_result){
-        .re = {re, ONR_MSG_ID_LEN}, .code = (uint64_t)-code, .epoch = ONR_BYTES(epoch)};
+        .re = {re, ONR_MSG_ID_LEN}, .code = (uint64_t)-code,
+        .epoch = {epoch, ONR_BROKER_EPOCH_LEN}};
     assert_onr(ONR_OK, onr_envelope_encode(&msg, &broker, ONR_BYTES_STR(ONR_TOPIC_CONTROL_RESPONSE),
                                            now, buf, sizeof(buf), &len, NULL));
-    deliver(svc, ONR_TOPIC_CONTROL_RESPONSE, buf, len);
+    deliver_via(svc, via, ONR_TOPIC_CONTROL_RESPONSE, buf, len);
+}
+
+/* The broker's control result for our revoke `re`, with `code`. */
+static void control_result(struct onr_service *svc, const uint8_t re[ONR_MSG_ID_LEN], int code)
+{
+    control_result_via(svc, 0, re, code, epoch_one);
+}
+
+/* Broker `name`'s counters, with its journal's `epoch`, as its connection
+ * `via` delivers them (retained, on every subscribe). */
+static void broker_stats(struct onr_service *svc, size_t via, const char *name,
+                         const uint8_t epoch[ONR_BROKER_EPOCH_LEN])
+{
+    static uint8_t buf[ONR_ENVELOPE_MAX];
+    struct onr_envelope_signer broker = {ONR_ROLE_BROKER, {(const uint8_t *)name, strlen(name)},
+                                         NULL, {NULL, 0}};
+    struct onr_msg msg = {.type = ONR_MSG_BROKER_STATS};
+    char topic[ONR_TOPIC_MAX + 1];
+    size_t len = 0;
+
+    msg.body.broker_stats.epoch = (struct onr_bytes){epoch, ONR_BROKER_EPOCH_LEN};
+    assert_onr(ONR_OK, onr_topic_ev(ONR_ROLE_BROKER, name, topic, sizeof(topic)));
+    assert_onr(ONR_OK, onr_envelope_encode(&msg, &broker,
+                                           (struct onr_bytes){(const uint8_t *)topic,
+                                                              strlen(topic)},
+                                           now, buf, sizeof(buf), &len, NULL));
+    deliver_via(svc, via, topic, buf, len);
 }
 
 /* A kind's refusals decided by data: a revoke's ENOENT (no grant) is done,
@@ -662,7 +729,7 @@ static void test_the_wait_is_capped_and_nothing_is_sent_while_disconnected(void 
     assert_int_equal(pending_next_at(f->svc) - now, ONR_DELIVERY_MAX_DELAY);
     assert_int_equal(count(f->svc, "SELECT attempts FROM pending"), 13);
     before = n_sent;
-    f->svc->connected = 0;
+    f->svc->brokers[0].connected = 0;
     now = pending_next_at(f->svc);
     svc_delivery_tick(f->svc, NULL);
     event_base_loop(f->svc->base, EVLOOP_NONBLOCK);
@@ -763,7 +830,7 @@ static void test_metrics_are_the_counters_by_type_and_kind(void **state)
     /* confirmed: nothing waits; disconnected: said so */
     sent_id(0, key_id);
     answer(f->svc, key_id, 0);
-    f->svc->connected = 0;
+    f->svc->brokers[0].connected = 0;
     svc_counters_refresh(f->svc);
     text = scrape(f->svc);
     assert_true(sample(text, "onramp_pending_confirmations{kind=\"app_key\"}") == 0);
@@ -783,7 +850,7 @@ static void test_a_scrape_reads_what_the_tick_read(void **state)
     uint8_t id[ONR_MSG_ID_LEN];
     char *text;
 
-    svc_on_message(f->svc, INBOX, buf, alignment(buf, id));
+    svc_on_message(f->svc, 0, INBOX, buf, alignment(buf, id));
     text = scrape(f->svc);
     assert_true(batch_is_open(f->svc->batch)); /* the burst left alone */
     assert_int_equal(n_sent, 0);
@@ -838,7 +905,7 @@ static void test_metrics_listen_is_loopback_unless_public(void **state)
         char name[16];
 
         snprintf(name, sizeof(name), "case%zu", i);
-        write_config(f->dir, name, cases[i].lines, path);
+        write_config(f->dir, name, NULL, cases[i].lines, path);
         svc->config_path = path;
         assert_onr(cases[i].rc, svc_setup(svc, &def));
         assert_null(svc->metrics);
@@ -847,7 +914,259 @@ static void test_metrics_listen_is_loopback_unless_public(void **state)
     }
 }
 
+/* ---- several brokers ------------------------------------------------------------------ */
+
+static void release_via(struct onr_service *svc, size_t via)
+{
+    static uint8_t buf[ONR_ENVELOPE_MAX];
+    struct onr_msg release = {.type = ONR_MSG_RELEASE};
+    uint8_t id[ONR_MSG_ID_LEN];
+
+    release.body.release.dev = ONR_BYTES_STR(DEV);
+    deliver_via(svc, via, INBOX, buf, from_prov(&release, INBOX, buf, id));
+}
+
+/* The sends of `type` to broker `broker` since `from`. */
+static size_t sent_to(size_t from, size_t broker, int type)
+{
+    size_t n = 0;
+
+    for (size_t i = from; i < n_sent; i++)
+        if (sent[i].broker == broker && sent_type(i) == type)
+            n++;
+    return n;
+}
+
+/* A revoke goes to every broker as one envelope, waits in a row per broker
+ * and is confirmed per broker; it stays in force. */
+static void test_a_request_goes_to_every_broker_and_is_confirmed_per_broker(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t revoke[ONR_MSG_ID_LEN];
+
+    release_via(f->svc, 1);
+    for (size_t b = 0; b < 3; b++)
+        assert_int_equal(sent_to(0, b, ONR_MSG_REVOKE), 1);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM pending"), 3);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM in_force"), 1);
+    sent_id(0, revoke);
+    control_result_via(f->svc, 0, revoke, ONR_OK, epoch_one);
+    control_result_via(f->svc, 2, revoke, ONR_OK, epoch_one);
+    /* b2's row alone waits: one broker's answer confirms nothing for another */
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM pending WHERE peer = 'b2'"), 1);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM pending"), 1);
+    control_result_via(f->svc, 1, revoke, ONR_OK, epoch_one);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM pending"), 0);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM in_force"), 1);
+}
+
+/* A broker that is down stops nothing: the others are served and resent
+ * to; its rows wait for it, then go to it alone. */
+static void test_a_broker_down_stops_no_other(void **state)
+{
+    struct fixture *f = *state;
+    static uint8_t buf[ONR_ENVELOPE_MAX];
+    uint8_t id[ONR_MSG_ID_LEN];
+    size_t before;
+
+    release_via(f->svc, 0);
+    f->svc->brokers[2].connected = 0;
+    /* an alignment through b2 is answered on b2 */
+    before = n_sent;
+    deliver_via(f->svc, 1, INBOX, buf, alignment(buf, id));
+    assert_int_equal(sent_to(before, 1, ONR_MSG_ALIGNED), 1);
+    assert_string_equal(region_seen, "208");
+    /* the revoke is resent to b1 and b2, not to b3 */
+    now += ONR_DELIVERY_MAX_DELAY;
+    before = n_sent;
+    svc_delivery_tick(f->svc, NULL);
+    event_base_loop(f->svc->base, EVLOOP_NONBLOCK);
+    assert_int_equal(sent_to(before, 0, ONR_MSG_REVOKE), 1);
+    assert_int_equal(sent_to(before, 1, ONR_MSG_REVOKE), 1);
+    assert_int_equal(sent_to(before, 2, ONR_MSG_REVOKE), 0);
+    assert_int_equal(count(f->svc, "SELECT attempts FROM pending WHERE peer = 'b3'"), 1);
+    /* back: its row goes to it */
+    f->svc->brokers[2].connected = 1;
+    before = n_sent;
+    svc_delivery_tick(f->svc, NULL);
+    event_base_loop(f->svc->base, EVLOOP_NONBLOCK);
+    assert_int_equal(sent_to(before, 2, ONR_MSG_REVOKE), 1);
+    assert_int_equal(n_sent - before, 1);
+}
+
+/* A broker whose counters show a new epoch (restored with an empty disk)
+ * is sent everything in force again, on its connection alone, and is
+ * confirmed with that epoch; an answer with an epoch not brought up to
+ * date confirms nothing. */
+static void test_a_broker_with_a_new_epoch_gets_everything_in_force(void **state)
+{
+    struct fixture *f = *state;
+    static const uint8_t epoch_two[ONR_BROKER_EPOCH_LEN] = {2};
+    uint8_t revoke[ONR_MSG_ID_LEN], again[ONR_MSG_ID_LEN];
+    size_t before;
+
+    release_via(f->svc, 0);
+    sent_id(0, revoke);
+    for (size_t b = 0; b < 3; b++)
+        control_result_via(f->svc, b, revoke, ONR_OK, epoch_one);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM pending"), 0);
+    /* the same epoch again: nothing to do */
+    broker_stats(f->svc, 1, "b2", epoch_one);
+    svc_delivery_tick(f->svc, NULL);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM pending"), 0);
+    /* b2 comes back with an empty journal */
+    broker_stats(f->svc, 1, "b2", epoch_two);
+    before = n_sent;
+    svc_delivery_tick(f->svc, NULL);
+    event_base_loop(f->svc->base, EVLOOP_NONBLOCK);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM pending WHERE peer = 'b2'"), 1);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM pending"), 1);
+    assert_int_equal(sent_to(before, 1, ONR_MSG_REVOKE), 1);
+    assert_int_equal(n_sent - before, 1);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM broker_epochs WHERE broker = 'b2'"
+                                   " AND epoch = x'02000000000000000000000000000000'"), 1);
+    sent_id(n_sent - 1, again);
+    control_result_via(f->svc, 1, again, ONR_OK, epoch_two);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM pending"), 0);
+    /* b1 answers with an epoch it was never brought up to date at */
+    release_via(f->svc, 0);
+    sent_id(n_sent - 3, revoke);
+    control_result_via(f->svc, 0, revoke, ONR_OK, epoch_two);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM pending WHERE peer = 'b1'"), 1);
+}
+
+/* The counters of another broker on a connection: a misconfigured name,
+ * refused. */
+static void test_a_broker_is_known_by_its_configured_name(void **state)
+{
+    struct fixture *f = *state;
+    static const uint8_t epoch_two[ONR_BROKER_EPOCH_LEN] = {2};
+
+    broker_stats(f->svc, 0, "b2", epoch_two);
+    svc_delivery_tick(f->svc, NULL);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM pending"), 0);
+    assert_int_equal(f->svc->brokers[0].resync_due, 0);
+    assert_int_equal(f->svc->brokers[1].resync_due, 0);
+}
+
+/* A message heard through two brokers is handled once; each copy is
+ * answered on the broker it came through. */
+static void test_a_message_through_two_brokers_is_handled_once(void **state)
+{
+    struct fixture *f = *state;
+    static uint8_t buf[ONR_ENVELOPE_MAX];
+    uint8_t id[ONR_MSG_ID_LEN];
+    size_t len = alignment(buf, id);
+
+    deliver_via(f->svc, 0, INBOX, buf, len);
+    deliver_via(f->svc, 2, INBOX, buf, len);
+    assert_int_equal(decided, 1);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM things"), 1);
+    assert_int_equal(sent_to(0, 0, ONR_MSG_ALIGNED), 1);
+    assert_int_equal(sent_to(0, 2, ONR_MSG_ALIGNED), 1);
+    assert_int_equal(stats(f->svc).duplicates, 1);
+}
+
+/* A broker taken out of the configuration: its rows and epoch are
+ * forgotten at start (back later, it is brought up to date again). */
+static void test_a_broker_no_longer_configured_is_forgotten(void **state)
+{
+    struct fixture *f = *state;
+
+    release_via(f->svc, 0);
+    assert_onr(ONR_OK, onr_db_run(f->svc->db, "INSERT INTO broker_epochs VALUES ('b9', x'01')",
+                                  ONR_DB_NO_ARGS));
+    assert_onr(ONR_OK, onr_db_run(f->svc->db, "UPDATE pending SET peer = 'b9' WHERE peer = 'b3'",
+                                  ONR_DB_NO_ARGS));
+    svc_cleanup(f->svc);
+    f->svc->config_path = f->config_path;
+    assert_onr(ONR_OK, svc_setup(f->svc, &def));
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM pending"), 2);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM broker_epochs"), 0);
+}
+
+/* Where a publication goes: a device's answer back through the broker of
+ * its request, a push to a device through every broker, a peer's through
+ * the broker of the message being handled while it is up, else another. */
+static void test_publications_take_the_right_brokers(void **state)
+{
+    struct fixture *f = *state;
+    static const char other[] = "onr/1/d/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/down";
+
+    f->svc->via = 1;
+    f->svc->via_topic = "onr/1/d/" DEV "/up/mfr/acme";
+    assert_int_equal(svc_route_mask(f->svc, 0, "onr/1/d/" DEV "/down"), 1u << 1);
+    assert_int_equal(svc_route_mask(f->svc, 0, other), 7);
+    assert_int_equal(svc_route_mask(f->svc, 0, PROV_INBOX), 1u << 1);
+    assert_int_equal(svc_route_mask(f->svc, 4, PROV_INBOX), 4);
+    f->svc->via_topic = "onr/1/p/prov-a/dev/" DEV "/telemetry";
+    assert_int_equal(svc_route_mask(f->svc, 0, "onr/1/p/prov-a/dev/" DEV "/down"), 1u << 1);
+    f->svc->via_topic = INBOX;
+    assert_int_equal(svc_route_mask(f->svc, 0, "onr/1/d/" DEV "/down"), 7);
+    assert_int_equal(svc_route_mask(f->svc, 0, "onr/1/p/prov-a/dev/" DEV "/down"), 7);
+    f->svc->brokers[1].connected = 0;
+    assert_int_equal(svc_route_mask(f->svc, 0, PROV_INBOX), 1u << 0);
+    f->svc->via = -1;
+    f->svc->via_topic = NULL;
+    assert_int_equal(svc_route_mask(f->svc, 0, "onr/1/d/" DEV "/down"), 7);
+    assert_int_equal(svc_route_mask(f->svc, 0, PROV_INBOX), 1u << 0);
+}
+
+/* A message to a peer service is resent on each connected broker in turn
+ * (the peer may not be on all of ours). */
+static void test_a_peer_is_resent_to_on_each_broker_in_turn(void **state)
+{
+    struct fixture *f = *state;
+    static uint8_t buf[ONR_ENVELOPE_MAX];
+    uint8_t id[ONR_MSG_ID_LEN];
+    size_t before;
+    int seen = 0;
+
+    deliver_via(f->svc, 0, INBOX, buf, alignment(buf, id));
+    f->svc->brokers[1].connected = 0;
+    for (int i = 0; i < 4; i++) {
+        now = pending_next_at(f->svc);
+        before = n_sent;
+        svc_delivery_tick(f->svc, NULL);
+        event_base_loop(f->svc->base, EVLOOP_NONBLOCK);
+        assert_int_equal(n_sent - before, 1);
+        assert_int_not_equal(sent[before].broker, 1);
+        seen |= 1 << sent[before].broker;
+    }
+    assert_int_equal(seen, (1 << 0) | (1 << 2));
+}
+
+/* The configuration's brokers: names unique, at most 8, a region an MCC,
+ * not both forms. */
+static void test_the_broker_lines_are_checked(void **state)
+{
+    static const char *const bad[] = {
+        "broker b1 h 1\nbroker b1 h 2\n",
+        "broker b1 h 1 region=20\n",
+        "broker b1 h 0\n",
+        "broker B! h 1\n",
+        "broker b1 h\n",
+        "broker b1 h 1\nbroker_host h\nbroker_port 1\n",
+        "broker a h 1\nbroker b h 1\nbroker c h 1\nbroker d h 1\nbroker e h 1\n"
+        "broker f h 1\nbroker g h 1\nbroker h h 1\nbroker i h 1\n",
+        "",
+    };
+    struct fixture *f = *state;
+    char path[4096];
+
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        struct onr_service *svc = calloc(1, sizeof(*svc));
+
+        write_config(f->dir, "bad", bad[i], "", path);
+        svc->config_path = path;
+        assert_int_not_equal(svc_setup(svc, &def), ONR_OK);
+        svc_cleanup(svc);
+        free(svc);
+    }
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+#define T3(name) cmocka_unit_test_setup_teardown(name, setup_three, teardown)
 
 int main(void)
 {
@@ -865,6 +1184,15 @@ int main(void)
         T(test_a_forged_answer_confirms_nothing),
         T(test_the_wait_is_capped_and_nothing_is_sent_while_disconnected),
         T(test_the_counters_count_what_is_pending),
+        T3(test_a_request_goes_to_every_broker_and_is_confirmed_per_broker),
+        T3(test_a_broker_down_stops_no_other),
+        T3(test_a_broker_with_a_new_epoch_gets_everything_in_force),
+        T3(test_a_broker_is_known_by_its_configured_name),
+        T3(test_a_message_through_two_brokers_is_handled_once),
+        T3(test_a_broker_no_longer_configured_is_forgotten),
+        T3(test_publications_take_the_right_brokers),
+        T3(test_a_peer_is_resent_to_on_each_broker_in_turn),
+        T3(test_the_broker_lines_are_checked),
         T(test_metrics_are_the_counters_by_type_and_kind),
         T(test_a_scrape_reads_what_the_tick_read),
         T(test_pending_rows_of_no_kind_count_as_other),

@@ -165,7 +165,10 @@
  * network, a telemetry PUBACK of 0x80 or more) are retried with exponential
  * backoff and jitter (1 s doubling to 60 s, plus up to 50%); after
  * `max_attempts` failed attempts in a row the run ends with the last error.
- * Each retry sends a new request (new id and nonce; the enroll request's
+ * The manufacturer's ENOOPERATOR (the owner's roaming policy names no
+ * operator for the country the device reports) is retried the same way
+ * but never ends the run: like a pending answer, it waits for the owner
+ * to add one (proto/SPEC.md section 15). Each retry sends a new request (new id and nonce; the enroll request's
  * key stays the same).
  *
  * Bootstrap brokers: device.conf lists 1 to 8 (`broker NAME HOST PORT`).

@@ -11,6 +11,7 @@
 #define BATCH_MAX_MESSAGES 256 /* bounds what one failed commit drops */
 
 struct held {
+    uint32_t brokers;
     char *topic;
     uint8_t *payload;
     size_t len;
@@ -101,7 +102,8 @@ int batch_is_open(const struct onr_batch *b)
     return b != NULL && b->open;
 }
 
-int batch_hold(struct onr_batch *b, const char *topic, const uint8_t *payload, size_t len)
+int batch_hold(struct onr_batch *b, uint32_t brokers, const char *topic, const uint8_t *payload,
+               size_t len)
 {
     struct held *h;
 
@@ -124,6 +126,7 @@ int batch_hold(struct onr_batch *b, const char *topic, const uint8_t *payload, s
     }
     memcpy(h->payload, payload, len);
     h->len = len;
+    h->brokers = brokers;
     b->n_held++;
     return ONR_OK;
 }
@@ -178,6 +181,6 @@ void batch_flush(struct onr_batch *b)
     }
 #endif
     for (size_t i = 0; i < b->n_held; i++)
-        b->publish(b->arg, b->held[i].topic, b->held[i].payload, b->held[i].len);
+        b->publish(b->arg, b->held[i].brokers, b->held[i].topic, b->held[i].payload, b->held[i].len);
     drop_held(b);
 }

@@ -13,12 +13,12 @@
 #include "service_internal.h"
 
 static const char *const common_keys[] = {
-    "id",          "broker_host",    "broker_port",
-    "broker_ca",   "cert",           "key",
-    "signing_key", "database",       "database_password_file",
-    "log_level",   "freshness",      "stats_interval",
-    "controller",  "metrics_listen", "metrics_public",
-    "instance",
+    "id",          "broker",         "broker_host",
+    "broker_port", "broker_ca",      "cert",
+    "key",         "signing_key",    "database",
+    "database_password_file",        "log_level",
+    "freshness",   "stats_interval", "controller",
+    "metrics_listen", "metrics_public", "instance",
 };
 
 #define N_COMMON (sizeof(common_keys) / sizeof(common_keys[0]))

@@ -183,10 +183,11 @@ static void on_counters_tick(struct onr_service *svc, void *arg)
     (void)arg;
     svc_refusal_log_roll(svc, time(NULL)); /* a flood's count, once it is over */
     svc_counters_refresh(svc);
-    if (!svc->connected || svc->counters.publish == 0)
+    if (!svc_any_connected(svc) || svc->counters.publish == 0)
         return;
     svc_counters_stats(svc, &msg.body.service_stats);
     memset(&pub, 0, sizeof(pub));
+    pub.brokers = svc_all_brokers(svc); /* a monitor may watch any of them */
     if (onr_topic_ev(svc->def->sender_role, svc->id, topic, sizeof(topic)) == ONR_OK &&
         onr_service_seal(svc, &msg, topic, &pub, NULL) == ONR_OK)
         onr_service_publish(svc, &pub);

@@ -12,7 +12,8 @@
 #include "pending.h"
 #include "service_internal.h"
 
-#define DUE_BATCH 32          /* rows one tick resends at most */
+#define DUE_BATCH 32 /* rows one round of the tick resends at most */
+#define DUE_ROUNDS 16 /* rounds one tick runs at most */
 
 static const struct onr_delivery_kind *kind_named(const struct onr_service *svc,
                                                   const char *name)
@@ -47,17 +48,36 @@ static uint64_t delay(const struct onr_service *svc, uint64_t attempt)
     return d < ONR_DELIVERY_MAX_DELAY ? d : ONR_DELIVERY_MAX_DELAY;
 }
 
+/* Every broker gets the request, each in a row of its own (one envelope,
+ * one id, confirmed per broker); it is in force from now on, for a broker
+ * that must be brought up to date later. */
+static int to_every_broker(struct onr_service *svc, struct onr_pending *p)
+{
+    int rc = in_force_put(svc->db, p);
+
+    for (size_t i = 0; i < svc->n_brokers && rc == ONR_OK; i++) {
+        snprintf(p->peer, sizeof(p->peer), "%s", svc->brokers[i].name);
+        rc = pending_put(svc->db, p);
+    }
+    return rc;
+}
+
 int onr_service_send_confirmed(struct onr_service *svc, struct onr_answer *answer,
                                const char *kind, const char *peer, const char *key,
                                const struct onr_msg *msg, const char *topic)
 {
     static struct onr_pending p; /* large; services are single-threaded */
+    const struct onr_delivery_kind *k = kind_named(svc, kind);
     struct onr_publication *pub;
     uint64_t now = svc->clock();
+    int brokers;
     int rc;
 
-    if (kind_named(svc, kind) == NULL)
+    if (k == NULL)
         return ONR_EINVAL;
+    brokers = k->peer_role == ONR_ROLE_BROKER;
+    if (brokers != (strcmp(peer, ONR_PEER_BROKER) == 0))
+        return ONR_EINVAL; /* the brokers are sent to all together */
     rc = pending_make(&p, kind, peer, key, msg, topic);
     if (rc != ONR_OK)
         return rc;
@@ -75,7 +95,12 @@ int onr_service_send_confirmed(struct onr_service *svc, struct onr_answer *answe
         p.attempts = 1;
         p.created_at = now;
         p.next_at = now + delay(svc, 1);
-        rc = pending_put(svc->db, &p);
+        if (brokers) {
+            pub->brokers = svc_all_brokers(svc);
+            rc = to_every_broker(svc, &p);
+        } else {
+            rc = pending_put(svc->db, &p);
+        }
     }
     if (rc != ONR_OK)
         pub->len = 0; /* not said */
@@ -102,19 +127,21 @@ static struct onr_bytes answer_re(const struct onr_envelope *env, int *code)
     case ONR_MSG_APP_KEY_STORED: return m->body.app_key_stored.re;
     case ONR_MSG_RELEASED: return m->body.released.re;
     case ONR_MSG_KIT_REGISTERED: return m->body.kit_registered.re;
+    case ONR_MSG_VOUCHER: return m->body.voucher.re;
     default: return (struct onr_bytes){NULL, 0};
     }
 }
 
 /* Is the answer from the row's peer? The broker answers on our control
- * route alone; a service by its id. */
+ * route alone (the row was found under the broker it came through); a
+ * service by its id. */
 static int from_row_peer(const struct onr_delivery_kind *k, const struct onr_pending *p,
                          const struct onr_envelope *env)
 {
     if (env->sender_role != k->peer_role)
         return 0;
     if (k->peer_role == ONR_ROLE_BROKER)
-        return strcmp(p->peer, ONR_PEER_BROKER) == 0;
+        return 1;
     return env->sender.len == strlen(p->peer) &&
            memcmp(env->sender.ptr, p->peer, env->sender.len) == 0;
 }
@@ -157,22 +184,24 @@ static int refused(struct onr_service *svc, const struct onr_delivery_kind *k,
     return rc;
 }
 
+/* The answer `env` from `peer` (a service id, or the name of the broker it
+ * came through) to one of our rows. */
 static int decide_answer(struct onr_service *svc, const struct onr_envelope *env,
                          const char *topic, void *arg, struct onr_answer *out)
 {
     static struct onr_pending p; /* large; services are single-threaded */
+    const char *peer = arg;
     const struct onr_delivery_kind *k;
     struct onr_bytes re;
     int code = 0;
     int rc;
 
     (void)topic;
-    (void)arg;
     re = answer_re(env, &code);
-    rc = pending_by_id(svc->db, re.ptr, &p);
+    rc = pending_by_id(svc->db, peer, re.ptr, &p);
     if (rc == ONR_ENOENT) {
-        onr_log(ONR_LOG_INFO, "answer type=%s to nothing pending (answered before, or "
-                "replaced)", onr_msg_type_name((int)env->msg.type));
+        onr_log(ONR_LOG_INFO, "answer type=%s peer=%s to nothing pending (answered before, or "
+                "replaced)", onr_msg_type_name((int)env->msg.type), peer);
         return ONR_OK;
     }
     if (rc != ONR_OK)
@@ -184,6 +213,12 @@ static int decide_answer(struct onr_service *svc, const struct onr_envelope *env
                 onr_msg_type_name((int)env->msg.type), p.kind, p.peer);
         return ONR_OK;
     }
+    /* a journal we have not brought up to date confirms nothing: it gets
+     * everything in force again, this request included */
+    if (k->peer_role == ONR_ROLE_BROKER && svc->via >= 0 &&
+        svc_epoch_seen(svc, (size_t)svc->via, env->msg.body.control_result.epoch.ptr,
+                       env->msg.body.control_result.epoch.len))
+        return ONR_OK;
     if (code != 0)
         return refused(svc, k, &p, env, code, out);
     rc = k->confirmed != NULL ? k->confirmed(svc, &p, env, out, k->arg) : ONR_OK;
@@ -196,13 +231,14 @@ static int decide_answer(struct onr_service *svc, const struct onr_envelope *env
 }
 
 /* Every answer to a confirmed message comes here: from a peer of a kind
- * (its signature checked with that kind's peers), or from the broker on
- * our control route. */
+ * (its signature checked with that kind's peers), or from a broker on our
+ * control route (only it can publish there, on its own connection). */
 static int on_answer(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                      void *arg)
 {
     const struct onr_delivery_kind *k = kind_for_role(svc, env->sender_role);
     const struct onr_peer *peer = NULL;
+    char name[ONR_DELIVERY_PEER_MAX + 1];
     int code = 0;
     int rc;
 
@@ -213,11 +249,14 @@ static int on_answer(struct onr_service *svc, const struct onr_envelope *env, co
         rc = onr_service_from_peer(svc, env, topic, k->peers, k->peer_role, &peer);
         if (rc != ONR_OK)
             return rc;
-    } else if (env->msg.type != ONR_MSG_CONTROL_RESULT) {
+        snprintf(name, sizeof(name), "%s", peer->id);
+    } else if (env->msg.type != ONR_MSG_CONTROL_RESULT || svc->via < 0) {
         return ONR_EDENIED;
+    } else {
+        snprintf(name, sizeof(name), "%s", svc->brokers[svc->via].name);
     }
     /* a duplicate finds no row: only an answer a hook gave needs keeping */
-    return svc_handle_once(svc, env, topic, decide_answer, NULL, 0);
+    return svc_handle_once(svc, env, topic, decide_answer, name, 0);
 }
 
 /* A route for `type` on `filter`, unless there is one. */
@@ -261,6 +300,13 @@ void onr_service_delivery_resend(struct onr_service *svc, uint64_t resend)
 
 /* ---- resending -------------------------------------------------------------------- */
 
+static int is_broker_row(const struct onr_service *svc, const struct onr_pending *p)
+{
+    const struct onr_delivery_kind *k = kind_named(svc, p->kind);
+
+    return k != NULL && k->peer_role == ONR_ROLE_BROKER && svc_broker_named(svc, p->peer) >= 0;
+}
+
 /* Row `p` sealed again with a fresh id into `pub`, recorded as resent. */
 static int resend_one(struct onr_service *svc, const struct onr_pending *p,
                       struct onr_publication *pub, uint64_t now)
@@ -273,6 +319,11 @@ static int resend_one(struct onr_service *svc, const struct onr_pending *p,
     rc = onr_msg_body_decode(p->type, p->body, p->body_len, &msg);
     if (rc == ONR_OK)
         rc = onr_service_seal(svc, &msg, p->topic, pub, id);
+    /* a broker's row goes to that broker; a service's on each connected
+     * broker in turn, in case its peer is not on all of ours */
+    pub->brokers = svc_nth_connected(svc, p->attempts);
+    if (rc == ONR_OK && is_broker_row(svc, p))
+        pub->brokers = 1u << svc_broker_named(svc, p->peer);
     if (rc != ONR_OK) {
         /* our own bytes no longer decode: a bug; try again much later */
         onr_log(ONR_LOG_ERROR, "pending kind=%s peer=%s key=%s cannot be resent error=%s",
@@ -289,31 +340,33 @@ static int resend_one(struct onr_service *svc, const struct onr_pending *p,
     return rc;
 }
 
-void svc_delivery_tick(struct onr_service *svc, void *arg)
+/* The names of the brokers that are down: their rows wait for them. */
+static size_t brokers_down(const struct onr_service *svc, const char **down)
+{
+    size_t n = 0;
+
+    for (size_t i = 0; i < svc->n_brokers; i++)
+        if (!svc->brokers[i].connected)
+            down[n++] = svc->brokers[i].name;
+    return n;
+}
+
+/* One round: up to DUE_BATCH due rows resent, in one transaction (the
+ * burst's: what is resent is held until it commits). How many, or an
+ * error. */
+static int resend_due(struct onr_service *svc, const char *const *down, size_t n_down,
+                      uint64_t now, size_t *n)
 {
     static struct onr_pending due[DUE_BATCH];
     static struct onr_publication pub;
-    uint64_t now = svc->clock();
-    size_t mark = 0;
-    size_t n = 0;
-    int any = 0;
-    int rc;
+    size_t mark = batch_held(svc->batch);
+    int rc = onr_db_begin(svc->db);
 
-    (void)arg;
-    if (!svc->connected)
-        return; /* nothing would reach the peers */
-    /* most seconds nothing is due: a read, no transaction */
-    if (svc->delivery.n_kinds == 0 || pending_any_due(svc->db, now, &any) != ONR_OK || !any)
-        return;
-    /* in the burst's transaction: what is resent is held until it commits */
-    if (batch_join(svc->batch) != ONR_OK || !batch_is_open(svc->batch))
-        return;
-    mark = batch_held(svc->batch);
-    rc = onr_db_begin(svc->db);
+    *n = 0;
     if (rc != ONR_OK)
-        return;
-    rc = pending_due(svc->db, now, due, DUE_BATCH, &n);
-    for (size_t i = 0; rc == ONR_OK && i < n; i++) {
+        return rc;
+    rc = pending_due(svc->db, now, down, n_down, due, DUE_BATCH, n);
+    for (size_t i = 0; rc == ONR_OK && i < *n; i++) {
         rc = resend_one(svc, &due[i], &pub, now);
         if (rc == ONR_OK && pub.len > 0) {
             onr_log(ONR_LOG_INFO, "resending kind=%s peer=%s key=%s attempt=%llu", due[i].kind,
@@ -328,11 +381,42 @@ void svc_delivery_tick(struct onr_service *svc, void *arg)
          * this one held for the rows it rolled back is never said */
         onr_db_rollback(svc->db);
         batch_unhold(svc->batch, mark);
-        onr_log(ONR_LOG_WARNING, "resend postponed error=%s", onr_error_name(rc));
-        return;
     }
-    if (n > 0)
-        onr_log(ONR_LOG_NOTICE, "resent messages=%zu (unconfirmed)", n);
+    return rc;
+}
+
+void svc_delivery_tick(struct onr_service *svc, void *arg)
+{
+    const char *down[ONR_SERVICE_MAX_BROKERS];
+    size_t n_down = brokers_down(svc, down);
+    uint64_t now = svc->clock();
+    size_t total = 0;
+    size_t n = 0;
+    int any = 0;
+    int rc = ONR_OK;
+
+    (void)arg;
+    if (n_down == svc->n_brokers || svc->delivery.n_kinds == 0)
+        return; /* nothing would reach the peers */
+    if (batch_join(svc->batch) != ONR_OK || !batch_is_open(svc->batch))
+        return;
+    /* brokers with a new epoch: everything in force is due for them */
+    svc_epochs_tick(svc);
+    /* most seconds nothing is due: a read, no transaction */
+    if (pending_any_due(svc->db, now, down, n_down, &any) != ONR_OK || !any)
+        return;
+    /* a backlog (a broker brought up to date) drains DUE_ROUNDS rounds a
+     * second */
+    for (int round = 0; round < DUE_ROUNDS && rc == ONR_OK; round++) {
+        rc = resend_due(svc, down, n_down, now, &n);
+        total += n;
+        if (n < DUE_BATCH)
+            break;
+    }
+    if (rc != ONR_OK)
+        onr_log(ONR_LOG_WARNING, "resend postponed error=%s", onr_error_name(rc));
+    if (total > 0)
+        onr_log(ONR_LOG_NOTICE, "resent messages=%zu (unconfirmed)", total);
 }
 
 /* What onr_delivery_pending reads, gathered per kind. */

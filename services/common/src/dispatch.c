@@ -133,13 +133,18 @@ static void dispatch(struct onr_service *svc, const char *topic, const uint8_t *
                             safe_topic(topic, safe, sizeof(safe)));
 }
 
-void svc_on_message(struct onr_service *svc, const char *topic, const uint8_t *payload,
-                    size_t len)
+void svc_on_message(struct onr_service *svc, size_t via, const char *topic,
+                    const uint8_t *payload, size_t len)
 {
     /* on failure the message gets a transaction of its own */
     if (svc->batch != NULL)
         batch_join(svc->batch);
+    /* what the handler says goes back the way the message came */
+    svc->via = (int)via;
+    svc->via_topic = topic;
     dispatch(svc, topic, payload, len);
+    svc->via = -1;
+    svc->via_topic = NULL;
 }
 
 /* ---- ticks ---------------------------------------------------------------------- */

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "onramp/error.h"
+#include "onramp/journey.h"
 #include "service_internal.h"
 
 int onr_service_accept(struct onr_service *svc, const struct onr_envelope *env)
@@ -32,16 +33,44 @@ int onr_service_seal(struct onr_service *svc, const struct onr_msg *msg, const c
                                id_out);
 }
 
-int onr_service_error(struct onr_service *svc, const struct onr_envelope *env, int code,
-                      const char *topic, struct onr_publication *pub)
+int onr_service_error_re(struct onr_service *svc, const uint8_t re[ONR_MSG_ID_LEN], int code,
+                         const char *topic, struct onr_publication *pub)
 {
     const char *reason = onr_strerror(code);
     struct onr_msg msg = {.type = ONR_MSG_ERROR};
 
-    msg.body.error.re = ONR_BYTES(env->id);
+    if (pub == NULL)
+        return ONR_ESPACE;
+    msg.body.error.re = (struct onr_bytes){re, ONR_MSG_ID_LEN};
     msg.body.error.code = (uint64_t)(code < 0 ? -code : code);
     msg.body.error.reason = (struct onr_bytes){(const uint8_t *)reason, strlen(reason)};
     return onr_service_seal(svc, &msg, topic, pub, NULL);
+}
+
+int onr_service_error(struct onr_service *svc, const struct onr_envelope *env, int code,
+                      const char *topic, struct onr_publication *pub)
+{
+    return onr_service_error_re(svc, env->id, code, topic, pub);
+}
+
+int onr_service_event(struct onr_service *svc, const char *dev, enum onr_journey_step step,
+                      struct onr_publication *pub)
+{
+    struct onr_msg msg = {.type = ONR_MSG_EVENT};
+    const char *word = onr_journey_event(step);
+    char topic[ONR_TOPIC_MAX + 1];
+    int rc;
+
+    if (pub == NULL)
+        return ONR_ESPACE;
+    if (word == NULL)
+        return ONR_EINVAL; /* no event announces that step */
+    rc = onr_topic_ev(svc->def->sender_role, svc->id, topic, sizeof(topic));
+    msg.body.event = (struct onr_msg_event){
+        .dev = {(const uint8_t *)dev, strlen(dev)},
+        .step = {(const uint8_t *)word, strlen(word)},
+    };
+    return rc == ONR_OK ? onr_service_seal(svc, &msg, topic, pub, NULL) : rc;
 }
 
 int onr_service_from_device(const char *topic, const struct onr_envelope *env,

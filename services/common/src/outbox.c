@@ -36,24 +36,41 @@ int onr_answer_refuse(struct onr_service *svc, struct onr_answer *answer,
     return rc;
 }
 
-int svc_publish_now(struct onr_service *svc, const char *topic, const uint8_t *payload,
-                    size_t len)
+int svc_publish_now(struct onr_service *svc, uint32_t mask, const char *topic,
+                    const uint8_t *payload, size_t len)
 {
+    int rc = ONR_EIO;
+
     if (svc->transport.publish == NULL) {
         onr_log(ONR_LOG_WARNING, "not published topic=%s reason=no broker connection", topic);
         return ONR_EIO;
     }
-    return svc->transport.publish(svc->transport.ctx, topic, payload, len);
+    for (size_t i = 0; i < svc->n_brokers; i++) {
+        if (!(mask & (1u << i)))
+            continue;
+        if (!svc->brokers[i].connected) {
+            onr_log(ONR_LOG_INFO, "not published broker=%s topic=%s reason=disconnected",
+                    svc->brokers[i].name, topic);
+            continue;
+        }
+        if (svc->transport.publish(svc->transport.ctx, i, topic, payload, len) == ONR_OK)
+            rc = ONR_OK;
+    }
+    return rc;
 }
 
 int onr_service_publish(struct onr_service *svc, const struct onr_publication *pub)
 {
+    uint32_t mask;
+
     if (pub->len == 0)
         return ONR_OK;
+    /* where it goes is decided now, while the message it answers is known */
+    mask = svc_route_mask(svc, pub->brokers, pub->topic);
     /* while a batch is open nothing may be said before its commit */
     if (batch_is_open(svc->batch))
-        return batch_hold(svc->batch, pub->topic, pub->payload, pub->len);
-    return svc_publish_now(svc, pub->topic, pub->payload, pub->len);
+        return batch_hold(svc->batch, mask, pub->topic, pub->payload, pub->len);
+    return svc_publish_now(svc, mask, pub->topic, pub->payload, pub->len);
 }
 
 /* The extras first: a grant must be in force at the broker before the

@@ -36,11 +36,14 @@ int pending_put(struct onr_db *db, const struct onr_pending *p)
                                   ONR_DB_INT(p->created_at)));
 }
 
-int pending_by_id(struct onr_db *db, const uint8_t id[ONR_MSG_ID_LEN], struct onr_pending *out)
+int pending_by_id(struct onr_db *db, const char *peer, const uint8_t id[ONR_MSG_ID_LEN],
+                  struct onr_pending *out)
 {
     memset(out, 0, sizeof(*out));
-    return onr_db_get(db, "SELECT " COLUMNS " FROM pending WHERE msg_id = ?1 OR prev_id = ?1",
-                      ONR_DB_ARGS(ONR_DB_BLOB(id, ONR_MSG_ID_LEN)), PENDING_COLS(out));
+    return onr_db_get(db, "SELECT " COLUMNS " FROM pending"
+                          " WHERE peer = ?2 AND (msg_id = ?1 OR prev_id = ?1)",
+                      ONR_DB_ARGS(ONR_DB_BLOB(id, ONR_MSG_ID_LEN), ONR_DB_STR(peer)),
+                      PENDING_COLS(out));
 }
 
 int pending_delete(struct onr_db *db, const char *peer, const char *key)
@@ -63,11 +66,29 @@ int pending_resent(struct onr_db *db, const struct onr_pending *p,
                                       ONR_DB_BLOB(p->msg_id, ONR_MSG_ID_LEN)));
 }
 
-int pending_any_due(struct onr_db *db, uint64_t now, int *due)
-{
-    int rc = onr_db_get(db, "SELECT 1 FROM pending WHERE next_at <= ?1 LIMIT 1",
-                        ONR_DB_ARGS(ONR_DB_INT(now)), ONR_DB_COLS(ONR_DB_OUT_INT(due)));
+/* Rows whose peer is none of `down` (at most ONR_SERVICE_MAX_BROKERS
+ * names, bound to ?3..?10; a name is never empty). */
+#define NOT_DOWN " AND peer NOT IN (?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+#define DOWN_ARGS(d)                                                                         \
+    ONR_DB_STR((d)[0]), ONR_DB_STR((d)[1]), ONR_DB_STR((d)[2]), ONR_DB_STR((d)[3]),          \
+        ONR_DB_STR((d)[4]), ONR_DB_STR((d)[5]), ONR_DB_STR((d)[6]), ONR_DB_STR((d)[7])
 
+static void down_list(const char *const *down, size_t n_down, const char *out[8])
+{
+    for (size_t i = 0; i < 8; i++)
+        out[i] = i < n_down ? down[i] : "";
+}
+
+int pending_any_due(struct onr_db *db, uint64_t now, const char *const *down, size_t n_down,
+                    int *due)
+{
+    const char *d[8];
+    int rc;
+
+    down_list(down, n_down, d);
+    rc = onr_db_get(db, "SELECT 1 FROM pending WHERE next_at <= ?1" NOT_DOWN " LIMIT ?2",
+                    ONR_DB_ARGS(ONR_DB_INT(now), ONR_DB_INT(1), DOWN_ARGS(d)),
+                    ONR_DB_COLS(ONR_DB_OUT_INT(due)));
     if (rc == ONR_ENOENT) {
         *due = 0;
         rc = ONR_OK;
@@ -75,14 +96,17 @@ int pending_any_due(struct onr_db *db, uint64_t now, int *due)
     return rc;
 }
 
-int pending_due(struct onr_db *db, uint64_t now, struct onr_pending *out, size_t max,
-                size_t *n)
+int pending_due(struct onr_db *db, uint64_t now, const char *const *down, size_t n_down,
+                struct onr_pending *out, size_t max, size_t *n)
 {
     struct onr_db_rows *rows = NULL;
-    int rc = onr_db_query(db, "SELECT " COLUMNS " FROM pending WHERE next_at <= ?1"
-                              " ORDER BY next_at LIMIT ?2",
-                          ONR_DB_ARGS(ONR_DB_INT(now), ONR_DB_INT(max)), &rows);
+    const char *d[8];
+    int rc;
 
+    down_list(down, n_down, d);
+    rc = onr_db_query(db, "SELECT " COLUMNS " FROM pending WHERE next_at <= ?1" NOT_DOWN
+                          " ORDER BY next_at LIMIT ?2",
+                      ONR_DB_ARGS(ONR_DB_INT(now), ONR_DB_INT(max), DOWN_ARGS(d)), &rows);
     *n = 0;
     while (rc == ONR_OK && *n < max) {
         memset(&out[*n], 0, sizeof(out[*n]));
@@ -159,4 +183,27 @@ int onr_delivery_pending(struct onr_db *db, onr_delivery_pending_cb each, void *
     }
     onr_db_query_end(rows);
     return rc == ONR_ENOENT ? ONR_OK : rc;
+}
+
+/* ---- what stays in force for the brokers (epoch.c) ----------------------------- */
+
+int in_force_put(struct onr_db *db, const struct onr_pending *p)
+{
+    return onr_db_run(db, "INSERT INTO in_force (key, kind, topic, type, body, at)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (key) DO UPDATE SET"
+                          " kind = excluded.kind, topic = excluded.topic, type = excluded.type,"
+                          " body = excluded.body, at = excluded.at",
+                      ONR_DB_ARGS(ONR_DB_STR(p->key), ONR_DB_STR(p->kind), ONR_DB_STR(p->topic),
+                                  ONR_DB_INT(p->type), ONR_DB_BLOB(p->body, p->body_len),
+                                  ONR_DB_INT(p->created_at)));
+}
+
+int onr_delivery_in_force(struct onr_db *db, const char *kind, const char *key,
+                          const struct onr_msg *msg, uint64_t now)
+{
+    static struct onr_pending p; /* large; services are single-threaded */
+    int rc = pending_make(&p, kind, ONR_PEER_BROKER, key, msg, ONR_TOPIC_CONTROL);
+
+    p.created_at = now;
+    return rc == ONR_OK ? in_force_put(db, &p) : rc;
 }

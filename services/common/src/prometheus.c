@@ -116,8 +116,9 @@ int svc_metrics_collect(struct onr_metrics *m, void *arg)
     onr_metrics_histogram(m, NULL, 0, &svc->counters.commits);
     onr_metrics_family(m, "onramp_service_connected", ONR_METRIC_GAUGE,
                        "1 while connected to the broker at endpoint, else 0.");
-    onr_metrics_gauge(m, &(struct onr_metric_label){"endpoint", svc->endpoint}, 1,
-                      svc->connected ? 1 : 0);
+    for (size_t i = 0; i < svc->n_brokers; i++)
+        onr_metrics_gauge(m, &(struct onr_metric_label){"endpoint", svc->brokers[i].endpoint},
+                          1, svc->brokers[i].connected ? 1 : 0);
     onr_metrics_family(m, "onramp_process_start_time_seconds", ONR_METRIC_GAUGE,
                        "When the service started, Unix time.");
     onr_metrics_gauge(m, NULL, 0, (double)svc->counters.started);
@@ -133,13 +134,9 @@ int svc_metrics_start(struct onr_service *svc)
 {
     const char *listen = onr_config_get(svc->cfg, "metrics_listen");
     const char *public = onr_config_get(svc->cfg, "metrics_public");
-    const char *host = onr_config_get(svc->cfg, "broker_host");
     const char *name = svc->def->name;
     int rc;
 
-    /* the broker as svc_connect reaches it (a reload does not reconnect) */
-    snprintf(svc->endpoint, sizeof(svc->endpoint), "%s%s%s:%s", strchr(host, ':') ? "[" : "",
-             host, strchr(host, ':') ? "]" : "", onr_config_get(svc->cfg, "broker_port"));
     if (public != NULL && strcmp(public, "yes") != 0 && strcmp(public, "no") != 0) {
         fprintf(stderr, "onramp-%s: metrics_public: yes or no\n", name);
         return ONR_EINVAL;

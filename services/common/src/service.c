@@ -28,8 +28,8 @@ static uint64_t wall_clock(void)
 /* The keys every service needs, its id and freshness window. */
 static int load_identity(struct onr_service *svc)
 {
-    static const char *const needed[] = {"id", "broker_host", "broker_port", "broker_ca",
-                                         "cert", "key", "signing_key", "database"};
+    static const char *const needed[] = {"id",  "broker_ca",   "cert",
+                                         "key", "signing_key", "database"};
     char path[1024];
     uint64_t freshness = 0;
     const char *id;
@@ -37,7 +37,7 @@ static int load_identity(struct onr_service *svc)
 
     for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]) && rc == ONR_OK; i++)
         rc = svc_required(svc, needed[i]);
-    if (rc != ONR_OK || svc_apply_log_level(svc) != ONR_OK)
+    if (rc != ONR_OK || svc_apply_log_level(svc) != ONR_OK || svc_brokers_load(svc) != ONR_OK)
         return ONR_EINVAL;
     id = onr_config_get(svc->cfg, "id");
     if (strlen(id) > ONR_SERVICE_ID_MAX) {
@@ -80,9 +80,10 @@ static int open_database(struct onr_service *svc)
 }
 
 /* What a burst held, once it is committed. */
-static void publish_held(void *arg, const char *topic, const uint8_t *payload, size_t len)
+static void publish_held(void *arg, uint32_t brokers, const char *topic, const uint8_t *payload,
+                         size_t len)
 {
-    svc_publish_now(arg, topic, payload, len);
+    svc_publish_now(arg, brokers, topic, payload, len);
 }
 
 /* A burst's commit, timed with the others (counters.c). */
@@ -121,6 +122,8 @@ int svc_setup(struct onr_service *svc, const struct onr_service_def *def)
     rc = def->start(svc, def->arg);
     if (rc == ONR_OK)
         rc = svc_status_setup(svc);
+    if (rc == ONR_OK)
+        rc = svc_epochs_start(svc);
     if (rc == ONR_OK) {
         svc_counters_refresh(svc); /* the kinds are known now */
         rc = svc_metrics_start(svc);
@@ -235,11 +238,6 @@ out:
 }
 
 /* ---- accessors ------------------------------------------------------------------ */
-
-int onr_service_connected(const struct onr_service *svc)
-{
-    return svc->connected;
-}
 
 const struct onr_config *onr_service_config(const struct onr_service *svc)
 {

@@ -3,8 +3,11 @@
  *
  *   service.c     the run: setup in order, signals, cleanup; accessors
  *   config.c      flags, the configuration file, reload
- *   connection.c  the broker connection (libmosquitto on the event loop):
- *                 the transport the rest publishes through
+ *   brokers.c     the brokers a service is configured with (one or more)
+ *   connection.c  each broker's connection (libmosquitto on the event
+ *                 loop): the transport the rest publishes through
+ *   epoch.c       what every broker must hold: the requests in force,
+ *                 each broker's epoch, a broker brought up to date
  *   dispatch.c    routes, and each message to its handler; ticks
  *   counters.c    what the service counts (SPEC type 32), the refusal log
  *   prometheus.c  the same counters on GET /metrics (metrics_listen)
@@ -109,11 +112,40 @@ struct svc_tick {
     void *arg;
 };
 
-/* How the skeleton reaches the broker: libmosquitto (connection.c), or a
- * test's fake. publish: QoS 1, ONR_OK or ONR_EIO (not sent). */
+/* How the skeleton reaches broker `broker` (an index into svc->brokers):
+ * libmosquitto (connection.c), or a test's fake. publish: QoS 1, ONR_OK or
+ * ONR_EIO (not sent). */
 struct svc_transport {
-    int (*publish)(void *ctx, const char *topic, const uint8_t *payload, size_t len);
+    int (*publish)(void *ctx, size_t broker, const char *topic, const uint8_t *payload,
+                   size_t len);
     void *ctx;
+};
+
+/*
+ * One broker of the service's configuration and its connection. Each is
+ * independent: one going away or coming back changes nothing for the
+ * others. What a metrics endpoint shows per broker is here (name, where,
+ * connected).
+ */
+struct svc_broker {
+    char name[ONR_SERVICE_BROKER_NAME_MAX + 1]; /* ONR_PEER_BROKER: the unnamed one */
+    char host[256];
+    unsigned port;
+    char endpoint[272]; /* HOST:PORT ([HOST]:PORT for IPv6), for /metrics */
+    char region[ONR_SERVICE_REGION_MAX + 1]; /* its MCC, "" when none */
+    struct onr_service *svc;
+    struct mosquitto *mosq;
+    struct onr_mqtt_loop *loop;
+    struct event *reconnect_ev;
+    unsigned backoff;   /* consecutive failed connects */
+    int connected;
+    size_t subacks_due; /* SUBACKs still to come after a connect */
+    /* the epoch of its grants journal that it was last brought up to
+     * date at (epoch.c), and one it reported since that differs */
+    uint8_t epoch[ONR_BROKER_EPOCH_LEN];
+    int has_epoch;
+    uint8_t seen[ONR_BROKER_EPOCH_LEN];
+    int resync_due; /* `seen` is new: send it everything in force */
 };
 
 /* Confirmed delivery's state (delivery.c). */
@@ -145,13 +177,11 @@ struct onr_service {
     struct event_base *base;
     struct event *prune_ev;
     struct event *signals[3];
-    /* the broker connection (connection.c) */
-    struct mosquitto *mosq;
-    struct onr_mqtt_loop *loop;
-    struct event *reconnect_ev;
-    unsigned backoff;   /* consecutive failed connects */
-    int connected;
-    size_t subacks_due; /* SUBACKs still to come after a connect */
+    /* the brokers (brokers.c) and their connections (connection.c) */
+    struct svc_broker brokers[ONR_SERVICE_MAX_BROKERS];
+    size_t n_brokers;
+    int via; /* the broker the message being handled came through, -1: none */
+    const char *via_topic; /* and its topic (borrowed while it is handled) */
     struct svc_transport transport;
     uint64_t (*clock)(void); /* seconds; time() unless a test sets it */
     struct onr_answer *answer; /* handle_once's (large: on the heap) */
@@ -164,7 +194,6 @@ struct onr_service {
     struct svc_delivery delivery;
     struct onr_peers controllers; /* who may ask for a device's status */
     struct onr_metrics_server *metrics; /* GET /metrics; NULL: off */
-    char endpoint[272]; /* the broker's HOST:PORT, for /metrics */
 };
 
 /* service.c: a service set up from its configuration file and ready to
@@ -180,15 +209,32 @@ int svc_apply_log_level(struct onr_service *svc);
 int svc_required(struct onr_service *svc, const char *key);
 void svc_reload(struct onr_service *svc);
 
-/* connection.c: connect to the broker (retrying in the background) and
- * make it the transport; disconnect. */
+/* brokers.c: the `broker` lines (or the one unnamed broker of
+ * broker_host and broker_port) into svc->brokers (prints why not);
+ * svc_broker_named: the index of the broker called `name` (-1: none);
+ * svc_route_mask: where a publication to `topic` goes (its own mask; a
+ * device's answer, on the broker its request came through; a push to a
+ * device, on every broker; a peer's, on the broker the message being
+ * handled came through if connected, else the first connected one);
+ * svc_all_brokers: the mask of them all; svc_nth_connected: the mask of
+ * the (n modulo how many are up)-th connected broker, 0 when none is;
+ * svc_any_connected: 1 if a broker is. */
+int svc_brokers_load(struct onr_service *svc);
+int svc_broker_named(const struct onr_service *svc, const char *name);
+uint32_t svc_route_mask(const struct onr_service *svc, uint32_t mask, const char *topic);
+uint32_t svc_all_brokers(const struct onr_service *svc);
+uint32_t svc_nth_connected(const struct onr_service *svc, uint64_t n);
+int svc_any_connected(const struct onr_service *svc);
+
+/* connection.c: connect to every broker (each retrying in the background)
+ * and make them the transport; disconnect. */
 int svc_connect(struct onr_service *svc);
 void svc_disconnect(struct onr_service *svc);
 
-/* dispatch.c: a message as the broker delivered it (joins the burst's
+/* dispatch.c: a message as broker `via` delivered it (joins the burst's
  * transaction, then to its route's handler). */
-void svc_on_message(struct onr_service *svc, const char *topic, const uint8_t *payload,
-                    size_t len);
+void svc_on_message(struct onr_service *svc, size_t via, const char *topic,
+                    const uint8_t *payload, size_t len);
 int svc_add_route(struct onr_service *svc, const char *filter, int subscribe, int type,
                   onr_service_handler_cb cb, onr_service_raw_cb raw, void *arg);
 void svc_free_ticks(struct onr_service *svc);
@@ -221,9 +267,10 @@ int svc_metrics_collect(struct onr_metrics *m, void *arg);
  * itself: a confirmation finds its row only once). */
 int svc_handle_once(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                     onr_service_decide_cb decide, void *arg, int remember_silence);
-/* outbox.c: publish through the transport at once. */
-int svc_publish_now(struct onr_service *svc, const char *topic, const uint8_t *payload,
-                    size_t len);
+/* outbox.c: publish through the transport at once, on each connected
+ * broker of `mask` (bit i: svc->brokers[i]). ONR_OK if it went to one. */
+int svc_publish_now(struct onr_service *svc, uint32_t mask, const char *topic,
+                    const uint8_t *payload, size_t len);
 void svc_publish_answer(struct onr_service *svc, const struct onr_answer *a);
 int svc_prune_outbox(struct onr_service *svc);
 
@@ -234,6 +281,15 @@ int svc_prune_outbox(struct onr_service *svc);
 void svc_delivery_tick(struct onr_service *svc, void *arg);
 int svc_delivery_counts(struct onr_service *svc, struct svc_pending_count out[SVC_PENDING_COUNTS],
                         size_t *n, struct svc_pending_count *total);
+
+/* epoch.c: at start, forget the brokers no longer configured and load
+ * the others' epochs; a broker `i` reported `epoch` (a control result, its
+ * counters): if new, it is brought up to date on the next tick (and 1 is
+ * returned: an answer with it confirms nothing); the tick's part; the
+ * brokers' counters heard (from svc_epochs_start). */
+int svc_epochs_start(struct onr_service *svc);
+int svc_epoch_seen(struct onr_service *svc, size_t i, const uint8_t *epoch, size_t len);
+void svc_epochs_tick(struct onr_service *svc);
 
 /* status.c */
 int svc_status_setup(struct onr_service *svc);

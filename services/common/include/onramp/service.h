@@ -34,9 +34,18 @@
  *
  * Configuration keys every service understands:
  *   id           the service id (also its certificate's CN)
- *   broker_host, broker_port, broker_ca, cert, key
- *                the broker's services listener and this service's TLS
- *                client certificate from the services CA
+ *   broker       NAME HOST PORT [region=MCC]: a broker's services listener
+ *                (any number of lines, at most ONR_SERVICE_MAX_BROKERS,
+ *                names unique: each its plugin's broker_name). The
+ *                service connects to each, subscribes on each, answers a
+ *                device on the broker its request came through and sends
+ *                what every plugin must hold (grants, revocations) to all;
+ *                read at start only (SIGHUP keeps the brokers)
+ *   broker_host, broker_port
+ *                instead of `broker` lines: one broker, its name unknown
+ *   broker_ca, cert, key
+ *                the brokers' CA and this service's TLS client
+ *                certificate from the services CA
  *   signing_key  P-256 key that signs this service's envelopes
  *   database     SQLite file, or "postgresql:" and a libpq connection
  *                string (no password in it), upgraded on start by the
@@ -69,6 +78,7 @@
 
 #include "onramp/devid.h"
 #include "onramp/envelope.h"
+#include "onramp/journey.h"
 #include "onramp/svc_db.h"
 #include "onramp/svc_delivery.h"
 #include "onramp/svc_log.h"
@@ -87,6 +97,12 @@
 struct event_base;
 struct onr_config;
 struct onr_service;
+
+/* At most this many brokers (as many as onramp-admin's topology). */
+#define ONR_SERVICE_MAX_BROKERS 8
+#define ONR_SERVICE_BROKER_NAME_MAX ONR_SERVICE_ID_MAX
+#define ONR_SERVICE_REGION_MAX 3 /* an MCC */
+#define ONR_BROKER_EPOCH_LEN 16
 
 /* The counters' keys as each service's --help lists them. */
 #define ONR_SERVICE_COUNTERS_USAGE                                                           \
@@ -107,6 +123,10 @@ struct onr_publication {
     char topic[ONR_TOPIC_MAX + 1];
     uint8_t payload[ONR_ENVELOPE_MAX];
     size_t len; /* 0: nothing to publish */
+    /* the brokers it goes to (bit i: the i-th broker of the configuration);
+     * 0: the broker the message being handled came through if it is
+     * connected, else any connected broker */
+    uint32_t brokers;
 };
 
 /*
@@ -217,8 +237,30 @@ typedef void (*onr_service_tick_cb)(struct onr_service *svc, void *arg);
 int onr_service_every(struct onr_service *svc, unsigned seconds, onr_service_tick_cb cb,
                       void *arg);
 
-/* onr_service_connected: 1 while the broker connection is up. */
+/* onr_service_connected: 1 while a broker connection is up. */
 int onr_service_connected(const struct onr_service *svc);
+
+/* A broker of the configuration, as onr_service_broker_at shows it
+ * (strings borrowed: they live as long as the service). */
+struct onr_service_broker {
+    const char *name;   /* ONR_PEER_BROKER for the unnamed one of broker_host */
+    const char *host;
+    unsigned port;
+    const char *region; /* its MCC, or NULL */
+    int connected;
+};
+
+/* onr_service_brokers: how many brokers the service is configured with;
+ * onr_service_broker_at: the `i`-th (ONR_OK or ONR_ERANGE). */
+size_t onr_service_brokers(const struct onr_service *svc);
+int onr_service_broker_at(const struct onr_service *svc, size_t i,
+                          struct onr_service_broker *out);
+
+/* onr_service_via_region: the region (an MCC, 3 digits) configured for the
+ * broker the message being handled came through; NULL when that broker
+ * has none, or outside a handler. Borrowed: lives as long as the
+ * service. */
+const char *onr_service_via_region(const struct onr_service *svc);
 
 /* The loaded configuration (borrowed; replaced on reload). */
 const struct onr_config *onr_service_config(const struct onr_service *svc);
@@ -252,6 +294,18 @@ int onr_service_seal(struct onr_service *svc, const struct onr_msg *msg, const c
  * onr_answer_refuse for a handler's answer). */
 int onr_service_error(struct onr_service *svc, const struct onr_envelope *env, int code,
                       const char *topic, struct onr_publication *pub);
+
+/* onr_service_error_re: the same for an answer to the message `re` (16
+ * bytes) that is not at hand (a pushed answer); ONR_ESPACE for a NULL
+ * `pub` (an answer with no room left). */
+int onr_service_error_re(struct onr_service *svc, const uint8_t re[ONR_MSG_ID_LEN], int code,
+                         const char *topic, struct onr_publication *pub);
+
+/* onr_service_event: the event (SPEC type 26) that this service completed
+ * journey step `step` for `dev`, for its ev topic, into `pub` (ONR_ESPACE
+ * when NULL; ONR_EINVAL for a step no event announces). */
+int onr_service_event(struct onr_service *svc, const char *dev, enum onr_journey_step step,
+                      struct onr_publication *pub);
 
 /* onr_answer_refuse: from decide(): the answer to `env` is an ERROR of
  * `code` on `topic`, stored with whatever decide changed (an audit row)
@@ -332,10 +386,11 @@ int onr_service_from_peer(struct onr_service *svc, const struct onr_envelope *en
  * (borrowed; replaced on reload). */
 const struct onr_peers *onr_service_controllers(const struct onr_service *svc);
 
-/* onr_service_publish: QoS 1: now, or, while a burst's transaction is
- * open, once it commits (best effort: while disconnected the message is
- * dropped and logged; callers rely on their peers' retries or on
- * confirmed delivery). */
+/* onr_service_publish: QoS 1 on pub->brokers (see struct
+ * onr_publication): now, or, while a burst's transaction is open, once it
+ * commits (best effort: on a broker that is disconnected the message is
+ * dropped and logged; callers rely on their peers' retries or on confirmed
+ * delivery). */
 int onr_service_publish(struct onr_service *svc, const struct onr_publication *pub);
 
 #endif /* ONRAMP_SERVICE_H */

@@ -18,7 +18,14 @@
  *
  * One message is in flight per (peer, key): sending another for the same
  * key replaces it (a revoke replaces an unconfirmed grant of the same
- * device), and an answer to the replaced one confirms nothing. The answer
+ * device), and an answer to the replaced one confirms nothing.
+ *
+ * What the brokers' plugins must all hold (kinds whose peer_role is the
+ * broker) goes to every broker, a row per broker, and the last request
+ * under each key stays in force: a broker whose epoch is new (a new
+ * broker, one restored with an empty disk) is sent everything in force
+ * again (epoch.c; proto/SPEC.md section 11). A broker that is down keeps
+ * its rows until it is back. The answer
  * to the send before the last still counts (the same body, re-sealed): a
  * slow peer's answer is not wasted by the next resend.
  */
@@ -37,9 +44,11 @@
 #define ONR_DELIVERY_BODY_MAX 4096
 #define ONR_DELIVERY_MAX_DELAY 600 /* seconds: the longest wait between two sends */
 
-/* The broker, as a pending row's peer. Issue 19 sends to each broker by
- * its name; until then the one broker answers on our control route. Not a
- * service id (those never start with '@'). */
+/* Every broker, as the peer of onr_service_send_confirmed: the request
+ * goes to each broker of the configuration (one envelope), waits in a row
+ * per broker (its name the row's peer) and is confirmed per broker. It is
+ * also the one unnamed broker's name (broker_host). Not a service id
+ * (those never start with '@'). */
 #define ONR_PEER_BROKER "@broker"
 
 /* A message awaiting its peer's confirmation, as the hooks see it. */
@@ -147,6 +156,16 @@ int onr_delivery_store(struct onr_db *db, const char *kind, const char *peer, co
  * handles (an ERROR or a control result, as received: its reason, say),
  * borrowed for the hook's call; NULL anywhere else. */
 const struct onr_envelope *onr_delivery_refusal(const struct onr_service *svc);
+
+/*
+ * onr_delivery_in_force: a migration's data step recording `msg` (a
+ * grant, revoke or certificate revocation on $CONTROL) as in force under
+ * `key`, as every send to the brokers does: a broker with a new epoch is
+ * sent it again. Needs ONR_SVC_SCHEMA_BROKERS's tables. ONR_OK, ONR_EINVAL,
+ * or the encoding's and the database's errors.
+ */
+int onr_delivery_in_force(struct onr_db *db, const char *kind, const char *key,
+                          const struct onr_msg *msg, uint64_t now);
 
 /* onr_delivery_pending: the messages awaiting confirmation, by kind:
  * `each` is called for every kind that has any, with the kind's name

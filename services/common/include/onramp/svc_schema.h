@@ -45,4 +45,57 @@
     ");"                                                                                     \
     "CREATE INDEX pending_due ON pending (next_at);"
 
+/*
+ * Several brokers (issue 19), for the services that send what every broker
+ * must hold (grants, revocations):
+ *   - `pending` again, one row per broker for one request: the same
+ *     envelope (one id) goes to every broker, so a message id is unique per
+ *     peer only;
+ *   - `in_force`: the last request sent to the brokers under each key (a
+ *     revoke replaces a grant of the same device): what a broker with a new
+ *     epoch is sent again;
+ *   - `broker_epochs`: the epoch of each broker's grants journal that the
+ *     broker was last brought up to date at.
+ * The request rows pending for the one unnamed broker (peer '@broker')
+ * stay; their bodies are in force. A service's data step adds what its
+ * brokers confirmed before (<onramp/svc_delivery.h>: onr_delivery_in_force).
+ */
+#define ONR_SVC_SCHEMA_BROKERS                                                               \
+    "CREATE TABLE pending_v2 ("                                                              \
+    "  peer TEXT NOT NULL,"                                                                  \
+    "  key TEXT NOT NULL,"                                                                   \
+    "  kind TEXT NOT NULL,"                                                                  \
+    "  topic TEXT NOT NULL,"                                                                 \
+    "  type INTEGER NOT NULL,"                                                               \
+    "  body BLOB NOT NULL,"                                                                  \
+    "  msg_id BLOB NOT NULL,"                                                                \
+    "  prev_id BLOB,"                                                                        \
+    "  attempts INTEGER NOT NULL,"                                                           \
+    "  next_at INTEGER NOT NULL,"                                                            \
+    "  created_at INTEGER NOT NULL,"                                                         \
+    "  lease_until INTEGER,"                                                                 \
+    "  PRIMARY KEY (peer, key)"                                                              \
+    ");"                                                                                     \
+    "INSERT INTO pending_v2 SELECT peer, key, kind, topic, type, body, msg_id, prev_id,"     \
+    "  attempts, next_at, created_at, lease_until FROM pending;"                             \
+    "DROP TABLE pending;"                                                                    \
+    "ALTER TABLE pending_v2 RENAME TO pending;"                                              \
+    "CREATE INDEX pending_due ON pending (next_at);"                                         \
+    "CREATE INDEX pending_msg ON pending (msg_id);"                                          \
+    "CREATE INDEX pending_prev ON pending (prev_id);"                                        \
+    "CREATE TABLE in_force ("                                                                \
+    "  key TEXT PRIMARY KEY,"                                                                \
+    "  kind TEXT NOT NULL,"                                                                  \
+    "  topic TEXT NOT NULL,"                                                                 \
+    "  type INTEGER NOT NULL,"                                                               \
+    "  body BLOB NOT NULL,"                                                                  \
+    "  at INTEGER NOT NULL"                                                                  \
+    ");"                                                                                     \
+    "INSERT INTO in_force SELECT key, kind, topic, type, body, created_at FROM pending"      \
+    "  WHERE peer = '@broker' AND length(body) > 0;"                                         \
+    "CREATE TABLE broker_epochs ("                                                           \
+    "  broker TEXT PRIMARY KEY,"                                                             \
+    "  epoch BLOB NOT NULL"                                                                  \
+    ");"
+
 #endif /* ONRAMP_SVC_SCHEMA_H */
