@@ -136,11 +136,27 @@ int adm_metrics_public(const struct adm_metrics *m);
 int adm_exporter_conf(struct adm_ctx *c, size_t i);
 int adm_prometheus_files(struct adm_ctx *c);
 
-/* sql.c: with storage postgres, each party's SQL on the database host. */
+/* sql.c: with storage postgres, each party's SQL on the database host and
+ * its role's password (made once) on its own host. */
 int adm_storage_files(struct adm_ctx *c);
+
+/* sql.c: with storage postgres, party `i`'s `database` and
+ * `database_password_file` lines into `out`. */
+int adm_database_lines(struct adm_ctx *c, size_t i, struct adm_text *out);
+
+/* setup.c: with instances=N (N > 1), service `i`'s systemd drop-ins
+ * onramp-ROLE@ID:K.service.d/onramp.conf (K = 1..N): its one
+ * configuration, `-o instance=K`. */
+int adm_instance_units(struct adm_ctx *c, size_t i);
 
 /* setup.c: OUT/setup/HOST.sh for every host. */
 int adm_setup_scripts(struct adm_ctx *c);
+
+/* pki.c: `path` (0600) holds `bytes` random bytes (at most ADM_SECRET_MAX)
+ * as hex, made once from the DRBG and never again (kept, as checked hex);
+ * the hex into `out` (2 * bytes + 1), unless NULL. */
+#define ADM_SECRET_MAX 32
+int adm_secret_hex(struct adm_ctx *c, const char *path, size_t bytes, char *out);
 
 /* The keystore directory of party `i`: "keys/ROLE/ID". */
 int adm_key_dir(struct adm_ctx *c, size_t i, char *buf);

@@ -5,6 +5,7 @@
 #include "admin.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "onramp/error.h"
@@ -12,7 +13,7 @@
 /* The manufacturer's material, as onr_mfr_material_ensure made it. */
 static const char *const material[] = {
     "device-ca.key", "device-ca.pem", "device-ca.pub", "service.key",  "service.pub",
-    "voucher.key",   "voucher.pub",   "sealing.key",   "sealing.pub", "manufacturer.conf",
+    "voucher.key",   "voucher.pub",   "sealing.key",   "sealing.pub",
 };
 static const char *const provider_files[] = {"service.key", "sealing.key", "provider-ca.key",
                                              "provider-ca.pem"};
@@ -90,6 +91,52 @@ static int service_conf(struct adm_ctx *c, size_t i)
     if (rc == ONR_OK)
         rc = adm_put_text(c, path, &text, ONR_FILE_SECRET);
     adm_text_free(&text);
+    return rc;
+}
+
+/* The material's manufacturer.conf, which onramp-factory mint reads: as
+ * made, or with storage postgres its registry in the manufacturer's
+ * database (the service's `database` lines in place of the SQLite file). */
+static int material_conf(struct adm_ctx *c, size_t i)
+{
+    static const char sqlite[] = "database manufacturer.db\n";
+    const struct adm_party *p = &c->t->parties[i];
+    struct adm_text text = {0};
+    char dir[ADM_PATH];
+    char path[ADM_PATH];
+    uint8_t *conf = NULL;
+    size_t len = 0;
+    const char *at;
+    int rc;
+
+    if (!c->t->storage.postgres)
+        return ship(c, i, "manufacturer.conf", "/var/lib/onramp");
+    rc = adm_key_dir(c, i, dir);
+    if (rc == ONR_OK)
+        rc = adm_join(c, path, dir, "manufacturer.conf");
+    if (rc == ONR_OK) {
+        rc = onr_file_read(path, 64 * 1024, 1, &conf, &len);
+        if (rc != ONR_OK)
+            return adm_failed(c, path, rc);
+    }
+    if (rc != ONR_OK)
+        return rc;
+    at = strstr((const char *)conf, sqlite);
+    if (at == NULL) {
+        snprintf(c->why, sizeof(c->why), "%.900s: no `%.24s` line to point at PostgreSQL",
+                 path, sqlite);
+        rc = ONR_EFORMAT;
+    } else {
+        adm_text_add(&text, "%.*s", (int)(at - (const char *)conf), (const char *)conf);
+        rc = adm_database_lines(c, i, &text);
+        adm_text_add(&text, "%s", at + strlen(sqlite));
+    }
+    if (rc == ONR_OK)
+        rc = adm_host_path(c, p->host, path, "/var/lib/onramp/%s/manufacturer.conf", p->id);
+    if (rc == ONR_OK)
+        rc = adm_put_text(c, path, &text, ONR_FILE_SECRET);
+    adm_text_free(&text);
+    free(conf);
     return rc;
 }
 
@@ -177,6 +224,8 @@ static int party_files(struct adm_ctx *c, size_t i)
     case ADM_MANUFACTURER:
         rc = ship_all(c, i, material, sizeof(material) / sizeof(material[0]));
         if (rc == ONR_OK)
+            rc = material_conf(c, i);
+        if (rc == ONR_OK)
             rc = mint_script(c, i);
         break;
     case ADM_PROVIDER:
@@ -194,6 +243,8 @@ static int party_files(struct adm_ctx *c, size_t i)
     }
     if (rc == ONR_OK)
         rc = service_conf(c, i);
+    if (rc == ONR_OK)
+        rc = adm_instance_units(c, i);
     return rc;
 }
 

@@ -185,8 +185,9 @@ static int sealing_pair(struct adm_ctx *c, const char *dir, uint8_t pub[ONR_X255
     return rc == ONR_OK ? adm_put_public(c, path, pub, ONR_X25519_KEY_LEN) : rc;
 }
 
-/* 1 if `text` is 32 hex digits with optional surrounding whitespace. */
-static int is_op_text(const uint8_t *text, size_t len)
+/* Where `want` hex digits start in `text`, with optional surrounding
+ * whitespace; -1 if it is anything else. */
+static long hex_text_at(const uint8_t *text, size_t len, size_t want)
 {
     size_t start = 0;
     size_t digits = 0;
@@ -198,27 +199,29 @@ static int is_op_text(const uint8_t *text, size_t len)
     for (size_t i = start + digits; i < len; i++)
         if (!isspace(text[i]))
             return 0;
-    return digits == 32;
+    return digits == want ? (long)start : -1;
 }
 
-/* The operator's Milenage OP: 32 random hex digits, made once, 0600. */
-static int op_file(struct adm_ctx *c, const char *dir)
+int adm_secret_hex(struct adm_ctx *c, const char *path, size_t bytes, char *out)
 {
     static const char hex[] = "0123456789abcdef";
-    uint8_t op[16];
-    char text[34];
-    char path[ADM_PATH];
+    uint8_t raw[ADM_SECRET_MAX];
+    char text[2 * ADM_SECRET_MAX + 2];
     uint8_t *old = NULL;
     size_t len = 0;
     int rc;
 
-    rc = adm_join(c, path, dir, "op.hex");
-    if (rc != ONR_OK)
-        return rc;
-    rc = onr_file_read(path, 256, 1, &old, &len);
+    if (bytes > ADM_SECRET_MAX)
+        return adm_failed(c, path, ONR_EINVAL);
+    rc = onr_file_read(path, 4 * ADM_SECRET_MAX, 1, &old, &len);
     if (rc == ONR_OK) {
-        int ok = is_op_text(old, len);
+        long at = hex_text_at(old, len, 2 * bytes);
+        int ok = at >= 0;
 
+        if (ok && out != NULL) {
+            memcpy(out, old + at, 2 * bytes);
+            out[2 * bytes] = '\0';
+        }
         onr_wipe(old, len);
         free(old);
         if (!ok)
@@ -228,18 +231,30 @@ static int op_file(struct adm_ctx *c, const char *dir)
     }
     if (rc != ONR_ENOENT)
         return key_failed(c, path, rc);
-    rc = onr_random(op, sizeof(op));
-    for (size_t i = 0; i < sizeof(op); i++) {
-        text[2 * i] = hex[op[i] >> 4];
-        text[2 * i + 1] = hex[op[i] & 15];
+    rc = onr_random(raw, bytes);
+    for (size_t i = 0; i < bytes; i++) {
+        text[2 * i] = hex[raw[i] >> 4];
+        text[2 * i + 1] = hex[raw[i] & 15];
     }
-    text[32] = '\n';
-    text[33] = '\0';
+    text[2 * bytes] = '\n';
     if (rc == ONR_OK)
-        rc = adm_put(c, path, text, 33, ONR_FILE_SECRET);
-    onr_wipe(op, sizeof(op));
+        rc = adm_put(c, path, text, 2 * bytes + 1, ONR_FILE_SECRET);
+    if (rc == ONR_OK && out != NULL) {
+        memcpy(out, text, 2 * bytes);
+        out[2 * bytes] = '\0';
+    }
+    onr_wipe(raw, sizeof(raw));
     onr_wipe(text, sizeof(text));
     return rc;
+}
+
+/* The operator's Milenage OP: 32 random hex digits, made once, 0600. */
+static int op_file(struct adm_ctx *c, const char *dir)
+{
+    char path[ADM_PATH];
+    int rc = adm_join(c, path, dir, "op.hex");
+
+    return rc == ONR_OK ? adm_secret_hex(c, path, 16, NULL) : rc;
 }
 
 static void material_report(void *arg, const char *path, enum onr_file_change change)

@@ -103,16 +103,12 @@ static void common(struct render *r, const char *db)
     snprintf(name, sizeof(name), "%s.key", role);
     adm_text_add(r->text, "key %s\n", path(r, "/etc/onramp", name));
     adm_text_add(r->text, "signing_key %s\n", path(r, "/var/lib/onramp", "service.key"));
-    if (t->storage.postgres)
-        adm_text_add(r->text,
-                     "# storage postgres: its database is onramp_%s on host %s, port %u\n"
-                     "# (/etc/onramp/%s/postgres.sql there). To keep the state there, set\n"
-                     "#   database postgresql:host=HOST port=%u dbname=onramp_%s user=onramp_%s\n"
-                     "# with database_password_file or a TLS client certificate (README,\n"
-                     "# \"PostgreSQL and several instances of a service\"); until then SQLite:\n",
-                     self->id, t->hosts[t->storage.host].name, (unsigned)t->storage.port,
-                     self->id, (unsigned)t->storage.port, self->id, self->id);
-    adm_text_add(r->text, "database %s\n", path(r, "/var/lib/onramp", db));
+    if (t->storage.postgres) {
+        if (r->rc == ONR_OK)
+            r->rc = adm_database_lines(r->c, r->self, r->text);
+    } else {
+        adm_text_add(r->text, "database %s\n", path(r, "/var/lib/onramp", db));
+    }
     metrics(r);
 }
 

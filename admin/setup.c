@@ -7,6 +7,11 @@
 
 #include "onramp/error.h"
 
+/* where the services are installed (CMake sets it) */
+#ifndef ONR_BINDIR
+#define ONR_BINDIR "/usr/bin"
+#endif
+
 static void host_script(const struct adm_topology *t, size_t h, struct adm_text *out)
 {
     const char *name = t->hosts[h].name;
@@ -56,12 +61,22 @@ static void host_script(const struct adm_topology *t, size_t h, struct adm_text 
                          role, p->id, p->id, role, role);
             continue;
         }
-        adm_text_add(out,
-                     "# %s %s\n"
-                     "chown -R onramp:onramp /etc/onramp/%s\n"
-                     "systemctl enable onramp-%s@%s.service\n"
-                     "systemctl restart onramp-%s@%s.service\n",
-                     role, p->id, p->id, role, p->id, role, p->id);
+        adm_text_add(out, "# %s %s\nchown -R onramp:onramp /etc/onramp/%s\n", role, p->id,
+                     p->id);
+        if (p->instances == 1) {
+            adm_text_add(out,
+                         "systemctl enable onramp-%s@%s.service\n"
+                         "systemctl restart onramp-%s@%s.service\n",
+                         role, p->id, role, p->id);
+            continue;
+        }
+        /* its single-process unit, if it ran so before */
+        adm_text_add(out, "systemctl disable --now onramp-%s@%s.service\n", role, p->id);
+        for (unsigned k = 1; k <= p->instances; k++)
+            adm_text_add(out,
+                         "systemctl enable onramp-%s@%s:%u.service\n"
+                         "systemctl restart onramp-%s@%s:%u.service\n",
+                         role, p->id, k, role, p->id, k);
     }
     if (t->storage.postgres && t->storage.host == h)
         for (size_t i = 0; i < t->n_parties; i++)
@@ -70,6 +85,35 @@ static void host_script(const struct adm_topology *t, size_t h, struct adm_text 
                              "runuser -u postgres -- psql -q -v ON_ERROR_STOP=1 -p %u "
                              "< /etc/onramp/%s/postgres.sql\n",
                              (unsigned)t->storage.port, t->parties[i].id);
+}
+
+int adm_instance_units(struct adm_ctx *c, size_t i)
+{
+    const struct adm_party *p = &c->t->parties[i];
+    const char *role = adm_role_name(p->role);
+    char path[ADM_PATH];
+    int rc = ONR_OK;
+
+    for (unsigned k = 1; k <= p->instances && p->instances > 1 && rc == ONR_OK; k++) {
+        struct adm_text text = {0};
+
+        /* the template's --config /etc/onramp/%i/... cannot name ID:K */
+        adm_text_add(&text,
+                     "# Instance %u of the %u of onramp-%s %s, written by onramp-admin:\n"
+                     "# the service's one configuration, with its own `instance` (README,\n"
+                     "# \"PostgreSQL and several instances of a service\").\n"
+                     "[Service]\n"
+                     "ExecStart=\n"
+                     "ExecStart=%s/onramp-%s --config /etc/onramp/%s/%s.conf -o instance=%u\n",
+                     k, p->instances, role, p->id, ONR_BINDIR, role, p->id, role, k);
+        rc = adm_host_path(c, p->host, path,
+                           "/etc/systemd/system/onramp-%s@%s:%u.service.d/onramp.conf", role,
+                           p->id, k);
+        if (rc == ONR_OK)
+            rc = adm_put_text(c, path, &text, ONR_FILE_PUBLIC);
+        adm_text_free(&text);
+    }
+    return rc;
 }
 
 int adm_setup_scripts(struct adm_ctx *c)

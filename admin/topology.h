@@ -30,6 +30,7 @@
 #define ADM_POLICY_MAX 512 /* a roaming policy's text (<onramp/policy.h>) */
 #define ADM_MAX_MCCS 64    /* countries an operator serves */
 #define ADM_APN_MAX 100
+#define ADM_MAX_INSTANCES 8 /* processes of one service (instances=) */
 
 /* What a party is; its certificate's OU is adm_role_name(). */
 enum adm_role {
@@ -66,6 +67,7 @@ struct adm_party {
     char id[ADM_ID_MAX + 1];
     size_t host;
     size_t line;
+    unsigned instances; /* processes sharing its database (1: no `instance`) */
     /* providers */
     size_t default_operator; /* index into parties */
     size_t endpoint_broker;  /* index into brokers */

@@ -259,6 +259,34 @@ static int check_metrics(struct adm_parser *p)
     return ONR_OK;
 }
 
+/* Several instances of a service share its database (so PostgreSQL) and
+ * run on its host with one configuration: nothing of theirs may listen. */
+static int check_instances(struct adm_parser *p)
+{
+    const struct adm_topology *t = p->t;
+
+    for (size_t i = 0; i < t->n_parties; i++) {
+        const struct adm_party *pr = &t->parties[i];
+
+        if (pr->instances < 2)
+            continue;
+        if (!t->storage.postgres)
+            return adm_fail(p, pr->line, "%s instances=%u: several instances share one "
+                                         "database: needs `storage postgres host=HOST`",
+                            pr->id, pr->instances);
+        if (pr->pairing_port != 0)
+            return adm_fail(p, pr->line, "%s instances=%u: every instance would listen on its "
+                                         "pairing_port: one instance serves the page, not yet",
+                            pr->id, pr->instances);
+        for (size_t k = 0; k < t->n_metrics; k++)
+            if (t->metrics[k].party == i)
+                return adm_fail(p, t->metrics[k].line,
+                                "metrics %s: one port for its %u instances: not yet", pr->id,
+                                pr->instances);
+    }
+    return ONR_OK;
+}
+
 static int check_ports(struct adm_parser *p)
 {
     static struct port_use uses[ADM_MAX_BROKERS * 3 + 2 * ADM_MAX_PARTIES + 1];
@@ -316,6 +344,8 @@ int adm_topology_check(struct adm_parser *p)
             rc = check_provider(p, i);
     if (rc == ONR_OK)
         rc = check_metrics(p);
+    if (rc == ONR_OK)
+        rc = check_instances(p);
     if (rc == ONR_OK)
         rc = check_ports(p);
     return rc;

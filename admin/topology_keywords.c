@@ -284,6 +284,7 @@ static int new_party(struct adm_parser *p, const struct adm_words *w, enum adm_r
     const char *instances = adm_words_get(w, "instances");
     struct adm_party *party;
     size_t same_role = 0;
+    uint64_t n = 1;
     int rc;
 
     rc = new_party_id(p, w->keyword, w->pos[0]);
@@ -293,15 +294,15 @@ static int new_party(struct adm_parser *p, const struct adm_words *w, enum adm_r
         same_role += t->parties[i].role == role;
     if (same_role == ADM_MAX_PER_ROLE || t->n_parties == ADM_MAX_PARTIES)
         return adm_fail(p, p->line, "more than %d of %s", ADM_MAX_PER_ROLE, w->keyword);
-    if (instances != NULL && strcmp(instances, "1") != 0)
-        return adm_fail(p, p->line, "instances=%s: one instance per service today; several "
-                                    "are reserved for a later issue (they need the PostgreSQL "
-                                    "backend)", instances);
+    if (instances != NULL && !number(instances, 1, ADM_MAX_INSTANCES, &n))
+        return adm_fail(p, p->line, "instances=%s: 1..%d processes of the service", instances,
+                        ADM_MAX_INSTANCES);
     party = &t->parties[t->n_parties];
     memset(party, 0, sizeof(*party));
     party->role = role;
     snprintf(party->id, sizeof(party->id), "%s", w->pos[0]);
     party->line = p->line;
+    party->instances = (unsigned)n;
     rc = host_ref(p, w, &party->host);
     if (rc != ONR_OK)
         return rc;

@@ -456,19 +456,92 @@ class AdminTest(unittest.TestCase):
 
     def test_storage_postgres_writes_each_partys_sql_on_the_database_host(self):
         out = os.path.join(self.dep.dir, "postgres")
-        proc = self.run_on(out, self.topology() +
-                           "storage postgres host=ops port=5433\n")
+        topology = self.topology() + "storage postgres host=ops port=5433\n"
+        proc = self.run_on(out, topology)
         self.assertEqual(proc.returncode, 0, proc.stderr)
-        for _, name in SERVICES:
-            with open(os.path.join(out, "hosts/ops/etc/onramp/%s/postgres.sql" % name)) as f:
+        report = deployment.parse_report(proc.stdout)
+        passwords = {}
+        for role, name in SERVICES:
+            secret = "hosts/svc/etc/onramp/%s/database.password" % name
+            sql_path = "hosts/ops/etc/onramp/%s/postgres.sql" % name
+            self.assertEqual(report[secret], "created")
+            for rel in (secret, sql_path, "keys/%s/%s/database.password" % (role, name)):
+                self.assertEqual(stat.S_IMODE(os.stat(os.path.join(out, rel)).st_mode), 0o600,
+                                 rel)
+            with open(os.path.join(out, secret)) as f:
+                password = f.read()
+            self.assertRegex(password, r"^[0-9a-f]{64}\n$")
+            passwords[name] = password.strip()
+            with open(os.path.join(out, sql_path)) as f:
                 sql = f.read()
+            self.assertIn("SECRET (0600)", sql)
             self.assertIn('CREATE ROLE "onramp_%s" LOGIN' % name, sql)
+            self.assertIn('ALTER ROLE "onramp_%s" LOGIN PASSWORD \'%s\';' %
+                          (name, passwords[name]), sql)
             self.assertIn('CREATE DATABASE "onramp_%s" OWNER "onramp_%s"' % (name, name), sql)
-        with open(os.path.join(out, "hosts/svc/etc/onramp/prov-a/provider.conf")) as f:
-            self.assertIn("storage postgres: its database is onramp_prov-a", f.read())
+            with open(os.path.join(out, "hosts/svc/etc/onramp/%s/%s.conf" % (name, role))) as f:
+                conf = f.read()
+            # ops has no address: the database is reached by the host's name
+            self.assertIn("\ndatabase postgresql:host=ops port=5433 dbname=onramp_%s "
+                          "user=onramp_%s\ndatabase_password_file "
+                          "/etc/onramp/%s/database.password\n" % (name, name, name), conf)
+            self.assertNotIn(".db\n", conf)
+        self.assertEqual(len(set(passwords.values())), len(SERVICES))
+        # onramp-factory mint's registry is the manufacturer's database too
+        with open(os.path.join(out, "hosts/svc/var/lib/onramp/acme/manufacturer.conf")) as f:
+            material = f.read()
+        self.assertIn("\ndatabase postgresql:host=ops port=5433 dbname=onramp_acme "
+                      "user=onramp_acme\n", material)
+        self.assertNotIn("manufacturer.db", material)
+        self.assertIn("voucher_key voucher.key\n", material)
         with open(os.path.join(out, "setup/ops.sh")) as f:
             self.assertIn("psql -q -v ON_ERROR_STOP=1 -p 5433 < /etc/onramp/op-1/postgres.sql",
                           f.read())
+        # a second run keeps every password, so the SQL and the files agree
+        proc = self.run_on(out, topology)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        report = deployment.parse_report(proc.stdout)
+        self.assertEqual(set(report.values()), {"kept"}, [r for r in report.items()
+                                                          if r[1] != "kept"])
+        for _, name in SERVICES:
+            with open(os.path.join(out, "hosts/svc/etc/onramp/%s/database.password" % name)) as f:
+                self.assertEqual(f.read().strip(), passwords[name])
+
+    def test_instances_share_one_configuration_with_postgres_only(self):
+        out = os.path.join(self.dep.dir, "instances")
+        topology = self.topology().replace("iccid=894900100000000001-894900100000099999",
+                                          "iccid=894900100000000001-894900100000099999 "
+                                          "instances=2")
+        self.assertIn("instances=2", topology)
+        proc = self.run_on(out, topology)
+        self.assertEqual(proc.returncode, 1, proc.stdout)
+        self.assertIn("op-1 instances=2: several instances share one database: needs "
+                      "`storage postgres host=HOST`", proc.stderr)
+        self.assertFalse(os.path.exists(out))
+        proc = self.run_on(out, topology + "storage postgres host=ops\n")
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        units = os.path.join(out, "hosts/svc/etc/systemd/system")
+        self.assertEqual(sorted(os.listdir(units)),
+                         ["onramp-operator@op-1:1.service.d", "onramp-operator@op-1:2.service.d"])
+        for k in (1, 2):
+            with open(os.path.join(units, "onramp-operator@op-1:%d.service.d/onramp.conf" % k)) \
+                    as f:
+                dropin = f.read()
+            self.assertRegex(dropin, r"\nExecStart=\nExecStart=/\S+/bin/onramp-operator "
+                                     r"--config /etc/onramp/op-1/operator.conf -o instance=%d\n"
+                             % k)
+        with open(os.path.join(out, "setup/svc.sh")) as f:
+            setup = f.read()
+        self.assertIn("systemctl disable --now onramp-operator@op-1.service\n", setup)
+        for k in (1, 2):
+            self.assertIn("systemctl enable onramp-operator@op-1:%d.service\n"
+                          "systemctl restart onramp-operator@op-1:%d.service\n" % (k, k), setup)
+        self.assertIn("systemctl restart onramp-provider@prov-a.service\n", setup)
+        # the one configuration has no instance: each process is given its own
+        with open(os.path.join(out, "hosts/svc/etc/onramp/op-1/operator.conf")) as f:
+            conf = f.read()
+        self.assertNotRegex(conf, r"(?m)^instance ")
+        self.assertIn("database postgresql:host=ops port=5432 dbname=onramp_op-1", conf)
 
     @unittest.skipUnless(PG_BIN and os.getuid() == 0 and
                          "postgres" in [u.pw_name for u in pwd.getpwall()],

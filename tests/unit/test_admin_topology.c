@@ -292,11 +292,44 @@ static void test_admin_topology_refuses_malformed_lines(void **state)
     assert_onr(ONR_ENOENT, adm_topology_load("/nonexistent/topology", &t, &err));
 }
 
-static void test_admin_topology_refuses_reserved_keywords(void **state)
+/* instances=N: processes of one service sharing its PostgreSQL database. */
+static void test_admin_topology_instances(void **state)
 {
+    struct adm_topology *t;
+
     (void)state;
+    t = parse_ok(HOSTS BROKER "manufacturer acme host=h2 instances=2\n"
+                              "provider prov-a host=h2 instances=8\n"
+                              "operator op-1 host=h2 plmn=00101 apn=x "
+                              "imsi=001010000000001-001010000099999 "
+                              "iccid=894900100000000001-894900100000099999\n"
+                              "contract prov-a op-1\n"
+                              "storage postgres host=h1\n");
+    assert_int_equal(t->parties[0].instances, 2);
+    assert_int_equal(t->parties[1].instances, 8);
+    assert_int_equal(t->parties[2].instances, 1);
+    adm_topology_free(t);
+    /* several instances share one database: not a SQLite file each */
     refused(HOSTS BROKER "manufacturer acme host=h2 instances=2\n", 4,
-            "instances=2: one instance per service today");
+            "acme instances=2: several instances share one database: needs `storage "
+            "postgres host=HOST`");
+    refused(HOSTS BROKER "manufacturer acme host=h2 instances=2\nstorage sqlite\n", 4,
+            "needs `storage postgres");
+    refused(HOSTS BROKER "manufacturer acme host=h2 instances=9\n", 4,
+            "instances=9: 1..8 processes");
+    refused(HOSTS BROKER "manufacturer acme host=h2 instances=0\n", 4, "instances=0: 1..8");
+    refused(HOSTS BROKER "control admin host=h2 instances=2\n", 4,
+            "unknown key 'instances' for control");
+    /* what listens would listen once per instance on one host */
+    refused(HOSTS BROKER "manufacturer acme host=h2 instances=2\nstorage postgres host=h1\n"
+                         "metrics acme port=9464\n",
+            6, "metrics acme: one port for its 2 instances");
+    refused(HOSTS BROKER "provider prov-a host=h2 pairing_port=8080 instances=2\n"
+                         "operator op-1 host=h2 plmn=00101 apn=x "
+                         "imsi=001010000000001-001010000099999 "
+                         "iccid=894900100000000001-894900100000099999\n"
+                         "contract prov-a op-1\nstorage postgres host=h1\n",
+            4, "every instance would listen on its pairing_port");
 }
 
 /* roaming (issue 17): operators' countries, providers' policies, checked
@@ -468,7 +501,7 @@ int main(void)
         cmocka_unit_test(test_admin_topology_refuses_inconsistencies_with_their_line),
         cmocka_unit_test(test_admin_topology_refuses_bad_values),
         cmocka_unit_test(test_admin_topology_refuses_malformed_lines),
-        cmocka_unit_test(test_admin_topology_refuses_reserved_keywords),
+        cmocka_unit_test(test_admin_topology_instances),
         cmocka_unit_test(test_admin_topology_roaming),
         cmocka_unit_test(test_admin_topology_metrics),
         cmocka_unit_test(test_admin_topology_several_brokers_and_regions),
