@@ -556,6 +556,9 @@ class AdminTest(unittest.TestCase):
             initdb = run_ok(as_postgres + [os.path.join(PG_BIN, "initdb"), "-D", pg + "/data", "-A", "trust", "-U",
                                            "onramp"])
             self.assertEqual(initdb.returncode, 0, initdb.stderr)
+            # the superuser by trust, the parties' roles by password only
+            with open(pg + "/data/pg_hba.conf", "w") as f:
+                f.write("local all onramp trust\nlocal all all scram-sha-256\n")
             started = run_ok(as_postgres + [os.path.join(PG_BIN, "pg_ctl"), "-D", pg + "/data", "-l", pg + "/log",
                                             "-o", "-k %s -c listen_addresses=''" % pg, "-w",
                                             "start"])
@@ -577,6 +580,21 @@ class AdminTest(unittest.TestCase):
                 self.assertEqual(listed.stdout.split("\n")[:3], [
                     "onramp_acme onramp_acme", "onramp_op-1 onramp_op-1",
                     "onramp_prov-a onramp_prov-a"])
+                # each service logs in with its database_password_file, and
+                # only with it
+                for _, name in SERVICES:
+                    with open(os.path.join(out, "hosts/svc/etc/onramp/%s/database.password"
+                                           % name)) as f:
+                        password = f.read().strip()
+                    for given, works in ((password, True), ("0" * 64, False)):
+                        login = subprocess.run(
+                            as_postgres + ["env", "PGPASSWORD=" + given, "psql", "-At", "-h", pg,
+                                           "-U", "onramp_" + name, "-d", "onramp_" + name,
+                                           "-c", "SELECT current_user"],
+                            capture_output=True, text=True, timeout=60)
+                        self.assertEqual(login.returncode == 0, works, login.stderr)
+                        if works:
+                            self.assertEqual(login.stdout.strip(), "onramp_" + name)
             finally:
                 with open(pg + "/data/postmaster.pid") as f:
                     pid = int(f.readline())
