@@ -141,9 +141,13 @@ int svc_epoch_seen(struct onr_service *svc, size_t i, const uint8_t *epoch, size
     return 1;
 }
 
-/* Every request in force due for broker `b` now, replacing what was in
- * flight there (a zero id until it is sent: no answer names one), and its
- * epoch recorded: in the caller's transaction. */
+/* Every request in force due for broker `b` now (a zero id until it is
+ * sent: no answer names one), and its epoch recorded: in the caller's
+ * transaction. A request still pending there is left as it is: it is the
+ * latest under its key (every send writes both), it is resent until this
+ * broker confirms it, and sending it again now would make the broker apply
+ * it twice (a service that hears a broker's counters before its first
+ * confirmation would double every grant it just sent). */
 static int resync(struct onr_service *svc, struct svc_broker *b, uint64_t now)
 {
     static const uint8_t unsent[ONR_MSG_ID_LEN];
@@ -153,10 +157,9 @@ static int resync(struct onr_service *svc, struct svc_broker *b, uint64_t now)
                     "INSERT INTO pending (peer, key, kind, topic, type, body, msg_id, prev_id,"
                     " attempts, next_at, created_at, lease_until)"
                     " SELECT ?1, key, kind, topic, type, body, ?2, NULL, 0, ?3, ?3, NULL"
-                    " FROM in_force WHERE true ON CONFLICT (peer, key) DO UPDATE SET"
-                    " kind = excluded.kind, topic = excluded.topic, type = excluded.type,"
-                    " body = excluded.body, msg_id = excluded.msg_id, prev_id = NULL,"
-                    " attempts = 0, next_at = excluded.next_at, lease_until = NULL",
+                    " FROM in_force WHERE NOT EXISTS (SELECT 1 FROM pending p"
+                    "  WHERE p.peer = ?1 AND p.key = in_force.key)"
+                    " ON CONFLICT (peer, key) DO NOTHING",
                     ONR_DB_ARGS(ONR_DB_STR(b->name), ONR_DB_ARRAY(unsent), ONR_DB_INT(now)));
     if (rc == ONR_OK)
         rc = onr_db_run(svc->db, "INSERT INTO broker_epochs (broker, epoch) VALUES (?1, ?2)"
