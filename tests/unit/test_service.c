@@ -1035,6 +1035,29 @@ static void test_a_broker_with_a_new_epoch_gets_everything_in_force(void **state
     assert_int_equal(count(f->svc, "SELECT count(*) FROM pending WHERE peer = 'b1'"), 1);
 }
 
+/* A broker's counters heard before its first confirmation (as at a
+ * service's connect): what is still pending there is not sent a second
+ * time, and the answer to its first send confirms it. */
+static void test_a_new_epoch_leaves_what_is_pending_there(void **state)
+{
+    struct fixture *f = *state;
+    static const uint8_t epoch_two[ONR_BROKER_EPOCH_LEN] = {2};
+    uint8_t revoke[ONR_MSG_ID_LEN];
+    size_t before;
+
+    release_via(f->svc, 0);
+    sent_id(0, revoke);
+    broker_stats(f->svc, 1, "b2", epoch_two);
+    before = n_sent;
+    svc_delivery_tick(f->svc, NULL);
+    event_base_loop(f->svc->base, EVLOOP_NONBLOCK);
+    assert_int_equal(sent_to(before, 1, ONR_MSG_REVOKE), 0);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM broker_epochs WHERE broker = 'b2'"
+                                   " AND epoch = x'02000000000000000000000000000000'"), 1);
+    control_result_via(f->svc, 1, revoke, ONR_OK, epoch_two);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM pending WHERE peer = 'b2'"), 0);
+}
+
 /* The counters of another broker on a connection: a misconfigured name,
  * refused. */
 static void test_a_broker_is_known_by_its_configured_name(void **state)
@@ -1187,6 +1210,7 @@ int main(void)
         T3(test_a_request_goes_to_every_broker_and_is_confirmed_per_broker),
         T3(test_a_broker_down_stops_no_other),
         T3(test_a_broker_with_a_new_epoch_gets_everything_in_force),
+        T3(test_a_new_epoch_leaves_what_is_pending_there),
         T3(test_a_broker_is_known_by_its_configured_name),
         T3(test_a_message_through_two_brokers_is_handled_once),
         T3(test_a_broker_no_longer_configured_is_forgotten),
