@@ -35,8 +35,9 @@ is confirmed by, and in the journal of, every live broker (the dead
 broker's stay unconfirmed), and no live broker refused a delivery.
 
 With ONR_TEST_STORE=postgres every party keeps its state in PostgreSQL and
-runs as ONR_TEST_CHAOS_INSTANCES (default 2) instances sharing it: a kill
-takes one instance (never all of a service at once), and PostgreSQL itself
+runs as ONR_TEST_CHAOS_INSTANCES (default 2) instances sharing it (the
+operator and the provider as one: see the fleet's set-up): a kill takes one instance
+(never all of a service with several at once), and PostgreSQL itself
 is killed once (SIGQUIT: an immediate shutdown, recovered from its WAL at
 the restart) mid-flow. The records are then checked in PostgreSQL, and no
 pending delivery may be left.
@@ -119,7 +120,11 @@ class ChaosRun(unittest.TestCase):
         self.dead = next((b for b in self.onb.brokers if b.NAME == self.DEAD), None)
         self.live = [b for b in self.onb.brokers if b is not self.dead]
         try:
-            self.fleet = onboarding.Fleet(self.onb, instances=INSTANCES)
+            # one instance of the operator and of the provider: with two, one
+            # device's application keys can be stored out of order (README,
+            # "Known limits of several instances"; issue 18 is open on it),
+            # which the crossed-attach test below reproduces
+            self.fleet = onboarding.Fleet(self.onb, instances=INSTANCES, key_instances=1)
         except BaseException:
             self.onb.close()
             raise
@@ -150,7 +155,8 @@ class ChaosRun(unittest.TestCase):
         elif party == "postgres":
             postgres.shared().stop(signal.SIGQUIT)  # a crash: recovery at the start
         else:
-            self.services[party].instances[instance].kill()
+            svc = self.services[party]
+            svc.instances[instance % len(svc.instances)].kill()
 
     def subscribed(self, process, broker):
         """How many times the service `process` subscribed on `broker`."""
@@ -170,7 +176,8 @@ class ChaosRun(unittest.TestCase):
             postgres.shared().start()
             return
         if party != "broker":
-            p = self.services[party].instances[instance]
+            svc = self.services[party]
+            p = svc.instances[instance % len(svc.instances)]
             p.start()  # its text() is this run's
             for b in self.live:
                 onboarding.wait_until(lambda b=b: self.subscribed(p, b) > 0, timeout=30,
