@@ -90,9 +90,6 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     rc = onr_registry_assignment(db, d->dev, &a);
     if (rc == ONR_OK) {
         rc = mfr_vouch(svc, ctx->m, d, &a, &ask, &answer->reply);
-        if (rc == ONR_OK)
-            onr_log(ONR_LOG_NOTICE, "voucher dev=%s provider=%s country=%s from=%s", d->dev,
-                    a.provider, country[0] != '\0' ? country : "-", source);
         if (rc != ONR_ENOOPERATOR)
             return rc;
         /* the policy names nobody here: the device asks again with its

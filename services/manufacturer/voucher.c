@@ -107,8 +107,11 @@ int mfr_vouch(struct onr_service *svc, struct mfr *m, const struct onr_registry_
         .re = {ask->re, ONR_MSG_ID_LEN},
         .voucher = {token, token_len},
     };
-    onr_log(ONR_LOG_NOTICE, "voucher dev=%s provider=%s operator=%s why=%s visited=%s",
-            d->dev, prov->id, choice.op, why, ask->plmn[0] != '\0' ? ask->plmn : "none");
+    onr_log(ONR_LOG_NOTICE,
+            "voucher dev=%s provider=%s operator=%s why=%s visited=%s country=%.3s from=%s",
+            d->dev, prov->id, choice.op, why, ask->plmn[0] != '\0' ? ask->plmn : "none",
+            ask->plmn[0] != '\0' ? ask->plmn : ask->region[0] != '\0' ? ask->region : "-",
+            ask->plmn[0] != '\0' ? "network" : ask->region[0] != '\0' ? "broker" : "none");
     return onr_service_seal(svc, &msg, ask->topic, out, NULL);
 }
 
