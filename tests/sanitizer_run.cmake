@@ -30,9 +30,6 @@ set(ENV{ONR_TEST_CHAOS_DEVICES} 50)
 # instrumented fabric below, whose services read its configurations),
 # bulk pairing and the label tools (their parsers are unit-tested and
 # fuzzed), and the load generator (a bench tool).
-# The tests mostly wait on their servers (instrumented, they compute more):
-# one more at a time than there are processors.
-math(EXPR tests_at_once "${jobs} + 1")
 run(${CMAKE_CTEST_COMMAND} --test-dir ${BINARY_DIR} -L "unit|integration"
     -E "^integration[.]([a-z_]+_pg|admin|examples|bulk_pairing|ctl_label|nfc|loadgen)$"
-    --output-on-failure --parallel ${tests_at_once})
+    --output-on-failure --parallel ${jobs})
