@@ -95,7 +95,9 @@ int adm_instance_units(struct adm_ctx *c, size_t i)
     int rc = ONR_OK;
 
     for (unsigned k = 1; k <= p->instances && p->instances > 1 && rc == ONR_OK; k++) {
+        const struct adm_metrics *m = adm_metrics_of(c->t, i);
         struct adm_text text = {0};
+        char listen[80];
 
         /* the template's --config /etc/onramp/%i/... cannot name ID:K */
         adm_text_add(&text,
@@ -104,8 +106,15 @@ int adm_instance_units(struct adm_ctx *c, size_t i)
                      "# \"PostgreSQL and several instances of a service\").\n"
                      "[Service]\n"
                      "ExecStart=\n"
-                     "ExecStart=%s/onramp-%s --config /etc/onramp/%s/%s.conf -o instance=%u\n",
+                     "ExecStart=%s/onramp-%s --config /etc/onramp/%s/%s.conf -o instance=%u",
                      k, p->instances, role, p->id, ONR_BINDIR, role, p->id, role, k);
+        /* what it listens on: the configuration's port plus K - 1 */
+        if (m != NULL)
+            adm_text_add(&text, " -o metrics_listen=%s",
+                         adm_metrics_listen(m, k, listen, sizeof(listen)));
+        if (p->pairing_port != 0)
+            adm_text_add(&text, " -o http_listen=127.0.0.1:%u", (unsigned)p->pairing_port + k - 1);
+        adm_text_add(&text, "\n");
         rc = adm_host_path(c, p->host, path,
                            "/etc/systemd/system/onramp-%s@%s:%u.service.d/onramp.conf", role,
                            p->id, k);

@@ -9,6 +9,7 @@ import glob
 import hashlib
 import os
 import pwd
+import re
 import signal
 import stat
 import subprocess
@@ -513,35 +514,57 @@ class AdminTest(unittest.TestCase):
                                           "iccid=894900100000000001-894900100000099999 "
                                           "instances=2")
         self.assertIn("instances=2", topology)
+        pairing = int(re.search(r"pairing_port=(\d+)", topology).group(1))
+        # what each instance listens on: the line's port plus K - 1
+        topology = topology.replace("pairing_port=%d" % pairing,
+                                    "pairing_port=%d instances=2" % pairing)
+        topology += "metrics op-1 port=19464\n"
         proc = self.run_on(out, topology)
         self.assertEqual(proc.returncode, 1, proc.stdout)
-        self.assertIn("op-1 instances=2: several instances share one database: needs "
+        self.assertIn("prov-a instances=2: several instances share one database: needs "
                       "`storage postgres host=HOST`", proc.stderr)
         self.assertFalse(os.path.exists(out))
         proc = self.run_on(out, topology + "storage postgres host=ops\n")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         units = os.path.join(out, "hosts/svc/etc/systemd/system")
         self.assertEqual(sorted(os.listdir(units)),
-                         ["onramp-operator@op-1:1.service.d", "onramp-operator@op-1:2.service.d"])
+                         ["onramp-operator@op-1:1.service.d", "onramp-operator@op-1:2.service.d",
+                          "onramp-provider@prov-a:1.service.d",
+                          "onramp-provider@prov-a:2.service.d"])
         for k in (1, 2):
             with open(os.path.join(units, "onramp-operator@op-1:%d.service.d/onramp.conf" % k)) \
                     as f:
                 dropin = f.read()
             self.assertRegex(dropin, r"\nExecStart=\nExecStart=/\S+/bin/onramp-operator "
-                                     r"--config /etc/onramp/op-1/operator.conf -o instance=%d\n"
-                             % k)
+                                     r"--config /etc/onramp/op-1/operator.conf -o instance=%d "
+                                     r"-o metrics_listen=127\.0\.0\.1:%d\n" % (k, 19464 + k - 1))
+            with open(os.path.join(units, "onramp-provider@prov-a:%d.service.d/onramp.conf" % k)) \
+                    as f:
+                dropin = f.read()
+            self.assertRegex(dropin, r"\nExecStart=\nExecStart=/\S+/bin/onramp-provider "
+                                     r"--config /etc/onramp/prov-a/provider.conf -o instance=%d "
+                                     r"-o http_listen=127\.0\.0\.1:%d\n" % (k, pairing + k - 1))
+        # Prometheus scrapes each instance
+        with open(os.path.join(out, "prometheus/onramp.yml")) as f:
+            scrape = f.read()
+        for k in (1, 2):
+            self.assertIn('      - targets: ["127.0.0.1:%d"]\n        labels:\n'
+                          '          service: op-1\n          role: operator\n'
+                          '          service_instance: "%d"\n          host: svc\n'
+                          % (19464 + k - 1, k), scrape)
         with open(os.path.join(out, "setup/svc.sh")) as f:
             setup = f.read()
         self.assertIn("systemctl disable --now onramp-operator@op-1.service\n", setup)
         for k in (1, 2):
             self.assertIn("systemctl enable onramp-operator@op-1:%d.service\n"
                           "systemctl restart onramp-operator@op-1:%d.service\n" % (k, k), setup)
-        self.assertIn("systemctl restart onramp-provider@prov-a.service\n", setup)
+        self.assertIn("systemctl restart onramp-manufacturer@acme.service\n", setup)
         # the one configuration has no instance: each process is given its own
         with open(os.path.join(out, "hosts/svc/etc/onramp/op-1/operator.conf")) as f:
             conf = f.read()
         self.assertNotRegex(conf, r"(?m)^instance ")
         self.assertIn("database postgresql:host=ops port=5432 dbname=onramp_op-1", conf)
+        self.assertIn("\nmetrics_listen 127.0.0.1:19464\n", conf)
 
     @unittest.skipUnless(PG_BIN and os.getuid() == 0 and
                          "postgres" in [u.pw_name for u in pwd.getpwall()],
