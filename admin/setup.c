@@ -12,6 +12,28 @@
 #define ONR_BINDIR "/usr/bin"
 #endif
 
+/* The units of instances above `from` that an earlier topology had (their
+ * drop-in on the host says so): stopped, disabled and their drop-ins
+ * removed, so that no process of a service outlives its line. */
+static void retire_instances(const char *role, const char *id, unsigned from,
+                             struct adm_text *out)
+{
+    if (from >= ADM_MAX_INSTANCES)
+        return;
+    adm_text_add(out, "# instances the topology no longer has, if an earlier one did\nfor k in");
+    for (unsigned k = from + 1; k <= ADM_MAX_INSTANCES; k++)
+        adm_text_add(out, " %u", k);
+    adm_text_add(out,
+                 "; do\n"
+                 "  d=/etc/systemd/system/onramp-%s@%s:$k.service.d\n"
+                 "  if [ -d \"$d\" ]; then\n"
+                 "    systemctl disable --now \"onramp-%s@%s:$k.service\"\n"
+                 "    rm -r \"$d\"\n"
+                 "  fi\n"
+                 "done\n",
+                 role, id, role, id);
+}
+
 static void host_script(const struct adm_topology *t, size_t h, struct adm_text *out)
 {
     const char *name = t->hosts[h].name;
@@ -63,6 +85,7 @@ static void host_script(const struct adm_topology *t, size_t h, struct adm_text 
         }
         adm_text_add(out, "# %s %s\nchown -R onramp:onramp /etc/onramp/%s\n", role, p->id,
                      p->id);
+        retire_instances(role, p->id, p->instances == 1 ? 0 : p->instances, out);
         if (p->instances == 1) {
             adm_text_add(out,
                          "systemctl enable onramp-%s@%s.service\n"
