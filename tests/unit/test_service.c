@@ -982,6 +982,17 @@ static void test_a_request_goes_to_every_broker_and_is_confirmed_per_broker(void
     assert_int_equal(count(f->svc, "SELECT count(*) FROM in_force"), 1);
 }
 
+/* b3's rows become those of a broker b9 the configuration does not name,
+ * and the service starts again. */
+static void restart_without_b9(struct fixture *f)
+{
+    assert_onr(ONR_OK, onr_db_run(f->svc->db, "UPDATE pending SET peer = 'b9' WHERE peer = 'b3'",
+                                  ONR_DB_NO_ARGS));
+    svc_cleanup(f->svc);
+    f->svc->config_path = f->config_path;
+    assert_onr(ONR_OK, svc_setup(f->svc, &def));
+}
+
 /* A revoke that only undoes leaves what is in force once no broker waits
  * for it (confirmed, or settled by its refusal), not before: a broker that
  * starts empty is then sent nothing of it. */
@@ -1023,12 +1034,8 @@ static void test_a_revoke_waiting_for_a_forgotten_broker_goes_at_start(void **st
     sent_id(0, revoke);
     control_result_via(f->svc, 0, revoke, ONR_OK, epoch_one);
     control_result_via(f->svc, 1, revoke, ONR_OK, epoch_one);
-    assert_onr(ONR_OK, onr_db_run(f->svc->db, "UPDATE pending SET peer = 'b9' WHERE peer = 'b3'",
-                                  ONR_DB_NO_ARGS));
     assert_int_equal(count(f->svc, "SELECT count(*) FROM in_force"), 1);
-    svc_cleanup(f->svc);
-    f->svc->config_path = f->config_path;
-    assert_onr(ONR_OK, svc_setup(f->svc, &def));
+    restart_without_b9(f);
     assert_int_equal(count(f->svc, "SELECT count(*) FROM pending"), 0);
     assert_int_equal(count(f->svc, "SELECT count(*) FROM in_force"), 0);
 }
@@ -1196,11 +1203,7 @@ static void test_a_broker_no_longer_configured_is_forgotten(void **state)
     release_via(f->svc, 0);
     assert_onr(ONR_OK, onr_db_run(f->svc->db, "INSERT INTO broker_epochs VALUES ('b9', x'01')",
                                   ONR_DB_NO_ARGS));
-    assert_onr(ONR_OK, onr_db_run(f->svc->db, "UPDATE pending SET peer = 'b9' WHERE peer = 'b3'",
-                                  ONR_DB_NO_ARGS));
-    svc_cleanup(f->svc);
-    f->svc->config_path = f->config_path;
-    assert_onr(ONR_OK, svc_setup(f->svc, &def));
+    restart_without_b9(f);
     assert_int_equal(count(f->svc, "SELECT count(*) FROM pending"), 2);
     assert_int_equal(count(f->svc, "SELECT count(*) FROM broker_epochs"), 0);
 }
