@@ -26,11 +26,20 @@
 int svc_in_force_settled(struct onr_service *svc, const struct onr_delivery_kind *k,
                          const char *key)
 {
+    int64_t one = 0;
+    int rc = ONR_ENOENT;
+
     if (!k->settled_forgotten)
         return ONR_OK;
-    return onr_db_run(svc->db, "DELETE FROM in_force WHERE key = ?1 AND kind = ?2"
-                               " AND NOT EXISTS (SELECT 1 FROM pending"
-                               "  WHERE pending.key = ?1 AND pending.kind = ?2)",
+    /* a broker's row by its primary key: pending may be long (a broker
+     * down for a while), and this runs at each confirmation */
+    for (size_t i = 0; i < svc->n_brokers && rc == ONR_ENOENT; i++)
+        rc = onr_db_get(svc->db, "SELECT 1 FROM pending WHERE peer = ?1 AND key = ?2",
+                        ONR_DB_ARGS(ONR_DB_STR(svc->brokers[i].name), ONR_DB_STR(key)),
+                        ONR_DB_COLS(ONR_DB_OUT_I64(&one)));
+    if (rc != ONR_ENOENT)
+        return rc == ONR_OK ? ONR_OK : rc; /* a broker still waits for it */
+    return onr_db_run(svc->db, "DELETE FROM in_force WHERE key = ?1 AND kind = ?2",
                       ONR_DB_ARGS(ONR_DB_STR(key), ONR_DB_STR(k->name)));
 }
 
