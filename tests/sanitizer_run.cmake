@@ -7,13 +7,8 @@
 set(RUN_NAME "sanitizer run")
 include(${CMAKE_CURRENT_LIST_DIR}/nested_run.cmake)
 
-# -O1, as AddressSanitizer's documentation advises: the instrumented
-# programs run several times faster than at Debug's -O0, and the reports
-# are the same. GCC's format-truncation check is the main build's (-O2):
-# at -O1 it cannot bound loop counters and warns on snprintf calls that fit.
 run(${CMAKE_COMMAND} -S ${SOURCE_DIR} -B ${BINARY_DIR}
-    -DCMAKE_BUILD_TYPE=Debug "-DCMAKE_C_FLAGS_DEBUG=-g -O1 -Wno-format-truncation"
-    -DCMAKE_C_COMPILER=${C_COMPILER}
+    -DCMAKE_BUILD_TYPE=Debug -DCMAKE_C_COMPILER=${C_COMPILER}
     -DONR_SANITIZE=ON -DONR_UNIT_TESTS_ONLY=OFF -DONR_SANITIZER_RUN=OFF -DONR_WERROR=ON
     -DONR_TEST_HOOKS=ON)
 run(${CMAKE_COMMAND} --build ${BINARY_DIR} --parallel ${jobs})
