@@ -26,6 +26,17 @@ EDENIED, EEXPIRED, EAUTH, EEXHAUSTED = 12, 48, 52, 53
 SERVICE_STATS = 32
 
 
+def one_of_each(onb, mfr_extra=None):
+    """Manufacturer acme, provider prov-1 and operator op-1 in `onb`, not
+    started, and control tool admin: (ctl, acme, prov, op)."""
+    ctl = onboarding.Controller(onb, "admin")
+    prov = onb.provider("prov-1")
+    acme = onb.manufacturer("acme", providers=[prov], extra=mfr_extra)
+    prov.configure([acme], {"op-1": onb.operator_key("op-1")}, "op-1", [ctl])
+    onb.track(prov.process)
+    return ctl, acme, prov, onb.operator("op-1", [acme], [prov])
+
+
 class NetworkTest(unittest.TestCase):
 
     @classmethod
@@ -399,12 +410,7 @@ class OperatorCrashTest(unittest.TestCase):
                          "this test needs the services' fault-injection hook: configure "
                          "with -DONR_TEST_HOOKS=ON (scripts/test does)")
         with onboarding.Onboarding() as onb:
-            ctl = onboarding.Controller(onb, "admin")
-            prov = onb.provider("prov-1")
-            acme = onb.manufacturer("acme", providers=[prov])
-            prov.configure([acme], {"op-1": onb.operator_key("op-1")}, "op-1", [ctl])
-            onb.track(prov.process)
-            op = onb.operator("op-1", [acme], [prov])
+            ctl, acme, prov, op = one_of_each(onb)
             for svc in (acme, prov):
                 svc.start()
             op.process.env_extra = {"ONR_TEST_DIE_AFTER_COMMIT": str(PROFILE_REQUEST)}
@@ -442,12 +448,7 @@ class OperatorInstancesTest(unittest.TestCase):
 
     def test_profile_challenges_take_one_sqn_per_request_across_instances(self):
         with onboarding.Onboarding() as onb:
-            ctl = onboarding.Controller(onb, "admin")
-            prov = onb.provider("prov-1")
-            acme = onb.manufacturer("acme", providers=[prov])
-            prov.configure([acme], {"op-1": onb.operator_key("op-1")}, "op-1", [ctl])
-            onb.track(prov.process)
-            op = onb.operator("op-1", [acme], [prov])
+            ctl, acme, prov, op = one_of_each(onb)
             onboarding.add_instances(onb, op, 2)
             for svc in (acme, prov, op):
                 svc.start()
@@ -510,13 +511,8 @@ class ConcurrentProfilesTest(unittest.TestCase):
 
     def test_devices_onboarding_at_once_get_distinct_numbers(self):
         with onboarding.Onboarding() as onb:
-            ctl = onboarding.Controller(onb, "admin")
-            prov = onb.provider("prov-1")
             # a shipment claimed at once: above the default claim rate
-            acme = onb.manufacturer("acme", providers=[prov], extra={"claim_rate": 100000})
-            prov.configure([acme], {"op-1": onb.operator_key("op-1")}, "op-1", [ctl])
-            onb.track(prov.process)
-            op = onb.operator("op-1", [acme], [prov])
+            ctl, acme, prov, op = one_of_each(onb, {"claim_rate": 100000})
             for svc in (acme, prov, op):
                 svc.start()
             devices = acme.mint(self.DEVICES)
