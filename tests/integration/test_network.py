@@ -466,7 +466,7 @@ class OperatorInstancesTest(unittest.TestCase):
             self.addCleanup(c.disconnect)
             up = "onr/1/d/%s/up/op/op-1" % dev
             # one request delivered 8 times (either instance may take each),
-            # and 8 different requests, all at once
+            # and 8 different requests, all at once: the instances race
             dup_id, dup = fabric.envelope(PROFILE_REQUEST, ROLE_DEVICE, dev,
                                           {"voucher": voucher, "nonce": os.urandom(16)})
             ids = [dup_id]
@@ -477,26 +477,30 @@ class OperatorInstancesTest(unittest.TestCase):
                                                   {"voucher": voucher, "nonce": os.urandom(16)})
                 ids.append(msg_id)
                 self.assertTrue(mqtt5.accepted(c.publish(up, payload)))
+            # every answer, until none came for 5 s: an instance that lost
+            # a race three times leaves the message to the device's retry
+            # (SPEC section 4), unanswered and changing nothing
             answers = {}
-            deadline = time.monotonic() + 60
-            while time.monotonic() < deadline and \
-                    (len(answers.get(dup_id, [])) < 8 or len(answers) < len(ids)):
+            deadline, last = time.monotonic() + 60, time.monotonic()
+            while time.monotonic() < min(deadline, last + 5):
                 message = c.wait_message("onr/1/d/%s/down" % dev, seconds=1)
                 if message is not None:
+                    last = time.monotonic()
                     a = fabric.decode_envelope(message[1])
                     self.assertEqual(a["type"], PROFILE, a)
+                    self.assertIn(a["body"]["re"], ids)
                     answers.setdefault(a["body"]["re"], []).append(a["body"])
-            self.assertEqual(set(answers), set(ids))
             # the duplicates: one answer, byte for byte, one challenge
-            self.assertEqual(len(answers[dup_id]), 8)
+            self.assertIn(dup_id, answers)
             self.assertTrue(all(b == answers[dup_id][0] for b in answers[dup_id]))
-            # nine requests, nine challenges, SEQ 1..9 each taken once
+            # a challenge for each request answered, SEQ 1.. each taken once
             rows = op.rows("SELECT rand, sqn FROM challenges WHERE dev = ?", dev)
-            self.assertEqual(sorted(sqn >> 5 for _, sqn in rows), list(range(1, 10)))
+            self.assertEqual(sorted(sqn >> 5 for _, sqn in rows),
+                             list(range(1, len(answers) + 1)))
             self.assertEqual({bytes(r) for r, _ in rows},
                              {b[0]["rand"] for b in answers.values()})
             self.assertEqual(op.rows("SELECT sqn >> 5 FROM subscribers WHERE dev = ?", dev),
-                             [(9,)])
+                             [(len(answers),)])
             # and the device attaches past them all, without a resync
             run = onb.device(d, ["--until", "NETWORK_ATTACHED"])
             run.process.start()
