@@ -965,6 +965,11 @@ class HostileTest(unittest.TestCase):
         self.assertEqual(first[0]["type"], PROFILE, first[0])
         again = self.ask(ca, up_a, r_env, r_id, down_a)
         self.assertEqual(again[1], first[1])
+        # moved: B answering the challenge A's profile carried (a challenge
+        # is its subscriber's alone)
+        m_id, m_env = device_msg(ATTACH_RESPONSE, b, {"rand": first[0]["body"]["rand"],
+                                                      "result": 0, "res": os.urandom(8)})
+        self.assert_error(self.ask(cb, up_b, m_env, m_id, down_b), ENOENT)
         # replayed: an attach response used twice (a challenge takes one)
         q_id, q_env = device_msg(ATTACH_REQUEST, a, {"imsi": imsi_a})
         challenge = self.ask(ca, up_a, q_env, q_id, down_a)
@@ -1027,14 +1032,14 @@ class HostileTest(unittest.TestCase):
         self.assertTrue(mqtt5.accepted(rogue.publish(inbox, BOMB)))
 
         after = self.grown("op/op-1", before, refused_input=2, refused_auth=3, refused_stale=1,
-                           refused_policy=5, duplicates=1)
+                           refused_policy=6, duplicates=1)
         delta = refusal_deltas(before, after)
         # auth: the forged alignment and release, the wrong RES (a refusal
         # stored as the answer counts as one); policy: the tampered and the
-        # expired voucher, B's voucher and IMSI, the reused challenge
-        # (ENOENT); stale: the old request.
+        # expired voucher, B's voucher and IMSI, the reused challenge and
+        # A's profile challenge answered by B (ENOENT); stale: the old request.
         self.assertEqual((delta["refused_auth"], delta["refused_stale"],
-                          delta["refused_policy"], delta["refused_input"]), (3, 1, 5, 2))
+                          delta["refused_policy"], delta["refused_input"]), (3, 1, 6, 2))
         self.assertGreaterEqual(delta["duplicates"], 1)
         self.assertEqual(self.op.rows(subs_now, a, b), subs_before)
         self.assertEqual(self.op.rows(owner, victim), victim_before)
@@ -1043,6 +1048,7 @@ class HostileTest(unittest.TestCase):
         log.wait_lines(2, "refused topic=", "reason=ECOUNT")
         expected = [(1, "attach refused dev=%s reason=\"wrong RES\"" % a),
                     (1, "attach refused dev=%s reason=\"no such challenge outstanding" % a),
+                    (1, "attach refused dev=%s reason=\"no such challenge outstanding" % b),
                     (1, "profile refused dev=%s reason=\"voucher signature\"" % a),
                     (1, "profile refused dev=%s reason=\"voucher expired\"" % a),
                     (1, "profile refused dev=%s reason=\"voucher for another device\"" % b),
@@ -1055,7 +1061,8 @@ class HostileTest(unittest.TestCase):
         for count, needle in expected:
             self.assertEqual(len(log.lines(needle)), count, needle)
         self.note("operator: replayed/forged/stale/moved/garbage",
-                  "profile replay: same bytes (duplicates +1); reused challenge: ERROR ENOENT "
+                  "profile replay: same bytes (duplicates +1); reused challenge and A's profile "
+                  "challenge answered by B: ERROR ENOENT "
                   "(refused_policy, 1 notice line); forged RES: ERROR EAUTH (refused_auth, 1 "
                   "notice line); "
                   "tampered voucher EDENIED, expired voucher EEXPIRED, stale request ESTALE, B "
