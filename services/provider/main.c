@@ -131,6 +131,11 @@ static const char usage[] =
     "                     telemetry). Read at start only.\n"
     "  http_public yes|no serve the page on a non-loopback address too (default\n"
     "                     no; put it behind your own access control)\n"
+    "  http_origin ORIGIN the page's public origin behind a TLS reverse proxy that\n"
+    "                     rewrites Host, e.g. https://pair.example.net (up to 4\n"
+    "                     lines). A browser's POST is refused unless its Origin\n"
+    "                     is http:// or https:// and the Host asked for, or one\n"
+    "                     of these (no cross-site request forgery)\n"
     "  log_level          error, warning, notice (default), info, debug\n"
     "  freshness          seconds a message's timestamp may be off (default 300)\n"
     ONR_SERVICE_COUNTERS_USAGE
@@ -148,7 +153,8 @@ static const char usage[] =
 static const char *const keys[] = {
     "manufacturer", "operator", "default_operator", "sealing_key", "ca_cert",
     "ca_key", "cert_lifetime", "cert_days", "endpoint", "service_broker_ca", "plan",
-    "retry_after", "resend", "http_listen", "http_public", "operator_serves", "policy",
+    "retry_after", "resend", "http_listen", "http_public", "http_origin", "operator_serves",
+    "policy",
 };
 
 static struct prov state;
