@@ -58,6 +58,7 @@ static int kit_registration(struct onr_service *svc, const struct prov *p,
     const struct onr_peer *op = onr_peer_find(&p->operators, (const uint8_t *)k->op,
                                               strlen(k->op));
     uint8_t sealed[ONR_LABEL_SEALED_LEN];
+    uint8_t keys_bin[ONR_OP_KEYS_BIN_MAX];
     char topic[ONR_TOPIC_MAX + 1];
     char key[ONR_DELIVERY_KEY_MAX + 1];
     struct onr_msg msg = {.type = ONR_MSG_KIT_REGISTRATION};
@@ -73,8 +74,14 @@ static int kit_registration(struct onr_service *svc, const struct prov *p,
         .claim = ONR_BYTES(sealed),
         .op = {(const uint8_t *)op->id, strlen(op->id)},
         .op_key = ONR_BYTES(op->key),
+        .user = k->user ? 1 : 0,
     };
-    rc = onr_topic_in(ONR_ROLE_MANUFACTURER, mfr->id, topic, sizeof(topic));
+    /* the policy as a registration carries it, for every device of the kit */
+    rc = prov_policy_fields(&p->operators, k->policy, op->id, keys_bin,
+                            &msg.body.kit_registration.policy,
+                            &msg.body.kit_registration.op_keys);
+    if (rc == ONR_OK)
+        rc = onr_topic_in(ONR_ROLE_MANUFACTURER, mfr->id, topic, sizeof(topic));
     if (rc != ONR_OK)
         return rc;
     prov_key("kit", k->kit, key, sizeof(key));
@@ -97,7 +104,6 @@ static int pair_kit(struct onr_service *svc, const struct prov *p,
     struct onr_db *db = onr_service_db(svc);
     struct onr_kit_label label;
     struct prov_kit old;
-    int user;
     int rc;
 
     *why = NULL;
@@ -116,9 +122,9 @@ static int pair_kit(struct onr_service *svc, const struct prov *p,
     snprintf(k->mfr, sizeof(k->mfr), "%s", label.mfr);
     snprintf(k->account, sizeof(k->account), "%.*s", (int)req->account.len,
              (const char *)req->account.ptr);
-    /* a kit's registration carries no roaming policy yet (issue 17's
-     * fields are the single registration's) */
-    snprintf(k->op, sizeof(k->op), "%s", prov_choose_operator(p, req->op, &user));
+    /* operator, end user's choice and policy chosen as for a device */
+    snprintf(k->op, sizeof(k->op), "%s", prov_choose_operator(p, req->op, &k->user));
+    snprintf(k->policy, sizeof(k->policy), "%s", prov_policy_text(&p->roaming, k->account));
     snprintf(k->asker, sizeof(k->asker), "%s", req->asker);
     memcpy(k->pairing_id, req->id, ONR_MSG_ID_LEN);
     rc = prov_kit_get(db, k->kit, &old);
@@ -128,8 +134,10 @@ static int pair_kit(struct onr_service *svc, const struct prov *p,
         goto out;
     }
     if (rc == ONR_OK) {
-        /* paired before: its account and operator stay */
+        /* paired before: its account, operator and end user's choice
+         * stay; the policy is the account's now, as a device's retry */
         snprintf(k->op, sizeof(k->op), "%s", old.op);
+        k->user = old.user;
         k->registered = old.registered;
         memcpy(k->devs, old.devs, sizeof(k->devs));
         k->n_devs = old.n_devs;
@@ -144,8 +152,10 @@ static int pair_kit(struct onr_service *svc, const struct prov *p,
     if (rc == ONR_OK && !*held)
         rc = kit_registration(svc, p, k, label.claim, answer);
     if (rc == ONR_OK)
-        onr_log(ONR_LOG_NOTICE, "kit pairing kit=%s manufacturer=%s operator=%s asker=%s%s",
-                k->kit, k->mfr, k->op, k->asker, *held ? " (held already)" : "");
+        onr_log(ONR_LOG_NOTICE, "kit pairing kit=%s manufacturer=%s operator=%s user=%s "
+                "policy=%s asker=%s%s", k->kit, k->mfr, k->op, k->user ? "yes" : "no",
+                k->policy[0] != '\0' ? k->policy : "none", k->asker,
+                *held ? " (held already)" : "");
 out:
     onr_wipe(&label, sizeof(label));
     return rc;
@@ -310,12 +320,13 @@ static int claim_devices(struct onr_service *svc, const struct prov_kit *k)
         snprintf(c.mfr, sizeof(c.mfr), "%s", k->mfr);
         snprintf(c.account, sizeof(c.account), "%s", k->account);
         snprintf(c.op, sizeof(c.op), "%s", k->op);
+        c.user = k->user;
+        snprintf(c.policy, sizeof(c.policy), "%s", k->policy);
         snprintf(c.asker, sizeof(c.asker), "%s", k->asker);
         memcpy(c.pairing_id, k->pairing_id, ONR_MSG_ID_LEN);
         c.state = PROV_STEP_REGISTERING;
         /* no sealed claim of its own: the kit's label claims it (a policy
-         * change cannot register a kit's device again; issue 17's fields
-         * are the single registration's) */
+         * change cannot register a kit's device again) */
         rc = prov_claim_put(db, &c, NULL, onr_service_now(svc));
         if (rc == ONR_OK)
             rc = prov_app_key_get(db, c.dev, &key);

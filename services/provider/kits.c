@@ -8,17 +8,21 @@
 int prov_kit_get(struct onr_db *db, const char *kit, struct prov_kit *out)
 {
     struct onr_db_rows *rows = NULL;
+    size_t policy_len = 0;
     int rc;
 
     memset(out, 0, sizeof(*out));
-    rc = onr_db_get(db, "SELECT kit, mfr, account, operator, state, pairing_id, asker"
-                        " FROM kit_claims WHERE kit = ?1",
+    rc = onr_db_get(db, "SELECT kit, mfr, account, operator, state, pairing_id, asker,"
+                        " user_choice, policy FROM kit_claims WHERE kit = ?1",
                     ONR_DB_ARGS(ONR_DB_STR(kit)),
                     ONR_DB_COLS(ONR_DB_OUT_TEXT(out->kit), ONR_DB_OUT_TEXT(out->mfr),
                                 ONR_DB_OUT_TEXT(out->account), ONR_DB_OUT_TEXT(out->op),
                                 ONR_DB_OUT_INT(&out->registered),
                                 ONR_DB_OUT_EXACT(out->pairing_id),
-                                ONR_DB_OUT_TEXT(out->asker)));
+                                ONR_DB_OUT_TEXT(out->asker), ONR_DB_OUT_INT(&out->user),
+                                ONR_DB_OUT_ANY(out->policy, sizeof(out->policy) - 1,
+                                               &policy_len)));
+    out->policy[policy_len] = '\0';
     if (rc == ONR_OK)
         rc = onr_db_query(db, "SELECT dev FROM kit_devices WHERE kit = ?1 ORDER BY position",
                           ONR_DB_ARGS(ONR_DB_STR(kit)), &rows);
@@ -38,12 +42,14 @@ int prov_kit_get(struct onr_db *db, const char *kit, struct prov_kit *out)
 int prov_kit_put(struct onr_db *db, const struct prov_kit *k, uint64_t now)
 {
     return onr_db_run(db, "INSERT INTO kit_claims (kit, mfr, account, operator, state,"
-                          " pairing_id, asker, created_at) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7)"
+                          " pairing_id, asker, created_at, user_choice, policy)"
+                          " VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?8, ?9)"
                           " ON CONFLICT (kit) DO UPDATE SET pairing_id = excluded.pairing_id,"
-                          " asker = excluded.asker",
+                          " asker = excluded.asker, policy = excluded.policy",
                       ONR_DB_ARGS(ONR_DB_STR(k->kit), ONR_DB_STR(k->mfr), ONR_DB_STR(k->account),
                                   ONR_DB_STR(k->op), ONR_DB_ARRAY(k->pairing_id),
-                                  ONR_DB_STR(k->asker), ONR_DB_INT(now)));
+                                  ONR_DB_STR(k->asker), ONR_DB_INT(now), ONR_DB_INT(k->user),
+                                  k->policy[0] != '\0' ? ONR_DB_STR(k->policy) : ONR_DB_NULLV));
 }
 
 int prov_kit_registered(struct onr_db *db, const struct prov_kit *k, uint64_t now)

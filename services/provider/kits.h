@@ -18,6 +18,8 @@ struct prov_kit {
     char mfr[ONR_SERVICE_ID_MAX + 1];
     char account[PROV_ACCOUNT_MAX + 1];
     char op[ONR_SERVICE_ID_MAX + 1];
+    int user;                           /* `op` is the end user's choice */
+    char policy[ONR_POLICY_TEXT_MAX + 1]; /* its registration's last policy; "" none */
     int registered;                     /* the manufacturer registered it */
     uint8_t pairing_id[ONR_MSG_ID_LEN]; /* the pairing to answer */
     char asker[ONR_SERVICE_ID_MAX + 1]; /* a control tool, or PROV_ASKER_WEB */
@@ -28,8 +30,8 @@ struct prov_kit {
 /* prov_kit_get: the claim on `kit` with its devices; ONR_ENOENT. */
 int prov_kit_get(struct onr_db *db, const char *kit, struct prov_kit *out);
 /* prov_kit_put: a new kit claim (registering), or a pairing of one again
- * (its asker and pairing replaced; its account, operator and devices
- * kept). */
+ * (its asker, pairing and policy replaced; its account, operator, end
+ * user's choice and devices kept). */
 int prov_kit_put(struct onr_db *db, const struct prov_kit *k, uint64_t now);
 /* prov_kit_registered: the manufacturer registered the kit: its devices
  * (`k`'s) recorded. */

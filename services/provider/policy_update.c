@@ -66,17 +66,17 @@ static int update_all(struct onr_db *db, void *arg)
     /* the claims to change first (bounded per reload: the next reload
      * takes the rest), then each one */
     while (rc == ONR_OK && n < sizeof(devs) / sizeof(devs[0])) {
-        const struct prov_policy *now;
+        const char *now;
 
         rc = onr_db_next(rows, ONR_DB_COLS(ONR_DB_OUT_TEXT(dev), ONR_DB_OUT_TEXT(account),
                                            ONR_DB_OUT_TEXT(policy)));
         if (rc != ONR_OK)
             break;
-        now = prov_policy_for(&u->p->roaming, account);
-        if (strcmp(now != NULL ? now->text : "", policy) == 0)
+        now = prov_policy_text(&u->p->roaming, account);
+        if (strcmp(now, policy) == 0)
             continue;
         memcpy(devs[n], dev, sizeof(dev));
-        snprintf(policies[n], sizeof(policies[n]), "%s", now != NULL ? now->text : "");
+        snprintf(policies[n], sizeof(policies[n]), "%s", now);
         n++;
     }
     onr_db_query_end(rows);

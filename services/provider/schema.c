@@ -360,6 +360,11 @@ static const struct onr_db_migration steps[] = {
     {"several brokers: a pending row per broker, the certificate revocations in force, each "
      "broker's epoch",
      ONR_SVC_SCHEMA_BROKERS, in_force_fill},
+    {"roaming for kits: each kit claim's end user choice and the policy its registration "
+     "carried (SPEC section 18)",
+     "ALTER TABLE kit_claims ADD COLUMN user_choice INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE kit_claims ADD COLUMN policy TEXT;",
+     NULL},
 };
 
 const struct onr_db_schema prov_schema = {steps, sizeof(steps) / sizeof(steps[0])};
