@@ -268,19 +268,6 @@ static void on_request(struct evhttp_request *req, void *arg)
 
 /* ---- start and stop ------------------------------------------------------------ */
 
-/* An origin as a browser sends it (RFC 6454): http:// or https://, then a
- * host name or address with an optional port, nothing after it. */
-static int is_origin(const char *s)
-{
-    static const char host_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                     "0123456789.-:[]";
-    size_t skip = strncmp(s, "https://", 8) == 0 ? 8 : strncmp(s, "http://", 7) == 0 ? 7 : 0;
-    size_t len = strlen(s);
-
-    return skip > 0 && len > skip && len <= PAGE_ORIGIN_MAX &&
-           strspn(s + skip, host_chars) == len - skip;
-}
-
 /* `http_origin ORIGIN` lines: the origins a POST may come from besides
  * the Host's own. */
 static int load_origins(const struct onr_config *cfg, struct prov_page *page)
@@ -294,7 +281,7 @@ static int load_origins(const struct onr_config *cfg, struct prov_page *page)
     for (size_t i = 0; i < n; i++) {
         const char *origin = onr_config_at(cfg, "http_origin", i);
 
-        if (!is_origin(origin)) {
+        if (!onr_config_origin(origin)) {
             fprintf(stderr, "onramp-provider: http_origin %s: want the page's public origin "
                             "as a browser sends it, e.g. https://pair.example.net (scheme, "
                             "host, optional port; no path)\n", origin);

@@ -14,14 +14,15 @@
 
 #include <stddef.h>
 
+#include "onramp/config.h"
+
 struct evbuffer;
 struct evhttp;
 struct evhttp_request;
 struct onr_service;
 struct prov;
 
-#define PAGE_ORIGINS_MAX 4  /* http_origin lines */
-#define PAGE_ORIGIN_MAX 128 /* bytes of one */
+#define PAGE_ORIGINS_MAX 4 /* http_origin lines */
 
 /* The page's state (page.c): one per provider, while it runs. */
 struct prov_page {
@@ -30,7 +31,7 @@ struct prov_page {
     struct evhttp *http;
     int public;              /* http_public yes: any Host */
     char hosts[2][64];       /* else the Host values it answers to */
-    char origins[PAGE_ORIGINS_MAX][PAGE_ORIGIN_MAX + 1]; /* http_origin: behind a proxy */
+    char origins[PAGE_ORIGINS_MAX][ONR_ORIGIN_MAX + 1]; /* http_origin: behind a proxy */
     size_t n_origins;
 };
 
