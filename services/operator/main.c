@@ -326,15 +326,17 @@ static int load_peers(struct onr_service *svc, struct op *o)
  * plugin's journal failed); a revoke refused ENOENT found no grant, which is
  * what it wanted, and EHELD found another operator's, not ours to revoke; a
  * key refused EDENIED (the provider's claim names another operator) waits
- * for a new attach, which sends another. */
+ * for a new attach, which sends another; EEXIST says the provider holds a
+ * newer key of ours (nothing left to send). A key is confirmed by the
+ * provider's alignment, a request of its own (align.c). */
 static const struct onr_delivery_kind kinds[] = {
     {.name = OP_KIND_GRANT, .answer_type = ONR_MSG_CONTROL_RESULT,
      .peer_role = ONR_ROLE_BROKER},
     {.name = OP_KIND_REVOKE, .answer_type = ONR_MSG_CONTROL_RESULT,
      .peer_role = ONR_ROLE_BROKER, .done_on = ONR_ENOENT, .drop_on = ONR_EHELD},
-    {.name = OP_KIND_APP_KEY, .answer_type = ONR_MSG_APP_KEY_STORED,
+    {.name = OP_KIND_APP_KEY, .answer_type = ONR_MSG_ALIGNMENT,
      .peer_role = ONR_ROLE_PROVIDER, .peers = &state.providers, .confirmed = op_key_stored,
-     .drop_on = ONR_EDENIED},
+     .done_on = ONR_EEXIST, .drop_on = ONR_EDENIED, .answered_in_request = 1},
 };
 
 /* Challenges nobody answered in time are no use to anyone. */

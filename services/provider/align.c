@@ -2,8 +2,10 @@
  * Step 5 on the provider's side: once a device's key is stored, its
  * operator gets the device's policy (the plan of the account that claimed
  * it) with the subscription it named, as a confirmed message: resent until
- * the operator answers `aligned`. An account without a plan waits for a
- * reload that brings one.
+ * the operator answers `aligned`. It names the last envelope of the key we
+ * received (`re`): it is also our answer to that key, which the operator
+ * stops resending. An account without a plan waits for a reload that
+ * brings one.
  */
 #include <stdio.h>
 #include <string.h>
@@ -49,6 +51,7 @@ int prov_alignment_msg(const struct prov *p, const char *account, const struct p
     memset(msg, 0, sizeof(*msg));
     msg->type = ONR_MSG_ALIGNMENT;
     msg->body.alignment = (struct onr_msg_alignment){
+        .re = ONR_BYTES(k->re),
         .dev = {(const uint8_t *)k->dev, strlen(k->dev)},
         .imsi = {(const uint8_t *)k->imsi, strlen(k->imsi)},
         .iccid = {(const uint8_t *)k->iccid, strlen(k->iccid)},
