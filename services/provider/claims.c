@@ -92,6 +92,8 @@ int prov_device_forget(struct onr_db *db, const char *dev)
         "DELETE FROM alignments WHERE dev = ?1",  "DELETE FROM operational WHERE dev = ?1",
         "DELETE FROM web_refusals WHERE dev = ?1", "DELETE FROM roaming WHERE dev = ?1",
     };
+    /* key_orders stay: an operator's SQNs only grow, so a key of the
+     * device's next claim is newer, and a late one of this claim is not */
     int rc = ONR_OK;
 
     for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]) && rc == ONR_OK; i++)

@@ -469,17 +469,22 @@ class Operator:
     def execute(self, sql, *args):
         return self.store.execute(sql, *args)
 
-    def unconfirm_key(self, dev):
+    def unconfirm_key(self, dev, due=True):
         """As if the provider had never confirmed `dev`'s application key:
-        it is pending again, due now (the resend tick sends it)."""
-        (kid, sealed, imsi, iccid, prov), = self.rows(
-            "SELECT kid, app_key, imsi, iccid, prov FROM subscribers WHERE dev = ?", dev)
+        it is pending again, due now (the resend tick sends it; not `due`:
+        never resent, only waiting for an answer). The id it was "sent"
+        with."""
+        (kid, sealed, imsi, iccid, prov, sqn), = self.rows(
+            "SELECT kid, app_key, imsi, iccid, prov, key_sqn FROM subscribers WHERE dev = ?",
+            dev)
         body = fabric.pack({"dev": dev, "kid": kid, "sealed": sealed, "imsi": imsi,
-                            "iccid": iccid})
+                            "iccid": iccid, "sqn": sqn})
+        msg_id = os.urandom(16)
         self.execute("INSERT INTO pending (peer, key, kind, topic, type, body, msg_id,"
                      " attempts, next_at, created_at) VALUES (?, ?, 'app_key', ?, 24, ?, ?,"
-                     " 1, 0, 0)", prov, "app_key/" + dev, "onr/1/s/prov/%s/in" % prov,
-                     body, os.urandom(16))
+                     " 1, ?, 0)", prov, "app_key/" + dev, "onr/1/s/prov/%s/in" % prov,
+                     body, msg_id, 0 if due else 2 ** 62)
+        return msg_id
 
 
 class Controller:
