@@ -680,11 +680,9 @@ class Fleet:
     quick_timers: the provider's, as Provider.configure's (a benchmark
     wants the defaults: resending every 2 s to a busy operator is load)."""
 
-    def __init__(self, onb, quick_timers=True, instances=1, key_instances=None):
+    def __init__(self, onb, quick_timers=True, instances=1):
         """instances: of every service, sharing its database (add_instances;
-        with ONR_TEST_STORE=postgres); key_instances: of the operator and
-        the provider (an application key's sender and keeper), if not as
-        many."""
+        with ONR_TEST_STORE=postgres)."""
         self.onb = onb
         self.ctl = Controller(onb, "fleet")
         self.prov = onb.provider("prov-a")
@@ -694,9 +692,8 @@ class Fleet:
                             [self.ctl], plans={"*": (1, "fleet", 0)}, quick_timers=quick_timers)
         onb.track(self.prov.process)
         self.op = onb.operator("op-1", [self.maker], [self.prov])
-        keys = instances if key_instances is None else key_instances
-        for svc, n in ((self.maker, instances), (self.prov, keys), (self.op, keys)):
-            add_instances(onb, svc, n)
+        for svc in (self.maker, self.prov, self.op):
+            add_instances(onb, svc, instances)
         for svc in (self.maker, self.prov, self.op):
             svc.start()
             start_instances(svc)
