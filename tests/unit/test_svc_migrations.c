@@ -14,9 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "onramp/crypto.h"
 #include "onramp/error.h"
 #include "onramp/svc_db.h"
 #include "op.h"
+#include "keys.h"
 #include "prov.h"
 #include "registry.h"
 
@@ -297,6 +299,44 @@ static void test_provider_upgrades_with_every_row_and_its_deliveries_in_flight(v
     sqlite3_close(db);
 }
 
+/* After the upgrade, keys are ordered (SPEC types 24 and section 13): the
+ * operator takes only a run newer than the last SQN issued before it (a
+ * crossed run still answered is older: EEXIST, nothing changed), and the
+ * provider any SQN of the held key's operator above 0, once. */
+static void test_upgraded_keys_take_only_newer_runs(void **state)
+{
+    static struct prov p = {.plans = {{"*", 1, "fleet", 0}}, .n_plans = 1};
+    static const uint8_t kid[ONR_AKMA_KID_LEN] = {7}, sealed[ONR_SEALED_APP_KEY_LEN] = {9};
+    char op_path[4096];
+    struct onr_db *db = NULL;
+    struct op_subscriber sub;
+    uint64_t key_sqn = 0;
+    char why[256];
+
+    snprintf(op_path, sizeof(op_path), "%s", fixture(state, "operator.db"));
+    assert_onr(ONR_OK, onr_db_open(op_path, &op_schema, NULL, &db, NULL, why, sizeof(why)));
+    assert_onr(ONR_OK, op_sub_get(db, D3, &sub));
+    assert_onr(ONR_EEXIST, op_sub_attach(db, D3, kid, sealed, sub.sqn, 1));
+    assert_onr(ONR_OK, onr_db_get(db, "SELECT key_sqn FROM subscribers WHERE dev = ?1 AND"
+                                      " kid <> ?2",
+                                  ONR_DB_ARGS(ONR_DB_STR(D3), ONR_DB_ARRAY(kid)),
+                                  ONR_DB_COLS(ONR_DB_OUT_U64(&key_sqn))));
+    assert_int_equal(key_sqn, sub.sqn);
+    assert_onr(ONR_OK, op_sub_attach(db, D3, kid, sealed, sub.sqn + 33, 1));
+    assert_onr(ONR_EEXIST, op_sub_attach(db, D3, kid, sealed, sub.sqn + 1, 1));
+    onr_wipe(&sub, sizeof(sub));
+    onr_db_close(db);
+
+    assert_onr(ONR_OK, onr_db_open(fixture(state, "provider.db"), &prov_schema, &p, &db, NULL,
+                                   why, sizeof(why)));
+    assert_onr(ONR_OK, prov_key_order_take(db, D3, "op-1", 1));
+    assert_onr(ONR_EEXIST, prov_key_order_take(db, D3, "op-1", 1));
+    assert_onr(ONR_EEXIST, prov_key_order_take(db, D3, "op-1", 0));
+    assert_onr(ONR_OK, prov_key_order_take(db, D3, "op-2", 1)); /* per operator */
+    assert_onr(ONR_OK, prov_key_order_take(db, D3, "op-1", 2));
+    onr_db_close(db);
+}
+
 /* The alignment in flight decodes as an alignment that answers no key of
  * the operator's (re zeros: the key's envelope was not kept), with the
  * subscription of the key held. */
@@ -357,6 +397,7 @@ int main(void)
         T(test_operator_pending_key_is_the_key_version_1_sent),
         T(test_provider_upgrades_with_every_row_and_its_deliveries_in_flight),
         T(test_provider_pending_alignment_names_no_key),
+        T(test_upgraded_keys_take_only_newer_runs),
         T(test_provider_alignment_without_a_plan_waits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
