@@ -29,10 +29,27 @@ struct v1_row {
     int attached, suspended, granted, key_stored;
 };
 
-static int v1_pending(struct onr_db *db, const struct v1_row *r, uint64_t now)
+/* `r`'s key in flight to its provider, answerable under the id it was last
+ * sent with; ordered by r->sqn (version 5: the last SQN issued, the key's
+ * run's or after it). */
+static int key_in_flight(struct onr_db *db, const struct v1_row *r, uint64_t now)
 {
     char key[ONR_DELIVERY_KEY_MAX + 1];
     char topic[ONR_TOPIC_MAX + 1];
+    struct onr_msg msg;
+    int rc = onr_topic_in(ONR_ROLE_PROVIDER, r->prov, topic, sizeof(topic));
+
+    op_app_key_msg(r->dev, r->kid, r->sealed, r->imsi, r->iccid, r->sqn > 0 ? r->sqn : 1, &msg);
+    op_app_key_key(r->dev, key, sizeof(key));
+    return rc == ONR_OK ? onr_delivery_store(db, OP_KIND_APP_KEY, r->prov, key, &msg, topic,
+                                             r->key_id_len == ONR_MSG_ID_LEN ? r->key_id : NULL,
+                                             now, now)
+                        : rc;
+}
+
+static int v1_pending(struct onr_db *db, const struct v1_row *r, uint64_t now)
+{
+    char key[ONR_DELIVERY_KEY_MAX + 1];
     struct onr_msg msg;
     int rc = ONR_OK;
 
@@ -53,14 +70,7 @@ static int v1_pending(struct onr_db *db, const struct v1_row *r, uint64_t now)
     if (rc != ONR_OK || r->key_stored || r->kid_len != sizeof(r->kid) ||
         r->sealed_len != sizeof(r->sealed))
         return rc;
-    /* the last SQN issued: the key's run's or after it (version 5 orders keys) */
-    op_app_key_msg(r->dev, r->kid, r->sealed, r->imsi, r->iccid, r->sqn > 0 ? r->sqn : 1, &msg);
-    op_app_key_key(r->dev, key, sizeof(key));
-    rc = onr_topic_in(ONR_ROLE_PROVIDER, r->prov, topic, sizeof(topic));
-    if (rc != ONR_OK)
-        return rc;
-    return onr_delivery_store(db, OP_KIND_APP_KEY, r->prov, key, &msg, topic,
-                              r->key_id_len == ONR_MSG_ID_LEN ? r->key_id : NULL, now, now);
+    return key_in_flight(db, r, now);
 }
 
 /* Version 2's data: every unconfirmed grant and key of version 1, due at
@@ -137,11 +147,8 @@ static int v3_in_force(struct onr_db *db, void *ctx)
 static int v4_key_order(struct onr_db *db, void *ctx)
 {
     static struct v1_row r;
-    char key[ONR_DELIVERY_KEY_MAX + 1];
-    char topic[ONR_TOPIC_MAX + 1];
     struct onr_db_rows *rows = NULL;
     uint64_t now = (uint64_t)time(NULL);
-    struct onr_msg msg;
     int rc;
 
     (void)ctx;
@@ -155,15 +162,10 @@ static int v4_key_order(struct onr_db *db, void *ctx)
                                            ONR_DB_OUT_TEXT(r.imsi), ONR_DB_OUT_TEXT(r.iccid),
                                            ONR_DB_OUT_EXACT(r.kid), ONR_DB_OUT_EXACT(r.sealed),
                                            ONR_DB_OUT_U64(&r.sqn),
-                                           ONR_DB_OUT_EXACT(r.key_id)));
-        if (rc != ONR_OK)
-            break;
-        op_app_key_msg(r.dev, r.kid, r.sealed, r.imsi, r.iccid, r.sqn > 0 ? r.sqn : 1, &msg);
-        op_app_key_key(r.dev, key, sizeof(key));
-        rc = onr_topic_in(ONR_ROLE_PROVIDER, r.prov, topic, sizeof(topic));
+                                           ONR_DB_OUT_ANY(r.key_id, sizeof(r.key_id),
+                                                          &r.key_id_len)));
         if (rc == ONR_OK)
-            rc = onr_delivery_store(db, OP_KIND_APP_KEY, r.prov, key, &msg, topic, r.key_id,
-                                    now, now);
+            rc = key_in_flight(db, &r, now);
     }
     onr_db_query_end(rows);
     return rc == ONR_ENOENT ? ONR_OK : rc;

@@ -90,6 +90,26 @@ struct unplanned {
     size_t queued;
 };
 
+int prov_alignment_queue(struct onr_db *db, const struct prov *p, const char *dev,
+                         const char *account, const uint8_t *id, uint64_t now)
+{
+    static struct prov_app_key k;
+    char key[ONR_DELIVERY_KEY_MAX + 1];
+    char topic[ONR_TOPIC_MAX + 1];
+    struct onr_msg msg;
+    int rc = prov_app_key_get(db, dev, &k);
+
+    if (rc != ONR_OK)
+        return rc;
+    if (p == NULL || prov_alignment_msg(p, account, &k, &msg) != ONR_OK)
+        return ONR_ENOENT;
+    prov_key("align", dev, key, sizeof(key));
+    rc = onr_topic_in(ONR_ROLE_OPERATOR, k.op, topic, sizeof(topic));
+    return rc == ONR_OK ? onr_delivery_store(db, PROV_KIND_ALIGNMENT, k.op, key, &msg, topic,
+                                             id, now, now)
+                        : rc;
+}
+
 /* Every alignment neither confirmed nor in flight (its account had no
  * plan) that has a plan now, queued: the resend tick sends them. */
 static int queue_unplanned(struct onr_db *db, void *arg)
@@ -98,29 +118,22 @@ static int queue_unplanned(struct onr_db *db, void *arg)
         "SELECT a.dev, c.account FROM alignments a JOIN claims c ON c.dev = a.dev"
         " WHERE a.aligned_at IS NULL AND NOT EXISTS (SELECT 1 FROM pending"
         " WHERE pending.key = 'align/' || a.dev)";
-    static struct prov_app_key k;
     struct unplanned *u = arg;
     uint64_t now = onr_service_now(u->svc);
     char dev[ONR_DEVID_LEN + 1];
     char account[PROV_ACCOUNT_MAX + 1];
-    char key[ONR_DELIVERY_KEY_MAX + 1];
-    char topic[ONR_TOPIC_MAX + 1];
     struct onr_db_rows *rows = NULL;
-    struct onr_msg msg;
     int rc = onr_db_query(db, sql, ONR_DB_NO_ARGS, &rows);
 
     while (rc == ONR_OK) {
         rc = onr_db_next(rows, ONR_DB_COLS(ONR_DB_OUT_TEXT(dev), ONR_DB_OUT_TEXT(account)));
+        if (rc != ONR_OK)
+            break;
+        rc = prov_alignment_queue(db, u->p, dev, account, NULL, now);
         if (rc == ONR_OK)
-            rc = prov_app_key_get(db, dev, &k);
-        if (rc != ONR_OK || prov_alignment_msg(u->p, account, &k, &msg) != ONR_OK)
-            continue;
-        prov_key("align", dev, key, sizeof(key));
-        rc = onr_topic_in(ONR_ROLE_OPERATOR, k.op, topic, sizeof(topic));
-        if (rc == ONR_OK)
-            rc = onr_delivery_store(db, PROV_KIND_ALIGNMENT, k.op, key, &msg, topic, NULL, now,
-                                    now);
-        u->queued++;
+            u->queued++;
+        else if (rc == ONR_ENOENT)
+            rc = ONR_OK; /* still no plan */
     }
     onr_db_query_end(rows);
     return rc == ONR_ENOENT ? ONR_OK : rc;

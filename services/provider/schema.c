@@ -208,37 +208,24 @@ static int v9_alignments_answer(struct onr_db *db, void *ctx)
         "SELECT a.dev, c.account, (SELECT msg_id FROM pending WHERE kind = 'alignment'"
         " AND key = 'align/' || a.dev) FROM alignments a JOIN claims c ON c.dev = a.dev"
         " WHERE a.aligned_at IS NULL";
-    static struct prov_app_key k;
-    const struct prov *p = ctx;
     char dev[ONR_DEVID_LEN + 1], account[PROV_ACCOUNT_MAX + 1];
-    char key[ONR_DELIVERY_KEY_MAX + 1], topic[ONR_TOPIC_MAX + 1];
+    char key[ONR_DELIVERY_KEY_MAX + 1];
     uint8_t id[ONR_MSG_ID_LEN];
     size_t id_len = 0;
     struct onr_db_rows *rows = NULL;
-    uint64_t now = (uint64_t)time(NULL);
-    struct onr_msg msg;
     int rc = onr_db_query(db, sql, ONR_DB_NO_ARGS, &rows);
 
     while (rc == ONR_OK) {
         rc = onr_db_next(rows, ONR_DB_COLS(ONR_DB_OUT_TEXT(dev), ONR_DB_OUT_TEXT(account),
                                            ONR_DB_OUT_ANY(id, sizeof(id), &id_len)));
-        if (rc != ONR_OK || id_len != ONR_MSG_ID_LEN)
+        if (rc != ONR_OK)
+            break;
+        if (id_len != ONR_MSG_ID_LEN)
             continue; /* none in flight */
+        rc = prov_alignment_queue(db, ctx, dev, account, id, (uint64_t)time(NULL));
         prov_key("align", dev, key, sizeof(key));
-        rc = prov_app_key_get(db, dev, &k);
-        if (rc == ONR_ENOENT) {
-            rc = ONR_OK; /* no key: nothing to align (cannot be, but never stop here) */
-            continue;
-        }
-        if (rc == ONR_OK && (p == NULL || prov_alignment_msg(p, account, &k, &msg) != ONR_OK)) {
-            rc = onr_delivery_cancel(db, NULL, key);
-            continue;
-        }
-        if (rc == ONR_OK)
-            rc = onr_topic_in(ONR_ROLE_OPERATOR, k.op, topic, sizeof(topic));
-        if (rc == ONR_OK)
-            rc = onr_delivery_store(db, PROV_KIND_ALIGNMENT, k.op, key, &msg, topic, id, now,
-                                    now);
+        if (rc == ONR_ENOENT)
+            rc = onr_delivery_cancel(db, NULL, key); /* sent when a plan comes */
     }
     onr_db_query_end(rows);
     return rc == ONR_ENOENT ? ONR_OK : rc;
