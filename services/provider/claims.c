@@ -80,6 +80,12 @@ int prov_claim_confirmed(struct onr_db *db, const char *dev, uint64_t now)
                       ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_INT(now)));
 }
 
+int prov_claim_lock(struct onr_db *db, const char *dev)
+{
+    return onr_db_run_one(db, "UPDATE claims SET state = state WHERE dev = ?1",
+                          ONR_DB_ARGS(ONR_DB_STR(dev)));
+}
+
 int prov_claim_drop(struct onr_db *db, const char *dev)
 {
     return onr_db_run(db, "DELETE FROM claims WHERE dev = ?1", ONR_DB_ARGS(ONR_DB_STR(dev)));
