@@ -677,22 +677,29 @@ class Fleet:
     claim bucket is opened wide: a fleet is paired in a few seconds, which
     the manufacturer would otherwise take for a provider guessing claims.
     The Onboarding must trust prov-a's CA (providers=("prov-a",)).
-    quick_timers: the provider's, as Provider.configure's (a benchmark
-    wants the defaults: resending every 2 s to a busy operator is load)."""
+    quick_timers: the provider's, as Provider.configure's, the operator's
+    resend 2 and the manufacturer's retry_after 2: what a crash or a lost
+    connection loses comes again in seconds, not at the defaults' 10 s
+    (doubling) and 30 s (a benchmark wants the defaults: resending every
+    2 s to a busy service is load)."""
 
-    def __init__(self, onb, quick_timers=True, instances=1):
+    def __init__(self, onb, quick_timers=True, instances=1, options=()):
         """instances: of every service, sharing its database (add_instances;
-        with ONR_TEST_STORE=postgres)."""
+        with ONR_TEST_STORE=postgres); options: KEY=VALUE overrides (-o)
+        for every service."""
         self.onb = onb
         self.ctl = Controller(onb, "fleet")
         self.prov = onb.provider("prov-a")
-        self.maker = onb.manufacturer("acme", providers=[self.prov],
-                                      extra={"claim_rate": 1000000})
+        self.maker = onb.manufacturer("acme", providers=[self.prov], extra=dict(
+            claim_rate=1000000, **({"retry_after": 2} if quick_timers else {})))
         self.prov.configure([self.maker], {"op-1": onb.operator_key("op-1")}, "op-1",
                             [self.ctl], plans={"*": (1, "fleet", 0)}, quick_timers=quick_timers)
         onb.track(self.prov.process)
-        self.op = onb.operator("op-1", [self.maker], [self.prov])
+        self.op = onb.operator("op-1", [self.maker], [self.prov],
+                               extra={"resend": 2} if quick_timers else None)
         for svc in (self.maker, self.prov, self.op):
+            for o in options:
+                svc.process.argv += ["-o", o]
             add_instances(onb, svc, instances)
         for svc in (self.maker, self.prov, self.op):
             svc.start()

@@ -38,6 +38,8 @@ CONTROL_RATE = os.environ.get("ONR_TEST_HOSTILE_RATE", "0.5")  # power-ons per s
 HALF_OPEN = int(os.environ.get("ONR_TEST_HOSTILE_HALF_OPEN", "2500"))
 CLAIM_RATE = 40
 LOG_BUDGET = 10  # ONR_LOG_BUDGET: refusals logged per connection
+REFUSAL_LOG_RATE = 20  # ONR_REFUSAL_LOG_RATE: lines a second for refusals of unknown clients
+REFUSAL_LOG_BURST = 100  # ONR_REFUSAL_LOG_BURST
 
 DENIED = mqtt5.NOT_AUTHORIZED
 HELLO, VOUCHER, PENDING, ERROR = 1, 2, 3, 4
@@ -606,11 +608,13 @@ class HostileTest(unittest.TestCase):
         me = fabric.Device(self.onb.dir, "flooder")
         before = self.plugin()
         mark = self.broker_mark()
+        started = time.monotonic()
         for _ in range(n):
             c = mqtt5.Client(self.broker.bootstrap_port, me.id, self.onb.pki.ca[0])
             self.assertEqual(c.connect(auth_method="onramp-pop-v1",
                                        auth_data=b"\x01" + os.urandom(153)), DENIED)
             c.drop()
+        flood_s = time.monotonic() - started
         time.sleep(1.0)  # the budget refills: the next refusal says how many went unlogged
         c = mqtt5.Client(self.broker.bootstrap_port, me.id, self.onb.pki.ca[0])
         self.assertEqual(c.connect(auth_method="onramp-pop-v1", auth_data=b""), DENIED)
@@ -618,10 +622,16 @@ class HostileTest(unittest.TestCase):
         after = self.grown("broker", before, refused=n + 1)
         self.assertEqual(after["refused"] - before["refused"], n + 1)
         logged = len(mark.lines("onramp: denied connect", "client=" + me.id))
-        self.assertLess(logged, n)
         self.assertGreater(logged, 0)
+        # the budget (plugin.h: a burst of 100 lines, 20 a second) bounds the
+        # lines whatever the pace; a machine so loaded that one client's 300
+        # connects took longer than the budget needs to refill logs them all
+        budget = REFUSAL_LOG_BURST + REFUSAL_LOG_RATE * (flood_s + 1.0)
+        self.assertLessEqual(logged, budget, "%d lines in %.1f s" % (logged, flood_s))
         summaries = mark.lines("refusals counted but not logged")
-        self.assertGreaterEqual(len(summaries), 1)
+        if budget < n:
+            self.assertLess(logged, n)
+            self.assertGreaterEqual(len(summaries), 1)
         unlogged = sum(int(re.search(r"onramp: (\d+) refusals", line).group(1))
                        for line in summaries)
         # every refusal is either logged or in a summary line

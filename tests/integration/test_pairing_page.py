@@ -214,6 +214,20 @@ class Browser:
                    {"cmd": "Page.addScriptToEvaluateOnNewDocument",
                     "params": {"source": source}})
 
+    def attributes(self, css, name):
+        """Attribute `name` of every element `css` finds, in order. The
+        page redraws what it polls: elements found before a redraw are
+        stale after it, and are found again."""
+        for _ in range(20):
+            try:
+                return [self._call("GET", self._s("/element/%s/attribute/%s" % (e, name)))
+                        for e in self.find_all(css)]
+            except WebDriverError as e:
+                if "stale element" not in str(e):
+                    raise
+                time.sleep(0.1)
+        raise AssertionError("%s: redrawn under every read" % css)
+
     def displayed(self, css):
         return self._call("GET", self._s("/element/%s/displayed" % self.find(css)))
 
@@ -343,8 +357,7 @@ class PairingPageTest(unittest.TestCase):
         run.process.start()
         browser.wait_text("#state", "OPERATIONAL", 120)
         self.assertEqual(run.process.exit_status(timeout=60), 0, run.process.text())
-        steps = [browser._call("GET", browser._s("/element/%s/attribute/data-step" % e))
-                 for e in browser.find_all("#steps li")]
+        steps = browser.attributes("#steps li", "data-step")
         self.assertEqual(steps, ["registering", "claimed", "attached", "enrolled",
                                  "operational"])
         self.assertEqual(browser.text("#account"), "alice")
@@ -371,8 +384,7 @@ class PairingPageTest(unittest.TestCase):
                               what="the kit's page")
         browser.wait_text("#kit-state", "PAIRED", 30)
         self.assertEqual(browser.text("#kit-account"), "carol")
-        shown = [browser._call("GET", browser._s("/element/%s/attribute/data-dev" % e))
-                 for e in browser.find_all("#kit-devices li")]
+        shown = browser.attributes("#kit-devices li", "data-dev")
         self.assertEqual(shown, devs)
         for dev in devs:
             self.assertEqual(self.claims(dev), [("carol", "op-1", "@web", 1)])

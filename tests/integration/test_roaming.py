@@ -302,7 +302,9 @@ class RoamingTest(unittest.TestCase):
             with self.subTest(service=name, dies_after=msg_type):
                 (d,) = self.acme.mint(1)
                 self.pair(d)
-                run = self.onboard(d, "26201", "--stay")
+                # an answer lost with the service is asked for again after
+                # 3 s, not the default 15
+                run = self.onboard(d, "26201", "--stay", "--timeout", "3")
                 self.restart(service, die_after=msg_type)
                 try:
                     self.move(d, run, "310410")
@@ -315,7 +317,7 @@ class RoamingTest(unittest.TestCase):
                     # the relocate it would have sent is gone with it: the
                     # device's next telemetry (a reconnection) asks again
                     run.process.stop()
-                    run = self.device(d, "--stay")
+                    run = self.device(d, "--stay", "--timeout", "3")
                 self.relocated(d, run, moved=service is self.prov and msg_type == VOUCHER)
                 run.process.stop()
 

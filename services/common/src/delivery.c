@@ -180,6 +180,8 @@ static int refused(struct onr_service *svc, const struct onr_delivery_kind *k,
         rc = k->confirmed(svc, p, env, out, k->arg);
     if (rc == ONR_OK && verdict != ONR_DELIVERY_KEEP)
         rc = pending_delete(svc->db, p->peer, p->key);
+    if (rc == ONR_OK && verdict != ONR_DELIVERY_KEEP)
+        rc = svc_in_force_settled(svc, k, p->key);
     return rc;
 }
 
@@ -220,6 +222,8 @@ static int confirm_row(struct onr_service *svc, const struct onr_envelope *env, 
     rc = k->confirmed != NULL ? k->confirmed(svc, &p, env, out, k->arg) : ONR_OK;
     if (rc == ONR_OK)
         rc = pending_delete(svc->db, p.peer, p.key);
+    if (rc == ONR_OK)
+        rc = svc_in_force_settled(svc, k, p.key);
     if (rc == ONR_OK)
         onr_log(ONR_LOG_INFO, "confirmed kind=%s peer=%s key=%s attempts=%llu", p.kind, p.peer,
                 p.key, (unsigned long long)p.attempts);
@@ -421,6 +425,7 @@ void svc_delivery_tick(struct onr_service *svc, void *arg)
         return;
     /* brokers with a new epoch: everything in force is due for them */
     svc_epochs_tick(svc);
+    svc_in_force_tick(svc);
     /* most seconds nothing is due: a read, no transaction */
     if (pending_any_due(svc->db, now, down, n_down, &any) != ONR_OK || !any)
         return;
