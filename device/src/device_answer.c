@@ -32,12 +32,20 @@ static void take_pending(struct onr_device *d, const struct onr_msg_pending *m)
 
 static void take_error(struct onr_device *d, const struct onr_msg_error *m)
 {
+    const struct device_sent *s = device_sent_find(d, m->re);
     struct device_detail l = {"", 0};
     int code = -(int)m->code;
     char why[64];
 
-    if (device_sent_find(d, m->re) == NULL)
+    if (s == NULL)
         return;
+    if (device_attach_superseded(d, s)) {
+        /* e.g. EEXIST: the operator checked a newer run of ours first; we
+         * wait for the last one's answer, as for an earlier result */
+        device_report_code(d, "refused", "error", code,
+                           "answers an earlier attach response than the last one sent");
+        return;
+    }
     device_put_code(&l, code);
     if (m->reason.len > 0)
         device_put_escaped(&l, "reason", m->reason.ptr, m->reason.len);

@@ -153,6 +153,10 @@ void device_sent_keep(struct onr_device *d);
 /* device_sent_find: the message of this step of this run that `re` (an
  * answer's, borrowed) names, or NULL. */
 struct device_sent *device_sent_find(struct onr_device *d, struct onr_bytes re);
+/* device_attach_superseded: whether `s` is an attach response with RES
+ * that is not the last one this run sent: its answer, a result or an
+ * error, is not the run whose keys the operator keeps (step_attach.c). */
+int device_attach_superseded(const struct onr_device *d, const struct device_sent *s);
 
 /*
  * device_publish: `msg` in an envelope from this device on

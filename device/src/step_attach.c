@@ -231,6 +231,13 @@ static void take_challenge(struct onr_device *d, const struct onr_msg_attach_cha
 }
 
 /* The attach response with RES this run sent last, or NULL. */
+static const struct device_sent *latest_res(const struct onr_device *d);
+
+int device_attach_superseded(const struct onr_device *d, const struct device_sent *s)
+{
+    return s != NULL && s->kind == SENT_RES && s != latest_res(d);
+}
+
 static const struct device_sent *latest_res(const struct onr_device *d)
 {
     size_t n = d->n_sent < DEVICE_SENT_KEPT ? d->n_sent : DEVICE_SENT_KEPT;
@@ -259,7 +266,7 @@ static void take_result(struct onr_device *d, const struct onr_msg_attach_result
                            "answers no attach response of this run");
         return;
     }
-    if (s != latest_res(d)) {
+    if (device_attach_superseded(d, s)) {
         /* Two runs crossed: an attach request repeated over a reconnect
          * (libmosquitto resends it, and the step asks again) got two
          * challenges, and both were answered. Every run the operator

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "onramp/aka.h"
 #include "onramp/devid.h"
 #include "onramp/error.h"
 #include "onramp/label.h"
@@ -121,6 +122,7 @@ static const struct onr_field paired_fields[] = {
     F(paired, op, ID, REQ, SVCID),
 };
 static const struct onr_field alignment_fields[] = {
+    F(alignment, re, BIN, REQ, ID16),
     F(alignment, dev, DEVID, REQ, DEVID),
     F(alignment, imsi, DIGITS, REQ, 6, 15),
     F(alignment, iccid, DIGITS, REQ, 19, 20),
@@ -176,6 +178,7 @@ static const struct onr_field app_key_fields[] = {
     F(app_key, sealed, BIN, REQ, 32 + 48, 32 + 48), /* enc || K_AF || tag */
     F(app_key, imsi, DIGITS, REQ, 6, 15),
     F(app_key, iccid, DIGITS, REQ, 19, 20),
+    F(app_key, sqn, UINT, REQ, 1, ONR_AKA_SQN_MAX),
 };
 static const struct onr_field release_fields[] = {
     F(release, dev, DEVID, REQ, DEVID),
@@ -225,10 +228,6 @@ static const struct onr_field cert_revoke_fields[] = {
     F(cert_revoke, dev, DEVID, REQ, DEVID),
     F(cert_revoke, serial, BIN, REQ, 1, 20),
     F(cert_revoke, not_after, UINT, OPT, 0, INT64_MAX),
-};
-static const struct onr_field app_key_stored_fields[] = {
-    F(app_key_stored, re, BIN, REQ, ID16),
-    F(app_key_stored, dev, DEVID, REQ, DEVID),
 };
 static const struct onr_field event_fields[] = {
     F(event, dev, DEVID, REQ, DEVID),
@@ -449,7 +448,6 @@ static const struct msg_rule rules[] = {
     RULE(CONTROL_RESULT, control_result, NONE, ROLE(BROKER), NULL),
     RULE(BROKER_STATS, broker_stats, NONE, ROLE(BROKER), NULL),
     RULE(APP_KEY, app_key, SIG, ROLE(OPERATOR), NULL),
-    RULE(APP_KEY_STORED, app_key_stored, SIG, ROLE(PROVIDER), NULL),
     RULE(EVENT, event, SIG, SERVICES, NULL),
     RULE(CERT_REVOKE, cert_revoke, NONE, ROLE(PROVIDER), NULL),
     RULE(RELEASE, release, SIG, ROLE(CONTROL) | ROLE(PROVIDER), NULL),

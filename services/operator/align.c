@@ -4,6 +4,9 @@
  * with the device's subscription as it knows it. The subscription must be
  * ours, for that device and that provider; the policy is stored and
  * acknowledged (aligned), so both sides hold device id <-> IMSI/ICCID.
+ * The alignment also answers the application key it aligns (its `re`):
+ * that key, if still the one in flight, is confirmed in the same
+ * transaction (a newer key's sends have other ids: it stays in flight).
  */
 #include "op.h"
 
@@ -55,6 +58,8 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     }
     if (rc == ONR_OK)
         rc = op_sub_step(onr_service_db(svc), &sub, OP_ALIGNED_EV, &policy);
+    if (rc == ONR_OK)
+        rc = onr_service_confirm(svc, env, m->re, answer);
     onr_wipe(&sub, sizeof(sub));
     if (rc != ONR_OK)
         return rc;

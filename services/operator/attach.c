@@ -116,7 +116,18 @@ static int take_res(struct onr_service *svc, struct attach_ctx *ctx, struct op_s
     if (rc == ONR_OK)
         rc = onr_akma_af_key(k_akma, sub->prov, k_af);
     if (rc == ONR_OK)
-        rc = op_attached(svc, ctx->o, sub, kid, k_af, answer);
+        rc = op_attached(svc, ctx->o, sub, sqn, kid, k_af, answer);
+    if (rc == ONR_EEXIST) {
+        /* a crossed run, checked after a newer one: its keys are not kept
+         * (SPEC section 13), and a device that answered it last attaches
+         * again */
+        onr_wipe(&v, sizeof(v));
+        onr_wipe(k_akma, sizeof(k_akma));
+        onr_wipe(k_af, sizeof(k_af));
+        onr_log(ONR_LOG_NOTICE, "attach refused dev=%s reason=\"a newer run's keys are held\"",
+                ctx->dev);
+        return onr_answer_refuse(svc, answer, env, ONR_EEXIST, ctx->down);
+    }
     if (rc == ONR_OK) {
         msg.body.attach_result = (struct onr_msg_attach_result){
             .re = ONR_BYTES(env->id),

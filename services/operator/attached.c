@@ -4,7 +4,8 @@
  * its provider) and the application key for the provider. Both are
  * confirmed messages (<onramp/svc_delivery.h>), recorded with the attach
  * and resent until the broker's control result and the provider's
- * app_key_stored confirm them. Receivers treat repeats as no-ops.
+ * alignment (align.c) confirm them. Receivers treat repeats as no-ops.
+ * The key carries the SQN of its run: the provider keeps the newest.
  */
 #include "op.h"
 
@@ -35,7 +36,7 @@ void op_revoke_msg(const char *dev, struct onr_msg *msg)
  * subscription it aligns. */
 void op_app_key_msg(const char *dev, const uint8_t kid[ONR_AKMA_KID_LEN],
                     const uint8_t sealed[ONR_SEALED_APP_KEY_LEN], const char *imsi,
-                    const char *iccid, struct onr_msg *msg)
+                    const char *iccid, uint64_t sqn, struct onr_msg *msg)
 {
     memset(msg, 0, sizeof(*msg));
     msg->type = ONR_MSG_APP_KEY;
@@ -45,6 +46,7 @@ void op_app_key_msg(const char *dev, const uint8_t kid[ONR_AKMA_KID_LEN],
         .sealed = {sealed, ONR_SEALED_APP_KEY_LEN},
         .imsi = {(const uint8_t *)imsi, strlen(imsi)},
         .iccid = {(const uint8_t *)iccid, strlen(iccid)},
+        .sqn = sqn,
     };
 }
 
@@ -60,12 +62,12 @@ void op_app_key_key(const char *dev, char *out, size_t cap)
     snprintf(out, cap, "app_key/%s", dev);
 }
 
-int op_attached(struct onr_service *svc, struct op *o, struct op_subscriber *sub,
+int op_attached(struct onr_service *svc, struct op *o, struct op_subscriber *sub, uint64_t sqn,
                 const uint8_t kid[16], const uint8_t k_af[32], struct onr_answer *answer)
 {
     const struct onr_peer *prov = onr_peer_find(&o->providers, (const uint8_t *)sub->prov,
                                                 strlen(sub->prov));
-    struct op_change attach = {.kid = kid, .now = onr_service_now(svc)};
+    struct op_change attach = {.kid = kid, .sqn = sqn, .now = onr_service_now(svc)};
     uint8_t sealed[ONR_SEALED_APP_KEY_LEN];
     char key[ONR_DELIVERY_KEY_MAX + 1];
     char topic[ONR_TOPIC_MAX + 1];
@@ -88,7 +90,7 @@ int op_attached(struct onr_service *svc, struct op *o, struct op_subscriber *sub
     if (rc == ONR_OK)
         rc = onr_topic_in(ONR_ROLE_PROVIDER, prov->id, topic, sizeof(topic));
     if (rc == ONR_OK) {
-        op_app_key_msg(sub->dev, kid, sealed, sub->imsi, sub->iccid, &msg);
+        op_app_key_msg(sub->dev, kid, sealed, sub->imsi, sub->iccid, sqn, &msg);
         op_app_key_key(sub->dev, key, sizeof(key));
         rc = onr_service_send_confirmed(svc, answer, OP_KIND_APP_KEY, prov->id, key, &msg,
                                         topic);

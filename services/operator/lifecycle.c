@@ -41,7 +41,10 @@ int op_sub_step(struct onr_db *db, struct op_subscriber *sub, enum op_event even
         if (from == OP_SUSPENDED)
             return ONR_EPERM;
         to = OP_ATTACHED;
-        rc = op_sub_attach(db, sub->dev, change->kid, change->sealed_key, change->now);
+        rc = op_sub_attach(db, sub->dev, change->kid, change->sealed_key, change->sqn,
+                           change->now);
+        if (rc == ONR_EEXIST)
+            return rc; /* a crossed run checked after a newer one */
         if (rc == ONR_OK)
             memcpy(sub->kid, change->kid, sizeof(sub->kid));
         break;

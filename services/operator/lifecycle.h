@@ -35,6 +35,7 @@ struct op_change {
     const char *prov;
     const uint8_t *kid;
     const uint8_t *sealed_key;
+    uint64_t sqn; /* the attach's challenge's: it orders the keys */
     uint64_t qos;
     const char *charging;
     uint64_t cap;
@@ -46,8 +47,9 @@ struct op_change {
  * here too) takes `event`, inside the caller's transaction: what the
  * event brings is stored, what the state it leaves held is cleared, the
  * state stored. ONR_OK, ONR_EPERM (no such transition: a suspended
- * subscription attaches only after a new voucher), or the database's
- * errors.
+ * subscription attaches only after a new voucher), ONR_EEXIST (an attach
+ * older than the one whose key it holds: nothing changes), or the
+ * database's errors.
  */
 int op_sub_step(struct onr_db *db, struct op_subscriber *sub, enum op_event event,
                 const struct op_change *change);

@@ -29,8 +29,10 @@ static const char usage[] =
     "resynchronisation). Once attached, the broker is told to let the device\n"
     "publish to its provider, and the provider gets the device's AKMA-style\n"
     "application key sealed to its own key; both are resent until confirmed.\n"
-    "Providers then send each device's policy (QoS class, charging group,\n"
-    "data cap), which is stored with the subscription and acknowledged. A\n"
+    "Two crossed attach runs keep the keys of the newer (by SQN). Providers\n"
+    "then send each device's policy (QoS class, charging group, data cap),\n"
+    "which is stored with the subscription and acknowledged, and which\n"
+    "confirms the application key it answers. A\n"
     "provider that releases a device suspends its subscription (and its grant\n"
     "at the broker) until the device comes back with a new voucher.\n"
     "\n"
@@ -326,16 +328,18 @@ static int load_peers(struct onr_service *svc, struct op *o)
  * plugin's journal failed); a revoke refused ENOENT found no grant, which is
  * what it wanted, and EHELD found another operator's, not ours to revoke; a
  * key refused EDENIED (the provider's claim names another operator) waits
- * for a new attach, which sends another. */
+ * for a new attach, which sends another; EEXIST says the provider holds a
+ * newer key of ours (nothing left to send). A key is confirmed by the
+ * provider's alignment, a request of its own (align.c). */
 static const struct onr_delivery_kind kinds[] = {
     {.name = OP_KIND_GRANT, .answer_type = ONR_MSG_CONTROL_RESULT,
      .peer_role = ONR_ROLE_BROKER},
     {.name = OP_KIND_REVOKE, .answer_type = ONR_MSG_CONTROL_RESULT,
      .peer_role = ONR_ROLE_BROKER, .done_on = ONR_ENOENT, .drop_on = ONR_EHELD,
      .settled_forgotten = 1},
-    {.name = OP_KIND_APP_KEY, .answer_type = ONR_MSG_APP_KEY_STORED,
+    {.name = OP_KIND_APP_KEY, .answer_type = ONR_MSG_ALIGNMENT,
      .peer_role = ONR_ROLE_PROVIDER, .peers = &state.providers, .confirmed = op_key_stored,
-     .drop_on = ONR_EDENIED},
+     .done_on = ONR_EEXIST, .drop_on = ONR_EDENIED, .answered_in_request = 1},
 };
 
 /* Challenges nobody answered in time are no use to anyone. */

@@ -91,14 +91,16 @@ int op_on_attach_response(struct onr_service *svc, const struct onr_envelope *en
 
 /*
  * attached.c. op_attached: from inside the attach transaction: `sub`
- * takes the attach (kid, K_AF sealed to its provider), and the grant and
- * the provider's key go out as confirmed messages with `answer`.
+ * takes the attach of challenge `sqn` (kid, K_AF sealed to its provider),
+ * and the grant and the provider's key go out as confirmed messages with
+ * `answer`. ONR_EEXIST: `sub` holds the key of a newer run (this one
+ * crossed it), and nothing is sent.
  */
-int op_attached(struct onr_service *svc, struct op *o, struct op_subscriber *sub,
+int op_attached(struct onr_service *svc, struct op *o, struct op_subscriber *sub, uint64_t sqn,
                 const uint8_t kid[16], const uint8_t k_af[32], struct onr_answer *answer);
 
-/* The hook of the key kind (main.c lists the kinds): a provider stored a
- * key (logged). See <onramp/svc_delivery.h>. */
+/* The hook of the key kind (main.c lists the kinds): a provider's
+ * alignment confirmed a key (logged). See <onramp/svc_delivery.h>. */
 int op_key_stored(struct onr_service *svc, const struct onr_pending *p,
                   const struct onr_envelope *answer, struct onr_answer *out, void *arg);
 
@@ -109,7 +111,7 @@ void op_grant_msg(const char *dev, const char *prov, struct onr_msg *msg);
 void op_revoke_msg(const char *dev, struct onr_msg *msg);
 void op_app_key_msg(const char *dev, const uint8_t kid[ONR_AKMA_KID_LEN],
                     const uint8_t sealed[ONR_SEALED_APP_KEY_LEN], const char *imsi,
-                    const char *iccid, struct onr_msg *msg);
+                    const char *iccid, uint64_t sqn, struct onr_msg *msg);
 void op_grant_key(const char *dev, char *out, size_t cap);
 void op_app_key_key(const char *dev, char *out, size_t cap);
 

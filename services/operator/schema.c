@@ -24,14 +24,32 @@ struct v1_row {
     uint8_t sealed[ONR_SEALED_APP_KEY_LEN];
     uint8_t grant_id[ONR_MSG_ID_LEN];
     uint8_t key_id[ONR_MSG_ID_LEN];
+    uint64_t sqn;
     size_t grant_id_len, key_id_len, kid_len, sealed_len;
     int attached, suspended, granted, key_stored;
 };
 
-static int v1_pending(struct onr_db *db, const struct v1_row *r, uint64_t now)
+/* `r`'s key in flight to its provider, answerable under the id it was last
+ * sent with; ordered by r->sqn (version 5: the last SQN issued, the key's
+ * run's or after it). */
+static int key_in_flight(struct onr_db *db, const struct v1_row *r, uint64_t now)
 {
     char key[ONR_DELIVERY_KEY_MAX + 1];
     char topic[ONR_TOPIC_MAX + 1];
+    struct onr_msg msg;
+    int rc = onr_topic_in(ONR_ROLE_PROVIDER, r->prov, topic, sizeof(topic));
+
+    op_app_key_msg(r->dev, r->kid, r->sealed, r->imsi, r->iccid, r->sqn > 0 ? r->sqn : 1, &msg);
+    op_app_key_key(r->dev, key, sizeof(key));
+    return rc == ONR_OK ? onr_delivery_store(db, OP_KIND_APP_KEY, r->prov, key, &msg, topic,
+                                             r->key_id_len == ONR_MSG_ID_LEN ? r->key_id : NULL,
+                                             now, now)
+                        : rc;
+}
+
+static int v1_pending(struct onr_db *db, const struct v1_row *r, uint64_t now)
+{
+    char key[ONR_DELIVERY_KEY_MAX + 1];
     struct onr_msg msg;
     int rc = ONR_OK;
 
@@ -52,13 +70,7 @@ static int v1_pending(struct onr_db *db, const struct v1_row *r, uint64_t now)
     if (rc != ONR_OK || r->key_stored || r->kid_len != sizeof(r->kid) ||
         r->sealed_len != sizeof(r->sealed))
         return rc;
-    op_app_key_msg(r->dev, r->kid, r->sealed, r->imsi, r->iccid, &msg);
-    op_app_key_key(r->dev, key, sizeof(key));
-    rc = onr_topic_in(ONR_ROLE_PROVIDER, r->prov, topic, sizeof(topic));
-    if (rc != ONR_OK)
-        return rc;
-    return onr_delivery_store(db, OP_KIND_APP_KEY, r->prov, key, &msg, topic,
-                              r->key_id_len == ONR_MSG_ID_LEN ? r->key_id : NULL, now, now);
+    return key_in_flight(db, r, now);
 }
 
 /* Version 2's data: every unconfirmed grant and key of version 1, due at
@@ -72,7 +84,7 @@ static int v1_deliveries(struct onr_db *db, void *ctx)
 
     (void)ctx;
     rc = onr_db_query(db, "SELECT dev, prov, imsi, iccid, kid, app_key, grant_id, key_id,"
-                          " attached, suspended, granted, key_stored FROM subscribers"
+                          " attached, suspended, granted, key_stored, sqn FROM subscribers"
                           " WHERE suspended = 1 OR (attached = 1 AND (granted = 0"
                           " OR key_stored = 0))",
                       ONR_DB_NO_ARGS, &rows);
@@ -90,7 +102,8 @@ static int v1_deliveries(struct onr_db *db, void *ctx)
                                            ONR_DB_OUT_INT(&r.attached),
                                            ONR_DB_OUT_INT(&r.suspended),
                                            ONR_DB_OUT_INT(&r.granted),
-                                           ONR_DB_OUT_INT(&r.key_stored)));
+                                           ONR_DB_OUT_INT(&r.key_stored),
+                                           ONR_DB_OUT_U64(&r.sqn)));
         if (rc == ONR_OK)
             rc = v1_pending(db, &r, now);
     }
@@ -124,6 +137,35 @@ static int v3_in_force(struct onr_db *db, void *ctx)
             op_grant_msg(dev, prov, &msg);
         rc = onr_delivery_in_force(db, state == 3 ? OP_KIND_REVOKE : OP_KIND_GRANT, key, &msg,
                                    now);
+    }
+    onr_db_query_end(rows);
+    return rc == ONR_ENOENT ? ONR_OK : rc;
+}
+
+/* Version 5's data: every key still in flight to its provider carries the
+ * SQN that orders it (SPEC type 24), under the id it was last sent with. */
+static int v4_key_order(struct onr_db *db, void *ctx)
+{
+    static struct v1_row r;
+    struct onr_db_rows *rows = NULL;
+    uint64_t now = (uint64_t)time(NULL);
+    int rc;
+
+    (void)ctx;
+    rc = onr_db_query(db, "SELECT s.dev, s.prov, s.imsi, s.iccid, s.kid, s.app_key, s.key_sqn,"
+                          " p.msg_id FROM subscribers s JOIN pending p ON p.peer = s.prov"
+                          " AND p.key = 'app_key/' || s.dev WHERE p.kind = 'app_key'",
+                      ONR_DB_NO_ARGS, &rows);
+    while (rc == ONR_OK) {
+        memset(&r, 0, sizeof(r));
+        rc = onr_db_next(rows, ONR_DB_COLS(ONR_DB_OUT_TEXT(r.dev), ONR_DB_OUT_TEXT(r.prov),
+                                           ONR_DB_OUT_TEXT(r.imsi), ONR_DB_OUT_TEXT(r.iccid),
+                                           ONR_DB_OUT_EXACT(r.kid), ONR_DB_OUT_EXACT(r.sealed),
+                                           ONR_DB_OUT_U64(&r.sqn),
+                                           ONR_DB_OUT_ANY(r.key_id, sizeof(r.key_id),
+                                                          &r.key_id_len)));
+        if (rc == ONR_OK)
+            rc = key_in_flight(db, &r, now);
     }
     onr_db_query_end(rows);
     return rc == ONR_ENOENT ? ONR_OK : rc;
@@ -194,6 +236,11 @@ static const struct onr_db_migration steps[] = {
     {"several brokers: a pending row per broker, the grants and revokes in force, each "
      "broker's epoch",
      ONR_SVC_SCHEMA_BROKERS, v3_in_force},
+    {"application keys ordered: the SQN of the run whose key each subscription holds (the "
+     "last SQN issued for a key held before), and carried by every key in flight",
+     "ALTER TABLE subscribers ADD COLUMN key_sqn INTEGER NOT NULL DEFAULT 0;"
+     "UPDATE subscribers SET key_sqn = sqn WHERE kid IS NOT NULL;",
+     v4_key_order},
 };
 
 const struct onr_db_schema op_schema = {steps, sizeof(steps) / sizeof(steps[0])};

@@ -76,13 +76,15 @@ int op_sub_set_owner(struct onr_db *db, const char *dev, const char *mfr, const 
 }
 
 int op_sub_attach(struct onr_db *db, const char *dev, const uint8_t kid[ONR_AKMA_KID_LEN],
-                  const uint8_t sealed_key[ONR_SEALED_APP_KEY_LEN], uint64_t now)
+                  const uint8_t sealed_key[ONR_SEALED_APP_KEY_LEN], uint64_t sqn, uint64_t now)
 {
-    return onr_db_run(db, "UPDATE subscribers SET kid = ?2, app_key = ?3, attached_at = ?4"
-                          " WHERE dev = ?1",
-                      ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_BLOB(kid, ONR_AKMA_KID_LEN),
-                                  ONR_DB_BLOB(sealed_key, ONR_SEALED_APP_KEY_LEN),
-                                  ONR_DB_INT(now)));
+    int rc = onr_db_run_one(db, "UPDATE subscribers SET kid = ?2, app_key = ?3, attached_at = ?4,"
+                                " key_sqn = ?5 WHERE dev = ?1 AND key_sqn < ?5",
+                            ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_BLOB(kid, ONR_AKMA_KID_LEN),
+                                        ONR_DB_BLOB(sealed_key, ONR_SEALED_APP_KEY_LEN),
+                                        ONR_DB_INT(now), ONR_DB_INT(sqn)));
+
+    return rc == ONR_ENOENT ? ONR_EEXIST : rc;
 }
 
 int op_sub_align(struct onr_db *db, const char *dev, uint64_t qos, const char *charging,

@@ -51,9 +51,12 @@ int op_sub_allocate(struct onr_db *db, const struct op_ranges *r, const char *de
 int op_sub_set_state(struct onr_db *db, const char *dev, int state);
 /* the manufacturer and provider of its latest voucher */
 int op_sub_set_owner(struct onr_db *db, const char *dev, const char *mfr, const char *prov);
-/* attached with `kid`; `sealed_key` is K_AF sealed to its provider */
+/* attached with `kid` in the run of challenge `sqn`; `sealed_key` is K_AF
+ * sealed to its provider. Only a run newer than the one whose key it holds
+ * is taken (one conditional write: of two instances, the one that finds a
+ * newer run stored changes nothing): ONR_EEXIST for an older one. */
 int op_sub_attach(struct onr_db *db, const char *dev, const uint8_t kid[ONR_AKMA_KID_LEN],
-                  const uint8_t sealed_key[ONR_SEALED_APP_KEY_LEN], uint64_t now);
+                  const uint8_t sealed_key[ONR_SEALED_APP_KEY_LEN], uint64_t sqn, uint64_t now);
 /* its provider's policy (step 5) */
 int op_sub_align(struct onr_db *db, const char *dev, uint64_t qos, const char *charging,
                  uint64_t cap, uint64_t now);

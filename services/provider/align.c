@@ -2,8 +2,10 @@
  * Step 5 on the provider's side: once a device's key is stored, its
  * operator gets the device's policy (the plan of the account that claimed
  * it) with the subscription it named, as a confirmed message: resent until
- * the operator answers `aligned`. An account without a plan waits for a
- * reload that brings one.
+ * the operator answers `aligned`. It names the last envelope of the key we
+ * received (`re`): it is also our answer to that key, which the operator
+ * stops resending. An account without a plan waits for a reload that
+ * brings one.
  */
 #include <stdio.h>
 #include <string.h>
@@ -49,6 +51,7 @@ int prov_alignment_msg(const struct prov *p, const char *account, const struct p
     memset(msg, 0, sizeof(*msg));
     msg->type = ONR_MSG_ALIGNMENT;
     msg->body.alignment = (struct onr_msg_alignment){
+        .re = ONR_BYTES(k->re),
         .dev = {(const uint8_t *)k->dev, strlen(k->dev)},
         .imsi = {(const uint8_t *)k->imsi, strlen(k->imsi)},
         .iccid = {(const uint8_t *)k->iccid, strlen(k->iccid)},
@@ -87,6 +90,26 @@ struct unplanned {
     size_t queued;
 };
 
+int prov_alignment_queue(struct onr_db *db, const struct prov *p, const char *dev,
+                         const char *account, const uint8_t *id, uint64_t now)
+{
+    static struct prov_app_key k;
+    char key[ONR_DELIVERY_KEY_MAX + 1];
+    char topic[ONR_TOPIC_MAX + 1];
+    struct onr_msg msg;
+    int rc = prov_app_key_get(db, dev, &k);
+
+    if (rc != ONR_OK)
+        return rc;
+    if (p == NULL || prov_alignment_msg(p, account, &k, &msg) != ONR_OK)
+        return ONR_ENOENT;
+    prov_key("align", dev, key, sizeof(key));
+    rc = onr_topic_in(ONR_ROLE_OPERATOR, k.op, topic, sizeof(topic));
+    return rc == ONR_OK ? onr_delivery_store(db, PROV_KIND_ALIGNMENT, k.op, key, &msg, topic,
+                                             id, now, now)
+                        : rc;
+}
+
 /* Every alignment neither confirmed nor in flight (its account had no
  * plan) that has a plan now, queued: the resend tick sends them. */
 static int queue_unplanned(struct onr_db *db, void *arg)
@@ -95,29 +118,22 @@ static int queue_unplanned(struct onr_db *db, void *arg)
         "SELECT a.dev, c.account FROM alignments a JOIN claims c ON c.dev = a.dev"
         " WHERE a.aligned_at IS NULL AND NOT EXISTS (SELECT 1 FROM pending"
         " WHERE pending.key = 'align/' || a.dev)";
-    static struct prov_app_key k;
     struct unplanned *u = arg;
     uint64_t now = onr_service_now(u->svc);
     char dev[ONR_DEVID_LEN + 1];
     char account[PROV_ACCOUNT_MAX + 1];
-    char key[ONR_DELIVERY_KEY_MAX + 1];
-    char topic[ONR_TOPIC_MAX + 1];
     struct onr_db_rows *rows = NULL;
-    struct onr_msg msg;
     int rc = onr_db_query(db, sql, ONR_DB_NO_ARGS, &rows);
 
     while (rc == ONR_OK) {
         rc = onr_db_next(rows, ONR_DB_COLS(ONR_DB_OUT_TEXT(dev), ONR_DB_OUT_TEXT(account)));
+        if (rc != ONR_OK)
+            break;
+        rc = prov_alignment_queue(db, u->p, dev, account, NULL, now);
         if (rc == ONR_OK)
-            rc = prov_app_key_get(db, dev, &k);
-        if (rc != ONR_OK || prov_alignment_msg(u->p, account, &k, &msg) != ONR_OK)
-            continue;
-        prov_key("align", dev, key, sizeof(key));
-        rc = onr_topic_in(ONR_ROLE_OPERATOR, k.op, topic, sizeof(topic));
-        if (rc == ONR_OK)
-            rc = onr_delivery_store(db, PROV_KIND_ALIGNMENT, k.op, key, &msg, topic, NULL, now,
-                                    now);
-        u->queued++;
+            u->queued++;
+        else if (rc == ONR_ENOENT)
+            rc = ONR_OK; /* still no plan */
     }
     onr_db_query_end(rows);
     return rc == ONR_ENOENT ? ONR_OK : rc;

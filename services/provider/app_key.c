@@ -7,9 +7,11 @@
  * otherwise overwrite the key and block the device's enrollment), that
  * the key opens (it is for this device, from this operator, for us, under
  * this kid), store it as sealed (opened again only when the device
- * enrolls), and confirm, so the operator stops resending it. Step 5
- * starts with the key (align.c), and an enrollment that waited for it is
- * finished (enroll.c).
+ * enrolls) if it is the newest from that operator (its attach's SQN: runs
+ * can cross), and answer with the alignment of step 5 (align.c), which
+ * the operator takes as the key's confirmation. An enrollment that waited
+ * for it is finished (enroll.c). An older key is answered EEXIST and
+ * dropped.
  *
  * With a roaming policy (proto/SPEC.md sections 15 and 16) the operator
  * the manufacturer chose is any the policy names: before we hold a key,
@@ -55,17 +57,30 @@ static int relocated(struct onr_service *svc, const char *dev, const char *old_o
     return rc;
 }
 
+/* The key we hold, again (its operator resent it): answered with the
+ * alignment, which names this envelope from now on. */
+static int repeated(struct onr_service *svc, const struct key_ctx *ctx, const char *account,
+                    struct prov_app_key *held, const struct onr_envelope *env,
+                    struct onr_answer *answer)
+{
+    int rc = prov_app_key_answered(onr_service_db(svc), held->dev, env->id);
+
+    memcpy(held->re, env->id, sizeof(held->re));
+    onr_log(ONR_LOG_INFO, "application key again dev=%s operator=%s", ctx->dev, ctx->op->id);
+    return rc == ONR_OK ? prov_align_start(svc, ctx->p, account, held, answer) : rc;
+}
+
 static int decide(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                   void *arg, struct onr_answer *answer)
 {
     const struct key_ctx *ctx = arg;
     const struct onr_msg_app_key *m = &env->msg.body.app_key;
-    struct onr_msg msg = {.type = ONR_MSG_APP_KEY_STORED};
     struct onr_db *db = onr_service_db(svc);
     struct prov_claim claim;
     struct prov_app_key k;
     struct prov_app_key old;
     char reply[ONR_TOPIC_MAX + 1];
+    int held;
     int moved;
     int rc;
 
@@ -75,21 +90,41 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     snprintf(k.op, sizeof(k.op), "%s", ctx->op->id);
     memcpy(k.kid, m->kid.ptr, sizeof(k.kid));
     memcpy(k.sealed, m->sealed.ptr, sizeof(k.sealed));
+    memcpy(k.re, env->id, sizeof(k.re));
+    k.sqn = m->sqn;
     /* the decoder bounded both (SPEC type 24); checked again for the copy */
     if (m->imsi.len >= sizeof(k.imsi) || m->iccid.len >= sizeof(k.iccid))
         return ONR_ELENGTH;
     memcpy(k.imsi, m->imsi.ptr, m->imsi.len);
     memcpy(k.iccid, m->iccid.ptr, m->iccid.len);
-    rc = prov_claim_get(db, k.dev, &claim); /* as of this transaction */
+    rc = onr_topic_in(ONR_ROLE_OPERATOR, ctx->op->id, reply, sizeof(reply));
+    if (rc == ONR_OK)
+        rc = prov_claim_get(db, k.dev, &claim); /* as of this transaction */
     if (rc == ONR_OK)
         rc = prov_app_key_get(db, k.dev, &old);
-    moved = rc == ONR_OK && strcmp(old.op, k.op) != 0;
+    held = rc == ONR_OK;
+    moved = held && strcmp(old.op, k.op) != 0;
     if (rc == ONR_ENOENT && claim.dev[0] != '\0')
         rc = ONR_OK; /* the first key */
+    /* only a newer run's key than any of this operator's before is stored */
+    if (rc == ONR_OK)
+        rc = prov_key_order_take(db, k.dev, k.op, k.sqn);
+    if (rc == ONR_EEXIST && held && !moved && old.sqn == k.sqn &&
+        memcmp(old.kid, k.kid, sizeof(k.kid)) == 0)
+        return repeated(svc, ctx, claim.account, &old, env, answer);
+    if (rc == ONR_EEXIST) {
+        /* an older run's key, late: not ours to keep, and the answer names
+         * only this envelope (the newer key's sends have other ids) */
+        onr_log(ONR_LOG_NOTICE, "application key refused dev=%s operator=%s sqn=%llu "
+                "reason=\"a newer key of that operator is held\"", ctx->dev, ctx->op->id,
+                (unsigned long long)k.sqn);
+        return onr_answer_refuse(svc, answer, env, ONR_EEXIST, reply);
+    }
     if (rc == ONR_OK)
         rc = prov_app_key_put(db, &k, onr_service_now(svc));
     if (rc == ONR_OK)
         rc = prov_device_step(db, &claim, PROV_KEY_STORED, 1, onr_service_now(svc));
+    /* the alignment answers the key (its re is this envelope's id) */
     if (rc == ONR_OK)
         rc = prov_align_start(svc, ctx->p, claim.account, &k, answer);
     /* an enrollment that waited for this key is finished now */
@@ -97,15 +132,10 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
         rc = prov_enroll_waiting(svc, ctx->p, &k, answer);
     if (rc == ONR_OK && moved)
         rc = relocated(svc, k.dev, old.op, k.op, answer);
-    if (rc != ONR_OK)
-        return rc;
-    msg.body.app_key_stored = (struct onr_msg_app_key_stored){
-        .re = ONR_BYTES(env->id),
-        .dev = m->dev,
-    };
-    onr_log(ONR_LOG_INFO, "application key stored dev=%s operator=%s", ctx->dev, ctx->op->id);
-    rc = onr_topic_in(ONR_ROLE_OPERATOR, ctx->op->id, reply, sizeof(reply));
-    return rc == ONR_OK ? onr_service_seal(svc, &msg, reply, &answer->reply, NULL) : rc;
+    if (rc == ONR_OK)
+        onr_log(ONR_LOG_INFO, "application key stored dev=%s operator=%s sqn=%llu", ctx->dev,
+                ctx->op->id, (unsigned long long)k.sqn);
+    return rc;
 }
 
 /* Whether policy text `policy` ("" none) names operator `op`. */

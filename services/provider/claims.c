@@ -80,6 +80,12 @@ int prov_claim_confirmed(struct onr_db *db, const char *dev, uint64_t now)
                       ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_INT(now)));
 }
 
+int prov_claim_lock(struct onr_db *db, const char *dev)
+{
+    return onr_db_run_one(db, "UPDATE claims SET state = state WHERE dev = ?1",
+                          ONR_DB_ARGS(ONR_DB_STR(dev)));
+}
+
 int prov_claim_drop(struct onr_db *db, const char *dev)
 {
     return onr_db_run(db, "DELETE FROM claims WHERE dev = ?1", ONR_DB_ARGS(ONR_DB_STR(dev)));
@@ -92,6 +98,8 @@ int prov_device_forget(struct onr_db *db, const char *dev)
         "DELETE FROM alignments WHERE dev = ?1",  "DELETE FROM operational WHERE dev = ?1",
         "DELETE FROM web_refusals WHERE dev = ?1", "DELETE FROM roaming WHERE dev = ?1",
     };
+    /* key_orders stay: an operator's SQNs only grow, so a key of the
+     * device's next claim is newer, and a late one of this claim is not */
     int rc = ONR_OK;
 
     for (size_t i = 0; i < sizeof(sql) / sizeof(sql[0]) && rc == ONR_OK; i++)

@@ -126,7 +126,9 @@ int prov_cert_issue(struct onr_service *svc, const struct prov *p, const char *d
 
 /* The certificate for `pub`: the current one if it certifies that key,
  * else a new one (queuing the revocation of every one in force in
- * `answer`). */
+ * `answer`). The claim is locked first: two instances enrolling one
+ * device at once (a request and its retry, or the one a key's arrival
+ * finishes) issue one certificate, the later finding the earlier's. */
 static int certificate_for(struct onr_service *svc, const struct prov *p, const char *dev,
                            const uint8_t pub[ONR_P256_PUB_LEN], struct prov_cert *out,
                            struct onr_answer *answer)
@@ -138,6 +140,8 @@ static int certificate_for(struct onr_service *svc, const struct prov *p, const 
     int rc;
 
     rc = onr_sha256(&key, 1, key_hash);
+    if (rc == ONR_OK)
+        rc = prov_claim_lock(db, dev);
     if (rc == ONR_OK)
         rc = prov_cert_current(db, dev, out);
     if (rc == ONR_OK && memcmp(out->key_hash, key_hash, sizeof(key_hash)) == 0)

@@ -25,12 +25,24 @@ struct prov_app_key {
     uint8_t sealed[ONR_SEALED_APP_KEY_LEN];
     char imsi[16];
     char iccid[21];
+    uint64_t sqn;               /* of the attach that made it: its order */
+    uint8_t re[ONR_MSG_ID_LEN]; /* the last envelope of it received (zeros:
+                                 * stored before alignments named it) */
 };
 
+/* prov_key_order_take: `sqn` is the newest key of `dev` from operator
+ * `op` (SPEC type 24), if it is above the highest taken from that operator
+ * before (one conditional write: zero rows written means another instance,
+ * or an earlier message, took a key as new or newer): ONR_OK, ONR_EEXIST,
+ * or the database's errors. */
+int prov_key_order_take(struct onr_db *db, const char *dev, const char *op, uint64_t sqn);
 /* prov_app_key_put: store `k`, replacing the device's older one. */
 int prov_app_key_put(struct onr_db *db, const struct prov_app_key *k, uint64_t now);
 /* prov_app_key_get: the device's key, or ONR_ENOENT. */
 int prov_app_key_get(struct onr_db *db, const char *dev, struct prov_app_key *out);
+/* prov_app_key_answered: the key held for `dev` came again in envelope
+ * `re`, which its alignments name from now on. */
+int prov_app_key_answered(struct onr_db *db, const char *dev, const uint8_t re[ONR_MSG_ID_LEN]);
 
 /* The alignment of `dev` with operator `op`: started (unconfirmed; a new
  * operator starts anew), confirmed (the operator stored the policy). */

@@ -245,6 +245,12 @@ int prov_on_app_key(struct onr_service *svc, const struct onr_envelope *env, con
  */
 int prov_alignment_msg(const struct prov *p, const char *account, const struct prov_app_key *k,
                        struct onr_msg *msg);
+/* prov_alignment_queue: from a transaction: `dev`'s alignment (its key
+ * held, the plan of `account` in `p`) recorded in flight, due at `now`,
+ * under `id` (the id it was sent with; NULL: a new one). ONR_ENOENT: no
+ * key, or no plan (`p` NULL: none loaded); nothing recorded. */
+int prov_alignment_queue(struct onr_db *db, const struct prov *p, const char *dev,
+                         const char *account, const uint8_t *id, uint64_t now);
 int prov_align_start(struct onr_service *svc, const struct prov *p, const char *account,
                      const struct prov_app_key *k, struct onr_answer *answer);
 void prov_align_unplanned(struct onr_service *svc, const struct prov *p);

@@ -196,6 +196,41 @@ static int in_force_fill(struct onr_db *db, void *ctx)
     return rc == ONR_ENOENT ? ONR_OK : rc;
 }
 
+/* Version 10's data: each alignment in flight names the key it answers,
+ * under the id it was sent with (an `aligned` on its way still confirms
+ * it). The envelope its key came in was not kept: `re` is zeros, which
+ * confirms nothing; the operator's next copy of its key gets an alignment
+ * that names it. Without a plan now it waits for one, as a new alignment
+ * does (prov_align_unplanned). */
+static int v9_alignments_answer(struct onr_db *db, void *ctx)
+{
+    static const char sql[] =
+        "SELECT a.dev, c.account, (SELECT msg_id FROM pending WHERE kind = 'alignment'"
+        " AND key = 'align/' || a.dev) FROM alignments a JOIN claims c ON c.dev = a.dev"
+        " WHERE a.aligned_at IS NULL";
+    char dev[ONR_DEVID_LEN + 1], account[PROV_ACCOUNT_MAX + 1];
+    char key[ONR_DELIVERY_KEY_MAX + 1];
+    uint8_t id[ONR_MSG_ID_LEN];
+    size_t id_len = 0;
+    struct onr_db_rows *rows = NULL;
+    int rc = onr_db_query(db, sql, ONR_DB_NO_ARGS, &rows);
+
+    while (rc == ONR_OK) {
+        rc = onr_db_next(rows, ONR_DB_COLS(ONR_DB_OUT_TEXT(dev), ONR_DB_OUT_TEXT(account),
+                                           ONR_DB_OUT_ANY(id, sizeof(id), &id_len)));
+        if (rc != ONR_OK)
+            break;
+        if (id_len != ONR_MSG_ID_LEN)
+            continue; /* none in flight */
+        rc = prov_alignment_queue(db, ctx, dev, account, id, (uint64_t)time(NULL));
+        prov_key("align", dev, key, sizeof(key));
+        if (rc == ONR_ENOENT)
+            rc = onr_delivery_cancel(db, NULL, key); /* sent when a plan comes */
+    }
+    onr_db_query_end(rows);
+    return rc == ONR_ENOENT ? ONR_OK : rc;
+}
+
 /* ---- the steps ------------------------------------------------------------------ */
 
 static const struct onr_db_migration steps[] = {
@@ -360,6 +395,18 @@ static const struct onr_db_migration steps[] = {
     {"several brokers: a pending row per broker, the certificate revocations in force, each "
      "broker's epoch",
      ONR_SVC_SCHEMA_BROKERS, in_force_fill},
+    {"application keys ordered (SPEC type 24): each key's SQN and the last envelope of it "
+     "received, which its alignment answers; the highest SQN taken per device and operator",
+     "ALTER TABLE app_keys ADD COLUMN sqn INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE app_keys ADD COLUMN key_msg BLOB;"
+     "CREATE TABLE key_orders ("
+     "  dev TEXT NOT NULL,"
+     "  op TEXT NOT NULL,"
+     "  sqn INTEGER NOT NULL,"
+     "  PRIMARY KEY (dev, op)"
+     ");"
+     "INSERT INTO key_orders (dev, op, sqn) SELECT dev, op, 0 FROM app_keys;",
+     v9_alignments_answer},
     {"roaming for kits: each kit claim's end user choice, the policy its registration "
      "carried and its claim secret as sealed to the manufacturer (to register it again; "
      "SPEC section 18)",

@@ -469,17 +469,22 @@ class Operator:
     def execute(self, sql, *args):
         return self.store.execute(sql, *args)
 
-    def unconfirm_key(self, dev):
+    def unconfirm_key(self, dev, due=True):
         """As if the provider had never confirmed `dev`'s application key:
-        it is pending again, due now (the resend tick sends it)."""
-        (kid, sealed, imsi, iccid, prov), = self.rows(
-            "SELECT kid, app_key, imsi, iccid, prov FROM subscribers WHERE dev = ?", dev)
+        it is pending again, due now (the resend tick sends it; not `due`:
+        never resent, only waiting for an answer). The id it was "sent"
+        with."""
+        (kid, sealed, imsi, iccid, prov, sqn), = self.rows(
+            "SELECT kid, app_key, imsi, iccid, prov, key_sqn FROM subscribers WHERE dev = ?",
+            dev)
         body = fabric.pack({"dev": dev, "kid": kid, "sealed": sealed, "imsi": imsi,
-                            "iccid": iccid})
+                            "iccid": iccid, "sqn": sqn})
+        msg_id = os.urandom(16)
         self.execute("INSERT INTO pending (peer, key, kind, topic, type, body, msg_id,"
                      " attempts, next_at, created_at) VALUES (?, ?, 'app_key', ?, 24, ?, ?,"
-                     " 1, 0, 0)", prov, "app_key/" + dev, "onr/1/s/prov/%s/in" % prov,
-                     body, os.urandom(16))
+                     " 1, ?, 0)", prov, "app_key/" + dev, "onr/1/s/prov/%s/in" % prov,
+                     body, msg_id, 0 if due else 2 ** 62)
+        return msg_id
 
 
 class Controller:
@@ -678,11 +683,10 @@ class Fleet:
     (doubling) and 30 s (a benchmark wants the defaults: resending every
     2 s to a busy service is load)."""
 
-    def __init__(self, onb, quick_timers=True, instances=1, key_instances=None, options=()):
+    def __init__(self, onb, quick_timers=True, instances=1, options=()):
         """instances: of every service, sharing its database (add_instances;
-        with ONR_TEST_STORE=postgres); key_instances: of the operator and
-        the provider (an application key's sender and keeper), if not as
-        many; options: KEY=VALUE overrides (-o) for every service."""
+        with ONR_TEST_STORE=postgres); options: KEY=VALUE overrides (-o)
+        for every service."""
         self.onb = onb
         self.ctl = Controller(onb, "fleet")
         self.prov = onb.provider("prov-a")
@@ -693,11 +697,10 @@ class Fleet:
         onb.track(self.prov.process)
         self.op = onb.operator("op-1", [self.maker], [self.prov],
                                extra={"resend": 2} if quick_timers else None)
-        keys = instances if key_instances is None else key_instances
-        for svc, n in ((self.maker, instances), (self.prov, keys), (self.op, keys)):
+        for svc in (self.maker, self.prov, self.op):
             for o in options:
                 svc.process.argv += ["-o", o]
-            add_instances(onb, svc, n)
+            add_instances(onb, svc, instances)
         for svc in (self.maker, self.prov, self.op):
             svc.start()
             start_instances(svc)

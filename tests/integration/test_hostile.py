@@ -1021,8 +1021,8 @@ class HostileTest(unittest.TestCase):
         victim_before = self.op.rows(owner, victim)
         al_id, al_env = hostile.forged_envelope(
             inbox, ALIGNMENT, hostile.ROLE_PROVIDER, "prov-a",
-            {"dev": victim, "imsi": "001010000000001", "iccid": "8949001000000000017",
-             "qos": 9, "charging": "free", "cap": 0})
+            {"re": os.urandom(16), "dev": victim, "imsi": "001010000000001",
+             "iccid": "8949001000000000017", "qos": 9, "charging": "free", "cap": 0})
         self.assertTrue(mqtt5.accepted(rogue.publish(inbox, al_env)))
         rl_id, rl_env = hostile.forged_envelope(inbox, RELEASE, hostile.ROLE_PROVIDER, "prov-a",
                                                 {"dev": victim})
@@ -1121,7 +1121,7 @@ class HostileTest(unittest.TestCase):
         k_id, k_env = hostile.forged_envelope(
             inbox, APP_KEY, hostile.ROLE_OPERATOR, "op-1",
             {"dev": self.control_ids[5], "kid": os.urandom(16), "sealed": os.urandom(80),
-             "imsi": "001010000000001", "iccid": "8949001000000000017"})
+             "imsi": "001010000000001", "iccid": "8949001000000000017", "sqn": 33})
         self.assertTrue(mqtt5.accepted(rogue.publish(inbox, k_env)))
         p_id, p_env = hostile.signed_envelope(
             self.admin.key, "onr/1/s/prov/prov-b/in", PAIRING, hostile.ROLE_CONTROL, "admin",

@@ -213,7 +213,7 @@ class MetricsTest(unittest.TestCase):
         # each confirmed message of the onboarding: its kind back to 0 at
         # its sender, and its confirmation handled there
         for svc, kind, answer in (("op-1", "grant", "control_result"),
-                                  ("op-1", "app_key", "app_key_stored"),
+                                  ("op-1", "app_key", "alignment"),
                                   ("prov-a", "registration", "registered"),
                                   ("prov-a", "alignment", "aligned")):
             self.assertEqual(prom.value('onramp_pending_confirmations{service="%s",kind="%s"}'

@@ -393,7 +393,7 @@ class RoamingTest(unittest.TestCase):
         self.addCleanup(mon.disconnect)
         self.assertEqual(mon.subscribe("onr/1/s/op/+/in"), 1)
         body = {"dev": dev, "kid": os.urandom(16), "sealed": os.urandom(80),
-                "imsi": "001010000000001", "iccid": "8949001000000000017"}
+                "imsi": "001010000000001", "iccid": "8949001000000000017", "sqn": 33}
         for op in ("op-x", "op-eu"):  # named by no policy; named, but not chosen
             rogue = self.onb.broker.service("operator", op, client_id="op.%s.rogue" % op)
             self.addCleanup(rogue.disconnect)

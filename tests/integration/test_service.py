@@ -21,10 +21,11 @@ import onboarding
 
 ERROR, PENDING = 4, 3
 ENROLL_REQUEST, ENROLL_RESPONSE = 11, 12
-APP_KEY, APP_KEY_STORED = 24, 25
-ROLE_OPERATOR = 3
+ALIGNMENT, ALIGNED = 17, 18
+APP_KEY = 24
+ROLE_OPERATOR, ROLE_PROVIDER = 3, 4
 ROLE_DEVICE = 1
-EDENIED, EBADSIG, EBADMAC = 12, 40, 45
+EEXIST, EDENIED, EBADSIG, EBADMAC = 5, 12, 40, 45
 
 
 def mac_envelope(msg_type, sender, body, topic, key, msg_id=None):
@@ -232,6 +233,7 @@ class ServiceTest(unittest.TestCase):
             "SELECT 1 FROM app_keys WHERE dev = ?", dev) == [(1,)], what="the key")
         # as if the operator's key were late: the provider has none yet
         self.prov_a.execute("DELETE FROM app_keys WHERE dev = ?", dev)
+        self.prov_a.execute("DELETE FROM key_orders WHERE dev = ?", dev)
         run = self.onb.device(d, ["--until", "ENROLLED"])
         run.process.start()
         run.process.wait_for("pending", timeout=30)
@@ -333,7 +335,7 @@ class ServiceTest(unittest.TestCase):
                                           self.prov_b.sealing_pub, dev, "op-3", "prov-b"))
         inbox = "onr/1/s/prov/prov-b/in"
         body = {"dev": dev, "kid": sealed[:16], "sealed": sealed[16:],
-                "imsi": "001030000000042", "iccid": "8949001000000000042"}
+                "imsi": "001030000000042", "iccid": "8949001000000000042", "sqn": 33}
         key_id, env = hostile.signed_envelope(
             self.ops["op-3"].signing_key, inbox, APP_KEY,
             ROLE_OPERATOR, "op-3", body)
@@ -358,6 +360,110 @@ class ServiceTest(unittest.TestCase):
         status, text = self.run_device(d)
         self.assertEqual(status, 0, text)
         self.assertIn("state=OPERATIONAL", text)
+
+    def answer_on(self, watch, topic, msg_id):
+        """The message on `topic` (subscribed by `watch`) whose re is
+        `msg_id`, decoded (a failure after 15 s)."""
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            m = watch.wait_message(topic, 0.5)
+            if m is not None and fabric.decode_envelope(m[1])["body"].get("re") == msg_id:
+                return fabric.decode_envelope(m[1])
+        self.fail("no answer on %s" % topic)
+
+    def test_the_provider_keeps_the_newest_key_and_answers_each_with_its_alignment(self):
+        """Two attach runs' keys arriving newest first (issue 18): the
+        provider keeps the newest (by its attach's SQN), answers it with
+        the alignment naming its envelope, answers the older one EEXIST
+        without storing it, and a copy of the newest (a resend) with the
+        alignment naming the copy."""
+        d = self.attached_device(self.acme, self.prov_a)
+        dev = os.path.basename(d)
+        onboarding.wait_until(lambda: self.ops["op-1"].rows(
+            "SELECT 1 FROM subscribers WHERE dev = ? AND %s" % onboarding.OP_KEY_STORED, dev)
+            == [(1,)], what="the key confirmed")
+        (held, imsi, iccid), = self.prov_a.rows("SELECT sqn, imsi, iccid FROM app_keys"
+                                                " WHERE dev = ?", dev)
+        self.assertGreater(held, 0)
+        inbox, op_inbox = "onr/1/s/prov/prov-a/in", "onr/1/s/op/op-1/in"
+        watch = self.onb.broker.service("monitor", "watch-key-order")
+        self.addCleanup(watch.disconnect)
+        self.assertEqual(watch.subscribe(op_inbox), 1)
+        rogue = self.onb.broker.service("operator", "op-1", client_id="op.op-1.keyorder")
+        self.addCleanup(rogue.disconnect)
+        self.assertEqual(rogue.connack, 0)
+
+        def key(sqn):
+            sealed = bytes.fromhex(fabric.run(fabric.TEST_POP, "seal-app-key",
+                                              self.prov_a.sealing_pub, dev, "op-1", "prov-a"))
+            return {"dev": dev, "kid": sealed[:16], "sealed": sealed[16:], "imsi": imsi,
+                    "iccid": iccid, "sqn": sqn}
+
+        def send(body):
+            msg_id, env = hostile.signed_envelope(self.ops["op-1"].signing_key, inbox, APP_KEY,
+                                                  ROLE_OPERATOR, "op-1", body)
+            self.assertTrue(mqtt5.accepted(rogue.publish(inbox, env)))
+            return self.answer_on(watch, op_inbox, msg_id)
+
+        newer, older = key(held + 64), key(held + 32)
+        answer = send(newer)
+        self.assertEqual((answer["type"], answer["sender"], answer["body"]["dev"],
+                          answer["body"]["imsi"]), (ALIGNMENT, "prov-a", dev, imsi))
+        answer = send(older)
+        self.assertEqual((answer["type"], answer["body"]["code"]), (ERROR, EEXIST))
+        kept = self.prov_a.rows("SELECT kid, sealed, sqn, received_at FROM app_keys"
+                                " WHERE dev = ?", dev)
+        self.assertEqual([row[:3] for row in kept], [(newer["kid"], newer["sealed"], held + 64)])
+        self.assertEqual(send(newer)["type"], ALIGNMENT)  # the operator resent it
+        self.assertEqual(self.prov_a.rows("SELECT kid, sealed, sqn, received_at FROM app_keys"
+                                          " WHERE dev = ?", dev), kept)
+        self.assertEqual(self.prov_a.rows("SELECT op, sqn FROM key_orders WHERE dev = ?", dev),
+                         [("op-1", held + 64)])
+
+    def test_an_alignment_confirms_only_the_key_it_answers(self):
+        """The operator's key in flight is confirmed by an alignment whose
+        re is its envelope's id, never by one answering another envelope
+        (an older key's, before a new attach replaced it), nor by an
+        EEXIST answering another."""
+        d = self.attached_device(self.acme, self.prov_a)
+        dev = os.path.basename(d)
+        op = self.ops["op-1"]
+        onboarding.wait_until(lambda: op.rows(
+            "SELECT 1 FROM subscribers WHERE dev = ? AND %s" % onboarding.OP_KEY_STORED, dev)
+            == [(1,)], what="the key confirmed")
+        in_flight = op.unconfirm_key(dev, due=False)
+        (imsi, iccid), = op.rows("SELECT imsi, iccid FROM subscribers WHERE dev = ?", dev)
+        inbox = "onr/1/s/op/op-1/in"
+        watch = self.onb.broker.service("monitor", "watch-key-answer")
+        self.addCleanup(watch.disconnect)
+        self.assertEqual(watch.subscribe("onr/1/s/prov/prov-a/in"), 1)
+        rogue = self.onb.broker.service("provider", "prov-a", client_id="prov.prov-a.keyorder")
+        self.addCleanup(rogue.disconnect)
+        self.assertEqual(rogue.connack, 0)
+
+        def pending():
+            return op.rows("SELECT msg_id FROM pending WHERE key = ?", "app_key/" + dev)
+
+        def alignment(re):
+            msg_id, env = hostile.signed_envelope(
+                self.prov_a.signing_key, inbox, ALIGNMENT, ROLE_PROVIDER, "prov-a",
+                {"re": re, "dev": dev, "imsi": imsi, "iccid": iccid, "qos": 5,
+                 "charging": "standard", "cap": 0})
+            self.assertTrue(mqtt5.accepted(rogue.publish(inbox, env)))
+            return self.answer_on(watch, "onr/1/s/prov/prov-a/in", msg_id)
+
+        # a refusal of another envelope, then an alignment answering
+        # another (handled in that order: one publisher, one operator):
+        # aligned, and the key still waits
+        _, env = hostile.signed_envelope(
+            self.prov_a.signing_key, inbox, ERROR, ROLE_PROVIDER, "prov-a",
+            {"re": os.urandom(16), "code": EEXIST})
+        self.assertTrue(mqtt5.accepted(rogue.publish(inbox, env)))
+        self.assertEqual(alignment(os.urandom(16))["type"], ALIGNED)
+        self.assertEqual(pending(), [(in_flight,)])
+        # the one answering it
+        self.assertEqual(alignment(in_flight)["type"], ALIGNED)
+        onboarding.wait_until(lambda: pending() == [], what="the key confirmed")
 
     def test_a_device_not_attached_cannot_enroll(self):
         (d,) = self.acme.mint(1)

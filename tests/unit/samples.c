@@ -21,7 +21,7 @@ const int onr_sample_types[] = {
     ONR_MSG_ENROLL_REQUEST, ONR_MSG_ENROLL_RESPONSE, ONR_MSG_REGISTRATION,
     ONR_MSG_REGISTERED, ONR_MSG_PAIRING, ONR_MSG_PAIRED, ONR_MSG_ALIGNMENT,
     ONR_MSG_ALIGNED, ONR_MSG_VOUCHER_TOKEN, ONR_MSG_GRANT, ONR_MSG_REVOKE,
-    ONR_MSG_CONTROL_RESULT, ONR_MSG_BROKER_STATS, ONR_MSG_APP_KEY, ONR_MSG_APP_KEY_STORED,
+    ONR_MSG_CONTROL_RESULT, ONR_MSG_BROKER_STATS, ONR_MSG_APP_KEY,
     ONR_MSG_EVENT, ONR_MSG_CERT_REVOKE, ONR_MSG_RELEASE, ONR_MSG_RELEASED,
     ONR_MSG_STATUS_REQUEST, ONR_MSG_STATUS, ONR_MSG_SERVICE_STATS, ONR_MSG_REVOKE_REQUEST,
     ONR_MSG_REVOKED, ONR_MSG_NO_OPERATOR, ONR_MSG_RELOCATION_REQUEST, ONR_MSG_RELOCATE,
@@ -132,6 +132,7 @@ void onr_sample_msg(int type, struct onr_msg *m)
         m->body.paired.op = S("op-1");
         break;
     case ONR_MSG_ALIGNMENT:
+        m->body.alignment.re = B(id16);
         m->body.alignment.dev = S(ONR_SAMPLE_DEVID);
         m->body.alignment.imsi = S("001010000000001");
         m->body.alignment.iccid = S("8901010000000000019");
@@ -179,10 +180,7 @@ void onr_sample_msg(int type, struct onr_msg *m)
         m->body.app_key.sealed = B(sealed);
         m->body.app_key.imsi = S("001010000000001");
         m->body.app_key.iccid = S("8949001000000000017");
-        break;
-    case ONR_MSG_APP_KEY_STORED:
-        m->body.app_key_stored.re = B(id16);
-        m->body.app_key_stored.dev = S(ONR_SAMPLE_DEVID);
+        m->body.app_key.sqn = 0x2a1; /* SEQ 21, IND 1 */
         break;
     case ONR_MSG_EVENT:
         m->body.event.dev = S(ONR_SAMPLE_DEVID);

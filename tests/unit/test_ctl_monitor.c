@@ -166,7 +166,7 @@ static void test_steps_follow_the_journey(void **state)
         {ONR_MSG_PROFILE_REQUEST, "3c"}, {ONR_MSG_PROFILE, "3c"},
         {ONR_MSG_ATTACH_REQUEST, "3c"}, {ONR_MSG_ATTACH_CHALLENGE, "3c"},
         {ONR_MSG_ATTACH_RESPONSE, "3c"}, {ONR_MSG_ATTACH_RESULT, "3c"},
-        {ONR_MSG_APP_KEY, "3c"}, {ONR_MSG_APP_KEY_STORED, "3c"},
+        {ONR_MSG_APP_KEY, "3c"},
         {ONR_MSG_ENROLL_REQUEST, "4"}, {ONR_MSG_ENROLL_RESPONSE, "4"},
         {ONR_MSG_ALIGNMENT, "5"}, {ONR_MSG_ALIGNED, "5"},
         {ONR_MSG_RELEASE, "release"}, {ONR_MSG_RELEASED, "release"},

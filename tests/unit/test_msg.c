@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "codec_internal.h"
+#include "onramp/aka.h"
 #include "onramp/codec.h"
 #include "onramp/error.h"
 #include "onramp/msg.h"
@@ -640,6 +641,39 @@ static void test_msg_life_types_names_and_bounds(void **state)
     assert_int_equal(m.body.cert_revoke.not_after, 0);
 }
 
+/* An application key carries the SQN of its attach (1..2^48-1, required:
+ * it orders the keys); an alignment names the key it answers (re); type 25
+ * (app_key_stored before) is no type. */
+static void test_msg_key_order_and_its_answer(void **state)
+{
+    struct onr_msg m;
+    uint8_t buf[1024];
+    size_t len = 0;
+
+    (void)state;
+    onr_sample_msg(ONR_MSG_APP_KEY, &m);
+    assert_onr(ONR_OK, onr_msg_body_encode(&m, buf, sizeof(buf), &len));
+    assert_onr(ONR_OK, onr_msg_body_decode(ONR_MSG_APP_KEY, buf, len, &m));
+    assert_int_equal(m.body.app_key.sqn, 0x2a1);
+    m.body.app_key.sqn = ONR_AKA_SQN_MAX;
+    assert_onr(ONR_OK, onr_msg_body_encode(&m, buf, sizeof(buf), &len));
+    m.body.app_key.sqn = ONR_AKA_SQN_MAX + 1;
+    assert_onr(ONR_ERANGE, onr_msg_body_encode(&m, buf, sizeof(buf), &len));
+    m.body.app_key.sqn = 0; /* a required uint: 0 is no SQN */
+    assert_onr(ONR_ERANGE, onr_msg_body_encode(&m, buf, sizeof(buf), &len));
+    DECODE(ONR_EMISSING, ONR_MSG_APP_KEY, 5, {KEY, "dev", 0}, {STR, ONR_SAMPLE_DEVID, 32},
+           {KEY, "kid", 0}, {BIN, NONCE, 16}, {KEY, "sealed", 0}, {BIN, CERT64 NONCE, 80},
+           {KEY, "imsi", 0}, {STR, "001010000000001", 15}, {KEY, "iccid", 0},
+           {STR, "8949001000000000017", 19});
+    onr_sample_msg(ONR_MSG_ALIGNMENT, &m);
+    m.body.alignment.re = (struct onr_bytes){NULL, 0};
+    assert_onr(ONR_EMISSING, onr_msg_body_encode(&m, buf, sizeof(buf), &len));
+    m.body.alignment.re = (struct onr_bytes){(const uint8_t *)NONCE, 15};
+    assert_onr(ONR_ELENGTH, onr_msg_body_encode(&m, buf, sizeof(buf), &len));
+    assert_null(onr_msg_type_name(25));
+    assert_onr(ONR_EMSGTYPE, onr_msg_type_rules(25, NULL, NULL));
+}
+
 static void test_msg_service_ids_are_checked_in_one_place(void **state)
 {
     (void)state;
@@ -722,6 +756,7 @@ int main(void)
         cmocka_unit_test(test_msg_optional_uints_read_absent_as_zero),
         cmocka_unit_test(test_msg_registration_policy_and_keys_agree),
         cmocka_unit_test(test_msg_roaming_types_names_and_bounds),
+        cmocka_unit_test(test_msg_key_order_and_its_answer),
         cmocka_unit_test(test_msg_service_ids_are_checked_in_one_place),
         cmocka_unit_test(test_msg_life_types_names_and_bounds),
     };

@@ -106,6 +106,7 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     key.body.app_key = (struct onr_msg_app_key){
         .dev = ONR_BYTES_STR(DEV), .kid = ONR_BYTES(kid), .sealed = ONR_BYTES(sealed),
         .imsi = ONR_BYTES_STR("001010000000001"), .iccid = ONR_BYTES_STR("8949001000000000017"),
+        .sqn = 33,
     };
     rc = onr_service_send_confirmed(svc, answer, "app_key", "prov-a", "app_key/" DEV, &key,
                                     PROV_INBOX);
@@ -190,7 +191,7 @@ static uint64_t needed_until(const struct onr_msg *request)
 }
 
 static const struct onr_delivery_kind kinds[] = {
-    {.name = "app_key", .answer_type = ONR_MSG_APP_KEY_STORED, .peer_role = ONR_ROLE_PROVIDER,
+    {.name = "app_key", .answer_type = ONR_MSG_RELEASED, .peer_role = ONR_ROLE_PROVIDER,
      .peers = &providers, .confirmed = key_stored, .refused = key_refused},
     {.name = "revoke", .answer_type = ONR_MSG_CONTROL_RESULT, .peer_role = ONR_ROLE_BROKER,
      .done_on = ONR_ENOENT, .drop_on = ONR_EDENIED},
@@ -337,10 +338,12 @@ static size_t from_prov(const struct onr_msg *msg, const char *topic, uint8_t *o
 
 static size_t alignment(uint8_t *out, uint8_t id[ONR_MSG_ID_LEN])
 {
+    static const uint8_t alignment_re[ONR_MSG_ID_LEN] = {1};
+
     struct onr_msg msg = {.type = ONR_MSG_ALIGNMENT};
 
     msg.body.alignment = (struct onr_msg_alignment){
-        .dev = ONR_BYTES_STR(DEV), .imsi = ONR_BYTES_STR("001010000000001"),
+        .re = ONR_BYTES(alignment_re), .dev = ONR_BYTES_STR(DEV), .imsi = ONR_BYTES_STR("001010000000001"),
         .iccid = ONR_BYTES_STR("8949001000000000017"), .qos = 1,
         .charging = ONR_BYTES_STR("fleet"), .cap = 0,
     };
@@ -382,17 +385,18 @@ static int sent_type(size_t i)
     return (int)env.msg.type;
 }
 
-/* An answer of prov-a's to our message `re`: app_key_stored, or an ERROR
- * with `code`. */
+/* An answer of prov-a's to our message `re`: a released (this harness's
+ * answer to its key kind: any answer type the delivery code matches
+ * by `re` would do), or an ERROR with `code`. */
 static void answer(struct onr_service *svc, const uint8_t re[ONR_MSG_ID_LEN], int code)
 {
     static uint8_t buf[ONR_ENVELOPE_MAX];
-    struct onr_msg msg = {.type = code == 0 ? ONR_MSG_APP_KEY_STORED : ONR_MSG_ERROR};
+    struct onr_msg msg = {.type = code == 0 ? ONR_MSG_RELEASED : ONR_MSG_ERROR};
     uint8_t id[ONR_MSG_ID_LEN];
 
     if (code == 0) {
-        msg.body.app_key_stored = (struct onr_msg_app_key_stored){
-            .re = {re, ONR_MSG_ID_LEN}, .dev = ONR_BYTES_STR(DEV)};
+        msg.body.released = (struct onr_msg_released){.re = {re, ONR_MSG_ID_LEN},
+                                                      .dev = ONR_BYTES_STR(DEV)};
     } else {
         msg.body.error = (struct onr_msg_error){.re = {re, ONR_MSG_ID_LEN},
                                                 .code = (uint64_t)-code};
@@ -825,7 +829,7 @@ static void test_metrics_are_the_counters_by_type_and_kind(void **state)
     assert_true(sample(text, "onramp_messages_handled_total{type=\"alignment\"}") == 2);
     assert_true(sample(text, "onramp_messages_handled_total{type=\"release\"}") == 0);
     /* the kinds' answers have their routes too */
-    assert_true(sample(text, "onramp_messages_handled_total{type=\"app_key_stored\"}") == 0);
+    assert_true(sample(text, "onramp_messages_handled_total{type=\"released\"}") == 0);
     assert_true(sample(text, "onramp_messages_handled_total{type=\"hello\"}") == -1);
     assert_true(sample(text, "onramp_messages_duplicates_total") == 1);
     assert_true(sample(text, "onramp_messages_refused_total{kind=\"input\"}") == 1);
@@ -857,7 +861,7 @@ static void test_metrics_are_the_counters_by_type_and_kind(void **state)
     text = scrape(f->svc);
     assert_true(sample(text, "onramp_pending_confirmations{kind=\"app_key\"}") == 0);
     assert_true(sample(text, "onramp_pending_oldest_age_seconds{kind=\"app_key\"}") == 0);
-    assert_true(sample(text, "onramp_messages_handled_total{type=\"app_key_stored\"}") == 1);
+    assert_true(sample(text, "onramp_messages_handled_total{type=\"released\"}") == 1);
     assert_true(sample(text, "onramp_service_connected{endpoint=\"127.0.0.1:1\"}") == 0);
     assert_int_equal(stats(f->svc).pending, 0);
     free(text);

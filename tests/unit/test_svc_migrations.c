@@ -14,9 +14,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "onramp/crypto.h"
 #include "onramp/error.h"
 #include "onramp/svc_db.h"
 #include "op.h"
+#include "keys.h"
 #include "prov.h"
 #include "registry.h"
 
@@ -201,6 +203,7 @@ static void test_operator_pending_key_is_the_key_version_1_sent(void **state)
     struct onr_db *db = NULL;
     uint8_t body[ONR_DELIVERY_BODY_MAX];
     uint8_t kid[16], sealed[80];
+    uint64_t sqn = 0;
     size_t len = 0;
     int type = 0;
     struct onr_msg msg;
@@ -219,6 +222,14 @@ static void test_operator_pending_key_is_the_key_version_1_sent(void **state)
     assert_memory_equal(msg.body.app_key.dev.ptr, D3, 32);
     assert_memory_equal(msg.body.app_key.kid.ptr, kid, 16);
     assert_memory_equal(msg.body.app_key.sealed.ptr, sealed, 80);
+    /* ordered by the last SQN issued (the key's run's or after it), which
+     * the subscription holds as its key's too: a crossed run still
+     * answered after the upgrade is older, and the key kept */
+    assert_onr(ONR_OK, onr_db_get(db, "SELECT sqn FROM subscribers WHERE dev = ?1 AND"
+                                      " key_sqn = sqn AND sqn > 0",
+                                  ONR_DB_ARGS(ONR_DB_STR(D3)),
+                                  ONR_DB_COLS(ONR_DB_OUT_U64(&sqn))));
+    assert_int_equal(msg.body.app_key.sqn, sqn);
     onr_db_close(db);
 }
 
@@ -265,6 +276,13 @@ static void test_provider_upgrades_with_every_row_and_its_deliveries_in_flight(v
                         sent_id);
     assert_string_equal(one(db, "SELECT hex(msg_id) FROM pending WHERE kind = 'registration'"),
                         registration_id);
+    /* every key held is ordered as older than any its operator sends
+     * now, and the alignment in flight names no key (zeros) */
+    assert_string_equal(one(db, "SELECT group_concat(dev || op || sqn, ',') FROM"
+                                " (SELECT * FROM key_orders ORDER BY dev)"),
+                        one(db, "SELECT group_concat(dev || op || '0', ',') FROM"
+                                " (SELECT * FROM app_keys ORDER BY dev)"));
+    assert_string_equal(one(db, "SELECT count(*) FROM key_orders"), "2");
     /* a registration's body was never kept: it waits, never resent */
     assert_string_equal(one(db, "SELECT next_at = 9223372036854775807 AND length(body) = 0"
                                 " FROM pending WHERE kind = 'registration'"),
@@ -279,6 +297,78 @@ static void test_provider_upgrades_with_every_row_and_its_deliveries_in_flight(v
                                 " AND sum(renews IS NULL) = count(*) FROM certificates"),
                         "1");
     sqlite3_close(db);
+}
+
+/* After the upgrade, keys are ordered (SPEC types 24 and section 13): the
+ * operator takes only a run newer than the last SQN issued before it (a
+ * crossed run still answered is older: EEXIST, nothing changed), and the
+ * provider any SQN of the held key's operator above 0, once. */
+static void test_upgraded_keys_take_only_newer_runs(void **state)
+{
+    static struct prov p = {.plans = {{"*", 1, "fleet", 0}}, .n_plans = 1};
+    static const uint8_t kid[ONR_AKMA_KID_LEN] = {7}, sealed[ONR_SEALED_APP_KEY_LEN] = {9};
+    char op_path[4096];
+    struct onr_db *db = NULL;
+    struct op_subscriber sub;
+    uint64_t key_sqn = 0;
+    char why[256];
+
+    snprintf(op_path, sizeof(op_path), "%s", fixture(state, "operator.db"));
+    assert_onr(ONR_OK, onr_db_open(op_path, &op_schema, NULL, &db, NULL, why, sizeof(why)));
+    assert_onr(ONR_OK, op_sub_get(db, D3, &sub));
+    assert_onr(ONR_EEXIST, op_sub_attach(db, D3, kid, sealed, sub.sqn, 1));
+    assert_onr(ONR_OK, onr_db_get(db, "SELECT key_sqn FROM subscribers WHERE dev = ?1 AND"
+                                      " kid <> ?2",
+                                  ONR_DB_ARGS(ONR_DB_STR(D3), ONR_DB_ARRAY(kid)),
+                                  ONR_DB_COLS(ONR_DB_OUT_U64(&key_sqn))));
+    assert_int_equal(key_sqn, sub.sqn);
+    assert_onr(ONR_OK, op_sub_attach(db, D3, kid, sealed, sub.sqn + 33, 1));
+    assert_onr(ONR_EEXIST, op_sub_attach(db, D3, kid, sealed, sub.sqn + 1, 1));
+    onr_wipe(&sub, sizeof(sub));
+    onr_db_close(db);
+
+    assert_onr(ONR_OK, onr_db_open(fixture(state, "provider.db"), &prov_schema, &p, &db, NULL,
+                                   why, sizeof(why)));
+    assert_onr(ONR_OK, prov_key_order_take(db, D3, "op-1", 1));
+    assert_onr(ONR_EEXIST, prov_key_order_take(db, D3, "op-1", 1));
+    assert_onr(ONR_EEXIST, prov_key_order_take(db, D3, "op-1", 0));
+    assert_onr(ONR_OK, prov_key_order_take(db, D3, "op-2", 1)); /* per operator */
+    assert_onr(ONR_OK, prov_key_order_take(db, D3, "op-1", 2));
+    onr_db_close(db);
+}
+
+/* The alignment in flight decodes as an alignment that answers no key of
+ * the operator's (re zeros: the key's envelope was not kept), with the
+ * subscription of the key held. */
+static void test_provider_pending_alignment_names_no_key(void **state)
+{
+    static struct prov p = {.plans = {{"*", 1, "fleet", 0}}, .n_plans = 1};
+    static const uint8_t zeros[ONR_MSG_ID_LEN];
+    const char *path = fixture(state, "provider.db");
+    struct onr_db *db = NULL;
+    uint8_t body[ONR_DELIVERY_BODY_MAX];
+    char imsi[16];
+    size_t len = 0;
+    int type = 0;
+    struct onr_msg msg;
+    char why[256];
+
+    assert_onr(ONR_OK, onr_db_open(path, &prov_schema, &p, &db, NULL, why, sizeof(why)));
+    assert_onr(ONR_OK, onr_db_get(db, "SELECT type, body FROM pending WHERE kind = 'alignment'",
+                                  ONR_DB_NO_ARGS,
+                                  ONR_DB_COLS(ONR_DB_OUT_INT(&type),
+                                              ONR_DB_OUT_BLOB(body, sizeof(body), &len))));
+    assert_onr(ONR_OK, onr_db_get(db, "SELECT imsi FROM app_keys WHERE dev = ?1",
+                                  ONR_DB_ARGS(ONR_DB_STR(D3)),
+                                  ONR_DB_COLS(ONR_DB_OUT_TEXT(imsi))));
+    assert_int_equal(type, ONR_MSG_ALIGNMENT);
+    assert_onr(ONR_OK, onr_msg_body_decode(type, body, len, &msg));
+    assert_memory_equal(msg.body.alignment.re.ptr, zeros, sizeof(zeros));
+    assert_memory_equal(msg.body.alignment.dev.ptr, D3, 32);
+    assert_int_equal(msg.body.alignment.imsi.len, strlen(imsi));
+    assert_memory_equal(msg.body.alignment.imsi.ptr, imsi, strlen(imsi));
+    assert_int_equal(msg.body.alignment.qos, 1);
+    onr_db_close(db);
 }
 
 /* Without a plan for the account, the alignment waits for a reload, as
@@ -306,6 +396,8 @@ int main(void)
         T(test_operator_upgrades_with_every_row_and_its_unconfirmed_deliveries),
         T(test_operator_pending_key_is_the_key_version_1_sent),
         T(test_provider_upgrades_with_every_row_and_its_deliveries_in_flight),
+        T(test_provider_pending_alignment_names_no_key),
+        T(test_upgraded_keys_take_only_newer_runs),
         T(test_provider_alignment_without_a_plan_waits),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

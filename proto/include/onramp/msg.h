@@ -62,7 +62,8 @@ enum onr_msg_type {
     ONR_MSG_CONTROL_RESULT = 22,
     ONR_MSG_BROKER_STATS = 23,
     ONR_MSG_APP_KEY = 24,
-    ONR_MSG_APP_KEY_STORED = 25,
+    /* 25 was app_key_stored: reserved, never reused (an alignment, 17,
+     * confirms an application key now; proto/SPEC.md) */
     ONR_MSG_EVENT = 26,
     ONR_MSG_CERT_REVOKE = 27,
     ONR_MSG_RELEASE = 28,
@@ -190,6 +191,7 @@ struct onr_msg_paired {
 };
 
 struct onr_msg_alignment {
+    struct onr_bytes re;       /* the application key (24) whose key it aligns */
     struct onr_bytes dev;
     struct onr_bytes imsi;
     struct onr_bytes iccid;
@@ -268,6 +270,7 @@ struct onr_msg_app_key {
     struct onr_bytes sealed; /* K_AF sealed to the provider (<onramp/sealed.h>) */
     struct onr_bytes imsi;   /* the device's subscription, for alignment */
     struct onr_bytes iccid;
+    uint64_t sqn;            /* the SQN of the attach that made the key: its order */
 };
 
 /* A provider gives up a device (asked by a control tool; passed on to the
@@ -347,11 +350,6 @@ struct onr_msg_cert_revoke {
     struct onr_bytes dev;
     struct onr_bytes serial; /* 1..20 bytes, as in the certificate */
     uint64_t not_after;      /* optional: the certificate's notAfter */
-};
-
-struct onr_msg_app_key_stored {
-    struct onr_bytes re;
-    struct onr_bytes dev;
 };
 
 /* A step a service completed for a device, for monitors (on its ev topic). */
@@ -457,7 +455,6 @@ struct onr_msg {
         struct onr_msg_control_result control_result;
         struct onr_msg_broker_stats broker_stats;
         struct onr_msg_app_key app_key;
-        struct onr_msg_app_key_stored app_key_stored;
         struct onr_msg_event event;
         struct onr_msg_cert_revoke cert_revoke;
         struct onr_msg_release release;

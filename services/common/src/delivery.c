@@ -124,7 +124,6 @@ static struct onr_bytes answer_re(const struct onr_envelope *env, int *code)
         return m->body.control_result.re;
     case ONR_MSG_REGISTERED: return m->body.registered.re;
     case ONR_MSG_ALIGNED: return m->body.aligned.re;
-    case ONR_MSG_APP_KEY_STORED: return m->body.app_key_stored.re;
     case ONR_MSG_RELEASED: return m->body.released.re;
     case ONR_MSG_KIT_REGISTERED: return m->body.kit_registered.re;
     case ONR_MSG_VOUCHER: return m->body.voucher.re;
@@ -187,19 +186,16 @@ static int refused(struct onr_service *svc, const struct onr_delivery_kind *k,
 }
 
 /* The answer `env` from `peer` (a service id, or the name of the broker it
- * came through) to one of our rows. */
-static int decide_answer(struct onr_service *svc, const struct onr_envelope *env,
-                         const char *topic, void *arg, struct onr_answer *out)
+ * came through) to our message `re`, refusing it with `code` (0: none). */
+static int confirm_row(struct onr_service *svc, const struct onr_envelope *env, const char *peer,
+                       struct onr_bytes re, int code, struct onr_answer *out)
 {
     static struct onr_pending p; /* large; services are single-threaded */
-    const char *peer = arg;
     const struct onr_delivery_kind *k;
-    struct onr_bytes re;
-    int code = 0;
     int rc;
 
-    (void)topic;
-    re = answer_re(env, &code);
+    if (re.len != ONR_MSG_ID_LEN)
+        return ONR_EINVAL;
     rc = pending_by_id(svc->db, peer, re.ptr, &p);
     if (rc == ONR_ENOENT) {
         onr_log(ONR_LOG_INFO, "answer type=%s peer=%s to nothing pending (answered before, or "
@@ -232,6 +228,28 @@ static int decide_answer(struct onr_service *svc, const struct onr_envelope *env
         onr_log(ONR_LOG_INFO, "confirmed kind=%s peer=%s key=%s attempts=%llu", p.kind, p.peer,
                 p.key, (unsigned long long)p.attempts);
     return rc;
+}
+
+static int decide_answer(struct onr_service *svc, const struct onr_envelope *env,
+                         const char *topic, void *arg, struct onr_answer *out)
+{
+    int code = 0;
+    struct onr_bytes re = answer_re(env, &code);
+
+    (void)topic;
+    return confirm_row(svc, env, arg, re, code, out);
+}
+
+int onr_service_confirm(struct onr_service *svc, const struct onr_envelope *env,
+                        struct onr_bytes re, struct onr_answer *out)
+{
+    char peer[ONR_DELIVERY_PEER_MAX + 1];
+
+    if (svc == NULL || env == NULL || env->sender.len > ONR_DELIVERY_PEER_MAX)
+        return ONR_EINVAL;
+    memcpy(peer, env->sender.ptr, env->sender.len);
+    peer[env->sender.len] = '\0';
+    return confirm_row(svc, env, peer, re, 0, out);
 }
 
 /* Every answer to a confirmed message comes here: from a peer of a kind
@@ -288,7 +306,8 @@ int onr_service_deliveries(struct onr_service *svc, const struct onr_delivery_ki
         if (kinds[i].peer_role == ONR_ROLE_BROKER) {
             rc = route_once(svc, ONR_TOPIC_CONTROL_RESPONSE, 0, ONR_MSG_CONTROL_RESULT);
         } else {
-            rc = route_once(svc, inbox, 1, kinds[i].answer_type);
+            if (!kinds[i].answered_in_request)
+                rc = route_once(svc, inbox, 1, kinds[i].answer_type);
             if (rc == ONR_OK)
                 rc = route_once(svc, inbox, 1, ONR_MSG_ERROR);
         }

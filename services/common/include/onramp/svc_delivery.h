@@ -8,8 +8,10 @@
  *     in the table `pending` in the same transaction as the state change
  *     that causes it, and published after the commit (like every answer);
  *   - one handler matches a confirmation's `re` (the peer's answer: type
- *     14, 18, 22, 25, 29, or an ERROR) to its row, runs the kind's hook in
- *     the same transaction and deletes the row;
+ *     2, 14, 18, 22, 29, 41, or an ERROR) to its row, runs the kind's hook
+ *     in the same transaction and deletes the row; an answer that is also
+ *     a request of the peer's (an alignment answers an application key) is
+ *     matched by that request's handler (onr_service_confirm);
  *   - one tick re-issues each due message with a fresh message id, waiting
  *     `resend` seconds before the first resend and twice as long before
  *     each next one, with up to 50% random jitter, at most
@@ -106,6 +108,10 @@ struct onr_delivery_kind {
     void *arg;
     int done_on; /* a refusal that means the goal holds (0: none) */
     int drop_on; /* a refusal that no resend can mend (0: none) */
+    /* 1: its answer_type is a request of the peer's, which the service
+     * routes to a handler of its own that calls onr_service_confirm (no
+     * answer route is made for it; its refusals, ERRORs, come as usual) */
+    int answered_in_request;
     /* A kind sent to the brokers stays in force for a broker that starts
      * empty (README, "Several brokers"), unless: settled_forgotten, a
      * request that only undoes (a grant's revoke: such a broker holds
@@ -141,6 +147,18 @@ void onr_service_delivery_resend(struct onr_service *svc, uint64_t resend);
 int onr_service_send_confirmed(struct onr_service *svc, struct onr_answer *answer,
                                const char *kind, const char *peer, const char *key,
                                const struct onr_msg *msg, const char *topic);
+
+/*
+ * onr_service_confirm: from the decide() of a message `env` of a peer that
+ * is also the answer to one of ours (of a kind with answered_in_request):
+ * the row of the sender whose last send, or the one before, was `re`
+ * (a replaced row's ids match nothing) is confirmed as by an answer of its
+ * own, in decide's transaction: the kind's hook runs (adding to `out`) and
+ * the row is deleted. ONR_OK also when no row matches (confirmed before,
+ * or replaced), or the hook's or the database's error.
+ */
+int onr_service_confirm(struct onr_service *svc, const struct onr_envelope *env,
+                        struct onr_bytes re, struct onr_answer *out);
 
 /* onr_delivery_cancel: from a transaction: nothing more is sent to `peer`
  * (NULL: any peer) under `key`; an answer to what was sent confirms
