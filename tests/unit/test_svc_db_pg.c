@@ -260,6 +260,18 @@ static void test_pg_savepoints_around_prepared_statements(void **state)
     char name[32];
 
     (void)state;
+    assert_onr(ONR_OK, onr_db_begin(db)); /* a burst whose first handler is refused */
+    assert_onr(ONR_OK, onr_db_begin(db));
+    assert_onr(ONR_OK, onr_db_run(db, insert, ONR_DB_ARGS(ONR_DB_INT(5), ONR_DB_STR("five"))));
+    assert_onr(ONR_EEXIST, onr_db_run(db, insert, ONR_DB_ARGS(ONR_DB_INT(5), ONR_DB_STR("x"))));
+    onr_db_rollback(db);
+    assert_onr(ONR_OK, onr_db_begin(db)); /* and the next one kept */
+    assert_onr(ONR_OK, onr_db_run(db, insert, ONR_DB_ARGS(ONR_DB_INT(6), ONR_DB_STR("six"))));
+    assert_onr(ONR_OK, onr_db_commit(db));
+    assert_onr(ONR_OK, onr_db_commit(db));
+    assert_int_equal(count(reader, "SELECT count(*) FROM things WHERE id IN (5, 6)"), 1);
+    assert_int_equal(count(reader, "SELECT count(*) FROM things WHERE id = 6"), 1);
+    assert_onr(ONR_OK, onr_db_exec(db, "DELETE FROM things"));
     assert_onr(ONR_OK, onr_db_begin(db)); /* the burst */
     assert_onr(ONR_OK, onr_db_begin(db)); /* a handler that runs nothing */
     assert_onr(ONR_OK, onr_db_commit(db));

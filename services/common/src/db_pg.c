@@ -20,7 +20,10 @@
  * asked for but queued, and go out (prepared, in pipeline mode) in front
  * of the next statement, in one round trip with it; a transaction or
  * savepoint that ran no statement is never sent at all, and COMMIT ends
- * the savepoints still queued for release. A failure of a queued one is
+ * the savepoints still queued for release. The first savepoint of a
+ * transaction in which nothing ran yet (a burst's first handler) is the
+ * transaction itself: its rollback is ROLLBACK, and the transaction begins
+ * again for the rest of the burst. A failure of a queued one is
  * the failure of the statement it went with (the transaction is then
  * aborted, as any failed statement leaves it). COMMIT and ROLLBACK TO are
  * sent at once: their outcome is what the caller waits for.
@@ -79,6 +82,7 @@ struct pg_db {
     unsigned depth; /* transactions open: the outer one, then savepoints */
     struct pg_queued queued[MAX_QUEUED]; /* in order, sent with the next statement */
     size_t n_queued;
+    unsigned merged; /* the savepoint level that is the transaction itself, or 0 */
     int changes;
     int lock_ms;
 };
@@ -630,9 +634,13 @@ static int pg_begin(struct onr_db *base)
 
     if (db->depth == 0) {
         db->n_queued = 0;
+        db->merged = 0;
         rc = ensure_connected(db);
         if (rc == ONR_OK)
             rc = queue_tx(db, TX_BEGIN, 0);
+    } else if (db->merged == 0 && db->n_queued == 1 && begin_unsent(db)) {
+        db->merged = db->depth; /* nothing to keep if it rolls back */
+        rc = ONR_OK;
     } else {
         rc = queue_tx(db, TX_SAVEPOINT, db->depth);
     }
@@ -652,7 +660,9 @@ static int pg_commit(struct onr_db *base)
         return ONR_EIO;
     }
     if (db->depth > 1) {
-        if (savepoint_unsent(db, db->depth - 1))
+        if (db->merged == db->depth - 1)
+            db->merged = 0; /* its work stays in the transaction */
+        else if (savepoint_unsent(db, db->depth - 1))
             db->n_queued--;
         else
             rc = queue_tx(db, TX_RELEASE, db->depth - 1);
@@ -688,17 +698,21 @@ static void pg_rollback(struct onr_db *base)
     struct pg_db *db = pg(base);
     char sql[80];
 
-    if (db->depth <= 1) {
+    if (db->depth <= 1 || db->merged == db->depth - 1) {
         int sent = !begin_unsent(db);
 
         db->n_queued = 0;
         if (sent && PQstatus(db->conn) == CONNECTION_OK &&
             PQtransactionStatus(db->conn) != PQTRANS_IDLE)
             PQclear(PQexec(db->conn, "ROLLBACK"));
-        db->depth = 0;
-        return;
-    }
-    if (savepoint_unsent(db, db->depth - 1)) {
+        if (db->depth <= 1) {
+            db->depth = 0;
+            return;
+        }
+        /* the transaction held this savepoint's work alone: it goes on */
+        db->merged = 0;
+        db->queued[db->n_queued++] = (struct pg_queued){TX_BEGIN, 0};
+    } else if (savepoint_unsent(db, db->depth - 1)) {
         db->n_queued--; /* nothing ran in it */
     } else {
         /* the savepoint went out, so did all before it: what is queued
