@@ -125,10 +125,12 @@ int adm_tool_peers(struct adm_ctx *c, size_t i);
 /* broker.c: the broker's files on its host. */
 int adm_broker_files(struct adm_ctx *c, size_t b);
 
-/* prometheus.c: a metrics line's listener as a configuration writes it
- * ("ADDR:PORT", "[ADDR]:PORT") into `out`; whether it is not loopback
- * (the configuration must then allow it). */
-char *adm_metrics_listen(const struct adm_metrics *m, char *out, size_t cap);
+/* prometheus.c: a metrics line's listener for instance `k` (1..; the one
+ * process of a party without instances: 1) as a configuration writes it
+ * ("ADDR:PORT", "[ADDR]:PORT", instance K's port the line's plus K - 1)
+ * into `out`; whether it is not loopback (the configuration must then
+ * allow it). */
+char *adm_metrics_listen(const struct adm_metrics *m, unsigned k, char *out, size_t cap);
 int adm_metrics_public(const struct adm_metrics *m);
 
 /* prometheus.c: monitor `i`'s /etc/onramp/ID/exporter.conf, if it has a
@@ -146,7 +148,8 @@ int adm_database_lines(struct adm_ctx *c, size_t i, struct adm_text *out);
 
 /* setup.c: with instances=N (N > 1), service `i`'s systemd drop-ins
  * onramp-ROLE@ID:K.service.d/onramp.conf (K = 1..N): its one
- * configuration, `-o instance=K`. */
+ * configuration, `-o instance=K`, and its own metrics and pairing page
+ * ports (the configuration's plus K - 1). */
 int adm_instance_units(struct adm_ctx *c, size_t i);
 
 /* setup.c: OUT/setup/HOST.sh for every host. */

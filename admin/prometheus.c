@@ -30,25 +30,25 @@ int adm_metrics_public(const struct adm_metrics *m)
     return inet_pton(AF_INET6, addr, a) != 1 || memcmp(a, in6addr_loopback.s6_addr, 16) != 0;
 }
 
-char *adm_metrics_listen(const struct adm_metrics *m, char *out, size_t cap)
+char *adm_metrics_listen(const struct adm_metrics *m, unsigned k, char *out, size_t cap)
 {
     const char *addr = listen_addr(m);
 
-    snprintf(out, cap, is_v6(addr) ? "[%s]:%u" : "%s:%u", addr, (unsigned)m->port);
+    snprintf(out, cap, is_v6(addr) ? "[%s]:%u" : "%s:%u", addr, (unsigned)m->port + k - 1);
     return out;
 }
 
-/* Where Prometheus reaches the listener: its address, unless that is every
- * address (0.0.0.0, ::): then its host's name or address. */
-static void target(const struct adm_topology *t, const struct adm_metrics *m, char *out,
-                   size_t cap)
+/* Where Prometheus reaches instance k's listener: its address, unless that
+ * is every address (0.0.0.0, ::): then its host's name or address. */
+static void target(const struct adm_topology *t, const struct adm_metrics *m, unsigned k,
+                   char *out, size_t cap)
 {
     const struct adm_host *h = &t->hosts[t->parties[m->party].host];
     const char *addr = listen_addr(m);
 
     if (strcmp(addr, "0.0.0.0") == 0 || strcmp(addr, "::") == 0)
         addr = h->dns[0] != '\0' ? h->dns : h->address[0] != '\0' ? h->address : addr;
-    snprintf(out, cap, is_v6(addr) ? "[%s]:%u" : "%s:%u", addr, (unsigned)m->port);
+    snprintf(out, cap, is_v6(addr) ? "[%s]:%u" : "%s:%u", addr, (unsigned)m->port + k - 1);
 }
 
 /* ---- a monitor's exporter ------------------------------------------------- */
@@ -86,7 +86,7 @@ int adm_exporter_conf(struct adm_ctx *c, size_t i)
     if (rc == ONR_OK)
         rc = adm_conf_path(c, p->host, path, "/etc/onramp/%s/monitor.key", p->id);
     adm_text_add(&text, "key %s\n", path);
-    adm_text_add(&text, "listen %s\n", adm_metrics_listen(m, listen, sizeof(listen)));
+    adm_text_add(&text, "listen %s\n", adm_metrics_listen(m, 1, listen, sizeof(listen)));
     if (adm_metrics_public(m))
         adm_text_add(&text, "# not loopback (bind=%s): keep it behind a firewall\npublic yes\n",
                      m->bind);
@@ -113,17 +113,22 @@ static void job(const struct adm_topology *t, struct adm_text *text, int monitor
 
         if ((p->role == ADM_MONITOR) != monitors)
             continue;
-        target(t, m, where, sizeof(where));
         if (!adm_metrics_public(m))
             adm_text_add(text, "      # on host %s's loopback: scrape it from %s (or give the "
                                "metrics line bind=)\n", host, host);
-        adm_text_add(text, "      - targets: [\"%s\"]\n        labels:\n", where);
-        if (monitors)
-            adm_text_add(text, "          monitor: %s\n", p->id);
-        else
-            adm_text_add(text, "          service: %s\n          role: %s\n", p->id,
-                         adm_role_name(p->role));
-        adm_text_add(text, "          host: %s\n", host);
+        /* each instance its own listener, told apart by a label */
+        for (unsigned i = 1; i <= p->instances; i++) {
+            target(t, m, i, where, sizeof(where));
+            adm_text_add(text, "      - targets: [\"%s\"]\n        labels:\n", where);
+            if (monitors)
+                adm_text_add(text, "          monitor: %s\n", p->id);
+            else
+                adm_text_add(text, "          service: %s\n          role: %s\n", p->id,
+                             adm_role_name(p->role));
+            if (p->instances > 1)
+                adm_text_add(text, "          service_instance: \"%u\"\n", i);
+            adm_text_add(text, "          host: %s\n", host);
+        }
     }
 }
 

@@ -68,8 +68,10 @@ static void metrics(struct render *r)
 
     if (m == NULL)
         return;
-    adm_text_add(r->text, "# Prometheus metrics (GET /metrics)\nmetrics_listen %s\n",
-                 adm_metrics_listen(m, listen, sizeof(listen)));
+    adm_text_add(r->text, "# Prometheus metrics (GET /metrics)\n");
+    if (r->c->t->parties[r->self].instances > 1)
+        adm_text_add(r->text, "# (instance K on this port plus K - 1: its unit's drop-in)\n");
+    adm_text_add(r->text, "metrics_listen %s\n", adm_metrics_listen(m, 1, listen, sizeof(listen)));
     if (adm_metrics_public(m))
         adm_text_add(r->text, "# not loopback (bind=%s): keep it behind a firewall\n"
                               "metrics_public yes\n", m->bind);
@@ -187,10 +189,15 @@ static void provider(struct render *r)
         if (t->plans[i].provider == r->self)
             adm_text_add(r->text, "plan %s %u %s %llu\n", t->plans[i].account, t->plans[i].qos,
                          t->plans[i].charging, (unsigned long long)t->plans[i].cap);
-    if (self->pairing_port != 0)
+    if (self->pairing_port != 0 && self->instances > 1)
+        adm_text_add(r->text, "# the pairing page, on loopback, instance K on this port plus "
+                              "K - 1 (its\n# unit's drop-in): put a TLS reverse proxy in front "
+                              "of them all\n");
+    else if (self->pairing_port != 0)
         adm_text_add(r->text, "# the pairing page, on loopback: put a TLS reverse proxy in "
-                              "front\nhttp_listen 127.0.0.1:%u\n",
-                     (unsigned)self->pairing_port);
+                              "front\n");
+    if (self->pairing_port != 0)
+        adm_text_add(r->text, "http_listen 127.0.0.1:%u\n", (unsigned)self->pairing_port);
 }
 
 static void operator(struct render *r)

@@ -12,6 +12,28 @@
 #define ONR_BINDIR "/usr/bin"
 #endif
 
+/* The units of instances above `from` that an earlier topology had (their
+ * drop-in on the host says so): stopped, disabled and their drop-ins
+ * removed, so that no process of a service outlives its line. */
+static void retire_instances(const char *role, const char *id, unsigned from,
+                             struct adm_text *out)
+{
+    if (from >= ADM_MAX_INSTANCES)
+        return;
+    adm_text_add(out, "# instances the topology no longer has, if an earlier one did\nfor k in");
+    for (unsigned k = from + 1; k <= ADM_MAX_INSTANCES; k++)
+        adm_text_add(out, " %u", k);
+    adm_text_add(out,
+                 "; do\n"
+                 "  d=/etc/systemd/system/onramp-%s@%s:$k.service.d\n"
+                 "  if [ -d \"$d\" ]; then\n"
+                 "    systemctl disable --now \"onramp-%s@%s:$k.service\"\n"
+                 "    rm -r \"$d\"\n"
+                 "  fi\n"
+                 "done\n",
+                 role, id, role, id);
+}
+
 static void host_script(const struct adm_topology *t, size_t h, struct adm_text *out)
 {
     const char *name = t->hosts[h].name;
@@ -63,6 +85,7 @@ static void host_script(const struct adm_topology *t, size_t h, struct adm_text 
         }
         adm_text_add(out, "# %s %s\nchown -R onramp:onramp /etc/onramp/%s\n", role, p->id,
                      p->id);
+        retire_instances(role, p->id, p->instances == 1 ? 0 : p->instances, out);
         if (p->instances == 1) {
             adm_text_add(out,
                          "systemctl enable onramp-%s@%s.service\n"
@@ -95,7 +118,9 @@ int adm_instance_units(struct adm_ctx *c, size_t i)
     int rc = ONR_OK;
 
     for (unsigned k = 1; k <= p->instances && p->instances > 1 && rc == ONR_OK; k++) {
+        const struct adm_metrics *m = adm_metrics_of(c->t, i);
         struct adm_text text = {0};
+        char listen[80];
 
         /* the template's --config /etc/onramp/%i/... cannot name ID:K */
         adm_text_add(&text,
@@ -104,8 +129,15 @@ int adm_instance_units(struct adm_ctx *c, size_t i)
                      "# \"PostgreSQL and several instances of a service\").\n"
                      "[Service]\n"
                      "ExecStart=\n"
-                     "ExecStart=%s/onramp-%s --config /etc/onramp/%s/%s.conf -o instance=%u\n",
+                     "ExecStart=%s/onramp-%s --config /etc/onramp/%s/%s.conf -o instance=%u",
                      k, p->instances, role, p->id, ONR_BINDIR, role, p->id, role, k);
+        /* what it listens on: the configuration's port plus K - 1 */
+        if (m != NULL)
+            adm_text_add(&text, " -o metrics_listen=%s",
+                         adm_metrics_listen(m, k, listen, sizeof(listen)));
+        if (p->pairing_port != 0)
+            adm_text_add(&text, " -o http_listen=127.0.0.1:%u", (unsigned)p->pairing_port + k - 1);
+        adm_text_add(&text, "\n");
         rc = adm_host_path(c, p->host, path,
                            "/etc/systemd/system/onramp-%s@%s:%u.service.d/onramp.conf", role,
                            p->id, k);

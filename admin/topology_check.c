@@ -260,7 +260,8 @@ static int check_metrics(struct adm_parser *p)
 }
 
 /* Several instances of a service share its database (so PostgreSQL) and
- * run on its host with one configuration: nothing of theirs may listen. */
+ * run on its host with one configuration; what listens listens once per
+ * instance, instance K on the port given plus K - 1 (check_ports). */
 static int check_instances(struct adm_parser *p)
 {
     const struct adm_topology *t = p->t;
@@ -268,28 +269,38 @@ static int check_instances(struct adm_parser *p)
     for (size_t i = 0; i < t->n_parties; i++) {
         const struct adm_party *pr = &t->parties[i];
 
-        if (pr->instances < 2)
-            continue;
-        if (!t->storage.postgres)
+        if (pr->instances >= 2 && !t->storage.postgres)
             return adm_fail(p, pr->line, "%s instances=%u: several instances share one "
                                          "database: needs `storage postgres host=HOST`",
                             pr->id, pr->instances);
-        if (pr->pairing_port != 0)
-            return adm_fail(p, pr->line, "%s instances=%u: every instance would listen on its "
-                                         "pairing_port: one instance serves the page, not yet",
-                            pr->id, pr->instances);
-        for (size_t k = 0; k < t->n_metrics; k++)
-            if (t->metrics[k].party == i)
-                return adm_fail(p, t->metrics[k].line,
-                                "metrics %s: one port for its %u instances: not yet", pr->id,
-                                pr->instances);
     }
     return ONR_OK;
 }
 
+/* The ports `what` of a party with `instances` takes from `port` on: one
+ * per instance, all on its host and none past 65535. */
+static int use_ports(struct adm_parser *p, struct port_use *uses, size_t *n, size_t host,
+                     uint16_t port, unsigned instances, const char *what, size_t line)
+{
+    char one[80];
+    int rc = ONR_OK;
+
+    if ((unsigned)port + instances - 1 > 65535)
+        return adm_fail(p, line, "%s: port %u and one after it for each of its %u instances "
+                                 "pass 65535", what, (unsigned)port, instances);
+    for (unsigned k = 1; k <= instances && rc == ONR_OK; k++) {
+        if (instances > 1)
+            snprintf(one, sizeof(one), "%s of instance %u", what, k);
+        else
+            snprintf(one, sizeof(one), "%s", what);
+        rc = use_port(p, uses, n, host, (uint16_t)(port + k - 1), one, line);
+    }
+    return rc;
+}
+
 static int check_ports(struct adm_parser *p)
 {
-    static struct port_use uses[ADM_MAX_BROKERS * 3 + 2 * ADM_MAX_PARTIES + 1];
+    static struct port_use uses[ADM_MAX_BROKERS * 3 + 2 * ADM_MAX_PARTIES * ADM_MAX_INSTANCES + 1];
     const struct adm_topology *t = p->t;
     char what[80];
     size_t n = 0;
@@ -315,13 +326,14 @@ static int check_ports(struct adm_parser *p)
         if (pr->role != ADM_PROVIDER || pr->pairing_port == 0)
             continue;
         snprintf(what, sizeof(what), "provider '%s' (pairing_port)", pr->id);
-        rc = use_port(p, uses, &n, pr->host, pr->pairing_port, what, pr->line);
+        rc = use_ports(p, uses, &n, pr->host, pr->pairing_port, pr->instances, what, pr->line);
     }
     for (size_t i = 0; i < t->n_metrics && rc == ONR_OK; i++) {
         const struct adm_metrics *m = &t->metrics[i];
+        const struct adm_party *pr = &t->parties[m->party];
 
-        snprintf(what, sizeof(what), "metrics %s", t->parties[m->party].id);
-        rc = use_port(p, uses, &n, t->parties[m->party].host, m->port, what, m->line);
+        snprintf(what, sizeof(what), "metrics %s", pr->id);
+        rc = use_ports(p, uses, &n, pr->host, m->port, pr->instances, what, m->line);
     }
     if (rc == ONR_OK && t->storage.postgres)
         rc = use_port(p, uses, &n, t->storage.host, t->storage.port, "storage postgres",

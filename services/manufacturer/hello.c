@@ -82,6 +82,9 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
      * of the broker the hello came through (only known now) */
     if (mfr_hello_country(svc, h, country, &source) != ONR_OK)
         country[0] = '\0';
+    /* kept with a waiting hello: the country when it is answered later */
+    if (strcmp(source, "broker") == 0)
+        memcpy(kept.region, country, sizeof(kept.region));
     rc = onr_topic_down(d->dev, down, sizeof(down));
     if (rc == ONR_OK)
         rc = onr_registry_reported(db, d->dev, kept.plmn); /* for status */

@@ -171,9 +171,9 @@ int mfr_answer_waiting(struct onr_service *svc, struct mfr *m, const struct onr_
                        const struct onr_registry_hello *kept, struct onr_answer *answer)
 {
     char down[ONR_TOPIC_MAX + 1];
-    /* the broker a kept hello came through is not kept: its country is
-     * the PLMN it reported, or none */
-    const struct mfr_ask ask = {kept->nonce, kept->hello_id, kept->plmn, "", down};
+    /* its country: the PLMN it reported, else the region of the broker it
+     * came through (kept with it) */
+    const struct mfr_ask ask = {kept->nonce, kept->hello_id, kept->plmn, kept->region, down};
     int rc = onr_topic_down(d->dev, down, sizeof(down));
 
     if (rc == ONR_OK)

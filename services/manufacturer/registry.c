@@ -82,6 +82,10 @@ static const struct onr_db_migration steps[] = {
      "  no_operator_at INTEGER NOT NULL DEFAULT 0"
      ");",
      NULL},
+    {"the region of the broker a waiting hello came through (its country where the hello "
+     "reports no visited network)",
+     "ALTER TABLE waiting ADD COLUMN region TEXT;",
+     NULL},
 };
 
 const struct onr_db_schema onr_registry_schema = {steps, sizeof(steps) / sizeof(steps[0])};
@@ -193,26 +197,32 @@ int onr_registry_audit(struct onr_db *db, uint64_t now, const char *provider, co
 int onr_registry_wait(struct onr_db *db, const char *dev, const struct onr_registry_hello *h,
                       uint64_t now)
 {
-    return onr_db_run(db, "INSERT INTO waiting (dev, nonce, hello_id, at, plmn)"
-                          " VALUES (?1, ?2, ?3, ?4, ?5)"
+    return onr_db_run(db, "INSERT INTO waiting (dev, nonce, hello_id, at, plmn, region)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
                           " ON CONFLICT (dev) DO UPDATE SET nonce = excluded.nonce,"
-                          " hello_id = excluded.hello_id, at = excluded.at, plmn = excluded.plmn",
+                          " hello_id = excluded.hello_id, at = excluded.at, plmn = excluded.plmn,"
+                          " region = excluded.region",
                       ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_ARRAY(h->nonce),
                                   ONR_DB_ARRAY(h->hello_id), ONR_DB_INT(now),
-                                  h->plmn[0] != '\0' ? ONR_DB_STR(h->plmn) : ONR_DB_NULLV));
+                                  h->plmn[0] != '\0' ? ONR_DB_STR(h->plmn) : ONR_DB_NULLV,
+                                  h->region[0] != '\0' ? ONR_DB_STR(h->region) : ONR_DB_NULLV));
 }
 
 int onr_registry_waiting(struct onr_db *db, const char *dev, struct onr_registry_hello *out)
 {
     size_t plmn_len = 0;
+    size_t region_len = 0;
     int rc;
 
     memset(out, 0, sizeof(*out));
-    rc = onr_db_get(db, "SELECT nonce, hello_id, plmn FROM waiting WHERE dev = ?1",
+    rc = onr_db_get(db, "SELECT nonce, hello_id, plmn, region FROM waiting WHERE dev = ?1",
                     ONR_DB_ARGS(ONR_DB_STR(dev)),
                     ONR_DB_COLS(ONR_DB_OUT_EXACT(out->nonce), ONR_DB_OUT_EXACT(out->hello_id),
-                                ONR_DB_OUT_ANY(out->plmn, sizeof(out->plmn) - 1, &plmn_len)));
+                                ONR_DB_OUT_ANY(out->plmn, sizeof(out->plmn) - 1, &plmn_len),
+                                ONR_DB_OUT_ANY(out->region, sizeof(out->region) - 1,
+                                               &region_len)));
     out->plmn[plmn_len] = '\0';
+    out->region[region_len] = '\0';
     return rc;
 }
 

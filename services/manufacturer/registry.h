@@ -51,6 +51,7 @@ struct onr_registry_hello {
     uint8_t nonce[ONR_NONCE_LEN];
     uint8_t hello_id[ONR_MSG_ID_LEN];
     char plmn[ONR_PLMN_MAX + 1];
+    char region[4]; /* the MCC of the broker it came through, "" none */
 };
 
 /* A device's last voucher: for which PLMN ("" none), which operator and

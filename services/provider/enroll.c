@@ -37,6 +37,17 @@ void prov_cert_revoke_msg(const char *dev, const uint8_t *serial, size_t serial_
     };
 }
 
+#define REVOCATION_GRACE 86400 /* the plugin keeps a revocation a day past notAfter */
+
+uint64_t prov_revocation_needed_until(const struct onr_msg *request)
+{
+    uint64_t not_after = request->body.cert_revoke.not_after;
+
+    if (request->type != ONR_MSG_CERT_REVOKE || not_after == 0)
+        return 0;
+    return not_after + REVOCATION_GRACE;
+}
+
 int prov_revoke_cert(struct onr_service *svc, const struct prov_cert *c,
                      struct onr_answer *answer)
 {

@@ -257,7 +257,9 @@ int prov_enroll_waiting(struct onr_service *svc, const struct prov *p,
  * revoked at the brokers (type 27 with its notAfter, a confirmed message
  * published with `answer`); prov_cert_revoke_msg builds it (borrowing).
  * prov_revoke_in_force: every certificate in force of `dev` but `keep`
- * (NULL: all) revoked so; *revoked counts them.
+ * (NULL: all) revoked so; *revoked counts them. prov_revocation_needed_until:
+ * the time after which no broker needs revocation `request` (a day past
+ * its notAfter, when the plugin drops it: SPEC type 27; 0 without one).
  */
 struct prov_cert;
 int prov_cert_issue(struct onr_service *svc, const struct prov *p, const char *dev,
@@ -269,6 +271,7 @@ int prov_revoke_in_force(struct onr_service *svc, const char *dev, const uint8_t
                          size_t keep_len, struct onr_answer *answer, size_t *revoked);
 void prov_cert_revoke_msg(const char *dev, const uint8_t *serial, size_t serial_len,
                           int64_t not_after, struct onr_msg *msg);
+uint64_t prov_revocation_needed_until(const struct onr_msg *request);
 /* prov_enroll_response: the enroll response (type 12) answering `env`
  * with `cert`, our CA, our service broker's CA and endpoint, sealed for
  * `topic` into `reply`. */

@@ -675,11 +675,11 @@ class Fleet:
     quick_timers: the provider's, as Provider.configure's (a benchmark
     wants the defaults: resending every 2 s to a busy operator is load)."""
 
-    def __init__(self, onb, quick_timers=True, instances=1, key_instances=None):
+    def __init__(self, onb, quick_timers=True, instances=1, key_instances=None, options=()):
         """instances: of every service, sharing its database (add_instances;
         with ONR_TEST_STORE=postgres); key_instances: of the operator and
         the provider (an application key's sender and keeper), if not as
-        many."""
+        many; options: KEY=VALUE overrides (-o) for every service."""
         self.onb = onb
         self.ctl = Controller(onb, "fleet")
         self.prov = onb.provider("prov-a")
@@ -691,6 +691,8 @@ class Fleet:
         self.op = onb.operator("op-1", [self.maker], [self.prov])
         keys = instances if key_instances is None else key_instances
         for svc, n in ((self.maker, instances), (self.prov, keys), (self.op, keys)):
+            for o in options:
+                svc.process.argv += ["-o", o]
             add_instances(onb, svc, n)
         for svc in (self.maker, self.prov, self.op):
             svc.start()

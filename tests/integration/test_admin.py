@@ -9,6 +9,8 @@ import glob
 import hashlib
 import os
 import pwd
+import re
+import shutil
 import signal
 import stat
 import subprocess
@@ -513,35 +515,111 @@ class AdminTest(unittest.TestCase):
                                           "iccid=894900100000000001-894900100000099999 "
                                           "instances=2")
         self.assertIn("instances=2", topology)
+        pairing = int(re.search(r"pairing_port=(\d+)", topology).group(1))
+        # what each instance listens on: the line's port plus K - 1
+        topology = topology.replace("pairing_port=%d" % pairing,
+                                    "pairing_port=%d instances=2" % pairing)
+        topology += "metrics op-1 port=19464\n"
         proc = self.run_on(out, topology)
         self.assertEqual(proc.returncode, 1, proc.stdout)
-        self.assertIn("op-1 instances=2: several instances share one database: needs "
+        self.assertIn("prov-a instances=2: several instances share one database: needs "
                       "`storage postgres host=HOST`", proc.stderr)
         self.assertFalse(os.path.exists(out))
         proc = self.run_on(out, topology + "storage postgres host=ops\n")
         self.assertEqual(proc.returncode, 0, proc.stderr)
         units = os.path.join(out, "hosts/svc/etc/systemd/system")
         self.assertEqual(sorted(os.listdir(units)),
-                         ["onramp-operator@op-1:1.service.d", "onramp-operator@op-1:2.service.d"])
+                         ["onramp-operator@op-1:1.service.d", "onramp-operator@op-1:2.service.d",
+                          "onramp-provider@prov-a:1.service.d",
+                          "onramp-provider@prov-a:2.service.d"])
         for k in (1, 2):
             with open(os.path.join(units, "onramp-operator@op-1:%d.service.d/onramp.conf" % k)) \
                     as f:
                 dropin = f.read()
             self.assertRegex(dropin, r"\nExecStart=\nExecStart=/\S+/bin/onramp-operator "
-                                     r"--config /etc/onramp/op-1/operator.conf -o instance=%d\n"
-                             % k)
+                                     r"--config /etc/onramp/op-1/operator.conf -o instance=%d "
+                                     r"-o metrics_listen=127\.0\.0\.1:%d\n" % (k, 19464 + k - 1))
+            with open(os.path.join(units, "onramp-provider@prov-a:%d.service.d/onramp.conf" % k)) \
+                    as f:
+                dropin = f.read()
+            self.assertRegex(dropin, r"\nExecStart=\nExecStart=/\S+/bin/onramp-provider "
+                                     r"--config /etc/onramp/prov-a/provider.conf -o instance=%d "
+                                     r"-o http_listen=127\.0\.0\.1:%d\n" % (k, pairing + k - 1))
+        # Prometheus scrapes each instance
+        with open(os.path.join(out, "prometheus/onramp.yml")) as f:
+            scrape = f.read()
+        for k in (1, 2):
+            self.assertIn('      - targets: ["127.0.0.1:%d"]\n        labels:\n'
+                          '          service: op-1\n          role: operator\n'
+                          '          service_instance: "%d"\n          host: svc\n'
+                          % (19464 + k - 1, k), scrape)
         with open(os.path.join(out, "setup/svc.sh")) as f:
             setup = f.read()
         self.assertIn("systemctl disable --now onramp-operator@op-1.service\n", setup)
         for k in (1, 2):
             self.assertIn("systemctl enable onramp-operator@op-1:%d.service\n"
                           "systemctl restart onramp-operator@op-1:%d.service\n" % (k, k), setup)
-        self.assertIn("systemctl restart onramp-provider@prov-a.service\n", setup)
+        self.assertIn("systemctl restart onramp-manufacturer@acme.service\n", setup)
         # the one configuration has no instance: each process is given its own
         with open(os.path.join(out, "hosts/svc/etc/onramp/op-1/operator.conf")) as f:
             conf = f.read()
         self.assertNotRegex(conf, r"(?m)^instance ")
         self.assertIn("database postgresql:host=ops port=5432 dbname=onramp_op-1", conf)
+        self.assertIn("\nmetrics_listen 127.0.0.1:19464\n", conf)
+
+    def run_setup(self, out, root):
+        """OUT/setup/svc.sh as the host runs it after `rsync -a
+        OUT/hosts/svc/ root@svc:/`, with the host's /etc/systemd/system
+        in `root` and systemctl, chown and runuser recording their
+        arguments; what they were called with, one call a line."""
+        shutil.copytree(os.path.join(out, "hosts/svc/etc/systemd/system"), root,
+                        dirs_exist_ok=True)
+        fake = os.path.join(os.path.dirname(root), "bin")
+        calls = os.path.join(os.path.dirname(root), "calls")
+        os.makedirs(fake, exist_ok=True)
+        for name in ("systemctl", "chown", "runuser"):
+            with open(os.path.join(fake, name), "w") as f:
+                f.write('#!/bin/sh\necho "%s $*" >> %s\n' % (name, calls))
+            os.chmod(os.path.join(fake, name), 0o755)
+        with open(os.path.join(out, "setup/svc.sh")) as f:
+            script = f.read().replace("/etc/systemd/system/", root + "/")
+        if os.path.exists(calls):
+            os.unlink(calls)
+        proc = subprocess.run(["sh", "-s"], input=script, capture_output=True, text=True,
+                              env={"PATH": fake + ":/usr/bin:/bin"}, timeout=60)
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        with open(calls) as f:
+            return f.read()
+
+    def test_instances_a_topology_no_longer_has_are_stopped(self):
+        out = os.path.join(self.dep.dir, "fewer-instances")
+        root = os.path.join(self.dep.dir, "fewer-instances-host", "system")
+        three = self.topology().replace("iccid=894900100000000001-894900100000099999",
+                                        "iccid=894900100000000001-894900100000099999 "
+                                        "instances=3") + "storage postgres host=ops\n"
+        self.assertEqual(self.run_on(out, three).returncode, 0)
+        calls = self.run_setup(out, root)
+        for k in (1, 2, 3):
+            self.assertIn("systemctl enable onramp-operator@op-1:%d.service\n" % k, calls)
+        self.assertNotIn("disable --now onramp-operator@op-1:", calls)
+        # two instances: the third is stopped, its drop-in gone
+        proc = self.run_on(out, three.replace("instances=3", "instances=2"))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        calls = self.run_setup(out, root)
+        self.assertIn("systemctl disable --now onramp-operator@op-1:3.service\n", calls)
+        self.assertNotIn("disable --now onramp-operator@op-1:2", calls)
+        self.assertEqual(sorted(os.listdir(root)), ["onramp-operator@op-1:1.service.d",
+                                                    "onramp-operator@op-1:2.service.d"])
+        # one: both stopped, the single unit started again
+        proc = self.run_on(out, three.replace(" instances=3", ""))
+        self.assertEqual(proc.returncode, 0, proc.stderr)
+        calls = self.run_setup(out, root)
+        for k in (1, 2):
+            self.assertIn("systemctl disable --now onramp-operator@op-1:%d.service\n" % k, calls)
+        self.assertIn("systemctl enable onramp-operator@op-1.service\n", calls)
+        self.assertEqual(os.listdir(root), [])
+        # no other service had instances: nothing of theirs is touched
+        self.assertNotIn("disable --now onramp-provider", calls)
 
     @unittest.skipUnless(PG_BIN and os.getuid() == 0 and
                          "postgres" in [u.pw_name for u in pwd.getpwall()],

@@ -90,6 +90,46 @@ class BrokersTest(onboarding.FleetTestCase):
         self.assertIn("from=broker", voucher[-1])
         self.assertIn("country=%s" % REGIONS[last], voucher[-1])
 
+    def test_a_released_devices_revoke_leaves_what_is_in_force(self):
+        """A device released: its grant is revoked at every broker; once
+        each has confirmed it, the revoke is no longer in force at the
+        operator (a broker brought up to date later is not sent it), while
+        its certificate's revocation is in force at the provider (until a
+        day past its notAfter)."""
+        dev, _ = self.onboard()
+        self.wait_granted(dev, self.onb.brokers)
+        rc, out = self.fleet.ctl.release(self.fleet.prov, dev)
+        self.assertEqual(rc, 0, out)
+        key = "grant/" + dev
+        onboarding.wait_until(lambda: self.fleet.op.rows(
+            "SELECT count(*) FROM pending WHERE key = ?", key) == [(0,)], timeout=60,
+            what="the revoke confirmed by every broker")
+        self.assertEqual(self.fleet.op.rows("SELECT count(*) FROM in_force WHERE key = ?", key),
+                         [(0,)])
+        self.assertTrue(self.fleet.prov.rows(
+            "SELECT count(*) FROM in_force WHERE kind = 'cert_revoke'")[0][0] >= 1)
+
+    def test_a_hello_kept_for_a_later_voucher_keeps_its_brokers_country(self):
+        """A device says hello before its provider registered it: the hello
+        waits, with the country of the broker it came through, and the
+        voucher pushed when the registration arrives takes that country
+        (the device reports no visited network)."""
+        (state,) = self.fleet.maker.mint(1)
+        dev = os.path.basename(state)
+        run = self.onb.device(state, ("--until", "VOUCHED"))
+        run.process.start()
+        onboarding.wait_until(lambda: self.fleet.maker.rows(
+            "SELECT 1 FROM waiting WHERE dev = ?", dev), timeout=60, what="the hello waiting")
+        run.process.kill()  # the hello it said is the one that waits
+        last = bootstrap_connects(run.process.text())[-1]
+        rc, out = self.fleet.ctl.pair(self.fleet.prov, onboarding.DeviceRun(self.onb, state)
+                                      .label(), "fleet")
+        self.assertEqual(rc, 0, out)
+        self.fleet.maker.process.wait_for("voucher dev=%s " % dev, timeout=60)
+        voucher = [line for line in self.fleet.maker.process.text().splitlines()
+                   if "voucher dev=%s " % dev in line]
+        self.assertIn("country=%s from=broker" % REGIONS[last], voucher[-1])
+
     def test_a_broker_restored_with_an_empty_journal_gets_the_grants_back(self):
         """test-broker-3 loses its disk: started again with no grants
         journal, it has a new epoch, and the operator sends it every grant

@@ -215,6 +215,14 @@ class ExampleConfigTest(unittest.TestCase):
         self.assertEqual(status, 1)
         self.assertIn("metrics_public: yes or no", text)
 
+    def test_a_session_expiry_out_of_range_is_refused(self):
+        lines = self.localize("operator", example_lines("operator"))
+        for value in ("0", "86401", "soon"):
+            status, text = self.run_service("operator", lines + ["session_expiry " + value],
+                                            "expiry-" + value)
+            self.assertEqual(status, 1, text)
+            self.assertIn("session_expiry: seconds in 1..86400", text)
+
 
 if __name__ == "__main__":
     unittest.main()

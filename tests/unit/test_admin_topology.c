@@ -320,16 +320,28 @@ static void test_admin_topology_instances(void **state)
     refused(HOSTS BROKER "manufacturer acme host=h2 instances=0\n", 4, "instances=0: 1..8");
     refused(HOSTS BROKER "control admin host=h2 instances=2\n", 4,
             "unknown key 'instances' for control");
-    /* what listens would listen once per instance on one host */
+    /* what listens listens once per instance: instance K on the port plus
+     * K - 1, each a port of its host */
+    t = parse_ok(HOSTS BROKER "manufacturer acme host=h2 instances=2\nstorage postgres host=h1\n"
+                              "metrics acme port=9464\nmetrics mon port=9466\n"
+                              "monitor mon host=h2\n");
+    adm_topology_free(t);
     refused(HOSTS BROKER "manufacturer acme host=h2 instances=2\nstorage postgres host=h1\n"
-                         "metrics acme port=9464\n",
-            6, "metrics acme: one port for its 2 instances");
+                         "metrics acme port=9464\nmonitor mon host=h2\n"
+                         "metrics mon port=9465\n",
+            8, "port 9465 on host 'h2' is already used by metrics acme of instance 2 (line 6)");
+    refused(HOSTS BROKER "manufacturer acme host=h2 instances=3\nstorage postgres host=h1\n"
+                         "metrics acme port=65534\n",
+            6, "metrics acme: port 65534 and one after it for each of its 3 instances pass "
+               "65535");
     refused(HOSTS BROKER "provider prov-a host=h2 pairing_port=8080 instances=2\n"
                          "operator op-1 host=h2 plmn=00101 apn=x "
                          "imsi=001010000000001-001010000099999 "
                          "iccid=894900100000000001-894900100000099999\n"
-                         "contract prov-a op-1\nstorage postgres host=h1\n",
-            4, "every instance would listen on its pairing_port");
+                         "contract prov-a op-1\nstorage postgres host=h1\n"
+                         "metrics op-1 port=8081\n",
+            8, "port 8081 on host 'h2' is already used by provider 'prov-a' (pairing_port) of "
+               "instance 2 (line 4)");
 }
 
 /* roaming (issue 17): operators' countries, providers' policies, checked

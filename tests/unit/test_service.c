@@ -118,6 +118,10 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
 /* A release: the device's grant revoked at the broker, a confirmed message
  * whose refusals are decided by data (done on ENOENT, dropped on
  * EDENIED). */
+/* The kind a release's revoke is sent as (kinds[]): "revoke" unless a
+ * test says otherwise. */
+static const char *release_kind = "revoke";
+
 static int decide_release(struct onr_service *svc, const struct onr_envelope *env,
                           const char *topic, void *arg, struct onr_answer *answer)
 {
@@ -127,7 +131,7 @@ static int decide_release(struct onr_service *svc, const struct onr_envelope *en
     (void)topic;
     (void)arg;
     revoke.body.revoke.dev = ONR_BYTES_STR(DEV);
-    return onr_service_send_confirmed(svc, answer, "revoke", ONR_PEER_BROKER, "grant/" DEV,
+    return onr_service_send_confirmed(svc, answer, release_kind, ONR_PEER_BROKER, "grant/" DEV,
                                       &revoke, ONR_TOPIC_CONTROL);
 }
 
@@ -176,11 +180,26 @@ static int key_refused(struct onr_service *svc, const struct onr_pending *p, int
     return verdict;
 }
 
+/* When an "expiring" request is needed no more (its time, for the test). */
+static uint64_t expiring_until;
+
+static uint64_t needed_until(const struct onr_msg *request)
+{
+    assert_int_equal(request->type, ONR_MSG_REVOKE);
+    return expiring_until;
+}
+
 static const struct onr_delivery_kind kinds[] = {
     {.name = "app_key", .answer_type = ONR_MSG_APP_KEY_STORED, .peer_role = ONR_ROLE_PROVIDER,
      .peers = &providers, .confirmed = key_stored, .refused = key_refused},
     {.name = "revoke", .answer_type = ONR_MSG_CONTROL_RESULT, .peer_role = ONR_ROLE_BROKER,
      .done_on = ONR_ENOENT, .drop_on = ONR_EDENIED},
+    /* the same request, as a revoke that only undoes, and as one needed
+     * until a time */
+    {.name = "undo", .answer_type = ONR_MSG_CONTROL_RESULT, .peer_role = ONR_ROLE_BROKER,
+     .done_on = ONR_ENOENT, .drop_on = ONR_EDENIED, .settled_forgotten = 1},
+    {.name = "expiring", .answer_type = ONR_MSG_CONTROL_RESULT, .peer_role = ONR_ROLE_BROKER,
+     .needed_until = needed_until},
 };
 
 static int start(struct onr_service *svc, void *arg)
@@ -189,7 +208,9 @@ static int start(struct onr_service *svc, void *arg)
 
     if (rc == ONR_OK)
         rc = onr_service_subscribe(svc, INBOX, ONR_MSG_RELEASE, on_release, arg);
-    return rc == ONR_OK ? onr_service_deliveries(svc, kinds, 2, RESEND) : rc;
+    return rc == ONR_OK ? onr_service_deliveries(svc, kinds, sizeof(kinds) / sizeof(kinds[0]),
+                                                 RESEND)
+                        : rc;
 }
 
 static const struct onr_service_def def = {
@@ -265,6 +286,7 @@ static int setup_with(void **state, const char *brokers)
     refuse_next = 0;
     hook_fails = 0;
     verdict = ONR_DELIVERY_KEEP;
+    release_kind = "revoke";
     *state = f;
     return 0;
 }
@@ -992,6 +1014,88 @@ static void test_confirmations_alone_wait_for_the_next_commit(void **state)
     assert_true(n_sent > before);
 }
 
+/* b3's rows become those of a broker b9 the configuration does not name,
+ * and the service starts again. */
+static void restart_without_b9(struct fixture *f)
+{
+    assert_onr(ONR_OK, onr_db_run(f->svc->db, "UPDATE pending SET peer = 'b9' WHERE peer = 'b3'",
+                                  ONR_DB_NO_ARGS));
+    svc_cleanup(f->svc);
+    f->svc->config_path = f->config_path;
+    assert_onr(ONR_OK, svc_setup(f->svc, &def));
+}
+
+/* A revoke that only undoes leaves what is in force once no broker waits
+ * for it (confirmed, or settled by its refusal), not before: a broker that
+ * starts empty is then sent nothing of it. */
+static void test_a_revoke_settled_everywhere_is_no_longer_in_force(void **state)
+{
+    struct fixture *f = *state;
+    static const uint8_t epoch_two[ONR_BROKER_EPOCH_LEN] = {2};
+    uint8_t revoke[ONR_MSG_ID_LEN];
+    size_t before;
+
+    release_kind = "undo";
+    release_via(f->svc, 1);
+    sent_id(0, revoke);
+    control_result_via(f->svc, 0, revoke, ONR_OK, epoch_one);
+    control_result_via(f->svc, 2, revoke, ONR_ENOENT, epoch_one); /* done: no grant there */
+    /* b2 still waits for it: in force, for b2 and for a new broker */
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM in_force"), 1);
+    control_result_via(f->svc, 1, revoke, ONR_OK, epoch_one);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM pending"), 0);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM in_force"), 0);
+    /* b2 comes back empty: nothing to send it */
+    broker_stats(f->svc, 1, "b2", epoch_two);
+    before = n_sent;
+    svc_delivery_tick(f->svc, NULL);
+    event_base_loop(f->svc->base, EVLOOP_NONBLOCK);
+    assert_int_equal(n_sent, before);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM pending"), 0);
+}
+
+/* One whose last broker was taken out of the configuration goes at the
+ * next start, with that broker's rows. */
+static void test_a_revoke_waiting_for_a_forgotten_broker_goes_at_start(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t revoke[ONR_MSG_ID_LEN];
+
+    release_kind = "undo";
+    release_via(f->svc, 0);
+    sent_id(0, revoke);
+    control_result_via(f->svc, 0, revoke, ONR_OK, epoch_one);
+    control_result_via(f->svc, 1, revoke, ONR_OK, epoch_one);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM in_force"), 1);
+    restart_without_b9(f);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM pending"), 0);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM in_force"), 0);
+}
+
+/* A request needed until a time (a certificate's revocation) stays in
+ * force, every broker's confirmation notwithstanding, until then; the
+ * hourly sweep then takes it. */
+static void test_a_request_past_its_time_is_no_longer_in_force(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t revoke[ONR_MSG_ID_LEN];
+
+    release_kind = "expiring";
+    expiring_until = now + 60;
+    f->svc->in_force_swept_at = now;
+    release_via(f->svc, 0);
+    sent_id(0, revoke);
+    for (size_t b = 0; b < 3; b++)
+        control_result_via(f->svc, b, revoke, ONR_OK, epoch_one);
+    now += 3600;
+    expiring_until = now + 1; /* not yet */
+    svc_delivery_tick(f->svc, NULL);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM in_force"), 1);
+    now += 3600;
+    svc_delivery_tick(f->svc, NULL);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM in_force"), 0);
+}
+
 /* A broker that is down stops nothing: the others are served and resent
  * to; its rows wait for it, then go to it alone. */
 static void test_a_broker_down_stops_no_other(void **state)
@@ -1131,11 +1235,7 @@ static void test_a_broker_no_longer_configured_is_forgotten(void **state)
     release_via(f->svc, 0);
     assert_onr(ONR_OK, onr_db_run(f->svc->db, "INSERT INTO broker_epochs VALUES ('b9', x'01')",
                                   ONR_DB_NO_ARGS));
-    assert_onr(ONR_OK, onr_db_run(f->svc->db, "UPDATE pending SET peer = 'b9' WHERE peer = 'b3'",
-                                  ONR_DB_NO_ARGS));
-    svc_cleanup(f->svc);
-    f->svc->config_path = f->config_path;
-    assert_onr(ONR_OK, svc_setup(f->svc, &def));
+    restart_without_b9(f);
     assert_int_equal(count(f->svc, "SELECT count(*) FROM pending"), 2);
     assert_int_equal(count(f->svc, "SELECT count(*) FROM broker_epochs"), 0);
 }
@@ -1241,6 +1341,9 @@ int main(void)
         T(test_the_counters_count_what_is_pending),
         T3(test_a_request_goes_to_every_broker_and_is_confirmed_per_broker),
         T3(test_confirmations_alone_wait_for_the_next_commit),
+        T3(test_a_revoke_settled_everywhere_is_no_longer_in_force),
+        T3(test_a_revoke_waiting_for_a_forgotten_broker_goes_at_start),
+        T3(test_a_request_past_its_time_is_no_longer_in_force),
         T3(test_a_broker_down_stops_no_other),
         T3(test_a_broker_with_a_new_epoch_gets_everything_in_force),
         T3(test_a_new_epoch_leaves_what_is_pending_there),

@@ -19,6 +19,7 @@ static const char *const common_keys[] = {
     "database_password_file",        "log_level",
     "freshness",   "stats_interval", "controller",
     "metrics_listen", "metrics_public", "instance",
+    "session_expiry",
 };
 
 #define N_COMMON (sizeof(common_keys) / sizeof(common_keys[0]))

@@ -22,7 +22,19 @@
 #include "onramp/text.h"
 #include "service_internal.h"
 
-#define SESSION_EXPIRY 86400 /* seconds a persistent session outlives a disconnect */
+/*
+ * Seconds the broker keeps a service's session (its subscriptions and what
+ * is queued for it) after a disconnect (config `session_expiry`). Alone, a
+ * service gets back a day of messages after an outage. One of several
+ * instances is a member of a $share group, and Mosquitto (2.0) hands each
+ * message of the group to the next member in turn, connected or not: a
+ * dead instance's session would take its share until it expires. Two
+ * minutes outlast a restart and the reconnect backoff's first steps
+ * (0.5 s doubling, 31.5 s in all before it waits 30 s at a time); what
+ * an expired session held comes back as device retries and resends.
+ */
+#define SESSION_EXPIRY_ALONE 86400
+#define SESSION_EXPIRY_INSTANCE 120
 
 static void schedule_reconnect(struct svc_broker *b)
 {
@@ -163,7 +175,7 @@ static void try_connect(evutil_socket_t fd, short what, void *arg)
 /* Broker `b`'s client, configured and connecting (or retrying in the
  * background). */
 static int connect_one(struct onr_service *svc, struct svc_broker *b, const char *client_id,
-                       const char *ca, const char *cert, const char *key)
+                       uint32_t expiry, const char *ca, const char *cert, const char *key)
 {
     mosquitto_property *props = NULL;
 
@@ -181,7 +193,7 @@ static int connect_one(struct onr_service *svc, struct svc_broker *b, const char
     }
     /* The session expiry travels in CONNECT and libmosquitto keeps it for
      * reconnects. */
-    mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, SESSION_EXPIRY);
+    mosquitto_property_add_int32(&props, MQTT_PROP_SESSION_EXPIRY_INTERVAL, expiry);
     mosquitto_connect_bind_v5(b->mosq, b->host, (int)b->port, 30, NULL, props);
     mosquitto_property_free_all(&props);
     if (onr_mqtt_loop_new(svc->base, b->mosq, on_lost, b, &b->loop) != ONR_OK)
@@ -204,8 +216,17 @@ int svc_connect(struct onr_service *svc)
     char ca[1024];
     char cert[1024];
     char key[1024];
+    uint64_t expiry = 0;
     int rc;
 
+    rc = onr_config_get_uint(svc->cfg, "session_expiry",
+                             instance != NULL ? SESSION_EXPIRY_INSTANCE : SESSION_EXPIRY_ALONE, 1,
+                             SESSION_EXPIRY_ALONE, &expiry);
+    if (rc != ONR_OK) {
+        fprintf(stderr, "%s: session_expiry: seconds in 1..%d\n", svc->def->name,
+                SESSION_EXPIRY_ALONE);
+        return ONR_EINVAL;
+    }
     /* "{role}.{id}", or "{role}.{id}.{instance}" for one of several */
     if (instance != NULL &&
         (strlen(instance) > ONR_SERVICE_ID_MAX ||
@@ -229,7 +250,7 @@ int svc_connect(struct onr_service *svc)
     svc->transport = (struct svc_transport){publish, svc};
     /* each broker on its own: one that is down delays none of the others */
     for (size_t i = 0; i < svc->n_brokers && rc == ONR_OK; i++)
-        rc = connect_one(svc, &svc->brokers[i], client_id, ca, cert, key);
+        rc = connect_one(svc, &svc->brokers[i], client_id, (uint32_t)expiry, ca, cert, key);
     return rc;
 }
 

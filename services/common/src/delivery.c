@@ -181,6 +181,8 @@ static int refused(struct onr_service *svc, const struct onr_delivery_kind *k,
         rc = k->confirmed(svc, p, env, out, k->arg);
     if (rc == ONR_OK && verdict != ONR_DELIVERY_KEEP)
         rc = pending_delete(svc->db, p->peer, p->key);
+    if (rc == ONR_OK && verdict != ONR_DELIVERY_KEEP)
+        rc = svc_in_force_settled(svc, k, p->key);
     return rc;
 }
 
@@ -225,15 +227,18 @@ static int decide_answer(struct onr_service *svc, const struct onr_envelope *env
     if (rc == ONR_OK)
         rc = pending_delete(svc->db, p.peer, p.key);
     if (rc == ONR_OK)
+        rc = svc_in_force_settled(svc, k, p.key);
+    if (rc == ONR_OK)
         onr_log(ONR_LOG_INFO, "confirmed kind=%s peer=%s key=%s attempts=%llu", p.kind, p.peer,
                 p.key, (unsigned long long)p.attempts);
     return rc;
 }
 
-/* Did a broker's answer only delete its pending row (or nothing)? Then
- * its burst's commit may wait for the next burst's (batch_may_wait): lost
- * in a crash, the row is resent and the broker, whose journal holds the
- * change, confirms it again. Not when a hook of a broker kind may store or
+/* Did a broker's answer only delete its pending row (and what is no
+ * longer in force with it), or nothing? Then its burst's commit may wait
+ * for the next burst's (batch_may_wait): lost in a crash, the row is
+ * resent and the broker, whose journal holds the change, confirms it
+ * again. Not when a hook of a broker kind may store or
  * say something, nor when there is an answer to publish. */
 static int confirmation_only(const struct onr_service *svc)
 {
@@ -428,6 +433,7 @@ void svc_delivery_tick(struct onr_service *svc, void *arg)
         return;
     /* brokers with a new epoch: everything in force is due for them */
     svc_epochs_tick(svc);
+    svc_in_force_tick(svc);
     /* most seconds nothing is due: a read, no transaction */
     if (pending_any_due(svc->db, now, down, n_down, &any) != ONR_OK || !any)
         return;

@@ -109,6 +109,8 @@ int svc_epochs_start(struct onr_service *svc)
     if (rc == ONR_OK)
         rc = load_epochs(svc);
     if (rc == ONR_OK)
+        rc = svc_in_force_sweep(svc); /* a forgotten broker's rows went too */
+    if (rc == ONR_OK)
         rc = onr_db_commit(svc->db);
     if (rc != ONR_OK) {
         onr_db_rollback(svc->db);

@@ -186,6 +186,7 @@ struct onr_service {
     const char *via_topic; /* and its topic (borrowed while it is handled) */
     struct svc_transport transport;
     uint64_t (*clock)(void); /* seconds; time() unless a test sets it */
+    uint64_t in_force_swept_at; /* in_force.c's last sweep */
     struct onr_answer *answer; /* handle_once's (large: on the heap) */
     int outcome;               /* the refusal the message being handled was
                                   answered with (handle_once sets it from
@@ -294,6 +295,16 @@ int svc_delivery_counts(struct onr_service *svc, struct svc_pending_count out[SV
 int svc_epochs_start(struct onr_service *svc);
 int svc_epoch_seen(struct onr_service *svc, size_t i, const uint8_t *epoch, size_t len);
 void svc_epochs_tick(struct onr_service *svc);
+
+/* in_force.c: what leaves `in_force` (see the kinds' settled_forgotten
+ * and needed_until): the request under `key` of kind `k` once its last
+ * broker row went (in the caller's transaction); a sweep of every such
+ * row (in the caller's transaction); the tick's part (every hour, its
+ * own transaction). */
+int svc_in_force_settled(struct onr_service *svc, const struct onr_delivery_kind *k,
+                         const char *key);
+int svc_in_force_sweep(struct onr_service *svc);
+void svc_in_force_tick(struct onr_service *svc);
 
 /* status.c */
 int svc_status_setup(struct onr_service *svc);

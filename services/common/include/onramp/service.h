@@ -56,6 +56,10 @@
  *                service sharing its database (PostgreSQL): client id
  *                {role}.{id}.{instance}, subscriptions in the $share group
  *                {role}.{id} (default: one instance, client id {role}.{id})
+ *   session_expiry  seconds the brokers keep the service's session after a
+ *                disconnect, 1..86400 (default 86400; 120 with `instance`:
+ *                a dead instance's share of its $share group is then
+ *                handed to the live ones), read at start
  *   log_level    error, warning, notice (default), info, debug
  *   freshness    envelope freshness window, seconds (default 300)
  *   controller   ID SIGNING_PUB: a control tool allowed to ask for a
@@ -92,7 +96,12 @@
     "  database_password_file  its role's password, one line; only the owner may\n"         \
     "                     read the file (else PGPASSFILE, ~/.pgpass)\n"                      \
     "  instance NAME      one of several instances sharing the PostgreSQL\n"                \
-    "                     database: client id ROLE.ID.NAME, $share subscriptions\n"
+    "                     database: client id ROLE.ID.NAME, $share subscriptions\n"          \
+    "  session_expiry     seconds a broker keeps this process's session and what\n"          \
+    "                     is queued for it after a disconnect (default 86400;\n"             \
+    "                     120 with instance: the broker hands a dead instance's\n"           \
+    "                     share of requests to the others only once its session\n"           \
+    "                     expired). Read at start\n"
 
 struct event_base;
 struct onr_config;

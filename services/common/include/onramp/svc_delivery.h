@@ -106,6 +106,15 @@ struct onr_delivery_kind {
     void *arg;
     int done_on; /* a refusal that means the goal holds (0: none) */
     int drop_on; /* a refusal that no resend can mend (0: none) */
+    /* A kind sent to the brokers stays in force for a broker that starts
+     * empty (README, "Several brokers"), unless: settled_forgotten, a
+     * request that only undoes (a grant's revoke: such a broker holds
+     * nothing to take back), leaves once no broker waits for it (each
+     * confirmed it, or its refusal settled it); needed_until (not NULL)
+     * gives the time after which no broker needs `request` (0: as long as
+     * it is in force), when it leaves. */
+    int settled_forgotten;
+    uint64_t (*needed_until)(const struct onr_msg *request);
 };
 
 /*
