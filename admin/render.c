@@ -198,6 +198,8 @@ static void provider(struct render *r)
                               "front\n");
     if (self->pairing_port != 0)
         adm_text_add(r->text, "http_listen 127.0.0.1:%u\n", (unsigned)self->pairing_port);
+    if (self->pairing_origin[0] != '\0') /* the origin of the proxy's pages */
+        adm_text_add(r->text, "http_origin %s\n", self->pairing_origin);
 }
 
 static void operator(struct render *r)

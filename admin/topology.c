@@ -47,7 +47,8 @@ static const char *const broker_keys[] = {"host", "bootstrap_port", "services_po
 static const char *const party_keys[] = {"host", "instances", NULL};
 static const char *const tool_keys[] = {"host", NULL};
 static const char *const provider_keys[] = {"host", "instances", "default_operator",
-                                            "endpoint_broker", "pairing_port", NULL};
+                                            "endpoint_broker", "pairing_port",
+                                            "pairing_origin", NULL};
 static const char *const operator_keys[] = {"host", "instances", "plmn", "apn", "amf", "imsi",
                                             "iccid", "serves", NULL};
 static const char *const no_keys[] = {NULL};

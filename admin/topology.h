@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "onramp/config.h"
 #include "onramp/msg.h"
 
 #define ADM_ID_MAX ONR_SERVICE_ID_MAX
@@ -72,6 +73,7 @@ struct adm_party {
     size_t default_operator; /* index into parties */
     size_t endpoint_broker;  /* index into brokers */
     uint16_t pairing_port;   /* 0: no pairing page */
+    char pairing_origin[ONR_ORIGIN_MAX + 1]; /* its public origin; "" none */
     /* operators */
     char plmn[7];
     char apn[ADM_APN_MAX + 1];

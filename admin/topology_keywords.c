@@ -336,11 +336,18 @@ int adm_parse_provider(struct adm_parser *p, const struct adm_words *w)
 {
     const char *def = adm_words_get(w, "default_operator");
     const char *broker = adm_words_get(w, "endpoint_broker");
+    const char *origin = adm_words_get(w, "pairing_origin");
     struct adm_party *party = NULL;
     int rc = new_party(p, w, ADM_PROVIDER, &party);
 
     if (rc == ONR_OK)
         rc = port_value(p, w, "pairing_port", 0, &party->pairing_port);
+    if (rc == ONR_OK && origin != NULL && (party->pairing_port == 0 || !onr_config_origin(origin)))
+        return adm_fail(p, p->line, "pairing_origin=%s: the pairing page's public origin behind "
+                        "its TLS reverse proxy, e.g. https://pair.example.net (scheme, host, "
+                        "optional port; with pairing_port=)", origin);
+    if (rc == ONR_OK && origin != NULL)
+        snprintf(party->pairing_origin, sizeof(party->pairing_origin), "%s", origin);
     /* SIZE_MAX until resolved: none given */
     if (rc == ONR_OK) {
         party->default_operator = SIZE_MAX;

@@ -7,7 +7,7 @@
 # executions. Called by the ctest entry "fuzz.short" with SOURCE_DIR and
 # BINARY_DIR set; also the command for longer runs (tests/fuzz/README.md):
 #
-#   FUZZ_SECONDS  seconds per target (default 12)
+#   FUZZ_SECONDS  seconds per target (default 6)
 #   FUZZ_TARGETS  a ;-list of targets to run (default: all)
 #   FUZZ_JOBS     targets run at once (default 2)
 #   C_COMPILER    clang to use (default: clang-14, else clang)
@@ -15,7 +15,7 @@
 cmake_minimum_required(VERSION 3.25)
 
 if(NOT FUZZ_SECONDS)
-  set(FUZZ_SECONDS 12)
+  set(FUZZ_SECONDS 6)
 endif()
 if(NOT FUZZ_JOBS)
   set(FUZZ_JOBS 2)

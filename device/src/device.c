@@ -227,12 +227,19 @@ void device_enter(struct onr_device *d, enum onr_device_state state)
     device_report(d, "state", NULL);
 }
 
-void device_advance(struct onr_device *d, enum onr_device_state state)
+int device_move(struct onr_device *d, enum onr_device_state state)
 {
     device_enter(d, state);
-    if (device_state_reached(d->journey.state, d->opt.target))
+    if (device_state_reached(d->journey.state, d->opt.target)) {
         device_finish(d, ONR_OK);
-    else
+        return 0;
+    }
+    return 1;
+}
+
+void device_advance(struct onr_device *d, enum onr_device_state state)
+{
+    if (device_move(d, state))
         send_request(d); /* still connected: go on at once */
 }
 

@@ -213,13 +213,15 @@ void device_finish(struct onr_device *d, int result);
 /*
  * device_enter: the state becomes `state` (stored already), the ring is
  * wiped, the failure count reset, the state reported.
- * device_advance: the step is done and stored (d->journey holds its
- * data): device_enter, then the run ends at the target, else the next
- * step's request goes out on this connection.
+ * device_move: the step is done and stored (d->journey holds its data):
+ * device_enter, then the run ends at the target (0) or goes on (1: the
+ * caller sends what comes next on this connection).
+ * device_advance: device_move, then the next step's request.
  * device_reconnect: both connections left, the timer at once: the device
  * connects where its state says (device_on_bootstrap).
  */
 void device_enter(struct onr_device *d, enum onr_device_state state);
+int device_move(struct onr_device *d, enum onr_device_state state);
 void device_advance(struct onr_device *d, enum onr_device_state state);
 void device_reconnect(struct onr_device *d);
 
@@ -246,6 +248,10 @@ void step_voucher_take(struct onr_device *d, const struct onr_envelope *env);
 void step_profile_send(struct onr_device *d);
 void step_profile_take(struct onr_device *d, const struct onr_envelope *env);
 void step_attach_send(struct onr_device *d);
+/* step_attach_answer: the first challenge of a profile (`rand`, `autn`,
+ * borrowed: SPEC section 13) answered at PROFILED or RELOCATION_PROFILED
+ * as one answering an attach request would be. */
+void step_attach_answer(struct onr_device *d, const uint8_t *rand, const uint8_t *autn);
 void step_attach_take(struct onr_device *d, const struct onr_envelope *env);
 void step_enroll_send(struct onr_device *d);
 void step_enroll_take(struct onr_device *d, const struct onr_envelope *env);

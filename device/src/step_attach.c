@@ -2,7 +2,9 @@
  * The attach step (PROFILED -> NETWORK_ATTACHED, proto/SPEC.md section
  * 13; in a relocation RELOCATION_PROFILED -> RELOCATED, with the new
  * profile and its own sequence numbers in next/): UMTS AKA with the
- * operator's AuC. The device names its IMSI; the
+ * operator's AuC. The first challenge comes with the profile
+ * (step_profile.c hands it here); a device that lost it, or attaches
+ * again, names its IMSI in an attach request for another. The
  * USIM checks the challenge (MAC-A, then SQN freshness) and answers RES,
  * AUTS (the operator resynchronises and challenges again) or a MAC
  * failure; the operator's result carries the AKMA-style kid, which the
@@ -151,37 +153,30 @@ static int respond(struct onr_device *d, const uint8_t *rand, enum onr_attach_re
     return ONR_OK;
 }
 
-static void take_challenge(struct onr_device *d, const struct onr_msg_attach_challenge *m)
+/* The USIM's answer to challenge (`rand`, `autn`), sent; `again`: the
+ * challenge answers our resynchronisation, so a second one refused is the
+ * end of the attempt. */
+static void answer(struct onr_device *d, const uint8_t *rand, const uint8_t *autn, int again)
 {
-    const struct device_sent *s = device_sent_find(d, m->re);
     struct device_net net;
     uint8_t res[ONR_AKA_RES_LEN];
     uint8_t ck[ONR_AKA_KEY_LEN];
     uint8_t ik[ONR_AKA_KEY_LEN];
     uint8_t auts[ONR_AKA_AUTS_LEN];
-    int again;
     int rc;
 
     device_net(d, &net);
-    /* a challenge answers an attach request or a resynchronisation */
-    if (s == NULL || (s->kind != SENT_ATTACH_REQUEST && s->kind != SENT_SYNC_FAILURE)) {
-        device_report_code(d, "refused", "challenge", ONR_ENOENT,
-                           "answers no attach request of this run");
-        return;
-    }
-    rc = device_take_challenge(net.profile, net.dir, m->rand.ptr, m->autn.ptr, res, ck, ik,
-                               auts);
+    rc = device_take_challenge(net.profile, net.dir, rand, autn, res, ck, ik, auts);
     switch (rc) {
     case ONR_OK:
-        rc = respond(d, m->rand.ptr, ONR_ATTACH_RES, res, NULL, ck, ik);
+        rc = respond(d, rand, ONR_ATTACH_RES, res, NULL, ck, ik);
         if (rc == ONR_OK) {
             device_report(d, "challenge", NULL);
             device_wait_answer(d);
         }
         break;
     case ONR_EREPLAY:
-        again = s->kind == SENT_SYNC_FAILURE;
-        rc = respond(d, m->rand.ptr, ONR_ATTACH_SYNC_FAILURE, NULL, auts, NULL, NULL);
+        rc = respond(d, rand, ONR_ATTACH_SYNC_FAILURE, NULL, auts, NULL, NULL);
         if (rc == ONR_OK)
             device_report(d, "resync", NULL);
         /* a network that does not resynchronise is a failed attempt, so
@@ -193,7 +188,7 @@ static void take_challenge(struct onr_device *d, const struct onr_msg_attach_cha
         break;
     case ONR_EBADMAC:
         /* not our network, or not our profile: say so, then try again later */
-        rc = respond(d, m->rand.ptr, ONR_ATTACH_MAC_FAILURE, NULL, NULL, NULL, NULL);
+        rc = respond(d, rand, ONR_ATTACH_MAC_FAILURE, NULL, NULL, NULL, NULL);
         device_report_code(d, "refused", "challenge", ONR_EBADMAC,
                            "MAC-A does not verify: not from our network");
         if (rc == ONR_OK)
@@ -215,6 +210,24 @@ static void take_challenge(struct onr_device *d, const struct onr_msg_attach_cha
     onr_wipe(ck, sizeof(ck));
     onr_wipe(ik, sizeof(ik));
     onr_wipe(auts, sizeof(auts));
+}
+
+void step_attach_answer(struct onr_device *d, const uint8_t *rand, const uint8_t *autn)
+{
+    answer(d, rand, autn, 0);
+}
+
+static void take_challenge(struct onr_device *d, const struct onr_msg_attach_challenge *m)
+{
+    const struct device_sent *s = device_sent_find(d, m->re);
+
+    /* a challenge answers an attach request or a resynchronisation */
+    if (s == NULL || (s->kind != SENT_ATTACH_REQUEST && s->kind != SENT_SYNC_FAILURE)) {
+        device_report_code(d, "refused", "challenge", ONR_ENOENT,
+                           "answers no attach request of this run");
+        return;
+    }
+    answer(d, m->rand.ptr, m->autn.ptr, s->kind == SENT_SYNC_FAILURE);
 }
 
 /* The attach response with RES this run sent last, or NULL. */

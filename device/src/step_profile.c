@@ -4,7 +4,8 @@
  * nonce) to the voucher's operator, and the profile it answers, sealed to
  * this device's sealing key for this device, that operator and that
  * request's nonce. Only the holder of the sealing key can open it, so the
- * request needs no signature.
+ * request needs no signature. The profile may carry the operator's first
+ * attach challenge, which the attach step answers at once.
  */
 #include <stdio.h>
 #include <string.h>
@@ -105,8 +106,15 @@ static void take_profile(struct onr_device *d, const struct onr_msg_profile *m)
     }
     *net.profile = p;
     onr_wipe(&p, sizeof(p));
-    device_advance(d, net.slot == DEVICE_NEXT ? ONR_DEVICE_RELOCATION_PROFILED
-                                              : ONR_DEVICE_PROFILED);
+    if (!device_move(d, net.slot == DEVICE_NEXT ? ONR_DEVICE_RELOCATION_PROFILED
+                                                : ONR_DEVICE_PROFILED))
+        return;
+    /* the operator's first challenge came along: answered at once, no
+     * attach request (an operator that sent none gets one) */
+    if (m->rand.ptr != NULL)
+        step_attach_answer(d, m->rand.ptr, m->autn.ptr);
+    else
+        step_attach_send(d);
 }
 
 void step_profile_take(struct onr_device *d, const struct onr_envelope *env)

@@ -350,3 +350,16 @@ int onr_config_split(const char *value, char *buf, size_t cap, const char **fiel
             p++;
     }
 }
+
+int onr_config_origin(const char *value)
+{
+    static const char host_chars[] = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                                     "0123456789.-:[]";
+    size_t skip = strncmp(value, "https://", 8) == 0   ? 8
+                  : strncmp(value, "http://", 7) == 0 ? 7
+                                                       : 0;
+    size_t len = strlen(value);
+
+    return skip > 0 && len > skip && len <= ONR_ORIGIN_MAX &&
+           strspn(value + skip, host_chars) == len - skip;
+}

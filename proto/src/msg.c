@@ -65,6 +65,8 @@ static const struct onr_field profile_request_fields[] = {
 static const struct onr_field profile_fields[] = {
     F(profile, re, BIN, REQ, ID16),
     F(profile, sealed, BIN, REQ, SEALED(1024)),
+    F(profile, rand, BIN, OPT, 16, 16),
+    F(profile, autn, BIN, OPT, 16, 16),
 };
 static const struct onr_field attach_request_fields[] = {
     F(attach_request, imsi, DIGITS, REQ, 6, 15),
@@ -288,6 +290,15 @@ static const struct onr_field profile_content_fields[] = {
 };
 
 /* Fields that must agree with each other, beyond each one's own bounds. */
+
+/* A profile's first attach challenge comes whole or not at all. */
+static int profile_consistent(const struct onr_msg *m)
+{
+    return (m->body.profile.rand.ptr == NULL) == (m->body.profile.autn.ptr == NULL)
+               ? ONR_OK
+               : ONR_ESCHEMA;
+}
+
 static int attach_response_consistent(const struct onr_msg *m)
 {
     const struct onr_msg_attach_response *r = &m->body.attach_response;
@@ -419,7 +430,7 @@ static const struct msg_rule rules[] = {
     RULE(PENDING, pending, SIG, SERVICES, NULL),
     RULE(ERROR, error, SIG, SERVICES, NULL),
     RULE(PROFILE_REQUEST, profile_request, NONE, ROLE(DEVICE), NULL),
-    RULE(PROFILE, profile, SIG, ROLE(OPERATOR), NULL),
+    RULE(PROFILE, profile, SIG, ROLE(OPERATOR), profile_consistent),
     RULE(ATTACH_REQUEST, attach_request, NONE, ROLE(DEVICE), NULL),
     RULE(ATTACH_CHALLENGE, attach_challenge, SIG, ROLE(OPERATOR), NULL),
     RULE(ATTACH_RESPONSE, attach_response, NONE, ROLE(DEVICE), attach_response_consistent),

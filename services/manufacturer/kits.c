@@ -124,6 +124,9 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     struct onr_db *db = onr_service_db(svc);
     static struct onr_registry_kit k;
     struct onr_registry_assignment a;
+    /* the operator and policy of every device of the kit, as a
+     * registration's (SPEC type 40) */
+    const struct mfr_operator_fields f = {r->op, r->op_key, r->user, r->policy, r->op_keys};
     struct onr_msg msg = {.type = ONR_MSG_KIT_REGISTERED};
     char devs[ONR_KIT_DEVICES_MAX * ONR_DEVID_LEN];
     char assigned[ONR_KIT_DEVICES_MAX * ONR_DEVID_LEN];
@@ -146,7 +149,7 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
         return rc;
     else if (!claim_matches(ctx->m, r, &k, ctx->prov->id))
         result = "wrong claim secret";
-    else if (onr_p256_check_public(r->op_key.ptr) != ONR_OK)
+    else if (!mfr_operator_keys_ok(&f))
         result = "bad operator key";
     if (strcmp(result, "kit assigned") == 0) {
         taken = first_taken(db, &k, ctx->prov->id, &rc);
@@ -168,10 +171,7 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     if (strcmp(result, "kit assigned") != 0)
         return onr_answer_refuse(svc, answer, env, ONR_EDENIED, reply);
 
-    memset(&a, 0, sizeof(a));
-    snprintf(a.provider, sizeof(a.provider), "%s", ctx->prov->id);
-    snprintf(a.op, sizeof(a.op), "%.*s", (int)r->op.len, (const char *)r->op.ptr);
-    memcpy(a.op_key, r->op_key.ptr, ONR_P256_PUB_LEN);
+    mfr_assignment_of(&f, ctx->prov->id, &a);
     for (size_t i = 0; i < k.n_devs && rc == ONR_OK; i++) {
         int fresh = 0;
 

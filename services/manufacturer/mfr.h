@@ -52,6 +52,24 @@ struct mfr_bucket *mfr_bucket(struct mfr *m, const struct onr_peer *provider);
  * claim_rate a minute) at `now`: ONR_OK, or ONR_EBUSY when it is empty. */
 int mfr_take_claim_token(const struct mfr *m, struct mfr_bucket *b, uint64_t now);
 
+/* registration.c: what a registration (type 13) or a kit registration
+ * (type 40, for every device of its kit) says of the operator: its fields
+ * as the codec checked them. */
+struct mfr_operator_fields {
+    struct onr_bytes op;
+    struct onr_bytes op_key;
+    uint64_t user;
+    struct onr_bytes policy;
+    struct onr_bytes op_keys;
+};
+/* mfr_operator_keys_ok: 1 if the operator's key and every key of the
+ * policy's operators is a point on the curve, else 0. */
+int mfr_operator_keys_ok(const struct mfr_operator_fields *f);
+/* mfr_assignment_of: the assignment to provider `prov` those fields make
+ * (the policy and its operators' keys kept as they came). */
+void mfr_assignment_of(const struct mfr_operator_fields *f, const char *prov,
+                       struct onr_registry_assignment *a);
+
 /* registration.c: a registration or kit registration from a provider we
  * do not work with, about `subject` (a device or kit id, checked by the
  * codec): audited and answered EDENIED, all strangers sharing one claim

@@ -44,20 +44,46 @@ static int claim_hash(const struct mfr *m, const struct onr_msg_registration *r,
     return rc;
 }
 
-/* Every key of the policy's operators is a point on the curve (the
- * decoder checked their form, SPEC type 13). */
-static int op_keys_on_curve(const struct onr_msg_registration *r)
+int mfr_operator_keys_ok(const struct mfr_operator_fields *f)
 {
     struct onr_op_keys keys;
 
-    if (r->op_keys.ptr == NULL)
+    if (onr_p256_check_public(f->op_key.ptr) != ONR_OK)
+        return 0;
+    if (f->op_keys.ptr == NULL)
         return 1;
-    if (onr_op_keys_decode(r->op_keys.ptr, r->op_keys.len, &keys) != ONR_OK)
+    /* the decoder checked their form (SPEC type 13) */
+    if (onr_op_keys_decode(f->op_keys.ptr, f->op_keys.len, &keys) != ONR_OK)
         return 0;
     for (size_t i = 0; i < keys.n; i++)
         if (onr_p256_check_public(keys.keys[i].key) != ONR_OK)
             return 0;
     return 1;
+}
+
+void mfr_assignment_of(const struct mfr_operator_fields *f, const char *prov,
+                       struct onr_registry_assignment *a)
+{
+    memset(a, 0, sizeof(*a));
+    snprintf(a->provider, sizeof(a->provider), "%s", prov);
+    snprintf(a->op, sizeof(a->op), "%.*s", (int)f->op.len, (const char *)f->op.ptr);
+    memcpy(a->op_key, f->op_key.ptr, ONR_P256_PUB_LEN);
+    /* the policy and its operators' keys: the decoder checked that they
+     * parse and match (SPEC type 13); kept as they came */
+    a->user = f->user == 1;
+    if (f->policy.ptr != NULL && f->policy.len < sizeof(a->policy) &&
+        f->op_keys.len <= sizeof(a->op_keys)) {
+        memcpy(a->policy, f->policy.ptr, f->policy.len);
+        a->policy_len = f->policy.len;
+        memcpy(a->op_keys, f->op_keys.ptr, f->op_keys.len);
+        a->op_keys_len = f->op_keys.len;
+    }
+}
+
+/* The fields of registration `r`. */
+static struct mfr_operator_fields fields_of(const struct onr_msg_registration *r)
+{
+    return (struct mfr_operator_fields){r->op, r->op_key, r->user, r->policy, r->op_keys};
 }
 
 /* The registration repeats the assignment in force (its provider resent it,
@@ -81,6 +107,7 @@ static const char *check_claim(struct onr_service *svc, const struct mfr *m,
                                struct onr_registry_device *d, int *repeat)
 {
     struct onr_registry_assignment owner;
+    struct mfr_operator_fields f;
     uint8_t hash[32];
     int rc;
 
@@ -96,7 +123,8 @@ static const char *check_claim(struct onr_service *svc, const struct mfr *m,
         return "owned by another provider";
     if (rc != ONR_OK && rc != ONR_ENOENT)
         return NULL;
-    if (onr_p256_check_public(r->op_key.ptr) != ONR_OK || !op_keys_on_curve(r))
+    f = fields_of(r);
+    if (!mfr_operator_keys_ok(&f))
         return "bad operator key";
     *repeat = rc == ONR_OK && repeats(&owner, r);
     return "assigned";
@@ -110,6 +138,7 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     struct onr_db *db = onr_service_db(svc);
     struct onr_registry_device d;
     struct onr_registry_assignment a;
+    struct mfr_operator_fields f;
     struct mfr_change registered = {NULL, &a, onr_service_now(svc)};
     struct onr_registry_hello kept;
     char reply[ONR_TOPIC_MAX + 1];
@@ -137,20 +166,8 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     if (strcmp(result, "assigned") != 0)
         return onr_answer_refuse(svc, answer, env, ONR_EDENIED, reply);
 
-    memset(&a, 0, sizeof(a));
-    snprintf(a.provider, sizeof(a.provider), "%s", ctx->prov->id);
-    snprintf(a.op, sizeof(a.op), "%.*s", (int)r->op.len, (const char *)r->op.ptr);
-    memcpy(a.op_key, r->op_key.ptr, ONR_P256_PUB_LEN);
-    /* the policy and its operators' keys: the decoder checked that they
-     * parse and match (SPEC type 13); kept as they came */
-    a.user = r->user == 1;
-    if (r->policy.ptr != NULL && r->policy.len < sizeof(a.policy) &&
-        r->op_keys.len <= sizeof(a.op_keys)) {
-        memcpy(a.policy, r->policy.ptr, r->policy.len);
-        a.policy_len = r->policy.len;
-        memcpy(a.op_keys, r->op_keys.ptr, r->op_keys.len);
-        a.op_keys_len = r->op_keys.len;
-    }
+    f = fields_of(r);
+    mfr_assignment_of(&f, ctx->prov->id, &a);
     /* a device waiting since its hello gets its voucher now */
     rc = onr_registry_waiting(db, dev, &kept);
     waiting = rc == ONR_OK;

@@ -1,7 +1,8 @@
 /*
  * Step 3c, the attach: UMTS AKA with the device as the USIM (SPEC section
- * 13). An attach request gets a challenge (stored with its SQN before it
- * is sent); the response proves the profile (RES), or asks to
+ * 13). The first challenge goes out with the profile (profile.c); an
+ * attach request (a challenge lost, a re-attach) gets one of its own.
+ * Each is stored with its SQN before it is sent; the response proves the profile (RES), or asks to
  * resynchronise (AUTS), or says our challenge did not verify. A proven
  * device is attached: attached.c grants it its provider and hands the
  * provider its key.
@@ -20,15 +21,10 @@ struct attach_ctx {
     const char *down; /* its down topic */
 };
 
-/* A new challenge for `sub`, answering `re`, into answer->reply on `down`;
- * its SQN the next after `base` (the stored one, or the device's after a
- * resync), stored if sub->sqn is still what is stored. */
-static int challenge(struct onr_service *svc, struct op_subscriber *sub, uint64_t base,
-                     const uint8_t *re, const char *down, struct onr_answer *answer)
+int op_challenge_new(struct onr_service *svc, struct op_subscriber *sub, uint64_t base,
+                     struct onr_aka_vector *v)
 {
     struct onr_db *db = onr_service_db(svc);
-    struct onr_msg msg = {.type = ONR_MSG_ATTACH_CHALLENGE};
-    struct onr_aka_vector v;
     uint8_t rand[ONR_AKA_RAND_LEN];
     uint64_t sqn = 0;
     int rc;
@@ -37,19 +33,37 @@ static int challenge(struct onr_service *svc, struct op_subscriber *sub, uint64_
     if (rc == ONR_OK)
         rc = onr_random(rand, sizeof(rand));
     if (rc == ONR_OK)
-        rc = onr_aka_vector(&sub->keys, sqn, rand, &v);
+        rc = onr_aka_vector(&sub->keys, sqn, rand, v);
     if (rc == ONR_OK)
         rc = op_sub_set_sqn(db, sub->dev, sub->sqn, sqn);
     if (rc == ONR_OK)
         rc = op_challenge_put(db, sub->dev, rand, sqn, onr_service_now(svc));
-    if (rc == ONR_OK) {
-        msg.body.attach_challenge = (struct onr_msg_attach_challenge){
-            .re = {re, ONR_MSG_ID_LEN},
-            .rand = ONR_BYTES(v.rand),
-            .autn = ONR_BYTES(v.autn),
-        };
-        rc = onr_service_seal(svc, &msg, down, &answer->reply, NULL);
-    }
+    if (rc == ONR_OK)
+        sub->sqn = sqn;
+    else
+        onr_wipe(v, sizeof(*v));
+    return rc;
+}
+
+/* A new challenge for `sub`, answering `re`, into answer->reply on `down`;
+ * its SQN the next after `base` (the stored one, or the device's after a
+ * resync). */
+static int challenge(struct onr_service *svc, struct op_subscriber *sub, uint64_t base,
+                     const uint8_t *re, const char *down, struct onr_answer *answer)
+{
+    struct onr_msg msg = {.type = ONR_MSG_ATTACH_CHALLENGE};
+    struct onr_aka_vector v;
+    int rc;
+
+    rc = op_challenge_new(svc, sub, base, &v);
+    if (rc != ONR_OK)
+        return rc;
+    msg.body.attach_challenge = (struct onr_msg_attach_challenge){
+        .re = {re, ONR_MSG_ID_LEN},
+        .rand = ONR_BYTES(v.rand),
+        .autn = ONR_BYTES(v.autn),
+    };
+    rc = onr_service_seal(svc, &msg, down, &answer->reply, NULL);
     onr_wipe(&v, sizeof(v));
     return rc;
 }

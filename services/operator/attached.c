@@ -93,8 +93,7 @@ int op_attached(struct onr_service *svc, struct op *o, struct op_subscriber *sub
         rc = onr_service_send_confirmed(svc, answer, OP_KIND_APP_KEY, prov->id, key, &msg,
                                         topic);
     }
-    if (rc == ONR_OK)
-        rc = onr_service_event(svc, sub->dev, ONR_JOURNEY_ATTACHED, onr_answer_extra(answer));
+    /* no event: the attach result and the key, both signed, say it */
     return rc;
 }
 

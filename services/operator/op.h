@@ -8,8 +8,9 @@
  *   subscribers.c the database: subscribers (the AuC), AKA challenges
  *   pool.c        the number pool
  *   lifecycle.c   a subscription's state and its changes
- *   profile.c     step 3c: a voucher -> a subscription, sealed to the device
- *   attach.c      step 3c: the AKA run (attach request, response)
+ *   profile.c     step 3c: a voucher -> a subscription, sealed to the device,
+ *                 with the first attach challenge
+ *   attach.c      step 3c: the AKA run (challenges, attach request, response)
  *   attached.c    what an attach sends: the grant at the broker and the
  *                 provider's application key, confirmed delivery both
  *   align.c       step 5: a provider's policy for one of its devices
@@ -72,6 +73,17 @@ int op_on_profile_request(struct onr_service *svc, const struct onr_envelope *en
                           const char *topic, void *arg);
 
 /* attach.c */
+/*
+ * op_challenge_new: a new AKA challenge for `sub` into `v` (SPEC section
+ * 13), inside the caller's transaction: its SQN the next after `base` (the
+ * stored one, or the device's after a resync), stored as sub->sqn by a
+ * conditional update (ONR_EBUSY if another instance moved the SQN since
+ * `sub` was read: the message is then handled again), and the challenge
+ * (RAND, SQN) stored to be answered once. `v` holds CK, IK and XRES: the
+ * caller wipes it.
+ */
+int op_challenge_new(struct onr_service *svc, struct op_subscriber *sub, uint64_t base,
+                     struct onr_aka_vector *v);
 int op_on_attach_request(struct onr_service *svc, const struct onr_envelope *env,
                          const char *topic, void *arg);
 int op_on_attach_response(struct onr_service *svc, const struct onr_envelope *env,
@@ -80,8 +92,7 @@ int op_on_attach_response(struct onr_service *svc, const struct onr_envelope *en
 /*
  * attached.c. op_attached: from inside the attach transaction: `sub`
  * takes the attach (kid, K_AF sealed to its provider), and the grant and
- * the provider's key go out as confirmed messages, the event as an extra
- * of `answer`.
+ * the provider's key go out as confirmed messages with `answer`.
  */
 int op_attached(struct onr_service *svc, struct op *o, struct op_subscriber *sub,
                 const uint8_t kid[16], const uint8_t k_af[32], struct onr_answer *answer);

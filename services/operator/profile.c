@@ -4,7 +4,11 @@
  * this device, for us, not expired, naming a provider we have a contract
  * with, for a country we serve), give the device its one subscription (allocated on the first
  * request, the same one after) and answer with the profile sealed to the
- * device's key in the voucher.
+ * device's key in the voucher, and the first attach challenge beside it:
+ * the device answers that at once, without an attach request (SPEC
+ * section 13). Everything is stored with the answer in one transaction: a
+ * duplicate of the request gets the same answer, the same challenge; a
+ * new request gets a new one, its SQN the next.
  */
 #include "op.h"
 
@@ -98,6 +102,7 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     struct op_subscriber sub;
     struct onr_msg msg = {.type = ONR_MSG_PROFILE};
     struct onr_msg_profile_content content;
+    struct onr_aka_vector v;
     uint8_t sealed[ONR_SEALED_PROFILE_MAX];
     size_t sealed_len = 0;
     char down[ONR_TOPIC_MAX + 1];
@@ -117,8 +122,13 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
          * release): the same subscription, active again */
         rc = op_sub_step(db, &sub, OP_PROFILED, &owners);
     }
-    if (rc != ONR_OK)
+    /* the first challenge, stored before the answer is said */
+    if (rc == ONR_OK)
+        rc = op_challenge_new(svc, &sub, sub.sqn, &v);
+    if (rc != ONR_OK) {
+        onr_wipe(&sub, sizeof(sub));
         return rc;
+    }
     content = (struct onr_msg_profile_content){
         .iccid = {(const uint8_t *)sub.iccid, strlen(sub.iccid)},
         .imsi = {(const uint8_t *)sub.imsi, strlen(sub.imsi)},
@@ -136,18 +146,19 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
         msg.body.profile = (struct onr_msg_profile){
             .re = ONR_BYTES(env->id),
             .sealed = {sealed, sealed_len},
+            .rand = ONR_BYTES(v.rand),
+            .autn = ONR_BYTES(v.autn),
         };
         rc = onr_topic_down(ctx->dev, down, sizeof(down));
         if (rc == ONR_OK)
             rc = onr_service_seal(svc, &msg, down, &answer->reply, NULL);
     }
-    if (rc == ONR_OK && fresh)
-        rc = onr_service_event(svc, ctx->dev, ONR_JOURNEY_PROFILED, onr_answer_extra(answer));
     if (rc == ONR_OK)
         onr_log(fresh ? ONR_LOG_NOTICE : ONR_LOG_INFO,
                 "profile dev=%s imsi=%s iccid=%s provider=%s%s", ctx->dev, sub.imsi, sub.iccid,
                 sub.prov, fresh ? " allocated=yes" : "");
     onr_wipe(&sub, sizeof(sub));
+    onr_wipe(&v, sizeof(v));
     onr_wipe(sealed, sizeof(sealed));
     return rc;
 }

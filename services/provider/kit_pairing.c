@@ -46,18 +46,14 @@ static int tell_kit_paired(struct onr_service *svc, const struct prov_kit *k,
     return prov_seal_to_asker(svc, &msg, k->asker, pub);
 }
 
-/* The kit registration of `k` with its claim secret, to its manufacturer,
- * as a confirmed message of `answer` ("kit/KIT": a pairing again replaces
- * the one in flight). */
-static int kit_registration(struct onr_service *svc, const struct prov *p,
-                            const struct prov_kit *k, const char *claim,
-                            struct onr_answer *answer)
+int prov_kit_register(struct onr_service *svc, const struct prov *p, const struct prov_kit *k,
+                      const uint8_t sealed[ONR_LABEL_SEALED_LEN], struct onr_answer *answer)
 {
     const struct onr_peer *mfr = onr_peer_find(&p->manufacturers, (const uint8_t *)k->mfr,
                                                strlen(k->mfr));
     const struct onr_peer *op = onr_peer_find(&p->operators, (const uint8_t *)k->op,
                                               strlen(k->op));
-    uint8_t sealed[ONR_LABEL_SEALED_LEN];
+    uint8_t keys_bin[ONR_OP_KEYS_BIN_MAX];
     char topic[ONR_TOPIC_MAX + 1];
     char key[ONR_DELIVERY_KEY_MAX + 1];
     struct onr_msg msg = {.type = ONR_MSG_KIT_REGISTRATION};
@@ -65,19 +61,26 @@ static int kit_registration(struct onr_service *svc, const struct prov *p,
 
     if (mfr == NULL || op == NULL)
         return ONR_ENOENT;
-    rc = onr_kit_claim_seal(mfr->sealing_key, k->kit, onr_service_id(svc), claim, sealed);
-    if (rc != ONR_OK)
-        return rc;
     msg.body.kit_registration = (struct onr_msg_kit_registration){
         .kit = {(const uint8_t *)k->kit, ONR_KIT_ID_LEN},
-        .claim = ONR_BYTES(sealed),
+        .claim = {sealed, ONR_LABEL_SEALED_LEN},
         .op = {(const uint8_t *)op->id, strlen(op->id)},
         .op_key = ONR_BYTES(op->key),
+        .user = k->user ? 1 : 0,
     };
-    rc = onr_topic_in(ONR_ROLE_MANUFACTURER, mfr->id, topic, sizeof(topic));
+    /* the policy as a registration carries it, for every device of the kit */
+    rc = prov_policy_fields(&p->operators, k->policy, op->id, keys_bin,
+                            &msg.body.kit_registration.policy,
+                            &msg.body.kit_registration.op_keys);
+    if (rc == ONR_OK)
+        rc = onr_topic_in(ONR_ROLE_MANUFACTURER, mfr->id, topic, sizeof(topic));
     if (rc != ONR_OK)
         return rc;
     prov_key("kit", k->kit, key, sizeof(key));
+    if (answer == NULL) /* due now: the resend tick sends it */
+        return onr_delivery_store(onr_service_db(svc), PROV_KIND_KIT_REGISTRATION, mfr->id, key,
+                                  &msg, topic, NULL, onr_service_now(svc),
+                                  onr_service_now(svc));
     return onr_service_send_confirmed(svc, answer, PROV_KIND_KIT_REGISTRATION, mfr->id, key,
                                       &msg, topic);
 }
@@ -96,8 +99,8 @@ static int pair_kit(struct onr_service *svc, const struct prov *p,
 {
     struct onr_db *db = onr_service_db(svc);
     struct onr_kit_label label;
+    uint8_t sealed[ONR_LABEL_SEALED_LEN];
     struct prov_kit old;
-    int user;
     int rc;
 
     *why = NULL;
@@ -116,9 +119,9 @@ static int pair_kit(struct onr_service *svc, const struct prov *p,
     snprintf(k->mfr, sizeof(k->mfr), "%s", label.mfr);
     snprintf(k->account, sizeof(k->account), "%.*s", (int)req->account.len,
              (const char *)req->account.ptr);
-    /* a kit's registration carries no roaming policy yet (issue 17's
-     * fields are the single registration's) */
-    snprintf(k->op, sizeof(k->op), "%s", prov_choose_operator(p, req->op, &user));
+    /* operator, end user's choice and policy chosen as for a device */
+    snprintf(k->op, sizeof(k->op), "%s", prov_choose_operator(p, req->op, &k->user));
+    snprintf(k->policy, sizeof(k->policy), "%s", prov_policy_text(&p->roaming, k->account));
     snprintf(k->asker, sizeof(k->asker), "%s", req->asker);
     memcpy(k->pairing_id, req->id, ONR_MSG_ID_LEN);
     rc = prov_kit_get(db, k->kit, &old);
@@ -128,8 +131,10 @@ static int pair_kit(struct onr_service *svc, const struct prov *p,
         goto out;
     }
     if (rc == ONR_OK) {
-        /* paired before: its account and operator stay */
+        /* paired before: its account, operator and end user's choice
+         * stay; the policy is the account's now, as a device's retry */
         snprintf(k->op, sizeof(k->op), "%s", old.op);
+        k->user = old.user;
         k->registered = old.registered;
         memcpy(k->devs, old.devs, sizeof(k->devs));
         k->n_devs = old.n_devs;
@@ -137,17 +142,26 @@ static int pair_kit(struct onr_service *svc, const struct prov *p,
         if (rc < 0)
             goto out;
         *held = rc;
+        if (*held) /* no registration: the manufacturer's policy stays */
+            snprintf(k->policy, sizeof(k->policy), "%s", old.policy);
     } else if (rc != ONR_ENOENT) {
         goto out;
     }
-    rc = prov_kit_put(db, k, onr_service_now(svc));
-    if (rc == ONR_OK && !*held)
-        rc = kit_registration(svc, p, k, label.claim, answer);
+    rc = onr_kit_claim_seal(onr_peer_find(&p->manufacturers, (const uint8_t *)k->mfr,
+                                          strlen(k->mfr))->sealing_key,
+                            k->kit, onr_service_id(svc), label.claim, sealed);
     if (rc == ONR_OK)
-        onr_log(ONR_LOG_NOTICE, "kit pairing kit=%s manufacturer=%s operator=%s asker=%s%s",
-                k->kit, k->mfr, k->op, k->asker, *held ? " (held already)" : "");
+        rc = prov_kit_put(db, k, sealed, onr_service_now(svc));
+    if (rc == ONR_OK && !*held)
+        rc = prov_kit_register(svc, p, k, sealed, answer);
+    if (rc == ONR_OK)
+        onr_log(ONR_LOG_NOTICE, "kit pairing kit=%s manufacturer=%s operator=%s user=%s "
+                "policy=%s asker=%s%s", k->kit, k->mfr, k->op, k->user ? "yes" : "no",
+                k->policy[0] != '\0' ? k->policy : "none", k->asker,
+                *held ? " (held already)" : "");
 out:
     onr_wipe(&label, sizeof(label));
+    onr_wipe(sealed, sizeof(sealed));
     return rc;
 }
 
@@ -291,14 +305,15 @@ static int refuse_kit(struct onr_service *svc, const struct prov_kit *k, const c
 }
 
 /* Every device of the kit claimed (claimed: the manufacturer assigned it)
- * for the kit's account and operator. */
-static int claim_devices(struct onr_service *svc, const struct prov_kit *k)
+ * for the kit's account, operator and policy; *fresh how many were not. */
+static int claim_devices(struct onr_service *svc, const struct prov_kit *k, size_t *fresh)
 {
     struct onr_db *db = onr_service_db(svc);
     struct prov_app_key key;
     struct prov_claim c;
     int rc = ONR_OK;
 
+    *fresh = 0;
     for (size_t i = 0; i < k->n_devs && rc == ONR_OK; i++) {
         rc = prov_claim_get(db, k->devs[i], &c);
         if (rc == ONR_OK && c.state >= PROV_STEP_CLAIMED)
@@ -310,17 +325,20 @@ static int claim_devices(struct onr_service *svc, const struct prov_kit *k)
         snprintf(c.mfr, sizeof(c.mfr), "%s", k->mfr);
         snprintf(c.account, sizeof(c.account), "%s", k->account);
         snprintf(c.op, sizeof(c.op), "%s", k->op);
+        c.user = k->user;
+        snprintf(c.policy, sizeof(c.policy), "%s", k->policy);
         snprintf(c.asker, sizeof(c.asker), "%s", k->asker);
         memcpy(c.pairing_id, k->pairing_id, ONR_MSG_ID_LEN);
         c.state = PROV_STEP_REGISTERING;
         /* no sealed claim of its own: the kit's label claims it (a policy
-         * change cannot register a kit's device again; issue 17's fields
-         * are the single registration's) */
+         * change cannot register a kit's device again) */
         rc = prov_claim_put(db, &c, NULL, onr_service_now(svc));
         if (rc == ONR_OK)
             rc = prov_app_key_get(db, c.dev, &key);
         if (rc == ONR_OK || rc == ONR_ENOENT)
             rc = prov_device_step(db, &c, PROV_REGISTERED, rc == ONR_OK, onr_service_now(svc));
+        if (rc == ONR_OK)
+            (*fresh)++;
     }
     return rc;
 }
@@ -333,6 +351,8 @@ int prov_kit_registered_hook(struct onr_service *svc, const struct onr_pending *
     struct onr_db *db = onr_service_db(svc);
     static struct prov_kit k;
     const char *taken;
+    size_t fresh = 0;
+    int was_registered;
     int rc;
 
     (void)arg;
@@ -351,9 +371,17 @@ int prov_kit_registered_hook(struct onr_service *svc, const struct onr_pending *
         return rc;
     if (taken != NULL)
         return refuse_kit(svc, &k, taken, m->assigned, out);
-    rc = claim_devices(svc, &k);
+    was_registered = k.registered;
+    rc = claim_devices(svc, &k, &fresh);
     if (rc == ONR_OK)
         rc = prov_kit_registered(db, &k, onr_service_now(svc));
+    if (rc == ONR_OK && was_registered && fresh == 0) {
+        /* registered again with a new policy (a pairing of a kit the
+         * account holds is answered at once): nobody to tell */
+        onr_log(ONR_LOG_NOTICE, "kit registered again kit=%s policy=%s", k.kit,
+                k.policy[0] != '\0' ? k.policy : "none");
+        return ONR_OK;
+    }
     if (rc == ONR_OK && strcmp(k.asker, PROV_ASKER_WEB) != 0)
         rc = tell_kit_paired(svc, &k, &out->reply);
     if (rc == ONR_OK)
@@ -375,8 +403,19 @@ int prov_kit_registration_refused(struct onr_service *svc, const struct onr_pend
     rc = kit_of(svc, pending, &k);
     if (rc == ONR_ENOENT)
         return ONR_DELIVERY_DROP;
-    if (rc != ONR_OK)
+    if (rc == ONR_OK)
+        rc = prov_kit_held(db, &k);
+    if (rc < 0)
         return rc;
+    if (rc == 1) {
+        /* the account holds the kit: its registration with a new policy,
+         * sent again past a claim rate or a clock off, as a device's */
+        if (code == ONR_EBUSY || code == ONR_ESTALE)
+            return ONR_DELIVERY_KEEP;
+        onr_log(ONR_LOG_WARNING, "kit registration refused kit=%s manufacturer=%s code=%s",
+                k.kit, k.mfr, onr_error_name(code));
+        return ONR_DELIVERY_DROP;
+    }
     /* the manufacturer's reason, when it gives one (a device of the kit
      * that is not free): checked text of at most 128 bytes */
     if (refusal != NULL && refusal->msg.type == ONR_MSG_ERROR &&

@@ -8,17 +8,21 @@
 int prov_kit_get(struct onr_db *db, const char *kit, struct prov_kit *out)
 {
     struct onr_db_rows *rows = NULL;
+    size_t policy_len = 0;
     int rc;
 
     memset(out, 0, sizeof(*out));
-    rc = onr_db_get(db, "SELECT kit, mfr, account, operator, state, pairing_id, asker"
-                        " FROM kit_claims WHERE kit = ?1",
+    rc = onr_db_get(db, "SELECT kit, mfr, account, operator, state, pairing_id, asker,"
+                        " user_choice, policy FROM kit_claims WHERE kit = ?1",
                     ONR_DB_ARGS(ONR_DB_STR(kit)),
                     ONR_DB_COLS(ONR_DB_OUT_TEXT(out->kit), ONR_DB_OUT_TEXT(out->mfr),
                                 ONR_DB_OUT_TEXT(out->account), ONR_DB_OUT_TEXT(out->op),
                                 ONR_DB_OUT_INT(&out->registered),
                                 ONR_DB_OUT_EXACT(out->pairing_id),
-                                ONR_DB_OUT_TEXT(out->asker)));
+                                ONR_DB_OUT_TEXT(out->asker), ONR_DB_OUT_INT(&out->user),
+                                ONR_DB_OUT_ANY(out->policy, sizeof(out->policy) - 1,
+                                               &policy_len)));
+    out->policy[policy_len] = '\0';
     if (rc == ONR_OK)
         rc = onr_db_query(db, "SELECT dev FROM kit_devices WHERE kit = ?1 ORDER BY position",
                           ONR_DB_ARGS(ONR_DB_STR(kit)), &rows);
@@ -35,15 +39,38 @@ int prov_kit_get(struct onr_db *db, const char *kit, struct prov_kit *out)
     return rc == ONR_ENOENT && out->kit[0] != '\0' ? ONR_OK : rc;
 }
 
-int prov_kit_put(struct onr_db *db, const struct prov_kit *k, uint64_t now)
+int prov_kit_put(struct onr_db *db, const struct prov_kit *k,
+                 const uint8_t sealed[ONR_LABEL_SEALED_LEN], uint64_t now)
 {
     return onr_db_run(db, "INSERT INTO kit_claims (kit, mfr, account, operator, state,"
-                          " pairing_id, asker, created_at) VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7)"
+                          " pairing_id, asker, created_at, user_choice, policy, sealed_claim)"
+                          " VALUES (?1, ?2, ?3, ?4, 0, ?5, ?6, ?7, ?8, ?9, ?10)"
                           " ON CONFLICT (kit) DO UPDATE SET pairing_id = excluded.pairing_id,"
-                          " asker = excluded.asker",
+                          " asker = excluded.asker, policy = excluded.policy,"
+                          " sealed_claim = excluded.sealed_claim",
                       ONR_DB_ARGS(ONR_DB_STR(k->kit), ONR_DB_STR(k->mfr), ONR_DB_STR(k->account),
                                   ONR_DB_STR(k->op), ONR_DB_ARRAY(k->pairing_id),
-                                  ONR_DB_STR(k->asker), ONR_DB_INT(now)));
+                                  ONR_DB_STR(k->asker), ONR_DB_INT(now), ONR_DB_INT(k->user),
+                                  k->policy[0] != '\0' ? ONR_DB_STR(k->policy) : ONR_DB_NULLV,
+                                  ONR_DB_BLOB(sealed, ONR_LABEL_SEALED_LEN)));
+}
+
+int prov_kit_sealed(struct onr_db *db, const char *kit, uint8_t out[ONR_LABEL_SEALED_LEN])
+{
+    size_t len = 0;
+    int rc = onr_db_get(db, "SELECT sealed_claim FROM kit_claims WHERE kit = ?1",
+                        ONR_DB_ARGS(ONR_DB_STR(kit)),
+                        ONR_DB_COLS(ONR_DB_OUT_ANY(out, ONR_LABEL_SEALED_LEN, &len)));
+
+    /* NULL (a kit claimed before it was kept) reads empty */
+    return rc == ONR_OK && len != ONR_LABEL_SEALED_LEN ? ONR_ENOENT : rc;
+}
+
+int prov_kit_set_policy(struct onr_db *db, const char *kit, const char *policy)
+{
+    return onr_db_run_one(db, "UPDATE kit_claims SET policy = ?2 WHERE kit = ?1",
+                          ONR_DB_ARGS(ONR_DB_STR(kit), policy[0] != '\0' ? ONR_DB_STR(policy)
+                                                                         : ONR_DB_NULLV));
 }
 
 int prov_kit_registered(struct onr_db *db, const struct prov_kit *k, uint64_t now)

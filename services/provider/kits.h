@@ -18,6 +18,8 @@ struct prov_kit {
     char mfr[ONR_SERVICE_ID_MAX + 1];
     char account[PROV_ACCOUNT_MAX + 1];
     char op[ONR_SERVICE_ID_MAX + 1];
+    int user;                           /* `op` is the end user's choice */
+    char policy[ONR_POLICY_TEXT_MAX + 1]; /* its registration's last policy; "" none */
     int registered;                     /* the manufacturer registered it */
     uint8_t pairing_id[ONR_MSG_ID_LEN]; /* the pairing to answer */
     char asker[ONR_SERVICE_ID_MAX + 1]; /* a control tool, or PROV_ASKER_WEB */
@@ -28,9 +30,15 @@ struct prov_kit {
 /* prov_kit_get: the claim on `kit` with its devices; ONR_ENOENT. */
 int prov_kit_get(struct onr_db *db, const char *kit, struct prov_kit *out);
 /* prov_kit_put: a new kit claim (registering), or a pairing of one again
- * (its asker and pairing replaced; its account, operator and devices
- * kept). */
-int prov_kit_put(struct onr_db *db, const struct prov_kit *k, uint64_t now);
+ * (its asker, pairing, policy and sealed claim secret replaced; its
+ * account, operator, end user's choice and devices kept). */
+int prov_kit_put(struct onr_db *db, const struct prov_kit *k,
+                 const uint8_t sealed[ONR_LABEL_SEALED_LEN], uint64_t now);
+/* prov_kit_sealed: the kit's claim secret as its last registration sealed
+ * it (ONR_ENOENT: none kept, a kit claimed by an older version).
+ * prov_kit_set_policy: the policy its registration again carries. */
+int prov_kit_sealed(struct onr_db *db, const char *kit, uint8_t out[ONR_LABEL_SEALED_LEN]);
+int prov_kit_set_policy(struct onr_db *db, const char *kit, const char *policy);
 /* prov_kit_registered: the manufacturer registered the kit: its devices
  * (`k`'s) recorded. */
 int prov_kit_registered(struct onr_db *db, const struct prov_kit *k, uint64_t now);

@@ -42,8 +42,9 @@ static const char usage[] =
     "A kit label (ONK1:..., onramp-factory kit) pairs every device of the kit\n"
     "in one step: the manufacturer assigns all of them or none (a device owned\n"
     "elsewhere refuses the kit, and the answer names it), then each is claimed\n"
-    "for the account and operator and onboards on its own; the page follows\n"
-    "them at /kit/KIT. An operational device renews its certificate before it\n"
+    "for the account, operator and policy and onboards on its own (a policy\n"
+    "change registers the kit again); the page follows them at /kit/KIT.\n"
+    "An operational device renews its certificate before it\n"
     "expires, over the service broker (onr/1/p/ID/dev/DEV/renew): a CSR for a\n"
     "new key signed with the key in force gets a certificate of cert_lifetime,\n"
     "the same again for the same key; once the device says it connected with\n"
@@ -131,6 +132,11 @@ static const char usage[] =
     "                     telemetry). Read at start only.\n"
     "  http_public yes|no serve the page on a non-loopback address too (default\n"
     "                     no; put it behind your own access control)\n"
+    "  http_origin ORIGIN the page's public origin behind a TLS reverse proxy that\n"
+    "                     rewrites Host, e.g. https://pair.example.net (up to 4\n"
+    "                     lines). A browser's POST is refused unless its Origin\n"
+    "                     is http:// or https:// and the Host asked for, or one\n"
+    "                     of these (no cross-site request forgery)\n"
     "  log_level          error, warning, notice (default), info, debug\n"
     "  freshness          seconds a message's timestamp may be off (default 300)\n"
     ONR_SERVICE_COUNTERS_USAGE
@@ -148,7 +154,8 @@ static const char usage[] =
 static const char *const keys[] = {
     "manufacturer", "operator", "default_operator", "sealing_key", "ca_cert",
     "ca_key", "cert_lifetime", "cert_days", "endpoint", "service_broker_ca", "plan",
-    "retry_after", "resend", "http_listen", "http_public", "operator_serves", "policy",
+    "retry_after", "resend", "http_listen", "http_public", "http_origin", "operator_serves",
+    "policy",
 };
 
 static struct prov state;

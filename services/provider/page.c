@@ -20,7 +20,9 @@
  * otherwise. Every answer carries a strict Content-Security-Policy,
  * nosniff and no-store. On loopback a request must name the page's own
  * Host (no DNS rebinding), and a POST sent by a page of another origin is
- * refused (no cross-site request forgery).
+ * refused (no cross-site request forgery): its origin is http:// or
+ * https:// and the Host it names, or one that http_origin names (the
+ * page's public origin behind a TLS reverse proxy that rewrites Host).
  */
 #include <arpa/inet.h>
 #include <event2/buffer.h>
@@ -266,6 +268,31 @@ static void on_request(struct evhttp_request *req, void *arg)
 
 /* ---- start and stop ------------------------------------------------------------ */
 
+/* `http_origin ORIGIN` lines: the origins a POST may come from besides
+ * the Host's own. */
+static int load_origins(const struct onr_config *cfg, struct prov_page *page)
+{
+    size_t n = onr_config_count(cfg, "http_origin");
+
+    if (n > PAGE_ORIGINS_MAX) {
+        fprintf(stderr, "onramp-provider: at most %d http_origin lines\n", PAGE_ORIGINS_MAX);
+        return ONR_ECOUNT;
+    }
+    for (size_t i = 0; i < n; i++) {
+        const char *origin = onr_config_at(cfg, "http_origin", i);
+
+        if (!onr_config_origin(origin)) {
+            fprintf(stderr, "onramp-provider: http_origin %s: want the page's public origin "
+                            "as a browser sends it, e.g. https://pair.example.net (scheme, "
+                            "host, optional port; no path)\n", origin);
+            return ONR_EFORMAT;
+        }
+        snprintf(page->origins[i], sizeof(page->origins[i]), "%s", origin);
+    }
+    page->n_origins = n;
+    return ONR_OK;
+}
+
 int prov_page_start(struct onr_service *svc, struct prov *p)
 {
     const struct onr_config *cfg = onr_service_config(svc);
@@ -299,6 +326,10 @@ int prov_page_start(struct onr_service *svc, struct prov *p)
     page->svc = svc;
     page->p = p;
     page->public = public != NULL && strcmp(public, "yes") == 0;
+    if (load_origins(cfg, page) != ONR_OK) {
+        free(page);
+        return ONR_EINVAL;
+    }
     onr_listen_host(&at, page->hosts[0], sizeof(page->hosts[0]));
     snprintf(page->hosts[1], sizeof(page->hosts[1]), "localhost:%u", (unsigned)at.port);
     page->http = evhttp_new(onr_service_base(svc));

@@ -14,11 +14,15 @@
 
 #include <stddef.h>
 
+#include "onramp/config.h"
+
 struct evbuffer;
 struct evhttp;
 struct evhttp_request;
 struct onr_service;
 struct prov;
+
+#define PAGE_ORIGINS_MAX 4 /* http_origin lines */
 
 /* The page's state (page.c): one per provider, while it runs. */
 struct prov_page {
@@ -27,6 +31,8 @@ struct prov_page {
     struct evhttp *http;
     int public;              /* http_public yes: any Host */
     char hosts[2][64];       /* else the Host values it answers to */
+    char origins[PAGE_ORIGINS_MAX][ONR_ORIGIN_MAX + 1]; /* http_origin: behind a proxy */
+    size_t n_origins;
 };
 
 #define PAGE_BODY_MAX 4096 /* bytes of a POST body; more is 413 */

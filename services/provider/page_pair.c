@@ -98,9 +98,21 @@ void page_on_form(struct prov_page *page, struct evhttp_request *req)
     page_send(req, 200, "OK", "text/html; charset=utf-8");
 }
 
+/* Whether `origin` is `host` (from the request: untrusted, compared only)
+ * under `scheme`. */
+static int origin_is(const char *origin, const char *scheme, const char *host)
+{
+    size_t n = strlen(scheme);
+
+    return host != NULL && strncmp(origin, scheme, n) == 0 && strcasecmp(origin + n, host) == 0;
+}
+
 /* A POST from a page of another origin (a forged form) is refused; one from
- * no page at all (a script, curl) is not a browser's and passes. */
-static int same_origin(struct evhttp_request *req)
+ * no page at all (a script, curl) is not a browser's and passes. The
+ * page's own origin is the Host it was asked under, over HTTP or HTTPS
+ * (a TLS reverse proxy that keeps Host), or one http_origin names (one
+ * that rewrites it). */
+static int same_origin(const struct prov_page *page, struct evhttp_request *req)
 {
     const struct evkeyvalq *in = evhttp_request_get_input_headers(req);
     const char *site = evhttp_find_header(in, "Sec-Fetch-Site");
@@ -111,7 +123,12 @@ static int same_origin(struct evhttp_request *req)
         return 0;
     if (origin == NULL)
         return 1;
-    return host != NULL && strncmp(origin, "http://", 7) == 0 && strcasecmp(origin + 7, host) == 0;
+    if (origin_is(origin, "http://", host) || origin_is(origin, "https://", host))
+        return 1;
+    for (size_t i = 0; i < page->n_origins; i++)
+        if (strcasecmp(origin, page->origins[i]) == 0)
+            return 1;
+    return 0;
 }
 
 static int is_form(const char *type)
@@ -255,7 +272,7 @@ void page_on_pair(struct prov_page *page, struct evhttp_request *req)
     memset(f, 0, sizeof(f));
     for (int i = 0; i < F_COUNT; i++)
         f[i].name = field_names[i];
-    if (!same_origin(req)) {
+    if (!same_origin(page, req)) {
         onr_log(ONR_LOG_NOTICE, "page: pairing refused from=%s reason=cross-origin",
                 page_peer(req, peer, sizeof(peer)));
         page_send_message(req, 403, "Forbidden", "A form of another site cannot pair here.");

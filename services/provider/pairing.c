@@ -64,10 +64,7 @@ int prov_register(struct onr_service *svc, const struct prov *p, const struct pr
                                                strlen(c->mfr));
     const struct onr_peer *op = onr_peer_find(&p->operators, (const uint8_t *)c->op,
                                               strlen(c->op));
-    struct onr_policy policy;
-    struct onr_op_keys keys;
     uint8_t keys_bin[ONR_OP_KEYS_BIN_MAX];
-    size_t keys_len = 0;
     char topic[ONR_TOPIC_MAX + 1];
     char key[ONR_DELIVERY_KEY_MAX + 1];
     struct onr_msg msg = {.type = ONR_MSG_REGISTRATION};
@@ -82,19 +79,10 @@ int prov_register(struct onr_service *svc, const struct prov *p, const struct pr
         .op_key = ONR_BYTES(op->key),
         .user = c->user ? 1 : 0,
     };
-    if (c->policy[0] != '\0') {
-        /* the policy and the keys of the operators it names (SPEC type 13) */
-        rc = onr_policy_parse(c->policy, strlen(c->policy), &policy);
-        if (rc == ONR_OK)
-            rc = prov_op_keys(&p->operators, &policy, op->id, &keys);
-        if (rc == ONR_OK)
-            rc = onr_op_keys_encode(&keys, keys_bin, sizeof(keys_bin), &keys_len);
-        if (rc != ONR_OK)
-            return rc;
-        msg.body.registration.policy = (struct onr_bytes){(const uint8_t *)c->policy,
-                                                          strlen(c->policy)};
-        msg.body.registration.op_keys = (struct onr_bytes){keys_bin, keys_len};
-    }
+    rc = prov_policy_fields(&p->operators, c->policy, op->id, keys_bin,
+                            &msg.body.registration.policy, &msg.body.registration.op_keys);
+    if (rc != ONR_OK)
+        return rc;
     rc = onr_topic_in(ONR_ROLE_MANUFACTURER, mfr->id, topic, sizeof(topic));
     if (rc != ONR_OK)
         return rc;
@@ -148,7 +136,6 @@ static int pair(struct onr_service *svc, const struct prov *p, const struct prov
                 struct prov_claim *c, struct onr_answer *answer, int *paired, const char **why)
 {
     struct onr_db *db = onr_service_db(svc);
-    const struct prov_policy *policy;
     uint8_t sealed[ONR_LABEL_SEALED_LEN];
     struct onr_label label;
     struct prov_claim old;
@@ -171,9 +158,7 @@ static int pair(struct onr_service *svc, const struct prov *p, const struct prov
     snprintf(c->account, sizeof(c->account), "%.*s", (int)req->account.len,
              (const char *)req->account.ptr);
     snprintf(c->op, sizeof(c->op), "%s", prov_choose_operator(p, req->op, &c->user));
-    policy = prov_policy_for(&p->roaming, c->account);
-    if (policy != NULL)
-        snprintf(c->policy, sizeof(c->policy), "%s", policy->text);
+    snprintf(c->policy, sizeof(c->policy), "%s", prov_policy_text(&p->roaming, c->account));
     snprintf(c->asker, sizeof(c->asker), "%s", req->asker);
     memcpy(c->pairing_id, req->id, ONR_MSG_ID_LEN);
 

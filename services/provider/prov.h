@@ -154,8 +154,9 @@ int prov_register(struct onr_service *svc, const struct prov *p, const struct pr
 
 /* policy_update.c: after a reload, every claim whose account's policy is
  * no longer the one its last registration carried is registered again
- * with the new one (a claim kept from before the sealed claim secret was
- * stored cannot be, and is logged). */
+ * with the new one, a kit's device through its kit (a claim kept from
+ * before the sealed claim secret was stored cannot be, nor a kit's while
+ * a device of it is released, and is logged). */
 void prov_policy_update(struct onr_service *svc, const struct prov *p);
 
 /*
@@ -210,6 +211,14 @@ int prov_kit_decide_pairing(struct onr_service *svc, const struct prov *p,
 int prov_kit_pair_web(struct onr_service *svc, const struct prov *p, struct onr_bytes label,
                       struct onr_bytes account, const char *op, char kit[ONR_KIT_ID_LEN + 1],
                       const char **why);
+/* prov_kit_register: the kit registration of `k` (its operator, the end
+ * user's choice, its policy with its operators' keys, for every device of
+ * it) with the kit's claim secret `sealed`, as prov_register sends a
+ * device's ("kit/KIT": replacing one in flight; `answer` NULL: recorded
+ * due now). */
+struct prov_kit;
+int prov_kit_register(struct onr_service *svc, const struct prov *p, const struct prov_kit *k,
+                      const uint8_t sealed[ONR_LABEL_SEALED_LEN], struct onr_answer *answer);
 int prov_kit_registered_hook(struct onr_service *svc, const struct onr_pending *pending,
                              const struct onr_envelope *answer, struct onr_answer *out,
                              void *arg);

@@ -172,8 +172,10 @@ const struct prov_policy *prov_policy_for(const struct prov_roaming *r, const ch
     return any;
 }
 
-int prov_op_keys(const struct onr_peers *operators, const struct onr_policy *pol,
-                 const char *op, struct onr_op_keys *out)
+/* The keys a registration with policy `pol` and operator `op` carries:
+ * every operator the policy names, then `op`. */
+static int op_keys_of(const struct onr_peers *operators, const struct onr_policy *pol,
+                      const char *op, struct onr_op_keys *out)
 {
     const struct onr_peer *peer;
     int rc = ONR_OK;
@@ -192,6 +194,38 @@ int prov_op_keys(const struct onr_peers *operators, const struct onr_policy *pol
         return rc;
     peer = onr_peer_find(operators, (const uint8_t *)op, strlen(op));
     return peer != NULL ? onr_op_keys_add(out, op, peer->key) : ONR_ENOENT;
+}
+
+const char *prov_policy_text(const struct prov_roaming *r, const char *account)
+{
+    const struct prov_policy *policy = prov_policy_for(r, account);
+
+    return policy != NULL ? policy->text : "";
+}
+
+int prov_policy_fields(const struct onr_peers *operators, const char *policy, const char *op,
+                       uint8_t buf[ONR_OP_KEYS_BIN_MAX], struct onr_bytes *text,
+                       struct onr_bytes *op_keys)
+{
+    struct onr_policy parsed;
+    struct onr_op_keys keys;
+    size_t len = 0;
+    int rc;
+
+    *text = (struct onr_bytes){NULL, 0};
+    *op_keys = (struct onr_bytes){NULL, 0};
+    if (policy[0] == '\0')
+        return ONR_OK;
+    rc = onr_policy_parse(policy, strlen(policy), &parsed);
+    if (rc == ONR_OK)
+        rc = op_keys_of(operators, &parsed, op, &keys);
+    if (rc == ONR_OK)
+        rc = onr_op_keys_encode(&keys, buf, ONR_OP_KEYS_BIN_MAX, &len);
+    if (rc != ONR_OK)
+        return rc;
+    *text = (struct onr_bytes){(const uint8_t *)policy, strlen(policy)};
+    *op_keys = (struct onr_bytes){buf, len};
+    return ONR_OK;
 }
 
 int prov_resolve(const struct prov_claim *c, const char *plmn, char *op, enum onr_choice *why)

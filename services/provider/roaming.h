@@ -59,16 +59,21 @@ int prov_roaming_load(const struct onr_config *cfg, const struct onr_peers *oper
 /* prov_policy_for: the policy of `account`'s devices (its own, else "*"),
  * or NULL when none applies (borrowed from `r`). */
 const struct prov_policy *prov_policy_for(const struct prov_roaming *r, const char *account);
+/* prov_policy_text: the text of that policy, "" when none applies. */
+const char *prov_policy_text(const struct prov_roaming *r, const char *account);
 
 /*
- * prov_op_keys: the keys a registration with policy `pol` and operator `op`
- * carries (SPEC type 13): every operator the policy names, then `op`, from
- * the contracts `operators`. ONR_OK, ONR_ENOENT (an operator without a
- * contract now), ONR_ECOUNT.
+ * prov_policy_fields: the optional fields a registration (SPEC type 13),
+ * or a kit registration for every device of its kit (type 40), carries
+ * for `policy` ("" none) with operator `op`: *text the policy, *op_keys
+ * the keys of every operator it names and of `op`, from the contracts
+ * `operators`, encoded into `buf`; both {NULL, 0} without a policy.
+ * ONR_OK, ONR_ENOENT (an operator without a contract now), ONR_ECOUNT,
+ * or the policy parser's code.
  */
-int prov_op_keys(const struct onr_peers *operators, const struct onr_policy *pol,
-                 const char *op, struct onr_op_keys *out);
-
+int prov_policy_fields(const struct onr_peers *operators, const char *policy, const char *op,
+                       uint8_t buf[ONR_OP_KEYS_BIN_MAX], struct onr_bytes *text,
+                       struct onr_bytes *op_keys);
 /*
  * prov_resolve: the operator a device claimed as `c` uses in the country
  * of `plmn` (a checked PLMN; "" for none: the fallback alone), by the policy its last registration carried

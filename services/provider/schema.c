@@ -360,6 +360,13 @@ static const struct onr_db_migration steps[] = {
     {"several brokers: a pending row per broker, the certificate revocations in force, each "
      "broker's epoch",
      ONR_SVC_SCHEMA_BROKERS, in_force_fill},
+    {"roaming for kits: each kit claim's end user choice, the policy its registration "
+     "carried and its claim secret as sealed to the manufacturer (to register it again; "
+     "SPEC section 18)",
+     "ALTER TABLE kit_claims ADD COLUMN user_choice INTEGER NOT NULL DEFAULT 0;"
+     "ALTER TABLE kit_claims ADD COLUMN policy TEXT;"
+     "ALTER TABLE kit_claims ADD COLUMN sealed_claim BLOB;",
+     NULL},
 };
 
 const struct onr_db_schema prov_schema = {steps, sizeof(steps) / sizeof(steps[0])};

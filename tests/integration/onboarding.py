@@ -672,8 +672,11 @@ class Fleet:
     claim bucket is opened wide: a fleet is paired in a few seconds, which
     the manufacturer would otherwise take for a provider guessing claims.
     The Onboarding must trust prov-a's CA (providers=("prov-a",)).
-    quick_timers: the provider's, as Provider.configure's (a benchmark
-    wants the defaults: resending every 2 s to a busy operator is load)."""
+    quick_timers: the provider's, as Provider.configure's, the operator's
+    resend 2 and the manufacturer's retry_after 2: what a crash or a lost
+    connection loses comes again in seconds, not at the defaults' 10 s
+    (doubling) and 30 s (a benchmark wants the defaults: resending every
+    2 s to a busy service is load)."""
 
     def __init__(self, onb, quick_timers=True, instances=1, key_instances=None, options=()):
         """instances: of every service, sharing its database (add_instances;
@@ -683,12 +686,13 @@ class Fleet:
         self.onb = onb
         self.ctl = Controller(onb, "fleet")
         self.prov = onb.provider("prov-a")
-        self.maker = onb.manufacturer("acme", providers=[self.prov],
-                                      extra={"claim_rate": 1000000})
+        self.maker = onb.manufacturer("acme", providers=[self.prov], extra=dict(
+            claim_rate=1000000, **({"retry_after": 2} if quick_timers else {})))
         self.prov.configure([self.maker], {"op-1": onb.operator_key("op-1")}, "op-1",
                             [self.ctl], plans={"*": (1, "fleet", 0)}, quick_timers=quick_timers)
         onb.track(self.prov.process)
-        self.op = onb.operator("op-1", [self.maker], [self.prov])
+        self.op = onb.operator("op-1", [self.maker], [self.prov],
+                               extra={"resend": 2} if quick_timers else None)
         keys = instances if key_instances is None else key_instances
         for svc, n in ((self.maker, instances), (self.prov, keys), (self.op, keys)):
             for o in options:

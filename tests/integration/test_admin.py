@@ -39,7 +39,7 @@ service_port={service} plugin={plugin} nofile=4096
 broker b2 host=gw2 bind=127.0.0.1 bootstrap_port={bootstrap2} services_port={services2} \
 service_port={service2} plugin={plugin} region=208
 manufacturer acme host=svc
-provider prov-a host=svc pairing_port={pairing}
+provider prov-a host=svc pairing_port={pairing} pairing_origin=https://pair.example.net
 operator op-1 host=svc plmn=00101 apn=iot.test imsi=001010000000001-001010000099999 \
 iccid=894900100000000001-894900100000099999
 contract prov-a op-1
@@ -700,6 +700,15 @@ class AdminTest(unittest.TestCase):
         # the provider's pairing page, on loopback
         with urllib.request.urlopen("http://127.0.0.1:%d/" % ports["pairing"], timeout=10) as r:
             self.assertEqual(r.status, 200)
+        # behind its TLS reverse proxy: a form from its public origin is
+        # read (and this one refused for its label), another origin's not
+        for origin, status in (("https://pair.example.net", 400), ("https://evil.example", 403)):
+            post = urllib.request.Request(
+                "http://127.0.0.1:%d/pair" % ports["pairing"], data=b"label=x",
+                headers={"Origin": origin, "Content-Type": "application/x-www-form-urlencoded"})
+            with self.assertRaises(urllib.error.HTTPError) as refused:
+                urllib.request.urlopen(post, timeout=10)
+            self.assertEqual(refused.exception.code, status, origin)
         # devices minted on the manufacturer's host by its mint.sh, for both
         # brokers; b2 stays down: a device that starts there moves to b1
         devices = os.path.join(dep.dir, "devices")

@@ -56,6 +56,18 @@ class DeliveryTest(unittest.TestCase):
     def restart(self, service, die_after=None):
         onboarding.restart_armed(service, die_after)
 
+    def provider_resends_quickly(self):
+        """From its next start until the test ends, the provider resends
+        after 2 s (its default 10 s is waiting, where the test waits for a
+        resend); then it runs on its default timers again."""
+        argv = self.prov.process.argv
+        self.prov.process.argv = argv + ["-o", "resend=2"]
+
+        def default_timers():
+            self.prov.process.argv = argv
+            self.restart(self.prov)
+        self.addCleanup(default_timers)
+
     def test_a_revoke_lost_in_a_crash_is_sent_again(self):
         (d,) = self.acme.mint(1)
         dev = os.path.basename(d)
@@ -92,6 +104,7 @@ class DeliveryTest(unittest.TestCase):
         label = onboarding.DeviceRun(self.onb, d).label()
         # the provider commits the claim, its registration with it, and
         # dies before sending it
+        self.provider_resends_quickly()
         self.restart(self.prov, die_after=PAIRING)
         pair = subprocess.Popen(self.ctl._pair_argv(self.prov, label, "alice", None, 60),
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -115,6 +128,8 @@ class DeliveryTest(unittest.TestCase):
         (d,) = self.acme.mint(1)
         dev = os.path.basename(d)
         label = onboarding.DeviceRun(self.onb, d).label()
+        self.provider_resends_quickly()
+        self.restart(self.prov)
         # the manufacturer commits the assignment and dies before answering
         self.restart(self.acme, die_after=REGISTRATION)
         pair = subprocess.Popen(self.ctl._pair_argv(self.prov, label, "alice", None, 90),

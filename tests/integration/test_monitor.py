@@ -19,8 +19,8 @@ import unittest
 import onboarding
 
 JOURNEY = ("pairing", "paired", "registration", "registered", "hello", "voucher",
-           "profile_request", "profile", "attach_request", "attach_challenge",
-           "attach_response", "attach_result", "app_key", "enroll_request",
+           "profile_request", "profile", "attach_response", "attach_result", "app_key",
+           "enroll_request",
            "enroll_response", "alignment", "aligned", "telemetry")
 LINE_KEYS = {"time", "topic", "type", "sender_role", "sender", "dev", "step", "verdict",
              "id", "body"}
@@ -229,7 +229,16 @@ class MonitorTest(unittest.TestCase):
             self.assertEqual(by_type["hello"]["verdict"], "verified")
             self.assertEqual(by_type["hello"]["sender"], dev)
             self.assertEqual(by_type["enroll_request"]["verdict"], "mac")
-            self.assertEqual(by_type["attach_request"]["verdict"], "none")
+            self.assertEqual(by_type["attach_response"]["verdict"], "none")
+            # the profile carried the first challenge, which the device
+            # answered: no attach request, no challenge of its own, and no
+            # event (the signed messages say each step)
+            self.assertRegex(by_type["profile"]["body"]["rand"], r"^[0-9a-f]{32}$")
+            self.assertEqual(by_type["profile"]["body"]["autn"], "<bin 16>")
+            self.assertEqual(by_type["attach_response"]["body"]["rand"],
+                             by_type["profile"]["body"]["rand"])
+            for t in ("attach_request", "attach_challenge", "event"):
+                self.assertNotIn(t, types, dev)
             self.assertEqual(by_type["telemetry"]["step"], "operational")
             self.assertEqual(by_type["telemetry"]["verdict"], "none")
             self.assertEqual(by_type["telemetry"]["body"], {"dev": dev, "state": "OPERATIONAL"})
@@ -239,7 +248,7 @@ class MonitorTest(unittest.TestCase):
             self.assertRegex(by_type["app_key"]["body"]["sealed"], r"^<bin \d+>$")
             self.assertRegex(by_type["attach_result"]["body"]["kid"], r"^[0-9a-f]{32}$")
             for t, step in (("pairing", "1"), ("registered", "2"), ("voucher", "3b"),
-                            ("attach_challenge", "3c"), ("app_key", "3c"),
+                            ("profile", "3c"), ("attach_result", "3c"), ("app_key", "3c"),
                             ("enroll_response", "4"), ("aligned", "5")):
                 self.assertEqual(by_type[t]["step"], step, t)
         # the broker's counters pass too, without a device

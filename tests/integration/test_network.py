@@ -23,7 +23,18 @@ PROFILE_REQUEST, PROFILE = 5, 6
 ATTACH_REQUEST, ATTACH_CHALLENGE, ATTACH_RESPONSE, ATTACH_RESULT = 7, 8, 9, 10
 ROLE_DEVICE = 1
 EDENIED, EEXPIRED, EAUTH, EEXHAUSTED = 12, 48, 52, 53
-EVENT = 26
+SERVICE_STATS = 32
+
+
+def one_of_each(onb, mfr_extra=None):
+    """Manufacturer acme, provider prov-1 and operator op-1 in `onb`, not
+    started, and control tool admin: (ctl, acme, prov, op)."""
+    ctl = onboarding.Controller(onb, "admin")
+    prov = onb.provider("prov-1")
+    acme = onb.manufacturer("acme", providers=[prov], extra=mfr_extra)
+    prov.configure([acme], {"op-1": onb.operator_key("op-1")}, "op-1", [ctl])
+    onb.track(prov.process)
+    return ctl, acme, prov, onb.operator("op-1", [acme], [prov])
 
 
 class NetworkTest(unittest.TestCase):
@@ -92,6 +103,12 @@ class NetworkTest(unittest.TestCase):
                                            onboarding.OP_KEY_STORED), dev)
         return rows[0] if rows else None
 
+    def challenges(self, dev, op=None):
+        """The AKA challenges the operator stored for `dev`: (RAND, SEQ),
+        by SEQ."""
+        rows = (op or self.op1).rows("SELECT rand, sqn FROM challenges WHERE dev = ?", dev)
+        return sorted(((bytes(r), sqn >> 5) for r, sqn in rows), key=lambda r: r[1])
+
     def raw_device(self, state_dir):
         c = self.onb.raw_device(state_dir)
         self.addCleanup(c.disconnect)
@@ -125,6 +142,7 @@ class NetworkTest(unittest.TestCase):
         monitor = self.onb.broker.service("monitor", "watch-op")
         self.addCleanup(monitor.disconnect)
         self.assertEqual(monitor.subscribe("onr/1/s/op/op-1/ev"), 1)
+        self.assertEqual(monitor.subscribe("onr/1/d/+/up/op/op-1"), 1)
         devices = self.acme.mint(3)
         for d in devices:
             self.pair(d)
@@ -147,17 +165,21 @@ class NetworkTest(unittest.TestCase):
                                   what="grant and key confirmed")
             self.assertEqual(self.prov1.rows("SELECT op, kid FROM app_keys WHERE dev = ?", dev),
                              [("op-1", kid)])
-        # the operator announced each step for monitors
-        events = set()
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and len(events) < 6:
-            for _, payload, _ in monitor.collect(0.2):
-                e = fabric.decode_envelope(payload)
-                if e["type"] == EVENT:  # not its counters (type 32)
-                    events.add((e["body"]["dev"], e["body"]["step"]))
-        for d in devices:
-            for step in ("profile", "attached"):
-                self.assertIn((os.path.basename(d), step), events)
+        # each device answered the challenge its profile carried: a profile
+        # request and an attach response, no attach request; and the
+        # operator published no event (its signed answers say each step),
+        # only its counters (type 32)
+        sent = {os.path.basename(d): [] for d in devices}
+        events = []
+        for topic, payload, _ in monitor.collect(2):
+            e = fabric.decode_envelope(payload)
+            if topic.endswith("/ev"):
+                events += [e] if e["type"] != SERVICE_STATS else []
+            elif e["sender"] in sent:
+                sent[e["sender"]].append(e["type"])
+        for dev, types in sent.items():
+            self.assertEqual(sorted(types), [PROFILE_REQUEST, ATTACH_RESPONSE], dev)
+        self.assertEqual(events, [])
         # the profile stays on the device, 0600, and no log holds its Ki
         profile = os.path.join(devices[0], "profile")
         self.assertEqual(os.stat(profile).st_mode & 0o777, 0o600)
@@ -188,10 +210,13 @@ class NetworkTest(unittest.TestCase):
         c = self.raw_device(d)
         self.assertEqual(c.publish("onr/1/d/%s/up/prov/prov-1" % dev, b"x"),
                          mqtt5.NOT_AUTHORIZED)
-        # and it resumes where it stopped
+        # and it resumes where it stopped: the profile's challenge was not
+        # answered, so it asks for one (attach request), with the next SQN
         status, text = self.run_device(d)
         self.assertEqual(status, 0, text)
+        self.assertRegex(text, r"(?m)^attach operator=op-1 ")
         self.assertIn("state=NETWORK_ATTACHED", text)
+        self.assertEqual([seq for _, seq in self.challenges(dev)], [1, 2])
 
     def test_retried_and_duplicated_profile_requests_get_the_same_subscription(self):
         (d,) = self.acme.mint(1)
@@ -201,21 +226,33 @@ class NetworkTest(unittest.TestCase):
         body = {"voucher": self.voucher(d), "nonce": os.urandom(16)}
         first = self.ask(c, d, "op-1", PROFILE_REQUEST, body)
         self.assertEqual(first["type"], PROFILE, first)
-        # the very same message again (a duplicate delivery): the same bytes
+        # with the first attach challenge, stored with its SQN, the first
+        self.assertEqual((len(first["body"]["rand"]), len(first["body"]["autn"])), (16, 16))
+        self.assertEqual(self.challenges(dev), [(first["body"]["rand"], 1)])
+        # the very same message again (a duplicate delivery): the same bytes,
+        # the same challenge, no SQN taken
         again = self.ask(c, d, "op-1", PROFILE_REQUEST, body, msg_id=first["body"]["re"])
-        self.assertEqual(again["body"]["sealed"], first["body"]["sealed"])
-        # a retry (new message, new nonce): sealed anew, the same subscription
+        self.assertEqual(again["body"], first["body"])
+        self.assertEqual(self.challenges(dev), [(first["body"]["rand"], 1)])
+        # a retry (new message, new nonce): sealed anew, the same
+        # subscription, a new challenge with the next SQN
         retry = self.ask(c, d, "op-1", PROFILE_REQUEST,
                          {"voucher": self.voucher(d), "nonce": os.urandom(16)})
         self.assertEqual(retry["type"], PROFILE, retry)
         self.assertNotEqual(retry["body"]["sealed"], first["body"]["sealed"])
+        self.assertEqual(self.challenges(dev),
+                         sorted([(first["body"]["rand"], 1), (retry["body"]["rand"], 2)],
+                                key=lambda r: r[1]))
         self.assertEqual(len(self.op1.rows("SELECT 1 FROM subscribers WHERE dev = ?", dev)), 1)
         imsi, iccid = self.subscriber(self.op1, dev)[:2]
-        # the device itself gets that one subscription too
+        # the device itself gets that one subscription too, and attaches
+        # with its own request's challenge: the SQNs skipped do not matter
         status, text = self.run_device(d)
         self.assertEqual(status, 0, text)
         self.assertEqual((onboarding.field(text, "imsi"), onboarding.field(text, "iccid")),
                          (imsi, iccid))
+        self.assertNotIn("resync", text)
+        self.assertEqual([seq for _, seq in self.challenges(dev)], [1, 2, 3])
 
     def test_sequence_numbers_resynchronise_when_the_device_is_ahead(self):
         (d,) = self.acme.mint(1)
@@ -373,12 +410,7 @@ class OperatorCrashTest(unittest.TestCase):
                          "this test needs the services' fault-injection hook: configure "
                          "with -DONR_TEST_HOOKS=ON (scripts/test does)")
         with onboarding.Onboarding() as onb:
-            ctl = onboarding.Controller(onb, "admin")
-            prov = onb.provider("prov-1")
-            acme = onb.manufacturer("acme", providers=[prov])
-            prov.configure([acme], {"op-1": onb.operator_key("op-1")}, "op-1", [ctl])
-            onb.track(prov.process)
-            op = onb.operator("op-1", [acme], [prov])
+            ctl, acme, prov, op = one_of_each(onb)
             for svc in (acme, prov):
                 svc.start()
             op.process.env_extra = {"ONR_TEST_DIE_AFTER_COMMIT": str(PROFILE_REQUEST)}
@@ -394,6 +426,10 @@ class OperatorCrashTest(unittest.TestCase):
             self.assertIn("dying after commit", op.process.text())
             stored = op.rows("SELECT imsi, iccid FROM subscribers WHERE dev = ?", dev)
             self.assertEqual(len(stored), 1)
+            # and the profile's challenge with its SQN, before anything was said
+            self.assertEqual(op.rows("SELECT c.sqn >> 5, s.sqn >> 5 FROM challenges c JOIN"
+                                     " subscribers s ON s.dev = c.dev WHERE c.dev = ?", dev),
+                             [(1, 1)])
             # back up: the device's retry gets what was stored
             op.process.env_extra = {}
             op.start()
@@ -405,6 +441,73 @@ class OperatorCrashTest(unittest.TestCase):
             self.assertEqual(op.rows("SELECT next FROM pool"), [(1,)])
 
 
+class OperatorInstancesTest(unittest.TestCase):
+    """Two operator instances on one database answer one device's profile
+    requests, each with its first attach challenge: a duplicate takes no
+    SQN, whichever instance has it; every new request takes the next."""
+
+    def test_profile_challenges_take_one_sqn_per_request_across_instances(self):
+        with onboarding.Onboarding() as onb:
+            ctl, acme, prov, op = one_of_each(onb)
+            onboarding.add_instances(onb, op, 2)
+            for svc in (acme, prov, op):
+                svc.start()
+            onboarding.start_instances(op)
+            (d,) = acme.mint(1)
+            dev = os.path.basename(d)
+            rc, out = ctl.pair(prov, onboarding.DeviceRun(onb, d).label(), "alice")
+            self.assertEqual(rc, 0, out)
+            run = onb.device(d, ["--until", "VOUCHED"])
+            run.process.start()
+            self.assertEqual(run.process.exit_status(timeout=60), 0, run.process.text())
+            with open(os.path.join(d, "voucher"), "rb") as f:
+                voucher = f.read()
+            c = onb.raw_device(d)
+            self.addCleanup(c.disconnect)
+            up = "onr/1/d/%s/up/op/op-1" % dev
+            # one request delivered 8 times (either instance may take each),
+            # and 8 different requests, all at once: the instances race
+            dup_id, dup = fabric.envelope(PROFILE_REQUEST, ROLE_DEVICE, dev,
+                                          {"voucher": voucher, "nonce": os.urandom(16)})
+            ids = [dup_id]
+            for _ in range(8):
+                self.assertTrue(mqtt5.accepted(c.publish(up, dup)))
+            for _ in range(8):
+                msg_id, payload = fabric.envelope(PROFILE_REQUEST, ROLE_DEVICE, dev,
+                                                  {"voucher": voucher, "nonce": os.urandom(16)})
+                ids.append(msg_id)
+                self.assertTrue(mqtt5.accepted(c.publish(up, payload)))
+            # every answer, until none came for 5 s: an instance that lost
+            # a race three times leaves the message to the device's retry
+            # (SPEC section 4), unanswered and changing nothing
+            answers = {}
+            deadline, last = time.monotonic() + 60, time.monotonic()
+            while time.monotonic() < min(deadline, last + 5):
+                message = c.wait_message("onr/1/d/%s/down" % dev, seconds=1)
+                if message is not None:
+                    last = time.monotonic()
+                    a = fabric.decode_envelope(message[1])
+                    self.assertEqual(a["type"], PROFILE, a)
+                    self.assertIn(a["body"]["re"], ids)
+                    answers.setdefault(a["body"]["re"], []).append(a["body"])
+            # the duplicates: one answer, byte for byte, one challenge
+            self.assertIn(dup_id, answers)
+            self.assertTrue(all(b == answers[dup_id][0] for b in answers[dup_id]))
+            # a challenge for each request answered, SEQ 1.. each taken once
+            rows = op.rows("SELECT rand, sqn FROM challenges WHERE dev = ?", dev)
+            self.assertEqual(sorted(sqn >> 5 for _, sqn in rows),
+                             list(range(1, len(answers) + 1)))
+            self.assertEqual({bytes(r) for r, _ in rows},
+                             {b[0]["rand"] for b in answers.values()})
+            self.assertEqual(op.rows("SELECT sqn >> 5 FROM subscribers WHERE dev = ?", dev),
+                             [(len(answers),)])
+            # and the device attaches past them all, without a resync
+            run = onb.device(d, ["--until", "NETWORK_ATTACHED"])
+            run.process.start()
+            self.assertEqual(run.process.exit_status(timeout=60), 0, run.process.text())
+            self.assertNotIn("resync", run.process.text())
+
+
 class ConcurrentProfilesTest(unittest.TestCase):
     """Many devices at once: every one its own numbers."""
 
@@ -412,13 +515,8 @@ class ConcurrentProfilesTest(unittest.TestCase):
 
     def test_devices_onboarding_at_once_get_distinct_numbers(self):
         with onboarding.Onboarding() as onb:
-            ctl = onboarding.Controller(onb, "admin")
-            prov = onb.provider("prov-1")
             # a shipment claimed at once: above the default claim rate
-            acme = onb.manufacturer("acme", providers=[prov], extra={"claim_rate": 100000})
-            prov.configure([acme], {"op-1": onb.operator_key("op-1")}, "op-1", [ctl])
-            onb.track(prov.process)
-            op = onb.operator("op-1", [acme], [prov])
+            ctl, acme, prov, op = one_of_each(onb, {"claim_rate": 100000})
             for svc in (acme, prov, op):
                 svc.start()
             devices = acme.mint(self.DEVICES)

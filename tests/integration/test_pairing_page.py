@@ -214,6 +214,20 @@ class Browser:
                    {"cmd": "Page.addScriptToEvaluateOnNewDocument",
                     "params": {"source": source}})
 
+    def attributes(self, css, name):
+        """Attribute `name` of every element `css` finds, in order. The
+        page redraws what it polls: elements found before a redraw are
+        stale after it, and are found again."""
+        for _ in range(20):
+            try:
+                return [self._call("GET", self._s("/element/%s/attribute/%s" % (e, name)))
+                        for e in self.find_all(css)]
+            except WebDriverError as e:
+                if "stale element" not in str(e):
+                    raise
+                time.sleep(0.1)
+        raise AssertionError("%s: redrawn under every read" % css)
+
     def displayed(self, css):
         return self._call("GET", self._s("/element/%s/displayed" % self.find(css)))
 
@@ -240,6 +254,10 @@ class Browser:
         self.log.close()
 
 
+# the page's public origin behind a TLS reverse proxy (http_origin)
+PUBLIC_ORIGIN = "https://pair.example.net"
+
+
 class PairingPageTest(unittest.TestCase):
 
     @classmethod
@@ -256,6 +274,7 @@ class PairingPageTest(unittest.TestCase):
             cls.port = fabric.free_port()
             with open(os.path.join(cls.prov.dir, "provider.conf"), "a") as f:
                 f.write("http_listen 127.0.0.1:%d\n" % cls.port)
+                f.write("http_origin %s\n" % PUBLIC_ORIGIN)
             onb.track(cls.prov.process)
             cls.op1 = onb.operator("op-1", [cls.acme], [cls.prov], extra={"resend": 2})
             for svc in (cls.acme, cls.prov, cls.op1):
@@ -343,8 +362,7 @@ class PairingPageTest(unittest.TestCase):
         run.process.start()
         browser.wait_text("#state", "OPERATIONAL", 120)
         self.assertEqual(run.process.exit_status(timeout=60), 0, run.process.text())
-        steps = [browser._call("GET", browser._s("/element/%s/attribute/data-step" % e))
-                 for e in browser.find_all("#steps li")]
+        steps = browser.attributes("#steps li", "data-step")
         self.assertEqual(steps, ["registering", "claimed", "attached", "enrolled",
                                  "operational"])
         self.assertEqual(browser.text("#account"), "alice")
@@ -371,8 +389,7 @@ class PairingPageTest(unittest.TestCase):
                               what="the kit's page")
         browser.wait_text("#kit-state", "PAIRED", 30)
         self.assertEqual(browser.text("#kit-account"), "carol")
-        shown = [browser._call("GET", browser._s("/element/%s/attribute/data-dev" % e))
-                 for e in browser.find_all("#kit-devices li")]
+        shown = browser.attributes("#kit-devices li", "data-dev")
         self.assertEqual(shown, devs)
         for dev in devs:
             self.assertEqual(self.claims(dev), [("carol", "op-1", "@web", 1)])
@@ -665,6 +682,37 @@ class PairingPageTest(unittest.TestCase):
         self.assertEqual(self.claims(dev), [])
         same = {"Origin": self.base, "Sec-Fetch-Site": "same-origin"}
         self.assertEqual(self.post(fields, headers=same)[0], 303)
+
+    def test_behind_a_tls_proxy_its_public_origin_pairs_and_others_do_not(self):
+        # a proxy presenting the page's own address as Host: the browser's
+        # Origin is the public one http_origin names
+        https = {"Sec-Fetch-Site": "same-origin"}
+        for origin in ("https://evil.example", PUBLIC_ORIGIN + ".evil.example",
+                       PUBLIC_ORIGIN + ":8443", PUBLIC_ORIGIN + "/", "http://pair.example.net",
+                       "https://127.0.0.1:%d.evil.example" % self.port):
+            with self.subTest(origin=origin):
+                d, dev, label = self.mint()
+                fields = {"label": label, "account": "alice", "operator": "op-1"}
+                self.assertEqual(self.post(fields, headers=dict(https, Origin=origin))[0], 403)
+                self.assertEqual(self.claims(dev), [])
+        # a proxy keeping Host: https:// and that Host is the page's own
+        for origin in (PUBLIC_ORIGIN, "HTTPS://Pair.Example.NET",
+                       "https://127.0.0.1:%d" % self.port):
+            with self.subTest(origin=origin):
+                d, dev, label = self.mint()
+                fields = {"label": label, "account": "alice", "operator": "op-1"}
+                self.assertEqual(self.post(fields, headers=dict(https, Origin=origin))[0], 303)
+                self.assertEqual(len(self.claims(dev)), 1)
+        for bad in ("pair.example.net", "https://", "https://pair.example.net/pair",
+                    "ftp://pair.example.net"):
+            with self.subTest(http_origin=bad):
+                status, out = self.provider_with(http_listen="127.0.0.1:%d" % fabric.free_port(),
+                                                 http_origin=bad)
+                self.assertEqual(status, 1, out)
+                self.assertIn("http_origin %s: want the page's public origin" % bad, out)
+        help_text = subprocess.run([onboarding.program("onramp-provider"), "--help"],
+                                   capture_output=True, text=True).stdout
+        self.assertIn("http_origin ORIGIN", help_text)
 
     def provider_with(self, **overrides):
         """onramp-provider on prov-a's configuration with -o overrides and a

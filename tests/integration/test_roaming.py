@@ -165,6 +165,35 @@ class RoamingTest(unittest.TestCase):
             self.assertEqual(held["key"], [(op,)])
             self.assertEqual(held["aligned"], [(op, 1)])
 
+    def test_a_kits_devices_in_two_countries_get_the_operators_their_policy_names(self):
+        # issue 21: a kit paired by an account with a policy carries it for
+        # every device of the kit, as a device's registration does
+        devices = self.acme.mint(2)
+        devs = [os.path.basename(d) for d in devices]
+        kit, label = self.acme.kit(devices)
+        rc, out = self.ctl.pair(self.prov, label, "alice")
+        self.assertEqual(rc, 0, out)
+        self.assertIn("paired kit=%s" % kit, out)
+        marks = ",".join("?" * len(devs))
+        self.assertEqual(sorted(self.acme.rows(
+            "SELECT dev, kit, policy FROM assignments WHERE dev IN (%s)" % marks, *devs)),
+            sorted((dev, kit, POLICY) for dev in devs))
+        # the provider's claims carry the policy their registration did
+        self.assertEqual(sorted(self.prov.rows(
+            "SELECT dev, policy FROM claims WHERE dev IN (%s)" % marks, *devs)),
+            sorted((dev, POLICY) for dev in devs))
+        cases = [("310410", "op-us"), ("72405", "op-br")]
+        runs = [self.device(d, "--visited-plmn", plmn) for d, (plmn, _) in zip(devices, cases)]
+        for dev, run, (plmn, op) in zip(devs, runs, cases):
+            self.assertEqual(run.process.exit_status(timeout=90), 0, run.process.text())
+            self.assertRegex(run.process.text(), r"state=OPERATIONAL dev=%s visited=%s "
+                             r"manufacturer=acme provider=prov-a operator=%s reason=policy "
+                             % (dev, plmn, op))
+            held = self.where(dev)
+            self.assertEqual(held["mfr"], [(plmn, op, "policy")])
+            self.assertEqual({o: s for o, s in held["subs"].items() if s}, {op: [(2,)]})
+            self.assertEqual(held["key"], [(op,)])
+
     def test_an_operator_refuses_a_country_it_does_not_serve(self):
         (d,) = self.acme.mint(1)
         dev = os.path.basename(d)
@@ -205,6 +234,37 @@ class RoamingTest(unittest.TestCase):
                          r"manufacturer=acme provider=prov-a operator=op-eu reason=fallback "
                          % dev)
         self.assertEqual(self.where(dev)["key"], [("op-eu",)])
+
+    def test_a_kit_waiting_for_an_operator_gets_through_once_a_policy_names_one(self):
+        # a policy change registers a kit's devices again through their kit
+        devices = self.acme.mint(2)
+        devs = [os.path.basename(d) for d in devices]
+        kit, label = self.acme.kit(devices)
+        rc, out = self.ctl.pair(self.prov, label, "carol")  # "*": nobody in Japan
+        self.assertEqual(rc, 0, out)
+        run = self.device(devices[0], "--visited-plmn", "44010", "--max-attempts", "2")
+        run.process.wait_for("code=ENOOPERATOR", timeout=60)
+        marks = ",".join("?" * len(devs))
+        try:
+            with open(self.prov.conf, "a") as f:
+                f.write("policy carol 262:op-de;*:op-eu\n")
+            os.kill(self.prov.process.proc.pid, signal.SIGHUP)
+            self.assertEqual(run.process.exit_status(timeout=120), 0, run.process.text())
+            self.prov.process.wait_for("kit registered again kit=%s" % kit)
+            self.assertEqual(sorted(self.acme.rows(
+                "SELECT dev, policy FROM assignments WHERE dev IN (%s)" % marks, *devs)),
+                sorted((dev, "262:op-de;*:op-eu") for dev in devs))
+            self.assertEqual(sorted(self.prov.rows(
+                "SELECT dev, policy FROM claims WHERE dev IN (%s)" % marks, *devs)),
+                sorted((dev, "262:op-de;*:op-eu") for dev in devs))
+        finally:
+            with open(self.prov.conf, "w") as f:
+                f.write(self.provider_conf)
+            os.kill(self.prov.process.proc.pid, signal.SIGHUP)
+        self.assertRegex(run.process.text(), r"state=OPERATIONAL dev=%s visited=44010 "
+                         r"manufacturer=acme provider=prov-a operator=op-eu reason=fallback "
+                         % devs[0])
+        self.assertNotIn("policy not updated", self.prov.process.text())
 
     def test_a_bad_policy_line_is_refused_at_start_with_the_line_named(self):
         for old, line, says in (
@@ -302,7 +362,9 @@ class RoamingTest(unittest.TestCase):
             with self.subTest(service=name, dies_after=msg_type):
                 (d,) = self.acme.mint(1)
                 self.pair(d)
-                run = self.onboard(d, "26201", "--stay")
+                # an answer lost with the service is asked for again after
+                # 3 s, not the default 15
+                run = self.onboard(d, "26201", "--stay", "--timeout", "3")
                 self.restart(service, die_after=msg_type)
                 try:
                     self.move(d, run, "310410")
@@ -315,7 +377,7 @@ class RoamingTest(unittest.TestCase):
                     # the relocate it would have sent is gone with it: the
                     # device's next telemetry (a reconnection) asks again
                     run.process.stop()
-                    run = self.device(d, "--stay")
+                    run = self.device(d, "--stay", "--timeout", "3")
                 self.relocated(d, run, moved=service is self.prov and msg_type == VOUCHER)
                 run.process.stop()
 

@@ -137,7 +137,9 @@ class ServiceTest(unittest.TestCase):
     # -- the journey --
 
     def test_ten_devices_onboard_across_every_party(self):
-        monitor = self.onb.broker.service("monitor", "watch-all")
+        # read only at the end: a keepalive longer than the onboarding takes
+        # on a loaded machine (at 30 s the broker dropped it after 45 s)
+        monitor = self.onb.broker.service("monitor", "watch-all", keepalive=600)
         self.addCleanup(monitor.disconnect)
         self.assertEqual(monitor.subscribe("onr/1/p/+/dev/+/telemetry"), 1)
         plan = []  # (state dir, maker, provider, operator, account)

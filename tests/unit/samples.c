@@ -77,6 +77,8 @@ void onr_sample_msg(int type, struct onr_msg *m)
     case ONR_MSG_PROFILE:
         m->body.profile.re = B(id16);
         m->body.profile.sealed = B(sealed);
+        m->body.profile.rand = B(id16); /* the first attach challenge */
+        m->body.profile.autn = B(id16);
         break;
     case ONR_MSG_ATTACH_REQUEST:
         m->body.attach_request.imsi = S("001010000000001");

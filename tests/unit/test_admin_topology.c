@@ -56,7 +56,7 @@ static void test_admin_topology_reads_a_whole_fabric(void **state)
                  "nofile=20000  # trailing comment\n"
                  "manufacturer acme host=h2 instances=1\n"
                  "provider prov-a host=h2 pairing_port=8080 endpoint_broker=b1 "
-                 "default_operator=op-2\n"
+                 "default_operator=op-2 pairing_origin=https://pair.example.net\n"
                  "operator op-1 host=h2 plmn=00101 apn=iot.example amf=8000 "
                  "imsi=001010000000001-001010000099999 "
                  "iccid=894900100000000001-894900100000099999\n"
@@ -84,6 +84,7 @@ static void test_admin_topology_reads_a_whole_fabric(void **state)
     assert_int_equal(t->n_parties, 6);
     assert_int_equal(t->parties[1].role, ADM_PROVIDER);
     assert_int_equal(t->parties[1].pairing_port, 8080);
+    assert_string_equal(t->parties[1].pairing_origin, "https://pair.example.net");
     assert_string_equal(t->parties[t->parties[1].default_operator].id, "op-2");
     assert_int_equal(t->parties[1].endpoint_broker, 0);
     assert_string_equal(t->parties[2].imsi_first, "001010000000001");
@@ -334,6 +335,15 @@ static void test_admin_topology_instances(void **state)
                          "metrics acme port=65534\n",
             6, "metrics acme: port 65534 and one after it for each of its 3 instances pass "
                "65535");
+    /* the page's public origin: an origin, for a page */
+    refused(HOSTS BROKER "provider prov-a host=h2 pairing_origin=https://pair.example.net\n",
+            4, "pairing_origin=https://pair.example.net: the pairing page's public origin");
+    refused(HOSTS BROKER "provider prov-a host=h2 pairing_port=8080 "
+                         "pairing_origin=https://pair.example.net/\n",
+            4, "pairing_origin=https://pair.example.net/: the pairing page's public origin");
+    refused(HOSTS BROKER "provider prov-a host=h2 pairing_port=8080 "
+                         "pairing_origin=pair.example.net\n",
+            4, "pairing_origin=pair.example.net: the pairing page's public origin");
     refused(HOSTS BROKER "provider prov-a host=h2 pairing_port=8080 instances=2\n"
                          "operator op-1 host=h2 plmn=00101 apn=x "
                          "imsi=001010000000001-001010000099999 "

@@ -192,6 +192,32 @@ static void test_config_text_need_not_be_terminated(void **state)
     free(exact);
 }
 
+/* The pairing page's public origin behind a proxy: only what a browser
+ * sends as Origin, so that a comparison with it means the same site. */
+static void test_config_origin_is_scheme_host_and_port_only(void **state)
+{
+    char long_host[ONR_ORIGIN_MAX + 2];
+
+    (void)state;
+    assert_true(onr_config_origin("https://pair.example.net"));
+    assert_true(onr_config_origin("http://127.0.0.1:8080"));
+    assert_true(onr_config_origin("https://[2001:db8::1]:8443"));
+    assert_false(onr_config_origin("pair.example.net"));
+    assert_false(onr_config_origin("https://"));
+    assert_false(onr_config_origin("https://pair.example.net/"));
+    assert_false(onr_config_origin("https://pair.example.net/pair"));
+    assert_false(onr_config_origin("https://user@pair.example.net"));
+    assert_false(onr_config_origin("ftp://pair.example.net"));
+    assert_false(onr_config_origin("https://pair example.net"));
+    assert_false(onr_config_origin("null"));
+    memcpy(long_host, "https://", 8);
+    memset(long_host + 8, 'a', sizeof(long_host) - 9);
+    long_host[sizeof(long_host) - 1] = '\0'; /* one byte past ONR_ORIGIN_MAX */
+    assert_false(onr_config_origin(long_host));
+    long_host[sizeof(long_host) - 2] = '\0';
+    assert_true(onr_config_origin(long_host));
+}
+
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 
 int main(void)
@@ -206,6 +232,7 @@ int main(void)
         T(test_config_catches_unknown_keys),
         T(test_config_load_resolves_relative_to_the_file),
         T(test_config_text_need_not_be_terminated),
+        T(test_config_origin_is_scheme_host_and_port_only),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -110,6 +110,7 @@ static size_t build(uint8_t *buf, size_t cap, size_t pairs, const struct item *i
 
 #define NONCE "0123456789abcdef"
 #define CERT64 NONCE NONCE NONCE NONCE
+#define SEALED48 NONCE NONCE NONCE
 #define DECODE(expected, type, pairs, ...)                                            \
     do {                                                                              \
         const struct item items_[] = {__VA_ARGS__, {END, NULL, 0}};                  \
@@ -252,6 +253,34 @@ static void test_msg_rejects_inconsistent_attach_response(void **state)
            {KEY, "result", 0}, {UINT, NULL, 1}, {KEY, "auts", 0}, {BIN, "abcdefghijklmn", 14});
     DECODE(ONR_OK, ONR_MSG_ATTACH_RESPONSE, 2, {KEY, "rand", 0}, {BIN, NONCE, 16},
            {KEY, "result", 0}, {UINT, NULL, 2});
+}
+
+static void test_msg_profile_carries_a_whole_challenge_or_none(void **state)
+{
+    uint8_t buf[1024];
+    size_t len = 0;
+    struct onr_msg m;
+
+    (void)state;
+    /* rand without autn, autn without rand */
+    DECODE(ONR_ESCHEMA, ONR_MSG_PROFILE, 3, {KEY, "re", 0}, {BIN, NONCE, 16},
+           {KEY, "sealed", 0}, {BIN, SEALED48, 48}, {KEY, "rand", 0}, {BIN, NONCE, 16});
+    DECODE(ONR_ESCHEMA, ONR_MSG_PROFILE, 3, {KEY, "re", 0}, {BIN, NONCE, 16},
+           {KEY, "sealed", 0}, {BIN, SEALED48, 48}, {KEY, "autn", 0}, {BIN, NONCE, 16});
+    /* a challenge of another size */
+    DECODE(ONR_ELENGTH, ONR_MSG_PROFILE, 4, {KEY, "re", 0}, {BIN, NONCE, 16},
+           {KEY, "sealed", 0}, {BIN, SEALED48, 48}, {KEY, "rand", 0}, {BIN, NONCE, 15},
+           {KEY, "autn", 0}, {BIN, NONCE, 16});
+    /* both, and neither (an operator that sends no challenge), pass */
+    DECODE(ONR_OK, ONR_MSG_PROFILE, 4, {KEY, "re", 0}, {BIN, NONCE, 16}, {KEY, "sealed", 0},
+           {BIN, SEALED48, 48}, {KEY, "rand", 0}, {BIN, NONCE, 16}, {KEY, "autn", 0},
+           {BIN, NONCE, 16});
+    DECODE(ONR_OK, ONR_MSG_PROFILE, 2, {KEY, "re", 0}, {BIN, NONCE, 16}, {KEY, "sealed", 0},
+           {BIN, SEALED48, 48});
+    /* and an encoder refuses half a challenge too */
+    onr_sample_msg(ONR_MSG_PROFILE, &m);
+    m.body.profile.autn = (struct onr_bytes){NULL, 0};
+    assert_onr(ONR_ESCHEMA, onr_msg_body_encode(&m, buf, sizeof(buf), &len));
 }
 
 static void test_msg_rejects_unknown_type(void **state)
@@ -682,6 +711,7 @@ int main(void)
         cmocka_unit_test(test_msg_rejects_values_out_of_range),
         cmocka_unit_test(test_msg_rejects_bad_characters),
         cmocka_unit_test(test_msg_rejects_inconsistent_attach_response),
+        cmocka_unit_test(test_msg_profile_carries_a_whole_challenge_or_none),
         cmocka_unit_test(test_msg_rejects_unknown_type),
         cmocka_unit_test(test_msg_body_rejects_nesting),
         cmocka_unit_test(test_msg_encode_refuses_what_decode_would),

@@ -231,8 +231,10 @@ enum onr_device_state {
  *               service broker
  *   hello       manufacturer=ID [visited=PLMN]
  *   profile     operator=ID  a profile request sent
- *   attach      operator=ID imsi=DIGITS  an attach request sent
- *   challenge   ""  a challenge verified, answered with RES (SQN stored)
+ *   attach      operator=ID imsi=DIGITS  an attach request sent (the
+ *               profile's challenge was lost or not sent, or a later attach)
+ *   challenge   ""  a challenge (the profile's, or an attach request's)
+ *               verified, answered with RES (SQN stored)
  *   resync      ""  a challenge's SQN not fresh, answered with AUTS
  *   enroll      provider=ID  an enroll request sent
  *   operating   endpoint=mqtts://HOST:PORT  connecting to the service broker

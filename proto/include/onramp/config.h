@@ -100,4 +100,13 @@ int onr_config_check_keys(const struct onr_config *cfg, const char *const *known
 int onr_config_split(const char *value, char *buf, size_t cap, const char **fields, size_t max,
                      size_t *n);
 
+/*
+ * onr_config_origin: 1 if `value` is a web origin as a browser sends it in
+ * Origin (RFC 6454): http:// or https://, then a host name or address
+ * with an optional port, nothing after it, at most ONR_ORIGIN_MAX bytes;
+ * else 0. The pairing page's http_origin (onramp-admin's pairing_origin).
+ */
+#define ONR_ORIGIN_MAX 128
+int onr_config_origin(const char *value);
+
 #endif /* ONRAMP_CONFIG_H */

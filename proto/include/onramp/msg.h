@@ -123,6 +123,8 @@ struct onr_msg_profile_request {
 struct onr_msg_profile {
     struct onr_bytes re;
     struct onr_bytes sealed; /* enc (32) || ct of a PROFILE_CONTENT body */
+    struct onr_bytes rand;   /* optional, 16: the first attach challenge's */
+    struct onr_bytes autn;   /* 16 with rand, else absent */
 };
 
 struct onr_msg_attach_request {
