@@ -216,10 +216,11 @@ def floors(pki):
     return floor, device_floor, text
 
 
-def onboard_fleet(fleet, args, floor, shm):
+def onboard_fleet(fleet, args, floor, shm, during=None):
     """The fleet minted, paired and onboarded by onramp-loadgen, its output
     printed; (loadgen's exit status, the servers' CPU per onboarding in us
-    or None)."""
+    or None). during.start() and during.stop() (if given) bracket
+    loadgen's run alone, the window it measures the servers' CPU in."""
     t = time.monotonic()
     out = None
     if shm is not None:
@@ -233,7 +234,11 @@ def onboard_fleet(fleet, args, floor, shm):
                               "--timeout", str(args.timeout), "--floor-us", "%.1f" % floor)
     print("$ onramp-loadgen " + " ".join(argv[1:]))
     sys.stdout.flush()
+    if during is not None:
+        during.start()
     loadgen = subprocess.run(argv, text=True, capture_output=True)
+    if during is not None:
+        during.stop()
     print(loadgen.stdout.rstrip())
     if loadgen.stderr:
         print(loadgen.stderr.rstrip(), file=sys.stderr)
@@ -243,21 +248,35 @@ def onboard_fleet(fleet, args, floor, shm):
     return loadgen.returncode, int(m.group(1)) if m is not None else None, result
 
 
+class PostgresCpu:
+    """The postgres processes' CPU while loadgen runs (minting and pairing
+    the fleet before it are not in the services' figures either)."""
+
+    def __init__(self, cluster):
+        self.cluster = cluster
+        self.before = {}
+        self.seconds = 0.0
+
+    def start(self):
+        self.before = self.cluster.cpu_seconds()
+
+    def stop(self):
+        after = self.cluster.cpu_seconds()
+        self.seconds = sum(v - self.before.get(k, 0.0) for k, v in after.items())
+
+
 def on_postgres(args, floor, shm, one):
     """The same fleet on PostgreSQL with args.instances instances of every
     service; both printed side by side. loadgen's exit status."""
     fleet = deployment.DeployedFleet(quick_timers=False, store="postgres",
                                      instances=args.instances)
     try:
-        pg = postgres.shared()
-        before = pg.cpu_seconds()
-        rc, us, result = onboard_fleet(fleet, args, floor, shm)
-        after = pg.cpu_seconds()
+        pg = PostgresCpu(postgres.shared())
+        rc, us, result = onboard_fleet(fleet, args, floor, shm, during=pg)
     finally:
         fleet.onb.close()
     completed = int(result.get("completed", "0"))
-    pg_us = (sum(v - before.get(k, 0.0) for k, v in after.items()) * 1e6 / completed
-             if completed else 0)
+    pg_us = pg.seconds * 1e6 / completed if completed else 0
     runs = [("SQLite", one[1], 0), ("PostgreSQL x%d" % args.instances, result, pg_us)]
     print("\n%-40s" % "same run, both stores" + "".join("%22s" % r[0] for r in runs))
     for key, name in (("completed", "completed"), ("failed", "failed"),

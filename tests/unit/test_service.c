@@ -986,6 +986,38 @@ static void test_a_request_goes_to_every_broker_and_is_confirmed_per_broker(void
     assert_int_equal(count(f->svc, "SELECT count(*) FROM in_force"), 1);
 }
 
+/* A burst of brokers' confirmations alone shares the next burst's commit
+ * (a sync each was most of what several brokers cost): it stays open until
+ * another message comes, or commits by itself after a short wait. A
+ * message that says something is committed and said at once. */
+static void test_confirmations_alone_wait_for_the_next_commit(void **state)
+{
+    struct fixture *f = *state;
+    uint8_t revoke[ONR_MSG_ID_LEN];
+    size_t before;
+
+    release_via(f->svc, 1);
+    assert_false(batch_is_open(f->svc->batch)); /* its revokes were said */
+    sent_id(0, revoke);
+    control_result_via(f->svc, 0, revoke, ONR_OK, epoch_one);
+    assert_true(batch_is_open(f->svc->batch));
+    control_result_via(f->svc, 2, revoke, ONR_OK, epoch_one);
+    assert_true(batch_is_open(f->svc->batch));
+    /* nothing else comes: committed after the wait */
+    while (batch_is_open(f->svc->batch))
+        event_base_loop(f->svc->base, EVLOOP_ONCE);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM pending"), 1);
+    /* a message with something to say: committed with the waiting one at
+     * once, and said */
+    control_result_via(f->svc, 1, revoke, ONR_OK, epoch_one);
+    assert_true(batch_is_open(f->svc->batch));
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM pending"), 0);
+    before = n_sent;
+    release_via(f->svc, 1);
+    assert_false(batch_is_open(f->svc->batch));
+    assert_true(n_sent > before);
+}
+
 /* b3's rows become those of a broker b9 the configuration does not name,
  * and the service starts again. */
 static void restart_without_b9(struct fixture *f)
@@ -1312,6 +1344,7 @@ int main(void)
         T(test_the_wait_is_capped_and_nothing_is_sent_while_disconnected),
         T(test_the_counters_count_what_is_pending),
         T3(test_a_request_goes_to_every_broker_and_is_confirmed_per_broker),
+        T3(test_confirmations_alone_wait_for_the_next_commit),
         T3(test_a_revoke_settled_everywhere_is_no_longer_in_force),
         T3(test_a_revoke_waiting_for_a_forgotten_broker_goes_at_start),
         T3(test_a_request_past_its_time_is_no_longer_in_force),

@@ -247,6 +247,76 @@ static void test_pg_savepoints_undo_a_failed_handler_only(void **state)
     onr_db_close(db);
 }
 
+/* Prepared statements inside a burst (the transaction statements go out
+ * with them, in one round trip): each level's rollback undoes its own work
+ * only, a refused statement is refused where it ran and the burst goes on,
+ * levels past the first 8 nest the same way, and a level that ran nothing
+ * costs nothing and undoes nothing. */
+static void test_pg_savepoints_around_prepared_statements(void **state)
+{
+    static const char insert[] = "INSERT INTO things (id, name) VALUES (?1, ?2)";
+    struct onr_db *db = open_db();
+    struct onr_db *reader = open_db();
+    char name[32];
+
+    (void)state;
+    assert_onr(ONR_OK, onr_db_begin(db)); /* a burst whose first handler is refused */
+    assert_onr(ONR_OK, onr_db_begin(db));
+    assert_onr(ONR_OK, onr_db_run(db, insert, ONR_DB_ARGS(ONR_DB_INT(5), ONR_DB_STR("five"))));
+    assert_onr(ONR_EEXIST, onr_db_run(db, insert, ONR_DB_ARGS(ONR_DB_INT(5), ONR_DB_STR("x"))));
+    onr_db_rollback(db);
+    assert_onr(ONR_OK, onr_db_begin(db)); /* and the next one kept */
+    assert_onr(ONR_OK, onr_db_run(db, insert, ONR_DB_ARGS(ONR_DB_INT(6), ONR_DB_STR("six"))));
+    assert_onr(ONR_OK, onr_db_commit(db));
+    assert_onr(ONR_OK, onr_db_commit(db));
+    assert_int_equal(count(reader, "SELECT count(*) FROM things WHERE id IN (5, 6)"), 1);
+    assert_int_equal(count(reader, "SELECT count(*) FROM things WHERE id = 6"), 1);
+    assert_onr(ONR_OK, onr_db_exec(db, "DELETE FROM things"));
+    assert_onr(ONR_OK, onr_db_begin(db)); /* the burst */
+    assert_onr(ONR_OK, onr_db_begin(db)); /* a handler that runs nothing */
+    assert_onr(ONR_OK, onr_db_commit(db));
+    assert_onr(ONR_OK, onr_db_begin(db)); /* one that is kept */
+    assert_onr(ONR_OK, onr_db_run(db, insert, ONR_DB_ARGS(ONR_DB_INT(1), ONR_DB_STR("one"))));
+    assert_onr(ONR_OK, onr_db_commit(db));
+    assert_onr(ONR_OK, onr_db_begin(db)); /* one refused at its second statement */
+    assert_onr(ONR_OK, onr_db_run(db, insert, ONR_DB_ARGS(ONR_DB_INT(2), ONR_DB_STR("two"))));
+    assert_onr(ONR_EEXIST, onr_db_run(db, insert, ONR_DB_ARGS(ONR_DB_INT(3), ONR_DB_STR("one"))));
+    onr_db_rollback(db);
+    assert_onr(ONR_OK, onr_db_begin(db)); /* one refused at its first */
+    assert_onr(ONR_EEXIST, onr_db_run(db, insert, ONR_DB_ARGS(ONR_DB_INT(1), ONR_DB_STR("x"))));
+    onr_db_rollback(db);
+    assert_onr(ONR_OK, onr_db_begin(db)); /* one rolled back that ran nothing */
+    onr_db_rollback(db);
+    for (int level = 1; level <= 12; level++) { /* nested deep, some levels empty */
+        assert_onr(ONR_OK, onr_db_begin(db));
+        snprintf(name, sizeof(name), "level %d", level);
+        if (level % 3 != 0)
+            assert_onr(ONR_OK, onr_db_run(db, insert,
+                                          ONR_DB_ARGS(ONR_DB_INT(10 + level), ONR_DB_STR(name))));
+    }
+    for (int level = 12; level >= 10; level--)
+        assert_onr(ONR_OK, onr_db_commit(db)); /* into level 9 */
+    onr_db_rollback(db);                       /* level 9, with 10 to 12 */
+    for (int level = 8; level >= 1; level--)
+        assert_onr(ONR_OK, onr_db_commit(db));
+    assert_int_equal(count(reader, "SELECT count(*) FROM things"), 0);
+    assert_onr(ONR_OK, onr_db_commit(db));
+    /* one, and levels 1 to 8 but 3 and 6 */
+    assert_int_equal(count(reader, "SELECT count(*) FROM things"), 7);
+    assert_int_equal(count(reader, "SELECT count(*) FROM things WHERE id = 2 OR id > 18"), 0);
+    /* a transaction that ran nothing commits; a failed one says so */
+    assert_onr(ONR_OK, onr_db_begin(db));
+    assert_onr(ONR_OK, onr_db_commit(db));
+    assert_onr(ONR_OK, onr_db_begin(db));
+    assert_onr(ONR_EEXIST, onr_db_run(db, insert, ONR_DB_ARGS(ONR_DB_INT(4), ONR_DB_STR("one"))));
+    assert_int_not_equal(onr_db_commit(db), ONR_OK);
+    onr_db_rollback(db);
+    assert_int_not_equal(onr_db_commit(db), ONR_OK);
+    assert_int_equal(count(db, "SELECT count(*) FROM things"), 7);
+    onr_db_close(reader);
+    onr_db_close(db);
+}
+
 static void test_pg_outbox_stores_the_answer_once(void **state)
 {
     struct onr_db *db = open_db();
@@ -307,6 +377,7 @@ int main(void)
         T(test_pg_migrations_are_all_or_nothing),
         T(test_pg_two_instances_never_both_win),
         T(test_pg_savepoints_undo_a_failed_handler_only),
+        T(test_pg_savepoints_around_prepared_statements),
         T(test_pg_outbox_stores_the_answer_once),
         T(test_pg_bad_configuration_is_a_clear_error),
     };

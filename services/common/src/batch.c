@@ -4,11 +4,13 @@
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "onramp/error.h"
 #include "onramp/svc_log.h"
 
 #define BATCH_MAX_MESSAGES 256 /* bounds what one failed commit drops */
+#define BATCH_WAIT_MS 50 /* a burst of confirmations waits for the next at most this long */
 
 struct held {
     uint32_t brokers;
@@ -25,6 +27,9 @@ struct onr_batch {
     void *arg;
     int open;
     size_t messages;
+    size_t may_wait;       /* of the messages, those whose commit may wait */
+    struct timespec begun; /* when the transaction was opened */
+    int waiting;           /* its commit waits for the next burst (a timer) */
     struct held *held;
     size_t n_held, cap_held;
 #ifdef ONR_TEST_HOOKS
@@ -32,11 +37,35 @@ struct onr_batch {
 #endif
 };
 
+/* Milliseconds the commit may still wait for the next burst's, or 0: now. */
+static long wait_left(const struct onr_batch *b)
+{
+    struct timespec now;
+    long waited;
+
+    if (b->may_wait < b->messages || b->n_held > 0)
+        return 0;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    waited = (long)(now.tv_sec - b->begun.tv_sec) * 1000 +
+             (now.tv_nsec - b->begun.tv_nsec) / 1000000;
+    return waited < BATCH_WAIT_MS ? BATCH_WAIT_MS - waited : 0;
+}
+
 static void on_commit_due(evutil_socket_t fd, short what, void *arg)
 {
+    struct onr_batch *b = arg;
+    long left = wait_left(b);
+
     (void)fd;
     (void)what;
-    batch_flush(arg);
+    if (left > 0 && b->open) {
+        const struct timeval tv = {0, left * 1000};
+
+        b->waiting = event_add(b->commit_ev, &tv) == 0;
+        if (b->waiting)
+            return;
+    }
+    batch_flush(b);
 }
 
 int batch_new(struct event_base *base, struct onr_db *db, onr_batch_publish_cb publish,
@@ -90,11 +119,24 @@ int batch_join(struct onr_batch *b)
             return rc;
         b->open = 1;
         b->messages = 0;
+        b->may_wait = 0;
+        clock_gettime(CLOCK_MONOTONIC, &b->begun);
         /* active now, run once the loop has dealt with this read */
+        event_active(b->commit_ev, EV_TIMEOUT, 0);
+    } else if (b->waiting) {
+        /* the commit waited for this burst: it is due after it */
+        b->waiting = 0;
+        event_del(b->commit_ev);
         event_active(b->commit_ev, EV_TIMEOUT, 0);
     }
     b->messages++;
     return ONR_OK;
+}
+
+void batch_may_wait(struct onr_batch *b)
+{
+    if (b != NULL && b->open && b->may_wait < b->messages)
+        b->may_wait++;
 }
 
 int batch_is_open(const struct onr_batch *b)
@@ -162,6 +204,7 @@ void batch_flush(struct onr_batch *b)
     if (!b->open)
         return;
     b->open = 0;
+    b->waiting = 0;
     event_del(b->commit_ev);
     rc = b->commit(b->arg);
     if (rc != ONR_OK) {

@@ -8,6 +8,14 @@
  * it says is durable. When the commit fails, what was held is dropped:
  * the peers retry, and a retry finds either nothing (handled anew) or the
  * stored answer (handle_once's outbox).
+ *
+ * A burst whose every message stored only what its peer's retry derives
+ * again (batch_may_wait: brokers' confirmations, each deleting its pending
+ * row) and that holds nothing to publish waits up to BATCH_WAIT_MS for the
+ * next burst to share its commit: with several brokers each confirms
+ * every grant on its own connection, and a commit each was a sync each.
+ * Until then it is not durable; lost in a crash, the rows are resent and
+ * confirmed again.
  */
 #ifndef ONRAMP_SVC_BATCH_H
 #define ONRAMP_SVC_BATCH_H
@@ -45,6 +53,10 @@ void batch_free(struct onr_batch *b);
  * is committed first. ONR_OK, or the begin's error (then the message is
  * handled in a transaction of its own, as without batching). */
 int batch_join(struct onr_batch *b);
+
+/* batch_may_wait: the message that just joined stored only what its
+ * peer's retry derives again (see above). */
+void batch_may_wait(struct onr_batch *b);
 
 /* batch_is_open: 1 while a batch transaction is open. */
 int batch_is_open(const struct onr_batch *b);

@@ -15,6 +15,18 @@
  * savepoints, as in SQLite. A connection lost (a server restart) is made
  * again at the next outermost begin; what was in flight failed and its
  * peers retry.
+ *
+ * Round trips: BEGIN, SAVEPOINT and RELEASE SAVEPOINT are not sent when
+ * asked for but queued, and go out (prepared, in pipeline mode) in front
+ * of the next statement, in one round trip with it; a transaction or
+ * savepoint that ran no statement is never sent at all, and COMMIT ends
+ * the savepoints still queued for release. The first savepoint of a
+ * transaction in which nothing ran yet (a burst's first handler) is the
+ * transaction itself: its rollback is ROLLBACK, and the transaction begins
+ * again for the rest of the burst. A failure of a queued one is
+ * the failure of the statement it went with (the transaction is then
+ * aborted, as any failed statement leaves it). COMMIT and ROLLBACK TO are
+ * sent at once: their outcome is what the caller waits for.
  */
 #include <libpq-fe.h>
 #include <stdio.h>
@@ -26,8 +38,10 @@
 #include "onramp/error.h"
 #include "onramp/hex.h"
 
-#define MAX_STATEMENTS 128
+#define MAX_STATEMENTS 160
 #define MAX_PARAMS 32
+#define MAX_QUEUED 16 /* transaction statements waiting for the next statement */
+#define MAX_QUEUED_LEVEL 8 /* savepoints deeper than this go out at once */
 #define CONNECT_TIMEOUT "10" /* seconds; the connection string may say otherwise */
 #define SCHEMA_LOCK "7432018" /* pg_advisory_lock key: one migration at a time */
 
@@ -51,12 +65,24 @@ struct pg_stmt {
     int row;
 };
 
+/* A transaction statement not sent yet: BEGIN, or SAVEPOINT / RELEASE
+ * SAVEPOINT of savepoint s`level`. */
+enum pg_tx { TX_BEGIN, TX_SAVEPOINT, TX_RELEASE };
+
+struct pg_queued {
+    enum pg_tx tx;
+    unsigned level;
+};
+
 struct pg_db {
     struct onr_db head; /* first: db.c's view */
     PGconn *conn;
     struct pg_stmt stmts[MAX_STATEMENTS];
     size_t n_stmts;
     unsigned depth; /* transactions open: the outer one, then savepoints */
+    struct pg_queued queued[MAX_QUEUED]; /* in order, sent with the next statement */
+    size_t n_queued;
+    unsigned merged; /* the savepoint level that is the transaction itself, or 0 */
     int changes;
     int lock_ms;
 };
@@ -232,6 +258,151 @@ static int prepare(struct pg_db *db, const char *sql, const struct onr_db_arg *a
     return ONR_OK;
 }
 
+/* ---- transaction statements queued for the next statement ----------------------- */
+
+/* Their texts, literals (the statements kept are named by them). */
+static const char *const savepoint_sql[MAX_QUEUED_LEVEL + 1] = {
+    NULL, "SAVEPOINT s1", "SAVEPOINT s2", "SAVEPOINT s3", "SAVEPOINT s4",
+    "SAVEPOINT s5", "SAVEPOINT s6", "SAVEPOINT s7", "SAVEPOINT s8",
+};
+static const char *const release_sql[MAX_QUEUED_LEVEL + 1] = {
+    NULL, "RELEASE SAVEPOINT s1", "RELEASE SAVEPOINT s2", "RELEASE SAVEPOINT s3",
+    "RELEASE SAVEPOINT s4", "RELEASE SAVEPOINT s5", "RELEASE SAVEPOINT s6",
+    "RELEASE SAVEPOINT s7", "RELEASE SAVEPOINT s8",
+};
+#define BEGIN_SQL "BEGIN ISOLATION LEVEL READ COMMITTED"
+
+static const char *queued_sql(const struct pg_queued *q)
+{
+    switch (q->tx) {
+    case TX_BEGIN: return BEGIN_SQL;
+    case TX_SAVEPOINT: return savepoint_sql[q->level];
+    case TX_RELEASE: return release_sql[q->level];
+    }
+    return NULL;
+}
+
+/* Everything queued, sent now as one text (one round trip). */
+static int send_queued(struct pg_db *db)
+{
+    char sql[MAX_QUEUED * 32];
+    size_t len = 0;
+
+    if (db->n_queued == 0)
+        return ONR_OK;
+    for (size_t i = 0; i < db->n_queued; i++)
+        len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s%s", i > 0 ? "; " : "",
+                                queued_sql(&db->queued[i]));
+    db->n_queued = 0;
+    return check(db, PQexec(db->conn, sql), 0);
+}
+
+/* Queue `tx` for savepoint `level`; one deeper than the prepared ones
+ * goes out at once, after what is queued before it. */
+static int queue_tx(struct pg_db *db, enum pg_tx tx, unsigned level)
+{
+    char sql[48];
+    int rc;
+
+    if (level <= MAX_QUEUED_LEVEL && db->n_queued < MAX_QUEUED) {
+        db->queued[db->n_queued++] = (struct pg_queued){tx, level};
+        return ONR_OK;
+    }
+    rc = send_queued(db);
+    if (rc != ONR_OK || level <= MAX_QUEUED_LEVEL) {
+        if (rc == ONR_OK)
+            db->queued[db->n_queued++] = (struct pg_queued){tx, level};
+        return rc;
+    }
+    snprintf(sql, sizeof(sql), "%sSAVEPOINT s%u", tx == TX_RELEASE ? "RELEASE " : "", level);
+    return check(db, PQexec(db->conn, sql), 0);
+}
+
+/* Is the last thing queued the SAVEPOINT of `level` (nothing ran in it)? */
+static int savepoint_unsent(const struct pg_db *db, unsigned level)
+{
+    const struct pg_queued *q = db->n_queued > 0 ? &db->queued[db->n_queued - 1] : NULL;
+
+    return q != NULL && q->tx == TX_SAVEPOINT && q->level == level;
+}
+
+/* Is the outer BEGIN still queued (nothing ran in the transaction)? */
+static int begin_unsent(const struct pg_db *db)
+{
+    return db->n_queued > 0 && db->queued[0].tx == TX_BEGIN;
+}
+
+/* One result of a pipeline, read: the first failure kept in *failed,
+ * `c`'s rows in c->res (when `c` is not NULL), the rest cleared. */
+static void pipeline_result(PGresult *res, struct pg_stmt *c, PGresult **failed)
+{
+    ExecStatusType st = PQresultStatus(res);
+
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_PIPELINE_ABORTED &&
+        *failed == NULL) {
+        *failed = res;
+        return;
+    }
+    if (c != NULL && c->res == NULL && st != PGRES_PIPELINE_ABORTED) {
+        c->res = res;
+        return;
+    }
+    PQclear(res);
+}
+
+/* Statement `c` with its values, after what is queued: one round trip.
+ * Its result in c->res (ONR_OK), or the first failure. */
+static int run(struct pg_db *db, struct pg_stmt *c, int n, const char *const *values,
+               const int *lengths, const int *formats)
+{
+    struct pg_stmt *tx[MAX_QUEUED];
+    size_t n_tx = db->n_queued;
+    PGresult *failed = NULL;
+    PGresult *res;
+    int sent = 1;
+    int rc;
+
+    if (n_tx == 0) {
+        c->res = PQexecPrepared(db->conn, c->name, n, values, lengths, formats, 0);
+        rc = check(db, c->res, 1);
+        if (rc != ONR_OK)
+            c->res = NULL; /* cleared by check */
+        return rc;
+    }
+    for (size_t i = 0; i < n_tx; i++) {
+        rc = prepare(db, queued_sql(&db->queued[i]), NULL, 0, &tx[i]);
+        if (rc != ONR_OK)
+            return rc;
+    }
+    db->n_queued = 0;
+    if (PQenterPipelineMode(db->conn) != 1)
+        return fail(db, NULL);
+    for (size_t i = 0; i < n_tx && sent; i++)
+        sent = PQsendQueryPrepared(db->conn, tx[i]->name, 0, NULL, NULL, NULL, 0);
+    if (sent)
+        sent = PQsendQueryPrepared(db->conn, c->name, n, values, lengths, formats, 0);
+    if (sent)
+        sent = PQpipelineSync(db->conn);
+    /* each statement's result, then NULL; then the sync's */
+    for (size_t i = 0; sent && i <= n_tx; i++)
+        while ((res = PQgetResult(db->conn)) != NULL)
+            pipeline_result(res, i == n_tx ? c : NULL, &failed);
+    while (sent && (res = PQgetResult(db->conn)) != NULL) {
+        int sync = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+
+        PQclear(res);
+        if (sync)
+            break;
+    }
+    PQexitPipelineMode(db->conn);
+    if (!sent || failed != NULL || c->res == NULL) {
+        PQclear(c->res);
+        c->res = NULL;
+        return fail(db, failed);
+    }
+    return check(db, c->res, 1);
+}
+
 /* Run the statement for `sql` with `args`; its result in c->res. */
 static int execute(struct pg_db *db, const char *sql, const struct onr_db_arg *args, size_t n,
                    struct pg_stmt **out)
@@ -278,10 +449,9 @@ static int execute(struct pg_db *db, const char *sql, const struct onr_db_arg *a
         }
     }
     PQclear(c->res);
-    c->res = PQexecPrepared(db->conn, c->name, (int)n, values, lengths, formats, 0);
-    rc = check(db, c->res, 1);
+    c->res = NULL;
+    rc = run(db, c, (int)n, values, lengths, formats);
     if (rc != ONR_OK) {
-        c->res = NULL; /* cleared by check */
         if (PQstatus(db->conn) == CONNECTION_BAD)
             c->prepared = 0;
         return rc;
@@ -442,6 +612,9 @@ static int pg_exec(struct onr_db *base, const char *sql)
         if (rc != ONR_OK)
             return rc;
     }
+    rc = send_queued(db);
+    if (rc != ONR_OK)
+        return rc;
     rc = pg_sql_translate(sql, &text, NULL);
     if (rc != ONR_OK) {
         db_set_error(base, "cannot translate \"%.60s\"", sql);
@@ -457,16 +630,19 @@ static int pg_exec(struct onr_db *base, const char *sql)
 static int pg_begin(struct onr_db *base)
 {
     struct pg_db *db = pg(base);
-    char sql[32];
     int rc;
 
     if (db->depth == 0) {
+        db->n_queued = 0;
+        db->merged = 0;
         rc = ensure_connected(db);
         if (rc == ONR_OK)
-            rc = check(db, PQexec(db->conn, "BEGIN ISOLATION LEVEL READ COMMITTED"), 0);
+            rc = queue_tx(db, TX_BEGIN, 0);
+    } else if (db->merged == 0 && db->n_queued == 1 && begin_unsent(db)) {
+        db->merged = db->depth; /* nothing to keep if it rolls back */
+        rc = ONR_OK;
     } else {
-        snprintf(sql, sizeof(sql), "SAVEPOINT s%u", db->depth);
-        rc = check(db, PQexec(db->conn, sql), 0);
+        rc = queue_tx(db, TX_SAVEPOINT, db->depth);
     }
     if (rc == ONR_OK)
         db->depth++;
@@ -477,20 +653,30 @@ static int pg_commit(struct onr_db *base)
 {
     struct pg_db *db = pg(base);
     PGresult *res;
-    char sql[32];
-    int rc;
+    int rc = ONR_OK;
 
     if (db->depth == 0) {
         db_set_error(base, "cannot commit: no transaction is active");
         return ONR_EIO;
     }
     if (db->depth > 1) {
-        snprintf(sql, sizeof(sql), "RELEASE SAVEPOINT s%u", db->depth - 1);
-        rc = check(db, PQexec(db->conn, sql), 0);
+        if (db->merged == db->depth - 1)
+            db->merged = 0; /* its work stays in the transaction */
+        else if (savepoint_unsent(db, db->depth - 1))
+            db->n_queued--;
+        else
+            rc = queue_tx(db, TX_RELEASE, db->depth - 1);
         if (rc == ONR_OK)
             db->depth--;
         return rc;
     }
+    if (begin_unsent(db)) {
+        /* nothing ran in it: nothing to commit */
+        db->n_queued = 0;
+        db->depth = 0;
+        return ONR_OK;
+    }
+    db->n_queued = 0; /* savepoints to release: COMMIT ends them */
     res = PQexec(db->conn, "COMMIT");
     if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK &&
         strcmp(PQcmdStatus(res), "COMMIT") != 0) {
@@ -512,16 +698,30 @@ static void pg_rollback(struct onr_db *base)
     struct pg_db *db = pg(base);
     char sql[80];
 
-    if (db->depth <= 1) {
-        if (PQstatus(db->conn) == CONNECTION_OK &&
+    if (db->depth <= 1 || db->merged == db->depth - 1) {
+        int sent = !begin_unsent(db);
+
+        db->n_queued = 0;
+        if (sent && PQstatus(db->conn) == CONNECTION_OK &&
             PQtransactionStatus(db->conn) != PQTRANS_IDLE)
             PQclear(PQexec(db->conn, "ROLLBACK"));
-        db->depth = 0;
-        return;
+        if (db->depth <= 1) {
+            db->depth = 0;
+            return;
+        }
+        /* the transaction held this savepoint's work alone: it goes on */
+        db->merged = 0;
+        db->queued[db->n_queued++] = (struct pg_queued){TX_BEGIN, 0};
+    } else if (savepoint_unsent(db, db->depth - 1)) {
+        db->n_queued--; /* nothing ran in it */
+    } else {
+        /* the savepoint went out, so did all before it: what is queued
+         * came after it and is undone with it */
+        db->n_queued = 0;
+        snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT s%u; RELEASE SAVEPOINT s%u",
+                 db->depth - 1, db->depth - 1);
+        PQclear(PQexec(db->conn, sql));
     }
-    snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT s%u; RELEASE SAVEPOINT s%u", db->depth - 1,
-             db->depth - 1);
-    PQclear(PQexec(db->conn, sql));
     db->depth--;
 }
 

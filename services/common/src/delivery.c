@@ -252,6 +252,30 @@ int onr_service_confirm(struct onr_service *svc, const struct onr_envelope *env,
     return confirm_row(svc, env, peer, re, 0, out);
 }
 
+/* Did a broker's answer only delete its pending row (and what is no
+ * longer in force with it), or nothing? Then its burst's commit may wait
+ * for the next burst's (batch_may_wait): lost in a crash, the row is
+ * resent and the broker, whose journal holds the change, confirms it
+ * again. Not when a hook of a broker kind may store or
+ * say something, nor when there is an answer to publish. */
+static int confirmation_only(const struct onr_service *svc)
+{
+    const struct onr_answer *a = svc->answer;
+
+    for (size_t i = 0; i < svc->delivery.n_kinds; i++) {
+        const struct onr_delivery_kind *k = &svc->delivery.kinds[i];
+
+        if (k->peer_role == ONR_ROLE_BROKER && (k->confirmed != NULL || k->refused != NULL))
+            return 0;
+    }
+    if (a->reply.len > 0)
+        return 0;
+    for (size_t i = 0; i < a->n_extra; i++)
+        if (a->extra[i].len > 0)
+            return 0;
+    return 1;
+}
+
 /* Every answer to a confirmed message comes here: from a peer of a kind
  * (its signature checked with that kind's peers), or from a broker on our
  * control route (only it can publish there, on its own connection). */
@@ -278,7 +302,10 @@ static int on_answer(struct onr_service *svc, const struct onr_envelope *env, co
         snprintf(name, sizeof(name), "%s", svc->brokers[svc->via].name);
     }
     /* a duplicate finds no row: only an answer a hook gave needs keeping */
-    return svc_handle_once(svc, env, topic, decide_answer, name, 0);
+    rc = svc_handle_once(svc, env, topic, decide_answer, name, 0);
+    if (rc == ONR_OK && k->peer_role == ONR_ROLE_BROKER)
+        svc->may_wait = confirmation_only(svc);
+    return rc;
 }
 
 /* A route for `type` on `filter`, unless there is one. */

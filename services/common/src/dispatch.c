@@ -142,7 +142,10 @@ void svc_on_message(struct onr_service *svc, size_t via, const char *topic,
     /* what the handler says goes back the way the message came */
     svc->via = (int)via;
     svc->via_topic = topic;
+    svc->may_wait = 0;
     dispatch(svc, topic, payload, len);
+    if (svc->may_wait)
+        batch_may_wait(svc->batch);
     svc->via = -1;
     svc->via_topic = NULL;
 }

@@ -181,6 +181,8 @@ struct onr_service {
     struct svc_broker brokers[ONR_SERVICE_MAX_BROKERS];
     size_t n_brokers;
     int via; /* the broker the message being handled came through, -1: none */
+    int may_wait; /* the message handled stored only what its peer's retry derives
+                     again: its burst's commit may wait (batch_may_wait) */
     const char *via_topic; /* and its topic (borrowed while it is handled) */
     struct svc_transport transport;
     uint64_t (*clock)(void); /* seconds; time() unless a test sets it */
@@ -255,6 +257,8 @@ void svc_counters_refresh(struct onr_service *svc);
 /* counters.c: onr_db_commit, timed for onramp_db_commit_seconds when it
  * is durable (the outermost: a burst's, or one outside a burst). */
 int svc_commit(struct onr_service *svc);
+/* svc_commit with onr_db_commit_unsynced (a burst of broker confirmations). */
+int svc_commit_unsynced(struct onr_service *svc);
 
 /* prometheus.c: GET /metrics at metrics_listen (nothing unless set);
  * prints why it cannot. The counters as metrics into `m` (`arg`: the
