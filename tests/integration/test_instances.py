@@ -10,7 +10,8 @@ here): once the broker has expired the dead instance's session (its log
 says so), the group has only live members, and a fleet whose requests are
 each sent once (no device retry: --max-attempts 1) onboards completely.
 No duration is asserted: the test waits for the broker's word that the
-sessions expired, then for the fleet.
+sessions expired, then for the fleet. Before that, every instance's
+subscriptions are granted, the brokers' counters heard by each.
 
 Runs as integration.instances_pg (instances share a PostgreSQL database).
 """
@@ -60,6 +61,22 @@ class DeadInstanceTest(unittest.TestCase):
             if time.monotonic() > deadline:
                 self.fail("the broker never expired the sessions of %s" % ", ".join(left))
             time.sleep(0.2)
+
+    def test_0_every_instance_hears_the_brokers_counters(self):
+        """Each instance subscribes to its work in the $share group but to
+        the brokers' counters on its own (they are retained, and carry the
+        epoch that tells a broker which lost its journal): every
+        subscription of every instance is granted, and the operator's and
+        the provider's instances (which send to brokers) each learned the
+        broker's epoch."""
+        fleet = self.fleet
+        for svc in (fleet.maker, fleet.prov, fleet.op):
+            for p in svc.instances:
+                text = p.wait_for("subscribed filters=", timeout=60)
+                self.assertNotIn("subscription refused", text, p.name)
+        for svc in (fleet.prov, fleet.op):
+            for p in svc.instances:
+                p.wait_for("is new: it is sent everything in force", timeout=60)
 
     def test_a_dead_instances_share_goes_to_the_live_ones_once_its_session_expired(self):
         fleet = self.fleet

@@ -65,19 +65,19 @@ static void on_lost(void *arg, int reason)
     schedule_reconnect(b);
 }
 
-/* One of the service's filters; with several instances (config
- * `instance`) in the $share group "{role}.{id}", so that each message
+/* One of the service's filters; its work, with several instances (config
+ * `instance`), in the $share group "{role}.{id}", so that each message
  * reaches one instance of the service. */
-static void subscribe(struct onr_service *svc, struct mosquitto *mosq, const char *filter)
+static void subscribe(struct onr_service *svc, struct mosquitto *mosq, const struct svc_route *r)
 {
     char shared[ONR_TOPIC_MAX + 2 * ONR_SERVICE_ID_MAX + 16];
 
-    if (onr_config_get(svc->cfg, "instance") == NULL) {
-        mosquitto_subscribe_v5(mosq, NULL, filter, 1, 0, NULL);
+    if (onr_config_get(svc->cfg, "instance") == NULL || r->subscribe == SVC_SUBSCRIBE_EVERY) {
+        mosquitto_subscribe_v5(mosq, NULL, r->filter, 1, 0, NULL);
         return;
     }
     snprintf(shared, sizeof(shared), "$share/%s.%s/%s", onr_topic_role(svc->def->sender_role),
-             svc->id, filter);
+             svc->id, r->filter);
     mosquitto_subscribe_v5(mosq, NULL, shared, 1, 0, NULL);
 }
 
@@ -100,7 +100,7 @@ static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
     b->subacks_due = svc->n_subscribed;
     for (size_t i = 0; i < svc->n_routes; i++)
         if (svc->routes[i].subscribe)
-            subscribe(svc, mosq, svc->routes[i].filter);
+            subscribe(svc, mosq, &svc->routes[i]);
     onr_mqtt_loop_kick(b->loop);
 }
 

@@ -334,9 +334,9 @@ int onr_service_deliveries(struct onr_service *svc, const struct onr_delivery_ki
             rc = route_once(svc, ONR_TOPIC_CONTROL_RESPONSE, 0, ONR_MSG_CONTROL_RESULT);
         } else {
             if (!kinds[i].answered_in_request)
-                rc = route_once(svc, inbox, 1, kinds[i].answer_type);
+                rc = route_once(svc, inbox, SVC_SUBSCRIBE_SHARED, kinds[i].answer_type);
             if (rc == ONR_OK)
-                rc = route_once(svc, inbox, 1, ONR_MSG_ERROR);
+                rc = route_once(svc, inbox, SVC_SUBSCRIBE_SHARED, ONR_MSG_ERROR);
         }
     }
     return rc == ONR_OK ? onr_service_every(svc, 1, svc_delivery_tick, NULL) : rc;

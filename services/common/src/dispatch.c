@@ -31,7 +31,7 @@ int svc_add_route(struct onr_service *svc, const char *filter, int subscribe, in
             dup = 1;
     r = &svc->routes[svc->n_routes++];
     snprintf(r->filter, sizeof(r->filter), "%s", filter);
-    r->subscribe = subscribe && !dup;
+    r->subscribe = dup ? 0 : subscribe;
     r->type = type;
     r->cb = cb;
     r->raw = raw;
@@ -44,7 +44,7 @@ int svc_add_route(struct onr_service *svc, const char *filter, int subscribe, in
 int onr_service_subscribe(struct onr_service *svc, const char *filter, int type,
                           onr_service_handler_cb cb, void *arg)
 {
-    return svc_add_route(svc, filter, 1, type, cb, NULL, arg);
+    return svc_add_route(svc, filter, SVC_SUBSCRIBE_SHARED, type, cb, NULL, arg);
 }
 
 int onr_service_route(struct onr_service *svc, const char *filter, int type,
@@ -56,7 +56,7 @@ int onr_service_route(struct onr_service *svc, const char *filter, int type,
 int onr_service_subscribe_raw(struct onr_service *svc, const char *filter, onr_service_raw_cb cb,
                               void *arg)
 {
-    return svc_add_route(svc, filter, 1, 0, NULL, cb, arg);
+    return svc_add_route(svc, filter, SVC_SUBSCRIBE_SHARED, 0, NULL, cb, arg);
 }
 
 static int matches(const struct svc_route *r, const char *topic)

@@ -118,8 +118,11 @@ int svc_epochs_start(struct onr_service *svc)
                 onr_db_errmsg(svc->db));
         return rc;
     }
-    return onr_service_subscribe(svc, STATS_FILTER, ONR_MSG_BROKER_STATS, on_broker_stats,
-                                 NULL);
+    /* every instance: each learns every broker's epoch (one that missed a
+     * new epoch would bring the broker up to date again at its next
+     * control result, resending what it had confirmed) */
+    return svc_add_route(svc, STATS_FILTER, SVC_SUBSCRIBE_EVERY, ONR_MSG_BROKER_STATS,
+                         on_broker_stats, NULL, NULL);
 }
 
 /* ---- a new epoch --------------------------------------------------------------------- */
@@ -153,8 +156,17 @@ int svc_epoch_seen(struct onr_service *svc, size_t i, const uint8_t *epoch, size
 static int resync(struct onr_service *svc, struct svc_broker *b, uint64_t now)
 {
     static const uint8_t unsent[ONR_MSG_ID_LEN];
+    uint8_t recorded[ONR_BROKER_EPOCH_LEN];
     int rc;
 
+    /* another instance of this service heard the epoch too, and brought
+     * the broker up to date first: what it sent is confirmed or pending */
+    rc = onr_db_get(svc->db, "SELECT epoch FROM broker_epochs WHERE broker = ?1",
+                    ONR_DB_ARGS(ONR_DB_STR(b->name)), ONR_DB_COLS(ONR_DB_OUT_EXACT(recorded)));
+    if (rc == ONR_OK && memcmp(recorded, b->seen, sizeof(recorded)) == 0)
+        return ONR_OK;
+    if (rc != ONR_OK && rc != ONR_ENOENT)
+        return rc;
     rc = onr_db_run(svc->db,
                     "INSERT INTO pending (peer, key, kind, topic, type, body, msg_id, prev_id,"
                     " attempts, next_at, created_at, lease_until)"

@@ -98,7 +98,7 @@ struct svc_refusal_log {
 
 struct svc_route {
     char filter[ONR_TOPIC_MAX + 1];
-    int subscribe; /* 0: a route only (onr_service_route) */
+    int subscribe; /* 0: a route only (onr_service_route); SVC_SUBSCRIBE_* */
     int type;
     onr_service_handler_cb cb;
     onr_service_raw_cb raw; /* set: a raw route (no envelope) */
@@ -238,6 +238,14 @@ void svc_disconnect(struct onr_service *svc);
  * transaction, then to its route's handler). */
 void svc_on_message(struct onr_service *svc, size_t via, const char *topic,
                     const uint8_t *payload, size_t len);
+/* How a route's filter is subscribed: the service's work (its own topics),
+ * which several instances share through their $share group; or news that
+ * every instance must hear (a broker's counters, which are retained: a
+ * shared subscription gets no retained message, and the plugin allows
+ * $share only on a service's own topics). */
+#define SVC_SUBSCRIBE_SHARED 1
+#define SVC_SUBSCRIBE_EVERY 2
+
 int svc_add_route(struct onr_service *svc, const char *filter, int subscribe, int type,
                   onr_service_handler_cb cb, onr_service_raw_cb raw, void *arg);
 void svc_free_ticks(struct onr_service *svc);
