@@ -50,22 +50,32 @@ int prov_claim_put(struct onr_db *db, const struct prov_claim *c,
                                   ONR_DB_BLOB(sealed, ONR_LABEL_SEALED_LEN)));
 }
 
-int prov_claim_sealed(struct onr_db *db, const char *dev, uint8_t out[ONR_LABEL_SEALED_LEN])
+int prov_sealed_read(struct onr_db *db, const char *sql, const char *key,
+                     uint8_t out[ONR_LABEL_SEALED_LEN])
 {
     size_t len = 0;
-    int rc = onr_db_get(db, "SELECT sealed_claim FROM claims WHERE dev = ?1",
-                        ONR_DB_ARGS(ONR_DB_STR(dev)),
+    int rc = onr_db_get(db, sql, ONR_DB_ARGS(ONR_DB_STR(key)),
                         ONR_DB_COLS(ONR_DB_OUT_ANY(out, ONR_LABEL_SEALED_LEN, &len)));
 
     /* NULL (a claim made before it was kept) reads empty */
     return rc == ONR_OK && len != ONR_LABEL_SEALED_LEN ? ONR_ENOENT : rc;
 }
 
+int prov_policy_write(struct onr_db *db, const char *sql, const char *key, const char *policy)
+{
+    return onr_db_run_one(db, sql,
+                          ONR_DB_ARGS(ONR_DB_STR(key), policy[0] != '\0' ? ONR_DB_STR(policy)
+                                                                         : ONR_DB_NULLV));
+}
+
+int prov_claim_sealed(struct onr_db *db, const char *dev, uint8_t out[ONR_LABEL_SEALED_LEN])
+{
+    return prov_sealed_read(db, "SELECT sealed_claim FROM claims WHERE dev = ?1", dev, out);
+}
+
 int prov_claim_set_policy(struct onr_db *db, const char *dev, const char *policy)
 {
-    return onr_db_run_one(db, "UPDATE claims SET policy = ?2 WHERE dev = ?1",
-                          ONR_DB_ARGS(ONR_DB_STR(dev), policy[0] != '\0' ? ONR_DB_STR(policy)
-                                                                         : ONR_DB_NULLV));
+    return prov_policy_write(db, "UPDATE claims SET policy = ?2 WHERE dev = ?1", dev, policy);
 }
 
 int prov_claim_set_state(struct onr_db *db, const char *dev, enum prov_step state)

@@ -61,6 +61,13 @@ int prov_claim_put(struct onr_db *db, const struct prov_claim *c,
  * registration of the claim carries. */
 int prov_claim_sealed(struct onr_db *db, const char *dev, uint8_t out[ONR_LABEL_SEALED_LEN]);
 int prov_claim_set_policy(struct onr_db *db, const char *dev, const char *policy);
+
+/* The two above for any table keyed by one text column (kits.c too):
+ * `sql` reads a sealed claim secret, or writes a policy (?2, NULL when
+ * empty), of row `key` (?1). */
+int prov_sealed_read(struct onr_db *db, const char *sql, const char *key,
+                     uint8_t out[ONR_LABEL_SEALED_LEN]);
+int prov_policy_write(struct onr_db *db, const char *sql, const char *key, const char *policy);
 /* The claim's state and when it was confirmed (lifecycle.c). */
 int prov_claim_set_state(struct onr_db *db, const char *dev, enum prov_step state);
 int prov_claim_confirmed(struct onr_db *db, const char *dev, uint64_t now);

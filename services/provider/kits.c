@@ -57,20 +57,13 @@ int prov_kit_put(struct onr_db *db, const struct prov_kit *k,
 
 int prov_kit_sealed(struct onr_db *db, const char *kit, uint8_t out[ONR_LABEL_SEALED_LEN])
 {
-    size_t len = 0;
-    int rc = onr_db_get(db, "SELECT sealed_claim FROM kit_claims WHERE kit = ?1",
-                        ONR_DB_ARGS(ONR_DB_STR(kit)),
-                        ONR_DB_COLS(ONR_DB_OUT_ANY(out, ONR_LABEL_SEALED_LEN, &len)));
-
-    /* NULL (a kit claimed before it was kept) reads empty */
-    return rc == ONR_OK && len != ONR_LABEL_SEALED_LEN ? ONR_ENOENT : rc;
+    return prov_sealed_read(db, "SELECT sealed_claim FROM kit_claims WHERE kit = ?1", kit, out);
 }
 
 int prov_kit_set_policy(struct onr_db *db, const char *kit, const char *policy)
 {
-    return onr_db_run_one(db, "UPDATE kit_claims SET policy = ?2 WHERE kit = ?1",
-                          ONR_DB_ARGS(ONR_DB_STR(kit), policy[0] != '\0' ? ONR_DB_STR(policy)
-                                                                         : ONR_DB_NULLV));
+    return prov_policy_write(db, "UPDATE kit_claims SET policy = ?2 WHERE kit = ?1", kit,
+                             policy);
 }
 
 int prov_kit_registered(struct onr_db *db, const struct prov_kit *k, uint64_t now)
