@@ -159,7 +159,7 @@ class TakeoverTest(unittest.TestCase):
             self.assertEqual(records, "grant %s prov-1 op-1\n" % d.id)
             again = d.connect(f.broker)  # a fresh proof
             try:
-                self.assertEqual(again.connack, 0)
+                self.assertEqual(again.connack, 0, f.broker.log_tail())
                 self.assertTrue(accepted(again.publish(d.up("prov", "prov-1"), b"after")))
                 self.assertEqual(again.publish(d.up("prov", "prov-2"), b"x"),
                                  mqtt5.NOT_AUTHORIZED)
