@@ -248,7 +248,7 @@ int main(int argc, char **argv)
     };
     /* How many of each the services perform per onboarding, and the device
      * (see the counts printed below). */
-    static const int per_onboarding[N_OPS] = {13, 2, 10, 3, 3, 1, 1, 1, 1};
+    static const int per_onboarding[N_OPS] = {12, 2, 9, 3, 3, 1, 1, 1, 1};
     static const int per_device[N_OPS] = {3, 0, 6, 0, 1, 0, 0, 1, 1};
     struct bench b;
     char *end = NULL;
@@ -309,14 +309,15 @@ int main(int argc, char **argv)
         device_us += ops[i].median_us * per_device[i];
     printf("%-34s %10s %6s %12.1f\n", "device side per onboarding", "", "", device_us);
     printf("\ncounts per onboarding, as the services perform them:\n"
-           "  sign 13: voucher token and voucher, registered, paired, registration,\n"
+           "  sign 12: voucher token and voucher, registered, paired, registration,\n"
            "    profile (with the first attach challenge), attach result, app key,\n"
-           "    app key stored, enroll response, alignment, aligned, the certificate\n"
+           "    enroll response, alignment (which answers the app key), aligned, the\n"
+           "    certificate\n"
            "  verify, first-seen key 2: PoP at the broker, hello at the manufacturer\n"
-           "  verify, known key 10: pairing, registration, registered, the device\n"
+           "  verify, known key 9: pairing, registration, registered, the device\n"
            "    certificate at the manufacturer, voucher token at the operator, app\n"
-           "    key, app key stored, alignment, aligned, the operational certificate\n"
-           "    at the broker's plugin\n"
+           "    key, alignment, aligned, the operational certificate at the broker's\n"
+           "    plugin\n"
            "  HPKE seal 3: claim, profile, application key; open 3: claim at the\n"
            "    manufacturer, application key at the provider (stored, enrollment)\n"
            "  X.509 issue 1, CSR verify 1, Milenage 1, AKMA 1\n"
