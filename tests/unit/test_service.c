@@ -1246,7 +1246,10 @@ static void test_a_broker_no_longer_configured_is_forgotten(void **state)
 
 /* Where a publication goes: a device's answer back through the broker of
  * its request, a push to a device through every broker, a peer's through
- * the broker of the message being handled while it is up, else another. */
+ * the broker of the message being handled while it is up, else another;
+ * a control tool's through every broker (it is on one: a pairing's answer
+ * follows the manufacturer's registration, which may have come through
+ * another broker than the tool's request). */
 static void test_publications_take_the_right_brokers(void **state)
 {
     struct fixture *f = *state;
@@ -1263,12 +1266,14 @@ static void test_publications_take_the_right_brokers(void **state)
     f->svc->via_topic = INBOX;
     assert_int_equal(svc_route_mask(f->svc, 0, "onr/1/d/" DEV "/down"), 7);
     assert_int_equal(svc_route_mask(f->svc, 0, "onr/1/p/prov-a/dev/" DEV "/down"), 7);
+    assert_int_equal(svc_route_mask(f->svc, 0, "onr/1/s/ctl/ops/in"), 7);
     f->svc->brokers[1].connected = 0;
     assert_int_equal(svc_route_mask(f->svc, 0, PROV_INBOX), 1u << 0);
     f->svc->via = -1;
     f->svc->via_topic = NULL;
     assert_int_equal(svc_route_mask(f->svc, 0, "onr/1/d/" DEV "/down"), 7);
     assert_int_equal(svc_route_mask(f->svc, 0, PROV_INBOX), 1u << 0);
+    assert_int_equal(svc_route_mask(f->svc, 0, "onr/1/s/ctl/ops/in"), 7);
 }
 
 /* A message to a peer service is resent on each connected broker in turn

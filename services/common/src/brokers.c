@@ -177,6 +177,9 @@ int svc_any_connected(const struct onr_service *svc)
     return 0;
 }
 
+/* Where a control tool's inbox begins: onr/1/s/ctl/{id}/in. */
+#define CONTROL_INBOX_PREFIX "onr/1/s/ctl/"
+
 /* The device a topic names: the id of onr/1/d/{dev}/..., or the id after
  * /dev/ of an operational device's onr/1/p/{prov}/dev/{dev}/...; NULL for
  * any other topic. */
@@ -208,6 +211,15 @@ uint32_t svc_route_mask(const struct onr_service *svc, uint32_t mask, const char
      * message (a voucher on its registration, a relocation) goes to every
      * broker (where it is not, nobody is subscribed) */
     if (dev != NULL && (from == NULL || memcmp(dev, from, ONR_DEVID_LEN) != 0))
+        return svc_all_brokers(svc);
+    /* a control tool (onrampctl) is on one broker, not on them all: what
+     * goes to it goes to every broker (it is little). An answer that
+     * follows another message, as a pairing's follows the manufacturer's
+     * registration, may have come through another broker than the tool's
+     * request (a registration resent while the broker it first took was
+     * away), and the tool would never hear it. */
+    if (topic != NULL &&
+        strncmp(topic, CONTROL_INBOX_PREFIX, sizeof(CONTROL_INBOX_PREFIX) - 1) == 0)
         return svc_all_brokers(svc);
     /* a peer service is on them all: any broker both share will do */
     if (svc->via >= 0 && svc->brokers[svc->via].connected)
