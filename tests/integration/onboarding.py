@@ -178,12 +178,7 @@ class Process:
             time.sleep(0.05)
 
     def sanitizer_reports(self):
-        reports = []
-        for name in sorted(os.listdir(self.dir)):
-            if name.startswith((self.name + ".asan.", self.name + ".ubsan.")):
-                with open(os.path.join(self.dir, name)) as f:
-                    reports.append(f.read())
-        return "\n".join(reports)
+        return fabric.sanitizer_reports(self.dir, (self.name + ".asan.", self.name + ".ubsan."))
 
     def pause(self):
         """SIGSTOP: the program stands still, its connections open."""

@@ -16,6 +16,7 @@ import subprocess
 import time
 import unittest
 
+import fabric
 import onboarding
 
 JOURNEY = ("pairing", "paired", "registration", "registered", "hello", "voucher",
@@ -74,14 +75,10 @@ class Monitor:
         return [json.loads(line) for line in self.lines()]
 
     def _reports(self):
-        reports = []
-        for name in sorted(os.listdir(self.dir)):
-            if name.startswith((self.name + ".asan.", self.name + ".ubsan.")):
-                with open(os.path.join(self.dir, name)) as f:
-                    reports.append(f.read())
+        reports = fabric.sanitizer_reports(self.dir, (self.name + ".asan.",
+                                                       self.name + ".ubsan."))
         if reports:
-            raise AssertionError("sanitizer report from %s:\n%s" % (self.name,
-                                                                     "\n".join(reports)))
+            raise AssertionError("sanitizer report from %s:\n%s" % (self.name, reports))
 
     def wait(self, timeout=30):
         """The exit status once it ends by itself."""
