@@ -23,6 +23,13 @@
 #define SWEEP_EVERY 3600 /* seconds */
 #define SWEEP_BATCH 256  /* expired rows one sweep deletes at most per kind */
 
+/* Request `key` of kind `kind` no longer in force. */
+static int forget(struct onr_service *svc, const char *key, const char *kind)
+{
+    return onr_db_run(svc->db, "DELETE FROM in_force WHERE key = ?1 AND kind = ?2",
+                      ONR_DB_ARGS(ONR_DB_STR(key), ONR_DB_STR(kind)));
+}
+
 int svc_in_force_settled(struct onr_service *svc, const struct onr_delivery_kind *k,
                          const char *key)
 {
@@ -39,8 +46,7 @@ int svc_in_force_settled(struct onr_service *svc, const struct onr_delivery_kind
                         ONR_DB_COLS(ONR_DB_OUT_I64(&one)));
     if (rc != ONR_ENOENT)
         return rc == ONR_OK ? ONR_OK : rc; /* a broker still waits for it */
-    return onr_db_run(svc->db, "DELETE FROM in_force WHERE key = ?1 AND kind = ?2",
-                      ONR_DB_ARGS(ONR_DB_STR(key), ONR_DB_STR(k->name)));
+    return forget(svc, key, k->name);
 }
 
 /* The rows of kind `k` whose request no broker needs after `now`. */
@@ -79,8 +85,7 @@ static int sweep_expired(struct onr_service *svc, const struct onr_delivery_kind
         return rc;
     rc = ONR_OK;
     for (size_t i = 0; i < n && rc == ONR_OK; i++)
-        rc = onr_db_run(svc->db, "DELETE FROM in_force WHERE key = ?1 AND kind = ?2",
-                        ONR_DB_ARGS(ONR_DB_STR(keys[i]), ONR_DB_STR(k->name)));
+        rc = forget(svc, keys[i], k->name);
     return rc;
 }
 
