@@ -163,6 +163,9 @@ int adm_secret_hex(struct adm_ctx *c, const char *path, size_t bytes, char *out)
 
 /* The keystore directory of party `i`: "keys/ROLE/ID". */
 int adm_key_dir(struct adm_ctx *c, size_t i, char *buf);
+/* adm_ship: party `i`'s keys/ROLE/ID/NAME to DIR/ID/NAME on its host, public
+ * (.pem, .pub) or secret (0600) by its name (hosts.c). */
+int adm_ship(struct adm_ctx *c, size_t i, const char *name, const char *dir);
 
 /* The broker's and the plugin's files shipped with Onramp (generated from
  * broker-plugins/ at build time). */

@@ -30,7 +30,7 @@ static mode_t mode_for(const char *name)
 }
 
 /* keys/ROLE/ID/NAME to DIR/ID/NAME on the party's host. */
-static int ship(struct adm_ctx *c, size_t i, const char *name, const char *dir)
+int adm_ship(struct adm_ctx *c, size_t i, const char *name, const char *dir)
 {
     const struct adm_party *p = &c->t->parties[i];
     char keys[ADM_PATH];
@@ -52,7 +52,7 @@ static int ship_all(struct adm_ctx *c, size_t i, const char *const *names, size_
     int rc = ONR_OK;
 
     for (size_t k = 0; k < n && rc == ONR_OK; k++)
-        rc = ship(c, i, names[k], "/var/lib/onramp");
+        rc = adm_ship(c, i, names[k], "/var/lib/onramp");
     return rc;
 }
 
@@ -110,7 +110,7 @@ static int material_conf(struct adm_ctx *c, size_t i)
     int rc;
 
     if (!c->t->storage.postgres)
-        return ship(c, i, "manufacturer.conf", "/var/lib/onramp");
+        return adm_ship(c, i, "manufacturer.conf", "/var/lib/onramp");
     rc = adm_key_dir(c, i, dir);
     if (rc == ONR_OK)
         rc = adm_join(c, path, dir, "manufacturer.conf");
@@ -214,10 +214,10 @@ static int party_files(struct adm_ctx *c, size_t i)
         rc = adm_copy(c, from, to, ONR_FILE_PUBLIC);
     snprintf(name, sizeof(name), "%s.pem", role);
     if (rc == ONR_OK)
-        rc = ship(c, i, name, "/etc/onramp");
+        rc = adm_ship(c, i, name, "/etc/onramp");
     snprintf(name, sizeof(name), "%s.key", role);
     if (rc == ONR_OK)
-        rc = ship(c, i, name, "/etc/onramp");
+        rc = adm_ship(c, i, name, "/etc/onramp");
     if (rc != ONR_OK)
         return rc;
     switch (p->role) {

@@ -72,10 +72,8 @@ int adm_database_lines(struct adm_ctx *c, size_t i, struct adm_text *out)
 /* Party `i`'s password (made once) on its service's host; into `password`. */
 static int password_file(struct adm_ctx *c, size_t i, char *password)
 {
-    const struct adm_party *p = &c->t->parties[i];
     char dir[ADM_PATH];
     char from[ADM_PATH];
-    char to[ADM_PATH];
     int rc = adm_key_dir(c, i, dir);
 
     if (rc == ONR_OK)
@@ -83,9 +81,7 @@ static int password_file(struct adm_ctx *c, size_t i, char *password)
     if (rc == ONR_OK)
         rc = adm_secret_hex(c, from, PASSWORD_BYTES, password);
     if (rc == ONR_OK)
-        rc = adm_host_path(c, p->host, to, "/etc/onramp/%s/database.password", p->id);
-    if (rc == ONR_OK)
-        rc = adm_copy(c, from, to, ONR_FILE_SECRET);
+        rc = adm_ship(c, i, "database.password", "/etc/onramp"); /* secret: 0600 */
     return rc;
 }
 
