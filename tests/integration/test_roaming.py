@@ -163,7 +163,11 @@ class RoamingTest(unittest.TestCase):
             (imsi,), = self.ops[op].rows("SELECT imsi FROM subscribers WHERE dev = ?", dev)
             self.assertTrue(imsi.startswith(OPERATORS[op][0]))
             self.assertEqual(held["key"], [(op,)])
-            self.assertEqual(held["aligned"], [(op, 1)])
+            # the operator's `aligned` answers the provider's alignment on
+            # its own: it may arrive after the device is OPERATIONAL
+            onboarding.wait_until(lambda: self.where(dev)["aligned"] != [(op, 0)], timeout=60,
+                                  what="%s's alignment confirmed" % dev)
+            self.assertEqual(self.where(dev)["aligned"], [(op, 1)])
 
     def test_a_kits_devices_in_two_countries_get_the_operators_their_policy_names(self):
         # issue 21: a kit paired by an account with a policy carries it for
