@@ -174,8 +174,8 @@ static bool service_owns(const struct conn *c, const char *filter)
 
 static bool service_may_publish(const struct conn *c, const char *topic, bool retain)
 {
-    /* Operators grant and revoke; providers with a CA here revoke their
-     * devices' certificates (control.c checks which may send what). */
+    /* Operators grant and revoke; providers revoke their devices'
+     * certificates (control.c checks which may send what, and answers). */
     if (strcmp(topic, CONTROL_TOPIC) == 0)
         return c->may_control && !retain;
     if (!topic_name_ok(topic, false))

@@ -49,13 +49,15 @@ static void build_patterns(struct conn *c)
     }
 }
 
-/* Operators grant; a provider revokes certificates, if its CA is here. */
-static bool may_control(const struct plugin *p, const struct conn *c)
+/* Operators grant; providers revoke certificates. A provider whose CA is
+ * not here may ask too: control.c answers it EDENIED, which ends its
+ * request (a publish the ACL refused would be answered by nobody and
+ * resent for ever). */
+static bool may_control(const struct conn *c)
 {
     if (c->kind != PRINCIPAL_SERVICE)
         return false;
-    return strcmp(c->role, "op") == 0 ||
-           (strcmp(c->role, "prov") == 0 && cert_provider_known(p, c->id));
+    return strcmp(c->role, "op") == 0 || strcmp(c->role, "prov") == 0;
 }
 
 /* Forget a record entirely: from both tables, and free it. */
@@ -95,7 +97,7 @@ static struct conn *conn_new(const struct plugin *p, const char *client_id,
         strcpy(c->client_id, client_id);
     c->rate.tokens = p->cfg.device_burst;
     build_patterns(c);
-    c->may_control = may_control(p, c);
+    c->may_control = may_control(c);
     return c;
 }
 

@@ -41,9 +41,10 @@ static void take_error(struct onr_device *d, const struct onr_msg_error *m)
         return;
     if (device_attach_superseded(d, s)) {
         /* e.g. EEXIST: the operator checked a newer run of ours first; we
-         * wait for the last one's answer, as for an earlier result */
+         * wait for the answer to the newest (highest SQN), as for an older
+         * run's result */
         device_report_code(d, "refused", "error", code,
-                           "answers an earlier attach response than the last one sent");
+                           "answers an attach response of a lower SQN than another sent");
         return;
     }
     device_put_code(&l, code);

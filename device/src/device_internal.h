@@ -309,8 +309,9 @@ int device_take_profile(const struct device_files *f, const struct onr_device_vo
  * device_take_challenge (the USIM, at PROFILED or RELOCATION_PROFILED):
  * runs onr_aka_usim with `p`'s Ki, OPc and the "sqn" store of `dir` (the
  * directory of the profile's slot):
- *   ONR_OK       authentic and fresh: `res`, `ck`, `ik` filled and the
- *                store saved first (answer only then)
+ *   ONR_OK       authentic and fresh: `res`, `ck`, `ik` and *sqn (the
+ *                challenge's SQN) filled and the store saved first (answer
+ *                only then)
  *   ONR_EREPLAY  authentic, SQN not fresh: `auts` filled; store unchanged
  *   ONR_EBADMAC  not from our network; nothing filled or changed
  *   ONR_EFORMAT  "sqn" damaged; ONR_EIO the store could not be saved
@@ -321,7 +322,7 @@ int device_take_challenge(const struct device_profile *p, const char *dir,
                           const uint8_t rand[ONR_AKA_RAND_LEN],
                           const uint8_t autn[ONR_AKA_AUTN_LEN], uint8_t res[ONR_AKA_RES_LEN],
                           uint8_t ck[ONR_AKA_KEY_LEN], uint8_t ik[ONR_AKA_KEY_LEN],
-                          uint8_t auts[ONR_AKA_AUTS_LEN]);
+                          uint8_t auts[ONR_AKA_AUTS_LEN], uint64_t *sqn);
 
 /*
  * device_take_result (PROFILED -> NETWORK_ATTACHED, or in a relocation

@@ -58,6 +58,7 @@ struct device_sent {
     uint8_t nonce[ONR_NONCE_LEN]; /* hello, profile request */
     uint8_t ck[ONR_AKA_KEY_LEN];  /* SENT_RES only; wiped when done */
     uint8_t ik[ONR_AKA_KEY_LEN];
+    uint64_t sqn;                 /* SENT_RES only: the challenge's SQN */
 };
 
 /* What the timer means now (not persisted). */
@@ -154,8 +155,9 @@ void device_sent_keep(struct onr_device *d);
  * answer's, borrowed) names, or NULL. */
 struct device_sent *device_sent_find(struct onr_device *d, struct onr_bytes re);
 /* device_attach_superseded: whether `s` is an attach response with RES
- * that is not the last one this run sent: its answer, a result or an
- * error, is not the run whose keys the operator keeps (step_attach.c). */
+ * to a challenge of a lower SQN than another this run answered: its
+ * answer, a result or an error, is not the run whose keys the operator
+ * keeps (step_attach.c). */
 int device_attach_superseded(const struct onr_device *d, const struct device_sent *s);
 
 /*

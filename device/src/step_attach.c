@@ -24,17 +24,17 @@ int device_take_challenge(const struct device_profile *p, const char *dir,
                           const uint8_t rand[ONR_AKA_RAND_LEN],
                           const uint8_t autn[ONR_AKA_AUTN_LEN], uint8_t res[ONR_AKA_RES_LEN],
                           uint8_t ck[ONR_AKA_KEY_LEN], uint8_t ik[ONR_AKA_KEY_LEN],
-                          uint8_t auts[ONR_AKA_AUTS_LEN])
+                          uint8_t auts[ONR_AKA_AUTS_LEN], uint64_t *sqn)
 {
     struct onr_aka_sqn_store store;
     int rc;
 
     if (p == NULL || dir == NULL || rand == NULL || autn == NULL || res == NULL || ck == NULL ||
-        ik == NULL || auts == NULL)
+        ik == NULL || auts == NULL || sqn == NULL)
         return ONR_EINVAL;
     rc = device_sqn_load(dir, &store);
     if (rc == ONR_OK)
-        rc = onr_aka_usim(&p->sub, &store, rand, autn, res, ck, ik, auts);
+        rc = onr_aka_usim(&p->sub, &store, rand, autn, res, ck, ik, auts, sqn);
     /* the new SQN is durable before RES leaves: a replay after a power
      * cut is still refused */
     if (rc == ONR_OK && device_sqn_save(dir, &store) != ONR_OK)
@@ -122,10 +122,12 @@ void step_attach_send(struct onr_device *d)
     device_wait_answer(d);
 }
 
-/* The attach response to challenge `rand`: result RES with `res` (CK and
- * IK kept for the result), SYNC_FAILURE with `auts`, or MAC_FAILURE. */
+/* The attach response to challenge `rand`: result RES with `res` (CK, IK
+ * and the challenge's `sqn` kept for the result), SYNC_FAILURE with
+ * `auts`, or MAC_FAILURE. */
 static int respond(struct onr_device *d, const uint8_t *rand, enum onr_attach_result result,
-                   const uint8_t *res, const uint8_t *auts, const uint8_t *ck, const uint8_t *ik)
+                   const uint8_t *res, const uint8_t *auts, const uint8_t *ck, const uint8_t *ik,
+                   uint64_t sqn)
 {
     struct device_sent *s = device_sent_next(d);
     struct onr_msg msg = {.type = ONR_MSG_ATTACH_RESPONSE};
@@ -148,6 +150,7 @@ static int respond(struct onr_device *d, const uint8_t *rand, enum onr_attach_re
     if (result == ONR_ATTACH_RES) {
         memcpy(s->ck, ck, ONR_AKA_KEY_LEN);
         memcpy(s->ik, ik, ONR_AKA_KEY_LEN);
+        s->sqn = sqn;
     }
     device_sent_keep(d);
     return ONR_OK;
@@ -163,20 +166,21 @@ static void answer(struct onr_device *d, const uint8_t *rand, const uint8_t *aut
     uint8_t ck[ONR_AKA_KEY_LEN];
     uint8_t ik[ONR_AKA_KEY_LEN];
     uint8_t auts[ONR_AKA_AUTS_LEN];
+    uint64_t sqn = 0;
     int rc;
 
     device_net(d, &net);
-    rc = device_take_challenge(net.profile, net.dir, rand, autn, res, ck, ik, auts);
+    rc = device_take_challenge(net.profile, net.dir, rand, autn, res, ck, ik, auts, &sqn);
     switch (rc) {
     case ONR_OK:
-        rc = respond(d, rand, ONR_ATTACH_RES, res, NULL, ck, ik);
+        rc = respond(d, rand, ONR_ATTACH_RES, res, NULL, ck, ik, sqn);
         if (rc == ONR_OK) {
             device_report(d, "challenge", NULL);
             device_wait_answer(d);
         }
         break;
     case ONR_EREPLAY:
-        rc = respond(d, rand, ONR_ATTACH_SYNC_FAILURE, NULL, auts, NULL, NULL);
+        rc = respond(d, rand, ONR_ATTACH_SYNC_FAILURE, NULL, auts, NULL, NULL, 0);
         if (rc == ONR_OK)
             device_report(d, "resync", NULL);
         /* a network that does not resynchronise is a failed attempt, so
@@ -188,7 +192,7 @@ static void answer(struct onr_device *d, const uint8_t *rand, const uint8_t *aut
         break;
     case ONR_EBADMAC:
         /* not our network, or not our profile: say so, then try again later */
-        rc = respond(d, rand, ONR_ATTACH_MAC_FAILURE, NULL, NULL, NULL, NULL);
+        rc = respond(d, rand, ONR_ATTACH_MAC_FAILURE, NULL, NULL, NULL, NULL, 0);
         device_report_code(d, "refused", "challenge", ONR_EBADMAC,
                            "MAC-A does not verify: not from our network");
         if (rc == ONR_OK)
@@ -230,25 +234,25 @@ static void take_challenge(struct onr_device *d, const struct onr_msg_attach_cha
     answer(d, m->rand.ptr, m->autn.ptr, s->kind == SENT_SYNC_FAILURE);
 }
 
-/* The attach response with RES this run sent last, or NULL. */
-static const struct device_sent *latest_res(const struct onr_device *d);
-
-int device_attach_superseded(const struct onr_device *d, const struct device_sent *s)
-{
-    return s != NULL && s->kind == SENT_RES && s != latest_res(d);
-}
-
-static const struct device_sent *latest_res(const struct onr_device *d)
+/* The attach response with RES to the challenge of the highest SQN this
+ * run answered, or NULL. */
+static const struct device_sent *highest_res(const struct onr_device *d)
 {
     size_t n = d->n_sent < DEVICE_SENT_KEPT ? d->n_sent : DEVICE_SENT_KEPT;
+    const struct device_sent *best = NULL;
 
     for (size_t i = 1; i <= n; i++) {
         const struct device_sent *s = &d->sent[(d->n_sent - i) % DEVICE_SENT_KEPT];
 
-        if (s->kind == SENT_RES)
-            return s;
+        if (s->kind == SENT_RES && (best == NULL || s->sqn > best->sqn))
+            best = s;
     }
-    return NULL;
+    return best;
+}
+
+int device_attach_superseded(const struct onr_device *d, const struct device_sent *s)
+{
+    return s != NULL && s->kind == SENT_RES && s != highest_res(d);
 }
 
 /* PROFILED -> NETWORK_ATTACHED (RELOCATION_PROFILED -> RELOCATED, then
@@ -269,15 +273,16 @@ static void take_result(struct onr_device *d, const struct onr_msg_attach_result
     if (device_attach_superseded(d, s)) {
         /* Two runs crossed: an attach request repeated over a reconnect
          * (libmosquitto resends it, and the step asks again) got two
-         * challenges, and both were answered. Every run the operator
-         * checks replaces the keys of the one before, and it checks our
-         * responses in the order we sent them: the last one sent is the
-         * run whose keys it keeps, so only its result may be taken. */
+         * challenges, and both were answered. The operator keeps the keys
+         * of the run of the highest SQN it checked, whichever order the
+         * challenges came in and the responses are checked in (several
+         * instances): only the result to our response of the highest SQN
+         * names the run it keeps. */
         onr_wipe(s->ck, sizeof(s->ck));
         onr_wipe(s->ik, sizeof(s->ik));
         s->kind = SENT_NONE;
         device_report_code(d, "refused", "result", ONR_ESTALE,
-                           "answers an earlier attach response than the last one sent");
+                           "answers an attach response of a lower SQN than another sent");
         return;
     }
     rc = device_take_result(net.profile, net.voucher->prov, s->ck, s->ik, m->kid.ptr, d->dir,

@@ -133,7 +133,7 @@ static int make_auts(const struct onr_aka_subscriber *sub, const struct onr_aka_
 int onr_aka_usim(const struct onr_aka_subscriber *sub, struct onr_aka_sqn_store *store,
                  const uint8_t rand[ONR_AKA_RAND_LEN], const uint8_t autn[ONR_AKA_AUTN_LEN],
                  uint8_t res[ONR_AKA_RES_LEN], uint8_t ck[ONR_AKA_KEY_LEN],
-                 uint8_t ik[ONR_AKA_KEY_LEN], uint8_t auts[ONR_AKA_AUTS_LEN])
+                 uint8_t ik[ONR_AKA_KEY_LEN], uint8_t auts[ONR_AKA_AUTS_LEN], uint64_t *sqn_out)
 {
     uint8_t ak[6];
     uint8_t sqn_bytes[6];
@@ -145,7 +145,7 @@ int onr_aka_usim(const struct onr_aka_subscriber *sub, struct onr_aka_sqn_store 
     int rc;
 
     if (sub == NULL || store == NULL || rand == NULL || autn == NULL || res == NULL ||
-        ck == NULL || ik == NULL || auts == NULL)
+        ck == NULL || ik == NULL || auts == NULL || sqn_out == NULL)
         return ONR_EINVAL;
     rc = onr_milenage_f2345(sub->k, sub->opc, rand, my_res, my_ck, my_ik, ak);
     for (int i = 0; rc == ONR_OK && i < 6; i++)
@@ -163,6 +163,7 @@ int onr_aka_usim(const struct onr_aka_subscriber *sub, struct onr_aka_sqn_store 
                 rc = ONR_EREPLAY;
         } else {
             store->seq[IND(sqn)] = SEQ(sqn);
+            *sqn_out = sqn;
             memcpy(res, my_res, sizeof(my_res));
             memcpy(ck, my_ck, sizeof(my_ck));
             memcpy(ik, my_ik, sizeof(my_ik));

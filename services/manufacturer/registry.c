@@ -86,6 +86,8 @@ static const struct onr_db_migration steps[] = {
      "reports no visited network)",
      "ALTER TABLE waiting ADD COLUMN region TEXT;",
      NULL},
+    {"pending: indexes for the counters' oldest row of each kind and for a request's rows by "
+     "key", ONR_SVC_SCHEMA_PENDING_INDEXES, NULL},
 };
 
 const struct onr_db_schema onr_registry_schema = {steps, sizeof(steps) / sizeof(steps[0])};

@@ -241,6 +241,8 @@ static const struct onr_db_migration steps[] = {
      "ALTER TABLE subscribers ADD COLUMN key_sqn INTEGER NOT NULL DEFAULT 0;"
      "UPDATE subscribers SET key_sqn = sqn WHERE kid IS NOT NULL;",
      v4_key_order},
+    {"pending: indexes for the counters' oldest row of each kind and for a request's rows by "
+     "key", ONR_SVC_SCHEMA_PENDING_INDEXES, NULL},
 };
 
 const struct onr_db_schema op_schema = {steps, sizeof(steps) / sizeof(steps[0])};

@@ -13,7 +13,9 @@
  * accounts claims the device. A renew request's CSR is for another key
  * than the certificate's. What is decided is stored with its answer
  * (handle_once): a duplicate gets the same answer, a retry for the same
- * new key the same certificate, a renewed again the same revoked.
+ * new key the same certificate, a renewed again the same revoked. Each
+ * decision locks the device's claim first, as an enrollment does: several
+ * instances on one database decide for one device one at a time.
  */
 #include <stdio.h>
 #include <string.h>
@@ -165,6 +167,12 @@ static int decide_renewal(struct onr_service *svc, const struct onr_envelope *en
     }
     if (rc != ONR_OK)
         return rc;
+    /* the claim first, as an enrollment does: two instances renewing for
+     * one device at once (a request and its retry) issue one certificate,
+     * the later finding the earlier's */
+    rc = prov_claim_lock(db, r->dev);
+    if (rc != ONR_OK)
+        return rc;
     rc = prov_cert_for_key(db, r->dev, key_hash, &cert);
     if (rc == ONR_OK && (cert.renews_len != r->cert.serial_len ||
                          memcmp(cert.renews, r->cert.serial, cert.renews_len) != 0)) {
@@ -217,8 +225,12 @@ static int decide_renewed(struct onr_service *svc, const struct onr_envelope *en
         log_refusal(svc, r, "renewed", ONR_ENOENT, "the certificate renews none");
         return onr_answer_refuse(svc, answer, env, ONR_ENOENT, r->down);
     }
-    rc = prov_revoke_in_force(svc, r->dev, r->cert.serial, r->cert.serial_len, answer,
-                              &revoked);
+    /* locked as a renewal is: of two confirmations at once, the later
+     * finds the others revoked */
+    rc = prov_claim_lock(onr_service_db(svc), r->dev);
+    if (rc == ONR_OK)
+        rc = prov_revoke_in_force(svc, r->dev, r->cert.serial, r->cert.serial_len, answer,
+                                  &revoked);
     if (rc != ONR_OK)
         return rc;
     if (revoked > 0)

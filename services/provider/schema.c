@@ -414,6 +414,8 @@ static const struct onr_db_migration steps[] = {
      "ALTER TABLE kit_claims ADD COLUMN policy TEXT;"
      "ALTER TABLE kit_claims ADD COLUMN sealed_claim BLOB;",
      NULL},
+    {"pending: indexes for the counters' oldest row of each kind and for a request's rows by "
+     "key", ONR_SVC_SCHEMA_PENDING_INDEXES, NULL},
 };
 
 const struct onr_db_schema prov_schema = {steps, sizeof(steps) / sizeof(steps[0])};

@@ -108,6 +108,16 @@ class BrokersTest(onboarding.FleetTestCase):
                          [(0,)])
         self.assertTrue(self.fleet.prov.rows(
             "SELECT count(*) FROM in_force WHERE kind = 'cert_revoke'")[0][0] >= 1)
+        # its certificate's revocation went to every broker and ended at
+        # each: confirmed by the first (its service broker, the one with
+        # prov-a's CA), refused EDENIED by the others (no certificate of
+        # prov-a's there), never resent to them for ever
+        keys = ["cert/" + bytes(s).hex() for (s,) in self.fleet.prov.rows(
+            "SELECT serial FROM certificates WHERE dev = ?", dev)]
+        self.assertEqual(len(keys), 1)
+        onboarding.wait_until(lambda: self.fleet.prov.rows(
+            "SELECT count(*) FROM pending WHERE key = ?", keys[0]) == [(0,)], timeout=60,
+            what="the certificate's revocation ended at every broker")
 
     def test_a_hello_kept_for_a_later_voucher_keeps_its_brokers_country(self):
         """A device says hello before its provider registered it: the hello

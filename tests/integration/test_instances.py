@@ -13,6 +13,11 @@ No duration is asserted: the test waits for the broker's word that the
 sessions expired, then for the fleet. Before that, every instance's
 subscriptions are granted, the brokers' counters heard by each.
 
+RenewalRaceTest: two provider instances handle two renew requests (or two
+renewed) of one device at once; the database is made to hold both inside
+their transactions (the test locks the certificates table until both wait
+for it), so the race is the same every run.
+
 Runs as integration.instances_pg (instances share a PostgreSQL database).
 """
 
@@ -22,8 +27,13 @@ import subprocess
 import time
 import unittest
 
+import fabric
+import hostile
+import mqtt5
 import onboarding
 import postgres
+from test_renewal import ENROLL_RESPONSE, RENEW_REQUEST, RENEWED, REVOKED, ROLE_DEVICE, \
+    csr_for
 
 DEVICES = 16
 EXPIRY = 2  # seconds: session_expiry of every service here
@@ -96,6 +106,124 @@ class DeadInstanceTest(unittest.TestCase):
         self.assertEqual((r["completed"], r["failed"], r["unfinished"]),
                          (str(DEVICES), "0", "0"), proc.stdout)
         self.assertEqual(set(onboarding.Fleet.journeys(dirs).values()), {"OPERATIONAL"})
+
+
+def der_to_pem(der):
+    return subprocess.run(["openssl", "x509", "-inform", "DER"], input=der,
+                          capture_output=True, check=True).stdout
+
+
+class RenewalRaceTest(unittest.TestCase):
+    """Renewals are decided with the device's claim locked (as enrollments
+    are), so two instances deciding for one device at once take turns."""
+
+    @classmethod
+    def setUpClass(cls):
+        if postgres.store() != "postgres":
+            raise RuntimeError("several instances share a PostgreSQL database: "
+                               "run with ONR_TEST_STORE=postgres (integration.instances_pg)")
+        cls.onb = onboarding.Onboarding(providers=("prov-a",))
+        try:
+            cls.fleet = onboarding.Fleet(cls.onb, instances=2)
+        except BaseException:
+            cls.onb.close()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.onb.close()
+
+    def operational_device(self):
+        (d,) = self.fleet.mint_and_pair(1)
+        run = self.onb.device(d)
+        run.process.start()
+        self.assertEqual(run.process.exit_status(timeout=120), 0, run.process.text()[-3000:])
+        self.assertIn("state=OPERATIONAL", run.process.text())
+        return d, os.path.basename(d)
+
+    def in_force(self, dev):
+        return {bytes(s): r and bytes(r) for s, r in self.fleet.prov.rows(
+            "SELECT serial, renews FROM certificates WHERE dev = ? AND revoked_at IS NULL",
+            dev)}
+
+    def device_client(self, d, dev, cert=None):
+        """The device on the service broker with its certificate (or
+        `cert`: (certificate, key)), subscribed to its down leaf."""
+        cert = cert or (os.path.join(d, "service.pem"), os.path.join(d, "service.key"))
+        c = mqtt5.Client(self.onb.broker.operational_port, dev,
+                         os.path.join(d, "service-ca.pem"), certfile=cert[0], keyfile=cert[1])
+        self.addCleanup(c.disconnect)
+        self.assertEqual(c.connect(), 0)
+        self.assertEqual(c.subscribe(self.leaf(dev, "down")), 1)
+        return c
+
+    def leaf(self, dev, name):
+        return "onr/1/p/%s/dev/%s/%s" % (self.fleet.prov.id, dev, name)
+
+    def at_once(self, client, dev, payloads):
+        """Publish `payloads` ((id, bytes)) on the renew leaf while the
+        certificates table is locked, until two provider sessions wait for
+        a lock (each instance holds one message inside its transaction);
+        then let them go. The answers, {id: decoded envelope}."""
+        name = self.fleet.prov.store.name
+        lock = postgres.shared().connect(name)
+        try:
+            with lock.cursor() as cur:
+                cur.execute("LOCK TABLE certificates IN EXCLUSIVE MODE")
+            for _, payload in payloads:
+                self.assertTrue(mqtt5.accepted(client.publish(self.leaf(dev, "renew"),
+                                                              payload)))
+            onboarding.wait_until(lambda: len(self.fleet.prov.rows(
+                "SELECT pid FROM pg_stat_activity WHERE datname = ?"
+                " AND wait_event_type = 'Lock'", name)) == len(payloads), timeout=60,
+                what="both instances waiting inside their transactions")
+        finally:
+            lock.rollback()
+            lock.close()
+        answers = {}
+        wanted = {msg_id for msg_id, _ in payloads}
+        while set(answers) != wanted:
+            message = client.wait_message(self.leaf(dev, "down"), seconds=30)
+            self.assertIsNotNone(message, "no answer to %d of the requests" %
+                                 len(wanted - set(answers)))
+            answer = fabric.decode_envelope(message[1])
+            if answer["body"].get("re") in wanted:
+                answers[answer["body"]["re"]] = answer
+        return answers
+
+    def test_two_renewals_of_one_device_at_once_issue_one_certificate(self):
+        """A renew request and its retry (another id, the same new key)
+        reach two instances at once: one certificate is issued, and both
+        are answered with it; then two confirmations at once: each answered
+        "revoked", the old certificate revoked once."""
+        d, dev = self.operational_device()
+        (old,) = self.in_force(dev)
+        client = self.device_client(d, dev)
+        key = onboarding.new_key(os.path.join(self.onb.dir, dev + "-next.key"))
+        renew = self.leaf(dev, "renew")
+        requests = [hostile.signed_envelope(os.path.join(d, "service.key"), renew,
+                                            RENEW_REQUEST, ROLE_DEVICE, dev,
+                                            {"serial": old, "csr": csr_for(key, dev)})
+                    for _ in range(2)]
+        answers = self.at_once(client, dev, requests)
+        self.assertEqual({a["type"] for a in answers.values()}, {ENROLL_RESPONSE}, answers)
+        self.assertEqual(len({a["body"]["chain"] for a in answers.values()}), 1,
+                         "two certificates for one key")
+        new = [s for s, renews in self.in_force(dev).items() if renews == old]
+        self.assertEqual(len(new), 1, self.in_force(dev))
+        # the confirmations revoke the old certificate (and cut its
+        # connection): the device says them connected with the new one
+        chain = next(iter(answers.values()))["body"]["chain"]
+        leaf = os.path.join(self.onb.dir, dev + "-next.pem")
+        with open(leaf, "wb") as f:
+            f.write(der_to_pem(chain[:4 + int.from_bytes(chain[2:4], "big")]))
+        client = self.device_client(d, dev, (leaf, key))
+        renewed = [hostile.signed_envelope(key, renew, RENEWED, ROLE_DEVICE, dev,
+                                           {"serial": new[0]}) for _ in range(2)]
+        answers = self.at_once(client, dev, renewed)
+        self.assertEqual([(a["type"], a["body"].get("serial")) for a in answers.values()],
+                         [(REVOKED, old)] * 2, answers)
+        self.assertEqual(list(self.in_force(dev)), new)
 
 
 if __name__ == "__main__":

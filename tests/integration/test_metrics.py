@@ -9,9 +9,11 @@ counters of that onboarding are read back through Prometheus's HTTP API,
 exact where the protocol fixes them. No duration is asserted.
 """
 
+import json
 import os
 import re
 import subprocess
+import tempfile
 import unittest
 
 import deployment
@@ -245,6 +247,63 @@ class MetricsTest(unittest.TestCase):
                              what="the exporter's connection")
         self.prom.wait_value('sum(onramp_service_connected)', lambda v: v == 0,
                              what="the services' connections")
+
+
+class RulesWithInstancesTest(unittest.TestCase):
+    """The example rules on two instances of one provider (promtool test
+    rules: series as two scrapes give them, no server): the gauges read
+    from the database the instances share count once, the counters each
+    instance keeps add up, and every alert fires once for the service."""
+
+    def test_the_rules_count_a_shared_database_once_and_counters_summed(self):
+        labels = 'service="prov-a",role="provider"'
+        series = []
+        for n in (1, 2):
+            target = 'job="onramp-services",instance="host-%d:9464",service_instance="%d",%s' % (
+                n, n, labels)
+            series += [
+                # the same rows, read by each instance: 1, 2, ... 91, one a minute
+                {"series": 'onramp_pending_confirmations{%s,kind="alignment"}' % target,
+                 "values": "1+1x90"},
+                {"series": 'onramp_pending_oldest_age_seconds{%s,kind="alignment"}' % target,
+                 "values": "4000+60x90"},
+                {"series": "onramp_certificates_expiring{%s}" % target, "values": "3x90"},
+                # each instance's own: one refusal a second each
+                {"series": 'onramp_messages_refused_total{%s,kind="auth"}' % target,
+                 "values": "0+60x90"},
+            ]
+
+        def sample(name, value, **more):
+            extra = "".join(',%s="%s"' % kv for kv in sorted(more.items()))
+            return {"labels": "%s{%s%s}" % (name, labels, extra), "value": value}
+
+        def alert(name, **more):
+            return sample("ALERTS", 1, alertname=name, alertstate="firing",
+                          severity="warning", **more)
+
+        at = "70m"
+        tests = {"rule_files": [RULES], "evaluation_interval": "1m", "tests": [{
+            "interval": "1m", "input_series": series, "promql_expr_test": [
+                {"expr": "service_kind:onramp_pending_confirmations:max", "eval_time": at,
+                 "exp_samples": [sample("service_kind:onramp_pending_confirmations:max", 71,
+                                        kind="alignment")]},
+                {"expr": "service_kind:onramp_pending_oldest_age_seconds:max", "eval_time": at,
+                 "exp_samples": [sample("service_kind:onramp_pending_oldest_age_seconds:max",
+                                        4000 + 60 * 70, kind="alignment")]},
+                {"expr": "service:onramp_certificates_expiring:max", "eval_time": at,
+                 "exp_samples": [sample("service:onramp_certificates_expiring:max", 3)]},
+                {"expr": 'ALERTS{alertstate="firing"}', "eval_time": at, "exp_samples": [
+                    alert("OnrampPendingConfirmationsGrowing", kind="alignment"),
+                    alert("OnrampConfirmationOverdue", kind="alignment"),
+                    alert("OnrampCertificatesExpiring"),
+                    alert("OnrampRefusalSpike", kind="auth")]},
+            ]}]}
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "instances.test.json")
+            with open(path, "w") as f:
+                json.dump(tests, f)  # JSON is YAML
+            proc = prometheus.promtool("test", "rules", path)
+        self.assertEqual(proc.returncode, 0, proc.stdout + proc.stderr)
 
 
 if __name__ == "__main__":

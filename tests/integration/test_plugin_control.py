@@ -96,7 +96,7 @@ class ControlTest(fabric.FabricTestCase):
 
     def test_other_services_cannot_publish_to_control(self):
         d = self.fabric.device()
-        for role, svc in (("provider", "prov-1"), ("manufacturer", "acme"), ("monitor", "noc")):
+        for role, svc in (("manufacturer", "acme"), ("monitor", "noc")):
             c = self.broker.service(role, svc)
             try:
                 _, env = fabric.envelope(fabric.GRANT, fabric.ROLE_OPERATOR, svc,
@@ -104,6 +104,13 @@ class ControlTest(fabric.FabricTestCase):
                 self.assertEqual(c.publish("$CONTROL/onramp/v1", env), mqtt5.NOT_AUTHORIZED)
             finally:
                 c.disconnect()
+        # a provider may ask (it revokes certificates), but never grant
+        c = self.broker.service("provider", "prov-1")
+        try:
+            self.assertEqual(fabric.control(c, fabric.GRANT, fabric.ROLE_OPERATOR, "prov-1",
+                                            {"dev": d.id, "prov": "prov-1"}), EDENIED)
+        finally:
+            c.disconnect()
         dc = d.connect(self.broker)
         self.addCleanup(dc.disconnect)
         self.assertEqual(dc.publish(d.up("prov", "prov-1"), b"x"), mqtt5.NOT_AUTHORIZED)

@@ -414,11 +414,23 @@ class RevocationTest(Helpers, fabric.FabricTestCase):
         self.assertTrue(granted(again.publish(own("prov-1", dev), b"still mine")))
         self.assertEqual(self.counters.read()["kicked"], before["kicked"])
 
-    def test_provider_without_a_ca_here_cannot_use_control(self):
+    def test_a_revocation_from_a_provider_without_a_ca_here_is_answered_and_changes_nothing(
+            self):
+        """A provider sends its revocations to every broker; one that has
+        no CA of its (no service broker listener for it) holds none of its
+        certificates, and says so: EDENIED, which ends the request at the
+        provider (SPEC section 11), where a refused publish was answered
+        by nobody and resent for ever. Nothing is recorded."""
         prov3 = self.service("provider", "prov-3")
-        _, env = fabric.envelope(fabric.CERT_REVOKE, fabric.ROLE_PROVIDER, "prov-3",
-                                 {"dev": new_dev_id(), "serial": b"\x01"})
-        self.assertEqual(prov3.publish(fabric.CONTROL_TOPIC, env), DENIED)
+        dev = new_dev_id()
+        before = self.counters.read()["control_refused"]
+        self.assertEqual(cert_revoke(prov3, dev, b"\x01", "prov-3"), EDENIED)
+        self.counters.wait_for("control_refused", before + 1)
+        with open(self.broker.grants) as f:
+            self.assertNotIn(dev, f.read())
+        # and it may still only revoke: a grant is refused as before
+        self.assertEqual(fabric.control(prov3, fabric.GRANT, fabric.ROLE_OPERATOR, "prov-3",
+                                        {"dev": dev, "prov": "prov-3"}), EDENIED)
 
     def test_providers_cannot_grant_and_malformed_revocations_are_answered(self):
         prov = self.service("provider", "prov-1")

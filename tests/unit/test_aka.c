@@ -58,15 +58,17 @@ static int usim_run(const struct onr_aka_subscriber *s, struct onr_aka_sqn_store
 {
     uint8_t rand[16] = {0};
     uint8_t res[8], ck[16], ik[16];
+    uint64_t taken = 0;
     int rc;
 
     rand[15] = (uint8_t)sqn;
     assert_int_equal(onr_aka_vector(s, sqn, rand, v), ONR_OK);
-    rc = onr_aka_usim(s, store, v->rand, v->autn, res, ck, ik, auts);
+    rc = onr_aka_usim(s, store, v->rand, v->autn, res, ck, ik, auts, &taken);
     if (rc == ONR_OK) {
         assert_memory_equal(res, v->xres, 8);
         assert_memory_equal(ck, v->ck, 16);
         assert_memory_equal(ik, v->ik, 16);
+        assert_int_equal(taken, sqn); /* what orders the runs a device answered */
     }
     return rc;
 }
@@ -92,14 +94,15 @@ static void test_aka_usim_refuses_a_replayed_autn_with_auts(void **state)
     struct onr_aka_sqn_store store, before;
     struct onr_aka_vector v;
     uint8_t res[8], ck[16], ik[16], auts[14];
-    uint64_t sqn_ms = 0;
+    uint64_t sqn_ms = 0, taken = 0;
 
     (void)state;
     memset(&store, 0, sizeof(store));
     assert_int_equal(usim_run(&s, &store, (5u << 5) | 5, &v, auts), ONR_OK);
     before = store;
     /* the very same RAND and AUTN again */
-    assert_int_equal(onr_aka_usim(&s, &store, v.rand, v.autn, res, ck, ik, auts), ONR_EREPLAY);
+    assert_int_equal(onr_aka_usim(&s, &store, v.rand, v.autn, res, ck, ik, auts, &taken),
+                     ONR_EREPLAY);
     assert_memory_equal(&store, &before, sizeof(store));
     /* the AuC learns the USIM's SQN from AUTS */
     assert_int_equal(onr_aka_resync(&s, v.rand, auts, &sqn_ms), ONR_OK);
@@ -143,6 +146,7 @@ static void test_aka_usim_refuses_a_forged_mac(void **state)
     struct onr_aka_vector v;
     uint8_t rand[16] = {1};
     uint8_t res[8], ck[16], ik[16], auts[14];
+    uint64_t taken = 0;
 
     (void)state;
     memset(&store, 0, sizeof(store));
@@ -153,13 +157,14 @@ static void test_aka_usim_refuses_a_forged_mac(void **state)
 
         memcpy(autn, v.autn, 16);
         autn[i] ^= 0x01; /* SQN, AMF or MAC-A */
-        assert_int_equal(onr_aka_usim(&s, &store, v.rand, autn, res, ck, ik, auts),
+        assert_int_equal(onr_aka_usim(&s, &store, v.rand, autn, res, ck, ik, auts, &taken),
                          ONR_EBADMAC);
         assert_memory_equal(&store, &before, sizeof(store));
     }
     /* another subscriber's key */
     s.k[0] ^= 1;
-    assert_int_equal(onr_aka_usim(&s, &store, v.rand, v.autn, res, ck, ik, auts), ONR_EBADMAC);
+    assert_int_equal(onr_aka_usim(&s, &store, v.rand, v.autn, res, ck, ik, auts, &taken),
+                     ONR_EBADMAC);
 }
 
 static void test_aka_resync_refuses_forged_auts(void **state)

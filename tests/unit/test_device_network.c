@@ -2,22 +2,27 @@
  * The device's network steps (device/src), without a broker: the sealed
  * profile it takes or refuses, the USIM's sequence numbers on disk, the
  * AKA challenge (RES, AUTS, MAC failure), the AKMA-style keys of the
- * result, and a device reopened at PROFILED and NETWORK_ATTACHED. A state
+ * result, crossed attach runs, and a device reopened at PROFILED and
+ * NETWORK_ATTACHED. A state
  * directory is minted (device_fixture.c) as onramp-factory would, then
  * vouched.
  */
 #include "testutil.h"
 #include "device_fixture.h"
 
+#include <arpa/inet.h>
 #include <event2/event.h>
 #include <mosquitto.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "device_internal.h"
+#include "device_run.h"
 #include "onramp/crypto.h"
 #include "onramp/error.h"
 #include "onramp/file.h"
@@ -314,8 +319,10 @@ struct answer {
 static int challenge(const struct device_profile *p, const char *dir,
                      const struct onr_aka_vector *v, struct answer *a)
 {
+    uint64_t sqn = 0;
+
     memset(a, 0x5a, sizeof(*a));
-    return device_take_challenge(p, dir, v->rand, v->autn, a->res, a->ck, a->ik, a->auts);
+    return device_take_challenge(p, dir, v->rand, v->autn, a->res, a->ck, a->ik, a->auts, &sqn);
 }
 
 static int all_zero(const void *p, size_t n)
@@ -621,6 +628,99 @@ static void test_device_open_refuses_damaged_network_files(void **state)
     vouched_cleanup(&f);
 }
 
+/* A TCP socket listening on a free loopback port (*port) that never
+ * accepts: a broker that never answers. */
+static int silent_listener(int *port)
+{
+    struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+    socklen_t len = sizeof(a);
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+
+    assert_true(s >= 0);
+    assert_int_equal(bind(s, (struct sockaddr *)&a, sizeof(a)), 0);
+    assert_int_equal(listen(s, 1), 0);
+    assert_int_equal(getsockname(s, (struct sockaddr *)&a, &len), 0);
+    *port = ntohs(a.sin_port);
+    return s;
+}
+
+/* The operator's attach result to `s` (an attach response of `d`'s run),
+ * naming `kid`, as the attach step takes it once verified. */
+static void take_result_for(struct onr_device *d, const struct device_sent *s,
+                            const uint8_t kid[ONR_AKMA_KID_LEN])
+{
+    struct onr_envelope env;
+
+    memset(&env, 0, sizeof(env));
+    env.msg.type = ONR_MSG_ATTACH_RESULT;
+    env.msg.body.attach_result.re = (struct onr_bytes){s->id, ONR_MSG_ID_LEN};
+    env.msg.body.attach_result.kid = (struct onr_bytes){kid, ONR_AKMA_KID_LEN};
+    step_attach_take(d, &env);
+}
+
+/* SPEC section 13: two challenges reach the device out of SQN order (the
+ * higher first), and the operator checks its two responses out of order
+ * too (the lower first, then the higher, whose keys it keeps, as the
+ * provider does). The device ignores the result to its lower-SQN response
+ * and takes the higher's: it holds the key identifier both services keep
+ * (taking the last response's, it enrolled with one they refuse). */
+static void test_crossed_runs_end_on_the_highest_sqn_whatever_the_order(void **state)
+{
+    const char *dir = *state;
+    struct vouched f;
+    struct device_profile p;
+    struct onr_device *dev = NULL;
+    struct onr_device_network n;
+    struct onr_aka_vector lo, hi;
+    struct heard h;
+    uint8_t rand_lo[ONR_AKA_RAND_LEN] = {1}, rand_hi[ONR_AKA_RAND_LEN] = {2};
+    uint8_t kid_lo[16], kid_hi[16], k_akma[32];
+    const struct device_sent *sent_lo, *sent_hi;
+    struct event_base *base = event_base_new();
+    uint64_t sqn_lo = 0, sqn_hi = 0;
+    int silent, port = 0;
+
+    assert_non_null(base);
+    mint_vouched(dir, &f);
+    profile_device(&f, &p);
+    /* started, never dispatched, its client connected to a socket that
+     * listens and never answers: what the device says stays queued there */
+    assert_onr(ONR_OK, open_device_until(dir, ONR_DEVICE_NETWORK_ATTACHED, &h, &dev));
+    assert_onr(ONR_OK, onr_device_start(dev, base));
+    silent = silent_listener(&port);
+    assert_int_equal(mosquitto_connect(dev->mosq, "127.0.0.1", port, 60), MOSQ_ERR_SUCCESS);
+    assert_int_equal(onr_device_state(dev), ONR_DEVICE_PROFILED);
+    assert_onr(ONR_OK, onr_aka_sqn_next(0, &sqn_lo));
+    assert_onr(ONR_OK, onr_aka_sqn_next(sqn_lo, &sqn_hi)); /* another IND slot */
+    assert_onr(ONR_OK, onr_aka_vector(&f.sub, sqn_lo, rand_lo, &lo));
+    assert_onr(ONR_OK, onr_aka_vector(&f.sub, sqn_hi, rand_hi, &hi));
+    assert_onr(ONR_OK, onr_akma_derive(lo.ck, lo.ik, IMSI, kid_lo, k_akma));
+    assert_onr(ONR_OK, onr_akma_derive(hi.ck, hi.ik, IMSI, kid_hi, k_akma));
+    /* the higher challenge first; the USIM accepts both */
+    step_attach_answer(dev, hi.rand, hi.autn);
+    step_attach_answer(dev, lo.rand, lo.autn);
+    assert_int_equal(dev->n_sent, 2);
+    sent_hi = &dev->sent[0];
+    sent_lo = &dev->sent[1];
+    assert_int_equal(sent_hi->kind, SENT_RES);
+    assert_int_equal(sent_lo->kind, SENT_RES);
+    /* the lower run's result, checked first: not the run kept */
+    take_result_for(dev, sent_lo, kid_lo);
+    assert_int_equal(onr_device_state(dev), ONR_DEVICE_PROFILED);
+    assert_string_equal(h.event, "refused");
+    /* the higher's: taken */
+    take_result_for(dev, sent_hi, kid_hi);
+    assert_int_equal(onr_device_state(dev), ONR_DEVICE_NETWORK_ATTACHED);
+    assert_onr(ONR_OK, onr_device_network(dev, &n));
+    assert_memory_equal(n.kid, kid_hi, 16);
+    onr_device_close(dev);
+    close(silent);
+    event_base_free(base);
+    onr_wipe(k_akma, sizeof(k_akma));
+    onr_wipe(&p, sizeof(p));
+    vouched_cleanup(&f);
+}
+
 int main(void)
 {
 #define WITH_DIR(t) \
@@ -635,6 +735,7 @@ int main(void)
         WITH_DIR(test_device_answers_the_published_milenage_challenge),
         WITH_DIR(test_device_stores_the_published_akma_keys),
         WITH_DIR(test_device_resumes_profiled_then_attached),
+        WITH_DIR(test_crossed_runs_end_on_the_highest_sqn_whatever_the_order),
         WITH_DIR(test_device_open_refuses_damaged_network_files),
     };
 #undef WITH_DIR

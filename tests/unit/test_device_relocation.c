@@ -359,14 +359,15 @@ static void take_new_attach(struct reloc *r, uint8_t kid[ONR_AKMA_KID_LEN])
     uint8_t res[ONR_AKA_RES_LEN], ck[ONR_AKA_KEY_LEN], ik[ONR_AKA_KEY_LEN];
     uint8_t auts[ONR_AKA_AUTS_LEN];
     char next_dir[DEVICE_PATH_MAX + 200];
-    uint64_t sqn = 0;
+    uint64_t sqn = 0, taken = 0;
 
     assert_onr(ONR_OK, device_slot_dir(r->dir, DEVICE_NEXT, next_dir, sizeof(next_dir)));
     assert_onr(ONR_OK, onr_aka_sqn_next(0, &sqn));
     assert_onr(ONR_OK, onr_random(v.rand, sizeof(v.rand)));
     assert_onr(ONR_OK, onr_aka_vector(&r->sub, sqn, v.rand, &v));
     assert_onr(ONR_OK, device_take_challenge(&r->journey.next.profile, next_dir, v.rand, v.autn,
-                                             res, ck, ik, auts));
+                                             res, ck, ik, auts, &taken));
+    assert_int_equal(taken, sqn);
     assert_memory_equal(res, v.xres, sizeof(res));
     assert_onr(ONR_OK, onr_akma_derive(v.ck, v.ik, NEW_IMSI, kid, k_akma));
     assert_onr(ONR_OK, device_take_result(&r->journey.next.profile, "prov-1", ck, ik, kid, r->dir,

@@ -125,6 +125,54 @@ static int upgrade(const char *path, const struct onr_db_schema *schema, void *c
     return from;
 }
 
+/* Whether SQLite's plan for `sql` on `db` reads through index `index`. */
+static int planned_with(sqlite3 *db, const char *sql, const char *index)
+{
+    char explain[512];
+    char needle[64];
+    sqlite3_stmt *stmt = NULL;
+    int found = 0;
+
+    snprintf(explain, sizeof(explain), "EXPLAIN QUERY PLAN %s", sql);
+    snprintf(needle, sizeof(needle), "INDEX %s", index);
+    assert_int_equal(sqlite3_prepare_v2(db, explain, -1, &stmt, NULL), SQLITE_OK);
+    while (sqlite3_step(stmt) == SQLITE_ROW)
+        found |= strstr((const char *)sqlite3_column_text(stmt, 3), needle) != NULL;
+    sqlite3_finalize(stmt);
+    return found;
+}
+
+/* Every service's `pending`, once upgraded: the counters' tick reads each
+ * kind's count and oldest row from an index, not from every row (the
+ * statement is onr_delivery_pending's), and a request's rows are found by
+ * key (onr_delivery_cancel for every peer), as the resends' by next_at. */
+static void test_every_pending_is_counted_and_cancelled_through_an_index(void **state)
+{
+    static struct prov p = {.plans = {{"*", 1, "fleet", 0}}, .n_plans = 1};
+    const struct {
+        const char *file;
+        const struct onr_db_schema *schema;
+        void *ctx;
+    } services[] = {{"manufacturer.db", &onr_registry_schema, NULL},
+                    {"operator.db", &op_schema, NULL},
+                    {"provider.db", &prov_schema, &p}};
+
+    for (size_t i = 0; i < sizeof(services) / sizeof(services[0]); i++) {
+        const char *path = fixture(state, services[i].file);
+        sqlite3 *db;
+
+        upgrade(path, services[i].schema, services[i].ctx);
+        db = peek(path);
+        assert_true(planned_with(db, "SELECT kind, count(*), min(created_at) FROM pending"
+                                     " GROUP BY kind", "pending_kind"));
+        assert_true(planned_with(db, "DELETE FROM pending WHERE key = 'grant/x'",
+                                 "pending_key"));
+        assert_true(planned_with(db, "SELECT kind FROM pending WHERE next_at <= 5"
+                                     " ORDER BY next_at LIMIT 3", "pending_due"));
+        sqlite3_close(db);
+    }
+}
+
 static void test_manufacturer_registry_upgrades_with_every_row(void **state)
 {
     static const char *const kept[4] = {
@@ -399,6 +447,7 @@ int main(void)
         T(test_provider_pending_alignment_names_no_key),
         T(test_upgraded_keys_take_only_newer_runs),
         T(test_provider_alignment_without_a_plan_waits),
+        T(test_every_pending_is_counted_and_cancelled_through_an_index),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -78,8 +78,10 @@ int onr_aka_resync(const struct onr_aka_subscriber *sub, const uint8_t rand[ONR_
 /*
  * onr_aka_usim: the USIM's side of a challenge. Verifies MAC-A, then the
  * freshness of SQN against `store`:
- *   ONR_OK        authentic and fresh: res, ck, ik filled and `store`
- *                 updated (the caller persists it before answering)
+ *   ONR_OK        authentic and fresh: res, ck, ik filled, `store`
+ *                 updated (the caller persists it before answering) and
+ *                 *sqn the challenge's SQN (which orders the runs a
+ *                 device answered: SPEC section 13)
  *   ONR_EBADMAC   MAC-A wrong: not our network; nothing filled or changed
  *   ONR_EREPLAY   authentic but SQN not fresh: `auts` filled for the
  *                 AuC to resynchronise; `store` unchanged
@@ -88,7 +90,7 @@ int onr_aka_resync(const struct onr_aka_subscriber *sub, const uint8_t rand[ONR_
 int onr_aka_usim(const struct onr_aka_subscriber *sub, struct onr_aka_sqn_store *store,
                  const uint8_t rand[ONR_AKA_RAND_LEN], const uint8_t autn[ONR_AKA_AUTN_LEN],
                  uint8_t res[ONR_AKA_RES_LEN], uint8_t ck[ONR_AKA_KEY_LEN],
-                 uint8_t ik[ONR_AKA_KEY_LEN], uint8_t auts[ONR_AKA_AUTS_LEN]);
+                 uint8_t ik[ONR_AKA_KEY_LEN], uint8_t auts[ONR_AKA_AUTS_LEN], uint64_t *sqn);
 
 /* onr_aka_sqn_ms: the highest SQN `store` accepted (0 for a new USIM). */
 uint64_t onr_aka_sqn_ms(const struct onr_aka_sqn_store *store);

@@ -6,7 +6,10 @@
  * both. A scrape reads memory only: what awaits confirmation is read from
  * the database by the counters' tick (every stats_interval seconds), so
  * however large that table grows and however often Prometheus asks, a
- * scrape costs the loop no database read.
+ * scrape costs the loop no database read. Those gauges are the database's,
+ * which several instances of the service share: each reports the same
+ * value, and Prometheus rules take their max by service (the example
+ * rules do), where each instance's counters are summed.
  */
 #include <stdio.h>
 #include <string.h>
@@ -72,12 +75,14 @@ static void pending(struct onr_metrics *m, const struct onr_service *svc)
     const struct svc_counters *k = &svc->counters;
 
     onr_metrics_family(m, "onramp_pending_confirmations", ONR_METRIC_GAUGE,
-                       "The service's messages awaiting their peer's confirmation, by kind.");
+                       "The service's messages awaiting their peer's confirmation, by kind "
+                       "(from the database its instances share: aggregate with max).");
     for (size_t i = 0; i < k->n_pending; i++)
         onr_metrics_gauge(m, &(struct onr_metric_label){"kind", k->pending[i].kind}, 1,
                           (double)k->pending[i].count);
     onr_metrics_family(m, "onramp_pending_oldest_age_seconds", ONR_METRIC_GAUGE,
-                       "How long the oldest of them has waited (0 when none), by kind.");
+                       "How long the oldest of them has waited (0 when none), by kind (shared: "
+                       "aggregate with max).");
     for (size_t i = 0; i < k->n_pending; i++)
         onr_metrics_gauge(m, &(struct onr_metric_label){"kind", k->pending[i].kind}, 1,
                           (double)k->pending[i].oldest_age);
@@ -98,7 +103,8 @@ static void own(struct onr_metrics *m, const struct onr_service *svc)
                        "Service certificates issued for devices' renew requests.");
     onr_metrics_counter(m, NULL, 0, k->own.renewals);
     onr_metrics_family(m, "onramp_certificates_expiring", ONR_METRIC_GAUGE,
-                       "Devices' current service certificates expiring within a week.");
+                       "Devices' current service certificates expiring within a week (shared: "
+                       "aggregate with max).");
     onr_metrics_gauge(m, NULL, 0, (double)k->own.certs_expiring);
 }
 

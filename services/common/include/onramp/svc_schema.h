@@ -98,4 +98,16 @@
     "  epoch BLOB NOT NULL"                                                                  \
     ");"
 
+/*
+ * What the statements on `pending` filter by, beyond the resends' next_at
+ * (pending_due) and the answers' msg_id and prev_id: the counters' tick
+ * reads each kind's count and oldest row (GROUP BY kind, min(created_at):
+ * the index alone, never the rows, however many wait), and a request
+ * cancelled for every peer (a released device's) or swept from in_force
+ * finds its rows by key.
+ */
+#define ONR_SVC_SCHEMA_PENDING_INDEXES                                                       \
+    "CREATE INDEX pending_kind ON pending (kind, created_at);"                                \
+    "CREATE INDEX pending_key ON pending (key);"
+
 #endif /* ONRAMP_SVC_SCHEMA_H */
