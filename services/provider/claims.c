@@ -35,11 +35,18 @@ int prov_claim_get(struct onr_db *db, const char *dev, struct prov_claim *out)
     return claim_read(db, "SELECT " CLAIM_COLUMNS " FROM claims WHERE dev = ?1", dev, out);
 }
 
-int prov_claim_lock(struct onr_db *db, const char *dev, struct prov_claim *out)
+int prov_claim_get_locked(struct onr_db *db, const char *dev, struct prov_claim *out)
 {
     /* a write that changes nothing, read back in the same statement */
     return claim_read(db, "UPDATE claims SET state = state WHERE dev = ?1"
                           " RETURNING " CLAIM_COLUMNS, dev, out);
+}
+
+int prov_claim_lock(struct onr_db *db, const char *dev)
+{
+    struct prov_claim c;
+
+    return prov_claim_get_locked(db, dev, &c);
 }
 
 int prov_claim_put(struct onr_db *db, const struct prov_claim *c,

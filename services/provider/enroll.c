@@ -196,7 +196,7 @@ static int enroll_answer(struct onr_service *svc, const struct prov *p,
         return ONR_ESPACE;
     rc = onr_topic_down(dev, down, sizeof(down));
     if (rc == ONR_OK)
-        rc = prov_claim_lock(onr_service_db(svc), dev, &claim); /* for certificate_for */
+        rc = prov_claim_get_locked(onr_service_db(svc), dev, &claim); /* certificate_for */
     if (rc == ONR_ENOENT || (rc == ONR_OK && claim.state < PROV_STEP_CLAIMED)) {
         onr_log(ONR_LOG_NOTICE, "enrollment refused dev=%s reason=\"not claimed here\"", dev);
         *refusal = ONR_EDENIED;
