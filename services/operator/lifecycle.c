@@ -44,7 +44,7 @@ int op_sub_step(struct onr_db *db, struct op_subscriber *sub, enum op_event even
             return ONR_EPERM;
         to = OP_ATTACHED;
         rc = op_sub_attach(db, sub->dev, change->kid, change->sealed_key, change->sqn,
-                           change->now, to);
+                           change->now, to != from ? to : -1);
         if (rc == ONR_EEXIST)
             return rc; /* a crossed run checked after a newer one */
         if (rc == ONR_OK)
@@ -54,11 +54,11 @@ int op_sub_step(struct onr_db *db, struct op_subscriber *sub, enum op_event even
         if (from == OP_ATTACHED)
             to = OP_ALIGNED;
         rc = op_sub_align(db, sub->dev, change->qos, change->charging, change->cap,
-                          change->now, to);
+                          change->now, to != from ? to : -1);
         break;
     case OP_RELEASED:
         to = OP_SUSPENDED;
-        rc = op_sub_forget_attach(db, sub->dev, to);
+        rc = op_sub_forget_attach(db, sub->dev, to != from ? to : -1);
         memset(sub->kid, 0, sizeof(sub->kid));
         break;
     default:

@@ -63,6 +63,14 @@ int op_sub_allocate(struct onr_db *db, const struct op_ranges *r, const char *de
     return rc;
 }
 
+/* A new state to write, or (negative) NULL: the stored one is kept, not
+ * overwritten with what this handler read (another instance may have
+ * moved it since). */
+static struct onr_db_arg state_arg(int state)
+{
+    return state >= 0 ? ONR_DB_INT(state) : ONR_DB_NULLV;
+}
+
 int op_sub_set_state(struct onr_db *db, const char *dev, int state)
 {
     return onr_db_run_one(db, "UPDATE subscribers SET state = ?2 WHERE dev = ?1",
@@ -80,10 +88,11 @@ int op_sub_attach(struct onr_db *db, const char *dev, const uint8_t kid[ONR_AKMA
                   int state)
 {
     int rc = onr_db_run_one(db, "UPDATE subscribers SET kid = ?2, app_key = ?3, attached_at = ?4,"
-                                " key_sqn = ?5, state = ?6 WHERE dev = ?1 AND key_sqn < ?5",
+                                " key_sqn = ?5, state = COALESCE(?6, state)"
+                                " WHERE dev = ?1 AND key_sqn < ?5",
                             ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_BLOB(kid, ONR_AKMA_KID_LEN),
                                         ONR_DB_BLOB(sealed_key, ONR_SEALED_APP_KEY_LEN),
-                                        ONR_DB_INT(now), ONR_DB_INT(sqn), ONR_DB_INT(state)));
+                                        ONR_DB_INT(now), ONR_DB_INT(sqn), state_arg(state)));
 
     return rc == ONR_ENOENT ? ONR_EEXIST : rc;
 }
@@ -92,16 +101,16 @@ int op_sub_align(struct onr_db *db, const char *dev, uint64_t qos, const char *c
                  uint64_t cap, uint64_t now, int state)
 {
     return onr_db_run_one(db, "UPDATE subscribers SET qos = ?2, charging = ?3, cap = ?4,"
-                              " aligned_at = ?5, state = ?6 WHERE dev = ?1",
+                              " aligned_at = ?5, state = COALESCE(?6, state) WHERE dev = ?1",
                           ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_INT(qos), ONR_DB_STR(charging),
-                                      ONR_DB_INT(cap), ONR_DB_INT(now), ONR_DB_INT(state)));
+                                      ONR_DB_INT(cap), ONR_DB_INT(now), state_arg(state)));
 }
 
 int op_sub_forget_attach(struct onr_db *db, const char *dev, int state)
 {
     return onr_db_run_one(db, "UPDATE subscribers SET kid = NULL, app_key = NULL,"
-                              " aligned_at = NULL, state = ?2 WHERE dev = ?1",
-                          ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_INT(state)));
+                              " aligned_at = NULL, state = COALESCE(?2, state) WHERE dev = ?1",
+                          ONR_DB_ARGS(ONR_DB_STR(dev), state_arg(state)));
 }
 
 int op_sub_set_sqn(struct onr_db *db, const char *dev, uint64_t old, uint64_t sqn)

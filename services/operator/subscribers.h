@@ -48,7 +48,8 @@ int op_sub_allocate(struct onr_db *db, const struct op_ranges *r, const char *de
                     const uint8_t amf[2], uint64_t now, struct op_subscriber *out);
 
 /* The changes lifecycle.c makes as it moves a subscription (those of an
- * event set its new `state` in the same write; ONR_ENOENT: no such row): */
+ * event set its new `state` in the same write, negative: the state is
+ * left as stored; ONR_ENOENT: no such row): */
 int op_sub_set_state(struct onr_db *db, const char *dev, int state);
 /* the manufacturer and provider of its latest voucher */
 int op_sub_set_owner(struct onr_db *db, const char *dev, const char *mfr, const char *prov);
