@@ -87,24 +87,26 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
         memcpy(kept.region, country, sizeof(kept.region));
     rc = onr_topic_down(d->dev, down, sizeof(down));
     if (rc == ONR_OK)
-        rc = onr_registry_reported(db, d->dev, kept.plmn); /* for status */
-    if (rc != ONR_OK)
-        return rc;
-    rc = onr_registry_assignment(db, d->dev, &a);
+        rc = onr_registry_assignment(db, d->dev, &a);
     if (rc == ONR_OK) {
+        /* a voucher records the visited network with it (for status) */
         rc = mfr_vouch(svc, ctx->m, d, &a, &ask, &answer->reply);
         if (rc != ONR_ENOOPERATOR)
             return rc;
         /* the policy names nobody here: the device asks again with its
          * backoff, its provider hears of it (a policy added lets it on) */
-        rc = mfr_no_operator(svc, d->dev, &a, &ask, answer);
+        rc = onr_registry_reported(db, d->dev, kept.plmn);
+        if (rc == ONR_OK)
+            rc = mfr_no_operator(svc, d->dev, &a, &ask, answer);
         return rc == ONR_OK ? onr_answer_refuse(svc, answer, env, ONR_ENOOPERATOR, down) : rc;
     }
     if (rc != ONR_ENOENT)
         return rc;
     /* Not registered yet: the hello is kept so the voucher can be pushed
      * when the registration arrives; the device hears when to ask again. */
-    rc = mfr_device_step(db, d->dev, MFR_HELLO_UNOWNED, &hello);
+    rc = onr_registry_reported(db, d->dev, kept.plmn); /* for status */
+    if (rc == ONR_OK)
+        rc = mfr_device_step(db, d->dev, MFR_HELLO_UNOWNED, &hello);
     if (rc != ONR_OK)
         return rc;
     msg.body.pending = (struct onr_msg_pending){

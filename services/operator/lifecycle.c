@@ -25,12 +25,14 @@ int op_sub_step(struct onr_db *db, struct op_subscriber *sub, enum op_event even
 {
     int from = sub->state;
     int to = from;
+    int stated = 1; /* the event's write sets the state too */
     int rc = ONR_OK;
 
     switch (event) {
     case OP_PROFILED:
         if (from == OP_SUSPENDED)
             to = OP_ALLOCATED;
+        stated = 0;
         if (strcmp(sub->mfr, change->mfr) != 0 || strcmp(sub->prov, change->prov) != 0) {
             rc = op_sub_set_owner(db, sub->dev, change->mfr, change->prov);
             snprintf(sub->mfr, sizeof(sub->mfr), "%s", change->mfr);
@@ -42,7 +44,7 @@ int op_sub_step(struct onr_db *db, struct op_subscriber *sub, enum op_event even
             return ONR_EPERM;
         to = OP_ATTACHED;
         rc = op_sub_attach(db, sub->dev, change->kid, change->sealed_key, change->sqn,
-                           change->now);
+                           change->now, to != from ? to : -1);
         if (rc == ONR_EEXIST)
             return rc; /* a crossed run checked after a newer one */
         if (rc == ONR_OK)
@@ -52,17 +54,17 @@ int op_sub_step(struct onr_db *db, struct op_subscriber *sub, enum op_event even
         if (from == OP_ATTACHED)
             to = OP_ALIGNED;
         rc = op_sub_align(db, sub->dev, change->qos, change->charging, change->cap,
-                          change->now);
+                          change->now, to != from ? to : -1);
         break;
     case OP_RELEASED:
         to = OP_SUSPENDED;
-        rc = op_sub_forget_attach(db, sub->dev);
+        rc = op_sub_forget_attach(db, sub->dev, to != from ? to : -1);
         memset(sub->kid, 0, sizeof(sub->kid));
         break;
     default:
         return ONR_EINVAL;
     }
-    if (rc == ONR_OK && to != from)
+    if (rc == ONR_OK && to != from && !stated)
         rc = op_sub_set_state(db, sub->dev, to);
     if (rc != ONR_OK)
         return rc;

@@ -63,6 +63,14 @@ int op_sub_allocate(struct onr_db *db, const struct op_ranges *r, const char *de
     return rc;
 }
 
+/* A new state to write, or (negative) NULL: the stored one is kept, not
+ * overwritten with what this handler read (another instance may have
+ * moved it since). */
+static struct onr_db_arg state_arg(int state)
+{
+    return state >= 0 ? ONR_DB_INT(state) : ONR_DB_NULLV;
+}
+
 int op_sub_set_state(struct onr_db *db, const char *dev, int state)
 {
     return onr_db_run_one(db, "UPDATE subscribers SET state = ?2 WHERE dev = ?1",
@@ -76,31 +84,33 @@ int op_sub_set_owner(struct onr_db *db, const char *dev, const char *mfr, const 
 }
 
 int op_sub_attach(struct onr_db *db, const char *dev, const uint8_t kid[ONR_AKMA_KID_LEN],
-                  const uint8_t sealed_key[ONR_SEALED_APP_KEY_LEN], uint64_t sqn, uint64_t now)
+                  const uint8_t sealed_key[ONR_SEALED_APP_KEY_LEN], uint64_t sqn, uint64_t now,
+                  int state)
 {
     int rc = onr_db_run_one(db, "UPDATE subscribers SET kid = ?2, app_key = ?3, attached_at = ?4,"
-                                " key_sqn = ?5 WHERE dev = ?1 AND key_sqn < ?5",
+                                " key_sqn = ?5, state = COALESCE(?6, state)"
+                                " WHERE dev = ?1 AND key_sqn < ?5",
                             ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_BLOB(kid, ONR_AKMA_KID_LEN),
                                         ONR_DB_BLOB(sealed_key, ONR_SEALED_APP_KEY_LEN),
-                                        ONR_DB_INT(now), ONR_DB_INT(sqn)));
+                                        ONR_DB_INT(now), ONR_DB_INT(sqn), state_arg(state)));
 
     return rc == ONR_ENOENT ? ONR_EEXIST : rc;
 }
 
 int op_sub_align(struct onr_db *db, const char *dev, uint64_t qos, const char *charging,
-                 uint64_t cap, uint64_t now)
+                 uint64_t cap, uint64_t now, int state)
 {
-    return onr_db_run(db, "UPDATE subscribers SET qos = ?2, charging = ?3, cap = ?4,"
-                          " aligned_at = ?5 WHERE dev = ?1",
-                      ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_INT(qos), ONR_DB_STR(charging),
-                                  ONR_DB_INT(cap), ONR_DB_INT(now)));
+    return onr_db_run_one(db, "UPDATE subscribers SET qos = ?2, charging = ?3, cap = ?4,"
+                              " aligned_at = ?5, state = COALESCE(?6, state) WHERE dev = ?1",
+                          ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_INT(qos), ONR_DB_STR(charging),
+                                      ONR_DB_INT(cap), ONR_DB_INT(now), state_arg(state)));
 }
 
-int op_sub_forget_attach(struct onr_db *db, const char *dev)
+int op_sub_forget_attach(struct onr_db *db, const char *dev, int state)
 {
-    return onr_db_run(db, "UPDATE subscribers SET kid = NULL, app_key = NULL,"
-                          " aligned_at = NULL WHERE dev = ?1",
-                      ONR_DB_ARGS(ONR_DB_STR(dev)));
+    return onr_db_run_one(db, "UPDATE subscribers SET kid = NULL, app_key = NULL,"
+                              " aligned_at = NULL, state = COALESCE(?2, state) WHERE dev = ?1",
+                          ONR_DB_ARGS(ONR_DB_STR(dev), state_arg(state)));
 }
 
 int op_sub_set_sqn(struct onr_db *db, const char *dev, uint64_t old, uint64_t sqn)
@@ -139,16 +149,13 @@ int op_challenge_put(struct onr_db *db, const char *dev, const uint8_t rand[16],
 int op_challenge_take(struct onr_db *db, const char *dev, const uint8_t rand[16],
                       uint64_t not_before, uint64_t *sqn)
 {
-    int rc = onr_db_get(db, "SELECT sqn FROM challenges WHERE rand = ?1 AND dev = ?2"
-                            " AND used = 0 AND created_at >= ?3",
-                        ONR_DB_ARGS(ONR_DB_BLOB(rand, 16), ONR_DB_STR(dev),
-                                    ONR_DB_INT(not_before)),
-                        ONR_DB_COLS(ONR_DB_OUT_U64(sqn)));
-
-    if (rc != ONR_OK)
-        return rc;
-    return onr_db_run(db, "UPDATE challenges SET used = 1 WHERE rand = ?1",
-                      ONR_DB_ARGS(ONR_DB_BLOB(rand, 16)));
+    /* one conditional write: of two instances taking one challenge, the
+     * second finds it used (ONR_ENOENT) */
+    return onr_db_get(db, "UPDATE challenges SET used = 1 WHERE rand = ?1 AND dev = ?2"
+                          " AND used = 0 AND created_at >= ?3 RETURNING sqn",
+                      ONR_DB_ARGS(ONR_DB_BLOB(rand, 16), ONR_DB_STR(dev),
+                                  ONR_DB_INT(not_before)),
+                      ONR_DB_COLS(ONR_DB_OUT_U64(sqn)));
 }
 
 int op_challenges_prune(struct onr_db *db, uint64_t before)

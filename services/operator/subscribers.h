@@ -47,7 +47,9 @@ int op_sub_allocate(struct onr_db *db, const struct op_ranges *r, const char *de
                     const char *mfr, const char *prov, const uint8_t op[16],
                     const uint8_t amf[2], uint64_t now, struct op_subscriber *out);
 
-/* The changes lifecycle.c makes as it moves a subscription: */
+/* The changes lifecycle.c makes as it moves a subscription (those of an
+ * event set its new `state` in the same write, negative: the state is
+ * left as stored; ONR_ENOENT: no such row): */
 int op_sub_set_state(struct onr_db *db, const char *dev, int state);
 /* the manufacturer and provider of its latest voucher */
 int op_sub_set_owner(struct onr_db *db, const char *dev, const char *mfr, const char *prov);
@@ -56,13 +58,14 @@ int op_sub_set_owner(struct onr_db *db, const char *dev, const char *mfr, const 
  * is taken (one conditional write: of two instances, the one that finds a
  * newer run stored changes nothing): ONR_EEXIST for an older one. */
 int op_sub_attach(struct onr_db *db, const char *dev, const uint8_t kid[ONR_AKMA_KID_LEN],
-                  const uint8_t sealed_key[ONR_SEALED_APP_KEY_LEN], uint64_t sqn, uint64_t now);
+                  const uint8_t sealed_key[ONR_SEALED_APP_KEY_LEN], uint64_t sqn, uint64_t now,
+                  int state);
 /* its provider's policy (step 5) */
 int op_sub_align(struct onr_db *db, const char *dev, uint64_t qos, const char *charging,
-                 uint64_t cap, uint64_t now);
+                 uint64_t cap, uint64_t now, int state);
 /* released: no key, no policy; the numbers and secrets stay for its next
  * voucher */
-int op_sub_forget_attach(struct onr_db *db, const char *dev);
+int op_sub_forget_attach(struct onr_db *db, const char *dev, int state);
 
 /* op_sub_set_sqn: the last SQN issued is `sqn` (never lowered by the
  * caller), if it still was `old`: ONR_EBUSY when another instance advanced

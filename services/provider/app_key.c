@@ -70,6 +70,62 @@ static int repeated(struct onr_service *svc, const struct key_ctx *ctx, const ch
     return rc == ONR_OK ? prov_align_start(svc, ctx->p, account, held, answer) : rc;
 }
 
+/* Whether policy text `policy` ("" none) names operator `op`. */
+static int policy_names(const char *policy, const char *op)
+{
+    struct onr_policy p;
+
+    if (policy[0] == '\0' || onr_policy_parse(policy, strlen(policy), &p) != ONR_OK)
+        return 0;
+    for (size_t e = 0; e < p.n; e++)
+        for (size_t k = 0; k < p.entries[e].n_ops; k++)
+            if (strcmp(p.entries[e].ops[k], op) == 0)
+                return 1;
+    return 0;
+}
+
+/*
+ * May operator `op` hand us the key of the device of `claim`, whose key
+ * we hold in `held` (NULL: none yet)? Before we hold a key: the
+ * registration's operator or one its policy names (the manufacturer chose
+ * among them). Once we hold one: its operator again (a new attach), or
+ * the one a relocation under way moves the device to; never another, even
+ * one the policy names, which would take the device from its operator
+ * unasked. Refusals are alike (EDENIED), as the manufacturer answers
+ * "unknown" and "not yours" alike.
+ */
+static int key_allowed(struct onr_db *db, const struct prov_claim *claim,
+                       const struct prov_app_key *held, const char *op)
+{
+    struct prov_roaming_row r;
+    int rc;
+
+    if (held == NULL)
+        return strcmp(claim->op, op) == 0 || policy_names(claim->policy, op) ? ONR_OK
+                                                                            : ONR_EDENIED;
+    rc = prov_roaming_get(db, claim->dev, &r);
+    if (rc != ONR_OK)
+        return rc;
+    return strcmp(held->op, op) == 0 || strcmp(r.target, op) == 0 ? ONR_OK : ONR_EDENIED;
+}
+
+/* The operator's key must open (for this device, from this operator, for
+ * us, under its kid) before it is stored. */
+static int key_opens(struct onr_service *svc, const struct key_ctx *ctx,
+                     const struct onr_msg_app_key *m)
+{
+    uint8_t k_af[ONR_AKMA_KEY_LEN];
+    int rc = onr_sealed_app_key_open(&ctx->p->sealing, ctx->dev, ctx->op->id,
+                                     onr_service_id(svc), m->kid.ptr, m->sealed.ptr,
+                                     m->sealed.len, k_af);
+
+    onr_wipe(k_af, sizeof(k_af));
+    if (rc != ONR_OK)
+        onr_log(ONR_LOG_WARNING, "application key refused dev=%s operator=%s reason=%s",
+                ctx->dev, ctx->op->id, onr_error_name(rc));
+    return rc;
+}
+
 static int decide(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                   void *arg, struct onr_answer *answer)
 {
@@ -99,13 +155,25 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     memcpy(k.iccid, m->iccid.ptr, m->iccid.len);
     rc = onr_topic_in(ONR_ROLE_OPERATOR, ctx->op->id, reply, sizeof(reply));
     if (rc == ONR_OK)
-        rc = prov_claim_get(db, k.dev, &claim); /* as of this transaction */
+        rc = prov_claim_get(db, k.dev, &claim);
+    if (rc == ONR_ENOENT)
+        rc = ONR_EDENIED; /* not claimed here */
     if (rc == ONR_OK)
         rc = prov_app_key_get(db, k.dev, &old);
     held = rc == ONR_OK;
     moved = held && strcmp(old.op, k.op) != 0;
-    if (rc == ONR_ENOENT && claim.dev[0] != '\0')
+    if (rc == ONR_ENOENT)
         rc = ONR_OK; /* the first key */
+    if (rc == ONR_OK)
+        rc = key_allowed(db, &claim, held ? &old : NULL, k.op);
+    if (rc == ONR_EDENIED) {
+        onr_service_log_refusal(svc, "application key refused dev=%s operator=%s "
+                                "reason=not an operator of the device's claim",
+                                ctx->dev, ctx->op->id);
+        return onr_answer_refuse(svc, answer, env, rc, reply);
+    }
+    if (rc == ONR_OK)
+        rc = key_opens(svc, ctx, m);
     /* only a newer run's key than any of this operator's before is stored */
     if (rc == ONR_OK)
         rc = prov_key_order_take(db, k.dev, k.op, k.sqn);
@@ -138,58 +206,12 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     return rc;
 }
 
-/* Whether policy text `policy` ("" none) names operator `op`. */
-static int policy_names(const char *policy, const char *op)
-{
-    struct onr_policy p;
-
-    if (policy[0] == '\0' || onr_policy_parse(policy, strlen(policy), &p) != ONR_OK)
-        return 0;
-    for (size_t e = 0; e < p.n; e++)
-        for (size_t k = 0; k < p.entries[e].n_ops; k++)
-            if (strcmp(p.entries[e].ops[k], op) == 0)
-                return 1;
-    return 0;
-}
-
-/*
- * May operator `op` hand us `dev`'s key? The device must be claimed here.
- * Before we hold a key: the registration's operator or one its policy
- * names (the manufacturer chose among them). Once we hold one: its
- * operator again (a new attach), or the one a relocation under way moves
- * the device to; never another, even one the policy names, which would
- * take the device from its operator unasked. Refusals are alike (EDENIED),
- * as the manufacturer answers "unknown" and "not yours" alike.
- */
-static int key_allowed(struct onr_service *svc, const char *dev, const char *op)
-{
-    struct onr_db *db = onr_service_db(svc);
-    struct prov_roaming_row r;
-    struct prov_app_key held;
-    struct prov_claim claim;
-    int rc = prov_claim_get(db, dev, &claim);
-
-    if (rc != ONR_OK)
-        return rc == ONR_ENOENT ? ONR_EDENIED : rc;
-    rc = prov_app_key_get(db, dev, &held);
-    if (rc == ONR_ENOENT) /* no key yet */
-        return strcmp(claim.op, op) == 0 || policy_names(claim.policy, op) ? ONR_OK
-                                                                          : ONR_EDENIED;
-    if (rc == ONR_OK)
-        rc = prov_roaming_get(db, dev, &r);
-    if (rc != ONR_OK)
-        return rc;
-    return strcmp(held.op, op) == 0 || strcmp(r.target, op) == 0 ? ONR_OK : ONR_EDENIED;
-}
-
 int prov_on_app_key(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                     void *arg)
 {
     const struct prov *p = arg;
     const struct onr_msg_app_key *m = &env->msg.body.app_key;
     struct key_ctx ctx;
-    char reply[ONR_TOPIC_MAX + 1];
-    uint8_t k_af[ONR_AKMA_KEY_LEN];
     int rc;
 
     ctx.p = p;
@@ -197,25 +219,7 @@ int prov_on_app_key(struct onr_service *svc, const struct onr_envelope *env, con
     if (rc != ONR_OK)
         return rc; /* no contract, or not from it */
     snprintf(ctx.dev, sizeof(ctx.dev), "%.*s", (int)m->dev.len, (const char *)m->dev.ptr);
-    rc = key_allowed(svc, ctx.dev, ctx.op->id);
-    if (rc == ONR_EDENIED) {
-        onr_service_log_refusal(svc, "application key refused dev=%s operator=%s "
-                                "reason=not an operator of the device's claim",
-                                ctx.dev, ctx.op->id);
-        if (onr_topic_in(ONR_ROLE_OPERATOR, ctx.op->id, reply, sizeof(reply)) != ONR_OK)
-            return rc;
-        return onr_service_refuse(svc, env, rc, reply);
-    }
-    if (rc != ONR_OK)
-        return rc;
-    /* a key that does not open is refused before it is stored */
-    rc = onr_sealed_app_key_open(&p->sealing, ctx.dev, ctx.op->id, onr_service_id(svc),
-                                 m->kid.ptr, m->sealed.ptr, m->sealed.len, k_af);
-    onr_wipe(k_af, sizeof(k_af));
-    if (rc != ONR_OK) {
-        onr_log(ONR_LOG_WARNING, "application key refused dev=%s operator=%s reason=%s",
-                ctx.dev, ctx.op->id, onr_error_name(rc));
-        return rc;
-    }
+    /* whether that operator may send it, and whether it opens: decided
+     * with the rows the handler reads */
     return onr_service_handle_once(svc, env, topic, decide, &ctx);
 }

@@ -5,16 +5,18 @@
 
 #include "onramp/error.h"
 
-int prov_claim_get(struct onr_db *db, const char *dev, struct prov_claim *out)
+#define CLAIM_COLUMNS "dev, mfr, account, operator, state, pairing_id, asker, user_choice, policy"
+
+/* The claim `sql` returns for `dev` (?1): CLAIM_COLUMNS. */
+static int claim_read(struct onr_db *db, const char *sql, const char *dev,
+                      struct prov_claim *out)
 {
     int state = 0;
     size_t policy_len = 0;
     int rc;
 
     memset(out, 0, sizeof(*out));
-    rc = onr_db_get(db, "SELECT dev, mfr, account, operator, state, pairing_id, asker,"
-                        " user_choice, policy FROM claims WHERE dev = ?1",
-                    ONR_DB_ARGS(ONR_DB_STR(dev)),
+    rc = onr_db_get(db, sql, ONR_DB_ARGS(ONR_DB_STR(dev)),
                     ONR_DB_COLS(ONR_DB_OUT_TEXT(out->dev), ONR_DB_OUT_TEXT(out->mfr),
                                 ONR_DB_OUT_TEXT(out->account), ONR_DB_OUT_TEXT(out->op),
                                 ONR_DB_OUT_INT(&state), ONR_DB_OUT_EXACT(out->pairing_id),
@@ -26,6 +28,25 @@ int prov_claim_get(struct onr_db *db, const char *dev, struct prov_claim *out)
         rc = ONR_EIO;
     out->state = (enum prov_step)state;
     return rc;
+}
+
+int prov_claim_get(struct onr_db *db, const char *dev, struct prov_claim *out)
+{
+    return claim_read(db, "SELECT " CLAIM_COLUMNS " FROM claims WHERE dev = ?1", dev, out);
+}
+
+int prov_claim_get_locked(struct onr_db *db, const char *dev, struct prov_claim *out)
+{
+    /* a write that changes nothing, read back in the same statement */
+    return claim_read(db, "UPDATE claims SET state = state WHERE dev = ?1"
+                          " RETURNING " CLAIM_COLUMNS, dev, out);
+}
+
+int prov_claim_lock(struct onr_db *db, const char *dev)
+{
+    struct prov_claim c;
+
+    return prov_claim_get_locked(db, dev, &c);
 }
 
 int prov_claim_put(struct onr_db *db, const struct prov_claim *c,
@@ -88,12 +109,6 @@ int prov_claim_confirmed(struct onr_db *db, const char *dev, uint64_t now)
 {
     return onr_db_run(db, "UPDATE claims SET claimed_at = ?2 WHERE dev = ?1",
                       ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_INT(now)));
-}
-
-int prov_claim_lock(struct onr_db *db, const char *dev)
-{
-    return onr_db_run_one(db, "UPDATE claims SET state = state WHERE dev = ?1",
-                          ONR_DB_ARGS(ONR_DB_STR(dev)));
 }
 
 int prov_claim_drop(struct onr_db *db, const char *dev)

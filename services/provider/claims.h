@@ -71,10 +71,12 @@ int prov_policy_write(struct onr_db *db, const char *sql, const char *key, const
 /* The claim's state and when it was confirmed (lifecycle.c). */
 int prov_claim_set_state(struct onr_db *db, const char *dev, enum prov_step state);
 int prov_claim_confirmed(struct onr_db *db, const char *dev, uint64_t now);
-/* prov_claim_lock: the device's claim row held by this transaction (a
- * write that changes nothing): another instance's transaction that takes
- * it waits for this one's commit, then reads what it wrote. ONR_ENOENT: no
- * claim. */
+/* prov_claim_get_locked: prov_claim_get with the claim's row held by this
+ * transaction (a write that changes nothing, in one statement with the
+ * read): another instance's transaction that takes it waits for this
+ * one's commit, then reads what it wrote. ONR_ENOENT: no claim.
+ * prov_claim_lock: the same, for a caller that needs no claim read. */
+int prov_claim_get_locked(struct onr_db *db, const char *dev, struct prov_claim *out);
 int prov_claim_lock(struct onr_db *db, const char *dev);
 /* prov_claim_drop: forget a claim the manufacturer refused. */
 int prov_claim_drop(struct onr_db *db, const char *dev);

@@ -126,7 +126,7 @@ int prov_cert_issue(struct onr_service *svc, const struct prov *p, const char *d
 
 /* The certificate for `pub`: the current one if it certifies that key,
  * else a new one (queuing the revocation of every one in force in
- * `answer`). The claim is locked first: two instances enrolling one
+ * `answer`). The caller locked the claim: two instances enrolling one
  * device at once (a request and its retry, or the one a key's arrival
  * finishes) issue one certificate, the later finding the earlier's. */
 static int certificate_for(struct onr_service *svc, const struct prov *p, const char *dev,
@@ -141,14 +141,13 @@ static int certificate_for(struct onr_service *svc, const struct prov *p, const 
 
     rc = onr_sha256(&key, 1, key_hash);
     if (rc == ONR_OK)
-        rc = prov_claim_lock(db, dev);
-    if (rc == ONR_OK)
         rc = prov_cert_current(db, dev, out);
     if (rc == ONR_OK && memcmp(out->key_hash, key_hash, sizeof(key_hash)) == 0)
         return ONR_OK; /* the same key asks again: the same certificate */
     if (rc != ONR_OK && rc != ONR_ENOENT)
         return rc;
-    rc = prov_revoke_in_force(svc, dev, NULL, 0, answer, &revoked);
+    /* none current is none in force (a renewal chain has a newest) */
+    rc = rc == ONR_OK ? prov_revoke_in_force(svc, dev, NULL, 0, answer, &revoked) : ONR_OK;
     if (rc == ONR_OK)
         rc = prov_cert_issue(svc, p, dev, pub, NULL, out);
     if (rc == ONR_OK && revoked > 0)
@@ -197,7 +196,7 @@ static int enroll_answer(struct onr_service *svc, const struct prov *p,
         return ONR_ESPACE;
     rc = onr_topic_down(dev, down, sizeof(down));
     if (rc == ONR_OK)
-        rc = prov_claim_get(onr_service_db(svc), dev, &claim);
+        rc = prov_claim_get_locked(onr_service_db(svc), dev, &claim); /* certificate_for */
     if (rc == ONR_ENOENT || (rc == ONR_OK && claim.state < PROV_STEP_CLAIMED)) {
         onr_log(ONR_LOG_NOTICE, "enrollment refused dev=%s reason=\"not claimed here\"", dev);
         *refusal = ONR_EDENIED;

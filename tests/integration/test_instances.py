@@ -11,7 +11,7 @@ says so), the group has only live members, and a fleet whose requests are
 each sent once (no device retry: --max-attempts 1) onboards completely.
 No duration is asserted: the test waits for the broker's word that the
 sessions expired, then for the fleet. Before that, every instance's
-subscriptions are granted, the brokers' counters heard by each.
+subscriptions are granted, and a broker's new epoch is heard by each.
 
 RenewalRaceTest: two provider instances handle two renew requests (or two
 renewed) of one device at once; the database is made to hold both inside
@@ -77,16 +77,26 @@ class DeadInstanceTest(unittest.TestCase):
         the brokers' counters on its own (they are retained, and carry the
         epoch that tells a broker which lost its journal): every
         subscription of every instance is granted, and the operator's and
-        the provider's instances (which send to brokers) each learned the
-        broker's epoch."""
+        the provider's instances (which send to brokers) each hear a new
+        epoch: the broker restarted without its journal. (The first epoch
+        is no proof: an instance that starts after another recorded it
+        loads it from the database and has nothing to say.)"""
         fleet = self.fleet
         for svc in (fleet.maker, fleet.prov, fleet.op):
             for p in svc.instances:
                 text = p.wait_for("subscribed filters=", timeout=60)
                 self.assertNotIn("subscription refused", text, p.name)
+        broker = self.onb.broker
+        broker.stop()
+        os.remove(broker.grants)
+        broker.start()
+        with open(broker.grants) as f:
+            epoch = [line.split()[1] for line in f if line.startswith("epoch ")]
+        self.assertEqual(len(epoch), 1, "the new journal names one epoch")
         for svc in (fleet.prov, fleet.op):
             for p in svc.instances:
-                p.wait_for("is new: it is sent everything in force", timeout=60)
+                p.wait_for("epoch=%s is new: it is sent everything in force" % epoch[0],
+                           timeout=60)
 
     def test_a_dead_instances_share_goes_to_the_live_ones_once_its_session_expired(self):
         fleet = self.fleet

@@ -70,6 +70,7 @@ static struct onr_p256_key *prov_key; /* prov-a's signing key */
 static int decided;                   /* times decide ran */
 static int refuse_next;               /* decide answers with a stored refusal */
 static int hook_fails;                /* the confirmation hook returns an error */
+static int hook_answers;              /* the confirmation hook answers the peer */
 static int verdict = ONR_DELIVERY_KEEP;
 static const char *region_seen;       /* the region of the broker of the last alignment */
 
@@ -192,18 +193,24 @@ static int on_alignment(struct onr_service *svc, const struct onr_envelope *env,
     return rc == ONR_OK ? onr_service_handle_once(svc, env, topic, decide, arg) : rc;
 }
 
-/* In the transaction that deletes the row: a thing stored, or an error. */
+/* In the transaction that deletes the row: a thing stored (and an answer,
+ * when asked for), or an error. */
 static int key_stored(struct onr_service *svc, const struct onr_pending *p,
                       const struct onr_envelope *answer, struct onr_answer *out, void *arg)
 {
+    struct onr_msg msg = {.type = ONR_MSG_ALIGNED};
+    int rc;
+
     (void)p;
-    (void)answer;
-    (void)out;
     (void)arg;
     if (hook_fails)
         return ONR_EIO;
-    return onr_db_run(svc->db, "INSERT INTO things (what) VALUES ('key stored')",
-                      ONR_DB_NO_ARGS);
+    rc = onr_db_run(svc->db, "INSERT INTO things (what) VALUES ('key stored')", ONR_DB_NO_ARGS);
+    if (rc != ONR_OK || !hook_answers)
+        return rc;
+    msg.body.aligned = (struct onr_msg_aligned){.re = ONR_BYTES(answer->id),
+                                                .dev = ONR_BYTES_STR(DEV)};
+    return onr_service_seal(svc, &msg, PROV_INBOX, &out->reply, NULL);
 }
 
 static int key_refused(struct onr_service *svc, const struct onr_pending *p, int code,
@@ -325,6 +332,7 @@ static int setup_with(void **state, const char *brokers)
     decided = 0;
     refuse_next = 0;
     hook_fails = 0;
+    hook_answers = 0;
     verdict = ONR_DELIVERY_KEEP;
     release_kind = "revoke";
     control_first = 0;
@@ -637,6 +645,34 @@ static void test_a_late_answer_to_the_previous_send_confirms(void **state)
     assert_int_equal(count(f->svc, "SELECT count(*) FROM pending"), 0);
     answer(f->svc, first, 0);
     assert_int_equal(count(f->svc, "SELECT count(*) FROM things WHERE what = 'key stored'"), 1);
+}
+
+/* A confirmation is decided before its outbox row is looked for: the
+ * answer its hook gave is said again to its duplicate, byte for byte,
+ * and the hook runs once. */
+static void test_a_duplicate_confirmation_gets_the_hooks_answer_again(void **state)
+{
+    struct fixture *f = *state;
+    static uint8_t buf[ONR_ENVELOPE_MAX], released[ONR_ENVELOPE_MAX];
+    uint8_t id[ONR_MSG_ID_LEN], first[ONR_MSG_ID_LEN];
+    struct onr_msg msg = {.type = ONR_MSG_RELEASED};
+    size_t len;
+
+    deliver(f->svc, INBOX, buf, alignment(buf, id));
+    sent_id(0, first);
+    hook_answers = 1;
+    msg.body.released = (struct onr_msg_released){.re = {first, ONR_MSG_ID_LEN},
+                                                  .dev = ONR_BYTES_STR(DEV)};
+    len = from_prov(&msg, INBOX, released, id);
+    deliver(f->svc, INBOX, released, len);
+    assert_int_equal(n_sent, 3); /* the key, the alignment's answer, the hook's */
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM pending"), 0);
+    deliver(f->svc, INBOX, released, len);
+    assert_int_equal(n_sent, 4);
+    assert_int_equal(sent[3].len, sent[2].len);
+    assert_memory_equal(sent[3].payload, sent[2].payload, sent[2].len);
+    assert_int_equal(count(f->svc, "SELECT count(*) FROM things WHERE what = 'key stored'"), 1);
+    assert_int_equal(stats(f->svc).duplicates, 1);
 }
 
 /* A hook that fails takes the row's deletion back with it: the message
@@ -1470,6 +1506,7 @@ int main(void)
         T(test_extras_are_bounded),
         T(test_a_confirmed_message_is_resent_with_backoff_until_confirmed),
         T(test_a_late_answer_to_the_previous_send_confirms),
+        T(test_a_duplicate_confirmation_gets_the_hooks_answer_again),
         T(test_a_failing_hook_keeps_the_message_pending),
         T(test_a_refusal_gets_the_kinds_verdict),
         T(test_a_refusal_by_the_broker_follows_the_kinds_data),

@@ -364,14 +364,14 @@ static void test_upgraded_keys_take_only_newer_runs(void **state)
     snprintf(op_path, sizeof(op_path), "%s", fixture(state, "operator.db"));
     assert_onr(ONR_OK, onr_db_open(op_path, &op_schema, NULL, &db, NULL, why, sizeof(why)));
     assert_onr(ONR_OK, op_sub_get(db, D3, &sub));
-    assert_onr(ONR_EEXIST, op_sub_attach(db, D3, kid, sealed, sub.sqn, 1));
+    assert_onr(ONR_EEXIST, op_sub_attach(db, D3, kid, sealed, sub.sqn, 1, OP_ATTACHED));
     assert_onr(ONR_OK, onr_db_get(db, "SELECT key_sqn FROM subscribers WHERE dev = ?1 AND"
                                       " kid <> ?2",
                                   ONR_DB_ARGS(ONR_DB_STR(D3), ONR_DB_ARRAY(kid)),
                                   ONR_DB_COLS(ONR_DB_OUT_U64(&key_sqn))));
     assert_int_equal(key_sqn, sub.sqn);
-    assert_onr(ONR_OK, op_sub_attach(db, D3, kid, sealed, sub.sqn + 33, 1));
-    assert_onr(ONR_EEXIST, op_sub_attach(db, D3, kid, sealed, sub.sqn + 1, 1));
+    assert_onr(ONR_OK, op_sub_attach(db, D3, kid, sealed, sub.sqn + 33, 1, OP_ATTACHED));
+    assert_onr(ONR_EEXIST, op_sub_attach(db, D3, kid, sealed, sub.sqn + 1, 1, OP_ATTACHED));
     onr_wipe(&sub, sizeof(sub));
     onr_db_close(db);
 

@@ -200,7 +200,7 @@ static int confirm_row(struct onr_service *svc, const struct onr_envelope *env, 
     if (rc == ONR_ENOENT) {
         onr_log(ONR_LOG_INFO, "answer type=%s peer=%s to nothing pending (answered before, or "
                 "replaced)", onr_msg_type_name((int)env->msg.type), peer);
-        return ONR_OK;
+        return ONR_EREPLAY; /* the outbox may hold what was said to it */
     }
     if (rc != ONR_OK)
         return rc;
@@ -244,12 +244,14 @@ int onr_service_confirm(struct onr_service *svc, const struct onr_envelope *env,
                         struct onr_bytes re, struct onr_answer *out)
 {
     char peer[ONR_DELIVERY_PEER_MAX + 1];
+    int rc;
 
     if (svc == NULL || env == NULL || env->sender.len > ONR_DELIVERY_PEER_MAX)
         return ONR_EINVAL;
     memcpy(peer, env->sender.ptr, env->sender.len);
     peer[env->sender.len] = '\0';
-    return confirm_row(svc, env, peer, re, 0, out);
+    rc = confirm_row(svc, env, peer, re, 0, out);
+    return rc == ONR_EREPLAY ? ONR_OK : rc;
 }
 
 /* Did a broker's answer only delete its pending row (and what is no

@@ -151,9 +151,26 @@ int onr_service_handle_once(struct onr_service *svc, const struct onr_envelope *
     return svc_handle_once(svc, env, topic, decide, arg, 1);
 }
 
+/* The answer stored to `env` from `who` into svc->answer: ONR_OK,
+ * ONR_ENOENT (none) or the database's errors. */
+static int stored_answer(struct onr_service *svc, const struct onr_envelope *env,
+                         struct onr_bytes who)
+{
+    struct onr_answer *a = svc->answer;
+
+    memset(a, 0, sizeof(*a));
+    a->reply.len = sizeof(a->reply.payload);
+    return processed_get(svc->db, who, env->id, a->reply.topic, sizeof(a->reply.topic),
+                         a->reply.payload, &a->reply.len);
+}
+
 /* One attempt at handling `env` in a transaction (or savepoint) of its
  * own: decide and store the answer in svc->answer, or (*duplicate = 1)
- * find the answer stored to the same message before. */
+ * find the answer stored to the same message before. Without
+ * `remember_silence` the decision comes first (it is idempotent by
+ * itself) and the stored answer is looked for only when it found, having
+ * changed nothing, that the message was answered before (ONR_EREPLAY):
+ * one statement fewer for the message that is not a duplicate. */
 static int attempt(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                    onr_service_decide_cb decide, void *arg, int remember_silence,
                    struct onr_bytes who, int *duplicate)
@@ -167,19 +184,27 @@ static int attempt(struct onr_service *svc, const struct onr_envelope *env, cons
         onr_log(ONR_LOG_WARNING, "database busy: message left for the peer to retry");
         return rc;
     }
-    memset(a, 0, sizeof(*a));
-    a->reply.len = sizeof(a->reply.payload);
-    rc = processed_get(svc->db, who, env->id, a->reply.topic, sizeof(a->reply.topic),
-                       a->reply.payload, &a->reply.len);
-    if (rc == ONR_OK) {
-        /* a duplicate or a retry of the same message: the same answer */
+    rc = remember_silence ? stored_answer(svc, env, who) : ONR_ENOENT;
+    if (rc == ONR_ENOENT) {
+        memset(a, 0, sizeof(*a));
+        rc = decide(svc, env, topic, arg, a);
+        if (rc == ONR_EREPLAY && !remember_silence) {
+            rc = stored_answer(svc, env, who);
+            if (rc == ONR_ENOENT) {
+                memset(a, 0, sizeof(*a)); /* nothing to say, nothing to keep */
+                rc = ONR_OK;
+            } else if (rc == ONR_OK) {
+                *duplicate = 1;
+            }
+        }
+    } else if (rc == ONR_OK) {
         *duplicate = 1;
+    }
+    if (*duplicate) {
+        /* a duplicate or a retry of the same message: the same answer */
         onr_db_rollback(svc->db);
         return ONR_OK;
     }
-    memset(a, 0, sizeof(*a));
-    if (rc == ONR_ENOENT)
-        rc = decide(svc, env, topic, arg, a);
     if (rc == ONR_OK && (remember_silence || a->reply.len > 0)) {
         rc = processed_put(svc->db, who, env->id, svc->clock(), a->reply.topic,
                            (struct onr_bytes){a->reply.payload, a->reply.len});
