@@ -39,7 +39,11 @@ DEVICES = 16
 EXPIRY = 2  # seconds: session_expiry of every service here
 
 
-class DeadInstanceTest(unittest.TestCase):
+class InstancesTestCase(unittest.TestCase):
+    """A fabric with two instances of every service sharing PostgreSQL
+    (`options`: more settings for each of them)."""
+
+    options = ()
 
     @classmethod
     def setUpClass(cls):
@@ -48,8 +52,7 @@ class DeadInstanceTest(unittest.TestCase):
                                "run with ONR_TEST_STORE=postgres (integration.instances_pg)")
         cls.onb = onboarding.Onboarding(providers=("prov-a",))
         try:
-            cls.fleet = onboarding.Fleet(cls.onb, instances=2,
-                                         options=("session_expiry=%d" % EXPIRY,))
+            cls.fleet = onboarding.Fleet(cls.onb, instances=2, options=cls.options)
         except BaseException:
             cls.onb.close()
             raise
@@ -57,6 +60,11 @@ class DeadInstanceTest(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.onb.close()
+
+
+class DeadInstanceTest(InstancesTestCase):
+
+    options = ("session_expiry=%d" % EXPIRY,)
 
     def wait_expired(self, client_ids, seconds=120):
         """Until the broker's log says it expired each client's session
@@ -123,25 +131,9 @@ def der_to_pem(der):
                           capture_output=True, check=True).stdout
 
 
-class RenewalRaceTest(unittest.TestCase):
+class RenewalRaceTest(InstancesTestCase):
     """Renewals are decided with the device's claim locked (as enrollments
     are), so two instances deciding for one device at once take turns."""
-
-    @classmethod
-    def setUpClass(cls):
-        if postgres.store() != "postgres":
-            raise RuntimeError("several instances share a PostgreSQL database: "
-                               "run with ONR_TEST_STORE=postgres (integration.instances_pg)")
-        cls.onb = onboarding.Onboarding(providers=("prov-a",))
-        try:
-            cls.fleet = onboarding.Fleet(cls.onb, instances=2)
-        except BaseException:
-            cls.onb.close()
-            raise
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.onb.close()
 
     def operational_device(self):
         (d,) = self.fleet.mint_and_pair(1)

@@ -218,7 +218,10 @@ class ConfinementTest(fabric.FabricTestCase):
                     ("onr/1/s/op/op-1/in", True),
                     ("onr/1/s/%s/%s/ev" % (short, svc), True),
                     ("onr/1/s/op/op-1/ev", False),
-                    ("$CONTROL/onramp/v1", False),   # only operators grant
+                    # providers revoke certificates there (the plugin answers
+                    # what they may not ask, integration.plugin_control);
+                    # manufacturers have nothing to ask
+                    ("$CONTROL/onramp/v1", short == "prov"),
                 ])
                 self.check_subscribes(c, [
                     ("onr/1/d/+/up/%s/%s" % (short, svc), True),
