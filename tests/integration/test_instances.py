@@ -18,6 +18,12 @@ renewed) of one device at once; the database is made to hold both inside
 their transactions (the test locks the certificates table until both wait
 for it), so the race is the same every run.
 
+ClaimStepRaceTest: the manufacturer's late confirmation of a device's
+registration and the device's application key reach two provider
+instances at once; the test holds the claim's row locked until both are
+inside their transactions (or, were a step decided on an unlocked read,
+until the key is stored), so the interleaving is the same every run.
+
 Runs as integration.instances_pg (instances share a PostgreSQL database).
 """
 
@@ -226,6 +232,66 @@ class RenewalRaceTest(InstancesTestCase):
         self.assertEqual([(a["type"], a["body"].get("serial")) for a in answers.values()],
                          [(REVOKED, old)] * 2, answers)
         self.assertEqual(list(self.in_force(dev)), new)
+
+
+class ClaimStepRaceTest(InstancesTestCase):
+    """Every step of a device's claim is decided on the claim read locked
+    (services/provider/lifecycle.h), so two instances stepping one device
+    take turns and each sees the other's step."""
+
+    def locks_waited(self):
+        name = self.fleet.prov.store.name
+        return len(self.fleet.prov.rows("SELECT pid FROM pg_stat_activity WHERE datname = ?"
+                                        " AND wait_event_type = 'Lock'", name))
+
+    def test_a_late_registration_and_the_key_at_once_leave_the_device_attached(self):
+        """The manufacturer's answer to a registration comes late (it was
+        stopped), while its device attaches: the provider takes the answer
+        and the device's key at once. Whatever their order, the claim ends
+        attached and the device onboards; before, the claim could stay
+        "claimed" with the key stored, and every enrollment was refused."""
+        prov, maker = self.fleet.prov, self.fleet.maker
+        (d,) = maker.mint(1)
+        dev = os.path.basename(d)
+        label = onboarding.DeviceRun(self.onb, d).label()
+        for p in maker.instances:
+            p.pause()
+        try:
+            pairing = subprocess.Popen(self.fleet.ctl._pair_argv(prov, label, "fleet", None, 120),
+                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                       text=True)
+            self.addCleanup(pairing.kill)
+            onboarding.wait_until(lambda: prov.rows("SELECT state FROM claims WHERE dev = ?",
+                                                    dev) == [(1,)], what="the claim registering")
+            lock = postgres.shared().connect(prov.store.name)
+        finally:
+            for p in maker.instances:
+                p.resume()
+        run = self.onb.device(d)
+        try:
+            with lock.cursor() as cur:
+                cur.execute("SELECT dev FROM claims WHERE dev = %s FOR UPDATE", (dev,))
+            onboarding.wait_until(lambda: self.locks_waited() == 1, timeout=60,
+                                  what="the manufacturer's answer waiting for the claim")
+            run.process.start()
+            onboarding.wait_until(
+                lambda: self.locks_waited() == 2 or
+                prov.rows("SELECT dev FROM app_keys WHERE dev = ?", dev), timeout=90,
+                what="the device's key waiting for the claim, or stored")
+        finally:
+            lock.rollback()
+            lock.close()
+        out, _ = pairing.communicate(timeout=120)
+        self.assertEqual(pairing.returncode, 0, out)
+        onboarding.wait_until(lambda: prov.rows(
+            "SELECT c.dev FROM claims c JOIN app_keys k ON k.dev = c.dev"
+            " WHERE c.dev = ? AND c.claimed_at IS NOT NULL", dev), timeout=60,
+            what="the registration confirmed and the key stored")
+        (state,), = prov.rows("SELECT state FROM claims WHERE dev = ?", dev)
+        self.assertGreaterEqual(state, 3, "the claim is left claimed with its key stored: "
+                                "the device's enrollment is refused for ever")
+        self.assertEqual(run.process.exit_status(timeout=120), 0, run.process.text()[-3000:])
+        self.assertIn("state=OPERATIONAL", run.process.text())
 
 
 if __name__ == "__main__":
