@@ -315,12 +315,8 @@ class SubscriptionStepRaceTest(InstancesTestCase):
         op.execute("UPDATE subscribers SET state = 1 WHERE dev = ?", dev)
         (imsi, iccid), = op.rows("SELECT imsi, iccid FROM subscribers WHERE dev = ?", dev)
         inbox, answers = "onr/1/s/op/op-1/in", "onr/1/s/prov/prov-a/in"
-        watch = self.onb.broker.service("monitor", "watch-race")
-        self.addCleanup(watch.disconnect)
-        self.assertEqual(watch.subscribe(answers), 1)
-        sender = self.onb.broker.service("provider", "prov-a", client_id="prov.prov-a.race")
-        self.addCleanup(sender.disconnect)
-        self.assertEqual(sender.connack, 0)
+        watch = self.onb.broker.watching(self, answers, "watch-race")
+        sender = self.onb.broker.speaking_as(self, "provider", "prov-a", "prov.prov-a.race")
 
         def send(msg_type, body):
             msg_id, env = hostile.signed_envelope(prov.signing_key, inbox, msg_type,
