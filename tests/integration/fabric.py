@@ -511,6 +511,22 @@ class Broker:
         c.connack = c.connect(**kwargs)
         return c
 
+    def watching(self, test, topic, name):
+        """A monitor client `name` subscribed to `topic`, disconnected when
+        `test` ends."""
+        c = self.service("monitor", name)
+        test.addCleanup(c.disconnect)
+        test.assertEqual(c.subscribe(topic), 1)
+        return c
+
+    def speaking_as(self, test, role, svc, client_id):
+        """A client with service `svc`'s certificate under its own client id
+        (beside the service's), disconnected when `test` ends."""
+        c = self.service(role, svc, client_id=client_id)
+        test.addCleanup(c.disconnect)
+        test.assertEqual(c.connack, 0)
+        return c
+
     def operational(self, prov_id, dev_id, cert=None, client_id=None, **kwargs):
         """A raw MQTT v5 client on the operational listener with the
         certificate provider `prov_id` issued device `dev_id` (or `cert`,
