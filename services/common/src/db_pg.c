@@ -40,7 +40,7 @@
 
 #define MAX_STATEMENTS 160
 #define MAX_PARAMS 32
-#define MAX_QUEUED 16 /* transaction statements waiting for the next statement */
+#define MAX_QUEUED 32 /* statements waiting for the next one (or a commit) */
 #define MAX_QUEUED_LEVEL 8 /* savepoints deeper than this go out at once */
 #define CONNECT_TIMEOUT "10" /* seconds; the connection string may say otherwise */
 #define SCHEMA_LOCK "7432018" /* pg_advisory_lock key: one migration at a time */
@@ -65,13 +65,28 @@ struct pg_stmt {
     int row;
 };
 
-/* A transaction statement not sent yet: BEGIN, or SAVEPOINT / RELEASE
- * SAVEPOINT of savepoint s`level`. */
-enum pg_tx { TX_BEGIN, TX_SAVEPOINT, TX_RELEASE };
+/* Something not sent yet: BEGIN, SAVEPOINT / RELEASE SAVEPOINT of
+ * savepoint s`level`, COMMIT, or a write (onr_db_run_later) with its
+ * values in the handle's arena. `level` is also the transaction level its
+ * failure aborts: the savepoint's enclosing one (s`level` opens level
+ * `level` + 1), the write's own, 1 for BEGIN and COMMIT. */
+enum pg_tx { TX_BEGIN, TX_SAVEPOINT, TX_RELEASE, TX_COMMIT, TX_WRITE };
 
 struct pg_queued {
     enum pg_tx tx;
     unsigned level;
+    struct pg_stmt *write; /* TX_WRITE */
+    size_t first_value;    /* TX_WRITE: its values, values[first_value...] */
+    size_t bytes_at;       /* the arena's length before it */
+};
+
+/* A value of a queued write: `len` bytes at `at` in the arena (binary), a
+ * NUL-terminated decimal integer there (text), or NULL. */
+struct pg_value {
+    size_t at;
+    int len;
+    int format; /* 1 binary, 0 text */
+    int null;
 };
 
 struct pg_db {
@@ -82,7 +97,13 @@ struct pg_db {
     unsigned depth; /* transactions open: the outer one, then savepoints */
     struct pg_queued queued[MAX_QUEUED]; /* in order, sent with the next statement */
     size_t n_queued;
+    struct pg_value values[MAX_QUEUED * MAX_PARAMS]; /* the queued writes' */
+    size_t n_values;
+    char *arena; /* their bytes */
+    size_t arena_len, arena_cap;
     unsigned merged; /* the savepoint level that is the transaction itself, or 0 */
+    unsigned broken; /* the level a failure aborted (its rollback clears it), or 0 */
+    int broken_rc;   /* that failure's code, what the level's calls return */
     int changes;
     int lock_ms;
 };
@@ -258,9 +279,9 @@ static int prepare(struct pg_db *db, const char *sql, const struct onr_db_arg *a
     return ONR_OK;
 }
 
-/* ---- transaction statements queued for the next statement ----------------------- */
+/* ---- what waits for the next statement ------------------------------------------ */
 
-/* Their texts, literals (the statements kept are named by them). */
+/* Its texts, literals (the statements kept are named by them). */
 static const char *const savepoint_sql[MAX_QUEUED_LEVEL + 1] = {
     NULL, "SAVEPOINT s1", "SAVEPOINT s2", "SAVEPOINT s3", "SAVEPOINT s4",
     "SAVEPOINT s5", "SAVEPOINT s6", "SAVEPOINT s7", "SAVEPOINT s8",
@@ -271,6 +292,7 @@ static const char *const release_sql[MAX_QUEUED_LEVEL + 1] = {
     "RELEASE SAVEPOINT s7", "RELEASE SAVEPOINT s8",
 };
 #define BEGIN_SQL "BEGIN ISOLATION LEVEL READ COMMITTED"
+#define COMMIT_SQL "COMMIT"
 
 static const char *queued_sql(const struct pg_queued *q)
 {
@@ -278,23 +300,168 @@ static const char *queued_sql(const struct pg_queued *q)
     case TX_BEGIN: return BEGIN_SQL;
     case TX_SAVEPOINT: return savepoint_sql[q->level];
     case TX_RELEASE: return release_sql[q->level];
+    case TX_COMMIT: return COMMIT_SQL;
+    case TX_WRITE: return q->write->sql;
     }
     return NULL;
 }
 
-/* Everything queued, sent now as one text (one round trip). */
-static int send_queued(struct pg_db *db)
+/* Drop what is queued from the `i`th on (with its writes' values). */
+static void unqueue_from(struct pg_db *db, size_t i)
 {
-    char sql[MAX_QUEUED * 32];
-    size_t len = 0;
-
+    for (size_t k = i; k < db->n_queued; k++)
+        if (db->queued[k].tx == TX_WRITE) {
+            db->n_values = db->queued[k].first_value;
+            db->arena_len = db->queued[k].bytes_at;
+            break;
+        }
+    if (i < db->n_queued)
+        db->n_queued = i;
     if (db->n_queued == 0)
+        db->n_values = db->arena_len = 0;
+}
+
+/* A failure at `level` (the transaction's own when the connection is
+ * gone): until that level's rollback every call of it or deeper returns
+ * `rc` without going to the server, which would refuse them anyway (an
+ * aborted transaction), and a commit cannot pass it off as done. */
+static int broke(struct pg_db *db, unsigned level, int rc)
+{
+    if (db->depth == 0 || rc == ONR_OK)
+        return rc;
+    if (PQstatus(db->conn) == CONNECTION_BAD || level == 0)
+        level = 1;
+    if (db->broken == 0 || level < db->broken) {
+        db->broken = level;
+        db->broken_rc = rc;
+    }
+    return rc;
+}
+
+/* What a call of a broken level returns (the failure's message stays). */
+static int still_broken(const struct pg_db *db)
+{
+    return db->broken != 0 ? db->broken_rc : ONR_OK;
+}
+
+/* The values of the queued write `q`, for libpq. */
+static void write_values(const struct pg_db *db, const struct pg_queued *q, const char **values,
+                         int *lengths, int *formats)
+{
+    for (int i = 0; i < q->write->n_params; i++) {
+        const struct pg_value *v = &db->values[q->first_value + (size_t)i];
+
+        values[i] = v->null ? NULL : db->arena + v->at;
+        lengths[i] = v->len;
+        formats[i] = v->format;
+    }
+}
+
+/* One result of a pipeline, read: the first failure kept in *failed
+ * (and which it was in *failed_at), a COMMIT the server turned into a
+ * ROLLBACK in *rolled_back, `c`'s rows in c->res (`c` may be NULL), the
+ * rest cleared. */
+static void pipeline_result(PGresult *res, size_t i, const struct pg_queued *q,
+                            struct pg_stmt *c, PGresult **failed, size_t *failed_at,
+                            int *rolled_back)
+{
+    ExecStatusType st = PQresultStatus(res);
+
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_PIPELINE_ABORTED &&
+        *failed == NULL) {
+        *failed = res;
+        *failed_at = i;
+        return;
+    }
+    if (q != NULL && q->tx == TX_COMMIT && st == PGRES_COMMAND_OK &&
+        strcmp(PQcmdStatus(res), "COMMIT") != 0)
+        *rolled_back = 1;
+    if (q == NULL && c != NULL && c->res == NULL && st != PGRES_PIPELINE_ABORTED) {
+        c->res = res;
+        return;
+    }
+    PQclear(res);
+}
+
+/* Everything queued, then statement `c` with its values (`c` may be
+ * NULL: the queue alone), in one round trip (libpq's pipeline mode). c's
+ * rows in c->res (ONR_OK), or the first failure, which breaks the level
+ * of what failed (broke()). */
+static int send_all(struct pg_db *db, struct pg_stmt *c, int n, const char *const *values,
+                    const int *lengths, const int *formats)
+{
+    struct pg_stmt *sent_as[MAX_QUEUED];
+    const char *wv[MAX_PARAMS];
+    int wl[MAX_PARAMS], wf[MAX_PARAMS];
+    size_t n_q = db->n_queued;
+    size_t failed_at = n_q;
+    PGresult *failed = NULL;
+    PGresult *res;
+    unsigned level;
+    int rolled_back = 0;
+    int sent = 1;
+    int rc;
+
+    if (n_q == 0 && c == NULL)
         return ONR_OK;
-    for (size_t i = 0; i < db->n_queued; i++)
-        len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s%s", i > 0 ? "; " : "",
-                                queued_sql(&db->queued[i]));
-    db->n_queued = 0;
-    return check(db, PQexec(db->conn, sql), 0);
+    if (n_q == 0) {
+        c->res = PQexecPrepared(db->conn, c->name, n, values, lengths, formats, 0);
+        rc = check(db, c->res, 1);
+        if (rc != ONR_OK)
+            c->res = NULL; /* cleared by check */
+        return broke(db, db->depth, rc);
+    }
+    for (size_t i = 0; i < n_q; i++) {
+        sent_as[i] = db->queued[i].write;
+        if (db->queued[i].tx != TX_WRITE) {
+            rc = prepare(db, queued_sql(&db->queued[i]), NULL, 0, &sent_as[i]);
+            if (rc != ONR_OK)
+                return broke(db, 1, rc);
+        }
+    }
+    if (PQenterPipelineMode(db->conn) != 1)
+        return broke(db, 1, fail(db, NULL));
+    for (size_t i = 0; i < n_q && sent; i++) {
+        const struct pg_queued *q = &db->queued[i];
+
+        if (q->tx == TX_WRITE)
+            write_values(db, q, wv, wl, wf);
+        sent = PQsendQueryPrepared(db->conn, sent_as[i]->name,
+                                   q->tx == TX_WRITE ? q->write->n_params : 0, wv, wl, wf, 0);
+    }
+    if (sent && c != NULL)
+        sent = PQsendQueryPrepared(db->conn, c->name, n, values, lengths, formats, 0);
+    if (sent)
+        sent = PQpipelineSync(db->conn);
+    /* each statement's results, then NULL; then the sync's */
+    for (size_t i = 0; sent && i < n_q + (c != NULL); i++)
+        while ((res = PQgetResult(db->conn)) != NULL)
+            pipeline_result(res, i, i < n_q ? &db->queued[i] : NULL, c, &failed, &failed_at,
+                            &rolled_back);
+    while (sent && (res = PQgetResult(db->conn)) != NULL) {
+        int sync = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
+
+        PQclear(res);
+        if (sync)
+            break;
+    }
+    PQexitPipelineMode(db->conn);
+    level = !sent || failed == NULL ? 1
+            : failed_at < n_q       ? db->queued[failed_at].level
+                                    : db->depth;
+    unqueue_from(db, 0);
+    if (!sent || failed != NULL || (c != NULL && c->res == NULL)) {
+        if (c != NULL) {
+            PQclear(c->res);
+            c->res = NULL;
+        }
+        return broke(db, level, fail(db, failed));
+    }
+    if (rolled_back) {
+        db_set_error(&db->head, "the transaction failed earlier and was rolled back");
+        return ONR_EIO;
+    }
+    return c != NULL ? check(db, c->res, 1) : ONR_OK;
 }
 
 /* Queue `tx` for savepoint `level`; one deeper than the prepared ones
@@ -305,17 +472,17 @@ static int queue_tx(struct pg_db *db, enum pg_tx tx, unsigned level)
     int rc;
 
     if (level <= MAX_QUEUED_LEVEL && db->n_queued < MAX_QUEUED) {
-        db->queued[db->n_queued++] = (struct pg_queued){tx, level};
+        db->queued[db->n_queued++] = (struct pg_queued){tx, level, NULL, 0, 0};
         return ONR_OK;
     }
-    rc = send_queued(db);
+    rc = send_all(db, NULL, 0, NULL, NULL, NULL);
     if (rc != ONR_OK || level <= MAX_QUEUED_LEVEL) {
         if (rc == ONR_OK)
-            db->queued[db->n_queued++] = (struct pg_queued){tx, level};
+            db->queued[db->n_queued++] = (struct pg_queued){tx, level, NULL, 0, 0};
         return rc;
     }
     snprintf(sql, sizeof(sql), "%sSAVEPOINT s%u", tx == TX_RELEASE ? "RELEASE " : "", level);
-    return check(db, PQexec(db->conn, sql), 0);
+    return broke(db, level, check(db, PQexec(db->conn, sql), 0));
 }
 
 /* Is the last thing queued the SAVEPOINT of `level` (nothing ran in it)? */
@@ -326,106 +493,28 @@ static int savepoint_unsent(const struct pg_db *db, unsigned level)
     return q != NULL && q->tx == TX_SAVEPOINT && q->level == level;
 }
 
-/* Is the outer BEGIN still queued (nothing ran in the transaction)? */
+/* Is the outer BEGIN still queued? */
 static int begin_unsent(const struct pg_db *db)
 {
     return db->n_queued > 0 && db->queued[0].tx == TX_BEGIN;
 }
 
-/* One result of a pipeline, read: the first failure kept in *failed,
- * `c`'s rows in c->res (when `c` is not NULL), the rest cleared. */
-static void pipeline_result(PGresult *res, struct pg_stmt *c, PGresult **failed)
+/* Does the queue hold a write of `level` or deeper (0: any)? */
+static int writes_queued(const struct pg_db *db, unsigned level)
 {
-    ExecStatusType st = PQresultStatus(res);
-
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_PIPELINE_ABORTED &&
-        *failed == NULL) {
-        *failed = res;
-        return;
-    }
-    if (c != NULL && c->res == NULL && st != PGRES_PIPELINE_ABORTED) {
-        c->res = res;
-        return;
-    }
-    PQclear(res);
+    for (size_t i = 0; i < db->n_queued; i++)
+        if (db->queued[i].tx == TX_WRITE && db->queued[i].level >= level)
+            return 1;
+    return 0;
 }
 
-/* Statement `c` with its values, after what is queued: one round trip.
- * Its result in c->res (ONR_OK), or the first failure. */
-static int run(struct pg_db *db, struct pg_stmt *c, int n, const char *const *values,
-               const int *lengths, const int *formats)
+/* ---- statements' values ---------------------------------------------------------- */
+
+/* `args` as libpq takes them: integers as decimal text (in `ints`), texts
+ * and blobs in binary, borrowed. */
+static int bind_values(const struct onr_db_arg *args, size_t n, const char **values,
+                       int *lengths, int *formats, char (*ints)[24])
 {
-    struct pg_stmt *tx[MAX_QUEUED];
-    size_t n_tx = db->n_queued;
-    PGresult *failed = NULL;
-    PGresult *res;
-    int sent = 1;
-    int rc;
-
-    if (n_tx == 0) {
-        c->res = PQexecPrepared(db->conn, c->name, n, values, lengths, formats, 0);
-        rc = check(db, c->res, 1);
-        if (rc != ONR_OK)
-            c->res = NULL; /* cleared by check */
-        return rc;
-    }
-    for (size_t i = 0; i < n_tx; i++) {
-        rc = prepare(db, queued_sql(&db->queued[i]), NULL, 0, &tx[i]);
-        if (rc != ONR_OK)
-            return rc;
-    }
-    db->n_queued = 0;
-    if (PQenterPipelineMode(db->conn) != 1)
-        return fail(db, NULL);
-    for (size_t i = 0; i < n_tx && sent; i++)
-        sent = PQsendQueryPrepared(db->conn, tx[i]->name, 0, NULL, NULL, NULL, 0);
-    if (sent)
-        sent = PQsendQueryPrepared(db->conn, c->name, n, values, lengths, formats, 0);
-    if (sent)
-        sent = PQpipelineSync(db->conn);
-    /* each statement's result, then NULL; then the sync's */
-    for (size_t i = 0; sent && i <= n_tx; i++)
-        while ((res = PQgetResult(db->conn)) != NULL)
-            pipeline_result(res, i == n_tx ? c : NULL, &failed);
-    while (sent && (res = PQgetResult(db->conn)) != NULL) {
-        int sync = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
-
-        PQclear(res);
-        if (sync)
-            break;
-    }
-    PQexitPipelineMode(db->conn);
-    if (!sent || failed != NULL || c->res == NULL) {
-        PQclear(c->res);
-        c->res = NULL;
-        return fail(db, failed);
-    }
-    return check(db, c->res, 1);
-}
-
-/* Run the statement for `sql` with `args`; its result in c->res. */
-static int execute(struct pg_db *db, const char *sql, const struct onr_db_arg *args, size_t n,
-                   struct pg_stmt **out)
-{
-    const char *values[MAX_PARAMS];
-    int lengths[MAX_PARAMS];
-    int formats[MAX_PARAMS];
-    char ints[MAX_PARAMS][24];
-    struct pg_stmt *c = NULL;
-    int rc;
-
-    if (db->depth == 0) {
-        rc = ensure_connected(db);
-        if (rc != ONR_OK)
-            return rc;
-    }
-    rc = prepare(db, sql, args, n, &c);
-    if (rc != ONR_OK)
-        return rc;
-    if ((size_t)c->n_params != n) {
-        db_set_error(&db->head, "%zu values for %d parameters", n, c->n_params);
-        return ONR_EINVAL;
-    }
     for (size_t i = 0; i < n; i++) {
         const struct onr_db_arg *a = &args[i];
 
@@ -448,9 +537,71 @@ static int execute(struct pg_db *db, const char *sql, const struct onr_db_arg *a
             break;
         }
     }
+    return ONR_OK;
+}
+
+/* Copy `len` bytes into the arena; *at gets where. */
+static int arena_put(struct pg_db *db, const void *p, size_t len, size_t *at)
+{
+    if (db->arena_cap - db->arena_len < len) {
+        size_t cap = db->arena_cap > 0 ? db->arena_cap : 4096;
+        char *grown;
+
+        while (cap - db->arena_len < len)
+            cap *= 2;
+        grown = realloc(db->arena, cap);
+        if (grown == NULL)
+            return ONR_ENOMEM;
+        db->arena = grown;
+        db->arena_cap = cap;
+    }
+    memcpy(db->arena + db->arena_len, p, len);
+    *at = db->arena_len;
+    db->arena_len += len;
+    return ONR_OK;
+}
+
+/* The statement for `sql` (prepared), its values checked and bound. */
+static int statement(struct pg_db *db, const char *sql, const struct onr_db_arg *args, size_t n,
+                     const char **values, int *lengths, int *formats, char (*ints)[24],
+                     struct pg_stmt **out)
+{
+    int rc;
+
+    if (db->depth == 0) {
+        rc = ensure_connected(db);
+        if (rc != ONR_OK)
+            return rc;
+    }
+    rc = prepare(db, sql, args, n, out);
+    if (rc != ONR_OK)
+        return rc;
+    if ((size_t)(*out)->n_params != n) {
+        db_set_error(&db->head, "%zu values for %d parameters", n, (*out)->n_params);
+        return ONR_EINVAL;
+    }
+    return bind_values(args, n, values, lengths, formats, ints);
+}
+
+/* Run the statement for `sql` with `args`, after what is queued; its
+ * result in c->res. */
+static int execute(struct pg_db *db, const char *sql, const struct onr_db_arg *args, size_t n,
+                   struct pg_stmt **out)
+{
+    const char *values[MAX_PARAMS];
+    int lengths[MAX_PARAMS];
+    int formats[MAX_PARAMS];
+    char ints[MAX_PARAMS][24];
+    struct pg_stmt *c = NULL;
+    int rc = still_broken(db);
+
+    if (rc == ONR_OK)
+        rc = statement(db, sql, args, n, values, lengths, formats, ints, &c);
+    if (rc != ONR_OK)
+        return rc;
     PQclear(c->res);
     c->res = NULL;
-    rc = run(db, c, (int)n, values, lengths, formats);
+    rc = send_all(db, c, (int)n, values, lengths, formats);
     if (rc != ONR_OK) {
         if (PQstatus(db->conn) == CONNECTION_BAD)
             c->prepared = 0;
@@ -458,6 +609,47 @@ static int execute(struct pg_db *db, const char *sql, const struct onr_db_arg *a
     }
     c->row = 0;
     *out = c;
+    return ONR_OK;
+}
+
+/* Queue the write for `sql` with a copy of `args`, sent with the next
+ * statement or its level's commit. */
+static int pg_run_later(struct onr_db *base, const char *sql, const struct onr_db_arg *args,
+                        size_t n)
+{
+    struct pg_db *db = pg(base);
+    const char *values[MAX_PARAMS];
+    int lengths[MAX_PARAMS];
+    int formats[MAX_PARAMS];
+    char ints[MAX_PARAMS][24];
+    struct pg_queued q = {TX_WRITE, db->depth, NULL, 0, 0};
+    int rc;
+
+    if (db->depth == 0)
+        return onr_db_run(base, sql, args, n);
+    rc = still_broken(db);
+    if (rc == ONR_OK)
+        rc = statement(db, sql, args, n, values, lengths, formats, ints, &q.write);
+    if (rc == ONR_OK && db->n_queued == MAX_QUEUED)
+        rc = send_all(db, NULL, 0, NULL, NULL, NULL);
+    if (rc != ONR_OK)
+        return rc;
+    q.first_value = db->n_values;
+    q.bytes_at = db->arena_len;
+    for (size_t i = 0; i < n && rc == ONR_OK; i++) {
+        struct pg_value *v = &db->values[db->n_values + i];
+
+        *v = (struct pg_value){0, lengths[i], formats[i], values[i] == NULL};
+        if (values[i] != NULL)
+            rc = arena_put(db, values[i], formats[i] ? (size_t)lengths[i] : strlen(values[i]) + 1,
+                           &v->at);
+    }
+    if (rc != ONR_OK) {
+        db->arena_len = q.bytes_at;
+        return rc;
+    }
+    db->n_values += n;
+    db->queued[db->n_queued++] = q;
     return ONR_OK;
 }
 
@@ -605,14 +797,12 @@ static int pg_exec(struct onr_db *base, const char *sql)
 {
     struct pg_db *db = pg(base);
     char *text = NULL;
-    int rc;
+    int rc = still_broken(db);
 
-    if (db->depth == 0) {
+    if (rc == ONR_OK && db->depth == 0)
         rc = ensure_connected(db);
-        if (rc != ONR_OK)
-            return rc;
-    }
-    rc = send_queued(db);
+    if (rc == ONR_OK)
+        rc = send_all(db, NULL, 0, NULL, NULL, NULL);
     if (rc != ONR_OK)
         return rc;
     rc = pg_sql_translate(sql, &text, NULL);
@@ -622,7 +812,7 @@ static int pg_exec(struct onr_db *base, const char *sql)
     }
     rc = check(db, PQexec(db->conn, text), 0);
     free(text);
-    return rc;
+    return broke(db, db->depth, rc);
 }
 
 /* ---- transactions ------------------------------------------------------------- */
@@ -633,14 +823,16 @@ static int pg_begin(struct onr_db *base)
     int rc;
 
     if (db->depth == 0) {
-        db->n_queued = 0;
+        unqueue_from(db, 0);
         db->merged = 0;
+        db->broken = 0;
         rc = ensure_connected(db);
         if (rc == ONR_OK)
-            rc = queue_tx(db, TX_BEGIN, 0);
+            rc = queue_tx(db, TX_BEGIN, 1);
+    } else if ((rc = still_broken(db)) != ONR_OK) {
+        return rc; /* nothing can run in it */
     } else if (db->merged == 0 && db->n_queued == 1 && begin_unsent(db)) {
         db->merged = db->depth; /* nothing to keep if it rolls back */
-        rc = ONR_OK;
     } else {
         rc = queue_tx(db, TX_SAVEPOINT, db->depth);
     }
@@ -649,47 +841,66 @@ static int pg_begin(struct onr_db *base)
     return rc;
 }
 
+/* The end of a savepoint's level: its RELEASE waits for the next
+ * statement, unless writes of the level wait too: then they go out now,
+ * so that their failure is this level's (its caller rolls it back). */
+static int commit_savepoint(struct pg_db *db)
+{
+    unsigned level = db->depth - 1; /* its savepoint's number */
+    int rc = ONR_OK;
+
+    if (db->merged == level) {
+        if (writes_queued(db, db->depth))
+            rc = send_all(db, NULL, 0, NULL, NULL, NULL);
+        if (rc == ONR_OK)
+            db->merged = 0; /* its work stays in the transaction */
+    } else if (savepoint_unsent(db, level)) {
+        db->n_queued--; /* nothing ran in it */
+    } else if (writes_queued(db, db->depth)) {
+        rc = queue_tx(db, TX_RELEASE, level);
+        if (rc == ONR_OK)
+            rc = send_all(db, NULL, 0, NULL, NULL, NULL);
+    } else {
+        rc = queue_tx(db, TX_RELEASE, level);
+    }
+    if (rc == ONR_OK)
+        db->depth--;
+    return rc;
+}
+
 static int pg_commit(struct onr_db *base)
 {
     struct pg_db *db = pg(base);
-    PGresult *res;
-    int rc = ONR_OK;
+    size_t kept = 0;
+    int rc = still_broken(db);
 
     if (db->depth == 0) {
         db_set_error(base, "cannot commit: no transaction is active");
         return ONR_EIO;
     }
-    if (db->depth > 1) {
-        if (db->merged == db->depth - 1)
-            db->merged = 0; /* its work stays in the transaction */
-        else if (savepoint_unsent(db, db->depth - 1))
-            db->n_queued--;
-        else
-            rc = queue_tx(db, TX_RELEASE, db->depth - 1);
-        if (rc == ONR_OK)
-            db->depth--;
-        return rc;
-    }
-    if (begin_unsent(db)) {
+    if (rc != ONR_OK)
+        return rc; /* the caller rolls back */
+    if (db->depth > 1)
+        return commit_savepoint(db);
+    if (begin_unsent(db) && !writes_queued(db, 0)) {
         /* nothing ran in it: nothing to commit */
-        db->n_queued = 0;
+        unqueue_from(db, 0);
         db->depth = 0;
         return ONR_OK;
     }
-    db->n_queued = 0; /* savepoints to release: COMMIT ends them */
-    res = PQexec(db->conn, "COMMIT");
-    if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK &&
-        strcmp(PQcmdStatus(res), "COMMIT") != 0) {
-        /* the server rolled back a transaction an error had aborted */
-        PQclear(res);
-        db->depth = 0;
-        db_set_error(base, "the transaction failed earlier and was rolled back");
-        return ONR_EIO;
-    }
-    rc = check(db, res, 0);
+    /* savepoints to release: COMMIT ends them; the writes go with it */
+    for (size_t i = 0; i < db->n_queued; i++)
+        if (db->queued[i].tx != TX_RELEASE)
+            db->queued[kept++] = db->queued[i];
+    db->n_queued = kept;
+    rc = queue_tx(db, TX_COMMIT, 1);
+    if (rc == ONR_OK)
+        rc = send_all(db, NULL, 0, NULL, NULL, NULL);
     if (rc == ONR_OK || PQtransactionStatus(db->conn) == PQTRANS_IDLE ||
-        PQstatus(db->conn) == CONNECTION_BAD)
+        PQstatus(db->conn) == CONNECTION_BAD) {
         db->depth = 0;
+        db->broken = 0;
+    }
     return rc;
 }
 
@@ -698,10 +909,21 @@ static void pg_rollback(struct onr_db *base)
     struct pg_db *db = pg(base);
     char sql[80];
 
+    if (db->broken != 0 && db->depth > db->broken) {
+        /* its savepoint went out after what failed: it was never made,
+         * and what it did is lost with the broken level's */
+        unqueue_from(db, 0);
+        if (db->merged >= db->depth - 1)
+            db->merged = 0;
+        db->depth--;
+        return;
+    }
+    if (db->broken == db->depth)
+        db->broken = 0; /* undone below */
     if (db->depth <= 1 || db->merged == db->depth - 1) {
         int sent = !begin_unsent(db);
 
-        db->n_queued = 0;
+        unqueue_from(db, 0);
         if (sent && PQstatus(db->conn) == CONNECTION_OK &&
             PQtransactionStatus(db->conn) != PQTRANS_IDLE)
             PQclear(PQexec(db->conn, "ROLLBACK"));
@@ -711,16 +933,23 @@ static void pg_rollback(struct onr_db *base)
         }
         /* the transaction held this savepoint's work alone: it goes on */
         db->merged = 0;
-        db->queued[db->n_queued++] = (struct pg_queued){TX_BEGIN, 0};
-    } else if (savepoint_unsent(db, db->depth - 1)) {
-        db->n_queued--; /* nothing ran in it */
+        db->queued[db->n_queued++] = (struct pg_queued){TX_BEGIN, 1, NULL, 0, 0};
     } else {
-        /* the savepoint went out, so did all before it: what is queued
-         * came after it and is undone with it */
-        db->n_queued = 0;
-        snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT s%u; RELEASE SAVEPOINT s%u",
-                 db->depth - 1, db->depth - 1);
-        PQclear(PQexec(db->conn, sql));
+        size_t at = db->n_queued;
+
+        while (at > 0 && !(db->queued[at - 1].tx == TX_SAVEPOINT &&
+                           db->queued[at - 1].level == db->depth - 1))
+            at--;
+        if (at > 0) {
+            unqueue_from(db, at - 1); /* it never went out: nothing to undo */
+        } else {
+            /* the savepoint went out, so did all before it: what is queued
+             * came after it and is undone with it */
+            unqueue_from(db, 0);
+            snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT s%u; RELEASE SAVEPOINT s%u",
+                     db->depth - 1, db->depth - 1);
+            PQclear(PQexec(db->conn, sql));
+        }
     }
     db->depth--;
 }
@@ -842,6 +1071,7 @@ static void pg_close(struct onr_db *base)
 
     for (size_t i = 0; i < db->n_stmts; i++)
         PQclear(db->stmts[i].res);
+    free(db->arena);
     PQfinish(db->conn); /* the session's advisory lock goes with it */
     free(db);
 }
@@ -867,6 +1097,7 @@ const struct db_ops db_pg_ops = {
     .start = pg_start,
     .step = pg_step,
     .finish = pg_finish,
+    .run_later = pg_run_later,
     .changes = pg_changes,
     .version_get = pg_version_get,
     .version_set = pg_version_set,
