@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "db_pg.h"
 #include "db_pg_sql.h"
@@ -94,6 +95,25 @@ int pg_check(struct pg_db *db, PGresult *res, int keep)
         PQclear(res);
     return ONR_OK;
 }
+
+#ifdef ONR_TEST_HOOKS
+void pg_trace(const char *what)
+{
+    static FILE *out;
+    static int looked;
+    const char *path;
+
+    if (!looked) {
+        looked = 1;
+        path = getenv("ONR_TEST_PG_TRACE");
+        out = path != NULL ? fopen(path, "a") : NULL;
+    }
+    if (out != NULL) {
+        fprintf(out, "%ld %.100s\n", (long)getpid(), what);
+        fflush(out);
+    }
+}
+#endif
 
 /* ---- the connection ------------------------------------------------------------- */
 
@@ -195,6 +215,7 @@ int pg_prepare(struct pg_db *db, const char *sql, const struct onr_db_arg *args,
     }
     for (size_t i = 0; i < n; i++)
         types[i] = arg_type(&args[i]);
+    pg_trace("PREPARE");
     rc = pg_check(db, PQprepare(db->conn, c->name, text, (int)n, types), 0);
     free(text);
     if (rc != ONR_OK)
@@ -465,6 +486,7 @@ static int pg_exec(struct onr_db *base, const char *sql)
         db_set_error(base, "cannot translate \"%.60s\"", sql);
         return rc;
     }
+    pg_trace(text);
     rc = pg_check(db, PQexec(db->conn, text), 0);
     free(text);
     return pg_broke(db, db->depth, rc);

@@ -78,6 +78,15 @@ static inline struct pg_db *pg(struct onr_db *db)
     return (struct pg_db *)db;
 }
 
+#ifdef ONR_TEST_HOOKS
+/* The tests' count of round trips (scripts/pg-round-trips): with
+ * ONR_TEST_PG_TRACE naming a file, a line per round trip appended to it
+ * (the process and the statement that went out last). */
+void pg_trace(const char *what);
+#else
+#define pg_trace(what) ((void)0)
+#endif
+
 /* ---- db_pg.c ---------------------------------------------------------------------- */
 
 /* Why `res` failed (NULL: the connection's own error), kept for

@@ -158,6 +158,7 @@ int pg_send(struct pg_db *db, struct pg_stmt *c, int n, const char *const *value
 
     if (n_q == 0 && c == NULL)
         return ONR_OK;
+    pg_trace(c != NULL ? c->sql : queued_sql(&db->queued[n_q - 1]));
     if (n_q == 0) {
         c->res = PQexecPrepared(db->conn, c->name, n, values, lengths, formats, 0);
         rc = pg_check(db, c->res, 1);
@@ -236,6 +237,7 @@ static int queue_tx(struct pg_db *db, enum pg_tx tx, unsigned level)
         return rc;
     }
     snprintf(sql, sizeof(sql), "%sSAVEPOINT s%u", tx == TX_RELEASE ? "RELEASE " : "", level);
+    pg_trace(sql);
     return pg_broke(db, level, pg_check(db, PQexec(db->conn, sql), 0));
 }
 
@@ -423,8 +425,10 @@ void pg_rollback(struct onr_db *base)
 
         unqueue_from(db, 0);
         if (sent && PQstatus(db->conn) == CONNECTION_OK &&
-            PQtransactionStatus(db->conn) != PQTRANS_IDLE)
+            PQtransactionStatus(db->conn) != PQTRANS_IDLE) {
+            pg_trace("ROLLBACK");
             PQclear(PQexec(db->conn, "ROLLBACK"));
+        }
         if (db->depth <= 1) {
             db->depth = 0;
             return;
@@ -446,6 +450,7 @@ void pg_rollback(struct onr_db *base)
             unqueue_from(db, 0);
             snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT s%u; RELEASE SAVEPOINT s%u",
                      db->depth - 1, db->depth - 1);
+            pg_trace(sql);
             PQclear(PQexec(db->conn, sql));
         }
     }
