@@ -75,7 +75,9 @@ int device_publish(struct onr_device *d, const struct onr_msg *msg, enum onr_rol
     if (mosquitto_property_add_int32(&props, MQTT_PROP_MESSAGE_EXPIRY_INTERVAL,
                                      d->opt.answer_timeout) != MOSQ_ERR_SUCCESS)
         return ONR_ENOMEM;
-    rc = mosquitto_publish_v5(d->mosq, NULL, topic, (int)len, buf, 1, false, props);
+    /* QoS 0 (SPEC section 2): the broker owes us no PUBACK; a request lost
+     * with the connection is asked again after the wait, at either QoS. */
+    rc = mosquitto_publish_v5(d->mosq, NULL, topic, (int)len, buf, 0, false, props);
     mosquitto_property_free_all(&props);
     if (rc != MOSQ_ERR_SUCCESS)
         return ONR_EIO;

@@ -3,6 +3,7 @@
 #include <event2/event.h>
 #include <mosquitto.h>
 #include <stdlib.h>
+#include <sys/ioctl.h>
 
 #include "onramp/error.h"
 
@@ -29,17 +30,31 @@ static void lost(struct onr_mqtt_loop *loop, int reason)
         cb(arg, reason);
 }
 
+/*
+ * Packets read per readable event at most. libmosquitto reads one packet
+ * per call (more only while QoS 1 messages of ours await their PUBACK, and
+ * it ignores the count it is given), so what is already waiting is read
+ * here, up to this many: the messages of one read are one burst for the
+ * services' group commit, at any QoS.
+ */
+#define READ_BURST 64
+
 static void on_read(evutil_socket_t fd, short what, void *arg)
 {
     struct onr_mqtt_loop *loop = arg;
+    int waiting = 0;
     int rc;
 
-    (void)fd;
     (void)what;
-    rc = mosquitto_loop_read(loop->mosq, 1);
-    if (rc != MOSQ_ERR_SUCCESS) {
-        lost(loop, rc);
-        return;
+    for (int i = 0; i < READ_BURST; i++) {
+        rc = mosquitto_loop_read(loop->mosq, 1);
+        if (rc != MOSQ_ERR_SUCCESS) {
+            lost(loop, rc);
+            return;
+        }
+        /* unbound by a callback (the owner dropped the connection): stop */
+        if (!loop->bound || ioctl(fd, FIONREAD, &waiting) != 0 || waiting <= 0)
+            break;
     }
     onr_mqtt_loop_kick(loop);
 }

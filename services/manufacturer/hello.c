@@ -88,6 +88,13 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     rc = onr_topic_down(d->dev, down, sizeof(down));
     if (rc == ONR_OK)
         rc = onr_registry_assignment(db, d->dev, &a);
+    if (rc == ONR_ENOENT) {
+        /* not registered as read: read again with the device locked, as a
+         * registration reads it (lifecycle.h) */
+        rc = onr_registry_lock(db, d->dev);
+        if (rc == ONR_OK)
+            rc = onr_registry_assignment(db, d->dev, &a);
+    }
     if (rc == ONR_OK) {
         /* a voucher records the visited network with it (for status) */
         rc = mfr_vouch(svc, ctx->m, d, &a, &ask, &answer->reply);

@@ -95,8 +95,11 @@ static int assign(struct onr_service *svc, struct mfr *m, const char *dev,
     uint64_t assigned_at = 0;
     int state = MFR_MADE;
     int waiting;
-    int rc = onr_registry_state(db, dev, &state, &assigned_at);
+    /* decided with the device locked (lifecycle.h) */
+    int rc = onr_registry_lock(db, dev);
 
+    if (rc == ONR_OK)
+        rc = onr_registry_state(db, dev, &state, &assigned_at);
     if (rc == ONR_OK)
         rc = onr_registry_device(db, dev, strlen(dev), &d);
     if (rc != ONR_OK)

@@ -10,6 +10,14 @@
  *   made     --hello-->      waiting   (the hello kept; a newer one replaces it)
  *   made, waiting --registered--> assigned  (the assignment written)
  *   any      --released-->   made      (assignment and waiting hello cleared)
+ *
+ * A registration, and a hello that found no assignment, lock the device's
+ * row (onr_registry_lock) before they read what they decide on, so two
+ * instances taking them at once take turns: otherwise each saw the other
+ * not yet done, the hello was kept waiting after the registration had
+ * looked for it, and its voucher was not pushed (the device waited for
+ * its next hello; the waiting hello stayed until a registration came
+ * again).
  */
 #ifndef ONRAMP_MFR_LIFECYCLE_H
 #define ONRAMP_MFR_LIFECYCLE_H

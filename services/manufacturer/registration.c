@@ -153,6 +153,9 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     memcpy(dev, r->dev.ptr, ONR_DEVID_LEN);
     dev[ONR_DEVID_LEN] = '\0';
     rc = reply_topic(ctx->prov, reply, sizeof(reply));
+    /* what follows is decided with the device locked (lifecycle.h) */
+    if (rc == ONR_OK)
+        rc = onr_registry_lock(db, dev);
     if (rc != ONR_OK)
         return rc;
     result = check_claim(svc, ctx->m, r, ctx->prov->id, &d, &repeat);

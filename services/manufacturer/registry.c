@@ -133,6 +133,13 @@ int onr_registry_state(struct onr_db *db, const char *dev, int *state, uint64_t 
                       ONR_DB_COLS(ONR_DB_OUT_INT(state), ONR_DB_OUT_U64(assigned_at)));
 }
 
+int onr_registry_lock(struct onr_db *db, const char *dev)
+{
+    /* a write that changes nothing */
+    return onr_db_run(db, "UPDATE devices SET state = state WHERE dev = ?1",
+                      ONR_DB_ARGS(ONR_DB_STR(dev)));
+}
+
 int onr_registry_set_state(struct onr_db *db, const char *dev, int state)
 {
     return onr_db_run_one(db, "UPDATE devices SET state = ?2 WHERE dev = ?1",

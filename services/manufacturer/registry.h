@@ -81,6 +81,10 @@ int onr_registry_device(struct onr_db *db, const char *dev, size_t len,
  * it was assigned (0: not). ONR_ENOENT for a device we did not make. */
 int onr_registry_state(struct onr_db *db, const char *dev, int *state, uint64_t *assigned_at);
 int onr_registry_set_state(struct onr_db *db, const char *dev, int state);
+/* onr_registry_lock: lock the device's row until the transaction ends (a
+ * device we did not make: nothing locked, ONR_OK). lifecycle.h says who
+ * takes it. */
+int onr_registry_lock(struct onr_db *db, const char *dev);
 
 /* onr_registry_assignment: ONR_OK with its owner, or ONR_ENOENT. */
 int onr_registry_assignment(struct onr_db *db, const char *dev,

@@ -46,7 +46,7 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     policy.charging = charging;
     rc = onr_topic_in(ONR_ROLE_PROVIDER, ctx->prov->id, reply, sizeof(reply));
     if (rc == ONR_OK)
-        rc = op_sub_get(onr_service_db(svc), dev, &sub);
+        rc = op_sub_get_locked(onr_service_db(svc), dev, &sub);
     if (rc == ONR_OK && (strcmp(sub.prov, ctx->prov->id) != 0 || !same(m->imsi, sub.imsi) ||
                          !same(m->iccid, sub.iccid)))
         rc = ONR_ENOENT; /* not this provider's device, or not that subscription */

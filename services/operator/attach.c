@@ -179,7 +179,7 @@ static int decide_response(struct onr_service *svc, const struct onr_envelope *e
     int rc;
 
     (void)topic;
-    rc = op_sub_get(db, ctx->dev, &sub);
+    rc = op_sub_get_locked(db, ctx->dev, &sub);
     if (rc == ONR_OK)
         rc = op_challenge_take(db, ctx->dev, r->rand.ptr, now > life ? now - life : 0, &sqn);
     if (rc == ONR_ENOENT) {

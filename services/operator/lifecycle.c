@@ -20,6 +20,13 @@ const char *op_state_name(int state)
     }
 }
 
+/* The state a write of the event sets: `to`, or -1 (kept) when it is
+ * `from` already. */
+static int written_state(int from, int to)
+{
+    return to == from ? -1 : to;
+}
+
 int op_sub_step(struct onr_db *db, struct op_subscriber *sub, enum op_event event,
                 const struct op_change *change)
 {
@@ -44,7 +51,7 @@ int op_sub_step(struct onr_db *db, struct op_subscriber *sub, enum op_event even
             return ONR_EPERM;
         to = OP_ATTACHED;
         rc = op_sub_attach(db, sub->dev, change->kid, change->sealed_key, change->sqn,
-                           change->now, to != from ? to : -1);
+                           change->now, written_state(from, to));
         if (rc == ONR_EEXIST)
             return rc; /* a crossed run checked after a newer one */
         if (rc == ONR_OK)
@@ -54,11 +61,11 @@ int op_sub_step(struct onr_db *db, struct op_subscriber *sub, enum op_event even
         if (from == OP_ATTACHED)
             to = OP_ALIGNED;
         rc = op_sub_align(db, sub->dev, change->qos, change->charging, change->cap,
-                          change->now, to != from ? to : -1);
+                          change->now, written_state(from, to));
         break;
     case OP_RELEASED:
         to = OP_SUSPENDED;
-        rc = op_sub_forget_attach(db, sub->dev, to != from ? to : -1);
+        rc = op_sub_forget_attach(db, sub->dev, written_state(from, to));
         memset(sub->kid, 0, sizeof(sub->kid));
         break;
     default:

@@ -43,7 +43,10 @@ struct op_change {
 };
 
 /*
- * op_sub_step: subscription `sub` (as read; its state and owners updated
+ * op_sub_step: subscription `sub` (read with op_sub_get_locked in the
+ * caller's transaction, before anything the step depends on: instances
+ * stepping one device take turns, and a release and an attach at once
+ * cannot leave a released device attached; its state and owners updated
  * here too) takes `event`, inside the caller's transaction: what the
  * event brings is stored, what the state it leaves held is cleared, the
  * state stored. ONR_OK, ONR_EPERM (no such transition: a suspended

@@ -112,7 +112,7 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     int rc;
 
     (void)topic;
-    rc = op_sub_get(db, ctx->dev, &sub);
+    rc = op_sub_get_locked(db, ctx->dev, &sub);
     if (rc == ONR_ENOENT) {
         rc = op_sub_allocate(db, &o->ranges, ctx->dev, ctx->v->mfr, ctx->v->prov, o->op, o->amf,
                              onr_service_now(svc), &sub);

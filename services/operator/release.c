@@ -57,7 +57,7 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     dev[ONR_DEVID_LEN] = '\0';
     rc = onr_topic_in(ONR_ROLE_PROVIDER, ctx->prov->id, reply, sizeof(reply));
     if (rc == ONR_OK)
-        rc = op_sub_get(onr_service_db(svc), dev, &sub);
+        rc = op_sub_get_locked(onr_service_db(svc), dev, &sub);
     if (rc == ONR_OK && strcmp(sub.prov, ctx->prov->id) != 0) {
         onr_wipe(&sub, sizeof(sub));
         onr_log(ONR_LOG_NOTICE, "release refused provider=%s dev=%s reason=\"another "

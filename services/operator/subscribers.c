@@ -9,16 +9,18 @@
 #include "onramp/milenage.h"
 #include "pool.h"
 
-int op_sub_get(struct onr_db *db, const char *dev, struct op_subscriber *out)
+#define SUB_COLUMNS "slot, imsi, iccid, ki, opc, amf, sqn, mfr, prov, state, kid"
+
+/* The subscription `sql` returns for `dev` (?1): SUB_COLUMNS. */
+static int sub_read(struct onr_db *db, const char *sql, const char *dev,
+                    struct op_subscriber *out)
 {
     size_t kid_len = 0;
     int rc;
 
     memset(out, 0, sizeof(*out));
     snprintf(out->dev, sizeof(out->dev), "%s", dev);
-    rc = onr_db_get(db, "SELECT slot, imsi, iccid, ki, opc, amf, sqn, mfr, prov, state, kid"
-                        " FROM subscribers WHERE dev = ?1",
-                    ONR_DB_ARGS(ONR_DB_STR(dev)),
+    rc = onr_db_get(db, sql, ONR_DB_ARGS(ONR_DB_STR(dev)),
                     ONR_DB_COLS(ONR_DB_OUT_U64(&out->slot), ONR_DB_OUT_TEXT(out->imsi),
                                 ONR_DB_OUT_TEXT(out->iccid), ONR_DB_OUT_EXACT(out->keys.k),
                                 ONR_DB_OUT_EXACT(out->keys.opc),
@@ -31,6 +33,18 @@ int op_sub_get(struct onr_db *db, const char *dev, struct op_subscriber *out)
     if (rc != ONR_OK)
         onr_wipe(out, sizeof(*out));
     return rc;
+}
+
+int op_sub_get(struct onr_db *db, const char *dev, struct op_subscriber *out)
+{
+    return sub_read(db, "SELECT " SUB_COLUMNS " FROM subscribers WHERE dev = ?1", dev, out);
+}
+
+int op_sub_get_locked(struct onr_db *db, const char *dev, struct op_subscriber *out)
+{
+    /* a write that changes nothing, read back in the same statement */
+    return sub_read(db, "UPDATE subscribers SET state = state WHERE dev = ?1"
+                        " RETURNING " SUB_COLUMNS, dev, out);
 }
 
 int op_sub_allocate(struct onr_db *db, const struct op_ranges *r, const char *dev,

@@ -33,8 +33,11 @@ struct op_subscriber {
 };
 
 /* op_sub_get: the device's subscription, or ONR_ENOENT. The caller wipes
- * `out` (it holds Ki). */
+ * `out` (it holds Ki). op_sub_get_locked: the same, its row locked until
+ * the transaction ends: how every handler that steps it reads it
+ * (lifecycle.h). */
 int op_sub_get(struct onr_db *db, const char *dev, struct op_subscriber *out);
+int op_sub_get_locked(struct onr_db *db, const char *dev, struct op_subscriber *out);
 
 /*
  * op_sub_allocate: a new subscription for `dev` (which has none), in state

@@ -154,8 +154,10 @@ static int decide(struct onr_service *svc, const struct onr_envelope *env, const
     memcpy(k.imsi, m->imsi.ptr, m->imsi.len);
     memcpy(k.iccid, m->iccid.ptr, m->iccid.len);
     rc = onr_topic_in(ONR_ROLE_OPERATOR, ctx->op->id, reply, sizeof(reply));
+    /* locked: the manufacturer's late confirmation may be taken at this
+     * moment, and each must see the other's step (lifecycle.h) */
     if (rc == ONR_OK)
-        rc = prov_claim_get(db, k.dev, &claim);
+        rc = prov_claim_get_locked(db, k.dev, &claim);
     if (rc == ONR_ENOENT)
         rc = ONR_EDENIED; /* not claimed here */
     if (rc == ONR_OK)

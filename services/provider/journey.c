@@ -137,8 +137,11 @@ static int take_telemetry(struct onr_service *svc, void *arg, struct onr_answer 
     struct telemetry *t = arg;
     struct onr_db *db = onr_service_db(svc);
     uint64_t now = onr_service_now(svc);
-    int rc = prov_device_step(db, t->c, PROV_TELEMETRY, 1, now);
+    /* read again, locked, in the transaction (lifecycle.h) */
+    int rc = prov_claim_get_locked(db, t->c->dev, t->c);
 
+    if (rc == ONR_OK)
+        rc = prov_device_step(db, t->c, PROV_TELEMETRY, 1, now);
     if (rc != ONR_OK || t->t == NULL)
         return rc;
     rc = prov_reported(db, t->c->dev, t->t->plmn, now);

@@ -23,9 +23,15 @@ enum prov_event { PROV_REGISTERED, PROV_KEY_STORED, PROV_ENROLLED_EV, PROV_TELEM
                   PROV_REVOKED };
 
 /*
- * prov_device_step: claim `c` (as read; its state updated here too) takes
- * `event` at `now`, inside the caller's transaction. `has_key`: for
- * PROV_REGISTERED, whether the device's key is stored already. ONR_OK,
+ * prov_device_step: claim `c` (its state updated here too) takes `event`
+ * at `now`, inside the caller's transaction. `c` must have been read in
+ * that transaction with prov_claim_get_locked, before anything the step
+ * depends on: instances stepping one device then take turns, and each sees
+ * the other's step. (Read unlocked, a "registered" and a "key stored"
+ * taken at once by two instances each saw the other's step not yet done:
+ * the claim stayed "claimed" with its key stored, and the device's
+ * enrollment was refused for ever.) `has_key`: for PROV_REGISTERED,
+ * whether the device's key is stored already, read after that lock. ONR_OK,
  * ONR_EPERM (no such transition: enrolling before the claim is confirmed),
  * or the database's errors.
  */

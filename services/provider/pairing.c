@@ -285,12 +285,12 @@ int prov_pair_web(struct onr_service *svc, const struct prov *p, struct onr_byte
 }
 
 /* The claim a registration row is about ("claim/DEV"), if it is still
- * there. */
+ * there, locked (lifecycle.h: its key may be stored at this moment). */
 static int claim_of(struct onr_service *svc, const struct onr_pending *p, struct prov_claim *c)
 {
     const char *dev = prov_key_subject(p, "claim");
 
-    return dev != NULL ? prov_claim_get(onr_service_db(svc), dev, c) : ONR_ENOENT;
+    return dev != NULL ? prov_claim_get_locked(onr_service_db(svc), dev, c) : ONR_ENOENT;
 }
 
 /* The manufacturer registered the device: the claim is confirmed, the

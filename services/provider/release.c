@@ -176,7 +176,7 @@ static int decide_revoke(struct onr_service *svc, const struct onr_envelope *env
     if (rc == ONR_OK) /* and the one a renewal in flight renews */
         rc = prov_revoke_in_force(svc, dev, NULL, 0, answer, &revoked);
     if (rc == ONR_OK) {
-        rc = prov_claim_get(db, dev, &claim);
+        rc = prov_claim_get_locked(db, dev, &claim);
         if (rc == ONR_OK)
             rc = prov_device_step(db, &claim, PROV_REVOKED, 1, onr_service_now(svc));
         else if (rc == ONR_ENOENT)

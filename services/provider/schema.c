@@ -416,6 +416,10 @@ static const struct onr_db_migration steps[] = {
      NULL},
     {"pending: indexes for the counters' oldest row of each kind and for a request's rows by "
      "key", ONR_SVC_SCHEMA_PENDING_INDEXES, NULL},
+    {"claims left claimed (2) with their key stored, attached (3): two instances took the "
+     "registration's late confirmation and the key at once, each unaware of the other "
+     "(lifecycle.h); the device's enrollment was refused until then",
+     "UPDATE claims SET state = 3 WHERE state = 2 AND dev IN (SELECT dev FROM app_keys);", NULL},
 };
 
 const struct onr_db_schema prov_schema = {steps, sizeof(steps) / sizeof(steps[0])};

@@ -17,12 +17,16 @@ Environment (set by tests/integration/CMakeLists.txt):
   ONR_BROKER_PRELOAD  set in the sanitizer run: the ASan runtime, preloaded
                     into mosquitto so the plugin (built with ASan) is checked
                     under real traffic; any report fails the test
+  ONR_TEST_KEEP     set (by hand, to look into a failure): the fabric's
+                    directory and the private PostgreSQL cluster's are kept,
+                    and their paths printed, instead of removed
 """
 
 import math
 import os
 import pwd
 import re
+import shutil
 import signal
 import socket
 import struct
@@ -38,6 +42,16 @@ BROKER_PRELOAD = os.environ.get("ONR_BROKER_PRELOAD", "")
 TEST_POP = os.environ.get("ONR_TEST_POP", "")
 CLOCK_REALTIME_COARSE = 5  # Linux's clock id: what C's time() reads (vDSO)
 TEST_DEVICE = os.environ.get("ONR_TEST_DEVICE", "")
+KEEP = bool(os.environ.get("ONR_TEST_KEEP"))
+
+
+def remove_tree(path):
+    """Removes the test directory `path`, unless ONR_TEST_KEEP is set: then
+    it stays and is printed, to be looked into after a failure."""
+    if KEEP:
+        print("ONR_TEST_KEEP: kept %s" % path, flush=True)
+        return
+    shutil.rmtree(path, ignore_errors=True)
 SOURCE_DIR = os.environ.get("ONR_SOURCE_DIR",
                             os.path.join(os.path.dirname(__file__), "..", ".."))
 EXAMPLE_CONF = os.path.join(SOURCE_DIR, "broker-plugins", "mosquitto.conf.example")
@@ -497,6 +511,22 @@ class Broker:
         c.connack = c.connect(**kwargs)
         return c
 
+    def watching(self, test, topic, name):
+        """A monitor client `name` subscribed to `topic`, disconnected when
+        `test` ends."""
+        c = self.service("monitor", name)
+        test.addCleanup(c.disconnect)
+        test.assertEqual(c.subscribe(topic), 1)
+        return c
+
+    def speaking_as(self, test, role, svc, client_id):
+        """A client with service `svc`'s certificate under its own client id
+        (beside the service's), disconnected when `test` ends."""
+        c = self.service(role, svc, client_id=client_id)
+        test.addCleanup(c.disconnect)
+        test.assertEqual(c.connack, 0)
+        return c
+
     def operational(self, prov_id, dev_id, cert=None, client_id=None, **kwargs):
         """A raw MQTT v5 client on the operational listener with the
         certificate provider `prov_id` issued device `dev_id` (or `cert`,
@@ -758,8 +788,7 @@ class Fabric:
 
     def __init__(self, options=None, foreign_ca_trusted=False, providers=(), persistence=False,
                  broker_conf=(), broker_debug_log=True):
-        self.tmp = tempfile.TemporaryDirectory(prefix="onr-it-")
-        self.dir = self.tmp.name
+        self.dir = tempfile.mkdtemp(prefix="onr-it-")
         self.pki = Pki(self.dir)
         cafile = None
         if foreign_ca_trusted:
@@ -789,7 +818,7 @@ class Fabric:
             self.counters.close()
             self.broker.stop()
         finally:
-            self.tmp.cleanup()
+            remove_tree(self.dir)
 
     def __enter__(self):
         return self

@@ -19,6 +19,8 @@ import subprocess
 import tempfile
 import time
 
+import fabric
+
 PORT = 5432  # only the socket's name: the cluster listens on no TCP port
 SUPERUSER = "onramp"
 
@@ -142,7 +144,7 @@ class Cluster:
 
     def close(self):
         self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
+        fabric.remove_tree(self.dir)
 
     def connect(self, dbname="postgres", user=SUPERUSER, password=None):
         import psycopg2  # only the PostgreSQL runs need it (scripts/deps.sh --tests)

@@ -18,6 +18,14 @@ renewed) of one device at once; the database is made to hold both inside
 their transactions (the test locks the certificates table until both wait
 for it), so the race is the same every run.
 
+ClaimStepRaceTest: the manufacturer's late confirmation of a device's
+registration and the device's application key reach two provider
+instances at once; the test holds the claim's row locked until both are
+inside their transactions (or, were a step decided on an unlocked read,
+until the key is stored), so the interleaving is the same every run.
+SubscriptionStepRaceTest: the same at the operator, for a release and an
+alignment of one subscription.
+
 Runs as integration.instances_pg (instances share a PostgreSQL database).
 """
 
@@ -36,6 +44,7 @@ from test_renewal import ENROLL_RESPONSE, RENEW_REQUEST, RENEWED, REVOKED, ROLE_
     csr_for
 
 DEVICES = 16
+ALIGNMENT, RELEASE, RELEASED = 17, 28, 29
 EXPIRY = 2  # seconds: session_expiry of every service here
 
 
@@ -60,6 +69,20 @@ class InstancesTestCase(unittest.TestCase):
     @classmethod
     def tearDownClass(cls):
         cls.onb.close()
+
+    def locks_waited(self, svc):
+        """How many sessions of `svc`'s database wait for a lock."""
+        return len(svc.rows("SELECT pid FROM pg_stat_activity WHERE datname = ?"
+                            " AND wait_event_type = 'Lock'", svc.store.name))
+
+    def onboarded_device(self):
+        """A new device of the fleet, run to OPERATIONAL: (state dir, id)."""
+        (d,) = self.fleet.mint_and_pair(1)
+        run = self.onb.device(d)
+        run.process.start()
+        self.assertEqual(run.process.exit_status(timeout=120), 0, run.process.text()[-3000:])
+        self.assertIn("state=OPERATIONAL", run.process.text())
+        return d, os.path.basename(d)
 
 
 class DeadInstanceTest(InstancesTestCase):
@@ -135,14 +158,6 @@ class RenewalRaceTest(InstancesTestCase):
     """Renewals are decided with the device's claim locked (as enrollments
     are), so two instances deciding for one device at once take turns."""
 
-    def operational_device(self):
-        (d,) = self.fleet.mint_and_pair(1)
-        run = self.onb.device(d)
-        run.process.start()
-        self.assertEqual(run.process.exit_status(timeout=120), 0, run.process.text()[-3000:])
-        self.assertIn("state=OPERATIONAL", run.process.text())
-        return d, os.path.basename(d)
-
     def in_force(self, dev):
         return {bytes(s): r and bytes(r) for s, r in self.fleet.prov.rows(
             "SELECT serial, renews FROM certificates WHERE dev = ? AND revoked_at IS NULL",
@@ -198,7 +213,7 @@ class RenewalRaceTest(InstancesTestCase):
         reach two instances at once: one certificate is issued, and both
         are answered with it; then two confirmations at once: each answered
         "revoked", the old certificate revoked once."""
-        d, dev = self.operational_device()
+        d, dev = self.onboarded_device()
         (old,) = self.in_force(dev)
         client = self.device_client(d, dev)
         key = onboarding.new_key(os.path.join(self.onb.dir, dev + "-next.key"))
@@ -226,6 +241,125 @@ class RenewalRaceTest(InstancesTestCase):
         self.assertEqual([(a["type"], a["body"].get("serial")) for a in answers.values()],
                          [(REVOKED, old)] * 2, answers)
         self.assertEqual(list(self.in_force(dev)), new)
+
+
+class ClaimStepRaceTest(InstancesTestCase):
+    """Every step of a device's claim is decided on the claim read locked
+    (services/provider/lifecycle.h), so two instances stepping one device
+    take turns and each sees the other's step."""
+
+    def test_a_late_registration_and_the_key_at_once_leave_the_device_attached(self):
+        """The manufacturer's answer to a registration comes late (it was
+        stopped), while its device attaches: the provider takes the answer
+        and the device's key at once. Whatever their order, the claim ends
+        attached and the device onboards; before, the claim could stay
+        "claimed" with the key stored, and every enrollment was refused."""
+        prov, maker = self.fleet.prov, self.fleet.maker
+        (d,) = maker.mint(1)
+        dev = os.path.basename(d)
+        label = onboarding.DeviceRun(self.onb, d).label()
+        for p in maker.instances:
+            p.pause()
+        try:
+            pairing = subprocess.Popen(self.fleet.ctl._pair_argv(prov, label, "fleet", None, 120),
+                                       stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                       text=True)
+            self.addCleanup(pairing.kill)
+            onboarding.wait_until(lambda: prov.rows("SELECT state FROM claims WHERE dev = ?",
+                                                    dev) == [(1,)], what="the claim registering")
+            lock = postgres.shared().connect(prov.store.name)
+        finally:
+            for p in maker.instances:
+                p.resume()
+        run = self.onb.device(d)
+        try:
+            with lock.cursor() as cur:
+                cur.execute("SELECT dev FROM claims WHERE dev = %s FOR UPDATE", (dev,))
+            onboarding.wait_until(lambda: self.locks_waited(prov) == 1, timeout=60,
+                                  what="the manufacturer's answer waiting for the claim")
+            run.process.start()
+            onboarding.wait_until(
+                lambda: self.locks_waited(prov) == 2 or
+                prov.rows("SELECT dev FROM app_keys WHERE dev = ?", dev), timeout=90,
+                what="the device's key waiting for the claim, or stored")
+        finally:
+            lock.rollback()
+            lock.close()
+        out, _ = pairing.communicate(timeout=120)
+        self.assertEqual(pairing.returncode, 0, out)
+        onboarding.wait_until(lambda: prov.rows(
+            "SELECT c.dev FROM claims c JOIN app_keys k ON k.dev = c.dev"
+            " WHERE c.dev = ? AND c.claimed_at IS NOT NULL", dev), timeout=60,
+            what="the registration confirmed and the key stored")
+        (state,), = prov.rows("SELECT state FROM claims WHERE dev = ?", dev)
+        self.assertGreaterEqual(state, 3, "the claim is left claimed with its key stored: "
+                                "the device's enrollment is refused for ever")
+        self.assertEqual(run.process.exit_status(timeout=120), 0, run.process.text()[-3000:])
+        self.assertIn("state=OPERATIONAL", run.process.text())
+
+
+class SubscriptionStepRaceTest(InstancesTestCase):
+    """Every step of a subscription is decided on it read locked
+    (services/operator/lifecycle.h)."""
+
+    def test_a_release_and_an_alignment_at_once_leave_the_subscription_suspended(self):
+        """Its provider releases a device whose new key's alignment is on
+        its way: the release and the alignment reach two operator
+        instances at once, the release first. The subscription ends
+        suspended; before, the alignment, decided on the state it read
+        before the release, stored it aligned again (a released device
+        with its subscription in force)."""
+        op, prov = self.fleet.op, self.fleet.prov
+        _, dev = self.onboarded_device()
+        # as right after a new attach: its key's alignment still to come
+        op.execute("UPDATE subscribers SET state = 1 WHERE dev = ?", dev)
+        (imsi, iccid), = op.rows("SELECT imsi, iccid FROM subscribers WHERE dev = ?", dev)
+        inbox, answers = "onr/1/s/op/op-1/in", "onr/1/s/prov/prov-a/in"
+        watch = self.onb.broker.watching(self, answers, "watch-race")
+        sender = self.onb.broker.speaking_as(self, "provider", "prov-a", "prov.prov-a.race")
+
+        def send(msg_type, body):
+            msg_id, env = hostile.signed_envelope(prov.signing_key, inbox, msg_type,
+                                                  hostile.ROLE_PROVIDER, "prov-a", body)
+            self.assertTrue(mqtt5.accepted(sender.publish(inbox, env)))
+            return msg_id
+
+        sent = []
+        lock = postgres.shared().connect(op.store.name)
+        try:
+            with lock.cursor() as cur:
+                cur.execute("SELECT dev FROM subscribers WHERE dev = %s FOR UPDATE", (dev,))
+            sent.append(send(RELEASE, {"dev": dev}))
+            onboarding.wait_until(lambda: self.locks_waited(op) == 1, timeout=30,
+                                  what="the release waiting for the subscription")
+            # the other instance's turn in the $share group; were it the
+            # busy one's, the next alignment goes to the other
+            for _ in range(5):
+                sent.append(send(ALIGNMENT, {"re": os.urandom(16), "dev": dev, "imsi": imsi,
+                                             "iccid": iccid, "qos": 5, "charging": "standard",
+                                             "cap": 0}))
+                try:
+                    onboarding.wait_until(lambda: self.locks_waited(op) == 2, timeout=5,
+                                          what="an alignment waiting too")
+                    break
+                except AssertionError:
+                    continue
+            self.assertEqual(self.locks_waited(op), 2, "no alignment reached the other instance")
+        finally:
+            lock.rollback()
+            lock.close()
+        said = {}
+        deadline = time.monotonic() + 30
+        while set(said) != set(sent) and time.monotonic() < deadline:
+            m = watch.wait_message(answers, 0.5)
+            if m is not None:
+                answer = fabric.decode_envelope(m[1])
+                if answer["body"].get("re") in sent:
+                    said[answer["body"]["re"]] = answer["type"]
+        self.assertEqual(set(said), set(sent), "not every message answered")
+        self.assertEqual(said[sent[0]], RELEASED)
+        (state,), = op.rows("SELECT state FROM subscribers WHERE dev = ?", dev)
+        self.assertEqual(state, 3, "the released subscription is in force again")
 
 
 if __name__ == "__main__":

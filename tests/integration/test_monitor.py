@@ -193,6 +193,32 @@ class MonitorTest(unittest.TestCase):
 
     # -- tests --
 
+    def test_devices_requests_and_answers_go_at_qos_0(self):
+        """SPEC section 2: a device's requests and the answers to it travel
+        at QoS 0 (a monitor subscribed at QoS 1 gets each message at the
+        QoS it was published at), except the attach result, which follows
+        its grant at QoS 1; messages between services at QoS 1."""
+        cert, key = self.onb.pki.client("monitor", "watch")
+        sub = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p",
+                                str(self.onb.broker.services_port), "--cafile",
+                                self.onb.pki.ca[0], "--cert", cert, "--key", key, "-V", "mqttv5",
+                                "-i", "monitor.watch.qos", "-q", "1", "-t", "onr/1/#",
+                                "-F", "%q %t"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        self.addCleanup(sub.kill)
+        time.sleep(1)  # let the subscription land
+        dev = os.path.basename(self.onboarded(1)[0])
+        sub.terminate()
+        out, err = sub.communicate(timeout=10)
+        seen = [line.split(" ", 1) for line in out.splitlines()]
+        up = [q for q, t in seen if t.startswith("onr/1/d/%s/up/" % dev)]
+        down = [q for q, t in seen if t == "onr/1/d/%s/down" % dev]
+        inbox = [q for q, t in seen if t.startswith("onr/1/s/") and t.endswith("/in")]
+        self.assertTrue(up and down and inbox, out + err)
+        self.assertEqual(set(up), {"0"}, out)
+        self.assertEqual(sorted(down), ["0"] * (len(down) - 1) + ["1"], out)
+        self.assertEqual(set(inbox), {"1"}, out)
+
     def test_the_whole_journey_of_three_devices_verified_and_nothing_secret(self):
         mon = self.monitor("journey", "--json", *self.peers).start()
         devices = self.onboarded(3)

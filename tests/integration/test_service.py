@@ -386,12 +386,8 @@ class ServiceTest(unittest.TestCase):
                                                 " WHERE dev = ?", dev)
         self.assertGreater(held, 0)
         inbox, op_inbox = "onr/1/s/prov/prov-a/in", "onr/1/s/op/op-1/in"
-        watch = self.onb.broker.service("monitor", "watch-key-order")
-        self.addCleanup(watch.disconnect)
-        self.assertEqual(watch.subscribe(op_inbox), 1)
-        rogue = self.onb.broker.service("operator", "op-1", client_id="op.op-1.keyorder")
-        self.addCleanup(rogue.disconnect)
-        self.assertEqual(rogue.connack, 0)
+        watch = self.onb.broker.watching(self, op_inbox, "watch-key-order")
+        rogue = self.onb.broker.speaking_as(self, "operator", "op-1", "op.op-1.keyorder")
 
         def key(sqn):
             sealed = bytes.fromhex(fabric.run(fabric.TEST_POP, "seal-app-key",
@@ -434,12 +430,8 @@ class ServiceTest(unittest.TestCase):
         in_flight = op.unconfirm_key(dev, due=False)
         (imsi, iccid), = op.rows("SELECT imsi, iccid FROM subscribers WHERE dev = ?", dev)
         inbox = "onr/1/s/op/op-1/in"
-        watch = self.onb.broker.service("monitor", "watch-key-answer")
-        self.addCleanup(watch.disconnect)
-        self.assertEqual(watch.subscribe("onr/1/s/prov/prov-a/in"), 1)
-        rogue = self.onb.broker.service("provider", "prov-a", client_id="prov.prov-a.keyorder")
-        self.addCleanup(rogue.disconnect)
-        self.assertEqual(rogue.connack, 0)
+        watch = self.onb.broker.watching(self, "onr/1/s/prov/prov-a/in", "watch-key-answer")
+        rogue = self.onb.broker.speaking_as(self, "provider", "prov-a", "prov.prov-a.keyorder")
 
         def pending():
             return op.rows("SELECT msg_id FROM pending WHERE key = ?", "app_key/" + dev)

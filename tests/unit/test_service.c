@@ -25,6 +25,7 @@
 #define RESEND 10 /* seconds: the services' default */
 
 #define INBOX "onr/1/s/op/op-t/in"
+#define DEVICE_UP "onr/1/d/+/up/op/op-t"
 #define PROV_INBOX "onr/1/s/prov/prov-a/in"
 #define DEV "rguibdmh6azv5fkl4dybppcmbbtymlsx"
 
@@ -32,6 +33,7 @@
 
 struct sent {
     size_t broker; /* the index of the broker it went to */
+    int qos;
     char topic[ONR_TOPIC_MAX + 1];
     uint8_t payload[ONR_ENVELOPE_MAX];
     size_t len;
@@ -42,12 +44,13 @@ static size_t n_sent;
 static uint64_t now = 1900000000;
 static const uint8_t epoch_one[ONR_BROKER_EPOCH_LEN] = {1};
 
-static int fake_publish(void *ctx, size_t broker, const char *topic, const uint8_t *payload,
-                        size_t len)
+static int fake_publish(void *ctx, size_t broker, int qos, const char *topic,
+                        const uint8_t *payload, size_t len)
 {
     (void)ctx;
     assert_true(n_sent < sizeof(sent) / sizeof(sent[0]));
     sent[n_sent].broker = broker;
+    sent[n_sent].qos = qos;
     snprintf(sent[n_sent].topic, sizeof(sent[n_sent].topic), "%s", topic);
     memcpy(sent[n_sent].payload, payload, len);
     sent[n_sent].len = len;
@@ -146,6 +149,39 @@ static int on_release(struct onr_service *svc, const struct onr_envelope *env,
     return rc == ONR_OK ? onr_service_handle_once(svc, env, topic, decide_release, arg) : rc;
 }
 
+/* A device's attach request: a pending answer to the device, after a
+ * revoke to the brokers' $CONTROL when `control_first` says so (as an
+ * attach result follows its grant). */
+static int control_first;
+
+static int decide_device(struct onr_service *svc, const struct onr_envelope *env,
+                         const char *topic, void *arg, struct onr_answer *answer)
+{
+    struct onr_msg pending = {.type = ONR_MSG_PENDING};
+    struct onr_msg revoke = {.type = ONR_MSG_REVOKE};
+    char down[ONR_TOPIC_MAX + 1];
+    int rc = ONR_OK;
+
+    (void)topic;
+    (void)arg;
+    decided++;
+    if (control_first) {
+        revoke.body.revoke.dev = ONR_BYTES_STR(DEV);
+        rc = onr_service_send_confirmed(svc, answer, "revoke", ONR_PEER_BROKER, "grant/" DEV,
+                                        &revoke, ONR_TOPIC_CONTROL);
+    }
+    if (rc == ONR_OK)
+        rc = onr_topic_down(DEV, down, sizeof(down));
+    pending.body.pending = (struct onr_msg_pending){.re = ONR_BYTES(env->id), .retry_after = 5};
+    return rc == ONR_OK ? onr_service_seal(svc, &pending, down, &answer->reply, NULL) : rc;
+}
+
+static int on_device_request(struct onr_service *svc, const struct onr_envelope *env,
+                             const char *topic, void *arg)
+{
+    return onr_service_handle_once(svc, env, topic, decide_device, arg);
+}
+
 static int on_alignment(struct onr_service *svc, const struct onr_envelope *env,
                         const char *topic, void *arg)
 {
@@ -216,6 +252,9 @@ static int start(struct onr_service *svc, void *arg)
 
     if (rc == ONR_OK)
         rc = onr_service_subscribe(svc, INBOX, ONR_MSG_RELEASE, on_release, arg);
+    if (rc == ONR_OK)
+        rc = onr_service_subscribe(svc, DEVICE_UP, ONR_MSG_ATTACH_REQUEST, on_device_request,
+                                   arg);
     return rc == ONR_OK ? onr_service_deliveries(svc, kinds, sizeof(kinds) / sizeof(kinds[0]),
                                                  RESEND)
                         : rc;
@@ -296,6 +335,7 @@ static int setup_with(void **state, const char *brokers)
     hook_answers = 0;
     verdict = ONR_DELIVERY_KEEP;
     release_kind = "revoke";
+    control_first = 0;
     *state = f;
     return 0;
 }
@@ -1266,6 +1306,94 @@ static void test_a_message_through_two_brokers_is_handled_once(void **state)
     assert_int_equal(stats(f->svc).duplicates, 1);
 }
 
+/* A device's attach request (signed by nobody: the type is not), as its
+ * device sends it again after a lost answer: the same envelope. */
+static size_t attach_request(uint8_t *out)
+{
+    struct onr_envelope_signer device = {ONR_ROLE_DEVICE, ONR_BYTES_STR(DEV), NULL, {NULL, 0}};
+    struct onr_msg msg = {.type = ONR_MSG_ATTACH_REQUEST};
+    char up[ONR_TOPIC_MAX + 1];
+    uint8_t id[ONR_MSG_ID_LEN];
+    size_t len = 0;
+
+    msg.body.attach_request.imsi = ONR_BYTES_STR("001010000000001");
+    assert_onr(ONR_OK, onr_topic_up(DEV, ONR_ROLE_OPERATOR, "op-t", up, sizeof(up)));
+    assert_onr(ONR_OK, onr_envelope_encode(&msg, &device,
+                                           (struct onr_bytes){(const uint8_t *)up, strlen(up)},
+                                           now, out, ONR_ENVELOPE_MAX, &len, id));
+    return len;
+}
+
+/* SPEC section 2: an answer to a device goes at QoS 0 (the broker owes the
+ * service no PUBACK for it); a device that did not get it asks again and
+ * is answered again from the outbox, at QoS 0 again, without deciding
+ * twice. Everything to a service's inbox goes at QoS 1. */
+static void test_answers_to_devices_go_at_qos_0_and_are_given_again(void **state)
+{
+    struct fixture *f = *state;
+    static uint8_t buf[ONR_ENVELOPE_MAX];
+    uint8_t id[ONR_MSG_ID_LEN];
+    char up[ONR_TOPIC_MAX + 1];
+    size_t len = attach_request(buf);
+
+    assert_onr(ONR_OK, onr_topic_up(DEV, ONR_ROLE_OPERATOR, "op-t", up, sizeof(up)));
+    deliver(f->svc, up, buf, len);
+    assert_int_equal(n_sent, 1);
+    assert_string_equal(sent[0].topic, "onr/1/d/" DEV "/down");
+    assert_int_equal(sent_type(0), ONR_MSG_PENDING);
+    assert_int_equal(sent[0].qos, 0);
+    /* the answer was lost: the device asks again */
+    deliver(f->svc, up, buf, len);
+    assert_int_equal(decided, 1);
+    assert_int_equal(n_sent, 2);
+    assert_memory_equal(sent[1].payload, sent[0].payload, sent[0].len);
+    assert_int_equal(sent[1].qos, 0);
+    /* a service's answer, and what it sends confirmed, at QoS 1 */
+    len = alignment(buf, id);
+    deliver(f->svc, INBOX, buf, len);
+    assert_int_equal(n_sent, 4);
+    assert_int_equal(sent[2].qos, 1);
+    assert_int_equal(sent[3].qos, 1);
+}
+
+/* An answer that follows a request to $CONTROL (an attach result after its
+ * grant) goes at QoS 1 behind it: at QoS 0 it could overtake the request
+ * that libmosquitto holds back, and the device would be answered before
+ * the broker lets it on. */
+static void test_an_answer_after_a_control_request_keeps_its_place(void **state)
+{
+    struct fixture *f = *state;
+    static uint8_t buf[ONR_ENVELOPE_MAX];
+    char up[ONR_TOPIC_MAX + 1];
+    size_t len = attach_request(buf);
+
+    control_first = 1;
+    assert_onr(ONR_OK, onr_topic_up(DEV, ONR_ROLE_OPERATOR, "op-t", up, sizeof(up)));
+    deliver(f->svc, up, buf, len);
+    assert_int_equal(n_sent, 2);
+    assert_string_equal(sent[0].topic, ONR_TOPIC_CONTROL);
+    assert_int_equal(sent[0].qos, 1);
+    assert_int_equal(sent_type(1), ONR_MSG_PENDING);
+    assert_int_equal(sent[1].qos, 1);
+}
+
+/* SPEC section 2: a service subscribes to its devices' requests at QoS 0
+ * (the broker keeps none for it while it is away: each lives only while
+ * its device waits), and to the rest at QoS 1, shared or not. */
+static void test_devices_requests_are_subscribed_at_qos_0(void **state)
+{
+    char filter[ONR_TOPIC_MAX + 1];
+
+    (void)state;
+    assert_onr(ONR_OK, onr_topic_filter_up(NULL, ONR_ROLE_OPERATOR, "op-t", filter,
+                                           sizeof(filter)));
+    assert_int_equal(svc_subscription_qos(filter), 0);
+    assert_int_equal(svc_subscription_qos(INBOX), 1);
+    assert_onr(ONR_OK, onr_topic_filter_ev(NULL, ONR_ROLE_BROKER, NULL, filter, sizeof(filter)));
+    assert_int_equal(svc_subscription_qos(filter), 1);
+    assert_int_equal(svc_subscription_qos(ONR_TOPIC_CONTROL_RESPONSE), 1);
+}
+
 /* A broker taken out of the configuration: its rows and epoch are
  * forgotten at start (back later, it is brought up to date again). */
 static void test_a_broker_no_longer_configured_is_forgotten(void **state)
@@ -1395,6 +1523,9 @@ int main(void)
         T3(test_a_new_epoch_leaves_what_is_pending_there),
         T3(test_a_broker_is_known_by_its_configured_name),
         T3(test_a_message_through_two_brokers_is_handled_once),
+        T(test_answers_to_devices_go_at_qos_0_and_are_given_again),
+        T(test_an_answer_after_a_control_request_keeps_its_place),
+        T(test_devices_requests_are_subscribed_at_qos_0),
         T3(test_a_broker_no_longer_configured_is_forgotten),
         T3(test_publications_take_the_right_brokers),
         T3(test_a_peer_is_resent_to_on_each_broker_in_turn),

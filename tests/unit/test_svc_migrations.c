@@ -347,6 +347,31 @@ static void test_provider_upgrades_with_every_row_and_its_deliveries_in_flight(v
     sqlite3_close(db);
 }
 
+/* A claim left "claimed" with its key stored (two instances took the
+ * registration's confirmation and the key at once, before the claim was
+ * read locked) is attached by the upgrade; one claimed without a key stays. */
+static void test_provider_claimed_with_a_key_is_attached(void **state)
+{
+    static struct prov p = {.plans = {{"*", 1, "fleet", 0}}, .n_plans = 1};
+    const struct onr_db_schema before = {prov_schema.steps, prov_schema.n - 1};
+    const char *path = fixture(state, "provider.db");
+    sqlite3 *db = NULL;
+
+    assert_int_equal(upgrade(path, &before, &p), 2);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "UPDATE claims SET state = 2 WHERE dev IN ('" D3 "', '" D5
+                                      "')", NULL, NULL, NULL),
+                     SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(upgrade(path, &prov_schema, &p), (int)before.n);
+    db = peek(path);
+    assert_string_equal(one(db, "SELECT group_concat(dev || ':' || state, ',') FROM"
+                                " (SELECT * FROM claims WHERE dev IN ('" D3 "', '" D5 "')"
+                                " ORDER BY dev)"),
+                        D5 ":2," D3 ":3");
+    sqlite3_close(db);
+}
+
 /* After the upgrade, keys are ordered (SPEC types 24 and section 13): the
  * operator takes only a run newer than the last SQN issued before it (a
  * crossed run still answered is older: EEXIST, nothing changed), and the
@@ -445,6 +470,7 @@ int main(void)
         T(test_operator_pending_key_is_the_key_version_1_sent),
         T(test_provider_upgrades_with_every_row_and_its_deliveries_in_flight),
         T(test_provider_pending_alignment_names_no_key),
+        T(test_provider_claimed_with_a_key_is_attached),
         T(test_upgraded_keys_take_only_newer_runs),
         T(test_provider_alignment_without_a_plan_waits),
         T(test_every_pending_is_counted_and_cancelled_through_an_index),

@@ -14,6 +14,7 @@
 
 struct held {
     uint32_t brokers;
+    int qos;
     char *topic;
     uint8_t *payload;
     size_t len;
@@ -144,8 +145,8 @@ int batch_is_open(const struct onr_batch *b)
     return b != NULL && b->open;
 }
 
-int batch_hold(struct onr_batch *b, uint32_t brokers, const char *topic, const uint8_t *payload,
-               size_t len)
+int batch_hold(struct onr_batch *b, uint32_t brokers, int qos, const char *topic,
+               const uint8_t *payload, size_t len)
 {
     struct held *h;
 
@@ -169,6 +170,7 @@ int batch_hold(struct onr_batch *b, uint32_t brokers, const char *topic, const u
     memcpy(h->payload, payload, len);
     h->len = len;
     h->brokers = brokers;
+    h->qos = qos;
     b->n_held++;
     return ONR_OK;
 }
@@ -223,7 +225,10 @@ void batch_flush(struct onr_batch *b)
         raise(SIGKILL);
     }
 #endif
-    for (size_t i = 0; i < b->n_held; i++)
-        b->publish(b->arg, b->held[i].brokers, b->held[i].topic, b->held[i].payload, b->held[i].len);
+    for (size_t i = 0; i < b->n_held; i++) {
+        const struct held *h = &b->held[i];
+
+        b->publish(b->arg, h->brokers, h->qos, h->topic, h->payload, h->len);
+    }
     drop_held(b);
 }

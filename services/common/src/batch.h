@@ -28,9 +28,9 @@
 struct event_base;
 struct onr_batch;
 
-/* Publishes one held publication (after the commit); its result is
- * ignored (the skeleton logs failures). */
-typedef void (*onr_batch_publish_cb)(void *arg, uint32_t brokers, const char *topic,
+/* Publishes one held publication (after the commit) at MQTT QoS `qos`;
+ * its result is ignored (the skeleton logs failures). */
+typedef void (*onr_batch_publish_cb)(void *arg, uint32_t brokers, int qos, const char *topic,
                                      const uint8_t *payload, size_t len);
 
 /* Commits the batch's transaction (onr_db_commit, timed by the skeleton):
@@ -61,11 +61,11 @@ void batch_may_wait(struct onr_batch *b);
 /* batch_is_open: 1 while a batch transaction is open. */
 int batch_is_open(const struct onr_batch *b);
 
-/* batch_hold: keep a copy of a publication (to `brokers`, a mask) until
- * the commit. ONR_OK or ONR_ENOMEM (the publication is lost: its peer
- * retries). */
-int batch_hold(struct onr_batch *b, uint32_t brokers, const char *topic, const uint8_t *payload,
-               size_t len);
+/* batch_hold: keep a copy of a publication (to `brokers`, a mask, at QoS
+ * `qos`) until the commit. ONR_OK or ONR_ENOMEM (the publication is lost:
+ * its peer retries). */
+int batch_hold(struct onr_batch *b, uint32_t brokers, int qos, const char *topic,
+               const uint8_t *payload, size_t len);
 
 /* batch_held: how many publications are held (a mark for batch_unhold).
  * batch_unhold: drop those held after `mark`: the work that said them was

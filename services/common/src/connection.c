@@ -1,7 +1,8 @@
 /*
  * The brokers' connections: for each broker of the configuration, its own
  * libmosquitto client driven by the service's one libevent loop
- * (<onramp/mqtt_loop.h>), MQTT v5, QoS 1, a persistent session, TLS with
+ * (<onramp/mqtt_loop.h>), MQTT v5, QoS 1 but for devices' requests and
+ * answers (svc_publish_qos, svc_subscription_qos), a persistent session, TLS with
  * the service's certificate, every subscription renewed on each connect
  * (shared with the service's other instances when it has an `instance`
  * name), reconnects with backoff and jitter. Each is independent: a broker going
@@ -72,13 +73,15 @@ static void subscribe(struct onr_service *svc, struct mosquitto *mosq, const str
 {
     char shared[ONR_TOPIC_MAX + 2 * ONR_SERVICE_ID_MAX + 16];
 
+    int qos = svc_subscription_qos(r->filter);
+
     if (onr_config_get(svc->cfg, "instance") == NULL || r->subscribe == SVC_SUBSCRIBE_EVERY) {
-        mosquitto_subscribe_v5(mosq, NULL, r->filter, 1, 0, NULL);
+        mosquitto_subscribe_v5(mosq, NULL, r->filter, qos, 0, NULL);
         return;
     }
     snprintf(shared, sizeof(shared), "$share/%s.%s/%s", onr_topic_role(svc->def->sender_role),
              svc->id, r->filter);
-    mosquitto_subscribe_v5(mosq, NULL, shared, 1, 0, NULL);
+    mosquitto_subscribe_v5(mosq, NULL, shared, qos, 0, NULL);
 }
 
 static void on_connect(struct mosquitto *mosq, void *arg, int rc, int flags,
@@ -136,12 +139,12 @@ static void on_message(struct mosquitto *mosq, void *arg, const struct mosquitto
                    (size_t)m->payloadlen);
 }
 
-static int publish(void *ctx, size_t broker, const char *topic, const uint8_t *payload,
+static int publish(void *ctx, size_t broker, int qos, const char *topic, const uint8_t *payload,
                    size_t len)
 {
     struct onr_service *svc = ctx;
     struct svc_broker *b = &svc->brokers[broker];
-    int rc = mosquitto_publish_v5(b->mosq, NULL, topic, (int)len, payload, 1, false, NULL);
+    int rc = mosquitto_publish_v5(b->mosq, NULL, topic, (int)len, payload, qos, false, NULL);
 
     if (rc != MOSQ_ERR_SUCCESS) {
         onr_log(ONR_LOG_WARNING, "not published broker=%s topic=%s reason=%s", b->name, topic,

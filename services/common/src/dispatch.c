@@ -59,6 +59,13 @@ int onr_service_subscribe_raw(struct onr_service *svc, const char *filter, onr_s
     return svc_add_route(svc, filter, SVC_SUBSCRIBE_SHARED, 0, NULL, cb, arg);
 }
 
+int svc_subscription_qos(const char *filter)
+{
+    static const char requests[] = "onr/1/d/+/up/";
+
+    return strncmp(filter, requests, sizeof(requests) - 1) == 0 ? 0 : 1;
+}
+
 static int matches(const struct svc_route *r, const char *topic)
 {
     bool matched = false;

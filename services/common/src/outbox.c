@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "onramp/error.h"
+#include "onramp/topic.h"
 #include "processed.h"
 #include "service_internal.h"
 
@@ -36,7 +37,16 @@ int onr_answer_refuse(struct onr_service *svc, struct onr_answer *answer,
     return rc;
 }
 
-int svc_publish_now(struct onr_service *svc, uint32_t mask, const char *topic,
+int svc_publish_qos(const char *topic)
+{
+    struct onr_topic t;
+
+    if (onr_topic_parse(topic, strlen(topic), &t) == ONR_OK && t.kind == ONR_TOPIC_KIND_DOWN)
+        return 0;
+    return 1;
+}
+
+int svc_publish_now(struct onr_service *svc, uint32_t mask, int qos, const char *topic,
                     const uint8_t *payload, size_t len)
 {
     int rc = ONR_EIO;
@@ -53,13 +63,13 @@ int svc_publish_now(struct onr_service *svc, uint32_t mask, const char *topic,
                     svc->brokers[i].name, topic);
             continue;
         }
-        if (svc->transport.publish(svc->transport.ctx, i, topic, payload, len) == ONR_OK)
+        if (svc->transport.publish(svc->transport.ctx, i, qos, topic, payload, len) == ONR_OK)
             rc = ONR_OK;
     }
     return rc;
 }
 
-int onr_service_publish(struct onr_service *svc, const struct onr_publication *pub)
+static int publish_at(struct onr_service *svc, const struct onr_publication *pub, int qos)
 {
     uint32_t mask;
 
@@ -69,18 +79,31 @@ int onr_service_publish(struct onr_service *svc, const struct onr_publication *p
     mask = svc_route_mask(svc, pub->brokers, pub->topic);
     /* while a batch is open nothing may be said before its commit */
     if (batch_is_open(svc->batch))
-        return batch_hold(svc->batch, mask, pub->topic, pub->payload, pub->len);
-    return svc_publish_now(svc, mask, pub->topic, pub->payload, pub->len);
+        return batch_hold(svc->batch, mask, qos, pub->topic, pub->payload, pub->len);
+    return svc_publish_now(svc, mask, qos, pub->topic, pub->payload, pub->len);
+}
+
+int onr_service_publish(struct onr_service *svc, const struct onr_publication *pub)
+{
+    return publish_at(svc, pub, svc_publish_qos(pub->topic));
 }
 
 /* The extras first: a grant must be in force at the broker before the
  * device hears its attach result (the broker handles one client's
- * messages in order). */
+ * messages in order). An answer that follows a request to $CONTROL goes
+ * at QoS 1 like it: libmosquitto holds QoS 1 messages back while as many
+ * as the broker's receive maximum are unacknowledged, and one at QoS 0
+ * would overtake them. */
 void svc_publish_answer(struct onr_service *svc, const struct onr_answer *a)
 {
-    for (size_t i = 0; i < a->n_extra; i++)
+    int behind_control = 0;
+
+    for (size_t i = 0; i < a->n_extra; i++) {
         onr_service_publish(svc, &a->extra[i]);
-    onr_service_publish(svc, &a->reply);
+        if (a->extra[i].len > 0 && strcmp(a->extra[i].topic, ONR_TOPIC_CONTROL) == 0)
+            behind_control = 1;
+    }
+    publish_at(svc, &a->reply, behind_control ? 1 : svc_publish_qos(a->reply.topic));
 }
 
 int onr_service_refuse(struct onr_service *svc, const struct onr_envelope *env, int code,

@@ -80,10 +80,10 @@ static int open_database(struct onr_service *svc)
 }
 
 /* What a burst held, once it is committed. */
-static void publish_held(void *arg, uint32_t brokers, const char *topic, const uint8_t *payload,
-                         size_t len)
+static void publish_held(void *arg, uint32_t brokers, int qos, const char *topic,
+                         const uint8_t *payload, size_t len)
 {
-    svc_publish_now(arg, brokers, topic, payload, len);
+    svc_publish_now(arg, brokers, qos, topic, payload, len);
 }
 
 /* A burst's commit, timed with the others (counters.c). */

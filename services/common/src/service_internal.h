@@ -113,10 +113,10 @@ struct svc_tick {
 };
 
 /* How the skeleton reaches broker `broker` (an index into svc->brokers):
- * libmosquitto (connection.c), or a test's fake. publish: QoS 1, ONR_OK or
- * ONR_EIO (not sent). */
+ * libmosquitto (connection.c), or a test's fake. publish: at MQTT QoS
+ * `qos` (svc_publish_qos), ONR_OK or ONR_EIO (not sent). */
 struct svc_transport {
-    int (*publish)(void *ctx, size_t broker, const char *topic, const uint8_t *payload,
+    int (*publish)(void *ctx, size_t broker, int qos, const char *topic, const uint8_t *payload,
                    size_t len);
     void *ctx;
 };
@@ -246,6 +246,11 @@ void svc_on_message(struct onr_service *svc, size_t via, const char *topic,
 #define SVC_SUBSCRIBE_SHARED 1
 #define SVC_SUBSCRIBE_EVERY 2
 
+/* dispatch.c: the QoS the service subscribes to `filter` at (SPEC section
+ * 2): 0 for its devices' requests (onr/1/d/+/up/...: each lives only as
+ * long as its device waits, and the device asks again), 1 for the rest
+ * (its inbox, events, the brokers' counters). */
+int svc_subscription_qos(const char *filter);
 int svc_add_route(struct onr_service *svc, const char *filter, int subscribe, int type,
                   onr_service_handler_cb cb, onr_service_raw_cb raw, void *arg);
 void svc_free_ticks(struct onr_service *svc);
@@ -280,10 +285,16 @@ int svc_metrics_collect(struct onr_metrics *m, void *arg);
  * itself: a confirmation finds its row only once). */
 int svc_handle_once(struct onr_service *svc, const struct onr_envelope *env, const char *topic,
                     onr_service_decide_cb decide, void *arg, int remember_silence);
-/* outbox.c: publish through the transport at once, on each connected
- * broker of `mask` (bit i: svc->brokers[i]). ONR_OK if it went to one. */
-int svc_publish_now(struct onr_service *svc, uint32_t mask, const char *topic,
+/* outbox.c: publish through the transport at once, at QoS `qos`, on each
+ * connected broker of `mask` (bit i: svc->brokers[i]). ONR_OK if it went
+ * to one. */
+int svc_publish_now(struct onr_service *svc, uint32_t mask, int qos, const char *topic,
                     const uint8_t *payload, size_t len);
+/* outbox.c: the QoS a publication to `topic` goes at (SPEC section 2): 0
+ * to a device's down topic (the device asks again for an answer it did
+ * not get), 1 to everything else (services' inboxes, events, $CONTROL:
+ * each confirmed end to end or worth the broker's PUBACK). */
+int svc_publish_qos(const char *topic);
 void svc_publish_answer(struct onr_service *svc, const struct onr_answer *a);
 int svc_prune_outbox(struct onr_service *svc);
 

@@ -5,7 +5,8 @@
  *   - flags (--config FILE, -o key=value, --log-level, --help, --version)
  *     and a configuration file (<onramp/config.h>);
  *   - a single-threaded libevent loop driving libmosquitto through its
- *     socket (<onramp/mqtt_loop.h>), MQTT v5, QoS 1, a persistent session,
+ *     socket (<onramp/mqtt_loop.h>), MQTT v5, QoS 1 (devices' requests and
+ *     the answers to them at QoS 0: SPEC section 2), a persistent session,
  *     TLS with the service's certificate, reconnect with backoff and jitter;
  *   - dispatch of each message by type to its handler, after a bounded
  *     decode (or, on a raw route, of the payload as it came); a replay
@@ -214,8 +215,9 @@ struct onr_service_def {
  */
 int onr_service_main(const struct onr_service_def *def, int argc, char **argv);
 
-/* From start(): subscribe to `filter` (QoS 1; copied; renewed after every
- * reconnect), and send messages of `type` arriving there to `cb`. */
+/* From start(): subscribe to `filter` (QoS 1, or 0 for devices' requests,
+ * onr/1/d/+/up/...: SPEC section 2; copied; renewed after every reconnect),
+ * and send messages of `type` arriving there to `cb`. */
 int onr_service_subscribe(struct onr_service *svc, const char *filter, int type,
                           onr_service_handler_cb cb, void *arg);
 
@@ -226,8 +228,8 @@ int onr_service_route(struct onr_service *svc, const char *filter, int type,
                       onr_service_handler_cb cb, void *arg);
 
 /*
- * onr_service_subscribe_raw: from start(), subscribe to `filter` (QoS 1;
- * copied; renewed after every reconnect) for messages that are not
+ * onr_service_subscribe_raw: from start(), subscribe to `filter` (QoS as
+ * above; copied; renewed after every reconnect) for messages that are not
  * envelopes (an operational device's telemetry): `cb` gets the topic and
  * the payload as they arrived (borrowed for the call; `len` bytes, not
  * NUL-terminated, untrusted: nothing was decoded or verified). A topic a
@@ -395,7 +397,8 @@ int onr_service_from_peer(struct onr_service *svc, const struct onr_envelope *en
  * (borrowed; replaced on reload). */
 const struct onr_peers *onr_service_controllers(const struct onr_service *svc);
 
-/* onr_service_publish: QoS 1 on pub->brokers (see struct
+/* onr_service_publish: QoS 1 (QoS 0 to a device's onr/1/d/{dev}/down;
+ * SPEC section 2) on pub->brokers (see struct
  * onr_publication): now, or, while a burst's transaction is open, once it
  * commits (best effort: on a broker that is disconnected the message is
  * dropped and logged; callers rely on their peers' retries or on confirmed
