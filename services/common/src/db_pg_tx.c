@@ -142,7 +142,7 @@ static void pipeline_result(PGresult *res, size_t i, const struct pg_queued *q,
  * rows in c->res (ONR_OK), or the first failure, which breaks the level
  * of what failed (pg_broke()). */
 int pg_send(struct pg_db *db, struct pg_stmt *c, int n, const char *const *values,
-                    const int *lengths, const int *formats)
+            const int *lengths, const int *formats)
 {
     struct pg_stmt *sent_as[MAX_QUEUED];
     const char *wv[MAX_PARAMS];
