@@ -290,7 +290,7 @@ static int arena_put(struct pg_db *db, const void *p, size_t len, size_t *at)
 int pg_queue_write(struct pg_db *db, struct pg_stmt *c, size_t n, const char *const *values,
                    const int *lengths, const int *formats)
 {
-    struct pg_queued q = {TX_WRITE, db->depth, c, db->n_values, db->arena_len};
+    struct pg_queued q = {TX_WRITE, db->depth, c, 0, 0};
     int rc = db->n_queued == MAX_QUEUED ? pg_send(db, NULL, 0, NULL, NULL, NULL) : ONR_OK;
 
     if (rc != ONR_OK)
@@ -313,7 +313,6 @@ int pg_queue_write(struct pg_db *db, struct pg_stmt *c, size_t n, const char *co
     db->queued[db->n_queued++] = q;
     return ONR_OK;
 }
-
 
 /* ---- transactions ------------------------------------------------------------- */
 
