@@ -137,9 +137,13 @@ static int take_telemetry(struct onr_service *svc, void *arg, struct onr_answer 
     struct telemetry *t = arg;
     struct onr_db *db = onr_service_db(svc);
     uint64_t now = onr_service_now(svc);
-    /* read again, locked, in the transaction (lifecycle.h) */
-    int rc = prov_claim_get_locked(db, t->c->dev, t->c);
+    char dev[ONR_DEVID_LEN + 1];
+    int rc;
 
+    /* read again, locked, in the transaction (lifecycle.h); the id copied
+     * first: the read clears the claim it fills */
+    memcpy(dev, t->c->dev, sizeof(dev));
+    rc = prov_claim_get_locked(db, dev, t->c);
     if (rc == ONR_OK)
         rc = prov_device_step(db, t->c, PROV_TELEMETRY, 1, now);
     if (rc != ONR_OK || t->t == NULL)
