@@ -245,12 +245,13 @@ int onr_registry_unwait(struct onr_db *db, const char *dev)
 int onr_registry_vouched(struct onr_db *db, const char *dev, const char *plmn, const char *op,
                          const char *why, uint64_t now)
 {
-    return onr_db_run(db, "INSERT INTO roaming (dev, plmn, operator, why, vouched_at)"
-                          " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (dev) DO UPDATE SET"
-                          " plmn = excluded.plmn, operator = excluded.operator,"
-                          " why = excluded.why, vouched_at = excluded.vouched_at",
-                      ONR_DB_ARGS(ONR_DB_STR(dev), plmn[0] != '\0' ? ONR_DB_STR(plmn) : ONR_DB_NULLV,
-                                  ONR_DB_STR(op), ONR_DB_STR(why), ONR_DB_INT(now)));
+    return onr_db_run_later(db, "INSERT INTO roaming (dev, plmn, operator, why, vouched_at)"
+                                " VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (dev) DO UPDATE SET"
+                                " plmn = excluded.plmn, operator = excluded.operator,"
+                                " why = excluded.why, vouched_at = excluded.vouched_at",
+                            ONR_DB_ARGS(ONR_DB_STR(dev),
+                                        plmn[0] != '\0' ? ONR_DB_STR(plmn) : ONR_DB_NULLV,
+                                        ONR_DB_STR(op), ONR_DB_STR(why), ONR_DB_INT(now)));
 }
 
 int onr_registry_reported(struct onr_db *db, const char *dev, const char *plmn)

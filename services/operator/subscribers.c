@@ -154,10 +154,10 @@ int op_sub_status(struct onr_db *db, const char *dev, struct op_status *out)
 int op_challenge_put(struct onr_db *db, const char *dev, const uint8_t rand[16], uint64_t sqn,
                      uint64_t now)
 {
-    return onr_db_run(db, "INSERT INTO challenges (rand, dev, sqn, created_at)"
-                          " VALUES (?1, ?2, ?3, ?4)",
-                      ONR_DB_ARGS(ONR_DB_BLOB(rand, 16), ONR_DB_STR(dev), ONR_DB_INT(sqn),
-                                  ONR_DB_INT(now)));
+    return onr_db_run_later(db, "INSERT INTO challenges (rand, dev, sqn, created_at)"
+                                " VALUES (?1, ?2, ?3, ?4)",
+                            ONR_DB_ARGS(ONR_DB_BLOB(rand, 16), ONR_DB_STR(dev), ONR_DB_INT(sqn),
+                                        ONR_DB_INT(now)));
 }
 
 int op_challenge_take(struct onr_db *db, const char *dev, const uint8_t rand[16],

@@ -90,13 +90,13 @@ int prov_cert_renewal_of(struct onr_db *db, const char *dev, const uint8_t *seri
 
 int prov_cert_put(struct onr_db *db, const struct prov_cert *c, uint64_t now)
 {
-    return onr_db_run(db, "INSERT INTO certificates (serial, dev, key_hash, der, issued_at,"
-                          " not_after, renews) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                      ONR_DB_ARGS(ONR_DB_BLOB(c->serial, c->serial_len), ONR_DB_STR(c->dev),
-                                  ONR_DB_ARRAY(c->key_hash), ONR_DB_BLOB(c->der, c->der_len),
-                                  ONR_DB_INT(now), ONR_DB_INT(c->not_after),
-                                  ONR_DB_BLOB(c->renews_len > 0 ? c->renews : NULL,
-                                              c->renews_len)));
+    return onr_db_run_later(db, "INSERT INTO certificates (serial, dev, key_hash, der, issued_at,"
+                                " not_after, renews) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                            ONR_DB_ARGS(ONR_DB_BLOB(c->serial, c->serial_len), ONR_DB_STR(c->dev),
+                                        ONR_DB_ARRAY(c->key_hash), ONR_DB_BLOB(c->der, c->der_len),
+                                        ONR_DB_INT(now), ONR_DB_INT(c->not_after),
+                                        ONR_DB_BLOB(c->renews_len > 0 ? c->renews : NULL,
+                                                    c->renews_len)));
 }
 
 int prov_cert_revoke(struct onr_db *db, const char *dev, const uint8_t *serial, size_t len,

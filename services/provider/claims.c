@@ -107,8 +107,8 @@ int prov_claim_set_state(struct onr_db *db, const char *dev, enum prov_step stat
 
 int prov_claim_confirmed(struct onr_db *db, const char *dev, uint64_t now)
 {
-    return onr_db_run(db, "UPDATE claims SET claimed_at = ?2 WHERE dev = ?1",
-                      ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_INT(now)));
+    return onr_db_run_later(db, "UPDATE claims SET claimed_at = ?2 WHERE dev = ?1",
+                            ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_INT(now)));
 }
 
 int prov_claim_drop(struct onr_db *db, const char *dev)
@@ -156,9 +156,9 @@ int prov_release_get(struct onr_db *db, const char *dev, struct prov_release *ou
 
 int prov_operational_put(struct onr_db *db, const char *dev, uint64_t now)
 {
-    return onr_db_run(db, "INSERT INTO operational (dev, operational_at) VALUES (?1, ?2)"
-                          " ON CONFLICT (dev) DO NOTHING",
-                      ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_INT(now)));
+    return onr_db_run_later(db, "INSERT INTO operational (dev, operational_at) VALUES (?1, ?2)"
+                                " ON CONFLICT (dev) DO NOTHING",
+                            ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_INT(now)));
 }
 
 int prov_web_refusal_put(struct onr_db *db, const char *dev, const char *reason, uint64_t now)

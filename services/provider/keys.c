@@ -18,17 +18,18 @@ int prov_key_order_take(struct onr_db *db, const char *dev, const char *op, uint
 
 int prov_app_key_put(struct onr_db *db, const struct prov_app_key *k, uint64_t now)
 {
-    return onr_db_run(db, "INSERT INTO app_keys (dev, op, kid, sealed, imsi, iccid, received_at,"
-                          " sqn, key_msg) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
-                          " ON CONFLICT (dev) DO UPDATE SET"
-                          " op = excluded.op, kid = excluded.kid, sealed = excluded.sealed,"
-                          " imsi = excluded.imsi, iccid = excluded.iccid,"
-                          " received_at = excluded.received_at, sqn = excluded.sqn,"
-                          " key_msg = excluded.key_msg",
-                      ONR_DB_ARGS(ONR_DB_STR(k->dev), ONR_DB_STR(k->op), ONR_DB_ARRAY(k->kid),
-                                  ONR_DB_ARRAY(k->sealed), ONR_DB_STR(k->imsi),
-                                  ONR_DB_STR(k->iccid), ONR_DB_INT(now), ONR_DB_INT(k->sqn),
-                                  ONR_DB_ARRAY(k->re)));
+    return onr_db_run_later(db, "INSERT INTO app_keys (dev, op, kid, sealed, imsi, iccid,"
+                                " received_at, sqn, key_msg) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7,"
+                                " ?8, ?9)"
+                                " ON CONFLICT (dev) DO UPDATE SET"
+                                " op = excluded.op, kid = excluded.kid, sealed = excluded.sealed,"
+                                " imsi = excluded.imsi, iccid = excluded.iccid,"
+                                " received_at = excluded.received_at, sqn = excluded.sqn,"
+                                " key_msg = excluded.key_msg",
+                            ONR_DB_ARGS(ONR_DB_STR(k->dev), ONR_DB_STR(k->op), ONR_DB_ARRAY(k->kid),
+                                        ONR_DB_ARRAY(k->sealed), ONR_DB_STR(k->imsi),
+                                        ONR_DB_STR(k->iccid), ONR_DB_INT(now), ONR_DB_INT(k->sqn),
+                                        ONR_DB_ARRAY(k->re)));
 }
 
 int prov_app_key_answered(struct onr_db *db, const char *dev, const uint8_t re[ONR_MSG_ID_LEN])
@@ -57,15 +58,15 @@ int prov_app_key_get(struct onr_db *db, const char *dev, struct prov_app_key *ou
 
 int prov_alignment_start(struct onr_db *db, const char *dev, const char *op)
 {
-    return onr_db_run(db, "INSERT INTO alignments (dev, op) VALUES (?1, ?2)"
-                          " ON CONFLICT (dev) DO UPDATE SET op = excluded.op,"
-                          " aligned_at = CASE WHEN alignments.op = excluded.op"
-                          " THEN alignments.aligned_at END",
-                      ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_STR(op)));
+    return onr_db_run_later(db, "INSERT INTO alignments (dev, op) VALUES (?1, ?2)"
+                                " ON CONFLICT (dev) DO UPDATE SET op = excluded.op,"
+                                " aligned_at = CASE WHEN alignments.op = excluded.op"
+                                " THEN alignments.aligned_at END",
+                            ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_STR(op)));
 }
 
 int prov_alignment_done(struct onr_db *db, const char *dev, uint64_t now)
 {
-    return onr_db_run(db, "UPDATE alignments SET aligned_at = ?2 WHERE dev = ?1",
-                      ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_INT(now)));
+    return onr_db_run_later(db, "UPDATE alignments SET aligned_at = ?2 WHERE dev = ?1",
+                            ONR_DB_ARGS(ONR_DB_STR(dev), ONR_DB_INT(now)));
 }

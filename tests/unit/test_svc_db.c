@@ -382,6 +382,25 @@ static void test_db_outer_rollback_undoes_committed_savepoints(void **state)
     onr_db_close(db);
 }
 
+/* A write whose outcome can wait runs at once in SQLite: its failure is
+ * the caller's at once, and its handler's rollback undoes it. */
+static void test_db_a_write_sent_later_runs_at_once(void **state)
+{
+    static const char insert[] = "INSERT INTO things (name) VALUES (?1)";
+    struct onr_db *db = open_db(state);
+
+    assert_onr(ONR_OK, onr_db_begin(db));
+    assert_onr(ONR_OK, onr_db_run_later(db, insert, ONR_DB_ARGS(ONR_DB_STR("one"))));
+    assert_int_equal(count_things(db), 1);
+    assert_onr(ONR_OK, onr_db_begin(db));
+    assert_onr(ONR_OK, onr_db_run_later(db, insert, ONR_DB_ARGS(ONR_DB_STR("two"))));
+    assert_onr(ONR_EEXIST, onr_db_run_later(db, insert, ONR_DB_ARGS(ONR_DB_STR("one"))));
+    onr_db_rollback(db);
+    assert_onr(ONR_OK, onr_db_commit(db));
+    assert_int_equal(count_things(db), 1);
+    onr_db_close(db);
+}
+
 /* Levels past the prepared ones (the first 8) nest the same way. */
 static void test_db_deep_nesting_past_the_prepared_levels(void **state)
 {
@@ -427,6 +446,7 @@ int main(void)
         T(test_db_nested_transactions_are_savepoints),
         T(test_db_outer_rollback_undoes_committed_savepoints),
         T(test_db_deep_nesting_past_the_prepared_levels),
+        T(test_db_a_write_sent_later_runs_at_once),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

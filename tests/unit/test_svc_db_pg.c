@@ -337,6 +337,122 @@ static void test_pg_outbox_stores_the_answer_once(void **state)
     onr_db_close(db);
 }
 
+/* A write sent later (onr_db_run_later) fails its own handler: refused
+ * at its handler's commit, or at the next statement it went out with,
+ * with its own code; every later call of that level fails the same way,
+ * its rollback undoes the handler's effects only, and the burst goes on. */
+static void test_pg_a_write_sent_later_fails_its_own_handler(void **state)
+{
+    static const char insert[] = "INSERT INTO things (id, name) VALUES (?1, ?2)";
+    struct onr_db *db = open_db();
+    struct onr_db *reader = open_db();
+    int n = -1;
+
+    (void)state;
+    assert_onr(ONR_OK, onr_db_begin(db)); /* the burst */
+    assert_onr(ONR_OK, onr_db_begin(db)); /* a handler kept (the transaction's own level) */
+    assert_onr(ONR_OK,
+               onr_db_run_later(db, insert, ONR_DB_ARGS(ONR_DB_INT(1), ONR_DB_STR("one"))));
+    assert_onr(ONR_OK, onr_db_commit(db));
+    assert_onr(ONR_OK, onr_db_begin(db)); /* one whose last write is refused at its commit */
+    assert_onr(ONR_OK, onr_db_run(db, insert, ONR_DB_ARGS(ONR_DB_INT(2), ONR_DB_STR("two"))));
+    assert_onr(ONR_OK,
+               onr_db_run_later(db, insert, ONR_DB_ARGS(ONR_DB_INT(3), ONR_DB_STR("one"))));
+    assert_onr(ONR_EEXIST, onr_db_commit(db));
+    assert_onr(ONR_EEXIST, onr_db_commit(db)); /* still: only its rollback ends it */
+    onr_db_rollback(db);
+    assert_onr(ONR_OK, onr_db_begin(db)); /* one refused at the statement after the write */
+    assert_onr(ONR_OK,
+               onr_db_run_later(db, insert, ONR_DB_ARGS(ONR_DB_INT(4), ONR_DB_STR("one"))));
+    assert_onr(ONR_EEXIST, onr_db_get(db, "SELECT count(*) FROM things", ONR_DB_NO_ARGS,
+                                      ONR_DB_COLS(ONR_DB_OUT_INT(&n))));
+    assert_onr(ONR_EEXIST, onr_db_run(db, insert, ONR_DB_ARGS(ONR_DB_INT(5), ONR_DB_STR("5"))));
+    assert_onr(ONR_EEXIST, onr_db_begin(db)); /* nothing runs inside it either */
+    assert_onr(ONR_EEXIST, onr_db_commit(db));
+    onr_db_rollback(db);
+    assert_onr(ONR_OK, onr_db_begin(db)); /* the next one, with a savepoint of its own */
+    assert_onr(ONR_OK, onr_db_begin(db));
+    assert_onr(ONR_OK,
+               onr_db_run_later(db, insert, ONR_DB_ARGS(ONR_DB_INT(6), ONR_DB_STR("six"))));
+    assert_onr(ONR_OK, onr_db_commit(db));
+    assert_onr(ONR_OK,
+               onr_db_run_later(db, insert, ONR_DB_ARGS(ONR_DB_INT(7), ONR_DB_STR("seven"))));
+    /* what was sent later is read by what follows */
+    assert_int_equal(count(db, "SELECT count(*) FROM things"), 3);
+    assert_onr(ONR_OK, onr_db_commit(db));
+    assert_int_equal(count(reader, "SELECT count(*) FROM things"), 0);
+    assert_onr(ONR_OK, onr_db_commit(db));
+    assert_int_equal(count(reader, "SELECT count(*) FROM things"), 3);
+    assert_int_equal(count(reader, "SELECT count(*) FROM things WHERE id IN (1, 6, 7)"), 3);
+    /* a handler rolled back before its writes went out: they never do */
+    assert_onr(ONR_OK, onr_db_begin(db));
+    assert_onr(ONR_OK, onr_db_run(db, insert, ONR_DB_ARGS(ONR_DB_INT(8), ONR_DB_STR("8"))));
+    assert_onr(ONR_OK, onr_db_begin(db));
+    assert_onr(ONR_OK,
+               onr_db_run_later(db, insert, ONR_DB_ARGS(ONR_DB_INT(9), ONR_DB_STR("one"))));
+    onr_db_rollback(db);
+    assert_onr(ONR_OK, onr_db_commit(db));
+    assert_int_equal(count(reader, "SELECT count(*) FROM things"), 4);
+    /* a write of the burst's own level, refused with a handler's
+     * statement: the handler and the burst fail, nothing is kept */
+    assert_onr(ONR_OK, onr_db_begin(db));
+    assert_onr(ONR_OK,
+               onr_db_run_later(db, insert, ONR_DB_ARGS(ONR_DB_INT(10), ONR_DB_STR("one"))));
+    assert_onr(ONR_OK, onr_db_begin(db));
+    assert_onr(ONR_EEXIST, onr_db_run(db, insert, ONR_DB_ARGS(ONR_DB_INT(11), ONR_DB_STR("11"))));
+    onr_db_rollback(db);
+    assert_onr(ONR_EEXIST, onr_db_commit(db));
+    onr_db_rollback(db);
+    assert_int_equal(count(db, "SELECT count(*) FROM things"), 4);
+    /* outside a transaction it runs at once */
+    assert_onr(ONR_EEXIST,
+               onr_db_run_later(db, insert, ONR_DB_ARGS(ONR_DB_INT(12), ONR_DB_STR("one"))));
+    onr_db_close(reader);
+    onr_db_close(db);
+}
+
+/* Two instances answer one message: the second's outbox row, sent with
+ * its handler's commit, is refused there; its handler's effects are
+ * undone, the rest of its burst is kept, and the retry finds the first
+ * instance's answer, the only one stored. */
+static void test_pg_an_outbox_row_raced_fails_its_handler_at_commit(void **state)
+{
+    struct onr_db *a = open_db();
+    struct onr_db *b = open_db();
+    const uint8_t id[16] = {7, 7};
+    const struct onr_bytes sender = ONR_BYTES_STR("op-1");
+    char topic[64];
+    uint8_t answer[32];
+    size_t answer_len = sizeof(answer);
+
+    (void)state;
+    assert_onr(ONR_OK, onr_db_begin(a)); /* a's burst: another message, then this one */
+    assert_onr(ONR_OK, onr_db_begin(a));
+    assert_onr(ONR_OK, onr_db_run(a, "INSERT INTO things (id, name) VALUES (1, 'other')",
+                                  ONR_DB_NO_ARGS));
+    assert_onr(ONR_OK, processed_put(a, sender, (const uint8_t[16]){1}, 1000, "t",
+                                     ONR_BYTES_STR("other's answer")));
+    assert_onr(ONR_OK, onr_db_commit(a));
+    assert_onr(ONR_OK, onr_db_begin(a));
+    assert_onr(ONR_OK, onr_db_run(a, "INSERT INTO things (id, name) VALUES (2, 'a decided')",
+                                  ONR_DB_NO_ARGS));
+    assert_onr(ONR_OK, onr_db_begin(b)); /* b answers the same message first */
+    assert_onr(ONR_OK, processed_put(b, sender, id, 1000, "t", ONR_BYTES_STR("b's answer")));
+    assert_onr(ONR_OK, onr_db_commit(b));
+    assert_onr(ONR_OK, processed_put(a, sender, id, 1001, "t", ONR_BYTES_STR("a's answer")));
+    assert_onr(ONR_EEXIST, onr_db_commit(a)); /* outbox.c retries: ONR_EBUSY */
+    onr_db_rollback(a);
+    assert_onr(ONR_OK, onr_db_commit(a));
+    assert_onr(ONR_OK, processed_get(a, sender, id, topic, sizeof(topic), answer, &answer_len));
+    assert_int_equal(answer_len, 10);
+    assert_memory_equal(answer, "b's answer", 10);
+    assert_int_equal(count(b, "SELECT count(*) FROM things WHERE id = 2"), 0);
+    assert_int_equal(count(b, "SELECT count(*) FROM things WHERE id = 1"), 1);
+    assert_int_equal(count(b, "SELECT count(*) FROM processed"), 2);
+    onr_db_close(a);
+    onr_db_close(b);
+}
+
 /* Bad configuration is a clear error at once, never a crash or a hang. */
 static void test_pg_bad_configuration_is_a_clear_error(void **state)
 {
@@ -379,6 +495,8 @@ int main(void)
         T(test_pg_savepoints_undo_a_failed_handler_only),
         T(test_pg_savepoints_around_prepared_statements),
         T(test_pg_outbox_stores_the_answer_once),
+        T(test_pg_a_write_sent_later_fails_its_own_handler),
+        T(test_pg_an_outbox_row_raced_fails_its_handler_at_commit),
         T(test_pg_bad_configuration_is_a_clear_error),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -155,6 +155,16 @@ int onr_db_run(struct onr_db *db, const char *sql, const struct onr_db_arg *args
     return rc == ONR_ENOENT ? ONR_OK : rc; /* done: no rows, as it should */
 }
 
+int onr_db_run_later(struct onr_db *db, const char *sql, const struct onr_db_arg *args,
+                     size_t n_args)
+{
+    if (db == NULL || sql == NULL)
+        return ONR_EINVAL;
+    if (db->ops->run_later == NULL)
+        return onr_db_run(db, sql, args, n_args);
+    return db->ops->run_later(db, sql, args, n_args);
+}
+
 int onr_db_run_one(struct onr_db *db, const char *sql, const struct onr_db_arg *args,
                    size_t n_args)
 {

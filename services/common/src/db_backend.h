@@ -49,6 +49,9 @@ struct db_ops {
                  struct onr_db_rows **rows);
     int (*step)(struct onr_db_rows *rows, const struct onr_db_col *cols, size_t n_cols);
     void (*finish)(struct onr_db_rows *rows);
+    /* onr_db_run_later; NULL: the backend runs it at once. */
+    int (*run_later)(struct onr_db *db, const char *sql, const struct onr_db_arg *args,
+                     size_t n);
     int (*changes)(struct onr_db *db);
     /* The recorded schema version (0: none yet). ONR_OK or ONR_EIO. */
     int (*version_get)(struct onr_db *db, int *version);

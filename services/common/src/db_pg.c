@@ -1,7 +1,8 @@
 /*
- * The PostgreSQL backend of <onramp/svc_db.h>: the one file that includes
- * libpq-fe.h. Statements are translated (db_pg_sql.c) and prepared once per
- * connection, their parameters typed from the values of the first call
+ * The PostgreSQL backend of <onramp/svc_db.h>, with db_pg_tx.c (the two
+ * files that include libpq-fe.h, through db_pg.h). Statements are
+ * translated (db_pg_sql.c) and prepared once per connection, their
+ * parameters typed from the values of the first call
  * (INTEGER int8, TEXT text, BLOB bytea); blobs and texts travel in binary,
  * integers as decimal text (whatever integer type the server inferred),
  * results come back as text (bytea in hex).
@@ -16,32 +17,19 @@
  * again at the next outermost begin; what was in flight failed and its
  * peers retry.
  *
- * Round trips: BEGIN, SAVEPOINT and RELEASE SAVEPOINT are not sent when
- * asked for but queued, and go out (prepared, in pipeline mode) in front
- * of the next statement, in one round trip with it; a transaction or
- * savepoint that ran no statement is never sent at all, and COMMIT ends
- * the savepoints still queued for release. The first savepoint of a
- * transaction in which nothing ran yet (a burst's first handler) is the
- * transaction itself: its rollback is ROLLBACK, and the transaction begins
- * again for the rest of the burst. A failure of a queued one is
- * the failure of the statement it went with (the transaction is then
- * aborted, as any failed statement leaves it). COMMIT and ROLLBACK TO are
- * sent at once: their outcome is what the caller waits for.
+ * Transactions and what waits for the next statement (round trips):
+ * db_pg_tx.c.
  */
-#include <libpq-fe.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
-#include "db_backend.h"
+#include "db_pg.h"
 #include "db_pg_sql.h"
 #include "onramp/error.h"
 #include "onramp/hex.h"
 
-#define MAX_STATEMENTS 160
-#define MAX_PARAMS 32
-#define MAX_QUEUED 16 /* transaction statements waiting for the next statement */
-#define MAX_QUEUED_LEVEL 8 /* savepoints deeper than this go out at once */
 #define CONNECT_TIMEOUT "10" /* seconds; the connection string may say otherwise */
 #define SCHEMA_LOCK "7432018" /* pg_advisory_lock key: one migration at a time */
 
@@ -50,47 +38,6 @@
 #define OID_BYTEA 17
 #define OID_INT8 20
 #define OID_TEXT 25
-
-struct pg_db;
-
-/* A statement, kept for the life of the handle; also a query in progress. */
-struct pg_stmt {
-    struct onr_db_rows head;
-    struct pg_db *db;
-    const char *sql; /* the caller's literal */
-    char name[12];
-    int n_params;
-    int prepared; /* on the current connection */
-    PGresult *res; /* the rows of a query in progress */
-    int row;
-};
-
-/* A transaction statement not sent yet: BEGIN, or SAVEPOINT / RELEASE
- * SAVEPOINT of savepoint s`level`. */
-enum pg_tx { TX_BEGIN, TX_SAVEPOINT, TX_RELEASE };
-
-struct pg_queued {
-    enum pg_tx tx;
-    unsigned level;
-};
-
-struct pg_db {
-    struct onr_db head; /* first: db.c's view */
-    PGconn *conn;
-    struct pg_stmt stmts[MAX_STATEMENTS];
-    size_t n_stmts;
-    unsigned depth; /* transactions open: the outer one, then savepoints */
-    struct pg_queued queued[MAX_QUEUED]; /* in order, sent with the next statement */
-    size_t n_queued;
-    unsigned merged; /* the savepoint level that is the transaction itself, or 0 */
-    int changes;
-    int lock_ms;
-};
-
-static struct pg_db *pg(struct onr_db *db)
-{
-    return (struct pg_db *)db;
-}
 
 /* ---- errors --------------------------------------------------------------------- */
 
@@ -120,7 +67,7 @@ static int line_len(const char *msg)
 
 /* Why `res` failed (NULL: the connection's own error), kept for
  * onr_db_errmsg; the result is cleared. */
-static int fail(struct pg_db *db, PGresult *res)
+int pg_fail(struct pg_db *db, PGresult *res)
 {
     const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
     const char *msg = res != NULL ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
@@ -135,19 +82,38 @@ static int fail(struct pg_db *db, PGresult *res)
     return rc;
 }
 
-/* `res` succeeded (its rows changed counted) or failed (fail()). Clears
+/* `res` succeeded (its rows changed counted) or failed (pg_fail()). Clears
  * it unless `keep`. */
-static int check(struct pg_db *db, PGresult *res, int keep)
+int pg_check(struct pg_db *db, PGresult *res, int keep)
 {
     ExecStatusType st = res != NULL ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-        return fail(db, res);
+        return pg_fail(db, res);
     db->changes = atoi(PQcmdTuples(res));
     if (!keep)
         PQclear(res);
     return ONR_OK;
 }
+
+#ifdef ONR_TEST_HOOKS
+void pg_trace(const char *what)
+{
+    static FILE *out;
+    static int looked;
+    const char *path;
+
+    if (!looked) {
+        looked = 1;
+        path = getenv("ONR_TEST_PG_TRACE");
+        out = path != NULL ? fopen(path, "a") : NULL;
+    }
+    if (out != NULL) {
+        fprintf(out, "%ld %.100s\n", (long)getpid(), what);
+        fflush(out);
+    }
+}
+#endif
 
 /* ---- the connection ------------------------------------------------------------- */
 
@@ -161,12 +127,12 @@ static int session_setup(struct pg_db *db)
     snprintf(sql, sizeof(sql),
              "SET client_min_messages = warning; SET bytea_output = hex; SET lock_timeout = %d",
              db->lock_ms);
-    return check(db, PQexec(db->conn, sql), 0);
+    return pg_check(db, PQexec(db->conn, sql), 0);
 }
 
 /* Outside any transaction, a lost connection is made again (once per
  * call): statements are prepared anew on it. */
-static int ensure_connected(struct pg_db *db)
+int pg_ensure_connected(struct pg_db *db)
 {
     if (PQstatus(db->conn) == CONNECTION_OK)
         return ONR_OK;
@@ -212,7 +178,7 @@ static Oid arg_type(const struct onr_db_arg *a)
 
 /* The statement for `sql`, prepared on this connection with the types of
  * `args`. */
-static int prepare(struct pg_db *db, const char *sql, const struct onr_db_arg *args, size_t n,
+int pg_prepare(struct pg_db *db, const char *sql, const struct onr_db_arg *args, size_t n,
                    struct pg_stmt **out)
 {
     Oid types[MAX_PARAMS];
@@ -249,7 +215,8 @@ static int prepare(struct pg_db *db, const char *sql, const struct onr_db_arg *a
     }
     for (size_t i = 0; i < n; i++)
         types[i] = arg_type(&args[i]);
-    rc = check(db, PQprepare(db->conn, c->name, text, (int)n, types), 0);
+    pg_trace("PREPARE");
+    rc = pg_check(db, PQprepare(db->conn, c->name, text, (int)n, types), 0);
     free(text);
     if (rc != ONR_OK)
         return rc == ONR_EIO ? rc : ONR_EINVAL;
@@ -258,174 +225,13 @@ static int prepare(struct pg_db *db, const char *sql, const struct onr_db_arg *a
     return ONR_OK;
 }
 
-/* ---- transaction statements queued for the next statement ----------------------- */
+/* ---- statements' values ---------------------------------------------------------- */
 
-/* Their texts, literals (the statements kept are named by them). */
-static const char *const savepoint_sql[MAX_QUEUED_LEVEL + 1] = {
-    NULL, "SAVEPOINT s1", "SAVEPOINT s2", "SAVEPOINT s3", "SAVEPOINT s4",
-    "SAVEPOINT s5", "SAVEPOINT s6", "SAVEPOINT s7", "SAVEPOINT s8",
-};
-static const char *const release_sql[MAX_QUEUED_LEVEL + 1] = {
-    NULL, "RELEASE SAVEPOINT s1", "RELEASE SAVEPOINT s2", "RELEASE SAVEPOINT s3",
-    "RELEASE SAVEPOINT s4", "RELEASE SAVEPOINT s5", "RELEASE SAVEPOINT s6",
-    "RELEASE SAVEPOINT s7", "RELEASE SAVEPOINT s8",
-};
-#define BEGIN_SQL "BEGIN ISOLATION LEVEL READ COMMITTED"
-
-static const char *queued_sql(const struct pg_queued *q)
+/* `args` as libpq takes them: integers as decimal text (in `ints`), texts
+ * and blobs in binary, borrowed. */
+static int bind_values(const struct onr_db_arg *args, size_t n, const char **values,
+                       int *lengths, int *formats, char (*ints)[24])
 {
-    switch (q->tx) {
-    case TX_BEGIN: return BEGIN_SQL;
-    case TX_SAVEPOINT: return savepoint_sql[q->level];
-    case TX_RELEASE: return release_sql[q->level];
-    }
-    return NULL;
-}
-
-/* Everything queued, sent now as one text (one round trip). */
-static int send_queued(struct pg_db *db)
-{
-    char sql[MAX_QUEUED * 32];
-    size_t len = 0;
-
-    if (db->n_queued == 0)
-        return ONR_OK;
-    for (size_t i = 0; i < db->n_queued; i++)
-        len += (size_t)snprintf(sql + len, sizeof(sql) - len, "%s%s", i > 0 ? "; " : "",
-                                queued_sql(&db->queued[i]));
-    db->n_queued = 0;
-    return check(db, PQexec(db->conn, sql), 0);
-}
-
-/* Queue `tx` for savepoint `level`; one deeper than the prepared ones
- * goes out at once, after what is queued before it. */
-static int queue_tx(struct pg_db *db, enum pg_tx tx, unsigned level)
-{
-    char sql[48];
-    int rc;
-
-    if (level <= MAX_QUEUED_LEVEL && db->n_queued < MAX_QUEUED) {
-        db->queued[db->n_queued++] = (struct pg_queued){tx, level};
-        return ONR_OK;
-    }
-    rc = send_queued(db);
-    if (rc != ONR_OK || level <= MAX_QUEUED_LEVEL) {
-        if (rc == ONR_OK)
-            db->queued[db->n_queued++] = (struct pg_queued){tx, level};
-        return rc;
-    }
-    snprintf(sql, sizeof(sql), "%sSAVEPOINT s%u", tx == TX_RELEASE ? "RELEASE " : "", level);
-    return check(db, PQexec(db->conn, sql), 0);
-}
-
-/* Is the last thing queued the SAVEPOINT of `level` (nothing ran in it)? */
-static int savepoint_unsent(const struct pg_db *db, unsigned level)
-{
-    const struct pg_queued *q = db->n_queued > 0 ? &db->queued[db->n_queued - 1] : NULL;
-
-    return q != NULL && q->tx == TX_SAVEPOINT && q->level == level;
-}
-
-/* Is the outer BEGIN still queued (nothing ran in the transaction)? */
-static int begin_unsent(const struct pg_db *db)
-{
-    return db->n_queued > 0 && db->queued[0].tx == TX_BEGIN;
-}
-
-/* One result of a pipeline, read: the first failure kept in *failed,
- * `c`'s rows in c->res (when `c` is not NULL), the rest cleared. */
-static void pipeline_result(PGresult *res, struct pg_stmt *c, PGresult **failed)
-{
-    ExecStatusType st = PQresultStatus(res);
-
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_PIPELINE_ABORTED &&
-        *failed == NULL) {
-        *failed = res;
-        return;
-    }
-    if (c != NULL && c->res == NULL && st != PGRES_PIPELINE_ABORTED) {
-        c->res = res;
-        return;
-    }
-    PQclear(res);
-}
-
-/* Statement `c` with its values, after what is queued: one round trip.
- * Its result in c->res (ONR_OK), or the first failure. */
-static int run(struct pg_db *db, struct pg_stmt *c, int n, const char *const *values,
-               const int *lengths, const int *formats)
-{
-    struct pg_stmt *tx[MAX_QUEUED];
-    size_t n_tx = db->n_queued;
-    PGresult *failed = NULL;
-    PGresult *res;
-    int sent = 1;
-    int rc;
-
-    if (n_tx == 0) {
-        c->res = PQexecPrepared(db->conn, c->name, n, values, lengths, formats, 0);
-        rc = check(db, c->res, 1);
-        if (rc != ONR_OK)
-            c->res = NULL; /* cleared by check */
-        return rc;
-    }
-    for (size_t i = 0; i < n_tx; i++) {
-        rc = prepare(db, queued_sql(&db->queued[i]), NULL, 0, &tx[i]);
-        if (rc != ONR_OK)
-            return rc;
-    }
-    db->n_queued = 0;
-    if (PQenterPipelineMode(db->conn) != 1)
-        return fail(db, NULL);
-    for (size_t i = 0; i < n_tx && sent; i++)
-        sent = PQsendQueryPrepared(db->conn, tx[i]->name, 0, NULL, NULL, NULL, 0);
-    if (sent)
-        sent = PQsendQueryPrepared(db->conn, c->name, n, values, lengths, formats, 0);
-    if (sent)
-        sent = PQpipelineSync(db->conn);
-    /* each statement's result, then NULL; then the sync's */
-    for (size_t i = 0; sent && i <= n_tx; i++)
-        while ((res = PQgetResult(db->conn)) != NULL)
-            pipeline_result(res, i == n_tx ? c : NULL, &failed);
-    while (sent && (res = PQgetResult(db->conn)) != NULL) {
-        int sync = PQresultStatus(res) == PGRES_PIPELINE_SYNC;
-
-        PQclear(res);
-        if (sync)
-            break;
-    }
-    PQexitPipelineMode(db->conn);
-    if (!sent || failed != NULL || c->res == NULL) {
-        PQclear(c->res);
-        c->res = NULL;
-        return fail(db, failed);
-    }
-    return check(db, c->res, 1);
-}
-
-/* Run the statement for `sql` with `args`; its result in c->res. */
-static int execute(struct pg_db *db, const char *sql, const struct onr_db_arg *args, size_t n,
-                   struct pg_stmt **out)
-{
-    const char *values[MAX_PARAMS];
-    int lengths[MAX_PARAMS];
-    int formats[MAX_PARAMS];
-    char ints[MAX_PARAMS][24];
-    struct pg_stmt *c = NULL;
-    int rc;
-
-    if (db->depth == 0) {
-        rc = ensure_connected(db);
-        if (rc != ONR_OK)
-            return rc;
-    }
-    rc = prepare(db, sql, args, n, &c);
-    if (rc != ONR_OK)
-        return rc;
-    if ((size_t)c->n_params != n) {
-        db_set_error(&db->head, "%zu values for %d parameters", n, c->n_params);
-        return ONR_EINVAL;
-    }
     for (size_t i = 0; i < n; i++) {
         const struct onr_db_arg *a = &args[i];
 
@@ -448,9 +254,50 @@ static int execute(struct pg_db *db, const char *sql, const struct onr_db_arg *a
             break;
         }
     }
+    return ONR_OK;
+}
+
+/* The statement for `sql` (prepared), its values checked and bound. */
+static int statement(struct pg_db *db, const char *sql, const struct onr_db_arg *args, size_t n,
+                     const char **values, int *lengths, int *formats, char (*ints)[24],
+                     struct pg_stmt **out)
+{
+    int rc;
+
+    if (db->depth == 0) {
+        rc = pg_ensure_connected(db);
+        if (rc != ONR_OK)
+            return rc;
+    }
+    rc = pg_prepare(db, sql, args, n, out);
+    if (rc != ONR_OK)
+        return rc;
+    if ((size_t)(*out)->n_params != n) {
+        db_set_error(&db->head, "%zu values for %d parameters", n, (*out)->n_params);
+        return ONR_EINVAL;
+    }
+    return bind_values(args, n, values, lengths, formats, ints);
+}
+
+/* Run the statement for `sql` with `args`, after what is queued; its
+ * result in c->res. */
+static int execute(struct pg_db *db, const char *sql, const struct onr_db_arg *args, size_t n,
+                   struct pg_stmt **out)
+{
+    const char *values[MAX_PARAMS];
+    int lengths[MAX_PARAMS];
+    int formats[MAX_PARAMS];
+    char ints[MAX_PARAMS][24];
+    struct pg_stmt *c = NULL;
+    int rc = pg_still_broken(db);
+
+    if (rc == ONR_OK)
+        rc = statement(db, sql, args, n, values, lengths, formats, ints, &c);
+    if (rc != ONR_OK)
+        return rc;
     PQclear(c->res);
     c->res = NULL;
-    rc = run(db, c, (int)n, values, lengths, formats);
+    rc = pg_send(db, c, (int)n, values, lengths, formats);
     if (rc != ONR_OK) {
         if (PQstatus(db->conn) == CONNECTION_BAD)
             c->prepared = 0;
@@ -459,6 +306,27 @@ static int execute(struct pg_db *db, const char *sql, const struct onr_db_arg *a
     c->row = 0;
     *out = c;
     return ONR_OK;
+}
+
+/* Queue the write for `sql` with a copy of `args`, sent with the next
+ * statement or its level's commit. */
+static int pg_run_later(struct onr_db *base, const char *sql, const struct onr_db_arg *args,
+                        size_t n)
+{
+    struct pg_db *db = pg(base);
+    const char *values[MAX_PARAMS];
+    int lengths[MAX_PARAMS];
+    int formats[MAX_PARAMS];
+    char ints[MAX_PARAMS][24];
+    struct pg_stmt *c = NULL;
+    int rc;
+
+    if (db->depth == 0)
+        return onr_db_run(base, sql, args, n);
+    rc = pg_still_broken(db);
+    if (rc == ONR_OK)
+        rc = statement(db, sql, args, n, values, lengths, formats, ints, &c);
+    return rc == ONR_OK ? pg_queue_write(db, c, n, values, lengths, formats) : rc;
 }
 
 /* A column's bytes into `dst` (`cap` bytes): bytea from its hex text,
@@ -605,14 +473,12 @@ static int pg_exec(struct onr_db *base, const char *sql)
 {
     struct pg_db *db = pg(base);
     char *text = NULL;
-    int rc;
+    int rc = pg_still_broken(db);
 
-    if (db->depth == 0) {
-        rc = ensure_connected(db);
-        if (rc != ONR_OK)
-            return rc;
-    }
-    rc = send_queued(db);
+    if (rc == ONR_OK && db->depth == 0)
+        rc = pg_ensure_connected(db);
+    if (rc == ONR_OK)
+        rc = pg_send(db, NULL, 0, NULL, NULL, NULL);
     if (rc != ONR_OK)
         return rc;
     rc = pg_sql_translate(sql, &text, NULL);
@@ -620,109 +486,10 @@ static int pg_exec(struct onr_db *base, const char *sql)
         db_set_error(base, "cannot translate \"%.60s\"", sql);
         return rc;
     }
-    rc = check(db, PQexec(db->conn, text), 0);
+    pg_trace(text);
+    rc = pg_check(db, PQexec(db->conn, text), 0);
     free(text);
-    return rc;
-}
-
-/* ---- transactions ------------------------------------------------------------- */
-
-static int pg_begin(struct onr_db *base)
-{
-    struct pg_db *db = pg(base);
-    int rc;
-
-    if (db->depth == 0) {
-        db->n_queued = 0;
-        db->merged = 0;
-        rc = ensure_connected(db);
-        if (rc == ONR_OK)
-            rc = queue_tx(db, TX_BEGIN, 0);
-    } else if (db->merged == 0 && db->n_queued == 1 && begin_unsent(db)) {
-        db->merged = db->depth; /* nothing to keep if it rolls back */
-        rc = ONR_OK;
-    } else {
-        rc = queue_tx(db, TX_SAVEPOINT, db->depth);
-    }
-    if (rc == ONR_OK)
-        db->depth++;
-    return rc;
-}
-
-static int pg_commit(struct onr_db *base)
-{
-    struct pg_db *db = pg(base);
-    PGresult *res;
-    int rc = ONR_OK;
-
-    if (db->depth == 0) {
-        db_set_error(base, "cannot commit: no transaction is active");
-        return ONR_EIO;
-    }
-    if (db->depth > 1) {
-        if (db->merged == db->depth - 1)
-            db->merged = 0; /* its work stays in the transaction */
-        else if (savepoint_unsent(db, db->depth - 1))
-            db->n_queued--;
-        else
-            rc = queue_tx(db, TX_RELEASE, db->depth - 1);
-        if (rc == ONR_OK)
-            db->depth--;
-        return rc;
-    }
-    if (begin_unsent(db)) {
-        /* nothing ran in it: nothing to commit */
-        db->n_queued = 0;
-        db->depth = 0;
-        return ONR_OK;
-    }
-    db->n_queued = 0; /* savepoints to release: COMMIT ends them */
-    res = PQexec(db->conn, "COMMIT");
-    if (res != NULL && PQresultStatus(res) == PGRES_COMMAND_OK &&
-        strcmp(PQcmdStatus(res), "COMMIT") != 0) {
-        /* the server rolled back a transaction an error had aborted */
-        PQclear(res);
-        db->depth = 0;
-        db_set_error(base, "the transaction failed earlier and was rolled back");
-        return ONR_EIO;
-    }
-    rc = check(db, res, 0);
-    if (rc == ONR_OK || PQtransactionStatus(db->conn) == PQTRANS_IDLE ||
-        PQstatus(db->conn) == CONNECTION_BAD)
-        db->depth = 0;
-    return rc;
-}
-
-static void pg_rollback(struct onr_db *base)
-{
-    struct pg_db *db = pg(base);
-    char sql[80];
-
-    if (db->depth <= 1 || db->merged == db->depth - 1) {
-        int sent = !begin_unsent(db);
-
-        db->n_queued = 0;
-        if (sent && PQstatus(db->conn) == CONNECTION_OK &&
-            PQtransactionStatus(db->conn) != PQTRANS_IDLE)
-            PQclear(PQexec(db->conn, "ROLLBACK"));
-        if (db->depth <= 1) {
-            db->depth = 0;
-            return;
-        }
-        /* the transaction held this savepoint's work alone: it goes on */
-        db->merged = 0;
-        db->queued[db->n_queued++] = (struct pg_queued){TX_BEGIN, 0};
-    } else if (savepoint_unsent(db, db->depth - 1)) {
-        db->n_queued--; /* nothing ran in it */
-    } else {
-        /* the savepoint went out, so did all before it: what is queued
-         * came after it and is undone with it */
-        db->n_queued = 0;
-        snprintf(sql, sizeof(sql), "ROLLBACK TO SAVEPOINT s%u; RELEASE SAVEPOINT s%u",
-                 db->depth - 1, db->depth - 1);
-        PQclear(PQexec(db->conn, sql));
-    }
-    db->depth--;
+    return pg_broke(db, db->depth, rc);
 }
 
 /* ---- opening, and what the migrations need -------------------------------------- */
@@ -827,7 +594,7 @@ static int pg_open(const char *where, const char *password, struct onr_db **out)
     }
     rc = session_setup(db);
     if (rc == ONR_OK)
-        rc = check(db, PQexec(db->conn, "SELECT pg_advisory_lock(" SCHEMA_LOCK ")"), 0);
+        rc = pg_check(db, PQexec(db->conn, "SELECT pg_advisory_lock(" SCHEMA_LOCK ")"), 0);
     return rc;
 }
 
@@ -842,6 +609,7 @@ static void pg_close(struct onr_db *base)
 
     for (size_t i = 0; i < db->n_stmts; i++)
         PQclear(db->stmts[i].res);
+    free(db->arena);
     PQfinish(db->conn); /* the session's advisory lock goes with it */
     free(db);
 }
@@ -867,6 +635,7 @@ const struct db_ops db_pg_ops = {
     .start = pg_start,
     .step = pg_step,
     .finish = pg_finish,
+    .run_later = pg_run_later,
     .changes = pg_changes,
     .version_get = pg_version_get,
     .version_set = pg_version_set,

@@ -176,6 +176,7 @@ static int attempt(struct onr_service *svc, const struct onr_envelope *env, cons
                    struct onr_bytes who, int *duplicate)
 {
     struct onr_answer *a = svc->answer;
+    int stored = 0;
     int rc;
 
     *duplicate = 0;
@@ -206,15 +207,18 @@ static int attempt(struct onr_service *svc, const struct onr_envelope *env, cons
         return ONR_OK;
     }
     if (rc == ONR_OK && (remember_silence || a->reply.len > 0)) {
+        stored = 1;
         rc = processed_put(svc->db, who, env->id, svc->clock(), a->reply.topic,
                            (struct onr_bytes){a->reply.payload, a->reply.len});
-        /* another instance stored an answer to this very message meanwhile:
-         * the next attempt finds it and says it again */
-        if (rc == ONR_EEXIST)
-            rc = ONR_EBUSY;
     }
     if (rc == ONR_OK)
         rc = svc_commit(svc);
+    /* another instance stored an answer to this very message meanwhile (the
+     * outbox row refused, here or at the commit it went out with, as
+     * onr_db_run_later may send it): the next attempt finds it and says it
+     * again */
+    if (rc == ONR_EEXIST && stored)
+        rc = ONR_EBUSY;
     if (rc != ONR_OK)
         onr_db_rollback(svc->db);
     return rc;

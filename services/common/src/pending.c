@@ -28,12 +28,12 @@ int pending_put(struct onr_db *db, const struct onr_pending *p)
         " msg_id = excluded.msg_id, prev_id = NULL, attempts = excluded.attempts,"
         " next_at = excluded.next_at, created_at = excluded.created_at, lease_until = NULL";
 
-    return onr_db_run(db, sql,
-                      ONR_DB_ARGS(ONR_DB_STR(p->kind), ONR_DB_STR(p->peer), ONR_DB_STR(p->key),
-                                  ONR_DB_STR(p->topic), ONR_DB_INT(p->type),
-                                  ONR_DB_BLOB(p->body, p->body_len), ONR_DB_ARRAY(p->msg_id),
-                                  ONR_DB_INT(p->attempts), ONR_DB_INT(p->next_at),
-                                  ONR_DB_INT(p->created_at)));
+    return onr_db_run_later(
+        db, sql,
+        ONR_DB_ARGS(ONR_DB_STR(p->kind), ONR_DB_STR(p->peer), ONR_DB_STR(p->key),
+                    ONR_DB_STR(p->topic), ONR_DB_INT(p->type), ONR_DB_BLOB(p->body, p->body_len),
+                    ONR_DB_ARRAY(p->msg_id), ONR_DB_INT(p->attempts), ONR_DB_INT(p->next_at),
+                    ONR_DB_INT(p->created_at)));
 }
 
 int pending_by_id(struct onr_db *db, const char *peer, const uint8_t id[ONR_MSG_ID_LEN],
@@ -48,8 +48,8 @@ int pending_by_id(struct onr_db *db, const char *peer, const uint8_t id[ONR_MSG_
 
 int pending_delete(struct onr_db *db, const char *peer, const char *key)
 {
-    return onr_db_run(db, "DELETE FROM pending WHERE peer = ?1 AND key = ?2",
-                      ONR_DB_ARGS(ONR_DB_STR(peer), ONR_DB_STR(key)));
+    return onr_db_run_later(db, "DELETE FROM pending WHERE peer = ?1 AND key = ?2",
+                            ONR_DB_ARGS(ONR_DB_STR(peer), ONR_DB_STR(key)));
 }
 
 int pending_resent(struct onr_db *db, const struct onr_pending *p,
@@ -189,13 +189,15 @@ int onr_delivery_pending(struct onr_db *db, onr_delivery_pending_cb each, void *
 
 int in_force_put(struct onr_db *db, const struct onr_pending *p)
 {
-    return onr_db_run(db, "INSERT INTO in_force (key, kind, topic, type, body, at)"
-                          " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (key) DO UPDATE SET"
-                          " kind = excluded.kind, topic = excluded.topic, type = excluded.type,"
-                          " body = excluded.body, at = excluded.at",
-                      ONR_DB_ARGS(ONR_DB_STR(p->key), ONR_DB_STR(p->kind), ONR_DB_STR(p->topic),
-                                  ONR_DB_INT(p->type), ONR_DB_BLOB(p->body, p->body_len),
-                                  ONR_DB_INT(p->created_at)));
+    return onr_db_run_later(
+        db,
+        "INSERT INTO in_force (key, kind, topic, type, body, at)"
+        " VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (key) DO UPDATE SET"
+        " kind = excluded.kind, topic = excluded.topic, type = excluded.type,"
+        " body = excluded.body, at = excluded.at",
+        ONR_DB_ARGS(ONR_DB_STR(p->key), ONR_DB_STR(p->kind), ONR_DB_STR(p->topic),
+                    ONR_DB_INT(p->type), ONR_DB_BLOB(p->body, p->body_len),
+                    ONR_DB_INT(p->created_at)));
 }
 
 int onr_delivery_in_force(struct onr_db *db, const char *kind, const char *key,

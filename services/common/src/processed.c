@@ -28,12 +28,15 @@ int processed_put(struct onr_db *db, struct onr_bytes sender, const uint8_t id[1
 {
     if (id == NULL || topic == NULL)
         return ONR_EINVAL;
-    return onr_db_run(db, "INSERT INTO processed (sender, msg_id, at, topic, answer)"
-                          " VALUES (?1, ?2, ?3, ?4, ?5)",
-                      ONR_DB_ARGS(ONR_DB_TEXTN(sender.ptr, sender.len), ONR_DB_BLOB(id, 16), ONR_DB_INT(now),
-                                  ONR_DB_STR(topic), ONR_DB_BLOB(answer.ptr != NULL
-                                                                     ? answer.ptr : (const void *)"",
-                                                                 answer.len)));
+    /* sent with the commit (onr_db_run_later): a row another instance
+     * stored meanwhile fails the commit, as outbox.c expects */
+    return onr_db_run_later(
+        db,
+        "INSERT INTO processed (sender, msg_id, at, topic, answer) VALUES (?1, ?2, ?3, ?4, ?5)",
+        ONR_DB_ARGS(ONR_DB_TEXTN(sender.ptr, sender.len), ONR_DB_BLOB(id, 16), ONR_DB_INT(now),
+                    ONR_DB_STR(topic),
+                    ONR_DB_BLOB(answer.ptr != NULL ? answer.ptr : (const void *)"",
+                                answer.len)));
 }
 
 int processed_prune(struct onr_db *db, uint64_t before)

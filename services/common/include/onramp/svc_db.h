@@ -220,6 +220,21 @@ int onr_db_exec(struct onr_db *db, const char *sql);
 int onr_db_run(struct onr_db *db, const char *sql, const struct onr_db_arg *args,
                size_t n_args);
 
+/*
+ * onr_db_run_later: onr_db_run for a write whose outcome the caller does
+ * not need before the end of its transaction level (an upsert, a stored
+ * answer, a delete by key): a backend may send it with the next statement
+ * or at the commit of that level, in one round trip with them (PostgreSQL;
+ * SQLite runs it at once). Its failure is then that statement's or that
+ * commit's, with the write's own code; from then on every statement and
+ * commit of the level fails the same way until its rollback, so a failed
+ * write fails its own level, never a caller's outer one nor a later level.
+ * Its rows changed are not counted (onr_db_changes). Outside a
+ * transaction, onr_db_run. The values are copied.
+ */
+int onr_db_run_later(struct onr_db *db, const char *sql, const struct onr_db_arg *args,
+                     size_t n_args);
+
 /* onr_db_run_one: onr_db_run for a change meant to touch a row:
  * ONR_ENOENT when it touched none. */
 int onr_db_run_one(struct onr_db *db, const char *sql, const struct onr_db_arg *args,
