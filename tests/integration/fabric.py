@@ -43,15 +43,6 @@ TEST_POP = os.environ.get("ONR_TEST_POP", "")
 CLOCK_REALTIME_COARSE = 5  # Linux's clock id: what C's time() reads (vDSO)
 TEST_DEVICE = os.environ.get("ONR_TEST_DEVICE", "")
 KEEP = bool(os.environ.get("ONR_TEST_KEEP"))
-
-
-def remove_tree(path):
-    """Removes the test directory `path`, unless ONR_TEST_KEEP is set: then
-    it stays and is printed, to be looked into after a failure."""
-    if KEEP:
-        print("ONR_TEST_KEEP: kept %s" % path, flush=True)
-        return
-    shutil.rmtree(path, ignore_errors=True)
 SOURCE_DIR = os.environ.get("ONR_SOURCE_DIR",
                             os.path.join(os.path.dirname(__file__), "..", ".."))
 EXAMPLE_CONF = os.path.join(SOURCE_DIR, "broker-plugins", "mosquitto.conf.example")
@@ -65,6 +56,15 @@ def run(*cmd):
         raise RuntimeError("%s failed (%d): %s" % (" ".join(cmd), proc.returncode,
                                                     proc.stderr.strip()))
     return proc.stdout
+
+
+def remove_tree(path):
+    """Removes the test directory `path`, unless ONR_TEST_KEEP is set: then
+    it stays and is printed, to be looked into after a failure."""
+    if KEEP:
+        print("ONR_TEST_KEEP: kept %s" % path, flush=True)
+        return
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def free_port():

@@ -29,6 +29,7 @@ alignment of one subscription.
 Runs as integration.instances_pg (instances share a PostgreSQL database).
 """
 
+import contextlib
 import os
 import re
 import subprocess
@@ -74,6 +75,19 @@ class InstancesTestCase(unittest.TestCase):
         """How many sessions of `svc`'s database wait for a lock."""
         return len(svc.rows("SELECT pid FROM pg_stat_activity WHERE datname = ?"
                             " AND wait_event_type = 'Lock'", svc.store.name))
+
+    @contextlib.contextmanager
+    def held(self, svc, lock_sql, *args):
+        """`lock_sql` (a lock: LOCK TABLE, SELECT ... FOR UPDATE) run in a
+        session of `svc`'s database, held until the block ends."""
+        lock = postgres.shared().connect(svc.store.name)
+        try:
+            with lock.cursor() as cur:
+                cur.execute(lock_sql, args)
+            yield
+        finally:
+            lock.rollback()
+            lock.close()
 
     def onboarded_device(self):
         """A new device of the fleet, run to OPERATIONAL: (state dir, id)."""
@@ -182,21 +196,13 @@ class RenewalRaceTest(InstancesTestCase):
         certificates table is locked, until two provider sessions wait for
         a lock (each instance holds one message inside its transaction);
         then let them go. The answers, {id: decoded envelope}."""
-        name = self.fleet.prov.store.name
-        lock = postgres.shared().connect(name)
-        try:
-            with lock.cursor() as cur:
-                cur.execute("LOCK TABLE certificates IN EXCLUSIVE MODE")
+        with self.held(self.fleet.prov, "LOCK TABLE certificates IN EXCLUSIVE MODE"):
             for _, payload in payloads:
                 self.assertTrue(mqtt5.accepted(client.publish(self.leaf(dev, "renew"),
                                                               payload)))
-            onboarding.wait_until(lambda: len(self.fleet.prov.rows(
-                "SELECT pid FROM pg_stat_activity WHERE datname = ?"
-                " AND wait_event_type = 'Lock'", name)) == len(payloads), timeout=60,
-                what="both instances waiting inside their transactions")
-        finally:
-            lock.rollback()
-            lock.close()
+            onboarding.wait_until(lambda: self.locks_waited(self.fleet.prov) == len(payloads),
+                                  timeout=60,
+                                  what="both instances waiting inside their transactions")
         answers = {}
         wanted = {msg_id for msg_id, _ in payloads}
         while set(answers) != wanted:
@@ -258,6 +264,7 @@ class ClaimStepRaceTest(InstancesTestCase):
         (d,) = maker.mint(1)
         dev = os.path.basename(d)
         label = onboarding.DeviceRun(self.onb, d).label()
+        run = self.onb.device(d)
         for p in maker.instances:
             p.pause()
         try:
@@ -267,24 +274,20 @@ class ClaimStepRaceTest(InstancesTestCase):
             self.addCleanup(pairing.kill)
             onboarding.wait_until(lambda: prov.rows("SELECT state FROM claims WHERE dev = ?",
                                                     dev) == [(1,)], what="the claim registering")
-            lock = postgres.shared().connect(prov.store.name)
+            # the claim locked before the manufacturer answers
+            with self.held(prov, "SELECT dev FROM claims WHERE dev = %s FOR UPDATE", dev):
+                for p in maker.instances:
+                    p.resume()
+                onboarding.wait_until(lambda: self.locks_waited(prov) == 1, timeout=60,
+                                      what="the manufacturer's answer waiting for the claim")
+                run.process.start()
+                onboarding.wait_until(
+                    lambda: self.locks_waited(prov) == 2 or
+                    prov.rows("SELECT dev FROM app_keys WHERE dev = ?", dev), timeout=90,
+                    what="the device's key waiting for the claim, or stored")
         finally:
             for p in maker.instances:
                 p.resume()
-        run = self.onb.device(d)
-        try:
-            with lock.cursor() as cur:
-                cur.execute("SELECT dev FROM claims WHERE dev = %s FOR UPDATE", (dev,))
-            onboarding.wait_until(lambda: self.locks_waited(prov) == 1, timeout=60,
-                                  what="the manufacturer's answer waiting for the claim")
-            run.process.start()
-            onboarding.wait_until(
-                lambda: self.locks_waited(prov) == 2 or
-                prov.rows("SELECT dev FROM app_keys WHERE dev = ?", dev), timeout=90,
-                what="the device's key waiting for the claim, or stored")
-        finally:
-            lock.rollback()
-            lock.close()
         out, _ = pairing.communicate(timeout=120)
         self.assertEqual(pairing.returncode, 0, out)
         onboarding.wait_until(lambda: prov.rows(
@@ -325,10 +328,7 @@ class SubscriptionStepRaceTest(InstancesTestCase):
             return msg_id
 
         sent = []
-        lock = postgres.shared().connect(op.store.name)
-        try:
-            with lock.cursor() as cur:
-                cur.execute("SELECT dev FROM subscribers WHERE dev = %s FOR UPDATE", (dev,))
+        with self.held(op, "SELECT dev FROM subscribers WHERE dev = %s FOR UPDATE", dev):
             sent.append(send(RELEASE, {"dev": dev}))
             onboarding.wait_until(lambda: self.locks_waited(op) == 1, timeout=30,
                                   what="the release waiting for the subscription")
@@ -345,9 +345,6 @@ class SubscriptionStepRaceTest(InstancesTestCase):
                 except AssertionError:
                     continue
             self.assertEqual(self.locks_waited(op), 2, "no alignment reached the other instance")
-        finally:
-            lock.rollback()
-            lock.close()
         said = {}
         deadline = time.monotonic() + 30
         while set(said) != set(sent) and time.monotonic() < deadline:
