@@ -144,6 +144,13 @@ class Cluster:
 
     def close(self):
         self.stop()
+        if fabric.KEEP:
+            # a kept cluster can be started again and read: the superuser's
+            # password (user onramp; random, in memory until now) beside it
+            fd = os.open(os.path.join(self.dir, "superuser.pw"),
+                         os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "w") as f:
+                f.write(self.password + "\n")
         fabric.remove_tree(self.dir)
 
     def connect(self, dbname="postgres", user=SUPERUSER, password=None):
